@@ -1,0 +1,140 @@
+# tasklog - top-level Makefile.
+#
+# Targets:
+#   make            build the library (libtasklog.a/.so) and the tasklog CLI
+#   make run        install missing packages, build, run the demo on ./tasklog-data
+#   make test       install missing packages, build, run every test, then the
+#                   unit tests again under AddressSanitizer+UBSan
+#   make test-unit  unit + end-to-end tests only (no sanitizer pass)
+#   make test-san   the sanitizer pass only
+#   make bench      build and run the benchmarks (writes docs/benchmarks.md)
+#   make install    install CLI, library, header and tasklog.pc
+#   make deps       install the Debian packages that are missing
+#
+# Knobs:
+#   V=1                   show full command lines
+#   SAN=address,undefined build with these sanitizers (into build-san/)
+#   PREFIX=/usr/local     install prefix; DESTDIR for staged installs
+#   CRASH_ROUNDS=20       rounds of the kill -9 test
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+CRASH_ROUNDS ?= 20
+VERSION := 0.1.0
+
+ifeq ($(SAN),)
+B := build
+SANFLAGS :=
+else
+B := build-san
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Iengine -Iprojections -MMD -MP
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC $(CPPFLAGS)
+LIBS    := -llmdb -lmsgpackc -lsodium -lm
+TOOLLIBS := -ljansson
+
+# Debian packages needed to build and test.
+DEB_PKGS := build-essential pkg-config liblmdb-dev libmsgpack-dev libev-dev \
+	libcriterion-dev libsodium-dev libjansson-dev libsqlite3-dev tzdata
+
+LIB_SRC   := $(wildcard engine/*.c) $(wildcard projections/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(B)/%.o)
+UNIT_SRC  := $(wildcard tests/unit_*.c)
+E2E_SRC   := $(wildcard tests/e2e_*.c)
+TESTLIB_SRC := tests/testutil.c
+
+all: $(B)/libtasklog.a $(B)/libtasklog.so $(B)/tasklog
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libtasklog.a: $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/libtasklog.so: $(LIB_OBJ)
+	$(Q)$(CC) -shared -Wl,-soname,libtasklog.so.0 $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tasklog: $(TOOL_OBJ) $(B)/libtasklog.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(B)/libtasklog.a $(LIBS) $(TOOLLIBS)
+
+$(B)/tests/unit: $(UNIT_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtasklog.a
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) -lcriterion
+
+$(B)/tests/e2e: $(E2E_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtasklog.a
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(TOOLLIBS) -lcriterion
+
+# ---- packages ----------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
+	fi
+
+# ---- the main job ----------------------------------------------------------
+run: deps
+	$(MAKE) all
+	TASKLOG=$(B)/tasklog sh tools/demo.sh
+
+# ---- tests -----------------------------------------------------------------
+test: deps
+	$(MAKE) test-unit
+	$(MAKE) test-san
+
+test-unit: all $(B)/tests/unit $(B)/tests/e2e
+	$(B)/tests/unit --jobs 2
+	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) $(B)/tests/e2e --jobs 2
+
+test-san:
+	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tasklog
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		build-san/tests/unit --jobs 2
+
+# ---- benchmarks --------------------------------------------------------------
+BENCH_SRC := $(wildcard bench/*.c)
+$(B)/bench/%: bench/%.c $(B)/libtasklog.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(WARN) -O2 -g $(CPPFLAGS) -o $@ $< $(B)/libtasklog.a $(LIBS) -lsqlite3
+
+bench: deps
+	$(MAKE) all $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+	sh bench/run.sh $(B)
+
+# ---- install -----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(B)/tasklog $(DESTDIR)$(PREFIX)/bin/tasklog
+	install -m 644 $(B)/libtasklog.a $(DESTDIR)$(PREFIX)/lib/libtasklog.a
+	install -m 755 $(B)/libtasklog.so $(DESTDIR)$(PREFIX)/lib/libtasklog.so.$(VERSION)
+	ln -sf libtasklog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtasklog.so.0
+	ln -sf libtasklog.so.0 $(DESTDIR)$(PREFIX)/lib/libtasklog.so
+	install -m 644 engine/tasklog.h $(DESTDIR)$(PREFIX)/include/tasklog.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		tasklog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tasklog.pc
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps run test test-unit test-san bench install clean
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

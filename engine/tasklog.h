@@ -1,0 +1,274 @@
+/*
+ * tasklog.h - the public contract of the tasklog engine.
+ *
+ * tasklog keeps every change to a CRM task as a msgpack event in an
+ * append-only log inside an LMDB environment, and folds the log into the
+ * current state of each task.  This header is the only one the other layers
+ * (projections/, ingest/, tools/) include.
+ *
+ * Conventions:
+ *  - Functions return 0 on success or a negative TL_E* code.  When a tl_err
+ *    is passed it receives the code, the field at fault and a message that
+ *    quotes the bad value.  The library never prints and never exits.
+ *  - Handles are opaque.  Option structs are plain; all-zero means defaults.
+ *  - Documents (tasks, members, events) are handed out as msgpack maps in the
+ *    JSON shapes of INTERFACE.md; times are msgpack timestamps (ext -1).
+ *    Pointers given to callbacks are valid only during the callback.
+ */
+#ifndef TASKLOG_H
+#define TASKLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
+#define TL_SCHEMA_VERSION 2 /* event schema written by this release */
+#define TL_SYSTEM_USER "parsa-assistant"
+#define TL_SYSTEM_USER_NAME "Parsa Assistant"
+
+/* Error codes.  The command line exits with -code. */
+enum {
+	TL_EINVALID = -1,     /* usage or validation error: "invalid" */
+	TL_ENOTFOUND = -2,    /* the task/member acted on does not exist */
+	TL_ECONFLICT = -3,    /* expected version mismatch, id already used */
+	TL_EFORBIDDEN = -4,   /* actor unknown, without CRM access, not admin */
+	TL_ESTORAGE = -5,     /* LMDB or file system failure, corrupt data */
+	TL_EUNAVAILABLE = -6, /* server not reachable (ingest layer) */
+	TL_EAGAIN = -7        /* map was full and has grown: rerun the txn */
+};
+
+/* Receives the details of a failure.  `index` is the position of the
+ * failing command in a batch, or -1. */
+typedef struct tl_err {
+	int code;
+	int index;
+	char field[96];
+	char message[320];
+} tl_err;
+
+/* "invalid", "not_found", ... for a TL_E* code. */
+const char *tl_code_name(int code);
+/* Fill err (may be NULL) and return code. printf-style message. */
+int tl_err_set(tl_err *err, int code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A byte string that need not be NUL-terminated.  p == NULL: absent. */
+typedef struct tl_slice {
+	const char *p;
+	size_t len;
+} tl_slice;
+
+static inline tl_slice tl_s(const char *s)
+{
+	tl_slice v = { s, 0 };
+	if (s)
+		while (s[v.len])
+			v.len++;
+	return v;
+}
+
+/* ---- time -------------------------------------------------------------
+ * Times are int64 milliseconds since the Unix epoch, UTC. */
+
+/* Parse RFC 3339 (offsets allowed), a date YYYY-MM-DD (midnight in zone
+ * `tz`, an IANA name, NULL = UTC) or a relative time "+3d", "-2h", "+30m",
+ * "+10s", "+1w" from now_ms.  Names `field` in err on failure. */
+int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
+		  const char *field, int64_t *out, tl_err *err);
+/* Format as "2026-12-01T10:00:00.000Z" into buf (at least 32 bytes). */
+void tl_time_format(int64_t ms, char *buf);
+/* Current wall clock in ms. */
+int64_t tl_time_now(void);
+/* True when tz names a zone of the system time-zone database. */
+bool tl_tz_valid(const char *tz);
+/* [start, end) of the local day / week containing t in zone tz;
+ * week_start 1 = Monday, 0 = Sunday. */
+int tl_day_range(int64_t t, const char *tz, int64_t *start, int64_t *end);
+int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *start,
+		  int64_t *end);
+
+/* ---- text and ids ---------------------------------------------------- */
+
+bool tl_utf8_valid(const char *p, size_t len);
+/* Generate a UUIDv7 (monotonic within the process) as 16 bytes. */
+void tl_uuid_v7(int64_t now_ms, uint8_t out[16]);
+/* Parse canonical UUID text (either case) into 16 bytes. */
+bool tl_uuid_parse(tl_slice text, uint8_t out[16]);
+/* Lowercase canonical text, 36 chars + NUL. */
+void tl_uuid_format(const uint8_t id[16], char out[37]);
+
+/* ---- workspace ------------------------------------------------------- */
+
+typedef struct tl_db tl_db;
+typedef struct tl_txn tl_txn;
+typedef struct tl_view tl_view;
+
+enum tl_open_flags {
+	TL_OPEN_CREATE = 1 << 0, /* create the directory if missing */
+	TL_OPEN_RDONLY = 1 << 1,
+	TL_OPEN_NOSYNC = 1 << 2  /* no fsync at commit: the caller asked */
+};
+
+typedef struct tl_open_opts {
+	unsigned flags;
+	uint64_t map_size;        /* initial map size, 0 = 64 MiB */
+	const tl_view *const *views; /* projections applied on append */
+	size_t views_len;
+} tl_open_opts;
+
+int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
+	       tl_err *err);
+void tl_db_close(tl_db *db);
+/* True when the workspace has been initialised by tl_db_init. */
+bool tl_db_initialized(tl_db *db);
+
+typedef struct tl_init_opts {
+	const char *tz;         /* IANA zone, NULL = "UTC" */
+	const char *week_start; /* "monday" (default) or "sunday" */
+	const char *admin;      /* first admin id, NULL = "admin" */
+	int64_t now_ms;         /* 0 = wall clock */
+} tl_init_opts;
+
+/* Write the meta record, the workspace.initialized event and the first
+ * admin.  Fails with TL_ECONFLICT when already initialised. */
+int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err);
+
+typedef struct tl_settings {
+	char tz[64];
+	int week_start; /* 1 Monday, 0 Sunday */
+	char admin[65];
+} tl_settings;
+int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err);
+
+/* ---- commands -------------------------------------------------------- */
+
+typedef enum tl_cmd_kind {
+	TL_TASK_ADD = 1,
+	TL_TASK_UPDATE,
+	TL_TASK_ASSIGN,   /* assignee, or unassign */
+	TL_TASK_STATUS,   /* status */
+	TL_TASK_COMPLETE,
+	TL_TASK_TAG,      /* tags[0] */
+	TL_TASK_UNTAG,    /* tags[0] */
+	TL_TASK_DELETE,
+	TL_MEMBER_ADD,    /* id, name, role, crm_access */
+	TL_MEMBER_UPDATE  /* id, name?, role?, crm_access? */
+} tl_cmd_kind;
+
+/* One command.  Text fields are given as the user typed them; the engine
+ * validates and parses all of them (times relative to ctx->now_ms). */
+typedef struct tl_cmd {
+	tl_cmd_kind kind;
+	tl_slice id; /* target task/member; TASK_ADD: optional client UUID */
+	tl_slice title, type, status, notes, link, due, assignee;
+	tl_slice pipeline, stage;
+	bool no_due, unassign;
+	const tl_slice *tags;
+	size_t tags_len;
+	tl_slice name, role;
+	int crm_access; /* 0 default/unchanged, 1 grant, -1 revoke */
+	bool has_expect_version;
+	uint64_t expect_version;
+	tl_slice idempotency_key;
+} tl_cmd;
+
+typedef struct tl_ctx {
+	const char *actor; /* member id; NULL = the workspace's first admin */
+	int64_t now_ms;    /* 0 = wall clock */
+	const char *tz;    /* NULL = workspace zone */
+} tl_ctx;
+
+/* The outcome of one command. */
+typedef struct tl_result {
+	uint64_t seq;  /* last event of this command, or of the first run of
+	                  an idempotent replay; 0 when nothing was appended */
+	bool appended; /* false for no-op and replay */
+	uint8_t *doc;  /* msgpack task or member after the command; malloc'd */
+	size_t doc_len;
+} tl_result;
+void tl_result_release(tl_result *r);
+
+/* Validate and apply cmds[0..n) in one durable LMDB transaction: all or
+ * nothing.  results (n of them) receive each command's outcome.  On error
+ * err->index names the failing command and nothing is appended. */
+int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
+	    tl_result *results, tl_err *err);
+
+/* Group commit: many independent requests in one LMDB transaction.
+ * tl_txn_exec runs one request (itself a batch) in a nested transaction, so
+ * a failing request leaves the others intact.  tl_txn_commit makes them all
+ * durable at once.  TL_EAGAIN from either means the map was full, has been
+ * grown and the whole transaction was aborted: begin again and rerun. */
+int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err);
+int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
+		tl_result *results, tl_err *err);
+int tl_txn_commit(tl_txn *txn, tl_err *err);
+void tl_txn_abort(tl_txn *txn);
+
+/* ---- reading --------------------------------------------------------- */
+
+/* A decoded event.  Slices point into the stored record. */
+typedef struct tl_event {
+	uint64_t seq;
+	char id[37];
+	tl_slice type, stream;
+	uint32_t version;
+	int64_t at_ms;
+	tl_slice actor_id, actor_kind;
+	uint32_t schema;      /* as stored; data below is upcast to current */
+	const uint8_t *data;  /* msgpack map */
+	size_t data_len;
+	uint8_t hash[32];
+	const uint8_t *raw;   /* the stored msgpack map, hash included */
+	size_t raw_len;
+} tl_event;
+
+/* Return non-zero to stop the iteration (returned to the caller). */
+typedef int (*tl_event_fn)(void *arg, const tl_event *ev);
+typedef int (*tl_doc_fn)(void *arg, const uint8_t *doc, size_t len);
+
+/* Events with seq >= from, at most limit (0 = all); when stream.p is set,
+ * only that stream's events (stream is a task id or "member:ID"). */
+int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
+		tl_slice stream, tl_event_fn fn, void *arg, tl_err *err);
+
+/* The current task (deleted tasks too, with "deleted": true). */
+int tl_task_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
+		size_t *len, tl_err *err);
+/* The task folded from its events with at <= as_of_ms.  TL_ENOTFOUND when
+ * it did not exist yet. */
+int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
+		  int64_t as_of_ms, uint8_t **doc, size_t *len, tl_err *err);
+
+int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
+		   tl_err *err);
+int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
+		  size_t *len, tl_err *err);
+
+typedef struct tl_stats {
+	uint64_t events;
+	uint64_t tasks;     /* not deleted */
+	uint64_t active;    /* todo, in_progress, on_hold, not deleted */
+	uint64_t members;
+	uint64_t last_seq;
+	uint64_t map_size, map_used;
+} tl_stats;
+int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err);
+
+/* Check the hash chain, seq contiguity, stream versions, that the stored
+ * task states equal a fresh fold of the log, and every view.  Each
+ * problem is passed to fn as a line of text.  Returns the number of
+ * problems found (>= 0) or a negative code. */
+typedef void (*tl_problem_fn)(void *arg, const char *problem);
+int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
+	      tl_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
