@@ -1,0 +1,39 @@
+/*
+ * json.h - rendering engine documents as JSON for the command line.
+ *
+ * The engine hands out tasks, members and events as msgpack maps in the
+ * JSON shapes of INTERFACE.md.  These helpers turn them into jansson values
+ * (str, int, bool, nil, float, map and array map naturally; bin becomes a
+ * lowercase hex string; a msgpack timestamp becomes RFC 3339 UTC text with
+ * milliseconds) and print them the one way the CLI prints JSON: compact,
+ * UTF-8 kept as is, one document per line.
+ */
+#ifndef TL_TOOLS_JSON_H
+#define TL_TOOLS_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <msgpack.h>
+
+/* Convert one msgpack object.  Map keys that are not strings are turned
+ * into their JSON text ("1", "true", ...).  Returns a new reference, or
+ * NULL when out of memory. */
+json_t *mpjson_from_object(const msgpack_object *o);
+
+/* Decode the msgpack document doc[0..len) and convert it.  Returns a new
+ * reference, or NULL when the bytes do not hold exactly one msgpack value
+ * (trailing bytes are refused) or memory ran out. */
+json_t *mpjson_from_doc(const uint8_t *doc, size_t len);
+
+/* A JSON string for arbitrary bytes: kept as is when they are valid UTF-8,
+ * else every invalid byte is replaced by U+FFFD.  New reference. */
+json_t *mpjson_string(const char *p, size_t len);
+
+/* Print v compactly followed by a newline.  Returns 0 or -1 on a write
+ * error. */
+int mpjson_print(FILE *f, const json_t *v);
+
+#endif

@@ -1,0 +1,1240 @@
+/*
+ * tasklog.c - the `tasklog` command line.
+ *
+ * A small main over the library: it parses the command words and options,
+ * hands the option text unchanged to the engine (which validates and parses
+ * every field), and prints the result as JSON (--json) or for people.  The
+ * only checks made here are about usage: unknown options, missing values,
+ * the number of words, and the numbers of --limit, --from and
+ * --expect-version.
+ *
+ * Exit status is -code of the failing tl_err (0 success, 1 invalid, 2 not
+ * found, 3 conflict, 4 forbidden, 5 storage); see docs/cli.md.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "tasklog.h"
+
+#define DEFAULT_DB "./tasklog-data"
+#define DEFAULT_LIMIT 50
+/* tl_exec answers TL_EAGAIN after it grew a full map: run it again. */
+#define EAGAIN_RETRIES 8
+
+/* ---- options ------------------------------------------------------------ */
+
+enum opt {
+	O_DB, O_AS, O_NOW, O_TZ, O_JSON, O_HELP,
+	O_WEEK_START, O_ADMIN,
+	O_NAME, O_ROLE, O_CRM_ACCESS, O_NO_CRM_ACCESS,
+	O_TITLE, O_LINK, O_TYPE, O_DUE, O_NO_DUE, O_ASSIGNEE, O_UNASSIGN,
+	O_STATUS, O_NOTES, O_PIPELINE, O_STAGE, O_TAG, O_ID,
+	O_IDEMPOTENCY_KEY, O_EXPECT_VERSION,
+	O_HISTORY, O_AS_OF,
+	O_FROM, O_LIMIT, O_STREAM,
+	O__COUNT
+};
+
+static const struct optdef {
+	const char *name; /* without the leading "--" */
+	bool has_value;
+} optdefs[O__COUNT] = {
+	[O_DB] = { "db", true },
+	[O_AS] = { "as", true },
+	[O_NOW] = { "now", true },
+	[O_TZ] = { "tz", true },
+	[O_JSON] = { "json", false },
+	[O_HELP] = { "help", false },
+	[O_WEEK_START] = { "week-start", true },
+	[O_ADMIN] = { "admin", true },
+	[O_NAME] = { "name", true },
+	[O_ROLE] = { "role", true },
+	[O_CRM_ACCESS] = { "crm-access", false },
+	[O_NO_CRM_ACCESS] = { "no-crm-access", false },
+	[O_TITLE] = { "title", true },
+	[O_LINK] = { "link", true },
+	[O_TYPE] = { "type", true },
+	[O_DUE] = { "due", true },
+	[O_NO_DUE] = { "no-due", false },
+	[O_ASSIGNEE] = { "assignee", true },
+	[O_UNASSIGN] = { "unassign", false },
+	[O_STATUS] = { "status", true },
+	[O_NOTES] = { "notes", true },
+	[O_PIPELINE] = { "pipeline", true },
+	[O_STAGE] = { "stage", true },
+	[O_TAG] = { "tag", true },
+	[O_ID] = { "id", true },
+	[O_IDEMPOTENCY_KEY] = { "idempotency-key", true },
+	[O_EXPECT_VERSION] = { "expect-version", true },
+	[O_HISTORY] = { "history", false },
+	[O_AS_OF] = { "as-of", true },
+	[O_FROM] = { "from", true },
+	[O_LIMIT] = { "limit", true },
+	[O_STREAM] = { "stream", true },
+};
+
+#define OPT(o) ((uint64_t)1 << (o))
+#define COMMON_OPTS \
+	(OPT(O_DB) | OPT(O_AS) | OPT(O_NOW) | OPT(O_TZ) | OPT(O_JSON) | \
+	 OPT(O_HELP))
+#define WRITE_OPTS (OPT(O_EXPECT_VERSION) | OPT(O_IDEMPOTENCY_KEY))
+
+/* ---- commands ------------------------------------------------------------ */
+
+struct cli;
+
+enum open_mode {
+	OPEN_NONE,   /* the command does not touch the workspace */
+	OPEN_CREATE, /* init */
+	OPEN_WRITE,
+	OPEN_READ
+};
+
+struct command {
+	const char *group; /* "task", "member", or NULL for a top-level word */
+	const char *name;
+	const char *usage; /* synopsis and option list, for --help */
+	uint64_t opts;     /* options besides COMMON_OPTS */
+	int words_min, words_max;
+	const char *words_name; /* what the positional words are, for errors */
+	enum open_mode open;
+	tl_cmd_kind kind; /* task and member writes */
+	int (*run)(struct cli *c);
+};
+
+struct cli {
+	const struct command *cmd;
+	char subject[64];         /* "task add": names errors without a field */
+	const char *val[O__COUNT]; /* option values; "" for flags */
+	const char **tags;        /* every --tag, in order */
+	size_t tags_len;
+	const char **words;       /* positional words after the command */
+	size_t words_len;
+	bool json;
+	uint64_t from, limit, expect_version;
+
+	const char *dir;
+	tl_db *db;
+	bool has_settings;
+	tl_settings settings;
+	tl_ctx ctx;
+	tl_err err;
+};
+
+static int run_init(struct cli *c);
+static int run_member_write(struct cli *c);
+static int run_member_list(struct cli *c);
+static int run_member_token(struct cli *c);
+static int run_task_write(struct cli *c);
+static int run_task_show(struct cli *c);
+static int run_log(struct cli *c);
+static int run_verify(struct cli *c);
+static int run_stats(struct cli *c);
+
+#define TASK_WRITE(name_, usage_, opts_, min_, max_, words_, kind_) \
+	{ "task", name_, usage_, (opts_) | WRITE_OPTS, min_, max_, words_, \
+	  OPEN_WRITE, kind_, run_task_write }
+
+static const struct command commands[] = {
+	{ NULL, "init",
+	  "usage: tasklog init [--tz ZONE] [--week-start monday|sunday] "
+	  "[--admin ID]\n\n"
+	  "Create the workspace (--db DIR, $TASKLOG_DB or ./tasklog-data).\n"
+	  "  --tz ZONE             IANA time zone for dates, today, week "
+	  "(default UTC)\n"
+	  "  --week-start DAY      monday (default) or sunday\n"
+	  "  --admin ID            id of the first admin (default admin)\n",
+	  OPT(O_WEEK_START) | OPT(O_ADMIN), 0, 0, NULL, OPEN_CREATE, 0,
+	  run_init },
+
+	{ "member", "add",
+	  "usage: tasklog member add ID --name NAME [--role admin|member] "
+	  "[--no-crm-access]\n\n"
+	  "Add a member (admins only).\n"
+	  "  --name NAME           display name\n"
+	  "  --role ROLE           admin or member (default member)\n"
+	  "  --no-crm-access       the member may not see or edit tasks\n",
+	  OPT(O_NAME) | OPT(O_ROLE) | OPT(O_NO_CRM_ACCESS), 1, 1, "member ID",
+	  OPEN_WRITE, TL_MEMBER_ADD, run_member_write },
+	{ "member", "list",
+	  "usage: tasklog member list\n\nList the members.\n",
+	  0, 0, 0, NULL, OPEN_READ, 0, run_member_list },
+	{ "member", "update",
+	  "usage: tasklog member update ID [--name NAME] [--role admin|member] "
+	  "[--crm-access|--no-crm-access]\n\n"
+	  "Change a member (admins only).\n",
+	  OPT(O_NAME) | OPT(O_ROLE) | OPT(O_CRM_ACCESS) |
+		  OPT(O_NO_CRM_ACCESS),
+	  1, 1, "member ID", OPEN_WRITE, TL_MEMBER_UPDATE, run_member_write },
+	{ "member", "token",
+	  "usage: tasklog member token ID\n\n"
+	  "Print an access token for tasklogd (needs the server).\n",
+	  0, 1, 1, "member ID", OPEN_NONE, 0, run_member_token },
+
+	TASK_WRITE("add",
+		   "usage: tasklog task add --title T --link TYPE:ID "
+		   "[--type TYPE] [--due TIME]\n"
+		   "                 [--assignee ID] [--status S] [--notes N] "
+		   "[--pipeline P] [--stage S]\n"
+		   "                 [--tag T]... [--id UUID] "
+		   "[--idempotency-key K]\n\n"
+		   "Create a task.\n"
+		   "  --title T             1..500 bytes of UTF-8\n"
+		   "  --link TYPE:ID        contact, lead, account or "
+		   "opportunity, and its id\n"
+		   "  --type TYPE           call email message meeting chat "
+		   "proposal note task\n"
+		   "                        follow_up demo (default task)\n"
+		   "  --due TIME            RFC 3339, YYYY-MM-DD, or +3d -2h "
+		   "+30m\n"
+		   "  --assignee ID         a member with CRM access\n"
+		   "  --status S            todo in_progress on_hold completed "
+		   "cancelled\n"
+		   "  --notes N             up to 64 KiB\n"
+		   "  --tag T               repeatable\n"
+		   "  --id UUID             the task id (default: generated)\n"
+		   "  --idempotency-key K   a repeat returns the first result\n",
+		   OPT(O_TITLE) | OPT(O_LINK) | OPT(O_TYPE) | OPT(O_DUE) |
+			   OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_NOTES) |
+			   OPT(O_PIPELINE) | OPT(O_STAGE) | OPT(O_TAG) |
+			   OPT(O_ID),
+		   0, 0, NULL, TL_TASK_ADD),
+	TASK_WRITE("update",
+		   "usage: tasklog task update ID [--title T] [--type TYPE] "
+		   "[--due TIME|--no-due] [--notes N]\n"
+		   "                 [--expect-version N] "
+		   "[--idempotency-key K]\n\n"
+		   "Change fields of a task; unchanged values append "
+		   "nothing.\n",
+		   OPT(O_TITLE) | OPT(O_TYPE) | OPT(O_DUE) | OPT(O_NO_DUE) |
+			   OPT(O_NOTES),
+		   1, 1, "task ID", TL_TASK_UPDATE),
+	TASK_WRITE("assign",
+		   "usage: tasklog task assign ID MEMBER | task assign ID "
+		   "--unassign\n\nAssign a task, or make it unassigned.\n",
+		   OPT(O_UNASSIGN), 1, 2, "task ID and MEMBER", TL_TASK_ASSIGN),
+	TASK_WRITE("status",
+		   "usage: tasklog task status ID STATUS\n\n"
+		   "Set the status: todo in_progress on_hold completed "
+		   "cancelled.\n",
+		   0, 2, 2, "task ID and STATUS", TL_TASK_STATUS),
+	TASK_WRITE("complete",
+		   "usage: tasklog task complete ID\n\nComplete a task.\n",
+		   0, 1, 1, "task ID", TL_TASK_COMPLETE),
+	TASK_WRITE("tag",
+		   "usage: tasklog task tag ID TAG\n\nAdd a tag to a task.\n",
+		   0, 2, 2, "task ID and TAG", TL_TASK_TAG),
+	TASK_WRITE("untag",
+		   "usage: tasklog task untag ID TAG\n\n"
+		   "Remove a tag from a task.\n",
+		   0, 2, 2, "task ID and TAG", TL_TASK_UNTAG),
+	TASK_WRITE("delete",
+		   "usage: tasklog task delete ID\n\n"
+		   "Delete a task; its history stays in the log.\n",
+		   0, 1, 1, "task ID", TL_TASK_DELETE),
+	/* task stage ID STAGE: with pipelines. */
+	{ "task", "show",
+	  "usage: tasklog task show ID [--history] [--as-of TIME]\n\n"
+	  "Show a task.\n"
+	  "  --history             also its events, oldest first\n"
+	  "  --as-of TIME          the task as it was at TIME\n",
+	  OPT(O_HISTORY) | OPT(O_AS_OF), 1, 1, "task ID", OPEN_READ, 0,
+	  run_task_show },
+	/* task list, upcoming, timeline, notifications, rebuild: next. */
+
+	{ NULL, "log",
+	  "usage: tasklog log [--from SEQ] [--limit N] [--stream ID]\n\n"
+	  "Print events of the log, oldest first.\n"
+	  "  --from SEQ            first seq (inclusive, default 1)\n"
+	  "  --limit N             at most N events (default 50)\n"
+	  "  --stream ID           only this stream (a task id or "
+	  "member:ID)\n",
+	  OPT(O_FROM) | OPT(O_LIMIT) | OPT(O_STREAM), 0, 0, NULL, OPEN_READ, 0,
+	  run_log },
+	{ NULL, "verify",
+	  "usage: tasklog verify\n\n"
+	  "Check the hash chain, seq contiguity, stream versions and that the\n"
+	  "stored state equals a fresh fold of the log.  Exit 5 on a "
+	  "problem.\n",
+	  0, 0, 0, NULL, OPEN_READ, 0, run_verify },
+	{ NULL, "stats",
+	  "usage: tasklog stats\n\nCounts and sizes of the workspace.\n",
+	  0, 0, 0, NULL, OPEN_READ, 0, run_stats },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const char overall_usage[] =
+	"usage: tasklog [--db DIR] [--as MEMBER] [--now TIME] [--tz ZONE] "
+	"[--json] COMMAND ...\n"
+	"\n"
+	"Commands:\n"
+	"  init                      create a workspace\n"
+	"  member add|list|update|token\n"
+	"                            manage the members\n"
+	"  task add|update|assign|status|complete|tag|untag|delete|show\n"
+	"                            create, change and read tasks\n"
+	"  log                       read the event log\n"
+	"  verify                    check the log and the stored state\n"
+	"  stats                     counts and sizes\n"
+	"\n"
+	"Common options, before or after the command words:\n"
+	"  --db DIR                  workspace (default $TASKLOG_DB, else "
+	"./tasklog-data)\n"
+	"  --as MEMBER               act as this member (default: the first "
+	"admin)\n"
+	"  --now TIME                the clock, for tests and replays\n"
+	"  --tz ZONE                 time zone for dates (default: the "
+	"workspace's)\n"
+	"  --json                    machine-readable output\n"
+	"\n"
+	"Run `tasklog COMMAND --help` for a command's options.\n";
+
+/* ---- errors --------------------------------------------------------------- */
+
+/* Write s to f with control characters and bytes that are not UTF-8
+ * escaped as \xNN, so that an error stays on one line whatever value it
+ * quotes. */
+static void put_clean(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
+/* Print c->err: to stderr as one line naming the field (or subject when
+ * the error has none), and with --json also as a document on stdout.
+ * Returns the exit status. */
+static int report_error(const struct cli *c, const char *subject)
+{
+	const tl_err *e = &c->err;
+	const char *code = tl_code_name(e->code);
+	int status = e->code <= TL_EINVALID && e->code >= TL_EUNAVAILABLE
+			     ? -e->code
+			     : e->code ? -TL_ESTORAGE : 1;
+
+	fputs("tasklog: ", stderr);
+	put_clean(stderr, e->field[0] ? e->field
+			  : subject && subject[0] ? subject : "tasklog");
+	fputs(": ", stderr);
+	put_clean(stderr, e->message[0] ? e->message : code ? code : "failed");
+	fputc('\n', stderr);
+
+	if (c->json) {
+		json_t *o = json_object(), *inner = json_object();
+		json_object_set_new(inner, "code",
+				    json_string(code ? code : "invalid"));
+		json_object_set_new(inner, "message",
+				    mpjson_string(e->message,
+						  strlen(e->message)));
+		json_object_set_new(inner, "field",
+				    e->field[0] ? mpjson_string(e->field,
+								strlen(e->field))
+						: json_null());
+		json_object_set_new(o, "error", inner);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	}
+	return status;
+}
+
+static int usage_error(struct cli *c, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int usage_error(struct cli *c, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->err.code = TL_EINVALID;
+	c->err.index = -1;
+	snprintf(c->err.field, sizeof c->err.field, "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(c->err.message, sizeof c->err.message, fmt, ap);
+	va_end(ap);
+	return TL_EINVALID;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static tl_slice opt_slice(const struct cli *c, enum opt o)
+{
+	return tl_s(c->val[o]);
+}
+
+static bool has(const struct cli *c, enum opt o)
+{
+	return c->val[o] != NULL;
+}
+
+static int parse_number(struct cli *c, enum opt o, uint64_t *out)
+{
+	const char *s = c->val[o];
+	char name[40];
+	char *end;
+
+	snprintf(name, sizeof name, "--%s", optdefs[o].name);
+	if (!s[0] || strspn(s, "0123456789") != strlen(s))
+		return usage_error(c, name, "not a number: \"%.40s\"", s);
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return usage_error(c, name, "number too large: \"%.40s\"", s);
+	return 0;
+}
+
+/* Print a document as JSON, or hand it to the human printer. */
+static int print_doc(struct cli *c, const uint8_t *doc, size_t len,
+		     void (*human)(const json_t *))
+{
+	json_t *v = mpjson_from_doc(doc, len);
+
+	if (!v) {
+		tl_err_set(&c->err, TL_ESTORAGE, "", "undecodable document");
+		return TL_ESTORAGE;
+	}
+	if (c->json)
+		mpjson_print(stdout, v);
+	else
+		human(v);
+	json_decref(v);
+	return 0;
+}
+
+static const char *label(const char *token, const char *const table[][2])
+{
+	for (size_t i = 0; table[i][0]; i++)
+		if (!strcmp(token, table[i][0]))
+			return table[i][1];
+	return token;
+}
+
+static const char *const type_labels[][2] = {
+	{ "call", "Call" },         { "email", "Email" },
+	{ "message", "Message" },   { "meeting", "Meeting" },
+	{ "chat", "Chat" },         { "proposal", "Proposal" },
+	{ "note", "Note" },         { "task", "Task" },
+	{ "follow_up", "Follow Up" }, { "demo", "Demo" },
+	{ NULL, NULL }
+};
+
+static const char *const status_labels[][2] = {
+	{ "todo", "To Do" },         { "in_progress", "In Progress" },
+	{ "on_hold", "On Hold" },    { "completed", "Completed" },
+	{ "cancelled", "Cancelled" }, { NULL, NULL }
+};
+
+/* The text of a string member, "-" when it is null or missing. */
+static const char *str_or_dash(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "-";
+}
+
+static void kv_line(const char *key, const char *value)
+{
+	printf("%-12s", key);
+	put_clean(stdout, value);
+	putchar('\n');
+}
+
+/* ---- human output ---------------------------------------------------------- */
+
+static void human_task(const json_t *t)
+{
+	const json_t *link = json_object_get(t, "link");
+	const json_t *by = json_object_get(t, "created_by");
+	const json_t *tags = json_object_get(t, "tags");
+	const json_t *autom = json_object_get(t, "automation");
+	const json_t *notes = json_object_get(t, "notes");
+	char buf[512];
+	size_t i;
+	json_t *tag;
+
+	kv_line("ID", str_or_dash(t, "id"));
+	kv_line("Title", str_or_dash(t, "title"));
+	kv_line("Type", label(str_or_dash(t, "type"), type_labels));
+	kv_line("Status", label(str_or_dash(t, "status"), status_labels));
+	kv_line("Due", str_or_dash(t, "due_at"));
+	kv_line("Assignee", str_or_dash(t, "assignee"));
+	snprintf(buf, sizeof buf, "%s:%s", str_or_dash(link, "type"),
+		 str_or_dash(link, "id"));
+	kv_line("Record", buf);
+	if (json_object_get(t, "pipeline") &&
+	    !json_is_null(json_object_get(t, "pipeline"))) {
+		kv_line("Pipeline", str_or_dash(t, "pipeline"));
+		kv_line("Stage", str_or_dash(t, "stage"));
+	}
+	buf[0] = 0;
+	json_array_foreach(tags, i, tag) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "",
+			 json_string_value(tag) ? json_string_value(tag) : "");
+	}
+	kv_line("Tags", buf[0] ? buf : "-");
+	snprintf(buf, sizeof buf, "%s by %s%s", str_or_dash(t, "created_at"),
+		 str_or_dash(by, "id"),
+		 !strcmp(str_or_dash(by, "kind"), "system") ? " (system)" : "");
+	kv_line("Created", buf);
+	kv_line("Updated", str_or_dash(t, "updated_at"));
+	kv_line("Completed", str_or_dash(t, "completed_at"));
+	if (json_is_object(autom)) {
+		snprintf(buf, sizeof buf, "rule %s step %" JSON_INTEGER_FORMAT
+			 ", %s, %s, %" JSON_INTEGER_FORMAT " attempts",
+			 str_or_dash(autom, "rule"),
+			 json_integer_value(json_object_get(autom, "step")),
+			 str_or_dash(autom, "action"),
+			 str_or_dash(autom, "state"),
+			 json_integer_value(json_object_get(autom, "attempts")));
+		kv_line("Automation", buf);
+	}
+	if (json_is_true(json_object_get(t, "deleted")))
+		kv_line("Deleted", "yes");
+	snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(t, "version")));
+	kv_line("Version", buf);
+	if (json_is_string(notes)) {
+		printf("Notes\n");
+		/* Notes may span lines: indent each one. */
+		const char *s = json_string_value(notes);
+		while (*s) {
+			const char *nl = strchr(s, '\n');
+			size_t n = nl ? (size_t)(nl - s) : strlen(s);
+			printf("    %.*s\n", (int)n, s);
+			s += n + (nl != NULL);
+		}
+	}
+}
+
+static void human_member(const json_t *m)
+{
+	kv_line("ID", str_or_dash(m, "id"));
+	kv_line("Name", str_or_dash(m, "name"));
+	kv_line("Role", str_or_dash(m, "role"));
+	kv_line("CRM access",
+		json_is_true(json_object_get(m, "crm_access")) ? "yes" : "no");
+	kv_line("Kind", str_or_dash(m, "kind"));
+}
+
+static void human_event(const json_t *e)
+{
+	const json_t *actor = json_object_get(e, "actor");
+
+	printf("%6" JSON_INTEGER_FORMAT "  %s  %-20s  %-36s  %s\n",
+	       json_integer_value(json_object_get(e, "seq")),
+	       str_or_dash(e, "at"), str_or_dash(e, "type"),
+	       str_or_dash(e, "stream"), str_or_dash(actor, "id"));
+}
+
+/* ---- the workspace ---------------------------------------------------------- */
+
+/* The projections the engine keeps in step with every append.  None are
+ * linked yet; once projections/ exists its list goes here, and every
+ * process that writes must open the workspace with the same list. */
+static const tl_view *const *cli_views(size_t *len)
+{
+	*len = 0;
+	return NULL;
+}
+
+static int open_workspace(struct cli *c)
+{
+	tl_open_opts oo = { 0 };
+	const char *env = getenv("TASKLOG_DB");
+	const char *zone;
+	int rc;
+
+	c->dir = has(c, O_DB) ? c->val[O_DB]
+				: env && env[0] ? env : DEFAULT_DB;
+	oo.flags = c->cmd->open == OPEN_CREATE ? TL_OPEN_CREATE
+		   : c->cmd->open == OPEN_READ ? TL_OPEN_RDONLY
+		   : 0;
+	oo.views = cli_views(&oo.views_len);
+	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
+	if (rc)
+		return rc;
+	if (tl_db_initialized(c->db)) {
+		rc = tl_db_settings(c->db, &c->settings, &c->err);
+		if (rc)
+			return rc;
+		c->has_settings = true;
+	} else if (c->cmd->open != OPEN_CREATE) {
+		return tl_err_set(&c->err, TL_ESTORAGE, "",
+				  "workspace not initialised (run `tasklog "
+				  "init`)");
+	}
+
+	c->ctx.actor = c->val[O_AS];
+	c->ctx.tz = c->val[O_TZ];
+	if (has(c, O_NOW)) {
+		zone = c->val[O_TZ] ? c->val[O_TZ]
+		       : c->has_settings ? c->settings.tz : NULL;
+		rc = tl_time_parse(opt_slice(c, O_NOW), tl_time_now(), zone,
+				   "--now", &c->ctx.now_ms, &c->err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The zone that dates given to the CLI itself (--as-of) are read in. */
+static const char *cli_zone(const struct cli *c)
+{
+	if (c->val[O_TZ])
+		return c->val[O_TZ];
+	return c->has_settings ? c->settings.tz : NULL;
+}
+
+static int64_t cli_now(const struct cli *c)
+{
+	return c->ctx.now_ms ? c->ctx.now_ms : tl_time_now();
+}
+
+/* ---- init -------------------------------------------------------------- */
+
+static int run_init(struct cli *c)
+{
+	tl_init_opts io = {
+		.tz = c->val[O_TZ],
+		.week_start = c->val[O_WEEK_START],
+		.admin = c->val[O_ADMIN],
+		.now_ms = c->ctx.now_ms,
+	};
+	const char *week;
+	int rc;
+
+	rc = tl_db_init(c->db, &io, &c->err);
+	if (rc)
+		return rc;
+	rc = tl_db_settings(c->db, &c->settings, &c->err);
+	if (rc)
+		return rc;
+	week = c->settings.week_start ? "monday" : "sunday";
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "db", mpjson_string(c->dir,
+							   strlen(c->dir)));
+		json_object_set_new(o, "tz", json_string(c->settings.tz));
+		json_object_set_new(o, "week_start", json_string(week));
+		json_object_set_new(o, "admin",
+				    json_string(c->settings.admin));
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else {
+		printf("initialised %s: time zone %s, weeks start on %s, "
+		       "admin %s\n",
+		       c->dir, c->settings.tz, week, c->settings.admin);
+	}
+	return 0;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static int exec_one(struct cli *c, tl_cmd *cmd,
+		    void (*human)(const json_t *))
+{
+	tl_result res = { 0 };
+	int rc, tries = 0;
+
+	if (has(c, O_EXPECT_VERSION)) {
+		cmd->has_expect_version = true;
+		cmd->expect_version = c->expect_version;
+	}
+	cmd->idempotency_key = opt_slice(c, O_IDEMPOTENCY_KEY);
+	do {
+		rc = tl_exec(c->db, &c->ctx, cmd, 1, &res, &c->err);
+	} while (rc == TL_EAGAIN && ++tries < EAGAIN_RETRIES);
+	if (rc)
+		return rc;
+	if (res.doc) {
+		rc = print_doc(c, res.doc, res.doc_len, human);
+	} else if (c->json) {
+		json_t *o = json_pack("{s:I,s:b}", "seq", (json_int_t)res.seq,
+				      "appended", res.appended);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	}
+	tl_result_release(&res);
+	return rc;
+}
+
+static int run_task_write(struct cli *c)
+{
+	tl_cmd cmd = { .kind = c->cmd->kind };
+	tl_slice *tags = NULL;
+	int rc;
+
+	cmd.title = opt_slice(c, O_TITLE);
+	cmd.type = opt_slice(c, O_TYPE);
+	cmd.status = opt_slice(c, O_STATUS);
+	cmd.notes = opt_slice(c, O_NOTES);
+	cmd.link = opt_slice(c, O_LINK);
+	cmd.due = opt_slice(c, O_DUE);
+	cmd.assignee = opt_slice(c, O_ASSIGNEE);
+	cmd.pipeline = opt_slice(c, O_PIPELINE);
+	cmd.stage = opt_slice(c, O_STAGE);
+	cmd.no_due = has(c, O_NO_DUE);
+	cmd.unassign = has(c, O_UNASSIGN);
+
+	if (cmd.kind == TL_TASK_ADD) {
+		cmd.id = opt_slice(c, O_ID);
+	} else {
+		cmd.id = tl_s(c->words[0]);
+	}
+	switch (cmd.kind) {
+	case TL_TASK_ADD:
+		if (c->tags_len) {
+			tags = calloc(c->tags_len, sizeof *tags);
+			if (!tags)
+				return tl_err_set(&c->err, TL_ESTORAGE, "",
+						  "out of memory");
+			for (size_t i = 0; i < c->tags_len; i++)
+				tags[i] = tl_s(c->tags[i]);
+			cmd.tags = tags;
+			cmd.tags_len = c->tags_len;
+		}
+		break;
+	case TL_TASK_UPDATE:
+		if (cmd.no_due && cmd.due.p)
+			return usage_error(c, "--no-due",
+					   "cannot be given with --due");
+		break;
+	case TL_TASK_ASSIGN:
+		if (cmd.unassign && c->words_len == 2)
+			return usage_error(c, "--unassign",
+					   "cannot be given with a MEMBER");
+		if (!cmd.unassign && c->words_len < 2)
+			return usage_error(c, NULL,
+					   "missing MEMBER (or --unassign)");
+		if (c->words_len == 2)
+			cmd.assignee = tl_s(c->words[1]);
+		break;
+	case TL_TASK_STATUS:
+		cmd.status = tl_s(c->words[1]);
+		break;
+	case TL_TASK_TAG:
+	case TL_TASK_UNTAG:
+		tags = calloc(1, sizeof *tags);
+		if (!tags)
+			return tl_err_set(&c->err, TL_ESTORAGE, "",
+					  "out of memory");
+		tags[0] = tl_s(c->words[1]);
+		cmd.tags = tags;
+		cmd.tags_len = 1;
+		break;
+	default:
+		break;
+	}
+	rc = exec_one(c, &cmd, human_task);
+	free(tags);
+	return rc;
+}
+
+static int run_member_write(struct cli *c)
+{
+	tl_cmd cmd = { .kind = c->cmd->kind };
+
+	if (has(c, O_CRM_ACCESS) && has(c, O_NO_CRM_ACCESS))
+		return usage_error(c, "--no-crm-access",
+				   "cannot be given with --crm-access");
+	cmd.id = tl_s(c->words[0]);
+	cmd.name = opt_slice(c, O_NAME);
+	cmd.role = opt_slice(c, O_ROLE);
+	if (has(c, O_NO_CRM_ACCESS))
+		cmd.crm_access = -1;
+	else if (has(c, O_CRM_ACCESS) || cmd.kind == TL_MEMBER_ADD)
+		cmd.crm_access = 1;
+	return exec_one(c, &cmd, human_member);
+}
+
+static int run_member_token(struct cli *c)
+{
+	return usage_error(c, NULL,
+			   "requires the server (not yet available)");
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+/* Gathers documents handed to a callback into a JSON array. */
+struct collect {
+	json_t *items;
+	bool as_of;       /* keep only events with at <= as_of_ms */
+	int64_t as_of_ms;
+	uint64_t last_seq; /* of the last event seen */
+	size_t seen;       /* events seen, kept or not */
+	bool failed;       /* a document did not decode */
+};
+
+static int collect_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	struct collect *k = arg;
+	json_t *v = mpjson_from_doc(doc, len);
+
+	if (!v) {
+		k->failed = true;
+		return 1;
+	}
+	json_array_append_new(k->items, v);
+	return 0;
+}
+
+static int collect_event(void *arg, const tl_event *ev)
+{
+	struct collect *k = arg;
+
+	k->last_seq = ev->seq;
+	k->seen++;
+	if (k->as_of && ev->at_ms > k->as_of_ms)
+		return 0;
+	return collect_doc(arg, ev->raw, ev->raw_len);
+}
+
+static int collect_failed(struct cli *c)
+{
+	return tl_err_set(&c->err, TL_ESTORAGE, "", "undecodable record");
+}
+
+static void print_list(struct cli *c, json_t *items, json_t *cursor,
+		       void (*human)(const json_t *))
+{
+	size_t i;
+	json_t *v;
+
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set(o, "items", items);
+		json_object_set_new(o, "next_cursor", cursor);
+		mpjson_print(stdout, o);
+		json_decref(o);
+		return;
+	}
+	json_decref(cursor);
+	json_array_foreach(items, i, v)
+		human(v);
+}
+
+static int run_log(struct cli *c)
+{
+	struct collect k = { .items = json_array() };
+	json_t *cursor = json_null();
+	int rc;
+
+	rc = tl_log_read(c->db, &c->ctx, c->from, c->limit,
+			 opt_slice(c, O_STREAM), collect_event, &k, &c->err);
+	if (rc == 0 && k.failed)
+		rc = collect_failed(c);
+	if (rc) {
+		json_decref(k.items);
+		return rc;
+	}
+	/* A full page may have a next one; the reader of an empty next page
+	 * learns that the log ended there. */
+	if (k.seen == c->limit) {
+		char buf[24];
+		snprintf(buf, sizeof buf, "%" PRIu64, k.last_seq + 1);
+		cursor = json_string(buf);
+	}
+	print_list(c, k.items, cursor, human_event);
+	json_decref(k.items);
+	return 0;
+}
+
+static int run_member_list(struct cli *c)
+{
+	struct collect k = { .items = json_array() };
+	int rc;
+
+	rc = tl_member_list(c->db, &c->ctx, collect_doc, &k, &c->err);
+	if (rc == 0 && k.failed)
+		rc = collect_failed(c);
+	if (rc) {
+		json_decref(k.items);
+		return rc;
+	}
+	if (!c->json) {
+		size_t i, w_id = 2, w_name = 4;
+		json_t *m;
+		json_array_foreach(k.items, i, m) {
+			size_t a = strlen(str_or_dash(m, "id"));
+			size_t b = strlen(str_or_dash(m, "name"));
+			w_id = a > w_id ? a : w_id;
+			w_name = b > w_name ? b : w_name;
+		}
+		printf("%-*s  %-*s  %-6s  %-3s  %s\n", (int)w_id, "ID",
+		       (int)w_name, "NAME", "ROLE", "CRM", "KIND");
+		json_array_foreach(k.items, i, m) {
+			printf("%-*s  %-*s  %-6s  %-3s  %s\n", (int)w_id,
+			       str_or_dash(m, "id"), (int)w_name,
+			       str_or_dash(m, "name"), str_or_dash(m, "role"),
+			       json_is_true(json_object_get(m, "crm_access"))
+				       ? "yes" : "no",
+			       str_or_dash(m, "kind"));
+		}
+	} else {
+		print_list(c, k.items, json_null(), human_member);
+	}
+	json_decref(k.items);
+	return 0;
+}
+
+static int run_task_show(struct cli *c)
+{
+	tl_slice id = tl_s(c->words[0]);
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	int64_t as_of = 0;
+	json_t *task;
+	int rc;
+
+	if (has(c, O_AS_OF)) {
+		rc = tl_time_parse(opt_slice(c, O_AS_OF), cli_now(c),
+				   cli_zone(c), "--as-of", &as_of, &c->err);
+		if (rc)
+			return rc;
+		rc = tl_task_as_of(c->db, &c->ctx, id, as_of, &doc, &len,
+				   &c->err);
+	} else {
+		rc = tl_task_get(c->db, &c->ctx, id, &doc, &len, &c->err);
+	}
+	if (rc)
+		return rc;
+	task = mpjson_from_doc(doc, len);
+	free(doc);
+	if (!task)
+		return collect_failed(c);
+
+	if (!has(c, O_HISTORY)) {
+		if (c->json)
+			mpjson_print(stdout, task);
+		else
+			human_task(task);
+		json_decref(task);
+		return 0;
+	}
+
+	/* The task's stream is its canonical id, whatever case was typed. */
+	const char *sid = json_string_value(json_object_get(task, "id"));
+	struct collect k = { .items = json_array(),
+			     .as_of = has(c, O_AS_OF),
+			     .as_of_ms = as_of };
+	rc = tl_log_read(c->db, &c->ctx, 1, 0, tl_s(sid ? sid : c->words[0]),
+			 collect_event, &k, &c->err);
+	if (rc == 0 && k.failed)
+		rc = collect_failed(c);
+	if (rc == 0) {
+		if (c->json) {
+			json_t *o = json_object();
+			json_object_set(o, "task", task);
+			json_object_set(o, "events", k.items);
+			mpjson_print(stdout, o);
+			json_decref(o);
+		} else {
+			size_t i;
+			json_t *e;
+			human_task(task);
+			printf("\nHistory\n");
+			json_array_foreach(k.items, i, e)
+				human_event(e);
+		}
+	}
+	json_decref(k.items);
+	json_decref(task);
+	return rc;
+}
+
+static void collect_problem(void *arg, const char *problem)
+{
+	json_array_append_new(arg, mpjson_string(problem, strlen(problem)));
+}
+
+static int run_verify(struct cli *c)
+{
+	json_t *problems = json_array();
+	int n = tl_verify(c->db, &c->ctx, collect_problem, problems, &c->err);
+	size_t i;
+	json_t *p;
+
+	if (n < 0) {
+		json_decref(problems);
+		return n;
+	}
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "ok", json_boolean(n == 0));
+		json_object_set(o, "problems", problems);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else if (n == 0) {
+		printf("ok\n");
+	} else {
+		json_array_foreach(problems, i, p) {
+			put_clean(stdout, json_string_value(p));
+			putchar('\n');
+		}
+	}
+	json_decref(problems);
+	/* Problems were printed as the result: exit 5 with nothing more. */
+	return n ? -TL_ESTORAGE : 0;
+}
+
+static int run_stats(struct cli *c)
+{
+	tl_stats s;
+	int rc = tl_db_stats(c->db, &c->ctx, &s, &c->err);
+
+	if (rc)
+		return rc;
+	if (c->json) {
+		json_t *o = json_pack(
+			"{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"events", (json_int_t)s.events,
+			"tasks", (json_int_t)s.tasks,
+			"active", (json_int_t)s.active,
+			"members", (json_int_t)s.members,
+			"last_seq", (json_int_t)s.last_seq,
+			"map_size", (json_int_t)s.map_size,
+			"map_used", (json_int_t)s.map_used);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else {
+		printf("events    %" PRIu64 "\n", s.events);
+		printf("tasks     %" PRIu64 "\n", s.tasks);
+		printf("active    %" PRIu64 "\n", s.active);
+		printf("members   %" PRIu64 "\n", s.members);
+		printf("last_seq  %" PRIu64 "\n", s.last_seq);
+		printf("map_size  %" PRIu64 "\n", s.map_size);
+		printf("map_used  %" PRIu64 "\n", s.map_used);
+	}
+	return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+static bool is_group(const char *w)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (commands[i].group && !strcmp(commands[i].group, w))
+			return true;
+	return false;
+}
+
+static const struct command *find_command(const char *group,
+					  const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const struct command *k = &commands[i];
+		if ((group ? k->group && !strcmp(k->group, group) : !k->group) &&
+		    !strcmp(k->name, name))
+			return k;
+	}
+	return NULL;
+}
+
+static void print_group_usage(FILE *f, const char *group)
+{
+	fprintf(f, "usage:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const char *u = commands[i].usage;
+		if (!commands[i].group || strcmp(commands[i].group, group))
+			continue;
+		/* The first line of each synopsis, without "usage: ". */
+		size_t n = strcspn(u, "\n");
+		fprintf(f, "  %.*s\n", (int)(n - 7), u + 7);
+	}
+}
+
+static enum opt find_option(const char *name, size_t len)
+{
+	for (int o = 0; o < O__COUNT; o++)
+		if (strlen(optdefs[o].name) == len &&
+		    !memcmp(optdefs[o].name, name, len))
+			return (enum opt)o;
+	return O__COUNT;
+}
+
+/* Parse argv into c.  Returns 0, a negative code (c->err set), or
+ * 1 when usage was printed and the exit status is in *status. */
+static int parse_args(struct cli *c, int argc, char **argv, int *status)
+{
+	const char *group = NULL;
+	bool dashdash = false;
+
+	c->tags = calloc((size_t)argc, sizeof *c->tags);
+	c->words = calloc((size_t)argc, sizeof *c->words);
+	if (!c->tags || !c->words)
+		return tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!dashdash && a[0] == '-' && a[1]) {
+			const char *name, *eq, *value = NULL;
+			size_t len;
+			enum opt o;
+			uint64_t allowed = COMMON_OPTS |
+					   (c->cmd ? c->cmd->opts : 0);
+			char shown[80];
+
+			if (!strcmp(a, "--")) {
+				dashdash = true;
+				continue;
+			}
+			if (!strcmp(a, "-h")) {
+				c->val[O_HELP] = "";
+				continue;
+			}
+			if (a[1] != '-')
+				return usage_error(c, a, "unknown option");
+			name = a + 2;
+			eq = strchr(name, '=');
+			len = eq ? (size_t)(eq - name) : strlen(name);
+			o = find_option(name, len);
+			snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
+			if (o == O__COUNT || !(allowed & OPT(o)))
+				return usage_error(c, shown, "unknown option%s%s",
+						   c->cmd ? " for " : "",
+						   c->cmd ? c->subject : "");
+			if (optdefs[o].has_value) {
+				if (eq)
+					value = eq + 1;
+				else if (i + 1 < argc)
+					value = argv[++i];
+				else
+					return usage_error(c, shown,
+							   "requires a value");
+			} else if (eq) {
+				return usage_error(c, shown,
+						   "takes no value");
+			}
+			if (o == O_TAG) {
+				c->tags[c->tags_len++] = value;
+			} else if (c->val[o] && o != O_JSON && o != O_HELP) {
+				return usage_error(c, shown,
+						   "given more than once");
+			}
+			c->val[o] = value ? value : "";
+			continue;
+		}
+
+		if (c->cmd) {
+			c->words[c->words_len++] = a;
+		} else if (!group && is_group(a)) {
+			group = a;
+		} else {
+			c->cmd = find_command(group, a);
+			if (group)
+				snprintf(c->subject, sizeof c->subject,
+					 "%s %s", group, a);
+			else
+				snprintf(c->subject, sizeof c->subject, "%s",
+					 a);
+			if (!c->cmd)
+				return usage_error(c, NULL, "unknown command");
+		}
+	}
+	c->json = has(c, O_JSON);
+
+	if (!c->cmd) {
+		if (group) {
+			print_group_usage(has(c, O_HELP) ? stdout : stderr,
+					  group);
+			if (has(c, O_HELP)) {
+				*status = 0;
+				return 1;
+			}
+			snprintf(c->subject, sizeof c->subject, "%s", group);
+			return usage_error(c, NULL, "missing subcommand");
+		}
+		fputs(overall_usage, stdout);
+		*status = has(c, O_HELP) ? 0 : 1;
+		return 1;
+	}
+	if (has(c, O_HELP)) {
+		fputs(c->cmd->usage, stdout);
+		*status = 0;
+		return 1;
+	}
+
+	if ((int)c->words_len < c->cmd->words_min)
+		return usage_error(c, NULL, "missing %s", c->cmd->words_name);
+	if ((int)c->words_len > c->cmd->words_max) {
+		char shown[64];
+		snprintf(shown, sizeof shown, "%s",
+			 c->words[c->cmd->words_max]);
+		return usage_error(c, NULL, "unexpected argument \"%s\"",
+				   shown);
+	}
+
+	c->from = 1;
+	c->limit = DEFAULT_LIMIT;
+	if (has(c, O_FROM) && parse_number(c, O_FROM, &c->from))
+		return TL_EINVALID;
+	if (has(c, O_LIMIT)) {
+		if (parse_number(c, O_LIMIT, &c->limit))
+			return TL_EINVALID;
+		if (c->limit == 0)
+			return usage_error(c, "--limit", "must be at least 1");
+	}
+	if (has(c, O_EXPECT_VERSION) &&
+	    parse_number(c, O_EXPECT_VERSION, &c->expect_version))
+		return TL_EINVALID;
+	return 0;
+}
+
+/* --json must shape errors met before it was parsed. */
+static bool json_requested(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return false;
+		if (!strcmp(argv[i], "--json"))
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .err = { .index = -1 } };
+	int rc, status = 0;
+
+	rc = parse_args(&c, argc, argv, &status);
+	if (rc == 1)
+		goto out;
+	if (rc) {
+		c.json = c.json || json_requested(argc, argv);
+		status = report_error(&c, c.subject);
+		goto out;
+	}
+
+	if (c.cmd->open != OPEN_NONE) {
+		rc = open_workspace(&c);
+		if (rc) {
+			/* Without a field the workspace is the subject. */
+			status = report_error(&c, c.dir);
+			goto out;
+		}
+	}
+	rc = c.cmd->run(&c);
+	if (rc > 0) {
+		status = rc; /* the command printed its own outcome */
+	} else if (rc < 0) {
+		if (!c.err.code)
+			tl_err_set(&c.err, rc, "", "%s", tl_code_name(rc));
+		status = report_error(&c, c.subject);
+	}
+out:
+	if (fflush(stdout) && !status)
+		status = -TL_ESTORAGE;
+	if (c.db)
+		tl_db_close(c.db);
+	free(c.tags);
+	free(c.words);
+	return status;
+}
