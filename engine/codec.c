@@ -1,0 +1,209 @@
+/*
+ * codec.c - msgpack helpers and the decoding of stored event records,
+ * including the upcasting of older event schemas to the current one.
+ *
+ * Schema history (the "schema" field of every event):
+ *   1  task.created named the assignee "owner".
+ *   2  task.created names it "assignee" (current).
+ * An upcaster turns an older data map into the current shape on read, so
+ * everything above this file sees only the current shape.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+void tl_pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, s, len);
+}
+
+void tl_pack_cstr(msgpack_packer *pk, const char *s)
+{
+	tl_pack_str(pk, s, strlen(s));
+}
+
+void tl_pack_slice_or_nil(msgpack_packer *pk, tl_slice s)
+{
+	if (s.p)
+		tl_pack_str(pk, s.p, s.len);
+	else
+		msgpack_pack_nil(pk);
+}
+
+void tl_pack_time(msgpack_packer *pk, int64_t ms)
+{
+	msgpack_timestamp ts;
+	int64_t sec = ms / 1000, rem = ms % 1000;
+	if (rem < 0) {
+		rem += 1000;
+		sec--;
+	}
+	ts.tv_sec = sec;
+	ts.tv_nsec = (uint32_t)rem * 1000000u;
+	msgpack_pack_timestamp(pk, &ts);
+}
+
+void tl_pack_time_or_nil(msgpack_packer *pk, bool has, int64_t ms)
+{
+	if (has)
+		tl_pack_time(pk, ms);
+	else
+		msgpack_pack_nil(pk);
+}
+
+bool tl_obj_time(const msgpack_object *o, int64_t *ms)
+{
+	msgpack_timestamp ts;
+	if (!o || !msgpack_object_to_timestamp(o, &ts))
+		return false;
+	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return true;
+}
+
+bool tl_obj_is_str(const msgpack_object *o, const char *s)
+{
+	size_t n = strlen(s);
+	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+	       memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+tl_slice tl_obj_slice(const msgpack_object *o)
+{
+	tl_slice s = { NULL, 0 };
+	if (o && o->type == MSGPACK_OBJECT_STR) {
+		s.p = o->via.str.size ? o->via.str.ptr : "";
+		s.len = o->via.str.size;
+	}
+	return s;
+}
+
+const msgpack_object *tl_map_get(const msgpack_object *map, const char *key)
+{
+	if (!map || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < map->via.map.size; i++)
+		if (tl_obj_is_str(&map->via.map.ptr[i].key, key))
+			return &map->via.map.ptr[i].val;
+	return NULL;
+}
+
+/* Rewrite a v1 task.created data map: "owner" becomes "assignee". */
+static int upcast_v1_created(const msgpack_object *data,
+			     msgpack_sbuffer *out)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(out);
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, data->via.map.size);
+	for (uint32_t i = 0; i < data->via.map.size; i++) {
+		const msgpack_object_kv *kv = &data->via.map.ptr[i];
+		if (tl_obj_is_str(&kv->key, "owner"))
+			tl_pack_cstr(&pk, "assignee");
+		else
+			msgpack_pack_object(&pk, kv->key);
+		msgpack_pack_object(&pk, kv->val);
+	}
+	return 0;
+}
+
+int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
+		    msgpack_zone *zone, msgpack_sbuffer *scratch)
+{
+	static const char *const keys[10] = {
+		"seq", "id", "type", "stream", "version",
+		"at", "actor", "schema", "data", "hash"
+	};
+	msgpack_object o;
+	size_t off = 1;
+	const msgpack_object *data_obj = NULL;
+	msgpack_object data_copy;
+
+	memset(ev, 0, sizeof *ev);
+	if (len < 40 || raw[0] != 0x8a)
+		return TL_ESTORAGE;
+	ev->raw = raw;
+	ev->raw_len = len;
+	for (int i = 0; i < 10; i++) {
+		if (msgpack_unpack((const char *)raw, len, &off, zone, &o) !=
+		    MSGPACK_UNPACK_EXTRA_BYTES)
+			return TL_ESTORAGE;
+		if (!tl_obj_is_str(&o, keys[i]))
+			return TL_ESTORAGE;
+		size_t val_off = off;
+		msgpack_unpack_return r = msgpack_unpack(
+			(const char *)raw, len, &off, zone, &o);
+		if (r != MSGPACK_UNPACK_SUCCESS &&
+		    r != MSGPACK_UNPACK_EXTRA_BYTES)
+			return TL_ESTORAGE;
+		switch (i) {
+		case 0:
+			if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				return TL_ESTORAGE;
+			ev->seq = o.via.u64;
+			break;
+		case 1:
+			if (o.type != MSGPACK_OBJECT_STR || o.via.str.size != 36)
+				return TL_ESTORAGE;
+			memcpy(ev->id, o.via.str.ptr, 36);
+			ev->id[36] = 0;
+			break;
+		case 2:
+			ev->type = tl_obj_slice(&o);
+			if (!ev->type.p)
+				return TL_ESTORAGE;
+			break;
+		case 3:
+			ev->stream = tl_obj_slice(&o);
+			if (!ev->stream.p)
+				return TL_ESTORAGE;
+			break;
+		case 4:
+			if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    o.via.u64 > UINT32_MAX)
+				return TL_ESTORAGE;
+			ev->version = (uint32_t)o.via.u64;
+			break;
+		case 5:
+			if (!tl_obj_time(&o, &ev->at_ms))
+				return TL_ESTORAGE;
+			break;
+		case 6:
+			ev->actor_id = tl_obj_slice(tl_map_get(&o, "id"));
+			ev->actor_kind = tl_obj_slice(tl_map_get(&o, "kind"));
+			if (!ev->actor_id.p || !ev->actor_kind.p)
+				return TL_ESTORAGE;
+			break;
+		case 7:
+			if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    o.via.u64 > 1000)
+				return TL_ESTORAGE;
+			ev->schema = (uint32_t)o.via.u64;
+			break;
+		case 8:
+			if (o.type != MSGPACK_OBJECT_MAP)
+				return TL_ESTORAGE;
+			data_copy = o;
+			data_obj = &data_copy;
+			ev->data = raw + val_off;
+			ev->data_len = off - val_off;
+			break;
+		case 9:
+			if (o.type != MSGPACK_OBJECT_BIN ||
+			    o.via.bin.size != TL_HASH_LEN || off != len)
+				return TL_ESTORAGE;
+			memcpy(ev->hash, o.via.bin.ptr, TL_HASH_LEN);
+			break;
+		}
+	}
+	if (ev->schema < 1 || ev->schema > TL_SCHEMA_VERSION)
+		return TL_ESTORAGE;
+	if (ev->schema == 1 && tl_slice_eq(ev->type, "task.created")) {
+		if (!scratch)
+			return TL_ESTORAGE;
+		upcast_v1_created(data_obj, scratch);
+		ev->data = (const uint8_t *)scratch->data;
+		ev->data_len = scratch->size;
+	}
+	return 0;
+}

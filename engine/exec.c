@@ -1,0 +1,934 @@
+/*
+ * exec.c - commands: complete validation, then events.
+ *
+ * Each command is validated in three steps, and nothing is written before
+ * the last one passes: (1) the arguments alone (syntax, enums, lengths,
+ * UTF-8, times), (2) the idempotency key (a repeat returns the first
+ * result), (3) look-ups (the task, the assignee, the expected version).
+ * Then the command becomes one event; the event is appended, folded into
+ * the task (task.c's fold is the only definition of what it does), handed
+ * to the views, and the new state is stored, all in the caller's LMDB
+ * transaction.  A batch fails as a whole: tl_exec aborts the transaction,
+ * tl_txn_exec aborts its nested transaction.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Parsed arguments of a task command. */
+typedef struct args {
+	uint8_t id[16];
+	bool has_id;
+	int type, status, link_type;
+	tl_slice link_id;
+	bool has_due;
+	int64_t due;
+} args;
+
+typedef struct run {
+	tl_txn *t;
+	const tl_ctx *ctx;
+	tl_member actor;
+	int64_t now;
+	char tz[64];
+} run;
+
+void tl_result_release(tl_result *r)
+{
+	if (!r)
+		return;
+	free(r->doc);
+	memset(r, 0, sizeof *r);
+}
+
+static int result_doc(tl_result *res, const msgpack_sbuffer *sb)
+{
+	res->doc = malloc(sb->size ? sb->size : 1);
+	if (!res->doc)
+		return TL_ESTORAGE;
+	memcpy(res->doc, sb->data, sb->size);
+	res->doc_len = sb->size;
+	return 0;
+}
+
+/* ---- argument validation ----------------------------------------------- */
+
+static int check_enum(tl_slice s, const char *field, const char *const *tab,
+		      int n, int *out, tl_err *err)
+{
+	char q[64];
+	int v = tl_token_find(tab, n, s);
+	if (v < 0) {
+		char list[160] = "";
+		for (int i = 0; i < n; i++) {
+			strcat(list, i ? ", " : "");
+			strcat(list, tab[i]);
+		}
+		return tl_err_set(err, TL_EINVALID, field,
+				  "unknown value '%s' (one of: %s)",
+				  tl_quote(s, q, sizeof q), list);
+	}
+	*out = v;
+	return 0;
+}
+
+static int check_link(tl_slice s, args *a, tl_err *err)
+{
+	char q[64];
+	const char *colon = s.p ? memchr(s.p, ':', s.len) : NULL;
+	if (!s.p || !s.len)
+		return tl_err_set(err, TL_EINVALID, "link",
+				  "is required (TYPE:ID, e.g. lead:42)");
+	if (!colon || colon == s.p)
+		return tl_err_set(err, TL_EINVALID, "link",
+				  "'%s' is not TYPE:ID (e.g. lead:42)",
+				  tl_quote(s, q, sizeof q));
+	tl_slice type = { s.p, (size_t)(colon - s.p) };
+	a->link_id = (tl_slice){ colon + 1, s.len - type.len - 1 };
+	int rc = check_enum(type, "link.type", tl_entity_tokens,
+			    TL_ENTITY_COUNT, &a->link_type, err);
+	if (rc)
+		return rc;
+	return tl_check_text(a->link_id, "link.id", 1, TL_LINK_ID_MAX, false,
+			     err);
+}
+
+static int check_tag(tl_slice s, tl_err *err)
+{
+	return tl_check_text(s, "tag", 1, TL_TAG_MAX, false, err);
+}
+
+static int check_task_id(tl_slice s, uint8_t id[16], tl_err *err)
+{
+	char q[64];
+	if (!s.p || !s.len)
+		return tl_err_set(err, TL_EINVALID, "id", "task id is required");
+	if (!tl_uuid_parse(s, id))
+		return tl_err_set(err, TL_EINVALID, "id",
+				  "'%s' is not a UUID", tl_quote(s, q, sizeof q));
+	return 0;
+}
+
+static int check_due(const run *r, tl_slice s, args *a, tl_err *err)
+{
+	if (!s.p)
+		return 0;
+	a->has_due = true;
+	return tl_time_parse(s, r->now, r->tz, "due", &a->due, err);
+}
+
+/* Validate the arguments of a task command, before any look-up. */
+static int check_task_args(const run *r, const tl_cmd *c, args *a,
+			   tl_err *err)
+{
+	int rc = 0;
+	memset(a, 0, sizeof *a);
+	a->type = -1;
+	a->status = -1;
+	if (c->kind == TL_TASK_ADD) {
+		if (c->id.p) {
+			rc = check_task_id(c->id, a->id, err);
+			a->has_id = true;
+		}
+		if (!rc) rc = tl_check_text(c->title, "title", 1, TL_TITLE_MAX,
+					    false, err);
+		if (!rc) rc = check_link(c->link, a, err);
+	} else {
+		rc = check_task_id(c->id, a->id, err);
+		a->has_id = true;
+		if (!rc && c->title.p)
+			rc = tl_check_text(c->title, "title", 1, TL_TITLE_MAX,
+					   false, err);
+	}
+	if (!rc && c->type.p)
+		rc = check_enum(c->type, "type", tl_type_tokens, TL_TYPE_COUNT,
+				&a->type, err);
+	if (!rc && c->status.p)
+		rc = check_enum(c->status, "status", tl_status_tokens,
+				TL_STATUS_COUNT, &a->status, err);
+	if (!rc && c->kind == TL_TASK_STATUS && !c->status.p)
+		rc = tl_err_set(err, TL_EINVALID, "status", "is required");
+	if (!rc && c->notes.p)
+		rc = tl_check_text(c->notes, "notes", 0, TL_NOTES_MAX, true,
+				   err);
+	if (!rc && c->due.p && c->no_due)
+		rc = tl_err_set(err, TL_EINVALID, "due",
+				"give either a due time or no due, not both");
+	if (!rc)
+		rc = check_due(r, c->due, a, err);
+	if (!rc && c->assignee.p && !tl_member_id_valid(c->assignee)) {
+		char q[64];
+		rc = tl_err_set(err, TL_EINVALID, "assignee",
+				"'%s' is not a member id",
+				tl_quote(c->assignee, q, sizeof q));
+	}
+	if (!rc && c->kind == TL_TASK_ASSIGN && !c->assignee.p && !c->unassign)
+		rc = tl_err_set(err, TL_EINVALID, "assignee",
+				"give a member or unassign");
+	if (!rc && c->kind == TL_TASK_ASSIGN && c->assignee.p && c->unassign)
+		rc = tl_err_set(err, TL_EINVALID, "assignee",
+				"give a member or unassign, not both");
+	if (!rc && c->tags_len > TL_TAGS_MAX)
+		rc = tl_err_set(err, TL_EINVALID, "tag",
+				"at most %d tags", TL_TAGS_MAX);
+	for (size_t i = 0; !rc && i < c->tags_len; i++)
+		rc = check_tag(c->tags[i], err);
+	if (!rc && (c->kind == TL_TASK_TAG || c->kind == TL_TASK_UNTAG) &&
+	    c->tags_len != 1)
+		rc = tl_err_set(err, TL_EINVALID, "tag", "give exactly one tag");
+	if (!rc && c->pipeline.p) {
+		char q[64];
+		rc = tl_err_set(err, TL_EINVALID, "pipeline",
+				"unknown pipeline '%s' (no pipelines are defined)",
+				tl_quote(c->pipeline, q, sizeof q));
+	}
+	if (!rc && c->stage.p) {
+		char q[64];
+		rc = tl_err_set(err, TL_EINVALID, "stage",
+				"unknown stage '%s' (the task has no pipeline)",
+				tl_quote(c->stage, q, sizeof q));
+	}
+	if (!rc && c->kind == TL_TASK_UPDATE && !c->title.p && !c->type.p &&
+	    !c->due.p && !c->no_due && !c->notes.p)
+		rc = tl_err_set(err, TL_EINVALID, "update",
+				"nothing to update (give --title, --type, --due, --no-due or --notes)");
+	return rc;
+}
+
+static int check_idem_key(tl_slice k, tl_err *err)
+{
+	if (!k.p)
+		return 0;
+	return tl_check_text(k, "idempotency_key", 1, TL_IDEM_MAX, false, err);
+}
+
+/* ---- look-ups --------------------------------------------------------- */
+
+/* An assignee must be a member (not the system user) with CRM access. */
+static int check_assignee(run *r, tl_slice id, tl_err *err)
+{
+	tl_member m;
+	char q[64];
+	int rc = tl_member_load(r->t->db, r->t->cur, id, &m, &r->t->zone, err);
+	if (rc == TL_ENOTFOUND)
+		return tl_err_set(err, TL_EINVALID, "assignee",
+				  "unknown member '%s'",
+				  tl_quote(id, q, sizeof q));
+	if (rc)
+		return rc;
+	if (m.system)
+		return tl_err_set(err, TL_EINVALID, "assignee",
+				  "'%s' is the system user, not a member",
+				  m.id);
+	if (!m.crm_access)
+		return tl_err_set(err, TL_EINVALID, "assignee",
+				  "member '%s' has no CRM access", m.id);
+	return 0;
+}
+
+/* Look up an idempotency key.  Returns 1 and fills res when found. */
+static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
+{
+	tl_txn *t = r->t;
+	MDB_val k = { key.len, (void *)key.p }, v;
+	if (!key.p)
+		return 0;
+	int rc = mdb_get(t->cur, t->db->idem, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return tl_mdb_err(err, rc, "read idempotency key");
+	if (v.mv_size < 9)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "corrupt idempotency record");
+	const uint8_t *p = v.mv_data;
+	uint64_t seq = tl_get_be64(p);
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&t->doc);
+	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	if (p[8] == 'T' && v.mv_size == 8 + 17) {
+		tl_task task;
+		rc = tl_task_fold_until(t->db, t->cur, p + 9, seq, INT64_MAX,
+					&task, &t->zone, err);
+		if (rc)
+			return rc;
+		tl_task_pack(&pk, &task);
+		tl_task_release(&task);
+	} else {
+		tl_member m;
+		/* 'S' "member:" + id */
+		tl_slice id = { (const char *)p + 9 + 7, v.mv_size - 9 - 7 };
+		rc = tl_member_load(t->db, t->cur, id, &m, &t->zone, err);
+		if (rc)
+			return rc == TL_ENOTFOUND
+				       ? tl_err_set(err, TL_ESTORAGE, "storage",
+						    "idempotency record names a missing member")
+				       : rc;
+		tl_member_pack(&pk, &m);
+	}
+	res->seq = seq;
+	res->appended = false;
+	if (result_doc(res, &t->doc))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	return 1;
+}
+
+static int idem_store(run *r, tl_slice key, uint64_t seq, tl_slice stream,
+		      tl_err *err)
+{
+	uint8_t buf[8 + TL_STREAM_KEY_MAX];
+	if (!key.p)
+		return 0;
+	tl_put_be64(buf, seq);
+	size_t n = tl_stream_key(stream, buf + 8);
+	MDB_val k = { key.len, (void *)key.p }, v = { 8 + n, buf };
+	int rc = mdb_put(r->t->cur, r->t->db->idem, &k, &v, MDB_NOOVERWRITE);
+	return rc ? tl_mdb_err(err, rc, "store idempotency key") : 0;
+}
+
+/* ---- appending -------------------------------------------------------- */
+
+/* Append a task event whose data is in t->data, fold it into `task` (the
+ * state before; NULL-safe for creation), apply views, store the task and
+ * give the result. */
+static int emit_task_event(run *r, const char *type, tl_task *task,
+			   bool is_new, bool generated_id, tl_result *res,
+			   tl_err *err)
+{
+	tl_txn *t = r->t;
+	char idtext[37];
+	tl_event ev;
+	tl_task before;
+	int rc;
+
+	tl_uuid_format(task->id, idtext);
+	tl_event_in in = {
+		.type = type,
+		.stream = { idtext, 36 },
+		.version = (uint32_t)(task->version + 1),
+		.at_ms = r->now,
+		.actor_id = tl_s(r->actor.id),
+		.actor_system = r->actor.system,
+		.data = (const uint8_t *)t->data.data,
+		.data_len = t->data.size,
+	};
+	if ((rc = tl_log_append(t, &in, &ev, err)))
+		return rc;
+	bool have_before = false;
+	if (!is_new && t->db->views_len) {
+		if (tl_task_copy(&before, task))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		have_before = true;
+	}
+	rc = tl_task_fold(task, &ev, &t->zone);
+	if (rc) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"cannot fold %s", type);
+		goto out;
+	}
+	if (t->db->views_len &&
+	    (rc = tl_views_apply(t, &ev, have_before ? &before : NULL, task,
+				 err)))
+		goto out;
+
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&t->doc);
+	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	tl_task_pack(&pk, task);
+	MDB_val k = { 16, task->id }, v = { t->doc.size, t->doc.data };
+	/* Generated ids are time-ordered: appending is the common case. */
+	rc = MDB_KEYEXIST;
+	if (generated_id)
+		rc = mdb_put(t->cur, t->db->tasks, &k, &v, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = mdb_put(t->cur, t->db->tasks, &k, &v, 0);
+	if (rc) {
+		rc = tl_mdb_err(err, rc, "store task");
+		goto out;
+	}
+	res->seq = ev.seq;
+	res->appended = true;
+	if (result_doc(res, &t->doc))
+		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+out:
+	if (have_before)
+		tl_task_release(&before);
+	return rc;
+}
+
+static void data_begin(run *r, msgpack_packer *pk)
+{
+	msgpack_sbuffer_clear(&r->t->data);
+	msgpack_packer_init(pk, &r->t->data, msgpack_sbuffer_write);
+}
+
+/* The task as it is, for a command that changes nothing. */
+static int result_unchanged(run *r, const tl_task *task, tl_result *res,
+			    tl_err *err)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&r->t->doc);
+	msgpack_packer_init(&pk, &r->t->doc, msgpack_sbuffer_write);
+	tl_task_pack(&pk, task);
+	res->seq = 0;
+	res->appended = false;
+	if (result_doc(res, &r->t->doc))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	return 0;
+}
+
+static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
+		    tl_err *err)
+{
+	tl_txn *t = r->t;
+	tl_task task;
+	msgpack_packer pk;
+	int rc;
+
+	memset(&task, 0, sizeof task);
+	if (c->assignee.p && (rc = check_assignee(r, c->assignee, err)))
+		return rc;
+	if (a->has_id) {
+		MDB_val k = { 16, (void *)a->id }, v;
+		rc = mdb_get(t->cur, t->db->tasks, &k, &v);
+		if (rc == 0) {
+			char idtext[37];
+			tl_uuid_format(a->id, idtext);
+			return tl_err_set(err, TL_ECONFLICT, "id",
+					  "task %s already exists", idtext);
+		}
+		if (rc != MDB_NOTFOUND)
+			return tl_mdb_err(err, rc, "read task");
+		memcpy(task.id, a->id, 16);
+	} else {
+		tl_uuid_v7(r->now, task.id);
+	}
+	if (c->has_expect_version && c->expect_version != 0)
+		return tl_err_set(err, TL_ECONFLICT, "expect_version",
+				  "expected version %llu, the task does not exist yet",
+				  (unsigned long long)c->expect_version);
+
+	data_begin(r, &pk);
+	msgpack_pack_map(&pk, 10);
+	tl_pack_cstr(&pk, "title");
+	tl_pack_str(&pk, c->title.p, c->title.len);
+	tl_pack_cstr(&pk, "type");
+	tl_pack_cstr(&pk, tl_type_tokens[a->type >= 0 ? a->type : 7]);
+	tl_pack_cstr(&pk, "status");
+	tl_pack_cstr(&pk, tl_status_tokens[a->status >= 0 ? a->status : 0]);
+	tl_pack_cstr(&pk, "due_at");
+	tl_pack_time_or_nil(&pk, a->has_due, a->due);
+	tl_pack_cstr(&pk, "assignee");
+	tl_pack_slice_or_nil(&pk, c->assignee);
+	tl_pack_cstr(&pk, "notes");
+	tl_pack_slice_or_nil(&pk, c->notes);
+	tl_pack_cstr(&pk, "link");
+	msgpack_pack_map(&pk, 2);
+	tl_pack_cstr(&pk, "type");
+	tl_pack_cstr(&pk, tl_entity_tokens[a->link_type]);
+	tl_pack_cstr(&pk, "id");
+	tl_pack_str(&pk, a->link_id.p, a->link_id.len);
+	tl_pack_cstr(&pk, "pipeline");
+	msgpack_pack_nil(&pk);
+	tl_pack_cstr(&pk, "stage");
+	msgpack_pack_nil(&pk);
+	tl_pack_cstr(&pk, "tags");
+	/* Tags form a set: repeated ones are packed once. */
+	size_t ntags = 0;
+	for (size_t i = 0; i < c->tags_len; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = c->tags[j].len == c->tags[i].len &&
+			      !memcmp(c->tags[j].p, c->tags[i].p, c->tags[i].len);
+		ntags += !dup;
+	}
+	msgpack_pack_array(&pk, ntags);
+	for (size_t i = 0; i < c->tags_len; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = c->tags[j].len == c->tags[i].len &&
+			      !memcmp(c->tags[j].p, c->tags[i].p, c->tags[i].len);
+		if (!dup)
+			tl_pack_str(&pk, c->tags[i].p, c->tags[i].len);
+	}
+	rc = emit_task_event(r, "task.created", &task, true, !a->has_id, res,
+			     err);
+	if (!rc) {
+		char idtext[37];
+		tl_uuid_format(task.id, idtext);
+		rc = idem_store(r, c->idempotency_key, res->seq,
+				(tl_slice){ idtext, 36 }, err);
+	}
+	tl_task_release(&task);
+	return rc;
+}
+
+static bool str_eq(const char *a, tl_slice b)
+{
+	if (!a)
+		return b.p == NULL;
+	return b.p && strlen(a) == b.len && memcmp(a, b.p, b.len) == 0;
+}
+
+/* Pack the "changes"/"previous" maps of task.updated; returns how many
+ * fields change. */
+static int pack_update(run *r, const tl_cmd *c, const args *a,
+		       const tl_task *task, msgpack_packer *pk, bool prev)
+{
+	int n = 0;
+	bool title = c->title.p && !str_eq(task->title, c->title);
+	bool type = a->type >= 0 && a->type != task->type;
+	bool due = (c->no_due && task->has_due) ||
+		   (a->has_due && (!task->has_due || task->due_at != a->due));
+	bool notes = c->notes.p && !str_eq(task->notes, c->notes);
+	n = title + type + due + notes;
+	if (!pk)
+		return n;
+	msgpack_pack_map(pk, n);
+	if (title) {
+		tl_pack_cstr(pk, "title");
+		if (prev)
+			tl_pack_cstr(pk, task->title);
+		else
+			tl_pack_str(pk, c->title.p, c->title.len);
+	}
+	if (type) {
+		tl_pack_cstr(pk, "type");
+		tl_pack_cstr(pk, tl_type_tokens[prev ? task->type : a->type]);
+	}
+	if (due) {
+		tl_pack_cstr(pk, "due_at");
+		if (prev)
+			tl_pack_time_or_nil(pk, task->has_due, task->due_at);
+		else
+			tl_pack_time_or_nil(pk, a->has_due, a->due);
+	}
+	if (notes) {
+		tl_pack_cstr(pk, "notes");
+		if (prev) {
+			if (task->notes)
+				tl_pack_cstr(pk, task->notes);
+			else
+				msgpack_pack_nil(pk);
+		} else {
+			tl_pack_str(pk, c->notes.p, c->notes.len);
+		}
+	}
+	(void)r;
+	return n;
+}
+
+static int task_change(run *r, const tl_cmd *c, const args *a,
+		       tl_result *res, tl_err *err)
+{
+	tl_txn *t = r->t;
+	tl_task task;
+	msgpack_packer pk;
+	const char *type = NULL;
+	char idtext[37];
+	int rc;
+
+	tl_uuid_format(a->id, idtext);
+	rc = tl_task_load(t->db, t->cur, a->id, &task, &t->zone, err);
+	if (rc == MDB_NOTFOUND)
+		return tl_err_set(err, TL_ENOTFOUND, "id", "no task %s",
+				  idtext);
+	if (rc)
+		return rc;
+	if (task.deleted) {
+		rc = tl_err_set(err, TL_ENOTFOUND, "id",
+				"task %s was deleted", idtext);
+		goto out;
+	}
+	if (c->has_expect_version && c->expect_version != task.version) {
+		rc = tl_err_set(err, TL_ECONFLICT, "expect_version",
+				"expected version %llu, the task is at version %llu",
+				(unsigned long long)c->expect_version,
+				(unsigned long long)task.version);
+		goto out;
+	}
+	if (c->kind == TL_TASK_ASSIGN && c->assignee.p &&
+	    (rc = check_assignee(r, c->assignee, err)))
+		goto out;
+
+	data_begin(r, &pk);
+	switch (c->kind) {
+	case TL_TASK_UPDATE:
+		if (!pack_update(r, c, a, &task, NULL, false))
+			break;
+		type = "task.updated";
+		msgpack_pack_map(&pk, 2);
+		tl_pack_cstr(&pk, "changes");
+		pack_update(r, c, a, &task, &pk, false);
+		tl_pack_cstr(&pk, "previous");
+		pack_update(r, c, a, &task, &pk, true);
+		break;
+	case TL_TASK_ASSIGN:
+		if (str_eq(task.assignee, c->assignee))
+			break;
+		type = "task.assigned";
+		msgpack_pack_map(&pk, 2);
+		tl_pack_cstr(&pk, "assignee");
+		tl_pack_slice_or_nil(&pk, c->assignee);
+		tl_pack_cstr(&pk, "previous");
+		tl_pack_slice_or_nil(&pk, tl_s(task.assignee));
+		break;
+	case TL_TASK_STATUS:
+	case TL_TASK_COMPLETE: {
+		int st = c->kind == TL_TASK_COMPLETE ? TL_ST_COMPLETED
+						     : a->status;
+		if (st == task.status)
+			break;
+		type = st == TL_ST_COMPLETED ? "task.completed"
+					     : "task.status_changed";
+		msgpack_pack_map(&pk, 2);
+		tl_pack_cstr(&pk, "status");
+		tl_pack_cstr(&pk, tl_status_tokens[st]);
+		tl_pack_cstr(&pk, "previous");
+		tl_pack_cstr(&pk, tl_status_tokens[task.status]);
+		break;
+	}
+	case TL_TASK_TAG:
+	case TL_TASK_UNTAG:
+		if (tl_task_has_tag(&task, c->tags[0]) ==
+		    (c->kind == TL_TASK_TAG))
+			break;
+		type = c->kind == TL_TASK_TAG ? "task.tagged" : "task.untagged";
+		msgpack_pack_map(&pk, 1);
+		tl_pack_cstr(&pk, "tag");
+		tl_pack_str(&pk, c->tags[0].p, c->tags[0].len);
+		break;
+	case TL_TASK_DELETE:
+		type = "task.deleted";
+		msgpack_pack_map(&pk, 0);
+		break;
+	default:
+		rc = tl_err_set(err, TL_EINVALID, "command", "unknown command");
+		goto out;
+	}
+	if (!type) {
+		rc = result_unchanged(r, &task, res, err);
+		goto out;
+	}
+	rc = emit_task_event(r, type, &task, false, false, res, err);
+	if (!rc)
+		rc = idem_store(r, c->idempotency_key, res->seq,
+				(tl_slice){ idtext, 36 }, err);
+out:
+	tl_task_release(&task);
+	return rc;
+}
+
+/* ---- members ------------------------------------------------------------ */
+
+static int member_emit(run *r, const tl_member *m, const char *type,
+		       uint32_t version, tl_slice idem, tl_result *res,
+		       tl_err *err)
+{
+	tl_txn *t = r->t;
+	char stream[8 + TL_MEMBER_ID_MAX];
+	int n = snprintf(stream, sizeof stream, "member:%s", m->id);
+	tl_event ev;
+	tl_event_in in = {
+		.type = type,
+		.stream = { stream, (size_t)n },
+		.version = version,
+		.at_ms = r->now,
+		.actor_id = tl_s(r->actor.id),
+		.actor_system = r->actor.system,
+		.data = (const uint8_t *)t->data.data,
+		.data_len = t->data.size,
+	};
+	int rc = tl_log_append(t, &in, &ev, err);
+	if (rc)
+		return rc;
+	if (t->db->views_len && (rc = tl_views_apply(t, &ev, NULL, NULL, err)))
+		return rc;
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&t->doc);
+	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	tl_member_pack(&pk, m);
+	MDB_val k = { strlen(m->id), (void *)m->id };
+	MDB_val v = { t->doc.size, t->doc.data };
+	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
+		return tl_mdb_err(err, rc, "store member");
+	res->seq = ev.seq;
+	res->appended = true;
+	if (result_doc(res, &t->doc))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	return idem_store(r, idem, ev.seq, in.stream, err);
+}
+
+/* Count admins with CRM access other than `except`. */
+static int other_admins(run *r, const char *except)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	tl_member m;
+	int n = 0;
+	if (mdb_cursor_open(r->t->cur, r->t->db->members, &c))
+		return 0;
+	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+	     op = MDB_NEXT) {
+		tl_slice id = { k.mv_data, k.mv_size };
+		if (tl_slice_eq(id, except))
+			continue;
+		if (tl_member_load(r->t->db, r->t->cur, id, &m, &r->t->zone,
+				   NULL) == 0 && m.admin && m.crm_access)
+			n++;
+	}
+	mdb_cursor_close(c);
+	return n;
+}
+
+static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
+{
+	tl_txn *t = r->t;
+	tl_member m, old;
+	msgpack_packer pk;
+	char q[64];
+	int role = -1, rc;
+	static const char *const roles[2] = { "member", "admin" };
+
+	if (!tl_member_id_valid(c->id))
+		return tl_err_set(err, TL_EINVALID, "id",
+				  "member id '%s' must be 1..64 of [a-z0-9._-]",
+				  tl_quote(c->id, q, sizeof q));
+	if (c->kind == TL_MEMBER_ADD || c->name.p)
+		if ((rc = tl_check_text(c->name, "name", 1, TL_NAME_MAX, false,
+					err)))
+			return rc;
+	if (c->role.p && (rc = check_enum(c->role, "role", roles, 2, &role,
+					  err)))
+		return rc;
+	if ((rc = check_idem_key(c->idempotency_key, err)))
+		return rc;
+	if (c->kind == TL_MEMBER_UPDATE && !c->name.p && !c->role.p &&
+	    !c->crm_access)
+		return tl_err_set(err, TL_EINVALID, "update",
+				  "nothing to update (give --name, --role or --crm-access/--no-crm-access)");
+	if (!r->actor.admin)
+		return tl_err_set(err, TL_EFORBIDDEN, "as",
+				  "member '%s' is not an admin", r->actor.id);
+	if ((rc = idem_lookup(r, c->idempotency_key, res, err)))
+		return rc < 0 ? rc : 0;
+
+	rc = tl_member_load(t->db, t->cur, c->id, &old, &t->zone, err);
+	if (rc && rc != TL_ENOTFOUND)
+		return rc;
+	if (tl_slice_eq(c->id, TL_SYSTEM_USER))
+		return tl_err_set(err, c->kind == TL_MEMBER_ADD ? TL_ECONFLICT
+								: TL_EFORBIDDEN,
+				  "id", "'%s' is the system user",
+				  TL_SYSTEM_USER);
+	if (c->kind == TL_MEMBER_ADD) {
+		if (rc == 0)
+			return tl_err_set(err, TL_ECONFLICT, "id",
+					  "member '%s' already exists", old.id);
+		memset(&m, 0, sizeof m);
+		memcpy(m.id, c->id.p, c->id.len);
+		memcpy(m.name, c->name.p, c->name.len);
+		m.admin = role == 1;
+		m.crm_access = c->crm_access >= 0;
+		data_begin(r, &pk);
+		tl_member_pack(&pk, &m);
+		return member_emit(r, &m, "member.added", 1,
+				   c->idempotency_key, res, err);
+	}
+	if (rc == TL_ENOTFOUND)
+		return tl_err_set(err, TL_ENOTFOUND, "id", "no member '%s'",
+				  tl_quote(c->id, q, sizeof q));
+	m = old;
+	if (c->name.p) {
+		memset(m.name, 0, sizeof m.name);
+		memcpy(m.name, c->name.p, c->name.len);
+	}
+	if (role >= 0)
+		m.admin = role == 1;
+	if (c->crm_access)
+		m.crm_access = c->crm_access > 0;
+	bool name = strcmp(m.name, old.name) != 0;
+	bool adm = m.admin != old.admin, crm = m.crm_access != old.crm_access;
+	if (!name && !adm && !crm) {
+		msgpack_sbuffer_clear(&t->doc);
+		msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+		tl_member_pack(&pk, &m);
+		res->seq = 0;
+		return result_doc(res, &t->doc) ? TL_ESTORAGE : 0;
+	}
+	if (old.admin && old.crm_access && !(m.admin && m.crm_access) &&
+	    other_admins(r, m.id) == 0)
+		return tl_err_set(err, TL_EINVALID, adm ? "role" : "crm_access",
+				  "'%s' is the last admin with CRM access",
+				  m.id);
+
+	/* The stream version is the number of events the member has. */
+	char stream[8 + TL_MEMBER_ID_MAX];
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
+	MDB_val k = { tl_stream_key((tl_slice){ stream, (size_t)sn }, sk), sk };
+	MDB_val v;
+	MDB_cursor *cur;
+	size_t count = 0;
+	if ((rc = mdb_cursor_open(t->cur, t->db->streams, &cur)))
+		return tl_mdb_err(err, rc, "cursor");
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
+		mdb_cursor_count(cur, &count);
+	mdb_cursor_close(cur);
+
+	data_begin(r, &pk);
+	msgpack_pack_map(&pk, 2);
+	for (int prev = 0; prev < 2; prev++) {
+		const tl_member *s = prev ? &old : &m;
+		tl_pack_cstr(&pk, prev ? "previous" : "changes");
+		msgpack_pack_map(&pk, name + adm + crm);
+		if (name) {
+			tl_pack_cstr(&pk, "name");
+			tl_pack_cstr(&pk, s->name);
+		}
+		if (adm) {
+			tl_pack_cstr(&pk, "role");
+			tl_pack_cstr(&pk, s->admin ? "admin" : "member");
+		}
+		if (crm) {
+			tl_pack_cstr(&pk, "crm_access");
+			if (s->crm_access)
+				msgpack_pack_true(&pk);
+			else
+				msgpack_pack_false(&pk);
+		}
+	}
+	return member_emit(r, &m, "member.updated", (uint32_t)count + 1,
+			   c->idempotency_key, res, err);
+}
+
+/* ---- dispatch -------------------------------------------------------- */
+
+static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
+{
+	args a;
+	int rc;
+	switch (c->kind) {
+	case TL_MEMBER_ADD:
+	case TL_MEMBER_UPDATE:
+		return member_cmd(r, c, res, err);
+	case TL_TASK_ADD:
+	case TL_TASK_UPDATE:
+	case TL_TASK_ASSIGN:
+	case TL_TASK_STATUS:
+	case TL_TASK_COMPLETE:
+	case TL_TASK_TAG:
+	case TL_TASK_UNTAG:
+	case TL_TASK_DELETE:
+		break;
+	default:
+		return tl_err_set(err, TL_EINVALID, "command",
+				  "unknown command kind %d", (int)c->kind);
+	}
+	if ((rc = check_task_args(r, c, &a, err)) ||
+	    (rc = check_idem_key(c->idempotency_key, err)))
+		return rc;
+	if ((rc = idem_lookup(r, c->idempotency_key, res, err)))
+		return rc < 0 ? rc : 0;
+	if (c->kind == TL_TASK_ADD)
+		return task_add(r, c, &a, res, err);
+	return task_change(r, c, &a, res, err);
+}
+
+static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
+		    size_t n, tl_result *results, tl_err *err)
+{
+	run r = { .t = t, .ctx = ctx };
+	MDB_val v;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		memset(&results[i], 0, sizeof results[i]);
+	msgpack_zone_clear(&t->zone);
+	r.now = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
+	snprintf(r.tz, sizeof r.tz, "UTC");
+	if (ctx && ctx->tz) {
+		if (!tl_tz_valid(ctx->tz))
+			return tl_err_set(err, TL_EINVALID, "tz",
+					  "unknown time zone '%.64s'", ctx->tz);
+		snprintf(r.tz, sizeof r.tz, "%s", ctx->tz);
+	} else if (tl_meta_get(t->db, t->cur, "tz", &v) == 0 &&
+		   v.mv_size < sizeof r.tz) {
+		memcpy(r.tz, v.mv_data, v.mv_size);
+		r.tz[v.mv_size] = 0;
+	}
+	if ((rc = tl_actor_resolve(t->db, t->cur, ctx, &r.actor, &t->zone,
+				   err)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = exec_one(&r, &cmds[i], &results[i], err))) {
+			if (err)
+				err->index = (int)i;
+			for (size_t j = 0; j <= i; j++)
+				tl_result_release(&results[j]);
+			return rc;
+		}
+		/* The zone holds per-command decodings only. */
+		msgpack_zone_clear(&t->zone);
+	}
+	return 0;
+}
+
+int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
+		tl_result *results, tl_err *err)
+{
+	uint64_t seq = t->next_seq;
+	uint8_t hash[TL_HASH_LEN];
+	MDB_txn *child;
+	memcpy(hash, t->prev_hash, TL_HASH_LEN);
+	int rc = mdb_txn_begin(t->db->env, t->txn, 0, &child);
+	if (rc)
+		return tl_mdb_err(err, rc, "begin nested");
+	t->cur = child;
+	rc = run_cmds(t, ctx, cmds, n, results, err);
+	if (rc == 0 && (rc = mdb_txn_commit(child)))
+		rc = tl_mdb_err(err, rc, "commit nested");
+	else if (rc)
+		mdb_txn_abort(child);
+	t->cur = t->txn;
+	if (rc) {
+		t->next_seq = seq;
+		memcpy(t->prev_hash, hash, TL_HASH_LEN);
+		/* The map can only grow once no transaction is open. */
+		if (rc == TL_EAGAIN)
+			t->need_grow = true;
+	}
+	return rc;
+}
+
+int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
+	    tl_result *results, tl_err *err)
+{
+	if (err)
+		err->index = -1;
+	for (;;) {
+		tl_txn *t;
+		int rc = tl_txn_begin(db, &t, err);
+		if (rc)
+			return rc;
+		rc = run_cmds(t, ctx, cmds, n, results, err);
+		if (rc) {
+			tl_txn_abort(t);
+			if (rc == TL_EAGAIN && !(rc = tl_db_grow(db, err)))
+				continue;
+			return rc;
+		}
+		rc = tl_txn_commit(t, err);
+		if (rc == TL_EAGAIN) {
+			for (size_t i = 0; i < n; i++)
+				tl_result_release(&results[i]);
+			continue; /* grown by tl_txn_commit */
+		}
+		if (rc)
+			for (size_t i = 0; i < n; i++)
+				tl_result_release(&results[i]);
+		return rc;
+	}
+}

@@ -1,0 +1,220 @@
+/*
+ * internal.h - private declarations shared by the engine's own files.
+ * Nothing outside engine/ includes this.
+ */
+#ifndef TL_INTERNAL_H
+#define TL_INTERNAL_H
+
+#include <lmdb.h>
+#include <msgpack.h>
+#include <limits.h>
+#include <string.h>
+
+#include "tasklog.h"
+#include "tasklog_view.h"
+
+#define TL_HASH_LEN 32
+#define TL_TITLE_MAX 500
+#define TL_NOTES_MAX 65536
+#define TL_LINK_ID_MAX 128
+#define TL_TAG_MAX 64
+#define TL_TAGS_MAX 64
+#define TL_MEMBER_ID_MAX 64
+#define TL_NAME_MAX 200
+#define TL_IDEM_MAX 256
+#define TL_NAME_FIELD_MAX 64 /* pipeline and stage ids */
+
+/* ---- enums and their tokens ---------------------------------------- */
+
+enum { TL_TYPE_COUNT = 10, TL_STATUS_COUNT = 5, TL_ENTITY_COUNT = 4 };
+enum tl_status { TL_ST_TODO, TL_ST_IN_PROGRESS, TL_ST_ON_HOLD,
+		 TL_ST_COMPLETED, TL_ST_CANCELLED };
+
+extern const char *const tl_type_tokens[TL_TYPE_COUNT];
+extern const char *const tl_status_tokens[TL_STATUS_COUNT];
+extern const char *const tl_entity_tokens[TL_ENTITY_COUNT];
+/* Index of s in the table, or -1. */
+int tl_token_find(const char *const *table, int n, tl_slice s);
+
+static inline bool tl_status_active(int st)
+{
+	return st == TL_ST_TODO || st == TL_ST_IN_PROGRESS || st == TL_ST_ON_HOLD;
+}
+
+/* ---- the store ------------------------------------------------------ */
+
+struct tl_db {
+	MDB_env *env;
+	MDB_dbi events, streams, tasks, idem, members, meta;
+	unsigned flags;
+	char dir[PATH_MAX];
+	const tl_view *const *views;
+	size_t views_len;
+};
+
+/* A write transaction plus what appends need to know. */
+struct tl_txn {
+	tl_db *db;
+	MDB_txn *txn;        /* the outer transaction */
+	MDB_txn *cur;        /* the transaction appends go to (maybe nested) */
+	uint64_t next_seq;   /* seq of the next event */
+	uint8_t prev_hash[TL_HASH_LEN];
+	msgpack_sbuffer ev;  /* scratch: event bytes */
+	msgpack_sbuffer doc; /* scratch: task/member document */
+	msgpack_sbuffer data;/* scratch: event data */
+	msgpack_zone zone;   /* scratch: decoding */
+	bool need_grow;      /* map full: grow when aborted */
+};
+
+/* Read transactions (adopting a map grown by another process). */
+int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err);
+
+/* Map an LMDB error into a tl error (TL_EAGAIN for a full map). */
+int tl_mdb_err(tl_err *err, int rc, const char *what);
+
+/* Grow the map after MDB_MAP_FULL (no transaction may be open). */
+int tl_db_grow(tl_db *db, tl_err *err);
+
+int tl_meta_get(tl_db *db, MDB_txn *txn, const char *key, MDB_val *val);
+
+/* Big-endian helpers for keys. */
+static inline void tl_put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+static inline uint64_t tl_get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+static inline void tl_put_be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+static inline uint32_t tl_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline bool tl_slice_eq(tl_slice a, const char *s)
+{
+	size_t n = strlen(s);
+	return a.p && a.len == n && memcmp(a.p, s, n) == 0;
+}
+
+/* Stream keys: 'T' + 16-byte task id, or 'S' + stream text. */
+#define TL_STREAM_KEY_MAX (1 + 128)
+size_t tl_stream_key(tl_slice stream, uint8_t *out);
+
+/* ---- events --------------------------------------------------------- */
+
+/* What an appended event says, before it has a seq. */
+typedef struct tl_event_in {
+	const char *type;
+	tl_slice stream;       /* text form */
+	uint32_t version;
+	int64_t at_ms;
+	tl_slice actor_id;
+	bool actor_system;
+	const uint8_t *data;   /* msgpack map */
+	size_t data_len;
+} tl_event_in;
+
+/* Append one event to the log inside txn (events + stream index), then
+ * hand it to every view.  On success *out (if non-NULL) describes it. */
+int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
+		  tl_err *err);
+
+/* Decode a stored event record.  Upcasting of old schemas happens here:
+ * data may then point into zone-owned memory of `scratch`. */
+int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
+		    msgpack_zone *zone, msgpack_sbuffer *scratch);
+
+/* Compute the chain hash of a stored record given the previous hash. */
+void tl_event_hash(const uint8_t prev[TL_HASH_LEN], const uint8_t *raw,
+		   size_t len, uint8_t out[TL_HASH_LEN]);
+
+/* Highest seq and its hash, from the last record of the events db. */
+int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,
+		uint8_t hash[TL_HASH_LEN], tl_err *err);
+
+/* ---- msgpack helpers ------------------------------------------------ */
+
+void tl_pack_str(msgpack_packer *pk, const char *s, size_t len);
+void tl_pack_cstr(msgpack_packer *pk, const char *s);
+void tl_pack_slice_or_nil(msgpack_packer *pk, tl_slice s);
+void tl_pack_time(msgpack_packer *pk, int64_t ms);
+void tl_pack_time_or_nil(msgpack_packer *pk, bool has, int64_t ms);
+bool tl_obj_time(const msgpack_object *o, int64_t *ms);
+bool tl_obj_is_str(const msgpack_object *o, const char *s);
+tl_slice tl_obj_slice(const msgpack_object *o); /* str -> slice, else absent */
+const msgpack_object *tl_map_get(const msgpack_object *map, const char *key);
+
+/* ---- the task model ------------------------------------------------- */
+
+
+void tl_task_release(tl_task *t);
+int tl_task_copy(tl_task *dst, const tl_task *src);
+/* Encode a task as its document (the JSON shape plus "deleted" and
+ * "created_seq") into pk. */
+void tl_task_pack(msgpack_packer *pk, const tl_task *t);
+int tl_task_unpack(const uint8_t *doc, size_t len, tl_task *t,
+		   msgpack_zone *zone);
+/* Apply one task event to t (zeroed for task.created).  The single
+ * definition of what each event means. */
+int tl_task_fold(tl_task *t, const tl_event *ev, msgpack_zone *zone);
+bool tl_task_has_tag(const tl_task *t, tl_slice tag);
+
+/* Fold a task's stream from the log, events with seq <= max_seq and
+ * at <= max_at only.  TL_ENOTFOUND when no event qualifies. */
+int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
+		       uint64_t max_seq, int64_t max_at, tl_task *t,
+		       msgpack_zone *zone, tl_err *err);
+
+/* Hand an appended event to every view of the workspace. */
+int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
+		   const tl_task *after, tl_err *err);
+
+/* Read the task doc from the tasks db: 0, MDB_NOTFOUND or other. */
+int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
+		 msgpack_zone *zone, tl_err *err);
+
+/* ---- members -------------------------------------------------------- */
+
+typedef struct tl_member {
+	char id[TL_MEMBER_ID_MAX + 1];
+	char name[TL_NAME_MAX + 1];
+	bool admin;
+	bool crm_access;
+	bool system;
+} tl_member;
+
+/* Look a member up (the system user included).  TL_ENOTFOUND if absent. */
+int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,
+		   msgpack_zone *zone, tl_err *err);
+void tl_member_pack(msgpack_packer *pk, const tl_member *m);
+bool tl_member_id_valid(tl_slice id);
+
+/* A read transaction with the actor resolved and allowed. */
+int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
+	       tl_member *actor, msgpack_zone *zone, tl_err *err);
+
+/* Resolve ctx->actor (default: first admin) and check CRM access. */
+int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
+		     tl_member *actor, msgpack_zone *zone, tl_err *err);
+
+/* ---- text validation ------------------------------------------------ */
+
+/* A printable quotation of s for messages (into buf). */
+const char *tl_quote(tl_slice s, char *buf, size_t cap);
+
+/* 0 or TL_EINVALID naming field: UTF-8, no control characters, length. */
+int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
+		  bool allow_newlines, tl_err *err);
+
+#endif

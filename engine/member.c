@@ -1,0 +1,205 @@
+/*
+ * member.c - workspace members: the member document, look-ups, the acting
+ * member and its permissions.  The system user "parsa-assistant" is not
+ * stored: it exists in every workspace by definition.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err);
+
+static const tl_member system_user = {
+	.id = TL_SYSTEM_USER,
+	.name = TL_SYSTEM_USER_NAME,
+	.admin = true,
+	.crm_access = true,
+	.system = true,
+};
+
+bool tl_member_id_valid(tl_slice id)
+{
+	if (!id.p || id.len < 1 || id.len > TL_MEMBER_ID_MAX)
+		return false;
+	for (size_t i = 0; i < id.len; i++) {
+		char c = id.p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+void tl_member_pack(msgpack_packer *pk, const tl_member *m)
+{
+	msgpack_pack_map(pk, 5);
+	tl_pack_cstr(pk, "id");
+	tl_pack_cstr(pk, m->id);
+	tl_pack_cstr(pk, "name");
+	tl_pack_cstr(pk, m->name);
+	tl_pack_cstr(pk, "role");
+	tl_pack_cstr(pk, m->admin ? "admin" : "member");
+	tl_pack_cstr(pk, "crm_access");
+	if (m->crm_access)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	tl_pack_cstr(pk, "kind");
+	tl_pack_cstr(pk, m->system ? "system" : "user");
+}
+
+static int member_unpack(const void *doc, size_t len, tl_member *m,
+			 msgpack_zone *zone)
+{
+	msgpack_object o;
+	size_t off = 0;
+	memset(m, 0, sizeof *m);
+	if (msgpack_unpack(doc, len, &off, zone, &o) != MSGPACK_UNPACK_SUCCESS)
+		return TL_ESTORAGE;
+	tl_slice id = tl_obj_slice(tl_map_get(&o, "id"));
+	tl_slice name = tl_obj_slice(tl_map_get(&o, "name"));
+	const msgpack_object *crm = tl_map_get(&o, "crm_access");
+	if (!id.p || id.len > TL_MEMBER_ID_MAX || !name.p ||
+	    name.len > TL_NAME_MAX || !crm ||
+	    crm->type != MSGPACK_OBJECT_BOOLEAN)
+		return TL_ESTORAGE;
+	memcpy(m->id, id.p, id.len);
+	memcpy(m->name, name.p, name.len);
+	m->admin = tl_obj_is_str(tl_map_get(&o, "role"), "admin");
+	m->crm_access = crm->via.boolean;
+	return 0;
+}
+
+int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,
+		   msgpack_zone *zone, tl_err *err)
+{
+	if (tl_slice_eq(id, TL_SYSTEM_USER)) {
+		*m = system_user;
+		return 0;
+	}
+	if (!tl_member_id_valid(id))
+		return TL_ENOTFOUND;
+	MDB_val k = { id.len, (void *)id.p }, v;
+	int rc = mdb_get(txn, db->members, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return TL_ENOTFOUND;
+	if (rc)
+		return tl_mdb_err(err, rc, "read member");
+	if (member_unpack(v.mv_data, v.mv_size, m, zone))
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "corrupt member record '%.*s'",
+				  (int)id.len, id.p);
+	return 0;
+}
+
+int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
+		     tl_member *actor, msgpack_zone *zone, tl_err *err)
+{
+	char admin[TL_MEMBER_ID_MAX + 1];
+	tl_slice id;
+	if (ctx && ctx->actor) {
+		id = tl_s(ctx->actor);
+	} else {
+		MDB_val v;
+		if (tl_meta_get(db, txn, "admin", &v) ||
+		    v.mv_size > TL_MEMBER_ID_MAX)
+			return tl_err_set(err, TL_ENOTFOUND, "db",
+					  "workspace '%s' is not initialised (run tasklog init)",
+					  db->dir);
+		memcpy(admin, v.mv_data, v.mv_size);
+		admin[v.mv_size] = 0;
+		id = tl_s(admin);
+	}
+	int rc = tl_member_load(db, txn, id, actor, zone, err);
+	if (rc == TL_ENOTFOUND)
+		return tl_err_set(err, TL_EFORBIDDEN, "as",
+				  "unknown member '%.64s'", id.p);
+	if (rc)
+		return rc;
+	if (!actor->crm_access)
+		return tl_err_set(err, TL_EFORBIDDEN, "as",
+				  "member '%s' has no CRM access", actor->id);
+	return 0;
+}
+
+/* Resolve the actor in a fresh read transaction: the common prologue of
+ * every read command.  On success *txn is open. */
+int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
+	       tl_member *actor, msgpack_zone *zone, tl_err *err)
+{
+	int rc = tl_read_begin(db, txn, err);
+	if (rc)
+		return rc;
+	rc = tl_actor_resolve(db, *txn, ctx, actor, zone, err);
+	if (rc)
+		mdb_txn_abort(*txn);
+	return rc;
+}
+
+int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
+		   tl_err *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	tl_member actor;
+	msgpack_zone zone;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_zone_init(&zone, 1024);
+	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
+	if (rc) {
+		msgpack_zone_destroy(&zone);
+		return rc;
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	tl_member_pack(&pk, &system_user);
+	int stop = fn(arg, (const uint8_t *)sb.data, sb.size);
+	rc = mdb_cursor_open(txn, db->members, &c);
+	if (rc) {
+		stop = tl_mdb_err(err, rc, "cursor");
+	} else {
+		for (int op = MDB_FIRST; !stop &&
+		     mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT)
+			stop = fn(arg, v.mv_data, v.mv_size);
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+	return stop;
+}
+
+int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
+		  size_t *len, tl_err *err)
+{
+	MDB_txn *txn;
+	tl_member actor, m;
+	msgpack_zone zone;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_zone_init(&zone, 1024);
+	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
+	if (rc)
+		goto out;
+	rc = tl_member_load(db, txn, id, &m, &zone, err);
+	mdb_txn_abort(txn);
+	if (rc == TL_ENOTFOUND)
+		rc = tl_err_set(err, TL_ENOTFOUND, "id",
+				"no member '%.*s'", (int)(id.len > 64 ? 64 : id.len),
+				id.p ? id.p : "");
+	if (rc)
+		goto out;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	tl_member_pack(&pk, &m);
+	*len = sb.size;
+	*doc = (uint8_t *)msgpack_sbuffer_release(&sb);
+out:
+	msgpack_zone_destroy(&zone);
+	return rc;
+}

@@ -1,0 +1,500 @@
+/*
+ * read.c - reading the log: a page of the log or of one stream, a task now
+ * or as of a past time, statistics, and verify, which proves that the log
+ * was not altered and that every stored state is the fold of the log.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Read the event with this seq; decoded into ev (slices valid while txn
+ * lives and scratch is untouched). */
+static int event_get(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
+		     msgpack_zone *zone, msgpack_sbuffer *scratch,
+		     tl_err *err)
+{
+	uint8_t kb[8];
+	tl_put_be64(kb, seq);
+	MDB_val k = { 8, kb }, v;
+	int rc = mdb_get(txn, db->events, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "event %llu is missing",
+				  (unsigned long long)seq);
+	if (rc)
+		return tl_mdb_err(err, rc, "read event");
+	if (tl_event_decode(v.mv_data, v.mv_size, ev, zone, scratch) ||
+	    ev->seq != seq)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "event %llu is corrupt",
+				  (unsigned long long)seq);
+	return 0;
+}
+
+/* Position a cursor on a stream's first index entry. */
+static int stream_first(tl_db *db, MDB_cursor *c, tl_slice stream,
+			uint8_t *sk, MDB_val *k, MDB_val *v)
+{
+	k->mv_size = tl_stream_key(stream, sk);
+	k->mv_data = sk;
+	return mdb_cursor_get(c, k, v, MDB_SET_KEY);
+}
+
+int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
+		tl_slice stream, tl_event_fn fn, void *arg, tl_err *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	tl_member actor;
+	msgpack_zone zone;
+	msgpack_sbuffer scratch;
+	tl_event ev;
+	uint8_t sk[TL_STREAM_KEY_MAX], kb[8];
+	size_t n = 0;
+	int rc, stop = 0;
+
+	msgpack_zone_init(&zone, 4096);
+	msgpack_sbuffer_init(&scratch);
+	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
+		goto out_free;
+	if ((rc = mdb_cursor_open(txn, stream.p ? db->streams : db->events,
+				  &c))) {
+		rc = tl_mdb_err(err, rc, "cursor");
+		goto out_txn;
+	}
+	if (stream.p) {
+		rc = stream_first(db, c, stream, sk, &k, &v);
+		for (; rc == 0 && !stop && (!limit || n < limit);
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+			uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+			if (seq < from)
+				continue;
+			if ((rc = event_get(db, txn, seq, &ev, &zone, &scratch,
+					    err)))
+				break;
+			stop = fn(arg, &ev);
+			n++;
+			msgpack_zone_clear(&zone);
+		}
+	} else {
+		tl_put_be64(kb, from);
+		k.mv_size = 8;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		for (; rc == 0 && !stop && (!limit || n < limit);
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			if (tl_event_decode(v.mv_data, v.mv_size, &ev, &zone,
+					    &scratch)) {
+				rc = tl_err_set(err, TL_ESTORAGE, "storage",
+						"event %llu is corrupt",
+						(unsigned long long)tl_get_be64(
+							k.mv_data));
+				break;
+			}
+			stop = fn(arg, &ev);
+			n++;
+			msgpack_zone_clear(&zone);
+		}
+	}
+	if (rc == MDB_NOTFOUND || rc == 0)
+		rc = stop;
+	else if (rc > 0)
+		rc = tl_mdb_err(err, rc, "read log");
+	mdb_cursor_close(c);
+out_txn:
+	mdb_txn_abort(txn);
+out_free:
+	msgpack_sbuffer_destroy(&scratch);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
+		       uint64_t max_seq, int64_t max_at, tl_task *t,
+		       msgpack_zone *zone, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	char idtext[37];
+	msgpack_sbuffer scratch;
+	tl_event ev;
+	bool any = false;
+	int rc;
+
+	memset(t, 0, sizeof *t);
+	tl_uuid_format(id, idtext);
+	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	msgpack_sbuffer_init(&scratch);
+	rc = stream_first(db, c, (tl_slice){ idtext, 36 }, sk, &k, &v);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+		if (seq > max_seq)
+			break;
+		if ((rc = event_get(db, txn, seq, &ev, zone, &scratch, err)))
+			break;
+		if (ev.at_ms > max_at)
+			break;
+		if (tl_task_fold(t, &ev, zone)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"cannot fold event %llu",
+					(unsigned long long)seq);
+			break;
+		}
+		any = true;
+	}
+	mdb_cursor_close(c);
+	msgpack_sbuffer_destroy(&scratch);
+	if (rc == MDB_NOTFOUND || rc == 0)
+		rc = any ? 0 : TL_ENOTFOUND;
+	else if (rc > 0)
+		rc = tl_mdb_err(err, rc, "read stream");
+	if (rc)
+		tl_task_release(t);
+	return rc;
+}
+
+static int pack_task_doc(const tl_task *t, uint8_t **doc, size_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	tl_task_pack(&pk, t);
+	*len = sb.size;
+	*doc = (uint8_t *)msgpack_sbuffer_release(&sb);
+	return *doc ? 0 : TL_ESTORAGE;
+}
+
+/* Shared prologue of the task readers: the id argument, then the actor. */
+static int task_read(tl_db *db, const tl_ctx *ctx, tl_slice id,
+		     int64_t as_of, bool fold, uint8_t **doc, size_t *len,
+		     tl_err *err)
+{
+	MDB_txn *txn;
+	tl_member actor;
+	msgpack_zone zone;
+	uint8_t bin[16];
+	char q[64];
+	tl_task t;
+	int rc;
+
+	if (!tl_uuid_parse(id, bin))
+		return tl_err_set(err, TL_EINVALID, "id", "'%s' is not a UUID",
+				  tl_quote(id, q, sizeof q));
+	msgpack_zone_init(&zone, 4096);
+	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
+		goto out;
+	if (fold)
+		rc = tl_task_fold_until(db, txn, bin, UINT64_MAX, as_of, &t,
+					&zone, err);
+	else
+		rc = tl_task_load(db, txn, bin, &t, &zone, err);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND || rc == TL_ENOTFOUND) {
+		tl_uuid_format(bin, q);
+		rc = tl_err_set(err, TL_ENOTFOUND, "id",
+				fold ? "task %s did not exist at that time"
+				     : "no task %s", q);
+	}
+	if (rc)
+		goto out;
+	rc = pack_task_doc(&t, doc, len);
+	tl_task_release(&t);
+out:
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+int tl_task_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
+		size_t *len, tl_err *err)
+{
+	return task_read(db, ctx, id, 0, false, doc, len, err);
+}
+
+int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
+		  int64_t as_of_ms, uint8_t **doc, size_t *len, tl_err *err)
+{
+	return task_read(db, ctx, id, as_of_ms, true, doc, len, err);
+}
+
+int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	MDB_stat st;
+	MDB_envinfo info;
+	tl_member actor;
+	msgpack_zone zone;
+	uint8_t hash[TL_HASH_LEN];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	msgpack_zone_init(&zone, 4096);
+	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
+		goto out;
+	mdb_stat(txn, db->events, &st);
+	out->events = st.ms_entries;
+	mdb_stat(txn, db->members, &st);
+	out->members = st.ms_entries;
+	if ((rc = tl_log_head(db, txn, &out->last_seq, hash, err)))
+		goto out_txn;
+	if ((rc = mdb_cursor_open(txn, db->tasks, &c))) {
+		rc = tl_mdb_err(err, rc, "cursor");
+		goto out_txn;
+	}
+	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+	     op = MDB_NEXT) {
+		tl_task t;
+		if (tl_task_unpack(v.mv_data, v.mv_size, &t, &zone)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"corrupt task record");
+			break;
+		}
+		if (!t.deleted) {
+			out->tasks++;
+			out->active += tl_status_active(t.status);
+		}
+		tl_task_release(&t);
+		msgpack_zone_clear(&zone);
+	}
+	mdb_cursor_close(c);
+	mdb_env_info(db->env, &info);
+	mdb_env_stat(db->env, &st);
+	out->map_size = info.me_mapsize;
+	out->map_used = (info.me_last_pgno + 1) * (uint64_t)st.ms_psize;
+out_txn:
+	mdb_txn_abort(txn);
+out:
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+/* ---- verify ------------------------------------------------------------ */
+
+typedef struct verifier {
+	tl_problem_fn fn;
+	void *arg;
+	int problems;
+} verifier;
+
+static void problem(verifier *vf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void problem(verifier *vf, const char *fmt, ...)
+{
+	char buf[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	vf->problems++;
+	if (vf->fn && vf->problems <= 1000)
+		vf->fn(vf->arg, buf);
+}
+
+/* The hash chain, seq contiguity, envelope decoding; and that every event
+ * has its stream index entry. */
+static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
+			msgpack_zone *zone, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t prev[TL_HASH_LEN] = { 0 }, h[TL_HASH_LEN];
+	uint8_t sk[TL_STREAM_KEY_MAX], sv[12];
+	msgpack_sbuffer scratch;
+	uint64_t expect = 1;
+	tl_event ev;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, db->events, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	msgpack_sbuffer_init(&scratch);
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		uint64_t seq = k.mv_size == 8 ? tl_get_be64(k.mv_data) : 0;
+		if (seq != expect)
+			problem(vf, "log: expected seq %llu, found %llu",
+				(unsigned long long)expect,
+				(unsigned long long)seq);
+		expect = seq + 1;
+		if (v.mv_size < 40) {
+			problem(vf, "event %llu: record too short",
+				(unsigned long long)seq);
+			continue;
+		}
+		tl_event_hash(prev, v.mv_data, v.mv_size, h);
+		const uint8_t *stored = (uint8_t *)v.mv_data + v.mv_size -
+					TL_HASH_LEN;
+		if (memcmp(h, stored, TL_HASH_LEN))
+			problem(vf, "event %llu: hash mismatch (the event or the chain before it was altered)",
+				(unsigned long long)seq);
+		memcpy(prev, stored, TL_HASH_LEN);
+		if (tl_event_decode(v.mv_data, v.mv_size, &ev, zone,
+				    &scratch)) {
+			problem(vf, "event %llu: cannot be decoded",
+				(unsigned long long)seq);
+			continue;
+		}
+		if (ev.seq != seq)
+			problem(vf, "event %llu: records seq %llu",
+				(unsigned long long)seq,
+				(unsigned long long)ev.seq);
+		MDB_val ik = { tl_stream_key(ev.stream, sk), sk };
+		tl_put_be32(sv, ev.version);
+		tl_put_be64(sv + 4, seq);
+		MDB_val iv = { 12, sv };
+		MDB_cursor *ic;
+		if (mdb_cursor_open(txn, db->streams, &ic) == 0) {
+			if (mdb_cursor_get(ic, &ik, &iv, MDB_GET_BOTH))
+				problem(vf, "event %llu: stream '%.*s' version %u is not indexed",
+					(unsigned long long)seq,
+					(int)ev.stream.len, ev.stream.p,
+					ev.version);
+			mdb_cursor_close(ic);
+		}
+		msgpack_zone_clear(zone);
+	}
+	mdb_cursor_close(c);
+	msgpack_sbuffer_destroy(&scratch);
+	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read log");
+}
+
+/* Every stream's versions are 1..n and point at events of that stream. */
+static int verify_streams(tl_db *db, MDB_txn *txn, verifier *vf,
+			  msgpack_zone *zone, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	msgpack_sbuffer scratch;
+	uint32_t expect = 1;
+	uint8_t last[TL_STREAM_KEY_MAX];
+	size_t last_len = 0;
+	tl_event ev;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	msgpack_sbuffer_init(&scratch);
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		if (k.mv_size != last_len || memcmp(k.mv_data, last, last_len)) {
+			last_len = k.mv_size < sizeof last ? k.mv_size : 0;
+			memcpy(last, k.mv_data, last_len);
+			expect = 1;
+		}
+		uint32_t ver = tl_get_be32(v.mv_data);
+		uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+		if (ver != expect)
+			problem(vf, "stream index: version %u where %u was expected (seq %llu)",
+				ver, expect, (unsigned long long)seq);
+		expect = ver + 1;
+		tl_err e;
+		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
+			problem(vf, "stream index: %s", e.message);
+			continue;
+		}
+		uint8_t sk[TL_STREAM_KEY_MAX];
+		size_t n = tl_stream_key(ev.stream, sk);
+		if (ev.version != ver || n != k.mv_size ||
+		    memcmp(sk, k.mv_data, n))
+			problem(vf, "stream index: seq %llu is '%.*s' v%u, indexed elsewhere",
+				(unsigned long long)seq, (int)ev.stream.len,
+				ev.stream.p, ev.version);
+		msgpack_zone_clear(zone);
+	}
+	mdb_cursor_close(c);
+	msgpack_sbuffer_destroy(&scratch);
+	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read streams");
+}
+
+/* Every stored task equals a fresh fold of its events, and every task
+ * stream has a stored task. */
+static int verify_tasks(tl_db *db, MDB_txn *txn, verifier *vf,
+			msgpack_zone *zone, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	MDB_stat st;
+	size_t task_streams = 0;
+	uint8_t *doc;
+	size_t len;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, db->tasks, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		char idtext[37] = "?";
+		tl_task t;
+		tl_err e;
+		if (k.mv_size != 16) {
+			problem(vf, "tasks: key of %zu bytes", k.mv_size);
+			continue;
+		}
+		tl_uuid_format(k.mv_data, idtext);
+		if (tl_task_fold_until(db, txn, k.mv_data, UINT64_MAX,
+				       INT64_MAX, &t, zone, &e)) {
+			problem(vf, "task %s: no events fold into it", idtext);
+			continue;
+		}
+		if (pack_task_doc(&t, &doc, &len) == 0) {
+			if (len != v.mv_size || memcmp(doc, v.mv_data, len))
+				problem(vf, "task %s: stored state differs from the fold of its events",
+					idtext);
+			free(doc);
+		}
+		tl_task_release(&t);
+		msgpack_zone_clear(zone);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "read tasks");
+	/* Count task streams: each must have had its task checked above. */
+	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+	     op = MDB_NEXT_NODUP)
+		task_streams += k.mv_size == 17 &&
+				((uint8_t *)k.mv_data)[0] == 'T';
+	mdb_cursor_close(c);
+	mdb_stat(txn, db->tasks, &st);
+	if (st.ms_entries != task_streams)
+		problem(vf, "tasks: %zu stored, %zu task streams in the log",
+			(size_t)st.ms_entries, task_streams);
+	return 0;
+}
+
+
+int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
+	      tl_err *err)
+{
+	MDB_txn *txn;
+	tl_member actor;
+	msgpack_zone zone;
+	verifier vf = { fn, arg, 0 };
+	int rc;
+
+	msgpack_zone_init(&zone, 4096);
+	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
+		goto out;
+	if (!actor.admin) {
+		rc = tl_err_set(err, TL_EFORBIDDEN, "as",
+				"verify is for admins; '%s' is not one",
+				actor.id);
+		goto out_txn;
+	}
+	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
+	    !(rc = verify_streams(db, txn, &vf, &zone, err)))
+		rc = verify_tasks(db, txn, &vf, &zone, err);
+out_txn:
+	mdb_txn_abort(txn);
+out:
+	msgpack_zone_destroy(&zone);
+	return rc ? rc : vf.problems;
+}

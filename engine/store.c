@@ -1,0 +1,558 @@
+/*
+ * store.c - the LMDB environment of a workspace: opening, the meta record,
+ * write transactions with map growth, and the append of events.
+ *
+ * On-disk format (format version 1).  One LMDB environment in the
+ * workspace directory (data.mdb, lock.mdb) with these named databases:
+ *
+ *   events   key: seq, 8-byte big-endian (1, 2, 3... gap-free)
+ *            val: the event record, a msgpack map of 10 keys in this order:
+ *                 seq, id, type, stream, version, at, actor {id, kind},
+ *                 schema, data, hash.  Times are msgpack timestamps.
+ *                 hash is bin 32: BLAKE2b-256(prev_hash || canonical),
+ *                 where canonical is the same record without its hash
+ *                 entry and with a 9-entry map header (0x89 followed by
+ *                 the record's bytes 1 .. len-39).  prev_hash of seq 1 is
+ *                 32 zero bytes.  Appended with MDB_APPEND.
+ *   streams  DUPSORT|DUPFIXED.  key: 'T' + 16-byte task id, or 'S' +
+ *            stream text ("member:ID", "workspace").  val: 12 bytes,
+ *            version (4, BE) + seq (8, BE); versions are 1, 2, 3...
+ *   tasks    key: 16-byte task id.  val: the task document (msgpack map,
+ *            the JSON shape of INTERFACE.md plus "deleted", "created_seq").
+ *   idem     key: idempotency key bytes.  val: seq (8, BE) of the first
+ *            run's last event + the stream key of its target.
+ *   members  key: member id.  val: member document {id, name, role,
+ *            crm_access, kind}.
+ *   meta     "format" -> u32 BE; "tz", "week_start", "admin" -> text;
+ *            "view:NAME" -> version u32 BE + generation u32 BE.
+ *
+ * Invariants: events is the only source of truth; every other database is
+ * a fold of it written in the same transaction as the event.  A full map
+ * aborts the whole transaction, grows the map and reruns (tl_exec).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAP (64ull << 20)
+
+int tl_mdb_err(tl_err *err, int rc, const char *what)
+{
+	if (rc == MDB_MAP_FULL)
+		return tl_err_set(err, TL_EAGAIN, "storage",
+				  "%s: map full", what);
+	return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", what,
+			  mdb_strerror(rc));
+}
+
+static int open_dbis(tl_db *db, tl_err *err)
+{
+	MDB_txn *txn;
+	unsigned c = (db->flags & TL_OPEN_RDONLY) ? 0 : MDB_CREATE;
+	int rc = mdb_txn_begin(db->env, NULL,
+			       (db->flags & TL_OPEN_RDONLY) ? MDB_RDONLY : 0,
+			       &txn);
+	if (rc)
+		return tl_mdb_err(err, rc, "begin");
+	struct {
+		const char *name;
+		unsigned flags;
+		MDB_dbi *dbi;
+	} t[] = {
+		{ "events", c, &db->events },
+		{ "streams", c | MDB_DUPSORT | MDB_DUPFIXED, &db->streams },
+		{ "tasks", c, &db->tasks },
+		{ "idem", c, &db->idem },
+		{ "members", c, &db->members },
+		{ "meta", c, &db->meta },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		rc = mdb_dbi_open(txn, t[i].name, t[i].flags, t[i].dbi);
+		if (rc) {
+			mdb_txn_abort(txn);
+			if (rc == MDB_NOTFOUND)
+				return tl_err_set(err, TL_ENOTFOUND, "db",
+						  "workspace '%s' is not initialised (run tasklog init)",
+						  db->dir);
+			return tl_mdb_err(err, rc, "open database");
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? tl_mdb_err(err, rc, "commit") : 0;
+}
+
+int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
+	       tl_err *err)
+{
+	static const tl_open_opts none;
+	if (!opts)
+		opts = &none;
+	if (!dir || !*dir || strlen(dir) >= PATH_MAX - 16)
+		return tl_err_set(err, TL_EINVALID, "db", "bad workspace path");
+	if (sodium_init() < 0)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "libsodium failed to initialise");
+
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT || !(opts->flags & TL_OPEN_CREATE))
+			return tl_err_set(err, errno == ENOENT ? TL_ENOTFOUND
+							       : TL_ESTORAGE,
+					  "db", "workspace '%s': %s", dir,
+					  strerror(errno));
+		if (mkdir(dir, 0777) != 0)
+			return tl_err_set(err, TL_ESTORAGE, "db",
+					  "cannot create '%s': %s", dir,
+					  strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "'%s' is not a directory", dir);
+	}
+
+	tl_db *db = calloc(1, sizeof *db);
+	if (!db)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	snprintf(db->dir, sizeof db->dir, "%s", dir);
+	db->flags = opts->flags;
+	db->views = opts->views;
+	db->views_len = opts->views_len;
+
+	int rc = mdb_env_create(&db->env);
+	if (rc) {
+		free(db);
+		return tl_mdb_err(err, rc, "env create");
+	}
+	unsigned envflags = MDB_NORDAHEAD;
+	if (opts->flags & TL_OPEN_RDONLY)
+		envflags |= MDB_RDONLY;
+	if (opts->flags & TL_OPEN_NOSYNC)
+		envflags |= MDB_NOSYNC;
+	mdb_env_set_maxdbs(db->env, 128);
+	mdb_env_set_maxreaders(db->env, 256);
+	mdb_env_set_mapsize(db->env, opts->map_size ? opts->map_size
+						     : DEFAULT_MAP);
+	rc = mdb_env_open(db->env, dir, envflags, 0666);
+	if (rc) {
+		int code = tl_mdb_err(err, rc, "open workspace");
+		mdb_env_close(db->env);
+		free(db);
+		return code;
+	}
+	rc = open_dbis(db, err);
+	if (rc) {
+		mdb_env_close(db->env);
+		free(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+void tl_db_close(tl_db *db)
+{
+	if (!db)
+		return;
+	mdb_env_close(db->env);
+	free(db);
+}
+
+int tl_db_grow(tl_db *db, tl_err *err)
+{
+	MDB_envinfo info;
+	mdb_env_info(db->env, &info);
+	size_t next = info.me_mapsize * 2;
+	int rc = mdb_env_set_mapsize(db->env, next);
+	if (rc)
+		return tl_mdb_err(err, rc, "grow map");
+	return 0;
+}
+
+int tl_meta_get(tl_db *db, MDB_txn *txn, const char *key, MDB_val *val)
+{
+	MDB_val k = { strlen(key), (void *)key };
+	return mdb_get(txn, db->meta, &k, val);
+}
+
+static int meta_put(tl_db *db, MDB_txn *txn, const char *key,
+		    const void *v, size_t len)
+{
+	MDB_val k = { strlen(key), (void *)key }, d = { len, (void *)v };
+	return mdb_put(txn, db->meta, &k, &d, 0);
+}
+
+/* Begin a read transaction, adopting a map grown by another process. */
+int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err)
+{
+	int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(db->env, 0);
+		rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
+	}
+	return rc ? tl_mdb_err(err, rc, "begin read") : 0;
+}
+
+bool tl_db_initialized(tl_db *db)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	if (tl_read_begin(db, &txn, NULL))
+		return false;
+	bool ok = tl_meta_get(db, txn, "format", &v) == 0;
+	mdb_txn_abort(txn);
+	return ok;
+}
+
+int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	int rc = tl_read_begin(db, &txn, err);
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof *out);
+	strcpy(out->tz, "UTC");
+	out->week_start = 1;
+	if (tl_meta_get(db, txn, "format", &v)) {
+		mdb_txn_abort(txn);
+		return tl_err_set(err, TL_ENOTFOUND, "db",
+				  "workspace '%s' is not initialised (run tasklog init)",
+				  db->dir);
+	}
+	if (tl_meta_get(db, txn, "tz", &v) == 0 && v.mv_size < sizeof out->tz)
+		snprintf(out->tz, sizeof out->tz, "%.*s", (int)v.mv_size,
+			 (char *)v.mv_data);
+	if (tl_meta_get(db, txn, "week_start", &v) == 0)
+		out->week_start = !(v.mv_size == 6 &&
+				    memcmp(v.mv_data, "sunday", 6) == 0);
+	if (tl_meta_get(db, txn, "admin", &v) == 0 &&
+	    v.mv_size < sizeof out->admin)
+		snprintf(out->admin, sizeof out->admin, "%.*s",
+			 (int)v.mv_size, (char *)v.mv_data);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+/* ---- write transactions ------------------------------------------- */
+
+int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
+{
+	if (db->flags & TL_OPEN_RDONLY)
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "workspace opened read-only");
+	tl_txn *t = calloc(1, sizeof *t);
+	if (!t)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	t->db = db;
+	int rc = mdb_txn_begin(db->env, NULL, 0, &t->txn);
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(db->env, 0);
+		rc = mdb_txn_begin(db->env, NULL, 0, &t->txn);
+	}
+	if (rc) {
+		free(t);
+		return tl_mdb_err(err, rc, "begin");
+	}
+	t->cur = t->txn;
+	rc = tl_log_head(db, t->txn, &t->next_seq, t->prev_hash, err);
+	if (rc) {
+		mdb_txn_abort(t->txn);
+		free(t);
+		return rc;
+	}
+	t->next_seq++;
+	msgpack_sbuffer_init(&t->ev);
+	msgpack_sbuffer_init(&t->doc);
+	msgpack_sbuffer_init(&t->data);
+	msgpack_zone_init(&t->zone, 4096);
+	*out = t;
+	return 0;
+}
+
+static void txn_free(tl_txn *t)
+{
+	msgpack_sbuffer_destroy(&t->ev);
+	msgpack_sbuffer_destroy(&t->doc);
+	msgpack_sbuffer_destroy(&t->data);
+	msgpack_zone_destroy(&t->zone);
+	free(t);
+}
+
+void tl_txn_abort(tl_txn *t)
+{
+	if (!t)
+		return;
+	tl_db *db = t->db;
+	bool grow = t->need_grow;
+	mdb_txn_abort(t->txn);
+	txn_free(t);
+	if (grow)
+		tl_db_grow(db, NULL);
+}
+
+int tl_txn_commit(tl_txn *t, tl_err *err)
+{
+	tl_db *db = t->db;
+	int rc = mdb_txn_commit(t->txn);
+	txn_free(t);
+	if (rc == MDB_MAP_FULL) {
+		int g = tl_db_grow(db, err);
+		return g ? g : tl_err_set(err, TL_EAGAIN, "storage",
+					  "map full; grown, rerun");
+	}
+	return rc ? tl_mdb_err(err, rc, "commit") : 0;
+}
+
+/* ---- init ----------------------------------------------------------- */
+
+static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
+		     tl_err *err)
+{
+	tl_txn *t;
+	int rc = tl_txn_begin(db, &t, err);
+	if (rc)
+		return rc;
+	MDB_val v;
+	if (tl_meta_get(db, t->txn, "format", &v) == 0) {
+		tl_txn_abort(t);
+		return tl_err_set(err, TL_ECONFLICT, "db",
+				  "workspace '%s' is already initialised",
+				  db->dir);
+	}
+	const char *tz = o->tz ? o->tz : "UTC";
+	const char *ws = o->week_start ? o->week_start : "monday";
+	const char *admin = o->admin ? o->admin : "admin";
+	uint8_t fmt[4];
+	tl_put_be32(fmt, TL_FORMAT_VERSION);
+
+	rc = meta_put(db, t->txn, "format", fmt, 4);
+	if (!rc)
+		rc = meta_put(db, t->txn, "tz", tz, strlen(tz));
+	if (!rc)
+		rc = meta_put(db, t->txn, "week_start", ws, strlen(ws));
+	if (!rc)
+		rc = meta_put(db, t->txn, "admin", admin, strlen(admin));
+	if (rc) {
+		tl_txn_abort(t);
+		return tl_mdb_err(err, rc, "init");
+	}
+
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&t->data);
+	msgpack_packer_init(&pk, &t->data, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	tl_pack_cstr(&pk, "format");
+	msgpack_pack_uint32(&pk, TL_FORMAT_VERSION);
+	tl_pack_cstr(&pk, "tz");
+	tl_pack_cstr(&pk, tz);
+	tl_pack_cstr(&pk, "week_start");
+	tl_pack_cstr(&pk, ws);
+	tl_pack_cstr(&pk, "admin");
+	tl_pack_cstr(&pk, admin);
+	tl_event_in in = {
+		.type = "workspace.initialized",
+		.stream = tl_s("workspace"),
+		.version = 1,
+		.at_ms = now,
+		.actor_id = tl_s(TL_SYSTEM_USER),
+		.actor_system = true,
+		.data = (const uint8_t *)t->data.data,
+		.data_len = t->data.size,
+	};
+	rc = tl_log_append(t, &in, NULL, err);
+	if (rc) {
+		tl_txn_abort(t);
+		return rc;
+	}
+	/* The first admin is added like any member, by the system user. */
+	tl_ctx sys = { .actor = TL_SYSTEM_USER, .now_ms = now };
+	tl_cmd add = {
+		.kind = TL_MEMBER_ADD,
+		.id = tl_s(admin),
+		.name = tl_s(admin),
+		.role = tl_s("admin"),
+	};
+	tl_result res = { 0 };
+	rc = tl_txn_exec(t, &sys, &add, 1, &res, err);
+	tl_result_release(&res);
+	if (rc) {
+		tl_txn_abort(t);
+		return rc;
+	}
+	return tl_txn_commit(t, err);
+}
+
+int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err)
+{
+	static const tl_init_opts none;
+	if (!opts)
+		opts = &none;
+	if (opts->tz && !tl_tz_valid(opts->tz))
+		return tl_err_set(err, TL_EINVALID, "tz",
+				  "unknown time zone '%.64s'", opts->tz);
+	if (opts->week_start && strcmp(opts->week_start, "monday") &&
+	    strcmp(opts->week_start, "sunday"))
+		return tl_err_set(err, TL_EINVALID, "week_start",
+				  "must be monday or sunday, not '%.32s'",
+				  opts->week_start);
+	if (opts->admin && !tl_member_id_valid(tl_s(opts->admin)))
+		return tl_err_set(err, TL_EINVALID, "admin",
+				  "member id '%.64s' must be 1..64 of [a-z0-9._-]",
+				  opts->admin);
+	int64_t now = opts->now_ms ? opts->now_ms : tl_time_now();
+	for (;;) {
+		int rc = init_once(db, opts, now, err);
+		if (rc != TL_EAGAIN)
+			return rc;
+		if ((rc = tl_db_grow(db, err)))
+			return rc;
+	}
+}
+
+/* ---- the log -------------------------------------------------------- */
+
+int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,
+		uint8_t hash[TL_HASH_LEN], tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, db->events, &c);
+	if (rc)
+		return tl_mdb_err(err, rc, "cursor");
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND) {
+		*seq = 0;
+		memset(hash, 0, TL_HASH_LEN);
+		return 0;
+	}
+	if (rc)
+		return tl_mdb_err(err, rc, "read log head");
+	if (k.mv_size != 8 || v.mv_size < 40)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "corrupt log head record");
+	*seq = tl_get_be64(k.mv_data);
+	memcpy(hash, (uint8_t *)v.mv_data + v.mv_size - TL_HASH_LEN,
+	       TL_HASH_LEN);
+	return 0;
+}
+
+size_t tl_stream_key(tl_slice stream, uint8_t *out)
+{
+	uint8_t id[16];
+	if (tl_uuid_parse(stream, id)) {
+		out[0] = 'T';
+		memcpy(out + 1, id, 16);
+		return 17;
+	}
+	size_t n = stream.len > TL_STREAM_KEY_MAX - 1 ? TL_STREAM_KEY_MAX - 1
+						       : stream.len;
+	out[0] = 'S';
+	memcpy(out + 1, stream.p, n);
+	return n + 1;
+}
+
+void tl_event_hash(const uint8_t prev[TL_HASH_LEN], const uint8_t *raw,
+		   size_t len, uint8_t out[TL_HASH_LEN])
+{
+	static const uint8_t head = 0x89;
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, TL_HASH_LEN);
+	crypto_generichash_update(&st, prev, TL_HASH_LEN);
+	crypto_generichash_update(&st, &head, 1);
+	crypto_generichash_update(&st, raw + 1, len - 1 - 39);
+	crypto_generichash_final(&st, out, TL_HASH_LEN);
+}
+
+int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
+		  tl_err *err)
+{
+	msgpack_sbuffer *b = &t->ev;
+	msgpack_packer pk;
+	uint8_t id[16];
+	char idtext[37];
+
+	tl_uuid_v7(in->at_ms, id);
+	tl_uuid_format(id, idtext);
+	msgpack_sbuffer_clear(b);
+	msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 10);
+	tl_pack_cstr(&pk, "seq");
+	msgpack_pack_uint64(&pk, t->next_seq);
+	tl_pack_cstr(&pk, "id");
+	tl_pack_str(&pk, idtext, 36);
+	tl_pack_cstr(&pk, "type");
+	tl_pack_cstr(&pk, in->type);
+	tl_pack_cstr(&pk, "stream");
+	tl_pack_str(&pk, in->stream.p, in->stream.len);
+	tl_pack_cstr(&pk, "version");
+	msgpack_pack_uint32(&pk, in->version);
+	tl_pack_cstr(&pk, "at");
+	tl_pack_time(&pk, in->at_ms);
+	tl_pack_cstr(&pk, "actor");
+	msgpack_pack_map(&pk, 2);
+	tl_pack_cstr(&pk, "id");
+	tl_pack_str(&pk, in->actor_id.p, in->actor_id.len);
+	tl_pack_cstr(&pk, "kind");
+	tl_pack_cstr(&pk, in->actor_system ? "system" : "user");
+	tl_pack_cstr(&pk, "schema");
+	msgpack_pack_uint32(&pk, TL_SCHEMA_VERSION);
+	tl_pack_cstr(&pk, "data");
+	msgpack_sbuffer_write(b, (const char *)in->data, in->data_len);
+	tl_pack_cstr(&pk, "hash");
+	msgpack_pack_bin(&pk, TL_HASH_LEN);
+	/* Reserve the hash bytes, then compute over the canonical form. */
+	uint8_t zero[TL_HASH_LEN] = { 0 };
+	msgpack_pack_bin_body(&pk, zero, TL_HASH_LEN);
+	uint8_t *raw = (uint8_t *)b->data;
+	uint8_t *hash = raw + b->size - TL_HASH_LEN;
+	tl_event_hash(t->prev_hash, raw, b->size, hash);
+
+	uint8_t kb[8];
+	tl_put_be64(kb, t->next_seq);
+	MDB_val k = { 8, kb }, v = { b->size, raw };
+	int rc = mdb_put(t->cur, t->db->events, &k, &v, MDB_APPEND);
+	if (rc)
+		return tl_mdb_err(err, rc, "append event");
+
+	uint8_t sk[TL_STREAM_KEY_MAX], sv[12];
+	MDB_val skv = { tl_stream_key(in->stream, sk), sk };
+	tl_put_be32(sv, in->version);
+	tl_put_be64(sv + 4, t->next_seq);
+	MDB_val svv = { 12, sv };
+	rc = mdb_put(t->cur, t->db->streams, &skv, &svv, MDB_NODUPDATA);
+	if (rc == MDB_KEYEXIST)
+		return tl_err_set(err, TL_ECONFLICT, "version",
+				  "stream '%.*s' already has version %u",
+				  (int)in->stream.len, in->stream.p,
+				  in->version);
+	if (rc)
+		return tl_mdb_err(err, rc, "append stream index");
+
+	if (out) {
+		memset(out, 0, sizeof *out);
+		out->seq = t->next_seq;
+		memcpy(out->id, idtext, 37);
+		out->type = tl_s(in->type);
+		out->stream = in->stream;
+		out->version = in->version;
+		out->at_ms = in->at_ms;
+		out->actor_id = in->actor_id;
+		out->actor_kind = tl_s(in->actor_system ? "system" : "user");
+		out->schema = TL_SCHEMA_VERSION;
+		out->data = in->data;
+		out->data_len = in->data_len;
+		memcpy(out->hash, hash, TL_HASH_LEN);
+		out->raw = raw;
+		out->raw_len = b->size;
+	}
+	memcpy(t->prev_hash, hash, TL_HASH_LEN);
+	t->next_seq++;
+	return 0;
+}

@@ -1,0 +1,534 @@
+/*
+ * task.c - the task model: enums and their tokens, text rules, the task
+ * document codec and the fold, the one place that says what each task
+ * event does to a task.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *const tl_type_tokens[TL_TYPE_COUNT] = {
+	"call", "email", "message", "meeting", "chat",
+	"proposal", "note", "task", "follow_up", "demo"
+};
+const char *const tl_status_tokens[TL_STATUS_COUNT] = {
+	"todo", "in_progress", "on_hold", "completed", "cancelled"
+};
+const char *const tl_entity_tokens[TL_ENTITY_COUNT] = {
+	"contact", "lead", "account", "opportunity"
+};
+
+int tl_token_find(const char *const *table, int n, tl_slice s)
+{
+	if (!s.p)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (tl_slice_eq(s, table[i]))
+			return i;
+	return -1;
+}
+
+/* Quote a value for a message: printable ASCII kept, the rest as \xNN,
+ * long values cut. */
+static const char *quote(tl_slice s, char *buf, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < s.len && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			buf[o++] = (char)c;
+		} else {
+			static const char hx[] = "0123456789abcdef";
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hx[c >> 4];
+			buf[o++] = hx[c & 15];
+		}
+		if (o >= 40 && i + 1 < s.len) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+const char *tl_quote(tl_slice s, char *buf, size_t cap)
+{
+	return quote(s, buf, cap);
+}
+
+int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
+		  bool allow_newlines, tl_err *err)
+{
+	char q[64];
+	if (!s.p || s.len < min) {
+		if (min <= 1)
+			return tl_err_set(err, TL_EINVALID, field,
+					  "must not be empty");
+		return tl_err_set(err, TL_EINVALID, field,
+				  "must be at least %zu bytes", min);
+	}
+	if (s.len > max)
+		return tl_err_set(err, TL_EINVALID, field,
+				  "is %zu bytes, at most %zu allowed", s.len,
+				  max);
+	if (!tl_utf8_valid(s.p, s.len))
+		return tl_err_set(err, TL_EINVALID, field,
+				  "is not valid UTF-8: '%s'",
+				  quote(s, q, sizeof q));
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		bool ctl = c < 0x20 || c == 0x7f;
+		/* C1 controls U+0080..U+009F are encoded as C2 80..C2 9F. */
+		if (c == 0xc2 && i + 1 < s.len &&
+		    (unsigned char)s.p[i + 1] < 0xa0)
+			ctl = true;
+		if (ctl && allow_newlines && (c == '\n' || c == '\t' ||
+					      c == '\r'))
+			ctl = false;
+		if (ctl)
+			return tl_err_set(err, TL_EINVALID, field,
+					  "contains a control character: '%s'",
+					  quote(s, q, sizeof q));
+	}
+	return 0;
+}
+
+/* ---- task struct ----------------------------------------------------- */
+
+void tl_task_release(tl_task *t)
+{
+	if (!t)
+		return;
+	free(t->title);
+	free(t->assignee);
+	free(t->notes);
+	free(t->link_id);
+	free(t->created_by);
+	free(t->pipeline);
+	free(t->stage);
+	for (size_t i = 0; i < t->tags_len; i++)
+		free(t->tags[i]);
+	free(t->tags);
+	memset(t, 0, sizeof *t);
+}
+
+static char *dup_slice(tl_slice s)
+{
+	if (!s.p)
+		return NULL;
+	char *p = malloc(s.len + 1);
+	if (p) {
+		memcpy(p, s.p, s.len);
+		p[s.len] = 0;
+	}
+	return p;
+}
+
+static char *dup_str(const char *s)
+{
+	return s ? dup_slice(tl_s(s)) : NULL;
+}
+
+/* Replace *dst with a copy of s (NULL p clears). */
+static int set_str(char **dst, tl_slice s)
+{
+	char *p = dup_slice(s);
+	if (s.p && !p)
+		return TL_ESTORAGE;
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+int tl_task_copy(tl_task *dst, const tl_task *src)
+{
+	*dst = *src;
+	dst->title = dup_str(src->title);
+	dst->assignee = dup_str(src->assignee);
+	dst->notes = dup_str(src->notes);
+	dst->link_id = dup_str(src->link_id);
+	dst->created_by = dup_str(src->created_by);
+	dst->pipeline = dup_str(src->pipeline);
+	dst->stage = dup_str(src->stage);
+	dst->tags = NULL;
+	dst->tags_len = 0;
+	if (src->tags_len) {
+		dst->tags = calloc(src->tags_len, sizeof *dst->tags);
+		if (!dst->tags)
+			return TL_ESTORAGE;
+		for (size_t i = 0; i < src->tags_len; i++)
+			dst->tags[i] = dup_str(src->tags[i]);
+		dst->tags_len = src->tags_len;
+	}
+	return 0;
+}
+
+bool tl_task_has_tag(const tl_task *t, tl_slice tag)
+{
+	for (size_t i = 0; i < t->tags_len; i++)
+		if (tl_slice_eq(tag, t->tags[i]))
+			return true;
+	return false;
+}
+
+static int tag_add(tl_task *t, tl_slice tag)
+{
+	if (tl_task_has_tag(t, tag))
+		return 0;
+	char **n = realloc(t->tags, (t->tags_len + 1) * sizeof *n);
+	if (!n)
+		return TL_ESTORAGE;
+	t->tags = n;
+	if (!(n[t->tags_len] = dup_slice(tag)))
+		return TL_ESTORAGE;
+	t->tags_len++;
+	return 0;
+}
+
+static void tag_remove(tl_task *t, tl_slice tag)
+{
+	for (size_t i = 0; i < t->tags_len; i++) {
+		if (tl_slice_eq(tag, t->tags[i])) {
+			free(t->tags[i]);
+			memmove(t->tags + i, t->tags + i + 1,
+				(t->tags_len - i - 1) * sizeof *t->tags);
+			t->tags_len--;
+			return;
+		}
+	}
+}
+
+/* ---- document codec -------------------------------------------------- */
+
+static void pack_opt(msgpack_packer *pk, const char *s)
+{
+	if (s)
+		tl_pack_cstr(pk, s);
+	else
+		msgpack_pack_nil(pk);
+}
+
+void tl_task_pack(msgpack_packer *pk, const tl_task *t)
+{
+	char id[37];
+	tl_uuid_format(t->id, id);
+	msgpack_pack_map(pk, 19);
+	tl_pack_cstr(pk, "id");
+	tl_pack_str(pk, id, 36);
+	tl_pack_cstr(pk, "title");
+	pack_opt(pk, t->title);
+	tl_pack_cstr(pk, "type");
+	tl_pack_cstr(pk, tl_type_tokens[t->type]);
+	tl_pack_cstr(pk, "status");
+	tl_pack_cstr(pk, tl_status_tokens[t->status]);
+	tl_pack_cstr(pk, "due_at");
+	tl_pack_time_or_nil(pk, t->has_due, t->due_at);
+	tl_pack_cstr(pk, "assignee");
+	pack_opt(pk, t->assignee);
+	tl_pack_cstr(pk, "notes");
+	pack_opt(pk, t->notes);
+	tl_pack_cstr(pk, "link");
+	msgpack_pack_map(pk, 2);
+	tl_pack_cstr(pk, "type");
+	tl_pack_cstr(pk, tl_entity_tokens[t->link_type]);
+	tl_pack_cstr(pk, "id");
+	pack_opt(pk, t->link_id);
+	tl_pack_cstr(pk, "created_at");
+	tl_pack_time(pk, t->created_at);
+	tl_pack_cstr(pk, "created_by");
+	msgpack_pack_map(pk, 2);
+	tl_pack_cstr(pk, "id");
+	pack_opt(pk, t->created_by);
+	tl_pack_cstr(pk, "kind");
+	tl_pack_cstr(pk, t->created_by_system ? "system" : "user");
+	tl_pack_cstr(pk, "updated_at");
+	tl_pack_time(pk, t->updated_at);
+	tl_pack_cstr(pk, "completed_at");
+	tl_pack_time_or_nil(pk, t->has_completed, t->completed_at);
+	tl_pack_cstr(pk, "pipeline");
+	pack_opt(pk, t->pipeline);
+	tl_pack_cstr(pk, "stage");
+	pack_opt(pk, t->stage);
+	tl_pack_cstr(pk, "tags");
+	msgpack_pack_array(pk, t->tags_len);
+	for (size_t i = 0; i < t->tags_len; i++)
+		tl_pack_cstr(pk, t->tags[i]);
+	tl_pack_cstr(pk, "automation");
+	msgpack_pack_nil(pk);
+	tl_pack_cstr(pk, "version");
+	msgpack_pack_uint64(pk, t->version);
+	tl_pack_cstr(pk, "deleted");
+	if (t->deleted)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	tl_pack_cstr(pk, "created_seq");
+	msgpack_pack_uint64(pk, t->created_seq);
+}
+
+static int get_str(const msgpack_object *m, const char *key, char **out,
+		   bool nullable)
+{
+	const msgpack_object *o = tl_map_get(m, key);
+	if (!o)
+		return TL_ESTORAGE;
+	if (o->type == MSGPACK_OBJECT_NIL && nullable)
+		return 0;
+	tl_slice s = tl_obj_slice(o);
+	if (!s.p)
+		return TL_ESTORAGE;
+	*out = dup_slice(s);
+	return *out ? 0 : TL_ESTORAGE;
+}
+
+static int get_time(const msgpack_object *m, const char *key, bool *has,
+		    int64_t *out)
+{
+	const msgpack_object *o = tl_map_get(m, key);
+	if (!o)
+		return TL_ESTORAGE;
+	if (o->type == MSGPACK_OBJECT_NIL && has) {
+		*has = false;
+		return 0;
+	}
+	if (!tl_obj_time(o, out))
+		return TL_ESTORAGE;
+	if (has)
+		*has = true;
+	return 0;
+}
+
+static int get_u64(const msgpack_object *m, const char *key, uint64_t *out)
+{
+	const msgpack_object *o = tl_map_get(m, key);
+	if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return TL_ESTORAGE;
+	*out = o->via.u64;
+	return 0;
+}
+
+static int get_enum(const msgpack_object *m, const char *key,
+		    const char *const *table, int n, int *out)
+{
+	*out = tl_token_find(table, n, tl_obj_slice(tl_map_get(m, key)));
+	return *out < 0 ? TL_ESTORAGE : 0;
+}
+
+int tl_task_unpack(const uint8_t *doc, size_t len, tl_task *t,
+		   msgpack_zone *zone)
+{
+	msgpack_object m;
+	size_t off = 0;
+	memset(t, 0, sizeof *t);
+	if (msgpack_unpack((const char *)doc, len, &off, zone, &m) !=
+	    MSGPACK_UNPACK_SUCCESS || m.type != MSGPACK_OBJECT_MAP)
+		return TL_ESTORAGE;
+	const msgpack_object *link = tl_map_get(&m, "link");
+	const msgpack_object *by = tl_map_get(&m, "created_by");
+	const msgpack_object *tags = tl_map_get(&m, "tags");
+	const msgpack_object *del = tl_map_get(&m, "deleted");
+	int rc = 0;
+	if (!tl_uuid_parse(tl_obj_slice(tl_map_get(&m, "id")), t->id))
+		rc = TL_ESTORAGE;
+	if (!rc) rc = get_str(&m, "title", &t->title, false);
+	if (!rc) rc = get_enum(&m, "type", tl_type_tokens, TL_TYPE_COUNT,
+			       &t->type);
+	if (!rc) rc = get_enum(&m, "status", tl_status_tokens,
+			       TL_STATUS_COUNT, &t->status);
+	if (!rc) rc = get_time(&m, "due_at", &t->has_due, &t->due_at);
+	if (!rc) rc = get_str(&m, "assignee", &t->assignee, true);
+	if (!rc) rc = get_str(&m, "notes", &t->notes, true);
+	if (!rc) rc = get_enum(link, "type", tl_entity_tokens,
+			       TL_ENTITY_COUNT, &t->link_type);
+	if (!rc) rc = get_str(link, "id", &t->link_id, false);
+	if (!rc) rc = get_time(&m, "created_at", NULL, &t->created_at);
+	if (!rc) rc = get_str(by, "id", &t->created_by, false);
+	if (!rc) t->created_by_system =
+		tl_obj_is_str(tl_map_get(by, "kind"), "system");
+	if (!rc) rc = get_time(&m, "updated_at", NULL, &t->updated_at);
+	if (!rc) rc = get_time(&m, "completed_at", &t->has_completed,
+			       &t->completed_at);
+	if (!rc) rc = get_str(&m, "pipeline", &t->pipeline, true);
+	if (!rc) rc = get_str(&m, "stage", &t->stage, true);
+	if (!rc) rc = get_u64(&m, "version", &t->version);
+	if (!rc) rc = get_u64(&m, "created_seq", &t->created_seq);
+	if (!rc && (!tags || tags->type != MSGPACK_OBJECT_ARRAY))
+		rc = TL_ESTORAGE;
+	for (uint32_t i = 0; !rc && i < tags->via.array.size; i++) {
+		tl_slice s = tl_obj_slice(&tags->via.array.ptr[i]);
+		rc = s.p ? tag_add(t, s) : TL_ESTORAGE;
+	}
+	if (!rc && (!del || del->type != MSGPACK_OBJECT_BOOLEAN))
+		rc = TL_ESTORAGE;
+	if (!rc)
+		t->deleted = del->via.boolean;
+	if (rc)
+		tl_task_release(t);
+	return rc;
+}
+
+/* ---- the fold -------------------------------------------------------- */
+
+/* Set a nullable string field from a data entry (nil clears). */
+static int fold_str(char **dst, const msgpack_object *o, bool nullable)
+{
+	if (!o)
+		return 0;
+	if (o->type == MSGPACK_OBJECT_NIL && nullable)
+		return set_str(dst, (tl_slice){ NULL, 0 });
+	tl_slice s = tl_obj_slice(o);
+	return s.p ? set_str(dst, s) : TL_ESTORAGE;
+}
+
+static int fold_due(tl_task *t, const msgpack_object *o)
+{
+	if (!o)
+		return 0;
+	if (o->type == MSGPACK_OBJECT_NIL) {
+		t->has_due = false;
+		t->due_at = 0;
+		return 0;
+	}
+	t->has_due = true;
+	return tl_obj_time(o, &t->due_at) ? 0 : TL_ESTORAGE;
+}
+
+static int fold_enum(int *dst, const msgpack_object *o,
+		     const char *const *table, int n)
+{
+	if (!o)
+		return 0;
+	int v = tl_token_find(table, n, tl_obj_slice(o));
+	if (v < 0)
+		return TL_ESTORAGE;
+	*dst = v;
+	return 0;
+}
+
+static void set_status(tl_task *t, int status, int64_t at)
+{
+	if (status == TL_ST_COMPLETED && t->status != TL_ST_COMPLETED) {
+		t->has_completed = true;
+		t->completed_at = at;
+	} else if (status != TL_ST_COMPLETED) {
+		t->has_completed = false;
+		t->completed_at = 0;
+	}
+	t->status = status;
+}
+
+static int fold_created(tl_task *t, const tl_event *ev,
+			const msgpack_object *d)
+{
+	int rc, status = TL_ST_TODO;
+	const msgpack_object *link = tl_map_get(d, "link");
+	const msgpack_object *tags = tl_map_get(d, "tags");
+	if (!tl_uuid_parse(ev->stream, t->id) || !link)
+		return TL_ESTORAGE;
+	t->type = 7; /* "task" */
+	if ((rc = fold_str(&t->title, tl_map_get(d, "title"), false)) ||
+	    (rc = fold_enum(&t->type, tl_map_get(d, "type"), tl_type_tokens,
+			    TL_TYPE_COUNT)) ||
+	    (rc = fold_enum(&status, tl_map_get(d, "status"),
+			    tl_status_tokens, TL_STATUS_COUNT)) ||
+	    (rc = fold_due(t, tl_map_get(d, "due_at"))) ||
+	    (rc = fold_str(&t->assignee, tl_map_get(d, "assignee"), true)) ||
+	    (rc = fold_str(&t->notes, tl_map_get(d, "notes"), true)) ||
+	    (rc = fold_enum(&t->link_type, tl_map_get(link, "type"),
+			    tl_entity_tokens, TL_ENTITY_COUNT)) ||
+	    (rc = fold_str(&t->link_id, tl_map_get(link, "id"), false)) ||
+	    (rc = fold_str(&t->pipeline, tl_map_get(d, "pipeline"), true)) ||
+	    (rc = fold_str(&t->stage, tl_map_get(d, "stage"), true)) ||
+	    (rc = set_str(&t->created_by, ev->actor_id)))
+		return rc;
+	if (!t->title || !t->link_id)
+		return TL_ESTORAGE;
+	if (tags && tags->type == MSGPACK_OBJECT_ARRAY)
+		for (uint32_t i = 0; i < tags->via.array.size; i++) {
+			tl_slice s = tl_obj_slice(&tags->via.array.ptr[i]);
+			if (!s.p || (rc = tag_add(t, s)))
+				return s.p ? rc : TL_ESTORAGE;
+		}
+	t->created_by_system = tl_slice_eq(ev->actor_kind, "system");
+	t->created_at = ev->at_ms;
+	t->created_seq = ev->seq;
+	t->status = TL_ST_TODO;
+	set_status(t, status, ev->at_ms);
+	return 0;
+}
+
+int tl_task_fold(tl_task *t, const tl_event *ev, msgpack_zone *zone)
+{
+	msgpack_object d;
+	size_t off = 0;
+	int rc = 0;
+	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off, zone,
+			   &d) != MSGPACK_UNPACK_SUCCESS ||
+	    d.type != MSGPACK_OBJECT_MAP)
+		return TL_ESTORAGE;
+
+	if (tl_slice_eq(ev->type, "task.created")) {
+		rc = fold_created(t, ev, &d);
+	} else if (tl_slice_eq(ev->type, "task.updated")) {
+		const msgpack_object *c = tl_map_get(&d, "changes");
+		if (!c)
+			return TL_ESTORAGE;
+		if ((rc = fold_str(&t->title, tl_map_get(c, "title"), false)) ||
+		    (rc = fold_enum(&t->type, tl_map_get(c, "type"),
+				    tl_type_tokens, TL_TYPE_COUNT)) ||
+		    (rc = fold_due(t, tl_map_get(c, "due_at"))) ||
+		    (rc = fold_str(&t->notes, tl_map_get(c, "notes"), true)))
+			return rc;
+	} else if (tl_slice_eq(ev->type, "task.assigned")) {
+		const msgpack_object *a = tl_map_get(&d, "assignee");
+		if (!a)
+			return TL_ESTORAGE;
+		rc = fold_str(&t->assignee, a, true);
+	} else if (tl_slice_eq(ev->type, "task.status_changed")) {
+		int st = -1;
+		rc = fold_enum(&st, tl_map_get(&d, "status"), tl_status_tokens,
+			       TL_STATUS_COUNT);
+		if (!rc && st < 0)
+			rc = TL_ESTORAGE;
+		if (!rc)
+			set_status(t, st, ev->at_ms);
+	} else if (tl_slice_eq(ev->type, "task.completed")) {
+		set_status(t, TL_ST_COMPLETED, ev->at_ms);
+	} else if (tl_slice_eq(ev->type, "task.tagged")) {
+		tl_slice s = tl_obj_slice(tl_map_get(&d, "tag"));
+		rc = s.p ? tag_add(t, s) : TL_ESTORAGE;
+	} else if (tl_slice_eq(ev->type, "task.untagged")) {
+		tl_slice s = tl_obj_slice(tl_map_get(&d, "tag"));
+		if (!s.p)
+			return TL_ESTORAGE;
+		tag_remove(t, s);
+	} else if (tl_slice_eq(ev->type, "task.deleted")) {
+		t->deleted = true;
+	} else {
+		return TL_ESTORAGE;
+	}
+	if (rc)
+		return rc;
+	t->updated_at = ev->at_ms;
+	t->version = ev->version;
+	return 0;
+}
+
+int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
+		 msgpack_zone *zone, tl_err *err)
+{
+	MDB_val k = { 16, (void *)id }, v;
+	int rc = mdb_get(txn, db->tasks, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MDB_NOTFOUND;
+	if (rc)
+		return tl_mdb_err(err, rc, "read task");
+	if (tl_task_unpack(v.mv_data, v.mv_size, t, zone))
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "corrupt task record");
+	return 0;
+}

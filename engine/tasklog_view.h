@@ -1,0 +1,74 @@
+/*
+ * tasklog_view.h - the contract between the engine and its projections.
+ *
+ * A view (projection) is a named, versioned set of LMDB databases that the
+ * engine keeps equal to a fold of the log.  The engine calls apply() for
+ * every event inside the append transaction, so a reader never sees an
+ * event without its views, and calls it again for every event of the log
+ * when the view is rebuilt (with rebuilding set: no side effects then).
+ * The engine knows the list of views it was opened with and nothing of
+ * their insides.
+ */
+#ifndef TASKLOG_VIEW_H
+#define TASKLOG_VIEW_H
+
+#include <lmdb.h>
+#include "tasklog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The state of one task: what the fold of its events gives. */
+typedef struct tl_task {
+	uint8_t id[16];
+	char *title;
+	int type;
+	int status;
+	bool has_due;
+	int64_t due_at;
+	char *assignee;   /* NULL = unassigned */
+	char *notes;      /* NULL = none */
+	int link_type;
+	char *link_id;
+	int64_t created_at;
+	char *created_by;
+	bool created_by_system;
+	int64_t updated_at;
+	bool has_completed;
+	int64_t completed_at;
+	char *pipeline, *stage;
+	char **tags;
+	size_t tags_len;
+	uint64_t version;
+	uint64_t created_seq;
+	bool deleted;
+} tl_task;
+
+#define TL_VIEW_DBS_MAX 8
+
+/* What apply() works in. */
+typedef struct tl_view_ctx {
+	tl_db *db;
+	MDB_txn *txn;
+	const MDB_dbi *dbi; /* the view's databases, in the order of dbs[] */
+	bool rebuilding;    /* replaying the log: no side effects */
+} tl_view_ctx;
+
+struct tl_view {
+	const char *name;
+	uint32_t version;             /* bump to force a rebuild */
+	const char *const *dbs;       /* names of its databases */
+	const unsigned *db_flags;     /* MDB_DUPSORT etc., one per db */
+	size_t dbs_len;
+	/* Fold one event into the view.  before is the task before the event
+	 * (NULL for task.created and non-task events), after the task after
+	 * it (NULL for non-task events).  Return 0 or a TL_E* code. */
+	int (*apply)(const tl_view_ctx *vc, const tl_event *ev,
+		     const tl_task *before, const tl_task *after, tl_err *err);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif
