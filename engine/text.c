@@ -1,0 +1,194 @@
+/*
+ * text.c - UTF-8 validation and UUIDs.
+ *
+ * Every string the engine stores is checked to be well-formed UTF-8 first,
+ * so that what comes out of the log can always be printed as JSON.
+ *
+ * Task and event ids are UUIDv7 (RFC 9562): a 48-bit Unix time in ms,
+ * then 12 bits (rand_a) used as a counter within that millisecond, then
+ * 62 random bits.  Ids made by one process therefore sort in the order in
+ * which they were made, which keeps LMDB inserts of new tasks at the end
+ * of the tree.
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "tasklog.h"
+
+bool tl_utf8_valid(const char *p, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0;
+
+	if (!p)
+		return len == 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		unsigned char lo = 0x80, hi = 0xbf; /* range of 2nd byte */
+		size_t n, k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		/*
+		 * The lead byte gives the length; the bounds of the second
+		 * byte are what exclude overlong forms (C0, C1, E0 80-9F,
+		 * F0 80-8F), the surrogates (ED A0-BF) and code points past
+		 * U+10FFFF (F4 90-BF, F5-FF).
+		 */
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else {
+			return false;
+		}
+		if (len - i < n)
+			return false;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (k = 2; k < n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+		i += n;
+	}
+	return true;
+}
+
+/* The last id made by this process: its time and counter. */
+static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool uuid_ready;
+static int64_t uuid_last_ms = -1;
+static unsigned uuid_counter;
+
+#define UUID_MS_MAX ((INT64_C(1) << 48) - 1)
+#define UUID_COUNTER_MAX 0xfffu
+
+/*
+ * A fresh counter for a new millisecond starts at a random value below the
+ * middle, as RFC 9562 suggests: ids are less guessable, and at least 2048
+ * ids fit in the millisecond before the counter runs out.
+ */
+static unsigned uuid_counter_seed(void)
+{
+	uint16_t r;
+
+	randombytes_buf(&r, sizeof(r));
+	return r & 0x7ffu;
+}
+
+void tl_uuid_v7(int64_t now_ms, uint8_t out[16])
+{
+	int64_t ms;
+	unsigned ctr;
+	int i;
+
+	if (now_ms <= 0)
+		now_ms = tl_time_now();
+	if (now_ms > UUID_MS_MAX)
+		now_ms = UUID_MS_MAX;
+
+	pthread_mutex_lock(&uuid_lock);
+	/* On failure randombytes still works, set up lazily; try again
+	 * next time. */
+	if (!uuid_ready)
+		uuid_ready = sodium_init() >= 0;
+	/*
+	 * Ids must sort in the order they were made even when the clock
+	 * steps back or a caller passes an older now_ms: then, as when many
+	 * ids are made within one ms, stay on the last ms and count.  When the
+	 * counter is used up, borrow the next millisecond.
+	 */
+	if (now_ms > uuid_last_ms) {
+		uuid_last_ms = now_ms;
+		uuid_counter = uuid_counter_seed();
+	} else if (uuid_counter < UUID_COUNTER_MAX) {
+		uuid_counter++;
+	} else if (uuid_last_ms < UUID_MS_MAX) {
+		uuid_last_ms++;
+		uuid_counter = uuid_counter_seed();
+	} else {
+		/* year 10889: nothing left to order by but chance */
+		uuid_counter = uuid_counter_seed();
+	}
+	ms = uuid_last_ms;
+	ctr = uuid_counter;
+	pthread_mutex_unlock(&uuid_lock);
+
+	for (i = 0; i < 6; i++)
+		out[i] = (uint8_t)(ms >> (40 - 8 * i));
+	out[6] = (uint8_t)(0x70 | (ctr >> 8)); /* version 7 */
+	out[7] = (uint8_t)ctr;
+	randombytes_buf(out + 8, 8);
+	out[8] = (uint8_t)(0x80 | (out[8] & 0x3f)); /* variant 10 */
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Where the hyphens of the 8-4-4-4-12 form are. */
+static bool uuid_is_hyphen_pos(size_t i)
+{
+	return i == 8 || i == 13 || i == 18 || i == 23;
+}
+
+bool tl_uuid_parse(tl_slice text, uint8_t out[16])
+{
+	uint8_t id[16];
+	size_t i, n = 0;
+
+	if (!text.p || text.len != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		int hi, lo;
+
+		if (uuid_is_hyphen_pos(i)) {
+			if (text.p[i] != '-')
+				return false;
+			continue;
+		}
+		hi = hex_value(text.p[i]);
+		lo = hex_value(text.p[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		id[n++] = (uint8_t)(hi << 4 | lo);
+		i++;
+	}
+	/* out is written only for a valid id */
+	memcpy(out, id, sizeof(id));
+	return true;
+}
+
+void tl_uuid_format(const uint8_t id[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[id[i] >> 4];
+		out[o++] = hex[id[i] & 15];
+	}
+	out[o] = '\0';
+}

@@ -1,0 +1,447 @@
+/*
+ * unit_text.c - tests of UTF-8 validation, UUIDs and the error record.
+ *
+ * The UTF-8 validator is checked by hand-picked cases of each rejection
+ * class and then against a deliberately naive decoder over every sequence
+ * of up to three bytes.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "tasklog.h"
+
+static bool valid(const char *bytes, size_t len)
+{
+	return tl_utf8_valid(bytes, len);
+}
+
+#define VALID(lit) valid(lit, sizeof(lit) - 1)
+
+/* ---- UTF-8 -------------------------------------------------------------- */
+
+Test(utf8, accepts_ascii_and_empty_text)
+{
+	cr_assert(VALID(""));
+	cr_assert(VALID("hello, world"));
+	cr_assert(valid(NULL, 0));
+	cr_assert(VALID("a\0b"), "U+0000 is a character");
+	cr_assert(VALID("\x7f"));
+}
+
+Test(utf8, accepts_every_sequence_length)
+{
+	cr_assert(VALID("\xc2\x80"));         /* U+0080 */
+	cr_assert(VALID("caf\xc3\xa9"));      /* é */
+	cr_assert(VALID("\xdf\xbf"));         /* U+07FF */
+	cr_assert(VALID("\xe0\xa0\x80"));     /* U+0800 */
+	cr_assert(VALID("\xe2\x82\xac"));     /* € */
+	cr_assert(VALID("\xed\x9f\xbf"));     /* U+D7FF */
+	cr_assert(VALID("\xee\x80\x80"));     /* U+E000 */
+	cr_assert(VALID("\xef\xbf\xbf"));     /* U+FFFF */
+	cr_assert(VALID("\xf0\x90\x80\x80")); /* U+10000 */
+	cr_assert(VALID("\xf0\x9f\x98\x80")); /* an emoji */
+	cr_assert(VALID("\xf4\x8f\xbf\xbf")); /* U+10FFFF */
+	cr_assert(VALID("\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82"));
+}
+
+Test(utf8, rejects_null_pointer_with_length)
+{
+	cr_assert_not(valid(NULL, 1));
+}
+
+Test(utf8, rejects_overlong_forms)
+{
+	cr_assert_not(VALID("\xc0\x80"));
+	cr_assert_not(VALID("\xc0\xaf"));
+	cr_assert_not(VALID("\xc1\xbf"));
+	cr_assert_not(VALID("\xe0\x80\x80"));
+	cr_assert_not(VALID("\xe0\x9f\xbf"));
+	cr_assert_not(VALID("\xf0\x80\x80\x80"));
+	cr_assert_not(VALID("\xf0\x8f\xbf\xbf"));
+}
+
+Test(utf8, rejects_surrogates)
+{
+	cr_assert_not(VALID("\xed\xa0\x80"));     /* U+D800 */
+	cr_assert_not(VALID("\xed\xaf\xbf"));     /* U+DBFF */
+	cr_assert_not(VALID("\xed\xb0\x80"));     /* U+DC00 */
+	cr_assert_not(VALID("\xed\xbf\xbf"));     /* U+DFFF */
+	cr_assert_not(VALID("\xed\xa0\xbd\xed\xb8\x80")); /* CESU-8 pair */
+}
+
+Test(utf8, rejects_code_points_past_10ffff)
+{
+	cr_assert_not(VALID("\xf4\x90\x80\x80"));
+	cr_assert_not(VALID("\xf5\x80\x80\x80"));
+	cr_assert_not(VALID("\xf7\xbf\xbf\xbf"));
+	cr_assert_not(VALID("\xf8\x88\x80\x80\x80"));
+	cr_assert_not(VALID("\xfc\x84\x80\x80\x80\x80"));
+	cr_assert_not(VALID("\xfe"));
+	cr_assert_not(VALID("\xff"));
+}
+
+Test(utf8, rejects_truncated_sequences)
+{
+	cr_assert_not(VALID("\xc3"));
+	cr_assert_not(VALID("\xe2\x82"));
+	cr_assert_not(VALID("\xf0\x9f\x98"));
+	cr_assert_not(VALID("abc\xe2\x82"));
+	/* the length limits the check, not a NUL */
+	cr_assert_not(valid("\xe2\x82\xac", 2));
+	cr_assert(valid("\xe2\x82\xac" "x", 3));
+}
+
+Test(utf8, rejects_stray_and_missing_continuation_bytes)
+{
+	cr_assert_not(VALID("\x80"));
+	cr_assert_not(VALID("\xbf"));
+	cr_assert_not(VALID("a\x80z"));
+	cr_assert_not(VALID("\xc3\x28"));
+	cr_assert_not(VALID("\xe2\x28\xa1"));
+	cr_assert_not(VALID("\xe2\x82\x28"));
+	cr_assert_not(VALID("\xf0\x90\x28\xbc"));
+	cr_assert_not(VALID("\xf0\x90\x80\x28"));
+	cr_assert_not(VALID("\xc3\xa9\xa9"));
+}
+
+/*
+ * A decoder written the obvious way, as the reference: read any
+ * 1-6 byte pattern, then reject what RFC 3629 forbids by value.
+ */
+static bool reference_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i], need, k;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			need = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i - 1 < need)
+			return false;
+		for (k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+Test(utf8, agrees_with_a_naive_decoder_on_all_short_sequences)
+{
+	unsigned char b[3];
+	unsigned a, c, d;
+
+	for (a = 0; a < 256; a++) {
+		b[0] = (unsigned char)a;
+		cr_assert_eq(valid((char *)b, 1), reference_valid(b, 1), "%02x",
+			     a);
+		for (c = 0; c < 256; c++) {
+			b[1] = (unsigned char)c;
+			cr_assert_eq(valid((char *)b, 2), reference_valid(b, 2),
+				     "%02x %02x", a, c);
+			for (d = 0; d < 256; d++) {
+				b[2] = (unsigned char)d;
+				if (valid((char *)b, 3) !=
+				    reference_valid(b, 3))
+					cr_assert_fail("%02x %02x %02x", a, c,
+						       d);
+			}
+		}
+	}
+}
+
+Test(utf8, agrees_with_a_naive_decoder_on_four_byte_sequences)
+{
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	unsigned char b[4];
+	int i;
+
+	for (i = 0; i < 2000000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* bias towards lead bytes that start 4-byte sequences */
+		b[0] = (unsigned char)(i & 1 ? 0xf0 | (x & 0x0f) : x);
+		b[1] = (unsigned char)(x >> 8);
+		b[2] = (unsigned char)(x >> 16);
+		b[3] = (unsigned char)(x >> 24);
+		/* and towards continuation bytes after it */
+		if (i & 2)
+			b[2] = (unsigned char)(0x80 | (b[2] & 0x3f));
+		if (i & 4)
+			b[3] = (unsigned char)(0x80 | (b[3] & 0x3f));
+		if (valid((char *)b, 4) != reference_valid(b, 4))
+			cr_assert_fail("%02x %02x %02x %02x", b[0], b[1], b[2],
+				       b[3]);
+	}
+}
+
+/* ---- UUID text ---------------------------------------------------------- */
+
+static const uint8_t sample_id[16] = {
+	0x01, 0x93, 0x7a, 0x5e, 0x4b, 0x2c, 0x7d, 0x8e,
+	0x9f, 0xa0, 0xb1, 0xc2, 0xd3, 0xe4, 0xf5, 0x06
+};
+#define SAMPLE_TEXT "01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f506"
+
+Test(uuid, format_is_lowercase_canonical_text)
+{
+	char text[37];
+
+	tl_uuid_format(sample_id, text);
+	cr_assert_str_eq(text, SAMPLE_TEXT);
+	memset(text, 'x', sizeof(text));
+	tl_uuid_format((const uint8_t[16]){ 0 }, text);
+	cr_assert_str_eq(text, "00000000-0000-0000-0000-000000000000");
+}
+
+Test(uuid, parse_reads_canonical_text)
+{
+	uint8_t id[16];
+
+	cr_assert(tl_uuid_parse(tl_s(SAMPLE_TEXT), id));
+	cr_assert_arr_eq(id, sample_id, 16);
+}
+
+Test(uuid, parse_accepts_uppercase_and_mixed_case)
+{
+	uint8_t id[16];
+
+	cr_assert(tl_uuid_parse(tl_s("01937A5E-4B2C-7D8E-9FA0-B1C2D3E4F506"),
+				id));
+	cr_assert_arr_eq(id, sample_id, 16);
+	memset(id, 0, sizeof(id));
+	cr_assert(tl_uuid_parse(tl_s("01937a5E-4b2C-7D8e-9fA0-b1C2d3E4f506"),
+				id));
+	cr_assert_arr_eq(id, sample_id, 16);
+}
+
+Test(uuid, parse_and_format_round_trip)
+{
+	uint8_t id[16], back[16];
+	char text[37];
+	int i, j;
+
+	for (i = 0; i < 1000; i++) {
+		for (j = 0; j < 16; j++)
+			id[j] = (uint8_t)(i * 31 + j * 17 + (i >> 3) * j);
+		tl_uuid_format(id, text);
+		cr_assert_eq(strlen(text), 36);
+		cr_assert(tl_uuid_parse(tl_s(text), back), "%s", text);
+		cr_assert_arr_eq(back, id, 16);
+	}
+}
+
+static void expect_bad_uuid(const char *text, size_t len)
+{
+	uint8_t id[16];
+	tl_slice s = { text, len };
+
+	memset(id, 0xaa, sizeof(id));
+	cr_assert_not(tl_uuid_parse(s, id), "'%.*s' accepted", (int)len,
+		      text ? text : "");
+	for (size_t i = 0; i < 16; i++)
+		cr_assert_eq(id[i], 0xaa, "out written on failure");
+}
+
+#define BAD(lit) expect_bad_uuid(lit, sizeof(lit) - 1)
+
+Test(uuid, parse_rejects_other_forms)
+{
+	BAD("");
+	expect_bad_uuid(NULL, 0);
+	expect_bad_uuid(NULL, 36);
+	BAD("01937a5e4b2c7d8e9fa0b1c2d3e4f506");
+	BAD("{01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f506}");
+	BAD("urn:uuid:01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f506");
+	BAD(" 01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f506");
+	BAD("01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f506 ");
+	BAD("01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f50");
+	BAD("01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f5066");
+}
+
+Test(uuid, parse_rejects_misplaced_hyphens_and_non_hex)
+{
+	BAD("01937a5e4-b2c-7d8e-9fa0-b1c2d3e4f506");
+	BAD("01937a5e-4b2c-7d8e-9fa0b-1c2d3e4f506");
+	BAD("01937a5e_4b2c_7d8e_9fa0_b1c2d3e4f506");
+	BAD("01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f50g");
+	BAD("g1937a5e-4b2c-7d8e-9fa0-b1c2d3e4f506");
+	BAD("01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f5 6");
+	BAD("01937a5e-+b2c-7d8e-9fa0-b1c2d3e4f506");
+	BAD("01937a5e-4b2c-7d8e-9fa0-b1c2d3e4f5\0" "6");
+	BAD("------------------------------------");
+}
+
+/* ---- UUIDv7 ------------------------------------------------------------- */
+
+static int64_t id_ms(const uint8_t id[16])
+{
+	int64_t ms = 0;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		ms = ms << 8 | id[i];
+	return ms;
+}
+
+static void expect_v7_bits(const uint8_t id[16])
+{
+	cr_assert_eq(id[6] >> 4, 7, "version");
+	cr_assert_eq(id[8] >> 6, 2, "variant");
+}
+
+Test(uuid, v7_has_version_variant_and_timestamp)
+{
+	/* 2100-01-01T00:00:00Z: later than the real clock */
+	const int64_t now = INT64_C(4102444800000);
+	uint8_t id[16];
+	char text[37];
+
+	tl_uuid_v7(now, id);
+	expect_v7_bits(id);
+	cr_assert_eq(id_ms(id), now);
+	tl_uuid_format(id, text);
+	cr_assert_eq(text[14], '7');
+	cr_assert(strchr("89ab", text[19]));
+}
+
+Test(uuid, v7_uses_the_wall_clock_without_a_time)
+{
+	int64_t before = tl_time_now(), after;
+	uint8_t id[16];
+
+	tl_uuid_v7(0, id);
+	after = tl_time_now();
+	expect_v7_bits(id);
+	cr_assert_geq(id_ms(id), before);
+	cr_assert_leq(id_ms(id), after);
+}
+
+Test(uuid, v7_increases_strictly_over_100000_calls)
+{
+	uint8_t prev[16], id[16];
+	int64_t start = tl_time_now();
+	int i;
+
+	tl_uuid_v7(0, prev);
+	for (i = 0; i < 100000; i++) {
+		tl_uuid_v7(0, id);
+		expect_v7_bits(id);
+		if (memcmp(prev, id, 16) >= 0)
+			cr_assert_fail("call %d not after the one before", i);
+		memcpy(prev, id, 16);
+	}
+	/* the counter spills into later ms, but not far */
+	cr_assert_lt(id_ms(id), tl_time_now() + 100000);
+	cr_assert_geq(id_ms(id), start);
+}
+
+Test(uuid, v7_borrows_the_next_millisecond_when_the_counter_runs_out)
+{
+	const int64_t now = INT64_C(4102444800000);
+	uint8_t prev[16], id[16];
+	int i;
+
+	tl_uuid_v7(now, prev);
+	for (i = 0; i < 10000; i++) {
+		tl_uuid_v7(now, id);
+		cr_assert_gt(memcmp(id, prev, 16), 0, "call %d", i);
+		memcpy(prev, id, 16);
+	}
+	/* at least 2048 ids fit in a millisecond, at most 4096 */
+	cr_assert_geq(id_ms(id), now + 10000 / 4096);
+	cr_assert_leq(id_ms(id), now + 10000 / 2048);
+}
+
+Test(uuid, v7_stays_ordered_when_the_clock_goes_back)
+{
+	const int64_t now = INT64_C(4102444800000);
+	uint8_t a[16], b[16], c[16];
+
+	tl_uuid_v7(now, a);
+	tl_uuid_v7(now - 60000, b);
+	tl_uuid_v7(now - 1, c);
+	cr_assert_gt(memcmp(b, a, 16), 0);
+	cr_assert_gt(memcmp(c, b, 16), 0);
+	cr_assert_eq(id_ms(b), now);
+	cr_assert_eq(id_ms(c), now);
+	tl_uuid_v7(now + 5, a);
+	cr_assert_eq(id_ms(a), now + 5);
+}
+
+Test(uuid, v7_ids_of_one_millisecond_differ_in_random_bits)
+{
+	const int64_t now = INT64_C(4102444800000);
+	uint8_t a[16], b[16];
+
+	tl_uuid_v7(now, a);
+	tl_uuid_v7(now, b);
+	/* 62 random bits each: equal tails would be a broken generator */
+	cr_assert_neq(memcmp(a + 9, b + 9, 7), 0);
+}
+
+/* ---- the error record --------------------------------------------------- */
+
+Test(err, code_names_match_the_interface)
+{
+	cr_assert_str_eq(tl_code_name(0), "ok");
+	cr_assert_str_eq(tl_code_name(TL_EINVALID), "invalid");
+	cr_assert_str_eq(tl_code_name(TL_ENOTFOUND), "not_found");
+	cr_assert_str_eq(tl_code_name(TL_ECONFLICT), "conflict");
+	cr_assert_str_eq(tl_code_name(TL_EFORBIDDEN), "forbidden");
+	cr_assert_str_eq(tl_code_name(TL_ESTORAGE), "storage");
+	cr_assert_str_eq(tl_code_name(TL_EUNAVAILABLE), "unavailable");
+	cr_assert_str_eq(tl_code_name(TL_EAGAIN), "again");
+	cr_assert_str_eq(tl_code_name(-99), "unknown");
+}
+
+Test(err, set_fills_code_field_and_message_and_keeps_index)
+{
+	tl_err err = { .index = 4 };
+
+	cr_assert_eq(tl_err_set(&err, TL_ENOTFOUND, "id", "no task '%s'",
+				"abc"), TL_ENOTFOUND);
+	cr_assert_eq(err.code, TL_ENOTFOUND);
+	cr_assert_eq(err.index, 4);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert_str_eq(err.message, "no task 'abc'");
+}
+
+Test(err, set_without_record_only_returns_the_code)
+{
+	cr_assert_eq(tl_err_set(NULL, TL_ECONFLICT, "v", "x %d", 1),
+		     TL_ECONFLICT);
+}
+
+Test(err, set_truncates_long_fields_and_messages)
+{
+	char big[1000];
+	tl_err err;
+
+	memset(&err, 0x55, sizeof(err));
+	memset(big, 'f', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	tl_err_set(&err, TL_EINVALID, big, "%s", big);
+	cr_assert_eq(strlen(err.field), sizeof(err.field) - 1);
+	cr_assert_eq(strlen(err.message), sizeof(err.message) - 1);
+	tl_err_set(&err, TL_EINVALID, NULL, "plain");
+	cr_assert_str_eq(err.field, "");
+	cr_assert_str_eq(err.message, "plain");
+}

@@ -1,0 +1,801 @@
+/*
+ * unit_time.c - tests of time input, output and local-calendar ranges.
+ *
+ * Zone tests use the system tz database (package tzdata) and pick days on
+ * which the clocks change, as those are where local-midnight arithmetic
+ * goes wrong.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasklog.h"
+
+/* 2026-12-01T10:00:00Z, checked against date(1) */
+#define NOW INT64_C(1796119200000)
+
+static int64_t parse_in(const char *text, const char *tz)
+{
+	tl_err err = { .index = -1 };
+	int64_t v = -1;
+	int rc = tl_time_parse(tl_s(text), NOW, tz, "due", &v, &err);
+
+	cr_assert_eq(rc, 0, "'%s' in %s: %s", text, tz ? tz : "UTC",
+		     err.message);
+	return v;
+}
+
+static int64_t parse(const char *text)
+{
+	return parse_in(text, NULL);
+}
+
+static void expect_format(int64_t ms, const char *want)
+{
+	char buf[32];
+
+	tl_time_format(ms, buf);
+	cr_assert_str_eq(buf, want, "%lld", (long long)ms);
+}
+
+/* text parses to the instant whose formatted form is want */
+static void expect_parse(const char *text, const char *tz, const char *want)
+{
+	expect_format(parse_in(text, tz), want);
+}
+
+static void expect_invalid(const char *text)
+{
+	tl_err err = { .index = -1 };
+	int64_t v = 42;
+	int rc = tl_time_parse(tl_s(text), NOW, NULL, "due", &v, &err);
+
+	cr_assert_eq(rc, TL_EINVALID, "'%s' was accepted", text);
+	cr_assert_eq(err.code, TL_EINVALID);
+	cr_assert_str_eq(err.field, "due");
+	cr_assert_eq(v, 42, "'%s': out written on failure", text);
+}
+
+static void expect_day(const char *tz, const char *t, const char *start,
+		       const char *end)
+{
+	int64_t a = 0, b = 0;
+
+	cr_assert_eq(tl_day_range(parse(t), tz, &a, &b), 0);
+	expect_format(a, start);
+	expect_format(b, end);
+}
+
+static void expect_week(const char *tz, int week_start, const char *t,
+			const char *start, const char *end)
+{
+	int64_t a = 0, b = 0;
+
+	cr_assert_eq(tl_week_range(parse(t), tz, week_start, &a, &b), 0);
+	expect_format(a, start);
+	expect_format(b, end);
+}
+
+static int64_t day_hours(const char *tz, const char *t)
+{
+	int64_t a = 0, b = 0;
+
+	cr_assert_eq(tl_day_range(parse(t), tz, &a, &b), 0);
+	return (b - a) / 3600000;
+}
+
+/* ---- RFC 3339 ----------------------------------------------------------- */
+
+Test(time, parse_accepts_rfc3339_in_utc)
+{
+	cr_assert_eq(parse("2026-12-01T10:00:00Z"), NOW);
+	cr_assert_eq(parse("1970-01-01T00:00:00Z"), 0);
+	cr_assert_eq(parse("2024-02-29T00:00:00Z"), INT64_C(1709164800000));
+}
+
+Test(time, parse_accepts_lowercase_t_and_z)
+{
+	cr_assert_eq(parse("2026-12-01t10:00:00z"), NOW);
+	cr_assert_eq(parse("2026-12-01T10:00:00z"), NOW);
+	cr_assert_eq(parse("2026-12-01t10:00:00Z"), NOW);
+}
+
+Test(time, parse_subtracts_positive_offsets)
+{
+	cr_assert_eq(parse("2026-12-01T12:00:00+02:00"), NOW);
+	cr_assert_eq(parse("2026-12-01T23:45:00+13:45"), NOW);
+}
+
+Test(time, parse_adds_negative_offsets)
+{
+	cr_assert_eq(parse("2026-12-01T04:30:00-05:30"), NOW);
+	cr_assert_eq(parse("2026-12-01T10:00:00-00:00"), NOW);
+	cr_assert_eq(parse("2026-12-01T10:00:00+00:00"), NOW);
+}
+
+Test(time, parse_moves_across_midnight_and_year_by_offset)
+{
+	expect_parse("2026-12-31T23:30:00-01:00", NULL,
+		     "2027-01-01T00:30:00.000Z");
+	expect_parse("2027-01-01T00:30:00+01:00", NULL,
+		     "2026-12-31T23:30:00.000Z");
+}
+
+Test(time, parse_keeps_milliseconds_and_truncates_finer_digits)
+{
+	cr_assert_eq(parse("2026-12-01T10:00:00.5Z"), NOW + 500);
+	cr_assert_eq(parse("2026-12-01T10:00:00.05Z"), NOW + 50);
+	cr_assert_eq(parse("2026-12-01T10:00:00.123Z"), NOW + 123);
+	cr_assert_eq(parse("2026-12-01T10:00:00.123999999Z"), NOW + 123);
+	cr_assert_eq(parse("2026-12-01T10:00:00.9999Z"), NOW + 999);
+	cr_assert_eq(parse("2026-12-01T10:00:00.000000000000000000001Z"), NOW);
+	cr_assert_eq(parse("2026-12-01T12:00:00.250+02:00"), NOW + 250);
+}
+
+Test(time, parse_accepts_leap_days_of_leap_years)
+{
+	expect_parse("2024-02-29T12:00:00Z", NULL, "2024-02-29T12:00:00.000Z");
+	expect_parse("2000-02-29T12:00:00Z", NULL, "2000-02-29T12:00:00.000Z");
+}
+
+Test(time, parse_accepts_the_ends_of_the_range)
+{
+	cr_assert_eq(parse("1970-01-01T00:00:00.000Z"), 0);
+	expect_parse("9999-12-31T23:59:59.999Z", NULL,
+		     "9999-12-31T23:59:59.999Z");
+	cr_assert_eq(parse("9999-12-31T23:59:59.999Z"),
+		     INT64_C(253402300799999));
+}
+
+Test(time, parse_rejects_february_30)
+{
+	expect_invalid("2026-02-30T10:00:00Z");
+	expect_invalid("2024-02-30");
+}
+
+Test(time, parse_rejects_february_29_of_common_years)
+{
+	expect_invalid("2026-02-29T10:00:00Z");
+	expect_invalid("2100-02-29T10:00:00Z");
+	expect_invalid("2026-02-29");
+}
+
+Test(time, parse_rejects_bad_months)
+{
+	expect_invalid("2026-13-01T10:00:00Z");
+	expect_invalid("2026-00-01T10:00:00Z");
+	expect_invalid("2026-13-01");
+}
+
+Test(time, parse_rejects_bad_days)
+{
+	expect_invalid("2026-04-31T10:00:00Z");
+	expect_invalid("2026-01-32T10:00:00Z");
+	expect_invalid("2026-01-00T10:00:00Z");
+	expect_invalid("2026-06-31");
+}
+
+Test(time, parse_rejects_bad_hours_minutes_and_seconds)
+{
+	expect_invalid("2026-12-01T24:00:00Z");
+	expect_invalid("2026-12-01T10:60:00Z");
+	expect_invalid("2026-12-01T10:00:60Z");
+	expect_invalid("2026-12-01T10:00:99Z");
+}
+
+Test(time, parse_rejects_bad_offsets)
+{
+	expect_invalid("2026-12-01T10:00:00+24:00");
+	expect_invalid("2026-12-01T10:00:00+02:60");
+	expect_invalid("2026-12-01T10:00:00+0200");
+	expect_invalid("2026-12-01T10:00:00+02");
+	expect_invalid("2026-12-01T10:00:00+2:00");
+	expect_invalid("2026-12-01T10:00:00 +02:00");
+}
+
+Test(time, parse_rejects_missing_offset)
+{
+	expect_invalid("2026-12-01T10:00:00");
+	expect_invalid("2026-12-01T10:00:00.123");
+}
+
+Test(time, parse_rejects_empty_text)
+{
+	tl_slice none = { NULL, 0 };
+	int64_t v = 42;
+
+	expect_invalid("");
+	cr_assert_eq(tl_time_parse(none, NOW, NULL, "due", &v, NULL),
+		     TL_EINVALID);
+	cr_assert_eq(v, 42);
+}
+
+Test(time, parse_rejects_garbage)
+{
+	expect_invalid("tomorrow");
+	expect_invalid("2026/12/01");
+	expect_invalid("2026-12-1");
+	expect_invalid("26-12-01");
+	expect_invalid("02026-12-01");
+	expect_invalid(" 2026-12-01");
+	expect_invalid("2026-12-01T10:00Z");
+	expect_invalid("2026-12-01 10:00:00Z");
+	expect_invalid("2026-12-01T10:00:00.Z");
+	expect_invalid("2026-12-01X10:00:00Z");
+	expect_invalid("+");
+	expect_invalid("-");
+	expect_invalid("Z");
+}
+
+Test(time, parse_rejects_trailing_text)
+{
+	expect_invalid("2026-12-01T10:00:00Zx");
+	expect_invalid("2026-12-01T10:00:00Z ");
+	expect_invalid("2026-12-01T10:00:00+02:00:00");
+	expect_invalid("2026-12-01 ");
+	expect_invalid("2026-12-01x");
+	expect_invalid("+3dx");
+	expect_invalid("+3d ");
+}
+
+Test(time, parse_rejects_text_with_an_embedded_nul)
+{
+	tl_slice s = { "2026-12-01\0junk", 15 };
+	int64_t v = 42;
+
+	cr_assert_eq(tl_time_parse(s, NOW, NULL, "due", &v, NULL),
+		     TL_EINVALID);
+}
+
+Test(time, parse_rejects_years_outside_1970_to_9999)
+{
+	expect_invalid("1969-12-31T23:59:59Z");
+	expect_invalid("0000-01-01T00:00:00Z");
+	expect_invalid("1969-12-31");
+	/* the year is fine, the instant is not */
+	expect_invalid("1970-01-01T00:30:00+01:00");
+	expect_invalid("9999-12-31T23:30:00-01:00");
+}
+
+/* ---- dates -------------------------------------------------------------- */
+
+Test(time, parse_date_is_utc_midnight_without_zone)
+{
+	expect_parse("2026-12-01", NULL, "2026-12-01T00:00:00.000Z");
+	expect_parse("2026-12-01", "UTC", "2026-12-01T00:00:00.000Z");
+	expect_parse("1970-01-01", NULL, "1970-01-01T00:00:00.000Z");
+}
+
+Test(time, parse_date_is_local_midnight_in_zone)
+{
+	expect_parse("2026-12-01", "Europe/Berlin", "2026-11-30T23:00:00.000Z");
+	expect_parse("2026-07-01", "Europe/Berlin", "2026-06-30T22:00:00.000Z");
+	expect_parse("2026-07-01", "America/Los_Angeles",
+		     "2026-07-01T07:00:00.000Z");
+	expect_parse("2026-07-01", "Asia/Kolkata", "2026-06-30T18:30:00.000Z");
+}
+
+Test(time, parse_date_on_berlin_spring_forward_day)
+{
+	expect_parse("2026-03-29", "Europe/Berlin", "2026-03-28T23:00:00.000Z");
+	expect_parse("2026-03-30", "Europe/Berlin", "2026-03-29T22:00:00.000Z");
+}
+
+Test(time, parse_date_without_midnight_takes_the_end_of_the_gap)
+{
+	/* 00:00 EET jumps to 01:00 EEST */
+	expect_parse("2026-03-29", "Asia/Beirut", "2026-03-28T22:00:00.000Z");
+	/* Brazil moved its clocks at midnight until 2019 */
+	expect_parse("2018-11-04", "America/Sao_Paulo",
+		     "2018-11-04T03:00:00.000Z");
+	/* Samoa skipped 2011-12-30 altogether */
+	expect_parse("2011-12-30", "Pacific/Apia", "2011-12-30T10:00:00.000Z");
+	expect_parse("2011-12-31", "Pacific/Apia", "2011-12-30T10:00:00.000Z");
+}
+
+Test(time, parse_date_with_two_midnights_takes_the_first)
+{
+	/* 01:00 CDT falls back to 00:00 CST */
+	expect_parse("2026-11-01", "America/Havana",
+		     "2026-11-01T04:00:00.000Z");
+}
+
+Test(time, parse_date_rejects_unknown_zone)
+{
+	tl_err err = { .index = -1 };
+	int64_t v = 42;
+
+	cr_assert_eq(tl_time_parse(tl_s("2026-12-01"), NOW, "Nope/Zone", "due",
+				   &v, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "tz");
+	cr_assert(strstr(err.message, "'Nope/Zone'"), "%s", err.message);
+	cr_assert_eq(v, 42);
+}
+
+Test(time, parse_ignores_zone_for_absolute_times)
+{
+	cr_assert_eq(parse_in("2026-12-01T10:00:00Z", "Europe/Berlin"), NOW);
+	cr_assert_eq(parse_in("+1h", "Europe/Berlin"), NOW + 3600000);
+}
+
+/* ---- relative ----------------------------------------------------------- */
+
+Test(time, parse_relative_adds_each_unit)
+{
+	cr_assert_eq(parse("+10s"), NOW + 10 * 1000);
+	cr_assert_eq(parse("+30m"), NOW + 30 * 60000);
+	cr_assert_eq(parse("+2h"), NOW + 2 * 3600000);
+	cr_assert_eq(parse("+3d"), NOW + 3 * INT64_C(86400000));
+	cr_assert_eq(parse("+1w"), NOW + 7 * INT64_C(86400000));
+	cr_assert_eq(parse("+0d"), NOW);
+	cr_assert_eq(parse("+007m"), NOW + 7 * 60000);
+}
+
+Test(time, parse_relative_subtracts_with_minus)
+{
+	cr_assert_eq(parse("-2h"), NOW - 2 * 3600000);
+	cr_assert_eq(parse("-1w"), NOW - 7 * INT64_C(86400000));
+}
+
+Test(time, parse_relative_rejects_missing_sign)
+{
+	expect_invalid("3d");
+	expect_invalid("30m");
+}
+
+Test(time, parse_relative_rejects_missing_digits_or_unit)
+{
+	expect_invalid("+d");
+	expect_invalid("+3");
+	expect_invalid("+3y");
+	expect_invalid("+3D");
+	expect_invalid("+1d2h");
+	expect_invalid("++3d");
+	expect_invalid("+-3d");
+	expect_invalid("+3 d");
+}
+
+Test(time, parse_relative_rejects_overflow)
+{
+	expect_invalid("+99999999999999999999s");
+	expect_invalid("+9223372036854775807w");
+	expect_invalid("+15250284452w");
+	expect_invalid("-9223372036854775807s");
+	/* no overflow, but past year 9999 */
+	expect_invalid("+500000w");
+}
+
+Test(time, parse_relative_rejects_results_before_1970)
+{
+	tl_err err = { .index = -1 };
+	int64_t v = 42;
+
+	cr_assert_eq(tl_time_parse(tl_s("-1d"), 0, NULL, "due", &v, &err),
+		     TL_EINVALID);
+	cr_assert(strstr(err.message, "out of range"), "%s", err.message);
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+Test(time, parse_error_names_field_and_quotes_value)
+{
+	tl_err err = { .index = 3 };
+	int64_t v;
+
+	cr_assert_eq(tl_time_parse(tl_s("tomorrow"), NOW, NULL, "due", &v,
+				   &err), TL_EINVALID);
+	cr_assert_eq(err.code, TL_EINVALID);
+	cr_assert_eq(err.index, 3);
+	cr_assert_str_eq(err.field, "due");
+	cr_assert_str_eq(err.message,
+			 "invalid time 'tomorrow' (expected RFC 3339, "
+			 "YYYY-MM-DD or +3d/-2h/+30m)");
+}
+
+Test(time, parse_error_escapes_unprintable_bytes)
+{
+	tl_err err = { .index = -1 };
+	int64_t v;
+	size_t i;
+
+	tl_time_parse(tl_s("\x01" "2026\n'\xff"), NOW, NULL, "due", &v, &err);
+	cr_assert(strstr(err.message, "'\\x012026\\x0a\\'\\xff'"), "%s",
+		  err.message);
+	for (i = 0; err.message[i]; i++)
+		cr_assert(err.message[i] >= 0x20 && err.message[i] < 0x7f);
+}
+
+Test(time, parse_error_truncates_long_values)
+{
+	char text[2000];
+	tl_err err = { .index = -1 };
+	int64_t v;
+
+	memset(text, '9', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	tl_time_parse(tl_s(text), NOW, NULL, "due", &v, &err);
+	cr_assert(strstr(err.message, "...' (expected"), "%s", err.message);
+	cr_assert_lt(strlen(err.message), 200);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+Test(time, format_prints_utc_with_milliseconds)
+{
+	expect_format(NOW, "2026-12-01T10:00:00.000Z");
+	expect_format(NOW + 7, "2026-12-01T10:00:00.007Z");
+	expect_format(0, "1970-01-01T00:00:00.000Z");
+	expect_format(INT64_C(1000000000000), "2001-09-09T01:46:40.000Z");
+	expect_format(INT64_C(951782400000), "2000-02-29T00:00:00.000Z");
+	expect_format(INT64_C(253402300799999), "9999-12-31T23:59:59.999Z");
+}
+
+Test(time, format_floors_negative_times)
+{
+	expect_format(-1, "1969-12-31T23:59:59.999Z");
+	expect_format(-1500, "1969-12-31T23:59:58.500Z");
+	expect_format(-86400000, "1969-12-31T00:00:00.000Z");
+	expect_format(INT64_C(-62135596800000), "0001-01-01T00:00:00.000Z");
+}
+
+Test(time, format_survives_extreme_values)
+{
+	char buf[32];
+
+	tl_time_format(INT64_MAX, buf);
+	cr_assert_lt(strlen(buf), 32);
+	cr_assert_str_eq(buf + strlen(buf) - 5, ".807Z");
+	tl_time_format(INT64_MIN, buf);
+	cr_assert_lt(strlen(buf), 32);
+	cr_assert_eq(buf[0], '-');
+	cr_assert_str_eq(buf + strlen(buf) - 5, ".192Z");
+}
+
+Test(time, format_and_parse_round_trip)
+{
+	uint64_t x = 88172645463325252u;
+	char buf[32];
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		int64_t ms, back = -1;
+
+		/* xorshift: spread over the whole accepted range */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		ms = (int64_t)(x % UINT64_C(253402300800000));
+		tl_time_format(ms, buf);
+		cr_assert_eq(tl_time_parse(tl_s(buf), 0, NULL, "t", &back,
+					   NULL), 0, "%s", buf);
+		cr_assert_eq(back, ms, "%s", buf);
+	}
+}
+
+Test(time, now_is_close_to_time_of_day)
+{
+	int64_t now = tl_time_now();
+
+	/* after this test was written, before the year 9999 */
+	cr_assert_gt(now, INT64_C(1767225600000));
+	cr_assert_lt(now, INT64_C(253402300799999));
+}
+
+/* ---- zones -------------------------------------------------------------- */
+
+Test(tz, valid_accepts_database_names)
+{
+	cr_assert(tl_tz_valid("UTC"));
+	cr_assert(tl_tz_valid("Europe/Berlin"));
+	cr_assert(tl_tz_valid("America/Los_Angeles"));
+	cr_assert(tl_tz_valid("America/Argentina/Buenos_Aires"));
+	cr_assert(tl_tz_valid("Etc/GMT+5"));
+	cr_assert(tl_tz_valid("Etc/GMT-14"));
+	cr_assert(tl_tz_valid("Pacific/Auckland"));
+}
+
+Test(tz, valid_rejects_unknown_names)
+{
+	cr_assert_not(tl_tz_valid(NULL));
+	cr_assert_not(tl_tz_valid(""));
+	cr_assert_not(tl_tz_valid("Nope/Zone"));
+	cr_assert_not(tl_tz_valid("Europe/Berlin "));
+	cr_assert_not(tl_tz_valid("europe/berlin"));
+	cr_assert_not(tl_tz_valid("CET-1CEST"));
+	cr_assert_not(tl_tz_valid("Europe"));
+	cr_assert_not(tl_tz_valid("Europe/"));
+}
+
+Test(tz, valid_rejects_paths_out_of_the_database)
+{
+	cr_assert_not(tl_tz_valid("../etc/passwd"));
+	cr_assert_not(tl_tz_valid("../../../etc/passwd"));
+	cr_assert_not(tl_tz_valid("Europe/../../../etc/passwd"));
+	cr_assert_not(tl_tz_valid("/etc/localtime"));
+	cr_assert_not(tl_tz_valid("/usr/share/zoneinfo/Europe/Berlin"));
+	cr_assert_not(tl_tz_valid(":Europe/Berlin"));
+	cr_assert_not(tl_tz_valid("zone.tab"));
+}
+
+Test(tz, valid_rejects_data_files_that_are_no_zones)
+{
+	cr_assert_not(tl_tz_valid("leapseconds"));
+}
+
+Test(tz, valid_rejects_overlong_names)
+{
+	char name[400];
+
+	memset(name, 'A', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	cr_assert_not(tl_tz_valid(name));
+}
+
+Test(tz, calls_restore_the_previous_tz)
+{
+	int64_t a, b, v;
+
+	setenv("TZ", "America/New_York", 1);
+	cr_assert_eq(tl_day_range(NOW, "Europe/Berlin", &a, &b), 0);
+	cr_assert_eq(tl_week_range(NOW, "Asia/Tokyo", 1, &a, &b), 0);
+	cr_assert_eq(tl_time_parse(tl_s("2026-12-01"), NOW, "Asia/Tokyo", "t",
+				   &v, NULL), 0);
+	cr_assert_str_eq(getenv("TZ"), "America/New_York");
+
+	unsetenv("TZ");
+	cr_assert_eq(tl_day_range(NOW, "Europe/Berlin", &a, &b), 0);
+	cr_assert_null(getenv("TZ"));
+}
+
+/* ---- days --------------------------------------------------------------- */
+
+Test(day, range_in_utc_is_the_calendar_day)
+{
+	expect_day(NULL, "2026-12-01T10:00:00Z", "2026-12-01T00:00:00.000Z",
+		   "2026-12-02T00:00:00.000Z");
+	expect_day("UTC", "2026-12-01T00:00:00Z", "2026-12-01T00:00:00.000Z",
+		   "2026-12-02T00:00:00.000Z");
+	expect_day("UTC", "2026-12-01T23:59:59.999Z",
+		   "2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z");
+}
+
+Test(day, range_handles_times_before_1970)
+{
+	int64_t a, b;
+
+	cr_assert_eq(tl_day_range(-1, NULL, &a, &b), 0);
+	cr_assert_eq(a, -86400000);
+	cr_assert_eq(b, 0);
+	cr_assert_eq(tl_day_range(-1, "Europe/Berlin", &a, &b), 0);
+	expect_format(a, "1969-12-31T23:00:00.000Z");
+	expect_format(b, "1970-01-01T23:00:00.000Z");
+}
+
+Test(day, range_rejects_unknown_zone)
+{
+	int64_t a = 1, b = 2;
+
+	cr_assert_eq(tl_day_range(NOW, "Nope/Zone", &a, &b), TL_EINVALID);
+	cr_assert_eq(tl_day_range(NOW, "../etc/passwd", &a, &b), TL_EINVALID);
+	cr_assert_eq(a, 1);
+	cr_assert_eq(b, 2);
+}
+
+Test(day, range_rejects_times_out_of_the_calendar)
+{
+	int64_t a, b;
+
+	cr_assert_eq(tl_day_range(INT64_MAX, NULL, &a, &b), TL_EINVALID);
+	cr_assert_eq(tl_day_range(INT64_MIN, "Europe/Berlin", &a, &b),
+		     TL_EINVALID);
+}
+
+Test(day, berlin_spring_forward_day_is_23_hours)
+{
+	expect_day("Europe/Berlin", "2026-03-29T12:00:00Z",
+		   "2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z");
+	cr_assert_eq(day_hours("Europe/Berlin", "2026-03-28T23:00:00Z"), 23);
+	cr_assert_eq(day_hours("Europe/Berlin", "2026-03-29T21:59:59.999Z"),
+		     23);
+	cr_assert_eq(day_hours("Europe/Berlin", "2026-03-29T22:00:00Z"), 24);
+	cr_assert_eq(day_hours("Europe/Berlin", "2026-03-28T22:59:59Z"), 24);
+}
+
+Test(day, berlin_fall_back_day_is_25_hours)
+{
+	expect_day("Europe/Berlin", "2026-10-25T12:00:00Z",
+		   "2026-10-24T22:00:00.000Z", "2026-10-25T23:00:00.000Z");
+	/* both 02:30s, CEST and CET, are in it */
+	expect_day("Europe/Berlin", "2026-10-25T00:30:00Z",
+		   "2026-10-24T22:00:00.000Z", "2026-10-25T23:00:00.000Z");
+	expect_day("Europe/Berlin", "2026-10-25T01:30:00Z",
+		   "2026-10-24T22:00:00.000Z", "2026-10-25T23:00:00.000Z");
+	cr_assert_eq(day_hours("Europe/Berlin", "2026-10-25T12:00:00Z"), 25);
+}
+
+Test(day, los_angeles_spring_forward_day_is_23_hours)
+{
+	expect_day("America/Los_Angeles", "2026-03-08T20:00:00Z",
+		   "2026-03-08T08:00:00.000Z", "2026-03-09T07:00:00.000Z");
+	cr_assert_eq(day_hours("America/Los_Angeles", "2026-03-08T09:59:59Z"),
+		     23);
+	cr_assert_eq(day_hours("America/Los_Angeles", "2026-03-08T10:00:00Z"),
+		     23);
+}
+
+Test(day, los_angeles_fall_back_day_is_25_hours)
+{
+	expect_day("America/Los_Angeles", "2026-11-01T20:00:00Z",
+		   "2026-11-01T07:00:00.000Z", "2026-11-02T08:00:00.000Z");
+	cr_assert_eq(day_hours("America/Los_Angeles", "2026-11-01T08:30:00Z"),
+		     25);
+	cr_assert_eq(day_hours("America/Los_Angeles", "2026-11-01T09:30:00Z"),
+		     25);
+	/* the evening before is still an ordinary PDT day */
+	expect_day("America/Los_Angeles", "2026-11-01T06:59:59Z",
+		   "2026-10-31T07:00:00.000Z", "2026-11-01T07:00:00.000Z");
+}
+
+Test(day, auckland_days_start_before_utc_midnight)
+{
+	/* 23:00 NZDT on 1 December */
+	expect_day("Pacific/Auckland", "2026-12-01T10:00:00Z",
+		   "2026-11-30T11:00:00.000Z", "2026-12-01T11:00:00.000Z");
+	/* an hour later it is 2 December there */
+	expect_day("Pacific/Auckland", "2026-12-01T11:00:00Z",
+		   "2026-12-01T11:00:00.000Z", "2026-12-02T11:00:00.000Z");
+	expect_parse("2026-12-02", "Pacific/Auckland",
+		     "2026-12-01T11:00:00.000Z");
+}
+
+Test(day, auckland_dst_days_are_25_and_23_hours)
+{
+	expect_day("Pacific/Auckland", "2026-04-05T00:00:00Z",
+		   "2026-04-04T11:00:00.000Z", "2026-04-05T12:00:00.000Z");
+	expect_day("Pacific/Auckland", "2026-09-27T00:00:00Z",
+		   "2026-09-26T12:00:00.000Z", "2026-09-27T11:00:00.000Z");
+}
+
+Test(day, day_without_midnight_starts_at_the_end_of_the_gap)
+{
+	expect_day("Asia/Beirut", "2026-03-29T12:00:00Z",
+		   "2026-03-28T22:00:00.000Z", "2026-03-29T21:00:00.000Z");
+	expect_day("Asia/Beirut", "2026-03-28T21:59:59Z",
+		   "2026-03-27T22:00:00.000Z", "2026-03-28T22:00:00.000Z");
+}
+
+Test(day, day_before_a_fall_back_over_midnight_keeps_its_repeated_hour)
+{
+	/* Beirut: 24:00 EEST becomes 23:00 EET on 24 October */
+	expect_day("Asia/Beirut", "2026-10-24T21:30:00Z",
+		   "2026-10-23T21:00:00.000Z", "2026-10-24T22:00:00.000Z");
+	cr_assert_eq(day_hours("Asia/Beirut", "2026-10-24T12:00:00Z"), 25);
+}
+
+Test(day, day_with_two_midnights_starts_at_the_first)
+{
+	/* Havana: 01:00 CDT becomes 00:00 CST on 1 November */
+	expect_day("America/Havana", "2026-11-01T04:30:00Z",
+		   "2026-11-01T04:00:00.000Z", "2026-11-02T05:00:00.000Z");
+	expect_day("America/Havana", "2026-11-01T05:30:00Z",
+		   "2026-11-01T04:00:00.000Z", "2026-11-02T05:00:00.000Z");
+	expect_day("America/Havana", "2026-11-01T03:59:59Z",
+		   "2026-10-31T04:00:00.000Z", "2026-11-01T04:00:00.000Z");
+}
+
+Test(day, skipped_samoa_day_has_no_length)
+{
+	expect_day("Pacific/Apia", "2011-12-30T09:59:59Z",
+		   "2011-12-29T10:00:00.000Z", "2011-12-30T10:00:00.000Z");
+	expect_day("Pacific/Apia", "2011-12-30T10:00:00Z",
+		   "2011-12-30T10:00:00.000Z", "2011-12-31T10:00:00.000Z");
+}
+
+Test(day, consecutive_ranges_tile_the_year)
+{
+	static const char *const zones[] = {
+		"Europe/Berlin", "America/Los_Angeles", "Pacific/Auckland",
+		"Asia/Beirut", "America/Havana", "Australia/Lord_Howe",
+		"Asia/Kolkata", "UTC"
+	};
+	size_t z;
+
+	for (z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+		int64_t t = parse("2026-01-01T00:00:00Z"), a, b, prev_end;
+		int days;
+
+		cr_assert_eq(tl_day_range(t, zones[z], &a, &b), 0);
+		prev_end = b;
+		for (days = 0; days < 366; days++) {
+			cr_assert_eq(tl_day_range(prev_end, zones[z], &a, &b),
+				     0);
+			cr_assert_eq(a, prev_end, "%s day %d", zones[z], days);
+			cr_assert_geq(b - a, 23 * 3600000, "%s", zones[z]);
+			cr_assert_leq(b - a, 25 * 3600000, "%s", zones[z]);
+			prev_end = b;
+		}
+	}
+}
+
+/* ---- weeks -------------------------------------------------------------- */
+
+Test(week, range_in_utc_starts_monday_or_sunday)
+{
+	/* 2026-12-01 is a Tuesday */
+	expect_week(NULL, 1, "2026-12-01T10:00:00Z",
+		    "2026-11-30T00:00:00.000Z", "2026-12-07T00:00:00.000Z");
+	expect_week(NULL, 0, "2026-12-01T10:00:00Z",
+		    "2026-11-29T00:00:00.000Z", "2026-12-06T00:00:00.000Z");
+	/* the first day of the week is in it */
+	expect_week(NULL, 1, "2026-11-30T00:00:00Z",
+		    "2026-11-30T00:00:00.000Z", "2026-12-07T00:00:00.000Z");
+	expect_week(NULL, 0, "2026-11-29T00:00:00Z",
+		    "2026-11-29T00:00:00.000Z", "2026-12-06T00:00:00.000Z");
+	/* and the last one */
+	expect_week(NULL, 1, "2026-12-06T23:59:59Z",
+		    "2026-11-30T00:00:00.000Z", "2026-12-07T00:00:00.000Z");
+}
+
+Test(week, range_handles_times_before_1970)
+{
+	/* 1970-01-01 was a Thursday */
+	expect_format(0, "1970-01-01T00:00:00.000Z");
+	{
+		int64_t a, b;
+
+		cr_assert_eq(tl_week_range(0, NULL, 1, &a, &b), 0);
+		expect_format(a, "1969-12-29T00:00:00.000Z");
+		expect_format(b, "1970-01-05T00:00:00.000Z");
+	}
+}
+
+Test(week, berlin_week_with_spring_forward_is_167_hours)
+{
+	/* 2026-03-29 is the Sunday the clocks go forward */
+	expect_week("Europe/Berlin", 1, "2026-03-29T12:00:00Z",
+		    "2026-03-22T23:00:00.000Z", "2026-03-29T22:00:00.000Z");
+	expect_week("Europe/Berlin", 0, "2026-03-29T12:00:00Z",
+		    "2026-03-28T23:00:00.000Z", "2026-04-04T22:00:00.000Z");
+	expect_week("Europe/Berlin", 0, "2026-03-28T12:00:00Z",
+		    "2026-03-21T23:00:00.000Z", "2026-03-28T23:00:00.000Z");
+}
+
+Test(week, berlin_week_with_fall_back_is_169_hours)
+{
+	expect_week("Europe/Berlin", 1, "2026-10-25T12:00:00Z",
+		    "2026-10-18T22:00:00.000Z", "2026-10-25T23:00:00.000Z");
+	expect_week("Europe/Berlin", 0, "2026-10-25T12:00:00Z",
+		    "2026-10-24T22:00:00.000Z", "2026-10-31T23:00:00.000Z");
+}
+
+Test(week, los_angeles_weeks_across_both_changes)
+{
+	expect_week("America/Los_Angeles", 1, "2026-03-08T20:00:00Z",
+		    "2026-03-02T08:00:00.000Z", "2026-03-09T07:00:00.000Z");
+	expect_week("America/Los_Angeles", 0, "2026-03-08T20:00:00Z",
+		    "2026-03-08T08:00:00.000Z", "2026-03-15T07:00:00.000Z");
+	expect_week("America/Los_Angeles", 1, "2026-11-01T12:00:00Z",
+		    "2026-10-26T07:00:00.000Z", "2026-11-02T08:00:00.000Z");
+	expect_week("America/Los_Angeles", 0, "2026-11-01T12:00:00Z",
+		    "2026-11-01T07:00:00.000Z", "2026-11-08T08:00:00.000Z");
+}
+
+Test(week, range_uses_the_local_weekday)
+{
+	/* Monday 00:30 in Auckland is still Sunday in UTC */
+	expect_week("Pacific/Auckland", 1, "2026-11-29T11:30:00Z",
+		    "2026-11-29T11:00:00.000Z", "2026-12-06T11:00:00.000Z");
+	expect_week(NULL, 1, "2026-11-29T11:30:00Z",
+		    "2026-11-23T00:00:00.000Z", "2026-11-30T00:00:00.000Z");
+}
+
+Test(week, range_rejects_bad_week_start_and_zone)
+{
+	int64_t a = 1, b = 2;
+
+	cr_assert_eq(tl_week_range(NOW, NULL, 7, &a, &b), TL_EINVALID);
+	cr_assert_eq(tl_week_range(NOW, NULL, -1, &a, &b), TL_EINVALID);
+	cr_assert_eq(tl_week_range(NOW, "Nope/Zone", 1, &a, &b), TL_EINVALID);
+	cr_assert_eq(a, 1);
+	cr_assert_eq(b, 2);
+}
