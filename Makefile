@@ -74,7 +74,7 @@ $(B)/tasklog: $(TOOL_OBJ) $(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(B)/libtasklog.a $(LIBS) $(TOOLLIBS)
 
 $(B)/tests/unit: $(UNIT_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtasklog.a
-	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) -lcriterion
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(TOOLLIBS) -lcriterion
 
 $(B)/tests/e2e: $(E2E_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(TOOLLIBS) -lcriterion
