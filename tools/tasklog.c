@@ -551,9 +551,10 @@ static int open_workspace(struct cli *c)
 
 	c->dir = has(c, O_DB) ? c->val[O_DB]
 				: env && env[0] ? env : DEFAULT_DB;
-	oo.flags = c->cmd->open == OPEN_CREATE ? TL_OPEN_CREATE
-		   : c->cmd->open == OPEN_READ ? TL_OPEN_RDONLY
-		   : 0;
+	/* Reads open read-write too: LMDB readers never block a writer in
+	 * another process either way, and an uninitialised directory then
+	 * gets the message below instead of a file system error. */
+	oo.flags = c->cmd->open == OPEN_CREATE ? TL_OPEN_CREATE : 0;
 	oo.views = cli_views(&oo.views_len);
 	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
 	if (rc)

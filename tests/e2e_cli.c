@@ -1,0 +1,1445 @@
+/*
+ * e2e_cli.c - end-to-end tests of the `tasklog` command line.
+ *
+ * Every test drives the real binary ($TASKLOG_BIN) on its own temporary
+ * workspace and checks the --json output field by field.  Bad input is
+ * tested one class per test: the exit status, that the one stderr line
+ * names the field, and that nothing was appended (`stats` events).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+
+#define T0 "2026-03-02T09:00:00Z" /* a Monday */
+#define T0_OUT "2026-03-02T09:00:00.000Z"
+#define T1 "2026-03-02T10:00:00Z"
+#define T1_OUT "2026-03-02T10:00:00.000Z"
+#define T2 "2026-03-02T11:00:00Z"
+#define T2_OUT "2026-03-02T11:00:00.000Z"
+#define UNKNOWN_ID "01890a5d-ac96-774b-bcce-b302099a8057"
+
+static char *ws; /* the test's workspace */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* Run `tasklog --db ws --json ARGS...` into *r. */
+#define CLI(r, ...)                                                        \
+	cr_assert_eq(tu_cli((r), ws, __VA_ARGS__, NULL), 0,                 \
+		     "cannot run %s", tu_bin())
+
+/* Run and require exit status `code`. */
+#define EXPECT(r, code, ...)                                               \
+	do {                                                               \
+		CLI(r, __VA_ARGS__);                                       \
+		cr_assert_eq((r)->status, (code),                          \
+			     "exit %d, wanted %d\nstdout: %s\nstderr: %s", \
+			     (r)->status, (code), (r)->out, (r)->err);     \
+	} while (0)
+
+/* Run, require success and a JSON document on stdout. */
+#define OK(r, ...)                                                         \
+	do {                                                               \
+		EXPECT(r, 0, __VA_ARGS__);                                 \
+		cr_assert((r)->json, "stdout is not JSON: %s", (r)->out);  \
+	} while (0)
+
+static const char *const code_names[] = {
+	"ok", "invalid", "not_found", "conflict", "forbidden", "storage"
+};
+
+static bool is_uuid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!strchr("0123456789abcdef", s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool is_hex(const char *s, size_t len)
+{
+	return s && strlen(s) == len &&
+	       strspn(s, "0123456789abcdef") == len;
+}
+
+/* The number of events in the log. */
+static long long events(void)
+{
+	tu_run r;
+	long long n;
+
+	OK(&r, "stats");
+	n = tu_int(r.json, "events");
+	cr_assert(n > 0, "stats: %s", r.out);
+	tu_run_release(&r);
+	return n;
+}
+
+static long long stat_of(const char *key)
+{
+	tu_run r;
+	long long n;
+
+	OK(&r, "stats");
+	n = tu_int(r.json, key);
+	tu_run_release(&r);
+	return n;
+}
+
+/* Add a task with the given title (linked to lead:1); its id, malloc'd. */
+static char *add_task(const char *title)
+{
+	tu_run r;
+	char *id;
+
+	OK(&r, "--now", T0, "task", "add", "--title", title, "--link",
+	   "lead:1");
+	id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	return id;
+}
+
+/* Run `--db ws --json ARGV` (NULL-ended) into *r. */
+static void run_argv(tu_run *r, const char *const *argv)
+{
+	const char *full[64];
+	size_t n = 0;
+
+	full[n++] = "--db";
+	full[n++] = ws;
+	full[n++] = "--json";
+	for (size_t i = 0; argv[i]; i++) {
+		cr_assert(n < 63);
+		full[n++] = argv[i];
+	}
+	full[n] = NULL;
+	cr_assert_eq(tu_exec(r, NULL, full), 0);
+}
+
+/* The command must fail with exit `code`, an error line naming `field`,
+ * an error document with the code's name, and nothing appended. */
+static void rejected(int code, const char *field, const char *const *argv)
+{
+	long long before = events();
+	const json_t *e;
+	tu_run r;
+
+	run_argv(&r, argv);
+	cr_assert_eq(r.status, code, "%s %s: exit %d, wanted %d\nstderr: %s",
+		     argv[0], argv[1] ? argv[1] : "", r.status, code, r.err);
+	cr_assert(tu_err_names(&r, field),
+		  "stderr should be one line naming \"%s\": %s", field, r.err);
+	e = json_object_get(r.json, "error");
+	cr_assert(json_is_object(e), "no error document: %s", r.out);
+	cr_assert_str_eq(tu_str(e, "code"), code_names[code]);
+	cr_assert(json_is_string(json_object_get(e, "message")));
+	cr_assert(json_object_get(e, "field"), "error.field missing");
+	tu_run_release(&r);
+	cr_assert_eq(events(), before, "something was appended");
+}
+
+#define REJECT(code, field, ...) \
+	rejected((code), (field), (const char *const[]){ __VA_ARGS__, NULL })
+
+static void setup(void)
+{
+	tu_run r;
+
+	ws = tu_tmpdir();
+	OK(&r, "init");
+	tu_run_release(&r);
+	OK(&r, "member", "add", "alice", "--name", "Alice A");
+	tu_run_release(&r);
+	OK(&r, "member", "add", "bob", "--name", "Bob B");
+	tu_run_release(&r);
+	OK(&r, "member", "add", "carol", "--name", "Carol C",
+	   "--no-crm-access");
+	tu_run_release(&r);
+}
+
+static void teardown(void)
+{
+	tu_rmrf(ws);
+	free(ws);
+}
+
+static void setup_empty(void)
+{
+	ws = tu_tmpdir();
+}
+
+TestSuite(init, .init = setup_empty, .fini = teardown);
+TestSuite(task, .init = setup, .fini = teardown);
+TestSuite(history, .init = setup, .fini = teardown);
+TestSuite(member, .init = setup, .fini = teardown);
+TestSuite(cli, .init = setup, .fini = teardown);
+TestSuite(bad_input, .init = setup, .fini = teardown);
+
+/* ---- init -------------------------------------------------------------- */
+
+Test(init, creates_workspace_with_defaults)
+{
+	tu_run r;
+
+	OK(&r, "init");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")));
+	cr_assert_str_eq(tu_str(r.json, "db"), ws);
+	cr_assert_str_eq(tu_str(r.json, "tz"), "UTC");
+	cr_assert_str_eq(tu_str(r.json, "week_start"), "monday");
+	cr_assert_str_eq(tu_str(r.json, "admin"), "admin");
+	tu_run_release(&r);
+
+	OK(&r, "member", "list");
+	json_t *items = json_object_get(r.json, "items");
+	bool admin = false;
+	size_t i;
+	json_t *m;
+	json_array_foreach(items, i, m) {
+		if (!strcmp(tu_str(m, "id"), "admin")) {
+			admin = true;
+			cr_assert_str_eq(tu_str(m, "role"), "admin");
+			cr_assert(json_is_true(json_object_get(m, "crm_access")));
+		}
+	}
+	cr_assert(admin, "no admin in %s", r.out);
+	tu_run_release(&r);
+}
+
+Test(init, takes_zone_week_start_and_admin)
+{
+	tu_run r;
+
+	OK(&r, "init", "--tz", "Europe/Berlin", "--week-start", "sunday",
+	   "--admin", "boss");
+	cr_assert_str_eq(tu_str(r.json, "tz"), "Europe/Berlin");
+	cr_assert_str_eq(tu_str(r.json, "week_start"), "sunday");
+	cr_assert_str_eq(tu_str(r.json, "admin"), "boss");
+	tu_run_release(&r);
+
+	/* Dates are read in the workspace zone. */
+	OK(&r, "task", "add", "--title", "x", "--link", "lead:1", "--due",
+	   "2026-03-10");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-09T23:00:00.000Z");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "created_by"), "id"),
+			 "boss");
+	tu_run_release(&r);
+}
+
+Test(init, twice_is_a_conflict)
+{
+	tu_run r;
+
+	OK(&r, "init");
+	tu_run_release(&r);
+	EXPECT(&r, 3, "init");
+	cr_assert(tu_err_names(&r, "tasklog: "), "%s", r.err);
+	tu_run_release(&r);
+}
+
+Test(init, rejects_unknown_zone_and_week_start)
+{
+	tu_run r;
+
+	EXPECT(&r, 1, "init", "--tz", "Mars/Olympus");
+	cr_assert(tu_err_names(&r, "tz"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "init", "--week-start", "friday");
+	cr_assert(tu_err_names(&r, "week"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+Test(init, commands_before_init_fail)
+{
+	tu_run r;
+
+	CLI(&r, "stats");
+	cr_assert_neq(r.status, 0);
+	cr_assert(tu_err_names(&r, "init"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+/* ---- tasks ------------------------------------------------------------- */
+
+Test(task, add_sets_every_field)
+{
+	tu_run r;
+	const json_t *t, *tags;
+
+	OK(&r, "--now", T0, "task", "add", "--title", "Call Dana \xe2\x98\x95",
+	   "--link", "lead:42", "--type", "call", "--due",
+	   "2026-03-05T15:30:00+01:00", "--assignee", "alice", "--notes",
+	   "Ask about\nthe budget", "--tag", "hot", "--tag", "q1");
+	t = r.json;
+	cr_assert(is_uuid(tu_str(t, "id")), "id %s", tu_str(t, "id"));
+	cr_assert_eq(tu_str(t, "id")[14], '7', "not a UUIDv7");
+	cr_assert_str_eq(tu_str(t, "title"), "Call Dana \xe2\x98\x95");
+	cr_assert(strstr(r.out, "\xe2\x98\x95"), "UTF-8 kept as is: %s",
+		  r.out);
+	cr_assert_str_eq(tu_str(t, "type"), "call");
+	cr_assert_str_eq(tu_str(t, "status"), "todo");
+	cr_assert_str_eq(tu_str(t, "due_at"), "2026-03-05T14:30:00.000Z");
+	cr_assert_str_eq(tu_str(t, "assignee"), "alice");
+	cr_assert_str_eq(tu_str(t, "notes"), "Ask about\nthe budget");
+	cr_assert_str_eq(tu_str(json_object_get(t, "link"), "type"), "lead");
+	cr_assert_str_eq(tu_str(json_object_get(t, "link"), "id"), "42");
+	cr_assert_str_eq(tu_str(t, "created_at"), T0_OUT);
+	cr_assert_str_eq(tu_str(json_object_get(t, "created_by"), "id"),
+			 "admin");
+	cr_assert_str_eq(tu_str(json_object_get(t, "created_by"), "kind"),
+			 "user");
+	cr_assert_str_eq(tu_str(t, "updated_at"), T0_OUT);
+	cr_assert(json_is_null(json_object_get(t, "completed_at")));
+	cr_assert(json_is_null(json_object_get(t, "pipeline")));
+	cr_assert(json_is_null(json_object_get(t, "stage")));
+	cr_assert(json_is_null(json_object_get(t, "automation")));
+	tags = json_object_get(t, "tags");
+	cr_assert_eq(json_array_size(tags), 2, "tags %s", r.out);
+	cr_assert(strstr(r.out, "\"hot\"") && strstr(r.out, "\"q1\""));
+	cr_assert_eq(tu_int(t, "version"), 1);
+	tu_run_release(&r);
+}
+
+Test(task, add_uses_defaults)
+{
+	tu_run r;
+	const json_t *t;
+
+	OK(&r, "task", "add", "--title", "Plain", "--link", "contact:c-9");
+	t = r.json;
+	cr_assert_str_eq(tu_str(t, "type"), "task");
+	cr_assert_str_eq(tu_str(t, "status"), "todo");
+	cr_assert(json_is_null(json_object_get(t, "due_at")));
+	cr_assert(json_is_null(json_object_get(t, "assignee")));
+	cr_assert(json_is_null(json_object_get(t, "notes")));
+	cr_assert(json_is_array(json_object_get(t, "tags")));
+	cr_assert_eq(json_array_size(json_object_get(t, "tags")), 0);
+	cr_assert_str_eq(tu_str(json_object_get(t, "link"), "type"),
+			 "contact");
+	cr_assert_str_eq(tu_str(json_object_get(t, "link"), "id"), "c-9");
+	cr_assert_eq(tu_int(t, "version"), 1);
+	tu_run_release(&r);
+}
+
+Test(task, add_accepts_every_type_and_entity)
+{
+	static const char *const types[] = {
+		"call", "email", "message", "meeting", "chat", "proposal",
+		"note", "task", "follow_up", "demo"
+	};
+	static const char *const links[] = {
+		"contact:1", "lead:1", "account:1", "opportunity:1"
+	};
+	tu_run r;
+
+	for (size_t i = 0; i < 10; i++) {
+		OK(&r, "task", "add", "--title", "t", "--type", types[i],
+		   "--link", links[i % 4]);
+		cr_assert_str_eq(tu_str(r.json, "type"), types[i]);
+		tu_run_release(&r);
+	}
+}
+
+Test(task, add_with_client_id_keeps_it_and_refuses_reuse)
+{
+	tu_run r;
+	long long before;
+
+	OK(&r, "task", "add", "--title", "t", "--link", "lead:1", "--id",
+	   "01890A5D-AC96-774B-BCCE-B302099A8057");
+	cr_assert_str_eq(tu_str(r.json, "id"), UNKNOWN_ID);
+	tu_run_release(&r);
+	before = events();
+	EXPECT(&r, 3, "task", "add", "--title", "again", "--link", "lead:1",
+	       "--id", UNKNOWN_ID);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+}
+
+Test(task, due_accepts_relative_date_and_zone)
+{
+	tu_run r;
+
+	OK(&r, "--now", T0, "task", "add", "--title", "t", "--link", "lead:1",
+	   "--due", "+3d");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-05T09:00:00.000Z");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "task", "add", "--title", "t", "--link", "lead:1",
+	   "--due", "-2h");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-02T07:00:00.000Z");
+	tu_run_release(&r);
+	OK(&r, "task", "add", "--title", "t", "--link", "lead:1", "--due",
+	   "2026-03-10");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-10T00:00:00.000Z");
+	tu_run_release(&r);
+	OK(&r, "--tz", "Asia/Tokyo", "task", "add", "--title", "t", "--link",
+	   "lead:1", "--due", "2026-03-10");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-09T15:00:00.000Z");
+	tu_run_release(&r);
+}
+
+Test(task, update_changes_fields_and_bumps_version)
+{
+	char *id = add_task("Old");
+	tu_run r;
+	const json_t *t;
+
+	OK(&r, "--now", T1, "task", "update", id, "--title", "New", "--type",
+	   "email", "--notes", "n", "--due", "2026-04-01T08:00:00Z");
+	t = r.json;
+	cr_assert_str_eq(tu_str(t, "id"), id);
+	cr_assert_str_eq(tu_str(t, "title"), "New");
+	cr_assert_str_eq(tu_str(t, "type"), "email");
+	cr_assert_str_eq(tu_str(t, "notes"), "n");
+	cr_assert_str_eq(tu_str(t, "due_at"), "2026-04-01T08:00:00.000Z");
+	cr_assert_str_eq(tu_str(t, "created_at"), T0_OUT);
+	cr_assert_str_eq(tu_str(t, "updated_at"), T1_OUT);
+	cr_assert_eq(tu_int(t, "version"), 2);
+	tu_run_release(&r);
+
+	OK(&r, "--now", T2, "task", "update", id, "--no-due");
+	cr_assert(json_is_null(json_object_get(r.json, "due_at")));
+	cr_assert_eq(tu_int(r.json, "version"), 3);
+	cr_assert_str_eq(tu_str(r.json, "updated_at"), T2_OUT);
+	tu_run_release(&r);
+
+	OK(&r, "task", "show", id);
+	cr_assert_str_eq(tu_str(r.json, "title"), "New");
+	cr_assert_eq(tu_int(r.json, "version"), 3);
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(task, setting_same_value_appends_nothing)
+{
+	char *id = add_task("Same");
+	long long before = events();
+	tu_run r;
+
+	OK(&r, "--now", T1, "task", "update", id, "--title", "Same");
+	cr_assert_eq(tu_int(r.json, "version"), 1);
+	cr_assert_str_eq(tu_str(r.json, "updated_at"), T0_OUT);
+	tu_run_release(&r);
+	OK(&r, "task", "status", id, "todo");
+	cr_assert_eq(tu_int(r.json, "version"), 1);
+	tu_run_release(&r);
+	OK(&r, "task", "assign", id, "--unassign");
+	cr_assert_eq(tu_int(r.json, "version"), 1);
+	tu_run_release(&r);
+	OK(&r, "task", "untag", id, "absent");
+	cr_assert_eq(tu_int(r.json, "version"), 1);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+
+	OK(&r, "task", "tag", id, "x");
+	tu_run_release(&r);
+	before = events();
+	OK(&r, "task", "tag", id, "x");
+	cr_assert_eq(tu_int(r.json, "version"), 2);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	free(id);
+}
+
+Test(task, complete_sets_completed_at_and_reopening_clears_it)
+{
+	char *id = add_task("Finish me");
+	long long active = stat_of("active");
+	tu_run r;
+
+	OK(&r, "--now", T1, "task", "complete", id);
+	cr_assert_str_eq(tu_str(r.json, "status"), "completed");
+	cr_assert_str_eq(tu_str(r.json, "completed_at"), T1_OUT);
+	cr_assert_eq(tu_int(r.json, "version"), 2);
+	tu_run_release(&r);
+	cr_assert_eq(stat_of("active"), active - 1);
+
+	OK(&r, "--now", T2, "task", "status", id, "todo");
+	cr_assert_str_eq(tu_str(r.json, "status"), "todo");
+	cr_assert(json_is_null(json_object_get(r.json, "completed_at")));
+	cr_assert_eq(tu_int(r.json, "version"), 3);
+	tu_run_release(&r);
+	cr_assert_eq(stat_of("active"), active);
+
+	OK(&r, "--now", T2, "task", "status", id, "completed");
+	cr_assert_str_eq(tu_str(r.json, "completed_at"), T2_OUT);
+	tu_run_release(&r);
+	OK(&r, "task", "status", id, "cancelled");
+	cr_assert(json_is_null(json_object_get(r.json, "completed_at")));
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(task, status_takes_every_status)
+{
+	static const char *const st[] = { "in_progress", "on_hold",
+					  "cancelled", "completed", "todo" };
+	char *id = add_task("s");
+	tu_run r;
+
+	for (int i = 0; i < 5; i++) {
+		OK(&r, "task", "status", id, st[i]);
+		cr_assert_str_eq(tu_str(r.json, "status"), st[i]);
+		cr_assert_eq(tu_int(r.json, "version"), i + 2);
+		tu_run_release(&r);
+	}
+	free(id);
+}
+
+Test(task, assign_and_unassign)
+{
+	char *id = add_task("a");
+	tu_run r;
+
+	OK(&r, "task", "assign", id, "alice");
+	cr_assert_str_eq(tu_str(r.json, "assignee"), "alice");
+	cr_assert_eq(tu_int(r.json, "version"), 2);
+	tu_run_release(&r);
+	OK(&r, "task", "assign", id, "bob");
+	cr_assert_str_eq(tu_str(r.json, "assignee"), "bob");
+	tu_run_release(&r);
+	OK(&r, "task", "assign", id, "--unassign");
+	cr_assert(json_is_null(json_object_get(r.json, "assignee")));
+	cr_assert_eq(tu_int(r.json, "version"), 4);
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(task, tag_and_untag)
+{
+	char *id = add_task("t");
+	tu_run r;
+
+	OK(&r, "task", "tag", id, "vip");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "tags")), 1);
+	cr_assert_str_eq(json_string_value(json_array_get(
+				 json_object_get(r.json, "tags"), 0)),
+			 "vip");
+	tu_run_release(&r);
+	OK(&r, "task", "tag", id, "urgent");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "tags")), 2);
+	tu_run_release(&r);
+	OK(&r, "task", "untag", id, "vip");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "tags")), 1);
+	cr_assert_str_eq(json_string_value(json_array_get(
+				 json_object_get(r.json, "tags"), 0)),
+			 "urgent");
+	cr_assert_eq(tu_int(r.json, "version"), 4);
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(task, delete_hides_task_from_counts_and_keeps_history)
+{
+	char *id = add_task("gone");
+	long long tasks = stat_of("tasks");
+	tu_run r;
+
+	OK(&r, "task", "delete", id);
+	cr_assert_eq(tu_int(r.json, "version"), 2);
+	tu_run_release(&r);
+	cr_assert_eq(stat_of("tasks"), tasks - 1);
+	OK(&r, "task", "show", id);
+	cr_assert(json_is_true(json_object_get(r.json, "deleted")), "%s",
+		  r.out);
+	tu_run_release(&r);
+	OK(&r, "task", "show", id, "--history");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 2);
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(task, expect_version_mismatch_is_a_conflict)
+{
+	char *id = add_task("v");
+	long long before = events();
+	tu_run r;
+
+	EXPECT(&r, 3, "task", "update", id, "--title", "w",
+	       "--expect-version", "2");
+	cr_assert(tu_err_names(&r, "version"), "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "conflict");
+	tu_run_release(&r);
+	EXPECT(&r, 3, "task", "complete", id, "--expect-version", "7");
+	tu_run_release(&r);
+	EXPECT(&r, 3, "task", "tag", id, "x", "--expect-version", "0");
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+
+	OK(&r, "task", "show", id);
+	cr_assert_str_eq(tu_str(r.json, "title"), "v");
+	tu_run_release(&r);
+	OK(&r, "task", "update", id, "--title", "w", "--expect-version", "1");
+	cr_assert_eq(tu_int(r.json, "version"), 2);
+	tu_run_release(&r);
+	OK(&r, "task", "status", id, "on_hold", "--expect-version", "2");
+	cr_assert_eq(tu_int(r.json, "version"), 3);
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(task, idempotency_key_replay_returns_first_result)
+{
+	tu_run r;
+	char *id;
+	long long before;
+
+	OK(&r, "task", "add", "--title", "once", "--link", "lead:7",
+	   "--idempotency-key", "import-1");
+	id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	before = events();
+	OK(&r, "task", "add", "--title", "once", "--link", "lead:7",
+	   "--idempotency-key", "import-1");
+	cr_assert_str_eq(tu_str(r.json, "id"), id);
+	cr_assert_eq(tu_int(r.json, "version"), 1);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+
+	OK(&r, "task", "add", "--title", "once", "--link", "lead:7",
+	   "--idempotency-key", "import-2");
+	cr_assert_str_neq(tu_str(r.json, "id"), id);
+	tu_run_release(&r);
+
+	OK(&r, "task", "complete", id, "--idempotency-key", "done-1");
+	tu_run_release(&r);
+	before = events();
+	OK(&r, "task", "complete", id, "--idempotency-key", "done-1");
+	cr_assert_str_eq(tu_str(r.json, "status"), "completed");
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	free(id);
+}
+
+Test(task, human_output_uses_labels)
+{
+	tu_run r;
+
+	cr_assert_eq(tu_cli_text(&r, ws, "task", "add", "--title", "Human",
+				 "--link", "lead:1", "--type", "follow_up",
+				 "--status", "in_progress", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(!r.json, "human output should not be JSON");
+	cr_assert(strstr(r.out, "Follow Up"), "%s", r.out);
+	cr_assert(strstr(r.out, "In Progress"), "%s", r.out);
+	cr_assert(strstr(r.out, "Human"), "%s", r.out);
+	cr_assert(strstr(r.out, "lead:1"), "%s", r.out);
+	tu_run_release(&r);
+
+	char *id = add_task("todo one");
+	cr_assert_eq(tu_cli_text(&r, ws, "task", "show", id, NULL), 0);
+	cr_assert(strstr(r.out, "To Do"), "%s", r.out);
+	cr_assert(strstr(r.out, T0_OUT), "%s", r.out);
+	tu_run_release(&r);
+	free(id);
+}
+
+/* ---- history, as-of, log ------------------------------------------------- */
+
+Test(history, lists_events_of_the_task_in_order)
+{
+	char *id = add_task("h");
+	char *other = add_task("other");
+	tu_run r;
+	const json_t *ev;
+	size_t i;
+	json_t *e;
+
+	OK(&r, "--now", T1, "task", "update", id, "--title", "h2");
+	tu_run_release(&r);
+	OK(&r, "--now", T1, "task", "assign", id, "alice");
+	tu_run_release(&r);
+	OK(&r, "--now", T2, "task", "complete", id);
+	tu_run_release(&r);
+
+	OK(&r, "task", "show", id, "--history");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "task"), "id"), id);
+	cr_assert_eq(tu_int(json_object_get(r.json, "task"), "version"), 4);
+	ev = json_object_get(r.json, "events");
+	cr_assert_eq(json_array_size(ev), 4, "%s", r.out);
+	cr_assert_str_eq(tu_str(json_array_get(ev, 0), "type"), "task.created");
+	long long prev = 0;
+	json_array_foreach(ev, i, e) {
+		const json_t *actor = json_object_get(e, "actor");
+		cr_assert(tu_int(e, "seq") > prev, "seq order");
+		prev = tu_int(e, "seq");
+		cr_assert(is_uuid(tu_str(e, "id")));
+		cr_assert(tu_str(e, "type"));
+		cr_assert_str_eq(tu_str(e, "stream"), id);
+		cr_assert_eq(tu_int(e, "version"), (long long)i + 1);
+		cr_assert(tu_str(e, "at"));
+		cr_assert_str_eq(tu_str(actor, "id"), "admin");
+		cr_assert_str_eq(tu_str(actor, "kind"), "user");
+		cr_assert(tu_int(e, "schema") >= 1);
+		cr_assert(json_is_object(json_object_get(e, "data")));
+		cr_assert(is_hex(tu_str(e, "hash"), 64), "hash %s",
+			  tu_str(e, "hash"));
+	}
+	cr_assert_str_eq(tu_str(json_array_get(ev, 0), "at"), T0_OUT);
+	cr_assert_str_eq(tu_str(json_array_get(ev, 3), "at"), T2_OUT);
+	tu_run_release(&r);
+	free(id);
+	free(other);
+}
+
+Test(history, as_of_gives_past_state)
+{
+	char *id = add_task("A");
+	tu_run r;
+
+	OK(&r, "--now", T2, "task", "update", id, "--title", "B");
+	tu_run_release(&r);
+
+	OK(&r, "task", "show", id, "--as-of", T1);
+	cr_assert_str_eq(tu_str(r.json, "title"), "A");
+	cr_assert_eq(tu_int(r.json, "version"), 1);
+	tu_run_release(&r);
+	OK(&r, "task", "show", id, "--as-of", T2);
+	cr_assert_str_eq(tu_str(r.json, "title"), "B");
+	cr_assert_eq(tu_int(r.json, "version"), 2);
+	tu_run_release(&r);
+	OK(&r, "task", "show", id, "--as-of", T1, "--history");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "task"), "title"),
+			 "A");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 1);
+	tu_run_release(&r);
+	/* Relative to --now. */
+	OK(&r, "--now", T2, "task", "show", id, "--as-of", "-90m");
+	cr_assert_str_eq(tu_str(r.json, "title"), "A");
+	tu_run_release(&r);
+
+	EXPECT(&r, 2, "task", "show", id, "--as-of", "2026-03-01T00:00:00Z");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "show", id, "--as-of", "yesterday");
+	cr_assert(tu_err_names(&r, "as-of"), "%s", r.err);
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(history, log_pages_through_every_event)
+{
+	tu_run r;
+	long long total;
+	char from[24] = "1";
+	long long expect_seq = 1, pages = 0;
+
+	for (int i = 0; i < 5; i++)
+		free(add_task("p"));
+	total = events();
+	cr_assert_eq(stat_of("last_seq"), total);
+
+	for (;;) {
+		const json_t *items, *cur;
+		size_t i;
+		json_t *e;
+
+		OK(&r, "log", "--from", from, "--limit", "3");
+		items = json_object_get(r.json, "items");
+		json_array_foreach(items, i, e) {
+			cr_assert_eq(tu_int(e, "seq"), expect_seq);
+			expect_seq++;
+		}
+		pages++;
+		cur = json_object_get(r.json, "next_cursor");
+		cr_assert(cur, "next_cursor missing");
+		if (json_is_null(cur)) {
+			cr_assert(json_array_size(items) < 3);
+			tu_run_release(&r);
+			break;
+		}
+		cr_assert_eq(json_array_size(items), 3);
+		snprintf(from, sizeof from, "%s", json_string_value(cur));
+		cr_assert_eq(atoll(from), expect_seq);
+		tu_run_release(&r);
+		cr_assert(pages < 100);
+	}
+	cr_assert_eq(expect_seq - 1, total);
+
+	/* Default limit 50, from 1. */
+	OK(&r, "log");
+	cr_assert_eq((long long)json_array_size(json_object_get(r.json,
+								"items")),
+		     total < 50 ? total : 50);
+	cr_assert_eq(tu_int(json_array_get(json_object_get(r.json, "items"),
+					   0),
+			    "seq"),
+		     1);
+	tu_run_release(&r);
+}
+
+Test(history, log_filters_by_stream)
+{
+	char *id = add_task("s");
+	char *other = add_task("o");
+	tu_run r;
+	size_t i;
+	json_t *e;
+
+	OK(&r, "task", "complete", id);
+	tu_run_release(&r);
+	OK(&r, "log", "--stream", id);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+	json_array_foreach(json_object_get(r.json, "items"), i, e)
+		cr_assert_str_eq(tu_str(e, "stream"), id);
+	cr_assert(json_is_null(json_object_get(r.json, "next_cursor")));
+	tu_run_release(&r);
+
+	cr_assert_eq(tu_cli_text(&r, ws, "log", "--stream", id, NULL), 0);
+	cr_assert_eq(r.status, 0);
+	int lines = 0;
+	for (const char *p = r.out; *p; p++)
+		lines += *p == '\n';
+	cr_assert_eq(lines, 2, "%s", r.out);
+	cr_assert(strstr(r.out, "task.created"), "%s", r.out);
+	tu_run_release(&r);
+	free(id);
+	free(other);
+}
+
+Test(history, log_rejects_bad_numbers)
+{
+	tu_run r;
+
+	EXPECT(&r, 1, "log", "--limit", "abc");
+	cr_assert(tu_err_names(&r, "--limit"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "log", "--limit", "0");
+	cr_assert(tu_err_names(&r, "--limit"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "log", "--from", "-1");
+	cr_assert(tu_err_names(&r, "--from"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "log", "--from", "99999999999999999999999");
+	cr_assert(tu_err_names(&r, "--from"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+/* ---- members ------------------------------------------------------------ */
+
+Test(member, add_list_update)
+{
+	tu_run r;
+	const json_t *m;
+	size_t i;
+	json_t *e;
+	int seen = 0;
+
+	OK(&r, "member", "add", "dave", "--name", "Dave D");
+	m = r.json;
+	cr_assert_str_eq(tu_str(m, "id"), "dave");
+	cr_assert_str_eq(tu_str(m, "name"), "Dave D");
+	cr_assert_str_eq(tu_str(m, "role"), "member");
+	cr_assert(json_is_true(json_object_get(m, "crm_access")));
+	cr_assert_str_eq(tu_str(m, "kind"), "user");
+	tu_run_release(&r);
+
+	OK(&r, "member", "add", "erin", "--name", "Erin", "--role", "admin");
+	cr_assert_str_eq(tu_str(r.json, "role"), "admin");
+	tu_run_release(&r);
+
+	OK(&r, "member", "list");
+	cr_assert(json_is_null(json_object_get(r.json, "next_cursor")));
+	json_array_foreach(json_object_get(r.json, "items"), i, e) {
+		const char *id = tu_str(e, "id");
+		if (!strcmp(id, "carol")) {
+			cr_assert(json_is_false(json_object_get(e,
+								"crm_access")));
+			seen++;
+		} else if (!strcmp(id, "alice") || !strcmp(id, "dave") ||
+			   !strcmp(id, "erin") || !strcmp(id, "admin")) {
+			cr_assert(json_is_true(json_object_get(e,
+							       "crm_access")));
+			seen++;
+		}
+	}
+	cr_assert_eq(seen, 5, "%s", r.out);
+	tu_run_release(&r);
+
+	OK(&r, "member", "update", "dave", "--name", "David", "--role",
+	   "admin", "--no-crm-access");
+	cr_assert_str_eq(tu_str(r.json, "name"), "David");
+	cr_assert_str_eq(tu_str(r.json, "role"), "admin");
+	cr_assert(json_is_false(json_object_get(r.json, "crm_access")));
+	tu_run_release(&r);
+	OK(&r, "member", "update", "dave", "--crm-access");
+	cr_assert(json_is_true(json_object_get(r.json, "crm_access")));
+	cr_assert_str_eq(tu_str(r.json, "name"), "David");
+	tu_run_release(&r);
+
+	/* Human list: a header and one row per member. */
+	cr_assert_eq(tu_cli_text(&r, ws, "member", "list", NULL), 0);
+	cr_assert(strstr(r.out, "ID") && strstr(r.out, "David"), "%s", r.out);
+	tu_run_release(&r);
+}
+
+Test(member, add_existing_is_a_conflict)
+{
+	long long before = events();
+	tu_run r;
+
+	EXPECT(&r, 3, "member", "add", "alice", "--name", "Again");
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+}
+
+Test(member, only_admins_manage_members)
+{
+	long long before = events();
+	tu_run r;
+
+	EXPECT(&r, 4, "--as", "alice", "member", "add", "x", "--name", "X");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "forbidden");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "alice", "member", "update", "bob", "--role",
+	       "admin");
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+}
+
+Test(member, without_crm_access_is_forbidden_everything)
+{
+	char *id = add_task("secret");
+	long long before = events();
+	tu_run r;
+
+	EXPECT(&r, 4, "--as", "carol", "task", "add", "--title", "x",
+	       "--link", "lead:1");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "show", id);
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "show", id, "--history");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "update", id, "--title", "y");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "assign", id, "alice");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "status", id, "on_hold");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "complete", id);
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "tag", id, "t");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "task", "delete", id);
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "log");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "carol", "member", "list");
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	free(id);
+}
+
+Test(member, member_with_access_edits_any_task)
+{
+	char *id = add_task("shared");
+	tu_run r;
+
+	OK(&r, "--as", "bob", "task", "complete", id);
+	cr_assert_str_eq(tu_str(r.json, "status"), "completed");
+	tu_run_release(&r);
+	OK(&r, "--as", "alice", "task", "add", "--title", "mine", "--link",
+	   "lead:2");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "created_by"), "id"),
+			 "alice");
+	tu_run_release(&r);
+	OK(&r, "--as", "alice", "task", "show", id, "--history");
+	cr_assert_str_eq(
+		tu_str(json_object_get(json_array_get(
+					       json_object_get(r.json, "events"),
+					       1),
+				       "actor"),
+		       "id"),
+		"bob");
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(member, unknown_actor_is_forbidden)
+{
+	tu_run r;
+
+	EXPECT(&r, 4, "--as", "ghost", "task", "add", "--title", "x",
+	       "--link", "lead:1");
+	tu_run_release(&r);
+}
+
+Test(member, non_admin_cannot_verify)
+{
+	tu_run r;
+
+	EXPECT(&r, 4, "--as", "alice", "verify");
+	tu_run_release(&r);
+}
+
+Test(member, token_needs_the_server)
+{
+	tu_run r;
+
+	EXPECT(&r, 1, "member", "token", "alice");
+	cr_assert_str_eq(r.err, "tasklog: member token: requires the server "
+				"(not yet available)\n");
+	tu_run_release(&r);
+}
+
+/* ---- whole command line ------------------------------------------------ */
+
+Test(cli, verify_reports_ok)
+{
+	tu_run r;
+
+	free(add_task("v"));
+	OK(&r, "verify");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")));
+	cr_assert(json_is_array(json_object_get(r.json, "problems")));
+	cr_assert_eq(json_array_size(json_object_get(r.json, "problems")), 0);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "verify", NULL), 0);
+	cr_assert_eq(r.status, 0);
+	cr_assert_str_eq(r.out, "ok\n");
+	tu_run_release(&r);
+}
+
+Test(cli, stats_counts)
+{
+	tu_run r;
+	char *a = add_task("a"), *b = add_task("b"), *c = add_task("c");
+
+	OK(&r, "task", "complete", a);
+	tu_run_release(&r);
+	OK(&r, "task", "delete", b);
+	tu_run_release(&r);
+	OK(&r, "stats");
+	cr_assert_eq(tu_int(r.json, "tasks"), 2, "%s", r.out);
+	cr_assert_eq(tu_int(r.json, "active"), 1, "%s", r.out);
+	cr_assert(tu_int(r.json, "members") >= 4, "%s", r.out);
+	cr_assert_eq(tu_int(r.json, "last_seq"), tu_int(r.json, "events"));
+	cr_assert(tu_int(r.json, "map_size") > 0);
+	cr_assert(tu_int(r.json, "map_used") > 0);
+	cr_assert(tu_int(r.json, "map_used") <= tu_int(r.json, "map_size"));
+	tu_run_release(&r);
+	free(a);
+	free(b);
+	free(c);
+}
+
+Test(cli, now_sets_the_clock)
+{
+	tu_run r;
+
+	OK(&r, "--now", "2030-01-01T00:00:00+02:00", "task", "add", "--title",
+	   "t", "--link", "lead:1");
+	cr_assert_str_eq(tu_str(r.json, "created_at"),
+			 "2029-12-31T22:00:00.000Z");
+	tu_run_release(&r);
+	OK(&r, "--now", "2030-01-01", "task", "add", "--title", "t", "--link",
+	   "lead:1");
+	cr_assert_str_eq(tu_str(r.json, "created_at"),
+			 "2030-01-01T00:00:00.000Z");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--now", "soon", "stats");
+	cr_assert(tu_err_names(&r, "--now"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+Test(cli, workspace_from_environment_and_default)
+{
+	const char *env[] = { NULL, NULL };
+	char envbuf[256], path[300];
+	tu_opts o = { .env = env };
+	tu_run r;
+	long long before = stat_of("tasks");
+
+	snprintf(envbuf, sizeof envbuf, "TASKLOG_DB=%s", ws);
+	env[0] = envbuf;
+	cr_assert_eq(tu_exec(&r, &o,
+			     (const char *[]){ "task", "add", "--title", "env",
+					       "--link", "lead:1", "--json",
+					       NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(stat_of("tasks"), before + 1);
+
+	/* --db wins over $TASKLOG_DB. */
+	char *other = tu_tmpdir();
+	cr_assert_eq(tu_exec(&r, &o,
+			     (const char *[]){ "--db", other, "init", NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	tu_rmrf(other);
+	free(other);
+	cr_assert_eq(stat_of("tasks"), before + 1);
+
+	/* Neither: ./tasklog-data. */
+	char *cwd = tu_tmpdir();
+	env[0] = "TASKLOG_DB";
+	o.cwd = cwd;
+	cr_assert_eq(tu_exec(&r, &o, (const char *[]){ "init", NULL }), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	snprintf(path, sizeof path, "%s/tasklog-data", cwd);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0, "no %s", path);
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(tu_exec(&r, &o,
+			     (const char *[]){ "stats", "--json", NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	tu_rmrf(cwd);
+	free(cwd);
+}
+
+Test(cli, common_options_after_command_words)
+{
+	tu_run r;
+	char *id;
+
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "task", "add", "--title", "late",
+					       "--link", "lead:1", "--json",
+					       "--now", T0, "--db", ws, NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(r.json, "%s", r.out);
+	cr_assert_str_eq(tu_str(r.json, "created_at"), T0_OUT);
+	id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "task", "--db", ws, "show", id,
+					       "--json", NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(tu_str(r.json, "title"), "late");
+	tu_run_release(&r);
+
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db=x", "task", "show", id,
+					       "--json", "--db", ws, NULL }),
+		     0);
+	cr_assert_eq(r.status, 1, "--db twice: %s", r.err);
+	tu_run_release(&r);
+	free(id);
+}
+
+Test(cli, help_and_usage_errors)
+{
+	tu_run r;
+
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ NULL }), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.out, "usage"), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--help", NULL }), 0);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "task"), "%s", r.out);
+	tu_run_release(&r);
+
+	static const char *const cmds[][2] = {
+		{ "init", NULL },      { "member", "add" },
+		{ "member", "list" },  { "member", "update" },
+		{ "member", "token" }, { "task", "add" },
+		{ "task", "update" },  { "task", "assign" },
+		{ "task", "status" },  { "task", "complete" },
+		{ "task", "tag" },     { "task", "untag" },
+		{ "task", "delete" },  { "task", "show" },
+		{ "log", NULL },       { "verify", NULL },
+		{ "stats", NULL },
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		const char *argv[] = { cmds[i][0], cmds[i][1] ? cmds[i][1]
+							       : "--help",
+				       cmds[i][1] ? "--help" : NULL, NULL };
+		cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+		cr_assert_eq(r.status, 0, "%s --help", cmds[i][0]);
+		cr_assert(!strncmp(r.out, "usage: tasklog", 14), "%s", r.out);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "task", "-h", NULL }),
+		     0);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "task add"), "%s", r.out);
+	tu_run_release(&r);
+
+	EXPECT(&r, 1, "task");
+	cr_assert(strstr(r.err, "tasklog: task: missing subcommand"), "%s",
+		  r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "frob");
+	cr_assert(tu_err_names(&r, "frob"), "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "invalid");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "add", "--bogus", "x");
+	cr_assert(tu_err_names(&r, "--bogus"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "show", UNKNOWN_ID, "--title", "x");
+	cr_assert(tu_err_names(&r, "--title"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "add", "--link", "lead:1", "--title");
+	cr_assert(tu_err_names(&r, "--title"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "complete", UNKNOWN_ID, "extra");
+	cr_assert(tu_err_names(&r, "extra"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "show");
+	cr_assert(tu_err_names(&r, "task show"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "update", UNKNOWN_ID, "--expect-version", "x1");
+	cr_assert(tu_err_names(&r, "--expect-version"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "update", UNKNOWN_ID, "--due", "+1d",
+	       "--no-due");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "assign", UNKNOWN_ID, "alice", "--unassign");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "assign", UNKNOWN_ID);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--json=yes", "stats");
+	tu_run_release(&r);
+}
+
+Test(cli, error_document_shape)
+{
+	tu_run r;
+	const json_t *e;
+
+	EXPECT(&r, 2, "task", "show", UNKNOWN_ID);
+	e = json_object_get(r.json, "error");
+	cr_assert_str_eq(tu_str(e, "code"), "not_found");
+	cr_assert(json_is_string(json_object_get(e, "message")));
+	cr_assert(json_is_string(json_object_get(e, "field")) ||
+		  json_is_null(json_object_get(e, "field")));
+	tu_run_release(&r);
+
+	/* Without --json nothing goes to stdout. */
+	cr_assert_eq(tu_cli_text(&r, ws, "task", "show", UNKNOWN_ID, NULL), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert_eq(r.out_len, 0);
+	cr_assert(tu_err_names(&r, "tasklog: "), "%s", r.err);
+	tu_run_release(&r);
+}
+
+Test(cli, tag_starting_with_dash_after_double_dash)
+{
+	char *id = add_task("d");
+	tu_run r;
+
+	OK(&r, "task", "tag", id, "--", "-minus");
+	cr_assert_str_eq(json_string_value(json_array_get(
+				 json_object_get(r.json, "tags"), 0)),
+			 "-minus");
+	tu_run_release(&r);
+	free(id);
+}
+
+/* ---- bad input: one class per test -------------------------------------- */
+
+Test(bad_input, empty_or_missing_title)
+{
+	REJECT(1, "title", "task", "add", "--title", "", "--link", "lead:1");
+	REJECT(1, "title", "task", "add", "--link", "lead:1");
+	char *id = add_task("x");
+	REJECT(1, "title", "task", "update", id, "--title", "");
+	free(id);
+}
+
+Test(bad_input, oversize_title)
+{
+	char big[502];
+	tu_run r;
+
+	memset(big, 'a', 501);
+	big[501] = 0;
+	REJECT(1, "title", "task", "add", "--title", big, "--link", "lead:1");
+	big[500] = 0;
+	OK(&r, "task", "add", "--title", big, "--link", "lead:1");
+	cr_assert_eq(strlen(tu_str(r.json, "title")), 500);
+	tu_run_release(&r);
+}
+
+Test(bad_input, invalid_utf8_title)
+{
+	REJECT(1, "title", "task", "add", "--title", "\xff\xfe", "--link",
+	       "lead:1");
+	REJECT(1, "title", "task", "add", "--title", "ab\xc3", "--link",
+	       "lead:1");
+	REJECT(1, "title", "task", "add", "--title", "\xc0\xaf", "--link",
+	       "lead:1");
+	REJECT(1, "title", "task", "add", "--title", "\xed\xa0\x80",
+	       "--link", "lead:1");
+}
+
+Test(bad_input, control_character_in_title)
+{
+	REJECT(1, "title", "task", "add", "--title", "a\x01" "b", "--link",
+	       "lead:1");
+	REJECT(1, "title", "task", "add", "--title", "a\nb", "--link",
+	       "lead:1");
+	REJECT(1, "title", "task", "add", "--title", "a\x1b[31m", "--link",
+	       "lead:1");
+}
+
+Test(bad_input, unknown_type)
+{
+	REJECT(1, "type", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--type", "bogus");
+	REJECT(1, "type", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--type", "");
+	char *id = add_task("x");
+	REJECT(1, "type", "task", "update", id, "--type", "Follow Up");
+	free(id);
+}
+
+Test(bad_input, unknown_status)
+{
+	REJECT(1, "status", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--status", "done");
+	char *id = add_task("x");
+	REJECT(1, "status", "task", "status", id, "done");
+	free(id);
+}
+
+Test(bad_input, unknown_entity_type_in_link)
+{
+	REJECT(1, "link", "task", "add", "--title", "t", "--link", "planet:1");
+	REJECT(1, "link", "task", "add", "--title", "t", "--link", "Lead:1");
+}
+
+Test(bad_input, malformed_link)
+{
+	char big[200];
+
+	REJECT(1, "link", "task", "add", "--title", "t", "--link", "lead");
+	REJECT(1, "link", "task", "add", "--title", "t", "--link", "lead:");
+	REJECT(1, "link", "task", "add", "--title", "t", "--link", ":1");
+	REJECT(1, "link", "task", "add", "--title", "t", "--link", "");
+	REJECT(1, "link", "task", "add", "--title", "t");
+	snprintf(big, sizeof big, "lead:%0129d", 7);
+	REJECT(1, "link", "task", "add", "--title", "t", "--link", big);
+}
+
+Test(bad_input, unknown_assignee)
+{
+	REJECT(1, "assignee", "task", "add", "--title", "t", "--link",
+	       "lead:1", "--assignee", "ghost");
+	char *id = add_task("x");
+	REJECT(1, "assignee", "task", "assign", id, "ghost");
+	REJECT(1, "assignee", "task", "assign", id, "Not An Id");
+	free(id);
+}
+
+Test(bad_input, assignee_without_crm_access)
+{
+	REJECT(1, "assignee", "task", "add", "--title", "t", "--link",
+	       "lead:1", "--assignee", "carol");
+	char *id = add_task("x");
+	REJECT(1, "assignee", "task", "assign", id, "carol");
+	free(id);
+}
+
+Test(bad_input, bad_dates)
+{
+	static const char *const bad[] = {
+		"2026-02-30", "tomorrow", "+3x", "", "2026-13-01",
+		"2026-03-01T25:00:00Z", "+", "3d"
+	};
+	char *id = add_task("x");
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		REJECT(1, "due", "task", "add", "--title", "t", "--link",
+		       "lead:1", "--due", bad[i]);
+		REJECT(1, "due", "task", "update", id, "--due", bad[i]);
+	}
+	free(id);
+}
+
+Test(bad_input, unknown_task_id)
+{
+	REJECT(2, "tasklog: ", "task", "show", UNKNOWN_ID);
+	REJECT(2, "tasklog: ", "task", "update", UNKNOWN_ID, "--title", "t");
+	REJECT(2, "tasklog: ", "task", "complete", UNKNOWN_ID);
+	REJECT(2, "tasklog: ", "task", "assign", UNKNOWN_ID, "alice");
+	REJECT(2, "tasklog: ", "task", "status", UNKNOWN_ID, "todo");
+	REJECT(2, "tasklog: ", "task", "tag", UNKNOWN_ID, "x");
+	REJECT(2, "tasklog: ", "task", "untag", UNKNOWN_ID, "x");
+	REJECT(2, "tasklog: ", "task", "delete", UNKNOWN_ID);
+	REJECT(2, "tasklog: ", "task", "show", UNKNOWN_ID, "--history");
+}
+
+Test(bad_input, malformed_task_id)
+{
+	REJECT(1, "id", "task", "show", "123");
+	REJECT(1, "id", "task", "complete", "not-a-uuid");
+	REJECT(1, "id", "task", "update", "01890a5d-ac96-774b-bcce-b302099a805",
+	       "--title", "t");
+	REJECT(1, "id", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--id", "xyz");
+}
+
+Test(bad_input, validation_comes_before_lookup)
+{
+	REJECT(1, "title", "task", "update", UNKNOWN_ID, "--title", "");
+	REJECT(1, "status", "task", "status", UNKNOWN_ID, "done");
+	REJECT(1, "assignee", "task", "assign", UNKNOWN_ID, "ghost");
+}
+
+Test(bad_input, oversize_notes)
+{
+	char *big = malloc(65538);
+	tu_run r;
+
+	memset(big, 'n', 65537);
+	big[65537] = 0;
+	REJECT(1, "notes", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--notes", big);
+	big[65536] = 0;
+	OK(&r, "task", "add", "--title", "t", "--link", "lead:1", "--notes",
+	   big);
+	cr_assert_eq(strlen(tu_str(r.json, "notes")), 65536);
+	tu_run_release(&r);
+	free(big);
+}
+
+Test(bad_input, invalid_utf8_notes_and_tag)
+{
+	REJECT(1, "notes", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--notes", "\xff");
+	REJECT(1, "tag", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--tag", "\xfe");
+	char big[1001];
+	memset(big, 't', 1000);
+	big[1000] = 0;
+	REJECT(1, "tag", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--tag", big);
+}
+
+Test(bad_input, unknown_member_in_member_update)
+{
+	REJECT(2, "tasklog: ", "member", "update", "ghost", "--name", "G");
+}
+
+Test(bad_input, bad_member_fields)
+{
+	REJECT(1, "id", "member", "add", "Bad Id", "--name", "B");
+	REJECT(1, "role", "member", "add", "newbie", "--name", "N", "--role",
+	       "owner");
+	REJECT(1, "name", "member", "add", "newbie", "--name", "");
+	REJECT(1, "name", "member", "add", "newbie", "--name", "\xff");
+}

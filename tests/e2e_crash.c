@@ -1,0 +1,269 @@
+/*
+ * e2e_crash.c - kill -9 at a random moment loses no acknowledged write.
+ *
+ * CRASH_ROUNDS times (default 20) a child process opens one workspace
+ * through the library and appends batches of 1..50 task.created commands
+ * in a loop; after each tl_exec returns it writes the acknowledged seqs to
+ * a pipe (one write(2) of at most 400 bytes: atomic).  The parent kills it
+ * with SIGKILL after 5..60 ms, reopens the workspace, and checks that every
+ * acknowledged seq is in the log as a task.created event, that the log's
+ * seqs are contiguous from 1, and that tl_verify finds no problem.  The
+ * workspace is kept across rounds so the log grows and every round starts
+ * from the state a crash left.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "tasklog.h"
+#include "testutil.h"
+
+#define BATCH_MAX 50
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The child: append until killed.  Never returns. */
+static void writer(const char *dir, int fd, unsigned seed)
+{
+	tl_open_opts oo = { .flags = TL_OPEN_CREATE };
+	tl_init_opts io = { 0 };
+	tl_ctx ctx = { 0 };
+	tl_cmd cmds[BATCH_MAX];
+	tl_result res[BATCH_MAX];
+	char titles[BATCH_MAX][48], links[BATCH_MAX][32];
+	uint64_t seqs[BATCH_MAX];
+	tl_db *db;
+	tl_err err;
+	int rc;
+
+	alarm(30); /* in case the parent is gone */
+	if (tl_db_open(dir, &oo, &db, &err))
+		_exit(3);
+	if (!tl_db_initialized(db) && tl_db_init(db, &io, &err))
+		_exit(4);
+	for (unsigned batch = 0;; batch++) {
+		size_t n = 1 + (size_t)rand_r(&seed) % BATCH_MAX;
+
+		memset(cmds, 0, sizeof cmds);
+		memset(res, 0, sizeof res);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(titles[i], sizeof titles[i],
+				 "crash %u batch %u item %zu", seed, batch, i);
+			snprintf(links[i], sizeof links[i], "lead:%u",
+				 (unsigned)rand_r(&seed) % 1000);
+			cmds[i].kind = TL_TASK_ADD;
+			cmds[i].title = tl_s(titles[i]);
+			cmds[i].link = tl_s(links[i]);
+		}
+		do {
+			rc = tl_exec(db, &ctx, cmds, n, res, &err);
+		} while (rc == TL_EAGAIN);
+		if (rc)
+			_exit(5);
+		for (size_t i = 0; i < n; i++) {
+			seqs[i] = res[i].seq;
+			tl_result_release(&res[i]);
+		}
+		/* Acknowledged: durable before this write. */
+		if (write(fd, seqs, n * sizeof seqs[0]) !=
+		    (ssize_t)(n * sizeof seqs[0]))
+			_exit(6);
+	}
+}
+
+struct acked {
+	uint64_t *seq;
+	size_t len, cap;
+	size_t partial; /* bytes of an incomplete seq carried over */
+	uint8_t carry[8];
+};
+
+static void acked_take(struct acked *a, const uint8_t *p, size_t n)
+{
+	while (n) {
+		size_t k = 8 - a->partial < n ? 8 - a->partial : n;
+		memcpy(a->carry + a->partial, p, k);
+		a->partial += k;
+		p += k;
+		n -= k;
+		if (a->partial == 8) {
+			if (a->len == a->cap) {
+				a->cap = a->cap ? a->cap * 2 : 1024;
+				a->seq = realloc(a->seq,
+						 a->cap * sizeof *a->seq);
+				cr_assert(a->seq);
+			}
+			memcpy(&a->seq[a->len++], a->carry, 8);
+			a->partial = 0;
+		}
+	}
+}
+
+/* Read the pipe until EOF, or until deadline (ms, monotonic) if >= 0. */
+static void drain(int fd, struct acked *a, int64_t deadline)
+{
+	uint8_t buf[4096];
+
+	for (;;) {
+		int wait = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - mono_ms();
+			if (left <= 0)
+				return;
+			wait = (int)left;
+		}
+		struct pollfd p = { fd, POLLIN, 0 };
+		int rc = poll(&p, 1, wait);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		cr_assert(rc >= 0, "poll: %s", strerror(errno));
+		if (rc == 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		cr_assert(n >= 0, "read: %s", strerror(errno));
+		if (n == 0)
+			return;
+		acked_take(a, buf, (size_t)n);
+	}
+}
+
+struct logscan {
+	uint64_t next;      /* the seq expected next */
+	bool *task_created; /* by seq */
+	size_t cap;
+};
+
+static int scan_event(void *arg, const tl_event *ev)
+{
+	struct logscan *s = arg;
+	static const char tc[] = "task.created";
+
+	cr_assert_eq(ev->seq, s->next, "log seq %llu where %llu was expected",
+		     (unsigned long long)ev->seq, (unsigned long long)s->next);
+	s->next++;
+	if (ev->seq >= s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap <= ev->seq)
+			cap *= 2;
+		s->task_created = realloc(s->task_created,
+					  cap * sizeof *s->task_created);
+		cr_assert(s->task_created);
+		memset(s->task_created + s->cap, 0,
+		       (cap - s->cap) * sizeof *s->task_created);
+		s->cap = cap;
+	}
+	s->task_created[ev->seq] = ev->type.len == sizeof tc - 1 &&
+				   !memcmp(ev->type.p, tc, sizeof tc - 1);
+	return 0;
+}
+
+static void report_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	fprintf(stderr, "verify: %s\n", problem);
+}
+
+/* Reopen the workspace and check it against what was acknowledged. */
+static void check_round(const char *dir, const struct acked *a, int round)
+{
+	tl_open_opts oo = { 0 };
+	tl_ctx ctx = { 0 };
+	struct logscan s = { .next = 1 };
+	tl_db *db;
+	tl_err err = { 0 };
+	int rc;
+
+	rc = tl_db_open(dir, &oo, &db, &err);
+	cr_assert_eq(rc, 0, "round %d: reopen: %s: %s", round, err.field,
+		     err.message);
+	if (!tl_db_initialized(db)) {
+		/* Killed before tl_db_init committed. */
+		cr_assert_eq(a->len, 0, "round %d: acknowledged writes in an "
+				       "uninitialised workspace", round);
+		tl_db_close(db);
+		return;
+	}
+	rc = tl_log_read(db, &ctx, 1, 0, (tl_slice){ 0 }, scan_event, &s,
+			 &err);
+	cr_assert_eq(rc, 0, "round %d: log read: %s: %s", round, err.field,
+		     err.message);
+	for (size_t i = 0; i < a->len; i++) {
+		uint64_t q = a->seq[i];
+		cr_assert(q > 0 && q < s.next,
+			  "round %d: acknowledged seq %llu lost (log ends at "
+			  "%llu)",
+			  round, (unsigned long long)q,
+			  (unsigned long long)(s.next - 1));
+		cr_assert(s.task_created[q],
+			  "round %d: seq %llu is not task.created", round,
+			  (unsigned long long)q);
+	}
+	rc = tl_verify(db, &ctx, report_problem, NULL, &err);
+	cr_assert_eq(rc, 0, "round %d: verify: %d (%s: %s)", round, rc,
+		     err.field, err.message);
+	tl_db_close(db);
+	free(s.task_created);
+}
+
+Test(crash, kill_9_loses_no_acknowledged_write, .timeout = 900)
+{
+	const char *env = getenv("CRASH_ROUNDS");
+	int rounds = env && atoi(env) > 0 ? atoi(env) : 20;
+	char *dir = tu_tmpdir();
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	struct acked all = { 0 };
+	size_t total = 0;
+
+	fprintf(stderr, "crash: %d rounds, seed %u, %s\n", rounds, seed, dir);
+	for (int round = 0; round < rounds; round++) {
+		struct acked a = { 0 };
+		int fds[2], st;
+		pid_t pid;
+
+		cr_assert_eq(pipe(fds), 0);
+		fflush(NULL);
+		pid = fork();
+		cr_assert(pid >= 0, "fork: %s", strerror(errno));
+		if (pid == 0) {
+			close(fds[0]);
+			writer(dir, fds[1], seed + (unsigned)round * 7919u);
+		}
+		close(fds[1]);
+		drain(fds[0], &a, mono_ms() + 5 + rand_r(&seed) % 56);
+		kill(pid, SIGKILL);
+		drain(fds[0], &a, -1);
+		close(fds[0]);
+		while (waitpid(pid, &st, 0) < 0)
+			cr_assert_eq(errno, EINTR);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+			  "round %d: writer ended by itself (status %d)",
+			  round, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		cr_assert_eq(a.partial, 0, "round %d: torn pipe write", round);
+
+		/* Every acknowledgement so far, not only this round's. */
+		for (size_t i = 0; i < a.len; i++)
+			acked_take(&all, (const uint8_t *)&a.seq[i], 8);
+		total += a.len;
+		check_round(dir, &all, round);
+		free(a.seq);
+	}
+	fprintf(stderr, "crash: %zu acknowledged appends survived\n", total);
+	free(all.seq);
+	tu_rmrf(dir);
+	free(dir);
+}

@@ -1,0 +1,218 @@
+/*
+ * testutil.c - temporary workspaces and running the real binary (see
+ * testutil.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define TU_ARGS_MAX 256
+
+const char *tu_bin(void)
+{
+	const char *b = getenv("TASKLOG_BIN");
+	return b && b[0] ? b : "build/tasklog";
+}
+
+char *tu_tmpdir(void)
+{
+	char *p = strdup("/tmp/tasklog-e2e-XXXXXX");
+
+	if (!p || !mkdtemp(p)) {
+		perror("mkdtemp");
+		abort();
+	}
+	return p;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+int tu_rmrf(const char *path)
+{
+	if (!path)
+		return 0;
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Append n bytes from fd to *buf (size *len, NUL kept at the end).
+ * Returns bytes read, 0 at EOF, -1 on error. */
+static ssize_t slurp(int fd, char **buf, size_t *len)
+{
+	char chunk[65536];
+	ssize_t n = read(fd, chunk, sizeof chunk);
+	char *nb;
+
+	if (n <= 0)
+		return n < 0 && errno == EINTR ? 1 : n;
+	nb = realloc(*buf, *len + (size_t)n + 1);
+	if (!nb)
+		return -1;
+	memcpy(nb + *len, chunk, (size_t)n);
+	*len += (size_t)n;
+	nb[*len] = 0;
+	*buf = nb;
+	return n;
+}
+
+static void child(const tu_opts *opts, const char *const argv[], int out,
+		  int err)
+{
+	if (dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	if (opts && opts->cwd && chdir(opts->cwd))
+		_exit(126);
+	for (const char *const *e = opts ? opts->env : NULL; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (eq) {
+			char name[128];
+			snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+			setenv(name, eq + 1, 1);
+		} else {
+			unsetenv(*e);
+		}
+	}
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+int tu_exec(tu_run *r, const tu_opts *opts, const char *const argv[])
+{
+	const char *full[TU_ARGS_MAX + 2];
+	int po[2], pe[2], st;
+	size_t n = 0;
+	pid_t pid;
+
+	memset(r, 0, sizeof *r);
+	/* Absolute, so that opts->cwd does not lose it. */
+	char *bin = realpath(tu_bin(), NULL);
+	full[n++] = bin ? bin : tu_bin();
+	for (size_t i = 0; argv[i] && n <= TU_ARGS_MAX; i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+	r->out = calloc(1, 1);
+	r->err = calloc(1, 1);
+	if (!r->out || !r->err || pipe2(po, O_CLOEXEC) ||
+	    pipe2(pe, O_CLOEXEC)) {
+		free(bin);
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		free(bin);
+		return -1;
+	}
+	if (pid == 0)
+		child(opts, full, po[1], pe[1]);
+	close(po[1]);
+	close(pe[1]);
+
+	/* Drain both pipes together: a full one would block the child. */
+	struct pollfd fds[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+	int open_fds = 2;
+	while (open_fds) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			ssize_t k = i == 0 ? slurp(fds[i].fd, &r->out, &r->out_len)
+					   : slurp(fds[i].fd, &r->err, &r->err_len);
+			if (k <= 0) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				open_fds--;
+			}
+		}
+	}
+	free(bin);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->json = json_loadb(r->out, r->out_len, JSON_DECODE_ANY, NULL);
+	return 0;
+}
+
+static int cli_va(tu_run *r, const char *db, bool json, va_list ap)
+{
+	const char *argv[TU_ARGS_MAX + 1];
+	size_t n = 0;
+	const char *a;
+
+	argv[n++] = "--db";
+	argv[n++] = db;
+	if (json)
+		argv[n++] = "--json";
+	while ((a = va_arg(ap, const char *)) && n < TU_ARGS_MAX)
+		argv[n++] = a;
+	argv[n] = NULL;
+	return tu_exec(r, NULL, argv);
+}
+
+int tu_cli(tu_run *r, const char *db, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, db);
+	rc = cli_va(r, db, true, ap);
+	va_end(ap);
+	return rc;
+}
+
+int tu_cli_text(tu_run *r, const char *db, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, db);
+	rc = cli_va(r, db, false, ap);
+	va_end(ap);
+	return rc;
+}
+
+void tu_run_release(tu_run *r)
+{
+	free(r->out);
+	free(r->err);
+	json_decref(r->json);
+	memset(r, 0, sizeof *r);
+}
+
+const char *tu_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+long long tu_int(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+bool tu_err_names(const tu_run *r, const char *word)
+{
+	const char *nl = strchr(r->err, '\n');
+
+	return !strncmp(r->err, "tasklog: ", 9) && nl &&
+	       nl[1] == 0 && strstr(r->err, word) != NULL;
+}

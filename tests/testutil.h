@@ -1,0 +1,63 @@
+/*
+ * testutil.h - helpers for the end-to-end tests: temporary workspaces and
+ * running the real `tasklog` binary.
+ *
+ * The binary is $TASKLOG_BIN, else build/tasklog.  It is run with fork and
+ * execv (no shell), so arguments reach it byte for byte, invalid UTF-8
+ * included.
+ */
+#ifndef TL_TESTUTIL_H
+#define TL_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* What one run of the binary gave. */
+typedef struct tu_run {
+	int status;   /* exit status; 128 + signal when killed */
+	char *out;    /* stdout, NUL-terminated */
+	size_t out_len;
+	char *err;    /* stderr, NUL-terminated */
+	size_t err_len;
+	json_t *json; /* stdout parsed as JSON, or NULL */
+} tu_run;
+
+/* Extra settings for tu_exec: all-zero means none. */
+typedef struct tu_opts {
+	const char *cwd;         /* run in this directory */
+	const char *const *env;  /* "NAME=value" pairs to set, NULL-ended;
+				    "NAME" alone unsets NAME */
+} tu_opts;
+
+/* Path of the binary under test. */
+const char *tu_bin(void);
+
+/* Make a fresh directory /tmp/tasklog-e2e-XXXXXX.  malloc'd path; aborts
+ * the test on failure. */
+char *tu_tmpdir(void);
+
+/* Remove path and everything below it.  Returns 0 or -1. */
+int tu_rmrf(const char *path);
+
+/* Run the binary with argv[] (NULL-ended, without the program name).
+ * Returns 0 when it ran (r filled; release it with tu_run_release), -1 when
+ * it could not be started. */
+int tu_exec(tu_run *r, const tu_opts *opts, const char *const argv[]);
+
+/* tu_exec with "--db DB --json" prepended to the NULL-ended words. */
+int tu_cli(tu_run *r, const char *db, ...) __attribute__((sentinel));
+/* The same without --json. */
+int tu_cli_text(tu_run *r, const char *db, ...) __attribute__((sentinel));
+
+void tu_run_release(tu_run *r);
+
+/* The string member key of obj, or NULL. */
+const char *tu_str(const json_t *obj, const char *key);
+/* The integer member key of obj, or -1. */
+long long tu_int(const json_t *obj, const char *key);
+/* True when stderr is exactly one line "tasklog: ...\n" containing word. */
+bool tu_err_names(const tu_run *r, const char *word);
+
+#endif
