@@ -525,7 +525,7 @@ static void human_event(const json_t *e)
 {
 	const json_t *actor = json_object_get(e, "actor");
 
-	printf("%6" JSON_INTEGER_FORMAT "  %s  %-20s  %-36s  %s\n",
+	printf("%6" JSON_INTEGER_FORMAT "  %s  %-22s  %-36s  %s\n",
 	       json_integer_value(json_object_get(e, "seq")),
 	       str_or_dash(e, "at"), str_or_dash(e, "type"),
 	       str_or_dash(e, "stream"), str_or_dash(actor, "id"));
@@ -565,9 +565,11 @@ static int open_workspace(struct cli *c)
 			return rc;
 		c->has_settings = true;
 	} else if (c->cmd->open != OPEN_CREATE) {
-		return tl_err_set(&c->err, TL_ESTORAGE, "",
-				  "workspace not initialised (run `tasklog "
-				  "init`)");
+		/* As the engine answers for a missing directory. */
+		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
+				  "workspace '%s' is not initialised (run "
+				  "`tasklog init`)",
+				  c->dir);
 	}
 
 	c->ctx.actor = c->val[O_AS];
