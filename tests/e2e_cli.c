@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -710,6 +711,25 @@ Test(history, lists_events_of_the_task_in_order)
 	free(other);
 }
 
+Test(history, history_of_an_id_typed_in_upper_case)
+{
+	char *id = add_task("u");
+	char upper[37];
+	tu_run r;
+
+	for (int i = 0; i < 37; i++)
+		upper[i] = (char)(id[i] >= 'a' && id[i] <= 'f' ? id[i] - 32
+							       : id[i]);
+	OK(&r, "task", "complete", id);
+	tu_run_release(&r);
+	OK(&r, "task", "show", upper, "--history");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "task"), "id"), id);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 2,
+		     "%s", r.out);
+	tu_run_release(&r);
+	free(id);
+}
+
 Test(history, as_of_gives_past_state)
 {
 	char *id = add_task("A");
@@ -1011,6 +1031,47 @@ Test(member, token_needs_the_server)
 }
 
 /* ---- whole command line ------------------------------------------------ */
+
+Test(cli, concurrent_processes_all_land)
+{
+	enum { PROCS = 4, EACH = 8 };
+	pid_t pids[PROCS];
+	tu_run r;
+	long long before = stat_of("tasks");
+
+	for (int p = 0; p < PROCS; p++) {
+		fflush(NULL);
+		pids[p] = fork();
+		cr_assert(pids[p] >= 0);
+		if (pids[p] == 0) {
+			for (int i = 0; i < EACH; i++) {
+				tu_run cr;
+				if (tu_cli(&cr, ws, "task", "add", "--title",
+					   "parallel", "--link", "lead:9",
+					   NULL) ||
+				    cr.status != 0)
+					_exit(1);
+				tu_run_release(&cr);
+				/* A reader between writes sees them. */
+				if (tu_cli(&cr, ws, "stats", NULL) ||
+				    cr.status != 0)
+					_exit(2);
+				tu_run_release(&cr);
+			}
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		int st;
+		cr_assert_eq(waitpid(pids[p], &st, 0), pids[p]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "writer %d failed", p);
+	}
+	cr_assert_eq(stat_of("tasks"), before + PROCS * EACH);
+	OK(&r, "verify");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+}
 
 Test(cli, verify_reports_ok)
 {
