@@ -470,13 +470,13 @@ static void human_task(const json_t *t)
 		kv_line("Pipeline", str_or_dash(t, "pipeline"));
 		kv_line("Stage", str_or_dash(t, "stage"));
 	}
-	buf[0] = 0;
+	printf("%-12s", "Tags");
 	json_array_foreach(tags, i, tag) {
-		size_t n = strlen(buf);
-		snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "",
-			 json_string_value(tag) ? json_string_value(tag) : "");
+		fputs(i ? ", " : "", stdout);
+		put_clean(stdout, json_string_value(tag) ? json_string_value(tag)
+							 : "");
 	}
-	kv_line("Tags", buf[0] ? buf : "-");
+	puts(json_array_size(tags) ? "" : "-");
 	snprintf(buf, sizeof buf, "%s by %s%s", str_or_dash(t, "created_at"),
 		 str_or_dash(by, "id"),
 		 !strcmp(str_or_dash(by, "kind"), "system") ? " (system)" : "");
