@@ -43,6 +43,13 @@ static inline bool tl_status_active(int st)
 
 /* ---- the store ------------------------------------------------------ */
 
+/* This process's handles on a view's serving generation. */
+typedef struct tl_view_state {
+	uint32_t gen, version;
+	bool ready;
+	MDB_dbi dbi[TL_VIEW_DBS_MAX];
+} tl_view_state;
+
 struct tl_db {
 	MDB_env *env;
 	MDB_dbi events, streams, tasks, idem, members, meta;
@@ -50,7 +57,14 @@ struct tl_db {
 	char dir[PATH_MAX];
 	const tl_view *const *views;
 	size_t views_len;
+	tl_view_state *vstate; /* one per view */
 };
+
+/* Views: create/rebuild on open; is this process's handle set current? */
+int tl_views_open(tl_db *db, tl_err *err);
+int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
+int tl_views_sync(tl_db *db, tl_err *err);
+int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err);
 
 /* A write transaction plus what appends need to know. */
 struct tl_txn {

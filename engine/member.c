@@ -137,6 +137,73 @@ int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
 	return rc;
 }
 
+bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id)
+{
+	msgpack_zone zone;
+	tl_member m;
+	msgpack_zone_init(&zone, 512);
+	bool ok = tl_member_load(db, txn, id, &m, &zone, NULL) == 0 &&
+		  !m.system && m.crm_access;
+	msgpack_zone_destroy(&zone);
+	return ok;
+}
+
+int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
+		    tl_err *err)
+{
+	msgpack_zone zone;
+	tl_member actor;
+	MDB_val v;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	r->db = db;
+	msgpack_zone_init(&zone, 1024);
+	for (int tries = 0;; tries++) {
+		if ((rc = tl_read_as(db, ctx, &r->txn, &actor, &zone, err)))
+			goto out;
+		bool stale = false;
+		tl_views_check(db, r->txn, &stale);
+		if (!stale || tries == 3)
+			break;
+		mdb_txn_abort(r->txn);
+		if ((rc = tl_views_sync(db, err)))
+			goto out;
+	}
+	snprintf(r->actor, sizeof r->actor, "%s", actor.id);
+	r->admin = actor.admin;
+	r->now_ms = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
+	r->week_start = 1;
+	snprintf(r->tz, sizeof r->tz, "UTC");
+	if (ctx && ctx->tz) {
+		if (!tl_tz_valid(ctx->tz)) {
+			mdb_txn_abort(r->txn);
+			rc = tl_err_set(err, TL_EINVALID, "tz",
+					"unknown time zone '%.64s'", ctx->tz);
+			goto out;
+		}
+		snprintf(r->tz, sizeof r->tz, "%s", ctx->tz);
+	} else if (tl_meta_get(db, r->txn, "tz", &v) == 0 &&
+		   v.mv_size < sizeof r->tz) {
+		memcpy(r->tz, v.mv_data, v.mv_size);
+		r->tz[v.mv_size] = 0;
+	}
+	if (tl_meta_get(db, r->txn, "week_start", &v) == 0)
+		r->week_start = !(v.mv_size == 6 &&
+				  !memcmp(v.mv_data, "sunday", 6));
+out:
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+void tl_reader_end(tl_reader *r)
+{
+	if (r && r->txn) {
+		mdb_txn_abort(r->txn);
+		r->txn = NULL;
+	}
+}
+
 int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		   tl_err *err)
 {

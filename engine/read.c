@@ -298,6 +298,11 @@ static void problem(verifier *vf, const char *fmt, ...)
 		vf->fn(vf->arg, buf);
 }
 
+static void problem_count_add(verifier *vf, int n)
+{
+	vf->problems += n;
+}
+
 /* The hash chain, seq contiguity, envelope decoding; and that every event
  * has its stream index entry. */
 static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
@@ -492,9 +497,21 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_streams(db, txn, &vf, &zone, err)))
 		rc = verify_tasks(db, txn, &vf, &zone, err);
+	mdb_txn_abort(txn);
+	msgpack_zone_destroy(&zone);
+	if (rc)
+		return rc;
+	/* Views are compared with a rebuild of their own (write txns). */
+	if (!(db->flags & TL_OPEN_RDONLY)) {
+		rc = tl_verify_views(db, fn, arg, err);
+		if (rc < 0)
+			return rc;
+		problem_count_add(&vf, rc);
+	}
+	return vf.problems;
 out_txn:
 	mdb_txn_abort(txn);
 out:
 	msgpack_zone_destroy(&zone);
-	return rc ? rc : vf.problems;
+	return rc;
 }

@@ -146,9 +146,10 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		return code;
 	}
 	rc = open_dbis(db, err);
+	if (!rc)
+		rc = tl_views_open(db, err);
 	if (rc) {
-		mdb_env_close(db->env);
-		free(db);
+		tl_db_close(db);
 		return rc;
 	}
 	*out = db;
@@ -160,6 +161,7 @@ void tl_db_close(tl_db *db)
 	if (!db)
 		return;
 	mdb_env_close(db->env);
+	free(db->vstate);
 	free(db);
 }
 
@@ -250,14 +252,27 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 	if (!t)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
 	t->db = db;
-	int rc = mdb_txn_begin(db->env, NULL, 0, &t->txn);
-	if (rc == MDB_MAP_RESIZED) {
-		mdb_env_set_mapsize(db->env, 0);
+	int rc;
+	for (int tries = 0;; tries++) {
 		rc = mdb_txn_begin(db->env, NULL, 0, &t->txn);
-	}
-	if (rc) {
-		free(t);
-		return tl_mdb_err(err, rc, "begin");
+		if (rc == MDB_MAP_RESIZED) {
+			mdb_env_set_mapsize(db->env, 0);
+			rc = mdb_txn_begin(db->env, NULL, 0, &t->txn);
+		}
+		if (rc) {
+			free(t);
+			return tl_mdb_err(err, rc, "begin");
+		}
+		/* Another process may have switched a view's generation. */
+		bool stale = false;
+		tl_views_check(db, t->txn, &stale);
+		if (!stale || tries == 3)
+			break;
+		mdb_txn_abort(t->txn);
+		if ((rc = tl_views_sync(db, err))) {
+			free(t);
+			return rc;
+		}
 	}
 	t->cur = t->txn;
 	rc = tl_log_head(db, t->txn, &t->next_seq, t->prev_hash, err);

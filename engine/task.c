@@ -532,3 +532,18 @@ int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
 				  "corrupt task record");
 	return 0;
 }
+
+int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc)
+{
+	MDB_val k = { 16, (void *)id };
+	return mdb_get(txn, db->tasks, &k, doc);
+}
+
+int tl_task_decode(const void *doc, size_t len, tl_task *t)
+{
+	msgpack_zone zone;
+	msgpack_zone_init(&zone, 2048);
+	int rc = tl_task_unpack(doc, len, t, &zone);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}

@@ -268,6 +268,17 @@ typedef void (*tl_problem_fn)(void *arg, const char *problem);
 int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err);
 
+/* ---- projections -------------------------------------------------------- */
+
+/* Progress of a long operation: done of total events. */
+typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/* Rebuild the named views (all when n == 0) from the log into a new
+ * generation while the old one keeps serving, then switch atomically.
+ * No side effect is re-run.  Admins only. */
+int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
+	       size_t n, tl_progress_fn progress, void *arg, tl_err *err);
+
 #ifdef __cplusplus
 }
 #endif

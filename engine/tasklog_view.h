@@ -68,6 +68,39 @@ struct tl_view {
 		     const tl_task *before, const tl_task *after, tl_err *err);
 };
 
+/* ---- what views and their queries may use ------------------------------ */
+
+/* A read transaction for a query: the actor resolved and allowed (CRM
+ * access), and this process's view handles current. */
+typedef struct tl_reader {
+	tl_db *db;
+	MDB_txn *txn;
+	char actor[65];
+	bool admin;
+	int64_t now_ms;   /* ctx->now_ms or the wall clock */
+	char tz[64];      /* ctx->tz or the workspace zone */
+	int week_start;   /* 1 Monday, 0 Sunday */
+} tl_reader;
+int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
+		    tl_err *err);
+void tl_reader_end(tl_reader *r);
+
+/* The serving databases of a view (order of its dbs[]), or NULL. */
+const MDB_dbi *tl_view_dbis(tl_db *db, const char *name);
+
+/* The stored document of a task: valid until the transaction ends.
+ * Returns 0, MDB_NOTFOUND or an LMDB error. */
+int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc);
+/* Decode a task document (release with tl_task_release). */
+int tl_task_decode(const void *doc, size_t len, tl_task *t);
+void tl_task_release(tl_task *t);
+extern const char *const tl_type_tokens[10];
+extern const char *const tl_status_tokens[5];
+extern const char *const tl_entity_tokens[4];
+
+/* Whether a member exists with CRM access (the system user excluded). */
+bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id);
+
 #ifdef __cplusplus
 }
 #endif

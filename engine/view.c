@@ -1,18 +1,744 @@
 /*
- * view.c - the engine's side of the projection interface: it hands every
- * appended event to each view the workspace was opened with.
+ * view.c - the engine's side of the projection interface: view
+ * generations, applying events inside the append transaction, rebuilding
+ * a view from the log, and checking a view against a fresh rebuild.
+ *
+ * Storage.  View NAME at generation G keeps its databases as LMDB named
+ * databases "v.NAME.G.DB".  meta "view:NAME" holds 8 bytes: the view's
+ * code version (u32 BE) and its serving generation G (u32 BE).
+ *
+ * Rebuild.  A rebuild fills generation G+1 from the log in chunks of
+ * committed write transactions while G keeps serving (writers keep
+ * applying to G).  The last chunk runs in the transaction that switches:
+ * it replays the events appended meanwhile, points meta at G+1 and drops
+ * G.  Readers see G or G+1, never a half-built view.  Replay folds tasks
+ * in memory (a hash table of task states) so that every view sees the
+ * same before/after states as it did on append, and marks the context
+ * `rebuilding` so that no side effect runs twice.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
+
+#define CHUNK_EVENTS 100000
+#define TMP_GEN 0xffffffffu
+
+/* ---- names and handles ------------------------------------------------ */
+
+static void db_name(char *buf, size_t cap, const tl_view *v, uint32_t gen,
+		    size_t i)
+{
+	snprintf(buf, cap, "v.%s.%u.%s", v->name, gen, v->dbs[i]);
+}
+
+static void meta_key(char *buf, size_t cap, const tl_view *v)
+{
+	snprintf(buf, cap, "view:%s", v->name);
+}
+
+static bool meta_read(tl_db *db, MDB_txn *txn, const tl_view *v,
+		      uint32_t *version, uint32_t *gen)
+{
+	char key[80];
+	MDB_val val;
+	meta_key(key, sizeof key, v);
+	if (tl_meta_get(db, txn, key, &val) || val.mv_size != 8)
+		return false;
+	*version = tl_get_be32(val.mv_data);
+	*gen = tl_get_be32((uint8_t *)val.mv_data + 4);
+	return true;
+}
+
+static int meta_write(tl_db *db, MDB_txn *txn, const tl_view *v,
+		      uint32_t version, uint32_t gen)
+{
+	char key[80];
+	uint8_t b[8];
+	meta_key(key, sizeof key, v);
+	tl_put_be32(b, version);
+	tl_put_be32(b + 4, gen);
+	MDB_val k = { strlen(key), key }, val = { 8, b };
+	return mdb_put(txn, db->meta, &k, &val, 0);
+}
+
+static int open_gen(MDB_txn *txn, const tl_view *v, uint32_t gen,
+		    unsigned extra, MDB_dbi *dbi)
+{
+	char name[160];
+	for (size_t i = 0; i < v->dbs_len; i++) {
+		db_name(name, sizeof name, v, gen, i);
+		int rc = mdb_dbi_open(txn, name, v->db_flags[i] | extra,
+				      &dbi[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Bring this process's handles to the serving generations (another
+ * process may have switched them). */
+static int views_refresh(tl_db *db, tl_err *err)
+{
+	MDB_txn *txn;
+	int rc = tl_read_begin(db, &txn, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < db->views_len; i++) {
+		tl_view_state *s = &db->vstate[i];
+		uint32_t ver, gen;
+		if (!meta_read(db, txn, db->views[i], &ver, &gen)) {
+			s->ready = false;
+			continue;
+		}
+		if (s->ready && s->gen == gen)
+			continue;
+		if ((rc = open_gen(txn, db->views[i], gen, 0, s->dbi))) {
+			mdb_txn_abort(txn);
+			return tl_mdb_err(err, rc, "open view");
+		}
+		s->gen = gen;
+		s->version = ver;
+		s->ready = true;
+	}
+	/* Committing a read transaction keeps the handles it opened. */
+	rc = mdb_txn_commit(txn);
+	return rc ? tl_mdb_err(err, rc, "open view") : 0;
+}
+
+int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
+{
+	*stale = false;
+	for (size_t i = 0; i < db->views_len; i++) {
+		uint32_t ver, gen;
+		if (!meta_read(db, txn, db->views[i], &ver, &gen) ||
+		    !db->vstate[i].ready || gen != db->vstate[i].gen) {
+			*stale = true;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int tl_views_sync(tl_db *db, tl_err *err)
+{
+	return views_refresh(db, err);
+}
+
+const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)
+{
+	for (size_t i = 0; i < db->views_len; i++)
+		if (!strcmp(db->views[i]->name, name) && db->vstate[i].ready)
+			return db->vstate[i].dbi;
+	return NULL;
+}
+
+/* ---- apply on append -------------------------------------------------- */
 
 int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 		   const tl_task *after, tl_err *err)
 {
 	for (size_t i = 0; i < t->db->views_len; i++) {
 		const tl_view *v = t->db->views[i];
-		tl_view_ctx vc = { t->db, t->cur, NULL, false };
+		tl_view_ctx vc = { t->db, t->cur, t->db->vstate[i].dbi, false };
 		int rc = v->apply(&vc, ev, before, after, err);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- the in-memory fold used by replay -------------------------------- */
+
+typedef struct task_map {
+	tl_task *slots; /* id all-zero = empty */
+	size_t cap, len;
+} task_map;
+
+static bool id_zero(const uint8_t id[16])
+{
+	for (int i = 0; i < 16; i++)
+		if (id[i])
+			return false;
+	return true;
+}
+
+static size_t id_hash(const uint8_t id[16], size_t cap)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ id[i]) * 0x100000001b3ull;
+	return (size_t)(h ^ h >> 29) & (cap - 1);
+}
+
+static tl_task *map_find(task_map *m, const uint8_t id[16], bool create)
+{
+	if (create && (m->len + 1) * 4 > m->cap * 3) {
+		size_t ncap = m->cap ? m->cap * 2 : 4096;
+		tl_task *ns = calloc(ncap, sizeof *ns);
+		if (!ns)
+			return NULL;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (id_zero(m->slots[i].id))
+				continue;
+			size_t j = id_hash(m->slots[i].id, ncap);
+			while (!id_zero(ns[j].id))
+				j = (j + 1) & (ncap - 1);
+			ns[j] = m->slots[i];
+		}
+		free(m->slots);
+		m->slots = ns;
+		m->cap = ncap;
+	}
+	if (!m->cap)
+		return NULL;
+	size_t j = id_hash(id, m->cap);
+	while (!id_zero(m->slots[j].id)) {
+		if (!memcmp(m->slots[j].id, id, 16))
+			return &m->slots[j];
+		j = (j + 1) & (m->cap - 1);
+	}
+	if (!create)
+		return NULL;
+	m->len++;
+	return &m->slots[j];
+}
+
+static void map_free(task_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (!id_zero(m->slots[i].id))
+			tl_task_release(&m->slots[i]);
+	free(m->slots);
+	memset(m, 0, sizeof *m);
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+typedef struct replay {
+	tl_db *db;
+	const size_t *which;  /* indexes into db->views */
+	size_t which_len;
+	MDB_dbi (*dbi)[TL_VIEW_DBS_MAX]; /* target handles, per which[] */
+	task_map tasks;
+	msgpack_zone zone;
+	msgpack_sbuffer scratch;
+	uint64_t next;        /* next seq to replay */
+	uint64_t total;
+	tl_progress_fn progress;
+	void *arg;
+} replay;
+
+static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
+			tl_err *err)
+{
+	tl_task before, *slot = NULL;
+	bool have_before = false, is_task = ev->type.len > 5 &&
+					     !memcmp(ev->type.p, "task.", 5);
+	int rc = 0;
+
+	if (is_task) {
+		uint8_t id[16];
+		if (!tl_uuid_parse(ev->stream, id))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "event %llu: task stream is not a UUID",
+					  (unsigned long long)ev->seq);
+		slot = map_find(&r->tasks, id, true);
+		if (!slot)
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		if (!id_zero(slot->id)) {
+			if (tl_task_copy(&before, slot))
+				return tl_err_set(err, TL_ESTORAGE, "storage",
+						  "out of memory");
+			have_before = true;
+		}
+		if (tl_task_fold(slot, ev, &r->zone)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"event %llu cannot be folded",
+					(unsigned long long)ev->seq);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < r->which_len; i++) {
+		const tl_view *v = r->db->views[r->which[i]];
+		tl_view_ctx vc = { r->db, txn, r->dbi[i], true };
+		if ((rc = v->apply(&vc, ev, have_before ? &before : NULL, slot,
+				   err)))
+			break;
+	}
+out:
+	if (have_before)
+		tl_task_release(&before);
+	return rc;
+}
+
+/* Replay events [r->next, end] (end 0 = to the head) into txn. */
+static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t kb[8];
+	tl_event ev;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, r->db->events, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	tl_put_be64(kb, r->next);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		uint64_t seq = tl_get_be64(k.mv_data);
+		if (end && seq > end)
+			break;
+		if (tl_event_decode(v.mv_data, v.mv_size, &ev, &r->zone,
+				    &r->scratch)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"event %llu is corrupt",
+					(unsigned long long)seq);
+			break;
+		}
+		if ((rc = replay_event(r, txn, &ev, err)))
+			break;
+		msgpack_zone_clear(&r->zone);
+		r->next = seq + 1;
+		if (r->progress && (seq & 0x3fff) == 0)
+			r->progress(r->arg, seq, r->total);
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND || rc == 0)
+		return 0;
+	return rc > 0 ? tl_mdb_err(err, rc, "replay") : rc;
+}
+
+/* Open the target databases of generation gen of each view; emptied when
+ * the replay starts (leftovers of an interrupted rebuild). */
+static int targets_open(replay *r, MDB_txn *txn, uint32_t gen, tl_err *err)
+{
+	for (size_t i = 0; i < r->which_len; i++) {
+		const tl_view *v = r->db->views[r->which[i]];
+		int rc = open_gen(txn, v, gen, MDB_CREATE, r->dbi[i]);
+		for (size_t j = 0; !rc && r->next == 1 && j < v->dbs_len; j++)
+			rc = mdb_drop(txn, r->dbi[i][j], 0);
+		if (rc)
+			return tl_mdb_err(err, rc, "create view generation");
+	}
+	return 0;
+}
+
+static int targets_drop(replay *r, MDB_txn *txn, tl_err *err)
+{
+	for (size_t i = 0; i < r->which_len; i++)
+		for (size_t j = 0; j < r->db->views[r->which[i]]->dbs_len; j++) {
+			int rc = mdb_drop(txn, r->dbi[i][j], 1);
+			if (rc)
+				return tl_mdb_err(err, rc, "drop view");
+		}
+	return 0;
+}
+
+static int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
+		       tl_progress_fn progress, void *arg)
+{
+	memset(r, 0, sizeof *r);
+	r->db = db;
+	r->which = which;
+	r->which_len = n;
+	r->next = 1;
+	r->progress = progress;
+	r->arg = arg;
+	r->dbi = calloc(n ? n : 1, sizeof *r->dbi);
+	msgpack_zone_init(&r->zone, 8192);
+	msgpack_sbuffer_init(&r->scratch);
+	return r->dbi ? 0 : TL_ESTORAGE;
+}
+
+static void replay_free(replay *r)
+{
+	map_free(&r->tasks);
+	free(r->dbi);
+	msgpack_zone_destroy(&r->zone);
+	msgpack_sbuffer_destroy(&r->scratch);
+}
+
+/* Fill generation `gen` of the chosen views in chunked transactions up to
+ * (nearly) the head; the caller finishes in its own transaction. */
+static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
+{
+	for (bool first = true;; first = false) {
+		MDB_txn *txn;
+		uint64_t head;
+		uint8_t hash[TL_HASH_LEN];
+		int rc = mdb_txn_begin(r->db->env, NULL, 0, &txn);
+		if (rc)
+			return tl_mdb_err(err, rc, "begin rebuild");
+		if ((rc = tl_log_head(r->db, txn, &head, hash, err)) ||
+		    (rc = targets_open(r, txn, gen, err)))
+			goto fail;
+		if (first)
+			r->total = head;
+		uint64_t end = r->next + CHUNK_EVENTS - 1;
+		if (end >= head) {
+			mdb_txn_abort(txn);
+			return 0; /* the rest goes in the final transaction */
+		}
+		if ((rc = replay_range(r, txn, end, err)))
+			goto fail;
+		if ((rc = mdb_txn_commit(txn)))
+			return tl_mdb_err(err, rc, "commit rebuild");
+		continue;
+fail:
+		mdb_txn_abort(txn);
+		return rc;
+	}
+}
+
+/* ---- rebuild -------------------------------------------------------- */
+
+static int find_views(tl_db *db, const char *const *names, size_t n,
+		      size_t *which, size_t *len, tl_err *err)
+{
+	*len = 0;
+	if (!n) {
+		for (size_t i = 0; i < db->views_len; i++)
+			which[(*len)++] = i;
+		return 0;
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t i;
+		for (i = 0; i < db->views_len; i++)
+			if (!strcmp(db->views[i]->name, names[k]))
+				break;
+		if (i == db->views_len)
+			return tl_err_set(err, TL_EINVALID, "projection",
+					  "unknown projection '%.64s'",
+					  names[k]);
+		bool dup = false;
+		for (size_t j = 0; j < *len; j++)
+			dup |= which[j] == i;
+		if (!dup)
+			which[(*len)++] = i;
+	}
+	return 0;
+}
+
+static int rebuild_views(tl_db *db, const size_t *which, size_t n,
+			 tl_progress_fn progress, void *arg, tl_err *err)
+{
+	replay r;
+	uint32_t gens[64] = { 0 };
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (n > 64)
+		return tl_err_set(err, TL_EINVALID, "projection",
+				  "too many projections");
+	if (replay_init(&r, db, which, n, progress, arg))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	/* The new generation: one past the serving one (read now; a switch
+	 * by another process meanwhile is caught in the final txn). */
+	MDB_txn *txn;
+	if ((rc = tl_read_begin(db, &txn, err)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t ver, gen;
+		gens[i] = meta_read(db, txn, db->views[which[i]], &ver, &gen)
+				  ? gen + 1 : 1;
+		if (gens[i] == TMP_GEN)
+			gens[i] = 1;
+	}
+	mdb_txn_abort(txn);
+	/* Views rebuilt together share the generation number of the first
+	 * only if equal; keep it simple: rebuild them one by one when they
+	 * differ. */
+	for (size_t i = 1; i < n; i++) {
+		if (gens[i] != gens[0]) {
+			replay_free(&r);
+			for (size_t k = 0; k < n && !rc; k++)
+				rc = rebuild_views(db, &which[k], 1, progress,
+						   arg, err);
+			return rc;
+		}
+	}
+	if ((rc = replay_chunks(&r, gens[0], err)))
+		goto out;
+
+	/* The switch: replay the tail, point meta at the new generation, drop
+	 * the old one, in one transaction. */
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn))) {
+		rc = tl_mdb_err(err, rc, "begin switch");
+		goto out;
+	}
+	if ((rc = targets_open(&r, txn, gens[0], err)))
+		goto fail;
+	rc = replay_range(&r, txn, 0, err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const tl_view *v = db->views[which[i]];
+		uint32_t ver, old;
+		if (meta_read(db, txn, v, &ver, &old) && old != gens[0]) {
+			MDB_dbi od[TL_VIEW_DBS_MAX];
+			if (open_gen(txn, v, old, 0, od) == 0)
+				for (size_t j = 0; j < v->dbs_len; j++)
+					mdb_drop(txn, od[j], 1);
+			db->vstate[which[i]].ready = false;
+		}
+		if ((rc = meta_write(db, txn, v, v->version, gens[0])))
+			rc = tl_mdb_err(err, rc, "switch view");
+	}
+	if (rc)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn))) {
+		rc = tl_mdb_err(err, rc, "commit switch");
+		goto out;
+	}
+	if (progress)
+		progress(arg, r.total, r.total);
+	rc = views_refresh(db, err);
+	goto out;
+fail:
+	mdb_txn_abort(txn);
+out:
+	replay_free(&r);
+	return rc;
+}
+
+int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
+	       size_t n, tl_progress_fn progress, void *arg, tl_err *err)
+{
+	size_t which[64];
+	size_t len;
+	MDB_txn *txn;
+	tl_member actor;
+	msgpack_zone zone;
+	int rc;
+
+	msgpack_zone_init(&zone, 1024);
+	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
+	msgpack_zone_destroy(&zone);
+	if (rc)
+		return rc;
+	mdb_txn_abort(txn);
+	if (!actor.admin)
+		return tl_err_set(err, TL_EFORBIDDEN, "as",
+				  "rebuild is for admins; '%s' is not one",
+				  actor.id);
+	if (n > 64 || (rc = find_views(db, names, n, which, &len, err)))
+		return rc ? rc : tl_err_set(err, TL_EINVALID, "projection",
+					    "too many projections");
+	for (;;) {
+		rc = rebuild_views(db, which, len, progress, arg, err);
+		if (rc != TL_EAGAIN)
+			return rc;
+		if ((rc = tl_db_grow(db, err)))
+			return rc;
+	}
+}
+
+/* Create missing views and rebuild those whose stored version differs
+ * from the code's: run when a workspace is opened for writing. */
+int tl_views_open(tl_db *db, tl_err *err)
+{
+	size_t stale[64], n = 0;
+	MDB_txn *txn;
+	int rc;
+
+	if (!db->views_len)
+		return 0;
+	if (db->views_len > 64)
+		return tl_err_set(err, TL_EINVALID, "views", "too many views");
+	db->vstate = calloc(db->views_len, sizeof *db->vstate);
+	if (!db->vstate)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	if (db->flags & TL_OPEN_RDONLY)
+		return views_refresh(db, err);
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)))
+		return tl_mdb_err(err, rc, "begin");
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	if ((rc = tl_log_head(db, txn, &head, hash, err))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	for (size_t i = 0; i < db->views_len; i++) {
+		const tl_view *v = db->views[i];
+		uint32_t ver, gen;
+		if (meta_read(db, txn, v, &ver, &gen) && ver == v->version)
+			continue;
+		if (head == 0) {
+			/* An empty log: the empty view is the right one. */
+			MDB_dbi d[TL_VIEW_DBS_MAX];
+			if ((rc = open_gen(txn, v, 1, MDB_CREATE, d)) ||
+			    (rc = meta_write(db, txn, v, v->version, 1))) {
+				mdb_txn_abort(txn);
+				return tl_mdb_err(err, rc, "create view");
+			}
+		} else {
+			stale[n++] = i;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return tl_mdb_err(err, rc, "commit");
+	if (n) {
+		for (;;) {
+			rc = rebuild_views(db, stale, n, NULL, NULL, err);
+			if (rc != TL_EAGAIN)
+				break;
+			if ((rc = tl_db_grow(db, err)))
+				break;
+		}
+		if (rc)
+			return rc;
+	}
+	return views_refresh(db, err);
+}
+
+/* ---- verify ------------------------------------------------------------ */
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	static const char h[] = "0123456789abcdef";
+	size_t m = n > 40 ? 40 : n;
+	for (size_t i = 0; i < m; i++) {
+		out[2 * i] = h[p[i] >> 4];
+		out[2 * i + 1] = h[p[i] & 15];
+	}
+	strcpy(out + 2 * m, n > m ? "..." : "");
+}
+
+/* Compare two databases entry by entry; report the first differences. */
+static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
+		      tl_problem_fn fn, void *arg)
+{
+	MDB_cursor *ca, *cb;
+	MDB_val ka, va, kb, vb;
+	int problems = 0;
+	char msg[400], h1[96], h2[96];
+
+	if (mdb_cursor_open(txn, a, &ca))
+		return 1;
+	if (mdb_cursor_open(txn, b, &cb)) {
+		mdb_cursor_close(ca);
+		return 1;
+	}
+	int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+	int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+	while ((ra == 0 || rb == 0) && problems < 5) {
+		int c;
+		if (ra)
+			c = 1;
+		else if (rb)
+			c = -1;
+		else {
+			size_t n = ka.mv_size < kb.mv_size ? ka.mv_size
+							   : kb.mv_size;
+			c = memcmp(ka.mv_data, kb.mv_data, n);
+			if (!c)
+				c = (ka.mv_size > kb.mv_size) -
+				    (ka.mv_size < kb.mv_size);
+			if (!c) {
+				size_t m = va.mv_size < vb.mv_size ? va.mv_size
+								   : vb.mv_size;
+				int d = memcmp(va.mv_data, vb.mv_data, m);
+				if (!d)
+					d = (va.mv_size > vb.mv_size) -
+					    (va.mv_size < vb.mv_size);
+				if (d) {
+					hex(h1, ka.mv_data, ka.mv_size);
+					snprintf(msg, sizeof msg,
+						 "view %s: key %s has a different value than a rebuild gives",
+						 what, h1);
+					fn(arg, msg);
+					problems++;
+				}
+				/* DUPSORT dbs: a value mismatch above is
+				 * also a missing/extra dup; stepping both
+				 * keeps going. */
+				ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+				rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+				continue;
+			}
+		}
+		if (c < 0) {
+			hex(h1, ka.mv_data, ka.mv_size);
+			snprintf(msg, sizeof msg,
+				 "view %s: stored key %s is not in a rebuild",
+				 what, h1);
+			ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+		} else {
+			hex(h2, kb.mv_data, kb.mv_size);
+			snprintf(msg, sizeof msg,
+				 "view %s: key %s is missing from the stored view",
+				 what, h2);
+			rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+		}
+		fn(arg, msg);
+		problems++;
+	}
+	mdb_cursor_close(ca);
+	mdb_cursor_close(cb);
+	return problems;
+}
+
+int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
+{
+	size_t which[64], n = db->views_len;
+	replay r;
+	MDB_txn *txn;
+	int rc, problems = 0;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		which[i] = i;
+	if (replay_init(&r, db, which, n, NULL, NULL))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	if ((rc = replay_chunks(&r, TMP_GEN, err)))
+		goto out;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn))) {
+		rc = tl_mdb_err(err, rc, "begin verify");
+		goto out;
+	}
+	if ((rc = targets_open(&r, txn, TMP_GEN, err)) ||
+	    (rc = replay_range(&r, txn, 0, err)))
+		goto abort;
+	for (size_t i = 0; i < n; i++) {
+		const tl_view *v = db->views[i];
+		uint32_t ver, gen;
+		MDB_dbi cur[TL_VIEW_DBS_MAX];
+		char what[120];
+		if (!meta_read(db, txn, v, &ver, &gen) ||
+		    open_gen(txn, v, gen, 0, cur)) {
+			snprintf(what, sizeof what,
+				 "view %s: no serving generation", v->name);
+			fn(arg, what);
+			problems++;
+			continue;
+		}
+		if (ver != v->version) {
+			snprintf(what, sizeof what,
+				 "view %s: stored version %u, code version %u",
+				 v->name, ver, v->version);
+			fn(arg, what);
+			problems++;
+		}
+		for (size_t j = 0; j < v->dbs_len; j++) {
+			snprintf(what, sizeof what, "%s.%s", v->name,
+				 v->dbs[j]);
+			problems += compare_db(txn, cur[j], r.dbi[i][j], what,
+					       fn, arg);
+		}
+	}
+	/* The temporary generation is dropped, never kept. */
+	rc = targets_drop(&r, txn, err);
+	if (!rc && (rc = mdb_txn_commit(txn)))
+		rc = tl_mdb_err(err, rc, "commit verify");
+	goto out;
+abort:
+	mdb_txn_abort(txn);
+out:
+	replay_free(&r);
+	return rc ? rc : problems;
 }
