@@ -11,6 +11,7 @@
  * transaction.  A batch fails as a whole: tl_exec aborts the transaction,
  * tl_txn_exec aborts its nested transaction.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -661,6 +662,27 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 	return idem_store(r, idem, ev.seq, in.stream, err);
 }
 
+/* The number of events of stream "member:ID", for the next version. */
+static int stream_count(run *r, const char *member, uint64_t *count,
+			tl_err *err)
+{
+	char stream[8 + TL_MEMBER_ID_MAX];
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	int sn = snprintf(stream, sizeof stream, "member:%s", member);
+	MDB_val k = { tl_stream_key((tl_slice){ stream, (size_t)sn }, sk), sk };
+	MDB_val v;
+	MDB_cursor *cur;
+	size_t n = 0;
+	int rc = mdb_cursor_open(r->t->cur, r->t->db->streams, &cur);
+	if (rc)
+		return tl_mdb_err(err, rc, "cursor");
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
+		mdb_cursor_count(cur, &n);
+	mdb_cursor_close(cur);
+	*count = n;
+	return 0;
+}
+
 /* Count admins with CRM access other than `except`. */
 static int other_admins(run *r, const char *except)
 {
@@ -764,19 +786,9 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 				  "'%s' is the last admin with CRM access",
 				  m.id);
 
-	/* The stream version is the number of events the member has. */
-	char stream[8 + TL_MEMBER_ID_MAX];
-	uint8_t sk[TL_STREAM_KEY_MAX];
-	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
-	MDB_val k = { tl_stream_key((tl_slice){ stream, (size_t)sn }, sk), sk };
-	MDB_val v;
-	MDB_cursor *cur;
-	size_t count = 0;
-	if ((rc = mdb_cursor_open(t->cur, t->db->streams, &cur)))
-		return tl_mdb_err(err, rc, "cursor");
-	if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
-		mdb_cursor_count(cur, &count);
-	mdb_cursor_close(cur);
+	uint64_t count;
+	if ((rc = stream_count(r, m.id, &count, err)))
+		return rc;
 
 	data_begin(r, &pk);
 	msgpack_pack_map(&pk, 2);
@@ -804,6 +816,151 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 			   c->idempotency_key, res, err);
 }
 
+/* ---- notifications -------------------------------------------------- */
+
+#define TL_IDS_MAX 1000
+
+static int parse_seq(tl_slice s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s.p || !s.len || s.len > 19)
+		return -1;
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	*out = v;
+	return v ? 0 : -1;
+}
+
+/* A notification is the task.assigned event that gave a task to a member
+ * other than its actor; its id is that event's seq. */
+static int check_notification(run *r, tl_slice member, uint64_t seq,
+			      tl_err *err)
+{
+	tl_txn *t = r->t;
+	uint8_t kb[8];
+	tl_event ev;
+	msgpack_object d;
+	size_t off = 0;
+	tl_put_be64(kb, seq);
+	MDB_val k = { 8, kb }, v;
+	int rc = mdb_get(t->cur, t->db->events, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "read event");
+	bool ok = rc == 0 &&
+		  tl_event_decode(v.mv_data, v.mv_size, &ev, &t->zone,
+				  &t->doc) == 0 &&
+		  (tl_slice_eq(ev.type, "task.assigned") ||
+		   tl_slice_eq(ev.type, "task.created")) &&
+		  !(ev.actor_id.len == member.len &&
+		    !memcmp(ev.actor_id.p, member.p, member.len)) &&
+		  msgpack_unpack((const char *)ev.data, ev.data_len, &off,
+				 &t->zone, &d) == MSGPACK_UNPACK_SUCCESS;
+	if (ok) {
+		tl_slice a = tl_obj_slice(tl_map_get(&d, "assignee"));
+		ok = a.p && a.len == member.len &&
+		     !memcmp(a.p, member.p, member.len);
+	}
+	if (ok) {
+		uint8_t id[16];
+		tl_task task;
+		ok = tl_uuid_parse(ev.stream, id) &&
+		     tl_task_load(t->db, t->cur, id, &task, &t->zone, err) == 0;
+		if (ok) {
+			ok = !task.deleted;
+			tl_task_release(&task);
+		}
+	}
+	if (!ok)
+		return tl_err_set(err, TL_ENOTFOUND, "ids",
+				  "member '%.*s' has no notification %llu",
+				  (int)member.len, member.p,
+				  (unsigned long long)seq);
+	return 0;
+}
+
+static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
+			      tl_err *err)
+{
+	tl_txn *t = r->t;
+	tl_slice member = c->id.p ? c->id : tl_s(r->actor.id);
+	uint64_t seqs[TL_IDS_MAX];
+	msgpack_packer pk;
+	char q[64];
+	int rc;
+
+	if (!tl_member_id_valid(member))
+		return tl_err_set(err, TL_EINVALID, "member",
+				  "'%s' is not a member id",
+				  tl_quote(member, q, sizeof q));
+	if (!c->ids_len)
+		return tl_err_set(err, TL_EINVALID, "ids",
+				  "give at least one notification id");
+	if (c->ids_len > TL_IDS_MAX)
+		return tl_err_set(err, TL_EINVALID, "ids",
+				  "at most %d ids at once", TL_IDS_MAX);
+	for (size_t i = 0; i < c->ids_len; i++)
+		if (parse_seq(c->ids[i], &seqs[i]))
+			return tl_err_set(err, TL_EINVALID, "ids",
+					  "'%s' is not a notification id",
+					  tl_quote(c->ids[i], q, sizeof q));
+	if ((rc = check_idem_key(c->idempotency_key, err)))
+		return rc;
+	if (!tl_slice_eq(member, r->actor.id) && !r->actor.admin)
+		return tl_err_set(err, TL_EFORBIDDEN, "member",
+				  "only admins read other members' notifications");
+	if ((rc = idem_lookup(r, c->idempotency_key, res, err)))
+		return rc < 0 ? rc : 0;
+	tl_member m;
+	rc = tl_member_load(t->db, t->cur, member, &m, &t->zone, err);
+	if (rc == TL_ENOTFOUND)
+		return tl_err_set(err, TL_ENOTFOUND, "member",
+				  "no member '%s'",
+				  tl_quote(member, q, sizeof q));
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < c->ids_len; i++)
+		if ((rc = check_notification(r, member, seqs[i], err)))
+			return rc;
+
+	uint64_t count;
+	if ((rc = stream_count(r, m.id, &count, err)))
+		return rc;
+	data_begin(r, &pk);
+	msgpack_pack_map(&pk, 2);
+	tl_pack_cstr(&pk, "member");
+	tl_pack_cstr(&pk, m.id);
+	tl_pack_cstr(&pk, "ids");
+	msgpack_pack_array(&pk, c->ids_len);
+	for (size_t i = 0; i < c->ids_len; i++)
+		msgpack_pack_uint64(&pk, seqs[i]);
+
+	char stream[8 + TL_MEMBER_ID_MAX];
+	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
+	tl_event ev;
+	tl_event_in in = {
+		.type = "notification.read",
+		.stream = { stream, (size_t)sn },
+		.version = (uint32_t)count + 1,
+		.at_ms = r->now,
+		.actor_id = tl_s(r->actor.id),
+		.actor_system = r->actor.system,
+		.data = (const uint8_t *)t->data.data,
+		.data_len = t->data.size,
+	};
+	if ((rc = tl_log_append(t, &in, &ev, err)))
+		return rc;
+	if (t->db->views_len && (rc = tl_views_apply(t, &ev, NULL, NULL, err)))
+		return rc;
+	res->seq = ev.seq;
+	res->appended = true;
+	if (result_doc(res, &t->data))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	return idem_store(r, c->idempotency_key, ev.seq, in.stream, err);
+}
+
 /* ---- dispatch -------------------------------------------------------- */
 
 static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
@@ -814,6 +971,8 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	case TL_MEMBER_ADD:
 	case TL_MEMBER_UPDATE:
 		return member_cmd(r, c, res, err);
+	case TL_NOTIFICATIONS_READ:
+		return notifications_read(r, c, res, err);
 	case TL_TASK_ADD:
 	case TL_TASK_UPDATE:
 	case TL_TASK_ASSIGN:

@@ -157,7 +157,8 @@ typedef enum tl_cmd_kind {
 	TL_TASK_UNTAG,    /* tags[0] */
 	TL_TASK_DELETE,
 	TL_MEMBER_ADD,    /* id, name, role, crm_access */
-	TL_MEMBER_UPDATE  /* id, name?, role?, crm_access? */
+	TL_MEMBER_UPDATE, /* id, name?, role?, crm_access? */
+	TL_NOTIFICATIONS_READ /* id: member (default the actor), ids */
 } tl_cmd_kind;
 
 /* One command.  Text fields are given as the user typed them; the engine
@@ -172,6 +173,8 @@ typedef struct tl_cmd {
 	size_t tags_len;
 	tl_slice name, role;
 	int crm_access; /* 0 default/unchanged, 1 grant, -1 revoke */
+	const tl_slice *ids; /* notification ids */
+	size_t ids_len;
 	bool has_expect_version;
 	uint64_t expect_version;
 	tl_slice idempotency_key;

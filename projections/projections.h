@@ -1,0 +1,71 @@
+/*
+ * projections.h - the views of the log and their queries: the contract the
+ * tools and the server use.  Each view is one file of projections/ that
+ * implements tl_view (engine/tasklog_view.h); registry.c lists them.
+ *
+ * Query results are handed out as msgpack documents in the JSON shapes of
+ * INTERFACE.md through tl_doc_fn callbacks (valid during the call).
+ */
+#ifndef TASKLOG_PROJECTIONS_H
+#define TASKLOG_PROJECTIONS_H
+
+#include "tasklog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every view, for tl_open_opts.views. */
+const tl_view *const *tl_views_all(size_t *len);
+
+#define TL_CURSOR_MAX 96 /* room for an opaque cursor, NUL included */
+
+/* `task list`.  Text as typed by the user; all validated here.  Several
+ * values of one filter OR-combine; filters AND-combine. */
+typedef struct tl_list_query {
+	const tl_slice *assignees;  /* member id, "me" or "unassigned" */
+	size_t assignees_len;
+	const tl_slice *statuses;   /* none: active statuses only */
+	size_t statuses_len;
+	const tl_slice *entity_types;
+	size_t entity_types_len;
+	tl_slice record;            /* "TYPE:ID" */
+	const tl_slice *types;
+	size_t types_len;
+	tl_slice due;               /* overdue|today|week|none|FROM..TO */
+	tl_slice automation;        /* hide (default) | include | only */
+	tl_slice sort;              /* due (default) | created | updated */
+	size_t limit;               /* 0 = 50 */
+	tl_slice cursor;            /* from a previous page's next_cursor */
+} tl_list_query;
+
+/* Calls fn for each task of the page, in order; next_cursor receives the
+ * cursor of the next page or "" when this page is the last. */
+int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
+		 tl_doc_fn fn, void *arg, char next_cursor[TL_CURSOR_MAX],
+		 tl_err *err);
+
+/* A member's active tasks due in [now, now + days), soonest first. */
+int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
+		size_t limit, tl_slice cursor, tl_doc_fn fn, void *arg,
+		char next_cursor[TL_CURSOR_MAX], tl_err *err);
+
+/* A record's timeline: its upcoming active tasks with a due date (overdue
+ * included, soonest first) through upcoming_fn on the first page only, and
+ * its history entries {at, actor, task, event, summary}, newest first,
+ * through item_fn. */
+int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
+		size_t limit, tl_slice cursor, tl_doc_fn upcoming_fn,
+		tl_doc_fn item_fn, void *arg,
+		char next_cursor[TL_CURSOR_MAX], tl_err *err);
+
+/* A member's notifications, unread first, newest first within each. */
+int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
+		     bool unread_only, size_t limit, tl_slice cursor,
+		     tl_doc_fn fn, void *arg,
+		     char next_cursor[TL_CURSOR_MAX], tl_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
