@@ -213,6 +213,15 @@ int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 int tl_txn_commit(tl_txn *txn, tl_err *err);
 void tl_txn_abort(tl_txn *txn);
 
+/* Append event records made elsewhere (another workspace's log, an older
+ * release's log), each as stored: a msgpack map with its hash.  Record i
+ * must carry the next seq, chain to the previous hash and carry its
+ * stream's next version; it is stored byte for byte and folded into the
+ * states and views.  All or nothing, in one transaction; err->index names
+ * the failing record. */
+int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
+		  size_t n, tl_err *err);
+
 /* ---- reading --------------------------------------------------------- */
 
 /* A decoded event.  Slices point into the stored record. */

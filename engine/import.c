@@ -1,0 +1,252 @@
+/*
+ * import.c - appending event records that were made elsewhere: a log
+ * written by another workspace or an older release.  Each record must be
+ * the next one of this log (its seq follows the head and its hash chains
+ * to the head's hash); it is stored byte for byte and folded into the task,
+ * member and meta states and every view, exactly as an append would.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Fold a member event into m (zeroed for member.added). */
+static int member_fold(tl_member *m, const msgpack_object *d, bool added)
+{
+	const msgpack_object *src = added ? d : tl_map_get(d, "changes");
+	if (!src)
+		return TL_ESTORAGE;
+	tl_slice id = tl_obj_slice(tl_map_get(src, "id"));
+	tl_slice name = tl_obj_slice(tl_map_get(src, "name"));
+	const msgpack_object *role = tl_map_get(src, "role");
+	const msgpack_object *crm = tl_map_get(src, "crm_access");
+	if (added) {
+		if (!tl_member_id_valid(id) || !name.p || !role || !crm)
+			return TL_ESTORAGE;
+		memcpy(m->id, id.p, id.len);
+	}
+	if (name.p) {
+		if (name.len > TL_NAME_MAX)
+			return TL_ESTORAGE;
+		memset(m->name, 0, sizeof m->name);
+		memcpy(m->name, name.p, name.len);
+	}
+	if (role)
+		m->admin = tl_obj_is_str(role, "admin");
+	if (crm) {
+		if (crm->type != MSGPACK_OBJECT_BOOLEAN)
+			return TL_ESTORAGE;
+		m->crm_access = crm->via.boolean;
+	}
+	return 0;
+}
+
+static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
+{
+	msgpack_object d;
+	size_t off = 0;
+	tl_member m;
+	int rc;
+	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			   &t->zone, &d) != MSGPACK_UNPACK_SUCCESS)
+		return TL_ESTORAGE;
+	bool added = tl_slice_eq(ev->type, "member.added");
+	if (added) {
+		memset(&m, 0, sizeof m);
+	} else {
+		if (ev->stream.len < 8)
+			return TL_ESTORAGE;
+		tl_slice id = { ev->stream.p + 7, ev->stream.len - 7 };
+		if ((rc = tl_member_load(t->db, t->cur, id, &m, &t->zone,
+					 err)))
+			return TL_ESTORAGE;
+	}
+	if (member_fold(&m, &d, added))
+		return TL_ESTORAGE;
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&t->doc);
+	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	tl_member_pack(&pk, &m);
+	MDB_val k = { strlen(m.id), m.id }, v = { t->doc.size, t->doc.data };
+	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
+		return tl_mdb_err(err, rc, "store member");
+	return tl_views_apply(t, ev, NULL, NULL, err);
+}
+
+static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
+{
+	static const char *const keys[] = { "tz", "week_start", "admin" };
+	msgpack_object d;
+	size_t off = 0;
+	uint8_t fmt[4];
+	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			   &t->zone, &d) != MSGPACK_UNPACK_SUCCESS)
+		return TL_ESTORAGE;
+	tl_put_be32(fmt, TL_FORMAT_VERSION);
+	MDB_val k = { 6, "format" }, v = { 4, fmt };
+	int rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);
+	for (size_t i = 0; !rc && i < 3; i++) {
+		tl_slice s = tl_obj_slice(tl_map_get(&d, keys[i]));
+		if (!s.p)
+			return TL_ESTORAGE;
+		k = (MDB_val){ strlen(keys[i]), (void *)keys[i] };
+		v = (MDB_val){ s.len, (void *)s.p };
+		rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);
+	}
+	if (rc)
+		return tl_mdb_err(err, rc, "store meta");
+	return tl_views_apply(t, ev, NULL, NULL, err);
+}
+
+static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
+{
+	uint8_t id[16];
+	tl_task task, before;
+	bool have_before = false;
+	int rc;
+
+	if (!tl_uuid_parse(ev->stream, id))
+		return TL_ESTORAGE;
+	rc = tl_task_load(t->db, t->cur, id, &task, &t->zone, err);
+	if (rc == MDB_NOTFOUND)
+		memset(&task, 0, sizeof task);
+	else if (rc)
+		return rc;
+	else if (tl_task_copy(&before, &task) == 0)
+		have_before = true;
+	else
+		return TL_ESTORAGE;
+	if ((rc = tl_task_fold(&task, ev, &t->zone)) ||
+	    task.version != ev->version) {
+		rc = TL_ESTORAGE;
+		goto out;
+	}
+	if ((rc = tl_views_apply(t, ev, have_before ? &before : NULL, &task,
+				 err)))
+		goto out;
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(&t->doc);
+	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	tl_task_pack(&pk, &task);
+	MDB_val k = { 16, id }, v = { t->doc.size, t->doc.data };
+	if ((rc = mdb_put(t->cur, t->db->tasks, &k, &v, 0)))
+		rc = tl_mdb_err(err, rc, "store task");
+out:
+	if (have_before)
+		tl_task_release(&before);
+	tl_task_release(&task);
+	return rc;
+}
+
+static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
+		      tl_err *err)
+{
+	tl_event ev;
+	uint8_t h[TL_HASH_LEN];
+	msgpack_sbuffer scratch;
+	int rc;
+
+	msgpack_sbuffer_init(&scratch);
+	if (tl_event_decode(raw, len, &ev, &t->zone, &scratch)) {
+		rc = tl_err_set(err, TL_EINVALID, "event",
+				"record %llu is not an event",
+				(unsigned long long)t->next_seq);
+		goto out;
+	}
+	if (ev.seq != t->next_seq) {
+		rc = tl_err_set(err, TL_EINVALID, "seq",
+				"event has seq %llu, the log expects %llu",
+				(unsigned long long)ev.seq,
+				(unsigned long long)t->next_seq);
+		goto out;
+	}
+	tl_event_hash(t->prev_hash, raw, len, h);
+	if (memcmp(h, ev.hash, TL_HASH_LEN)) {
+		rc = tl_err_set(err, TL_EINVALID, "hash",
+				"event %llu does not chain to the log (altered or out of order)",
+				(unsigned long long)ev.seq);
+		goto out;
+	}
+	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
+	tl_put_be64(kb, ev.seq);
+	MDB_val k = { 8, kb }, v = { len, (void *)raw };
+	if ((rc = mdb_put(t->cur, t->db->events, &k, &v, MDB_APPEND))) {
+		rc = tl_mdb_err(err, rc, "append event");
+		goto out;
+	}
+	MDB_val skv = { tl_stream_key(ev.stream, sk), sk };
+	tl_put_be32(sv, ev.version);
+	tl_put_be64(sv + 4, ev.seq);
+	MDB_val svv = { 12, sv };
+	/* The version must be the stream's next one. */
+	MDB_cursor *c;
+	size_t count = 0;
+	MDB_val probe = skv, pv;
+	if ((rc = mdb_cursor_open(t->cur, t->db->streams, &c))) {
+		rc = tl_mdb_err(err, rc, "cursor");
+		goto out;
+	}
+	if (mdb_cursor_get(c, &probe, &pv, MDB_SET_KEY) == 0)
+		mdb_cursor_count(c, &count);
+	mdb_cursor_close(c);
+	if (ev.version != count + 1) {
+		rc = tl_err_set(err, TL_EINVALID, "version",
+				"event %llu has stream version %u, expected %zu",
+				(unsigned long long)ev.seq, ev.version,
+				count + 1);
+		goto out;
+	}
+	if ((rc = mdb_put(t->cur, t->db->streams, &skv, &svv, 0))) {
+		rc = tl_mdb_err(err, rc, "append stream index");
+		goto out;
+	}
+	if (tl_slice_eq(ev.type, "workspace.initialized"))
+		rc = import_workspace(t, &ev, err);
+	else if (tl_slice_eq(ev.type, "member.added") ||
+		 tl_slice_eq(ev.type, "member.updated"))
+		rc = import_member(t, &ev, err);
+	else if (ev.type.len > 5 && !memcmp(ev.type.p, "task.", 5))
+		rc = import_task(t, &ev, err);
+	else
+		rc = tl_views_apply(t, &ev, NULL, NULL, err);
+	if (rc == TL_ESTORAGE)
+		rc = tl_err_set(err, TL_EINVALID, "data",
+				"event %llu (%.*s) has data this release cannot fold",
+				(unsigned long long)ev.seq, (int)ev.type.len,
+				ev.type.p);
+	if (!rc) {
+		memcpy(t->prev_hash, h, TL_HASH_LEN);
+		t->next_seq++;
+	}
+out:
+	msgpack_sbuffer_destroy(&scratch);
+	msgpack_zone_clear(&t->zone);
+	return rc;
+}
+
+int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
+		  size_t n, tl_err *err)
+{
+	if (err)
+		err->index = -1;
+	for (;;) {
+		tl_txn *t;
+		int rc = tl_txn_begin(db, &t, err);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = import_one(t, recs[i], lens[i], err);
+			if (rc && err)
+				err->index = (int)i;
+		}
+		if (rc) {
+			tl_txn_abort(t);
+			if (rc == TL_EAGAIN && !(rc = tl_db_grow(db, err)))
+				continue;
+			return rc;
+		}
+		rc = tl_txn_commit(t, err);
+		if (rc != TL_EAGAIN)
+			return rc;
+	}
+}
