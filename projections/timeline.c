@@ -1,0 +1,587 @@
+/*
+ * timeline.c - the `timeline` view: every event of every task linked to a
+ * record, newest first, with a one-line summary for people; and the
+ * tl_timeline query, which puts the record's upcoming tasks (read from the
+ * `tasks` view) in front of its first page.
+ *
+ * Storage, database "entries":
+ *
+ *   key   = tl_key_hash("TYPE:ID" of the task's link)   8 bytes
+ *         | ~seq of the event, big-endian              8 bytes
+ *   value = msgpack str "TYPE:ID"
+ *         | msgpack map {"at", "actor": {"id", "kind"}, "task", "event",
+ *                        "summary"}
+ *
+ * A record's entries are one contiguous key range, newest first, so a page
+ * costs one cursor walk of its own length whatever the size of the view.
+ * The record text in front of the entry tells hash collisions apart; the
+ * entry after it is handed to callers as it is stored.  A task's link
+ * never changes, so each event goes to the record of the task after it.
+ * An entry is made only from the event and the task states before and
+ * after it: a rebuild writes the same bytes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "doc.h"
+#include "keys.h"
+#include "projections.h"
+#include "tasklog_view.h"
+
+#define ENTRIES 0
+#define KEY_LEN 16
+#define RECORD_MAX (12 + 1 + 128) /* "opportunity:" + 128-byte id */
+#define LIMIT_MAX 1000
+#define UPCOMING_MAX 50
+#define SUMMARY_MAX 1024
+#define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
+
+/* ---- summaries ----------------------------------------------------------- */
+
+/* A line of text that is cut, at a UTF-8 character boundary, when full. */
+typedef struct line {
+	char buf[SUMMARY_MAX];
+	size_t len;
+	bool full;
+} line;
+
+/* Length of the longest prefix of p[0..n) that ends on a character
+ * boundary and is at most max bytes. */
+static size_t utf8_cut(const char *p, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)p[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+static void put(line *l, const char *p, size_t n)
+{
+	size_t room = sizeof l->buf - 4 - l->len; /* 4: "..." and NUL */
+	if (l->full)
+		return;
+	if (n > room) {
+		n = utf8_cut(p, n, room);
+		memcpy(l->buf + l->len, p, n);
+		memcpy(l->buf + l->len + n, "...", 3);
+		l->len += n + 3;
+		l->full = true;
+		return;
+	}
+	memcpy(l->buf + l->len, p, n);
+	l->len += n;
+}
+
+static void puts_(line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+/* A title in quotes, its first TITLE_SHOWN bytes. */
+static void put_title(line *l, const char *t)
+{
+	size_t n = strlen(t), m = utf8_cut(t, n, TITLE_SHOWN);
+	puts_(l, "\"");
+	put(l, t, m);
+	puts_(l, m < n ? "...\"" : "\"");
+}
+
+static void put_time(line *l, bool has, int64_t ms)
+{
+	char buf[40];
+	if (!has) {
+		puts_(l, "none");
+		return;
+	}
+	tl_time_format(ms, buf);
+	puts_(l, buf);
+}
+
+/* Words for people: "call", "follow-up"; "To Do", "In Progress". */
+static const char *const type_words[10] = {
+	"call", "email", "message", "meeting", "chat",
+	"proposal", "note", "task", "follow-up", "demo"
+};
+static const char *const status_words[5] = {
+	"To Do", "In Progress", "On Hold", "Completed", "Cancelled"
+};
+
+static const char *type_word(int t)
+{
+	return t >= 0 && t < 10 ? type_words[t] : "task";
+}
+
+static const char *status_word(int s)
+{
+	return s >= 0 && s < 5 ? status_words[s] : "?";
+}
+
+static bool status_active(int s)
+{
+	return s >= 0 && s <= 2; /* todo, in_progress, on_hold */
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static void sum_created(line *l, const tl_task *t)
+{
+	puts_(l, "Created ");
+	puts_(l, type_word(t->type));
+	puts_(l, " ");
+	put_title(l, t->title ? t->title : "");
+	if (t->has_due) {
+		puts_(l, " due ");
+		put_time(l, true, t->due_at);
+	}
+	if (t->assignee) {
+		puts_(l, ", assigned to ");
+		puts_(l, t->assignee);
+	}
+	if (t->status != 0) {
+		puts_(l, ", status ");
+		puts_(l, status_word(t->status));
+	}
+	for (size_t i = 0; i < t->tags_len; i++) {
+		puts_(l, i ? ", " : ", tagged ");
+		puts_(l, t->tags[i]);
+	}
+}
+
+/* "Changed title from "A" to "B"; due from X to Y; notes". */
+static void sum_updated(line *l, const tl_task *b, const tl_task *a)
+{
+	const char *sep = "Changed ";
+	if (!str_same(b->title, a->title)) {
+		puts_(l, sep);
+		puts_(l, "title from ");
+		put_title(l, b->title ? b->title : "");
+		puts_(l, " to ");
+		put_title(l, a->title ? a->title : "");
+		sep = "; ";
+	}
+	if (b->type != a->type) {
+		puts_(l, sep);
+		puts_(l, "type from ");
+		puts_(l, type_word(b->type));
+		puts_(l, " to ");
+		puts_(l, type_word(a->type));
+		sep = "; ";
+	}
+	if (b->has_due != a->has_due ||
+	    (a->has_due && b->due_at != a->due_at)) {
+		puts_(l, sep);
+		puts_(l, "due from ");
+		put_time(l, b->has_due, b->due_at);
+		puts_(l, " to ");
+		put_time(l, a->has_due, a->due_at);
+		sep = "; ";
+	}
+	if (!str_same(b->notes, a->notes)) {
+		/* Notes may be long and span lines: named, not quoted. */
+		puts_(l, sep);
+		puts_(l, !b->notes ? "notes (added)"
+			 : !a->notes ? "notes (removed)" : "notes");
+		sep = "; ";
+	}
+	if (sep[0] == 'C')
+		puts_(l, "Updated");
+}
+
+static void sum_assigned(line *l, const tl_task *b, const tl_task *a)
+{
+	if (a->assignee) {
+		puts_(l, "Assigned to ");
+		puts_(l, a->assignee);
+		if (b->assignee) {
+			puts_(l, " (was ");
+			puts_(l, b->assignee);
+			puts_(l, ")");
+		}
+	} else {
+		puts_(l, "Unassigned");
+		if (b->assignee) {
+			puts_(l, " (was ");
+			puts_(l, b->assignee);
+			puts_(l, ")");
+		}
+	}
+}
+
+static void sum_status(line *l, const tl_task *b, const tl_task *a)
+{
+	if (!status_active(b->status) && status_active(a->status)) {
+		puts_(l, "Reopened (");
+		puts_(l, status_word(a->status));
+		puts_(l, ")");
+		return;
+	}
+	puts_(l, "Status ");
+	puts_(l, status_word(b->status));
+	puts_(l, " \xe2\x86\x92 "); /* U+2192 RIGHTWARDS ARROW */
+	puts_(l, status_word(a->status));
+}
+
+/* The tag of a task.tagged/untagged event, from its data. */
+static void sum_tag(line *l, const char *verb, const tl_event *ev)
+{
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	msgpack_zone_init(&zone, 256);
+	puts_(l, verb);
+	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off, &zone,
+			   &d) == MSGPACK_UNPACK_SUCCESS) {
+		tl_slice tag = tl_doc_slice(tl_doc_get(&d, "tag"));
+		if (tag.p) {
+			puts_(l, " ");
+			put(l, tag.p, tag.len);
+		}
+	}
+	msgpack_zone_destroy(&zone);
+}
+
+static bool type_is(const tl_event *ev, const char *s)
+{
+	size_t n = strlen(s);
+	return ev->type.len == n && !memcmp(ev->type.p, s, n);
+}
+
+/* The one-line summary of a task event. */
+static void summarize(line *l, const tl_event *ev, const tl_task *before,
+		      const tl_task *after)
+{
+	if (type_is(ev, "task.created"))
+		sum_created(l, after);
+	else if (type_is(ev, "task.completed"))
+		puts_(l, "Completed");
+	else if (type_is(ev, "task.deleted"))
+		puts_(l, "Deleted");
+	else if (type_is(ev, "task.tagged"))
+		sum_tag(l, "Tagged", ev);
+	else if (type_is(ev, "task.untagged"))
+		sum_tag(l, "Untagged", ev);
+	else if (!before) /* every other event has a task before it */
+		put(l, ev->type.p, ev->type.len);
+	else if (type_is(ev, "task.updated"))
+		sum_updated(l, before, after);
+	else if (type_is(ev, "task.assigned"))
+		sum_assigned(l, before, after);
+	else if (type_is(ev, "task.status_changed"))
+		sum_status(l, before, after);
+	else
+		put(l, ev->type.p, ev->type.len);
+	l->buf[l->len] = 0;
+}
+
+/* ---- the view ------------------------------------------------------------ */
+
+/* "TYPE:ID" of a task's link into buf; returns its length. */
+static size_t record_text(const tl_task *t, char buf[RECORD_MAX + 1])
+{
+	const char *type = t->link_type >= 0 && t->link_type < 4
+				   ? tl_entity_tokens[t->link_type] : "?";
+	int n = snprintf(buf, RECORD_MAX + 1, "%s:%s", type,
+			 t->link_id ? t->link_id : "");
+	return n < 0 ? 0 : (size_t)n > RECORD_MAX ? RECORD_MAX : (size_t)n;
+}
+
+static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
+			  const tl_task *before, const tl_task *after,
+			  tl_err *err)
+{
+	char record[RECORD_MAX + 1], id[37];
+	uint8_t key[KEY_LEN];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	line l;
+	int rc;
+
+	if (!after || ev->type.len < 5 || memcmp(ev->type.p, "task.", 5))
+		return 0; /* not a task event */
+	size_t rlen = record_text(after, record);
+	tl_key_hash((tl_slice){ record, rlen }, key);
+	tl_key_u64(key + 8, ~ev->seq);
+
+	l.len = 0;
+	l.full = false;
+	summarize(&l, ev, before, after);
+	tl_uuid_format(after->id, id);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	tl_doc_str(&pk, record, rlen);
+	msgpack_pack_map(&pk, 5);
+	tl_doc_cstr(&pk, "at");
+	tl_doc_time(&pk, ev->at_ms);
+	tl_doc_cstr(&pk, "actor");
+	msgpack_pack_map(&pk, 2);
+	tl_doc_cstr(&pk, "id");
+	tl_doc_str(&pk, ev->actor_id.p, ev->actor_id.len);
+	tl_doc_cstr(&pk, "kind");
+	tl_doc_str(&pk, ev->actor_kind.p, ev->actor_kind.len);
+	tl_doc_cstr(&pk, "task");
+	tl_doc_str(&pk, id, 36);
+	tl_doc_cstr(&pk, "event");
+	tl_doc_str(&pk, ev->type.p, ev->type.len);
+	tl_doc_cstr(&pk, "summary");
+	tl_doc_str(&pk, l.buf, l.len);
+
+	MDB_val k = { KEY_LEN, key }, v = { sb.size, sb.data };
+	rc = mdb_put(vc->txn, vc->dbi[ENTRIES], &k, &v, 0);
+	msgpack_sbuffer_destroy(&sb);
+	return rc ? tl_doc_mdb_err(err, rc, "timeline entry") : 0;
+}
+
+static const char *const timeline_dbs[] = { "entries" };
+static const unsigned timeline_flags[] = { 0 };
+
+const tl_view tl_view_timeline = {
+	.name = "timeline",
+	.version = 1,
+	.dbs = timeline_dbs,
+	.db_flags = timeline_flags,
+	.dbs_len = 1,
+	.apply = timeline_apply,
+};
+
+/* ---- the query ------------------------------------------------------------ */
+
+/* Check "TYPE:ID" as a link is checked: a known entity type, an id of
+ * 1..128 bytes of UTF-8. */
+static int record_check(tl_slice r, tl_err *err)
+{
+	const char *colon = r.p ? memchr(r.p, ':', r.len) : NULL;
+	char q[48];
+	int n = r.len > 40 ? 40 : (int)r.len;
+
+	if (!r.p || !r.len)
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "is required (TYPE:ID, e.g. lead:42)");
+	if (!tl_utf8_valid(r.p, r.len))
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "is not valid UTF-8");
+	snprintf(q, sizeof q, "%.*s%s", n, r.p, r.len > 40 ? "..." : "");
+	if (!colon || colon == r.p)
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "'%s' is not TYPE:ID (e.g. lead:42)", q);
+	tl_slice type = { r.p, (size_t)(colon - r.p) };
+	size_t idlen = r.len - type.len - 1;
+	bool known = false;
+	for (int i = 0; i < 4 && !known; i++)
+		known = strlen(tl_entity_tokens[i]) == type.len &&
+			!memcmp(tl_entity_tokens[i], type.p, type.len);
+	if (!known)
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "unknown entity type in '%s' (one of: contact, lead, account, opportunity)",
+				  q);
+	if (idlen < 1 || idlen > 128)
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "the id of '%s' must be 1..128 bytes", q);
+	for (size_t i = 0; i < r.len; i++) {
+		unsigned char c = (unsigned char)r.p[i];
+		if (c < 0x20 || c == 0x7f)
+			return tl_err_set(err, TL_EINVALID, "record",
+					  "contains a control character");
+	}
+	return 0;
+}
+
+/* The index of database `name` of view v, or -1. */
+static int db_index(const tl_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->dbs_len; i++)
+		if (!strcmp(v->dbs[i], name))
+			return (int)i;
+	return -1;
+}
+
+extern const tl_view tl_view_tasks; /* list.c */
+
+/* The record's active tasks with a due date, soonest first, from the
+ * `tasks` view's index: 'R' | hash(record) | 'd' | due | created_seq ->
+ * task id.  Tasks without a due date sort last (UINT64_MAX): stop there. */
+static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
+		    tl_err *err)
+{
+	const MDB_dbi *dbi = tl_view_dbis(rd->db, "tasks");
+	int idx = db_index(&tl_view_tasks, "idx");
+	uint8_t prefix[10];
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc, stop = 0;
+
+	if (!dbi || idx < 0)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "the tasks view is not open");
+	prefix[0] = 'R';
+	tl_key_hash(record, prefix + 1);
+	prefix[9] = 'd';
+	if ((rc = mdb_cursor_open(rd->txn, dbi[idx], &c)))
+		return tl_doc_mdb_err(err, rc, "upcoming");
+	k.mv_size = sizeof prefix;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && n < UPCOMING_MAX && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		tl_task t;
+		MDB_val doc;
+		char rec[RECORD_MAX + 1];
+		if (k.mv_size < sizeof prefix + 8 ||
+		    memcmp(k.mv_data, prefix, sizeof prefix))
+			break;
+		if (tl_key_get_u64((uint8_t *)k.mv_data + 10) == UINT64_MAX)
+			break; /* no due date from here on */
+		if (v.mv_size != 16)
+			continue;
+		int r = tl_task_doc(rd->db, rd->txn, v.mv_data, &doc);
+		if (r == MDB_NOTFOUND)
+			continue;
+		if (r) {
+			rc = r;
+			break;
+		}
+		if (tl_task_decode(doc.mv_data, doc.mv_size, &t)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"corrupt task record");
+			break;
+		}
+		/* Hash collisions, and whatever the index keeps besides. */
+		size_t rlen = record_text(&t, rec);
+		bool show = !t.deleted && status_active(t.status) &&
+			    t.has_due && rlen == record.len &&
+			    !memcmp(rec, record.p, rlen);
+		tl_task_release(&t);
+		if (!show)
+			continue;
+		stop = fn(arg, doc.mv_data, doc.mv_size);
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		return stop;
+	return rc > 0 ? tl_doc_mdb_err(err, rc, "upcoming") : rc;
+}
+
+/* Split a stored entry into its record text and its entry document. */
+static bool entry_split(const MDB_val *v, tl_slice *record,
+			const uint8_t **doc, size_t *len)
+{
+	const uint8_t *p = v->mv_data;
+	size_t n = v->mv_size, hdr, slen;
+	if (n < 1)
+		return false;
+	if ((p[0] & 0xe0) == 0xa0) { /* fixstr */
+		hdr = 1;
+		slen = p[0] & 0x1f;
+	} else if (p[0] == 0xd9 && n >= 2) { /* str 8 */
+		hdr = 2;
+		slen = p[1];
+	} else if (p[0] == 0xda && n >= 3) { /* str 16 */
+		hdr = 3;
+		slen = (size_t)p[1] << 8 | p[2];
+	} else {
+		return false;
+	}
+	if (hdr + slen >= n)
+		return false;
+	record->p = (const char *)p + hdr;
+	record->len = slen;
+	*doc = p + hdr + slen;
+	*len = n - hdr - slen;
+	return true;
+}
+
+/* History entries of the record after the cursor, newest first. */
+static int history(tl_reader *rd, tl_slice record, size_t limit,
+		   bool has_cursor, uint64_t after_inv, tl_doc_fn fn,
+		   void *arg, char next_cursor[TL_CURSOR_MAX], tl_err *err)
+{
+	const MDB_dbi *dbi = tl_view_dbis(rd->db, "timeline");
+	uint8_t key[KEY_LEN];
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	uint64_t last = 0;
+	int rc, stop = 0;
+
+	if (!dbi)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "the timeline view is not open");
+	tl_key_hash(record, key);
+	tl_key_u64(key + 8, has_cursor ? after_inv : 0);
+	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))
+		return tl_doc_mdb_err(err, rc, "timeline");
+	k.mv_size = KEY_LEN;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		tl_slice rec;
+		const uint8_t *doc;
+		size_t len;
+		if (k.mv_size != KEY_LEN || memcmp(k.mv_data, key, 8))
+			break;
+		uint64_t inv = tl_key_get_u64((uint8_t *)k.mv_data + 8);
+		if (has_cursor && inv <= after_inv)
+			continue;
+		if (!entry_split(&v, &rec, &doc, &len)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"corrupt timeline entry");
+			break;
+		}
+		if (!tl_doc_slice_eq(rec, record))
+			continue; /* another record with the same hash */
+		if (n == limit) {
+			/* There is more: the next page starts after `last`. */
+			uint8_t cb[8];
+			tl_key_u64(cb, last);
+			tl_cursor_encode('t', cb, 8, next_cursor,
+					 TL_CURSOR_MAX);
+			break;
+		}
+		stop = fn(arg, doc, len);
+		last = inv;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		return stop;
+	return rc > 0 ? tl_doc_mdb_err(err, rc, "timeline") : rc;
+}
+
+int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
+		size_t limit, tl_slice cursor, tl_doc_fn upcoming_fn,
+		tl_doc_fn item_fn, void *arg,
+		char next_cursor[TL_CURSOR_MAX], tl_err *err)
+{
+	bool has_cursor = cursor.p && cursor.len;
+	uint8_t cb[8] = { 0 };
+	tl_reader rd;
+	int rc;
+
+	next_cursor[0] = 0;
+	if ((rc = record_check(record, err)))
+		return rc;
+	if (limit == 0)
+		limit = 50;
+	if (limit > LIMIT_MAX)
+		return tl_err_set(err, TL_EINVALID, "limit",
+				  "%zu is more than %d", limit, LIMIT_MAX);
+	if (has_cursor && !tl_cursor_decode(cursor, 't', cb, sizeof cb))
+		return tl_err_set(err, TL_EINVALID, "cursor",
+				  "not a cursor of this timeline");
+	if ((rc = tl_reader_begin(db, ctx, &rd, err)))
+		return rc;
+	if (!has_cursor && upcoming_fn)
+		rc = upcoming(&rd, record, upcoming_fn, arg, err);
+	if (!rc && item_fn)
+		rc = history(&rd, record, limit, has_cursor,
+			     tl_key_get_u64(cb), item_fn, arg, next_cursor,
+			     err);
+	tl_reader_end(&rd);
+	return rc;
+}
