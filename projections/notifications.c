@@ -1,0 +1,409 @@
+/*
+ * notifications.c - the `notifications` view: each member's in-app
+ * notifications, and the tl_notifications query.
+ *
+ * A notification is derived, not sent: assigning a task to a member (in
+ * task.created or task.assigned) by someone other than that member gives
+ * them one, whose id is the seq of that event.  notification.read events
+ * mark some read; task.deleted takes all of a task's away.
+ *
+ * Storage:
+ *
+ *   "inbox"   key   = tl_key_hash(member)   8 bytes
+ *                   | state                 1 byte: 0 unread, 1 read
+ *                   | ~seq, big-endian      8 bytes
+ *             value = msgpack map {"id": seq, "member", "at", "task",
+ *                                  "kind": "assigned", "by", "read"}
+ *   "bytask"  key   = task id (16 bytes) | seq (8 bytes, big-endian)
+ *             value = member id
+ *
+ * A member's inbox is one key range with the unread ones first, newest
+ * first within each state: listing is one cursor walk from the page's
+ * start, and "unread only" stops at the first read one.  Marking read
+ * moves an entry from state 0 to 1.  "bytask" finds a deleted task's
+ * notifications without scanning inboxes.  The value repeats the member
+ * so that a query can tell hash collisions apart.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "doc.h"
+#include "keys.h"
+#include "projections.h"
+#include "tasklog_view.h"
+
+#define INBOX 0
+#define BYTASK 1
+#define INBOX_KEY 17
+#define BYTASK_KEY 24
+#define LIMIT_MAX 1000
+#define MEMBER_MAX 64
+
+enum { UNREAD = 0, READ = 1 };
+
+static void inbox_key(uint8_t key[INBOX_KEY], tl_slice member, int state,
+		      uint64_t seq)
+{
+	tl_key_hash(member, key);
+	key[8] = (uint8_t)state;
+	tl_key_u64(key + 9, ~seq);
+}
+
+/* The stored document of a notification. */
+static void pack_notification(msgpack_sbuffer *sb, uint64_t seq,
+			      tl_slice member, int64_t at, const char *task,
+			      tl_slice by, bool read)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 7);
+	tl_doc_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, seq);
+	tl_doc_cstr(&pk, "member");
+	tl_doc_str(&pk, member.p, member.len);
+	tl_doc_cstr(&pk, "at");
+	tl_doc_time(&pk, at);
+	tl_doc_cstr(&pk, "task");
+	tl_doc_cstr(&pk, task);
+	tl_doc_cstr(&pk, "kind");
+	tl_doc_cstr(&pk, "assigned");
+	tl_doc_cstr(&pk, "by");
+	tl_doc_str(&pk, by.p, by.len);
+	tl_doc_cstr(&pk, "read");
+	if (read)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+}
+
+/* ---- the view ------------------------------------------------------------ */
+
+static int put(const tl_view_ctx *vc, int db, const void *k, size_t klen,
+	       const void *v, size_t vlen, tl_err *err)
+{
+	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
+	int rc = mdb_put(vc->txn, vc->dbi[db], &key, &val, 0);
+	return rc ? tl_doc_mdb_err(err, rc, "notification") : 0;
+}
+
+static int del(const tl_view_ctx *vc, int db, const void *k, size_t klen,
+	       tl_err *err)
+{
+	MDB_val key = { klen, (void *)k };
+	int rc = mdb_del(vc->txn, vc->dbi[db], &key, NULL);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc ? tl_doc_mdb_err(err, rc, "notification") : 0;
+}
+
+/* task.created or task.assigned gave the task to after->assignee. */
+static int on_assigned(const tl_view_ctx *vc, const tl_event *ev,
+		       const tl_task *after, tl_err *err)
+{
+	tl_slice member = tl_s(after->assignee);
+	uint8_t ik[INBOX_KEY], bk[BYTASK_KEY];
+	msgpack_sbuffer sb;
+	char task[37];
+	int rc;
+
+	if (!member.p || tl_doc_slice_eq(member, ev->actor_id))
+		return 0; /* unassigned, or assigned to oneself */
+	tl_uuid_format(after->id, task);
+	inbox_key(ik, member, UNREAD, ev->seq);
+	memcpy(bk, after->id, 16);
+	tl_key_u64(bk + 16, ev->seq);
+	msgpack_sbuffer_init(&sb);
+	pack_notification(&sb, ev->seq, member, ev->at_ms, task, ev->actor_id,
+			  false);
+	rc = put(vc, INBOX, ik, sizeof ik, sb.data, sb.size, err);
+	msgpack_sbuffer_destroy(&sb);
+	if (!rc)
+		rc = put(vc, BYTASK, bk, sizeof bk, member.p, member.len, err);
+	/* This is where the server's live hook would send the notification
+	 * to the member's subscribers: only when !vc->rebuilding, so that a
+	 * rebuild or verify never sends anything twice.  Nothing is sent
+	 * live yet. */
+	return rc;
+}
+
+/* task.deleted: the task's notifications go, read or not. */
+static int on_deleted(const tl_view_ctx *vc, const tl_task *after,
+		      tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(vc->txn, vc->dbi[BYTASK], &c)))
+		return tl_doc_mdb_err(err, rc, "notification");
+	/* Seek again after each delete: the cursor's position after a
+	 * delete is not worth relying on. */
+	for (;;) {
+		uint8_t ik[INBOX_KEY];
+		k.mv_size = 16;
+		k.mv_data = (void *)after->id;
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)))
+			break;
+		if (k.mv_size != BYTASK_KEY || memcmp(k.mv_data, after->id, 16))
+			break;
+		uint64_t seq = tl_key_get_u64((uint8_t *)k.mv_data + 16);
+		/* A copy: v points into a page the writes below may move. */
+		char mb[MEMBER_MAX];
+		tl_slice member = { mb, v.mv_size < sizeof mb ? v.mv_size
+							     : sizeof mb };
+		memcpy(mb, v.mv_data, member.len);
+		for (int st = UNREAD; st <= READ && !rc; st++) {
+			inbox_key(ik, member, st, seq);
+			rc = del(vc, INBOX, ik, sizeof ik, err);
+		}
+		if (rc)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND || rc == 0)
+		return 0;
+	return rc > 0 ? tl_doc_mdb_err(err, rc, "notification") : rc;
+}
+
+/* Move notification seq of member from unread to read, if it is there. */
+static int mark_read(const tl_view_ctx *vc, tl_slice member, uint64_t seq,
+		     msgpack_sbuffer *sb, tl_err *err)
+{
+	uint8_t ik[INBOX_KEY];
+	MDB_val k = { INBOX_KEY, ik }, v;
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	int64_t at;
+	int rc;
+
+	inbox_key(ik, member, UNREAD, seq);
+	rc = mdb_get(vc->txn, vc->dbi[INBOX], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0; /* already read, deleted, or never there */
+	if (rc)
+		return tl_doc_mdb_err(err, rc, "notification");
+	msgpack_zone_init(&zone, 512);
+	if (msgpack_unpack(v.mv_data, v.mv_size, &off, &zone, &d) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    !tl_doc_get_time(tl_doc_get(&d, "at"), &at)) {
+		msgpack_zone_destroy(&zone);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "corrupt notification %llu",
+				  (unsigned long long)seq);
+	}
+	tl_slice stored = tl_doc_slice(tl_doc_get(&d, "member"));
+	tl_slice task = tl_doc_slice(tl_doc_get(&d, "task"));
+	tl_slice by = tl_doc_slice(tl_doc_get(&d, "by"));
+	char tid[37];
+	if (!tl_doc_slice_eq(stored, member) || !by.p || task.len != 36) {
+		msgpack_zone_destroy(&zone);
+		return 0; /* another member's with the same hash */
+	}
+	memcpy(tid, task.p, 36);
+	tid[36] = 0;
+	pack_notification(sb, seq, member, at, tid, by, true);
+	msgpack_zone_destroy(&zone);
+	if ((rc = del(vc, INBOX, ik, sizeof ik, err)))
+		return rc;
+	ik[8] = READ;
+	return put(vc, INBOX, ik, sizeof ik, sb->data, sb->size, err);
+}
+
+/* notification.read {member, ids}. */
+static int on_read(const tl_view_ctx *vc, const tl_event *ev, tl_err *err)
+{
+	msgpack_zone zone;
+	msgpack_sbuffer sb;
+	msgpack_object d;
+	size_t off = 0;
+	int rc = 0;
+
+	msgpack_zone_init(&zone, 1024);
+	msgpack_sbuffer_init(&sb);
+	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off, &zone,
+			   &d) != MSGPACK_UNPACK_SUCCESS) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"event %llu: undecodable data",
+				(unsigned long long)ev->seq);
+		goto out;
+	}
+	tl_slice member = tl_doc_slice(tl_doc_get(&d, "member"));
+	const msgpack_object *ids = tl_doc_get(&d, "ids");
+	if (!member.p || !ids || ids->type != MSGPACK_OBJECT_ARRAY) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"event %llu: no member or ids",
+				(unsigned long long)ev->seq);
+		goto out;
+	}
+	for (uint32_t i = 0; i < ids->via.array.size && !rc; i++) {
+		const msgpack_object *o = &ids->via.array.ptr[i];
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			continue;
+		rc = mark_read(vc, member, o->via.u64, &sb, err);
+	}
+out:
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+static bool type_is(const tl_event *ev, const char *s)
+{
+	size_t n = strlen(s);
+	return ev->type.len == n && !memcmp(ev->type.p, s, n);
+}
+
+static int notifications_apply(const tl_view_ctx *vc, const tl_event *ev,
+			       const tl_task *before, const tl_task *after,
+			       tl_err *err)
+{
+	(void)before;
+	if (after && (type_is(ev, "task.created") ||
+		      type_is(ev, "task.assigned")))
+		return on_assigned(vc, ev, after, err);
+	if (after && type_is(ev, "task.deleted"))
+		return on_deleted(vc, after, err);
+	if (type_is(ev, "notification.read"))
+		return on_read(vc, ev, err);
+	return 0;
+}
+
+static const char *const notifications_dbs[] = { "inbox", "bytask" };
+static const unsigned notifications_flags[] = { 0, 0 };
+
+const tl_view tl_view_notifications = {
+	.name = "notifications",
+	.version = 1,
+	.dbs = notifications_dbs,
+	.db_flags = notifications_flags,
+	.dbs_len = 2,
+	.apply = notifications_apply,
+};
+
+/* ---- the query ------------------------------------------------------------ */
+
+static bool member_id_valid(tl_slice s)
+{
+	if (!s.p || s.len < 1 || s.len > MEMBER_MAX)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		char c = s.p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* True when an inbox entry is member's (and not another's that has the
+ * same hash). */
+static bool entry_is(const MDB_val *v, tl_slice member)
+{
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	bool ok;
+	msgpack_zone_init(&zone, 512);
+	ok = msgpack_unpack(v->mv_data, v->mv_size, &off, &zone, &d) ==
+		     MSGPACK_UNPACK_SUCCESS &&
+	     tl_doc_slice_eq(tl_doc_slice(tl_doc_get(&d, "member")), member);
+	msgpack_zone_destroy(&zone);
+	return ok;
+}
+
+static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
+		 size_t limit, bool has_cursor, const uint8_t cur[9],
+		 tl_doc_fn fn, void *arg, char next_cursor[TL_CURSOR_MAX],
+		 tl_err *err)
+{
+	const MDB_dbi *dbi = tl_view_dbis(rd->db, "notifications");
+	uint8_t key[INBOX_KEY], last[9] = { 0 };
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc, stop = 0;
+
+	if (!dbi)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "the notifications view is not open");
+	tl_key_hash(member, key);
+	memset(key + 8, 0, 9);
+	if (has_cursor)
+		memcpy(key + 8, cur, 9);
+	if ((rc = mdb_cursor_open(rd->txn, dbi[INBOX], &c)))
+		return tl_doc_mdb_err(err, rc, "notifications");
+	k.mv_size = INBOX_KEY;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = k.mv_data;
+		if (k.mv_size != INBOX_KEY || memcmp(p, key, 8))
+			break;
+		if (unread_only && p[8] != UNREAD)
+			break;
+		if (has_cursor && memcmp(p + 8, cur, 9) <= 0)
+			continue;
+		if (!entry_is(&v, member))
+			continue; /* another member with the same hash */
+		if (n == limit) {
+			tl_cursor_encode('n', last, 9, next_cursor,
+					 TL_CURSOR_MAX);
+			break;
+		}
+		stop = fn(arg, v.mv_data, v.mv_size);
+		memcpy(last, p + 8, 9);
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		return stop;
+	return rc > 0 ? tl_doc_mdb_err(err, rc, "notifications") : rc;
+}
+
+int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
+		     bool unread_only, size_t limit, tl_slice cursor,
+		     tl_doc_fn fn, void *arg,
+		     char next_cursor[TL_CURSOR_MAX], tl_err *err)
+{
+	bool has_cursor = cursor.p && cursor.len;
+	uint8_t cur[9] = { 0 };
+	tl_reader rd;
+	int rc;
+
+	next_cursor[0] = 0;
+	if (member.p && !member_id_valid(member))
+		return tl_err_set(err, TL_EINVALID, "member",
+				  "'%.*s' is not a member id",
+				  (int)(member.len > 64 ? 64 : member.len),
+				  member.p);
+	if (limit == 0)
+		limit = 50;
+	if (limit > LIMIT_MAX)
+		return tl_err_set(err, TL_EINVALID, "limit",
+				  "%zu is more than %d", limit, LIMIT_MAX);
+	if (has_cursor && (!tl_cursor_decode(cursor, 'n', cur, sizeof cur) ||
+			   cur[0] > READ))
+		return tl_err_set(err, TL_EINVALID, "cursor",
+				  "not a cursor of notifications");
+	if ((rc = tl_reader_begin(db, ctx, &rd, err)))
+		return rc;
+	if (!member.p)
+		member = tl_s(rd.actor);
+	bool own = member.len == strlen(rd.actor) &&
+		   !memcmp(member.p, rd.actor, member.len);
+	if (!own && !rd.admin)
+		rc = tl_err_set(err, TL_EFORBIDDEN, "member",
+				"only admins read other members' notifications");
+	else if (!own && !tl_member_exists(db, rd.txn, member))
+		rc = tl_err_set(err, TL_ENOTFOUND, "member", "no member '%.*s'",
+				(int)member.len, member.p);
+	else
+		rc = inbox(&rd, member, unread_only, limit, has_cursor, cur, fn,
+			   arg, next_cursor, err);
+	tl_reader_end(&rd);
+	return rc;
+}

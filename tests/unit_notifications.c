@@ -1,0 +1,427 @@
+/*
+ * unit_notifications.c - Criterion tests of the `notifications` view, the
+ * tl_notifications query and the notification.read command: a
+ * notification for each assignment made by someone else (at creation and
+ * later), none for assigning oneself; unread first, newest first; marking
+ * read, and its errors with nothing appended; who may read whose; a
+ * deleted task's notifications disappearing; paging; rebuild and verify.
+ *
+ * Each test has its own workspace (viewtest.h) opened with every view:
+ * admin "admin", members alice and bob, second admin "root".
+ */
+#include "viewtest.h"
+
+TestSuite(notifications, .init = vt_setup, .fini = vt_teardown);
+
+typedef struct inbox {
+	vt_docs d;
+	char next[TL_CURSOR_MAX];
+} inbox;
+
+static int list_as(const char *actor, const char *member, bool unread,
+		   size_t limit, const char *cursor, inbox *b, tl_err *err)
+{
+	tl_ctx ctx = { .actor = actor, .now_ms = VT_T0 + VT_DAY };
+	memset(err, 0, sizeof *err);
+	b->d.n = 0;
+	return tl_notifications(vt_db, &ctx, tl_s(member), unread, limit,
+				tl_s(cursor), vt_collect, &b->d, b->next, err);
+}
+
+static inbox *list(const char *actor, const char *member, bool unread,
+		   size_t limit, const char *cursor)
+{
+	inbox *b = calloc(1, sizeof *b);
+	tl_err err;
+	int rc = list_as(actor, member, unread, limit, cursor, b, &err);
+	cr_assert_eq(rc, 0, "tl_notifications: %d %s: %s", rc, err.field,
+		     err.message);
+	return b;
+}
+
+static void inbox_free(inbox *b)
+{
+	vt_docs_free(&b->d);
+	free(b);
+}
+
+/* Mark ids (text) read for member as actor. */
+static uint64_t mark(const char *actor, const char *member,
+		     const char *const *ids, size_t n)
+{
+	tl_slice s[16];
+	for (size_t i = 0; i < n; i++)
+		s[i] = tl_s(ids[i]);
+	tl_cmd c = { .kind = TL_NOTIFICATIONS_READ, .id = tl_s(member),
+		     .ids = s, .ids_len = n };
+	return vt_exec(actor, VT_T0 + VT_HOUR, &c, NULL);
+}
+
+static tl_err mark_fail(const char *actor, const char *member,
+			const char *const *ids, size_t n, int code)
+{
+	tl_slice s[16];
+	for (size_t i = 0; i < n; i++)
+		s[i] = tl_s(ids[i]);
+	tl_cmd c = { .kind = TL_NOTIFICATIONS_READ, .id = tl_s(member),
+		     .ids = s, .ids_len = n };
+	return vt_exec_fail(actor, VT_T0 + VT_HOUR, &c, code);
+}
+
+static const char *num(uint64_t v)
+{
+	static char buf[8][24];
+	static int which;
+	char *b = buf[which++ & 7];
+	snprintf(b, 24, "%llu", (unsigned long long)v);
+	return b;
+}
+
+Test(notifications, come_from_assignment_at_creation_and_later)
+{
+	int64_t t1 = VT_T0 + VT_MIN, t2 = VT_T0 + 2 * VT_MIN;
+	tl_result res;
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		       .link = tl_s("lead:1"), .assignee = tl_s("alice") };
+	uint64_t s1 = vt_exec(NULL, t1, &add, &res);
+	vt_doc task = { res.doc, res.doc_len };
+	char id[37];
+	snprintf(id, sizeof id, "%s", vt_str(&task, "id"));
+	tl_result_release(&res);
+	char other[37];
+	snprintf(other, 37, "%s",
+		 vt_add("bob", t1, "Other", "lead:2", NULL, NULL));
+	uint64_t s2 = vt_assign("bob", t2, other, "alice");
+
+	inbox *b = list("alice", NULL, false, 0, NULL);
+	cr_assert_eq(b->d.n, 2);
+	cr_assert_str_eq(b->next, "");
+	const vt_doc *n0 = &b->d.d[0], *n1 = &b->d.d[1];
+	cr_expect_eq(vt_u64(n0, "id"), s2, "newest first");
+	cr_expect_str_eq(vt_str(n0, "member"), "alice");
+	cr_expect_str_eq(vt_str(n0, "task"), other);
+	cr_expect_str_eq(vt_str(n0, "kind"), "assigned");
+	cr_expect_str_eq(vt_str(n0, "by"), "bob");
+	cr_expect_str_eq(vt_str(n0, "read"), "false");
+	char at[40];
+	tl_time_format(t2, at);
+	cr_expect_str_eq(vt_str(n0, "at"), at);
+	cr_expect_eq(vt_keys(n0), 7);
+	cr_expect_eq(vt_u64(n1, "id"), s1);
+	cr_expect_str_eq(vt_str(n1, "task"), id);
+	cr_expect_str_eq(vt_str(n1, "by"), "admin");
+	tl_time_format(t1, at);
+	cr_expect_str_eq(vt_str(n1, "at"), at);
+	inbox_free(b);
+
+	/* Nobody else got any. */
+	b = list("bob", NULL, false, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+	b = list(NULL, NULL, false, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+Test(notifications, none_for_assigning_oneself_or_unassigning)
+{
+	const char *id = vt_add("alice", VT_T0, "Mine", "lead:1", NULL, "alice");
+	char tid[37];
+	snprintf(tid, sizeof tid, "%s", id);
+	vt_assign("bob", VT_T0 + 1, tid, "bob");
+	vt_assign("bob", VT_T0 + 2, tid, NULL);
+	vt_assign("alice", VT_T0 + 3, tid, "alice");
+
+	inbox *b = list("alice", NULL, false, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+	b = list("bob", NULL, false, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+}
+
+Test(notifications, from_the_system_user_name_it)
+{
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call Ann"),
+		       .link = tl_s("lead:1"), .assignee = tl_s("bob") };
+	vt_exec(TL_SYSTEM_USER, VT_T0, &add, NULL);
+	inbox *b = list("bob", NULL, false, 0, NULL);
+	cr_assert_eq(b->d.n, 1);
+	cr_expect_str_eq(vt_str(&b->d.d[0], "by"), TL_SYSTEM_USER);
+	inbox_free(b);
+}
+
+Test(notifications, list_unread_first_and_mark_read)
+{
+	uint64_t seq[4];
+	for (int i = 0; i < 4; i++) {
+		char title[16];
+		snprintf(title, sizeof title, "T%d", i);
+		tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s(title),
+			       .link = tl_s("lead:1"),
+			       .assignee = tl_s("alice") };
+		seq[i] = vt_exec(NULL, VT_T0 + i, &add, NULL);
+	}
+	const char *ids[] = { num(seq[0]), num(seq[2]) };
+	uint64_t before = vt_events();
+	mark("alice", NULL, ids, 2);
+	cr_expect_eq(vt_events(), before + 1, "one notification.read event");
+
+	inbox *b = list("alice", NULL, false, 0, NULL);
+	cr_assert_eq(b->d.n, 4);
+	uint64_t want[4] = { seq[3], seq[1], seq[2], seq[0] };
+	const char *read[4] = { "false", "false", "true", "true" };
+	for (int i = 0; i < 4; i++) {
+		cr_expect_eq(vt_u64(&b->d.d[i], "id"), want[i], "[%d]", i);
+		cr_expect_str_eq(vt_str(&b->d.d[i], "read"), read[i], "[%d]",
+				 i);
+	}
+	inbox_free(b);
+
+	b = list("alice", NULL, true, 0, NULL);
+	cr_assert_eq(b->d.n, 2);
+	cr_expect_eq(vt_u64(&b->d.d[0], "id"), seq[3]);
+	cr_expect_eq(vt_u64(&b->d.d[1], "id"), seq[1]);
+	inbox_free(b);
+
+	/* Marking again is allowed and changes nothing in the view. */
+	mark("alice", "alice", ids, 1);
+	b = list("alice", NULL, true, 0, NULL);
+	cr_expect_eq(b->d.n, 2);
+	inbox_free(b);
+
+	/* An admin may mark another member's. */
+	const char *rest[] = { num(seq[1]), num(seq[3]) };
+	mark("root", "alice", rest, 2);
+	b = list("alice", NULL, true, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+	b = list("alice", NULL, false, 0, NULL);
+	cr_expect_eq(b->d.n, 4);
+	cr_expect_eq(vt_u64(&b->d.d[0], "id"), seq[3]);
+	inbox_free(b);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+Test(notifications, read_errors_append_nothing)
+{
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+		       .link = tl_s("lead:1"), .assignee = tl_s("alice") };
+	uint64_t s = vt_exec(NULL, VT_T0, &add, NULL);
+	tl_cmd add2 = { .kind = TL_TASK_ADD, .title = tl_s("U"),
+			.link = tl_s("lead:1"), .assignee = tl_s("bob") };
+	uint64_t sb = vt_exec(NULL, VT_T0, &add2, NULL);
+	uint64_t before = vt_events();
+	tl_err e;
+
+	const char *unknown[] = { "999" };
+	e = mark_fail("alice", NULL, unknown, 1, TL_ENOTFOUND);
+	cr_expect_str_eq(e.field, "ids");
+	const char *bobs[] = { num(sb) };
+	e = mark_fail("alice", NULL, bobs, 1, TL_ENOTFOUND);
+	cr_expect_str_eq(e.field, "ids", "bob's notification is not alice's");
+	const char *alices[] = { num(s) };
+	e = mark_fail("bob", "alice", alices, 1, TL_EFORBIDDEN);
+	cr_expect_str_eq(e.field, "member");
+	e = mark_fail("root", "nobody", alices, 1, TL_ENOTFOUND);
+	cr_expect_str_eq(e.field, "member");
+	const char *bad[] = { "12x" };
+	e = mark_fail("alice", NULL, bad, 1, TL_EINVALID);
+	cr_expect_str_eq(e.field, "ids");
+	e = mark_fail("alice", NULL, NULL, 0, TL_EINVALID);
+	cr_expect_str_eq(e.field, "ids");
+	/* One bad id fails them all. */
+	const char *mixed[] = { num(s), "999" };
+	mark_fail("alice", NULL, mixed, 2, TL_ENOTFOUND);
+	/* The creation of a task is not a notification of its creator. */
+	const char *own[] = { num(s) };
+	mark_fail("admin", NULL, own, 1, TL_ENOTFOUND);
+
+	cr_expect_eq(vt_events(), before, "something was appended");
+	inbox *b = list("alice", NULL, true, 0, NULL);
+	cr_expect_eq(b->d.n, 1);
+	inbox_free(b);
+}
+
+Test(notifications, members_read_their_own_and_admins_anyone_s)
+{
+	vt_add(NULL, VT_T0, "T", "lead:1", NULL, "alice");
+	inbox *b = calloc(1, sizeof *b);
+	tl_err err;
+
+	cr_expect_eq(list_as("bob", "alice", false, 0, NULL, b, &err),
+		     TL_EFORBIDDEN);
+	cr_expect_str_eq(err.field, "member");
+	cr_expect_eq(b->d.n, 0);
+	cr_expect_eq(list_as("root", "nobody", false, 0, NULL, b, &err),
+		     TL_ENOTFOUND);
+	cr_expect_str_eq(err.field, "member");
+	cr_expect_eq(list_as("root", "Alice!", false, 0, NULL, b, &err),
+		     TL_EINVALID);
+	cr_expect_str_eq(err.field, "member");
+	cr_expect_eq(list_as("alice", NULL, false, 1001, NULL, b, &err),
+		     TL_EINVALID);
+	cr_expect_str_eq(err.field, "limit");
+	cr_expect_eq(list_as("alice", NULL, false, 0, "t00", b, &err),
+		     TL_EINVALID);
+	cr_expect_str_eq(err.field, "cursor");
+	cr_expect_eq(list_as("nobody", NULL, false, 0, NULL, b, &err),
+		     TL_EFORBIDDEN);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+
+	b = list("root", "alice", false, 0, NULL);
+	cr_expect_eq(b->d.n, 1);
+	inbox_free(b);
+	b = list("alice", "alice", false, 0, NULL);
+	cr_expect_eq(b->d.n, 1);
+	inbox_free(b);
+}
+
+Test(notifications, of_a_deleted_task_disappear)
+{
+	char a[37], b2[37];
+	snprintf(a, 37, "%s", vt_add(NULL, VT_T0, "A", "lead:1", NULL, "alice"));
+	snprintf(b2, 37, "%s", vt_add(NULL, VT_T0, "B", "lead:1", NULL, "alice"));
+	uint64_t s2 = vt_assign(NULL, VT_T0 + 1, a, "bob");
+	uint64_t s3 = vt_assign(NULL, VT_T0 + 2, a, "alice");
+	const char *ids[] = { num(s3) };
+	mark("alice", NULL, ids, 1);
+
+	inbox *b = list("alice", NULL, false, 0, NULL);
+	cr_assert_eq(b->d.n, 3);
+	inbox_free(b);
+
+	vt_simple("bob", VT_T0 + 3, TL_TASK_DELETE, a);
+	b = list("alice", NULL, false, 0, NULL);
+	cr_assert_eq(b->d.n, 1, "read and unread of the task go");
+	cr_expect_str_eq(vt_str(&b->d.d[0], "task"), b2);
+	inbox_free(b);
+	b = list("bob", NULL, false, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+
+	/* They can no longer be marked read. */
+	const char *gone[] = { num(s2) };
+	mark_fail("bob", NULL, gone, 1, TL_ENOTFOUND);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+Test(notifications, page_through_unread_then_read)
+{
+	uint64_t seq[7];
+	for (int i = 0; i < 7; i++) {
+		tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+			       .link = tl_s("lead:1"),
+			       .assignee = tl_s("alice") };
+		seq[i] = vt_exec(NULL, VT_T0 + i, &add, NULL);
+	}
+	const char *ids[] = { num(seq[1]), num(seq[4]), num(seq[5]) };
+	mark("alice", NULL, ids, 3);
+	vt_add(NULL, VT_T0, "x", "lead:1", NULL, "bob");
+
+	inbox *all = list("alice", NULL, false, 0, NULL);
+	cr_assert_eq(all->d.n, 7);
+	vt_docs got = { .n = 0 };
+	char cursor[TL_CURSOR_MAX] = "";
+	int pages = 0;
+	do {
+		inbox *b = list("alice", NULL, false, 2, cursor[0] ? cursor
+								   : NULL);
+		for (size_t i = 0; i < b->d.n; i++)
+			vt_collect(&got, b->d.d[i].p, b->d.d[i].len);
+		snprintf(cursor, sizeof cursor, "%s", b->next);
+		inbox_free(b);
+		pages++;
+	} while (cursor[0] && pages < 10);
+	cr_expect_eq(pages, 4);
+	cr_expect(vt_docs_equal(&got, &all->d));
+	vt_docs_free(&got);
+
+	/* Unread only: 4 of them, 2 pages of 2 (the second one last). */
+	inbox *b = list("alice", NULL, true, 2, NULL);
+	cr_assert_eq(b->d.n, 2);
+	cr_assert_neq(b->next[0], 0);
+	inbox *c = list("alice", NULL, true, 2, b->next);
+	cr_expect_eq(c->d.n, 2);
+	cr_expect_str_eq(c->next, "");
+	cr_expect_eq(vt_u64(&c->d.d[1], "id"), seq[0]);
+	inbox_free(c);
+	inbox_free(b);
+	inbox_free(all);
+}
+
+Test(notifications, rebuild_gives_the_same_inboxes_as_appending)
+{
+	char a[37];
+	snprintf(a, 37, "%s", vt_add(NULL, VT_T0, "A", "lead:1", NULL, "alice"));
+	uint64_t s = vt_assign("alice", VT_T0 + 1, a, "bob");
+	vt_add("bob", VT_T0 + 2, "B", "lead:1", NULL, "alice");
+	char c[37];
+	snprintf(c, 37, "%s", vt_add(NULL, VT_T0 + 3, "C", "lead:2", NULL,
+				     "alice"));
+	const char *ids[] = { num(s) };
+	mark("bob", NULL, ids, 1);
+	vt_simple(NULL, VT_T0 + 4, TL_TASK_DELETE, c);
+
+	inbox *a1 = list("alice", NULL, false, 0, NULL);
+	inbox *b1 = list("bob", NULL, false, 0, NULL);
+	cr_assert_eq(a1->d.n, 2);
+	cr_assert_eq(b1->d.n, 1);
+	cr_assert_eq(vt_verify(), 0);
+
+	tl_err err = { 0 };
+	const char *names[] = { "notifications" };
+	int rc = tl_rebuild(vt_db, NULL, names, 1, NULL, NULL, &err);
+	cr_assert_eq(rc, 0, "tl_rebuild: %s", err.message);
+	inbox *a2 = list("alice", NULL, false, 0, NULL);
+	inbox *b2 = list("bob", NULL, false, 0, NULL);
+	cr_expect(vt_docs_equal(&a1->d, &a2->d));
+	cr_expect(vt_docs_equal(&b1->d, &b2->d));
+	cr_assert_eq(vt_verify(), 0);
+
+	/* A rebuild by a member is refused. */
+	rc = tl_rebuild(vt_db, &(tl_ctx){ .actor = "alice" }, names, 1, NULL,
+			NULL, &err);
+	cr_expect_eq(rc, TL_EFORBIDDEN);
+	inbox_free(a1);
+	inbox_free(b1);
+	inbox_free(a2);
+	inbox_free(b2);
+}
+
+Test(notifications, verify_finds_a_tampered_inbox)
+{
+	vt_add(NULL, VT_T0, "A", "lead:1", NULL, "alice");
+	vt_add(NULL, VT_T0, "B", "lead:1", NULL, "bob");
+	vt_close();
+
+	/* Flip the first notification to read, as a bad writer might. */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	vt_raw_open("notifications", "inbox", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+	cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	uint8_t key[17];
+	cr_assert_eq(k.mv_size, 17);
+	memcpy(key, k.mv_data, 17);
+	key[8] = 1;
+	uint8_t *val = malloc(v.mv_size);
+	memcpy(val, v.mv_data, v.mv_size);
+	MDB_val nk = { 17, key }, nv = { v.mv_size, val };
+	cr_assert_eq(mdb_cursor_del(cur, 0), 0);
+	mdb_cursor_close(cur);
+	cr_assert_eq(mdb_put(txn, dbi, &nk, &nv, 0), 0);
+	free(val);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	vt_open();
+	tl_err err = { 0 };
+	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
+	cr_expect_gt(n, 0, "verify found %d problems", n);
+}

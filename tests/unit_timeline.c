@@ -1,0 +1,440 @@
+/*
+ * unit_timeline.c - Criterion tests of the `timeline` view and the
+ * tl_timeline query: one entry per task event, newest first, with time,
+ * actor, task and a summary per kind of event; a deleted task's deletion;
+ * the record's upcoming tasks in front of the first page; paging; bad
+ * arguments; a rebuild giving the same bytes as appending did; verify
+ * catching a tampered view.
+ *
+ * Each test has its own workspace (viewtest.h) opened with every view.
+ */
+#include "viewtest.h"
+
+TestSuite(timeline, .init = vt_setup, .fini = vt_teardown);
+
+/* One page of a timeline. */
+typedef struct page {
+	vt_docs up, items;
+	char next[TL_CURSOR_MAX];
+} page;
+
+static int up_fn(void *arg, const uint8_t *doc, size_t len)
+{
+	return vt_collect(&((page *)arg)->up, doc, len);
+}
+
+static int item_fn(void *arg, const uint8_t *doc, size_t len)
+{
+	return vt_collect(&((page *)arg)->items, doc, len);
+}
+
+static int timeline_at(int64_t now, const char *record, size_t limit,
+		       const char *cursor, page *p, tl_err *err)
+{
+	tl_ctx ctx = { .now_ms = now };
+	memset(err, 0, sizeof *err);
+	return tl_timeline(vt_db, &ctx, tl_s(record), limit, tl_s(cursor),
+			   up_fn, item_fn, p, p->next, err);
+}
+
+static page *timeline(const char *record, size_t limit, const char *cursor)
+{
+	page *p = calloc(1, sizeof *p);
+	tl_err err;
+	int rc = timeline_at(VT_T0 + VT_DAY, record, limit, cursor, p, &err);
+	cr_assert_eq(rc, 0, "tl_timeline(%s): %d %s: %s", record, rc,
+		     err.field, err.message);
+	return p;
+}
+
+static void page_free(page *p)
+{
+	vt_docs_free(&p->up);
+	vt_docs_free(&p->items);
+	free(p);
+}
+
+static void expect_invalid(const char *record, size_t limit,
+			   const char *cursor, const char *field)
+{
+	page *p = calloc(1, sizeof *p);
+	tl_err err;
+	int rc = timeline_at(VT_T0, record, limit, cursor, p, &err);
+	cr_assert_eq(rc, TL_EINVALID, "%s: %d, wanted invalid", record, rc);
+	cr_assert_str_eq(err.field, field, "%s: field %s", record, err.field);
+	cr_assert_eq(p->items.n + p->up.n, 0);
+	page_free(p);
+}
+
+Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
+{
+	int64_t t = VT_T0;
+	tl_result res;
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call Bob"),
+		       .type = tl_s("call"), .link = tl_s("lead:42"),
+		       .due = tl_s("2026-12-01T10:00:00Z"),
+		       .assignee = tl_s("alice") };
+	vt_exec(NULL, t + 1 * VT_MIN, &add, &res);
+	vt_doc task = { res.doc, res.doc_len };
+	char id[37];
+	snprintf(id, sizeof id, "%s", vt_str(&task, "id"));
+	tl_result_release(&res);
+
+	tl_cmd up1 = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		       .title = tl_s("Call Robert"),
+		       .due = tl_s("2026-12-02T10:00:00Z") };
+	vt_exec(NULL, t + 2 * VT_MIN, &up1, NULL);
+	tl_cmd up2 = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		       .notes = tl_s("ask about pricing") };
+	vt_exec(NULL, t + 3 * VT_MIN, &up2, NULL);
+	tl_cmd up3 = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		       .type = tl_s("email"), .no_due = true };
+	vt_exec(NULL, t + 4 * VT_MIN, &up3, NULL);
+	vt_assign("alice", t + 5 * VT_MIN, id, "bob");
+	vt_assign(NULL, t + 6 * VT_MIN, id, NULL);
+	vt_assign(NULL, t + 7 * VT_MIN, id, "alice");
+	vt_status(NULL, t + 8 * VT_MIN, id, "in_progress");
+	vt_simple(NULL, t + 9 * VT_MIN, TL_TASK_COMPLETE, id);
+	vt_status(NULL, t + 10 * VT_MIN, id, "todo");
+	vt_status(NULL, t + 11 * VT_MIN, id, "cancelled");
+	vt_tag(NULL, t + 12 * VT_MIN, TL_TASK_TAG, id, "vip");
+	vt_tag(NULL, t + 13 * VT_MIN, TL_TASK_UNTAG, id, "vip");
+	vt_simple("bob", t + 14 * VT_MIN, TL_TASK_DELETE, id);
+
+	static const struct {
+		const char *event, *actor, *summary;
+	} want[] = {
+		{ "task.created", "admin",
+		  "Created call \"Call Bob\" due 2026-12-01T10:00:00.000Z, "
+		  "assigned to alice" },
+		{ "task.updated", "admin",
+		  "Changed title from \"Call Bob\" to \"Call Robert\"; due from "
+		  "2026-12-01T10:00:00.000Z to 2026-12-02T10:00:00.000Z" },
+		{ "task.updated", "admin", "Changed notes (added)" },
+		{ "task.updated", "admin",
+		  "Changed type from call to email; due from "
+		  "2026-12-02T10:00:00.000Z to none" },
+		{ "task.assigned", "alice", "Assigned to bob (was alice)" },
+		{ "task.assigned", "admin", "Unassigned (was bob)" },
+		{ "task.assigned", "admin", "Assigned to alice" },
+		{ "task.status_changed", "admin",
+		  "Status To Do \xe2\x86\x92 In Progress" },
+		{ "task.completed", "admin", "Completed" },
+		{ "task.status_changed", "admin", "Reopened (To Do)" },
+		{ "task.status_changed", "admin",
+		  "Status To Do \xe2\x86\x92 Cancelled" },
+		{ "task.tagged", "admin", "Tagged vip" },
+		{ "task.untagged", "admin", "Untagged vip" },
+		{ "task.deleted", "bob", "Deleted" },
+	};
+	size_t n = sizeof want / sizeof want[0];
+
+	page *p = timeline("lead:42", 0, NULL);
+	cr_assert_eq(p->items.n, n, "%zu items", p->items.n);
+	cr_assert_str_eq(p->next, "");
+	for (size_t i = 0; i < n; i++) {
+		const vt_doc *d = &p->items.d[n - 1 - i]; /* newest first */
+		char at[40];
+		tl_time_format(t + (int64_t)(i + 1) * VT_MIN, at);
+		cr_expect_str_eq(vt_str(d, "event"), want[i].event, "[%zu]", i);
+		cr_expect_str_eq(vt_str(d, "summary"), want[i].summary,
+				 "[%zu]", i);
+		cr_expect_str_eq(vt_str(d, "actor.id"), want[i].actor, "[%zu]",
+				 i);
+		cr_expect_str_eq(vt_str(d, "actor.kind"), "user");
+		cr_expect_str_eq(vt_str(d, "task"), id);
+		cr_expect_str_eq(vt_str(d, "at"), at, "[%zu]", i);
+		cr_expect_eq(vt_keys(d), 5, "[%zu]: the JSON shape's 5 keys", i);
+	}
+	/* The deleted task is gone from upcoming, its history stays. */
+	cr_expect_eq(p->up.n, 0);
+	page_free(p);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+Test(timeline, shows_only_the_record_s_own_tasks)
+{
+	vt_add(NULL, VT_T0 + 1, "A", "lead:42", NULL, NULL);
+	vt_add(NULL, VT_T0 + 2, "B", "lead:420", NULL, NULL);
+	vt_add(NULL, VT_T0 + 3, "C", "contact:42", NULL, NULL);
+	vt_add(NULL, VT_T0 + 4, "D", "lead:42", NULL, NULL);
+
+	page *p = timeline("lead:42", 0, NULL);
+	cr_assert_eq(p->items.n, 2);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"),
+			 "Created task \"D\"");
+	cr_expect_str_eq(vt_str(&p->items.d[1], "summary"),
+			 "Created task \"A\"");
+	page_free(p);
+	p = timeline("contact:42", 0, NULL);
+	cr_assert_eq(p->items.n, 1);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"),
+			 "Created task \"C\"");
+	page_free(p);
+	p = timeline("account:42", 0, NULL);
+	cr_expect_eq(p->items.n + p->up.n, 0);
+	cr_expect_str_eq(p->next, "");
+	page_free(p);
+}
+
+Test(timeline, names_the_system_user_and_what_a_creation_set)
+{
+	tl_slice tags[2] = { tl_s("vip"), tl_s("q3") };
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Follow up"),
+		       .type = tl_s("follow_up"), .status = tl_s("on_hold"),
+		       .link = tl_s("opportunity:9"), .tags = tags,
+		       .tags_len = 2 };
+	vt_exec(TL_SYSTEM_USER, VT_T0, &add, NULL);
+
+	page *p = timeline("opportunity:9", 0, NULL);
+	cr_assert_eq(p->items.n, 1);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "actor.id"), TL_SYSTEM_USER);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "actor.kind"), "system");
+	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"),
+			 "Created follow-up \"Follow up\", status On Hold, "
+			 "tagged vip, q3");
+	page_free(p);
+}
+
+Test(timeline, cuts_a_long_title_in_a_summary)
+{
+	char title[501];
+	memset(title, 'x', 500);
+	title[500] = 0;
+	title[98] = '\xc3'; /* an "é" across the cut at 100 bytes */
+	title[99] = '\xa9';
+	title[100] = '\xc3';
+	title[101] = '\xa9';
+	vt_add(NULL, VT_T0, title, "lead:1", NULL, NULL);
+	page *p = timeline("lead:1", 0, NULL);
+	cr_assert_eq(p->items.n, 1);
+	const char *s = vt_str(&p->items.d[0], "summary");
+	cr_expect(strlen(s) < 130, "summary of %zu bytes", strlen(s));
+	cr_expect(tl_utf8_valid(s, strlen(s)), "cut inside a character");
+	cr_expect(strstr(s, "...\"") != NULL, "%s", s);
+	page_free(p);
+}
+
+Test(timeline, puts_upcoming_active_tasks_with_a_due_date_first_soonest_first)
+{
+	/* The query's clock is VT_T0 + 1 day: 2026-03-03T09:00Z. */
+	const char *later = vt_add(NULL, VT_T0, "later", "lead:7",
+				   "2026-03-20T09:00:00Z", NULL);
+	char later_id[37];
+	snprintf(later_id, sizeof later_id, "%s", later);
+	char overdue[37], soon[37], done[37], gone[37];
+	snprintf(overdue, 37, "%s",
+		 vt_add(NULL, VT_T0, "overdue", "lead:7",
+			"2026-03-01T09:00:00Z", "alice"));
+	snprintf(soon, 37, "%s",
+		 vt_add(NULL, VT_T0, "soon", "lead:7", "2026-03-04T09:00:00Z",
+			NULL));
+	vt_add(NULL, VT_T0, "no due", "lead:7", NULL, NULL);
+	snprintf(done, 37, "%s",
+		 vt_add(NULL, VT_T0, "done", "lead:7", "2026-03-05T09:00:00Z",
+			NULL));
+	vt_simple(NULL, VT_T0, TL_TASK_COMPLETE, done);
+	snprintf(gone, 37, "%s",
+		 vt_add(NULL, VT_T0, "gone", "lead:7", "2026-03-06T09:00:00Z",
+			NULL));
+	vt_simple(NULL, VT_T0, TL_TASK_DELETE, gone);
+	vt_add(NULL, VT_T0, "elsewhere", "lead:8", "2026-03-03T09:00:00Z",
+	       NULL);
+	char held[37];
+	snprintf(held, 37, "%s",
+		 vt_add(NULL, VT_T0, "held", "lead:7", "2026-03-10T09:00:00Z",
+			NULL));
+	vt_status(NULL, VT_T0, held, "on_hold");
+
+	page *p = timeline("lead:7", 2, NULL);
+	cr_assert_eq(p->up.n, 4, "%zu upcoming", p->up.n);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "id"), overdue);
+	cr_expect_str_eq(vt_str(&p->up.d[1], "id"), soon);
+	cr_expect_str_eq(vt_str(&p->up.d[2], "id"), held);
+	cr_expect_str_eq(vt_str(&p->up.d[3], "id"), later_id);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "title"), "overdue");
+	cr_expect_str_eq(vt_str(&p->up.d[0], "assignee"), "alice");
+	cr_expect_str_eq(vt_str(&p->up.d[0], "link.id"), "7");
+	cr_expect_eq(p->items.n, 2);
+	cr_assert_neq(p->next[0], 0);
+
+	/* Later pages hold history only. */
+	page *q = timeline("lead:7", 2, p->next);
+	cr_expect_eq(q->up.n, 0);
+	cr_expect_eq(q->items.n, 2);
+	page_free(q);
+	page_free(p);
+}
+
+Test(timeline, pages_through_the_history_without_gaps_or_repeats)
+{
+	const char *id = vt_add(NULL, VT_T0, "t", "account:acme", NULL, NULL);
+	char tid[37];
+	snprintf(tid, sizeof tid, "%s", id);
+	for (int i = 0; i < 6; i++)
+		vt_tag(NULL, VT_T0 + i + 1, TL_TASK_TAG, tid,
+		       (const char *[]){ "a", "b", "c", "d", "e", "f" }[i]);
+	vt_add(NULL, VT_T0 + 10, "other", "account:acme2", NULL, NULL);
+
+	page *all = timeline("account:acme", 0, NULL);
+	cr_assert_eq(all->items.n, 7);
+	cr_assert_str_eq(all->next, "");
+
+	vt_docs got = { .n = 0 };
+	char cursor[TL_CURSOR_MAX] = "";
+	int pages = 0;
+	do {
+		page *p = timeline("account:acme", 3, cursor[0] ? cursor : NULL);
+		cr_assert_leq(p->items.n, 3);
+		for (size_t i = 0; i < p->items.n; i++)
+			vt_collect(&got, p->items.d[i].p, p->items.d[i].len);
+		snprintf(cursor, sizeof cursor, "%s", p->next);
+		page_free(p);
+		pages++;
+	} while (cursor[0] && pages < 10);
+	cr_expect_eq(pages, 3);
+	cr_expect(vt_docs_equal(&got, &all->items), "pages differ from one "
+						     "long page");
+	vt_docs_free(&got);
+
+	/* A full last page has no next page. */
+	page *p = timeline("account:acme", 7, NULL);
+	cr_expect_eq(p->items.n, 7);
+	cr_expect_str_eq(p->next, "");
+	page_free(p);
+	page_free(all);
+}
+
+Test(timeline, rejects_bad_arguments_naming_the_field)
+{
+	char longid[200] = "lead:";
+	memset(longid + 5, '1', 129);
+	expect_invalid("", 0, NULL, "record");
+	expect_invalid("lead", 0, NULL, "record");
+	expect_invalid(":42", 0, NULL, "record");
+	expect_invalid("lead:", 0, NULL, "record");
+	expect_invalid("person:42", 0, NULL, "record");
+	expect_invalid(longid, 0, NULL, "record");
+	expect_invalid("lead:\xff", 0, NULL, "record");
+	expect_invalid("lead:4\n2", 0, NULL, "record");
+	expect_invalid("lead:42", 1001, NULL, "limit");
+	expect_invalid("lead:42", 0, "zzz", "cursor");
+	expect_invalid("lead:42", 0, "n0000000000000000000", "cursor");
+	expect_invalid("lead:42", 0, "t00", "cursor");
+
+	/* 128 bytes is fine. */
+	longid[5 + 128] = 0;
+	page *p = timeline(longid, 1000, NULL);
+	page_free(p);
+}
+
+Test(timeline, refuses_an_unknown_actor)
+{
+	page *p = calloc(1, sizeof *p);
+	tl_ctx ctx = { .actor = "nobody" };
+	tl_err err = { 0 };
+	int rc = tl_timeline(vt_db, &ctx, tl_s("lead:1"), 0, tl_s(NULL),
+			     up_fn, item_fn, p, p->next, &err);
+	cr_expect_eq(rc, TL_EFORBIDDEN);
+	page_free(p);
+}
+
+/* ---- rebuild and verify ----------------------------------------------- */
+
+static void history_mix(void)
+{
+	char a[37], b[37];
+	snprintf(a, 37, "%s",
+		 vt_add(NULL, VT_T0, "A", "lead:1", "+2d", "alice"));
+	snprintf(b, 37, "%s",
+		 vt_add("alice", VT_T0 + 1, "B", "lead:1", "-1d", "bob"));
+	vt_assign("bob", VT_T0 + 2, a, "bob");
+	vt_simple(NULL, VT_T0 + 3, TL_TASK_COMPLETE, b);
+	vt_tag(NULL, VT_T0 + 4, TL_TASK_TAG, a, "x");
+	vt_add(NULL, VT_T0 + 5, "C", "contact:1", NULL, "alice");
+	vt_simple(NULL, VT_T0 + 6, TL_TASK_DELETE, b);
+}
+
+Test(timeline, rebuild_gives_the_same_entries_as_appending)
+{
+	history_mix();
+	page *before = timeline("lead:1", 0, NULL);
+	cr_assert_eq(vt_verify(), 0);
+
+	tl_err err = { 0 };
+	const char *names[] = { "timeline" };
+	int rc = tl_rebuild(vt_db, NULL, names, 1, NULL, NULL, &err);
+	cr_assert_eq(rc, 0, "tl_rebuild: %s", err.message);
+	page *after = timeline("lead:1", 0, NULL);
+	cr_expect(vt_docs_equal(&before->items, &after->items));
+	cr_expect(vt_docs_equal(&before->up, &after->up));
+	cr_expect_eq(after->items.n, 6);
+	cr_assert_eq(vt_verify(), 0);
+
+	/* Everything rebuilt, then reopened: still the same. */
+	rc = tl_rebuild(vt_db, NULL, NULL, 0, NULL, NULL, &err);
+	cr_assert_eq(rc, 0, "tl_rebuild: %s", err.message);
+	vt_close();
+	vt_open();
+	page *again = timeline("lead:1", 0, NULL);
+	cr_expect(vt_docs_equal(&before->items, &again->items));
+	cr_expect(vt_docs_equal(&before->up, &again->up));
+	cr_assert_eq(vt_verify(), 0);
+	page_free(before);
+	page_free(after);
+	page_free(again);
+}
+
+Test(timeline, verify_finds_a_deleted_entry)
+{
+	history_mix();
+	cr_assert_eq(vt_verify(), 0);
+	vt_close();
+
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	cr_assert_eq(mdb_cursor_del(c, 0), 0);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	vt_open();
+	tl_err err = { 0 };
+	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
+	cr_expect_gt(n, 0, "verify found %d problems", n);
+}
+
+Test(timeline, verify_finds_an_altered_summary)
+{
+	history_mix();
+	vt_close();
+
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[v.mv_size - 1] ^= 1; /* the summary's last letter */
+	MDB_val nv = { v.mv_size, copy };
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	free(copy);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	vt_open();
+	tl_err err = { 0 };
+	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
+	cr_expect_gt(n, 0, "verify found %d problems", n);
+}
