@@ -1,0 +1,3390 @@
+/*
+ * unit_engine.c - Criterion tests of the engine API: commands, the fold,
+ * validation, batches, expected versions, idempotency, the event codec,
+ * the hash chain and verify, map growth, as-of reads, group commit and
+ * members.
+ *
+ * Every test gets its own workspace, a fresh directory under /tmp opened
+ * with tl_db_open and initialised with tl_db_init at time T0, removed again
+ * by the fixture's fini.  Commands are driven through tl_exec with tl_cmd
+ * structs and an explicit ctx.now_ms, so event times are known exactly.
+ * Result documents and event data are decoded here with msgpack-c, not
+ * with the engine's own helpers.  A few white-box tests include internal.h
+ * (tl_event_decode, tl_event_hash) and edit the LMDB environment directly
+ * to tamper with stored records.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkdtemp, nftw; PATH_MAX in internal.h */
+#endif
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+#include <msgpack.h>
+
+#include "internal.h"
+
+#define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00.000Z */
+#define SEC INT64_C(1000)
+#define DAY (INT64_C(86400) * SEC)
+#define DUE1 INT64_C(1772359200000) /* 2026-03-01T10:00:00.000Z */
+
+/* ---- workspace ---------------------------------------------------------- */
+
+static char ws_dir[64];
+static uint64_t ws_map;
+static tl_db *db;
+
+static void db_open_or_die(void)
+{
+	tl_err err = { 0 };
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .map_size = ws_map };
+	int rc = tl_db_open(ws_dir, &o, &db, &err);
+	cr_assert_eq(rc, 0, "tl_db_open(%s): %d %s: %s", ws_dir, rc, err.field,
+		     err.message);
+}
+
+static void db_close(void)
+{
+	tl_db_close(db);
+	db = NULL;
+}
+
+static void ws_make(uint64_t map_size)
+{
+	snprintf(ws_dir, sizeof ws_dir, "/tmp/tasklog-unit-XXXXXX");
+	cr_assert_not_null(mkdtemp(ws_dir), "mkdtemp failed");
+	ws_map = map_size;
+	db_open_or_die();
+	tl_init_opts io = { .now_ms = T0 };
+	tl_err err = { 0 };
+	int rc = tl_db_init(db, &io, &err);
+	cr_assert_eq(rc, 0, "tl_db_init: %d %s: %s", rc, err.field,
+		     err.message);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void ws_setup(void)
+{
+	ws_make(0);
+}
+
+static void ws_teardown(void)
+{
+	if (db)
+		db_close();
+	if (ws_dir[0])
+		nftw(ws_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ws_dir[0] = 0;
+}
+
+static void ws_reopen(void)
+{
+	db_close();
+	db_open_or_die();
+}
+
+/* ---- msgpack documents ------------------------------------------------- */
+
+/* A parsed document.  msgpack-c refers to the input bytes for strings, so
+ * those must outlive the doc; doc_take hands them over to it. */
+typedef struct doc {
+	msgpack_unpacked u;
+	const msgpack_object *o;
+	void *own;
+} doc;
+
+static void doc_parse(doc *d, const void *p, size_t n)
+{
+	size_t off = 0;
+	d->own = NULL;
+	msgpack_unpacked_init(&d->u);
+	cr_assert_not_null(p, "no document");
+	cr_assert_eq(msgpack_unpack_next(&d->u, p, n, &off),
+		     MSGPACK_UNPACK_SUCCESS, "document does not decode");
+	cr_assert_eq(off, n, "trailing bytes after the document");
+	d->o = &d->u.data;
+}
+
+static void doc_take(doc *d, void *p, size_t n)
+{
+	doc_parse(d, p, n);
+	d->own = p;
+}
+
+static void doc_free(doc *d)
+{
+	msgpack_unpacked_destroy(&d->u);
+	free(d->own);
+	d->own = NULL;
+}
+
+static const char *ostr(const msgpack_object *o, char *buf, size_t cap)
+{
+	if (!o)
+		snprintf(buf, cap, "<absent>");
+	else if (o->type == MSGPACK_OBJECT_STR)
+		snprintf(buf, cap, "%.*s", (int)o->via.str.size,
+			 o->via.str.ptr);
+	else if (o->type == MSGPACK_OBJECT_NIL)
+		snprintf(buf, cap, "<nil>");
+	else
+		snprintf(buf, cap, "<msgpack type %d>", (int)o->type);
+	return buf;
+}
+
+static bool obj_is(const msgpack_object *o, const char *s)
+{
+	size_t n = strlen(s);
+	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+	       memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+static const msgpack_object *fld_opt(const msgpack_object *m, const char *k)
+{
+	if (!m || m->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < m->via.map.size; i++)
+		if (obj_is(&m->via.map.ptr[i].key, k))
+			return &m->via.map.ptr[i].val;
+	return NULL;
+}
+
+static const msgpack_object *fld_at(int line, const msgpack_object *m,
+				    const char *k)
+{
+	cr_assert(m && m->type == MSGPACK_OBJECT_MAP,
+		  "line %d: looking for '%s' in a non-map", line, k);
+	const msgpack_object *o = fld_opt(m, k);
+	cr_assert_not_null(o, "line %d: no field '%s'", line, k);
+	return o;
+}
+
+static void expect_str_at(int line, const msgpack_object *m, const char *k,
+			  const char *want)
+{
+	char buf[300];
+	const msgpack_object *o = fld_at(line, m, k);
+	if (!want) {
+		cr_assert_eq(o->type, MSGPACK_OBJECT_NIL,
+			     "line %d: '%s' is %s, expected nil", line, k,
+			     ostr(o, buf, sizeof buf));
+		return;
+	}
+	cr_assert(obj_is(o, want), "line %d: '%s' is '%s', expected '%s'",
+		  line, k, ostr(o, buf, sizeof buf), want);
+}
+
+static void expect_uint_at(int line, const msgpack_object *m, const char *k,
+			   uint64_t want)
+{
+	const msgpack_object *o = fld_at(line, m, k);
+	cr_assert_eq(o->type, MSGPACK_OBJECT_POSITIVE_INTEGER,
+		     "line %d: '%s' is not an unsigned integer", line, k);
+	cr_assert_eq(o->via.u64, want, "line %d: '%s' is %llu, expected %llu",
+		     line, k, (unsigned long long)o->via.u64,
+		     (unsigned long long)want);
+}
+
+static int64_t obj_time_at(int line, const msgpack_object *o, const char *k)
+{
+	msgpack_timestamp ts;
+	cr_assert(msgpack_object_to_timestamp(o, &ts),
+		  "line %d: '%s' is not a msgpack timestamp (type %d)", line,
+		  k, (int)o->type);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void expect_time_at(int line, const msgpack_object *m, const char *k,
+			   int64_t want)
+{
+	int64_t got = obj_time_at(line, fld_at(line, m, k), k);
+	cr_assert_eq(got, want, "line %d: '%s' is %lld, expected %lld", line,
+		     k, (long long)got, (long long)want);
+}
+
+static void expect_nil_at(int line, const msgpack_object *m, const char *k)
+{
+	char buf[300];
+	const msgpack_object *o = fld_at(line, m, k);
+	cr_assert_eq(o->type, MSGPACK_OBJECT_NIL,
+		     "line %d: '%s' is %s, expected nil", line, k,
+		     ostr(o, buf, sizeof buf));
+}
+
+static void expect_bool_at(int line, const msgpack_object *m, const char *k,
+			   bool want)
+{
+	const msgpack_object *o = fld_at(line, m, k);
+	cr_assert_eq(o->type, MSGPACK_OBJECT_BOOLEAN,
+		     "line %d: '%s' is not a boolean", line, k);
+	cr_assert_eq(o->via.boolean, want, "line %d: '%s' is %d, expected %d",
+		     line, k, o->via.boolean, want);
+}
+
+/* The array k holds exactly the strings want[0..n), in any order. */
+static void expect_set_at(int line, const msgpack_object *m, const char *k,
+			  const char *const *want, size_t n)
+{
+	const msgpack_object *o = fld_at(line, m, k);
+	cr_assert_eq(o->type, MSGPACK_OBJECT_ARRAY,
+		     "line %d: '%s' is not an array", line, k);
+	cr_assert_eq(o->via.array.size, n, "line %d: '%s' has %u items, expected %zu",
+		     line, k, o->via.array.size, n);
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (uint32_t j = 0; j < o->via.array.size && !found; j++)
+			found = obj_is(&o->via.array.ptr[j], want[i]);
+		cr_assert(found, "line %d: '%s' lacks '%s'", line, k, want[i]);
+	}
+}
+
+/* The map k has exactly n entries. */
+static void expect_map_size_at(int line, const msgpack_object *m,
+			       const char *k, uint32_t n)
+{
+	const msgpack_object *o = k ? fld_at(line, m, k) : m;
+	cr_assert_eq(o->type, MSGPACK_OBJECT_MAP, "line %d: '%s' is not a map",
+		     line, k ? k : "document");
+	cr_assert_eq(o->via.map.size, n, "line %d: '%s' has %u entries, expected %u",
+		     line, k ? k : "document", o->via.map.size, n);
+}
+
+#define FLD(m, k) fld_at(__LINE__, m, k)
+#define EXPECT_STR(m, k, w) expect_str_at(__LINE__, m, k, w)
+#define EXPECT_UINT(m, k, w) expect_uint_at(__LINE__, m, k, w)
+#define EXPECT_TIME(m, k, w) expect_time_at(__LINE__, m, k, w)
+#define EXPECT_NIL(m, k) expect_nil_at(__LINE__, m, k)
+#define EXPECT_BOOL(m, k, w) expect_bool_at(__LINE__, m, k, w)
+#define EXPECT_SET(m, k, ...)                                               \
+	do {                                                                \
+		static const char *const set_[] = { __VA_ARGS__ };          \
+		expect_set_at(__LINE__, m, k, set_,                         \
+			      sizeof set_ / sizeof set_[0]);                \
+	} while (0)
+#define EXPECT_EMPTY(m, k) expect_set_at(__LINE__, m, k, NULL, 0)
+#define EXPECT_MAP_SIZE(m, k, n) expect_map_size_at(__LINE__, m, k, n)
+
+static void copy_str(const msgpack_object *o, char *buf, size_t cap)
+{
+	cr_assert(o && o->type == MSGPACK_OBJECT_STR && o->via.str.size < cap,
+		  "not a short string");
+	memcpy(buf, o->via.str.ptr, o->via.str.size);
+	buf[o->via.str.size] = 0;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static tl_ctx at(int64_t ms)
+{
+	return (tl_ctx){ .now_ms = ms };
+}
+
+static tl_ctx as_at(const char *actor, int64_t ms)
+{
+	return (tl_ctx){ .actor = actor, .now_ms = ms };
+}
+
+static tl_cmd add_cmd(const char *title)
+{
+	return (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s(title),
+			 .link = tl_s("lead:42") };
+}
+
+static tl_cmd on(tl_cmd_kind kind, const char *id)
+{
+	return (tl_cmd){ .kind = kind, .id = tl_s(id) };
+}
+
+static uint64_t nevents(void)
+{
+	tl_stats st;
+	tl_err err = { 0 };
+	int rc = tl_db_stats(db, NULL, &st, &err);
+	cr_assert_eq(rc, 0, "tl_db_stats: %s", err.message);
+	cr_assert_eq(st.events, st.last_seq, "events %llu but last seq %llu",
+		     (unsigned long long)st.events,
+		     (unsigned long long)st.last_seq);
+	return st.events;
+}
+
+static void exec_ok_at(int line, const tl_ctx *ctx, const tl_cmd *c,
+		       size_t n, tl_result *res)
+{
+	tl_err err = { 0 };
+	int rc = tl_exec(db, ctx, c, n, res, &err);
+	cr_assert_eq(rc, 0, "line %d: tl_exec failed: %s (%d) at %d, %s: %s",
+		     line, tl_code_name(rc), rc, err.index, err.field,
+		     err.message);
+}
+#define EXEC_OK(ctx, c, n, res) exec_ok_at(__LINE__, ctx, c, n, res)
+
+/* Run one command, assert success, parse its result document into d. */
+static void run1_at(int line, tl_ctx ctx, tl_cmd c, tl_result *res, doc *d)
+{
+	exec_ok_at(line, &ctx, &c, 1, res);
+	cr_assert_not_null(res->doc, "line %d: no result document", line);
+	if (d)
+		doc_parse(d, res->doc, res->doc_len);
+}
+#define RUN1(ctx, res, d, ...) run1_at(__LINE__, ctx, __VA_ARGS__, res, d)
+
+/* Add a task titled `title` at time now; its id into id. */
+static uint64_t add_task(int64_t now, const char *title, char id[37])
+{
+	tl_result res;
+	doc d;
+	RUN1(at(now), &res, &d, add_cmd(title));
+	cr_assert(res.appended);
+	copy_str(FLD(d.o, "id"), id, 37);
+	uint64_t seq = res.seq;
+	doc_free(&d);
+	tl_result_release(&res);
+	return seq;
+}
+
+static void add_member(const char *id, const char *role, int crm)
+{
+	tl_result res;
+	tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s(id), .name = tl_s(id),
+		     .role = tl_s(role), .crm_access = crm };
+	RUN1(at(T0 + SEC), &res, NULL, c);
+	cr_assert(res.appended);
+	tl_result_release(&res);
+}
+
+/* The current document of a task. */
+static void get_task(const char *id, doc *d, uint8_t **raw, size_t *len)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	tl_err err = { 0 };
+	int rc = tl_task_get(db, NULL, tl_s(id), &p, &n, &err);
+	cr_assert_eq(rc, 0, "tl_task_get(%s): %s: %s", id, err.field,
+		     err.message);
+	if (raw) {
+		*raw = p;
+		*len = n;
+		if (d)
+			doc_parse(d, p, n);
+	} else if (d) {
+		doc_take(d, p, n);
+	} else {
+		free(p);
+	}
+}
+
+/* A command that must fail with `code` naming `field` at batch position
+ * `index`, appending nothing. */
+static void reject_at(int line, const tl_ctx *ctx, const tl_cmd *c, size_t n,
+		      int code, const char *field, int index)
+{
+	tl_result res[8];
+	tl_err err;
+	tl_ctx dflt = at(T0 + 100 * SEC);
+	cr_assert(n <= 8);
+	uint64_t before = nevents();
+	memset(&err, 0, sizeof err);
+	err.index = 99;
+	memset(res, 0x5a, sizeof res);
+	int rc = tl_exec(db, ctx ? ctx : &dflt, c, n, res, &err);
+	cr_assert_eq(rc, code, "line %d: expected %s, got %s (%d): %s: %s",
+		     line, tl_code_name(code), tl_code_name(rc), rc, err.field,
+		     err.message);
+	cr_assert_eq(err.code, code, "line %d: err.code %d", line, err.code);
+	cr_assert_str_eq(err.field, field,
+			 "line %d: err.field is '%s', expected '%s' (%s)", line,
+			 err.field, field, err.message);
+	cr_assert_neq(err.message[0], 0, "line %d: empty message", line);
+	cr_assert_eq(err.index, index, "line %d: err.index %d, expected %d",
+		     line, err.index, index);
+	cr_assert_eq(nevents(), before, "line %d: the log grew", line);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_null(res[i].doc, "line %d: result %zu kept a doc",
+			       line, i);
+}
+#define REJECT(code, field, ...)                                            \
+	do {                                                                \
+		tl_cmd c_ = __VA_ARGS__;                                    \
+		reject_at(__LINE__, NULL, &c_, 1, code, field, 0);          \
+	} while (0)
+#define REJECT_AS(actor, code, field, ...)                                  \
+	do {                                                                \
+		tl_ctx x_ = as_at(actor, T0 + 100 * SEC);                   \
+		tl_cmd c_ = __VA_ARGS__;                                    \
+		reject_at(__LINE__, &x_, &c_, 1, code, field,               \
+			  code == TL_EFORBIDDEN &&                          \
+					  !strcmp(field, "as") ? -1 : 0);   \
+	} while (0)
+
+/* ---- the log ------------------------------------------------------------ */
+
+/* An event as tl_log_read gave it, copied out of the callback. */
+typedef struct rec {
+	uint64_t seq;
+	char id[37];
+	char type[64];
+	char stream[160];
+	uint32_t version;
+	int64_t at;
+	char actor_id[80];
+	char actor_kind[16];
+	uint32_t schema;
+	uint8_t *data;
+	size_t data_len;
+	uint8_t hash[32];
+	uint8_t *raw;
+	size_t raw_len;
+} rec;
+
+typedef struct recs {
+	rec *v;
+	size_t n, cap;
+} recs;
+
+static void slice_copy(char *dst, size_t cap, tl_slice s)
+{
+	cr_assert(s.p && s.len < cap, "slice too long");
+	memcpy(dst, s.p, s.len);
+	dst[s.len] = 0;
+}
+
+static int collect(void *arg, const tl_event *ev)
+{
+	recs *r = arg;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 16;
+		r->v = realloc(r->v, r->cap * sizeof *r->v);
+		cr_assert_not_null(r->v);
+	}
+	rec *e = &r->v[r->n++];
+	memset(e, 0, sizeof *e);
+	e->seq = ev->seq;
+	memcpy(e->id, ev->id, 37);
+	slice_copy(e->type, sizeof e->type, ev->type);
+	slice_copy(e->stream, sizeof e->stream, ev->stream);
+	e->version = ev->version;
+	e->at = ev->at_ms;
+	slice_copy(e->actor_id, sizeof e->actor_id, ev->actor_id);
+	slice_copy(e->actor_kind, sizeof e->actor_kind, ev->actor_kind);
+	e->schema = ev->schema;
+	e->data = malloc(ev->data_len);
+	memcpy(e->data, ev->data, ev->data_len);
+	e->data_len = ev->data_len;
+	memcpy(e->hash, ev->hash, 32);
+	e->raw = malloc(ev->raw_len);
+	memcpy(e->raw, ev->raw, ev->raw_len);
+	e->raw_len = ev->raw_len;
+	return 0;
+}
+
+static void recs_free(recs *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].data);
+		free(r->v[i].raw);
+	}
+	free(r->v);
+	memset(r, 0, sizeof *r);
+}
+
+static void read_log(recs *r, uint64_t from, const char *stream)
+{
+	tl_err err = { 0 };
+	memset(r, 0, sizeof *r);
+	int rc = tl_log_read(db, NULL, from, 0, tl_s(stream), collect, r, &err);
+	cr_assert_eq(rc, 0, "tl_log_read: %s: %s", err.field, err.message);
+}
+
+/* The event with this seq. */
+static rec *read_event(recs *r, uint64_t seq)
+{
+	tl_err err = { 0 };
+	memset(r, 0, sizeof *r);
+	int rc = tl_log_read(db, NULL, seq, 1, (tl_slice){ 0 }, collect, r,
+			     &err);
+	cr_assert_eq(rc, 0, "tl_log_read: %s", err.message);
+	cr_assert_eq(r->n, 1, "no event %llu", (unsigned long long)seq);
+	cr_assert_eq(r->v[0].seq, seq);
+	return &r->v[0];
+}
+
+static bool is_uuid_v7(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash != (s[i] == '-'))
+			return false;
+		if (!dash && !((s[i] >= '0' && s[i] <= '9') ||
+			       (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[14] == '7' && strchr("89ab", s[19]);
+}
+
+static void check_envelope_at(int line, const rec *e, uint64_t seq,
+			      const char *type, const char *stream,
+			      uint32_t version, int64_t when,
+			      const char *actor, const char *kind)
+{
+	cr_assert_eq(e->seq, seq, "line %d: seq %llu, expected %llu", line,
+		     (unsigned long long)e->seq, (unsigned long long)seq);
+	cr_assert(is_uuid_v7(e->id), "line %d: event id '%s' is not a UUIDv7",
+		  line, e->id);
+	cr_assert_str_eq(e->type, type, "line %d: type", line);
+	cr_assert_str_eq(e->stream, stream, "line %d: stream", line);
+	cr_assert_eq(e->version, version, "line %d: version %u, expected %u",
+		     line, e->version, version);
+	cr_assert_eq(e->at, when, "line %d: at %lld, expected %lld", line,
+		     (long long)e->at, (long long)when);
+	cr_assert_str_eq(e->actor_id, actor, "line %d: actor id", line);
+	cr_assert_str_eq(e->actor_kind, kind, "line %d: actor kind", line);
+	cr_assert_eq(e->schema, TL_SCHEMA_VERSION, "line %d: schema %u", line,
+		     e->schema);
+}
+#define CHECK_ENVELOPE(e, ...) check_envelope_at(__LINE__, e, __VA_ARGS__)
+
+/* tl_event_decode of the stored bytes gives what tl_log_read gave, and an
+ * independent msgpack-c decode agrees with both. */
+static void check_round_trip(const rec *e)
+{
+	tl_event ev;
+	msgpack_zone zone;
+	msgpack_sbuffer scratch;
+	msgpack_zone_init(&zone, 1024);
+	msgpack_sbuffer_init(&scratch);
+	int rc = tl_event_decode(e->raw, e->raw_len, &ev, &zone, &scratch);
+	cr_assert_eq(rc, 0, "event %llu does not decode",
+		     (unsigned long long)e->seq);
+	cr_assert_eq(ev.seq, e->seq);
+	cr_assert_str_eq(ev.id, e->id);
+	cr_assert(tl_slice_eq(ev.type, e->type));
+	cr_assert(tl_slice_eq(ev.stream, e->stream));
+	cr_assert_eq(ev.version, e->version);
+	cr_assert_eq(ev.at_ms, e->at);
+	cr_assert(tl_slice_eq(ev.actor_id, e->actor_id));
+	cr_assert(tl_slice_eq(ev.actor_kind, e->actor_kind));
+	cr_assert_eq(ev.schema, e->schema);
+	cr_assert_eq(ev.data_len, e->data_len);
+	cr_assert_arr_eq(ev.data, e->data, e->data_len);
+	cr_assert_arr_eq(ev.hash, e->hash, 32);
+	cr_assert(ev.raw == e->raw && ev.raw_len == e->raw_len);
+	msgpack_sbuffer_destroy(&scratch);
+	msgpack_zone_destroy(&zone);
+
+	/* The record: a map of 10 keys in the documented order. */
+	static const char *const keys[10] = { "seq", "id", "type",
+		"stream", "version", "at", "actor", "schema", "data", "hash" };
+	doc d;
+	char buf[64];
+	doc_parse(&d, e->raw, e->raw_len);
+	cr_assert_eq(d.o->type, MSGPACK_OBJECT_MAP);
+	cr_assert_eq(d.o->via.map.size, 10);
+	for (int i = 0; i < 10; i++)
+		cr_assert(obj_is(&d.o->via.map.ptr[i].key, keys[i]),
+			  "key %d is '%s', expected '%s'", i,
+			  ostr(&d.o->via.map.ptr[i].key, buf, sizeof buf),
+			  keys[i]);
+	EXPECT_UINT(d.o, "seq", e->seq);
+	EXPECT_STR(d.o, "id", e->id);
+	EXPECT_STR(d.o, "type", e->type);
+	EXPECT_STR(d.o, "stream", e->stream);
+	EXPECT_UINT(d.o, "version", e->version);
+	EXPECT_TIME(d.o, "at", e->at);
+	EXPECT_MAP_SIZE(d.o, "actor", 2);
+	EXPECT_STR(FLD(d.o, "actor"), "id", e->actor_id);
+	EXPECT_STR(FLD(d.o, "actor"), "kind", e->actor_kind);
+	EXPECT_UINT(d.o, "schema", 2);
+	cr_assert_eq(FLD(d.o, "data")->type, MSGPACK_OBJECT_MAP);
+	const msgpack_object *h = FLD(d.o, "hash");
+	cr_assert_eq(h->type, MSGPACK_OBJECT_BIN);
+	cr_assert_eq(h->via.bin.size, 32);
+	cr_assert_arr_eq(h->via.bin.ptr, e->hash, 32);
+	doc_free(&d);
+
+	/* The data the callback got is the data inside the record. */
+	doc dd;
+	doc_parse(&dd, e->data, e->data_len);
+	cr_assert_eq(dd.o->type, MSGPACK_OBJECT_MAP);
+	doc_free(&dd);
+}
+
+/* ---- verify ----------------------------------------------------------- */
+
+typedef struct problems {
+	int n;
+	char first[400];
+} problems;
+
+static void on_problem(void *arg, const char *text)
+{
+	problems *p = arg;
+	if (!p->n++)
+		snprintf(p->first, sizeof p->first, "%s", text);
+}
+
+static int verify(problems *p)
+{
+	tl_err err = { 0 };
+	memset(p, 0, sizeof *p);
+	int rc = tl_verify(db, NULL, on_problem, p, &err);
+	cr_assert_geq(rc, 0, "tl_verify failed: %s: %s", err.field,
+		      err.message);
+	cr_assert_eq(rc, p->n, "tl_verify returned %d but reported %d", rc,
+		     p->n);
+	return rc;
+}
+
+static void expect_clean_at(int line)
+{
+	problems p;
+	int n = verify(&p);
+	cr_assert_eq(n, 0, "line %d: verify found %d problems, first: %s", line,
+		     n, p.first);
+}
+#define EXPECT_CLEAN() expect_clean_at(__LINE__)
+
+/* ---- raw LMDB access (the workspace must be closed) ------------------- */
+
+typedef struct raw {
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+} raw;
+
+static void raw_begin(raw *r, const char *name)
+{
+	unsigned flags = strcmp(name, "streams") ? 0
+						 : MDB_DUPSORT | MDB_DUPFIXED;
+	cr_assert_null(db, "close the workspace first");
+	cr_assert_eq(mdb_env_create(&r->env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(r->env, 128), 0);
+	cr_assert_eq(mdb_env_open(r->env, ws_dir, 0, 0666), 0);
+	cr_assert_eq(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+	cr_assert_eq(mdb_dbi_open(r->txn, name, flags, &r->dbi), 0);
+}
+
+static void raw_commit(raw *r)
+{
+	cr_assert_eq(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+}
+
+/* A malloc'd copy of a stored value. */
+static uint8_t *raw_fetch(const char *name, const void *key, size_t klen,
+			  size_t *len)
+{
+	raw r;
+	MDB_val k = { klen, (void *)key }, v;
+	raw_begin(&r, name);
+	cr_assert_eq(mdb_get(r.txn, r.dbi, &k, &v), 0, "no such record in %s",
+		     name);
+	uint8_t *p = malloc(v.mv_size);
+	memcpy(p, v.mv_data, v.mv_size);
+	*len = v.mv_size;
+	mdb_txn_abort(r.txn);
+	mdb_env_close(r.env);
+	return p;
+}
+
+static void raw_store(const char *name, const void *key, size_t klen,
+		      const void *val, size_t len)
+{
+	raw r;
+	MDB_val k = { klen, (void *)key }, v = { len, (void *)val };
+	raw_begin(&r, name);
+	cr_assert_eq(mdb_put(r.txn, r.dbi, &k, &v, 0), 0);
+	raw_commit(&r);
+}
+
+static void raw_delete(const char *name, const void *key, size_t klen)
+{
+	raw r;
+	MDB_val k = { klen, (void *)key };
+	raw_begin(&r, name);
+	cr_assert_eq(mdb_del(r.txn, r.dbi, &k, NULL), 0);
+	raw_commit(&r);
+}
+
+static size_t find_bytes(const uint8_t *hay, size_t n, const void *needle,
+			 size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (!memcmp(hay + i, needle, m))
+			return i;
+	cr_assert_fail("bytes not found in the record");
+	return 0;
+}
+
+/* Flip a byte of event seq at pos, then check that verify reports it;
+ * restore and check that verify is clean again. */
+static void flip_reported_at(int line, uint64_t seq, size_t pos, uint8_t mask)
+{
+	uint8_t key[8];
+	size_t len;
+	tl_put_be64(key, seq);
+	db_close();
+	uint8_t *orig = raw_fetch("events", key, 8, &len);
+	cr_assert_lt(pos, len);
+	uint8_t *bad = malloc(len);
+	memcpy(bad, orig, len);
+	bad[pos] ^= mask;
+	raw_store("events", key, 8, bad, len);
+	db_open_or_die();
+	problems p;
+	int n = verify(&p);
+	cr_assert_gt(n, 0,
+		     "line %d: flipping byte %zu of %zu (0x%02x ^ 0x%02x) of event %llu went unnoticed",
+		     line, pos, len, orig[pos], mask, (unsigned long long)seq);
+	db_close();
+	raw_store("events", key, 8, orig, len);
+	db_open_or_die();
+	free(orig);
+	free(bad);
+}
+#define FLIP_REPORTED(seq, pos, mask) flip_reported_at(__LINE__, seq, pos, mask)
+
+/* ======================================================================= */
+/* codec: every event type goes in through a command and comes back out.   */
+/* ======================================================================= */
+
+TestSuite(codec, .init = ws_setup, .fini = ws_teardown);
+
+Test(codec, workspace_initialized_round_trips)
+{
+	recs r;
+	rec *e = read_event(&r, 1);
+	CHECK_ENVELOPE(e, 1, "workspace.initialized", "workspace", 1, T0,
+		       TL_SYSTEM_USER, "system");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 4);
+	EXPECT_UINT(d.o, "format", TL_FORMAT_VERSION);
+	EXPECT_STR(d.o, "tz", "UTC");
+	EXPECT_STR(d.o, "week_start", "monday");
+	EXPECT_STR(d.o, "admin", "admin");
+	doc_free(&d);
+	recs_free(&r);
+}
+
+Test(codec, member_added_round_trips)
+{
+	recs r;
+	/* The first admin, added by init on behalf of the system user. */
+	rec *e = read_event(&r, 2);
+	CHECK_ENVELOPE(e, 2, "member.added", "member:admin", 1, T0,
+		       TL_SYSTEM_USER, "system");
+	check_round_trip(e);
+	recs_free(&r);
+
+	tl_result res;
+	tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s("bob"),
+		     .name = tl_s("Bob Builder"), .role = tl_s("member") };
+	RUN1(at(T0 + 5 * SEC), &res, NULL, c);
+	cr_assert_eq(res.seq, 3);
+	tl_result_release(&res);
+	e = read_event(&r, 3);
+	CHECK_ENVELOPE(e, 3, "member.added", "member:bob", 1, T0 + 5 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 5);
+	EXPECT_STR(d.o, "id", "bob");
+	EXPECT_STR(d.o, "name", "Bob Builder");
+	EXPECT_STR(d.o, "role", "member");
+	EXPECT_BOOL(d.o, "crm_access", true);
+	EXPECT_STR(d.o, "kind", "user");
+	doc_free(&d);
+	recs_free(&r);
+}
+
+Test(codec, member_updated_round_trips)
+{
+	add_member("bob", "member", 0);
+	tl_result res;
+	tl_cmd c = { .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+		     .name = tl_s("Robert"), .role = tl_s("admin") };
+	RUN1(at(T0 + 7 * SEC), &res, NULL, c);
+	cr_assert(res.appended);
+	uint64_t seq = res.seq;
+	tl_result_release(&res);
+	recs r;
+	rec *e = read_event(&r, seq);
+	CHECK_ENVELOPE(e, seq, "member.updated", "member:bob", 2, T0 + 7 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 2);
+	EXPECT_MAP_SIZE(d.o, "changes", 2);
+	EXPECT_STR(FLD(d.o, "changes"), "name", "Robert");
+	EXPECT_STR(FLD(d.o, "changes"), "role", "admin");
+	EXPECT_MAP_SIZE(d.o, "previous", 2);
+	EXPECT_STR(FLD(d.o, "previous"), "name", "bob");
+	EXPECT_STR(FLD(d.o, "previous"), "role", "member");
+	doc_free(&d);
+	recs_free(&r);
+
+	/* A third change of the same stream gets version 3. */
+	tl_cmd c2 = { .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+		      .crm_access = -1 };
+	RUN1(at(T0 + 8 * SEC), &res, NULL, c2);
+	e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, seq + 1, "member.updated", "member:bob", 3,
+		       T0 + 8 * SEC, "admin", "user");
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_BOOL(FLD(d.o, "changes"), "crm_access", false);
+	EXPECT_BOOL(FLD(d.o, "previous"), "crm_access", true);
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+Test(codec, task_created_round_trips_with_every_field)
+{
+	add_member("bob", "member", 0);
+	static const tl_slice tags[] = { { "vip", 3 }, { "q1", 2 },
+					 { "vip", 3 } };
+	tl_cmd c = {
+		.kind = TL_TASK_ADD,
+		.title = tl_s("Call Dana about the renewal"),
+		.type = tl_s("call"),
+		.status = tl_s("in_progress"),
+		.due = tl_s("2026-03-01T10:00:00Z"),
+		.assignee = tl_s("bob"),
+		.notes = tl_s("line one\nline two"),
+		.link = tl_s("contact:c-17"),
+		.tags = tags,
+		.tags_len = 3,
+	};
+	tl_result res;
+	doc t;
+	RUN1(at(T0 + 10 * SEC), &res, &t, c);
+	char id[37];
+	copy_str(FLD(t.o, "id"), id, sizeof id);
+	cr_assert(is_uuid_v7(id), "generated task id '%s' is not a UUIDv7", id);
+
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.created", id, 1, T0 + 10 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 10);
+	EXPECT_STR(d.o, "title", "Call Dana about the renewal");
+	EXPECT_STR(d.o, "type", "call");
+	EXPECT_STR(d.o, "status", "in_progress");
+	EXPECT_TIME(d.o, "due_at", DUE1);
+	EXPECT_STR(d.o, "assignee", "bob");
+	EXPECT_STR(d.o, "notes", "line one\nline two");
+	EXPECT_MAP_SIZE(d.o, "link", 2);
+	EXPECT_STR(FLD(d.o, "link"), "type", "contact");
+	EXPECT_STR(FLD(d.o, "link"), "id", "c-17");
+	EXPECT_NIL(d.o, "pipeline");
+	EXPECT_NIL(d.o, "stage");
+	EXPECT_SET(d.o, "tags", "vip", "q1");
+	doc_free(&d);
+	recs_free(&r);
+	doc_free(&t);
+	tl_result_release(&res);
+}
+
+Test(codec, task_created_round_trips_with_defaults)
+{
+	char id[37];
+	uint64_t seq = add_task(T0 + 3 * SEC, "Minimal", id);
+	recs r;
+	rec *e = read_event(&r, seq);
+	CHECK_ENVELOPE(e, seq, "task.created", id, 1, T0 + 3 * SEC, "admin",
+		       "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_STR(d.o, "title", "Minimal");
+	EXPECT_STR(d.o, "type", "task");
+	EXPECT_STR(d.o, "status", "todo");
+	EXPECT_NIL(d.o, "due_at");
+	EXPECT_NIL(d.o, "assignee");
+	EXPECT_NIL(d.o, "notes");
+	EXPECT_STR(FLD(d.o, "link"), "type", "lead");
+	EXPECT_STR(FLD(d.o, "link"), "id", "42");
+	EXPECT_EMPTY(d.o, "tags");
+	doc_free(&d);
+	recs_free(&r);
+}
+
+Test(codec, task_updated_round_trips_with_changes_and_previous)
+{
+	char id[37];
+	add_task(T0 + SEC, "Old title", id);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("New title");
+	c.type = tl_s("task"); /* unchanged: not in the event */
+	c.due = tl_s("2026-03-01T10:00:00Z");
+	c.notes = tl_s("n");
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.updated", id, 2, T0 + 2 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 2);
+	const msgpack_object *ch = FLD(d.o, "changes");
+	const msgpack_object *pv = FLD(d.o, "previous");
+	EXPECT_MAP_SIZE(ch, NULL, 3);
+	EXPECT_STR(ch, "title", "New title");
+	EXPECT_TIME(ch, "due_at", DUE1);
+	EXPECT_STR(ch, "notes", "n");
+	EXPECT_MAP_SIZE(pv, NULL, 3);
+	EXPECT_STR(pv, "title", "Old title");
+	EXPECT_NIL(pv, "due_at");
+	EXPECT_NIL(pv, "notes");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+
+	/* --no-due: the change is to nil. */
+	tl_cmd c2 = on(TL_TASK_UPDATE, id);
+	c2.no_due = true;
+	c2.type = tl_s("demo");
+	RUN1(at(T0 + 3 * SEC), &res, NULL, c2);
+	e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.updated", id, 3, T0 + 3 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, "changes", 2);
+	EXPECT_NIL(FLD(d.o, "changes"), "due_at");
+	EXPECT_STR(FLD(d.o, "changes"), "type", "demo");
+	EXPECT_TIME(FLD(d.o, "previous"), "due_at", DUE1);
+	EXPECT_STR(FLD(d.o, "previous"), "type", "task");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+Test(codec, task_assigned_round_trips_for_assign_and_unassign)
+{
+	char id[37];
+	add_member("bob", "member", 0);
+	add_task(T0 + SEC, "Assign me", id);
+	tl_cmd c = on(TL_TASK_ASSIGN, id);
+	c.assignee = tl_s("bob");
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.assigned", id, 2, T0 + 2 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 2);
+	EXPECT_STR(d.o, "assignee", "bob");
+	EXPECT_NIL(d.o, "previous");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+
+	tl_cmd u = on(TL_TASK_ASSIGN, id);
+	u.unassign = true;
+	RUN1(at(T0 + 3 * SEC), &res, NULL, u);
+	e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.assigned", id, 3, T0 + 3 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_NIL(d.o, "assignee");
+	EXPECT_STR(d.o, "previous", "bob");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+Test(codec, task_status_changed_round_trips)
+{
+	char id[37];
+	add_task(T0 + SEC, "Status", id);
+	tl_cmd c = on(TL_TASK_STATUS, id);
+	c.status = tl_s("on_hold");
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.status_changed", id, 2, T0 + 2 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 2);
+	EXPECT_STR(d.o, "status", "on_hold");
+	EXPECT_STR(d.o, "previous", "todo");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+Test(codec, task_completed_round_trips_from_complete_and_from_status)
+{
+	char id[37], id2[37];
+	add_task(T0 + SEC, "Complete", id);
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on(TL_TASK_COMPLETE, id));
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.completed", id, 2, T0 + 2 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 2);
+	EXPECT_STR(d.o, "status", "completed");
+	EXPECT_STR(d.o, "previous", "todo");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+
+	/* `status completed` is a completion too, never status_changed. */
+	add_task(T0 + 3 * SEC, "Complete by status", id2);
+	tl_cmd c = on(TL_TASK_STATUS, id2);
+	c.status = tl_s("completed");
+	RUN1(at(T0 + 4 * SEC), &res, NULL, c);
+	e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.completed", id2, 2, T0 + 4 * SEC,
+		       "admin", "user");
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+Test(codec, task_tagged_and_untagged_round_trip)
+{
+	char id[37];
+	add_task(T0 + SEC, "Tags", id);
+	static const tl_slice tag = { "hot", 3 };
+	tl_cmd c = on(TL_TASK_TAG, id);
+	c.tags = &tag;
+	c.tags_len = 1;
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.tagged", id, 2, T0 + 2 * SEC, "admin",
+		       "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 1);
+	EXPECT_STR(d.o, "tag", "hot");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+
+	c.kind = TL_TASK_UNTAG;
+	RUN1(at(T0 + 3 * SEC), &res, NULL, c);
+	e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.untagged", id, 3, T0 + 3 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 1);
+	EXPECT_STR(d.o, "tag", "hot");
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+Test(codec, task_deleted_round_trips_with_empty_data)
+{
+	char id[37];
+	add_task(T0 + SEC, "Delete me", id);
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on(TL_TASK_DELETE, id));
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.deleted", id, 2, T0 + 2 * SEC,
+		       "admin", "user");
+	check_round_trip(e);
+	doc d;
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 0);
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+static uint64_t notified_bob(char idtext[24]);
+
+Test(codec, notification_read_round_trips)
+{
+	char idtext[24];
+	uint64_t nseq = notified_bob(idtext);
+	tl_slice ids[1] = { tl_s(idtext) };
+	tl_cmd c = { .kind = TL_NOTIFICATIONS_READ, .ids = ids, .ids_len = 1 };
+	tl_result res;
+	doc d;
+	RUN1(as_at("bob", T0 + 3 * SEC), &res, &d, c);
+	cr_assert(res.appended);
+	EXPECT_STR(d.o, "member", "bob");
+	doc_free(&d);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "notification.read", "member:bob", 2,
+		       T0 + 3 * SEC, "bob", "user");
+	check_round_trip(e);
+	doc_parse(&d, e->data, e->data_len);
+	EXPECT_MAP_SIZE(d.o, NULL, 2);
+	EXPECT_STR(d.o, "member", "bob");
+	const msgpack_object *a = FLD(d.o, "ids");
+	cr_assert_eq(a->type, MSGPACK_OBJECT_ARRAY);
+	cr_assert_eq(a->via.array.size, 1);
+	cr_assert_eq(a->via.array.ptr[0].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	cr_assert_eq(a->via.array.ptr[0].via.u64, nseq);
+	doc_free(&d);
+	recs_free(&r);
+	tl_result_release(&res);
+	EXPECT_CLEAN();
+}
+
+Test(codec, every_event_of_a_mixed_log_decodes_and_chains)
+{
+	char id[37];
+	add_member("bob", "member", 0);
+	add_task(T0 + SEC, "Mixed", id);
+	tl_cmd c = on(TL_TASK_ASSIGN, id);
+	c.assignee = tl_s("bob");
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	tl_result_release(&res);
+	RUN1(at(T0 + 3 * SEC), &res, NULL, on(TL_TASK_COMPLETE, id));
+	tl_result_release(&res);
+
+	recs r;
+	read_log(&r, 1, NULL);
+	cr_assert_eq(r.n, nevents());
+	uint8_t prev[32] = { 0 }, h[32];
+	for (size_t i = 0; i < r.n; i++) {
+		cr_assert_eq(r.v[i].seq, i + 1, "seq gap at %zu", i);
+		check_round_trip(&r.v[i]);
+		/* The hash is BLAKE2b(prev || canonical form). */
+		tl_event_hash(prev, r.v[i].raw, r.v[i].raw_len, h);
+		cr_assert_arr_eq(h, r.v[i].hash, 32, "event %zu: chain broken",
+				 i + 1);
+		cr_assert_arr_eq(r.v[i].raw + r.v[i].raw_len - 32, h, 32);
+		memcpy(prev, h, 32);
+		/* Ids are distinct. */
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(r.v[i].id, r.v[j].id);
+	}
+	recs_free(&r);
+
+	/* A stream read gives that stream's events, versions 1, 2, 3. */
+	read_log(&r, 1, id);
+	cr_assert_eq(r.n, 3);
+	for (size_t i = 0; i < r.n; i++) {
+		cr_assert_str_eq(r.v[i].stream, id);
+		cr_assert_eq(r.v[i].version, i + 1);
+	}
+	recs_free(&r);
+}
+
+Test(codec, log_read_pages_from_a_seq_with_a_limit)
+{
+	char id[37];
+	for (int i = 0; i < 5; i++)
+		add_task(T0 + SEC, "Page", id);
+	recs r;
+	tl_err err = { 0 };
+	memset(&r, 0, sizeof r);
+	cr_assert_eq(tl_log_read(db, NULL, 3, 2, (tl_slice){ 0 }, collect, &r,
+				 &err), 0);
+	cr_assert_eq(r.n, 2);
+	cr_assert_eq(r.v[0].seq, 3);
+	cr_assert_eq(r.v[1].seq, 4);
+	recs_free(&r);
+	read_log(&r, 6, NULL);
+	cr_assert_eq(r.n, 2); /* 7 events: 2 from init, 5 tasks */
+	recs_free(&r);
+}
+
+/* ======================================================================= */
+/* fold: what each command does to the task.                              */
+/* ======================================================================= */
+
+TestSuite(fold, .init = ws_setup, .fini = ws_teardown);
+
+Test(fold, new_task_has_the_documented_defaults)
+{
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 5 * SEC), &res, &d, add_cmd("Defaults"));
+	cr_assert(res.appended);
+	cr_assert_eq(res.seq, 3);
+	EXPECT_STR(d.o, "title", "Defaults");
+	EXPECT_STR(d.o, "type", "task");
+	EXPECT_STR(d.o, "status", "todo");
+	EXPECT_NIL(d.o, "due_at");
+	EXPECT_NIL(d.o, "assignee");
+	EXPECT_NIL(d.o, "notes");
+	EXPECT_STR(FLD(d.o, "link"), "type", "lead");
+	EXPECT_STR(FLD(d.o, "link"), "id", "42");
+	EXPECT_TIME(d.o, "created_at", T0 + 5 * SEC);
+	EXPECT_TIME(d.o, "updated_at", T0 + 5 * SEC);
+	EXPECT_STR(FLD(d.o, "created_by"), "id", "admin");
+	EXPECT_STR(FLD(d.o, "created_by"), "kind", "user");
+	EXPECT_NIL(d.o, "completed_at");
+	EXPECT_NIL(d.o, "pipeline");
+	EXPECT_NIL(d.o, "stage");
+	EXPECT_EMPTY(d.o, "tags");
+	EXPECT_NIL(d.o, "automation");
+	EXPECT_UINT(d.o, "version", 1);
+	EXPECT_BOOL(d.o, "deleted", false);
+	char id[37];
+	copy_str(FLD(d.o, "id"), id, sizeof id);
+	doc_free(&d);
+
+	/* The stored task is the result document, byte for byte. */
+	uint8_t *p;
+	size_t n;
+	get_task(id, NULL, &p, &n);
+	cr_assert_eq(n, res.doc_len);
+	cr_assert_arr_eq(p, res.doc, n);
+	free(p);
+	tl_result_release(&res);
+}
+
+Test(fold, every_command_folds_into_the_task_in_turn)
+{
+	char id[37];
+	tl_result res;
+	doc d;
+	add_member("bob", "member", 0);
+	add_task(T0 + 10 * SEC, "Walk", id);
+
+	tl_cmd up = on(TL_TASK_UPDATE, id);
+	up.title = tl_s("Walk the dog");
+	up.type = tl_s("meeting");
+	up.due = tl_s("+3d");
+	up.notes = tl_s("leash");
+	RUN1(at(T0 + 20 * SEC), &res, &d, up);
+	EXPECT_STR(d.o, "title", "Walk the dog");
+	EXPECT_STR(d.o, "type", "meeting");
+	EXPECT_TIME(d.o, "due_at", T0 + 20 * SEC + 3 * DAY);
+	EXPECT_STR(d.o, "notes", "leash");
+	EXPECT_UINT(d.o, "version", 2);
+	EXPECT_TIME(d.o, "created_at", T0 + 10 * SEC);
+	EXPECT_TIME(d.o, "updated_at", T0 + 20 * SEC);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	tl_cmd as = on(TL_TASK_ASSIGN, id);
+	as.assignee = tl_s("bob");
+	RUN1(at(T0 + 30 * SEC), &res, &d, as);
+	EXPECT_STR(d.o, "assignee", "bob");
+	EXPECT_UINT(d.o, "version", 3);
+	EXPECT_TIME(d.o, "updated_at", T0 + 30 * SEC);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	tl_cmd st = on(TL_TASK_STATUS, id);
+	st.status = tl_s("in_progress");
+	RUN1(at(T0 + 40 * SEC), &res, &d, st);
+	EXPECT_STR(d.o, "status", "in_progress");
+	EXPECT_NIL(d.o, "completed_at");
+	EXPECT_UINT(d.o, "version", 4);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	RUN1(at(T0 + 50 * SEC), &res, &d, on(TL_TASK_COMPLETE, id));
+	EXPECT_STR(d.o, "status", "completed");
+	EXPECT_TIME(d.o, "completed_at", T0 + 50 * SEC);
+	EXPECT_UINT(d.o, "version", 5);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	/* Reopening with `status todo` clears completed_at. */
+	st.status = tl_s("todo");
+	RUN1(at(T0 + 60 * SEC), &res, &d, st);
+	EXPECT_STR(d.o, "status", "todo");
+	EXPECT_NIL(d.o, "completed_at");
+	EXPECT_UINT(d.o, "version", 6);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	static const tl_slice a = { "a", 1 }, b = { "b", 1 };
+	tl_cmd tg = on(TL_TASK_TAG, id);
+	tg.tags = &a;
+	tg.tags_len = 1;
+	RUN1(at(T0 + 70 * SEC), &res, NULL, tg);
+	tl_result_release(&res);
+	tg.tags = &b;
+	RUN1(at(T0 + 71 * SEC), &res, &d, tg);
+	EXPECT_SET(d.o, "tags", "a", "b");
+	EXPECT_UINT(d.o, "version", 8);
+	doc_free(&d);
+	tl_result_release(&res);
+	tg.kind = TL_TASK_UNTAG;
+	tg.tags = &a;
+	RUN1(at(T0 + 72 * SEC), &res, &d, tg);
+	EXPECT_SET(d.o, "tags", "b");
+	EXPECT_UINT(d.o, "version", 9);
+	EXPECT_TIME(d.o, "updated_at", T0 + 72 * SEC);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	tl_cmd un = on(TL_TASK_ASSIGN, id);
+	un.unassign = true;
+	RUN1(at(T0 + 80 * SEC), &res, &d, un);
+	EXPECT_NIL(d.o, "assignee");
+	EXPECT_UINT(d.o, "version", 10);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	RUN1(at(T0 + 90 * SEC), &res, &d, on(TL_TASK_DELETE, id));
+	EXPECT_BOOL(d.o, "deleted", true);
+	EXPECT_UINT(d.o, "version", 11);
+	EXPECT_TIME(d.o, "updated_at", T0 + 90 * SEC);
+	/* Deleting keeps every other field. */
+	EXPECT_STR(d.o, "title", "Walk the dog");
+	EXPECT_SET(d.o, "tags", "b");
+	EXPECT_TIME(d.o, "created_at", T0 + 10 * SEC);
+	EXPECT_STR(FLD(d.o, "created_by"), "id", "admin");
+	doc_free(&d);
+
+	/* The stored document is the last result, and a fresh fold of the
+	 * log (as of now) agrees with it. */
+	uint8_t *p, *q;
+	size_t n, m;
+	get_task(id, NULL, &p, &n);
+	cr_assert_eq(n, res.doc_len);
+	cr_assert_arr_eq(p, res.doc, n);
+	tl_err err = { 0 };
+	cr_assert_eq(tl_task_as_of(db, NULL, tl_s(id), T0 + 1000 * SEC, &q, &m,
+				   &err), 0);
+	cr_assert_eq(m, n);
+	cr_assert_arr_eq(q, p, n);
+	free(p);
+	free(q);
+	tl_result_release(&res);
+	EXPECT_CLEAN();
+}
+
+Test(fold, task_created_completed_has_completed_at)
+{
+	tl_cmd c = add_cmd("Born done");
+	c.status = tl_s("completed");
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 4 * SEC), &res, &d, c);
+	EXPECT_STR(d.o, "status", "completed");
+	EXPECT_TIME(d.o, "completed_at", T0 + 4 * SEC);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(fold, cancelling_a_completed_task_clears_completed_at)
+{
+	char id[37];
+	tl_result res;
+	doc d;
+	add_task(T0 + SEC, "Cancel", id);
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on(TL_TASK_COMPLETE, id));
+	tl_result_release(&res);
+	tl_cmd c = on(TL_TASK_STATUS, id);
+	c.status = tl_s("cancelled");
+	RUN1(at(T0 + 3 * SEC), &res, &d, c);
+	EXPECT_STR(d.o, "status", "cancelled");
+	EXPECT_NIL(d.o, "completed_at");
+	doc_free(&d);
+	tl_result_release(&res);
+	/* Completing again sets the new time. */
+	RUN1(at(T0 + 9 * SEC), &res, &d, on(TL_TASK_COMPLETE, id));
+	EXPECT_TIME(d.o, "completed_at", T0 + 9 * SEC);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(fold, tags_are_a_set)
+{
+	static const tl_slice tags[] = { { "x", 1 }, { "y", 1 }, { "x", 1 },
+					 { "y", 1 } };
+	tl_cmd c = add_cmd("Tags");
+	c.tags = tags;
+	c.tags_len = 4;
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	EXPECT_SET(d.o, "tags", "x", "y");
+	char id[37];
+	copy_str(FLD(d.o, "id"), id, sizeof id);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	/* Untagging removes the tag; tagging it again adds it once. */
+	tl_cmd u = on(TL_TASK_UNTAG, id);
+	u.tags = &tags[0];
+	u.tags_len = 1;
+	RUN1(at(T0 + 2 * SEC), &res, &d, u);
+	EXPECT_SET(d.o, "tags", "y");
+	doc_free(&d);
+	tl_result_release(&res);
+	u.kind = TL_TASK_TAG;
+	RUN1(at(T0 + 3 * SEC), &res, &d, u);
+	EXPECT_SET(d.o, "tags", "x", "y");
+	doc_free(&d);
+	tl_result_release(&res);
+	EXPECT_CLEAN();
+}
+
+Test(fold, deleted_task_is_still_readable_but_refuses_changes)
+{
+	char id[37];
+	tl_result res;
+	add_task(T0 + SEC, "Gone", id);
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on(TL_TASK_DELETE, id));
+	tl_result_release(&res);
+	doc d;
+	get_task(id, &d, NULL, NULL);
+	EXPECT_BOOL(d.o, "deleted", true);
+	EXPECT_STR(d.o, "title", "Gone");
+	doc_free(&d);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("Back");
+	REJECT(TL_ENOTFOUND, "id", c);
+	REJECT(TL_ENOTFOUND, "id", on(TL_TASK_DELETE, id));
+	REJECT(TL_ENOTFOUND, "id", on(TL_TASK_COMPLETE, id));
+
+	tl_stats st;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_eq(st.tasks, 0);
+	cr_assert_eq(st.active, 0);
+}
+
+Test(fold, created_by_is_the_system_user_when_parsa_assistant_acts)
+{
+	tl_result res;
+	doc d;
+	RUN1(as_at(TL_SYSTEM_USER, T0 + SEC), &res, &d, add_cmd("Automated"));
+	EXPECT_STR(FLD(d.o, "created_by"), "id", TL_SYSTEM_USER);
+	EXPECT_STR(FLD(d.o, "created_by"), "kind", "system");
+	char id[37];
+	copy_str(FLD(d.o, "id"), id, sizeof id);
+	doc_free(&d);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	CHECK_ENVELOPE(e, res.seq, "task.created", id, 1, T0 + SEC,
+		       TL_SYSTEM_USER, "system");
+	recs_free(&r);
+	tl_result_release(&res);
+
+	/* A later change by a user does not change created_by. */
+	RUN1(at(T0 + 2 * SEC), &res, &d, on(TL_TASK_COMPLETE, id));
+	EXPECT_STR(FLD(d.o, "created_by"), "id", TL_SYSTEM_USER);
+	EXPECT_STR(FLD(d.o, "created_by"), "kind", "system");
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(fold, created_by_is_the_member_who_acted)
+{
+	add_member("carol", "member", 0);
+	tl_result res;
+	doc d;
+	RUN1(as_at("carol", T0 + SEC), &res, &d, add_cmd("Mine"));
+	EXPECT_STR(FLD(d.o, "created_by"), "id", "carol");
+	EXPECT_STR(FLD(d.o, "created_by"), "kind", "user");
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(fold, client_supplied_id_is_kept_in_lowercase)
+{
+	tl_cmd c = add_cmd("Given id");
+	c.id = tl_s("0190A0B0-C0D0-7E0F-8A0B-0C0D0E0F1011");
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	EXPECT_STR(d.o, "id", "0190a0b0-c0d0-7e0f-8a0b-0c0d0e0f1011");
+	doc_free(&d);
+	tl_result_release(&res);
+	get_task("0190a0b0-c0d0-7e0f-8a0b-0c0d0e0f1011", &d, NULL, NULL);
+	EXPECT_STR(d.o, "title", "Given id");
+	doc_free(&d);
+	/* The same id again is a conflict. */
+	c.title = tl_s("Again");
+	REJECT(TL_ECONFLICT, "id", c);
+}
+
+Test(fold, date_due_is_midnight_in_the_workspace_zone)
+{
+	tl_cmd c = add_cmd("Dated");
+	c.due = tl_s("2026-03-01");
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	EXPECT_TIME(d.o, "due_at", DUE1 - 10 * 3600 * SEC);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(fold, stats_count_live_and_active_tasks)
+{
+	char a[37], b[37], c[37];
+	tl_result res;
+	add_task(T0 + SEC, "A", a);
+	add_task(T0 + SEC, "B", b);
+	add_task(T0 + SEC, "C", c);
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on(TL_TASK_COMPLETE, a));
+	tl_result_release(&res);
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on(TL_TASK_DELETE, b));
+	tl_result_release(&res);
+	tl_stats st;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_eq(st.events, 7);
+	cr_assert_eq(st.last_seq, 7);
+	cr_assert_eq(st.tasks, 2);
+	cr_assert_eq(st.active, 1);
+	cr_assert_eq(st.members, 1);
+}
+
+/* ======================================================================= */
+/* noop: a command that changes nothing appends nothing.                  */
+/* ======================================================================= */
+
+TestSuite(noop, .init = ws_setup, .fini = ws_teardown);
+
+/* c (on task id) must leave the log and the task as they are, and return
+ * the task unchanged. */
+static void noop_at(int line, const char *id, tl_cmd c)
+{
+	uint8_t *before;
+	size_t n;
+	get_task(id, NULL, &before, &n);
+	uint64_t events = nevents();
+	tl_result res;
+	tl_ctx ctx = at(T0 + 500 * SEC);
+	exec_ok_at(line, &ctx, &c, 1, &res);
+	cr_assert(!res.appended, "line %d: appended", line);
+	cr_assert_eq(res.seq, 0, "line %d: seq %llu", line,
+		     (unsigned long long)res.seq);
+	cr_assert_eq(nevents(), events, "line %d: the log grew", line);
+	cr_assert_not_null(res.doc, "line %d: no document", line);
+	cr_assert_eq(res.doc_len, n, "line %d: the task changed", line);
+	cr_assert_arr_eq(res.doc, before, n, "line %d: the task changed",
+			 line);
+	uint8_t *after;
+	size_t m;
+	get_task(id, NULL, &after, &m);
+	cr_assert(m == n && !memcmp(after, before, n),
+		  "line %d: the stored task changed", line);
+	free(before);
+	free(after);
+	tl_result_release(&res);
+}
+#define NOOP(id, ...) noop_at(__LINE__, id, __VA_ARGS__)
+
+/* A task with title "Same", type call, due DUE1, notes "n", assignee bob,
+ * status in_progress, tag "t". */
+static void busy_task(char id[37])
+{
+	add_member("bob", "member", 0);
+	static const tl_slice tag = { "t", 1 };
+	tl_cmd c = add_cmd("Same");
+	c.type = tl_s("call");
+	c.due = tl_s("2026-03-01T10:00:00Z");
+	c.notes = tl_s("n");
+	c.assignee = tl_s("bob");
+	c.status = tl_s("in_progress");
+	c.tags = &tag;
+	c.tags_len = 1;
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	copy_str(FLD(d.o, "id"), id, 37);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(noop, update_to_the_same_values_appends_nothing)
+{
+	char id[37];
+	busy_task(id);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("Same");
+	NOOP(id, c);
+	c.type = tl_s("call");
+	c.due = tl_s("2026-03-01T11:00:00+01:00"); /* the same instant */
+	c.notes = tl_s("n");
+	NOOP(id, c);
+}
+
+Test(noop, no_due_on_a_task_without_due_appends_nothing)
+{
+	char id[37];
+	add_task(T0 + SEC, "No due", id);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.no_due = true;
+	NOOP(id, c);
+}
+
+Test(noop, same_status_appends_nothing)
+{
+	char id[37];
+	busy_task(id);
+	tl_cmd c = on(TL_TASK_STATUS, id);
+	c.status = tl_s("in_progress");
+	NOOP(id, c);
+}
+
+Test(noop, completing_a_completed_task_appends_nothing)
+{
+	char id[37];
+	tl_result res;
+	add_task(T0 + SEC, "Done", id);
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on(TL_TASK_COMPLETE, id));
+	tl_result_release(&res);
+	NOOP(id, on(TL_TASK_COMPLETE, id));
+	tl_cmd c = on(TL_TASK_STATUS, id);
+	c.status = tl_s("completed");
+	NOOP(id, c);
+}
+
+Test(noop, assigning_to_the_current_assignee_appends_nothing)
+{
+	char id[37];
+	busy_task(id);
+	tl_cmd c = on(TL_TASK_ASSIGN, id);
+	c.assignee = tl_s("bob");
+	NOOP(id, c);
+}
+
+Test(noop, unassigning_an_unassigned_task_appends_nothing)
+{
+	char id[37];
+	add_task(T0 + SEC, "Nobody", id);
+	tl_cmd c = on(TL_TASK_ASSIGN, id);
+	c.unassign = true;
+	NOOP(id, c);
+}
+
+Test(noop, tagging_with_a_present_tag_appends_nothing)
+{
+	char id[37];
+	busy_task(id);
+	static const tl_slice tag = { "t", 1 };
+	tl_cmd c = on(TL_TASK_TAG, id);
+	c.tags = &tag;
+	c.tags_len = 1;
+	NOOP(id, c);
+}
+
+Test(noop, untagging_an_absent_tag_appends_nothing)
+{
+	char id[37];
+	busy_task(id);
+	static const tl_slice tag = { "absent", 6 };
+	tl_cmd c = on(TL_TASK_UNTAG, id);
+	c.tags = &tag;
+	c.tags_len = 1;
+	NOOP(id, c);
+}
+
+Test(noop, no_op_in_a_batch_appends_only_the_real_changes)
+{
+	char id[37];
+	busy_task(id);
+	tl_cmd c[2] = { on(TL_TASK_STATUS, id), on(TL_TASK_STATUS, id) };
+	c[0].status = tl_s("in_progress"); /* no-op */
+	c[1].status = tl_s("on_hold");
+	uint64_t before = nevents();
+	tl_result res[2];
+	tl_ctx ctx = at(T0 + 9 * SEC);
+	EXEC_OK(&ctx, c, 2, res);
+	cr_assert(!res[0].appended);
+	cr_assert_eq(res[0].seq, 0);
+	cr_assert(res[1].appended);
+	cr_assert_eq(res[1].seq, before + 1);
+	cr_assert_eq(nevents(), before + 1);
+	tl_result_release(&res[0]);
+	tl_result_release(&res[1]);
+}
+
+/* ======================================================================= */
+/* validate: every rule rejects with the right code and field, and nothing */
+/* is appended.                                                            */
+/* ======================================================================= */
+
+TestSuite(validate, .init = ws_setup, .fini = ws_teardown);
+
+static char *repeat(char ch, size_t n)
+{
+	char *p = malloc(n + 1);
+	memset(p, ch, n);
+	p[n] = 0;
+	return p;
+}
+
+static tl_cmd add_with_title(tl_slice title)
+{
+	tl_cmd c = add_cmd("x");
+	c.title = title;
+	return c;
+}
+
+Test(validate, empty_or_missing_title_is_rejected)
+{
+	REJECT(TL_EINVALID, "title", add_cmd(""));
+	REJECT(TL_EINVALID, "title", add_cmd(NULL));
+	char id[37];
+	add_task(T0 + SEC, "Has title", id);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("");
+	REJECT(TL_EINVALID, "title", c);
+}
+
+Test(validate, title_of_501_bytes_is_rejected_and_500_accepted)
+{
+	char *t = repeat('a', 501);
+	REJECT(TL_EINVALID, "title", add_cmd(t));
+	t[500] = 0;
+	char id[37];
+	add_task(T0 + SEC, t, id);
+	free(t);
+	/* 500 bytes of two-byte characters are fine; one more is not. */
+	char *u = malloc(503);
+	for (int i = 0; i < 250; i++)
+		memcpy(u + 2 * i, "\xc3\xa9", 2);
+	u[500] = 0;
+	add_task(T0 + SEC, u, id);
+	memcpy(u + 500, "\xc3\xa9", 3);
+	REJECT(TL_EINVALID, "title", add_cmd(u));
+	free(u);
+}
+
+Test(validate, title_with_invalid_utf8_is_rejected)
+{
+	REJECT(TL_EINVALID, "title", add_cmd("bad \xff byte"));
+	REJECT(TL_EINVALID, "title", add_cmd("truncated \xc3"));
+	REJECT(TL_EINVALID, "title", add_cmd("overlong \xc0\xaf"));
+	REJECT(TL_EINVALID, "title", add_cmd("surrogate \xed\xa0\x80"));
+	REJECT(TL_EINVALID, "title", add_cmd("past max \xf4\x90\x80\x80"));
+	REJECT(TL_EINVALID, "title", add_cmd("\x80 lone continuation"));
+}
+
+Test(validate, title_with_a_control_character_is_rejected)
+{
+	REJECT(TL_EINVALID, "title", add_cmd("bell\x07"));
+	REJECT(TL_EINVALID, "title", add_cmd("two\nlines"));
+	REJECT(TL_EINVALID, "title", add_cmd("tab\there"));
+	REJECT(TL_EINVALID, "title", add_cmd("del\x7f"));
+	REJECT(TL_EINVALID, "title", add_with_title((tl_slice){ "nul\0x", 5 }));
+}
+
+Test(validate, title_with_a_c1_control_character_is_rejected)
+{
+	REJECT(TL_EINVALID, "title", add_cmd("next line \xc2\x85 here"));
+	REJECT(TL_EINVALID, "title", add_cmd("\xc2\x80"));
+	REJECT(TL_EINVALID, "title", add_cmd("\xc2\x9f"));
+	/* U+00A0 (no-break space) is the first character after C1. */
+	char id[37];
+	add_task(T0 + SEC, "nbsp\xc2\xa0ok", id);
+}
+
+Test(validate, unknown_type_is_rejected)
+{
+	tl_cmd c = add_cmd("Typed");
+	c.type = tl_s("phone");
+	REJECT(TL_EINVALID, "type", c);
+	c.type = tl_s("CALL");
+	REJECT(TL_EINVALID, "type", c);
+	c.type = tl_s("");
+	REJECT(TL_EINVALID, "type", c);
+	char id[37];
+	add_task(T0 + SEC, "Typed", id);
+	tl_cmd u = on(TL_TASK_UPDATE, id);
+	u.type = tl_s("follow-up");
+	REJECT(TL_EINVALID, "type", u);
+}
+
+Test(validate, unknown_status_is_rejected)
+{
+	tl_cmd c = add_cmd("Status");
+	c.status = tl_s("done");
+	REJECT(TL_EINVALID, "status", c);
+	char id[37];
+	add_task(T0 + SEC, "Status", id);
+	tl_cmd s = on(TL_TASK_STATUS, id);
+	s.status = tl_s("in progress");
+	REJECT(TL_EINVALID, "status", s);
+	s.status = tl_s(NULL);
+	REJECT(TL_EINVALID, "status", s);
+}
+
+Test(validate, unknown_link_entity_type_is_rejected)
+{
+	tl_cmd c = add_cmd("Link");
+	c.link = tl_s("deal:42");
+	REJECT(TL_EINVALID, "link.type", c);
+	c.link = tl_s("Lead:42");
+	REJECT(TL_EINVALID, "link.type", c);
+}
+
+Test(validate, malformed_link_is_rejected)
+{
+	tl_cmd c = add_cmd("Link");
+	c.link = tl_s("lead");
+	REJECT(TL_EINVALID, "link", c);
+	c.link = tl_s(":42");
+	REJECT(TL_EINVALID, "link", c);
+	c.link = tl_s("");
+	REJECT(TL_EINVALID, "link", c);
+	c.link = tl_s(NULL);
+	REJECT(TL_EINVALID, "link", c);
+	c.link = tl_s("lead:");
+	REJECT(TL_EINVALID, "link.id", c);
+	c.link = tl_s("lead:4\x01" "2");
+	REJECT(TL_EINVALID, "link.id", c);
+	c.link = tl_s("lead:\xff");
+	REJECT(TL_EINVALID, "link.id", c);
+}
+
+Test(validate, link_id_of_129_bytes_is_rejected_and_128_accepted)
+{
+	char link[5 + 130];
+	memcpy(link, "lead:", 5);
+	memset(link + 5, '7', 129);
+	link[5 + 129] = 0;
+	tl_cmd c = add_cmd("Long link");
+	c.link = tl_s(link);
+	REJECT(TL_EINVALID, "link.id", c);
+	link[5 + 128] = 0;
+	c.link = tl_s(link);
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	EXPECT_STR(FLD(d.o, "link"), "id", link + 5);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(validate, unknown_assignee_is_rejected_as_invalid)
+{
+	tl_cmd c = add_cmd("Assign");
+	c.assignee = tl_s("nobody");
+	REJECT(TL_EINVALID, "assignee", c);
+	char id[37];
+	add_task(T0 + SEC, "Assign", id);
+	tl_cmd a = on(TL_TASK_ASSIGN, id);
+	a.assignee = tl_s("nobody");
+	REJECT(TL_EINVALID, "assignee", a);
+	a.assignee = tl_s("Not An Id");
+	REJECT(TL_EINVALID, "assignee", a);
+	a.assignee = tl_s(NULL);
+	REJECT(TL_EINVALID, "assignee", a); /* neither member nor unassign */
+	a.assignee = tl_s("admin");
+	a.unassign = true;
+	REJECT(TL_EINVALID, "assignee", a); /* both */
+}
+
+Test(validate, assignee_without_crm_access_is_rejected)
+{
+	add_member("dave", "member", -1);
+	tl_cmd c = add_cmd("Assign");
+	c.assignee = tl_s("dave");
+	REJECT(TL_EINVALID, "assignee", c);
+	char id[37];
+	add_task(T0 + SEC, "Assign", id);
+	tl_cmd a = on(TL_TASK_ASSIGN, id);
+	a.assignee = tl_s("dave");
+	REJECT(TL_EINVALID, "assignee", a);
+}
+
+Test(validate, system_user_cannot_be_the_assignee)
+{
+	tl_cmd c = add_cmd("Assign");
+	c.assignee = tl_s(TL_SYSTEM_USER);
+	REJECT(TL_EINVALID, "assignee", c);
+	char id[37];
+	add_task(T0 + SEC, "Assign", id);
+	tl_cmd a = on(TL_TASK_ASSIGN, id);
+	a.assignee = tl_s(TL_SYSTEM_USER);
+	REJECT(TL_EINVALID, "assignee", a);
+}
+
+Test(validate, invalid_due_is_rejected)
+{
+	static const char *const bad[] = {
+		"tomorrow", "2026-02-30", "2026-13-01", "2026-03-01T25:00:00Z",
+		"+3x", "+", "", "2026-03-01T10:00:00", "0000-01-01",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tl_cmd c = add_cmd("Due");
+		c.due = tl_s(bad[i]);
+		reject_at(__LINE__, NULL, &c, 1, TL_EINVALID, "due", 0);
+	}
+	char id[37];
+	add_task(T0 + SEC, "Due", id);
+	tl_cmd u = on(TL_TASK_UPDATE, id);
+	u.due = tl_s("soon");
+	REJECT(TL_EINVALID, "due", u);
+	u.due = tl_s("+1d");
+	u.no_due = true;
+	REJECT(TL_EINVALID, "due", u); /* both */
+}
+
+Test(validate, notes_of_65537_bytes_are_rejected_and_65536_accepted)
+{
+	char *n = repeat('n', 65537);
+	tl_cmd c = add_cmd("Notes");
+	c.notes = tl_s(n);
+	REJECT(TL_EINVALID, "notes", c);
+	n[65536] = 0;
+	c.notes = tl_s(n);
+	tl_result res;
+	RUN1(at(T0 + SEC), &res, NULL, c);
+	tl_result_release(&res);
+	/* Newlines and tabs are allowed in notes, other controls are not. */
+	c.notes = tl_s("a\nb\tc\r\n");
+	RUN1(at(T0 + SEC), &res, NULL, c);
+	tl_result_release(&res);
+	c.notes = tl_s("a\x1b[31m");
+	REJECT(TL_EINVALID, "notes", c);
+	c.notes = tl_s("bad \xfe");
+	REJECT(TL_EINVALID, "notes", c);
+	free(n);
+}
+
+Test(validate, tag_longer_than_64_bytes_is_rejected)
+{
+	char *t = repeat('t', 65);
+	tl_slice tag = tl_s(t);
+	tl_cmd c = add_cmd("Tag");
+	c.tags = &tag;
+	c.tags_len = 1;
+	REJECT(TL_EINVALID, "tag", c);
+	char id[37];
+	add_task(T0 + SEC, "Tag", id);
+	tl_cmd g = on(TL_TASK_TAG, id);
+	g.tags = &tag;
+	g.tags_len = 1;
+	REJECT(TL_EINVALID, "tag", g);
+	t[64] = 0;
+	tag = tl_s(t);
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, g);
+	tl_result_release(&res);
+	tag = tl_s("");
+	REJECT(TL_EINVALID, "tag", g);
+	g.tags_len = 0;
+	REJECT(TL_EINVALID, "tag", g);
+	free(t);
+}
+
+Test(validate, invalid_member_id_is_rejected)
+{
+	static const char *const bad[] = { "Bob", "", "a b", "bob!", "ünï" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s(bad[i]),
+			     .name = tl_s("Someone") };
+		reject_at(__LINE__, NULL, &c, 1, TL_EINVALID, "id", 0);
+	}
+	char *longid = repeat('m', 65);
+	tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s(longid),
+		     .name = tl_s("Long") };
+	REJECT(TL_EINVALID, "id", c);
+	longid[64] = 0;
+	c.id = tl_s(longid);
+	tl_result res;
+	RUN1(at(T0 + SEC), &res, NULL, c);
+	tl_result_release(&res);
+	free(longid);
+}
+
+Test(validate, invalid_role_is_rejected)
+{
+	tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s("eve"),
+		     .name = tl_s("Eve"), .role = tl_s("owner") };
+	REJECT(TL_EINVALID, "role", c);
+	c.role = tl_s("Admin");
+	REJECT(TL_EINVALID, "role", c);
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("admin"),
+		     .role = tl_s("superuser") };
+	REJECT(TL_EINVALID, "role", u);
+}
+
+Test(validate, member_name_is_required_and_checked)
+{
+	tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s("eve") };
+	REJECT(TL_EINVALID, "name", c);
+	c.name = tl_s("");
+	REJECT(TL_EINVALID, "name", c);
+	c.name = tl_s("Eve\x01");
+	REJECT(TL_EINVALID, "name", c);
+	char *n = repeat('e', 201);
+	c.name = tl_s(n);
+	REJECT(TL_EINVALID, "name", c);
+	free(n);
+}
+
+Test(validate, unknown_task_id_is_not_found)
+{
+	static const char *const ghost = "01890a5d-ac96-774b-bcce-b302099a8057";
+	tl_cmd u = on(TL_TASK_UPDATE, ghost);
+	u.title = tl_s("Ghost");
+	REJECT(TL_ENOTFOUND, "id", u);
+	tl_cmd s = on(TL_TASK_STATUS, ghost);
+	s.status = tl_s("on_hold");
+	REJECT(TL_ENOTFOUND, "id", s);
+	REJECT(TL_ENOTFOUND, "id", on(TL_TASK_COMPLETE, ghost));
+	REJECT(TL_ENOTFOUND, "id", on(TL_TASK_DELETE, ghost));
+	static const tl_slice tag = { "t", 1 };
+	tl_cmd g = on(TL_TASK_TAG, ghost);
+	g.tags = &tag;
+	g.tags_len = 1;
+	REJECT(TL_ENOTFOUND, "id", g);
+	tl_cmd a = on(TL_TASK_ASSIGN, ghost);
+	a.unassign = true;
+	REJECT(TL_ENOTFOUND, "id", a);
+
+	uint8_t *p = NULL;
+	size_t n;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_task_get(db, NULL, tl_s(ghost), &p, &n, &err),
+		     TL_ENOTFOUND);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert_null(p);
+}
+
+Test(validate, malformed_task_id_is_invalid)
+{
+	static const char *const bad[] = {
+		"42", "", "01890a5d-ac96-774b-bcce-b302099a805",
+		"01890a5d-ac96-774b-bcce-b302099a80577",
+		"01890a5dxac96-774b-bcce-b302099a8057",
+		"g1890a5d-ac96-774b-bcce-b302099a8057",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tl_cmd c = on(TL_TASK_COMPLETE, bad[i]);
+		reject_at(__LINE__, NULL, &c, 1, TL_EINVALID, "id", 0);
+	}
+	REJECT(TL_EINVALID, "id", on(TL_TASK_DELETE, NULL));
+	tl_cmd a = add_cmd("Bad client id");
+	a.id = tl_s("not-a-uuid");
+	REJECT(TL_EINVALID, "id", a);
+
+	uint8_t *p = NULL;
+	size_t n;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_task_get(db, NULL, tl_s("42"), &p, &n, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "id");
+}
+
+Test(validate, arguments_are_validated_before_the_task_is_looked_up)
+{
+	/* Unknown task and a bad title: the title is reported (exit 1),
+	 * not the missing task. */
+	tl_cmd u = on(TL_TASK_UPDATE, "01890a5d-ac96-774b-bcce-b302099a8057");
+	u.title = tl_s("");
+	REJECT(TL_EINVALID, "title", u);
+	tl_cmd a = on(TL_TASK_ASSIGN, "01890a5d-ac96-774b-bcce-b302099a8057");
+	a.assignee = tl_s("BAD ID");
+	REJECT(TL_EINVALID, "assignee", a);
+}
+
+Test(validate, member_without_crm_access_may_do_nothing)
+{
+	char id[37];
+	add_task(T0 + SEC, "Mine", id);
+	add_member("dave", "member", -1);
+	REJECT_AS("dave", TL_EFORBIDDEN, "as", add_cmd("Sneaky"));
+	REJECT_AS("dave", TL_EFORBIDDEN, "as", on(TL_TASK_COMPLETE, id));
+	add_member("root2", "admin", -1);
+	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("x"),
+		     .name = tl_s("X") };
+	REJECT_AS("root2", TL_EFORBIDDEN, "as", m);
+
+	uint8_t *p = NULL;
+	size_t n;
+	tl_err err = { 0 };
+	tl_ctx ctx = as_at("dave", 0);
+	cr_assert_eq(tl_task_get(db, &ctx, tl_s(id), &p, &n, &err),
+		     TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
+}
+
+Test(validate, non_admin_may_not_manage_members)
+{
+	add_member("carol", "member", 0);
+	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("x"),
+		     .name = tl_s("X") };
+	tl_ctx ctx = as_at("carol", T0 + 100 * SEC);
+	reject_at(__LINE__, &ctx, &m, 1, TL_EFORBIDDEN, "as", 0);
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("carol"),
+		     .role = tl_s("admin") };
+	reject_at(__LINE__, &ctx, &u, 1, TL_EFORBIDDEN, "as", 0);
+	/* A member still works on tasks. */
+	tl_result res;
+	RUN1(as_at("carol", T0 + SEC), &res, NULL, add_cmd("Allowed"));
+	tl_result_release(&res);
+}
+
+Test(validate, unknown_actor_is_forbidden)
+{
+	REJECT_AS("mallory", TL_EFORBIDDEN, "as", add_cmd("Who"));
+	REJECT_AS("Not Valid", TL_EFORBIDDEN, "as", add_cmd("Who"));
+	tl_stats st;
+	tl_err err = { 0 };
+	tl_ctx ctx = as_at("mallory", 0);
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), TL_EFORBIDDEN);
+}
+
+Test(validate, update_without_any_field_is_rejected)
+{
+	char id[37];
+	add_task(T0 + SEC, "Nothing", id);
+	REJECT(TL_EINVALID, "update", on(TL_TASK_UPDATE, id));
+	tl_cmd m = { .kind = TL_MEMBER_UPDATE, .id = tl_s("admin") };
+	REJECT(TL_EINVALID, "update", m);
+}
+
+Test(validate, pipeline_and_stage_are_unknown_while_none_exist)
+{
+	tl_cmd c = add_cmd("Piped");
+	c.pipeline = tl_s("sales");
+	REJECT(TL_EINVALID, "pipeline", c);
+	c.pipeline = tl_s(NULL);
+	c.stage = tl_s("won");
+	REJECT(TL_EINVALID, "stage", c);
+}
+
+Test(validate, bad_idempotency_key_is_rejected)
+{
+	tl_cmd c = add_cmd("Keyed");
+	c.idempotency_key = tl_s("");
+	REJECT(TL_EINVALID, "idempotency_key", c);
+	char *k = repeat('k', 257);
+	c.idempotency_key = tl_s(k);
+	REJECT(TL_EINVALID, "idempotency_key", c);
+	c.idempotency_key = tl_s("key\x01");
+	REJECT(TL_EINVALID, "idempotency_key", c);
+	free(k);
+}
+
+Test(validate, unknown_command_kind_is_rejected)
+{
+	tl_cmd c = { .kind = (tl_cmd_kind)99 };
+	REJECT(TL_EINVALID, "command", c);
+}
+
+Test(validate, unknown_time_zone_in_ctx_is_rejected)
+{
+	tl_ctx ctx = { .now_ms = T0, .tz = "Mars/Olympus" };
+	tl_cmd c = add_cmd("Zoned");
+	tl_result res;
+	tl_err err = { 0 };
+	uint64_t before = nevents();
+	cr_assert_eq(tl_exec(db, &ctx, &c, 1, &res, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "tz");
+	cr_assert_eq(nevents(), before);
+}
+
+/* ======================================================================= */
+/* batch: all or nothing.                                                  */
+/* ======================================================================= */
+
+TestSuite(batch, .init = ws_setup, .fini = ws_teardown);
+
+Test(batch, invalid_third_command_appends_nothing_and_names_index_2)
+{
+	tl_cmd c[3] = { add_cmd("One"), add_cmd("Two"), add_cmd("") };
+	reject_at(__LINE__, NULL, c, 3, TL_EINVALID, "title", 2);
+	tl_stats st;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_eq(st.tasks, 0);
+}
+
+Test(batch, failing_batch_leaves_no_trace_of_its_earlier_commands)
+{
+	static const char *const tid = "01890a5d-ac96-774b-bcce-b302099a8057";
+	tl_cmd c[3] = { add_cmd("With id"), on(TL_TASK_COMPLETE, tid),
+			on(TL_TASK_STATUS, tid) };
+	c[0].id = tl_s(tid);
+	c[0].idempotency_key = tl_s("batch-key");
+	c[2].status = tl_s("bogus");
+	reject_at(__LINE__, NULL, c, 3, TL_EINVALID, "status", 2);
+	uint8_t *p = NULL;
+	size_t n;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_task_get(db, NULL, tl_s(tid), &p, &n, &err),
+		     TL_ENOTFOUND);
+	/* Neither the task nor the idempotency key survived: the same
+	 * batch minus the bad command works and appends. */
+	tl_result res[2];
+	tl_ctx ctx = at(T0 + SEC);
+	EXEC_OK(&ctx, c, 2, res);
+	cr_assert(res[0].appended && res[1].appended);
+	tl_result_release(&res[0]);
+	tl_result_release(&res[1]);
+	EXPECT_CLEAN();
+}
+
+Test(batch, later_commands_see_earlier_ones_and_seqs_are_consecutive)
+{
+	static const char *const tid = "01890a5d-ac96-774b-bcce-b302099a8057";
+	tl_cmd c[3] = { add_cmd("First"), on(TL_TASK_UPDATE, tid),
+			on(TL_TASK_COMPLETE, tid) };
+	c[0].id = tl_s(tid);
+	c[1].title = tl_s("Renamed");
+	uint64_t before = nevents();
+	tl_result res[3];
+	tl_ctx ctx = at(T0 + SEC);
+	EXEC_OK(&ctx, c, 3, res);
+	for (int i = 0; i < 3; i++) {
+		cr_assert(res[i].appended);
+		cr_assert_eq(res[i].seq, before + 1 + (uint64_t)i);
+	}
+	doc d;
+	doc_parse(&d, res[2].doc, res[2].doc_len);
+	EXPECT_STR(d.o, "title", "Renamed");
+	EXPECT_STR(d.o, "status", "completed");
+	EXPECT_UINT(d.o, "version", 3);
+	doc_free(&d);
+	for (int i = 0; i < 3; i++)
+		tl_result_release(&res[i]);
+	EXPECT_CLEAN();
+}
+
+Test(batch, conflict_in_the_middle_appends_nothing)
+{
+	char id[37];
+	add_task(T0 + SEC, "Versioned", id);
+	tl_cmd c[3] = { add_cmd("New"), on(TL_TASK_UPDATE, id),
+			add_cmd("Later") };
+	c[1].title = tl_s("Changed");
+	c[1].has_expect_version = true;
+	c[1].expect_version = 7;
+	reject_at(__LINE__, NULL, c, 3, TL_ECONFLICT, "expect_version", 1);
+}
+
+/* ======================================================================= */
+/* version: expected versions.                                             */
+/* ======================================================================= */
+
+TestSuite(version, .init = ws_setup, .fini = ws_teardown);
+
+Test(version, update_with_the_current_version_succeeds)
+{
+	char id[37];
+	add_task(T0 + SEC, "V1", id);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("V2");
+	c.has_expect_version = true;
+	c.expect_version = 1;
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 2 * SEC), &res, &d, c);
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
+	tl_result_release(&res);
+	tl_cmd s = on(TL_TASK_COMPLETE, id);
+	s.has_expect_version = true;
+	s.expect_version = 2;
+	RUN1(at(T0 + 3 * SEC), &res, &d, s);
+	EXPECT_UINT(d.o, "version", 3);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(version, update_rejects_stale_expected_version)
+{
+	char id[37];
+	add_task(T0 + SEC, "V1", id);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("V2");
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	tl_result_release(&res);
+	c.title = tl_s("V3");
+	c.has_expect_version = true;
+	c.expect_version = 1;
+	REJECT(TL_ECONFLICT, "expect_version", c);
+	c.expect_version = 3;
+	REJECT(TL_ECONFLICT, "expect_version", c);
+	c.expect_version = 0;
+	REJECT(TL_ECONFLICT, "expect_version", c);
+	doc d;
+	get_task(id, &d, NULL, NULL);
+	EXPECT_STR(d.o, "title", "V2");
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
+}
+
+Test(version, every_change_command_checks_the_expected_version)
+{
+	char id[37];
+	add_member("bob", "member", 0);
+	add_task(T0 + SEC, "V1", id);
+	static const tl_slice tag = { "t", 1 };
+	tl_cmd cmds[6] = { on(TL_TASK_ASSIGN, id), on(TL_TASK_STATUS, id),
+			   on(TL_TASK_COMPLETE, id), on(TL_TASK_TAG, id),
+			   on(TL_TASK_UNTAG, id), on(TL_TASK_DELETE, id) };
+	cmds[0].assignee = tl_s("bob");
+	cmds[1].status = tl_s("on_hold");
+	cmds[3].tags = cmds[4].tags = &tag;
+	cmds[3].tags_len = cmds[4].tags_len = 1;
+	for (int i = 0; i < 6; i++) {
+		cmds[i].has_expect_version = true;
+		cmds[i].expect_version = 5;
+		reject_at(__LINE__, NULL, &cmds[i], 1, TL_ECONFLICT,
+			  "expect_version", 0);
+	}
+}
+
+Test(version, add_with_a_nonzero_expected_version_conflicts)
+{
+	tl_cmd c = add_cmd("New");
+	c.has_expect_version = true;
+	c.expect_version = 1;
+	REJECT(TL_ECONFLICT, "expect_version", c);
+	c.expect_version = 0;
+	tl_result res;
+	RUN1(at(T0 + SEC), &res, NULL, c);
+	cr_assert(res.appended);
+	tl_result_release(&res);
+}
+
+/* ======================================================================= */
+/* idempotency: a repeat returns the first result and appends nothing.     */
+/* ======================================================================= */
+
+TestSuite(idempotency, .init = ws_setup, .fini = ws_teardown);
+
+static tl_cmd keyed_add(const char *title, const char *key)
+{
+	tl_cmd c = add_cmd(title);
+	c.idempotency_key = tl_s(key);
+	return c;
+}
+
+Test(idempotency, repeated_add_returns_the_same_task_and_seq)
+{
+	tl_result a, b;
+	doc da, dbb;
+	RUN1(at(T0 + SEC), &a, &da, keyed_add("Once", "k-1"));
+	cr_assert(a.appended);
+	uint64_t events = nevents();
+	RUN1(at(T0 + 9 * SEC), &b, &dbb, keyed_add("Once", "k-1"));
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(nevents(), events);
+	char ia[37], ib[37];
+	copy_str(FLD(da.o, "id"), ia, sizeof ia);
+	copy_str(FLD(dbb.o, "id"), ib, sizeof ib);
+	cr_assert_str_eq(ia, ib);
+	cr_assert_eq(a.doc_len, b.doc_len);
+	cr_assert_arr_eq(a.doc, b.doc, a.doc_len);
+	doc_free(&da);
+	doc_free(&dbb);
+	tl_result_release(&b);
+
+	/* Even with different arguments the key wins. */
+	RUN1(at(T0 + 10 * SEC), &b, NULL, keyed_add("Different", "k-1"));
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(nevents(), events);
+	tl_result_release(&b);
+
+	/* Another key is another task. */
+	RUN1(at(T0 + 10 * SEC), &b, NULL, keyed_add("Once", "k-2"));
+	cr_assert(b.appended);
+	cr_assert_eq(b.seq, a.seq + 1);
+	tl_result_release(&b);
+	tl_result_release(&a);
+}
+
+Test(idempotency, repeat_after_reopening_returns_the_first_result)
+{
+	tl_result a, b;
+	RUN1(at(T0 + SEC), &a, NULL, keyed_add("Durable", "reopen-key"));
+	ws_reopen();
+	uint64_t events = nevents();
+	RUN1(at(T0 + 2 * SEC), &b, NULL, keyed_add("Durable", "reopen-key"));
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(b.doc_len, a.doc_len);
+	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
+	cr_assert_eq(nevents(), events);
+	tl_result_release(&a);
+	tl_result_release(&b);
+}
+
+Test(idempotency, repeat_within_one_batch_returns_the_first_command_result)
+{
+	tl_cmd c[3] = { keyed_add("Batch", "same"), keyed_add("Batch", "same"),
+			add_cmd("Unkeyed") };
+	uint64_t before = nevents();
+	tl_result res[3];
+	tl_ctx ctx = at(T0 + SEC);
+	EXEC_OK(&ctx, c, 3, res);
+	cr_assert(res[0].appended);
+	cr_assert(!res[1].appended);
+	cr_assert_eq(res[1].seq, res[0].seq);
+	cr_assert_eq(res[1].doc_len, res[0].doc_len);
+	cr_assert_arr_eq(res[1].doc, res[0].doc, res[0].doc_len);
+	cr_assert(res[2].appended);
+	cr_assert_eq(res[2].seq, res[0].seq + 1);
+	cr_assert_eq(nevents(), before + 2);
+	for (int i = 0; i < 3; i++)
+		tl_result_release(&res[i]);
+	tl_stats st;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_eq(st.tasks, 2);
+}
+
+Test(idempotency, repeat_of_a_change_returns_the_task_as_the_first_run_left_it)
+{
+	char id[37];
+	add_task(T0 + SEC, "Keyed change", id);
+	tl_cmd s = on(TL_TASK_STATUS, id);
+	s.status = tl_s("in_progress");
+	s.idempotency_key = tl_s("status-1");
+	tl_result a, b, c;
+	RUN1(at(T0 + 2 * SEC), &a, NULL, s);
+	cr_assert(a.appended);
+	RUN1(at(T0 + 3 * SEC), &c, NULL, on(TL_TASK_COMPLETE, id));
+	tl_result_release(&c);
+	uint64_t events = nevents();
+	RUN1(at(T0 + 4 * SEC), &b, NULL, s);
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(nevents(), events);
+	cr_assert_eq(b.doc_len, a.doc_len);
+	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
+	doc d;
+	doc_parse(&d, b.doc, b.doc_len);
+	EXPECT_STR(d.o, "status", "in_progress");
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
+	tl_result_release(&a);
+	tl_result_release(&b);
+}
+
+Test(idempotency, repeated_member_add_returns_the_first_result)
+{
+	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("frank"),
+		     .name = tl_s("Frank"), .idempotency_key = tl_s("m-1") };
+	tl_result a, b, c;
+	RUN1(at(T0 + SEC), &a, NULL, m);
+	cr_assert(a.appended);
+	uint64_t events = nevents();
+	RUN1(at(T0 + 2 * SEC), &b, NULL, m);
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(nevents(), events);
+	cr_assert_eq(b.doc_len, a.doc_len);
+	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
+	tl_result_release(&b);
+
+	/* After a later rename, the repeat still answers what the first
+	 * run answered. */
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("frank"),
+		     .name = tl_s("Franklin") };
+	RUN1(at(T0 + 3 * SEC), &c, NULL, u);
+	tl_result_release(&c);
+	RUN1(at(T0 + 4 * SEC), &b, NULL, m);
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	doc d;
+	bool same = b.doc_len == a.doc_len && !memcmp(b.doc, a.doc, a.doc_len);
+	char name[64];
+	doc_parse(&d, b.doc, b.doc_len);
+	ostr(fld_opt(d.o, "name"), name, sizeof name);
+	doc_free(&d);
+	tl_result_release(&a);
+	tl_result_release(&b);
+	cr_assert(same, "the repeat answered name '%s', the first run 'Frank'",
+		  name);
+}
+
+/* bob, and a task assigned to him by admin: its task.created event is a
+ * notification of bob's; its seq as text into idtext. */
+static uint64_t notified_bob(char idtext[24])
+{
+	add_member("bob", "member", 0);
+	tl_cmd c = add_cmd("For bob");
+	c.assignee = tl_s("bob");
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	uint64_t seq = res.seq;
+	tl_result_release(&res);
+	snprintf(idtext, 24, "%llu", (unsigned long long)seq);
+	return seq;
+}
+
+Test(idempotency, repeated_notifications_read_returns_the_first_result)
+{
+	char idtext[24];
+	notified_bob(idtext);
+	tl_slice ids[1] = { tl_s(idtext) };
+	tl_cmd r = { .kind = TL_NOTIFICATIONS_READ, .ids = ids, .ids_len = 1,
+		     .idempotency_key = tl_s("read-1") };
+	tl_result a, b;
+	RUN1(as_at("bob", T0 + 3 * SEC), &a, NULL, r);
+	cr_assert(a.appended);
+	uint64_t events = nevents();
+	RUN1(as_at("bob", T0 + 4 * SEC), &b, NULL, r);
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(nevents(), events);
+	bool same = b.doc_len == a.doc_len && !memcmp(b.doc, a.doc, a.doc_len);
+	doc d;
+	doc_parse(&d, b.doc, b.doc_len);
+	bool has_ids = fld_opt(d.o, "ids") != NULL;
+	bool has_kind = fld_opt(d.o, "kind") != NULL;
+	doc_free(&d);
+	tl_result_release(&a);
+	tl_result_release(&b);
+	cr_assert(same,
+		  "the repeat answered another document (has ids: %d, has member kind: %d)",
+		  has_ids, has_kind);
+}
+
+Test(idempotency, invalid_repeat_is_still_rejected)
+{
+	/* Arguments are validated before the key is looked up. */
+	tl_result a;
+	RUN1(at(T0 + SEC), &a, NULL, keyed_add("Valid", "k"));
+	tl_result_release(&a);
+	tl_cmd c = keyed_add("", "k");
+	REJECT(TL_EINVALID, "title", c);
+}
+
+/* ======================================================================= */
+/* verify: the hash chain and the stored states.                           */
+/* ======================================================================= */
+
+TestSuite(verify, .init = ws_setup, .fini = ws_teardown);
+
+/* Members, a few tasks and changes; returns the seq of a task.created
+ * event in the middle of the log. */
+static uint64_t some_history(char id[37])
+{
+	tl_result res;
+	add_member("bob", "member", 0);
+	char other[37];
+	add_task(T0 + SEC, "Before", other);
+	tl_cmd c = add_cmd("Tamper target title");
+	c.notes = tl_s("some notes");
+	c.assignee = tl_s("bob");
+	doc d;
+	RUN1(at(T0 + 2 * SEC), &res, &d, c);
+	copy_str(FLD(d.o, "id"), id, 37);
+	doc_free(&d);
+	uint64_t seq = res.seq;
+	tl_result_release(&res);
+	RUN1(at(T0 + 3 * SEC), &res, NULL, on(TL_TASK_COMPLETE, id));
+	tl_result_release(&res);
+	add_task(T0 + 4 * SEC, "After", other);
+	return seq;
+}
+
+Test(verify, clean_log_has_no_problems)
+{
+	EXPECT_CLEAN();
+	char id[37];
+	some_history(id);
+	EXPECT_CLEAN();
+	ws_reopen();
+	EXPECT_CLEAN();
+}
+
+Test(verify, flipped_byte_in_event_data_is_reported)
+{
+	char id[37];
+	uint64_t seq = some_history(id);
+	recs r;
+	rec *e = read_event(&r, seq);
+	size_t title = find_bytes(e->raw, e->raw_len, "Tamper target", 13);
+	size_t notes = find_bytes(e->raw, e->raw_len, "some notes", 10);
+	size_t bob = find_bytes(e->raw, e->raw_len, "\xa3" "bob", 4);
+	recs_free(&r);
+	FLIP_REPORTED(seq, title + 3, 0x01);
+	FLIP_REPORTED(seq, notes, 0x20);
+	FLIP_REPORTED(seq, bob + 1, 0xff);
+	EXPECT_CLEAN();
+}
+
+Test(verify, flipped_byte_in_the_hash_is_reported)
+{
+	char id[37];
+	uint64_t seq = some_history(id);
+	recs r;
+	size_t len = read_event(&r, seq)->raw_len;
+	recs_free(&r);
+	FLIP_REPORTED(seq, len - 1, 0x01);
+	FLIP_REPORTED(seq, len - 16, 0x80);
+	FLIP_REPORTED(seq, len - 32, 0xff);
+	/* The bin header and key of the hash entry, too. */
+	FLIP_REPORTED(seq, len - 33, 0x01);
+	FLIP_REPORTED(seq, len - 36, 0x01);
+	/* The last event's hash: nothing after it to disagree. */
+	uint64_t last = nevents();
+	len = read_event(&r, last)->raw_len;
+	recs_free(&r);
+	FLIP_REPORTED(last, len - 5, 0x10);
+	EXPECT_CLEAN();
+}
+
+Test(verify, flipped_byte_in_the_envelope_is_reported)
+{
+	char id[37];
+	uint64_t seq = some_history(id);
+	recs r;
+	rec *e = read_event(&r, seq);
+	size_t type = find_bytes(e->raw, e->raw_len, "task.created", 12);
+	size_t stream = find_bytes(e->raw, e->raw_len, id, 36);
+	size_t evid = find_bytes(e->raw, e->raw_len, e->id, 36);
+	size_t atk = find_bytes(e->raw, e->raw_len, "\xa2" "at", 3);
+	size_t actor = find_bytes(e->raw, e->raw_len, "\xa4" "user", 5);
+	size_t schema = find_bytes(e->raw, e->raw_len, "\xa6" "schema", 7);
+	recs_free(&r);
+	FLIP_REPORTED(seq, 0, 0x01);       /* the map header */
+	FLIP_REPORTED(seq, 5, 0x01);       /* the seq value */
+	FLIP_REPORTED(seq, evid + 35, 0x01);
+	FLIP_REPORTED(seq, type + 5, 0x01);
+	FLIP_REPORTED(seq, stream + 35, 0x01);
+	FLIP_REPORTED(seq, atk + 3 + 5, 0x01); /* inside the timestamp */
+	FLIP_REPORTED(seq, actor + 1, 0x20);   /* "user" -> "User" */
+	FLIP_REPORTED(seq, schema + 7, 0x03);  /* schema 2 -> 1 */
+	EXPECT_CLEAN();
+}
+
+Test(verify, every_single_byte_flip_of_an_event_is_reported)
+{
+	char id[37];
+	uint64_t seq = some_history(id);
+	recs r;
+	size_t len = read_event(&r, seq)->raw_len;
+	recs_free(&r);
+	for (size_t pos = 0; pos < len; pos++)
+		FLIP_REPORTED(seq, pos, 0x01);
+	EXPECT_CLEAN();
+}
+
+Test(verify, flipped_byte_in_the_first_event_is_reported)
+{
+	recs r;
+	size_t len = read_event(&r, 1)->raw_len;
+	recs_free(&r);
+	for (size_t pos = 0; pos < len; pos += 7)
+		FLIP_REPORTED(1, pos, 0x40);
+}
+
+Test(verify, tampered_task_record_is_reported)
+{
+	char id[37];
+	uint8_t key[16];
+	size_t len;
+	some_history(id);
+	cr_assert(tl_uuid_parse(tl_s(id), key));
+	db_close();
+	uint8_t *orig = raw_fetch("tasks", key, 16, &len);
+	uint8_t *bad = malloc(len);
+	memcpy(bad, orig, len);
+	size_t t = find_bytes(bad, len, "Tamper target", 13);
+	bad[t] = 'D'; /* "Damper target" */
+	raw_store("tasks", key, 16, bad, len);
+	db_open_or_die();
+	problems p;
+	cr_assert_gt(verify(&p), 0, "an altered task title went unnoticed");
+	cr_assert_not_null(strstr(p.first, id), "the problem names the task: %s",
+			   p.first);
+	db_close();
+
+	/* A different status, the document otherwise well-formed. */
+	memcpy(bad, orig, len);
+	size_t s = find_bytes(bad, len, "\xa9" "completed", 10);
+	memcpy(bad + s + 1, "cancelled", 9);
+	raw_store("tasks", key, 16, bad, len);
+	db_open_or_die();
+	cr_assert_gt(verify(&p), 0, "an altered task status went unnoticed");
+	db_close();
+
+	/* The record removed. */
+	raw_delete("tasks", key, 16);
+	db_open_or_die();
+	cr_assert_gt(verify(&p), 0, "a missing task record went unnoticed");
+	db_close();
+
+	raw_store("tasks", key, 16, orig, len);
+	db_open_or_die();
+	EXPECT_CLEAN();
+	free(orig);
+	free(bad);
+}
+
+Test(verify, removed_event_is_reported)
+{
+	char id[37];
+	uint64_t seq = some_history(id);
+	uint8_t key[8];
+	size_t len;
+	tl_put_be64(key, seq);
+	db_close();
+	uint8_t *orig = raw_fetch("events", key, 8, &len);
+	raw_delete("events", key, 8);
+	db_open_or_die();
+	problems p;
+	cr_assert_gt(verify(&p), 0, "a removed event went unnoticed");
+	db_close();
+	raw_store("events", key, 8, orig, len);
+	db_open_or_die();
+	EXPECT_CLEAN();
+	free(orig);
+}
+
+Test(verify, is_for_admins_only)
+{
+	add_member("carol", "member", 0);
+	tl_ctx ctx = as_at("carol", 0);
+	tl_err err = { 0 };
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
+}
+
+/* ======================================================================= */
+/* growth: a full map is grown and the work rerun.                         */
+/* ======================================================================= */
+
+static void ws_setup_small(void)
+{
+	ws_make(1 << 20);
+}
+
+TestSuite(growth, .init = ws_setup_small, .fini = ws_teardown,
+	  .timeout = 300);
+
+Test(growth, batches_well_past_a_1mib_map_all_succeed)
+{
+	enum { BATCHES = 20, PER = 500 };
+	char *notes = repeat('n', 1024);
+	static char titles[PER][24];
+	tl_cmd *c = calloc(PER, sizeof *c);
+	tl_result *res = calloc(PER, sizeof *res);
+	uint64_t seq = nevents();
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < PER; i++) {
+			snprintf(titles[i], sizeof titles[i], "task %d.%d", b,
+				 i);
+			c[i] = add_cmd(titles[i]);
+			c[i].notes = tl_s(notes);
+		}
+		tl_ctx ctx = at(T0 + (b + 1) * SEC);
+		tl_err err = { 0 };
+		int rc = tl_exec(db, &ctx, c, PER, res, &err);
+		cr_assert_eq(rc, 0, "batch %d: %s: %s: %s", b, tl_code_name(rc),
+			     err.field, err.message);
+		for (int i = 0; i < PER; i++) {
+			cr_assert(res[i].appended);
+			cr_assert_eq(res[i].seq, ++seq, "batch %d cmd %d", b,
+				     i);
+			tl_result_release(&res[i]);
+		}
+	}
+	tl_stats st;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_eq(st.events, 2 + BATCHES * PER);
+	cr_assert_eq(st.tasks, BATCHES * PER);
+	cr_assert_gt(st.map_size, 16u << 20, "map is %llu bytes",
+		     (unsigned long long)st.map_size);
+	cr_assert_leq(st.map_used, st.map_size);
+	EXPECT_CLEAN();
+	/* Reopened with the small initial size, it still takes writes. */
+	ws_reopen();
+	cr_assert_eq(nevents(), 2 + BATCHES * PER);
+	for (int i = 0; i < PER; i++)
+		c[i] = add_cmd("after reopening");
+	tl_ctx ctx = at(T0 + 100 * SEC);
+	EXEC_OK(&ctx, c, PER, res);
+	for (int i = 0; i < PER; i++)
+		tl_result_release(&res[i]);
+	cr_assert_eq(nevents(), 2 + (BATCHES + 1) * PER);
+	EXPECT_CLEAN();
+	free(notes);
+	free(c);
+	free(res);
+}
+
+Test(growth, group_commit_reports_again_and_a_rerun_succeeds)
+{
+	enum { PER = 2000 };
+	char *notes = repeat('g', 1024);
+	tl_cmd *c = calloc(PER, sizeof *c);
+	tl_result *res = calloc(PER, sizeof *res);
+	for (int i = 0; i < PER; i++) {
+		c[i] = add_cmd("grow");
+		c[i].notes = tl_s(notes);
+	}
+	tl_ctx ctx = at(T0 + SEC);
+	int again = 0, rc;
+	for (;;) {
+		tl_txn *t;
+		tl_err err = { 0 };
+		cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+		rc = tl_txn_exec(t, &ctx, c, PER, res, &err);
+		if (rc == TL_EAGAIN) {
+			tl_txn_abort(t);
+			cr_assert_lt(++again, 20, "the map never grew enough");
+			continue;
+		}
+		cr_assert_eq(rc, 0, "%s: %s", err.field, err.message);
+		rc = tl_txn_commit(t, &err);
+		if (rc == TL_EAGAIN) {
+			for (int i = 0; i < PER; i++)
+				tl_result_release(&res[i]);
+			cr_assert_lt(++again, 20);
+			continue;
+		}
+		cr_assert_eq(rc, 0, "commit: %s", err.message);
+		break;
+	}
+	cr_assert_gt(again, 0, "a 2 MiB batch fit a 1 MiB map?");
+	for (int i = 0; i < PER; i++) {
+		cr_assert_eq(res[i].seq, 3 + (uint64_t)i);
+		tl_result_release(&res[i]);
+	}
+	cr_assert_eq(nevents(), 2 + PER);
+	EXPECT_CLEAN();
+	free(notes);
+	free(c);
+	free(res);
+}
+
+/* ======================================================================= */
+/* as_of: the state of a task at a past time.                              */
+/* ======================================================================= */
+
+TestSuite(as_of, .init = ws_setup, .fini = ws_teardown);
+
+static int as_of(const char *id, int64_t when, doc *d, tl_err *err)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	memset(err, 0, sizeof *err);
+	int rc = tl_task_as_of(db, NULL, tl_s(id), when, &p, &n, err);
+	if (rc == 0)
+		doc_take(d, p, n);
+	return rc;
+}
+
+Test(as_of, gives_the_state_at_an_intermediate_time)
+{
+	char id[37];
+	tl_result res;
+	add_task(T0 + 10 * SEC, "Original", id);
+	tl_cmd u = on(TL_TASK_UPDATE, id);
+	u.title = tl_s("Renamed");
+	RUN1(at(T0 + 20 * SEC), &res, NULL, u);
+	tl_result_release(&res);
+	RUN1(at(T0 + 30 * SEC), &res, NULL, on(TL_TASK_COMPLETE, id));
+	tl_result_release(&res);
+	RUN1(at(T0 + 40 * SEC), &res, NULL, on(TL_TASK_DELETE, id));
+	tl_result_release(&res);
+
+	doc d;
+	tl_err err;
+	cr_assert_eq(as_of(id, T0 + 10 * SEC, &d, &err), 0, "%s", err.message);
+	EXPECT_STR(d.o, "title", "Original");
+	EXPECT_UINT(d.o, "version", 1);
+	doc_free(&d);
+	cr_assert_eq(as_of(id, T0 + 15 * SEC, &d, &err), 0);
+	EXPECT_STR(d.o, "title", "Original");
+	EXPECT_STR(d.o, "status", "todo");
+	EXPECT_TIME(d.o, "updated_at", T0 + 10 * SEC);
+	doc_free(&d);
+	cr_assert_eq(as_of(id, T0 + 20 * SEC, &d, &err), 0);
+	EXPECT_STR(d.o, "title", "Renamed");
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
+	cr_assert_eq(as_of(id, T0 + 35 * SEC, &d, &err), 0);
+	EXPECT_STR(d.o, "status", "completed");
+	EXPECT_TIME(d.o, "completed_at", T0 + 30 * SEC);
+	EXPECT_BOOL(d.o, "deleted", false);
+	EXPECT_UINT(d.o, "version", 3);
+	doc_free(&d);
+	cr_assert_eq(as_of(id, T0 + 40 * SEC, &d, &err), 0);
+	EXPECT_BOOL(d.o, "deleted", true);
+	EXPECT_UINT(d.o, "version", 4);
+	doc_free(&d);
+}
+
+Test(as_of, before_creation_is_not_found)
+{
+	char id[37];
+	add_task(T0 + 10 * SEC, "Late", id);
+	doc d;
+	tl_err err;
+	cr_assert_eq(as_of(id, T0 + 10 * SEC - 1, &d, &err), TL_ENOTFOUND);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert_eq(as_of(id, T0, &d, &err), TL_ENOTFOUND);
+	cr_assert_eq(as_of("01890a5d-ac96-774b-bcce-b302099a8057", T0 + DAY, &d,
+			   &err), TL_ENOTFOUND);
+	cr_assert_eq(as_of("nope", T0 + DAY, &d, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "id");
+}
+
+/* ======================================================================= */
+/* txn: group commit.                                                      */
+/* ======================================================================= */
+
+TestSuite(txn, .init = ws_setup, .fini = ws_teardown);
+
+Test(txn, failed_request_leaves_the_others_intact)
+{
+	uint64_t before = nevents();
+	tl_txn *t;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_ctx ctx = at(T0 + SEC);
+
+	tl_cmd one = add_cmd("First request");
+	tl_result r1;
+	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r1, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(r1.seq, before + 1);
+
+	/* Its first command appends before the second fails. */
+	tl_cmd two[2] = { add_cmd("Doomed"), add_cmd("") };
+	tl_result r2[2];
+	memset(&err, 0, sizeof err);
+	cr_assert_eq(tl_txn_exec(t, &ctx, two, 2, r2, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "title");
+	cr_assert_eq(err.index, 1);
+	cr_assert_null(r2[0].doc);
+
+	tl_cmd three = add_cmd("Third request");
+	tl_result r3;
+	cr_assert_eq(tl_txn_exec(t, &ctx, &three, 1, &r3, &err), 0);
+	cr_assert_eq(r3.seq, before + 2, "seq %llu: the failed request left a gap",
+		     (unsigned long long)r3.seq);
+	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
+
+	cr_assert_eq(nevents(), before + 2);
+	recs r;
+	read_log(&r, before + 1, NULL);
+	cr_assert_eq(r.n, 2);
+	cr_assert_eq(r.v[0].seq, before + 1);
+	cr_assert_eq(r.v[1].seq, before + 2);
+	for (size_t i = 0; i < r.n; i++) {
+		doc d;
+		doc_parse(&d, r.v[i].data, r.v[i].data_len);
+		EXPECT_STR(d.o, "title", i ? "Third request" : "First request");
+		doc_free(&d);
+	}
+	recs_free(&r);
+	EXPECT_CLEAN();
+	tl_result_release(&r1);
+	tl_result_release(&r3);
+}
+
+Test(txn, abort_discards_every_request)
+{
+	uint64_t before = nevents();
+	tl_txn *t;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd one = add_cmd("Never");
+	tl_result r1;
+	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r1, &err), 0);
+	tl_result_release(&r1);
+	tl_txn_abort(t);
+	cr_assert_eq(nevents(), before);
+	EXPECT_CLEAN();
+}
+
+Test(txn, requests_see_each_other_and_keys_repeat_across_them)
+{
+	tl_txn *t;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd a = keyed_add("Keyed", "gk");
+	tl_result r1, r2;
+	cr_assert_eq(tl_txn_exec(t, &ctx, &a, 1, &r1, &err), 0);
+	cr_assert_eq(tl_txn_exec(t, &ctx, &a, 1, &r2, &err), 0);
+	cr_assert(r1.appended && !r2.appended);
+	cr_assert_eq(r1.seq, r2.seq);
+	cr_assert_eq(tl_txn_commit(t, &err), 0);
+	tl_result_release(&r1);
+	tl_result_release(&r2);
+	EXPECT_CLEAN();
+}
+
+Test(txn, error_before_any_command_has_index_minus_one)
+{
+	/* A tl_err reused across requests: the failing request is not a
+	 * command of a batch, so err.index must say -1, as tl_exec does. */
+	tl_txn *t;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd bad[3] = { add_cmd("a"), add_cmd("b"), add_cmd("") };
+	tl_result res[3];
+	cr_assert_eq(tl_txn_exec(t, &ctx, bad, 3, res, &err), TL_EINVALID);
+	cr_assert_eq(err.index, 2);
+	tl_ctx who = as_at("mallory", T0 + SEC);
+	tl_cmd one = add_cmd("x");
+	cr_assert_eq(tl_txn_exec(t, &who, &one, 1, res, &err), TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
+	tl_txn_abort(t);
+	cr_assert_eq(err.index, -1,
+		     "tl_txn_exec kept err.index %d from the previous request",
+		     err.index);
+}
+
+/* ======================================================================= */
+/* members                                                                 */
+/* ======================================================================= */
+
+TestSuite(members, .init = ws_setup, .fini = ws_teardown);
+
+typedef struct docs {
+	uint8_t *p[32];
+	size_t n[32];
+	size_t len;
+} docs;
+
+static int collect_doc(void *arg, const uint8_t *p, size_t n)
+{
+	docs *d = arg;
+	cr_assert_lt(d->len, 32);
+	d->p[d->len] = malloc(n);
+	memcpy(d->p[d->len], p, n);
+	d->n[d->len++] = n;
+	return 0;
+}
+
+static void docs_free(docs *d)
+{
+	for (size_t i = 0; i < d->len; i++)
+		free(d->p[i]);
+	d->len = 0;
+}
+
+/* The member document with this id from a member list, parsed into out. */
+static bool find_member(docs *list, const char *id, doc *out)
+{
+	for (size_t i = 0; i < list->len; i++) {
+		doc d;
+		doc_parse(&d, list->p[i], list->n[i]);
+		if (obj_is(fld_opt(d.o, "id"), id)) {
+			*out = d;
+			out->o = &out->u.data;
+			return true;
+		}
+		doc_free(&d);
+	}
+	return false;
+}
+
+static void member_doc(const char *id, doc *d)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_member_get(db, NULL, tl_s(id), &p, &n, &err), 0,
+		     "%s", err.message);
+	doc_take(d, p, n);
+}
+
+Test(members, list_includes_the_system_user_and_the_first_admin)
+{
+	docs list = { 0 };
+	tl_err err = { 0 };
+	cr_assert_eq(tl_member_list(db, NULL, collect_doc, &list, &err), 0);
+	cr_assert_eq(list.len, 2);
+	doc d;
+	cr_assert(find_member(&list, TL_SYSTEM_USER, &d));
+	EXPECT_MAP_SIZE(d.o, NULL, 5);
+	EXPECT_STR(d.o, "name", TL_SYSTEM_USER_NAME);
+	EXPECT_STR(d.o, "kind", "system");
+	EXPECT_STR(d.o, "role", "admin");
+	EXPECT_BOOL(d.o, "crm_access", true);
+	doc_free(&d);
+	cr_assert(find_member(&list, "admin", &d));
+	EXPECT_STR(d.o, "kind", "user");
+	EXPECT_STR(d.o, "role", "admin");
+	EXPECT_BOOL(d.o, "crm_access", true);
+	doc_free(&d);
+	docs_free(&list);
+
+	add_member("bob", "member", 0);
+	cr_assert_eq(tl_member_list(db, NULL, collect_doc, &list, &err), 0);
+	cr_assert_eq(list.len, 3);
+	cr_assert(find_member(&list, "bob", &d));
+	EXPECT_STR(d.o, "role", "member");
+	EXPECT_STR(d.o, "kind", "user");
+	doc_free(&d);
+	docs_free(&list);
+}
+
+Test(members, add_then_update_each_field)
+{
+	tl_cmd a = { .kind = TL_MEMBER_ADD, .id = tl_s("gina"),
+		     .name = tl_s("Gina") };
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, a);
+	EXPECT_STR(d.o, "id", "gina");
+	EXPECT_STR(d.o, "name", "Gina");
+	EXPECT_STR(d.o, "role", "member"); /* the default */
+	EXPECT_BOOL(d.o, "crm_access", true); /* the default */
+	EXPECT_STR(d.o, "kind", "user");
+	doc_free(&d);
+	tl_result_release(&res);
+
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("gina"),
+		     .name = tl_s("Gina G.") };
+	RUN1(at(T0 + 2 * SEC), &res, &d, u);
+	cr_assert(res.appended);
+	EXPECT_STR(d.o, "name", "Gina G.");
+	EXPECT_STR(d.o, "role", "member");
+	doc_free(&d);
+	tl_result_release(&res);
+
+	u = (tl_cmd){ .kind = TL_MEMBER_UPDATE, .id = tl_s("gina"),
+		      .role = tl_s("admin") };
+	RUN1(at(T0 + 3 * SEC), &res, &d, u);
+	EXPECT_STR(d.o, "role", "admin");
+	doc_free(&d);
+	tl_result_release(&res);
+
+	u = (tl_cmd){ .kind = TL_MEMBER_UPDATE, .id = tl_s("gina"),
+		      .crm_access = -1 };
+	RUN1(at(T0 + 4 * SEC), &res, &d, u);
+	EXPECT_BOOL(d.o, "crm_access", false);
+	doc_free(&d);
+	tl_result_release(&res);
+
+	member_doc("gina", &d);
+	EXPECT_STR(d.o, "name", "Gina G.");
+	EXPECT_STR(d.o, "role", "admin");
+	EXPECT_BOOL(d.o, "crm_access", false);
+	doc_free(&d);
+
+	recs r;
+	read_log(&r, 1, "member:gina");
+	cr_assert_eq(r.n, 4);
+	for (size_t i = 0; i < r.n; i++) {
+		cr_assert_eq(r.v[i].version, i + 1);
+		cr_assert_str_eq(r.v[i].type, i ? "member.updated"
+						 : "member.added");
+	}
+	recs_free(&r);
+
+	/* She can no longer act. */
+	REJECT_AS("gina", TL_EFORBIDDEN, "as", add_cmd("x"));
+}
+
+Test(members, update_to_the_same_values_appends_nothing)
+{
+	add_member("hal", "member", 0);
+	uint64_t before = nevents();
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("hal"),
+		     .name = tl_s("hal"), .role = tl_s("member"),
+		     .crm_access = 1 };
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 2 * SEC), &res, &d, u);
+	cr_assert(!res.appended);
+	cr_assert_eq(res.seq, 0);
+	cr_assert_eq(nevents(), before);
+	EXPECT_STR(d.o, "name", "hal");
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(members, last_admin_cannot_lose_the_admin_role)
+{
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("admin"),
+		     .role = tl_s("member") };
+	REJECT(TL_EINVALID, "role", u);
+	tl_cmd c = { .kind = TL_MEMBER_UPDATE, .id = tl_s("admin"),
+		     .crm_access = -1 };
+	REJECT(TL_EINVALID, "crm_access", c);
+
+	/* An admin without CRM access does not count. */
+	add_member("ghost-admin", "admin", -1);
+	REJECT(TL_EINVALID, "role", u);
+
+	/* With a second admin the first may step down. */
+	add_member("ivy", "admin", 0);
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 5 * SEC), &res, &d, u);
+	EXPECT_STR(d.o, "role", "member");
+	doc_free(&d);
+	tl_result_release(&res);
+	/* ... and now ivy is the last one. */
+	tl_cmd v = { .kind = TL_MEMBER_UPDATE, .id = tl_s("ivy"),
+		     .role = tl_s("member") };
+	tl_ctx ctx = as_at("ivy", T0 + 6 * SEC);
+	reject_at(__LINE__, &ctx, &v, 1, TL_EINVALID, "role", 0);
+}
+
+Test(members, duplicates_and_the_system_user_are_conflicts)
+{
+	add_member("jo", "member", 0);
+	tl_cmd a = { .kind = TL_MEMBER_ADD, .id = tl_s("jo"),
+		     .name = tl_s("Jo again") };
+	REJECT(TL_ECONFLICT, "id", a);
+	a.id = tl_s("admin");
+	REJECT(TL_ECONFLICT, "id", a);
+	a.id = tl_s(TL_SYSTEM_USER);
+	REJECT(TL_ECONFLICT, "id", a);
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s(TL_SYSTEM_USER),
+		     .name = tl_s("Someone else") };
+	REJECT(TL_EFORBIDDEN, "id", u);
+}
+
+Test(members, updating_an_unknown_member_is_not_found)
+{
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("nobody"),
+		     .name = tl_s("N") };
+	REJECT(TL_ENOTFOUND, "id", u);
+	uint8_t *p = NULL;
+	size_t n;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_member_get(db, NULL, tl_s("nobody"), &p, &n, &err),
+		     TL_ENOTFOUND);
+}
+
+Test(members, system_user_may_add_members)
+{
+	tl_cmd a = { .kind = TL_MEMBER_ADD, .id = tl_s("kim"),
+		     .name = tl_s("Kim") };
+	tl_result res;
+	RUN1(as_at(TL_SYSTEM_USER, T0 + SEC), &res, NULL, a);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	cr_assert_str_eq(e->actor_id, TL_SYSTEM_USER);
+	cr_assert_str_eq(e->actor_kind, "system");
+	recs_free(&r);
+	tl_result_release(&res);
+}
+
+/* ======================================================================= */
+/* db: opening and initialising.                                           */
+/* ======================================================================= */
+
+TestSuite(db, .init = ws_setup, .fini = ws_teardown);
+
+Test(db, init_twice_is_a_conflict)
+{
+	tl_err err = { 0 };
+	cr_assert(tl_db_initialized(db));
+	cr_assert_eq(tl_db_init(db, NULL, &err), TL_ECONFLICT);
+	cr_assert_eq(nevents(), 2);
+}
+
+Test(db, settings_are_those_given_to_init)
+{
+	tl_settings s;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_settings(db, &s, &err), 0);
+	cr_assert_str_eq(s.tz, "UTC");
+	cr_assert_eq(s.week_start, 1);
+	cr_assert_str_eq(s.admin, "admin");
+}
+
+Test(db, init_with_options_records_them)
+{
+	ws_teardown();
+	snprintf(ws_dir, sizeof ws_dir, "/tmp/tasklog-unit-XXXXXX");
+	cr_assert_not_null(mkdtemp(ws_dir));
+	ws_map = 0;
+	db_open_or_die();
+	cr_assert(!tl_db_initialized(db));
+	tl_err err = { 0 };
+	tl_init_opts bad = { .tz = "Nowhere/Land" };
+	cr_assert_eq(tl_db_init(db, &bad, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "tz");
+	tl_init_opts o = { .tz = "Europe/Berlin", .week_start = "sunday",
+			   .admin = "boss", .now_ms = T0 + DAY };
+	cr_assert_eq(tl_db_init(db, &o, &err), 0, "%s", err.message);
+	tl_settings s;
+	cr_assert_eq(tl_db_settings(db, &s, &err), 0);
+	cr_assert_str_eq(s.tz, "Europe/Berlin");
+	cr_assert_eq(s.week_start, 0);
+	cr_assert_str_eq(s.admin, "boss");
+	recs r;
+	rec *e = read_event(&r, 2);
+	CHECK_ENVELOPE(e, 2, "member.added", "member:boss", 1, T0 + DAY,
+		       TL_SYSTEM_USER, "system");
+	recs_free(&r);
+	/* A date due is midnight in the workspace zone (UTC+1 in March). */
+	tl_cmd c = add_cmd("Berlin");
+	c.due = tl_s("2026-03-01");
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + DAY), &res, &d, c);
+	EXPECT_TIME(d.o, "due_at", DUE1 - 11 * 3600 * SEC);
+	EXPECT_STR(FLD(d.o, "created_by"), "id", "boss");
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+Test(db, read_only_workspace_refuses_writes)
+{
+	char id[37];
+	add_task(T0 + SEC, "Existing", id);
+	db_close();
+	tl_err err = { 0 };
+	tl_open_opts o = { .flags = TL_OPEN_RDONLY };
+	cr_assert_eq(tl_db_open(ws_dir, &o, &db, &err), 0, "%s", err.message);
+	tl_cmd c = add_cmd("Refused");
+	tl_result res;
+	cr_assert_eq(tl_exec(db, NULL, &c, 1, &res, &err), TL_EINVALID);
+	cr_assert_eq(nevents(), 3);
+	doc d;
+	get_task(id, &d, NULL, NULL);
+	EXPECT_STR(d.o, "title", "Existing");
+	doc_free(&d);
+	EXPECT_CLEAN();
+}
+
+Test(db, missing_workspace_is_not_found_without_create)
+{
+	tl_db *other = NULL;
+	tl_err err = { 0 };
+	char path[96];
+	snprintf(path, sizeof path, "%s/absent", ws_dir);
+	cr_assert_eq(tl_db_open(path, NULL, &other, &err), TL_ENOTFOUND);
+	cr_assert_null(other);
+}
