@@ -11,6 +11,7 @@
  * transaction.  A batch fails as a whole: tl_exec aborts the transaction,
  * tl_txn_exec aborts its nested transaction.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,36 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 				"unknown stage '%s' (the task has no pipeline)",
 				tl_quote(c->stage, q, sizeof q));
 	}
+	if (!rc && c->kind != TL_TASK_ADD) {
+		/* Fields a command does not take are refused, not ignored. */
+		static const struct {
+			size_t off;
+			const char *field;
+			unsigned kinds;
+		} only[] = {
+			{ offsetof(tl_cmd, title), "title", 1u << TL_TASK_UPDATE },
+			{ offsetof(tl_cmd, type), "type", 1u << TL_TASK_UPDATE },
+			{ offsetof(tl_cmd, due), "due", 1u << TL_TASK_UPDATE },
+			{ offsetof(tl_cmd, notes), "notes", 1u << TL_TASK_UPDATE },
+			{ offsetof(tl_cmd, status), "status", 1u << TL_TASK_STATUS },
+			{ offsetof(tl_cmd, assignee), "assignee", 1u << TL_TASK_ASSIGN },
+			{ offsetof(tl_cmd, link), "link", 0 },
+		};
+		for (size_t i = 0; !rc && i < sizeof only / sizeof only[0]; i++) {
+			const tl_slice *f = (const tl_slice *)
+				((const char *)c + only[i].off);
+			if (f->p && !(only[i].kinds & (1u << c->kind)))
+				rc = tl_err_set(err, TL_EINVALID, only[i].field,
+						"is not an argument of this command");
+		}
+		if (!rc && c->no_due && c->kind != TL_TASK_UPDATE)
+			rc = tl_err_set(err, TL_EINVALID, "due",
+					"is not an argument of this command");
+		if (!rc && c->tags_len && c->kind != TL_TASK_TAG &&
+		    c->kind != TL_TASK_UNTAG)
+			rc = tl_err_set(err, TL_EINVALID, "tag",
+					"is not an argument of this command");
+	}
 	if (!rc && c->kind == TL_TASK_UPDATE && !c->title.p && !c->type.p &&
 	    !c->due.p && !c->no_due && !c->notes.p)
 		rc = tl_err_set(err, TL_EINVALID, "update",
@@ -257,16 +288,34 @@ static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
 		tl_task_pack(&pk, &task);
 		tl_task_release(&task);
 	} else {
-		tl_member m;
-		/* 'S' "member:" + id */
+		/* A member stream: the first result was a member document, or
+		 * for notification.read the event's own data. */
+		uint8_t kb[8];
+		tl_event ev;
+		tl_put_be64(kb, seq);
+		MDB_val ek = { 8, kb }, evv;
 		tl_slice id = { (const char *)p + 9 + 7, v.mv_size - 9 - 7 };
-		rc = tl_member_load(t->db, t->cur, id, &m, &t->zone, err);
-		if (rc)
-			return rc == TL_ENOTFOUND
-				       ? tl_err_set(err, TL_ESTORAGE, "storage",
-						    "idempotency record names a missing member")
-				       : rc;
-		tl_member_pack(&pk, &m);
+		if (v.mv_size < 9 + 7 ||
+		    mdb_get(t->cur, t->db->events, &ek, &evv) ||
+		    tl_event_decode(evv.mv_data, evv.mv_size, &ev, &t->zone,
+				    &t->data))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "idempotency record names a missing event");
+		if (tl_slice_eq(ev.type, "notification.read")) {
+			msgpack_sbuffer_write(&t->doc, (const char *)ev.data,
+					      ev.data_len);
+		} else {
+			tl_member m;
+			rc = tl_member_fold_until(t->db, t->cur, id, seq, &m,
+						  &t->zone, err);
+			if (rc)
+				return rc == TL_ENOTFOUND
+					       ? tl_err_set(err, TL_ESTORAGE,
+							    "storage",
+							    "idempotency record names a missing member")
+					       : rc;
+			tl_member_pack(&pk, &m);
+		}
 	}
 	res->seq = seq;
 	res->appended = false;
@@ -1038,6 +1087,8 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		tl_result *results, tl_err *err)
 {
+	if (err)
+		err->index = -1;
 	uint64_t seq = t->next_seq;
 	uint8_t hash[TL_HASH_LEN];
 	MDB_txn *child;

@@ -10,37 +10,6 @@
 
 #include "internal.h"
 
-/* Fold a member event into m (zeroed for member.added). */
-static int member_fold(tl_member *m, const msgpack_object *d, bool added)
-{
-	const msgpack_object *src = added ? d : tl_map_get(d, "changes");
-	if (!src)
-		return TL_ESTORAGE;
-	tl_slice id = tl_obj_slice(tl_map_get(src, "id"));
-	tl_slice name = tl_obj_slice(tl_map_get(src, "name"));
-	const msgpack_object *role = tl_map_get(src, "role");
-	const msgpack_object *crm = tl_map_get(src, "crm_access");
-	if (added) {
-		if (!tl_member_id_valid(id) || !name.p || !role || !crm)
-			return TL_ESTORAGE;
-		memcpy(m->id, id.p, id.len);
-	}
-	if (name.p) {
-		if (name.len > TL_NAME_MAX)
-			return TL_ESTORAGE;
-		memset(m->name, 0, sizeof m->name);
-		memcpy(m->name, name.p, name.len);
-	}
-	if (role)
-		m->admin = tl_obj_is_str(role, "admin");
-	if (crm) {
-		if (crm->type != MSGPACK_OBJECT_BOOLEAN)
-			return TL_ESTORAGE;
-		m->crm_access = crm->via.boolean;
-	}
-	return 0;
-}
-
 static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 {
 	msgpack_object d;
@@ -61,7 +30,7 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 					 err)))
 			return TL_ESTORAGE;
 	}
-	if (member_fold(&m, &d, added))
+	if (tl_member_fold(&m, &d, added))
 		return TL_ESTORAGE;
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);

@@ -212,6 +212,12 @@ typedef struct tl_member {
 int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,
 		   msgpack_zone *zone, tl_err *err);
 void tl_member_pack(msgpack_packer *pk, const tl_member *m);
+/* Fold a member.added (added) or member.updated data map into m. */
+int tl_member_fold(tl_member *m, const msgpack_object *d, bool added);
+/* The member folded from its stream's events with seq <= max_seq. */
+int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
+			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
+			 tl_err *err);
 bool tl_member_id_valid(tl_slice id);
 
 /* A read transaction with the actor resolved and allowed. */

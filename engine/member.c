@@ -71,6 +71,97 @@ static int member_unpack(const void *doc, size_t len, tl_member *m,
 	return 0;
 }
 
+/* Fold a member event into m (zeroed for member.added). */
+int tl_member_fold(tl_member *m, const msgpack_object *d, bool added)
+{
+	const msgpack_object *src = added ? d : tl_map_get(d, "changes");
+	if (!src)
+		return TL_ESTORAGE;
+	tl_slice id = tl_obj_slice(tl_map_get(src, "id"));
+	tl_slice name = tl_obj_slice(tl_map_get(src, "name"));
+	const msgpack_object *role = tl_map_get(src, "role");
+	const msgpack_object *crm = tl_map_get(src, "crm_access");
+	if (added) {
+		if (!tl_member_id_valid(id) || !name.p || !role || !crm)
+			return TL_ESTORAGE;
+		memcpy(m->id, id.p, id.len);
+	}
+	if (name.p) {
+		if (name.len > TL_NAME_MAX)
+			return TL_ESTORAGE;
+		memset(m->name, 0, sizeof m->name);
+		memcpy(m->name, name.p, name.len);
+	}
+	if (role)
+		m->admin = tl_obj_is_str(role, "admin");
+	if (crm) {
+		if (crm->type != MSGPACK_OBJECT_BOOLEAN)
+			return TL_ESTORAGE;
+		m->crm_access = crm->via.boolean;
+	}
+	return 0;
+}
+
+int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
+			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
+			 tl_err *err)
+{
+	char stream[8 + TL_MEMBER_ID_MAX];
+	uint8_t sk[TL_STREAM_KEY_MAX], kb[8];
+	MDB_cursor *c;
+	MDB_val k, v, ek, ev;
+	msgpack_sbuffer scratch;
+	bool any = false;
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	if (!tl_member_id_valid(id))
+		return TL_ENOTFOUND;
+	int n = snprintf(stream, sizeof stream, "member:%.*s", (int)id.len,
+			 id.p);
+	k.mv_size = tl_stream_key((tl_slice){ stream, (size_t)n }, sk);
+	k.mv_data = sk;
+	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	msgpack_sbuffer_init(&scratch);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+		tl_event e;
+		msgpack_object d;
+		size_t off = 0;
+		if (seq > max_seq)
+			break;
+		tl_put_be64(kb, seq);
+		ek = (MDB_val){ 8, kb };
+		if (mdb_get(txn, db->events, &ek, &ev) ||
+		    tl_event_decode(ev.mv_data, ev.mv_size, &e, zone,
+				    &scratch) ||
+		    msgpack_unpack((const char *)e.data, e.data_len, &off,
+				   zone, &d) != MSGPACK_UNPACK_SUCCESS) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"member event %llu is unreadable",
+					(unsigned long long)seq);
+			break;
+		}
+		bool added = tl_slice_eq(e.type, "member.added");
+		if (!added && !tl_slice_eq(e.type, "member.updated"))
+			continue; /* notification.read and the like */
+		if (tl_member_fold(m, &d, added)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"member event %llu cannot be folded",
+					(unsigned long long)seq);
+			break;
+		}
+		any = true;
+	}
+	mdb_cursor_close(c);
+	msgpack_sbuffer_destroy(&scratch);
+	if (rc == MDB_NOTFOUND || rc == 0)
+		return any ? 0 : TL_ENOTFOUND;
+	return rc > 0 ? tl_mdb_err(err, rc, "read member stream") : rc;
+}
+
 int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,
 		   msgpack_zone *zone, tl_err *err)
 {

@@ -298,6 +298,43 @@ static void problem(verifier *vf, const char *fmt, ...)
 		vf->fn(vf->arg, buf);
 }
 
+/* Every stored member equals the fold of its stream. */
+static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
+			  msgpack_zone *zone, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, db->members, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	msgpack_sbuffer_init(&sb);
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		tl_slice id = { k.mv_data, k.mv_size };
+		tl_member m;
+		tl_err e;
+		if (tl_member_fold_until(db, txn, id, UINT64_MAX, &m, zone,
+					 &e)) {
+			problem(vf, "member %.*s: no events fold into it",
+				(int)(id.len > 64 ? 64 : id.len), id.p);
+			continue;
+		}
+		msgpack_sbuffer_clear(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		tl_member_pack(&pk, &m);
+		if (sb.size != v.mv_size || memcmp(sb.data, v.mv_data, sb.size))
+			problem(vf, "member %s: stored record differs from the fold of its events",
+				m.id);
+		msgpack_zone_clear(zone);
+	}
+	mdb_cursor_close(c);
+	msgpack_sbuffer_destroy(&sb);
+	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read members");
+}
+
 static void problem_count_add(verifier *vf, int n)
 {
 	vf->problems += n;
@@ -495,8 +532,9 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		goto out_txn;
 	}
 	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
-	    !(rc = verify_streams(db, txn, &vf, &zone, err)))
-		rc = verify_tasks(db, txn, &vf, &zone, err);
+	    !(rc = verify_streams(db, txn, &vf, &zone, err)) &&
+	    !(rc = verify_tasks(db, txn, &vf, &zone, err)))
+		rc = verify_members(db, txn, &vf, &zone, err);
 	mdb_txn_abort(txn);
 	msgpack_zone_destroy(&zone);
 	if (rc)
