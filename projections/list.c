@@ -1,0 +1,247 @@
+/*
+ * list.c - the `tasks` view: the indexes behind `task list` and
+ * `upcoming` (queries in query.c).
+ *
+ * Format.  One database "idx" (no DUPSORT) of fixed 26-byte keys
+ *
+ *   dim (1) | dimval (8) | sort (1) | sortval (8, BE) | tiebreak (8, BE)
+ *
+ * whose value is the task id (16 bytes).  Dimensions:
+ *
+ *   'A'  all active tasks            dimval 0
+ *   'S'  status                      dimval status index; every task that
+ *                                    is not deleted, of any status
+ *   'M'  assignee                    dimval tl_list_hash(member id);
+ *                                    unassigned: tl_list_hash("")
+ *   'E'  entity type of the link     dimval entity index
+ *   'R'  record                      dimval tl_list_hash("type:id")
+ *   'T'  task type                   dimval type index
+ *
+ * A, M, E, R and T hold active tasks only (todo, in_progress, on_hold):
+ * what the lists show without a status filter, and fewer keys to write.
+ * Sorts, each (sortval, tiebreak) ascending in listing order:
+ *
+ *   'd'  due       tl_key_time(due_at), no due date = UINT64_MAX;
+ *                  tiebreak created_seq (creation order)
+ *   'c'  created   ~tl_key_time(created_at), tiebreak ~created_seq
+ *   'u'  updated   ~tl_key_time(updated_at), tiebreak ~created_seq
+ *
+ * Invariant: a task that is not deleted has exactly the keys of
+ * task_keys() for its current state, and no other key names it.  Every
+ * key is unique because created_seq is.  Newest-first sorts use
+ * complemented values so that new tasks go to the front of their ranges:
+ * appends cluster on few pages (see spec/LIMITS.md).
+ *
+ * Which sorts each dimension keeps is the table below: adding a sort to a
+ * dimension is a one-line change plus a version bump (the view rebuilds).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "list.h"
+
+#define VIEW_VERSION 1
+#define KEYS_MAX 16 /* 6 dims x 3 sorts at most; 15 with the table below */
+
+static const struct dim_sorts {
+	char dim;
+	const char *sorts;
+} dim_sorts[] = {
+	{ TL_DIM_ALL, "dcu" },
+	{ TL_DIM_STATUS, "dcu" },
+	{ TL_DIM_ASSIGNEE, "dcu" },
+	{ TL_DIM_ENTITY, "dc" },
+	{ TL_DIM_RECORD, "dc" },
+	{ TL_DIM_TYPE, "dc" },
+};
+#define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
+
+bool tl_list_has_sort(char dim, char sort)
+{
+	for (size_t i = 0; i < N_DIMS; i++)
+		if (dim_sorts[i].dim == dim)
+			return strchr(dim_sorts[i].sorts, sort) != NULL;
+	return false;
+}
+
+bool tl_list_status_active(int status)
+{
+	if (status < 0 || status >= 5)
+		return false;
+	const char *s = tl_status_tokens[status];
+	return strcmp(s, "completed") && strcmp(s, "cancelled");
+}
+
+uint64_t tl_list_hash(tl_slice s)
+{
+	uint8_t h[8];
+	tl_key_hash(s, h);
+	return tl_key_get_u64(h);
+}
+
+uint64_t tl_list_record_hash(int link_type, tl_slice id)
+{
+	char stack[256], *buf = stack;
+	const char *type = tl_entity_tokens[link_type];
+	size_t tl = strlen(type), n = tl + 1 + id.len;
+	uint64_t h;
+
+	if (n > sizeof stack && !(buf = malloc(n)))
+		return 0; /* unreachable for stored links (at most 128 bytes) */
+	memcpy(buf, type, tl);
+	buf[tl] = ':';
+	if (id.len)
+		memcpy(buf + tl + 1, id.p, id.len);
+	h = tl_list_hash((tl_slice){ buf, n });
+	if (buf != stack)
+		free(buf);
+	return h;
+}
+
+void tl_list_sortval(const tl_task *t, char sort, uint64_t *sortval,
+		     uint64_t *tiebreak)
+{
+	switch (sort) {
+	case TL_SORT_DUE:
+		*sortval = t->has_due ? tl_key_time(t->due_at) : TL_LIST_NO_DUE;
+		*tiebreak = t->created_seq;
+		break;
+	case TL_SORT_CREATED:
+		*sortval = ~tl_key_time(t->created_at);
+		*tiebreak = ~t->created_seq;
+		break;
+	default:
+		*sortval = ~tl_key_time(t->updated_at);
+		*tiebreak = ~t->created_seq;
+		break;
+	}
+}
+
+void tl_list_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN], char dim,
+		    uint64_t dimval, char sort)
+{
+	prefix[0] = (uint8_t)dim;
+	tl_key_u64(prefix + 1, dimval);
+	prefix[9] = (uint8_t)sort;
+}
+
+void tl_list_key(uint8_t key[TL_LIST_KEY_LEN], char dim, uint64_t dimval,
+		 char sort, uint64_t sortval, uint64_t tiebreak)
+{
+	tl_list_prefix(key, dim, dimval, sort);
+	tl_key_u64(key + 10, sortval);
+	tl_key_u64(key + 18, tiebreak);
+}
+
+/* The dimval of task t in dim, or false when t has no key there. */
+static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
+{
+	bool active = tl_list_status_active(t->status);
+
+	switch (dim) {
+	case TL_DIM_STATUS:
+		*v = (uint64_t)t->status;
+		return true;
+	case TL_DIM_ALL:
+		*v = 0;
+		return active;
+	case TL_DIM_ASSIGNEE:
+		*v = tl_list_hash(tl_s(t->assignee ? t->assignee : ""));
+		return active;
+	case TL_DIM_ENTITY:
+		*v = (uint64_t)t->link_type;
+		return active;
+	case TL_DIM_RECORD:
+		*v = tl_list_record_hash(t->link_type, tl_s(t->link_id));
+		return active;
+	case TL_DIM_TYPE:
+		*v = (uint64_t)t->type;
+		return active;
+	}
+	return false;
+}
+
+/* Every key of task t (none when NULL or deleted).  Automation queue rows
+ * would be excluded here once they exist: they have a view of their own
+ * (the queue) and `task list` shows them only with --automation. */
+static size_t task_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN])
+{
+	size_t n = 0;
+
+	if (!t || t->deleted)
+		return 0;
+	for (size_t i = 0; i < N_DIMS; i++) {
+		uint64_t dv, sv, tb;
+		if (!task_dimval(t, dim_sorts[i].dim, &dv))
+			continue;
+		for (const char *s = dim_sorts[i].sorts; *s; s++) {
+			tl_list_sortval(t, *s, &sv, &tb);
+			tl_list_key(keys[n++], dim_sorts[i].dim, dv, *s, sv,
+				    tb);
+		}
+	}
+	return n;
+}
+
+static bool key_in(const uint8_t *k, uint8_t set[][TL_LIST_KEY_LEN],
+		   size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(k, set[i], TL_LIST_KEY_LEN))
+			return true;
+	return false;
+}
+
+/* Delete the keys of before that after lacks, put those after adds: an
+ * event that changes only notes or tags writes nothing here, one that
+ * changes the due date rewrites only the 'd' keys (and the 'u' keys, as
+ * every event moves updated_at). */
+static int apply(const tl_view_ctx *vc, const tl_event *ev,
+		 const tl_task *before, const tl_task *after, tl_err *err)
+{
+	uint8_t old[KEYS_MAX][TL_LIST_KEY_LEN], cur[KEYS_MAX][TL_LIST_KEY_LEN];
+	size_t n_old, n_cur;
+	MDB_dbi dbi = vc->dbi[0];
+	int rc;
+
+	(void)ev;
+	if (!before && !after)
+		return 0; /* not a task event */
+	n_old = task_keys(before, old);
+	n_cur = task_keys(after, cur);
+	for (size_t i = 0; i < n_old; i++) {
+		if (key_in(old[i], cur, n_cur))
+			continue;
+		MDB_val k = { TL_LIST_KEY_LEN, old[i] };
+		rc = mdb_del(vc->txn, dbi, &k, NULL);
+		if (rc && rc != MDB_NOTFOUND)
+			goto fail;
+	}
+	for (size_t i = 0; i < n_cur; i++) {
+		if (key_in(cur[i], old, n_old))
+			continue;
+		MDB_val k = { TL_LIST_KEY_LEN, cur[i] };
+		MDB_val v = { 16, (void *)after->id };
+		if ((rc = mdb_put(vc->txn, dbi, &k, &v, 0)))
+			goto fail;
+	}
+	return 0;
+fail:
+	if (rc == MDB_MAP_FULL) /* the engine grows the map and reruns */
+		return tl_err_set(err, TL_EAGAIN, "storage",
+				  "the map is full (view tasks)");
+	return tl_err_set(err, TL_ESTORAGE, "storage", "view tasks: %s",
+			  mdb_strerror(rc));
+}
+
+static const char *const dbs[] = { "idx" };
+static const unsigned db_flags[] = { 0 };
+
+const tl_view tl_view_tasks = {
+	.name = "tasks",
+	.version = VIEW_VERSION,
+	.dbs = dbs,
+	.db_flags = db_flags,
+	.dbs_len = 1,
+	.apply = apply,
+};
