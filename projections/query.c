@@ -1,0 +1,856 @@
+/*
+ * query.c - `task list` and `upcoming`: queries over the `tasks` view
+ * (key layout in list.h and list.c).
+ *
+ * A query runs in three steps.  (1) Validate every argument without
+ * looking anything up.  (2) Begin a reader (actor, clock, zone), resolve
+ * what needs it (assignees, `me`, relative and local times).  (3) Plan and
+ * scan: pick one leading dimension that has the requested sort, open one
+ * key range per value of it (the values of one filter OR), merge the
+ * ranges by (sortval, tiebreak), load each candidate's document and check
+ * every filter on it, until the page is full.
+ *
+ * The leading dimension, most selective first: record R, assignee M,
+ * status S (when a status filter is given), task type T, entity type E,
+ * all A.  A status filter naming a status that is not active forces S
+ * (only S holds completed and cancelled tasks).  With the due sort, a due
+ * filter with bounds becomes the bounds of every range: a page then costs
+ * what it holds, whatever lies outside the window.
+ *
+ * Paging is by position: the cursor is (sort, sortval, tiebreak) of the
+ * last task returned, and the next page starts strictly after it in every
+ * range.  A task that has not moved is returned exactly once however the
+ * others change between pages; a task that moved shows where it is now.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "list.h"
+#include "projections.h"
+
+#define DEFAULT_LIMIT 50
+#define MAX_LIMIT 1000
+#define DEFAULT_DAYS 7
+#define MAX_DAYS 36600        /* a century: keeps now + days in range */
+#define MS_PER_DAY INT64_C(86400000)
+#define CURSOR_BYTES 17       /* sort | sortval | tiebreak */
+#define LIST_CURSOR 'l'
+#define UPCOMING_CURSOR 'u'
+#define N_TYPES 10
+#define N_STATUSES 5
+#define N_ENTITIES 4
+
+/* ---- what a query asks for ---------------------------------------------- */
+
+enum due_kind { DUE_ANY, DUE_NONE, DUE_RANGE };
+enum automation { AUTO_HIDE, AUTO_INCLUDE, AUTO_ONLY };
+
+typedef struct plan {
+	/* filters: a task is listed when it passes all of them */
+	bool statuses_given, status[N_STATUSES];
+	bool types_given, type[N_TYPES];
+	bool entities_given, entity[N_ENTITIES];
+	bool has_record;
+	int record_type;
+	tl_slice record_id;
+	tl_slice *assignees; /* resolved: member id, "" = unassigned */
+	size_t assignees_len;
+	enum due_kind due;
+	bool has_lo, has_hi; /* DUE_RANGE: [lo, hi) */
+	int64_t lo, hi;
+	bool due_active;     /* overdue: active tasks only */
+	enum automation automation;
+	/* order and page */
+	char sort;
+	size_t limit;
+	bool has_cursor;
+	uint64_t cur_sv, cur_tb;
+	char cursor_kind;
+	/* the scan */
+	char dim;
+	uint64_t *dimvals;
+	size_t dimvals_len;
+	uint64_t sv_lo, sv_hi; /* sortval bounds, inclusive */
+	bool empty;            /* the bounds hold nothing */
+} plan;
+
+static void plan_release(plan *p)
+{
+	free(p->assignees);
+	free(p->dimvals);
+}
+
+/* ---- argument validation --------------------------------------------- */
+
+static int token_index(const char *const *table, int n, tl_slice s)
+{
+	for (int i = 0; s.p && i < n; i++)
+		if (strlen(table[i]) == s.len && !memcmp(table[i], s.p, s.len))
+			return i;
+	return -1;
+}
+
+static bool slice_is(tl_slice s, const char *lit)
+{
+	return s.p && strlen(lit) == s.len && !memcmp(s.p, lit, s.len);
+}
+
+/* Printable quotation of a value for messages: at most 40 bytes, bytes
+ * outside printable ASCII as \xNN. */
+static const char *quote(tl_slice s, char *buf, size_t cap)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; s.p && i < s.len && o + 8 < cap; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (o >= 40) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hx[c >> 4];
+			buf[o++] = hx[c & 15];
+		}
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+static int bad_token(tl_err *err, const char *field, tl_slice s,
+		     const char *const *table, int n)
+{
+	char q[64], list[200] = "";
+	for (int i = 0; i < n; i++) {
+		strcat(list, i ? ", " : "");
+		strcat(list, table[i]);
+	}
+	return tl_err_set(err, TL_EINVALID, field,
+			  "unknown value '%s' (one of: %s)",
+			  quote(s, q, sizeof q), list);
+}
+
+/* Each value of a repeated enum filter into set[]. */
+static int check_enums(const tl_slice *v, size_t n, const char *field,
+		       const char *const *table, int count, bool *given,
+		       bool *set, tl_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int k = token_index(table, count, v[i]);
+		if (k < 0)
+			return bad_token(err, field, v[i], table, count);
+		set[k] = true;
+	}
+	*given = n > 0;
+	return 0;
+}
+
+/* A record "TYPE:ID", checked as a task's link is. */
+static int check_record(tl_slice s, plan *p, tl_err *err)
+{
+	char q[64];
+	const char *colon = s.p ? memchr(s.p, ':', s.len) : NULL;
+
+	if (!colon || colon == s.p)
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "'%s' is not TYPE:ID (e.g. lead:42)",
+				  quote(s, q, sizeof q));
+	tl_slice type = { s.p, (size_t)(colon - s.p) };
+	tl_slice id = { colon + 1, s.len - type.len - 1 };
+	p->record_type = token_index(tl_entity_tokens, N_ENTITIES, type);
+	if (p->record_type < 0)
+		return bad_token(err, "record", type, tl_entity_tokens,
+				 N_ENTITIES);
+	if (id.len < 1 || id.len > 128)
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "the id of '%s' must be 1..128 bytes",
+				  quote(s, q, sizeof q));
+	if (!tl_utf8_valid(id.p, id.len))
+		return tl_err_set(err, TL_EINVALID, "record",
+				  "is not valid UTF-8: '%s'",
+				  quote(s, q, sizeof q));
+	for (size_t i = 0; i < id.len; i++) {
+		unsigned char c = (unsigned char)id.p[i];
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && i + 1 < id.len &&
+		     (unsigned char)id.p[i + 1] < 0xa0))
+			return tl_err_set(err, TL_EINVALID, "record",
+					  "contains a control character: '%s'",
+					  quote(s, q, sizeof q));
+	}
+	p->has_record = true;
+	p->record_id = id;
+	return 0;
+}
+
+/* Split "FROM..TO" at its "..": either side may be empty (open). */
+static bool split_range(tl_slice s, tl_slice *from, tl_slice *to)
+{
+	for (size_t i = 0; s.p && i + 1 < s.len; i++) {
+		if (s.p[i] == '.' && s.p[i + 1] == '.') {
+			*from = (tl_slice){ s.p, i };
+			*to = (tl_slice){ s.p + i + 2, s.len - i - 2 };
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Parse the due filter in r's zone and clock.  Called twice: first
+ * before any look-up with the clock and zone of the context alone
+ * (`final` false: the syntax), then with the reader's. */
+static int parse_due(tl_slice s, plan *p, const tl_reader *r, bool final,
+		     tl_err *err)
+{
+	char q[64];
+	tl_slice from, to;
+	int64_t now = r->now_ms;
+	const char *tz = r->tz;
+	int rc;
+
+	p->due = DUE_ANY;
+	p->has_lo = p->has_hi = p->due_active = false;
+	if (!s.p)
+		return 0;
+	if (slice_is(s, "none")) {
+		p->due = DUE_NONE;
+		return 0;
+	}
+	p->due = DUE_RANGE;
+	if (slice_is(s, "overdue")) {
+		p->has_hi = true;
+		p->hi = now;
+		p->due_active = true;
+		return 0;
+	}
+	if (slice_is(s, "today") || slice_is(s, "week")) {
+		p->has_lo = p->has_hi = true;
+		if (!final)
+			return 0;
+		rc = s.len == 5 ? tl_day_range(now, tz, &p->lo, &p->hi)
+				: tl_week_range(now, tz, r->week_start, &p->lo,
+						&p->hi);
+		return rc ? tl_err_set(err, TL_EINVALID, "due",
+				       "cannot compute '%.8s' in zone %s for now",
+				       s.p, tz)
+			  : 0;
+	}
+	if (!split_range(s, &from, &to) || (!from.len && !to.len))
+		return tl_err_set(err, TL_EINVALID, "due",
+				  "'%s' is not overdue, today, week, none or "
+				  "FROM..TO",
+				  quote(s, q, sizeof q));
+	if (from.len) {
+		p->has_lo = true;
+		if ((rc = tl_time_parse(from, now, tz, "due", &p->lo, err)))
+			return rc;
+	}
+	if (to.len) {
+		p->has_hi = true;
+		if ((rc = tl_time_parse(to, now, tz, "due", &p->hi, err)))
+			return rc;
+	}
+	if (final && p->has_lo && p->has_hi && p->hi <= p->lo)
+		return tl_err_set(err, TL_EINVALID, "due",
+				  "'%s': the end must be after the start",
+				  quote(s, q, sizeof q));
+	return 0;
+}
+
+static int check_limit(size_t limit, plan *p, tl_err *err)
+{
+	if (limit > MAX_LIMIT)
+		return tl_err_set(err, TL_EINVALID, "limit",
+				  "%zu is more than %d", limit, MAX_LIMIT);
+	p->limit = limit ? limit : DEFAULT_LIMIT;
+	return 0;
+}
+
+static int check_cursor(tl_slice s, char kind, plan *p, tl_err *err)
+{
+	uint8_t b[CURSOR_BYTES];
+	char q[64];
+
+	p->cursor_kind = kind;
+	if (!s.p || !s.len)
+		return 0; /* the first page */
+	if (!tl_cursor_decode(s, kind, b, sizeof b) || b[0] != p->sort)
+		return tl_err_set(err, TL_EINVALID, "cursor",
+				  "'%s' is not a cursor of this listing "
+				  "(and sort order)",
+				  quote(s, q, sizeof q));
+	p->has_cursor = true;
+	p->cur_sv = tl_key_get_u64(b + 1);
+	p->cur_tb = tl_key_get_u64(b + 9);
+	return 0;
+}
+
+/* Step 1 of `task list`: everything that needs no look-up. */
+static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
+		      tl_err *err)
+{
+	tl_reader pre = { .week_start = 1 };
+	char qb[64];
+	int rc;
+
+	if ((rc = check_enums(q->statuses, q->statuses_len, "status",
+			      tl_status_tokens, N_STATUSES,
+			      &p->statuses_given, p->status, err)) ||
+	    (rc = check_enums(q->types, q->types_len, "type", tl_type_tokens,
+			      N_TYPES, &p->types_given, p->type, err)) ||
+	    (rc = check_enums(q->entity_types, q->entity_types_len,
+			      "entity_type", tl_entity_tokens, N_ENTITIES,
+			      &p->entities_given, p->entity, err)))
+		return rc;
+	if (q->record.p && (rc = check_record(q->record, p, err)))
+		return rc;
+	for (size_t i = 0; i < q->assignees_len; i++) {
+		tl_slice a = q->assignees[i];
+		if (!a.p || !a.len || a.len > 64)
+			return tl_err_set(err, TL_EINVALID, "assignee",
+					  "'%s' is not a member id, me or "
+					  "unassigned",
+					  quote(a, qb, sizeof qb));
+	}
+	/* Times are checked in the context's zone (the workspace's needs a
+	 * look-up, and gives the same syntax) and clock. */
+	pre.now_ms = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
+	snprintf(pre.tz, sizeof pre.tz, "%s",
+		 ctx && ctx->tz && strlen(ctx->tz) < sizeof pre.tz ? ctx->tz
+								   : "UTC");
+	if ((rc = parse_due(q->due, p, &pre, false, err)))
+		return rc;
+	p->automation = AUTO_HIDE;
+	if (q->automation.p) {
+		static const char *const modes[] = { "hide", "include",
+						     "only" };
+		int k = token_index(modes, 3, q->automation);
+		if (k < 0)
+			return bad_token(err, "automation", q->automation,
+					 modes, 3);
+		p->automation = (enum automation)k;
+	}
+	p->sort = TL_SORT_DUE;
+	if (q->sort.p) {
+		static const char *const sorts[] = { "due", "created",
+						     "updated" };
+		static const char letters[] = { TL_SORT_DUE, TL_SORT_CREATED,
+						TL_SORT_UPDATED };
+		int k = token_index(sorts, 3, q->sort);
+		if (k < 0)
+			return bad_token(err, "sort", q->sort, sorts, 3);
+		p->sort = letters[k];
+	}
+	if ((rc = check_limit(q->limit, p, err)))
+		return rc;
+	return check_cursor(q->cursor, LIST_CURSOR, p, err);
+}
+
+/* Step 2: the assignees, with `me` and `unassigned` resolved. */
+static int resolve_assignees(const tl_list_query *q, const tl_reader *r,
+			     plan *p, tl_err *err)
+{
+	char qb[64];
+
+	if (!q->assignees_len)
+		return 0;
+	p->assignees = calloc(q->assignees_len, sizeof *p->assignees);
+	if (!p->assignees)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	for (size_t i = 0; i < q->assignees_len; i++) {
+		tl_slice a = q->assignees[i];
+		if (slice_is(a, "me"))
+			a = tl_s(r->actor);
+		else if (slice_is(a, "unassigned"))
+			a = (tl_slice){ "", 0 };
+		else if (!tl_member_exists(r->db, r->txn, a))
+			return tl_err_set(err, TL_EINVALID, "assignee",
+					  "no member '%s' with CRM access",
+					  quote(a, qb, sizeof qb));
+		p->assignees[p->assignees_len++] = a;
+	}
+	return 0;
+}
+
+/* ---- the plan -------------------------------------------------------- */
+
+static bool only_active_statuses(const plan *p)
+{
+	for (int s = 0; s < N_STATUSES; s++)
+		if (p->status[s] && !tl_list_status_active(s))
+			return false;
+	return true;
+}
+
+static void add_dimval(plan *p, uint64_t v)
+{
+	for (size_t i = 0; i < p->dimvals_len; i++)
+		if (p->dimvals[i] == v)
+			return; /* one range per value (hashes may collide) */
+	p->dimvals[p->dimvals_len++] = v;
+}
+
+/* Step 3a: the leading dimension and its ranges. */
+static int plan_scan(plan *p, tl_err *err)
+{
+	size_t cap = p->assignees_len > 16 ? p->assignees_len : 16;
+	bool inactive = p->statuses_given && !only_active_statuses(p);
+	char s = p->sort;
+
+	p->dimvals = calloc(cap, sizeof *p->dimvals);
+	if (!p->dimvals)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	if (p->has_record && !inactive && tl_list_has_sort(TL_DIM_RECORD, s)) {
+		p->dim = TL_DIM_RECORD;
+		add_dimval(p, tl_list_record_hash(p->record_type,
+						  p->record_id));
+	} else if (!inactive && p->assignees_len &&
+		   tl_list_has_sort(TL_DIM_ASSIGNEE, s)) {
+		p->dim = TL_DIM_ASSIGNEE;
+		for (size_t i = 0; i < p->assignees_len; i++)
+			add_dimval(p, tl_list_hash(p->assignees[i]));
+	} else if (!p->statuses_given && p->types_given &&
+		   tl_list_has_sort(TL_DIM_TYPE, s)) {
+		p->dim = TL_DIM_TYPE;
+		for (int i = 0; i < N_TYPES; i++)
+			if (p->type[i])
+				add_dimval(p, (uint64_t)i);
+	} else if (!p->statuses_given && p->entities_given &&
+		   tl_list_has_sort(TL_DIM_ENTITY, s)) {
+		p->dim = TL_DIM_ENTITY;
+		for (int i = 0; i < N_ENTITIES; i++)
+			if (p->entity[i])
+				add_dimval(p, (uint64_t)i);
+	} else if (!p->statuses_given && tl_list_has_sort(TL_DIM_ALL, s)) {
+		p->dim = TL_DIM_ALL;
+		add_dimval(p, 0);
+	} else {
+		/* S keeps every sort: the fallback of every plan. */
+		p->dim = TL_DIM_STATUS;
+		for (int i = 0; i < N_STATUSES; i++)
+			if (p->statuses_given ? p->status[i]
+					      : tl_list_status_active(i))
+				add_dimval(p, (uint64_t)i);
+	}
+
+	/* Bounds of sortval: the due window under the due sort. */
+	p->sv_lo = 0;
+	p->sv_hi = UINT64_MAX;
+	if (s == TL_SORT_DUE && p->due == DUE_NONE) {
+		p->sv_lo = TL_LIST_NO_DUE;
+	} else if (s == TL_SORT_DUE && p->due == DUE_RANGE) {
+		p->sv_hi = TL_LIST_NO_DUE - 1;
+		if (p->has_lo)
+			p->sv_lo = tl_key_time(p->lo);
+		if (p->has_hi) {
+			uint64_t hi = tl_key_time(p->hi);
+			if (hi == 0)
+				p->empty = true;
+			else if (hi - 1 < p->sv_hi)
+				p->sv_hi = hi - 1;
+		}
+	}
+	if (p->sv_lo > p->sv_hi)
+		p->empty = true;
+	return 0;
+}
+
+/* ---- candidates ------------------------------------------------------ */
+
+/* The fields of a task document that the filters look at. */
+typedef struct cand {
+	int status, type, link_type;
+	bool has_due, deleted, automation;
+	int64_t due;
+	tl_slice assignee, link_id;
+} cand;
+
+static tl_slice obj_str(const msgpack_object *o)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return (tl_slice){ NULL, 0 };
+	return (tl_slice){ o->via.str.size ? o->via.str.ptr : "",
+			   o->via.str.size };
+}
+
+static bool key_is(const msgpack_object *k, const char *lit)
+{
+	size_t n = strlen(lit);
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+	       !memcmp(k->via.str.ptr, lit, n);
+}
+
+/* Decode what the filters need from a stored task document (the JSON
+ * shape of a task; see tl_task_pack).  Slices point into the zone or the
+ * document.  Returns false when the document is not a task. */
+static bool cand_decode(const MDB_val *doc, msgpack_zone *zone, cand *c)
+{
+	msgpack_object m;
+	size_t off = 0;
+	int found = 0;
+
+	memset(c, 0, sizeof *c);
+	c->status = c->type = c->link_type = -1;
+	if (msgpack_unpack(doc->mv_data, doc->mv_size, &off, zone, &m) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    m.type != MSGPACK_OBJECT_MAP)
+		return false;
+	for (uint32_t i = 0; i < m.via.map.size; i++) {
+		const msgpack_object *k = &m.via.map.ptr[i].key;
+		const msgpack_object *v = &m.via.map.ptr[i].val;
+		if (key_is(k, "status")) {
+			c->status = token_index(tl_status_tokens, N_STATUSES,
+						obj_str(v));
+		} else if (key_is(k, "type")) {
+			c->type = token_index(tl_type_tokens, N_TYPES,
+					      obj_str(v));
+		} else if (key_is(k, "due_at")) {
+			msgpack_timestamp ts;
+			if (v->type != MSGPACK_OBJECT_NIL) {
+				if (!msgpack_object_to_timestamp(v, &ts))
+					return false;
+				c->has_due = true;
+				c->due = ts.tv_sec * 1000 +
+					 ts.tv_nsec / 1000000;
+			}
+		} else if (key_is(k, "assignee")) {
+			c->assignee = obj_str(v);
+			if (!c->assignee.p)
+				c->assignee = (tl_slice){ "", 0 };
+		} else if (key_is(k, "link") && v->type == MSGPACK_OBJECT_MAP) {
+			for (uint32_t j = 0; j < v->via.map.size; j++) {
+				const msgpack_object *lk =
+					&v->via.map.ptr[j].key;
+				const msgpack_object *lv =
+					&v->via.map.ptr[j].val;
+				if (key_is(lk, "type"))
+					c->link_type = token_index(
+						tl_entity_tokens, N_ENTITIES,
+						obj_str(lv));
+				else if (key_is(lk, "id"))
+					c->link_id = obj_str(lv);
+			}
+			found++;
+		} else if (key_is(k, "deleted")) {
+			c->deleted = v->type == MSGPACK_OBJECT_BOOLEAN &&
+				     v->via.boolean;
+		} else if (key_is(k, "automation")) {
+			c->automation = v->type != MSGPACK_OBJECT_NIL;
+		}
+	}
+	return found && c->status >= 0 && c->type >= 0 && c->link_type >= 0 &&
+	       c->link_id.p;
+}
+
+static bool slice_eq(tl_slice a, tl_slice b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len));
+}
+
+/* Every filter, checked on the document: the leading dimension only
+ * narrows where to look. */
+static bool matches(const plan *p, const cand *c)
+{
+	if (c->deleted)
+		return false;
+	if (p->statuses_given ? !p->status[c->status]
+			      : !tl_list_status_active(c->status))
+		return false;
+	if (p->types_given && !p->type[c->type])
+		return false;
+	if (p->entities_given && !p->entity[c->link_type])
+		return false;
+	if (p->has_record && (c->link_type != p->record_type ||
+			      !slice_eq(c->link_id, p->record_id)))
+		return false;
+	if (p->assignees_len) {
+		size_t i;
+		for (i = 0; i < p->assignees_len; i++)
+			if (slice_eq(c->assignee, p->assignees[i]))
+				break;
+		if (i == p->assignees_len)
+			return false;
+	}
+	switch (p->due) {
+	case DUE_ANY:
+		break;
+	case DUE_NONE:
+		if (c->has_due)
+			return false;
+		break;
+	case DUE_RANGE:
+		if (!c->has_due || (p->has_lo && c->due < p->lo) ||
+		    (p->has_hi && c->due >= p->hi))
+			return false;
+		if (p->due_active && !tl_list_status_active(c->status))
+			return false;
+		break;
+	}
+	/* Queue rows carry `automation`; none exist yet, so `only` lists
+	 * nothing and `hide`/`include` list the same tasks. */
+	if (p->automation == AUTO_HIDE && c->automation)
+		return false;
+	if (p->automation == AUTO_ONLY && !c->automation)
+		return false;
+	return true;
+}
+
+/* ---- the scan --------------------------------------------------------- */
+
+/* One key range: dim | dimval | sort, sortval within the plan's bounds. */
+typedef struct range {
+	MDB_cursor *c;
+	uint8_t prefix[TL_LIST_PREFIX_LEN];
+	bool live; /* positioned on a key of the range */
+	uint64_t sv, tb;
+	const uint8_t *id;
+} range;
+
+/* Take the cursor's current entry (rc from mdb_cursor_get) if it is in
+ * the range. */
+static int range_take(range *g, const plan *p, int rc, MDB_val *k,
+		      MDB_val *v)
+{
+	g->live = false;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (k->mv_size != TL_LIST_KEY_LEN || v->mv_size != 16 ||
+	    memcmp(k->mv_data, g->prefix, TL_LIST_PREFIX_LEN))
+		return 0;
+	g->sv = tl_key_get_u64((uint8_t *)k->mv_data + 10);
+	g->tb = tl_key_get_u64((uint8_t *)k->mv_data + 18);
+	g->id = v->mv_data;
+	g->live = g->sv <= p->sv_hi;
+	return 0;
+}
+
+/* Position g on its first key at or after (sv, tb), strictly after it
+ * when `after`. */
+static int range_seek(range *g, const plan *p, uint64_t sv, uint64_t tb,
+		      bool after)
+{
+	uint8_t key[TL_LIST_KEY_LEN];
+	MDB_val k = { TL_LIST_KEY_LEN, key }, v;
+	int rc;
+
+	memcpy(key, g->prefix, TL_LIST_PREFIX_LEN);
+	tl_key_u64(key + 10, sv);
+	tl_key_u64(key + 18, tb);
+	rc = mdb_cursor_get(g->c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && after && k.mv_size == TL_LIST_KEY_LEN &&
+	    !memcmp(k.mv_data, key, TL_LIST_KEY_LEN))
+		rc = mdb_cursor_get(g->c, &k, &v, MDB_NEXT);
+	return range_take(g, p, rc, &k, &v);
+}
+
+static int range_next(range *g, const plan *p)
+{
+	MDB_val k, v;
+	return range_take(g, p, mdb_cursor_get(g->c, &k, &v, MDB_NEXT), &k,
+			  &v);
+}
+
+/* The live range with the smallest position, or NULL. */
+static range *range_min(range *g, size_t n)
+{
+	range *m = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (g[i].live && (!m || g[i].sv < m->sv ||
+				  (g[i].sv == m->sv && g[i].tb < m->tb)))
+			m = &g[i];
+	return m;
+}
+
+static int mdb_fail(tl_err *err, int rc)
+{
+	if (rc == MDB_NOTFOUND)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "view tasks names a task that does not "
+				  "exist");
+	return tl_err_set(err, TL_ESTORAGE, "storage", "view tasks: %s",
+			  mdb_strerror(rc));
+}
+
+/* Step 3b: merge the ranges, check each candidate, call fn for a page.
+ * next_cursor: the position of the last task returned, when a match is
+ * known (or, after a bounded look-ahead, may be) to follow.  Returns 0, a
+ * TL_E* code, or fn's non-zero answer (which stops the page). */
+static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
+		char next_cursor[TL_CURSOR_MAX], tl_err *err)
+{
+	const MDB_dbi *dbi = tl_view_dbis(r->db, "tasks");
+	range *g;
+	msgpack_zone zone;
+	size_t n = p->dimvals_len, returned = 0, extra = 0;
+	size_t budget = p->limit > 64 ? p->limit : 64;
+	uint64_t last_sv = 0, last_tb = 0;
+	bool more = false;
+	int mrc = 0, rc = 0;
+
+	next_cursor[0] = 0;
+	if (!dbi)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "the tasks view is not open (open the "
+				  "workspace with tl_views_all())");
+	if (p->empty || !n)
+		return 0;
+	g = calloc(n, sizeof *g);
+	if (!g)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	msgpack_zone_init(&zone, 2048);
+
+	/* Start each range at the lower bound, or just past the cursor. */
+	uint64_t sv = p->sv_lo, tb = 0;
+	bool after = false;
+	if (p->has_cursor && p->cur_sv >= sv) {
+		sv = p->cur_sv;
+		tb = p->cur_tb;
+		after = true;
+	}
+	for (size_t i = 0; i < n && !mrc; i++) {
+		if ((mrc = mdb_cursor_open(r->txn, dbi[0], &g[i].c)))
+			break;
+		tl_list_prefix(g[i].prefix, p->dim, p->dimvals[i], p->sort);
+		mrc = range_seek(&g[i], p, sv, tb, after);
+	}
+
+	for (range *m; !mrc && !rc && (m = range_min(g, n));) {
+		MDB_val doc;
+		cand c;
+		if ((mrc = tl_task_doc(r->db, r->txn, m->id, &doc)))
+			break;
+		msgpack_zone_clear(&zone);
+		if (!cand_decode(&doc, &zone, &c)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"corrupt task record");
+			break;
+		}
+		if (matches(p, &c)) {
+			if (returned == p->limit) {
+				more = true;
+				break;
+			}
+			rc = fn(arg, doc.mv_data, doc.mv_size);
+			returned++;
+			last_sv = m->sv;
+			last_tb = m->tb;
+		} else if (returned == p->limit && ++extra >= budget) {
+			more = true; /* stop looking: the next page will */
+			break;
+		}
+		mrc = range_next(m, p);
+	}
+	if (mrc)
+		rc = mdb_fail(err, mrc);
+	if (!rc && more) {
+		uint8_t b[CURSOR_BYTES];
+		b[0] = (uint8_t)p->sort;
+		tl_key_u64(b + 1, last_sv);
+		tl_key_u64(b + 9, last_tb);
+		tl_cursor_encode(p->cursor_kind, b, sizeof b, next_cursor,
+				 TL_CURSOR_MAX);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (g[i].c)
+			mdb_cursor_close(g[i].c);
+	free(g);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+/* ---- the queries ------------------------------------------------------- */
+
+int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
+		 tl_doc_fn fn, void *arg, char next_cursor[TL_CURSOR_MAX],
+		 tl_err *err)
+{
+	plan p;
+	tl_reader r;
+	int rc;
+
+	memset(&p, 0, sizeof p);
+	next_cursor[0] = 0;
+	if ((rc = check_list(ctx, q, &p, err)))
+		return rc;
+	if ((rc = tl_reader_begin(db, ctx, &r, err)))
+		return rc;
+	if (!(rc = parse_due(q->due, &p, &r, true, err)) &&
+	    !(rc = resolve_assignees(q, &r, &p, err)) &&
+	    !(rc = plan_scan(&p, err)))
+		rc = scan(&r, &p, fn, arg, next_cursor, err);
+	tl_reader_end(&r);
+	plan_release(&p);
+	return rc;
+}
+
+int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
+		size_t limit, tl_slice cursor, tl_doc_fn fn, void *arg,
+		char next_cursor[TL_CURSOR_MAX], tl_err *err)
+{
+	plan p;
+	tl_reader r;
+	char qb[64];
+	int rc;
+
+	memset(&p, 0, sizeof p);
+	next_cursor[0] = 0;
+	p.sort = TL_SORT_DUE;
+	if (days <= 0)
+		days = DEFAULT_DAYS;
+	if (days > MAX_DAYS)
+		return tl_err_set(err, TL_EINVALID, "days",
+				  "%d is more than %d", days, MAX_DAYS);
+	if (member.p && (!member.len || member.len > 64))
+		return tl_err_set(err, TL_EINVALID, "member",
+				  "'%s' is not a member id",
+				  quote(member, qb, sizeof qb));
+	if ((rc = check_limit(limit, &p, err)) ||
+	    (rc = check_cursor(cursor, UPCOMING_CURSOR, &p, err)))
+		return rc;
+	if ((rc = tl_reader_begin(db, ctx, &r, err)))
+		return rc;
+
+	if (!member.p || slice_is(member, "me"))
+		member = tl_s(r.actor);
+	if (!slice_eq(member, tl_s(r.actor)) && !r.admin) {
+		rc = tl_err_set(err, TL_EFORBIDDEN, "member",
+				"members see their own upcoming tasks; '%s' "
+				"may not see those of '%s'",
+				r.actor, quote(member, qb, sizeof qb));
+		goto out;
+	}
+	if (!tl_member_exists(db, r.txn, member)) {
+		rc = tl_err_set(err, TL_ENOTFOUND, "member",
+				"no member '%s' with CRM access",
+				quote(member, qb, sizeof qb));
+		goto out;
+	}
+	p.assignees = malloc(sizeof *p.assignees);
+	if (!p.assignees) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		goto out;
+	}
+	p.assignees[0] = member;
+	p.assignees_len = 1;
+	p.due = DUE_RANGE;
+	p.has_lo = p.has_hi = true;
+	p.lo = r.now_ms;
+	p.hi = r.now_ms + (int64_t)days * MS_PER_DAY;
+	p.automation = AUTO_HIDE;
+	if (!(rc = plan_scan(&p, err)))
+		rc = scan(&r, &p, fn, arg, next_cursor, err);
+out:
+	tl_reader_end(&r);
+	plan_release(&p);
+	return rc;
+}
