@@ -1,0 +1,1505 @@
+/*
+ * unit_list.c - tests of the `tasks` view and its queries, tl_task_list
+ * and tl_upcoming.
+ *
+ * Each test opens a fresh workspace with every view.  Tasks are named by
+ * their titles, and a listing is compared as the string of its titles in
+ * order ("a b c"), so that an expectation reads like the list it wants.
+ * Local-calendar tests pick the days on which the clocks change, with the
+ * boundaries computed independently (Python zoneinfo).  The randomized
+ * test drives thousands of commands and compares every query shape, paged
+ * with small limits, against a model computed from tl_task_get.
+ */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "projections.h"
+#include "tasklog.h"
+#include "tasklog_view.h"
+
+#define T0 INT64_C(1772442000000) /* 2026-03-02T09:00:00Z, a Monday */
+#define MIN INT64_C(60000)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+
+static char dir[64];
+static tl_db *db;
+static int64_t clock_ms = T0; /* the time commands run at */
+
+/* ---- workspace -------------------------------------------------------- */
+
+static void ws_open(void)
+{
+	tl_err err = { 0 };
+	size_t n;
+	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC };
+
+	o.views = tl_views_all(&n);
+	o.views_len = n;
+	int rc = tl_db_open(dir, &o, &db, &err);
+	cr_assert_eq(rc, 0, "tl_db_open: %s", err.message);
+}
+
+static void exec_ok(const char *actor, tl_cmd *c, tl_result *keep)
+{
+	tl_ctx ctx = { .actor = actor, .now_ms = clock_ms };
+	tl_result res = { 0 };
+	tl_err err = { 0 };
+	int rc = tl_exec(db, &ctx, c, 1, &res, &err);
+
+	cr_assert_eq(rc, 0, "command %d: %s: %s", c->kind, err.field,
+		     err.message);
+	if (keep)
+		*keep = res;
+	else
+		tl_result_release(&res);
+}
+
+static void member(const char *id, const char *role, int crm)
+{
+	tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s(id), .name = tl_s(id),
+		     .role = tl_s(role), .crm_access = crm };
+	exec_ok(NULL, &c, NULL);
+}
+
+/* A workspace in zone tz (NULL: UTC) with weeks starting on week_start,
+ * admin "admin", members alice, bob, dave, an admin root, and carol
+ * without CRM access. */
+static void ws_create(const char *tz, const char *week_start)
+{
+	tl_err err = { 0 };
+
+	snprintf(dir, sizeof dir, "/tmp/tasklog-list-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	ws_open();
+	tl_init_opts io = { .tz = tz, .week_start = week_start,
+			    .now_ms = T0 };
+	cr_assert_eq(tl_db_init(db, &io, &err), 0, "init: %s", err.message);
+	clock_ms = T0;
+	member("alice", "member", 1);
+	member("bob", "member", 1);
+	member("dave", "member", 1);
+	member("root", "admin", 1);
+	member("carol", "member", -1);
+}
+
+static void setup(void)
+{
+	ws_create(NULL, NULL);
+}
+
+static int rm_one(const char *p, const struct stat *s, int f,
+		  struct FTW *w)
+{
+	(void)s, (void)f, (void)w;
+	return remove(p);
+}
+
+static void teardown(void)
+{
+	if (db)
+		tl_db_close(db);
+	db = NULL;
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int verify(void)
+{
+	tl_err err = { 0 };
+	int n = tl_verify(db, NULL, NULL, NULL, &err);
+	cr_assert_geq(n, 0, "verify: %s", err.message);
+	return n;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+typedef struct add_opts {
+	const char *title, *link, *type, *due, *assignee, *status;
+	int64_t due_ms; /* used when due is NULL and this is non-zero */
+} add_opts;
+
+static char ids[512][37]; /* by title: "t<n>" or any title, see id_of */
+static char titles[512][64];
+static size_t n_ids;
+
+static const char *id_of(const char *title)
+{
+	for (size_t i = 0; i < n_ids; i++)
+		if (!strcmp(titles[i], title))
+			return ids[i];
+	cr_assert_fail("no task titled %s", title);
+	return NULL;
+}
+
+static const char *add_task(const add_opts *o)
+{
+	char due[32];
+	tl_result res;
+	tl_task t;
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s(o->title),
+		     .link = tl_s(o->link ? o->link : "lead:1"),
+		     .type = tl_s(o->type), .due = tl_s(o->due),
+		     .assignee = tl_s(o->assignee), .status = tl_s(o->status) };
+
+	if (!o->due && o->due_ms) {
+		tl_time_format(o->due_ms, due);
+		c.due = tl_s(due);
+	}
+	exec_ok(NULL, &c, &res);
+	cr_assert_eq(tl_task_decode(res.doc, res.doc_len, &t), 0);
+	cr_assert_lt(n_ids, 512);
+	tl_uuid_format(t.id, ids[n_ids]);
+	snprintf(titles[n_ids], sizeof titles[n_ids], "%s", o->title);
+	tl_task_release(&t);
+	tl_result_release(&res);
+	return ids[n_ids++];
+}
+#define ADD(...) add_task(&(add_opts){ __VA_ARGS__ })
+
+static void update(const char *title, tl_cmd c)
+{
+	c.id = tl_s(id_of(title));
+	exec_ok(NULL, &c, NULL);
+}
+#define UPDATE(title, ...) \
+	update(title, (tl_cmd){ .kind = TL_TASK_UPDATE, __VA_ARGS__ })
+
+static void assign(const char *title, const char *who)
+{
+	update(title, (tl_cmd){ .kind = TL_TASK_ASSIGN,
+				.assignee = tl_s(who), .unassign = !who });
+}
+
+static void set_status(const char *title, const char *st)
+{
+	update(title, (tl_cmd){ .kind = TL_TASK_STATUS, .status = tl_s(st) });
+}
+
+static void simple(const char *title, tl_cmd_kind kind)
+{
+	update(title, (tl_cmd){ .kind = kind });
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+#define MANY 8
+typedef struct lq {
+	const char *assignee[MANY], *status[MANY], *entity[MANY], *type[MANY];
+	const char *record, *due, *automation, *sort, *cursor;
+	size_t limit;
+	const char *as, *tz;
+	int64_t now; /* 0: clock_ms */
+} lq;
+
+typedef struct page {
+	char text[8192]; /* titles, space-separated */
+	char ids[1024][37];
+	size_t n;
+	char next[TL_CURSOR_MAX];
+	int rc;
+	tl_err err;
+} page;
+
+static int collect(void *arg, const uint8_t *doc, size_t len)
+{
+	page *pg = arg;
+	tl_task t;
+
+	cr_assert_eq(tl_task_decode(doc, len, &t), 0, "undecodable task");
+	cr_assert_lt(pg->n, 1024);
+	tl_uuid_format(t.id, pg->ids[pg->n++]);
+	size_t o = strlen(pg->text);
+	snprintf(pg->text + o, sizeof pg->text - o, "%s%s", o ? " " : "",
+		 t.title);
+	tl_task_release(&t);
+	return 0;
+}
+
+static size_t slices(const char *const *v, tl_slice *out)
+{
+	size_t n = 0;
+	while (n < MANY && v[n]) {
+		out[n] = tl_s(v[n]);
+		n++;
+	}
+	return n;
+}
+
+static void run_list(const lq *q, page *pg)
+{
+	tl_slice a[MANY], s[MANY], e[MANY], t[MANY];
+	tl_list_query tq = {
+		.assignees = a, .assignees_len = slices(q->assignee, a),
+		.statuses = s, .statuses_len = slices(q->status, s),
+		.entity_types = e, .entity_types_len = slices(q->entity, e),
+		.types = t, .types_len = slices(q->type, t),
+		.record = tl_s(q->record), .due = tl_s(q->due),
+		.automation = tl_s(q->automation), .sort = tl_s(q->sort),
+		.limit = q->limit, .cursor = tl_s(q->cursor),
+	};
+	tl_ctx ctx = { .actor = q->as, .tz = q->tz,
+		       .now_ms = q->now ? q->now : clock_ms };
+
+	memset(pg, 0, sizeof *pg);
+	pg->rc = tl_task_list(db, &ctx, &tq, collect, pg, pg->next, &pg->err);
+}
+
+static page pg_static;
+
+/* The titles of one page, in order; fails the test on an error. */
+static const char *list(const lq *q)
+{
+	run_list(q, &pg_static);
+	cr_assert_eq(pg_static.rc, 0, "list: %d %s: %s", pg_static.rc,
+		     pg_static.err.field, pg_static.err.message);
+	return pg_static.text;
+}
+#define LIST(...) list(&(lq){ __VA_ARGS__ })
+
+/* Every page with the given limit, joined. */
+static const char *list_all(lq q, size_t limit)
+{
+	static char all[16384];
+	static char cursor[TL_CURSOR_MAX];
+	page *pg = malloc(sizeof *pg);
+
+	all[0] = 0;
+	q.limit = limit;
+	for (int pages = 0;; pages++) {
+		cr_assert_lt(pages, 1000, "paging does not end");
+		run_list(&q, pg);
+		cr_assert_eq(pg->rc, 0, "list: %s: %s", pg->err.field,
+			     pg->err.message);
+		cr_assert_leq(pg->n, limit);
+		if (pg->n) {
+			size_t o = strlen(all);
+			snprintf(all + o, sizeof all - o, "%s%s", o ? " " : "",
+				 pg->text);
+		}
+		if (!pg->next[0])
+			break;
+		cr_assert_gt(pg->n, 0, "an empty page with a next cursor");
+		snprintf(cursor, sizeof cursor, "%s", pg->next);
+		q.cursor = cursor;
+	}
+	free(pg);
+	return all;
+}
+#define LIST_ALL(limit, ...) list_all((lq){ __VA_ARGS__ }, limit)
+
+/* The query fails with code, naming field. */
+static void list_fails(const lq *q, int code, const char *field)
+{
+	page *pg = malloc(sizeof *pg);
+	run_list(q, pg);
+	cr_assert_eq(pg->rc, code, "wanted %d naming %s, got %d (%s: %s)",
+		     code, field, pg->rc, pg->err.field, pg->err.message);
+	cr_assert_str_eq(pg->err.field, field, "message: %s",
+			 pg->err.message);
+	cr_assert_eq(pg->n, 0, "failed but listed tasks");
+	cr_assert_str_eq(pg->next, "");
+	free(pg);
+}
+#define LIST_FAILS(code, field, ...) list_fails(&(lq){ __VA_ARGS__ }, code, field)
+
+typedef struct uq {
+	const char *member, *as, *cursor;
+	int days;
+	size_t limit;
+	int64_t now;
+} uq;
+
+static void run_upcoming(const uq *q, page *pg)
+{
+	tl_ctx ctx = { .actor = q->as, .now_ms = q->now ? q->now : clock_ms };
+	memset(pg, 0, sizeof *pg);
+	pg->rc = tl_upcoming(db, &ctx, tl_s(q->member), q->days, q->limit,
+			     tl_s(q->cursor), collect, pg, pg->next, &pg->err);
+}
+
+static const char *upcoming(const uq *q)
+{
+	run_upcoming(q, &pg_static);
+	cr_assert_eq(pg_static.rc, 0, "upcoming: %s: %s", pg_static.err.field,
+		     pg_static.err.message);
+	return pg_static.text;
+}
+#define UPCOMING(...) upcoming(&(uq){ __VA_ARGS__ })
+
+TestSuite(list, .init = setup, .fini = teardown);
+TestSuite(list_weeks, .fini = teardown);
+TestSuite(upcoming, .init = setup, .fini = teardown);
+
+/* ---- filters -------------------------------------------------------------- */
+
+Test(list, is_empty_in_a_new_workspace)
+{
+	cr_assert_str_eq(LIST(), "");
+	cr_assert_str_eq(pg_static.next, "");
+}
+
+Test(list, shows_active_tasks_by_default)
+{
+	ADD(.title = "a");
+	ADD(.title = "b", .status = "in_progress");
+	ADD(.title = "c", .status = "on_hold");
+	ADD(.title = "d", .status = "completed");
+	ADD(.title = "e", .status = "cancelled");
+	cr_assert_str_eq(LIST(), "a b c");
+}
+
+Test(list, filters_by_status_and_ors_its_values)
+{
+	ADD(.title = "a");
+	ADD(.title = "b", .status = "in_progress");
+	ADD(.title = "c", .status = "on_hold");
+	ADD(.title = "d", .status = "completed");
+	ADD(.title = "e", .status = "cancelled");
+	cr_assert_str_eq(LIST(.status = { "todo" }), "a");
+	cr_assert_str_eq(LIST(.status = { "completed" }), "d");
+	cr_assert_str_eq(LIST(.status = { "cancelled", "todo" }), "a e");
+	cr_assert_str_eq(LIST(.status = { "completed", "cancelled",
+					   "on_hold" }),
+			 "c d e");
+	cr_assert_str_eq(LIST(.status = { "todo", "todo" }), "a");
+}
+
+Test(list, filters_by_assignee_me_and_unassigned)
+{
+	ADD(.title = "a", .assignee = "alice");
+	ADD(.title = "b", .assignee = "bob");
+	ADD(.title = "c");
+	ADD(.title = "d", .assignee = "admin");
+	ADD(.title = "e", .assignee = "alice", .status = "completed");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }), "a");
+	cr_assert_str_eq(LIST(.assignee = { "unassigned" }), "c");
+	cr_assert_str_eq(LIST(.assignee = { "me" }), "d");
+	cr_assert_str_eq(LIST(.assignee = { "me" }, .as = "bob"), "b");
+	cr_assert_str_eq(LIST(.assignee = { "alice", "unassigned" }), "a c");
+	cr_assert_str_eq(LIST(.assignee = { "alice", "alice", "me" }),
+			 "a d");
+	cr_assert_str_eq(LIST(.assignee = { "alice" },
+			      .status = { "completed", "todo" }),
+			 "a e");
+	cr_assert_str_eq(LIST(.assignee = { "dave" }), "");
+}
+
+Test(list, filters_by_type)
+{
+	ADD(.title = "a", .type = "call");
+	ADD(.title = "b", .type = "email");
+	ADD(.title = "c");
+	ADD(.title = "d", .type = "call", .status = "cancelled");
+	cr_assert_str_eq(LIST(.type = { "call" }), "a");
+	cr_assert_str_eq(LIST(.type = { "task", "email" }), "b c");
+	cr_assert_str_eq(LIST(.type = { "call" }, .status = { "cancelled" }),
+			 "d");
+	cr_assert_str_eq(LIST(.type = { "demo" }), "");
+}
+
+Test(list, filters_by_entity_type_and_record)
+{
+	ADD(.title = "a", .link = "lead:1");
+	ADD(.title = "b", .link = "lead:2");
+	ADD(.title = "c", .link = "contact:1");
+	ADD(.title = "d", .link = "account:1");
+	ADD(.title = "e", .link = "lead:1", .status = "completed");
+	ADD(.title = "f", .link = "opportunity:lead:1");
+	cr_assert_str_eq(LIST(.entity = { "lead" }), "a b");
+	cr_assert_str_eq(LIST(.entity = { "contact", "account" }), "c d");
+	cr_assert_str_eq(LIST(.record = "lead:1"), "a");
+	cr_assert_str_eq(LIST(.record = "contact:1"), "c");
+	cr_assert_str_eq(LIST(.record = "opportunity:lead:1"), "f");
+	cr_assert_str_eq(LIST(.record = "lead:1",
+			      .status = { "completed", "todo" }),
+			 "a e");
+	cr_assert_str_eq(LIST(.record = "lead:1", .entity = { "contact" }), "");
+	cr_assert_str_eq(LIST(.record = "lead:3"), "");
+}
+
+Test(list, combines_filters_with_and)
+{
+	ADD(.title = "a", .assignee = "alice", .type = "call",
+	    .link = "lead:1");
+	ADD(.title = "b", .assignee = "alice", .type = "email",
+	    .link = "lead:1");
+	ADD(.title = "c", .assignee = "bob", .type = "call", .link = "lead:1");
+	ADD(.title = "d", .assignee = "alice", .type = "call",
+	    .link = "contact:1");
+	ADD(.title = "e", .assignee = "alice", .type = "call",
+	    .link = "lead:1", .status = "on_hold");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .type = { "call" }),
+			 "a d e");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .type = { "call" },
+			      .entity = { "lead" }),
+			 "a e");
+	cr_assert_str_eq(LIST(.assignee = { "alice", "bob" },
+			      .type = { "call" }, .record = "lead:1",
+			      .status = { "todo" }),
+			 "a c");
+	cr_assert_str_eq(LIST(.type = { "call" }, .entity = { "lead" },
+			      .status = { "todo", "on_hold" }),
+			 "a c e");
+}
+
+Test(list, filters_by_due_window)
+{
+	clock_ms = T0;
+	ADD(.title = "past", .due_ms = T0 - DAY);
+	ADD(.title = "minute_ago", .due_ms = T0 - MIN);
+	ADD(.title = "now", .due_ms = T0);
+	ADD(.title = "tonight", .due_ms = T0 + 14 * HOUR + 59 * MIN);
+	ADD(.title = "tomorrow", .due_ms = T0 + 15 * HOUR);
+	ADD(.title = "sunday", .due_ms = T0 + 6 * DAY);
+	ADD(.title = "next_week", .due_ms = T0 + 7 * DAY);
+	ADD(.title = "none");
+	ADD(.title = "done_past", .due_ms = T0 - DAY, .status = "completed");
+	/* T0 is Monday 09:00 UTC: today is [T0-9h, T0+15h). */
+	cr_assert_str_eq(LIST(.due = "overdue"), "past minute_ago");
+	cr_assert_str_eq(LIST(.due = "overdue",
+			      .status = { "completed", "todo" }),
+			 "past minute_ago");
+	cr_assert_str_eq(LIST(.due = "today"), "minute_ago now tonight");
+	cr_assert_str_eq(LIST(.due = "week"),
+			 "minute_ago now tonight tomorrow sunday");
+	cr_assert_str_eq(LIST(.due = "none"), "none");
+	cr_assert_str_eq(LIST(.due = "2026-03-01..2026-03-03"),
+			 "past minute_ago now tonight");
+	cr_assert_str_eq(LIST(.due = "2026-03-02T09:00:00Z..+15h"),
+			 "now tonight");
+	cr_assert_str_eq(LIST(.due = "-1m..2026-03-02T09:00:00.001Z"),
+			 "minute_ago now");
+	cr_assert_str_eq(LIST(.due = "+6d.."), "sunday next_week");
+	cr_assert_str_eq(LIST(.due = "..2026-03-02"), "past");
+	cr_assert_str_eq(LIST(.due = "2026-03-01..2026-03-03",
+			      .status = { "completed" }),
+			 "done_past");
+	/* The window under every sort, not only due. */
+	cr_assert_str_eq(LIST(.due = "today", .sort = "created"),
+			 "tonight now minute_ago");
+	cr_assert_str_eq(LIST(.due = "none", .sort = "updated"), "none");
+	/* Overdue moves with the clock. */
+	cr_assert_str_eq(LIST(.due = "overdue", .now = T0 + 1),
+			 "past minute_ago now");
+}
+
+Test(list, refuses_automation_only_rows_until_there_are_some)
+{
+	ADD(.title = "a");
+	cr_assert_str_eq(LIST(.automation = "hide"), "a");
+	cr_assert_str_eq(LIST(.automation = "include"), "a");
+	cr_assert_str_eq(LIST(.automation = "only"), "");
+}
+
+/* ---- sorts ------------------------------------------------------------------- */
+
+Test(list, sorts_by_due_with_ties_in_creation_order_and_no_due_last)
+{
+	clock_ms = T0;
+	ADD(.title = "n1");
+	ADD(.title = "b1", .due_ms = T0 + 2 * HOUR);
+	ADD(.title = "a", .due_ms = T0 + HOUR);
+	ADD(.title = "n2");
+	ADD(.title = "b2", .due_ms = T0 + 2 * HOUR);
+	ADD(.title = "early", .due_ms = T0 - 100 * DAY);
+	ADD(.title = "b3", .due_ms = T0 + 2 * HOUR);
+	cr_assert_str_eq(LIST(), "early a b1 b2 b3 n1 n2");
+	cr_assert_str_eq(LIST(.sort = "due"), "early a b1 b2 b3 n1 n2");
+	cr_assert_str_eq(LIST_ALL(1), "early a b1 b2 b3 n1 n2");
+	cr_assert_str_eq(LIST_ALL(2, .sort = "due"),
+			 "early a b1 b2 b3 n1 n2");
+}
+
+Test(list, sorts_by_created_newest_first_with_ties_by_creation)
+{
+	clock_ms = T0;
+	ADD(.title = "a");
+	ADD(.title = "b"); /* same millisecond as a */
+	clock_ms = T0 + MIN;
+	ADD(.title = "c");
+	clock_ms = T0 - HOUR; /* a clock that went back */
+	ADD(.title = "d");
+	cr_assert_str_eq(LIST(.sort = "created"), "c b a d");
+	cr_assert_str_eq(LIST_ALL(1, .sort = "created"), "c b a d");
+}
+
+Test(list, sorts_by_updated_newest_first)
+{
+	clock_ms = T0;
+	ADD(.title = "a");
+	ADD(.title = "b");
+	ADD(.title = "c");
+	cr_assert_str_eq(LIST(.sort = "updated"), "c b a");
+	clock_ms = T0 + MIN;
+	UPDATE("a", .title = tl_s("a")); /* unchanged: appends nothing */
+	cr_assert_str_eq(LIST(.sort = "updated"), "c b a");
+	UPDATE("a", .notes = tl_s("note"));
+	cr_assert_str_eq(LIST(.sort = "updated"), "a c b");
+	clock_ms = T0 + 2 * MIN;
+	update("b", (tl_cmd){ .kind = TL_TASK_TAG,
+			      .tags = (tl_slice[]){ tl_s("x") },
+			      .tags_len = 1 });
+	cr_assert_str_eq(LIST(.sort = "updated"), "b a c");
+	cr_assert_str_eq(LIST(.sort = "updated", .assignee = { "unassigned" }),
+			 "b a c");
+	cr_assert_str_eq(LIST(.sort = "updated", .status = { "todo" }),
+			 "b a c");
+	/* Dimensions without the updated sort: the planner falls back. */
+	cr_assert_str_eq(LIST(.sort = "updated", .type = { "task" }),
+			 "b a c");
+	cr_assert_str_eq(LIST(.sort = "updated", .record = "lead:1"),
+			 "b a c");
+	cr_assert_str_eq(LIST(.sort = "updated", .entity = { "lead" }),
+			 "b a c");
+	cr_assert_str_eq(LIST_ALL(2, .sort = "updated", .record = "lead:1"),
+			 "b a c");
+}
+
+/* ---- the view follows every kind of event ---------------------------------- */
+
+Test(list, follows_every_kind_of_event)
+{
+	clock_ms = T0;
+	ADD(.title = "x", .due_ms = T0 + HOUR, .assignee = "alice",
+	    .type = "call", .link = "lead:1");
+	ADD(.title = "y", .due_ms = T0 + 2 * HOUR);
+	cr_assert_str_eq(LIST(), "x y");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }), "x");
+
+	/* title and notes: same place everywhere */
+	clock_ms += MIN;
+	UPDATE("x", .title = tl_s("x2"));
+	snprintf(titles[0], sizeof titles[0], "x2");
+	cr_assert_str_eq(LIST(), "x2 y");
+	cr_assert_str_eq(LIST(.sort = "updated"), "x2 y");
+
+	/* type */
+	UPDATE("x2", .type = tl_s("email"));
+	cr_assert_str_eq(LIST(.type = { "call" }), "");
+	cr_assert_str_eq(LIST(.type = { "email" }), "x2");
+
+	/* due, then none */
+	UPDATE("x2", .due = tl_s("2026-03-02T12:00:00Z"));
+	cr_assert_str_eq(LIST(), "y x2");
+	cr_assert_str_eq(LIST(.due = "none"), "");
+	UPDATE("x2", .no_due = true);
+	cr_assert_str_eq(LIST(), "y x2");
+	cr_assert_str_eq(LIST(.due = "none"), "x2");
+	cr_assert_str_eq(LIST(.due = "today"), "y");
+	UPDATE("x2", .due = tl_s("2026-03-02T09:30:00Z"));
+	cr_assert_str_eq(LIST(), "x2 y");
+
+	/* assign, reassign, unassign */
+	assign("x2", "bob");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }), "");
+	cr_assert_str_eq(LIST(.assignee = { "bob" }), "x2");
+	assign("x2", NULL);
+	cr_assert_str_eq(LIST(.assignee = { "bob" }), "");
+	cr_assert_str_eq(LIST(.assignee = { "unassigned" }), "x2 y");
+	assign("y", "alice");
+	cr_assert_str_eq(LIST(.assignee = { "unassigned" }), "x2");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }), "y");
+
+	/* status: still active, then not */
+	set_status("x2", "on_hold");
+	cr_assert_str_eq(LIST(), "x2 y");
+	cr_assert_str_eq(LIST(.status = { "on_hold" }), "x2");
+	cr_assert_str_eq(LIST(.status = { "todo" }), "y");
+	set_status("x2", "cancelled");
+	cr_assert_str_eq(LIST(), "y");
+	cr_assert_str_eq(LIST(.record = "lead:1"), "y");
+	cr_assert_str_eq(LIST(.status = { "cancelled" }), "x2");
+	cr_assert_str_eq(LIST(.status = { "cancelled" }, .record = "lead:1"),
+			 "x2");
+
+	/* complete, reopen */
+	simple("y", TL_TASK_COMPLETE);
+	cr_assert_str_eq(LIST(), "");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }), "");
+	cr_assert_str_eq(LIST(.status = { "completed" }), "y");
+	set_status("y", "todo");
+	cr_assert_str_eq(LIST(), "y");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }), "y");
+	cr_assert_str_eq(LIST(.status = { "completed" }), "");
+	set_status("x2", "in_progress");
+	cr_assert_str_eq(LIST(), "x2 y");
+
+	/* tags change no filter */
+	clock_ms += MIN;
+	update("y", (tl_cmd){ .kind = TL_TASK_TAG,
+			      .tags = (tl_slice[]){ tl_s("hot") },
+			      .tags_len = 1 });
+	cr_assert_str_eq(LIST(), "x2 y");
+	cr_assert_str_eq(LIST(.sort = "updated"), "y x2");
+	update("y", (tl_cmd){ .kind = TL_TASK_UNTAG,
+			      .tags = (tl_slice[]){ tl_s("hot") },
+			      .tags_len = 1 });
+	cr_assert_str_eq(LIST(), "x2 y");
+
+	/* delete: gone from every listing, of every status */
+	simple("x2", TL_TASK_DELETE);
+	cr_assert_str_eq(LIST(), "y");
+	cr_assert_str_eq(LIST(.status = { "in_progress" }), "");
+	cr_assert_str_eq(LIST(.sort = "created"), "y");
+	cr_assert_str_eq(LIST(.sort = "updated"), "y");
+	cr_assert_str_eq(LIST(.record = "lead:1"), "y");
+	simple("y", TL_TASK_COMPLETE);
+	simple("y", TL_TASK_DELETE);
+	cr_assert_str_eq(LIST(.status = { "completed" }), "");
+	cr_assert_eq(verify(), 0);
+}
+
+/* The number of keys in the view (white box). */
+static size_t view_keys(void)
+{
+	tl_reader r;
+	tl_err err = { 0 };
+	MDB_stat st;
+	cr_assert_eq(tl_reader_begin(db, NULL, &r, &err), 0);
+	const MDB_dbi *dbi = tl_view_dbis(db, "tasks");
+	cr_assert_not_null(dbi);
+	cr_assert_eq(mdb_stat(r.txn, dbi[0], &st), 0);
+	tl_reader_end(&r);
+	return st.ms_entries;
+}
+
+Test(list, keeps_keys_for_active_tasks_only_in_status_for_the_rest)
+{
+	/* Active: A, S, M with three sorts, E, R, T with two: 15 keys.
+	 * Completed or cancelled: S only, 3 keys.  Deleted: none. */
+	ADD(.title = "a", .assignee = "alice");
+	cr_assert_eq(view_keys(), 15);
+	ADD(.title = "b", .status = "completed");
+	cr_assert_eq(view_keys(), 18);
+	simple("a", TL_TASK_DELETE);
+	cr_assert_eq(view_keys(), 3);
+	set_status("b", "todo");
+	cr_assert_eq(view_keys(), 15);
+	set_status("b", "cancelled");
+	cr_assert_eq(view_keys(), 3);
+	simple("b", TL_TASK_DELETE);
+	cr_assert_eq(view_keys(), 0);
+	cr_assert_eq(verify(), 0);
+}
+
+Test(list, survives_a_rebuild_and_a_reopen)
+{
+	tl_err err = { 0 };
+	clock_ms = T0;
+	for (int i = 0; i < 40; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "t%02d", i);
+		ADD(.title = t, .due_ms = T0 + (i % 7) * HOUR,
+		    .assignee = i % 3 ? "alice" : NULL,
+		    .status = i % 5 ? NULL : "completed");
+		clock_ms += i % 2 ? MIN : 0;
+	}
+	char before[4][8192];
+	snprintf(before[0], 8192, "%s", LIST());
+	snprintf(before[1], 8192, "%s", LIST(.sort = "created"));
+	snprintf(before[2], 8192, "%s",
+		 LIST(.assignee = { "alice" }, .status = { "completed" }));
+	snprintf(before[3], 8192, "%s", LIST(.sort = "updated", .limit = 7));
+	tl_ctx ctx = { .now_ms = clock_ms };
+	cr_assert_eq(tl_rebuild(db, &ctx, (const char *[]){ "tasks" }, 1,
+				NULL, NULL, &err),
+		     0, "rebuild: %s", err.message);
+	cr_assert_str_eq(LIST(), before[0]);
+	cr_assert_str_eq(LIST(.sort = "created"), before[1]);
+	tl_db_close(db);
+	ws_open();
+	cr_assert_str_eq(LIST(.assignee = { "alice" },
+			      .status = { "completed" }),
+			 before[2]);
+	cr_assert_str_eq(LIST(.sort = "updated", .limit = 7), before[3]);
+	cr_assert_eq(verify(), 0);
+}
+
+/* ---- paging ----------------------------------------------------------------- */
+
+Test(list, pages_through_everything_without_duplicates)
+{
+	char want[8192] = "";
+	clock_ms = T0;
+	for (int i = 0; i < 25; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "t%02d", i);
+		ADD(.title = t, .due_ms = i < 20 ? T0 + (i / 3) * HOUR : 0);
+		size_t o = strlen(want);
+		snprintf(want + o, sizeof want - o, "%s%s", o ? " " : "", t);
+	}
+	for (size_t limit = 1; limit <= 26; limit++)
+		cr_assert_str_eq(LIST_ALL(limit), want, "limit %zu", limit);
+	/* A page that ends exactly at the end has no next cursor. */
+	LIST(.limit = 25);
+	cr_assert_str_eq(pg_static.next, "");
+	LIST(.limit = 24);
+	cr_assert_neq(pg_static.next[0], 0);
+}
+
+/* Page through `sort` with limit 4 while changing tasks between pages:
+ * tasks that did not move are listed exactly once. */
+Test(list, pages_stay_consistent_while_tasks_change)
+{
+	page *pg = malloc(sizeof *pg);
+	char cursor[TL_CURSOR_MAX];
+	clock_ms = T0;
+	for (int i = 0; i < 20; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "t%02d", i);
+		ADD(.title = t, .due_ms = T0 + i * HOUR);
+	}
+	lq q = { .limit = 4 };
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t00 t01 t02 t03");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	q.cursor = cursor;
+
+	/* Before the cursor: not listed on later pages.  After it: listed. */
+	ADD(.title = "early", .due_ms = T0 - HOUR);
+	ADD(.title = "tie03", .due_ms = T0 + 3 * HOUR); /* after t03: newer */
+	ADD(.title = "late", .due_ms = T0 + 100 * HOUR);
+	/* A listed task changes but stays before the cursor... */
+	UPDATE("t01", .title = tl_s("t01"), .notes = tl_s("n"));
+	/* ...and one moves past it: it shows again, where it is now. */
+	UPDATE("t02", .due = tl_s("2026-03-02T19:30:00Z")); /* T0+10.5h */
+	/* An unlisted task completes: it leaves. */
+	simple("t05", TL_TASK_COMPLETE);
+	/* One not yet listed moves earlier than the cursor: skipped. */
+	UPDATE("t08", .due = tl_s("2026-03-01"));
+
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "tie03 t04 t06 t07");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	set_status("t04", "on_hold"); /* listed; stays in place */
+	ADD(.title = "t06b", .due_ms = T0 + 6 * HOUR); /* before cursor */
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t09 t10 t02 t11");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t12 t13 t14 t15");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t16 t17 t18 t19");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "late");
+	cr_assert_str_eq(pg->next, "");
+	free(pg);
+}
+
+Test(list, pages_by_created_and_updated_while_tasks_change)
+{
+	page *pg = malloc(sizeof *pg);
+	char cursor[TL_CURSOR_MAX];
+	clock_ms = T0;
+	for (int i = 0; i < 10; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "t%d", i);
+		ADD(.title = t);
+		clock_ms += MIN;
+	}
+	lq q = { .limit = 3, .sort = "created" };
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t9 t8 t7");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	q.cursor = cursor;
+	ADD(.title = "new"); /* newest: before the cursor */
+	UPDATE("t5", .title = tl_s("t5"), .notes = tl_s("x"));
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t6 t5 t4");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	run_list(&q, pg);
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	cr_assert_str_eq(pg->text, "t3 t2 t1");
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t0");
+	cr_assert_str_eq(pg->next, "");
+
+	/* updated: a change moves a task to the front, before the cursor */
+	q = (lq){ .limit = 3, .sort = "updated" };
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "new t5 t9");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	q.cursor = cursor;
+	clock_ms += MIN;
+	UPDATE("t9", .notes = tl_s("again")); /* listed: not again */
+	UPDATE("t2", .notes = tl_s("moved")); /* moved ahead: skipped */
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t8 t7 t6");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t4 t3 t1");
+	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	run_list(&q, pg);
+	cr_assert_str_eq(pg->text, "t0");
+	free(pg);
+}
+
+Test(list, pages_within_a_due_window_and_across_or_values)
+{
+	clock_ms = T0;
+	for (int i = 0; i < 30; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "t%02d", i);
+		ADD(.title = t, .due_ms = T0 + (i % 10) * 20 * MIN,
+		    .assignee = i % 3 == 0 ? "alice" : i % 3 == 1 ? "bob" : NULL,
+		    .type = i % 2 ? "call" : "email");
+	}
+	/* today runs to T0+15h: every task; the window T0+1h..T0+2h holds
+	 * the due times 60, 80, 100 min: i % 10 in 3, 4, 5. */
+	const char *want = "t03 t13 t23 t04 t14 t24 t05 t15 t25";
+	for (size_t limit = 1; limit <= 10; limit++)
+		cr_assert_str_eq(LIST_ALL(limit, .due = "+1h..+2h"), want);
+	want = "t13 t23 t04 t14 t05 t25";
+	for (size_t limit = 1; limit <= 7; limit++)
+		cr_assert_str_eq(LIST_ALL(limit, .due = "+1h..+2h",
+					  .assignee = { "unassigned", "bob" }),
+				 want, "limit %zu", limit);
+	want = "t03 t13 t23 t05 t15 t25";
+	for (size_t limit = 1; limit <= 7; limit++)
+		cr_assert_str_eq(LIST_ALL(limit, .due = "+1h..+2h",
+					  .type = { "call" }),
+				 want, "limit %zu", limit);
+}
+
+Test(list, refuses_a_cursor_of_another_sort_or_listing)
+{
+	ADD(.title = "a");
+	ADD(.title = "b");
+	LIST(.limit = 1);
+	char c[TL_CURSOR_MAX];
+	snprintf(c, sizeof c, "%s", pg_static.next);
+	cr_assert_eq(c[0], 'l');
+	cr_assert_str_eq(LIST(.cursor = c), "b");
+	LIST_FAILS(TL_EINVALID, "cursor", .cursor = c, .sort = "created");
+	c[0] = 'u';
+	LIST_FAILS(TL_EINVALID, "cursor", .cursor = c);
+	LIST_FAILS(TL_EINVALID, "cursor", .cursor = "l00");
+	LIST_FAILS(TL_EINVALID, "cursor", .cursor = "garbage");
+	LIST_FAILS(TL_EINVALID, "cursor",
+		   .cursor = "l64ZZ000000000000000000000000000000");
+	/* An empty cursor is the first page. */
+	cr_assert_str_eq(LIST(.cursor = ""), "a b");
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+Test(list, validates_every_argument_naming_the_field)
+{
+	ADD(.title = "a");
+	LIST_FAILS(TL_EINVALID, "status", .status = { "done" });
+	LIST_FAILS(TL_EINVALID, "status", .status = { "todo", "" });
+	LIST_FAILS(TL_EINVALID, "type", .type = { "Call" });
+	LIST_FAILS(TL_EINVALID, "entity_type", .entity = { "leads" });
+	LIST_FAILS(TL_EINVALID, "record", .record = "lead");
+	LIST_FAILS(TL_EINVALID, "record", .record = ":1");
+	LIST_FAILS(TL_EINVALID, "record", .record = "lead:");
+	LIST_FAILS(TL_EINVALID, "record", .record = "person:1");
+	LIST_FAILS(TL_EINVALID, "record", .record = "lead:a\nb");
+	LIST_FAILS(TL_EINVALID, "record", .record = "lead:\xff");
+	LIST_FAILS(TL_EINVALID, "record", .record = "");
+	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { "nobody" });
+	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { "" });
+	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { "carol" });
+	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { TL_SYSTEM_USER });
+	LIST_FAILS(TL_EINVALID, "due", .due = "tomorrow");
+	LIST_FAILS(TL_EINVALID, "due", .due = "");
+	LIST_FAILS(TL_EINVALID, "due", .due = "..");
+	LIST_FAILS(TL_EINVALID, "due", .due = "2026-13-01..");
+	LIST_FAILS(TL_EINVALID, "due", .due = "+1d..-1d");
+	LIST_FAILS(TL_EINVALID, "due", .due = "2026-03-02..2026-03-02");
+	LIST_FAILS(TL_EINVALID, "automation", .automation = "show");
+	LIST_FAILS(TL_EINVALID, "sort", .sort = "title");
+	LIST_FAILS(TL_EINVALID, "limit", .limit = 1001);
+	cr_assert_str_eq(LIST(.limit = 1000), "a");
+	LIST_FAILS(TL_EINVALID, "tz", .tz = "Mars/Olympus");
+}
+
+Test(list, validates_arguments_before_looking_anything_up)
+{
+	/* An unknown actor is forbidden, but a bad argument is reported
+	 * first; an unknown assignee needs the look-up. */
+	LIST_FAILS(TL_EINVALID, "status", .status = { "x" }, .as = "ghost");
+	LIST_FAILS(TL_EFORBIDDEN, "as", .as = "ghost");
+	LIST_FAILS(TL_EFORBIDDEN, "as", .as = "carol");
+	LIST_FAILS(TL_EFORBIDDEN, "as", .assignee = { "nobody" },
+		   .as = "ghost");
+}
+
+Test(list, defaults_to_fifty_a_page)
+{
+	for (int i = 0; i < 55; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "t%02d", i);
+		ADD(.title = t);
+	}
+	LIST();
+	cr_assert_eq(pg_static.n, 50);
+	cr_assert_neq(pg_static.next[0], 0);
+}
+
+/* ---- local calendars ------------------------------------------------------- */
+
+static int64_t at(const char *rfc3339)
+{
+	int64_t ms;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_time_parse(tl_s(rfc3339), T0, NULL, "t", &ms, &err),
+		     0, "%s", rfc3339);
+	return ms;
+}
+
+/* Tasks due 1 ms before, at, 1 ms before the end of, and at the end of
+ * [start, end); with now inside, `due` lists exactly "in1 in2". */
+static void expect_window(const char *tz, const char *due, const char *now,
+			  const char *start, const char *end)
+{
+	char t[4][32];
+	int64_t s = at(start), e = at(end);
+	static int round;
+
+	round++;
+	snprintf(t[0], 32, "out%d_a", round);
+	snprintf(t[1], 32, "in%d_a", round);
+	snprintf(t[2], 32, "in%d_b", round);
+	snprintf(t[3], 32, "out%d_b", round);
+	const char *idv[4];
+	idv[0] = ADD(.title = t[0], .due_ms = s - 1);
+	idv[1] = ADD(.title = t[1], .due_ms = s);
+	idv[2] = ADD(.title = t[2], .due_ms = e - 1);
+	idv[3] = ADD(.title = t[3], .due_ms = e);
+	char want[80];
+	snprintf(want, sizeof want, "%s %s", t[1], t[2]);
+	cr_assert_str_eq(LIST(.due = due, .tz = tz, .now = at(now)), want,
+			 "%s %s at %s", due, tz ? tz : "(workspace)", now);
+	/* The window does not depend on the sort. */
+	snprintf(want, sizeof want, "%s %s", t[2], t[1]);
+	cr_assert_str_eq(LIST(.due = due, .tz = tz, .now = at(now),
+			      .sort = "created"),
+			 want);
+	/* Leave nothing behind for the next window. */
+	for (int i = 0; i < 4; i++)
+		exec_ok(NULL, &(tl_cmd){ .kind = TL_TASK_DELETE,
+					 .id = tl_s(idv[i]) },
+			NULL);
+}
+
+Test(list, today_and_week_in_berlin_across_both_clock_changes)
+{
+	/* 2026-03-29: 23 hours; 2026-10-25: 25 hours. */
+	expect_window("Europe/Berlin", "today", "2026-03-29T12:00:00Z",
+		      "2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z");
+	expect_window("Europe/Berlin", "today", "2026-03-28T23:00:00Z",
+		      "2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z");
+	expect_window("Europe/Berlin", "today", "2026-10-25T22:59:59.999Z",
+		      "2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z");
+	expect_window("Europe/Berlin", "week", "2026-03-29T12:00:00Z",
+		      "2026-03-22T23:00:00Z", "2026-03-29T22:00:00Z");
+	expect_window("Europe/Berlin", "week", "2026-10-25T12:00:00Z",
+		      "2026-10-18T22:00:00Z", "2026-10-25T23:00:00Z");
+	/* The workspace zone when the reader gives none. */
+	expect_window(NULL, "today", "2026-03-29T12:00:00Z",
+		      "2026-03-29T00:00:00Z", "2026-03-30T00:00:00Z");
+}
+
+Test(list, today_and_week_in_los_angeles_across_both_clock_changes)
+{
+	expect_window("America/Los_Angeles", "today", "2026-03-08T20:00:00Z",
+		      "2026-03-08T08:00:00Z", "2026-03-09T07:00:00Z");
+	expect_window("America/Los_Angeles", "today", "2026-11-01T07:00:00Z",
+		      "2026-11-01T07:00:00Z", "2026-11-02T08:00:00Z");
+	/* Monday weeks: 2026-03-02..09 local, the change on the Sunday. */
+	expect_window("America/Los_Angeles", "week", "2026-03-08T20:00:00Z",
+		      "2026-03-02T08:00:00Z", "2026-03-09T07:00:00Z");
+	expect_window("America/Los_Angeles", "week", "2026-11-01T20:00:00Z",
+		      "2026-10-26T07:00:00Z", "2026-11-02T08:00:00Z");
+}
+
+Test(list, today_and_week_in_auckland_across_both_clock_changes)
+{
+	expect_window("Pacific/Auckland", "today", "2026-04-05T00:00:00Z",
+		      "2026-04-04T11:00:00Z", "2026-04-05T12:00:00Z");
+	expect_window("Pacific/Auckland", "today", "2026-09-27T10:59:59Z",
+		      "2026-09-26T12:00:00Z", "2026-09-27T11:00:00Z");
+	expect_window("Pacific/Auckland", "week", "2026-04-05T00:00:00Z",
+		      "2026-03-29T11:00:00Z", "2026-04-05T12:00:00Z");
+	/* Monday 2026-04-06 local starts the next week. */
+	expect_window("Pacific/Auckland", "week", "2026-04-05T12:00:00Z",
+		      "2026-04-05T12:00:00Z", "2026-04-12T12:00:00Z");
+}
+
+Test(list_weeks, start_on_sunday_when_the_workspace_says_so)
+{
+	ws_create("Europe/Berlin", "sunday");
+	/* Sunday 2026-03-29 starts its own week: to Sunday 2026-04-05. */
+	expect_window(NULL, "week", "2026-03-29T12:00:00Z",
+		      "2026-03-28T23:00:00Z", "2026-04-04T22:00:00Z");
+	/* Saturday 2026-03-28 belongs to the week before. */
+	expect_window(NULL, "week", "2026-03-28T12:00:00Z",
+		      "2026-03-21T23:00:00Z", "2026-03-28T23:00:00Z");
+	expect_window(NULL, "today", "2026-03-29T12:00:00Z",
+		      "2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z");
+	/* A date in a range is local midnight in the reader's zone. */
+	ADD(.title = "d", .due_ms = at("2026-03-28T23:30:00Z"));
+	cr_assert_str_eq(LIST(.due = "2026-03-29..2026-03-30"), "d");
+	cr_assert_str_eq(LIST(.due = "2026-03-29..2026-03-30", .tz = "UTC"),
+			 "");
+}
+
+Test(list_weeks, start_on_monday_by_default)
+{
+	ws_create("Europe/Berlin", NULL);
+	expect_window(NULL, "week", "2026-03-29T12:00:00Z",
+		      "2026-03-22T23:00:00Z", "2026-03-29T22:00:00Z");
+}
+
+/* ---- upcoming ----------------------------------------------------------- */
+
+Test(upcoming, lists_a_members_active_tasks_due_in_the_next_days)
+{
+	clock_ms = T0;
+	ADD(.title = "overdue", .due_ms = T0 - 1, .assignee = "alice");
+	ADD(.title = "now", .due_ms = T0, .assignee = "alice");
+	ADD(.title = "d6", .due_ms = T0 + 6 * DAY, .assignee = "alice");
+	ADD(.title = "d7", .due_ms = T0 + 7 * DAY - 1, .assignee = "alice");
+	ADD(.title = "d7_end", .due_ms = T0 + 7 * DAY, .assignee = "alice");
+	ADD(.title = "d1", .due_ms = T0 + DAY, .assignee = "alice");
+	ADD(.title = "no_due", .assignee = "alice");
+	ADD(.title = "bobs", .due_ms = T0 + HOUR, .assignee = "bob");
+	ADD(.title = "nobodys", .due_ms = T0 + HOUR);
+	ADD(.title = "done", .due_ms = T0 + HOUR, .assignee = "alice",
+	    .status = "completed");
+	ADD(.title = "held", .due_ms = T0 + 2 * HOUR, .assignee = "alice",
+	    .status = "on_hold");
+	cr_assert_str_eq(UPCOMING(.as = "alice"), "now held d1 d6 d7");
+	cr_assert_str_eq(UPCOMING(.as = "alice", .member = "alice"),
+			 "now held d1 d6 d7");
+	cr_assert_str_eq(UPCOMING(.as = "alice", .member = "me"),
+			 "now held d1 d6 d7");
+	cr_assert_str_eq(UPCOMING(.as = "alice", .days = 1), "now held");
+	cr_assert_str_eq(UPCOMING(.as = "alice", .days = 8),
+			 "now held d1 d6 d7 d7_end");
+	cr_assert_str_eq(UPCOMING(.as = "alice", .days = -3),
+			 "now held d1 d6 d7");
+	cr_assert_str_eq(UPCOMING(.member = "alice"), "now held d1 d6 d7");
+	cr_assert_str_eq(UPCOMING(.member = "bob", .as = "root"), "bobs");
+	cr_assert_str_eq(UPCOMING(), "");
+	cr_assert_str_eq(UPCOMING(.as = "alice", .now = T0 + 1),
+			 "held d1 d6 d7 d7_end");
+}
+
+Test(upcoming, pages_and_follows_changes)
+{
+	page *pg = malloc(sizeof *pg);
+	char c[TL_CURSOR_MAX];
+	clock_ms = T0;
+	for (int i = 0; i < 9; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "t%d", i);
+		ADD(.title = t, .due_ms = T0 + (i / 2) * HOUR,
+		    .assignee = "alice");
+	}
+	run_upcoming(&(uq){ .as = "alice", .limit = 4 }, pg);
+	cr_assert_str_eq(pg->text, "t0 t1 t2 t3");
+	snprintf(c, sizeof c, "%s", pg->next);
+	cr_assert_eq(c[0], 'u');
+	assign("t5", "bob");
+	run_upcoming(&(uq){ .as = "alice", .limit = 4, .cursor = c }, pg);
+	cr_assert_str_eq(pg->text, "t4 t6 t7 t8");
+	cr_assert_str_eq(pg->next, "");
+	/* A list cursor is not an upcoming cursor. */
+	LIST(.limit = 1);
+	run_upcoming(&(uq){ .as = "alice", .cursor = pg_static.next }, pg);
+	cr_assert_eq(pg->rc, TL_EINVALID);
+	cr_assert_str_eq(pg->err.field, "cursor");
+	free(pg);
+}
+
+Test(upcoming, is_for_ones_own_tasks_unless_admin)
+{
+	page pg;
+	run_upcoming(&(uq){ .as = "alice", .member = "bob" }, &pg);
+	cr_assert_eq(pg.rc, TL_EFORBIDDEN);
+	cr_assert_str_eq(pg.err.field, "member");
+	run_upcoming(&(uq){ .as = "root", .member = "ghost" }, &pg);
+	cr_assert_eq(pg.rc, TL_ENOTFOUND);
+	cr_assert_str_eq(pg.err.field, "member");
+	run_upcoming(&(uq){ .as = "alice", .member = "ghost" }, &pg);
+	cr_assert_eq(pg.rc, TL_EFORBIDDEN);
+	run_upcoming(&(uq){ .as = "carol" }, &pg);
+	cr_assert_eq(pg.rc, TL_EFORBIDDEN);
+	cr_assert_str_eq(pg.err.field, "as");
+	run_upcoming(&(uq){ .as = "alice", .limit = 5000 }, &pg);
+	cr_assert_eq(pg.rc, TL_EINVALID);
+	cr_assert_str_eq(pg.err.field, "limit");
+	run_upcoming(&(uq){ .as = "alice", .days = 100000 }, &pg);
+	cr_assert_eq(pg.rc, TL_EINVALID);
+	cr_assert_str_eq(pg.err.field, "days");
+	run_upcoming(&(uq){ .as = "alice", .member = "" }, &pg);
+	cr_assert_eq(pg.rc, TL_EINVALID);
+	cr_assert_str_eq(pg.err.field, "member");
+	run_upcoming(&(uq){ .as = "alice", .cursor = "u12" }, &pg);
+	cr_assert_eq(pg.rc, TL_EINVALID);
+	cr_assert_str_eq(pg.err.field, "cursor");
+}
+
+/* ---- randomized: every query shape against a model ------------------------ */
+
+#define R_TASKS_MAX 2048
+
+static const char *const r_members[] = { "alice", "bob", "dave", "admin" };
+static const char *const r_records[] = {
+	"lead:1", "lead:2", "lead:3", "contact:1", "contact:2",
+	"account:1", "opportunity:1", "opportunity:2", "lead:x:y"
+};
+static const char *const r_types[] = { "call", "email", "message", "meeting",
+				       "chat", "proposal", "note", "task",
+				       "follow_up", "demo" };
+static const char *const r_statuses[] = { "todo", "in_progress", "on_hold",
+					  "completed", "cancelled" };
+static const char *const r_entities[] = { "contact", "lead", "account",
+					  "opportunity" };
+
+typedef struct model {
+	char id[R_TASKS_MAX][37];
+	bool gone[R_TASKS_MAX]; /* deleted */
+	size_t n;
+	tl_task t[R_TASKS_MAX]; /* state read back */
+} model;
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+#define PICK(arr) (arr)[rnd(sizeof(arr) / sizeof((arr)[0]))]
+
+static void rand_due(char *buf, tl_slice *out)
+{
+	int64_t d = clock_ms + ((int64_t)rnd(40 * 24) - 20 * 24) * HOUR +
+		    (rnd(3) ? 0 : (int64_t)rnd(60) * MIN);
+	tl_time_format(d, buf);
+	*out = tl_s(buf);
+}
+
+/* One random command on the model's tasks. */
+static void rand_command(model *m)
+{
+	char due[32];
+	tl_result res;
+	uint32_t k = rnd(100);
+	size_t i = m->n ? rnd((uint32_t)m->n) : 0;
+
+	clock_ms += rnd(4) == 0 ? 0 : (int64_t)rnd(5) * MIN;
+	if (m->n < 20 || k < 35 || (m->gone[i] && k < 90)) {
+		if (m->n == R_TASKS_MAX)
+			return;
+		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("r"),
+			     .link = tl_s(PICK(r_records)) };
+		if (rnd(4))
+			c.type = tl_s(PICK(r_types));
+		if (rnd(5))
+			rand_due(due, &c.due);
+		if (rnd(3))
+			c.assignee = tl_s(PICK(r_members));
+		if (!rnd(5))
+			c.status = tl_s(PICK(r_statuses));
+		exec_ok(NULL, &c, &res);
+		tl_task t;
+		cr_assert_eq(tl_task_decode(res.doc, res.doc_len, &t), 0);
+		tl_uuid_format(t.id, m->id[m->n++]);
+		tl_task_release(&t);
+		tl_result_release(&res);
+		return;
+	}
+	if (m->gone[i])
+		return;
+	tl_cmd c = { .id = tl_s(m->id[i]) };
+	tl_slice tag = tl_s(rnd(2) ? "a" : "b");
+	if (k < 50) {
+		c.kind = TL_TASK_UPDATE;
+		switch (rnd(4)) {
+		case 0: rand_due(due, &c.due); break;
+		case 1: c.no_due = true; break;
+		case 2: c.type = tl_s(PICK(r_types)); break;
+		default: c.title = tl_s(rnd(2) ? "r" : "s"); break;
+		}
+	} else if (k < 65) {
+		c.kind = TL_TASK_ASSIGN;
+		if (rnd(4))
+			c.assignee = tl_s(PICK(r_members));
+		else
+			c.unassign = true;
+	} else if (k < 80) {
+		c.kind = TL_TASK_STATUS;
+		c.status = tl_s(PICK(r_statuses));
+	} else if (k < 85) {
+		c.kind = TL_TASK_COMPLETE;
+	} else if (k < 90) {
+		c.kind = rnd(2) ? TL_TASK_TAG : TL_TASK_UNTAG;
+		c.tags = &tag;
+		c.tags_len = 1;
+	} else {
+		c.kind = TL_TASK_DELETE;
+		m->gone[i] = true;
+	}
+	exec_ok(NULL, &c, NULL);
+}
+
+static void model_load(model *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		uint8_t *doc;
+		size_t len;
+		tl_err err = { 0 };
+		cr_assert_eq(tl_task_get(db, NULL, tl_s(m->id[i]), &doc, &len,
+					 &err),
+			     0);
+		cr_assert_eq(tl_task_decode(doc, len, &m->t[i]), 0);
+		cr_assert_eq(m->t[i].deleted, m->gone[i]);
+		free(doc);
+	}
+}
+
+static void model_free(model *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		tl_task_release(&m->t[i]);
+}
+
+static bool in_list(const char *const *v, const char *s)
+{
+	for (int i = 0; i < MANY && v[i]; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+static bool is_active(int st)
+{
+	return st <= 2;
+}
+
+/* The model's answer: does task t belong to query q (read as `actor`,
+ * in zone tz at `now`)? */
+static bool model_match(const lq *q, const tl_task *t, int64_t now,
+			int64_t today[2], int64_t week[2], int64_t range[2])
+{
+	if (t->deleted)
+		return false;
+	if (q->status[0] ? !in_list(q->status, tl_status_tokens[t->status])
+			 : !is_active(t->status))
+		return false;
+	if (q->type[0] && !in_list(q->type, tl_type_tokens[t->type]))
+		return false;
+	if (q->entity[0] &&
+	    !in_list(q->entity, tl_entity_tokens[t->link_type]))
+		return false;
+	if (q->record) {
+		char rec[256];
+		snprintf(rec, sizeof rec, "%s:%s",
+			 tl_entity_tokens[t->link_type], t->link_id);
+		if (strcmp(rec, q->record))
+			return false;
+	}
+	if (q->assignee[0]) {
+		bool ok = false;
+		for (int i = 0; i < MANY && q->assignee[i]; i++) {
+			const char *a = q->assignee[i];
+			if (!strcmp(a, "unassigned"))
+				ok |= !t->assignee;
+			else if (!strcmp(a, "me"))
+				ok |= t->assignee &&
+				      !strcmp(t->assignee, "admin");
+			else
+				ok |= t->assignee && !strcmp(t->assignee, a);
+		}
+		if (!ok)
+			return false;
+	}
+	if (q->due) {
+		if (!strcmp(q->due, "none"))
+			return !t->has_due;
+		if (!t->has_due)
+			return false;
+		if (!strcmp(q->due, "overdue"))
+			return t->due_at < now && is_active(t->status);
+		int64_t *w = !strcmp(q->due, "today") ? today
+			     : !strcmp(q->due, "week") ? week : range;
+		return t->due_at >= w[0] && t->due_at < w[1];
+	}
+	return true;
+}
+
+static int model_cmp_sort;
+static const tl_task *model_cmp_base;
+static int model_cmp(const void *a, const void *b)
+{
+	const tl_task *x = &model_cmp_base[*(const size_t *)a];
+	const tl_task *y = &model_cmp_base[*(const size_t *)b];
+	int64_t kx, ky;
+	if (model_cmp_sort == 'd') {
+		if (x->has_due != y->has_due)
+			return x->has_due ? -1 : 1;
+		if (x->has_due && x->due_at != y->due_at)
+			return x->due_at < y->due_at ? -1 : 1;
+		return x->created_seq < y->created_seq ? -1 : 1;
+	}
+	kx = model_cmp_sort == 'c' ? x->created_at : x->updated_at;
+	ky = model_cmp_sort == 'c' ? y->created_at : y->updated_at;
+	if (kx != ky)
+		return kx > ky ? -1 : 1;
+	return x->created_seq > y->created_seq ? -1 : 1;
+}
+
+/* Compare the paged listing of q with the model's. */
+static void check_query(model *m, lq q, const char *what)
+{
+	static size_t order[R_TASKS_MAX];
+	static char cursor[TL_CURSOR_MAX];
+	static page pg;
+	int64_t today[2], week[2], range[2] = { 0, 0 };
+	const char *tz = q.tz ? q.tz : "UTC";
+	size_t n = 0, got = 0;
+
+	cr_assert_eq(tl_day_range(clock_ms, tz, &today[0], &today[1]), 0);
+	cr_assert_eq(tl_week_range(clock_ms, tz, 1, &week[0], &week[1]), 0);
+	if (q.due && strstr(q.due, "..")) {
+		char from[40], to[40];
+		tl_err err;
+		const char *dots = strstr(q.due, "..");
+		snprintf(from, sizeof from, "%.*s", (int)(dots - q.due), q.due);
+		snprintf(to, sizeof to, "%s", dots + 2);
+		range[0] = INT64_MIN;
+		range[1] = INT64_MAX;
+		if (from[0])
+			cr_assert_eq(tl_time_parse(tl_s(from), clock_ms, tz,
+						   "d", &range[0], &err), 0);
+		if (to[0])
+			cr_assert_eq(tl_time_parse(tl_s(to), clock_ms, tz, "d",
+						   &range[1], &err), 0);
+	}
+	for (size_t i = 0; i < m->n; i++)
+		if (model_match(&q, &m->t[i], clock_ms, today, week, range))
+			order[n++] = i;
+	model_cmp_sort = q.sort ? q.sort[0] : 'd';
+	model_cmp_base = m->t;
+	qsort(order, n, sizeof *order, model_cmp);
+
+	q.cursor = NULL;
+	for (int pages = 0;; pages++) {
+		cr_assert_lt(pages, 2 * R_TASKS_MAX, "%s: paging does not end",
+			     what);
+		run_list(&q, &pg);
+		cr_assert_eq(pg.rc, 0, "%s: %s: %s", what, pg.err.field,
+			     pg.err.message);
+		for (size_t j = 0; j < pg.n; j++, got++) {
+			cr_assert_lt(got, n, "%s: more tasks than the model's "
+				     "%zu", what, n);
+			cr_assert_str_eq(pg.ids[j], m->id[order[got]],
+					 "%s: task %zu of %zu differs", what,
+					 got, n);
+		}
+		if (!pg.next[0])
+			break;
+		snprintf(cursor, sizeof cursor, "%s", pg.next);
+		q.cursor = cursor;
+	}
+	cr_assert_eq(got, n, "%s: listed %zu of the model's %zu", what, got,
+		     n);
+}
+
+static void fill(const char **dst, const char *const *src, size_t n_src,
+		 uint32_t count)
+{
+	for (uint32_t i = 0; i < count && i < MANY; i++)
+		dst[i] = src[rnd((uint32_t)n_src)];
+}
+
+static void check_all_shapes(model *m, int rounds)
+{
+	static const char *const sorts[] = { "due", "created", "updated" };
+	static const char *const assignees[] = { "alice", "bob", "dave",
+						 "admin", "me",
+						 "unassigned" };
+	static const char *const dues[] = { "overdue", "today", "week",
+					    "none", "-3d..+2d",
+					    "2026-03-01..2026-03-09",
+					    "+1d..", "..-5d" };
+	char what[64];
+
+	model_load(m);
+	/* Each filter alone, under each sort. */
+	for (int s = 0; s < 3; s++) {
+		const char *so = sorts[s];
+		size_t lim = 1 + rnd(9);
+		check_query(m, (lq){ .sort = so, .limit = lim }, "all");
+		for (size_t i = 0; i < 6; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .assignee = { assignees[i] } },
+				    assignees[i]);
+		for (size_t i = 0; i < 5; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .status = { r_statuses[i] } },
+				    r_statuses[i]);
+		for (size_t i = 0; i < 10; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .type = { r_types[i] } },
+				    r_types[i]);
+		for (size_t i = 0; i < 4; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .entity = { r_entities[i] } },
+				    r_entities[i]);
+		for (size_t i = 0; i < 9; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .record = r_records[i] },
+				    r_records[i]);
+		for (size_t i = 0; i < 8; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .due = dues[i],
+					     .tz = "Europe/Berlin" },
+				    dues[i]);
+	}
+	/* Random combinations. */
+	for (int r = 0; r < rounds; r++) {
+		lq q = { .sort = sorts[rnd(3)], .limit = 1 + rnd(12),
+			 .tz = rnd(2) ? "America/Los_Angeles" : NULL };
+		if (!rnd(3))
+			fill(q.assignee, assignees, 6, 1 + rnd(3));
+		if (!rnd(3))
+			fill(q.status, r_statuses, 5, 1 + rnd(3));
+		if (!rnd(4))
+			fill(q.type, r_types, 10, 1 + rnd(4));
+		if (!rnd(4))
+			fill(q.entity, r_entities, 4, 1 + rnd(2));
+		if (!rnd(5))
+			q.record = PICK(r_records);
+		if (!rnd(3))
+			q.due = PICK(dues);
+		snprintf(what, sizeof what, "combination %d", r);
+		check_query(m, q, what);
+	}
+	model_free(m);
+}
+
+Test(list, agrees_with_a_model_over_random_commands, .timeout = 600)
+{
+	model *m = calloc(1, sizeof *m);
+	clock_ms = T0;
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 1000; i++)
+			rand_command(m);
+		check_all_shapes(m, 150);
+	}
+	cr_assert_eq(verify(), 0, "the view differs from a rebuild");
+	free(m);
+}
