@@ -608,6 +608,12 @@ static void hex(char *out, const uint8_t *p, size_t n)
 	strcpy(out + 2 * m, n > m ? "..." : "");
 }
 
+static void report(tl_problem_fn fn, void *arg, const char *msg)
+{
+	if (fn)
+		fn(arg, msg);
+}
+
 /* Compare two databases entry by entry; report the first differences. */
 static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 		      tl_problem_fn fn, void *arg)
@@ -650,7 +656,7 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 					snprintf(msg, sizeof msg,
 						 "view %s: key %s has a different value than a rebuild gives",
 						 what, h1);
-					fn(arg, msg);
+					report(fn, arg, msg);
 					problems++;
 				}
 				/* DUPSORT dbs: a value mismatch above is
@@ -674,7 +680,7 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 				 what, h2);
 			rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
 		}
-		fn(arg, msg);
+		report(fn, arg, msg);
 		problems++;
 	}
 	mdb_cursor_close(ca);
@@ -713,7 +719,7 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 		    open_gen(txn, v, gen, 0, cur)) {
 			snprintf(what, sizeof what,
 				 "view %s: no serving generation", v->name);
-			fn(arg, what);
+			report(fn, arg, what);
 			problems++;
 			continue;
 		}
@@ -721,7 +727,7 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 			snprintf(what, sizeof what,
 				 "view %s: stored version %u, code version %u",
 				 v->name, ver, v->version);
-			fn(arg, what);
+			report(fn, arg, what);
 			problems++;
 		}
 		for (size_t j = 0; j < v->dbs_len; j++) {

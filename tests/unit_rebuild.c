@@ -1,0 +1,315 @@
+/*
+ * unit_rebuild.c - the view machinery: generations, rebuild equal to
+ * incremental application, automatic rebuild when a view's version
+ * changes, no side effects on replay, and a reader running during a
+ * rebuild that always sees a whole view.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "internal.h"
+#include "projections.h"
+
+/* ---- a test view: counts task events per stream, notes replays ---------- */
+
+static int live_applies;   /* apply() calls outside a rebuild */
+static int replay_applies; /* apply() calls during a rebuild */
+
+static int count_apply(const tl_view_ctx *vc, const tl_event *ev,
+		       const tl_task *before, const tl_task *after,
+		       tl_err *err)
+{
+	(void)before;
+	if (!after)
+		return 0;
+	if (vc->rebuilding)
+		replay_applies++;
+	else
+		live_applies++;
+	MDB_val k = { 16, (void *)after->id }, v;
+	uint64_t n = 0;
+	if (mdb_get(vc->txn, vc->dbi[0], &k, &v) == 0)
+		memcpy(&n, v.mv_data, 8);
+	n++;
+	v = (MDB_val){ 8, &n };
+	int rc = mdb_put(vc->txn, vc->dbi[0], &k, &v, 0);
+	return rc ? tl_err_set(err, TL_ESTORAGE, "view", "put: %d", rc) : 0;
+}
+
+static const char *const count_dbs[] = { "counts" };
+static const unsigned count_flags[] = { 0 };
+
+static tl_view count_view = {
+	.name = "counts",
+	.version = 1,
+	.dbs = count_dbs,
+	.db_flags = count_flags,
+	.dbs_len = 1,
+	.apply = count_apply,
+};
+
+static const tl_view *const with_counts[] = { &count_view };
+
+static char dir[64];
+
+static void mkws(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/tl-rebuild-XXXXXX");
+	cr_assert(mkdtemp(dir));
+}
+
+static void rmws(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static tl_db *open_with(const tl_view *const *views, size_t n)
+{
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = views,
+			   .views_len = n };
+	tl_db *db;
+	tl_err err;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	return db;
+}
+
+static tl_db *open_all(void)
+{
+	size_t n;
+	const tl_view *const *v = tl_views_all(&n);
+	return open_with(v, n);
+}
+
+static void add_tasks(tl_db *db, int n, const char *assignee)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	for (int i = 0; i < n; i++) {
+		char title[32], link[32];
+		snprintf(title, sizeof title, "Task %d", i);
+		snprintf(link, sizeof link, "lead:%d", i % 7);
+		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s(title),
+			     .link = tl_s(link), .assignee = tl_s(assignee),
+			     .due = tl_s(i % 3 ? "+2d" : NULL) };
+		if (i % 3 == 0)
+			c.due = (tl_slice){ NULL, 0 };
+		tl_result r;
+		cr_assert_eq(tl_exec(db, &ctx, &c, 1, &r, &err), 0, "%s",
+			     err.message);
+		tl_result_release(&r);
+	}
+}
+
+static void init_ws(tl_db *db)
+{
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("alice"),
+		     .name = tl_s("Alice") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &ctx, &m, 1, &r, &err), 0, "%s", err.message);
+	tl_result_release(&r);
+}
+
+static void log_problem(void *arg, const char *p)
+{
+	(void)arg;
+	cr_log_error("verify: %s", p);
+}
+
+static uint32_t stored_gen(tl_db *db, const char *view, uint32_t *version)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	char key[64];
+	snprintf(key, sizeof key, "view:%s", view);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(tl_meta_get(db, txn, key, &v), 0);
+	cr_assert_eq(v.mv_size, 8);
+	*version = tl_get_be32(v.mv_data);
+	uint32_t gen = tl_get_be32((uint8_t *)v.mv_data + 4);
+	mdb_txn_abort(txn);
+	return gen;
+}
+
+Test(rebuild, rebuilt_views_equal_the_incremental_ones, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	init_ws(db);
+	add_tasks(db, 60, "alice");
+	uint32_t gen = stored_gen(db, "tasks", &ver);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(stored_gen(db, "tasks", &ver), gen + 1,
+		     "a rebuild serves a new generation");
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	/* Named rebuild; an unknown name is refused. */
+	const char *one[] = { "timeline" };
+	cr_assert_eq(tl_rebuild(db, &ctx, one, 1, NULL, NULL, &err), 0);
+	const char *bad[] = { "nope" };
+	cr_assert_eq(tl_rebuild(db, &ctx, bad, 1, NULL, NULL, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "projection");
+	tl_db_close(db);
+}
+
+Test(rebuild, is_for_admins, .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "alice" };
+	tl_err err;
+	init_ws(db);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+		     TL_EFORBIDDEN);
+	tl_db_close(db);
+}
+
+Test(rebuild, replay_is_marked_so_no_side_effect_runs_twice, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	live_applies = replay_applies = 0;
+	add_tasks(db, 10, "alice");
+	cr_assert_eq(live_applies, 10);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0);
+	cr_assert_eq(live_applies, 10, "replay never runs as live");
+	cr_assert_eq(replay_applies, 10);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
+Test(rebuild, a_changed_view_version_rebuilds_on_open, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	init_ws(db);
+	add_tasks(db, 5, "alice");
+	uint32_t gen = stored_gen(db, "counts", &ver);
+	cr_assert_eq(ver, 1);
+	tl_db_close(db);
+
+	/* Same version: nothing is rebuilt. */
+	replay_applies = 0;
+	db = open_with(with_counts, 1);
+	cr_assert_eq(replay_applies, 0);
+	tl_db_close(db);
+
+	/* The code's version moves on: rebuilt before it serves. */
+	count_view.version = 2;
+	db = open_with(with_counts, 1);
+	count_view.version = 1;
+	cr_assert_eq(replay_applies, 5);
+	cr_assert_eq(stored_gen(db, "counts", &ver), gen + 1);
+	cr_assert_eq(ver, 2);
+	count_view.version = 2;
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	count_view.version = 1;
+	tl_db_close(db);
+}
+
+Test(rebuild, verify_reports_a_view_of_another_version, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 3, "alice");
+	/* The process now runs code of version 2 on a version-1 view (as a
+	 * server would between an upgrade and its restart). */
+	count_view.version = 2;
+	cr_assert_gt(tl_verify(db, &ctx, NULL, NULL, &err), 0);
+	count_view.version = 1;
+	tl_db_close(db);
+}
+
+struct page {
+	int n;
+};
+
+static int count_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)doc;
+	(void)len;
+	((struct page *)arg)->n++;
+	return 0;
+}
+
+/* A reader in another process lists the tasks over and over while the
+ * parent rebuilds every view several times: every read sees all of them. */
+Test(rebuild, a_reader_during_rebuild_sees_a_whole_view, .init = mkws,
+     .fini = rmws, .timeout = 120)
+{
+	enum { N = 300 };
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, N, "alice");
+	tl_db_close(db);
+
+	int ready[2];
+	cr_assert_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		/* The reader: its own handle on the workspace. */
+		tl_db *rdb;
+		size_t nv;
+		tl_open_opts o = { 0 };
+		o.views = tl_views_all(&nv);
+		o.views_len = nv;
+		if (tl_db_open(dir, &o, &rdb, &err))
+			_exit(2);
+		tl_slice who = tl_s("alice");
+		tl_list_query q = { .assignees = &who, .assignees_len = 1,
+				    .limit = 1000 };
+		char next[TL_CURSOR_MAX];
+		if (write(ready[1], "x", 1) != 1)
+			_exit(3);
+		for (int i = 0; i < 4000; i++) {
+			struct page pg = { 0 };
+			if (tl_task_list(rdb, &ctx, &q, count_doc, &pg, next,
+					 &err))
+				_exit(4);
+			if (pg.n != N)
+				_exit(5);
+		}
+		tl_db_close(rdb);
+		_exit(0);
+	}
+	char c;
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	db = open_all();
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0,
+			     "%s", err.message);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0,
+		     "reader failed with %d (4: query error, 5: partial view)",
+		     WEXITSTATUS(status));
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
