@@ -23,6 +23,7 @@
 
 #include <criterion/criterion.h>
 
+#include "projections.h"
 #include "tasklog.h"
 #include "testutil.h"
 
@@ -50,6 +51,7 @@ static void writer(const char *dir, int fd, unsigned seed)
 	int rc;
 
 	alarm(30); /* in case the parent is gone */
+	oo.views = tl_views_all(&oo.views_len);
 	if (tl_db_open(dir, &oo, &db, &err))
 		_exit(3);
 	if (!tl_db_initialized(db) && tl_db_init(db, &io, &err))
@@ -188,6 +190,7 @@ static void check_round(const char *dir, const struct acked *a, int round)
 	tl_err err = { 0 };
 	int rc;
 
+	oo.views = tl_views_all(&oo.views_len);
 	rc = tl_db_open(dir, &oo, &db, &err);
 	cr_assert_eq(rc, 0, "round %d: reopen: %s: %s", round, err.field,
 		     err.message);

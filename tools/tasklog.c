@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "projections.h"
 #include "tasklog.h"
 
 #define DEFAULT_DB "./tasklog-data"
@@ -533,15 +534,6 @@ static void human_event(const json_t *e)
 
 /* ---- the workspace ---------------------------------------------------------- */
 
-/* The projections the engine keeps in step with every append.  None are
- * linked yet; once projections/ exists its list goes here, and every
- * process that writes must open the workspace with the same list. */
-static const tl_view *const *cli_views(size_t *len)
-{
-	*len = 0;
-	return NULL;
-}
-
 static int open_workspace(struct cli *c)
 {
 	tl_open_opts oo = { 0 };
@@ -555,7 +547,10 @@ static int open_workspace(struct cli *c)
 	 * another process either way, and an uninitialised directory then
 	 * gets the message below instead of a file system error. */
 	oo.flags = c->cmd->open == OPEN_CREATE ? TL_OPEN_CREATE : 0;
-	oo.views = cli_views(&oo.views_len);
+	/* Every view, always: the engine applies to the views a workspace
+	 * is opened with, so a writer that left one out would leave it
+	 * behind the log. */
+	oo.views = tl_views_all(&oo.views_len);
 	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
 	if (rc)
 		return rc;
