@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@ enum opt {
 	O_IDEMPOTENCY_KEY, O_EXPECT_VERSION,
 	O_HISTORY, O_AS_OF,
 	O_FROM, O_LIMIT, O_STREAM,
+	O_ENTITY_TYPE, O_RECORD, O_AUTOMATION, O_SORT, O_CURSOR, /* task list */
+	O_MEMBER, O_DAYS,                                     /* upcoming */
 	O__COUNT
 };
 
@@ -77,6 +80,13 @@ static const struct optdef {
 	[O_FROM] = { "from", true },
 	[O_LIMIT] = { "limit", true },
 	[O_STREAM] = { "stream", true },
+	[O_ENTITY_TYPE] = { "entity-type", true },
+	[O_RECORD] = { "record", true },
+	[O_AUTOMATION] = { "automation", true },
+	[O_SORT] = { "sort", true },
+	[O_CURSOR] = { "cursor", true },
+	[O_MEMBER] = { "member", true },
+	[O_DAYS] = { "days", true },
 };
 
 #define OPT(o) ((uint64_t)1 << (o))
@@ -114,6 +124,8 @@ struct cli {
 	const char *val[O__COUNT]; /* option values; "" for flags */
 	const char **tags;        /* every --tag, in order */
 	size_t tags_len;
+	const char **many[O__COUNT]; /* every value of a repeat option */
+	size_t many_len[O__COUNT];
 	const char **words;       /* positional words after the command */
 	size_t words_len;
 	bool json;
@@ -136,6 +148,8 @@ static int run_task_show(struct cli *c);
 static int run_log(struct cli *c);
 static int run_verify(struct cli *c);
 static int run_stats(struct cli *c);
+static int run_task_list(struct cli *c);
+static int run_upcoming(struct cli *c);
 
 #define TASK_WRITE(name_, usage_, opts_, min_, max_, words_, kind_) \
 	{ "task", name_, usage_, (opts_) | WRITE_OPTS, min_, max_, words_, \
@@ -246,7 +260,58 @@ static const struct command commands[] = {
 	  "  --as-of TIME          the task as it was at TIME\n",
 	  OPT(O_HISTORY) | OPT(O_AS_OF), 1, 1, "task ID", OPEN_READ, 0,
 	  run_task_show },
-	/* task list, upcoming, timeline, notifications, rebuild: next. */
+	{ "task", "list",
+	  "usage: tasklog task list [--assignee ID|me|unassigned]... "
+	  "[--status S]...\n"
+	  "                 [--entity-type T]... [--record TYPE:ID] "
+	  "[--type T]...\n"
+	  "                 [--due overdue|today|week|none|FROM..TO]\n"
+	  "                 [--automation hide|include|only] "
+	  "[--sort due|created|updated]\n"
+	  "                 [--limit N] [--cursor C]\n\n"
+	  "List tasks.  Filters combine with AND; the values of a repeated "
+	  "filter with OR.\n"
+	  "  --assignee ID         a member, me, or unassigned\n"
+	  "  --status S            todo in_progress on_hold completed "
+	  "cancelled\n"
+	  "                        (default: the active ones, the first "
+	  "three)\n"
+	  "  --entity-type T       contact lead account opportunity\n"
+	  "  --record TYPE:ID      the tasks of one record\n"
+	  "  --type T              call email message meeting chat "
+	  "proposal note task\n"
+	  "                        follow_up demo\n"
+	  "  --due WHEN            overdue, today, week (in the workspace's "
+	  "zone), none,\n"
+	  "                        or FROM..TO: due in [FROM, TO); either "
+	  "end may be left out\n"
+	  "  --automation A        hide (default), include or only "
+	  "automation queue rows\n"
+	  "  --sort S              due (default; no due last), created or "
+	  "updated\n"
+	  "                        (newest first)\n"
+	  "  --limit N             at most N tasks, 1..1000 (default 50)\n"
+	  "  --cursor C            the next page: next_cursor of the page "
+	  "before\n",
+	  OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_ENTITY_TYPE) |
+		  OPT(O_RECORD) | OPT(O_TYPE) | OPT(O_DUE) |
+		  OPT(O_AUTOMATION) | OPT(O_SORT) | OPT(O_LIMIT) |
+		  OPT(O_CURSOR),
+	  0, 0, NULL, OPEN_READ, 0, run_task_list },
+	{ NULL, "upcoming",
+	  "usage: tasklog upcoming [--member ID] [--days N] [--limit N] "
+	  "[--cursor C]\n\n"
+	  "A member's active tasks due from now to now + N days, soonest "
+	  "first.\n"
+	  "  --member ID           whose (default: yourself; others' for "
+	  "admins)\n"
+	  "  --days N              how many days ahead (default 7)\n"
+	  "  --limit N             at most N tasks, 1..1000 (default 50)\n"
+	  "  --cursor C            the next page: next_cursor of the page "
+	  "before\n",
+	  OPT(O_MEMBER) | OPT(O_DAYS) | OPT(O_LIMIT) | OPT(O_CURSOR), 0, 0,
+	  NULL, OPEN_READ, 0, run_upcoming },
+	/* timeline, notifications, rebuild: next. */
 
 	{ NULL, "log",
 	  "usage: tasklog log [--from SEQ] [--limit N] [--stream ID]\n\n"
@@ -269,6 +334,16 @@ static const struct command commands[] = {
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
+/* Options that a command takes more than once (--tag aside): the values
+ * of one filter, OR-combined. */
+static uint64_t repeat_opts(const struct command *k)
+{
+	if (k && k->run == run_task_list)
+		return OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_ENTITY_TYPE) |
+		       OPT(O_TYPE);
+	return 0;
+}
+
 static const char overall_usage[] =
 	"usage: tasklog [--db DIR] [--as MEMBER] [--now TIME] [--tz ZONE] "
 	"[--json] COMMAND ...\n"
@@ -277,8 +352,9 @@ static const char overall_usage[] =
 	"  init                      create a workspace\n"
 	"  member add|list|update|token\n"
 	"                            manage the members\n"
-	"  task add|update|assign|status|complete|tag|untag|delete|show\n"
-	"                            create, change and read tasks\n"
+	"  task add|update|assign|status|complete|tag|untag|delete|show|list\n"
+	"                            create, change, read and list tasks\n"
+	"  upcoming                  a member's tasks due in the next days\n"
 	"  log                       read the event log\n"
 	"  verify                    check the log and the stored state\n"
 	"  stats                     counts and sizes\n"
@@ -530,6 +606,107 @@ static void human_event(const json_t *e)
 	       json_integer_value(json_object_get(e, "seq")),
 	       str_or_dash(e, "at"), str_or_dash(e, "type"),
 	       str_or_dash(e, "stream"), str_or_dash(actor, "id"));
+}
+
+/* Tasks as a table that fits an 80-column terminal: ID (the first 8
+ * characters), DUE (UTC, to the minute), STATUS, TYPE, ASSIGNEE, and as
+ * much of the TITLE as fits, cut with an ellipsis.  Widths count code
+ * points: wide characters (CJK, emoji) may overflow. */
+#define TABLE_WIDTH 80
+#define ASSIGNEE_WIDTH_MAX 12
+#define TITLE_WIDTH_MIN 10
+
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+/* The byte length of the first `points` code points of s. */
+static size_t text_prefix(const char *s, size_t points)
+{
+	size_t i, n = 0;
+	for (i = 0; s[i]; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && n++ == points)
+			break;
+	return i;
+}
+
+/* s in a column of w code points: cut with "…" when longer, padded with
+ * spaces unless it is the last column. */
+static void put_cell(const char *s, size_t w, bool last)
+{
+	size_t n = text_width(s);
+
+	if (n > w) {
+		fwrite(s, 1, text_prefix(s, w - 1), stdout);
+		fputs("\xe2\x80\xa6", stdout); /* … */
+		n = w;
+	} else {
+		fputs(s, stdout);
+	}
+	if (!last)
+		printf("%*s", (int)(w - n + 2), "");
+}
+
+static size_t max_size(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+static void human_task_table(const json_t *items, const char *next)
+{
+	size_t i, w_status = 6, w_type = 4, w_who = 8, used, w_title;
+	const json_t *t;
+
+	json_array_foreach(items, i, t) {
+		w_status = max_size(w_status,
+				    text_width(label(str_or_dash(t, "status"),
+						     status_labels)));
+		w_type = max_size(w_type,
+				  text_width(label(str_or_dash(t, "type"),
+						   type_labels)));
+		w_who = max_size(w_who,
+				 text_width(str_or_dash(t, "assignee")));
+	}
+	if (w_who > ASSIGNEE_WIDTH_MAX)
+		w_who = ASSIGNEE_WIDTH_MAX;
+	used = (8 + 2) + (16 + 2) + (w_status + 2) + (w_type + 2) +
+	       (w_who + 2);
+	w_title = used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
+						       : TITLE_WIDTH_MIN;
+
+	put_cell("ID", 8, false);
+	put_cell("DUE (UTC)", 16, false);
+	put_cell("STATUS", w_status, false);
+	put_cell("TYPE", w_type, false);
+	put_cell("ASSIGNEE", w_who, false);
+	put_cell("TITLE", w_title, true);
+	putchar('\n');
+	json_array_foreach(items, i, t) {
+		const char *due = str_or_dash(t, "due_at");
+		char id[9], when[17];
+
+		snprintf(id, sizeof id, "%.8s", str_or_dash(t, "id"));
+		if (strlen(due) >= 16 && due[10] == 'T')
+			snprintf(when, sizeof when, "%.10s %.5s", due,
+				 due + 11);
+		else
+			snprintf(when, sizeof when, "%s", due);
+		put_cell(id, 8, false);
+		put_cell(when, 16, false);
+		put_cell(label(str_or_dash(t, "status"), status_labels),
+			 w_status, false);
+		put_cell(label(str_or_dash(t, "type"), type_labels), w_type,
+			 false);
+		put_cell(str_or_dash(t, "assignee"), w_who, false);
+		put_cell(str_or_dash(t, "title"), w_title, true);
+		putchar('\n');
+	}
+	if (next && next[0])
+		printf("next page: --cursor %s\n", next);
 }
 
 /* ---- the workspace ---------------------------------------------------------- */
@@ -946,6 +1123,103 @@ static int run_task_show(struct cli *c)
 	return rc;
 }
 
+/* A page of tasks: {"items": [...], "next_cursor": ...} or the table. */
+static void print_task_page(struct cli *c, json_t *items, const char *next)
+{
+	if (c->json)
+		print_list(c, items, next[0] ? json_string(next) : json_null(),
+			   human_task);
+	else
+		human_task_table(items, next);
+}
+
+/* The values of repeat options, in one array: *out[k] gets the slices of
+ * opts[k] and *lens[k] their number.  Returns the array (free it). */
+static tl_slice *many_slices(struct cli *c, const enum opt *opts, size_t n,
+			     const tl_slice **out, size_t *lens)
+{
+	size_t total = 1, at = 0;
+	tl_slice *all;
+
+	for (size_t k = 0; k < n; k++)
+		total += c->many_len[opts[k]];
+	if (!(all = calloc(total, sizeof *all)))
+		return NULL;
+	for (size_t k = 0; k < n; k++) {
+		out[k] = all + at;
+		lens[k] = c->many_len[opts[k]];
+		for (size_t i = 0; i < lens[k]; i++)
+			all[at++] = tl_s(c->many[opts[k]][i]);
+	}
+	return all;
+}
+
+static int run_task_list(struct cli *c)
+{
+	static const enum opt rep[] = { O_ASSIGNEE, O_STATUS, O_ENTITY_TYPE,
+					O_TYPE };
+	const tl_slice *v[4];
+	size_t lens[4];
+	struct collect k = { .items = json_array() };
+	char next[TL_CURSOR_MAX] = "";
+	tl_slice *all = many_slices(c, rep, 4, v, lens);
+	int rc;
+
+	if (!all) {
+		json_decref(k.items);
+		return tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+	}
+	tl_list_query q = {
+		.assignees = v[0], .assignees_len = lens[0],
+		.statuses = v[1], .statuses_len = lens[1],
+		.entity_types = v[2], .entity_types_len = lens[2],
+		.types = v[3], .types_len = lens[3],
+		.record = opt_slice(c, O_RECORD),
+		.due = opt_slice(c, O_DUE),
+		.automation = opt_slice(c, O_AUTOMATION),
+		.sort = opt_slice(c, O_SORT),
+		.limit = (size_t)c->limit,
+		.cursor = opt_slice(c, O_CURSOR),
+	};
+	rc = tl_task_list(c->db, &c->ctx, &q, collect_doc, &k, next, &c->err);
+	if (rc == 0 && k.failed)
+		rc = collect_failed(c);
+	if (rc == 0)
+		print_task_page(c, k.items, next);
+	json_decref(k.items);
+	free(all);
+	return rc;
+}
+
+static int run_upcoming(struct cli *c)
+{
+	struct collect k = { .items = json_array() };
+	char next[TL_CURSOR_MAX] = "";
+	uint64_t days = 0; /* the engine's default, 7 */
+	int rc;
+
+	if (has(c, O_DAYS)) {
+		if (parse_number(c, O_DAYS, &days)) {
+			json_decref(k.items);
+			return TL_EINVALID;
+		}
+		if (days == 0) {
+			json_decref(k.items);
+			return usage_error(c, "--days", "must be at least 1");
+		}
+	}
+	rc = tl_upcoming(c->db, &c->ctx, opt_slice(c, O_MEMBER),
+			 days > INT_MAX ? INT_MAX : (int)days, (size_t)c->limit,
+			 opt_slice(c, O_CURSOR), collect_doc, &k, next,
+			 &c->err);
+	if (rc == 0 && k.failed)
+		rc = collect_failed(c);
+	if (rc == 0)
+		print_task_page(c, k.items, next);
+	json_decref(k.items);
+	return rc;
+}
+
 static void collect_problem(void *arg, const char *problem)
 {
 	json_array_append_new(arg, mpjson_string(problem, strlen(problem)));
@@ -1112,6 +1386,13 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			}
 			if (o == O_TAG) {
 				c->tags[c->tags_len++] = value;
+			} else if (repeat_opts(c->cmd) & OPT(o)) {
+				if (!c->many[o] &&
+				    !(c->many[o] = calloc((size_t)argc,
+							  sizeof *c->many[o])))
+					return tl_err_set(&c->err, TL_ESTORAGE,
+							  "", "out of memory");
+				c->many[o][c->many_len[o]++] = value;
 			} else if (c->val[o] && o != O_JSON && o != O_HELP) {
 				return usage_error(c, shown,
 						   "given more than once");
@@ -1233,6 +1514,8 @@ out:
 	if (c.db)
 		tl_db_close(c.db);
 	free(c.tags);
+	for (int o = 0; o < O__COUNT; o++)
+		free(c.many[o]);
 	free(c.words);
 	return status;
 }
