@@ -1,0 +1,454 @@
+/*
+ * e2e_list.c - end-to-end tests of `tasklog task list` and `tasklog
+ * upcoming`: the real binary ($TASKLOG_BIN) on a temporary workspace,
+ * --json output checked as the list of titles it holds, paging by
+ * following next_cursor, errors by exit status and the field named on
+ * stderr, and people's output by its columns and its width.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+
+#define T0 "2026-03-02T09:00:00Z" /* a Monday */
+
+static char *ws;
+
+#define CLI(r, ...)                                                        \
+	cr_assert_eq(tu_cli((r), ws, __VA_ARGS__, NULL), 0,                 \
+		     "cannot run %s", tu_bin())
+
+#define EXPECT(r, code, ...)                                               \
+	do {                                                               \
+		CLI(r, __VA_ARGS__);                                       \
+		cr_assert_eq((r)->status, (code),                          \
+			     "exit %d, wanted %d\nstdout: %s\nstderr: %s", \
+			     (r)->status, (code), (r)->out, (r)->err);     \
+	} while (0)
+
+#define OK(r, ...)                                                         \
+	do {                                                               \
+		EXPECT(r, 0, __VA_ARGS__);                                 \
+		cr_assert((r)->json, "stdout is not JSON: %s", (r)->out);  \
+	} while (0)
+
+/* Run and discard the output; require success. */
+#define DO(...)                                                            \
+	do {                                                               \
+		tu_run r_;                                                 \
+		OK(&r_, __VA_ARGS__);                                      \
+		tu_run_release(&r_);                                       \
+	} while (0)
+
+static void setup(void)
+{
+	ws = tu_tmpdir();
+	DO("--now", T0, "init");
+	DO("--now", T0, "member", "add", "alice", "--name", "Alice");
+	DO("--now", T0, "member", "add", "bob", "--name", "Bob");
+	DO("--now", T0, "member", "add", "carol", "--name", "Carol",
+	   "--no-crm-access");
+}
+
+static void teardown(void)
+{
+	tu_rmrf(ws);
+	free(ws);
+}
+
+TestSuite(list_cli, .init = setup, .fini = teardown);
+TestSuite(upcoming_cli, .init = setup, .fini = teardown);
+
+/* Add a task at T0: `task add --title TITLE ARGS...`. */
+#define ADD(title, ...) DO("--now", T0, "task", "add", "--title", title, \
+			   "--link", "lead:1", ##__VA_ARGS__)
+
+/* The titles of r's items, space-separated (static buffer). */
+static const char *titles(const tu_run *r)
+{
+	static char buf[4096];
+	const json_t *items = json_object_get(r->json, "items"), *t;
+	size_t i;
+
+	cr_assert(json_is_array(items), "no items: %s", r->out);
+	buf[0] = 0;
+	json_array_foreach(items, i, t) {
+		size_t o = strlen(buf);
+		snprintf(buf + o, sizeof buf - o, "%s%s", i ? " " : "",
+			 tu_str(t, "title"));
+	}
+	return buf;
+}
+
+/* The next_cursor of r: NULL when it is JSON null. */
+static const char *next_cursor(const tu_run *r)
+{
+	const json_t *c = json_object_get(r->json, "next_cursor");
+	cr_assert(c, "no next_cursor: %s", r->out);
+	cr_assert(json_is_null(c) || json_is_string(c));
+	return json_string_value(c);
+}
+
+/* `task list ARGS...` at T0: the titles listed. */
+#define LIST(...) list_titles((const char *const[]){ __VA_ARGS__, NULL })
+static const char *list_titles(const char *const *args)
+{
+	const char *argv[64] = { "--db", ws, "--json", "--now", T0, "task",
+				 "list" };
+	size_t n = 7;
+	tu_run r;
+	static char out[4096];
+
+	for (size_t i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(r.status, 0, "task list: exit %d: %s", r.status, r.err);
+	snprintf(out, sizeof out, "%s", titles(&r));
+	tu_run_release(&r);
+	return out;
+}
+
+/* `CMD ARGS...` fails with exit code, one stderr line naming field, and
+ * an error document. */
+#define FAILS(code, field, ...) \
+	fails(code, field, (const char *const[]){ __VA_ARGS__, NULL })
+static void fails(int code, const char *field, const char *const *args)
+{
+	const char *argv[64] = { "--db", ws, "--json", "--now", T0 };
+	size_t n = 5;
+	tu_run r;
+
+	for (size_t i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(r.status, code, "%s %s: exit %d, wanted %d: %s", args[0],
+		     args[1] ? args[1] : "", r.status, code, r.err);
+	cr_assert(tu_err_names(&r, field), "stderr should name %s: %s", field,
+		  r.err);
+	cr_assert(json_is_object(json_object_get(r.json, "error")), "%s",
+		  r.out);
+	tu_run_release(&r);
+}
+
+/* ---- task list ------------------------------------------------------- */
+
+Test(list_cli, prints_items_and_a_null_cursor)
+{
+	tu_run r;
+
+	OK(&r, "task", "list");
+	cr_assert_str_eq(titles(&r), "");
+	cr_assert_null(next_cursor(&r));
+	tu_run_release(&r);
+
+	ADD("first", "--due", "2026-03-03T10:00:00Z", "--assignee", "alice",
+	    "--type", "call");
+	OK(&r, "task", "list");
+	const json_t *t = json_array_get(json_object_get(r.json, "items"), 0);
+	cr_assert_str_eq(tu_str(t, "title"), "first");
+	cr_assert_str_eq(tu_str(t, "status"), "todo");
+	cr_assert_str_eq(tu_str(t, "type"), "call");
+	cr_assert_str_eq(tu_str(t, "assignee"), "alice");
+	cr_assert_str_eq(tu_str(t, "due_at"), "2026-03-03T10:00:00.000Z");
+	cr_assert_str_eq(tu_str(json_object_get(t, "link"), "type"), "lead");
+	cr_assert_eq(tu_int(t, "version"), 1);
+	cr_assert_null(next_cursor(&r));
+	tu_run_release(&r);
+}
+
+Test(list_cli, filters_with_repeated_options)
+{
+	ADD("a", "--assignee", "alice", "--type", "call");
+	ADD("b", "--assignee", "bob", "--type", "email", "--status",
+	    "in_progress");
+	ADD("c", "--type", "follow_up", "--status", "completed");
+	DO("--now", T0, "task", "add", "--title", "d", "--link", "contact:9",
+	   "--assignee", "alice");
+	cr_assert_str_eq(LIST(NULL), "a b d");
+	cr_assert_str_eq(LIST("--status", "completed"), "c");
+	cr_assert_str_eq(LIST("--status", "completed", "--status", "todo"),
+			 "a c d");
+	cr_assert_str_eq(LIST("--assignee", "alice"), "a d");
+	cr_assert_str_eq(LIST("--assignee", "bob", "--assignee",
+			      "unassigned", "--status", "completed",
+			      "--status", "in_progress"),
+			 "b c");
+	cr_assert_str_eq(LIST("--assignee", "me", "--as", "bob"), "b");
+	cr_assert_str_eq(LIST("--type", "call", "--type", "email"), "a b");
+	cr_assert_str_eq(LIST("--entity-type", "contact"), "d");
+	cr_assert_str_eq(LIST("--entity-type", "contact", "--entity-type",
+			      "lead"),
+			 "a b d");
+	cr_assert_str_eq(LIST("--record", "contact:9"), "d");
+	cr_assert_str_eq(LIST("--record", "lead:1", "--assignee", "alice"),
+			 "a");
+	cr_assert_str_eq(LIST("--automation", "include"), "a b d");
+	cr_assert_str_eq(LIST("--automation", "only"), "");
+}
+
+Test(list_cli, filters_by_due_in_the_zone)
+{
+	ADD("late_sunday_utc", "--due", "2026-03-01T23:30:00Z");
+	ADD("monday", "--due", "2026-03-02T12:00:00Z");
+	ADD("past", "--due", "2026-02-20");
+	ADD("none");
+	cr_assert_str_eq(LIST("--due", "today"), "monday");
+	/* In Berlin, 23:30 UTC on Sunday is already Monday. */
+	cr_assert_str_eq(LIST("--due", "today", "--tz", "Europe/Berlin"),
+			 "late_sunday_utc monday");
+	cr_assert_str_eq(LIST("--due", "overdue"), "past late_sunday_utc");
+	cr_assert_str_eq(LIST("--due", "none"), "none");
+	cr_assert_str_eq(LIST("--due", "week"), "monday");
+	cr_assert_str_eq(LIST("--due", "2026-03-01..2026-03-02"),
+			 "late_sunday_utc");
+	cr_assert_str_eq(LIST("--due", "-11d..+1d"),
+			 "past late_sunday_utc monday");
+}
+
+Test(list_cli, sorts_by_due_created_and_updated)
+{
+	DO("--now", "2026-03-02T09:00:00Z", "task", "add", "--title", "a",
+	   "--link", "lead:1", "--due", "2026-03-05");
+	DO("--now", "2026-03-02T09:01:00Z", "task", "add", "--title", "b",
+	   "--link", "lead:1");
+	DO("--now", "2026-03-02T09:02:00Z", "task", "add", "--title", "c",
+	   "--link", "lead:1", "--due", "2026-03-04");
+	cr_assert_str_eq(LIST(NULL), "c a b");
+	cr_assert_str_eq(LIST("--sort", "due"), "c a b");
+	cr_assert_str_eq(LIST("--sort", "created"), "c b a");
+	tu_run r;
+	OK(&r, "--now", "2026-03-02T09:03:00Z", "task", "list");
+	const char *a_id = tu_str(json_array_get(json_object_get(r.json,
+								  "items"),
+						 1),
+				  "id");
+	char id[40];
+	snprintf(id, sizeof id, "%s", a_id);
+	tu_run_release(&r);
+	DO("--now", "2026-03-02T09:04:00Z", "task", "tag", id, "hot");
+	cr_assert_str_eq(LIST("--sort", "updated"), "a c b");
+}
+
+Test(list_cli, pages_through_everything_with_the_cursor)
+{
+	char cursor[128] = "";
+	char all[512] = "";
+	for (int i = 0; i < 7; i++) {
+		char title[8], due[32];
+		snprintf(title, sizeof title, "t%d", i);
+		snprintf(due, sizeof due, "2026-03-0%dT10:00:00Z", 3 + i / 2);
+		ADD(title, "--due", due);
+	}
+	for (int page = 0;; page++) {
+		tu_run r;
+		cr_assert_lt(page, 10);
+		if (cursor[0])
+			OK(&r, "task", "list", "--limit", "3", "--cursor",
+			   cursor);
+		else
+			OK(&r, "task", "list", "--limit", "3");
+		size_t o = strlen(all);
+		snprintf(all + o, sizeof all - o, "%s%s", o ? " " : "",
+			 titles(&r));
+		const char *c = next_cursor(&r);
+		snprintf(cursor, sizeof cursor, "%s", c ? c : "");
+		tu_run_release(&r);
+		if (!cursor[0])
+			break;
+	}
+	cr_assert_str_eq(all, "t0 t1 t2 t3 t4 t5 t6");
+}
+
+Test(list_cli, rejects_bad_arguments_naming_the_field)
+{
+	ADD("a");
+	FAILS(1, "status", "task", "list", "--status", "done");
+	FAILS(1, "type", "task", "list", "--type", "visit");
+	FAILS(1, "entity_type", "task", "list", "--entity-type", "person");
+	FAILS(1, "record", "task", "list", "--record", "lead");
+	FAILS(1, "assignee", "task", "list", "--assignee", "ghost");
+	FAILS(1, "assignee", "task", "list", "--assignee", "carol");
+	FAILS(1, "due", "task", "list", "--due", "soon");
+	FAILS(1, "due", "task", "list", "--due", "+2d..+1d");
+	FAILS(1, "automation", "task", "list", "--automation", "all");
+	FAILS(1, "sort", "task", "list", "--sort", "title");
+	FAILS(1, "--limit", "task", "list", "--limit", "0");
+	FAILS(1, "--limit", "task", "list", "--limit", "ten");
+	FAILS(1, "limit", "task", "list", "--limit", "1001");
+	FAILS(1, "cursor", "task", "list", "--cursor", "nonsense");
+	FAILS(1, "--record", "task", "list", "--record", "lead:1", "--record",
+	      "lead:2");
+	FAILS(1, "--title", "task", "list", "--title", "x");
+	FAILS(4, "as", "task", "list", "--as", "carol");
+	FAILS(4, "as", "task", "list", "--as", "ghost");
+}
+
+Test(list_cli, refuses_a_cursor_of_another_sort)
+{
+	tu_run r;
+	ADD("a");
+	ADD("b");
+	OK(&r, "task", "list", "--limit", "1");
+	char c[128];
+	snprintf(c, sizeof c, "%s", next_cursor(&r));
+	tu_run_release(&r);
+	cr_assert_str_eq(LIST("--cursor", c), "b");
+	FAILS(1, "cursor", "task", "list", "--cursor", c, "--sort", "created");
+	FAILS(1, "cursor", "upcoming", "--cursor", c);
+}
+
+/* ---- people's output ---------------------------------------------------- */
+
+/* Display columns of a line of UTF-8 (one per code point). */
+static size_t columns(const char *s, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+/* Every line of r's stdout fits 80 columns; returns the line count. */
+static int check_width(const tu_run *r)
+{
+	int lines = 0;
+	for (const char *p = r->out; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		cr_assert_leq(columns(p, n), 80, "line too wide: %.*s",
+			      (int)n, p);
+		lines++;
+		p += n + (nl != NULL);
+	}
+	return lines;
+}
+
+Test(list_cli, prints_aligned_columns_for_people)
+{
+	tu_run r;
+	const char *long_title =
+		"A very long title that goes on and on, well past the width "
+		"of any terminal anyone still uses — ünïcödé included";
+	ADD(long_title, "--type", "follow_up", "--assignee", "alice",
+	    "--due", "2026-03-03T10:30:00Z", "--status", "in_progress");
+	ADD("short", "--type", "call");
+
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(check_width(&r), 3, "%s", r.out);
+	/* Header, then one line per task; columns start where the header's
+	 * do. */
+	char *l1 = strchr(r.out, '\n') + 1, *l2 = strchr(l1, '\n') + 1;
+	cr_assert(!strncmp(r.out, "ID ", 3), "%s", r.out);
+	const char *cols[] = { "DUE", "STATUS", "TYPE", "ASSIGNEE", "TITLE" };
+	const char *vals1[] = { "2026-03-03 10:30", "In Progress",
+				"Follow Up", "alice", "A very long" };
+	const char *vals2[] = { "-", "To Do", "Call", "-", "short" };
+	for (int i = 0; i < 5; i++) {
+		const char *h = strstr(r.out, cols[i]);
+		cr_assert(h && h < l1, "no column %s: %s", cols[i], r.out);
+		size_t at = (size_t)(h - r.out);
+		cr_assert(!strncmp(l1 + at, vals1[i], strlen(vals1[i])),
+			  "column %s of line 1: %s", cols[i], l1);
+		cr_assert(!strncmp(l2 + at, vals2[i], strlen(vals2[i])),
+			  "column %s of line 2: %s", cols[i], l2);
+	}
+	/* The long title is cut with an ellipsis. */
+	char *nl = strchr(l1, '\n');
+	cr_assert(nl - l1 > 3 && !strncmp(nl - 3, "\xe2\x80\xa6", 3),
+		  "no ellipsis: %s", l1);
+	/* The id column holds the first 8 characters of the id. */
+	tu_run j;
+	OK(&j, "--now", T0, "task", "list");
+	const char *id = tu_str(json_array_get(json_object_get(j.json, "items"),
+					       0),
+				"id");
+	cr_assert(!strncmp(l1, id, 8) && l1[8] == ' ', "%s / %s", l1, id);
+	tu_run_release(&j);
+	tu_run_release(&r);
+}
+
+Test(list_cli, tells_people_how_to_get_the_next_page)
+{
+	tu_run r;
+	ADD("a");
+	ADD("b");
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list",
+				 "--limit", "1", NULL),
+		     0);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "--cursor l"), "%s", r.out);
+	check_width(&r);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_null(strstr(r.out, "--cursor"), "%s", r.out);
+	tu_run_release(&r);
+}
+
+/* ---- upcoming --------------------------------------------------------- */
+
+Test(upcoming_cli, lists_the_members_next_days)
+{
+	tu_run r;
+	ADD("soon", "--assignee", "alice", "--due", "+1h");
+	ADD("later", "--assignee", "alice", "--due", "+8d");
+	ADD("past", "--assignee", "alice", "--due", "-1h");
+	ADD("bobs", "--assignee", "bob", "--due", "+2h");
+	ADD("mine", "--assignee", "admin", "--due", "+3h");
+	OK(&r, "--now", T0, "upcoming", "--as", "alice");
+	cr_assert_str_eq(titles(&r), "soon");
+	cr_assert_null(next_cursor(&r));
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "upcoming", "--as", "alice", "--days", "9");
+	cr_assert_str_eq(titles(&r), "soon later");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "upcoming");
+	cr_assert_str_eq(titles(&r), "mine");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "upcoming", "--member", "bob");
+	cr_assert_str_eq(titles(&r), "bobs");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "upcoming", "--member",
+				 "alice", NULL),
+		     0);
+	cr_assert_eq(check_width(&r), 2, "%s", r.out);
+	cr_assert(strstr(r.out, "soon"));
+	tu_run_release(&r);
+}
+
+Test(upcoming_cli, pages_with_the_cursor)
+{
+	tu_run r;
+	ADD("a", "--assignee", "alice", "--due", "+1h");
+	ADD("b", "--assignee", "alice", "--due", "+2h");
+	ADD("c", "--assignee", "alice", "--due", "+3h");
+	OK(&r, "--now", T0, "upcoming", "--member", "alice", "--limit", "2");
+	cr_assert_str_eq(titles(&r), "a b");
+	char c[128];
+	snprintf(c, sizeof c, "%s", next_cursor(&r));
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "upcoming", "--member", "alice", "--limit", "2",
+	   "--cursor", c);
+	cr_assert_str_eq(titles(&r), "c");
+	cr_assert_null(next_cursor(&r));
+	tu_run_release(&r);
+}
+
+Test(upcoming_cli, is_for_ones_own_tasks_unless_admin)
+{
+	FAILS(4, "member", "upcoming", "--as", "alice", "--member", "bob");
+	FAILS(2, "member", "upcoming", "--member", "ghost");
+	FAILS(1, "--days", "upcoming", "--days", "0");
+	FAILS(1, "--days", "upcoming", "--days", "-1");
+	FAILS(1, "days", "upcoming", "--days", "100000");
+	FAILS(1, "--days", "upcoming", "--days", "99999999999999999999");
+	FAILS(1, "cursor", "upcoming", "--cursor", "u00");
+	FAILS(1, "--status", "upcoming", "--status", "todo");
+}
