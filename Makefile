@@ -105,9 +105,12 @@ test-unit: all $(B)/tests/unit $(B)/tests/e2e
 	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) $(B)/tests/e2e --jobs 2
 
 test-san:
-	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tasklog
+	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e build-san/tasklog
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		build-san/tests/unit --jobs 2
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
+		build-san/tests/e2e --jobs 2
 
 # ---- benchmarks --------------------------------------------------------------
 BENCH_SRC := $(wildcard bench/*.c)
