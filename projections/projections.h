@@ -17,6 +17,8 @@ extern "C" {
 
 /* Every view, for tl_open_opts.views. */
 const tl_view *const *tl_views_all(size_t *len);
+/* The name of a view ("tasks", "timeline", ...), as tl_rebuild takes it. */
+const char *tl_view_name(const tl_view *v);
 
 #define TL_CURSOR_MAX 96 /* room for an opaque cursor, NUL included */
 

@@ -20,3 +20,8 @@ const tl_view *const *tl_views_all(size_t *len)
 	*len = sizeof all / sizeof all[0];
 	return all;
 }
+
+const char *tl_view_name(const tl_view *v)
+{
+	return v->name;
+}
