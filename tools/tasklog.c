@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "projections.h"
@@ -41,6 +43,7 @@ enum opt {
 	O_FROM, O_LIMIT, O_STREAM,
 	O_ENTITY_TYPE, O_RECORD, O_AUTOMATION, O_SORT, O_CURSOR, /* task list */
 	O_MEMBER, O_DAYS,                                     /* upcoming */
+	O_UNREAD, O_PROJECTION,                 /* notifications, rebuild */
 	O__COUNT
 };
 
@@ -87,6 +90,8 @@ static const struct optdef {
 	[O_CURSOR] = { "cursor", true },
 	[O_MEMBER] = { "member", true },
 	[O_DAYS] = { "days", true },
+	[O_UNREAD] = { "unread", false },
+	[O_PROJECTION] = { "projection", true },
 };
 
 #define OPT(o) ((uint64_t)1 << (o))
@@ -150,6 +155,9 @@ static int run_verify(struct cli *c);
 static int run_stats(struct cli *c);
 static int run_task_list(struct cli *c);
 static int run_upcoming(struct cli *c);
+static int run_timeline(struct cli *c);
+static int run_notifications(struct cli *c);
+static int run_rebuild(struct cli *c);
 
 #define TASK_WRITE(name_, usage_, opts_, min_, max_, words_, kind_) \
 	{ "task", name_, usage_, (opts_) | WRITE_OPTS, min_, max_, words_, \
@@ -311,7 +319,47 @@ static const struct command commands[] = {
 	  "before\n",
 	  OPT(O_MEMBER) | OPT(O_DAYS) | OPT(O_LIMIT) | OPT(O_CURSOR), 0, 0,
 	  NULL, OPEN_READ, 0, run_upcoming },
-	/* timeline, notifications, rebuild: next. */
+	{ NULL, "timeline",
+	  "usage: tasklog timeline TYPE:ID [--limit N] [--cursor C]\n\n"
+	  "A record's timeline: its active tasks with a due date (overdue "
+	  "ones too),\n"
+	  "soonest first, then one entry per event of its tasks, newest "
+	  "first.\n"
+	  "  TYPE:ID               contact, lead, account or opportunity, "
+	  "and its id\n"
+	  "  --limit N             at most N history entries, 1..1000 "
+	  "(default 50)\n"
+	  "  --cursor C            the next page of history: next_cursor of "
+	  "the page before\n",
+	  OPT(O_LIMIT) | OPT(O_CURSOR), 1, 1, "record TYPE:ID", OPEN_READ, 0,
+	  run_timeline },
+	{ NULL, "notifications",
+	  "usage: tasklog notifications [--member ID] [--unread] [--limit N] "
+	  "[--cursor C]\n"
+	  "       tasklog notifications read ID... [--member ID]\n\n"
+	  "A member's notifications of tasks assigned to them by someone "
+	  "else, unread\n"
+	  "first, newest first; or mark some read.\n"
+	  "  --member ID           whose (default: yourself; others' for "
+	  "admins)\n"
+	  "  --unread              only the unread ones\n"
+	  "  --limit N             at most N, 1..1000 (default 50)\n"
+	  "  --cursor C            the next page: next_cursor of the page "
+	  "before\n"
+	  "  read ID...            mark these notifications read (ids as "
+	  "listed)\n",
+	  OPT(O_MEMBER) | OPT(O_UNREAD) | OPT(O_LIMIT) | OPT(O_CURSOR), 0,
+	  1001, "notification IDs", OPEN_WRITE, 0, run_notifications },
+	{ NULL, "rebuild",
+	  "usage: tasklog rebuild [--projection NAME]...\n\n"
+	  "Rebuild views from the log while the old ones keep serving, then "
+	  "switch\n"
+	  "(admins only).  A progress bar goes to stderr when it is a "
+	  "terminal.\n"
+	  "  --projection NAME     tasks, timeline or notifications; "
+	  "repeatable\n"
+	  "                        (default: every view)\n",
+	  OPT(O_PROJECTION), 0, 0, NULL, OPEN_WRITE, 0, run_rebuild },
 
 	{ NULL, "log",
 	  "usage: tasklog log [--from SEQ] [--limit N] [--stream ID]\n\n"
@@ -341,6 +389,8 @@ static uint64_t repeat_opts(const struct command *k)
 	if (k && k->run == run_task_list)
 		return OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_ENTITY_TYPE) |
 		       OPT(O_TYPE);
+	if (k && k->run == run_rebuild)
+		return OPT(O_PROJECTION);
 	return 0;
 }
 
@@ -355,6 +405,10 @@ static const char overall_usage[] =
 	"  task add|update|assign|status|complete|tag|untag|delete|show|list\n"
 	"                            create, change, read and list tasks\n"
 	"  upcoming                  a member's tasks due in the next days\n"
+	"  timeline TYPE:ID          a record's upcoming tasks and history\n"
+	"  notifications [read ID...]\n"
+	"                            list notifications, or mark them read\n"
+	"  rebuild                   rebuild views from the log\n"
 	"  log                       read the event log\n"
 	"  verify                    check the log and the stored state\n"
 	"  stats                     counts and sizes\n"
@@ -1218,6 +1272,309 @@ static int run_upcoming(struct cli *c)
 		print_task_page(c, k.items, next);
 	json_decref(k.items);
 	return rc;
+}
+
+/* ---- timeline ------------------------------------------------------------ */
+
+/* "2026-03-02T09:00:00.000Z" as "2026-03-02 09:00" (UTC, to the minute). */
+static void short_time(const char *t, char out[17])
+{
+	if (strlen(t) >= 16 && t[10] == 'T')
+		snprintf(out, 17, "%.10s %.5s", t, t + 11);
+	else
+		snprintf(out, 17, "%s", t);
+}
+
+/* Upcoming tasks as the task table, then the history: AT, ACTOR and as
+ * much of the SUMMARY as fits 80 columns. */
+static void human_timeline(const json_t *up, const json_t *items,
+			   const char *next)
+{
+	size_t i, w_actor = 5, w_sum;
+	const json_t *e;
+	char when[17];
+
+	if (json_array_size(up)) {
+		puts("Upcoming");
+		human_task_table(up, NULL);
+		putchar('\n');
+	}
+	puts("History");
+	json_array_foreach(items, i, e)
+		w_actor = max_size(w_actor,
+				   text_width(str_or_dash(json_object_get(e,
+						"actor"), "id")));
+	if (w_actor > 16)
+		w_actor = 16;
+	w_sum = TABLE_WIDTH - (16 + 2) - (w_actor + 2);
+	put_cell("AT (UTC)", 16, false);
+	put_cell("ACTOR", w_actor, false);
+	put_cell("SUMMARY", w_sum, true);
+	putchar('\n');
+	json_array_foreach(items, i, e) {
+		short_time(str_or_dash(e, "at"), when);
+		put_cell(when, 16, false);
+		put_cell(str_or_dash(json_object_get(e, "actor"), "id"),
+			 w_actor, false);
+		put_cell(str_or_dash(e, "summary"), w_sum, true);
+		putchar('\n');
+	}
+	if (next && next[0])
+		printf("next page: --cursor %s\n", next);
+}
+
+/* The two lists of a timeline, filled by its two callbacks. */
+struct timeline_out {
+	struct collect up, items;
+};
+
+static int collect_upcoming(void *arg, const uint8_t *doc, size_t len)
+{
+	return collect_doc(&((struct timeline_out *)arg)->up, doc, len);
+}
+
+static int collect_item(void *arg, const uint8_t *doc, size_t len)
+{
+	return collect_doc(&((struct timeline_out *)arg)->items, doc, len);
+}
+
+static int run_timeline(struct cli *c)
+{
+	struct timeline_out t = { .up = { .items = json_array() },
+				  .items = { .items = json_array() } };
+	char next[TL_CURSOR_MAX] = "";
+	int rc;
+
+	rc = tl_timeline(c->db, &c->ctx, tl_s(c->words[0]), (size_t)c->limit,
+			 opt_slice(c, O_CURSOR), collect_upcoming,
+			 collect_item, &t, next, &c->err);
+	if (rc == 0 && (t.up.failed || t.items.failed))
+		rc = collect_failed(c);
+	if (rc == 0 && c->json) {
+		json_t *o = json_object();
+		json_object_set(o, "upcoming", t.up.items);
+		json_object_set(o, "items", t.items.items);
+		json_object_set_new(o, "next_cursor",
+				    next[0] ? json_string(next) : json_null());
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else if (rc == 0) {
+		human_timeline(t.up.items, t.items.items, next);
+	}
+	json_decref(t.up.items);
+	json_decref(t.items.items);
+	return rc;
+}
+
+/* ---- notifications --------------------------------------------------------- */
+
+/* ID, STATE (new or read), AT, BY and the TASK (its first 8 characters,
+ * as in the task table). */
+static void human_notifications(const json_t *items, const char *next)
+{
+	size_t i, w_id = 2, w_by = 2;
+	const json_t *n;
+	char id[24], when[17], task[9];
+
+	json_array_foreach(items, i, n) {
+		w_id = max_size(w_id, (size_t)snprintf(id, sizeof id,
+			"%" JSON_INTEGER_FORMAT,
+			json_integer_value(json_object_get(n, "id"))));
+		w_by = max_size(w_by, text_width(str_or_dash(n, "by")));
+	}
+	if (w_by > 20)
+		w_by = 20;
+	printf("%*s  ", (int)w_id, "ID");
+	put_cell("STATE", 5, false);
+	put_cell("AT (UTC)", 16, false);
+	put_cell("BY", w_by, false);
+	put_cell("TASK", 8, true);
+	putchar('\n');
+	json_array_foreach(items, i, n) {
+		printf("%*" JSON_INTEGER_FORMAT "  ", (int)w_id,
+		       json_integer_value(json_object_get(n, "id")));
+		put_cell(json_is_true(json_object_get(n, "read")) ? "read"
+								   : "new",
+			 5, false);
+		short_time(str_or_dash(n, "at"), when);
+		put_cell(when, 16, false);
+		put_cell(str_or_dash(n, "by"), w_by, false);
+		snprintf(task, sizeof task, "%.8s", str_or_dash(n, "task"));
+		put_cell(task, 8, true);
+		putchar('\n');
+	}
+	if (next && next[0])
+		printf("next page: --cursor %s\n", next);
+}
+
+static void human_marked(const json_t *r)
+{
+	size_t i;
+	const json_t *id;
+
+	printf("marked read for %s:", str_or_dash(r, "member"));
+	json_array_foreach(json_object_get(r, "ids"), i, id)
+		printf(" %" JSON_INTEGER_FORMAT, json_integer_value(id));
+	putchar('\n');
+}
+
+/* `notifications read ID... [--member ID]`: the engine checks the ids. */
+static int notifications_read(struct cli *c)
+{
+	static const enum opt list_only[] = { O_UNREAD, O_LIMIT, O_CURSOR };
+	tl_cmd cmd = { .kind = TL_NOTIFICATIONS_READ };
+	tl_slice *ids;
+	int rc;
+
+	snprintf(c->subject, sizeof c->subject, "notifications read");
+	for (size_t i = 0; i < 3; i++) {
+		if (has(c, list_only[i])) {
+			char name[40];
+			snprintf(name, sizeof name, "--%s",
+				 optdefs[list_only[i]].name);
+			return usage_error(c, name,
+					   "is not taken by notifications read");
+		}
+	}
+	if (c->words_len < 2)
+		return usage_error(c, NULL, "missing notification ID");
+	if (!(ids = calloc(c->words_len - 1, sizeof *ids)))
+		return tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+	for (size_t i = 1; i < c->words_len; i++)
+		ids[i - 1] = tl_s(c->words[i]);
+	cmd.id = opt_slice(c, O_MEMBER);
+	cmd.ids = ids;
+	cmd.ids_len = c->words_len - 1;
+	rc = exec_one(c, &cmd, human_marked);
+	free(ids);
+	return rc;
+}
+
+static int run_notifications(struct cli *c)
+{
+	struct collect k = { .items = json_array() };
+	char next[TL_CURSOR_MAX] = "";
+	int rc;
+
+	if (c->words_len && !strcmp(c->words[0], "read")) {
+		json_decref(k.items);
+		return notifications_read(c);
+	}
+	if (c->words_len) {
+		json_decref(k.items);
+		return usage_error(c, NULL,
+				   "unexpected argument \"%.40s\" (mark read "
+				   "with: notifications read ID...)",
+				   c->words[0]);
+	}
+	rc = tl_notifications(c->db, &c->ctx, opt_slice(c, O_MEMBER),
+			      has(c, O_UNREAD), (size_t)c->limit,
+			      opt_slice(c, O_CURSOR), collect_doc, &k, next,
+			      &c->err);
+	if (rc == 0 && k.failed)
+		rc = collect_failed(c);
+	if (rc == 0 && c->json)
+		print_list(c, k.items, next[0] ? json_string(next)
+					       : json_null(), NULL);
+	else if (rc == 0)
+		human_notifications(k.items, next);
+	json_decref(k.items);
+	return rc;
+}
+
+/* ---- rebuild ----------------------------------------------------------------- */
+
+struct progress {
+	struct timespec start;
+	bool shown;
+};
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s", redrawn in
+ * place on stderr. */
+static void show_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	double secs = seconds_since(&p->start);
+	double rate = secs > 0 ? (double)done / secs : 0;
+	unsigned pct = total ? (unsigned)(done >= total ? 100
+					  : done * 100 / total) : 100;
+	char bar[11], speed[24], eta[24] = "";
+
+	memset(bar, '#', pct / 10);
+	memset(bar + pct / 10, '.', 10 - pct / 10);
+	bar[10] = 0;
+	if (rate >= 1e6)
+		snprintf(speed, sizeof speed, "%.1fM", rate / 1e6);
+	else if (rate >= 1e3)
+		snprintf(speed, sizeof speed, "%.0fk", rate / 1e3);
+	else
+		snprintf(speed, sizeof speed, "%.0f", rate);
+	if (rate > 0 && done < total) {
+		double left = (double)(total - done) / rate;
+		if (left >= 60)
+			snprintf(eta, sizeof eta, " ETA %dm%02ds",
+				 (int)(left / 60), (int)left % 60);
+		else
+			snprintf(eta, sizeof eta, " ETA %.0fs", left);
+	}
+	/* \033[K clears what a longer line before left behind. */
+	fprintf(stderr, "\r[%s] %3u%% %" PRIu64 "/%" PRIu64
+		" events %s ev/s%s\033[K", bar, pct, done, total, speed, eta);
+	fflush(stderr);
+	p->shown = true;
+}
+
+static int run_rebuild(struct cli *c)
+{
+	const char **names = c->many[O_PROJECTION];
+	size_t n = c->many_len[O_PROJECTION], all_len;
+	const tl_view *const *all = tl_views_all(&all_len);
+	struct progress p = { .shown = false };
+	json_t *rebuilt;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	rc = tl_rebuild(c->db, &c->ctx, names, n,
+			isatty(2) ? show_progress : NULL, &p, &c->err);
+	if (p.shown)
+		fputc('\n', stderr);
+	if (rc)
+		return rc;
+	rebuilt = json_array();
+	for (size_t i = 0; i < (n ? n : all_len); i++) {
+		const char *name = n ? names[i] : tl_view_name(all[i]);
+		bool dup = false;
+		for (size_t j = 0; j < json_array_size(rebuilt); j++)
+			dup |= !strcmp(json_string_value(
+					       json_array_get(rebuilt, j)),
+				       name);
+		if (!dup)
+			json_array_append_new(rebuilt, json_string(name));
+	}
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		json_object_set(o, "rebuilt", rebuilt);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else {
+		size_t i;
+		json_t *v;
+		fputs("rebuilt", stdout);
+		json_array_foreach(rebuilt, i, v)
+			printf("%s %s", i ? "," : "", json_string_value(v));
+		putchar('\n');
+	}
+	json_decref(rebuilt);
+	return 0;
 }
 
 static void collect_problem(void *arg, const char *problem)

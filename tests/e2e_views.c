@@ -1,0 +1,417 @@
+/*
+ * e2e_views.c - end-to-end tests of `tasklog timeline`, `tasklog
+ * notifications` and `tasklog rebuild`: the real binary ($TASKLOG_BIN) on
+ * a temporary workspace, --json output checked field by field, errors by
+ * exit status and the field named on stderr, people's output by its
+ * width.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+
+#define T0 "2026-03-02T09:00:00Z" /* a Monday */
+#define T1 "2026-03-02T10:00:00Z"
+#define T2 "2026-03-02T11:00:00Z"
+#define LATER "2026-03-03T09:00:00Z"
+
+static char *ws;
+
+#define CLI(r, ...)                                                        \
+	cr_assert_eq(tu_cli((r), ws, __VA_ARGS__, NULL), 0,                 \
+		     "cannot run %s", tu_bin())
+
+#define EXPECT(r, code, ...)                                               \
+	do {                                                               \
+		CLI(r, __VA_ARGS__);                                       \
+		cr_assert_eq((r)->status, (code),                          \
+			     "exit %d, wanted %d\nstdout: %s\nstderr: %s", \
+			     (r)->status, (code), (r)->out, (r)->err);     \
+	} while (0)
+
+#define OK(r, ...)                                                         \
+	do {                                                               \
+		EXPECT(r, 0, __VA_ARGS__);                                 \
+		cr_assert((r)->json, "stdout is not JSON: %s", (r)->out);  \
+	} while (0)
+
+static long long events(void)
+{
+	tu_run r;
+	OK(&r, "stats");
+	long long n = tu_int(r.json, "events");
+	tu_run_release(&r);
+	return n;
+}
+
+/* Every line of s is at most 80 columns (UTF-8 characters). */
+static void fits_80(const char *s)
+{
+	size_t col = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\n') {
+			col = 0;
+			continue;
+		}
+		if ((*p & 0xc0) != 0x80)
+			col++;
+		cr_assert_leq(col, 80, "a line is wider than 80 columns:\n%s",
+			      s);
+	}
+}
+
+/* Add a task as `as` at T0; its id, malloc'd. */
+static char *add(const char *as, const char *title, const char *link,
+		 const char *due, const char *assignee)
+{
+	const char *argv[32];
+	size_t n = 0;
+	argv[n++] = "--db";
+	argv[n++] = ws;
+	argv[n++] = "--json";
+	argv[n++] = "--now";
+	argv[n++] = T0;
+	argv[n++] = "--as";
+	argv[n++] = as;
+	argv[n++] = "task";
+	argv[n++] = "add";
+	argv[n++] = "--title";
+	argv[n++] = title;
+	argv[n++] = "--link";
+	argv[n++] = link;
+	if (due) {
+		argv[n++] = "--due";
+		argv[n++] = due;
+	}
+	if (assignee) {
+		argv[n++] = "--assignee";
+		argv[n++] = assignee;
+	}
+	argv[n] = NULL;
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(r.status, 0, "task add: %s", r.err);
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	return id;
+}
+
+static void setup(void)
+{
+	tu_run r;
+	ws = tu_tmpdir();
+	OK(&r, "init", "--now", T0);
+	tu_run_release(&r);
+	OK(&r, "member", "add", "alice", "--name", "Alice A");
+	tu_run_release(&r);
+	OK(&r, "member", "add", "bob", "--name", "Bob B");
+	tu_run_release(&r);
+}
+
+static void teardown(void)
+{
+	tu_rmrf(ws);
+	free(ws);
+}
+
+TestSuite(timeline_cli, .init = setup, .fini = teardown);
+TestSuite(notifications_cli, .init = setup, .fini = teardown);
+TestSuite(rebuild_cli, .init = setup, .fini = teardown);
+
+/* ---- timeline ---------------------------------------------------------- */
+
+Test(timeline_cli, prints_upcoming_then_history_newest_first)
+{
+	tu_run r;
+	char *a = add("admin", "Call Bob", "lead:42", "2026-03-05T10:00:00Z",
+		      "alice");
+	char *b = add("admin", "Overdue", "lead:42", "2026-03-01T10:00:00Z",
+		      NULL);
+	char *c = add("admin", "No due", "lead:42", NULL, NULL);
+	add("admin", "Elsewhere", "lead:43", "2026-03-04T10:00:00Z", NULL);
+	OK(&r, "--now", T1, "--as", "bob", "task", "assign", a, "bob");
+	tu_run_release(&r);
+	OK(&r, "--now", T2, "task", "complete", c);
+	tu_run_release(&r);
+
+	OK(&r, "--now", LATER, "timeline", "lead:42");
+	json_t *up = json_object_get(r.json, "upcoming");
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(up), 2, "%s", r.out);
+	cr_expect_str_eq(tu_str(json_array_get(up, 0), "id"), b);
+	cr_expect_str_eq(tu_str(json_array_get(up, 1), "id"), a);
+	cr_expect_str_eq(tu_str(json_array_get(up, 1), "assignee"), "bob");
+	cr_assert_eq(json_array_size(items), 5, "%s", r.out);
+	json_t *first = json_array_get(items, 0);
+	cr_expect_str_eq(tu_str(first, "event"), "task.completed");
+	cr_expect_str_eq(tu_str(first, "summary"), "Completed");
+	cr_expect_str_eq(tu_str(first, "task"), c);
+	cr_expect_str_eq(tu_str(first, "at"), "2026-03-02T11:00:00.000Z");
+	cr_expect_str_eq(tu_str(json_object_get(first, "actor"), "id"),
+			 "admin");
+	cr_expect_str_eq(tu_str(json_object_get(first, "actor"), "kind"),
+			 "user");
+	json_t *second = json_array_get(items, 1);
+	cr_expect_str_eq(tu_str(second, "summary"),
+			 "Assigned to bob (was alice)");
+	cr_expect_str_eq(tu_str(json_object_get(second, "actor"), "id"),
+			 "bob");
+	cr_expect_str_eq(tu_str(json_array_get(items, 4), "summary"),
+			 "Created task \"Call Bob\" due "
+			 "2026-03-05T10:00:00.000Z, assigned to alice");
+	cr_expect(json_is_null(json_object_get(r.json, "next_cursor")),
+		  "%s", r.out);
+	tu_run_release(&r);
+	free(a);
+	free(b);
+	free(c);
+}
+
+Test(timeline_cli, pages_with_limit_and_cursor)
+{
+	tu_run r;
+	char *id = add("admin", "T", "account:acme", NULL, NULL);
+	const char *tags[] = { "a", "b", "c", "d" };
+	for (int i = 0; i < 4; i++) {
+		OK(&r, "task", "tag", id, tags[i]);
+		tu_run_release(&r);
+	}
+	OK(&r, "timeline", "account:acme", "--limit", "3");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 3);
+	cr_expect_str_eq(tu_str(json_array_get(json_object_get(r.json,
+							       "items"), 0),
+				"summary"),
+			 "Tagged d");
+	const char *cur = tu_str(r.json, "next_cursor");
+	cr_assert(cur, "no next_cursor: %s", r.out);
+	char *cursor = strdup(cur);
+	tu_run_release(&r);
+
+	OK(&r, "timeline", "account:acme", "--limit", "3", "--cursor", cursor);
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 2, "%s", r.out);
+	cr_expect_str_eq(tu_str(json_array_get(items, 0), "summary"),
+			 "Tagged a");
+	cr_expect_str_eq(tu_str(json_array_get(items, 1), "event"),
+			 "task.created");
+	cr_expect(json_is_null(json_object_get(r.json, "next_cursor")));
+	cr_expect_eq(json_array_size(json_object_get(r.json, "upcoming")), 0);
+	tu_run_release(&r);
+	free(cursor);
+	free(id);
+}
+
+Test(timeline_cli, rejects_a_bad_record_limit_or_cursor)
+{
+	tu_run r;
+	EXPECT(&r, 1, "timeline", "person:1");
+	cr_expect(tu_err_names(&r, "record"), "%s", r.err);
+	cr_expect_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "invalid");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "timeline", "lead");
+	cr_expect(tu_err_names(&r, "record"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "timeline", "lead:1", "--limit", "1001");
+	cr_expect(tu_err_names(&r, "limit"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "timeline", "lead:1", "--cursor", "nope");
+	cr_expect(tu_err_names(&r, "cursor"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "timeline");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "nobody", "timeline", "lead:1");
+	tu_run_release(&r);
+}
+
+Test(timeline_cli, prints_columns_for_people)
+{
+	tu_run r;
+	char title[300];
+	memset(title, 'w', sizeof title - 1);
+	title[sizeof title - 1] = 0;
+	char *id = add("admin", title, "lead:9", "2026-03-05T10:00:00Z",
+		       "alice");
+	OK(&r, "task", "status", id, "in_progress");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "timeline", "lead:9",
+				 NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	fits_80(r.out);
+	cr_expect(strstr(r.out, "In Progress") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "2026-03-05") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "Created task") != NULL, "%s", r.out);
+	tu_run_release(&r);
+	free(id);
+}
+
+/* ---- notifications ----------------------------------------------------- */
+
+Test(notifications_cli, lists_marks_read_and_lists_unread)
+{
+	tu_run r;
+	char *a = add("admin", "A", "lead:1", NULL, "alice");
+	char *b = add("bob", "B", "lead:1", NULL, "alice");
+	add("alice", "Mine", "lead:1", NULL, "alice");
+
+	OK(&r, "--as", "alice", "notifications");
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 2, "%s", r.out);
+	json_t *n0 = json_array_get(items, 0);
+	cr_expect_str_eq(tu_str(n0, "task"), b);
+	cr_expect_str_eq(tu_str(n0, "by"), "bob");
+	cr_expect_str_eq(tu_str(n0, "member"), "alice");
+	cr_expect_str_eq(tu_str(n0, "kind"), "assigned");
+	cr_expect(json_is_false(json_object_get(n0, "read")));
+	cr_expect(json_is_integer(json_object_get(n0, "id")));
+	cr_expect(json_is_null(json_object_get(r.json, "next_cursor")));
+	long long id0 = tu_int(n0, "id");
+	long long id1 = tu_int(json_array_get(items, 1), "id");
+	tu_run_release(&r);
+
+	char ids[24];
+	snprintf(ids, sizeof ids, "%lld", id1);
+	OK(&r, "--as", "alice", "notifications", "read", ids);
+	cr_expect_str_eq(tu_str(r.json, "member"), "alice");
+	json_t *got = json_object_get(r.json, "ids");
+	cr_assert_eq(json_array_size(got), 1, "%s", r.out);
+	cr_expect_eq(json_integer_value(json_array_get(got, 0)), id1);
+	tu_run_release(&r);
+
+	OK(&r, "--as", "alice", "notifications", "--unread");
+	items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", r.out);
+	cr_expect_eq(tu_int(json_array_get(items, 0), "id"), id0);
+	tu_run_release(&r);
+
+	/* An admin reads anyone's; unread first, then read. */
+	OK(&r, "notifications", "--member", "alice", "--limit", "1");
+	items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", r.out);
+	cr_expect_eq(tu_int(json_array_get(items, 0), "id"), id0);
+	char *cursor = strdup(tu_str(r.json, "next_cursor"));
+	tu_run_release(&r);
+	OK(&r, "notifications", "--member", "alice", "--cursor", cursor);
+	items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", r.out);
+	cr_expect_eq(tu_int(json_array_get(items, 0), "id"), id1);
+	cr_expect(json_is_true(json_object_get(json_array_get(items, 0),
+					       "read")));
+	tu_run_release(&r);
+
+	/* Deleting a task takes its notifications away. */
+	OK(&r, "task", "delete", a);
+	tu_run_release(&r);
+	OK(&r, "--as", "alice", "notifications");
+	cr_expect_eq(json_array_size(json_object_get(r.json, "items")), 1);
+	tu_run_release(&r);
+	free(cursor);
+	free(a);
+	free(b);
+}
+
+Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
+{
+	tu_run r;
+	add("admin", "A", "lead:1", NULL, "alice");
+	OK(&r, "--as", "alice", "notifications");
+	char id[24];
+	snprintf(id, sizeof id, "%lld",
+		 tu_int(json_array_get(json_object_get(r.json, "items"), 0),
+			"id"));
+	tu_run_release(&r);
+	long long before = events();
+
+	EXPECT(&r, 2, "--as", "alice", "notifications", "read", "999");
+	cr_expect(tu_err_names(&r, "ids"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "bob", "notifications", "read", id, "--member",
+	       "alice");
+	cr_expect(tu_err_names(&r, "member"), "%s", r.err);
+	cr_expect_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "forbidden");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "notifications", "read", "x1");
+	cr_expect(tu_err_names(&r, "ids"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "notifications", "read");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "notifications", "read", id,
+	       "--unread");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "notifications", "unread");
+	tu_run_release(&r);
+	cr_expect_eq(events(), before, "something was appended");
+
+	EXPECT(&r, 4, "--as", "bob", "notifications", "--member", "alice");
+	cr_expect(tu_err_names(&r, "member"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 2, "notifications", "--member", "nobody");
+	cr_expect(tu_err_names(&r, "member"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+Test(notifications_cli, prints_columns_for_people)
+{
+	tu_run r;
+	add("admin", "A", "lead:1", NULL, "alice");
+	add("bob", "B", "lead:1", NULL, "alice");
+	cr_assert_eq(tu_cli_text(&r, ws, "--as", "alice", "notifications",
+				 NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	fits_80(r.out);
+	cr_expect(strstr(r.out, "bob") != NULL, "%s", r.out);
+	tu_run_release(&r);
+}
+
+/* ---- rebuild ----------------------------------------------------------- */
+
+Test(rebuild_cli, rebuilds_all_or_the_named_views)
+{
+	tu_run r;
+	char *a = add("admin", "A", "lead:1", "+1d", "alice");
+	OK(&r, "task", "complete", a);
+	tu_run_release(&r);
+	OK(&r, "timeline", "lead:1");
+	char *before = strdup(r.out);
+	tu_run_release(&r);
+
+	OK(&r, "rebuild");
+	cr_expect(json_is_true(json_object_get(r.json, "ok")));
+	json_t *names = json_object_get(r.json, "rebuilt");
+	cr_expect_eq(json_array_size(names), 3, "%s", r.out);
+	cr_expect_str_eq(r.err, "", "no progress bar without a terminal");
+	tu_run_release(&r);
+
+	OK(&r, "rebuild", "--projection", "timeline", "--projection",
+	   "notifications");
+	names = json_object_get(r.json, "rebuilt");
+	cr_assert_eq(json_array_size(names), 2, "%s", r.out);
+	cr_expect_str_eq(json_string_value(json_array_get(names, 0)),
+			 "timeline");
+	cr_expect_str_eq(json_string_value(json_array_get(names, 1)),
+			 "notifications");
+	tu_run_release(&r);
+
+	OK(&r, "timeline", "lead:1");
+	cr_expect_str_eq(r.out, before, "a rebuild changed the timeline");
+	tu_run_release(&r);
+	OK(&r, "verify");
+	cr_expect(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+	free(before);
+	free(a);
+}
+
+Test(rebuild_cli, refuses_unknown_views_and_members)
+{
+	tu_run r;
+	EXPECT(&r, 1, "rebuild", "--projection", "nope");
+	cr_expect(tu_err_names(&r, "projection"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "alice", "rebuild");
+	tu_run_release(&r);
+}
