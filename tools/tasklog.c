@@ -1526,7 +1526,7 @@ static void show_progress(void *arg, uint64_t done, uint64_t total)
 			snprintf(eta, sizeof eta, " ETA %.0fs", left);
 	}
 	/* \033[K clears what a longer line before left behind. */
-	fprintf(stderr, "\r[%s] %3u%% %" PRIu64 "/%" PRIu64
+	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
 		" events %s ev/s%s\033[K", bar, pct, done, total, speed, eta);
 	fflush(stderr);
 	p->shown = true;
