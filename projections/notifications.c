@@ -284,7 +284,7 @@ const tl_view tl_view_notifications = {
 	.apply = notifications_apply,
 };
 
-/* ---- the query ------------------------------------------------------------ */
+/* ---- the query ----------------------------------------------------------- */
 
 static bool member_id_valid(tl_slice s)
 {

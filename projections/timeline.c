@@ -348,7 +348,7 @@ const tl_view tl_view_timeline = {
 	.apply = timeline_apply,
 };
 
-/* ---- the query ------------------------------------------------------------ */
+/* ---- the query ----------------------------------------------------------- */
 
 /* Check "TYPE:ID" as a link is checked: a known entity type, an id of
  * 1..128 bytes of UTF-8. */

@@ -131,7 +131,8 @@ Test(timeline_cli, prints_upcoming_then_history_newest_first)
 	char *b = add("admin", "Overdue", "lead:42", "2026-03-01T10:00:00Z",
 		      NULL);
 	char *c = add("admin", "No due", "lead:42", NULL, NULL);
-	add("admin", "Elsewhere", "lead:43", "2026-03-04T10:00:00Z", NULL);
+	free(add("admin", "Elsewhere", "lead:43", "2026-03-04T10:00:00Z",
+		 NULL));
 	OK(&r, "--now", T1, "--as", "bob", "task", "assign", a, "bob");
 	tu_run_release(&r);
 	OK(&r, "--now", T2, "task", "complete", c);
@@ -255,7 +256,7 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	tu_run r;
 	char *a = add("admin", "A", "lead:1", NULL, "alice");
 	char *b = add("bob", "B", "lead:1", NULL, "alice");
-	add("alice", "Mine", "lead:1", NULL, "alice");
+	free(add("alice", "Mine", "lead:1", NULL, "alice"));
 
 	OK(&r, "--as", "alice", "notifications");
 	json_t *items = json_object_get(r.json, "items");
@@ -316,7 +317,7 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 {
 	tu_run r;
-	add("admin", "A", "lead:1", NULL, "alice");
+	free(add("admin", "A", "lead:1", NULL, "alice"));
 	OK(&r, "--as", "alice", "notifications");
 	char id[24];
 	snprintf(id, sizeof id, "%lld",
@@ -357,8 +358,8 @@ Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 Test(notifications_cli, prints_columns_for_people)
 {
 	tu_run r;
-	add("admin", "A", "lead:1", NULL, "alice");
-	add("bob", "B", "lead:1", NULL, "alice");
+	free(add("admin", "A", "lead:1", NULL, "alice"));
+	free(add("bob", "B", "lead:1", NULL, "alice"));
 	cr_assert_eq(tu_cli_text(&r, ws, "--as", "alice", "notifications",
 				 NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
