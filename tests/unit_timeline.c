@@ -438,3 +438,150 @@ Test(timeline, verify_finds_an_altered_summary)
 	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
 	cr_expect_gt(n, 0, "verify found %d problems", n);
 }
+
+/* ---- a random history ---------------------------------------------------- */
+
+static const char *const records[] = { "lead:1", "lead:2", "contact:1",
+				       "account:x", "opportunity:9" };
+static const char *const actors[] = { NULL, "alice", "bob", "root",
+				      TL_SYSTEM_USER };
+static const char *const members[] = { "alice", "bob", "root", NULL };
+
+static int notif_fn(void *arg, const uint8_t *doc, size_t len)
+{
+	return vt_collect(arg, doc, len);
+}
+
+/* Every timeline and inbox, in one list of documents. */
+static void snapshot(vt_docs *out)
+{
+	tl_err err = { 0 };
+	char next[TL_CURSOR_MAX];
+	for (size_t i = 0; i < 5; i++) {
+		int rc = tl_timeline(vt_db, &(tl_ctx){ .now_ms = VT_T0 },
+				     tl_s(records[i]), 1000, tl_s(NULL),
+				     notif_fn, notif_fn, out, next, &err);
+		cr_assert_eq(rc, 0, "%s", err.message);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		int rc = tl_notifications(vt_db, NULL, tl_s(members[i]), false,
+					  1000, tl_s(NULL), notif_fn, out,
+					  next, &err);
+		cr_assert_eq(rc, 0, "%s", err.message);
+	}
+}
+
+Test(timeline, a_random_history_verifies_and_rebuilds_to_the_same_bytes)
+{
+	char ids[64][37];
+	size_t n = 0;
+	unsigned seed = 12345;
+	uint64_t notes[256];
+	size_t notes_len = 0;
+
+	for (int step = 0; step < 400; step++) {
+		int64_t now = VT_T0 + step * VT_MIN;
+		const char *actor = actors[rand_r(&seed) % 5];
+		const char *member = members[rand_r(&seed) % 4];
+		int op = n ? (int)(rand_r(&seed) % 9) : 0;
+		const char *id = n ? ids[rand_r(&seed) % n] : NULL;
+		tl_slice tag = tl_s((const char *[]){ "a", "b" }[step & 1]);
+		tl_cmd c = { .id = tl_s(id) };
+		tl_result res = { 0 };
+		tl_err err = { 0 };
+		char due[16];
+		snprintf(due, sizeof due, "%+dh",
+			 (int)(rand_r(&seed) % 200) - 100);
+
+		switch (op) {
+		case 0:
+			if (n == 64)
+				continue;
+			c = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("T"),
+				      .link = tl_s(records[rand_r(&seed) % 5]),
+				      .assignee = tl_s(member),
+				      .due = tl_s(step % 3 ? due : NULL) };
+			break;
+		case 1:
+			c.kind = TL_TASK_ASSIGN;
+			c.assignee = tl_s(member);
+			c.unassign = member == NULL;
+			break;
+		case 2:
+			c.kind = TL_TASK_STATUS;
+			c.status = tl_s((const char *[]){ "todo", "in_progress",
+							  "on_hold", "cancelled" }
+						[rand_r(&seed) % 4]);
+			break;
+		case 3:
+			c.kind = TL_TASK_COMPLETE;
+			break;
+		case 4:
+		case 5:
+			c.kind = op == 4 ? TL_TASK_TAG : TL_TASK_UNTAG;
+			c.tags = &tag;
+			c.tags_len = 1;
+			break;
+		case 6:
+			c.kind = TL_TASK_UPDATE;
+			c.title = tl_s(step & 1 ? "T" : "U");
+			c.due = tl_s(due);
+			break;
+		case 7:
+			c.kind = rand_r(&seed) % 4 ? TL_TASK_ASSIGN
+						   : TL_TASK_DELETE;
+			c.assignee = tl_s("alice");
+			break;
+		default: {
+			if (!notes_len)
+				continue;
+			char text[24];
+			snprintf(text, sizeof text, "%llu",
+				 (unsigned long long)notes[rand_r(&seed) %
+							   notes_len]);
+			tl_slice one = tl_s(text);
+			c = (tl_cmd){ .kind = TL_NOTIFICATIONS_READ,
+				      .ids = &one, .ids_len = 1 };
+			/* Whoever it belongs to; most tries fail. */
+			actor = members[rand_r(&seed) % 3];
+			int rc = tl_exec(vt_db, &(tl_ctx){ .actor = actor,
+							   .now_ms = now },
+					 &c, 1, &res, &err);
+			cr_assert(rc == 0 || rc == TL_ENOTFOUND,
+				  "read: %d %s", rc, err.message);
+			tl_result_release(&res);
+			continue;
+		}
+		}
+		int rc = tl_exec(vt_db, &(tl_ctx){ .actor = actor,
+						   .now_ms = now },
+				 &c, 1, &res, &err);
+		cr_assert(rc == 0 || rc == TL_ENOTFOUND || rc == TL_EINVALID,
+			  "step %d op %d: %d %s: %s", step, op, rc, err.field,
+			  err.message);
+		if (rc == 0 && op == 0) {
+			vt_doc d = { res.doc, res.doc_len };
+			snprintf(ids[n++], 37, "%s", vt_str(&d, "id"));
+		}
+		if (rc == 0 && res.appended && notes_len < 256 &&
+		    (op == 0 || op == 1 || op == 7))
+			notes[notes_len++] = res.seq;
+		tl_result_release(&res);
+	}
+	cr_assert_eq(vt_verify(), 0);
+
+	vt_docs *before = calloc(1, sizeof *before);
+	vt_docs *after = calloc(1, sizeof *after);
+	snapshot(before);
+	cr_assert_gt(before->n, 100, "only %zu documents", before->n);
+	tl_err err = { 0 };
+	cr_assert_eq(tl_rebuild(vt_db, NULL, NULL, 0, NULL, NULL, &err), 0,
+		     "%s", err.message);
+	snapshot(after);
+	cr_expect(vt_docs_equal(before, after), "a rebuild changed a view");
+	cr_assert_eq(vt_verify(), 0);
+	vt_docs_free(before);
+	vt_docs_free(after);
+	free(before);
+	free(after);
+}
