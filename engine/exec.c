@@ -883,8 +883,8 @@ static int parse_seq(tl_slice s, uint64_t *out)
 	return v ? 0 : -1;
 }
 
-/* A notification is the task.created or task.assigned event that gave a task to a member
- * other than its actor; its id is that event's seq. */
+/* A notification is the task.created or task.assigned event that gave a
+ * task to a member other than its actor; its id is that event's seq. */
 static int check_notification(run *r, tl_slice member, uint64_t seq,
 			      tl_err *err)
 {
