@@ -1491,7 +1491,7 @@ static void check_all_shapes(model *m, int rounds)
 	model_free(m);
 }
 
-Test(list, agrees_with_a_model_over_random_commands, .timeout = 600)
+Test(list, agrees_with_a_model_over_random_commands)
 {
 	model *m = calloc(1, sizeof *m);
 	clock_ms = T0;
