@@ -41,13 +41,24 @@ typedef struct tl_list_query {
 	tl_slice cursor;            /* from a previous page's next_cursor */
 } tl_list_query;
 
-/* Calls fn for each task of the page, in order; next_cursor receives the
- * cursor of the next page or "" when this page is the last. */
+/* Calls fn for each task of the page, in order (the stored task document,
+ * valid during the call; a non-zero return stops the page and is
+ * returned); next_cursor receives the cursor of the next page or "" when
+ * this page is the last.  An empty cursor is the first page.  Every
+ * argument is checked before anything is looked up: TL_EINVALID names
+ * "status", "type", "entity_type", "record", "assignee", "due",
+ * "automation", "sort", "limit" (at most 1000) or "cursor" (malformed, or
+ * of another sort or query).  Paging is by position: a task that does not
+ * change between pages is listed exactly once. */
 int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 		 tl_doc_fn fn, void *arg, char next_cursor[TL_CURSOR_MAX],
 		 tl_err *err);
 
-/* A member's active tasks due in [now, now + days), soonest first. */
+/* A member's active tasks due in [now, now + days), soonest first.
+ * member: NULL or "me" = the actor; another member's needs an admin
+ * (TL_EFORBIDDEN "member"), an unknown one is TL_ENOTFOUND "member".
+ * days <= 0: 7, at most 36600 (TL_EINVALID "days"); limit and cursor as
+ * for tl_task_list, with cursors of their own. */
 int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 		size_t limit, tl_slice cursor, tl_doc_fn fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err);
