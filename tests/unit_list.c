@@ -12,6 +12,7 @@
  */
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1191,8 +1192,9 @@ static void rand_due(char *buf, tl_slice *out)
 	*out = tl_s(buf);
 }
 
-/* One random command on the model's tasks. */
-static void rand_command(model *m)
+/* One random command on the model's tasks; returns the index of the
+ * task it changed, or SIZE_MAX when it added one or did nothing. */
+static size_t rand_command(model *m)
 {
 	char due[32];
 	tl_result res;
@@ -1202,7 +1204,7 @@ static void rand_command(model *m)
 	clock_ms += rnd(4) == 0 ? 0 : (int64_t)rnd(5) * MIN;
 	if (m->n < 20 || k < 35 || (m->gone[i] && k < 90)) {
 		if (m->n == R_TASKS_MAX)
-			return;
+			return SIZE_MAX;
 		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("r"),
 			     .link = tl_s(PICK(r_records)) };
 		if (rnd(4))
@@ -1219,10 +1221,10 @@ static void rand_command(model *m)
 		tl_uuid_format(t.id, m->id[m->n++]);
 		tl_task_release(&t);
 		tl_result_release(&res);
-		return;
+		return SIZE_MAX;
 	}
 	if (m->gone[i])
-		return;
+		return SIZE_MAX;
 	tl_cmd c = { .id = tl_s(m->id[i]) };
 	tl_slice tag = tl_s(rnd(2) ? "a" : "b");
 	if (k < 50) {
@@ -1253,6 +1255,7 @@ static void rand_command(model *m)
 		m->gone[i] = true;
 	}
 	exec_ok(NULL, &c, NULL);
+	return i;
 }
 
 static void model_load(model *m)
@@ -1501,5 +1504,88 @@ Test(list, agrees_with_a_model_over_random_commands)
 		check_all_shapes(m, 150);
 	}
 	cr_assert_eq(verify(), 0, "the view differs from a rebuild");
+	free(m);
+}
+
+/* Page through queries while random commands change random tasks between
+ * pages: every task that matched at the start and was never touched is
+ * listed exactly once, and no untouched task is listed twice. */
+static void page_under_changes(model *m, lq q, const char *what)
+{
+	static bool touched[R_TASKS_MAX], matched[R_TASKS_MAX];
+	static int seen[R_TASKS_MAX];
+	static char cursor[TL_CURSOR_MAX];
+	static page pg;
+	int64_t today[2], week[2], range[2] = { INT64_MIN, INT64_MAX };
+	size_t n0 = m->n;
+
+	model_load(m);
+	cr_assert_eq(tl_day_range(clock_ms, "UTC", &today[0], &today[1]), 0);
+	cr_assert_eq(tl_week_range(clock_ms, "UTC", 1, &week[0], &week[1]), 0);
+	for (size_t i = 0; i < m->n; i++) {
+		matched[i] = model_match(&q, &m->t[i], clock_ms, today, week,
+					 range);
+		touched[i] = false;
+		seen[i] = 0;
+	}
+	model_free(m);
+	q.cursor = NULL;
+	q.now = clock_ms; /* one clock for the whole walk: overdue holds */
+	for (int pages = 0;; pages++) {
+		cr_assert_lt(pages, 4 * R_TASKS_MAX, "%s: no end", what);
+		run_list(&q, &pg);
+		cr_assert_eq(pg.rc, 0, "%s: %s", what, pg.err.message);
+		for (size_t j = 0; j < pg.n; j++) {
+			size_t i;
+			for (i = 0; i < m->n; i++)
+				if (!strcmp(m->id[i], pg.ids[j]))
+					break;
+			cr_assert_lt(i, m->n, "%s: unknown task listed", what);
+			seen[i]++;
+			cr_assert(touched[i] || i >= n0 || seen[i] == 1,
+				  "%s: untouched task %s listed twice", what,
+				  m->id[i]);
+		}
+		if (!pg.next[0])
+			break;
+		snprintf(cursor, sizeof cursor, "%s", pg.next);
+		q.cursor = cursor;
+		/* Change a few tasks: the commands touch what they pick. */
+		for (int k = 0; k < 3; k++) {
+			size_t i = rand_command(m);
+			if (i != SIZE_MAX)
+				touched[i] = true;
+		}
+	}
+	for (size_t i = 0; i < n0; i++)
+		if (matched[i] && !touched[i])
+			cr_assert_eq(seen[i], 1,
+				     "%s: untouched task %s listed %d times",
+				     what, m->id[i], seen[i]);
+}
+
+Test(list, pages_without_duplicates_or_skips_under_random_changes)
+{
+	model *m = calloc(1, sizeof *m);
+	clock_ms = T0;
+	for (int i = 0; i < 400; i++)
+		rand_command(m);
+	page_under_changes(m, (lq){ .limit = 7 }, "due");
+	page_under_changes(m, (lq){ .limit = 5, .sort = "created" },
+			   "created");
+	page_under_changes(m, (lq){ .limit = 6, .sort = "updated" },
+			   "updated");
+	page_under_changes(m, (lq){ .limit = 3, .assignee = { "alice", "bob" } },
+			   "assignees");
+	page_under_changes(m, (lq){ .limit = 4,
+				    .status = { "todo", "completed" },
+				    .sort = "updated" },
+			   "statuses");
+	page_under_changes(m, (lq){ .limit = 2, .due = "overdue" },
+			   "overdue");
+	page_under_changes(m, (lq){ .limit = 3, .type = { "call", "task" },
+				    .sort = "created" },
+			   "types");
+	cr_assert_eq(verify(), 0);
 	free(m);
 }
