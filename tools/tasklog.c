@@ -5,7 +5,7 @@
  * hands the option text unchanged to the engine (which validates and parses
  * every field), and prints the result as JSON (--json) or for people.  The
  * only checks made here are about usage: unknown options, missing values,
- * the number of words, and the numbers of --limit, --from and
+ * the number of words, and the numbers of --limit, --from, --days and
  * --expect-version.
  *
  * Exit status is -code of the failing tl_err (0 success, 1 invalid, 2 not
