@@ -159,7 +159,7 @@ int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 	msgpack_sbuffer_destroy(&scratch);
 	if (rc == MDB_NOTFOUND || rc == 0)
 		return any ? 0 : TL_ENOTFOUND;
-	return rc > 0 ? tl_mdb_err(err, rc, "read member stream") : rc;
+	return tl_is_mdb_rc(rc) ? tl_mdb_err(err, rc, "read member stream") : rc;
 }
 
 int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,

@@ -102,7 +102,7 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	}
 	if (rc == MDB_NOTFOUND || rc == 0)
 		rc = stop;
-	else if (rc > 0)
+	else if (tl_is_mdb_rc(rc))
 		rc = tl_mdb_err(err, rc, "read log");
 	mdb_cursor_close(c);
 out_txn:
@@ -152,7 +152,7 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 	msgpack_sbuffer_destroy(&scratch);
 	if (rc == MDB_NOTFOUND || rc == 0)
 		rc = any ? 0 : TL_ENOTFOUND;
-	else if (rc > 0)
+	else if (tl_is_mdb_rc(rc))
 		rc = tl_mdb_err(err, rc, "read stream");
 	if (rc)
 		tl_task_release(t);

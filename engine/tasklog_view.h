@@ -47,6 +47,13 @@ typedef struct tl_task {
 
 #define TL_VIEW_DBS_MAX 8
 
+/* True when rc is an LMDB or system error rather than 0 or a TL_E* code:
+ * LMDB's own codes are large negative numbers, errno values positive. */
+static inline bool tl_is_mdb_rc(int rc)
+{
+	return rc > 0 || rc <= MDB_KEYEXIST;
+}
+
 /* What apply() works in. */
 typedef struct tl_view_ctx {
 	tl_db *db;

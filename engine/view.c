@@ -310,7 +310,7 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND || rc == 0)
 		return 0;
-	return rc > 0 ? tl_mdb_err(err, rc, "replay") : rc;
+	return tl_is_mdb_rc(rc) ? tl_mdb_err(err, rc, "replay") : rc;
 }
 
 /* Open the target databases of generation gen of each view; emptied when

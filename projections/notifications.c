@@ -165,7 +165,7 @@ static int on_deleted(const tl_view_ctx *vc, const tl_task *after,
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND || rc == 0)
 		return 0;
-	return rc > 0 ? tl_doc_mdb_err(err, rc, "notification") : rc;
+	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "notification") : rc;
 }
 
 /* Move notification seq of member from unread to read, if it is there. */
@@ -361,7 +361,7 @@ static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
 	mdb_cursor_close(c);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return stop;
-	return rc > 0 ? tl_doc_mdb_err(err, rc, "notifications") : rc;
+	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "notifications") : rc;
 }
 
 int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,

@@ -464,7 +464,7 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 	mdb_cursor_close(c);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return stop;
-	return rc > 0 ? tl_doc_mdb_err(err, rc, "upcoming") : rc;
+	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "upcoming") : rc;
 }
 
 /* Split a stored entry into its record text and its entry document. */
@@ -550,7 +550,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	mdb_cursor_close(c);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return stop;
-	return rc > 0 ? tl_doc_mdb_err(err, rc, "timeline") : rc;
+	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "timeline") : rc;
 }
 
 int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
