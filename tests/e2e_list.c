@@ -363,13 +363,14 @@ Test(list_cli, prints_aligned_columns_for_people)
 	char *nl = strchr(l1, '\n');
 	cr_assert(nl - l1 > 3 && !strncmp(nl - 3, "\xe2\x80\xa6", 3),
 		  "no ellipsis: %s", l1);
-	/* The id column holds the first 8 characters of the id. */
+	/* The id column holds the last 8 characters of the id. */
 	tu_run j;
 	OK(&j, "--now", T0, "task", "list");
 	const char *id = tu_str(json_array_get(json_object_get(j.json, "items"),
 					       0),
 				"id");
-	cr_assert(!strncmp(l1, id, 8) && l1[8] == ' ', "%s / %s", l1, id);
+	cr_assert(!strncmp(l1, id + strlen(id) - 8, 8) && l1[8] == ' ',
+		  "%s / %s", l1, id);
 	tu_run_release(&j);
 	tu_run_release(&r);
 }

@@ -72,7 +72,25 @@ tl task show "$meet"
 say "history of the call task"
 tl task show "$call" --history
 
-say "verify"
+say "alice's task list, by due date"
+tl task list --assignee alice --sort due
+
+say "every active task"
+tl task list
+
+say "bob's upcoming week"
+tl upcoming --member bob --days 7
+
+say "timeline of lead:42"
+tl timeline lead:42
+
+say "bob's notifications"
+tl notifications --as bob
+
+say "rebuild every view from the log"
+tl rebuild
+
+say "verify (hash chain, versions, states, views)"
 tl verify
 
 say "stats"

@@ -690,6 +690,14 @@ static size_t text_prefix(const char *s, size_t points)
 
 /* s in a column of w code points: cut with "…" when longer, padded with
  * spaces unless it is the last column. */
+/* The last 8 characters of a UUID for tables: UUIDv7s made within a
+ * minute share their first 8, while their ends are random. */
+static void short_id(const char *id, char *out, size_t cap)
+{
+	size_t n = strlen(id);
+	snprintf(out, cap, "%s", n > 8 ? id + n - 8 : id);
+}
+
 static void put_cell(const char *s, size_t w, bool last)
 {
 	size_t n = text_width(s);
@@ -743,7 +751,7 @@ static void human_task_table(const json_t *items, const char *next)
 		const char *due = str_or_dash(t, "due_at");
 		char id[9], when[17];
 
-		snprintf(id, sizeof id, "%.8s", str_or_dash(t, "id"));
+		short_id(str_or_dash(t, "id"), id, sizeof id);
 		if (strlen(due) >= 16 && due[10] == 'T')
 			snprintf(when, sizeof when, "%.10s %.5s", due,
 				 due + 11);
@@ -1399,7 +1407,7 @@ static void human_notifications(const json_t *items, const char *next)
 		short_time(str_or_dash(n, "at"), when);
 		put_cell(when, 16, false);
 		put_cell(str_or_dash(n, "by"), w_by, false);
-		snprintf(task, sizeof task, "%.8s", str_or_dash(n, "task"));
+		short_id(str_or_dash(n, "task"), task, sizeof task);
 		put_cell(task, 8, true);
 		putchar('\n');
 	}
