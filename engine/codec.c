@@ -88,6 +88,29 @@ const msgpack_object *tl_map_get(const msgpack_object *map, const char *key)
 	return NULL;
 }
 
+void tl_map_pick(const msgpack_object *map, const char *const *keys,
+		 size_t n, const msgpack_object **out)
+{
+	size_t lens[32];
+	for (size_t j = 0; j < n; j++) {
+		out[j] = NULL;
+		lens[j] = strlen(keys[j]);
+	}
+	if (!map || map->type != MSGPACK_OBJECT_MAP || n > 32)
+		return;
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		if (k->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (k->via.str.size == lens[j] && !out[j] &&
+			    !memcmp(k->via.str.ptr, keys[j], lens[j])) {
+				out[j] = &map->via.map.ptr[i].val;
+				break;
+			}
+	}
+}
+
 /* Rewrite a v1 task.created data map: "owner" becomes "assignee". */
 static int upcast_v1_created(const msgpack_object *data,
 			     msgpack_sbuffer *out)

@@ -34,18 +34,18 @@ bool tl_member_id_valid(tl_slice id)
 void tl_member_pack(msgpack_packer *pk, const tl_member *m)
 {
 	msgpack_pack_map(pk, 5);
-	tl_pack_cstr(pk, "id");
+	TL_KEY(pk, "id");
 	tl_pack_cstr(pk, m->id);
-	tl_pack_cstr(pk, "name");
+	TL_KEY(pk, "name");
 	tl_pack_cstr(pk, m->name);
-	tl_pack_cstr(pk, "role");
+	TL_KEY(pk, "role");
 	tl_pack_cstr(pk, m->admin ? "admin" : "member");
-	tl_pack_cstr(pk, "crm_access");
+	TL_KEY(pk, "crm_access");
 	if (m->crm_access)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
-	tl_pack_cstr(pk, "kind");
+	TL_KEY(pk, "kind");
 	tl_pack_cstr(pk, m->system ? "system" : "user");
 }
 

@@ -324,6 +324,18 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	return rc ? tl_mdb_err(err, rc, "commit") : 0;
 }
 
+MDB_cursor *tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot)
+{
+	if (!t->cursors_of || t->cursors_of != t->cur) {
+		/* Cursors of an ended nested txn are gone with it. */
+		t->c_events = t->c_streams = t->c_tasks = NULL;
+		t->cursors_of = t->cur;
+	}
+	if (!*slot && mdb_cursor_open(t->cur, dbi, slot))
+		*slot = NULL;
+	return *slot;
+}
+
 /* ---- init ----------------------------------------------------------- */
 
 static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
@@ -362,13 +374,13 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 	msgpack_sbuffer_clear(&t->data);
 	msgpack_packer_init(&pk, &t->data, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 4);
-	tl_pack_cstr(&pk, "format");
+	TL_KEY(&pk, "format");
 	msgpack_pack_uint32(&pk, TL_FORMAT_VERSION);
-	tl_pack_cstr(&pk, "tz");
+	TL_KEY(&pk, "tz");
 	tl_pack_cstr(&pk, tz);
-	tl_pack_cstr(&pk, "week_start");
+	TL_KEY(&pk, "week_start");
 	tl_pack_cstr(&pk, ws);
-	tl_pack_cstr(&pk, "admin");
+	TL_KEY(&pk, "admin");
 	tl_pack_cstr(&pk, admin);
 	tl_event_in in = {
 		.type = "workspace.initialized",
@@ -498,29 +510,29 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	msgpack_sbuffer_clear(b);
 	msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 10);
-	tl_pack_cstr(&pk, "seq");
+	TL_KEY(&pk, "seq");
 	msgpack_pack_uint64(&pk, t->next_seq);
-	tl_pack_cstr(&pk, "id");
+	TL_KEY(&pk, "id");
 	tl_pack_str(&pk, idtext, 36);
-	tl_pack_cstr(&pk, "type");
+	TL_KEY(&pk, "type");
 	tl_pack_cstr(&pk, in->type);
-	tl_pack_cstr(&pk, "stream");
+	TL_KEY(&pk, "stream");
 	tl_pack_str(&pk, in->stream.p, in->stream.len);
-	tl_pack_cstr(&pk, "version");
+	TL_KEY(&pk, "version");
 	msgpack_pack_uint32(&pk, in->version);
-	tl_pack_cstr(&pk, "at");
+	TL_KEY(&pk, "at");
 	tl_pack_time(&pk, in->at_ms);
-	tl_pack_cstr(&pk, "actor");
+	TL_KEY(&pk, "actor");
 	msgpack_pack_map(&pk, 2);
-	tl_pack_cstr(&pk, "id");
+	TL_KEY(&pk, "id");
 	tl_pack_str(&pk, in->actor_id.p, in->actor_id.len);
-	tl_pack_cstr(&pk, "kind");
+	TL_KEY(&pk, "kind");
 	tl_pack_cstr(&pk, in->actor_system ? "system" : "user");
-	tl_pack_cstr(&pk, "schema");
+	TL_KEY(&pk, "schema");
 	msgpack_pack_uint32(&pk, TL_SCHEMA_VERSION);
-	tl_pack_cstr(&pk, "data");
+	TL_KEY(&pk, "data");
 	msgpack_sbuffer_write(b, (const char *)in->data, in->data_len);
-	tl_pack_cstr(&pk, "hash");
+	TL_KEY(&pk, "hash");
 	msgpack_pack_bin(&pk, TL_HASH_LEN);
 	/* Reserve the hash bytes, then compute over the canonical form. */
 	uint8_t zero[TL_HASH_LEN] = { 0 };
@@ -532,16 +544,31 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	uint8_t kb[8];
 	tl_put_be64(kb, t->next_seq);
 	MDB_val k = { 8, kb }, v = { b->size, raw };
-	int rc = mdb_put(t->cur, t->db->events, &k, &v, MDB_APPEND);
+	MDB_cursor *ce = tl_txn_cursor(t, t->db->events, &t->c_events);
+	MDB_cursor *cs = tl_txn_cursor(t, t->db->streams, &t->c_streams);
+	if (!ce || !cs)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "cursor");
+	int rc = mdb_cursor_put(ce, &k, &v, MDB_APPEND);
 	if (rc)
 		return tl_mdb_err(err, rc, "append event");
 
 	uint8_t sk[TL_STREAM_KEY_MAX], sv[12];
-	MDB_val skv = { tl_stream_key(in->stream, sk), sk };
+	MDB_val skv = { 0, sk };
+	if (in->skey) {
+		skv.mv_size = in->skey_len;
+		skv.mv_data = (void *)in->skey;
+	} else {
+		skv.mv_size = tl_stream_key(in->stream, sk);
+	}
 	tl_put_be32(sv, in->version);
 	tl_put_be64(sv + 4, t->next_seq);
 	MDB_val svv = { 12, sv };
-	rc = mdb_put(t->cur, t->db->streams, &skv, &svv, MDB_NODUPDATA);
+	/* New streams of time-ordered ids usually sort last. */
+	rc = MDB_KEYEXIST;
+	if (in->new_stream)
+		rc = mdb_cursor_put(cs, &skv, &svv, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = mdb_cursor_put(cs, &skv, &svv, MDB_NODUPDATA);
 	if (rc == MDB_KEYEXIST)
 		return tl_err_set(err, TL_ECONFLICT, "version",
 				  "stream '%.*s' already has version %u",

@@ -217,56 +217,56 @@ void tl_task_pack(msgpack_packer *pk, const tl_task *t)
 	char id[37];
 	tl_uuid_format(t->id, id);
 	msgpack_pack_map(pk, 19);
-	tl_pack_cstr(pk, "id");
+	TL_KEY(pk, "id");
 	tl_pack_str(pk, id, 36);
-	tl_pack_cstr(pk, "title");
+	TL_KEY(pk, "title");
 	pack_opt(pk, t->title);
-	tl_pack_cstr(pk, "type");
+	TL_KEY(pk, "type");
 	tl_pack_cstr(pk, tl_type_tokens[t->type]);
-	tl_pack_cstr(pk, "status");
+	TL_KEY(pk, "status");
 	tl_pack_cstr(pk, tl_status_tokens[t->status]);
-	tl_pack_cstr(pk, "due_at");
+	TL_KEY(pk, "due_at");
 	tl_pack_time_or_nil(pk, t->has_due, t->due_at);
-	tl_pack_cstr(pk, "assignee");
+	TL_KEY(pk, "assignee");
 	pack_opt(pk, t->assignee);
-	tl_pack_cstr(pk, "notes");
+	TL_KEY(pk, "notes");
 	pack_opt(pk, t->notes);
-	tl_pack_cstr(pk, "link");
+	TL_KEY(pk, "link");
 	msgpack_pack_map(pk, 2);
-	tl_pack_cstr(pk, "type");
+	TL_KEY(pk, "type");
 	tl_pack_cstr(pk, tl_entity_tokens[t->link_type]);
-	tl_pack_cstr(pk, "id");
+	TL_KEY(pk, "id");
 	pack_opt(pk, t->link_id);
-	tl_pack_cstr(pk, "created_at");
+	TL_KEY(pk, "created_at");
 	tl_pack_time(pk, t->created_at);
-	tl_pack_cstr(pk, "created_by");
+	TL_KEY(pk, "created_by");
 	msgpack_pack_map(pk, 2);
-	tl_pack_cstr(pk, "id");
+	TL_KEY(pk, "id");
 	pack_opt(pk, t->created_by);
-	tl_pack_cstr(pk, "kind");
+	TL_KEY(pk, "kind");
 	tl_pack_cstr(pk, t->created_by_system ? "system" : "user");
-	tl_pack_cstr(pk, "updated_at");
+	TL_KEY(pk, "updated_at");
 	tl_pack_time(pk, t->updated_at);
-	tl_pack_cstr(pk, "completed_at");
+	TL_KEY(pk, "completed_at");
 	tl_pack_time_or_nil(pk, t->has_completed, t->completed_at);
-	tl_pack_cstr(pk, "pipeline");
+	TL_KEY(pk, "pipeline");
 	pack_opt(pk, t->pipeline);
-	tl_pack_cstr(pk, "stage");
+	TL_KEY(pk, "stage");
 	pack_opt(pk, t->stage);
-	tl_pack_cstr(pk, "tags");
+	TL_KEY(pk, "tags");
 	msgpack_pack_array(pk, t->tags_len);
 	for (size_t i = 0; i < t->tags_len; i++)
 		tl_pack_cstr(pk, t->tags[i]);
-	tl_pack_cstr(pk, "automation");
+	TL_KEY(pk, "automation");
 	msgpack_pack_nil(pk);
-	tl_pack_cstr(pk, "version");
+	TL_KEY(pk, "version");
 	msgpack_pack_uint64(pk, t->version);
-	tl_pack_cstr(pk, "deleted");
+	TL_KEY(pk, "deleted");
 	if (t->deleted)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
-	tl_pack_cstr(pk, "created_seq");
+	TL_KEY(pk, "created_seq");
 	msgpack_pack_uint64(pk, t->created_seq);
 }
 
@@ -424,25 +424,31 @@ static void set_status(tl_task *t, int status, int64_t at)
 static int fold_created(tl_task *t, const tl_event *ev,
 			const msgpack_object *d)
 {
+	static const char *const keys[] = {
+		"title", "type", "status", "due_at", "assignee", "notes",
+		"link", "pipeline", "stage", "tags"
+	};
+	static const char *const link_keys[] = { "type", "id" };
+	const msgpack_object *f[10], *l[2];
 	int rc, status = TL_ST_TODO;
-	const msgpack_object *link = tl_map_get(d, "link");
-	const msgpack_object *tags = tl_map_get(d, "tags");
-	if (!tl_uuid_parse(ev->stream, t->id) || !link)
+	tl_map_pick(d, keys, 10, f);
+	tl_map_pick(f[6], link_keys, 2, l);
+	const msgpack_object *tags = f[9];
+	if (!tl_uuid_parse(ev->stream, t->id) || !f[6])
 		return TL_ESTORAGE;
 	t->type = 7; /* "task" */
-	if ((rc = fold_str(&t->title, tl_map_get(d, "title"), false)) ||
-	    (rc = fold_enum(&t->type, tl_map_get(d, "type"), tl_type_tokens,
-			    TL_TYPE_COUNT)) ||
-	    (rc = fold_enum(&status, tl_map_get(d, "status"),
-			    tl_status_tokens, TL_STATUS_COUNT)) ||
-	    (rc = fold_due(t, tl_map_get(d, "due_at"))) ||
-	    (rc = fold_str(&t->assignee, tl_map_get(d, "assignee"), true)) ||
-	    (rc = fold_str(&t->notes, tl_map_get(d, "notes"), true)) ||
-	    (rc = fold_enum(&t->link_type, tl_map_get(link, "type"),
-			    tl_entity_tokens, TL_ENTITY_COUNT)) ||
-	    (rc = fold_str(&t->link_id, tl_map_get(link, "id"), false)) ||
-	    (rc = fold_str(&t->pipeline, tl_map_get(d, "pipeline"), true)) ||
-	    (rc = fold_str(&t->stage, tl_map_get(d, "stage"), true)) ||
+	if ((rc = fold_str(&t->title, f[0], false)) ||
+	    (rc = fold_enum(&t->type, f[1], tl_type_tokens, TL_TYPE_COUNT)) ||
+	    (rc = fold_enum(&status, f[2], tl_status_tokens,
+			    TL_STATUS_COUNT)) ||
+	    (rc = fold_due(t, f[3])) ||
+	    (rc = fold_str(&t->assignee, f[4], true)) ||
+	    (rc = fold_str(&t->notes, f[5], true)) ||
+	    (rc = fold_enum(&t->link_type, l[0], tl_entity_tokens,
+			    TL_ENTITY_COUNT)) ||
+	    (rc = fold_str(&t->link_id, l[1], false)) ||
+	    (rc = fold_str(&t->pipeline, f[7], true)) ||
+	    (rc = fold_str(&t->stage, f[8], true)) ||
 	    (rc = set_str(&t->created_by, ev->actor_id)))
 		return rc;
 	if (!t->title || !t->link_id)
