@@ -117,7 +117,7 @@ static int upcast_v1_created(const msgpack_object *data,
 {
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(out);
-	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, out, tl_buf_write);
 	msgpack_pack_map(&pk, data->via.map.size);
 	for (uint32_t i = 0; i < data->via.map.size; i++) {
 		const msgpack_object_kv *kv = &data->via.map.ptr[i];

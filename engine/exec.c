@@ -285,7 +285,7 @@ static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
 	uint64_t seq = tl_get_be64(p);
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
 	if (p[8] == 'T' && v.mv_size == 8 + 17) {
 		tl_task task;
 		rc = tl_task_fold_until(t->db, t->cur, p + 9, seq, INT64_MAX,
@@ -397,7 +397,7 @@ static int emit_task_event(run *r, const char *type, tl_task *task,
 
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
 	tl_task_pack(&pk, task);
 	MDB_val k = { 16, task->id }, v = { t->doc.size, t->doc.data };
 	MDB_cursor *ct = tl_txn_cursor(t, t->db->tasks, &t->c_tasks);
@@ -424,7 +424,7 @@ out:
 static void data_begin(run *r, msgpack_packer *pk)
 {
 	msgpack_sbuffer_clear(&r->t->data);
-	msgpack_packer_init(pk, &r->t->data, msgpack_sbuffer_write);
+	msgpack_packer_init(pk, &r->t->data, tl_buf_write);
 }
 
 /* The task as it is, for a command that changes nothing. */
@@ -433,7 +433,7 @@ static int result_unchanged(run *r, const tl_task *task, tl_result *res,
 {
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&r->t->doc);
-	msgpack_packer_init(&pk, &r->t->doc, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &r->t->doc, tl_buf_write);
 	tl_task_pack(&pk, task);
 	res->seq = 0;
 	res->appended = false;
@@ -711,7 +711,7 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 		return rc;
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
 	tl_member_pack(&pk, m);
 	MDB_val k = { strlen(m->id), (void *)m->id };
 	MDB_val v = { t->doc.size, t->doc.data };
@@ -837,7 +837,7 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	bool adm = m.admin != old.admin, crm = m.crm_access != old.crm_access;
 	if (!name && !adm && !crm) {
 		msgpack_sbuffer_clear(&t->doc);
-		msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+		msgpack_packer_init(&pk, &t->doc, tl_buf_write);
 		tl_member_pack(&pk, &m);
 		res->seq = 0;
 		return result_doc(res, &t->doc) ? TL_ESTORAGE : 0;

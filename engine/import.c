@@ -34,7 +34,7 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 		return TL_ESTORAGE;
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
 	tl_member_pack(&pk, &m);
 	MDB_val k = { strlen(m.id), m.id }, v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
@@ -95,7 +95,7 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		goto out;
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
 	tl_task_pack(&pk, &task);
 	MDB_val k = { 16, id }, v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->tasks, &k, &v, 0)))

@@ -313,7 +313,7 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		return rc;
 	}
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &sb, tl_buf_write);
 	tl_member_pack(&pk, &system_user);
 	int stop = fn(arg, (const uint8_t *)sb.data, sb.size);
 	rc = mdb_cursor_open(txn, db->members, &c);
@@ -353,7 +353,7 @@ int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 	if (rc)
 		goto out;
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &sb, tl_buf_write);
 	tl_member_pack(&pk, &m);
 	*len = sb.size;
 	*doc = (uint8_t *)msgpack_sbuffer_release(&sb);

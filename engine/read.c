@@ -164,7 +164,7 @@ static int pack_task_doc(const tl_task *t, uint8_t **doc, size_t *len)
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &sb, tl_buf_write);
 	tl_task_pack(&pk, t);
 	*len = sb.size;
 	*doc = (uint8_t *)msgpack_sbuffer_release(&sb);
@@ -323,7 +323,7 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 			continue;
 		}
 		msgpack_sbuffer_clear(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_packer_init(&pk, &sb, tl_buf_write);
 		tl_member_pack(&pk, &m);
 		if (sb.size != v.mv_size || memcmp(sb.data, v.mv_data, sb.size))
 			problem(vf, "member %s: stored record differs from the fold of its events",

@@ -372,7 +372,7 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->data);
-	msgpack_packer_init(&pk, &t->data, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &t->data, tl_buf_write);
 	msgpack_pack_map(&pk, 4);
 	TL_KEY(&pk, "format");
 	msgpack_pack_uint32(&pk, TL_FORMAT_VERSION);
@@ -508,7 +508,7 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	tl_uuid_v7(in->at_ms, id);
 	tl_uuid_format(id, idtext);
 	msgpack_sbuffer_clear(b);
-	msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, b, tl_buf_write);
 	msgpack_pack_map(&pk, 10);
 	TL_KEY(&pk, "seq");
 	msgpack_pack_uint64(&pk, t->next_seq);
