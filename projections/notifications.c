@@ -29,7 +29,7 @@
 
 #include "doc.h"
 #include "keys.h"
-#include "projections.h"
+#include "tasklog_projections.h"
 #include "tasklog_view.h"
 
 #define INBOX 0

@@ -29,7 +29,7 @@
 #include <msgpack.h>
 
 #include "list.h"
-#include "projections.h"
+#include "tasklog_projections.h"
 
 #define DEFAULT_LIMIT 50
 #define MAX_LIMIT 1000

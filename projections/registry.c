@@ -2,7 +2,7 @@
  * registry.c - the list of views.  A new view is one new file in
  * projections/ plus one line here.
  */
-#include "projections.h"
+#include "tasklog_projections.h"
 #include "tasklog_view.h"
 
 extern const tl_view tl_view_tasks;         /* list.c: task list indexes */

@@ -25,7 +25,7 @@
 
 #include "doc.h"
 #include "keys.h"
-#include "projections.h"
+#include "tasklog_projections.h"
 #include "tasklog_view.h"
 
 #define ENTRIES 0

@@ -23,7 +23,7 @@
 
 #include <criterion/criterion.h>
 
-#include "projections.h"
+#include "tasklog_projections.h"
 #include "tasklog.h"
 #include "testutil.h"
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "projections.h"
+#include "tasklog_projections.h"
 #include "tasklog.h"
 #include "tasklog_view.h"
 

@@ -14,7 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "internal.h"
-#include "projections.h"
+#include "tasklog_projections.h"
 
 /* ---- a test view: counts task events per stream, notes replays ---------- */
 

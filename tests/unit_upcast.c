@@ -11,7 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "internal.h"
-#include "projections.h"
+#include "tasklog_projections.h"
 
 #ifndef FIXTURES
 #define FIXTURES "tests/fixtures"

@@ -19,7 +19,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
-#include "projections.h"
+#include "tasklog_projections.h"
 #include "tasklog.h"
 
 #define VT_T0 INT64_C(1772442000000) /* 2026-03-02T09:00:00.000Z */

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "projections.h"
+#include "tasklog_projections.h"
 #include "tasklog.h"
 
 #define DEFAULT_DB "./tasklog-data"
