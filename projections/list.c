@@ -8,7 +8,6 @@
  *
  * whose value is the task id (16 bytes).  Dimensions:
  *
- *   'A'  all active tasks            dimval 0
  *   'S'  status                      dimval status index; every task that
  *                                    is not deleted, of any status
  *   'M'  assignee                    dimval tl_list_hash(member id);
@@ -17,7 +16,7 @@
  *   'R'  record                      dimval tl_list_hash("type:id")
  *   'T'  task type                   dimval type index
  *
- * A, M, E, R and T hold active tasks only (todo, in_progress, on_hold):
+ * M, E, R and T hold active tasks only (todo, in_progress, on_hold):
  * what the lists show without a status filter, and fewer keys to write.
  * Sorts, each (sortval, tiebreak) ascending in listing order:
  *
@@ -32,6 +31,9 @@
  * complemented values so that new tasks go to the front of their ranges:
  * appends cluster on few pages (see spec/LIMITS.md).
  *
+ * There is no "all active" dimension: it would repeat S's keys for the
+ * three active statuses, which the planner merges instead.
+ *
  * Which sorts each dimension keeps is the table below: adding a sort to a
  * dimension is a one-line change plus a version bump (the view rebuilds).
  */
@@ -40,14 +42,13 @@
 
 #include "list.h"
 
-#define VIEW_VERSION 1
-#define KEYS_MAX 16 /* 6 dims x 3 sorts at most; 15 with the table below */
+#define VIEW_VERSION 2
+#define KEYS_MAX 16 /* 5 dims x 3 sorts at most; 12 with the table below */
 
 static const struct dim_sorts {
 	char dim;
 	const char *sorts;
 } dim_sorts[] = {
-	{ TL_DIM_ALL, "dcu" },
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" },
 	{ TL_DIM_ENTITY, "dc" },
@@ -142,9 +143,6 @@ static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 	case TL_DIM_STATUS:
 		*v = (uint64_t)t->status;
 		return true;
-	case TL_DIM_ALL:
-		*v = 0;
-		return active;
 	case TL_DIM_ASSIGNEE:
 		*v = tl_list_hash(tl_s(t->assignee ? t->assignee : ""));
 		return active;

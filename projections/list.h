@@ -26,7 +26,6 @@
 /* Dimensions.  All but S hold active (todo, in_progress, on_hold) tasks
  * only; S holds every task that is not deleted. */
 enum {
-	TL_DIM_ALL = 'A',      /* dimval 0 */
 	TL_DIM_STATUS = 'S',   /* status index */
 	TL_DIM_ASSIGNEE = 'M', /* tl_list_hash(member id), "" = unassigned */
 	TL_DIM_ENTITY = 'E',   /* entity type index */

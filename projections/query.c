@@ -12,7 +12,7 @@
  *
  * The leading dimension, most selective first: record R, assignee M,
  * status S (when a status filter is given), task type T, entity type E,
- * all A.  A status filter naming a status that is not active forces S
+ * else the active statuses of S.  A status filter naming a status that is not active forces S
  * (only S holds completed and cancelled tasks).  With the due sort, a due
  * filter with bounds becomes the bounds of every range: a page then costs
  * what it holds, whatever lies outside the window.
@@ -429,11 +429,10 @@ static int plan_scan(plan *p, tl_err *err)
 		for (int i = 0; i < N_ENTITIES; i++)
 			if (p->entity[i])
 				add_dimval(p, (uint64_t)i);
-	} else if (!p->statuses_given && tl_list_has_sort(TL_DIM_ALL, s)) {
-		p->dim = TL_DIM_ALL;
-		add_dimval(p, 0);
 	} else {
-		/* S keeps every sort: the fallback of every plan. */
+		/* S keeps every sort: the fallback of every plan, and without
+		 * a status filter the merge of the three active statuses (an
+		 * "all active" dimension would repeat those keys). */
 		p->dim = TL_DIM_STATUS;
 		for (int i = 0; i < N_STATUSES; i++)
 			if (p->statuses_given ? p->status[i]
