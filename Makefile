@@ -8,6 +8,9 @@
 #   make test-unit  unit + end-to-end tests only (no sanitizer pass)
 #   make test-san   the sanitizer pass only
 #   make bench      build and run the benchmarks (writes docs/benchmarks.md)
+#   make fuzz       build the libFuzzer targets fuzz/fuzz_*.c with clang,
+#                   ASan and UBSan into build-fuzz/, run each FUZZ_SECONDS
+#                   (not part of make test; see docs/testing.md)
 #   make install    install CLI, library, header and tasklog.pc
 #   make deps       install the Debian packages that are missing
 #
@@ -16,6 +19,7 @@
 #   SAN=address,undefined build with these sanitizers (into build-san/)
 #   PREFIX=/usr/local     install prefix; DESTDIR for staged installs
 #   CRASH_ROUNDS=20       rounds of the kill -9 test
+#   FUZZ_SECONDS=60       run time of each fuzz target
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -122,6 +126,29 @@ bench: deps
 	$(MAKE) all $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 	sh bench/run.sh $(B)
 
+# ---- fuzzing -------------------------------------------------------------------
+# Each target is built from all the library sources at once; the corpus
+# grows in build-fuzz/corpus/NAME, seeded from fuzz/seeds/NAME, and a crash
+# is written to build-fuzz/NAME-crash-*.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_BINS    := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard engine/*.h projections/*.h fuzz/*.h)
+	@mkdir -p build-fuzz
+	$(Q)$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -D_GNU_SOURCE -Iengine -Iprojections \
+		-Ifuzz -o $@ $< $(LIB_SRC) $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$${f#build-fuzz/}; \
+		mkdir -p build-fuzz/corpus/$$n && \
+		echo "  FUZZ    $$n ($(FUZZ_SECONDS) s)" && \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/$$n- \
+			build-fuzz/corpus/$$n fuzz/seeds/$$n || exit 1; done
+
 # ---- install -----------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
@@ -137,8 +164,8 @@ install: all
 		tasklog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tasklog.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all deps run test test-unit test-san bench install clean
+.PHONY: all deps run test test-unit test-san bench fuzz install clean
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)
