@@ -57,6 +57,10 @@ bool tl_obj_time(const msgpack_object *o, int64_t *ms)
 	msgpack_timestamp ts;
 	if (!o || !msgpack_object_to_timestamp(o, &ts))
 		return false;
+	/* A 12-byte timestamp has 64 bits of seconds (and 32 of nsec): more
+	 * than fit in int64 ms. */
+	if (ts.tv_sec > INT64_MAX / 1000 - 5 || ts.tv_sec < INT64_MIN / 1000)
+		return false;
 	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return true;
 }
@@ -130,6 +134,74 @@ static int upcast_v1_created(const msgpack_object *data,
 	return 0;
 }
 
+/*
+ * True when raw[0..len) starts with one msgpack object whose containers
+ * claim no more entries than there are bytes left to hold them.
+ * msgpack_unpack allocates a container's entries from its header before
+ * it reads them: an array32 header of 5 bytes asked for 64 GiB.
+ */
+static bool counts_fit(const uint8_t *raw, size_t len)
+{
+	size_t off = 0, need = 1; /* objects still to read */
+	while (need) {
+		if (off >= len)
+			return false;
+		uint8_t c = raw[off++];
+		size_t w = 0;     /* bytes of the length or count field */
+		size_t body = 0;  /* bytes after it */
+		size_t items = 0; /* objects inside */
+		bool count = false;
+		need--;
+		if (c <= 0x7f || c >= 0xe0)
+			continue;
+		if (c <= 0x8f)
+			items = 2 * (size_t)(c & 15);
+		else if (c <= 0x9f)
+			items = c & 15;
+		else if (c <= 0xbf)
+			body = c & 31;
+		else
+			switch (c) {
+			case 0xc0: case 0xc2: case 0xc3: break;
+			case 0xcc: case 0xd0: body = 1; break;
+			case 0xcd: case 0xd1: body = 2; break;
+			case 0xca: case 0xce: case 0xd2: body = 4; break;
+			case 0xcb: case 0xcf: case 0xd3: body = 8; break;
+			case 0xd4: body = 2; break; /* fixext: type + data */
+			case 0xd5: body = 3; break;
+			case 0xd6: body = 5; break;
+			case 0xd7: body = 9; break;
+			case 0xd8: body = 17; break;
+			case 0xc4: case 0xd9: w = 1; break; /* bin, str */
+			case 0xc5: case 0xda: w = 2; break;
+			case 0xc6: case 0xdb: w = 4; break;
+			case 0xc7: w = 1; body = 1; break; /* ext: + type */
+			case 0xc8: w = 2; body = 1; break;
+			case 0xc9: w = 4; body = 1; break;
+			case 0xdc: case 0xde: w = 2; count = true; break;
+			case 0xdd: case 0xdf: w = 4; count = true; break;
+			default: return false; /* 0xc1 */
+			}
+		if (len - off < w)
+			return false;
+		uint64_t n = 0;
+		for (size_t i = 0; i < w; i++)
+			n = n << 8 | raw[off++];
+		if (!count)
+			body += (size_t)n;
+		else
+			items = (size_t)(c >= 0xde ? 2 * n : n);
+		if (len - off < body)
+			return false;
+		off += body;
+		/* Every object still to read takes at least one byte. */
+		if (items > len - off || need + items > len - off)
+			return false;
+		need += items;
+	}
+	return true;
+}
+
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		    msgpack_zone *zone, msgpack_sbuffer *scratch)
 {
@@ -143,7 +215,7 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 	msgpack_object data_copy;
 
 	memset(ev, 0, sizeof *ev);
-	if (len < 40 || raw[0] != 0x8a)
+	if (len < 40 || raw[0] != 0x8a || !counts_fit(raw, len))
 		return TL_ESTORAGE;
 	ev->raw = raw;
 	ev->raw_len = len;
