@@ -77,6 +77,8 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 	if (!tl_uuid_parse(ev->stream, id))
 		return TL_ESTORAGE;
 	rc = tl_task_load(t->db, t->cur, id, &task, &t->zone, err);
+	if (rc == MDB_NOTFOUND && !tl_slice_eq(ev->type, "task.created"))
+		return TL_ESTORAGE; /* a task's first event creates it */
 	if (rc == MDB_NOTFOUND)
 		memset(&task, 0, sizeof task);
 	else if (rc)
@@ -178,11 +180,13 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = import_task(t, &ev, err);
 	else
 		rc = tl_views_apply(t, &ev, NULL, NULL, err);
-	if (rc == TL_ESTORAGE)
+	if (rc == TL_ESTORAGE) {
+		char q[64]; /* the type is foreign text: quoted, not copied */
 		rc = tl_err_set(err, TL_EINVALID, "data",
-				"event %llu (%.*s) has data this release cannot fold",
-				(unsigned long long)ev.seq, (int)ev.type.len,
-				ev.type.p);
+				"event %llu (%s) has data this release cannot fold",
+				(unsigned long long)ev.seq,
+				tl_quote(ev.type, q, sizeof q));
+	}
 	if (!rc) {
 		memcpy(t->prev_hash, h, TL_HASH_LEN);
 		t->next_seq++;
