@@ -22,7 +22,7 @@
 
 #include "internal.h"
 
-#define CHUNK_EVENTS 100000
+#define CHUNK_EVENTS 50000
 #define TMP_GEN 0xffffffffu
 
 /* ---- names and handles ------------------------------------------------ */
@@ -386,7 +386,16 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 		}
 		if ((rc = replay_range(r, txn, end, err)))
 			goto fail;
-		if ((rc = mdb_txn_commit(txn)))
+		/* A chunk need not be durable on its own: a crash before the
+		 * switch leaves the old generation serving, and the switch's
+		 * commit syncs the file, these pages included. */
+		bool nosync = !(r->db->flags & TL_OPEN_NOSYNC);
+		if (nosync)
+			mdb_env_set_flags(r->db->env, MDB_NOSYNC, 1);
+		rc = mdb_txn_commit(txn);
+		if (nosync)
+			mdb_env_set_flags(r->db->env, MDB_NOSYNC, 0);
+		if (rc)
 			return tl_mdb_err(err, rc, "commit rebuild");
 		continue;
 fail:
