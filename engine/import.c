@@ -77,8 +77,12 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 	if (!tl_uuid_parse(ev->stream, id))
 		return TL_ESTORAGE;
 	rc = tl_task_load(t->db, t->cur, id, &task, &t->zone, err);
-	if (rc == MDB_NOTFOUND && !tl_slice_eq(ev->type, "task.created"))
-		return TL_ESTORAGE; /* a task's first event creates it */
+	/* A task's first event creates it, and only its first. */
+	if ((rc == MDB_NOTFOUND) != tl_slice_eq(ev->type, "task.created")) {
+		if (rc == 0)
+			tl_task_release(&task);
+		return rc && rc != MDB_NOTFOUND ? rc : TL_ESTORAGE;
+	}
 	if (rc == MDB_NOTFOUND)
 		memset(&task, 0, sizeof task);
 	else if (rc)
@@ -107,6 +111,55 @@ out:
 		tl_task_release(&before);
 	tl_task_release(&task);
 	return rc;
+}
+
+/* The event types this release folds, and the streams they belong to:
+ * task events on a task id, member and notification events on
+ * "member:ID", the workspace's on "workspace". */
+static int check_stream(const tl_event *ev, tl_err *err)
+{
+	static const char *const task_types[] = {
+		"task.created", "task.updated", "task.assigned",
+		"task.status_changed", "task.completed", "task.tagged",
+		"task.untagged", "task.deleted"
+	};
+	char q[64], qs[64];
+	uint8_t id[16];
+	bool ok = false;
+	for (size_t i = 0; i < sizeof task_types / sizeof *task_types; i++)
+		if (tl_slice_eq(ev->type, task_types[i]))
+			ok = tl_uuid_parse(ev->stream, id);
+	if (tl_slice_eq(ev->type, "workspace.initialized"))
+		ok = tl_slice_eq(ev->stream, "workspace") && ev->version == 1;
+	if (tl_slice_eq(ev->type, "member.added") ||
+	    tl_slice_eq(ev->type, "member.updated") ||
+	    tl_slice_eq(ev->type, "notification.read"))
+		ok = ev->stream.len > 7 && !memcmp(ev->stream.p, "member:", 7) &&
+		     tl_member_id_valid((tl_slice){ ev->stream.p + 7,
+						    ev->stream.len - 7 });
+	if (ok && tl_slice_eq(ev->type, "member.added")) {
+		/* The stream names the member the data adds. */
+		msgpack_zone zone;
+		msgpack_object d;
+		size_t off = 0;
+		msgpack_zone_init(&zone, 1024);
+		ok = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+				    &zone, &d) == MSGPACK_UNPACK_SUCCESS;
+		if (ok) {
+			tl_slice id_s = tl_obj_slice(tl_map_get(&d, "id"));
+			ok = id_s.p && id_s.len == ev->stream.len - 7 &&
+			     !memcmp(id_s.p, ev->stream.p + 7, id_s.len) &&
+			     ev->version == 1;
+		}
+		msgpack_zone_destroy(&zone);
+	}
+	if (!ok)
+		return tl_err_set(err, TL_EINVALID, "type",
+				  "event %llu: type '%s' on stream '%s' is not one this release folds",
+				  (unsigned long long)ev->seq,
+				  tl_quote(ev->type, q, sizeof q),
+				  tl_quote(ev->stream, qs, sizeof qs));
+	return 0;
 }
 
 static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
@@ -171,6 +224,8 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = tl_mdb_err(err, rc, "append stream index");
 		goto out;
 	}
+	if ((rc = check_stream(&ev, err)))
+		goto out;
 	if (tl_slice_eq(ev.type, "workspace.initialized"))
 		rc = import_workspace(t, &ev, err);
 	else if (tl_slice_eq(ev.type, "member.added") ||

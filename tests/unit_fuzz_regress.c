@@ -224,7 +224,8 @@ Test(fuzz_regress, decode_refuses_a_time_past_int64_ms)
 /*
  * fuzz_import: a "task." event whose type is not UTF-8 was refused with a
  * message that copied the type byte for byte.  Fixed in import.c: the
- * type is quoted (tl_quote) like every other foreign value.
+ * type is quoted (tl_quote) like every other foreign value (and unknown
+ * types are now refused up front, field "type").
  */
 Test(fuzz_regress, import_error_quotes_a_foreign_type)
 {
@@ -249,7 +250,7 @@ Test(fuzz_regress, import_error_quotes_a_foreign_type)
 	tl_err err;
 	cr_assert_eq(tl_log_import(db, recs, lens, 9, &err), TL_EINVALID);
 	cr_assert_eq(err.index, 8);
-	cr_assert_str_eq(err.field, "data");
+	cr_assert_str_eq(err.field, "type"); /* not a type this release folds */
 	cr_assert(tl_utf8_valid(err.message, strlen(err.message)),
 		  "message: %s", err.message);
 	cr_assert(strstr(err.message, "task.assig\\xffed"), "message: %s",
@@ -298,4 +299,44 @@ Test(fuzz_regress, import_refuses_a_task_event_before_task_created)
 	free(p);
 	free(r.buf);
 	rm_ws(db, dir);
+}
+
+/* Import refuses events on streams they do not belong to, unknown types,
+ * and a second task.created: each would leave states verify rejects. */
+static int import_patched(const char *from, const char *to, size_t which,
+			  tl_err *err)
+{
+	char dir[] = "/tmp/tl-fuzzreg3-XXXXXX";
+	tl_db *db = open_ws(dir);
+	records r;
+	load(FIXTURES "/log-v2.msgpack", &r);
+	uint8_t *p = copy_rec(&r, which);
+	size_t at = find(p, r.len[which], from, strlen(from));
+	memcpy(p + at, to, strlen(to));
+	rehash(p, r.len[which], r.rec[which - 1], r.len[which - 1]);
+	const uint8_t *recs[64];
+	size_t lens[64];
+	for (size_t i = 0; i <= which; i++) {
+		recs[i] = i == which ? p : r.rec[i];
+		lens[i] = r.len[i];
+	}
+	int rc = tl_log_import(db, recs, lens, which + 1, err);
+	cr_assert_eq(head(db), 0, "nothing is appended");
+	free(p);
+	free(r.buf);
+	rm_ws(db, dir);
+	return rc;
+}
+
+Test(fuzz_regress, import_refuses_events_on_foreign_streams)
+{
+	tl_err err;
+	/* record 2 is member.added of alice on "member:alice" */
+	cr_assert_eq(import_patched("member:alice", "membar:alice", 2, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "type");
+	/* record 8 is task.assigned on a task stream: an unknown type */
+	cr_assert_eq(import_patched("task.assigned", "task.assignex", 8, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "type");
 }
