@@ -29,27 +29,6 @@ static char *ws; /* the test's workspace */
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* Run `tasklog --db ws --json ARGS...` into *r. */
-#define CLI(r, ...)                                                        \
-	cr_assert_eq(tu_cli((r), ws, __VA_ARGS__, NULL), 0,                 \
-		     "cannot run %s", tu_bin())
-
-/* Run and require exit status `code`. */
-#define EXPECT(r, code, ...)                                               \
-	do {                                                               \
-		CLI(r, __VA_ARGS__);                                       \
-		cr_assert_eq((r)->status, (code),                          \
-			     "exit %d, wanted %d\nstdout: %s\nstderr: %s", \
-			     (r)->status, (code), (r)->out, (r)->err);     \
-	} while (0)
-
-/* Run, require success and a JSON document on stdout. */
-#define OK(r, ...)                                                         \
-	do {                                                               \
-		EXPECT(r, 0, __VA_ARGS__);                                 \
-		cr_assert((r)->json, "stdout is not JSON: %s", (r)->out);  \
-	} while (0)
-
 static const char *const code_names[] = {
 	"ok", "invalid", "not_found", "conflict", "forbidden", "storage"
 };
@@ -78,24 +57,9 @@ static bool is_hex(const char *s, size_t len)
 /* The number of events in the log. */
 static long long events(void)
 {
-	tu_run r;
-	long long n;
+	long long n = tu_stat(ws, "events");
 
-	OK(&r, "stats");
-	n = tu_int(r.json, "events");
-	cr_assert(n > 0, "stats: %s", r.out);
-	tu_run_release(&r);
-	return n;
-}
-
-static long long stat_of(const char *key)
-{
-	tu_run r;
-	long long n;
-
-	OK(&r, "stats");
-	n = tu_int(r.json, key);
-	tu_run_release(&r);
+	cr_assert(n > 0, "stats: %lld events", n);
 	return n;
 }
 
@@ -112,23 +76,6 @@ static char *add_task(const char *title)
 	return id;
 }
 
-/* Run `--db ws --json ARGV` (NULL-ended) into *r. */
-static void run_argv(tu_run *r, const char *const *argv)
-{
-	const char *full[64];
-	size_t n = 0;
-
-	full[n++] = "--db";
-	full[n++] = ws;
-	full[n++] = "--json";
-	for (size_t i = 0; argv[i]; i++) {
-		cr_assert(n < 63);
-		full[n++] = argv[i];
-	}
-	full[n] = NULL;
-	cr_assert_eq(tu_exec(r, NULL, full), 0);
-}
-
 /* The command must fail with exit `code`, an error line naming `field`,
  * an error document with the code's name, and nothing appended. */
 static void rejected(int code, const char *field, const char *const *argv)
@@ -137,7 +84,7 @@ static void rejected(int code, const char *field, const char *const *argv)
 	const json_t *e;
 	tu_run r;
 
-	run_argv(&r, argv);
+	cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
 	cr_assert_eq(r.status, code, "%s %s: exit %d, wanted %d\nstderr: %s",
 		     argv[0], argv[1] ? argv[1] : "", r.status, code, r.err);
 	cr_assert(tu_err_names(&r, field),
@@ -156,18 +103,11 @@ static void rejected(int code, const char *field, const char *const *argv)
 
 static void setup(void)
 {
-	tu_run r;
-
 	ws = tu_tmpdir();
-	OK(&r, "init");
-	tu_run_release(&r);
-	OK(&r, "member", "add", "alice", "--name", "Alice A");
-	tu_run_release(&r);
-	OK(&r, "member", "add", "bob", "--name", "Bob B");
-	tu_run_release(&r);
-	OK(&r, "member", "add", "carol", "--name", "Carol C",
-	   "--no-crm-access");
-	tu_run_release(&r);
+	DO("init");
+	DO("member", "add", "alice", "--name", "Alice A");
+	DO("member", "add", "bob", "--name", "Bob B");
+	DO("member", "add", "carol", "--name", "Carol C", "--no-crm-access");
 }
 
 static void teardown(void)
@@ -471,7 +411,7 @@ Test(task, setting_same_value_appends_nothing)
 Test(task, complete_sets_completed_at_and_reopening_clears_it)
 {
 	char *id = add_task("Finish me");
-	long long active = stat_of("active");
+	long long active = tu_stat(ws, "active");
 	tu_run r;
 
 	OK(&r, "--now", T1, "task", "complete", id);
@@ -479,14 +419,14 @@ Test(task, complete_sets_completed_at_and_reopening_clears_it)
 	cr_assert_str_eq(tu_str(r.json, "completed_at"), T1_OUT);
 	cr_assert_eq(tu_int(r.json, "version"), 2);
 	tu_run_release(&r);
-	cr_assert_eq(stat_of("active"), active - 1);
+	cr_assert_eq(tu_stat(ws, "active"), active - 1);
 
 	OK(&r, "--now", T2, "task", "status", id, "todo");
 	cr_assert_str_eq(tu_str(r.json, "status"), "todo");
 	cr_assert(json_is_null(json_object_get(r.json, "completed_at")));
 	cr_assert_eq(tu_int(r.json, "version"), 3);
 	tu_run_release(&r);
-	cr_assert_eq(stat_of("active"), active);
+	cr_assert_eq(tu_stat(ws, "active"), active);
 
 	OK(&r, "--now", T2, "task", "status", id, "completed");
 	cr_assert_str_eq(tu_str(r.json, "completed_at"), T2_OUT);
@@ -559,13 +499,13 @@ Test(task, tag_and_untag)
 Test(task, delete_hides_task_from_counts_and_keeps_history)
 {
 	char *id = add_task("gone");
-	long long tasks = stat_of("tasks");
+	long long tasks = tu_stat(ws, "tasks");
 	tu_run r;
 
 	OK(&r, "task", "delete", id);
 	cr_assert_eq(tu_int(r.json, "version"), 2);
 	tu_run_release(&r);
-	cr_assert_eq(stat_of("tasks"), tasks - 1);
+	cr_assert_eq(tu_stat(ws, "tasks"), tasks - 1);
 	OK(&r, "task", "show", id);
 	cr_assert(json_is_true(json_object_get(r.json, "deleted")), "%s",
 		  r.out);
@@ -774,7 +714,7 @@ Test(history, log_pages_through_every_event)
 	for (int i = 0; i < 5; i++)
 		free(add_task("p"));
 	total = events();
-	cr_assert_eq(stat_of("last_seq"), total);
+	cr_assert_eq(tu_stat(ws, "last_seq"), total);
 
 	for (;;) {
 		const json_t *items, *cur;
@@ -1037,7 +977,7 @@ Test(cli, concurrent_processes_all_land)
 	enum { PROCS = 4, EACH = 8 };
 	pid_t pids[PROCS];
 	tu_run r;
-	long long before = stat_of("tasks");
+	long long before = tu_stat(ws, "tasks");
 
 	for (int p = 0; p < PROCS; p++) {
 		fflush(NULL);
@@ -1067,7 +1007,7 @@ Test(cli, concurrent_processes_all_land)
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			  "writer %d failed", p);
 	}
-	cr_assert_eq(stat_of("tasks"), before + PROCS * EACH);
+	cr_assert_eq(tu_stat(ws, "tasks"), before + PROCS * EACH);
 	OK(&r, "verify");
 	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
 	tu_run_release(&r);
@@ -1137,7 +1077,7 @@ Test(cli, workspace_from_environment_and_default)
 	char envbuf[256], path[300];
 	tu_opts o = { .env = env };
 	tu_run r;
-	long long before = stat_of("tasks");
+	long long before = tu_stat(ws, "tasks");
 
 	snprintf(envbuf, sizeof envbuf, "TASKLOG_DB=%s", ws);
 	env[0] = envbuf;
@@ -1148,7 +1088,7 @@ Test(cli, workspace_from_environment_and_default)
 		     0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	tu_run_release(&r);
-	cr_assert_eq(stat_of("tasks"), before + 1);
+	cr_assert_eq(tu_stat(ws, "tasks"), before + 1);
 
 	/* --db wins over $TASKLOG_DB. */
 	char *other = tu_tmpdir();
@@ -1159,7 +1099,7 @@ Test(cli, workspace_from_environment_and_default)
 	tu_run_release(&r);
 	tu_rmrf(other);
 	free(other);
-	cr_assert_eq(stat_of("tasks"), before + 1);
+	cr_assert_eq(tu_stat(ws, "tasks"), before + 1);
 
 	/* Neither: ./tasklog-data. */
 	char *cwd = tu_tmpdir();

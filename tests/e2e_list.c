@@ -17,32 +17,6 @@
 
 static char *ws;
 
-#define CLI(r, ...)                                                        \
-	cr_assert_eq(tu_cli((r), ws, __VA_ARGS__, NULL), 0,                 \
-		     "cannot run %s", tu_bin())
-
-#define EXPECT(r, code, ...)                                               \
-	do {                                                               \
-		CLI(r, __VA_ARGS__);                                       \
-		cr_assert_eq((r)->status, (code),                          \
-			     "exit %d, wanted %d\nstdout: %s\nstderr: %s", \
-			     (r)->status, (code), (r)->out, (r)->err);     \
-	} while (0)
-
-#define OK(r, ...)                                                         \
-	do {                                                               \
-		EXPECT(r, 0, __VA_ARGS__);                                 \
-		cr_assert((r)->json, "stdout is not JSON: %s", (r)->out);  \
-	} while (0)
-
-/* Run and discard the output; require success. */
-#define DO(...)                                                            \
-	do {                                                               \
-		tu_run r_;                                                 \
-		OK(&r_, __VA_ARGS__);                                      \
-		tu_run_release(&r_);                                       \
-	} while (0)
-
 static void setup(void)
 {
 	ws = tu_tmpdir();
@@ -96,16 +70,15 @@ static const char *next_cursor(const tu_run *r)
 #define LIST(...) list_titles((const char *const[]){ __VA_ARGS__, NULL })
 static const char *list_titles(const char *const *args)
 {
-	const char *argv[64] = { "--db", ws, "--json", "--now", T0, "task",
-				 "list" };
-	size_t n = 7;
+	const char *argv[64] = { "--now", T0, "task", "list" };
+	size_t n = 4;
 	tu_run r;
 	static char out[4096];
 
 	for (size_t i = 0; args[i]; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
 	cr_assert_eq(r.status, 0, "task list: exit %d: %s", r.status, r.err);
 	snprintf(out, sizeof out, "%s", titles(&r));
 	tu_run_release(&r);
@@ -118,14 +91,14 @@ static const char *list_titles(const char *const *args)
 	fails(code, field, (const char *const[]){ __VA_ARGS__, NULL })
 static void fails(int code, const char *field, const char *const *args)
 {
-	const char *argv[64] = { "--db", ws, "--json", "--now", T0 };
-	size_t n = 5;
+	const char *argv[64] = { "--now", T0 };
+	size_t n = 2;
 	tu_run r;
 
 	for (size_t i = 0; args[i]; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
 	cr_assert_eq(r.status, code, "%s %s: exit %d, wanted %d: %s", args[0],
 		     args[1] ? args[1] : "", r.status, code, r.err);
 	cr_assert(tu_err_names(&r, field), "stderr should name %s: %s", field,
@@ -304,30 +277,6 @@ Test(list_cli, refuses_a_cursor_of_another_sort)
 
 /* ---- people's output ---------------------------------------------------- */
 
-/* Display columns of a line of UTF-8 (one per code point). */
-static size_t columns(const char *s, size_t n)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++)
-		w += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return w;
-}
-
-/* Every line of r's stdout fits 80 columns; returns the line count. */
-static int check_width(const tu_run *r)
-{
-	int lines = 0;
-	for (const char *p = r->out; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		cr_assert_leq(columns(p, n), 80, "line too wide: %.*s",
-			      (int)n, p);
-		lines++;
-		p += n + (nl != NULL);
-	}
-	return lines;
-}
-
 Test(list_cli, prints_aligned_columns_for_people)
 {
 	tu_run r;
@@ -341,7 +290,7 @@ Test(list_cli, prints_aligned_columns_for_people)
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
 		     0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_eq(check_width(&r), 3, "%s", r.out);
+	cr_assert_eq(tu_check_width(r.out), 3, "%s", r.out);
 	/* Header, then one line per task; columns start where the header's
 	 * do. */
 	char *l1 = strchr(r.out, '\n') + 1, *l2 = strchr(l1, '\n') + 1;
@@ -385,7 +334,7 @@ Test(list_cli, tells_people_how_to_get_the_next_page)
 		     0);
 	cr_assert_eq(r.status, 0);
 	cr_assert(strstr(r.out, "--cursor l"), "%s", r.out);
-	check_width(&r);
+	tu_check_width(r.out);
 	tu_run_release(&r);
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
 		     0);
@@ -419,7 +368,7 @@ Test(upcoming_cli, lists_the_members_next_days)
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "upcoming", "--member",
 				 "alice", NULL),
 		     0);
-	cr_assert_eq(check_width(&r), 2, "%s", r.out);
+	cr_assert_eq(tu_check_width(r.out), 2, "%s", r.out);
 	cr_assert(strstr(r.out, "soon"));
 	tu_run_release(&r);
 }

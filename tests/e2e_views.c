@@ -20,58 +20,12 @@
 
 static char *ws;
 
-#define CLI(r, ...)                                                        \
-	cr_assert_eq(tu_cli((r), ws, __VA_ARGS__, NULL), 0,                 \
-		     "cannot run %s", tu_bin())
-
-#define EXPECT(r, code, ...)                                               \
-	do {                                                               \
-		CLI(r, __VA_ARGS__);                                       \
-		cr_assert_eq((r)->status, (code),                          \
-			     "exit %d, wanted %d\nstdout: %s\nstderr: %s", \
-			     (r)->status, (code), (r)->out, (r)->err);     \
-	} while (0)
-
-#define OK(r, ...)                                                         \
-	do {                                                               \
-		EXPECT(r, 0, __VA_ARGS__);                                 \
-		cr_assert((r)->json, "stdout is not JSON: %s", (r)->out);  \
-	} while (0)
-
-static long long events(void)
-{
-	tu_run r;
-	OK(&r, "stats");
-	long long n = tu_int(r.json, "events");
-	tu_run_release(&r);
-	return n;
-}
-
-/* Every line of s is at most 80 columns (UTF-8 characters). */
-static void fits_80(const char *s)
-{
-	size_t col = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\n') {
-			col = 0;
-			continue;
-		}
-		if ((*p & 0xc0) != 0x80)
-			col++;
-		cr_assert_leq(col, 80, "a line is wider than 80 columns:\n%s",
-			      s);
-	}
-}
-
 /* Add a task as `as` at T0; its id, malloc'd. */
 static char *add(const char *as, const char *title, const char *link,
 		 const char *due, const char *assignee)
 {
 	const char *argv[32];
 	size_t n = 0;
-	argv[n++] = "--db";
-	argv[n++] = ws;
-	argv[n++] = "--json";
 	argv[n++] = "--now";
 	argv[n++] = T0;
 	argv[n++] = "--as";
@@ -92,7 +46,7 @@ static char *add(const char *as, const char *title, const char *link,
 	}
 	argv[n] = NULL;
 	tu_run r;
-	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
 	cr_assert_eq(r.status, 0, "task add: %s", r.err);
 	char *id = strdup(tu_str(r.json, "id"));
 	tu_run_release(&r);
@@ -101,14 +55,10 @@ static char *add(const char *as, const char *title, const char *link,
 
 static void setup(void)
 {
-	tu_run r;
 	ws = tu_tmpdir();
-	OK(&r, "init", "--now", T0);
-	tu_run_release(&r);
-	OK(&r, "member", "add", "alice", "--name", "Alice A");
-	tu_run_release(&r);
-	OK(&r, "member", "add", "bob", "--name", "Bob B");
-	tu_run_release(&r);
+	DO("init", "--now", T0);
+	DO("member", "add", "alice", "--name", "Alice A");
+	DO("member", "add", "bob", "--name", "Bob B");
 }
 
 static void teardown(void)
@@ -241,7 +191,7 @@ Test(timeline_cli, prints_columns_for_people)
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "timeline", "lead:9",
 				 NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	fits_80(r.out);
+	tu_check_width(r.out);
 	cr_expect(strstr(r.out, "In Progress") != NULL, "%s", r.out);
 	cr_expect(strstr(r.out, "2026-03-05") != NULL, "%s", r.out);
 	cr_expect(strstr(r.out, "Created task") != NULL, "%s", r.out);
@@ -324,7 +274,7 @@ Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 		 tu_int(json_array_get(json_object_get(r.json, "items"), 0),
 			"id"));
 	tu_run_release(&r);
-	long long before = events();
+	long long before = tu_stat(ws, "events");
 
 	EXPECT(&r, 2, "--as", "alice", "notifications", "read", "999");
 	cr_expect(tu_err_names(&r, "ids"), "%s", r.err);
@@ -345,7 +295,7 @@ Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 	tu_run_release(&r);
 	EXPECT(&r, 1, "--as", "alice", "notifications", "unread");
 	tu_run_release(&r);
-	cr_expect_eq(events(), before, "something was appended");
+	cr_expect_eq(tu_stat(ws, "events"), before, "something was appended");
 
 	EXPECT(&r, 4, "--as", "bob", "notifications", "--member", "alice");
 	cr_expect(tu_err_names(&r, "member"), "%s", r.err);
@@ -363,7 +313,7 @@ Test(notifications_cli, prints_columns_for_people)
 	cr_assert_eq(tu_cli_text(&r, ws, "--as", "alice", "notifications",
 				 NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	fits_80(r.out);
+	tu_check_width(r.out);
 	cr_expect(strstr(r.out, "bob") != NULL, "%s", r.out);
 	tu_run_release(&r);
 }

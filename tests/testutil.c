@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
+
 #include "testutil.h"
 
 #define TU_ARGS_MAX 256
@@ -152,20 +154,42 @@ int tu_exec(tu_run *r, const tu_opts *opts, const char *const argv[])
 	return 0;
 }
 
-static int cli_va(tu_run *r, const char *db, bool json, va_list ap)
+/* Run `--db DB [--json] WORDS...`; -1 when there are too many words. */
+static int cli_words(tu_run *r, const char *db, bool json,
+		     const char *const words[])
 {
 	const char *argv[TU_ARGS_MAX + 1];
 	size_t n = 0;
-	const char *a;
 
+	memset(r, 0, sizeof *r);
 	argv[n++] = "--db";
 	argv[n++] = db;
 	if (json)
 		argv[n++] = "--json";
-	while ((a = va_arg(ap, const char *)) && n < TU_ARGS_MAX)
-		argv[n++] = a;
+	for (size_t i = 0; words[i]; i++) {
+		if (n == TU_ARGS_MAX)
+			return -1;
+		argv[n++] = words[i];
+	}
 	argv[n] = NULL;
 	return tu_exec(r, NULL, argv);
+}
+
+static int cli_va(tu_run *r, const char *db, bool json, va_list ap)
+{
+	const char *words[TU_ARGS_MAX + 1];
+	size_t n = 0;
+	const char *a;
+
+	while ((a = va_arg(ap, const char *)) && n < TU_ARGS_MAX)
+		words[n++] = a;
+	words[n] = NULL;
+	return cli_words(r, db, json, words);
+}
+
+int tu_cli_argv(tu_run *r, const char *db, const char *const words[])
+{
+	return cli_words(r, db, true, words);
 }
 
 int tu_cli(tu_run *r, const char *db, ...)
@@ -215,4 +239,42 @@ bool tu_err_names(const tu_run *r, const char *word)
 
 	return !strncmp(r->err, "tasklog: ", 9) && nl &&
 	       nl[1] == 0 && strstr(r->err, word) != NULL;
+}
+
+long long tu_stat(const char *db, const char *key)
+{
+	tu_run r;
+	long long n;
+
+	cr_assert_eq(tu_cli(&r, db, "stats", NULL), 0, "cannot run %s",
+		     tu_bin());
+	cr_assert_eq(r.status, 0, "stats: exit %d\nstderr: %s", r.status,
+		     r.err);
+	cr_assert(r.json, "stats: stdout is not JSON: %s", r.out);
+	n = tu_int(r.json, key);
+	tu_run_release(&r);
+	return n;
+}
+
+/* Display columns of a line of UTF-8 (one per code point). */
+static size_t columns(const char *s, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+int tu_check_width(const char *s)
+{
+	int lines = 0;
+	for (const char *p = s; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		cr_assert_leq(columns(p, n), 80, "line too wide: %.*s",
+			      (int)n, p);
+		lines++;
+		p += n + (nl != NULL);
+	}
+	return lines;
 }

@@ -1,6 +1,7 @@
 /*
- * testutil.h - helpers for the end-to-end tests: temporary workspaces and
- * running the real `tasklog` binary.
+ * testutil.h - helpers for the end-to-end tests: temporary workspaces,
+ * running the real `tasklog` binary, and the Criterion assertions the
+ * e2e_*.c files share.
  *
  * The binary is $TASKLOG_BIN, else build/tasklog.  It is run with fork and
  * execv (no shell), so arguments reach it byte for byte, invalid UTF-8
@@ -50,6 +51,9 @@ int tu_exec(tu_run *r, const tu_opts *opts, const char *const argv[]);
 int tu_cli(tu_run *r, const char *db, ...) __attribute__((sentinel));
 /* The same without --json. */
 int tu_cli_text(tu_run *r, const char *db, ...) __attribute__((sentinel));
+/* tu_cli with the words in a NULL-ended array; -1 also when there are
+ * too many of them. */
+int tu_cli_argv(tu_run *r, const char *db, const char *const words[]);
 
 void tu_run_release(tu_run *r);
 
@@ -59,5 +63,49 @@ const char *tu_str(const json_t *obj, const char *key);
 long long tu_int(const json_t *obj, const char *key);
 /* True when stderr is exactly one line "tasklog: ...\n" containing word. */
 bool tu_err_names(const tu_run *r, const char *word);
+
+/* ---- assertions (Criterion) ------------------------------------------- */
+
+/* `tasklog --db DB --json stats` must succeed; its integer member key, or
+ * -1 when it has none. */
+long long tu_stat(const char *db, const char *key);
+
+/* Every line of s must fit 80 columns, one per UTF-8 code point.  Returns
+ * the number of lines. */
+int tu_check_width(const char *s);
+
+/*
+ * Run commands in the workspace of the including test file, which keeps
+ * its path in a variable named `ws`.  Each runs `tasklog --db ws --json
+ * ARGS...` into the tu_run *r (release it with tu_run_release):
+ *   CLI(r, ARGS...)           must start;
+ *   EXPECT(r, code, ARGS...)  must exit with status code;
+ *   OK(r, ARGS...)            must exit 0 and print JSON;
+ *   DO(ARGS...)               OK, with the output discarded.
+ */
+#define CLI(r, ...)                                                        \
+	cr_assert_eq(tu_cli((r), ws, __VA_ARGS__, NULL), 0,                 \
+		     "cannot run %s", tu_bin())
+
+#define EXPECT(r, code, ...)                                               \
+	do {                                                               \
+		CLI(r, __VA_ARGS__);                                       \
+		cr_assert_eq((r)->status, (code),                          \
+			     "exit %d, wanted %d\nstdout: %s\nstderr: %s", \
+			     (r)->status, (code), (r)->out, (r)->err);     \
+	} while (0)
+
+#define OK(r, ...)                                                         \
+	do {                                                               \
+		EXPECT(r, 0, __VA_ARGS__);                                 \
+		cr_assert((r)->json, "stdout is not JSON: %s", (r)->out);  \
+	} while (0)
+
+#define DO(...)                                                            \
+	do {                                                               \
+		tu_run r_;                                                 \
+		OK(&r_, __VA_ARGS__);                                      \
+		tu_run_release(&r_);                                       \
+	} while (0)
 
 #endif
