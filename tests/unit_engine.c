@@ -308,6 +308,14 @@ static tl_cmd on(tl_cmd_kind kind, const char *id)
 	return (tl_cmd){ .kind = kind, .id = tl_s(id) };
 }
 
+/* A tag or untag command (kind) on task id for the one tag *tag, which
+ * must outlive the command. */
+static tl_cmd on_tag(tl_cmd_kind kind, const char *id, const tl_slice *tag)
+{
+	return (tl_cmd){ .kind = kind, .id = tl_s(id), .tags = tag,
+			 .tags_len = 1 };
+}
+
 static uint64_t nevents(void)
 {
 	tl_stats st;
@@ -1081,11 +1089,8 @@ Test(codec, task_tagged_and_untagged_round_trip)
 	char id[37];
 	add_task(T0 + SEC, "Tags", id);
 	static const tl_slice tag = { "hot", 3 };
-	tl_cmd c = on(TL_TASK_TAG, id);
-	c.tags = &tag;
-	c.tags_len = 1;
 	tl_result res;
-	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	RUN1(at(T0 + 2 * SEC), &res, NULL, on_tag(TL_TASK_TAG, id, &tag));
 	recs r;
 	rec *e = read_event(&r, res.seq);
 	CHECK_ENVELOPE(e, res.seq, "task.tagged", id, 2, T0 + 2 * SEC, "admin",
@@ -1099,8 +1104,7 @@ Test(codec, task_tagged_and_untagged_round_trip)
 	recs_free(&r);
 	tl_result_release(&res);
 
-	c.kind = TL_TASK_UNTAG;
-	RUN1(at(T0 + 3 * SEC), &res, NULL, c);
+	RUN1(at(T0 + 3 * SEC), &res, NULL, on_tag(TL_TASK_UNTAG, id, &tag));
 	e = read_event(&r, res.seq);
 	CHECK_ENVELOPE(e, res.seq, "task.untagged", id, 3, T0 + 3 * SEC,
 		       "admin", "user");
@@ -1331,20 +1335,14 @@ Test(fold, every_command_folds_into_the_task_in_turn)
 	tl_result_release(&res);
 
 	static const tl_slice a = { "a", 1 }, b = { "b", 1 };
-	tl_cmd tg = on(TL_TASK_TAG, id);
-	tg.tags = &a;
-	tg.tags_len = 1;
-	RUN1(at(T0 + 70 * SEC), &res, NULL, tg);
+	RUN1(at(T0 + 70 * SEC), &res, NULL, on_tag(TL_TASK_TAG, id, &a));
 	tl_result_release(&res);
-	tg.tags = &b;
-	RUN1(at(T0 + 71 * SEC), &res, &d, tg);
+	RUN1(at(T0 + 71 * SEC), &res, &d, on_tag(TL_TASK_TAG, id, &b));
 	EXPECT_SET(d.o, "tags", "a", "b");
 	EXPECT_UINT(d.o, "version", 8);
 	doc_free(&d);
 	tl_result_release(&res);
-	tg.kind = TL_TASK_UNTAG;
-	tg.tags = &a;
-	RUN1(at(T0 + 72 * SEC), &res, &d, tg);
+	RUN1(at(T0 + 72 * SEC), &res, &d, on_tag(TL_TASK_UNTAG, id, &a));
 	EXPECT_SET(d.o, "tags", "b");
 	EXPECT_UINT(d.o, "version", 9);
 	EXPECT_TIME(d.o, "updated_at", T0 + 72 * SEC);
@@ -1440,9 +1438,7 @@ Test(fold, tags_are_a_set)
 	tl_result_release(&res);
 
 	/* Untagging removes the tag; tagging it again adds it once. */
-	tl_cmd u = on(TL_TASK_UNTAG, id);
-	u.tags = &tags[0];
-	u.tags_len = 1;
+	tl_cmd u = on_tag(TL_TASK_UNTAG, id, &tags[0]);
 	RUN1(at(T0 + 2 * SEC), &res, &d, u);
 	EXPECT_SET(d.o, "tags", "y");
 	doc_free(&d);
@@ -1693,10 +1689,7 @@ Test(noop, tagging_with_a_present_tag_appends_nothing)
 	char id[37];
 	busy_task(id);
 	static const tl_slice tag = { "t", 1 };
-	tl_cmd c = on(TL_TASK_TAG, id);
-	c.tags = &tag;
-	c.tags_len = 1;
-	NOOP(id, c);
+	NOOP(id, on_tag(TL_TASK_TAG, id, &tag));
 }
 
 Test(noop, untagging_an_absent_tag_appends_nothing)
@@ -1704,10 +1697,7 @@ Test(noop, untagging_an_absent_tag_appends_nothing)
 	char id[37];
 	busy_task(id);
 	static const tl_slice tag = { "absent", 6 };
-	tl_cmd c = on(TL_TASK_UNTAG, id);
-	c.tags = &tag;
-	c.tags_len = 1;
-	NOOP(id, c);
+	NOOP(id, on_tag(TL_TASK_UNTAG, id, &tag));
 }
 
 Test(noop, no_op_in_a_batch_appends_only_the_real_changes)
@@ -1985,9 +1975,7 @@ Test(validate, tag_longer_than_64_bytes_is_rejected)
 	REJECT(TL_EINVALID, "tag", c);
 	char id[37];
 	add_task(T0 + SEC, "Tag", id);
-	tl_cmd g = on(TL_TASK_TAG, id);
-	g.tags = &tag;
-	g.tags_len = 1;
+	tl_cmd g = on_tag(TL_TASK_TAG, id, &tag);
 	REJECT(TL_EINVALID, "tag", g);
 	t[64] = 0;
 	tag = tl_s(t);
@@ -2059,10 +2047,7 @@ Test(validate, unknown_task_id_is_not_found)
 	REJECT(TL_ENOTFOUND, "id", on(TL_TASK_COMPLETE, ghost));
 	REJECT(TL_ENOTFOUND, "id", on(TL_TASK_DELETE, ghost));
 	static const tl_slice tag = { "t", 1 };
-	tl_cmd g = on(TL_TASK_TAG, ghost);
-	g.tags = &tag;
-	g.tags_len = 1;
-	REJECT(TL_ENOTFOUND, "id", g);
+	REJECT(TL_ENOTFOUND, "id", on_tag(TL_TASK_TAG, ghost, &tag));
 	tl_cmd a = on(TL_TASK_ASSIGN, ghost);
 	a.unassign = true;
 	REJECT(TL_ENOTFOUND, "id", a);

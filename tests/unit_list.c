@@ -331,6 +331,21 @@ static const char *upcoming(const uq *q)
 }
 #define UPCOMING(...) upcoming(&(uq){ __VA_ARGS__ })
 
+/* The query fails with code, naming field (any field when NULL). */
+static void upcoming_fails(const uq *q, int code, const char *field)
+{
+	page *pg = malloc(sizeof *pg);
+	run_upcoming(q, pg);
+	cr_assert_eq(pg->rc, code, "wanted %d, got %d (%s: %s)", code, pg->rc,
+		     pg->err.field, pg->err.message);
+	if (field)
+		cr_assert_str_eq(pg->err.field, field, "message: %s",
+				 pg->err.message);
+	free(pg);
+}
+#define UPCOMING_FAILS(code, field, ...) \
+	upcoming_fails(&(uq){ __VA_ARGS__ }, code, field)
+
 TestSuite(list, .init = setup, .fini = teardown);
 TestSuite(list_weeks, .fini = teardown);
 TestSuite(upcoming, .init = setup, .fini = teardown);
@@ -742,6 +757,18 @@ Test(list, pages_through_everything_without_duplicates)
 	cr_assert_neq(pg_static.next[0], 0);
 }
 
+/* Run q into pg, then point q at the page after it, keeping that page's
+ * cursor in cursor[TL_CURSOR_MAX].  The titles listed. */
+static const char *next_page(lq *q, page *pg, char *cursor)
+{
+	run_list(q, pg);
+	cr_assert_eq(pg->rc, 0, "list: %s: %s", pg->err.field,
+		     pg->err.message);
+	snprintf(cursor, TL_CURSOR_MAX, "%s", pg->next);
+	q->cursor = cursor;
+	return pg->text;
+}
+
 /* Page through `sort` with limit 4 while changing tasks between pages:
  * tasks that did not move are listed exactly once. */
 Test(list, pages_stay_consistent_while_tasks_change)
@@ -755,10 +782,7 @@ Test(list, pages_stay_consistent_while_tasks_change)
 		ADD(.title = t, .due_ms = T0 + i * HOUR);
 	}
 	lq q = { .limit = 4 };
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t00 t01 t02 t03");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	q.cursor = cursor;
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t00 t01 t02 t03");
 
 	/* Before the cursor: not listed on later pages.  After it: listed. */
 	ADD(.title = "early", .due_ms = T0 - HOUR);
@@ -773,22 +797,13 @@ Test(list, pages_stay_consistent_while_tasks_change)
 	/* One not yet listed moves earlier than the cursor: skipped. */
 	UPDATE("t08", .due = tl_s("2026-03-01"));
 
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "tie03 t04 t06 t07");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
+	cr_assert_str_eq(next_page(&q, pg, cursor), "tie03 t04 t06 t07");
 	set_status("t04", "on_hold"); /* listed; stays in place */
 	ADD(.title = "t06b", .due_ms = T0 + 6 * HOUR); /* before cursor */
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t09 t10 t02 t11");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t12 t13 t14 t15");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t16 t17 t18 t19");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "late");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t09 t10 t02 t11");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t12 t13 t14 t15");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t16 t17 t18 t19");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "late");
 	cr_assert_str_eq(pg->next, "");
 	free(pg);
 }
@@ -805,39 +820,23 @@ Test(list, pages_by_created_and_updated_while_tasks_change)
 		clock_ms += MIN;
 	}
 	lq q = { .limit = 3, .sort = "created" };
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t9 t8 t7");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	q.cursor = cursor;
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t9 t8 t7");
 	ADD(.title = "new"); /* newest: before the cursor */
 	UPDATE("t5", .title = tl_s("t5"), .notes = tl_s("x"));
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t6 t5 t4");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	run_list(&q, pg);
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	cr_assert_str_eq(pg->text, "t3 t2 t1");
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t0");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t6 t5 t4");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t3 t2 t1");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t0");
 	cr_assert_str_eq(pg->next, "");
 
 	/* updated: a change moves a task to the front, before the cursor */
 	q = (lq){ .limit = 3, .sort = "updated" };
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "new t5 t9");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	q.cursor = cursor;
+	cr_assert_str_eq(next_page(&q, pg, cursor), "new t5 t9");
 	clock_ms += MIN;
 	UPDATE("t9", .notes = tl_s("again")); /* listed: not again */
 	UPDATE("t2", .notes = tl_s("moved")); /* moved ahead: skipped */
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t8 t7 t6");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t4 t3 t1");
-	snprintf(cursor, sizeof cursor, "%s", pg->next);
-	run_list(&q, pg);
-	cr_assert_str_eq(pg->text, "t0");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t8 t7 t6");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t4 t3 t1");
+	cr_assert_str_eq(next_page(&q, pg, cursor), "t0");
 	free(pg);
 }
 
@@ -1123,30 +1122,14 @@ Test(upcoming, pages_and_follows_changes)
 
 Test(upcoming, is_for_ones_own_tasks_unless_admin)
 {
-	page pg;
-	run_upcoming(&(uq){ .as = "alice", .member = "bob" }, &pg);
-	cr_assert_eq(pg.rc, TL_EFORBIDDEN);
-	cr_assert_str_eq(pg.err.field, "member");
-	run_upcoming(&(uq){ .as = "root", .member = "ghost" }, &pg);
-	cr_assert_eq(pg.rc, TL_ENOTFOUND);
-	cr_assert_str_eq(pg.err.field, "member");
-	run_upcoming(&(uq){ .as = "alice", .member = "ghost" }, &pg);
-	cr_assert_eq(pg.rc, TL_EFORBIDDEN);
-	run_upcoming(&(uq){ .as = "carol" }, &pg);
-	cr_assert_eq(pg.rc, TL_EFORBIDDEN);
-	cr_assert_str_eq(pg.err.field, "as");
-	run_upcoming(&(uq){ .as = "alice", .limit = 5000 }, &pg);
-	cr_assert_eq(pg.rc, TL_EINVALID);
-	cr_assert_str_eq(pg.err.field, "limit");
-	run_upcoming(&(uq){ .as = "alice", .days = 100000 }, &pg);
-	cr_assert_eq(pg.rc, TL_EINVALID);
-	cr_assert_str_eq(pg.err.field, "days");
-	run_upcoming(&(uq){ .as = "alice", .member = "" }, &pg);
-	cr_assert_eq(pg.rc, TL_EINVALID);
-	cr_assert_str_eq(pg.err.field, "member");
-	run_upcoming(&(uq){ .as = "alice", .cursor = "u12" }, &pg);
-	cr_assert_eq(pg.rc, TL_EINVALID);
-	cr_assert_str_eq(pg.err.field, "cursor");
+	UPCOMING_FAILS(TL_EFORBIDDEN, "member", .as = "alice", .member = "bob");
+	UPCOMING_FAILS(TL_ENOTFOUND, "member", .as = "root", .member = "ghost");
+	UPCOMING_FAILS(TL_EFORBIDDEN, NULL, .as = "alice", .member = "ghost");
+	UPCOMING_FAILS(TL_EFORBIDDEN, "as", .as = "carol");
+	UPCOMING_FAILS(TL_EINVALID, "limit", .as = "alice", .limit = 5000);
+	UPCOMING_FAILS(TL_EINVALID, "days", .as = "alice", .days = 100000);
+	UPCOMING_FAILS(TL_EINVALID, "member", .as = "alice", .member = "");
+	UPCOMING_FAILS(TL_EINVALID, "cursor", .as = "alice", .cursor = "u12");
 }
 
 /* ---- randomized: every query shape against a model ------------------------ */
