@@ -259,7 +259,6 @@ int tl_member_fold(tl_member *m, const msgpack_object *d, bool added);
 int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
 			 tl_err *err);
-bool tl_member_id_valid(tl_slice id);
 
 /* A read transaction with the actor resolved and allowed. */
 int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,

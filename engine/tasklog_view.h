@@ -105,6 +105,9 @@ extern const char *const tl_type_tokens[10];
 extern const char *const tl_status_tokens[5];
 extern const char *const tl_entity_tokens[4];
 
+/* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
+ * '_' and '-'.  It says nothing of whether the member exists. */
+bool tl_member_id_valid(tl_slice id);
 /* Whether a member exists with CRM access (the system user excluded). */
 bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id);
 

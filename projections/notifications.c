@@ -286,19 +286,6 @@ const tl_view tl_view_notifications = {
 
 /* ---- the query ----------------------------------------------------------- */
 
-static bool member_id_valid(tl_slice s)
-{
-	if (!s.p || s.len < 1 || s.len > MEMBER_MAX)
-		return false;
-	for (size_t i = 0; i < s.len; i++) {
-		char c = s.p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* True when an inbox entry is member's (and not another's that has the
  * same hash). */
 static bool entry_is(const MDB_val *v, tl_slice member)
@@ -375,7 +362,7 @@ int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
 	int rc;
 
 	next_cursor[0] = 0;
-	if (member.p && !member_id_valid(member))
+	if (member.p && !tl_member_id_valid(member))
 		return tl_err_set(err, TL_EINVALID, "member",
 				  "'%.*s' is not a member id",
 				  (int)(member.len > 64 ? 64 : member.len),
