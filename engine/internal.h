@@ -270,8 +270,6 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 
 /* ---- text validation ------------------------------------------------ */
 
-/* A printable quotation of s for messages (into buf). */
-const char *tl_quote(tl_slice s, char *buf, size_t cap);
 
 /* 0 or TL_EINVALID naming field: UTF-8, no control characters, length. */
 int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,

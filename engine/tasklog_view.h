@@ -105,6 +105,10 @@ extern const char *const tl_type_tokens[10];
 extern const char *const tl_status_tokens[5];
 extern const char *const tl_entity_tokens[4];
 
+/* A printable quotation of s for error messages, in buf (cap at least 48
+ * bytes): printable ASCII kept, other bytes as \xNN, cut with "..." after
+ * about 40 bytes.  Returns buf. */
+const char *tl_quote(tl_slice s, char *buf, size_t cap);
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */
 bool tl_member_id_valid(tl_slice id);

@@ -98,33 +98,6 @@ static bool slice_is(tl_slice s, const char *lit)
 	return s.p && strlen(lit) == s.len && !memcmp(s.p, lit, s.len);
 }
 
-/* Printable quotation of a value for messages: at most 40 bytes, bytes
- * outside printable ASCII as \xNN. */
-static const char *quote(tl_slice s, char *buf, size_t cap)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (size_t i = 0; s.p && i < s.len && o + 8 < cap; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-		if (o >= 40) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			buf[o++] = (char)c;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hx[c >> 4];
-			buf[o++] = hx[c & 15];
-		}
-	}
-	buf[o] = 0;
-	return buf;
-}
-
 static int bad_token(tl_err *err, const char *field, tl_slice s,
 		     const char *const *table, int n)
 {
@@ -135,7 +108,7 @@ static int bad_token(tl_err *err, const char *field, tl_slice s,
 	}
 	return tl_err_set(err, TL_EINVALID, field,
 			  "unknown value '%s' (one of: %s)",
-			  quote(s, q, sizeof q), list);
+			  tl_quote(s, q, sizeof q), list);
 }
 
 /* Each value of a repeated enum filter into set[]. */
@@ -162,7 +135,7 @@ static int check_record(tl_slice s, plan *p, tl_err *err)
 	if (!colon || colon == s.p)
 		return tl_err_set(err, TL_EINVALID, "record",
 				  "'%s' is not TYPE:ID (e.g. lead:42)",
-				  quote(s, q, sizeof q));
+				  tl_quote(s, q, sizeof q));
 	tl_slice type = { s.p, (size_t)(colon - s.p) };
 	tl_slice id = { colon + 1, s.len - type.len - 1 };
 	p->record_type = token_index(tl_entity_tokens, N_ENTITIES, type);
@@ -172,11 +145,11 @@ static int check_record(tl_slice s, plan *p, tl_err *err)
 	if (id.len < 1 || id.len > 128)
 		return tl_err_set(err, TL_EINVALID, "record",
 				  "the id of '%s' must be 1..128 bytes",
-				  quote(s, q, sizeof q));
+				  tl_quote(s, q, sizeof q));
 	if (!tl_utf8_valid(id.p, id.len))
 		return tl_err_set(err, TL_EINVALID, "record",
 				  "is not valid UTF-8: '%s'",
-				  quote(s, q, sizeof q));
+				  tl_quote(s, q, sizeof q));
 	for (size_t i = 0; i < id.len; i++) {
 		unsigned char c = (unsigned char)id.p[i];
 		if (c < 0x20 || c == 0x7f ||
@@ -184,7 +157,7 @@ static int check_record(tl_slice s, plan *p, tl_err *err)
 		     (unsigned char)id.p[i + 1] < 0xa0))
 			return tl_err_set(err, TL_EINVALID, "record",
 					  "contains a control character: '%s'",
-					  quote(s, q, sizeof q));
+					  tl_quote(s, q, sizeof q));
 	}
 	p->has_record = true;
 	p->record_id = id;
@@ -247,7 +220,7 @@ static int parse_due(tl_slice s, plan *p, const tl_reader *r, bool final,
 		return tl_err_set(err, TL_EINVALID, "due",
 				  "'%s' is not overdue, today, week, none or "
 				  "FROM..TO",
-				  quote(s, q, sizeof q));
+				  tl_quote(s, q, sizeof q));
 	if (from.len) {
 		p->has_lo = true;
 		if ((rc = tl_time_parse(from, now, tz, "due", &p->lo, err)))
@@ -261,7 +234,7 @@ static int parse_due(tl_slice s, plan *p, const tl_reader *r, bool final,
 	if (final && p->has_lo && p->has_hi && p->hi <= p->lo)
 		return tl_err_set(err, TL_EINVALID, "due",
 				  "'%s': the end must be after the start",
-				  quote(s, q, sizeof q));
+				  tl_quote(s, q, sizeof q));
 	return 0;
 }
 
@@ -286,7 +259,7 @@ static int check_cursor(tl_slice s, char kind, plan *p, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "cursor",
 				  "'%s' is not a cursor of this listing "
 				  "(and sort order)",
-				  quote(s, q, sizeof q));
+				  tl_quote(s, q, sizeof q));
 	p->has_cursor = true;
 	p->cur_sv = tl_key_get_u64(b + 1);
 	p->cur_tb = tl_key_get_u64(b + 9);
@@ -318,7 +291,7 @@ static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
 			return tl_err_set(err, TL_EINVALID, "assignee",
 					  "'%s' is not a member id, me or "
 					  "unassigned",
-					  quote(a, qb, sizeof qb));
+					  tl_quote(a, qb, sizeof qb));
 	}
 	/* Times are checked in the context's zone (the workspace's needs a
 	 * look-up, and gives the same syntax) and clock. */
@@ -374,7 +347,7 @@ static int resolve_assignees(const tl_list_query *q, const tl_reader *r,
 		else if (!tl_member_exists(r->db, r->txn, a))
 			return tl_err_set(err, TL_EINVALID, "assignee",
 					  "no member '%s' with CRM access",
-					  quote(a, qb, sizeof qb));
+					  tl_quote(a, qb, sizeof qb));
 		p->assignees[p->assignees_len++] = a;
 	}
 	return 0;
@@ -812,7 +785,7 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	if (member.p && (!member.len || member.len > 64))
 		return tl_err_set(err, TL_EINVALID, "member",
 				  "'%s' is not a member id",
-				  quote(member, qb, sizeof qb));
+				  tl_quote(member, qb, sizeof qb));
 	if ((rc = check_limit(limit, &p, err)) ||
 	    (rc = check_cursor(cursor, UPCOMING_CURSOR, &p, err)))
 		return rc;
@@ -825,13 +798,13 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 		rc = tl_err_set(err, TL_EFORBIDDEN, "member",
 				"members see their own upcoming tasks; '%s' "
 				"may not see those of '%s'",
-				r.actor, quote(member, qb, sizeof qb));
+				r.actor, tl_quote(member, qb, sizeof qb));
 		goto out;
 	}
 	if (!tl_member_exists(db, r.txn, member)) {
 		rc = tl_err_set(err, TL_ENOTFOUND, "member",
 				"no member '%s' with CRM access",
-				quote(member, qb, sizeof qb));
+				tl_quote(member, qb, sizeof qb));
 		goto out;
 	}
 	p.assignees = malloc(sizeof *p.assignees);

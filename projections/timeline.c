@@ -355,8 +355,7 @@ const tl_view tl_view_timeline = {
 static int record_check(tl_slice r, tl_err *err)
 {
 	const char *colon = r.p ? memchr(r.p, ':', r.len) : NULL;
-	char q[48];
-	int n = r.len > 40 ? 40 : (int)r.len;
+	char q[64];
 
 	if (!r.p || !r.len)
 		return tl_err_set(err, TL_EINVALID, "record",
@@ -364,7 +363,7 @@ static int record_check(tl_slice r, tl_err *err)
 	if (!tl_utf8_valid(r.p, r.len))
 		return tl_err_set(err, TL_EINVALID, "record",
 				  "is not valid UTF-8");
-	snprintf(q, sizeof q, "%.*s%s", n, r.p, r.len > 40 ? "..." : "");
+	tl_quote(r, q, sizeof q);
 	if (!colon || colon == r.p)
 		return tl_err_set(err, TL_EINVALID, "record",
 				  "'%s' is not TYPE:ID (e.g. lead:42)", q);

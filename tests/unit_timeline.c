@@ -328,6 +328,24 @@ Test(timeline, rejects_bad_arguments_naming_the_field)
 	page_free(p);
 }
 
+Test(timeline, quotes_a_bad_record_printably_in_its_message)
+{
+	page *p = calloc(1, sizeof *p);
+	char rec[128] = "a";
+	tl_err err;
+
+	cr_assert_eq(timeline_at(VT_T0, "lea\nd", 0, NULL, p, &err),
+		     TL_EINVALID);
+	cr_assert(strstr(err.message, "'lea\\x0ad'"), "%s", err.message);
+	/* Cut after 40 bytes, but never inside a character. */
+	for (int i = 0; i < 40; i++)
+		strcat(rec, "\xc3\xa9");
+	cr_assert_eq(timeline_at(VT_T0, rec, 0, NULL, p, &err), TL_EINVALID);
+	cr_assert(tl_utf8_valid(err.message, strlen(err.message)), "%s",
+		  err.message);
+	page_free(p);
+}
+
 Test(timeline, refuses_an_unknown_actor)
 {
 	page *p = calloc(1, sizeof *p);
