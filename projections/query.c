@@ -782,7 +782,7 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	if (days > MAX_DAYS)
 		return tl_err_set(err, TL_EINVALID, "days",
 				  "%d is more than %d", days, MAX_DAYS);
-	if (member.p && (!member.len || member.len > 64))
+	if (member.p && !tl_member_id_valid(member))
 		return tl_err_set(err, TL_EINVALID, "member",
 				  "'%s' is not a member id",
 				  tl_quote(member, qb, sizeof qb));

@@ -1129,6 +1129,7 @@ Test(upcoming, is_for_ones_own_tasks_unless_admin)
 	UPCOMING_FAILS(TL_EINVALID, "limit", .as = "alice", .limit = 5000);
 	UPCOMING_FAILS(TL_EINVALID, "days", .as = "alice", .days = 100000);
 	UPCOMING_FAILS(TL_EINVALID, "member", .as = "alice", .member = "");
+	UPCOMING_FAILS(TL_EINVALID, "member", .as = "root", .member = "Bob");
 	UPCOMING_FAILS(TL_EINVALID, "cursor", .as = "alice", .cursor = "u12");
 }
 
