@@ -738,9 +738,12 @@ static int stream_count(run *r, const char *member, uint64_t *count,
 	int rc = mdb_cursor_open(r->t->cur, r->t->db->streams, &cur);
 	if (rc)
 		return tl_mdb_err(err, rc, "cursor");
-	if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
-		mdb_cursor_count(cur, &n);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_count(cur, &n);
 	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "count stream");
 	*count = n;
 	return 0;
 }

@@ -89,8 +89,10 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		return rc;
 	else if (tl_task_copy(&before, &task) == 0)
 		have_before = true;
-	else
-		return TL_ESTORAGE;
+	else {
+		tl_task_release(&task);
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	}
 	if ((rc = tl_task_fold(&task, ev, &t->zone)) ||
 	    task.version != ev->version) {
 		rc = TL_ESTORAGE;
@@ -191,6 +193,8 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				(unsigned long long)ev.seq);
 		goto out;
 	}
+	if ((rc = check_stream(&ev, err)))
+		goto out;
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
 	tl_put_be64(kb, ev.seq);
 	MDB_val k = { 8, kb }, v = { len, (void *)raw };
@@ -210,9 +214,14 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = tl_mdb_err(err, rc, "cursor");
 		goto out;
 	}
-	if (mdb_cursor_get(c, &probe, &pv, MDB_SET_KEY) == 0)
-		mdb_cursor_count(c, &count);
+	rc = mdb_cursor_get(c, &probe, &pv, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_count(c, &count);
 	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND) {
+		rc = tl_mdb_err(err, rc, "count stream");
+		goto out;
+	}
 	if (ev.version != count + 1) {
 		rc = tl_err_set(err, TL_EINVALID, "version",
 				"event %llu has stream version %u, expected %zu",
@@ -224,8 +233,6 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = tl_mdb_err(err, rc, "append stream index");
 		goto out;
 	}
-	if ((rc = check_stream(&ev, err)))
-		goto out;
 	if (tl_slice_eq(ev.type, "workspace.initialized"))
 		rc = import_workspace(t, &ev, err);
 	else if (tl_slice_eq(ev.type, "member.added") ||

@@ -144,25 +144,37 @@ static int set_str(char **dst, tl_slice s)
 	return 0;
 }
 
+/* Copy *src; a failed copy is released, never half made. */
+static bool copy_str(char **dst, const char *src)
+{
+	*dst = dup_str(src);
+	return !src || *dst;
+}
+
 int tl_task_copy(tl_task *dst, const tl_task *src)
 {
+	bool ok = true;
 	*dst = *src;
-	dst->title = dup_str(src->title);
-	dst->assignee = dup_str(src->assignee);
-	dst->notes = dup_str(src->notes);
-	dst->link_id = dup_str(src->link_id);
-	dst->created_by = dup_str(src->created_by);
-	dst->pipeline = dup_str(src->pipeline);
-	dst->stage = dup_str(src->stage);
 	dst->tags = NULL;
 	dst->tags_len = 0;
-	if (src->tags_len) {
+	ok &= copy_str(&dst->title, src->title);
+	ok &= copy_str(&dst->assignee, src->assignee);
+	ok &= copy_str(&dst->notes, src->notes);
+	ok &= copy_str(&dst->link_id, src->link_id);
+	ok &= copy_str(&dst->created_by, src->created_by);
+	ok &= copy_str(&dst->pipeline, src->pipeline);
+	ok &= copy_str(&dst->stage, src->stage);
+	if (ok && src->tags_len) {
 		dst->tags = calloc(src->tags_len, sizeof *dst->tags);
-		if (!dst->tags)
-			return TL_ESTORAGE;
-		for (size_t i = 0; i < src->tags_len; i++)
-			dst->tags[i] = dup_str(src->tags[i]);
-		dst->tags_len = src->tags_len;
+		ok = dst->tags != NULL;
+		for (size_t i = 0; ok && i < src->tags_len; i++) {
+			ok = copy_str(&dst->tags[i], src->tags[i]);
+			dst->tags_len = i + 1;
+		}
+	}
+	if (!ok) {
+		tl_task_release(dst);
+		return TL_ESTORAGE;
 	}
 	return 0;
 }
