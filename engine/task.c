@@ -282,10 +282,10 @@ void tl_task_pack(msgpack_packer *pk, const tl_task *t)
 	msgpack_pack_uint64(pk, t->created_seq);
 }
 
-static int get_str(const msgpack_object *m, const char *key, char **out,
-		   bool nullable)
+/* Field readers of a decoded document: o is the field's value (NULL when
+ * the document lacks it, which is an error). */
+static int get_str(const msgpack_object *o, char **out, bool nullable)
 {
-	const msgpack_object *o = tl_map_get(m, key);
 	if (!o)
 		return TL_ESTORAGE;
 	if (o->type == MSGPACK_OBJECT_NIL && nullable)
@@ -297,10 +297,8 @@ static int get_str(const msgpack_object *m, const char *key, char **out,
 	return *out ? 0 : TL_ESTORAGE;
 }
 
-static int get_time(const msgpack_object *m, const char *key, bool *has,
-		    int64_t *out)
+static int get_time(const msgpack_object *o, bool *has, int64_t *out)
 {
-	const msgpack_object *o = tl_map_get(m, key);
 	if (!o)
 		return TL_ESTORAGE;
 	if (o->type == MSGPACK_OBJECT_NIL && has) {
@@ -314,60 +312,71 @@ static int get_time(const msgpack_object *m, const char *key, bool *has,
 	return 0;
 }
 
-static int get_u64(const msgpack_object *m, const char *key, uint64_t *out)
+static int get_u64(const msgpack_object *o, uint64_t *out)
 {
-	const msgpack_object *o = tl_map_get(m, key);
 	if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return TL_ESTORAGE;
 	*out = o->via.u64;
 	return 0;
 }
 
-static int get_enum(const msgpack_object *m, const char *key,
-		    const char *const *table, int n, int *out)
+static int get_enum(const msgpack_object *o, const char *const *table, int n,
+		    int *out)
 {
-	*out = tl_token_find(table, n, tl_obj_slice(tl_map_get(m, key)));
+	*out = tl_token_find(table, n, tl_obj_slice(o));
 	return *out < 0 ? TL_ESTORAGE : 0;
 }
 
 int tl_task_unpack(const uint8_t *doc, size_t len, tl_task *t,
 		   msgpack_zone *zone)
 {
+	/* The fields of tl_task_pack, picked in one pass over the map. */
+	enum { ID, TITLE, TYPE, STATUS, DUE, ASSIGNEE, NOTES, LINK, CREATED,
+	       BY, UPDATED, COMPLETED, PIPELINE, STAGE, TAGS, VERSION, DELETED,
+	       SEQ, N_FIELDS };
+	static const char *const keys[N_FIELDS] = {
+		"id", "title", "type", "status", "due_at", "assignee", "notes",
+		"link", "created_at", "created_by", "updated_at",
+		"completed_at", "pipeline", "stage", "tags", "version",
+		"deleted", "created_seq"
+	};
+	static const char *const link_keys[2] = { "type", "id" };
+	static const char *const by_keys[2] = { "id", "kind" };
+	const msgpack_object *f[N_FIELDS], *l[2], *b[2];
 	msgpack_object m;
 	size_t off = 0;
 	memset(t, 0, sizeof *t);
 	if (msgpack_unpack((const char *)doc, len, &off, zone, &m) !=
 	    MSGPACK_UNPACK_SUCCESS || m.type != MSGPACK_OBJECT_MAP)
 		return TL_ESTORAGE;
-	const msgpack_object *link = tl_map_get(&m, "link");
-	const msgpack_object *by = tl_map_get(&m, "created_by");
-	const msgpack_object *tags = tl_map_get(&m, "tags");
-	const msgpack_object *del = tl_map_get(&m, "deleted");
+	tl_map_pick(&m, keys, N_FIELDS, f);
+	tl_map_pick(f[LINK], link_keys, 2, l);
+	tl_map_pick(f[BY], by_keys, 2, b);
+	const msgpack_object *tags = f[TAGS], *del = f[DELETED];
 	int rc = 0;
-	if (!tl_uuid_parse(tl_obj_slice(tl_map_get(&m, "id")), t->id))
+	if (!tl_uuid_parse(tl_obj_slice(f[ID]), t->id))
 		rc = TL_ESTORAGE;
-	if (!rc) rc = get_str(&m, "title", &t->title, false);
-	if (!rc) rc = get_enum(&m, "type", tl_type_tokens, TL_TYPE_COUNT,
+	if (!rc) rc = get_str(f[TITLE], &t->title, false);
+	if (!rc) rc = get_enum(f[TYPE], tl_type_tokens, TL_TYPE_COUNT,
 			       &t->type);
-	if (!rc) rc = get_enum(&m, "status", tl_status_tokens,
-			       TL_STATUS_COUNT, &t->status);
-	if (!rc) rc = get_time(&m, "due_at", &t->has_due, &t->due_at);
-	if (!rc) rc = get_str(&m, "assignee", &t->assignee, true);
-	if (!rc) rc = get_str(&m, "notes", &t->notes, true);
-	if (!rc) rc = get_enum(link, "type", tl_entity_tokens,
-			       TL_ENTITY_COUNT, &t->link_type);
-	if (!rc) rc = get_str(link, "id", &t->link_id, false);
-	if (!rc) rc = get_time(&m, "created_at", NULL, &t->created_at);
-	if (!rc) rc = get_str(by, "id", &t->created_by, false);
-	if (!rc) t->created_by_system =
-		tl_obj_is_str(tl_map_get(by, "kind"), "system");
-	if (!rc) rc = get_time(&m, "updated_at", NULL, &t->updated_at);
-	if (!rc) rc = get_time(&m, "completed_at", &t->has_completed,
+	if (!rc) rc = get_enum(f[STATUS], tl_status_tokens, TL_STATUS_COUNT,
+			       &t->status);
+	if (!rc) rc = get_time(f[DUE], &t->has_due, &t->due_at);
+	if (!rc) rc = get_str(f[ASSIGNEE], &t->assignee, true);
+	if (!rc) rc = get_str(f[NOTES], &t->notes, true);
+	if (!rc) rc = get_enum(l[0], tl_entity_tokens, TL_ENTITY_COUNT,
+			       &t->link_type);
+	if (!rc) rc = get_str(l[1], &t->link_id, false);
+	if (!rc) rc = get_time(f[CREATED], NULL, &t->created_at);
+	if (!rc) rc = get_str(b[0], &t->created_by, false);
+	if (!rc) t->created_by_system = tl_obj_is_str(b[1], "system");
+	if (!rc) rc = get_time(f[UPDATED], NULL, &t->updated_at);
+	if (!rc) rc = get_time(f[COMPLETED], &t->has_completed,
 			       &t->completed_at);
-	if (!rc) rc = get_str(&m, "pipeline", &t->pipeline, true);
-	if (!rc) rc = get_str(&m, "stage", &t->stage, true);
-	if (!rc) rc = get_u64(&m, "version", &t->version);
-	if (!rc) rc = get_u64(&m, "created_seq", &t->created_seq);
+	if (!rc) rc = get_str(f[PIPELINE], &t->pipeline, true);
+	if (!rc) rc = get_str(f[STAGE], &t->stage, true);
+	if (!rc) rc = get_u64(f[VERSION], &t->version);
+	if (!rc) rc = get_u64(f[SEQ], &t->created_seq);
 	if (!rc && (!tags || tags->type != MSGPACK_OBJECT_ARRAY))
 		rc = TL_ESTORAGE;
 	for (uint32_t i = 0; !rc && i < tags->via.array.size; i++) {
