@@ -62,6 +62,8 @@ struct tl_db {
 
 /* Views: create/rebuild on open; is this process's handle set current? */
 int tl_views_open(tl_db *db, tl_err *err);
+/* Record in meta "views_seq" that the views hold every event up to seq. */
+int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq);
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err);
@@ -72,6 +74,7 @@ struct tl_txn {
 	MDB_txn *txn;        /* the outer transaction */
 	MDB_txn *cur;        /* the transaction appends go to (maybe nested) */
 	uint64_t next_seq;   /* seq of the next event */
+	uint64_t first_seq;  /* next_seq when the txn began */
 	uint8_t prev_hash[TL_HASH_LEN];
 	msgpack_sbuffer ev;  /* scratch: event bytes */
 	msgpack_sbuffer doc; /* scratch: task/member document */

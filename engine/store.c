@@ -282,6 +282,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 		return rc;
 	}
 	t->next_seq++;
+	t->first_seq = t->next_seq;
 	msgpack_sbuffer_init(&t->ev);
 	msgpack_sbuffer_init(&t->doc);
 	msgpack_sbuffer_init(&t->data);
@@ -314,7 +315,22 @@ void tl_txn_abort(tl_txn *t)
 int tl_txn_commit(tl_txn *t, tl_err *err)
 {
 	tl_db *db = t->db;
-	int rc = mdb_txn_commit(t->txn);
+	int rc = 0;
+	/* Views opened with this handle saw every event appended here.  A
+	 * handle opened without views leaves the mark behind, and the next
+	 * open with views rebuilds them. */
+	if (db->views_len && t->next_seq != t->first_seq)
+		rc = tl_views_mark(db, t->txn, t->next_seq - 1);
+	if (rc) {
+		tl_txn_abort(t);
+		return rc == MDB_MAP_FULL
+			       ? (tl_db_grow(db, err) ? TL_ESTORAGE
+						      : tl_err_set(err, TL_EAGAIN,
+								   "storage",
+								   "map full; grown, rerun"))
+			       : tl_mdb_err(err, rc, "mark views");
+	}
+	rc = mdb_txn_commit(t->txn);
 	txn_free(t);
 	if (rc == MDB_MAP_FULL) {
 		int g = tl_db_grow(db, err);

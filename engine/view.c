@@ -134,6 +134,23 @@ const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)
 	return NULL;
 }
 
+int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq)
+{
+	uint8_t b[8];
+	tl_put_be64(b, seq);
+	MDB_val k = { 9, "views_seq" }, v = { 8, b };
+	return mdb_put(txn, db->meta, &k, &v, 0);
+}
+
+/* The seq up to which the views were kept, 0 when never recorded. */
+static uint64_t views_seq(tl_db *db, MDB_txn *txn)
+{
+	MDB_val v;
+	if (tl_meta_get(db, txn, "views_seq", &v) || v.mv_size != 8)
+		return 0;
+	return tl_get_be64(v.mv_data);
+}
+
 /* ---- apply on append -------------------------------------------------- */
 
 int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
@@ -460,18 +477,11 @@ static int rebuild_views(tl_db *db, const size_t *which, size_t n,
 			gens[i] = 1;
 	}
 	mdb_txn_abort(txn);
-	/* Views rebuilt together share the generation number of the first
-	 * only if equal; keep it simple: rebuild them one by one when they
-	 * differ. */
-	for (size_t i = 1; i < n; i++) {
-		if (gens[i] != gens[0]) {
-			replay_free(&r);
-			for (size_t k = 0; k < n && !rc; k++)
-				rc = rebuild_views(db, &which[k], 1, progress,
-						   arg, err);
-			return rc;
-		}
-	}
+	/* Views rebuilt together share one new generation number, past the
+	 * serving generation of each. */
+	for (size_t i = 1; i < n; i++)
+		if (gens[i] > gens[0])
+			gens[0] = gens[i];
 	if ((rc = replay_chunks(&r, gens[0], err)))
 		goto out;
 
@@ -497,6 +507,10 @@ static int rebuild_views(tl_db *db, const size_t *which, size_t n,
 		if ((rc = meta_write(db, txn, v, v->version, gens[0])))
 			rc = tl_mdb_err(err, rc, "switch view");
 	}
+	/* Every view rebuilt: they hold the whole log now. */
+	if (!rc && n == db->views_len && r.next > 1 &&
+	    (rc = tl_views_mark(db, txn, r.next - 1)))
+		rc = tl_mdb_err(err, rc, "switch view");
 	if (rc)
 		goto fail;
 	if ((rc = mdb_txn_commit(txn))) {
@@ -571,10 +585,14 @@ int tl_views_open(tl_db *db, tl_err *err)
 		mdb_txn_abort(txn);
 		return rc;
 	}
+	/* Events appended by a handle opened without views are missing
+	 * from every view: rebuild them all. */
+	bool behind = head > 0 && views_seq(db, txn) != head;
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
-		if (meta_read(db, txn, v, &ver, &gen) && ver == v->version)
+		if (meta_read(db, txn, v, &ver, &gen) && ver == v->version &&
+		    !behind)
 			continue;
 		if (head == 0) {
 			/* An empty log: the empty view is the right one. */
