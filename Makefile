@@ -141,7 +141,17 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard engine/*.h projections/*.
 	$(Q)$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -D_GNU_SOURCE -Iengine -Iprojections \
 		-Ifuzz -o $@ $< $(LIB_SRC) $(LIBS)
 
-fuzz: $(FUZZ_BINS)
+fuzz-deps: deps
+	@for p in clang libclang-rt-14-dev; do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
+	fi
+
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$${f#build-fuzz/}; \
 		mkdir -p build-fuzz/corpus/$$n && \
 		echo "  FUZZ    $$n ($(FUZZ_SECONDS) s)" && \
@@ -166,6 +176,6 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps run test test-unit test-san bench fuzz install clean
+.PHONY: all deps run test test-unit test-san bench fuzz fuzz-deps install clean
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)
