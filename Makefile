@@ -142,7 +142,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard engine/*.h projections/*.
 		-Ifuzz -o $@ $< $(LIB_SRC) $(LIBS)
 
 fuzz-deps: deps
-	@for p in clang libclang-rt-14-dev; do \
+	@missing=""; for p in clang libclang-rt-14-dev; do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
