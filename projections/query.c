@@ -657,6 +657,89 @@ static int mdb_fail(tl_err *err, int rc)
  * next_cursor: the position of the last task returned, when a match is
  * known (or, after a bounded look-ahead, may be) to follow.  Returns 0, a
  * TL_E* code, or fn's non-zero answer (which stops the page). */
+/*
+ * The fast check.  When the leading dimension is the assignee or the record
+ * and no other filter is given, the range already holds only active tasks
+ * that are not deleted, of the hashed value: all that is left to check is
+ * the value itself (two values may share a hash).  That takes the document's
+ * first fields only, read one object at a time, instead of decoding it whole
+ * (which was half the time of a page).
+ */
+static bool fast_plan(const plan *p)
+{
+	if (p->statuses_given || p->types_given || p->entities_given ||
+	    p->due != DUE_ANY || p->automation == AUTO_ONLY)
+		return false;
+	if (p->dim == TL_DIM_ASSIGNEE)
+		return p->assignees_len && !p->has_record;
+	if (p->dim == TL_DIM_RECORD)
+		return p->has_record && !p->assignees_len;
+	return false;
+}
+
+/* The value of top-level key `key` of a stored document, decoding only the
+ * entries before it.  False when absent or malformed. */
+static bool doc_field(const MDB_val *doc, const char *key, msgpack_zone *zone,
+		      msgpack_object *out)
+{
+	const uint8_t *b = doc->mv_data;
+	size_t len = doc->mv_size, off, n, klen = strlen(key);
+	if (len < 1)
+		return false;
+	if ((b[0] & 0xf0) == 0x80) {
+		n = b[0] & 15;
+		off = 1;
+	} else if (b[0] == 0xde && len >= 3) {
+		n = (size_t)b[1] << 8 | b[2];
+		off = 3;
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		msgpack_object k;
+		if (msgpack_unpack(doc->mv_data, len, &off, zone, &k) !=
+			    MSGPACK_UNPACK_EXTRA_BYTES ||
+		    msgpack_unpack(doc->mv_data, len, &off, zone, out) <
+			    MSGPACK_UNPACK_EXTRA_BYTES)
+			return false;
+		if (k.type == MSGPACK_OBJECT_STR && k.via.str.size == klen &&
+		    !memcmp(k.via.str.ptr, key, klen))
+			return true;
+	}
+	return false;
+}
+
+/* The fast check of one candidate: 1 listed, 0 not, -1 malformed. */
+static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
+{
+	msgpack_object v;
+	if (p->dim == TL_DIM_ASSIGNEE) {
+		if (!doc_field(doc, "assignee", zone, &v))
+			return -1;
+		tl_slice a = obj_str(&v);
+		if (!a.p)
+			a = (tl_slice){ "", 0 };
+		for (size_t i = 0; i < p->assignees_len; i++)
+			if (slice_eq(a, p->assignees[i]))
+				return 1;
+		return 0;
+	}
+	if (!doc_field(doc, "link", zone, &v) || v.type != MSGPACK_OBJECT_MAP)
+		return -1;
+	int type = -1;
+	tl_slice id = { NULL, 0 };
+	for (uint32_t j = 0; j < v.via.map.size; j++) {
+		const msgpack_object *lk = &v.via.map.ptr[j].key;
+		const msgpack_object *lv = &v.via.map.ptr[j].val;
+		if (key_is(lk, "type"))
+			type = token_index(tl_entity_tokens, N_ENTITIES,
+					   obj_str(lv));
+		else if (key_is(lk, "id"))
+			id = obj_str(lv);
+	}
+	return type == p->record_type && slice_eq(id, p->record_id);
+}
+
 static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err)
 {
@@ -665,6 +748,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	msgpack_zone zone;
 	size_t n = p->dimvals_len, returned = 0, extra = 0;
 	size_t budget = p->limit > 64 ? p->limit : 64;
+	bool fast = fast_plan(p);
 	uint64_t last_sv = 0, last_tb = 0;
 	bool more = false;
 	int mrc = 0, rc = 0;
@@ -702,12 +786,15 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		if ((mrc = tl_task_doc(r->db, r->txn, m->id, &doc)))
 			break;
 		msgpack_zone_clear(&zone);
-		if (!cand_decode(&doc, &zone, &c)) {
+		int ok = fast ? fast_match(p, &doc, &zone)
+			      : cand_decode(&doc, &zone, &c) ? matches(p, &c)
+							     : -1;
+		if (ok < 0) {
 			rc = tl_err_set(err, TL_ESTORAGE, "storage",
 					"corrupt task record");
 			break;
 		}
-		if (matches(p, &c)) {
+		if (ok) {
 			if (returned == p->limit) {
 				more = true;
 				break;
