@@ -117,10 +117,10 @@ test-san:
 		build-san/tests/e2e --jobs 2
 
 # ---- benchmarks --------------------------------------------------------------
-BENCH_SRC := $(wildcard bench/*.c)
-$(B)/bench/%: bench/%.c $(B)/libtasklog.a
+BENCH_SRC := $(wildcard bench/bench_*.c)
+$(B)/bench/%: bench/%.c bench/util.c bench/util.h $(B)/libtasklog.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(WARN) -O2 -g $(CPPFLAGS) -o $@ $< $(B)/libtasklog.a $(LIBS) -lsqlite3
+	$(Q)$(CC) $(WARN) -O2 -g $(CPPFLAGS) -Ibench -o $@ $< bench/util.c $(B)/libtasklog.a $(LIBS) -lsqlite3
 
 bench: deps
 	$(MAKE) all $(BENCH_SRC:bench/%.c=$(B)/bench/%)

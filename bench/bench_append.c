@@ -55,6 +55,7 @@
 #include <sqlite3.h>
 
 #include "tasklog.h"
+#include "util.h"
 
 enum { NB = 3, POOL = 10000, MAXRUNS = 15 };
 static const size_t batch_sizes[NB] = { 1, 100, 10000 };
@@ -110,98 +111,6 @@ static bool sizes_measured;
 
 /* ---- small helpers --------------------------------------------------- */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "bench_append: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		die("out of memory (%zu bytes)", n);
-	return p;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
-/* Bytes this process handed to write system calls (wchar of
- * /proc/self/io): LMDB's page and meta writes, SQLite's WAL and
- * checkpoint writes.  (write_bytes, the page-cache accounting, counts
- * whole large folios on recent kernels and overstates small writes.)
- * 0 when /proc/self/io is not readable. */
-static uint64_t io_written(void)
-{
-	FILE *f = fopen("/proc/self/io", "r");
-	char line[128];
-	unsigned long long v = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "wchar: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) != 0 && errno != ENOENT)
-		die("cannot remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0)
-		return;
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static uint64_t file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
-static void mkdir_p(const char *path)
-{
-	char buf[4096];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(buf, 0777);
-			*p = '/';
-		}
-	if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-		die("cannot create %s: %s", buf, strerror(errno));
-}
 
 /* xorshift64*: deterministic workload. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
