@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <msgpack.h>
 
 #include "testutil.h"
 
@@ -277,4 +278,30 @@ int tu_check_width(const char *s)
 		p += n + (nl != NULL);
 	}
 	return lines;
+}
+
+void tu_load_records(const char *path, tu_records *r)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert(f, "open %s", path);
+	r->buf = malloc(1 << 16);
+	cr_assert(r->buf);
+	size_t size = fread(r->buf, 1, 1 << 16, f);
+	fclose(f);
+	msgpack_zone zone;
+	msgpack_zone_init(&zone, 4096);
+	size_t off = 0;
+	r->n = 0;
+	while (off < size && r->n < 64) {
+		msgpack_object o;
+		size_t start = off;
+		msgpack_unpack_return rc = msgpack_unpack(
+			(const char *)r->buf, size, &off, &zone, &o);
+		cr_assert(rc == MSGPACK_UNPACK_SUCCESS ||
+			  rc == MSGPACK_UNPACK_EXTRA_BYTES, "%s: record %zu",
+			  path, r->n);
+		r->rec[r->n] = r->buf + start;
+		r->len[r->n++] = off - start;
+	}
+	msgpack_zone_destroy(&zone);
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -107,5 +108,18 @@ int tu_check_width(const char *s);
 		OK(&r_, __VA_ARGS__);                                      \
 		tu_run_release(&r_);                                       \
 	} while (0)
+
+/* A stream of stored event records read from a fixture file (up to 64
+ * records, 64 KiB): rec[i] and len[i] point into buf. */
+typedef struct tu_records {
+	uint8_t *buf;
+	const uint8_t *rec[64];
+	size_t len[64];
+	size_t n;
+} tu_records;
+
+/* Read path and split it into records; aborts the test on failure.
+ * Release with free(r->buf). */
+void tu_load_records(const char *path, tu_records *r);
 
 #endif

@@ -10,44 +10,16 @@
 
 #include <criterion/criterion.h>
 
+#include "testutil.h"
+
 #include "internal.h"
 #include "tasklog_projections.h"
 
 #define FIXTURES "tests/fixtures"
 
-typedef struct records {
-	uint8_t *buf;
-	const uint8_t *rec[64];
-	size_t len[64];
-	size_t n;
-} records;
-
-static void load(const char *path, records *r)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert(f, "open %s", path);
-	r->buf = malloc(1 << 16);
-	size_t size = fread(r->buf, 1, 1 << 16, f);
-	fclose(f);
-	msgpack_zone zone;
-	msgpack_zone_init(&zone, 4096);
-	size_t off = 0;
-	r->n = 0;
-	while (off < size && r->n < 64) {
-		msgpack_object o;
-		size_t start = off;
-		msgpack_unpack_return rc = msgpack_unpack(
-			(const char *)r->buf, size, &off, &zone, &o);
-		cr_assert(rc == MSGPACK_UNPACK_SUCCESS ||
-			  rc == MSGPACK_UNPACK_EXTRA_BYTES);
-		r->rec[r->n] = r->buf + start;
-		r->len[r->n++] = off - start;
-	}
-	msgpack_zone_destroy(&zone);
-}
 
 /* A malloc'd copy of record i, to patch. */
-static uint8_t *copy_rec(const records *r, size_t i)
+static uint8_t *copy_rec(const tu_records *r, size_t i)
 {
 	uint8_t *p = malloc(r->len[i]);
 	cr_assert(p);
@@ -151,8 +123,8 @@ Test(fuzz_regress, decode_refuses_counts_beyond_the_record)
 	msgpack_zone_destroy(&zone);
 
 	/* A well-formed record still decodes. */
-	records r;
-	load(FIXTURES "/log-v2.msgpack", &r);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
 	msgpack_zone_init(&zone, 2048);
 	for (size_t i = 0; i < r.n; i++)
 		cr_assert_eq(tl_event_decode(r.rec[i], r.len[i], &ev, &zone,
@@ -184,8 +156,8 @@ Test(fuzz_regress, import_refuses_counts_beyond_the_record)
  */
 Test(fuzz_regress, decode_refuses_a_time_past_int64_ms)
 {
-	records r;
-	load(FIXTURES "/log-v2.msgpack", &r);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
 	/* Record 1 with its "at" (fixext 4) as a 12-byte timestamp. */
 	size_t at = find(r.rec[0], r.len[0], "\xa2" "at" "\xd6\xff", 5) + 3;
 	uint8_t rec[512];
@@ -231,8 +203,8 @@ Test(fuzz_regress, import_error_quotes_a_foreign_type)
 {
 	char dir[] = "/tmp/tl-fuzzreg2-XXXXXX";
 	tl_db *db = open_ws(dir);
-	records r;
-	load(FIXTURES "/log-v2.msgpack", &r);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
 	/* Records 1..8, then record 9 (task.assigned) as "task.assig\xffed". */
 	uint8_t *p = copy_rec(&r, 8);
 	size_t t = find(p, r.len[8], "task.assigned", 13);
@@ -271,8 +243,8 @@ Test(fuzz_regress, import_refuses_a_task_event_before_task_created)
 {
 	char dir[] = "/tmp/tl-fuzzreg3-XXXXXX";
 	tl_db *db = open_ws(dir);
-	records r;
-	load(FIXTURES "/log-v2.msgpack", &r);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
 	/* Records 1..4 (workspace, members), then record 9 (task.assigned on
 	 * a task created by record 6) as seq 5, version 1. */
 	uint8_t *p = copy_rec(&r, 8);
@@ -308,8 +280,8 @@ static int import_patched(const char *from, const char *to, size_t which,
 {
 	char dir[] = "/tmp/tl-fuzzreg3-XXXXXX";
 	tl_db *db = open_ws(dir);
-	records r;
-	load(FIXTURES "/log-v2.msgpack", &r);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
 	uint8_t *p = copy_rec(&r, which);
 	size_t at = find(p, r.len[which], from, strlen(from));
 	memcpy(p + at, to, strlen(to));

@@ -10,6 +10,8 @@
 
 #include <criterion/criterion.h>
 
+#include "testutil.h"
+
 #include "internal.h"
 #include "tasklog_projections.h"
 
@@ -17,36 +19,6 @@
 #define FIXTURES "tests/fixtures"
 #endif
 
-typedef struct records {
-	uint8_t *buf;
-	const uint8_t *rec[64];
-	size_t len[64];
-	size_t n;
-} records;
-
-static void load(const char *path, records *r)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert(f, "open %s", path);
-	r->buf = malloc(1 << 16);
-	size_t size = fread(r->buf, 1, 1 << 16, f);
-	fclose(f);
-	msgpack_zone zone;
-	msgpack_zone_init(&zone, 4096);
-	size_t off = 0;
-	r->n = 0;
-	while (off < size) {
-		msgpack_object o;
-		size_t start = off;
-		msgpack_unpack_return rc = msgpack_unpack(
-			(const char *)r->buf, size, &off, &zone, &o);
-		cr_assert(rc == MSGPACK_UNPACK_SUCCESS ||
-			  rc == MSGPACK_UNPACK_EXTRA_BYTES);
-		r->rec[r->n] = r->buf + start;
-		r->len[r->n++] = off - start;
-	}
-	msgpack_zone_destroy(&zone);
-}
 
 static tl_db *open_ws(char *dir)
 {
@@ -66,11 +38,11 @@ static void rm_ws(const char *dir)
 	cr_assert_eq(system(cmd), 0);
 }
 
-static tl_db *import_file(const char *path, char *dir, records *r)
+static tl_db *import_file(const char *path, char *dir, tu_records *r)
 {
 	tl_db *db = open_ws(dir);
 	tl_err err;
-	load(path, r);
+	tu_load_records(path, r);
 	cr_assert_gt(r->n, 10);
 	int rc = tl_log_import(db, r->rec, r->len, r->n, &err);
 	cr_assert_eq(rc, 0, "import %s: %s: %s", path, err.field, err.message);
@@ -137,7 +109,7 @@ static const char *const ids[] = {
 Test(upcast, v1_log_folds_and_rebuilds_to_the_same_views_as_v2)
 {
 	char d1[] = "/tmp/tl-upcast1-XXXXXX", d2[] = "/tmp/tl-upcast2-XXXXXX";
-	records r1, r2;
+	tu_records r1, r2;
 	tl_err err;
 	tl_ctx ctx = { .actor = "admin" };
 	tl_db *a = import_file(FIXTURES "/log-v1.msgpack", d1, &r1);
@@ -199,7 +171,7 @@ static int check_event(void *arg, const tl_event *ev)
 Test(upcast, v1_task_created_reads_in_the_current_shape)
 {
 	char d1[] = "/tmp/tl-upcast3-XXXXXX";
-	records r;
+	tu_records r;
 	tl_err err;
 	tl_ctx ctx = { .actor = "admin" };
 	tl_db *a = import_file(FIXTURES "/log-v1.msgpack", d1, &r);
@@ -217,11 +189,11 @@ Test(upcast, v1_task_created_reads_in_the_current_shape)
 Test(upcast, import_rejects_a_record_that_does_not_chain)
 {
 	char d1[] = "/tmp/tl-upcast4-XXXXXX";
-	records r;
+	tu_records r;
 	tl_err err;
 	tl_stats st;
 	tl_db *a = open_ws(d1);
-	load(FIXTURES "/log-v1.msgpack", &r);
+	tu_load_records(FIXTURES "/log-v1.msgpack", &r);
 	/* Drop record 5: record 6 then neither has the right seq nor chains. */
 	const uint8_t *recs[64];
 	size_t lens[64], n = 0;
