@@ -378,6 +378,7 @@ static int emit_task_event(run *r, const char *type, tl_task *task,
 	if ((rc = tl_log_append(t, &in, &ev, err)))
 		return rc;
 	bool have_before = false;
+	tl_task was = { .deleted = task->deleted, .status = task->status };
 	if (!is_new && t->db->views_len) {
 		if (tl_task_copy(&before, task))
 			return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -385,6 +386,8 @@ static int emit_task_event(run *r, const char *type, tl_task *task,
 		have_before = true;
 	}
 	rc = tl_task_fold(task, &ev, &t->zone);
+	if (!rc)
+		tl_counts_note(t, is_new ? NULL : &was, task);
 	if (rc) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",
 				"cannot fold %s", type);
@@ -1107,6 +1110,7 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	if (err)
 		err->index = -1;
 	uint64_t seq = t->next_seq;
+	int64_t d_tasks = t->d_tasks, d_active = t->d_active;
 	uint8_t hash[TL_HASH_LEN];
 	MDB_txn *child;
 	memcpy(hash, t->prev_hash, TL_HASH_LEN);
@@ -1126,6 +1130,8 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	t->cursors_of = NULL;
 	if (rc) {
 		t->next_seq = seq;
+		t->d_tasks = d_tasks;
+		t->d_active = d_active;
 		memcpy(t->prev_hash, hash, TL_HASH_LEN);
 		/* The map can only grow once no transaction is open. */
 		if (rc == TL_EAGAIN)

@@ -98,6 +98,7 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		rc = TL_ESTORAGE;
 		goto out;
 	}
+	tl_counts_note(t, have_before ? &before : NULL, &task);
 	if ((rc = tl_views_apply(t, ev, have_before ? &before : NULL, &task,
 				 err)))
 		goto out;

@@ -75,6 +75,7 @@ struct tl_txn {
 	MDB_txn *cur;        /* the transaction appends go to (maybe nested) */
 	uint64_t next_seq;   /* seq of the next event */
 	uint64_t first_seq;  /* next_seq when the txn began */
+	int64_t d_tasks, d_active; /* changes to meta "counts" at commit */
 	uint8_t prev_hash[TL_HASH_LEN];
 	msgpack_sbuffer ev;  /* scratch: event bytes */
 	msgpack_sbuffer doc; /* scratch: task/member document */
@@ -233,6 +234,16 @@ bool tl_task_has_tag(const tl_task *t, tl_slice tag);
 int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 		       uint64_t max_seq, int64_t max_at, tl_task *t,
 		       msgpack_zone *zone, tl_err *err);
+
+/* Count a task's change into the txn's deltas of meta "counts" (tasks not
+ * deleted, and of those the active ones).  before: NULL for creation. */
+void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after);
+/* Read meta "counts"; false when absent (a workspace from before them). */
+bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
+		   uint64_t *active);
+/* Count by scanning the tasks db. */
+int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
+		   uint64_t *active, tl_err *err);
 
 /* Hand an appended event to every view of the workspace. */
 int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,

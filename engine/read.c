@@ -226,8 +226,6 @@ int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
 int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 {
 	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
 	MDB_stat st;
 	MDB_envinfo info;
 	tl_member actor;
@@ -245,26 +243,9 @@ int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 	out->members = st.ms_entries;
 	if ((rc = tl_log_head(db, txn, &out->last_seq, hash, err)))
 		goto out_txn;
-	if ((rc = mdb_cursor_open(txn, db->tasks, &c))) {
-		rc = tl_mdb_err(err, rc, "cursor");
+	if (!tl_counts_get(db, txn, &out->tasks, &out->active) &&
+	    (rc = tl_counts_scan(db, txn, &out->tasks, &out->active, err)))
 		goto out_txn;
-	}
-	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
-	     op = MDB_NEXT) {
-		tl_task t;
-		if (tl_task_unpack(v.mv_data, v.mv_size, &t, &zone)) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"corrupt task record");
-			break;
-		}
-		if (!t.deleted) {
-			out->tasks++;
-			out->active += tl_status_active(t.status);
-		}
-		tl_task_release(&t);
-		msgpack_zone_clear(&zone);
-	}
-	mdb_cursor_close(c);
 	mdb_env_info(db->env, &info);
 	mdb_env_stat(db->env, &st);
 	out->map_size = info.me_mapsize;
@@ -533,8 +514,15 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	}
 	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_streams(db, txn, &vf, &zone, err)) &&
-	    !(rc = verify_tasks(db, txn, &vf, &zone, err)))
-		rc = verify_members(db, txn, &vf, &zone, err);
+	    !(rc = verify_tasks(db, txn, &vf, &zone, err)) &&
+	    !(rc = verify_members(db, txn, &vf, &zone, err))) {
+		uint64_t st, sa, ct, ca;
+		if (!(rc = tl_counts_scan(db, txn, &st, &sa, err)) &&
+		    tl_counts_get(db, txn, &ct, &ca) && (st != ct || sa != ca))
+			problem(&vf, "counts: %llu tasks (%llu active) stored, %llu (%llu) in the tasks",
+				(unsigned long long)ct, (unsigned long long)ca,
+				(unsigned long long)st, (unsigned long long)sa);
+	}
 	mdb_txn_abort(txn);
 	msgpack_zone_destroy(&zone);
 	if (rc)

@@ -312,6 +312,76 @@ void tl_txn_abort(tl_txn *t)
 		tl_db_grow(db, NULL);
 }
 
+/* ---- task counts ------------------------------------------------------
+ * meta "counts" = tasks not deleted (u64 BE) + of those active (u64 BE),
+ * kept by every write txn from its deltas so that stats need no scan. */
+
+void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after)
+{
+	bool was = before && !before->deleted, now = !after->deleted;
+	t->d_tasks += (int64_t)now - (int64_t)was;
+	t->d_active += (int64_t)(now && tl_status_active(after->status)) -
+		       (int64_t)(was && tl_status_active(before->status));
+}
+
+bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
+		   uint64_t *active)
+{
+	MDB_val v;
+	if (tl_meta_get(db, txn, "counts", &v) || v.mv_size != 16)
+		return false;
+	*tasks = tl_get_be64(v.mv_data);
+	*active = tl_get_be64((uint8_t *)v.mv_data + 8);
+	return true;
+}
+
+int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
+		   uint64_t *active, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	msgpack_zone zone;
+	int rc = mdb_cursor_open(txn, db->tasks, &c);
+	if (rc)
+		return tl_mdb_err(err, rc, "cursor");
+	*tasks = *active = 0;
+	msgpack_zone_init(&zone, 4096);
+	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+	     op = MDB_NEXT) {
+		tl_task task;
+		if (tl_task_unpack(v.mv_data, v.mv_size, &task, &zone)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"corrupt task record");
+			break;
+		}
+		if (!task.deleted) {
+			(*tasks)++;
+			*active += tl_status_active(task.status);
+		}
+		tl_task_release(&task);
+		msgpack_zone_clear(&zone);
+	}
+	mdb_cursor_close(c);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+static int counts_commit(tl_txn *t)
+{
+	uint64_t tasks, active;
+	uint8_t b[16];
+	if (tl_counts_get(t->db, t->txn, &tasks, &active)) {
+		tasks += (uint64_t)t->d_tasks;
+		active += (uint64_t)t->d_active;
+	} else if (tl_counts_scan(t->db, t->txn, &tasks, &active, NULL)) {
+		return MDB_CORRUPTED; /* a workspace from before the counts */
+	}
+	tl_put_be64(b, tasks);
+	tl_put_be64(b + 8, active);
+	MDB_val k = { 6, "counts" }, v = { 16, b };
+	return mdb_put(t->txn, t->db->meta, &k, &v, 0);
+}
+
 int tl_txn_commit(tl_txn *t, tl_err *err)
 {
 	tl_db *db = t->db;
@@ -321,6 +391,8 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	 * open with views rebuilds them. */
 	if (db->views_len && t->next_seq != t->first_seq)
 		rc = tl_views_mark(db, t->txn, t->next_seq - 1);
+	if (!rc && (t->d_tasks || t->d_active))
+		rc = counts_commit(t);
 	if (rc) {
 		tl_txn_abort(t);
 		return rc == MDB_MAP_FULL

@@ -369,3 +369,29 @@ Test(rebuild, generations_may_differ_between_views, .init = mkws,
 		     "no rebuild on reopen");
 	tl_db_close(db);
 }
+
+/* stats reads counts kept by every write; verify recounts them. */
+Test(rebuild, counts_follow_every_change_and_verify_checks_them,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_stats st;
+	init_ws(db);
+	add_tasks(db, 5, "alice");
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0);
+	cr_assert_eq(st.tasks, 5);
+	cr_assert_eq(st.active, 5);
+
+	/* Tamper with the counts: verify notices. */
+	MDB_txn *txn;
+	uint8_t b[16] = { 0 };
+	b[7] = 9;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	MDB_val k = { 6, "counts" }, v = { 16, b };
+	cr_assert_eq(mdb_put(txn, db->meta, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	cr_assert_gt(tl_verify(db, &ctx, NULL, NULL, &err), 0);
+	tl_db_close(db);
+}
