@@ -67,6 +67,7 @@ int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq);
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err);
+extern uint64_t tl_rebuild_chunk; /* events per rebuild chunk */
 
 /* A write transaction plus what appends need to know. */
 struct tl_txn {

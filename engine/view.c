@@ -16,13 +16,18 @@
  * same before/after states as it did on append, and marks the context
  * `rebuilding` so that no side effect runs twice.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "internal.h"
 
-#define CHUNK_EVENTS 50000
+/* Events per committed chunk of a rebuild (tests make it small). */
+uint64_t tl_rebuild_chunk = 50000;
 #define TMP_GEN 0xffffffffu
 
 /* ---- names and handles ------------------------------------------------ */
@@ -396,7 +401,7 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 			goto fail;
 		if (first)
 			r->total = head;
-		uint64_t end = r->next + CHUNK_EVENTS - 1;
+		uint64_t end = r->next + tl_rebuild_chunk - 1;
 		if (end >= head) {
 			mdb_txn_abort(txn);
 			return 0; /* the rest goes in the final transaction */
@@ -450,8 +455,8 @@ static int find_views(tl_db *db, const char *const *names, size_t n,
 	return 0;
 }
 
-static int rebuild_views(tl_db *db, const size_t *which, size_t n,
-			 tl_progress_fn progress, void *arg, tl_err *err)
+static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
+			  tl_progress_fn progress, void *arg, tl_err *err)
 {
 	replay r;
 	uint32_t gens[64] = { 0 };
@@ -525,6 +530,50 @@ fail:
 	mdb_txn_abort(txn);
 out:
 	replay_free(&r);
+	return rc;
+}
+
+/*
+ * Builders of a generation other than the serving one (rebuilds, verify's
+ * temporary one) take the workspace's build lock, a flock on
+ * DIR/build.lock, so that two processes never fill the same generation.
+ * The kernel releases it when a process dies.
+ */
+static int build_lock(tl_db *db, tl_err *err)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/build.lock", db->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "cannot open %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "cannot lock %s: %s", path,
+					  strerror(e));
+		}
+	}
+	return fd;
+}
+
+static void build_unlock(int fd)
+{
+	close(fd); /* releases the flock */
+}
+
+static int rebuild_views(tl_db *db, const size_t *which, size_t n,
+			 tl_progress_fn progress, void *arg, tl_err *err)
+{
+	if (n == 0)
+		return 0;
+	int fd = build_lock(db, err);
+	if (fd < 0)
+		return fd;
+	int rc = rebuild_locked(db, which, n, progress, arg, err);
+	build_unlock(fd);
 	return rc;
 }
 
@@ -726,8 +775,13 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		which[i] = i;
-	if (replay_init(&r, db, which, n, NULL, NULL))
+	int lock = build_lock(db, err);
+	if (lock < 0)
+		return lock;
+	if (replay_init(&r, db, which, n, NULL, NULL)) {
+		build_unlock(lock);
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	}
 	if ((rc = replay_chunks(&r, TMP_GEN, err)))
 		goto out;
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn))) {
@@ -773,5 +827,6 @@ abort:
 	mdb_txn_abort(txn);
 out:
 	replay_free(&r);
+	build_unlock(lock);
 	return rc ? rc : problems;
 }

@@ -395,3 +395,35 @@ Test(rebuild, counts_follow_every_change_and_verify_checks_them,
 	cr_assert_gt(tl_verify(db, &ctx, NULL, NULL, &err), 0);
 	tl_db_close(db);
 }
+
+/* Two processes rebuilding at once take turns: both succeed and the views
+ * stay whole. */
+Test(rebuild, concurrent_rebuilds_take_turns, .init = mkws, .fini = rmws,
+     .timeout = 120)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 200, "alice");
+	tl_db_close(db);
+
+	/* Small chunks: the two rebuilds interleave their transactions. */
+	tl_rebuild_chunk = 7;
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	db = open_all();
+	int failed = 0;
+	for (int i = 0; i < 5; i++)
+		failed += tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err) != 0;
+	tl_db_close(db);
+	if (pid == 0)
+		_exit(failed ? 1 : 0);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(failed, 0, "%s", err.message);
+	db = open_all();
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
