@@ -138,22 +138,6 @@ static const char *const tags[5] = { "hot", "renewal", "q3", "vip",
 
 static void make_pool(void)
 {
-	static const char *const verbs[] = {
-		"Call", "Email", "Follow up with", "Send proposal to",
-		"Book a demo for", "Check in with", "Prepare a quote for",
-		"Confirm the meeting with", "Chase the invoice of",
-		"Review the contract of"
-	};
-	static const char *const who[] = {
-		"Dana Whitfield", "Marco Rossi", "Aiko Tanaka", "Priya Nair",
-		"Jonas Berg", "Lena Fischer", "Omar Haddad", "Sofia Duarte",
-		"Wei Chen", "Grace Okafor", "Tom Becker", "Nadia Petrova"
-	};
-	static const char *const about[] = {
-		"", " about the renewal", " re: Q3 pricing",
-		" about onboarding", " on the pilot results",
-		" about the upgrade", " before Friday", " (annual plan)"
-	};
 	static const char *const types[] = {
 		"call", "email", "message", "meeting", "chat",
 		"proposal", "note", "task", "follow_up", "demo"
@@ -165,9 +149,8 @@ static void make_pool(void)
 	for (size_t i = 0; i < POOL; i++) {
 		cmd_text *t = &pool_text[i];
 		tl_cmd *c = &pool[i];
-		int len = snprintf(t->title, sizeof t->title, "%s %s%s",
-				   verbs[rnd(10)], who[rnd(12)],
-				   about[rnd(8)]);
+		int len = bench_title(t->title, sizeof t->title, rnd(10),
+				      rnd(12), rnd(8));
 		if (len > 60)
 			len = 60;
 		while (len < 30)

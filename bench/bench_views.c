@@ -220,24 +220,8 @@ static size_t hot_records(size_t n)
 
 static void gen_title(rng *r, char *t, size_t cap)
 {
-	static const char *const verbs[] = {
-		"Call", "Email", "Follow up with", "Send proposal to",
-		"Book a demo for", "Check in with", "Prepare a quote for",
-		"Confirm the meeting with", "Chase the invoice of",
-		"Review the contract of"
-	};
-	static const char *const who[] = {
-		"Dana Whitfield", "Marco Rossi", "Aiko Tanaka", "Priya Nair",
-		"Jonas Berg", "Lena Fischer", "Omar Haddad", "Sofia Duarte",
-		"Wei Chen", "Grace Okafor", "Tom Becker", "Nadia Petrova"
-	};
-	static const char *const about[] = {
-		"", " about the renewal", " re: Q3 pricing",
-		" about onboarding", " on the pilot results",
-		" about the upgrade", " before Friday", " (annual plan)"
-	};
-	int len = snprintf(t, cap, "%s %s%s", verbs[below(r, 10)],
-			   who[below(r, 12)], about[below(r, 8)]);
+	int len = bench_title(t, cap, below(r, 10), below(r, 12),
+			      below(r, 8));
 	if (len > 60)
 		len = 60;
 	while (len < 20)

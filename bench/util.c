@@ -119,3 +119,26 @@ void mkdir_p(const char *path)
 	if (mkdir(buf, 0777) != 0 && errno != EEXIST)
 		die("cannot create %s: %s", buf, strerror(errno));
 }
+
+int bench_title(char *t, size_t cap, uint32_t verb, uint32_t person,
+		uint32_t topic)
+{
+	static const char *const verbs[] = {
+		"Call", "Email", "Follow up with", "Send proposal to",
+		"Book a demo for", "Check in with", "Prepare a quote for",
+		"Confirm the meeting with", "Chase the invoice of",
+		"Review the contract of"
+	};
+	static const char *const who[] = {
+		"Dana Whitfield", "Marco Rossi", "Aiko Tanaka", "Priya Nair",
+		"Jonas Berg", "Lena Fischer", "Omar Haddad", "Sofia Duarte",
+		"Wei Chen", "Grace Okafor", "Tom Becker", "Nadia Petrova"
+	};
+	static const char *const about[] = {
+		"", " about the renewal", " re: Q3 pricing",
+		" about onboarding", " on the pilot results",
+		" about the upgrade", " before Friday", " (annual plan)"
+	};
+	return snprintf(t, cap, "%s %s%s", verbs[verb % 10],
+			who[person % 12], about[topic % 8]);
+}

@@ -22,5 +22,9 @@ uint64_t io_written(void);
 void rm_rf(const char *path);
 uint64_t file_size(const char *path);
 void mkdir_p(const char *path);
+/* A task title "VERB PERSON[ TOPIC]" from word lists shared by the
+ * benchmarks (10 verbs, 12 people, 8 topics; indexes taken modulo). */
+int bench_title(char *t, size_t cap, uint32_t verb, uint32_t person,
+		uint32_t topic);
 
 #endif
