@@ -45,7 +45,7 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iengine -Iprojections -MMD -MP
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC $(CPPFLAGS)
-LIBS    := -llmdb -lmsgpackc -lsodium -lm
+LIBS    := -llmdb -lmsgpackc -lsodium -lm -pthread
 TOOLLIBS := -ljansson
 
 # Debian packages needed to build and test.

@@ -68,6 +68,32 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err);
 extern uint64_t tl_rebuild_chunk; /* events per rebuild chunk */
+/* Tests: called when a rebuild has loaded the log up to the head it saw,
+ * before the switching transaction (which applies later events). */
+extern void (*tl_rebuild_hook)(void *arg);
+extern void *tl_rebuild_hook_arg;
+
+/* A rebuild's sorted bulk writer (bulk.c). */
+#define TL_KEY_MAX 511 /* LMDB's default maximum key size */
+extern size_t tl_rebuild_mem; /* bytes a sink holds before it writes */
+tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs);
+void tl_sink_free(tl_sink *s);
+int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
+		const void *v, size_t vlen);
+/* Write the sink's puts in key order into txn and empty it. */
+int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err);
+/* Sort now (e.g. in another thread); the sink is not shared meanwhile. */
+int tl_sink_sort(tl_sink *s);
+/* tl_sink_flush that, when renew is set, commits *txn (not durably) and
+ * begins a new one every TL_SINK_TXN_PUTS puts. */
+#define TL_SINK_TXN_PUTS 100000
+int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
+		  const MDB_dbi *dbi, tl_err *err);
+/* Commit without fsync unless the handle is TL_OPEN_NOSYNC anyway: for
+ * work that a later durable commit completes (rebuild chunks). */
+int tl_commit_nosync(tl_db *db, MDB_txn *txn);
+/* Puts written so far with MDB_APPEND and without (key not past the last). */
+void tl_sink_counts(const tl_sink *s, size_t *appended, size_t *inserted);
 
 /* A write transaction plus what appends need to know. */
 struct tl_txn {

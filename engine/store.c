@@ -686,3 +686,20 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	t->next_seq++;
 	return 0;
 }
+
+/* A rebuild's chunk need not be durable on its own: a crash before the
+ * switch leaves the old generation serving, and the switch's commit syncs
+ * the file, these pages included.  (MDB_NOSYNC is an environment flag: the
+ * build lock keeps other builders out, and an append committing meanwhile
+ * in another thread of this process would skip its sync, so handles are
+ * not shared across threads during a rebuild.) */
+int tl_commit_nosync(tl_db *db, MDB_txn *txn)
+{
+	bool nosync = !(db->flags & TL_OPEN_NOSYNC);
+	if (nosync)
+		mdb_env_set_flags(db->env, MDB_NOSYNC, 1);
+	int rc = mdb_txn_commit(txn);
+	if (nosync)
+		mdb_env_set_flags(db->env, MDB_NOSYNC, 0);
+	return rc;
+}

@@ -54,13 +54,29 @@ static inline bool tl_is_mdb_rc(int rc)
 	return rc > 0 || rc <= MDB_KEYEXIST;
 }
 
-/* What apply() works in. */
+/* A rebuild's buffer of puts, sorted and appended in bulk (bulk.c). */
+typedef struct tl_sink tl_sink;
+
+/* What apply() and load() work in. */
 typedef struct tl_view_ctx {
 	tl_db *db;
 	MDB_txn *txn;
 	const MDB_dbi *dbi; /* the view's databases, in the order of dbs[] */
 	bool rebuilding;    /* replaying the log: no side effects */
+	const char *name;   /* the view's, for errors */
+	tl_sink *sink;      /* non-NULL: tl_view_put buffers (rebuilds) */
 } tl_view_ctx;
+
+/* Put key -> value into database db (index into dbs[]) of the view:
+ * directly, or into the rebuild's sink.  Returns 0, TL_EAGAIN (map full:
+ * the engine grows it and reruns) or TL_ESTORAGE, with err set. */
+int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+		const void *v, size_t vlen, tl_err *err);
+
+/* tl_view.flags: apply() writes only with tl_view_put and never reads or
+ * deletes in its databases while vc->rebuilding, so that a rebuild may
+ * buffer its puts, sort them and append them in key order. */
+#define TL_VIEW_PUT_ONLY 1u
 
 struct tl_view {
 	const char *name;
@@ -73,6 +89,14 @@ struct tl_view {
 	 * it (NULL for non-task events).  Return 0 or a TL_E* code. */
 	int (*apply)(const tl_view_ctx *vc, const tl_event *ev,
 		     const tl_task *before, const tl_task *after, tl_err *err);
+	/* Optional, for fast rebuilds: when the view's content is a function
+	 * of each task's current state alone, load() writes (tl_view_put
+	 * only) what the view holds for one task.  A rebuild then folds the
+	 * log first and calls load() once per task, deleted ones included,
+	 * instead of apply() once per event; the puts are sorted and
+	 * appended.  apply() still serves appends. */
+	int (*load)(const tl_view_ctx *vc, const tl_task *task, tl_err *err);
+	unsigned flags; /* TL_VIEW_* */
 };
 
 /* ---- what views and their queries may use ------------------------------ */

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 
 /* Events per committed chunk of a rebuild (tests make it small). */
 uint64_t tl_rebuild_chunk = 50000;
+void (*tl_rebuild_hook)(void *arg);
+void *tl_rebuild_hook_arg;
 #define TMP_GEN 0xffffffffu
 
 /* ---- names and handles ------------------------------------------------ */
@@ -163,7 +166,8 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 {
 	for (size_t i = 0; i < t->db->views_len; i++) {
 		const tl_view *v = t->db->views[i];
-		tl_view_ctx vc = { t->db, t->cur, t->db->vstate[i].dbi, false };
+		tl_view_ctx vc = { t->db, t->cur, t->db->vstate[i].dbi, false,
+				   v->name, NULL };
 		int rc = v->apply(&vc, ev, before, after, err);
 		if (rc)
 			return rc;
@@ -173,66 +177,86 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 
 /* ---- the in-memory fold used by replay -------------------------------- */
 
+/* Tasks in a dense array (loaded in that order) found through an
+ * open-addressing table of ids: a probe touches 24 bytes, not a task. */
+typedef struct map_slot {
+	uint8_t id[16];
+	uint32_t idx; /* index into tasks + 1; 0 = empty */
+} map_slot;
+
 typedef struct task_map {
-	tl_task *slots; /* id all-zero = empty */
-	size_t cap, len;
+	map_slot *slots;
+	size_t cap;         /* slots, a power of two */
+	tl_task *tasks;     /* a new one is zeroed: id all-zero until folded */
+	size_t len, tcap;
 } task_map;
 
 static bool id_zero(const uint8_t id[16])
 {
-	for (int i = 0; i < 16; i++)
-		if (id[i])
-			return false;
-	return true;
+	static const uint8_t zero[16];
+	return !memcmp(id, zero, 16);
 }
 
+/* UUIDv7: bytes 8-15 are random (but for the variant bits). */
 static size_t id_hash(const uint8_t id[16], size_t cap)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ id[i]) * 0x100000001b3ull;
-	return (size_t)(h ^ h >> 29) & (cap - 1);
+	uint64_t h;
+	memcpy(&h, id + 8, 8);
+	h *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 32 ^ h) & (cap - 1);
+}
+
+static map_slot *map_probe(map_slot *slots, size_t cap, const uint8_t id[16])
+{
+	size_t j = id_hash(id, cap);
+	while (slots[j].idx && memcmp(slots[j].id, id, 16))
+		j = (j + 1) & (cap - 1);
+	return &slots[j];
 }
 
 static tl_task *map_find(task_map *m, const uint8_t id[16], bool create)
 {
 	if (create && (m->len + 1) * 4 > m->cap * 3) {
 		size_t ncap = m->cap ? m->cap * 2 : 4096;
-		tl_task *ns = calloc(ncap, sizeof *ns);
+		map_slot *ns = calloc(ncap, sizeof *ns);
 		if (!ns)
 			return NULL;
-		for (size_t i = 0; i < m->cap; i++) {
-			if (id_zero(m->slots[i].id))
-				continue;
-			size_t j = id_hash(m->slots[i].id, ncap);
-			while (!id_zero(ns[j].id))
-				j = (j + 1) & (ncap - 1);
-			ns[j] = m->slots[i];
-		}
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].idx)
+				*map_probe(ns, ncap, m->slots[i].id) =
+					m->slots[i];
 		free(m->slots);
 		m->slots = ns;
 		m->cap = ncap;
 	}
 	if (!m->cap)
 		return NULL;
-	size_t j = id_hash(id, m->cap);
-	while (!id_zero(m->slots[j].id)) {
-		if (!memcmp(m->slots[j].id, id, 16))
-			return &m->slots[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	if (!create)
+	map_slot *sl = map_probe(m->slots, m->cap, id);
+	if (sl->idx)
+		return &m->tasks[sl->idx - 1];
+	if (!create || m->len >= UINT32_MAX - 1)
 		return NULL;
-	m->len++;
-	return &m->slots[j];
+	if (m->len == m->tcap) {
+		size_t ncap = m->tcap ? m->tcap * 2 : 4096;
+		tl_task *nt = realloc(m->tasks, ncap * sizeof *nt);
+		if (!nt)
+			return NULL;
+		m->tasks = nt;
+		m->tcap = ncap;
+	}
+	memset(&m->tasks[m->len], 0, sizeof *m->tasks);
+	memcpy(sl->id, id, 16);
+	sl->idx = (uint32_t)++m->len;
+	return &m->tasks[m->len - 1];
 }
 
 static void map_free(task_map *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		if (!id_zero(m->slots[i].id))
-			tl_task_release(&m->slots[i]);
+	for (size_t i = 0; i < m->len; i++)
+		if (!id_zero(m->tasks[i].id))
+			tl_task_release(&m->tasks[i]);
 	free(m->slots);
+	free(m->tasks);
 	memset(m, 0, sizeof *m);
 }
 
@@ -243,6 +267,8 @@ typedef struct replay {
 	const size_t *which;  /* indexes into db->views */
 	size_t which_len;
 	MDB_dbi (*dbi)[TL_VIEW_DBS_MAX]; /* target handles, per which[] */
+	tl_sink **sinks;      /* per which[]: the bulk writer, or NULL */
+	bool bulk;            /* sorted bulk mode (until bulk_finish) */
 	task_map tasks;
 	msgpack_zone zone;
 	msgpack_sbuffer scratch;
@@ -285,7 +311,10 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 	}
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		tl_view_ctx vc = { r->db, txn, r->dbi[i], true };
+		if (r->bulk && v->load)
+			continue; /* loaded from the final states instead */
+		tl_view_ctx vc = { r->db, txn, r->dbi[i], true, v->name,
+				   r->bulk ? r->sinks[i] : NULL };
 		if ((rc = v->apply(&vc, ev, have_before ? &before : NULL, slot,
 				   err)))
 			break;
@@ -372,21 +401,39 @@ static int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
 	r->progress = progress;
 	r->arg = arg;
 	r->dbi = calloc(n ? n : 1, sizeof *r->dbi);
+	r->sinks = calloc(n ? n : 1, sizeof *r->sinks);
 	msgpack_zone_init(&r->zone, 8192);
 	msgpack_sbuffer_init(&r->scratch);
-	return r->dbi ? 0 : TL_ESTORAGE;
+	if (!r->dbi || !r->sinks)
+		return TL_ESTORAGE;
+	/* Bulk mode: views that are loaded from final states or only put
+	 * write through sinks; the others apply directly meanwhile. */
+	r->bulk = true;
+	for (size_t i = 0; i < n; i++) {
+		const tl_view *v = db->views[which[i]];
+		if (!v->load && !(v->flags & TL_VIEW_PUT_ONLY))
+			continue;
+		if (!(r->sinks[i] = tl_sink_new(v->name, v->db_flags,
+						v->dbs_len)))
+			return TL_ESTORAGE;
+	}
+	return 0;
 }
 
 static void replay_free(replay *r)
 {
 	map_free(&r->tasks);
+	for (size_t i = 0; r->sinks && i < r->which_len; i++)
+		tl_sink_free(r->sinks[i]);
+	free(r->sinks);
 	free(r->dbi);
 	msgpack_zone_destroy(&r->zone);
 	msgpack_sbuffer_destroy(&r->scratch);
 }
 
 /* Fill generation `gen` of the chosen views in chunked transactions up to
- * (nearly) the head; the caller finishes in its own transaction. */
+ * the head; the caller replays what was appended meanwhile in its own
+ * transaction. */
 static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 {
 	for (bool first = true;; first = false) {
@@ -401,29 +448,117 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 			goto fail;
 		if (first)
 			r->total = head;
-		uint64_t end = r->next + tl_rebuild_chunk - 1;
-		if (end >= head) {
+		if (r->next > head) {
 			mdb_txn_abort(txn);
-			return 0; /* the rest goes in the final transaction */
+			return 0; /* later events go in the final transaction */
 		}
+		uint64_t end = r->next + tl_rebuild_chunk - 1;
+		if (end > head)
+			end = head;
 		if ((rc = replay_range(r, txn, end, err)))
 			goto fail;
-		/* A chunk need not be durable on its own: a crash before the
-		 * switch leaves the old generation serving, and the switch's
-		 * commit syncs the file, these pages included. */
-		bool nosync = !(r->db->flags & TL_OPEN_NOSYNC);
-		if (nosync)
-			mdb_env_set_flags(r->db->env, MDB_NOSYNC, 1);
-		rc = mdb_txn_commit(txn);
-		if (nosync)
-			mdb_env_set_flags(r->db->env, MDB_NOSYNC, 0);
-		if (rc)
+		if ((rc = tl_commit_nosync(r->db, txn)))
 			return tl_mdb_err(err, rc, "commit rebuild");
 		continue;
 fail:
 		mdb_txn_abort(txn);
 		return rc;
 	}
+}
+
+/* The sinks of put-only views are complete when the scan ends: a second
+ * thread sorts them while this one loads the others. */
+typedef struct sort_job {
+	replay *r;
+	int rc;
+} sort_job;
+
+static void *sort_put_only(void *arg)
+{
+	sort_job *j = arg;
+	for (size_t i = 0; i < j->r->which_len; i++)
+		if (j->r->sinks[i] && !j->r->db->views[j->r->which[i]]->load &&
+		    (j->rc = tl_sink_sort(j->r->sinks[i])))
+			break;
+	return NULL;
+}
+
+/* Leave bulk mode: load the views that load from final states (the tasks
+ * as folded up to event r->next - 1), then write every sink, sorted, into
+ * *txn (renewed as it fills when renew is set).  Later events apply
+ * directly. */
+static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
+{
+	sort_job job = { r, 0 };
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, sort_put_only, &job) == 0;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < r->which_len; i++) {
+		const tl_view *v = r->db->views[r->which[i]];
+		if (!v->load)
+			continue;
+		tl_view_ctx vc = { r->db, *txn, r->dbi[i], true, v->name,
+				   r->sinks[i] };
+		for (size_t j = 0; !rc && j < r->tasks.len; j++) {
+			const tl_task *t = &r->tasks.tasks[j];
+			if (!id_zero(t->id))
+				rc = v->load(&vc, t, err);
+		}
+		if (!rc && tl_sink_sort(r->sinks[i]))
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"out of memory");
+	}
+	if (threaded)
+		pthread_join(th, NULL);
+	if (rc)
+		return rc;
+	if (job.rc)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	for (size_t i = 0; i < r->which_len; i++)
+		if (r->sinks[i] && (rc = tl_sink_write(r->sinks[i], r->db, txn,
+						       renew, r->dbi[i], err)))
+			return rc;
+	r->bulk = false;
+	return 0;
+}
+
+/* Fill generation gen of the chosen views from the whole log.  On success
+ * *out is the open write transaction that replayed the last events; the
+ * caller switches (or compares) in it and commits or aborts it. */
+static int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = replay_chunks(r, gen, err)))
+		return rc;
+	if (r->next > 1) {
+		/* Chunks were committed: the sorted writes get a transaction
+		 * of their own, so that the switch stays short. */
+		if ((rc = mdb_txn_begin(r->db->env, NULL, 0, &txn)))
+			return tl_mdb_err(err, rc, "begin rebuild");
+		if ((rc = targets_open(r, txn, gen, err)) ||
+		    (rc = bulk_finish(r, &txn, true, err))) {
+			if (txn)
+				mdb_txn_abort(txn);
+			return rc;
+		}
+		if ((rc = tl_commit_nosync(r->db, txn)))
+			return tl_mdb_err(err, rc, "commit rebuild");
+	}
+	if (tl_rebuild_hook)
+		tl_rebuild_hook(tl_rebuild_hook_arg);
+	if ((rc = mdb_txn_begin(r->db->env, NULL, 0, &txn)))
+		return tl_mdb_err(err, rc, "begin switch");
+	if ((rc = targets_open(r, txn, gen, err)) ||
+	    (rc = replay_range(r, txn, 0, err)) ||
+	    (r->bulk && (rc = bulk_finish(r, &txn, false, err)))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	*out = txn;
+	return 0;
 }
 
 /* ---- rebuild -------------------------------------------------------- */
@@ -467,8 +602,10 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	if (n > 64)
 		return tl_err_set(err, TL_EINVALID, "projection",
 				  "too many projections");
-	if (replay_init(&r, db, which, n, progress, arg))
+	if (replay_init(&r, db, which, n, progress, arg)) {
+		replay_free(&r);
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	}
 	/* The new generation: one past the serving one (read now; a switch
 	 * by another process meanwhile is caught in the final txn). */
 	MDB_txn *txn;
@@ -487,18 +624,10 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	for (size_t i = 1; i < n; i++)
 		if (gens[i] > gens[0])
 			gens[0] = gens[i];
-	if ((rc = replay_chunks(&r, gens[0], err)))
+	/* The switch: in the transaction that replayed the last events,
+	 * point meta at the new generation and drop the old one. */
+	if ((rc = build_gen(&r, gens[0], &txn, err)))
 		goto out;
-
-	/* The switch: replay the tail, point meta at the new generation, drop
-	 * the old one, in one transaction. */
-	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn))) {
-		rc = tl_mdb_err(err, rc, "begin switch");
-		goto out;
-	}
-	if ((rc = targets_open(&r, txn, gens[0], err)))
-		goto fail;
-	rc = replay_range(&r, txn, 0, err);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const tl_view *v = db->views[which[i]];
 		uint32_t ver, old;
@@ -779,18 +908,12 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 	if (lock < 0)
 		return lock;
 	if (replay_init(&r, db, which, n, NULL, NULL)) {
+		replay_free(&r);
 		build_unlock(lock);
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
 	}
-	if ((rc = replay_chunks(&r, TMP_GEN, err)))
+	if ((rc = build_gen(&r, TMP_GEN, &txn, err)))
 		goto out;
-	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn))) {
-		rc = tl_mdb_err(err, rc, "begin verify");
-		goto out;
-	}
-	if ((rc = targets_open(&r, txn, TMP_GEN, err)) ||
-	    (rc = replay_range(&r, txn, 0, err)))
-		goto abort;
 	for (size_t i = 0; i < n; i++) {
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
@@ -822,9 +945,6 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 	rc = targets_drop(&r, txn, err);
 	if (!rc && (rc = mdb_txn_commit(txn)))
 		rc = tl_mdb_err(err, rc, "commit verify");
-	goto out;
-abort:
-	mdb_txn_abort(txn);
 out:
 	replay_free(&r);
 	build_unlock(lock);

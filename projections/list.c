@@ -232,6 +232,21 @@ fail:
 			  mdb_strerror(rc));
 }
 
+/* The keys of a task's current state: what a rebuild loads. */
+static int load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
+{
+	uint8_t keys[KEYS_MAX][TL_LIST_KEY_LEN];
+	size_t n = task_keys(t, keys);
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = tl_view_put(vc, 0, keys[i], TL_LIST_KEY_LEN, t->id, 16,
+				     err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static const char *const dbs[] = { "idx" };
 static const unsigned db_flags[] = { 0 };
 
@@ -242,4 +257,5 @@ const tl_view tl_view_tasks = {
 	.db_flags = db_flags,
 	.dbs_len = 1,
 	.apply = apply,
+	.load = load,
 };

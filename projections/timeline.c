@@ -330,10 +330,9 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	tl_doc_cstr(&pk, "summary");
 	tl_doc_str(&pk, l.buf, l.len);
 
-	MDB_val k = { KEY_LEN, key }, v = { sb.size, sb.data };
-	rc = mdb_put(vc->txn, vc->dbi[ENTRIES], &k, &v, 0);
+	rc = tl_view_put(vc, ENTRIES, key, KEY_LEN, sb.data, sb.size, err);
 	msgpack_sbuffer_destroy(&sb);
-	return rc ? tl_doc_mdb_err(err, rc, "timeline entry") : 0;
+	return rc;
 }
 
 static const char *const timeline_dbs[] = { "entries" };
@@ -346,6 +345,7 @@ const tl_view tl_view_timeline = {
 	.db_flags = timeline_flags,
 	.dbs_len = 1,
 	.apply = timeline_apply,
+	.flags = TL_VIEW_PUT_ONLY,
 };
 
 /* ---- the query ----------------------------------------------------------- */

@@ -427,3 +427,49 @@ Test(rebuild, concurrent_rebuilds_take_turns, .init = mkws, .fini = rmws,
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	tl_db_close(db);
 }
+
+/* Events appended after a rebuild loaded the log (here by a hook at that
+ * very moment) are applied directly in the switching transaction: the
+ * new generation has them, and equals the incremental views. */
+static void append_during(void *arg)
+{
+	add_tasks(arg, 25, "alice");
+}
+
+static void rebuild_with_appends(uint64_t chunk, size_t mem)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 100, "alice");
+	tl_rebuild_chunk = chunk;
+	tl_rebuild_mem = mem;
+	tl_rebuild_hook = append_during;
+	tl_rebuild_hook_arg = db;
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_rebuild_hook = NULL;
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_slice who = tl_s("alice");
+	tl_list_query q = { .assignees = &who, .assignees_len = 1,
+			    .limit = 1000 };
+	char next[TL_CURSOR_MAX];
+	struct page pg = { 0 };
+	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
+		     0);
+	cr_assert_eq(pg.n, 125);
+	tl_db_close(db);
+}
+
+Test(rebuild, appends_during_a_rebuild_reach_the_new_generation,
+     .init = mkws, .fini = rmws)
+{
+	rebuild_with_appends(50000, (size_t)1 << 30);
+}
+
+Test(rebuild, appends_during_a_chunked_rebuild_reach_the_new_generation,
+     .init = mkws, .fini = rmws)
+{
+	rebuild_with_appends(13, 8 * 1024);
+}

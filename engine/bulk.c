@@ -1,0 +1,385 @@
+/*
+ * bulk.c - a rebuild's write buffer (a "sink"): the puts a view makes
+ * while its new generation is filled are collected in memory, sorted by
+ * key and written in key order, with MDB_APPEND wherever the key is past
+ * the last one the database holds.  Pages are then filled once, left to
+ * right, instead of being split and rewritten by random inserts.
+ *
+ * Records live in an arena (u16 key length | u32 value length | key |
+ * value); an item per record holds its arena offset and 8 bytes of its key
+ * taken at the current sort depth.  The sort is an LSD radix sort on those
+ * 8 bytes (passes whose byte is the same for every item are skipped), then
+ * the same sort at depth + 8 on each run of items whose 8 bytes tie; small
+ * runs go to qsort_r with the full comparison.  It is stable, so when one
+ * key was put twice the later put is written (a database without
+ * MDB_DUPSORT keeps the last value, as mdb_put would).
+ *
+ * Memory is bounded: when a sink holds more than tl_rebuild_mem bytes it is
+ * written out into the caller's transaction and emptied.  Later runs land
+ * among earlier keys with plain puts, still in key order.
+ */
+/* qsort_r: _GNU_SOURCE comes from the Makefile */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+size_t tl_rebuild_mem = (size_t)1 << 30;
+
+#define RADIX_MIN 1024 /* smaller runs: qsort_r */
+#define REC_HDR 6
+
+typedef struct item {
+	uint64_t pfx; /* key bytes [depth, depth + 8), big-endian */
+	uint64_t off; /* of the record in the arena */
+} item;
+
+typedef struct sink_db {
+	uint8_t *arena;
+	size_t len, cap;
+	item *items;
+	size_t n, ncap;
+	unsigned flags;           /* the database's MDB_DUPSORT etc. */
+	bool sorted;              /* items are in key order */
+	uint8_t last[TL_KEY_MAX]; /* largest key written so far */
+	size_t last_len;
+	bool has_last;
+} sink_db;
+
+struct tl_sink {
+	const char *name; /* the view's, for errors */
+	size_t ndbs;
+	size_t bytes;
+	size_t appended, inserted; /* puts with and without MDB_APPEND */
+	sink_db db[TL_VIEW_DBS_MAX];
+};
+
+tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs)
+{
+	tl_sink *s = calloc(1, sizeof *s);
+	if (!s || ndbs > TL_VIEW_DBS_MAX) {
+		free(s);
+		return NULL;
+	}
+	s->name = name;
+	s->ndbs = ndbs;
+	for (size_t i = 0; i < ndbs; i++)
+		s->db[i].flags = flags ? flags[i] : 0;
+	return s;
+}
+
+void tl_sink_free(tl_sink *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->ndbs; i++) {
+		free(s->db[i].arena);
+		free(s->db[i].items);
+	}
+	free(s);
+}
+
+int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
+		const void *v, size_t vlen)
+{
+	if (db >= s->ndbs || klen == 0 || klen > TL_KEY_MAX ||
+	    vlen > UINT32_MAX)
+		return TL_EINVALID;
+	sink_db *d = &s->db[db];
+	size_t need = REC_HDR + klen + vlen;
+	if (d->len + need > d->cap) {
+		size_t ncap = d->cap ? d->cap : 1 << 16;
+		while (ncap < d->len + need)
+			ncap *= 2;
+		uint8_t *na = realloc(d->arena, ncap);
+		if (!na)
+			return TL_ESTORAGE;
+		d->arena = na;
+		d->cap = ncap;
+	}
+	if (d->n == d->ncap) {
+		size_t ncap = d->ncap ? d->ncap * 2 : 4096;
+		item *ni = realloc(d->items, ncap * sizeof *ni);
+		if (!ni)
+			return TL_ESTORAGE;
+		d->items = ni;
+		d->ncap = ncap;
+	}
+	uint8_t *p = d->arena + d->len;
+	uint16_t kl = (uint16_t)klen;
+	uint32_t vl = (uint32_t)vlen;
+	memcpy(p, &kl, 2);
+	memcpy(p + 2, &vl, 4);
+	memcpy(p + REC_HDR, k, klen);
+	if (vlen)
+		memcpy(p + REC_HDR + klen, v, vlen);
+	d->items[d->n++] = (item){ 0, d->len };
+	d->sorted = false;
+	d->len += need;
+	s->bytes += need + sizeof(item);
+	return 0;
+}
+
+/* ---- sorting ------------------------------------------------------------ */
+
+static inline size_t rec_klen(const uint8_t *arena, uint64_t off)
+{
+	uint16_t kl;
+	memcpy(&kl, arena + off, 2);
+	return kl;
+}
+
+static inline const uint8_t *rec_key(const uint8_t *arena, uint64_t off)
+{
+	return arena + off + REC_HDR;
+}
+
+static uint64_t key_pfx(const uint8_t *arena, uint64_t off, size_t depth)
+{
+	size_t kl = rec_klen(arena, off);
+	const uint8_t *k = rec_key(arena, off);
+	uint64_t x = 0;
+	for (size_t i = 0; i < 8; i++)
+		x = x << 8 | (depth + i < kl ? k[depth + i] : 0);
+	return x;
+}
+
+typedef struct sort_ctx {
+	const uint8_t *arena;
+	size_t depth; /* every key compared agrees on bytes [0, depth) */
+} sort_ctx;
+
+/* LMDB's default order (memcmp, then shorter first), then the order of
+ * the puts. */
+static int item_cmp(const void *pa, const void *pb, void *arg)
+{
+	const sort_ctx *c = arg;
+	const item *a = pa, *b = pb;
+	if (a->pfx != b->pfx)
+		return a->pfx < b->pfx ? -1 : 1;
+	size_t la = rec_klen(c->arena, a->off), lb = rec_klen(c->arena, b->off);
+	size_t ra = la > c->depth ? la - c->depth : 0;
+	size_t rb = lb > c->depth ? lb - c->depth : 0;
+	int r = memcmp(rec_key(c->arena, a->off) + c->depth,
+		       rec_key(c->arena, b->off) + c->depth, ra < rb ? ra : rb);
+	if (r)
+		return r;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return a->off < b->off ? -1 : a->off > b->off;
+}
+
+static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
+		       size_t depth)
+{
+	sort_ctx ctx = { arena, depth };
+
+	for (size_t i = 0; i < n; i++)
+		a[i].pfx = key_pfx(arena, a[i].off, depth);
+	if (n < RADIX_MIN) {
+		qsort_r(a, n, sizeof *a, item_cmp, &ctx);
+		return;
+	}
+	size_t cnt[8][256] = { { 0 } };
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < 8; b++)
+			cnt[b][a[i].pfx >> (8 * b) & 0xff]++;
+	item *src = a, *dst = tmp;
+	for (int b = 0; b < 8; b++) {
+		if (cnt[b][src[0].pfx >> (8 * b) & 0xff] == n)
+			continue; /* every item has the same byte here */
+		size_t pos[256], sum = 0;
+		for (int d = 0; d < 256; d++) {
+			pos[d] = sum;
+			sum += cnt[b][d];
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[pos[src[i].pfx >> (8 * b) & 0xff]++] = src[i];
+		item *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof *a);
+	/* Runs that tie on these 8 bytes: on to the next 8, unless no key
+	 * of the run goes past them (then only length and order remain). */
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		bool longer = rec_klen(arena, a[i].off) > depth + 8;
+		while (j < n && a[j].pfx == a[i].pfx) {
+			longer |= rec_klen(arena, a[j].off) > depth + 8;
+			j++;
+		}
+		if (j - i > 1) {
+			if (longer)
+				sort_items(arena, a + i, tmp + i, j - i,
+					   depth + 8);
+			else
+				qsort_r(a + i, j - i, sizeof *a, item_cmp,
+					&ctx);
+		}
+		i = j;
+	}
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static int key_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+	int r = memcmp(a, b, la < lb ? la : lb);
+	return r ? r : (la > lb) - (la < lb);
+}
+
+static int db_sort(sink_db *d)
+{
+	if (d->sorted || d->n < 2) {
+		d->sorted = true;
+		return 0;
+	}
+	item *tmp = malloc(d->n * sizeof *tmp);
+	if (!tmp)
+		return TL_ESTORAGE;
+	sort_items(d->arena, d->items, tmp, d->n, 0);
+	free(tmp);
+	d->sorted = true;
+	return 0;
+}
+
+int tl_sink_sort(tl_sink *s)
+{
+	for (size_t i = 0; i < s->ndbs; i++)
+		if (db_sort(&s->db[i]))
+			return TL_ESTORAGE;
+	return 0;
+}
+
+static int mdb_fail(tl_sink *s, int rc, tl_err *err)
+{
+	if (rc == MDB_MAP_FULL) /* the rebuild grows the map and reruns */
+		return tl_err_set(err, TL_EAGAIN, "storage",
+				  "the map is full (view %s)", s->name);
+	return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s",
+			  s->name, mdb_strerror(rc));
+}
+
+static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
+		    bool renew, MDB_dbi dbi, tl_err *err)
+{
+	MDB_cursor *c;
+	size_t since = 0;
+	int rc;
+
+	if (!d->n)
+		return 0;
+	if (db_sort(d))
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "out of memory");
+	if ((rc = mdb_cursor_open(*txn, dbi, &c)))
+		return mdb_fail(s, rc, err);
+	bool dups = d->flags & MDB_DUPSORT;
+	for (size_t i = 0; i < d->n; i++) {
+		const uint8_t *p = d->arena + d->items[i].off;
+		uint16_t kl;
+		uint32_t vl;
+		memcpy(&kl, p, 2);
+		memcpy(&vl, p + 2, 4);
+		if (!dups && i + 1 < d->n) {
+			/* The same key put again later: that put wins. */
+			uint64_t o = d->items[i + 1].off;
+			if (rec_klen(d->arena, o) == kl &&
+			    !memcmp(rec_key(d->arena, o), p + REC_HDR, kl))
+				continue;
+		}
+		if (renew && ++since == TL_SINK_TXN_PUTS) {
+			/* A transaction's dirty pages are kept in a sorted
+			 * list: keep it short. */
+			since = 0;
+			mdb_cursor_close(c);
+			if ((rc = tl_commit_nosync(db, *txn))) {
+				*txn = NULL;
+				return mdb_fail(s, rc, err);
+			}
+			if ((rc = mdb_txn_begin(db->env, NULL, 0, txn))) {
+				*txn = NULL;
+				return mdb_fail(s, rc, err);
+			}
+			if ((rc = mdb_cursor_open(*txn, dbi, &c)))
+				return mdb_fail(s, rc, err);
+		}
+		MDB_val k = { kl, (void *)(p + REC_HDR) };
+		MDB_val v = { vl, (void *)(p + REC_HDR + kl) };
+		bool past = !d->has_last ||
+			    key_cmp(p + REC_HDR, kl, d->last, d->last_len) > 0;
+		unsigned fl = past && !dups ? MDB_APPEND : 0;
+		if ((rc = mdb_cursor_put(c, &k, &v, fl)))
+			break;
+		if (fl)
+			s->appended++;
+		else
+			s->inserted++;
+		if (past) {
+			memcpy(d->last, p + REC_HDR, kl);
+			d->last_len = kl;
+			d->has_last = true;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc)
+		return mdb_fail(s, rc, err);
+	s->bytes -= d->len + d->n * sizeof(item);
+	d->len = d->n = 0;
+	d->sorted = false;
+	return 0;
+}
+
+void tl_sink_counts(const tl_sink *s, size_t *appended, size_t *inserted)
+{
+	*appended = s->appended;
+	*inserted = s->inserted;
+}
+
+int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
+		  const MDB_dbi *dbi, tl_err *err)
+{
+	for (size_t i = 0; i < s->ndbs; i++) {
+		int rc = write_db(s, &s->db[i], db, txn, renew, dbi[i], err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err)
+{
+	return tl_sink_write(s, NULL, &txn, false, dbi, err);
+}
+
+/* ---- what views call ------------------------------------------------------ */
+
+int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+		const void *v, size_t vlen, tl_err *err)
+{
+	int rc;
+
+	if (vc->sink) {
+		if ((rc = tl_sink_put(vc->sink, db, k, klen, v, vlen)))
+			return tl_err_set(err, rc, "storage",
+					  rc == TL_EINVALID
+						  ? "view %s: bad put"
+						  : "view %s: out of memory",
+					  vc->name);
+		if (vc->sink->bytes > tl_rebuild_mem)
+			return tl_sink_flush(vc->sink, vc->txn, vc->dbi, err);
+		return 0;
+	}
+	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
+	if ((rc = mdb_put(vc->txn, vc->dbi[db], &key, &val, 0))) {
+		if (rc == MDB_MAP_FULL)
+			return tl_err_set(err, TL_EAGAIN, "storage",
+					  "the map is full (view %s)",
+					  vc->name);
+		return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s",
+				  vc->name, mdb_strerror(rc));
+	}
+	return 0;
+}

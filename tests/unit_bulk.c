@@ -1,0 +1,160 @@
+/*
+ * unit_bulk.c - the rebuild's sorted bulk writer (engine/bulk.c) against
+ * plain mdb_put: the same puts, in the same order, through a sink into one
+ * database and directly into another, must leave equal databases.  Keys
+ * are chosen to reach every path of the sort: many of them (radix passes),
+ * long shared prefixes (recursion at depth 8, 16, ...), keys that are
+ * prefixes of others and keys with trailing zero bytes (length order), and
+ * the same key put twice (the later value wins).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include "internal.h"
+
+static char dir[64];
+static MDB_env *env;
+static uint64_t seed = 88172645463325252ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return (uint32_t)(seed % n);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/tl-bulk-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 4), 0);
+	cr_assert_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+	cr_assert_eq(mdb_env_open(env, dir, MDB_NOSYNC, 0644), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	mdb_env_close(env);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* A key of 1 to 40 bytes from a small alphabet with a zero byte, over a
+ * few shared prefixes of 0 to 24 bytes. */
+static size_t rand_key(uint8_t *k)
+{
+	static const uint8_t prefix[24] = "tasklog-bulk-sort-prefix";
+	size_t p = rnd(4) * 8, n = p + rnd(17);
+	if (n == 0)
+		n = 1;
+	memcpy(k, prefix, p < n ? p : n);
+	for (size_t i = p; i < n; i++)
+		k[i] = (uint8_t)"\0abc\xff"[rnd(5)];
+	return n;
+}
+
+static void compare(MDB_txn *txn, MDB_dbi a, MDB_dbi b, size_t *entries)
+{
+	MDB_cursor *ca, *cb;
+	MDB_val ka, va, kb, vb;
+	int ra, rb;
+	*entries = 0;
+	cr_assert_eq(mdb_cursor_open(txn, a, &ca), 0);
+	cr_assert_eq(mdb_cursor_open(txn, b, &cb), 0);
+	for (ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST),
+	    rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+	     ra == 0 && rb == 0;
+	     ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT),
+	    rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT)) {
+		cr_assert_eq(ka.mv_size, kb.mv_size, "entry %zu", *entries);
+		cr_assert_eq(memcmp(ka.mv_data, kb.mv_data, ka.mv_size), 0,
+			     "entry %zu", *entries);
+		cr_assert_eq(va.mv_size, vb.mv_size, "entry %zu", *entries);
+		cr_assert_eq(memcmp(va.mv_data, vb.mv_data, va.mv_size), 0,
+			     "entry %zu", *entries);
+		(*entries)++;
+	}
+	cr_assert_eq(ra, MDB_NOTFOUND);
+	cr_assert_eq(rb, MDB_NOTFOUND, "the sink wrote fewer entries");
+	mdb_cursor_close(ca);
+	mdb_cursor_close(cb);
+}
+
+/* n random puts through a sink flushing every `mem` bytes and directly;
+ * returns how many the sink wrote with plain puts (not appends). */
+static size_t run(size_t n, size_t mem)
+{
+	MDB_txn *txn;
+	MDB_dbi direct, bulk;
+	tl_err err;
+	tl_sink *s = tl_sink_new("test", NULL, 1);
+	cr_assert(s);
+	tl_rebuild_mem = mem;
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "direct", MDB_CREATE, &direct), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "bulk", MDB_CREATE, &bulk), 0);
+	tl_view_ctx vc = { NULL, txn, &bulk, true, "test", s };
+	for (size_t i = 0; i < n; i++) {
+		uint8_t k[40];
+		char v[32];
+		size_t kl = rand_key(k);
+		int vl = snprintf(v, sizeof v, "value %zu", i);
+		MDB_val key = { kl, k }, val = { (size_t)vl, v };
+		cr_assert_eq(mdb_put(txn, direct, &key, &val, 0), 0);
+		cr_assert_eq(tl_view_put(&vc, 0, k, kl, v, (size_t)vl, &err),
+			     0, "%s", err.message);
+	}
+	cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+		     err.message);
+	size_t entries;
+	compare(txn, direct, bulk, &entries);
+	cr_assert_gt(entries, n / 4, "keys should mostly differ");
+	cr_assert_lt(entries, n, "some keys should repeat");
+	size_t appended, inserted;
+	tl_sink_counts(s, &appended, &inserted);
+	/* One run writes each key once; later runs may overwrite. */
+	if (mem >= (size_t)1 << 30)
+		cr_assert_eq(appended + inserted, entries);
+	else
+		cr_assert_geq(appended + inserted, entries);
+	mdb_txn_abort(txn);
+	tl_sink_free(s);
+	return inserted;
+}
+
+Test(bulk, one_sorted_run_equals_direct_puts, .init = setup,
+     .fini = teardown)
+{
+	/* Sorted right, every put of a single run into an empty database
+	 * is an append. */
+	cr_assert_eq(run(200000, (size_t)1 << 30), 0);
+}
+
+Test(bulk, many_runs_equal_direct_puts, .init = setup, .fini = teardown)
+{
+	/* A run every ~1,300 puts: later runs insert among earlier keys. */
+	cr_assert_gt(run(50000, 64 * 1024), 0);
+}
+
+Test(bulk, small_runs_sort_by_comparison, .init = setup, .fini = teardown)
+{
+	cr_assert_eq(run(900, (size_t)1 << 30), 0);
+	cr_assert_gt(run(3000, 2048), 0);
+}
+
+Test(bulk, bad_puts_are_refused, .init = setup, .fini = teardown)
+{
+	tl_sink *s = tl_sink_new("test", NULL, 1);
+	uint8_t big[TL_KEY_MAX + 1] = { 0 };
+	cr_assert_eq(tl_sink_put(s, 0, big, 0, "v", 1), TL_EINVALID);
+	cr_assert_eq(tl_sink_put(s, 0, big, sizeof big, "v", 1), TL_EINVALID);
+	cr_assert_eq(tl_sink_put(s, 1, big, 8, "v", 1), TL_EINVALID);
+	cr_assert_eq(tl_sink_put(s, 0, big, 8, "v", 1), 0);
+	tl_sink_free(s);
+}
