@@ -28,6 +28,7 @@ size_t tl_rebuild_mem = (size_t)1 << 30;
 
 #define RADIX_MIN 1024 /* smaller runs: qsort_r */
 #define REC_HDR 6
+#define DEL_BIT 0x80000000u /* in the value length: a deletion */
 
 typedef struct item {
 	uint64_t pfx; /* key bytes [depth, depth + 8), big-endian */
@@ -41,9 +42,6 @@ typedef struct sink_db {
 	size_t n, ncap;
 	unsigned flags;           /* the database's MDB_DUPSORT etc. */
 	bool sorted;              /* items are in key order */
-	uint8_t last[TL_KEY_MAX]; /* largest key written so far */
-	size_t last_len;
-	bool has_last;
 } sink_db;
 
 struct tl_sink {
@@ -51,6 +49,7 @@ struct tl_sink {
 	size_t ndbs;
 	size_t bytes;
 	size_t appended, inserted; /* puts with and without MDB_APPEND */
+	size_t deleted;
 	sink_db db[TL_VIEW_DBS_MAX];
 };
 
@@ -79,11 +78,11 @@ void tl_sink_free(tl_sink *s)
 	free(s);
 }
 
-int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
-		const void *v, size_t vlen)
+static int sink_op(tl_sink *s, size_t db, const void *k, size_t klen,
+		   const void *v, size_t vlen, bool del)
 {
 	if (db >= s->ndbs || klen == 0 || klen > TL_KEY_MAX ||
-	    vlen > UINT32_MAX)
+	    vlen >= DEL_BIT || (del && (s->db[db].flags & MDB_DUPSORT)))
 		return TL_EINVALID;
 	sink_db *d = &s->db[db];
 	size_t need = REC_HDR + klen + vlen;
@@ -107,7 +106,7 @@ int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
 	}
 	uint8_t *p = d->arena + d->len;
 	uint16_t kl = (uint16_t)klen;
-	uint32_t vl = (uint32_t)vlen;
+	uint32_t vl = (uint32_t)vlen | (del ? DEL_BIT : 0);
 	memcpy(p, &kl, 2);
 	memcpy(p + 2, &vl, 4);
 	memcpy(p + REC_HDR, k, klen);
@@ -118,6 +117,17 @@ int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
 	d->len += need;
 	s->bytes += need + sizeof(item);
 	return 0;
+}
+
+int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
+		const void *v, size_t vlen)
+{
+	return sink_op(s, db, k, klen, v, vlen, false);
+}
+
+int tl_sink_del(tl_sink *s, size_t db, const void *k, size_t klen)
+{
+	return sink_op(s, db, k, klen, NULL, 0, true);
 }
 
 /* ---- sorting ------------------------------------------------------------ */
@@ -262,11 +272,16 @@ static int mdb_fail(tl_sink *s, int rc, tl_err *err)
 			  s->name, mdb_strerror(rc));
 }
 
+/* Write d's operations in key order; of several on one key the last
+ * wins.  A put past the database's last key is an MDB_APPEND. */
 static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		    bool renew, MDB_dbi dbi, tl_err *err)
 {
 	MDB_cursor *c;
-	size_t since = 0;
+	MDB_val k, v;
+	uint8_t last[TL_KEY_MAX];
+	size_t last_len = 0, since = 0;
+	bool has_last;
 	int rc;
 
 	if (!d->n)
@@ -276,6 +291,16 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 				  "out of memory");
 	if ((rc = mdb_cursor_open(*txn, dbi, &c)))
 		return mdb_fail(s, rc, err);
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc && rc != MDB_NOTFOUND) {
+		mdb_cursor_close(c);
+		return mdb_fail(s, rc, err);
+	}
+	if ((has_last = rc == 0)) {
+		last_len = k.mv_size < sizeof last ? k.mv_size : sizeof last;
+		memcpy(last, k.mv_data, last_len);
+	}
+	rc = 0;
 	bool dups = d->flags & MDB_DUPSORT;
 	for (size_t i = 0; i < d->n; i++) {
 		const uint8_t *p = d->arena + d->items[i].off;
@@ -284,7 +309,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
 		if (!dups && i + 1 < d->n) {
-			/* The same key put again later: that put wins. */
+			/* The same key again later: that operation wins. */
 			uint64_t o = d->items[i + 1].off;
 			if (rec_klen(d->arena, o) == kl &&
 			    !memcmp(rec_key(d->arena, o), p + REC_HDR, kl))
@@ -306,10 +331,21 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 			if ((rc = mdb_cursor_open(*txn, dbi, &c)))
 				return mdb_fail(s, rc, err);
 		}
-		MDB_val k = { kl, (void *)(p + REC_HDR) };
-		MDB_val v = { vl, (void *)(p + REC_HDR + kl) };
-		bool past = !d->has_last ||
-			    key_cmp(p + REC_HDR, kl, d->last, d->last_len) > 0;
+		k = (MDB_val){ kl, (void *)(p + REC_HDR) };
+		bool past = !has_last ||
+			    key_cmp(p + REC_HDR, kl, last, last_len) > 0;
+		if (vl & DEL_BIT) {
+			if (past)
+				continue; /* nothing there to delete */
+			rc = mdb_del(*txn, dbi, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+			if (rc)
+				break;
+			s->deleted++;
+			continue;
+		}
+		v = (MDB_val){ vl, (void *)(p + REC_HDR + kl) };
 		unsigned fl = past && !dups ? MDB_APPEND : 0;
 		if ((rc = mdb_cursor_put(c, &k, &v, fl)))
 			break;
@@ -318,9 +354,9 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		else
 			s->inserted++;
 		if (past) {
-			memcpy(d->last, p + REC_HDR, kl);
-			d->last_len = kl;
-			d->has_last = true;
+			memcpy(last, p + REC_HDR, kl);
+			last_len = kl;
+			has_last = true;
 		}
 	}
 	mdb_cursor_close(c);
@@ -355,6 +391,35 @@ int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err)
 }
 
 /* ---- what views call ------------------------------------------------------ */
+
+int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+		tl_err *err)
+{
+	int rc;
+
+	if (vc->sink) {
+		if ((rc = tl_sink_del(vc->sink, db, k, klen)))
+			return tl_err_set(err, rc, "storage",
+					  rc == TL_EINVALID
+						  ? "view %s: bad delete"
+						  : "view %s: out of memory",
+					  vc->name);
+		if (vc->sink->bytes > tl_rebuild_mem)
+			return tl_sink_flush(vc->sink, vc->txn, vc->dbi, err);
+		return 0;
+	}
+	MDB_val key = { klen, (void *)k };
+	rc = mdb_del(vc->txn, vc->dbi[db], &key, NULL);
+	if (rc && rc != MDB_NOTFOUND) {
+		if (rc == MDB_MAP_FULL)
+			return tl_err_set(err, TL_EAGAIN, "storage",
+					  "the map is full (view %s)",
+					  vc->name);
+		return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s",
+				  vc->name, mdb_strerror(rc));
+	}
+	return 0;
+}
 
 int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 		const void *v, size_t vlen, tl_err *err)

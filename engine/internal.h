@@ -80,6 +80,8 @@ tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs);
 void tl_sink_free(tl_sink *s);
 int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
 		const void *v, size_t vlen);
+/* A deletion (not for MDB_DUPSORT databases). */
+int tl_sink_del(tl_sink *s, size_t db, const void *k, size_t klen);
 /* Write the sink's puts in key order into txn and empty it. */
 int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err);
 /* Sort now (e.g. in another thread); the sink is not shared meanwhile. */

@@ -73,6 +73,11 @@ typedef struct tl_view_ctx {
 int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 		const void *v, size_t vlen, tl_err *err);
 
+/* Delete key from database db (absent: fine), directly or into the sink
+ * (not for MDB_DUPSORT databases). */
+int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+		tl_err *err);
+
 /* tl_view.flags: apply() writes only with tl_view_put and never reads or
  * deletes in its databases while vc->rebuilding, so that a rebuild may
  * buffer its puts, sort them and append them in key order. */

@@ -6,18 +6,17 @@
  *
  *   dim (1) | dimval (8) | sort (1) | sortval (8, BE) | tiebreak (8, BE)
  *
- * whose value is the task id (16 bytes).  Dimensions:
+ * whose value (28 bytes) is the task id and what the filters check: due,
+ * status, type and link type (list.h).  Dimensions:
  *
  *   'S'  status                      dimval status index; every task that
  *                                    is not deleted, of any status
  *   'M'  assignee                    dimval tl_list_hash(member id);
  *                                    unassigned: tl_list_hash("")
- *   'E'  entity type of the link     dimval entity index
  *   'R'  record                      dimval tl_list_hash("type:id")
- *   'T'  task type                   dimval type index
  *
- * M, E, R and T hold active tasks only (todo, in_progress, on_hold):
- * what the lists show without a status filter, and fewer keys to write.
+ * M and R hold active tasks only (todo, in_progress, on_hold): what the
+ * lists show without a status filter, and fewer keys to write.
  * Sorts, each (sortval, tiebreak) ascending in listing order:
  *
  *   'd'  due       tl_key_time(due_at), no due date = UINT64_MAX;
@@ -25,14 +24,17 @@
  *   'c'  created   ~tl_key_time(created_at), tiebreak ~created_seq
  *   'u'  updated   ~tl_key_time(updated_at), tiebreak ~created_seq
  *
- * Invariant: a task that is not deleted has exactly the keys of
- * task_keys() for its current state, and no other key names it.  Every
+ * Invariant: a task that is not deleted has exactly the entries of
+ * task_entries() for its current state, and no other key names it.  Every
  * key is unique because created_seq is.  Newest-first sorts use
  * complemented values so that new tasks go to the front of their ranges:
- * appends cluster on few pages (see spec/LIMITS.md).
+ * appends cluster on few pages (see spec/LIMITS.md).  The due sorts are
+ * what lands at random places: S's and M's, and R's (whose two sorts of a
+ * record share a page).
  *
  * There is no "all active" dimension: it would repeat S's keys for the
- * three active statuses, which the planner merges instead.
+ * three active statuses, which the planner merges instead.  Task type and
+ * entity type filters scan S (or M, R) ranges and reject on the value.
  *
  * Which sorts each dimension keeps is the table below: adding a sort to a
  * dimension is a one-line change plus a version bump (the view rebuilds).
@@ -42,8 +44,8 @@
 
 #include "list.h"
 
-#define VIEW_VERSION 2
-#define KEYS_MAX 16 /* 5 dims x 3 sorts at most; 12 with the table below */
+#define VIEW_VERSION 3
+#define KEYS_MAX 9 /* 3 dims x 3 sorts at most; 8 with the table below */
 
 static const struct dim_sorts {
 	char dim;
@@ -51,9 +53,7 @@ static const struct dim_sorts {
 } dim_sorts[] = {
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" },
-	{ TL_DIM_ENTITY, "dc" },
 	{ TL_DIM_RECORD, "dc" },
-	{ TL_DIM_TYPE, "dc" },
 };
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
@@ -146,17 +146,31 @@ static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 	case TL_DIM_ASSIGNEE:
 		*v = tl_list_hash(tl_s(t->assignee ? t->assignee : ""));
 		return active;
-	case TL_DIM_ENTITY:
-		*v = (uint64_t)t->link_type;
-		return active;
 	case TL_DIM_RECORD:
 		*v = tl_list_record_hash(t->link_type, tl_s(t->link_id));
 		return active;
-	case TL_DIM_TYPE:
-		*v = (uint64_t)t->type;
-		return active;
 	}
 	return false;
+}
+
+void tl_list_value(uint8_t v[TL_LIST_VAL_LEN], const tl_task *t)
+{
+	memcpy(v, t->id, 16);
+	tl_key_u64(v + 16, t->has_due ? tl_key_time(t->due_at)
+				      : TL_LIST_NO_DUE);
+	v[24] = (uint8_t)t->status;
+	v[25] = (uint8_t)t->type;
+	v[26] = (uint8_t)t->link_type;
+	v[27] = 0;
+}
+
+void tl_list_facets_of(const uint8_t v[TL_LIST_VAL_LEN], tl_list_facets *f)
+{
+	f->id = v;
+	f->due = tl_key_get_u64(v + 16);
+	f->status = v[24];
+	f->type = v[25];
+	f->link_type = v[26];
 }
 
 /* Every key of task t (none when NULL or deleted).  Automation queue rows
@@ -190,16 +204,17 @@ static bool key_in(const uint8_t *k, uint8_t set[][TL_LIST_KEY_LEN],
 	return false;
 }
 
-/* Delete the keys of before that after lacks, put those after adds: an
+/* Delete the keys of before that after lacks, put those after adds, and
+ * rewrite all of them when the value changes (due, status, type): an
  * event that changes only notes or tags writes nothing here, one that
- * changes the due date rewrites only the 'd' keys (and the 'u' keys, as
- * every event moves updated_at). */
+ * changes the due date rewrites the task's entries (and the 'u' keys
+ * move with every event, as updated_at does). */
 static int apply(const tl_view_ctx *vc, const tl_event *ev,
 		 const tl_task *before, const tl_task *after, tl_err *err)
 {
 	uint8_t old[KEYS_MAX][TL_LIST_KEY_LEN], cur[KEYS_MAX][TL_LIST_KEY_LEN];
+	uint8_t oval[TL_LIST_VAL_LEN], nval[TL_LIST_VAL_LEN];
 	size_t n_old, n_cur;
-	MDB_dbi dbi = vc->dbi[0];
 	int rc;
 
 	(void)ev;
@@ -207,40 +222,38 @@ static int apply(const tl_view_ctx *vc, const tl_event *ev,
 		return 0; /* not a task event */
 	n_old = task_keys(before, old);
 	n_cur = task_keys(after, cur);
+	if (n_old)
+		tl_list_value(oval, before);
+	if (n_cur)
+		tl_list_value(nval, after);
+	bool same_val = n_old && n_cur && !memcmp(oval, nval, sizeof nval);
 	for (size_t i = 0; i < n_old; i++) {
 		if (key_in(old[i], cur, n_cur))
 			continue;
-		MDB_val k = { TL_LIST_KEY_LEN, old[i] };
-		rc = mdb_del(vc->txn, dbi, &k, NULL);
-		if (rc && rc != MDB_NOTFOUND)
-			goto fail;
+		if ((rc = tl_view_del(vc, 0, old[i], TL_LIST_KEY_LEN, err)))
+			return rc;
 	}
 	for (size_t i = 0; i < n_cur; i++) {
-		if (key_in(cur[i], old, n_old))
+		if (same_val && key_in(cur[i], old, n_old))
 			continue;
-		MDB_val k = { TL_LIST_KEY_LEN, cur[i] };
-		MDB_val v = { 16, (void *)after->id };
-		if ((rc = mdb_put(vc->txn, dbi, &k, &v, 0)))
-			goto fail;
+		if ((rc = tl_view_put(vc, 0, cur[i], TL_LIST_KEY_LEN, nval,
+				      sizeof nval, err)))
+			return rc;
 	}
 	return 0;
-fail:
-	if (rc == MDB_MAP_FULL) /* the engine grows the map and reruns */
-		return tl_err_set(err, TL_EAGAIN, "storage",
-				  "the map is full (view tasks)");
-	return tl_err_set(err, TL_ESTORAGE, "storage", "view tasks: %s",
-			  mdb_strerror(rc));
 }
 
-/* The keys of a task's current state: what a rebuild loads. */
+/* The entries of a task's current state: what a rebuild loads. */
 static int load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 {
-	uint8_t keys[KEYS_MAX][TL_LIST_KEY_LEN];
+	uint8_t keys[KEYS_MAX][TL_LIST_KEY_LEN], val[TL_LIST_VAL_LEN];
 	size_t n = task_keys(t, keys);
 
+	if (n)
+		tl_list_value(val, t);
 	for (size_t i = 0; i < n; i++) {
-		int rc = tl_view_put(vc, 0, keys[i], TL_LIST_KEY_LEN, t->id, 16,
-				     err);
+		int rc = tl_view_put(vc, 0, keys[i], TL_LIST_KEY_LEN, val,
+				     sizeof val, err);
 		if (rc)
 			return rc;
 	}

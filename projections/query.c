@@ -7,13 +7,16 @@
  * what needs it (assignees, `me`, relative and local times).  (3) Plan and
  * scan: pick one leading dimension that has the requested sort, open one
  * key range per value of it (the values of one filter OR), merge the
- * ranges by (sortval, tiebreak), load each candidate's document and check
- * every filter on it, until the page is full.
+ * ranges by (sortval, tiebreak), check what the index value tells, then
+ * load the candidate's document and check every filter on it, until the
+ * page is full.
  *
  * The leading dimension, most selective first: record R, assignee M,
- * status S (when a status filter is given), task type T, entity type E,
- * else the active statuses of S.  A status filter naming a status that is not active forces S
- * (only S holds completed and cancelled tasks).  With the due sort, a due
+ * else status S (the given statuses, or the three active ones).  A status
+ * filter naming a status that is not active forces S (only S holds
+ * completed and cancelled tasks).  Each index value carries the task's
+ * due, status, type and link type, so candidates failing those filters
+ * are rejected without their documents.  With the due sort, a due
  * filter with bounds becomes the bounds of every range: a page then costs
  * what it holds, whatever lies outside the window.
  *
@@ -390,18 +393,6 @@ static int plan_scan(plan *p, tl_err *err)
 		p->dim = TL_DIM_ASSIGNEE;
 		for (size_t i = 0; i < p->assignees_len; i++)
 			add_dimval(p, tl_list_hash(p->assignees[i]));
-	} else if (!p->statuses_given && p->types_given &&
-		   tl_list_has_sort(TL_DIM_TYPE, s)) {
-		p->dim = TL_DIM_TYPE;
-		for (int i = 0; i < N_TYPES; i++)
-			if (p->type[i])
-				add_dimval(p, (uint64_t)i);
-	} else if (!p->statuses_given && p->entities_given &&
-		   tl_list_has_sort(TL_DIM_ENTITY, s)) {
-		p->dim = TL_DIM_ENTITY;
-		for (int i = 0; i < N_ENTITIES; i++)
-			if (p->entity[i])
-				add_dimval(p, (uint64_t)i);
 	} else {
 		/* S keeps every sort: the fallback of every plan, and without
 		 * a status filter the merge of the three active statuses (an
@@ -583,7 +574,7 @@ typedef struct range {
 	uint8_t prefix[TL_LIST_PREFIX_LEN];
 	bool live; /* positioned on a key of the range */
 	uint64_t sv, tb;
-	const uint8_t *id;
+	tl_list_facets f; /* of the entry */
 } range;
 
 /* Take the cursor's current entry (rc from mdb_cursor_get) if it is in
@@ -596,12 +587,14 @@ static int range_take(range *g, const plan *p, int rc, MDB_val *k,
 		return 0;
 	if (rc)
 		return rc;
-	if (k->mv_size != TL_LIST_KEY_LEN || v->mv_size != 16 ||
+	if (k->mv_size != TL_LIST_KEY_LEN ||
 	    memcmp(k->mv_data, g->prefix, TL_LIST_PREFIX_LEN))
 		return 0;
+	if (v->mv_size != TL_LIST_VAL_LEN)
+		return MDB_CORRUPTED;
 	g->sv = tl_key_get_u64((uint8_t *)k->mv_data + 10);
 	g->tb = tl_key_get_u64((uint8_t *)k->mv_data + 18);
-	g->id = v->mv_data;
+	tl_list_facets_of(v->mv_data, &g->f);
 	g->live = g->sv <= p->sv_hi;
 	return 0;
 }
@@ -740,6 +733,51 @@ static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
 	return type == p->record_type && slice_eq(id, p->record_id);
 }
 
+/* The filters an index value can answer: status, type, link type, due.
+ * A candidate failing them is rejected without its document. */
+static bool facets_match(const plan *p, const tl_list_facets *f)
+{
+	if (f->status >= N_STATUSES || f->type >= N_TYPES ||
+	    f->link_type >= N_ENTITIES)
+		return true; /* let the document decide (and report) */
+	if (p->statuses_given ? !p->status[f->status]
+			      : !tl_list_status_active(f->status))
+		return false;
+	if (p->types_given && !p->type[f->type])
+		return false;
+	if (p->entities_given && !p->entity[f->link_type])
+		return false;
+	if (p->has_record && f->link_type != p->record_type)
+		return false;
+	bool has_due = f->due != TL_LIST_NO_DUE;
+	switch (p->due) {
+	case DUE_ANY:
+		break;
+	case DUE_NONE:
+		if (has_due)
+			return false;
+		break;
+	case DUE_RANGE:
+		if (!has_due || (p->has_lo && f->due < tl_key_time(p->lo)) ||
+		    (p->has_hi && f->due >= tl_key_time(p->hi)))
+			return false;
+		if (p->due_active && !tl_list_status_active(f->status))
+			return false;
+		break;
+	}
+	return true;
+}
+
+/* Whether facets_match says all the document would: no filter on text
+ * (assignee, record) other than the leading dimension's own value, whose
+ * 64-bit hash the range already matched, and no automation filter. */
+static bool facets_exact(const plan *p)
+{
+	return (!p->assignees_len || p->dim == TL_DIM_ASSIGNEE) &&
+	       (!p->has_record || p->dim == TL_DIM_RECORD) &&
+	       p->automation != AUTO_ONLY;
+}
+
 static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err)
 {
@@ -748,7 +786,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	msgpack_zone zone;
 	size_t n = p->dimvals_len, returned = 0, extra = 0;
 	size_t budget = p->limit > 64 ? p->limit : 64;
-	bool fast = fast_plan(p);
+	bool fast = fast_plan(p), exact = facets_exact(p);
 	uint64_t last_sv = 0, last_tb = 0;
 	bool more = false;
 	int mrc = 0, rc = 0;
@@ -783,7 +821,19 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	for (range *m; !mrc && !rc && (m = range_min(g, n));) {
 		MDB_val doc;
 		cand c;
-		if ((mrc = tl_task_doc(r->db, r->txn, m->id, &doc)))
+		if (!facets_match(p, &m->f)) {
+			if (returned == p->limit && ++extra >= budget) {
+				more = true; /* stop looking: the next page will */
+				break;
+			}
+			mrc = range_next(m, p);
+			continue;
+		}
+		if (returned == p->limit && exact) {
+			more = true; /* the value tells all: a match follows */
+			break;
+		}
+		if ((mrc = tl_task_doc(r->db, r->txn, m->f.id, &doc)))
 			break;
 		msgpack_zone_clear(&zone);
 		int ok = fast ? fast_match(p, &doc, &zone)

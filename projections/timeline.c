@@ -435,8 +435,8 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 			break;
 		if (tl_key_get_u64((uint8_t *)k.mv_data + 10) == UINT64_MAX)
 			break; /* no due date from here on */
-		if (v.mv_size != 16)
-			continue;
+		if (v.mv_size < 16)
+			continue; /* the value starts with the task id */
 		int r = tl_task_doc(rd->db, rd->txn, v.mv_data, &doc);
 		if (r == MDB_NOTFOUND)
 			continue;
