@@ -50,6 +50,9 @@ struct tl_sink {
 	size_t bytes;
 	size_t appended, inserted; /* puts with and without MDB_APPEND */
 	size_t deleted;
+	struct {
+		size_t n[TL_VIEW_DBS_MAX], len[TL_VIEW_DBS_MAX], bytes;
+	} mark; /* tl_sink_mark */
 	sink_db db[TL_VIEW_DBS_MAX];
 };
 
@@ -65,6 +68,46 @@ tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs)
 	for (size_t i = 0; i < ndbs; i++)
 		s->db[i].flags = flags ? flags[i] : 0;
 	return s;
+}
+
+void tl_sink_reset(tl_sink *s)
+{
+	for (size_t i = 0; i < s->ndbs; i++) {
+		sink_db *d = &s->db[i];
+		d->n = d->len = 0;
+		d->sorted = false;
+		if (d->cap > TL_SINK_KEEP) { /* do not hold on to a big one */
+			free(d->arena);
+			free(d->items);
+			d->arena = NULL;
+			d->items = NULL;
+			d->cap = d->ncap = 0;
+		}
+	}
+	s->bytes = 0;
+}
+
+void tl_sink_mark(tl_sink *s)
+{
+	for (size_t i = 0; i < s->ndbs; i++) {
+		s->mark.n[i] = s->db[i].n;
+		s->mark.len[i] = s->db[i].len;
+	}
+	s->mark.bytes = s->bytes;
+}
+
+void tl_sink_rollback(tl_sink *s)
+{
+	for (size_t i = 0; i < s->ndbs; i++) {
+		s->db[i].n = s->mark.n[i];
+		s->db[i].len = s->mark.len[i];
+	}
+	s->bytes = s->mark.bytes;
+}
+
+bool tl_sink_empty(const tl_sink *s)
+{
+	return s->bytes == 0;
 }
 
 void tl_sink_free(tl_sink *s)
@@ -404,7 +447,7 @@ int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 						  ? "view %s: bad delete"
 						  : "view %s: out of memory",
 					  vc->name);
-		if (vc->sink->bytes > tl_rebuild_mem)
+		if (vc->rebuilding && vc->sink->bytes > tl_rebuild_mem)
 			return tl_sink_flush(vc->sink, vc->txn, vc->dbi, err);
 		return 0;
 	}
@@ -433,7 +476,7 @@ int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 						  ? "view %s: bad put"
 						  : "view %s: out of memory",
 					  vc->name);
-		if (vc->sink->bytes > tl_rebuild_mem)
+		if (vc->rebuilding && vc->sink->bytes > tl_rebuild_mem)
 			return tl_sink_flush(vc->sink, vc->txn, vc->dbi, err);
 		return 0;
 	}

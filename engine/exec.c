@@ -1121,6 +1121,7 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	 * explicitly whenever the txn appends go to changes. */
 	t->cur = child;
 	t->cursors_of = NULL;
+	tl_views_defer_mark(t->db);
 	rc = run_cmds(t, ctx, cmds, n, results, err);
 	if (rc == 0 && (rc = mdb_txn_commit(child)))
 		rc = tl_mdb_err(err, rc, "commit nested");
@@ -1129,6 +1130,7 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	t->cur = t->txn;
 	t->cursors_of = NULL;
 	if (rc) {
+		tl_views_defer_rollback(t->db);
 		t->next_seq = seq;
 		t->d_tasks = d_tasks;
 		t->d_active = d_active;

@@ -48,6 +48,7 @@ typedef struct tl_view_state {
 	uint32_t gen, version;
 	bool ready;
 	MDB_dbi dbi[TL_VIEW_DBS_MAX];
+	tl_sink *defer; /* TL_VIEW_BLIND: the write txn's puts, until commit */
 } tl_view_state;
 
 struct tl_db {
@@ -67,6 +68,14 @@ int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq);
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err);
+/* Deferred view writes of the open write txn (TL_VIEW_BLIND views):
+ * written sorted at commit, marked and rolled back around nested txns,
+ * dropped when the txn ends. */
+int tl_views_flush(tl_txn *t, tl_err *err);
+void tl_views_defer_mark(tl_db *db);
+void tl_views_defer_rollback(tl_db *db);
+void tl_views_defer_reset(tl_db *db);
+void tl_views_close(tl_db *db);
 extern uint64_t tl_rebuild_chunk; /* events per rebuild chunk */
 /* Tests: called when a rebuild has loaded the log up to the head it saw,
  * before the switching transaction (which applies later events). */
@@ -78,6 +87,13 @@ extern void *tl_rebuild_hook_arg;
 extern size_t tl_rebuild_mem; /* bytes a sink holds before it writes */
 tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs);
 void tl_sink_free(tl_sink *s);
+/* Empty it (keeping up to TL_SINK_KEEP bytes of buffers for reuse). */
+#define TL_SINK_KEEP (16u << 20)
+void tl_sink_reset(tl_sink *s);
+bool tl_sink_empty(const tl_sink *s);
+/* Remember the fill, and go back to it (a nested transaction aborted). */
+void tl_sink_mark(tl_sink *s);
+void tl_sink_rollback(tl_sink *s);
 int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
 		const void *v, size_t vlen);
 /* A deletion (not for MDB_DUPSORT databases). */

@@ -161,7 +161,7 @@ void tl_db_close(tl_db *db)
 	if (!db)
 		return;
 	mdb_env_close(db->env);
-	free(db->vstate);
+	tl_views_close(db);
 	free(db);
 }
 
@@ -306,6 +306,8 @@ void tl_txn_abort(tl_txn *t)
 		return;
 	tl_db *db = t->db;
 	bool grow = t->need_grow;
+	/* While the write lock is held: the next writer's are its own. */
+	tl_views_defer_reset(db);
 	mdb_txn_abort(t->txn);
 	txn_free(t);
 	if (grow)
@@ -389,6 +391,15 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	/* Views opened with this handle saw every event appended here.  A
 	 * handle opened without views leaves the mark behind, and the next
 	 * open with views rebuilds them. */
+	/* The views' deferred writes, sorted by key. */
+	if ((rc = tl_views_flush(t, err))) {
+		tl_txn_abort(t);
+		if (rc != TL_EAGAIN)
+			return rc;
+		int g = tl_db_grow(db, err);
+		return g ? g : tl_err_set(err, TL_EAGAIN, "storage",
+					  "map full; grown, rerun");
+	}
 	if (db->views_len && t->next_seq != t->first_seq)
 		rc = tl_views_mark(db, t->txn, t->next_seq - 1);
 	if (!rc && (t->d_tasks || t->d_active))

@@ -82,6 +82,11 @@ int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
  * deletes in its databases while vc->rebuilding, so that a rebuild may
  * buffer its puts, sort them and append them in key order. */
 #define TL_VIEW_PUT_ONLY 1u
+/* tl_view.flags: apply() only writes (tl_view_put, tl_view_del) and never
+ * reads its databases, so that an append may collect its writes and make
+ * them at commit, sorted by key (B-tree descents then share their pages
+ * and stay in the CPU's caches). */
+#define TL_VIEW_BLIND 2u
 
 struct tl_view {
 	const char *name;

@@ -166,13 +166,60 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 {
 	for (size_t i = 0; i < t->db->views_len; i++) {
 		const tl_view *v = t->db->views[i];
-		tl_view_ctx vc = { t->db, t->cur, t->db->vstate[i].dbi, false,
-				   v->name, NULL };
+		tl_view_state *vs = &t->db->vstate[i];
+		if ((v->flags & TL_VIEW_BLIND) && !vs->defer)
+			vs->defer = tl_sink_new(v->name, v->db_flags,
+						v->dbs_len); /* NULL: direct */
+		tl_view_ctx vc = { t->db, t->cur, vs->dbi, false, v->name,
+				   (v->flags & TL_VIEW_BLIND) ? vs->defer : NULL };
 		int rc = v->apply(&vc, ev, before, after, err);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+int tl_views_flush(tl_txn *t, tl_err *err)
+{
+	for (size_t i = 0; i < t->db->views_len; i++) {
+		tl_view_state *vs = &t->db->vstate[i];
+		if (!vs->defer || tl_sink_empty(vs->defer))
+			continue;
+		int rc = tl_sink_write(vs->defer, t->db, &t->txn, false,
+				       vs->dbi, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void tl_views_defer_mark(tl_db *db)
+{
+	for (size_t i = 0; i < db->views_len && db->vstate; i++)
+		if (db->vstate[i].defer)
+			tl_sink_mark(db->vstate[i].defer);
+}
+
+void tl_views_defer_rollback(tl_db *db)
+{
+	for (size_t i = 0; i < db->views_len && db->vstate; i++)
+		if (db->vstate[i].defer)
+			tl_sink_rollback(db->vstate[i].defer);
+}
+
+void tl_views_defer_reset(tl_db *db)
+{
+	for (size_t i = 0; i < db->views_len && db->vstate; i++)
+		if (db->vstate[i].defer)
+			tl_sink_reset(db->vstate[i].defer);
+}
+
+void tl_views_close(tl_db *db)
+{
+	for (size_t i = 0; i < db->views_len && db->vstate; i++)
+		tl_sink_free(db->vstate[i].defer);
+	free(db->vstate);
+	db->vstate = NULL;
 }
 
 /* ---- the in-memory fold used by replay -------------------------------- */

@@ -271,4 +271,5 @@ const tl_view tl_view_tasks = {
 	.dbs_len = 1,
 	.apply = apply,
 	.load = load,
+	.flags = TL_VIEW_BLIND,
 };

@@ -345,7 +345,7 @@ const tl_view tl_view_timeline = {
 	.db_flags = timeline_flags,
 	.dbs_len = 1,
 	.apply = timeline_apply,
-	.flags = TL_VIEW_PUT_ONLY,
+	.flags = TL_VIEW_PUT_ONLY | TL_VIEW_BLIND,
 };
 
 /* ---- the query ----------------------------------------------------------- */

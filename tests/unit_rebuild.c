@@ -473,3 +473,98 @@ Test(rebuild, appends_during_a_chunked_rebuild_reach_the_new_generation,
 {
 	rebuild_with_appends(13, 8 * 1024);
 }
+
+/* ---- deferred view writes ------------------------------------------------ */
+
+/* tasks and timeline write at commit, sorted: a request of a group commit
+ * that fails after one of its commands was applied takes that command's
+ * view writes back with it. */
+Test(defer, a_failed_request_takes_its_view_writes_back, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_txn *t;
+	tl_result r1, r2[2], r3;
+	init_ws(db);
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_cmd one = { .kind = TL_TASK_ADD, .title = tl_s("one"),
+		       .assignee = tl_s("alice"), .link = tl_s("lead:1") };
+	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r1, &err), 0, "%s",
+		     err.message);
+	tl_cmd two[2] = { one, one };
+	two[0].title = tl_s("doomed");
+	two[1].title = tl_s("");
+	cr_assert_eq(tl_txn_exec(t, &ctx, two, 2, r2, &err), TL_EINVALID);
+	tl_cmd three = one;
+	three.title = tl_s("three");
+	cr_assert_eq(tl_txn_exec(t, &ctx, &three, 1, &r3, &err), 0);
+	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
+	tl_result_release(&r1);
+	tl_result_release(&r3);
+
+	tl_slice who = tl_s("alice");
+	tl_list_query q = { .assignees = &who, .assignees_len = 1,
+			    .limit = 100 };
+	char next[TL_CURSOR_MAX];
+	struct page pg = { 0 };
+	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
+		     0);
+	cr_assert_eq(pg.n, 2, "the doomed task is listed");
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	/* An aborted transaction leaves nothing behind for the next. */
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r1, &err), 0);
+	tl_result_release(&r1);
+	tl_txn_abort(t);
+	add_tasks(db, 3, "alice");
+	pg.n = 0;
+	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
+		     0);
+	cr_assert_eq(pg.n, 5);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
+/* A map too small for the sorted writes at commit: the commit reports
+ * again, the engine grows the map and reruns the batch. */
+Test(defer, a_full_map_at_commit_grows_and_reruns, .init = mkws,
+     .fini = rmws, .timeout = 120)
+{
+	size_t nv;
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .map_size = 1u << 20 };
+	o.views = tl_views_all(&nv);
+	o.views_len = nv;
+	tl_db *db;
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	init_ws(db);
+	enum { PER = 500, BATCHES = 6 };
+	tl_cmd *c = calloc(PER, sizeof *c);
+	tl_result *res = calloc(PER, sizeof *res);
+	char link[PER][24];
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < PER; i++) {
+			snprintf(link[i], sizeof link[i], "lead:%d", i * 7 + b);
+			c[i] = (tl_cmd){ .kind = TL_TASK_ADD,
+					 .title = tl_s("a task to fill the map"),
+					 .assignee = tl_s("alice"),
+					 .link = tl_s(link[i]),
+					 .due = tl_s("+2d") };
+		}
+		cr_assert_eq(tl_exec(db, &ctx, c, PER, res, &err), 0, "%s",
+			     err.message);
+		for (int i = 0; i < PER; i++)
+			tl_result_release(&res[i]);
+	}
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0);
+	cr_assert_gt(st.map_size, 1u << 20, "the map never grew");
+	cr_assert_eq(st.tasks, PER * BATCHES);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	free(c);
+	free(res);
+	tl_db_close(db);
+}
