@@ -78,15 +78,12 @@ int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 		tl_err *err);
 
-/* tl_view.flags: apply() writes only with tl_view_put and never reads or
- * deletes in its databases while vc->rebuilding, so that a rebuild may
- * buffer its puts, sort them and append them in key order. */
-#define TL_VIEW_PUT_ONLY 1u
 /* tl_view.flags: apply() only writes (tl_view_put, tl_view_del) and never
  * reads its databases, so that an append may collect its writes and make
  * them at commit, sorted by key (B-tree descents then share their pages
- * and stay in the CPU's caches). */
-#define TL_VIEW_BLIND 2u
+ * and stay in the CPU's caches), and a rebuild may collect them all, sort
+ * them and append them in key order. */
+#define TL_VIEW_BLIND 1u
 
 struct tl_view {
 	const char *name;

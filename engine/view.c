@@ -458,7 +458,7 @@ static int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
 	r->bulk = true;
 	for (size_t i = 0; i < n; i++) {
 		const tl_view *v = db->views[which[i]];
-		if (!v->load && !(v->flags & TL_VIEW_PUT_ONLY))
+		if (!v->load && !(v->flags & TL_VIEW_BLIND))
 			continue;
 		if (!(r->sinks[i] = tl_sink_new(v->name, v->db_flags,
 						v->dbs_len)))
@@ -513,14 +513,14 @@ fail:
 	}
 }
 
-/* The sinks of put-only views are complete when the scan ends: a second
+/* The sinks of blind views are complete when the scan ends: a second
  * thread sorts them while this one loads the others. */
 typedef struct sort_job {
 	replay *r;
 	int rc;
 } sort_job;
 
-static void *sort_put_only(void *arg)
+static void *sort_blind(void *arg)
 {
 	sort_job *j = arg;
 	for (size_t i = 0; i < j->r->which_len; i++)
@@ -538,7 +538,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 {
 	sort_job job = { r, 0 };
 	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, sort_put_only, &job) == 0;
+	bool threaded = pthread_create(&th, NULL, sort_blind, &job) == 0;
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < r->which_len; i++) {

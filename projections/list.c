@@ -13,8 +13,9 @@
  *                                    is not deleted, of any status
  *   'M'  assignee                    dimval tl_list_hash(member id);
  *                                    unassigned: tl_list_hash("")
- *   'R'  record                      dimval tl_list_hash("type:id")
  *
+ * and the record dimension R (tl_list_hash("type:id"), sorts d and c),
+ * which the `timeline` view keeps beside each record's history (list.h).
  * M and R hold active tasks only (todo, in_progress, on_hold): what the
  * lists show without a status filter, and fewer keys to write.
  * Sorts, each (sortval, tiebreak) ascending in listing order:
@@ -29,8 +30,8 @@
  * key is unique because created_seq is.  Newest-first sorts use
  * complemented values so that new tasks go to the front of their ranges:
  * appends cluster on few pages (see spec/LIMITS.md).  The due sorts are
- * what lands at random places: S's and M's, and R's (whose two sorts of a
- * record share a page).
+ * what lands at random places: S's and M's here, and R's, which shares
+ * its record's page in the timeline's database.
  *
  * There is no "all active" dimension: it would repeat S's keys for the
  * three active statuses, which the planner merges instead.  Task type and
@@ -44,8 +45,8 @@
 
 #include "list.h"
 
-#define VIEW_VERSION 3
-#define KEYS_MAX 9 /* 3 dims x 3 sorts at most; 8 with the table below */
+#define VIEW_VERSION 4
+#define KEYS_MAX 6 /* 2 dims x 3 sorts */
 
 static const struct dim_sorts {
 	char dim;
@@ -53,12 +54,14 @@ static const struct dim_sorts {
 } dim_sorts[] = {
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" },
-	{ TL_DIM_RECORD, "dc" },
 };
+#define RECORD_SORTS "dc" /* kept by the timeline view */
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
 bool tl_list_has_sort(char dim, char sort)
 {
+	if (dim == TL_DIM_RECORD)
+		return strchr(RECORD_SORTS, sort) != NULL;
 	for (size_t i = 0; i < N_DIMS; i++)
 		if (dim_sorts[i].dim == dim)
 			return strchr(dim_sorts[i].sorts, sort) != NULL;
@@ -134,6 +137,31 @@ void tl_list_key(uint8_t key[TL_LIST_KEY_LEN], char dim, uint64_t dimval,
 	tl_key_u64(key + 18, tiebreak);
 }
 
+void tl_list_record_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN],
+			   uint64_t rechash, char sort)
+{
+	tl_key_u64(prefix, rechash);
+	prefix[8] = 0x00;
+	prefix[9] = (uint8_t)sort;
+}
+
+size_t tl_list_record_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN])
+{
+	size_t n = 0;
+	if (!t || t->deleted || !tl_list_status_active(t->status))
+		return 0;
+	uint64_t h = tl_list_record_hash(t->link_type, tl_s(t->link_id));
+	for (const char *s = RECORD_SORTS; *s; s++) {
+		uint64_t sv, tb;
+		tl_list_sortval(t, *s, &sv, &tb);
+		tl_list_record_prefix(keys[n], h, *s);
+		tl_key_u64(keys[n] + 10, sv);
+		tl_key_u64(keys[n] + 18, tb);
+		n++;
+	}
+	return n;
+}
+
 /* The dimval of task t in dim, or false when t has no key there. */
 static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 {
@@ -145,9 +173,6 @@ static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 		return true;
 	case TL_DIM_ASSIGNEE:
 		*v = tl_list_hash(tl_s(t->assignee ? t->assignee : ""));
-		return active;
-	case TL_DIM_RECORD:
-		*v = tl_list_record_hash(t->link_type, tl_s(t->link_id));
 		return active;
 	}
 	return false;
@@ -204,6 +229,35 @@ static bool key_in(const uint8_t *k, uint8_t set[][TL_LIST_KEY_LEN],
 	return false;
 }
 
+int tl_list_update(const tl_view_ctx *vc, size_t db, const tl_task *before,
+		   uint8_t old[][TL_LIST_KEY_LEN], size_t n_old,
+		   const tl_task *after, uint8_t cur[][TL_LIST_KEY_LEN],
+		   size_t n_cur, tl_err *err)
+{
+	uint8_t oval[TL_LIST_VAL_LEN], nval[TL_LIST_VAL_LEN];
+	int rc;
+
+	if (n_old)
+		tl_list_value(oval, before);
+	if (n_cur)
+		tl_list_value(nval, after);
+	bool same_val = n_old && n_cur && !memcmp(oval, nval, sizeof nval);
+	for (size_t i = 0; i < n_old; i++) {
+		if (key_in(old[i], cur, n_cur))
+			continue;
+		if ((rc = tl_view_del(vc, db, old[i], TL_LIST_KEY_LEN, err)))
+			return rc;
+	}
+	for (size_t i = 0; i < n_cur; i++) {
+		if (same_val && key_in(cur[i], old, n_old))
+			continue;
+		if ((rc = tl_view_put(vc, db, cur[i], TL_LIST_KEY_LEN, nval,
+				      sizeof nval, err)))
+			return rc;
+	}
+	return 0;
+}
+
 /* Delete the keys of before that after lacks, put those after adds, and
  * rewrite all of them when the value changes (due, status, type): an
  * event that changes only notes or tags writes nothing here, one that
@@ -213,34 +267,12 @@ static int apply(const tl_view_ctx *vc, const tl_event *ev,
 		 const tl_task *before, const tl_task *after, tl_err *err)
 {
 	uint8_t old[KEYS_MAX][TL_LIST_KEY_LEN], cur[KEYS_MAX][TL_LIST_KEY_LEN];
-	uint8_t oval[TL_LIST_VAL_LEN], nval[TL_LIST_VAL_LEN];
-	size_t n_old, n_cur;
-	int rc;
 
 	(void)ev;
 	if (!before && !after)
 		return 0; /* not a task event */
-	n_old = task_keys(before, old);
-	n_cur = task_keys(after, cur);
-	if (n_old)
-		tl_list_value(oval, before);
-	if (n_cur)
-		tl_list_value(nval, after);
-	bool same_val = n_old && n_cur && !memcmp(oval, nval, sizeof nval);
-	for (size_t i = 0; i < n_old; i++) {
-		if (key_in(old[i], cur, n_cur))
-			continue;
-		if ((rc = tl_view_del(vc, 0, old[i], TL_LIST_KEY_LEN, err)))
-			return rc;
-	}
-	for (size_t i = 0; i < n_cur; i++) {
-		if (same_val && key_in(cur[i], old, n_old))
-			continue;
-		if ((rc = tl_view_put(vc, 0, cur[i], TL_LIST_KEY_LEN, nval,
-				      sizeof nval, err)))
-			return rc;
-	}
-	return 0;
+	return tl_list_update(vc, 0, before, old, task_keys(before, old),
+			      after, cur, task_keys(after, cur), err);
 }
 
 /* The entries of a task's current state: what a rebuild loads. */

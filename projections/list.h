@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "tasklog_view.h"
 
 #define TL_LIST_KEY_LEN 26
 #define TL_LIST_VAL_LEN 28
@@ -33,11 +34,22 @@
  * only; S holds every task that is not deleted.  (Version 2 also had E,
  * entity type, and T, task type: 4 and 10 values, which an S or M range
  * filtered on the value serves nearly as well, for 4 fewer keys per
- * task, 2 of them at random places.) */
+ * task, 2 of them at random places.)
+ *
+ * R, the record dimension, is kept by the `timeline` view, in its
+ * database beside the record's history, so that a change to a task
+ * rewrites one page of its record, not two:
+ *
+ *   record hash (8) | 0x00 | sort (1) | sortval (8) | tiebreak (8)
+ *     -> the same 28-byte value
+ *
+ * (history entries there are record hash (8) | ~seq (8), whose byte 8 is
+ * 0xff for any seq below 2^56).  Its prefix is also 10 bytes, sortval
+ * and tiebreak at the same offsets: the scan treats both alike. */
 enum {
 	TL_DIM_STATUS = 'S',   /* status index */
 	TL_DIM_ASSIGNEE = 'M', /* tl_list_hash(member id), "" = unassigned */
-	TL_DIM_RECORD = 'R'    /* tl_list_hash("type:id") */
+	TL_DIM_RECORD = 'R'    /* tl_list_hash("type:id"), in `timeline` */
 };
 
 /* What a value says of its task. */
@@ -76,5 +88,21 @@ void tl_list_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN], char dim,
 		    uint64_t dimval, char sort);
 void tl_list_key(uint8_t key[TL_LIST_KEY_LEN], char dim, uint64_t dimval,
 		 char sort, uint64_t sortval, uint64_t tiebreak);
+/* The prefix of a record's range (in the timeline view's database). */
+void tl_list_record_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN],
+			   uint64_t rechash, char sort);
+
+/* The record-dimension keys of task t (none when NULL, deleted or not
+ * active); at most TL_LIST_RECORD_KEYS. */
+#define TL_LIST_RECORD_KEYS 2
+size_t tl_list_record_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN]);
+
+/* Bring database db of the view from entries old (of task before) to cur
+ * (of task after): delete keys that go, put those that come, and rewrite
+ * the rest when the value changes. */
+int tl_list_update(const tl_view_ctx *vc, size_t db, const tl_task *before,
+		   uint8_t old[][TL_LIST_KEY_LEN], size_t n_old,
+		   const tl_task *after, uint8_t cur[][TL_LIST_KEY_LEN],
+		   size_t n_cur, tl_err *err);
 
 #endif

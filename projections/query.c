@@ -57,6 +57,7 @@ typedef struct plan {
 	bool types_given, type[N_TYPES];
 	bool entities_given, entity[N_ENTITIES];
 	bool has_record;
+	bool records_open; /* the timeline view, which keeps dimension R */
 	int record_type;
 	tl_slice record_id;
 	tl_slice *assignees; /* resolved: member id, "" = unassigned */
@@ -375,16 +376,18 @@ static void add_dimval(plan *p, uint64_t v)
 }
 
 /* Step 3a: the leading dimension and its ranges. */
-static int plan_scan(plan *p, tl_err *err)
+static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
 	size_t cap = p->assignees_len > 16 ? p->assignees_len : 16;
 	bool inactive = p->statuses_given && !only_active_statuses(p);
 	char s = p->sort;
 
+	p->records_open = tl_view_dbis(r->db, "timeline") != NULL;
 	p->dimvals = calloc(cap, sizeof *p->dimvals);
 	if (!p->dimvals)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
-	if (p->has_record && !inactive && tl_list_has_sort(TL_DIM_RECORD, s)) {
+	if (p->has_record && !inactive && p->records_open &&
+	    tl_list_has_sort(TL_DIM_RECORD, s)) {
 		p->dim = TL_DIM_RECORD;
 		add_dimval(p, tl_list_record_hash(p->record_type,
 						  p->record_id));
@@ -781,7 +784,8 @@ static bool facets_exact(const plan *p)
 static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err)
 {
-	const MDB_dbi *dbi = tl_view_dbis(r->db, "tasks");
+	const MDB_dbi *dbi = tl_view_dbis(
+		r->db, p->dim == TL_DIM_RECORD ? "timeline" : "tasks");
 	range *g;
 	msgpack_zone zone;
 	size_t n = p->dimvals_len, returned = 0, extra = 0;
@@ -814,7 +818,12 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	for (size_t i = 0; i < n && !mrc; i++) {
 		if ((mrc = mdb_cursor_open(r->txn, dbi[0], &g[i].c)))
 			break;
-		tl_list_prefix(g[i].prefix, p->dim, p->dimvals[i], p->sort);
+		if (p->dim == TL_DIM_RECORD)
+			tl_list_record_prefix(g[i].prefix, p->dimvals[i],
+					      p->sort);
+		else
+			tl_list_prefix(g[i].prefix, p->dim, p->dimvals[i],
+				       p->sort);
 		mrc = range_seek(&g[i], p, sv, tb, after);
 	}
 
@@ -895,7 +904,7 @@ int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 		return rc;
 	if (!(rc = parse_due(q->due, &p, &r, true, err)) &&
 	    !(rc = resolve_assignees(q, &r, &p, err)) &&
-	    !(rc = plan_scan(&p, err)))
+	    !(rc = plan_scan(&p, &r, err)))
 		rc = scan(&r, &p, fn, arg, next_cursor, err);
 	tl_reader_end(&r);
 	plan_release(&p);
@@ -956,7 +965,7 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	p.lo = r.now_ms;
 	p.hi = r.now_ms + (int64_t)days * MS_PER_DAY;
 	p.automation = AUTO_HIDE;
-	if (!(rc = plan_scan(&p, err)))
+	if (!(rc = plan_scan(&p, &r, err)))
 		rc = scan(&r, &p, fn, arg, next_cursor, err);
 out:
 	tl_reader_end(&r);

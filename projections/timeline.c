@@ -1,16 +1,27 @@
 /*
  * timeline.c - the `timeline` view: every event of every task linked to a
- * record, newest first, with a one-line summary for people; and the
- * tl_timeline query, which puts the record's upcoming tasks (read from the
- * `tasks` view) in front of its first page.
+ * record, newest first, with a one-line summary for people, and the
+ * record's task index (the record dimension of `task list`); and the
+ * tl_timeline query, which puts the record's upcoming tasks in front of
+ * its first page.
  *
- * Storage, database "entries":
+ * Storage, database "entries", two kinds of keys under a record's hash:
  *
+ *   history:
  *   key   = tl_key_hash("TYPE:ID" of the task's link)   8 bytes
  *         | ~seq of the event, big-endian              8 bytes
  *   value = msgpack str "TYPE:ID"
  *         | msgpack map {"at", "actor": {"id", "kind"}, "task", "event",
  *                        "summary"}
+ *
+ *   task index (list.h: the record dimension R, active tasks, sorts d
+ *   and c), before the history since its byte 8 is 0x00, not 0xff:
+ *   key   = tl_key_hash("TYPE:ID") | 0x00 | sort | sortval | tiebreak
+ *   value = task id | due | status | type | link type | 0   (28 bytes)
+ *
+ * Keeping both in one database puts a task's change to its record's
+ * index on the page its history entry goes to: an event rewrites one
+ * page of its record, not one here and one in `tasks`.
  *
  * A record's entries are one contiguous key range, newest first, so a page
  * costs one cursor walk of its own length whatever the size of the view.
@@ -25,11 +36,13 @@
 
 #include "doc.h"
 #include "keys.h"
+#include "list.h"
 #include "tasklog_projections.h"
 #include "tasklog_view.h"
 
 #define ENTRIES 0
 #define KEY_LEN 16
+#define HISTORY_MIN (UINT64_C(1) << 56) /* below every ~seq: past the index */
 #define RECORD_MAX (12 + 1 + 128) /* "opportunity:" + 128-byte id */
 #define LIMIT_MAX 1000
 #define UPCOMING_MAX 50
@@ -302,6 +315,12 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 
 	if (!after || ev->type.len < 5 || memcmp(ev->type.p, "task.", 5))
 		return 0; /* not a task event */
+	uint8_t old[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
+	uint8_t cur[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
+	if ((rc = tl_list_update(vc, ENTRIES, before, old,
+				 tl_list_record_keys(before, old), after, cur,
+				 tl_list_record_keys(after, cur), err)))
+		return rc;
 	size_t rlen = record_text(after, record);
 	tl_key_hash((tl_slice){ record, rlen }, key);
 	tl_key_u64(key + 8, ~ev->seq);
@@ -340,12 +359,12 @@ static const unsigned timeline_flags[] = { 0 };
 
 const tl_view tl_view_timeline = {
 	.name = "timeline",
-	.version = 1,
+	.version = 2,
 	.dbs = timeline_dbs,
 	.db_flags = timeline_flags,
 	.dbs_len = 1,
 	.apply = timeline_apply,
-	.flags = TL_VIEW_PUT_ONLY | TL_VIEW_BLIND,
+	.flags = TL_VIEW_BLIND,
 };
 
 /* ---- the query ----------------------------------------------------------- */
@@ -389,38 +408,25 @@ static int record_check(tl_slice r, tl_err *err)
 	return 0;
 }
 
-/* The index of database `name` of view v, or -1. */
-static int db_index(const tl_view *v, const char *name)
-{
-	for (size_t i = 0; i < v->dbs_len; i++)
-		if (!strcmp(v->dbs[i], name))
-			return (int)i;
-	return -1;
-}
-
-extern const tl_view tl_view_tasks; /* list.c */
-
-/* The record's active tasks with a due date, soonest first, from the
- * `tasks` view's index: 'R' | hash(record) | 'd' | due | created_seq ->
- * task id.  Tasks without a due date sort last (UINT64_MAX): stop there. */
+/* The record's active tasks with a due date, soonest first, from its task
+ * index here: hash(record) | 0x00 | 'd' | due | created_seq -> task id |
+ * ....  Tasks without a due date sort last (UINT64_MAX): stop there. */
 static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		    tl_err *err)
 {
-	const MDB_dbi *dbi = tl_view_dbis(rd->db, "tasks");
-	int idx = db_index(&tl_view_tasks, "idx");
-	uint8_t prefix[10];
+	const MDB_dbi *dbi = tl_view_dbis(rd->db, "timeline");
+	uint8_t prefix[TL_LIST_PREFIX_LEN], h[8];
 	MDB_cursor *c;
 	MDB_val k, v;
 	size_t n = 0;
 	int rc, stop = 0;
 
-	if (!dbi || idx < 0)
+	if (!dbi)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the tasks view is not open");
-	prefix[0] = 'R';
-	tl_key_hash(record, prefix + 1);
-	prefix[9] = 'd';
-	if ((rc = mdb_cursor_open(rd->txn, dbi[idx], &c)))
+				  "the timeline view is not open");
+	tl_key_hash(record, h);
+	tl_list_record_prefix(prefix, tl_key_get_u64(h), TL_SORT_DUE);
+	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))
 		return tl_doc_mdb_err(err, rc, "upcoming");
 	k.mv_size = sizeof prefix;
 	k.mv_data = prefix;
@@ -512,7 +518,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "the timeline view is not open");
 	tl_key_hash(record, key);
-	tl_key_u64(key + 8, has_cursor ? after_inv : 0);
+	tl_key_u64(key + 8, has_cursor ? after_inv : HISTORY_MIN);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))
 		return tl_doc_mdb_err(err, rc, "timeline");
 	k.mv_size = KEY_LEN;

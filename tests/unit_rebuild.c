@@ -568,3 +568,42 @@ Test(defer, a_full_map_at_commit_grows_and_reruns, .init = mkws,
 	free(res);
 	tl_db_close(db);
 }
+
+/* The record dimension lives in the timeline view: a handle opened with
+ * the tasks view alone still answers a record filter (from S ranges). */
+static tl_db *open_tasks_only(void)
+{
+	extern const tl_view tl_view_tasks;
+	static const tl_view *const only[] = { &tl_view_tasks };
+	return open_with(only, 1);
+}
+
+static size_t count_record(tl_db *db, const char *record, const char *sort)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_list_query q = { .record = tl_s(record), .sort = tl_s(sort),
+			    .limit = 1000 };
+	char next[TL_CURSOR_MAX];
+	struct page pg = { 0 };
+	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
+		     0, "%s", err.message);
+	return pg.n;
+}
+
+Test(defer, a_record_filter_without_the_timeline_view, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	init_ws(db);
+	add_tasks(db, 70, "alice");
+	size_t due = count_record(db, "lead:3", "due");
+	size_t created = count_record(db, "lead:3", "created");
+	cr_assert_eq(due, 10);
+	cr_assert_eq(created, 10);
+	tl_db_close(db);
+	db = open_tasks_only();
+	cr_assert_eq(count_record(db, "lead:3", "due"), due);
+	cr_assert_eq(count_record(db, "lead:3", "created"), created);
+	tl_db_close(db);
+}
