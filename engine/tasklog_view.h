@@ -6,8 +6,13 @@
  * every event inside the append transaction, so a reader never sees an
  * event without its views, and calls it again for every event of the log
  * when the view is rebuilt (with rebuilding set: no side effects then).
- * The engine knows the list of views it was opened with and nothing of
- * their insides.
+ * A view that writes only through tl_view_put/tl_view_del and never reads
+ * its databases says TL_VIEW_BLIND: its writes are then collected in a
+ * sink and made sorted by key, at commit or at the end of a rebuild.  A
+ * view whose content follows from each task's current state alone also
+ * gives load(), which a rebuild calls once per task instead of apply()
+ * per event.  The engine knows the list of views it was opened with and
+ * nothing of their insides.
  */
 #ifndef TASKLOG_VIEW_H
 #define TASKLOG_VIEW_H
