@@ -70,6 +70,7 @@ typedef struct tl_view_ctx {
 	bool rebuilding;    /* replaying the log: no side effects */
 	const char *name;   /* the view's, for errors */
 	tl_sink *sink;      /* non-NULL: tl_view_put buffers (rebuilds) */
+	void *state;        /* a rebuild's bulk_begin() state, or NULL */
 } tl_view_ctx;
 
 /* Put key -> value into database db (index into dbs[]) of the view:
@@ -108,6 +109,15 @@ struct tl_view {
 	 * instead of apply() once per event; the puts are sorted and
 	 * appended.  apply() still serves appends. */
 	int (*load)(const tl_view_ctx *vc, const tl_task *task, tl_err *err);
+	/* Optional, for a view that reads its own databases in apply() (so
+	 * is not blind): a rebuild may give it memory of its own instead.
+	 * bulk_begin() makes that state (NULL: out of memory); apply() then
+	 * gets it in vc->state and keeps the view there, not in LMDB; at the
+	 * end bulk_end() writes what it holds with tl_view_put (sorted and
+	 * appended by the engine), and bulk_free() releases it. */
+	void *(*bulk_begin)(void);
+	int (*bulk_end)(const tl_view_ctx *vc, void *state, tl_err *err);
+	void (*bulk_free)(void *state);
 	unsigned flags; /* TL_VIEW_* */
 };
 

@@ -171,7 +171,8 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 			vs->defer = tl_sink_new(v->name, v->db_flags,
 						v->dbs_len); /* NULL: direct */
 		tl_view_ctx vc = { t->db, t->cur, vs->dbi, false, v->name,
-				   (v->flags & TL_VIEW_BLIND) ? vs->defer : NULL };
+				   (v->flags & TL_VIEW_BLIND) ? vs->defer : NULL,
+				   NULL };
 		int rc = v->apply(&vc, ev, before, after, err);
 		if (rc)
 			return rc;
@@ -315,6 +316,7 @@ typedef struct replay {
 	size_t which_len;
 	MDB_dbi (*dbi)[TL_VIEW_DBS_MAX]; /* target handles, per which[] */
 	tl_sink **sinks;      /* per which[]: the bulk writer, or NULL */
+	void **states;        /* per which[]: bulk_begin()'s, or NULL */
 	bool bulk;            /* sorted bulk mode (until bulk_finish) */
 	task_map tasks;
 	msgpack_zone zone;
@@ -361,7 +363,8 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 		if (r->bulk && v->load)
 			continue; /* loaded from the final states instead */
 		tl_view_ctx vc = { r->db, txn, r->dbi[i], true, v->name,
-				   r->bulk ? r->sinks[i] : NULL };
+				   r->bulk ? r->sinks[i] : NULL,
+				   r->bulk ? r->states[i] : NULL };
 		if ((rc = v->apply(&vc, ev, have_before ? &before : NULL, slot,
 				   err)))
 			break;
@@ -449,19 +452,22 @@ static int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
 	r->arg = arg;
 	r->dbi = calloc(n ? n : 1, sizeof *r->dbi);
 	r->sinks = calloc(n ? n : 1, sizeof *r->sinks);
+	r->states = calloc(n ? n : 1, sizeof *r->states);
 	msgpack_zone_init(&r->zone, 8192);
 	msgpack_sbuffer_init(&r->scratch);
-	if (!r->dbi || !r->sinks)
+	if (!r->dbi || !r->sinks || !r->states)
 		return TL_ESTORAGE;
 	/* Bulk mode: views that are loaded from final states or only put
 	 * write through sinks; the others apply directly meanwhile. */
 	r->bulk = true;
 	for (size_t i = 0; i < n; i++) {
 		const tl_view *v = db->views[which[i]];
-		if (!v->load && !(v->flags & TL_VIEW_BLIND))
+		if (!v->load && !(v->flags & TL_VIEW_BLIND) && !v->bulk_begin)
 			continue;
 		if (!(r->sinks[i] = tl_sink_new(v->name, v->db_flags,
 						v->dbs_len)))
+			return TL_ESTORAGE;
+		if (v->bulk_begin && !(r->states[i] = v->bulk_begin()))
 			return TL_ESTORAGE;
 	}
 	return 0;
@@ -472,7 +478,11 @@ static void replay_free(replay *r)
 	map_free(&r->tasks);
 	for (size_t i = 0; r->sinks && i < r->which_len; i++)
 		tl_sink_free(r->sinks[i]);
+	for (size_t i = 0; r->states && i < r->which_len; i++)
+		if (r->states[i])
+			r->db->views[r->which[i]]->bulk_free(r->states[i]);
 	free(r->sinks);
+	free(r->states);
 	free(r->dbi);
 	msgpack_zone_destroy(&r->zone);
 	msgpack_sbuffer_destroy(&r->scratch);
@@ -523,10 +533,12 @@ typedef struct sort_job {
 static void *sort_blind(void *arg)
 {
 	sort_job *j = arg;
-	for (size_t i = 0; i < j->r->which_len; i++)
-		if (j->r->sinks[i] && !j->r->db->views[j->r->which[i]]->load &&
+	for (size_t i = 0; i < j->r->which_len; i++) {
+		const tl_view *v = j->r->db->views[j->r->which[i]];
+		if (j->r->sinks[i] && !v->load && !v->bulk_begin &&
 		    (j->rc = tl_sink_sort(j->r->sinks[i])))
 			break;
+	}
 	return NULL;
 }
 
@@ -543,15 +555,17 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 
 	for (size_t i = 0; !rc && i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		if (!v->load)
+		if (!v->load && !v->bulk_begin)
 			continue;
 		tl_view_ctx vc = { r->db, *txn, r->dbi[i], true, v->name,
-				   r->sinks[i] };
-		for (size_t j = 0; !rc && j < r->tasks.len; j++) {
+				   r->sinks[i], r->states[i] };
+		for (size_t j = 0; v->load && !rc && j < r->tasks.len; j++) {
 			const tl_task *t = &r->tasks.tasks[j];
 			if (!id_zero(t->id))
 				rc = v->load(&vc, t, err);
 		}
+		if (!rc && v->bulk_begin)
+			rc = v->bulk_end(&vc, r->states[i], err);
 		if (!rc && tl_sink_sort(r->sinks[i]))
 			rc = tl_err_set(err, TL_ESTORAGE, "storage",
 					"out of memory");

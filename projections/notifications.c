@@ -213,8 +213,12 @@ static int mark_read(const tl_view_ctx *vc, tl_slice member, uint64_t seq,
 	return put(vc, INBOX, ik, sizeof ik, sb->data, sb->size, err);
 }
 
-/* notification.read {member, ids}. */
-static int on_read(const tl_view_ctx *vc, const tl_event *ev, tl_err *err)
+typedef int (*mark_fn)(const tl_view_ctx *vc, tl_slice member,
+		       uint64_t seq, msgpack_sbuffer *sb, tl_err *err);
+
+/* notification.read {member, ids}: mark(member, id) for each id. */
+static int on_read(const tl_view_ctx *vc, const tl_event *ev, mark_fn mark,
+		   tl_err *err)
 {
 	msgpack_zone zone;
 	msgpack_sbuffer sb;
@@ -243,7 +247,7 @@ static int on_read(const tl_view_ctx *vc, const tl_event *ev, tl_err *err)
 		const msgpack_object *o = &ids->via.array.ptr[i];
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 			continue;
-		rc = mark_read(vc, member, o->via.u64, &sb, err);
+		rc = mark(vc, member, o->via.u64, &sb, err);
 	}
 out:
 	msgpack_sbuffer_destroy(&sb);
@@ -257,18 +261,213 @@ static bool type_is(const tl_event *ev, const char *s)
 	return ev->type.len == n && !memcmp(ev->type.p, s, n);
 }
 
+/* ---- rebuilds: the inboxes in memory -----------------------------------
+ *
+ * Marking read and deleting read the view's own databases, so a rebuild
+ * keeps the notifications in memory instead (bulk_begin): one record per
+ * assignment, in seq order, so a read event finds its ids by binary
+ * search; deletions in a list (task, seq).  At the end (bulk_end) every
+ * record whose task was deleted after it is dropped (as on_deleted drops
+ * them on append) and the others are written, as read or unread, through
+ * the engine's sorted sink.
+ */
+
+typedef struct nrec {
+	uint64_t seq;
+	int64_t at;
+	uint8_t task[16];
+	size_t member, by; /* offsets of NUL-terminated strings in strs */
+	bool read;
+} nrec;
+
+typedef struct nbulk {
+	nrec *v;
+	size_t n, cap;
+	char *strs;
+	size_t slen, scap;
+	struct gone {
+		uint8_t task[16];
+		uint64_t seq;
+	} *gone;
+	size_t ngone, gcap;
+} nbulk;
+
+static void *bulk_begin(void)
+{
+	return calloc(1, sizeof(nbulk));
+}
+
+static void bulk_free(void *state)
+{
+	nbulk *b = state;
+	free(b->v);
+	free(b->strs);
+	free(b->gone);
+	free(b);
+}
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return true;
+	size_t n = *cap ? *cap : 1024;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = n;
+	return true;
+}
+
+static bool bulk_str(nbulk *b, tl_slice s, size_t *off)
+{
+	if (!grow((void **)&b->strs, &b->scap, b->slen + s.len + 1, 1))
+		return false;
+	*off = b->slen;
+	if (s.len)
+		memcpy(b->strs + b->slen, s.p, s.len);
+	b->strs[b->slen + s.len] = 0;
+	b->slen += s.len + 1;
+	return true;
+}
+
+static int oom(tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "notifications: out of memory");
+}
+
+static int bulk_assigned(nbulk *b, const tl_event *ev, const tl_task *after,
+			 tl_err *err)
+{
+	tl_slice member = tl_s(after->assignee);
+	if (!member.p || tl_doc_slice_eq(member, ev->actor_id))
+		return 0; /* as on_assigned */
+	if (!grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v))
+		return oom(err);
+	nrec *r = &b->v[b->n];
+	r->seq = ev->seq;
+	r->at = ev->at_ms;
+	memcpy(r->task, after->id, 16);
+	r->read = false;
+	if (!bulk_str(b, member, &r->member) ||
+	    !bulk_str(b, ev->actor_id, &r->by))
+		return oom(err);
+	b->n++;
+	return 0;
+}
+
+static int bulk_mark(const tl_view_ctx *vc, tl_slice member, uint64_t seq,
+		     msgpack_sbuffer *sb, tl_err *err)
+{
+	nbulk *b = vc->state;
+	size_t lo = 0, hi = b->n;
+	(void)sb;
+	(void)err;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->v[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < b->n && b->v[lo].seq == seq &&
+	    tl_doc_slice_eq(tl_s(b->strs + b->v[lo].member), member))
+		b->v[lo].read = true;
+	return 0;
+}
+
+static int gone_cmp(const void *pa, const void *pb)
+{
+	const struct gone *a = pa, *b = pb;
+	int r = memcmp(a->task, b->task, 16);
+	return r ? r : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* Whether task was deleted after event seq. */
+static bool deleted_after(const nbulk *b, const uint8_t task[16],
+			  uint64_t seq)
+{
+	size_t lo = 0, hi = b->ngone;
+	while (lo < hi) { /* the first deletion of task past seq */
+		size_t mid = lo + (hi - lo) / 2;
+		int r = memcmp(b->gone[mid].task, task, 16);
+		if (r < 0 || (r == 0 && b->gone[mid].seq <= seq))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < b->ngone && !memcmp(b->gone[lo].task, task, 16);
+}
+
+static int bulk_end(const tl_view_ctx *vc, void *state, tl_err *err)
+{
+	nbulk *b = state;
+	msgpack_sbuffer sb;
+	char task[37];
+	int rc = 0;
+
+	if (b->ngone)
+		qsort(b->gone, b->ngone, sizeof *b->gone, gone_cmp);
+	msgpack_sbuffer_init(&sb);
+	for (size_t i = 0; i < b->n && !rc; i++) {
+		const nrec *r = &b->v[i];
+		if (deleted_after(b, r->task, r->seq))
+			continue;
+		tl_slice member = tl_s(b->strs + r->member);
+		uint8_t ik[INBOX_KEY], bk[BYTASK_KEY];
+		tl_uuid_format(r->task, task);
+		inbox_key(ik, member, r->read ? READ : UNREAD, r->seq);
+		memcpy(bk, r->task, 16);
+		tl_key_u64(bk + 16, r->seq);
+		pack_notification(&sb, r->seq, member, r->at, task,
+				  tl_s(b->strs + r->by), r->read);
+		rc = tl_view_put(vc, INBOX, ik, sizeof ik, sb.data, sb.size,
+				 err);
+		if (!rc)
+			rc = tl_view_put(vc, BYTASK, bk, sizeof bk, member.p,
+					 member.len, err);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static int bulk_apply(const tl_view_ctx *vc, const tl_event *ev,
+		      const tl_task *after, tl_err *err)
+{
+	nbulk *b = vc->state;
+	if (after && (type_is(ev, "task.created") ||
+		      type_is(ev, "task.assigned")))
+		return bulk_assigned(b, ev, after, err);
+	if (after && type_is(ev, "task.deleted")) {
+		if (!grow((void **)&b->gone, &b->gcap, b->ngone + 1,
+			  sizeof *b->gone))
+			return oom(err);
+		memcpy(b->gone[b->ngone].task, after->id, 16);
+		b->gone[b->ngone++].seq = ev->seq;
+		return 0;
+	}
+	if (type_is(ev, "notification.read"))
+		return on_read(vc, ev, bulk_mark, err);
+	return 0;
+}
+
 static int notifications_apply(const tl_view_ctx *vc, const tl_event *ev,
 			       const tl_task *before, const tl_task *after,
 			       tl_err *err)
 {
 	(void)before;
+	if (vc->state)
+		return bulk_apply(vc, ev, after, err);
 	if (after && (type_is(ev, "task.created") ||
 		      type_is(ev, "task.assigned")))
 		return on_assigned(vc, ev, after, err);
 	if (after && type_is(ev, "task.deleted"))
 		return on_deleted(vc, after, err);
 	if (type_is(ev, "notification.read"))
-		return on_read(vc, ev, err);
+		return on_read(vc, ev, mark_read, err);
 	return 0;
 }
 
@@ -282,6 +481,9 @@ const tl_view tl_view_notifications = {
 	.db_flags = notifications_flags,
 	.dbs_len = 2,
 	.apply = notifications_apply,
+	.bulk_begin = bulk_begin,
+	.bulk_end = bulk_end,
+	.bulk_free = bulk_free,
 };
 
 /* ---- the query ----------------------------------------------------------- */

@@ -9,6 +9,7 @@
  * Each test has its own workspace (viewtest.h) opened with every view:
  * admin "admin", members alice and bob, second admin "root".
  */
+#include "internal.h"
 #include "viewtest.h"
 
 TestSuite(notifications, .init = vt_setup, .fini = vt_teardown);
@@ -424,4 +425,69 @@ Test(notifications, verify_finds_a_tampered_inbox)
 	tl_err err = { 0 };
 	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
 	cr_expect_gt(n, 0, "verify found %d problems", n);
+}
+
+/* Random assignments, reassignments, reads and deletions: the inboxes a
+ * rebuild makes in memory (bulk_begin .. bulk_end) equal those appends
+ * kept, whole and in small chunks with early writes. */
+Test(notifications, a_rebuild_in_memory_equals_appending_over_random_changes)
+{
+	enum { TASKS = 40, STEPS = 400 };
+	static const char *const who[] = { "alice", "bob", "root", NULL };
+	char ids[TASKS][37];
+	bool gone[TASKS] = { false };
+	struct note {
+		uint64_t seq;
+		int task;
+		const char *member;
+	} notes[TASKS + STEPS];
+	size_t n_notes = 0;
+	uint64_t x = 7;
+#define RND(n) (x = x * 6364136223846793005ull + 1442695040888963407ull, \
+		(int)((x >> 33) % (n)))
+	for (int i = 0; i < TASKS; i++) {
+		const char *a = who[RND(4)], *actor = who[RND(3)];
+		tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("t"),
+			       .link = tl_s("lead:1"), .assignee = tl_s(a) };
+		tl_result res;
+		tl_task t;
+		uint64_t seq = vt_exec(actor, VT_T0 + i, &add, &res);
+		cr_assert_eq(tl_task_decode(res.doc, res.doc_len, &t), 0);
+		tl_uuid_format(t.id, ids[i]);
+		tl_task_release(&t);
+		tl_result_release(&res);
+		if (a && strcmp(a, actor))
+			notes[n_notes++] = (struct note){ seq, i, a };
+	}
+	for (int s = 0; s < STEPS; s++) {
+		int i = RND(TASKS), k = RND(10);
+		const char *actor = who[RND(3)];
+		if (gone[i])
+			continue;
+		if (k < 5) {
+			const char *a = who[RND(4)];
+			tl_cmd c = { .kind = TL_TASK_ASSIGN, .id = tl_s(ids[i]),
+				     .assignee = tl_s(a), .unassign = !a };
+			uint64_t seq = vt_exec(actor, VT_T0 + 100 + s, &c, NULL);
+			if (seq && a && strcmp(a, actor)) /* 0: a no-op */
+				notes[n_notes++] = (struct note){ seq, i, a };
+		} else if (k < 9 && n_notes) {
+			const struct note *nt = &notes[RND((int)n_notes)];
+			if (gone[nt->task])
+				continue;
+			const char *id[] = { num(nt->seq) };
+			mark(nt->member, nt->member, id, 1);
+		} else {
+			tl_cmd c = { .kind = TL_TASK_DELETE, .id = tl_s(ids[i]) };
+			vt_exec("root", VT_T0 + 100 + s, &c, NULL);
+			gone[i] = true;
+		}
+	}
+#undef RND
+	cr_assert_eq(vt_verify(), 0);
+	tl_rebuild_chunk = 7;
+	tl_rebuild_mem = 2048;
+	cr_assert_eq(vt_verify(), 0, "in chunks, written early");
+	tl_rebuild_chunk = 50000;
+	tl_rebuild_mem = (size_t)1 << 30;
 }
