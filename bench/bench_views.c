@@ -1195,6 +1195,7 @@ static void query_size(int si, size_t n)
 		tl_add_range(db, 0, n, hot, NULL);
 		tl_db_close(db);
 		db = tl_open(dir, false);
+		sync(); /* the preload's writeback finishes before we measure */
 		run_queries(si, hot, db, NULL);
 		tl_db_close(db);
 		if (!cfg.keep)
@@ -1208,6 +1209,7 @@ static void query_size(int si, size_t n)
 		sq_add_range(&q, 0, n, hot, NULL);
 		sq_close(&q);
 		sq_open(&q, dir, false, true);
+		sync();
 		run_queries(si, hot, NULL, &q);
 		sq_close(&q);
 		if (!cfg.keep)
@@ -1346,6 +1348,7 @@ static void big_runs(void)
 
 	if (cfg.do_query) {
 		note("queries at %zu tasks (%zu hot records)", big, hot);
+		sync();
 		if (db)
 			run_queries(2, hot, db, NULL);
 		if (cfg.sys[SYS_SQ]) {
@@ -1656,7 +1659,9 @@ static void report(FILE *f)
 	if (cfg.do_query) {
 		fprintf(f, "### Query latency\n\n");
 		fprintf(f,
-			"Warm, in-process, one query at a time: %s queries of "
+			"Warm, in-process, one query at a time, after `sync()` "
+			"(so that the writeback of the preload does not run "
+			"meanwhile): %s queries of "
 			"each kind per size after the same %s once untimed; "
 			"latency = wall time of the call (tasklog: "
 			"`tl_task_list` / `tl_timeline` including its read "

@@ -393,15 +393,20 @@ static int emit_task_event(run *r, const char *type, tl_task *task,
 				"cannot fold %s", type);
 		goto out;
 	}
-	if (t->db->views_len &&
-	    (rc = tl_views_apply(t, &ev, have_before ? &before : NULL, task,
-				 err)))
-		goto out;
-
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
 	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
 	tl_task_pack(&pk, task);
+	if (t->db->views_len) {
+		/* Views may keep copies of the document: hand them this one. */
+		t->after_doc = (const uint8_t *)t->doc.data;
+		t->after_doc_len = t->doc.size;
+		rc = tl_views_apply(t, &ev, have_before ? &before : NULL, task,
+				    err);
+		t->after_doc = NULL;
+		if (rc)
+			goto out;
+	}
 	MDB_val k = { 16, task->id }, v = { t->doc.size, t->doc.data };
 	MDB_cursor *ct = tl_txn_cursor(t, t->db->tasks, &t->c_tasks);
 	/* Generated ids are time-ordered: appending is the common case. */

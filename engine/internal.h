@@ -122,6 +122,8 @@ struct tl_txn {
 	uint64_t first_seq;  /* next_seq when the txn began */
 	int64_t d_tasks, d_active; /* changes to meta "counts" at commit */
 	uint8_t prev_hash[TL_HASH_LEN];
+	const uint8_t *after_doc; /* during tl_views_apply of a task event: */
+	size_t after_doc_len;     /* the document that will be stored */
 	msgpack_sbuffer ev;  /* scratch: event bytes */
 	msgpack_sbuffer doc; /* scratch: task/member document */
 	msgpack_sbuffer data;/* scratch: event data */

@@ -224,6 +224,14 @@ static void pack_opt(msgpack_packer *pk, const char *s)
 		msgpack_pack_nil(pk);
 }
 
+void tl_task_encode(const tl_task *t, msgpack_sbuffer *sb)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, tl_buf_write);
+	tl_task_pack(&pk, t);
+}
+
 void tl_task_pack(msgpack_packer *pk, const tl_task *t)
 {
 	char id[37];

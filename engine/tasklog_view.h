@@ -71,6 +71,8 @@ typedef struct tl_view_ctx {
 	const char *name;   /* the view's, for errors */
 	tl_sink *sink;      /* non-NULL: tl_view_put buffers (rebuilds) */
 	void *state;        /* a rebuild's bulk_begin() state, or NULL */
+	const uint8_t *doc; /* the task's stored document after the event, */
+	size_t doc_len;     /* when the engine has it (appends); else NULL */
 } tl_view_ctx;
 
 /* Put key -> value into database db (index into dbs[]) of the view:
@@ -144,6 +146,10 @@ const MDB_dbi *tl_view_dbis(tl_db *db, const char *name);
 /* The stored document of a task: valid until the transaction ends.
  * Returns 0, MDB_NOTFOUND or an LMDB error. */
 int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc);
+/* The stored document of task t, as the engine stores it, into sb (a
+ * msgpack_sbuffer, cleared first). */
+struct msgpack_sbuffer;
+void tl_task_encode(const tl_task *t, struct msgpack_sbuffer *sb);
 /* Decode a task document (release with tl_task_release). */
 int tl_task_decode(const void *doc, size_t len, tl_task *t);
 void tl_task_release(tl_task *t);

@@ -172,7 +172,7 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 						v->dbs_len); /* NULL: direct */
 		tl_view_ctx vc = { t->db, t->cur, vs->dbi, false, v->name,
 				   (v->flags & TL_VIEW_BLIND) ? vs->defer : NULL,
-				   NULL };
+				   NULL, t->after_doc, t->after_doc_len };
 		int rc = v->apply(&vc, ev, before, after, err);
 		if (rc)
 			return rc;
@@ -364,7 +364,7 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 			continue; /* loaded from the final states instead */
 		tl_view_ctx vc = { r->db, txn, r->dbi[i], true, v->name,
 				   r->bulk ? r->sinks[i] : NULL,
-				   r->bulk ? r->states[i] : NULL };
+				   r->bulk ? r->states[i] : NULL, NULL, 0 };
 		if ((rc = v->apply(&vc, ev, have_before ? &before : NULL, slot,
 				   err)))
 			break;
@@ -558,7 +558,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		if (!v->load && !v->bulk_begin)
 			continue;
 		tl_view_ctx vc = { r->db, *txn, r->dbi[i], true, v->name,
-				   r->sinks[i], r->states[i] };
+				   r->sinks[i], r->states[i], NULL, 0 };
 		for (size_t j = 0; v->load && !rc && j < r->tasks.len; j++) {
 			const tl_task *t = &r->tasks.tasks[j];
 			if (!id_zero(t->id))

@@ -41,25 +41,29 @@
  * dimension is a one-line change plus a version bump (the view rebuilds).
  */
 #include <stdlib.h>
+#include <msgpack.h>
 #include <string.h>
 
 #include "list.h"
 
-#define VIEW_VERSION 4
+#define VIEW_VERSION 5
 #define KEYS_MAX 6 /* 2 dims x 3 sorts */
+#define COVER_MAX 1024 /* documents up to this size go into M's due range */
 
 static const struct dim_sorts {
 	char dim;
 	const char *sorts;
 } dim_sorts[] = {
 	{ TL_DIM_STATUS, "dcu" },
-	{ TL_DIM_ASSIGNEE, "dcu" },
+	{ TL_DIM_ASSIGNEE, "cu" }, /* and "d", the covered range: cover_key */
 };
 #define RECORD_SORTS "dc" /* kept by the timeline view */
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
 bool tl_list_has_sort(char dim, char sort)
 {
+	if (dim == TL_DIM_ASSIGNEE && sort == TL_SORT_DUE)
+		return true; /* the covered range */
 	if (dim == TL_DIM_RECORD)
 		return strchr(RECORD_SORTS, sort) != NULL;
 	for (size_t i = 0; i < N_DIMS; i++)
@@ -258,27 +262,78 @@ int tl_list_update(const tl_view_ctx *vc, size_t db, const tl_task *before,
 	return 0;
 }
 
+/* The key of t in the covered range, M's due sort: a member's active
+ * tasks, soonest first, each with its document in the value, so that the
+ * hottest listings (`task list --assignee X --sort due`, `upcoming`) read
+ * one key range and no document by id. */
+static bool cover_key(const tl_task *t, uint8_t key[TL_LIST_KEY_LEN])
+{
+	uint64_t dv, sv, tb;
+	if (!t || t->deleted || !task_dimval(t, TL_DIM_ASSIGNEE, &dv))
+		return false;
+	tl_list_sortval(t, TL_SORT_DUE, &sv, &tb);
+	tl_list_key(key, TL_DIM_ASSIGNEE, dv, TL_SORT_DUE, sv, tb);
+	return true;
+}
+
+/* Put t's covered entry: the 28-byte value, then its document (doc, or
+ * encoded here when the engine gave none) unless that is over COVER_MAX
+ * bytes, when readers fetch it by id. */
+static int put_cover(const tl_view_ctx *vc, const uint8_t *key,
+		     const tl_task *t, const uint8_t *doc, size_t doc_len,
+		     tl_err *err)
+{
+	uint8_t buf[TL_LIST_VAL_LEN + COVER_MAX];
+	msgpack_sbuffer sb = { 0, NULL, 0 };
+	int rc;
+
+	if (!doc) {
+		msgpack_sbuffer_init(&sb);
+		tl_task_encode(t, &sb);
+		doc = (const uint8_t *)sb.data;
+		doc_len = sb.size;
+	}
+	tl_list_value(buf, t);
+	if (doc_len > COVER_MAX)
+		doc_len = 0;
+	if (doc_len)
+		memcpy(buf + TL_LIST_VAL_LEN, doc, doc_len);
+	rc = tl_view_put(vc, 0, key, TL_LIST_KEY_LEN, buf,
+			 TL_LIST_VAL_LEN + doc_len, err);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
 /* Delete the keys of before that after lacks, put those after adds, and
  * rewrite all of them when the value changes (due, status, type): an
- * event that changes only notes or tags writes nothing here, one that
- * changes the due date rewrites the task's entries (and the 'u' keys
- * move with every event, as updated_at does). */
+ * event that changes only notes or tags writes only the 'u' keys (they
+ * move with every event, as updated_at does) and the covered entry,
+ * whose document changed. */
 static int apply(const tl_view_ctx *vc, const tl_event *ev,
 		 const tl_task *before, const tl_task *after, tl_err *err)
 {
 	uint8_t old[KEYS_MAX][TL_LIST_KEY_LEN], cur[KEYS_MAX][TL_LIST_KEY_LEN];
+	uint8_t ock[TL_LIST_KEY_LEN], nck[TL_LIST_KEY_LEN];
+	int rc;
 
 	(void)ev;
 	if (!before && !after)
 		return 0; /* not a task event */
-	return tl_list_update(vc, 0, before, old, task_keys(before, old),
-			      after, cur, task_keys(after, cur), err);
+	if ((rc = tl_list_update(vc, 0, before, old, task_keys(before, old),
+				 after, cur, task_keys(after, cur), err)))
+		return rc;
+	bool had = cover_key(before, ock), has = cover_key(after, nck);
+	if (had && (!has || memcmp(ock, nck, sizeof ock)) &&
+	    (rc = tl_view_del(vc, 0, ock, sizeof ock, err)))
+		return rc;
+	return has ? put_cover(vc, nck, after, vc->doc, vc->doc_len, err) : 0;
 }
 
 /* The entries of a task's current state: what a rebuild loads. */
 static int load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 {
 	uint8_t keys[KEYS_MAX][TL_LIST_KEY_LEN], val[TL_LIST_VAL_LEN];
+	uint8_t ck[TL_LIST_KEY_LEN];
 	size_t n = task_keys(t, keys);
 
 	if (n)
@@ -289,7 +344,7 @@ static int load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return cover_key(t, ck) ? put_cover(vc, ck, t, NULL, 0, err) : 0;
 }
 
 static const char *const dbs[] = { "idx" };

@@ -11,7 +11,9 @@
  *        | status (1) | type (1) | link type (1) | reserved (1, 0)
  *
  * The value carries what the filters other than assignee and record
- * check, so that a scan rejects candidates without their documents.
+ * check, so that a scan rejects candidates without their documents.  In
+ * M's due range ("covered") the task's stored document follows (unless
+ * over 1 KiB): those listings read no document by id.
  *
  * A task has at most one key per (dim, sort): one value per dimension.
  * See docs/format.md, "View `tasks`", for the dimensions and sorts.

@@ -578,6 +578,7 @@ typedef struct range {
 	bool live; /* positioned on a key of the range */
 	uint64_t sv, tb;
 	tl_list_facets f; /* of the entry */
+	MDB_val doc;      /* the document, in a covered entry; else empty */
 } range;
 
 /* Take the cursor's current entry (rc from mdb_cursor_get) if it is in
@@ -593,8 +594,12 @@ static int range_take(range *g, const plan *p, int rc, MDB_val *k,
 	if (k->mv_size != TL_LIST_KEY_LEN ||
 	    memcmp(k->mv_data, g->prefix, TL_LIST_PREFIX_LEN))
 		return 0;
-	if (v->mv_size != TL_LIST_VAL_LEN)
+	if (v->mv_size < TL_LIST_VAL_LEN)
 		return MDB_CORRUPTED;
+	g->doc.mv_size = v->mv_size - TL_LIST_VAL_LEN;
+	g->doc.mv_data = g->doc.mv_size
+				 ? (uint8_t *)v->mv_data + TL_LIST_VAL_LEN
+				 : NULL;
 	g->sv = tl_key_get_u64((uint8_t *)k->mv_data + 10);
 	g->tb = tl_key_get_u64((uint8_t *)k->mv_data + 18);
 	tl_list_facets_of(v->mv_data, &g->f);
@@ -842,7 +847,9 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 			more = true; /* the value tells all: a match follows */
 			break;
 		}
-		if ((mrc = tl_task_doc(r->db, r->txn, m->f.id, &doc)))
+		if (m->doc.mv_size)
+			doc = m->doc; /* a covered entry */
+		else if ((mrc = tl_task_doc(r->db, r->txn, m->f.id, &doc)))
 			break;
 		msgpack_zone_clear(&zone);
 		int ok = fast ? fast_match(p, &doc, &zone)

@@ -99,7 +99,7 @@ static size_t run(size_t n, size_t mem)
 	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "direct", MDB_CREATE, &direct), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "bulk", MDB_CREATE, &bulk), 0);
-	tl_view_ctx vc = { NULL, txn, &bulk, true, "test", s, NULL };
+	tl_view_ctx vc = { NULL, txn, &bulk, true, "test", s, NULL, NULL, 0 };
 	for (size_t i = 0; i < n; i++) {
 		uint8_t k[40];
 		char v[32];

@@ -1582,3 +1582,29 @@ Test(list, pages_without_duplicates_or_skips_under_random_changes)
 	cr_assert_eq(verify(), 0);
 	free(m);
 }
+
+/* M's due range carries each active task's document: every change to the
+ * task shows there, and a document too big to carry is fetched by id. */
+Test(list, the_covered_range_follows_every_change_of_the_document)
+{
+	static char notes[2001];
+	clock_ms = T0;
+	ADD(.title = "a", .assignee = "alice", .due_ms = T0 + HOUR);
+	ADD(.title = "z", .assignee = "alice", .due_ms = T0 + 2 * HOUR);
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "a z");
+	UPDATE("a", .title = tl_s("b"));
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "b z");
+	memset(notes, 'n', sizeof notes - 1);
+	UPDATE("a", .title = tl_s("c"), .notes = tl_s(notes));
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "c z");
+	UPDATE("a", .title = tl_s("d"), .notes = tl_s("short"));
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "d z");
+	UPDATE("a", .due = tl_s("2000-01-01T00:00:00Z"));
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "d z");
+	UPDATE("z", .due = tl_s("1999-01-01T00:00:00Z"));
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "z d");
+	assign("z", "bob");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "d");
+	cr_assert_str_eq(LIST(.assignee = { "bob" }, .sort = "due"), "z");
+	cr_assert_eq(verify(), 0);
+}
