@@ -292,8 +292,11 @@ static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
 					&task, &t->zone, err);
 		if (rc)
 			return rc;
-		tl_task_pack(&pk, &task);
+		bool ok = tl_task_pack(&t->doc, &task);
 		tl_task_release(&task);
+		if (!ok)
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
 	} else {
 		/* A member stream: the first result was a member document, or
 		 * for notification.read the event's own data. */
@@ -393,10 +396,11 @@ static int emit_task_event(run *r, const char *type, tl_task *task,
 				"cannot fold %s", type);
 		goto out;
 	}
-	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
-	tl_task_pack(&pk, task);
+	if (!tl_task_pack(&t->doc, task)) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		goto out;
+	}
 	if (t->db->views_len) {
 		/* Views may keep copies of the document: hand them this one. */
 		t->after_doc = (const uint8_t *)t->doc.data;
@@ -439,10 +443,9 @@ static void data_begin(run *r, msgpack_packer *pk)
 static int result_unchanged(run *r, const tl_task *task, tl_result *res,
 			    tl_err *err)
 {
-	msgpack_packer pk;
 	msgpack_sbuffer_clear(&r->t->doc);
-	msgpack_packer_init(&pk, &r->t->doc, tl_buf_write);
-	tl_task_pack(&pk, task);
+	if (!tl_task_pack(&r->t->doc, task))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
 	res->seq = 0;
 	res->appended = false;
 	if (result_doc(res, &r->t->doc))

@@ -102,10 +102,11 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 	if ((rc = tl_views_apply(t, ev, have_before ? &before : NULL, &task,
 				 err)))
 		goto out;
-	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
-	tl_task_pack(&pk, &task);
+	if (!tl_task_pack(&t->doc, &task)) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		goto out;
+	}
 	MDB_val k = { 16, id }, v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->tasks, &k, &v, 0)))
 		rc = tl_mdb_err(err, rc, "store task");

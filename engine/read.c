@@ -162,10 +162,11 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 static int pack_task_doc(const tl_task *t, uint8_t **doc, size_t *len)
 {
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, tl_buf_write);
-	tl_task_pack(&pk, t);
+	if (!tl_task_pack(&sb, t)) {
+		msgpack_sbuffer_destroy(&sb);
+		return TL_ESTORAGE;
+	}
 	*len = sb.size;
 	*doc = (uint8_t *)msgpack_sbuffer_release(&sb);
 	return *doc ? 0 : TL_ESTORAGE;

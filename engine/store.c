@@ -600,42 +600,48 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 		  tl_err *err)
 {
 	msgpack_sbuffer *b = &t->ev;
-	msgpack_packer pk;
 	uint8_t id[16];
 	char idtext[37];
 
 	tl_uuid_v7(in->at_ms, id);
 	tl_uuid_format(id, idtext);
 	msgpack_sbuffer_clear(b);
-	msgpack_packer_init(&pk, b, tl_buf_write);
-	msgpack_pack_map(&pk, 10);
-	TL_KEY(&pk, "seq");
-	msgpack_pack_uint64(&pk, t->next_seq);
-	TL_KEY(&pk, "id");
-	tl_pack_str(&pk, idtext, 36);
-	TL_KEY(&pk, "type");
-	tl_pack_cstr(&pk, in->type);
-	TL_KEY(&pk, "stream");
-	tl_pack_str(&pk, in->stream.p, in->stream.len);
-	TL_KEY(&pk, "version");
-	msgpack_pack_uint32(&pk, in->version);
-	TL_KEY(&pk, "at");
-	tl_pack_time(&pk, in->at_ms);
-	TL_KEY(&pk, "actor");
-	msgpack_pack_map(&pk, 2);
-	TL_KEY(&pk, "id");
-	tl_pack_str(&pk, in->actor_id.p, in->actor_id.len);
-	TL_KEY(&pk, "kind");
-	tl_pack_cstr(&pk, in->actor_system ? "system" : "user");
-	TL_KEY(&pk, "schema");
-	msgpack_pack_uint32(&pk, TL_SCHEMA_VERSION);
-	TL_KEY(&pk, "data");
-	msgpack_sbuffer_write(b, (const char *)in->data, in->data_len);
-	TL_KEY(&pk, "hash");
-	msgpack_pack_bin(&pk, TL_HASH_LEN);
+	size_t type_len = strlen(in->type);
+	uint8_t *p = tl_w_begin(b, 200 + TL_W_STR(type_len) +
+					   TL_W_STR(in->stream.len) +
+					   TL_W_STR(in->actor_id.len) +
+					   in->data_len);
+	if (!p)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	p = tl_w_map(p, 10);
+	p = TL_WK(p, "seq");
+	p = tl_w_u64(p, t->next_seq);
+	p = TL_WK(p, "id");
+	p = tl_w_str(p, idtext, 36);
+	p = TL_WK(p, "type");
+	p = tl_w_str(p, in->type, type_len);
+	p = TL_WK(p, "stream");
+	p = tl_w_str(p, in->stream.p, in->stream.len);
+	p = TL_WK(p, "version");
+	p = tl_w_u64(p, in->version);
+	p = TL_WK(p, "at");
+	p = tl_w_time(p, in->at_ms);
+	p = TL_WK(p, "actor");
+	p = tl_w_map(p, 2);
+	p = TL_WK(p, "id");
+	p = tl_w_str(p, in->actor_id.p, in->actor_id.len);
+	p = TL_WK(p, "kind");
+	p = in->actor_system ? TL_WK(p, "system") : TL_WK(p, "user");
+	p = TL_WK(p, "schema");
+	p = tl_w_u64(p, TL_SCHEMA_VERSION);
+	p = TL_WK(p, "data");
+	memcpy(p, in->data, in->data_len);
+	p += in->data_len;
+	p = TL_WK(p, "hash");
 	/* Reserve the hash bytes, then compute over the canonical form. */
 	uint8_t zero[TL_HASH_LEN] = { 0 };
-	msgpack_pack_bin_body(&pk, zero, TL_HASH_LEN);
+	p = tl_w_bin(p, zero, TL_HASH_LEN);
+	tl_w_end(b, p);
 	uint8_t *raw = (uint8_t *)b->data;
 	uint8_t *hash = raw + b->size - TL_HASH_LEN;
 	tl_event_hash(t->prev_hash, raw, b->size, hash);

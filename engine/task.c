@@ -216,78 +216,90 @@ static void tag_remove(tl_task *t, tl_slice tag)
 
 /* ---- document codec -------------------------------------------------- */
 
-static void pack_opt(msgpack_packer *pk, const char *s)
-{
-	if (s)
-		tl_pack_cstr(pk, s);
-	else
-		msgpack_pack_nil(pk);
-}
-
 void tl_task_encode(const tl_task *t, msgpack_sbuffer *sb)
 {
-	msgpack_packer pk;
 	msgpack_sbuffer_clear(sb);
-	msgpack_packer_init(&pk, sb, tl_buf_write);
-	tl_task_pack(&pk, t);
+	tl_task_pack(sb, t);
 }
 
-void tl_task_pack(msgpack_packer *pk, const tl_task *t)
+static size_t opt_len(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+static uint8_t *w_opt(uint8_t *p, const char *s, size_t n)
+{
+	return s ? tl_w_str(p, s, n) : tl_w_nil(p);
+}
+
+bool tl_task_pack(msgpack_sbuffer *sb, const tl_task *t)
 {
 	char id[37];
-	tl_uuid_format(t->id, id);
-	msgpack_pack_map(pk, 19);
-	TL_KEY(pk, "id");
-	tl_pack_str(pk, id, 36);
-	TL_KEY(pk, "title");
-	pack_opt(pk, t->title);
-	TL_KEY(pk, "type");
-	tl_pack_cstr(pk, tl_type_tokens[t->type]);
-	TL_KEY(pk, "status");
-	tl_pack_cstr(pk, tl_status_tokens[t->status]);
-	TL_KEY(pk, "due_at");
-	tl_pack_time_or_nil(pk, t->has_due, t->due_at);
-	TL_KEY(pk, "assignee");
-	pack_opt(pk, t->assignee);
-	TL_KEY(pk, "notes");
-	pack_opt(pk, t->notes);
-	TL_KEY(pk, "link");
-	msgpack_pack_map(pk, 2);
-	TL_KEY(pk, "type");
-	tl_pack_cstr(pk, tl_entity_tokens[t->link_type]);
-	TL_KEY(pk, "id");
-	pack_opt(pk, t->link_id);
-	TL_KEY(pk, "created_at");
-	tl_pack_time(pk, t->created_at);
-	TL_KEY(pk, "created_by");
-	msgpack_pack_map(pk, 2);
-	TL_KEY(pk, "id");
-	pack_opt(pk, t->created_by);
-	TL_KEY(pk, "kind");
-	tl_pack_cstr(pk, t->created_by_system ? "system" : "user");
-	TL_KEY(pk, "updated_at");
-	tl_pack_time(pk, t->updated_at);
-	TL_KEY(pk, "completed_at");
-	tl_pack_time_or_nil(pk, t->has_completed, t->completed_at);
-	TL_KEY(pk, "pipeline");
-	pack_opt(pk, t->pipeline);
-	TL_KEY(pk, "stage");
-	pack_opt(pk, t->stage);
-	TL_KEY(pk, "tags");
-	msgpack_pack_array(pk, t->tags_len);
+	size_t title = opt_len(t->title), assignee = opt_len(t->assignee),
+	       notes = opt_len(t->notes), link_id = opt_len(t->link_id),
+	       by = opt_len(t->created_by), pipeline = opt_len(t->pipeline),
+	       stage = opt_len(t->stage), tags = 0;
 	for (size_t i = 0; i < t->tags_len; i++)
-		tl_pack_cstr(pk, t->tags[i]);
-	TL_KEY(pk, "automation");
-	msgpack_pack_nil(pk);
-	TL_KEY(pk, "version");
-	msgpack_pack_uint64(pk, t->version);
-	TL_KEY(pk, "deleted");
-	if (t->deleted)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-	TL_KEY(pk, "created_seq");
-	msgpack_pack_uint64(pk, t->created_seq);
+		tags += TL_W_STR(strlen(t->tags[i]));
+	/* Keys and fixed fields take under 400 bytes. */
+	size_t bound = 512 + TL_W_STR(title) + TL_W_STR(assignee) +
+		       TL_W_STR(notes) + TL_W_STR(link_id) + TL_W_STR(by) +
+		       TL_W_STR(pipeline) + TL_W_STR(stage) + tags;
+	uint8_t *p = tl_w_begin(sb, bound);
+	if (!p)
+		return false;
+	tl_uuid_format(t->id, id);
+	p = tl_w_map(p, 19);
+	p = TL_WK(p, "id");
+	p = tl_w_str(p, id, 36);
+	p = TL_WK(p, "title");
+	p = w_opt(p, t->title, title);
+	p = TL_WK(p, "type");
+	p = tl_w_cstr(p, tl_type_tokens[t->type]);
+	p = TL_WK(p, "status");
+	p = tl_w_cstr(p, tl_status_tokens[t->status]);
+	p = TL_WK(p, "due_at");
+	p = tl_w_time_or_nil(p, t->has_due, t->due_at);
+	p = TL_WK(p, "assignee");
+	p = w_opt(p, t->assignee, assignee);
+	p = TL_WK(p, "notes");
+	p = w_opt(p, t->notes, notes);
+	p = TL_WK(p, "link");
+	p = tl_w_map(p, 2);
+	p = TL_WK(p, "type");
+	p = tl_w_cstr(p, tl_entity_tokens[t->link_type]);
+	p = TL_WK(p, "id");
+	p = w_opt(p, t->link_id, link_id);
+	p = TL_WK(p, "created_at");
+	p = tl_w_time(p, t->created_at);
+	p = TL_WK(p, "created_by");
+	p = tl_w_map(p, 2);
+	p = TL_WK(p, "id");
+	p = w_opt(p, t->created_by, by);
+	p = TL_WK(p, "kind");
+	p = t->created_by_system ? TL_WK(p, "system") : TL_WK(p, "user");
+	p = TL_WK(p, "updated_at");
+	p = tl_w_time(p, t->updated_at);
+	p = TL_WK(p, "completed_at");
+	p = tl_w_time_or_nil(p, t->has_completed, t->completed_at);
+	p = TL_WK(p, "pipeline");
+	p = w_opt(p, t->pipeline, pipeline);
+	p = TL_WK(p, "stage");
+	p = w_opt(p, t->stage, stage);
+	p = TL_WK(p, "tags");
+	p = tl_w_array(p, (uint32_t)t->tags_len);
+	for (size_t i = 0; i < t->tags_len; i++)
+		p = tl_w_cstr(p, t->tags[i]);
+	p = TL_WK(p, "automation");
+	p = tl_w_nil(p);
+	p = TL_WK(p, "version");
+	p = tl_w_u64(p, t->version);
+	p = TL_WK(p, "deleted");
+	p = tl_w_bool(p, t->deleted);
+	p = TL_WK(p, "created_seq");
+	p = tl_w_u64(p, t->created_seq);
+	tl_w_end(sb, p);
+	return true;
 }
 
 /* Field readers of a decoded document: o is the field's value (NULL when
