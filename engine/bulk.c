@@ -71,6 +71,11 @@ tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs)
 	return s;
 }
 
+size_t tl_sink_bytes(const tl_sink *s)
+{
+	return s->bytes;
+}
+
 void tl_sink_reset(tl_sink *s)
 {
 	for (size_t i = 0; i < s->ndbs; i++) {

@@ -92,6 +92,7 @@ void tl_sink_free(tl_sink *s);
 #define TL_SINK_KEEP (16u << 20)
 void tl_sink_reset(tl_sink *s);
 bool tl_sink_empty(const tl_sink *s);
+size_t tl_sink_bytes(const tl_sink *s);
 /* Remember the fill, and go back to it (a nested transaction aborted). */
 void tl_sink_mark(tl_sink *s);
 void tl_sink_rollback(tl_sink *s);

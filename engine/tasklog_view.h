@@ -92,6 +92,11 @@ int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
  * and stay in the CPU's caches), and a rebuild may collect them all, sort
  * them and append them in key order. */
 #define TL_VIEW_BLIND 1u
+/* tl_view.flags, for a view with load() that also derives entries from
+ * events: a rebuild calls load() once per task and apply() for every event
+ * (vc->rebuilding and vc->sink set), and apply() then leaves out what
+ * load() writes. */
+#define TL_VIEW_LOAD_AND_APPLY 2u
 
 struct tl_view {
 	const char *name;

@@ -360,7 +360,7 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 	}
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		if (r->bulk && v->load)
+		if (r->bulk && v->load && !(v->flags & TL_VIEW_LOAD_AND_APPLY))
 			continue; /* loaded from the final states instead */
 		tl_view_ctx vc = { r->db, txn, r->dbi[i], true, v->name,
 				   r->bulk ? r->sinks[i] : NULL,
@@ -523,34 +523,25 @@ fail:
 	}
 }
 
-/* The sinks of blind views are complete when the scan ends: a second
- * thread sorts them while this one loads the others. */
 typedef struct sort_job {
-	replay *r;
+	tl_sink *s;
 	int rc;
 } sort_job;
 
-static void *sort_blind(void *arg)
+static void *sort_one(void *arg)
 {
 	sort_job *j = arg;
-	for (size_t i = 0; i < j->r->which_len; i++) {
-		const tl_view *v = j->r->db->views[j->r->which[i]];
-		if (j->r->sinks[i] && !v->load && !v->bulk_begin &&
-		    (j->rc = tl_sink_sort(j->r->sinks[i])))
-			break;
-	}
+	j->rc = tl_sink_sort(j->s);
 	return NULL;
 }
 
 /* Leave bulk mode: load the views that load from final states (the tasks
- * as folded up to event r->next - 1), then write every sink, sorted, into
- * *txn (renewed as it fills when renew is set).  Later events apply
- * directly. */
+ * as folded up to event r->next - 1) and let the in-memory ones write,
+ * sort every sink (the largest in a second thread, the others here), then
+ * write them into *txn (renewed as it fills when renew is set).  Later
+ * events apply directly. */
 static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 {
-	sort_job job = { r, 0 };
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, sort_blind, &job) == 0;
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < r->which_len; i++) {
@@ -566,15 +557,25 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		}
 		if (!rc && v->bulk_begin)
 			rc = v->bulk_end(&vc, r->states[i], err);
-		if (!rc && tl_sink_sort(r->sinks[i]))
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"out of memory");
 	}
-	if (threaded)
-		pthread_join(th, NULL);
 	if (rc)
 		return rc;
-	if (job.rc)
+	size_t big = SIZE_MAX;
+	for (size_t i = 0; i < r->which_len; i++)
+		if (r->sinks[i] &&
+		    (big == SIZE_MAX ||
+		     tl_sink_bytes(r->sinks[i]) > tl_sink_bytes(r->sinks[big])))
+			big = i;
+	sort_job job = { big == SIZE_MAX ? NULL : r->sinks[big], 0 };
+	pthread_t th;
+	bool threaded = job.s && pthread_create(&th, NULL, sort_one, &job) == 0;
+	for (size_t i = 0; !rc && i < r->which_len; i++)
+		if (r->sinks[i] && (!threaded || i != big) &&
+		    tl_sink_sort(r->sinks[i]))
+			rc = TL_ESTORAGE;
+	if (threaded)
+		pthread_join(th, NULL);
+	if (rc || job.rc)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
 	for (size_t i = 0; i < r->which_len; i++)
 		if (r->sinks[i] && (rc = tl_sink_write(r->sinks[i], r->db, txn,

@@ -12,7 +12,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
-#include "tasklog.h"
+#include "tasklog_view.h"
 
 static inline void tl_doc_str(msgpack_packer *pk, const char *s, size_t len)
 {
@@ -77,6 +77,67 @@ static inline bool tl_doc_get_time(const msgpack_object *o, int64_t *ms)
 static inline bool tl_doc_slice_eq(tl_slice a, tl_slice b)
 {
 	return a.p && b.p && a.len == b.len && !memcmp(a.p, b.p, a.len);
+}
+
+/* The value of top-level key `key` of a stored document (a map), decoding
+ * only the entries before it.  False when absent or malformed. */
+static inline bool tl_doc_field(const MDB_val *doc, const char *key,
+				msgpack_zone *zone, msgpack_object *out)
+{
+	const uint8_t *b = doc->mv_data;
+	size_t len = doc->mv_size, off, n, klen = strlen(key);
+	if (len < 1)
+		return false;
+	if ((b[0] & 0xf0) == 0x80) {
+		n = b[0] & 15;
+		off = 1;
+	} else if (b[0] == 0xde && len >= 3) {
+		n = (size_t)b[1] << 8 | b[2];
+		off = 3;
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		msgpack_object k;
+		if (msgpack_unpack(doc->mv_data, len, &off, zone, &k) !=
+			    MSGPACK_UNPACK_EXTRA_BYTES ||
+		    msgpack_unpack(doc->mv_data, len, &off, zone, out) <
+			    MSGPACK_UNPACK_EXTRA_BYTES)
+			return false;
+		if (k.type == MSGPACK_OBJECT_STR && k.via.str.size == klen &&
+		    !memcmp(k.via.str.ptr, key, klen))
+			return true;
+	}
+	return false;
+}
+
+/* The link of a stored task document: its entity index (into
+ * tl_entity_tokens, -1 unknown) and id.  False when malformed. */
+static inline bool tl_doc_link(const MDB_val *doc, msgpack_zone *zone,
+			       int *type, tl_slice *id)
+{
+	msgpack_object v;
+	*type = -1;
+	*id = (tl_slice){ NULL, 0 };
+	if (!tl_doc_field(doc, "link", zone, &v) ||
+	    v.type != MSGPACK_OBJECT_MAP)
+		return false;
+	for (uint32_t j = 0; j < v.via.map.size; j++) {
+		const msgpack_object *lk = &v.via.map.ptr[j].key;
+		tl_slice val = tl_doc_slice(&v.via.map.ptr[j].val);
+		if (lk->type != MSGPACK_OBJECT_STR)
+			continue;
+		if (lk->via.str.size == 4 && !memcmp(lk->via.str.ptr, "type", 4)) {
+			for (int t = 0; t < 4; t++)
+				if (val.p && strlen(tl_entity_tokens[t]) == val.len &&
+				    !memcmp(tl_entity_tokens[t], val.p, val.len))
+					*type = t;
+		} else if (lk->via.str.size == 2 &&
+			   !memcmp(lk->via.str.ptr, "id", 2)) {
+			*id = val;
+		}
+	}
+	return true;
 }
 
 /* An LMDB failure as a tl code: a full map is TL_EAGAIN, which makes the

@@ -55,15 +55,13 @@ static const struct dim_sorts {
 	const char *sorts;
 } dim_sorts[] = {
 	{ TL_DIM_STATUS, "dcu" },
-	{ TL_DIM_ASSIGNEE, "cu" }, /* and "d", the covered range: cover_key */
+	{ TL_DIM_ASSIGNEE, "dcu" }, /* "d" covered */
 };
 #define RECORD_SORTS "dc" /* kept by the timeline view */
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
 bool tl_list_has_sort(char dim, char sort)
 {
-	if (dim == TL_DIM_ASSIGNEE && sort == TL_SORT_DUE)
-		return true; /* the covered range */
 	if (dim == TL_DIM_RECORD)
 		return strchr(RECORD_SORTS, sort) != NULL;
 	for (size_t i = 0; i < N_DIMS; i++)
@@ -233,10 +231,39 @@ static bool key_in(const uint8_t *k, uint8_t set[][TL_LIST_KEY_LEN],
 	return false;
 }
 
+/* Put t's covered entry: the 28-byte value, then its document (doc, or
+ * encoded here when the engine gave none) unless that is over COVER_MAX
+ * bytes, when readers fetch it by id. */
+static int put_cover(const tl_view_ctx *vc, size_t db, const uint8_t *key,
+		     const tl_task *t, tl_err *err)
+{
+	uint8_t buf[TL_LIST_VAL_LEN + COVER_MAX];
+	msgpack_sbuffer sb = { 0, NULL, 0 };
+	const uint8_t *doc = vc->doc;
+	size_t doc_len = vc->doc_len;
+	int rc;
+
+	if (!doc) {
+		msgpack_sbuffer_init(&sb);
+		tl_task_encode(t, &sb);
+		doc = (const uint8_t *)sb.data;
+		doc_len = sb.size;
+	}
+	tl_list_value(buf, t);
+	if (doc_len > COVER_MAX)
+		doc_len = 0;
+	if (doc_len)
+		memcpy(buf + TL_LIST_VAL_LEN, doc, doc_len);
+	rc = tl_view_put(vc, db, key, TL_LIST_KEY_LEN, buf,
+			 TL_LIST_VAL_LEN + doc_len, err);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
 int tl_list_update(const tl_view_ctx *vc, size_t db, const tl_task *before,
 		   uint8_t old[][TL_LIST_KEY_LEN], size_t n_old,
 		   const tl_task *after, uint8_t cur[][TL_LIST_KEY_LEN],
-		   size_t n_cur, tl_err *err)
+		   size_t n_cur, tl_list_covered_fn covered, tl_err *err)
 {
 	uint8_t oval[TL_LIST_VAL_LEN], nval[TL_LIST_VAL_LEN];
 	int rc;
@@ -253,6 +280,12 @@ int tl_list_update(const tl_view_ctx *vc, size_t db, const tl_task *before,
 			return rc;
 	}
 	for (size_t i = 0; i < n_cur; i++) {
+		if (covered && covered(cur[i])) {
+			/* Every event changes the document. */
+			if ((rc = put_cover(vc, db, cur[i], after, err)))
+				return rc;
+			continue;
+		}
 		if (same_val && key_in(cur[i], old, n_old))
 			continue;
 		if ((rc = tl_view_put(vc, db, cur[i], TL_LIST_KEY_LEN, nval,
@@ -262,46 +295,34 @@ int tl_list_update(const tl_view_ctx *vc, size_t db, const tl_task *before,
 	return 0;
 }
 
-/* The key of t in the covered range, M's due sort: a member's active
- * tasks, soonest first, each with its document in the value, so that the
- * hottest listings (`task list --assignee X --sort due`, `upcoming`) read
- * one key range and no document by id. */
-static bool cover_key(const tl_task *t, uint8_t key[TL_LIST_KEY_LEN])
+int tl_list_load(const tl_view_ctx *vc, size_t db, const tl_task *t,
+		 uint8_t keys[][TL_LIST_KEY_LEN], size_t n,
+		 tl_list_covered_fn covered, tl_err *err)
 {
-	uint64_t dv, sv, tb;
-	if (!t || t->deleted || !task_dimval(t, TL_DIM_ASSIGNEE, &dv))
-		return false;
-	tl_list_sortval(t, TL_SORT_DUE, &sv, &tb);
-	tl_list_key(key, TL_DIM_ASSIGNEE, dv, TL_SORT_DUE, sv, tb);
-	return true;
-}
-
-/* Put t's covered entry: the 28-byte value, then its document (doc, or
- * encoded here when the engine gave none) unless that is over COVER_MAX
- * bytes, when readers fetch it by id. */
-static int put_cover(const tl_view_ctx *vc, const uint8_t *key,
-		     const tl_task *t, const uint8_t *doc, size_t doc_len,
-		     tl_err *err)
-{
-	uint8_t buf[TL_LIST_VAL_LEN + COVER_MAX];
-	msgpack_sbuffer sb = { 0, NULL, 0 };
+	uint8_t val[TL_LIST_VAL_LEN];
 	int rc;
 
-	if (!doc) {
-		msgpack_sbuffer_init(&sb);
-		tl_task_encode(t, &sb);
-		doc = (const uint8_t *)sb.data;
-		doc_len = sb.size;
+	if (n)
+		tl_list_value(val, t);
+	for (size_t i = 0; i < n; i++) {
+		if (covered && covered(keys[i]))
+			rc = put_cover(vc, db, keys[i], t, err);
+		else
+			rc = tl_view_put(vc, db, keys[i], TL_LIST_KEY_LEN, val,
+					 sizeof val, err);
+		if (rc)
+			return rc;
 	}
-	tl_list_value(buf, t);
-	if (doc_len > COVER_MAX)
-		doc_len = 0;
-	if (doc_len)
-		memcpy(buf + TL_LIST_VAL_LEN, doc, doc_len);
-	rc = tl_view_put(vc, 0, key, TL_LIST_KEY_LEN, buf,
-			 TL_LIST_VAL_LEN + doc_len, err);
-	msgpack_sbuffer_destroy(&sb);
-	return rc;
+	return 0;
+}
+
+/* The covered range here: M's due sort (a member's active tasks, soonest
+ * first, each with its document), so that the hottest listings (`task
+ * list --assignee X --sort due`, `upcoming`) read one key range and no
+ * document by id. */
+static bool covered(const uint8_t *key)
+{
+	return key[0] == TL_DIM_ASSIGNEE && key[9] == TL_SORT_DUE;
 }
 
 /* Delete the keys of before that after lacks, put those after adds, and
@@ -313,38 +334,19 @@ static int apply(const tl_view_ctx *vc, const tl_event *ev,
 		 const tl_task *before, const tl_task *after, tl_err *err)
 {
 	uint8_t old[KEYS_MAX][TL_LIST_KEY_LEN], cur[KEYS_MAX][TL_LIST_KEY_LEN];
-	uint8_t ock[TL_LIST_KEY_LEN], nck[TL_LIST_KEY_LEN];
-	int rc;
 
 	(void)ev;
 	if (!before && !after)
 		return 0; /* not a task event */
-	if ((rc = tl_list_update(vc, 0, before, old, task_keys(before, old),
-				 after, cur, task_keys(after, cur), err)))
-		return rc;
-	bool had = cover_key(before, ock), has = cover_key(after, nck);
-	if (had && (!has || memcmp(ock, nck, sizeof ock)) &&
-	    (rc = tl_view_del(vc, 0, ock, sizeof ock, err)))
-		return rc;
-	return has ? put_cover(vc, nck, after, vc->doc, vc->doc_len, err) : 0;
+	return tl_list_update(vc, 0, before, old, task_keys(before, old),
+			      after, cur, task_keys(after, cur), covered, err);
 }
 
 /* The entries of a task's current state: what a rebuild loads. */
 static int load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 {
-	uint8_t keys[KEYS_MAX][TL_LIST_KEY_LEN], val[TL_LIST_VAL_LEN];
-	uint8_t ck[TL_LIST_KEY_LEN];
-	size_t n = task_keys(t, keys);
-
-	if (n)
-		tl_list_value(val, t);
-	for (size_t i = 0; i < n; i++) {
-		int rc = tl_view_put(vc, 0, keys[i], TL_LIST_KEY_LEN, val,
-				     sizeof val, err);
-		if (rc)
-			return rc;
-	}
-	return cover_key(t, ck) ? put_cover(vc, ck, t, NULL, 0, err) : 0;
+	uint8_t keys[KEYS_MAX][TL_LIST_KEY_LEN];
+	return tl_list_load(vc, 0, t, keys, task_keys(t, keys), covered, err);
 }
 
 static const char *const dbs[] = { "idx" };

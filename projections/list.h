@@ -99,12 +99,22 @@ void tl_list_record_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN],
 #define TL_LIST_RECORD_KEYS 2
 size_t tl_list_record_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN]);
 
+/* Whether key is in a covered range: its value carries the task's stored
+ * document after the 28 bytes (up to 1 KiB; larger ones are fetched by
+ * id), so that a listing of the range reads no document by id. */
+typedef bool (*tl_list_covered_fn)(const uint8_t *key);
+
 /* Bring database db of the view from entries old (of task before) to cur
- * (of task after): delete keys that go, put those that come, and rewrite
- * the rest when the value changes. */
+ * (of task after): delete keys that go, put those that come, rewrite the
+ * rest when the value changes, and rewrite covered entries always (every
+ * event changes the document). */
 int tl_list_update(const tl_view_ctx *vc, size_t db, const tl_task *before,
 		   uint8_t old[][TL_LIST_KEY_LEN], size_t n_old,
 		   const tl_task *after, uint8_t cur[][TL_LIST_KEY_LEN],
-		   size_t n_cur, tl_err *err);
+		   size_t n_cur, tl_list_covered_fn covered, tl_err *err);
+/* Put the entries keys[0..n) of task t (a rebuild's load). */
+int tl_list_load(const tl_view_ctx *vc, size_t db, const tl_task *t,
+		 uint8_t keys[][TL_LIST_KEY_LEN], size_t n,
+		 tl_list_covered_fn covered, tl_err *err);
 
 #endif

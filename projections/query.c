@@ -31,6 +31,7 @@
 
 #include <msgpack.h>
 
+#include "doc.h"
 #include "list.h"
 #include "tasklog_projections.h"
 
@@ -678,44 +679,12 @@ static bool fast_plan(const plan *p)
 	return false;
 }
 
-/* The value of top-level key `key` of a stored document, decoding only the
- * entries before it.  False when absent or malformed. */
-static bool doc_field(const MDB_val *doc, const char *key, msgpack_zone *zone,
-		      msgpack_object *out)
-{
-	const uint8_t *b = doc->mv_data;
-	size_t len = doc->mv_size, off, n, klen = strlen(key);
-	if (len < 1)
-		return false;
-	if ((b[0] & 0xf0) == 0x80) {
-		n = b[0] & 15;
-		off = 1;
-	} else if (b[0] == 0xde && len >= 3) {
-		n = (size_t)b[1] << 8 | b[2];
-		off = 3;
-	} else {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		msgpack_object k;
-		if (msgpack_unpack(doc->mv_data, len, &off, zone, &k) !=
-			    MSGPACK_UNPACK_EXTRA_BYTES ||
-		    msgpack_unpack(doc->mv_data, len, &off, zone, out) <
-			    MSGPACK_UNPACK_EXTRA_BYTES)
-			return false;
-		if (k.type == MSGPACK_OBJECT_STR && k.via.str.size == klen &&
-		    !memcmp(k.via.str.ptr, key, klen))
-			return true;
-	}
-	return false;
-}
-
 /* The fast check of one candidate: 1 listed, 0 not, -1 malformed. */
 static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
 {
 	msgpack_object v;
 	if (p->dim == TL_DIM_ASSIGNEE) {
-		if (!doc_field(doc, "assignee", zone, &v))
+		if (!tl_doc_field(doc, "assignee", zone, &v))
 			return -1;
 		tl_slice a = obj_str(&v);
 		if (!a.p)
@@ -725,19 +694,10 @@ static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
 				return 1;
 		return 0;
 	}
-	if (!doc_field(doc, "link", zone, &v) || v.type != MSGPACK_OBJECT_MAP)
+	int type;
+	tl_slice id;
+	if (!tl_doc_link(doc, zone, &type, &id))
 		return -1;
-	int type = -1;
-	tl_slice id = { NULL, 0 };
-	for (uint32_t j = 0; j < v.via.map.size; j++) {
-		const msgpack_object *lk = &v.via.map.ptr[j].key;
-		const msgpack_object *lv = &v.via.map.ptr[j].val;
-		if (key_is(lk, "type"))
-			type = token_index(tl_entity_tokens, N_ENTITIES,
-					   obj_str(lv));
-		else if (key_is(lk, "id"))
-			id = obj_str(lv);
-	}
 	return type == p->record_type && slice_eq(id, p->record_id);
 }
 

@@ -302,6 +302,13 @@ static size_t record_text(const tl_task *t, char buf[RECORD_MAX + 1])
 	return n < 0 ? 0 : (size_t)n > RECORD_MAX ? RECORD_MAX : (size_t)n;
 }
 
+/* The record's due range is covered (list.h): the upcoming part of a
+ * timeline and `task list --record R --sort due` read no document by id. */
+static bool covered(const uint8_t *key)
+{
+	return key[9] == TL_SORT_DUE;
+}
+
 static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 			  const tl_task *before, const tl_task *after,
 			  tl_err *err)
@@ -315,11 +322,13 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 
 	if (!after || ev->type.len < 5 || memcmp(ev->type.p, "task.", 5))
 		return 0; /* not a task event */
+	/* The record's task index; a rebuild loads it from final states. */
 	uint8_t old[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
 	uint8_t cur[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
-	if ((rc = tl_list_update(vc, ENTRIES, before, old,
+	if (!(vc->rebuilding && vc->sink) &&
+	    (rc = tl_list_update(vc, ENTRIES, before, old,
 				 tl_list_record_keys(before, old), after, cur,
-				 tl_list_record_keys(after, cur), err)))
+				 tl_list_record_keys(after, cur), covered, err)))
 		return rc;
 	size_t rlen = record_text(after, record);
 	tl_key_hash((tl_slice){ record, rlen }, key);
@@ -354,17 +363,26 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	return rc;
 }
 
+/* A rebuild's load: the record's task index entries of t's final state. */
+static int timeline_load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
+{
+	uint8_t keys[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
+	return tl_list_load(vc, ENTRIES, t, keys, tl_list_record_keys(t, keys),
+			    covered, err);
+}
+
 static const char *const timeline_dbs[] = { "entries" };
 static const unsigned timeline_flags[] = { 0 };
 
 const tl_view tl_view_timeline = {
 	.name = "timeline",
-	.version = 2,
+	.version = 3,
 	.dbs = timeline_dbs,
 	.db_flags = timeline_flags,
 	.dbs_len = 1,
 	.apply = timeline_apply,
-	.flags = TL_VIEW_BLIND,
+	.load = timeline_load,
+	.flags = TL_VIEW_BLIND | TL_VIEW_LOAD_AND_APPLY,
 };
 
 /* ---- the query ----------------------------------------------------------- */
@@ -430,42 +448,60 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		return tl_doc_mdb_err(err, rc, "upcoming");
 	k.mv_size = sizeof prefix;
 	k.mv_data = prefix;
+	/* The record text is TYPE:ID; compare a task's link with it. */
+	const char *colon = memchr(record.p, ':', record.len);
+	tl_slice rtype = { record.p, colon ? (size_t)(colon - record.p) : 0 };
+	tl_slice rid = { colon ? colon + 1 : "",
+			 colon ? record.len - rtype.len - 1 : 0 };
+	msgpack_zone zone;
+	msgpack_zone_init(&zone, 1024);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	     rc == 0 && n < UPCOMING_MAX && !stop;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		tl_task t;
 		MDB_val doc;
-		char rec[RECORD_MAX + 1];
-		if (k.mv_size < sizeof prefix + 8 ||
+		tl_list_facets f;
+		if (k.mv_size != TL_LIST_KEY_LEN ||
 		    memcmp(k.mv_data, prefix, sizeof prefix))
 			break;
 		if (tl_key_get_u64((uint8_t *)k.mv_data + 10) == UINT64_MAX)
 			break; /* no due date from here on */
-		if (v.mv_size < 16)
-			continue; /* the value starts with the task id */
-		int r = tl_task_doc(rd->db, rd->txn, v.mv_data, &doc);
-		if (r == MDB_NOTFOUND)
-			continue;
-		if (r) {
-			rc = r;
+		if (v.mv_size < TL_LIST_VAL_LEN) {
+			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (tl_task_decode(doc.mv_data, doc.mv_size, &t)) {
+		tl_list_facets_of(v.mv_data, &f);
+		if (!status_active(f.status))
+			continue; /* the index keeps active tasks only */
+		if (f.link_type < 0 || f.link_type >= 4 ||
+		    !tl_doc_slice_eq(tl_s(tl_entity_tokens[f.link_type]),
+				     rtype))
+			continue; /* another record with the same hash */
+		if (v.mv_size > TL_LIST_VAL_LEN) {
+			doc.mv_size = v.mv_size - TL_LIST_VAL_LEN;
+			doc.mv_data = (uint8_t *)v.mv_data + TL_LIST_VAL_LEN;
+		} else {
+			int r = tl_task_doc(rd->db, rd->txn, f.id, &doc);
+			if (r == MDB_NOTFOUND)
+				continue;
+			if (r) {
+				rc = r;
+				break;
+			}
+		}
+		int type;
+		tl_slice id;
+		msgpack_zone_clear(&zone);
+		if (!tl_doc_link(&doc, &zone, &type, &id)) {
 			rc = tl_err_set(err, TL_ESTORAGE, "storage",
 					"corrupt task record");
 			break;
 		}
-		/* Hash collisions, and whatever the index keeps besides. */
-		size_t rlen = record_text(&t, rec);
-		bool show = !t.deleted && status_active(t.status) &&
-			    t.has_due && rlen == record.len &&
-			    !memcmp(rec, record.p, rlen);
-		tl_task_release(&t);
-		if (!show)
-			continue;
+		if (type != f.link_type || !tl_doc_slice_eq(id, rid))
+			continue; /* another record with the same hash */
 		stop = fn(arg, doc.mv_data, doc.mv_size);
 		n++;
 	}
+	msgpack_zone_destroy(&zone);
 	mdb_cursor_close(c);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return stop;

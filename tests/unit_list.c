@@ -1597,12 +1597,16 @@ Test(list, the_covered_range_follows_every_change_of_the_document)
 	memset(notes, 'n', sizeof notes - 1);
 	UPDATE("a", .title = tl_s("c"), .notes = tl_s(notes));
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "c z");
+	/* The record's due range (in the timeline view) is covered too. */
+	cr_assert_str_eq(LIST(.record = "lead:1", .sort = "due"), "c z");
 	UPDATE("a", .title = tl_s("d"), .notes = tl_s("short"));
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "d z");
+	cr_assert_str_eq(LIST(.record = "lead:1", .sort = "due"), "d z");
 	UPDATE("a", .due = tl_s("2000-01-01T00:00:00Z"));
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "d z");
 	UPDATE("z", .due = tl_s("1999-01-01T00:00:00Z"));
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "z d");
+	cr_assert_str_eq(LIST(.record = "lead:1", .sort = "due"), "z d");
 	assign("z", "bob");
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "d");
 	cr_assert_str_eq(LIST(.assignee = { "bob" }, .sort = "due"), "z");

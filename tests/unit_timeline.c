@@ -603,3 +603,26 @@ Test(timeline, a_random_history_verifies_and_rebuilds_to_the_same_bytes)
 	free(before);
 	free(after);
 }
+
+/* A task whose document is too big to sit in the record's due range is
+ * fetched by id: upcoming shows it all the same, and its later changes. */
+Test(timeline, upcoming_shows_a_task_too_big_for_the_index)
+{
+	static char notes[3001];
+	memset(notes, 'n', sizeof notes - 1);
+	char big[37];
+	snprintf(big, 37, "%s",
+		 vt_add(NULL, VT_T0, "big", "lead:9", "2026-03-04T09:00:00Z",
+			NULL));
+	vt_add(NULL, VT_T0, "small", "lead:9", "2026-03-05T09:00:00Z", NULL);
+	tl_cmd c = { .kind = TL_TASK_UPDATE, .id = tl_s(big),
+		     .notes = tl_s(notes), .title = tl_s("big, with notes") };
+	vt_exec(NULL, VT_T0, &c, NULL);
+	page *p = timeline("lead:9", 10, NULL);
+	cr_assert_eq(p->up.n, 2, "%zu upcoming", p->up.n);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "id"), big);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "title"), "big, with notes");
+	cr_expect_str_eq(vt_str(&p->up.d[1], "title"), "small");
+	page_free(p);
+	cr_assert_eq(vt_verify(), 0);
+}
