@@ -1066,6 +1066,14 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+#define Q_ROUNDS 5
+
+static int cmp_p99(const void *a, const void *b)
+{
+	double x = ((const qres *)a)->p99, y = ((const qres *)b)->p99;
+	return (x > y) - (x < y);
+}
+
 static void pct(uint64_t *v, size_t n, size_t rows, qres *out)
 {
 	qsort(v, n, sizeof *v, cmp_u64);
@@ -1149,33 +1157,78 @@ static size_t sq_query(sq *q, int k, size_t x)
 
 /* Measure every query kind on one system at size index si: the whole set
  * once to warm up, then each query timed. */
-static void run_queries(int si, size_t hot, tl_db *db, sq *q)
+/* The workspaces the queries run on, one per size, open together so that
+ * the sizes are measured in turns (see query_all). */
+static tl_db *q_tl[3];
+static sq q_small[2];  /* the SQLite databases of the two small sizes */
+static sq *q_sq[3];    /* NULL: not open */
+
+/* The X of query i of kind k at size si: a member, or a hot record. */
+static size_t query_x(int si, int k, size_t i)
+{
+	rng r = { 0xabcdefull + (uint64_t)k * 7919 + i * 104729 };
+	return k == Q_LIST ? below(&r, N_MEMBERS)
+			   : below(&r, (uint32_t)q_hot[si]);
+}
+
+static size_t query_one(int si, int sys, int k, size_t x)
+{
+	return sys == SYS_TL ? tl_query(q_tl[si], k, x)
+			     : sq_query(q_sq[si], k, x);
+}
+
+/* One round of every kind at size si: the queries once untimed (warm:
+ * the other sizes ran in between), then timed. */
+static void query_round(int si, int sys, qres out[NQ], uint64_t *lat)
 {
 	size_t n = cfg.queries;
-	size_t *xs = xmalloc(n * sizeof *xs);
-	uint64_t *lat = xmalloc(n * sizeof *lat);
-	int sys = db ? SYS_TL : SYS_SQ;
 	for (int k = 0; k < NQ; k++) {
-		rng r = { 0xabcdefull + (uint64_t)k * 7919 };
-		for (size_t i = 0; i < n; i++)
-			xs[i] = k == Q_LIST ? below(&r, N_MEMBERS)
-					    : below(&r, (uint32_t)hot);
-		for (size_t i = 0; i < n; i++)
-			(void)(db ? tl_query(db, k, xs[i])
-				  : sq_query(q, k, xs[i]));
 		size_t rows = 0;
+		for (size_t i = 0; i < n; i++)
+			(void)query_one(si, sys, k, query_x(si, k, i));
 		for (size_t i = 0; i < n; i++) {
+			size_t x = query_x(si, k, i);
 			uint64_t t0 = now_ns();
-			rows += db ? tl_query(db, k, xs[i])
-				   : sq_query(q, k, xs[i]);
+			rows += query_one(si, sys, k, x);
 			lat[i] = now_ns() - t0;
 		}
-		pct(lat, n, rows, &qr[si][k][sys]);
-		note("  %-8s %-48s p50 %7.1f us  p99 %7.1f us  rows %.1f",
-		     sys_name[sys], q_name[k], qr[si][k][sys].p50,
-		     qr[si][k][sys].p99, qr[si][k][sys].rows);
+		pct(lat, n, rows, &out[k]);
 	}
-	free(xs);
+}
+
+/* Every size's queries in Q_ROUNDS rounds taking the sizes in turns (10k,
+ * 100k, 1M, 10k, ...), each warmed right before it is timed, so that a
+ * spell of noise from other guests of the machine falls on every size
+ * alike; the round with the median p99 is reported. */
+static void query_all(void)
+{
+	static qres rounds[3][NSYS][Q_ROUNDS][NQ];
+	uint64_t *lat = xmalloc(cfg.queries * sizeof *lat);
+	sync(); /* the preloads' writeback finishes before we measure */
+	for (int rd = 0; rd < Q_ROUNDS; rd++)
+		for (int si = 0; si < 3; si++)
+			for (int sys = 0; sys < NSYS; sys++)
+				if (sys == SYS_TL ? q_tl[si] != NULL
+						  : q_sq[si] != NULL)
+					query_round(si, sys, rounds[si][sys][rd],
+						    lat);
+	for (int si = 0; si < 3; si++)
+		for (int sys = 0; sys < NSYS; sys++) {
+			if (sys == SYS_TL ? !q_tl[si] : !q_sq[si])
+				continue;
+			for (int k = 0; k < NQ; k++) {
+				qres r[Q_ROUNDS];
+				for (int rd = 0; rd < Q_ROUNDS; rd++)
+					r[rd] = rounds[si][sys][rd][k];
+				qsort(r, Q_ROUNDS, sizeof *r, cmp_p99);
+				qr[si][k][sys] = r[Q_ROUNDS / 2];
+				note("  %zu tasks %-8s %-48s p50 %7.1f us  p99 "
+				     "%7.1f us  rows %.1f",
+				     cfg.sizes[si], sys_name[sys], q_name[k],
+				     qr[si][k][sys].p50, qr[si][k][sys].p99,
+				     qr[si][k][sys].rows);
+			}
+		}
 	free(lat);
 }
 
@@ -1186,7 +1239,7 @@ static void query_size(int si, size_t n)
 	char dir[4096];
 	size_t hot = hot_records(n);
 	q_hot[si] = hot;
-	note("queries at %zu tasks (%zu hot records)", n, hot);
+	note("building the %zu-task workspaces (%zu hot records)", n, hot);
 	if (cfg.sys[SYS_TL]) {
 		snprintf(dir, sizeof dir, "%s/views-tl-%zu", data_dir, n);
 		rm_rf(dir);
@@ -1194,27 +1247,43 @@ static void query_size(int si, size_t n)
 		tl_setup(db);
 		tl_add_range(db, 0, n, hot, NULL);
 		tl_db_close(db);
-		db = tl_open(dir, false);
-		sync(); /* the preload's writeback finishes before we measure */
-		run_queries(si, hot, db, NULL);
-		tl_db_close(db);
-		if (!cfg.keep)
-			rm_rf(dir);
+		q_tl[si] = tl_open(dir, false);
 	}
 	if (cfg.sys[SYS_SQ]) {
-		sq q;
 		snprintf(dir, sizeof dir, "%s/views-sq-%zu", data_dir, n);
 		rm_rf(dir);
-		sq_open(&q, dir, true, false);
-		sq_add_range(&q, 0, n, hot, NULL);
-		sq_close(&q);
-		sq_open(&q, dir, false, true);
-		sync();
-		run_queries(si, hot, NULL, &q);
-		sq_close(&q);
-		if (!cfg.keep)
-			rm_rf(dir);
+		sq_open(&q_small[si], dir, true, false);
+		sq_add_range(&q_small[si], 0, n, hot, NULL);
+		sq_close(&q_small[si]);
+		sq_open(&q_small[si], dir, false, true);
+		q_sq[si] = &q_small[si];
 	}
+}
+
+/* Close and remove the small workspaces once the queries ran. */
+static void query_done(void)
+{
+	char dir[4096];
+	for (int si = 0; si < 2; si++) {
+		if (q_tl[si]) {
+			tl_db_close(q_tl[si]);
+			q_tl[si] = NULL;
+			snprintf(dir, sizeof dir, "%s/views-tl-%zu", data_dir,
+				 cfg.sizes[si]);
+			if (!cfg.keep)
+				rm_rf(dir);
+		}
+		if (q_sq[si]) {
+			sq_close(q_sq[si]);
+			q_sq[si] = NULL;
+			snprintf(dir, sizeof dir, "%s/views-sq-%zu", data_dir,
+				 cfg.sizes[si]);
+			if (!cfg.keep)
+				rm_rf(dir);
+		}
+	}
+	q_tl[2] = NULL;
+	q_sq[2] = NULL;
 }
 
 /* ---- ingest and rebuild ------------------------------------------------ */
@@ -1347,18 +1416,20 @@ static void big_runs(void)
 	}
 
 	if (cfg.do_query) {
-		note("queries at %zu tasks (%zu hot records)", big, hot);
-		sync();
-		if (db)
-			run_queries(2, hot, db, NULL);
+		note("queries at %zu, %zu and %zu tasks, in turns",
+		     cfg.sizes[0], cfg.sizes[1], big);
+		q_hot[2] = hot;
+		q_tl[2] = db;
 		if (cfg.sys[SYS_SQ]) {
 			sq_plan(&q, SQ_LIST, plan_list, sizeof plan_list);
 			sq_plan(&q, SQ_TIMELINE, plan_timeline,
 				sizeof plan_timeline);
 			sq_plan(&q, SQ_UPCOMING, plan_upcoming,
 				sizeof plan_upcoming);
-			run_queries(2, hot, NULL, &q);
+			q_sq[2] = &q;
 		}
+		query_all();
+		query_done();
 	}
 
 	load_mid = loadavg();
@@ -1662,7 +1733,11 @@ static void report(FILE *f)
 			"Warm, in-process, one query at a time, after `sync()` "
 			"(so that the writeback of the preload does not run "
 			"meanwhile): %s queries of "
-			"each kind per size after the same %s once untimed; "
+			"each kind per size, each timed after the same %s ran "
+			"untimed, in 5 rounds, the three sizes taking turns "
+			"round by round; the round with the median p99 is shown (a "
+			"spell of noise from other guests of this shared "
+			"machine would otherwise decide a size); "
 			"latency = wall time of the call (tasklog: "
 			"`tl_task_list` / `tl_timeline` including its read "
 			"transaction and actor check, documents handed to a "

@@ -1597,7 +1597,7 @@ Test(list, the_covered_range_follows_every_change_of_the_document)
 	memset(notes, 'n', sizeof notes - 1);
 	UPDATE("a", .title = tl_s("c"), .notes = tl_s(notes));
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "c z");
-	/* The record's due range (in the timeline view) is covered too. */
+	/* The record's due range (in the timeline view) follows too. */
 	cr_assert_str_eq(LIST(.record = "lead:1", .sort = "due"), "c z");
 	UPDATE("a", .title = tl_s("d"), .notes = tl_s("short"));
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "due"), "d z");

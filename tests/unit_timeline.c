@@ -604,9 +604,9 @@ Test(timeline, a_random_history_verifies_and_rebuilds_to_the_same_bytes)
 	free(after);
 }
 
-/* A task whose document is too big to sit in the record's due range is
- * fetched by id: upcoming shows it all the same, and its later changes. */
-Test(timeline, upcoming_shows_a_task_too_big_for_the_index)
+/* A task with a big document (notes of 3,000 bytes) in upcoming, and its
+ * later changes. */
+Test(timeline, upcoming_shows_a_task_with_a_big_document)
 {
 	static char notes[3001];
 	memset(notes, 'n', sizeof notes - 1);
