@@ -145,6 +145,10 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		free(db);
 		return code;
 	}
+	/* Reader slots of processes that died (kill -9) would pin old pages
+	 * and let the file grow: free them. */
+	int dead;
+	mdb_reader_check(db->env, &dead);
 	rc = open_dbis(db, err);
 	if (!rc)
 		rc = tl_views_open(db, err);

@@ -270,3 +270,134 @@ Test(crash, kill_9_loses_no_acknowledged_write, .timeout = 900)
 	tu_rmrf(dir);
 	free(dir);
 }
+
+/* ---- kill -9 during a rebuild ------------------------------------------- */
+
+extern uint64_t tl_rebuild_chunk; /* engine/view.c: events per chunk */
+extern size_t tl_rebuild_mem;     /* engine/bulk.c: bytes per sink run */
+
+static tl_db *open_views(const char *dir)
+{
+	tl_open_opts oo = { .flags = TL_OPEN_CREATE };
+	tl_err err = { 0 };
+	tl_db *db;
+	oo.views = tl_views_all(&oo.views_len);
+	int rc = tl_db_open(dir, &oo, &db, &err);
+	cr_assert_eq(rc, 0, "open: %s: %s", err.field, err.message);
+	return db;
+}
+
+static int count_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)doc, (void)len;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* What the views answer: alice's active tasks and lead:3's timeline. */
+static void views_answer(tl_db *db, size_t out[2])
+{
+	tl_ctx ctx = { 0 };
+	tl_err err = { 0 };
+	char next[TL_CURSOR_MAX];
+	tl_slice alice = tl_s("alice");
+	tl_list_query q = { .assignees = &alice, .assignees_len = 1,
+			    .limit = 1000 };
+	out[0] = out[1] = 0;
+	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &out[0], next,
+				  &err), 0, "%s", err.message);
+	cr_assert_eq(tl_timeline(db, &ctx, tl_s("lead:3"), 1000,
+				 (tl_slice){ 0 }, count_doc, count_doc,
+				 &out[1], next, &err), 0, "%s", err.message);
+}
+
+/* A rebuild is killed at a random moment, again and again: the serving
+ * generation stays whole (every query answers as before, verify finds the
+ * views equal to the log), and the next rebuild completes. */
+Test(crash, kill_9_during_a_rebuild_leaves_the_views_serving,
+     .timeout = 600)
+{
+	const char *env = getenv("CRASH_ROUNDS");
+	int rounds = env && atoi(env) > 0 ? atoi(env) : 20;
+	char *dir = tu_tmpdir();
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	tl_ctx ctx = { 0 };
+	tl_err err = { 0 };
+	size_t want[2], got[2];
+
+	tl_db *db = open_views(dir);
+	tl_init_opts io = { 0 };
+	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("alice"),
+		     .name = tl_s("Alice") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &ctx, &m, 1, &r, &err), 0, "%s", err.message);
+	tl_result_release(&r);
+	enum { PER = 200, BATCHES = 20 };
+	tl_cmd c[PER];
+	tl_result res[PER];
+	char links[PER][16];
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < PER; i++) {
+			snprintf(links[i], sizeof links[i], "lead:%d", i % 37);
+			c[i] = (tl_cmd){ .kind = TL_TASK_ADD,
+					 .title = tl_s("a task for the crash"),
+					 .link = tl_s(links[i]),
+					 .assignee = tl_s(i % 3 ? "alice" : NULL),
+					 .due = tl_s(i % 4 ? "+2d" : NULL) };
+		}
+		cr_assert_eq(tl_exec(db, &ctx, c, PER, res, &err), 0, "%s",
+			     err.message);
+		for (int i = 0; i < PER; i++)
+			tl_result_release(&res[i]);
+	}
+	views_answer(db, want);
+	tl_db_close(db);
+	cr_assert_gt(want[0], 0);
+	cr_assert_gt(want[1], 0);
+
+	fprintf(stderr, "crash: %d rebuild rounds, seed %u\n", rounds, seed);
+	for (int round = 0; round < rounds; round++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		cr_assert(pid >= 0, "fork: %s", strerror(errno));
+		if (pid == 0) {
+			alarm(30);
+			tl_rebuild_chunk = 97; /* many commits to be killed in */
+			tl_rebuild_mem = 64 * 1024;
+			tl_db *cdb = open_views(dir);
+			for (;;)
+				if (tl_rebuild(cdb, &ctx, NULL, 0, NULL, NULL,
+					       &err))
+					_exit(3);
+		}
+		struct timespec ts = { 0, (long)(1 + rand_r(&seed) % 80) *
+					      1000000L };
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		int st;
+		while (waitpid(pid, &st, 0) < 0)
+			cr_assert_eq(errno, EINTR);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+			  "round %d: the rebuilding child ended by itself "
+			  "(status %d)", round,
+			  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		db = open_views(dir);
+		views_answer(db, got);
+		cr_assert_eq(got[0], want[0], "round %d: task list", round);
+		cr_assert_eq(got[1], want[1], "round %d: timeline", round);
+		cr_assert_eq(tl_verify(db, &ctx, report_problem, NULL, &err), 0,
+			     "round %d: verify: %s", round, err.message);
+		tl_db_close(db);
+	}
+	db = open_views(dir);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	views_answer(db, got);
+	cr_assert_eq(got[0], want[0]);
+	cr_assert_eq(got[1], want[1]);
+	cr_assert_eq(tl_verify(db, &ctx, report_problem, NULL, &err), 0);
+	tl_db_close(db);
+	tu_rmrf(dir);
+	free(dir);
+}
