@@ -566,21 +566,30 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		    (big == SIZE_MAX ||
 		     tl_sink_bytes(r->sinks[i]) > tl_sink_bytes(r->sinks[big])))
 			big = i;
+	/* The largest sink sorts in a second thread while this one sorts
+	 * and writes the others; it is written last. */
 	sort_job job = { big == SIZE_MAX ? NULL : r->sinks[big], 0 };
 	pthread_t th;
 	bool threaded = job.s && pthread_create(&th, NULL, sort_one, &job) == 0;
-	for (size_t i = 0; !rc && i < r->which_len; i++)
-		if (r->sinks[i] && (!threaded || i != big) &&
-		    tl_sink_sort(r->sinks[i]))
-			rc = TL_ESTORAGE;
+	for (size_t i = 0; !rc && i < r->which_len; i++) {
+		if (!r->sinks[i] || (threaded && i == big))
+			continue;
+		if (tl_sink_sort(r->sinks[i]))
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"out of memory");
+		else
+			rc = tl_sink_write(r->sinks[i], r->db, txn, renew,
+					   r->dbi[i], err);
+	}
 	if (threaded)
 		pthread_join(th, NULL);
-	if (rc || job.rc)
+	if (rc)
+		return rc;
+	if (job.rc)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
-	for (size_t i = 0; i < r->which_len; i++)
-		if (r->sinks[i] && (rc = tl_sink_write(r->sinks[i], r->db, txn,
-						       renew, r->dbi[i], err)))
-			return rc;
+	if (threaded && (rc = tl_sink_write(r->sinks[big], r->db, txn, renew,
+					    r->dbi[big], err)))
+		return rc;
 	r->bulk = false;
 	return 0;
 }
