@@ -282,7 +282,9 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 
 /* ---- projections -------------------------------------------------------- */
 
-/* Progress of a long operation: done of total events. */
+/* Progress of a long operation: done of total events.  A rebuild reports
+ * done == total once it has read the log, then sorts and writes the views
+ * before it returns. */
 typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /* Rebuild the named views (all when n == 0) from the log into a new

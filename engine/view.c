@@ -604,6 +604,8 @@ static int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
 
 	if ((rc = replay_chunks(r, gen, err)))
 		return rc;
+	if (r->progress && r->next > 1) /* scanned: now sort and write */
+		r->progress(r->arg, r->next - 1, r->next - 1);
 	if (r->next > 1) {
 		/* Chunks were committed: the sorted writes get a transaction
 		 * of their own, so that the switch stays short. */

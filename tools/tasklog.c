@@ -1495,6 +1495,7 @@ static int run_notifications(struct cli *c)
 struct progress {
 	struct timespec start;
 	bool shown;
+	uint64_t total;
 };
 
 static double seconds_since(const struct timespec *t0)
@@ -1534,10 +1535,13 @@ static void show_progress(void *arg, uint64_t done, uint64_t total)
 			snprintf(eta, sizeof eta, " ETA %.0fs", left);
 	}
 	/* \033[K clears what a longer line before left behind. */
+	/* At 100% the log is read; the sorted views are being written. */
 	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
-		" events %s ev/s%s\033[K", bar, pct, done, total, speed, eta);
+		" events %s ev/s%s%s\033[K", bar, pct, done, total, speed, eta,
+		done >= total ? ", writing the views" : "");
 	fflush(stderr);
 	p->shown = true;
+	p->total = total;
 }
 
 static int run_rebuild(struct cli *c)
@@ -1552,7 +1556,11 @@ static int run_rebuild(struct cli *c)
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	rc = tl_rebuild(c->db, &c->ctx, names, n,
 			isatty(2) ? show_progress : NULL, &p, &c->err);
-	if (p.shown)
+	if (p.shown && !rc)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" events in %.1f s\033[K\n", p.total, p.total,
+			seconds_since(&p.start));
+	else if (p.shown)
 		fputc('\n', stderr);
 	if (rc)
 		return rc;
