@@ -135,14 +135,15 @@ static int upcast_v1_created(const msgpack_object *data,
 }
 
 /*
- * True when raw[0..len) starts with one msgpack object whose containers
- * claim no more entries than there are bytes left to hold them.
+ * Step *off over one msgpack object of raw[0..len), checking that its
+ * containers claim no more entries than there are bytes left to hold them.
  * msgpack_unpack allocates a container's entries from its header before
- * it reads them: an array32 header of 5 bytes asked for 64 GiB.
+ * it reads them: an array32 header of 5 bytes asked for 64 GiB.  False
+ * when the object is malformed or runs past len.
  */
-static bool counts_fit(const uint8_t *raw, size_t len)
+static bool mp_skip(const uint8_t *raw, size_t len, size_t *offp)
 {
-	size_t off = 0, need = 1; /* objects still to read */
+	size_t off = *offp, need = 1; /* objects still to read */
 	while (need) {
 		if (off >= len)
 			return false;
@@ -199,7 +200,15 @@ static bool counts_fit(const uint8_t *raw, size_t len)
 			return false;
 		need += items;
 	}
+	*offp = off;
 	return true;
+}
+
+/* True when raw[0..len) starts with one well-formed msgpack object. */
+static bool counts_fit(const uint8_t *raw, size_t len)
+{
+	size_t off = 0;
+	return mp_skip(raw, len, &off);
 }
 
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
@@ -211,7 +220,6 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 	};
 	msgpack_object o;
 	size_t off = 1;
-	const msgpack_object *data_obj = NULL;
 	msgpack_object data_copy;
 
 	memset(ev, 0, sizeof *ev);
@@ -226,6 +234,17 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		if (!tl_obj_is_str(&o, keys[i]))
 			return TL_ESTORAGE;
 		size_t val_off = off;
+		if (i == 8) {
+			/* data: found, not decoded (the fold reads it). */
+			if ((raw[off] & 0xf0) != 0x80 && raw[off] != 0xde &&
+			    raw[off] != 0xdf)
+				return TL_ESTORAGE; /* not a map */
+			if (!mp_skip(raw, len, &off))
+				return TL_ESTORAGE;
+			ev->data = raw + val_off;
+			ev->data_len = off - val_off;
+			continue;
+		}
 		msgpack_unpack_return r = msgpack_unpack(
 			(const char *)raw, len, &off, zone, &o);
 		if (r != MSGPACK_UNPACK_SUCCESS &&
@@ -275,14 +294,6 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 				return TL_ESTORAGE;
 			ev->schema = (uint32_t)o.via.u64;
 			break;
-		case 8:
-			if (o.type != MSGPACK_OBJECT_MAP)
-				return TL_ESTORAGE;
-			data_copy = o;
-			data_obj = &data_copy;
-			ev->data = raw + val_off;
-			ev->data_len = off - val_off;
-			break;
 		case 9:
 			if (o.type != MSGPACK_OBJECT_BIN ||
 			    o.via.bin.size != TL_HASH_LEN || off != len)
@@ -294,9 +305,12 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 	if (ev->schema < 1 || ev->schema > TL_SCHEMA_VERSION)
 		return TL_ESTORAGE;
 	if (ev->schema == 1 && tl_slice_eq(ev->type, "task.created")) {
-		if (!scratch)
+		size_t doff = 0;
+		if (!scratch ||
+		    msgpack_unpack((const char *)ev->data, ev->data_len, &doff,
+				   zone, &data_copy) != MSGPACK_UNPACK_SUCCESS)
 			return TL_ESTORAGE;
-		upcast_v1_created(data_obj, scratch);
+		upcast_v1_created(&data_copy, scratch);
 		ev->data = (const uint8_t *)scratch->data;
 		ev->data_len = scratch->size;
 	}
