@@ -371,12 +371,16 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 			    !memcmp(rec_key(d->arena, o), p + REC_HDR, kl))
 				continue;
 		}
-		if (renew && ++since == TL_SINK_TXN_PUTS) {
+		if (renew && (since += REC_HDR + kl + (vl & ~DEL_BIT)) >=
+				     TL_SINK_TXN_BYTES) {
 			/* A transaction's dirty pages are kept in a sorted
-			 * list: keep it short. */
+			 * list: keep it short.  (A durable commit: an
+			 * unsynced one could be overwritten out of order
+			 * by later ones and corrupt the file on a power
+			 * loss.) */
 			since = 0;
 			mdb_cursor_close(c);
-			if ((rc = tl_commit_nosync(db, *txn))) {
+			if ((rc = mdb_txn_commit(*txn))) {
 				*txn = NULL;
 				return mdb_fail(s, rc, err);
 			}

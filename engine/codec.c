@@ -136,15 +136,24 @@ static int upcast_v1_created(const msgpack_object *data,
 
 /*
  * Step *off over one msgpack object of raw[0..len), checking that its
- * containers claim no more entries than there are bytes left to hold them.
- * msgpack_unpack allocates a container's entries from its header before
- * it reads them: an array32 header of 5 bytes asked for 64 GiB.  False
- * when the object is malformed or runs past len.
+ * containers claim no more entries than there are bytes left to hold them
+ * (msgpack_unpack allocates a container's entries from its header before
+ * it reads them: an array32 header of 5 bytes asked for 64 GiB) and nest
+ * at most max_depth deep (msgpack_unpack's own limit is MP_DEPTH open
+ * containers).  False when the object is malformed or runs past len.
  */
-static bool mp_skip(const uint8_t *raw, size_t len, size_t *offp)
+#define MP_DEPTH 32
+static bool mp_skip(const uint8_t *raw, size_t len, size_t *offp,
+		    int max_depth)
 {
 	size_t off = *offp, need = 1; /* objects still to read */
+	size_t left[MP_DEPTH + 2];    /* of each open level */
+	int depth = 0;
+	left[0] = 1;
 	while (need) {
+		while (left[depth] == 0)
+			depth--; /* need > 0: some level has objects left */
+		left[depth]--;
 		if (off >= len)
 			return false;
 		uint8_t c = raw[off++];
@@ -198,17 +207,23 @@ static bool mp_skip(const uint8_t *raw, size_t len, size_t *offp)
 		/* Every object still to read takes at least one byte. */
 		if (items > len - off || need + items > len - off)
 			return false;
+		if (items) {
+			if (depth >= max_depth)
+				return false;
+			left[++depth] = items;
+		}
 		need += items;
 	}
 	*offp = off;
 	return true;
 }
 
-/* True when raw[0..len) starts with one well-formed msgpack object. */
+/* True when raw[0..len) starts with one well-formed msgpack object: an
+ * event record, whose field values are each within MP_DEPTH. */
 static bool counts_fit(const uint8_t *raw, size_t len)
 {
 	size_t off = 0;
-	return mp_skip(raw, len, &off);
+	return mp_skip(raw, len, &off, MP_DEPTH + 1);
 }
 
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
@@ -239,7 +254,7 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 			if ((raw[off] & 0xf0) != 0x80 && raw[off] != 0xde &&
 			    raw[off] != 0xdf)
 				return TL_ESTORAGE; /* not a map */
-			if (!mp_skip(raw, len, &off))
+			if (!mp_skip(raw, len, &off, MP_DEPTH))
 				return TL_ESTORAGE;
 			ev->data = raw + val_off;
 			ev->data_len = off - val_off;

@@ -104,14 +104,12 @@ int tl_sink_del(tl_sink *s, size_t db, const void *k, size_t klen);
 int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err);
 /* Sort now (e.g. in another thread); the sink is not shared meanwhile. */
 int tl_sink_sort(tl_sink *s);
-/* tl_sink_flush that, when renew is set, commits *txn (not durably) and
- * begins a new one every TL_SINK_TXN_PUTS puts. */
-#define TL_SINK_TXN_PUTS 100000
+/* tl_sink_flush that, when renew is set, commits *txn and begins a new
+ * one every TL_SINK_TXN_BYTES of writes (LMDB keeps a transaction's
+ * dirty pages in a sorted list: it stays short). */
+#define TL_SINK_TXN_BYTES (64u << 20)
 int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
 		  const MDB_dbi *dbi, tl_err *err);
-/* Commit without fsync unless the handle is TL_OPEN_NOSYNC anyway: for
- * work that a later durable commit completes (rebuild chunks). */
-int tl_commit_nosync(tl_db *db, MDB_txn *txn);
 /* Puts written so far with MDB_APPEND and without (key not past the last). */
 void tl_sink_counts(const tl_sink *s, size_t *appended, size_t *inserted);
 

@@ -392,18 +392,19 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 {
 	tl_db *db = t->db;
 	int rc = 0;
-	/* Views opened with this handle saw every event appended here.  A
-	 * handle opened without views leaves the mark behind, and the next
-	 * open with views rebuilds them. */
 	/* The views' deferred writes, sorted by key. */
 	if ((rc = tl_views_flush(t, err))) {
+		bool grown = t->need_grow; /* tl_txn_abort grows it then */
 		tl_txn_abort(t);
 		if (rc != TL_EAGAIN)
 			return rc;
-		int g = tl_db_grow(db, err);
+		int g = grown ? 0 : tl_db_grow(db, err);
 		return g ? g : tl_err_set(err, TL_EAGAIN, "storage",
 					  "map full; grown, rerun");
 	}
+	/* Views opened with this handle saw every event appended here.  A
+	 * handle opened without views leaves the mark behind, and the next
+	 * open with views rebuilds them. */
 	if (db->views_len && t->next_seq != t->first_seq)
 		rc = tl_views_mark(db, t->txn, t->next_seq - 1);
 	if (!rc && (t->d_tasks || t->d_active))
@@ -706,21 +707,4 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	memcpy(t->prev_hash, hash, TL_HASH_LEN);
 	t->next_seq++;
 	return 0;
-}
-
-/* A rebuild's chunk need not be durable on its own: a crash before the
- * switch leaves the old generation serving, and the switch's commit syncs
- * the file, these pages included.  (MDB_NOSYNC is an environment flag: the
- * build lock keeps other builders out, and an append committing meanwhile
- * in another thread of this process would skip its sync, so handles are
- * not shared across threads during a rebuild.) */
-int tl_commit_nosync(tl_db *db, MDB_txn *txn)
-{
-	bool nosync = !(db->flags & TL_OPEN_NOSYNC);
-	if (nosync)
-		mdb_env_set_flags(db->env, MDB_NOSYNC, 1);
-	int rc = mdb_txn_commit(txn);
-	if (nosync)
-		mdb_env_set_flags(db->env, MDB_NOSYNC, 0);
-	return rc;
 }

@@ -216,10 +216,10 @@ static void tag_remove(tl_task *t, tl_slice tag)
 
 /* ---- document codec -------------------------------------------------- */
 
-void tl_task_encode(const tl_task *t, msgpack_sbuffer *sb)
+bool tl_task_encode(const tl_task *t, msgpack_sbuffer *sb)
 {
 	msgpack_sbuffer_clear(sb);
-	tl_task_pack(sb, t);
+	return tl_task_pack(sb, t);
 }
 
 static size_t opt_len(const char *s)

@@ -152,9 +152,9 @@ const MDB_dbi *tl_view_dbis(tl_db *db, const char *name);
  * Returns 0, MDB_NOTFOUND or an LMDB error. */
 int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc);
 /* The stored document of task t, as the engine stores it, into sb (a
- * msgpack_sbuffer, cleared first). */
+ * msgpack_sbuffer, cleared first).  False: out of memory. */
 struct msgpack_sbuffer;
-void tl_task_encode(const tl_task *t, struct msgpack_sbuffer *sb);
+bool tl_task_encode(const tl_task *t, struct msgpack_sbuffer *sb);
 /* Decode a task document (release with tl_task_release). */
 int tl_task_decode(const void *doc, size_t len, tl_task *t);
 void tl_task_release(tl_task *t);

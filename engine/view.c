@@ -514,7 +514,7 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 			end = head;
 		if ((rc = replay_range(r, txn, end, err)))
 			goto fail;
-		if ((rc = tl_commit_nosync(r->db, txn)))
+		if ((rc = mdb_txn_commit(txn)))
 			return tl_mdb_err(err, rc, "commit rebuild");
 		continue;
 fail:
@@ -617,7 +617,7 @@ static int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
 				mdb_txn_abort(txn);
 			return rc;
 		}
-		if ((rc = tl_commit_nosync(r->db, txn)))
+		if ((rc = mdb_txn_commit(txn)))
 			return tl_mdb_err(err, rc, "commit rebuild");
 	}
 	if (tl_rebuild_hook)
@@ -1015,8 +1015,9 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 		}
 	}
 	/* The temporary generation is dropped, never kept. */
-	rc = targets_drop(&r, txn, err);
-	if (!rc && (rc = mdb_txn_commit(txn)))
+	if ((rc = targets_drop(&r, txn, err)))
+		mdb_txn_abort(txn);
+	else if ((rc = mdb_txn_commit(txn)))
 		rc = tl_mdb_err(err, rc, "commit verify");
 out:
 	replay_free(&r);

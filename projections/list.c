@@ -245,7 +245,11 @@ static int put_cover(const tl_view_ctx *vc, size_t db, const uint8_t *key,
 
 	if (!doc) {
 		msgpack_sbuffer_init(&sb);
-		tl_task_encode(t, &sb);
+		if (!tl_task_encode(t, &sb)) {
+			msgpack_sbuffer_destroy(&sb);
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "view tasks: out of memory");
+		}
 		doc = (const uint8_t *)sb.data;
 		doc_len = sb.size;
 	}

@@ -312,3 +312,70 @@ Test(fuzz_regress, import_refuses_events_on_foreign_streams)
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "type");
 }
+
+/* A stored record whose data nests n containers deep (a map holding a
+ * chain of arrays). */
+static size_t deep_record(uint8_t *buf, size_t cap, int n)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 10);
+	tl_pack_cstr(&pk, "seq");
+	msgpack_pack_uint64(&pk, 1);
+	tl_pack_cstr(&pk, "id");
+	tl_pack_cstr(&pk, "0190f0a0-0000-7000-8000-000000000001");
+	tl_pack_cstr(&pk, "type");
+	tl_pack_cstr(&pk, "member.added");
+	tl_pack_cstr(&pk, "stream");
+	tl_pack_cstr(&pk, "member:bob");
+	tl_pack_cstr(&pk, "version");
+	msgpack_pack_uint64(&pk, 1);
+	tl_pack_cstr(&pk, "at");
+	tl_pack_time(&pk, 1700000000000);
+	tl_pack_cstr(&pk, "actor");
+	msgpack_pack_map(&pk, 2);
+	tl_pack_cstr(&pk, "id");
+	tl_pack_cstr(&pk, "admin");
+	tl_pack_cstr(&pk, "kind");
+	tl_pack_cstr(&pk, "user");
+	tl_pack_cstr(&pk, "schema");
+	msgpack_pack_uint64(&pk, TL_SCHEMA_VERSION);
+	tl_pack_cstr(&pk, "data");
+	msgpack_pack_map(&pk, 1);
+	tl_pack_cstr(&pk, "x");
+	for (int i = 1; i < n; i++)
+		msgpack_pack_array(&pk, 1);
+	msgpack_pack_nil(&pk);
+	tl_pack_cstr(&pk, "hash");
+	uint8_t h[TL_HASH_LEN] = { 0 };
+	msgpack_pack_bin(&pk, TL_HASH_LEN);
+	msgpack_pack_bin_body(&pk, h, TL_HASH_LEN);
+	cr_assert_leq(sb.size, cap);
+	memcpy(buf, sb.data, sb.size);
+	size_t len = sb.size;
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+/* The decoder steps over data without msgpack_unpack; it still refuses
+ * what msgpack_unpack refused: more than 32 open containers. */
+Test(fuzz_regress, event_data_nested_past_msgpack_s_limit_is_refused)
+{
+	uint8_t buf[512];
+	msgpack_zone zone;
+	msgpack_sbuffer scratch;
+	tl_event ev;
+	msgpack_zone_init(&zone, 1024);
+	msgpack_sbuffer_init(&scratch);
+	size_t len = deep_record(buf, sizeof buf, 32);
+	cr_assert_eq(tl_event_decode(buf, len, &ev, &zone, &scratch), 0,
+		     "32 levels decode");
+	cr_assert_gt(ev.data_len, 32);
+	len = deep_record(buf, sizeof buf, 33);
+	cr_assert_eq(tl_event_decode(buf, len, &ev, &zone, &scratch),
+		     TL_ESTORAGE, "33 levels are refused");
+	msgpack_zone_destroy(&zone);
+	msgpack_sbuffer_destroy(&scratch);
+}
