@@ -317,13 +317,20 @@ int tl_sink_sort(tl_sink *s)
 	return 0;
 }
 
+/* An LMDB failure writing view `name`: a full map is TL_EAGAIN (the
+ * engine grows it and reruns the transaction or rebuild). */
+static int view_mdb_err(const char *name, int rc, tl_err *err)
+{
+	if (rc == MDB_MAP_FULL)
+		return tl_err_set(err, TL_EAGAIN, "storage",
+				  "the map is full (view %s)", name);
+	return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s", name,
+			  mdb_strerror(rc));
+}
+
 static int mdb_fail(tl_sink *s, int rc, tl_err *err)
 {
-	if (rc == MDB_MAP_FULL) /* the rebuild grows the map and reruns */
-		return tl_err_set(err, TL_EAGAIN, "storage",
-				  "the map is full (view %s)", s->name);
-	return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s",
-			  s->name, mdb_strerror(rc));
+	return view_mdb_err(s->name, rc, err);
 }
 
 /* Write d's operations in key order; of several on one key the last
@@ -452,45 +459,19 @@ int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err)
 
 /* ---- what views call ------------------------------------------------------ */
 
-int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
-		tl_err *err)
+/* A put (del false) or deletion (absent keys are fine) in database db of
+ * the view: into its sink when it has one, else directly. */
+static int view_write(const tl_view_ctx *vc, size_t db, const void *k,
+		      size_t klen, const void *v, size_t vlen, bool del,
+		      tl_err *err)
 {
 	int rc;
 
 	if (vc->sink) {
-		if ((rc = tl_sink_del(vc->sink, db, k, klen)))
+		if ((rc = sink_op(vc->sink, db, k, klen, v, vlen, del)))
 			return tl_err_set(err, rc, "storage",
 					  rc == TL_EINVALID
-						  ? "view %s: bad delete"
-						  : "view %s: out of memory",
-					  vc->name);
-		if (vc->rebuilding && vc->sink->bytes > tl_rebuild_mem)
-			return tl_sink_flush(vc->sink, vc->txn, vc->dbi, err);
-		return 0;
-	}
-	MDB_val key = { klen, (void *)k };
-	rc = mdb_del(vc->txn, vc->dbi[db], &key, NULL);
-	if (rc && rc != MDB_NOTFOUND) {
-		if (rc == MDB_MAP_FULL)
-			return tl_err_set(err, TL_EAGAIN, "storage",
-					  "the map is full (view %s)",
-					  vc->name);
-		return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s",
-				  vc->name, mdb_strerror(rc));
-	}
-	return 0;
-}
-
-int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
-		const void *v, size_t vlen, tl_err *err)
-{
-	int rc;
-
-	if (vc->sink) {
-		if ((rc = tl_sink_put(vc->sink, db, k, klen, v, vlen)))
-			return tl_err_set(err, rc, "storage",
-					  rc == TL_EINVALID
-						  ? "view %s: bad put"
+						  ? "view %s: bad write"
 						  : "view %s: out of memory",
 					  vc->name);
 		if (vc->rebuilding && vc->sink->bytes > tl_rebuild_mem)
@@ -498,13 +479,21 @@ int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 		return 0;
 	}
 	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
-	if ((rc = mdb_put(vc->txn, vc->dbi[db], &key, &val, 0))) {
-		if (rc == MDB_MAP_FULL)
-			return tl_err_set(err, TL_EAGAIN, "storage",
-					  "the map is full (view %s)",
-					  vc->name);
-		return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s",
-				  vc->name, mdb_strerror(rc));
-	}
+	rc = del ? mdb_del(vc->txn, vc->dbi[db], &key, NULL)
+		 : mdb_put(vc->txn, vc->dbi[db], &key, &val, 0);
+	if (rc && !(del && rc == MDB_NOTFOUND))
+		return view_mdb_err(vc->name, rc, err);
 	return 0;
+}
+
+int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+		tl_err *err)
+{
+	return view_write(vc, db, k, klen, NULL, 0, true, err);
+}
+
+int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+		const void *v, size_t vlen, tl_err *err)
+{
+	return view_write(vc, db, k, klen, v, vlen, false, err);
 }

@@ -522,21 +522,52 @@ static bool slice_eq(tl_slice a, tl_slice b)
 	return a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len));
 }
 
+/* The filters an index value can answer: status, type, link type, due.
+ * A candidate failing them is rejected without its document. */
+static bool facets_match(const plan *p, const tl_list_facets *f)
+{
+	if (f->status >= N_STATUSES || f->type >= N_TYPES ||
+	    f->link_type >= N_ENTITIES)
+		return true; /* let the document decide (and report) */
+	if (p->statuses_given ? !p->status[f->status]
+			      : !tl_list_status_active(f->status))
+		return false;
+	if (p->types_given && !p->type[f->type])
+		return false;
+	if (p->entities_given && !p->entity[f->link_type])
+		return false;
+	if (p->has_record && f->link_type != p->record_type)
+		return false;
+	bool has_due = f->due != TL_LIST_NO_DUE;
+	switch (p->due) {
+	case DUE_ANY:
+		break;
+	case DUE_NONE:
+		if (has_due)
+			return false;
+		break;
+	case DUE_RANGE:
+		if (!has_due || (p->has_lo && f->due < tl_key_time(p->lo)) ||
+		    (p->has_hi && f->due >= tl_key_time(p->hi)))
+			return false;
+		if (p->due_active && !tl_list_status_active(f->status))
+			return false;
+		break;
+	}
+	return true;
+}
+
 /* Every filter, checked on the document: the leading dimension only
- * narrows where to look. */
+ * narrows where to look.  What an index value also tells is checked by
+ * facets_match, the rest (texts, automation) here. */
 static bool matches(const plan *p, const cand *c)
 {
-	if (c->deleted)
+	tl_list_facets f = { NULL,
+			     c->has_due ? tl_key_time(c->due) : TL_LIST_NO_DUE,
+			     c->status, c->type, c->link_type };
+	if (c->deleted || !facets_match(p, &f))
 		return false;
-	if (p->statuses_given ? !p->status[c->status]
-			      : !tl_list_status_active(c->status))
-		return false;
-	if (p->types_given && !p->type[c->type])
-		return false;
-	if (p->entities_given && !p->entity[c->link_type])
-		return false;
-	if (p->has_record && (c->link_type != p->record_type ||
-			      !slice_eq(c->link_id, p->record_id)))
+	if (p->has_record && !slice_eq(c->link_id, p->record_id))
 		return false;
 	if (p->assignees_len) {
 		size_t i;
@@ -545,21 +576,6 @@ static bool matches(const plan *p, const cand *c)
 				break;
 		if (i == p->assignees_len)
 			return false;
-	}
-	switch (p->due) {
-	case DUE_ANY:
-		break;
-	case DUE_NONE:
-		if (c->has_due)
-			return false;
-		break;
-	case DUE_RANGE:
-		if (!c->has_due || (p->has_lo && c->due < p->lo) ||
-		    (p->has_hi && c->due >= p->hi))
-			return false;
-		if (p->due_active && !tl_list_status_active(c->status))
-			return false;
-		break;
 	}
 	/* Queue rows carry `automation`; none exist yet, so `only` lists
 	 * nothing and `hide`/`include` list the same tasks. */
@@ -699,41 +715,6 @@ static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
 	if (!tl_doc_link(doc, zone, &type, &id))
 		return -1;
 	return type == p->record_type && slice_eq(id, p->record_id);
-}
-
-/* The filters an index value can answer: status, type, link type, due.
- * A candidate failing them is rejected without its document. */
-static bool facets_match(const plan *p, const tl_list_facets *f)
-{
-	if (f->status >= N_STATUSES || f->type >= N_TYPES ||
-	    f->link_type >= N_ENTITIES)
-		return true; /* let the document decide (and report) */
-	if (p->statuses_given ? !p->status[f->status]
-			      : !tl_list_status_active(f->status))
-		return false;
-	if (p->types_given && !p->type[f->type])
-		return false;
-	if (p->entities_given && !p->entity[f->link_type])
-		return false;
-	if (p->has_record && f->link_type != p->record_type)
-		return false;
-	bool has_due = f->due != TL_LIST_NO_DUE;
-	switch (p->due) {
-	case DUE_ANY:
-		break;
-	case DUE_NONE:
-		if (has_due)
-			return false;
-		break;
-	case DUE_RANGE:
-		if (!has_due || (p->has_lo && f->due < tl_key_time(p->lo)) ||
-		    (p->has_hi && f->due >= tl_key_time(p->hi)))
-			return false;
-		if (p->due_active && !tl_list_status_active(f->status))
-			return false;
-		break;
-	}
-	return true;
 }
 
 /* Whether facets_match says all the document would: no filter on text
