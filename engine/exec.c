@@ -352,18 +352,19 @@ static int idem_store(run *r, tl_slice key, uint64_t seq, tl_slice stream,
 /* Append a task event whose data is in t->data, fold it into `task` (the
  * state before; NULL-safe for creation), apply views, store the task and
  * give the result. */
-static int emit_task_event(run *r, const char *type, tl_task *task,
-			   bool is_new, bool generated_id, tl_result *res,
-			   tl_err *err)
+/* Append the event of ch (its data packed in t->data), apply it to task,
+ * hand it to the views and store the task.  idtext: the task's id. */
+static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
+			   const char idtext[37], bool is_new,
+			   bool generated_id, tl_result *res, tl_err *err)
 {
 	tl_txn *t = r->t;
-	char idtext[37];
+	const char *type = tl_change_type(ch->kind);
 	tl_event ev;
 	tl_task before;
 	int rc;
 
 	uint8_t skey[17] = { 'T' };
-	tl_uuid_format(task->id, idtext);
 	memcpy(skey + 1, task->id, 16);
 	tl_event_in in = {
 		.type = type,
@@ -388,7 +389,7 @@ static int emit_task_event(run *r, const char *type, tl_task *task,
 					  "out of memory");
 		have_before = true;
 	}
-	rc = tl_task_fold(task, &ev, &t->zone);
+	rc = tl_task_apply(task, &ev, ch);
 	if (!rc)
 		tl_counts_note(t, is_new ? NULL : &was, task);
 	if (rc) {
@@ -458,8 +459,26 @@ static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 {
 	tl_txn *t = r->t;
 	tl_task task;
-	msgpack_packer pk;
 	int rc;
+
+	tl_slice tags[TL_TAGS_MAX];
+	tl_change ch = {
+		.kind = TL_EV_CREATED,
+		.set = TL_CH_TITLE | TL_CH_TYPE | TL_CH_STATUS | TL_CH_DUE |
+		       TL_CH_ASSIGNEE | TL_CH_NOTES | TL_CH_LINK_TYPE |
+		       TL_CH_LINK_ID | TL_CH_PIPELINE | TL_CH_STAGE,
+		.title = c->title,
+		.assignee = c->assignee,
+		.notes = c->notes,
+		.link_id = a->link_id,
+		.type = a->type >= 0 ? a->type : 7,
+		.status = a->status >= 0 ? a->status : 0,
+		.link_type = a->link_type,
+		.has_due = a->has_due,
+		.due = a->has_due ? a->due : 0,
+		.tags = tags,
+	};
+	char idtext[37];
 
 	memset(&task, 0, sizeof task);
 	if (c->assignee.p && (rc = check_assignee(r, c->assignee, err)))
@@ -468,7 +487,6 @@ static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 		MDB_val k = { 16, (void *)a->id }, v;
 		rc = mdb_get(t->cur, t->db->tasks, &k, &v);
 		if (rc == 0) {
-			char idtext[37];
 			tl_uuid_format(a->id, idtext);
 			return tl_err_set(err, TL_ECONFLICT, "id",
 					  "task %s already exists", idtext);
@@ -479,62 +497,30 @@ static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 	} else {
 		tl_uuid_v7(r->now, task.id);
 	}
+	memcpy(ch.id, task.id, 16);
+	tl_uuid_format(task.id, idtext);
 	if (c->has_expect_version && c->expect_version != 0)
 		return tl_err_set(err, TL_ECONFLICT, "expect_version",
 				  "expected version %llu, the task does not exist yet",
 				  (unsigned long long)c->expect_version);
 
-	data_begin(r, &pk);
-	msgpack_pack_map(&pk, 10);
-	TL_KEY(&pk, "title");
-	tl_pack_str(&pk, c->title.p, c->title.len);
-	TL_KEY(&pk, "type");
-	tl_pack_cstr(&pk, tl_type_tokens[a->type >= 0 ? a->type : 7]);
-	TL_KEY(&pk, "status");
-	tl_pack_cstr(&pk, tl_status_tokens[a->status >= 0 ? a->status : 0]);
-	TL_KEY(&pk, "due_at");
-	tl_pack_time_or_nil(&pk, a->has_due, a->due);
-	TL_KEY(&pk, "assignee");
-	tl_pack_slice_or_nil(&pk, c->assignee);
-	TL_KEY(&pk, "notes");
-	tl_pack_slice_or_nil(&pk, c->notes);
-	TL_KEY(&pk, "link");
-	msgpack_pack_map(&pk, 2);
-	TL_KEY(&pk, "type");
-	tl_pack_cstr(&pk, tl_entity_tokens[a->link_type]);
-	TL_KEY(&pk, "id");
-	tl_pack_str(&pk, a->link_id.p, a->link_id.len);
-	TL_KEY(&pk, "pipeline");
-	msgpack_pack_nil(&pk);
-	TL_KEY(&pk, "stage");
-	msgpack_pack_nil(&pk);
-	TL_KEY(&pk, "tags");
-	/* Tags form a set: repeated ones are packed once. */
-	size_t ntags = 0;
-	for (size_t i = 0; i < c->tags_len; i++) {
+	/* Tags form a set: repeated ones are packed once (at most
+	 * TL_TAGS_MAX, checked with the arguments). */
+	for (size_t i = 0; i < c->tags_len && ch.tags_len < TL_TAGS_MAX; i++) {
 		bool dup = false;
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = c->tags[j].len == c->tags[i].len &&
-			      !memcmp(c->tags[j].p, c->tags[i].p, c->tags[i].len);
-		ntags += !dup;
-	}
-	msgpack_pack_array(&pk, ntags);
-	for (size_t i = 0; i < c->tags_len; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = c->tags[j].len == c->tags[i].len &&
-			      !memcmp(c->tags[j].p, c->tags[i].p, c->tags[i].len);
+		for (size_t j = 0; j < ch.tags_len && !dup; j++)
+			dup = tl_slices_eq(tags[j], c->tags[i]);
 		if (!dup)
-			tl_pack_str(&pk, c->tags[i].p, c->tags[i].len);
+			tags[ch.tags_len++] = c->tags[i];
 	}
-	rc = emit_task_event(r, "task.created", &task, true, !a->has_id, res,
+	msgpack_sbuffer_clear(&t->data);
+	if (!tl_change_pack(&t->data, &ch, NULL))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	rc = emit_task_event(r, &ch, &task, idtext, true, !a->has_id, res,
 			     err);
-	if (!rc) {
-		char idtext[37];
-		tl_uuid_format(task.id, idtext);
+	if (!rc)
 		rc = idem_store(r, c->idempotency_key, res->seq,
 				(tl_slice){ idtext, 36 }, err);
-	}
 	tl_task_release(&task);
 	return rc;
 }
@@ -546,52 +532,28 @@ static bool str_eq(const char *a, tl_slice b)
 	return b.p && strlen(a) == b.len && memcmp(a, b.p, b.len) == 0;
 }
 
-/* Pack the "changes"/"previous" maps of task.updated; returns how many
- * fields change. */
-static int pack_update(run *r, const tl_cmd *c, const args *a,
-		       const tl_task *task, msgpack_packer *pk, bool prev)
+/* The typed change of task.updated: the fields pack_update packs. */
+static void update_change(const tl_cmd *c, const args *a,
+			  const tl_task *task, tl_change *ch)
 {
-	int n = 0;
-	bool title = c->title.p && !str_eq(task->title, c->title);
-	bool type = a->type >= 0 && a->type != task->type;
-	bool due = (c->no_due && task->has_due) ||
-		   (a->has_due && (!task->has_due || task->due_at != a->due));
-	bool notes = c->notes.p && !str_eq(task->notes, c->notes);
-	n = title + type + due + notes;
-	if (!pk)
-		return n;
-	msgpack_pack_map(pk, n);
-	if (title) {
-		TL_KEY(pk, "title");
-		if (prev)
-			tl_pack_cstr(pk, task->title);
-		else
-			tl_pack_str(pk, c->title.p, c->title.len);
+	if (c->title.p && !str_eq(task->title, c->title)) {
+		ch->set |= TL_CH_TITLE;
+		ch->title = c->title;
 	}
-	if (type) {
-		TL_KEY(pk, "type");
-		tl_pack_cstr(pk, tl_type_tokens[prev ? task->type : a->type]);
+	if (a->type >= 0 && a->type != task->type) {
+		ch->set |= TL_CH_TYPE;
+		ch->type = a->type;
 	}
-	if (due) {
-		TL_KEY(pk, "due_at");
-		if (prev)
-			tl_pack_time_or_nil(pk, task->has_due, task->due_at);
-		else
-			tl_pack_time_or_nil(pk, a->has_due, a->due);
+	if ((c->no_due && task->has_due) ||
+	    (a->has_due && (!task->has_due || task->due_at != a->due))) {
+		ch->set |= TL_CH_DUE;
+		ch->has_due = a->has_due;
+		ch->due = a->has_due ? a->due : 0;
 	}
-	if (notes) {
-		TL_KEY(pk, "notes");
-		if (prev) {
-			if (task->notes)
-				tl_pack_cstr(pk, task->notes);
-			else
-				msgpack_pack_nil(pk);
-		} else {
-			tl_pack_str(pk, c->notes.p, c->notes.len);
-		}
+	if (c->notes.p && !str_eq(task->notes, c->notes)) {
+		ch->set |= TL_CH_NOTES;
+		ch->notes = c->notes;
 	}
-	(void)r;
-	return n;
 }
 
 static int task_change(run *r, const tl_cmd *c, const args *a,
@@ -599,8 +561,7 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 {
 	tl_txn *t = r->t;
 	tl_task task;
-	msgpack_packer pk;
-	const char *type = NULL;
+	tl_change ch = { .kind = -1 };
 	char idtext[37];
 	int rc;
 
@@ -627,27 +588,18 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 	    (rc = check_assignee(r, c->assignee, err)))
 		goto out;
 
-	data_begin(r, &pk);
 	switch (c->kind) {
 	case TL_TASK_UPDATE:
-		if (!pack_update(r, c, a, &task, NULL, false))
-			break;
-		type = "task.updated";
-		msgpack_pack_map(&pk, 2);
-		TL_KEY(&pk, "changes");
-		pack_update(r, c, a, &task, &pk, false);
-		TL_KEY(&pk, "previous");
-		pack_update(r, c, a, &task, &pk, true);
+		update_change(c, a, &task, &ch);
+		if (ch.set)
+			ch.kind = TL_EV_UPDATED;
 		break;
 	case TL_TASK_ASSIGN:
 		if (str_eq(task.assignee, c->assignee))
 			break;
-		type = "task.assigned";
-		msgpack_pack_map(&pk, 2);
-		TL_KEY(&pk, "assignee");
-		tl_pack_slice_or_nil(&pk, c->assignee);
-		TL_KEY(&pk, "previous");
-		tl_pack_slice_or_nil(&pk, tl_s(task.assignee));
+		ch.kind = TL_EV_ASSIGNED;
+		ch.set = TL_CH_ASSIGNEE;
+		ch.assignee = c->assignee;
 		break;
 	case TL_TASK_STATUS:
 	case TL_TASK_COMPLETE: {
@@ -655,13 +607,10 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 						     : a->status;
 		if (st == task.status)
 			break;
-		type = st == TL_ST_COMPLETED ? "task.completed"
-					     : "task.status_changed";
-		msgpack_pack_map(&pk, 2);
-		TL_KEY(&pk, "status");
-		tl_pack_cstr(&pk, tl_status_tokens[st]);
-		TL_KEY(&pk, "previous");
-		tl_pack_cstr(&pk, tl_status_tokens[task.status]);
+		ch.kind = st == TL_ST_COMPLETED ? TL_EV_COMPLETED
+						: TL_EV_STATUS_CHANGED;
+		ch.set = TL_CH_STATUS;
+		ch.status = st;
 		break;
 	}
 	case TL_TASK_TAG:
@@ -669,24 +618,27 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 		if (tl_task_has_tag(&task, c->tags[0]) ==
 		    (c->kind == TL_TASK_TAG))
 			break;
-		type = c->kind == TL_TASK_TAG ? "task.tagged" : "task.untagged";
-		msgpack_pack_map(&pk, 1);
-		TL_KEY(&pk, "tag");
-		tl_pack_str(&pk, c->tags[0].p, c->tags[0].len);
+		ch.kind = c->kind == TL_TASK_TAG ? TL_EV_TAGGED
+						 : TL_EV_UNTAGGED;
+		ch.tag = c->tags[0];
 		break;
 	case TL_TASK_DELETE:
-		type = "task.deleted";
-		msgpack_pack_map(&pk, 0);
+		ch.kind = TL_EV_DELETED;
 		break;
 	default:
 		rc = tl_err_set(err, TL_EINVALID, "command", "unknown command");
 		goto out;
 	}
-	if (!type) {
+	if (ch.kind < 0) {
 		rc = result_unchanged(r, &task, res, err);
 		goto out;
 	}
-	rc = emit_task_event(r, type, &task, false, false, res, err);
+	msgpack_sbuffer_clear(&t->data);
+	if (!tl_change_pack(&t->data, &ch, &task)) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		goto out;
+	}
+	rc = emit_task_event(r, &ch, &task, idtext, false, false, res, err);
 	if (!rc)
 		rc = idem_store(r, c->idempotency_key, res->seq,
 				(tl_slice){ idtext, 36 }, err);

@@ -178,6 +178,11 @@ static inline bool tl_slice_eq(tl_slice a, const char *s)
 	return a.p && a.len == n && memcmp(a.p, s, n) == 0;
 }
 
+static inline bool tl_slices_eq(tl_slice a, tl_slice b)
+{
+	return a.len == b.len && (!a.len || memcmp(a.p, b.p, a.len) == 0);
+}
+
 /* Stream keys: 'T' + 16-byte task id, or 'S' + stream text. */
 #define TL_STREAM_KEY_MAX (1 + 128)
 size_t tl_stream_key(tl_slice stream, uint8_t *out);
@@ -422,8 +427,46 @@ int tl_task_copy(tl_task *dst, const tl_task *src);
 bool tl_task_pack(msgpack_sbuffer *sb, const tl_task *t);
 int tl_task_unpack(const uint8_t *doc, size_t len, tl_task *t,
 		   msgpack_zone *zone);
-/* Apply one task event to t (zeroed for task.created).  The single
- * definition of what each event means. */
+/* A task event's data, typed: what the fold applies.  Commands fill one
+ * beside the data they pack (exec.c), replays decode it from the stored
+ * data (tl_change_decode), and tl_task_apply is the single definition of
+ * what each event does to a task.  Slices point into the command or the
+ * event; `set` says which fields the event carries (a nullable string
+ * that is set with a NULL p is nil: cleared). */
+enum {
+	TL_EV_CREATED, TL_EV_UPDATED, TL_EV_ASSIGNED, TL_EV_STATUS_CHANGED,
+	TL_EV_COMPLETED, TL_EV_TAGGED, TL_EV_UNTAGGED, TL_EV_DELETED,
+	TL_EV_COUNT
+};
+enum {
+	TL_CH_TITLE = 1 << 0, TL_CH_TYPE = 1 << 1, TL_CH_STATUS = 1 << 2,
+	TL_CH_DUE = 1 << 3, TL_CH_ASSIGNEE = 1 << 4, TL_CH_NOTES = 1 << 5,
+	TL_CH_LINK_TYPE = 1 << 6, TL_CH_LINK_ID = 1 << 7,
+	TL_CH_PIPELINE = 1 << 8, TL_CH_STAGE = 1 << 9
+};
+typedef struct tl_change {
+	int kind;               /* TL_EV_* */
+	unsigned set;           /* TL_CH_* */
+	uint8_t id[16];         /* task.created: the task's id */
+	tl_slice title, assignee, notes, link_id, pipeline, stage;
+	int type, status, link_type;
+	bool has_due;
+	int64_t due;
+	tl_slice tag;           /* task.tagged, task.untagged */
+	const tl_slice *tags;   /* task.created, in order */
+	size_t tags_len;
+} tl_change;
+const char *tl_change_type(int kind); /* "task.created", ... */
+/* Decode ev's data (already upcast) into ch; tags live in zone. */
+int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone);
+/* Apply one task event to t (zeroed for task.created). */
+int tl_task_apply(tl_task *t, const tl_event *ev, const tl_change *ch);
+/* Append the event data of ch to sb (the stored shape, docs/events.md);
+ * before: the task before the event (its values go in "previous"), NULL
+ * for task.created.  False: out of memory or a change without it. */
+bool tl_change_pack(msgpack_sbuffer *sb, const tl_change *ch,
+		    const tl_task *before);
+/* tl_change_decode + tl_task_apply. */
 int tl_task_fold(tl_task *t, const tl_event *ev, msgpack_zone *zone);
 bool tl_task_has_tag(const tl_task *t, tl_slice tag);
 

@@ -469,6 +469,10 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 		rc = meta_put(db, t->txn, "week_start", ws, strlen(ws));
 	if (!rc)
 		rc = meta_put(db, t->txn, "admin", admin, strlen(admin));
+	/* No tasks yet: the first commit with tasks need not count them. */
+	static const uint8_t zero_counts[16];
+	if (!rc)
+		rc = meta_put(db, t->txn, "counts", zero_counts, 16);
 	if (rc) {
 		tl_txn_abort(t);
 		return tl_mdb_err(err, rc, "init");

@@ -414,40 +414,161 @@ int tl_task_unpack(const uint8_t *doc, size_t len, tl_task *t,
 
 /* ---- the fold -------------------------------------------------------- */
 
-/* Set a nullable string field from a data entry (nil clears). */
-static int fold_str(char **dst, const msgpack_object *o, bool nullable)
+static const char *const ev_names[TL_EV_COUNT] = {
+	"task.created", "task.updated", "task.assigned",
+	"task.status_changed", "task.completed", "task.tagged",
+	"task.untagged", "task.deleted"
+};
+
+const char *tl_change_type(int kind)
 {
-	if (!o)
-		return 0;
-	if (o->type == MSGPACK_OBJECT_NIL && nullable)
-		return set_str(dst, (tl_slice){ NULL, 0 });
-	tl_slice s = tl_obj_slice(o);
-	return s.p ? set_str(dst, s) : TL_ESTORAGE;
+	return kind >= 0 && kind < TL_EV_COUNT ? ev_names[kind] : NULL;
 }
 
-static int fold_due(tl_task *t, const msgpack_object *o)
+/* A string field: present strings are kept, nil only when nullable. */
+static int ch_str(const msgpack_object *o, bool nullable, unsigned bit,
+		  unsigned *set, tl_slice *out)
 {
 	if (!o)
 		return 0;
-	if (o->type == MSGPACK_OBJECT_NIL) {
-		t->has_due = false;
-		t->due_at = 0;
+	*set |= bit;
+	if (o->type == MSGPACK_OBJECT_NIL && nullable) {
+		*out = (tl_slice){ NULL, 0 };
 		return 0;
 	}
-	t->has_due = true;
-	return tl_obj_time(o, &t->due_at) ? 0 : TL_ESTORAGE;
+	*out = tl_obj_slice(o);
+	return out->p ? 0 : TL_ESTORAGE;
 }
 
-static int fold_enum(int *dst, const msgpack_object *o,
-		     const char *const *table, int n)
+static int ch_enum(const msgpack_object *o, const char *const *table, int n,
+		   unsigned bit, unsigned *set, int *out)
 {
 	if (!o)
 		return 0;
-	int v = tl_token_find(table, n, tl_obj_slice(o));
-	if (v < 0)
+	if ((*out = tl_token_find(table, n, tl_obj_slice(o))) < 0)
 		return TL_ESTORAGE;
-	*dst = v;
+	*set |= bit;
 	return 0;
+}
+
+static int ch_due(const msgpack_object *o, tl_change *ch)
+{
+	if (!o)
+		return 0;
+	ch->set |= TL_CH_DUE;
+	ch->has_due = o->type != MSGPACK_OBJECT_NIL;
+	ch->due = 0;
+	return !ch->has_due || tl_obj_time(o, &ch->due) ? 0 : TL_ESTORAGE;
+}
+
+static int decode_created(const tl_event *ev, const msgpack_object *d,
+			  tl_change *ch, msgpack_zone *zone)
+{
+	static const char *const keys[] = {
+		"title", "type", "status", "due_at", "assignee", "notes",
+		"link", "pipeline", "stage", "tags"
+	};
+	static const char *const link_keys[] = { "type", "id" };
+	const msgpack_object *f[10], *l[2];
+	unsigned *s = &ch->set;
+	int rc;
+	tl_map_pick(d, keys, 10, f);
+	tl_map_pick(f[6], link_keys, 2, l);
+	if (!tl_uuid_parse(ev->stream, ch->id) || !f[6])
+		return TL_ESTORAGE;
+	if ((rc = ch_str(f[0], false, TL_CH_TITLE, s, &ch->title)) ||
+	    (rc = ch_enum(f[1], tl_type_tokens, TL_TYPE_COUNT, TL_CH_TYPE, s,
+			  &ch->type)) ||
+	    (rc = ch_enum(f[2], tl_status_tokens, TL_STATUS_COUNT,
+			  TL_CH_STATUS, s, &ch->status)) ||
+	    (rc = ch_due(f[3], ch)) ||
+	    (rc = ch_str(f[4], true, TL_CH_ASSIGNEE, s, &ch->assignee)) ||
+	    (rc = ch_str(f[5], true, TL_CH_NOTES, s, &ch->notes)) ||
+	    (rc = ch_enum(l[0], tl_entity_tokens, TL_ENTITY_COUNT,
+			  TL_CH_LINK_TYPE, s, &ch->link_type)) ||
+	    (rc = ch_str(l[1], false, TL_CH_LINK_ID, s, &ch->link_id)) ||
+	    (rc = ch_str(f[7], true, TL_CH_PIPELINE, s, &ch->pipeline)) ||
+	    (rc = ch_str(f[8], true, TL_CH_STAGE, s, &ch->stage)))
+		return rc;
+	const msgpack_object *tags = f[9];
+	if (tags && tags->type == MSGPACK_OBJECT_ARRAY &&
+	    tags->via.array.size) {
+		tl_slice *v = msgpack_zone_malloc(zone, tags->via.array.size *
+							      sizeof *v);
+		if (!v)
+			return TL_ESTORAGE;
+		for (uint32_t i = 0; i < tags->via.array.size; i++)
+			if (!(v[i] = tl_obj_slice(&tags->via.array.ptr[i])).p)
+				return TL_ESTORAGE;
+		ch->tags = v;
+		ch->tags_len = tags->via.array.size;
+	}
+	return 0;
+}
+
+int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
+{
+	msgpack_object d;
+	size_t off = 0;
+	unsigned *s = &ch->set;
+	memset(ch, 0, sizeof *ch);
+	ch->kind = -1;
+	for (int k = 0; k < TL_EV_COUNT; k++)
+		if (tl_slice_eq(ev->type, ev_names[k]))
+			ch->kind = k;
+	if (ch->kind < 0 ||
+	    msgpack_unpack((const char *)ev->data, ev->data_len, &off, zone,
+			   &d) != MSGPACK_UNPACK_SUCCESS ||
+	    d.type != MSGPACK_OBJECT_MAP)
+		return TL_ESTORAGE;
+
+	switch (ch->kind) {
+	case TL_EV_CREATED:
+		return decode_created(ev, &d, ch, zone);
+	case TL_EV_UPDATED: {
+		static const char *const keys[] = { "title", "type", "due_at",
+						    "notes" };
+		const msgpack_object *f[4], *c = tl_map_get(&d, "changes");
+		int rc;
+		if (!c)
+			return TL_ESTORAGE;
+		tl_map_pick(c, keys, 4, f);
+		if ((rc = ch_str(f[0], false, TL_CH_TITLE, s, &ch->title)) ||
+		    (rc = ch_enum(f[1], tl_type_tokens, TL_TYPE_COUNT,
+				  TL_CH_TYPE, s, &ch->type)) ||
+		    (rc = ch_due(f[2], ch)))
+			return rc;
+		return ch_str(f[3], true, TL_CH_NOTES, s, &ch->notes);
+	}
+	case TL_EV_ASSIGNED: {
+		const msgpack_object *a = tl_map_get(&d, "assignee");
+		return a ? ch_str(a, true, TL_CH_ASSIGNEE, s, &ch->assignee)
+			 : TL_ESTORAGE;
+	}
+	case TL_EV_STATUS_CHANGED:
+		if (ch_enum(tl_map_get(&d, "status"), tl_status_tokens,
+			    TL_STATUS_COUNT, TL_CH_STATUS, s, &ch->status) ||
+		    !(ch->set & TL_CH_STATUS))
+			return TL_ESTORAGE;
+		return 0;
+	case TL_EV_TAGGED:
+	case TL_EV_UNTAGGED:
+		ch->tag = tl_obj_slice(tl_map_get(&d, "tag"));
+		return ch->tag.p ? 0 : TL_ESTORAGE;
+	case TL_EV_COMPLETED: /* its data repeats the status */
+		ch->set = TL_CH_STATUS;
+		ch->status = TL_ST_COMPLETED;
+		return 0;
+	default: /* deleted: no data */
+		return 0;
+	}
+}
+
+/* Replace *dst with a copy of s when bit is set (NULL p clears). */
+static int apply_str(char **dst, const tl_change *ch, unsigned bit,
+		     tl_slice s)
+{
+	return ch->set & bit ? set_str(dst, s) : 0;
 }
 
 static void set_status(tl_task *t, int status, int64_t at)
@@ -462,100 +583,76 @@ static void set_status(tl_task *t, int status, int64_t at)
 	t->status = status;
 }
 
-static int fold_created(tl_task *t, const tl_event *ev,
-			const msgpack_object *d)
+static int apply_created(tl_task *t, const tl_event *ev, const tl_change *ch)
 {
-	static const char *const keys[] = {
-		"title", "type", "status", "due_at", "assignee", "notes",
-		"link", "pipeline", "stage", "tags"
-	};
-	static const char *const link_keys[] = { "type", "id" };
-	const msgpack_object *f[10], *l[2];
-	int rc, status = TL_ST_TODO;
-	tl_map_pick(d, keys, 10, f);
-	tl_map_pick(f[6], link_keys, 2, l);
-	const msgpack_object *tags = f[9];
-	if (!tl_uuid_parse(ev->stream, t->id) || !f[6])
-		return TL_ESTORAGE;
-	t->type = 7; /* "task" */
-	if ((rc = fold_str(&t->title, f[0], false)) ||
-	    (rc = fold_enum(&t->type, f[1], tl_type_tokens, TL_TYPE_COUNT)) ||
-	    (rc = fold_enum(&status, f[2], tl_status_tokens,
-			    TL_STATUS_COUNT)) ||
-	    (rc = fold_due(t, f[3])) ||
-	    (rc = fold_str(&t->assignee, f[4], true)) ||
-	    (rc = fold_str(&t->notes, f[5], true)) ||
-	    (rc = fold_enum(&t->link_type, l[0], tl_entity_tokens,
-			    TL_ENTITY_COUNT)) ||
-	    (rc = fold_str(&t->link_id, l[1], false)) ||
-	    (rc = fold_str(&t->pipeline, f[7], true)) ||
-	    (rc = fold_str(&t->stage, f[8], true)) ||
+	int rc;
+	memcpy(t->id, ch->id, 16);
+	t->type = ch->set & TL_CH_TYPE ? ch->type : 7; /* "task" */
+	if (ch->set & TL_CH_LINK_TYPE)
+		t->link_type = ch->link_type;
+	if (ch->set & TL_CH_DUE) {
+		t->has_due = ch->has_due;
+		t->due_at = ch->due;
+	}
+	if ((rc = apply_str(&t->title, ch, TL_CH_TITLE, ch->title)) ||
+	    (rc = apply_str(&t->assignee, ch, TL_CH_ASSIGNEE, ch->assignee)) ||
+	    (rc = apply_str(&t->notes, ch, TL_CH_NOTES, ch->notes)) ||
+	    (rc = apply_str(&t->link_id, ch, TL_CH_LINK_ID, ch->link_id)) ||
+	    (rc = apply_str(&t->pipeline, ch, TL_CH_PIPELINE, ch->pipeline)) ||
+	    (rc = apply_str(&t->stage, ch, TL_CH_STAGE, ch->stage)) ||
 	    (rc = set_str(&t->created_by, ev->actor_id)))
 		return rc;
 	if (!t->title || !t->link_id)
 		return TL_ESTORAGE;
-	if (tags && tags->type == MSGPACK_OBJECT_ARRAY)
-		for (uint32_t i = 0; i < tags->via.array.size; i++) {
-			tl_slice s = tl_obj_slice(&tags->via.array.ptr[i]);
-			if (!s.p || (rc = tag_add(t, s)))
-				return s.p ? rc : TL_ESTORAGE;
-		}
+	for (size_t i = 0; i < ch->tags_len; i++)
+		if ((rc = tag_add(t, ch->tags[i])))
+			return rc;
 	t->created_by_system = tl_slice_eq(ev->actor_kind, "system");
 	t->created_at = ev->at_ms;
 	t->created_seq = ev->seq;
 	t->status = TL_ST_TODO;
-	set_status(t, status, ev->at_ms);
+	set_status(t, ch->set & TL_CH_STATUS ? ch->status : TL_ST_TODO,
+		   ev->at_ms);
 	return 0;
 }
 
-int tl_task_fold(tl_task *t, const tl_event *ev, msgpack_zone *zone)
+int tl_task_apply(tl_task *t, const tl_event *ev, const tl_change *ch)
 {
-	msgpack_object d;
-	size_t off = 0;
 	int rc = 0;
-	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off, zone,
-			   &d) != MSGPACK_UNPACK_SUCCESS ||
-	    d.type != MSGPACK_OBJECT_MAP)
-		return TL_ESTORAGE;
-
-	if (tl_slice_eq(ev->type, "task.created")) {
-		rc = fold_created(t, ev, &d);
-	} else if (tl_slice_eq(ev->type, "task.updated")) {
-		const msgpack_object *c = tl_map_get(&d, "changes");
-		if (!c)
-			return TL_ESTORAGE;
-		if ((rc = fold_str(&t->title, tl_map_get(c, "title"), false)) ||
-		    (rc = fold_enum(&t->type, tl_map_get(c, "type"),
-				    tl_type_tokens, TL_TYPE_COUNT)) ||
-		    (rc = fold_due(t, tl_map_get(c, "due_at"))) ||
-		    (rc = fold_str(&t->notes, tl_map_get(c, "notes"), true)))
+	switch (ch->kind) {
+	case TL_EV_CREATED:
+		rc = apply_created(t, ev, ch);
+		break;
+	case TL_EV_UPDATED:
+		if ((rc = apply_str(&t->title, ch, TL_CH_TITLE, ch->title)) ||
+		    (rc = apply_str(&t->notes, ch, TL_CH_NOTES, ch->notes)))
 			return rc;
-	} else if (tl_slice_eq(ev->type, "task.assigned")) {
-		const msgpack_object *a = tl_map_get(&d, "assignee");
-		if (!a)
-			return TL_ESTORAGE;
-		rc = fold_str(&t->assignee, a, true);
-	} else if (tl_slice_eq(ev->type, "task.status_changed")) {
-		int st = -1;
-		rc = fold_enum(&st, tl_map_get(&d, "status"), tl_status_tokens,
-			       TL_STATUS_COUNT);
-		if (!rc && st < 0)
-			rc = TL_ESTORAGE;
-		if (!rc)
-			set_status(t, st, ev->at_ms);
-	} else if (tl_slice_eq(ev->type, "task.completed")) {
+		if (ch->set & TL_CH_TYPE)
+			t->type = ch->type;
+		if (ch->set & TL_CH_DUE) {
+			t->has_due = ch->has_due;
+			t->due_at = ch->due;
+		}
+		break;
+	case TL_EV_ASSIGNED:
+		rc = apply_str(&t->assignee, ch, TL_CH_ASSIGNEE, ch->assignee);
+		break;
+	case TL_EV_STATUS_CHANGED:
+		set_status(t, ch->status, ev->at_ms);
+		break;
+	case TL_EV_COMPLETED:
 		set_status(t, TL_ST_COMPLETED, ev->at_ms);
-	} else if (tl_slice_eq(ev->type, "task.tagged")) {
-		tl_slice s = tl_obj_slice(tl_map_get(&d, "tag"));
-		rc = s.p ? tag_add(t, s) : TL_ESTORAGE;
-	} else if (tl_slice_eq(ev->type, "task.untagged")) {
-		tl_slice s = tl_obj_slice(tl_map_get(&d, "tag"));
-		if (!s.p)
-			return TL_ESTORAGE;
-		tag_remove(t, s);
-	} else if (tl_slice_eq(ev->type, "task.deleted")) {
+		break;
+	case TL_EV_TAGGED:
+		rc = tag_add(t, ch->tag);
+		break;
+	case TL_EV_UNTAGGED:
+		tag_remove(t, ch->tag);
+		break;
+	case TL_EV_DELETED:
 		t->deleted = true;
-	} else {
+		break;
+	default:
 		return TL_ESTORAGE;
 	}
 	if (rc)
@@ -563,6 +660,145 @@ int tl_task_fold(tl_task *t, const tl_event *ev, msgpack_zone *zone)
 	t->updated_at = ev->at_ms;
 	t->version = ev->version;
 	return 0;
+}
+
+int tl_task_fold(tl_task *t, const tl_event *ev, msgpack_zone *zone)
+{
+	tl_change ch;
+	int rc = tl_change_decode(ev, &ch, zone);
+	return rc ? rc : tl_task_apply(t, ev, &ch);
+}
+
+/* ---- event data of a change ------------------------------------------ */
+
+static uint8_t *w_slice(uint8_t *p, tl_slice s)
+{
+	return s.p ? tl_w_str(p, s.p, s.len) : tl_w_nil(p);
+}
+
+static size_t slice_bound(tl_slice s)
+{
+	return TL_W_STR(s.len);
+}
+
+/* The changed fields of task.updated, from ch (prev = NULL) or from the
+ * task before it (prev). */
+static uint8_t *w_update(uint8_t *p, const tl_change *ch, const tl_task *prev)
+{
+	unsigned s = ch->set;
+	p = tl_w_map(p, (uint32_t)(!!(s & TL_CH_TITLE) + !!(s & TL_CH_TYPE) +
+				   !!(s & TL_CH_DUE) + !!(s & TL_CH_NOTES)));
+	if (s & TL_CH_TITLE) {
+		p = TL_WK(p, "title");
+		p = prev ? tl_w_cstr(p, prev->title)
+			 : tl_w_str(p, ch->title.p, ch->title.len);
+	}
+	if (s & TL_CH_TYPE) {
+		p = TL_WK(p, "type");
+		p = tl_w_cstr(p, tl_type_tokens[prev ? prev->type : ch->type]);
+	}
+	if (s & TL_CH_DUE) {
+		p = TL_WK(p, "due_at");
+		p = prev ? tl_w_time_or_nil(p, prev->has_due, prev->due_at)
+			 : tl_w_time_or_nil(p, ch->has_due, ch->due);
+	}
+	if (s & TL_CH_NOTES) {
+		p = TL_WK(p, "notes");
+		p = prev ? w_slice(p, tl_s(prev->notes)) : w_slice(p, ch->notes);
+	}
+	return p;
+}
+
+bool tl_change_pack(msgpack_sbuffer *sb, const tl_change *ch,
+		    const tl_task *before)
+{
+	size_t bound = 256 + slice_bound(ch->title) +
+		       slice_bound(ch->assignee) + slice_bound(ch->notes) +
+		       slice_bound(ch->link_id) + slice_bound(ch->pipeline) +
+		       slice_bound(ch->stage) + slice_bound(ch->tag);
+	for (size_t i = 0; i < ch->tags_len; i++)
+		bound += slice_bound(ch->tags[i]);
+	if (before)
+		bound += TL_W_STR(opt_len(before->title)) +
+			 TL_W_STR(opt_len(before->notes)) +
+			 TL_W_STR(opt_len(before->assignee));
+	uint8_t *p = tl_w_begin(sb, bound);
+	if (!p)
+		return false;
+	switch (ch->kind) {
+	case TL_EV_CREATED:
+		p = tl_w_map(p, 10);
+		p = TL_WK(p, "title");
+		p = w_slice(p, ch->title);
+		p = TL_WK(p, "type");
+		p = tl_w_cstr(p, tl_type_tokens[ch->type]);
+		p = TL_WK(p, "status");
+		p = tl_w_cstr(p, tl_status_tokens[ch->status]);
+		p = TL_WK(p, "due_at");
+		p = tl_w_time_or_nil(p, ch->has_due, ch->due);
+		p = TL_WK(p, "assignee");
+		p = w_slice(p, ch->assignee);
+		p = TL_WK(p, "notes");
+		p = w_slice(p, ch->notes);
+		p = TL_WK(p, "link");
+		p = tl_w_map(p, 2);
+		p = TL_WK(p, "type");
+		p = tl_w_cstr(p, tl_entity_tokens[ch->link_type]);
+		p = TL_WK(p, "id");
+		p = w_slice(p, ch->link_id);
+		p = TL_WK(p, "pipeline");
+		p = w_slice(p, ch->pipeline);
+		p = TL_WK(p, "stage");
+		p = w_slice(p, ch->stage);
+		p = TL_WK(p, "tags");
+		p = tl_w_array(p, (uint32_t)ch->tags_len);
+		for (size_t i = 0; i < ch->tags_len; i++)
+			p = tl_w_str(p, ch->tags[i].p, ch->tags[i].len);
+		break;
+	case TL_EV_UPDATED:
+		if (!before)
+			return false;
+		p = tl_w_map(p, 2);
+		p = TL_WK(p, "changes");
+		p = w_update(p, ch, NULL);
+		p = TL_WK(p, "previous");
+		p = w_update(p, ch, before);
+		break;
+	case TL_EV_ASSIGNED:
+		if (!before)
+			return false;
+		p = tl_w_map(p, 2);
+		p = TL_WK(p, "assignee");
+		p = w_slice(p, ch->assignee);
+		p = TL_WK(p, "previous");
+		p = w_slice(p, tl_s(before->assignee));
+		break;
+	case TL_EV_STATUS_CHANGED:
+	case TL_EV_COMPLETED:
+		if (!before)
+			return false;
+		p = tl_w_map(p, 2);
+		p = TL_WK(p, "status");
+		p = tl_w_cstr(p, tl_status_tokens[ch->kind == TL_EV_COMPLETED
+							  ? TL_ST_COMPLETED
+							  : ch->status]);
+		p = TL_WK(p, "previous");
+		p = tl_w_cstr(p, tl_status_tokens[before->status]);
+		break;
+	case TL_EV_TAGGED:
+	case TL_EV_UNTAGGED:
+		p = tl_w_map(p, 1);
+		p = TL_WK(p, "tag");
+		p = tl_w_str(p, ch->tag.p, ch->tag.len);
+		break;
+	case TL_EV_DELETED:
+		p = tl_w_map(p, 0);
+		break;
+	default:
+		return false;
+	}
+	tl_w_end(sb, p);
+	return true;
 }
 
 int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
