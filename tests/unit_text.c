@@ -8,7 +8,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "tasklog.h"
+#include "internal.h"
 
 static bool valid(const char *bytes, size_t len)
 {
@@ -444,4 +444,34 @@ Test(err, set_truncates_long_fields_and_messages)
 	tl_err_set(&err, TL_EINVALID, NULL, "plain");
 	cr_assert_str_eq(err.field, "");
 	cr_assert_str_eq(err.message, "plain");
+}
+
+/* tl_check_text takes a word-at-a-time path for printable ASCII: every
+ * byte value at every position of a 19-byte string (two words and a
+ * tail) is judged as the byte-by-byte rules judge it. */
+static bool text_ok_slow(const unsigned char *s, size_t n)
+{
+	if (!tl_utf8_valid((const char *)s, n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f ||
+		    (s[i] == 0xc2 && i + 1 < n && s[i + 1] < 0xa0))
+			return false;
+	return true;
+}
+
+Test(text, check_text_judges_every_byte_at_every_position)
+{
+	unsigned char s[19];
+	for (size_t pos = 0; pos < sizeof s; pos++)
+		for (int b = 0; b < 256; b++) {
+			memset(s, 'a', sizeof s);
+			s[pos] = (unsigned char)b;
+			tl_err err = { 0 };
+			int rc = tl_check_text((tl_slice){ (const char *)s,
+							   sizeof s },
+					       "title", 1, 100, false, &err);
+			cr_assert_eq(rc == 0, text_ok_slow(s, sizeof s),
+				     "byte 0x%02x at %zu: rc %d", b, pos, rc);
+		}
 }
