@@ -412,6 +412,10 @@ bool tl_obj_time(const msgpack_object *o, int64_t *ms);
 bool tl_obj_is_str(const msgpack_object *o, const char *s);
 tl_slice tl_obj_slice(const msgpack_object *o); /* str -> slice, else absent */
 const msgpack_object *tl_map_get(const msgpack_object *map, const char *key);
+/* True when raw[0..len) starts with one well-formed msgpack object whose
+ * containers claim no more entries than the bytes left could hold, nested
+ * at most 33 deep: safe to hand to msgpack_unpack. */
+bool tl_mp_fits(const uint8_t *raw, size_t len);
 /* One pass over map: out[j] = the value of keys[j] or NULL (n <= 32). */
 void tl_map_pick(const msgpack_object *map, const char *const *keys,
 		 size_t n, const msgpack_object **out);

@@ -160,45 +160,46 @@ void tl_uuid_v7(int64_t now_ms, uint8_t out[16])
 	out[8] = (uint8_t)(0x80 | (out[8] & 0x3f)); /* variant 10 */
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* The value of each hex digit, 16 for every other byte. */
+static const uint8_t nibble[256] = {
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 16, 16, 16, 16, 16, 16,
+	16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+};
 
-/* Where the hyphens of the 8-4-4-4-12 form are. */
-static bool uuid_is_hyphen_pos(size_t i)
-{
-	return i == 8 || i == 13 || i == 18 || i == 23;
-}
+/* Where the two digits of each byte are in the 8-4-4-4-12 form. */
+static const uint8_t uuid_at[16] = { 0, 2, 4, 6, 9, 11, 14, 16,
+				     19, 21, 24, 26, 28, 30, 32, 34 };
 
 bool tl_uuid_parse(tl_slice text, uint8_t out[16])
 {
+	const unsigned char *p = (const unsigned char *)text.p;
 	uint8_t id[16];
-	size_t i, n = 0;
+	unsigned bad = 0;
 
-	if (!text.p || text.len != 36)
+	if (!p || text.len != 36 || p[8] != '-' || p[13] != '-' ||
+	    p[18] != '-' || p[23] != '-')
 		return false;
-	for (i = 0; i < 36; i++) {
-		int hi, lo;
-
-		if (uuid_is_hyphen_pos(i)) {
-			if (text.p[i] != '-')
-				return false;
-			continue;
-		}
-		hi = hex_value(text.p[i]);
-		lo = hex_value(text.p[i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		id[n++] = (uint8_t)(hi << 4 | lo);
-		i++;
+	for (int i = 0; i < 16; i++) {
+		unsigned hi = nibble[p[uuid_at[i]]], lo = nibble[p[uuid_at[i] + 1]];
+		bad |= hi | lo;
+		id[i] = (uint8_t)(hi << 4 | lo);
 	}
+	if (bad & 16)
+		return false;
 	/* out is written only for a valid id */
 	memcpy(out, id, sizeof(id));
 	return true;
@@ -225,11 +226,8 @@ static const char hex_pairs[] =
 
 void tl_uuid_format(const uint8_t id[16], char out[37])
 {
-	/* Where the two digits of each byte go: 8-4-4-4-12. */
-	static const uint8_t at[16] = { 0, 2, 4, 6, 9, 11, 14, 16,
-					19, 21, 24, 26, 28, 30, 32, 34 };
 	for (int i = 0; i < 16; i++)
-		memcpy(out + at[i], hex_pairs + 2 * id[i], 2);
+		memcpy(out + uuid_at[i], hex_pairs + 2 * id[i], 2);
 	out[8] = out[13] = out[18] = out[23] = '-';
 	out[36] = '\0';
 }

@@ -475,3 +475,24 @@ Test(text, check_text_judges_every_byte_at_every_position)
 				     "byte 0x%02x at %zu: rc %d", b, pos, rc);
 		}
 }
+
+/* The table-driven parser: every byte value at every position. */
+Test(uuid, parse_judges_every_byte_at_every_position)
+{
+	const char *good = "0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+	for (int pos = 0; pos < 36; pos++)
+		for (int b = 0; b < 256; b++) {
+			char s[36];
+			uint8_t id[16];
+			memcpy(s, good, 36);
+			s[pos] = (char)b;
+			bool hyphen = pos == 8 || pos == 13 || pos == 18 ||
+				      pos == 23;
+			bool hex = (b >= '0' && b <= '9') ||
+				   (b >= 'a' && b <= 'f') ||
+				   (b >= 'A' && b <= 'F');
+			bool want = hyphen ? b == '-' : hex;
+			cr_assert_eq(tl_uuid_parse((tl_slice){ s, 36 }, id),
+				     want, "byte 0x%02x at %d", b, pos);
+		}
+}
