@@ -330,14 +330,20 @@ static bool rd_time(rd *r, int64_t *ms)
 	return true;
 }
 
-static bool rd_skip(rd *r)
+/* Step over one object nested at most depth containers deep. */
+static bool rd_skip(rd *r, int depth)
 {
 	size_t off = 0;
-	if (!mp_skip(r->p, (size_t)(r->end - r->p), &off, MP_DEPTH))
+	if (!mp_skip(r->p, (size_t)(r->end - r->p), &off, depth))
 		return false;
 	r->p += off;
 	return true;
 }
+
+/* A record nests at most MP_DEPTH + 1 containers (msgpack_unpack's limit
+ * for the values it builds): the actor map's values sit two deep, the
+ * data map one. */
+#define ACTOR_DEPTH (MP_DEPTH - 1)
 
 /* The actor map: "id" and "kind" strings, first of each, other keys
  * skipped (as tl_map_get finds them). */
@@ -357,7 +363,7 @@ static bool rd_actor(rd *r, tl_slice *id, tl_slice *kind)
 		rd save = *r;
 		if (!rd_str(r, &k)) {
 			*r = save; /* a key of another type: skip the pair */
-			if (!rd_skip(r) || !rd_skip(r))
+			if (!rd_skip(r, ACTOR_DEPTH) || !rd_skip(r, ACTOR_DEPTH))
 				return false;
 			continue;
 		}
@@ -372,7 +378,7 @@ static bool rd_actor(rd *r, tl_slice *id, tl_slice *kind)
 		*r = save;
 		if (dst && !dst->p)
 			return false; /* first of its key, not a string */
-		if (!rd_skip(r))
+		if (!rd_skip(r, ACTOR_DEPTH))
 			return false;
 	}
 	return true;
@@ -386,7 +392,10 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 	uint64_t u, n;
 
 	memset(ev, 0, sizeof *ev);
-	if (len < 40 || raw[0] != 0x8a || !tl_mp_fits(raw, len))
+	/* Every field is read with its bounds checked and the data map is
+	 * stepped over with its counts checked: no separate pass over the
+	 * whole record. */
+	if (len < 40 || raw[0] != 0x8a)
 		return TL_ESTORAGE;
 	ev->raw = raw;
 	ev->raw_len = len;
@@ -413,7 +422,7 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 	    ((*r.p & 0xf0) != 0x80 && *r.p != 0xde && *r.p != 0xdf))
 		return TL_ESTORAGE; /* not a map */
 	ev->data = r.p;
-	if (!rd_skip(&r))
+	if (!rd_skip(&r, MP_DEPTH))
 		return TL_ESTORAGE;
 	ev->data_len = (size_t)(r.p - ev->data);
 	if (!rd_key(&r, "hash") || r.p >= r.end || *r.p < 0xc4 ||

@@ -274,3 +274,46 @@ Test(decode, random_mutations_are_judged_alike)
 	}
 	msgpack_sbuffer_destroy(&sb);
 }
+
+/* Nesting at and past msgpack_unpack's limit, in the actor map (an extra
+ * key's value) and in the data map. */
+Test(decode, nesting_limits_are_judged_alike)
+{
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (int where = 0; where < 2; where++)
+		for (int depth = 28; depth <= 36; depth++) {
+			msgpack_sbuffer_clear(&sb);
+			msgpack_pack_map(&pk, 10);
+			s("seq", 0); u(1, 0);
+			s("id", 0); s("0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6", 0);
+			s("type", 0); s("task.deleted", 0);
+			s("stream", 0); s("0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a7", 0);
+			s("version", 0); u(2, 0);
+			s("at", 0); t(1700000000123, 0);
+			s("actor", 0);
+			msgpack_pack_map(&pk, where == 0 ? 3 : 2);
+			s("id", 0); s("alice", 0); s("kind", 0); s("user", 0);
+			if (where == 0) {
+				s("deep", 0);
+				for (int i = 0; i < depth; i++)
+					msgpack_pack_array(&pk, 1);
+				msgpack_pack_nil(&pk);
+			}
+			s("schema", 0); u(2, 0);
+			s("data", 0);
+			msgpack_pack_map(&pk, where == 1 ? 1 : 0);
+			if (where == 1) {
+				s("deep", 0);
+				for (int i = 0; i < depth; i++)
+					msgpack_pack_array(&pk, 1);
+				msgpack_pack_nil(&pk);
+			}
+			s("hash", 0);
+			uint8_t hash[TL_HASH_LEN] = { 0 };
+			msgpack_pack_bin(&pk, TL_HASH_LEN);
+			msgpack_pack_bin_body(&pk, hash, TL_HASH_LEN);
+			same((const uint8_t *)sb.data, sb.size, "nesting");
+		}
+	msgpack_sbuffer_destroy(&sb);
+}
