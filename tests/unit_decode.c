@@ -94,6 +94,9 @@ static int ref_decode(const uint8_t *raw, size_t len, tl_event *ev,
 	}
 	if (ev->schema < 1 || ev->schema > TL_SCHEMA_VERSION)
 		return TL_ESTORAGE;
+	/* upcasting a v1 task.created needs a scratch buffer: none here */
+	if (ev->schema == 1 && tl_slice_eq(ev->type, "task.created"))
+		return TL_ESTORAGE;
 	return 0;
 }
 
@@ -195,8 +198,14 @@ static void record(int v)
 	}
 }
 
-static void same(const uint8_t *raw, size_t len, const char *what)
+/* Both decoders on a copy of raw in a buffer of exactly len bytes, so
+ * that a read past the end is caught by the sanitizers. Returns whether
+ * they accepted it. */
+static bool same(const uint8_t *in, size_t len, const char *what)
 {
+	uint8_t *raw = malloc(len ? len : 1);
+	cr_assert_not_null(raw);
+	memcpy(raw, in, len);
 	tl_event a, b;
 	msgpack_zone za, zb;
 	msgpack_zone_init(&za, 1024);
@@ -222,6 +231,8 @@ static void same(const uint8_t *raw, size_t len, const char *what)
 	}
 	msgpack_zone_destroy(&za);
 	msgpack_zone_destroy(&zb);
+	free(raw);
+	return ra == 0;
 }
 
 Test(decode, every_encoding_reads_as_msgpack_unpack_reads_it)
@@ -313,7 +324,12 @@ Test(decode, nesting_limits_are_judged_alike)
 			uint8_t hash[TL_HASH_LEN] = { 0 };
 			msgpack_pack_bin(&pk, TL_HASH_LEN);
 			msgpack_pack_bin_body(&pk, hash, TL_HASH_LEN);
-			same((const uint8_t *)sb.data, sb.size, "nesting");
+			/* 31 containers below the actor map or in the
+			 * data map (with it: 32) are msgpack_unpack's most */
+			cr_assert_eq(same((const uint8_t *)sb.data, sb.size,
+					  "nesting"),
+				     depth <= 31, "depth %d in %s", depth,
+				     where ? "data" : "actor");
 		}
 	msgpack_sbuffer_destroy(&sb);
 }
