@@ -121,85 +121,128 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 	return 0;
 }
 
-/* ---- task struct ----------------------------------------------------- */
+/* ---- task struct -----------------------------------------------------
+ * Every string of a task lives in one block (t->mem_): setting a field
+ * appends its new value there, and a full block is replaced by one that
+ * holds only the live strings, so a task costs one allocation for its
+ * strings (and one for its tag list) instead of one per string.  A value
+ * replaced or cleared stays in the block as garbage until then. */
+
+/* The string fields of t, for the block's compaction and copies. */
+static int str_slots(tl_task *t, char ***slot)
+{
+	slot[0] = &t->title;
+	slot[1] = &t->assignee;
+	slot[2] = &t->notes;
+	slot[3] = &t->link_id;
+	slot[4] = &t->created_by;
+	slot[5] = &t->pipeline;
+	slot[6] = &t->stage;
+	return 7;
+}
+
+/* Room for n more bytes in the block.  Slices being stored must not point
+ * into the block itself (none does: they come from commands, events and
+ * documents). */
+static bool mem_reserve(tl_task *t, size_t n)
+{
+	char **slot[7];
+	int k = str_slots(t, slot);
+	if (t->mem_cap_ - t->mem_len_ >= n)
+		return true;
+	size_t live = n;
+	for (int i = 0; i < k; i++)
+		live += *slot[i] ? strlen(*slot[i]) + 1 : 0;
+	for (size_t i = 0; i < t->tags_len; i++)
+		live += strlen(t->tags[i]) + 1;
+	size_t cap = live < 128 ? 256 : 2 * live;
+	char *m = malloc(cap), *p = m;
+	if (!m)
+		return false;
+	for (int i = 0; i < k; i++)
+		if (*slot[i]) {
+			size_t len = strlen(*slot[i]) + 1;
+			memcpy(p, *slot[i], len);
+			*slot[i] = p;
+			p += len;
+		}
+	for (size_t i = 0; i < t->tags_len; i++) {
+		size_t len = strlen(t->tags[i]) + 1;
+		memcpy(p, t->tags[i], len);
+		t->tags[i] = p;
+		p += len;
+	}
+	free(t->mem_);
+	t->mem_ = m;
+	t->mem_len_ = (size_t)(p - m);
+	t->mem_cap_ = cap;
+	return true;
+}
+
+/* A copy of s in t's block (NULL: out of memory). */
+static char *mem_put(tl_task *t, tl_slice s)
+{
+	if (!mem_reserve(t, s.len + 1))
+		return NULL;
+	char *p = t->mem_ + t->mem_len_;
+	if (s.len)
+		memcpy(p, s.p, s.len);
+	p[s.len] = 0;
+	t->mem_len_ += s.len + 1;
+	return p;
+}
 
 void tl_task_release(tl_task *t)
 {
 	if (!t)
 		return;
-	free(t->title);
-	free(t->assignee);
-	free(t->notes);
-	free(t->link_id);
-	free(t->created_by);
-	free(t->pipeline);
-	free(t->stage);
-	for (size_t i = 0; i < t->tags_len; i++)
-		free(t->tags[i]);
+	free(t->mem_);
 	free(t->tags);
 	memset(t, 0, sizeof *t);
 }
 
-static char *dup_slice(tl_slice s)
+/* Set *dst, a string field of t, to a copy of s (NULL p clears). */
+static int set_str(tl_task *t, char **dst, tl_slice s)
 {
-	if (!s.p)
-		return NULL;
-	char *p = malloc(s.len + 1);
-	if (p) {
-		memcpy(p, s.p, s.len);
-		p[s.len] = 0;
-	}
-	return p;
-}
-
-static char *dup_str(const char *s)
-{
-	return s ? dup_slice(tl_s(s)) : NULL;
-}
-
-/* Replace *dst with a copy of s (NULL p clears). */
-static int set_str(char **dst, tl_slice s)
-{
-	char *p = dup_slice(s);
-	if (s.p && !p)
+	char *p = NULL;
+	if (s.p && !(p = mem_put(t, s)))
 		return TL_ESTORAGE;
-	free(*dst);
 	*dst = p;
 	return 0;
 }
 
-/* Copy *src; a failed copy is released, never half made. */
-static bool copy_str(char **dst, const char *src)
-{
-	*dst = dup_str(src);
-	return !src || *dst;
-}
-
 int tl_task_copy(tl_task *dst, const tl_task *src)
 {
-	bool ok = true;
+	char **from[7], **to[7];
+	int k = str_slots((tl_task *)src, from);
+	size_t need = 0;
 	*dst = *src;
+	dst->mem_ = NULL;
+	dst->mem_len_ = dst->mem_cap_ = 0;
 	dst->tags = NULL;
-	dst->tags_len = 0;
-	ok &= copy_str(&dst->title, src->title);
-	ok &= copy_str(&dst->assignee, src->assignee);
-	ok &= copy_str(&dst->notes, src->notes);
-	ok &= copy_str(&dst->link_id, src->link_id);
-	ok &= copy_str(&dst->created_by, src->created_by);
-	ok &= copy_str(&dst->pipeline, src->pipeline);
-	ok &= copy_str(&dst->stage, src->stage);
-	if (ok && src->tags_len) {
-		dst->tags = calloc(src->tags_len, sizeof *dst->tags);
-		ok = dst->tags != NULL;
-		for (size_t i = 0; ok && i < src->tags_len; i++) {
-			ok = copy_str(&dst->tags[i], src->tags[i]);
-			dst->tags_len = i + 1;
-		}
+	dst->tags_len = dst->tags_cap_ = 0;
+	str_slots(dst, to);
+	for (int i = 0; i < k; i++) {
+		*to[i] = NULL;
+		need += *from[i] ? strlen(*from[i]) + 1 : 0;
 	}
-	if (!ok) {
+	for (size_t i = 0; i < src->tags_len; i++)
+		need += strlen(src->tags[i]) + 1;
+	/* One block of exactly the live strings, then a copy of each. */
+	if (!(dst->mem_ = malloc(need ? need : 1)))
+		return TL_ESTORAGE;
+	dst->mem_cap_ = need ? need : 1;
+	if (src->tags_len &&
+	    !(dst->tags = malloc(src->tags_len * sizeof *dst->tags))) {
 		tl_task_release(dst);
 		return TL_ESTORAGE;
 	}
+	dst->tags_cap_ = src->tags_len;
+	for (int i = 0; i < k; i++)
+		if (*from[i])
+			*to[i] = mem_put(dst, tl_s(*from[i]));
+	for (size_t i = 0; i < src->tags_len; i++)
+		dst->tags[dst->tags_len++] = mem_put(dst, tl_s(src->tags[i]));
 	return 0;
 }
 
@@ -215,13 +258,18 @@ static int tag_add(tl_task *t, tl_slice tag)
 {
 	if (tl_task_has_tag(t, tag))
 		return 0;
-	char **n = realloc(t->tags, (t->tags_len + 1) * sizeof *n);
-	if (!n)
+	if (t->tags_len == t->tags_cap_) {
+		size_t cap = t->tags_cap_ ? 2 * t->tags_cap_ : 4;
+		char **n = realloc(t->tags, cap * sizeof *n);
+		if (!n)
+			return TL_ESTORAGE;
+		t->tags = n;
+		t->tags_cap_ = cap;
+	}
+	char *p = mem_put(t, tag);
+	if (!p)
 		return TL_ESTORAGE;
-	t->tags = n;
-	if (!(n[t->tags_len] = dup_slice(tag)))
-		return TL_ESTORAGE;
-	t->tags_len++;
+	t->tags[t->tags_len++] = p;
 	return 0;
 }
 
@@ -229,7 +277,6 @@ static void tag_remove(tl_task *t, tl_slice tag)
 {
 	for (size_t i = 0; i < t->tags_len; i++) {
 		if (tl_slice_eq(tag, t->tags[i])) {
-			free(t->tags[i]);
 			memmove(t->tags + i, t->tags + i + 1,
 				(t->tags_len - i - 1) * sizeof *t->tags);
 			t->tags_len--;
@@ -328,7 +375,8 @@ bool tl_task_pack(msgpack_sbuffer *sb, const tl_task *t)
 
 /* Field readers of a decoded document: o is the field's value (NULL when
  * the document lacks it, which is an error). */
-static int get_str(const msgpack_object *o, char **out, bool nullable)
+static int get_str(tl_task *t, const msgpack_object *o, char **out,
+		   bool nullable)
 {
 	if (!o)
 		return TL_ESTORAGE;
@@ -337,8 +385,7 @@ static int get_str(const msgpack_object *o, char **out, bool nullable)
 	tl_slice s = tl_obj_slice(o);
 	if (!s.p)
 		return TL_ESTORAGE;
-	*out = dup_slice(s);
-	return *out ? 0 : TL_ESTORAGE;
+	return set_str(t, out, s);
 }
 
 static int get_time(const msgpack_object *o, bool *has, int64_t *out)
@@ -400,25 +447,25 @@ int tl_task_unpack(const uint8_t *doc, size_t len, tl_task *t,
 	int rc = 0;
 	if (!tl_uuid_parse(tl_obj_slice(f[ID]), t->id))
 		rc = TL_ESTORAGE;
-	if (!rc) rc = get_str(f[TITLE], &t->title, false);
+	if (!rc) rc = get_str(t, f[TITLE], &t->title, false);
 	if (!rc) rc = get_enum(f[TYPE], tl_type_tokens, TL_TYPE_COUNT,
 			       &t->type);
 	if (!rc) rc = get_enum(f[STATUS], tl_status_tokens, TL_STATUS_COUNT,
 			       &t->status);
 	if (!rc) rc = get_time(f[DUE], &t->has_due, &t->due_at);
-	if (!rc) rc = get_str(f[ASSIGNEE], &t->assignee, true);
-	if (!rc) rc = get_str(f[NOTES], &t->notes, true);
+	if (!rc) rc = get_str(t, f[ASSIGNEE], &t->assignee, true);
+	if (!rc) rc = get_str(t, f[NOTES], &t->notes, true);
 	if (!rc) rc = get_enum(l[0], tl_entity_tokens, TL_ENTITY_COUNT,
 			       &t->link_type);
-	if (!rc) rc = get_str(l[1], &t->link_id, false);
+	if (!rc) rc = get_str(t, l[1], &t->link_id, false);
 	if (!rc) rc = get_time(f[CREATED], NULL, &t->created_at);
-	if (!rc) rc = get_str(b[0], &t->created_by, false);
+	if (!rc) rc = get_str(t, b[0], &t->created_by, false);
 	if (!rc) t->created_by_system = tl_obj_is_str(b[1], "system");
 	if (!rc) rc = get_time(f[UPDATED], NULL, &t->updated_at);
 	if (!rc) rc = get_time(f[COMPLETED], &t->has_completed,
 			       &t->completed_at);
-	if (!rc) rc = get_str(f[PIPELINE], &t->pipeline, true);
-	if (!rc) rc = get_str(f[STAGE], &t->stage, true);
+	if (!rc) rc = get_str(t, f[PIPELINE], &t->pipeline, true);
+	if (!rc) rc = get_str(t, f[STAGE], &t->stage, true);
 	if (!rc) rc = get_u64(f[VERSION], &t->version);
 	if (!rc) rc = get_u64(f[SEQ], &t->created_seq);
 	if (!rc && (!tags || tags->type != MSGPACK_OBJECT_ARRAY))
@@ -589,10 +636,10 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 }
 
 /* Replace *dst with a copy of s when bit is set (NULL p clears). */
-static int apply_str(char **dst, const tl_change *ch, unsigned bit,
-		     tl_slice s)
+static int apply_str(tl_task *t, char **dst, const tl_change *ch,
+		     unsigned bit, tl_slice s)
 {
-	return ch->set & bit ? set_str(dst, s) : 0;
+	return ch->set & bit ? set_str(t, dst, s) : 0;
 }
 
 static void set_status(tl_task *t, int status, int64_t at)
@@ -618,13 +665,13 @@ static int apply_created(tl_task *t, const tl_event *ev, const tl_change *ch)
 		t->has_due = ch->has_due;
 		t->due_at = ch->due;
 	}
-	if ((rc = apply_str(&t->title, ch, TL_CH_TITLE, ch->title)) ||
-	    (rc = apply_str(&t->assignee, ch, TL_CH_ASSIGNEE, ch->assignee)) ||
-	    (rc = apply_str(&t->notes, ch, TL_CH_NOTES, ch->notes)) ||
-	    (rc = apply_str(&t->link_id, ch, TL_CH_LINK_ID, ch->link_id)) ||
-	    (rc = apply_str(&t->pipeline, ch, TL_CH_PIPELINE, ch->pipeline)) ||
-	    (rc = apply_str(&t->stage, ch, TL_CH_STAGE, ch->stage)) ||
-	    (rc = set_str(&t->created_by, ev->actor_id)))
+	if ((rc = apply_str(t, &t->title, ch, TL_CH_TITLE, ch->title)) ||
+	    (rc = apply_str(t, &t->assignee, ch, TL_CH_ASSIGNEE, ch->assignee)) ||
+	    (rc = apply_str(t, &t->notes, ch, TL_CH_NOTES, ch->notes)) ||
+	    (rc = apply_str(t, &t->link_id, ch, TL_CH_LINK_ID, ch->link_id)) ||
+	    (rc = apply_str(t, &t->pipeline, ch, TL_CH_PIPELINE, ch->pipeline)) ||
+	    (rc = apply_str(t, &t->stage, ch, TL_CH_STAGE, ch->stage)) ||
+	    (rc = set_str(t, &t->created_by, ev->actor_id)))
 		return rc;
 	if (!t->title || !t->link_id)
 		return TL_ESTORAGE;
@@ -648,8 +695,8 @@ int tl_task_apply(tl_task *t, const tl_event *ev, const tl_change *ch)
 		rc = apply_created(t, ev, ch);
 		break;
 	case TL_EV_UPDATED:
-		if ((rc = apply_str(&t->title, ch, TL_CH_TITLE, ch->title)) ||
-		    (rc = apply_str(&t->notes, ch, TL_CH_NOTES, ch->notes)))
+		if ((rc = apply_str(t, &t->title, ch, TL_CH_TITLE, ch->title)) ||
+		    (rc = apply_str(t, &t->notes, ch, TL_CH_NOTES, ch->notes)))
 			return rc;
 		if (ch->set & TL_CH_TYPE)
 			t->type = ch->type;
@@ -659,7 +706,7 @@ int tl_task_apply(tl_task *t, const tl_event *ev, const tl_change *ch)
 		}
 		break;
 	case TL_EV_ASSIGNED:
-		rc = apply_str(&t->assignee, ch, TL_CH_ASSIGNEE, ch->assignee);
+		rc = apply_str(t, &t->assignee, ch, TL_CH_ASSIGNEE, ch->assignee);
 		break;
 	case TL_EV_STATUS_CHANGED:
 		set_status(t, ch->status, ev->at_ms);

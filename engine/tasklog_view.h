@@ -48,6 +48,10 @@ typedef struct tl_task {
 	uint64_t version;
 	uint64_t created_seq;
 	bool deleted;
+	/* private to engine/task.c: the block the strings above live in,
+	 * and the room of tags */
+	char *mem_;
+	size_t mem_len_, mem_cap_, tags_cap_;
 } tl_task;
 
 #define TL_VIEW_DBS_MAX 8

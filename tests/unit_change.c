@@ -264,3 +264,63 @@ Test(change, decode_rejects_wrong_shapes)
 	msgpack_sbuffer_destroy(&want);
 	msgpack_zone_destroy(&zone);
 }
+
+/* A task's strings live in one block that is compacted when full: many
+ * changes keep every field right and the block bounded, and a copy is
+ * equal and independent. */
+Test(change, string_block_survives_many_changes)
+{
+	tl_task task;
+	memset(&task, 0, sizeof task);
+	static const tl_slice tags[] = { { "a", 1 } };
+	tl_change c = {
+		.kind = TL_EV_CREATED,
+		.set = TL_CH_TITLE | TL_CH_LINK_ID | TL_CH_ASSIGNEE |
+		       TL_CH_NOTES,
+		.title = tl_s("first"), .link_id = tl_s("42"),
+		.assignee = tl_s("alice"), .notes = tl_s("n"),
+		.tags = tags, .tags_len = 1,
+	};
+	tl_event ev = { .seq = 1, .version = 1, .at_ms = 1000,
+			.actor_id = tl_s("bob"), .actor_kind = tl_s("user") };
+	cr_assert_eq(tl_task_apply(&task, &ev, &c), 0);
+	char title[300], tag[16];
+	for (int i = 0; i < 2000; i++) {
+		size_t n = (size_t)snprintf(title, sizeof title, "%0*d",
+					    1 + (i * 37) % 250, i);
+		tl_change u = { .kind = TL_EV_UPDATED, .set = TL_CH_TITLE,
+				.title = { title, n } };
+		if (i % 3 == 0) {
+			u.set |= TL_CH_NOTES;
+			u.notes = i % 2 ? tl_s("some notes") : (tl_slice){ 0 };
+		}
+		ev.version = (uint32_t)i + 2;
+		cr_assert_eq(tl_task_apply(&task, &ev, &u), 0);
+		snprintf(tag, sizeof tag, "t%d", i % 50);
+		tl_change g = { .kind = i % 4 ? TL_EV_TAGGED : TL_EV_UNTAGGED,
+				.tag = tl_s(tag) };
+		cr_assert_eq(tl_task_apply(&task, &ev, &g), 0);
+		cr_assert_str_eq(task.title, title);
+		cr_assert_str_eq(task.link_id, "42");
+		cr_assert_str_eq(task.assignee, "alice");
+		cr_assert_str_eq(task.created_by, "bob");
+		if (i % 3 == 0 && i % 2 == 0)
+			cr_assert_null(task.notes);
+		cr_assert(tl_task_has_tag(&task, tl_s(tag)) == (i % 4 != 0));
+		/* live strings stay under 4 KiB here: the block stays small */
+		cr_assert_lt(task.mem_cap_, 16384, "block of %zu bytes",
+			     task.mem_cap_);
+	}
+	tl_task copy;
+	cr_assert_eq(tl_task_copy(&copy, &task), 0);
+	msgpack_sbuffer a, b;
+	msgpack_sbuffer_init(&a);
+	msgpack_sbuffer_init(&b);
+	cr_assert(tl_task_pack(&a, &task));
+	tl_task_release(&task); /* the copy owns its own strings */
+	cr_assert(tl_task_pack(&b, &copy));
+	cr_assert(a.size == b.size && !memcmp(a.data, b.data, a.size));
+	tl_task_release(&copy);
+	msgpack_sbuffer_destroy(&a);
+	msgpack_sbuffer_destroy(&b);
+}
