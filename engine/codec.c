@@ -232,9 +232,7 @@ bool tl_mp_fits(const uint8_t *raw, size_t len)
  * type -1 of 4, 8 or 12 bytes in any ext encoding), without building
  * objects: 19 msgpack_unpack calls per event were a fifth of a rebuild's
  * scan. */
-typedef struct rd {
-	const uint8_t *p, *end;
-} rd;
+typedef tl_rd rd;
 
 static bool rd_be(rd *r, size_t w, uint64_t *out)
 {
@@ -265,11 +263,19 @@ static bool rd_str(rd *r, tl_slice *s)
 	return true;
 }
 
-static bool rd_key(rd *r, const char *k)
+/* The key k (n bytes, under 32) as a fixstr: how the writer packs every
+ * envelope key.  Any other encoding of the same text is read by rd_str. */
+static bool rd_key_n(rd *r, const char *k, size_t n)
 {
 	tl_slice s;
-	return rd_str(r, &s) && tl_slice_eq(s, k);
+	if ((size_t)(r->end - r->p) > n && *r->p == (0xa0 | n) &&
+	    !memcmp(r->p + 1, k, n)) {
+		r->p += n + 1;
+		return true;
+	}
+	return rd_str(r, &s) && s.len == n && !memcmp(s.p, k, n);
 }
+#define rd_key(r, lit) rd_key_n((r), (lit), sizeof(lit) - 1)
 
 static bool rd_uint(rd *r, uint64_t *v)
 {
@@ -367,9 +373,9 @@ static bool rd_actor(rd *r, tl_slice *id, tl_slice *kind)
 				return false;
 			continue;
 		}
-		tl_slice *dst = tl_slice_eq(k, "id")     ? id
-				: tl_slice_eq(k, "kind") ? kind
-							 : NULL;
+		tl_slice *dst = k.len == 2 && !memcmp(k.p, "id", 2) ? id
+				: k.len == 4 && !memcmp(k.p, "kind", 4) ? kind
+									: NULL;
 		save = *r;
 		if (dst && !dst->p && rd_str(r, &v)) {
 			*dst = v;
@@ -380,6 +386,119 @@ static bool rd_actor(rd *r, tl_slice *id, tl_slice *kind)
 			return false; /* first of its key, not a string */
 		if (!rd_skip(r, ACTOR_DEPTH))
 			return false;
+	}
+	return true;
+}
+
+/* ---- the reader for other code (internal.h) -------------------------- */
+
+/* Step over one value nested at most MP_DEPTH deep: strings, nil,
+ * booleans, integers and timestamps (every value of event data but maps
+ * and arrays) without mp_skip's bookkeeping. */
+static bool rd_skip_value(rd *r)
+{
+	uint64_t n;
+	if (r->p >= r->end)
+		return false;
+	uint8_t c = *r->p;
+	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+		r->p++;
+		return true;
+	}
+	if ((c & 0xe0) == 0xa0) {
+		r->p++;
+		n = c & 31;
+	} else if (c >= 0xd9 && c <= 0xdb) {
+		r->p++;
+		if (!rd_be(r, (size_t)1 << (c - 0xd9), &n))
+			return false;
+	} else if (c == 0xd6 || c == 0xd7) { /* fixext 4, 8: type + data */
+		r->p++;
+		n = c == 0xd6 ? 5 : 9;
+	} else {
+		return rd_skip(r, MP_DEPTH);
+	}
+	if (n > (uint64_t)(r->end - r->p))
+		return false;
+	r->p += n;
+	return true;
+}
+
+bool tl_rd_str(tl_rd *r, tl_slice *s)
+{
+	return rd_str(r, s);
+}
+
+bool tl_rd_time(tl_rd *r, int64_t *ms)
+{
+	return rd_time(r, ms);
+}
+
+bool tl_rd_skip(tl_rd *r)
+{
+	return rd_skip(r, MP_DEPTH);
+}
+
+bool tl_rd_array(tl_rd *r, uint32_t *n)
+{
+	uint64_t v;
+	if (r->p >= r->end)
+		return false;
+	uint8_t c = *r->p++;
+	if ((c & 0xf0) == 0x90)
+		v = c & 15;
+	else if (c < 0xdc || c > 0xdd || !rd_be(r, c == 0xdc ? 2 : 4, &v))
+		return false;
+	/* every item takes at least a byte */
+	if (v > (uint64_t)(r->end - r->p))
+		return false;
+	*n = (uint32_t)v;
+	return true;
+}
+
+bool tl_rd_pick(tl_rd *r, const char *const *keys, size_t n, tl_rd *out)
+{
+	uint64_t pairs;
+	size_t lens[32];
+	if (n > 32 || r->p >= r->end)
+		return false;
+	for (size_t j = 0; j < n; j++) {
+		out[j] = (tl_rd){ NULL, NULL };
+		lens[j] = strlen(keys[j]);
+	}
+	uint8_t c = *r->p++;
+	if ((c & 0xf0) == 0x80)
+		pairs = c & 15;
+	else if (c < 0xde || c > 0xdf || !rd_be(r, c == 0xde ? 2 : 4, &pairs))
+		return false;
+	if (pairs > (uint64_t)(r->end - r->p) / 2)
+		return false;
+	size_t guess = 0; /* keys usually come in the order asked for */
+	for (uint64_t i = 0; i < pairs; i++) {
+		tl_slice k;
+		rd save = *r;
+		size_t hit = n;
+		if (rd_str(r, &k)) {
+			if (guess < n && !out[guess].p &&
+			    k.len == lens[guess] &&
+			    !memcmp(k.p, keys[guess], k.len))
+				hit = guess;
+			for (size_t j = 0; j < n && hit == n; j++)
+				if (!out[j].p && k.len == lens[j] &&
+				    !memcmp(k.p, keys[j], k.len))
+					hit = j;
+		} else {
+			*r = save; /* a key of another type: never picked */
+			if (!rd_skip(r, MP_DEPTH))
+				return false;
+		}
+		const uint8_t *v = r->p;
+		if (!rd_skip_value(r))
+			return false;
+		if (hit < n) {
+			out[hit] = (tl_rd){ v, r->p };
+			guess = hit + 1;
+		}
 	}
 	return true;
 }

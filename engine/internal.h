@@ -416,6 +416,25 @@ const msgpack_object *tl_map_get(const msgpack_object *map, const char *key);
  * containers claim no more entries than the bytes left could hold, nested
  * at most 33 deep: safe to hand to msgpack_unpack. */
 bool tl_mp_fits(const uint8_t *raw, size_t len);
+/* A reader over msgpack bytes that builds no objects (engine/codec.c).
+ * Each call reads the object at p, bounds-checked against end, types it as
+ * msgpack_unpack would, and moves p past it; false when the object there
+ * is of another type, malformed or runs past end (p is then unspecified). */
+typedef struct tl_rd {
+	const uint8_t *p, *end;
+} tl_rd;
+bool tl_rd_str(tl_rd *r, tl_slice *s);
+bool tl_rd_time(tl_rd *r, int64_t *ms); /* as tl_obj_time */
+bool tl_rd_skip(tl_rd *r);              /* any object, nested <= 32 deep */
+bool tl_rd_array(tl_rd *r, uint32_t *n); /* the header: n items follow */
+/* r at a map (n <= 32 keys): out[j] = a reader over the value of the first
+ * string key equal to keys[j] (out[j].p NULL when absent), as tl_map_pick
+ * picks them; r moves past the map. */
+bool tl_rd_pick(tl_rd *r, const char *const *keys, size_t n, tl_rd *out);
+static inline bool tl_rd_nil(const tl_rd *r)
+{
+	return r->p < r->end && *r->p == 0xc0;
+}
 /* One pass over map: out[j] = the value of keys[j] or NULL (n <= 32). */
 void tl_map_pick(const msgpack_object *map, const char *const *keys,
 		 size_t n, const msgpack_object **out);

@@ -497,142 +497,178 @@ const char *tl_change_type(int kind)
 }
 
 /* A string field: present strings are kept, nil only when nullable. */
-static int ch_str(const msgpack_object *o, bool nullable, unsigned bit,
+static int ch_str(const tl_rd *o, bool nullable, unsigned bit,
 		  unsigned *set, tl_slice *out)
 {
-	if (!o)
+	tl_rd r = *o;
+	if (!o->p)
 		return 0;
 	*set |= bit;
-	if (o->type == MSGPACK_OBJECT_NIL && nullable) {
+	if (nullable && tl_rd_nil(o)) {
 		*out = (tl_slice){ NULL, 0 };
 		return 0;
 	}
-	*out = tl_obj_slice(o);
-	return out->p ? 0 : TL_ESTORAGE;
+	return tl_rd_str(&r, out) ? 0 : TL_ESTORAGE;
 }
 
-static int ch_enum(const msgpack_object *o, const char *const *table, int n,
+static int ch_enum(const tl_rd *o, const char *const *table, int n,
 		   unsigned bit, unsigned *set, int *out)
 {
-	if (!o)
+	tl_rd r = *o;
+	tl_slice s;
+	if (!o->p)
 		return 0;
-	if ((*out = tl_token_find(table, n, tl_obj_slice(o))) < 0)
+	if (!tl_rd_str(&r, &s) || (*out = tl_token_find(table, n, s)) < 0)
 		return TL_ESTORAGE;
 	*set |= bit;
 	return 0;
 }
 
-static int ch_due(const msgpack_object *o, tl_change *ch)
+static int ch_due(const tl_rd *o, tl_change *ch)
 {
-	if (!o)
+	tl_rd r = *o;
+	if (!o->p)
 		return 0;
 	ch->set |= TL_CH_DUE;
-	ch->has_due = o->type != MSGPACK_OBJECT_NIL;
+	ch->has_due = !tl_rd_nil(o);
 	ch->due = 0;
-	return !ch->has_due || tl_obj_time(o, &ch->due) ? 0 : TL_ESTORAGE;
+	return !ch->has_due || tl_rd_time(&r, &ch->due) ? 0 : TL_ESTORAGE;
 }
 
-static int decode_created(const tl_event *ev, const msgpack_object *d,
-			  tl_change *ch, msgpack_zone *zone)
+/* The fields of a map value (none when it is not a map). */
+static bool pick_in(const tl_rd *v, const char *const *keys, size_t n,
+		    tl_rd *out)
+{
+	tl_rd r = *v;
+	for (size_t j = 0; j < n; j++)
+		out[j] = (tl_rd){ NULL, NULL };
+	if (!v->p || ((*v->p & 0xf0) != 0x80 && *v->p != 0xde &&
+		      *v->p != 0xdf))
+		return true;
+	return tl_rd_pick(&r, keys, n, out);
+}
+
+static int decode_created(const tl_event *ev, tl_rd *d, tl_change *ch,
+			  msgpack_zone *zone)
 {
 	static const char *const keys[] = {
 		"title", "type", "status", "due_at", "assignee", "notes",
 		"link", "pipeline", "stage", "tags"
 	};
 	static const char *const link_keys[] = { "type", "id" };
-	const msgpack_object *f[10], *l[2];
+	tl_rd f[10], l[2];
 	unsigned *s = &ch->set;
 	int rc;
-	tl_map_pick(d, keys, 10, f);
-	tl_map_pick(f[6], link_keys, 2, l);
-	if (!tl_uuid_parse(ev->stream, ch->id) || !f[6])
+	if (!tl_rd_pick(d, keys, 10, f) || !pick_in(&f[6], link_keys, 2, l))
 		return TL_ESTORAGE;
-	if ((rc = ch_str(f[0], false, TL_CH_TITLE, s, &ch->title)) ||
-	    (rc = ch_enum(f[1], tl_type_tokens, TL_TYPE_COUNT, TL_CH_TYPE, s,
+	if (!tl_uuid_parse(ev->stream, ch->id) || !f[6].p)
+		return TL_ESTORAGE;
+	if ((rc = ch_str(&f[0], false, TL_CH_TITLE, s, &ch->title)) ||
+	    (rc = ch_enum(&f[1], tl_type_tokens, TL_TYPE_COUNT, TL_CH_TYPE, s,
 			  &ch->type)) ||
-	    (rc = ch_enum(f[2], tl_status_tokens, TL_STATUS_COUNT,
+	    (rc = ch_enum(&f[2], tl_status_tokens, TL_STATUS_COUNT,
 			  TL_CH_STATUS, s, &ch->status)) ||
-	    (rc = ch_due(f[3], ch)) ||
-	    (rc = ch_str(f[4], true, TL_CH_ASSIGNEE, s, &ch->assignee)) ||
-	    (rc = ch_str(f[5], true, TL_CH_NOTES, s, &ch->notes)) ||
-	    (rc = ch_enum(l[0], tl_entity_tokens, TL_ENTITY_COUNT,
+	    (rc = ch_due(&f[3], ch)) ||
+	    (rc = ch_str(&f[4], true, TL_CH_ASSIGNEE, s, &ch->assignee)) ||
+	    (rc = ch_str(&f[5], true, TL_CH_NOTES, s, &ch->notes)) ||
+	    (rc = ch_enum(&l[0], tl_entity_tokens, TL_ENTITY_COUNT,
 			  TL_CH_LINK_TYPE, s, &ch->link_type)) ||
-	    (rc = ch_str(l[1], false, TL_CH_LINK_ID, s, &ch->link_id)) ||
-	    (rc = ch_str(f[7], true, TL_CH_PIPELINE, s, &ch->pipeline)) ||
-	    (rc = ch_str(f[8], true, TL_CH_STAGE, s, &ch->stage)))
+	    (rc = ch_str(&l[1], false, TL_CH_LINK_ID, s, &ch->link_id)) ||
+	    (rc = ch_str(&f[7], true, TL_CH_PIPELINE, s, &ch->pipeline)) ||
+	    (rc = ch_str(&f[8], true, TL_CH_STAGE, s, &ch->stage)))
 		return rc;
-	const msgpack_object *tags = f[9];
-	if (tags && tags->type == MSGPACK_OBJECT_ARRAY &&
-	    tags->via.array.size) {
-		tl_slice *v = msgpack_zone_malloc(zone, tags->via.array.size *
-							      sizeof *v);
-		if (!v)
+	/* tags: an array of strings; anything else there is ignored */
+	tl_rd t = f[9];
+	uint32_t n;
+	if (t.p && ((*t.p & 0xf0) == 0x90 || *t.p == 0xdc || *t.p == 0xdd)) {
+		if (!tl_rd_array(&t, &n))
 			return TL_ESTORAGE;
-		for (uint32_t i = 0; i < tags->via.array.size; i++)
-			if (!(v[i] = tl_obj_slice(&tags->via.array.ptr[i])).p)
+		tl_slice *v = n ? msgpack_zone_malloc(zone, n * sizeof *v)
+				: NULL;
+		if (n && !v)
+			return TL_ESTORAGE;
+		for (uint32_t i = 0; i < n; i++)
+			if (!tl_rd_str(&t, &v[i]))
 				return TL_ESTORAGE;
 		ch->tags = v;
-		ch->tags_len = tags->via.array.size;
+		ch->tags_len = n;
 	}
 	return 0;
 }
 
 int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 {
-	msgpack_object d;
-	size_t off = 0;
+	tl_rd d = { ev->data, ev->data + ev->data_len };
 	unsigned *s = &ch->set;
 	memset(ch, 0, sizeof *ch);
 	ch->kind = -1;
 	for (int k = 0; k < TL_EV_COUNT; k++)
 		if (tl_slice_eq(ev->type, ev_names[k]))
 			ch->kind = k;
-	if (ch->kind < 0 ||
-	    msgpack_unpack((const char *)ev->data, ev->data_len, &off, zone,
-			   &d) != MSGPACK_UNPACK_SUCCESS ||
-	    d.type != MSGPACK_OBJECT_MAP)
+	/* data: one map, and nothing after it */
+	if (ch->kind < 0 || !ev->data || !ev->data_len ||
+	    ((*d.p & 0xf0) != 0x80 && *d.p != 0xde && *d.p != 0xdf))
 		return TL_ESTORAGE;
 
+	int rc = 0;
 	switch (ch->kind) {
 	case TL_EV_CREATED:
-		return decode_created(ev, &d, ch, zone);
+		rc = decode_created(ev, &d, ch, zone);
+		break;
 	case TL_EV_UPDATED: {
+		static const char *const top[] = { "changes" };
 		static const char *const keys[] = { "title", "type", "due_at",
 						    "notes" };
-		const msgpack_object *f[4], *c = tl_map_get(&d, "changes");
-		int rc;
-		if (!c)
+		tl_rd c, f[4];
+		if (!tl_rd_pick(&d, top, 1, &c) || !c.p ||
+		    !pick_in(&c, keys, 4, f))
 			return TL_ESTORAGE;
-		tl_map_pick(c, keys, 4, f);
-		if ((rc = ch_str(f[0], false, TL_CH_TITLE, s, &ch->title)) ||
-		    (rc = ch_enum(f[1], tl_type_tokens, TL_TYPE_COUNT,
+		if ((rc = ch_str(&f[0], false, TL_CH_TITLE, s, &ch->title)) ||
+		    (rc = ch_enum(&f[1], tl_type_tokens, TL_TYPE_COUNT,
 				  TL_CH_TYPE, s, &ch->type)) ||
-		    (rc = ch_due(f[2], ch)))
-			return rc;
-		return ch_str(f[3], true, TL_CH_NOTES, s, &ch->notes);
+		    (rc = ch_due(&f[2], ch)))
+			break;
+		rc = ch_str(&f[3], true, TL_CH_NOTES, s, &ch->notes);
+		break;
 	}
 	case TL_EV_ASSIGNED: {
-		const msgpack_object *a = tl_map_get(&d, "assignee");
-		return a ? ch_str(a, true, TL_CH_ASSIGNEE, s, &ch->assignee)
-			 : TL_ESTORAGE;
+		static const char *const keys[] = { "assignee" };
+		tl_rd a;
+		if (!tl_rd_pick(&d, keys, 1, &a) || !a.p)
+			return TL_ESTORAGE;
+		rc = ch_str(&a, true, TL_CH_ASSIGNEE, s, &ch->assignee);
+		break;
 	}
-	case TL_EV_STATUS_CHANGED:
-		if (ch_enum(tl_map_get(&d, "status"), tl_status_tokens,
-			    TL_STATUS_COUNT, TL_CH_STATUS, s, &ch->status) ||
+	case TL_EV_STATUS_CHANGED: {
+		static const char *const keys[] = { "status" };
+		tl_rd st;
+		if (!tl_rd_pick(&d, keys, 1, &st) ||
+		    ch_enum(&st, tl_status_tokens, TL_STATUS_COUNT,
+			    TL_CH_STATUS, s, &ch->status) ||
 		    !(ch->set & TL_CH_STATUS))
 			return TL_ESTORAGE;
-		return 0;
-	case TL_EV_TAGGED:
-	case TL_EV_UNTAGGED:
-		ch->tag = tl_obj_slice(tl_map_get(&d, "tag"));
-		return ch->tag.p ? 0 : TL_ESTORAGE;
-	case TL_EV_COMPLETED: /* its data repeats the status */
-		ch->set = TL_CH_STATUS;
-		ch->status = TL_ST_COMPLETED;
-		return 0;
-	default: /* deleted: no data */
-		return 0;
+		break;
 	}
+	case TL_EV_TAGGED:
+	case TL_EV_UNTAGGED: {
+		static const char *const keys[] = { "tag" };
+		tl_rd t;
+		if (!tl_rd_pick(&d, keys, 1, &t) || !t.p ||
+		    !tl_rd_str(&t, &ch->tag))
+			return TL_ESTORAGE;
+		break;
+	}
+	default: /* completed (its data repeats the status), deleted */
+		if (ch->kind == TL_EV_COMPLETED) {
+			ch->set = TL_CH_STATUS;
+			ch->status = TL_ST_COMPLETED;
+		}
+		if (!tl_rd_pick(&d, NULL, 0, NULL))
+			return TL_ESTORAGE;
+	}
+	if (rc)
+		return rc;
+	return d.p == d.end ? 0 : TL_ESTORAGE;
 }
 
 /* Replace *dst with a copy of s when bit is set (NULL p clears). */

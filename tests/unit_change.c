@@ -324,3 +324,309 @@ Test(change, string_block_survives_many_changes)
 	msgpack_sbuffer_destroy(&a);
 	msgpack_sbuffer_destroy(&b);
 }
+
+/* ---- the reference: the msgpack_unpack decoder tl_change_decode replaced */
+
+/* A string field: present strings are kept, nil only when nullable. */
+static int ref_ch_str(const msgpack_object *o, bool nullable, unsigned bit,
+		  unsigned *set, tl_slice *out)
+{
+	if (!o)
+		return 0;
+	*set |= bit;
+	if (o->type == MSGPACK_OBJECT_NIL && nullable) {
+		*out = (tl_slice){ NULL, 0 };
+		return 0;
+	}
+	*out = tl_obj_slice(o);
+	return out->p ? 0 : TL_ESTORAGE;
+}
+
+static int ref_ch_enum(const msgpack_object *o, const char *const *table, int n,
+		   unsigned bit, unsigned *set, int *out)
+{
+	if (!o)
+		return 0;
+	if ((*out = tl_token_find(table, n, tl_obj_slice(o))) < 0)
+		return TL_ESTORAGE;
+	*set |= bit;
+	return 0;
+}
+
+static int ref_ch_due(const msgpack_object *o, tl_change *ch)
+{
+	if (!o)
+		return 0;
+	ch->set |= TL_CH_DUE;
+	ch->has_due = o->type != MSGPACK_OBJECT_NIL;
+	ch->due = 0;
+	return !ch->has_due || tl_obj_time(o, &ch->due) ? 0 : TL_ESTORAGE;
+}
+
+static int ref_decode_created(const tl_event *ev, const msgpack_object *d,
+			  tl_change *ch, msgpack_zone *zone)
+{
+	static const char *const keys[] = {
+		"title", "type", "status", "due_at", "assignee", "notes",
+		"link", "pipeline", "stage", "tags"
+	};
+	static const char *const link_keys[] = { "type", "id" };
+	const msgpack_object *f[10], *l[2];
+	unsigned *s = &ch->set;
+	int rc;
+	tl_map_pick(d, keys, 10, f);
+	tl_map_pick(f[6], link_keys, 2, l);
+	if (!tl_uuid_parse(ev->stream, ch->id) || !f[6])
+		return TL_ESTORAGE;
+	if ((rc = ref_ch_str(f[0], false, TL_CH_TITLE, s, &ch->title)) ||
+	    (rc = ref_ch_enum(f[1], tl_type_tokens, TL_TYPE_COUNT, TL_CH_TYPE, s,
+			  &ch->type)) ||
+	    (rc = ref_ch_enum(f[2], tl_status_tokens, TL_STATUS_COUNT,
+			  TL_CH_STATUS, s, &ch->status)) ||
+	    (rc = ref_ch_due(f[3], ch)) ||
+	    (rc = ref_ch_str(f[4], true, TL_CH_ASSIGNEE, s, &ch->assignee)) ||
+	    (rc = ref_ch_str(f[5], true, TL_CH_NOTES, s, &ch->notes)) ||
+	    (rc = ref_ch_enum(l[0], tl_entity_tokens, TL_ENTITY_COUNT,
+			  TL_CH_LINK_TYPE, s, &ch->link_type)) ||
+	    (rc = ref_ch_str(l[1], false, TL_CH_LINK_ID, s, &ch->link_id)) ||
+	    (rc = ref_ch_str(f[7], true, TL_CH_PIPELINE, s, &ch->pipeline)) ||
+	    (rc = ref_ch_str(f[8], true, TL_CH_STAGE, s, &ch->stage)))
+		return rc;
+	const msgpack_object *tags = f[9];
+	if (tags && tags->type == MSGPACK_OBJECT_ARRAY &&
+	    tags->via.array.size) {
+		tl_slice *v = msgpack_zone_malloc(zone, tags->via.array.size *
+							      sizeof *v);
+		if (!v)
+			return TL_ESTORAGE;
+		for (uint32_t i = 0; i < tags->via.array.size; i++)
+			if (!(v[i] = tl_obj_slice(&tags->via.array.ptr[i])).p)
+				return TL_ESTORAGE;
+		ch->tags = v;
+		ch->tags_len = tags->via.array.size;
+	}
+	return 0;
+}
+
+static int ref_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
+{
+	msgpack_object d;
+	size_t off = 0;
+	unsigned *s = &ch->set;
+	memset(ch, 0, sizeof *ch);
+	ch->kind = -1;
+	for (int k = 0; k < TL_EV_COUNT; k++)
+		if (tl_slice_eq(ev->type, tl_change_type(k)))
+			ch->kind = k;
+	if (ch->kind < 0 ||
+	    msgpack_unpack((const char *)ev->data, ev->data_len, &off, zone,
+			   &d) != MSGPACK_UNPACK_SUCCESS ||
+	    d.type != MSGPACK_OBJECT_MAP)
+		return TL_ESTORAGE;
+
+	switch (ch->kind) {
+	case TL_EV_CREATED:
+		return ref_decode_created(ev, &d, ch, zone);
+	case TL_EV_UPDATED: {
+		static const char *const keys[] = { "title", "type", "due_at",
+						    "notes" };
+		const msgpack_object *f[4], *c = tl_map_get(&d, "changes");
+		int rc;
+		if (!c)
+			return TL_ESTORAGE;
+		tl_map_pick(c, keys, 4, f);
+		if ((rc = ref_ch_str(f[0], false, TL_CH_TITLE, s, &ch->title)) ||
+		    (rc = ref_ch_enum(f[1], tl_type_tokens, TL_TYPE_COUNT,
+				  TL_CH_TYPE, s, &ch->type)) ||
+		    (rc = ref_ch_due(f[2], ch)))
+			return rc;
+		return ref_ch_str(f[3], true, TL_CH_NOTES, s, &ch->notes);
+	}
+	case TL_EV_ASSIGNED: {
+		const msgpack_object *a = tl_map_get(&d, "assignee");
+		return a ? ref_ch_str(a, true, TL_CH_ASSIGNEE, s, &ch->assignee)
+			 : TL_ESTORAGE;
+	}
+	case TL_EV_STATUS_CHANGED:
+		if (ref_ch_enum(tl_map_get(&d, "status"), tl_status_tokens,
+			    TL_STATUS_COUNT, TL_CH_STATUS, s, &ch->status) ||
+		    !(ch->set & TL_CH_STATUS))
+			return TL_ESTORAGE;
+		return 0;
+	case TL_EV_TAGGED:
+	case TL_EV_UNTAGGED:
+		ch->tag = tl_obj_slice(tl_map_get(&d, "tag"));
+		return ch->tag.p ? 0 : TL_ESTORAGE;
+	case TL_EV_COMPLETED: /* its data repeats the status */
+		ch->set = TL_CH_STATUS;
+		ch->status = TL_ST_COMPLETED;
+		return 0;
+	default: /* deleted: no data */
+		return 0;
+	}
+}
+
+
+/* Both decoders judge a data map alike and read the same change. */
+static void same_change(const char *type, const uint8_t *in, size_t len,
+			const char *what)
+{
+	uint8_t *data = malloc(len ? len : 1);
+	cr_assert_not_null(data);
+	memcpy(data, in, len);
+	tl_event ev = { .type = tl_s(type), .stream = tl_s(ID),
+			.data = data, .data_len = len };
+	msgpack_zone za, zb;
+	msgpack_zone_init(&za, 1024);
+	msgpack_zone_init(&zb, 1024);
+	tl_change a, b;
+	int ra = tl_change_decode(&ev, &a, &za);
+	/* msgpack_unpack trusts container counts (the envelope's check ran
+	 * before it in the engine): only well-formed data goes to it; the
+	 * reader must reject the rest on its own. */
+	int rb = tl_mp_fits(data, len) ? ref_change_decode(&ev, &b, &zb)
+				       : TL_ESTORAGE;
+	cr_assert_eq(ra == 0, rb == 0, "%s %s: decoder %d, reference %d",
+		     type, what, ra, rb);
+	if (ra == 0) {
+		cr_assert(a.kind == b.kind && a.set == b.set, "%s %s: set %x/%x",
+			  type, what, a.set, b.set);
+		const tl_slice *sa[] = { &a.title, &a.assignee, &a.notes,
+					 &a.link_id, &a.pipeline, &a.stage,
+					 &a.tag };
+		const tl_slice *sb2[] = { &b.title, &b.assignee, &b.notes,
+					  &b.link_id, &b.pipeline, &b.stage,
+					  &b.tag };
+		for (int i = 0; i < 7; i++)
+			cr_assert((!sa[i]->p) == (!sb2[i]->p) &&
+				  tl_slices_eq(*sa[i], *sb2[i]),
+				  "%s %s: string %d", type, what, i);
+		if (a.set & TL_CH_TYPE)
+			cr_assert_eq(a.type, b.type);
+		if (a.set & TL_CH_STATUS)
+			cr_assert_eq(a.status, b.status);
+		if (a.set & TL_CH_LINK_TYPE)
+			cr_assert_eq(a.link_type, b.link_type);
+		if (a.set & TL_CH_DUE)
+			cr_assert(a.has_due == b.has_due && a.due == b.due);
+		cr_assert(!memcmp(a.id, b.id, 16));
+		cr_assert_eq(a.tags_len, b.tags_len);
+		for (size_t i = 0; i < a.tags_len; i++)
+			cr_assert(tl_slices_eq(a.tags[i], b.tags[i]));
+	}
+	msgpack_zone_destroy(&za);
+	msgpack_zone_destroy(&zb);
+	free(data);
+}
+
+/* Data maps of every event type, in the shapes commands pack and in odd
+ * ones (other key orders, repeated keys, non-string keys, nil where a
+ * string belongs, other types), then random mutations of each. */
+Test(change, decoder_reads_as_the_msgpack_unpack_reader_did)
+{
+	static const char *const types[] = {
+		"task.created", "task.updated", "task.assigned",
+		"task.status_changed", "task.completed", "task.tagged",
+		"task.untagged", "task.deleted", "task.renamed"
+	};
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	uint8_t buf[2048];
+	for (int v = 0; v < 64; v++) {
+		for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+			want_begin();
+			const char *t = types[ti];
+			if (ti == 0) {
+				msgpack_pack_map(&pk, v % 7 == 3 ? 12 : 10);
+				if (v % 7 == 3) {
+					msgpack_pack_int(&pk, 9);
+					msgpack_pack_nil(&pk);
+					key("title"); str("first wins");
+				}
+				key("title"); v % 11 == 5 ? msgpack_pack_nil(&pk)
+						       : str("Call Dana");
+				key("type"); str(v % 13 == 7 ? "nope"
+							    : tl_type_tokens[v % 10]);
+				key("status"); str(tl_status_tokens[v % 5]);
+				key("due_at");
+				if (v % 3 == 0)
+					msgpack_pack_nil(&pk);
+				else if (v % 17 == 1)
+					msgpack_pack_int(&pk, 5);
+				else
+					ts(1700000000000 + v * 1000);
+				key("assignee"); v % 2 ? str("alice") : str(NULL);
+				key("notes"); v % 5 ? str(NULL) : str("");
+				key("link");
+				if (v % 19 == 4) {
+					str("lead:1");
+				} else {
+					msgpack_pack_map(&pk, 2);
+					key("id"); str("42");
+					key("type"); str(tl_entity_tokens[v % 4]);
+				}
+				key("pipeline"); str(NULL);
+				key("stage"); v % 23 == 2 ? msgpack_pack_int(&pk, 1)
+						       : str(NULL);
+				key("tags");
+				if (v % 29 == 6) {
+					str("vip");
+				} else {
+					msgpack_pack_array(&pk, (size_t)v % 3);
+					for (int i = 0; i < v % 3; i++)
+						str(i ? "b" : "a");
+				}
+				if (v % 7 == 3) {
+					key("extra"); msgpack_pack_array(&pk, 0);
+				}
+			} else if (ti == 1) {
+				msgpack_pack_map(&pk, 2);
+				key("changes");
+				if (v % 9 == 8) {
+					str("x");
+				} else {
+					msgpack_pack_map(&pk, 4);
+					key("notes"); v % 2 ? str(NULL) : str("n");
+					key("due_at");
+					v % 3 ? ts(1700000000000) : msgpack_pack_nil(&pk);
+					key("type"); str(tl_type_tokens[v % 10]);
+					key("title"); str("t");
+				}
+				key("previous"); msgpack_pack_map(&pk, 0);
+			} else if (ti == 2) {
+				msgpack_pack_map(&pk, 2);
+				key("previous"); str("bob");
+				key(v % 4 ? "assignee" : "assigned");
+				v % 3 ? str("alice") : str(NULL);
+			} else {
+				msgpack_pack_map(&pk, 2);
+				key(ti == 3 || ti == 4 ? "status" : "tag");
+				str(ti == 3 && v % 5 == 0 ? "paused"
+							  : tl_status_tokens[v % 5]);
+				key("previous"); str("todo");
+			}
+			same_change(t, (const uint8_t *)want.data, want.size,
+				    "shape");
+			for (int m = 0; m < 300; m++) {
+				size_t len = want.size;
+				memcpy(buf, want.data, len);
+				for (int e = 0; e < 1 + m % 3; e++) {
+					x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+					size_t at = (size_t)(x >> 8) % len;
+					switch (x % 4) {
+					case 0: buf[at] ^= (uint8_t)(1u << (x >> 40) % 8); break;
+					case 1: buf[at] = (uint8_t)(x >> 48); break;
+					case 2: len = at + 1; break;
+					default:
+						if (len < sizeof buf) {
+							memmove(buf + at + 1, buf + at, len - at);
+							buf[at] = (uint8_t)(x >> 32);
+							len++;
+						}
+					}
+				}
+				same_change(t, buf, len, "mutation");
+			}
+			msgpack_sbuffer_destroy(&want);
+		}
+	}
+}
