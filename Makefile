@@ -168,7 +168,7 @@ install: all
 	install -m 755 $(B)/libtasklog.so $(DESTDIR)$(PREFIX)/lib/libtasklog.so.$(VERSION)
 	ln -sf libtasklog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtasklog.so.0
 	ln -sf libtasklog.so.0 $(DESTDIR)$(PREFIX)/lib/libtasklog.so
-	install -m 644 engine/tasklog.h engine/tasklog_view.h \
+	install -m 644 engine/tasklog.h engine/tasklog_view.h engine/tasklog_msgpack.h \
 		projections/tasklog_projections.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		tasklog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tasklog.pc

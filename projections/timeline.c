@@ -37,6 +37,7 @@
 #include "doc.h"
 #include "keys.h"
 #include "list.h"
+#include "tasklog_msgpack.h"
 #include "tasklog_projections.h"
 #include "tasklog_view.h"
 
@@ -308,8 +309,6 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 {
 	char record[RECORD_MAX + 1], id[37];
 	uint8_t key[KEY_LEN];
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
 	line l;
 	int rc;
 
@@ -332,27 +331,34 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	summarize(&l, ev, before, after);
 	tl_uuid_format(after->id, id);
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	tl_doc_str(&pk, record, rlen);
-	msgpack_pack_map(&pk, 5);
-	tl_doc_cstr(&pk, "at");
-	tl_doc_time(&pk, ev->at_ms);
-	tl_doc_cstr(&pk, "actor");
-	msgpack_pack_map(&pk, 2);
-	tl_doc_cstr(&pk, "id");
-	tl_doc_str(&pk, ev->actor_id.p, ev->actor_id.len);
-	tl_doc_cstr(&pk, "kind");
-	tl_doc_str(&pk, ev->actor_kind.p, ev->actor_kind.len);
-	tl_doc_cstr(&pk, "task");
-	tl_doc_str(&pk, id, 36);
-	tl_doc_cstr(&pk, "event");
-	tl_doc_str(&pk, ev->type.p, ev->type.len);
-	tl_doc_cstr(&pk, "summary");
-	tl_doc_str(&pk, l.buf, l.len);
-
-	rc = tl_view_put(vc, ENTRIES, key, KEY_LEN, sb.data, sb.size, err);
-	msgpack_sbuffer_destroy(&sb);
+	/* The entry, written directly (tasklog_msgpack.h): on the stack
+	 * unless an actor id or event type is unusually long. */
+	size_t bound = 96 + TL_W_STR(rlen) + TL_W_STR(ev->actor_id.len) +
+		       TL_W_STR(ev->actor_kind.len) + TL_W_STR(36) +
+		       TL_W_STR(ev->type.len) + TL_W_STR(l.len);
+	uint8_t small[1024], *buf = small;
+	if (bound > sizeof small && !(buf = malloc(bound)))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	uint8_t *p = tl_w_str(buf, record, rlen);
+	p = tl_w_map(p, 5);
+	p = TL_WK(p, "at");
+	p = tl_w_time(p, ev->at_ms);
+	p = TL_WK(p, "actor");
+	p = tl_w_map(p, 2);
+	p = TL_WK(p, "id");
+	p = tl_w_str(p, ev->actor_id.p, ev->actor_id.len);
+	p = TL_WK(p, "kind");
+	p = tl_w_str(p, ev->actor_kind.p, ev->actor_kind.len);
+	p = TL_WK(p, "task");
+	p = tl_w_str(p, id, 36);
+	p = TL_WK(p, "event");
+	p = tl_w_str(p, ev->type.p, ev->type.len);
+	p = TL_WK(p, "summary");
+	p = tl_w_str(p, l.buf, l.len);
+	rc = tl_view_put(vc, ENTRIES, key, KEY_LEN, buf, (size_t)(p - buf),
+			 err);
+	if (buf != small)
+		free(buf);
 	return rc;
 }
 
