@@ -10,7 +10,8 @@
  * taken at the current sort depth.  The sort is an LSD radix sort on those
  * 8 bytes (passes whose byte is the same for every item are skipped), then
  * the same sort at depth + 8 on each run of items whose 8 bytes tie; small
- * runs go to qsort_r with the full comparison.  It is stable, so when one
+ * runs go to a merge sort with the full comparison (prefix, key, then the
+ * order of the puts).  Equal keys keep the order of their puts, so when one
  * key was put twice the later put is written (a database without
  * MDB_DUPSORT keeps the last value, as mdb_put would).
  *
@@ -18,7 +19,6 @@
  * written out into the caller's transaction and emptied.  Later runs land
  * among earlier keys with plain puts, still in key order.
  */
-/* qsort_r: _GNU_SOURCE comes from the Makefile */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +26,7 @@
 
 size_t tl_rebuild_mem = (size_t)1 << 30;
 
-#define RADIX_MIN 1024 /* smaller runs: qsort_r */
+#define RADIX_MIN 1024 /* smaller runs: merge_sort */
 #define PREFETCH 8      /* records ahead */
 #define REC_HDR 6
 #define DEL_BIT 0x80000000u /* in the value length: a deletion */
@@ -210,7 +210,7 @@ typedef struct sort_ctx {
 
 /* LMDB's default order (memcmp, then shorter first), then the order of
  * the puts. */
-static int item_cmp(const void *pa, const void *pb, void *arg)
+static inline int item_cmp(const void *pa, const void *pb, void *arg)
 {
 	const sort_ctx *c = arg;
 	const item *a = pa, *b = pb;
@@ -228,6 +228,38 @@ static int item_cmp(const void *pa, const void *pb, void *arg)
 	return a->off < b->off ? -1 : a->off > b->off;
 }
 
+/* Runs under RADIX_MIN: a merge sort with the comparison inlined (most
+ * comparisons end at the prefix, without reading the arena), insertion
+ * sort below 16.  item_cmp is a total order, so stability is moot. */
+static void merge_sort(const sort_ctx *c, item *a, item *tmp, size_t n)
+{
+	if (n <= 16) {
+		for (size_t i = 1; i < n; i++) {
+			item x = a[i];
+			size_t j = i;
+			for (; j > 0 && item_cmp(&a[j - 1], &x, (void *)c) > 0;
+			     j--)
+				a[j] = a[j - 1];
+			a[j] = x;
+		}
+		return;
+	}
+	size_t h = n / 2;
+	merge_sort(c, a, tmp, h);
+	merge_sort(c, a + h, tmp + h, n - h);
+	if (item_cmp(&a[h - 1], &a[h], (void *)c) <= 0)
+		return; /* already in order */
+	memcpy(tmp, a, n * sizeof *a);
+	size_t i = 0, j = h, o = 0;
+	while (i < h && j < n)
+		a[o++] = item_cmp(&tmp[j], &tmp[i], (void *)c) < 0 ? tmp[j++]
+								    : tmp[i++];
+	while (i < h)
+		a[o++] = tmp[i++];
+	while (j < n)
+		a[o++] = tmp[j++];
+}
+
 static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
 		       size_t depth)
 {
@@ -241,7 +273,7 @@ static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
 		a[i].pfx = key_pfx(arena, a[i].off, depth);
 	}
 	if (n < RADIX_MIN) {
-		qsort_r(a, n, sizeof *a, item_cmp, &ctx);
+		merge_sort(&ctx, a, tmp, n);
 		return;
 	}
 	size_t cnt[8][256] = { { 0 } };
@@ -279,8 +311,7 @@ static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
 				sort_items(arena, a + i, tmp + i, j - i,
 					   depth + 8);
 			else
-				qsort_r(a + i, j - i, sizeof *a, item_cmp,
-					&ctx);
+				merge_sort(&ctx, a + i, tmp + i, j - i);
 		}
 		i = j;
 	}
