@@ -29,6 +29,9 @@
 
 /* Events per committed chunk of a rebuild (tests make it small). */
 uint64_t tl_rebuild_chunk = 50000;
+/* Chunks of at least this many events are decoded in a second thread
+ * (tests make it 1). */
+uint64_t tl_rebuild_ahead_min = 8192;
 void (*tl_rebuild_hook)(void *arg);
 void *tl_rebuild_hook_arg;
 #define TMP_GEN 0xffffffffu
@@ -327,20 +330,164 @@ typedef struct replay {
 	void *arg;
 } replay;
 
+/* ---- decoding ahead ------------------------------------------------------
+ * A rebuild's scan spends about half its time decoding events (the
+ * envelope, the data as a typed change, the task id).  For long ranges a
+ * second thread does that, a batch at a time, in its own read transaction
+ * (the events up to the range's end are committed, so it sees them all),
+ * while this thread folds and applies them in log order.  The reader keeps
+ * its transaction open until every batch has been consumed: the decoded
+ * events point into its snapshot of the map. */
+
+#define AHEAD_BATCH 256    /* events per batch */
+#define AHEAD_BATCHES 8    /* batches in flight */
+
+typedef struct pre_ev {
+	uint64_t seq;      /* of the key */
+	int rc;            /* PRE_* */
+	tl_event ev;
+	tl_change ch;      /* task events */
+	uint8_t id[16];    /* task events */
+} pre_ev;
+
+enum { PRE_OK, PRE_CORRUPT, PRE_NOT_UUID, PRE_NO_CHANGE, PRE_NOT_TASK };
+
+typedef struct ahead_batch {
+	pre_ev ev[AHEAD_BATCH];
+	size_t n;
+	bool last;          /* no event after these (or the reader failed) */
+	msgpack_zone zone;  /* tags and upcast data of the batch */
+} ahead_batch;
+
+typedef struct ahead {
+	MDB_env *env;
+	MDB_dbi events;
+	uint64_t from, end;
+	ahead_batch *b;     /* AHEAD_BATCHES of them */
+	size_t filled, taken;
+	bool done;          /* the consumer needs no more batches */
+	int rc;             /* the reader's LMDB error */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} ahead;
+
+static bool is_task_event(const tl_event *ev)
+{
+	return ev->type.len > 5 && !memcmp(ev->type.p, "task.", 5);
+}
+
+/* Decode the event at raw into p, its data and tags in zone. */
+static void pre_decode(pre_ev *p, uint64_t seq, const MDB_val *v,
+		       msgpack_zone *zone, msgpack_sbuffer *scratch)
+{
+	p->seq = seq;
+	p->rc = PRE_OK;
+	if (tl_event_decode(v->mv_data, v->mv_size, &p->ev, zone, scratch)) {
+		p->rc = PRE_CORRUPT;
+		return;
+	}
+	if (p->ev.data == (const uint8_t *)scratch->data) {
+		/* upcast into scratch: keep a copy with the batch */
+		uint8_t *d = msgpack_zone_malloc(zone, p->ev.data_len);
+		if (!d) {
+			p->rc = PRE_CORRUPT;
+			return;
+		}
+		memcpy(d, p->ev.data, p->ev.data_len);
+		p->ev.data = d;
+	}
+	if (!is_task_event(&p->ev))
+		p->rc = PRE_NOT_TASK;
+	else if (!tl_uuid_parse(p->ev.stream, p->id))
+		p->rc = PRE_NOT_UUID;
+	else if (tl_change_decode(&p->ev, &p->ch, zone))
+		p->rc = PRE_NO_CHANGE;
+}
+
+static void *ahead_run(void *arg)
+{
+	ahead *a = arg;
+	MDB_txn *txn = NULL;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint8_t kb[8];
+	msgpack_sbuffer scratch;
+	bool more = true;
+	int rc;
+
+	msgpack_sbuffer_init(&scratch);
+	tl_put_be64(kb, a->from);
+	k = (MDB_val){ 8, kb };
+	if ((rc = mdb_txn_begin(a->env, NULL, MDB_RDONLY, &txn)) ||
+	    (rc = mdb_cursor_open(txn, a->events, &c)))
+		more = false;
+	else if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) ==
+		 MDB_NOTFOUND)
+		more = false, rc = 0;
+	else if (rc)
+		more = false;
+	for (bool last = false; !last;) {
+		pthread_mutex_lock(&a->mu);
+		while (a->filled - a->taken == AHEAD_BATCHES && !a->done)
+			pthread_cond_wait(&a->cv, &a->mu);
+		bool done = a->done;
+		pthread_mutex_unlock(&a->mu);
+		if (done)
+			break;
+		ahead_batch *b = &a->b[a->filled % AHEAD_BATCHES];
+		msgpack_zone_clear(&b->zone);
+		b->n = 0;
+		while (more && b->n < AHEAD_BATCH) {
+			uint64_t seq = tl_get_be64(k.mv_data);
+			if (seq > a->end) {
+				more = false;
+				break;
+			}
+			pre_decode(&b->ev[b->n++], seq, &v, &b->zone, &scratch);
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			if (rc) {
+				more = false;
+				rc = rc == MDB_NOTFOUND ? 0 : rc;
+			}
+		}
+		last = b->last = !more;
+		pthread_mutex_lock(&a->mu);
+		if (last)
+			a->rc = rc;
+		a->filled++;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+	}
+	/* The consumer reads the batches' events out of this snapshot. */
+	pthread_mutex_lock(&a->mu);
+	while (!a->done)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	if (c)
+		mdb_cursor_close(c);
+	if (txn)
+		mdb_txn_abort(txn);
+	msgpack_sbuffer_destroy(&scratch);
+	return NULL;
+}
+
+/* Fold ev into its task and hand it to the views; pre: what the reader
+ * thread decoded of it, or NULL to decode here. */
 static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
-			tl_err *err)
+			const pre_ev *pre, tl_err *err)
 {
 	tl_task before, *slot = NULL;
-	bool have_before = false, is_task = ev->type.len > 5 &&
-					     !memcmp(ev->type.p, "task.", 5);
+	bool have_before = false, is_task = is_task_event(ev);
 	int rc = 0;
 
 	if (is_task) {
 		uint8_t id[16];
-		if (!tl_uuid_parse(ev->stream, id))
+		if (pre ? pre->rc == PRE_NOT_UUID : !tl_uuid_parse(ev->stream, id))
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "event %llu: task stream is not a UUID",
 					  (unsigned long long)ev->seq);
+		if (pre)
+			memcpy(id, pre->id, 16);
 		slot = map_find(&r->tasks, id, true);
 		if (!slot)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -351,7 +498,8 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 						  "out of memory");
 			have_before = true;
 		}
-		if (tl_task_fold(slot, ev, &r->zone)) {
+		if (pre ? pre->rc != PRE_OK || tl_task_apply(slot, ev, &pre->ch)
+			: tl_task_fold(slot, ev, &r->zone) != 0) {
 			rc = tl_err_set(err, TL_ESTORAGE, "storage",
 					"event %llu cannot be folded",
 					(unsigned long long)ev->seq);
@@ -375,6 +523,67 @@ out:
 	return rc;
 }
 
+/* replay_range with the decoding in a second thread. */
+static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
+{
+	ahead a = { .env = r->db->env, .events = r->db->events,
+		    .from = r->next, .end = end };
+	pthread_t th;
+	int rc = 0;
+
+	if (!(a.b = calloc(AHEAD_BATCHES, sizeof *a.b)))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	for (size_t i = 0; i < AHEAD_BATCHES; i++)
+		msgpack_zone_init(&a.b[i].zone, 4096);
+	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.cv, NULL);
+	if (pthread_create(&th, NULL, ahead_run, &a)) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"cannot start the decoding thread");
+		goto out;
+	}
+	for (bool last = false; !last && !rc;) {
+		pthread_mutex_lock(&a.mu);
+		while (a.taken == a.filled)
+			pthread_cond_wait(&a.cv, &a.mu);
+		pthread_mutex_unlock(&a.mu);
+		ahead_batch *b = &a.b[a.taken % AHEAD_BATCHES];
+		for (size_t i = 0; i < b->n && !rc; i++) {
+			const pre_ev *p = &b->ev[i];
+			if (p->rc == PRE_CORRUPT) {
+				rc = tl_err_set(err, TL_ESTORAGE, "storage",
+						"event %llu is corrupt",
+						(unsigned long long)p->seq);
+				break;
+			}
+			if ((rc = replay_event(r, txn, &p->ev, p, err)))
+				break;
+			r->next = p->seq + 1;
+			if (r->progress && (p->seq & 0x3fff) == 0)
+				r->progress(r->arg, p->seq, r->total);
+		}
+		last = b->last;
+		pthread_mutex_lock(&a.mu);
+		a.taken++;
+		if (last && !rc && a.rc)
+			rc = tl_mdb_err(err, a.rc, "replay");
+		pthread_cond_broadcast(&a.cv);
+		pthread_mutex_unlock(&a.mu);
+	}
+	pthread_mutex_lock(&a.mu);
+	a.done = true;
+	pthread_cond_broadcast(&a.cv);
+	pthread_mutex_unlock(&a.mu);
+	pthread_join(th, NULL);
+out:
+	for (size_t i = 0; i < AHEAD_BATCHES; i++)
+		msgpack_zone_destroy(&a.b[i].zone);
+	free(a.b);
+	pthread_mutex_destroy(&a.mu);
+	pthread_cond_destroy(&a.cv);
+	return rc;
+}
+
 /* Replay events [r->next, end] (end 0 = to the head) into txn. */
 static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 {
@@ -383,6 +592,10 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 	uint8_t kb[8];
 	tl_event ev;
 	int rc;
+
+	if (r->bulk && end && end >= r->next &&
+	    end - r->next + 1 >= tl_rebuild_ahead_min)
+		return replay_ahead(r, txn, end, err);
 
 	if ((rc = mdb_cursor_open(txn, r->db->events, &c)))
 		return tl_mdb_err(err, rc, "cursor");
@@ -401,7 +614,7 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 					(unsigned long long)seq);
 			break;
 		}
-		if ((rc = replay_event(r, txn, &ev, err)))
+		if ((rc = replay_event(r, txn, &ev, NULL, err)))
 			break;
 		msgpack_zone_clear(&r->zone);
 		r->next = seq + 1;

@@ -607,3 +607,142 @@ Test(defer, a_record_filter_without_the_timeline_view, .init = mkws,
 	cr_assert_eq(count_record(db, "lead:3", "created"), created);
 	tl_db_close(db);
 }
+
+/* ---- decoding ahead ------------------------------------------------------ */
+
+/* Every kind of event, on 40 tasks: updates, (un)assignments, statuses,
+ * completion, tags, deletion, and notifications marked read. */
+static void every_kind(tl_db *db)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	char ids[40][37];
+	uint64_t first_seq = 0;
+	for (int i = 0; i < 40; i++) {
+		char title[32];
+		snprintf(title, sizeof title, "task %d", i);
+		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s(title),
+			     .type = tl_s("call"), .link = tl_s("lead:7"),
+			     .assignee = tl_s(i % 2 ? "alice" : NULL) };
+		if (i % 2 == 0)
+			c.assignee = (tl_slice){ NULL, 0 };
+		tl_result r;
+		cr_assert_eq(tl_exec(db, &ctx, &c, 1, &r, &err), 0, "%s",
+			     err.message);
+		msgpack_zone z;
+		msgpack_object o;
+		msgpack_zone_init(&z, 1024);
+		size_t off = 0;
+		cr_assert_eq(msgpack_unpack((const char *)r.doc, r.doc_len,
+					    &off, &z, &o),
+			     MSGPACK_UNPACK_SUCCESS);
+		tl_slice id = tl_obj_slice(tl_map_get(&o, "id"));
+		if (i == 1)
+			first_seq = r.seq; /* alice's first notification */
+		memcpy(ids[i], id.p, 36);
+		ids[i][36] = 0;
+		msgpack_zone_destroy(&z);
+		tl_result_release(&r);
+	}
+	static const tl_slice tag = { "vip", 3 };
+	for (int i = 0; i < 40; i++) {
+		tl_cmd c = { .id = tl_s(ids[i]) };
+		switch (i % 8) {
+		case 0: c.kind = TL_TASK_UPDATE; c.title = tl_s("renamed");
+			c.due = tl_s("+3d"); break;
+		case 1: c.kind = TL_TASK_ASSIGN; c.assignee = tl_s("alice");
+			break;
+		case 2: c.kind = TL_TASK_STATUS; c.status = tl_s("on_hold");
+			break;
+		case 3: c.kind = TL_TASK_ASSIGN; c.unassign = true; break;
+		case 4: c.kind = TL_TASK_COMPLETE; break;
+		case 5: c.kind = TL_TASK_TAG; c.tags = &tag; c.tags_len = 1;
+			break;
+		case 6: c.kind = TL_TASK_DELETE; break;
+		default: c.kind = TL_TASK_UPDATE; c.notes = tl_s("n"); break;
+		}
+		tl_result r;
+		cr_assert_eq(tl_exec(db, &ctx, &c, 1, &r, &err), 0, "%d: %s",
+			     i, err.message);
+		tl_result_release(&r);
+	}
+	char seq[24];
+	snprintf(seq, sizeof seq, "%llu", (unsigned long long)first_seq);
+	tl_slice one = tl_s(seq);
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .id = tl_s("alice"),
+		      .ids = &one, .ids_len = 1 };
+	tl_ctx as_alice = { .actor = "alice" };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &as_alice, &rd, 1, &r, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&r);
+}
+
+/* The same views whether a rebuild decodes in a second thread or inline,
+ * in one chunk or many. */
+Test(rebuild, decoding_ahead_gives_the_incremental_views, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	every_kind(db);
+	add_tasks(db, 30, "alice");
+	uint64_t chunks[] = { 50000, 13, 1 };
+	for (size_t i = 0; i < 3; i++) {
+		tl_rebuild_chunk = chunks[i];
+		tl_rebuild_ahead_min = 1;
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0,
+			     "%s", err.message);
+		/* verify rebuilds too (ahead as well) and compares */
+		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+		tl_rebuild_ahead_min = UINT64_MAX;
+		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	}
+	tl_rebuild_chunk = 50000;
+	tl_rebuild_ahead_min = 8192;
+	tl_db_close(db);
+}
+
+Test(rebuild, appends_during_a_rebuild_decoding_ahead, .init = mkws,
+     .fini = rmws)
+{
+	tl_rebuild_ahead_min = 1;
+	rebuild_with_appends(13, (size_t)1 << 30);
+	tl_rebuild_ahead_min = 8192;
+}
+
+/* A corrupt event stops a rebuild with the same error either way. */
+Test(rebuild, a_corrupt_event_is_named_by_both_decoders, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 20, "alice");
+	MDB_txn *txn;
+	uint8_t kb[8];
+	tl_put_be64(kb, 9);
+	MDB_val k = { 8, kb }, v;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->events, &k, &v), 0);
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[0] = 0x89; /* a map of 9 entries, not the record's 10 */
+	MDB_val nv = { v.mv_size, copy };
+	cr_assert_eq(mdb_put(txn, db->events, &k, &nv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	free(copy);
+	uint64_t mins[] = { 1, UINT64_MAX };
+	for (int i = 0; i < 2; i++) {
+		tl_rebuild_ahead_min = mins[i];
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+			     TL_ESTORAGE);
+		cr_assert(strstr(err.message, "event 9 is corrupt"), "%s",
+			  err.message);
+	}
+	tl_rebuild_ahead_min = 8192;
+	tl_db_close(db);
+}

@@ -131,9 +131,15 @@ Test(upcast, v1_log_folds_and_rebuilds_to_the_same_views_as_v2)
 	}
 	same_views(a, b);
 
-	/* A rebuild from the v1 log gives the same views again. */
+	/* A rebuild from the v1 log gives the same views again, decoding
+	 * inline and in a second thread (upcast data kept with its batch). */
 	cr_assert_eq(tl_rebuild(a, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
 		     err.message);
+	same_views(a, b);
+	tl_rebuild_ahead_min = 1;
+	cr_assert_eq(tl_rebuild(a, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_rebuild_ahead_min = 8192;
 	same_views(a, b);
 	cr_assert_eq(tl_verify(a, &ctx, no_problem, NULL, &err), 0);
 
