@@ -392,10 +392,10 @@ static bool rd_actor(rd *r, tl_slice *id, tl_slice *kind)
 
 /* ---- the reader for other code (internal.h) -------------------------- */
 
-/* Step over one value nested at most MP_DEPTH deep: strings, nil,
- * booleans, integers and timestamps (every value of event data but maps
- * and arrays) without mp_skip's bookkeeping. */
-static bool rd_skip_value(rd *r)
+/* Step over one value with at most depth nested containers: strings,
+ * nil, booleans, integers and timestamps (every value of event data but
+ * maps and arrays) without mp_skip's bookkeeping. */
+static bool rd_skip_value(rd *r, int depth)
 {
 	uint64_t n;
 	if (r->p >= r->end)
@@ -416,7 +416,7 @@ static bool rd_skip_value(rd *r)
 		r->p++;
 		n = c == 0xd6 ? 5 : 9;
 	} else {
-		return rd_skip(r, MP_DEPTH);
+		return rd_skip(r, depth);
 	}
 	if (n > (uint64_t)(r->end - r->p))
 		return false;
@@ -434,9 +434,9 @@ bool tl_rd_time(tl_rd *r, int64_t *ms)
 	return rd_time(r, ms);
 }
 
-bool tl_rd_skip(tl_rd *r)
+bool tl_rd_skip(tl_rd *r, int depth)
 {
-	return rd_skip(r, MP_DEPTH);
+	return rd_skip(r, depth);
 }
 
 bool tl_rd_array(tl_rd *r, uint32_t *n)
@@ -456,11 +456,12 @@ bool tl_rd_array(tl_rd *r, uint32_t *n)
 	return true;
 }
 
-bool tl_rd_pick(tl_rd *r, const char *const *keys, size_t n, tl_rd *out)
+bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
+		tl_rd *out)
 {
 	uint64_t pairs;
 	size_t lens[32];
-	if (n > 32 || r->p >= r->end)
+	if (n > 32 || r->p >= r->end || depth < 1)
 		return false;
 	for (size_t j = 0; j < n; j++) {
 		out[j] = (tl_rd){ NULL, NULL };
@@ -489,11 +490,11 @@ bool tl_rd_pick(tl_rd *r, const char *const *keys, size_t n, tl_rd *out)
 					hit = j;
 		} else {
 			*r = save; /* a key of another type: never picked */
-			if (!rd_skip(r, MP_DEPTH))
+			if (!rd_skip(r, depth - 1))
 				return false;
 		}
 		const uint8_t *v = r->p;
-		if (!rd_skip_value(r))
+		if (!rd_skip_value(r, depth - 1))
 			return false;
 		if (hit < n) {
 			out[hit] = (tl_rd){ v, r->p };

@@ -279,12 +279,16 @@ typedef struct tl_rd {
 } tl_rd;
 bool tl_rd_str(tl_rd *r, tl_slice *s);
 bool tl_rd_time(tl_rd *r, int64_t *ms); /* as tl_obj_time */
-bool tl_rd_skip(tl_rd *r);              /* any object, nested <= 32 deep */
+/* msgpack_unpack's limit: containers nested in one object, itself too. */
+#define TL_MP_DEPTH 32
+bool tl_rd_skip(tl_rd *r, int depth);   /* any object, <= depth nested */
 bool tl_rd_array(tl_rd *r, uint32_t *n); /* the header: n items follow */
-/* r at a map (n <= 32 keys): out[j] = a reader over the value of the first
- * string key equal to keys[j] (out[j].p NULL when absent), as tl_map_pick
- * picks them; r moves past the map. */
-bool tl_rd_pick(tl_rd *r, const char *const *keys, size_t n, tl_rd *out);
+/* r at a map (n <= 32 keys) with at most depth nested containers, itself
+ * included: out[j] = a reader over the value of the first string key equal
+ * to keys[j] (out[j].p NULL when absent), as tl_map_pick picks them; r
+ * moves past the map. */
+bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
+		tl_rd *out);
 static inline bool tl_rd_nil(const tl_rd *r)
 {
 	return r->p < r->end && *r->p == 0xc0;

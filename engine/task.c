@@ -535,7 +535,8 @@ static int ch_due(const tl_rd *o, tl_change *ch)
 	return !ch->has_due || tl_rd_time(&r, &ch->due) ? 0 : TL_ESTORAGE;
 }
 
-/* The fields of a map value (none when it is not a map). */
+/* The fields of a map value one level inside the data (none when it is
+ * not a map). */
 static bool pick_in(const tl_rd *v, const char *const *keys, size_t n,
 		    tl_rd *out)
 {
@@ -545,7 +546,7 @@ static bool pick_in(const tl_rd *v, const char *const *keys, size_t n,
 	if (!v->p || ((*v->p & 0xf0) != 0x80 && *v->p != 0xde &&
 		      *v->p != 0xdf))
 		return true;
-	return tl_rd_pick(&r, keys, n, out);
+	return tl_rd_pick(&r, TL_MP_DEPTH - 1, keys, n, out);
 }
 
 static int decode_created(const tl_event *ev, tl_rd *d, tl_change *ch,
@@ -559,7 +560,8 @@ static int decode_created(const tl_event *ev, tl_rd *d, tl_change *ch,
 	tl_rd f[10], l[2];
 	unsigned *s = &ch->set;
 	int rc;
-	if (!tl_rd_pick(d, keys, 10, f) || !pick_in(&f[6], link_keys, 2, l))
+	if (!tl_rd_pick(d, TL_MP_DEPTH, keys, 10, f) ||
+	    !pick_in(&f[6], link_keys, 2, l))
 		return TL_ESTORAGE;
 	if (!tl_uuid_parse(ev->stream, ch->id) || !f[6].p)
 		return TL_ESTORAGE;
@@ -620,7 +622,7 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 		static const char *const keys[] = { "title", "type", "due_at",
 						    "notes" };
 		tl_rd c, f[4];
-		if (!tl_rd_pick(&d, top, 1, &c) || !c.p ||
+		if (!tl_rd_pick(&d, TL_MP_DEPTH, top, 1, &c) || !c.p ||
 		    !pick_in(&c, keys, 4, f))
 			return TL_ESTORAGE;
 		if ((rc = ch_str(&f[0], false, TL_CH_TITLE, s, &ch->title)) ||
@@ -634,7 +636,7 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 	case TL_EV_ASSIGNED: {
 		static const char *const keys[] = { "assignee" };
 		tl_rd a;
-		if (!tl_rd_pick(&d, keys, 1, &a) || !a.p)
+		if (!tl_rd_pick(&d, TL_MP_DEPTH, keys, 1, &a) || !a.p)
 			return TL_ESTORAGE;
 		rc = ch_str(&a, true, TL_CH_ASSIGNEE, s, &ch->assignee);
 		break;
@@ -642,7 +644,7 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 	case TL_EV_STATUS_CHANGED: {
 		static const char *const keys[] = { "status" };
 		tl_rd st;
-		if (!tl_rd_pick(&d, keys, 1, &st) ||
+		if (!tl_rd_pick(&d, TL_MP_DEPTH, keys, 1, &st) ||
 		    ch_enum(&st, tl_status_tokens, TL_STATUS_COUNT,
 			    TL_CH_STATUS, s, &ch->status) ||
 		    !(ch->set & TL_CH_STATUS))
@@ -653,7 +655,7 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 	case TL_EV_UNTAGGED: {
 		static const char *const keys[] = { "tag" };
 		tl_rd t;
-		if (!tl_rd_pick(&d, keys, 1, &t) || !t.p ||
+		if (!tl_rd_pick(&d, TL_MP_DEPTH, keys, 1, &t) || !t.p ||
 		    !tl_rd_str(&t, &ch->tag))
 			return TL_ESTORAGE;
 		break;
@@ -663,7 +665,7 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 			ch->set = TL_CH_STATUS;
 			ch->status = TL_ST_COMPLETED;
 		}
-		if (!tl_rd_pick(&d, NULL, 0, NULL))
+		if (!tl_rd_pick(&d, TL_MP_DEPTH, NULL, 0, NULL))
 			return TL_ESTORAGE;
 	}
 	if (rc)

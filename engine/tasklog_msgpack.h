@@ -24,13 +24,19 @@
 
 #include <msgpack.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 static inline uint8_t *tl_w_begin(msgpack_sbuffer *sb, size_t bound)
 {
 	if (sb->alloc - sb->size < bound) {
 		size_t n = sb->alloc ? sb->alloc : 256;
+		if (bound > (SIZE_MAX >> 2) - sb->size)
+			return NULL; /* the doubling below would overflow */
 		while (n - sb->size < bound)
 			n *= 2;
-		char *d = realloc(sb->data, n);
+		char *d = (char *)realloc(sb->data, n);
 		if (!d)
 			return NULL;
 		sb->data = d;
@@ -161,5 +167,9 @@ static inline uint8_t *tl_w_time_or_nil(uint8_t *p, bool has, int64_t ms)
 {
 	return has ? tl_w_time(p, ms) : tl_w_nil(p);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

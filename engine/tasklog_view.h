@@ -24,7 +24,9 @@
 extern "C" {
 #endif
 
-/* The state of one task: what the fold of its events gives. */
+/* The state of one task: what the fold of its events gives.  Its strings
+ * live in one block the task owns (mem_): read them, but do not free or
+ * replace them one by one; tl_task_release frees the whole task. */
 typedef struct tl_task {
 	uint8_t id[16];
 	char *title;

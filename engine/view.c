@@ -350,7 +350,8 @@ typedef struct pre_ev {
 	uint8_t id[16];    /* task events */
 } pre_ev;
 
-enum { PRE_OK, PRE_CORRUPT, PRE_NOT_UUID, PRE_NO_CHANGE, PRE_NOT_TASK };
+enum { PRE_OK, PRE_CORRUPT, PRE_NOT_UUID, PRE_NO_CHANGE, PRE_NOT_TASK,
+       PRE_NOMEM };
 
 typedef struct ahead_batch {
 	pre_ev ev[AHEAD_BATCH];
@@ -366,6 +367,8 @@ typedef struct ahead {
 	ahead_batch *b;     /* AHEAD_BATCHES of them */
 	size_t filled, taken;
 	bool done;          /* the consumer needs no more batches */
+	bool no_txn;        /* the reader could not begin (e.g. no reader
+			       slot left): nothing was read */
 	int rc;             /* the reader's LMDB error */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -390,7 +393,7 @@ static void pre_decode(pre_ev *p, uint64_t seq, const MDB_val *v,
 		/* upcast into scratch: keep a copy with the batch */
 		uint8_t *d = msgpack_zone_malloc(zone, p->ev.data_len);
 		if (!d) {
-			p->rc = PRE_CORRUPT;
+			p->rc = PRE_NOMEM;
 			return;
 		}
 		memcpy(d, p->ev.data, p->ev.data_len);
@@ -420,7 +423,7 @@ static void *ahead_run(void *arg)
 	k = (MDB_val){ 8, kb };
 	if ((rc = mdb_txn_begin(a->env, NULL, MDB_RDONLY, &txn)) ||
 	    (rc = mdb_cursor_open(txn, a->events, &c)))
-		more = false;
+		more = false, a->no_txn = true;
 	else if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) ==
 		 MDB_NOTFOUND)
 		more = false, rc = 0;
@@ -523,7 +526,11 @@ out:
 	return rc;
 }
 
-/* replay_range with the decoding in a second thread. */
+/* replay_ahead could not start its thread or transaction. */
+#define AHEAD_INLINE 0x7ffe0001 /* no TL_E*, errno or LMDB code */
+
+/* replay_range with the decoding in a second thread; AHEAD_INLINE (and
+ * nothing replayed) when it cannot have one. */
 static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 {
 	ahead a = { .env = r->db->env, .events = r->db->events,
@@ -538,8 +545,7 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cv, NULL);
 	if (pthread_create(&th, NULL, ahead_run, &a)) {
-		rc = tl_err_set(err, TL_ESTORAGE, "storage",
-				"cannot start the decoding thread");
+		rc = AHEAD_INLINE; /* no thread: decode here */
 		goto out;
 	}
 	for (bool last = false; !last && !rc;) {
@@ -550,10 +556,15 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 		ahead_batch *b = &a.b[a.taken % AHEAD_BATCHES];
 		for (size_t i = 0; i < b->n && !rc; i++) {
 			const pre_ev *p = &b->ev[i];
-			if (p->rc == PRE_CORRUPT) {
-				rc = tl_err_set(err, TL_ESTORAGE, "storage",
-						"event %llu is corrupt",
-						(unsigned long long)p->seq);
+			if (p->rc == PRE_CORRUPT || p->rc == PRE_NOMEM) {
+				rc = p->rc == PRE_NOMEM
+					     ? tl_err_set(err, TL_ESTORAGE,
+							  "storage",
+							  "out of memory")
+					     : tl_err_set(err, TL_ESTORAGE,
+							  "storage",
+							  "event %llu is corrupt",
+							  (unsigned long long)p->seq);
 				break;
 			}
 			if ((rc = replay_event(r, txn, &p->ev, p, err)))
@@ -565,7 +576,9 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 		last = b->last;
 		pthread_mutex_lock(&a.mu);
 		a.taken++;
-		if (last && !rc && a.rc)
+		if (last && !rc && a.no_txn)
+			rc = AHEAD_INLINE; /* nothing read: decode here */
+		else if (last && !rc && a.rc)
 			rc = tl_mdb_err(err, a.rc, "replay");
 		pthread_cond_broadcast(&a.cv);
 		pthread_mutex_unlock(&a.mu);
@@ -594,8 +607,9 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 	int rc;
 
 	if (r->bulk && end && end >= r->next &&
-	    end - r->next + 1 >= tl_rebuild_ahead_min)
-		return replay_ahead(r, txn, end, err);
+	    end - r->next + 1 >= tl_rebuild_ahead_min &&
+	    (rc = replay_ahead(r, txn, end, err)) != AHEAD_INLINE)
+		return rc;
 
 	if ((rc = mdb_cursor_open(txn, r->db->events, &c)))
 		return tl_mdb_err(err, rc, "cursor");

@@ -630,3 +630,33 @@ Test(change, decoder_reads_as_the_msgpack_unpack_reader_did)
 		}
 	}
 }
+
+/* Nesting at and past msgpack_unpack's limit: in the data map itself and
+ * inside task.created's link map. */
+Test(change, nesting_limits_are_judged_alike)
+{
+	for (int where = 0; where < 2; where++)
+		for (int depth = 28; depth <= 34; depth++) {
+			want_begin();
+			if (where == 0) {
+				msgpack_pack_map(&pk, 2);
+				key("tag"); str("vip");
+				key("deep");
+			} else {
+				msgpack_pack_map(&pk, 2);
+				key("title"); str("t");
+				key("link");
+				msgpack_pack_map(&pk, 3);
+				key("type"); str("lead");
+				key("id"); str("1");
+				key("deep");
+			}
+			for (int i = 0; i < depth; i++)
+				msgpack_pack_array(&pk, 1);
+			msgpack_pack_nil(&pk);
+			same_change(where ? "task.created" : "task.tagged",
+				    (const uint8_t *)want.data, want.size,
+				    "nesting");
+			msgpack_sbuffer_destroy(&want);
+		}
+}

@@ -705,7 +705,7 @@ Test(rebuild, decoding_ahead_gives_the_incremental_views, .init = mkws,
 	tl_db_close(db);
 }
 
-Test(rebuild, appends_during_a_rebuild_decoding_ahead, .init = mkws,
+Test(rebuild, appends_after_a_rebuild_decoded_ahead, .init = mkws,
      .fini = rmws)
 {
 	tl_rebuild_ahead_min = 1;
@@ -713,36 +713,67 @@ Test(rebuild, appends_during_a_rebuild_decoding_ahead, .init = mkws,
 	tl_rebuild_ahead_min = 8192;
 }
 
-/* A corrupt event stops a rebuild with the same error either way. */
-Test(rebuild, a_corrupt_event_is_named_by_both_decoders, .init = mkws,
-     .fini = rmws)
+/* A corrupt event, a task event whose data does not fold and one whose
+ * stream is not a task id stop a rebuild with the same error whether
+ * events are decoded inline or in a second thread. */
+static void tamper(tl_db *db, uint64_t seq, int how)
 {
-	tl_db *db = open_all();
-	tl_ctx ctx = { .actor = "admin" };
-	tl_err err;
-	init_ws(db);
-	add_tasks(db, 20, "alice");
 	MDB_txn *txn;
 	uint8_t kb[8];
-	tl_put_be64(kb, 9);
+	tl_put_be64(kb, seq);
 	MDB_val k = { 8, kb }, v;
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
 	cr_assert_eq(mdb_get(txn, db->events, &k, &v), 0);
-	uint8_t *copy = malloc(v.mv_size);
+	uint8_t *copy = malloc(v.mv_size), *at;
 	memcpy(copy, v.mv_data, v.mv_size);
-	copy[0] = 0x89; /* a map of 9 entries, not the record's 10 */
+	switch (how) {
+	case 0: /* a map of 9 entries, not the record's 10 */
+		copy[0] = 0x89;
+		break;
+	case 1: /* an event type the fold does not know */
+		at = memmem(copy, v.mv_size, "task.created", 12);
+		cr_assert_not_null(at);
+		memcpy(at, "task.creatxd", 12);
+		break;
+	default: /* the stream (a str8 of 36 after its key) not a UUID */
+		at = memmem(copy, v.mv_size, "\xa6stream\xd9\x24", 9);
+		cr_assert_not_null(at);
+		at[9] = 'z';
+	}
 	MDB_val nv = { v.mv_size, copy };
 	cr_assert_eq(mdb_put(txn, db->events, &k, &nv, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	free(copy);
-	uint64_t mins[] = { 1, UINT64_MAX };
-	for (int i = 0; i < 2; i++) {
-		tl_rebuild_ahead_min = mins[i];
-		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
-			     TL_ESTORAGE);
-		cr_assert(strstr(err.message, "event 9 is corrupt"), "%s",
-			  err.message);
+}
+
+Test(rebuild, a_bad_event_is_named_alike_by_both_decoders, .init = mkws,
+     .fini = rmws)
+{
+	static const char *const says[] = {
+		"event 9 is corrupt", "event 9 cannot be folded",
+		"event 9: task stream is not a UUID"
+	};
+	for (int how = 0; how < 3; how++) {
+		if (how) { /* a fresh workspace for each */
+			rmws();
+			mkws();
+		}
+		tl_db *db = open_all();
+		tl_ctx ctx = { .actor = "admin" };
+		tl_err err;
+		init_ws(db);
+		add_tasks(db, 20, "alice");
+		tamper(db, 9, how);
+		uint64_t mins[] = { 1, UINT64_MAX };
+		for (int i = 0; i < 2; i++) {
+			tl_rebuild_ahead_min = mins[i];
+			cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL,
+						&err),
+				     TL_ESTORAGE);
+			cr_assert(strstr(err.message, says[how]), "%s: %s",
+				  says[how], err.message);
+		}
+		tl_db_close(db);
 	}
 	tl_rebuild_ahead_min = 8192;
-	tl_db_close(db);
 }
