@@ -346,49 +346,6 @@ static bool rd_skip(rd *r, int depth)
 	return true;
 }
 
-/* A record nests at most MP_DEPTH + 1 containers (msgpack_unpack's limit
- * for the values it builds): the actor map's values sit two deep, the
- * data map one. */
-#define ACTOR_DEPTH (MP_DEPTH - 1)
-
-/* The actor map: "id" and "kind" strings, first of each, other keys
- * skipped (as tl_map_get finds them). */
-static bool rd_actor(rd *r, tl_slice *id, tl_slice *kind)
-{
-	uint64_t n;
-	if (r->p >= r->end)
-		return false;
-	uint8_t c = *r->p++;
-	if ((c & 0xf0) == 0x80)
-		n = c & 15;
-	else if (c < 0xde || c > 0xdf || !rd_be(r, c == 0xde ? 2 : 4, &n))
-		return false;
-	*id = *kind = (tl_slice){ NULL, 0 };
-	for (uint64_t i = 0; i < n; i++) {
-		tl_slice k, v;
-		rd save = *r;
-		if (!rd_str(r, &k)) {
-			*r = save; /* a key of another type: skip the pair */
-			if (!rd_skip(r, ACTOR_DEPTH) || !rd_skip(r, ACTOR_DEPTH))
-				return false;
-			continue;
-		}
-		tl_slice *dst = k.len == 2 && !memcmp(k.p, "id", 2) ? id
-				: k.len == 4 && !memcmp(k.p, "kind", 4) ? kind
-									: NULL;
-		save = *r;
-		if (dst && !dst->p && rd_str(r, &v)) {
-			*dst = v;
-			continue;
-		}
-		*r = save;
-		if (dst && !dst->p)
-			return false; /* first of its key, not a string */
-		if (!rd_skip(r, ACTOR_DEPTH))
-			return false;
-	}
-	return true;
-}
 
 /* ---- the reader for other code (internal.h) -------------------------- */
 
@@ -504,6 +461,16 @@ bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
 	return true;
 }
 
+/* The actor map: the first "id" and "kind", both strings, as tl_map_get
+ * finds them; other keys are stepped over. */
+static bool rd_actor(rd *r, tl_event *ev)
+{
+	static const char *const keys[] = { "id", "kind" };
+	tl_rd v[2];
+	return tl_rd_pick(r, MP_DEPTH, keys, 2, v) && v[0].p && v[1].p &&
+	       rd_str(&v[0], &ev->actor_id) && rd_str(&v[1], &ev->actor_kind);
+}
+
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		    msgpack_zone *zone, msgpack_sbuffer *scratch)
 {
@@ -531,16 +498,13 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		return TL_ESTORAGE;
 	ev->version = (uint32_t)u;
 	if (!rd_key(&r, "at") || !rd_time(&r, &ev->at_ms) ||
-	    !rd_key(&r, "actor") ||
-	    !rd_actor(&r, &ev->actor_id, &ev->actor_kind) ||
-	    !ev->actor_id.p || !ev->actor_kind.p ||
+	    !rd_key(&r, "actor") || !rd_actor(&r, ev) ||
 	    !rd_key(&r, "schema") || !rd_uint(&r, &u) || u > 1000)
 		return TL_ESTORAGE;
 	ev->schema = (uint32_t)u;
 	/* data: found, not decoded (the fold reads it). */
-	if (!rd_key(&r, "data") || r.p >= r.end ||
-	    ((*r.p & 0xf0) != 0x80 && *r.p != 0xde && *r.p != 0xdf))
-		return TL_ESTORAGE; /* not a map */
+	if (!rd_key(&r, "data") || !tl_rd_at_map(&r))
+		return TL_ESTORAGE;
 	ev->data = r.p;
 	if (!rd_skip(&r, MP_DEPTH))
 		return TL_ESTORAGE;

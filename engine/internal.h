@@ -293,6 +293,16 @@ static inline bool tl_rd_nil(const tl_rd *r)
 {
 	return r->p < r->end && *r->p == 0xc0;
 }
+static inline bool tl_rd_at_map(const tl_rd *r)
+{
+	return r->p && r->p < r->end &&
+	       ((*r->p & 0xf0) == 0x80 || *r->p == 0xde || *r->p == 0xdf);
+}
+static inline bool tl_rd_at_array(const tl_rd *r)
+{
+	return r->p && r->p < r->end &&
+	       ((*r->p & 0xf0) == 0x90 || *r->p == 0xdc || *r->p == 0xdd);
+}
 /* One pass over map: out[j] = the value of keys[j] or NULL (n <= 32). */
 void tl_map_pick(const msgpack_object *map, const char *const *keys,
 		 size_t n, const msgpack_object **out);

@@ -543,8 +543,7 @@ static bool pick_in(const tl_rd *v, const char *const *keys, size_t n,
 	tl_rd r = *v;
 	for (size_t j = 0; j < n; j++)
 		out[j] = (tl_rd){ NULL, NULL };
-	if (!v->p || ((*v->p & 0xf0) != 0x80 && *v->p != 0xde &&
-		      *v->p != 0xdf))
+	if (!tl_rd_at_map(v))
 		return true;
 	return tl_rd_pick(&r, TL_MP_DEPTH - 1, keys, n, out);
 }
@@ -582,7 +581,7 @@ static int decode_created(const tl_event *ev, tl_rd *d, tl_change *ch,
 	/* tags: an array of strings; anything else there is ignored */
 	tl_rd t = f[9];
 	uint32_t n;
-	if (t.p && ((*t.p & 0xf0) == 0x90 || *t.p == 0xdc || *t.p == 0xdd)) {
+	if (tl_rd_at_array(&t)) {
 		if (!tl_rd_array(&t, &n))
 			return TL_ESTORAGE;
 		tl_slice *v = n ? msgpack_zone_malloc(zone, n * sizeof *v)
@@ -608,8 +607,7 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 		if (tl_slice_eq(ev->type, ev_names[k]))
 			ch->kind = k;
 	/* data: one map, and nothing after it */
-	if (ch->kind < 0 || !ev->data || !ev->data_len ||
-	    ((*d.p & 0xf0) != 0x80 && *d.p != 0xde && *d.p != 0xdf))
+	if (ch->kind < 0 || !tl_rd_at_map(&d))
 		return TL_ESTORAGE;
 
 	int rc = 0;
