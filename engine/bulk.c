@@ -6,12 +6,14 @@
  * right, instead of being split and rewritten by random inserts.
  *
  * Records live in an arena (u16 key length | u32 value length | key |
- * value); an item per record holds its arena offset and 8 bytes of its key
- * taken at the current sort depth.  The sort is an LSD radix sort on those
- * 8 bytes (passes whose byte is the same for every item are skipped), then
- * the same sort at depth + 8 on each run of items whose 8 bytes tie; small
- * runs go to a merge sort with the full comparison (prefix, key, then the
- * order of the puts).  Equal keys keep the order of their puts, so when one
+ * value); an item per record holds its arena offset, its key length and
+ * 8 bytes of its key taken at the current sort depth.  The sort is a radix
+ * sort on those 8 bytes: a run larger than the CPU's caches hold is split
+ * on its leading byte (most significant first, bytes that every item
+ * shares skipped), and runs that fit are sorted LSD on the bytes left;
+ * then the same sort at depth + 8 on each run of items whose 8 bytes tie.
+ * Small runs go to a merge sort with the full comparison (prefix, key,
+ * then the order of the puts).  Equal keys keep the order of their puts, so when one
  * key was put twice the later put is written (a database without
  * MDB_DUPSORT keeps the last value, as mdb_put would).
  *
@@ -25,6 +27,7 @@
 #include "internal.h"
 
 size_t tl_rebuild_mem = (size_t)1 << 30;
+size_t tl_sort_cached = 16384;
 
 #define RADIX_MIN 1024 /* smaller runs: merge_sort */
 #define PREFETCH 8      /* records ahead */
@@ -33,8 +36,22 @@ size_t tl_rebuild_mem = (size_t)1 << 30;
 
 typedef struct item {
 	uint64_t pfx; /* key bytes [depth, depth + 8), big-endian */
-	uint64_t off; /* of the record in the arena */
+	uint64_t ref; /* the record's arena offset | its key length << 48 */
 } item;
+
+#define REF_OFF ((UINT64_C(1) << 48) - 1)
+
+static inline uint64_t item_off(const item *it)
+{
+	return it->ref & REF_OFF;
+}
+
+/* Kept in the item, so that a sort reads the arena only for the bytes
+ * it compares. */
+static inline size_t item_klen(const item *it)
+{
+	return (size_t)(it->ref >> 48);
+}
 
 typedef struct sink_db {
 	uint8_t *arena;
@@ -131,6 +148,7 @@ static int sink_op(tl_sink *s, size_t db, const void *k, size_t klen,
 		   const void *v, size_t vlen, bool del)
 {
 	if (db >= s->ndbs || klen == 0 || klen > TL_KEY_MAX ||
+	    s->db[db].len > REF_OFF - 65536 ||
 	    vlen >= DEL_BIT || (del && (s->db[db].flags & MDB_DUPSORT)))
 		return TL_EINVALID;
 	sink_db *d = &s->db[db];
@@ -161,7 +179,7 @@ static int sink_op(tl_sink *s, size_t db, const void *k, size_t klen,
 	memcpy(p + REC_HDR, k, klen);
 	if (vlen)
 		memcpy(p + REC_HDR + klen, v, vlen);
-	d->items[d->n++] = (item){ 0, d->len };
+	d->items[d->n++] = (item){ 0, d->len | (uint64_t)klen << 48 };
 	d->sorted = false;
 	d->len += need;
 	s->bytes += need + sizeof(item);
@@ -181,22 +199,17 @@ int tl_sink_del(tl_sink *s, size_t db, const void *k, size_t klen)
 
 /* ---- sorting ------------------------------------------------------------ */
 
-static inline size_t rec_klen(const uint8_t *arena, uint64_t off)
-{
-	uint16_t kl;
-	memcpy(&kl, arena + off, 2);
-	return kl;
-}
-
 static inline const uint8_t *rec_key(const uint8_t *arena, uint64_t off)
 {
 	return arena + off + REC_HDR;
 }
 
-static uint64_t key_pfx(const uint8_t *arena, uint64_t off, size_t depth)
+static uint64_t key_pfx(const uint8_t *arena, const item *it, size_t depth)
 {
-	size_t kl = rec_klen(arena, off);
-	const uint8_t *k = rec_key(arena, off);
+	size_t kl = item_klen(it);
+	const uint8_t *k = rec_key(arena, item_off(it));
+	if (kl >= depth + 8)
+		return tl_get_be64(k + depth);
 	uint64_t x = 0;
 	for (size_t i = 0; i < 8; i++)
 		x = x << 8 | (depth + i < kl ? k[depth + i] : 0);
@@ -216,16 +229,17 @@ static inline int item_cmp(const void *pa, const void *pb, void *arg)
 	const item *a = pa, *b = pb;
 	if (a->pfx != b->pfx)
 		return a->pfx < b->pfx ? -1 : 1;
-	size_t la = rec_klen(c->arena, a->off), lb = rec_klen(c->arena, b->off);
+	size_t la = item_klen(a), lb = item_klen(b);
 	size_t ra = la > c->depth ? la - c->depth : 0;
 	size_t rb = lb > c->depth ? lb - c->depth : 0;
-	int r = memcmp(rec_key(c->arena, a->off) + c->depth,
-		       rec_key(c->arena, b->off) + c->depth, ra < rb ? ra : rb);
+	int r = memcmp(rec_key(c->arena, item_off(a)) + c->depth,
+		       rec_key(c->arena, item_off(b)) + c->depth,
+		       ra < rb ? ra : rb);
 	if (r)
 		return r;
 	if (la != lb)
 		return la < lb ? -1 : 1;
-	return a->off < b->off ? -1 : a->off > b->off;
+	return item_off(a) < item_off(b) ? -1 : item_off(a) > item_off(b);
 }
 
 /* Runs under RADIX_MIN: a merge sort with the comparison inlined (most
@@ -260,28 +274,29 @@ static void merge_sort(const sort_ctx *c, item *a, item *tmp, size_t n)
 		a[o++] = tmp[j++];
 }
 
-static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
-		       size_t depth)
+/* Sort a[0, n) by pfx alone, whose bytes above byte `hi` (7 is the most
+ * significant) are the same for every item: an LSD radix sort on bytes
+ * hi..0, passes whose byte is the same for every item skipped.  Used on
+ * runs small enough to stay in the CPU's caches while it scatters. */
+static void lsd_sort(item *a, item *tmp, size_t n, int hi)
 {
-	sort_ctx ctx = { arena, depth };
-
-	for (size_t i = 0; i < n; i++) {
-		/* Records are visited in sorted order, not arena order:
-		 * ask for them ahead of time. */
-		if (i + PREFETCH < n)
-			__builtin_prefetch(arena + a[i + PREFETCH].off);
-		a[i].pfx = key_pfx(arena, a[i].off, depth);
-	}
-	if (n < RADIX_MIN) {
-		merge_sort(&ctx, a, tmp, n);
+	if (n <= 32) { /* insertion sort */
+		for (size_t i = 1; i < n; i++) {
+			item x = a[i];
+			size_t j = i;
+			for (; j > 0 && a[j - 1].pfx > x.pfx; j--)
+				a[j] = a[j - 1];
+			a[j] = x;
+		}
 		return;
 	}
-	size_t cnt[8][256] = { { 0 } };
+	size_t cnt[8][256];
+	memset(cnt, 0, (size_t)(hi + 1) * sizeof cnt[0]);
 	for (size_t i = 0; i < n; i++)
-		for (int b = 0; b < 8; b++)
+		for (int b = 0; b <= hi; b++)
 			cnt[b][a[i].pfx >> (8 * b) & 0xff]++;
 	item *src = a, *dst = tmp;
-	for (int b = 0; b < 8; b++) {
+	for (int b = 0; b <= hi; b++) {
 		if (cnt[b][src[0].pfx >> (8 * b) & 0xff] == n)
 			continue; /* every item has the same byte here */
 		size_t pos[256], sum = 0;
@@ -297,13 +312,67 @@ static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
 	}
 	if (src != a)
 		memcpy(a, src, n * sizeof *a);
+}
+
+/* Sort a[0, n) by pfx alone (bytes above `hi` equal, as for lsd_sort).
+ * A large run is split on its most significant differing byte (one pass
+ * over it) into 256 runs, each sorted on the bytes below: the later
+ * passes then scatter within the caches, where an LSD sort of the whole
+ * run would scatter over all of its memory eight times. */
+static void radix_sort(item *a, item *tmp, size_t n, int hi)
+{
+	if (n <= tl_sort_cached) {
+		lsd_sort(a, tmp, n, hi);
+		return;
+	}
+	for (; hi >= 0; hi--) {
+		size_t cnt[256] = { 0 }, pos[256], sum = 0;
+		int sh = 8 * hi;
+		for (size_t i = 0; i < n; i++)
+			cnt[a[i].pfx >> sh & 0xff]++;
+		if (cnt[a[0].pfx >> sh & 0xff] == n)
+			continue;
+		for (int d = 0; d < 256; d++) {
+			pos[d] = sum;
+			sum += cnt[d];
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[pos[a[i].pfx >> sh & 0xff]++] = a[i];
+		memcpy(a, tmp, n * sizeof *a);
+		if (hi == 0)
+			return;
+		for (size_t d = 0, at = 0; d < 256; at += cnt[d++])
+			if (cnt[d] > 1)
+				radix_sort(a + at, tmp + at, cnt[d], hi - 1);
+		return;
+	}
+}
+
+static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
+		       size_t depth)
+{
+	sort_ctx ctx = { arena, depth };
+
+	for (size_t i = 0; i < n; i++) {
+		/* Records are visited in sorted order, not arena order:
+		 * ask for them ahead of time. */
+		if (i + PREFETCH < n)
+			__builtin_prefetch(arena + item_off(&a[i + PREFETCH]) +
+					   REC_HDR + depth);
+		a[i].pfx = key_pfx(arena, &a[i], depth);
+	}
+	if (n < RADIX_MIN) {
+		merge_sort(&ctx, a, tmp, n);
+		return;
+	}
+	radix_sort(a, tmp, n, 7);
 	/* Runs that tie on these 8 bytes: on to the next 8, unless no key
 	 * of the run goes past them (then only length and order remain). */
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
-		bool longer = rec_klen(arena, a[i].off) > depth + 8;
+		bool longer = item_klen(&a[i]) > depth + 8;
 		while (j < n && a[j].pfx == a[i].pfx) {
-			longer |= rec_klen(arena, a[j].off) > depth + 8;
+			longer |= item_klen(&a[j]) > depth + 8;
 			j++;
 		}
 		if (j - i > 1) {
@@ -373,7 +442,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	MDB_val k, v;
 	uint8_t last[TL_KEY_MAX];
 	size_t last_len = 0, since = 0;
-	bool has_last;
+	bool has_last, tail = false;
 	int rc;
 
 	if (!d->n)
@@ -395,17 +464,19 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	rc = 0;
 	bool dups = d->flags & MDB_DUPSORT;
 	for (size_t i = 0; i < d->n; i++) {
-		const uint8_t *p = d->arena + d->items[i].off;
+		const uint8_t *p = d->arena + item_off(&d->items[i]);
 		if (i + PREFETCH < d->n)
-			__builtin_prefetch(d->arena + d->items[i + PREFETCH].off);
+			__builtin_prefetch(d->arena +
+					   item_off(&d->items[i + PREFETCH]));
 		uint16_t kl;
 		uint32_t vl;
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
 		if (!dups && i + 1 < d->n) {
 			/* The same key again later: that operation wins. */
-			uint64_t o = d->items[i + 1].off;
-			if (rec_klen(d->arena, o) == kl &&
+			const item *nx = &d->items[i + 1];
+			uint64_t o = item_off(nx);
+			if (item_klen(nx) == kl &&
 			    !memcmp(rec_key(d->arena, o), p + REC_HDR, kl))
 				continue;
 		}
@@ -430,8 +501,11 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 				return mdb_fail(s, rc, err);
 		}
 		k = (MDB_val){ kl, (void *)(p + REC_HDR) };
-		bool past = !has_last ||
+		/* Keys come sorted and, without MDB_DUPSORT, each once: past
+		 * the last key once, past it for good. */
+		bool past = !has_last || (!dups && tail) ||
 			    key_cmp(p + REC_HDR, kl, last, last_len) > 0;
+		tail = past;
 		if (vl & DEL_BIT) {
 			if (past)
 				continue; /* nothing there to delete */
@@ -451,7 +525,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 			s->appended++;
 		else
 			s->inserted++;
-		if (past) {
+		if (past && dups) {
 			memcpy(last, p + REC_HDR, kl);
 			last_len = kl;
 			has_last = true;

@@ -88,6 +88,7 @@ extern void *tl_rebuild_hook_arg;
 /* A rebuild's sorted bulk writer (bulk.c). */
 #define TL_KEY_MAX 511 /* LMDB's default maximum key size */
 extern size_t tl_rebuild_mem; /* bytes a sink holds before it writes */
+extern size_t tl_sort_cached; /* items a radix pass sorts in cache (tests) */
 tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs);
 void tl_sink_free(tl_sink *s);
 /* Empty it (keeping up to TL_SINK_KEEP bytes of buffers for reuse). */

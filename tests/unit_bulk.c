@@ -5,7 +5,9 @@
  * are chosen to reach every path of the sort: many of them (radix passes),
  * long shared prefixes (recursion at depth 8, 16, ...), keys that are
  * prefixes of others and keys with trailing zero bytes (length order), and
- * the same key put twice (the later value wins).
+ * the same key put twice (the later value wins).  Large runs are split on
+ * their leading bytes before they are radix sorted (tl_sort_cached): the
+ * tests lower that bound to split many times.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +49,21 @@ static void teardown(void)
 
 /* A key of 1 to 40 bytes from a small alphabet with a zero byte, over a
  * few shared prefixes of 0 to 24 bytes. */
+static bool hashed; /* keys as the views make them: 8-byte hash first */
+
 static size_t rand_key(uint8_t *k)
 {
+	if (hashed) {
+		/* A hash of one of 20,000 records, then a short tail. */
+		uint64_t x = rnd(20000) * 0x9e3779b97f4a7c15ull;
+		x ^= x >> 29;
+		for (int i = 0; i < 8; i++, x >>= 8)
+			k[i] = (uint8_t)x;
+		size_t n = 8 + rnd(9);
+		for (size_t i = 8; i < n; i++)
+			k[i] = (uint8_t)rnd(3);
+		return n;
+	}
 	static const uint8_t prefix[24] = "tasklog-bulk-sort-prefix";
 	size_t p = rnd(4) * 8, n = p + rnd(17);
 	if (n == 0)
@@ -157,4 +172,18 @@ Test(bulk, bad_puts_are_refused, .init = setup, .fini = teardown)
 	cr_assert_eq(tl_sink_put(s, 1, big, 8, "v", 1), TL_EINVALID);
 	cr_assert_eq(tl_sink_put(s, 0, big, 8, "v", 1), 0);
 	tl_sink_free(s);
+}
+
+Test(bulk, split_runs_equal_direct_puts, .init = setup, .fini = teardown)
+{
+	/* Runs over tl_sort_cached items are split byte by byte first:
+	 * force many levels of splits, on both kinds of keys. */
+	size_t keep = tl_sort_cached;
+	tl_sort_cached = 40;
+	cr_assert_eq(run(60000, (size_t)1 << 30), 0);
+	hashed = true;
+	cr_assert_eq(run(60000, (size_t)1 << 30), 0);
+	tl_sort_cached = keep;
+	cr_assert_eq(run(300000, (size_t)1 << 30), 0);
+	hashed = false;
 }
