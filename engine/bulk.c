@@ -579,7 +579,10 @@ static int view_write(const tl_view_ctx *vc, size_t db, const void *k,
 						  ? "view %s: bad write"
 						  : "view %s: out of memory",
 					  vc->name);
-		if (vc->rebuilding && vc->sink->bytes > tl_rebuild_mem)
+		/* Without a transaction (a load in a rebuild's second
+		 * thread) the caller minds the bound. */
+		if (vc->rebuilding && vc->txn &&
+		    vc->sink->bytes > tl_rebuild_mem)
 			return tl_sink_flush(vc->sink, vc->txn, vc->dbi, err);
 		return 0;
 	}

@@ -120,7 +120,10 @@ struct tl_view {
 	 * only) what the view holds for one task.  A rebuild then folds the
 	 * log first and calls load() once per task, deleted ones included,
 	 * instead of apply() once per event; the puts are sorted and
-	 * appended.  apply() still serves appends. */
+	 * appended.  apply() still serves appends.  load() may run in a
+	 * second thread, beside other views' loads and writes, with
+	 * vc->txn NULL: it reads only the task and writes only with
+	 * tl_view_put/tl_view_del. */
 	int (*load)(const tl_view_ctx *vc, const tl_task *task, tl_err *err);
 	/* Optional, for a view that reads its own databases in apply() (so
 	 * is not blind): a rebuild may give it memory of its own instead.

@@ -750,75 +750,221 @@ fail:
 	}
 }
 
-typedef struct sort_job {
-	tl_sink *s;
-	int rc;
-} sort_job;
+/* ---- finishing a bulk rebuild -------------------------------------------
+ * After the scan, every view with a sink is loaded (load() once per task in
+ * its final state, or bulk_end()), then its sink is sorted and written.
+ * Writes go through the one LMDB write transaction, so only this thread
+ * makes them; loads and sorts run in a second thread as well, so that one
+ * view's sink is written while the next is still being loaded or sorted.
+ * A load in the second thread has no transaction: it stops when its sink
+ * holds tl_rebuild_mem bytes, and this thread finishes it, writing sorted
+ * runs as it goes (as every load on this thread does).  bulk_end() runs
+ * here (its view may need the transaction).  Writing order between views
+ * does not matter: each writes its own databases. */
 
-static void *sort_one(void *arg)
+size_t tl_rebuild_finish_min = 4096; /* tasks: fewer, no second thread */
+size_t tl_rebuild_handoffs; /* loads the second thread left at the bound */
+
+enum {
+	F_NONE,      /* no sink: nothing to do */
+	F_LOAD,      /* load() to run (from job.at) */
+	F_LOAD_HERE, /* load() to finish on this thread (sink at the bound) */
+	F_SORT,      /* loaded: to sort */
+	F_SORTED,    /* to write */
+	F_BUSY,      /* a thread works on it */
+	F_DONE
+};
+
+typedef struct fin_job {
+	int st;
+	size_t at; /* the next task of its load */
+} fin_job;
+
+typedef struct finish {
+	replay *r;
+	fin_job *job;     /* per which[] */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool quit;        /* this thread failed: the second one stops */
+	int rc;           /* the second thread's failure, with err */
+	tl_err err;
+} finish;
+
+/* Run view i's load() from job.at on; with no txn (the second thread) stop
+ * at the memory bound or when told to quit (job.at then short of the
+ * end). */
+static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 {
-	sort_job *j = arg;
-	j->rc = tl_sink_sort(j->s);
+	replay *r = f->r;
+	const tl_view *v = r->db->views[r->which[i]];
+	tl_view_ctx vc = { r->db, txn, r->dbi[i], true, v->name,
+			   r->sinks[i], r->states[i], NULL, 0 };
+	size_t j = f->job[i].at;
+	int rc = 0;
+
+	for (; !rc && j < r->tasks.len; j++) {
+		if (!txn) {
+			if (tl_sink_bytes(r->sinks[i]) > tl_rebuild_mem)
+				break;
+			if (!(j & 4095)) {
+				pthread_mutex_lock(&f->mu);
+				bool quit = f->quit;
+				pthread_mutex_unlock(&f->mu);
+				if (quit)
+					break;
+			}
+		}
+		const tl_task *t = &r->tasks.tasks[j];
+		if (!id_zero(t->id))
+			rc = v->load(&vc, t, err);
+	}
+	f->job[i].at = j;
+	return rc;
+}
+
+/* The first job in state st, or SIZE_MAX; called locked. */
+static size_t fin_find(const finish *f, int st)
+{
+	for (size_t i = 0; i < f->r->which_len; i++)
+		if (f->job[i].st == st)
+			return i;
+	return SIZE_MAX;
+}
+
+/* The second thread: loads, then sorts, while there are any. */
+static void *fin_run(void *arg)
+{
+	finish *f = arg;
+	tl_err err = { 0 };
+
+	pthread_mutex_lock(&f->mu);
+	while (!f->quit) {
+		size_t i = fin_find(f, F_LOAD);
+		int rc, next;
+		if (i != SIZE_MAX) {
+			f->job[i].st = F_BUSY;
+			pthread_mutex_unlock(&f->mu);
+			rc = fin_load(f, i, NULL, &err);
+			next = f->job[i].at < f->r->tasks.len ? F_LOAD_HERE
+							       : F_SORT;
+		} else if ((i = fin_find(f, F_SORT)) != SIZE_MAX) {
+			f->job[i].st = F_BUSY;
+			pthread_mutex_unlock(&f->mu);
+			rc = tl_sink_sort(f->r->sinks[i])
+				     ? tl_err_set(&err, TL_ESTORAGE, "storage",
+						  "out of memory")
+				     : 0;
+			next = F_SORTED;
+		} else {
+			break;
+		}
+		pthread_mutex_lock(&f->mu);
+		f->job[i].st = next;
+		if (rc && !f->rc) {
+			f->rc = rc;
+			f->err = err;
+		}
+		pthread_cond_broadcast(&f->cv);
+		if (rc)
+			break;
+	}
+	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
 /* Leave bulk mode: load the views that load from final states (the tasks
- * as folded up to event r->next - 1) and let the in-memory ones write,
- * sort every sink (the largest in a second thread, the others here), then
- * write them into *txn (renewed as it fills when renew is set).  Later
- * events apply directly. */
+ * as folded up to event r->next - 1), let the in-memory ones write, sort
+ * every sink and write it into *txn (renewed as it fills when renew is
+ * set).  Later events apply directly. */
 static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 {
+	finish f = { .r = r };
+	pthread_t th;
+	bool threaded = false;
 	int rc = 0;
+
+	if (!(f.job = calloc(r->which_len ? r->which_len : 1, sizeof *f.job)))
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "out of memory");
+	for (size_t i = 0; i < r->which_len; i++) {
+		const tl_view *v = r->db->views[r->which[i]];
+		f.job[i].st = !r->sinks[i] ? F_NONE
+			      : v->load    ? F_LOAD
+			      : v->bulk_begin ? F_BUSY /* bulk_end below */
+					      : F_SORT;
+	}
+	pthread_mutex_init(&f.mu, NULL);
+	pthread_cond_init(&f.cv, NULL);
+	if (r->tasks.len >= tl_rebuild_finish_min)
+		threaded = pthread_create(&th, NULL, fin_run, &f) == 0;
 
 	for (size_t i = 0; !rc && i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		if (!v->load && !v->bulk_begin)
+		if (!r->sinks[i] || v->load || !v->bulk_begin)
 			continue;
 		tl_view_ctx vc = { r->db, *txn, r->dbi[i], true, v->name,
 				   r->sinks[i], r->states[i], NULL, 0 };
-		for (size_t j = 0; v->load && !rc && j < r->tasks.len; j++) {
-			const tl_task *t = &r->tasks.tasks[j];
-			if (!id_zero(t->id))
-				rc = v->load(&vc, t, err);
-		}
-		if (!rc && v->bulk_begin)
-			rc = v->bulk_end(&vc, r->states[i], err);
+		rc = v->bulk_end(&vc, r->states[i], err);
+		pthread_mutex_lock(&f.mu);
+		f.job[i].st = F_SORT;
+		pthread_cond_broadcast(&f.cv);
+		pthread_mutex_unlock(&f.mu);
 	}
-	if (rc)
-		return rc;
-	size_t big = SIZE_MAX;
-	for (size_t i = 0; i < r->which_len; i++)
-		if (r->sinks[i] &&
-		    (big == SIZE_MAX ||
-		     tl_sink_bytes(r->sinks[i]) > tl_sink_bytes(r->sinks[big])))
-			big = i;
-	/* The largest sink sorts in a second thread while this one sorts
-	 * and writes the others; it is written last. */
-	sort_job job = { big == SIZE_MAX ? NULL : r->sinks[big], 0 };
-	pthread_t th;
-	bool threaded = job.s && pthread_create(&th, NULL, sort_one, &job) == 0;
-	for (size_t i = 0; !rc && i < r->which_len; i++) {
-		if (!r->sinks[i] || (threaded && i == big))
+
+	/* Write what is sorted; else finish a bounded load, load, sort;
+	 * else wait for the second thread. */
+	pthread_mutex_lock(&f.mu);
+	while (!rc && !f.rc) {
+		size_t i;
+		int st;
+		if ((i = fin_find(&f, F_SORTED)) != SIZE_MAX)
+			st = F_SORTED;
+		else if ((i = fin_find(&f, F_LOAD_HERE)) != SIZE_MAX) {
+			st = F_LOAD_HERE;
+			tl_rebuild_handoffs++;
+		}
+		else if ((i = fin_find(&f, F_LOAD)) != SIZE_MAX)
+			st = F_LOAD;
+		else if ((i = fin_find(&f, F_SORT)) != SIZE_MAX)
+			st = F_SORT;
+		else if (fin_find(&f, F_BUSY) != SIZE_MAX) {
+			pthread_cond_wait(&f.cv, &f.mu);
 			continue;
-		if (tl_sink_sort(r->sinks[i]))
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"out of memory");
-		else
+		} else
+			break; /* all done */
+		f.job[i].st = F_BUSY;
+		pthread_mutex_unlock(&f.mu);
+		int next = F_DONE;
+		if (st == F_SORTED)
 			rc = tl_sink_write(r->sinks[i], r->db, txn, renew,
 					   r->dbi[i], err);
+		else if (st != F_SORT) {
+			rc = fin_load(&f, i, *txn, err);
+			next = F_SORT;
+		} else {
+			if (tl_sink_sort(r->sinks[i]))
+				rc = tl_err_set(err, TL_ESTORAGE, "storage",
+						"out of memory");
+			next = F_SORTED;
+		}
+		pthread_mutex_lock(&f.mu);
+		f.job[i].st = next;
 	}
+	if (rc)
+		f.quit = true;
+	pthread_mutex_unlock(&f.mu);
 	if (threaded)
 		pthread_join(th, NULL);
-	if (rc)
-		return rc;
-	if (job.rc)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
-	if (threaded && (rc = tl_sink_write(r->sinks[big], r->db, txn, renew,
-					    r->dbi[big], err)))
-		return rc;
-	r->bulk = false;
-	return 0;
+	if (!rc && f.rc) {
+		*err = f.err;
+		rc = f.rc;
+	}
+	pthread_mutex_destroy(&f.mu);
+	pthread_cond_destroy(&f.cv);
+	free(f.job);
+	if (!rc)
+		r->bulk = false;
+	return rc;
 }
 
 /* Fill generation gen of the chosen views from the whole log.  On success
