@@ -3,8 +3,10 @@
  *
  * Each command is validated in three steps, and nothing is written before
  * the last one passes: (1) the arguments alone (syntax, enums, lengths,
- * UTF-8, times), (2) the idempotency key (a repeat returns the first
- * result), (3) look-ups (the task, the assignee, the expected version).
+ * UTF-8, times), (2) the acting member and the idempotency key (a repeat
+ * of the same request returns the first result; another request under
+ * the same key is a conflict), (3) look-ups (the task, the assignee, the
+ * expected version).
  * Then the command becomes one event; the event is appended, folded into
  * the task (task.c's fold is the only definition of what it does), handed
  * to the views, and the new state is stored, all in the caller's LMDB
@@ -16,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "internal.h"
 
@@ -33,6 +37,9 @@ typedef struct run {
 	tl_txn *t;
 	const tl_ctx *ctx;
 	tl_member actor;
+	bool actor_ok;  /* resolved: after the first command's arguments */
+	bool actor_bad; /* it failed: the batch's error, not a command's */
+	uint8_t fp[TL_IDEM_FP_LEN]; /* the command's, when it has a key */
 	int64_t now;
 	char tz[64];
 	char assignee_ok[TL_MEMBER_ID_MAX + 1]; /* last assignee that passed */
@@ -239,6 +246,19 @@ static int check_idem_key(tl_slice k, tl_err *err)
 
 /* ---- look-ups --------------------------------------------------------- */
 
+/* The acting member (CRM access required), looked up once per batch,
+ * after the first command's arguments passed. */
+static int need_actor(run *r, tl_err *err)
+{
+	if (r->actor_ok)
+		return 0;
+	int rc = tl_actor_resolve(r->t->db, r->t->cur, r->ctx, &r->actor,
+				  &r->t->zone, err);
+	r->actor_ok = rc == 0;
+	r->actor_bad = rc != 0;
+	return rc;
+}
+
 /* An assignee must be a member (not the system user) with CRM access. */
 static int check_assignee(run *r, tl_slice id, tl_err *err)
 {
@@ -266,13 +286,66 @@ static int check_assignee(run *r, tl_slice id, tl_err *err)
 	return 0;
 }
 
-/* Look up an idempotency key.  Returns 1 and fills res when found. */
-static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
+/* The fingerprint of an idempotent request: BLAKE2b over the acting
+ * member and every field of the command as given (each slice with its
+ * presence and length), the key and the clock aside.  A retry of the same
+ * request has the same one. */
+static void fp_bytes(crypto_generichash_state *st, const void *p, size_t n)
+{
+	crypto_generichash_update(st, p, n);
+}
+
+static void fp_u64(crypto_generichash_state *st, uint64_t v)
+{
+	uint8_t b[8];
+	tl_put_be64(b, v);
+	fp_bytes(st, b, 8);
+}
+
+static void fp_slice(crypto_generichash_state *st, tl_slice s)
+{
+	fp_u64(st, s.p ? s.len : UINT64_MAX);
+	if (s.p && s.len)
+		fp_bytes(st, s.p, s.len);
+}
+
+static void idem_fp(const run *r, const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, (const unsigned char *)"tasklog-idem-1",
+				14, TL_IDEM_FP_LEN);
+	fp_slice(&st, tl_s(r->actor.id));
+	fp_u64(&st, (uint64_t)c->kind);
+	const tl_slice *f[] = { &c->id,    &c->title,    &c->type,
+				&c->status, &c->notes,   &c->link,
+				&c->due,    &c->assignee, &c->pipeline,
+				&c->stage,  &c->name,    &c->role };
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+		fp_slice(&st, *f[i]);
+	fp_u64(&st, (uint64_t)c->no_due << 1 | (uint64_t)c->unassign);
+	fp_u64(&st, (uint64_t)(int64_t)c->crm_access);
+	fp_u64(&st, c->tags_len);
+	for (size_t i = 0; i < c->tags_len; i++)
+		fp_slice(&st, c->tags[i]);
+	fp_u64(&st, c->ids_len);
+	for (size_t i = 0; i < c->ids_len; i++)
+		fp_slice(&st, c->ids[i]);
+	fp_u64(&st, c->has_expect_version);
+	fp_u64(&st, c->has_expect_version ? c->expect_version : 0);
+	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
+}
+
+/* Look up c's idempotency key.  Returns 1 and fills res when found with
+ * the same request; TL_ECONFLICT when it was used for another. */
+static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 {
 	tl_txn *t = r->t;
+	tl_slice key = c->idempotency_key;
 	MDB_val k = { key.len, (void *)key.p }, v;
+	char q[64];
 	if (!key.p)
 		return 0;
+	idem_fp(r, c, r->fp);
 	int rc = mdb_get(t->cur, t->db->idem, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -283,12 +356,26 @@ static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
 				  "corrupt idempotency record");
 	const uint8_t *p = v.mv_data;
 	uint64_t seq = tl_get_be64(p);
+	size_t sk_len = v.mv_size - 8; /* the stream key, after p[8]... */
+	p += 8;
+	if (p[0] == 'F') { /* the request's fingerprint first (since 0.3) */
+		if (sk_len < 1 + TL_IDEM_FP_LEN + 1)
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "corrupt idempotency record");
+		if (memcmp(p + 1, r->fp, TL_IDEM_FP_LEN))
+			return tl_err_set(err, TL_ECONFLICT, "idempotency_key",
+					  "key '%s' was used for another request (seq %llu)",
+					  tl_quote(key, q, sizeof q),
+					  (unsigned long long)seq);
+		p += 1 + TL_IDEM_FP_LEN;
+		sk_len -= 1 + TL_IDEM_FP_LEN;
+	}
 	msgpack_packer pk;
 	msgpack_sbuffer_clear(&t->doc);
 	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
-	if (p[8] == 'T' && v.mv_size == 8 + 17) {
+	if (p[0] == 'T' && sk_len == 17) {
 		tl_task task;
-		rc = tl_task_fold_until(t->db, t->cur, p + 9, seq, INT64_MAX,
+		rc = tl_task_fold_until(t->db, t->cur, p + 1, seq, INT64_MAX,
 					&task, &t->zone, err);
 		if (rc)
 			return rc;
@@ -304,8 +391,8 @@ static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
 		tl_event ev;
 		tl_put_be64(kb, seq);
 		MDB_val ek = { 8, kb }, evv;
-		tl_slice id = { (const char *)p + 9 + 7, v.mv_size - 9 - 7 };
-		if (v.mv_size < 9 + 7 ||
+		tl_slice id = { (const char *)p + 1 + 7, sk_len - 1 - 7 };
+		if (p[0] != 'S' || sk_len < 1 + 7 ||
 		    mdb_get(t->cur, t->db->events, &ek, &evv) ||
 		    tl_event_decode(evv.mv_data, evv.mv_size, &ev, &t->zone,
 				    &t->data))
@@ -334,15 +421,20 @@ static int idem_lookup(run *r, tl_slice key, tl_result *res, tl_err *err)
 	return 1;
 }
 
+/* Store key -> seq, the request's fingerprint (idem_lookup made it) and
+ * the stream key of the command's target. */
 static int idem_store(run *r, tl_slice key, uint64_t seq, tl_slice stream,
 		      tl_err *err)
 {
-	uint8_t buf[8 + TL_STREAM_KEY_MAX];
+	uint8_t buf[8 + 1 + TL_IDEM_FP_LEN + TL_STREAM_KEY_MAX];
 	if (!key.p)
 		return 0;
 	tl_put_be64(buf, seq);
-	size_t n = tl_stream_key(stream, buf + 8);
-	MDB_val k = { key.len, (void *)key.p }, v = { 8 + n, buf };
+	buf[8] = 'F';
+	memcpy(buf + 9, r->fp, TL_IDEM_FP_LEN);
+	size_t n = 9 + TL_IDEM_FP_LEN;
+	n += tl_stream_key(stream, buf + n);
+	MDB_val k = { key.len, (void *)key.p }, v = { n, buf };
 	int rc = mdb_put(r->t->cur, r->t->db->idem, &k, &v, MDB_NOOVERWRITE);
 	return rc ? tl_mdb_err(err, rc, "store idempotency key") : 0;
 }
@@ -759,10 +851,12 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	    !c->crm_access)
 		return tl_err_set(err, TL_EINVALID, "update",
 				  "nothing to update (give --name, --role or --crm-access/--no-crm-access)");
+	if ((rc = need_actor(r, err)))
+		return rc;
 	if (!r->actor.admin)
 		return tl_err_set(err, TL_EFORBIDDEN, "as",
 				  "member '%s' is not an admin", r->actor.id);
-	if ((rc = idem_lookup(r, c->idempotency_key, res, err)))
+	if ((rc = idem_lookup(r, c, res, err)))
 		return rc < 0 ? rc : 0;
 
 	rc = tl_member_load(t->db, t->cur, c->id, &old, &t->zone, err);
@@ -913,13 +1007,13 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 			      tl_err *err)
 {
 	tl_txn *t = r->t;
-	tl_slice member = c->id.p ? c->id : tl_s(r->actor.id);
+	tl_slice member = c->id;
 	uint64_t seqs[TL_IDS_MAX];
 	msgpack_packer pk;
 	char q[64];
 	int rc;
 
-	if (!tl_member_id_valid(member))
+	if (member.p && !tl_member_id_valid(member))
 		return tl_err_set(err, TL_EINVALID, "member",
 				  "'%s' is not a member id",
 				  tl_quote(member, q, sizeof q));
@@ -934,12 +1028,15 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 			return tl_err_set(err, TL_EINVALID, "ids",
 					  "'%s' is not a notification id",
 					  tl_quote(c->ids[i], q, sizeof q));
-	if ((rc = check_idem_key(c->idempotency_key, err)))
+	if ((rc = check_idem_key(c->idempotency_key, err)) ||
+	    (rc = need_actor(r, err)))
 		return rc;
+	if (!member.p)
+		member = tl_s(r->actor.id);
 	if (!tl_slice_eq(member, r->actor.id) && !r->actor.admin)
 		return tl_err_set(err, TL_EFORBIDDEN, "member",
 				  "only admins read other members' notifications");
-	if ((rc = idem_lookup(r, c->idempotency_key, res, err)))
+	if ((rc = idem_lookup(r, c, res, err)))
 		return rc < 0 ? rc : 0;
 	tl_member m;
 	rc = tl_member_load(t->db, t->cur, member, &m, &t->zone, err);
@@ -1016,9 +1113,10 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 				  "unknown command kind %d", (int)c->kind);
 	}
 	if ((rc = check_task_args(r, c, &a, err)) ||
-	    (rc = check_idem_key(c->idempotency_key, err)))
+	    (rc = check_idem_key(c->idempotency_key, err)) ||
+	    (rc = need_actor(r, err)))
 		return rc;
-	if ((rc = idem_lookup(r, c->idempotency_key, res, err)))
+	if ((rc = idem_lookup(r, c, res, err)))
 		return rc < 0 ? rc : 0;
 	if (c->kind == TL_TASK_ADD)
 		return task_add(r, c, &a, res, err);
@@ -1047,13 +1145,10 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 		memcpy(r.tz, v.mv_data, v.mv_size);
 		r.tz[v.mv_size] = 0;
 	}
-	if ((rc = tl_actor_resolve(t->db, t->cur, ctx, &r.actor, &t->zone,
-				   err)))
-		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = exec_one(&r, &cmds[i], &results[i], err))) {
 			if (err)
-				err->index = (int)i;
+				err->index = r.actor_bad ? -1 : (int)i;
 			for (size_t j = 0; j <= i; j++)
 				tl_result_release(&results[j]);
 			return rc;

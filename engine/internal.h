@@ -24,6 +24,7 @@
 #define TL_MEMBER_ID_MAX 64
 #define TL_NAME_MAX 200
 #define TL_IDEM_MAX 256
+#define TL_IDEM_FP_LEN 16 /* bytes of an idempotent request's fingerprint */
 #define TL_NAME_FIELD_MAX 64 /* pipeline and stage ids */
 
 /* ---- enums and their tokens ---------------------------------------- */

@@ -57,6 +57,12 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	size_t n = 0;
 	int rc, stop = 0;
 
+	/* A stream is a task id, member:ID or workspace: text no longer
+	 * than a stream key holds. */
+	if (stream.p && (rc = tl_check_text(stream, "stream", 1,
+					    TL_STREAM_KEY_MAX - 1, false,
+					    err)))
+		return rc;
 	msgpack_zone_init(&zone, 4096);
 	msgpack_sbuffer_init(&scratch);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))

@@ -20,7 +20,9 @@
  *   tasks    key: 16-byte task id.  val: the task document (msgpack map,
  *            the JSON shape of INTERFACE.md plus "deleted", "created_seq").
  *   idem     key: idempotency key bytes.  val: seq (8, BE) of the first
- *            run's last event + the stream key of its target.
+ *            run's last event + 'F' + the request's 16-byte fingerprint
+ *            (since 0.3.0; absent in older records) + the stream key of
+ *            its target.
  *   members  key: member id.  val: member document {id, name, role,
  *            crm_access, kind}.
  *   meta     "format" -> u32 BE; "tz", "week_start", "admin" -> text;
@@ -523,7 +525,7 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 	return tl_txn_commit(t, err);
 }
 
-int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err)
+int tl_init_check(const tl_init_opts *opts, tl_err *err)
 {
 	static const tl_init_opts none;
 	if (!opts)
@@ -540,9 +542,24 @@ int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "admin",
 				  "member id '%.64s' must be 1..64 of [a-z0-9._-]",
 				  opts->admin);
+	if (opts->admin && !strcmp(opts->admin, TL_SYSTEM_USER))
+		return tl_err_set(err, TL_EINVALID, "admin",
+				  "'%s' is the system user, not a member",
+				  TL_SYSTEM_USER);
+	return 0;
+}
+
+int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err)
+{
+	static const tl_init_opts none;
+	if (!opts)
+		opts = &none;
+	int rc = tl_init_check(opts, err);
+	if (rc)
+		return rc;
 	int64_t now = opts->now_ms ? opts->now_ms : tl_time_now();
 	for (;;) {
-		int rc = init_once(db, opts, now, err);
+		rc = init_once(db, opts, now, err);
 		if (rc != TL_EAGAIN)
 			return rc;
 		if ((rc = tl_db_grow(db, err)))

@@ -134,8 +134,13 @@ typedef struct tl_init_opts {
 	int64_t now_ms;         /* 0 = wall clock */
 } tl_init_opts;
 
+/* Check tl_db_init's options alone (zone, week start, admin id), before
+ * anything is opened or created; TL_EINVALID names the field. */
+int tl_init_check(const tl_init_opts *opts, tl_err *err);
+
 /* Write the meta record, the workspace.initialized event and the first
- * admin.  Fails with TL_ECONFLICT when already initialised. */
+ * admin, after tl_init_check.  Fails with TL_ECONFLICT when already
+ * initialised. */
 int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err);
 
 typedef struct tl_settings {

@@ -1162,6 +1162,12 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	msgpack_zone zone;
 	int rc;
 
+	/* The names first: arguments before look-ups. */
+	if (n > 64)
+		return tl_err_set(err, TL_EINVALID, "projection",
+				  "too many projections");
+	if ((rc = find_views(db, names, n, which, &len, err)))
+		return rc;
 	msgpack_zone_init(&zone, 1024);
 	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	msgpack_zone_destroy(&zone);
@@ -1172,9 +1178,6 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 		return tl_err_set(err, TL_EFORBIDDEN, "as",
 				  "rebuild is for admins; '%s' is not one",
 				  actor.id);
-	if (n > 64 || (rc = find_views(db, names, n, which, &len, err)))
-		return rc ? rc : tl_err_set(err, TL_EINVALID, "projection",
-					    "too many projections");
 	for (;;) {
 		rc = rebuild_views(db, which, len, progress, arg, err);
 		if (rc != TL_EAGAIN)

@@ -199,6 +199,23 @@ Test(init, rejects_unknown_zone_and_week_start)
 	EXPECT(&r, 1, "init", "--week-start", "friday");
 	cr_assert(tu_err_names(&r, "week"), "%s", r.err);
 	tu_run_release(&r);
+	EXPECT(&r, 1, "init", "--admin", "parsa-assistant");
+	cr_assert(tu_err_names(&r, "admin"), "%s", r.err);
+	tu_run_release(&r);
+	/* checked before anything is created */
+	char file[300], fresh[300];
+	snprintf(file, sizeof file, "%s/data.mdb", ws);
+	cr_assert_neq(access(file, F_OK), 0, "a failed init created %s", file);
+	snprintf(fresh, sizeof fresh, "%s/new", ws);
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", fresh, "init", "--tz",
+					       "Mars/Olympus", NULL }),
+		     0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_neq(access(fresh, F_OK), 0, "%s was created", fresh);
+	tu_run_release(&r);
+	OK(&r, "init", "--tz", "Europe/Berlin");
+	tu_run_release(&r);
 }
 
 Test(init, commands_before_init_fail)
@@ -212,6 +229,13 @@ Test(init, commands_before_init_fail)
 	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
 			 "db");
 	tu_run_release(&r);
+	/* and left the (empty) directory as it was */
+	char file[300];
+	snprintf(file, sizeof file, "%s/data.mdb", ws);
+	cr_assert_neq(access(file, F_OK), 0, "stats created %s", file);
+	EXPECT(&r, 2, "log");
+	tu_run_release(&r);
+	cr_assert_neq(access(file, F_OK), 0, "log created %s", file);
 
 	/* A missing directory is only created by init. */
 	snprintf(missing, sizeof missing, "%s/nope", ws);
@@ -577,6 +601,37 @@ Test(task, idempotency_key_replay_returns_first_result)
 	tu_run_release(&r);
 	cr_assert_eq(events(), before);
 	free(id);
+}
+
+/* A key names one request; another request under it is a conflict,
+ * and it does nothing. */
+Test(task, idempotency_key_of_another_request_is_a_conflict)
+{
+	char *one = add_task("one");
+	char *two = add_task("two");
+	tu_run r;
+	OK(&r, "task", "update", one, "--title", "uno", "--idempotency-key",
+	   "k");
+	tu_run_release(&r);
+	REJECT(3, "idempotency_key", "task", "delete", two,
+	       "--idempotency-key", "k");
+	REJECT(3, "idempotency_key", "task", "update", one, "--title", "ein",
+	       "--idempotency-key", "k");
+	REJECT(3, "idempotency_key", "--as", "alice", "task", "update", one,
+	       "--title", "uno", "--idempotency-key", "k");
+	OK(&r, "task", "show", two);
+	cr_assert(!json_is_true(json_object_get(r.json, "deleted")));
+	tu_run_release(&r);
+	/* the same request again: the first result */
+	long long before = events();
+	OK(&r, "task", "update", one, "--title", "uno", "--idempotency-key",
+	   "k");
+	cr_assert_str_eq(tu_str(r.json, "title"), "uno");
+	cr_assert_eq(tu_int(r.json, "version"), 2);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	free(one);
+	free(two);
 }
 
 Test(task, human_output_uses_labels)
@@ -1418,6 +1473,24 @@ Test(bad_input, validation_comes_before_lookup)
 	 * before the task is, the contract leaves open. */
 	REJECT(1, "assignee", "task", "assign", UNKNOWN_ID, "Not An Id");
 	REJECT(1, "due", "task", "update", UNKNOWN_ID, "--due", "+3x");
+	/* The acting member is a look-up too: bad arguments first, for
+	 * an unknown member, one without CRM access, or a non-admin. */
+	REJECT(1, "title", "--as", "nobody", "task", "add", "--title", "",
+	       "--link", "lead:1");
+	REJECT(1, "title", "--as", "carol", "task", "add", "--title", "",
+	       "--link", "lead:1");
+	REJECT(1, "title", "--as", "carol", "task", "update", UNKNOWN_ID,
+	       "--title", "");
+	REJECT(1, "name", "--as", "bob", "member", "add", "dan", "--name",
+	       "");
+	REJECT(1, "ids", "--as", "nobody", "notifications", "read", "abc");
+	REJECT(1, "projection", "--as", "bob", "rebuild", "--projection",
+	       "foo");
+	/* and with good arguments, the actor is refused */
+	REJECT(4, "as", "--as", "carol", "task", "add", "--title", "t",
+	       "--link", "lead:1");
+	REJECT(4, "as", "--as", "bob", "member", "add", "dan", "--name",
+	       "Dan");
 }
 
 Test(bad_input, oversize_notes)
@@ -1448,6 +1521,10 @@ Test(bad_input, invalid_utf8_notes_and_tag)
 	big[1000] = 0;
 	REJECT(1, "tag", "task", "add", "--title", "t", "--link", "lead:1",
 	       "--tag", big);
+	/* a read command's filter too */
+	REJECT(1, "stream", "log", "--stream", "\xff");
+	REJECT(1, "stream", "log", "--stream", "");
+	REJECT(1, "stream", "log", "--stream", big);
 }
 
 Test(bad_input, unknown_member_in_member_update)

@@ -2395,12 +2395,10 @@ Test(idempotency, repeated_add_returns_the_same_task_and_seq)
 	doc_free(&dbb);
 	tl_result_release(&b);
 
-	/* Even with different arguments the key wins. */
-	RUN1(at(T0 + 10 * SEC), &b, NULL, keyed_add("Different", "k-1"));
-	cr_assert(!b.appended);
-	cr_assert_eq(b.seq, a.seq);
+	/* The same key with other arguments is another request: a
+	 * conflict, and nothing is appended. */
+	REJECT(TL_ECONFLICT, "idempotency_key", keyed_add("Different", "k-1"));
 	cr_assert_eq(nevents(), events);
-	tl_result_release(&b);
 
 	/* Another key is another task. */
 	RUN1(at(T0 + 10 * SEC), &b, NULL, keyed_add("Once", "k-2"));
@@ -2408,6 +2406,89 @@ Test(idempotency, repeated_add_returns_the_same_task_and_seq)
 	cr_assert_eq(b.seq, a.seq + 1);
 	tl_result_release(&b);
 	tl_result_release(&a);
+}
+
+/* A key names one request: the same command kind, target, arguments and
+ * actor.  Anything else under it is refused, whatever it would do. */
+Test(idempotency, a_key_used_for_another_request_is_a_conflict)
+{
+	char id1[37], id2[37];
+	add_member("al", "member", 1);
+	tl_result a;
+	doc d;
+	RUN1(at(T0 + SEC), &a, &d, keyed_add("One", "k"));
+	copy_str(FLD(d.o, "id"), id1, sizeof id1);
+	doc_free(&d);
+	tl_result_release(&a);
+	add_task(T0 + 2 * SEC, "Two", id2);
+	uint64_t events = nevents();
+
+	tl_cmd del = on(TL_TASK_DELETE, id2); /* another kind and task */
+	del.idempotency_key = tl_s("k");
+	REJECT(TL_ECONFLICT, "idempotency_key", del);
+	tl_cmd upd = on(TL_TASK_UPDATE, /* an unknown task */
+			"01a230d5-1280-7536-96a8-58636b92e0b8");
+	upd.title = tl_s("x");
+	upd.idempotency_key = tl_s("k");
+	REJECT(TL_ECONFLICT, "idempotency_key", upd);
+	REJECT_AS("al", TL_ECONFLICT, "idempotency_key", /* another actor */
+		  keyed_add("One", "k"));
+	tl_cmd due = keyed_add("One", "k"); /* one more field */
+	due.due = tl_s("+3d");
+	REJECT(TL_ECONFLICT, "idempotency_key", due);
+	tl_cmd nodue = keyed_add("One", "k"); /* a flag */
+	nodue.no_due = true;
+	REJECT(TL_ECONFLICT, "idempotency_key", nodue);
+	tl_slice tag = tl_s("vip");
+	tl_cmd tagged = keyed_add("One", "k"); /* a tag */
+	tagged.tags = &tag;
+	tagged.tags_len = 1;
+	REJECT(TL_ECONFLICT, "idempotency_key", tagged);
+	tl_cmd member = { .kind = TL_MEMBER_ADD, .id = tl_s("bo"),
+			  .name = tl_s("Bo"), .idempotency_key = tl_s("k") };
+	REJECT(TL_ECONFLICT, "idempotency_key", member);
+	cr_assert_eq(nevents(), events);
+
+	/* The task delete was not made; the same request still replays. */
+	RUN1(at(T0 + 9 * SEC), &a, &d, keyed_add("One", "k"));
+	cr_assert(!a.appended);
+	char again[37];
+	copy_str(FLD(d.o, "id"), again, sizeof again);
+	cr_assert_str_eq(again, id1);
+	doc_free(&d);
+	tl_result_release(&a);
+	get_task(id2, &d, NULL, NULL);
+	EXPECT_BOOL(d.o, "deleted", false);
+	doc_free(&d);
+}
+
+/* Records stored before requests had fingerprints (seq | stream key)
+ * still replay, for any request under their key. */
+Test(idempotency, a_record_without_fingerprint_still_replays)
+{
+	tl_result a, b;
+	RUN1(at(T0 + SEC), &a, NULL, keyed_add("Old", "old-key"));
+	MDB_txn *txn;
+	MDB_val k = { 7, "old-key" }, v;
+	uint8_t old[64];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 8 + 1 + TL_IDEM_FP_LEN + 17);
+	cr_assert_eq(((uint8_t *)v.mv_data)[8], 'F');
+	memcpy(old, v.mv_data, 8);
+	memcpy(old + 8, (uint8_t *)v.mv_data + 8 + 1 + TL_IDEM_FP_LEN, 17);
+	v = (MDB_val){ 8 + 17, old };
+	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	uint64_t events = nevents();
+	RUN1(at(T0 + 2 * SEC), &b, NULL, keyed_add("Other", "old-key"));
+	cr_assert(!b.appended);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(b.doc_len, a.doc_len);
+	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
+	cr_assert_eq(nevents(), events);
+	tl_result_release(&a);
+	tl_result_release(&b);
 }
 
 Test(idempotency, repeat_after_reopening_returns_the_first_result)

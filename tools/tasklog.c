@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -773,6 +774,19 @@ static void human_task_table(const json_t *items, const char *next)
 
 /* ---- the workspace ---------------------------------------------------------- */
 
+/* False when dir exists but holds no LMDB data file (opening it would
+ * create one); a missing dir is left to the engine to report. */
+static bool workspace_files(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return true;
+	if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
+		return true;
+	return stat(path, &st) == 0;
+}
+
 static int open_workspace(struct cli *c)
 {
 	tl_open_opts oo = { 0 };
@@ -782,6 +796,20 @@ static int open_workspace(struct cli *c)
 
 	c->dir = has(c, O_DB) ? c->val[O_DB]
 				: env && env[0] ? env : DEFAULT_DB;
+	/* Arguments before anything is opened: init's options, and no
+	 * other command creates a workspace's files. */
+	if (c->cmd->open == OPEN_CREATE) {
+		tl_init_opts io = { .tz = c->val[O_TZ],
+				    .week_start = c->val[O_WEEK_START],
+				    .admin = c->val[O_ADMIN] };
+		if ((rc = tl_init_check(&io, &c->err)))
+			return rc;
+	} else if (!workspace_files(c->dir)) {
+		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
+				  "workspace '%s' is not initialised (run "
+				  "`tasklog init`)",
+				  c->dir);
+	}
 	/* Reads open read-write too: LMDB readers never block a writer in
 	 * another process either way, and an uninitialised directory then
 	 * gets the message below instead of a file system error. */
