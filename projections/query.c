@@ -875,7 +875,7 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 		days = DEFAULT_DAYS;
 	if (days > MAX_DAYS)
 		return tl_err_set(err, TL_EINVALID, "days",
-				  "%d is more than %d", days, MAX_DAYS);
+				  "must be at most %d (a century)", MAX_DAYS);
 	if (member.p && !tl_member_id_valid(member))
 		return tl_err_set(err, TL_EINVALID, "member",
 				  "'%s' is not a member id",

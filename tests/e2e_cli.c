@@ -754,7 +754,7 @@ Test(history, as_of_gives_past_state)
 	EXPECT(&r, 2, "task", "show", id, "--as-of", "2026-03-01T00:00:00Z");
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "show", id, "--as-of", "yesterday");
-	cr_assert(tu_err_names(&r, "as-of"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "as_of"), "%s", r.err);
 	tu_run_release(&r);
 	free(id);
 }
@@ -844,16 +844,16 @@ Test(history, log_rejects_bad_numbers)
 	tu_run r;
 
 	EXPECT(&r, 1, "log", "--limit", "abc");
-	cr_assert(tu_err_names(&r, "--limit"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "limit"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "log", "--limit", "0");
-	cr_assert(tu_err_names(&r, "--limit"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "limit"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "log", "--from", "-1");
-	cr_assert(tu_err_names(&r, "--from"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "from"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "log", "--from", "99999999999999999999999");
-	cr_assert(tu_err_names(&r, "--from"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "from"), "%s", r.err);
 	tu_run_release(&r);
 }
 
@@ -1122,7 +1122,7 @@ Test(cli, now_sets_the_clock)
 			 "2030-01-01T00:00:00.000Z");
 	tu_run_release(&r);
 	EXPECT(&r, 1, "--now", "soon", "stats");
-	cr_assert(tu_err_names(&r, "--now"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "now"), "%s", r.err);
 	tu_run_release(&r);
 }
 
@@ -1273,7 +1273,7 @@ Test(cli, help_and_usage_errors)
 	cr_assert(tu_err_names(&r, "task show"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "update", UNKNOWN_ID, "--expect-version", "x1");
-	cr_assert(tu_err_names(&r, "--expect-version"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "expect_version"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "update", UNKNOWN_ID, "--due", "+1d",
 	       "--no-due");
@@ -1525,6 +1525,26 @@ Test(bad_input, invalid_utf8_notes_and_tag)
 	REJECT(1, "stream", "log", "--stream", "\xff");
 	REJECT(1, "stream", "log", "--stream", "");
 	REJECT(1, "stream", "log", "--stream", big);
+}
+
+/* Bytes that are not UTF-8 never reach the terminal raw, wherever the
+ * message took them from (here the engine's, for --as and --db). */
+Test(bad_input, error_lines_show_stray_bytes_escaped)
+{
+	tu_run r;
+	EXPECT(&r, 4, "--as", "a\xff" "b", "task", "add", "--title", "t",
+	       "--link", "lead:1");
+	cr_assert(strstr(r.err, "a\\xffb"), "%s", r.err);
+	cr_assert_null(strchr(r.err, '\xff'), "a raw byte: %s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", "/nonexistent\xfe/\xc3\xa9",
+					       "stats", NULL }),
+		     0);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert(strstr(r.err, "/nonexistent\\xfe/\xc3\xa9"),
+		  "UTF-8 kept, the stray byte escaped: %s", r.err);
+	tu_run_release(&r);
 }
 
 Test(bad_input, unknown_member_in_member_update)

@@ -250,8 +250,8 @@ Test(list_cli, rejects_bad_arguments_naming_the_field)
 	FAILS(1, "due", "task", "list", "--due", "+2d..+1d");
 	FAILS(1, "automation", "task", "list", "--automation", "all");
 	FAILS(1, "sort", "task", "list", "--sort", "title");
-	FAILS(1, "--limit", "task", "list", "--limit", "0");
-	FAILS(1, "--limit", "task", "list", "--limit", "ten");
+	FAILS(1, "limit", "task", "list", "--limit", "0");
+	FAILS(1, "limit", "task", "list", "--limit", "ten");
 	FAILS(1, "limit", "task", "list", "--limit", "1001");
 	FAILS(1, "cursor", "task", "list", "--cursor", "nonsense");
 	FAILS(1, "--record", "task", "list", "--record", "lead:1", "--record",
@@ -395,10 +395,10 @@ Test(upcoming_cli, is_for_ones_own_tasks_unless_admin)
 {
 	FAILS(4, "member", "upcoming", "--as", "alice", "--member", "bob");
 	FAILS(2, "member", "upcoming", "--member", "ghost");
-	FAILS(1, "--days", "upcoming", "--days", "0");
-	FAILS(1, "--days", "upcoming", "--days", "-1");
+	FAILS(1, "days", "upcoming", "--days", "0");
+	FAILS(1, "days", "upcoming", "--days", "-1");
 	FAILS(1, "days", "upcoming", "--days", "100000");
-	FAILS(1, "--days", "upcoming", "--days", "99999999999999999999");
+	FAILS(1, "days", "upcoming", "--days", "99999999999999999999");
 	FAILS(1, "cursor", "upcoming", "--cursor", "u00");
 	FAILS(1, "--status", "upcoming", "--status", "todo");
 }

@@ -434,10 +434,17 @@ static const char overall_usage[] =
 static void put_clean(FILE *f, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
+		/* a whole UTF-8 character passes; a stray byte does not */
+		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+		if (n > 1 && strnlen((const char *)p, n) == n &&
+		    tl_utf8_valid((const char *)p, n)) {
+			fwrite(p, 1, n, f);
+			p += n - 1;
+		} else if (*p < 0x20 || *p >= 0x7f) {
 			fprintf(f, "\\x%02x", *p);
-		else
+		} else {
 			fputc(*p, f);
+		}
 	}
 }
 
@@ -510,7 +517,12 @@ static int parse_number(struct cli *c, enum opt o, uint64_t *out)
 	char name[40];
 	char *end;
 
-	snprintf(name, sizeof name, "--%s", optdefs[o].name);
+	/* The field as the engine names it: the option, dashes as
+	 * underscores. */
+	snprintf(name, sizeof name, "%s", optdefs[o].name);
+	for (char *p = name; *p; p++)
+		if (*p == '-')
+			*p = '_';
 	if (!s[0] || strspn(s, "0123456789") != strlen(s))
 		return usage_error(c, name, "not a number: \"%.40s\"", s);
 	errno = 0;
@@ -840,7 +852,7 @@ static int open_workspace(struct cli *c)
 		zone = c->val[O_TZ] ? c->val[O_TZ]
 		       : c->has_settings ? c->settings.tz : NULL;
 		rc = tl_time_parse(opt_slice(c, O_NOW), tl_time_now(), zone,
-				   "--now", &c->ctx.now_ms, &c->err);
+				   "now", &c->ctx.now_ms, &c->err);
 		if (rc)
 			return rc;
 	}
@@ -967,12 +979,12 @@ static int run_task_write(struct cli *c)
 		break;
 	case TL_TASK_UPDATE:
 		if (cmd.no_due && cmd.due.p)
-			return usage_error(c, "--no-due",
+			return usage_error(c, "no_due",
 					   "cannot be given with --due");
 		break;
 	case TL_TASK_ASSIGN:
 		if (cmd.unassign && c->words_len == 2)
-			return usage_error(c, "--unassign",
+			return usage_error(c, "unassign",
 					   "cannot be given with a MEMBER");
 		if (!cmd.unassign && c->words_len < 2)
 			return usage_error(c, NULL,
@@ -1006,7 +1018,7 @@ static int run_member_write(struct cli *c)
 	tl_cmd cmd = { .kind = c->cmd->kind };
 
 	if (has(c, O_CRM_ACCESS) && has(c, O_NO_CRM_ACCESS))
-		return usage_error(c, "--no-crm-access",
+		return usage_error(c, "no_crm_access",
 				   "cannot be given with --crm-access");
 	cmd.id = tl_s(c->words[0]);
 	cmd.name = opt_slice(c, O_NAME);
@@ -1159,7 +1171,7 @@ static int run_task_show(struct cli *c)
 
 	if (has(c, O_AS_OF)) {
 		rc = tl_time_parse(opt_slice(c, O_AS_OF), cli_now(c),
-				   cli_zone(c), "--as-of", &as_of, &c->err);
+				   cli_zone(c), "as_of", &as_of, &c->err);
 		if (rc)
 			return rc;
 		rc = tl_task_as_of(c->db, &c->ctx, id, as_of, &doc, &len,
@@ -1295,7 +1307,7 @@ static int run_upcoming(struct cli *c)
 		}
 		if (days == 0) {
 			json_decref(k.items);
-			return usage_error(c, "--days", "must be at least 1");
+			return usage_error(c, "days", "must be at least 1");
 		}
 	}
 	rc = tl_upcoming(c->db, &c->ctx, opt_slice(c, O_MEMBER),
@@ -1859,7 +1871,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 		if (parse_number(c, O_LIMIT, &c->limit))
 			return TL_EINVALID;
 		if (c->limit == 0)
-			return usage_error(c, "--limit", "must be at least 1");
+			return usage_error(c, "limit", "must be at least 1");
 	}
 	if (has(c, O_EXPECT_VERSION) &&
 	    parse_number(c, O_EXPECT_VERSION, &c->expect_version))
