@@ -233,8 +233,7 @@ bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id)
 	msgpack_zone zone;
 	tl_member m;
 	msgpack_zone_init(&zone, 512);
-	bool ok = tl_member_load(db, txn, id, &m, &zone, NULL) == 0 &&
-		  !m.system && m.crm_access;
+	bool ok = tl_member_load(db, txn, id, &m, &zone, NULL) == 0;
 	msgpack_zone_destroy(&zone);
 	return ok;
 }

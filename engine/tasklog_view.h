@@ -178,7 +178,8 @@ const char *tl_quote(tl_slice s, char *buf, size_t cap);
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */
 bool tl_member_id_valid(tl_slice id);
-/* Whether a member exists with CRM access (the system user excluded). */
+/* Whether a member exists, the system user and members without CRM
+ * access included (tasks may still be assigned to one who lost it). */
 bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id);
 
 #ifdef __cplusplus

@@ -349,9 +349,13 @@ static int resolve_assignees(const tl_list_query *q, const tl_reader *r,
 			a = tl_s(r->actor);
 		else if (slice_is(a, "unassigned"))
 			a = (tl_slice){ "", 0 };
-		else if (!tl_member_exists(r->db, r->txn, a))
+		else if (!tl_member_exists(r->db, r->txn, a) ||
+			 slice_is(a, TL_SYSTEM_USER))
 			return tl_err_set(err, TL_EINVALID, "assignee",
-					  "no member '%s' with CRM access",
+					  slice_is(a, TL_SYSTEM_USER)
+						  ? "'%s' is the system user, "
+						    "never an assignee"
+						  : "no member '%s'",
 					  tl_quote(a, qb, sizeof qb));
 		p->assignees[p->assignees_len++] = a;
 	}
@@ -897,7 +901,7 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	}
 	if (!tl_member_exists(db, r.txn, member)) {
 		rc = tl_err_set(err, TL_ENOTFOUND, "member",
-				"no member '%s' with CRM access",
+				"no member '%s'",
 				tl_quote(member, qb, sizeof qb));
 		goto out;
 	}
