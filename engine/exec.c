@@ -139,8 +139,14 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 	a->status = -1;
 	if (c->kind == TL_TASK_ADD) {
 		if (c->id.p) {
+			static const uint8_t nil[16];
 			rc = check_task_id(c->id, a->id, err);
 			a->has_id = true;
+			/* Clients take the nil UUID for "no id": never a
+			 * task's. */
+			if (!rc && !memcmp(a->id, nil, 16))
+				rc = tl_err_set(err, TL_EINVALID, "id",
+						"the nil UUID is not a task id");
 		}
 		if (!rc) rc = tl_check_text(c->title, "title", 1, TL_TITLE_MAX,
 					    false, err);

@@ -238,14 +238,15 @@ typedef struct map_slot {
 typedef struct task_map {
 	map_slot *slots;
 	size_t cap;         /* slots, a power of two */
-	tl_task *tasks;     /* a new one is zeroed: id all-zero until folded */
+	tl_task *tasks;     /* a new one is zeroed: version 0 until folded
+			       (its id may be all zero: the nil UUID) */
 	size_t len, tcap;
 } task_map;
 
-static bool id_zero(const uint8_t id[16])
+/* Whether a task of the map has been folded from at least one event. */
+static bool folded(const tl_task *t)
 {
-	static const uint8_t zero[16];
-	return !memcmp(id, zero, 16);
+	return t->version != 0;
 }
 
 /* UUIDv7: bytes 8-15 are random (but for the variant bits). */
@@ -304,8 +305,7 @@ static tl_task *map_find(task_map *m, const uint8_t id[16], bool create)
 static void map_free(task_map *m)
 {
 	for (size_t i = 0; i < m->len; i++)
-		if (!id_zero(m->tasks[i].id))
-			tl_task_release(&m->tasks[i]);
+		tl_task_release(&m->tasks[i]); /* a zeroed one holds nothing */
 	free(m->slots);
 	free(m->tasks);
 	memset(m, 0, sizeof *m);
@@ -495,7 +495,7 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 		if (!slot)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
-		if (!id_zero(slot->id)) {
+		if (folded(slot)) {
 			if (tl_task_copy(&before, slot))
 				return tl_err_set(err, TL_ESTORAGE, "storage",
 						  "out of memory");
@@ -815,7 +815,7 @@ static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 			}
 		}
 		const tl_task *t = &r->tasks.tasks[j];
-		if (!id_zero(t->id))
+		if (folded(t))
 			rc = v->load(&vc, t, err);
 	}
 	f->job[i].at = j;

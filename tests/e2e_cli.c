@@ -1462,6 +1462,8 @@ Test(bad_input, malformed_task_id)
 	       "--title", "t");
 	REJECT(1, "id", "task", "add", "--title", "t", "--link", "lead:1",
 	       "--id", "xyz");
+	REJECT(1, "id", "task", "add", "--title", "t", "--link", "lead:1",
+	       "--id", "00000000-0000-0000-0000-000000000000");
 }
 
 Test(bad_input, validation_comes_before_lookup)

@@ -218,3 +218,48 @@ Test(upcast, import_rejects_a_record_that_does_not_chain)
 	rm_ws(d1);
 	free(r.buf);
 }
+
+/* The nil UUID is refused as a new task's id, but a log from elsewhere may
+ * still carry one: a rebuild must not take that task for an empty slot of
+ * its task map (it did, and left the task out of every view). */
+Test(upcast, a_task_with_the_nil_uuid_rebuilds)
+{
+	static const char nil[] = "00000000-0000-0000-0000-000000000000";
+	static const uint8_t zero[TL_HASH_LEN];
+	char d[] = "/tmp/tl-upcast-nil-XXXXXX";
+	tu_records r;
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	size_t hits = 0;
+
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	for (size_t i = 0; i < r.n; i++) {
+		uint8_t *p = r.buf + (r.rec[i] - r.buf);
+		for (size_t j = 0; j + 36 <= r.len[i]; j++)
+			if (!memcmp(p + j, ids[0], 36)) {
+				memcpy(p + j, nil, 36);
+				hits++;
+			}
+		tl_event_hash(i ? r.rec[i - 1] + r.len[i - 1] - TL_HASH_LEN
+				: zero,
+			      p, r.len[i], p + r.len[i] - TL_HASH_LEN);
+	}
+	cr_assert_gt(hits, 1, "the fixture's first task has events");
+	tl_db *db = open_ws(d);
+	cr_assert_eq(tl_log_import(db, r.rec, r.len, r.n, &err), 0, "%s",
+		     err.message);
+	uint8_t *doc;
+	size_t len;
+	cr_assert_eq(tl_task_get(db, &ctx, tl_s(nil), &doc, &len, &err), 0,
+		     "%s", err.message);
+	free(doc);
+	/* verify rebuilds every view and compares with the ones import
+	 * kept; then a rebuild proper, and again */
+	cr_assert_eq(tl_verify(db, &ctx, no_problem, NULL, &err), 0);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_verify(db, &ctx, no_problem, NULL, &err), 0);
+	tl_db_close(db);
+	rm_ws(d);
+	free(r.buf);
+}
