@@ -1029,11 +1029,19 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	if (c->ids_len > TL_IDS_MAX)
 		return tl_err_set(err, TL_EINVALID, "ids",
 				  "at most %d ids at once", TL_IDS_MAX);
-	for (size_t i = 0; i < c->ids_len; i++)
-		if (parse_seq(c->ids[i], &seqs[i]))
+	size_t nseqs = 0;
+	for (size_t i = 0; i < c->ids_len; i++) {
+		uint64_t seq;
+		if (parse_seq(c->ids[i], &seq))
 			return tl_err_set(err, TL_EINVALID, "ids",
 					  "'%s' is not a notification id",
 					  tl_quote(c->ids[i], q, sizeof q));
+		size_t j = 0; /* an id given twice is read once */
+		while (j < nseqs && seqs[j] != seq)
+			j++;
+		if (j == nseqs)
+			seqs[nseqs++] = seq;
+	}
 	if ((rc = check_idem_key(c->idempotency_key, err)) ||
 	    (rc = need_actor(r, err)))
 		return rc;
@@ -1052,7 +1060,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 				  tl_quote(member, q, sizeof q));
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < c->ids_len; i++)
+	for (size_t i = 0; i < nseqs; i++)
 		if ((rc = check_notification(r, member, seqs[i], err)))
 			return rc;
 
@@ -1064,8 +1072,8 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	TL_KEY(&pk, "member");
 	tl_pack_cstr(&pk, m.id);
 	TL_KEY(&pk, "ids");
-	msgpack_pack_array(&pk, c->ids_len);
-	for (size_t i = 0; i < c->ids_len; i++)
+	msgpack_pack_array(&pk, nseqs);
+	for (size_t i = 0; i < nseqs; i++)
 		msgpack_pack_uint64(&pk, seqs[i]);
 
 	char stream[8 + TL_MEMBER_ID_MAX];
