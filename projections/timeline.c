@@ -298,9 +298,17 @@ static size_t record_text(const tl_task *t, char buf[RECORD_MAX + 1])
 {
 	const char *type = t->link_type >= 0 && t->link_type < 4
 				   ? tl_entity_tokens[t->link_type] : "?";
-	int n = snprintf(buf, RECORD_MAX + 1, "%s:%s", type,
-			 t->link_id ? t->link_id : "");
-	return n < 0 ? 0 : (size_t)n > RECORD_MAX ? RECORD_MAX : (size_t)n;
+	const char *id = t->link_id ? t->link_id : "";
+	size_t n = 0;
+	/* as snprintf "%s:%s" into RECORD_MAX + 1 bytes would, per event */
+	for (const char *p = type; *p && n < RECORD_MAX; p++)
+		buf[n++] = *p;
+	if (n < RECORD_MAX)
+		buf[n++] = ':';
+	for (const char *p = id; *p && n < RECORD_MAX; p++)
+		buf[n++] = *p;
+	buf[n] = 0;
+	return n;
 }
 
 static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,

@@ -313,6 +313,24 @@ Test(change, string_block_survives_many_changes)
 	}
 	tl_task copy;
 	cr_assert_eq(tl_task_copy(&copy, &task), 0);
+	/* The copy's block is full to the byte: changing it moves its
+	 * strings, never the original's. */
+	for (int i = 0; i < 3; i++) {
+		tl_task other;
+		cr_assert_eq(tl_task_copy(&other, &task), 0);
+		ev.version = 9000 + (uint32_t)i;
+		tl_change u = { .kind = TL_EV_UPDATED, .set = TL_CH_TITLE,
+				.title = tl_s("changed in the copy") };
+		tl_change g = { .kind = TL_EV_TAGGED, .tag = tl_s("fresh") };
+		cr_assert_eq(tl_task_apply(&other, &ev, &u), 0);
+		cr_assert_eq(tl_task_apply(&other, &ev, &g), 0);
+		cr_assert_str_eq(other.title, "changed in the copy");
+		cr_assert_str_eq(other.assignee, "alice");
+		cr_assert(tl_task_has_tag(&other, tl_s("fresh")));
+		cr_assert_str_eq(task.title, title);
+		cr_assert(!tl_task_has_tag(&task, tl_s("fresh")));
+		tl_task_release(&other);
+	}
 	msgpack_sbuffer a, b;
 	msgpack_sbuffer_init(&a);
 	msgpack_sbuffer_init(&b);
