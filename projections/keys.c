@@ -14,19 +14,6 @@ void tl_key_hash(tl_slice s, uint8_t out[8])
 	crypto_shorthash(out, (const uint8_t *)(s.p ? s.p : ""), s.len, key);
 }
 
-void tl_key_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-uint64_t tl_key_get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 void tl_cursor_encode(char kind, const uint8_t *p, size_t n, char *out,
 		      size_t cap)

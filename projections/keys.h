@@ -17,9 +17,21 @@
  * Equal values give equal hashes; queries re-check the value itself. */
 void tl_key_hash(tl_slice s, uint8_t out[8]);
 
-/* Big-endian stores that sort as unsigned numbers do. */
-void tl_key_u64(uint8_t *p, uint64_t v);
-uint64_t tl_key_get_u64(const uint8_t *p);
+/* Big-endian stores that sort as unsigned numbers do (inline: every key
+ * of every view is made of them; the compiler turns the loops into one
+ * byte-swapped store or load). */
+static inline void tl_key_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+static inline uint64_t tl_key_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
 
 /* A time in ms as a u64 that sorts like the signed time. */
 static inline uint64_t tl_key_time(int64_t ms)
