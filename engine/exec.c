@@ -293,8 +293,9 @@ static int check_assignee(run *r, tl_slice id, tl_err *err)
 }
 
 /* The fingerprint of an idempotent request: BLAKE2b over the acting
- * member and every field of the command as given (each slice with its
- * presence and length), the key and the clock aside.  A retry of the same
+ * member, the time zone given for it and every field of the command as
+ * given (each slice with its presence and length), the key and the clock
+ * aside.  A retry of the same
  * request has the same one. */
 static void fp_bytes(crypto_generichash_state *st, const void *p, size_t n)
 {
@@ -321,6 +322,7 @@ static void idem_fp(const run *r, const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
 	crypto_generichash_init(&st, (const unsigned char *)"tasklog-idem-1",
 				14, TL_IDEM_FP_LEN);
 	fp_slice(&st, tl_s(r->actor.id));
+	fp_slice(&st, tl_s(r->ctx ? r->ctx->tz : NULL)); /* reads dates */
 	fp_u64(&st, (uint64_t)c->kind);
 	const tl_slice *f[] = { &c->id,    &c->title,    &c->type,
 				&c->status, &c->notes,   &c->link,
@@ -1159,6 +1161,10 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 		memcpy(r.tz, v.mv_data, v.mv_size);
 		r.tz[v.mv_size] = 0;
 	}
+	/* No command: the actor is still checked (else after the first
+	 * command's arguments). */
+	if (!n && (rc = need_actor(&r, err)))
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = exec_one(&r, &cmds[i], &results[i], err))) {
 			if (err)

@@ -123,7 +123,9 @@ struct tl_view {
 	 * appended.  apply() still serves appends.  load() may run in a
 	 * second thread, beside other views' loads and writes, with
 	 * vc->txn NULL: it reads only the task and writes only with
-	 * tl_view_put/tl_view_del. */
+	 * tl_view_put/tl_view_del.  (A view that also has bulk_begin()
+	 * loads on the rebuilding thread, with the transaction, then
+	 * ends.) */
 	int (*load)(const tl_view_ctx *vc, const tl_task *task, tl_err *err);
 	/* Optional, for a view that reads its own databases in apply() (so
 	 * is not blind): a rebuild may give it memory of its own instead.

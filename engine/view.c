@@ -888,9 +888,11 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 				  "out of memory");
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		f.job[i].st = !r->sinks[i] ? F_NONE
-			      : v->load    ? F_LOAD
-			      : v->bulk_begin ? F_BUSY /* bulk_end below */
+		/* A view with bulk_begin loads (if it does) and ends here,
+		 * below: its bulk_end may need the transaction. */
+		f.job[i].st = !r->sinks[i]    ? F_NONE
+			      : v->bulk_begin ? F_BUSY
+			      : v->load       ? F_LOAD
 					      : F_SORT;
 	}
 	pthread_mutex_init(&f.mu, NULL);
@@ -900,11 +902,14 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 
 	for (size_t i = 0; !rc && i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		if (!r->sinks[i] || v->load || !v->bulk_begin)
+		if (!r->sinks[i] || !v->bulk_begin)
 			continue;
 		tl_view_ctx vc = { r->db, *txn, r->dbi[i], true, v->name,
 				   r->sinks[i], r->states[i], NULL, 0 };
-		rc = v->bulk_end(&vc, r->states[i], err);
+		if (v->load)
+			rc = fin_load(&f, i, *txn, err);
+		if (!rc)
+			rc = v->bulk_end(&vc, r->states[i], err);
 		pthread_mutex_lock(&f.mu);
 		f.job[i].st = F_SORT;
 		pthread_cond_broadcast(&f.cv);

@@ -890,13 +890,21 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	if ((rc = tl_reader_begin(db, ctx, &r, err)))
 		return rc;
 
-	if (!member.p || slice_is(member, "me"))
+	bool named = member.p && !slice_is(member, "me");
+	if (!named)
 		member = tl_s(r.actor);
 	if (!slice_eq(member, tl_s(r.actor)) && !r.admin) {
 		rc = tl_err_set(err, TL_EFORBIDDEN, "member",
 				"members see their own upcoming tasks; '%s' "
 				"may not see those of '%s'",
 				r.actor, tl_quote(member, qb, sizeof qb));
+		goto out;
+	}
+	if (named && slice_is(member, TL_SYSTEM_USER)) {
+		/* as for task list --assignee: it never holds a task */
+		rc = tl_err_set(err, TL_EINVALID, "member",
+				"'%s' is the system user, never an assignee",
+				TL_SYSTEM_USER);
 		goto out;
 	}
 	if (!tl_member_exists(db, r.txn, member)) {

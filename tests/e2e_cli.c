@@ -214,6 +214,11 @@ Test(init, rejects_unknown_zone_and_week_start)
 	cr_assert_eq(r.status, 1, "%s", r.err);
 	cr_assert_neq(access(fresh, F_OK), 0, "%s was created", fresh);
 	tu_run_release(&r);
+	EXPECT(&r, 1, "init", "--now", "garbage");
+	cr_assert(tu_err_names(&r, "now"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_neq(access(file, F_OK), 0, "init --now garbage created %s",
+		      file);
 	OK(&r, "init", "--tz", "Europe/Berlin");
 	tu_run_release(&r);
 }
@@ -1546,6 +1551,12 @@ Test(bad_input, error_lines_show_stray_bytes_escaped)
 	cr_assert_eq(r.status, 2, "%s", r.err);
 	cr_assert(strstr(r.err, "/nonexistent\\xfe/\xc3\xa9"),
 		  "UTF-8 kept, the stray byte escaped: %s", r.err);
+	tu_run_release(&r);
+	/* characters a terminal acts on: a C1 control (CSI), a bidi
+	 * override; here in a word the command line refuses */
+	EXPECT(&r, 1, "task", "add", "\xc2\x9b" "31mX\xe2\x80\xae");
+	cr_assert(strstr(r.err, "\\xc2\\x9b31mX\\xe2\\x80\\xae"), "%s",
+		  r.err);
 	tu_run_release(&r);
 }
 

@@ -394,6 +394,9 @@ Test(upcoming_cli, is_for_ones_own_tasks_unless_admin)
 {
 	FAILS(4, "member", "upcoming", "--as", "alice", "--member", "bob");
 	FAILS(2, "member", "upcoming", "--member", "ghost");
+	/* the system user never holds a task (as for task list) */
+	FAILS(1, "member", "upcoming", "--member", "parsa-assistant");
+	FAILS(1, "assignee", "task", "list", "--assignee", "parsa-assistant");
 	FAILS(1, "days", "upcoming", "--days", "0");
 	FAILS(1, "days", "upcoming", "--days", "-1");
 	FAILS(1, "days", "upcoming", "--days", "100000");

@@ -3106,10 +3106,36 @@ Test(txn, requests_see_each_other_and_keys_repeat_across_them)
 	cr_assert_eq(tl_txn_exec(t, &ctx, &a, 1, &r2, &err), 0);
 	cr_assert(r1.appended && !r2.appended);
 	cr_assert_eq(r1.seq, r2.seq);
+	/* another request under the key: refused, the others kept */
+	tl_cmd other = keyed_add("Other", "gk");
+	tl_result r3;
+	cr_assert_eq(tl_txn_exec(t, &ctx, &other, 1, &r3, &err),
+		     TL_ECONFLICT);
+	cr_assert_str_eq(err.field, "idempotency_key");
 	cr_assert_eq(tl_txn_commit(t, &err), 0);
 	tl_result_release(&r1);
 	tl_result_release(&r2);
 	EXPECT_CLEAN();
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_eq(st.tasks, 1);
+}
+
+/* The actor is looked up after the first command's arguments; a batch of
+ * no command still checks it. */
+Test(txn, an_empty_batch_still_checks_the_actor)
+{
+	tl_err err = { 0 };
+	tl_ctx who = as_at("mallory", T0 + SEC);
+	tl_result res[1];
+	cr_assert_eq(tl_exec(db, &who, NULL, 0, res, &err), TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
+	tl_txn *t;
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	cr_assert_eq(tl_txn_exec(t, &who, NULL, 0, res, &err), TL_EFORBIDDEN);
+	tl_txn_abort(t);
+	tl_ctx ok = at(T0 + SEC);
+	cr_assert_eq(tl_exec(db, &ok, NULL, 0, res, &err), 0);
 }
 
 Test(txn, error_before_any_command_has_index_minus_one)

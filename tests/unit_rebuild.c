@@ -56,6 +56,68 @@ static tl_view count_view = {
 
 static const tl_view *const with_counts[] = { &count_view };
 
+/* ---- a test view with both load() and bulk_begin(): each task's title
+ * (loaded from final states) and the number of task events (counted in
+ * memory during a rebuild, written by bulk_end) ---------------------------- */
+
+static int both_put_count(const tl_view_ctx *vc, uint64_t n, tl_err *err)
+{
+	return tl_view_put(vc, 0, "#events", 7, &n, 8, err);
+}
+
+static int both_apply(const tl_view_ctx *vc, const tl_event *ev,
+		      const tl_task *before, const tl_task *after,
+		      tl_err *err)
+{
+	(void)ev, (void)before;
+	if (!after)
+		return 0;
+	if (vc->state) { /* a rebuild: count in memory, load() does titles */
+		(*(uint64_t *)vc->state)++;
+		return 0;
+	}
+	MDB_val k = { 7, "#events" }, v;
+	uint64_t n = 0;
+	if (mdb_get(vc->txn, vc->dbi[0], &k, &v) == 0)
+		memcpy(&n, v.mv_data, 8);
+	int rc = both_put_count(vc, n + 1, err);
+	if (!rc)
+		rc = tl_view_put(vc, 0, after->id, 16, after->title,
+				 strlen(after->title), err);
+	return rc;
+}
+
+static int both_load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
+{
+	return tl_view_put(vc, 0, t->id, 16, t->title, strlen(t->title), err);
+}
+
+static void *both_begin(void)
+{
+	return calloc(1, sizeof(uint64_t));
+}
+
+static int both_end(const tl_view_ctx *vc, void *state, tl_err *err)
+{
+	return both_put_count(vc, *(uint64_t *)state, err);
+}
+
+static const char *const both_dbs[] = { "both" };
+
+static tl_view both_view = {
+	.name = "both",
+	.version = 1,
+	.dbs = both_dbs,
+	.db_flags = count_flags,
+	.dbs_len = 1,
+	.apply = both_apply,
+	.load = both_load,
+	.bulk_begin = both_begin,
+	.bulk_end = both_end,
+	.bulk_free = free,
+	.flags = TL_VIEW_LOAD_AND_APPLY, /* apply() counts during rebuilds */
+};
+
 static char dir[64];
 
 static void mkws(void)
@@ -754,6 +816,27 @@ Test(rebuild, loading_in_a_second_thread_gives_the_incremental_views,
 		finish_with(db, false, mems[m]);
 	}
 	tl_rebuild_mem = (size_t)1 << 30;
+	tl_rebuild_finish_min = 4096;
+	tl_db_close(db);
+}
+
+/* A view may give load() and bulk_begin() both: its loads and its
+ * bulk_end() run (on this thread, whatever the threshold). */
+Test(rebuild, a_view_with_load_and_bulk_state_gets_both, .init = mkws,
+     .fini = rmws)
+{
+	static const tl_view *const views[] = { &both_view };
+	tl_db *db = open_with(views, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 50, "alice");
+	for (int threaded = 0; threaded < 2; threaded++) {
+		tl_rebuild_finish_min = threaded ? 0 : SIZE_MAX;
+		/* verify: a rebuild compared with the incremental view */
+		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0,
+			     "threaded %d", threaded);
+	}
 	tl_rebuild_finish_min = 4096;
 	tl_db_close(db);
 }

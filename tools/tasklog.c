@@ -434,9 +434,17 @@ static const char overall_usage[] =
 static void put_clean(FILE *f, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		/* a whole UTF-8 character passes; a stray byte does not */
+		/* A whole UTF-8 character passes, but for C1 controls
+		 * (U+0080..U+009F) and the bidirectional overrides and
+		 * isolates (U+202A..U+202E, U+2066..U+2069), which a
+		 * terminal acts on; a stray byte does not. */
 		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-		if (n > 1 && strnlen((const char *)p, n) == n &&
+		bool acts = (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+			    (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa &&
+			     p[2] <= 0xae) ||
+			    (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
+			     p[2] <= 0xa9);
+		if (n > 1 && !acts && strnlen((const char *)p, n) == n &&
 		    tl_utf8_valid((const char *)p, n)) {
 			fwrite(p, 1, n, f);
 			p += n - 1;
@@ -814,7 +822,12 @@ static int open_workspace(struct cli *c)
 		tl_init_opts io = { .tz = c->val[O_TZ],
 				    .week_start = c->val[O_WEEK_START],
 				    .admin = c->val[O_ADMIN] };
-		if ((rc = tl_init_check(&io, &c->err)))
+		int64_t now;
+		if ((rc = tl_init_check(&io, &c->err)) ||
+		    (has(c, O_NOW) &&
+		     (rc = tl_time_parse(opt_slice(c, O_NOW), tl_time_now(),
+					 c->val[O_TZ], "now", &now,
+					 &c->err))))
 			return rc;
 	} else if (!workspace_files(c->dir)) {
 		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
@@ -979,12 +992,12 @@ static int run_task_write(struct cli *c)
 		break;
 	case TL_TASK_UPDATE:
 		if (cmd.no_due && cmd.due.p)
-			return usage_error(c, "no_due",
+			return usage_error(c, "due",
 					   "cannot be given with --due");
 		break;
 	case TL_TASK_ASSIGN:
 		if (cmd.unassign && c->words_len == 2)
-			return usage_error(c, "unassign",
+			return usage_error(c, "assignee",
 					   "cannot be given with a MEMBER");
 		if (!cmd.unassign && c->words_len < 2)
 			return usage_error(c, NULL,
@@ -1018,7 +1031,7 @@ static int run_member_write(struct cli *c)
 	tl_cmd cmd = { .kind = c->cmd->kind };
 
 	if (has(c, O_CRM_ACCESS) && has(c, O_NO_CRM_ACCESS))
-		return usage_error(c, "no_crm_access",
+		return usage_error(c, "crm_access",
 				   "cannot be given with --crm-access");
 	cmd.id = tl_s(c->words[0]);
 	cmd.name = opt_slice(c, O_NAME);
