@@ -841,6 +841,107 @@ Test(rebuild, a_view_with_load_and_bulk_state_gets_both, .init = mkws,
 	tl_db_close(db);
 }
 
+/* A view whose load() fails on one task. */
+static int failing_load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
+{
+	if (!strcmp(t->title, "Task 1234"))
+		return tl_err_set(err, TL_ESTORAGE, "view", "load failed on %s",
+				  t->title);
+	return tl_view_put(vc, 0, t->id, 16, "x", 1, err);
+}
+
+static int failing_apply(const tl_view_ctx *vc, const tl_event *ev,
+			 const tl_task *before, const tl_task *after,
+			 tl_err *err)
+{
+	(void)ev, (void)before;
+	return after ? tl_view_put(vc, 0, after->id, 16, "x", 1, err) : 0;
+}
+
+static const char *const failing_dbs[] = { "f" };
+
+static tl_view failing_view = {
+	.name = "failing",
+	.version = 1,
+	.dbs = failing_dbs,
+	.db_flags = count_flags,
+	.dbs_len = 1,
+	.apply = failing_apply,
+	.load = failing_load,
+	.flags = TL_VIEW_BLIND,
+};
+
+/* A load failing in the second thread, while this one loads or writes
+ * the others, fails the rebuild with its error, as inline; the serving
+ * views stay. */
+Test(rebuild, a_failing_load_fails_the_rebuild_either_way, .init = mkws,
+     .fini = rmws)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	const tl_view *views[8];
+	cr_assert_lt(n, 8);
+	for (size_t i = 0; i < n; i++)
+		views[i] = all[i];
+	views[n] = &failing_view;
+	tl_db *db = open_with(views, n + 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 3000, "alice");
+	for (int threaded = 0; threaded < 2; threaded++) {
+		tl_rebuild_finish_min = threaded ? 0 : SIZE_MAX;
+		memset(&err, 0, sizeof err);
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+			     TL_ESTORAGE, "threaded %d", threaded);
+		cr_assert(strstr(err.message, "load failed on Task 1234"),
+			  "%s", err.message);
+	}
+	tl_rebuild_finish_min = 4096;
+	tl_db_close(db);
+	/* Without the failing view, the others still verify clean. */
+	db = open_all();
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
+/* A rebuild that fills the map while the second thread still loads or
+ * sorts: the map grows and the rebuild runs again, to the same views. */
+Test(rebuild, a_full_map_during_the_threaded_finish_grows_and_reruns,
+     .init = mkws, .fini = rmws)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = all,
+			   .views_len = n, .map_size = 1 << 20 };
+	tl_db *db;
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	init_ws(db);
+	/* Fill the map to 80 %: a new generation of the views cannot fit
+	 * beside the serving one. */
+	tl_stats before, after;
+	for (int i = 0; i < 100; i++) {
+		add_tasks(db, 300, "alice");
+		cr_assert_eq(tl_db_stats(db, &ctx, &before, &err), 0);
+		if (before.map_used * 5 > before.map_size * 4)
+			break;
+	}
+	tl_rebuild_finish_min = 0;
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_rebuild_finish_min = SIZE_MAX;
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_rebuild_finish_min = 4096;
+	cr_assert_eq(tl_db_stats(db, &ctx, &after, &err), 0);
+	cr_assert_gt(after.map_size, before.map_size,
+		     "the map did not fill (%llu of %llu bytes)",
+		     (unsigned long long)before.map_used,
+		     (unsigned long long)before.map_size);
+	tl_db_close(db);
+}
+
 Test(rebuild, appends_after_a_rebuild_decoded_ahead, .init = mkws,
      .fini = rmws)
 {
