@@ -554,6 +554,12 @@ static int result_unchanged(run *r, const tl_task *task, tl_result *res,
 	return 0;
 }
 
+/* The notes a command sets: empty notes clear them (null). */
+static tl_slice given_notes(const tl_cmd *c)
+{
+	return c->notes.len ? c->notes : (tl_slice){ NULL, 0 };
+}
+
 static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 		    tl_err *err)
 {
@@ -569,7 +575,7 @@ static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 		       TL_CH_LINK_ID | TL_CH_PIPELINE | TL_CH_STAGE,
 		.title = c->title,
 		.assignee = c->assignee,
-		.notes = c->notes,
+		.notes = given_notes(c),
 		.link_id = a->link_id,
 		.type = a->type >= 0 ? a->type : 7,
 		.status = a->status >= 0 ? a->status : 0,
@@ -650,9 +656,9 @@ static void update_change(const tl_cmd *c, const args *a,
 		ch->has_due = a->has_due;
 		ch->due = a->has_due ? a->due : 0;
 	}
-	if (c->notes.p && !str_eq(task->notes, c->notes)) {
+	if (c->notes.p && !str_eq(task->notes, given_notes(c))) {
 		ch->set |= TL_CH_NOTES;
-		ch->notes = c->notes;
+		ch->notes = given_notes(c);
 	}
 }
 

@@ -399,9 +399,24 @@ Test(task, update_changes_fields_and_bumps_version)
 	cr_assert_str_eq(tu_str(r.json, "updated_at"), T2_OUT);
 	tu_run_release(&r);
 
+	/* empty notes clear them; clearing cleared notes is a no-op */
+	OK(&r, "task", "update", id, "--notes", "");
+	cr_assert(json_is_null(json_object_get(r.json, "notes")));
+	cr_assert_eq(tu_int(r.json, "version"), 4);
+	tu_run_release(&r);
+	long long before = events();
+	OK(&r, "task", "update", id, "--notes", "");
+	cr_assert_eq(tu_int(r.json, "version"), 4);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	OK(&r, "task", "add", "--title", "t", "--link", "lead:1", "--notes",
+	   "");
+	cr_assert(json_is_null(json_object_get(r.json, "notes")));
+	tu_run_release(&r);
+
 	OK(&r, "task", "show", id);
 	cr_assert_str_eq(tu_str(r.json, "title"), "New");
-	cr_assert_eq(tu_int(r.json, "version"), 3);
+	cr_assert_eq(tu_int(r.json, "version"), 4);
 	tu_run_release(&r);
 	free(id);
 }
