@@ -531,6 +531,38 @@ out:
 
 /* replay_range with the decoding in a second thread; AHEAD_INLINE (and
  * nothing replayed) when it cannot have one. */
+/* The fold touches, per task event, the task's map slot, its state and
+ * its strings: three dependent cache misses at a million tasks.  The
+ * batch says which tasks come next, so ask for them early, a stage at a
+ * time: the slot 12 events ahead, the state (the slot now cached) 8
+ * ahead, the strings (the state now cached) 4 ahead.  Reads go to the
+ * map as it is at that moment; a prefetch never faults. */
+enum { PF_SLOT = 12, PF_TASK = 8, PF_MEM = 4 };
+
+static void prefetch_task(const task_map *m, const pre_ev *p, int stage)
+{
+	if (p->rc != PRE_OK || !m->cap)
+		return;
+	size_t j = id_hash(p->id, m->cap);
+	if (stage == PF_SLOT) {
+		__builtin_prefetch(&m->slots[j]);
+		return;
+	}
+	/* the slot's probe, as map_probe: mostly one step */
+	while (m->slots[j].idx && memcmp(m->slots[j].id, p->id, 16))
+		j = (j + 1) & (m->cap - 1);
+	if (!m->slots[j].idx)
+		return; /* a new task */
+	const tl_task *t = &m->tasks[m->slots[j].idx - 1];
+	if (stage == PF_TASK) {
+		__builtin_prefetch(t);
+		__builtin_prefetch((const char *)t + 64);
+		__builtin_prefetch((const char *)t + 128);
+	} else if (t->mem_) {
+		__builtin_prefetch(t->mem_);
+	}
+}
+
 static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 {
 	ahead a = { .env = r->db->env, .events = r->db->events,
@@ -556,6 +588,15 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 		ahead_batch *b = &a.b[a.taken % AHEAD_BATCHES];
 		for (size_t i = 0; i < b->n && !rc; i++) {
 			const pre_ev *p = &b->ev[i];
+			if (i + PF_SLOT < b->n)
+				prefetch_task(&r->tasks, &b->ev[i + PF_SLOT],
+					      PF_SLOT);
+			if (i + PF_TASK < b->n)
+				prefetch_task(&r->tasks, &b->ev[i + PF_TASK],
+					      PF_TASK);
+			if (i + PF_MEM < b->n)
+				prefetch_task(&r->tasks, &b->ev[i + PF_MEM],
+					      PF_MEM);
 			if (p->rc == PRE_CORRUPT || p->rc == PRE_NOMEM) {
 				rc = p->rc == PRE_NOMEM
 					     ? tl_err_set(err, TL_ESTORAGE,
