@@ -322,7 +322,7 @@ static void idem_fp(const run *r, const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
 	crypto_generichash_init(&st, (const unsigned char *)"tasklog-idem-1",
 				14, TL_IDEM_FP_LEN);
 	fp_slice(&st, tl_s(r->actor.id));
-	fp_slice(&st, tl_s(r->ctx ? r->ctx->tz : NULL)); /* reads dates */
+	fp_slice(&st, tl_s(r->tz)); /* the zone dates are read in */
 	fp_u64(&st, (uint64_t)c->kind);
 	const tl_slice *f[] = { &c->id,    &c->title,    &c->type,
 				&c->status, &c->notes,   &c->link,

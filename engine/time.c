@@ -143,6 +143,13 @@ bool tl_tz_valid(const char *tz)
 	len = strnlen(tz, TZ_NAME_MAX + 1);
 	if (len == 0 || len > TZ_NAME_MAX || tz[0] == '/' || strstr(tz, ".."))
 		return false;
+	/* Files of the directory that are zones but not places: the
+	 * machine's own (differs between machines), the default rules, a
+	 * placeholder, and the leap-second ("right/") variants, which count
+	 * time differently from every other zone. */
+	if (!strcmp(tz, "localtime") || !strcmp(tz, "posixrules") ||
+	    !strcmp(tz, "Factory") || !strncmp(tz, "right/", 6))
+		return false;
 	for (i = 0; i < len; i++) {
 		char c = tz[i];
 

@@ -1144,6 +1144,12 @@ Test(cli, now_sets_the_clock)
 	EXPECT(&r, 1, "--now", "soon", "stats");
 	cr_assert(tu_err_names(&r, "now"), "%s", r.err);
 	tu_run_release(&r);
+	/* 0 ms means "the wall clock" to the engine: refused, not lost */
+	REJECT(1, "now", "--now", "1970-01-01T00:00:00Z", "task", "add",
+	       "--title", "t", "--link", "lead:1");
+	/* --tz is checked for every command, reads included */
+	REJECT(1, "tz", "--tz", "Nope/Zone", "stats");
+	REJECT(1, "tz", "--tz", "localtime", "log");
 }
 
 Test(cli, workspace_from_environment_and_default)
@@ -1271,6 +1277,15 @@ Test(cli, help_and_usage_errors)
 	EXPECT(&r, 1, "task");
 	cr_assert(strstr(r.err, "tasklog: task: missing subcommand"), "%s",
 		  r.err);
+	/* each synopsis whole, not its first line */
+	cr_assert(strstr(r.err, "[--tag T]... [--id UUID]"), "%s", r.err);
+	tu_run_release(&r);
+	/* --json and no command: the error as a document too */
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--json", NULL }), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(r.json, "stdout is not JSON: %s", r.out);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "invalid");
 	tu_run_release(&r);
 	EXPECT(&r, 1, "frob");
 	cr_assert(tu_err_names(&r, "frob"), "%s", r.err);

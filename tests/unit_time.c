@@ -504,6 +504,11 @@ Test(tz, valid_rejects_unknown_names)
 	cr_assert_not(tl_tz_valid("CET-1CEST"));
 	cr_assert_not(tl_tz_valid("Europe"));
 	cr_assert_not(tl_tz_valid("Europe/"));
+	/* files of the database that name no place */
+	cr_assert_not(tl_tz_valid("localtime"));
+	cr_assert_not(tl_tz_valid("posixrules"));
+	cr_assert_not(tl_tz_valid("Factory"));
+	cr_assert_not(tl_tz_valid("right/Europe/Berlin"));
 }
 
 Test(tz, valid_rejects_paths_out_of_the_database)

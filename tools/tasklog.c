@@ -240,25 +240,34 @@ static const struct command commands[] = {
 		   1, 1, "task ID", TL_TASK_UPDATE),
 	TASK_WRITE("assign",
 		   "usage: tasklog task assign ID MEMBER | task assign ID "
-		   "--unassign\n\nAssign a task, or make it unassigned.\n",
+		   "--unassign\n"
+		   "                 [--expect-version N] [--idempotency-key K]\n\n"
+		   "Assign a task, or make it unassigned.\n",
 		   OPT(O_UNASSIGN), 1, 2, "task ID and MEMBER", TL_TASK_ASSIGN),
 	TASK_WRITE("status",
-		   "usage: tasklog task status ID STATUS\n\n"
+		   "usage: tasklog task status ID STATUS\n"
+		   "                 [--expect-version N] [--idempotency-key K]\n\n"
 		   "Set the status: todo in_progress on_hold completed "
 		   "cancelled.\n",
 		   0, 2, 2, "task ID and STATUS", TL_TASK_STATUS),
 	TASK_WRITE("complete",
-		   "usage: tasklog task complete ID\n\nComplete a task.\n",
+		   "usage: tasklog task complete ID\n"
+		   "                 [--expect-version N] [--idempotency-key K]\n\n"
+		   "Complete a task.\n",
 		   0, 1, 1, "task ID", TL_TASK_COMPLETE),
 	TASK_WRITE("tag",
-		   "usage: tasklog task tag ID TAG\n\nAdd a tag to a task.\n",
+		   "usage: tasklog task tag ID TAG\n"
+		   "                 [--expect-version N] [--idempotency-key K]\n\n"
+		   "Add a tag to a task.\n",
 		   0, 2, 2, "task ID and TAG", TL_TASK_TAG),
 	TASK_WRITE("untag",
-		   "usage: tasklog task untag ID TAG\n\n"
+		   "usage: tasklog task untag ID TAG\n"
+		   "                 [--expect-version N] [--idempotency-key K]\n\n"
 		   "Remove a tag from a task.\n",
 		   0, 2, 2, "task ID and TAG", TL_TASK_UNTAG),
 	TASK_WRITE("delete",
-		   "usage: tasklog task delete ID\n\n"
+		   "usage: tasklog task delete ID\n"
+		   "                 [--expect-version N] [--idempotency-key K]\n\n"
 		   "Delete a task; its history stays in the log.\n",
 		   0, 1, 1, "task ID", TL_TASK_DELETE),
 	/* task stage ID STAGE: with pipelines. */
@@ -290,8 +299,9 @@ static const struct command commands[] = {
 	  "  --type T              call email message meeting chat "
 	  "proposal note task\n"
 	  "                        follow_up demo\n"
-	  "  --due WHEN            overdue, today, week (in the workspace's "
-	  "zone), none,\n"
+	  "  --due WHEN            overdue, today, week (in the zone of --tz "
+	  "or of the\n"
+	  "                        workspace), none,\n"
 	  "                        or FROM..TO: due in [FROM, TO); either "
 	  "end may be left out\n"
 	  "  --automation A        hide (default), include or only "
@@ -367,8 +377,8 @@ static const struct command commands[] = {
 	  "Print events of the log, oldest first.\n"
 	  "  --from SEQ            first seq (inclusive, default 1)\n"
 	  "  --limit N             at most N events (default 50)\n"
-	  "  --stream ID           only this stream (a task id or "
-	  "member:ID)\n",
+	  "  --stream ID           only this stream (a task id, member:ID "
+	  "or workspace)\n",
 	  OPT(O_FROM) | OPT(O_LIMIT) | OPT(O_STREAM), 0, 0, NULL, OPEN_READ, 0,
 	  run_log },
 	{ NULL, "verify",
@@ -816,8 +826,12 @@ static int open_workspace(struct cli *c)
 
 	c->dir = has(c, O_DB) ? c->val[O_DB]
 				: env && env[0] ? env : DEFAULT_DB;
-	/* Arguments before anything is opened: init's options, and no
-	 * other command creates a workspace's files. */
+	/* Arguments before anything is opened: --tz for every command,
+	 * init's options, and no other command creates a workspace's
+	 * files. */
+	if (has(c, O_TZ) && !tl_tz_valid(c->val[O_TZ]))
+		return tl_err_set(&c->err, TL_EINVALID, "tz",
+				  "unknown time zone '%.64s'", c->val[O_TZ]);
 	if (c->cmd->open == OPEN_CREATE) {
 		tl_init_opts io = { .tz = c->val[O_TZ],
 				    .week_start = c->val[O_WEEK_START],
@@ -829,6 +843,10 @@ static int open_workspace(struct cli *c)
 					 c->val[O_TZ], "now", &now,
 					 &c->err))))
 			return rc;
+		if (has(c, O_NOW) && now == 0)
+			return tl_err_set(&c->err, TL_EINVALID, "now",
+					  "must be after "
+					  "1970-01-01T00:00:00.000Z");
 	} else if (!workspace_files(c->dir)) {
 		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
 				  "workspace '%s' is not initialised (run "
@@ -868,6 +886,11 @@ static int open_workspace(struct cli *c)
 				   "now", &c->ctx.now_ms, &c->err);
 		if (rc)
 			return rc;
+		/* 0 is the engine's "the wall clock" (tl_ctx.now_ms) */
+		if (c->ctx.now_ms == 0)
+			return tl_err_set(&c->err, TL_EINVALID, "now",
+					  "must be after "
+					  "1970-01-01T00:00:00.000Z");
 	}
 	return 0;
 }
@@ -993,12 +1016,14 @@ static int run_task_write(struct cli *c)
 	case TL_TASK_UPDATE:
 		if (cmd.no_due && cmd.due.p)
 			return usage_error(c, "due",
-					   "cannot be given with --due");
+					   "--no-due and --due cannot be given "
+					   "together");
 		break;
 	case TL_TASK_ASSIGN:
 		if (cmd.unassign && c->words_len == 2)
 			return usage_error(c, "assignee",
-					   "cannot be given with a MEMBER");
+					   "--unassign and a MEMBER cannot be "
+					   "given together");
 		if (!cmd.unassign && c->words_len < 2)
 			return usage_error(c, NULL,
 					   "missing MEMBER (or --unassign)");
@@ -1032,7 +1057,8 @@ static int run_member_write(struct cli *c)
 
 	if (has(c, O_CRM_ACCESS) && has(c, O_NO_CRM_ACCESS))
 		return usage_error(c, "crm_access",
-				   "cannot be given with --crm-access");
+				   "--crm-access and --no-crm-access "
+				   "cannot be given together");
 	cmd.id = tl_s(c->words[0]);
 	cmd.name = opt_slice(c, O_NAME);
 	cmd.role = opt_slice(c, O_ROLE);
@@ -1741,8 +1767,9 @@ static void print_group_usage(FILE *f, const char *group)
 		const char *u = commands[i].usage;
 		if (!commands[i].group || strcmp(commands[i].group, group))
 			continue;
-		/* The first line of each synopsis, without "usage: ". */
-		size_t n = strcspn(u, "\n");
+		/* Each synopsis, without "usage: ": up to its blank line. */
+		const char *end = strstr(u, "\n\n");
+		size_t n = end ? (size_t)(end - u) : strlen(u);
 		fprintf(f, "  %.*s\n", (int)(n - 7), u + 7);
 	}
 }
@@ -1855,6 +1882,11 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			}
 			snprintf(c->subject, sizeof c->subject, "%s", group);
 			return usage_error(c, NULL, "missing subcommand");
+		}
+		if (c->json && !has(c, O_HELP)) {
+			/* --json asked for a document: the error one */
+			fputs(overall_usage, stderr);
+			return usage_error(c, NULL, "missing command");
 		}
 		fputs(overall_usage, stdout);
 		*status = has(c, O_HELP) ? 0 : 1;
