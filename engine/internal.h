@@ -425,4 +425,8 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		  bool allow_newlines, tl_err *err);
 
+/* The UTC offset (seconds east) of zone tz at instant t (seconds), from
+ * the zone's TZif file (time.c); TL_EINVALID when tz names no zone. */
+int tl_zone_offset(const char *tz, int64_t t, int64_t *off);
+
 #endif

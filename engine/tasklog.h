@@ -89,13 +89,9 @@ int64_t tl_time_now(void);
 bool tl_tz_valid(const char *tz);
 /* [start, end) of the local day / week containing t in zone tz;
  * week_start 1 = Monday, 0 = Sunday.
- * The C library reads zones only through the TZ environment variable:
- * for a zone other than UTC, these functions (and tl_time_parse of a
- * date, and the commands and queries that use them) set TZ for the
- * duration of the call, under a lock of their own, and restore it.  A
- * program that reads local time (localtime, mktime, strftime) in other
- * threads meanwhile may see that zone; such a program should serialise
- * those calls with tasklog's, or keep to UTC itself. */
+ * Zones are read from the system database's files by tasklog itself and
+ * kept for the life of the process; the process's TZ is never touched,
+ * so these are safe beside threads that read local time. */
 int tl_day_range(int64_t t, const char *tz, int64_t *start, int64_t *end);
 int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *start,
 		  int64_t *end);

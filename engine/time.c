@@ -7,11 +7,9 @@
  * RFC 3339 UTC with milliseconds.
  *
  * UTC arithmetic is done here with integers, so that it never depends on
- * the process's TZ.  Zone rules come from the system time-zone database
- * through the C library: the zone is selected by setting TZ for the
- * duration of one call and restoring it afterwards.  TZ is process-global,
- * so those calls are serialised by zone_lock; code elsewhere in the
- * process that reads local time while one of them runs may see our zone.
+ * the process's TZ.  Zone rules come from the system time-zone database,
+ * its TZif files read here (below), not through the C library, which
+ * would select a zone only by changing the process's TZ.
  *
  * A local day starts at the first instant whose wall-clock time is at or
  * after its midnight.  That is midnight itself on most days; the end of the
@@ -21,7 +19,7 @@
  * in stranger zones.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1 /* tm_gmtoff, setenv, strnlen */
+#define _GNU_SOURCE 1 /* strnlen */
 #endif
 #include <fcntl.h>
 #include <pthread.h>
@@ -176,76 +174,350 @@ bool tl_tz_valid(const char *tz)
 	return ok;
 }
 
-/* A zone selected for the duration of one call. */
-struct zone {
-	bool utc;    /* plain arithmetic, TZ untouched */
-	bool had_tz; /* TZ was set before we changed it */
-	char *saved; /* its value then */
+/* ---- the zone database, read directly ----------------------------------
+ *
+ * A zone is read from its TZif file (RFC 8536) in the system database:
+ * its transitions (instant, offset after it) and, for instants after the
+ * last one, the POSIX TZ rule of its footer ("CET-1CEST,M3.5.0,M10.5.0/3").
+ * The C library reads the same files, but selects a zone only through the
+ * process's TZ; reading them here keeps no global state.  Zones are read
+ * once per process and kept (a few KiB each); the cache is locked, a zone
+ * is never changed after it is read.
+ */
+
+/* A date of a POSIX rule: Jn (1..365, no Feb 29), n (0..365) or
+ * Mm.w.d, and the local time of day (seconds, may be < 0 or > 24 h). */
+struct rule_date {
+	char kind; /* 'J', 'n' or 'M' */
+	int n, m, w, d;
+	int32_t secs;
 };
 
-static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
+struct zone {
+	const char *name;
+	struct zone *next;
+	bool utc;
+	size_t n;              /* transitions */
+	int64_t *at;           /* their instants (s), ascending */
+	int32_t *off;          /* the offset (s east of UTC) from each on */
+	int32_t off0;          /* before the first: time type 0 */
+	bool rule;             /* a footer rule, after the last transition */
+	bool rule_dst;
+	int32_t std_off, dst_off;
+	struct rule_date start, end;
+};
 
-/* Select tz; TL_EINVALID when it names no zone. */
-static int zone_enter(struct zone *z, const char *tz)
+static const struct zone utc_zone = { .name = "UTC", .utc = true };
+static pthread_mutex_t zones_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct zone *zones; /* read so far */
+
+static uint32_t get_be32(const unsigned char *p)
 {
-	char spec[TZ_NAME_MAX + 2];
-	const char *prev;
-
-	z->utc = !tz || strcmp(tz, "UTC") == 0;
-	z->had_tz = false;
-	z->saved = NULL;
-	if (z->utc)
-		return 0;
-	if (!tl_tz_valid(tz))
-		return TL_EINVALID;
-
-	pthread_mutex_lock(&zone_lock);
-	prev = getenv("TZ");
-	if (prev) {
-		z->saved = strdup(prev);
-		if (!z->saved)
-			goto fail;
-		z->had_tz = true;
-	}
-	/* A leading colon makes the C library read a file, never a rule. */
-	snprintf(spec, sizeof(spec), ":%s", tz);
-	if (setenv("TZ", spec, 1) != 0)
-		goto fail;
-	tzset();
-	return 0;
-fail:
-	free(z->saved);
-	z->saved = NULL;
-	pthread_mutex_unlock(&zone_lock);
-	return TL_ESTORAGE;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static void zone_leave(struct zone *z)
+static int64_t get_be64s(const unsigned char *p)
 {
-	if (z->utc)
-		return;
-	if (z->had_tz)
-		setenv("TZ", z->saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(z->saved);
-	z->saved = NULL;
-	pthread_mutex_unlock(&zone_lock);
+	return (int64_t)((uint64_t)get_be32(p) << 32 | get_be32(p + 4));
+}
+
+/* [+-]hh[:mm[:ss]], hours up to 167 (RFC 8536's extension). */
+static bool rule_hms(const char **pp, bool sign_ok, int32_t *out)
+{
+	const char *p = *pp;
+	int sign = 1, part[3] = { 0, 0, 0 }, k = 0;
+
+	if (sign_ok && (*p == '+' || *p == '-'))
+		sign = *p++ == '-' ? -1 : 1;
+	for (;;) {
+		int v = 0, digits = 0;
+		while (*p >= '0' && *p <= '9' && digits < 3) {
+			v = v * 10 + (*p++ - '0');
+			digits++;
+		}
+		if (!digits || (k == 0 && v > 167) || (k > 0 && v > 59))
+			return false;
+		part[k++] = v;
+		if (k == 3 || *p != ':')
+			break;
+		p++;
+	}
+	*out = sign * (part[0] * 3600 + part[1] * 60 + part[2]);
+	*pp = p;
+	return true;
+}
+
+/* A zone abbreviation: <...> or three or more letters. */
+static bool rule_name(const char **pp)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	if (*p == '<') {
+		while (*++p && *p != '>')
+			n++;
+		if (*p != '>' || n < 1)
+			return false;
+		*pp = p + 1;
+		return true;
+	}
+	while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')) {
+		p++;
+		n++;
+	}
+	*pp = p;
+	return n >= 3;
+}
+
+static bool rule_date(const char **pp, struct rule_date *r)
+{
+	const char *p = *pp;
+
+	r->secs = 2 * 3600;
+	if (*p == 'M') {
+		p++;
+		r->kind = 'M';
+		if (sscanf(p, "%d.%d.%d", &r->m, &r->w, &r->d) != 3 ||
+		    r->m < 1 || r->m > 12 || r->w < 1 || r->w > 5 ||
+		    r->d < 0 || r->d > 6)
+			return false;
+		while ((*p >= '0' && *p <= '9') || *p == '.')
+			p++;
+	} else {
+		r->kind = 'n';
+		if (*p == 'J') {
+			r->kind = 'J';
+			p++;
+		}
+		int digits = 0;
+		r->n = 0;
+		while (*p >= '0' && *p <= '9' && digits < 3) {
+			r->n = r->n * 10 + (*p++ - '0');
+			digits++;
+		}
+		if (!digits ||
+		    (r->kind == 'J' ? r->n < 1 || r->n > 365 : r->n > 365))
+			return false;
+	}
+	if (*p == '/' && (p++, !rule_hms(&p, true, &r->secs)))
+		return false;
+	*pp = p;
+	return true;
+}
+
+/* Parse the footer rule into z; false when it is not one. */
+static bool rule_parse(struct zone *z, const char *p)
+{
+	int32_t v;
+
+	if (!rule_name(&p) || !rule_hms(&p, true, &v))
+		return false;
+	z->std_off = -v; /* POSIX counts west of UTC */
+	z->rule = true;
+	if (!*p)
+		return true;
+	if (!rule_name(&p))
+		return false;
+	z->rule_dst = true;
+	z->dst_off = z->std_off + 3600;
+	if (*p && *p != ',') {
+		if (!rule_hms(&p, true, &v))
+			return false;
+		z->dst_off = -v;
+	}
+	if (*p != ',') /* DST without a rule: not in TZif footers */
+		return false;
+	p++;
+	if (!rule_date(&p, &z->start) || *p++ != ',' ||
+	    !rule_date(&p, &z->end))
+		return false;
+	return *p == 0;
+}
+
+/* Days since 1970-01-01 of rule date r in year y. */
+static int64_t rule_day(const struct rule_date *r, int64_t y)
+{
+	if (r->kind == 'J')
+		return days_from_civil(y, 1, 1) + r->n - 1 +
+		       (is_leap(y) && r->n >= 60);
+	if (r->kind == 'n')
+		return days_from_civil(y, 1, 1) + r->n;
+	int64_t first = days_from_civil(y, r->m, 1);
+	int wday = (int)(first + 4 - floor_div(first + 4, 7) * 7); /* Thu */
+	int day = 1 + (r->d - wday + 7) % 7 + (r->w - 1) * 7;
+	while (day > days_in_month(y, r->m))
+		day -= 7;
+	return first + day - 1;
+}
+
+/* The offset of the footer rule at instant t (s). */
+static int32_t rule_offset(const struct zone *z, int64_t t)
+{
+	int64_t y, s, e;
+	int m, d;
+
+	if (!z->rule_dst)
+		return z->std_off;
+	civil_from_days(floor_div(t + z->std_off, SEC_PER_DAY), &y, &m, &d);
+	/* DST starts at a standard-time wall clock and ends at a DST one */
+	s = rule_day(&z->start, y) * SEC_PER_DAY + z->start.secs - z->std_off;
+	e = rule_day(&z->end, y) * SEC_PER_DAY + z->end.secs - z->dst_off;
+	if (s < e)
+		return t >= s && t < e ? z->dst_off : z->std_off;
+	return t >= e && t < s ? z->std_off : z->dst_off; /* south */
+}
+
+/* Read a TZif file into z; false when it is not one we can use. */
+static bool zone_read(struct zone *z, const unsigned char *b, size_t len)
+{
+	size_t cnt[6], o, body, i;
+	int v2;
+
+	if (len < 44 || memcmp(b, "TZif", 4))
+		return false;
+	v2 = b[4] >= '2';
+	for (int pass = 0;; pass++) {
+		for (i = 0; i < 6; i++)
+			cnt[i] = get_be32(b + 20 + 4 * i);
+		/* isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt */
+		size_t tsz = v2 && pass ? 8 : 4;
+		body = cnt[3] * tsz + cnt[3] + cnt[4] * 6 + cnt[5] +
+		       cnt[2] * (tsz + 4) + cnt[1] + cnt[0];
+		if (cnt[4] == 0 || cnt[4] > 256 || cnt[3] > 1000000 ||
+		    len - 44 < body)
+			return false;
+		if (v2 && !pass) { /* skip the 32-bit data to the 64-bit */
+			b += 44 + body;
+			len -= 44 + body;
+			if (len < 44 || memcmp(b, "TZif", 4))
+				return false;
+			continue;
+		}
+		break;
+	}
+	if (cnt[2]) /* leap seconds: a "right/" zone */
+		return false;
+	size_t tsz = v2 ? 8 : 4, n = cnt[3];
+	const unsigned char *times = b + 44, *idx = times + n * tsz,
+			    *types = idx + n;
+	z->n = n;
+	z->at = malloc((n ? n : 1) * sizeof *z->at);
+	z->off = malloc((n ? n : 1) * sizeof *z->off);
+	if (!z->at || !z->off)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (idx[i] >= cnt[4])
+			return false;
+		z->at[i] = tsz == 8 ? get_be64s(times + 8 * i)
+				    : (int32_t)get_be32(times + 4 * i);
+		z->off[i] = (int32_t)get_be32(types + 6 * idx[i]);
+		if (i && z->at[i] <= z->at[i - 1])
+			return false;
+	}
+	z->off0 = (int32_t)get_be32(types);
+	/* the footer: "\n" TZ string "\n" after the 64-bit data */
+	o = 44 + body;
+	if (v2 && o < len && b[o] == '\n') {
+		const unsigned char *nl = memchr(b + o + 1, '\n', len - o - 1);
+		char foot[128];
+		size_t fl = nl ? (size_t)(nl - (b + o + 1)) : 0;
+		if (nl && fl > 0 && fl < sizeof foot) {
+			memcpy(foot, b + o + 1, fl);
+			foot[fl] = 0;
+			if (!rule_parse(z, foot))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The zone named tz, read once per process; NULL when it names none. */
+static const struct zone *zone_get(const char *tz)
+{
+	char path[sizeof(ZONEINFO_DIR) + TZ_NAME_MAX];
+	struct zone *z;
+
+	if (!tz || strcmp(tz, "UTC") == 0)
+		return &utc_zone;
+	pthread_mutex_lock(&zones_lock);
+	struct zone **pz = &zones;
+	for (; (z = *pz); pz = &z->next)
+		if (strcmp(z->name, tz) == 0) {
+			*pz = z->next; /* to the front: the next look-up */
+			z->next = zones;
+			zones = z;
+			break;
+		}
+	pthread_mutex_unlock(&zones_lock);
+	if (z)
+		return z;
+	if (!tl_tz_valid(tz))
+		return NULL;
+
+	snprintf(path, sizeof path, "%s%s", ZONEINFO_DIR, tz);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	unsigned char *buf = NULL;
+	bool ok = false;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    st.st_size <= (1 << 20) && (buf = malloc((size_t)st.st_size)) &&
+	    read(fd, buf, (size_t)st.st_size) == st.st_size &&
+	    (z = calloc(1, sizeof *z)) && (z->name = strdup(tz)))
+		ok = zone_read(z, buf, (size_t)st.st_size);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (!ok) {
+		if (z) {
+			free((void *)z->name);
+			free(z->at);
+			free(z->off);
+			free(z);
+		}
+		return NULL;
+	}
+	/* Kept for the life of the process.  Two threads reading the same
+	 * zone at once both add it; the first one found is used. */
+	pthread_mutex_lock(&zones_lock);
+	z->next = zones;
+	zones = z;
+	pthread_mutex_unlock(&zones_lock);
+	return z;
 }
 
 /* Seconds to add to UTC to get the wall clock at instant t (seconds). */
 static int64_t zone_offset(const struct zone *z, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	size_t lo = 0, hi;
 
 	if (z->utc)
 		return 0;
-	/* Cannot fail for the years 1..9999 we limit ourselves to. */
-	if (!localtime_r(&tt, &tm))
-		return 0;
-	return tm.tm_gmtoff;
+	if (!z->n || t >= z->at[z->n - 1]) {
+		if (z->rule)
+			return rule_offset(z, t);
+		return z->n ? z->off[z->n - 1] : z->off0;
+	}
+	if (t < z->at[0])
+		return z->off0;
+	hi = z->n - 1; /* at[lo] <= t < at[hi] */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (z->at[mid] <= t)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return z->off[lo];
+}
+
+int tl_zone_offset(const char *tz, int64_t t, int64_t *off)
+{
+	const struct zone *z = zone_get(tz);
+	if (!z)
+		return TL_EINVALID;
+	*off = zone_offset(z, t);
+	return 0;
 }
 
 /* The local date of instant t (seconds), as days since 1970-01-01. */
@@ -336,17 +608,14 @@ static void zone_span(const struct zone *z, int64_t first, int len,
 int tl_day_range(int64_t t, const char *tz, int64_t *start, int64_t *end)
 {
 	int64_t s, a, b;
-	struct zone z;
-	int rc;
+	const struct zone *z;
 
 	if (t < RANGE_MIN_MS || t > RANGE_MAX_MS)
 		return TL_EINVALID;
-	rc = zone_enter(&z, tz);
-	if (rc)
-		return rc;
+	if (!(z = zone_get(tz)))
+		return TL_EINVALID;
 	s = floor_div(t, MS_PER_SEC);
-	zone_span(&z, zone_day(&z, s), 1, s, &a, &b);
-	zone_leave(&z);
+	zone_span(z, zone_day(z, s), 1, s, &a, &b);
 	*start = a * MS_PER_SEC;
 	*end = b * MS_PER_SEC;
 	return 0;
@@ -356,23 +625,21 @@ int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *start,
 		  int64_t *end)
 {
 	int64_t s, day, a, b;
-	struct zone z;
-	int wday, rc;
+	const struct zone *z;
+	int wday;
 
 	/* Any tm_wday works; the engine uses 1 (Monday) and 0 (Sunday). */
 	if (week_start < 0 || week_start > 6)
 		return TL_EINVALID;
 	if (t < RANGE_MIN_MS || t > RANGE_MAX_MS)
 		return TL_EINVALID;
-	rc = zone_enter(&z, tz);
-	if (rc)
-		return rc;
+	if (!(z = zone_get(tz)))
+		return TL_EINVALID;
 	s = floor_div(t, MS_PER_SEC);
-	day = zone_day(&z, s);
+	day = zone_day(z, s);
 	wday = (int)(day + 4 - floor_div(day + 4, 7) * 7); /* 1970-01-01: Thu */
 	day -= (wday - week_start + 7) % 7;
-	zone_span(&z, day, 7, s, &a, &b);
-	zone_leave(&z);
+	zone_span(z, day, 7, s, &a, &b);
 	*start = a * MS_PER_SEC;
 	*end = b * MS_PER_SEC;
 	return 0;
@@ -634,24 +901,19 @@ int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 	if (s.len > 0 && (s.p[0] == '+' || s.p[0] == '-')) {
 		ok = scan_relative(&s, now_ms, &ms);
 	} else if (s.len == 10) {
-		struct zone z;
-		int rc;
+		const struct zone *z;
 
 		ok = scan_date(&s, &days);
 		if (!ok)
 			return bad_time(err, field, text, NULL);
-		rc = zone_enter(&z, tz);
-		if (rc) {
+		if (!(z = zone_get(tz))) {
 			char quoted[208];
 
 			quote_value(tl_s(tz), quoted, sizeof(quoted));
-			return tl_err_set(err, rc, "tz", "%s '%s'",
-					  rc == TL_EINVALID ?
-					  "unknown time zone" :
-					  "cannot select time zone", quoted);
+			return tl_err_set(err, TL_EINVALID, "tz",
+					  "unknown time zone '%s'", quoted);
 		}
-		ms = zone_day_start(&z, days) * MS_PER_SEC;
-		zone_leave(&z);
+		ms = zone_day_start(z, days) * MS_PER_SEC;
 	} else {
 		ok = scan_date(&s, &days) && scan_rfc3339_time(&s, days, &ms);
 	}

@@ -6,10 +6,13 @@
  * goes wrong.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "tasklog.h"
+#include "internal.h"
 
 /* 2026-12-01T10:00:00Z, checked against date(1) */
 #define NOW INT64_C(1796119200000)
@@ -803,4 +806,126 @@ Test(week, range_rejects_bad_week_start_and_zone)
 	cr_assert_eq(tl_week_range(NOW, "Nope/Zone", 1, &a, &b), TL_EINVALID);
 	cr_assert_eq(a, 1);
 	cr_assert_eq(b, 2);
+}
+
+/* ---- the TZif reader against the C library ---------------------------------
+ * time.c reads zone files itself (the C library would need TZ changed for
+ * the whole process).  Every zone of zone1970.tab, at instants spread
+ * over 1850-2200 (before the first transition of most zones, after the
+ * last, where the POSIX footer rule applies) and on both sides of every
+ * transition of 1970-2200, must have the offset glibc's localtime_r gives
+ * from the same files. */
+
+/* The C library's offset at t, TZ set to the zone beforehand. */
+static int64_t libc_offset(int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	cr_assert(localtime_r(&tt, &tm));
+	return tm.tm_gmtoff;
+}
+
+static void same_offset(const char *tz, int64_t t, size_t *checked)
+{
+	int64_t mine;
+	cr_assert_eq(tl_zone_offset(tz, t, &mine), 0, "%s", tz);
+	int64_t libc = libc_offset(t);
+	cr_assert_eq(mine, libc, "%s at %lld: %lld, the C library %lld", tz,
+		     (long long)t, (long long)mine, (long long)libc);
+	(*checked)++;
+}
+
+Test(tz, offsets_equal_the_c_librarys_for_every_zone)
+{
+	FILE *f = fopen("/usr/share/zoneinfo/zone1970.tab", "r");
+	cr_assert(f, "no zone1970.tab (tzdata)");
+	char line[512];
+	size_t zones = 0, checked = 0;
+	const int64_t from = 0, to = INT64_C(7258118400); /* 2200 */
+	while (fgets(line, sizeof line, f)) {
+		if (line[0] == '#')
+			continue;
+		char *tab1 = strchr(line, '\t'), *tab2, *end;
+		if (!tab1 || !(tab2 = strchr(tab1 + 1, '\t')))
+			continue;
+		char *tz = tab2 + 1;
+		end = tz + strcspn(tz, "\t\n");
+		*end = 0;
+		zones++;
+		char spec[300];
+		snprintf(spec, sizeof spec, ":%s", tz);
+		setenv("TZ", spec, 1);
+		tzset();
+		/* every 9 days and 7 hours: all hours, all weekdays; from
+		 * 1850, before the first transition of most zones */
+		for (int64_t t = INT64_C(-3786825600); t < to;
+		     t += 9 * 86400 + 7 * 3600)
+			same_offset(tz, t, &checked);
+		/* each change of offset found by a daily walk, to the second */
+		int64_t prev, cur;
+		cr_assert_eq(tl_zone_offset(tz, from, &prev), 0);
+		for (int64_t t = from + 86400; t < to; t += 86400) {
+			cr_assert_eq(tl_zone_offset(tz, t, &cur), 0);
+			if (cur == prev)
+				continue;
+			int64_t lo = t - 86400, hi = t, o;
+			while (hi - lo > 1) {
+				int64_t mid = lo + (hi - lo) / 2;
+				cr_assert_eq(tl_zone_offset(tz, mid, &o), 0);
+				if (o == prev)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			same_offset(tz, lo, &checked);
+			same_offset(tz, hi, &checked);
+			prev = cur;
+		}
+	}
+	fclose(f);
+	unsetenv("TZ");
+	tzset();
+	cr_assert_gt(zones, 300, "only %zu zones", zones);
+	cr_log_info("%zu offsets of %zu zones", checked, zones);
+}
+
+/* Zone arithmetic keeps no global state: another thread that reads local
+ * time meanwhile never sees a zone of ours (the C library's way, TZ set
+ * for each call, showed it). */
+static volatile int zone_loop_done;
+
+static void *zone_loop(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20000; i++) {
+		int64_t a, b;
+		cr_assert_eq(tl_day_range(NOW + i * INT64_C(3600000),
+					  i % 2 ? "Pacific/Auckland"
+						: "America/Los_Angeles",
+					  &a, &b),
+			     0);
+	}
+	zone_loop_done = 1;
+	return NULL;
+}
+
+Test(tz, zone_reads_leave_the_process_zone_alone)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+	pthread_t th;
+	zone_loop_done = 0;
+	cr_assert_eq(pthread_create(&th, NULL, zone_loop, NULL), 0);
+	size_t seen = 0, bad = 0;
+	while (!zone_loop_done) {
+		time_t t = (time_t)(NOW / 1000);
+		struct tm tm;
+		cr_assert(localtime_r(&t, &tm));
+		bad += tm.tm_gmtoff != 0;
+		seen++;
+	}
+	pthread_join(th, NULL);
+	unsetenv("TZ");
+	tzset();
+	cr_assert_eq(bad, 0, "%zu of %zu local times were not UTC", bad, seen);
 }
