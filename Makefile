@@ -152,12 +152,19 @@ fuzz-deps: deps
 
 fuzz: fuzz-deps
 	$(MAKE) $(FUZZ_BINS)
+	@mkdir -p build-fuzz/seeds-tzif && for z in UTC Europe/Berlin \
+		America/Los_Angeles Pacific/Auckland Australia/Lord_Howe \
+		America/Sao_Paulo Asia/Tehran Africa/Casablanca; do \
+		{ printf '\0\0\0\0\0\0\0\0'; cat /usr/share/zoneinfo/$$z; } \
+		> build-fuzz/seeds-tzif/$$(echo $$z | tr / _); done
 	@for f in $(FUZZ_BINS); do n=$${f#build-fuzz/}; \
 		mkdir -p build-fuzz/corpus/$$n && \
 		echo "  FUZZ    $$n ($(FUZZ_SECONDS) s)" && \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=build-fuzz/$$n- \
-			build-fuzz/corpus/$$n fuzz/seeds/$$n || exit 1; done
+			build-fuzz/corpus/$$n \
+			$$(if [ $$n = fuzz_tzif ]; then echo build-fuzz/seeds-tzif; \
+			   else echo fuzz/seeds/$$n; fi) || exit 1; done
 
 # ---- install -----------------------------------------------------------------
 install: all

@@ -428,5 +428,7 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 /* The UTC offset (seconds east) of zone tz at instant t (seconds), from
  * the zone's TZif file (time.c); TL_EINVALID when tz names no zone. */
 int tl_zone_offset(const char *tz, int64_t t, int64_t *off);
+/* The same from the bytes of a TZif file (fuzzing and tests). */
+int tl_zone_parse(const uint8_t *buf, size_t len, int64_t t, int64_t *off);
 
 #endif

@@ -368,6 +368,13 @@ static int32_t rule_offset(const struct zone *z, int64_t t)
 	return t >= e && t < s ? z->std_off : z->dst_off; /* south */
 }
 
+/* RFC 8536's range of a UTC offset; the day arithmetic above counts on
+ * offsets within OFFSET_BOUND. */
+static bool offset_ok(int64_t off)
+{
+	return off >= -89999 && off <= 93599;
+}
+
 /* Read a TZif file into z; false when it is not one we can use. */
 static bool zone_read(struct zone *z, const unsigned char *b, size_t len)
 {
@@ -415,6 +422,9 @@ static bool zone_read(struct zone *z, const unsigned char *b, size_t len)
 		if (i && z->at[i] <= z->at[i - 1])
 			return false;
 	}
+	for (i = 0; i < cnt[4]; i++)
+		if (!offset_ok((int32_t)get_be32(types + 6 * i)))
+			return false;
 	z->off0 = (int32_t)get_be32(types);
 	/* the footer: "\n" TZ string "\n" after the 64-bit data */
 	o = 44 + body;
@@ -425,7 +435,8 @@ static bool zone_read(struct zone *z, const unsigned char *b, size_t len)
 		if (nl && fl > 0 && fl < sizeof foot) {
 			memcpy(foot, b + o + 1, fl);
 			foot[fl] = 0;
-			if (!rule_parse(z, foot))
+			if (!rule_parse(z, foot) || !offset_ok(z->std_off) ||
+			    (z->rule_dst && !offset_ok(z->dst_off)))
 				return false;
 		}
 	}
@@ -509,6 +520,17 @@ static int64_t zone_offset(const struct zone *z, int64_t t)
 			hi = mid;
 	}
 	return z->off[lo];
+}
+
+int tl_zone_parse(const uint8_t *buf, size_t len, int64_t t, int64_t *off)
+{
+	struct zone z = { .name = "(bytes)" };
+	bool ok = zone_read(&z, buf, len);
+	if (ok)
+		*off = zone_offset(&z, t);
+	free(z.at);
+	free(z.off);
+	return ok ? 0 : TL_EINVALID;
 }
 
 int tl_zone_offset(const char *tz, int64_t t, int64_t *off)

@@ -929,3 +929,40 @@ Test(tz, zone_reads_leave_the_process_zone_alone)
 	tzset();
 	cr_assert_eq(bad, 0, "%zu of %zu local times were not UTC", bad, seen);
 }
+
+/* A one-type TZif file (version 1) with UTC offset off. */
+static size_t tzif_one(uint8_t *b, int32_t off)
+{
+	memset(b, 0, 44);
+	memcpy(b, "TZif", 4);
+	b[20 + 4 * 4 + 3] = 1; /* typecnt */
+	b[20 + 5 * 4 + 3] = 4; /* charcnt */
+	uint32_t u = (uint32_t)off;
+	b[44] = (uint8_t)(u >> 24);
+	b[45] = (uint8_t)(u >> 16);
+	b[46] = (uint8_t)(u >> 8);
+	b[47] = (uint8_t)u;
+	b[48] = 0; /* isdst */
+	b[49] = 0; /* desigidx */
+	memcpy(b + 50, "XYZ", 4);
+	return 54;
+}
+
+/* The reader refuses what it cannot use: offsets past RFC 8536's range
+ * (found by fuzz_tzif), short or foreign files. */
+Test(tz, tzif_reader_refuses_bad_files)
+{
+	uint8_t b[64];
+	int64_t off;
+	size_t n = tzif_one(b, 3600);
+	cr_assert_eq(tl_zone_parse(b, n, 0, &off), 0);
+	cr_assert_eq(off, 3600);
+	n = tzif_one(b, 93600); /* 26 h */
+	cr_assert_eq(tl_zone_parse(b, n, 0, &off), TL_EINVALID);
+	n = tzif_one(b, -90000);
+	cr_assert_eq(tl_zone_parse(b, n, 0, &off), TL_EINVALID);
+	n = tzif_one(b, 3600);
+	cr_assert_eq(tl_zone_parse(b, n - 1, 0, &off), TL_EINVALID);
+	memcpy(b, "TZiX", 4);
+	cr_assert_eq(tl_zone_parse(b, n, 0, &off), TL_EINVALID);
+}
