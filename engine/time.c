@@ -276,14 +276,22 @@ static bool rule_date(const char **pp, struct rule_date *r)
 
 	r->secs = 2 * 3600;
 	if (*p == 'M') {
-		p++;
+		int *f[3] = { &r->m, &r->w, &r->d };
 		r->kind = 'M';
-		if (sscanf(p, "%d.%d.%d", &r->m, &r->w, &r->d) != 3 ||
-		    r->m < 1 || r->m > 12 || r->w < 1 || r->w > 5 ||
+		for (int i = 0; i < 3; i++) {
+			int digits = 0;
+			p++; /* 'M', then each '.' */
+			*f[i] = 0;
+			while (*p >= '0' && *p <= '9' && digits < 2) {
+				*f[i] = *f[i] * 10 + (*p++ - '0');
+				digits++;
+			}
+			if (!digits || (i < 2 && *p != '.'))
+				return false;
+		}
+		if (r->m < 1 || r->m > 12 || r->w < 1 || r->w > 5 ||
 		    r->d < 0 || r->d > 6)
 			return false;
-		while ((*p >= '0' && *p <= '9') || *p == '.')
-			p++;
 	} else {
 		r->kind = 'n';
 		if (*p == 'J') {
