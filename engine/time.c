@@ -42,7 +42,7 @@
 #define TIME_MAX_MS (INT64_C(2932897) * MS_PER_DAY - 1)
 
 /* Ranges are computed for times of years 1..9999, which keeps every
- * intermediate value far from overflow and inside what localtime_r takes. */
+ * intermediate value far from overflow. */
 #define RANGE_MIN_MS (INT64_C(-719162) * MS_PER_DAY)
 #define RANGE_MAX_MS TIME_MAX_MS
 
