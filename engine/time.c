@@ -359,21 +359,33 @@ static int64_t rule_day(const struct rule_date *r, int64_t y)
 	return first + day - 1;
 }
 
-/* The offset of the footer rule at instant t (s). */
+/* The offset of the footer rule at instant t (s): that of the last of
+ * the rule's changes at or before t, among those of the year before,
+ * this year and the next (a rule time may push a change over New Year;
+ * "0/0,J365/25", DST all year, ends and starts again at one instant,
+ * where the start wins). */
 static int32_t rule_offset(const struct zone *z, int64_t t)
 {
-	int64_t y, s, e;
-	int m, d;
+	int64_t y, when, best_when = 0;
+	int m, d, best = -1;
 
 	if (!z->rule_dst)
 		return z->std_off;
 	civil_from_days(floor_div(t + z->std_off, SEC_PER_DAY), &y, &m, &d);
-	/* DST starts at a standard-time wall clock and ends at a DST one */
-	s = rule_day(&z->start, y) * SEC_PER_DAY + z->start.secs - z->std_off;
-	e = rule_day(&z->end, y) * SEC_PER_DAY + z->end.secs - z->dst_off;
-	if (s < e)
-		return t >= s && t < e ? z->dst_off : z->std_off;
-	return t >= e && t < s ? z->std_off : z->dst_off; /* south */
+	for (int64_t yy = y - 1; yy <= y + 1; yy++)
+		for (int start = 0; start < 2; start++) {
+			/* DST starts at a standard-time wall clock and ends
+			 * at a DST one */
+			const struct rule_date *r = start ? &z->start : &z->end;
+			when = rule_day(r, yy) * SEC_PER_DAY + r->secs -
+			       (start ? z->std_off : z->dst_off);
+			if (when <= t && (best < 0 || when > best_when ||
+					  (when == best_when && start))) {
+				best = start;
+				best_when = when;
+			}
+		}
+	return best == 1 ? z->dst_off : z->std_off;
 }
 
 /* RFC 8536's range of a UTC offset; the day arithmetic above counts on
@@ -434,17 +446,25 @@ static bool zone_read(struct zone *z, const unsigned char *b, size_t len)
 		if (!offset_ok((int32_t)get_be32(types + 6 * i)))
 			return false;
 	z->off0 = (int32_t)get_be32(types);
-	/* the footer: "\n" TZ string "\n" after the 64-bit data */
+	/* the footer: "\n" TZ string "\n" after the 64-bit data (the
+	 * last newline missing, the string runs to the end, as the C
+	 * library reads it) */
 	o = 44 + body;
 	if (v2 && o < len && b[o] == '\n') {
 		const unsigned char *nl = memchr(b + o + 1, '\n', len - o - 1);
-		char foot[128];
-		size_t fl = nl ? (size_t)(nl - (b + o + 1)) : 0;
-		if (nl && fl > 0 && fl < sizeof foot) {
+		size_t fl = nl ? (size_t)(nl - (b + o + 1)) : len - o - 1;
+		if (fl > 0) {
+			char *foot = malloc(fl + 1);
+			if (!foot)
+				return false;
 			memcpy(foot, b + o + 1, fl);
 			foot[fl] = 0;
-			if (!rule_parse(z, foot) || !offset_ok(z->std_off) ||
-			    (z->rule_dst && !offset_ok(z->dst_off)))
+			bool ok = memchr(foot, 0, fl) == NULL &&
+				  rule_parse(z, foot) &&
+				  offset_ok(z->std_off) &&
+				  (!z->rule_dst || offset_ok(z->dst_off));
+			free(foot);
+			if (!ok)
 				return false;
 		}
 	}

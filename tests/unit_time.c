@@ -966,3 +966,69 @@ Test(tz, tzif_reader_refuses_bad_files)
 	memcpy(b, "TZiX", 4);
 	cr_assert_eq(tl_zone_parse(b, n, 0, &off), TL_EINVALID);
 }
+
+/* A version 2 TZif file without transitions: one type of offset off in
+ * both headers' data, then the footer (without its last newline when nl
+ * is false).  Returns its length. */
+static size_t tzif_footer(uint8_t *b, size_t cap, int32_t off,
+			  const char *footer, bool nl)
+{
+	size_t n = tzif_one(b, off), fl = strlen(footer);
+	b[4] = '2';
+	cr_assert_lt(2 * n + fl + 2, cap);
+	memcpy(b + n, b, n); /* the 64-bit part: the same, no times */
+	n *= 2;
+	b[n++] = '\n';
+	memcpy(b + n, footer, fl);
+	n += fl;
+	if (nl)
+		b[n++] = '\n';
+	return n;
+}
+
+static int64_t footer_offset(const char *footer, bool nl, int64_t t)
+{
+	uint8_t b[512];
+	int64_t off;
+	size_t n = tzif_footer(b, sizeof b, 0, footer, nl);
+	cr_assert_eq(tl_zone_parse(b, n, t, &off), 0, "%s", footer);
+	return off;
+}
+
+/* Footer rules the shipped files do not exercise (found by review):
+ * changes that a rule time pushes over New Year, a footer without its
+ * last newline, and a long one. */
+Test(tz, footer_rules_of_every_shape)
+{
+	/* DST from day 0 at -1:00 (the evening before New Year) to day
+	 * 300; 1976-01-01T02:30Z is in DST: -2 h, not -3 h */
+	cr_assert_eq(footer_offset("XXX3YYY,0/-1,300", true,
+				   INT64_C(189311400)), -7200);
+	/* DST ends on day 365 at 25:00 DST, past New Year */
+	cr_assert_eq(footer_offset("XXX-5YYY,365/25,100", true,
+				   INT64_C(220906800)), 18000);
+	/* DST all year: no hour of standard time at New Year */
+	cr_assert_eq(footer_offset("EST5EDT,0/0,J365/25", true,
+				   INT64_C(1767225600)), -4 * 3600);
+	/* Berlin's rule, the last newline missing: winter and summer */
+	cr_assert_eq(footer_offset("CET-1CEST,M3.5.0,M10.5.0/3", false,
+				   INT64_C(1767225600)), 3600);
+	cr_assert_eq(footer_offset("CET-1CEST,M3.5.0,M10.5.0/3", false,
+				   INT64_C(1751328000)), 7200);
+	/* southern: Auckland, January is summer */
+	cr_assert_eq(footer_offset("NZST-12NZDT,M9.5.0,M4.1.0/3", true,
+				   INT64_C(1767225600)), 13 * 3600);
+	/* a footer of 143 characters */
+	char longf[200] = "<";
+	memset(longf + 1, 'A', 60);
+	strcpy(longf + 61, ">-1<");
+	memset(longf + 65, 'B', 60);
+	strcpy(longf + 125, ">,M3.5.0,M10.5.0/3");
+	cr_assert_eq(footer_offset(longf, true, INT64_C(1751328000)), 7200);
+	/* not a rule: refused, not ignored */
+	uint8_t b[512];
+	int64_t off;
+	size_t n = tzif_footer(b, sizeof b, 0, "CET-1CEST,M13.5.0,M10.5.0",
+			       true);
+	cr_assert_eq(tl_zone_parse(b, n, 0, &off), TL_EINVALID);
+}
