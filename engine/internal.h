@@ -154,19 +154,8 @@ int tl_db_grow(tl_db *db, tl_err *err);
 
 int tl_meta_get(tl_db *db, MDB_txn *txn, const char *key, MDB_val *val);
 
-/* Big-endian helpers for keys. */
-static inline void tl_put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-static inline uint64_t tl_get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
+/* Big-endian helpers for keys (tl_put_be64 and tl_get_be64 are in
+ * tasklog_view.h, for the views too). */
 static inline void tl_put_be32(uint8_t *p, uint32_t v)
 {
 	for (int i = 3; i >= 0; i--, v >>= 8)

@@ -65,6 +65,21 @@ static inline bool tl_is_mdb_rc(int rc)
 	return rc > 0 || rc <= MDB_KEYEXIST;
 }
 
+/* Big-endian 8-byte fields, which sort as unsigned numbers do (the
+ * compiler makes each one byte-swapped store or load). */
+static inline void tl_put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+static inline uint64_t tl_get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 /* A rebuild's buffer of puts, sorted and appended in bulk (bulk.c). */
 typedef struct tl_sink tl_sink;
 

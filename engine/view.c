@@ -543,17 +543,14 @@ static void prefetch_task(const task_map *m, const pre_ev *p, int stage)
 {
 	if (p->rc != PRE_OK || !m->cap)
 		return;
-	size_t j = id_hash(p->id, m->cap);
 	if (stage == PF_SLOT) {
-		__builtin_prefetch(&m->slots[j]);
+		__builtin_prefetch(&m->slots[id_hash(p->id, m->cap)]);
 		return;
 	}
-	/* the slot's probe, as map_probe: mostly one step */
-	while (m->slots[j].idx && memcmp(m->slots[j].id, p->id, 16))
-		j = (j + 1) & (m->cap - 1);
-	if (!m->slots[j].idx)
+	const map_slot *sl = map_probe(m->slots, m->cap, p->id);
+	if (!sl->idx)
 		return; /* a new task */
-	const tl_task *t = &m->tasks[m->slots[j].idx - 1];
+	const tl_task *t = &m->tasks[sl->idx - 1];
 	if (stage == PF_TASK) {
 		__builtin_prefetch(t);
 		__builtin_prefetch((const char *)t + 64);

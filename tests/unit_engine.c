@@ -2374,6 +2374,19 @@ static tl_cmd keyed_add(const char *title, const char *key)
 	return c;
 }
 
+/* b replayed a: nothing appended since `events`, the same seq and the
+ * same document. */
+#define EXPECT_REPLAY(a, b, events) expect_replay_at(__LINE__, a, b, events)
+static void expect_replay_at(int line, const tl_result *a, const tl_result *b,
+			     uint64_t events)
+{
+	cr_assert(!b->appended, "line %d: appended", line);
+	cr_assert_eq(b->seq, a->seq, "line %d: another seq", line);
+	cr_assert_eq(nevents(), events, "line %d: the log grew", line);
+	cr_assert_eq(b->doc_len, a->doc_len, "line %d", line);
+	cr_assert_arr_eq(b->doc, a->doc, a->doc_len, "line %d", line);
+}
+
 Test(idempotency, repeated_add_returns_the_same_task_and_seq)
 {
 	tl_result a, b;
@@ -2482,11 +2495,7 @@ Test(idempotency, a_record_without_fingerprint_still_replays)
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	uint64_t events = nevents();
 	RUN1(at(T0 + 2 * SEC), &b, NULL, keyed_add("Other", "old-key"));
-	cr_assert(!b.appended);
-	cr_assert_eq(b.seq, a.seq);
-	cr_assert_eq(b.doc_len, a.doc_len);
-	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
-	cr_assert_eq(nevents(), events);
+	EXPECT_REPLAY(&a, &b, events);
 	tl_result_release(&a);
 	tl_result_release(&b);
 }
@@ -2498,11 +2507,7 @@ Test(idempotency, repeat_after_reopening_returns_the_first_result)
 	ws_reopen();
 	uint64_t events = nevents();
 	RUN1(at(T0 + 2 * SEC), &b, NULL, keyed_add("Durable", "reopen-key"));
-	cr_assert(!b.appended);
-	cr_assert_eq(b.seq, a.seq);
-	cr_assert_eq(b.doc_len, a.doc_len);
-	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
-	cr_assert_eq(nevents(), events);
+	EXPECT_REPLAY(&a, &b, events);
 	tl_result_release(&a);
 	tl_result_release(&b);
 }
@@ -2545,11 +2550,7 @@ Test(idempotency, repeat_of_a_change_returns_the_task_as_the_first_run_left_it)
 	tl_result_release(&c);
 	uint64_t events = nevents();
 	RUN1(at(T0 + 4 * SEC), &b, NULL, s);
-	cr_assert(!b.appended);
-	cr_assert_eq(b.seq, a.seq);
-	cr_assert_eq(nevents(), events);
-	cr_assert_eq(b.doc_len, a.doc_len);
-	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
+	EXPECT_REPLAY(&a, &b, events);
 	doc d;
 	doc_parse(&d, b.doc, b.doc_len);
 	EXPECT_STR(d.o, "status", "in_progress");
@@ -2568,11 +2569,7 @@ Test(idempotency, repeated_member_add_returns_the_first_result)
 	cr_assert(a.appended);
 	uint64_t events = nevents();
 	RUN1(at(T0 + 2 * SEC), &b, NULL, m);
-	cr_assert(!b.appended);
-	cr_assert_eq(b.seq, a.seq);
-	cr_assert_eq(nevents(), events);
-	cr_assert_eq(b.doc_len, a.doc_len);
-	cr_assert_arr_eq(b.doc, a.doc, a.doc_len);
+	EXPECT_REPLAY(&a, &b, events);
 	tl_result_release(&b);
 
 	/* After a later rename, the repeat still answers what the first
