@@ -226,6 +226,15 @@ bool tl_mp_fits(const uint8_t *raw, size_t len)
 	return mp_skip(raw, len, &off, MP_DEPTH + 1);
 }
 
+msgpack_unpack_return tl_mp_unpack(const void *data, size_t len, size_t *off,
+				   msgpack_zone *zone, msgpack_object *out)
+{
+	size_t end = *off;
+	if (end > len || !mp_skip(data, len, &end, MP_DEPTH))
+		return MSGPACK_UNPACK_PARSE_ERROR;
+	return msgpack_unpack(data, len, off, zone, out);
+}
+
 /* ---- a one-pass reader for event envelopes ------------------------------
  * Reads the envelope's fields in place, as msgpack_unpack would type them
  * (a non-negative signed integer is a positive integer, a timestamp is ext

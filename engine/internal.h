@@ -167,6 +167,20 @@ static inline uint32_t tl_get_be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
+/* A streams value: version (u32 BE) then seq (u64 BE).  False when the
+ * value has another size: a damaged index, never read past its end. */
+#define TL_STREAM_VAL 12
+static inline bool tl_stream_val(const MDB_val *v, uint32_t *ver,
+				 uint64_t *seq)
+{
+	if (v->mv_size != TL_STREAM_VAL)
+		return false;
+	if (ver)
+		*ver = tl_get_be32(v->mv_data);
+	*seq = tl_get_be64((const uint8_t *)v->mv_data + 4);
+	return true;
+}
+
 static inline bool tl_slice_eq(tl_slice a, const char *s)
 {
 	size_t n = strlen(s);

@@ -55,7 +55,7 @@ static int member_unpack(const void *doc, size_t len, tl_member *m,
 	msgpack_object o;
 	size_t off = 0;
 	memset(m, 0, sizeof *m);
-	if (msgpack_unpack(doc, len, &off, zone, &o) != MSGPACK_UNPACK_SUCCESS)
+	if (tl_mp_unpack(doc, len, &off, zone, &o) != MSGPACK_UNPACK_SUCCESS)
 		return TL_ESTORAGE;
 	tl_slice id = tl_obj_slice(tl_map_get(&o, "id"));
 	tl_slice name = tl_obj_slice(tl_map_get(&o, "name"));
@@ -126,7 +126,12 @@ int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 	msgpack_sbuffer_init(&scratch);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-		uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+		uint64_t seq;
+		if (!tl_stream_val(&v, NULL, &seq)) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"damaged stream index entry");
+			break;
+		}
 		tl_event e;
 		msgpack_object d;
 		size_t off = 0;

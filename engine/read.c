@@ -34,6 +34,12 @@ static int event_get(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
 	return 0;
 }
 
+static int bad_stream_val(tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "damaged stream index entry");
+}
+
 /* Position a cursor on a stream's first index entry. */
 static int stream_first(tl_db *db, MDB_cursor *c, tl_slice stream,
 			uint8_t *sk, MDB_val *k, MDB_val *v)
@@ -76,7 +82,11 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		rc = stream_first(db, c, stream, sk, &k, &v);
 		for (; rc == 0 && !stop && (!limit || n < limit);
 		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-			uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+			uint64_t seq;
+			if (!tl_stream_val(&v, NULL, &seq)) {
+				rc = bad_stream_val(err);
+				break;
+			}
 			if (seq < from)
 				continue;
 			if ((rc = event_get(db, txn, seq, &ev, &zone, &scratch,
@@ -139,7 +149,11 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 	msgpack_sbuffer_init(&scratch);
 	rc = stream_first(db, c, (tl_slice){ idtext, 36 }, sk, &k, &v);
 	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-		uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+		uint64_t seq;
+		if (!tl_stream_val(&v, NULL, &seq)) {
+			rc = bad_stream_val(err);
+			break;
+		}
 		if (seq > max_seq)
 			break;
 		if ((rc = event_get(db, txn, seq, &ev, zone, &scratch, err)))
@@ -418,8 +432,13 @@ static int verify_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 			memcpy(last, k.mv_data, last_len);
 			expect = 1;
 		}
-		uint32_t ver = tl_get_be32(v.mv_data);
-		uint64_t seq = tl_get_be64((uint8_t *)v.mv_data + 4);
+		uint32_t ver;
+		uint64_t seq;
+		if (!tl_stream_val(&v, &ver, &seq)) {
+			problem(vf, "stream index: a value of %zu bytes, not %d",
+				v.mv_size, TL_STREAM_VAL);
+			continue;
+		}
 		if (ver != expect)
 			problem(vf, "stream index: version %u where %u was expected (seq %llu)",
 				ver, expect, (unsigned long long)seq);

@@ -437,7 +437,7 @@ int tl_task_unpack(const uint8_t *doc, size_t len, tl_task *t,
 	msgpack_object m;
 	size_t off = 0;
 	memset(t, 0, sizeof *t);
-	if (msgpack_unpack((const char *)doc, len, &off, zone, &m) !=
+	if (tl_mp_unpack(doc, len, &off, zone, &m) !=
 	    MSGPACK_UNPACK_SUCCESS || m.type != MSGPACK_OBJECT_MAP)
 		return TL_ESTORAGE;
 	tl_map_pick(&m, keys, N_FIELDS, f);

@@ -168,6 +168,15 @@ static inline uint8_t *tl_w_time_or_nil(uint8_t *p, bool has, int64_t ms)
 	return has ? tl_w_time(p, ms) : tl_w_nil(p);
 }
 
+/* msgpack_unpack of the object at data[*off..len) for bytes read from
+ * storage: first checks that it is well formed, nests no deeper than
+ * msgpack-c allows, and that no container claims more entries than the
+ * bytes left could hold (msgpack_unpack allocates a container's entries
+ * from its header before reading them: a damaged 5-byte header asks for
+ * tens of GiB).  MSGPACK_UNPACK_PARSE_ERROR when it does not pass. */
+msgpack_unpack_return tl_mp_unpack(const void *data, size_t len, size_t *off,
+				   msgpack_zone *zone, msgpack_object *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -374,6 +374,28 @@ typedef struct ahead {
 	pthread_cond_t cv;
 } ahead;
 
+/* The seq of an events key; a key of another size (a damaged log) gives
+ * UINT64_MAX, which no replay expects. */
+static uint64_t key_seq(const MDB_val *k)
+{
+	return k->mv_size == 8 ? tl_get_be64(k->mv_data) : UINT64_MAX;
+}
+
+/* The log must hold every seq from 1 to its head; a replay that finds
+ * another one than the next (or none) stops here, on any window size. */
+static int missing(uint64_t seq, tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "the log has no event %llu (damaged log)",
+			  (unsigned long long)seq);
+}
+
+static int corrupt(uint64_t seq, tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage", "event %llu is corrupt",
+			  (unsigned long long)seq);
+}
+
 static bool is_task_event(const tl_event *ev)
 {
 	return ev->type.len > 5 && !memcmp(ev->type.p, "task.", 5);
@@ -385,7 +407,8 @@ static void pre_decode(pre_ev *p, uint64_t seq, const MDB_val *v,
 {
 	p->seq = seq;
 	p->rc = PRE_OK;
-	if (tl_event_decode(v->mv_data, v->mv_size, &p->ev, zone, scratch)) {
+	if (tl_event_decode(v->mv_data, v->mv_size, &p->ev, zone, scratch) ||
+	    p->ev.seq != seq) {
 		p->rc = PRE_CORRUPT;
 		return;
 	}
@@ -441,7 +464,7 @@ static void *ahead_run(void *arg)
 		msgpack_zone_clear(&b->zone);
 		b->n = 0;
 		while (more && b->n < AHEAD_BATCH) {
-			uint64_t seq = tl_get_be64(k.mv_data);
+			uint64_t seq = key_seq(&k);
 			if (seq > a->end) {
 				more = false;
 				break;
@@ -594,15 +617,16 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 			if (i + PF_MEM < b->n)
 				prefetch_task(&r->tasks, &b->ev[i + PF_MEM],
 					      PF_MEM);
+			if (p->seq != r->next) {
+				rc = missing(r->next, err);
+				break;
+			}
 			if (p->rc == PRE_CORRUPT || p->rc == PRE_NOMEM) {
 				rc = p->rc == PRE_NOMEM
 					     ? tl_err_set(err, TL_ESTORAGE,
 							  "storage",
 							  "out of memory")
-					     : tl_err_set(err, TL_ESTORAGE,
-							  "storage",
-							  "event %llu is corrupt",
-							  (unsigned long long)p->seq);
+					     : corrupt(p->seq, err);
 				break;
 			}
 			if ((rc = replay_event(r, txn, &p->ev, p, err)))
@@ -656,14 +680,16 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 	k.mv_data = kb;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		uint64_t seq = tl_get_be64(k.mv_data);
+		uint64_t seq = key_seq(&k);
 		if (end && seq > end)
 			break;
+		if (seq != r->next) {
+			rc = missing(r->next, err);
+			break;
+		}
 		if (tl_event_decode(v.mv_data, v.mv_size, &ev, &r->zone,
-				    &r->scratch)) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"event %llu is corrupt",
-					(unsigned long long)seq);
+				    &r->scratch) || ev.seq != seq) {
+			rc = corrupt(seq, err);
 			break;
 		}
 		if ((rc = replay_event(r, txn, &ev, NULL, err)))
@@ -779,6 +805,10 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 			end = head;
 		if ((rc = replay_range(r, txn, end, err)))
 			goto fail;
+		if (r->next <= end) { /* the window held no event r->next */
+			rc = missing(r->next, err);
+			goto fail;
+		}
 		if ((rc = mdb_txn_commit(txn)))
 			return tl_mdb_err(err, rc, "commit rebuild");
 		continue;

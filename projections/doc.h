@@ -12,6 +12,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
+#include "tasklog_msgpack.h"
 #include "tasklog_view.h"
 
 static inline void tl_doc_str(msgpack_packer *pk, const char *s, size_t len)
@@ -70,6 +71,10 @@ static inline bool tl_doc_get_time(const msgpack_object *o, int64_t *ms)
 	msgpack_timestamp ts;
 	if (!o || !msgpack_object_to_timestamp(o, &ts))
 		return false;
+	/* 64-bit seconds (a damaged or foreign document) may not fit in
+	 * int64 milliseconds: not a time then. */
+	if (ts.tv_sec > INT64_MAX / 1000 - 5 || ts.tv_sec < INT64_MIN / 1000)
+		return false;
 	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return true;
 }
@@ -99,9 +104,9 @@ static inline bool tl_doc_field(const MDB_val *doc, const char *key,
 	}
 	for (size_t i = 0; i < n; i++) {
 		msgpack_object k;
-		if (msgpack_unpack(doc->mv_data, len, &off, zone, &k) !=
+		if (tl_mp_unpack(doc->mv_data, len, &off, zone, &k) !=
 			    MSGPACK_UNPACK_EXTRA_BYTES ||
-		    msgpack_unpack(doc->mv_data, len, &off, zone, out) <
+		    tl_mp_unpack(doc->mv_data, len, &off, zone, out) <
 			    MSGPACK_UNPACK_EXTRA_BYTES)
 			return false;
 		if (k.type == MSGPACK_OBJECT_STR && k.via.str.size == klen &&

@@ -187,7 +187,7 @@ static int mark_read(const tl_view_ctx *vc, tl_slice member, uint64_t seq,
 	if (rc)
 		return tl_doc_mdb_err(err, rc, "notification");
 	msgpack_zone_init(&zone, 512);
-	if (msgpack_unpack(v.mv_data, v.mv_size, &off, &zone, &d) !=
+	if (tl_mp_unpack(v.mv_data, v.mv_size, &off, &zone, &d) !=
 		    MSGPACK_UNPACK_SUCCESS ||
 	    !tl_doc_get_time(tl_doc_get(&d, "at"), &at)) {
 		msgpack_zone_destroy(&zone);
@@ -488,20 +488,22 @@ const tl_view tl_view_notifications = {
 
 /* ---- the query ----------------------------------------------------------- */
 
-/* True when an inbox entry is member's (and not another's that has the
- * same hash). */
-static bool entry_is(const MDB_val *v, tl_slice member)
+/* 1 when an inbox entry is member's, 0 when it is another's that has the
+ * same hash, -1 when it does not decode (a damaged view). */
+static int entry_is(const MDB_val *v, tl_slice member)
 {
 	msgpack_zone zone;
 	msgpack_object d;
 	size_t off = 0;
-	bool ok;
+	int is = -1;
 	msgpack_zone_init(&zone, 512);
-	ok = msgpack_unpack(v->mv_data, v->mv_size, &off, &zone, &d) ==
-		     MSGPACK_UNPACK_SUCCESS &&
-	     tl_doc_slice_eq(tl_doc_slice(tl_doc_get(&d, "member")), member);
+	if (tl_mp_unpack(v->mv_data, v->mv_size, &off, &zone, &d) ==
+	    MSGPACK_UNPACK_SUCCESS) {
+		tl_slice m = tl_doc_slice(tl_doc_get(&d, "member"));
+		is = !m.p ? -1 : tl_doc_slice_eq(m, member);
+	}
 	msgpack_zone_destroy(&zone);
-	return ok;
+	return is;
 }
 
 static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
@@ -536,7 +538,13 @@ static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
 			break;
 		if (has_cursor && memcmp(p + 8, cur, 9) <= 0)
 			continue;
-		if (!entry_is(&v, member))
+		int is = entry_is(&v, member);
+		if (is < 0) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"corrupt notification entry");
+			break;
+		}
+		if (!is)
 			continue; /* another member with the same hash */
 		if (n == limit) {
 			tl_cursor_encode('n', last, 9, next_cursor,

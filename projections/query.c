@@ -470,7 +470,7 @@ static bool cand_decode(const MDB_val *doc, msgpack_zone *zone, cand *c)
 
 	memset(c, 0, sizeof *c);
 	c->status = c->type = c->link_type = -1;
-	if (msgpack_unpack(doc->mv_data, doc->mv_size, &off, zone, &m) !=
+	if (tl_mp_unpack(doc->mv_data, doc->mv_size, &off, zone, &m) !=
 		    MSGPACK_UNPACK_SUCCESS ||
 	    m.type != MSGPACK_OBJECT_MAP)
 		return false;
@@ -484,13 +484,10 @@ static bool cand_decode(const MDB_val *doc, msgpack_zone *zone, cand *c)
 			c->type = token_index(tl_type_tokens, N_TYPES,
 					      obj_str(v));
 		} else if (key_is(k, "due_at")) {
-			msgpack_timestamp ts;
 			if (v->type != MSGPACK_OBJECT_NIL) {
-				if (!msgpack_object_to_timestamp(v, &ts))
+				if (!tl_doc_get_time(v, &c->due))
 					return false;
 				c->has_due = true;
-				c->due = ts.tv_sec * 1000 +
-					 ts.tv_nsec / 1000000;
 			}
 		} else if (key_is(k, "assignee")) {
 			c->assignee = obj_str(v);

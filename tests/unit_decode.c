@@ -333,3 +333,64 @@ Test(decode, nesting_limits_are_judged_alike)
 		}
 	msgpack_sbuffer_destroy(&sb);
 }
+
+/* ---- stored documents: tl_mp_unpack ------------------------------------ */
+
+/* Damaged documents are refused before msgpack_unpack allocates what a
+ * header claims (an array32 header of 5 bytes asks for 96 GiB of objects),
+ * or nests deeper than it can; good ones read as msgpack_unpack reads
+ * them, from any offset. */
+Test(decode, stored_documents_are_checked_before_msgpack_allocates)
+{
+	msgpack_zone zone;
+	msgpack_object o;
+	size_t off;
+	msgpack_zone_init(&zone, 1024);
+
+	static const uint8_t huge_array[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 1 };
+	static const uint8_t huge_map[] = { 0x81, 0xa1, 'k', 0xdf, 0xff, 0xff,
+					    0xff, 0xff, 1, 2 };
+	static const uint8_t huge_str[] = { 0xdb, 0xff, 0xff, 0xff, 0xff, 'a' };
+	static const uint8_t truncated[] = { 0x82, 0xa1, 'a', 1, 0xa1 };
+	const struct { const uint8_t *p; size_t n; } bad[] = {
+		{ huge_array, sizeof huge_array }, { huge_map, sizeof huge_map },
+		{ huge_str, sizeof huge_str }, { truncated, sizeof truncated },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		off = 0;
+		cr_assert_eq(tl_mp_unpack(bad[i].p, bad[i].n, &off, &zone, &o),
+			     MSGPACK_UNPACK_PARSE_ERROR, "case %zu", i);
+		cr_assert_eq(off, 0);
+	}
+
+	/* nesting: 32 arrays deep is msgpack-c's limit, 33 is refused */
+	uint8_t deep[40];
+	for (int depth = 31; depth <= 33; depth++) {
+		memset(deep, 0x91, (size_t)depth);
+		deep[depth] = 0x07;
+		off = 0;
+		msgpack_unpack_return want = depth <= 32
+						     ? MSGPACK_UNPACK_SUCCESS
+						     : MSGPACK_UNPACK_PARSE_ERROR;
+		cr_assert_eq(tl_mp_unpack(deep, (size_t)depth + 1, &off, &zone,
+					  &o),
+			     want, "depth %d", depth);
+	}
+
+	/* good: two objects read one after the other */
+	static const uint8_t two[] = { 0x82, 0xa1, 'a', 1, 0xa1, 'b', 0x92,
+				       2, 3, 0xa2, 'h', 'i' };
+	off = 0;
+	cr_assert_eq(tl_mp_unpack(two, sizeof two, &off, &zone, &o),
+		     MSGPACK_UNPACK_EXTRA_BYTES);
+	cr_assert_eq(o.type, MSGPACK_OBJECT_MAP);
+	cr_assert_eq(o.via.map.size, 2);
+	cr_assert_eq(off, 9);
+	cr_assert_eq(tl_mp_unpack(two, sizeof two, &off, &zone, &o),
+		     MSGPACK_UNPACK_SUCCESS);
+	cr_assert_eq(o.type, MSGPACK_OBJECT_STR);
+	off = sizeof two + 1;
+	cr_assert_eq(tl_mp_unpack(two, sizeof two, &off, &zone, &o),
+		     MSGPACK_UNPACK_PARSE_ERROR);
+	msgpack_zone_destroy(&zone);
+}

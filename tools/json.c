@@ -8,6 +8,7 @@
 
 #include "json.h"
 #include "tasklog.h"
+#include "tasklog_msgpack.h"
 
 /* Documents are shallow; this only stops a corrupt record from exhausting
  * the stack. */
@@ -101,7 +102,10 @@ static json_t *ext_value(const msgpack_object *o)
 	msgpack_timestamp ts;
 	char buf[40];
 
-	if (msgpack_object_to_timestamp(o, &ts)) {
+	/* Seconds that do not fit in int64 milliseconds (a damaged document)
+	 * are shown as bytes, like any other extension. */
+	if (msgpack_object_to_timestamp(o, &ts) &&
+	    ts.tv_sec <= INT64_MAX / 1000 - 5 && ts.tv_sec >= INT64_MIN / 1000) {
 		tl_time_format(ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf);
 		return json_string(buf);
 	}
@@ -224,18 +228,17 @@ json_t *mpjson_from_object(const msgpack_object *o)
 
 json_t *mpjson_from_doc(const uint8_t *doc, size_t len)
 {
-	msgpack_unpacked u;
+	msgpack_zone zone;
+	msgpack_object o;
 	size_t off = 0;
 	json_t *v = NULL;
 
 	if (!doc)
 		return NULL;
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, (const char *)doc, len, &off) ==
-		    MSGPACK_UNPACK_SUCCESS &&
-	    off == len)
-		v = convert(&u.data, 0);
-	msgpack_unpacked_destroy(&u);
+	msgpack_zone_init(&zone, 1024);
+	if (tl_mp_unpack(doc, len, &off, &zone, &o) == MSGPACK_UNPACK_SUCCESS)
+		v = convert(&o, 0);
+	msgpack_zone_destroy(&zone);
 	return v;
 }
 

@@ -1143,7 +1143,7 @@ static int run_log(struct cli *c)
 
 	rc = tl_log_read(c->db, &c->ctx, c->from, c->limit,
 			 opt_slice(c, O_STREAM), collect_event, &k, &c->err);
-	if (rc == 0 && k.failed)
+	if (k.failed) /* the callback stopped the read */
 		rc = collect_failed(c);
 	if (rc) {
 		json_decref(k.items);
@@ -1167,7 +1167,7 @@ static int run_member_list(struct cli *c)
 	int rc;
 
 	rc = tl_member_list(c->db, &c->ctx, collect_doc, &k, &c->err);
-	if (rc == 0 && k.failed)
+	if (k.failed) /* the callback stopped the read */
 		rc = collect_failed(c);
 	if (rc) {
 		json_decref(k.items);
@@ -1241,7 +1241,7 @@ static int run_task_show(struct cli *c)
 			     .as_of_ms = as_of };
 	rc = tl_log_read(c->db, &c->ctx, 1, 0, tl_s(sid ? sid : c->words[0]),
 			 collect_event, &k, &c->err);
-	if (rc == 0 && k.failed)
+	if (k.failed) /* the callback stopped the read */
 		rc = collect_failed(c);
 	if (rc == 0) {
 		if (c->json) {
@@ -1323,7 +1323,7 @@ static int run_task_list(struct cli *c)
 		.cursor = opt_slice(c, O_CURSOR),
 	};
 	rc = tl_task_list(c->db, &c->ctx, &q, collect_doc, &k, next, &c->err);
-	if (rc == 0 && k.failed)
+	if (k.failed) /* the callback stopped the read */
 		rc = collect_failed(c);
 	if (rc == 0)
 		print_task_page(c, k.items, next);
@@ -1353,7 +1353,7 @@ static int run_upcoming(struct cli *c)
 			 days > INT_MAX ? INT_MAX : (int)days, (size_t)c->limit,
 			 opt_slice(c, O_CURSOR), collect_doc, &k, next,
 			 &c->err);
-	if (rc == 0 && k.failed)
+	if (k.failed) /* the callback stopped the read */
 		rc = collect_failed(c);
 	if (rc == 0)
 		print_task_page(c, k.items, next);
@@ -1435,7 +1435,7 @@ static int run_timeline(struct cli *c)
 	rc = tl_timeline(c->db, &c->ctx, tl_s(c->words[0]), (size_t)c->limit,
 			 opt_slice(c, O_CURSOR), collect_upcoming,
 			 collect_item, &t, next, &c->err);
-	if (rc == 0 && (t.up.failed || t.items.failed))
+	if (t.up.failed || t.items.failed)
 		rc = collect_failed(c);
 	if (rc == 0 && c->json) {
 		json_t *o = json_object();
@@ -1558,7 +1558,7 @@ static int run_notifications(struct cli *c)
 			      has(c, O_UNREAD), (size_t)c->limit,
 			      opt_slice(c, O_CURSOR), collect_doc, &k, next,
 			      &c->err);
-	if (rc == 0 && k.failed)
+	if (k.failed) /* the callback stopped the read */
 		rc = collect_failed(c);
 	if (rc == 0 && c->json)
 		print_list(c, k.items, next[0] ? json_string(next)
