@@ -493,7 +493,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 				*txn = NULL;
 				return mdb_fail(s, rc, err);
 			}
-			if ((rc = mdb_txn_begin(db->env, NULL, 0, txn))) {
+			if ((rc = tl_env_begin(db, 0, txn))) {
 				*txn = NULL;
 				return mdb_fail(s, rc, err);
 			}

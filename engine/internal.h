@@ -144,6 +144,7 @@ struct tl_txn {
 MDB_cursor *tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
 
 /* Read transactions (adopting a map grown by another process). */
+int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn); /* LMDB rc */
 int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err);
 
 /* Map an LMDB error into a tl error (TL_EAGAIN for a full map). */

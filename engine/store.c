@@ -54,13 +54,11 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 			  mdb_strerror(rc));
 }
 
-static int open_dbis(tl_db *db, tl_err *err)
+static int open_dbis_as(tl_db *db, bool rdonly, tl_err *err)
 {
 	MDB_txn *txn;
-	unsigned c = (db->flags & TL_OPEN_RDONLY) ? 0 : MDB_CREATE;
-	int rc = mdb_txn_begin(db->env, NULL,
-			       (db->flags & TL_OPEN_RDONLY) ? MDB_RDONLY : 0,
-			       &txn);
+	unsigned c = rdonly ? 0 : MDB_CREATE;
+	int rc = tl_env_begin(db, rdonly ? MDB_RDONLY : 0, &txn);
 	if (rc)
 		return tl_mdb_err(err, rc, "begin");
 	struct {
@@ -90,6 +88,16 @@ static int open_dbis(tl_db *db, tl_err *err)
 	return rc ? tl_mdb_err(err, rc, "commit") : 0;
 }
 
+/* Open the engine's databases.  When they all exist (every open but the
+ * first), in a read transaction: an open never waits for a writer. */
+static int open_dbis(tl_db *db, tl_err *err)
+{
+	int rc = open_dbis_as(db, true, err);
+	if (rc == TL_ENOTFOUND && !(db->flags & TL_OPEN_RDONLY))
+		rc = open_dbis_as(db, false, err);
+	return rc;
+}
+
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err)
 {
@@ -109,7 +117,10 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 							       : TL_ESTORAGE,
 					  "db", "workspace '%s': %s", dir,
 					  strerror(errno));
-		if (mkdir(dir, 0777) != 0)
+		/* EEXIST: another process made it meanwhile (two inits). */
+		if (mkdir(dir, 0777) != 0 &&
+		    (errno != EEXIST || stat(dir, &st) != 0 ||
+		     !S_ISDIR(st.st_mode)))
 			return tl_err_set(err, TL_ESTORAGE, "db",
 					  "cannot create '%s': %s", dir,
 					  strerror(errno));
@@ -138,9 +149,23 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		envflags |= MDB_NOSYNC;
 	mdb_env_set_maxdbs(db->env, 128);
 	mdb_env_set_maxreaders(db->env, 256);
-	mdb_env_set_mapsize(db->env, opts->map_size ? opts->map_size
-						     : DEFAULT_MAP);
+	/* A new workspace starts at DEFAULT_MAP (or the size asked for).  An
+	 * existing one keeps the size stored in its file, which grows with
+	 * it: setting a smaller one would make LMDB map just the pages in use,
+	 * so that every process's first write found the map full. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	bool exists = stat(path, &st) == 0 && st.st_size > 0;
+	if (!exists)
+		mdb_env_set_mapsize(db->env, opts->map_size ? opts->map_size
+							     : DEFAULT_MAP);
 	rc = mdb_env_open(db->env, dir, envflags, 0666);
+	if (!rc && exists && opts->map_size) {
+		MDB_envinfo info;
+		mdb_env_info(db->env, &info);
+		if (info.me_mapsize < opts->map_size)
+			rc = mdb_env_set_mapsize(db->env, opts->map_size);
+	}
 	if (rc) {
 		int code = tl_mdb_err(err, rc, "open workspace");
 		mdb_env_close(db->env);
@@ -195,14 +220,27 @@ static int meta_put(tl_db *db, MDB_txn *txn, const char *key,
 	return mdb_put(txn, db->meta, &k, &d, 0);
 }
 
-/* Begin a read transaction, adopting a map grown by another process. */
+/* Begin a top-level transaction, adopting a map that another process grew
+ * (LMDB says MDB_MAP_RESIZED once the data passed this process's map).
+ * Every top-level transaction of the engine begins here.  Adopting the
+ * size remaps the file, which LMDB allows only with no transaction of this
+ * process open: a tl_db handle is used by one thread at a time, and its
+ * helper threads (the rebuild's) never hold one across a begin here. */
+int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(db->env, NULL, flags, txn);
+	for (int tries = 0; rc == MDB_MAP_RESIZED && tries < 8; tries++) {
+		if ((rc = mdb_env_set_mapsize(db->env, 0)))
+			break;
+		rc = mdb_txn_begin(db->env, NULL, flags, txn);
+	}
+	return rc;
+}
+
+/* Begin a read transaction. */
 int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err)
 {
-	int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		mdb_env_set_mapsize(db->env, 0);
-		rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
-	}
+	int rc = tl_env_begin(db, MDB_RDONLY, txn);
 	return rc ? tl_mdb_err(err, rc, "begin read") : 0;
 }
 
@@ -260,11 +298,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 	t->db = db;
 	int rc;
 	for (int tries = 0;; tries++) {
-		rc = mdb_txn_begin(db->env, NULL, 0, &t->txn);
-		if (rc == MDB_MAP_RESIZED) {
-			mdb_env_set_mapsize(db->env, 0);
-			rc = mdb_txn_begin(db->env, NULL, 0, &t->txn);
-		}
+		rc = tl_env_begin(db, 0, &t->txn);
 		if (rc) {
 			free(t);
 			return tl_mdb_err(err, rc, "begin");
@@ -272,9 +306,14 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 		/* Another process may have switched a view's generation. */
 		bool stale = false;
 		tl_views_check(db, t->txn, &stale);
-		if (!stale || tries == 3)
+		if (!stale)
 			break;
 		mdb_txn_abort(t->txn);
+		if (tries == 3) {
+			free(t);
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "views switched by rebuilds again and again; try again");
+		}
 		if ((rc = tl_views_sync(db, err))) {
 			free(t);
 			return rc;

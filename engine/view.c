@@ -92,13 +92,17 @@ static int open_gen(MDB_txn *txn, const tl_view *v, uint32_t gen,
  * process may have switched them). */
 static int views_refresh(tl_db *db, tl_err *err)
 {
+	tl_view_state next[64];
 	MDB_txn *txn;
 	int rc = tl_read_begin(db, &txn, err);
 	if (rc)
 		return rc;
+	/* The new states are staged: handles opened by a transaction that
+	 * aborts are gone, and LMDB hands their numbers out again. */
 	for (size_t i = 0; i < db->views_len; i++) {
-		tl_view_state *s = &db->vstate[i];
+		tl_view_state *s = &next[i];
 		uint32_t ver, gen;
+		*s = db->vstate[i];
 		if (!meta_read(db, txn, db->views[i], &ver, &gen)) {
 			s->ready = false;
 			continue;
@@ -114,8 +118,22 @@ static int views_refresh(tl_db *db, tl_err *err)
 		s->ready = true;
 	}
 	/* Committing a read transaction keeps the handles it opened. */
-	rc = mdb_txn_commit(txn);
-	return rc ? tl_mdb_err(err, rc, "open view") : 0;
+	if ((rc = mdb_txn_commit(txn)))
+		return tl_mdb_err(err, rc, "open view");
+	/* Close the handles of generations that another process switched
+	 * away from (and dropped), or a long-lived handle would run out of
+	 * LMDB's handles after some dozens of rebuilds.  No transaction of
+	 * this handle is open here.  (A rebuild in this process closed its
+	 * old generation's handles itself, by dropping them: not ready.) */
+	for (size_t i = 0; i < db->views_len; i++) {
+		tl_view_state *s = &db->vstate[i];
+		if (s->ready && (!next[i].ready || next[i].gen != s->gen))
+			for (size_t j = 0; j < db->views[i]->dbs_len; j++)
+				if (s->dbi[j] != next[i].dbi[j])
+					mdb_dbi_close(db->env, s->dbi[j]);
+		*s = next[i];
+	}
+	return 0;
 }
 
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
@@ -788,7 +806,7 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 		MDB_txn *txn;
 		uint64_t head;
 		uint8_t hash[TL_HASH_LEN];
-		int rc = mdb_txn_begin(r->db->env, NULL, 0, &txn);
+		int rc = tl_env_begin(r->db, 0, &txn);
 		if (rc)
 			return tl_mdb_err(err, rc, "begin rebuild");
 		if ((rc = tl_log_head(r->db, txn, &head, hash, err)) ||
@@ -1055,7 +1073,7 @@ static int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
 	if (r->next > 1) {
 		/* Chunks were committed: the sorted writes get a transaction
 		 * of their own, so that the switch stays short. */
-		if ((rc = mdb_txn_begin(r->db->env, NULL, 0, &txn)))
+		if ((rc = tl_env_begin(r->db, 0, &txn)))
 			return tl_mdb_err(err, rc, "begin rebuild");
 		if ((rc = targets_open(r, txn, gen, err)) ||
 		    (rc = bulk_finish(r, &txn, true, err))) {
@@ -1068,7 +1086,7 @@ static int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
 	}
 	if (tl_rebuild_hook)
 		tl_rebuild_hook(tl_rebuild_hook_arg);
-	if ((rc = mdb_txn_begin(r->db->env, NULL, 0, &txn)))
+	if ((rc = tl_env_begin(r->db, 0, &txn)))
 		return tl_mdb_err(err, rc, "begin switch");
 	if ((rc = targets_open(r, txn, gen, err)) ||
 	    (rc = replay_range(r, txn, 0, err)) ||
@@ -1260,6 +1278,30 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	}
 }
 
+/* True when every view exists in the code's version and holds the whole
+ * log: what tl_views_open checks again in its write transaction. */
+static bool views_current(tl_db *db)
+{
+	MDB_txn *txn;
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	tl_err e;
+	bool ok = true;
+	if (tl_read_begin(db, &txn, &e))
+		return false;
+	if (tl_log_head(db, txn, &head, hash, &e))
+		ok = false;
+	else if (head > 0 && views_seq(db, txn) != head)
+		ok = false;
+	for (size_t i = 0; ok && i < db->views_len; i++) {
+		uint32_t ver, gen;
+		ok = meta_read(db, txn, db->views[i], &ver, &gen) &&
+		     ver == db->views[i]->version;
+	}
+	mdb_txn_abort(txn);
+	return ok;
+}
+
 /* Create missing views and rebuild those whose stored version differs
  * from the code's: run when a workspace is opened for writing. */
 int tl_views_open(tl_db *db, tl_err *err)
@@ -1275,9 +1317,11 @@ int tl_views_open(tl_db *db, tl_err *err)
 	db->vstate = calloc(db->views_len, sizeof *db->vstate);
 	if (!db->vstate)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
-	if (db->flags & TL_OPEN_RDONLY)
+	/* Nothing to create or rebuild (nearly every open): no write
+	 * transaction, which would wait for another process's writer. */
+	if ((db->flags & TL_OPEN_RDONLY) || views_current(db))
 		return views_refresh(db, err);
-	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)))
+	if ((rc = tl_env_begin(db, 0, &txn)))
 		return tl_mdb_err(err, rc, "begin");
 	uint64_t head;
 	uint8_t hash[TL_HASH_LEN];
@@ -1415,7 +1459,8 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 	return problems;
 }
 
-int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
+static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
+			     tl_err *err)
 {
 	size_t which[64], n = db->views_len;
 	replay r;
@@ -1472,4 +1517,17 @@ out:
 	replay_free(&r);
 	build_unlock(lock);
 	return rc ? rc : problems;
+}
+
+/* The rebuild into a temporary generation may fill the map: grow it and
+ * run again (nothing was reported before the rebuild finished). */
+int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
+{
+	for (;;) {
+		int rc = verify_views_once(db, fn, arg, err);
+		if (rc != TL_EAGAIN)
+			return rc;
+		if ((rc = tl_db_grow(db, err)))
+			return rc;
+	}
 }
