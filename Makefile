@@ -25,7 +25,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 CRASH_ROUNDS ?= 20
-VERSION := 0.3.0
+VERSION := 0.3.1
 
 ifeq ($(SAN),)
 B := build

@@ -125,6 +125,11 @@ typedef struct tl_open_opts {
 	size_t views_len;
 } tl_open_opts;
 
+/* Any number of processes may open one workspace.  A handle is used by
+ * one thread at a time (adopting a map grown by another process remaps
+ * the file, which LMDB allows only with no transaction of this process
+ * open); map_size applies to a new workspace, or raises an existing one's
+ * stored size. */
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err);
 void tl_db_close(tl_db *db);

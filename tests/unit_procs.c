@@ -1,0 +1,286 @@
+/*
+ * unit_procs.c - one workspace used by several processes at once (forked
+ * children here): a map grown by one process is adopted by the others and
+ * kept in the file, opening does not wait for another process's writer,
+ * a long-lived handle follows any number of rebuilds made elsewhere, and
+ * verify grows a full map instead of failing.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "internal.h"
+#include "tasklog_projections.h"
+
+static char dir[64];
+
+static void mkws(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/tl-procs-XXXXXX");
+	cr_assert(mkdtemp(dir));
+}
+
+static void rmws(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* In a child: no Criterion asserts (they would report from the child). */
+static tl_db *open_ws(size_t map_size)
+{
+	size_t n;
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = tl_views_all(&n),
+			   .map_size = map_size };
+	o.views_len = n;
+	tl_db *db;
+	tl_err err;
+	if (tl_db_open(dir, &o, &db, &err))
+		return NULL;
+	return db;
+}
+
+/* n tasks with notes of `notes` bytes; 0 or the failing code. */
+static int add_tasks(tl_db *db, int n, size_t notes)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	char *text = malloc(notes + 1);
+	memset(text, 'n', notes);
+	text[notes] = 0;
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++) {
+		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("A task"),
+			     .link = tl_s("lead:1"),
+			     .notes = (tl_slice){ text, notes } };
+		tl_result r;
+		/* a full map: grown, then the whole transaction again */
+		while ((rc = tl_exec(db, &ctx, &c, 1, &r, &err)) == TL_EAGAIN)
+			;
+		if (!rc)
+			tl_result_release(&r);
+	}
+	free(text);
+	return rc;
+}
+
+static size_t map_size(tl_db *db)
+{
+	MDB_envinfo info;
+	mdb_env_info(db->env, &info);
+	return info.me_mapsize;
+}
+
+static int count_fn(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)doc;
+	(void)len;
+	++*(int *)arg;
+	return 0;
+}
+
+static int list_all(tl_db *db, int *n)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_list_query q = { .limit = 1000 };
+	char next[TL_CURSOR_MAX];
+	tl_err err;
+	*n = 0;
+	return tl_task_list(db, &ctx, &q, count_fn, n, next, &err);
+}
+
+static void child_exit(int rc)
+{
+	_exit(rc ? 1 : 0);
+}
+
+static void run_child(void (*fn)(void))
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		fn();
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
+}
+
+/* Past the 64 MiB a new workspace starts with: 1,150 tasks of 60 kB
+ * notes, 50 per transaction, without fsync (a test's data). */
+static void grow_child(void)
+{
+	size_t n;
+	tl_open_opts o = { .flags = TL_OPEN_NOSYNC, .views = tl_views_all(&n) };
+	o.views_len = n;
+	tl_db *db;
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	if (tl_db_open(dir, &o, &db, &err))
+		child_exit(1);
+	static char text[60000];
+	memset(text, 'n', sizeof text);
+	tl_cmd c[50];
+	tl_result r[50];
+	for (int i = 0; i < 50; i++)
+		c[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("A task"),
+				 .link = tl_s("lead:1"),
+				 .notes = (tl_slice){ text, sizeof text } };
+	int rc = 0;
+	for (int b = 0; b < 23 && !rc; b++) {
+		while ((rc = tl_exec(db, &ctx, c, 50, r, &err)) == TL_EAGAIN)
+			;
+		for (int i = 0; !rc && i < 50; i++)
+			tl_result_release(&r[i]);
+	}
+	tl_db_close(db);
+	child_exit(rc);
+}
+
+/* The parent keeps its handle open while a child fills the map past the
+ * size the parent mapped; the parent's next reads and writes adopt the
+ * grown map (LMDB's MDB_MAP_RESIZED), and a process opened later starts
+ * at the grown size, not at the pages in use. */
+Test(procs, a_map_grown_by_another_process_is_adopted_and_kept,
+     .init = mkws, .fini = rmws)
+{
+	tl_err err;
+	tl_db *db = open_ws(1 << 20);
+	cr_assert_not_null(db);
+	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	size_t before = map_size(db);
+	run_child(grow_child);
+	int n;
+	cr_assert_eq(list_all(db, &n), 0);
+	cr_assert_eq(n, 1000); /* a page's most */
+	cr_assert_eq(add_tasks(db, 1, 10), 0);
+	size_t adopted = map_size(db);
+	cr_assert_gt(adopted, before);
+	tl_db_close(db);
+
+	db = open_ws(0);
+	cr_assert_not_null(db);
+	cr_assert_geq(map_size(db), adopted, "reopened at %zu, stored %zu",
+		      map_size(db), adopted);
+	MDB_envinfo info;
+	mdb_env_info(db->env, &info);
+	cr_assert_gt(info.me_mapsize, (info.me_last_pgno + 1) * 4096,
+		     "the map is no larger than the pages in use");
+	tl_db_close(db);
+}
+
+static int hold_fd[2];
+
+static void writer_child(void)
+{
+	tl_db *db = open_ws(0);
+	tl_txn *t;
+	tl_err err;
+	if (!db || tl_txn_begin(db, &t, &err))
+		child_exit(1);
+	if (write(hold_fd[1], "x", 1) != 1)
+		child_exit(1);
+	sleep(5); /* holds LMDB's writer lock meanwhile */
+	tl_txn_abort(t);
+	tl_db_close(db);
+	child_exit(0);
+}
+
+/* Opening a workspace and reading it while another process holds a write
+ * transaction does not wait for that writer: the child still holds it
+ * when the parent is done. */
+Test(procs, opening_and_reading_do_not_wait_for_a_writer, .init = mkws,
+     .fini = rmws)
+{
+	tl_err err;
+	tl_db *db = open_ws(0);
+	cr_assert_not_null(db);
+	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(add_tasks(db, 3, 10), 0);
+	tl_db_close(db);
+
+	cr_assert_eq(pipe(hold_fd), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		writer_child();
+	char c;
+	cr_assert_eq(read(hold_fd[0], &c, 1), 1);
+	db = open_ws(0);
+	cr_assert_not_null(db);
+	int n;
+	cr_assert_eq(list_all(db, &n), 0);
+	cr_assert_eq(n, 3);
+	tl_db_close(db);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, WNOHANG), 0,
+		     "the read waited for the writer to finish");
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(hold_fd[0]);
+	close(hold_fd[1]);
+}
+
+static void rebuild_child(void)
+{
+	tl_db *db = open_ws(0);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	if (!db)
+		child_exit(1);
+	int rc = tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err);
+	tl_db_close(db);
+	child_exit(rc);
+}
+
+/* A handle that stays open (a server's) sees each of 80 rebuilds made by
+ * other processes: it reads and writes the serving generation every time
+ * (it kept every old generation's LMDB handle and ran out of them after
+ * about 30, then confused views), and verify is clean at the end. */
+Test(procs, a_long_lived_handle_follows_rebuilds_elsewhere, .init = mkws,
+     .fini = rmws)
+{
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	tl_db *db = open_ws(0);
+	cr_assert_not_null(db);
+	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(add_tasks(db, 2, 10), 0);
+	for (int i = 0; i < 80; i++) {
+		run_child(rebuild_child);
+		int n;
+		cr_assert_eq(list_all(db, &n), 0, "round %d", i);
+		cr_assert_eq(n, 3 + i - 1, "round %d: %d tasks", i, n);
+		cr_assert_eq(add_tasks(db, 1, 10), 0, "round %d", i);
+	}
+	tl_db_close(db);
+	db = open_ws(0);
+	cr_assert_not_null(db);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+}
+
+/* verify rebuilds every view into a temporary generation: on a map with
+ * no room left it grows the map and goes on. */
+Test(procs, verify_grows_a_full_map, .init = mkws, .fini = rmws)
+{
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	tl_db *db = open_ws(0);
+	cr_assert_not_null(db);
+	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(add_tasks(db, 300, 200), 0);
+	/* the smallest map LMDB allows: the pages in use */
+	cr_assert_eq(mdb_env_set_mapsize(db->env, 1), 0);
+	size_t full = map_size(db);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_gt(map_size(db), full);
+	tl_db_close(db);
+}
