@@ -208,6 +208,10 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 		id = tl_s(admin);
 	}
 	int rc = tl_member_load(db, txn, id, actor, zone, err);
+	if (rc == TL_ENOTFOUND && !(ctx && ctx->actor)) /* never deleted */
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "the workspace's first admin '%.64s' is not a member (damaged settings?)",
+				  id.p);
 	if (rc == TL_ENOTFOUND)
 		return tl_err_set(err, TL_EFORBIDDEN, "as",
 				  "unknown member '%.64s'", id.p);
@@ -288,6 +292,14 @@ int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 		   v.mv_size < sizeof r->tz) {
 		memcpy(r->tz, v.mv_data, v.mv_size);
 		r->tz[v.mv_size] = 0;
+		if (!tl_tz_valid(r->tz)) { /* init checked it: damaged */
+			mdb_txn_abort(r->txn);
+			r->txn = NULL;
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"the workspace's time zone '%.64s' is not known (damaged settings?)",
+					r->tz);
+			goto out;
+		}
 	}
 	if (tl_meta_get(db, r->txn, "week_start", &v) == 0)
 		r->week_start = !(v.mv_size == 6 &&

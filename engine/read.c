@@ -337,6 +337,116 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read members");
 }
 
+/* Every member stream of the log has its stored member. */
+static int verify_member_streams(tl_db *db, MDB_txn *txn, verifier *vf,
+				 tl_err *err)
+{
+	static const char pre[] = "Smember:";
+	const size_t pn = sizeof pre - 1;
+	MDB_cursor *c;
+	MDB_val k = { pn, (void *)pre }, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
+		if (k.mv_size <= pn || memcmp(k.mv_data, pre, pn))
+			break;
+		MDB_val mk = { k.mv_size - pn, (uint8_t *)k.mv_data + pn }, mv;
+		if ((rc = mdb_get(txn, db->members, &mk, &mv)) == MDB_NOTFOUND)
+			problem(vf, "member %.*s: in the log, not stored",
+				(int)(mk.mv_size > 64 ? 64 : mk.mv_size),
+				(char *)mk.mv_data);
+		else if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0
+					     : tl_mdb_err(err, rc, "read streams");
+}
+
+/* The settings init stored: the format this code reads, a known zone, a
+ * week start, and a first admin who is a member (members are never
+ * removed; the role may have changed since). */
+static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
+			msgpack_zone *zone)
+{
+	MDB_val v;
+	char buf[80];
+	if (tl_meta_get(db, txn, "format", &v) || v.mv_size != 4 ||
+	    tl_get_be32(v.mv_data) != TL_FORMAT_VERSION)
+		problem(vf, "meta: format is not %d", TL_FORMAT_VERSION);
+	if (tl_meta_get(db, txn, "tz", &v) || v.mv_size >= sizeof buf)
+		problem(vf, "meta: no time zone");
+	else {
+		memcpy(buf, v.mv_data, v.mv_size);
+		buf[v.mv_size] = 0;
+		if (!tl_tz_valid(buf))
+			problem(vf, "meta: time zone '%.64s' is not known",
+				buf);
+	}
+	if (tl_meta_get(db, txn, "week_start", &v) ||
+	    !((v.mv_size == 6 && !memcmp(v.mv_data, "monday", 6)) ||
+	      (v.mv_size == 6 && !memcmp(v.mv_data, "sunday", 6))))
+		problem(vf, "meta: week start is neither monday nor sunday");
+	tl_member m;
+	tl_err e;
+	if (tl_meta_get(db, txn, "admin", &v))
+		problem(vf, "meta: no first admin");
+	else if (tl_member_load(db, txn, (tl_slice){ v.mv_data, v.mv_size },
+				&m, zone, &e))
+		problem(vf, "meta: the first admin '%.*s' is not a member",
+			(int)(v.mv_size > 64 ? 64 : v.mv_size),
+			(char *)v.mv_data);
+}
+
+/* Each idempotency record names the last event of its first run (seq
+ * 8 BE, then 'F' and the 16-byte request fingerprint since 0.3, then the
+ * stream key of its target): that event exists and is of that stream. */
+static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
+		       msgpack_zone *zone, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	msgpack_sbuffer scratch;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, db->idem, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	msgpack_sbuffer_init(&scratch);
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		int kn = (int)(k.mv_size > 64 ? 64 : k.mv_size);
+		const uint8_t *p = v.mv_data;
+		size_t n = v.mv_size;
+		if (n < 9 || (p[8] == 'F' && n < 8 + 1 + TL_IDEM_FP_LEN + 1)) {
+			problem(vf, "idempotency key %.*s: record of %zu bytes",
+				kn, (char *)k.mv_data, n);
+			continue;
+		}
+		uint64_t seq = tl_get_be64(p);
+		size_t at = p[8] == 'F' ? 8 + 1 + TL_IDEM_FP_LEN : 8;
+		tl_event ev;
+		tl_err e;
+		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
+			problem(vf, "idempotency key %.*s: %s", kn,
+				(char *)k.mv_data, e.message);
+			continue;
+		}
+		uint8_t sk[TL_STREAM_KEY_MAX];
+		size_t skn = tl_stream_key(ev.stream, sk);
+		if (skn != n - at || memcmp(sk, p + at, skn))
+			problem(vf, "idempotency key %.*s: event %llu is of another stream",
+				kn, (char *)k.mv_data,
+				(unsigned long long)seq);
+		msgpack_zone_clear(zone);
+	}
+	mdb_cursor_close(c);
+	msgpack_sbuffer_destroy(&scratch);
+	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read idempotency");
+}
+
 static void problem_count_add(verifier *vf, int n)
 {
 	vf->problems += n;
@@ -541,7 +651,10 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_streams(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_tasks(db, txn, &vf, &zone, err)) &&
-	    !(rc = verify_members(db, txn, &vf, &zone, err))) {
+	    !(rc = verify_members(db, txn, &vf, &zone, err)) &&
+	    !(rc = verify_member_streams(db, txn, &vf, err)) &&
+	    !(rc = verify_idem(db, txn, &vf, &zone, err))) {
+		verify_meta(db, txn, &vf, &zone);
 		uint64_t st, sa, ct, ca;
 		if (!(rc = tl_counts_scan(db, txn, &st, &sa, err)) &&
 		    tl_counts_get(db, txn, &ct, &ca) && (st != ct || sa != ca))

@@ -1,0 +1,260 @@
+/*
+ * unit_damage.c - damaged stores (as a disk error, a bad tool or a hand
+ * edit leaves them): each damage is a storage error naming it, never a
+ * crash, a huge allocation or an error blaming the caller's input; verify
+ * reports the damage it can see.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "internal.h"
+#include "tasklog_projections.h"
+
+static char dir[64];
+static tl_db *db;
+static char task_id[37];
+static const tl_ctx admin = { .actor = "admin" };
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/tl-damage-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	size_t n;
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = tl_views_all(&n) };
+	o.views_len = n;
+	tl_err err;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	tl_init_opts io = { .tz = "Europe/Berlin" };
+	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	tl_cmd c[3] = {
+		{ .kind = TL_MEMBER_ADD, .id = tl_s("alice"),
+		  .name = tl_s("Alice") },
+		{ .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		  .link = tl_s("lead:1"), .assignee = tl_s("alice"),
+		  .due = tl_s("+2d"), .idempotency_key = tl_s("k1") },
+		{ .kind = TL_MEMBER_ADD, .id = tl_s("bob"), .name = tl_s("Bob"),
+		  .idempotency_key = tl_s("k2") },
+	};
+	tl_result r[3];
+	cr_assert_eq(tl_exec(db, &admin, c, 3, r, &err), 0, "%s",
+		     err.message);
+	msgpack_zone z;
+	msgpack_zone_init(&z, 1024);
+	msgpack_object o2;
+	size_t off = 0;
+	cr_assert_eq(msgpack_unpack((const char *)r[1].doc, r[1].doc_len, &off,
+				    &z, &o2),
+		     MSGPACK_UNPACK_SUCCESS);
+	tl_slice id = tl_obj_slice(tl_map_get(&o2, "id"));
+	cr_assert_eq(id.len, 36);
+	memcpy(task_id, id.p, 36);
+	task_id[36] = 0;
+	msgpack_zone_destroy(&z);
+	for (int i = 0; i < 3; i++)
+		tl_result_release(&r[i]);
+}
+
+static void teardown(void)
+{
+	tl_db_close(db);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Put (v non-NULL) or delete key k in database dbi, as a damage. */
+static void damage(MDB_dbi dbi, const void *k, size_t kn, const void *v,
+		   size_t vn)
+{
+	MDB_txn *txn;
+	MDB_val key = { kn, (void *)k }, val = { vn, (void *)v };
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	if (v)
+		cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+	else
+		cr_assert_eq(mdb_del(txn, dbi, &key, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
+static char seen[2048];
+
+static void note_problem(void *arg, const char *p)
+{
+	(void)arg;
+	strncat(seen, p, sizeof seen - strlen(seen) - 2);
+	strcat(seen, "\n");
+}
+
+/* verify's problems contain want; it reports at least one. */
+static void verify_says(const char *want)
+{
+	tl_err err;
+	seen[0] = 0;
+	int n = tl_verify(db, &admin, note_problem, NULL, &err);
+	cr_assert_gt(n, 0, "verify found nothing (%d); wanted '%s'", n, want);
+	cr_assert(strstr(seen, want), "wanted '%s' in:\n%s", want, seen);
+}
+
+Test(damage, a_clean_workspace_verifies, .init = setup, .fini = teardown)
+{
+	tl_err err;
+	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
+}
+
+Test(damage, damaged_settings_are_storage_errors_and_verify_sees_them,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	damage(db->meta, "tz", 2, "Europe/Berl\xc3n", 13);
+	/* a write and a read with dates in the workspace zone */
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+		     .link = tl_s("lead:2"), .due = tl_s("+1d") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), TL_ESTORAGE);
+	cr_assert(strstr(err.message, "time zone"), "%s", err.message);
+	tl_list_query q = { .due = tl_s("today") };
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, &admin, &q, NULL, NULL, next, &err),
+		     TL_ESTORAGE);
+	verify_says("meta: time zone");
+
+	damage(db->meta, "tz", 2, "UTC", 3);
+	damage(db->meta, "week_start", 10, "someday", 7);
+	verify_says("meta: week start");
+	damage(db->meta, "week_start", 10, "monday", 6);
+	uint8_t fmt[4];
+	tl_put_be32(fmt, 99);
+	damage(db->meta, "format", 6, fmt, 4);
+	verify_says("meta: format");
+	tl_put_be32(fmt, TL_FORMAT_VERSION);
+	damage(db->meta, "format", 6, fmt, 4);
+
+	/* the default actor (the first admin) gone: the store, not "--as" */
+	damage(db->meta, "admin", 5, "\xc9" "dmin", 5);
+	tl_ctx none = { 0 };
+	cr_assert_eq(tl_exec(db, &none, &c, 1, &r, &err), TL_ESTORAGE);
+	cr_assert(strstr(err.message, "first admin"), "%s", err.message);
+	tl_ctx ghost = { .actor = "ghost" };
+	cr_assert_eq(tl_exec(db, &ghost, &c, 1, &r, &err), TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
+	verify_says("meta: the first admin");
+}
+
+Test(damage, idempotency_records_and_members_are_verified, .init = setup,
+     .fini = teardown)
+{
+	MDB_txn *txn;
+	MDB_val k = { 2, "k1" }, v;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+	uint8_t rec[128];
+	size_t n = v.mv_size;
+	memcpy(rec, v.mv_data, n);
+	mdb_txn_abort(txn);
+
+	/* k1 pointed at bob's member.added: another stream */
+	uint8_t other[128];
+	memcpy(other, rec, n);
+	tl_put_be64(other, tl_get_be64(rec) + 1);
+	damage(db->idem, "k1", 2, other, n);
+	verify_says("idempotency key k1: event");
+	damage(db->idem, "k1", 2, rec, 5);
+	verify_says("idempotency key k1: record of 5 bytes");
+	damage(db->idem, "k1", 2, rec, n);
+
+	damage(db->members, "bob", 3, NULL, 0);
+	verify_says("member bob: in the log, not stored");
+}
+
+Test(damage, damaged_documents_are_refused_before_msgpack_allocates,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	uint8_t *doc;
+	size_t len;
+	/* a map header claiming 2^32-1 entries in 5 bytes */
+	static const uint8_t huge[] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
+	uint8_t id[16];
+	cr_assert(tl_uuid_parse(tl_s(task_id), id));
+	damage(db->tasks, id, 16, huge, sizeof huge);
+	cr_assert_eq(tl_task_get(db, &admin, tl_s(task_id), &doc, &len, &err),
+		     TL_ESTORAGE);
+	tl_cmd u = { .kind = TL_TASK_UPDATE, .id = tl_s(task_id),
+		     .title = tl_s("New") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &admin, &u, 1, &r, &err), TL_ESTORAGE);
+
+	damage(db->members, "alice", 5, huge, sizeof huge);
+	tl_ctx alice = { .actor = "alice" };
+	cr_assert_eq(tl_member_get(db, &admin, tl_s("alice"), &doc, &len,
+				   &err),
+		     TL_ESTORAGE);
+	cr_assert_eq(tl_task_list(db, &alice, &(tl_list_query){ 0 }, NULL,
+				  NULL, (char[TL_CURSOR_MAX]){ 0 }, &err),
+		     TL_ESTORAGE);
+}
+
+static int count(void *arg, const tl_event *ev)
+{
+	(void)ev;
+	++*(int *)arg;
+	return 0;
+}
+
+Test(damage, a_short_stream_index_value_is_not_read_past, .init = setup,
+     .fini = teardown)
+{
+	tl_err err;
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	size_t skn = tl_stream_key(tl_s(task_id), sk);
+	/* the task's one entry (version 1) replaced by 3 bytes */
+	damage(db->streams, sk, skn, NULL, 0);
+	damage(db->streams, sk, skn, "\0\0\1", 3);
+	int n = 0;
+	cr_assert_eq(tl_log_read(db, &admin, 1, 0, tl_s(task_id), count, &n,
+				 &err),
+		     TL_ESTORAGE);
+	cr_assert(strstr(err.message, "stream index"), "%s", err.message);
+	verify_says("stream index: a value of 3 bytes");
+}
+
+static int ignore(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)arg;
+	(void)doc;
+	(void)len;
+	return 0;
+}
+
+Test(damage, a_damaged_notification_entry_is_an_error, .init = setup,
+     .fini = teardown)
+{
+	tl_err err;
+	const MDB_dbi *d = tl_view_dbis(db, "notifications");
+	cr_assert_not_null(d);
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	/* the inbox: the view's first database */
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, d[0], &c), 0);
+	int found = 0;
+	while (mdb_cursor_get(c, &k, &v, found ? MDB_NEXT : MDB_FIRST) == 0) {
+		found = 1;
+		static const uint8_t huge[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+		MDB_val nv = { sizeof huge, (void *)huge };
+		cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	}
+	cr_assert(found);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tl_ctx alice = { .actor = "alice" };
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_notifications(db, &alice, (tl_slice){ 0 }, false, 0,
+				      (tl_slice){ 0 }, ignore, NULL, next,
+				      &err),
+		     TL_ESTORAGE);
+}
