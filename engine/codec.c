@@ -226,6 +226,11 @@ bool tl_mp_fits(const uint8_t *raw, size_t len)
 	return mp_skip(raw, len, &off, MP_DEPTH + 1);
 }
 
+bool tl_mp_skip(const void *data, size_t len, size_t *off)
+{
+	return *off <= len && mp_skip(data, len, off, MP_DEPTH);
+}
+
 msgpack_unpack_return tl_mp_unpack(const void *data, size_t len, size_t *off,
 				   msgpack_zone *zone, msgpack_object *out)
 {

@@ -34,6 +34,7 @@ static int event_get(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
 	return 0;
 }
 
+/* A streams value of another size, or out of version order. */
 static int bad_stream_val(tl_err *err)
 {
 	return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -79,11 +80,12 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		goto out_txn;
 	}
 	if (stream.p) {
+		uint32_t ver, want = 1; /* a stream's versions: 1, 2, ... */
 		rc = stream_first(db, c, stream, sk, &k, &v);
 		for (; rc == 0 && !stop && (!limit || n < limit);
 		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
 			uint64_t seq;
-			if (!tl_stream_val(&v, NULL, &seq)) {
+			if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
 				rc = bad_stream_val(err);
 				break;
 			}
@@ -148,9 +150,10 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 		return tl_mdb_err(err, rc, "cursor");
 	msgpack_sbuffer_init(&scratch);
 	rc = stream_first(db, c, (tl_slice){ idtext, 36 }, sk, &k, &v);
+	uint32_t ver, want = 1;
 	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
 		uint64_t seq;
-		if (!tl_stream_val(&v, NULL, &seq)) {
+		if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
 			rc = bad_stream_val(err);
 			break;
 		}

@@ -176,6 +176,9 @@ static inline uint8_t *tl_w_time_or_nil(uint8_t *p, bool has, int64_t ms)
  * tens of GiB).  MSGPACK_UNPACK_PARSE_ERROR when it does not pass. */
 msgpack_unpack_return tl_mp_unpack(const void *data, size_t len, size_t *off,
 				   msgpack_zone *zone, msgpack_object *out);
+/* Step *off over the object there with the same checks, building nothing;
+ * false (and *off unchanged) when it does not pass. */
+bool tl_mp_skip(const void *data, size_t len, size_t *off);
 
 #ifdef __cplusplus
 }

@@ -84,8 +84,8 @@ static inline bool tl_doc_slice_eq(tl_slice a, tl_slice b)
 	return a.p && b.p && a.len == b.len && !memcmp(a.p, b.p, a.len);
 }
 
-/* The value of top-level key `key` of a stored document (a map), decoding
- * only the entries before it.  False when absent or malformed. */
+/* The value of top-level key `key` of a stored document (a map), stepping
+ * over the entries before it.  False when absent or malformed. */
 static inline bool tl_doc_field(const MDB_val *doc, const char *key,
 				msgpack_zone *zone, msgpack_object *out)
 {
@@ -102,16 +102,24 @@ static inline bool tl_doc_field(const MDB_val *doc, const char *key,
 	} else {
 		return false;
 	}
+	/* Keys are compared in place and the values before the wanted one
+	 * stepped over (checked, not built); only its value is unpacked. */
 	for (size_t i = 0; i < n; i++) {
-		msgpack_object k;
-		if (tl_mp_unpack(doc->mv_data, len, &off, zone, &k) !=
-			    MSGPACK_UNPACK_EXTRA_BYTES ||
-		    tl_mp_unpack(doc->mv_data, len, &off, zone, out) <
-			    MSGPACK_UNPACK_EXTRA_BYTES)
+		size_t kn = 0, at = 0;
+		if (off < len && (b[off] & 0xe0) == 0xa0) {
+			kn = b[off] & 31; /* fixstr: every key tasklog writes */
+			at = off + 1;
+		} else if (off + 1 < len && b[off] == 0xd9) {
+			kn = b[off + 1];
+			at = off + 2;
+		}
+		if (!tl_mp_skip(b, len, &off))
 			return false;
-		if (k.type == MSGPACK_OBJECT_STR && k.via.str.size == klen &&
-		    !memcmp(k.via.str.ptr, key, klen))
-			return true;
+		if (at && kn == klen && !memcmp(b + at, key, klen))
+			return tl_mp_unpack(b, len, &off, zone, out) >=
+			       MSGPACK_UNPACK_EXTRA_BYTES;
+		if (!tl_mp_skip(b, len, &off))
+			return false;
 	}
 	return false;
 }

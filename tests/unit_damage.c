@@ -219,6 +219,20 @@ Test(damage, a_short_stream_index_value_is_not_read_past, .init = setup,
 		     TL_ESTORAGE);
 	cr_assert(strstr(err.message, "stream index"), "%s", err.message);
 	verify_says("stream index: a value of 3 bytes");
+
+	/* 12 bytes of zeros: version 0, seq 0 (an entry no read may skip) */
+	static const uint8_t zeros[12];
+	damage(db->streams, sk, skn, NULL, 0);
+	damage(db->streams, sk, skn, zeros, sizeof zeros);
+	n = 0;
+	cr_assert_eq(tl_log_read(db, &admin, 1, 0, tl_s(task_id), count, &n,
+				 &err),
+		     TL_ESTORAGE);
+	uint8_t *doc;
+	size_t len;
+	cr_assert_eq(tl_task_as_of(db, &admin, tl_s(task_id), INT64_MAX, &doc,
+				   &len, &err),
+		     TL_ESTORAGE);
 }
 
 static int ignore(void *arg, const uint8_t *doc, size_t len)
