@@ -1166,10 +1166,6 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 		   v.mv_size < sizeof r.tz) {
 		memcpy(r.tz, v.mv_data, v.mv_size);
 		r.tz[v.mv_size] = 0;
-		if (!tl_tz_valid(r.tz)) /* init checked it: damaged */
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "the workspace's time zone '%.64s' is not known (damaged settings?)",
-					  r.tz);
 	}
 	/* No command: the actor is still checked (else after the first
 	 * command's arguments). */

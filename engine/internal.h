@@ -68,6 +68,9 @@ struct tl_db {
 int tl_views_open(tl_db *db, tl_err *err);
 /* Record in meta "views_seq" that the views hold every event up to seq. */
 int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq);
+/* Mark the views as holding events first..last, appended by this handle,
+ * if they held every event before first. */
+int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last);
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err);

@@ -199,10 +199,14 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 	} else {
 		MDB_val v;
 		if (tl_meta_get(db, txn, "admin", &v) ||
-		    v.mv_size > TL_MEMBER_ID_MAX)
+		    v.mv_size > TL_MEMBER_ID_MAX) {
+			if (tl_meta_get(db, txn, "format", &v) == 0)
+				return tl_err_set(err, TL_ESTORAGE, "storage",
+						  "the workspace's first admin is missing (damaged settings?)");
 			return tl_err_set(err, TL_ENOTFOUND, "db",
 					  "workspace '%s' is not initialised (run tasklog init)",
 					  db->dir);
+		}
 		memcpy(admin, v.mv_data, v.mv_size);
 		admin[v.mv_size] = 0;
 		id = tl_s(admin);
@@ -292,14 +296,6 @@ int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 		   v.mv_size < sizeof r->tz) {
 		memcpy(r->tz, v.mv_data, v.mv_size);
 		r->tz[v.mv_size] = 0;
-		if (!tl_tz_valid(r->tz)) { /* init checked it: damaged */
-			mdb_txn_abort(r->txn);
-			r->txn = NULL;
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"the workspace's time zone '%.64s' is not known (damaged settings?)",
-					r->tz);
-			goto out;
-		}
 	}
 	if (tl_meta_get(db, r->txn, "week_start", &v) == 0)
 		r->week_start = !(v.mv_size == 6 &&

@@ -354,8 +354,10 @@ static int verify_member_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 		return tl_mdb_err(err, rc, "cursor");
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
-		if (k.mv_size <= pn || memcmp(k.mv_data, pre, pn))
+		if (k.mv_size < pn || memcmp(k.mv_data, pre, pn))
 			break;
+		if (k.mv_size == pn)
+			continue; /* "member:" and no id: not a member */
 		MDB_val mk = { k.mv_size - pn, (uint8_t *)k.mv_data + pn }, mv;
 		if ((rc = mdb_get(txn, db->members, &mk, &mv)) == MDB_NOTFOUND)
 			problem(vf, "member %.*s: in the log, not stored",
@@ -386,7 +388,7 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 		memcpy(buf, v.mv_data, v.mv_size);
 		buf[v.mv_size] = 0;
 		if (!tl_tz_valid(buf))
-			problem(vf, "meta: time zone '%.64s' is not known",
+			problem(vf, "meta: time zone '%.64s' is not in this host's time-zone database",
 				buf);
 	}
 	if (tl_meta_get(db, txn, "week_start", &v) ||

@@ -447,7 +447,8 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	 * handle opened without views leaves the mark behind, and the next
 	 * open with views rebuilds them. */
 	if (db->views_len && t->next_seq != t->first_seq)
-		rc = tl_views_mark(db, t->txn, t->next_seq - 1);
+		rc = tl_views_advance(db, t->txn, t->first_seq,
+				      t->next_seq - 1);
 	if (!rc && (t->d_tasks || t->d_active))
 		rc = counts_commit(t);
 	if (rc) {

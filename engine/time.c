@@ -961,7 +961,8 @@ int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 
 			quote_value(tl_s(tz), quoted, sizeof(quoted));
 			return tl_err_set(err, TL_EINVALID, "tz",
-					  "unknown time zone '%s'", quoted);
+					  "time zone '%s' is not in this host's time-zone database",
+					  quoted);
 		}
 		ms = zone_day_start(z, days) * MS_PER_SEC;
 	} else {

@@ -141,8 +141,12 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 	*stale = false;
 	for (size_t i = 0; i < db->views_len; i++) {
 		uint32_t ver, gen;
-		if (!meta_read(db, txn, db->views[i], &ver, &gen) ||
-		    !db->vstate[i].ready || gen != db->vstate[i].gen) {
+		const tl_view_state *s = &db->vstate[i];
+		/* A view with no generation stored (a read-only handle does
+		 * not create it) is not stale but absent: its queries say so,
+		 * the other views serve. */
+		bool has = meta_read(db, txn, db->views[i], &ver, &gen);
+		if (has ? !s->ready || gen != s->gen : s->ready) {
 			*stale = true;
 			return 0;
 		}
@@ -169,6 +173,18 @@ int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq)
 	tl_put_be64(b, seq);
 	MDB_val k = { 9, "views_seq" }, v = { 8, b };
 	return mdb_put(txn, db->meta, &k, &v, 0);
+}
+
+static uint64_t views_seq(tl_db *db, MDB_txn *txn);
+
+int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last)
+{
+	/* Only from where the views were: events appended meanwhile by a
+	 * handle without views are missing from them, and the mark left
+	 * behind makes the next open rebuild them. */
+	if (views_seq(db, txn) != first - 1)
+		return 0;
+	return tl_views_mark(db, txn, last);
 }
 
 /* The seq up to which the views were kept, 0 when never recorded. */
@@ -1130,6 +1146,8 @@ static int find_views(tl_db *db, const char *const *names, size_t n,
 static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 			  tl_progress_fn progress, void *arg, tl_err *err)
 {
+	MDB_dbi gone[64 * TL_VIEW_DBS_MAX];
+	size_t ngone = 0;
 	replay r;
 	uint32_t gens[64] = { 0 };
 	int rc;
@@ -1165,10 +1183,18 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	 * point meta at the new generation and drop the old one. */
 	if ((rc = build_gen(&r, gens[0], &txn, err)))
 		goto out;
+	/* Handles of a generation another process switched away from and
+	 * dropped (this handle had not refreshed since): closed once this
+	 * transaction is over, or a handle that rebuilds now and then would
+	 * run out of LMDB's handles. */
 	for (size_t i = 0; !rc && i < n; i++) {
 		const tl_view *v = db->views[which[i]];
+		tl_view_state *s = &db->vstate[which[i]];
 		uint32_t ver, old;
 		if (meta_read(db, txn, v, &ver, &old) && old != gens[0]) {
+			if (s->ready && s->gen != old)
+				for (size_t j = 0; j < v->dbs_len; j++)
+					gone[ngone++] = s->dbi[j];
 			MDB_dbi od[TL_VIEW_DBS_MAX];
 			if (open_gen(txn, v, old, 0, od) == 0)
 				for (size_t j = 0; j < v->dbs_len; j++)
@@ -1190,11 +1216,16 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	}
 	if (progress)
 		progress(arg, r.total, r.total);
+	for (size_t i = 0; i < ngone; i++)
+		mdb_dbi_close(db->env, gone[i]);
+	ngone = 0;
 	rc = views_refresh(db, err);
 	goto out;
 fail:
 	mdb_txn_abort(txn);
 out:
+	for (size_t i = 0; i < ngone; i++)
+		mdb_dbi_close(db->env, gone[i]);
 	replay_free(&r);
 	return rc;
 }
@@ -1519,12 +1550,56 @@ out:
 	return rc ? rc : problems;
 }
 
-/* The rebuild into a temporary generation may fill the map: grow it and
- * run again (nothing was reported before the rebuild finished). */
+/* Problems held back until a pass is over (compare_db reports at most 5
+ * per database): a pass that fills the map is run again, and its
+ * problems must not reach the caller twice. */
+typedef struct held {
+	char **msg;
+	size_t len, cap;
+	bool nomem;
+} held;
+
+static void hold(void *arg, const char *msg)
+{
+	held *h = arg;
+	if (h->len == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 16;
+		char **m = realloc(h->msg, cap * sizeof *m);
+		if (!m) {
+			h->nomem = true;
+			return;
+		}
+		h->msg = m;
+		h->cap = cap;
+	}
+	if (!(h->msg[h->len] = strdup(msg)))
+		h->nomem = true;
+	else
+		h->len++;
+}
+
+static void held_free(held *h)
+{
+	for (size_t i = 0; i < h->len; i++)
+		free(h->msg[i]);
+	free(h->msg);
+	*h = (held){ 0 };
+}
+
+/* The rebuild into a temporary generation, or dropping it, may fill the
+ * map: grow it and run again. */
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 {
 	for (;;) {
-		int rc = verify_views_once(db, fn, arg, err);
+		held h = { 0 };
+		int rc = verify_views_once(db, hold, &h, err);
+		if (rc >= 0 && h.nomem)
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"out of memory");
+		if (rc >= 0)
+			for (size_t i = 0; i < h.len; i++)
+				report(fn, arg, h.msg[i]);
+		held_free(&h);
 		if (rc != TL_EAGAIN)
 			return rc;
 		if ((rc = tl_db_grow(db, err)))
