@@ -56,7 +56,13 @@ static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
 	int rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);
 	for (size_t i = 0; !rc && i < 3; i++) {
 		tl_slice s = tl_obj_slice(tl_map_get(&d, keys[i]));
-		if (!s.p)
+		/* What init would have stored (a zone this host lacks is
+		 * accepted: it is named where a date needs it). */
+		if (!s.p || (i == 0 && (!s.len || s.len >= 64 ||
+					memchr(s.p, 0, s.len))) ||
+		    (i == 1 && !tl_slice_eq(s, "monday") &&
+		     !tl_slice_eq(s, "sunday")) ||
+		    (i == 2 && !tl_member_id_valid(s)))
 			return TL_ESTORAGE;
 		k = (MDB_val){ strlen(keys[i]), (void *)keys[i] };
 		v = (MDB_val){ s.len, (void *)s.p };
