@@ -385,6 +385,9 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		tl_task task;
 		rc = tl_task_fold_until(t->db, t->cur, p + 1, seq, INT64_MAX,
 					&task, &t->zone, err);
+		if (rc == TL_ENOTFOUND) /* the record names it: damaged */
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "idempotency record names a task with no events");
 		if (rc)
 			return rc;
 		bool ok = tl_task_pack(&t->doc, &task);

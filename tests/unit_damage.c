@@ -290,3 +290,22 @@ Test(damage, a_damaged_notification_entry_is_an_error, .init = setup,
 				      &err),
 		     TL_ESTORAGE);
 }
+
+/* An idempotent retry whose first run's task lost its stream index
+ * entries: a storage error naming the record, not a bare not_found. */
+Test(damage, a_replay_of_a_task_without_events_is_a_storage_error,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	size_t skn = tl_stream_key(tl_s(task_id), sk);
+	damage(db->streams, sk, skn, NULL, 0);
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		     .link = tl_s("lead:1"), .assignee = tl_s("alice"),
+		     .due = tl_s("+2d"), .idempotency_key = tl_s("k1") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), TL_ESTORAGE,
+		     "%s", err.message);
+	cr_assert(strstr(err.message, "idempotency record"), "%s",
+		  err.message);
+}
