@@ -862,6 +862,18 @@ static int open_workspace(struct cli *c)
 	 * behind the log. */
 	oo.views = tl_views_all(&oo.views_len);
 	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
+	if (rc == TL_ESTORAGE && c->cmd->group == NULL &&
+	    (!strcmp(c->cmd->name, "verify") || !strcmp(c->cmd->name, "log"))) {
+		/* The views could not be brought up to date (a damaged log
+		 * stops the rebuild an open runs): read the log as it is, so
+		 * that verify can say what is wrong with it. */
+		fputs("tasklog: the views could not be brought up to date: ",
+		      stderr);
+		put_clean(stderr, c->err.message);
+		fputs("; reading the log without them\n", stderr);
+		oo.flags = TL_OPEN_RDONLY;
+		rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
+	}
 	if (rc)
 		return rc;
 	if (tl_db_initialized(c->db)) {
