@@ -50,6 +50,8 @@ static inline bool tl_status_active(int st)
 typedef struct tl_view_state {
 	uint32_t gen, version;
 	bool ready;
+	uint32_t absent_gen; /* the serving generation named in meta has no
+				databases (damaged meta): not ready, not stale */
 	MDB_dbi dbi[TL_VIEW_DBS_MAX];
 	tl_sink *defer; /* TL_VIEW_BLIND: the write txn's puts, until commit */
 } tl_view_state;

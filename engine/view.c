@@ -110,6 +110,14 @@ static int views_refresh(tl_db *db, tl_err *err)
 		if (s->ready && s->gen == gen)
 			continue;
 		if ((rc = open_gen(txn, db->views[i], gen, 0, s->dbi))) {
+			if (rc == MDB_NOTFOUND) {
+				/* Its databases are gone (a damaged meta
+				 * record): the view is absent, the others
+				 * serve, and a rebuild makes it again. */
+				s->ready = false;
+				s->absent_gen = gen;
+				continue;
+			}
 			mdb_txn_abort(txn);
 			return tl_mdb_err(err, rc, "open view");
 		}
@@ -146,7 +154,8 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 		 * not create it) is not stale but absent: its queries say so,
 		 * the other views serve. */
 		bool has = meta_read(db, txn, db->views[i], &ver, &gen);
-		if (has ? !s->ready || gen != s->gen : s->ready) {
+		if (has ? (s->ready ? gen != s->gen : gen != s->absent_gen)
+			: s->ready) {
 			*stale = true;
 			return 0;
 		}

@@ -520,7 +520,7 @@ static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
 
 	if (!dbi)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the notifications view is not open");
+				  "the notifications view is not open (open the workspace with tl_views_all(); if it was, run `tasklog rebuild`)");
 	tl_key_hash(member, key);
 	memset(key + 8, 0, 9);
 	if (has_cursor)

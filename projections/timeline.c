@@ -451,7 +451,7 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 
 	if (!dbi)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the timeline view is not open");
+				  "the timeline view is not open (open the workspace with tl_views_all(); if it was, run `tasklog rebuild`)");
 	tl_key_hash(record, h);
 	tl_list_record_prefix(prefix, tl_key_get_u64(h), TL_SORT_DUE);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))
@@ -562,7 +562,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 
 	if (!dbi)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the timeline view is not open");
+				  "the timeline view is not open (open the workspace with tl_views_all(); if it was, run `tasklog rebuild`)");
 	tl_key_hash(record, key);
 	tl_key_u64(key + 8, has_cursor ? after_inv : HISTORY_MIN);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))

@@ -309,3 +309,46 @@ Test(damage, a_replay_of_a_task_without_events_is_a_storage_error,
 	cr_assert(strstr(err.message, "idempotency record"), "%s",
 		  err.message);
 }
+
+/* A view's meta record naming a generation whose databases do not exist:
+ * that view is absent (its queries say to rebuild), the others serve,
+ * verify reports it, and a rebuild makes it again. */
+Test(damage, a_view_without_its_databases_is_absent_until_rebuilt,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	MDB_txn *txn;
+	MDB_val k = { 10, "view:tasks" }, v;
+	uint8_t rec[8];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 8);
+	memcpy(rec, v.mv_data, 8);
+	mdb_txn_abort(txn);
+	tl_put_be32(rec + 4, tl_get_be32(rec + 4) + 50);
+	damage(db->meta, "view:tasks", 10, rec, 8);
+
+	tl_db_close(db);
+	size_t n;
+	tl_open_opts o = { .views = tl_views_all(&n) };
+	o.views_len = n;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
+				  NULL, next, &err),
+		     TL_ESTORAGE);
+	cr_assert(strstr(err.message, "rebuild"), "%s", err.message);
+	tl_ctx alice = { .actor = "alice" };
+	cr_assert_eq(tl_notifications(db, &alice, (tl_slice){ 0 }, false, 0,
+				      (tl_slice){ 0 }, skip_doc, NULL, next,
+				      &err),
+		     0, "%s", err.message);
+	verify_says("view tasks: no serving generation");
+	cr_assert_eq(tl_rebuild(db, &admin, NULL, 0, NULL, NULL, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
+	int count = 0;
+	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
+				  &count, next, &err),
+		     0, "%s", err.message);
+}
