@@ -213,6 +213,12 @@ Test(damage, damaged_documents_are_refused_before_msgpack_allocates,
 	cr_assert_eq(tl_task_list(db, &alice, &(tl_list_query){ 0 }, NULL,
 				  NULL, (char[TL_CURSOR_MAX]){ 0 }, &err),
 		     TL_ESTORAGE);
+	/* her tasks stay listable by others: the record is there */
+	tl_slice who = tl_s("alice");
+	tl_list_query q = { .assignees = &who, .assignees_len = 1 };
+	cr_assert_eq(tl_task_list(db, &admin, &q, skip_doc, NULL,
+				  (char[TL_CURSOR_MAX]){ 0 }, &err),
+		     0, "%s", err.message);
 }
 
 static int count(void *arg, const tl_event *ev)
