@@ -54,15 +54,7 @@ void tl_pack_time_or_nil(msgpack_packer *pk, bool has, int64_t ms)
 
 bool tl_obj_time(const msgpack_object *o, int64_t *ms)
 {
-	msgpack_timestamp ts;
-	if (!o || !msgpack_object_to_timestamp(o, &ts))
-		return false;
-	/* A 12-byte timestamp has 64 bits of seconds (and 32 of nsec): more
-	 * than fit in int64 ms. */
-	if (ts.tv_sec > INT64_MAX / 1000 - 5 || ts.tv_sec < INT64_MIN / 1000)
-		return false;
-	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	return true;
+	return tl_mp_time_ms(o, ms);
 }
 
 bool tl_obj_is_str(const msgpack_object *o, const char *s)

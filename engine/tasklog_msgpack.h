@@ -168,6 +168,19 @@ static inline uint8_t *tl_w_time_or_nil(uint8_t *p, bool has, int64_t ms)
 	return has ? tl_w_time(p, ms) : tl_w_nil(p);
 }
 
+/* A msgpack timestamp object as milliseconds since the epoch.  False when
+ * o is not a timestamp, or its 64-bit seconds (a damaged or foreign
+ * document) do not fit in int64 milliseconds. */
+static inline bool tl_mp_time_ms(const msgpack_object *o, int64_t *ms)
+{
+	msgpack_timestamp ts;
+	if (!o || !msgpack_object_to_timestamp(o, &ts) ||
+	    ts.tv_sec > INT64_MAX / 1000 - 5 || ts.tv_sec < INT64_MIN / 1000)
+		return false;
+	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return true;
+}
+
 /* msgpack_unpack of the object at data[*off..len) for bytes read from
  * storage: first checks that it is well formed, nests no deeper than
  * msgpack-c allows, and that no container claims more entries than the

@@ -68,15 +68,7 @@ static inline tl_slice tl_doc_slice(const msgpack_object *o)
 
 static inline bool tl_doc_get_time(const msgpack_object *o, int64_t *ms)
 {
-	msgpack_timestamp ts;
-	if (!o || !msgpack_object_to_timestamp(o, &ts))
-		return false;
-	/* 64-bit seconds (a damaged or foreign document) may not fit in
-	 * int64 milliseconds: not a time then. */
-	if (ts.tv_sec > INT64_MAX / 1000 - 5 || ts.tv_sec < INT64_MIN / 1000)
-		return false;
-	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	return true;
+	return tl_mp_time_ms(o, ms);
 }
 
 static inline bool tl_doc_slice_eq(tl_slice a, tl_slice b)

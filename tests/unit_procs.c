@@ -77,6 +77,16 @@ static size_t map_size(tl_db *db)
 	return info.me_mapsize;
 }
 
+/* A new initialised workspace, every view, this process's handle. */
+static tl_db *new_ws(size_t map)
+{
+	tl_err err;
+	tl_db *db = open_ws(map);
+	cr_assert_not_null(db);
+	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	return db;
+}
+
 static int count_fn(void *arg, const uint8_t *doc, size_t len)
 {
 	(void)doc;
@@ -149,10 +159,7 @@ static void grow_child(void)
 Test(procs, a_map_grown_by_another_process_is_adopted_and_kept,
      .init = mkws, .fini = rmws)
 {
-	tl_err err;
-	tl_db *db = open_ws(1 << 20);
-	cr_assert_not_null(db);
-	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	tl_db *db = new_ws(1 << 20);
 	size_t before = map_size(db);
 	run_child(grow_child);
 	int n;
@@ -197,10 +204,7 @@ static void writer_child(void)
 Test(procs, opening_and_reading_do_not_wait_for_a_writer, .init = mkws,
      .fini = rmws)
 {
-	tl_err err;
-	tl_db *db = open_ws(0);
-	cr_assert_not_null(db);
-	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	tl_db *db = new_ws(0);
 	cr_assert_eq(add_tasks(db, 3, 10), 0);
 	tl_db_close(db);
 
@@ -249,9 +253,7 @@ Test(procs, a_long_lived_handle_follows_rebuilds_elsewhere, .init = mkws,
 {
 	tl_err err;
 	tl_ctx ctx = { .actor = "admin" };
-	tl_db *db = open_ws(0);
-	cr_assert_not_null(db);
-	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	tl_db *db = new_ws(0);
 	cr_assert_eq(add_tasks(db, 2, 10), 0);
 	for (int i = 0; i < 80; i++) {
 		run_child(rebuild_child);
@@ -278,9 +280,7 @@ Test(procs, verify_grows_a_full_map, .init = mkws, .fini = rmws)
 {
 	tl_err err;
 	tl_ctx ctx = { .actor = "admin" };
-	tl_db *db = open_ws(0);
-	cr_assert_not_null(db);
-	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	tl_db *db = new_ws(0);
 	cr_assert_eq(add_tasks(db, 300, 200), 0);
 	/* the smallest map LMDB allows: the pages in use */
 	cr_assert_eq(mdb_env_set_mapsize(db->env, 1), 0);
@@ -311,9 +311,7 @@ Test(procs, views_are_not_marked_past_events_they_missed, .init = mkws,
 {
 	tl_err err;
 	tl_ctx ctx = { .actor = "admin" };
-	tl_db *db = open_ws(0);
-	cr_assert_not_null(db);
-	cr_assert_eq(tl_db_init(db, NULL, &err), 0, "%s", err.message);
+	tl_db *db = new_ws(0);
 	cr_assert_eq(add_tasks(db, 1, 10), 0);
 	run_child(add_without_views_child);
 	cr_assert_eq(add_tasks(db, 1, 10), 0);

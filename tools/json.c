@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <msgpack/timestamp.h>
 
 #include "json.h"
 #include "tasklog.h"
@@ -99,14 +98,13 @@ static json_t *hex_string(const char *p, size_t len)
 
 static json_t *ext_value(const msgpack_object *o)
 {
-	msgpack_timestamp ts;
+	int64_t ms;
 	char buf[40];
 
 	/* Seconds that do not fit in int64 milliseconds (a damaged document)
 	 * are shown as bytes, like any other extension. */
-	if (msgpack_object_to_timestamp(o, &ts) &&
-	    ts.tv_sec <= INT64_MAX / 1000 - 5 && ts.tv_sec >= INT64_MIN / 1000) {
-		tl_time_format(ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf);
+	if (tl_mp_time_ms(o, &ms)) {
+		tl_time_format(ms, buf);
 		return json_string(buf);
 	}
 	/* No other extension type is part of the contract: show its bytes. */

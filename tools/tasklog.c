@@ -109,7 +109,9 @@ enum open_mode {
 	OPEN_NONE,   /* the command does not touch the workspace */
 	OPEN_CREATE, /* init */
 	OPEN_WRITE,
-	OPEN_READ
+	OPEN_READ,
+	OPEN_LOG     /* reads the log: without the views when they cannot be
+			brought up to date (a damaged log), to say why */
 };
 
 struct command {
@@ -379,14 +381,14 @@ static const struct command commands[] = {
 	  "  --limit N             at most N events (default 50)\n"
 	  "  --stream ID           only this stream (a task id, member:ID "
 	  "or workspace)\n",
-	  OPT(O_FROM) | OPT(O_LIMIT) | OPT(O_STREAM), 0, 0, NULL, OPEN_READ, 0,
+	  OPT(O_FROM) | OPT(O_LIMIT) | OPT(O_STREAM), 0, 0, NULL, OPEN_LOG, 0,
 	  run_log },
 	{ NULL, "verify",
 	  "usage: tasklog verify\n\n"
 	  "Check the hash chain, seq contiguity, stream versions and that the\n"
 	  "stored state equals a fresh fold of the log.  Exit 5 on a "
 	  "problem.\n",
-	  0, 0, 0, NULL, OPEN_READ, 0, run_verify },
+	  0, 0, 0, NULL, OPEN_LOG, 0, run_verify },
 	{ NULL, "stats",
 	  "usage: tasklog stats\n\nCounts and sizes of the workspace.\n",
 	  0, 0, 0, NULL, OPEN_READ, 0, run_stats },
@@ -862,8 +864,7 @@ static int open_workspace(struct cli *c)
 	 * behind the log. */
 	oo.views = tl_views_all(&oo.views_len);
 	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
-	if (rc == TL_ESTORAGE && c->cmd->group == NULL &&
-	    (!strcmp(c->cmd->name, "verify") || !strcmp(c->cmd->name, "log"))) {
+	if (rc == TL_ESTORAGE && c->cmd->open == OPEN_LOG) {
 		/* The views could not be brought up to date (a damaged log
 		 * stops the rebuild an open runs): read the log as it is, so
 		 * that verify can say what is wrong with it. */
