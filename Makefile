@@ -7,6 +7,8 @@
 #                   unit tests again under AddressSanitizer+UBSan
 #   make test-unit  unit + end-to-end tests only (no sanitizer pass)
 #   make test-san   the sanitizer pass only
+#   make test-install  install into a staging DESTDIR, build a program
+#                   against it with pkg-config (shared and static), run it
 #   make bench      build and run the benchmarks (writes docs/benchmarks.md)
 #   make fuzz       build the libFuzzer targets fuzz/fuzz_*.c with clang,
 #                   ASan and UBSan into build-fuzz/, run each FUZZ_SECONDS
@@ -102,11 +104,16 @@ run: deps
 # ---- tests -----------------------------------------------------------------
 test: deps
 	$(MAKE) test-unit
+	$(MAKE) test-install
 	$(MAKE) test-san
 
 test-unit: all $(B)/tests/unit $(B)/tests/e2e
 	$(B)/tests/unit --jobs 2
 	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) $(B)/tests/e2e --jobs 2
+
+# make install as a user of the library sees it (tests/install/check.sh).
+test-install: all
+	MAKE="$(MAKE)" sh tests/install/check.sh
 
 test-san:
 	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e build-san/tasklog
@@ -183,6 +190,6 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps run test test-unit test-san bench fuzz fuzz-deps install clean
+.PHONY: all deps run test test-unit test-install test-san bench fuzz fuzz-deps install clean
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

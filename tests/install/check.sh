@@ -1,0 +1,71 @@
+#!/bin/sh
+# check.sh - `make install` as a user of the library sees it: install into a
+# staging DESTDIR, then, with nothing but what was installed (tasklog.pc,
+# the headers, the libraries, the CLI):
+#   - compile each public header alone, first in its translation unit;
+#   - build tests/install/consumer.c against libtasklog.so and against
+#     libtasklog.a, with the flags pkg-config gives, and run both;
+#   - check that the shared build loads the installed libtasklog.so.0 and
+#     the static one does not need it;
+#   - run the installed CLI on the workspace the library wrote.
+# Run by `make test-install` (part of `make test`).
+set -eu
+
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+prefix=/usr/local
+root=$tmp/root$prefix
+
+${MAKE:-make} -s install PREFIX=$prefix DESTDIR="$tmp/root" >/dev/null
+
+fail() {
+	echo "test-install: $*" >&2
+	exit 1
+}
+
+for f in bin/tasklog lib/libtasklog.a lib/libtasklog.so lib/libtasklog.so.0 \
+	lib/pkgconfig/tasklog.pc include/tasklog.h include/tasklog_view.h \
+	include/tasklog_msgpack.h include/tasklog_projections.h; do
+	[ -e "$root/$f" ] || fail "not installed: $prefix/$f"
+done
+
+# pkg-config reads the staged .pc as if it were installed at $prefix.
+export PKG_CONFIG_PATH="$root/lib/pkgconfig"
+pc() { pkg-config --define-variable=prefix="$root" "$@" tasklog; }
+[ "$(pc --modversion)" = "$(sed -n 's/^VERSION := //p' Makefile)" ] ||
+	fail "tasklog.pc version $(pc --modversion)"
+cflags="-std=c11 -Wall -Wextra -Werror $(pc --cflags)"
+
+for h in tasklog.h tasklog_view.h tasklog_msgpack.h tasklog_projections.h; do
+	printf '#include <%s>\nint tl_check_%s;\n' "$h" \
+		"$(echo "$h" | tr . _)" >"$tmp/h.c"
+	${CC:-cc} $cflags -c "$tmp/h.c" -o "$tmp/h.o" ||
+		fail "$h does not compile on its own"
+done
+
+${CC:-cc} $cflags -o "$tmp/consumer-shared" tests/install/consumer.c \
+	$(pc --libs) -Wl,-rpath,"$root/lib"
+${CC:-cc} $cflags -o "$tmp/consumer-static" tests/install/consumer.c \
+	-Wl,--as-needed -Wl,-Bstatic -ltasklog -Wl,-Bdynamic \
+	$(pc --static --libs)
+
+readelf -d "$tmp/consumer-shared" | grep -q 'NEEDED.*libtasklog\.so\.0' ||
+	fail "the shared build does not load libtasklog.so.0"
+ldd "$tmp/consumer-shared" | grep -q "libtasklog.so.0 => $root/lib/" ||
+	fail "the shared build does not find the installed library"
+if readelf -d "$tmp/consumer-static" | grep -q 'NEEDED.*libtasklog'; then
+	fail "the static build still needs libtasklog.so"
+fi
+
+"$tmp/consumer-shared" "$tmp/ws-shared"
+"$tmp/consumer-static" "$tmp/ws-static"
+
+# The installed CLI reads what the library wrote.
+out=$("$root/bin/tasklog" --db "$tmp/ws-shared" task list --assignee alice \
+	--as admin --json)
+n=$(printf '%s' "$out" | grep -o '"title"' | wc -l)
+[ "$n" -eq 3 ] || fail "the CLI lists $n of alice's 3 tasks: $out"
+"$root/bin/tasklog" --db "$tmp/ws-static" verify >/dev/null ||
+	fail "the CLI's verify fails on the static build's workspace"
+echo "test-install: ok"
