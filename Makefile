@@ -46,7 +46,7 @@ endif
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iengine -Iprojections -MMD -MP
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC $(CPPFLAGS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden $(CPPFLAGS)
 LIBS    := -llmdb -lmsgpackc -lsodium -lm -pthread
 TOOLLIBS := -ljansson
 

@@ -26,6 +26,12 @@
 extern "C" {
 #endif
 
+/* What the shared library exports: the functions of the public headers
+ * (the library is built with -fvisibility=hidden). */
+#ifndef TL_API
+#define TL_API __attribute__((visibility("default")))
+#endif
+
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -52,9 +58,9 @@ typedef struct tl_err {
 } tl_err;
 
 /* "invalid", "not_found", ... for a TL_E* code. */
-const char *tl_code_name(int code);
+TL_API const char *tl_code_name(int code);
 /* Fill err (may be NULL) and return code. printf-style message. */
-int tl_err_set(tl_err *err, int code, const char *field, const char *fmt, ...)
+TL_API int tl_err_set(tl_err *err, int code, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* A byte string that need not be NUL-terminated.  p == NULL: absent. */
@@ -78,33 +84,33 @@ static inline tl_slice tl_s(const char *s)
 /* Parse RFC 3339 (offsets allowed), a date YYYY-MM-DD (midnight in zone
  * `tz`, an IANA name, NULL = UTC) or a relative time "+3d", "-2h", "+30m",
  * "+10s", "+1w" from now_ms.  Names `field` in err on failure. */
-int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
+TL_API int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 		  const char *field, int64_t *out, tl_err *err);
 /* Format as "2026-12-01T10:00:00.000Z" into buf (at least 32 bytes). */
-void tl_time_format(int64_t ms, char *buf);
+TL_API void tl_time_format(int64_t ms, char *buf);
 /* Current wall clock in ms. */
-int64_t tl_time_now(void);
+TL_API int64_t tl_time_now(void);
 /* True when tz names a zone of the system time-zone database (not
  * "localtime", "posixrules", "Factory" or a "right/" zone). */
-bool tl_tz_valid(const char *tz);
+TL_API bool tl_tz_valid(const char *tz);
 /* [start, end) of the local day / week containing t in zone tz;
  * week_start 1 = Monday, 0 = Sunday.
  * Zones are read from the system database's files by tasklog itself and
  * kept for the life of the process; the process's TZ is never touched,
  * so these are safe beside threads that read local time. */
-int tl_day_range(int64_t t, const char *tz, int64_t *start, int64_t *end);
-int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *start,
+TL_API int tl_day_range(int64_t t, const char *tz, int64_t *start, int64_t *end);
+TL_API int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *start,
 		  int64_t *end);
 
 /* ---- text and ids ---------------------------------------------------- */
 
-bool tl_utf8_valid(const char *p, size_t len);
+TL_API bool tl_utf8_valid(const char *p, size_t len);
 /* Generate a UUIDv7 (monotonic within the process) as 16 bytes. */
-void tl_uuid_v7(int64_t now_ms, uint8_t out[16]);
+TL_API void tl_uuid_v7(int64_t now_ms, uint8_t out[16]);
 /* Parse canonical UUID text (either case) into 16 bytes. */
-bool tl_uuid_parse(tl_slice text, uint8_t out[16]);
+TL_API bool tl_uuid_parse(tl_slice text, uint8_t out[16]);
 /* Lowercase canonical text, 36 chars + NUL. */
-void tl_uuid_format(const uint8_t id[16], char out[37]);
+TL_API void tl_uuid_format(const uint8_t id[16], char out[37]);
 
 /* ---- workspace ------------------------------------------------------- */
 
@@ -130,11 +136,11 @@ typedef struct tl_open_opts {
  * the file, which LMDB allows only with no transaction of this process
  * open); map_size applies to a new workspace, or raises an existing one's
  * stored size. */
-int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
+TL_API int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err);
-void tl_db_close(tl_db *db);
+TL_API void tl_db_close(tl_db *db);
 /* True when the workspace has been initialised by tl_db_init. */
-bool tl_db_initialized(tl_db *db);
+TL_API bool tl_db_initialized(tl_db *db);
 
 typedef struct tl_init_opts {
 	const char *tz;         /* IANA zone, NULL = "UTC" */
@@ -145,19 +151,19 @@ typedef struct tl_init_opts {
 
 /* Check tl_db_init's options alone (zone, week start, admin id), before
  * anything is opened or created; TL_EINVALID names the field. */
-int tl_init_check(const tl_init_opts *opts, tl_err *err);
+TL_API int tl_init_check(const tl_init_opts *opts, tl_err *err);
 
 /* Write the meta record, the workspace.initialized event and the first
  * admin, after tl_init_check.  Fails with TL_ECONFLICT when already
  * initialised. */
-int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err);
+TL_API int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err);
 
 typedef struct tl_settings {
 	char tz[64];
 	int week_start; /* 1 Monday, 0 Sunday */
 	char admin[65];
 } tl_settings;
-int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err);
+TL_API int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err);
 
 /* ---- commands -------------------------------------------------------- */
 
@@ -208,12 +214,12 @@ typedef struct tl_result {
 	uint8_t *doc;  /* msgpack task or member after the command; malloc'd */
 	size_t doc_len;
 } tl_result;
-void tl_result_release(tl_result *r);
+TL_API void tl_result_release(tl_result *r);
 
 /* Validate and apply cmds[0..n) in one durable LMDB transaction: all or
  * nothing.  results (n of them) receive each command's outcome.  On error
  * err->index names the failing command and nothing is appended. */
-int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
+TL_API int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	    tl_result *results, tl_err *err);
 
 /* Group commit: many independent requests in one LMDB transaction.
@@ -221,11 +227,11 @@ int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
  * a failing request leaves the others intact.  tl_txn_commit makes them all
  * durable at once.  TL_EAGAIN from either means the map was full, has been
  * grown and the whole transaction was aborted: begin again and rerun. */
-int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err);
-int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
+TL_API int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err);
+TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		tl_result *results, tl_err *err);
-int tl_txn_commit(tl_txn *txn, tl_err *err);
-void tl_txn_abort(tl_txn *txn);
+TL_API int tl_txn_commit(tl_txn *txn, tl_err *err);
+TL_API void tl_txn_abort(tl_txn *txn);
 
 /* Append event records made elsewhere (another workspace's log, an older
  * release's log), each as stored: a msgpack map with its hash.  Record i
@@ -233,7 +239,7 @@ void tl_txn_abort(tl_txn *txn);
  * stream's next version; it is stored byte for byte and folded into the
  * states and views.  All or nothing, in one transaction; err->index names
  * the failing record. */
-int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
+TL_API int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 		  size_t n, tl_err *err);
 
 /* ---- reading --------------------------------------------------------- */
@@ -260,20 +266,20 @@ typedef int (*tl_doc_fn)(void *arg, const uint8_t *doc, size_t len);
 
 /* Events with seq >= from, at most limit (0 = all); when stream.p is set,
  * only that stream's events (stream is a task id or "member:ID"). */
-int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
+TL_API int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		tl_slice stream, tl_event_fn fn, void *arg, tl_err *err);
 
 /* The current task (deleted tasks too, with "deleted": true). */
-int tl_task_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
+TL_API int tl_task_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 		size_t *len, tl_err *err);
 /* The task folded from its events with at <= as_of_ms.  TL_ENOTFOUND when
  * it did not exist yet. */
-int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
+TL_API int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
 		  int64_t as_of_ms, uint8_t **doc, size_t *len, tl_err *err);
 
-int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
+TL_API int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		   tl_err *err);
-int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
+TL_API int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 		  size_t *len, tl_err *err);
 
 typedef struct tl_stats {
@@ -284,14 +290,14 @@ typedef struct tl_stats {
 	uint64_t last_seq;
 	uint64_t map_size, map_used;
 } tl_stats;
-int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err);
+TL_API int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err);
 
 /* Check the hash chain, seq contiguity, stream versions, that the stored
  * task states equal a fresh fold of the log, and every view.  Each
  * problem is passed to fn as a line of text.  Returns the number of
  * problems found (>= 0) or a negative code. */
 typedef void (*tl_problem_fn)(void *arg, const char *problem);
-int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
+TL_API int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err);
 
 /* ---- projections -------------------------------------------------------- */
@@ -304,7 +310,7 @@ typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 /* Rebuild the named views (all when n == 0) from the log into a new
  * generation while the old one keeps serving, then switch atomically.
  * No side effect is re-run.  Admins only. */
-int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
+TL_API int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	       size_t n, tl_progress_fn progress, void *arg, tl_err *err);
 
 #ifdef __cplusplus

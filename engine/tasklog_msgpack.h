@@ -24,6 +24,12 @@
 
 #include <msgpack.h>
 
+/* What the shared library exports: the functions of the public headers
+ * (the library is built with -fvisibility=hidden). */
+#ifndef TL_API
+#define TL_API __attribute__((visibility("default")))
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -187,11 +193,11 @@ static inline bool tl_mp_time_ms(const msgpack_object *o, int64_t *ms)
  * bytes left could hold (msgpack_unpack allocates a container's entries
  * from its header before reading them: a damaged 5-byte header asks for
  * tens of GiB).  MSGPACK_UNPACK_PARSE_ERROR when it does not pass. */
-msgpack_unpack_return tl_mp_unpack(const void *data, size_t len, size_t *off,
+TL_API msgpack_unpack_return tl_mp_unpack(const void *data, size_t len, size_t *off,
 				   msgpack_zone *zone, msgpack_object *out);
 /* Step *off over the object there with the same checks, building nothing;
  * false (and *off unchanged) when it does not pass. */
-bool tl_mp_skip(const void *data, size_t len, size_t *off);
+TL_API bool tl_mp_skip(const void *data, size_t len, size_t *off);
 
 #ifdef __cplusplus
 }

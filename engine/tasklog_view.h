@@ -99,12 +99,12 @@ typedef struct tl_view_ctx {
 /* Put key -> value into database db (index into dbs[]) of the view:
  * directly, or into the rebuild's sink.  Returns 0, TL_EAGAIN (map full:
  * the engine grows it and reruns) or TL_ESTORAGE, with err set. */
-int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+TL_API int tl_view_put(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 		const void *v, size_t vlen, tl_err *err);
 
 /* Delete key from database db (absent: fine), directly or into the sink
  * (not for MDB_DUPSORT databases). */
-int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
+TL_API int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t klen,
 		tl_err *err);
 
 /* tl_view.flags: apply() only writes (tl_view_put, tl_view_del) and never
@@ -167,23 +167,23 @@ typedef struct tl_reader {
 	char tz[64];      /* ctx->tz or the workspace zone */
 	int week_start;   /* 1 Monday, 0 Sunday */
 } tl_reader;
-int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
+TL_API int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 		    tl_err *err);
-void tl_reader_end(tl_reader *r);
+TL_API void tl_reader_end(tl_reader *r);
 
 /* The serving databases of a view (order of its dbs[]), or NULL. */
-const MDB_dbi *tl_view_dbis(tl_db *db, const char *name);
+TL_API const MDB_dbi *tl_view_dbis(tl_db *db, const char *name);
 
 /* The stored document of a task: valid until the transaction ends.
  * Returns 0, MDB_NOTFOUND or an LMDB error. */
-int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc);
+TL_API int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc);
 /* The stored document of task t, as the engine stores it, into sb (a
  * msgpack_sbuffer, cleared first).  False: out of memory. */
 struct msgpack_sbuffer;
-bool tl_task_encode(const tl_task *t, struct msgpack_sbuffer *sb);
+TL_API bool tl_task_encode(const tl_task *t, struct msgpack_sbuffer *sb);
 /* Decode a task document (release with tl_task_release). */
-int tl_task_decode(const void *doc, size_t len, tl_task *t);
-void tl_task_release(tl_task *t);
+TL_API int tl_task_decode(const void *doc, size_t len, tl_task *t);
+TL_API void tl_task_release(tl_task *t);
 extern const char *const tl_type_tokens[10];
 extern const char *const tl_status_tokens[5];
 extern const char *const tl_entity_tokens[4];
@@ -191,13 +191,13 @@ extern const char *const tl_entity_tokens[4];
 /* A printable quotation of s for error messages, in buf (cap at least 48
  * bytes): printable ASCII kept, other bytes as \xNN, cut with "..." after
  * about 40 bytes.  Returns buf. */
-const char *tl_quote(tl_slice s, char *buf, size_t cap);
+TL_API const char *tl_quote(tl_slice s, char *buf, size_t cap);
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */
-bool tl_member_id_valid(tl_slice id);
+TL_API bool tl_member_id_valid(tl_slice id);
 /* Whether a member exists, the system user and members without CRM
  * access included (tasks may still be assigned to one who lost it). */
-bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id);
+TL_API bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id);
 
 #ifdef __cplusplus
 }

@@ -16,9 +16,9 @@ extern "C" {
 #endif
 
 /* Every view, for tl_open_opts.views. */
-const tl_view *const *tl_views_all(size_t *len);
+TL_API const tl_view *const *tl_views_all(size_t *len);
 /* The name of a view ("tasks", "timeline", ...), as tl_rebuild takes it. */
-const char *tl_view_name(const tl_view *v);
+TL_API const char *tl_view_name(const tl_view *v);
 
 #define TL_CURSOR_MAX 96 /* room for an opaque cursor, NUL included */
 
@@ -50,7 +50,7 @@ typedef struct tl_list_query {
  * "automation", "sort", "limit" (at most 1000) or "cursor" (malformed, or
  * of another sort or query).  Paging is by position: a task that does not
  * change between pages is listed exactly once. */
-int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
+TL_API int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 		 tl_doc_fn fn, void *arg, char next_cursor[TL_CURSOR_MAX],
 		 tl_err *err);
 
@@ -59,7 +59,7 @@ int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
  * (TL_EFORBIDDEN "member"), an unknown one is TL_ENOTFOUND "member".
  * days <= 0: 7, at most 36600 (TL_EINVALID "days"); limit and cursor as
  * for tl_task_list, with cursors of their own. */
-int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
+TL_API int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 		size_t limit, tl_slice cursor, tl_doc_fn fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err);
 
@@ -67,13 +67,13 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
  * included, soonest first) through upcoming_fn on the first page only, and
  * its history entries {at, actor, task, event, summary}, newest first,
  * through item_fn. */
-int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
+TL_API int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
 		size_t limit, tl_slice cursor, tl_doc_fn upcoming_fn,
 		tl_doc_fn item_fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err);
 
 /* A member's notifications, unread first, newest first within each. */
-int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
+TL_API int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
 		     bool unread_only, size_t limit, tl_slice cursor,
 		     tl_doc_fn fn, void *arg,
 		     char next_cursor[TL_CURSOR_MAX], tl_err *err);

@@ -44,6 +44,18 @@ for h in tasklog.h tasklog_view.h tasklog_msgpack.h tasklog_projections.h; do
 		fail "$h does not compile on its own"
 done
 
+# The shared library exports exactly the functions the headers declare
+# with TL_API, and nothing of the engine's insides.
+grep -h '^TL_API ' "$root"/include/tasklog*.h |
+	sed -E 's/^[^(]*[ *](tl_[a-z0-9_]+)\(.*/\1/' | sort >"$tmp/declared"
+nm -D --defined-only "$root/lib/libtasklog.so" | awk '{ print $3 }' |
+	sort >"$tmp/exported"
+[ -s "$tmp/declared" ] || fail "no TL_API declaration found"
+if ! cmp -s "$tmp/declared" "$tmp/exported"; then
+	diff "$tmp/declared" "$tmp/exported" >&2 || :
+	fail "libtasklog.so exports differ from the TL_API declarations (<: declared only, >: exported only)"
+fi
+
 ${CC:-cc} $cflags -o "$tmp/consumer-shared" tests/install/consumer.c \
 	$(pc --libs) -Wl,-rpath,"$root/lib"
 ${CC:-cc} $cflags -o "$tmp/consumer-static" tests/install/consumer.c \
