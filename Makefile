@@ -27,7 +27,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 CRASH_ROUNDS ?= 20
-VERSION := 0.3.1
+VERSION := 0.3.2
 
 ifeq ($(SAN),)
 B := build
@@ -85,6 +85,11 @@ $(B)/tests/unit: $(UNIT_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libta
 $(B)/tests/e2e: $(E2E_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(TOOLLIBS) -lcriterion
 
+# Injected faults (tests/fault.c): the library's allocations are wrapped.
+FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+$(B)/tests/fault: $(B)/tests/fault.o $(B)/libtasklog.a
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(FAULT_WRAP) $(LIBS) -lcriterion -ldl
+
 # ---- packages ----------------------------------------------------------
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -107,8 +112,9 @@ test: deps
 	$(MAKE) test-install
 	$(MAKE) test-san
 
-test-unit: all $(B)/tests/unit $(B)/tests/e2e
+test-unit: all $(B)/tests/unit $(B)/tests/e2e $(B)/tests/fault
 	$(B)/tests/unit --jobs 2
+	$(B)/tests/fault --jobs 2
 	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) $(B)/tests/e2e --jobs 2
 
 # make install as a user of the library sees it (tests/install/check.sh).
@@ -116,9 +122,12 @@ test-install: all
 	MAKE="$(MAKE)" sh tests/install/check.sh
 
 test-san:
-	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e build-san/tasklog
+	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e \
+		build-san/tests/fault build-san/tasklog
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		build-san/tests/unit --jobs 2
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		build-san/tests/fault --jobs 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
 		build-san/tests/e2e --jobs 2

@@ -111,19 +111,19 @@ void tl_map_pick(const msgpack_object *map, const char *const *keys,
 static int upcast_v1_created(const msgpack_object *data,
 			     msgpack_sbuffer *out)
 {
-	msgpack_packer pk;
+	tl_packer tp;
 	msgpack_sbuffer_clear(out);
-	msgpack_packer_init(&pk, out, tl_buf_write);
-	msgpack_pack_map(&pk, data->via.map.size);
+	msgpack_packer *pk = tl_packer_init(&tp, out);
+	msgpack_pack_map(pk, data->via.map.size);
 	for (uint32_t i = 0; i < data->via.map.size; i++) {
 		const msgpack_object_kv *kv = &data->via.map.ptr[i];
 		if (tl_obj_is_str(&kv->key, "owner"))
-			tl_pack_cstr(&pk, "assignee");
+			tl_pack_cstr(pk, "assignee");
 		else
-			msgpack_pack_object(&pk, kv->key);
-		msgpack_pack_object(&pk, kv->val);
+			msgpack_pack_object(pk, kv->key);
+		msgpack_pack_object(pk, kv->val);
 	}
-	return 0;
+	return tp.failed ? -1 : 0;
 }
 
 /*
@@ -532,7 +532,8 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		    msgpack_unpack((const char *)ev->data, ev->data_len, &doff,
 				   zone, &data_copy) != MSGPACK_UNPACK_SUCCESS)
 			return TL_ESTORAGE;
-		upcast_v1_created(&data_copy, scratch);
+		if (upcast_v1_created(&data_copy, scratch))
+			return TL_ESTORAGE;
 		ev->data = (const uint8_t *)scratch->data;
 		ev->data_len = scratch->size;
 	}

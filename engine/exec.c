@@ -43,7 +43,13 @@ typedef struct run {
 	int64_t now;
 	char tz[64];
 	char assignee_ok[TL_MEMBER_ID_MAX + 1]; /* last assignee that passed */
+	tl_packer data; /* packs an event's data into t->data (data_begin) */
 } run;
+
+static int out_of_memory(tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+}
 
 void tl_result_release(tl_result *r)
 {
@@ -378,9 +384,9 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		p += 1 + TL_IDEM_FP_LEN;
 		sk_len -= 1 + TL_IDEM_FP_LEN;
 	}
-	msgpack_packer pk;
+	tl_packer tp;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
+	msgpack_packer *pk = tl_packer_init(&tp, &t->doc);
 	if (p[0] == 'T' && sk_len == 17) {
 		tl_task task;
 		rc = tl_task_fold_until(t->db, t->cur, p + 1, seq, INT64_MAX,
@@ -393,8 +399,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		bool ok = tl_task_pack(&t->doc, &task);
 		tl_task_release(&task);
 		if (!ok)
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "out of memory");
+			return out_of_memory(err);
 	} else {
 		/* A member stream: the first result was a member document, or
 		 * for notification.read the event's own data. */
@@ -410,8 +415,10 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "idempotency record names a missing event");
 		if (tl_slice_eq(ev.type, "notification.read")) {
-			msgpack_sbuffer_write(&t->doc, (const char *)ev.data,
-					      ev.data_len);
+			if (msgpack_sbuffer_write(&t->doc,
+						  (const char *)ev.data,
+						  ev.data_len))
+				return out_of_memory(err);
 		} else {
 			tl_member m;
 			rc = tl_member_fold_until(t->db, t->cur, id, seq, &m,
@@ -422,13 +429,15 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 							    "storage",
 							    "idempotency record names a missing member")
 					       : rc;
-			tl_member_pack(&pk, &m);
+			tl_member_pack(pk, &m);
+			if (tp.failed)
+				return out_of_memory(err);
 		}
 	}
 	res->seq = seq;
 	res->appended = false;
 	if (result_doc(res, &t->doc))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return out_of_memory(err);
 	return 1;
 }
 
@@ -488,8 +497,7 @@ static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
 	tl_task was = { .deleted = task->deleted, .status = task->status };
 	if (!is_new && t->db->views_len) {
 		if (tl_task_copy(&before, task))
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "out of memory");
+			return out_of_memory(err);
 		have_before = true;
 	}
 	rc = tl_task_apply(task, &ev, ch);
@@ -497,12 +505,12 @@ static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
 		tl_counts_note(t, is_new ? NULL : &was, task);
 	if (rc) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",
-				"cannot fold %s", type);
+				"cannot fold %s: out of memory", type);
 		goto out;
 	}
 	msgpack_sbuffer_clear(&t->doc);
 	if (!tl_task_pack(&t->doc, task)) {
-		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		rc = out_of_memory(err);
 		goto out;
 	}
 	if (t->db->views_len) {
@@ -530,17 +538,19 @@ static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
 	res->seq = ev.seq;
 	res->appended = true;
 	if (result_doc(res, &t->doc))
-		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		rc = out_of_memory(err);
 out:
 	if (have_before)
 		tl_task_release(&before);
 	return rc;
 }
 
-static void data_begin(run *r, msgpack_packer *pk)
+/* Pack an event's data into t->data; the event is appended only when
+ * r->data.failed stays false. */
+static msgpack_packer *data_begin(run *r)
 {
 	msgpack_sbuffer_clear(&r->t->data);
-	msgpack_packer_init(pk, &r->t->data, tl_buf_write);
+	return tl_packer_init(&r->data, &r->t->data);
 }
 
 /* The task as it is, for a command that changes nothing. */
@@ -549,11 +559,11 @@ static int result_unchanged(run *r, const tl_task *task, tl_result *res,
 {
 	msgpack_sbuffer_clear(&r->t->doc);
 	if (!tl_task_pack(&r->t->doc, task))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return out_of_memory(err);
 	res->seq = 0;
 	res->appended = false;
 	if (result_doc(res, &r->t->doc))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return out_of_memory(err);
 	return 0;
 }
 
@@ -624,7 +634,7 @@ static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 	}
 	msgpack_sbuffer_clear(&t->data);
 	if (!tl_change_pack(&t->data, &ch, NULL))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return out_of_memory(err);
 	rc = emit_task_event(r, &ch, &task, idtext, true, !a->has_id, res,
 			     err);
 	if (!rc)
@@ -744,7 +754,7 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 	}
 	msgpack_sbuffer_clear(&t->data);
 	if (!tl_change_pack(&t->data, &ch, &task)) {
-		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		rc = out_of_memory(err);
 		goto out;
 	}
 	rc = emit_task_event(r, &ch, &task, idtext, false, false, res, err);
@@ -766,6 +776,8 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 	char stream[8 + TL_MEMBER_ID_MAX];
 	int n = snprintf(stream, sizeof stream, "member:%s", m->id);
 	tl_event ev;
+	if (r->data.failed)
+		return out_of_memory(err);
 	tl_event_in in = {
 		.type = type,
 		.stream = { stream, (size_t)n },
@@ -781,10 +793,11 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 		return rc;
 	if (t->db->views_len && (rc = tl_views_apply(t, &ev, NULL, NULL, err)))
 		return rc;
-	msgpack_packer pk;
+	tl_packer tp;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
-	tl_member_pack(&pk, m);
+	tl_member_pack(tl_packer_init(&tp, &t->doc), m);
+	if (tp.failed)
+		return out_of_memory(err);
 	MDB_val k = { strlen(m->id), (void *)m->id };
 	MDB_val v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
@@ -792,7 +805,7 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 	res->seq = ev.seq;
 	res->appended = true;
 	if (result_doc(res, &t->doc))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return out_of_memory(err);
 	return idem_store(r, idem, ev.seq, in.stream, err);
 }
 
@@ -846,7 +859,7 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 {
 	tl_txn *t = r->t;
 	tl_member m, old;
-	msgpack_packer pk;
+	msgpack_packer *pk;
 	char q[64];
 	int role = -1, rc;
 	static const char *const roles[2] = { "member", "admin" };
@@ -893,8 +906,7 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		memcpy(m.name, c->name.p, c->name.len);
 		m.admin = role == 1;
 		m.crm_access = c->crm_access >= 0;
-		data_begin(r, &pk);
-		tl_member_pack(&pk, &m);
+		tl_member_pack(data_begin(r), &m);
 		return member_emit(r, &m, "member.added", 1,
 				   c->idempotency_key, res, err);
 	}
@@ -913,11 +925,13 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	bool name = strcmp(m.name, old.name) != 0;
 	bool adm = m.admin != old.admin, crm = m.crm_access != old.crm_access;
 	if (!name && !adm && !crm) {
+		tl_packer tp;
 		msgpack_sbuffer_clear(&t->doc);
-		msgpack_packer_init(&pk, &t->doc, tl_buf_write);
-		tl_member_pack(&pk, &m);
+		tl_member_pack(tl_packer_init(&tp, &t->doc), &m);
 		res->seq = 0;
-		return result_doc(res, &t->doc) ? TL_ESTORAGE : 0;
+		if (tp.failed || result_doc(res, &t->doc))
+			return out_of_memory(err);
+		return 0;
 	}
 	if (old.admin && old.crm_access && !(m.admin && m.crm_access) &&
 	    other_admins(r, m.id) == 0)
@@ -929,26 +943,26 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	if ((rc = stream_count(r, m.id, &count, err)))
 		return rc;
 
-	data_begin(r, &pk);
-	msgpack_pack_map(&pk, 2);
+	pk = data_begin(r);
+	msgpack_pack_map(pk, 2);
 	for (int prev = 0; prev < 2; prev++) {
 		const tl_member *s = prev ? &old : &m;
-		tl_pack_cstr(&pk, prev ? "previous" : "changes");
-		msgpack_pack_map(&pk, name + adm + crm);
+		tl_pack_cstr(pk, prev ? "previous" : "changes");
+		msgpack_pack_map(pk, name + adm + crm);
 		if (name) {
-			TL_KEY(&pk, "name");
-			tl_pack_cstr(&pk, s->name);
+			TL_KEY(pk, "name");
+			tl_pack_cstr(pk, s->name);
 		}
 		if (adm) {
-			TL_KEY(&pk, "role");
-			tl_pack_cstr(&pk, s->admin ? "admin" : "member");
+			TL_KEY(pk, "role");
+			tl_pack_cstr(pk, s->admin ? "admin" : "member");
 		}
 		if (crm) {
-			TL_KEY(&pk, "crm_access");
+			TL_KEY(pk, "crm_access");
 			if (s->crm_access)
-				msgpack_pack_true(&pk);
+				msgpack_pack_true(pk);
 			else
-				msgpack_pack_false(&pk);
+				msgpack_pack_false(pk);
 		}
 	}
 	return member_emit(r, &m, "member.updated", (uint32_t)count + 1,
@@ -988,15 +1002,25 @@ static int check_notification(run *r, tl_slice member, uint64_t seq,
 	int rc = mdb_get(t->cur, t->db->events, &k, &v);
 	if (rc && rc != MDB_NOTFOUND)
 		return tl_mdb_err(err, rc, "read event");
-	bool ok = rc == 0 &&
-		  tl_event_decode(v.mv_data, v.mv_size, &ev, &t->zone,
-				  &t->doc) == 0 &&
-		  (tl_slice_eq(ev.type, "task.assigned") ||
-		   tl_slice_eq(ev.type, "task.created")) &&
-		  !(ev.actor_id.len == member.len &&
-		    !memcmp(ev.actor_id.p, member.p, member.len)) &&
-		  msgpack_unpack((const char *)ev.data, ev.data_len, &off,
-				 &t->zone, &d) == MSGPACK_UNPACK_SUCCESS;
+	/* Only an event that is not such a notification is "not found";
+	 * one that cannot be read (damaged, or memory ran out) is a
+	 * storage error. */
+	bool ok = rc == 0;
+	if (ok && tl_event_decode(v.mv_data, v.mv_size, &ev, &t->zone,
+				  &t->doc))
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "cannot read event %llu",
+				  (unsigned long long)seq);
+	ok = ok &&
+	     (tl_slice_eq(ev.type, "task.assigned") ||
+	      tl_slice_eq(ev.type, "task.created")) &&
+	     !(ev.actor_id.len == member.len &&
+	       !memcmp(ev.actor_id.p, member.p, member.len));
+	if (ok && tl_mp_unpack(ev.data, ev.data_len, &off, &t->zone, &d) !=
+			  MSGPACK_UNPACK_SUCCESS)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "cannot read the data of event %llu",
+				  (unsigned long long)seq);
 	if (ok) {
 		tl_slice a = tl_obj_slice(tl_map_get(&d, "assignee"));
 		ok = a.p && a.len == member.len &&
@@ -1005,12 +1029,20 @@ static int check_notification(run *r, tl_slice member, uint64_t seq,
 	if (ok) {
 		uint8_t id[16];
 		tl_task task;
-		ok = tl_uuid_parse(ev.stream, id) &&
-		     tl_task_load(t->db, t->cur, id, &task, &t->zone, err) == 0;
-		if (ok) {
-			ok = !task.deleted;
-			tl_task_release(&task);
-		}
+		if (!tl_uuid_parse(ev.stream, id))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "event %llu: stream is not a task id",
+					  (unsigned long long)seq);
+		if ((rc = tl_task_load(t->db, t->cur, id, &task, &t->zone,
+				       err)))
+			return rc == TL_ENOTFOUND
+				       ? tl_err_set(err, TL_ESTORAGE,
+						    "storage",
+						    "event %llu: its task is not stored",
+						    (unsigned long long)seq)
+				       : rc;
+		ok = !task.deleted;
+		tl_task_release(&task);
 	}
 	if (!ok)
 		return tl_err_set(err, TL_ENOTFOUND, "ids",
@@ -1026,7 +1058,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	tl_txn *t = r->t;
 	tl_slice member = c->id;
 	uint64_t seqs[TL_IDS_MAX];
-	msgpack_packer pk;
+	msgpack_packer *pk;
 	char q[64];
 	int rc;
 
@@ -1078,14 +1110,16 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	uint64_t count;
 	if ((rc = stream_count(r, m.id, &count, err)))
 		return rc;
-	data_begin(r, &pk);
-	msgpack_pack_map(&pk, 2);
-	TL_KEY(&pk, "member");
-	tl_pack_cstr(&pk, m.id);
-	TL_KEY(&pk, "ids");
-	msgpack_pack_array(&pk, nseqs);
+	pk = data_begin(r);
+	msgpack_pack_map(pk, 2);
+	TL_KEY(pk, "member");
+	tl_pack_cstr(pk, m.id);
+	TL_KEY(pk, "ids");
+	msgpack_pack_array(pk, nseqs);
 	for (size_t i = 0; i < nseqs; i++)
-		msgpack_pack_uint64(&pk, seqs[i]);
+		msgpack_pack_uint64(pk, seqs[i]);
+	if (r->data.failed)
+		return out_of_memory(err);
 
 	char stream[8 + TL_MEMBER_ID_MAX];
 	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
@@ -1107,7 +1141,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	res->seq = ev.seq;
 	res->appended = true;
 	if (result_doc(res, &t->data))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return out_of_memory(err);
 	return idem_store(r, c->idempotency_key, ev.seq, in.stream, err);
 }
 

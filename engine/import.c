@@ -32,10 +32,12 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 	}
 	if (tl_member_fold(&m, &d, added))
 		return TL_ESTORAGE;
-	msgpack_packer pk;
+	tl_packer tp;
 	msgpack_sbuffer_clear(&t->doc);
-	msgpack_packer_init(&pk, &t->doc, tl_buf_write);
-	tl_member_pack(&pk, &m);
+	tl_member_pack(tl_packer_init(&tp, &t->doc), &m);
+	if (tp.failed)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "out of memory");
 	MDB_val k = { strlen(m.id), m.id }, v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
 		return tl_mdb_err(err, rc, "store member");

@@ -239,24 +239,8 @@ int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,
 
 /* ---- msgpack helpers ------------------------------------------------ */
 
-/* The packer's write callback for our msgpack_sbuffers: like
- * msgpack_sbuffer_write, but most writes are 1..9 bytes, where a byte
- * loop beats a call into libc's memcpy. */
-static inline int tl_buf_write(void *data, const char *buf, size_t len)
-{
-	msgpack_sbuffer *sb = data;
-	if (sb->alloc - sb->size < len)
-		return msgpack_sbuffer_write(data, buf, len);
-	char *d = sb->data + sb->size;
-	if (len <= 16)
-		for (size_t i = 0; i < len; i++)
-			d[i] = buf[i];
-	else
-		memcpy(d, buf, len);
-	sb->size += len;
-	return 0;
-}
-
+/* msgpack-c's packer goes through tl_packer (tasklog_msgpack.h), which
+ * remembers a failed write. */
 /* The direct msgpack writer (tl_w_*) is in tasklog_msgpack.h. */
 
 void tl_pack_str(msgpack_packer *pk, const char *s, size_t len);

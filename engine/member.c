@@ -324,7 +324,6 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 	tl_member actor;
 	msgpack_zone zone;
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
 
 	msgpack_zone_init(&zone, 1024);
 	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
@@ -333,13 +332,14 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		return rc;
 	}
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, tl_buf_write);
-	tl_member_pack(&pk, &system_user);
-	int stop = fn(arg, (const uint8_t *)sb.data, sb.size);
-	rc = mdb_cursor_open(txn, db->members, &c);
-	if (rc) {
+	tl_packer tp;
+	tl_member_pack(tl_packer_init(&tp, &sb), &system_user);
+	int stop = tp.failed ? tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory")
+			     : fn(arg, (const uint8_t *)sb.data, sb.size);
+	if (!stop && (rc = mdb_cursor_open(txn, db->members, &c))) {
 		stop = tl_mdb_err(err, rc, "cursor");
-	} else {
+	} else if (!stop) {
 		for (int op = MDB_FIRST; !stop &&
 		     mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT)
 			stop = fn(arg, v.mv_data, v.mv_size);
@@ -358,7 +358,6 @@ int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 	tl_member actor, m;
 	msgpack_zone zone;
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
 
 	msgpack_zone_init(&zone, 1024);
 	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
@@ -373,8 +372,13 @@ int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 	if (rc)
 		goto out;
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, tl_buf_write);
-	tl_member_pack(&pk, &m);
+	tl_packer tp;
+	tl_member_pack(tl_packer_init(&tp, &sb), &m);
+	if (tp.failed) {
+		msgpack_sbuffer_destroy(&sb);
+		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		goto out;
+	}
 	*len = sb.size;
 	*doc = (uint8_t *)msgpack_sbuffer_release(&sb);
 out:

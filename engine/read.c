@@ -310,7 +310,6 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 	MDB_cursor *c;
 	MDB_val k, v;
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, db->members, &c)))
@@ -328,8 +327,13 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 			continue;
 		}
 		msgpack_sbuffer_clear(&sb);
-		msgpack_packer_init(&pk, &sb, tl_buf_write);
-		tl_member_pack(&pk, &m);
+		tl_packer tp;
+		tl_member_pack(tl_packer_init(&tp, &sb), &m);
+		if (tp.failed) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"out of memory");
+			break;
+		}
 		if (sb.size != v.mv_size || memcmp(sb.data, v.mv_data, sb.size))
 			problem(vf, "member %s: stored record differs from the fold of its events",
 				m.id);
@@ -337,7 +341,9 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 	}
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&sb);
-	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read members");
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return tl_is_mdb_rc(rc) ? tl_mdb_err(err, rc, "read members") : rc;
 }
 
 /* Every member stream of the log has its stored member. */

@@ -520,18 +520,23 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 		return tl_mdb_err(err, rc, "init");
 	}
 
-	msgpack_packer pk;
+	tl_packer tp;
 	msgpack_sbuffer_clear(&t->data);
-	msgpack_packer_init(&pk, &t->data, tl_buf_write);
-	msgpack_pack_map(&pk, 4);
-	TL_KEY(&pk, "format");
-	msgpack_pack_uint32(&pk, TL_FORMAT_VERSION);
-	TL_KEY(&pk, "tz");
-	tl_pack_cstr(&pk, tz);
-	TL_KEY(&pk, "week_start");
-	tl_pack_cstr(&pk, ws);
-	TL_KEY(&pk, "admin");
-	tl_pack_cstr(&pk, admin);
+	msgpack_packer *pk = tl_packer_init(&tp, &t->data);
+	msgpack_pack_map(pk, 4);
+	TL_KEY(pk, "format");
+	msgpack_pack_uint32(pk, TL_FORMAT_VERSION);
+	TL_KEY(pk, "tz");
+	tl_pack_cstr(pk, tz);
+	TL_KEY(pk, "week_start");
+	tl_pack_cstr(pk, ws);
+	TL_KEY(pk, "admin");
+	tl_pack_cstr(pk, admin);
+	if (tp.failed) {
+		tl_txn_abort(t);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "out of memory");
+	}
 	tl_event_in in = {
 		.type = "workspace.initialized",
 		.stream = tl_s("workspace"),

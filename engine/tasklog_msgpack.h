@@ -174,6 +174,58 @@ static inline uint8_t *tl_w_time_or_nil(uint8_t *p, bool has, int64_t ms)
 	return has ? tl_w_time(p, ms) : tl_w_nil(p);
 }
 
+/*
+ * msgpack-c's packer into a msgpack_sbuffer that remembers a failed write.
+ * msgpack-c reports an allocation failure per write and goes on with the
+ * next one, so a document packed without checking every call could lose
+ * a string in its middle and still be stored.  Here, once a write fails
+ * every later one fails too: pack, then check failed once.
+ *
+ *	tl_packer tp;
+ *	msgpack_packer *pk = tl_packer_init(&tp, &sb);
+ *	msgpack_pack_map(pk, 2); ...
+ *	if (tp.failed) -> out of memory; sb holds a partial document
+ */
+typedef struct tl_packer {
+	msgpack_packer pk;
+	msgpack_sbuffer *sb;
+	bool failed;
+} tl_packer;
+
+static inline int tl_packer_write(void *data, const char *buf, size_t len)
+{
+	tl_packer *tp = (tl_packer *)data;
+	msgpack_sbuffer *sb = tp->sb;
+	if (tp->failed)
+		return -1;
+	if (sb->alloc - sb->size < len) {
+		if (msgpack_sbuffer_write(sb, buf, len)) {
+			tp->failed = true;
+			return -1;
+		}
+		return 0;
+	}
+	/* Most writes are 1..9 bytes: a byte loop beats a call to memcpy. */
+	char *d = sb->data + sb->size;
+	if (len <= 16)
+		for (size_t i = 0; i < len; i++)
+			d[i] = buf[i];
+	else
+		memcpy(d, buf, len);
+	sb->size += len;
+	return 0;
+}
+
+/* Pack into sb from its current end; returns the packer to use. */
+static inline msgpack_packer *tl_packer_init(tl_packer *tp,
+					     msgpack_sbuffer *sb)
+{
+	tp->sb = sb;
+	tp->failed = false;
+	msgpack_packer_init(&tp->pk, tp, tl_packer_write);
+	return &tp->pk;
+}
+
 /* A msgpack timestamp object as milliseconds since the epoch.  False when
  * o is not a timestamp, or its 64-bit seconds (a damaged or foreign
  * document) do not fit in int64 milliseconds. */

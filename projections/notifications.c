@@ -49,32 +49,35 @@ static void inbox_key(uint8_t key[INBOX_KEY], tl_slice member, int state,
 	tl_key_u64(key + 9, ~seq);
 }
 
-/* The stored document of a notification. */
-static void pack_notification(msgpack_sbuffer *sb, uint64_t seq,
-			      tl_slice member, int64_t at, const char *task,
-			      tl_slice by, bool read)
+/* The stored document of a notification into sb; 0 or TL_ESTORAGE. */
+static int pack_notification(msgpack_sbuffer *sb, uint64_t seq,
+			     tl_slice member, int64_t at, const char *task,
+			     tl_slice by, bool read, tl_err *err)
 {
-	msgpack_packer pk;
+	tl_packer tp;
 	msgpack_sbuffer_clear(sb);
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 7);
-	tl_doc_cstr(&pk, "id");
-	msgpack_pack_uint64(&pk, seq);
-	tl_doc_cstr(&pk, "member");
-	tl_doc_str(&pk, member.p, member.len);
-	tl_doc_cstr(&pk, "at");
-	tl_doc_time(&pk, at);
-	tl_doc_cstr(&pk, "task");
-	tl_doc_cstr(&pk, task);
-	tl_doc_cstr(&pk, "kind");
-	tl_doc_cstr(&pk, "assigned");
-	tl_doc_cstr(&pk, "by");
-	tl_doc_str(&pk, by.p, by.len);
-	tl_doc_cstr(&pk, "read");
+	msgpack_packer *pk = tl_packer_init(&tp, sb);
+	msgpack_pack_map(pk, 7);
+	tl_doc_cstr(pk, "id");
+	msgpack_pack_uint64(pk, seq);
+	tl_doc_cstr(pk, "member");
+	tl_doc_str(pk, member.p, member.len);
+	tl_doc_cstr(pk, "at");
+	tl_doc_time(pk, at);
+	tl_doc_cstr(pk, "task");
+	tl_doc_cstr(pk, task);
+	tl_doc_cstr(pk, "kind");
+	tl_doc_cstr(pk, "assigned");
+	tl_doc_cstr(pk, "by");
+	tl_doc_str(pk, by.p, by.len);
+	tl_doc_cstr(pk, "read");
 	if (read)
-		msgpack_pack_true(&pk);
+		msgpack_pack_true(pk);
 	else
-		msgpack_pack_false(&pk);
+		msgpack_pack_false(pk);
+	return tp.failed ? tl_err_set(err, TL_ESTORAGE, "storage",
+				      "out of memory")
+			 : 0;
 }
 
 /* ---- the view ------------------------------------------------------------ */
@@ -114,9 +117,10 @@ static int on_assigned(const tl_view_ctx *vc, const tl_event *ev,
 	memcpy(bk, after->id, 16);
 	tl_key_u64(bk + 16, ev->seq);
 	msgpack_sbuffer_init(&sb);
-	pack_notification(&sb, ev->seq, member, ev->at_ms, task, ev->actor_id,
-			  false);
-	rc = put(vc, INBOX, ik, sizeof ik, sb.data, sb.size, err);
+	rc = pack_notification(&sb, ev->seq, member, ev->at_ms, task,
+			       ev->actor_id, false, err);
+	if (!rc)
+		rc = put(vc, INBOX, ik, sizeof ik, sb.data, sb.size, err);
 	msgpack_sbuffer_destroy(&sb);
 	if (!rc)
 		rc = put(vc, BYTASK, bk, sizeof bk, member.p, member.len, err);
@@ -205,9 +209,9 @@ static int mark_read(const tl_view_ctx *vc, tl_slice member, uint64_t seq,
 	}
 	memcpy(tid, task.p, 36);
 	tid[36] = 0;
-	pack_notification(sb, seq, member, at, tid, by, true);
+	rc = pack_notification(sb, seq, member, at, tid, by, true, err);
 	msgpack_zone_destroy(&zone);
-	if ((rc = del(vc, INBOX, ik, sizeof ik, err)))
+	if (rc || (rc = del(vc, INBOX, ik, sizeof ik, err)))
 		return rc;
 	ik[8] = READ;
 	return put(vc, INBOX, ik, sizeof ik, sb->data, sb->size, err);
@@ -422,10 +426,11 @@ static int bulk_end(const tl_view_ctx *vc, void *state, tl_err *err)
 		inbox_key(ik, member, r->read ? READ : UNREAD, r->seq);
 		memcpy(bk, r->task, 16);
 		tl_key_u64(bk + 16, r->seq);
-		pack_notification(&sb, r->seq, member, r->at, task,
-				  tl_s(b->strs + r->by), r->read);
-		rc = tl_view_put(vc, INBOX, ik, sizeof ik, sb.data, sb.size,
-				 err);
+		rc = pack_notification(&sb, r->seq, member, r->at, task,
+				       tl_s(b->strs + r->by), r->read, err);
+		if (!rc)
+			rc = tl_view_put(vc, INBOX, ik, sizeof ik, sb.data,
+					 sb.size, err);
 		if (!rc)
 			rc = tl_view_put(vc, BYTASK, bk, sizeof bk, member.p,
 					 member.len, err);

@@ -1,0 +1,533 @@
+/*
+ * fault.c - injected faults: an allocation of the library, or a write or
+ * sync of LMDB's files, fails once, at every position in turn, during a
+ * batch of every kind of command, a group commit, a rebuild and an open.
+ *
+ * Each failure must come back as a storage error (nothing appended, the
+ * log head unchanged, the views as they were), or be absorbed; never a
+ * crash, a leak (the sanitizer pass), a wrong code or a half-applied
+ * transaction.  Afterwards the same handle, or after an I/O error that
+ * LMDB treats as fatal a reopened one, must run the same work and verify
+ * clean.
+ *
+ * The faults: this binary is linked with --wrap=malloc,calloc,realloc,
+ * strdup, so the library's own allocations (its objects are linked into
+ * it) go through fault_alloc(); and it defines pwrite, writev, write,
+ * fdatasync and fsync, which take precedence over the C library's for
+ * LMDB too, so that the k-th call on a regular file fails with EIO.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "tasklog.h"
+#include "tasklog_projections.h"
+
+/* ---- the faults --------------------------------------------------------- */
+
+enum { FAULT_OFF, FAULT_ALLOC, FAULT_IO };
+
+static int fault_kind;
+static long fault_at;    /* fail the fault_at-th call counted */
+static long fault_calls; /* calls counted since fault_arm */
+static int fault_hit;
+
+static void fault_arm(int kind, long at)
+{
+	__atomic_store_n(&fault_calls, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fault_hit, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fault_at, at, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fault_kind, kind, __ATOMIC_SEQ_CST);
+}
+
+/* Stop injecting; true when the fault was injected. */
+static bool fault_disarm(void)
+{
+	__atomic_store_n(&fault_kind, FAULT_OFF, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&fault_hit, __ATOMIC_SEQ_CST);
+}
+
+static bool fault_now(int kind)
+{
+	if (__atomic_load_n(&fault_kind, __ATOMIC_SEQ_CST) != kind)
+		return false;
+	long n = __atomic_add_fetch(&fault_calls, 1, __ATOMIC_SEQ_CST);
+	if (n != __atomic_load_n(&fault_at, __ATOMIC_SEQ_CST))
+		return false;
+	__atomic_store_n(&fault_hit, 1, __ATOMIC_SEQ_CST);
+	if (getenv("FAULT_DEBUG")) { /* where the fault was injected */
+		void *bt[16];
+		backtrace_symbols_fd(bt, backtrace(bt, 16), 2);
+	}
+	return true;
+}
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+
+void *__wrap_malloc(size_t n)
+{
+	if (fault_now(FAULT_ALLOC)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	if (fault_now(FAULT_ALLOC)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	if (fault_now(FAULT_ALLOC)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	if (fault_now(FAULT_ALLOC)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_strdup(s);
+}
+
+/* Only files count: not Criterion's pipes, not the terminal. */
+static bool io_fault(int fd)
+{
+	struct stat st;
+	if (__atomic_load_n(&fault_kind, __ATOMIC_SEQ_CST) != FAULT_IO ||
+	    fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return false;
+	if (!fault_now(FAULT_IO))
+		return false;
+	errno = EIO;
+	return true;
+}
+
+#define REAL(name, type) ((type)dlsym(RTLD_NEXT, name))
+/* Seen by the shared libraries (LMDB) despite -fvisibility=hidden. */
+#define INTERPOSE __attribute__((visibility("default")))
+
+INTERPOSE ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (io_fault(fd))
+		return -1;
+	return REAL("pwrite", ssize_t(*)(int, const void *, size_t, off_t))(
+		fd, buf, n, off);
+}
+
+INTERPOSE ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	if (io_fault(fd))
+		return -1;
+	return REAL("writev", ssize_t(*)(int, const struct iovec *, int))(
+		fd, iov, cnt);
+}
+
+INTERPOSE ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (io_fault(fd))
+		return -1;
+	return REAL("write", ssize_t(*)(int, const void *, size_t))(fd, buf,
+								    n);
+}
+
+INTERPOSE int fdatasync(int fd)
+{
+	if (io_fault(fd))
+		return -1;
+	return REAL("fdatasync", int (*)(int))(fd);
+}
+
+INTERPOSE int fsync(int fd)
+{
+	if (io_fault(fd))
+		return -1;
+	return REAL("fsync", int (*)(int))(fd);
+}
+
+/* ---- the work under faults ---------------------------------------------- */
+
+static char dir[64];
+static uint64_t seed_seq; /* the event of setup()'s task "seed" */
+static const tl_ctx admin = { .actor = "admin", .now_ms = 1796000000000LL };
+
+static tl_db *open_ws(tl_err *err)
+{
+	size_t n;
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = tl_views_all(&n) };
+	o.views_len = n;
+	tl_db *db = NULL;
+	if (tl_db_open(dir, &o, &db, err))
+		return NULL;
+	return db;
+}
+
+static void print_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	cr_log_error("verify: %s", problem);
+}
+
+static uint64_t head(tl_db *db)
+{
+	tl_stats st;
+	tl_err err;
+	cr_assert_eq(tl_db_stats(db, &admin, &st, &err), 0, "stats: %s",
+		     err.message);
+	return st.last_seq;
+}
+
+/* A new workspace: alice and bob, a task added under the key "seed". */
+static tl_db *setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/tl-fault-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	tl_err err;
+	tl_db *db = open_ws(&err);
+	cr_assert(db, "open: %s", err.message);
+	tl_init_opts io = { .tz = "Europe/Berlin", .now_ms = admin.now_ms };
+	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	tl_cmd c[3] = {
+		{ .kind = TL_MEMBER_ADD, .id = tl_s("alice"),
+		  .name = tl_s("Alice") },
+		{ .kind = TL_MEMBER_ADD, .id = tl_s("bob"),
+		  .name = tl_s("Bob") },
+		{ .kind = TL_TASK_ADD, .title = tl_s("Seed"),
+		  .link = tl_s("lead:1"), .idempotency_key = tl_s("seed") },
+	};
+	tl_result r[3];
+	cr_assert_eq(tl_exec(db, &admin, c, 3, r, &err), 0, "%s",
+		     err.message);
+	seed_seq = r[2].seq;
+	for (int i = 0; i < 3; i++)
+		tl_result_release(&r[i]);
+	return db;
+}
+
+static void teardown(tl_db *db)
+{
+	char cmd[96];
+	if (db)
+		tl_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* What a round needs to be repeatable: its own ids, and the notification
+ * the previous round gave alice (0: none yet). */
+typedef struct round {
+	int n;
+	uint64_t notified;
+} round;
+
+static void task_id(const round *rd, int which, char out[37])
+{
+	uint8_t id[16] = { 0x01, 0x9a };
+	id[6] = 0x70; /* version 7 */
+	id[8] = 0x80; /* variant */
+	id[10] = (uint8_t)which;
+	id[14] = (uint8_t)(rd->n >> 8);
+	id[15] = (uint8_t)rd->n;
+	tl_uuid_format(id, out);
+}
+
+/* One batch with every kind of command. */
+static int step_batch(tl_db *db, round *rd, tl_err *err)
+{
+	char a[37], b[37], c[37], key[32], member[32], read_id[24];
+	task_id(rd, 1, a);
+	task_id(rd, 2, b);
+	task_id(rd, 3, c);
+	snprintf(key, sizeof key, "round-%d", rd->n);
+	snprintf(member, sizeof member, "m%d", rd->n);
+	snprintf(read_id, sizeof read_id, "%llu",
+		 (unsigned long long)rd->notified);
+	tl_slice tags[] = { tl_s("vip"), tl_s("q4") }, x = tl_s("x");
+	tl_slice ids[] = { tl_s(read_id) };
+	tl_cmd cmds[] = {
+		{ .kind = TL_TASK_ADD, .id = tl_s(a), .title = tl_s("Call"),
+		  .type = tl_s("call"), .link = tl_s("lead:42"),
+		  .due = tl_s("+1d"), .assignee = tl_s("alice"), .tags = tags,
+		  .tags_len = 2, .idempotency_key = tl_s(key) },
+		{ .kind = TL_TASK_ADD, .id = tl_s(b), .title = tl_s("Mail"),
+		  .type = tl_s("email"), .link = tl_s("contact:7"),
+		  .notes = tl_s("notes") },
+		{ .kind = TL_TASK_ADD, .id = tl_s(c), .title = tl_s("Demo"),
+		  .link = tl_s("account:9"), .due = tl_s("2026-12-24") },
+		{ .kind = TL_TASK_UPDATE, .id = tl_s(a),
+		  .title = tl_s("Call back"), .due = tl_s("+2d"),
+		  .notes = tl_s("n") },
+		{ .kind = TL_TASK_ASSIGN, .id = tl_s(b),
+		  .assignee = tl_s("bob") },
+		{ .kind = TL_TASK_STATUS, .id = tl_s(a),
+		  .status = tl_s("in_progress") },
+		{ .kind = TL_TASK_TAG, .id = tl_s(b), .tags = &x,
+		  .tags_len = 1 },
+		{ .kind = TL_TASK_UNTAG, .id = tl_s(a), .tags = tags,
+		  .tags_len = 1 },
+		{ .kind = TL_TASK_COMPLETE, .id = tl_s(b) },
+		{ .kind = TL_TASK_ASSIGN, .id = tl_s(c), .unassign = true },
+		{ .kind = TL_TASK_DELETE, .id = tl_s(c) },
+		{ .kind = TL_MEMBER_ADD, .id = tl_s(member),
+		  .name = tl_s("New") },
+		{ .kind = TL_MEMBER_UPDATE, .id = tl_s(member),
+		  .role = tl_s("admin") },
+		{ .kind = TL_NOTIFICATIONS_READ, .id = tl_s("alice"),
+		  .ids = ids, .ids_len = 1 },
+	};
+	size_t n = sizeof cmds / sizeof cmds[0];
+	if (!rd->notified)
+		n--; /* nothing to read yet */
+	tl_result res[sizeof cmds / sizeof cmds[0]];
+	int rc = tl_exec(db, &admin, cmds, n, res, err);
+	if (rc)
+		return rc;
+	rd->notified = res[0].seq;
+	for (size_t i = 0; i < n; i++)
+		tl_result_release(&res[i]);
+	return 0;
+}
+
+/* The idempotent replay of setup()'s first task: never appends. */
+static int step_replay(tl_db *db, round *rd, tl_err *err)
+{
+	(void)rd;
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("Seed"),
+		     .link = tl_s("lead:1"), .idempotency_key = tl_s("seed") };
+	tl_result r;
+	int rc = tl_exec(db, &admin, &c, 1, &r, err);
+	if (rc)
+		return rc;
+	bool replayed = !r.appended && r.seq == seed_seq && r.doc_len;
+	tl_result_release(&r);
+	cr_assert(replayed, "the replay appended, or gave another result");
+	return 0;
+}
+
+/* A group commit of three requests, the second of which fails. */
+static int step_group(tl_db *db, round *rd, tl_err *err)
+{
+	char a[37], b[37];
+	task_id(rd, 4, a);
+	task_id(rd, 5, b);
+	tl_cmd ok1 = { .kind = TL_TASK_ADD, .id = tl_s(a), .title = tl_s("G1"),
+		       .link = tl_s("lead:1"), .assignee = tl_s("bob") };
+	tl_cmd bad = { .kind = TL_TASK_ADD, .title = tl_s("G2"),
+		       .type = tl_s("fax"), .link = tl_s("lead:1") };
+	tl_cmd ok3 = { .kind = TL_TASK_ADD, .id = tl_s(b), .title = tl_s("G3"),
+		       .link = tl_s("lead:1"), .due = tl_s("+3h") };
+	tl_txn *t;
+	tl_result r;
+	tl_err e2;
+	int rc = tl_txn_begin(db, &t, err);
+	if (rc)
+		return rc;
+	if ((rc = tl_txn_exec(t, &admin, &ok1, 1, &r, err)))
+		goto fail;
+	tl_result_release(&r);
+	rc = tl_txn_exec(t, &admin, &bad, 1, &r, &e2);
+	if (rc != TL_EINVALID) {
+		/* a fault met inside the failing request: report that */
+		*err = e2;
+		if (!rc) {
+			tl_result_release(&r);
+			rc = tl_err_set(err, TL_EINVALID, "test",
+					"the bad request passed");
+		}
+		goto fail;
+	}
+	if ((rc = tl_txn_exec(t, &admin, &ok3, 1, &r, err)))
+		goto fail;
+	tl_result_release(&r);
+	return tl_txn_commit(t, err);
+fail:
+	tl_txn_abort(t);
+	return rc;
+}
+
+static int step_rebuild(tl_db *db, round *rd, tl_err *err)
+{
+	(void)rd;
+	return tl_rebuild(db, &admin, NULL, 0, NULL, NULL, err);
+}
+
+typedef int (*step_fn)(tl_db *db, round *rd, tl_err *err);
+
+/* The handle after a failure: itself if it still reads, else (after an
+ * I/O error LMDB treats as fatal) a reopened one. */
+static tl_db *usable(tl_db *db, const char *what, long k)
+{
+	tl_stats st;
+	tl_err err;
+	if (tl_db_stats(db, &admin, &st, &err) == 0)
+		return db;
+	cr_assert_eq(err.code, TL_ESTORAGE, "%s, fault %ld: stats: %s", what,
+		     k, err.message);
+	tl_db_close(db);
+	db = open_ws(&err);
+	cr_assert(db, "%s, fault %ld: reopen: %s", what, k, err.message);
+	return db;
+}
+
+/*
+ * Run step with the k-th counted call failing, for k = 1, 2, ... until a
+ * run meets no fault.  A failure must be TL_ESTORAGE (or TL_EAGAIN: a
+ * failure while the map grows is one more "map full") with a message and
+ * the log head unchanged; then the same round must succeed on the same
+ * handle (after an I/O error that LMDB treats as fatal, on a reopened
+ * one).  A fault may also be absorbed (rc 0).  Either way verify must be
+ * clean.  Returns the number of faults injected.
+ */
+static long run_faults(tl_db **dbp, int kind, step_fn step, const char *what)
+{
+	round rd = { .n = 1 };
+	tl_err err;
+	long k;
+	for (k = 1;; k++, rd.n++) {
+		uint64_t before = head(*dbp);
+		memset(&err, 0, sizeof err);
+		fault_arm(kind, k);
+		int rc = step(*dbp, &rd, &err);
+		bool hit = fault_disarm();
+		if (getenv("FAULT_DEBUG"))
+			cr_log_info("%s, fault %ld: %d %s: %s", what, k, rc,
+				    err.field, err.message);
+		if (!hit) {
+			cr_assert_eq(rc, 0, "%s without a fault: %d %s", what,
+				     rc, err.message);
+			break;
+		}
+		if (rc) {
+			cr_assert(rc == TL_ESTORAGE || rc == TL_EAGAIN,
+				  "%s, fault %ld: code %d (%s: %s)", what, k,
+				  rc, err.field, err.message);
+			cr_assert_str_neq(err.message, "",
+					  "%s, fault %ld: no message", what,
+					  k);
+			*dbp = usable(*dbp, what, k);
+			cr_assert_eq(head(*dbp), before,
+				     "%s, fault %ld: failed, yet appended",
+				     what, k);
+			rc = step(*dbp, &rd, &err);
+			if (rc && kind == FAULT_IO) {
+				*dbp = usable(*dbp, what, k);
+				rc = step(*dbp, &rd, &err);
+			}
+			cr_assert_eq(rc, 0, "%s, fault %ld, then again: %d %s",
+				     what, k, rc, err.message);
+		}
+		cr_assert_eq(tl_verify(*dbp, &admin, print_problem, NULL, &err),
+			     0, "%s, fault %ld: verify", what, k);
+	}
+	return k - 1;
+}
+
+Test(fault, every_allocation_failing_in_a_batch_appends_nothing)
+{
+	tl_db *db = setup();
+	long n = run_faults(&db, FAULT_ALLOC, step_batch, "batch");
+	cr_assert_gt(n, 50, "only %ld allocations met", n);
+	teardown(db);
+}
+
+Test(fault, every_allocation_failing_in_an_idempotent_replay_is_reported)
+{
+	tl_db *db = setup();
+	long n = run_faults(&db, FAULT_ALLOC, step_replay, "replay");
+	cr_assert_gt(n, 2, "only %ld allocations met", n);
+	teardown(db);
+}
+
+Test(fault, every_allocation_failing_in_a_group_commit_appends_nothing)
+{
+	tl_db *db = setup();
+	long n = run_faults(&db, FAULT_ALLOC, step_group, "group commit");
+	cr_assert_gt(n, 5, "only %ld allocations met", n);
+	teardown(db);
+}
+
+Test(fault, every_allocation_failing_in_a_rebuild_keeps_the_views)
+{
+	tl_db *db = setup();
+	round rd = { .n = 50000 };
+	tl_err err;
+	for (int i = 0; i < 5; i++, rd.n++)
+		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
+	long n = run_faults(&db, FAULT_ALLOC, step_rebuild, "rebuild");
+	cr_assert_gt(n, 20, "only %ld allocations met", n);
+	teardown(db);
+}
+
+Test(fault, every_allocation_failing_in_an_open_is_reported)
+{
+	tl_db *db = setup();
+	tl_db_close(db);
+	tl_err err;
+	for (long k = 1;; k++) {
+		fault_arm(FAULT_ALLOC, k);
+		db = open_ws(&err);
+		bool hit = fault_disarm();
+		if (!db) {
+			cr_assert(hit, "open failed without a fault: %s",
+				  err.message);
+			cr_assert(err.code == TL_ESTORAGE,
+				  "open, fault %ld: code %d", k, err.code);
+			continue;
+		}
+		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
+			     0, "open, fault %ld: verify", k);
+		if (!hit)
+			break;
+		tl_db_close(db);
+	}
+	teardown(db);
+}
+
+Test(fault, every_write_and_sync_failing_in_a_batch_appends_nothing)
+{
+	tl_db *db = setup();
+	long n = run_faults(&db, FAULT_IO, step_batch, "batch");
+	cr_assert_gt(n, 2, "only %ld writes met", n);
+	teardown(db);
+}
+
+Test(fault, every_write_and_sync_failing_in_a_group_commit_appends_nothing)
+{
+	tl_db *db = setup();
+	long n = run_faults(&db, FAULT_IO, step_group, "group commit");
+	cr_assert_gt(n, 2, "only %ld writes met", n);
+	teardown(db);
+}
+
+Test(fault, every_write_and_sync_failing_in_a_rebuild_keeps_the_views)
+{
+	tl_db *db = setup();
+	round rd = { .n = 50000 };
+	tl_err err;
+	for (int i = 0; i < 5; i++, rd.n++)
+		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
+	long n = run_faults(&db, FAULT_IO, step_rebuild, "rebuild");
+	cr_assert_gt(n, 2, "only %ld writes met", n);
+	teardown(db);
+}
