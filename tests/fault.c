@@ -28,7 +28,7 @@
 
 #include <criterion/criterion.h>
 
-#include "tasklog.h"
+#include "internal.h"
 #include "tasklog_projections.h"
 
 /* ---- the faults --------------------------------------------------------- */
@@ -476,6 +476,25 @@ Test(fault, every_allocation_failing_in_a_rebuild_keeps_the_views)
 		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
 	long n = run_faults(&db, FAULT_ALLOC, step_rebuild, "rebuild");
 	cr_assert_gt(n, 20, "only %ld allocations met", n);
+	teardown(db);
+}
+
+/* The same with the rebuild's second threads (decoding ahead, loading
+ * and sorting) and small sinks that write out early, hand over and
+ * split: which thread meets the k-th allocation varies from run to run. */
+Test(fault, every_allocation_failing_in_a_threaded_rebuild_keeps_the_views)
+{
+	tl_db *db = setup();
+	round rd = { .n = 50000 };
+	tl_err err;
+	for (int i = 0; i < 8; i++, rd.n++)
+		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
+	tl_rebuild_chunk = 40;
+	tl_rebuild_ahead_min = 1;
+	tl_rebuild_finish_min = 0;
+	tl_rebuild_mem = 2048;
+	long n = run_faults(&db, FAULT_ALLOC, step_rebuild, "threaded rebuild");
+	cr_assert_gt(n, 50, "only %ld allocations met", n);
 	teardown(db);
 }
 
