@@ -27,7 +27,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 CRASH_ROUNDS ?= 20
-VERSION := 0.3.2
+VERSION := $(shell sed -n 's/^\#define TL_VERSION "\(.*\)"/\1/p' engine/tasklog.h)
 
 ifeq ($(SAN),)
 B := build

@@ -34,6 +34,11 @@ const char *tl_code_name(int code)
 	return "unknown";
 }
 
+const char *tl_version(void)
+{
+	return TL_VERSION;
+}
+
 int tl_err_set(tl_err *err, int code, const char *field, const char *fmt, ...)
 {
 	va_list ap;
@@ -42,9 +47,12 @@ int tl_err_set(tl_err *err, int code, const char *field, const char *fmt, ...)
 	if (!err)
 		return code;
 	/*
-	 * err->index is left alone: only the batch executor knows which
-	 * command failed, and it sets the index around the call that failed.
+	 * -1 (no command): only the batch executors (tl_exec, tl_txn_exec,
+	 * tl_log_import) know which command failed, and they set the index
+	 * after the call that failed.  So a query's error never carries an
+	 * index left over from an earlier batch.
 	 */
+	err->index = -1;
 	err->code = code;
 	for (n = 0; field && field[n] && n < sizeof(err->field) - 1; n++)
 		err->field[n] = field[n];

@@ -1186,10 +1186,11 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 		    size_t n, tl_result *results, tl_err *err)
 {
 	run r = { .t = t, .ctx = ctx };
+	tl_result scratch; /* when the caller wants no results */
 	MDB_val v;
 	int rc;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; results && i < n; i++)
 		memset(&results[i], 0, sizeof results[i]);
 	msgpack_zone_clear(&t->zone);
 	r.now = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
@@ -1209,10 +1210,16 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 	if (!n && (rc = need_actor(&r, err)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = exec_one(&r, &cmds[i], &results[i], err))) {
+		tl_result *res = results ? &results[i] : &scratch;
+		if (!results)
+			memset(&scratch, 0, sizeof scratch);
+		rc = exec_one(&r, &cmds[i], res, err);
+		if (!results)
+			tl_result_release(&scratch);
+		if (rc) {
 			if (err)
 				err->index = r.actor_bad ? -1 : (int)i;
-			for (size_t j = 0; j <= i; j++)
+			for (size_t j = 0; results && j <= i; j++)
 				tl_result_release(&results[j]);
 			return rc;
 		}
@@ -1227,6 +1234,9 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 {
 	if (err)
 		err->index = -1;
+	if (t->need_grow)
+		return tl_err_set(err, TL_EAGAIN, "storage",
+				  "map full: abort this transaction, then run its requests again");
 	uint64_t seq = t->next_seq;
 	int64_t d_tasks = t->d_tasks, d_active = t->d_active;
 	uint8_t hash[TL_HASH_LEN];
@@ -1278,14 +1288,10 @@ int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 			return rc;
 		}
 		rc = tl_txn_commit(t, err);
-		if (rc == TL_EAGAIN) {
-			for (size_t i = 0; i < n; i++)
-				tl_result_release(&results[i]);
+		for (size_t i = 0; rc && results && i < n; i++)
+			tl_result_release(&results[i]);
+		if (rc == TL_EAGAIN)
 			continue; /* grown by tl_txn_commit */
-		}
-		if (rc)
-			for (size_t i = 0; i < n; i++)
-				tl_result_release(&results[i]);
 		return rc;
 	}
 }

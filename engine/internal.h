@@ -64,7 +64,12 @@ struct tl_db {
 	const tl_view *const *views;
 	size_t views_len;
 	tl_view_state *vstate; /* one per view */
+	bool txn_open;         /* a tl_txn of this handle is open */
 };
+
+/* TL_EINVALID when a tl_txn of db is open: a call that needs LMDB's
+ * writer lock would otherwise wait for it for ever. */
+int tl_no_txn_open(tl_db *db, tl_err *err);
 
 /* Views: create/rebuild on open; is this process's handle set current? */
 int tl_views_open(tl_db *db, tl_err *err);

@@ -650,6 +650,8 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	verifier vf = { fn, arg, 0 };
 	int rc;
 
+	if ((rc = tl_no_txn_open(db, err)))
+		return rc;
 	msgpack_zone_init(&zone, 4096);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;

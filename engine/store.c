@@ -287,16 +287,26 @@ int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err)
 
 /* ---- write transactions ------------------------------------------- */
 
+int tl_no_txn_open(tl_db *db, tl_err *err)
+{
+	if (!db->txn_open)
+		return 0;
+	return tl_err_set(err, TL_EINVALID, "txn",
+			  "a write transaction of this handle is open: commit or abort it first");
+}
+
 int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 {
 	if (db->flags & TL_OPEN_RDONLY)
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "workspace opened read-only");
+	int rc = tl_no_txn_open(db, err);
+	if (rc)
+		return rc;
 	tl_txn *t = calloc(1, sizeof *t);
 	if (!t)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
 	t->db = db;
-	int rc;
 	for (int tries = 0;; tries++) {
 		rc = tl_env_begin(db, 0, &t->txn);
 		if (rc) {
@@ -332,12 +342,14 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 	msgpack_sbuffer_init(&t->doc);
 	msgpack_sbuffer_init(&t->data);
 	msgpack_zone_init(&t->zone, 4096);
+	db->txn_open = true;
 	*out = t;
 	return 0;
 }
 
 static void txn_free(tl_txn *t)
 {
+	t->db->txn_open = false;
 	msgpack_sbuffer_destroy(&t->ev);
 	msgpack_sbuffer_destroy(&t->doc);
 	msgpack_sbuffer_destroy(&t->data);
@@ -433,6 +445,11 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 {
 	tl_db *db = t->db;
 	int rc = 0;
+	if (t->need_grow) { /* a request found the map full */
+		tl_txn_abort(t);
+		return tl_err_set(err, TL_EAGAIN, "storage",
+				  "map full; grown, rerun");
+	}
 	/* The views' deferred writes, sorted by key. */
 	if ((rc = tl_views_flush(t, err))) {
 		bool grown = t->need_grow; /* tl_txn_abort grows it then */

@@ -3,8 +3,10 @@
  *
  * tasklog keeps every change to a CRM task as a msgpack event in an
  * append-only log inside an LMDB environment, and folds the log into the
- * current state of each task.  This header is the only one the other layers
- * (projections/, ingest/, tools/) include.
+ * current state of each task.  This header is the engine's contract with
+ * the other layers (projections/, ingest/, tools/) and with programs; views
+ * also use tasklog_view.h, and the queries of the views are in
+ * tasklog_projections.h.
  *
  * Conventions:
  *  - Functions return 0 on success or a negative TL_E* code.  When a tl_err
@@ -12,7 +14,8 @@
  *    quotes the bad value.  The library never prints and never exits.
  *  - Handles are opaque.  Option structs are plain; all-zero means defaults.
  *  - Documents (tasks, members, events) are handed out as msgpack maps in the
- *    JSON shapes of INTERFACE.md; times are msgpack timestamps (ext -1).
+ *    JSON shapes of the command line's --json output (docs/cli.md lists
+ *    every field); times are msgpack timestamps (ext -1).
  *    Pointers given to callbacks are valid only during the callback.
  */
 #ifndef TASKLOG_H
@@ -32,6 +35,8 @@ extern "C" {
 #define TL_API __attribute__((visibility("default")))
 #endif
 
+/* This release; the Makefile takes its VERSION from this line. */
+#define TL_VERSION "0.3.2"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -49,13 +54,18 @@ enum {
 };
 
 /* Receives the details of a failure.  `index` is the position of the
- * failing command in a batch, or -1. */
+ * failing command in a batch (tl_exec, tl_txn_exec), of the failing record
+ * (tl_log_import), or -1. */
 typedef struct tl_err {
 	int code;
 	int index;
 	char field[96];
 	char message[320];
 } tl_err;
+
+/* The version of the library linked at run time (TL_VERSION is the one
+ * compiled against). */
+TL_API const char *tl_version(void);
 
 /* "invalid", "not_found", ... for a TL_E* code. */
 TL_API const char *tl_code_name(int code);
@@ -127,7 +137,11 @@ enum tl_open_flags {
 typedef struct tl_open_opts {
 	unsigned flags;
 	uint64_t map_size;        /* initial map size, 0 = 64 MiB */
-	const tl_view *const *views; /* projections applied on append */
+	/* The views kept in the append transaction: tl_views_all() of
+	 * tasklog_projections.h for all of them.  NULL: none (the engine
+	 * does not know the projections); appends made so leave the views
+	 * behind, and the next open with views rebuilds them. */
+	const tl_view *const *views;
 	size_t views_len;
 } tl_open_opts;
 
@@ -211,22 +225,36 @@ typedef struct tl_result {
 	uint64_t seq;  /* last event of this command, or of the first run of
 	                  an idempotent replay; 0 when nothing was appended */
 	bool appended; /* false for no-op and replay */
-	uint8_t *doc;  /* msgpack task or member after the command; malloc'd */
+	uint8_t *doc;  /* msgpack: the task or member after the command, or
+	                  for TL_NOTIFICATIONS_READ {member, ids}; owned by
+	                  the result, freed by tl_result_release */
 	size_t doc_len;
 } tl_result;
 TL_API void tl_result_release(tl_result *r);
 
 /* Validate and apply cmds[0..n) in one durable LMDB transaction: all or
- * nothing.  results (n of them) receive each command's outcome.  On error
- * err->index names the failing command and nothing is appended. */
+ * nothing.  results (n of them, or NULL when not wanted) receive each
+ * command's outcome; release each with tl_result_release.  On error
+ * err->index names the failing command, nothing is appended and nothing
+ * is left in results to release. */
 TL_API int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	    tl_result *results, tl_err *err);
 
 /* Group commit: many independent requests in one LMDB transaction.
  * tl_txn_exec runs one request (itself a batch) in a nested transaction, so
- * a failing request leaves the others intact.  tl_txn_commit makes them all
- * durable at once.  TL_EAGAIN from either means the map was full, has been
- * grown and the whole transaction was aborted: begin again and rerun. */
+ * a failing request leaves the others intact (its results are released).
+ * tl_txn_commit makes them all durable at once and always ends the
+ * transaction: txn is invalid after it, whatever it returns; when it fails
+ * nothing of the transaction was written, and the results of its requests
+ * must be released by the caller.  tl_txn_abort ends it without writing.
+ * A handle has at most one transaction open: tl_txn_begin, tl_exec and the
+ * other writes on the same handle fail with TL_EINVALID (field "txn")
+ * meanwhile, instead of waiting for ever for LMDB's writer lock.
+ * TL_EAGAIN means the map is full.  From tl_txn_exec: the transaction can
+ * take nothing more (tl_txn_exec and tl_txn_commit return TL_EAGAIN on it
+ * again); call tl_txn_abort, which grows the map, then begin again and
+ * rerun every request.  From tl_txn_commit: the map has been grown and the
+ * transaction is gone; begin again and rerun every request. */
 TL_API int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err);
 TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		tl_result *results, tl_err *err);
@@ -269,14 +297,17 @@ typedef int (*tl_doc_fn)(void *arg, const uint8_t *doc, size_t len);
 TL_API int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		tl_slice stream, tl_event_fn fn, void *arg, tl_err *err);
 
-/* The current task (deleted tasks too, with "deleted": true). */
+/* The current task (deleted tasks too, with "deleted": true) into *doc,
+ * *len: malloc'd, the caller free()s it. */
 TL_API int tl_task_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 		size_t *len, tl_err *err);
-/* The task folded from its events with at <= as_of_ms.  TL_ENOTFOUND when
- * it did not exist yet. */
+/* The task folded from its events with at <= as_of_ms (malloc'd, the
+ * caller free()s it).  TL_ENOTFOUND when it did not exist yet. */
 TL_API int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
 		  int64_t as_of_ms, uint8_t **doc, size_t *len, tl_err *err);
 
+/* Every member, the system user first, through fn; a member document by
+ * id into *doc (malloc'd, the caller free()s it). */
 TL_API int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		   tl_err *err);
 TL_API int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,

@@ -1297,6 +1297,8 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	if (n > 64)
 		return tl_err_set(err, TL_EINVALID, "projection",
 				  "too many projections");
+	if ((rc = tl_no_txn_open(db, err)))
+		return rc;
 	if ((rc = find_views(db, names, n, which, &len, err)))
 		return rc;
 	msgpack_zone_init(&zone, 1024);

@@ -1,10 +1,12 @@
 /*
- * projections.h - the views of the log and their queries: the contract the
- * tools and the server use.  Each view is one file of projections/ that
- * implements tl_view (engine/tasklog_view.h); registry.c lists them.
+ * tasklog_projections.h - the views of the log and their queries: the
+ * contract the tools and the server use.  Each view is one file of
+ * projections/ that implements tl_view (tasklog_view.h); tl_views_all()
+ * lists them.
  *
  * Query results are handed out as msgpack documents in the JSON shapes of
- * INTERFACE.md through tl_doc_fn callbacks (valid during the call).
+ * the command line's --json output (docs/cli.md) through tl_doc_fn
+ * callbacks (valid during the call).
  */
 #ifndef TASKLOG_PROJECTIONS_H
 #define TASKLOG_PROJECTIONS_H

@@ -16,6 +16,7 @@
 #include <criterion/criterion.h>
 
 #include "testutil.h"
+#include "tasklog.h"
 
 #define T0 "2026-03-02T09:00:00Z" /* a Monday */
 #define T0_OUT "2026-03-02T09:00:00.000Z"
@@ -1150,6 +1151,18 @@ Test(cli, now_sets_the_clock)
 	/* --tz is checked for every command, reads included */
 	REJECT(1, "tz", "--tz", "Nope/Zone", "stats");
 	REJECT(1, "tz", "--tz", "localtime", "log");
+}
+
+Test(cli, version_prints_the_library_version)
+{
+	const char *argv[] = { "--version", NULL };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	char want[64];
+	snprintf(want, sizeof want, "tasklog %s\n", TL_VERSION);
+	cr_assert_str_eq(r.out, want);
+	tu_run_release(&r);
 }
 
 Test(cli, workspace_from_environment_and_default)

@@ -2921,7 +2921,16 @@ Test(growth, group_commit_reports_again_and_a_rerun_succeeds)
 		cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
 		rc = tl_txn_exec(t, &ctx, c, PER, res, &err);
 		if (rc == TL_EAGAIN) {
-			tl_txn_abort(t);
+			/* The transaction takes nothing more; abort or commit
+			 * both end it and grow the map (in turns here). */
+			tl_cmd one = add_cmd("one more");
+			tl_result r1;
+			cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r1, &err),
+				     TL_EAGAIN);
+			if (again % 2)
+				tl_txn_abort(t);
+			else
+				cr_assert_eq(tl_txn_commit(t, &err), TL_EAGAIN);
 			cr_assert_lt(++again, 20, "the map never grew enough");
 			continue;
 		}
@@ -3026,6 +3035,54 @@ Test(as_of, before_creation_is_not_found)
 /* ======================================================================= */
 
 TestSuite(txn, .init = ws_setup, .fini = ws_teardown);
+
+Test(txn, a_handle_with_an_open_transaction_refuses_other_writes)
+{
+	tl_txn *t, *t2;
+	tl_err err = { 0 };
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd one = add_cmd("Waits for no lock");
+	tl_result r;
+	uint64_t before = nevents();
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	/* Each would wait for ever for the writer lock t holds. */
+	cr_assert_eq(tl_txn_begin(db, &t2, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	cr_assert_eq(tl_exec(db, &ctx, &one, 1, &r, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+		     TL_EINVALID);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), TL_EINVALID);
+	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&r);
+	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
+	/* Ended: the handle writes again. */
+	cr_assert_eq(tl_exec(db, &ctx, &one, 1, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(nevents(), before + 2);
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_txn_abort(t);
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_txn_abort(t);
+}
+
+Test(txn, an_error_after_a_batch_error_has_no_stale_index)
+{
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd two[2] = { add_cmd("fine"), add_cmd("bad") };
+	two[1].type = tl_s("fax");
+	tl_result res[2];
+	tl_err err = { 0 };
+	cr_assert_eq(tl_exec(db, &ctx, two, 2, res, &err), TL_EINVALID);
+	cr_assert_eq(err.index, 1);
+	uint8_t *got;
+	size_t len;
+	cr_assert_eq(tl_task_get(db, &ctx, tl_s("not-a-uuid"), &got, &len,
+				 &err),
+		     TL_EINVALID);
+	cr_assert_eq(err.index, -1);
+}
 
 Test(txn, failed_request_leaves_the_others_intact)
 {

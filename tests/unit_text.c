@@ -412,14 +412,14 @@ Test(err, code_names_match_the_interface)
 	cr_assert_str_eq(tl_code_name(-99), "unknown");
 }
 
-Test(err, set_fills_code_field_and_message_and_keeps_index)
+Test(err, set_fills_code_field_and_message_and_clears_index)
 {
-	tl_err err = { .index = 4 };
+	tl_err err = { .index = 4 }; /* left from an earlier batch */
 
 	cr_assert_eq(tl_err_set(&err, TL_ENOTFOUND, "id", "no task '%s'",
 				"abc"), TL_ENOTFOUND);
 	cr_assert_eq(err.code, TL_ENOTFOUND);
-	cr_assert_eq(err.index, 4);
+	cr_assert_eq(err.index, -1);
 	cr_assert_str_eq(err.field, "id");
 	cr_assert_str_eq(err.message, "no task 'abc'");
 }

@@ -1954,6 +1954,11 @@ int main(int argc, char **argv)
 	struct cli c = { .err = { .index = -1 } };
 	int rc, status = 0;
 
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("tasklog %s\n", tl_version());
+		return fflush(stdout) ? -TL_ESTORAGE : 0;
+	}
+
 	rc = parse_args(&c, argc, argv, &status);
 	if (rc == 1)
 		goto out;

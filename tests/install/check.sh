@@ -33,7 +33,8 @@ done
 # pkg-config reads the staged .pc as if it were installed at $prefix.
 export PKG_CONFIG_PATH="$root/lib/pkgconfig"
 pc() { pkg-config --define-variable=prefix="$root" "$@" tasklog; }
-[ "$(pc --modversion)" = "$(sed -n 's/^VERSION := //p' Makefile)" ] ||
+[ "$(pc --modversion)" = "$(sed -n 's/^#define TL_VERSION "\(.*\)"/\1/p' \
+	engine/tasklog.h)" ] ||
 	fail "tasklog.pc version $(pc --modversion)"
 cflags="-std=c11 -Wall -Wextra -Werror $(pc --cflags)"
 

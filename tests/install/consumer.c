@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	CHECK(nviews >= 3, "%zu views", nviews);
+	CHECK(!strcmp(tl_version(), TL_VERSION), "library %s, header %s",
+	      tl_version(), TL_VERSION);
 	tl_init_opts io = { .tz = "Europe/Berlin" };
 	CHECK(tl_db_init(db, &io, &err) == 0, "init: %s", err.message);
 	tl_settings st;
