@@ -8,6 +8,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 #include <limits.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,11 @@ struct tl_db {
 	size_t views_len;
 	tl_view_state *vstate; /* one per view */
 	bool txn_open;         /* a tl_txn of this handle is open */
+	/* the registry of workspaces open in this process (store.c) */
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+	struct tl_db *next_open;
 };
 
 /* TL_EINVALID when a tl_txn of db is open: a call that needs LMDB's

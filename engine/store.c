@@ -38,12 +38,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "internal.h"
 
 #define DEFAULT_MAP (64ull << 20)
+
+/* Workspaces open in this process, by their directory's device and inode.
+ * LMDB must not open one environment twice in a process: closing either
+ * copy drops the process's locks on lock.mdb, and another process could
+ * then take the environment for unused and reset its reader table.  A
+ * child after fork() has none of its parent's handles (pid differs). */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static tl_db *open_list;
+
+static int open_register(tl_db *db, const struct stat *st, tl_err *err)
+{
+	int rc = 0;
+	db->dev = st->st_dev;
+	db->ino = st->st_ino;
+	db->pid = getpid();
+	pthread_mutex_lock(&open_mu);
+	for (tl_db *o = open_list; o && !rc; o = o->next_open)
+		if (o->dev == db->dev && o->ino == db->ino && o->pid == db->pid)
+			rc = tl_err_set(err, TL_EINVALID, "db",
+					"workspace '%s' is already open in this process: use that handle (LMDB allows one per process)",
+					db->dir);
+	if (!rc) {
+		db->next_open = open_list;
+		open_list = db;
+	}
+	pthread_mutex_unlock(&open_mu);
+	return rc;
+}
+
+static void open_unregister(tl_db *db)
+{
+	pthread_mutex_lock(&open_mu);
+	for (tl_db **p = &open_list; *p; p = &(*p)->next_open)
+		if (*p == db) {
+			*p = db->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_mu);
+}
 
 int tl_mdb_err(tl_err *err, int rc, const char *what)
 {
@@ -128,6 +169,9 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "'%s' is not a directory", dir);
 	}
+	if (stat(dir, &st) != 0)
+		return tl_err_set(err, TL_ESTORAGE, "db", "workspace '%s': %s",
+				  dir, strerror(errno));
 
 	tl_db *db = calloc(1, sizeof *db);
 	if (!db)
@@ -136,9 +180,15 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	db->flags = opts->flags;
 	db->views = opts->views;
 	db->views_len = opts->views_len;
-
-	int rc = mdb_env_create(&db->env);
+	int rc = open_register(db, &st, err);
 	if (rc) {
+		free(db);
+		return rc;
+	}
+
+	rc = mdb_env_create(&db->env);
+	if (rc) {
+		open_unregister(db);
 		free(db);
 		return tl_mdb_err(err, rc, "env create");
 	}
@@ -169,6 +219,7 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	if (rc) {
 		int code = tl_mdb_err(err, rc, "open workspace");
 		mdb_env_close(db->env);
+		open_unregister(db);
 		free(db);
 		return code;
 	}
@@ -193,6 +244,7 @@ void tl_db_close(tl_db *db)
 		return;
 	mdb_env_close(db->env);
 	tl_views_close(db);
+	open_unregister(db);
 	free(db);
 }
 

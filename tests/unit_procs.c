@@ -350,3 +350,36 @@ Test(procs, a_read_only_handle_serves_without_a_missing_view, .init = mkws,
 	cr_assert_eq(k, 2);
 	tl_db_close(db);
 }
+
+/* LMDB allows one environment handle per process: a second open of the
+ * same workspace, under any path, is refused while the first is open; a
+ * forked child (a process of its own) may open it. */
+Test(procs, a_workspace_opens_once_per_process, .init = mkws, .fini = rmws)
+{
+	tl_db *db = new_ws(0), *again;
+	tl_open_opts o = { 0 };
+	tl_err err;
+	char other[96];
+	snprintf(other, sizeof other, "%s/.", dir);
+	cr_assert_eq(tl_db_open(dir, &o, &again, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "db");
+	cr_assert_eq(tl_db_open(other, &o, &again, &err), TL_EINVALID);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		tl_db *child = open_ws(0);
+		int n = -1;
+		int ok = child && list_all(child, &n) == 0 && n == 0;
+		if (child)
+			tl_db_close(child);
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the child could not open the workspace");
+	tl_db_close(db);
+	cr_assert_eq(tl_db_open(other, &o, &again, &err), 0, "%s",
+		     err.message);
+	tl_db_close(again);
+}
