@@ -148,10 +148,10 @@ typedef struct tl_open_opts {
 /* Any number of processes may open one workspace, each once: LMDB allows
  * one handle per environment and process, so a second tl_db_open of the
  * same directory (under any path) fails with TL_EINVALID "db" while the
- * first is open.  A handle is used by one thread at a time (adopting a map grown by another process remaps
- * the file, which LMDB allows only with no transaction of this process
- * open); map_size applies to a new workspace, or raises an existing one's
- * stored size. */
+ * first is open.  A handle is used by one thread at a time (adopting a
+ * map grown by another process remaps the file, which LMDB allows only
+ * with no transaction of this process open); map_size applies to a new
+ * workspace, or raises an existing one's stored size. */
 TL_API int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err);
 TL_API void tl_db_close(tl_db *db);
