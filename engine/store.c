@@ -493,6 +493,12 @@ static int counts_commit(tl_txn *t)
 	return mdb_put(t->txn, t->db->meta, &k, &v, 0);
 }
 
+void tl_txn_seqs(const tl_txn *t, uint64_t *first, uint64_t *end)
+{
+	*first = t->first_seq;
+	*end = t->next_seq;
+}
+
 int tl_txn_commit(tl_txn *t, tl_err *err)
 {
 	tl_db *db = t->db;

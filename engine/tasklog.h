@@ -262,6 +262,12 @@ TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_
 		tl_result *results, tl_err *err);
 TL_API int tl_txn_commit(tl_txn *txn, tl_err *err);
 TL_API void tl_txn_abort(tl_txn *txn);
+/* The events the transaction holds so far: seqs [*first, *end) (equal when
+ * none; a failed request's are not among them).  Taken just before
+ * tl_txn_commit, it is what a successful commit made durable: the range
+ * to announce to subscribers, once committed, never before (views apply
+ * events inside the transaction, so they must not announce them). */
+TL_API void tl_txn_seqs(const tl_txn *txn, uint64_t *first, uint64_t *end);
 
 /* Append event records made elsewhere (another workspace's log, an older
  * release's log), each as stored: a msgpack map with its hash.  Record i

@@ -124,10 +124,10 @@ static int on_assigned(const tl_view_ctx *vc, const tl_event *ev,
 	msgpack_sbuffer_destroy(&sb);
 	if (!rc)
 		rc = put(vc, BYTASK, bk, sizeof bk, member.p, member.len, err);
-	/* This is where the server's live hook would send the notification
-	 * to the member's subscribers: only when !vc->rebuilding, so that a
-	 * rebuild or verify never sends anything twice.  Nothing is sent
-	 * live yet. */
+	/* Nothing is sent from here: this runs inside the append
+	 * transaction, whose request may still fail and be rolled back, and
+	 * again in every rebuild and verify.  Live delivery belongs after
+	 * the commit, to the events of tl_txn_seqs()'s range. */
 	return rc;
 }
 

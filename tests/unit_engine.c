@@ -3112,6 +3112,10 @@ Test(txn, failed_request_leaves_the_others_intact)
 	cr_assert_eq(tl_txn_exec(t, &ctx, &three, 1, &r3, &err), 0);
 	cr_assert_eq(r3.seq, before + 2, "seq %llu: the failed request left a gap",
 		     (unsigned long long)r3.seq);
+	uint64_t first, end;
+	tl_txn_seqs(t, &first, &end);
+	cr_assert_eq(first, before + 1);
+	cr_assert_eq(end, before + 3, "the range counts the failed request");
 	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
 
 	cr_assert_eq(nevents(), before + 2);
