@@ -13,12 +13,15 @@
 #   make fuzz       build the libFuzzer targets fuzz/fuzz_*.c with clang,
 #                   ASan and UBSan into build-fuzz/, run each FUZZ_SECONDS
 #                   (not part of make test; see docs/testing.md)
+#   make coverage   the tests on a gcov build; line coverage per file
 #   make install    install CLI, library, header and tasklog.pc
 #   make deps       install the Debian packages that are missing
 #
 # Knobs:
 #   V=1                   show full command lines
 #   SAN=address,undefined build with these sanitizers (into build-san/)
+#   COVERAGE=1            build with gcov instrumentation (into build-cov/);
+#                         `make coverage` runs the tests so and reports
 #   PREFIX=/usr/local     install prefix; DESTDIR for staged installs
 #   CRASH_ROUNDS=20       rounds of the kill -9 test
 #   FUZZ_SECONDS=60       run time of each fuzz target
@@ -29,7 +32,11 @@ CC      ?= cc
 CRASH_ROUNDS ?= 20
 VERSION := $(shell sed -n 's/^\#define TL_VERSION "\(.*\)"/\1/p' engine/tasklog.h)
 
-ifeq ($(SAN),)
+ifneq ($(COVERAGE),)
+B := build-cov
+SANFLAGS := --coverage
+CFLAGS := -O0 -g
+else ifeq ($(SAN),)
 B := build
 SANFLAGS :=
 else
@@ -132,6 +139,17 @@ test-san:
 		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
 		build-san/tests/e2e --jobs 2
 
+# Line coverage of the library and the CLI by every test (not in make test).
+coverage: deps
+	rm -rf build-cov
+	$(MAKE) COVERAGE=1 build-cov/tests/unit build-cov/tests/e2e \
+		build-cov/tests/fault build-cov/tasklog
+	build-cov/tests/unit --jobs 2
+	build-cov/tests/fault --jobs 2
+	TASKLOG_BIN=$(CURDIR)/build-cov/tasklog CRASH_ROUNDS=3 \
+		build-cov/tests/e2e --jobs 2
+	sh tests/coverage.sh build-cov
+
 # ---- benchmarks --------------------------------------------------------------
 BENCH_SRC := $(wildcard bench/bench_*.c)
 $(B)/bench/%: bench/%.c bench/util.c bench/util.h $(B)/libtasklog.a
@@ -197,8 +215,8 @@ install: all
 		tasklog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tasklog.pc
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-cov
 
-.PHONY: all deps run test test-unit test-install test-san bench fuzz fuzz-deps install clean
+.PHONY: all deps run test test-unit test-install test-san coverage bench fuzz fuzz-deps install clean
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)
