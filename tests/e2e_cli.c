@@ -318,6 +318,34 @@ Test(task, add_uses_defaults)
 	tu_run_release(&r);
 }
 
+/* Text of every UTF-8 length (2, 3 and 4 bytes: é, 中, an emoji and a
+ * musical symbol) comes back byte for byte, in JSON and in the history. */
+Test(task, text_of_every_utf8_length_round_trips)
+{
+	static const char title[] = "R\xc3\xa9union \xe4\xb8\xad "
+				    "\xf0\x9f\x93\x9e \xf0\x9d\x84\x9e";
+	static const char notes[] = "\xf0\x9f\x98\x80 ok";
+	tu_run r;
+	OK(&r, "task", "add", "--title", title, "--notes", notes, "--link",
+	   "lead:7", "--tag", "\xf0\x9f\x94\xa5");
+	cr_assert_str_eq(tu_str(r.json, "title"), title);
+	cr_assert_str_eq(tu_str(r.json, "notes"), notes);
+	const json_t *tags = json_object_get(r.json, "tags");
+	cr_assert_str_eq(json_string_value(json_array_get(tags, 0)),
+			 "\xf0\x9f\x94\xa5");
+	char id[64];
+	snprintf(id, sizeof id, "%s", tu_str(r.json, "id"));
+	tu_run_release(&r);
+	OK(&r, "task", "show", id);
+	cr_assert_str_eq(tu_str(r.json, "title"), title);
+	tu_run_release(&r);
+	OK(&r, "log", "--stream", id);
+	const json_t *ev = json_array_get(json_object_get(r.json, "items"), 0);
+	cr_assert_not_null(ev, "%s", r.out);
+	cr_assert_str_eq(tu_str(json_object_get(ev, "data"), "title"), title);
+	tu_run_release(&r);
+}
+
 Test(task, add_accepts_every_type_and_entity)
 {
 	static const char *const types[] = {
