@@ -323,6 +323,48 @@ Test(list_cli, prints_aligned_columns_for_people)
 	tu_run_release(&r);
 }
 
+/* Wide characters take two columns: titles of CJK text and emoji are cut
+ * to fit, and every column still starts where its header does. */
+Test(list_cli, wide_characters_keep_the_columns_aligned)
+{
+	tu_run r;
+	ADD("\xe4\xb8\xad\xe6\x96\x87\xe6\xa0\x87\xe9\xa2\x98 "
+	    "\xe5\xbe\x88\xe9\x95\xbf\xe5\xbe\x88\xe9\x95\xbf"
+	    "\xe5\xbe\x88\xe9\x95\xbf\xe5\xbe\x88\xe9\x95\xbf"
+	    "\xe5\xbe\x88\xe9\x95\xbf\xe5\xbe\x88\xe9\x95\xbf"
+	    "\xe5\xbe\x88\xe9\x95\xbf\xe5\xbe\x88\xe9\x95\xbf",
+	    "--assignee", "alice");
+	ADD("\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e"
+	    "\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e"
+	    "\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e"
+	    "\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e"
+	    "\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e\xf0\x9f\x93\x9e",
+	    "--assignee", "alice");
+	ADD("plain");
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_check_width(r.out), 4, "%s", r.out);
+	const char *title = strstr(r.out, "TITLE");
+	cr_assert_not_null(title);
+	size_t at = tu_columns(r.out, (size_t)(title - r.out));
+	/* In each row the title starts at the header's column. */
+	const char *firsts[] = { "\xe4\xb8\xad", "\xf0\x9f\x93\x9e",
+				 "plain" };
+	for (int i = 0; i < 3; i++) {
+		const char *t = strstr(r.out, firsts[i]);
+		cr_assert_not_null(t, "%s", r.out);
+		const char *bol = t;
+		while (bol > r.out && bol[-1] != '\n')
+			bol--;
+		cr_assert_eq(tu_columns(bol, (size_t)(t - bol)), at,
+			     "row %d: %s", i, r.out);
+	}
+	/* The wide ones were cut: they end in an ellipsis. */
+	cr_assert(strstr(r.out, "\xe2\x80\xa6\n"), "%s", r.out);
+	tu_run_release(&r);
+}
+
 Test(list_cli, tells_people_how_to_get_the_next_page)
 {
 	tu_run r;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <criterion/criterion.h>
 #include <msgpack.h>
@@ -258,11 +260,24 @@ long long tu_stat(const char *db, const char *key)
 }
 
 /* Display columns of a line of UTF-8 (one per code point). */
-static size_t columns(const char *s, size_t n)
+size_t tu_columns(const char *s, size_t n)
 {
+	static bool utf8;
+	if (!utf8)
+		utf8 = setlocale(LC_CTYPE, "C.UTF-8") != NULL;
+	cr_assert(utf8, "no C.UTF-8 locale");
+	mbstate_t st;
+	memset(&st, 0, sizeof st);
 	size_t w = 0;
-	for (size_t i = 0; i < n; i++)
-		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	for (size_t i = 0; i < n;) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, s + i, n - i, &st);
+		cr_assert(k != (size_t)-1 && k != (size_t)-2 && k != 0,
+			  "not UTF-8 at byte %zu: %.*s", i, (int)n, s);
+		int cw = wcwidth(wc);
+		w += cw < 0 ? 1 : (size_t)cw;
+		i += k;
+	}
 	return w;
 }
 
@@ -272,7 +287,7 @@ int tu_check_width(const char *s)
 	for (const char *p = s; *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		cr_assert_leq(columns(p, n), 80, "line too wide: %.*s",
+		cr_assert_leq(tu_columns(p, n), 80, "line too wide: %.*s",
 			      (int)n, p);
 		lines++;
 		p += n + (nl != NULL);

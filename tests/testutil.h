@@ -71,8 +71,12 @@ bool tu_err_names(const tu_run *r, const char *word);
  * -1 when it has none. */
 long long tu_stat(const char *db, const char *key);
 
-/* Every line of s must fit 80 columns, one per UTF-8 code point.  Returns
- * the number of lines. */
+/* Terminal columns of s[0..n) (UTF-8): wide characters count two,
+ * combining marks none (wcwidth in the C.UTF-8 locale). */
+size_t tu_columns(const char *s, size_t n);
+
+/* Every line of s must fit 80 terminal columns.  Returns the number of
+ * lines. */
 int tu_check_width(const char *s);
 
 /*

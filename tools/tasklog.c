@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <locale.h>
+#include <wchar.h>
 
 #include "json.h"
 #include "tasklog_projections.h"
@@ -697,32 +699,63 @@ static void human_event(const json_t *e)
 
 /* Tasks as a table that fits an 80-column terminal: ID (the first 8
  * characters), DUE (UTC, to the minute), STATUS, TYPE, ASSIGNEE, and as
- * much of the TITLE as fits, cut with an ellipsis.  Widths count code
- * points: wide characters (CJK, emoji) may overflow. */
+ * much of the TITLE as fits, cut with an ellipsis.  Widths are terminal
+ * columns: wide characters (CJK, most emoji) take two, combining marks
+ * none (the C library's wcwidth in the C.UTF-8 locale, see main). */
 #define TABLE_WIDTH 80
 #define ASSIGNEE_WIDTH_MAX 12
 #define TITLE_WIDTH_MIN 10
 
+/* The code point at s (valid UTF-8: the engine stores no other) and its
+ * byte length in *len. */
+static uint32_t utf8_next(const char *s, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (p[0] < 0x80 || !p[1]) {
+		*len = 1;
+		return p[0];
+	}
+	size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+	uint32_t cp = p[0] & (0x7f >> n);
+	size_t i;
+	for (i = 1; i < n && (p[i] & 0xc0) == 0x80; i++)
+		cp = cp << 6 | (p[i] & 0x3f);
+	*len = i;
+	return cp;
+}
+
+/* Columns of one code point: 0 for combining marks, 2 for wide ones, 1
+ * for what the C library does not know (no UTF-8 locale, unassigned). */
+static size_t cp_width(uint32_t cp)
+{
+	int w = cp < 0x80 ? 1 : wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : (size_t)w;
+}
+
 static size_t text_width(const char *s)
 {
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
+	size_t w = 0, len;
+	for (; *s; s += len)
+		w += cp_width(utf8_next(s, &len));
 	return w;
 }
 
-/* The byte length of the first `points` code points of s. */
-static size_t text_prefix(const char *s, size_t points)
+/* The byte length of the longest prefix of s at most `cols` wide; its
+ * width in *width. */
+static size_t text_prefix(const char *s, size_t cols, size_t *width)
 {
-	size_t i, n = 0;
-	for (i = 0; s[i]; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80 && n++ == points)
+	size_t i = 0, w = 0, len;
+	while (s[i]) {
+		size_t cw = cp_width(utf8_next(s + i, &len));
+		if (w + cw > cols)
 			break;
+		w += cw;
+		i += len;
+	}
+	*width = w;
 	return i;
 }
 
-/* s in a column of w code points: cut with "…" when longer, padded with
- * spaces unless it is the last column. */
 /* The last 8 characters of a UUID for tables: UUIDv7s made within a
  * minute share their first 8, while their ends are random. */
 static void short_id(const char *id, char *out, size_t cap)
@@ -731,14 +764,16 @@ static void short_id(const char *id, char *out, size_t cap)
 	snprintf(out, cap, "%s", n > 8 ? id + n - 8 : id);
 }
 
+/* s in a column w wide: cut with "…" when wider, padded with spaces
+ * unless it is the last column. */
 static void put_cell(const char *s, size_t w, bool last)
 {
 	size_t n = text_width(s);
 
 	if (n > w) {
-		fwrite(s, 1, text_prefix(s, w - 1), stdout);
+		fwrite(s, 1, text_prefix(s, w - 1, &n), stdout);
 		fputs("\xe2\x80\xa6", stdout); /* … */
-		n = w;
+		n++;
 	} else {
 		fputs(s, stdout);
 	}
@@ -1190,17 +1225,17 @@ static int run_member_list(struct cli *c)
 		size_t i, w_id = 2, w_name = 4;
 		json_t *m;
 		json_array_foreach(k.items, i, m) {
-			size_t a = strlen(str_or_dash(m, "id"));
-			size_t b = strlen(str_or_dash(m, "name"));
-			w_id = a > w_id ? a : w_id;
-			w_name = b > w_name ? b : w_name;
+			w_id = max_size(w_id, text_width(str_or_dash(m, "id")));
+			w_name = max_size(w_name,
+					  text_width(str_or_dash(m, "name")));
 		}
-		printf("%-*s  %-*s  %-6s  %-3s  %s\n", (int)w_id, "ID",
-		       (int)w_name, "NAME", "ROLE", "CRM", "KIND");
+		put_cell("ID", w_id, false);
+		put_cell("NAME", w_name, false);
+		printf("%-6s  %-3s  %s\n", "ROLE", "CRM", "KIND");
 		json_array_foreach(k.items, i, m) {
-			printf("%-*s  %-*s  %-6s  %-3s  %s\n", (int)w_id,
-			       str_or_dash(m, "id"), (int)w_name,
-			       str_or_dash(m, "name"), str_or_dash(m, "role"),
+			put_cell(str_or_dash(m, "id"), w_id, false);
+			put_cell(str_or_dash(m, "name"), w_name, false);
+			printf("%-6s  %-3s  %s\n", str_or_dash(m, "role"),
 			       json_is_true(json_object_get(m, "crm_access"))
 				       ? "yes" : "no",
 			       str_or_dash(m, "kind"));
@@ -1954,6 +1989,9 @@ int main(int argc, char **argv)
 	struct cli c = { .err = { .index = -1 } };
 	int rc, status = 0;
 
+	/* Character classes only (display widths of text in tables);
+	 * numbers and messages stay in the C locale. */
+	setlocale(LC_CTYPE, "C.UTF-8");
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("tasklog %s\n", tl_version());
 		return fflush(stdout) ? -TL_ESTORAGE : 0;
