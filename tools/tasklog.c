@@ -438,7 +438,8 @@ static const char overall_usage[] =
 	"workspace's)\n"
 	"  --json                    machine-readable output\n"
 	"\n"
-	"Run `tasklog COMMAND --help` for a command's options.\n";
+	"Run `tasklog COMMAND --help` for a command's options, `tasklog --version`\n"
+	"for the version.\n";
 
 /* ---- errors --------------------------------------------------------------- */
 
