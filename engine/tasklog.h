@@ -251,7 +251,9 @@ TL_API int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
  * must be released by the caller.  tl_txn_abort ends it without writing.
  * A handle has at most one transaction open: tl_txn_begin, tl_exec and the
  * other writes on the same handle fail with TL_EINVALID (field "txn")
- * meanwhile, instead of waiting for ever for LMDB's writer lock.
+ * meanwhile, instead of waiting for ever for LMDB's writer lock; reads on
+ * it (queries, tl_log_read) see the last commit, not the open
+ * transaction's events.
  * TL_EAGAIN means the map is full.  From tl_txn_exec: the transaction can
  * take nothing more (tl_txn_exec and tl_txn_commit return TL_EAGAIN on it
  * again); call tl_txn_abort, which grows the map, then begin again and

@@ -3056,6 +3056,8 @@ Test(txn, a_handle_with_an_open_transaction_refuses_other_writes)
 	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r, &err), 0, "%s",
 		     err.message);
 	tl_result_release(&r);
+	/* Reads meanwhile see the last commit. */
+	cr_assert_eq(nevents(), before);
 	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
 	/* Ended: the handle writes again. */
 	cr_assert_eq(tl_exec(db, &ctx, &one, 1, NULL, &err), 0, "%s",
