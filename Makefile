@@ -219,4 +219,4 @@ clean:
 
 .PHONY: all deps run test test-unit test-install test-san coverage bench fuzz fuzz-deps install clean
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-cov -name '*.d' 2>/dev/null)

@@ -1251,10 +1251,13 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	t->cursors_of = NULL;
 	tl_views_defer_mark(t->db);
 	rc = run_cmds(t, ctx, cmds, n, results, err);
-	if (rc == 0 && (rc = mdb_txn_commit(child)))
+	if (rc == 0 && (rc = mdb_txn_commit(child))) {
 		rc = tl_mdb_err(err, rc, "commit nested");
-	else if (rc)
+		for (size_t i = 0; results && i < n; i++)
+			tl_result_release(&results[i]);
+	} else if (rc) {
 		mdb_txn_abort(child);
+	}
 	t->cur = t->txn;
 	t->cursors_of = NULL;
 	if (rc) {

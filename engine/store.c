@@ -55,9 +55,26 @@
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static tl_db *open_list;
 
+/* fork() while another thread holds open_mu would leave it locked for
+ * ever in the child: hold it across the fork. */
+static void open_mu_lock(void)
+{
+	pthread_mutex_lock(&open_mu);
+}
+static void open_mu_unlock(void)
+{
+	pthread_mutex_unlock(&open_mu);
+}
+static void open_atfork(void)
+{
+	pthread_atfork(open_mu_lock, open_mu_unlock, open_mu_unlock);
+}
+
 static int open_register(tl_db *db, const struct stat *st, tl_err *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int rc = 0;
+	pthread_once(&once, open_atfork);
 	db->dev = st->st_dev;
 	db->ino = st->st_ino;
 	db->pid = getpid();
@@ -504,9 +521,12 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	tl_db *db = t->db;
 	int rc = 0;
 	if (t->need_grow) { /* a request found the map full */
+		t->need_grow = false;
 		tl_txn_abort(t);
-		return tl_err_set(err, TL_EAGAIN, "storage",
-				  "map full; grown, rerun");
+		return (rc = tl_db_grow(db, err))
+			       ? rc
+			       : tl_err_set(err, TL_EAGAIN, "storage",
+					    "map full; grown, rerun");
 	}
 	/* The views' deferred writes, sorted by key. */
 	if ((rc = tl_views_flush(t, err))) {

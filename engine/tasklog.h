@@ -50,7 +50,8 @@ enum {
 	TL_EFORBIDDEN = -4,   /* actor unknown, without CRM access, not admin */
 	TL_ESTORAGE = -5,     /* LMDB or file system failure, corrupt data */
 	TL_EUNAVAILABLE = -6, /* server not reachable (ingest layer) */
-	TL_EAGAIN = -7        /* map was full and has grown: rerun the txn */
+	TL_EAGAIN = -7        /* map full: the txn is aborted (tl_txn_exec:
+	                         abort it) and the map grown; rerun it all */
 };
 
 /* Receives the details of a failure.  `index` is the position of the

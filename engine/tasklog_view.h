@@ -184,9 +184,10 @@ TL_API bool tl_task_encode(const tl_task *t, struct msgpack_sbuffer *sb);
 /* Decode a task document (release with tl_task_release). */
 TL_API int tl_task_decode(const void *doc, size_t len, tl_task *t);
 TL_API void tl_task_release(tl_task *t);
-extern const char *const tl_type_tokens[10];
-extern const char *const tl_status_tokens[5];
-extern const char *const tl_entity_tokens[4];
+/* The names of tl_task.type, .status and .link_type values. */
+TL_API extern const char *const tl_type_tokens[10];
+TL_API extern const char *const tl_status_tokens[5];
+TL_API extern const char *const tl_entity_tokens[4];
 
 /* A printable quotation of s for error messages, in buf (cap at least 48
  * bytes): printable ASCII kept, other bytes as \xNN, cut with "..." after

@@ -259,7 +259,7 @@ long long tu_stat(const char *db, const char *key)
 	return n;
 }
 
-/* Display columns of a line of UTF-8 (one per code point). */
+/* Terminal columns of a line of UTF-8 (wcwidth; see testutil.h). */
 size_t tu_columns(const char *s, size_t n)
 {
 	static bool utf8;

@@ -3117,7 +3117,7 @@ Test(txn, failed_request_leaves_the_others_intact)
 	uint64_t first, end;
 	tl_txn_seqs(t, &first, &end);
 	cr_assert_eq(first, before + 1);
-	cr_assert_eq(end, before + 3, "the range counts the failed request");
+	cr_assert_eq(end, before + 3, "the failed request's event is in the range");
 	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
 
 	cr_assert_eq(nevents(), before + 2);

@@ -5,6 +5,7 @@
  * a long-lived handle follows any number of rebuilds made elsewhere, and
  * verify grows a full map instead of failing.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,4 +383,58 @@ Test(procs, a_workspace_opens_once_per_process, .init = mkws, .fini = rmws)
 	cr_assert_eq(tl_db_open(other, &o, &again, &err), 0, "%s",
 		     err.message);
 	tl_db_close(again);
+}
+
+static volatile int spin_stop;
+
+/* Opens a workspace that is open already, again and again: each call
+ * takes and releases the registry's lock. */
+static void *spin_open(void *arg)
+{
+	(void)arg;
+	tl_open_opts o = { 0 };
+	tl_err err;
+	tl_db *d;
+	while (!spin_stop)
+		if (tl_db_open(dir, &o, &d, &err) == 0)
+			tl_db_close(d); /* cannot happen: it is open */
+	return NULL;
+}
+
+/* fork() while another thread holds the registry's lock must not leave
+ * the child's first open waiting for ever (a child that hangs is killed
+ * by its alarm and reported). */
+Test(procs, a_child_forked_beside_an_opening_thread_opens, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = new_ws(0);
+	char other[96];
+	snprintf(other, sizeof other, "%s/other", dir);
+	pthread_t th;
+	spin_stop = 0;
+	cr_assert_eq(pthread_create(&th, NULL, spin_open, NULL), 0);
+	int hung = 0, failed = 0;
+	for (int i = 0; i < 300 && !hung; i++) {
+		pid_t pid = fork();
+		cr_assert_neq(pid, -1);
+		if (pid == 0) {
+			alarm(5);
+			tl_open_opts o = { .flags = TL_OPEN_CREATE };
+			tl_db *c;
+			tl_err err;
+			int rc = tl_db_open(other, &o, &c, &err);
+			if (!rc)
+				tl_db_close(c);
+			_exit(rc ? 1 : 0);
+		}
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+		failed += WIFEXITED(status) && WEXITSTATUS(status) != 0;
+	}
+	spin_stop = 1;
+	pthread_join(th, NULL);
+	tl_db_close(db);
+	cr_assert_eq(hung, 0, "a child hung in tl_db_open");
+	cr_assert_eq(failed, 0, "%d children could not open", failed);
 }

@@ -45,10 +45,21 @@ for h in tasklog.h tasklog_view.h tasklog_msgpack.h tasklog_projections.h; do
 		fail "$h does not compile on its own"
 done
 
-# The shared library exports exactly the functions the headers declare
-# with TL_API, and nothing of the engine's insides.
+# The shared library exports exactly the functions and objects the headers
+# declare with TL_API, and nothing of the engine's insides.
 grep -h '^TL_API ' "$root"/include/tasklog*.h |
-	sed -E 's/^[^(]*[ *](tl_[a-z0-9_]+)\(.*/\1/' | sort >"$tmp/declared"
+	sed -E -e 's/^[^(]*[ *](tl_[a-z0-9_]+)\(.*/\1/' \
+		-e 's/^TL_API extern .*[ *](tl_[a-z0-9_]+)(\[[^]]*\])?;.*/\1/' |
+	sort >"$tmp/declared"
+if grep -v '^tl_[a-z0-9_]*$' "$tmp/declared" >&2; then
+	fail "TL_API declarations this script cannot read (above)"
+fi
+# ... and every function or object they declare is marked so.
+if grep -hE '^[A-Za-z]' "$root"/include/tasklog*.h |
+	grep -vE '^(static|typedef|enum|struct [a-z_]+ *\{?$|extern "C")' |
+	grep -E '[ *]tl_[a-z0-9_]+(\(|\[)' | grep -v '^TL_API' >&2; then
+	fail "public declarations without TL_API (above)"
+fi
 nm -D --defined-only "$root/lib/libtasklog.so" | awk '{ print $3 }' |
 	sort >"$tmp/exported"
 [ -s "$tmp/declared" ] || fail "no TL_API declaration found"
