@@ -796,7 +796,9 @@ static bool scan_date(struct scan *s, int64_t *days)
 	    !scan_fixed(s, 2, &m) || !scan_char(s, '-') ||
 	    !scan_fixed(s, 2, &d))
 		return false;
-	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+	/* Any year here: the instant, not the local date, must be in range
+	 * (1969-12-31T23:00:00-02:00 is 1970-01-01T01:00:00Z). */
+	if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
 		return false;
 	*days = days_from_civil(y, m, d);
 	return true;

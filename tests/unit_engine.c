@@ -2177,6 +2177,98 @@ Test(validate, bad_idempotency_key_is_rejected)
 	free(k);
 }
 
+/* A field a command does not take is refused, not ignored. */
+Test(validate, a_command_refuses_the_fields_it_does_not_take)
+{
+	char id[37];
+	add_task(T0 + SEC, "Taken", id);
+	tl_slice one = tl_s("one"), two[2] = { tl_s("a"), tl_s("b") };
+	tl_cmd c = on(TL_TASK_COMPLETE, id);
+	c.title = tl_s("x");
+	REJECT(TL_EINVALID, "title", c);
+	c = on(TL_TASK_STATUS, id);
+	c.status = tl_s("todo");
+	c.due = tl_s("+1d");
+	REJECT(TL_EINVALID, "due", c);
+	c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("x");
+	c.status = tl_s("completed");
+	REJECT(TL_EINVALID, "status", c);
+	c = on(TL_TASK_UPDATE, id);
+	c.title = tl_s("x");
+	c.link = tl_s("lead:2");
+	REJECT(TL_EINVALID, "link", c);
+	c = on(TL_TASK_DELETE, id);
+	c.no_due = true;
+	REJECT(TL_EINVALID, "due", c);
+	c = on_tag(TL_TASK_DELETE, id, &one);
+	REJECT(TL_EINVALID, "tag", c);
+	c = on(TL_TASK_TAG, id);
+	c.tags = two;
+	c.tags_len = 2;
+	REJECT(TL_EINVALID, "tag", c);
+	c.kind = TL_TASK_UNTAG;
+	REJECT(TL_EINVALID, "tag", c);
+}
+
+/* 64 distinct tags are the most a task takes; the 65th is refused, not
+ * dropped. */
+Test(validate, sixty_five_tags_are_rejected_and_sixty_four_accepted)
+{
+	char text[65][8];
+	tl_slice tags[65];
+	for (int i = 0; i < 65; i++) {
+		snprintf(text[i], sizeof text[i], "t%d", i);
+		tags[i] = tl_s(text[i]);
+	}
+	tl_cmd c = add_cmd("Many tags");
+	c.tags = tags;
+	c.tags_len = 65;
+	REJECT(TL_EINVALID, "tag", c);
+	c.tags_len = 64;
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	cr_assert_eq(FLD(d.o, "tags")->via.array.size, 64);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+/* A due time of the epoch itself is a due time (0 ms is not "none"). */
+Test(validate, a_due_time_at_the_epoch_is_set_on_a_task_without_one)
+{
+	char id[37];
+	add_task(T0 + SEC, "Epoch", id);
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.due = tl_s("1970-01-01T00:00:00Z");
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 2 * SEC), &res, &d, c);
+	cr_assert(res.appended);
+	EXPECT_TIME(d.o, "due_at", 0);
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
+	tl_result_release(&res);
+}
+
+/* A batch that takes CRM access from a member refuses, later in the same
+ * batch, to assign her a task (the assignee check is not cached across
+ * the change). */
+Test(validate, an_assignee_who_lost_crm_access_earlier_in_the_batch_is_refused)
+{
+	char t1[37], t2[37];
+	add_member("al", "member", 1);
+	add_task(T0 + SEC, "One", t1);
+	add_task(T0 + SEC, "Two", t2);
+	tl_cmd batch[3] = { on(TL_TASK_ASSIGN, t1),
+			    { .kind = TL_MEMBER_UPDATE, .id = tl_s("al"),
+			      .crm_access = -1 },
+			    on(TL_TASK_ASSIGN, t2) };
+	batch[0].assignee = tl_s("al");
+	batch[2].assignee = tl_s("al");
+	reject_at(__LINE__, NULL, batch, 3, TL_EINVALID, "assignee", 2);
+}
+
 Test(validate, unknown_command_kind_is_rejected)
 {
 	tl_cmd c = { .kind = (tl_cmd_kind)99 };
@@ -2634,6 +2726,100 @@ Test(idempotency, repeated_notifications_read_returns_the_first_result)
 	cr_assert(same,
 		  "the repeat answered another document (has ids: %d, has member kind: %d)",
 		  has_ids, has_kind);
+}
+
+/* The fingerprint covers every part of a request: each of these differs
+ * from the first request under its key in one part only. */
+Test(idempotency, a_request_differing_in_any_one_part_is_a_conflict)
+{
+	char id[37];
+	add_task(T0 + SEC, "Base", id);
+	tl_result a;
+	uint64_t events;
+
+	/* Notes absent, then given empty (which clears them). */
+	tl_cmd upd = on(TL_TASK_UPDATE, id);
+	upd.title = tl_s("Y");
+	upd.idempotency_key = tl_s("k-notes");
+	RUN1(at(T0 + 2 * SEC), &a, NULL, upd);
+	tl_result_release(&a);
+	tl_cmd empty_notes = upd;
+	empty_notes.notes = tl_s("");
+	REJECT(TL_ECONFLICT, "idempotency_key", empty_notes);
+
+	/* The zone a date is read in. */
+	tl_cmd dated = keyed_add("Dated", "k-zone");
+	dated.due = tl_s("2026-04-01");
+	RUN1(at(T0 + 3 * SEC), &a, NULL, dated);
+	tl_result_release(&a);
+	tl_ctx berlin = at(T0 + 4 * SEC);
+	berlin.tz = "Europe/Berlin";
+	reject_at(__LINE__, &berlin, &dated, 1, TL_ECONFLICT,
+		  "idempotency_key", 0);
+
+	/* The tags' text. */
+	tl_slice ta = tl_s("a"), tb = tl_s("b");
+	tl_cmd tag_a = keyed_add("Tagged", "k-tags");
+	tag_a.tags = &ta;
+	tag_a.tags_len = 1;
+	RUN1(at(T0 + 5 * SEC), &a, NULL, tag_a);
+	tl_result_release(&a);
+	tl_cmd tag_b = tag_a;
+	tag_b.tags = &tb;
+	REJECT(TL_ECONFLICT, "idempotency_key", tag_b);
+
+	/* The expected version, and whether one is given. */
+	char v[37];
+	add_task(T0 + 6 * SEC, "Versioned", v);
+	tl_cmd exp1 = on(TL_TASK_UPDATE, v);
+	exp1.title = tl_s("V2");
+	exp1.has_expect_version = true;
+	exp1.expect_version = 1;
+	exp1.idempotency_key = tl_s("k-version");
+	RUN1(at(T0 + 7 * SEC), &a, NULL, exp1);
+	tl_result_release(&a);
+	tl_cmd exp2 = exp1;
+	exp2.expect_version = 2;
+	REJECT(TL_ECONFLICT, "idempotency_key", exp2);
+	tl_cmd new0 = keyed_add("New", "k-expect");
+	new0.has_expect_version = true;
+	RUN1(at(T0 + 8 * SEC), &a, NULL, new0);
+	tl_result_release(&a);
+	REJECT(TL_ECONFLICT, "idempotency_key", keyed_add("New", "k-expect"));
+
+	/* A member's CRM access. */
+	tl_cmd carol = { .kind = TL_MEMBER_ADD, .id = tl_s("carol"),
+			 .name = tl_s("Carol"),
+			 .idempotency_key = tl_s("k-member") };
+	RUN1(at(T0 + 9 * SEC), &a, NULL, carol);
+	tl_result_release(&a);
+	tl_cmd no_crm = carol;
+	no_crm.crm_access = -1;
+	REJECT(TL_ECONFLICT, "idempotency_key", no_crm);
+
+	/* The notification ids. */
+	char n1[24], n2[24];
+	notified_bob(n1);
+	tl_cmd second = add_cmd("For bob too");
+	second.assignee = tl_s("bob");
+	RUN1(at(T0 + 10 * SEC), &a, NULL, second);
+	snprintf(n2, sizeof n2, "%llu", (unsigned long long)a.seq);
+	tl_result_release(&a);
+	tl_slice i1 = tl_s(n1), i2 = tl_s(n2);
+	tl_cmd read1 = { .kind = TL_NOTIFICATIONS_READ, .ids = &i1,
+			 .ids_len = 1, .idempotency_key = tl_s("k-read") };
+	RUN1(as_at("bob", T0 + 11 * SEC), &a, NULL, read1);
+	tl_result_release(&a);
+	tl_cmd read2 = read1;
+	read2.ids = &i2;
+	REJECT_AS("bob", TL_ECONFLICT, "idempotency_key", read2);
+
+	/* Each first request still replays. */
+	events = nevents();
+	RUN1(at(T0 + 12 * SEC), &a, NULL, upd);
+	cr_assert(!a.appended);
+	tl_result_release(&a);
+	cr_assert_eq(nevents(), events);
 }
 
 Test(idempotency, invalid_repeat_is_still_rejected)

@@ -520,10 +520,70 @@ Test(list, filters_by_due_window)
 
 Test(list, refuses_automation_only_rows_until_there_are_some)
 {
-	ADD(.title = "a");
+	ADD(.title = "a", .assignee = "alice");
 	cr_assert_str_eq(LIST(.automation = "hide"), "a");
 	cr_assert_str_eq(LIST(.automation = "include"), "a");
 	cr_assert_str_eq(LIST(.automation = "only"), "");
+	/* also where the assignee's covered range serves the list */
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .automation = "only"),
+			 "");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .sort = "created",
+			      .automation = "only"),
+			 "");
+}
+
+/* A record id may hold any printable text, a no-break space included. */
+Test(list, a_record_id_with_a_no_break_space_lists_its_tasks)
+{
+	ADD(.title = "nb", .link = "lead:a\xc2\xa0" "b");
+	ADD(.title = "other", .link = "lead:a b");
+	cr_assert_str_eq(LIST(.record = "lead:a\xc2\xa0" "b"), "nb");
+}
+
+/* Many values of one filter OR-combine: forty assignees at once. */
+Test(list, forty_assignees_at_once)
+{
+	enum { N = 40 };
+	char names[N][8];
+	tl_slice who[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "m%d", i);
+		member(names[i], "member", 1);
+		ADD(.title = names[i], .assignee = names[i]);
+		who[i] = tl_s(names[i]);
+	}
+	ADD(.title = "alices", .assignee = "alice");
+	tl_list_query q = { .assignees = who, .assignees_len = N,
+			    .limit = 100 };
+	tl_ctx ctx = { .now_ms = clock_ms };
+	page *pg = calloc(1, sizeof *pg);
+	pg->rc = tl_task_list(db, &ctx, &q, collect, pg, pg->next, &pg->err);
+	cr_assert_eq(pg->rc, 0, "%s: %s", pg->err.field, pg->err.message);
+	cr_assert_eq(pg->n, N, "%s", pg->text);
+	cr_assert_null(strstr(pg->text, "alices"));
+	cr_assert_str_eq(pg->next, "");
+	free(pg);
+}
+
+/* The look-ahead that decides whether another page follows checks every
+ * filter: no cursor to an empty page. */
+Test(list, the_last_page_of_a_filtered_list_has_no_cursor)
+{
+	ADD(.title = "al", .assignee = "alice", .status = "completed",
+	    .link = "lead:1");
+	ADD(.title = "bo", .assignee = "bob", .status = "completed",
+	    .link = "lead:2");
+	cr_assert_str_eq(LIST(.status = { "completed" },
+			      .assignee = { "alice" }, .limit = 1),
+			 "al");
+	cr_assert_str_eq(pg_static.next, "", "a cursor to an empty page");
+	cr_assert_str_eq(LIST(.status = { "completed" }, .record = "lead:1",
+			      .limit = 1),
+			 "al");
+	cr_assert_str_eq(pg_static.next, "", "a cursor to an empty page");
+	/* and a cursor when there is more */
+	cr_assert_str_eq(LIST(.status = { "completed" }, .limit = 1), "al");
+	cr_assert_str_neq(pg_static.next, "");
 }
 
 /* ---- sorts ------------------------------------------------------------------- */
@@ -918,6 +978,14 @@ Test(list, validates_every_argument_naming_the_field)
 	LIST_FAILS(TL_EINVALID, "record", .record = "person:1");
 	LIST_FAILS(TL_EINVALID, "record", .record = "lead:a\nb");
 	LIST_FAILS(TL_EINVALID, "record", .record = "lead:\xff");
+	LIST_FAILS(TL_EINVALID, "record", .record = "lead:a\x7f" "b");
+	char id129[5 + 130];
+	memcpy(id129, "lead:", 5);
+	memset(id129 + 5, 'x', 129);
+	id129[5 + 129] = 0;
+	LIST_FAILS(TL_EINVALID, "record", .record = id129);
+	id129[5 + 128] = 0; /* 128 bytes: a record id, of no task */
+	cr_assert_str_eq(LIST(.record = id129), "");
 	LIST_FAILS(TL_EINVALID, "record", .record = "");
 	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { "nobody" });
 	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { "" });
@@ -1143,6 +1211,11 @@ Test(upcoming, is_for_ones_own_tasks_unless_admin)
 	UPCOMING_FAILS(TL_EFORBIDDEN, "as", .as = "carol");
 	UPCOMING_FAILS(TL_EINVALID, "limit", .as = "alice", .limit = 5000);
 	UPCOMING_FAILS(TL_EINVALID, "days", .as = "alice", .days = 100000);
+	UPCOMING_FAILS(TL_EINVALID, "days", .as = "alice", .days = 36601);
+	page *ok = malloc(sizeof *ok);
+	run_upcoming(&(uq){ .as = "alice", .days = 36600 }, ok);
+	cr_assert_eq(ok->rc, 0, "%s", ok->err.message);
+	free(ok);
 	UPCOMING_FAILS(TL_EINVALID, "member", .as = "alice", .member = "");
 	UPCOMING_FAILS(TL_EINVALID, "member", .as = "root", .member = "Bob");
 	UPCOMING_FAILS(TL_EINVALID, "cursor", .as = "alice", .cursor = "u12");

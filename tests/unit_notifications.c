@@ -245,6 +245,62 @@ Test(notifications, read_errors_append_nothing)
 	inbox_free(b);
 }
 
+/* What is not a notification of the member, or not an id at all. */
+Test(notifications, read_refuses_what_is_not_the_member_s)
+{
+	tl_cmd own = { .kind = TL_TASK_ADD, .title = tl_s("Mine"),
+		       .link = tl_s("lead:1"), .assignee = tl_s("admin") };
+	uint64_t self = vt_exec("admin", VT_T0, &own, NULL);
+	tl_cmd give = { .kind = TL_TASK_ADD, .title = tl_s("Hers"),
+			.link = tl_s("lead:1"), .assignee = tl_s("alice") };
+	uint64_t hers = vt_exec("root", VT_T0, &give, NULL);
+	uint64_t before = vt_events();
+	tl_err e;
+
+	/* Assigning oneself notifies no one. */
+	const char *self_id[] = { num(self) };
+	e = mark_fail("admin", NULL, self_id, 1, TL_ENOTFOUND);
+	cr_expect_str_eq(e.field, "ids");
+	/* alice's, not admin's (a name of the same length). */
+	const char *hers_id[] = { num(hers) };
+	e = mark_fail("admin", NULL, hers_id, 1, TL_ENOTFOUND);
+	cr_expect_str_eq(e.field, "ids");
+	/* Ids are 1 .. 19 digits. */
+	char padded[32];
+	snprintf(padded, sizeof padded, "%020llu", (unsigned long long)hers);
+	const char *too_long[] = { padded };
+	e = mark_fail("alice", NULL, too_long, 1, TL_EINVALID);
+	cr_expect_str_eq(e.field, "ids");
+	const char *zero[] = { "0" };
+	e = mark_fail("alice", NULL, zero, 1, TL_EINVALID);
+	cr_expect_str_eq(e.field, "ids");
+	e = mark_fail("root", "Bad!", hers_id, 1, TL_EINVALID);
+	cr_expect_str_eq(e.field, "member");
+	/* At most 1000 ids at once. */
+	enum { MANY = 1001 };
+	tl_slice *many = calloc(MANY, sizeof *many);
+	char (*text)[24] = calloc(MANY, sizeof *text);
+	for (int i = 0; i < MANY; i++) {
+		snprintf(text[i], sizeof text[i], "%d", i + 1);
+		many[i] = tl_s(text[i]);
+	}
+	tl_cmd c = { .kind = TL_NOTIFICATIONS_READ, .ids = many,
+		     .ids_len = MANY };
+	e = vt_exec_fail("alice", VT_T0 + VT_HOUR, &c, TL_EINVALID);
+	cr_expect_str_eq(e.field, "ids");
+	free(many);
+	free(text);
+
+	cr_expect_eq(vt_events(), before, "something was appended");
+	/* The 19-digit form of the same id is fine. */
+	snprintf(padded, sizeof padded, "%019llu", (unsigned long long)hers);
+	const char *nineteen[] = { padded };
+	mark("alice", NULL, nineteen, 1);
+	inbox *b = list("alice", NULL, true, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+}
+
 Test(notifications, members_read_their_own_and_admins_anyone_s)
 {
 	vt_add(NULL, VT_T0, "T", "lead:1", NULL, "alice");

@@ -258,6 +258,16 @@ Test(time, parse_rejects_years_outside_1970_to_9999)
 	/* the year is fine, the instant is not */
 	expect_invalid("1970-01-01T00:30:00+01:00");
 	expect_invalid("9999-12-31T23:30:00-01:00");
+	/* the instant decides, not the local date: in range */
+	int64_t v;
+	tl_err err;
+	cr_assert_eq(tl_time_parse(tl_s("1969-12-31T23:00:00-02:00"), NOW, NULL,
+				   "due", &v, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(v, 3600 * 1000);
+	cr_assert_eq(tl_time_parse(tl_s("10000-01-01T00:00:00Z"), NOW, NULL,
+				   "due", &v, &err),
+		     TL_EINVALID);
 }
 
 /* ---- dates -------------------------------------------------------------- */
