@@ -323,6 +323,11 @@ Test(notifications, members_read_their_own_and_admins_anyone_s)
 	cr_expect_eq(list_as("alice", NULL, false, 0, "t00", b, &err),
 		     TL_EINVALID);
 	cr_expect_str_eq(err.field, "cursor");
+	/* well formed, but its state byte is neither unread (0) nor read */
+	cr_expect_eq(list_as("alice", NULL, false, 0, "n02ffffffffffffffff",
+			     b, &err),
+		     TL_EINVALID);
+	cr_expect_str_eq(err.field, "cursor");
 	cr_expect_eq(list_as("nobody", NULL, false, 0, NULL, b, &err),
 		     TL_EFORBIDDEN);
 	cr_expect_eq(b->d.n, 0);

@@ -317,6 +317,7 @@ Test(timeline, rejects_bad_arguments_naming_the_field)
 	expect_invalid(longid, 0, NULL, "record");
 	expect_invalid("lead:\xff", 0, NULL, "record");
 	expect_invalid("lead:4\n2", 0, NULL, "record");
+	expect_invalid("lead:4\x7f" "2", 0, NULL, "record");
 	expect_invalid("lead:42", 1001, NULL, "limit");
 	expect_invalid("lead:42", 0, "zzz", "cursor");
 	expect_invalid("lead:42", 0, "n0000000000000000000", "cursor");
