@@ -550,3 +550,43 @@ Test(fault, every_write_and_sync_failing_in_a_rebuild_keeps_the_views)
 	cr_assert_gt(n, 2, "only %ld writes met", n);
 	teardown(db);
 }
+
+/* Creating a workspace: a write or sync failing anywhere in the open of a
+ * new directory and its init leaves a workspace that a later open and
+ * init complete (or one already complete), and verify clean. */
+Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
+{
+	tl_init_opts io = { .tz = "Europe/Berlin", .now_ms = admin.now_ms };
+	tl_err err;
+	long k;
+	for (k = 1;; k++) {
+		snprintf(dir, sizeof dir, "/tmp/tl-fault-XXXXXX");
+		cr_assert(mkdtemp(dir));
+		fault_arm(FAULT_IO, k);
+		tl_db *db = open_ws(&err);
+		int rc = db ? tl_db_init(db, &io, &err) : err.code;
+		bool hit = fault_disarm();
+		if (rc) {
+			cr_assert(hit, "failed without a fault: %s", err.message);
+			cr_assert_eq(rc, TL_ESTORAGE, "fault %ld: %d %s", k, rc,
+				     err.message);
+			if (db)
+				tl_db_close(db);
+			db = open_ws(&err);
+			cr_assert(db, "fault %ld: reopen: %s", k, err.message);
+			if (!tl_db_initialized(db))
+				cr_assert_eq(tl_db_init(db, &io, &err), 0,
+					     "fault %ld: init again: %s", k,
+					     err.message);
+		}
+		cr_assert(tl_db_initialized(db), "fault %ld", k);
+		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
+			     0, "fault %ld: verify", k);
+		teardown(db);
+		if (!hit)
+			break;
+	}
+	if (getenv("FAULT_DEBUG"))
+		cr_log_info("new workspace: %ld faults", k - 1);
+	cr_assert_gt(k, 2, "only %ld writes met", k - 1);
+}
