@@ -1,7 +1,8 @@
 /*
  * fault.c - injected faults: an allocation of the library, or a write or
  * sync of LMDB's files, fails once, at every position in turn, during a
- * batch of every kind of command, a group commit, a rebuild and an open.
+ * batch of every kind of command, a group commit, an idempotent replay, a
+ * rebuild (also threaded), an open, and the creation of a workspace.
  *
  * Each failure must come back as a storage error (nothing appended, the
  * log head unchanged, the views as they were), or be absorbed; never a
@@ -12,9 +13,11 @@
  *
  * The faults: this binary is linked with --wrap=malloc,calloc,realloc,
  * strdup, so the library's own allocations (its objects are linked into
- * it) go through fault_alloc(); and it defines pwrite, writev, write,
- * fdatasync and fsync, which take precedence over the C library's for
- * LMDB too, so that the k-th call on a regular file fails with EIO.
+ * it) go through __wrap_malloc and its kin; and it defines pwrite,
+ * writev, write, fdatasync and fsync, which take precedence over the C
+ * library's for LMDB too, so that the k-th call on a regular file fails
+ * with EIO.  FAULT_DEBUG=1 logs each outcome and a backtrace of each
+ * injected fault.
  */
 #include <dlfcn.h>
 #include <errno.h>
