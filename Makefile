@@ -20,7 +20,7 @@
 # Knobs:
 #   V=1                   show full command lines
 #   SAN=address,undefined build with these sanitizers (into build-san/)
-#   COVERAGE=1            build with gcov instrumentation (into build-cov/);
+#   COVERAGE=1            build with gcov instrumentation at -O0 (into build-cov/);
 #                         `make coverage` runs the tests so and reports
 #   PREFIX=/usr/local     install prefix; DESTDIR for staged installs
 #   CRASH_ROUNDS=20       rounds of the kill -9 test
