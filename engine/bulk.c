@@ -448,8 +448,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	if (!d->n)
 		return 0;
 	if (db_sort(d))
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "out of memory");
+		return tl_err_oom(err);
 	if ((rc = mdb_cursor_open(*txn, dbi, &c)))
 		return mdb_fail(s, rc, err);
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);

@@ -46,11 +46,6 @@ typedef struct run {
 	tl_packer data; /* packs an event's data into t->data (data_begin) */
 } run;
 
-static int out_of_memory(tl_err *err)
-{
-	return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
-}
-
 void tl_result_release(tl_result *r)
 {
 	if (!r)
@@ -399,7 +394,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		bool ok = tl_task_pack(&t->doc, &task);
 		tl_task_release(&task);
 		if (!ok)
-			return out_of_memory(err);
+			return tl_err_oom(err);
 	} else {
 		/* A member stream: the first result was a member document, or
 		 * for notification.read the event's own data. */
@@ -418,7 +413,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 			if (msgpack_sbuffer_write(&t->doc,
 						  (const char *)ev.data,
 						  ev.data_len))
-				return out_of_memory(err);
+				return tl_err_oom(err);
 		} else {
 			tl_member m;
 			rc = tl_member_fold_until(t->db, t->cur, id, seq, &m,
@@ -431,13 +426,13 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 					       : rc;
 			tl_member_pack(pk, &m);
 			if (tp.failed)
-				return out_of_memory(err);
+				return tl_err_oom(err);
 		}
 	}
 	res->seq = seq;
 	res->appended = false;
 	if (result_doc(res, &t->doc))
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	return 1;
 }
 
@@ -497,7 +492,7 @@ static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
 	tl_task was = { .deleted = task->deleted, .status = task->status };
 	if (!is_new && t->db->views_len) {
 		if (tl_task_copy(&before, task))
-			return out_of_memory(err);
+			return tl_err_oom(err);
 		have_before = true;
 	}
 	rc = tl_task_apply(task, &ev, ch);
@@ -510,7 +505,7 @@ static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
 	}
 	msgpack_sbuffer_clear(&t->doc);
 	if (!tl_task_pack(&t->doc, task)) {
-		rc = out_of_memory(err);
+		rc = tl_err_oom(err);
 		goto out;
 	}
 	if (t->db->views_len) {
@@ -538,7 +533,7 @@ static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
 	res->seq = ev.seq;
 	res->appended = true;
 	if (result_doc(res, &t->doc))
-		rc = out_of_memory(err);
+		rc = tl_err_oom(err);
 out:
 	if (have_before)
 		tl_task_release(&before);
@@ -559,11 +554,11 @@ static int result_unchanged(run *r, const tl_task *task, tl_result *res,
 {
 	msgpack_sbuffer_clear(&r->t->doc);
 	if (!tl_task_pack(&r->t->doc, task))
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	res->seq = 0;
 	res->appended = false;
 	if (result_doc(res, &r->t->doc))
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	return 0;
 }
 
@@ -634,7 +629,7 @@ static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 	}
 	msgpack_sbuffer_clear(&t->data);
 	if (!tl_change_pack(&t->data, &ch, NULL))
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	rc = emit_task_event(r, &ch, &task, idtext, true, !a->has_id, res,
 			     err);
 	if (!rc)
@@ -754,7 +749,7 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 	}
 	msgpack_sbuffer_clear(&t->data);
 	if (!tl_change_pack(&t->data, &ch, &task)) {
-		rc = out_of_memory(err);
+		rc = tl_err_oom(err);
 		goto out;
 	}
 	rc = emit_task_event(r, &ch, &task, idtext, false, false, res, err);
@@ -777,7 +772,7 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 	int n = snprintf(stream, sizeof stream, "member:%s", m->id);
 	tl_event ev;
 	if (r->data.failed)
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	tl_event_in in = {
 		.type = type,
 		.stream = { stream, (size_t)n },
@@ -797,7 +792,7 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 	msgpack_sbuffer_clear(&t->doc);
 	tl_member_pack(tl_packer_init(&tp, &t->doc), m);
 	if (tp.failed)
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	MDB_val k = { strlen(m->id), (void *)m->id };
 	MDB_val v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
@@ -805,7 +800,7 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 	res->seq = ev.seq;
 	res->appended = true;
 	if (result_doc(res, &t->doc))
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	return idem_store(r, idem, ev.seq, in.stream, err);
 }
 
@@ -930,7 +925,7 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		tl_member_pack(tl_packer_init(&tp, &t->doc), &m);
 		res->seq = 0;
 		if (tp.failed || result_doc(res, &t->doc))
-			return out_of_memory(err);
+			return tl_err_oom(err);
 		return 0;
 	}
 	if (old.admin && old.crm_access && !(m.admin && m.crm_access) &&
@@ -1119,7 +1114,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	for (size_t i = 0; i < nseqs; i++)
 		msgpack_pack_uint64(pk, seqs[i]);
 	if (r->data.failed)
-		return out_of_memory(err);
+		return tl_err_oom(err);
 
 	char stream[8 + TL_MEMBER_ID_MAX];
 	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
@@ -1141,7 +1136,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	res->seq = ev.seq;
 	res->appended = true;
 	if (result_doc(res, &t->data))
-		return out_of_memory(err);
+		return tl_err_oom(err);
 	return idem_store(r, c->idempotency_key, ev.seq, in.stream, err);
 }
 

@@ -36,8 +36,7 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 	msgpack_sbuffer_clear(&t->doc);
 	tl_member_pack(tl_packer_init(&tp, &t->doc), &m);
 	if (tp.failed)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "out of memory");
+		return tl_err_oom(err);
 	MDB_val k = { strlen(m.id), m.id }, v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
 		return tl_mdb_err(err, rc, "store member");
@@ -99,7 +98,7 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		have_before = true;
 	else {
 		tl_task_release(&task);
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	}
 	if ((rc = tl_task_fold(&task, ev, &t->zone)) ||
 	    task.version != ev->version) {
@@ -112,7 +111,7 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		goto out;
 	msgpack_sbuffer_clear(&t->doc);
 	if (!tl_task_pack(&t->doc, &task)) {
-		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		rc = tl_err_oom(err);
 		goto out;
 	}
 	MDB_val k = { 16, id }, v = { t->doc.size, t->doc.data };

@@ -334,8 +334,7 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 	msgpack_sbuffer_init(&sb);
 	tl_packer tp;
 	tl_member_pack(tl_packer_init(&tp, &sb), &system_user);
-	int stop = tp.failed ? tl_err_set(err, TL_ESTORAGE, "storage",
-					  "out of memory")
+	int stop = tp.failed ? tl_err_oom(err)
 			     : fn(arg, (const uint8_t *)sb.data, sb.size);
 	if (!stop && (rc = mdb_cursor_open(txn, db->members, &c))) {
 		stop = tl_mdb_err(err, rc, "cursor");
@@ -376,7 +375,7 @@ int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 	tl_member_pack(tl_packer_init(&tp, &sb), &m);
 	if (tp.failed) {
 		msgpack_sbuffer_destroy(&sb);
-		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		rc = tl_err_oom(err);
 		goto out;
 	}
 	*len = sb.size;

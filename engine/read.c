@@ -330,8 +330,7 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_packer tp;
 		tl_member_pack(tl_packer_init(&tp, &sb), &m);
 		if (tp.failed) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"out of memory");
+			rc = tl_err_oom(err);
 			break;
 		}
 		if (sb.size != v.mv_size || memcmp(sb.data, v.mv_data, sb.size))

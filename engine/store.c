@@ -192,7 +192,7 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 
 	tl_db *db = calloc(1, sizeof *db);
 	if (!db)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	snprintf(db->dir, sizeof db->dir, "%s", dir);
 	db->flags = opts->flags;
 	db->views = opts->views;
@@ -374,7 +374,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 		return rc;
 	tl_txn *t = calloc(1, sizeof *t);
 	if (!t)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	t->db = db;
 	for (int tries = 0;; tries++) {
 		rc = tl_env_begin(db, 0, &t->txn);
@@ -629,8 +629,7 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 	tl_pack_cstr(pk, admin);
 	if (tp.failed) {
 		tl_txn_abort(t);
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "out of memory");
+		return tl_err_oom(err);
 	}
 	tl_event_in in = {
 		.type = "workspace.initialized",
@@ -778,7 +777,7 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 					   TL_W_STR(in->actor_id.len) +
 					   in->data_len);
 	if (!p)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	p = tl_w_map(p, 10);
 	p = TL_WK(p, "seq");
 	p = tl_w_u64(p, t->next_seq);

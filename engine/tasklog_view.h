@@ -80,6 +80,13 @@ static inline uint64_t tl_get_be64(const uint8_t *p)
 	return v;
 }
 
+/* Fill err for an allocation that failed: code TL_ESTORAGE, field
+ * "storage", message "out of memory"; returns TL_ESTORAGE. */
+static inline int tl_err_oom(tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+}
+
 /* A rebuild's buffer of puts, sorted and appended in bulk (bulk.c). */
 typedef struct tl_sink tl_sink;
 

@@ -559,12 +559,10 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 			memcpy(id, pre->id, 16);
 		slot = map_find(&r->tasks, id, true);
 		if (!slot)
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "out of memory");
+			return tl_err_oom(err);
 		if (folded(slot)) {
 			if (tl_task_copy(&before, slot))
-				return tl_err_set(err, TL_ESTORAGE, "storage",
-						  "out of memory");
+				return tl_err_oom(err);
 			have_before = true;
 		}
 		if (pre ? pre->rc != PRE_OK || tl_task_apply(slot, ev, &pre->ch)
@@ -634,7 +632,7 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 	int rc = 0;
 
 	if (!(a.b = calloc(AHEAD_BATCHES, sizeof *a.b)))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	for (size_t i = 0; i < AHEAD_BATCHES; i++)
 		msgpack_zone_init(&a.b[i].zone, 4096);
 	pthread_mutex_init(&a.mu, NULL);
@@ -666,9 +664,7 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 			}
 			if (p->rc == PRE_CORRUPT || p->rc == PRE_NOMEM) {
 				rc = p->rc == PRE_NOMEM
-					     ? tl_err_set(err, TL_ESTORAGE,
-							  "storage",
-							  "out of memory")
+					     ? tl_err_oom(err)
 					     : corrupt(p->seq, err);
 				break;
 			}
@@ -962,8 +958,7 @@ static void *fin_run(void *arg)
 			f->job[i].st = F_BUSY;
 			pthread_mutex_unlock(&f->mu);
 			rc = tl_sink_sort(f->r->sinks[i])
-				     ? tl_err_set(&err, TL_ESTORAGE, "storage",
-						  "out of memory")
+				     ? tl_err_oom(&err)
 				     : 0;
 			next = F_SORTED;
 		} else {
@@ -995,8 +990,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	int rc = 0;
 
 	if (!(f.job = calloc(r->which_len ? r->which_len : 1, sizeof *f.job)))
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "out of memory");
+		return tl_err_oom(err);
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
 		/* A view with bulk_begin loads (if it does) and ends here,
@@ -1059,8 +1053,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			next = F_SORT;
 		} else {
 			if (tl_sink_sort(r->sinks[i]))
-				rc = tl_err_set(err, TL_ESTORAGE, "storage",
-						"out of memory");
+				rc = tl_err_oom(err);
 			next = F_SORTED;
 		}
 		pthread_mutex_lock(&f.mu);
@@ -1168,7 +1161,7 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 				  "too many projections");
 	if (replay_init(&r, db, which, n, progress, arg)) {
 		replay_free(&r);
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	}
 	/* The new generation: one past the serving one (read now; a switch
 	 * by another process meanwhile is caught in the final txn). */
@@ -1358,7 +1351,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "views", "too many views");
 	db->vstate = calloc(db->views_len, sizeof *db->vstate);
 	if (!db->vstate)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	/* Nothing to create or rebuild (nearly every open): no write
 	 * transaction, which would wait for another process's writer. */
 	if ((db->flags & TL_OPEN_RDONLY) || views_current(db))
@@ -1519,7 +1512,7 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 	if (replay_init(&r, db, which, n, NULL, NULL)) {
 		replay_free(&r);
 		build_unlock(lock);
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	}
 	if ((rc = build_gen(&r, TMP_GEN, &txn, err)))
 		goto out;
@@ -1605,8 +1598,7 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 		held h = { 0 };
 		int rc = verify_views_once(db, hold, &h, err);
 		if (rc >= 0 && h.nomem)
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"out of memory");
+			rc = tl_err_oom(err);
 		if (rc >= 0)
 			for (size_t i = 0; i < h.len; i++)
 				report(fn, arg, h.msg[i]);

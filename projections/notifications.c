@@ -75,8 +75,7 @@ static int pack_notification(msgpack_sbuffer *sb, uint64_t seq,
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
-	return tp.failed ? tl_err_set(err, TL_ESTORAGE, "storage",
-				      "out of memory")
+	return tp.failed ? tl_err_oom(err)
 			 : 0;
 }
 

@@ -342,7 +342,7 @@ static int resolve_assignees(const tl_list_query *q, const tl_reader *r,
 		return 0;
 	p->assignees = calloc(q->assignees_len, sizeof *p->assignees);
 	if (!p->assignees)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	for (size_t i = 0; i < q->assignees_len; i++) {
 		tl_slice a = q->assignees[i];
 		if (slice_is(a, "me"))
@@ -390,7 +390,7 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 	p->records_open = tl_view_dbis(r->db, "timeline") != NULL;
 	p->dimvals = calloc(cap, sizeof *p->dimvals);
 	if (!p->dimvals)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	if (p->has_record && !inactive && p->records_open &&
 	    tl_list_has_sort(TL_DIM_RECORD, s)) {
 		p->dim = TL_DIM_RECORD;
@@ -752,7 +752,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		return 0;
 	g = calloc(n, sizeof *g);
 	if (!g)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	msgpack_zone_init(&zone, 2048);
 
 	/* Start each range at the lower bound, or just past the cursor. */
@@ -913,7 +913,7 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	}
 	p.assignees = malloc(sizeof *p.assignees);
 	if (!p.assignees) {
-		rc = tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		rc = tl_err_oom(err);
 		goto out;
 	}
 	p.assignees[0] = member;

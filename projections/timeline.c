@@ -346,7 +346,7 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 		       TL_W_STR(ev->type.len) + TL_W_STR(l.len);
 	uint8_t small[1024], *buf = small;
 	if (bound > sizeof small && !(buf = malloc(bound)))
-		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+		return tl_err_oom(err);
 	uint8_t *p = tl_w_str(buf, record, rlen);
 	p = tl_w_map(p, 5);
 	p = TL_WK(p, "at");

@@ -446,40 +446,39 @@ static long run_faults(tl_db **dbp, int kind, step_fn step, const char *what)
 	return k - 1;
 }
 
-Test(fault, every_allocation_failing_in_a_batch_appends_nothing)
-{
-	tl_db *db = setup();
-	long n = run_faults(&db, FAULT_ALLOC, step_batch, "batch");
-	cr_assert_gt(n, 50, "only %ld allocations met", n);
-	teardown(db);
-}
-
-Test(fault, every_allocation_failing_in_an_idempotent_replay_is_reported)
-{
-	tl_db *db = setup();
-	long n = run_faults(&db, FAULT_ALLOC, step_replay, "replay");
-	cr_assert_gt(n, 2, "only %ld allocations met", n);
-	teardown(db);
-}
-
-Test(fault, every_allocation_failing_in_a_group_commit_appends_nothing)
-{
-	tl_db *db = setup();
-	long n = run_faults(&db, FAULT_ALLOC, step_group, "group commit");
-	cr_assert_gt(n, 5, "only %ld allocations met", n);
-	teardown(db);
-}
-
-Test(fault, every_allocation_failing_in_a_rebuild_keeps_the_views)
+/* A new workspace holding `batches` rounds of step_batch, then
+ * run_faults(kind, step): at least `min` faults must have been met. */
+static void faults_in(int kind, step_fn step, const char *what,
+		      int batches, long min)
 {
 	tl_db *db = setup();
 	round rd = { .n = 50000 };
 	tl_err err;
-	for (int i = 0; i < 5; i++, rd.n++)
+	for (int i = 0; i < batches; i++, rd.n++)
 		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
-	long n = run_faults(&db, FAULT_ALLOC, step_rebuild, "rebuild");
-	cr_assert_gt(n, 20, "only %ld allocations met", n);
+	long n = run_faults(&db, kind, step, what);
+	cr_assert_gt(n, min, "%s: only %ld faults met", what, n);
 	teardown(db);
+}
+
+Test(fault, every_allocation_failing_in_a_batch_appends_nothing)
+{
+	faults_in(FAULT_ALLOC, step_batch, "batch", 0, 50);
+}
+
+Test(fault, every_allocation_failing_in_an_idempotent_replay_is_reported)
+{
+	faults_in(FAULT_ALLOC, step_replay, "replay", 0, 2);
+}
+
+Test(fault, every_allocation_failing_in_a_group_commit_appends_nothing)
+{
+	faults_in(FAULT_ALLOC, step_group, "group commit", 0, 5);
+}
+
+Test(fault, every_allocation_failing_in_a_rebuild_keeps_the_views)
+{
+	faults_in(FAULT_ALLOC, step_rebuild, "rebuild", 5, 20);
 }
 
 /* The same with the rebuild's second threads (decoding ahead, loading
@@ -487,18 +486,11 @@ Test(fault, every_allocation_failing_in_a_rebuild_keeps_the_views)
  * split: which thread meets the k-th allocation varies from run to run. */
 Test(fault, every_allocation_failing_in_a_threaded_rebuild_keeps_the_views)
 {
-	tl_db *db = setup();
-	round rd = { .n = 50000 };
-	tl_err err;
-	for (int i = 0; i < 8; i++, rd.n++)
-		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
 	tl_rebuild_chunk = 40;
 	tl_rebuild_ahead_min = 1;
 	tl_rebuild_finish_min = 0;
 	tl_rebuild_mem = 2048;
-	long n = run_faults(&db, FAULT_ALLOC, step_rebuild, "threaded rebuild");
-	cr_assert_gt(n, 50, "only %ld allocations met", n);
-	teardown(db);
+	faults_in(FAULT_ALLOC, step_rebuild, "threaded rebuild", 8, 50);
 }
 
 Test(fault, every_allocation_failing_in_an_open_is_reported)
@@ -528,30 +520,17 @@ Test(fault, every_allocation_failing_in_an_open_is_reported)
 
 Test(fault, every_write_and_sync_failing_in_a_batch_appends_nothing)
 {
-	tl_db *db = setup();
-	long n = run_faults(&db, FAULT_IO, step_batch, "batch");
-	cr_assert_gt(n, 2, "only %ld writes met", n);
-	teardown(db);
+	faults_in(FAULT_IO, step_batch, "batch", 0, 2);
 }
 
 Test(fault, every_write_and_sync_failing_in_a_group_commit_appends_nothing)
 {
-	tl_db *db = setup();
-	long n = run_faults(&db, FAULT_IO, step_group, "group commit");
-	cr_assert_gt(n, 2, "only %ld writes met", n);
-	teardown(db);
+	faults_in(FAULT_IO, step_group, "group commit", 0, 2);
 }
 
 Test(fault, every_write_and_sync_failing_in_a_rebuild_keeps_the_views)
 {
-	tl_db *db = setup();
-	round rd = { .n = 50000 };
-	tl_err err;
-	for (int i = 0; i < 5; i++, rd.n++)
-		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
-	long n = run_faults(&db, FAULT_IO, step_rebuild, "rebuild");
-	cr_assert_gt(n, 2, "only %ld writes met", n);
-	teardown(db);
+	faults_in(FAULT_IO, step_rebuild, "rebuild", 5, 2);
 }
 
 /* Creating a workspace: a write or sync failing anywhere in the open of a
