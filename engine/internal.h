@@ -8,6 +8,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,19 @@ static inline bool tl_status_active(int st)
 {
 	return st == TL_ST_TODO || st == TL_ST_IN_PROGRESS || st == TL_ST_ON_HOLD;
 }
+
+/* ---- the process (proc.c) ----------------------------------------- */
+
+/* Once per process: libsodium's initialisation and the fork handlers
+ * that hold the mutexes below across fork(); cheap after the first call.
+ * False when libsodium could not initialise. */
+bool tl_proc_init(void);
+extern pthread_mutex_t tl_open_mu;  /* store.c: workspaces open */
+extern pthread_mutex_t tl_zones_mu; /* time.c: time zones read */
+extern pthread_mutex_t tl_uuid_mu;  /* text.c: the last UUIDv7 made */
+/* In a child after fork(), tl_uuid_mu held: forget the parent's random
+ * bytes. */
+void tl_uuid_forked(void);
 
 /* ---- the store ------------------------------------------------------ */
 

@@ -52,33 +52,16 @@
  * copy drops the process's locks on lock.mdb, and another process could
  * then take the environment for unused and reset its reader table.  A
  * child after fork() has none of its parent's handles (pid differs). */
-static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t tl_open_mu = PTHREAD_MUTEX_INITIALIZER; /* proc.c */
 static tl_db *open_list;
-
-/* fork() while another thread holds open_mu would leave it locked for
- * ever in the child: hold it across the fork. */
-static void open_mu_lock(void)
-{
-	pthread_mutex_lock(&open_mu);
-}
-static void open_mu_unlock(void)
-{
-	pthread_mutex_unlock(&open_mu);
-}
-static void open_atfork(void)
-{
-	pthread_atfork(open_mu_lock, open_mu_unlock, open_mu_unlock);
-}
 
 static int open_register(tl_db *db, const struct stat *st, tl_err *err)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int rc = 0;
-	pthread_once(&once, open_atfork);
 	db->dev = st->st_dev;
 	db->ino = st->st_ino;
 	db->pid = getpid();
-	pthread_mutex_lock(&open_mu);
+	pthread_mutex_lock(&tl_open_mu);
 	for (tl_db *o = open_list; o && !rc; o = o->next_open)
 		if (o->dev == db->dev && o->ino == db->ino && o->pid == db->pid)
 			rc = tl_err_set(err, TL_EINVALID, "db",
@@ -88,19 +71,19 @@ static int open_register(tl_db *db, const struct stat *st, tl_err *err)
 		db->next_open = open_list;
 		open_list = db;
 	}
-	pthread_mutex_unlock(&open_mu);
+	pthread_mutex_unlock(&tl_open_mu);
 	return rc;
 }
 
 static void open_unregister(tl_db *db)
 {
-	pthread_mutex_lock(&open_mu);
+	pthread_mutex_lock(&tl_open_mu);
 	for (tl_db **p = &open_list; *p; p = &(*p)->next_open)
 		if (*p == db) {
 			*p = db->next_open;
 			break;
 		}
-	pthread_mutex_unlock(&open_mu);
+	pthread_mutex_unlock(&tl_open_mu);
 }
 
 int tl_mdb_err(tl_err *err, int rc, const char *what)
@@ -164,7 +147,7 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		opts = &none;
 	if (!dir || !*dir || strlen(dir) >= PATH_MAX - 16)
 		return tl_err_set(err, TL_EINVALID, "db", "bad workspace path");
-	if (sodium_init() < 0)
+	if (!tl_proc_init())
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "libsodium failed to initialise");
 

@@ -14,7 +14,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "tasklog.h"
+#include "internal.h"
 
 bool tl_utf8_valid(const char *p, size_t len)
 {
@@ -68,7 +68,7 @@ bool tl_utf8_valid(const char *p, size_t len)
 }
 
 /* The last id made by this process: its time and counter. */
-static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t tl_uuid_mu = PTHREAD_MUTEX_INITIALIZER; /* proc.c */
 
 /* Random bytes are drawn 4 KiB at a time: one getrandom call per 512
  * ids instead of one per id (it was a tenth of an append's time). */
@@ -76,17 +76,14 @@ static uint8_t rand_pool[4096];
 static size_t rand_left;
 
 /* A forked child must not reuse its parent's pool. */
-static void rand_forget(void)
+void tl_uuid_forked(void)
 {
 	rand_left = 0;
 }
 
-/* Copy n random bytes to out; call with uuid_lock held. */
+/* Copy n random bytes to out; call with tl_uuid_mu held. */
 static void rand_take(void *out, size_t n)
 {
-	static bool registered;
-	if (!registered)
-		registered = pthread_atfork(NULL, NULL, rand_forget) == 0;
 	if (rand_left < n) {
 		randombytes_buf(rand_pool, sizeof rand_pool);
 		rand_left = sizeof rand_pool;
@@ -94,7 +91,6 @@ static void rand_take(void *out, size_t n)
 	memcpy(out, rand_pool + sizeof rand_pool - rand_left, n);
 	rand_left -= n;
 }
-static bool uuid_ready;
 static int64_t uuid_last_ms = -1;
 static unsigned uuid_counter;
 
@@ -125,11 +121,9 @@ void tl_uuid_v7(int64_t now_ms, uint8_t out[16])
 	if (now_ms > UUID_MS_MAX)
 		now_ms = UUID_MS_MAX;
 
-	pthread_mutex_lock(&uuid_lock);
-	/* On failure randombytes still works, set up lazily; try again
-	 * next time. */
-	if (!uuid_ready)
-		uuid_ready = sodium_init() >= 0;
+	/* On failure randombytes still works, set up lazily. */
+	tl_proc_init();
+	pthread_mutex_lock(&tl_uuid_mu);
 	/*
 	 * Ids must sort in the order they were made even when the clock
 	 * steps back or a caller passes an older now_ms: then, as when many
@@ -151,7 +145,7 @@ void tl_uuid_v7(int64_t now_ms, uint8_t out[16])
 	ms = uuid_last_ms;
 	ctr = uuid_counter;
 	rand_take(out + 8, 8);
-	pthread_mutex_unlock(&uuid_lock);
+	pthread_mutex_unlock(&tl_uuid_mu);
 
 	for (i = 0; i < 6; i++)
 		out[i] = (uint8_t)(ms >> (40 - 8 * i));

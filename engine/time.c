@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tasklog.h"
+#include "internal.h"
 
 #define SEC_PER_DAY 86400
 #define MS_PER_SEC 1000
@@ -208,7 +208,7 @@ struct zone {
 };
 
 static const struct zone utc_zone = { .name = "UTC", .utc = true };
-static pthread_mutex_t zones_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t tl_zones_mu = PTHREAD_MUTEX_INITIALIZER; /* proc.c */
 static struct zone *zones; /* read so far */
 
 static uint32_t get_be32(const unsigned char *p)
@@ -479,7 +479,8 @@ static const struct zone *zone_get(const char *tz)
 
 	if (!tz || strcmp(tz, "UTC") == 0)
 		return &utc_zone;
-	pthread_mutex_lock(&zones_lock);
+	tl_proc_init(); /* zones_mu held across fork() */
+	pthread_mutex_lock(&tl_zones_mu);
 	struct zone **pz = &zones;
 	for (; (z = *pz); pz = &z->next)
 		if (strcmp(z->name, tz) == 0) {
@@ -488,7 +489,7 @@ static const struct zone *zone_get(const char *tz)
 			zones = z;
 			break;
 		}
-	pthread_mutex_unlock(&zones_lock);
+	pthread_mutex_unlock(&tl_zones_mu);
 	if (z)
 		return z;
 	if (!tl_tz_valid(tz))
@@ -518,10 +519,10 @@ static const struct zone *zone_get(const char *tz)
 	}
 	/* Kept for the life of the process.  Two threads reading the same
 	 * zone at once both add it; the first one found is used. */
-	pthread_mutex_lock(&zones_lock);
+	pthread_mutex_lock(&tl_zones_mu);
 	z->next = zones;
 	zones = z;
-	pthread_mutex_unlock(&zones_lock);
+	pthread_mutex_unlock(&tl_zones_mu);
 	return z;
 }
 

@@ -387,23 +387,33 @@ Test(procs, a_workspace_opens_once_per_process, .init = mkws, .fini = rmws)
 
 static volatile int spin_stop;
 
-/* Opens a workspace that is open already, again and again: each call
- * takes and releases the registry's lock. */
+/* Takes and releases each of the library's mutexes again and again:
+ * opens a workspace that is open already (the registry's lock), makes
+ * UUIDs (the last id's lock) and reads a date in a time zone (the zones'
+ * lock). */
 static void *spin_open(void *arg)
 {
 	(void)arg;
 	tl_open_opts o = { 0 };
 	tl_err err;
 	tl_db *d;
-	while (!spin_stop)
+	uint8_t id[16];
+	int64_t t;
+	while (!spin_stop) {
 		if (tl_db_open(dir, &o, &d, &err) == 0)
 			tl_db_close(d); /* cannot happen: it is open */
+		tl_uuid_v7(0, id);
+		tl_time_parse(tl_s("2026-03-29"), 0, "Europe/Berlin", "due",
+			      &t, &err);
+	}
 	return NULL;
 }
 
-/* fork() while another thread holds the registry's lock must not leave
- * the child's first open waiting for ever (a child that hangs is killed
- * by its alarm and reported). */
+/* fork() while another thread holds one of the library's mutexes (or
+ * libsodium's, which sodium_init() takes on every call) must not leave
+ * the child's first call needing it waiting for ever: the child opens a
+ * workspace, makes UUIDs and reads a date in a time zone (a child that
+ * hangs is killed by its alarm and reported). */
 Test(procs, a_child_forked_beside_an_opening_thread_opens, .init = mkws,
      .fini = rmws)
 {
@@ -425,7 +435,14 @@ Test(procs, a_child_forked_beside_an_opening_thread_opens, .init = mkws,
 			int rc = tl_db_open(other, &o, &c, &err);
 			if (!rc)
 				tl_db_close(c);
-			_exit(rc ? 1 : 0);
+			uint8_t a[16], b[16];
+			tl_uuid_v7(0, a);
+			tl_uuid_v7(0, b);
+			int64_t t;
+			rc |= tl_time_parse(tl_s("2026-10-25"), 0,
+					    "America/Los_Angeles", "due", &t,
+					    &err);
+			_exit(rc || memcmp(a, b, 16) >= 0 ? 1 : 0);
 		}
 		int status;
 		cr_assert_eq(waitpid(pid, &status, 0), pid);

@@ -1,0 +1,53 @@
+/*
+ * proc.c - what the library keeps per process: libsodium, initialised
+ * once, and its mutexes across fork().
+ *
+ * A child of fork() has one thread, the one that forked, and a copy of
+ * every mutex as it was: one that another thread of the parent held then
+ * stays locked for ever in the child, whose first call needing it hangs.
+ * So the library holds its mutexes while a process forks (pthread_atfork:
+ * the prepare handler takes them all, in one order, and both sides
+ * release them), and calls sodium_init(), which takes libsodium's own
+ * mutex on every call, only once.  Each of these mutexes is held only
+ * briefly and never while another is taken, so the order is free.
+ */
+#include <pthread.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+static pthread_once_t proc_once = PTHREAD_ONCE_INIT;
+static bool sodium_ok;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&tl_open_mu);
+	pthread_mutex_lock(&tl_zones_mu);
+	pthread_mutex_lock(&tl_uuid_mu);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&tl_uuid_mu);
+	pthread_mutex_unlock(&tl_zones_mu);
+	pthread_mutex_unlock(&tl_open_mu);
+}
+
+static void fork_child(void)
+{
+	tl_uuid_forked(); /* before the parent's random bytes are reused */
+	fork_parent();
+}
+
+static void proc_init(void)
+{
+	sodium_ok = sodium_init() >= 0;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+bool tl_proc_init(void)
+{
+	pthread_once(&proc_once, proc_init);
+	return sodium_ok;
+}
