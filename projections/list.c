@@ -15,7 +15,7 @@
  *                                    unassigned: tl_list_hash("")
  *
  * and the record dimension R (tl_list_hash("type:id"), sorts d and c),
- * which the `timeline` view keeps beside each record's history (list.h).
+ * which the `timeline` view keeps in its own databases (list.h).
  * M and R hold active tasks only (todo, in_progress, on_hold): what the
  * lists show without a status filter, and fewer keys to write.
  * Sorts, each (sortval, tiebreak) ascending in listing order:
@@ -30,8 +30,8 @@
  * key is unique because created_seq is.  Newest-first sorts use
  * complemented values so that new tasks go to the front of their ranges:
  * appends cluster on few pages (see spec/LIMITS.md).  The due sorts are
- * what lands at random places: S's and M's here, and R's, which shares
- * its record's page in the timeline's database.
+ * what lands at random places: S's and M's here, and R's in the
+ * timeline's databases.
  *
  * There is no "all active" dimension: it would repeat S's keys for the
  * three active statuses, which the planner merges instead.  Task type and
@@ -57,13 +57,12 @@ static const struct dim_sorts {
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" }, /* "d" covered */
 };
-#define RECORD_SORTS "dc" /* kept by the timeline view */
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
 bool tl_list_has_sort(char dim, char sort)
 {
 	if (dim == TL_DIM_RECORD)
-		return strchr(RECORD_SORTS, sort) != NULL;
+		return strchr(TL_LIST_RECORD_SORTS, sort) != NULL;
 	for (size_t i = 0; i < N_DIMS; i++)
 		if (dim_sorts[i].dim == dim)
 			return strchr(dim_sorts[i].sorts, sort) != NULL;
@@ -147,21 +146,19 @@ void tl_list_record_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN],
 	prefix[9] = (uint8_t)sort;
 }
 
-size_t tl_list_record_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN])
+size_t tl_list_record_key(const tl_task *t, char sort,
+			  uint8_t key[TL_LIST_KEY_LEN])
 {
-	size_t n = 0;
+	uint64_t sv, tb;
 	if (!t || t->deleted || !tl_list_status_active(t->status))
 		return 0;
-	uint64_t h = tl_list_record_hash(t->link_type, tl_s(t->link_id));
-	for (const char *s = RECORD_SORTS; *s; s++) {
-		uint64_t sv, tb;
-		tl_list_sortval(t, *s, &sv, &tb);
-		tl_list_record_prefix(keys[n], h, *s);
-		tl_key_u64(keys[n] + 10, sv);
-		tl_key_u64(keys[n] + 18, tb);
-		n++;
-	}
-	return n;
+	tl_list_sortval(t, sort, &sv, &tb);
+	tl_list_record_prefix(key, tl_list_record_hash(t->link_type,
+						       tl_s(t->link_id)),
+			      sort);
+	tl_key_u64(key + 10, sv);
+	tl_key_u64(key + 18, tb);
+	return 1;
 }
 
 /* The dimval of task t in dim, or false when t has no key there. */

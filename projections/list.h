@@ -38,16 +38,20 @@
  * filtered on the value serves nearly as well, for 4 fewer keys per
  * task, 2 of them at random places.)
  *
- * R, the record dimension, is kept by the `timeline` view, in its
- * database beside the record's history, so that a change to a task
- * rewrites one page of its record, not two:
+ * R, the record dimension, is kept by the `timeline` view (version 4):
+ * its created range in the database "entries" beside the record's
+ * history, so that a change to a task rewrites one page of its record
+ * there, and its due range, covered (each value followed by the task's
+ * document, as M's), in a database "due" of its own, so that the
+ * timeline's upcoming part reads no document by id and the documents do
+ * not spread the history over more pages.  Both with the keys
  *
  *   record hash (8) | 0x00 | sort (1) | sortval (8) | tiebreak (8)
- *     -> the same 28-byte value
+ *     -> the same 28-byte value (in "due", then the document)
  *
- * (history entries there are record hash (8) | ~seq (8), whose byte 8 is
- * 0xff for any seq below 2^56).  Its prefix is also 10 bytes, sortval
- * and tiebreak at the same offsets: the scan treats both alike. */
+ * (history entries in "entries" are record hash (8) | ~seq (8), whose
+ * byte 8 is 0xff for any seq below 2^56).  Its prefix is also 10 bytes,
+ * sortval and tiebreak at the same offsets: the scan treats both alike. */
 enum {
 	TL_DIM_STATUS = 'S',   /* status index */
 	TL_DIM_ASSIGNEE = 'M', /* tl_list_hash(member id), "" = unassigned */
@@ -94,10 +98,19 @@ void tl_list_key(uint8_t key[TL_LIST_KEY_LEN], char dim, uint64_t dimval,
 void tl_list_record_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN],
 			   uint64_t rechash, char sort);
 
-/* The record-dimension keys of task t (none when NULL, deleted or not
- * active); at most TL_LIST_RECORD_KEYS. */
-#define TL_LIST_RECORD_KEYS 2
-size_t tl_list_record_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN]);
+/* The sorts of the record dimension, and the timeline view's database
+ * that holds each one's ranges. */
+#define TL_LIST_RECORD_SORTS "dc"
+enum { TL_TIMELINE_ENTRIES = 0, TL_TIMELINE_DUE = 1 };
+static inline size_t tl_list_record_db(char sort)
+{
+	return sort == TL_SORT_DUE ? TL_TIMELINE_DUE : TL_TIMELINE_ENTRIES;
+}
+
+/* Task t's key in its record's range of sort `sort`: 1, or 0 when t is
+ * NULL, deleted or not active. */
+size_t tl_list_record_key(const tl_task *t, char sort,
+			  uint8_t key[TL_LIST_KEY_LEN]);
 
 /* Whether key is in a covered range: its value carries the task's stored
  * document after the 28 bytes (up to 1 KiB; larger ones are fetched by

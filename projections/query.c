@@ -764,7 +764,12 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		after = true;
 	}
 	for (size_t i = 0; i < n && !mrc; i++) {
-		if ((mrc = mdb_cursor_open(r->txn, dbi[0], &g[i].c)))
+		if ((mrc = mdb_cursor_open(
+			     r->txn,
+			     dbi[p->dim == TL_DIM_RECORD
+					 ? tl_list_record_db(p->sort)
+					 : 0],
+			     &g[i].c)))
 			break;
 		if (p->dim == TL_DIM_RECORD)
 			tl_list_record_prefix(g[i].prefix, p->dimvals[i],

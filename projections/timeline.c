@@ -5,7 +5,8 @@
  * tl_timeline query, which puts the record's upcoming tasks in front of
  * its first page.
  *
- * Storage, database "entries", two kinds of keys under a record's hash:
+ * Storage (version 4), two databases.  "entries": two kinds of keys
+ * under a record's hash:
  *
  *   history:
  *   key   = tl_key_hash("TYPE:ID" of the task's link)   8 bytes
@@ -14,14 +15,22 @@
  *         | msgpack map {"at", "actor": {"id", "kind"}, "task", "event",
  *                        "summary"}
  *
- *   task index (list.h: the record dimension R, active tasks, sorts d
- *   and c), before the history since its byte 8 is 0x00, not 0xff:
- *   key   = tl_key_hash("TYPE:ID") | 0x00 | sort | sortval | tiebreak
+ *   the record's task index in creation order (list.h: the record
+ *   dimension R, active tasks, sort c), before the history since its byte
+ *   8 is 0x00, not 0xff:
+ *   key   = tl_key_hash("TYPE:ID") | 0x00 | 'c' | sortval | tiebreak
  *   value = task id | due | status | type | link type | 0   (28 bytes)
  *
- * Keeping both in one database puts a task's change to its record's
- * index on the page its history entry goes to: an event rewrites one
- * page of its record, not one here and one in `tasks`.
+ * "due": the record's task index by due date (R, sort d), covered: the
+ * same keys with 'd', each value followed by the task's stored document
+ * (up to 1 KiB), so that the upcoming part of a timeline and `task list
+ * --record X --sort due` read one key range and no document by id.
+ *
+ * The created range beside the history puts a new task's index entry on
+ * the page its history entry goes to.  The covered due range has its
+ * own database: its documents beside the history spread a record's
+ * history over more pages of a larger tree (a history page at a million
+ * tasks read over twice as slow when version 3 tried it).
  *
  * A record's entries are one contiguous key range, newest first, so a page
  * costs one cursor walk of its own length whatever the size of the view.
@@ -41,7 +50,8 @@
 #include "tasklog_projections.h"
 #include "tasklog_view.h"
 
-#define ENTRIES 0
+#define ENTRIES TL_TIMELINE_ENTRIES
+#define DUE TL_TIMELINE_DUE
 #define KEY_LEN 16
 #define HISTORY_MIN (UINT64_C(1) << 56) /* below every ~seq: past the index */
 #define RECORD_MAX (12 + 1 + 128) /* "opportunity:" + 128-byte id */
@@ -311,6 +321,32 @@ static size_t record_text(const tl_task *t, char buf[RECORD_MAX + 1])
 	return n;
 }
 
+/* Every entry of "due" carries its task's document. */
+static bool all_covered(const uint8_t *key)
+{
+	(void)key;
+	return true;
+}
+
+/* Bring the record's task index from task before to after: each sort's
+ * range in its database. */
+static int record_update(const tl_view_ctx *vc, const tl_task *before,
+			 const tl_task *after, tl_err *err)
+{
+	for (const char *s = TL_LIST_RECORD_SORTS; *s; s++) {
+		uint8_t old[1][TL_LIST_KEY_LEN], cur[1][TL_LIST_KEY_LEN];
+		int rc = tl_list_update(vc, tl_list_record_db(*s), before, old,
+					tl_list_record_key(before, *s, old[0]),
+					after, cur,
+					tl_list_record_key(after, *s, cur[0]),
+					*s == TL_SORT_DUE ? all_covered : NULL,
+					err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 			  const tl_task *before, const tl_task *after,
 			  tl_err *err)
@@ -323,12 +359,8 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	if (!after || ev->type.len < 5 || memcmp(ev->type.p, "task.", 5))
 		return 0; /* not a task event */
 	/* The record's task index; a rebuild loads it from final states. */
-	uint8_t old[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
-	uint8_t cur[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
-	if (!(vc->rebuilding && vc->sink) &&
-	    (rc = tl_list_update(vc, ENTRIES, before, old,
-				 tl_list_record_keys(before, old), after, cur,
-				 tl_list_record_keys(after, cur), NULL, err)))
+	if (!(vc->rebuilding && vc->sink) && (rc = record_update(vc, before,
+								 after, err)))
 		return rc;
 	size_t rlen = record_text(after, record);
 	tl_key_hash((tl_slice){ record, rlen }, key);
@@ -373,23 +405,27 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 /* A rebuild's load: the record's task index entries of t's final state. */
 static int timeline_load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 {
-	uint8_t keys[TL_LIST_RECORD_KEYS][TL_LIST_KEY_LEN];
-	/* Not covered: documents beside the history made its pages (and a
-	 * history page at a million tasks) over twice as slow to read, for
-	 * an upcoming part that reads at most 50 documents by id. */
-	return tl_list_load(vc, ENTRIES, t, keys, tl_list_record_keys(t, keys),
-			    NULL, err);
+	for (const char *s = TL_LIST_RECORD_SORTS; *s; s++) {
+		uint8_t key[1][TL_LIST_KEY_LEN];
+		int rc = tl_list_load(vc, tl_list_record_db(*s), t, key,
+				      tl_list_record_key(t, *s, key[0]),
+				      *s == TL_SORT_DUE ? all_covered : NULL,
+				      err);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
-static const char *const timeline_dbs[] = { "entries" };
-static const unsigned timeline_flags[] = { 0 };
+static const char *const timeline_dbs[] = { "entries", "due" };
+static const unsigned timeline_flags[] = { 0, 0 };
 
 const tl_view tl_view_timeline = {
 	.name = "timeline",
-	.version = 3,
+	.version = 4,
 	.dbs = timeline_dbs,
 	.db_flags = timeline_flags,
-	.dbs_len = 1,
+	.dbs_len = 2,
 	.apply = timeline_apply,
 	.load = timeline_load,
 	.flags = TL_VIEW_BLIND | TL_VIEW_LOAD_AND_APPLY,
@@ -436,9 +472,10 @@ static int record_check(tl_slice r, tl_err *err)
 	return 0;
 }
 
-/* The record's active tasks with a due date, soonest first, from its task
- * index here: hash(record) | 0x00 | 'd' | due | created_seq -> task id |
- * ....  Tasks without a due date sort last (UINT64_MAX): stop there. */
+/* The record's active tasks with a due date, soonest first, from its
+ * covered due range ("due"): hash(record) | 0x00 | 'd' | due |
+ * created_seq -> task id | ... | document.  Tasks without a due date sort
+ * last (UINT64_MAX): stop there. */
 static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		    tl_err *err)
 {
@@ -454,7 +491,7 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 				  "the timeline view is not open (open the workspace with tl_views_all(); if it was, run `tasklog rebuild`)");
 	tl_key_hash(record, h);
 	tl_list_record_prefix(prefix, tl_key_get_u64(h), TL_SORT_DUE);
-	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))
+	if ((rc = mdb_cursor_open(rd->txn, dbi[DUE], &c)))
 		return tl_doc_mdb_err(err, rc, "upcoming");
 	k.mv_size = sizeof prefix;
 	k.mv_data = prefix;

@@ -627,3 +627,144 @@ Test(timeline, upcoming_shows_a_task_with_a_big_document)
 	page_free(p);
 	cr_assert_eq(vt_verify(), 0);
 }
+
+/* The upcoming part reads documents from the record's covered due range:
+ * every event of a task rewrites its entry there, whether or not it moves
+ * the task in the range. */
+Test(timeline, upcoming_follows_every_change_of_a_task)
+{
+	char a[37], b[37];
+	snprintf(a, 37, "%s",
+		 vt_add(NULL, VT_T0, "a", "lead:3", "2026-03-04T09:00:00Z",
+			NULL));
+	snprintf(b, 37, "%s",
+		 vt_add(NULL, VT_T0, "b", "lead:3", "2026-03-05T09:00:00Z",
+			NULL));
+	tl_cmd c = { .kind = TL_TASK_UPDATE, .id = tl_s(a),
+		     .title = tl_s("a2"), .notes = tl_s("said yes") };
+	vt_exec(NULL, VT_T0, &c, NULL);
+	vt_tag(NULL, VT_T0, TL_TASK_TAG, a, "vip");
+	vt_assign(NULL, VT_T0, a, "alice");
+	vt_status(NULL, VT_T0, a, "in_progress");
+	page *p = timeline("lead:3", 5, NULL);
+	cr_assert_eq(p->up.n, 2, "%zu upcoming", p->up.n);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "id"), a);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "title"), "a2");
+	cr_expect_str_eq(vt_str(&p->up.d[0], "notes"), "said yes");
+	msgpack_zone zone;
+	msgpack_zone_init(&zone, 1024);
+	const msgpack_object *tags = vt_get(&p->up.d[0], &zone, "tags");
+	cr_expect(tags && tags->type == MSGPACK_OBJECT_ARRAY &&
+		  tags->via.array.size == 1 &&
+		  tags->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
+		  tags->via.array.ptr[0].via.str.size == 3 &&
+		  !memcmp(tags->via.array.ptr[0].via.str.ptr, "vip", 3));
+	msgpack_zone_destroy(&zone);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "assignee"), "alice");
+	cr_expect_str_eq(vt_str(&p->up.d[0], "status"), "in_progress");
+	cr_expect_eq(vt_u64(&p->up.d[0], "version"), 5);
+	page_free(p);
+
+	/* Moved past b, then out of the range (completed), then back. */
+	c = (tl_cmd){ .kind = TL_TASK_UPDATE, .id = tl_s(a),
+		      .due = tl_s("2026-03-06T09:00:00Z") };
+	vt_exec(NULL, VT_T0, &c, NULL);
+	p = timeline("lead:3", 5, NULL);
+	cr_assert_eq(p->up.n, 2);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "id"), b);
+	cr_expect_str_eq(vt_str(&p->up.d[1], "id"), a);
+	page_free(p);
+	vt_simple(NULL, VT_T0, TL_TASK_COMPLETE, a);
+	p = timeline("lead:3", 5, NULL);
+	cr_assert_eq(p->up.n, 1);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "id"), b);
+	page_free(p);
+	vt_status(NULL, VT_T0, a, "todo");
+	p = timeline("lead:3", 5, NULL);
+	cr_assert_eq(p->up.n, 2);
+	cr_expect_str_eq(vt_str(&p->up.d[1], "status"), "todo");
+	cr_expect_str_eq(vt_str(&p->up.d[1], "completed_at"), "<nil>");
+	page_free(p);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+/* Format: "due" holds each active task's entry with its document after
+ * the 28-byte value, "entries" the history and the created range only. */
+Test(timeline, the_due_range_carries_each_document)
+{
+	char a[37];
+	snprintf(a, 37, "%s",
+		 vt_add(NULL, VT_T0, "a", "lead:4", "2026-03-04T09:00:00Z",
+			NULL));
+	vt_add(NULL, VT_T0, "no due", "lead:4", NULL, NULL);
+	vt_close();
+
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0, covered = 0;
+	vt_raw_open("timeline", "due", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		n++;
+		cr_expect_eq(k.mv_size, 26);
+		cr_expect_eq(((uint8_t *)k.mv_data)[9], 'd');
+		covered += v.mv_size > 28;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	cr_expect_eq(n, 2, "%zu entries in due", n);
+	cr_expect_eq(covered, 2, "%zu with a document", covered);
+	/* No due sort in "entries" any more. */
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	mdb_env_close(env);
+	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	size_t due_keys = 0, entries = 0;
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		entries++;
+		due_keys += k.mv_size == 26 && ((uint8_t *)k.mv_data)[9] == 'd';
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	cr_expect_eq(due_keys, 0);
+	cr_expect_eq(entries, 4, "%zu entries: 2 history, 2 created", entries);
+	vt_open();
+}
+
+/* verify compares the documents of the covered range too. */
+Test(timeline, verify_finds_an_altered_document_in_the_due_range)
+{
+	vt_add(NULL, VT_T0, "a", "lead:5", "2026-03-04T09:00:00Z", NULL);
+	cr_assert_eq(vt_verify(), 0);
+	vt_close();
+
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	vt_raw_open("timeline", "due", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	cr_assert_gt(v.mv_size, 28);
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[v.mv_size - 1] ^= 1; /* the document's last byte */
+	MDB_val nv = { v.mv_size, copy };
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	free(copy);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	vt_open();
+	tl_err err = { 0 };
+	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
+	cr_expect_gt(n, 0, "verify found %d problems", n);
+}
