@@ -161,8 +161,14 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 			break;
 		if ((rc = event_get(db, txn, seq, &ev, zone, &scratch, err)))
 			break;
-		if (ev.at_ms > max_at)
-			break;
+		if (ev.at_ms > max_at) {
+			/* Times need not grow with versions (--now, a clock
+			 * stepping back): a later version with an earlier
+			 * time still counts.  Nothing before the creation. */
+			if (!any)
+				break;
+			continue;
+		}
 		if (tl_task_fold(t, &ev, zone)) {
 			rc = tl_err_set(err, TL_ESTORAGE, "storage",
 					"cannot fold event %llu",

@@ -3201,6 +3201,39 @@ Test(as_of, gives_the_state_at_an_intermediate_time)
 	doc_free(&d);
 }
 
+/* Event times need not grow with versions (--now, a clock stepping
+ * back): every event with at <= TIME counts, as `task show --history
+ * --as-of` lists them, not only those before the first later one. */
+Test(as_of, counts_every_event_up_to_the_time_in_version_order)
+{
+	char id[37];
+	tl_result res;
+	add_task(T0 + 10 * SEC, "Original", id);
+	tl_cmd u = on(TL_TASK_UPDATE, id);
+	u.title = tl_s("X");
+	RUN1(at(T0 + 30 * SEC), &res, NULL, u);
+	tl_result_release(&res);
+	u.title = tl_s("Y");
+	u.notes = tl_s("later version, earlier time");
+	RUN1(at(T0 + 20 * SEC), &res, NULL, u);
+	tl_result_release(&res);
+
+	doc d;
+	tl_err err;
+	cr_assert_eq(as_of(id, T0 + 25 * SEC, &d, &err), 0, "%s", err.message);
+	EXPECT_STR(d.o, "title", "Y");
+	EXPECT_STR(d.o, "notes", "later version, earlier time");
+	EXPECT_UINT(d.o, "version", 3);
+	doc_free(&d);
+	cr_assert_eq(as_of(id, T0 + 15 * SEC, &d, &err), 0);
+	EXPECT_STR(d.o, "title", "Original");
+	EXPECT_UINT(d.o, "version", 1);
+	doc_free(&d);
+	cr_assert_eq(as_of(id, T0 + 30 * SEC, &d, &err), 0);
+	EXPECT_STR(d.o, "title", "Y");
+	doc_free(&d);
+}
+
 Test(as_of, before_creation_is_not_found)
 {
 	char id[37];
