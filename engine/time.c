@@ -139,14 +139,20 @@ bool tl_tz_valid(const char *tz)
 	if (strcmp(tz, "UTC") == 0)
 		return true;
 	len = strnlen(tz, TZ_NAME_MAX + 1);
-	if (len == 0 || len > TZ_NAME_MAX || tz[0] == '/' || strstr(tz, ".."))
+	/* One spelling per zone: no empty part ("Europe//Berlin", a
+	 * leading or trailing '/'). */
+	if (len == 0 || len > TZ_NAME_MAX || tz[0] == '/' ||
+	    tz[len - 1] == '/' || strstr(tz, "//") || strstr(tz, ".."))
 		return false;
-	/* Files of the directory that are zones but not places: the
-	 * machine's own (differs between machines), the default rules, a
-	 * placeholder, and the leap-second ("right/") variants, which count
-	 * time differently from every other zone. */
-	if (!strcmp(tz, "localtime") || !strcmp(tz, "posixrules") ||
-	    !strcmp(tz, "Factory") || !strncmp(tz, "right/", 6))
+	/* Files of the directory that are zones but not places, under any
+	 * directory ("posix/Factory"): the machine's own (differs between
+	 * machines), the default rules, a placeholder; and the leap-second
+	 * ("right/") variants, which count time differently from every
+	 * other zone. */
+	const char *last = strrchr(tz, '/');
+	last = last ? last + 1 : tz;
+	if (!strcmp(last, "localtime") || !strcmp(last, "posixrules") ||
+	    !strcmp(last, "Factory") || !strncmp(tz, "right/", 6))
 		return false;
 	for (i = 0; i < len; i++) {
 		char c = tz[i];

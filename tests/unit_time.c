@@ -522,6 +522,14 @@ Test(tz, valid_rejects_unknown_names)
 	cr_assert_not(tl_tz_valid("posixrules"));
 	cr_assert_not(tl_tz_valid("Factory"));
 	cr_assert_not(tl_tz_valid("right/Europe/Berlin"));
+	/* the same under another directory of the database */
+	cr_assert_not(tl_tz_valid("posix/Factory"));
+	cr_assert_not(tl_tz_valid("posix/posixrules"));
+	cr_assert_not(tl_tz_valid("posix/localtime"));
+	/* one spelling per zone */
+	cr_assert_not(tl_tz_valid("Europe//Berlin"));
+	cr_assert_not(tl_tz_valid("Europe/Berlin/"));
+	cr_assert_not(tl_tz_valid("America//Argentina/Salta"));
 }
 
 Test(tz, valid_rejects_paths_out_of_the_database)
