@@ -345,17 +345,18 @@ static int resolve_assignees(const tl_list_query *q, const tl_reader *r,
 		return tl_err_oom(err);
 	for (size_t i = 0; i < q->assignees_len; i++) {
 		tl_slice a = q->assignees[i];
-		if (slice_is(a, "me"))
+		bool me = slice_is(a, "me");
+		if (me)
 			a = tl_s(r->actor);
-		else if (slice_is(a, "unassigned"))
-			a = (tl_slice){ "", 0 };
-		else if (!tl_member_exists(r->db, r->txn, a) ||
-			 slice_is(a, TL_SYSTEM_USER))
+		if (slice_is(a, TL_SYSTEM_USER)) /* named, or as `me` */
 			return tl_err_set(err, TL_EINVALID, "assignee",
-					  slice_is(a, TL_SYSTEM_USER)
-						  ? "'%s' is the system user, "
-						    "never an assignee"
-						  : "no member '%s'",
+					  "'%s' is the system user, never an assignee",
+					  TL_SYSTEM_USER);
+		if (slice_is(a, "unassigned") && !me)
+			a = (tl_slice){ "", 0 };
+		else if (!me && !tl_member_exists(r->db, r->txn, a))
+			return tl_err_set(err, TL_EINVALID, "assignee",
+					  "no member '%s'",
 					  tl_quote(a, qb, sizeof qb));
 		p->assignees[p->assignees_len++] = a;
 	}
@@ -903,8 +904,9 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 				r.actor, tl_quote(member, qb, sizeof qb));
 		goto out;
 	}
-	if (named && slice_is(member, TL_SYSTEM_USER)) {
-		/* as for task list --assignee: it never holds a task */
+	if (slice_is(member, TL_SYSTEM_USER)) {
+		/* as for task list --assignee, named or the actor: it never
+		 * holds a task */
 		rc = tl_err_set(err, TL_EINVALID, "member",
 				"'%s' is the system user, never an assignee",
 				TL_SYSTEM_USER);

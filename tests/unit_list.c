@@ -990,6 +990,8 @@ Test(list, validates_every_argument_naming_the_field)
 	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { "nobody" });
 	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { "" });
 	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { TL_SYSTEM_USER });
+	LIST_FAILS(TL_EINVALID, "assignee", .as = TL_SYSTEM_USER,
+		   .assignee = { "me" });
 	LIST_FAILS(TL_EINVALID, "due", .due = "tomorrow");
 	LIST_FAILS(TL_EINVALID, "due", .due = "");
 	LIST_FAILS(TL_EINVALID, "due", .due = "..");
@@ -1219,6 +1221,12 @@ Test(upcoming, is_for_ones_own_tasks_unless_admin)
 	UPCOMING_FAILS(TL_EINVALID, "member", .as = "alice", .member = "");
 	UPCOMING_FAILS(TL_EINVALID, "member", .as = "root", .member = "Bob");
 	UPCOMING_FAILS(TL_EINVALID, "cursor", .as = "alice", .cursor = "u12");
+	/* The system user holds no task: named, as `me` or as the actor. */
+	UPCOMING_FAILS(TL_EINVALID, "member", .as = "root",
+		       .member = TL_SYSTEM_USER);
+	UPCOMING_FAILS(TL_EINVALID, "member", .as = TL_SYSTEM_USER);
+	UPCOMING_FAILS(TL_EINVALID, "member", .as = TL_SYSTEM_USER,
+		       .member = "me");
 }
 
 /* ---- randomized: every query shape against a model ------------------------ */
