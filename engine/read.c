@@ -64,12 +64,25 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	size_t n = 0;
 	int rc, stop = 0;
 
-	/* A stream is a task id, member:ID or workspace: text no longer
-	 * than a stream key holds. */
+	/* A stream is a task id (any case: streams hold the canonical
+	 * text), member:ID or workspace. */
+	char sid[37], q[64];
+	uint8_t bin[16];
 	if (stream.p && (rc = tl_check_text(stream, "stream", 1,
 					    TL_STREAM_KEY_MAX - 1, false,
 					    err)))
 		return rc;
+	if (stream.p && tl_uuid_parse(stream, bin)) {
+		tl_uuid_format(bin, sid);
+		stream = (tl_slice){ sid, 36 };
+	} else if (stream.p && !tl_slice_eq(stream, "workspace") &&
+		   !(stream.len > 7 && !memcmp(stream.p, "member:", 7) &&
+		     tl_member_id_valid((tl_slice){ stream.p + 7,
+						    stream.len - 7 }))) {
+		return tl_err_set(err, TL_EINVALID, "stream",
+				  "'%s' is not a stream (a task id, member:ID or workspace)",
+				  tl_quote(stream, q, sizeof q));
+	}
 	msgpack_zone_init(&zone, 4096);
 	msgpack_sbuffer_init(&scratch);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))

@@ -18,6 +18,7 @@
 #endif
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1228,6 +1229,43 @@ Test(codec, log_read_pages_from_a_seq_with_a_limit)
 	read_log(&r, 6, NULL);
 	cr_assert_eq(r.n, 2); /* 7 events: 2 from init, 5 tasks */
 	recs_free(&r);
+}
+
+/* A stream is a task id (in any case), member:ID or workspace; anything
+ * else is refused, naming the field, not read as an empty stream. */
+Test(codec, log_read_checks_the_stream)
+{
+	char id[37], upper[37];
+	add_task(T0 + SEC, "Stream", id);
+	for (int i = 0; i < 37; i++)
+		upper[i] = (char)toupper((unsigned char)id[i]);
+	recs r;
+	read_log(&r, 1, upper);
+	cr_assert_eq(r.n, 1);
+	cr_assert_str_eq(r.v[0].stream, id);
+	recs_free(&r);
+	read_log(&r, 1, "workspace");
+	cr_assert_geq(r.n, 1);
+	recs_free(&r);
+	read_log(&r, 1, "member:admin");
+	cr_assert_geq(r.n, 1);
+	recs_free(&r);
+	read_log(&r, 1, "01890a5d-ac96-774b-bcce-b302099a8057"); /* no task */
+	cr_assert_eq(r.n, 0);
+	recs_free(&r);
+	const char *bad[] = { "bogus", "member:", "member:Bob", "Workspace",
+			      "01890a5d-ac96-774b-bcce-b302099a805",
+			      "task:01890a5d-ac96-774b-bcce-b302099a8057" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		tl_err err = { 0 };
+		memset(&r, 0, sizeof r);
+		cr_expect_eq(tl_log_read(db, NULL, 1, 0, tl_s(bad[i]), collect,
+					 &r, &err),
+			     TL_EINVALID, "%s", bad[i]);
+		cr_expect_str_eq(err.field, "stream", "%s", bad[i]);
+		cr_expect_eq(r.n, 0);
+		recs_free(&r);
+	}
 }
 
 /* ======================================================================= */
