@@ -1327,6 +1327,9 @@ Test(cli, help_and_usage_errors)
 	cr_assert(r.json, "stdout is not JSON: %s", r.out);
 	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
 			 "invalid");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "command");
+	cr_assert(strstr(r.err, "tasklog: command: missing"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "frob");
 	cr_assert(tu_err_names(&r, "frob"), "%s", r.err);

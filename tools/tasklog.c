@@ -1935,7 +1935,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 		if (c->json && !has(c, O_HELP)) {
 			/* --json asked for a document: the error one */
 			fputs(overall_usage, stderr);
-			return usage_error(c, NULL, "missing command");
+			return usage_error(c, "command", "missing (see tasklog --help)");
 		}
 		fputs(overall_usage, stdout);
 		*status = has(c, O_HELP) ? 0 : 1;
