@@ -365,6 +365,45 @@ Test(list_cli, wide_characters_keep_the_columns_aligned)
 	tu_run_release(&r);
 }
 
+/* A title may hold a bidirectional override (U+202E), which a terminal
+ * would act on, reversing the rest of the line: tables show it escaped,
+ * as errors and `task show` do, and stay aligned; JSON keeps it. */
+Test(list_cli, bidirectional_overrides_are_escaped_in_tables)
+{
+	tu_run r;
+	ADD("abc\xe2\x80\xae" "fed", "--assignee", "alice");
+	ADD("plain", "--assignee", "alice");
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "\xe2\x80\xae"), "%s", r.out);
+	cr_assert(strstr(r.out, "abc\\xe2\\x80\\xaefed"), "%s", r.out);
+	const char *title = strstr(r.out, "TITLE");
+	size_t at = tu_columns(r.out, (size_t)(title - r.out));
+	const char *firsts[] = { "abc", "plain" };
+	for (int i = 0; i < 2; i++) {
+		const char *t = strstr(r.out, firsts[i]);
+		cr_assert_not_null(t, "%s", r.out);
+		const char *bol = t;
+		while (bol > r.out && bol[-1] != '\n')
+			bol--;
+		cr_assert_eq(tu_columns(bol, (size_t)(t - bol)), at,
+			     "row %d: %s", i, r.out);
+	}
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "timeline", "lead:1",
+				 NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "\xe2\x80\xae"), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli(&r, ws, "--now", T0, "task", "list", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "\xe2\x80\xae"), "JSON keeps the text: %s",
+		  r.out);
+	tu_run_release(&r);
+}
+
 Test(list_cli, tells_people_how_to_get_the_next_page)
 {
 	tu_run r;

@@ -733,11 +733,39 @@ static size_t cp_width(uint32_t cp)
 	return w < 0 ? 1 : (size_t)w;
 }
 
-static size_t text_width(const char *s)
+static size_t raw_width(const char *s)
 {
 	size_t w = 0, len;
 	for (; *s; s += len)
 		w += cp_width(utf8_next(s, &len));
+	return w;
+}
+
+/* s as tables print it: what a terminal would act on (C1 controls,
+ * bidirectional overrides and isolates) escaped as put_clean() does, so
+ * that a title cannot reorder or hide the rest of its line.  malloc'd;
+ * NULL when out of memory. */
+static char *cell_text(const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return NULL;
+	put_clean(m, s);
+	if (fclose(m) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Columns that s takes in a table. */
+static size_t text_width(const char *s)
+{
+	char *t = cell_text(s);
+	size_t w = raw_width(t ? t : s);
+	free(t);
 	return w;
 }
 
@@ -767,9 +795,11 @@ static void short_id(const char *id, char *out, size_t cap)
 
 /* s in a column w wide: cut with "…" when wider, padded with spaces
  * unless it is the last column. */
-static void put_cell(const char *s, size_t w, bool last)
+static void put_cell(const char *raw, size_t w, bool last)
 {
-	size_t n = text_width(s);
+	char *t = cell_text(raw);
+	const char *s = t ? t : raw;
+	size_t n = raw_width(s);
 
 	if (n > w) {
 		fwrite(s, 1, text_prefix(s, w - 1, &n), stdout);
@@ -780,6 +810,7 @@ static void put_cell(const char *s, size_t w, bool last)
 	}
 	if (!last)
 		printf("%*s", (int)(w - n + 2), "");
+	free(t);
 }
 
 static size_t max_size(size_t a, size_t b)
