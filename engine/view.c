@@ -88,6 +88,49 @@ static int open_gen(MDB_txn *txn, const tl_view *v, uint32_t gen,
 	return 0;
 }
 
+/* Drop every database of generation gen of view v: those named
+ * "v.NAME.GEN." and anything, found in LMDB's list of named databases,
+ * so that a generation made by another version of the view (which had
+ * other databases) goes whole. */
+static int drop_gen(MDB_txn *txn, const tl_view *v, uint32_t gen)
+{
+	char prefix[96], names[TL_VIEW_DBS_MAX * 2][160];
+	size_t n = 0, plen;
+	MDB_dbi main_dbi, d;
+	MDB_cursor *c;
+	MDB_val k, val;
+	int rc;
+
+	snprintf(prefix, sizeof prefix, "v.%s.%u.", v->name, gen);
+	plen = strlen(prefix);
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) ||
+	    (rc = mdb_cursor_open(txn, main_dbi, &c)))
+		return rc;
+	k.mv_size = plen;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
+	     rc == 0 && n < sizeof names / sizeof *names;
+	     rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+			break;
+		if (k.mv_size >= sizeof names[0])
+			continue;
+		memcpy(names[n], k.mv_data, k.mv_size);
+		names[n++][k.mv_size] = 0;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	/* Dropped after the walk: a drop changes the list walked. */
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = mdb_dbi_open(txn, names[i], 0, &d)) == MDB_INCOMPATIBLE)
+			continue; /* a key of the main database, not ours */
+		if (rc || (rc = mdb_drop(txn, d, 1)))
+			return rc;
+	}
+	return 0;
+}
+
 /* Bring this process's handles to the serving generations (another
  * process may have switched them). */
 static int views_refresh(tl_db *db, tl_err *err)
@@ -750,9 +793,9 @@ static int targets_open(replay *r, MDB_txn *txn, uint32_t gen, tl_err *err)
 {
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		int rc = open_gen(txn, v, gen, MDB_CREATE, r->dbi[i]);
-		for (size_t j = 0; !rc && r->next == 1 && j < v->dbs_len; j++)
-			rc = mdb_drop(txn, r->dbi[i][j], 0);
+		int rc = r->next == 1 ? drop_gen(txn, v, gen) : 0;
+		if (!rc)
+			rc = open_gen(txn, v, gen, MDB_CREATE, r->dbi[i]);
 		if (rc)
 			return tl_mdb_err(err, rc, "create view generation");
 	}
@@ -1197,10 +1240,10 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 			if (s->ready && s->gen != old)
 				for (size_t j = 0; j < v->dbs_len; j++)
 					gone[ngone++] = s->dbi[j];
-			MDB_dbi od[TL_VIEW_DBS_MAX];
-			if (open_gen(txn, v, old, 0, od) == 0)
-				for (size_t j = 0; j < v->dbs_len; j++)
-					mdb_drop(txn, od[j], 1);
+			if ((rc = drop_gen(txn, v, old))) {
+				rc = tl_mdb_err(err, rc, "drop view");
+				break;
+			}
 			db->vstate[which[i]].ready = false;
 		}
 		if ((rc = meta_write(db, txn, v, v->version, gens[0])))

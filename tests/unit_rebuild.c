@@ -289,6 +289,90 @@ Test(rebuild, a_changed_view_version_rebuilds_on_open, .init = mkws,
 	tl_db_close(db);
 }
 
+/* The names of the named databases of view `view`, space-separated
+ * (static buffer). */
+static const char *view_dbs(tl_db *db, const char *view)
+{
+	static char out[1024];
+	char prefix[64];
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	snprintf(prefix, sizeof prefix, "v.%s.", view);
+	out[0] = 0;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	cr_assert_eq(mdb_cursor_open(txn, main_dbi, &c), 0);
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (k.mv_size > strlen(prefix) &&
+		    !memcmp(k.mv_data, prefix, strlen(prefix)))
+			snprintf(out + strlen(out), sizeof out - strlen(out),
+				 "%s%.*s", out[0] ? " " : "", (int)k.mv_size,
+				 (char *)k.mv_data);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return out;
+}
+
+/* A new version of a view with other databases (timeline 4 added "due"
+ * to 3's "entries"): the rebuild on open drops the old generation whole,
+ * whichever databases it had, and leftovers of an interrupted rebuild
+ * under the new generation's name go too. */
+Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
+     .init = mkws, .fini = rmws)
+{
+	static const char *const two[] = { "counts", "more" };
+	static const char *const one_other[] = { "more" };
+	static const unsigned flags2[] = { 0, 0 };
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	init_ws(db);
+	add_tasks(db, 5, "alice");
+	uint32_t gen = stored_gen(db, "counts", &ver);
+	char want[256];
+	snprintf(want, sizeof want, "v.counts.%u.counts", gen);
+	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	/* A leftover under the next generation's name. */
+	MDB_txn *txn;
+	MDB_dbi junk;
+	char name[64];
+	snprintf(name, sizeof name, "v.counts.%u.junk", gen + 1);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, name, MDB_CREATE, &junk), 0);
+	MDB_val k = { 1, "k" }, v = { 1, "v" };
+	cr_assert_eq(mdb_put(txn, junk, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tl_db_close(db);
+
+	count_view.version = 2;
+	count_view.dbs = two;
+	count_view.db_flags = flags2;
+	count_view.dbs_len = 2;
+	db = open_with(with_counts, 1);
+	cr_assert_eq(stored_gen(db, "counts", &ver), gen + 1);
+	snprintf(want, sizeof want, "v.counts.%u.counts v.counts.%u.more",
+		 gen + 1, gen + 1);
+	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+
+	count_view.version = 3;
+	count_view.dbs = one_other;
+	count_view.dbs_len = 1;
+	db = open_with(with_counts, 1);
+	snprintf(want, sizeof want, "v.counts.%u.more", gen + 2);
+	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	tl_db_close(db);
+	count_view.version = 1;
+	count_view.dbs = count_dbs;
+	count_view.db_flags = count_flags;
+	count_view.dbs_len = 1;
+}
+
 Test(rebuild, verify_reports_a_view_of_another_version, .init = mkws,
      .fini = rmws)
 {
