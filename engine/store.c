@@ -139,32 +139,6 @@ static int open_dbis(tl_db *db, tl_err *err)
 	return rc;
 }
 
-/* A data file shorter than the pages its last commit uses (cut by a
- * partial copy or restore) would make LMDB read past its end through the
- * map, which kills the process with SIGBUS: refuse it.  LMDB writes every
- * page up to the last one a commit uses, so a whole file is never
- * shorter.  (The meta is read before the size: a commit by another
- * process in between only makes the file longer.) */
-static int check_size(tl_db *db, const char *path, tl_err *err)
-{
-	MDB_envinfo info;
-	MDB_stat ms;
-	struct stat st;
-
-	mdb_env_info(db->env, &info);
-	mdb_env_stat(db->env, &ms);
-	if (stat(path, &st) != 0)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", path,
-				  strerror(errno));
-	uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
-	if ((uint64_t)st.st_size < need)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "%s is %llu bytes, shorter than the %llu bytes of pages it holds: the file was cut short (restore the workspace from a copy)",
-				  path, (unsigned long long)st.st_size,
-				  (unsigned long long)need);
-	return 0;
-}
-
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err)
 {
@@ -242,9 +216,8 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		if (info.me_mapsize < opts->map_size)
 			rc = mdb_env_set_mapsize(db->env, opts->map_size);
 	}
-	if (rc || (rc = check_size(db, path, err))) {
-		int code = rc == TL_ESTORAGE ? rc
-					     : tl_mdb_err(err, rc, "open workspace");
+	if (rc) {
+		int code = tl_mdb_err(err, rc, "open workspace");
 		mdb_env_close(db->env);
 		open_unregister(db);
 		free(db);

@@ -1133,6 +1133,59 @@ Test(cli, verify_reports_ok)
 	tu_run_release(&r);
 }
 
+/* A data file cut short (a partial copy or restore) makes LMDB read past
+ * its end through the map: SIGBUS.  At every page boundary short of the
+ * whole file, `stats`, `task list` and `verify` either work (the pages cut
+ * were not in use) or exit 5 with the storage error, a line on stderr and
+ * a document on stdout; none dies of a signal. */
+Test(cli, a_data_file_cut_short_is_a_storage_error)
+{
+	char path[512];
+	struct stat st;
+	tu_run r;
+
+	for (int i = 0; i < 12; i++)
+		free(add_task("cut"));
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	cr_assert_eq(stat(path, &st), 0);
+	off_t whole = st.st_size;
+	char *copy = malloc((size_t)whole);
+	FILE *f = fopen(path, "rb");
+	cr_assert_eq(fread(copy, 1, (size_t)whole, f), (size_t)whole);
+	fclose(f);
+	int failed = 0;
+	for (off_t len = 4096; len < whole; len += 4096) {
+		const char *cmds[][3] = { { "stats", NULL }, { "task", "list" },
+					  { "verify", NULL } };
+		cr_assert_eq(truncate(path, len), 0);
+		for (int k = 0; k < 3; k++) {
+			cr_assert_eq(tu_cli_argv(&r, ws, cmds[k]), 0);
+			cr_assert(r.status == 0 || r.status == 5,
+				  "%s at %lld bytes: exit %d\n%s", cmds[k][0],
+				  (long long)len, r.status, r.err);
+			if (r.status == 5) {
+				failed++;
+				cr_assert(tu_err_names(&r, "storage"), "%s",
+					  r.err);
+				cr_assert_str_eq(
+					tu_str(json_object_get(r.json,
+							       "error"),
+					       "code"),
+					"storage");
+			}
+			tu_run_release(&r);
+		}
+		f = fopen(path, "wb"); /* whole again, for the next cut */
+		cr_assert_eq(fwrite(copy, 1, (size_t)whole, f),
+			     (size_t)whole);
+		fclose(f);
+	}
+	free(copy);
+	cr_assert_gt(failed, 0, "no cut was noticed");
+	OK(&r, "verify");
+	tu_run_release(&r);
+}
+
 Test(cli, stats_counts)
 {
 	tu_run r;

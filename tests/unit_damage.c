@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -359,51 +357,4 @@ Test(damage, a_view_without_its_databases_is_absent_until_rebuilt,
 	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
 				  &count, next, &err),
 		     0, "%s", err.message);
-}
-
-/* A data file cut short (a partial copy or restore) is refused at open as
- * a storage error naming it, at every length short of its pages; LMDB
- * would otherwise read past its end through the map and the process die
- * of SIGBUS.  A file longer than its pages (free space at the end) is
- * fine. */
-Test(damage, a_data_file_cut_short_is_refused_at_open, .init = setup,
-     .fini = teardown)
-{
-	char path[96];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	tl_db_close(db);
-	db = NULL;
-	struct stat st;
-	cr_assert_eq(stat(path, &st), 0);
-	off_t whole = st.st_size;
-	cr_assert_gt(whole, 3 * 4096);
-	char *copy = malloc((size_t)whole);
-	FILE *f = fopen(path, "rb");
-	cr_assert_eq(fread(copy, 1, (size_t)whole, f), (size_t)whole);
-	fclose(f);
-
-	size_t n;
-	tl_open_opts o = { .views = tl_views_all(&n) };
-	o.views_len = n;
-	tl_open_opts plain = { .flags = TL_OPEN_RDONLY };
-	for (off_t len = 4096 * 2; len < whole; len += 4096) {
-		cr_assert_eq(truncate(path, len), 0);
-		tl_err err = { 0 };
-		tl_db *d = NULL;
-		int rc = tl_db_open(dir, len % 8192 ? &plain : &o, &d, &err);
-		cr_expect_eq(rc, TL_ESTORAGE, "%lld bytes: %d",
-			     (long long)len, rc);
-		cr_expect(strstr(err.message, "cut short"), "%lld bytes: %s",
-			  (long long)len, err.message);
-		if (!rc)
-			tl_db_close(d);
-		f = fopen(path, "wb"); /* whole again, for the next cut */
-		cr_assert_eq(fwrite(copy, 1, (size_t)whole, f), (size_t)whole);
-		fclose(f);
-	}
-	cr_assert_eq(truncate(path, whole + 8 * 4096), 0);
-	tl_err err;
-	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
-	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
-	free(copy);
 }

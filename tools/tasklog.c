@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -934,13 +935,19 @@ static int open_workspace(struct cli *c)
 	if (rc == TL_ESTORAGE && c->cmd->open == OPEN_LOG) {
 		/* The views could not be brought up to date (a damaged log
 		 * stops the rebuild an open runs): read the log as it is, so
-		 * that verify can say what is wrong with it. */
-		fputs("tasklog: the views could not be brought up to date: ",
-		      stderr);
-		put_clean(stderr, c->err.message);
-		fputs("; reading the log without them\n", stderr);
+		 * that verify can say what is wrong with it.  Said only when
+		 * that works: otherwise the store itself failed, and its
+		 * error is the one line. */
+		tl_err first = c->err;
 		oo.flags = TL_OPEN_RDONLY;
 		rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
+		if (!rc) {
+			fputs("tasklog: the views could not be brought up to "
+			      "date: ",
+			      stderr);
+			put_clean(stderr, first.message);
+			fputs("; reading the log without them\n", stderr);
+		}
 	}
 	if (rc)
 		return rc;
@@ -2016,10 +2023,42 @@ static bool json_requested(int argc, char **argv)
 	return false;
 }
 
+/* LMDB reads the workspace through a memory map: a page past the end of
+ * a data file cut short (a partial copy or restore) or a failing disk
+ * raises SIGBUS.  Report it as the storage error it is, on one line
+ * (and as a document with --json), and exit 5, instead of dying of the
+ * signal.  Only async-signal-safe calls: write and _exit. */
+static bool sigbus_json;
+
+static void on_sigbus(int sig)
+{
+	static const char line[] =
+		"tasklog: storage: reading the workspace failed (SIGBUS): its "
+		"data file is shorter than the pages it refers to (cut short "
+		"by a partial copy or restore?) or the disk failed; restore "
+		"it from a copy\n";
+	static const char doc[] =
+		"{\"error\":{\"code\":\"storage\",\"message\":\"reading "
+		"the workspace failed (SIGBUS): its data file is shorter than "
+		"the pages it refers to or the disk failed\",\"field\":"
+		"\"storage\"}}\n";
+	ssize_t ignored;
+	(void)sig;
+	ignored = write(STDERR_FILENO, line, sizeof line - 1);
+	if (sigbus_json)
+		ignored = write(STDOUT_FILENO, doc, sizeof doc - 1);
+	(void)ignored;
+	_exit(-TL_ESTORAGE);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { .err = { .index = -1 } };
 	int rc, status = 0;
+	struct sigaction sa = { .sa_handler = on_sigbus };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 
 	/* Character classes only (display widths of text in tables);
 	 * numbers and messages stay in the C locale. */
@@ -2038,6 +2077,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	sigbus_json = c.json;
 	if (c.cmd->open != OPEN_NONE) {
 		rc = open_workspace(&c);
 		if (rc) {
