@@ -59,6 +59,11 @@ extern pthread_mutex_t tl_uuid_mu;  /* text.c: the last UUIDv7 made */
  * bytes. */
 void tl_uuid_forked(void);
 
+/* A time zone as a workspace may hold it: what tl_tz_valid() accepts,
+ * and also what 0.3.2 and earlier accepted at init (names with an empty
+ * part, posix/Factory), which must keep working (time.c). */
+bool tl_tz_stored_ok(const char *tz);
+
 /* ---- the store ------------------------------------------------------ */
 
 /* This process's handles on a view's serving generation. */

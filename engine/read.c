@@ -411,7 +411,7 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 	else {
 		memcpy(buf, v.mv_data, v.mv_size);
 		buf[v.mv_size] = 0;
-		if (!tl_tz_valid(buf))
+		if (!tl_tz_stored_ok(buf))
 			problem(vf, "meta: time zone '%.64s' is not in this host's time-zone database",
 				buf);
 	}

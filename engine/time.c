@@ -125,7 +125,11 @@ static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 
 /* ---- zones -------------------------------------------------------------- */
 
-bool tl_tz_valid(const char *tz)
+/* A name of the zone database that can be read: letters, digits and
+ * "/_+-", nothing out of the directory, a TZif file.  strict: also one
+ * spelling per zone and only places (what new input may name); not
+ * strict: what 0.3.2 and earlier stored, which must keep working. */
+static bool tz_name_ok(const char *tz, bool strict)
 {
 	char path[sizeof(ZONEINFO_DIR) + TZ_NAME_MAX];
 	char magic[4];
@@ -139,17 +143,18 @@ bool tl_tz_valid(const char *tz)
 	if (strcmp(tz, "UTC") == 0)
 		return true;
 	len = strnlen(tz, TZ_NAME_MAX + 1);
-	/* One spelling per zone: no empty part ("Europe//Berlin", a
-	 * leading or trailing '/'). */
-	if (len == 0 || len > TZ_NAME_MAX || tz[0] == '/' ||
-	    tz[len - 1] == '/' || strstr(tz, "//") || strstr(tz, ".."))
+	if (len == 0 || len > TZ_NAME_MAX || tz[0] == '/' || strstr(tz, ".."))
 		return false;
-	/* Files of the directory that are zones but not places, under any
-	 * directory ("posix/Factory"): the machine's own (differs between
-	 * machines), the default rules, a placeholder; and the leap-second
-	 * ("right/") variants, which count time differently from every
-	 * other zone. */
-	const char *last = strrchr(tz, '/');
+	/* One spelling per zone: no empty part ("Europe//Berlin", a
+	 * trailing '/'). */
+	if (strict && (tz[len - 1] == '/' || strstr(tz, "//")))
+		return false;
+	/* Files of the directory that are zones but not places (under any
+	 * directory when strict: "posix/Factory"): the machine's own
+	 * (differs between machines), the default rules, a placeholder; and
+	 * the leap-second ("right/") variants, which count time differently
+	 * from every other zone. */
+	const char *last = strict ? strrchr(tz, '/') : NULL;
 	last = last ? last + 1 : tz;
 	if (!strcmp(last, "localtime") || !strcmp(last, "posixrules") ||
 	    !strcmp(last, "Factory") || !strncmp(tz, "right/", 6))
@@ -178,6 +183,16 @@ bool tl_tz_valid(const char *tz)
 	     memcmp(magic, "TZif", sizeof(magic)) == 0;
 	close(fd);
 	return ok;
+}
+
+bool tl_tz_valid(const char *tz)
+{
+	return tz_name_ok(tz, true);
+}
+
+bool tl_tz_stored_ok(const char *tz)
+{
+	return tz_name_ok(tz, false);
 }
 
 /* ---- the zone database, read directly ----------------------------------
@@ -498,7 +513,7 @@ static const struct zone *zone_get(const char *tz)
 	pthread_mutex_unlock(&tl_zones_mu);
 	if (z)
 		return z;
-	if (!tl_tz_valid(tz))
+	if (!tl_tz_stored_ok(tz)) /* a stored zone: as it was accepted */
 		return NULL;
 
 	snprintf(path, sizeof path, "%s%s", ZONEINFO_DIR, tz);

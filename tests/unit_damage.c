@@ -158,6 +158,40 @@ Test(damage, damaged_settings_are_named_and_verify_sees_them,
 	verify_says("meta: the first admin");
 }
 
+/* Zones that 0.3.2 accepted at init and 0.3.3 refuses as new input
+ * (a name with an empty part, posix/Factory) keep working in the
+ * workspaces that hold them: dates are read in them and verify is
+ * clean. */
+Test(damage, a_zone_stored_by_an_older_release_keeps_working,
+     .init = setup, .fini = teardown)
+{
+	static const char *const zones[] = { "Europe//Berlin",
+					     "posix/Factory" };
+	for (size_t i = 0; i < 2; i++) {
+		tl_err err;
+		cr_assert_not(tl_tz_valid(zones[i]));
+		damage(db->meta, "tz", 2, zones[i], strlen(zones[i]));
+		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+			     .link = tl_s("lead:2"),
+			     .due = tl_s("2030-01-02") };
+		tl_result r;
+		cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0,
+			     "%s: %s", zones[i], err.message);
+		tl_result_release(&r);
+		seen[0] = 0;
+		cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
+			     "%s: %s", zones[i], seen);
+	}
+	/* A new call's zone is held to the new rule. */
+	tl_ctx berlin2 = { .actor = "admin", .tz = "Europe//Berlin" };
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+		     .link = tl_s("lead:2"), .due = tl_s("2030-01-02") };
+	tl_result r;
+	tl_err err;
+	cr_assert_eq(tl_exec(db, &berlin2, &c, 1, &r, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "tz");
+}
+
 Test(damage, idempotency_records_and_members_are_verified, .init = setup,
      .fini = teardown)
 {
