@@ -51,3 +51,12 @@ bool tl_proc_init(void)
 	pthread_once(&proc_once, proc_init);
 	return sodium_ok;
 }
+
+/* Once when the library is loaded, before the program's threads can fork
+ * while another one is inside the first sodium_init() (a child would
+ * then run the once routine again and wait on libsodium's mutex for
+ * ever); the calls above remain for a program whose loader skips it. */
+__attribute__((constructor)) static void proc_load(void)
+{
+	tl_proc_init();
+}
