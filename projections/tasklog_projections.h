@@ -27,7 +27,8 @@ TL_API const char *tl_view_name(const tl_view *v);
 /* `task list`.  Text as typed by the user; all validated here.  Several
  * values of one filter OR-combine; filters AND-combine. */
 typedef struct tl_list_query {
-	const tl_slice *assignees;  /* member id, "me" or "unassigned" */
+	const tl_slice *assignees;  /* member id, "me" or "unassigned"; never
+				       the system user (TL_EINVALID) */
 	size_t assignees_len;
 	const tl_slice *statuses;   /* none: active statuses only */
 	size_t statuses_len;
@@ -58,7 +59,8 @@ TL_API int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 
 /* A member's active tasks due in [now, now + days), soonest first.
  * member: NULL or "me" = the actor; another member's needs an admin
- * (TL_EFORBIDDEN "member"), an unknown one is TL_ENOTFOUND "member".
+ * (TL_EFORBIDDEN "member"), an unknown one is TL_ENOTFOUND "member", the
+ * system user (named, or as the actor) TL_EINVALID "member".
  * days <= 0: 7, at most 36600 (TL_EINVALID "days"); limit and cursor as
  * for tl_task_list, with cursors of their own. */
 TL_API int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
