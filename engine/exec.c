@@ -367,7 +367,8 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	uint64_t seq = tl_get_be64(p);
 	size_t sk_len = v.mv_size - 8; /* the stream key, after p[8]... */
 	p += 8;
-	if (p[0] == 'F') { /* the request's fingerprint first (since 0.3) */
+	bool unchanged = p[0] == 'N'; /* the first run appended nothing */
+	if (p[0] == 'F' || unchanged) { /* the fingerprint (since 0.3) */
 		if (sk_len < 1 + TL_IDEM_FP_LEN + 1)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "corrupt idempotency record");
@@ -429,29 +430,68 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 				return tl_err_oom(err);
 		}
 	}
-	res->seq = seq;
+	res->seq = unchanged ? 0 : seq;
 	res->appended = false;
 	if (result_doc(res, &t->doc))
 		return tl_err_oom(err);
 	return 1;
 }
 
-/* Store key -> seq, the request's fingerprint (idem_lookup made it) and
- * the stream key of the command's target. */
-static int idem_store(run *r, tl_slice key, uint64_t seq, tl_slice stream,
-		      tl_err *err)
+/* Store key -> seq, the tag ('F': the first run appended up to seq; 'N':
+ * it changed nothing, and seq is its target's last event then), the
+ * request's fingerprint (idem_lookup made it) and the stream key of the
+ * command's target. */
+static int idem_put(run *r, tl_slice key, uint64_t seq, char tag,
+		    tl_slice stream, tl_err *err)
 {
 	uint8_t buf[8 + 1 + TL_IDEM_FP_LEN + TL_STREAM_KEY_MAX];
 	if (!key.p)
 		return 0;
 	tl_put_be64(buf, seq);
-	buf[8] = 'F';
+	buf[8] = (uint8_t)tag;
 	memcpy(buf + 9, r->fp, TL_IDEM_FP_LEN);
 	size_t n = 9 + TL_IDEM_FP_LEN;
 	n += tl_stream_key(stream, buf + n);
 	MDB_val k = { key.len, (void *)key.p }, v = { n, buf };
 	int rc = mdb_put(r->t->cur, r->t->db->idem, &k, &v, MDB_NOOVERWRITE);
 	return rc ? tl_mdb_err(err, rc, "store idempotency key") : 0;
+}
+
+static int idem_store(run *r, tl_slice key, uint64_t seq, tl_slice stream,
+		      tl_err *err)
+{
+	return idem_put(r, key, seq, 'F', stream, err);
+}
+
+/* A request under a key that changed nothing is remembered too: its
+ * retry returns the same result (the target as it was then, even when
+ * others changed it since) and appends nothing, and another request
+ * under the key is refused, as after one that appended. */
+static int idem_store_unchanged(run *r, tl_slice key, tl_slice stream,
+				tl_err *err)
+{
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	MDB_val k, v;
+	MDB_cursor *c;
+	uint64_t seq = 0;
+	uint32_t ver;
+	int rc;
+
+	if (!key.p)
+		return 0;
+	k.mv_size = tl_stream_key(stream, sk);
+	k.mv_data = sk;
+	if ((rc = mdb_cursor_open(r->t->cur, r->t->db->streams, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	if (!rc)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+	mdb_cursor_close(c);
+	if (!rc && !tl_stream_val(&v, &ver, &seq))
+		rc = MDB_CORRUPTED;
+	if (rc)
+		return tl_mdb_err(err, rc, "read stream");
+	return idem_put(r, key, seq, 'N', stream, err);
 }
 
 /* ---- appending -------------------------------------------------------- */
@@ -745,6 +785,10 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 	}
 	if (ch.kind < 0) {
 		rc = result_unchanged(r, &task, res, err);
+		if (!rc)
+			rc = idem_store_unchanged(r, c->idempotency_key,
+						  (tl_slice){ idtext, 36 },
+						  err);
 		goto out;
 	}
 	msgpack_sbuffer_clear(&t->data);
@@ -926,7 +970,11 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		res->seq = 0;
 		if (tp.failed || result_doc(res, &t->doc))
 			return tl_err_oom(err);
-		return 0;
+		char stream[8 + TL_MEMBER_ID_MAX];
+		int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
+		return idem_store_unchanged(r, c->idempotency_key,
+					    (tl_slice){ stream, (size_t)sn },
+					    err);
 	}
 	if (old.admin && old.crm_access && !(m.admin && m.crm_access) &&
 	    other_admins(r, m.id) == 0)

@@ -430,9 +430,11 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 			(char *)v.mv_data);
 }
 
-/* Each idempotency record names the last event of its first run (seq
- * 8 BE, then 'F' and the 16-byte request fingerprint since 0.3, then the
- * stream key of its target): that event exists and is of that stream. */
+/* Each idempotency record names the last event of its first run, or of
+ * its target when that run changed nothing (seq 8 BE, then 'F', or 'N'
+ * since 0.3.3 for a run that changed nothing, and the 16-byte request
+ * fingerprint since 0.3, then the stream key of its target): that event
+ * exists and is of that stream. */
 static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 		       msgpack_zone *zone, tl_err *err)
 {
@@ -449,13 +451,14 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 		int kn = (int)(k.mv_size > 64 ? 64 : k.mv_size);
 		const uint8_t *p = v.mv_data;
 		size_t n = v.mv_size;
-		if (n < 9 || (p[8] == 'F' && n < 8 + 1 + TL_IDEM_FP_LEN + 1)) {
+		bool fp = p[8] == 'F' || p[8] == 'N';
+		if (n < 9 || (fp && n < 8 + 1 + TL_IDEM_FP_LEN + 1)) {
 			problem(vf, "idempotency key %.*s: record of %zu bytes",
 				kn, (char *)k.mv_data, n);
 			continue;
 		}
 		uint64_t seq = tl_get_be64(p);
-		size_t at = p[8] == 'F' ? 8 + 1 + TL_IDEM_FP_LEN : 8;
+		size_t at = fp ? 8 + 1 + TL_IDEM_FP_LEN : 8;
 		tl_event ev;
 		tl_err e;
 		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {

@@ -22,7 +22,8 @@
  *   idem     key: idempotency key bytes.  val: seq (8, BE) of the first
  *            run's last event + 'F' + the request's 16-byte fingerprint
  *            (since 0.3.0; absent in older records) + the stream key of
- *            its target.
+ *            its target.  A first run that changed nothing: its
+ *            target's last event then + 'N' (since 0.3.3) + the same.
  *   members  key: member id.  val: member document {id, name, role,
  *            crm_access, kind}.
  *   meta     "format" -> u32 BE; "tz", "week_start", "admin" -> text;

@@ -2690,6 +2690,73 @@ Test(idempotency, repeat_of_a_change_returns_the_task_as_the_first_run_left_it)
 	tl_result_release(&b);
 }
 
+/* A request under a key that changed nothing keeps the key: its retry
+ * (after someone else changed the task) returns the task as it was and
+ * appends nothing, and another request under the key is a conflict. */
+Test(idempotency, a_request_that_changed_nothing_keeps_its_key)
+{
+	char id[37];
+	add_task(T0 + SEC, "A", id);
+	tl_cmd same = on(TL_TASK_UPDATE, id);
+	same.title = tl_s("A");
+	same.idempotency_key = tl_s("retry1");
+	tl_result a, b, c;
+	uint64_t events = nevents();
+	RUN1(at(T0 + 2 * SEC), &a, NULL, same);
+	cr_assert(!a.appended);
+	cr_assert_eq(a.seq, 0);
+	cr_assert_eq(nevents(), events);
+	tl_cmd other = on(TL_TASK_UPDATE, id);
+	other.title = tl_s("B");
+	RUN1(at(T0 + 3 * SEC), &c, NULL, other);
+	tl_result_release(&c);
+	events = nevents();
+	RUN1(at(T0 + 4 * SEC), &b, NULL, same);
+	EXPECT_REPLAY(&a, &b, events);
+	doc d;
+	doc_parse(&d, b.doc, b.doc_len);
+	EXPECT_STR(d.o, "title", "A");
+	EXPECT_UINT(d.o, "version", 1);
+	doc_free(&d);
+	tl_result_release(&a);
+	tl_result_release(&b);
+	get_task(id, &d, NULL, NULL);
+	EXPECT_STR(d.o, "title", "B"); /* the other change stands */
+	doc_free(&d);
+
+	/* A tag already there, then another tag under the same key. */
+	tl_slice x = tl_s("x"), y = tl_s("y");
+	tl_cmd tag = on(TL_TASK_TAG, id);
+	tag.tags = &x;
+	tag.tags_len = 1;
+	RUN1(at(T0 + 5 * SEC), &c, NULL, tag);
+	tl_result_release(&c);
+	tag.idempotency_key = tl_s("t1");
+	RUN1(at(T0 + 6 * SEC), &c, NULL, tag);
+	cr_assert(!c.appended);
+	tl_result_release(&c);
+	tl_cmd tag_y = tag;
+	tag_y.tags = &y;
+	events = nevents();
+	REJECT(TL_ECONFLICT, "idempotency_key", tag_y);
+	cr_assert_eq(nevents(), events);
+	RUN1(at(T0 + 7 * SEC), &c, NULL, tag); /* the retry still replays */
+	cr_assert(!c.appended);
+	tl_result_release(&c);
+
+	/* A member update that changes nothing, the same way. */
+	tl_cmd mu = { .kind = TL_MEMBER_UPDATE, .id = tl_s("admin"),
+		      .role = tl_s("admin"), .idempotency_key = tl_s("m1") };
+	RUN1(at(T0 + 8 * SEC), &c, NULL, mu);
+	cr_assert(!c.appended);
+	tl_result_release(&c);
+	tl_cmd mu2 = mu;
+	mu2.role = (tl_slice){ 0 };
+	mu2.name = tl_s("Renamed");
+	REJECT(TL_ECONFLICT, "idempotency_key", mu2);
+	EXPECT_CLEAN();
+}
+
 Test(idempotency, repeated_member_add_returns_the_first_result)
 {
 	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("frank"),
