@@ -700,12 +700,21 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	msgpack_zone_destroy(&zone);
 	if (rc)
 		return rc;
-	/* Views are compared with a rebuild of their own (write txns). */
+	/* Views are compared with a rebuild of their own (write txns).  A
+	 * damaged log (an event that does not decode, a gap) stops that
+	 * rebuild: a problem of its own, after what the log checks found,
+	 * not an error that would hide those. */
 	if (!(db->flags & TL_OPEN_RDONLY)) {
-		rc = tl_verify_views(db, fn, arg, err);
-		if (rc < 0)
+		tl_err e = { 0 };
+		rc = tl_verify_views(db, fn, arg, &e);
+		if (rc == TL_ESTORAGE)
+			problem(&vf, "views: not compared, a rebuild from the log failed: %s",
+				e.message);
+		else if (rc < 0) {
+			*err = e;
 			return rc;
-		problem_count_add(&vf, rc);
+		} else
+			problem_count_add(&vf, rc);
 	}
 	return vf.problems;
 out_txn:

@@ -398,6 +398,58 @@ static void move_event(uint64_t seq, uint64_t to)
 	mdb_env_close(env);
 }
 
+/* Replace the first byte of event `seq` (its map header) with LMDB alone:
+ * an event that no longer decodes. */
+static void spoil_event(uint64_t seq)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t kb[8];
+	for (int i = 0; i < 8; i++)
+		kb[i] = (uint8_t)(seq >> (56 - 8 * i));
+	MDB_val k = { 8, kb }, v;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 128);
+	cr_assert_eq(mdb_env_open(env, ws, 0, 0666), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "events", 0, &dbi), 0);
+	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[0] = 0xc1; /* never used by msgpack */
+	MDB_val nv = { v.mv_size, copy };
+	cr_assert_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	free(copy);
+	mdb_env_close(env);
+}
+
+/* An event in the middle of the log damaged while the views are current
+ * (no rebuild at open): verify's answer is the list of problems, the log
+ * checks' findings first and the views' failed rebuild among them, not a
+ * storage error that hides them. */
+Test(rebuild_cli, verify_lists_problems_when_the_views_cannot_be_rebuilt)
+{
+	tu_run r;
+	free(add("admin", "One", "lead:1", NULL, NULL));
+	free(add("admin", "Two", "lead:1", NULL, NULL));
+	free(add("admin", "Three", "lead:1", NULL, NULL));
+	spoil_event(4);
+	EXPECT(&r, 5, "verify");
+	json_t *p = json_object_get(r.json, "problems");
+	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);
+	cr_assert(json_array_size(p) > 0, "%s", r.out);
+	cr_assert(strstr(r.out, "event 4: cannot be decoded"), "%s", r.out);
+	cr_assert(strstr(r.out, "views: not compared"), "%s", r.out);
+	cr_assert_null(json_object_get(r.json, "error"), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "verify", NULL), 0);
+	cr_assert_eq(r.status, 5);
+	cr_assert(strstr(r.out, "event 4: cannot be decoded"), "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A gap in the log: commands fail with a storage error naming the missing
  * seq (the views cannot be rebuilt over it), and verify still opens the
  * log without the views and lists what is wrong with it. */

@@ -1771,9 +1771,19 @@ static int run_verify(struct cli *c)
 	size_t i;
 	json_t *p;
 
-	if (n < 0) {
+	if (n < 0 && json_array_size(problems) == 0) {
 		json_decref(problems);
 		return n;
+	}
+	if (n < 0) {
+		/* It stopped after finding problems: they are the answer,
+		 * with why it stopped last. */
+		char line[sizeof c->err.field + sizeof c->err.message + 32];
+		snprintf(line, sizeof line, "verify stopped: %s%s%s",
+			 c->err.field[0] ? c->err.field : "",
+			 c->err.field[0] ? ": " : "", c->err.message);
+		json_array_append_new(problems, json_string(line));
+		n = (int)json_array_size(problems);
 	}
 	if (c->json) {
 		json_t *o = json_object();
