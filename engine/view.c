@@ -1319,6 +1319,42 @@ static int rebuild_views(tl_db *db, const size_t *which, size_t n,
 	return rc;
 }
 
+/* An open's rebuild of the views it found stale: under the build lock,
+ * those still stale only.  Several processes that open an upgraded
+ * workspace at once would otherwise each rebuild the views in turn; the
+ * first one does, the others find them current when the lock is theirs. */
+static int rebuild_stale(tl_db *db, const size_t *which, size_t n,
+			 tl_err *err)
+{
+	size_t still[64], m = 0;
+	MDB_txn *txn;
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	int rc, fd = build_lock(db, err);
+
+	if (fd < 0)
+		return fd;
+	if ((rc = tl_read_begin(db, &txn, err)))
+		goto out;
+	if ((rc = tl_log_head(db, txn, &head, hash, err))) {
+		mdb_txn_abort(txn);
+		goto out;
+	}
+	bool behind = head > 0 && views_seq(db, txn) != head;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t ver, gen;
+		if (behind || !meta_read(db, txn, db->views[which[i]], &ver,
+					 &gen) ||
+		    ver != db->views[which[i]]->version)
+			still[m++] = which[i];
+	}
+	mdb_txn_abort(txn);
+	rc = m ? rebuild_locked(db, still, m, NULL, NULL, err) : 0;
+out:
+	build_unlock(fd);
+	return rc;
+}
+
 int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	       size_t n, tl_progress_fn progress, void *arg, tl_err *err)
 {
@@ -1432,7 +1468,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 		return tl_mdb_err(err, rc, "commit");
 	if (n) {
 		for (;;) {
-			rc = rebuild_views(db, stale, n, NULL, NULL, err);
+			rc = rebuild_stale(db, stale, n, err);
 			if (rc != TL_EAGAIN)
 				break;
 			if ((rc = tl_db_grow(db, err)))

@@ -373,6 +373,64 @@ Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
 	count_view.dbs_len = 1;
 }
 
+static void nap(void *arg)
+{
+	(void)arg;
+	usleep(200 * 1000);
+}
+
+/* Processes that open a workspace with an outdated view at once rebuild
+ * it once: the others find it current when the build lock is theirs. */
+Test(rebuild, processes_opening_an_outdated_view_at_once_rebuild_it_once,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_with(with_counts, 1);
+	uint32_t ver;
+	init_ws(db);
+	add_tasks(db, 300, "alice");
+	uint32_t gen = stored_gen(db, "counts", &ver);
+	tl_db_close(db);
+
+	count_view.version = 2;
+	int go[2];
+	cr_assert_eq(pipe(go), 0);
+	pid_t kids[4];
+	for (int i = 0; i < 4; i++) {
+		kids[i] = fork();
+		cr_assert_neq(kids[i], -1);
+		if (kids[i] == 0) {
+			char c;
+			close(go[1]);
+			if (read(go[0], &c, 1) < 0)
+				_exit(2);
+			/* A rebuild slow to switch: every other child looks
+			 * at the views before the first one is done. */
+			tl_rebuild_hook = nap;
+			tl_open_opts o = { .views = with_counts,
+					   .views_len = 1 };
+			tl_db *d;
+			tl_err err;
+			if (tl_db_open(dir, &o, &d, &err))
+				_exit(1);
+			tl_db_close(d);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(go[1]); /* all of them at once */
+	for (int i = 0; i < 4; i++) {
+		int st;
+		cr_assert_eq(waitpid(kids[i], &st, 0), kids[i]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	db = open_with(with_counts, 1);
+	cr_assert_eq(stored_gen(db, "counts", &ver), gen + 1,
+		     "rebuilt %u times", stored_gen(db, "counts", &ver) - gen);
+	cr_assert_eq(ver, 2);
+	tl_db_close(db);
+	count_view.version = 1;
+}
+
 Test(rebuild, verify_reports_a_view_of_another_version, .init = mkws,
      .fini = rmws)
 {
