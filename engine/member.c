@@ -60,13 +60,16 @@ static int member_unpack(const void *doc, size_t len, tl_member *m,
 	tl_slice id = tl_obj_slice(tl_map_get(&o, "id"));
 	tl_slice name = tl_obj_slice(tl_map_get(&o, "name"));
 	const msgpack_object *crm = tl_map_get(&o, "crm_access");
+	const msgpack_object *role = tl_map_get(&o, "role");
+	/* A role neither word names is damage, not "not an admin". */
 	if (!id.p || id.len > TL_MEMBER_ID_MAX || !name.p ||
 	    name.len > TL_NAME_MAX || !crm ||
-	    crm->type != MSGPACK_OBJECT_BOOLEAN)
+	    crm->type != MSGPACK_OBJECT_BOOLEAN ||
+	    !(tl_obj_is_str(role, "admin") || tl_obj_is_str(role, "member")))
 		return TL_ESTORAGE;
 	memcpy(m->id, id.p, id.len);
 	memcpy(m->name, name.p, name.len);
-	m->admin = tl_obj_is_str(tl_map_get(&o, "role"), "admin");
+	m->admin = tl_obj_is_str(role, "admin");
 	m->crm_access = crm->via.boolean;
 	return 0;
 }

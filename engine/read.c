@@ -662,6 +662,47 @@ static int verify_tasks(tl_db *db, MDB_txn *txn, verifier *vf,
 }
 
 
+/* verify refused its actor (rc, err): when the actor's stored record
+ * differs from the fold of its stream, the refusal comes from damage,
+ * which is what verify is for: say so (storage) instead. */
+static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	msgpack_zone zone;
+	tl_member stored, folded;
+	char id[TL_MEMBER_ID_MAX + 1];
+	tl_err e;
+
+	if (ctx && ctx->actor)
+		snprintf(id, sizeof id, "%s", ctx->actor);
+	if (tl_read_begin(db, &txn, &e))
+		return rc;
+	if (!(ctx && ctx->actor)) {
+		if (tl_meta_get(db, txn, "admin", &v) ||
+		    v.mv_size > TL_MEMBER_ID_MAX) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
+		memcpy(id, v.mv_data, v.mv_size);
+		id[v.mv_size] = 0;
+	}
+	msgpack_zone_init(&zone, 1024);
+	bool damaged =
+		tl_member_fold_until(db, txn, tl_s(id), UINT64_MAX, &folded,
+				     &zone, &e) == 0 &&
+		(tl_member_load(db, txn, tl_s(id), &stored, &zone, &e) != 0 ||
+		 stored.admin != folded.admin ||
+		 stored.crm_access != folded.crm_access);
+	msgpack_zone_destroy(&zone);
+	mdb_txn_abort(txn);
+	if (!damaged)
+		return rc;
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "member %s: the stored record differs from the log (%s): verify as another admin, or restore the workspace",
+			  id, err->message);
+}
+
 int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err)
 {
@@ -674,13 +715,18 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	if ((rc = tl_no_txn_open(db, err)))
 		return rc;
 	msgpack_zone_init(&zone, 4096);
-	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
+	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err))) {
+		if (rc == TL_EFORBIDDEN || rc == TL_ESTORAGE)
+			rc = actor_damaged(db, ctx, rc, err);
 		goto out;
+	}
 	if (!actor.admin) {
 		rc = tl_err_set(err, TL_EFORBIDDEN, "as",
 				"verify is for admins; '%s' is not one",
 				actor.id);
-		goto out_txn;
+		mdb_txn_abort(txn);
+		rc = actor_damaged(db, ctx, rc, err);
+		goto out;
 	}
 	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_streams(db, txn, &vf, &zone, err)) &&
@@ -717,8 +763,6 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 			problem_count_add(&vf, rc);
 	}
 	return vf.problems;
-out_txn:
-	mdb_txn_abort(txn);
 out:
 	msgpack_zone_destroy(&zone);
 	return rc;

@@ -192,6 +192,51 @@ Test(damage, a_zone_stored_by_an_older_release_keeps_working,
 	cr_assert_str_eq(err.field, "tz");
 }
 
+/* The only admin's record damaged (a role no word names, or CRM access
+ * taken away): verify, run as that admin, says the record is damaged
+ * (storage) instead of refusing the actor; run as another admin it lists
+ * the record among the problems. */
+Test(damage, a_damaged_admin_record_is_named_by_verify, .init = setup,
+     .fini = teardown)
+{
+	tl_err err;
+	uint8_t *doc;
+	size_t len;
+	MDB_txn *txn;
+	MDB_val k = { 5, "admin" }, v;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->members, &k, &v), 0);
+	len = v.mv_size;
+	doc = malloc(len);
+	memcpy(doc, v.mv_data, len);
+	mdb_txn_abort(txn);
+	uint8_t *role = memmem(doc, len, "\xa4role\xa5" "admin", 11);
+	cr_assert_not_null(role, "the role in the record");
+	role += 6;
+	role[4] = 'o'; /* "admio" */
+	damage(db->members, "admin", 5, doc, len);
+	int rc = tl_verify(db, NULL, note_problem, NULL, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field, err.message);
+	cr_assert(strstr(err.message, "differs from the log"), "%s",
+		  err.message);
+	tl_ctx sys = { .actor = TL_SYSTEM_USER };
+	seen[0] = 0;
+	cr_assert_gt(tl_verify(db, &sys, note_problem, NULL, &err), 0);
+	cr_assert(strstr(seen, "member admin"), "%s", seen);
+
+	role[4] = 'n'; /* "admin" again, and CRM access false */
+	uint8_t *t = memmem(doc, len, "crm_access", 10);
+	cr_assert_not_null(t);
+	cr_assert_eq(t[10], 0xc3); /* true */
+	t[10] = 0xc2;
+	damage(db->members, "admin", 5, doc, len);
+	cr_assert_eq(tl_verify(db, NULL, note_problem, NULL, &err),
+		     TL_ESTORAGE);
+	cr_assert(strstr(err.message, "differs from the log"), "%s",
+		  err.message);
+	free(doc);
+}
+
 Test(damage, idempotency_records_and_members_are_verified, .init = setup,
      .fini = teardown)
 {
