@@ -88,47 +88,78 @@ static int open_gen(MDB_txn *txn, const tl_view *v, uint32_t gen,
 	return 0;
 }
 
-/* Drop every database of generation gen of view v: those named
- * "v.NAME.GEN." and anything, found in LMDB's list of named databases,
- * so that a generation made by another version of the view (which had
- * other databases) goes whole. */
-static int drop_gen(MDB_txn *txn, const tl_view *v, uint32_t gen)
+/* Drop databases of view v by name: those of generation gen, or (others
+ * set) those of every generation but gen.  By name, found in LMDB's list
+ * of named databases, so that a generation made by another version of the
+ * view (which had other databases) goes whole, and so do generations
+ * stranded by damage or by an interrupted switch. */
+static int drop_gens(MDB_txn *txn, const tl_view *v, uint32_t gen,
+		     bool others)
 {
-	char prefix[96], names[TL_VIEW_DBS_MAX * 2][160];
-	size_t n = 0, plen;
+	char prefix[96], names[16][160];
+	size_t n, plen;
 	MDB_dbi main_dbi, d;
 	MDB_cursor *c;
 	MDB_val k, val;
 	int rc;
 
-	snprintf(prefix, sizeof prefix, "v.%s.%u.", v->name, gen);
+	if (others)
+		snprintf(prefix, sizeof prefix, "v.%s.", v->name);
+	else
+		snprintf(prefix, sizeof prefix, "v.%s.%u.", v->name, gen);
 	plen = strlen(prefix);
-	if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) ||
-	    (rc = mdb_cursor_open(txn, main_dbi, &c)))
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)))
 		return rc;
-	k.mv_size = plen;
-	k.mv_data = prefix;
-	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
-	     rc == 0 && n < sizeof names / sizeof *names;
-	     rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
-			break;
-		if (k.mv_size >= sizeof names[0])
-			continue;
-		memcpy(names[n], k.mv_data, k.mv_size);
-		names[n++][k.mv_size] = 0;
-	}
-	mdb_cursor_close(c);
-	if (rc && rc != MDB_NOTFOUND)
-		return rc;
-	/* Dropped after the walk: a drop changes the list walked. */
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = mdb_dbi_open(txn, names[i], 0, &d)) == MDB_INCOMPATIBLE)
-			continue; /* a key of the main database, not ours */
-		if (rc || (rc = mdb_drop(txn, d, 1)))
+	do {
+		n = 0;
+		if ((rc = mdb_cursor_open(txn, main_dbi, &c)))
 			return rc;
-	}
+		k.mv_size = plen;
+		k.mv_data = prefix;
+		for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
+		     rc == 0 && n < sizeof names / sizeof *names;
+		     rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+				break;
+			if (k.mv_size >= sizeof names[0])
+				continue;
+			char *end, name[160];
+			memcpy(name, k.mv_data, k.mv_size);
+			name[k.mv_size] = 0;
+			if (others &&
+			    strtoul(name + plen, &end, 10) == gen && *end == '.')
+				continue; /* the one kept */
+			memcpy(names[n++], name, k.mv_size + 1);
+		}
+		mdb_cursor_close(c);
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+		/* Dropped after the walk: a drop changes the list walked. */
+		for (size_t i = 0; i < n; i++) {
+			rc = mdb_dbi_open(txn, names[i], 0, &d);
+			if (rc == MDB_INCOMPATIBLE)
+				continue; /* a key of the main database */
+			if (rc || (rc = mdb_drop(txn, d, 1)))
+				return rc;
+		}
+	} while (n == sizeof names / sizeof *names);
 	return 0;
+}
+
+/* Whether every database of generation gen of view v exists. */
+static bool gen_exists(MDB_txn *txn, const tl_view *v, uint32_t gen)
+{
+	MDB_dbi main_dbi;
+	char name[160];
+	if (mdb_dbi_open(txn, NULL, 0, &main_dbi))
+		return false;
+	for (size_t i = 0; i < v->dbs_len; i++) {
+		db_name(name, sizeof name, v, gen, i);
+		MDB_val k = { strlen(name), name }, val;
+		if (mdb_get(txn, main_dbi, &k, &val))
+			return false;
+	}
+	return true;
 }
 
 /* Bring this process's handles to the serving generations (another
@@ -793,7 +824,7 @@ static int targets_open(replay *r, MDB_txn *txn, uint32_t gen, tl_err *err)
 {
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		int rc = r->next == 1 ? drop_gen(txn, v, gen) : 0;
+		int rc = r->next == 1 ? drop_gens(txn, v, gen, false) : 0;
 		if (!rc)
 			rc = open_gen(txn, v, gen, MDB_CREATE, r->dbi[i]);
 		if (rc)
@@ -1235,16 +1266,20 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	for (size_t i = 0; !rc && i < n; i++) {
 		const tl_view *v = db->views[which[i]];
 		tl_view_state *s = &db->vstate[which[i]];
-		uint32_t ver, old;
-		if (meta_read(db, txn, v, &ver, &old) && old != gens[0]) {
-			if (s->ready && s->gen != old)
+		if (s->ready && s->gen != gens[0]) {
+			/* Dropped by another process: close its handles after
+			 * the commit.  (The drop below closes those of a
+			 * generation it drops.) */
+			if (!gen_exists(txn, v, s->gen))
 				for (size_t j = 0; j < v->dbs_len; j++)
 					gone[ngone++] = s->dbi[j];
-			if ((rc = drop_gen(txn, v, old))) {
-				rc = tl_mdb_err(err, rc, "drop view");
-				break;
-			}
-			db->vstate[which[i]].ready = false;
+			s->ready = false;
+		}
+		/* Every other generation goes: the one that served, and any
+		 * that damage or an interrupted switch stranded. */
+		if ((rc = drop_gens(txn, v, gens[0], true))) {
+			rc = tl_mdb_err(err, rc, "drop view");
+			break;
 		}
 		if ((rc = meta_write(db, txn, v, v->version, gens[0])))
 			rc = tl_mdb_err(err, rc, "switch view");
@@ -1343,9 +1378,9 @@ static int rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	bool behind = head > 0 && views_seq(db, txn) != head;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t ver, gen;
-		if (behind || !meta_read(db, txn, db->views[which[i]], &ver,
-					 &gen) ||
-		    ver != db->views[which[i]]->version)
+		const tl_view *v = db->views[which[i]];
+		if (behind || !meta_read(db, txn, v, &ver, &gen) ||
+		    ver != v->version || !gen_exists(txn, v, gen))
 			still[m++] = which[i];
 	}
 	mdb_txn_abort(txn);
@@ -1410,7 +1445,8 @@ static bool views_current(tl_db *db)
 	for (size_t i = 0; ok && i < db->views_len; i++) {
 		uint32_t ver, gen;
 		ok = meta_read(db, txn, db->views[i], &ver, &gen) &&
-		     ver == db->views[i]->version;
+		     ver == db->views[i]->version &&
+		     gen_exists(txn, db->views[i], gen);
 	}
 	mdb_txn_abort(txn);
 	return ok;
@@ -1450,7 +1486,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
 		if (meta_read(db, txn, v, &ver, &gen) && ver == v->version &&
-		    !behind)
+		    !behind && gen_exists(txn, v, gen))
 			continue;
 		if (head == 0) {
 			/* An empty log: the empty view is the right one. */
