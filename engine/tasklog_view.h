@@ -127,9 +127,10 @@ TL_API int tl_view_del(const tl_view_ctx *vc, size_t db, const void *k, size_t k
 #define TL_VIEW_LOAD_AND_APPLY 2u
 
 struct tl_view {
-	const char *name;
+	const char *name;             /* 1..32 of [a-z0-9_-], unique */
 	uint32_t version;             /* bump to force a rebuild */
-	const char *const *dbs;       /* names of its databases */
+	const char *const *dbs;       /* names of its databases (as name;
+					 1..TL_VIEW_DBS_MAX of them) */
 	const unsigned *db_flags;     /* MDB_DUPSORT etc., one per db */
 	size_t dbs_len;
 	/* Fold one event into the view.  before is the task before the event

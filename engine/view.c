@@ -1454,6 +1454,45 @@ static bool views_current(tl_db *db)
 
 /* Create missing views and rebuild those whose stored version differs
  * from the code's: run when a workspace is opened for writing. */
+/* A view's or database's name: 1..32 of [a-z0-9_-].  No dot: databases
+ * are named v.NAME.GEN.DB, and generations are dropped by that prefix. */
+static bool name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 1 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		      s[i] == '-'))
+			return false;
+	return true;
+}
+
+static int views_check(tl_db *db, tl_err *err)
+{
+	for (size_t i = 0; i < db->views_len; i++) {
+		const tl_view *v = db->views[i];
+		if (!v || !name_ok(v->name) || !v->dbs_len ||
+		    v->dbs_len > TL_VIEW_DBS_MAX || !v->dbs || !v->db_flags ||
+		    !v->apply)
+			return tl_err_set(err, TL_EINVALID, "views",
+					  "view %zu: a name of 1..32 of [a-z0-9_-], 1..%d databases and apply() are needed",
+					  i, TL_VIEW_DBS_MAX);
+		for (size_t j = 0; j < v->dbs_len; j++)
+			if (!name_ok(v->dbs[j]))
+				return tl_err_set(err, TL_EINVALID, "views",
+						  "view %s: database %zu needs a name of 1..32 of [a-z0-9_-]",
+						  v->name, j);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(db->views[j]->name, v->name))
+				return tl_err_set(err, TL_EINVALID, "views",
+						  "view %s is given twice",
+						  v->name);
+	}
+	return 0;
+}
+
 int tl_views_open(tl_db *db, tl_err *err)
 {
 	size_t stale[64], n = 0;
@@ -1464,6 +1503,8 @@ int tl_views_open(tl_db *db, tl_err *err)
 		return 0;
 	if (db->views_len > 64)
 		return tl_err_set(err, TL_EINVALID, "views", "too many views");
+	if ((rc = views_check(db, err)))
+		return rc;
 	db->vstate = calloc(db->views_len, sizeof *db->vstate);
 	if (!db->vstate)
 		return tl_err_oom(err);

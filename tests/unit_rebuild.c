@@ -379,6 +379,39 @@ static void nap(void *arg)
 	usleep(200 * 1000);
 }
 
+/* View and database names are checked at open: a dot would let one
+ * view's generations be taken for another's (they are dropped by the
+ * prefix v.NAME.), and two views of one name would share databases. */
+Test(rebuild, view_names_are_checked_at_open, .init = mkws, .fini = rmws)
+{
+	static const char *const dotted_dbs[] = { "a.b" };
+	static tl_view dotted = { .name = "counts.x", .version = 1,
+				  .dbs = count_dbs, .db_flags = count_flags,
+				  .dbs_len = 1, .apply = count_apply };
+	static tl_view db_dot = { .name = "other", .version = 1,
+				  .dbs = dotted_dbs, .db_flags = count_flags,
+				  .dbs_len = 1, .apply = count_apply };
+	static tl_view no_dbs = { .name = "none", .version = 1,
+				  .dbs = count_dbs, .db_flags = count_flags,
+				  .dbs_len = 0, .apply = count_apply };
+	const tl_view *const bad[][2] = { { &dotted }, { &db_dot },
+					  { &no_dbs },
+					  { &count_view, &count_view } };
+	const size_t lens[] = { 1, 1, 1, 2 };
+	tl_db *db = open_with(with_counts, 1);
+	init_ws(db);
+	tl_db_close(db);
+	for (size_t i = 0; i < 4; i++) {
+		tl_open_opts o = { .views = bad[i], .views_len = lens[i] };
+		tl_err err = { 0 };
+		cr_assert_eq(tl_db_open(dir, &o, &db, &err), TL_EINVALID,
+			     "case %zu", i);
+		cr_assert_str_eq(err.field, "views", "case %zu", i);
+	}
+	db = open_with(with_counts, 1);
+	tl_db_close(db);
+}
+
 /* Processes that open a workspace with an outdated view at once rebuild
  * it once: the others find it current when the build lock is theirs. */
 Test(rebuild, processes_opening_an_outdated_view_at_once_rebuild_it_once,
