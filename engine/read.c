@@ -698,9 +698,11 @@ static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
 	mdb_txn_abort(txn);
 	if (!damaged)
 		return rc;
+	char why[sizeof err->message]; /* tl_err_set writes err->message */
+	snprintf(why, sizeof why, "%s", err->message);
 	return tl_err_set(err, TL_ESTORAGE, "storage",
 			  "member %s: the stored record differs from the log (%s): verify as another admin, or restore the workspace",
-			  id, err->message);
+			  id, why);
 }
 
 int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,

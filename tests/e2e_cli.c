@@ -964,6 +964,34 @@ Test(member, add_list_update)
 	tu_run_release(&r);
 }
 
+/* A name holding a bidirectional override (U+202E) is shown escaped in
+ * the members' table, whole, and the columns after it stay aligned:
+ * the column is as wide as the escaped text. */
+Test(member, list_escapes_a_name_and_stays_aligned)
+{
+	tu_run r;
+	OK(&r, "member", "add", "zed", "--name", "Zed\xe2\x80\xae" "Z");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "member", "list", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "\xe2\x80\xae"), "%s", r.out);
+	cr_assert(strstr(r.out, "Zed\\xe2\\x80\\xaeZ "), "%s", r.out);
+	const char *role = strstr(r.out, "ROLE");
+	cr_assert_not_null(role, "%s", r.out);
+	size_t at = tu_columns(r.out, (size_t)(role - r.out));
+	const char *firsts[] = { "alice ", "zed " };
+	for (int i = 0; i < 2; i++) {
+		const char *row = strstr(r.out, firsts[i]);
+		cr_assert_not_null(row, "%s", r.out);
+		const char *end = strchr(row, '\n');
+		const char *m = strstr(row, "member");
+		cr_assert(m && m < end, "%s", r.out);
+		cr_assert_eq(tu_columns(row, (size_t)(m - row)), at,
+			     "row %d: %s", i, r.out);
+	}
+	tu_run_release(&r);
+}
+
 Test(member, add_existing_is_a_conflict)
 {
 	long long before = events();

@@ -450,6 +450,61 @@ Test(rebuild_cli, verify_lists_problems_when_the_views_cannot_be_rebuilt)
 	tu_run_release(&r);
 }
 
+/* The first record of database `name` spoiled (its first byte never
+ * used by msgpack). */
+static void spoil_first(const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 128);
+	cr_assert_eq(mdb_env_open(env, ws, 0, 0666), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[0] = 0xc1;
+	MDB_val nv = { v.mv_size, copy };
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	free(copy);
+	mdb_env_close(env);
+}
+
+/* A damaged task record: verify's answer is the list of problems, and
+ * when a later check cannot go on, why it stopped is the last of them,
+ * not an error document that drops what was found. */
+Test(rebuild_cli, verify_keeps_its_problems_when_it_stops)
+{
+	tu_run r;
+	free(add("admin", "One", "lead:1", NULL, NULL));
+	free(add("admin", "Two", "lead:1", NULL, NULL));
+	spoil_first("tasks");
+	EXPECT(&r, 5, "verify");
+	json_t *p = json_object_get(r.json, "problems");
+	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);
+	cr_assert_null(json_object_get(r.json, "error"), "%s", r.out);
+	cr_assert_geq(json_array_size(p), 2, "%s", r.out);
+	cr_assert(strstr(json_string_value(json_array_get(p, 0)),
+			 "stored state differs"), "%s", r.out);
+	cr_assert_str_eq(json_string_value(json_array_get(
+				 p, json_array_size(p) - 1)),
+			 "verify stopped: storage: corrupt task record");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "verify", NULL), 0);
+	cr_assert_eq(r.status, 5);
+	cr_assert(strstr(r.out, "stored state differs"), "%s", r.out);
+	cr_assert(strstr(r.out, "verify stopped: storage: corrupt task record\n"),
+		  "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A gap in the log: commands fail with a storage error naming the missing
  * seq (the views cannot be rebuilt over it), and verify still opens the
  * log without the views and lists what is wrong with it. */

@@ -234,7 +234,57 @@ Test(damage, a_damaged_admin_record_is_named_by_verify, .init = setup,
 		     TL_ESTORAGE);
 	cr_assert(strstr(err.message, "differs from the log"), "%s",
 		  err.message);
+	t[10] = 0xc3; /* CRM access true again */
+
+	/* A well-formed record that says "member": the actor loads, is
+	 * not an admin, and that refusal comes from damage too. */
+	role = memmem(doc, len, "\xa4role\xa5" "admin", 11);
+	cr_assert_not_null(role);
+	size_t at = (size_t)(role - doc) + 5, mlen = len + 1;
+	uint8_t *mdoc = malloc(mlen);
+	memcpy(mdoc, doc, at);
+	memcpy(mdoc + at, "\xa6" "member", 7);
+	memcpy(mdoc + at + 7, doc + at + 6, len - at - 6);
+	damage(db->members, "admin", 5, mdoc, mlen);
+	cr_assert_eq(tl_verify(db, NULL, note_problem, NULL, &err),
+		     TL_ESTORAGE, "%s: %s", err.field, err.message);
+	cr_assert(strstr(err.message, "differs from the log"), "%s",
+		  err.message);
+	/* ...and says what the refusal was, once */
+	cr_assert(strstr(err.message,
+			 "(verify is for admins; 'admin' is not one)"),
+		  "%s", err.message);
+	free(mdoc);
 	free(doc);
+}
+
+/* A stored role that is neither "admin" nor "member" is damage, not a
+ * member without the admin role: a member whose record says "membex"
+ * is refused with a storage error, and verify names the record. */
+Test(damage, a_member_record_with_an_unknown_role_is_a_storage_error,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	MDB_txn *txn;
+	MDB_val k = { 5, "alice" }, v;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->members, &k, &v), 0);
+	size_t len = v.mv_size;
+	uint8_t *doc = malloc(len);
+	memcpy(doc, v.mv_data, len);
+	mdb_txn_abort(txn);
+	uint8_t *role = memmem(doc, len, "\xa4role\xa6" "member", 12);
+	cr_assert_not_null(role, "the role in the record");
+	role[11] = 'x'; /* "membex" */
+	damage(db->members, "alice", 5, doc, len);
+	free(doc);
+
+	tl_ctx alice = { .actor = "alice" };
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, &alice, &(tl_list_query){ 0 },
+				  skip_doc, NULL, next, &err),
+		     TL_ESTORAGE, "%s: %s", err.field, err.message);
+	verify_says("member alice");
 }
 
 Test(damage, idempotency_records_and_members_are_verified, .init = setup,

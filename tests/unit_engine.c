@@ -2757,6 +2757,66 @@ Test(idempotency, a_request_that_changed_nothing_keeps_its_key)
 	EXPECT_CLEAN();
 }
 
+/* The retry of a request that changed nothing answers the target as it
+ * was when that request ran: after its earlier changes (the record names
+ * the target's last event then, not its first), before later ones. */
+Test(idempotency, a_request_that_changed_nothing_replays_the_target_as_it_was)
+{
+	char id[37];
+	add_task(T0 + SEC, "A", id);
+	tl_cmd to_b = on(TL_TASK_UPDATE, id);
+	to_b.title = tl_s("B");
+	tl_result a, b, c;
+	RUN1(at(T0 + 2 * SEC), &c, NULL, to_b);
+	tl_result_release(&c);
+	tl_cmd same = to_b; /* B again: changes nothing */
+	same.idempotency_key = tl_s("noop-after-change");
+	RUN1(at(T0 + 3 * SEC), &a, NULL, same);
+	cr_assert(!a.appended);
+	tl_cmd to_c = on(TL_TASK_UPDATE, id);
+	to_c.title = tl_s("C");
+	RUN1(at(T0 + 4 * SEC), &c, NULL, to_c);
+	tl_result_release(&c);
+	uint64_t events = nevents();
+	RUN1(at(T0 + 5 * SEC), &b, NULL, same);
+	EXPECT_REPLAY(&a, &b, events);
+	doc d;
+	doc_parse(&d, b.doc, b.doc_len);
+	EXPECT_STR(d.o, "title", "B");
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
+	tl_result_release(&a);
+	tl_result_release(&b);
+
+	/* A member the same way: renamed, then an update that changes
+	 * nothing, then renamed again. */
+	tl_cmd add = { .kind = TL_MEMBER_ADD, .id = tl_s("frank"),
+		       .name = tl_s("Frank") };
+	RUN1(at(T0 + 6 * SEC), &c, NULL, add);
+	tl_result_release(&c);
+	tl_cmd ren = { .kind = TL_MEMBER_UPDATE, .id = tl_s("frank"),
+		       .name = tl_s("Franklin") };
+	RUN1(at(T0 + 7 * SEC), &c, NULL, ren);
+	tl_result_release(&c);
+	tl_cmd msame = ren;
+	msame.idempotency_key = tl_s("m-noop-after-change");
+	RUN1(at(T0 + 8 * SEC), &a, NULL, msame);
+	cr_assert(!a.appended);
+	tl_cmd ren2 = ren;
+	ren2.name = tl_s("Frankie");
+	RUN1(at(T0 + 9 * SEC), &c, NULL, ren2);
+	tl_result_release(&c);
+	events = nevents();
+	RUN1(at(T0 + 10 * SEC), &b, NULL, msame);
+	EXPECT_REPLAY(&a, &b, events);
+	doc_parse(&d, b.doc, b.doc_len);
+	EXPECT_STR(d.o, "name", "Franklin");
+	doc_free(&d);
+	tl_result_release(&a);
+	tl_result_release(&b);
+	EXPECT_CLEAN();
+}
+
 Test(idempotency, repeated_member_add_returns_the_first_result)
 {
 	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("frank"),
@@ -3352,6 +3412,31 @@ Test(as_of, before_creation_is_not_found)
 			   &err), TL_ENOTFOUND);
 	cr_assert_eq(as_of("nope", T0 + DAY, &d, &err), TL_EINVALID);
 	cr_assert_str_eq(err.field, "id");
+}
+
+/* A later version with an earlier time counts, but never before the
+ * task's creation: as of a time before it, the task does not exist even
+ * when a later change carries an earlier time. */
+Test(as_of, a_change_dated_before_the_creation_does_not_make_the_task_exist)
+{
+	char id[37];
+	tl_result res;
+	add_task(T0 + 10 * SEC, "Late", id);
+	tl_cmd u = on(TL_TASK_UPDATE, id);
+	u.title = tl_s("Backdated");
+	RUN1(at(T0 + 5 * SEC), &res, NULL, u);
+	tl_result_release(&res);
+
+	doc d;
+	tl_err err;
+	cr_assert_eq(as_of(id, T0 + 7 * SEC, &d, &err), TL_ENOTFOUND, "%s",
+		     err.message);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert_eq(as_of(id, T0 + 10 * SEC, &d, &err), 0, "%s",
+		     err.message);
+	EXPECT_STR(d.o, "title", "Backdated");
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
 }
 
 /* ======================================================================= */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <sodium.h>
 
 #include "internal.h"
 #include "tasklog_projections.h"
@@ -454,4 +455,94 @@ Test(procs, a_child_forked_beside_an_opening_thread_opens, .init = mkws,
 	tl_db_close(db);
 	cr_assert_eq(hung, 0, "a child hung in tl_db_open");
 	cr_assert_eq(failed, 0, "%d children could not open", failed);
+}
+
+/* A thread that holds one of the library's mutexes for a while, as the
+ * library does briefly, then lets it go. */
+struct holder {
+	pthread_mutex_t *mu;
+	volatile int held, released;
+};
+
+static void *hold_mutex(void *arg)
+{
+	struct holder *h = arg;
+	pthread_mutex_lock(h->mu);
+	h->held = 1;
+	usleep(200 * 1000);
+	h->released = 1;
+	pthread_mutex_unlock(h->mu);
+	return NULL;
+}
+
+/* fork() waits for each of the library's mutexes that another thread
+ * holds (the prepare handler takes them all), so that neither the child
+ * inherits it locked nor the parent's handler releases it under the
+ * thread that holds it.  Each mutex in turn, named, not by chance. */
+Test(procs, fork_waits_for_each_library_mutex_held_by_another_thread)
+{
+	static const struct {
+		pthread_mutex_t *mu;
+		const char *name;
+	} mus[] = { { &tl_open_mu, "tl_open_mu" },
+		    { &tl_zones_mu, "tl_zones_mu" },
+		    { &tl_uuid_mu, "tl_uuid_mu" } };
+	cr_assert(tl_proc_init());
+	for (size_t i = 0; i < sizeof mus / sizeof mus[0]; i++) {
+		struct holder h = { .mu = mus[i].mu };
+		pthread_t th;
+		cr_assert_eq(pthread_create(&th, NULL, hold_mutex, &h), 0);
+		while (!h.held)
+			usleep(1000);
+		pid_t pid = fork();
+		cr_assert_neq(pid, -1);
+		if (pid == 0) {
+			/* free here, taken by no one */
+			int ok = pthread_mutex_trylock(mus[i].mu) == 0;
+			_exit(ok ? 0 : 1);
+		}
+		int released = h.released; /* when fork() returned */
+		int st;
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		pthread_join(th, NULL);
+		cr_assert(released, "fork() did not wait for %s", mus[i].name);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "%s was locked in the child", mus[i].name);
+	}
+}
+
+/* A child of fork() draws its own random bits: the parent's pool of
+ * random bytes is forgotten, or parent and child would make the same
+ * UUID in the same millisecond. */
+Test(procs, a_forked_child_does_not_reuse_the_parents_random_bytes)
+{
+	const int64_t now = INT64_C(4102444800000);
+	uint8_t first[16], mine[16], theirs[16];
+	int fds[2];
+	tl_uuid_v7(now, first); /* the pool filled, most of it left */
+	cr_assert_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		uint8_t id[16];
+		tl_uuid_v7(now + 1, id);
+		_exit(write(fds[1], id, 16) == 16 ? 0 : 1);
+	}
+	close(fds[1]);
+	tl_uuid_v7(now + 1, mine);
+	cr_assert_eq(read(fds[0], theirs, 16), 16);
+	close(fds[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_neq(memcmp(mine, theirs, 16), 0,
+		      "parent and child made the same UUID");
+}
+
+/* libsodium is initialised when the library is loaded, before any call:
+ * a program's threads that fork while another one is inside the first
+ * sodium_init() would leave the child waiting on its mutex for ever. */
+Test(procs, libsodium_is_initialised_when_the_library_loads)
+{
+	cr_assert_eq(sodium_init(), 1, "not initialised before the first call");
 }

@@ -373,6 +373,42 @@ Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
 	count_view.dbs_len = 1;
 }
 
+/* Generations stranded by damage or interrupted switches, more of them
+ * than one pass of the drop collects (16): a switch drops them all. */
+Test(rebuild, a_switch_drops_every_stranded_generation, .init = mkws,
+     .fini = rmws)
+{
+	static const char *const names[] = { "counts" };
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	init_ws(db);
+	add_tasks(db, 3, "alice");
+	uint32_t gen = stored_gen(db, "counts", &ver);
+	MDB_txn *txn;
+	MDB_dbi junk[40];
+	char name[64];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	for (uint32_t i = 0; i < 40; i++) {
+		snprintf(name, sizeof name, "v.counts.%u.junk", gen + 5 + i);
+		cr_assert_eq(mdb_dbi_open(txn, name, MDB_CREATE, &junk[i]),
+			     0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	for (uint32_t i = 0; i < 40; i++)
+		mdb_dbi_close(db->env, junk[i]);
+
+	cr_assert_eq(tl_rebuild(db, &ctx, names, 1, NULL, NULL, &err), 0,
+		     "%s", err.message);
+	char want[64];
+	snprintf(want, sizeof want, "v.counts.%u.counts",
+		 stored_gen(db, "counts", &ver));
+	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
 static void nap(void *arg)
 {
 	(void)arg;

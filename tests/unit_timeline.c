@@ -736,6 +736,44 @@ Test(timeline, the_due_range_carries_each_document)
 	vt_open();
 }
 
+/* The record's task index holds active tasks only: a task completed or
+ * deleted leaves both its ranges, in "due" and in "entries". */
+Test(timeline, the_record_index_drops_tasks_that_are_no_longer_active)
+{
+	char a[37], b[37];
+	snprintf(a, 37, "%s",
+		 vt_add(NULL, VT_T0, "a", "lead:6", "2026-03-04T09:00:00Z",
+			NULL));
+	snprintf(b, 37, "%s",
+		 vt_add(NULL, VT_T0, "b", "lead:6", "2026-03-05T09:00:00Z",
+			NULL));
+	vt_add(NULL, VT_T0, "c", "lead:6", "2026-03-06T09:00:00Z", NULL);
+	vt_status(NULL, VT_T0 + VT_MIN, a, "completed");
+	vt_simple(NULL, VT_T0 + VT_MIN, TL_TASK_DELETE, b);
+	vt_close();
+
+	static const char *const dbs[] = { "due", "entries" };
+	for (int i = 0; i < 2; i++) {
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_cursor *c;
+		MDB_val k, v;
+		size_t index = 0;
+		vt_raw_open("timeline", dbs[i], &env, &txn, &dbi);
+		cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+		for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+			index += k.mv_size == 26; /* not a history entry */
+		mdb_cursor_close(c);
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+		cr_expect_eq(index, 1, "%s: %zu index entries", dbs[i], index);
+	}
+	vt_open();
+	cr_assert_eq(vt_verify(), 0);
+}
+
 /* verify compares the documents of the covered range too. */
 Test(timeline, verify_finds_an_altered_document_in_the_due_range)
 {
