@@ -1452,8 +1452,6 @@ static bool views_current(tl_db *db)
 	return ok;
 }
 
-/* Create missing views and rebuild those whose stored version differs
- * from the code's: run when a workspace is opened for writing. */
 /* A view's or database's name: 1..32 of [a-z0-9_-].  No dot: databases
  * are named v.NAME.GEN.DB, and generations are dropped by that prefix. */
 static bool name_ok(const char *s)
@@ -1493,6 +1491,9 @@ static int views_check(tl_db *db, tl_err *err)
 	return 0;
 }
 
+/* Create missing views and rebuild those whose stored version differs
+ * from the code's, or whose serving generation has no databases: run when
+ * a workspace is opened for writing. */
 int tl_views_open(tl_db *db, tl_err *err)
 {
 	size_t stale[64], n = 0;
