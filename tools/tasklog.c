@@ -2038,7 +2038,7 @@ static bool json_requested(int argc, char **argv)
  * raises SIGBUS.  Report it as the storage error it is, on one line
  * (and as a document with --json), and exit 5, instead of dying of the
  * signal.  Only async-signal-safe calls: write and _exit. */
-static bool sigbus_json;
+static volatile sig_atomic_t sigbus_json; /* read by the handler */
 
 static void on_sigbus(int sig)
 {
