@@ -162,6 +162,15 @@ static bool gen_exists(MDB_txn *txn, const tl_view *v, uint32_t gen)
 	return true;
 }
 
+/* Whether view v serves as the code needs it: its meta names the code's
+ * version and a generation whose databases exist. */
+static bool view_serves(tl_db *db, MDB_txn *txn, const tl_view *v)
+{
+	uint32_t ver, gen;
+	return meta_read(db, txn, v, &ver, &gen) && ver == v->version &&
+	       gen_exists(txn, v, gen);
+}
+
 /* Bring this process's handles to the serving generations (another
  * process may have switched them). */
 static int views_refresh(tl_db *db, tl_err *err)
@@ -1376,13 +1385,9 @@ static int rebuild_stale(tl_db *db, const size_t *which, size_t n,
 		goto out;
 	}
 	bool behind = head > 0 && views_seq(db, txn) != head;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t ver, gen;
-		const tl_view *v = db->views[which[i]];
-		if (behind || !meta_read(db, txn, v, &ver, &gen) ||
-		    ver != v->version || !gen_exists(txn, v, gen))
+	for (size_t i = 0; i < n; i++)
+		if (behind || !view_serves(db, txn, db->views[which[i]]))
 			still[m++] = which[i];
-	}
 	mdb_txn_abort(txn);
 	rc = m ? rebuild_locked(db, still, m, NULL, NULL, err) : 0;
 out:
@@ -1442,12 +1447,8 @@ static bool views_current(tl_db *db)
 		ok = false;
 	else if (head > 0 && views_seq(db, txn) != head)
 		ok = false;
-	for (size_t i = 0; ok && i < db->views_len; i++) {
-		uint32_t ver, gen;
-		ok = meta_read(db, txn, db->views[i], &ver, &gen) &&
-		     ver == db->views[i]->version &&
-		     gen_exists(txn, db->views[i], gen);
-	}
+	for (size_t i = 0; ok && i < db->views_len; i++)
+		ok = view_serves(db, txn, db->views[i]);
 	mdb_txn_abort(txn);
 	return ok;
 }
@@ -1526,9 +1527,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 	bool behind = head > 0 && views_seq(db, txn) != head;
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
-		uint32_t ver, gen;
-		if (meta_read(db, txn, v, &ver, &gen) && ver == v->version &&
-		    !behind && gen_exists(txn, v, gen))
+		if (!behind && view_serves(db, txn, v))
 			continue;
 		if (head == 0) {
 			/* An empty log: the empty view is the right one. */

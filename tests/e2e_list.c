@@ -325,6 +325,25 @@ Test(list_cli, prints_aligned_columns_for_people)
 
 /* Wide characters take two columns: titles of CJK text and emoji are cut
  * to fit, and every column still starts where its header does. */
+/* In each row of a task table, the title (found by its first bytes)
+ * starts at the column of the header's TITLE. */
+static void expect_titles_aligned(const char *out, const char *const *firsts,
+				  int n)
+{
+	const char *title = strstr(out, "TITLE");
+	cr_assert_not_null(title, "%s", out);
+	size_t at = tu_columns(out, (size_t)(title - out));
+	for (int i = 0; i < n; i++) {
+		const char *t = strstr(out, firsts[i]);
+		cr_assert_not_null(t, "%s", out);
+		const char *bol = t;
+		while (bol > out && bol[-1] != '\n')
+			bol--;
+		cr_assert_eq(tu_columns(bol, (size_t)(t - bol)), at,
+			     "row %d: %s", i, out);
+	}
+}
+
 Test(list_cli, wide_characters_keep_the_columns_aligned)
 {
 	tu_run r;
@@ -345,21 +364,9 @@ Test(list_cli, wide_characters_keep_the_columns_aligned)
 		     0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_eq(tu_check_width(r.out), 4, "%s", r.out);
-	const char *title = strstr(r.out, "TITLE");
-	cr_assert_not_null(title);
-	size_t at = tu_columns(r.out, (size_t)(title - r.out));
-	/* In each row the title starts at the header's column. */
 	const char *firsts[] = { "\xe4\xb8\xad", "\xf0\x9f\x93\x9e",
 				 "plain" };
-	for (int i = 0; i < 3; i++) {
-		const char *t = strstr(r.out, firsts[i]);
-		cr_assert_not_null(t, "%s", r.out);
-		const char *bol = t;
-		while (bol > r.out && bol[-1] != '\n')
-			bol--;
-		cr_assert_eq(tu_columns(bol, (size_t)(t - bol)), at,
-			     "row %d: %s", i, r.out);
-	}
+	expect_titles_aligned(r.out, firsts, 3);
 	/* The wide ones were cut: they end in an ellipsis. */
 	cr_assert(strstr(r.out, "\xe2\x80\xa6\n"), "%s", r.out);
 	tu_run_release(&r);
@@ -378,18 +385,8 @@ Test(list_cli, bidirectional_overrides_are_escaped_in_tables)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_null(strstr(r.out, "\xe2\x80\xae"), "%s", r.out);
 	cr_assert(strstr(r.out, "abc\\xe2\\x80\\xaefed"), "%s", r.out);
-	const char *title = strstr(r.out, "TITLE");
-	size_t at = tu_columns(r.out, (size_t)(title - r.out));
 	const char *firsts[] = { "abc", "plain" };
-	for (int i = 0; i < 2; i++) {
-		const char *t = strstr(r.out, firsts[i]);
-		cr_assert_not_null(t, "%s", r.out);
-		const char *bol = t;
-		while (bol > r.out && bol[-1] != '\n')
-			bol--;
-		cr_assert_eq(tu_columns(bol, (size_t)(t - bol)), at,
-			     "row %d: %s", i, r.out);
-	}
+	expect_titles_aligned(r.out, firsts, 2);
 	tu_run_release(&r);
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "timeline", "lead:1",
 				 NULL),

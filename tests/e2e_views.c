@@ -398,13 +398,15 @@ static void move_event(uint64_t seq, uint64_t to)
 	mdb_env_close(env);
 }
 
-/* Replace the first byte of event `seq` (its map header) with LMDB alone:
- * an event that no longer decodes. */
-static void spoil_event(uint64_t seq)
+/* Replace the first byte of a record of database `name` with one that
+ * msgpack never uses, with LMDB alone: the record of event `seq` in
+ * `events` (seq > 0), else the database's first record. */
+static void spoil(const char *name, uint64_t seq)
 {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
+	MDB_cursor *c;
 	uint8_t kb[8];
 	for (int i = 0; i < 8; i++)
 		kb[i] = (uint8_t)(seq >> (56 - 8 * i));
@@ -413,13 +415,16 @@ static void spoil_event(uint64_t seq)
 	mdb_env_set_maxdbs(env, 128);
 	cr_assert_eq(mdb_env_open(env, ws, 0, 0666), 0);
 	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, "events", 0, &dbi), 0);
-	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, seq ? MDB_SET_KEY : MDB_FIRST),
+		     0);
 	uint8_t *copy = malloc(v.mv_size);
 	memcpy(copy, v.mv_data, v.mv_size);
-	copy[0] = 0xc1; /* never used by msgpack */
+	copy[0] = 0xc1;
 	MDB_val nv = { v.mv_size, copy };
-	cr_assert_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	free(copy);
 	mdb_env_close(env);
@@ -435,7 +440,7 @@ Test(rebuild_cli, verify_lists_problems_when_the_views_cannot_be_rebuilt)
 	free(add("admin", "One", "lead:1", NULL, NULL));
 	free(add("admin", "Two", "lead:1", NULL, NULL));
 	free(add("admin", "Three", "lead:1", NULL, NULL));
-	spoil_event(4);
+	spoil("events", 4);
 	EXPECT(&r, 5, "verify");
 	json_t *p = json_object_get(r.json, "problems");
 	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);
@@ -450,33 +455,6 @@ Test(rebuild_cli, verify_lists_problems_when_the_views_cannot_be_rebuilt)
 	tu_run_release(&r);
 }
 
-/* The first record of database `name` spoiled (its first byte never
- * used by msgpack). */
-static void spoil_first(const char *name)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *c;
-	MDB_val k, v;
-	cr_assert_eq(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 128);
-	cr_assert_eq(mdb_env_open(env, ws, 0, 0666), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0);
-	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
-	uint8_t *copy = malloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	copy[0] = 0xc1;
-	MDB_val nv = { v.mv_size, copy };
-	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
-	mdb_cursor_close(c);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
-	free(copy);
-	mdb_env_close(env);
-}
-
 /* A damaged task record: verify's answer is the list of problems, and
  * when a later check cannot go on, why it stopped is the last of them,
  * not an error document that drops what was found. */
@@ -485,7 +463,7 @@ Test(rebuild_cli, verify_keeps_its_problems_when_it_stops)
 	tu_run r;
 	free(add("admin", "One", "lead:1", NULL, NULL));
 	free(add("admin", "Two", "lead:1", NULL, NULL));
-	spoil_first("tasks");
+	spoil("tasks", 0);
 	EXPECT(&r, 5, "verify");
 	json_t *p = json_object_get(r.json, "problems");
 	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);

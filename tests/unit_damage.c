@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "internal.h"
+#include "rawdb.h"
 #include "tasklog_projections.h"
 
 static char dir[64];
@@ -445,35 +446,6 @@ Test(damage, a_replay_of_a_task_without_events_is_a_storage_error,
 		  err.message);
 }
 
-/* A view's meta record naming a generation whose databases do not exist:
- * that view is absent (its queries say to rebuild), the others serve,
- * verify reports it, and a rebuild makes it again. */
-/* The names of the databases of view `view` (static buffer). */
-static const char *view_dbs(const char *view)
-{
-	static char out[1024];
-	char prefix[64];
-	MDB_txn *txn;
-	MDB_dbi main_dbi;
-	MDB_cursor *c;
-	MDB_val k, v;
-	snprintf(prefix, sizeof prefix, "v.%s.", view);
-	out[0] = 0;
-	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
-	cr_assert_eq(mdb_cursor_open(txn, main_dbi, &c), 0);
-	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-		if (k.mv_size > strlen(prefix) &&
-		    !memcmp(k.mv_data, prefix, strlen(prefix)))
-			snprintf(out + strlen(out), sizeof out - strlen(out),
-				 "%s%.*s", out[0] ? " " : "", (int)k.mv_size,
-				 (char *)k.mv_data);
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	return out;
-}
-
 /* meta names a serving generation that has no databases: a read-only
  * handle finds the view absent (its queries say to rebuild, the other
  * views serve); a writable open rebuilds it, as for a view of another
@@ -493,7 +465,7 @@ Test(damage, a_view_without_its_databases_is_rebuilt_on_open,
 	uint32_t gen = tl_get_be32(rec + 4);
 	char was[64];
 	snprintf(was, sizeof was, "v.tasks.%u.idx", gen);
-	cr_assert_str_eq(view_dbs("tasks"), was);
+	cr_assert_str_eq(raw_view_dbs(db->env, "tasks"), was);
 	tl_put_be32(rec + 4, gen + 50);
 	damage(db->meta, "view:tasks", 10, rec, 8);
 
@@ -524,7 +496,7 @@ Test(damage, a_view_without_its_databases_is_rebuilt_on_open,
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
 	char now[64];
 	snprintf(now, sizeof now, "v.tasks.%u.idx", gen + 51);
-	cr_assert_str_eq(view_dbs("tasks"), now);
+	cr_assert_str_eq(raw_view_dbs(db->env, "tasks"), now);
 	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("After"),
 		     .link = tl_s("lead:9") };
 	tl_result r;

@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "internal.h"
+#include "rawdb.h"
 #include "tasklog_projections.h"
 
 /* ---- a test view: counts task events per stream, notes replays ---------- */
@@ -289,33 +290,6 @@ Test(rebuild, a_changed_view_version_rebuilds_on_open, .init = mkws,
 	tl_db_close(db);
 }
 
-/* The names of the named databases of view `view`, space-separated
- * (static buffer). */
-static const char *view_dbs(tl_db *db, const char *view)
-{
-	static char out[1024];
-	char prefix[64];
-	MDB_txn *txn;
-	MDB_dbi main_dbi;
-	MDB_cursor *c;
-	MDB_val k, v;
-	snprintf(prefix, sizeof prefix, "v.%s.", view);
-	out[0] = 0;
-	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
-	cr_assert_eq(mdb_cursor_open(txn, main_dbi, &c), 0);
-	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-		if (k.mv_size > strlen(prefix) &&
-		    !memcmp(k.mv_data, prefix, strlen(prefix)))
-			snprintf(out + strlen(out), sizeof out - strlen(out),
-				 "%s%.*s", out[0] ? " " : "", (int)k.mv_size,
-				 (char *)k.mv_data);
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	return out;
-}
-
 /* A new version of a view with other databases (timeline 4 added "due"
  * to 3's "entries"): the rebuild on open drops the old generation whole,
  * whichever databases it had, and leftovers of an interrupted rebuild
@@ -335,7 +309,7 @@ Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
 	uint32_t gen = stored_gen(db, "counts", &ver);
 	char want[256];
 	snprintf(want, sizeof want, "v.counts.%u.counts", gen);
-	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	cr_assert_str_eq(raw_view_dbs(db->env, "counts"), want);
 	/* A leftover under the next generation's name. */
 	MDB_txn *txn;
 	MDB_dbi junk;
@@ -356,7 +330,7 @@ Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
 	cr_assert_eq(stored_gen(db, "counts", &ver), gen + 1);
 	snprintf(want, sizeof want, "v.counts.%u.counts v.counts.%u.more",
 		 gen + 1, gen + 1);
-	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	cr_assert_str_eq(raw_view_dbs(db->env, "counts"), want);
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	tl_db_close(db);
 
@@ -365,7 +339,7 @@ Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
 	count_view.dbs_len = 1;
 	db = open_with(with_counts, 1);
 	snprintf(want, sizeof want, "v.counts.%u.more", gen + 2);
-	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	cr_assert_str_eq(raw_view_dbs(db->env, "counts"), want);
 	tl_db_close(db);
 	count_view.version = 1;
 	count_view.dbs = count_dbs;
@@ -404,7 +378,7 @@ Test(rebuild, a_switch_drops_every_stranded_generation, .init = mkws,
 	char want[64];
 	snprintf(want, sizeof want, "v.counts.%u.counts",
 		 stored_gen(db, "counts", &ver));
-	cr_assert_str_eq(view_dbs(db, "counts"), want);
+	cr_assert_str_eq(raw_view_dbs(db->env, "counts"), want);
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	tl_db_close(db);
 }
