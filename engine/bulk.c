@@ -492,6 +492,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 				*txn = NULL;
 				return mdb_fail(s, rc, err);
 			}
+			tl_writer_yield();
 			if ((rc = tl_env_begin(db, 0, txn))) {
 				*txn = NULL;
 				return mdb_fail(s, rc, err);

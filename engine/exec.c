@@ -317,13 +317,24 @@ static void fp_slice(crypto_generichash_state *st, tl_slice s)
 		fp_bytes(st, s.p, s.len);
 }
 
-static void idem_fp(const run *r, const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
+/* The zone in the fingerprint: since 0.3.0's c90a713, the one dates are
+ * read in (given or the workspace's).  Records of earlier 0.3.0 builds
+ * were made with the zone given for the request (or none: a slice marked
+ * absent), and before that with no zone at all; a retry of their request
+ * must still match them. */
+enum { FP_ZONE, FP_GIVEN_ZONE, FP_NO_ZONE };
+
+static void idem_fp(const run *r, const tl_cmd *c, int def,
+		    uint8_t out[TL_IDEM_FP_LEN])
 {
 	crypto_generichash_state st;
 	crypto_generichash_init(&st, (const unsigned char *)"tasklog-idem-1",
 				14, TL_IDEM_FP_LEN);
 	fp_slice(&st, tl_s(r->actor.id));
-	fp_slice(&st, tl_s(r->tz)); /* the zone dates are read in */
+	if (def == FP_ZONE)
+		fp_slice(&st, tl_s(r->tz)); /* the zone dates are read in */
+	else if (def == FP_GIVEN_ZONE)
+		fp_slice(&st, tl_s(r->ctx ? r->ctx->tz : NULL));
 	fp_u64(&st, (uint64_t)c->kind);
 	const tl_slice *f[] = { &c->id,    &c->title,    &c->type,
 				&c->status, &c->notes,   &c->link,
@@ -344,6 +355,21 @@ static void idem_fp(const run *r, const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
 	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
 }
 
+/* Whether stored (an 'F' record's fingerprint) is c's by the definition
+ * of an earlier 0.3.0 build.  Each definition hashes other bytes, so a
+ * record made by one matches only a request the same by that one. */
+static bool idem_fp_legacy(const run *r, const tl_cmd *c,
+			   const uint8_t *stored)
+{
+	uint8_t fp[TL_IDEM_FP_LEN];
+	for (int def = FP_GIVEN_ZONE; def <= FP_NO_ZONE; def++) {
+		idem_fp(r, c, def, fp);
+		if (!memcmp(fp, stored, TL_IDEM_FP_LEN))
+			return true;
+	}
+	return false;
+}
+
 /* Look up c's idempotency key.  Returns 1 and fills res when found with
  * the same request; TL_ECONFLICT when it was used for another. */
 static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
@@ -354,7 +380,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	char q[64];
 	if (!key.p)
 		return 0;
-	idem_fp(r, c, r->fp);
+	idem_fp(r, c, FP_ZONE, r->fp);
 	int rc = mdb_get(t->cur, t->db->idem, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -372,7 +398,8 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		if (sk_len < 1 + TL_IDEM_FP_LEN + 1)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "corrupt idempotency record");
-		if (memcmp(p + 1, r->fp, TL_IDEM_FP_LEN))
+		if (memcmp(p + 1, r->fp, TL_IDEM_FP_LEN) &&
+		    !(p[0] == 'F' && idem_fp_legacy(r, c, p + 1)))
 			return tl_err_set(err, TL_ECONFLICT, "idempotency_key",
 					  "key '%s' was used for another request (seq %llu)",
 					  tl_quote(key, q, sizeof q),

@@ -122,6 +122,9 @@ extern size_t tl_rebuild_handoffs;   /* its loads finished here (tests) */
  * before the switching transaction (which applies later events). */
 extern void (*tl_rebuild_hook)(void *arg);
 extern void *tl_rebuild_hook_arg;
+/* Tests: called when a rebuild sorts a view's writes, a time it holds no
+ * write transaction (writers of other processes go on meanwhile). */
+extern void (*tl_rebuild_sort_hook)(void *arg);
 
 /* A rebuild's sorted bulk writer (bulk.c). */
 #define TL_KEY_MAX 511 /* LMDB's default maximum key size */
@@ -180,6 +183,12 @@ MDB_cursor *tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
 
 /* Read transactions (adopting a map grown by another process). */
 int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn); /* LMDB rc */
+/* After an intermediate commit of a long job (a rebuild's chunks and
+ * sorted writes): let a writer of another process that waits for LMDB's
+ * writer lock take it before the job takes it again.  The lock is not
+ * fair: the job would win nearly every time and starve such writers for
+ * the whole job. */
+void tl_writer_yield(void);
 int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err);
 
 /* Map an LMDB error into a tl error (TL_EAGAIN for a full map). */
@@ -401,6 +410,7 @@ void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after);
 bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active);
 /* Count by scanning the tasks db. */
+int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active);
 int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active, tl_err *err);
 

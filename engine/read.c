@@ -752,7 +752,7 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * damaged log (an event that does not decode, a gap) stops that
 	 * rebuild: a problem of its own, after what the log checks found,
 	 * not an error that would hide those. */
-	if (!(db->flags & TL_OPEN_RDONLY)) {
+	{
 		tl_err e = { 0 };
 		rc = tl_verify_views(db, fn, arg, &e);
 		if (rc == TL_ESTORAGE)

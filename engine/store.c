@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -290,6 +291,15 @@ int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn)
 	return rc;
 }
 
+void tl_writer_yield(void)
+{
+	/* 1 ms: long enough for a waiter woken by the commit's unlock to be
+	 * scheduled and take the lock; 1/100 or less of a chunk. */
+	struct timespec ts = { 0, 1000000 };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 /* Begin a read transaction. */
 int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err)
 {
@@ -478,20 +488,26 @@ int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 	return rc;
 }
 
+/* Store the counts (an LMDB code). */
+int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active)
+{
+	uint8_t b[16];
+	tl_put_be64(b, tasks);
+	tl_put_be64(b + 8, active);
+	MDB_val k = { 6, "counts" }, v = { 16, b };
+	return mdb_put(txn, db->meta, &k, &v, 0);
+}
+
 static int counts_commit(tl_txn *t)
 {
 	uint64_t tasks, active;
-	uint8_t b[16];
 	if (tl_counts_get(t->db, t->txn, &tasks, &active)) {
 		tasks += (uint64_t)t->d_tasks;
 		active += (uint64_t)t->d_active;
 	} else if (tl_counts_scan(t->db, t->txn, &tasks, &active, NULL)) {
 		return MDB_CORRUPTED; /* a workspace from before the counts */
 	}
-	tl_put_be64(b, tasks);
-	tl_put_be64(b + 8, active);
-	MDB_val k = { 6, "counts" }, v = { 16, b };
-	return mdb_put(t->txn, t->db->meta, &k, &v, 0);
+	return tl_counts_put(t->db, t->txn, tasks, active);
 }
 
 void tl_txn_seqs(const tl_txn *t, uint64_t *first, uint64_t *end)

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.3"
+#define TL_VERSION "0.3.4"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -337,7 +337,10 @@ TL_API int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 /* Check the hash chain, seq contiguity, stream versions, that the stored
  * task states equal a fresh fold of the log, and every view.  Each
  * problem is passed to fn as a line of text.  Returns the number of
- * problems found (>= 0) or a negative code. */
+ * problems found (>= 0) or a negative code.  A handle opened
+ * TL_OPEN_RDONLY cannot build the views it compares with: it reports each
+ * view that is not current (another version, no generation, behind the
+ * log) as a problem and does not compare the current ones. */
 typedef void (*tl_problem_fn)(void *arg, const char *problem);
 TL_API int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err);

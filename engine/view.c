@@ -34,6 +34,7 @@ uint64_t tl_rebuild_chunk = 50000;
 uint64_t tl_rebuild_ahead_min = 8192;
 void (*tl_rebuild_hook)(void *arg);
 void *tl_rebuild_hook_arg;
+void (*tl_rebuild_sort_hook)(void *arg);
 #define TMP_GEN 0xffffffffu
 
 /* ---- names and handles ------------------------------------------------ */
@@ -933,6 +934,7 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 		}
 		if ((rc = mdb_txn_commit(txn)))
 			return tl_mdb_err(err, rc, "commit rebuild");
+		tl_writer_yield();
 		continue;
 fail:
 		mdb_txn_abort(txn);
@@ -1065,6 +1067,36 @@ static void *fin_run(void *arg)
  * as folded up to event r->next - 1), let the in-memory ones write, sort
  * every sink and write it into *txn (renewed as it fills when renew is
  * set).  Later events apply directly. */
+/* With renew, bulk_finish holds the write transaction only while it uses
+ * it: sorting and waiting for the second thread take seconds at a million
+ * tasks, and writers of other processes wait for as long as it is open.
+ * A transaction given up is committed, never aborted: the databases it
+ * opened or created stay open only so. */
+static int fin_txn_drop(replay *r, MDB_txn **txn, tl_err *err)
+{
+	(void)r;
+	if (!*txn)
+		return 0;
+	int rc = mdb_txn_commit(*txn);
+	*txn = NULL;
+	if (rc)
+		return tl_mdb_err(err, rc, "commit rebuild");
+	tl_writer_yield();
+	return 0;
+}
+
+static int fin_txn_take(replay *r, MDB_txn **txn, tl_err *err)
+{
+	if (*txn)
+		return 0;
+	int rc = tl_env_begin(r->db, 0, txn);
+	if (rc) {
+		*txn = NULL;
+		return tl_mdb_err(err, rc, "begin rebuild");
+	}
+	return 0;
+}
+
 static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 {
 	finish f = { .r = r };
@@ -1121,6 +1153,12 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		else if ((i = fin_find(&f, F_SORT)) != SIZE_MAX)
 			st = F_SORT;
 		else if (fin_find(&f, F_BUSY) != SIZE_MAX) {
+			if (renew && *txn) { /* not held while waiting */
+				pthread_mutex_unlock(&f.mu);
+				rc = fin_txn_drop(r, txn, err);
+				pthread_mutex_lock(&f.mu);
+				continue;
+			}
 			pthread_cond_wait(&f.cv, &f.mu);
 			continue;
 		} else
@@ -1128,14 +1166,27 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		f.job[i].st = F_BUSY;
 		pthread_mutex_unlock(&f.mu);
 		int next = F_DONE;
-		if (st == F_SORTED)
-			rc = tl_sink_write(r->sinks[i], r->db, txn, renew,
-					   r->dbi[i], err);
-		else if (st != F_SORT) {
-			rc = fin_load(&f, i, *txn, err);
+		if (st == F_SORTED) {
+			if (!(rc = fin_txn_take(r, txn, err)))
+				rc = tl_sink_write(r->sinks[i], r->db, txn,
+						   renew, r->dbi[i], err);
+		} else if (st == F_LOAD && renew) {
+			/* As the second thread does: without the
+			 * transaction up to the memory bound, the rest (if
+			 * any) with it, to write sorted runs. */
+			if (!(rc = fin_txn_drop(r, txn, err)))
+				rc = fin_load(&f, i, NULL, err);
+			next = f.job[i].at < r->tasks.len ? F_LOAD_HERE
+							  : F_SORT;
+		} else if (st != F_SORT) {
+			if (!(rc = fin_txn_take(r, txn, err)))
+				rc = fin_load(&f, i, *txn, err);
 			next = F_SORT;
 		} else {
-			if (tl_sink_sort(r->sinks[i]))
+			if (renew && !(rc = fin_txn_drop(r, txn, err)) &&
+			    tl_rebuild_sort_hook)
+				tl_rebuild_sort_hook(tl_rebuild_hook_arg);
+			if (!rc && tl_sink_sort(r->sinks[i]))
 				rc = tl_err_oom(err);
 			next = F_SORTED;
 		}
@@ -1154,6 +1205,8 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	pthread_mutex_destroy(&f.mu);
 	pthread_cond_destroy(&f.cv);
 	free(f.job);
+	if (!rc) /* the caller commits it */
+		rc = fin_txn_take(r, txn, err);
 	if (!rc)
 		r->bulk = false;
 	return rc;
@@ -1297,6 +1350,21 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	if (!rc && n == db->views_len && r.next > 1 &&
 	    (rc = tl_views_mark(db, txn, r.next - 1)))
 		rc = tl_mdb_err(err, rc, "switch view");
+	/* The task counts are derived data too (stats reads them): stored
+	 * again from the fold, which repairs counts that a writer which did
+	 * not keep them (a release before them) left behind. */
+	if (!rc) {
+		uint64_t tasks = 0, active = 0;
+		for (size_t j = 0; j < r.tasks.len; j++) {
+			const tl_task *t = &r.tasks.tasks[j];
+			if (folded(t) && !t->deleted) {
+				tasks++;
+				active += tl_status_active(t->status);
+			}
+		}
+		if ((rc = tl_counts_put(db, txn, tasks, active)))
+			rc = tl_mdb_err(err, rc, "store counts");
+	}
 	if (rc)
 		goto fail;
 	if ((rc = mdb_txn_commit(txn))) {
@@ -1321,33 +1389,60 @@ out:
 
 /*
  * Builders of a generation other than the serving one (rebuilds, verify's
- * temporary one) take the workspace's build lock, a flock on
- * DIR/build.lock, so that two processes never fill the same generation.
- * The kernel releases it when a process dies.
+ * temporary one) take the workspace's build lock, so that two processes
+ * never fill the same generation: a flock on data.mdb (LMDB takes none on
+ * it; its own locks are in lock.mdb), and first one on DIR/build.lock,
+ * which is all that releases 0.3.0 to 0.3.3 took, when that file can be
+ * opened (a directory that is not writable and a workspace made before
+ * build.lock existed cannot make it).  Always in this order.  The kernel
+ * releases both when a process dies.
  */
-static int build_lock(tl_db *db, tl_err *err)
+typedef struct build_lk {
+	int fd[2]; /* build.lock (-1: none), data.mdb */
+} build_lk;
+
+static int lock_fd(int fd, const char *path, tl_err *err)
 {
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof path, "%s/build.lock", db->dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "cannot open %s: %s", path, strerror(errno));
-	while (flock(fd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
-			int e = errno;
-			close(fd);
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "cannot lock %s: %s", path,
-					  strerror(e));
-		}
-	}
-	return fd;
+					  strerror(errno));
+	return 0;
 }
 
-static void build_unlock(int fd)
+static void build_unlock(build_lk *lk)
 {
-	close(fd); /* releases the flock */
+	for (int i = 0; i < 2; i++) /* closing releases the flock */
+		if (lk->fd[i] >= 0)
+			close(lk->fd[i]);
+	lk->fd[0] = lk->fd[1] = -1;
+}
+
+static int build_lock(tl_db *db, build_lk *lk, tl_err *err)
+{
+	char path[PATH_MAX + 16];
+	int rc;
+	lk->fd[0] = lk->fd[1] = -1;
+	snprintf(path, sizeof path, "%s/build.lock", db->dir);
+	lk->fd[0] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (lk->fd[0] < 0) /* flock needs no write access */
+		lk->fd[0] = open(path, O_RDONLY | O_CLOEXEC);
+	if (lk->fd[0] >= 0 && (rc = lock_fd(lk->fd[0], path, err)))
+		goto fail;
+	snprintf(path, sizeof path, "%s/data.mdb", db->dir);
+	lk->fd[1] = open(path, O_RDONLY | O_CLOEXEC);
+	if (lk->fd[1] < 0) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((rc = lock_fd(lk->fd[1], path, err)))
+		goto fail;
+	return 0;
+fail:
+	build_unlock(lk);
+	return rc;
 }
 
 static int rebuild_views(tl_db *db, const size_t *which, size_t n,
@@ -1355,11 +1450,12 @@ static int rebuild_views(tl_db *db, const size_t *which, size_t n,
 {
 	if (n == 0)
 		return 0;
-	int fd = build_lock(db, err);
-	if (fd < 0)
-		return fd;
-	int rc = rebuild_locked(db, which, n, progress, arg, err);
-	build_unlock(fd);
+	build_lk lk;
+	int rc = build_lock(db, &lk, err);
+	if (rc)
+		return rc;
+	rc = rebuild_locked(db, which, n, progress, arg, err);
+	build_unlock(&lk);
 	return rc;
 }
 
@@ -1374,10 +1470,11 @@ static int rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	MDB_txn *txn;
 	uint64_t head;
 	uint8_t hash[TL_HASH_LEN];
-	int rc, fd = build_lock(db, err);
+	build_lk lk;
+	int rc = build_lock(db, &lk, err);
 
-	if (fd < 0)
-		return fd;
+	if (rc)
+		return rc;
 	if ((rc = tl_read_begin(db, &txn, err)))
 		goto out;
 	if ((rc = tl_log_head(db, txn, &head, hash, err))) {
@@ -1391,7 +1488,7 @@ static int rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	mdb_txn_abort(txn);
 	rc = m ? rebuild_locked(db, still, m, NULL, NULL, err) : 0;
 out:
-	build_unlock(fd);
+	build_unlock(&lk);
 	return rc;
 }
 
@@ -1426,10 +1523,11 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	for (;;) {
 		rc = rebuild_views(db, which, len, progress, arg, err);
 		if (rc != TL_EAGAIN)
-			return rc;
+			break;
 		if ((rc = tl_db_grow(db, err)))
 			return rc;
 	}
+	return rc;
 }
 
 /* True when every view exists in the code's version and holds the whole
@@ -1662,12 +1760,12 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		which[i] = i;
-	int lock = build_lock(db, err);
-	if (lock < 0)
-		return lock;
+	build_lk lock;
+	if ((rc = build_lock(db, &lock, err)))
+		return rc;
 	if (replay_init(&r, db, which, n, NULL, NULL)) {
 		replay_free(&r);
-		build_unlock(lock);
+		build_unlock(&lock);
 		return tl_err_oom(err);
 	}
 	if ((rc = build_gen(&r, TMP_GEN, &txn, err)))
@@ -1706,7 +1804,7 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 		rc = tl_mdb_err(err, rc, "commit verify");
 out:
 	replay_free(&r);
-	build_unlock(lock);
+	build_unlock(&lock);
 	return rc ? rc : problems;
 }
 
@@ -1748,8 +1846,59 @@ static void held_free(held *h)
 
 /* The rebuild into a temporary generation, or dropping it, may fill the
  * map: grow it and run again. */
+/* A read-only handle cannot build the generation it would compare with:
+ * it reports what it can tell without one, a view that is not the code's
+ * version, lacks its generation or does not hold the whole log, so that
+ * verify never calls such views clean.  Views that are current are not
+ * compared (tasklog.h says so). */
+static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
+			       tl_err *err)
+{
+	MDB_txn *txn;
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	char what[160];
+	int rc, problems = 0;
+	if ((rc = tl_read_begin(db, &txn, err)))
+		return rc;
+	if ((rc = tl_log_head(db, txn, &head, hash, err))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	uint64_t vs = views_seq(db, txn);
+	if (db->views_len && head > 0 && vs != head) {
+		snprintf(what, sizeof what,
+			 "views: not compared (read-only): they hold the log "
+			 "up to seq %llu of %llu",
+			 (unsigned long long)vs, (unsigned long long)head);
+		report(fn, arg, what);
+		problems++;
+	}
+	for (size_t i = 0; i < db->views_len; i++) {
+		const tl_view *v = db->views[i];
+		uint32_t ver, gen;
+		if (view_serves(db, txn, v))
+			continue;
+		if (meta_read(db, txn, v, &ver, &gen) && ver != v->version)
+			snprintf(what, sizeof what,
+				 "view %s: not compared (read-only): stored "
+				 "version %u, code version %u",
+				 v->name, ver, v->version);
+		else
+			snprintf(what, sizeof what,
+				 "view %s: not compared (read-only): no "
+				 "serving generation", v->name);
+		report(fn, arg, what);
+		problems++;
+	}
+	mdb_txn_abort(txn);
+	return problems;
+}
+
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 {
+	if (db->flags & TL_OPEN_RDONLY)
+		return verify_views_rdonly(db, fn, arg, err);
 	for (;;) {
 		held h = { 0 };
 		int rc = verify_views_once(db, hold, &h, err);

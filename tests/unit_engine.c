@@ -26,6 +26,7 @@
 
 #include <lmdb.h>
 #include <msgpack.h>
+#include <sodium.h>
 
 #include "internal.h"
 
@@ -2628,6 +2629,102 @@ Test(idempotency, a_record_without_fingerprint_still_replays)
 	EXPECT_REPLAY(&a, &b, events);
 	tl_result_release(&a);
 	tl_result_release(&b);
+}
+
+/* The fingerprints of records that 0.3.0 builds before c90a713 stored
+ * (format.md), computed here from that description: with the zone given
+ * for the request (tz, NULL: a slice marked absent), or (no_zone) with no
+ * zone at all. */
+static void fp_put(crypto_generichash_state *st, tl_slice sl)
+{
+	uint8_t b[8];
+	tl_put_be64(b, sl.p ? sl.len : UINT64_MAX);
+	crypto_generichash_update(st, b, 8);
+	if (sl.p && sl.len)
+		crypto_generichash_update(st, (const uint8_t *)sl.p, sl.len);
+}
+
+static void fp_num(crypto_generichash_state *st, uint64_t v)
+{
+	uint8_t b[8];
+	tl_put_be64(b, v);
+	crypto_generichash_update(st, b, 8);
+}
+
+static void legacy_fp(const char *actor, bool no_zone, const char *tz,
+		      const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, (const uint8_t *)"tasklog-idem-1", 14,
+				TL_IDEM_FP_LEN);
+	fp_put(&st, tl_s(actor));
+	if (!no_zone)
+		fp_put(&st, tl_s(tz));
+	fp_num(&st, (uint64_t)c->kind);
+	const tl_slice f[] = { c->id,     c->title,    c->type, c->status,
+			       c->notes,  c->link,     c->due,  c->assignee,
+			       c->pipeline, c->stage,  c->name, c->role };
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+		fp_put(&st, f[i]);
+	fp_num(&st, (uint64_t)c->no_due << 1 | (uint64_t)c->unassign);
+	fp_num(&st, (uint64_t)(int64_t)c->crm_access);
+	fp_num(&st, c->tags_len);
+	for (size_t i = 0; i < c->tags_len; i++)
+		fp_put(&st, c->tags[i]);
+	fp_num(&st, c->ids_len);
+	for (size_t i = 0; i < c->ids_len; i++)
+		fp_put(&st, c->ids[i]);
+	fp_num(&st, c->has_expect_version);
+	fp_num(&st, c->has_expect_version ? c->expect_version : 0);
+	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
+}
+
+/* Records of earlier 0.3.0 builds (another fingerprint) still replay for
+ * their request, and only for it. */
+Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
+{
+	static const struct {
+		const char *key, *tz;
+		bool no_zone, as_now;
+	} cases[] = {
+		{ "k-none", NULL, true, false },    /* f550d98: no zone */
+		{ "k-absent", NULL, false, false }, /* 5bbc30b: none given */
+		/* 5bbc30b with a zone given: what c90a713 on makes too (and
+		 * a check of this test's own computation) */
+		{ "k-given", "Asia/Tokyo", false, true }
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		tl_ctx ctx = at(T0 + SEC);
+		ctx.tz = cases[i].tz;
+		tl_cmd c = keyed_add("Legacy", cases[i].key);
+		c.due = tl_s("2026-12-01");
+		tl_result a, b;
+		RUN1(ctx, &a, NULL, c);
+		MDB_txn *txn;
+		MDB_val k = { strlen(cases[i].key), (void *)cases[i].key }, v;
+		uint8_t stored[64];
+		cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+		cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+		cr_assert_eq(v.mv_size, 8 + 1 + TL_IDEM_FP_LEN + 17);
+		memcpy(stored, v.mv_data, v.mv_size);
+		legacy_fp("admin", cases[i].no_zone, cases[i].tz, &c, stored + 9);
+		cr_assert_eq(!memcmp(stored + 9, (uint8_t *)v.mv_data + 9,
+				     TL_IDEM_FP_LEN),
+			     cases[i].as_now, "case %zu", i);
+		v.mv_data = stored;
+		cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		uint64_t events = nevents();
+		ctx.now_ms = T0 + 2 * SEC;
+		RUN1(ctx, &b, NULL, c);
+		EXPECT_REPLAY(&a, &b, events);
+		tl_result_release(&a);
+		tl_result_release(&b);
+		tl_cmd other = c;
+		other.title = tl_s("Other");
+		REJECT(TL_ECONFLICT, "idempotency_key", other);
+		cr_assert_eq(nevents(), events);
+	}
 }
 
 Test(idempotency, repeat_after_reopening_returns_the_first_result)

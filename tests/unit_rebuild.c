@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -187,6 +189,12 @@ static void log_problem(void *arg, const char *p)
 {
 	(void)arg;
 	cr_log_error("verify: %s", p);
+}
+
+/* Keeps the last problem (arg: char[256]). */
+static void keep_problem(void *arg, const char *p)
+{
+	snprintf(arg, 256, "%s", p);
 }
 
 static uint32_t stored_gen(tl_db *db, const char *view, uint32_t *version)
@@ -423,9 +431,11 @@ Test(rebuild, view_names_are_checked_at_open, .init = mkws, .fini = rmws)
 }
 
 /* Processes that open a workspace with an outdated view at once rebuild
- * it once: the others find it current when the build lock is theirs. */
-Test(rebuild, processes_opening_an_outdated_view_at_once_rebuild_it_once,
-     .init = mkws, .fini = rmws)
+ * it once: the others find it current when the build lock is theirs.
+ * no_lock_file: build.lock cannot be opened (a dangling symlink stands
+ * for a directory that takes no new file): data.mdb's lock still holds
+ * them apart. */
+static void rebuild_once(bool no_lock_file)
 {
 	tl_db *db = open_with(with_counts, 1);
 	uint32_t ver;
@@ -433,6 +443,12 @@ Test(rebuild, processes_opening_an_outdated_view_at_once_rebuild_it_once,
 	add_tasks(db, 300, "alice");
 	uint32_t gen = stored_gen(db, "counts", &ver);
 	tl_db_close(db);
+	if (no_lock_file) {
+		char lock[128];
+		snprintf(lock, sizeof lock, "%s/build.lock", dir);
+		unlink(lock);
+		cr_assert_eq(symlink("/nonexistent/tl/build.lock", lock), 0);
+	}
 
 	count_view.version = 2;
 	int go[2];
@@ -472,6 +488,198 @@ Test(rebuild, processes_opening_an_outdated_view_at_once_rebuild_it_once,
 	cr_assert_eq(ver, 2);
 	tl_db_close(db);
 	count_view.version = 1;
+}
+
+Test(rebuild, processes_opening_an_outdated_view_at_once_rebuild_it_once,
+     .init = mkws, .fini = rmws)
+{
+	rebuild_once(false);
+}
+
+Test(rebuild, a_build_lock_file_that_cannot_be_opened_still_excludes,
+     .init = mkws, .fini = rmws)
+{
+	rebuild_once(true);
+}
+
+/* A rebuild waits for a holder of the build lock on file (in dir): on
+ * data.mdb, and on build.lock, all that releases 0.3.0 to 0.3.3 took. */
+static void rebuild_waits_for(const char *file)
+{
+	tl_db *db = open_with(with_counts, 1);
+	init_ws(db);
+	add_tasks(db, 3, "alice");
+	tl_db_close(db);
+	char lock[128];
+	snprintf(lock, sizeof lock, "%s/%s", dir, file);
+	int fd = open(lock, O_RDWR | O_CREAT, 0666);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	pid_t kid = fork();
+	cr_assert_neq(kid, -1);
+	if (kid == 0) {
+		close(fd); /* the lock stays the parent's */
+		tl_open_opts o = { .views = with_counts, .views_len = 1 };
+		tl_ctx ctx = { .actor = "admin" };
+		tl_db *d;
+		tl_err err;
+		if (tl_db_open(dir, &o, &d, &err) ||
+		    tl_rebuild(d, &ctx, NULL, 0, NULL, NULL, &err))
+			_exit(1);
+		tl_db_close(d);
+		_exit(0);
+	}
+	usleep(300 * 1000);
+	int st;
+	cr_assert_eq(waitpid(kid, &st, WNOHANG), 0,
+		     "the rebuild did not wait for the lock");
+	close(fd);
+	cr_assert_eq(waitpid(kid, &st, 0), kid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+Test(rebuild, a_rebuild_waits_for_a_holder_of_build_lock, .init = mkws,
+     .fini = rmws)
+{
+	rebuild_waits_for("build.lock");
+}
+
+Test(rebuild, a_rebuild_waits_for_a_holder_of_the_data_file_lock,
+     .init = mkws, .fini = rmws)
+{
+	rebuild_waits_for("data.mdb");
+}
+
+/* While a rebuild sorts a view's writes it holds no write transaction: a
+ * writer in another process goes on (it once waited for the whole load,
+ * sort and write of the views: seconds at a million tasks). */
+static int sort_hook_calls, sort_hook_wrote;
+
+static void write_elsewhere(void *arg)
+{
+	(void)arg;
+	if (sort_hook_calls++)
+		return;
+	pid_t kid = fork();
+	if (kid == 0) {
+		size_t n;
+		const tl_view *const *v = tl_views_all(&n);
+		tl_open_opts o = { .views = v, .views_len = n };
+		tl_db *d;
+		tl_err err;
+		if (tl_db_open(dir, &o, &d, &err))
+			_exit(1);
+		add_tasks(d, 1, "alice");
+		tl_db_close(d);
+		_exit(0);
+	}
+	/* Up to 30 s: a held transaction would block the child for good. */
+	for (int i = 0; kid > 0 && i < 3000; i++) {
+		int st;
+		pid_t w = waitpid(kid, &st, WNOHANG);
+		if (w == kid) {
+			sort_hook_wrote = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+			return;
+		}
+		usleep(10 * 1000);
+	}
+	if (kid > 0) {
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+	}
+}
+
+Test(rebuild, writers_go_on_while_a_rebuild_sorts, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 300, "alice");
+	tl_rebuild_sort_hook = write_elsewhere;
+	int rc = tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err);
+	tl_rebuild_sort_hook = NULL;
+	cr_assert_eq(rc, 0, "%s", err.message);
+	cr_assert_gt(sort_hook_calls, 0);
+	cr_assert(sort_hook_wrote, "the other process's write did not go on");
+	/* Its task is in the new generation too. */
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0, "%s", err.message);
+	cr_assert_eq(st.tasks, 301);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+}
+
+/* The task counts (meta "counts", what stats reads) are derived data: a
+ * writer that did not keep them (a release before them) leaves them
+ * wrong, verify says so, and a rebuild stores them again. */
+Test(rebuild, a_rebuild_repairs_the_task_counts, .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_stats st;
+	char last[256] = "";
+	init_ws(db);
+	add_tasks(db, 5, "alice");
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(tl_counts_put(db, txn, 2, 1), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0, "%s", err.message);
+	cr_assert_eq(st.tasks, 2);
+	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
+	cr_assert(strstr(last, "counts: 2 tasks (1 active) stored, 5 (5)"),
+		  "%s", last);
+	cr_assert_eq(tl_rebuild(db, &ctx, (const char *const[]){ "counts" },
+				1, NULL, NULL, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0, "%s", err.message);
+	cr_assert_eq(st.tasks, 5);
+	cr_assert_eq(st.active, 5);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+}
+
+/* A read-only handle cannot compare the views, but it never calls views
+ * that are not current clean. */
+Test(rebuild, verify_read_only_reports_views_that_are_not_current,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 3, "alice");
+	tl_db_close(db);
+	tl_open_opts o = { .flags = TL_OPEN_RDONLY, .views = with_counts,
+			   .views_len = 1 };
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+	/* Code of version 2 on the version-1 view. */
+	count_view.version = 2;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	char last[256] = "";
+	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
+	cr_assert_str_eq(last, "view counts: not compared (read-only): "
+			       "stored version 1, code version 2");
+	tl_db_close(db);
+	count_view.version = 1;
+	/* Events appended without the views: behind the log. */
+	tl_open_opts bare = { 0 };
+	cr_assert_eq(tl_db_open(dir, &bare, &db, &err), 0, "%s", err.message);
+	add_tasks(db, 1, "alice");
+	tl_db_close(db);
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
+	cr_assert_str_eq(last, "views: not compared (read-only): they hold "
+			       "the log up to seq 6 of 7");
+	tl_db_close(db);
 }
 
 Test(rebuild, verify_reports_a_view_of_another_version, .init = mkws,
