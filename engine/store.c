@@ -141,6 +141,28 @@ static int open_dbis(tl_db *db, tl_err *err)
 	return rc;
 }
 
+/* Create and open db->env (an LMDB code; on failure db->env is NULL).
+ * map_size 0: the size stored in the file. */
+static int env_open(tl_db *db, const char *dir, unsigned flags,
+		    uint64_t map_size)
+{
+	int rc = mdb_env_create(&db->env);
+	if (rc) {
+		db->env = NULL;
+		return rc;
+	}
+	mdb_env_set_maxdbs(db->env, 128);
+	mdb_env_set_maxreaders(db->env, 256);
+	if (map_size)
+		mdb_env_set_mapsize(db->env, map_size);
+	rc = mdb_env_open(db->env, dir, flags, 0666);
+	if (rc) {
+		mdb_env_close(db->env);
+		db->env = NULL;
+	}
+	return rc;
+}
+
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err)
 {
@@ -188,19 +210,11 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		return rc;
 	}
 
-	rc = mdb_env_create(&db->env);
-	if (rc) {
-		open_unregister(db);
-		free(db);
-		return tl_mdb_err(err, rc, "env create");
-	}
 	unsigned envflags = MDB_NORDAHEAD;
 	if (opts->flags & TL_OPEN_RDONLY)
 		envflags |= MDB_RDONLY;
 	if (opts->flags & TL_OPEN_NOSYNC)
 		envflags |= MDB_NOSYNC;
-	mdb_env_set_maxdbs(db->env, 128);
-	mdb_env_set_maxreaders(db->env, 256);
 	/* A new workspace starts at DEFAULT_MAP (or the size asked for).  An
 	 * existing one keeps the size stored in its file, which grows with
 	 * it: setting a smaller one would make LMDB map just the pages in use,
@@ -208,10 +222,15 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	bool exists = stat(path, &st) == 0 && st.st_size > 0;
-	if (!exists)
-		mdb_env_set_mapsize(db->env, opts->map_size ? opts->map_size
-							     : DEFAULT_MAP);
-	rc = mdb_env_open(db->env, dir, envflags, 0666);
+	rc = env_open(db, dir, envflags, exists ? 0 : opts->map_size
+					       ? opts->map_size
+					       : DEFAULT_MAP);
+	if ((rc == EACCES || rc == EPERM || rc == EROFS) && exists &&
+	    !(envflags & MDB_RDONLY) &&
+	    (opts->flags & TL_OPEN_READ_FALLBACK)) {
+		db->flags |= TL_OPEN_RDONLY;
+		rc = env_open(db, dir, envflags | MDB_RDONLY, 0);
+	}
 	if (!rc && exists && opts->map_size) {
 		MDB_envinfo info;
 		mdb_env_info(db->env, &info);
@@ -220,7 +239,8 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	}
 	if (rc) {
 		int code = tl_mdb_err(err, rc, "open workspace");
-		mdb_env_close(db->env);
+		if (db->env)
+			mdb_env_close(db->env);
 		open_unregister(db);
 		free(db);
 		return code;
@@ -238,6 +258,11 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	}
 	*out = db;
 	return 0;
+}
+
+bool tl_db_read_only(const tl_db *db)
+{
+	return db->flags & TL_OPEN_RDONLY;
 }
 
 void tl_db_close(tl_db *db)

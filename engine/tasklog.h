@@ -132,7 +132,12 @@ typedef struct tl_view tl_view;
 enum tl_open_flags {
 	TL_OPEN_CREATE = 1 << 0, /* create the directory if missing */
 	TL_OPEN_RDONLY = 1 << 1,
-	TL_OPEN_NOSYNC = 1 << 2  /* no fsync at commit: the caller asked */
+	TL_OPEN_NOSYNC = 1 << 2, /* no fsync at commit: the caller asked */
+	/* Read-only (as TL_OPEN_RDONLY) when the workspace's files cannot be
+	 * written: no permission, or a read-only file system.  LMDB still
+	 * needs write access to lock.mdb (its reader table), except on a
+	 * read-only file system.  tl_db_read_only() tells which it got. */
+	TL_OPEN_READ_FALLBACK = 1 << 3
 };
 
 typedef struct tl_open_opts {
@@ -156,6 +161,9 @@ typedef struct tl_open_opts {
 TL_API int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err);
 TL_API void tl_db_close(tl_db *db);
+/* Whether db was opened read-only (TL_OPEN_RDONLY, or the fallback of
+ * TL_OPEN_READ_FALLBACK): writes through it fail with TL_EINVALID "db". */
+TL_API bool tl_db_read_only(const tl_db *db);
 /* True when the workspace has been initialised by tl_db_init. */
 TL_API bool tl_db_initialized(tl_db *db);
 

@@ -1523,11 +1523,10 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	for (;;) {
 		rc = rebuild_views(db, which, len, progress, arg, err);
 		if (rc != TL_EAGAIN)
-			break;
+			return rc;
 		if ((rc = tl_db_grow(db, err)))
 			return rc;
 	}
-	return rc;
 }
 
 /* True when every view exists in the code's version and holds the whole
@@ -1844,8 +1843,6 @@ static void held_free(held *h)
 	*h = (held){ 0 };
 }
 
-/* The rebuild into a temporary generation, or dropping it, may fill the
- * map: grow it and run again. */
 /* A read-only handle cannot build the generation it would compare with:
  * it reports what it can tell without one, a view that is not the code's
  * version, lacks its generation or does not hold the whole log, so that
@@ -1895,6 +1892,8 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 	return problems;
 }
 
+/* The rebuild into a temporary generation, or dropping it, may fill the
+ * map: grow it and run again. */
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
 {
 	if (db->flags & TL_OPEN_RDONLY)

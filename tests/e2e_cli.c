@@ -1728,3 +1728,97 @@ Test(bad_input, bad_member_fields)
 	REJECT(1, "name", "member", "add", "newbie", "--name", "");
 	REJECT(1, "name", "member", "add", "newbie", "--name", "\xff");
 }
+
+/* ---- a workspace whose files cannot be written ----------------------- */
+
+/* Run the command (words, NULL-ended) as someone who may read the
+ * workspace's files and write only lock.mdb (as LMDB needs): as nobody
+ * with a copy of the binary when the tests run as root, else as the
+ * owner of files made read-only. */
+static void run_reader(tu_run *r, const char *bindir, const char *const *words)
+{
+	const char *argv[16] = { "--db", ws, "--json" };
+	size_t n = 3;
+	char bin[512];
+	for (size_t i = 0; words[i] && n < 15; i++)
+		argv[n++] = words[i];
+	argv[n] = NULL;
+	snprintf(bin, sizeof bin, "%s/tasklog", bindir);
+	tu_opts o = { .bin = geteuid() == 0 ? bin : NULL,
+		      .uid = geteuid() == 0 ? 65534 : 0 };
+	cr_assert_eq(tu_exec(r, &o, argv), 0);
+}
+
+#define AS_READER(r, ...) \
+	run_reader((r), bindir, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* An auditor's access (or a read-only file system): the reading commands
+ * open the workspace read-only; writes fail with storage and change
+ * nothing. */
+Test(workspace, reads_work_where_the_files_cannot_be_written,
+     .init = setup, .fini = teardown)
+{
+	char path[512], *bindir = tu_tmpdir(), *id = add_task("Audit me");
+	tu_run r;
+	long long before = events();
+
+	if (geteuid() == 0) { /* a copy nobody may run */
+		snprintf(path, sizeof path, "cp '%s' '%s/tasklog'", tu_bin(),
+			 bindir);
+		cr_assert_eq(system(path), 0);
+		cr_assert_eq(chmod(bindir, 0755), 0);
+	}
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	cr_assert_eq(chmod(path, 0444), 0);
+	snprintf(path, sizeof path, "%s/lock.mdb", ws);
+	cr_assert_eq(chmod(path, 0666), 0);
+	cr_assert_eq(chmod(ws, 0555), 0);
+
+	AS_READER(&r, "task", "list");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1,
+		     "%s", r.out);
+	tu_run_release(&r);
+	AS_READER(&r, "task", "show", id, "--history");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	tu_run_release(&r);
+	AS_READER(&r, "timeline", "lead:1");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	tu_run_release(&r);
+	AS_READER(&r, "notifications", "--as", "alice");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	tu_run_release(&r);
+	AS_READER(&r, "log", "--from", "1");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")),
+		     (size_t)before, "%s", r.out);
+	tu_run_release(&r);
+	AS_READER(&r, "stats");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_eq(tu_int(r.json, "tasks"), 1);
+	tu_run_release(&r);
+	/* verify checks the log and says that it did not compare views */
+	AS_READER(&r, "verify");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	cr_assert(strstr(r.err, "opened read-only, the views are not "
+				"compared"),
+		  "stderr: %s", r.err);
+	tu_run_release(&r);
+
+	AS_READER(&r, "task", "add", "--title", "No", "--link", "lead:1");
+	cr_assert_eq(r.status, 5, "stderr: %s", r.err);
+	cr_assert(tu_err_names(&r, "storage"), "stderr: %s", r.err);
+	tu_run_release(&r);
+	AS_READER(&r, "notifications", "read", "1", "--as", "alice");
+	cr_assert_eq(r.status, 5, "stderr: %s", r.err);
+	tu_run_release(&r);
+
+	cr_assert_eq(chmod(ws, 0700), 0);
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_assert_eq(events(), before);
+	tu_rmrf(bindir);
+	free(bindir);
+	free(id);
+}

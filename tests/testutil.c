@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -81,6 +82,9 @@ static void child(const tu_opts *opts, const char *const argv[], int out,
 		_exit(126);
 	if (opts && opts->cwd && chdir(opts->cwd))
 		_exit(126);
+	if (opts && opts->uid &&
+	    (setgroups(0, NULL) || setgid(opts->uid) || setuid(opts->uid)))
+		_exit(126);
 	for (const char *const *e = opts ? opts->env : NULL; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (eq) {
@@ -104,8 +108,9 @@ int tu_exec(tu_run *r, const tu_opts *opts, const char *const argv[])
 
 	memset(r, 0, sizeof *r);
 	/* Absolute, so that opts->cwd does not lose it. */
-	char *bin = realpath(tu_bin(), NULL);
-	full[n++] = bin ? bin : tu_bin();
+	const char *path = opts && opts->bin ? opts->bin : tu_bin();
+	char *bin = realpath(path, NULL);
+	full[n++] = bin ? bin : path;
 	for (size_t i = 0; argv[i] && n <= TU_ARGS_MAX; i++)
 		full[n++] = argv[i];
 	full[n] = NULL;

@@ -31,6 +31,9 @@ typedef struct tu_opts {
 	const char *cwd;         /* run in this directory */
 	const char *const *env;  /* "NAME=value" pairs to set, NULL-ended;
 				    "NAME" alone unsets NAME */
+	const char *bin;         /* this binary instead of tu_bin() */
+	unsigned uid;            /* > 0: run as this user and group (the
+				    test runs as root) */
 } tu_opts;
 
 /* Path of the binary under test. */

@@ -658,6 +658,7 @@ Test(rebuild, verify_read_only_reports_views_that_are_not_current,
 	tl_open_opts o = { .flags = TL_OPEN_RDONLY, .views = with_counts,
 			   .views_len = 1 };
 	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert(tl_db_read_only(db));
 	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
 		     err.message);
 	tl_db_close(db);

@@ -892,6 +892,7 @@ static int open_workspace(struct cli *c)
 	tl_open_opts oo = { 0 };
 	const char *env = getenv("TASKLOG_DB");
 	const char *zone;
+	bool fallback = false; /* opened without the views (OPEN_LOG) */
 	int rc;
 
 	c->dir = has(c, O_DB) ? c->val[O_DB]
@@ -927,6 +928,12 @@ static int open_workspace(struct cli *c)
 	 * another process either way, and an uninitialised directory then
 	 * gets the message below instead of a file system error. */
 	oo.flags = c->cmd->open == OPEN_CREATE ? TL_OPEN_CREATE : 0;
+	/* Reads work where the files cannot be written (an auditor's
+	 * access, a read-only file system): LMDB then needs only lock.mdb
+	 * writable, or nothing on a read-only file system. */
+	if (c->cmd->open == OPEN_READ || c->cmd->open == OPEN_LOG ||
+	    (c->cmd->run == run_notifications && !c->words_len))
+		oo.flags |= TL_OPEN_READ_FALLBACK;
 	/* Every view, always: the engine applies to the views a workspace
 	 * is opened with, so a writer that left one out would leave it
 	 * behind the log. */
@@ -940,6 +947,7 @@ static int open_workspace(struct cli *c)
 		 * error is the one line. */
 		tl_err first = c->err;
 		oo.flags = TL_OPEN_RDONLY;
+		fallback = true;
 		rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
 		if (!rc) {
 			fputs("tasklog: the views could not be brought up to "
@@ -951,6 +959,10 @@ static int open_workspace(struct cli *c)
 	}
 	if (rc)
 		return rc;
+	if (!fallback && c->cmd->run == run_verify && tl_db_read_only(c->db))
+		fputs("tasklog: the workspace's files cannot be written here: "
+		      "opened read-only, the views are not compared\n",
+		      stderr);
 	if (tl_db_initialized(c->db)) {
 		rc = tl_db_settings(c->db, &c->settings, &c->err);
 		if (rc)
