@@ -118,6 +118,7 @@ extern uint64_t tl_rebuild_chunk; /* events per rebuild chunk */
 extern uint64_t tl_rebuild_ahead_min; /* chunks decoded in a second thread */
 extern size_t tl_rebuild_finish_min; /* tasks loaded in a second thread */
 extern size_t tl_rebuild_handoffs;   /* its loads finished here (tests) */
+extern bool tl_rebuild_room; /* false: no room made before (tests) */
 /* Tests: called when a rebuild has loaded the log up to the head it saw,
  * before the switching transaction (which applies later events). */
 extern void (*tl_rebuild_hook)(void *arg);

@@ -1215,11 +1215,34 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 /* Fill generation gen of the chosen views from the whole log.  On success
  * *out is the open write transaction that replayed the last events; the
  * caller switches (or compares) in it and commits or aborts it. */
+/* A new generation is written in full before the one it replaces is
+ * dropped: make room for one as big as the whole file first, so that the
+ * build does not fill the map midway and start over from the scan (its
+ * callers grow the map on TL_EAGAIN and run it again).  No transaction of
+ * this process is open here, as LMDB requires; a failure leaves that
+ * fallback. */
+bool tl_rebuild_room = true;
+
+static void make_room(tl_db *db)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (!tl_rebuild_room || mdb_env_info(db->env, &info) || mdb_env_stat(db->env, &st))
+		return;
+	size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	size_t size = info.me_mapsize;
+	while (size < 2 * used && size < SIZE_MAX / 2)
+		size *= 2;
+	if (size != info.me_mapsize)
+		(void)mdb_env_set_mapsize(db->env, size);
+}
+
 static int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
 {
 	MDB_txn *txn;
 	int rc;
 
+	make_room(r->db);
 	if ((rc = replay_chunks(r, gen, err)))
 		return rc;
 	if (r->progress && r->next > 1) /* scanned: now sort and write */

@@ -1299,11 +1299,59 @@ Test(rebuild, a_failing_load_fails_the_rebuild_either_way, .init = mkws,
 	tl_db_close(db);
 }
 
+/* Whether a rebuild ran again from the scan: a run reports done == total
+ * twice, when it has read the log and when it has switched; a run that
+ * stopped after its scan, once more. */
+struct back {
+	int full;
+	bool restarted;
+};
+
+static void progress_back(void *arg, uint64_t done, uint64_t total)
+{
+	struct back *b = arg;
+	b->full += done == total;
+	b->restarted = b->full > 2;
+}
+
+/* A rebuild makes room for the new generation before it starts: on a
+ * nearly full map it runs once, instead of filling the map midway and
+ * running again from the scan. */
+Test(rebuild, a_rebuild_makes_room_first, .init = mkws, .fini = rmws)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = all,
+			   .views_len = n, .map_size = 1 << 20 };
+	tl_db *db;
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	struct back back = { 0, false };
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	init_ws(db);
+	tl_stats before, after;
+	for (int i = 0; i < 100; i++) {
+		add_tasks(db, 300, "alice");
+		cr_assert_eq(tl_db_stats(db, &ctx, &before, &err), 0);
+		if (before.map_used * 5 > before.map_size * 4)
+			break;
+	}
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, progress_back, &back,
+				&err),
+		     0, "%s", err.message);
+	cr_assert(!back.restarted, "the rebuild ran again");
+	cr_assert_eq(tl_db_stats(db, &ctx, &after, &err), 0);
+	cr_assert_geq(after.map_size, 2 * before.map_used);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
 /* A rebuild that fills the map while the second thread still loads or
  * sorts: the map grows and the rebuild runs again, to the same views. */
 Test(rebuild, a_full_map_during_the_threaded_finish_grows_and_reruns,
      .init = mkws, .fini = rmws)
 {
+	struct back back = { 0, false };
 	size_t n;
 	const tl_view *const *all = tl_views_all(&n);
 	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = all,
@@ -1323,8 +1371,12 @@ Test(rebuild, a_full_map_during_the_threaded_finish_grows_and_reruns,
 			break;
 	}
 	tl_rebuild_finish_min = 0;
-	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
-		     err.message);
+	tl_rebuild_room = false; /* as if the room made first fell short */
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, progress_back, &back,
+				&err),
+		     0, "%s", err.message);
+	tl_rebuild_room = true;
+	cr_assert(back.restarted, "the rebuild did not run again");
 	tl_rebuild_finish_min = SIZE_MAX;
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	tl_rebuild_finish_min = 4096;
