@@ -73,9 +73,10 @@
 enum { SYS_TL, SYS_SQ, NSYS };
 static const char *const sys_name[NSYS] = { "tasklog", "SQLite" };
 /* The _FIX kinds are the timeline's two pages again, over the same
- * FIXED_RECORDS hot records at every size (the records 0 .. 4, about 200
- * tasks each everywhere): the same working set, so that what grows is
- * only the data outside the page. */
+ * FIXED_RECORDS hot records at every size (the records 0 .. 4: about 200
+ * tasks each, 125 at 10,000 tasks, where there are 8 hot records; full
+ * pages everywhere): the same working set, so that what grows is only the
+ * data outside the pages. */
 enum { Q_LIST, Q_TIMELINE, Q_TIMELINE_UP, Q_TIMELINE_FIX, Q_TIMELINE_UP_FIX,
        NQ };
 #define FIXED_RECORDS 5

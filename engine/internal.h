@@ -85,6 +85,8 @@ struct tl_db {
 	size_t views_len;
 	tl_view_state *vstate; /* one per view */
 	bool txn_open;         /* a tl_txn of this handle is open */
+	bool views_behind;     /* read-only: the views lack later events, so
+				  none serves (tl_views_check) */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;
 	ino_t ino;
@@ -123,9 +125,9 @@ extern bool tl_rebuild_room; /* false: no room made before (tests) */
  * before the switching transaction (which applies later events). */
 extern void (*tl_rebuild_hook)(void *arg);
 extern void *tl_rebuild_hook_arg;
-/* Tests: called when a rebuild sorts a view's writes, a time it holds no
- * write transaction (writers of other processes go on meanwhile). */
-extern void (*tl_rebuild_sort_hook)(void *arg);
+/* Tests: called when a rebuild has given up its write transaction to
+ * sort, load or wait (writers of other processes go on meanwhile). */
+extern void (*tl_rebuild_idle_hook)(void *arg);
 
 /* A rebuild's sorted bulk writer (bulk.c). */
 #define TL_KEY_MAX 511 /* LMDB's default maximum key size */
@@ -410,8 +412,9 @@ void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after);
 /* Read meta "counts"; false when absent (a workspace from before them). */
 bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active);
-/* Count by scanning the tasks db. */
+/* Store the counts (an LMDB code). */
 int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active);
+/* Count by scanning the tasks db. */
 int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active, tl_err *err);
 

@@ -162,8 +162,15 @@ TL_API int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err);
 TL_API void tl_db_close(tl_db *db);
 /* Whether db was opened read-only (TL_OPEN_RDONLY, or the fallback of
- * TL_OPEN_READ_FALLBACK): writes through it fail with TL_EINVALID "db". */
+ * TL_OPEN_READ_FALLBACK): writes and rebuilds through it fail with
+ * TL_EINVALID "db".  Such a handle cannot bring views up to date: a view
+ * of another version than the code's does not serve, nor do any while
+ * the views lack events of the log; their queries fail with
+ * TL_ESTORAGE (run a rebuild where the workspace can be written). */
 TL_API bool tl_db_read_only(const tl_db *db);
+/* Whether every view db was opened with is in the code's version and
+ * holds the whole log (always true for a writable handle after open). */
+TL_API bool tl_db_views_current(tl_db *db);
 /* True when the workspace has been initialised by tl_db_init. */
 TL_API bool tl_db_initialized(tl_db *db);
 

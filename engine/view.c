@@ -34,7 +34,7 @@ uint64_t tl_rebuild_chunk = 50000;
 uint64_t tl_rebuild_ahead_min = 8192;
 void (*tl_rebuild_hook)(void *arg);
 void *tl_rebuild_hook_arg;
-void (*tl_rebuild_sort_hook)(void *arg);
+void (*tl_rebuild_idle_hook)(void *arg);
 #define TMP_GEN 0xffffffffu
 
 /* ---- names and handles ------------------------------------------------ */
@@ -191,6 +191,15 @@ static int views_refresh(tl_db *db, tl_err *err)
 			s->ready = false;
 			continue;
 		}
+		if (ver != db->views[i]->version &&
+		    (db->flags & TL_OPEN_RDONLY)) {
+			/* A layout the code may not read, and a read-only
+			 * handle cannot rebuild it: absent (its queries say
+			 * to rebuild), as if it had no generation. */
+			s->ready = false;
+			s->absent_gen = gen;
+			continue;
+		}
 		if (s->ready && s->gen == gen)
 			continue;
 		if ((rc = open_gen(txn, db->views[i], gen, 0, s->dbi))) {
@@ -228,9 +237,22 @@ static int views_refresh(tl_db *db, tl_err *err)
 	return 0;
 }
 
+static uint64_t views_seq(tl_db *db, MDB_txn *txn);
+
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 {
 	*stale = false;
+	/* A read-only handle cannot bring views behind the log up to date:
+	 * they do not serve (their answers would leave events out) until a
+	 * writable open or rebuild elsewhere does. */
+	if (db->flags & TL_OPEN_RDONLY) {
+		uint64_t head;
+		uint8_t hash[TL_HASH_LEN];
+		tl_err e;
+		db->views_behind = db->views_len &&
+				   !tl_log_head(db, txn, &head, hash, &e) &&
+				   head > 0 && views_seq(db, txn) != head;
+	}
 	for (size_t i = 0; i < db->views_len; i++) {
 		uint32_t ver, gen;
 		const tl_view_state *s = &db->vstate[i];
@@ -254,6 +276,8 @@ int tl_views_sync(tl_db *db, tl_err *err)
 
 const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)
 {
+	if (db->views_behind)
+		return NULL;
 	for (size_t i = 0; i < db->views_len; i++)
 		if (!strcmp(db->views[i]->name, name) && db->vstate[i].ready)
 			return db->vstate[i].dbi;
@@ -267,8 +291,6 @@ int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq)
 	MDB_val k = { 9, "views_seq" }, v = { 8, b };
 	return mdb_put(txn, db->meta, &k, &v, 0);
 }
-
-static uint64_t views_seq(tl_db *db, MDB_txn *txn);
 
 int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last)
 {
@@ -1063,18 +1085,14 @@ static void *fin_run(void *arg)
 	return NULL;
 }
 
-/* Leave bulk mode: load the views that load from final states (the tasks
- * as folded up to event r->next - 1), let the in-memory ones write, sort
- * every sink and write it into *txn (renewed as it fills when renew is
- * set).  Later events apply directly. */
 /* With renew, bulk_finish holds the write transaction only while it uses
- * it: sorting and waiting for the second thread take seconds at a million
- * tasks, and writers of other processes wait for as long as it is open.
- * A transaction given up is committed, never aborted: the databases it
- * opened or created stay open only so. */
-static int fin_txn_drop(replay *r, MDB_txn **txn, tl_err *err)
+ * it: sorting, loading up to the memory bound and waiting for the second
+ * thread take seconds at a million tasks, and writers of other processes
+ * wait for as long as it is open.  A transaction given up is committed,
+ * never aborted: the databases it opened or created stay open only so.
+ * Tests look in whenever it has been given up (tl_rebuild_idle_hook). */
+static int fin_idle(MDB_txn **txn, tl_err *err)
 {
-	(void)r;
 	if (!*txn)
 		return 0;
 	int rc = mdb_txn_commit(*txn);
@@ -1083,6 +1101,13 @@ static int fin_txn_drop(replay *r, MDB_txn **txn, tl_err *err)
 		return tl_mdb_err(err, rc, "commit rebuild");
 	tl_writer_yield();
 	return 0;
+}
+
+/* Tests: about to sort, load or wait without the transaction. */
+static void fin_look(void)
+{
+	if (tl_rebuild_idle_hook)
+		tl_rebuild_idle_hook(tl_rebuild_hook_arg);
 }
 
 static int fin_txn_take(replay *r, MDB_txn **txn, tl_err *err)
@@ -1097,6 +1122,11 @@ static int fin_txn_take(replay *r, MDB_txn **txn, tl_err *err)
 	return 0;
 }
 
+/* Leave bulk mode: load the views that load from final states (the tasks
+ * as folded up to event r->next - 1), let the in-memory ones write, sort
+ * every sink and write it into *txn (renewed as it fills when renew is
+ * set; then also given up between writes, and NULL after a failure).
+ * Later events apply directly. */
 static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 {
 	finish f = { .r = r };
@@ -1138,6 +1168,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 
 	/* Write what is sorted; else finish a bounded load, load, sort;
 	 * else wait for the second thread. */
+	bool waiting = false; /* since the last job; the txn given up */
 	pthread_mutex_lock(&f.mu);
 	while (!rc && !f.rc) {
 		size_t i;
@@ -1153,10 +1184,12 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		else if ((i = fin_find(&f, F_SORT)) != SIZE_MAX)
 			st = F_SORT;
 		else if (fin_find(&f, F_BUSY) != SIZE_MAX) {
-			if (renew && *txn) { /* not held while waiting */
+			if (renew && !waiting) { /* not held while waiting */
 				pthread_mutex_unlock(&f.mu);
-				rc = fin_txn_drop(r, txn, err);
+				if (!(rc = fin_idle(txn, err)))
+					fin_look();
 				pthread_mutex_lock(&f.mu);
+				waiting = true;
 				continue;
 			}
 			pthread_cond_wait(&f.cv, &f.mu);
@@ -1164,6 +1197,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		} else
 			break; /* all done */
 		f.job[i].st = F_BUSY;
+		waiting = false;
 		pthread_mutex_unlock(&f.mu);
 		int next = F_DONE;
 		if (st == F_SORTED) {
@@ -1174,18 +1208,21 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			/* As the second thread does: without the
 			 * transaction up to the memory bound, the rest (if
 			 * any) with it, to write sorted runs. */
-			if (!(rc = fin_txn_drop(r, txn, err)))
+			if (!(rc = fin_idle(txn, err))) {
+				fin_look();
 				rc = fin_load(&f, i, NULL, err);
-			next = f.job[i].at < r->tasks.len ? F_LOAD_HERE
-							  : F_SORT;
+			}
+			if (!rc && f.job[i].at < r->tasks.len &&
+			    !(rc = fin_txn_take(r, txn, err)))
+				rc = fin_load(&f, i, *txn, err);
+			next = F_SORT;
 		} else if (st != F_SORT) {
 			if (!(rc = fin_txn_take(r, txn, err)))
 				rc = fin_load(&f, i, *txn, err);
 			next = F_SORT;
 		} else {
-			if (renew && !(rc = fin_txn_drop(r, txn, err)) &&
-			    tl_rebuild_sort_hook)
-				tl_rebuild_sort_hook(tl_rebuild_hook_arg);
+			if (renew && !(rc = fin_idle(txn, err)))
+				fin_look();
 			if (!rc && tl_sink_sort(r->sinks[i]))
 				rc = tl_err_oom(err);
 			next = F_SORTED;
@@ -1418,7 +1455,9 @@ out:
  * which is all that releases 0.3.0 to 0.3.3 took, when that file can be
  * opened (a directory that is not writable and a workspace made before
  * build.lock existed cannot make it).  Always in this order.  The kernel
- * releases both when a process dies.
+ * releases both when a process dies.  (A release before 0.3.4 that can
+ * make build.lock beside one of this release that could not is the one
+ * pair not kept apart: they lock different files.)
  */
 typedef struct build_lk {
 	int fd[2]; /* build.lock (-1: none), data.mdb */
@@ -1451,6 +1490,10 @@ static int build_lock(tl_db *db, build_lk *lk, tl_err *err)
 	lk->fd[0] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	if (lk->fd[0] < 0) /* flock needs no write access */
 		lk->fd[0] = open(path, O_RDONLY | O_CLOEXEC);
+	if (lk->fd[0] < 0 && errno != EACCES && errno != EPERM &&
+	    errno != EROFS && errno != ENOENT)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "cannot open %s: %s", path, strerror(errno));
 	if (lk->fd[0] >= 0 && (rc = lock_fd(lk->fd[0], path, err)))
 		goto fail;
 	snprintf(path, sizeof path, "%s/data.mdb", db->dir);
@@ -1533,6 +1576,9 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 		return rc;
 	if ((rc = find_views(db, names, n, which, &len, err)))
 		return rc;
+	if (db->flags & TL_OPEN_RDONLY)
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "workspace opened read-only");
 	msgpack_zone_init(&zone, 1024);
 	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	msgpack_zone_destroy(&zone);
@@ -1571,6 +1617,11 @@ static bool views_current(tl_db *db)
 		ok = view_serves(db, txn, db->views[i]);
 	mdb_txn_abort(txn);
 	return ok;
+}
+
+bool tl_db_views_current(tl_db *db)
+{
+	return !db->views_len || views_current(db);
 }
 
 /* A view's or database's name: 1..32 of [a-z0-9_-].  No dot: databases

@@ -550,16 +550,16 @@ Test(rebuild, a_rebuild_waits_for_a_holder_of_the_data_file_lock,
 	rebuild_waits_for("data.mdb");
 }
 
-/* While a rebuild sorts a view's writes it holds no write transaction: a
- * writer in another process goes on (it once waited for the whole load,
- * sort and write of the views: seconds at a million tasks). */
-static int sort_hook_calls, sort_hook_wrote;
+/* Whenever a rebuild has given up its write transaction (to sort, load
+ * or wait for its second thread) a writer in another process goes on: it
+ * once waited for the whole load, sort and write of the views, seconds
+ * at a million tasks.  Each such moment is checked. */
+static int idle_calls, idle_wrote;
 
 static void write_elsewhere(void *arg)
 {
 	(void)arg;
-	if (sort_hook_calls++)
-		return;
+	idle_calls++;
 	pid_t kid = fork();
 	if (kid == 0) {
 		size_t n;
@@ -578,7 +578,7 @@ static void write_elsewhere(void *arg)
 		int st;
 		pid_t w = waitpid(kid, &st, WNOHANG);
 		if (w == kid) {
-			sort_hook_wrote = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+			idle_wrote += WIFEXITED(st) && WEXITSTATUS(st) == 0;
 			return;
 		}
 		usleep(10 * 1000);
@@ -589,27 +589,54 @@ static void write_elsewhere(void *arg)
 	}
 }
 
-Test(rebuild, writers_go_on_while_a_rebuild_sorts, .init = mkws,
-     .fini = rmws)
+/* threaded: loads and sorts in a second thread too, so that the rebuild
+ * also waits for it; mem: the memory bound of a load there (loads stop
+ * at it and finish with the transaction). */
+static void writers_go_on(bool threaded, size_t mem)
 {
 	tl_db *db = open_all();
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
 	init_ws(db);
 	add_tasks(db, 300, "alice");
-	tl_rebuild_sort_hook = write_elsewhere;
+	size_t was_mem = tl_rebuild_mem;
+	tl_rebuild_finish_min = threaded ? 0 : SIZE_MAX;
+	tl_rebuild_mem = mem;
+	tl_rebuild_idle_hook = write_elsewhere;
 	int rc = tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err);
-	tl_rebuild_sort_hook = NULL;
+	tl_rebuild_idle_hook = NULL;
+	tl_rebuild_finish_min = 4096;
+	tl_rebuild_mem = was_mem;
 	cr_assert_eq(rc, 0, "%s", err.message);
-	cr_assert_gt(sort_hook_calls, 0);
-	cr_assert(sort_hook_wrote, "the other process's write did not go on");
-	/* Its task is in the new generation too. */
+	cr_assert_gt(idle_calls, 0);
+	cr_assert_eq(idle_wrote, idle_calls,
+		     "%d of %d writes of another process went on",
+		     idle_wrote, idle_calls);
+	/* Their tasks are in the new generation too. */
 	tl_stats st;
 	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0, "%s", err.message);
-	cr_assert_eq(st.tasks, 301);
+	cr_assert_eq(st.tasks, 300 + (uint64_t)idle_calls);
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0, "%s",
 		     err.message);
 	tl_db_close(db);
+}
+
+Test(rebuild, writers_go_on_while_a_rebuild_sorts, .init = mkws,
+     .fini = rmws)
+{
+	writers_go_on(false, (size_t)1 << 30);
+}
+
+Test(rebuild, writers_go_on_while_a_rebuild_waits_for_its_second_thread,
+     .init = mkws, .fini = rmws)
+{
+	writers_go_on(true, (size_t)1 << 30);
+}
+
+Test(rebuild, writers_go_on_while_a_rebuild_loads_up_to_its_bound,
+     .init = mkws, .fini = rmws)
+{
+	writers_go_on(false, 4096);
 }
 
 /* The task counts (meta "counts", what stats reads) are derived data: a
@@ -644,8 +671,23 @@ Test(rebuild, a_rebuild_repairs_the_task_counts, .init = mkws, .fini = rmws)
 	tl_db_close(db);
 }
 
+/* Whether the counts view serves a query of this handle now. */
+static bool counts_serve(tl_db *db)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_reader rd;
+	tl_err err;
+	cr_assert_eq(tl_reader_begin(db, &ctx, &rd, &err), 0, "%s",
+		     err.message);
+	bool serves = tl_view_dbis(db, "counts") != NULL;
+	tl_reader_end(&rd);
+	return serves;
+}
+
 /* A read-only handle cannot compare the views, but it never calls views
- * that are not current clean. */
+ * that are not current clean; nor do they serve its queries: one of
+ * another version (a layout the code may not read), or any while the
+ * views lack events of the log (answers that would leave them out). */
 Test(rebuild, verify_read_only_reports_views_that_are_not_current,
      .init = mkws, .fini = rmws)
 {
@@ -659,6 +701,8 @@ Test(rebuild, verify_read_only_reports_views_that_are_not_current,
 			   .views_len = 1 };
 	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
 	cr_assert(tl_db_read_only(db));
+	cr_assert(tl_db_views_current(db));
+	cr_assert(counts_serve(db));
 	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
 		     err.message);
 	tl_db_close(db);
@@ -669,6 +713,8 @@ Test(rebuild, verify_read_only_reports_views_that_are_not_current,
 	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
 	cr_assert_str_eq(last, "view counts: not compared (read-only): "
 			       "stored version 1, code version 2");
+	cr_assert(!tl_db_views_current(db));
+	cr_assert(!counts_serve(db));
 	tl_db_close(db);
 	count_view.version = 1;
 	/* Events appended without the views: behind the log. */
@@ -680,6 +726,18 @@ Test(rebuild, verify_read_only_reports_views_that_are_not_current,
 	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
 	cr_assert_str_eq(last, "views: not compared (read-only): they hold "
 			       "the log up to seq 6 of 7");
+	cr_assert(!tl_db_views_current(db));
+	cr_assert(!counts_serve(db));
+	tl_db_close(db);
+	/* A writable open brings them up to date: they serve again. */
+	db = open_with(with_counts, 1);
+	tl_db_close(db);
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert(tl_db_views_current(db));
+	cr_assert(counts_serve(db));
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "db");
 	tl_db_close(db);
 }
 

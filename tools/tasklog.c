@@ -963,6 +963,13 @@ static int open_workspace(struct cli *c)
 		fputs("tasklog: the workspace's files cannot be written here: "
 		      "opened read-only, the views are not compared\n",
 		      stderr);
+	else if (!fallback && tl_db_read_only(c->db) &&
+		 !tl_db_views_current(c->db))
+		fputs("tasklog: the views are not up to date and the "
+		      "workspace's files cannot be written here: task lists, "
+		      "timelines and notifications fail until `tasklog "
+		      "rebuild` runs where they can be\n",
+		      stderr);
 	if (tl_db_initialized(c->db)) {
 		rc = tl_db_settings(c->db, &c->settings, &c->err);
 		if (rc)
