@@ -496,7 +496,7 @@ Test(rebuild, processes_opening_an_outdated_view_at_once_rebuild_it_once,
 	rebuild_once(false);
 }
 
-Test(rebuild, a_build_lock_file_that_cannot_be_opened_still_excludes,
+Test(rebuild, processes_open_an_outdated_view_when_build_lock_cannot_be_opened,
      .init = mkws, .fini = rmws)
 {
 	rebuild_once(true);
