@@ -181,6 +181,11 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 				"'%s' is not a member id",
 				tl_quote(c->assignee, q, sizeof q));
 	}
+	/* The system user is known without a look-up: an argument error. */
+	if (!rc && c->assignee.p && tl_slice_eq(c->assignee, TL_SYSTEM_USER))
+		rc = tl_err_set(err, TL_EINVALID, "assignee",
+				"'%s' is the system user, not a member",
+				TL_SYSTEM_USER);
 	if (!rc && c->kind == TL_TASK_ASSIGN && !c->assignee.p && !c->unassign)
 		rc = tl_err_set(err, TL_EINVALID, "assignee",
 				"give a member or unassign");
@@ -239,7 +244,7 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 	}
 	if (!rc && c->kind == TL_TASK_UPDATE && !c->title.p && !c->type.p &&
 	    !c->due.p && !c->no_due && !c->notes.p)
-		rc = tl_err_set(err, TL_EINVALID, "update",
+		rc = tl_err_set(err, TL_EINVALID, NULL,
 				"nothing to update (give --title, --type, --due, --no-due or --notes)");
 	return rc;
 }
@@ -945,7 +950,7 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		return rc;
 	if (c->kind == TL_MEMBER_UPDATE && !c->name.p && !c->role.p &&
 	    !c->crm_access)
-		return tl_err_set(err, TL_EINVALID, "update",
+		return tl_err_set(err, TL_EINVALID, NULL,
 				  "nothing to update (give --name, --role or --crm-access/--no-crm-access)");
 	if ((rc = need_actor(r, err)))
 		return rc;

@@ -297,6 +297,14 @@ static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
 					  "'%s' is not a member id, me or "
 					  "unassigned",
 					  tl_quote(a, qb, sizeof qb));
+		/* Known without a look-up: named, or as `me` of the
+		 * acting member given. */
+		if (slice_is(a, TL_SYSTEM_USER) ||
+		    (slice_is(a, "me") && ctx && ctx->actor &&
+		     !strcmp(ctx->actor, TL_SYSTEM_USER)))
+			return tl_err_set(err, TL_EINVALID, "assignee",
+					  "'%s' is the system user, never an assignee",
+					  TL_SYSTEM_USER);
 	}
 	/* Times are checked in the context's zone (the workspace's needs a
 	 * look-up, and gives the same syntax) and clock. */
@@ -891,6 +899,14 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	if ((rc = check_limit(limit, &p, err)) ||
 	    (rc = check_cursor(cursor, UPCOMING_CURSOR, &p, err)))
 		return rc;
+	/* The system user is known without a look-up: named, or as the
+	 * acting member given (the default member, or `me`). */
+	if (member.p && !slice_is(member, "me")
+		    ? slice_is(member, TL_SYSTEM_USER)
+		    : ctx && ctx->actor && !strcmp(ctx->actor, TL_SYSTEM_USER))
+		return tl_err_set(err, TL_EINVALID, "member",
+				  "'%s' is the system user, never an assignee",
+				  TL_SYSTEM_USER);
 	if ((rc = tl_reader_begin(db, ctx, &r, err)))
 		return rc;
 

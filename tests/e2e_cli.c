@@ -1855,3 +1855,31 @@ Test(workspace, reads_work_where_the_files_cannot_be_written,
 	free(bindir);
 	free(id);
 }
+
+/* An update that gives nothing to change names no field (there is none
+ * to name): the subject is the command, the JSON field null. */
+Test(bad_input, nothing_to_update_names_the_command)
+{
+	char *id = add_task("Unchanged");
+	long long before = events();
+	tu_run r;
+	EXPECT(&r, 1, "task", "update", id);
+	cr_assert(json_is_null(json_object_get(
+			  json_object_get(r.json, "error"), "field")),
+		  "%s", r.out);
+	tu_run_release(&r);
+	const char *argv[] = { "--db", ws, "task", "update", id, NULL };
+	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(!strncmp(r.err, "tasklog: task update: nothing to update",
+			   39),
+		  "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "member", "update", "alice");
+	cr_assert(json_is_null(json_object_get(
+			  json_object_get(r.json, "error"), "field")),
+		  "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	free(id);
+}

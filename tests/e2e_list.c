@@ -482,3 +482,28 @@ Test(upcoming_cli, is_for_ones_own_tasks_unless_admin)
 	FAILS(1, "cursor", "upcoming", "--cursor", "u00");
 	FAILS(1, "--status", "upcoming", "--status", "todo");
 }
+
+/* The system user is known without a look-up: naming it is an argument
+ * error (exit 1) even when the acting member would be refused (4) or the
+ * task does not exist (2), as for every other bad argument. */
+Test(upcoming_cli, the_system_user_is_an_argument_error_before_look_ups)
+{
+	long long before = tu_stat(ws, "events");
+	DO("member", "add", "nocrm", "--name", "No CRM", "--no-crm-access");
+	FAILS(1, "member", "--as", "nocrm", "upcoming", "--member",
+	      "parsa-assistant");
+	FAILS(1, "member", "--as", "parsa-assistant", "upcoming");
+	FAILS(1, "assignee", "--as", "nocrm", "task", "list", "--assignee",
+	      "parsa-assistant");
+	FAILS(1, "assignee", "--as", "parsa-assistant", "task", "list",
+	      "--assignee", "me");
+	FAILS(1, "assignee", "--as", "nocrm", "task", "add", "--title", "x",
+	      "--link", "lead:1", "--assignee", "parsa-assistant");
+	FAILS(1, "assignee", "task", "assign",
+	      "01890a5d-ac96-774b-bcce-b302099a8057", "parsa-assistant");
+	/* the same commands with good arguments: the look-ups answer */
+	FAILS(4, "as", "--as", "nocrm", "upcoming");
+	FAILS(2, "id", "task", "assign",
+	      "01890a5d-ac96-774b-bcce-b302099a8057", "alice");
+	cr_assert_eq(tu_stat(ws, "events"), before + 1);
+}
