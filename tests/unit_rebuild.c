@@ -1375,7 +1375,10 @@ static void progress_back(void *arg, uint64_t done, uint64_t total)
 /* A rebuild makes room for the new generation before it starts: on a
  * nearly full map it runs once, instead of filling the map midway and
  * running again from the scan. */
-Test(rebuild, a_rebuild_makes_room_first, .init = mkws, .fini = rmws)
+/* A workspace with every view on a map of 1 MiB filled to 80 %: a new
+ * generation of the views cannot fit beside the serving one.  Its stats
+ * then into before. */
+static tl_db *open_nearly_full(tl_stats *before)
 {
 	size_t n;
 	const tl_view *const *all = tl_views_all(&n);
@@ -1384,16 +1387,24 @@ Test(rebuild, a_rebuild_makes_room_first, .init = mkws, .fini = rmws)
 	tl_db *db;
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
-	struct back back = { 0, false };
 	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
 	init_ws(db);
-	tl_stats before, after;
 	for (int i = 0; i < 100; i++) {
 		add_tasks(db, 300, "alice");
-		cr_assert_eq(tl_db_stats(db, &ctx, &before, &err), 0);
-		if (before.map_used * 5 > before.map_size * 4)
+		cr_assert_eq(tl_db_stats(db, &ctx, before, &err), 0);
+		if (before->map_used * 5 > before->map_size * 4)
 			break;
 	}
+	return db;
+}
+
+Test(rebuild, a_rebuild_makes_room_first, .init = mkws, .fini = rmws)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	struct back back = { 0, false };
+	tl_stats before, after;
+	tl_db *db = open_nearly_full(&before);
 	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, progress_back, &back,
 				&err),
 		     0, "%s", err.message);
@@ -1410,24 +1421,10 @@ Test(rebuild, a_full_map_during_the_threaded_finish_grows_and_reruns,
      .init = mkws, .fini = rmws)
 {
 	struct back back = { 0, false };
-	size_t n;
-	const tl_view *const *all = tl_views_all(&n);
-	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = all,
-			   .views_len = n, .map_size = 1 << 20 };
-	tl_db *db;
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
-	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
-	init_ws(db);
-	/* Fill the map to 80 %: a new generation of the views cannot fit
-	 * beside the serving one. */
 	tl_stats before, after;
-	for (int i = 0; i < 100; i++) {
-		add_tasks(db, 300, "alice");
-		cr_assert_eq(tl_db_stats(db, &ctx, &before, &err), 0);
-		if (before.map_used * 5 > before.map_size * 4)
-			break;
-	}
+	tl_db *db = open_nearly_full(&before);
 	tl_rebuild_finish_min = 0;
 	tl_rebuild_room = false; /* as if the room made first fell short */
 	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, progress_back, &back,
