@@ -74,6 +74,8 @@ typedef struct tl_view_state {
 				databases (damaged meta): not ready, not stale */
 	MDB_dbi dbi[TL_VIEW_DBS_MAX];
 	tl_sink *defer; /* TL_VIEW_BLIND: the write txn's puts, until commit */
+	bool behind;    /* read-only handle: lacks later events of the log, so
+			   does not serve (tl_views_check) */
 } tl_view_state;
 
 struct tl_db {
@@ -85,8 +87,6 @@ struct tl_db {
 	size_t views_len;
 	tl_view_state *vstate; /* one per view */
 	bool txn_open;         /* a tl_txn of this handle is open */
-	bool views_behind;     /* read-only: the views lack later events, so
-				  none serves (tl_views_check) */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;
 	ino_t ino;
@@ -100,7 +100,8 @@ int tl_no_txn_open(tl_db *db, tl_err *err);
 
 /* Views: create/rebuild on open; is this process's handle set current? */
 int tl_views_open(tl_db *db, tl_err *err);
-/* Record in meta "views_seq" that the views hold every event up to seq. */
+/* Record in meta "views_seq" (the mark of releases before 0.3.4) that
+ * the views hold every event up to seq. */
 int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq);
 /* Mark the views as holding events first..last, appended by this handle,
  * if they held every event before first. */

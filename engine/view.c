@@ -237,21 +237,92 @@ static int views_refresh(tl_db *db, tl_err *err)
 	return 0;
 }
 
-static uint64_t views_seq(tl_db *db, MDB_txn *txn);
+/* ---- how far each view holds the log -------------------------------------
+ * meta "view_seq:NAME" (u64 BE): view NAME holds every event up to that
+ * seq.  Each view has its own, so that a handle opened with some of the
+ * views (or by a release that does not know one) leaves the others
+ * behind, and the next open with them rebuilds just those.  A view with
+ * none (a workspace from before 0.3.4) goes by "views_seq", the one mark
+ * of the earlier releases, which is kept for them. */
+
+/* The seq "views_seq" names, 0 when never recorded. */
+static uint64_t views_seq(tl_db *db, MDB_txn *txn)
+{
+	MDB_val v;
+	if (tl_meta_get(db, txn, "views_seq", &v) || v.mv_size != 8)
+		return 0;
+	return tl_get_be64(v.mv_data);
+}
+
+static void view_seq_key(char *key, size_t cap, const tl_view *v)
+{
+	snprintf(key, cap, "view_seq:%s", v->name);
+}
+
+static uint64_t view_seq(tl_db *db, MDB_txn *txn, const tl_view *v)
+{
+	char key[64];
+	MDB_val val;
+	view_seq_key(key, sizeof key, v);
+	if (tl_meta_get(db, txn, key, &val) || val.mv_size != 8)
+		return views_seq(db, txn);
+	return tl_get_be64(val.mv_data);
+}
+
+static int view_seq_put(tl_db *db, MDB_txn *txn, const tl_view *v,
+			uint64_t seq)
+{
+	char key[64];
+	uint8_t b[8];
+	view_seq_key(key, sizeof key, v);
+	tl_put_be64(b, seq);
+	MDB_val k = { strlen(key), key }, val = { 8, b };
+	return mdb_put(txn, db->meta, &k, &val, 0);
+}
+
+/* Whether view v lacks events of a log whose last seq is head. */
+static bool view_behind(tl_db *db, MDB_txn *txn, const tl_view *v,
+			uint64_t head)
+{
+	return head > 0 && view_seq(db, txn, v) != head;
+}
+
+int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq)
+{
+	uint8_t b[8];
+	tl_put_be64(b, seq);
+	MDB_val k = { 9, "views_seq" }, v = { 8, b };
+	return mdb_put(txn, db->meta, &k, &v, 0);
+}
+
+int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last)
+{
+	/* Only from where each view was: events appended meanwhile by a
+	 * handle without it are missing from it, and the mark left behind
+	 * makes the next open with it rebuild it. */
+	int rc = 0;
+	for (size_t i = 0; !rc && i < db->views_len; i++)
+		if (view_seq(db, txn, db->views[i]) == first - 1)
+			rc = view_seq_put(db, txn, db->views[i], last);
+	if (!rc && views_seq(db, txn) == first - 1)
+		rc = tl_views_mark(db, txn, last);
+	return rc;
+}
 
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 {
 	*stale = false;
-	/* A read-only handle cannot bring views behind the log up to date:
-	 * they do not serve (their answers would leave events out) until a
+	/* A read-only handle cannot bring a view behind the log up to date:
+	 * it does not serve (its answers would leave events out) until a
 	 * writable open or rebuild elsewhere does. */
 	if (db->flags & TL_OPEN_RDONLY) {
 		uint64_t head;
 		uint8_t hash[TL_HASH_LEN];
 		tl_err e;
-		db->views_behind = db->views_len &&
-				   !tl_log_head(db, txn, &head, hash, &e) &&
-				   head > 0 && views_seq(db, txn) != head;
+		bool known = !tl_log_head(db, txn, &head, hash, &e);
+		for (size_t i = 0; i < db->views_len; i++)
+			db->vstate[i].behind =
+				!known || view_behind(db, txn, db->views[i], head);
 	}
 	for (size_t i = 0; i < db->views_len; i++) {
 		uint32_t ver, gen;
@@ -276,39 +347,11 @@ int tl_views_sync(tl_db *db, tl_err *err)
 
 const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)
 {
-	if (db->views_behind)
-		return NULL;
 	for (size_t i = 0; i < db->views_len; i++)
-		if (!strcmp(db->views[i]->name, name) && db->vstate[i].ready)
+		if (!strcmp(db->views[i]->name, name) &&
+		    db->vstate[i].ready && !db->vstate[i].behind)
 			return db->vstate[i].dbi;
 	return NULL;
-}
-
-int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq)
-{
-	uint8_t b[8];
-	tl_put_be64(b, seq);
-	MDB_val k = { 9, "views_seq" }, v = { 8, b };
-	return mdb_put(txn, db->meta, &k, &v, 0);
-}
-
-int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last)
-{
-	/* Only from where the views were: events appended meanwhile by a
-	 * handle without views are missing from them, and the mark left
-	 * behind makes the next open rebuild them. */
-	if (views_seq(db, txn) != first - 1)
-		return 0;
-	return tl_views_mark(db, txn, last);
-}
-
-/* The seq up to which the views were kept, 0 when never recorded. */
-static uint64_t views_seq(tl_db *db, MDB_txn *txn)
-{
-	MDB_val v;
-	if (tl_meta_get(db, txn, "views_seq", &v) || v.mv_size != 8)
-		return 0;
-	return tl_get_be64(v.mv_data);
 }
 
 /* ---- apply on append -------------------------------------------------- */
@@ -1406,7 +1449,12 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 		if ((rc = meta_write(db, txn, v, v->version, gens[0])))
 			rc = tl_mdb_err(err, rc, "switch view");
 	}
-	/* Every view rebuilt: they hold the whole log now. */
+	/* The rebuilt views hold the whole log now; when they are all of
+	 * them, the mark of earlier releases says so too. */
+	for (size_t i = 0; !rc && r.next > 1 && i < n; i++)
+		if ((rc = view_seq_put(db, txn, db->views[which[i]],
+				       r.next - 1)))
+			rc = tl_mdb_err(err, rc, "switch view");
 	if (!rc && n == db->views_len && r.next > 1 &&
 	    (rc = tl_views_mark(db, txn, r.next - 1)))
 		rc = tl_mdb_err(err, rc, "switch view");
@@ -1547,10 +1595,11 @@ static int rebuild_stale(tl_db *db, const size_t *which, size_t n,
 		mdb_txn_abort(txn);
 		goto out;
 	}
-	bool behind = head > 0 && views_seq(db, txn) != head;
-	for (size_t i = 0; i < n; i++)
-		if (behind || !view_serves(db, txn, db->views[which[i]]))
+	for (size_t i = 0; i < n; i++) {
+		const tl_view *v = db->views[which[i]];
+		if (view_behind(db, txn, v, head) || !view_serves(db, txn, v))
 			still[m++] = which[i];
+	}
 	mdb_txn_abort(txn);
 	rc = m ? rebuild_locked(db, still, m, NULL, NULL, err) : 0;
 out:
@@ -1611,10 +1660,9 @@ static bool views_current(tl_db *db)
 		return false;
 	if (tl_log_head(db, txn, &head, hash, &e))
 		ok = false;
-	else if (head > 0 && views_seq(db, txn) != head)
-		ok = false;
 	for (size_t i = 0; ok && i < db->views_len; i++)
-		ok = view_serves(db, txn, db->views[i]);
+		ok = !view_behind(db, txn, db->views[i], head) &&
+		     view_serves(db, txn, db->views[i]);
 	mdb_txn_abort(txn);
 	return ok;
 }
@@ -1693,18 +1741,27 @@ int tl_views_open(tl_db *db, tl_err *err)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	/* Events appended by a handle opened without views are missing
-	 * from every view: rebuild them all. */
-	bool behind = head > 0 && views_seq(db, txn) != head;
+	/* A view that lacks events (appended by a handle opened without
+	 * it), of another version, or without its generation: rebuilt. */
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
-		if (!behind && view_serves(db, txn, v))
+		if (!view_behind(db, txn, v, head) && view_serves(db, txn, v))
 			continue;
 		if (head == 0) {
-			/* An empty log: the empty view is the right one. */
+			/* An empty log: the empty view is the right one, in
+			 * a generation of its own (one of another version
+			 * may have had other databases, or other flags on
+			 * them), every other one dropped, as a rebuild's
+			 * switch does. */
 			MDB_dbi d[TL_VIEW_DBS_MAX];
-			if ((rc = open_gen(txn, v, 1, MDB_CREATE, d)) ||
-			    (rc = meta_write(db, txn, v, v->version, 1))) {
+			uint32_t ver, gen, g = 1;
+			if (meta_read(db, txn, v, &ver, &gen) &&
+			    gen + 1 != TMP_GEN && gen + 1 != 0)
+				g = gen + 1;
+			if ((rc = drop_gens(txn, v, g, true)) ||
+			    (rc = drop_gens(txn, v, g, false)) ||
+			    (rc = open_gen(txn, v, g, MDB_CREATE, d)) ||
+			    (rc = meta_write(db, txn, v, v->version, g))) {
 				mdb_txn_abort(txn);
 				return tl_mdb_err(err, rc, "create view");
 			}
@@ -1936,20 +1993,22 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	uint64_t vs = views_seq(db, txn);
-	if (db->views_len && head > 0 && vs != head) {
-		snprintf(what, sizeof what,
-			 "views: not compared (read-only): they hold the log "
-			 "up to seq %llu of %llu",
-			 (unsigned long long)vs, (unsigned long long)head);
-		report(fn, arg, what);
-		problems++;
-	}
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
-		if (view_serves(db, txn, v))
+		if (view_serves(db, txn, v)) {
+			if (!view_behind(db, txn, v, head))
+				continue;
+			snprintf(what, sizeof what,
+				 "view %s: not compared (read-only): it holds "
+				 "the log up to seq %llu of %llu",
+				 v->name,
+				 (unsigned long long)view_seq(db, txn, v),
+				 (unsigned long long)head);
+			report(fn, arg, what);
+			problems++;
 			continue;
+		}
 		if (meta_read(db, txn, v, &ver, &gen) && ver != v->version)
 			snprintf(what, sizeof what,
 				 "view %s: not compared (read-only): stored "

@@ -5,15 +5,17 @@
 #include "tasklog_projections.h"
 #include "tasklog_view.h"
 
-extern const tl_view tl_view_tasks;         /* list.c: task list indexes */
-extern const tl_view tl_view_timeline;      /* timeline.c */
-extern const tl_view tl_view_notifications; /* notifications.c */
+/* One line per view: the tl_view its file defines. */
+#define TL_VIEWS(X)                                                    \
+	X(tl_view_tasks)         /* list.c: task list indexes */       \
+	X(tl_view_timeline)      /* timeline.c */                      \
+	X(tl_view_notifications) /* notifications.c */
 
-static const tl_view *const all[] = {
-	&tl_view_tasks,
-	&tl_view_timeline,
-	&tl_view_notifications,
-};
+#define DECLARE(v) extern const tl_view v;
+TL_VIEWS(DECLARE)
+
+#define ENTRY(v) &v,
+static const tl_view *const all[] = { TL_VIEWS(ENTRY) };
 
 const tl_view *const *tl_views_all(size_t *len)
 {

@@ -355,6 +355,41 @@ Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
 	count_view.dbs_len = 1;
 }
 
+/* The same on an empty log (a workspace opened, not yet initialised):
+ * the new version gets a generation of its own, with its own databases
+ * and their flags, and the old one goes whole. */
+Test(rebuild, a_new_version_on_an_empty_log_gets_a_generation_of_its_own,
+     .init = mkws, .fini = rmws)
+{
+	static const char *const two[] = { "counts", "more" };
+	static const unsigned dup_flags[] = { MDB_DUPSORT, 0 };
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	count_view.dbs = two;
+	count_view.db_flags = dup_flags;
+	count_view.dbs_len = 2;
+	tl_db *db = open_with(with_counts, 1); /* no init: an empty log */
+	uint32_t gen = stored_gen(db, "counts", &ver);
+	tl_db_close(db);
+
+	count_view.version = 2; /* one plain database */
+	count_view.dbs = count_dbs;
+	count_view.db_flags = count_flags;
+	count_view.dbs_len = 1;
+	db = open_with(with_counts, 1);
+	cr_assert_eq(stored_gen(db, "counts", &ver), gen + 1);
+	cr_assert_eq(ver, 2);
+	char want[64];
+	snprintf(want, sizeof want, "v.counts.%u.counts", gen + 1);
+	cr_assert_str_eq(raw_view_dbs(db->env, "counts"), want);
+	init_ws(db);
+	add_tasks(db, 3, "alice");
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+	count_view.version = 1;
+}
+
 /* Generations stranded by damage or interrupted switches, more of them
  * than one pass of the drop collects (16): a switch drops them all. */
 Test(rebuild, a_switch_drops_every_stranded_generation, .init = mkws,
@@ -724,8 +759,8 @@ Test(rebuild, verify_read_only_reports_views_that_are_not_current,
 	tl_db_close(db);
 	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
 	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
-	cr_assert_str_eq(last, "views: not compared (read-only): they hold "
-			       "the log up to seq 6 of 7");
+	cr_assert_str_eq(last, "view counts: not compared (read-only): it "
+			       "holds the log up to seq 6 of 7");
 	cr_assert(!tl_db_views_current(db));
 	cr_assert(!counts_serve(db));
 	tl_db_close(db);
@@ -738,6 +773,35 @@ Test(rebuild, verify_read_only_reports_views_that_are_not_current,
 	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "db");
+	tl_db_close(db);
+}
+
+/* Each view has its own mark of how far it holds the log: a handle opened
+ * with some of the views (or a release that does not know one) leaves
+ * the others behind, and the next open with them rebuilds just those. */
+Test(rebuild, a_view_left_out_by_a_handle_is_rebuilt_alone, .init = mkws,
+     .fini = rmws)
+{
+	static const tl_view *const two[] = { &count_view, &both_view };
+	tl_db *db = open_with(two, 2);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	init_ws(db);
+	add_tasks(db, 5, "alice");
+	uint32_t counts_gen = stored_gen(db, "counts", &ver);
+	uint32_t both_gen = stored_gen(db, "both", &ver);
+	tl_db_close(db);
+	db = open_with(with_counts, 1); /* without "both" */
+	add_tasks(db, 3, "alice");
+	tl_db_close(db);
+	db = open_with(two, 2);
+	cr_assert_eq(stored_gen(db, "counts", &ver), counts_gen,
+		     "a view that held the log was rebuilt");
+	cr_assert_eq(stored_gen(db, "both", &ver), both_gen + 1,
+		     "the view left behind was not rebuilt");
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0, "%s",
+		     err.message);
 	tl_db_close(db);
 }
 

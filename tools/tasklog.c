@@ -372,7 +372,7 @@ static const struct command commands[] = {
 	  "switch\n"
 	  "(admins only).  A progress bar goes to stderr when it is a "
 	  "terminal.\n"
-	  "  --projection NAME     tasks, timeline or notifications; "
+	  "  --projection NAME     a view (listed below); "
 	  "repeatable\n"
 	  "                        (default: every view)\n",
 	  OPT(O_PROJECTION), 0, 0, NULL, OPEN_WRITE, 0, run_rebuild },
@@ -931,20 +931,23 @@ static int open_workspace(struct cli *c)
 	/* Reads work where the files cannot be written (an auditor's
 	 * access, a read-only file system): LMDB then needs only lock.mdb
 	 * writable, or nothing on a read-only file system. */
-	if (c->cmd->open == OPEN_READ || c->cmd->open == OPEN_LOG ||
-	    (c->cmd->run == run_notifications && !c->words_len))
+	bool reads = c->cmd->open == OPEN_READ || c->cmd->open == OPEN_LOG ||
+		     (c->cmd->run == run_notifications && !c->words_len);
+	if (reads)
 		oo.flags |= TL_OPEN_READ_FALLBACK;
 	/* Every view, always: the engine applies to the views a workspace
 	 * is opened with, so a writer that left one out would leave it
 	 * behind the log. */
 	oo.views = tl_views_all(&oo.views_len);
 	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
-	if (rc == TL_ESTORAGE && c->cmd->open == OPEN_LOG) {
+	if (rc == TL_ESTORAGE && reads) {
 		/* The views could not be brought up to date (a damaged log
-		 * stops the rebuild an open runs): read the log as it is, so
-		 * that verify can say what is wrong with it.  Said only when
-		 * that works: otherwise the store itself failed, and its
-		 * error is the one line. */
+		 * stops the rebuild an open runs, or one view fails it): read
+		 * the log as it is, so that verify can say what is wrong with
+		 * it, and answer from the views that are current (a read-only
+		 * handle serves no other).  Said only when that works:
+		 * otherwise the store itself failed, and its error is the
+		 * one line. */
 		tl_err first = c->err;
 		oo.flags = TL_OPEN_RDONLY;
 		fallback = true;
@@ -954,7 +957,11 @@ static int open_workspace(struct cli *c)
 			      "date: ",
 			      stderr);
 			put_clean(stderr, first.message);
-			fputs("; reading the log without them\n", stderr);
+			fputs(c->cmd->open == OPEN_LOG
+				      ? "; reading the log without them\n"
+				      : "; answering read-only, from the views "
+					"that are current\n",
+			      stderr);
 		}
 	}
 	if (rc)
@@ -2010,6 +2017,14 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	}
 	if (has(c, O_HELP)) {
 		fputs(c->cmd->usage, stdout);
+		if (c->cmd->run == run_rebuild) { /* the views of this build */
+			size_t n;
+			const tl_view *const *v = tl_views_all(&n);
+			fputs("views:", stdout);
+			for (size_t i = 0; i < n; i++)
+				printf(" %s", tl_view_name(v[i]));
+			putchar('\n');
+		}
 		*status = 0;
 		return 1;
 	}
