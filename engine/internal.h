@@ -127,7 +127,8 @@ extern bool tl_rebuild_room; /* false: no room made before (tests) */
 extern void (*tl_rebuild_hook)(void *arg);
 extern void *tl_rebuild_hook_arg;
 /* Tests: called when a rebuild has given up its write transaction to
- * sort, load or wait (writers of other processes go on meanwhile). */
+ * sort, load or wait (writers of other processes go on meanwhile); arg
+ * points to the phase: 's', 'l' or 'w'. */
 extern void (*tl_rebuild_idle_hook)(void *arg);
 
 /* A rebuild's sorted bulk writer (bulk.c). */

@@ -1146,11 +1146,12 @@ static int fin_idle(MDB_txn **txn, tl_err *err)
 	return 0;
 }
 
-/* Tests: about to sort, load or wait without the transaction. */
-static void fin_look(void)
+/* Tests: about to sort, load or wait (phase: 's', 'l', 'w') without the
+ * transaction. */
+static void fin_look(char phase)
 {
 	if (tl_rebuild_idle_hook)
-		tl_rebuild_idle_hook(tl_rebuild_hook_arg);
+		tl_rebuild_idle_hook(&phase);
 }
 
 static int fin_txn_take(replay *r, MDB_txn **txn, tl_err *err)
@@ -1230,7 +1231,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			if (renew && !waiting) { /* not held while waiting */
 				pthread_mutex_unlock(&f.mu);
 				if (!(rc = fin_idle(txn, err)))
-					fin_look();
+					fin_look('w');
 				pthread_mutex_lock(&f.mu);
 				waiting = true;
 				continue;
@@ -1252,7 +1253,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			 * transaction up to the memory bound, the rest (if
 			 * any) with it, to write sorted runs. */
 			if (!(rc = fin_idle(txn, err))) {
-				fin_look();
+				fin_look('l');
 				rc = fin_load(&f, i, NULL, err);
 			}
 			if (!rc && f.job[i].at < r->tasks.len &&
@@ -1265,7 +1266,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			next = F_SORT;
 		} else {
 			if (renew && !(rc = fin_idle(txn, err)))
-				fin_look();
+				fin_look('s');
 			if (!rc && tl_sink_sort(r->sinks[i]))
 				rc = tl_err_oom(err);
 			next = F_SORTED;

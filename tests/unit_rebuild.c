@@ -590,10 +590,14 @@ Test(rebuild, a_rebuild_waits_for_a_holder_of_the_data_file_lock,
  * once waited for the whole load, sort and write of the views, seconds
  * at a million tasks.  Each such moment is checked. */
 static int idle_calls, idle_wrote;
+static char idle_phases[8]; /* the phases seen: 's', 'l', 'w' */
 
 static void write_elsewhere(void *arg)
 {
-	(void)arg;
+	char phase = *(const char *)arg;
+	if (!strchr(idle_phases, phase) &&
+	    strlen(idle_phases) < sizeof idle_phases - 1)
+		idle_phases[strlen(idle_phases)] = phase;
 	idle_calls++;
 	pid_t kid = fork();
 	if (kid == 0) {
@@ -627,7 +631,7 @@ static void write_elsewhere(void *arg)
 /* threaded: loads and sorts in a second thread too, so that the rebuild
  * also waits for it; mem: the memory bound of a load there (loads stop
  * at it and finish with the transaction). */
-static void writers_go_on(bool threaded, size_t mem)
+static void writers_go_on(bool threaded, size_t mem, char phase)
 {
 	tl_db *db = open_all();
 	tl_ctx ctx = { .actor = "admin" };
@@ -644,6 +648,10 @@ static void writers_go_on(bool threaded, size_t mem)
 	tl_rebuild_mem = was_mem;
 	cr_assert_eq(rc, 0, "%s", err.message);
 	cr_assert_gt(idle_calls, 0);
+	if (phase)
+		cr_assert(strchr(idle_phases, phase),
+			  "no write at phase %c (seen: %s)", phase,
+			  idle_phases);
 	cr_assert_eq(idle_wrote, idle_calls,
 		     "%d of %d writes of another process went on",
 		     idle_wrote, idle_calls);
@@ -659,19 +667,20 @@ static void writers_go_on(bool threaded, size_t mem)
 Test(rebuild, writers_go_on_while_a_rebuild_sorts, .init = mkws,
      .fini = rmws)
 {
-	writers_go_on(false, (size_t)1 << 30);
+	writers_go_on(false, (size_t)1 << 30, 's');
 }
 
+/* A wait happens only when that thread is slower (not forced here). */
 Test(rebuild, writers_go_on_while_a_rebuild_waits_for_its_second_thread,
      .init = mkws, .fini = rmws)
 {
-	writers_go_on(true, (size_t)1 << 30);
+	writers_go_on(true, (size_t)1 << 30, 0);
 }
 
 Test(rebuild, writers_go_on_while_a_rebuild_loads_up_to_its_bound,
      .init = mkws, .fini = rmws)
 {
-	writers_go_on(false, 4096);
+	writers_go_on(false, 4096, 'l');
 }
 
 /* The task counts (meta "counts", what stats reads) are derived data: a
@@ -773,6 +782,50 @@ Test(rebuild, verify_read_only_reports_views_that_are_not_current,
 	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "db");
+	tl_db_close(db);
+}
+
+/* A view the workspace never had, on a read-only handle: verify says it
+ * was not compared, instead of calling it clean. */
+Test(rebuild, verify_read_only_reports_a_view_without_a_generation,
+     .init = mkws, .fini = rmws)
+{
+	static const tl_view *const two[] = { &count_view, &both_view };
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	char last[256] = "";
+	init_ws(db);
+	add_tasks(db, 2, "alice");
+	tl_db_close(db);
+	tl_open_opts o = { .flags = TL_OPEN_RDONLY, .views = two,
+			   .views_len = 2 };
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
+	cr_assert_str_eq(last, "view both: not compared (read-only): no "
+			       "serving generation");
+	tl_db_close(db);
+}
+
+/* build.lock that cannot be opened for a reason other than a refused
+ * permission or a missing file (here: a path through a file) fails the
+ * build, naming it, instead of building without it. */
+Test(rebuild, an_unexpected_error_on_build_lock_fails_the_build,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_with(with_counts, 1);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 2, "alice");
+	char lock[128], file[160];
+	snprintf(lock, sizeof lock, "%s/build.lock", dir);
+	snprintf(file, sizeof file, "%s/data.mdb/x", dir); /* ENOTDIR */
+	unlink(lock);
+	cr_assert_eq(symlink(file, lock), 0);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+		     TL_ESTORAGE);
+	cr_assert(strstr(err.message, "build.lock"), "%s", err.message);
 	tl_db_close(db);
 }
 
