@@ -512,11 +512,8 @@ static void set_view_version(const char *name, uint32_t ver)
 	mdb_env_close(env);
 }
 
-/* One view that cannot be brought up to date (here: of an older version,
- * over an event that no longer decodes) does not take the others down:
- * reading commands answer read-only from the views that are current and
- * say so; that view's queries and every write fail. */
-Test(rebuild_cli, a_view_that_cannot_be_rebuilt_leaves_the_others_serving)
+/* Two tasks on lead:1; the number of events in the log then. */
+static size_t two_tasks(void)
 {
 	tu_run r;
 	free(add("admin", "One", "lead:1", NULL, NULL));
@@ -524,6 +521,17 @@ Test(rebuild_cli, a_view_that_cannot_be_rebuilt_leaves_the_others_serving)
 	OK(&r, "log");
 	size_t n = json_array_size(json_object_get(r.json, "items"));
 	tu_run_release(&r);
+	return n;
+}
+
+/* One view that cannot be brought up to date (here: of an older version,
+ * over an event that no longer decodes) does not take the others down:
+ * reading commands answer read-only from the views that are current and
+ * say so; that view's queries and every write fail. */
+Test(rebuild_cli, a_view_that_cannot_be_rebuilt_leaves_the_others_serving)
+{
+	tu_run r;
+	size_t n = two_tasks();
 	set_view_version("timeline", 1);
 	spoil("events", n);
 
@@ -549,11 +557,7 @@ Test(rebuild_cli, a_view_that_cannot_be_rebuilt_leaves_the_others_serving)
 Test(rebuild_cli, a_damaged_log_is_named_and_verify_still_reports)
 {
 	tu_run r;
-	free(add("admin", "One", "lead:1", NULL, NULL));
-	free(add("admin", "Two", "lead:1", NULL, NULL));
-	OK(&r, "log");
-	size_t n = json_array_size(json_object_get(r.json, "items"));
-	tu_run_release(&r);
+	size_t n = two_tasks();
 	cr_assert_geq(n, 4);
 	move_event(n, 1000000); /* the head moves: the views rebuild on open */
 
