@@ -433,6 +433,30 @@ static void spoil(const char *name, uint64_t seq)
 	mdb_env_close(env);
 }
 
+/* Two tasks on lead:1; the number of events in the log then. */
+static size_t two_tasks(void)
+{
+	tu_run r;
+	free(add("admin", "One", "lead:1", NULL, NULL));
+	free(add("admin", "Two", "lead:1", NULL, NULL));
+	OK(&r, "log");
+	size_t n = json_array_size(json_object_get(r.json, "items"));
+	tu_run_release(&r);
+	return n;
+}
+
+/* verify found problems: exit 5, the list (ok false), no error
+ * document; the list. */
+static json_t *verify_problems(tu_run *r)
+{
+	EXPECT(r, 5, "verify");
+	json_t *p = json_object_get(r->json, "problems");
+	cr_assert(json_is_false(json_object_get(r->json, "ok")), "%s", r->out);
+	cr_assert_null(json_object_get(r->json, "error"), "%s", r->out);
+	cr_assert(json_array_size(p) > 0, "%s", r->out);
+	return p;
+}
+
 /* An event in the middle of the log damaged while the views are current
  * (no rebuild at open): verify's answer is the list of problems, the log
  * checks' findings first and the views' failed rebuild among them, not a
@@ -440,17 +464,12 @@ static void spoil(const char *name, uint64_t seq)
 Test(rebuild_cli, verify_lists_problems_when_the_views_cannot_be_rebuilt)
 {
 	tu_run r;
-	free(add("admin", "One", "lead:1", NULL, NULL));
-	free(add("admin", "Two", "lead:1", NULL, NULL));
+	two_tasks();
 	free(add("admin", "Three", "lead:1", NULL, NULL));
 	spoil("events", 4);
-	EXPECT(&r, 5, "verify");
-	json_t *p = json_object_get(r.json, "problems");
-	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);
-	cr_assert(json_array_size(p) > 0, "%s", r.out);
+	verify_problems(&r);
 	cr_assert(strstr(r.out, "event 4: cannot be decoded"), "%s", r.out);
 	cr_assert(strstr(r.out, "views: not compared"), "%s", r.out);
-	cr_assert_null(json_object_get(r.json, "error"), "%s", r.out);
 	tu_run_release(&r);
 	cr_assert_eq(tu_cli_text(&r, ws, "verify", NULL), 0);
 	cr_assert_eq(r.status, 5);
@@ -464,13 +483,9 @@ Test(rebuild_cli, verify_lists_problems_when_the_views_cannot_be_rebuilt)
 Test(rebuild_cli, verify_keeps_its_problems_when_it_stops)
 {
 	tu_run r;
-	free(add("admin", "One", "lead:1", NULL, NULL));
-	free(add("admin", "Two", "lead:1", NULL, NULL));
+	two_tasks();
 	spoil("tasks", 0);
-	EXPECT(&r, 5, "verify");
-	json_t *p = json_object_get(r.json, "problems");
-	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);
-	cr_assert_null(json_object_get(r.json, "error"), "%s", r.out);
+	json_t *p = verify_problems(&r);
 	cr_assert_geq(json_array_size(p), 2, "%s", r.out);
 	cr_assert(strstr(json_string_value(json_array_get(p, 0)),
 			 "stored state differs"), "%s", r.out);
@@ -510,18 +525,6 @@ static void set_view_version(const char *name, uint32_t ver)
 	cr_assert_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
-}
-
-/* Two tasks on lead:1; the number of events in the log then. */
-static size_t two_tasks(void)
-{
-	tu_run r;
-	free(add("admin", "One", "lead:1", NULL, NULL));
-	free(add("admin", "Two", "lead:1", NULL, NULL));
-	OK(&r, "log");
-	size_t n = json_array_size(json_object_get(r.json, "items"));
-	tu_run_release(&r);
-	return n;
 }
 
 /* One view that cannot be brought up to date (here: of an older version,

@@ -2518,6 +2518,24 @@ static void expect_replay_at(int line, const tl_result *a, const tl_result *b,
 	cr_assert_arr_eq(b->doc, a->doc, a->doc_len, "line %d", line);
 }
 
+/* EXPECT_REPLAY, and b's document has field = want at version; then both
+ * results are released. */
+#define EXPECT_REPLAY_DOC(a, b, events, field, want, version) \
+	expect_replay_doc_at(__LINE__, a, b, events, field, want, version)
+static void expect_replay_doc_at(int line, tl_result *a, tl_result *b,
+				 uint64_t events, const char *field,
+				 const char *want, uint64_t version)
+{
+	doc d;
+	expect_replay_at(line, a, b, events);
+	doc_parse(&d, b->doc, b->doc_len);
+	expect_str_at(line, d.o, field, want);
+	expect_uint_at(line, d.o, "version", version);
+	doc_free(&d);
+	tl_result_release(a);
+	tl_result_release(b);
+}
+
 Test(idempotency, repeated_add_returns_the_same_task_and_seq)
 {
 	tl_result a, b;
@@ -2777,14 +2795,7 @@ Test(idempotency, repeat_of_a_change_returns_the_task_as_the_first_run_left_it)
 	tl_result_release(&c);
 	uint64_t events = nevents();
 	RUN1(at(T0 + 4 * SEC), &b, NULL, s);
-	EXPECT_REPLAY(&a, &b, events);
-	doc d;
-	doc_parse(&d, b.doc, b.doc_len);
-	EXPECT_STR(d.o, "status", "in_progress");
-	EXPECT_UINT(d.o, "version", 2);
-	doc_free(&d);
-	tl_result_release(&a);
-	tl_result_release(&b);
+	EXPECT_REPLAY_DOC(&a, &b, events, "status", "in_progress", 2);
 }
 
 /* A request under a key that changed nothing keeps the key: its retry
@@ -2809,14 +2820,8 @@ Test(idempotency, a_request_that_changed_nothing_keeps_its_key)
 	tl_result_release(&c);
 	events = nevents();
 	RUN1(at(T0 + 4 * SEC), &b, NULL, same);
-	EXPECT_REPLAY(&a, &b, events);
+	EXPECT_REPLAY_DOC(&a, &b, events, "title", "A", 1);
 	doc d;
-	doc_parse(&d, b.doc, b.doc_len);
-	EXPECT_STR(d.o, "title", "A");
-	EXPECT_UINT(d.o, "version", 1);
-	doc_free(&d);
-	tl_result_release(&a);
-	tl_result_release(&b);
 	get_task(id, &d, NULL, NULL);
 	EXPECT_STR(d.o, "title", "B"); /* the other change stands */
 	doc_free(&d);
@@ -2876,14 +2881,7 @@ Test(idempotency, a_request_that_changed_nothing_replays_the_target_as_it_was)
 	tl_result_release(&c);
 	uint64_t events = nevents();
 	RUN1(at(T0 + 5 * SEC), &b, NULL, same);
-	EXPECT_REPLAY(&a, &b, events);
-	doc d;
-	doc_parse(&d, b.doc, b.doc_len);
-	EXPECT_STR(d.o, "title", "B");
-	EXPECT_UINT(d.o, "version", 2);
-	doc_free(&d);
-	tl_result_release(&a);
-	tl_result_release(&b);
+	EXPECT_REPLAY_DOC(&a, &b, events, "title", "B", 2);
 
 	/* A member the same way: renamed, then an update that changes
 	 * nothing, then renamed again. */
@@ -2906,6 +2904,7 @@ Test(idempotency, a_request_that_changed_nothing_replays_the_target_as_it_was)
 	events = nevents();
 	RUN1(at(T0 + 10 * SEC), &b, NULL, msame);
 	EXPECT_REPLAY(&a, &b, events);
+	doc d;
 	doc_parse(&d, b.doc, b.doc_len);
 	EXPECT_STR(d.o, "name", "Franklin");
 	doc_free(&d);

@@ -185,6 +185,15 @@ static void init_ws(tl_db *db)
 	tl_result_release(&r);
 }
 
+/* A workspace with the counts view, alice and n tasks of hers. */
+static tl_db *counts_ws(int n)
+{
+	tl_db *db = open_with(with_counts, 1);
+	init_ws(db);
+	add_tasks(db, n, "alice");
+	return db;
+}
+
 static void log_problem(void *arg, const char *p)
 {
 	(void)arg;
@@ -269,12 +278,10 @@ Test(rebuild, replay_is_marked_so_no_side_effect_runs_twice, .init = mkws,
 Test(rebuild, a_changed_view_version_rebuilds_on_open, .init = mkws,
      .fini = rmws)
 {
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(5);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
 	uint32_t ver;
-	init_ws(db);
-	add_tasks(db, 5, "alice");
 	uint32_t gen = stored_gen(db, "counts", &ver);
 	cr_assert_eq(ver, 1);
 	tl_db_close(db);
@@ -308,12 +315,10 @@ Test(rebuild, a_new_version_with_other_databases_drops_the_old_whole,
 	static const char *const two[] = { "counts", "more" };
 	static const char *const one_other[] = { "more" };
 	static const unsigned flags2[] = { 0, 0 };
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(5);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
 	uint32_t ver;
-	init_ws(db);
-	add_tasks(db, 5, "alice");
 	uint32_t gen = stored_gen(db, "counts", &ver);
 	char want[256];
 	snprintf(want, sizeof want, "v.counts.%u.counts", gen);
@@ -396,12 +401,10 @@ Test(rebuild, a_switch_drops_every_stranded_generation, .init = mkws,
      .fini = rmws)
 {
 	static const char *const names[] = { "counts" };
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(3);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
 	uint32_t ver;
-	init_ws(db);
-	add_tasks(db, 3, "alice");
 	uint32_t gen = stored_gen(db, "counts", &ver);
 	MDB_txn *txn;
 	MDB_dbi junk[40];
@@ -472,10 +475,8 @@ Test(rebuild, view_names_are_checked_at_open, .init = mkws, .fini = rmws)
  * them apart. */
 static void rebuild_once(bool no_lock_file)
 {
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(300);
 	uint32_t ver;
-	init_ws(db);
-	add_tasks(db, 300, "alice");
 	uint32_t gen = stored_gen(db, "counts", &ver);
 	tl_db_close(db);
 	if (no_lock_file) {
@@ -541,9 +542,7 @@ Test(rebuild, processes_open_an_outdated_view_when_build_lock_cannot_be_opened,
  * data.mdb, and on build.lock, all that releases 0.3.0 to 0.3.3 took. */
 static void rebuild_waits_for(const char *file)
 {
-	tl_db *db = open_with(with_counts, 1);
-	init_ws(db);
-	add_tasks(db, 3, "alice");
+	tl_db *db = counts_ws(3);
 	tl_db_close(db);
 	char lock[128];
 	snprintf(lock, sizeof lock, "%s/%s", dir, file);
@@ -688,13 +687,11 @@ Test(rebuild, writers_go_on_while_a_rebuild_loads_up_to_its_bound,
  * wrong, verify says so, and a rebuild stores them again. */
 Test(rebuild, a_rebuild_repairs_the_task_counts, .init = mkws, .fini = rmws)
 {
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(5);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
 	tl_stats st;
 	char last[256] = "";
-	init_ws(db);
-	add_tasks(db, 5, "alice");
 	MDB_txn *txn;
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
 	cr_assert_eq(tl_counts_put(db, txn, 2, 1), 0);
@@ -735,11 +732,9 @@ static bool counts_serve(tl_db *db)
 Test(rebuild, verify_read_only_reports_views_that_are_not_current,
      .init = mkws, .fini = rmws)
 {
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(3);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
-	init_ws(db);
-	add_tasks(db, 3, "alice");
 	tl_db_close(db);
 	tl_open_opts o = { .flags = TL_OPEN_RDONLY, .views = with_counts,
 			   .views_len = 1 };
@@ -791,12 +786,10 @@ Test(rebuild, verify_read_only_reports_a_view_without_a_generation,
      .init = mkws, .fini = rmws)
 {
 	static const tl_view *const two[] = { &count_view, &both_view };
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(2);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
 	char last[256] = "";
-	init_ws(db);
-	add_tasks(db, 2, "alice");
 	tl_db_close(db);
 	tl_open_opts o = { .flags = TL_OPEN_RDONLY, .views = two,
 			   .views_len = 2 };
@@ -813,11 +806,9 @@ Test(rebuild, verify_read_only_reports_a_view_without_a_generation,
 Test(rebuild, an_unexpected_error_on_build_lock_fails_the_build,
      .init = mkws, .fini = rmws)
 {
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(2);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
-	init_ws(db);
-	add_tasks(db, 2, "alice");
 	char lock[128], file[160];
 	snprintf(lock, sizeof lock, "%s/build.lock", dir);
 	snprintf(file, sizeof file, "%s/data.mdb/x", dir); /* ENOTDIR */
@@ -861,11 +852,9 @@ Test(rebuild, a_view_left_out_by_a_handle_is_rebuilt_alone, .init = mkws,
 Test(rebuild, verify_reports_a_view_of_another_version, .init = mkws,
      .fini = rmws)
 {
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(3);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
-	init_ws(db);
-	add_tasks(db, 3, "alice");
 	/* The process now runs code of version 2 on a version-1 view (as a
 	 * server would between an upgrade and its restart). */
 	count_view.version = 2;
@@ -950,11 +939,9 @@ Test(rebuild, a_reader_during_rebuild_sees_a_whole_view, .init = mkws,
 Test(rebuild, views_catch_up_after_writes_without_them, .init = mkws,
      .fini = rmws)
 {
-	tl_db *db = open_with(with_counts, 1);
+	tl_db *db = counts_ws(4);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
-	init_ws(db);
-	add_tasks(db, 4, "alice");
 	tl_db_close(db);
 
 	db = open_with(NULL, 0);

@@ -628,18 +628,23 @@ Test(timeline, upcoming_shows_a_task_with_a_big_document)
 	cr_assert_eq(vt_verify(), 0);
 }
 
+/* Tasks "a" and "b" on record, due 2026-03-04 and 03-05 at 09:00Z; their
+ * ids into a and b. */
+static void add_a_and_b(const char *record, char a[37], char b[37])
+{
+	snprintf(a, 37, "%s",
+		 vt_add(NULL, VT_T0, "a", record, "2026-03-04T09:00:00Z", NULL));
+	snprintf(b, 37, "%s",
+		 vt_add(NULL, VT_T0, "b", record, "2026-03-05T09:00:00Z", NULL));
+}
+
 /* The upcoming part reads documents from the record's covered due range:
  * every event of a task rewrites its entry there, whether or not it moves
  * the task in the range. */
 Test(timeline, upcoming_follows_every_change_of_a_task)
 {
 	char a[37], b[37];
-	snprintf(a, 37, "%s",
-		 vt_add(NULL, VT_T0, "a", "lead:3", "2026-03-04T09:00:00Z",
-			NULL));
-	snprintf(b, 37, "%s",
-		 vt_add(NULL, VT_T0, "b", "lead:3", "2026-03-05T09:00:00Z",
-			NULL));
+	add_a_and_b("lead:3", a, b);
 	tl_cmd c = { .kind = TL_TASK_UPDATE, .id = tl_s(a),
 		     .title = tl_s("a2"), .notes = tl_s("said yes") };
 	vt_exec(NULL, VT_T0, &c, NULL);
@@ -741,12 +746,7 @@ Test(timeline, the_due_range_carries_each_document)
 Test(timeline, the_record_index_drops_tasks_that_are_no_longer_active)
 {
 	char a[37], b[37];
-	snprintf(a, 37, "%s",
-		 vt_add(NULL, VT_T0, "a", "lead:6", "2026-03-04T09:00:00Z",
-			NULL));
-	snprintf(b, 37, "%s",
-		 vt_add(NULL, VT_T0, "b", "lead:6", "2026-03-05T09:00:00Z",
-			NULL));
+	add_a_and_b("lead:6", a, b);
 	vt_add(NULL, VT_T0, "c", "lead:6", "2026-03-06T09:00:00Z", NULL);
 	vt_status(NULL, VT_T0 + VT_MIN, a, "completed");
 	vt_simple(NULL, VT_T0 + VT_MIN, TL_TASK_DELETE, b);
