@@ -199,6 +199,12 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 	tl_slice id;
 	if (ctx && ctx->actor) {
 		id = tl_s(ctx->actor);
+		if (!tl_member_id_valid(id)) { /* an argument, not a look-up */
+			char q[64];
+			return tl_err_set(err, TL_EINVALID, "as",
+					  "'%s' is not a member id",
+					  tl_quote(id, q, sizeof q));
+		}
 	} else {
 		MDB_val v;
 		if (tl_meta_get(db, txn, "admin", &v) ||

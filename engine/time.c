@@ -826,13 +826,16 @@ static bool scan_date(struct scan *s, int64_t *days)
 	return true;
 }
 
-/* The part after the date: THH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
+/* The part after the date: THH:MM:SS[.frac](Z|+HH:MM|-HH:MM), with 't' or
+ * ' ' for 'T'. */
 static bool scan_rfc3339_time(struct scan *s, int64_t days, int64_t *out)
 {
 	int h, mi, sec, ms = 0, oh = 0, om = 0, scale = 100, sign = 0;
 	int64_t secs;
 
-	if (!(scan_char(s, 'T') || scan_char(s, 't')))
+	/* RFC 3339 5.6 lets applications separate date and time by a
+	 * space, for readability; 'T' and 'Z' may be lower case. */
+	if (!(scan_char(s, 'T') || scan_char(s, 't') || scan_char(s, ' ')))
 		return false;
 	if (!scan_fixed(s, 2, &h) || !scan_char(s, ':') ||
 	    !scan_fixed(s, 2, &mi) || !scan_char(s, ':') ||

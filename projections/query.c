@@ -292,7 +292,7 @@ static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
 		return rc;
 	for (size_t i = 0; i < q->assignees_len; i++) {
 		tl_slice a = q->assignees[i];
-		if (!a.p || !a.len || a.len > 64)
+		if (!a.p || !tl_member_id_valid(a))
 			return tl_err_set(err, TL_EINVALID, "assignee",
 					  "'%s' is not a member id, me or "
 					  "unassigned",

@@ -1165,7 +1165,8 @@ Test(cli, verify_reports_ok)
  * its end through the map: SIGBUS.  At every page boundary short of the
  * whole file, `stats`, `task list` and `verify` either work (the pages cut
  * were not in use) or exit 5 with the storage error, a line on stderr and
- * a document on stdout; none dies of a signal. */
+ * a document on stdout (for verify its {ok: false, problems} answer);
+ * none dies of a signal. */
 Test(cli, a_data_file_cut_short_is_a_storage_error)
 {
 	char path[512];
@@ -1195,11 +1196,26 @@ Test(cli, a_data_file_cut_short_is_a_storage_error)
 				failed++;
 				cr_assert(tu_err_names(&r, "storage"), "%s",
 					  r.err);
+			}
+			if (r.status == 5 && k < 2) {
 				cr_assert_str_eq(
 					tu_str(json_object_get(r.json,
 							       "error"),
 					       "code"),
 					"storage");
+			} else if (r.status == 5) {
+				/* verify's finding, in verify's shape */
+				json_t *p = json_object_get(r.json,
+							    "problems");
+				cr_assert(json_is_false(json_object_get(
+						  r.json, "ok")),
+					  "%s", r.out);
+				cr_assert_eq(json_array_size(p), 1, "%s",
+					     r.out);
+				cr_assert(!strncmp(json_string_value(
+							   json_array_get(p, 0)),
+						   "storage: ", 9),
+					  "%s", r.out);
 			}
 			tu_run_release(&r);
 		}
@@ -1211,6 +1227,36 @@ Test(cli, a_data_file_cut_short_is_a_storage_error)
 	free(copy);
 	cr_assert_gt(failed, 0, "no cut was noticed");
 	OK(&r, "verify");
+	tu_run_release(&r);
+}
+
+/* A data file that is not LMDB's at all: the store cannot be opened.
+ * verify answers {ok: false, problems} (exit 5) as for any damage found,
+ * other commands the storage error. */
+Test(cli, verify_answers_a_store_it_cannot_open)
+{
+	char path[512];
+	char junk[8192];
+	tu_run r;
+
+	free(add_task("a"));
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	memset(junk, 0x5a, sizeof junk);
+	FILE *f = fopen(path, "wb");
+	cr_assert_eq(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+	fclose(f);
+
+	EXPECT(&r, 5, "verify");
+	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);
+	json_t *p = json_object_get(r.json, "problems");
+	cr_assert_eq(json_array_size(p), 1, "%s", r.out);
+	cr_assert(!strncmp(json_string_value(json_array_get(p, 0)),
+			   "storage: ", 9), "%s", r.out);
+	cr_assert(tu_err_names(&r, "storage"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 5, "stats");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "storage");
 	tu_run_release(&r);
 }
 
@@ -1422,6 +1468,14 @@ Test(cli, help_and_usage_errors)
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "show", UNKNOWN_ID, "--title", "x");
 	cr_assert(tu_err_names(&r, "--title"), "%s", r.err);
+	tu_run_release(&r);
+	/* a missing word is named alone when the words before it are given */
+	EXPECT(&r, 1, "task", "status", UNKNOWN_ID);
+	cr_assert(strstr(r.err, "tasklog: task status: missing STATUS\n"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "status");
+	cr_assert(strstr(r.err, "missing task ID and STATUS\n"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "add", "--link", "lead:1", "--title");
 	cr_assert(tu_err_names(&r, "--title"), "%s", r.err);
@@ -1694,7 +1748,7 @@ Test(bad_input, invalid_utf8_notes_and_tag)
 Test(bad_input, error_lines_show_stray_bytes_escaped)
 {
 	tu_run r;
-	EXPECT(&r, 4, "--as", "a\xff" "b", "task", "add", "--title", "t",
+	EXPECT(&r, 1, "--as", "a\xff" "b", "task", "add", "--title", "t",
 	       "--link", "lead:1");
 	cr_assert(strstr(r.err, "a\\xffb"), "%s", r.err);
 	cr_assert_null(strchr(r.err, '\xff'), "a raw byte: %s", r.err);

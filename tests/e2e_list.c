@@ -253,6 +253,13 @@ Test(list_cli, rejects_bad_arguments_naming_the_field)
 	FAILS(1, "limit", "task", "list", "--limit", "ten");
 	FAILS(1, "limit", "task", "list", "--limit", "1001");
 	FAILS(1, "cursor", "task", "list", "--cursor", "nonsense");
+	FAILS(1, "cursor", "task", "list", "--cursor", "");
+	FAILS(1, "cursor", "timeline", "lead:1", "--cursor", "");
+	/* the form of an id is an argument: checked before the actor */
+	FAILS(1, "assignee", "task", "list", "--assignee", "BAD", "--as",
+	      "carol");
+	FAILS(1, "as", "task", "list", "--as", "BAD");
+	FAILS(1, "as", "task", "list", "--as", "");
 	FAILS(1, "--record", "task", "list", "--record", "lead:1", "--record",
 	      "lead:2");
 	FAILS(1, "--title", "task", "list", "--title", "x");

@@ -435,8 +435,7 @@ static void reject_at(int line, const tl_ctx *ctx, const tl_cmd *c, size_t n,
 		tl_ctx x_ = as_at(actor, T0 + 100 * SEC);                   \
 		tl_cmd c_ = __VA_ARGS__;                                    \
 		reject_at(__LINE__, &x_, &c_, 1, code, field,               \
-			  code == TL_EFORBIDDEN &&                          \
-					  !strcmp(field, "as") ? -1 : 0);   \
+			  !strcmp(field, "as") ? -1 : 0);                  \
 	} while (0)
 
 /* ---- the log ------------------------------------------------------------ */
@@ -2177,11 +2176,23 @@ Test(validate, non_admin_may_not_manage_members)
 Test(validate, unknown_actor_is_forbidden)
 {
 	REJECT_AS("mallory", TL_EFORBIDDEN, "as", add_cmd("Who"));
-	REJECT_AS("Not Valid", TL_EFORBIDDEN, "as", add_cmd("Who"));
 	tl_stats st;
 	tl_err err = { 0 };
 	tl_ctx ctx = as_at("mallory", 0);
 	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), TL_EFORBIDDEN);
+}
+
+/* What is not a member id at all is a bad argument, found without a
+ * look-up: invalid (exit 1), not forbidden. */
+Test(validate, an_actor_that_is_no_member_id_is_invalid)
+{
+	REJECT_AS("Not Valid", TL_EINVALID, "as", add_cmd("Who"));
+	REJECT_AS("", TL_EINVALID, "as", add_cmd("Who"));
+	tl_stats st;
+	tl_err err = { 0 };
+	tl_ctx ctx = as_at("MALLORY", 0);
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "as");
 }
 
 Test(validate, update_without_any_field_is_rejected)

@@ -103,6 +103,13 @@ Test(time, parse_accepts_lowercase_t_and_z)
 	cr_assert_eq(parse("2026-12-01t10:00:00Z"), NOW);
 }
 
+/* RFC 3339 5.6: a space may separate date and time, for readability. */
+Test(time, parse_accepts_a_space_for_the_t)
+{
+	cr_assert_eq(parse("2026-12-01 10:00:00Z"), NOW);
+	cr_assert_eq(parse("2026-12-01 12:00:00.250+02:00"), NOW + 250);
+}
+
 Test(time, parse_subtracts_positive_offsets)
 {
 	cr_assert_eq(parse("2026-12-01T12:00:00+02:00"), NOW);
@@ -222,7 +229,8 @@ Test(time, parse_rejects_garbage)
 	expect_invalid("02026-12-01");
 	expect_invalid(" 2026-12-01");
 	expect_invalid("2026-12-01T10:00Z");
-	expect_invalid("2026-12-01 10:00:00Z");
+	expect_invalid("2026-12-01  10:00:00Z");
+	expect_invalid("2026-12-01\t10:00:00Z");
 	expect_invalid("2026-12-01T10:00:00.Z");
 	expect_invalid("2026-12-01X10:00:00Z");
 	expect_invalid("+");

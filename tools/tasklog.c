@@ -164,6 +164,9 @@ static int run_upcoming(struct cli *c);
 static int run_timeline(struct cli *c);
 static int run_notifications(struct cli *c);
 static int run_rebuild(struct cli *c);
+static int print_verdict(struct cli *c, json_t *problems);
+static void verify_stopped(struct cli *c, json_t *problems,
+			   const char *subject);
 
 #define TASK_WRITE(name_, usage_, opts_, min_, max_, words_, kind_) \
 	{ "task", name_, usage_, (opts_) | WRITE_OPTS, min_, max_, words_, \
@@ -475,6 +478,20 @@ static void put_clean(FILE *f, const char *s)
 /* Print c->err: to stderr as one line naming the field (or subject when
  * the error has none), and with --json also as a document on stdout.
  * Returns the exit status. */
+/* The one line on stderr of an error: "tasklog: FIELD: message". */
+static void error_line(const struct cli *c, const char *subject)
+{
+	const tl_err *e = &c->err;
+	const char *code = tl_code_name(e->code);
+
+	fputs("tasklog: ", stderr);
+	put_clean(stderr, e->field[0] ? e->field
+			  : subject && subject[0] ? subject : "tasklog");
+	fputs(": ", stderr);
+	put_clean(stderr, e->message[0] ? e->message : code ? code : "failed");
+	fputc('\n', stderr);
+}
+
 static int report_error(const struct cli *c, const char *subject)
 {
 	const tl_err *e = &c->err;
@@ -483,12 +500,7 @@ static int report_error(const struct cli *c, const char *subject)
 			     ? -e->code
 			     : e->code ? -TL_ESTORAGE : 1;
 
-	fputs("tasklog: ", stderr);
-	put_clean(stderr, e->field[0] ? e->field
-			  : subject && subject[0] ? subject : "tasklog");
-	fputs(": ", stderr);
-	put_clean(stderr, e->message[0] ? e->message : code ? code : "failed");
-	fputc('\n', stderr);
+	error_line(c, subject);
 
 	if (c->json) {
 		json_t *o = json_object(), *inner = json_object();
@@ -1794,23 +1806,39 @@ static int run_verify(struct cli *c)
 {
 	json_t *problems = json_array();
 	int n = tl_verify(c->db, &c->ctx, collect_problem, problems, &c->err);
-	size_t i;
-	json_t *p;
 
-	if (n < 0 && json_array_size(problems) == 0) {
-		json_decref(problems);
+	if (n < 0 && json_array_size(problems) == 0 &&
+	    c->err.code != TL_ESTORAGE) {
+		json_decref(problems); /* not allowed, ...: not a finding */
 		return n;
 	}
-	if (n < 0) {
-		/* It stopped after finding problems: they are the answer,
-		 * with why it stopped last. */
-		char line[sizeof c->err.field + sizeof c->err.message + 32];
-		snprintf(line, sizeof line, "verify stopped: %s%s%s",
-			 c->err.field[0] ? c->err.field : "",
-			 c->err.field[0] ? ": " : "", c->err.message);
-		json_array_append_new(problems, json_string(line));
-		n = (int)json_array_size(problems);
-	}
+	if (n < 0)
+		verify_stopped(c, problems, c->subject);
+	return print_verdict(c, problems);
+}
+
+/* verify could not finish (the store failed, or it stopped after finding
+ * problems): why is its last problem, and the error line on stderr. */
+static void verify_stopped(struct cli *c, json_t *problems,
+			   const char *subject)
+{
+	char line[sizeof c->err.field + sizeof c->err.message + 32];
+
+	snprintf(line, sizeof line, "%s%s%s%s",
+		 json_array_size(problems) ? "verify stopped: " : "",
+		 c->err.field[0] ? c->err.field : "",
+		 c->err.field[0] ? ": " : "", c->err.message);
+	json_array_append_new(problems, json_string(line));
+	error_line(c, subject);
+}
+
+/* verify's answer: "ok", or its problems (as {ok, problems} with --json);
+ * takes problems.  Problems are the result: exit 5 with nothing more. */
+static int print_verdict(struct cli *c, json_t *problems)
+{
+	size_t i, n = json_array_size(problems);
+	json_t *p;
+
 	if (c->json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "ok", json_boolean(n == 0));
@@ -1826,7 +1854,6 @@ static int run_verify(struct cli *c)
 		}
 	}
 	json_decref(problems);
-	/* Problems were printed as the result: exit 5 with nothing more. */
 	return n ? -TL_ESTORAGE : 0;
 }
 
@@ -2029,8 +2056,13 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 		return 1;
 	}
 
-	if ((int)c->words_len < c->cmd->words_min)
-		return usage_error(c, NULL, "missing %s", c->cmd->words_name);
+	if ((int)c->words_len < c->cmd->words_min) {
+		/* "task ID and STATUS" with the ID given: name only the rest */
+		const char *rest = strstr(c->cmd->words_name, " and ");
+		return usage_error(c, NULL, "missing %s",
+				   c->words_len && rest ? rest + 5
+							: c->cmd->words_name);
+	}
 	if ((int)c->words_len > c->cmd->words_max) {
 		char shown[64];
 		snprintf(shown, sizeof shown, "%s",
@@ -2052,6 +2084,12 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	if (has(c, O_EXPECT_VERSION) &&
 	    parse_number(c, O_EXPECT_VERSION, &c->expect_version))
 		return TL_EINVALID;
+	/* The library takes an empty cursor for the first page; given on
+	 * the command line it is a mistake (an unset shell variable). */
+	if (has(c, O_CURSOR) && !*c->val[O_CURSOR])
+		return usage_error(c, "cursor",
+				   "empty: give a next_cursor value, or leave "
+				   "--cursor out for the first page");
 	return 0;
 }
 
@@ -2086,10 +2124,16 @@ static void on_sigbus(int sig)
 		"the workspace failed (SIGBUS): its data file is shorter than "
 		"the pages it refers to or the disk failed\",\"field\":"
 		"\"storage\"}}\n";
+	static const char verdict[] =
+		"{\"ok\":false,\"problems\":[\"storage: reading the "
+		"workspace failed (SIGBUS): its data file is shorter than the "
+		"pages it refers to or the disk failed\"]}\n";
 	ssize_t ignored;
 	(void)sig;
 	ignored = write(STDERR_FILENO, line, sizeof line - 1);
-	if (sigbus_json)
+	if (sigbus_json == 2) /* verify: its finding, in its shape */
+		ignored = write(STDOUT_FILENO, verdict, sizeof verdict - 1);
+	else if (sigbus_json)
 		ignored = write(STDOUT_FILENO, doc, sizeof doc - 1);
 	(void)ignored;
 	_exit(-TL_ESTORAGE);
@@ -2121,9 +2165,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	sigbus_json = c.json;
+	sigbus_json = !c.json ? 0 : c.cmd->run == run_verify ? 2 : 1;
 	if (c.cmd->open != OPEN_NONE) {
 		rc = open_workspace(&c);
+		if (rc == TL_ESTORAGE && c.cmd->run == run_verify) {
+			/* A workspace that cannot be opened is verify's
+			 * finding, in verify's shape (exit 5 all the same). */
+			json_t *problems = json_array();
+			verify_stopped(&c, problems, c.dir);
+			status = print_verdict(&c, problems);
+			goto out;
+		}
 		if (rc) {
 			/* Without a field the workspace is the subject. */
 			status = report_error(&c, c.dir);
