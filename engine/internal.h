@@ -87,12 +87,17 @@ struct tl_db {
 	size_t views_len;
 	tl_view_state *vstate; /* one per view */
 	bool txn_open;         /* a tl_txn of this handle is open */
+	bool map_lost;         /* LMDB failed to map after a resize */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;
 	ino_t ino;
 	pid_t pid;
 	struct tl_db *next_open;
 };
+
+/* mdb_env_set_mapsize on the open env, never leaving it without a map;
+ * 0 or an LMDB/errno code (ENOMEM when the address space is short). */
+int tl_env_resize(tl_db *db, size_t size);
 
 /* TL_EINVALID when a tl_txn of db is open: a call that needs LMDB's
  * writer lock would otherwise wait for it for ever. */

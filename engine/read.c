@@ -182,10 +182,13 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 				break;
 			continue;
 		}
+		errno = 0;
 		if (tl_task_fold(t, &ev, zone)) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"cannot fold event %llu",
-					(unsigned long long)seq);
+			rc = errno == ENOMEM
+				     ? tl_err_oom(err)
+				     : tl_err_set(err, TL_ESTORAGE, "storage",
+						  "cannot fold event %llu",
+						  (unsigned long long)seq);
 			break;
 		}
 		any = true;
@@ -705,8 +708,8 @@ static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
 			  id, why);
 }
 
-int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
-	      tl_err *err)
+static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
+		  bool views, tl_err *err)
 {
 	MDB_txn *txn;
 	tl_member actor;
@@ -746,8 +749,8 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	}
 	mdb_txn_abort(txn);
 	msgpack_zone_destroy(&zone);
-	if (rc)
-		return rc;
+	if (rc || !views)
+		return rc ? rc : vf.problems;
 	/* Views are compared with a rebuild of their own (write txns).  A
 	 * damaged log (an event that does not decode, a gap) stops that
 	 * rebuild: a problem of its own, after what the log checks found,
@@ -768,4 +771,16 @@ int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 out:
 	msgpack_zone_destroy(&zone);
 	return rc;
+}
+
+int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
+	      tl_err *err)
+{
+	return verify(db, ctx, fn, arg, true, err);
+}
+
+int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
+		  tl_err *err)
+{
+	return verify(db, ctx, fn, arg, false, err);
 }

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
@@ -93,6 +94,16 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 	if (rc == MDB_MAP_FULL)
 		return tl_err_set(err, TL_EAGAIN, "storage",
 				  "%s: map full", what);
+	if (rc == ENOMEM)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: out of memory", what);
+	/* LMDB turns a short write (a full disk, a file size limit) into
+	 * EIO: say what it may be. */
+	if (rc == EIO)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: input/output error (a write failed or "
+				  "fell short: is the disk full or failing?)",
+				  what);
 	return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", what,
 			  mdb_strerror(rc));
 }
@@ -235,7 +246,7 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		MDB_envinfo info;
 		mdb_env_info(db->env, &info);
 		if (info.me_mapsize < opts->map_size)
-			rc = mdb_env_set_mapsize(db->env, opts->map_size);
+			rc = tl_env_resize(db, opts->map_size);
 	}
 	if (rc) {
 		int code = tl_mdb_err(err, rc, "open workspace");
@@ -275,12 +286,40 @@ void tl_db_close(tl_db *db)
 	free(db);
 }
 
+/*
+ * Resize the map of an open environment (size 0: adopt the size another
+ * process stored).  LMDB unmaps, then maps at the new size; when that
+ * mapping fails (address space: ulimit -v) it is left with no map at all,
+ * and the next transaction would crash.  So map the file at the new size
+ * first, beside the current map (more than LMDB will need): when that
+ * fails, fail with ENOMEM and leave the environment as it was.  Should
+ * LMDB's own mapping still fail, the handle is marked lost and refuses
+ * every transaction (ENOMEM) instead of crashing.
+ */
+int tl_env_resize(tl_db *db, size_t size)
+{
+	int fd, rc;
+
+	if (db->map_lost)
+		return ENOMEM;
+	if (size && mdb_env_get_fd(db->env, &fd) == 0) {
+		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			return errno == ENOMEM ? ENOMEM : errno;
+		munmap(p, size);
+	}
+	rc = mdb_env_set_mapsize(db->env, size);
+	if (rc && rc != EINVAL) /* EINVAL: a transaction open, nothing done */
+		db->map_lost = true;
+	return rc;
+}
+
 int tl_db_grow(tl_db *db, tl_err *err)
 {
 	MDB_envinfo info;
 	mdb_env_info(db->env, &info);
 	size_t next = info.me_mapsize * 2;
-	int rc = mdb_env_set_mapsize(db->env, next);
+	int rc = tl_env_resize(db, next);
 	if (rc)
 		return tl_mdb_err(err, rc, "grow map");
 	return 0;
@@ -307,9 +346,11 @@ static int meta_put(tl_db *db, MDB_txn *txn, const char *key,
  * helper threads (the rebuild's) never hold one across a begin here. */
 int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn)
 {
+	if (db->map_lost)
+		return ENOMEM;
 	int rc = mdb_txn_begin(db->env, NULL, flags, txn);
 	for (int tries = 0; rc == MDB_MAP_RESIZED && tries < 8; tries++) {
-		if ((rc = mdb_env_set_mapsize(db->env, 0)))
+		if ((rc = tl_env_resize(db, 0)))
 			break;
 		rc = mdb_txn_begin(db->env, NULL, flags, txn);
 	}
@@ -496,9 +537,9 @@ int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
 	     op = MDB_NEXT) {
 		tl_task task;
+		errno = 0;
 		if (tl_task_unpack(v.mv_data, v.mv_size, &task, &zone)) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"corrupt task record");
+			rc = tl_err_undecodable(err, "corrupt task record");
 			break;
 		}
 		if (!task.deleted) {

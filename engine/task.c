@@ -917,9 +917,9 @@ int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
 		return MDB_NOTFOUND;
 	if (rc)
 		return tl_mdb_err(err, rc, "read task");
+	errno = 0;
 	if (tl_task_unpack(v.mv_data, v.mv_size, t, zone))
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "corrupt task record");
+		return tl_err_undecodable(err, "corrupt task record");
 	return 0;
 }
 

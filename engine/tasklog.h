@@ -353,12 +353,16 @@ TL_API int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
  * task states equal a fresh fold of the log, and every view.  Each
  * problem is passed to fn as a line of text.  Returns the number of
  * problems found (>= 0) or a negative code.  A handle opened
- * TL_OPEN_RDONLY cannot build the views it compares with: it reports each
- * view that is not current (another version, no generation, behind the
- * log) as a problem and does not compare the current ones. */
+ * TL_OPEN_RDONLY cannot build the views it compares with: each view is
+ * then a problem ("not compared (read-only): ..."), so that 0 always
+ * means that everything was checked. */
 typedef void (*tl_problem_fn)(void *arg, const char *problem);
 TL_API int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err);
+/* tl_verify without the views: the log, task states, members, counts,
+ * idempotency records and settings; for a read-only handle too. */
+TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
+			 void *arg, tl_err *err);
 
 /* ---- projections -------------------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #ifndef TASKLOG_VIEW_H
 #define TASKLOG_VIEW_H
 
+#include <errno.h>
 #include <lmdb.h>
 #include "tasklog.h"
 
@@ -85,6 +86,17 @@ static inline uint64_t tl_get_be64(const uint8_t *p)
 static inline int tl_err_oom(tl_err *err)
 {
 	return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+}
+
+/* A stored record could not be decoded: damage, or an allocation of the
+ * decoder that failed.  Decoders fail alike for both, so set errno to 0
+ * before the decode; malloc's ENOMEM then says which.  Fills err with
+ * "out of memory" or with what (a fixed text); returns TL_ESTORAGE. */
+static inline int tl_err_undecodable(tl_err *err, const char *what)
+{
+	return errno == ENOMEM ? tl_err_oom(err)
+			       : tl_err_set(err, TL_ESTORAGE, "storage", "%s",
+					    what);
 }
 
 /* A rebuild's buffer of puts, sorted and appended in bulk (bulk.c). */

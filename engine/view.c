@@ -599,9 +599,12 @@ static void pre_decode(pre_ev *p, uint64_t seq, const MDB_val *v,
 {
 	p->seq = seq;
 	p->rc = PRE_OK;
+	/* The decoders return the same failure for bad bytes and for an
+	 * allocation that failed: malloc's errno tells them apart. */
+	errno = 0;
 	if (tl_event_decode(v->mv_data, v->mv_size, &p->ev, zone, scratch) ||
 	    p->ev.seq != seq) {
-		p->rc = PRE_CORRUPT;
+		p->rc = errno == ENOMEM ? PRE_NOMEM : PRE_CORRUPT;
 		return;
 	}
 	if (p->ev.data == (const uint8_t *)scratch->data) {
@@ -619,7 +622,7 @@ static void pre_decode(pre_ev *p, uint64_t seq, const MDB_val *v,
 	else if (!tl_uuid_parse(p->ev.stream, p->id))
 		p->rc = PRE_NOT_UUID;
 	else if (tl_change_decode(&p->ev, &p->ch, zone))
-		p->rc = PRE_NO_CHANGE;
+		p->rc = errno == ENOMEM ? PRE_NOMEM : PRE_NO_CHANGE;
 }
 
 static void *ahead_run(void *arg)
@@ -714,11 +717,15 @@ static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
 				return tl_err_oom(err);
 			have_before = true;
 		}
+		errno = 0;
 		if (pre ? pre->rc != PRE_OK || tl_task_apply(slot, ev, &pre->ch)
 			: tl_task_fold(slot, ev, &r->zone) != 0) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"event %llu cannot be folded",
-					(unsigned long long)ev->seq);
+			/* an allocation that failed is no damage of the log */
+			rc = (pre && pre->rc == PRE_NOMEM) || errno == ENOMEM
+				     ? tl_err_oom(err)
+				     : tl_err_set(err, TL_ESTORAGE, "storage",
+						  "event %llu cannot be folded",
+						  (unsigned long long)ev->seq);
 			goto out;
 		}
 	}
@@ -875,9 +882,11 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 			rc = missing(r->next, err);
 			break;
 		}
+		errno = 0;
 		if (tl_event_decode(v.mv_data, v.mv_size, &ev, &r->zone,
 				    &r->scratch) || ev.seq != seq) {
-			rc = corrupt(seq, err);
+			rc = errno == ENOMEM ? tl_err_oom(err)
+					     : corrupt(seq, err);
 			break;
 		}
 		if ((rc = replay_event(r, txn, &ev, NULL, err)))
@@ -1315,7 +1324,7 @@ static void make_room(tl_db *db)
 	while (size < 2 * used && size < SIZE_MAX / 2)
 		size *= 2;
 	if (size != info.me_mapsize)
-		(void)mdb_env_set_mapsize(db->env, size);
+		(void)tl_env_resize(db, size); /* as it was if it fails */
 }
 
 static int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
@@ -1994,23 +2003,28 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 		mdb_txn_abort(txn);
 		return rc;
 	}
+	/* Every view is a problem: one that is current could be compared
+	 * only by building it anew, which a read-only handle cannot; ok
+	 * would claim what was not checked (tl_verify_log checks the rest
+	 * alone). */
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
-		if (view_serves(db, txn, v)) {
-			if (!view_behind(db, txn, v, head))
-				continue;
+		if (view_serves(db, txn, v) && view_behind(db, txn, v, head))
 			snprintf(what, sizeof what,
 				 "view %s: not compared (read-only): it holds "
 				 "the log up to seq %llu of %llu",
 				 v->name,
 				 (unsigned long long)view_seq(db, txn, v),
 				 (unsigned long long)head);
-			report(fn, arg, what);
-			problems++;
-			continue;
-		}
-		if (meta_read(db, txn, v, &ver, &gen) && ver != v->version)
+		else if (view_serves(db, txn, v))
+			snprintf(what, sizeof what,
+				 "view %s: not compared (read-only): comparing "
+				 "builds the view anew, which needs write "
+				 "access",
+				 v->name);
+		else if (meta_read(db, txn, v, &ver, &gen) &&
+			 ver != v->version)
 			snprintf(what, sizeof what,
 				 "view %s: not compared (read-only): stored "
 				 "version %u, code version %u",

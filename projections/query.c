@@ -809,12 +809,12 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		else if ((mrc = tl_task_doc(r->db, r->txn, m->f.id, &doc)))
 			break;
 		msgpack_zone_clear(&zone);
+		errno = 0;
 		int ok = fast ? fast_match(p, &doc, &zone)
 			      : cand_decode(&doc, &zone, &c) ? matches(p, &c)
 							     : -1;
 		if (ok < 0) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"corrupt task record");
+			rc = tl_err_undecodable(err, "corrupt task record");
 			break;
 		}
 		if (ok) {

@@ -538,9 +538,9 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		int type;
 		tl_slice id;
 		msgpack_zone_clear(&zone);
+		errno = 0;
 		if (!tl_doc_link(&doc, &zone, &type, &id)) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"corrupt task record");
+			rc = tl_err_undecodable(err, "corrupt task record");
 			break;
 		}
 		if (type != f.link_type || !tl_doc_slice_eq(id, rid))

@@ -428,6 +428,12 @@ static long run_faults(tl_db **dbp, int kind, step_fn step, const char *what)
 			cr_assert_str_neq(err.message, "",
 					  "%s, fault %ld: no message", what,
 					  k);
+			/* says what failed: never damage that is not there */
+			if (kind == FAULT_ALLOC && rc == TL_ESTORAGE)
+				cr_expect(strstr(err.message, "out of memory"),
+					  "%s, fault %ld: \"%s\" for an "
+					  "allocation that failed",
+					  what, k, err.message);
 			*dbp = usable(*dbp, what, k);
 			cr_assert_eq(head(*dbp), before,
 				     "%s, fault %ld: failed, yet appended",

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -84,6 +85,10 @@ static void child(const tu_opts *opts, const char *const argv[], int out,
 		_exit(126);
 	if (opts && opts->uid &&
 	    (setgroups(0, NULL) || setgid(opts->uid) || setuid(opts->uid)))
+		_exit(126);
+	if (opts && opts->nofile &&
+	    setrlimit(RLIMIT_NOFILE,
+		      &(struct rlimit){ opts->nofile, opts->nofile }))
 		_exit(126);
 	for (const char *const *e = opts ? opts->env : NULL; e && *e; e++) {
 		const char *eq = strchr(*e, '=');

@@ -34,6 +34,7 @@ typedef struct tu_opts {
 	const char *bin;         /* this binary instead of tu_bin() */
 	unsigned uid;            /* > 0: run as this user and group (the
 				    test runs as root) */
+	unsigned nofile;         /* > 0: RLIMIT_NOFILE of the child */
 } tu_opts;
 
 /* Path of the binary under test. */
