@@ -243,6 +243,22 @@ Test(init, commands_before_init_fail)
 	tu_run_release(&r);
 	cr_assert_neq(access(file, F_OK), 0, "log created %s", file);
 
+	/* An empty data.mdb (an init that failed on a full disk) is no
+	 * workspace either, and stays empty: LMDB would write one there. */
+	FILE *f = fopen(file, "w");
+	cr_assert(f);
+	fclose(f);
+	EXPECT(&r, 2, "stats");
+	cr_assert(strstr(r.err, "its data.mdb is empty"), "%s", r.err);
+	tu_run_release(&r);
+	struct stat st;
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_size, 0, "stats wrote to the empty data.mdb");
+	OK(&r, "init");
+	tu_run_release(&r);
+	OK(&r, "stats");
+	tu_run_release(&r);
+
 	/* A missing directory is only created by init. */
 	snprintf(missing, sizeof missing, "%s/nope", ws);
 	cr_assert_eq(tu_exec(&r, NULL,

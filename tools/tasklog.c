@@ -890,17 +890,23 @@ static void human_task_table(const json_t *items, const char *next)
 
 /* ---- the workspace ---------------------------------------------------------- */
 
-/* False when dir exists but holds no LMDB data file (opening it would
- * create one); a missing dir is left to the engine to report. */
-static bool workspace_files(const char *dir)
+/* False when dir exists but holds no LMDB data file, or an empty one (an
+ * init that failed, on a full disk say): opening it would create, or
+ * write, one.  *empty says which.  A missing dir is left to the engine to
+ * report. */
+static bool workspace_files(const char *dir, bool *empty)
 {
 	char path[PATH_MAX];
 	struct stat st;
+	*empty = false;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return true;
 	if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
 		return true;
-	return stat(path, &st) == 0;
+	if (stat(path, &st) != 0)
+		return false;
+	*empty = S_ISREG(st.st_mode) && st.st_size == 0;
+	return !*empty;
 }
 
 static int open_workspace(struct cli *c)
@@ -909,6 +915,7 @@ static int open_workspace(struct cli *c)
 	const char *env = getenv("TASKLOG_DB");
 	const char *zone;
 	bool fallback = false; /* opened without the views (OPEN_LOG) */
+	bool empty;
 	int rc;
 
 	c->dir = has(c, O_DB) ? c->val[O_DB]
@@ -934,11 +941,14 @@ static int open_workspace(struct cli *c)
 			return tl_err_set(&c->err, TL_EINVALID, "now",
 					  "must be after "
 					  "1970-01-01T00:00:00.000Z");
-	} else if (!workspace_files(c->dir)) {
+	} else if (!workspace_files(c->dir, &empty)) {
 		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
-				  "workspace '%s' is not initialised (run "
+				  "workspace '%s' is not initialised (%srun "
 				  "`tasklog init`)",
-				  c->dir);
+				  c->dir,
+				  empty ? "its data.mdb is empty: an init that "
+					  "failed, or a damaged copy? "
+					: "");
 	}
 	/* Reads open read-write too: LMDB readers never block a writer in
 	 * another process either way, and an uninitialised directory then
@@ -2127,20 +2137,20 @@ static volatile sig_atomic_t sigbus_json; /* read by the handler */
 
 static void on_sigbus(int sig)
 {
-	static const char line[] =
-		"tasklog: storage: reading the workspace failed (SIGBUS): its "
-		"data file is shorter than the pages it refers to (cut short "
-		"by a partial copy or restore?) or the disk failed; restore "
-		"it from a copy\n";
-	static const char doc[] =
-		"{\"error\":{\"code\":\"storage\",\"message\":\"reading "
-		"the workspace failed (SIGBUS): its data file is shorter than "
-		"the pages it refers to or the disk failed\",\"field\":"
-		"\"storage\"}}\n";
-	static const char verdict[] =
-		"{\"ok\":false,\"problems\":[\"storage: reading the "
-		"workspace failed (SIGBUS): its data file is shorter than the "
-		"pages it refers to or the disk failed\"]}\n";
+	/* The page that failed may be data.mdb's (cut short) or lock.mdb's
+	 * (a full disk when LMDB sized it): the handler cannot tell which. */
+#define SIGBUS_WHY                                                          \
+	"reading the workspace failed (SIGBUS): a file of it is shorter "   \
+	"than the pages it refers to: data.mdb cut short by a partial copy " \
+	"or restore (restore it from a copy), or the disk full when lock.mdb " \
+	"was made (free space and retry), or a failing disk"
+	static const char line[] = "tasklog: storage: " SIGBUS_WHY "\n";
+	static const char doc[] = "{\"error\":{\"code\":\"storage\","
+				  "\"message\":\"" SIGBUS_WHY "\",\"field\":"
+				  "\"storage\"}}\n";
+	static const char verdict[] = "{\"ok\":false,\"problems\":[\"storage: "
+				      SIGBUS_WHY "\"]}\n";
+#undef SIGBUS_WHY
 	ssize_t ignored;
 	(void)sig;
 	ignored = write(STDERR_FILENO, line, sizeof line - 1);
