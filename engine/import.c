@@ -5,6 +5,7 @@
  * to the head's hash); it is stored byte for byte and folded into the task,
  * member and meta states and every view, exactly as an append would.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -242,6 +243,9 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = tl_mdb_err(err, rc, "append stream index");
 		goto out;
 	}
+	/* The folds below fail alike for data they cannot fold and for an
+	 * allocation that failed: malloc's errno tells them apart. */
+	errno = 0;
 	if (tl_slice_eq(ev.type, "workspace.initialized"))
 		rc = import_workspace(t, &ev, err);
 	else if (tl_slice_eq(ev.type, "member.added") ||
@@ -251,7 +255,9 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = import_task(t, &ev, err);
 	else
 		rc = tl_views_apply(t, &ev, NULL, NULL, err);
-	if (rc == TL_ESTORAGE) {
+	if (rc == TL_ESTORAGE && errno == ENOMEM) {
+		rc = tl_err_oom(err); /* not the record's fault: exit 5 */
+	} else if (rc == TL_ESTORAGE) {
 		char q[64]; /* the type is foreign text: quoted, not copied */
 		rc = tl_err_set(err, TL_EINVALID, "data",
 				"event %llu (%s) has data this release cannot fold",

@@ -95,7 +95,9 @@ struct tl_db {
 	struct tl_db *next_open;
 };
 
-/* mdb_env_set_mapsize on the open env, never leaving it without a map;
+/* mdb_env_set_mapsize on the open env, probing a new size first so that
+ * a failed remap leaves the map as it was (not probed: size 0, adopting
+ * another process's size; a remap that fails then marks db->map_lost);
  * 0 or an LMDB/errno code (ENOMEM when the address space is short). */
 int tl_env_resize(tl_db *db, size_t size);
 

@@ -142,21 +142,27 @@ int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			break;
 		tl_put_be64(kb, seq);
 		ek = (MDB_val){ 8, kb };
+		errno = 0; /* the decoders fail alike for damage and
+			      no memory */
 		if (mdb_get(txn, db->events, &ek, &ev) ||
 		    tl_event_decode(ev.mv_data, ev.mv_size, &e, zone,
 				    &scratch) ||
 		    msgpack_unpack((const char *)e.data, e.data_len, &off,
 				   zone, &d) != MSGPACK_UNPACK_SUCCESS) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"member event %llu is unreadable",
-					(unsigned long long)seq);
+			rc = errno == ENOMEM
+				     ? tl_err_oom(err)
+				     : tl_err_set(err, TL_ESTORAGE, "storage",
+						  "member event %llu is unreadable",
+						  (unsigned long long)seq);
 			break;
 		}
 		bool added = tl_slice_eq(e.type, "member.added");
 		if (!added && !tl_slice_eq(e.type, "member.updated"))
 			continue; /* notification.read and the like */
+		errno = 0;
 		if (tl_member_fold(m, &d, added)) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+			rc = errno == ENOMEM ? tl_err_oom(err) :
+			     tl_err_set(err, TL_ESTORAGE, "storage",
 					"member event %llu cannot be folded",
 					(unsigned long long)seq);
 			break;
@@ -185,10 +191,13 @@ int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,
 		return TL_ENOTFOUND;
 	if (rc)
 		return tl_mdb_err(err, rc, "read member");
+	errno = 0;
 	if (member_unpack(v.mv_data, v.mv_size, m, zone))
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "corrupt member record '%.*s'",
-				  (int)id.len, id.p);
+		return errno == ENOMEM
+			       ? tl_err_oom(err)
+			       : tl_err_set(err, TL_ESTORAGE, "storage",
+					    "corrupt member record '%.*s'",
+					    (int)id.len, id.p);
 	return 0;
 }
 

@@ -26,8 +26,13 @@ static int event_get(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
 				  (unsigned long long)seq);
 	if (rc)
 		return tl_mdb_err(err, rc, "read event");
-	if (tl_event_decode(v.mv_data, v.mv_size, ev, zone, scratch) ||
-	    ev->seq != seq)
+	errno = 0; /* the decoder fails alike for damage and no memory */
+	if (tl_event_decode(v.mv_data, v.mv_size, ev, zone, scratch))
+		return errno == ENOMEM ? tl_err_oom(err)
+				       : tl_err_set(err, TL_ESTORAGE, "storage",
+						    "event %llu is corrupt",
+						    (unsigned long long)seq);
+	if (ev->seq != seq)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "event %llu is corrupt",
 				  (unsigned long long)seq);
@@ -118,9 +123,11 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 		for (; rc == 0 && !stop && (!limit || n < limit);
 		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			errno = 0;
 			if (tl_event_decode(v.mv_data, v.mv_size, &ev, &zone,
 					    &scratch)) {
-				rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				rc = errno == ENOMEM ? tl_err_oom(err) :
+				     tl_err_set(err, TL_ESTORAGE, "storage",
 						"event %llu is corrupt",
 						(unsigned long long)tl_get_be64(
 							k.mv_data));
@@ -202,6 +209,13 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 	if (rc)
 		tl_task_release(t);
 	return rc;
+}
+
+/* A fold that failed for want of memory says nothing about the data:
+ * verify stops with that error instead of reporting damage. */
+static bool out_of_memory(const tl_err *e)
+{
+	return e->code == TL_ESTORAGE && !strcmp(e->message, "out of memory");
 }
 
 static int pack_task_doc(const tl_task *t, uint8_t **doc, size_t *len)
@@ -344,6 +358,10 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_err e;
 		if (tl_member_fold_until(db, txn, id, UINT64_MAX, &m, zone,
 					 &e)) {
+			if (out_of_memory(&e)) {
+				rc = tl_err_oom(err);
+				break;
+			}
 			problem(vf, "member %.*s: no events fold into it",
 				(int)(id.len > 64 ? 64 : id.len), id.p);
 			continue;
@@ -426,6 +444,10 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 	tl_err e;
 	if (tl_meta_get(db, txn, "admin", &v))
 		problem(vf, "meta: no first admin");
+	else if (tl_member_load(db, txn, (tl_slice){ v.mv_data, v.mv_size },
+				&m, zone, &e) == TL_ESTORAGE &&
+		 out_of_memory(&e))
+		problem(vf, "meta: the first admin not checked: out of memory");
 	else if (tl_member_load(db, txn, (tl_slice){ v.mv_data, v.mv_size },
 				&m, zone, &e))
 		problem(vf, "meta: the first admin '%.*s' is not a member",
@@ -524,8 +546,13 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 			problem(vf, "event %llu: hash mismatch (the event or the chain before it was altered)",
 				(unsigned long long)seq);
 		memcpy(prev, stored, TL_HASH_LEN);
+		errno = 0;
 		if (tl_event_decode(v.mv_data, v.mv_size, &ev, zone,
 				    &scratch)) {
+			if (errno == ENOMEM) {
+				rc = ENOMEM; /* below: "out of memory" */
+				break;
+			}
 			problem(vf, "event %llu: cannot be decoded",
 				(unsigned long long)seq);
 			continue;
@@ -539,14 +566,13 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_put_be64(sv + 4, seq);
 		MDB_val iv = { 12, sv };
 		MDB_cursor *ic;
-		if (mdb_cursor_open(txn, db->streams, &ic) == 0) {
-			if (mdb_cursor_get(ic, &ik, &iv, MDB_GET_BOTH))
-				problem(vf, "event %llu: stream '%.*s' version %u is not indexed",
-					(unsigned long long)seq,
-					(int)ev.stream.len, ev.stream.p,
-					ev.version);
-			mdb_cursor_close(ic);
-		}
+		if ((rc = mdb_cursor_open(txn, db->streams, &ic)))
+			break; /* unchecked is no "ok": the error below */
+		if (mdb_cursor_get(ic, &ik, &iv, MDB_GET_BOTH))
+			problem(vf, "event %llu: stream '%.*s' version %u is not indexed",
+				(unsigned long long)seq,
+				(int)ev.stream.len, ev.stream.p, ev.version);
+		mdb_cursor_close(ic);
 		msgpack_zone_clear(zone);
 	}
 	mdb_cursor_close(c);
@@ -634,19 +660,28 @@ static int verify_tasks(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_uuid_format(k.mv_data, idtext);
 		if (tl_task_fold_until(db, txn, k.mv_data, UINT64_MAX,
 				       INT64_MAX, &t, zone, &e)) {
+			if (out_of_memory(&e)) {
+				rc = tl_err_oom(err);
+				break;
+			}
 			problem(vf, "task %s: no events fold into it", idtext);
 			continue;
 		}
-		if (pack_task_doc(&t, &doc, &len) == 0) {
-			if (len != v.mv_size || memcmp(doc, v.mv_data, len))
-				problem(vf, "task %s: stored state differs from the fold of its events",
-					idtext);
-			free(doc);
+		if (pack_task_doc(&t, &doc, &len)) {
+			tl_task_release(&t);
+			rc = tl_err_oom(err); /* unchecked is no "ok" */
+			break;
 		}
+		if (len != v.mv_size || memcmp(doc, v.mv_data, len))
+			problem(vf, "task %s: stored state differs from the fold of its events",
+				idtext);
+		free(doc);
 		tl_task_release(&t);
 		msgpack_zone_clear(zone);
 	}
 	mdb_cursor_close(c);
+	if (rc == TL_ESTORAGE)
+		return rc;
 	if (rc != MDB_NOTFOUND)
 		return tl_mdb_err(err, rc, "read tasks");
 	/* Count task streams: each must have had its task checked above. */

@@ -101,8 +101,9 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 	 * EIO: say what it may be. */
 	if (rc == EIO)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "%s: input/output error (a write failed or "
-				  "fell short: is the disk full or failing?)",
+				  "%s: input/output error (a read or write "
+				  "failed, or a write fell short: is the disk "
+				  "full or failing?)",
 				  what);
 	return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", what,
 			  mdb_strerror(rc));
@@ -292,9 +293,11 @@ void tl_db_close(tl_db *db)
  * mapping fails (address space: ulimit -v) it is left with no map at all,
  * and the next transaction would crash.  So map the file at the new size
  * first, beside the current map (more than LMDB will need): when that
- * fails, fail with ENOMEM and leave the environment as it was.  Should
- * LMDB's own mapping still fail, the handle is marked lost and refuses
- * every transaction (ENOMEM) instead of crashing.
+ * fails, fail with ENOMEM and leave the environment as it was.  The size
+ * another process stored (size 0) is not known here, so that case is not
+ * probed.  Should LMDB's own mapping fail, the handle is marked lost and
+ * refuses every transaction (ENOMEM; reopen the workspace) instead of
+ * crashing.
  */
 int tl_env_resize(tl_db *db, size_t size)
 {
@@ -305,7 +308,7 @@ int tl_env_resize(tl_db *db, size_t size)
 	if (size && mdb_env_get_fd(db->env, &fd) == 0) {
 		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
-			return errno == ENOMEM ? ENOMEM : errno;
+			return errno;
 		munmap(p, size);
 	}
 	rc = mdb_env_set_mapsize(db->env, size);
@@ -317,6 +320,8 @@ int tl_env_resize(tl_db *db, size_t size)
 int tl_db_grow(tl_db *db, tl_err *err)
 {
 	MDB_envinfo info;
+	if (db->map_lost) /* LMDB's info would read the unmapped metas */
+		return tl_mdb_err(err, ENOMEM, "grow map");
 	mdb_env_info(db->env, &info);
 	size_t next = info.me_mapsize * 2;
 	int rc = tl_env_resize(db, next);

@@ -360,7 +360,8 @@ typedef void (*tl_problem_fn)(void *arg, const char *problem);
 TL_API int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err);
 /* tl_verify without the views: the log, task states, members, counts,
- * idempotency records and settings; for a read-only handle too. */
+ * idempotency records and settings; for a read-only handle too.  Returns
+ * the number of problems (>= 0) or a negative code, as tl_verify. */
 TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
 			 void *arg, tl_err *err);
 

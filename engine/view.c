@@ -602,9 +602,12 @@ static void pre_decode(pre_ev *p, uint64_t seq, const MDB_val *v,
 	/* The decoders return the same failure for bad bytes and for an
 	 * allocation that failed: malloc's errno tells them apart. */
 	errno = 0;
-	if (tl_event_decode(v->mv_data, v->mv_size, &p->ev, zone, scratch) ||
-	    p->ev.seq != seq) {
+	if (tl_event_decode(v->mv_data, v->mv_size, &p->ev, zone, scratch)) {
 		p->rc = errno == ENOMEM ? PRE_NOMEM : PRE_CORRUPT;
+		return;
+	}
+	if (p->ev.seq != seq) {
+		p->rc = PRE_CORRUPT;
 		return;
 	}
 	if (p->ev.data == (const uint8_t *)scratch->data) {
@@ -621,7 +624,7 @@ static void pre_decode(pre_ev *p, uint64_t seq, const MDB_val *v,
 		p->rc = PRE_NOT_TASK;
 	else if (!tl_uuid_parse(p->ev.stream, p->id))
 		p->rc = PRE_NOT_UUID;
-	else if (tl_change_decode(&p->ev, &p->ch, zone))
+	else if ((errno = 0, tl_change_decode(&p->ev, &p->ch, zone)))
 		p->rc = errno == ENOMEM ? PRE_NOMEM : PRE_NO_CHANGE;
 }
 
@@ -884,9 +887,13 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 		}
 		errno = 0;
 		if (tl_event_decode(v.mv_data, v.mv_size, &ev, &r->zone,
-				    &r->scratch) || ev.seq != seq) {
+				    &r->scratch)) {
 			rc = errno == ENOMEM ? tl_err_oom(err)
 					     : corrupt(seq, err);
+			break;
+		}
+		if (ev.seq != seq) {
+			rc = corrupt(seq, err);
 			break;
 		}
 		if ((rc = replay_event(r, txn, &ev, NULL, err)))
@@ -1317,7 +1324,8 @@ static void make_room(tl_db *db)
 {
 	MDB_envinfo info;
 	MDB_stat st;
-	if (!tl_rebuild_room || mdb_env_info(db->env, &info) || mdb_env_stat(db->env, &st))
+	if (!tl_rebuild_room || db->map_lost || mdb_env_info(db->env, &info) ||
+	    mdb_env_stat(db->env, &st))
 		return;
 	size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
 	size_t size = info.me_mapsize;
@@ -1985,10 +1993,10 @@ static void held_free(held *h)
 }
 
 /* A read-only handle cannot build the generation it would compare with:
- * it reports what it can tell without one, a view that is not the code's
- * version, lacks its generation or does not hold the whole log, so that
- * verify never calls such views clean.  Views that are current are not
- * compared (tasklog.h says so). */
+ * every view is a problem, named with what it can tell without one (a
+ * view that is not the code's version, lacks its generation or does not
+ * hold the whole log), so that verify never calls unchecked views clean
+ * (tasklog.h says so). */
 static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 			       tl_err *err)
 {
@@ -2010,14 +2018,15 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
-		if (view_serves(db, txn, v) && view_behind(db, txn, v, head))
+		bool serves = view_serves(db, txn, v);
+		if (serves && view_behind(db, txn, v, head))
 			snprintf(what, sizeof what,
 				 "view %s: not compared (read-only): it holds "
 				 "the log up to seq %llu of %llu",
 				 v->name,
 				 (unsigned long long)view_seq(db, txn, v),
 				 (unsigned long long)head);
-		else if (view_serves(db, txn, v))
+		else if (serves)
 			snprintf(what, sizeof what,
 				 "view %s: not compared (read-only): comparing "
 				 "builds the view anew, which needs write "

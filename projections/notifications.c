@@ -190,13 +190,15 @@ static int mark_read(const tl_view_ctx *vc, tl_slice member, uint64_t seq,
 	if (rc)
 		return tl_doc_mdb_err(err, rc, "notification");
 	msgpack_zone_init(&zone, 512);
-	if (tl_mp_unpack(v.mv_data, v.mv_size, &off, &zone, &d) !=
-		    MSGPACK_UNPACK_SUCCESS ||
+	int u = tl_mp_unpack(v.mv_data, v.mv_size, &off, &zone, &d);
+	if (u != MSGPACK_UNPACK_SUCCESS ||
 	    !tl_doc_get_time(tl_doc_get(&d, "at"), &at)) {
 		msgpack_zone_destroy(&zone);
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "corrupt notification %llu",
-				  (unsigned long long)seq);
+		return u == MSGPACK_UNPACK_NOMEM_ERROR
+			       ? tl_err_oom(err)
+			       : tl_err_set(err, TL_ESTORAGE, "storage",
+					    "corrupt notification %llu",
+					    (unsigned long long)seq);
 	}
 	tl_slice stored = tl_doc_slice(tl_doc_get(&d, "member"));
 	tl_slice task = tl_doc_slice(tl_doc_get(&d, "task"));
@@ -231,11 +233,14 @@ static int on_read(const tl_view_ctx *vc, const tl_event *ev, mark_fn mark,
 
 	msgpack_zone_init(&zone, 1024);
 	msgpack_sbuffer_init(&sb);
-	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off, &zone,
-			   &d) != MSGPACK_UNPACK_SUCCESS) {
-		rc = tl_err_set(err, TL_ESTORAGE, "storage",
-				"event %llu: undecodable data",
-				(unsigned long long)ev->seq);
+	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			       &zone, &d);
+	if (u != MSGPACK_UNPACK_SUCCESS) {
+		rc = u == MSGPACK_UNPACK_NOMEM_ERROR
+			     ? tl_err_oom(err)
+			     : tl_err_set(err, TL_ESTORAGE, "storage",
+					  "event %llu: undecodable data",
+					  (unsigned long long)ev->seq);
 		goto out;
 	}
 	tl_slice member = tl_doc_slice(tl_doc_get(&d, "member"));

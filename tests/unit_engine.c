@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 #include <msgpack.h>
@@ -3359,6 +3362,91 @@ Test(growth, batches_well_past_a_1mib_map_all_succeed)
 	free(notes);
 	free(c);
 	free(res);
+}
+
+/*
+ * A map that cannot grow for want of address space (ulimit -v): LMDB
+ * unmaps before it maps at the new size, and left without a map the next
+ * transaction crashed.  In a child under RLIMIT_AS a little above what it
+ * uses, batches fill the map until its growth fails: that batch must fail
+ * with "out of memory", and the handle must go on (reads, and writes that
+ * fit) instead of crashing.  Not under ASan, whose shadow memory cannot
+ * live under such a limit.
+ */
+static long vm_size_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	cr_skip_test("RLIMIT_AS and ASan's shadow memory do not mix");
+#else
+	char *notes = repeat('m', 1024);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		long kib = vm_size_kib();
+		if (kib <= 0)
+			_exit(10);
+		/* 1 MiB map now; room for it to double a few times only */
+		rlim_t lim = (rlim_t)(kib + 12 * 1024) * 1024;
+		if (setrlimit(RLIMIT_AS, &(struct rlimit){ lim, lim }))
+			_exit(11);
+		tl_cmd c[200];
+		tl_result res[200];
+		tl_err err = { 0 };
+		int failed = 0;
+		for (int b = 0; b < 200 && !failed; b++) {
+			for (int i = 0; i < 200; i++) {
+				c[i] = add_cmd("fill");
+				c[i].notes = tl_s(notes);
+			}
+			tl_ctx ctx = at(T0 + (b + 1) * SEC);
+			int rc = tl_exec(db, &ctx, c, 200, res, &err);
+			if (rc == 0) {
+				for (int i = 0; i < 200; i++)
+					tl_result_release(&res[i]);
+				continue;
+			}
+			if (rc != TL_ESTORAGE ||
+			    !strstr(err.message, "out of memory"))
+				_exit(12);
+			failed = 1;
+		}
+		if (!failed)
+			_exit(13); /* the limit never bit: nothing shown */
+		tl_stats st;
+		if (tl_db_stats(db, NULL, &st, &err))
+			_exit(14);
+		c[0] = add_cmd("small");
+		tl_ctx ctx = at(T0 + 1000 * SEC);
+		int rc = tl_exec(db, &ctx, c, 1, res, &err);
+		if (rc == 0)
+			tl_result_release(&res[0]);
+		else if (rc != TL_ESTORAGE)
+			_exit(15);
+		_exit(0);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died of signal %d",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d",
+		     WEXITSTATUS(status));
+	free(notes);
+	EXPECT_CLEAN();
+#endif
 }
 
 Test(growth, group_commit_reports_again_and_a_rerun_succeeds)

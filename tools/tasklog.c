@@ -166,7 +166,7 @@ static int run_upcoming(struct cli *c);
 static int run_timeline(struct cli *c);
 static int run_notifications(struct cli *c);
 static int run_rebuild(struct cli *c);
-static int print_verdict(struct cli *c, json_t *problems);
+static int print_verdict(struct cli *c, json_t *problems, bool ok);
 static void verify_stopped(struct cli *c, json_t *problems,
 			   const char *subject);
 
@@ -479,10 +479,8 @@ static void put_clean(FILE *f, const char *s)
 	}
 }
 
-/* Print c->err: to stderr as one line naming the field (or subject when
- * the error has none), and with --json also as a document on stdout.
- * Returns the exit status. */
-/* The one line on stderr of an error: "tasklog: FIELD: message". */
+/* The one line on stderr of an error: "tasklog: FIELD: message", or the
+ * subject when the error names no field. */
 static void error_line(const struct cli *c, const char *subject)
 {
 	const tl_err *e = &c->err;
@@ -496,6 +494,8 @@ static void error_line(const struct cli *c, const char *subject)
 	fputc('\n', stderr);
 }
 
+/* Print c->err: the line on stderr, and with --json also as a document
+ * on stdout.  Returns the exit status. */
 static int report_error(const struct cli *c, const char *subject)
 {
 	const tl_err *e = &c->err;
@@ -1824,6 +1824,9 @@ static void collect_problem(void *arg, const char *problem)
 static int run_verify(struct cli *c)
 {
 	json_t *problems = json_array();
+	if (!problems)
+		return tl_err_set(&c->err, TL_ESTORAGE, "storage",
+				  "out of memory");
 	int n = has(c, O_NO_VIEWS)
 			? tl_verify_log(c->db, &c->ctx, collect_problem,
 					problems, &c->err)
@@ -1837,7 +1840,7 @@ static int run_verify(struct cli *c)
 	}
 	if (n < 0)
 		verify_stopped(c, problems, c->subject);
-	return print_verdict(c, problems);
+	return print_verdict(c, problems, n == 0);
 }
 
 /* verify could not finish (the store failed, or it stopped after finding
@@ -1855,20 +1858,21 @@ static void verify_stopped(struct cli *c, json_t *problems,
 	error_line(c, subject);
 }
 
-/* verify's answer: "ok", or its problems (as {ok, problems} with --json);
- * takes problems.  Problems are the result: exit 5 with nothing more. */
-static int print_verdict(struct cli *c, json_t *problems)
+/* verify's answer: "ok" when the engine counted no problem (ok), else
+ * its problems (as {ok, problems} with --json); takes problems.  Problems
+ * are the result: exit 5 with nothing more. */
+static int print_verdict(struct cli *c, json_t *problems, bool ok)
 {
-	size_t i, n = json_array_size(problems);
+	size_t i;
 	json_t *p;
 
 	if (c->json) {
 		json_t *o = json_object();
-		json_object_set_new(o, "ok", json_boolean(n == 0));
+		json_object_set_new(o, "ok", json_boolean(ok));
 		json_object_set(o, "problems", problems);
 		mpjson_print(stdout, o);
 		json_decref(o);
-	} else if (n == 0) {
+	} else if (ok) {
 		printf("ok\n");
 	} else {
 		json_array_foreach(problems, i, p) {
@@ -1877,7 +1881,7 @@ static int print_verdict(struct cli *c, json_t *problems)
 		}
 	}
 	json_decref(problems);
-	return n ? -TL_ESTORAGE : 0;
+	return ok ? 0 : -TL_ESTORAGE;
 }
 
 static int run_stats(struct cli *c)
@@ -2150,12 +2154,15 @@ static void on_sigbus(int sig)
 				  "\"storage\"}}\n";
 	static const char verdict[] = "{\"ok\":false,\"problems\":[\"storage: "
 				      SIGBUS_WHY "\"]}\n";
+	static const char problem[] = "storage: " SIGBUS_WHY "\n";
 #undef SIGBUS_WHY
 	ssize_t ignored;
 	(void)sig;
 	ignored = write(STDERR_FILENO, line, sizeof line - 1);
 	if (sigbus_json == 2) /* verify: its finding, in its shape */
 		ignored = write(STDOUT_FILENO, verdict, sizeof verdict - 1);
+	else if (sigbus_json == 3) /* verify for people: its problem line */
+		ignored = write(STDOUT_FILENO, problem, sizeof problem - 1);
 	else if (sigbus_json)
 		ignored = write(STDOUT_FILENO, doc, sizeof doc - 1);
 	(void)ignored;
@@ -2188,7 +2195,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	sigbus_json = !c.json ? 0 : c.cmd->run == run_verify ? 2 : 1;
+	/* 0 an error line, 1 and the error document, 2 verify's document,
+	 * 3 verify's problem line */
+	sigbus_json = c.cmd->run == run_verify ? (c.json ? 2 : 3) : c.json;
 	if (c.cmd->open != OPEN_NONE) {
 		rc = open_workspace(&c);
 		if (rc == TL_ESTORAGE && c.cmd->run == run_verify) {
@@ -2196,7 +2205,7 @@ int main(int argc, char **argv)
 			 * finding, in verify's shape (exit 5 all the same). */
 			json_t *problems = json_array();
 			verify_stopped(&c, problems, c.dir);
-			status = print_verdict(&c, problems);
+			status = print_verdict(&c, problems, false);
 			goto out;
 		}
 		if (rc) {
