@@ -1268,6 +1268,10 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 	for (size_t i = 0; results && i < n; i++)
 		memset(&results[i], 0, sizeof results[i]);
 	msgpack_zone_clear(&t->zone);
+	if (ctx && ctx->now_ms < 0)
+		return tl_err_set(err, TL_EINVALID, "now",
+				  "%lld ms is before the epoch",
+				  (long long)ctx->now_ms);
 	r.now = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
 	snprintf(r.tz, sizeof r.tz, "UTC");
 	if (ctx && ctx->tz) {
@@ -1370,6 +1374,8 @@ int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 			tl_result_release(&results[i]);
 		if (rc == TL_EAGAIN)
 			continue; /* grown by tl_txn_commit */
+		if (!rc && err) /* no note of a full map that was grown */
+			*err = (tl_err){ .index = -1 };
 		return rc;
 	}
 }

@@ -296,6 +296,8 @@ int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 			return rc;
 		}
 		rc = tl_txn_commit(t, err);
+		if (!rc && err) /* no note of a full map that was grown */
+			*err = (tl_err){ .index = -1 };
 		if (rc != TL_EAGAIN)
 			return rc;
 	}

@@ -343,6 +343,8 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 	msgpack_zone zone;
 	msgpack_sbuffer sb;
 
+	if (!fn)
+		return tl_err_set(err, TL_EINVALID, "fn", "no callback given");
 	msgpack_zone_init(&zone, 1024);
 	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	if (rc) {

@@ -69,6 +69,8 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	size_t n = 0;
 	int rc, stop = 0;
 
+	if (!fn)
+		return tl_err_set(err, TL_EINVALID, "fn", "no callback given");
 	/* A stream is a task id (any case: streams hold the canonical
 	 * text), member:ID or workspace. */
 	char sid[37], q[64];

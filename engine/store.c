@@ -97,6 +97,14 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 	if (rc == ENOMEM)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "%s: out of memory", what);
+	/* LMDB gives a thread one read transaction at a time: a second one
+	 * is a call made from inside a read's callback, not damage. */
+	if (rc == MDB_BAD_RSLOT)
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "%s: a read of this handle is already open "
+				  "in this thread (a call from inside a "
+				  "callback, or a forked child that used this handle?)",
+				  what);
 	/* LMDB turns a short write (a full disk, a file size limit) into
 	 * EIO: say what it may be. */
 	if (rc == EIO)
@@ -175,6 +183,12 @@ static int env_open(tl_db *db, const char *dir, unsigned flags,
 	return rc;
 }
 
+static void db_free(tl_db *db)
+{
+	free((void *)db->views);
+	free(db);
+}
+
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err)
 {
@@ -183,6 +197,23 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		opts = &none;
 	if (!dir || !*dir || strlen(dir) >= PATH_MAX - 16)
 		return tl_err_set(err, TL_EINVALID, "db", "bad workspace path");
+	/* Misuse is refused before anything is made. */
+	if (opts->flags & ~(unsigned)(TL_OPEN_CREATE | TL_OPEN_RDONLY |
+				      TL_OPEN_NOSYNC | TL_OPEN_READ_FALLBACK))
+		return tl_err_set(err, TL_EINVALID, "flags",
+				  "unknown flags 0x%x", opts->flags);
+	if ((opts->flags & TL_OPEN_CREATE) && (opts->flags & TL_OPEN_RDONLY))
+		return tl_err_set(err, TL_EINVALID, "flags",
+				  "TL_OPEN_CREATE with TL_OPEN_RDONLY: a "
+				  "read-only handle creates nothing");
+	if (opts->map_size > ((uint64_t)1 << 46)) /* 64 TiB */
+		return tl_err_set(err, TL_EINVALID, "map_size",
+				  "%llu bytes is more than 64 TiB",
+				  (unsigned long long)opts->map_size);
+	if (opts->views_len && !opts->views)
+		return tl_err_set(err, TL_EINVALID, "views",
+				  "views_len %zu without views",
+				  opts->views_len);
 	if (!tl_proc_init())
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "libsodium failed to initialise");
@@ -210,15 +241,24 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 				  dir, strerror(errno));
 
 	tl_db *db = calloc(1, sizeof *db);
-	if (!db)
+	const tl_view **views = opts->views_len
+					? malloc(opts->views_len * sizeof *views)
+					: NULL;
+	if (!db || (opts->views_len && !views)) {
+		free(db);
+		free(views);
 		return tl_err_oom(err);
+	}
 	snprintf(db->dir, sizeof db->dir, "%s", dir);
 	db->flags = opts->flags;
-	db->views = opts->views;
+	/* A copy: the caller's array need not outlive the call. */
+	if (opts->views_len)
+		memcpy(views, opts->views, opts->views_len * sizeof *views);
+	db->views = views;
 	db->views_len = opts->views_len;
 	int rc = open_register(db, &st, err);
 	if (rc) {
-		free(db);
+		db_free(db);
 		return rc;
 	}
 
@@ -254,7 +294,7 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		if (db->env)
 			mdb_env_close(db->env);
 		open_unregister(db);
-		free(db);
+		db_free(db);
 		return code;
 	}
 	/* Reader slots of processes that died (kill -9) would pin old pages
@@ -281,10 +321,11 @@ void tl_db_close(tl_db *db)
 {
 	if (!db)
 		return;
+	tl_txn_abort(db->txn); /* one left open: nothing of it is kept */
 	mdb_env_close(db->env);
 	tl_views_close(db);
 	open_unregister(db);
-	free(db);
+	db_free(db);
 }
 
 /*
@@ -477,6 +518,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 	msgpack_sbuffer_init(&t->data);
 	msgpack_zone_init(&t->zone, 4096);
 	db->txn_open = true;
+	db->txn = t;
 	*out = t;
 	return 0;
 }
@@ -484,6 +526,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 static void txn_free(tl_txn *t)
 {
 	t->db->txn_open = false;
+	t->db->txn = NULL;
 	msgpack_sbuffer_destroy(&t->ev);
 	msgpack_sbuffer_destroy(&t->doc);
 	msgpack_sbuffer_destroy(&t->data);

@@ -34,6 +34,8 @@ int tl_token_find(const char *const *table, int n, tl_slice s)
 static const char *quote(tl_slice s, char *buf, size_t cap)
 {
 	size_t o = 0;
+	if (!s.p) /* absent: quoted as empty */
+		s.len = 0;
 	for (size_t i = 0; i < s.len && o + 5 < cap; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 		if (c >= 0x20 && c < 0x7f && c != '\\') {

@@ -56,7 +56,8 @@ enum {
 
 /* Receives the details of a failure.  `index` is the position of the
  * failing command in a batch (tl_exec, tl_txn_exec), of the failing record
- * (tl_log_import), or -1. */
+ * (tl_log_import), or -1.  Read it only after a call failed: a call that
+ * succeeds leaves it unspecified (tl_exec and tl_log_import clear it). */
 typedef struct tl_err {
 	int code;
 	int index;
@@ -154,7 +155,15 @@ typedef struct tl_open_opts {
 /* Any number of processes may open one workspace, each once: LMDB allows
  * one handle per environment and process, so a second tl_db_open of the
  * same directory (under any path) fails with TL_EINVALID "db" while the
- * first is open.  A handle is used by one thread at a time (adopting a
+ * first is open.  A handle belongs to the process that opened it (LMDB's
+ * rule): a child forked after the open opens the workspace itself, and
+ * may only close the inherited handle (a child that reads through it and
+ * dies mid-read leaves the parent's reads failing).  opts->views is
+ * copied; the tl_view objects it points to must outlive the handle (the
+ * registry's are static).  Unknown flags, TL_OPEN_CREATE with
+ * TL_OPEN_RDONLY, and a map_size over 64 TiB are TL_EINVALID; a directory
+ * not yet initialised answers TL_ENOTFOUND "db" (tl_db_init makes it one).
+ * tl_db_close aborts a tl_txn left open (it must not be used after).  A handle is used by one thread at a time (adopting a
  * map grown by another process remaps the file, which LMDB allows only
  * with no transaction of this process open); map_size applies to a new
  * workspace, or raises an existing one's stored size. */
@@ -314,7 +323,11 @@ typedef struct tl_event {
 	size_t raw_len;
 } tl_event;
 
-/* Return non-zero to stop the iteration (returned to the caller). */
+/* Return non-zero to stop the iteration (returned to the caller).  The
+ * event and the documents are valid during the call only.  A callback
+ * runs inside a read transaction of the handle: it must not start another
+ * read through the same handle (LMDB gives a thread one at a time; such a
+ * call fails with TL_EINVALID "db"), nor close the handle. */
 typedef int (*tl_event_fn)(void *arg, const tl_event *ev);
 typedef int (*tl_doc_fn)(void *arg, const uint8_t *doc, size_t len);
 
@@ -368,8 +381,10 @@ TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
 /* ---- projections -------------------------------------------------------- */
 
 /* Progress of a long operation: done of total events.  A rebuild reports
- * done == total once it has read the log, then sorts and writes the views
- * before it returns. */
+ * done == total when it has read the log, then sorts and writes the
+ * views, and reports done == total again when it has switched to them.
+ * A callback may write (tl_exec), but not read through the same handle,
+ * nor rebuild or verify: those calls fail with TL_EINVALID "db". */
 typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /* Rebuild the named views (all when n == 0) from the log into a new

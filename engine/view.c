@@ -1527,6 +1527,7 @@ out:
  */
 typedef struct build_lk {
 	int fd[2]; /* build.lock (-1: none), data.mdb */
+	tl_db *db; /* whose building flag it holds, once locked */
 } build_lk;
 
 static int lock_fd(int fd, const char *path, tl_err *err)
@@ -1545,6 +1546,9 @@ static void build_unlock(build_lk *lk)
 		if (lk->fd[i] >= 0)
 			close(lk->fd[i]);
 	lk->fd[0] = lk->fd[1] = -1;
+	if (lk->db)
+		lk->db->building = false;
+	lk->db = NULL;
 }
 
 static int build_lock(tl_db *db, build_lk *lk, tl_err *err)
@@ -1552,6 +1556,13 @@ static int build_lock(tl_db *db, build_lk *lk, tl_err *err)
 	char path[PATH_MAX + 16];
 	int rc;
 	lk->fd[0] = lk->fd[1] = -1;
+	lk->db = NULL;
+	/* A second build through the same handle (from a rebuild's progress
+	 * callback) would wait for ever on its own flock. */
+	if (db->building)
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "a rebuild or verify of this handle is "
+				  "running (called from its callback?)");
 	snprintf(path, sizeof path, "%s/build.lock", db->dir);
 	lk->fd[0] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	if (lk->fd[0] < 0) /* flock needs no write access */
@@ -1571,6 +1582,8 @@ static int build_lock(tl_db *db, build_lk *lk, tl_err *err)
 	}
 	if ((rc = lock_fd(lk->fd[1], path, err)))
 		goto fail;
+	db->building = true;
+	lk->db = db;
 	return 0;
 fail:
 	build_unlock(lk);

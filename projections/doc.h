@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "tasklog_msgpack.h"
+#include "tasklog_projections.h"
 #include "tasklog_view.h"
 
 static inline void tl_doc_str(msgpack_packer *pk, const char *s, size_t len)
@@ -154,6 +155,22 @@ static inline int tl_doc_mdb_err(tl_err *err, int rc, const char *what)
 				  what);
 	return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", what,
 			  mdb_strerror(rc));
+}
+
+/* A page's cursor, copied before next_cursor is cleared: a caller may
+ * pass the same buffer for both (the obvious paging loop).  One too long
+ * to be a cursor (so not in such a buffer) is left as it is: its check
+ * fails. */
+typedef struct tl_cursor_copy {
+	char b[TL_CURSOR_MAX];
+} tl_cursor_copy;
+
+static inline tl_slice tl_doc_cursor_copy(tl_slice cursor, tl_cursor_copy *c)
+{
+	if (!cursor.p || cursor.len >= sizeof c->b)
+		return cursor;
+	memcpy(c->b, cursor.p, cursor.len);
+	return (tl_slice){ c->b, cursor.len };
 }
 
 #endif

@@ -575,6 +575,8 @@ int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
 		     tl_doc_fn fn, void *arg,
 		     char next_cursor[TL_CURSOR_MAX], tl_err *err)
 {
+	tl_cursor_copy cc;
+	cursor = tl_doc_cursor_copy(cursor, &cc);
 	bool has_cursor = cursor.p && cursor.len;
 	uint8_t cur[9] = { 0 };
 	char q[64];

@@ -858,9 +858,13 @@ int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 {
 	plan p;
 	tl_reader r;
+	tl_cursor_copy cc;
 	int rc;
 
 	memset(&p, 0, sizeof p);
+	tl_list_query qc = *q;
+	qc.cursor = tl_doc_cursor_copy(q->cursor, &cc);
+	q = &qc;
 	next_cursor[0] = 0;
 	if ((rc = check_list(ctx, q, &p, err)))
 		return rc;
@@ -882,9 +886,11 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	plan p;
 	tl_reader r;
 	char qb[64];
+	tl_cursor_copy cc;
 	int rc;
 
 	memset(&p, 0, sizeof p);
+	cursor = tl_doc_cursor_copy(cursor, &cc);
 	next_cursor[0] = 0;
 	p.sort = TL_SORT_DUE;
 	if (days <= 0)

@@ -646,6 +646,8 @@ int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
 		tl_doc_fn item_fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err)
 {
+	tl_cursor_copy cc;
+	cursor = tl_doc_cursor_copy(cursor, &cc);
 	bool has_cursor = cursor.p && cursor.len;
 	uint8_t cb[8] = { 0 };
 	tl_reader rd;

@@ -1718,3 +1718,196 @@ Test(list, the_covered_range_follows_every_change_of_the_document)
 	cr_assert_str_eq(LIST(.assignee = { "bob" }, .sort = "due"), "z");
 	cr_assert_eq(verify(), 0);
 }
+
+/* ---- the library as a C user misuses it ------------------------------ */
+
+TestSuite(api, .init = setup, .fini = teardown);
+
+static uint64_t head_seq(void)
+{
+	tl_stats st;
+	tl_err err;
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0, "%s", err.message);
+	return st.last_seq;
+}
+
+static int ignore_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)arg;
+	(void)doc;
+	(void)len;
+	return 0;
+}
+
+/* The obvious paging loop passes one buffer as the cursor and as the
+ * next cursor: the cursor is read before the next one is written. */
+Test(api, paging_with_one_buffer_for_both_cursors)
+{
+	for (int i = 0; i < 7; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "p%d", i);
+		ADD(.title = t, .due_ms = T0 + (i + 1) * 3600000);
+	}
+	char cur[TL_CURSOR_MAX] = "";
+	char seen[8400] = "";
+	tl_err err;
+	for (int pages = 0;; pages++) {
+		cr_assert_lt(pages, 10, "paging does not end");
+		tl_list_query q = { .limit = 3, .cursor = tl_s(cur) };
+		page pg;
+		memset(&pg, 0, sizeof pg);
+		int rc = tl_task_list(db, NULL, &q, collect, &pg, cur, &err);
+		cr_assert_eq(rc, 0, "%s: %s", err.field, err.message);
+		size_t o = strlen(seen);
+		snprintf(seen + o, sizeof seen - o, "%s%s", o ? " " : "",
+			 pg.text);
+		if (!cur[0])
+			break;
+	}
+	cr_assert_str_eq(seen, "p0 p1 p2 p3 p4 p5 p6");
+	/* the same for upcoming, timeline and notifications' buffers */
+	tl_cmd a = { .kind = TL_TASK_ASSIGN, .id = tl_s(id_of("p0")),
+		     .assignee = tl_s("alice") };
+	exec_ok(NULL, &a, NULL);
+	strcpy(cur, "");
+	page pg;
+	memset(&pg, 0, sizeof pg);
+	cr_assert_eq(tl_timeline(db, NULL, tl_s("lead:1"), 2, tl_s(cur), NULL,
+				 ignore_doc, &pg, cur, &err),
+		     0, "%s", err.message);
+	cr_assert(cur[0]);
+	cr_assert_eq(tl_timeline(db, NULL, tl_s("lead:1"), 2, tl_s(cur), NULL,
+				 ignore_doc, &pg, cur, &err),
+		     0, "%s: %s", err.field, err.message);
+}
+
+static int read_inside(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)doc;
+	(void)len;
+	tl_stats st;
+	tl_err *e = arg;
+	e->code = tl_db_stats(db, NULL, &st, e);
+	return 0;
+}
+
+/* LMDB gives a thread one read at a time: a read started from inside a
+ * read's callback is the caller's mistake, not damage (it was
+ * TL_ESTORAGE, MDB_BAD_RSLOT). */
+Test(api, a_read_inside_a_read_callback_is_invalid)
+{
+	ADD(.title = "r");
+	tl_list_query q = { 0 };
+	tl_err inner = { 0 }, err;
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, NULL, &q, read_inside, &inner, next,
+				  &err),
+		     0);
+	cr_assert_eq(inner.code, TL_EINVALID, "%d %s", inner.code,
+		     inner.message);
+	cr_assert_str_eq(inner.field, "db");
+}
+
+static void rebuild_inside(void *arg, uint64_t done, uint64_t total)
+{
+	(void)done;
+	(void)total;
+	tl_err *e = arg;
+	if (e->index == -2)
+		return; /* once */
+	e->index = -2;
+	e->code = tl_rebuild(db, NULL, NULL, 0, NULL, NULL, e);
+}
+
+/* A rebuild or verify started from a rebuild's progress callback waited
+ * for ever on the handle's own build lock. */
+Test(api, a_rebuild_inside_a_rebuild_callback_is_invalid)
+{
+	ADD(.title = "b");
+	tl_err inner = { 0 }, err;
+	cr_assert_eq(tl_rebuild(db, NULL, NULL, 0, rebuild_inside, &inner,
+				&err),
+		     0, "%s", err.message);
+	cr_assert_eq(inner.code, TL_EINVALID, "%d %s", inner.code,
+		     inner.message);
+	cr_assert_str_eq(inner.field, "db");
+	cr_assert_eq(verify(), 0);
+}
+
+/* The views array handed to tl_db_open need not outlive the call. */
+Test(api, the_views_array_is_copied)
+{
+	tl_db_close(db);
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	const tl_view **mine = malloc(n * sizeof *mine);
+	memcpy(mine, all, n * sizeof *mine);
+	tl_open_opts o = { .views = mine, .views_len = n };
+	tl_err err;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	memset(mine, 0xa5, n * sizeof *mine);
+	free(mine);
+	ADD(.title = "after");
+	cr_assert_str_eq(LIST(), "after");
+}
+
+/* Misuse is refused before anything is made or changed. */
+Test(api, misuse_is_refused_and_changes_nothing)
+{
+	tl_err err;
+	tl_db *other = NULL;
+	char missing[128];
+	snprintf(missing, sizeof missing, "%s/not-there", dir);
+	tl_open_opts bad[] = {
+		{ .flags = TL_OPEN_CREATE | TL_OPEN_RDONLY },
+		{ .flags = TL_OPEN_CREATE | (1u << 9) },
+		{ .flags = TL_OPEN_CREATE, .map_size = UINT64_MAX },
+		{ .flags = TL_OPEN_CREATE, .views_len = 2 },
+	};
+	const char *field[] = { "flags", "flags", "map_size", "views" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cr_assert_eq(tl_db_open(missing, &bad[i], &other, &err),
+			     TL_EINVALID, "case %zu", i);
+		cr_assert_str_eq(err.field, field[i]);
+		cr_assert_null(other);
+		cr_assert_neq(access(missing, F_OK), 0, "case %zu made it", i);
+	}
+	uint64_t head = head_seq();
+	char doc[64];
+	tl_ctx past = { .now_ms = -5 };
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("x"),
+		     .link = tl_s("lead:1") };
+	cr_assert_eq(tl_exec(db, &past, &c, 1, NULL, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "now");
+	uint8_t *d;
+	size_t len;
+	cr_assert_eq(tl_task_get(db, NULL, (tl_slice){ NULL, 36 }, &d, &len,
+				 &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "id");
+	(void)doc;
+	cr_assert_eq(tl_log_read(db, NULL, 1, 0, (tl_slice){ 0 }, NULL, NULL,
+				 &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "fn");
+	cr_assert_eq(tl_member_list(db, NULL, NULL, NULL, &err), TL_EINVALID);
+	cr_assert_eq(head_seq(), head);
+}
+
+/* A transaction left open when the handle closes is aborted (no leak
+ * under ASan, nothing of it kept). */
+Test(api, close_aborts_an_open_transaction)
+{
+	tl_txn *t;
+	tl_err err;
+	uint64_t head = head_seq();
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("lost"),
+		     .link = tl_s("lead:1") };
+	tl_ctx ctx = { .now_ms = clock_ms };
+	cr_assert_eq(tl_txn_exec(t, &ctx, &c, 1, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+	ws_open();
+	cr_assert_eq(head_seq(), head);
+}
