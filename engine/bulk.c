@@ -425,7 +425,7 @@ static int view_mdb_err(const char *name, int rc, tl_err *err)
 		return tl_err_set(err, TL_EAGAIN, "storage",
 				  "the map is full (view %s)", name);
 	return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s", name,
-			  mdb_strerror(rc));
+			  rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
 }
 
 static int mdb_fail(tl_sink *s, int rc, tl_err *err)

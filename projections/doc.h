@@ -154,7 +154,7 @@ static inline int tl_doc_mdb_err(tl_err *err, int rc, const char *what)
 		return tl_err_set(err, TL_EAGAIN, "storage", "%s: map full",
 				  what);
 	return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", what,
-			  mdb_strerror(rc));
+			  rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
 }
 
 /* A page's cursor, copied before next_cursor is cleared: a caller may

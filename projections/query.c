@@ -678,7 +678,7 @@ static int mdb_fail(tl_err *err, int rc)
 				  "view tasks names a task that does not "
 				  "exist");
 	return tl_err_set(err, TL_ESTORAGE, "storage", "view tasks: %s",
-			  mdb_strerror(rc));
+			  rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
 }
 
 /* Step 3b: merge the ranges, check each candidate, call fn for a page.
