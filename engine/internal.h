@@ -89,6 +89,7 @@ struct tl_db {
 	bool txn_open;         /* a tl_txn of this handle is open */
 	tl_txn *txn;           /* that tl_txn, aborted by tl_db_close */
 	bool building;         /* a rebuild or verify's build is running */
+	bool writer_held;      /* ...and calls progress inside its write txn */
 	bool map_lost;         /* LMDB failed to map after a resize */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;

@@ -478,6 +478,13 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 	int rc = tl_no_txn_open(db, err);
 	if (rc)
 		return rc;
+	/* From a rebuild's progress callback made while the rebuild holds
+	 * LMDB's writer lock: a write would wait for it for ever. */
+	if (db->writer_held)
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "a rebuild of this handle holds the write "
+				  "transaction (called from its progress "
+				  "callback)");
 	tl_txn *t = calloc(1, sizeof *t);
 	if (!t)
 		return tl_err_oom(err);

@@ -161,8 +161,10 @@ typedef struct tl_open_opts {
  * dies mid-read leaves the parent's reads failing).  opts->views is
  * copied; the tl_view objects it points to must outlive the handle (the
  * registry's are static).  Unknown flags, TL_OPEN_CREATE with
- * TL_OPEN_RDONLY, and a map_size over 64 TiB are TL_EINVALID; a directory
- * not yet initialised answers TL_ENOTFOUND "db" (tl_db_init makes it one).
+ * TL_OPEN_RDONLY, a map_size over 64 TiB and views_len without views are
+ * TL_EINVALID.  A writable open of a directory that is not a workspace
+ * yet creates LMDB's files there (tl_db_initialized() is false); calls
+ * then answer TL_ENOTFOUND "db" until tl_db_init.
  * tl_db_close aborts a tl_txn left open (it must not be used after).  A handle is used by one thread at a time (adopting a
  * map grown by another process remaps the file, which LMDB allows only
  * with no transaction of this process open); map_size applies to a new
@@ -275,8 +277,9 @@ TL_API int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
  * nothing of the transaction was written, and the results of its requests
  * must be released by the caller.  tl_txn_abort ends it without writing.
  * A handle has at most one transaction open: tl_txn_begin, tl_exec and the
- * other writes on the same handle fail with TL_EINVALID (field "txn")
- * meanwhile, instead of waiting for ever for LMDB's writer lock; reads on
+ * other writes on the same handle, and tl_verify and tl_verify_log, fail
+ * with TL_EINVALID (field "txn") meanwhile, instead of waiting for ever
+ * for LMDB's writer lock; reads on
  * it (queries, tl_log_read) see the last commit, not the open
  * transaction's events.
  * TL_EAGAIN means the map is full.  From tl_txn_exec: the transaction can
@@ -365,7 +368,8 @@ TL_API int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 /* Check the hash chain, seq contiguity, stream versions, that the stored
  * task states equal a fresh fold of the log, and every view.  Each
  * problem is passed to fn as a line of text.  Returns the number of
- * problems found (>= 0) or a negative code.  A handle opened
+ * problems found (>= 0) or a negative code (which may come after problems
+ * already passed to fn: verify stopped part-way).  A handle opened
  * TL_OPEN_RDONLY cannot build the views it compares with: each view is
  * then a problem ("not compared (read-only): ..."), so that 0 always
  * means that everything was checked. */
@@ -383,8 +387,9 @@ TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
 /* Progress of a long operation: done of total events.  A rebuild reports
  * done == total when it has read the log, then sorts and writes the
  * views, and reports done == total again when it has switched to them.
- * A callback may write (tl_exec), but not read through the same handle,
- * nor rebuild or verify: those calls fail with TL_EINVALID "db". */
+ * The callback may read through the same handle, and write when done ==
+ * total; a write from the other calls (made inside the rebuild's write
+ * transaction), a rebuild or a verify fails with TL_EINVALID "db". */
 typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /* Rebuild the named views (all when n == 0) from the log into a new

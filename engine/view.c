@@ -695,6 +695,16 @@ static void *ahead_run(void *arg)
 	return NULL;
 }
 
+/* Progress reported from inside the scan's write transaction: a write
+ * through the handle from the callback would wait for LMDB's writer lock
+ * for ever, so tl_txn_begin refuses it meanwhile. */
+static void progress_in_txn(replay *r, uint64_t done)
+{
+	r->db->writer_held = true;
+	r->progress(r->arg, done, r->total);
+	r->db->writer_held = false;
+}
+
 /* Fold ev into its task and hand it to the views; pre: what the reader
  * thread decoded of it, or NULL to decode here. */
 static int replay_event(replay *r, MDB_txn *txn, const tl_event *ev,
@@ -831,7 +841,7 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 				break;
 			r->next = p->seq + 1;
 			if (r->progress && (p->seq & 0x3fff) == 0)
-				r->progress(r->arg, p->seq, r->total);
+				progress_in_txn(r, p->seq);
 		}
 		last = b->last;
 		pthread_mutex_lock(&a.mu);
@@ -901,7 +911,7 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 		msgpack_zone_clear(&r->zone);
 		r->next = seq + 1;
 		if (r->progress && (seq & 0x3fff) == 0)
-			r->progress(r->arg, seq, r->total);
+			progress_in_txn(r, seq);
 	}
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND || rc == 0)

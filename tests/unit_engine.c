@@ -3377,6 +3377,7 @@ Test(growth, batches_well_past_a_1mib_map_all_succeed)
  * fit) instead of crashing.  Not under ASan, whose shadow memory cannot
  * live under such a limit.
  */
+#if !defined(__SANITIZE_ADDRESS__)
 static long vm_size_kib(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -3389,6 +3390,7 @@ static long vm_size_kib(void)
 		fclose(f);
 	return kib;
 }
+#endif
 
 Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
 {

@@ -1834,6 +1834,54 @@ Test(api, a_rebuild_inside_a_rebuild_callback_is_invalid)
 	cr_assert_eq(verify(), 0);
 }
 
+typedef struct write_probe {
+	int mid_rc, end_rc; /* tl_exec's code from the two kinds of call */
+	int mid_calls, end_calls;
+} write_probe;
+
+static void write_inside(void *arg, uint64_t done, uint64_t total)
+{
+	write_probe *w = arg;
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("from progress"),
+		     .link = tl_s("lead:2") };
+	tl_ctx ctx = { .now_ms = clock_ms };
+	tl_err e;
+	int rc = tl_exec(db, &ctx, &c, 1, NULL, &e);
+	if (done < total)
+		w->mid_rc = rc, w->mid_calls++;
+	else
+		w->end_rc = rc, w->end_calls++;
+}
+
+/* The scan reports progress inside its write transaction (every 16,384
+ * events): a write from there waited for ever on LMDB's writer lock.  It
+ * is refused; from the calls made outside it, a write goes through. */
+Test(api, a_write_inside_a_rebuild_callback_never_hangs)
+{
+	enum { N = 17000, PER = 4250 };
+	tl_cmd *c = calloc(PER, sizeof *c);
+	for (int b = 0; b < N / PER; b++) {
+		for (int i = 0; i < PER; i++)
+			c[i] = (tl_cmd){ .kind = TL_TASK_ADD,
+					 .title = tl_s("bulk"),
+					 .link = tl_s("lead:3") };
+		tl_ctx ctx = { .now_ms = clock_ms };
+		tl_err err;
+		cr_assert_eq(tl_exec(db, &ctx, c, PER, NULL, &err), 0, "%s",
+			     err.message);
+	}
+	free(c);
+	write_probe w = { 0 };
+	tl_err err;
+	cr_assert_eq(tl_rebuild(db, NULL, NULL, 0, write_inside, &w, &err), 0,
+		     "%s", err.message);
+	cr_assert_gt(w.mid_calls, 0, "no progress from inside the scan");
+	cr_assert_eq(w.mid_rc, TL_EINVALID);
+	cr_assert_eq(w.end_calls, 2);
+	cr_assert_eq(w.end_rc, 0);
+	cr_assert_eq(verify(), 0);
+}
+
 /* The views array handed to tl_db_open need not outlive the call. */
 Test(api, the_views_array_is_copied)
 {
