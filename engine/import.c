@@ -205,6 +205,20 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 	}
 	if ((rc = check_stream(&ev, err)))
 		goto out;
+	/* The actor, as an append makes it: a member id (the system user's
+	 * too) of kind user or system.  The views keep it as text, some as
+	 * C strings: a NUL in it made them differ from a rebuild. */
+	if (!tl_member_id_valid(ev.actor_id) ||
+	    !(tl_slice_eq(ev.actor_kind, "user") ||
+	      tl_slice_eq(ev.actor_kind, "system"))) {
+		char q[64];
+		rc = tl_err_set(err, TL_EINVALID, "actor",
+				"event %llu: actor '%s' is not a member id of "
+				"kind user or system",
+				(unsigned long long)ev.seq,
+				tl_quote(ev.actor_id, q, sizeof q));
+		goto out;
+	}
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
 	tl_put_be64(kb, ev.seq);
 	MDB_val k = { 8, kb }, v = { len, (void *)raw };

@@ -285,6 +285,7 @@ typedef struct nrec {
 	int64_t at;
 	uint8_t task[16];
 	size_t member, by; /* offsets of NUL-terminated strings in strs */
+	size_t by_len;     /* by's length, as the event has it */
 	bool read;
 } nrec;
 
@@ -363,6 +364,7 @@ static int bulk_assigned(nbulk *b, const tl_event *ev, const tl_task *after,
 	if (!bulk_str(b, member, &r->member) ||
 	    !bulk_str(b, ev->actor_id, &r->by))
 		return oom(err);
+	r->by_len = ev->actor_id.len;
 	b->n++;
 	return 0;
 }
@@ -431,7 +433,8 @@ static int bulk_end(const tl_view_ctx *vc, void *state, tl_err *err)
 		memcpy(bk, r->task, 16);
 		tl_key_u64(bk + 16, r->seq);
 		rc = pack_notification(&sb, r->seq, member, r->at, task,
-				       tl_s(b->strs + r->by), r->read, err);
+				       (tl_slice){ b->strs + r->by, r->by_len },
+				       r->read, err);
 		if (!rc)
 			rc = tl_view_put(vc, INBOX, ik, sizeof ik, sb.data,
 					 sb.size, err);

@@ -379,3 +379,41 @@ Test(fuzz_regress, event_data_nested_past_msgpack_s_limit_is_refused)
 	msgpack_zone_destroy(&zone);
 	msgpack_sbuffer_destroy(&scratch);
 }
+
+/* fuzz_import: a task.assigned whose actor id held a NUL ("ad\0in") was
+ * imported; the notification it made kept the whole id, a rebuild kept
+ * "ad" (its buffer held C strings), and verify saw the two differ.  Import
+ * now refuses an actor that is not a member id; the rebuild keeps the
+ * length anyway. */
+Test(fuzz_regress, import_refuses_an_actor_that_is_no_member_id)
+{
+	char dir[] = "/tmp/tl-fuzzreg4-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	const size_t which = 8; /* task.assigned, by admin */
+	uint8_t *p = copy_rec(&r, which);
+	size_t at = find(p, r.len[which], "admin", 5);
+	memcpy(p + at, "ad\0in", 5);
+	rehash(p, r.len[which], r.rec[which - 1], r.len[which - 1]);
+	const uint8_t *recs[64];
+	size_t lens[64];
+	for (size_t i = 0; i <= which; i++) {
+		recs[i] = i == which ? p : r.rec[i];
+		lens[i] = r.len[i];
+	}
+	tl_err err;
+	cr_assert_eq(tl_log_import(db, recs, lens, which + 1, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "actor");
+	cr_assert_eq(err.index, (int)which);
+	cr_assert_eq(head(db), 0, "nothing is appended");
+	/* the records before it import, and verify clean */
+	cr_assert_eq(tl_log_import(db, recs, lens, which, &err), 0, "%s",
+		     err.message);
+	tl_ctx ctx = { .actor = "admin" };
+	cr_assert_eq(tl_verify(db, &ctx, problem, NULL, &err), 0);
+	free(p);
+	free(r.buf);
+	rm_ws(db, dir);
+}
