@@ -273,6 +273,31 @@ Test(fuzz_regress, import_refuses_a_task_event_before_task_created)
 	rm_ws(db, dir);
 }
 
+/* The fixture's records 0..which in recs/lens, record `which` with the
+ * first `from` replaced by to[0..n) and its chain hash fixed; *p holds
+ * that copy (free it, and r->buf). */
+typedef struct patched {
+	tu_records r;
+	uint8_t *p;
+	const uint8_t *recs[64];
+	size_t lens[64];
+} patched;
+
+static void patch(patched *x, const char *from, const char *to, size_t n,
+		  size_t which)
+{
+	tu_load_records(FIXTURES "/log-v2.msgpack", &x->r);
+	x->p = copy_rec(&x->r, which);
+	size_t at = find(x->p, x->r.len[which], from, strlen(from));
+	memcpy(x->p + at, to, n);
+	rehash(x->p, x->r.len[which], x->r.rec[which - 1],
+	       x->r.len[which - 1]);
+	for (size_t i = 0; i <= which; i++) {
+		x->recs[i] = i == which ? x->p : x->r.rec[i];
+		x->lens[i] = x->r.len[i];
+	}
+}
+
 /* Import refuses events on streams they do not belong to, unknown types,
  * and a second task.created: each would leave states verify rejects. */
 static int import_patched(const char *from, const char *to, size_t which,
@@ -280,22 +305,12 @@ static int import_patched(const char *from, const char *to, size_t which,
 {
 	char dir[] = "/tmp/tl-fuzzreg3-XXXXXX";
 	tl_db *db = open_ws(dir);
-	tu_records r;
-	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
-	uint8_t *p = copy_rec(&r, which);
-	size_t at = find(p, r.len[which], from, strlen(from));
-	memcpy(p + at, to, strlen(to));
-	rehash(p, r.len[which], r.rec[which - 1], r.len[which - 1]);
-	const uint8_t *recs[64];
-	size_t lens[64];
-	for (size_t i = 0; i <= which; i++) {
-		recs[i] = i == which ? p : r.rec[i];
-		lens[i] = r.len[i];
-	}
-	int rc = tl_log_import(db, recs, lens, which + 1, err);
+	patched x;
+	patch(&x, from, to, strlen(to), which);
+	int rc = tl_log_import(db, x.recs, x.lens, which + 1, err);
 	cr_assert_eq(head(db), 0, "nothing is appended");
-	free(p);
-	free(r.buf);
+	free(x.p);
+	free(x.r.buf);
 	rm_ws(db, dir);
 	return rc;
 }
@@ -389,31 +404,21 @@ Test(fuzz_regress, import_refuses_an_actor_that_is_no_member_id)
 {
 	char dir[] = "/tmp/tl-fuzzreg4-XXXXXX";
 	tl_db *db = open_ws(dir);
-	tu_records r;
-	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
 	const size_t which = 8; /* task.assigned, by admin */
-	uint8_t *p = copy_rec(&r, which);
-	size_t at = find(p, r.len[which], "admin", 5);
-	memcpy(p + at, "ad\0in", 5);
-	rehash(p, r.len[which], r.rec[which - 1], r.len[which - 1]);
-	const uint8_t *recs[64];
-	size_t lens[64];
-	for (size_t i = 0; i <= which; i++) {
-		recs[i] = i == which ? p : r.rec[i];
-		lens[i] = r.len[i];
-	}
+	patched x;
+	patch(&x, "admin", "ad\0in", 5, which);
 	tl_err err;
-	cr_assert_eq(tl_log_import(db, recs, lens, which + 1, &err),
+	cr_assert_eq(tl_log_import(db, x.recs, x.lens, which + 1, &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "actor");
 	cr_assert_eq(err.index, (int)which);
 	cr_assert_eq(head(db), 0, "nothing is appended");
 	/* the records before it import, and verify clean */
-	cr_assert_eq(tl_log_import(db, recs, lens, which, &err), 0, "%s",
+	cr_assert_eq(tl_log_import(db, x.recs, x.lens, which, &err), 0, "%s",
 		     err.message);
 	tl_ctx ctx = { .actor = "admin" };
 	cr_assert_eq(tl_verify(db, &ctx, problem, NULL, &err), 0);
-	free(p);
-	free(r.buf);
+	free(x.p);
+	free(x.r.buf);
 	rm_ws(db, dir);
 }
