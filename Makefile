@@ -211,6 +211,9 @@ install: all
 	ln -sf libtasklog.so.0 $(DESTDIR)$(PREFIX)/lib/libtasklog.so
 	install -m 644 engine/tasklog.h engine/tasklog_view.h engine/tasklog_msgpack.h \
 		projections/tasklog_projections.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/tasklog
+	install -m 644 docs/cli.md docs/events.md docs/format.md \
+		docs/durability.md $(DESTDIR)$(PREFIX)/share/doc/tasklog/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		tasklog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tasklog.pc
 

@@ -14,8 +14,9 @@
  *    quotes the bad value.  The library never prints and never exits.
  *  - Handles are opaque.  Option structs are plain; all-zero means defaults.
  *  - Documents (tasks, members, events) are handed out as msgpack maps in the
- *    JSON shapes of the command line's --json output (docs/cli.md lists
- *    every field); times are msgpack timestamps (ext -1).
+ *    JSON shapes of the command line's --json output (docs/cli.md, installed
+ *    as PREFIX/share/doc/tasklog/cli.md, lists every field; events.md every
+ *    event's data); times are msgpack timestamps (ext -1).
  *    Pointers given to callbacks are valid only during the callback.
  */
 #ifndef TASKLOG_H
@@ -117,7 +118,11 @@ TL_API int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *sta
 /* ---- text and ids ---------------------------------------------------- */
 
 TL_API bool tl_utf8_valid(const char *p, size_t len);
-/* Generate a UUIDv7 (monotonic within the process) as 16 bytes. */
+/* Generate a UUIDv7 as 16 bytes, its time now_ms (0 or less: the wall
+ * clock; at most 2^48 - 1).  Ids made by one process sort in the order
+ * they were made: an earlier now_ms than the last id's keeps the last
+ * id's time and counts on, so ids made after one far in the future carry
+ * that future time too. */
 TL_API void tl_uuid_v7(int64_t now_ms, uint8_t out[16]);
 /* Parse canonical UUID text (either case) into 16 bytes. */
 TL_API bool tl_uuid_parse(tl_slice text, uint8_t out[16]);
@@ -180,7 +185,8 @@ TL_API void tl_db_close(tl_db *db);
  * TL_ESTORAGE (run a rebuild where the workspace can be written). */
 TL_API bool tl_db_read_only(const tl_db *db);
 /* Whether every view db was opened with is in the code's version and
- * holds the whole log (always true for a writable handle after open). */
+ * holds the whole log (always true for a writable handle after open, and
+ * for a handle opened without views). */
 TL_API bool tl_db_views_current(tl_db *db);
 /* True when the workspace has been initialised by tl_db_init. */
 TL_API bool tl_db_initialized(tl_db *db);
@@ -221,7 +227,8 @@ typedef enum tl_cmd_kind {
 	TL_TASK_DELETE,
 	TL_MEMBER_ADD,    /* id, name, role, crm_access */
 	TL_MEMBER_UPDATE, /* id, name?, role?, crm_access? */
-	TL_NOTIFICATIONS_READ /* id: member (default the actor), ids */
+	TL_NOTIFICATIONS_READ /* id: member (default the actor), ids: the
+				 notifications' ids in decimal text */
 } tl_cmd_kind;
 
 /* One command.  Text fields are given as the user typed them; the engine
@@ -243,6 +250,10 @@ typedef struct tl_cmd {
 	tl_slice idempotency_key;
 } tl_cmd;
 
+/* Who acts, and when.  actor TL_SYSTEM_USER acts as automations do
+ * (events of kind "system"); it holds no tasks, so a query of its own
+ * tasks (tl_upcoming, `me`) is TL_EINVALID.  now_ms before the epoch is
+ * TL_EINVALID. */
 typedef struct tl_ctx {
 	const char *actor; /* member id; NULL = the workspace's first admin */
 	int64_t now_ms;    /* 0 = wall clock */

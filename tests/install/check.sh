@@ -26,7 +26,8 @@ fail() {
 
 for f in bin/tasklog lib/libtasklog.a lib/libtasklog.so lib/libtasklog.so.0 \
 	lib/pkgconfig/tasklog.pc include/tasklog.h include/tasklog_view.h \
-	include/tasklog_msgpack.h include/tasklog_projections.h; do
+	include/tasklog_msgpack.h include/tasklog_projections.h \
+	share/doc/tasklog/cli.md share/doc/tasklog/events.md; do
 	[ -e "$root/$f" ] || fail "not installed: $prefix/$f"
 done
 
