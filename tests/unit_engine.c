@@ -3461,6 +3461,85 @@ Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
 #endif
 }
 
+/*
+ * The other remap: another process grew the map, and this one adopts the
+ * stored size (MDB_MAP_RESIZED) at its next transaction, unprobed.  A
+ * child with its own handle under RLIMIT_AS waits while the parent grows
+ * the map far past what the child may map; then every call of the child
+ * must fail with "out of memory" (its handle is lost), again and again,
+ * and never crash.  Not under ASan.
+ */
+Test(growth, a_map_grown_elsewhere_that_cannot_be_adopted_fails_cleanly)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	cr_skip_test("RLIMIT_AS and ASan's shadow memory do not mix");
+#else
+	int go[2], ready[2];
+	cr_assert_eq(pipe(go), 0);
+	cr_assert_eq(pipe(ready), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		tl_db *own;
+		tl_err err;
+		char b = 0;
+		if (tl_db_open(ws_dir, NULL, &own, &err))
+			_exit(9);
+		long kib = vm_size_kib();
+		rlim_t lim = (rlim_t)(kib + 12 * 1024) * 1024;
+		if (kib <= 0 || setrlimit(RLIMIT_AS, &(struct rlimit){ lim, lim }))
+			_exit(10);
+		if (write(ready[1], &b, 1) != 1 || read(go[0], &b, 1) != 1)
+			_exit(11);
+		for (int round = 0; round < 2; round++) {
+			tl_stats st;
+			tl_cmd c = add_cmd("child");
+			tl_ctx ctx = at(T0 + 5000 * SEC);
+			if (tl_exec(own, &ctx, &c, 1, NULL, &err) != TL_ESTORAGE ||
+			    !strstr(err.message, "out of memory"))
+				_exit(12);
+			if (tl_db_stats(own, NULL, &st, &err) != TL_ESTORAGE ||
+			    !strstr(err.message, "out of memory"))
+				_exit(13);
+			if (tl_rebuild(own, NULL, NULL, 0, NULL, NULL, &err) !=
+			    TL_ESTORAGE)
+				_exit(14);
+		}
+		tl_db_close(own);
+		_exit(0);
+	}
+	char b;
+	cr_assert_eq(read(ready[0], &b, 1), 1, "the child did not start");
+	/* grow the map to 64 MiB and more from here */
+	char *notes = repeat('x', 4000);
+	tl_cmd *c = calloc(500, sizeof *c);
+	for (int round = 0; round < 10; round++) {
+		for (int i = 0; i < 500; i++) {
+			c[i] = add_cmd("grow");
+			c[i].notes = tl_s(notes);
+		}
+		tl_ctx ctx = at(T0 + (round + 1) * SEC);
+		EXEC_OK(&ctx, c, 500, NULL);
+	}
+	tl_stats st;
+	tl_err err;
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_geq(st.map_size, 32u << 20, "map of %llu bytes",
+		      (unsigned long long)st.map_size);
+	cr_assert_eq(write(go[1], &b, 1), 1);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died of signal %d",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d",
+		     WEXITSTATUS(status));
+	free(c);
+	free(notes);
+	EXPECT_CLEAN();
+#endif
+}
+
 Test(growth, group_commit_reports_again_and_a_rerun_succeeds)
 {
 	enum { PER = 2000 };

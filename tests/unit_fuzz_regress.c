@@ -412,6 +412,14 @@ Test(fuzz_regress, import_refuses_an_actor_that_is_no_member_id)
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "actor");
 	cr_assert_eq(err.index, (int)which);
+	/* an actor of a kind that is neither user nor system */
+	patched y;
+	patch(&y, "user", "robo", 4, which);
+	cr_assert_eq(tl_log_import(db, y.recs, y.lens, which + 1, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "actor");
+	free(y.p);
+	free(y.r.buf);
 	cr_assert_eq(head(db), 0, "nothing is appended");
 	/* the records before it import, and verify clean */
 	cr_assert_eq(tl_log_import(db, x.recs, x.lens, which, &err), 0, "%s",

@@ -1779,6 +1779,36 @@ Test(api, paging_with_one_buffer_for_both_cursors)
 	cr_assert_eq(tl_timeline(db, NULL, tl_s("lead:1"), 2, tl_s(cur), NULL,
 				 ignore_doc, &pg, cur, &err),
 		     0, "%s: %s", err.field, err.message);
+	/* upcoming and notifications: three of alice's, a page of one */
+	for (int i = 1; i < 3; i++) {
+		char t[8];
+		snprintf(t, sizeof t, "p%d", i);
+		a.id = tl_s(id_of(t));
+		exec_ok(NULL, &a, NULL);
+	}
+	for (int which = 0; which < 2; which++) {
+		int pages = 0;
+		strcpy(cur, "");
+		do {
+			cr_assert_lt(++pages, 5, "paging does not end");
+			tl_ctx ctx = { .actor = "alice", .now_ms = clock_ms };
+			int rc = which == 0
+					 ? tl_upcoming(db, &ctx, tl_s("alice"), 0,
+						       1, tl_s(cur), ignore_doc,
+						       NULL, cur, &err)
+					 : tl_notifications(db, &ctx,
+							    tl_s("alice"),
+							    false, 1,
+							    tl_s(cur),
+							    ignore_doc, NULL,
+							    cur, &err);
+			cr_assert_eq(rc, 0, "%s page %d: %s: %s",
+				     which ? "notifications" : "upcoming",
+				     pages, err.field, err.message);
+		} while (cur[0]);
+		cr_assert_geq(pages, 3, "%s: %d pages",
+			      which ? "notifications" : "upcoming", pages);
+	}
 }
 
 static int read_inside(void *arg, const uint8_t *doc, size_t len)
@@ -1910,9 +1940,12 @@ Test(api, misuse_is_refused_and_changes_nothing)
 		{ .flags = TL_OPEN_CREATE | TL_OPEN_RDONLY },
 		{ .flags = TL_OPEN_CREATE | (1u << 9) },
 		{ .flags = TL_OPEN_CREATE, .map_size = UINT64_MAX },
+		{ .flags = TL_OPEN_CREATE,
+		  .map_size = ((uint64_t)1 << 46) + 4096 },
 		{ .flags = TL_OPEN_CREATE, .views_len = 2 },
 	};
-	const char *field[] = { "flags", "flags", "map_size", "views" };
+	const char *field[] = { "flags", "flags", "map_size", "map_size",
+				"views" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cr_assert_eq(tl_db_open(missing, &bad[i], &other, &err),
 			     TL_EINVALID, "case %zu", i);
