@@ -457,6 +457,24 @@ static json_t *verify_problems(tu_run *r)
 	return p;
 }
 
+/* The acting admin's own stored record damaged: verify's check fails
+ * before it lists any problem; that failure is its answer, in its shape
+ * ({ok: false, problems: ["storage: ..."]}, exit 5), with the error's
+ * line on stderr. */
+Test(rebuild_cli, verify_answers_a_storage_failure_before_any_problem)
+{
+	tu_run r;
+	two_tasks();
+	spoil("members", 0); /* "admin", the first key */
+	json_t *p = verify_problems(&r);
+	cr_assert_eq(json_array_size(p), 1, "%s", r.out);
+	cr_assert(!strncmp(json_string_value(json_array_get(p, 0)),
+			   "storage: member admin", 21),
+		  "%s", r.out);
+	cr_assert(tu_err_names(&r, "storage"), "%s", r.err);
+	tu_run_release(&r);
+}
+
 /* An event in the middle of the log damaged while the views are current
  * (no rebuild at open): verify's answer is the list of problems, the log
  * checks' findings first and the views' failed rebuild among them, not a
