@@ -3390,6 +3390,33 @@ static long vm_size_kib(void)
 		fclose(f);
 	return kib;
 }
+
+/* In a forked child: its own handle of the workspace (LMDB's rule), and
+ * RLIMIT_AS 12 MiB above what it uses now: room for a 1 MiB map to double
+ * a few times only.  Exits 9 or 10 when that cannot be set up. */
+static tl_db *child_under_as_limit(void)
+{
+	tl_db *own;
+	tl_err err;
+	if (tl_db_open(ws_dir, NULL, &own, &err))
+		_exit(9);
+	long kib = vm_size_kib();
+	rlim_t lim = (rlim_t)(kib + 12 * 1024) * 1024;
+	if (kib <= 0 || setrlimit(RLIMIT_AS, &(struct rlimit){ lim, lim }))
+		_exit(10);
+	return own;
+}
+
+/* The child exited 0, not of a signal. */
+static void expect_child_ok(pid_t pid)
+{
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died of signal %d",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d",
+		     WEXITSTATUS(status));
+}
 #endif
 
 Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
@@ -3402,19 +3429,7 @@ Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		/* a child opens the workspace itself (LMDB's rule) */
-		tl_db *own;
-		tl_err oerr;
-		if (tl_db_open(ws_dir, NULL, &own, &oerr))
-			_exit(9);
-		db = own;
-		long kib = vm_size_kib();
-		if (kib <= 0)
-			_exit(10);
-		/* 1 MiB map now; room for it to double a few times only */
-		rlim_t lim = (rlim_t)(kib + 12 * 1024) * 1024;
-		if (setrlimit(RLIMIT_AS, &(struct rlimit){ lim, lim }))
-			_exit(11);
+		db = child_under_as_limit();
 		tl_cmd c[200];
 		tl_result res[200];
 		tl_err err = { 0 };
@@ -3450,12 +3465,7 @@ Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
 			_exit(15);
 		_exit(0);
 	}
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status), "the child died of signal %d",
-		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d",
-		     WEXITSTATUS(status));
+	expect_child_ok(pid);
 	free(notes);
 	EXPECT_CLEAN();
 #endif
@@ -3484,12 +3494,7 @@ Test(growth, a_map_grown_elsewhere_that_cannot_be_adopted_fails_cleanly)
 		tl_db *own;
 		tl_err err;
 		char b = 0;
-		if (tl_db_open(ws_dir, NULL, &own, &err))
-			_exit(9);
-		long kib = vm_size_kib();
-		rlim_t lim = (rlim_t)(kib + 12 * 1024) * 1024;
-		if (kib <= 0 || setrlimit(RLIMIT_AS, &(struct rlimit){ lim, lim }))
-			_exit(10);
+		own = child_under_as_limit();
 		if (write(ready[1], &b, 1) != 1 || read(go[0], &b, 1) != 1)
 			_exit(11);
 		for (int round = 0; round < 2; round++) {
@@ -3528,12 +3533,7 @@ Test(growth, a_map_grown_elsewhere_that_cannot_be_adopted_fails_cleanly)
 	cr_assert_geq(st.map_size, 32u << 20, "map of %llu bytes",
 		      (unsigned long long)st.map_size);
 	cr_assert_eq(write(go[1], &b, 1), 1);
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status), "the child died of signal %d",
-		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d",
-		     WEXITSTATUS(status));
+	expect_child_ok(pid);
 	free(c);
 	free(notes);
 	EXPECT_CLEAN();
