@@ -374,6 +374,25 @@ Test(rebuild_cli, refuses_unknown_views_and_members)
 
 /* Move event `seq` of the workspace's log to seq `to`, with LMDB alone:
  * a gap, as a damaged disk or tool could leave it. */
+/* The workspace with LMDB alone: a write transaction on database name;
+ * raw_commit ends it and closes the environment. */
+static MDB_txn *raw_begin(MDB_env **env, const char *name, MDB_dbi *dbi)
+{
+	MDB_txn *txn;
+	cr_assert_eq(mdb_env_create(env), 0);
+	mdb_env_set_maxdbs(*env, 128);
+	cr_assert_eq(mdb_env_open(*env, ws, 0, 0666), 0);
+	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, dbi), 0);
+	return txn;
+}
+
+static void raw_commit(MDB_env *env, MDB_txn *txn)
+{
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
 static void move_event(uint64_t seq, uint64_t to)
 {
 	MDB_env *env;
@@ -385,20 +404,15 @@ static void move_event(uint64_t seq, uint64_t to)
 		tb[i] = (uint8_t)(to >> (56 - 8 * i));
 	}
 	MDB_val k = { 8, kb }, t = { 8, tb }, v;
-	cr_assert_eq(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 128);
-	cr_assert_eq(mdb_env_open(env, ws, 0, 0666), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, "events", 0, &dbi), 0);
+	txn = raw_begin(&env, "events", &dbi);
 	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
 	void *copy = malloc(v.mv_size);
 	memcpy(copy, v.mv_data, v.mv_size);
 	MDB_val nv = { v.mv_size, copy };
 	cr_assert_eq(mdb_del(txn, dbi, &k, NULL), 0);
 	cr_assert_eq(mdb_put(txn, dbi, &t, &nv, 0), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	raw_commit(env, txn);
 	free(copy);
-	mdb_env_close(env);
 }
 
 /* Replace the first byte of a record of database `name` with one that
@@ -414,11 +428,7 @@ static void spoil(const char *name, uint64_t seq)
 	for (int i = 0; i < 8; i++)
 		kb[i] = (uint8_t)(seq >> (56 - 8 * i));
 	MDB_val k = { 8, kb }, v;
-	cr_assert_eq(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 128);
-	cr_assert_eq(mdb_env_open(env, ws, 0, 0666), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0);
+	txn = raw_begin(&env, name, &dbi);
 	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
 	cr_assert_eq(mdb_cursor_get(c, &k, &v, seq ? MDB_SET_KEY : MDB_FIRST),
 		     0);
@@ -428,9 +438,8 @@ static void spoil(const char *name, uint64_t seq)
 	MDB_val nv = { v.mv_size, copy };
 	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
 	mdb_cursor_close(c);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	raw_commit(env, txn);
 	free(copy);
-	mdb_env_close(env);
 }
 
 /* Two tasks on lead:1; the number of events in the log then. */
@@ -528,11 +537,7 @@ static void set_view_version(const char *name, uint32_t ver)
 	char key[64];
 	snprintf(key, sizeof key, "view:%s", name);
 	MDB_val k = { strlen(key), key }, v;
-	cr_assert_eq(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 128);
-	cr_assert_eq(mdb_env_open(env, ws, 0, 0666), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	txn = raw_begin(&env, "meta", &dbi);
 	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
 	cr_assert_eq(v.mv_size, 8);
 	uint8_t b[8];
@@ -541,8 +546,7 @@ static void set_view_version(const char *name, uint32_t ver)
 		b[i] = (uint8_t)(ver >> (24 - 8 * i));
 	MDB_val nv = { 8, b };
 	cr_assert_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	raw_commit(env, txn);
 }
 
 /* One view that cannot be brought up to date (here: of an older version,
