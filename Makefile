@@ -92,7 +92,9 @@ $(B)/tests/unit: $(UNIT_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libta
 $(B)/tests/e2e: $(E2E_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(TOOLLIBS) -lcriterion
 
-# Injected faults (tests/fault.c): the library's allocations are wrapped.
+# Injected faults (tests/fault.c): it defines malloc and the write calls;
+# under a sanitizer, which owns malloc, the library's own allocations are
+# counted through --wrap.
 FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 $(B)/tests/fault: $(B)/tests/fault.o $(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(FAULT_WRAP) $(LIBS) -lcriterion -ldl

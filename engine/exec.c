@@ -591,10 +591,15 @@ static int emit_task_event(run *r, const tl_change *ch, tl_task *task,
 			goto out;
 	}
 	MDB_val k = { 16, task->id }, v = { t->doc.size, t->doc.data };
-	MDB_cursor *ct = tl_txn_cursor(t, t->db->tasks, &t->c_tasks);
+	MDB_cursor *ct;
+	if ((rc = tl_txn_cursor(t, t->db->tasks, &t->c_tasks))) {
+		rc = tl_mdb_err(err, rc, "cursor");
+		goto out;
+	}
+	ct = t->c_tasks;
 	/* Generated ids are time-ordered: appending is the common case. */
-	rc = ct ? MDB_KEYEXIST : EINVAL;
-	if (ct && generated_id)
+	rc = MDB_KEYEXIST;
+	if (generated_id)
 		rc = mdb_cursor_put(ct, &k, &v, MDB_APPEND);
 	if (rc == MDB_KEYEXIST)
 		rc = mdb_cursor_put(ct, &k, &v, 0);

@@ -154,9 +154,15 @@ static int check_stream(const tl_event *ev, tl_err *err)
 		msgpack_zone zone;
 		msgpack_object d;
 		size_t off = 0;
-		msgpack_zone_init(&zone, 1024);
-		ok = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
-				    &zone, &d) == MSGPACK_UNPACK_SUCCESS;
+		if (!msgpack_zone_init(&zone, 1024))
+			return tl_err_oom(err);
+		int u = msgpack_unpack((const char *)ev->data, ev->data_len,
+				       &off, &zone, &d);
+		if (u == MSGPACK_UNPACK_NOMEM_ERROR) {
+			msgpack_zone_destroy(&zone);
+			return tl_err_oom(err);
+		}
+		ok = u == MSGPACK_UNPACK_SUCCESS;
 		if (ok) {
 			tl_slice id_s = tl_obj_slice(tl_map_get(&d, "id"));
 			ok = id_s.p && id_s.len == ev->stream.len - 7 &&

@@ -193,8 +193,9 @@ struct tl_txn {
 	MDB_cursor *c_events, *c_streams, *c_tasks;
 };
 
-/* A cursor on dbi in t->cur, opened once per transaction. */
-MDB_cursor *tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
+/* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
+ * mdb_cursor_open's code (*slot NULL then). */
+int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
 
 /* Read transactions (adopting a map grown by another process). */
 int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn); /* LMDB rc */

@@ -281,7 +281,8 @@ int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 
 	memset(r, 0, sizeof *r);
 	r->db = db;
-	msgpack_zone_init(&zone, 1024);
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
 	for (int tries = 0;; tries++) {
 		if ((rc = tl_read_as(db, ctx, &r->txn, &actor, &zone, err)))
 			goto out;
@@ -345,7 +346,8 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 
 	if (!fn)
 		return tl_err_set(err, TL_EINVALID, "fn", "no callback given");
-	msgpack_zone_init(&zone, 1024);
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
 	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	if (rc) {
 		msgpack_zone_destroy(&zone);
@@ -378,7 +380,8 @@ int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 	msgpack_zone zone;
 	msgpack_sbuffer sb;
 
-	msgpack_zone_init(&zone, 1024);
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
 	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	if (rc)
 		goto out;

@@ -90,7 +90,8 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 				  "'%s' is not a stream (a task id, member:ID or workspace)",
 				  tl_quote(stream, q, sizeof q));
 	}
-	msgpack_zone_init(&zone, 4096);
+	if (!msgpack_zone_init(&zone, 4096))
+		return tl_err_oom(err);
 	msgpack_sbuffer_init(&scratch);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out_free;
@@ -214,23 +215,29 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 }
 
 /* A fold that failed for want of memory says nothing about the data:
- * verify stops with that error instead of reporting damage. */
+ * verify stops with that error instead of reporting damage.  Such errors
+ * end in "out of memory" (tl_err_oom; tl_mdb_err's "WHAT: out of
+ * memory" for LMDB's ENOMEM). */
 static bool out_of_memory(const tl_err *e)
 {
-	return e->code == TL_ESTORAGE && !strcmp(e->message, "out of memory");
+	static const char oom[] = "out of memory";
+	size_t n = strlen(e->message);
+	return e->code == TL_ESTORAGE && n >= sizeof oom - 1 &&
+	       !strcmp(e->message + n - (sizeof oom - 1), oom);
 }
 
-static int pack_task_doc(const tl_task *t, uint8_t **doc, size_t *len)
+static int pack_task_doc(const tl_task *t, uint8_t **doc, size_t *len,
+			 tl_err *err)
 {
 	msgpack_sbuffer sb;
 	msgpack_sbuffer_init(&sb);
 	if (!tl_task_pack(&sb, t)) {
 		msgpack_sbuffer_destroy(&sb);
-		return TL_ESTORAGE;
+		return tl_err_oom(err);
 	}
 	*len = sb.size;
 	*doc = (uint8_t *)msgpack_sbuffer_release(&sb);
-	return *doc ? 0 : TL_ESTORAGE;
+	return *doc ? 0 : tl_err_oom(err);
 }
 
 /* Shared prologue of the task readers: the id argument, then the actor. */
@@ -249,7 +256,8 @@ static int task_read(tl_db *db, const tl_ctx *ctx, tl_slice id,
 	if (!tl_uuid_parse(id, bin))
 		return tl_err_set(err, TL_EINVALID, "id", "'%s' is not a UUID",
 				  tl_quote(id, q, sizeof q));
-	msgpack_zone_init(&zone, 4096);
+	if (!msgpack_zone_init(&zone, 4096))
+		return tl_err_oom(err);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;
 	if (fold)
@@ -266,7 +274,7 @@ static int task_read(tl_db *db, const tl_ctx *ctx, tl_slice id,
 	}
 	if (rc)
 		goto out;
-	rc = pack_task_doc(&t, doc, len);
+	rc = pack_task_doc(&t, doc, len, err);
 	tl_task_release(&t);
 out:
 	msgpack_zone_destroy(&zone);
@@ -296,7 +304,8 @@ int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	msgpack_zone_init(&zone, 4096);
+	if (!msgpack_zone_init(&zone, 4096))
+		return tl_err_oom(err);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;
 	mdb_stat(txn, db->events, &st);
@@ -525,8 +534,13 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 	tl_event ev;
 	int rc;
 
+	MDB_cursor *ic;
 	if ((rc = mdb_cursor_open(txn, db->events, &c)))
 		return tl_mdb_err(err, rc, "cursor");
+	if ((rc = mdb_cursor_open(txn, db->streams, &ic))) {
+		mdb_cursor_close(c);
+		return tl_mdb_err(err, rc, "cursor");
+	}
 	msgpack_sbuffer_init(&scratch);
 	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
 	     op = MDB_NEXT) {
@@ -567,16 +581,13 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_put_be32(sv, ev.version);
 		tl_put_be64(sv + 4, seq);
 		MDB_val iv = { 12, sv };
-		MDB_cursor *ic;
-		if ((rc = mdb_cursor_open(txn, db->streams, &ic)))
-			break; /* unchecked is no "ok": the error below */
 		if (mdb_cursor_get(ic, &ik, &iv, MDB_GET_BOTH))
 			problem(vf, "event %llu: stream '%.*s' version %u is not indexed",
 				(unsigned long long)seq,
 				(int)ev.stream.len, ev.stream.p, ev.version);
-		mdb_cursor_close(ic);
 		msgpack_zone_clear(zone);
 	}
+	mdb_cursor_close(ic);
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&scratch);
 	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read log");
@@ -669,9 +680,8 @@ static int verify_tasks(tl_db *db, MDB_txn *txn, verifier *vf,
 			problem(vf, "task %s: no events fold into it", idtext);
 			continue;
 		}
-		if (pack_task_doc(&t, &doc, &len)) {
-			tl_task_release(&t);
-			rc = tl_err_oom(err); /* unchecked is no "ok" */
+		if ((rc = pack_task_doc(&t, &doc, &len, err))) {
+			tl_task_release(&t); /* unchecked is no "ok" */
 			break;
 		}
 		if (len != v.mv_size || memcmp(doc, v.mv_data, len))
@@ -727,7 +737,10 @@ static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
 		memcpy(id, v.mv_data, v.mv_size);
 		id[v.mv_size] = 0;
 	}
-	msgpack_zone_init(&zone, 1024);
+	if (!msgpack_zone_init(&zone, 1024)) {
+		mdb_txn_abort(txn); /* cannot tell: the error as it was */
+		return rc;
+	}
 	bool damaged =
 		tl_member_fold_until(db, txn, tl_s(id), UINT64_MAX, &folded,
 				     &zone, &e) == 0 &&
@@ -756,7 +769,8 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 
 	if ((rc = tl_no_txn_open(db, err)))
 		return rc;
-	msgpack_zone_init(&zone, 4096);
+	if (!msgpack_zone_init(&zone, 4096))
+		return tl_err_oom(err);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err))) {
 		if (rc == TL_EFORBIDDEN || rc == TL_ESTORAGE)
 			rc = actor_damaged(db, ctx, rc, err);
@@ -791,11 +805,12 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	/* Views are compared with a rebuild of their own (write txns).  A
 	 * damaged log (an event that does not decode, a gap) stops that
 	 * rebuild: a problem of its own, after what the log checks found,
-	 * not an error that would hide those. */
+	 * not an error that would hide those.  Out of memory says nothing
+	 * of the data: an error. */
 	{
 		tl_err e = { 0 };
 		rc = tl_verify_views(db, fn, arg, &e);
-		if (rc == TL_ESTORAGE)
+		if (rc == TL_ESTORAGE && !out_of_memory(&e))
 			problem(&vf, "views: not compared, a rebuild from the log failed: %s",
 				e.message);
 		else if (rc < 0) {

@@ -518,12 +518,16 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 		free(t);
 		return rc;
 	}
+	if (!msgpack_zone_init(&t->zone, 4096)) {
+		mdb_txn_abort(t->txn);
+		free(t);
+		return tl_err_oom(err);
+	}
 	t->next_seq++;
 	t->first_seq = t->next_seq;
 	msgpack_sbuffer_init(&t->ev);
 	msgpack_sbuffer_init(&t->doc);
 	msgpack_sbuffer_init(&t->data);
-	msgpack_zone_init(&t->zone, 4096);
 	db->txn_open = true;
 	db->txn = t;
 	*out = t;
@@ -588,7 +592,10 @@ int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 	if (rc)
 		return tl_mdb_err(err, rc, "cursor");
 	*tasks = *active = 0;
-	msgpack_zone_init(&zone, 4096);
+	if (!msgpack_zone_init(&zone, 4096)) {
+		mdb_cursor_close(c);
+		return tl_err_oom(err);
+	}
 	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
 	     op = MDB_NEXT) {
 		tl_task task;
@@ -686,16 +693,17 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	return rc ? tl_mdb_err(err, rc, "commit") : 0;
 }
 
-MDB_cursor *tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot)
+int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot)
 {
 	if (!t->cursors_of || t->cursors_of != t->cur) {
 		/* Cursors of an ended nested txn are gone with it. */
 		t->c_events = t->c_streams = t->c_tasks = NULL;
 		t->cursors_of = t->cur;
 	}
-	if (!*slot && mdb_cursor_open(t->cur, dbi, slot))
+	int rc = 0;
+	if (!*slot && (rc = mdb_cursor_open(t->cur, dbi, slot)))
 		*slot = NULL;
-	return *slot;
+	return rc;
 }
 
 /* ---- init ----------------------------------------------------------- */
@@ -935,11 +943,13 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	uint8_t kb[8];
 	tl_put_be64(kb, t->next_seq);
 	MDB_val k = { 8, kb }, v = { b->size, raw };
-	MDB_cursor *ce = tl_txn_cursor(t, t->db->events, &t->c_events);
-	MDB_cursor *cs = tl_txn_cursor(t, t->db->streams, &t->c_streams);
-	if (!ce || !cs)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "cursor");
-	int rc = mdb_cursor_put(ce, &k, &v, MDB_APPEND);
+	int rc = tl_txn_cursor(t, t->db->events, &t->c_events);
+	if (!rc)
+		rc = tl_txn_cursor(t, t->db->streams, &t->c_streams);
+	if (rc)
+		return tl_mdb_err(err, rc, "cursor");
+	MDB_cursor *ce = t->c_events, *cs = t->c_streams;
+	rc = mdb_cursor_put(ce, &k, &v, MDB_APPEND);
 	if (rc)
 		return tl_mdb_err(err, rc, "append event");
 

@@ -934,7 +934,11 @@ int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc)
 int tl_task_decode(const void *doc, size_t len, tl_task *t)
 {
 	msgpack_zone zone;
-	msgpack_zone_init(&zone, 2048);
+	if (!msgpack_zone_init(&zone, 2048)) {
+		memset(t, 0, sizeof *t);
+		errno = ENOMEM;
+		return TL_ESTORAGE;
+	}
 	int rc = tl_task_unpack(doc, len, t, &zone);
 	msgpack_zone_destroy(&zone);
 	return rc;

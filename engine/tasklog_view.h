@@ -202,7 +202,8 @@ TL_API int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *d
 struct msgpack_sbuffer;
 TL_API bool tl_task_encode(const tl_task *t, struct msgpack_sbuffer *sb);
 /* Decode a task document (release with tl_task_release): 0, or
- * TL_ESTORAGE when doc is not one (nothing to release then). */
+ * TL_ESTORAGE when doc is not one or, errno ENOMEM, memory ran out
+ * (nothing to release then). */
 TL_API int tl_task_decode(const void *doc, size_t len, tl_task *t);
 TL_API void tl_task_release(tl_task *t);
 /* The names of tl_task.type, .status and .link_type values. */

@@ -515,6 +515,7 @@ typedef struct replay {
 	bool bulk;            /* sorted bulk mode (until bulk_finish) */
 	task_map tasks;
 	msgpack_zone zone;
+	bool zone_ok;         /* zone initialised: replay_free destroys it */
 	msgpack_sbuffer scratch;
 	uint64_t next;        /* next seq to replay */
 	uint64_t total;
@@ -802,8 +803,16 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 
 	if (!(a.b = calloc(AHEAD_BATCHES, sizeof *a.b)))
 		return tl_err_oom(err);
-	for (size_t i = 0; i < AHEAD_BATCHES; i++)
-		msgpack_zone_init(&a.b[i].zone, 4096);
+	size_t zones = 0;
+	while (zones < AHEAD_BATCHES &&
+	       msgpack_zone_init(&a.b[zones].zone, 4096))
+		zones++;
+	if (zones < AHEAD_BATCHES) {
+		while (zones)
+			msgpack_zone_destroy(&a.b[--zones].zone);
+		free(a.b);
+		return tl_err_oom(err);
+	}
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cv, NULL);
 	if (pthread_create(&th, NULL, ahead_run, &a)) {
@@ -958,9 +967,9 @@ static int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
 	r->dbi = calloc(n ? n : 1, sizeof *r->dbi);
 	r->sinks = calloc(n ? n : 1, sizeof *r->sinks);
 	r->states = calloc(n ? n : 1, sizeof *r->states);
-	msgpack_zone_init(&r->zone, 8192);
+	r->zone_ok = msgpack_zone_init(&r->zone, 8192);
 	msgpack_sbuffer_init(&r->scratch);
-	if (!r->dbi || !r->sinks || !r->states)
+	if (!r->dbi || !r->sinks || !r->states || !r->zone_ok)
 		return TL_ESTORAGE;
 	/* Bulk mode: views that are loaded from final states or only put
 	 * write through sinks; the others apply directly meanwhile. */
@@ -989,7 +998,8 @@ static void replay_free(replay *r)
 	free(r->sinks);
 	free(r->states);
 	free(r->dbi);
-	msgpack_zone_destroy(&r->zone);
+	if (r->zone_ok)
+		msgpack_zone_destroy(&r->zone);
 	msgpack_sbuffer_destroy(&r->scratch);
 }
 
@@ -1669,7 +1679,8 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	if (db->flags & TL_OPEN_RDONLY)
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "workspace opened read-only");
-	msgpack_zone_init(&zone, 1024);
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
 	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	msgpack_zone_destroy(&zone);
 	if (rc)
@@ -1845,25 +1856,29 @@ static void report(tl_problem_fn fn, void *arg, const char *msg)
 		fn(arg, msg);
 }
 
-/* Compare two databases entry by entry; report the first differences. */
+/* Compare two databases entry by entry; report the first differences.
+ * Returns their number, or a negative code (err) when the databases could
+ * not be read through: nothing compared is no "ok". */
 static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
-		      tl_problem_fn fn, void *arg)
+		      tl_problem_fn fn, void *arg, tl_err *err)
 {
 	MDB_cursor *ca, *cb;
 	MDB_val ka, va, kb, vb;
-	int problems = 0;
+	int problems = 0, rc;
 	char msg[400], h1[96], h2[96];
 
-	if (mdb_cursor_open(txn, a, &ca))
-		return 1;
-	if (mdb_cursor_open(txn, b, &cb)) {
+	if ((rc = mdb_cursor_open(txn, a, &ca)))
+		return tl_mdb_err(err, rc, "compare view");
+	if ((rc = mdb_cursor_open(txn, b, &cb))) {
 		mdb_cursor_close(ca);
-		return 1;
+		return tl_mdb_err(err, rc, "compare view");
 	}
 	int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
 	int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
 	while ((ra == 0 || rb == 0) && problems < 5) {
 		int c;
+		if ((ra && ra != MDB_NOTFOUND) || (rb && rb != MDB_NOTFOUND))
+			break; /* a read that failed: not an end */
 		if (ra)
 			c = 1;
 		else if (rb)
@@ -1916,6 +1931,9 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 	}
 	mdb_cursor_close(ca);
 	mdb_cursor_close(cb);
+	if ((rc = ra && ra != MDB_NOTFOUND ? ra
+		  : rb && rb != MDB_NOTFOUND ? rb : 0))
+		return tl_mdb_err(err, rc, "compare view");
 	return problems;
 }
 
@@ -1946,8 +1964,13 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 		uint32_t ver, gen;
 		MDB_dbi cur[TL_VIEW_DBS_MAX];
 		char what[120];
+		int og = 0;
 		if (!meta_read(db, txn, v, &ver, &gen) ||
-		    open_gen(txn, v, gen, 0, cur)) {
+		    (og = open_gen(txn, v, gen, 0, cur))) {
+			if (og == ENOMEM) {
+				rc = tl_mdb_err(err, og, "open view");
+				break;
+			}
 			snprintf(what, sizeof what,
 				 "view %s: no serving generation", v->name);
 			report(fn, arg, what);
@@ -1961,15 +1984,21 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 			report(fn, arg, what);
 			problems++;
 		}
-		for (size_t j = 0; j < v->dbs_len; j++) {
+		for (size_t j = 0; j < v->dbs_len && !rc; j++) {
 			snprintf(what, sizeof what, "%s.%s", v->name,
 				 v->dbs[j]);
-			problems += compare_db(txn, cur[j], r.dbi[i][j], what,
-					       fn, arg);
+			int d = compare_db(txn, cur[j], r.dbi[i][j], what, fn,
+					   arg, err);
+			if (d < 0)
+				rc = d;
+			else
+				problems += d;
 		}
+		if (rc)
+			break;
 	}
 	/* The temporary generation is dropped, never kept. */
-	if ((rc = targets_drop(&r, txn, err)))
+	if (rc || (rc = targets_drop(&r, txn, err)))
 		mdb_txn_abort(txn);
 	else if ((rc = mdb_txn_commit(txn)))
 		rc = tl_mdb_err(err, rc, "commit verify");

@@ -189,7 +189,8 @@ static int mark_read(const tl_view_ctx *vc, tl_slice member, uint64_t seq,
 		return 0; /* already read, deleted, or never there */
 	if (rc)
 		return tl_doc_mdb_err(err, rc, "notification");
-	msgpack_zone_init(&zone, 512);
+	if (!msgpack_zone_init(&zone, 512))
+		return tl_err_oom(err);
 	int u = tl_mp_unpack(v.mv_data, v.mv_size, &off, &zone, &d);
 	if (u != MSGPACK_UNPACK_SUCCESS ||
 	    !tl_doc_get_time(tl_doc_get(&d, "at"), &at)) {
@@ -231,7 +232,8 @@ static int on_read(const tl_view_ctx *vc, const tl_event *ev, mark_fn mark,
 	size_t off = 0;
 	int rc = 0;
 
-	msgpack_zone_init(&zone, 1024);
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
 	msgpack_sbuffer_init(&sb);
 	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
 			       &zone, &d);
@@ -501,18 +503,22 @@ const tl_view tl_view_notifications = {
 /* ---- the query ----------------------------------------------------------- */
 
 /* 1 when an inbox entry is member's, 0 when it is another's that has the
- * same hash, -1 when it does not decode (a damaged view). */
+ * same hash, -1 when it does not decode (a damaged view), -2 when memory
+ * ran out. */
 static int entry_is(const MDB_val *v, tl_slice member)
 {
 	msgpack_zone zone;
 	msgpack_object d;
 	size_t off = 0;
 	int is = -1;
-	msgpack_zone_init(&zone, 512);
-	if (tl_mp_unpack(v->mv_data, v->mv_size, &off, &zone, &d) ==
-	    MSGPACK_UNPACK_SUCCESS) {
+	if (!msgpack_zone_init(&zone, 512))
+		return -2;
+	int u = tl_mp_unpack(v->mv_data, v->mv_size, &off, &zone, &d);
+	if (u == MSGPACK_UNPACK_SUCCESS) {
 		tl_slice m = tl_doc_slice(tl_doc_get(&d, "member"));
 		is = !m.p ? -1 : tl_doc_slice_eq(m, member);
+	} else if (u == MSGPACK_UNPACK_NOMEM_ERROR) {
+		is = -2;
 	}
 	msgpack_zone_destroy(&zone);
 	return is;
@@ -552,8 +558,9 @@ static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
 			continue;
 		int is = entry_is(&v, member);
 		if (is < 0) {
-			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"corrupt notification entry");
+			rc = is == -2 ? tl_err_oom(err)
+				      : tl_err_set(err, TL_ESTORAGE, "storage",
+						   "corrupt notification entry");
 			break;
 		}
 		if (!is)

@@ -760,9 +760,10 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	if (p->empty || !n)
 		return 0;
 	g = calloc(n, sizeof *g);
-	if (!g)
+	if (!g || !msgpack_zone_init(&zone, 2048)) {
+		free(g);
 		return tl_err_oom(err);
-	msgpack_zone_init(&zone, 2048);
+	}
 
 	/* Start each range at the lower bound, or just past the cursor. */
 	uint64_t sv = p->sv_lo, tb = 0;

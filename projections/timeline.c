@@ -67,6 +67,7 @@ typedef struct line {
 	char buf[SUMMARY_MAX];
 	size_t len;
 	bool full;
+	bool nomem; /* a summary that needed memory and found none */
 } line;
 
 /* Length of the longest prefix of p[0..n) that ends on a character
@@ -255,15 +256,21 @@ static void sum_tag(line *l, const char *verb, const tl_event *ev)
 	msgpack_zone zone;
 	msgpack_object d;
 	size_t off = 0;
-	msgpack_zone_init(&zone, 256);
+	if (!msgpack_zone_init(&zone, 256)) {
+		l->nomem = true;
+		return;
+	}
 	puts_(l, verb);
-	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off, &zone,
-			   &d) == MSGPACK_UNPACK_SUCCESS) {
+	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			       &zone, &d);
+	if (u == MSGPACK_UNPACK_SUCCESS) {
 		tl_slice tag = tl_doc_slice(tl_doc_get(&d, "tag"));
 		if (tag.p) {
 			puts_(l, " ");
 			put(l, tag.p, tag.len);
 		}
+	} else if (u == MSGPACK_UNPACK_NOMEM_ERROR) {
+		l->nomem = true;
 	}
 	msgpack_zone_destroy(&zone);
 }
@@ -368,7 +375,10 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 
 	l.len = 0;
 	l.full = false;
+	l.nomem = false;
 	summarize(&l, ev, before, after);
+	if (l.nomem)
+		return tl_err_oom(err);
 	tl_uuid_format(after->id, id);
 
 	/* The entry, written directly (tasklog_msgpack.h): on the stack
@@ -501,7 +511,10 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 	tl_slice rid = { colon ? colon + 1 : "",
 			 colon ? record.len - rtype.len - 1 : 0 };
 	msgpack_zone zone;
-	msgpack_zone_init(&zone, 1024);
+	if (!msgpack_zone_init(&zone, 1024)) {
+		mdb_cursor_close(c);
+		return tl_err_oom(err);
+	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	     rc == 0 && n < UPCOMING_MAX && !stop;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {

@@ -11,13 +11,18 @@
  * LMDB treats as fatal a reopened one, must run the same work and verify
  * clean.
  *
- * The faults: this binary is linked with --wrap=malloc,calloc,realloc,
- * strdup, so the library's own allocations (its objects are linked into
- * it) go through __wrap_malloc and its kin; and it defines pwrite,
- * writev, write, fdatasync and fsync, which take precedence over the C
- * library's for LMDB too, so that the k-th call on a regular file fails
- * with EIO.  FAULT_DEBUG=1 logs each outcome and a backtrace of each
- * injected fault.
+ * The faults: this binary defines malloc, calloc and realloc (over the C
+ * library's own, __libc_malloc and its kin), which take precedence for
+ * every object of the process, so that the allocations of LMDB, msgpack-c
+ * and the C library on the library's behalf fail too, not only the
+ * library's own.  A sanitizer owns malloc, so under ASan or TSan the
+ * binary only counts the library's own allocations: it is linked with
+ * --wrap=malloc,calloc,realloc,strdup (its objects are linked into it),
+ * which in a plain build pass through to the definitions here.  It also
+ * defines pwrite, writev, write, fdatasync and fsync, which take
+ * precedence over the C library's for LMDB too, so that the k-th call on
+ * a regular file fails with EIO.  FAULT_DEBUG=1 logs each outcome and a
+ * backtrace of each injected fault.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -78,9 +83,50 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
 char *__real_strdup(const char *s);
 
-void *__wrap_malloc(size_t n)
+/* Seen by the shared libraries (LMDB) despite -fvisibility=hidden. */
+#define INTERPOSE __attribute__((visibility("default")))
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WRAP_COUNTS 1 /* the sanitizer's malloc stays: count the library's */
+#else
+#define WRAP_COUNTS 0 /* every allocation of the process counts below */
+
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+
+/* free, memalign and the rest stay the C library's: the same heap. */
+INTERPOSE void *malloc(size_t n)
 {
 	if (fault_now(FAULT_ALLOC)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __libc_malloc(n);
+}
+
+INTERPOSE void *calloc(size_t n, size_t size)
+{
+	if (fault_now(FAULT_ALLOC)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __libc_calloc(n, size);
+}
+
+INTERPOSE void *realloc(void *p, size_t n)
+{
+	if (fault_now(FAULT_ALLOC)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __libc_realloc(p, n);
+}
+#endif
+
+void *__wrap_malloc(size_t n)
+{
+	if (WRAP_COUNTS && fault_now(FAULT_ALLOC)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -89,7 +135,7 @@ void *__wrap_malloc(size_t n)
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-	if (fault_now(FAULT_ALLOC)) {
+	if (WRAP_COUNTS && fault_now(FAULT_ALLOC)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -98,7 +144,7 @@ void *__wrap_calloc(size_t n, size_t size)
 
 void *__wrap_realloc(void *p, size_t n)
 {
-	if (fault_now(FAULT_ALLOC)) {
+	if (WRAP_COUNTS && fault_now(FAULT_ALLOC)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -107,7 +153,7 @@ void *__wrap_realloc(void *p, size_t n)
 
 char *__wrap_strdup(const char *s)
 {
-	if (fault_now(FAULT_ALLOC)) {
+	if (WRAP_COUNTS && fault_now(FAULT_ALLOC)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -128,8 +174,6 @@ static bool io_fault(int fd)
 }
 
 #define REAL(name, type) ((type)dlsym(RTLD_NEXT, name))
-/* Seen by the shared libraries (LMDB) despite -fvisibility=hidden. */
-#define INTERPOSE __attribute__((visibility("default")))
 
 INTERPOSE ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
@@ -521,6 +565,144 @@ Test(fault, every_allocation_failing_in_an_open_is_reported)
 			break;
 		tl_db_close(db);
 	}
+	teardown(db);
+}
+
+/* ---- reads under faults ---------------------------------------------------
+ * Every read of the library, in turn, with the k-th allocation failing:
+ * it must answer as without the fault, or fail with "out of memory"
+ * (TL_ESTORAGE); verify must not take the failure for damage. */
+
+typedef struct digest {
+	uint64_t h;
+	size_t n;
+} digest;
+
+static void digest_add(digest *d, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < len; i++)
+		d->h = (d->h ^ b[i]) * 1099511628211ULL; /* FNV-1a */
+	d->h = (d->h ^ 0xff) * 1099511628211ULL;    /* a separator */
+	d->n++;
+}
+
+static int digest_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	digest_add(arg, doc, len);
+	return 0;
+}
+
+static int digest_event(void *arg, const tl_event *ev)
+{
+	digest_add(arg, ev->raw, ev->raw_len);
+	digest_add(arg, ev->data, ev->data_len); /* upcast */
+	return 0;
+}
+
+static void count_problem(void *arg, const char *problem)
+{
+	cr_log_error("verify: %s", problem);
+	++*(int *)arg;
+}
+
+/* Each read: its outputs into d; 0 or the first failure's code. */
+static int step_reads(tl_db *db, digest *d, tl_err *err)
+{
+	char a[37], next[TL_CURSOR_MAX];
+	const round rd = { .n = 50000 };
+	task_id(&rd, 1, a);
+	tl_slice alice = tl_s("alice");
+	tl_list_query q = { .assignees = &alice, .assignees_len = 1 };
+	tl_list_query qs = { .sort = tl_s("updated"), .limit = 3 };
+	tl_stats st;
+	uint8_t *doc;
+	size_t len;
+	int rc, problems = 0;
+
+	if ((rc = tl_log_read(db, &admin, 1, 0, (tl_slice){ 0 },
+			      digest_event, d, err)) ||
+	    (rc = tl_log_read(db, &admin, 1, 0, tl_s(a), digest_event, d,
+			      err)))
+		return rc;
+	if ((rc = tl_task_get(db, &admin, tl_s(a), &doc, &len, err)))
+		return rc;
+	digest_add(d, doc, len);
+	free(doc);
+	if ((rc = tl_task_as_of(db, &admin, tl_s(a), admin.now_ms + 1, &doc,
+				&len, err)))
+		return rc;
+	digest_add(d, doc, len);
+	free(doc);
+	if ((rc = tl_member_list(db, &admin, digest_doc, d, err)) ||
+	    (rc = tl_member_get(db, &admin, alice, &doc, &len, err)))
+		return rc;
+	digest_add(d, doc, len);
+	free(doc);
+	if ((rc = tl_db_stats(db, &admin, &st, err)))
+		return rc;
+	digest_add(d, &st.tasks, sizeof st.tasks);
+	if ((rc = tl_task_list(db, &admin, &q, digest_doc, d, next, err)) ||
+	    (rc = tl_task_list(db, &admin, &qs, digest_doc, d, next, err)))
+		return rc;
+	digest_add(d, next, strlen(next));
+	qs.cursor = tl_s(next);
+	if ((rc = tl_task_list(db, &admin, &qs, digest_doc, d, next, err)) ||
+	    (rc = tl_upcoming(db, &admin, alice, 30, 0, (tl_slice){ 0 },
+			      digest_doc, d, next, err)) ||
+	    (rc = tl_timeline(db, &admin, tl_s("lead:42"), 0, (tl_slice){ 0 },
+			      digest_doc, digest_doc, d, next, err)) ||
+	    (rc = tl_notifications(db, &admin, alice, false, 0,
+				   (tl_slice){ 0 }, digest_doc, d, next,
+				   err)))
+		return rc;
+	rc = tl_verify(db, &admin, count_problem, &problems, err);
+	if (rc < 0)
+		return rc;
+	if (rc > 0 || problems)
+		return tl_err_set(err, TL_EINVALID, "test",
+				  "verify found %d problems", rc);
+	return 0;
+}
+
+Test(fault, every_allocation_failing_in_a_read_is_reported)
+{
+	tl_db *db = setup();
+	round rd = { .n = 50000 };
+	tl_err err;
+	for (int i = 0; i < 3; i++, rd.n++)
+		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
+	digest want = { 14695981039346656037ULL, 0 };
+	cr_assert_eq(step_reads(db, &want, &err), 0, "%s", err.message);
+	cr_assert_gt(want.n, 40, "only %zu outputs", want.n);
+	long k;
+	for (k = 1;; k++) {
+		digest got = { 14695981039346656037ULL, 0 };
+		memset(&err, 0, sizeof err);
+		fault_arm(FAULT_ALLOC, k);
+		int rc = step_reads(db, &got, &err);
+		bool hit = fault_disarm();
+		if (getenv("FAULT_DEBUG"))
+			cr_log_info("reads, fault %ld: %d %s: %s", k, rc,
+				    err.field, err.message);
+		if (rc) {
+			cr_assert(hit, "reads failed without a fault: %s",
+				  err.message);
+			cr_assert_eq(rc, TL_ESTORAGE, "reads, fault %ld: %d (%s: %s)",
+				     k, rc, err.field, err.message);
+			cr_expect(strstr(err.message, "out of memory"),
+				  "reads, fault %ld: \"%s\" for an allocation "
+				  "that failed", k, err.message);
+			continue;
+		}
+		cr_assert(got.h == want.h && got.n == want.n,
+			  "reads, fault %ld: absorbed, yet answered otherwise "
+			  "(%zu outputs, %zu without the fault)", k, got.n,
+			  want.n);
+		if (!hit)
+			break;
+	}
+	cr_assert_gt(k, 20, "only %ld allocations met", k - 1);
 	teardown(db);
 }
 

@@ -1,6 +1,7 @@
 /*
  * json.c - msgpack documents to JSON (see json.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,11 +232,20 @@ json_t *mpjson_from_doc(const uint8_t *doc, size_t len)
 	size_t off = 0;
 	json_t *v = NULL;
 
+	errno = 0;
 	if (!doc)
 		return NULL;
-	msgpack_zone_init(&zone, 1024);
-	if (tl_mp_unpack(doc, len, &off, &zone, &o) == MSGPACK_UNPACK_SUCCESS)
-		v = convert(&o, 0);
+	if (!msgpack_zone_init(&zone, 1024)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int u = tl_mp_unpack(doc, len, &off, &zone, &o);
+	if (u == MSGPACK_UNPACK_SUCCESS)
+		v = convert(&o, 0); /* NULL with errno ENOMEM from malloc */
+	else if (u == MSGPACK_UNPACK_NOMEM_ERROR)
+		errno = ENOMEM;
+	else
+		errno = 0;
 	msgpack_zone_destroy(&zone);
 	return v;
 }

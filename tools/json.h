@@ -25,7 +25,7 @@ json_t *mpjson_from_object(const msgpack_object *o);
 
 /* Decode the msgpack document doc[0..len) and convert it.  Returns a new
  * reference, or NULL when the bytes do not hold exactly one msgpack value
- * (trailing bytes are refused) or memory ran out. */
+ * (trailing bytes are refused) or, errno ENOMEM, memory ran out. */
 json_t *mpjson_from_doc(const uint8_t *doc, size_t len);
 
 /* A JSON string for arbitrary bytes: kept as is when they are valid UTF-8,

@@ -572,16 +572,28 @@ static int parse_number(struct cli *c, enum opt o, uint64_t *out)
 	return 0;
 }
 
+/* Set when a document could not be converted for want of memory: the
+ * failure is then not the document's. */
+static bool doc_nomem;
+
+static json_t *doc_json(const uint8_t *doc, size_t len)
+{
+	json_t *v = mpjson_from_doc(doc, len);
+	if (!v && errno == ENOMEM)
+		doc_nomem = true;
+	return v;
+}
+
 /* Print a document as JSON, or hand it to the human printer. */
 static int print_doc(struct cli *c, const uint8_t *doc, size_t len,
 		     void (*human)(const json_t *))
 {
-	json_t *v = mpjson_from_doc(doc, len);
+	json_t *v = doc_json(doc, len);
 
-	if (!v) {
-		tl_err_set(&c->err, TL_ESTORAGE, "", "undecodable document");
-		return TL_ESTORAGE;
-	}
+	if (!v)
+		return tl_err_set(&c->err, TL_ESTORAGE, "", "%s",
+				  doc_nomem ? "out of memory"
+					    : "undecodable document");
 	if (c->json)
 		mpjson_print(stdout, v);
 	else
@@ -1234,7 +1246,7 @@ struct collect {
 static int collect_doc(void *arg, const uint8_t *doc, size_t len)
 {
 	struct collect *k = arg;
-	json_t *v = mpjson_from_doc(doc, len);
+	json_t *v = doc_json(doc, len);
 
 	if (!v) {
 		k->failed = true;
@@ -1257,7 +1269,8 @@ static int collect_event(void *arg, const tl_event *ev)
 
 static int collect_failed(struct cli *c)
 {
-	return tl_err_set(&c->err, TL_ESTORAGE, "", "undecodable record");
+	return tl_err_set(&c->err, TL_ESTORAGE, "", "%s",
+			  doc_nomem ? "out of memory" : "undecodable record");
 }
 
 static void print_list(struct cli *c, json_t *items, json_t *cursor,
@@ -1364,7 +1377,7 @@ static int run_task_show(struct cli *c)
 	}
 	if (rc)
 		return rc;
-	task = mpjson_from_doc(doc, len);
+	task = doc_json(doc, len);
 	free(doc);
 	if (!task)
 		return collect_failed(c);
