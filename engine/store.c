@@ -626,16 +626,22 @@ int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active)
 	return mdb_put(txn, db->meta, &k, &v, 0);
 }
 
-static int counts_commit(tl_txn *t)
+/* 0, MDB_MAP_FULL, or a tasklog code with err filled. */
+static int counts_commit(tl_txn *t, tl_err *err)
 {
 	uint64_t tasks, active;
+	int rc;
 	if (tl_counts_get(t->db, t->txn, &tasks, &active)) {
 		tasks += (uint64_t)t->d_tasks;
 		active += (uint64_t)t->d_active;
-	} else if (tl_counts_scan(t->db, t->txn, &tasks, &active, NULL)) {
-		return MDB_CORRUPTED; /* a workspace from before the counts */
+	} else if ((rc = tl_counts_scan(t->db, t->txn, &tasks, &active,
+					err))) {
+		return rc; /* a workspace from before the counts */
 	}
-	return tl_counts_put(t->db, t->txn, tasks, active);
+	rc = tl_counts_put(t->db, t->txn, tasks, active);
+	if (rc && rc != MDB_MAP_FULL)
+		return tl_mdb_err(err, rc, "store task counts");
+	return rc;
 }
 
 void tl_txn_seqs(const tl_txn *t, uint64_t *first, uint64_t *end)
@@ -672,8 +678,14 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	if (db->views_len && t->next_seq != t->first_seq)
 		rc = tl_views_advance(db, t->txn, t->first_seq,
 				      t->next_seq - 1);
-	if (!rc && (t->d_tasks || t->d_active))
-		rc = counts_commit(t);
+	if (!rc && (t->d_tasks || t->d_active)) {
+		int c = counts_commit(t, err);
+		if (c && c != MDB_MAP_FULL) {
+			tl_txn_abort(t);
+			return c;
+		}
+		rc = c;
+	}
 	if (rc) {
 		tl_txn_abort(t);
 		return rc == MDB_MAP_FULL

@@ -706,6 +706,119 @@ Test(fault, every_allocation_failing_in_a_read_is_reported)
 	teardown(db);
 }
 
+/* ---- an import under faults ----------------------------------------------
+ * The log of a workspace with every kind of event, imported whole into a
+ * new one with the k-th allocation, write or sync failing: the import is
+ * all or nothing, so a failure leaves the new log empty, and the same
+ * import then succeeds; either way the copy verifies clean and holds the
+ * same log. */
+
+typedef struct recs {
+	uint8_t **p;
+	size_t *len, n, cap;
+} recs;
+
+static int keep_record(void *arg, const tl_event *ev)
+{
+	recs *r = arg;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 64;
+		r->p = realloc(r->p, r->cap * sizeof *r->p);
+		r->len = realloc(r->len, r->cap * sizeof *r->len);
+		cr_assert(r->p && r->len);
+	}
+	cr_assert((r->p[r->n] = malloc(ev->raw_len)));
+	memcpy(r->p[r->n], ev->raw, ev->raw_len);
+	r->len[r->n++] = ev->raw_len;
+	return 0;
+}
+
+static void import_faults(int kind)
+{
+	tl_db *db = setup();
+	round rd = { .n = 50000 };
+	recs r = { 0 };
+	digest want = { 14695981039346656037ULL, 0 };
+	tl_err err;
+	for (int i = 0; i < 2; i++, rd.n++)
+		cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_log_read(db, &admin, 1, 0, (tl_slice){ 0 },
+				 keep_record, &r, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(tl_log_read(db, &admin, 1, 0, (tl_slice){ 0 },
+				 digest_event, &want, &err),
+		     0, "%s", err.message);
+	teardown(db);
+
+	long k;
+	for (k = 1;; k++) {
+		snprintf(dir, sizeof dir, "/tmp/tl-fault-XXXXXX");
+		cr_assert(mkdtemp(dir));
+		db = open_ws(&err);
+		cr_assert(db, "open: %s", err.message);
+		memset(&err, 0, sizeof err);
+		fault_arm(kind, k);
+		int rc = tl_log_import(db, (const uint8_t *const *)r.p, r.len,
+				       r.n, &err);
+		bool hit = fault_disarm();
+		if (getenv("FAULT_DEBUG"))
+			cr_log_info("import, fault %ld: %d %s: %s", k, rc,
+				    err.field, err.message);
+		if (rc) {
+			cr_assert(hit, "import failed without a fault: %s",
+				  err.message);
+			cr_assert(rc == TL_ESTORAGE || rc == TL_EAGAIN,
+				  "import, fault %ld: code %d (%s: %s)", k, rc,
+				  err.field, err.message);
+			if (kind == FAULT_ALLOC && rc == TL_ESTORAGE)
+				cr_expect(strstr(err.message, "out of memory"),
+					  "import, fault %ld: \"%s\" for an "
+					  "allocation that failed", k,
+					  err.message);
+			/* Reopened: what is on disk, and no panicked
+			 * handle after an I/O error. */
+			tl_db_close(db);
+			db = open_ws(&err);
+			cr_assert(db, "import, fault %ld: reopen: %s", k,
+				  err.message);
+			cr_assert(!tl_db_initialized(db),
+				  "import, fault %ld: failed, yet appended", k);
+			cr_assert_eq(tl_log_import(db,
+						   (const uint8_t *const *)r.p,
+						   r.len, r.n, &err),
+				     0, "import, fault %ld, then again: %s", k,
+				     err.message);
+		}
+		digest got = { 14695981039346656037ULL, 0 };
+		cr_assert_eq(tl_log_read(db, &admin, 1, 0, (tl_slice){ 0 },
+					 digest_event, &got, &err),
+			     0, "%s", err.message);
+		cr_assert(got.h == want.h && got.n == want.n,
+			  "import, fault %ld: another log", k);
+		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
+			     0, "import, fault %ld: verify", k);
+		teardown(db);
+		if (!hit)
+			break;
+	}
+	for (size_t i = 0; i < r.n; i++)
+		free(r.p[i]);
+	free(r.p);
+	free(r.len);
+	cr_assert_gt(k, kind == FAULT_ALLOC ? 20 : 2, "only %ld faults met",
+		     k - 1);
+}
+
+Test(fault, every_allocation_failing_in_an_import_appends_nothing)
+{
+	import_faults(FAULT_ALLOC);
+}
+
+Test(fault, every_write_and_sync_failing_in_an_import_appends_nothing)
+{
+	import_faults(FAULT_IO);
+}
+
 Test(fault, every_write_and_sync_failing_in_a_batch_appends_nothing)
 {
 	faults_in(FAULT_IO, step_batch, "batch", 0, 2);
