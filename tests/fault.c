@@ -834,10 +834,11 @@ Test(fault, every_write_and_sync_failing_in_a_rebuild_keeps_the_views)
 	faults_in(FAULT_IO, step_rebuild, "rebuild", 5, 2);
 }
 
-/* Creating a workspace: a write or sync failing anywhere in the open of a
- * new directory and its init leaves a workspace that a later open and
- * init complete (or one already complete), and verify clean. */
-Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
+/* Creating a workspace: an allocation, write or sync failing anywhere in
+ * the open of a new directory and its init leaves a workspace that a
+ * later open and init complete (or one already complete), and verify
+ * clean. */
+static void new_workspace_faults(int kind)
 {
 	tl_init_opts io = { .tz = "Europe/Berlin", .now_ms = admin.now_ms };
 	tl_err err;
@@ -845,7 +846,7 @@ Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
 	for (k = 1;; k++) {
 		snprintf(dir, sizeof dir, "/tmp/tl-fault-XXXXXX");
 		cr_assert(mkdtemp(dir));
-		fault_arm(FAULT_IO, k);
+		fault_arm(kind, k);
 		tl_db *db = open_ws(&err);
 		int rc = db ? tl_db_init(db, &io, &err) : err.code;
 		bool hit = fault_disarm();
@@ -853,6 +854,11 @@ Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
 			cr_assert(hit, "failed without a fault: %s", err.message);
 			cr_assert_eq(rc, TL_ESTORAGE, "fault %ld: %d %s", k, rc,
 				     err.message);
+			if (kind == FAULT_ALLOC)
+				cr_expect(strstr(err.message, "out of memory"),
+					  "new workspace, fault %ld: \"%s\" for "
+					  "an allocation that failed", k,
+					  err.message);
 			if (db)
 				tl_db_close(db);
 			db = open_ws(&err);
@@ -871,5 +877,15 @@ Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
 	}
 	if (getenv("FAULT_DEBUG"))
 		cr_log_info("new workspace: %ld faults", k - 1);
-	cr_assert_gt(k, 2, "only %ld writes met", k - 1);
+	cr_assert_gt(k, 2, "only %ld faults met", k - 1);
+}
+
+Test(fault, every_allocation_failing_in_a_new_workspace_is_recoverable)
+{
+	new_workspace_faults(FAULT_ALLOC);
+}
+
+Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
+{
+	new_workspace_faults(FAULT_IO);
 }
