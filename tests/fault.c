@@ -437,6 +437,23 @@ static tl_db *usable(tl_db *db, const char *what, long k)
 	return db;
 }
 
+/* A failure met under a fault: a storage error (or "map full": the map
+ * grew) with a message; an allocation that failed says so, never blames
+ * the data. */
+static void expect_fault_error(int kind, int rc, const tl_err *err,
+			       const char *what, long k)
+{
+	cr_assert(rc == TL_ESTORAGE || rc == TL_EAGAIN,
+		  "%s, fault %ld: code %d (%s: %s)", what, k, rc, err->field,
+		  err->message);
+	cr_assert_str_neq(err->message, "", "%s, fault %ld: no message", what,
+			  k);
+	if (kind == FAULT_ALLOC && rc == TL_ESTORAGE)
+		cr_expect(strstr(err->message, "out of memory"),
+			  "%s, fault %ld: \"%s\" for an allocation that failed",
+			  what, k, err->message);
+}
+
 /*
  * Run step with the k-th counted call failing, for k = 1, 2, ... until a
  * run meets no fault.  A failure must be TL_ESTORAGE (or TL_EAGAIN: a
@@ -466,18 +483,7 @@ static long run_faults(tl_db **dbp, int kind, step_fn step, const char *what)
 			break;
 		}
 		if (rc) {
-			cr_assert(rc == TL_ESTORAGE || rc == TL_EAGAIN,
-				  "%s, fault %ld: code %d (%s: %s)", what, k,
-				  rc, err.field, err.message);
-			cr_assert_str_neq(err.message, "",
-					  "%s, fault %ld: no message", what,
-					  k);
-			/* says what failed: never damage that is not there */
-			if (kind == FAULT_ALLOC && rc == TL_ESTORAGE)
-				cr_expect(strstr(err.message, "out of memory"),
-					  "%s, fault %ld: \"%s\" for an "
-					  "allocation that failed",
-					  what, k, err.message);
+			expect_fault_error(kind, rc, &err, what, k);
 			*dbp = usable(*dbp, what, k);
 			cr_assert_eq(head(*dbp), before,
 				     "%s, fault %ld: failed, yet appended",
@@ -688,11 +694,7 @@ Test(fault, every_allocation_failing_in_a_read_is_reported)
 		if (rc) {
 			cr_assert(hit, "reads failed without a fault: %s",
 				  err.message);
-			cr_assert_eq(rc, TL_ESTORAGE, "reads, fault %ld: %d (%s: %s)",
-				     k, rc, err.field, err.message);
-			cr_expect(strstr(err.message, "out of memory"),
-				  "reads, fault %ld: \"%s\" for an allocation "
-				  "that failed", k, err.message);
+			expect_fault_error(FAULT_ALLOC, rc, &err, "reads", k);
 			continue;
 		}
 		cr_assert(got.h == want.h && got.n == want.n,
@@ -767,14 +769,7 @@ static void import_faults(int kind)
 		if (rc) {
 			cr_assert(hit, "import failed without a fault: %s",
 				  err.message);
-			cr_assert(rc == TL_ESTORAGE || rc == TL_EAGAIN,
-				  "import, fault %ld: code %d (%s: %s)", k, rc,
-				  err.field, err.message);
-			if (kind == FAULT_ALLOC && rc == TL_ESTORAGE)
-				cr_expect(strstr(err.message, "out of memory"),
-					  "import, fault %ld: \"%s\" for an "
-					  "allocation that failed", k,
-					  err.message);
+			expect_fault_error(kind, rc, &err, "import", k);
 			/* Reopened: what is on disk, and no panicked
 			 * handle after an I/O error. */
 			tl_db_close(db);
@@ -852,13 +847,7 @@ static void new_workspace_faults(int kind)
 		bool hit = fault_disarm();
 		if (rc) {
 			cr_assert(hit, "failed without a fault: %s", err.message);
-			cr_assert_eq(rc, TL_ESTORAGE, "fault %ld: %d %s", k, rc,
-				     err.message);
-			if (kind == FAULT_ALLOC)
-				cr_expect(strstr(err.message, "out of memory"),
-					  "new workspace, fault %ld: \"%s\" for "
-					  "an allocation that failed", k,
-					  err.message);
+			expect_fault_error(kind, rc, &err, "new workspace", k);
 			if (db)
 				tl_db_close(db);
 			db = open_ws(&err);
