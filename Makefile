@@ -99,6 +99,10 @@ FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 $(B)/tests/fault: $(B)/tests/fault.o $(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(FAULT_WRAP) $(LIBS) -lcriterion -ldl
 
+# Preloaded into the CLI by tests/e2e_oom.c: the k-th allocation fails.
+$(B)/tests/failalloc.so: $(B)/tests/failalloc.o
+	$(Q)$(CC) -shared -o $@ $^ -ldl
+
 # ---- packages ----------------------------------------------------------
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -121,10 +125,12 @@ test: deps
 	$(MAKE) test-install
 	$(MAKE) test-san
 
-test-unit: all $(B)/tests/unit $(B)/tests/e2e $(B)/tests/fault
+test-unit: all $(B)/tests/unit $(B)/tests/e2e $(B)/tests/fault \
+		$(B)/tests/failalloc.so
 	$(B)/tests/unit --jobs 2
 	$(B)/tests/fault --jobs 2
-	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) $(B)/tests/e2e --jobs 2
+	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) \
+		TL_FAILALLOC=$(CURDIR)/$(B)/tests/failalloc.so $(B)/tests/e2e --jobs 2
 
 # make install as a user of the library sees it (tests/install/check.sh).
 test-install: all
@@ -145,10 +151,12 @@ test-san:
 coverage: deps
 	rm -rf build-cov
 	$(MAKE) COVERAGE=1 build-cov/tests/unit build-cov/tests/e2e \
-		build-cov/tests/fault build-cov/tasklog
+		build-cov/tests/fault build-cov/tasklog \
+		build-cov/tests/failalloc.so
 	build-cov/tests/unit --jobs 2
 	build-cov/tests/fault --jobs 2
 	TASKLOG_BIN=$(CURDIR)/build-cov/tasklog CRASH_ROUNDS=3 \
+		TL_FAILALLOC=$(CURDIR)/build-cov/tests/failalloc.so \
 		build-cov/tests/e2e --jobs 2
 	sh tests/coverage.sh build-cov
 

@@ -250,6 +250,26 @@ json_t *mpjson_from_doc(const uint8_t *doc, size_t len)
 	return v;
 }
 
+static bool nomem;
+
+static void *checked_malloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p)
+		nomem = true;
+	return p;
+}
+
+void mpjson_init(void)
+{
+	json_set_alloc_funcs(checked_malloc, free);
+}
+
+bool mpjson_nomem(void)
+{
+	return nomem;
+}
+
 int mpjson_print(FILE *f, const json_t *v)
 {
 	if (json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY) ||

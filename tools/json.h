@@ -11,6 +11,7 @@
 #ifndef TL_TOOLS_JSON_H
 #define TL_TOOLS_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,5 +36,13 @@ json_t *mpjson_string(const char *p, size_t len);
 /* Print v compactly followed by a newline.  Returns 0 or -1 on a write
  * error. */
 int mpjson_print(FILE *f, const json_t *v);
+
+/* Route jansson's allocations through a check; call it before any other
+ * use of jansson.  A failed one leaves a value short of what was put into
+ * it without a word (json_object_set_new drops a member whose value is
+ * NULL; jansson 2.14's dump skips a key it could not write): once
+ * mpjson_nomem() is true, nothing built since may be printed. */
+void mpjson_init(void);
+bool mpjson_nomem(void);
 
 #endif

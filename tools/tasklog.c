@@ -576,30 +576,17 @@ static int parse_number(struct cli *c, enum opt o, uint64_t *out)
  * failure is then not the document's. */
 static bool doc_nomem;
 
+/* The process's stdout, while main keeps what a command prints in
+ * memory; set once a write has printed its durable result there. */
+static FILE *real_stdout;
+static bool printed_durable;
+
 static json_t *doc_json(const uint8_t *doc, size_t len)
 {
 	json_t *v = mpjson_from_doc(doc, len);
-	if (!v && errno == ENOMEM)
+	if (!v && (errno == ENOMEM || mpjson_nomem()))
 		doc_nomem = true;
 	return v;
-}
-
-/* Print a document as JSON, or hand it to the human printer. */
-static int print_doc(struct cli *c, const uint8_t *doc, size_t len,
-		     void (*human)(const json_t *))
-{
-	json_t *v = doc_json(doc, len);
-
-	if (!v)
-		return tl_err_set(&c->err, TL_ESTORAGE, "", "%s",
-				  doc_nomem ? "out of memory"
-					    : "undecodable document");
-	if (c->json)
-		mpjson_print(stdout, v);
-	else
-		human(v);
-	json_decref(v);
-	return 0;
 }
 
 static const char *label(const char *token, const char *const table[][2])
@@ -1020,11 +1007,13 @@ static int open_workspace(struct cli *c)
 		      "timelines and notifications fail until `tasklog "
 		      "rebuild` runs where they can be\n",
 		      stderr);
-	if (tl_db_initialized(c->db)) {
-		rc = tl_db_settings(c->db, &c->settings, &c->err);
-		if (rc)
-			return rc;
+	/* Not tl_db_initialized(), which cannot tell a read that failed
+	 * (out of memory) from a workspace without settings. */
+	rc = tl_db_settings(c->db, &c->settings, &c->err);
+	if (rc == 0) {
 		c->has_settings = true;
+	} else if (rc != TL_ENOTFOUND) {
+		return rc;
 	} else if (c->cmd->open != OPEN_CREATE) {
 		/* As the engine answers for a missing directory. */
 		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
@@ -1032,6 +1021,7 @@ static int open_workspace(struct cli *c)
 				  "`tasklog init`)",
 				  c->dir);
 	}
+	rc = 0;
 
 	c->ctx.actor = c->val[O_AS];
 	c->ctx.tz = c->val[O_TZ];
@@ -1105,32 +1095,118 @@ static int run_init(struct cli *c)
 
 /* ---- writes ------------------------------------------------------------ */
 
+/* What a write prints, made into memory (*out, malloc'd; *len bytes)
+ * while its transaction is still open: once the commit has made the
+ * event durable nothing may fail, since a command that fails must have
+ * appended nothing. */
+static int render_result(struct cli *c, const tl_result *res,
+			 void (*human)(const json_t *), char **out,
+			 size_t *len)
+{
+	json_t *v = NULL;
+	*out = NULL;
+	*len = 0;
+	if (res->doc) {
+		if (!(v = doc_json(res->doc, res->doc_len)))
+			return tl_err_set(&c->err, TL_ESTORAGE, "", "%s",
+					  doc_nomem ? "out of memory"
+						    : "undecodable document");
+	} else if (c->json) {
+		if (!(v = json_pack("{s:I,s:b}", "seq", (json_int_t)res->seq,
+				    "appended", res->appended)))
+			return tl_err_set(&c->err, TL_ESTORAGE, "",
+					  "out of memory");
+	} else {
+		return 0; /* nothing to print */
+	}
+	bool ok;
+	if (c->json) {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t n = s ? strlen(s) : 0;
+		char *t = s ? realloc(s, n + 2) : NULL;
+		ok = t != NULL;
+		if (ok) {
+			memcpy(t + n, "\n", 2);
+			*out = t;
+			*len = n + 1;
+		} else {
+			free(s);
+		}
+	} else {
+		/* The human printers write to stdout: point it at memory for
+		 * the time (glibc's stdout is an assignable variable). */
+		FILE *real = stdout, *m = open_memstream(out, len);
+		ok = m != NULL;
+		if (ok) {
+			stdout = m;
+			human(v);
+			stdout = real;
+			ok = !ferror(m);
+			ok = fclose(m) == 0 && ok;
+			if (!ok) {
+				free(*out);
+				*out = NULL;
+				*len = 0;
+			}
+		}
+	}
+	json_decref(v);
+	if (ok && mpjson_nomem()) { /* v may have been short */
+		free(*out);
+		*out = NULL;
+		*len = 0;
+		ok = false;
+	}
+	return ok ? 0 : tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+}
+
+/* Run one request in its own transaction; print its result once it is
+ * durable. */
 static int exec_one(struct cli *c, tl_cmd *cmd,
 		    void (*human)(const json_t *))
 {
-	tl_result res = { 0 };
-	int rc, tries = 0;
+	int rc;
 
 	if (has(c, O_EXPECT_VERSION)) {
 		cmd->has_expect_version = true;
 		cmd->expect_version = c->expect_version;
 	}
 	cmd->idempotency_key = opt_slice(c, O_IDEMPOTENCY_KEY);
-	do {
-		rc = tl_exec(c->db, &c->ctx, cmd, 1, &res, &c->err);
-	} while (rc == TL_EAGAIN && ++tries < EAGAIN_RETRIES);
-	if (rc)
-		return rc;
-	if (res.doc) {
-		rc = print_doc(c, res.doc, res.doc_len, human);
-	} else if (c->json) {
-		json_t *o = json_pack("{s:I,s:b}", "seq", (json_int_t)res.seq,
-				      "appended", res.appended);
-		mpjson_print(stdout, o);
-		json_decref(o);
+	for (int tries = 1;; tries++) {
+		tl_result res = { 0 };
+		tl_txn *t;
+		char *out;
+		size_t len;
+		if ((rc = tl_txn_begin(c->db, &t, &c->err)))
+			return rc;
+		rc = tl_txn_exec(t, &c->ctx, cmd, 1, &res, &c->err);
+		if (rc) {
+			tl_txn_abort(t); /* grows the map when it was full */
+			if (rc == TL_EAGAIN && tries < EAGAIN_RETRIES)
+				continue;
+			return rc;
+		}
+		rc = render_result(c, &res, human, &out, &len);
+		tl_result_release(&res);
+		if (rc) {
+			tl_txn_abort(t);
+			return rc;
+		}
+		rc = tl_txn_commit(t, &c->err); /* grows the map when full */
+		if (rc) {
+			free(out);
+			if (rc == TL_EAGAIN && tries < EAGAIN_RETRIES)
+				continue;
+			return rc;
+		}
+		/* Durable now: straight out, past main's buffer, whose
+		 * growth could fail. */
+		if (len)
+			fwrite(out, 1, len, real_stdout);
+		free(out);
+		printed_durable = true;
+		return 0;
 	}
-	tl_result_release(&res);
-	return rc;
 }
 
 static int run_task_write(struct cli *c)
@@ -2187,7 +2263,10 @@ int main(int argc, char **argv)
 	struct cli c = { .err = { .index = -1 } };
 	int rc, status = 0;
 	struct sigaction sa = { .sa_handler = on_sigbus };
+	char *out = NULL;
+	size_t out_len = 0;
 
+	mpjson_init(); /* before any other use of jansson */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
 
@@ -2198,6 +2277,20 @@ int main(int argc, char **argv)
 		printf("tasklog %s\n", tl_version());
 		return fflush(stdout) ? -TL_ESTORAGE : 0;
 	}
+
+	/* What the command prints is kept in memory and written at the end,
+	 * once it is known to be whole: an allocation that failed anywhere
+	 * on the way (jansson's, the stream's) makes the command an "out of
+	 * memory" error that prints nothing else.  (glibc's stdout is an
+	 * assignable variable.)  A write prints its result to real_stdout
+	 * itself, after its commit (exec_one). */
+	real_stdout = stdout;
+	FILE *mem = open_memstream(&out, &out_len);
+	if (!mem) {
+		fputs("tasklog: storage: out of memory\n", stderr);
+		return -TL_ESTORAGE;
+	}
+	stdout = mem;
 
 	rc = parse_args(&c, argc, argv, &status);
 	if (rc == 1)
@@ -2236,6 +2329,24 @@ int main(int argc, char **argv)
 		status = report_error(&c, c.subject);
 	}
 out:
+	stdout = real_stdout;
+	bool whole = !ferror(mem);
+	whole = fclose(mem) == 0 && out && whole; /* its last realloc may fail */
+	if (!whole)
+		out_len = 0;
+	if (printed_durable) {
+		/* A write that is durable has printed its result: it did
+		 * not fail, whatever failed after. */
+	} else if (!whole || mpjson_nomem()) {
+		free(out); /* short of what it should hold */
+		out = NULL;
+		out_len = 0;
+		tl_err_set(&c.err, TL_ESTORAGE, "storage", "out of memory");
+		status = report_error(&c, c.subject);
+	}
+	if (out_len && fwrite(out, 1, out_len, stdout) != out_len && !status)
+		status = -TL_ESTORAGE;
+	free(out);
 	if (fflush(stdout) && !status)
 		status = -TL_ESTORAGE;
 	if (c.db)

@@ -1,0 +1,230 @@
+/*
+ * e2e_oom.c - the `tasklog` binary with the k-th allocation failing, for
+ * every k in turn until a run meets none (tests/failalloc.c, preloaded):
+ * every allocation of the process once main() has begun, the CLI's,
+ * jansson's, the library's, LMDB's, msgpack-c's and the C library's.
+ *
+ * A run must never die of a signal.  A reading command answers exactly as
+ * without the fault, or exits 5 saying "out of memory"; a writing one
+ * appends its event and exits 0, or exits 5 saying "out of memory" and
+ * appends nothing.
+ *
+ * The library is $TL_FAILALLOC, else build/tests/failalloc.so.  Under a
+ * sanitizer the binary's runtime owns malloc: the tests are skipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#else
+#define UNDER_SANITIZER 0
+#endif
+
+static char *ws;
+static char report[256];
+static const char *now = "2026-11-20T09:00:00Z";
+
+static void setup(void)
+{
+	tu_run r;
+	ws = tu_tmpdir();
+	snprintf(report, sizeof report, "%s.report", ws);
+	DO("init", "--tz", "Europe/Berlin", "--now", now);
+	DO("member", "add", "alice", "--name", "Alice", "--now", now);
+	for (int i = 0; i < 3; i++) {
+		OK(&r, "task", "add", "--title", "Call Dana", "--type", "call",
+		   "--link", "lead:1", "--assignee", "alice", "--due", "+2d",
+		   "--tag", "vip", "--now", now);
+		tu_run_release(&r);
+	}
+	DO("task", "add", "--title", "Send the offer", "--link", "lead:1",
+	   "--notes", "two pages", "--now", now);
+}
+
+static void teardown(void)
+{
+	tu_rmrf(ws);
+	unlink(report);
+	free(ws);
+}
+
+static const char *lib(void)
+{
+	const char *p = getenv("TL_FAILALLOC");
+	return p && p[0] ? p : "build/tests/failalloc.so";
+}
+
+/* Run the words with the k-th allocation failing (k 0: none); *hit says
+ * whether the fault was met. */
+static void run_failing(tu_run *r, long k, const char *const words[],
+			bool *hit)
+{
+	char preload[300], at[48], rep[300];
+	snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib());
+	snprintf(at, sizeof at, "TL_FAIL_ALLOC=%ld", k);
+	snprintf(rep, sizeof rep, "TL_FAIL_REPORT=%s", report);
+	const char *env[] = { preload, at, rep, NULL };
+	const char *argv[40];
+	size_t n = 0;
+	argv[n++] = "--db";
+	argv[n++] = ws;
+	for (size_t i = 0; words[i]; i++) {
+		cr_assert_lt(n, 38);
+		argv[n++] = words[i];
+	}
+	argv[n] = NULL;
+	unlink(report);
+	tu_opts o = { .env = env };
+	cr_assert_eq(tu_exec(r, &o, argv), 0, "cannot run %s", tu_bin());
+	char line[64] = "";
+	FILE *f = fopen(report, "r");
+	if (f) {
+		if (!fgets(line, sizeof line, f))
+			line[0] = 0;
+		fclose(f);
+	}
+	cr_assert(r->status >= 128 || line[0],
+		  "k = %ld: exit %d and no report from %s", k, r->status,
+		  lib());
+	*hit = !strncmp(line, "hit", 3);
+}
+
+/* A failed run: exit 5 saying "out of memory", and nothing else. */
+static void expect_oom(const tu_run *r, long k, const char *what)
+{
+	cr_assert_lt(r->status, 128,
+		     "%s, allocation %ld failing: killed by signal %d\n"
+		     "stderr: %s", what, k, r->status - 128, r->err);
+	cr_assert_eq(r->status, 5,
+		     "%s, allocation %ld failing: exit %d\nstdout: %s\n"
+		     "stderr: %s", what, k, r->status, r->out, r->err);
+	cr_assert(strstr(r->err, "out of memory"),
+		  "%s, allocation %ld failing: stderr: %s", what, k, r->err);
+}
+
+/* Every allocation of a reading command failing in turn. */
+static long sweep_read(const char *const words[], const char *what)
+{
+	tu_run want, r;
+	bool hit;
+	run_failing(&want, 0, words, &hit);
+	cr_assert_eq(want.status, 0, "%s: exit %d: %s", what, want.status,
+		     want.err);
+	long k;
+	for (k = 1;; k++) {
+		run_failing(&r, k, words, &hit);
+		if (r.status != 0)
+			expect_oom(&r, k, what);
+		else
+			cr_assert(r.out_len == want.out_len &&
+					  !memcmp(r.out, want.out, r.out_len),
+				  "%s, allocation %ld failing: exit 0 with "
+				  "another output:\n%s\nwanted:\n%s",
+				  what, k, r.out, want.out);
+		tu_run_release(&r);
+		if (!hit)
+			break;
+	}
+	tu_run_release(&want);
+	return k - 1;
+}
+
+TestSuite(oom, .init = setup, .fini = teardown);
+
+Test(oom, every_allocation_failing_in_reading_commands)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	tu_run r;
+	OK(&r, "task", "list", "--now", now);
+	const char *id = tu_str(json_array_get(json_object_get(r.json,
+							       "items"), 0),
+				"id");
+	cr_assert(id);
+	char task[40];
+	snprintf(task, sizeof task, "%s", id);
+	tu_run_release(&r);
+
+	const char *const list_json[] = { "--json", "--now", now, "task",
+					  "list", NULL };
+	const char *const list_text[] = { "--now", now, "task", "list",
+					  "--sort", "updated", NULL };
+	const char *const show[] = { "--json", "--now", now, "task", "show",
+				     task, "--history", NULL };
+	const char *const timeline[] = { "--json", "--now", now, "timeline",
+					 "lead:1", NULL };
+	const char *const upcoming[] = { "--now", now, "--as", "alice",
+					 "upcoming", NULL };
+	const char *const notes[] = { "--json", "--now", now, "--as",
+				      "alice", "notifications", NULL };
+	const char *const log[] = { "--json", "log", NULL };
+	const char *const members[] = { "member", "list", NULL };
+	const char *const stats[] = { "--json", "stats", NULL };
+	const char *const verify[] = { "--json", "verify", NULL };
+	struct {
+		const char *const *words;
+		const char *what;
+	} cmds[] = {
+		{ list_json, "task list --json" },
+		{ list_text, "task list" },
+		{ show, "task show --history" },
+		{ timeline, "timeline" },
+		{ upcoming, "upcoming" },
+		{ notes, "notifications" },
+		{ log, "log" },
+		{ members, "member list" },
+		{ stats, "stats" },
+		{ verify, "verify" },
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		long n = sweep_read(cmds[i].words, cmds[i].what);
+		cr_assert_gt(n, 10, "%s: only %ld allocations", cmds[i].what,
+			     n);
+	}
+}
+
+Test(oom, every_allocation_failing_in_a_write_appends_nothing)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	const char *const add[] = { "--json", "--now", now, "task", "add",
+				    "--title", "Demo", "--type", "demo",
+				    "--link", "account:7", "--assignee",
+				    "alice", "--due", "2026-12-01T10:00:00+01:00",
+				    "--tag", "q4", NULL };
+	long k;
+	for (k = 1;; k++) {
+		long long before = tu_stat(ws, "events");
+		tu_run r;
+		bool hit;
+		run_failing(&r, k, add, &hit);
+		long long after = tu_stat(ws, "events");
+		if (r.status != 0) {
+			expect_oom(&r, k, "task add");
+			cr_assert_eq(after, before,
+				     "task add, allocation %ld failing: "
+				     "failed, yet appended", k);
+		} else {
+			cr_assert(r.json, "task add, allocation %ld failing: "
+				  "stdout is not JSON: %s", k, r.out);
+			cr_assert_eq(after, before + 1,
+				     "task add, allocation %ld failing: "
+				     "exit 0 with %lld events appended", k,
+				     after - before);
+		}
+		tu_run_release(&r);
+		if (!hit)
+			break;
+	}
+	cr_assert_gt(k, 10, "only %ld allocations", k - 1);
+	tu_run r;
+	OK(&r, "verify");
+	tu_run_release(&r);
+}
