@@ -189,10 +189,13 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 	int rc;
 
 	msgpack_sbuffer_init(&scratch);
+	errno = 0; /* an older event's upcast allocates */
 	if (tl_event_decode(raw, len, &ev, &t->zone, &scratch)) {
-		rc = tl_err_set(err, TL_EINVALID, "event",
-				"record %llu is not an event",
-				(unsigned long long)t->next_seq);
+		rc = errno == ENOMEM
+			     ? tl_err_oom(err)
+			     : tl_err_set(err, TL_EINVALID, "event",
+					  "record %llu is not an event",
+					  (unsigned long long)t->next_seq);
 		goto out;
 	}
 	if (ev.seq != t->next_seq) {

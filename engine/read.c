@@ -487,7 +487,7 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 		int kn = (int)(k.mv_size > 64 ? 64 : k.mv_size);
 		const uint8_t *p = v.mv_data;
 		size_t n = v.mv_size;
-		bool fp = p[8] == 'F' || p[8] == 'N';
+		bool fp = n >= 9 && (p[8] == 'F' || p[8] == 'N');
 		if (n < 9 || (fp && n < 8 + 1 + TL_IDEM_FP_LEN + 1)) {
 			problem(vf, "idempotency key %.*s: record of %zu bytes",
 				kn, (char *)k.mv_data, n);
@@ -498,6 +498,11 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_event ev;
 		tl_err e;
 		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
+			if (out_of_memory(&e)) { /* not the data's */
+				*err = e;
+				rc = TL_ESTORAGE;
+				break;
+			}
 			problem(vf, "idempotency key %.*s: %s", kn,
 				(char *)k.mv_data, e.message);
 			continue;
@@ -512,6 +517,8 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 	}
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&scratch);
+	if (rc == TL_ESTORAGE)
+		return rc;
 	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read idempotency");
 }
 
@@ -629,6 +636,11 @@ static int verify_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 		expect = ver + 1;
 		tl_err e;
 		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
+			if (out_of_memory(&e)) { /* not the data's */
+				*err = e;
+				rc = TL_ESTORAGE;
+				break;
+			}
 			problem(vf, "stream index: %s", e.message);
 			continue;
 		}
@@ -643,6 +655,8 @@ static int verify_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 	}
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&scratch);
+	if (rc == TL_ESTORAGE)
+		return rc;
 	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read streams");
 }
 
@@ -804,13 +818,14 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		return rc ? rc : vf.problems;
 	/* Views are compared with a rebuild of their own (write txns).  A
 	 * damaged log (an event that does not decode, a gap) stops that
-	 * rebuild: a problem of its own, after what the log checks found,
-	 * not an error that would hide those.  Out of memory says nothing
-	 * of the data: an error. */
+	 * rebuild: a problem of its own, after the problems the log checks
+	 * found, not an error that would hide those.  When they found none,
+	 * the log is sound and the failure is the environment's (memory, a
+	 * write, the disk): an error, as anywhere else. */
 	{
 		tl_err e = { 0 };
 		rc = tl_verify_views(db, fn, arg, &e);
-		if (rc == TL_ESTORAGE && !out_of_memory(&e))
+		if (rc == TL_ESTORAGE && vf.problems > 0 && !out_of_memory(&e))
 			problem(&vf, "views: not compared, a rebuild from the log failed: %s",
 				e.message);
 		else if (rc < 0) {

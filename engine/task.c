@@ -934,6 +934,7 @@ int tl_task_doc(tl_db *db, MDB_txn *txn, const uint8_t id[16], MDB_val *doc)
 int tl_task_decode(const void *doc, size_t len, tl_task *t)
 {
 	msgpack_zone zone;
+	errno = 0; /* ENOMEM after a failure: memory, not the document */
 	if (!msgpack_zone_init(&zone, 2048)) {
 		memset(t, 0, sizeof *t);
 		errno = ENOMEM;

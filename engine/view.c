@@ -1858,7 +1858,8 @@ static void report(tl_problem_fn fn, void *arg, const char *msg)
 
 /* Compare two databases entry by entry; report the first differences.
  * Returns their number, or a negative code (err) when the databases could
- * not be read through: nothing compared is no "ok". */
+ * not be read through for want of memory or by an I/O error: nothing
+ * compared is no "ok".  A page LMDB finds damaged is a difference. */
 static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 		      tl_problem_fn fn, void *arg, tl_err *err)
 {
@@ -1931,9 +1932,16 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 	}
 	mdb_cursor_close(ca);
 	mdb_cursor_close(cb);
-	if ((rc = ra && ra != MDB_NOTFOUND ? ra
-		  : rb && rb != MDB_NOTFOUND ? rb : 0))
+	rc = ra && ra != MDB_NOTFOUND ? ra : rb && rb != MDB_NOTFOUND ? rb : 0;
+	if (rc == ENOMEM || rc == EIO)
 		return tl_mdb_err(err, rc, "compare view");
+	if (rc) {
+		snprintf(msg, sizeof msg, "view %s: the %s view cannot be read "
+			 "through: %s", what, rc == ra ? "stored" : "rebuilt",
+			 mdb_strerror(rc));
+		report(fn, arg, msg);
+		problems++;
+	}
 	return problems;
 }
 

@@ -21,7 +21,8 @@
 
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(TL_SANITIZER) || defined(__SANITIZE_ADDRESS__) || \
+	defined(__SANITIZE_THREAD__)
 #define UNDER_SANITIZER 1
 #else
 #define UNDER_SANITIZER 0

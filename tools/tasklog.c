@@ -581,6 +581,11 @@ static bool doc_nomem;
 static FILE *real_stdout;
 static bool printed_durable;
 
+static int cli_oom(struct cli *c)
+{
+	return tl_err_set(&c->err, TL_ESTORAGE, "storage", "out of memory");
+}
+
 static json_t *doc_json(const uint8_t *doc, size_t len)
 {
 	json_t *v = mpjson_from_doc(doc, len);
@@ -1108,14 +1113,14 @@ static int render_result(struct cli *c, const tl_result *res,
 	*len = 0;
 	if (res->doc) {
 		if (!(v = doc_json(res->doc, res->doc_len)))
-			return tl_err_set(&c->err, TL_ESTORAGE, "", "%s",
+			return tl_err_set(&c->err, TL_ESTORAGE,
+					  doc_nomem ? "storage" : "", "%s",
 					  doc_nomem ? "out of memory"
 						    : "undecodable document");
 	} else if (c->json) {
 		if (!(v = json_pack("{s:I,s:b}", "seq", (json_int_t)res->seq,
 				    "appended", res->appended)))
-			return tl_err_set(&c->err, TL_ESTORAGE, "",
-					  "out of memory");
+			return cli_oom(c);
 	} else {
 		return 0; /* nothing to print */
 	}
@@ -1157,7 +1162,7 @@ static int render_result(struct cli *c, const tl_result *res,
 		*len = 0;
 		ok = false;
 	}
-	return ok ? 0 : tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+	return ok ? 0 : cli_oom(c);
 }
 
 /* Run one request in its own transaction; print its result once it is
@@ -1237,8 +1242,7 @@ static int run_task_write(struct cli *c)
 		if (c->tags_len) {
 			tags = calloc(c->tags_len, sizeof *tags);
 			if (!tags)
-				return tl_err_set(&c->err, TL_ESTORAGE, "",
-						  "out of memory");
+				return cli_oom(c);
 			for (size_t i = 0; i < c->tags_len; i++)
 				tags[i] = tl_s(c->tags[i]);
 			cmd.tags = tags;
@@ -1269,8 +1273,7 @@ static int run_task_write(struct cli *c)
 	case TL_TASK_UNTAG:
 		tags = calloc(1, sizeof *tags);
 		if (!tags)
-			return tl_err_set(&c->err, TL_ESTORAGE, "",
-					  "out of memory");
+			return cli_oom(c);
 		tags[0] = tl_s(c->words[1]);
 		cmd.tags = tags;
 		cmd.tags_len = 1;
@@ -1345,7 +1348,8 @@ static int collect_event(void *arg, const tl_event *ev)
 
 static int collect_failed(struct cli *c)
 {
-	return tl_err_set(&c->err, TL_ESTORAGE, "", "%s",
+	return tl_err_set(&c->err, TL_ESTORAGE, doc_nomem ? "storage" : "",
+			  "%s",
 			  doc_nomem ? "out of memory" : "undecodable record");
 }
 
@@ -1541,7 +1545,7 @@ static int run_task_list(struct cli *c)
 
 	if (!all) {
 		json_decref(k.items);
-		return tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+		return cli_oom(c);
 	}
 	tl_list_query q = {
 		.assignees = v[0], .assignees_len = lens[0],
@@ -1759,7 +1763,7 @@ static int notifications_read(struct cli *c)
 	if (c->words_len < 2)
 		return usage_error(c, NULL, "missing notification ID");
 	if (!(ids = calloc(c->words_len - 1, sizeof *ids)))
-		return tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+		return cli_oom(c);
 	for (size_t i = 1; i < c->words_len; i++)
 		ids[i - 1] = tl_s(c->words[i]);
 	cmd.id = opt_slice(c, O_MEMBER);
@@ -1914,8 +1918,7 @@ static int run_verify(struct cli *c)
 {
 	json_t *problems = json_array();
 	if (!problems)
-		return tl_err_set(&c->err, TL_ESTORAGE, "storage",
-				  "out of memory");
+		return cli_oom(c);
 	int n = has(c, O_NO_VIEWS)
 			? tl_verify_log(c->db, &c->ctx, collect_problem,
 					problems, &c->err)
@@ -2059,7 +2062,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	c->tags = calloc((size_t)argc, sizeof *c->tags);
 	c->words = calloc((size_t)argc, sizeof *c->words);
 	if (!c->tags || !c->words)
-		return tl_err_set(&c->err, TL_ESTORAGE, "", "out of memory");
+		return cli_oom(c);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -2109,8 +2112,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				if (!c->many[o] &&
 				    !(c->many[o] = calloc((size_t)argc,
 							  sizeof *c->many[o])))
-					return tl_err_set(&c->err, TL_ESTORAGE,
-							  "", "out of memory");
+					return cli_oom(c);
 				c->many[o][c->many_len[o]++] = value;
 			} else if (c->val[o] && o != O_JSON && o != O_HELP) {
 				return usage_error(c, shown,
