@@ -558,9 +558,11 @@ static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
 			continue;
 		int is = entry_is(&v, member);
 		if (is < 0) {
-			rc = is == -2 ? tl_err_oom(err)
-				      : tl_err_set(err, TL_ESTORAGE, "storage",
-						   "corrupt notification entry");
+			rc = is == -2
+				     ? tl_err_oom(err)
+				     : tl_err_set(err, TL_ESTORAGE, "storage",
+						  "corrupt notification "
+						  "entry");
 			break;
 		}
 		if (!is)

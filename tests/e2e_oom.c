@@ -198,7 +198,8 @@ Test(oom, every_allocation_failing_in_a_write_appends_nothing)
 	const char *const add[] = { "--json", "--now", now, "task", "add",
 				    "--title", "Demo", "--type", "demo",
 				    "--link", "account:7", "--assignee",
-				    "alice", "--due", "2026-12-01T10:00:00+01:00",
+				    "alice", "--due",
+				    "2026-12-01T10:00:00+01:00",
 				    "--tag", "q4", NULL };
 	long k;
 	for (k = 1;; k++) {

@@ -2333,7 +2333,8 @@ int main(int argc, char **argv)
 out:
 	stdout = real_stdout;
 	bool whole = !ferror(mem);
-	whole = fclose(mem) == 0 && out && whole; /* its last realloc may fail */
+	/* the stream's last realloc, at fclose, may fail too */
+	whole = fclose(mem) == 0 && out && whole;
 	if (!whole)
 		out_len = 0;
 	if (printed_durable) {
