@@ -133,7 +133,7 @@ test: deps
 test-unit: all $(B)/tests/unit $(B)/tests/e2e $(B)/tests/fault \
 		$(B)/tests/failalloc.so
 	$(B)/tests/unit --jobs 2
-	$(B)/tests/fault --jobs 2
+	GLIBC_TUNABLES=glibc.malloc.tcache_count=0 $(B)/tests/fault --jobs 2
 	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) \
 		TL_FAILALLOC=$(CURDIR)/$(B)/tests/failalloc.so $(B)/tests/e2e --jobs 2
 
