@@ -191,7 +191,54 @@ Test(oom, every_allocation_failing_in_reading_commands)
 	}
 }
 
-Test(oom, every_allocation_failing_in_a_write_appends_nothing)
+/* Every allocation of a command that appends `appends` events (each
+ * success: a JSON document) failing in turn; then verify is clean.  A
+ * word "%K" is a value of its own in each run ("v1", "v2", ...), so that
+ * every run changes something. */
+static long sweep_write(const char *const words[], const char *what,
+			long long appends)
+{
+	long long after;
+	long long before = tu_stat(ws, "events");
+	long k;
+	for (k = 1;; k++, before = after) {
+		const char *w[40];
+		char v[32];
+		snprintf(v, sizeof v, "v%ld", k);
+		size_t n;
+		for (n = 0; words[n]; n++) {
+			cr_assert_lt(n, 39);
+			w[n] = strcmp(words[n], "%K") ? words[n] : v;
+		}
+		w[n] = NULL;
+		tu_run r;
+		bool hit;
+		run_failing(&r, k, w, &hit);
+		after = tu_stat(ws, "events");
+		if (r.status != 0) {
+			expect_oom(&r, k, what);
+			cr_assert_eq(after, before,
+				     "%s, allocation %ld failing: failed, yet "
+				     "appended", what, k);
+		} else {
+			cr_assert(r.json, "%s, allocation %ld failing: "
+				  "stdout is not JSON: %s", what, k, r.out);
+			cr_assert_eq(after, before + appends,
+				     "%s, allocation %ld failing: exit 0 with "
+				     "%lld events appended", what, k,
+				     after - before);
+		}
+		tu_run_release(&r);
+		if (!hit)
+			break;
+	}
+	tu_run r;
+	OK(&r, "verify");
+	tu_run_release(&r);
+	return k - 1;
+}
+
+Test(oom, every_allocation_failing_in_a_task_add_appends_nothing)
 {
 	if (UNDER_SANITIZER)
 		cr_skip_test("a sanitizer owns malloc");
@@ -201,32 +248,70 @@ Test(oom, every_allocation_failing_in_a_write_appends_nothing)
 				    "alice", "--due",
 				    "2026-12-01T10:00:00+01:00",
 				    "--tag", "q4", NULL };
+	long n = sweep_write(add, "task add", 1);
+	cr_assert_gt(n, 100);
+}
+
+Test(oom, every_allocation_failing_in_an_update_appends_nothing)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	tu_run r;
+	OK(&r, "task", "list", "--now", now);
+	char task[40];
+	snprintf(task, sizeof task, "%s",
+		 tu_str(json_array_get(json_object_get(r.json, "items"), 0),
+			"id"));
+	tu_run_release(&r);
+	const char *const update[] = { "--json", "--now", now, "task",
+				       "update", task, "--title", "%K",
+				       "--notes", "%K", NULL };
+	const char *const member[] = { "--json", "--now", now, "member",
+				       "add", "bob", "--name", "Bob", NULL };
+	cr_assert_gt(sweep_write(update, "task update", 1), 100);
+	/* the first success adds bob; later runs are refused (conflict)
+	 * before they append: only the runs up to it count */
 	long k;
 	for (k = 1;; k++) {
 		long long before = tu_stat(ws, "events");
-		tu_run r;
 		bool hit;
-		run_failing(&r, k, add, &hit);
+		run_failing(&r, k, member, &hit);
 		long long after = tu_stat(ws, "events");
-		if (r.status != 0) {
-			expect_oom(&r, k, "task add");
-			cr_assert_eq(after, before,
-				     "task add, allocation %ld failing: "
-				     "failed, yet appended", k);
-		} else {
-			cr_assert(r.json, "task add, allocation %ld failing: "
-				  "stdout is not JSON: %s", k, r.out);
-			cr_assert_eq(after, before + 1,
-				     "task add, allocation %ld failing: "
-				     "exit 0 with %lld events appended", k,
-				     after - before);
+		if (r.status == 0) {
+			cr_assert_eq(after, before + 1, "member add, "
+				     "allocation %ld failing", k);
+			tu_run_release(&r);
+			break;
 		}
+		expect_oom(&r, k, "member add");
+		cr_assert_eq(after, before, "member add, allocation %ld "
+			     "failing: failed, yet appended", k);
+		tu_run_release(&r);
+		cr_assert(hit, "member add failed without a fault");
+	}
+}
+
+/* A rebuild rewrites the views only: it succeeds or leaves them as they
+ * were, and verify is clean either way. */
+Test(oom, every_allocation_failing_in_a_rebuild_keeps_the_views)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	const char *const rebuild[] = { "--json", "rebuild", NULL };
+	long k;
+	for (k = 1;; k++) {
+		tu_run r, v;
+		bool hit;
+		run_failing(&r, k, rebuild, &hit);
+		if (r.status != 0)
+			expect_oom(&r, k, "rebuild");
+		OK(&v, "verify");
+		cr_assert(json_is_true(json_object_get(v.json, "ok")),
+			  "rebuild, allocation %ld failing: %s", k, v.out);
+		tu_run_release(&v);
 		tu_run_release(&r);
 		if (!hit)
 			break;
 	}
-	cr_assert_gt(k, 10, "only %ld allocations", k - 1);
-	tu_run r;
-	OK(&r, "verify");
-	tu_run_release(&r);
+	cr_assert_gt(k, 50, "only %ld allocations", k - 1);
 }
