@@ -30,6 +30,7 @@
 
 static char *ws;
 static char report[256];
+static char big[40]; /* a task whose notes make every output long */
 static const char *now = "2026-11-20T09:00:00Z";
 
 static void setup(void)
@@ -45,8 +46,16 @@ static void setup(void)
 		   "--tag", "vip", "--now", now);
 		tu_run_release(&r);
 	}
-	DO("task", "add", "--title", "Send the offer", "--link", "lead:1",
-	   "--notes", "two pages", "--now", now);
+	/* Notes of 24 KB in 600 lines: outputs past the first 16 KB of a
+	 * growing buffer, so that its growth fails too. */
+	static char notes[600 * 40 + 1];
+	for (int i = 0; i < 600; i++)
+		snprintf(notes + 40 * i, 41, "%-39.39s\n",
+			 "line of the offer's notes, to be read");
+	OK(&r, "task", "add", "--title", "Send the offer", "--link", "lead:1",
+	   "--notes", notes, "--now", now);
+	snprintf(big, sizeof big, "%s", tu_str(r.json, "id"));
+	tu_run_release(&r);
 }
 
 static void teardown(void)
@@ -191,17 +200,38 @@ Test(oom, every_allocation_failing_in_reading_commands)
 	}
 }
 
-/* Every allocation of a command that appends `appends` events (each
- * success: a JSON document) failing in turn; then verify is clean.  A
- * word "%K" is a value of its own in each run ("v1", "v2", ...), so that
- * every run changes something. */
+/* The shape of an output: its JSON members' names, or its number of
+ * lines. */
+static void shape(const tu_run *r, char *out, size_t cap)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0, lines = 0;
+	out[0] = 0;
+	if (!r->json) {
+		for (size_t i = 0; i < r->out_len; i++)
+			lines += r->out[i] == '\n';
+		snprintf(out, cap, "%zu lines", lines);
+		return;
+	}
+	json_object_foreach(r->json, key, v)
+		n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s,",
+				      key);
+}
+
+/* Every allocation of a command that appends `appends` events failing in
+ * turn; then verify is clean.  A success must print what one without a
+ * fault prints, as far as its shape goes (the values differ: "%K" in
+ * words is a value of its own in each run, "v0", "v1", ..., so that every
+ * run changes something). */
 static long sweep_write(const char *const words[], const char *what,
 			long long appends)
 {
 	long long after;
 	long long before = tu_stat(ws, "events");
+	char want[2048] = "", got[2048];
 	long k;
-	for (k = 1;; k++, before = after) {
+	for (k = 0;; k++, before = after) {
 		const char *w[40];
 		char v[32];
 		snprintf(v, sizeof v, "v%ld", k);
@@ -221,15 +251,21 @@ static long sweep_write(const char *const words[], const char *what,
 				     "%s, allocation %ld failing: failed, yet "
 				     "appended", what, k);
 		} else {
-			cr_assert(r.json, "%s, allocation %ld failing: "
-				  "stdout is not JSON: %s", what, k, r.out);
+			shape(&r, got, sizeof got);
+			if (k == 0)
+				memcpy(want, got, sizeof want);
+			cr_assert_str_eq(got, want, "%s, allocation %ld "
+					 "failing: printed %s, wanted %s\n%s",
+					 what, k, got, want, r.out);
 			cr_assert_eq(after, before + appends,
 				     "%s, allocation %ld failing: exit 0 with "
 				     "%lld events appended", what, k,
 				     after - before);
 		}
+		cr_assert(k || r.status == 0, "%s: exit %d: %s", what,
+			  r.status, r.err);
 		tu_run_release(&r);
-		if (!hit)
+		if (k && !hit)
 			break;
 	}
 	tu_run r;
@@ -269,6 +305,10 @@ Test(oom, every_allocation_failing_in_an_update_appends_nothing)
 	const char *const member[] = { "--json", "--now", now, "member",
 				       "add", "bob", "--name", "Bob", NULL };
 	cr_assert_gt(sweep_write(update, "task update", 1), 100);
+	/* as a table of 600 lines of notes: past a buffer's first 16 KB */
+	const char *const update_text[] = { "--now", now, "task", "update",
+					    big, "--title", "%K", NULL };
+	cr_assert_gt(sweep_write(update_text, "task update (text)", 1), 100);
 	/* the first success adds bob; later runs are refused (conflict)
 	 * before they append: only the runs up to it count */
 	long k;

@@ -12,6 +12,7 @@
  * found, 3 conflict, 4 forbidden, 5 storage); see docs/cli.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -581,6 +582,69 @@ static bool doc_nomem;
 static FILE *real_stdout;
 static bool printed_durable;
 
+/* Set when text made in memory could not be made whole: what was built
+ * since must not be printed (main checks it with mpjson_nomem()). */
+static bool text_nomem;
+
+/* A FILE writing into memory that remembers an allocation that failed:
+ * glibc 2.36's open_memstream cuts the text when it cannot grow and
+ * tells no one (neither ferror nor fclose), and its fclose may free the
+ * text when its last realloc fails. */
+typedef struct membuf {
+	char *p; /* NUL-terminated once membuf_close() says true */
+	size_t len, cap;
+	bool failed;
+} membuf;
+
+static ssize_t membuf_write(void *cookie, const char *buf, size_t n)
+{
+	membuf *m = cookie;
+	if (m->failed)
+		return 0;
+	if (n >= m->cap - m->len) { /* room for a NUL as well */
+		size_t cap = m->cap ? m->cap : 4096;
+		while (n >= cap - m->len && cap <= SIZE_MAX / 2)
+			cap *= 2;
+		char *p = n < cap - m->len ? realloc(m->p, cap) : NULL;
+		if (!p) {
+			m->failed = text_nomem = true;
+			return 0;
+		}
+		m->p = p;
+		m->cap = cap;
+	}
+	memcpy(m->p + m->len, buf, n);
+	m->len += n;
+	return (ssize_t)n;
+}
+
+/* NULL (m failed) when out of memory. */
+static FILE *membuf_open(membuf *m)
+{
+	cookie_io_functions_t io = { .write = membuf_write };
+	*m = (membuf){ 0 };
+	FILE *f = fopencookie(m, "w", io);
+	if (!f)
+		m->failed = text_nomem = true;
+	return f;
+}
+
+/* Close f (NULL-safe): true when m holds all that was written to it,
+ * NUL-terminated (m->p may then still be NULL: nothing was written);
+ * else m is emptied. */
+static bool membuf_close(FILE *f, membuf *m)
+{
+	bool ok = f && fclose(f) == 0 && !m->failed;
+	if (ok && m->p)
+		m->p[m->len] = 0;
+	if (!ok) {
+		free(m->p);
+		*m = (membuf){ .failed = true };
+		text_nomem = true;
+	}
+	return ok;
+}
+
 static int cli_oom(struct cli *c)
 {
 	return tl_err_set(&c->err, TL_ESTORAGE, "storage", "out of memory");
@@ -768,17 +832,13 @@ static size_t raw_width(const char *s)
  * NULL when out of memory. */
 static char *cell_text(const char *s)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m)
-		return NULL;
-	put_clean(m, s);
-	if (fclose(m) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	membuf m;
+	FILE *f = membuf_open(&m);
+	if (f)
+		put_clean(f, s);
+	if (!membuf_close(f, &m))
+		return NULL; /* the page is not printed then: text_nomem */
+	return m.p ? m.p : strdup("");
 }
 
 /* Columns that s takes in a table. */
@@ -1140,29 +1200,32 @@ static int render_result(struct cli *c, const tl_result *res,
 	} else {
 		/* The human printers write to stdout: point it at memory for
 		 * the time (glibc's stdout is an assignable variable). */
-		FILE *real = stdout, *m = open_memstream(out, len);
-		ok = m != NULL;
-		if (ok) {
-			stdout = m;
+		membuf m;
+		FILE *real = stdout, *f = membuf_open(&m);
+		if (f) {
+			stdout = f;
 			human(v);
 			stdout = real;
-			ok = !ferror(m);
-			ok = fclose(m) == 0 && ok;
-			if (!ok) {
-				free(*out);
-				*out = NULL;
-				*len = 0;
-			}
 		}
+		ok = membuf_close(f, &m);
+		*out = m.p;
+		*len = m.len;
 	}
 	json_decref(v);
-	if (ok && mpjson_nomem()) { /* v may have been short */
+	if (ok && (mpjson_nomem() || text_nomem)) { /* v may be short */
 		free(*out);
 		*out = NULL;
 		*len = 0;
 		ok = false;
 	}
 	return ok ? 0 : cli_oom(c);
+}
+
+/* A map that stayed full though it grew at each try. */
+static int map_full(struct cli *c)
+{
+	return tl_err_set(&c->err, TL_ESTORAGE, "storage",
+			  "map full, grown %d times", EAGAIN_RETRIES);
 }
 
 /* Run one request in its own transaction; print its result once it is
@@ -1185,10 +1248,17 @@ static int exec_one(struct cli *c, tl_cmd *cmd,
 		if ((rc = tl_txn_begin(c->db, &t, &c->err)))
 			return rc;
 		rc = tl_txn_exec(t, &c->ctx, cmd, 1, &res, &c->err);
-		if (rc) {
-			tl_txn_abort(t); /* grows the map when it was full */
+		if (rc == TL_EAGAIN) {
+			/* The map is full: commit ends the transaction
+			 * (nothing of it is kept) and grows the map, or
+			 * says why it cannot. */
+			rc = tl_txn_commit(t, &c->err);
 			if (rc == TL_EAGAIN && tries < EAGAIN_RETRIES)
 				continue;
+			return rc && rc != TL_EAGAIN ? rc : map_full(c);
+		}
+		if (rc) {
+			tl_txn_abort(t);
 			return rc;
 		}
 		rc = render_result(c, &res, human, &out, &len);
@@ -1202,14 +1272,21 @@ static int exec_one(struct cli *c, tl_cmd *cmd,
 			free(out);
 			if (rc == TL_EAGAIN && tries < EAGAIN_RETRIES)
 				continue;
-			return rc;
+			return rc == TL_EAGAIN ? map_full(c) : rc;
 		}
 		/* Durable now: straight out, past main's buffer, whose
-		 * growth could fail. */
-		if (len)
-			fwrite(out, 1, len, real_stdout);
-		free(out);
+		 * growth could fail.  What fails from here on is not the
+		 * command's: it is said, and the exit status stays 0. */
 		printed_durable = true;
+		if (len && (fwrite(out, 1, len, real_stdout) != len ||
+			    fflush(real_stdout))) {
+			fputs("tasklog: done, but its result could not be "
+			      "written to the standard output: ",
+			      stderr);
+			fputs(strerror(errno), stderr);
+			fputc('\n', stderr);
+		}
+		free(out);
 		return 0;
 	}
 }
@@ -2260,13 +2337,51 @@ static void on_sigbus(int sig)
 	_exit(-TL_ESTORAGE);
 }
 
+/* Out of memory, said without allocating: the line on stderr unless it
+ * was said already, and on stdout the document sigbus_json (or --json)
+ * asks for. */
+static void say_oom(const struct cli *c, bool line_said)
+{
+	static const char doc[] = "{\"error\":{\"code\":\"storage\","
+				  "\"message\":\"out of memory\",\"field\":"
+				  "\"storage\"}}\n";
+	static const char verdict[] = "{\"ok\":false,\"problems\":"
+				      "[\"storage: out of memory\"]}\n";
+	if (!line_said)
+		fputs("tasklog: storage: out of memory\n", stderr);
+	if (sigbus_json == 2)
+		fputs(verdict, stdout);
+	else if (sigbus_json == 3)
+		fputs("storage: out of memory\n", stdout);
+	else if (sigbus_json || c->json)
+		fputs(doc, stdout);
+}
+
+/* A descriptor among 0, 1 and 2 that is closed would be taken by the
+ * next open, LMDB's data.mdb or lock.mdb among them, and what is printed
+ * would be written into it: each is opened on /dev/null instead.  Returns
+ * false when stdout was closed. */
+static bool std_fds_open(void)
+{
+	bool out_open = true;
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		out_open &= fd != 1;
+		int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+		if (n >= 0 && n != fd)
+			close(n); /* cannot happen: the lowest is taken */
+	}
+	return out_open;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { .err = { .index = -1 } };
 	int rc, status = 0;
 	struct sigaction sa = { .sa_handler = on_sigbus };
-	char *out = NULL;
-	size_t out_len = 0;
+	bool out_open = std_fds_open();
+	membuf out;
 
 	mpjson_init(); /* before any other use of jansson */
 	sigemptyset(&sa.sa_mask);
@@ -2287,9 +2402,9 @@ int main(int argc, char **argv)
 	 * assignable variable.)  A write prints its result to real_stdout
 	 * itself, after its commit (exec_one). */
 	real_stdout = stdout;
-	FILE *mem = open_memstream(&out, &out_len);
+	FILE *mem = membuf_open(&out);
 	if (!mem) {
-		fputs("tasklog: storage: out of memory\n", stderr);
+		say_oom(&c, false);
 		return -TL_ESTORAGE;
 	}
 	stdout = mem;
@@ -2332,25 +2447,26 @@ int main(int argc, char **argv)
 	}
 out:
 	stdout = real_stdout;
-	bool whole = !ferror(mem);
-	/* the stream's last realloc, at fclose, may fail too */
-	whole = fclose(mem) == 0 && out && whole;
-	if (!whole)
-		out_len = 0;
+	bool whole = membuf_close(mem, &out);
 	if (printed_durable) {
 		/* A write that is durable has printed its result: it did
 		 * not fail, whatever failed after. */
-	} else if (!whole || mpjson_nomem()) {
-		free(out); /* short of what it should hold */
-		out = NULL;
-		out_len = 0;
-		tl_err_set(&c.err, TL_ESTORAGE, "storage", "out of memory");
-		status = report_error(&c, c.subject);
-	}
-	if (out_len && fwrite(out, 1, out_len, stdout) != out_len && !status)
+	} else if (!whole || mpjson_nomem() || text_nomem) {
+		/* What was made is short of what it should hold. */
+		say_oom(&c, status && !strcmp(c.err.message, "out of memory"));
 		status = -TL_ESTORAGE;
-	free(out);
-	if (fflush(stdout) && !status)
+		out.len = 0;
+	} else if (out.len && !out_open) {
+		fputs("tasklog: the standard output is closed\n", stderr);
+		status = status ? status : -TL_ESTORAGE;
+		out.len = 0;
+	}
+	if (out.len && fwrite(out.p, 1, out.len, stdout) != out.len &&
+	    !status)
+		status = -TL_ESTORAGE;
+	free(out.p);
+	/* (a durable write said its own failure to print, exit 0) */
+	if ((fflush(stdout) || ferror(stdout)) && !status && !printed_durable)
 		status = -TL_ESTORAGE;
 	if (c.db)
 		tl_db_close(c.db);
