@@ -2007,3 +2007,32 @@ Test(bad_input, nothing_to_update_names_the_command)
 	cr_assert_eq(events(), before);
 	free(id);
 }
+
+/* Descriptors 0-2 closed by the caller: LMDB's files must not take them
+ * (before 0.3.6 `task list <&- >&-` wrote the table into data.mdb).  A
+ * read with its stdout closed fails; a write still succeeds; the
+ * workspace verifies clean after both. */
+Test(cli, closed_standard_descriptors_leave_the_workspace_alone)
+{
+	const char *script = "exec \"$0\" --db \"$1\" $2 <&- >&-";
+	const char *const list[] = { "-c", script, tu_bin(), ws,
+				     "task list", NULL };
+	const char *const add[] = { "-c", script, tu_bin(), ws,
+				    "task add --title Closed --link lead:9",
+				    NULL };
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+	long long events = tu_stat(ws, "events");
+
+	cr_assert_eq(tu_exec(&r, &o, list), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(tu_err_names(&r, "standard output is closed"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, &o, add), 0);
+	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), events + 1);
+	OK(&r, "verify");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+}
