@@ -173,7 +173,10 @@ typedef struct tl_open_opts {
  * tl_db_close aborts a tl_txn left open (it must not be used after).  A handle is used by one thread at a time (adopting a
  * map grown by another process remaps the file, which LMDB allows only
  * with no transaction of this process open); map_size applies to a new
- * workspace, or raises an existing one's stored size. */
+ * workspace, or raises an existing one's stored size.  Open with file
+ * descriptors 0, 1 and 2 open (on /dev/null if need be): LMDB's files
+ * would otherwise take one of them, and whatever the program prints
+ * there would be written into the workspace. */
 TL_API int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err);
 TL_API void tl_db_close(tl_db *db);
