@@ -2,7 +2,7 @@
  * failalloc.c - an LD_PRELOAD library for the end-to-end tests
  * (e2e_oom.c): with TL_FAIL_ALLOC=k in the environment, the k-th
  * allocation (malloc, calloc or realloc, by any object of the process)
- * made once main() has begun fails with ENOMEM, once.  When the process
+ * made while main() runs fails with ENOMEM, once.  When the process
  * ends by exit(), the file named by TL_FAIL_REPORT (if set) receives
  * "hit" or "miss" and the number of allocations counted, so that the
  * test knows when k has passed the last one.
@@ -79,12 +79,16 @@ __attribute__((destructor)) static void report(void)
 typedef int (*main_fn)(int, char **, char **);
 static main_fn real_main;
 
+/* Counted from main's start to its return: what runs at exit (gcov's
+ * dump of a coverage build) is not the program's. */
 static int counted_main(int argc, char **argv, char **envp)
 {
 	const char *k = getenv("TL_FAIL_ALLOC");
 	fail_at = k ? atol(k) : 0;
 	__atomic_store_n(&armed, fail_at > 0, __ATOMIC_SEQ_CST);
-	return real_main(argc, argv, envp);
+	int rc = real_main(argc, argv, envp);
+	__atomic_store_n(&armed, 0, __ATOMIC_SEQ_CST);
+	return rc;
 }
 
 typedef int (*start_fn)(main_fn, int, char **, void (*)(void),
