@@ -355,3 +355,45 @@ Test(oom, every_allocation_failing_in_a_rebuild_keeps_the_views)
 	}
 	cr_assert_gt(k, 50, "only %ld allocations", k - 1);
 }
+
+/* init: exit 0 with the workspace made (its output, or a line saying it
+ * could not be printed), or exit 5 "out of memory" with nothing made that
+ * a second init would not complete. */
+Test(oom, every_allocation_failing_in_an_init_leaves_a_workspace_or_none)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	char *saved = ws;
+	char fresh[300];
+	long k;
+	for (k = 1;; k++) {
+		snprintf(fresh, sizeof fresh, "%s/w%ld", saved, k);
+		ws = fresh; /* run_failing and OK use ws */
+		const char *const init[] = { "--json", "init", "--tz",
+					     "Europe/Berlin", NULL };
+		tu_run r;
+		bool hit;
+		run_failing(&r, k, init, &hit);
+		if (r.status != 0) {
+			expect_oom(&r, k, "init");
+			tu_run r2;
+			OK(&r2, "init", "--tz", "Europe/Berlin");
+			tu_run_release(&r2);
+		} else if (!r.json) {
+			cr_assert(strstr(r.err, "done, but its result could "
+					 "not be printed"),
+				  "init, allocation %ld failing: exit 0, "
+				  "stdout %s, stderr %s", k, r.out, r.err);
+		}
+		tu_run_release(&r);
+		tu_run v;
+		OK(&v, "verify");
+		cr_assert(json_is_true(json_object_get(v.json, "ok")),
+			  "init, allocation %ld failing: %s", k, v.out);
+		tu_run_release(&v);
+		if (!hit)
+			break;
+	}
+	ws = saved;
+	cr_assert_gt(k, 50, "only %ld allocations", k - 1);
+}

@@ -578,9 +578,20 @@ static int parse_number(struct cli *c, enum opt o, uint64_t *out)
 static bool doc_nomem;
 
 /* The process's stdout, while main keeps what a command prints in
- * memory; set once a write has printed its durable result there. */
+ * memory. */
 static FILE *real_stdout;
-static bool printed_durable;
+/* Set once the command's work is durable (an event appended, a workspace
+ * initialised, views rebuilt): a command that fails must have changed
+ * nothing, so what fails after this (printing its result) is said on
+ * stderr, and the exit status stays 0. */
+static bool done_durably;
+
+static void say_done_anyway(const char *why)
+{
+	fputs("tasklog: done, but its result could not be printed: ", stderr);
+	fputs(why, stderr);
+	fputc('\n', stderr);
+}
 
 /* Set when text made in memory could not be made whole: what was built
  * since must not be printed (main checks it with mpjson_nomem()). */
@@ -1135,6 +1146,7 @@ static int run_init(struct cli *c)
 	rc = tl_db_init(c->db, &io, &c->err);
 	if (rc)
 		return rc;
+	done_durably = true;
 	rc = tl_db_settings(c->db, &c->settings, &c->err);
 	if (rc)
 		return rc;
@@ -1277,14 +1289,11 @@ static int exec_one(struct cli *c, tl_cmd *cmd,
 		/* Durable now: straight out, past main's buffer, whose
 		 * growth could fail.  What fails from here on is not the
 		 * command's: it is said, and the exit status stays 0. */
-		printed_durable = true;
+		done_durably = true;
 		if (len && (fwrite(out, 1, len, real_stdout) != len ||
 			    fflush(real_stdout))) {
-			fputs("tasklog: done, but its result could not be "
-			      "written to the standard output: ",
-			      stderr);
-			fputs(strerror(errno), stderr);
-			fputc('\n', stderr);
+			say_done_anyway(strerror(errno));
+			clearerr(real_stdout); /* said: not again in main */
 		}
 		free(out);
 		return 0;
@@ -1957,6 +1966,7 @@ static int run_rebuild(struct cli *c)
 		fputc('\n', stderr);
 	if (rc)
 		return rc;
+	done_durably = true;
 	rebuilt = json_array();
 	for (size_t i = 0; i < (n ? n : all_len); i++) {
 		const char *name = n ? names[i] : tl_view_name(all[i]);
@@ -2440,6 +2450,9 @@ int main(int argc, char **argv)
 	rc = c.cmd->run(&c);
 	if (rc > 0) {
 		status = rc; /* the command printed its own outcome */
+	} else if (rc < 0 && done_durably) {
+		say_done_anyway(c.err.message[0] ? c.err.message
+						 : tl_code_name(rc));
 	} else if (rc < 0) {
 		if (!c.err.code)
 			tl_err_set(&c.err, rc, "", "%s", tl_code_name(rc));
@@ -2448,9 +2461,11 @@ int main(int argc, char **argv)
 out:
 	stdout = real_stdout;
 	bool whole = membuf_close(mem, &out);
-	if (printed_durable) {
-		/* A write that is durable has printed its result: it did
-		 * not fail, whatever failed after. */
+	if (done_durably && (!whole || mpjson_nomem() || text_nomem)) {
+		say_done_anyway("out of memory");
+		out.len = 0;
+	} else if (done_durably) {
+		/* printed below, or by the write itself */
 	} else if (!whole || mpjson_nomem() || text_nomem) {
 		/* What was made is short of what it should hold. */
 		say_oom(&c, status && !strcmp(c.err.message, "out of memory"));
@@ -2465,9 +2480,12 @@ out:
 	    !status)
 		status = -TL_ESTORAGE;
 	free(out.p);
-	/* (a durable write said its own failure to print, exit 0) */
-	if ((fflush(stdout) || ferror(stdout)) && !status && !printed_durable)
-		status = -TL_ESTORAGE;
+	if ((fflush(stdout) || ferror(stdout)) && !status) {
+		if (done_durably)
+			say_done_anyway(strerror(errno));
+		else
+			status = -TL_ESTORAGE;
+	}
 	if (c.db)
 		tl_db_close(c.db);
 	free(c.tags);
