@@ -2010,8 +2010,9 @@ Test(bad_input, nothing_to_update_names_the_command)
 
 /* Descriptors 0-2 closed by the caller: LMDB's files must not take them
  * (before 0.3.6 `task list <&- >&-` wrote the table into data.mdb).  A
- * read with its stdout closed fails; a write still succeeds; the
- * workspace verifies clean after both. */
+ * read with its stdout closed fails; a write and a rebuild still succeed
+ * and say that their result could not be printed; the workspace
+ * verifies clean after them. */
 Test(cli, closed_standard_descriptors_leave_the_workspace_alone)
 {
 	const char *script = "exec \"$0\" --db \"$1\" $2 <&- >&-";
@@ -2030,6 +2031,14 @@ Test(cli, closed_standard_descriptors_leave_the_workspace_alone)
 	tu_run_release(&r);
 	cr_assert_eq(tu_exec(&r, &o, add), 0);
 	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	cr_assert(tu_err_names(&r, "the standard output is closed"), "%s",
+		  r.err); /* done, and said so once */
+	tu_run_release(&r);
+	const char *const rebuild[] = { "-c", script, tu_bin(), ws,
+					"rebuild", NULL };
+	cr_assert_eq(tu_exec(&r, &o, rebuild), 0);
+	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	cr_assert(tu_err_names(&r, "done, but"), "%s", r.err);
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), events + 1);
 	OK(&r, "verify");

@@ -379,9 +379,17 @@ Test(oom, every_allocation_failing_in_an_init_leaves_a_workspace_or_none)
 			tu_run r2;
 			OK(&r2, "init", "--tz", "Europe/Berlin");
 			tu_run_release(&r2);
-		} else if (!r.json) {
-			cr_assert(strstr(r.err, "done, but its result could "
-					 "not be printed"),
+		} else if (strstr(r.err, "done, but its result could not "
+				  "be printed")) {
+			/* said once, and nothing half printed */
+			cr_assert(tu_err_names(&r, "done, but"),
+				  "init, allocation %ld failing: stderr %s", k,
+				  r.err);
+			cr_assert_eq(r.out_len, 0, "init, allocation %ld "
+				     "failing: stdout %s", k, r.out);
+		} else {
+			cr_assert(r.json && json_is_true(json_object_get(
+						     r.json, "ok")),
 				  "init, allocation %ld failing: exit 0, "
 				  "stdout %s, stderr %s", k, r.out, r.err);
 		}

@@ -585,9 +585,16 @@ static FILE *real_stdout;
  * nothing, so what fails after this (printing its result) is said on
  * stderr, and the exit status stays 0. */
 static bool done_durably;
+/* False when the caller closed descriptor 1 (it is /dev/null now). */
+static bool stdout_open = true;
 
+/* Once a process: the first reason is the one said. */
 static void say_done_anyway(const char *why)
 {
+	static bool said;
+	if (said)
+		return;
+	said = true;
 	fputs("tasklog: done, but its result could not be printed: ", stderr);
 	fputs(why, stderr);
 	fputc('\n', stderr);
@@ -1290,11 +1297,11 @@ static int exec_one(struct cli *c, tl_cmd *cmd,
 		 * growth could fail.  What fails from here on is not the
 		 * command's: it is said, and the exit status stays 0. */
 		done_durably = true;
-		if (len && (fwrite(out, 1, len, real_stdout) != len ||
-			    fflush(real_stdout))) {
+		if (len && !stdout_open)
+			say_done_anyway("the standard output is closed");
+		else if (len && (fwrite(out, 1, len, real_stdout) != len ||
+				 fflush(real_stdout)))
 			say_done_anyway(strerror(errno));
-			clearerr(real_stdout); /* said: not again in main */
-		}
 		free(out);
 		return 0;
 	}
@@ -2390,8 +2397,9 @@ int main(int argc, char **argv)
 	struct cli c = { .err = { .index = -1 } };
 	int rc, status = 0;
 	struct sigaction sa = { .sa_handler = on_sigbus };
-	bool out_open = std_fds_open();
 	membuf out;
+
+	stdout_open = std_fds_open();
 
 	mpjson_init(); /* before any other use of jansson */
 	sigemptyset(&sa.sa_mask);
@@ -2460,32 +2468,37 @@ int main(int argc, char **argv)
 	}
 out:
 	stdout = real_stdout;
-	bool whole = membuf_close(mem, &out);
-	if (done_durably && (!whole || mpjson_nomem() || text_nomem)) {
+	/* What was made is short of what it should hold? */
+	bool whole = membuf_close(mem, &out) && !mpjson_nomem() && !text_nomem;
+	if (!whole && done_durably) {
 		say_done_anyway("out of memory");
 		out.len = 0;
-	} else if (done_durably) {
-		/* printed below, or by the write itself */
-	} else if (!whole || mpjson_nomem() || text_nomem) {
-		/* What was made is short of what it should hold. */
+	} else if (!whole) {
 		say_oom(&c, status && !strcmp(c.err.message, "out of memory"));
 		status = -TL_ESTORAGE;
 		out.len = 0;
-	} else if (out.len && !out_open) {
+	} else if (out.len && !stdout_open && done_durably) {
+		say_done_anyway("the standard output is closed");
+		out.len = 0;
+	} else if (out.len && !stdout_open) {
 		fputs("tasklog: the standard output is closed\n", stderr);
 		status = status ? status : -TL_ESTORAGE;
 		out.len = 0;
 	}
-	if (out.len && fwrite(out.p, 1, out.len, stdout) != out.len &&
-	    !status)
-		status = -TL_ESTORAGE;
+	/* A write that fell short, a flush that failed, or an error left on
+	 * the stream by an earlier write: one failure. */
+	int werr = 0;
+	if (out.len && fwrite(out.p, 1, out.len, stdout) != out.len)
+		werr = errno ? errno : EIO;
+	if (fflush(stdout) && !werr)
+		werr = errno ? errno : EIO;
+	if (ferror(stdout) && !werr)
+		werr = EIO;
 	free(out.p);
-	if ((fflush(stdout) || ferror(stdout)) && !status) {
-		if (done_durably)
-			say_done_anyway(strerror(errno));
-		else
-			status = -TL_ESTORAGE;
-	}
+	if (werr && done_durably)
+		say_done_anyway(strerror(werr));
+	else if (werr && !status)
+		status = -TL_ESTORAGE;
 	if (c.db)
 		tl_db_close(c.db);
 	free(c.tags);
