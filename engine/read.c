@@ -453,14 +453,15 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 		problem(vf, "meta: week start is neither monday nor sunday");
 	tl_member m;
 	tl_err e;
+	int lr = 0;
 	if (tl_meta_get(db, txn, "admin", &v))
 		problem(vf, "meta: no first admin");
-	else if (tl_member_load(db, txn, (tl_slice){ v.mv_data, v.mv_size },
-				&m, zone, &e) == TL_ESTORAGE &&
+	else if ((lr = tl_member_load(db, txn,
+				      (tl_slice){ v.mv_data, v.mv_size }, &m,
+				      zone, &e)) == TL_ESTORAGE &&
 		 out_of_memory(&e))
 		problem(vf, "meta: the first admin not checked: out of memory");
-	else if (tl_member_load(db, txn, (tl_slice){ v.mv_data, v.mv_size },
-				&m, zone, &e))
+	else if (lr)
 		problem(vf, "meta: the first admin '%.*s' is not a member",
 			(int)(v.mv_size > 64 ? 64 : v.mv_size),
 			(char *)v.mv_data);
