@@ -1,0 +1,460 @@
+/*
+ * human.c - the command line's output for people.
+ *
+ * Documents come here already converted to JSON values (json.c); this file
+ * lays them out: a task or member as "Key  value" lines, lists of tasks,
+ * members, timeline entries and notifications as tables that fit an
+ * 80-column terminal, with the labels of the CRM ("To Do", "Follow Up").
+ * Text from the workspace is written through put_clean(), so a title
+ * cannot move the cursor or reorder the line it is printed on.  Everything
+ * goes to stdout, which main() points at a buffer in memory.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "human.h"
+#include "membuf.h"
+#include "tasklog.h"
+
+/* Write s to f with control characters and bytes that are not UTF-8
+ * escaped as \xNN, so that an error stays on one line whatever value it
+ * quotes. */
+void put_clean(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* A whole UTF-8 character passes, but for C1 controls
+		 * (U+0080..U+009F) and the bidirectional overrides and
+		 * isolates (U+202A..U+202E, U+2066..U+2069), which a
+		 * terminal acts on; a stray byte does not. */
+		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+		bool acts = (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+			    (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa &&
+			     p[2] <= 0xae) ||
+			    (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
+			     p[2] <= 0xa9);
+		if (n > 1 && !acts && strnlen((const char *)p, n) == n &&
+		    tl_utf8_valid((const char *)p, n)) {
+			fwrite(p, 1, n, f);
+			p += n - 1;
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			fprintf(f, "\\x%02x", *p);
+		} else {
+			fputc(*p, f);
+		}
+	}
+}
+
+static const char *label(const char *token, const char *const table[][2])
+{
+	for (size_t i = 0; table[i][0]; i++)
+		if (!strcmp(token, table[i][0]))
+			return table[i][1];
+	return token;
+}
+
+static const char *const type_labels[][2] = {
+	{ "call", "Call" },         { "email", "Email" },
+	{ "message", "Message" },   { "meeting", "Meeting" },
+	{ "chat", "Chat" },         { "proposal", "Proposal" },
+	{ "note", "Note" },         { "task", "Task" },
+	{ "follow_up", "Follow Up" }, { "demo", "Demo" },
+	{ NULL, NULL }
+};
+
+static const char *const status_labels[][2] = {
+	{ "todo", "To Do" },         { "in_progress", "In Progress" },
+	{ "on_hold", "On Hold" },    { "completed", "Completed" },
+	{ "cancelled", "Cancelled" }, { NULL, NULL }
+};
+
+/* The text of a string member, "-" when it is null or missing. */
+static const char *str_or_dash(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "-";
+}
+
+static void kv_line(const char *key, const char *value)
+{
+	printf("%-12s", key);
+	put_clean(stdout, value);
+	putchar('\n');
+}
+
+void human_task(const json_t *t)
+{
+	const json_t *link = json_object_get(t, "link");
+	const json_t *by = json_object_get(t, "created_by");
+	const json_t *tags = json_object_get(t, "tags");
+	const json_t *autom = json_object_get(t, "automation");
+	const json_t *notes = json_object_get(t, "notes");
+	char buf[512];
+	size_t i;
+	json_t *tag;
+
+	kv_line("ID", str_or_dash(t, "id"));
+	kv_line("Title", str_or_dash(t, "title"));
+	kv_line("Type", label(str_or_dash(t, "type"), type_labels));
+	kv_line("Status", label(str_or_dash(t, "status"), status_labels));
+	kv_line("Due", str_or_dash(t, "due_at"));
+	kv_line("Assignee", str_or_dash(t, "assignee"));
+	snprintf(buf, sizeof buf, "%s:%s", str_or_dash(link, "type"),
+		 str_or_dash(link, "id"));
+	kv_line("Record", buf);
+	if (json_object_get(t, "pipeline") &&
+	    !json_is_null(json_object_get(t, "pipeline"))) {
+		kv_line("Pipeline", str_or_dash(t, "pipeline"));
+		kv_line("Stage", str_or_dash(t, "stage"));
+	}
+	printf("%-12s", "Tags");
+	json_array_foreach(tags, i, tag) {
+		fputs(i ? ", " : "", stdout);
+		put_clean(stdout, json_string_value(tag) ? json_string_value(tag)
+							 : "");
+	}
+	puts(json_array_size(tags) ? "" : "-");
+	snprintf(buf, sizeof buf, "%s by %s%s", str_or_dash(t, "created_at"),
+		 str_or_dash(by, "id"),
+		 !strcmp(str_or_dash(by, "kind"), "system") ? " (system)" : "");
+	kv_line("Created", buf);
+	kv_line("Updated", str_or_dash(t, "updated_at"));
+	kv_line("Completed", str_or_dash(t, "completed_at"));
+	if (json_is_object(autom)) {
+		snprintf(buf, sizeof buf, "rule %s step %" JSON_INTEGER_FORMAT
+			 ", %s, %s, %" JSON_INTEGER_FORMAT " attempts",
+			 str_or_dash(autom, "rule"),
+			 json_integer_value(json_object_get(autom, "step")),
+			 str_or_dash(autom, "action"),
+			 str_or_dash(autom, "state"),
+			 json_integer_value(json_object_get(autom, "attempts")));
+		kv_line("Automation", buf);
+	}
+	if (json_is_true(json_object_get(t, "deleted")))
+		kv_line("Deleted", "yes");
+	snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(t, "version")));
+	kv_line("Version", buf);
+	if (json_is_string(notes)) {
+		printf("Notes\n");
+		/* Notes may span lines: indent each one. */
+		const char *s = json_string_value(notes);
+		while (*s) {
+			const char *nl = strchr(s, '\n');
+			size_t n = nl ? (size_t)(nl - s) : strlen(s);
+			printf("    %.*s\n", (int)n, s);
+			s += n + (nl != NULL);
+		}
+	}
+}
+
+void human_member(const json_t *m)
+{
+	kv_line("ID", str_or_dash(m, "id"));
+	kv_line("Name", str_or_dash(m, "name"));
+	kv_line("Role", str_or_dash(m, "role"));
+	kv_line("CRM access",
+		json_is_true(json_object_get(m, "crm_access")) ? "yes" : "no");
+	kv_line("Kind", str_or_dash(m, "kind"));
+}
+
+void human_event(const json_t *e)
+{
+	const json_t *actor = json_object_get(e, "actor");
+
+	printf("%6" JSON_INTEGER_FORMAT "  %s  %-22s  %-36s  %s\n",
+	       json_integer_value(json_object_get(e, "seq")),
+	       str_or_dash(e, "at"), str_or_dash(e, "type"),
+	       str_or_dash(e, "stream"), str_or_dash(actor, "id"));
+}
+
+/* Tasks as a table that fits an 80-column terminal: ID (the first 8
+ * characters), DUE (UTC, to the minute), STATUS, TYPE, ASSIGNEE, and as
+ * much of the TITLE as fits, cut with an ellipsis.  Widths are terminal
+ * columns: wide characters (CJK, most emoji) take two, combining marks
+ * none (the C library's wcwidth in the C.UTF-8 locale, see main). */
+#define TABLE_WIDTH 80
+#define ASSIGNEE_WIDTH_MAX 12
+#define TITLE_WIDTH_MIN 10
+
+/* The code point at s (valid UTF-8: the engine stores no other) and its
+ * byte length in *len. */
+static uint32_t utf8_next(const char *s, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (p[0] < 0x80 || !p[1]) {
+		*len = 1;
+		return p[0];
+	}
+	size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+	uint32_t cp = p[0] & (0x7f >> n);
+	size_t i;
+	for (i = 1; i < n && (p[i] & 0xc0) == 0x80; i++)
+		cp = cp << 6 | (p[i] & 0x3f);
+	*len = i;
+	return cp;
+}
+
+/* Columns of one code point: 0 for combining marks, 2 for wide ones, 1
+ * for what the C library does not know (no UTF-8 locale, unassigned). */
+static size_t cp_width(uint32_t cp)
+{
+	int w = cp < 0x80 ? 1 : wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : (size_t)w;
+}
+
+static size_t raw_width(const char *s)
+{
+	size_t w = 0, len;
+	for (; *s; s += len)
+		w += cp_width(utf8_next(s, &len));
+	return w;
+}
+
+/* s as tables print it: what a terminal would act on (C1 controls,
+ * bidirectional overrides and isolates) escaped as put_clean() does, so
+ * that a title cannot reorder or hide the rest of its line.  malloc'd;
+ * NULL when out of memory. */
+static char *cell_text(const char *s)
+{
+	membuf m;
+	FILE *f = membuf_open(&m);
+	if (f)
+		put_clean(f, s);
+	if (!membuf_close(f, &m))
+		return NULL; /* the page is not printed then: text_nomem */
+	return m.p ? m.p : strdup("");
+}
+
+/* Columns that s takes in a table. */
+static size_t text_width(const char *s)
+{
+	char *t = cell_text(s);
+	size_t w = raw_width(t ? t : s);
+	free(t);
+	return w;
+}
+
+/* The byte length of the longest prefix of s at most `cols` wide; its
+ * width in *width. */
+static size_t text_prefix(const char *s, size_t cols, size_t *width)
+{
+	size_t i = 0, w = 0, len;
+	while (s[i]) {
+		size_t cw = cp_width(utf8_next(s + i, &len));
+		if (w + cw > cols)
+			break;
+		w += cw;
+		i += len;
+	}
+	*width = w;
+	return i;
+}
+
+/* The last 8 characters of a UUID for tables: UUIDv7s made within a
+ * minute share their first 8, while their ends are random. */
+static void short_id(const char *id, char *out, size_t cap)
+{
+	size_t n = strlen(id);
+	snprintf(out, cap, "%s", n > 8 ? id + n - 8 : id);
+}
+
+/* s in a column w wide: cut with "…" when wider, padded with spaces
+ * unless it is the last column. */
+static void put_cell(const char *raw, size_t w, bool last)
+{
+	char *t = cell_text(raw);
+	const char *s = t ? t : raw;
+	size_t n = raw_width(s);
+
+	if (n > w) {
+		fwrite(s, 1, text_prefix(s, w - 1, &n), stdout);
+		fputs("\xe2\x80\xa6", stdout); /* … */
+		n++;
+	} else {
+		fputs(s, stdout);
+	}
+	if (!last)
+		printf("%*s", (int)(w - n + 2), "");
+	free(t);
+}
+
+static size_t max_size(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+void human_task_table(const json_t *items, const char *next)
+{
+	size_t i, w_status = 6, w_type = 4, w_who = 8, used, w_title;
+	const json_t *t;
+
+	json_array_foreach(items, i, t) {
+		w_status = max_size(w_status,
+				    text_width(label(str_or_dash(t, "status"),
+						     status_labels)));
+		w_type = max_size(w_type,
+				  text_width(label(str_or_dash(t, "type"),
+						   type_labels)));
+		w_who = max_size(w_who,
+				 text_width(str_or_dash(t, "assignee")));
+	}
+	if (w_who > ASSIGNEE_WIDTH_MAX)
+		w_who = ASSIGNEE_WIDTH_MAX;
+	used = (8 + 2) + (16 + 2) + (w_status + 2) + (w_type + 2) +
+	       (w_who + 2);
+	w_title = used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
+						       : TITLE_WIDTH_MIN;
+
+	put_cell("ID", 8, false);
+	put_cell("DUE (UTC)", 16, false);
+	put_cell("STATUS", w_status, false);
+	put_cell("TYPE", w_type, false);
+	put_cell("ASSIGNEE", w_who, false);
+	put_cell("TITLE", w_title, true);
+	putchar('\n');
+	json_array_foreach(items, i, t) {
+		const char *due = str_or_dash(t, "due_at");
+		char id[9], when[17];
+
+		short_id(str_or_dash(t, "id"), id, sizeof id);
+		if (strlen(due) >= 16 && due[10] == 'T')
+			snprintf(when, sizeof when, "%.10s %.5s", due,
+				 due + 11);
+		else
+			snprintf(when, sizeof when, "%s", due);
+		put_cell(id, 8, false);
+		put_cell(when, 16, false);
+		put_cell(label(str_or_dash(t, "status"), status_labels),
+			 w_status, false);
+		put_cell(label(str_or_dash(t, "type"), type_labels), w_type,
+			 false);
+		put_cell(str_or_dash(t, "assignee"), w_who, false);
+		put_cell(str_or_dash(t, "title"), w_title, true);
+		putchar('\n');
+	}
+	if (next && next[0])
+		printf("next page: --cursor %s\n", next);
+}
+
+/* Members as a table: ID, NAME, ROLE, CRM (yes/no) and KIND. */
+void human_member_table(const json_t *items)
+{
+	size_t i, w_id = 2, w_name = 4;
+	const json_t *m;
+
+	json_array_foreach(items, i, m) {
+		w_id = max_size(w_id, text_width(str_or_dash(m, "id")));
+		w_name = max_size(w_name, text_width(str_or_dash(m, "name")));
+	}
+	put_cell("ID", w_id, false);
+	put_cell("NAME", w_name, false);
+	printf("%-6s  %-3s  %s\n", "ROLE", "CRM", "KIND");
+	json_array_foreach(items, i, m) {
+		put_cell(str_or_dash(m, "id"), w_id, false);
+		put_cell(str_or_dash(m, "name"), w_name, false);
+		printf("%-6s  %-3s  %s\n", str_or_dash(m, "role"),
+		       json_is_true(json_object_get(m, "crm_access")) ? "yes"
+								     : "no",
+		       str_or_dash(m, "kind"));
+	}
+}
+
+/* "2026-03-02T09:00:00.000Z" as "2026-03-02 09:00" (UTC, to the minute). */
+static void short_time(const char *t, char out[17])
+{
+	if (strlen(t) >= 16 && t[10] == 'T')
+		snprintf(out, 17, "%.10s %.5s", t, t + 11);
+	else
+		snprintf(out, 17, "%s", t);
+}
+
+/* Upcoming tasks as the task table, then the history: AT, ACTOR and as
+ * much of the SUMMARY as fits 80 columns. */
+void human_timeline(const json_t *up, const json_t *items,
+			   const char *next)
+{
+	size_t i, w_actor = 5, w_sum;
+	const json_t *e;
+	char when[17];
+
+	if (json_array_size(up)) {
+		puts("Upcoming");
+		human_task_table(up, NULL);
+		putchar('\n');
+	}
+	puts("History");
+	json_array_foreach(items, i, e)
+		w_actor = max_size(w_actor,
+				   text_width(str_or_dash(json_object_get(e,
+						"actor"), "id")));
+	if (w_actor > 16)
+		w_actor = 16;
+	w_sum = TABLE_WIDTH - (16 + 2) - (w_actor + 2);
+	put_cell("AT (UTC)", 16, false);
+	put_cell("ACTOR", w_actor, false);
+	put_cell("SUMMARY", w_sum, true);
+	putchar('\n');
+	json_array_foreach(items, i, e) {
+		short_time(str_or_dash(e, "at"), when);
+		put_cell(when, 16, false);
+		put_cell(str_or_dash(json_object_get(e, "actor"), "id"),
+			 w_actor, false);
+		put_cell(str_or_dash(e, "summary"), w_sum, true);
+		putchar('\n');
+	}
+	if (next && next[0])
+		printf("next page: --cursor %s\n", next);
+}
+
+/* ID, STATE (new or read), AT, BY and the TASK (its first 8 characters,
+ * as in the task table). */
+void human_notifications(const json_t *items, const char *next)
+{
+	size_t i, w_id = 2, w_by = 2;
+	const json_t *n;
+	char id[24], when[17], task[9];
+
+	json_array_foreach(items, i, n) {
+		w_id = max_size(w_id, (size_t)snprintf(id, sizeof id,
+			"%" JSON_INTEGER_FORMAT,
+			json_integer_value(json_object_get(n, "id"))));
+		w_by = max_size(w_by, text_width(str_or_dash(n, "by")));
+	}
+	if (w_by > 20)
+		w_by = 20;
+	printf("%*s  ", (int)w_id, "ID");
+	put_cell("STATE", 5, false);
+	put_cell("AT (UTC)", 16, false);
+	put_cell("BY", w_by, false);
+	put_cell("TASK", 8, true);
+	putchar('\n');
+	json_array_foreach(items, i, n) {
+		printf("%*" JSON_INTEGER_FORMAT "  ", (int)w_id,
+		       json_integer_value(json_object_get(n, "id")));
+		put_cell(json_is_true(json_object_get(n, "read")) ? "read"
+								   : "new",
+			 5, false);
+		short_time(str_or_dash(n, "at"), when);
+		put_cell(when, 16, false);
+		put_cell(str_or_dash(n, "by"), w_by, false);
+		short_id(str_or_dash(n, "task"), task, sizeof task);
+		put_cell(task, 8, true);
+		putchar('\n');
+	}
+	if (next && next[0])
+		printf("next page: --cursor %s\n", next);
+}
+
+void human_marked(const json_t *r)
+{
+	size_t i;
+	const json_t *id;
+
+	printf("marked read for %s:", str_or_dash(r, "member"));
+	json_array_foreach(json_object_get(r, "ids"), i, id)
+		printf(" %" JSON_INTEGER_FORMAT, json_integer_value(id));
+	putchar('\n');
+}

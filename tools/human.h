@@ -1,0 +1,33 @@
+/*
+ * human.h - the command line's output for people (human.c).
+ *
+ * Each function prints one JSON value made by json.c to stdout.  A `next`
+ * cursor, when not empty, ends a table with "next page: --cursor ...".
+ */
+#ifndef TL_TOOLS_HUMAN_H
+#define TL_TOOLS_HUMAN_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* s with control characters, bytes that are not UTF-8 and what a terminal
+ * acts on escaped as \xNN, so that it stays on one line as it is. */
+void put_clean(FILE *f, const char *s);
+
+/* One document as "Key  value" lines. */
+void human_task(const json_t *task);
+void human_member(const json_t *member);
+/* One event of the log on one line: seq, at, type, stream, actor. */
+void human_event(const json_t *event);
+/* `notifications read`'s answer: "marked read for MEMBER: ID...". */
+void human_marked(const json_t *result);
+
+/* Tables that fit 80 columns. */
+void human_task_table(const json_t *tasks, const char *next);
+void human_member_table(const json_t *members);
+void human_timeline(const json_t *upcoming, const json_t *items,
+		    const char *next);
+void human_notifications(const json_t *items, const char *next);
+
+#endif
