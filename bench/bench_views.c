@@ -1705,7 +1705,7 @@ static void report(FILE *f)
 			"opened durable (no `TL_OPEN_NOSYNC`): scans the whole "
 			"log, folding tasks in memory, into a new generation of "
 			"`tasks`, `timeline` and `notifications` (as "
-			"`engine/view.c` does it: the `tasks` entries and the "
+			"`engine/rebuild.c` does it: the `tasks` entries and the "
 			"records' task indexes of each task's final state, "
 			"`timeline`'s history entries made per event and "
 			"`notifications` kept in memory per assignment, all "

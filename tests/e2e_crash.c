@@ -273,7 +273,7 @@ Test(crash, kill_9_loses_no_acknowledged_write, .timeout = 900)
 
 /* ---- kill -9 during a rebuild ------------------------------------------- */
 
-extern uint64_t tl_rebuild_chunk; /* engine/view.c: events per chunk */
+extern uint64_t tl_rebuild_chunk; /* engine/rebuild.c: events per chunk */
 extern size_t tl_rebuild_mem;     /* engine/bulk.c: bytes per sink run */
 
 static tl_db *open_views(const char *dir)
