@@ -31,6 +31,15 @@ bool tl_member_id_valid(tl_slice id)
 	return true;
 }
 
+const char *tl_member_id_reserved(tl_slice id)
+{
+	if (tl_slice_eq(id, "me"))
+		return "means the acting member in filters";
+	if (tl_slice_eq(id, "unassigned"))
+		return "means tasks without an assignee in filters";
+	return NULL;
+}
+
 void tl_member_pack(msgpack_packer *pk, const tl_member *m)
 {
 	msgpack_pack_map(pk, 5);

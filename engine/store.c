@@ -822,6 +822,11 @@ int tl_init_check(const tl_init_opts *opts, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "admin",
 				  "member id '%.64s' must be 1..64 of [a-z0-9._-]",
 				  opts->admin);
+	if (opts->admin && tl_member_id_reserved(tl_s(opts->admin)))
+		return tl_err_set(err, TL_EINVALID, "admin",
+				  "'%s' cannot be a member id: it %s",
+				  opts->admin,
+				  tl_member_id_reserved(tl_s(opts->admin)));
 	if (opts->admin && !strcmp(opts->admin, TL_SYSTEM_USER))
 		return tl_err_set(err, TL_EINVALID, "admin",
 				  "'%s' is the system user, not a member",

@@ -4120,6 +4120,20 @@ Test(members, duplicates_and_the_system_user_are_conflicts)
 	REJECT(TL_EFORBIDDEN, "id", u);
 }
 
+/* `task list --assignee me|unassigned` and `upcoming --member me` take
+ * these words for the acting member and for no assignee: a member so
+ * named could never be selected. */
+Test(members, the_filter_words_me_and_unassigned_are_not_member_ids)
+{
+	tl_cmd a = { .kind = TL_MEMBER_ADD, .id = tl_s("me"),
+		     .name = tl_s("Me") };
+	REJECT(TL_EINVALID, "id", a);
+	a.id = tl_s("unassigned");
+	REJECT(TL_EINVALID, "id", a);
+	add_member("meg", "member", 0);     /* only the whole words */
+	add_member("unassigned2", "member", 0);
+}
+
 Test(members, updating_an_unknown_member_is_not_found)
 {
 	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("nobody"),
@@ -4182,6 +4196,13 @@ Test(db, init_with_options_records_them)
 	tl_init_opts bad = { .tz = "Nowhere/Land" };
 	cr_assert_eq(tl_db_init(db, &bad, &err), TL_EINVALID);
 	cr_assert_str_eq(err.field, "tz");
+	/* The filters' words: a first admin so named could not be listed. */
+	tl_init_opts me = { .admin = "me" }, un = { .admin = "unassigned" };
+	cr_assert_eq(tl_db_init(db, &me, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "admin");
+	cr_assert_eq(tl_db_init(db, &un, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "admin");
+	cr_assert(!tl_db_initialized(db));
 	tl_init_opts o = { .tz = "Europe/Berlin", .week_start = "sunday",
 			   .admin = "boss", .now_ms = T0 + DAY };
 	cr_assert_eq(tl_db_init(db, &o, &err), 0, "%s", err.message);
