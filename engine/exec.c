@@ -809,6 +809,13 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 		if (tl_task_has_tag(&task, c->tags[0]) ==
 		    (c->kind == TL_TASK_TAG))
 			break;
+		/* A task holds at most as many tags as it can be made with. */
+		if (c->kind == TL_TASK_TAG && task.tags_len >= TL_TAGS_MAX) {
+			rc = tl_err_set(err, TL_EINVALID, "tag",
+					"task %s has %zu tags, at most %d allowed",
+					idtext, task.tags_len, TL_TAGS_MAX);
+			goto out;
+		}
 		ch.kind = c->kind == TL_TASK_TAG ? TL_EV_TAGGED
 						 : TL_EV_UNTAGGED;
 		ch.tag = c->tags[0];

@@ -475,9 +475,12 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 /* ---- text validation ------------------------------------------------ */
 
 
-/* 0 or TL_EINVALID naming field: UTF-8, no control characters, length. */
+/* 0 or TL_EINVALID naming field: valid UTF-8 of min..max bytes without
+ * NUL and, unless any_control (notes: text pasted from anywhere, which
+ * the CLI escapes on display), without control characters (C0, DEL,
+ * C1). */
 int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
-		  bool allow_newlines, tl_err *err);
+		  bool any_control, tl_err *err);
 
 /* The UTC offset (seconds east) of zone tz at instant t (seconds), from
  * the zone's TZif file (time.c); TL_EINVALID when tz names no zone. */

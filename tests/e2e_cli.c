@@ -1762,6 +1762,28 @@ Test(bad_input, invalid_utf8_notes_and_tag)
 	REJECT(1, "stream", "log", "--stream", big);
 }
 
+/* Notes take any UTF-8 but NUL (SPEC 1: text pasted from elsewhere);
+ * `task show` prints each line indented, keeps tabs, drops the CR of a
+ * CRLF and escapes every other control and what a terminal acts on. */
+Test(bad_input, notes_keep_controls_and_task_show_escapes_them)
+{
+	static const char notes[] = "one\ttab\r\nesc \x1b[31mred\x0c"
+				    "\xc2\x85 \xe2\x80\xae" "end";
+	tu_run r;
+	OK(&r, "task", "add", "--title", "t", "--link", "lead:1", "--notes",
+	   notes);
+	cr_assert_str_eq(tu_str(r.json, "notes"), notes);
+	char id[64];
+	snprintf(id, sizeof id, "%s", tu_str(r.json, "id"));
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "task", "show", id, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "Notes\n    one\ttab\n    esc \\x1b[31mred"
+			     "\\x0c\\xc2\\x85 \\xe2\\x80\\xaeend\n"),
+		  "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* Bytes that are not UTF-8 never reach the terminal raw, wherever the
  * message took them from (here the engine's, for --as and --db). */
 Test(bad_input, error_lines_show_stray_bytes_escaped)

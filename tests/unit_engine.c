@@ -1995,15 +1995,60 @@ Test(validate, notes_of_65537_bytes_are_rejected_and_65536_accepted)
 	tl_result res;
 	RUN1(at(T0 + SEC), &res, NULL, c);
 	tl_result_release(&res);
-	/* Newlines and tabs are allowed in notes, other controls are not. */
-	c.notes = tl_s("a\nb\tc\r\n");
+	/* Notes are any UTF-8 (SPEC 1): text pasted from elsewhere keeps
+	 * its line breaks, tabs, form feeds, escape sequences, C1 controls
+	 * (the CLI escapes them on display). */
+	c.notes = tl_s("a\nb\tc\r\n\x0c\x1b[31m\x7f\xc2\x85");
 	RUN1(at(T0 + SEC), &res, NULL, c);
+	cr_assert(memmem(res.doc, res.doc_len, "\x1b[31m\x7f\xc2\x85", 8));
 	tl_result_release(&res);
-	c.notes = tl_s("a\x1b[31m");
+	/* ... but no NUL, which would cut them, and nothing that is not
+	 * UTF-8. */
+	c.notes = (tl_slice){ "a\0b", 3 };
 	REJECT(TL_EINVALID, "notes", c);
 	c.notes = tl_s("bad \xfe");
 	REJECT(TL_EINVALID, "notes", c);
+	/* The title keeps the rule of no control characters. */
+	c = add_cmd("Title \x1b[31m");
+	REJECT(TL_EINVALID, "title", c);
 	free(n);
+}
+
+/* task add takes at most 64 tags; task tag cannot take a task past it. */
+Test(validate, a_task_holds_at_most_64_tags)
+{
+	char names[65][8];
+	tl_slice tags[65];
+	for (int i = 0; i < 65; i++) {
+		snprintf(names[i], sizeof names[i], "t%d", i);
+		tags[i] = tl_s(names[i]);
+	}
+	tl_cmd c = add_cmd("Tags");
+	c.tags = tags;
+	c.tags_len = 65;
+	REJECT(TL_EINVALID, "tag", c);
+	c.tags_len = 64;
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	char id[37];
+	copy_str(FLD(d.o, "id"), id, sizeof id);
+	doc_free(&d);
+	tl_result_release(&res);
+	tl_cmd g = on_tag(TL_TASK_TAG, id, &tags[64]);
+	REJECT(TL_EINVALID, "tag", g);
+	/* A tag it holds is a no-op; after an untag there is room again. */
+	g.tags = &tags[3];
+	RUN1(at(T0 + 2 * SEC), &res, NULL, g);
+	cr_assert(!res.appended);
+	tl_result_release(&res);
+	tl_cmd u = on_tag(TL_TASK_UNTAG, id, &tags[3]);
+	RUN1(at(T0 + 3 * SEC), &res, NULL, u);
+	tl_result_release(&res);
+	g.tags = &tags[64];
+	RUN1(at(T0 + 4 * SEC), &res, NULL, g);
+	cr_assert(res.appended);
+	tl_result_release(&res);
 }
 
 Test(validate, tag_longer_than_64_bytes_is_rejected)

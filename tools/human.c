@@ -19,24 +19,27 @@
 #include "membuf.h"
 #include "tasklog.h"
 
-/* Write s to f with control characters and bytes that are not UTF-8
- * escaped as \xNN, so that an error stays on one line whatever value it
- * quotes. */
-void put_clean(FILE *f, const char *s)
+/* Write the len bytes at s to f with control characters and bytes that
+ * are not UTF-8 escaped as \xNN, so that an error stays on one line
+ * whatever value it quotes. */
+void put_clean_n(FILE *f, const char *s, size_t len)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	for (; p < end; p++) {
 		/* A whole UTF-8 character passes, but for C1 controls
 		 * (U+0080..U+009F) and the bidirectional overrides and
 		 * isolates (U+202A..U+202E, U+2066..U+2069), which a
 		 * terminal acts on; a stray byte does not. */
 		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-		bool acts = (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
-			    (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa &&
-			     p[2] <= 0xae) ||
-			    (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
-			     p[2] <= 0xa9);
-		if (n > 1 && !acts && strnlen((const char *)p, n) == n &&
-		    tl_utf8_valid((const char *)p, n)) {
+		bool whole = n <= (size_t)(end - p) &&
+			     tl_utf8_valid((const char *)p, n);
+		bool acts = whole &&
+			    ((p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+			     (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa &&
+			      p[2] <= 0xae) ||
+			     (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
+			      p[2] <= 0xa9));
+		if (n > 1 && whole && !acts) {
 			fwrite(p, 1, n, f);
 			p += n - 1;
 		} else if (*p < 0x20 || *p >= 0x7f) {
@@ -45,6 +48,11 @@ void put_clean(FILE *f, const char *s)
 			fputc(*p, f);
 		}
 	}
+}
+
+void put_clean(FILE *f, const char *s)
+{
+	put_clean_n(f, s, strlen(s));
 }
 
 static const char *label(const char *token, const char *const table[][2])
@@ -82,6 +90,31 @@ static void kv_line(const char *key, const char *value)
 	printf("%-12s", key);
 	put_clean(stdout, value);
 	putchar('\n');
+}
+
+/* Notes, each line indented.  They may hold any character but NUL: tabs
+ * are kept, a CR before a line feed is dropped, and every other control
+ * (and what a terminal acts on) is escaped by put_clean_n(). */
+static void put_notes(const char *s)
+{
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+		size_t end = n && s[n] == '\n' && s[n - 1] == '\r' ? n - 1 : n;
+		fputs("    ", stdout);
+		for (size_t i = 0; i < end;) {
+			size_t run = strcspn(s + i, "\t");
+			if (run > end - i)
+				run = end - i;
+			put_clean_n(stdout, s + i, run);
+			i += run;
+			if (i < end) { /* s[i] is a tab */
+				putchar('\t');
+				i++;
+			}
+		}
+		putchar('\n');
+		s += n + (s[n] == '\n');
+	}
 }
 
 void human_task(const json_t *t)
@@ -139,14 +172,7 @@ void human_task(const json_t *t)
 	kv_line("Version", buf);
 	if (json_is_string(notes)) {
 		printf("Notes\n");
-		/* Notes may span lines: indent each one. */
-		const char *s = json_string_value(notes);
-		while (*s) {
-			const char *nl = strchr(s, '\n');
-			size_t n = nl ? (size_t)(nl - s) : strlen(s);
-			printf("    %.*s\n", (int)n, s);
-			s += n + (nl != NULL);
-		}
+		put_notes(json_string_value(notes));
 	}
 }
 

@@ -14,6 +14,8 @@
 /* s with control characters, bytes that are not UTF-8 and what a terminal
  * acts on escaped as \xNN, so that it stays on one line as it is. */
 void put_clean(FILE *f, const char *s);
+/* The same for the len bytes at s. */
+void put_clean_n(FILE *f, const char *s, size_t len);
 
 /* One document as "Key  value" lines. */
 void human_task(const json_t *task);
