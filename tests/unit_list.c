@@ -419,18 +419,6 @@ Test(list, filters_by_assignee_me_and_unassigned)
 	cr_assert_str_eq(LIST(.assignee = { "carol" }), "");
 }
 
-/* "me" is the actor, whatever its id: a member whose id is the word
- * "unassigned" lists its own tasks with it, not the unassigned ones. */
-Test(list, me_is_the_actor_even_when_its_id_is_unassigned)
-{
-	member("unassigned", "member", 1);
-	ADD(.title = "mine", .assignee = "unassigned");
-	ADD(.title = "nobodys");
-	cr_assert_str_eq(LIST(.assignee = { "me" }, .as = "unassigned"),
-			 "mine");
-	cr_assert_str_eq(LIST(.assignee = { "unassigned" }), "nobodys");
-}
-
 Test(list, filters_by_type)
 {
 	ADD(.title = "a", .type = "call");
