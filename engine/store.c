@@ -113,6 +113,14 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 				  "failed, or a write fell short: is the disk "
 				  "full or failing?)",
 				  what);
+	/* What LMDB says when a page it reads is not what its B-tree needs:
+	 * the file was damaged (LMDB keeps no checksums to say more). */
+	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND ||
+	    rc == MDB_CURSOR_FULL)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: %s (the data file is damaged: restore "
+				  "data.mdb from a copy)",
+				  what, mdb_strerror(rc));
 	return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", what,
 			  mdb_strerror(rc));
 }
@@ -440,11 +448,30 @@ int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err)
 	memset(out, 0, sizeof *out);
 	strcpy(out->tz, "UTC");
 	out->week_start = 1;
-	if (tl_meta_get(db, txn, "format", &v)) {
+	rc = tl_meta_get(db, txn, "format", &v);
+	if (rc == MDB_NOTFOUND) {
+		/* No settings: a workspace never initialised, unless its log
+		 * holds events (a damaged meta database, which init must not
+		 * be asked to write over). */
+		MDB_stat st;
+		rc = mdb_stat(txn, db->events, &st);
 		mdb_txn_abort(txn);
+		if (rc)
+			return tl_mdb_err(err, rc, "read the log");
+		if (st.ms_entries)
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "workspace '%s' holds a log of %zu "
+					  "events but no settings: its meta "
+					  "database is damaged (restore "
+					  "data.mdb from a copy)",
+					  db->dir, st.ms_entries);
 		return tl_err_set(err, TL_ENOTFOUND, "db",
 				  "workspace '%s' is not initialised (run tasklog init)",
 				  db->dir);
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return tl_mdb_err(err, rc, "read settings");
 	}
 	if (tl_meta_get(db, txn, "tz", &v) == 0 && v.mv_size < sizeof out->tz)
 		snprintf(out->tz, sizeof out->tz, "%.*s", (int)v.mv_size,

@@ -1249,6 +1249,110 @@ Test(cli, a_data_file_cut_short_is_a_storage_error)
 	tu_run_release(&r);
 }
 
+/* LMDB keeps no page checksums and trusts the pages it reads: a damaged
+ * page header makes it fail an assertion (SIGABRT) or follow a wild
+ * pointer (SIGSEGV).  With the flags of one B-tree page at a time turned
+ * from leaf to branch or back, `stats`, `task list` and `verify` either
+ * work (a page not in use) or exit 5 with the storage error (for verify
+ * its {ok: false, problems} answer); none dies of a signal.  A sanitizer
+ * build leaves those signals to the sanitizer: skipped there. */
+Test(cli, a_damaged_page_is_a_storage_error)
+{
+#ifdef TL_SANITIZER
+	cr_skip_test("the sanitizer handles SIGSEGV and SIGABRT");
+#endif
+	char path[512];
+	struct stat st;
+	tu_run r;
+
+	for (int i = 0; i < 12; i++)
+		free(add_task("page"));
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	cr_assert_eq(stat(path, &st), 0);
+	size_t whole = (size_t)st.st_size;
+	unsigned char *copy = malloc(whole);
+	FILE *f = fopen(path, "rb");
+	cr_assert_eq(fread(copy, 1, whole, f), whole);
+	fclose(f);
+	int failed = 0, crashed = 0, pages = 0;
+	/* Pages 0 and 1 are LMDB's meta pages; a page header's flags are
+	 * the 16 bits at offset 10 (P_BRANCH 1, P_LEAF 2). */
+	for (size_t off = 2 * 4096; off + 4096 <= whole; off += 4096) {
+		unsigned flags = copy[off + 10] | copy[off + 11] << 8;
+		if (flags != 1 && flags != 2)
+			continue;
+		pages++;
+		f = fopen(path, "r+b");
+		cr_assert(f && fseek(f, (long)off + 10, SEEK_SET) == 0);
+		cr_assert_eq(fputc((int)(flags ^ 3), f), (int)(flags ^ 3));
+		fclose(f);
+		const char *cmds[][3] = { { "stats", NULL }, { "task", "list" },
+					  { "verify", NULL } };
+		for (int k = 0; k < 3; k++) {
+			cr_assert_eq(tu_cli_argv(&r, ws, cmds[k]), 0);
+			cr_assert(r.status == 0 || r.status == 5,
+				  "%s, page at %zu: exit %d\n%s", cmds[k][0],
+				  off, r.status, r.err);
+			if (r.status == 5) {
+				failed++;
+				crashed += strstr(r.err, "crashed (SIG") != NULL;
+				/* Its last line is the error (LMDB's failed
+				 * assertion, or a note that the views could
+				 * not be opened, may come before it). */
+				size_t n = strlen(r.err);
+				const char *last = r.err + n - 1;
+				while (last > r.err && last[-1] != '\n')
+					last--;
+				if (k < 2) {
+					cr_assert(n && r.err[n - 1] == '\n' &&
+						  !strncmp(last,
+							   "tasklog: storage: ",
+							   18),
+						  "%s", r.err);
+					cr_assert(json_is_object(json_object_get(
+							  r.json, "error")),
+						  "%s", r.out);
+				} else { /* verify: what it found */
+					cr_assert(json_is_false(json_object_get(
+							  r.json, "ok")),
+						  "%s", r.out);
+					cr_assert_gt(json_array_size(
+							     json_object_get(
+								     r.json,
+								     "problems")),
+						     0, "%s", r.out);
+				}
+			}
+			tu_run_release(&r);
+		}
+		f = fopen(path, "wb"); /* whole again, for the next page */
+		cr_assert_eq(fwrite(copy, 1, whole, f), whole);
+		fclose(f);
+	}
+	free(copy);
+	cr_assert_gt(pages, 4);
+	cr_assert_gt(failed, 0, "no damage was noticed");
+	cr_assert_gt(crashed, 0, "LMDB never crashed: the handler is untested");
+	OK(&r, "verify");
+	tu_run_release(&r);
+}
+
+/* init names the directory it made: a path holding bytes a terminal acts
+ * on (an escape sequence that retitles it) is printed escaped. */
+Test(cli, init_prints_its_directory_escaped)
+{
+	char dir[600];
+	tu_run r;
+
+	snprintf(dir, sizeof dir, "%s/sub\x1b]0;x\x07\x1b[31mred", ws);
+	cr_assert_eq(tu_cli_text(&r, dir, "init", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strchr(r.out, '\x1b'), "%s", r.out);
+	cr_assert(strstr(r.out, "/sub\\x1b]0;x\\x07\\x1b[31mred: time zone"),
+		  "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A data file that is not LMDB's at all: the store cannot be opened.
  * verify answers {ok: false, problems} (exit 5) as for any damage found,
  * other commands the storage error. */

@@ -163,6 +163,22 @@ Test(damage, damaged_settings_are_named_and_verify_sees_them,
  * (a name with an empty part, posix/Factory) keep working in the
  * workspaces that hold them: dates are read in them and verify is
  * clean. */
+/* Settings gone from a workspace whose log holds events: damage, not a
+ * workspace to initialise (init must not be asked to write over it). */
+Test(damage, settings_missing_beside_a_log_are_damage, .init = setup,
+     .fini = teardown)
+{
+	tl_err err;
+	tl_settings st;
+	damage(db->meta, "format", 6, NULL, 0);
+	cr_assert_eq(tl_db_settings(db, &st, &err), TL_ESTORAGE);
+	cr_assert_str_eq(err.field, "storage");
+	cr_assert(strstr(err.message, "no settings: its meta database is "
+				      "damaged"),
+		  "%s", err.message);
+	cr_assert(strstr(err.message, "holds a log of"), "%s", err.message);
+}
+
 Test(damage, a_zone_stored_by_an_older_release_keeps_working,
      .init = setup, .fini = teardown)
 {

@@ -786,9 +786,10 @@ static int run_init(struct cli *c)
 		mpjson_print(stdout, o);
 		json_decref(o);
 	} else {
-		printf("initialised %s: time zone %s, weeks start on %s, "
-		       "admin %s\n",
-		       c->dir, c->settings.tz, week, c->settings.admin);
+		fputs("initialised ", stdout);
+		put_clean(stdout, c->dir); /* any bytes: escaped */
+		printf(": time zone %s, weeks start on %s, admin %s\n",
+		       c->settings.tz, week, c->settings.admin);
 	}
 	return 0;
 }
@@ -1821,39 +1822,85 @@ static bool json_requested(int argc, char **argv)
 
 /* LMDB reads the workspace through a memory map: a page past the end of
  * a data file cut short (a partial copy or restore) or a failing disk
- * raises SIGBUS.  Report it as the storage error it is, on one line
- * (and as a document with --json), and exit 5, instead of dying of the
- * signal.  Only async-signal-safe calls: write and _exit. */
+ * raises SIGBUS.  A page whose bytes were damaged is worse: LMDB keeps no
+ * checksums and trusts what it reads, so a damaged page header or node
+ * offset makes it fail an assertion (SIGABRT) or read through a wild
+ * pointer (SIGSEGV).  Each is reported as the storage error it is, on
+ * one line (and as a document with --json; for verify as its finding),
+ * with exit 5, instead of dying of the signal.  Only async-signal-safe
+ * calls: write and _exit.  A sanitizer build leaves SIGSEGV and SIGABRT
+ * to the sanitizer, whose report of a bug of tasklog says more. */
 static volatile sig_atomic_t sigbus_json; /* read by the handler */
 
-static void on_sigbus(int sig)
-{
-	/* The page that failed may be data.mdb's (cut short) or lock.mdb's
-	 * (a full disk when LMDB sized it): the handler cannot tell which. */
 #define SIGBUS_WHY                                                          \
 	"reading the workspace failed (SIGBUS): a file of it is shorter "   \
 	"than the pages it refers to: data.mdb cut short by a partial copy " \
 	"or restore (restore it from a copy), or the disk full when lock.mdb " \
 	"was made (free space and retry), or a failing disk"
-	static const char line[] = "tasklog: storage: " SIGBUS_WHY "\n";
-	static const char doc[] = "{\"error\":{\"code\":\"storage\","
-				  "\"message\":\"" SIGBUS_WHY "\",\"field\":"
-				  "\"storage\"}}\n";
-	static const char verdict[] = "{\"ok\":false,\"problems\":[\"storage: "
-				      SIGBUS_WHY "\"]}\n";
-	static const char problem[] = "storage: " SIGBUS_WHY "\n";
-#undef SIGBUS_WHY
-	ssize_t ignored;
-	(void)sig;
-	ignored = write(STDERR_FILENO, line, sizeof line - 1);
-	if (sigbus_json == 2) /* verify: its finding, in its shape */
-		ignored = write(STDOUT_FILENO, verdict, sizeof verdict - 1);
-	else if (sigbus_json == 3) /* verify for people: its problem line */
-		ignored = write(STDOUT_FILENO, problem, sizeof problem - 1);
-	else if (sigbus_json)
-		ignored = write(STDOUT_FILENO, doc, sizeof doc - 1);
-	(void)ignored;
+#define CRASH_WHY(sig)                                                      \
+	"reading the workspace crashed (" sig "): its data file is most "  \
+	"likely damaged, which LMDB does not detect (it keeps no page "     \
+	"checksums): restore data.mdb from a copy (a copy that `tasklog "   \
+	"verify` finds clean and that still crashes is a bug of tasklog)"
+
+static void put_fd(int fd, const char *s)
+{
+	size_t n = strlen(s);
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void on_fatal(int sig)
+{
+	/* The page that failed may be data.mdb's (cut short) or lock.mdb's
+	 * (a full disk when LMDB sized it): the handler cannot tell which. */
+	const char *why = sig == SIGBUS    ? SIGBUS_WHY
+			  : sig == SIGSEGV ? CRASH_WHY("SIGSEGV")
+			  : sig == SIGABRT ? CRASH_WHY("SIGABRT")
+					   : CRASH_WHY("a fatal signal");
+	put_fd(STDERR_FILENO, "tasklog: storage: ");
+	put_fd(STDERR_FILENO, why);
+	put_fd(STDERR_FILENO, "\n");
+	if (sigbus_json == 2) { /* verify: its finding, in its shape */
+		put_fd(STDOUT_FILENO, "{\"ok\":false,\"problems\":[\"storage: ");
+		put_fd(STDOUT_FILENO, why);
+		put_fd(STDOUT_FILENO, "\"]}\n");
+	} else if (sigbus_json == 3) { /* verify for people: its problem */
+		put_fd(STDOUT_FILENO, "storage: ");
+		put_fd(STDOUT_FILENO, why);
+		put_fd(STDOUT_FILENO, "\n");
+	} else if (sigbus_json) {
+		put_fd(STDOUT_FILENO, "{\"error\":{\"code\":\"storage\","
+				      "\"message\":\"");
+		put_fd(STDOUT_FILENO, why);
+		put_fd(STDOUT_FILENO, "\",\"field\":\"storage\"}}\n");
+	}
 	_exit(-TL_ESTORAGE);
+}
+#undef SIGBUS_WHY
+#undef CRASH_WHY
+
+/* The handlers of on_fatal, on a stack of their own (a wild pointer may
+ * have come with a stack that cannot take another frame). */
+static void catch_fatal_signals(void)
+{
+	static char stack[64 * 1024];
+	stack_t ss = { .ss_sp = stack, .ss_size = sizeof stack };
+	struct sigaction sa = { .sa_handler = on_fatal,
+				.sa_flags = SA_ONSTACK };
+
+	sigaltstack(&ss, NULL);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+#ifndef TL_SANITIZER
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGABRT, &sa, NULL);
+#endif
 }
 
 /* Out of memory, said without allocating: the line on stderr unless it
@@ -1898,14 +1945,12 @@ int main(int argc, char **argv)
 {
 	struct cli c = { .err = { .index = -1 } };
 	int rc, status = 0;
-	struct sigaction sa = { .sa_handler = on_sigbus };
 	membuf out;
 
 	stdout_open = std_fds_open();
 
 	mpjson_init(); /* before any other use of jansson */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
+	catch_fatal_signals();
 
 	/* Character classes only (display widths of text in tables);
 	 * numbers and messages stay in the C locale. */
