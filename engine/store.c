@@ -228,9 +228,14 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 
 	struct stat st;
 	if (stat(dir, &st) != 0) {
+		/* A path through a file (ENOTDIR) names no workspace
+		 * either; init cannot make it (as any mkdir that fails). */
+		bool absent = errno == ENOENT ||
+			      (errno == ENOTDIR &&
+			       !(opts->flags & TL_OPEN_CREATE));
 		if (errno != ENOENT || !(opts->flags & TL_OPEN_CREATE))
-			return tl_err_set(err, errno == ENOENT ? TL_ENOTFOUND
-							       : TL_ESTORAGE,
+			return tl_err_set(err, absent ? TL_ENOTFOUND
+						      : TL_ESTORAGE,
 					  "db", "workspace '%s': %s", dir,
 					  strerror(errno));
 		/* EEXIST: another process made it meanwhile (two inits). */

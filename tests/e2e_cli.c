@@ -270,6 +270,43 @@ Test(init, commands_before_init_fail)
 	cr_assert(tu_err_names(&r, "db"), "%s", r.err);
 	cr_assert_neq(access(missing, F_OK), 0, "%s was created", missing);
 	tu_run_release(&r);
+
+	/* A path through a file names no workspace either (exit 2); init
+	 * cannot make it (exit 5); a file itself is not a directory (1). */
+	snprintf(missing, sizeof missing, "%s/data.mdb/sub", ws);
+	const char *kinds[][2] = { { "stats", "2" }, { "init", "5" } };
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(tu_exec(&r, NULL,
+				     (const char *[]){ "--db", missing,
+						       kinds[i][0], NULL }),
+			     0);
+		cr_assert_eq(r.status, atoi(kinds[i][1]), "%s: %s",
+			     kinds[i][0], r.err);
+		cr_assert(tu_err_names(&r, "db"), "%s", r.err);
+		tu_run_release(&r);
+	}
+	snprintf(missing, sizeof missing, "%s/data.mdb", ws);
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", missing, "stats", NULL }),
+		     0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "db"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+/* An empty word where the command goes names the command. */
+Test(init, an_empty_command_word_is_a_usage_error)
+{
+	tu_run r;
+	const char *const argvs[][3] = { { "", NULL }, { "task", "", NULL } };
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(tu_exec(&r, NULL, (const char *const *)argvs[i]),
+			     0);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert_str_eq(r.err, "tasklog: command: is empty (tasklog "
+					"--help lists the commands)\n");
+		tu_run_release(&r);
+	}
 }
 
 /* ---- tasks ------------------------------------------------------------- */

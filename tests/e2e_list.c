@@ -379,6 +379,42 @@ Test(list_cli, wide_characters_keep_the_columns_aligned)
 	tu_run_release(&r);
 }
 
+/* A title cut to fit its column is cut between the escapes of what a
+ * terminal would act on, never inside one ("\xe2\x8" would read as
+ * other bytes). */
+Test(list_cli, a_cut_title_keeps_its_escapes_whole)
+{
+	char title[128];
+	for (int pad = 0; pad < 4; pad++) { /* moves the cut along */
+		snprintf(title, sizeof title, "x%.*s", pad, "yyy");
+		for (int i = 0; i < 20; i++)
+			strcat(title, "\xe2\x80\xae");
+		ADD(title);
+	}
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	int rows = 0;
+	/* each title: x, y's, whole escapes, then the ellipsis */
+	for (const char *p = strstr(r.out, "  x"); p; p = strstr(p, "  x")) {
+		const char *row = p += 2;
+		rows++;
+		while (*p == 'x' || *p == 'y')
+			p++;
+		while (!strncmp(p, "\\xe2\\x80\\xae", 12))
+			p += 12;
+		if (!strncmp(p, "\\xe2", 4))
+			p += 4;
+		if (!strncmp(p, "\\x80", 4))
+			p += 4;
+		cr_assert(!strncmp(p, "\xe2\x80\xa6\n", 4),
+			  "cut inside an escape: %s", row);
+	}
+	cr_assert_eq(rows, 4, "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A title may hold a bidirectional override (U+202E), which a terminal
  * would act on, reversing the rest of the line: tables show it escaped,
  * as errors and `task show` do, and stay aligned; JSON keeps it. */

@@ -9,6 +9,7 @@
  * cannot move the cursor or reorder the line it is printed on.  Everything
  * goes to stdout, which main() points at a buffer in memory.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,12 +265,19 @@ static size_t text_width(const char *s)
 }
 
 /* The byte length of the longest prefix of s at most `cols` wide; its
- * width in *width. */
+ * width in *width.  s comes from cell_text(): an escape \xNN it made is
+ * kept whole or left out, never cut (a title's own "\x41" alike). */
 static size_t text_prefix(const char *s, size_t cols, size_t *width)
 {
 	size_t i = 0, w = 0, len;
 	while (s[i]) {
-		size_t cw = cp_width(utf8_next(s + i, &len));
+		size_t cw;
+		if (s[i] == '\\' && s[i + 1] == 'x' &&
+		    isxdigit((unsigned char)s[i + 2]) &&
+		    isxdigit((unsigned char)s[i + 3]))
+			cw = len = 4;
+		else
+			cw = cp_width(utf8_next(s + i, &len));
 		if (w + cw > cols)
 			break;
 		w += cw;

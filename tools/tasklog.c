@@ -1723,6 +1723,10 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			c->words[c->words_len++] = a;
 		} else if (!group && is_group(a)) {
 			group = a;
+		} else if (!a[0]) {
+			return usage_error(c, "command",
+					   "is empty (tasklog --help lists "
+					   "the commands)");
 		} else {
 			c->cmd = find_command(group, a);
 			if (group)
