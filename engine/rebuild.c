@@ -155,7 +155,7 @@ static uint64_t key_seq(const MDB_val *k)
 
 /* The log must hold every seq from 1 to its head; a replay that finds
  * another one than the next (or none) stops here, on any window size. */
-int log_missing(uint64_t seq, tl_err *err)
+static int log_missing(uint64_t seq, tl_err *err)
 {
 	return tl_err_set(err, TL_ESTORAGE, "storage",
 			  "the log has no event %llu (damaged log)",
@@ -513,16 +513,16 @@ static int targets_open(replay *r, MDB_txn *txn, uint32_t gen, tl_err *err)
 {
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
-		int rc = r->next == 1 ? gens_drop(txn, v, gen, false) : 0;
+		int rc = r->next == 1 ? tl_view_gens_drop(txn, v, gen, false) : 0;
 		if (!rc)
-			rc = gen_open(txn, v, gen, MDB_CREATE, r->dbi[i]);
+			rc = tl_view_gen_open(txn, v, gen, MDB_CREATE, r->dbi[i]);
 		if (rc)
 			return tl_mdb_err(err, rc, "create view generation");
 	}
 	return 0;
 }
 
-int targets_drop(replay *r, MDB_txn *txn, tl_err *err)
+int tl_replay_targets_drop(replay *r, MDB_txn *txn, tl_err *err)
 {
 	for (size_t i = 0; i < r->which_len; i++)
 		for (size_t j = 0; j < r->db->views[r->which[i]]->dbs_len; j++) {
@@ -533,8 +533,8 @@ int targets_drop(replay *r, MDB_txn *txn, tl_err *err)
 	return 0;
 }
 
-int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
-		tl_progress_fn progress, void *arg)
+int tl_replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
+		   tl_progress_fn progress, void *arg)
 {
 	memset(r, 0, sizeof *r);
 	r->db = db;
@@ -566,7 +566,7 @@ int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
 	return 0;
 }
 
-void replay_free(replay *r)
+void tl_replay_free(replay *r)
 {
 	map_free(&r->tasks);
 	for (size_t i = 0; r->sinks && i < r->which_len; i++)
@@ -934,7 +934,7 @@ static void make_room(tl_db *db)
 		(void)tl_env_resize(db, size); /* as it was if it fails */
 }
 
-int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
+int tl_replay_build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
 {
 	MDB_txn *txn;
 	int rc;
@@ -1015,8 +1015,8 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	if (n > 64)
 		return tl_err_set(err, TL_EINVALID, "projection",
 				  "too many projections");
-	if (replay_init(&r, db, which, n, progress, arg)) {
-		replay_free(&r);
+	if (tl_replay_init(&r, db, which, n, progress, arg)) {
+		tl_replay_free(&r);
 		return tl_err_oom(err);
 	}
 	/* The new generation: one past the serving one (read now; a switch
@@ -1026,7 +1026,7 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t ver, gen;
-		gens[i] = view_meta_read(db, txn, db->views[which[i]], &ver, &gen)
+		gens[i] = tl_view_meta_read(db, txn, db->views[which[i]], &ver, &gen)
 				  ? gen + 1 : 1;
 		if (gens[i] == TMP_GEN)
 			gens[i] = 1;
@@ -1039,7 +1039,7 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 			gens[0] = gens[i];
 	/* The switch: in the transaction that replayed the last events,
 	 * point meta at the new generation and drop the old one. */
-	if ((rc = build_gen(&r, gens[0], &txn, err)))
+	if ((rc = tl_replay_build_gen(&r, gens[0], &txn, err)))
 		goto out;
 	/* Handles of a generation another process switched away from and
 	 * dropped (this handle had not refreshed since): closed once this
@@ -1052,25 +1052,25 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 			/* Dropped by another process: close its handles after
 			 * the commit.  (The drop below closes those of a
 			 * generation it drops.) */
-			if (!gen_exists(txn, v, s->gen))
+			if (!tl_view_gen_exists(txn, v, s->gen))
 				for (size_t j = 0; j < v->dbs_len; j++)
 					gone[ngone++] = s->dbi[j];
 			s->ready = false;
 		}
 		/* Every other generation goes: the one that served, and any
 		 * that damage or an interrupted switch stranded. */
-		if ((rc = gens_drop(txn, v, gens[0], true))) {
+		if ((rc = tl_view_gens_drop(txn, v, gens[0], true))) {
 			rc = tl_mdb_err(err, rc, "drop view");
 			break;
 		}
-		if ((rc = view_meta_write(db, txn, v, v->version, gens[0])))
+		if ((rc = tl_view_meta_write(db, txn, v, v->version, gens[0])))
 			rc = tl_mdb_err(err, rc, "switch view");
 	}
 	/* The rebuilt views hold the whole log now; when they are all of
 	 * them, the mark of earlier releases says so too. */
 	for (size_t i = 0; !rc && r.next > 1 && i < n; i++)
-		if ((rc = view_seq_put(db, txn, db->views[which[i]],
-				       r.next - 1)))
+		if ((rc = tl_view_seq_put(db, txn, db->views[which[i]],
+					  r.next - 1)))
 			rc = tl_mdb_err(err, rc, "switch view");
 	if (!rc && n == db->views_len && r.next > 1 &&
 	    (rc = tl_views_mark(db, txn, r.next - 1)))
@@ -1101,14 +1101,14 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	for (size_t i = 0; i < ngone; i++)
 		mdb_dbi_close(db->env, gone[i]);
 	ngone = 0;
-	rc = views_refresh(db, err);
+	rc = tl_views_refresh(db, err);
 	goto out;
 fail:
 	mdb_txn_abort(txn);
 out:
 	for (size_t i = 0; i < ngone; i++)
 		mdb_dbi_close(db->env, gone[i]);
-	replay_free(&r);
+	tl_replay_free(&r);
 	return rc;
 }
 
@@ -1122,7 +1122,7 @@ static int lock_fd(int fd, const char *path, tl_err *err)
 	return 0;
 }
 
-void build_unlock(build_lk *lk)
+void tl_build_unlock(build_lk *lk)
 {
 	for (int i = 0; i < 2; i++) /* closing releases the flock */
 		if (lk->fd[i] >= 0)
@@ -1133,7 +1133,7 @@ void build_unlock(build_lk *lk)
 	lk->db = NULL;
 }
 
-int build_lock(tl_db *db, build_lk *lk, tl_err *err)
+int tl_build_lock(tl_db *db, build_lk *lk, tl_err *err)
 {
 	char path[PATH_MAX + 16];
 	int rc;
@@ -1168,7 +1168,7 @@ int build_lock(tl_db *db, build_lk *lk, tl_err *err)
 	lk->db = db;
 	return 0;
 fail:
-	build_unlock(lk);
+	tl_build_unlock(lk);
 	return rc;
 }
 
@@ -1178,11 +1178,11 @@ static int rebuild_views(tl_db *db, const size_t *which, size_t n,
 	if (n == 0)
 		return 0;
 	build_lk lk;
-	int rc = build_lock(db, &lk, err);
+	int rc = tl_build_lock(db, &lk, err);
 	if (rc)
 		return rc;
 	rc = rebuild_locked(db, which, n, progress, arg, err);
-	build_unlock(&lk);
+	tl_build_unlock(&lk);
 	return rc;
 }
 
@@ -1190,15 +1190,15 @@ static int rebuild_views(tl_db *db, const size_t *which, size_t n,
  * those still stale only.  Several processes that open an upgraded
  * workspace at once would otherwise each rebuild the views in turn; the
  * first one does, the others find them current when the lock is theirs. */
-int rebuild_stale(tl_db *db, const size_t *which, size_t n,
-		  tl_err *err)
+int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
+		     tl_err *err)
 {
 	size_t still[64], m = 0;
 	MDB_txn *txn;
 	uint64_t head;
 	uint8_t hash[TL_HASH_LEN];
 	build_lk lk;
-	int rc = build_lock(db, &lk, err);
+	int rc = tl_build_lock(db, &lk, err);
 
 	if (rc)
 		return rc;
@@ -1210,13 +1210,13 @@ int rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const tl_view *v = db->views[which[i]];
-		if (view_behind(db, txn, v, head) || !view_serves(db, txn, v))
+		if (tl_view_behind(db, txn, v, head) || !tl_view_serves(db, txn, v))
 			still[m++] = which[i];
 	}
 	mdb_txn_abort(txn);
 	rc = m ? rebuild_locked(db, still, m, NULL, NULL, err) : 0;
 out:
-	build_unlock(&lk);
+	tl_build_unlock(&lk);
 	return rc;
 }
 

@@ -30,8 +30,8 @@ static void meta_key(char *buf, size_t cap, const tl_view *v)
 	snprintf(buf, cap, "view:%s", v->name);
 }
 
-bool view_meta_read(tl_db *db, MDB_txn *txn, const tl_view *v,
-		    uint32_t *version, uint32_t *gen)
+bool tl_view_meta_read(tl_db *db, MDB_txn *txn, const tl_view *v,
+		       uint32_t *version, uint32_t *gen)
 {
 	char key[80];
 	MDB_val val;
@@ -43,8 +43,8 @@ bool view_meta_read(tl_db *db, MDB_txn *txn, const tl_view *v,
 	return true;
 }
 
-int view_meta_write(tl_db *db, MDB_txn *txn, const tl_view *v,
-		    uint32_t version, uint32_t gen)
+int tl_view_meta_write(tl_db *db, MDB_txn *txn, const tl_view *v,
+		       uint32_t version, uint32_t gen)
 {
 	char key[80];
 	uint8_t b[8];
@@ -55,8 +55,8 @@ int view_meta_write(tl_db *db, MDB_txn *txn, const tl_view *v,
 	return mdb_put(txn, db->meta, &k, &val, 0);
 }
 
-int gen_open(MDB_txn *txn, const tl_view *v, uint32_t gen,
-	     unsigned extra, MDB_dbi *dbi)
+int tl_view_gen_open(MDB_txn *txn, const tl_view *v, uint32_t gen,
+		     unsigned extra, MDB_dbi *dbi)
 {
 	char name[160];
 	for (size_t i = 0; i < v->dbs_len; i++) {
@@ -74,8 +74,8 @@ int gen_open(MDB_txn *txn, const tl_view *v, uint32_t gen,
  * of named databases, so that a generation made by another version of the
  * view (which had other databases) goes whole, and so do generations
  * stranded by damage or by an interrupted switch. */
-int gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
-	      bool others)
+int tl_view_gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
+		      bool others)
 {
 	char prefix[96], names[16][160];
 	size_t n, plen;
@@ -128,7 +128,7 @@ int gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
 }
 
 /* Whether every database of generation gen of view v exists. */
-bool gen_exists(MDB_txn *txn, const tl_view *v, uint32_t gen)
+bool tl_view_gen_exists(MDB_txn *txn, const tl_view *v, uint32_t gen)
 {
 	MDB_dbi main_dbi;
 	char name[160];
@@ -145,16 +145,16 @@ bool gen_exists(MDB_txn *txn, const tl_view *v, uint32_t gen)
 
 /* Whether view v serves as the code needs it: its meta names the code's
  * version and a generation whose databases exist. */
-bool view_serves(tl_db *db, MDB_txn *txn, const tl_view *v)
+bool tl_view_serves(tl_db *db, MDB_txn *txn, const tl_view *v)
 {
 	uint32_t ver, gen;
-	return view_meta_read(db, txn, v, &ver, &gen) && ver == v->version &&
-	       gen_exists(txn, v, gen);
+	return tl_view_meta_read(db, txn, v, &ver, &gen) && ver == v->version &&
+	       tl_view_gen_exists(txn, v, gen);
 }
 
 /* Bring this process's handles to the serving generations (another
  * process may have switched them). */
-int views_refresh(tl_db *db, tl_err *err)
+int tl_views_refresh(tl_db *db, tl_err *err)
 {
 	tl_view_state next[64];
 	MDB_txn *txn;
@@ -167,7 +167,7 @@ int views_refresh(tl_db *db, tl_err *err)
 		tl_view_state *s = &next[i];
 		uint32_t ver, gen;
 		*s = db->vstate[i];
-		if (!view_meta_read(db, txn, db->views[i], &ver, &gen)) {
+		if (!tl_view_meta_read(db, txn, db->views[i], &ver, &gen)) {
 			s->ready = false;
 			continue;
 		}
@@ -182,7 +182,7 @@ int views_refresh(tl_db *db, tl_err *err)
 		}
 		if (s->ready && s->gen == gen)
 			continue;
-		if ((rc = gen_open(txn, db->views[i], gen, 0, s->dbi))) {
+		if ((rc = tl_view_gen_open(txn, db->views[i], gen, 0, s->dbi))) {
 			if (rc == MDB_NOTFOUND) {
 				/* Its databases are gone (a damaged meta
 				 * record): the view is absent, the others
@@ -239,7 +239,7 @@ static void view_seq_key(char *key, size_t cap, const tl_view *v)
 	snprintf(key, cap, "view_seq:%s", v->name);
 }
 
-uint64_t view_seq(tl_db *db, MDB_txn *txn, const tl_view *v)
+uint64_t tl_view_seq(tl_db *db, MDB_txn *txn, const tl_view *v)
 {
 	char key[64];
 	MDB_val val;
@@ -249,8 +249,8 @@ uint64_t view_seq(tl_db *db, MDB_txn *txn, const tl_view *v)
 	return tl_get_be64(val.mv_data);
 }
 
-int view_seq_put(tl_db *db, MDB_txn *txn, const tl_view *v,
-		 uint64_t seq)
+int tl_view_seq_put(tl_db *db, MDB_txn *txn, const tl_view *v,
+		    uint64_t seq)
 {
 	char key[64];
 	uint8_t b[8];
@@ -261,10 +261,10 @@ int view_seq_put(tl_db *db, MDB_txn *txn, const tl_view *v,
 }
 
 /* Whether view v lacks events of a log whose last seq is head. */
-bool view_behind(tl_db *db, MDB_txn *txn, const tl_view *v,
-		 uint64_t head)
+bool tl_view_behind(tl_db *db, MDB_txn *txn, const tl_view *v,
+		    uint64_t head)
 {
-	return head > 0 && view_seq(db, txn, v) != head;
+	return head > 0 && tl_view_seq(db, txn, v) != head;
 }
 
 int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq)
@@ -282,8 +282,8 @@ int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last)
 	 * makes the next open with it rebuild it. */
 	int rc = 0;
 	for (size_t i = 0; !rc && i < db->views_len; i++)
-		if (view_seq(db, txn, db->views[i]) == first - 1)
-			rc = view_seq_put(db, txn, db->views[i], last);
+		if (tl_view_seq(db, txn, db->views[i]) == first - 1)
+			rc = tl_view_seq_put(db, txn, db->views[i], last);
 	if (!rc && views_seq(db, txn) == first - 1)
 		rc = tl_views_mark(db, txn, last);
 	return rc;
@@ -302,7 +302,7 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 		bool known = !tl_log_head(db, txn, &head, hash, &e);
 		for (size_t i = 0; i < db->views_len; i++)
 			db->vstate[i].behind =
-				!known || view_behind(db, txn, db->views[i], head);
+				!known || tl_view_behind(db, txn, db->views[i], head);
 	}
 	for (size_t i = 0; i < db->views_len; i++) {
 		uint32_t ver, gen;
@@ -310,7 +310,7 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 		/* A view with no generation stored (a read-only handle does
 		 * not create it) is not stale but absent: its queries say so,
 		 * the other views serve. */
-		bool has = view_meta_read(db, txn, db->views[i], &ver, &gen);
+		bool has = tl_view_meta_read(db, txn, db->views[i], &ver, &gen);
 		if (has ? (s->ready ? gen != s->gen : gen != s->absent_gen)
 			: s->ready) {
 			*stale = true;
@@ -322,7 +322,7 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 
 int tl_views_sync(tl_db *db, tl_err *err)
 {
-	return views_refresh(db, err);
+	return tl_views_refresh(db, err);
 }
 
 const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)
@@ -414,8 +414,8 @@ static bool views_current(tl_db *db)
 	if (tl_log_head(db, txn, &head, hash, &e))
 		ok = false;
 	for (size_t i = 0; ok && i < db->views_len; i++)
-		ok = !view_behind(db, txn, db->views[i], head) &&
-		     view_serves(db, txn, db->views[i]);
+		ok = !tl_view_behind(db, txn, db->views[i], head) &&
+		     tl_view_serves(db, txn, db->views[i]);
 	mdb_txn_abort(txn);
 	return ok;
 }
@@ -485,7 +485,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 	/* Nothing to create or rebuild (nearly every open): no write
 	 * transaction, which would wait for another process's writer. */
 	if ((db->flags & TL_OPEN_RDONLY) || views_current(db))
-		return views_refresh(db, err);
+		return tl_views_refresh(db, err);
 	if ((rc = tl_env_begin(db, 0, &txn)))
 		return tl_mdb_err(err, rc, "begin");
 	uint64_t head;
@@ -498,7 +498,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 	 * it), of another version, or without its generation: rebuilt. */
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
-		if (!view_behind(db, txn, v, head) && view_serves(db, txn, v))
+		if (!tl_view_behind(db, txn, v, head) && tl_view_serves(db, txn, v))
 			continue;
 		if (head == 0) {
 			/* An empty log: the empty view is the right one, in
@@ -508,13 +508,13 @@ int tl_views_open(tl_db *db, tl_err *err)
 			 * switch does. */
 			MDB_dbi d[TL_VIEW_DBS_MAX];
 			uint32_t ver, gen, g = 1;
-			if (view_meta_read(db, txn, v, &ver, &gen) &&
+			if (tl_view_meta_read(db, txn, v, &ver, &gen) &&
 			    gen + 1 != TMP_GEN && gen + 1 != 0)
 				g = gen + 1;
-			if ((rc = gens_drop(txn, v, g, true)) ||
-			    (rc = gens_drop(txn, v, g, false)) ||
-			    (rc = gen_open(txn, v, g, MDB_CREATE, d)) ||
-			    (rc = view_meta_write(db, txn, v, v->version, g))) {
+			if ((rc = tl_view_gens_drop(txn, v, g, true)) ||
+			    (rc = tl_view_gens_drop(txn, v, g, false)) ||
+			    (rc = tl_view_gen_open(txn, v, g, MDB_CREATE, d)) ||
+			    (rc = tl_view_meta_write(db, txn, v, v->version, g))) {
 				mdb_txn_abort(txn);
 				return tl_mdb_err(err, rc, "create view");
 			}
@@ -526,7 +526,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 		return tl_mdb_err(err, rc, "commit");
 	if (n) {
 		for (;;) {
-			rc = rebuild_stale(db, stale, n, err);
+			rc = tl_rebuild_stale(db, stale, n, err);
 			if (rc != TL_EAGAIN)
 				break;
 			if ((rc = tl_db_grow(db, err)))
@@ -535,6 +535,6 @@ int tl_views_open(tl_db *db, tl_err *err)
 		if (rc)
 			return rc;
 	}
-	return views_refresh(db, err);
+	return tl_views_refresh(db, err);
 }
 

@@ -15,23 +15,26 @@
 
 /* meta "view:NAME": the stored code version and serving generation;
  * false when absent or malformed. */
-bool view_meta_read(tl_db *db, MDB_txn *txn, const tl_view *v,
-		    uint32_t *version, uint32_t *gen);
-int view_meta_write(tl_db *db, MDB_txn *txn, const tl_view *v,
-		    uint32_t version, uint32_t gen);
+bool tl_view_meta_read(tl_db *db, MDB_txn *txn, const tl_view *v,
+		       uint32_t *version, uint32_t *gen);
+int tl_view_meta_write(tl_db *db, MDB_txn *txn, const tl_view *v,
+		       uint32_t version, uint32_t gen);
 /* Open generation gen's databases into dbi[] (extra: MDB_CREATE or 0);
  * an LMDB code. */
-int gen_open(MDB_txn *txn, const tl_view *v, uint32_t gen, unsigned extra,
-	     MDB_dbi *dbi);
+int tl_view_gen_open(MDB_txn *txn, const tl_view *v, uint32_t gen,
+		     unsigned extra, MDB_dbi *dbi);
 /* Drop generation gen, or (others) every generation but gen. */
-int gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen, bool others);
-bool gen_exists(MDB_txn *txn, const tl_view *v, uint32_t gen);
-bool view_serves(tl_db *db, MDB_txn *txn, const tl_view *v);
-int views_refresh(tl_db *db, tl_err *err);
+int tl_view_gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
+		      bool others);
+bool tl_view_gen_exists(MDB_txn *txn, const tl_view *v, uint32_t gen);
+bool tl_view_serves(tl_db *db, MDB_txn *txn, const tl_view *v);
+int tl_views_refresh(tl_db *db, tl_err *err);
 /* The last seq view v holds, and setting it. */
-uint64_t view_seq(tl_db *db, MDB_txn *txn, const tl_view *v);
-int view_seq_put(tl_db *db, MDB_txn *txn, const tl_view *v, uint64_t seq);
-bool view_behind(tl_db *db, MDB_txn *txn, const tl_view *v, uint64_t head);
+uint64_t tl_view_seq(tl_db *db, MDB_txn *txn, const tl_view *v);
+int tl_view_seq_put(tl_db *db, MDB_txn *txn, const tl_view *v,
+		    uint64_t seq);
+bool tl_view_behind(tl_db *db, MDB_txn *txn, const tl_view *v,
+		    uint64_t head);
 
 /* ---- replay and rebuild (rebuild.c) ---- */
 
@@ -85,22 +88,20 @@ typedef struct build_lk {
 	tl_db *db; /* whose building flag it holds, once locked */
 } build_lk;
 
-/* "the log has no event SEQ": a replay found a gap. */
-int log_missing(uint64_t seq, tl_err *err);
 /* A replay of the views which[0..n) (indexes into db->views); progress
- * may be NULL.  Nonzero when out of memory (replay_free it anyway). */
-int replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
-		tl_progress_fn progress, void *arg);
-void replay_free(replay *r);
+ * may be NULL.  Nonzero when out of memory (tl_replay_free it anyway). */
+int tl_replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
+		   tl_progress_fn progress, void *arg);
+void tl_replay_free(replay *r);
 /* Fill generation gen of r's views from the whole log; on success *out is
  * the open write transaction holding the last chunk. */
-int build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err);
+int tl_replay_build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err);
 /* Drop r's target generation in txn. */
-int targets_drop(replay *r, MDB_txn *txn, tl_err *err);
-/* The workspace's build lock (see rebuild.c). */
-int build_lock(tl_db *db, build_lk *lk, tl_err *err);
-void build_unlock(build_lk *lk);
+int tl_replay_targets_drop(replay *r, MDB_txn *txn, tl_err *err);
+/* The workspace's build lock (build_lk above). */
+int tl_build_lock(tl_db *db, build_lk *lk, tl_err *err);
+void tl_build_unlock(build_lk *lk);
 /* Rebuild the views which[0..n) that do not serve as the code needs. */
-int rebuild_stale(tl_db *db, const size_t *which, size_t n, tl_err *err);
+int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n, tl_err *err);
 
 #endif

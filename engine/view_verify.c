@@ -132,14 +132,14 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 	for (size_t i = 0; i < n; i++)
 		which[i] = i;
 	build_lk lock;
-	if ((rc = build_lock(db, &lock, err)))
+	if ((rc = tl_build_lock(db, &lock, err)))
 		return rc;
-	if (replay_init(&r, db, which, n, NULL, NULL)) {
-		replay_free(&r);
-		build_unlock(&lock);
+	if (tl_replay_init(&r, db, which, n, NULL, NULL)) {
+		tl_replay_free(&r);
+		tl_build_unlock(&lock);
 		return tl_err_oom(err);
 	}
-	if ((rc = build_gen(&r, TMP_GEN, &txn, err)))
+	if ((rc = tl_replay_build_gen(&r, TMP_GEN, &txn, err)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const tl_view *v = db->views[i];
@@ -147,8 +147,8 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 		MDB_dbi cur[TL_VIEW_DBS_MAX];
 		char what[120];
 		int og = 0;
-		if (!view_meta_read(db, txn, v, &ver, &gen) ||
-		    (og = gen_open(txn, v, gen, 0, cur))) {
+		if (!tl_view_meta_read(db, txn, v, &ver, &gen) ||
+		    (og = tl_view_gen_open(txn, v, gen, 0, cur))) {
 			if (og == ENOMEM) {
 				rc = tl_mdb_err(err, og, "open view");
 				break;
@@ -180,13 +180,13 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 			break;
 	}
 	/* The temporary generation is dropped, never kept. */
-	if (rc || (rc = targets_drop(&r, txn, err)))
+	if (rc || (rc = tl_replay_targets_drop(&r, txn, err)))
 		mdb_txn_abort(txn);
 	else if ((rc = mdb_txn_commit(txn)))
 		rc = tl_mdb_err(err, rc, "commit verify");
 out:
-	replay_free(&r);
-	build_unlock(&lock);
+	tl_replay_free(&r);
+	tl_build_unlock(&lock);
 	return rc ? rc : problems;
 }
 
@@ -252,13 +252,13 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 	for (size_t i = 0; i < db->views_len; i++) {
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
-		bool serves = view_serves(db, txn, v);
-		if (serves && view_behind(db, txn, v, head))
+		bool serves = tl_view_serves(db, txn, v);
+		if (serves && tl_view_behind(db, txn, v, head))
 			snprintf(what, sizeof what,
 				 "view %s: not compared (read-only): it holds "
 				 "the log up to seq %llu of %llu",
 				 v->name,
-				 (unsigned long long)view_seq(db, txn, v),
+				 (unsigned long long)tl_view_seq(db, txn, v),
 				 (unsigned long long)head);
 		else if (serves)
 			snprintf(what, sizeof what,
@@ -266,7 +266,7 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 				 "builds the view anew, which needs write "
 				 "access",
 				 v->name);
-		else if (view_meta_read(db, txn, v, &ver, &gen) &&
+		else if (tl_view_meta_read(db, txn, v, &ver, &gen) &&
 			 ver != v->version)
 			snprintf(what, sizeof what,
 				 "view %s: not compared (read-only): stored "
