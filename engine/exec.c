@@ -963,11 +963,9 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 				  "member id '%s' must be 1..64 of [a-z0-9._-]",
 				  tl_quote(c->id, q, sizeof q));
 	/* Only new ids: a member of an older workspace keeps its id. */
-	if (c->kind == TL_MEMBER_ADD && tl_member_id_reserved(c->id))
-		return tl_err_set(err, TL_EINVALID, "id",
-				  "'%s' cannot be a member id: it %s",
-				  tl_quote(c->id, q, sizeof q),
-				  tl_member_id_reserved(c->id));
+	if (c->kind == TL_MEMBER_ADD &&
+	    (rc = tl_member_id_unreserved(c->id, "id", err)))
+		return rc;
 	if (c->kind == TL_MEMBER_ADD || c->name.p)
 		if ((rc = tl_check_text(c->name, "name", 1, TL_NAME_MAX, false,
 					err)))

@@ -40,10 +40,10 @@ extern const char *const tl_status_tokens[TL_STATUS_COUNT];
 extern const char *const tl_entity_tokens[TL_ENTITY_COUNT];
 /* Index of s in the table, or -1. */
 int tl_token_find(const char *const *table, int n, tl_slice s);
-/* Why id cannot be given to a new member (NULL: it can): "me" and
- * "unassigned" are words of the task filters, which could not name a
- * member so called. */
-const char *tl_member_id_reserved(tl_slice id);
+/* 0, or TL_EINVALID naming field when id cannot be given to a new
+ * member: "me" and "unassigned" are words of the task filters, which
+ * could not name a member so called. */
+int tl_member_id_unreserved(tl_slice id, const char *field, tl_err *err);
 
 static inline bool tl_status_active(int st)
 {

@@ -31,13 +31,18 @@ bool tl_member_id_valid(tl_slice id)
 	return true;
 }
 
-const char *tl_member_id_reserved(tl_slice id)
+int tl_member_id_unreserved(tl_slice id, const char *field, tl_err *err)
 {
-	if (tl_slice_eq(id, "me"))
-		return "means the acting member in filters";
-	if (tl_slice_eq(id, "unassigned"))
-		return "means tasks without an assignee in filters";
-	return NULL;
+	const char *means = tl_slice_eq(id, "me") ? "the acting member"
+			    : tl_slice_eq(id, "unassigned")
+				    ? "tasks without an assignee"
+				    : NULL;
+	if (!means)
+		return 0;
+	return tl_err_set(err, TL_EINVALID, field,
+			  "'%.*s' cannot be a member id: it means %s in "
+			  "filters",
+			  (int)id.len, id.p, means);
 }
 
 void tl_member_pack(msgpack_packer *pk, const tl_member *m)

@@ -443,6 +443,24 @@ bool tl_db_initialized(tl_db *db)
 	return ok;
 }
 
+/* meta holds no settings: 0 when the log is empty too (a workspace never
+ * initialised); a log with events means a damaged meta database, which
+ * neither a read nor an init may take for a new workspace. */
+static int no_settings(tl_db *db, MDB_txn *txn, tl_err *err)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, db->events, &st);
+	if (rc)
+		return tl_mdb_err(err, rc, "read the log");
+	if (st.ms_entries)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "workspace '%s' holds a log of %zu events "
+				  "but no settings: its meta database is "
+				  "damaged (restore data.mdb from a copy)",
+				  db->dir, st.ms_entries);
+	return 0;
+}
+
 int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err)
 {
 	MDB_txn *txn;
@@ -454,29 +472,15 @@ int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err)
 	strcpy(out->tz, "UTC");
 	out->week_start = 1;
 	rc = tl_meta_get(db, txn, "format", &v);
-	if (rc == MDB_NOTFOUND) {
-		/* No settings: a workspace never initialised, unless its log
-		 * holds events (a damaged meta database, which init must not
-		 * be asked to write over). */
-		MDB_stat st;
-		rc = mdb_stat(txn, db->events, &st);
+	if (rc) {
+		rc = rc == MDB_NOTFOUND ? no_settings(db, txn, err)
+					: tl_mdb_err(err, rc, "read settings");
 		mdb_txn_abort(txn);
 		if (rc)
-			return tl_mdb_err(err, rc, "read the log");
-		if (st.ms_entries)
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "workspace '%s' holds a log of %zu "
-					  "events but no settings: its meta "
-					  "database is damaged (restore "
-					  "data.mdb from a copy)",
-					  db->dir, st.ms_entries);
+			return rc;
 		return tl_err_set(err, TL_ENOTFOUND, "db",
 				  "workspace '%s' is not initialised (run tasklog init)",
 				  db->dir);
-	}
-	if (rc) {
-		mdb_txn_abort(txn);
-		return tl_mdb_err(err, rc, "read settings");
 	}
 	if (tl_meta_get(db, txn, "tz", &v) == 0 && v.mv_size < sizeof out->tz)
 		snprintf(out->tz, sizeof out->tz, "%.*s", (int)v.mv_size,
@@ -760,11 +764,20 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 	if (rc)
 		return rc;
 	MDB_val v;
-	if (tl_meta_get(db, t->txn, "format", &v) == 0) {
+	rc = tl_meta_get(db, t->txn, "format", &v);
+	if (rc == 0) {
 		tl_txn_abort(t);
 		return tl_err_set(err, TL_ECONFLICT, "db",
 				  "workspace '%s' is already initialised",
 				  db->dir);
+	}
+	/* init would append a second workspace.initialized to a log whose
+	 * settings were lost. */
+	rc = rc == MDB_NOTFOUND ? no_settings(db, t->txn, err)
+				: tl_mdb_err(err, rc, "read settings");
+	if (rc) {
+		tl_txn_abort(t);
+		return rc;
 	}
 	const char *tz = o->tz ? o->tz : "UTC";
 	const char *ws = o->week_start ? o->week_start : "monday";
@@ -854,11 +867,10 @@ int tl_init_check(const tl_init_opts *opts, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "admin",
 				  "member id '%.64s' must be 1..64 of [a-z0-9._-]",
 				  opts->admin);
-	if (opts->admin && tl_member_id_reserved(tl_s(opts->admin)))
-		return tl_err_set(err, TL_EINVALID, "admin",
-				  "'%s' cannot be a member id: it %s",
-				  opts->admin,
-				  tl_member_id_reserved(tl_s(opts->admin)));
+	int rc;
+	if (opts->admin &&
+	    (rc = tl_member_id_unreserved(tl_s(opts->admin), "admin", err)))
+		return rc;
 	if (opts->admin && !strcmp(opts->admin, TL_SYSTEM_USER))
 		return tl_err_set(err, TL_EINVALID, "admin",
 				  "'%s' is the system user, not a member",

@@ -169,7 +169,11 @@ typedef struct tl_open_opts {
  * TL_OPEN_RDONLY, a map_size over 64 TiB and views_len without views are
  * TL_EINVALID.  A writable open of a directory that is not a workspace
  * yet creates LMDB's files there (tl_db_initialized() is false); calls
- * then answer TL_ENOTFOUND "db" until tl_db_init.
+ * then answer TL_ENOTFOUND "db" until tl_db_init; one whose log holds
+ * events but whose settings are gone (damage) answers TL_ESTORAGE, and
+ * tl_db_init refuses it.  A dir that does not exist, also a path through
+ * a file, is TL_ENOTFOUND "db" (without TL_OPEN_CREATE); a dir that is
+ * a file, TL_EINVALID "db".
  * tl_db_close aborts a tl_txn left open (it must not be used after).  A handle is used by one thread at a time (adopting a
  * map grown by another process remaps the file, which LMDB allows only
  * with no transaction of this process open); map_size applies to a new

@@ -1311,7 +1311,7 @@ Test(cli, a_damaged_page_is_a_storage_error)
 	FILE *f = fopen(path, "rb");
 	cr_assert_eq(fread(copy, 1, whole, f), whole);
 	fclose(f);
-	int failed = 0, crashed = 0, pages = 0;
+	int failed = 0, crashed = 0, hinted = 0, pages = 0;
 	/* Pages 0 and 1 are LMDB's meta pages; a page header's flags are
 	 * the 16 bits at offset 10 (P_BRANCH 1, P_LEAF 2). */
 	for (size_t off = 2 * 4096; off + 4096 <= whole; off += 4096) {
@@ -1333,6 +1333,8 @@ Test(cli, a_damaged_page_is_a_storage_error)
 			if (r.status == 5) {
 				failed++;
 				crashed += strstr(r.err, "crashed (SIG") != NULL;
+				hinted += strstr(r.err, "the data file is "
+							"damaged") != NULL;
 				/* Its last line is the error (LMDB's failed
 				 * assertion, or a note that the views could
 				 * not be opened, may come before it). */
@@ -1369,7 +1371,10 @@ Test(cli, a_damaged_page_is_a_storage_error)
 	free(copy);
 	cr_assert_gt(pages, 4);
 	cr_assert_gt(failed, 0, "no damage was noticed");
+	/* Debian's LMDB is built with its assertions on: some pages make it
+	 * abort, others it reports itself (MDB_CORRUPTED and the like). */
 	cr_assert_gt(crashed, 0, "LMDB never crashed: the handler is untested");
+	cr_assert_gt(hinted, 0, "LMDB never said a page was damaged");
 	OK(&r, "verify");
 	tu_run_release(&r);
 }
@@ -1909,7 +1914,7 @@ Test(bad_input, invalid_utf8_notes_and_tag)
 Test(bad_input, notes_keep_controls_and_task_show_escapes_them)
 {
 	static const char notes[] = "one\ttab\r\nesc \x1b[31mred\x0c"
-				    "\xc2\x85 \xe2\x80\xae" "end";
+				    "\xc2\x85 \xe2\x80\xae" "end\n\nlone\rcr\r";
 	tu_run r;
 	OK(&r, "task", "add", "--title", "t", "--link", "lead:1", "--notes",
 	   notes);
@@ -1919,8 +1924,10 @@ Test(bad_input, notes_keep_controls_and_task_show_escapes_them)
 	tu_run_release(&r);
 	cr_assert_eq(tu_cli_text(&r, ws, "task", "show", id, NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
+	/* an empty line stays one; a CR not before a line feed is shown */
 	cr_assert(strstr(r.out, "Notes\n    one\ttab\n    esc \\x1b[31mred"
-			     "\\x0c\\xc2\\x85 \\xe2\\x80\\xaeend\n"),
+			     "\\x0c\\xc2\\x85 \\xe2\\x80\\xaeend\n    \n"
+			     "    lone\\x0dcr\\x0d\n"),
 		  "%s", r.out);
 	tu_run_release(&r);
 }

@@ -159,10 +159,6 @@ Test(damage, damaged_settings_are_named_and_verify_sees_them,
 	verify_says("meta: the first admin");
 }
 
-/* Zones that 0.3.2 accepted at init and 0.3.3 refuses as new input
- * (a name with an empty part, posix/Factory) keep working in the
- * workspaces that hold them: dates are read in them and verify is
- * clean. */
 /* Settings gone from a workspace whose log holds events: damage, not a
  * workspace to initialise (init must not be asked to write over it). */
 Test(damage, settings_missing_beside_a_log_are_damage, .init = setup,
@@ -177,8 +173,26 @@ Test(damage, settings_missing_beside_a_log_are_damage, .init = setup,
 				      "damaged"),
 		  "%s", err.message);
 	cr_assert(strstr(err.message, "holds a log of"), "%s", err.message);
+	/* ... and init does not write a second workspace over that log */
+	MDB_txn *txn;
+	MDB_stat before, after;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_stat(txn, db->events, &before), 0);
+	mdb_txn_abort(txn);
+	cr_assert_eq(tl_db_init(db, NULL, &err), TL_ESTORAGE);
+	cr_assert(strstr(err.message, "meta database is damaged"), "%s",
+		  err.message);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_stat(txn, db->events, &after), 0);
+	mdb_txn_abort(txn);
+	cr_assert_eq(after.ms_entries, before.ms_entries);
+	cr_assert_gt(before.ms_entries, 0);
 }
 
+/* Zones that 0.3.2 accepted at init and 0.3.3 refuses as new input
+ * (a name with an empty part, posix/Factory) keep working in the
+ * workspaces that hold them: dates are read in them and verify is
+ * clean. */
 Test(damage, a_zone_stored_by_an_older_release_keeps_working,
      .init = setup, .fini = teardown)
 {

@@ -103,9 +103,8 @@ static void put_notes(const char *s)
 		size_t end = n && s[n] == '\n' && s[n - 1] == '\r' ? n - 1 : n;
 		fputs("    ", stdout);
 		for (size_t i = 0; i < end;) {
-			size_t run = strcspn(s + i, "\t");
-			if (run > end - i)
-				run = end - i;
+			const char *tab = memchr(s + i, '\t', end - i);
+			size_t run = tab ? (size_t)(tab - (s + i)) : end - i;
 			put_clean_n(stdout, s + i, run);
 			i += run;
 			if (i < end) { /* s[i] is a tab */
@@ -251,7 +250,7 @@ static char *cell_text(const char *s)
 	if (f)
 		put_clean(f, s);
 	if (!membuf_close(f, &m))
-		return NULL; /* the page is not printed then: text_nomem */
+		return NULL; /* the page is not printed then: membuf_nomem() */
 	return m.p ? m.p : strdup("");
 }
 
@@ -293,6 +292,15 @@ static void short_id(const char *id, char *out, size_t cap)
 {
 	size_t n = strlen(id);
 	snprintf(out, cap, "%s", n > 8 ? id + n - 8 : id);
+}
+
+/* "2026-03-02T09:00:00.000Z" as "2026-03-02 09:00" (UTC, to the minute). */
+static void short_time(const char *t, char out[17])
+{
+	if (strlen(t) >= 16 && t[10] == 'T')
+		snprintf(out, 17, "%.10s %.5s", t, t + 11);
+	else
+		snprintf(out, 17, "%s", t);
 }
 
 /* s in a column w wide: cut with "…" when wider, padded with spaces
@@ -354,11 +362,7 @@ void human_task_table(const json_t *items, const char *next)
 		char id[9], when[17];
 
 		short_id(str_or_dash(t, "id"), id, sizeof id);
-		if (strlen(due) >= 16 && due[10] == 'T')
-			snprintf(when, sizeof when, "%.10s %.5s", due,
-				 due + 11);
-		else
-			snprintf(when, sizeof when, "%s", due);
+		short_time(due, when);
 		put_cell(id, 8, false);
 		put_cell(when, 16, false);
 		put_cell(label(str_or_dash(t, "status"), status_labels),
@@ -394,15 +398,6 @@ void human_member_table(const json_t *items)
 								     : "no",
 		       str_or_dash(m, "kind"));
 	}
-}
-
-/* "2026-03-02T09:00:00.000Z" as "2026-03-02 09:00" (UTC, to the minute). */
-static void short_time(const char *t, char out[17])
-{
-	if (strlen(t) >= 16 && t[10] == 'T')
-		snprintf(out, 17, "%.10s %.5s", t, t + 11);
-	else
-		snprintf(out, 17, "%s", t);
 }
 
 /* Upcoming tasks as the task table, then the history: AT, ACTOR and as

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,7 +558,7 @@ static FILE *real_stdout;
  * initialised, views rebuilt): a command that fails must have changed
  * nothing, so what fails after this (printing its result) is said on
  * stderr, and the exit status stays 0. */
-static bool done_durably;
+static volatile sig_atomic_t done_durably; /* read by on_fatal too */
 /* False when the caller closed descriptor 1 (it is /dev/null now). */
 static bool stdout_open = true;
 
@@ -1831,10 +1832,18 @@ static bool json_requested(int argc, char **argv)
  * offset makes it fail an assertion (SIGABRT) or read through a wild
  * pointer (SIGSEGV).  Each is reported as the storage error it is, on
  * one line (and as a document with --json; for verify as its finding),
- * with exit 5, instead of dying of the signal.  Only async-signal-safe
- * calls: write and _exit.  A sanitizer build leaves SIGSEGV and SIGABRT
- * to the sanitizer, whose report of a bug of tasklog says more. */
-static volatile sig_atomic_t sigbus_json; /* read by the handler */
+ * with exit 5, instead of dying of the signal; after the command's work
+ * was made durable, as a failure to print its result (exit 0).  SIGBUS
+ * is caught for the whole run; SIGSEGV and SIGABRT only while the
+ * workspace is open and before the output is printed (elsewhere they
+ * are no sign of a damaged file), and a sanitizer build leaves them to
+ * the sanitizer, whose report of a bug of tasklog says more.  Only
+ * async-signal-safe calls: write and _exit. */
+
+/* What stdout gets with a storage error said without allocating: 0
+ * nothing, 1 the error document, 2 verify's document, 3 verify's
+ * problem line. */
+static volatile sig_atomic_t storage_shape;
 
 #define SIGBUS_WHY                                                          \
 	"reading the workspace failed (SIGBUS): a file of it is shorter "   \
@@ -1859,72 +1868,92 @@ static void put_fd(int fd, const char *s)
 	}
 }
 
-static void on_fatal(int sig)
+/* A storage error that is not in c->err, with write(2) alone: the line
+ * on stderr (unless said already) and on stdout what storage_shape asks
+ * for.  why holds no character JSON would escape. */
+static void say_storage(const char *why, bool line)
 {
-	/* The page that failed may be data.mdb's (cut short) or lock.mdb's
-	 * (a full disk when LMDB sized it): the handler cannot tell which. */
-	const char *why = sig == SIGBUS    ? SIGBUS_WHY
-			  : sig == SIGSEGV ? CRASH_WHY("SIGSEGV")
-			  : sig == SIGABRT ? CRASH_WHY("SIGABRT")
-					   : CRASH_WHY("a fatal signal");
-	put_fd(STDERR_FILENO, "tasklog: storage: ");
-	put_fd(STDERR_FILENO, why);
-	put_fd(STDERR_FILENO, "\n");
-	if (sigbus_json == 2) { /* verify: its finding, in its shape */
+	if (line) {
+		put_fd(STDERR_FILENO, "tasklog: storage: ");
+		put_fd(STDERR_FILENO, why);
+		put_fd(STDERR_FILENO, "\n");
+	}
+	if (storage_shape == 2) { /* verify: its finding, in its shape */
 		put_fd(STDOUT_FILENO, "{\"ok\":false,\"problems\":[\"storage: ");
 		put_fd(STDOUT_FILENO, why);
 		put_fd(STDOUT_FILENO, "\"]}\n");
-	} else if (sigbus_json == 3) { /* verify for people: its problem */
+	} else if (storage_shape == 3) { /* verify for people */
 		put_fd(STDOUT_FILENO, "storage: ");
 		put_fd(STDOUT_FILENO, why);
 		put_fd(STDOUT_FILENO, "\n");
-	} else if (sigbus_json) {
+	} else if (storage_shape) {
 		put_fd(STDOUT_FILENO, "{\"error\":{\"code\":\"storage\","
 				      "\"message\":\"");
 		put_fd(STDOUT_FILENO, why);
 		put_fd(STDOUT_FILENO, "\",\"field\":\"storage\"}}\n");
 	}
+}
+
+static void on_fatal(int sig)
+{
+	/* Two threads of a rebuild may fault at once: one speaks. */
+	static atomic_flag once = ATOMIC_FLAG_INIT;
+	if (atomic_flag_test_and_set(&once))
+		for (;;)
+			pause();
+	/* The page that failed may be data.mdb's (cut short) or lock.mdb's
+	 * (a full disk when LMDB sized it): the handler cannot tell which. */
+	const char *why = sig == SIGBUS    ? SIGBUS_WHY
+			  : sig == SIGSEGV ? CRASH_WHY("SIGSEGV")
+					   : CRASH_WHY("SIGABRT");
+	if (done_durably) {
+		put_fd(STDERR_FILENO, "tasklog: done, but its result could "
+				      "not be printed: ");
+		put_fd(STDERR_FILENO, why);
+		put_fd(STDERR_FILENO, "\n");
+		_exit(0);
+	}
+	say_storage(why, true);
 	_exit(-TL_ESTORAGE);
 }
 #undef SIGBUS_WHY
 #undef CRASH_WHY
 
-/* The handlers of on_fatal, on a stack of their own (a wild pointer may
+static void on_signal(int sig, void (*fn)(int))
+{
+	struct sigaction sa = { .sa_handler = fn, .sa_flags = SA_ONSTACK };
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+/* SIGBUS for the whole run, on a stack of its own (a wild pointer may
  * have come with a stack that cannot take another frame). */
-static void catch_fatal_signals(void)
+static void catch_sigbus(void)
 {
 	static char stack[64 * 1024];
 	stack_t ss = { .ss_sp = stack, .ss_size = sizeof stack };
-	struct sigaction sa = { .sa_handler = on_fatal,
-				.sa_flags = SA_ONSTACK };
-
 	sigaltstack(&ss, NULL);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
+	on_signal(SIGBUS, on_fatal);
+}
+
+/* SIGSEGV and SIGABRT while LMDB reads the workspace (on), or no more
+ * (off). */
+static void catch_crashes(bool on)
+{
 #ifndef TL_SANITIZER
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGABRT, &sa, NULL);
+	on_signal(SIGSEGV, on ? on_fatal : SIG_DFL);
+	on_signal(SIGABRT, on ? on_fatal : SIG_DFL);
+#else
+	(void)on;
 #endif
 }
 
-/* Out of memory, said without allocating: the line on stderr unless it
- * was said already, and on stdout the document sigbus_json (or --json)
- * asks for. */
+/* Out of memory, said without allocating. */
 static void say_oom(const struct cli *c, bool line_said)
 {
-	static const char doc[] = "{\"error\":{\"code\":\"storage\","
-				  "\"message\":\"out of memory\",\"field\":"
-				  "\"storage\"}}\n";
-	static const char verdict[] = "{\"ok\":false,\"problems\":"
-				      "[\"storage: out of memory\"]}\n";
-	if (!line_said)
-		fputs("tasklog: storage: out of memory\n", stderr);
-	if (sigbus_json == 2)
-		fputs(verdict, stdout);
-	else if (sigbus_json == 3)
-		fputs("storage: out of memory\n", stdout);
-	else if (sigbus_json || c->json)
-		fputs(doc, stdout);
+	if (!storage_shape && c->json)
+		storage_shape = 1;
+	say_storage("out of memory", !line_said);
 }
 
 /* A descriptor among 0, 1 and 2 that is closed would be taken by the
@@ -1954,7 +1983,7 @@ int main(int argc, char **argv)
 	stdout_open = std_fds_open();
 
 	mpjson_init(); /* before any other use of jansson */
-	catch_fatal_signals();
+	catch_sigbus();
 
 	/* Character classes only (display widths of text in tables);
 	 * numbers and messages stay in the C locale. */
@@ -1989,8 +2018,9 @@ int main(int argc, char **argv)
 
 	/* 0 an error line, 1 and the error document, 2 verify's document,
 	 * 3 verify's problem line */
-	sigbus_json = c.cmd->run == run_verify ? (c.json ? 2 : 3) : c.json;
+	storage_shape = c.cmd->run == run_verify ? (c.json ? 2 : 3) : c.json;
 	if (c.cmd->open != OPEN_NONE) {
+		catch_crashes(true);
 		rc = open_workspace(&c);
 		if (rc == TL_ESTORAGE && c.cmd->run == run_verify) {
 			/* A workspace that cannot be opened is verify's
@@ -2018,6 +2048,7 @@ int main(int argc, char **argv)
 		status = report_error(&c, c.subject);
 	}
 out:
+	catch_crashes(false); /* what follows reads no workspace */
 	stdout = real_stdout;
 	/* What was made is short of what it should hold? */
 	bool whole = membuf_close(mem, &out) && !mpjson_nomem() &&
