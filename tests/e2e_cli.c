@@ -1214,6 +1214,35 @@ Test(cli, verify_reports_ok)
 	tu_run_release(&r);
 }
 
+/* 12 tasks titled title added, then the path of data.mdb in path and a
+ * copy of its bytes (free it), *size of them. */
+static unsigned char *data_file_copy(const char *title, char *path,
+				     size_t cap, size_t *size)
+{
+	struct stat st;
+	for (int i = 0; i < 12; i++)
+		free(add_task(title));
+	snprintf(path, cap, "%s/data.mdb", ws);
+	cr_assert_eq(stat(path, &st), 0);
+	*size = (size_t)st.st_size;
+	unsigned char *copy = malloc(*size);
+	FILE *f = fopen(path, "rb");
+	cr_assert(copy && f);
+	cr_assert_eq(fread(copy, 1, *size, f), *size);
+	fclose(f);
+	return copy;
+}
+
+/* data.mdb whole again, as data_file_copy() found it. */
+static void data_file_restore(const char *path, const unsigned char *copy,
+			      size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(copy, 1, size, f), size);
+	fclose(f);
+}
+
 /* A data file cut short (a partial copy or restore) makes LMDB read past
  * its end through the map: SIGBUS.  At every page boundary short of the
  * whole file, `stats`, `task list` and `verify` either work (the pages cut
@@ -1223,18 +1252,11 @@ Test(cli, verify_reports_ok)
 Test(cli, a_data_file_cut_short_is_a_storage_error)
 {
 	char path[512];
-	struct stat st;
+	size_t size;
 	tu_run r;
 
-	for (int i = 0; i < 12; i++)
-		free(add_task("cut"));
-	snprintf(path, sizeof path, "%s/data.mdb", ws);
-	cr_assert_eq(stat(path, &st), 0);
-	off_t whole = st.st_size;
-	char *copy = malloc((size_t)whole);
-	FILE *f = fopen(path, "rb");
-	cr_assert_eq(fread(copy, 1, (size_t)whole, f), (size_t)whole);
-	fclose(f);
+	unsigned char *copy = data_file_copy("cut", path, sizeof path, &size);
+	off_t whole = (off_t)size;
 	int failed = 0, sigbus = 0;
 	for (off_t len = 4096; len < whole; len += 4096) {
 		const char *cmds[][3] = { { "stats", NULL }, { "task", "list" },
@@ -1274,10 +1296,7 @@ Test(cli, a_data_file_cut_short_is_a_storage_error)
 			}
 			tu_run_release(&r);
 		}
-		f = fopen(path, "wb"); /* whole again, for the next cut */
-		cr_assert_eq(fwrite(copy, 1, (size_t)whole, f),
-			     (size_t)whole);
-		fclose(f);
+		data_file_restore(path, copy, size); /* for the next cut */
 	}
 	free(copy);
 	cr_assert_gt(failed, 0, "no cut was noticed");
@@ -1299,18 +1318,11 @@ Test(cli, a_damaged_page_is_a_storage_error)
 	cr_skip_test("the sanitizer handles SIGSEGV and SIGABRT");
 #endif
 	char path[512];
-	struct stat st;
+	size_t whole;
+	FILE *f;
 	tu_run r;
 
-	for (int i = 0; i < 12; i++)
-		free(add_task("page"));
-	snprintf(path, sizeof path, "%s/data.mdb", ws);
-	cr_assert_eq(stat(path, &st), 0);
-	size_t whole = (size_t)st.st_size;
-	unsigned char *copy = malloc(whole);
-	FILE *f = fopen(path, "rb");
-	cr_assert_eq(fread(copy, 1, whole, f), whole);
-	fclose(f);
+	unsigned char *copy = data_file_copy("page", path, sizeof path, &whole);
 	int failed = 0, crashed = 0, hinted = 0, pages = 0;
 	/* Pages 0 and 1 are LMDB's meta pages; a page header's flags are
 	 * the 16 bits at offset 10 (P_BRANCH 1, P_LEAF 2). */
@@ -1364,9 +1376,7 @@ Test(cli, a_damaged_page_is_a_storage_error)
 			}
 			tu_run_release(&r);
 		}
-		f = fopen(path, "wb"); /* whole again, for the next page */
-		cr_assert_eq(fwrite(copy, 1, whole, f), whole);
-		fclose(f);
+		data_file_restore(path, copy, whole); /* for the next page */
 	}
 	free(copy);
 	cr_assert_gt(pages, 4);
