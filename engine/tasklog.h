@@ -117,6 +117,8 @@ TL_API int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *sta
 
 /* ---- text and ids ---------------------------------------------------- */
 
+/* Whether the len bytes at p are well-formed UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF; NUL is valid). */
 TL_API bool tl_utf8_valid(const char *p, size_t len);
 /* Generate a UUIDv7 as 16 bytes, its time now_ms (0 or less: the wall
  * clock; at most 2^48 - 1).  Ids made by one process sort in the order
@@ -219,6 +221,9 @@ typedef struct tl_settings {
 	int week_start; /* 1 Monday, 0 Sunday */
 	char admin[65];
 } tl_settings;
+/* The workspace's settings into *out.  TL_ENOTFOUND "db" when it is not
+ * initialised; TL_ESTORAGE when they cannot be read, or are gone while
+ * the log holds events (a damaged meta database). */
 TL_API int tl_db_settings(tl_db *db, tl_settings *out, tl_err *err);
 
 /* ---- commands -------------------------------------------------------- */
@@ -381,6 +386,7 @@ typedef struct tl_stats {
 	uint64_t last_seq;
 	uint64_t map_size, map_used;
 } tl_stats;
+/* Counts of the workspace into *out, for an actor with CRM access. */
 TL_API int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err);
 
 /* Check the hash chain, seq contiguity, stream versions, that the stored
