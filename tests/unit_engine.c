@@ -2272,6 +2272,121 @@ Test(validate, a_command_refuses_the_fields_it_does_not_take)
 	REJECT(TL_EINVALID, "tag", c);
 }
 
+/* Every field a task command does not take, on every such command: each
+ * is refused naming the field (a field quietly dropped would make the
+ * caller believe it was set), and nothing is appended. */
+Test(validate, every_command_refuses_every_field_it_does_not_take)
+{
+	char id[37];
+	add_task(T0 + SEC, "Taken", id);
+	tl_slice tag = tl_s("t");
+	static const tl_cmd_kind kinds[] = {
+		TL_TASK_UPDATE, TL_TASK_ASSIGN, TL_TASK_STATUS,
+		TL_TASK_COMPLETE, TL_TASK_TAG, TL_TASK_UNTAG, TL_TASK_DELETE
+	};
+	enum { TITLE, TYPE, DUE, NOTES, STATUS, ASSIGNEE, LINK, NO_DUE, TAGS,
+	       NFIELDS };
+	static const char *const field[NFIELDS] = {
+		"title", "type", "due", "notes", "status", "assignee", "link",
+		"due", "tag"
+	};
+	int refused = 0;
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		/* the command's own arguments, and which fields they are */
+		tl_cmd own = on(kinds[k], id);
+		unsigned owns = 0;
+		switch (kinds[k]) {
+		case TL_TASK_UPDATE:
+			own.title = tl_s("x");
+			owns = 1u << TITLE | 1u << TYPE | 1u << DUE |
+			       1u << NOTES | 1u << NO_DUE;
+			break;
+		case TL_TASK_ASSIGN:
+			own.assignee = tl_s("admin");
+			owns = 1u << ASSIGNEE;
+			break;
+		case TL_TASK_STATUS:
+			own.status = tl_s("on_hold");
+			owns = 1u << STATUS;
+			break;
+		case TL_TASK_TAG:
+		case TL_TASK_UNTAG:
+			own.tags = &tag;
+			own.tags_len = 1;
+			owns = 1u << TAGS;
+			break;
+		default:
+			break;
+		}
+		for (int f = 0; f < NFIELDS; f++) {
+			if (owns & 1u << f)
+				continue;
+			tl_cmd c = own;
+			switch (f) {
+			case TITLE: c.title = tl_s("x"); break;
+			case TYPE: c.type = tl_s("call"); break;
+			case DUE: c.due = tl_s("+1d"); break;
+			case NOTES: c.notes = tl_s("n"); break;
+			case STATUS: c.status = tl_s("todo"); break;
+			case ASSIGNEE: c.assignee = tl_s("admin"); break;
+			case LINK: c.link = tl_s("lead:2"); break;
+			case NO_DUE: c.no_due = true; break;
+			case TAGS: c.tags = &tag; c.tags_len = 1; break;
+			}
+			reject_at(__LINE__, NULL, &c, 1, TL_EINVALID, field[f],
+				  0);
+			refused++;
+		}
+	}
+	cr_assert_eq(refused, 7 * 9 - 5 - 1 - 1 - 2);
+}
+
+/* Untagging removes the tag wherever it is in the list: the last one,
+ * the only one, the first one. */
+Test(fold, untag_removes_the_last_the_only_and_the_first_tag)
+{
+	tl_slice ab[2] = { tl_s("a"), tl_s("b") };
+	tl_cmd c = add_cmd("Tags");
+	c.tags = ab;
+	c.tags_len = 2;
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	char id[37];
+	copy_str(FLD(d.o, "id"), id, sizeof id);
+	doc_free(&d);
+	tl_result_release(&res);
+	const char *want[] = { "a", "" };
+	for (int i = 0; i < 2; i++) { /* b (the last), then a (the only) */
+		RUN1(at(T0 + (2 + i) * SEC), &res, &d,
+		     on_tag(TL_TASK_UNTAG, id, &ab[1 - i]));
+		cr_assert(res.appended);
+		const msgpack_object *tags = FLD(d.o, "tags");
+		cr_assert_eq(tags->via.array.size, (uint32_t)(1 - i));
+		if (!i)
+			cr_assert(tags->via.array.ptr[0].via.str.size == 1 &&
+				  !memcmp(tags->via.array.ptr[0].via.str.ptr,
+					  want[0], 1));
+		doc_free(&d);
+		tl_result_release(&res);
+	}
+	/* the first of two */
+	RUN1(at(T0 + 4 * SEC), &res, NULL, on_tag(TL_TASK_TAG, id, &ab[0]));
+	tl_result_release(&res);
+	RUN1(at(T0 + 5 * SEC), &res, NULL, on_tag(TL_TASK_TAG, id, &ab[1]));
+	tl_result_release(&res);
+	RUN1(at(T0 + 6 * SEC), &res, &d, on_tag(TL_TASK_UNTAG, id, &ab[0]));
+	const msgpack_object *tags = FLD(d.o, "tags");
+	cr_assert_eq(tags->via.array.size, 1);
+	cr_assert(!memcmp(tags->via.array.ptr[0].via.str.ptr, "b", 1));
+	doc_free(&d);
+	tl_result_release(&res);
+	/* and the stored state agrees with a fold of the log */
+	tl_err err;
+	cr_assert_eq(tl_verify(db, NULL, NULL, NULL, &err), 0, "%s",
+		     err.message);
+}
+
 /* 64 distinct tags are the most a task takes, from task add or task tag;
  * the 65th is refused, not dropped. */
 Test(validate, sixty_five_tags_are_rejected_and_sixty_four_accepted)
@@ -3314,6 +3429,86 @@ Test(verify, removed_event_is_reported)
 	db_open_or_die();
 	EXPECT_CLEAN();
 	free(orig);
+}
+
+/* All the problems of a verify, one per line. */
+static void all_problems(void *arg, const char *text)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+	snprintf(buf + n, 4096 - n, "%s\n", text);
+}
+
+/* A stream index entry gone from the middle of a task's stream: the event
+ * is not indexed, and the stream's versions skip one. */
+Test(verify, a_missing_stream_index_entry_is_reported)
+{
+	char id[37];
+	tl_result res;
+	some_history(id); /* created, completed */
+	tl_cmd c = on(TL_TASK_STATUS, id);
+	c.status = tl_s("todo");
+	RUN1(at(T0 + 5 * SEC), &res, NULL, c); /* version 3 */
+	tl_result_release(&res);
+	/* version 2's entry: 'T' + the id -> version (BE32) + seq (BE64) */
+	uint8_t key[17] = { 'T' }, val[12];
+	cr_assert(tl_uuid_parse(tl_s(id), key + 1));
+	recs r;
+	uint64_t seq2 = 0;
+	for (uint64_t s = 1; s <= nevents(); s++) {
+		rec *e = read_event(&r, s);
+		if (e->version == 2 && !strcmp(e->stream, id))
+			seq2 = s;
+		recs_free(&r);
+	}
+	cr_assert_gt(seq2, 0);
+	tl_put_be32(val, 2);
+	tl_put_be64(val + 4, seq2);
+	db_close();
+	raw rw;
+	raw_begin(&rw, "streams");
+	MDB_val k = { sizeof key, key }, v = { sizeof val, val };
+	cr_assert_eq(mdb_del(rw.txn, rw.dbi, &k, &v), 0);
+	raw_commit(&rw);
+	db_open_or_die();
+	char buf[4096] = "";
+	tl_err err;
+	/* (and the task, whose fold walks the index, folds from nothing) */
+	cr_assert_eq(tl_verify(db, NULL, all_problems, buf, &err), 3, "%s",
+		     buf);
+	cr_assert(strstr(buf, "version 2 is not indexed"), "%s", buf);
+	cr_assert(strstr(buf, "version 3 where 2 was expected"), "%s", buf);
+}
+
+/* The chain hash is BLAKE2b-256 over the previous hash, then the record
+ * as stored but for its hash entry (the last 39 bytes: the key "hash", a
+ * bin 8 header and 32 bytes), its map header (one more entry than that
+ * record has) taken as 0x89: format.md's formula, computed here apart
+ * from the engine, for every event of a log. */
+Test(verify, the_chain_hash_is_the_documented_formula)
+{
+	char id[37];
+	some_history(id);
+	uint8_t prev[32] = { 0 };
+	recs r;
+	for (uint64_t s = 1; s <= nevents(); s++) {
+		rec *e = read_event(&r, s);
+		const uint8_t *bytes = e->raw;
+		size_t len = e->raw_len;
+		cr_assert_eq(bytes[0], 0x8a);
+		cr_assert(!memcmp(bytes + len - 39, "\xa4hash\xc4\x20", 7));
+		crypto_generichash_state st;
+		uint8_t head = 0x89, want[32];
+		crypto_generichash_init(&st, NULL, 0, 32);
+		crypto_generichash_update(&st, prev, 32);
+		crypto_generichash_update(&st, &head, 1);
+		crypto_generichash_update(&st, bytes + 1, len - 1 - 39);
+		crypto_generichash_final(&st, want, 32);
+		cr_assert(!memcmp(bytes + len - 32, want, 32), "event %llu",
+			  (unsigned long long)s);
+		memcpy(prev, want, 32);
+		recs_free(&r);
+	}
 }
 
 Test(verify, is_for_admins_only)

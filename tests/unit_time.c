@@ -706,6 +706,44 @@ Test(day, day_before_a_fall_back_over_midnight_keeps_its_repeated_hour)
 	cr_assert_eq(day_hours("Asia/Beirut", "2026-10-24T12:00:00Z"), 25);
 }
 
+/* Milliseconds of a UTC wall time, also before 1970 (which the time
+ * parser refuses as input; day ranges are computed for any instant). */
+static int64_t utc_ms(int y, int mo, int d, int h, int mi, int sec)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+			 .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+/* Phoenix, 1 January 1944: 00:00:59 MWT became 23:01 MST of 31 December,
+ * so the clocks fell back past midnight into the day before.  1 January
+ * began at its first midnight (06:00Z) and holds the repeated stretch;
+ * the days still tile: every instant is in the day found for it, and the
+ * day before ends where this one begins. */
+Test(day, a_fall_back_past_midnight_keeps_the_days_tiled)
+{
+	const int64_t jan1 = utc_ms(1944, 1, 1, 6, 0, 0),
+		      jan2 = utc_ms(1944, 1, 2, 7, 0, 0),
+		      dec31 = utc_ms(1943, 12, 31, 6, 0, 0);
+	const struct {
+		int64_t t, start, end;
+	} want[] = {
+		{ utc_ms(1944, 1, 1, 6, 30, 0), jan1, jan2 },
+		{ utc_ms(1944, 1, 1, 6, 0, 30), jan1, jan2 },
+		{ utc_ms(1944, 1, 1, 5, 59, 59), dec31, jan1 },
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		int64_t start, end;
+		cr_assert_eq(tl_day_range(want[i].t, "America/Phoenix", &start,
+					  &end),
+			     0);
+		cr_assert(start == want[i].start && end == want[i].end,
+			  "%zu: [%lld, %lld)", i, (long long)start,
+			  (long long)end);
+		cr_assert(start <= want[i].t && want[i].t < end);
+	}
+}
+
 Test(day, day_with_two_midnights_starts_at_the_first)
 {
 	/* Havana: 01:00 CDT becomes 00:00 CST on 1 November */
