@@ -197,7 +197,10 @@ TL_API bool tl_db_read_only(const tl_db *db);
  * holds the whole log (always true for a writable handle after open, and
  * for a handle opened without views). */
 TL_API bool tl_db_views_current(tl_db *db);
-/* True when the workspace has been initialised by tl_db_init. */
+/* True when the workspace holds its settings (made by tl_db_init).  False
+ * also when a read fails or the settings are gone from a damaged
+ * workspace: tl_db_settings tells those apart (TL_ENOTFOUND only for a
+ * workspace never initialised). */
 TL_API bool tl_db_initialized(tl_db *db);
 
 typedef struct tl_init_opts {
