@@ -962,6 +962,9 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "id",
 				  "member id '%s' must be 1..64 of [a-z0-9._-]",
 				  tl_quote(c->id, q, sizeof q));
+	if (c->has_expect_version)
+		return tl_err_set(err, TL_EINVALID, "expect_version",
+				  "is not an argument of member commands");
 	/* Only new ids: a member of an older workspace keeps its id. */
 	if (c->kind == TL_MEMBER_ADD &&
 	    (rc = tl_member_id_unreserved(c->id, "id", err)))

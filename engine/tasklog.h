@@ -260,8 +260,8 @@ typedef struct tl_cmd {
 	int crm_access; /* 0 default/unchanged, 1 grant, -1 revoke */
 	const tl_slice *ids; /* notification ids */
 	size_t ids_len;
-	bool has_expect_version;
-	uint64_t expect_version;
+	bool has_expect_version; /* task writes only: TL_ECONFLICT when the */
+	uint64_t expect_version; /* task is at another version */
 	tl_slice idempotency_key;
 } tl_cmd;
 

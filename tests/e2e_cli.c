@@ -848,6 +848,16 @@ Test(history, as_of_gives_past_state)
 			 "A");
 	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 1);
 	tu_run_release(&r);
+	/* An event made at exactly the time asked for is in, with its
+	 * history: as many events as the task's version. */
+	OK(&r, "task", "show", id, "--as-of", T2, "--history");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 2);
+	cr_assert_eq(tu_int(json_object_get(r.json, "task"), "version"), 2);
+	tu_run_release(&r);
+	OK(&r, "task", "show", id, "--as-of", T0, "--history");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 1);
+	cr_assert_eq(tu_int(json_object_get(r.json, "task"), "version"), 1);
+	tu_run_release(&r);
 	/* Relative to --now. */
 	OK(&r, "--now", T2, "task", "show", id, "--as-of", "-90m");
 	cr_assert_str_eq(tu_str(r.json, "title"), "A");
@@ -857,6 +867,39 @@ Test(history, as_of_gives_past_state)
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "show", id, "--as-of", "yesterday");
 	cr_assert(tu_err_names(&r, "as_of"), "%s", r.err);
+	tu_run_release(&r);
+	free(id);
+}
+
+/* A date given to --as-of is midnight in the workspace's zone, as every
+ * date the command line reads: in New York, 2024-01-02 begins at 05:00Z,
+ * after a task made at 03:00Z (the evening before there). */
+Test(history, an_as_of_date_is_read_in_the_workspace_zone)
+{
+	char dir[600];
+	tu_run r;
+	snprintf(dir, sizeof dir, "%s/ny", ws);
+	cr_assert_eq(tu_cli(&r, dir, "--now", "2024-01-01T00:00:00Z", "init",
+			    "--tz", "America/New_York", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli(&r, dir, "--now", "2024-01-02T03:00:00Z", "task",
+			    "add", "--title", "x", "--link", "lead:1", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli(&r, dir, "task", "show", id, "--as-of",
+			    "2024-01-02", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	/* and in UTC midnight came before it */
+	cr_assert_eq(tu_cli(&r, dir, "--tz", "UTC", "task", "show", id,
+			    "--as-of", "2024-01-02", NULL),
+		     0);
+	cr_assert_eq(r.status, 2, "%s", r.out);
 	tu_run_release(&r);
 	free(id);
 }

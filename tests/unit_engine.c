@@ -2147,6 +2147,14 @@ Test(validate, arguments_are_validated_before_the_task_is_looked_up)
 	REJECT(TL_EINVALID, "assignee", a);
 }
 
+static int no_doc(void *arg, const uint8_t *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return 0;
+}
+
 Test(validate, member_without_crm_access_may_do_nothing)
 {
 	char id[37];
@@ -2166,6 +2174,37 @@ Test(validate, member_without_crm_access_may_do_nothing)
 	cr_assert_eq(tl_task_get(db, &ctx, tl_s(id), &p, &n, &err),
 		     TL_EFORBIDDEN);
 	cr_assert_str_eq(err.field, "as");
+	/* every read of the library, not only those the CLI makes */
+	cr_assert_eq(tl_member_get(db, &ctx, tl_s("admin"), &p, &n, &err),
+		     TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
+	cr_assert_eq(tl_task_as_of(db, &ctx, tl_s(id), T0 + 2 * SEC, &p, &n,
+				   &err),
+		     TL_EFORBIDDEN);
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), TL_EFORBIDDEN);
+	recs r = { 0 };
+	cr_assert_eq(tl_log_read(db, &ctx, 1, 0, (tl_slice){ 0 }, collect,
+				 &r, &err),
+		     TL_EFORBIDDEN);
+	cr_assert_eq(tl_member_list(db, &ctx, no_doc, NULL, &err),
+		     TL_EFORBIDDEN);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
+}
+
+/* Member commands have no version to expect: a library caller that sets
+ * one is told so (the command line has no such option for them). */
+Test(validate, member_commands_refuse_an_expected_version)
+{
+	add_member("bob", "member", 0);
+	tl_cmd u = { .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+		     .name = tl_s("B"), .has_expect_version = true,
+		     .expect_version = 1 };
+	REJECT(TL_EINVALID, "expect_version", u);
+	tl_cmd a = { .kind = TL_MEMBER_ADD, .id = tl_s("kim"),
+		     .name = tl_s("Kim"), .has_expect_version = true };
+	REJECT(TL_EINVALID, "expect_version", a);
 }
 
 Test(validate, non_admin_may_not_manage_members)
@@ -3113,6 +3152,26 @@ static uint64_t notified_bob(char idtext[24])
 	tl_result_release(&res);
 	snprintf(idtext, 24, "%llu", (unsigned long long)seq);
 	return seq;
+}
+
+/* The system user marking a member's notifications read is recorded as
+ * the system, as its task events are. */
+Test(fold, notifications_read_by_the_system_user_is_of_kind_system)
+{
+	char idtext[24];
+	notified_bob(idtext);
+	tl_slice ids[1] = { tl_s(idtext) };
+	tl_cmd c = { .kind = TL_NOTIFICATIONS_READ, .id = tl_s("bob"),
+		     .ids = ids, .ids_len = 1 };
+	tl_result res;
+	RUN1(as_at(TL_SYSTEM_USER, T0 + 3 * SEC), &res, NULL, c);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	cr_assert_str_eq(e->type, "notification.read");
+	cr_assert_str_eq(e->actor_id, TL_SYSTEM_USER);
+	cr_assert_str_eq(e->actor_kind, "system");
+	recs_free(&r);
+	tl_result_release(&res);
 }
 
 Test(idempotency, repeated_notifications_read_returns_the_first_result)

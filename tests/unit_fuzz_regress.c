@@ -430,3 +430,62 @@ Test(fuzz_regress, import_refuses_an_actor_that_is_no_member_id)
 	free(x.r.buf);
 	rm_ws(db, dir);
 }
+
+/* Records of one workspace's log, copied (the callback of tl_log_read). */
+struct kept {
+	uint8_t *p[16];
+	size_t len[16];
+	size_t n;
+};
+
+static int keep_event(void *arg, const tl_event *ev)
+{
+	struct kept *k = arg;
+	cr_assert_lt(k->n, 16);
+	k->p[k->n] = malloc(ev->raw_len);
+	cr_assert_not_null(k->p[k->n]);
+	memcpy(k->p[k->n], ev->raw, ev->raw_len);
+	k->len[k->n++] = ev->raw_len;
+	return 0;
+}
+
+/* Import checks every stream's versions, members' too (a task's would
+ * also fail its fold; a member's has none to fail): a member.updated
+ * whose version skips one, chained correctly, is refused, field
+ * "version", and nothing is imported. */
+Test(fuzz_regress, import_refuses_a_member_event_out_of_version_order)
+{
+	char da[] = "/tmp/tl-fuzzreg5-XXXXXX", dbb[] = "/tmp/tl-fuzzreg6-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	tl_init_opts io = { .now_ms = 1700000000000 };
+	cr_assert_eq(tl_db_init(a, &io, &err), 0, "%s", err.message);
+	tl_cmd cmds[2] = {
+		{ .kind = TL_MEMBER_ADD, .id = tl_s("bob"),
+		  .name = tl_s("Bob"), .crm_access = 1 },
+		{ .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+		  .name = tl_s("Bobby") },
+	};
+	tl_ctx ctx = { .now_ms = 1700000001000 };
+	cr_assert_eq(tl_exec(a, &ctx, cmds, 2, NULL, &err), 0, "%s",
+		     err.message);
+	struct kept k = { 0 };
+	cr_assert_eq(tl_log_read(a, NULL, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &k, &err),
+		     0, "%s", err.message);
+	size_t last = k.n - 1;
+	size_t v = find(k.p[last], k.len[last], "\xa7" "version", 8) + 8;
+	cr_assert_eq(k.p[last][v], 2);
+	k.p[last][v] = 3;
+	rehash(k.p[last], k.len[last], k.p[last - 1], k.len[last - 1]);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
+				   &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "version");
+	cr_assert_eq(err.index, (int)last);
+	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+	for (size_t i = 0; i < k.n; i++)
+		free(k.p[i]);
+	rm_ws(a, da);
+	rm_ws(b, dbb);
+}

@@ -1151,6 +1151,43 @@ Test(defer, a_failed_request_takes_its_view_writes_back, .init = mkws,
 	tl_db_close(db);
 }
 
+/* The same when the failed request is the last of the commit: no later
+ * request reuses its seqs, whose view keys would have overwritten what
+ * it left (and hidden a missing take-back). */
+Test(defer, a_failed_last_request_leaves_no_view_writes, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_txn *t;
+	tl_result r1, r2[2];
+	init_ws(db);
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_cmd one = { .kind = TL_TASK_ADD, .title = tl_s("one"),
+		       .assignee = tl_s("alice"), .link = tl_s("lead:1"),
+		       .due = tl_s("+1d") };
+	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r1, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&r1);
+	tl_cmd two[2] = { one, one };
+	two[0].title = tl_s("doomed");
+	two[1].title = tl_s("");
+	cr_assert_eq(tl_txn_exec(t, &ctx, two, 2, r2, &err), TL_EINVALID);
+	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
+
+	tl_slice who = tl_s("alice");
+	tl_list_query q = { .assignees = &who, .assignees_len = 1,
+			    .limit = 100 };
+	char next[TL_CURSOR_MAX];
+	struct page pg = { 0 };
+	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
+		     0);
+	cr_assert_eq(pg.n, 1, "the doomed task is listed");
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
 /* A map too small for the sorted writes at commit: the commit reports
  * again, the engine grows the map and reruns the batch. */
 Test(defer, a_full_map_at_commit_grows_and_reruns, .init = mkws,
