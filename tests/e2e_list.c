@@ -351,6 +351,25 @@ static void expect_titles_aligned(const char *out, const char *const *firsts,
 	}
 }
 
+/* An assignee column is at most 12 wide: a longer id is cut with an
+ * ellipsis, and the title keeps the room that is left of 80 columns. */
+Test(list_cli, a_long_assignee_is_cut_to_its_column)
+{
+	tu_run r;
+	DO("member", "add", "abcdefghijklmnop", "--name", "Long");
+	ADD("t", "--assignee", "abcdefghijklmnop");
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "abcdefghijk\xe2\x80\xa6  t\n"), "%s",
+		  r.out);
+	const char *title = strstr(r.out, "TITLE");
+	cr_assert_not_null(title);
+	cr_assert_eq(tu_columns(r.out, (size_t)(title - r.out)), 56, "%s",
+		     r.out);
+	tu_run_release(&r);
+}
+
 Test(list_cli, wide_characters_keep_the_columns_aligned)
 {
 	tu_run r;

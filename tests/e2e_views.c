@@ -198,6 +198,22 @@ Test(timeline_cli, prints_columns_for_people)
 	cr_expect(strstr(r.out, "2026-03-05") != NULL, "%s", r.out);
 	cr_expect(strstr(r.out, "Created task") != NULL, "%s", r.out);
 	tu_run_release(&r);
+	/* A page that is not the last says how to get the next one, with a
+	 * cursor that does. */
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "timeline", "lead:9",
+				 "--limit", "1", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	const char *at = strstr(r.out, "next page: --cursor ");
+	cr_assert_not_null(at, "%s", r.out);
+	char cursor[128];
+	cr_assert_eq(sscanf(at, "next page: --cursor %127s", cursor), 1);
+	tu_run_release(&r);
+	OK(&r, "timeline", "lead:9", "--limit", "1", "--cursor", cursor);
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", r.out);
+	cr_expect_str_eq(tu_str(json_array_get(items, 0), "event"),
+			 "task.created");
+	tu_run_release(&r);
 	free(id);
 }
 
@@ -318,6 +334,25 @@ Test(notifications_cli, prints_columns_for_people)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	tu_check_width(r.out);
 	cr_expect(strstr(r.out, "bob") != NULL, "%s", r.out);
+	cr_expect_null(strstr(r.out, "next page"), "%s", r.out);
+	tu_run_release(&r);
+	/* a page that is not the last says how to get the next one */
+	cr_assert_eq(tu_cli_text(&r, ws, "--as", "alice", "notifications",
+				 "--limit", "1", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	const char *at = strstr(r.out, "next page: --cursor ");
+	cr_assert_not_null(at, "%s", r.out);
+	char cursor[128];
+	cr_assert_eq(sscanf(at, "next page: --cursor %127s", cursor), 1);
+	tu_run_release(&r);
+	OK(&r, "--as", "alice", "notifications", "--limit", "1", "--cursor",
+	   cursor);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1,
+		     "%s", r.out);
+	cr_expect_str_eq(tu_str(json_array_get(json_object_get(r.json,
+							       "items"), 0),
+				"by"),
+			 "admin");
 	tu_run_release(&r);
 }
 

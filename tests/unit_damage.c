@@ -344,6 +344,51 @@ Test(damage, idempotency_records_and_members_are_verified, .init = setup,
 	verify_says("member bob: in the log, not stored");
 }
 
+/* An idempotency record pointing at another task's event: the streams
+ * are of one length (task ids), so only their bytes tell them apart. */
+Test(damage, an_idempotency_record_of_another_task_is_named,
+     .init = setup, .fini = teardown)
+{
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("Other"),
+		     .link = tl_s("lead:2"), .idempotency_key = tl_s("k3") };
+	tl_result r;
+	tl_err err;
+	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
+		     err.message);
+	uint64_t other = r.seq;
+	tl_result_release(&r);
+	MDB_txn *txn;
+	MDB_val k = { 2, "k1" }, v;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+	uint8_t rec[128];
+	size_t n = v.mv_size;
+	cr_assert_leq(n, sizeof rec);
+	memcpy(rec, v.mv_data, n);
+	mdb_txn_abort(txn);
+	tl_put_be64(rec, other); /* k1's task.created -> the other one's */
+	damage(db->idem, "k1", 2, rec, n);
+	verify_says("idempotency key k1: event");
+	verify_says("of another stream");
+}
+
+/* A workspace whose weeks start on Sunday verifies clean. */
+Test(damage, a_sunday_workspace_verifies)
+{
+	snprintf(dir, sizeof dir, "/tmp/tl-damage-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	size_t n;
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = tl_views_all(&n) };
+	o.views_len = n;
+	tl_err err;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	tl_init_opts io = { .week_start = "sunday" };
+	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
+		     "%s", seen);
+	teardown();
+}
+
 /* In the plain build msgpack-c's malloc of what the header claims just
  * fails (NOMEM, a storage error too); the sanitizer pass, whose allocator
  * aborts on such a request, is where this test guards the check. */

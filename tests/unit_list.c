@@ -811,6 +811,43 @@ static size_t view_keys(void)
 	return st.ms_entries;
 }
 
+/* How many keys of the view hold the 8 bytes pat (white box). */
+static size_t keys_holding(const uint8_t pat[8])
+{
+	tl_reader r;
+	tl_err err = { 0 };
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	cr_assert_eq(tl_reader_begin(db, NULL, &r, &err), 0);
+	const MDB_dbi *dbi = tl_view_dbis(db, "tasks");
+	cr_assert_eq(mdb_cursor_open(r.txn, dbi[0], &c), 0);
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		for (size_t i = 0; i + 8 <= k.mv_size; i++)
+			if (!memcmp((uint8_t *)k.mv_data + i, pat, 8)) {
+				n++;
+				break;
+			}
+	mdb_cursor_close(c);
+	tl_reader_end(&r);
+	return n;
+}
+
+/* A due time is stored as format.md says: big-endian, sign bit flipped
+ * (so that times before 1970 would sort first), in the due keys of S
+ * and M.  A change of the encoding is a change of the view's version. */
+Test(list, due_keys_hold_the_time_big_endian_with_the_sign_bit_flipped)
+{
+	ADD(.title = "a", .assignee = "alice", .due = "2026-03-02T00:00:00Z");
+	int64_t ms = 1772409600000; /* 2026-03-02T00:00:00Z */
+	uint8_t flipped[8], plain[8];
+	tl_put_be64(flipped, (uint64_t)ms ^ 0x8000000000000000ull);
+	tl_put_be64(plain, (uint64_t)ms);
+	cr_assert_eq(keys_holding(flipped), 2, "the due keys of S and M");
+	cr_assert_eq(keys_holding(plain), 0);
+}
+
 Test(list, keeps_keys_for_active_tasks_only_in_status_for_the_rest)
 {
 	/* Active: S and M with three sorts each: 6 keys (and R's two in the

@@ -1017,6 +1017,16 @@ Test(rebuild, counts_follow_every_change_and_verify_checks_them,
 	cr_assert_eq(mdb_put(txn, db->meta, &k, &v, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	cr_assert_gt(tl_verify(db, &ctx, NULL, NULL, &err), 0);
+	/* The active count alone, too (5 tasks, 4 active stored). */
+	tl_put_be64(b, 5);
+	tl_put_be64(b + 8, 4);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_put(txn, db->meta, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	char last[256] = "";
+	cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1);
+	cr_assert(strstr(last, "counts: 5 tasks (4 active) stored"), "%s",
+		  last);
 	tl_db_close(db);
 }
 

@@ -95,11 +95,12 @@ Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
 	vt_assign(NULL, t + 7 * VT_MIN, id, "alice");
 	vt_status(NULL, t + 8 * VT_MIN, id, "in_progress");
 	vt_simple(NULL, t + 9 * VT_MIN, TL_TASK_COMPLETE, id);
-	vt_status(NULL, t + 10 * VT_MIN, id, "todo");
-	vt_status(NULL, t + 11 * VT_MIN, id, "cancelled");
-	vt_tag(NULL, t + 12 * VT_MIN, TL_TASK_TAG, id, "vip");
-	vt_tag(NULL, t + 13 * VT_MIN, TL_TASK_UNTAG, id, "vip");
-	vt_simple("bob", t + 14 * VT_MIN, TL_TASK_DELETE, id);
+	vt_status(NULL, t + 10 * VT_MIN, id, "cancelled");
+	vt_status(NULL, t + 11 * VT_MIN, id, "todo");
+	vt_status(NULL, t + 12 * VT_MIN, id, "cancelled");
+	vt_tag(NULL, t + 13 * VT_MIN, TL_TASK_TAG, id, "vip");
+	vt_tag(NULL, t + 14 * VT_MIN, TL_TASK_UNTAG, id, "vip");
+	vt_simple("bob", t + 15 * VT_MIN, TL_TASK_DELETE, id);
 
 	static const struct {
 		const char *event, *actor, *summary;
@@ -120,6 +121,9 @@ Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
 		{ "task.status_changed", "admin",
 		  "Status To Do \xe2\x86\x92 In Progress" },
 		{ "task.completed", "admin", "Completed" },
+		/* from one closed status to another: not a reopening */
+		{ "task.status_changed", "admin",
+		  "Status Completed \xe2\x86\x92 Cancelled" },
 		{ "task.status_changed", "admin", "Reopened (To Do)" },
 		{ "task.status_changed", "admin",
 		  "Status To Do \xe2\x86\x92 Cancelled" },
@@ -193,6 +197,16 @@ Test(timeline, names_the_system_user_and_what_a_creation_set)
 	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"),
 			 "Created follow-up \"Follow up\", status On Hold, "
 			 "tagged vip, q3");
+	page_free(p);
+	/* every status but To Do is said, In Progress (the first) too */
+	tl_cmd busy = { .kind = TL_TASK_ADD, .title = tl_s("Busy"),
+			.status = tl_s("in_progress"),
+			.link = tl_s("opportunity:10") };
+	vt_exec(NULL, VT_T0 + 1, &busy, NULL);
+	p = timeline("opportunity:10", 0, NULL);
+	cr_assert_eq(p->items.n, 1);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"),
+			 "Created task \"Busy\", status In Progress");
 	page_free(p);
 }
 
