@@ -1241,6 +1241,35 @@ Test(cli, concurrent_processes_all_land)
 	tu_run_release(&r);
 }
 
+/* stats for people: one "name  value" line per count, the values of
+ * --json's members of the same names. */
+Test(cli, stats_for_people_match_the_json)
+{
+	tu_run r, j;
+	free(add_task("one"));
+	free(add_task("two"));
+	OK(&j, "stats");
+	cr_assert_eq(tu_cli_text(&r, ws, "stats", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	const char *names[] = { "events", "tasks", "active", "members",
+				"last_seq", "map_size", "map_used" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char want[80];
+		snprintf(want, sizeof want, "\n%s", names[i]);
+		const char *line = i ? strstr(r.out, want) : r.out;
+		cr_assert_not_null(line, "%s: %s", names[i], r.out);
+		line += i ? 1 : 0;
+		long long v = -1;
+		char name[32];
+		cr_assert_eq(sscanf(line, "%31s %lld", name, &v), 2, "%s",
+			     line);
+		cr_assert_str_eq(name, names[i]);
+		cr_assert_eq(v, tu_int(j.json, names[i]), "%s", names[i]);
+	}
+	tu_run_release(&r);
+	tu_run_release(&j);
+}
+
 Test(cli, verify_reports_ok)
 {
 	tu_run r;

@@ -386,6 +386,16 @@ Test(rebuild_cli, rebuilds_all_or_the_named_views)
 	cr_expect_str_eq(json_string_value(json_array_get(names, 1)),
 			 "notifications");
 	tu_run_release(&r);
+	/* a view named twice is rebuilt and named once */
+	OK(&r, "rebuild", "--projection", "tasks", "--projection", "tasks");
+	names = json_object_get(r.json, "rebuilt");
+	cr_assert_eq(json_array_size(names), 1, "%s", r.out);
+	cr_expect_str_eq(json_string_value(json_array_get(names, 0)), "tasks");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "rebuild", "--projection", "tasks",
+				 "--projection", "tasks", NULL), 0);
+	cr_expect_str_eq(r.out, "rebuilt tasks\n");
+	tu_run_release(&r);
 
 	OK(&r, "timeline", "lead:1");
 	cr_expect_str_eq(r.out, before, "a rebuild changed the timeline");

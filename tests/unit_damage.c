@@ -140,6 +140,8 @@ Test(damage, damaged_settings_are_named_and_verify_sees_them,
 	damage(db->meta, "tz", 2, "UTC", 3);
 	damage(db->meta, "week_start", 10, "someday", 7);
 	verify_says("meta: week start");
+	damage(db->meta, "week_start", 10, "friday", 6); /* of the length */
+	verify_says("meta: week start");
 	damage(db->meta, "week_start", 10, "monday", 6);
 	uint8_t fmt[4];
 	tl_put_be32(fmt, 99);

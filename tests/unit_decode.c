@@ -147,12 +147,15 @@ static void t(int64_t ms, int form) /* 0 packer's, 1 ext8 of 12 bytes */
 	msgpack_sbuffer_write(&sb, (const char *)h, 15);
 }
 
+/* The event id record() writes (tests of other lengths change it). */
+static const char *rec_id = "0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+
 static void record(int v)
 {
 	msgpack_sbuffer_clear(&sb);
 	msgpack_pack_map(&pk, 10);
 	s("seq", 0); u(12345 + (uint64_t)v, v % 3);
-	s("id", v & 1); s("0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6", v % 3);
+	s("id", v & 1); s(rec_id, v % 3);
 	s("type", 0); s(v & 2 ? "task.created" : "task.tagged", v % 3);
 	s("stream", 0); s("0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a7", 0);
 	s("version", 0); u(3, (v + 1) % 3);
@@ -191,6 +194,9 @@ static void record(int v)
 		hash[i] = (uint8_t)(i * 7 + v);
 	if (v & 16) {
 		msgpack_sbuffer_write(&sb, "\xc5\x00\x20", 3);
+		msgpack_sbuffer_write(&sb, (const char *)hash, TL_HASH_LEN);
+	} else if (v & 32) { /* bin 32: msgpack allows it, so do we */
+		msgpack_sbuffer_write(&sb, "\xc6\x00\x00\x00\x20", 5);
 		msgpack_sbuffer_write(&sb, (const char *)hash, TL_HASH_LEN);
 	} else {
 		msgpack_pack_bin(&pk, TL_HASH_LEN);
@@ -239,7 +245,7 @@ Test(decode, every_encoding_reads_as_msgpack_unpack_reads_it)
 {
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	for (int v = 0; v < 32; v++) {
+	for (int v = 0; v < 64; v++) {
 		record(v);
 		tl_event ev;
 		msgpack_zone z;
@@ -250,6 +256,28 @@ Test(decode, every_encoding_reads_as_msgpack_unpack_reads_it)
 		msgpack_zone_destroy(&z);
 		same((const uint8_t *)sb.data, sb.size, "variant");
 	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* An event id is a UUID's 36 characters: one more or one less is no
+ * event, whatever its encoding (neither is cut or padded). */
+Test(decode, an_id_of_another_length_is_refused)
+{
+	static const char *const ids[] = {
+		"0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6x",
+		"0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a",
+	};
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (int i = 0; i < 2; i++)
+		for (int v = 0; v < 6; v++) {
+			rec_id = ids[i];
+			record(v);
+			cr_assert(!same((const uint8_t *)sb.data, sb.size,
+					"id length"),
+				  "an id of %zu characters", strlen(ids[i]));
+		}
+	rec_id = "0190f2a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
 	msgpack_sbuffer_destroy(&sb);
 }
 
