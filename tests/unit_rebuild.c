@@ -1030,6 +1030,90 @@ Test(rebuild, counts_follow_every_change_and_verify_checks_them,
 	tl_db_close(db);
 }
 
+/* Every problem of a verify, one per line (arg: char[4096]). */
+static void all_problems(void *arg, const char *p)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+	snprintf(buf + n, 4096 - n, "%s\n", p);
+}
+
+/* The key of the tasks view's index at op (MDB_FIRST, MDB_LAST) as hex
+ * into hex (a copy of the key into key, its length returned); del: and
+ * delete it. */
+static size_t idx_key(tl_db *db, MDB_cursor_op op, bool del, uint8_t *key,
+		      char *hex)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	const MDB_dbi *dbi = tl_view_dbis(db, "tasks");
+	cr_assert_not_null(dbi);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, dbi[0], &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, op), 0);
+	size_t n = k.mv_size;
+	memcpy(key, k.mv_data, n);
+	for (size_t i = 0; i < n; i++)
+		sprintf(hex + 2 * i, "%02x", key[i]);
+	if (del)
+		cr_assert_eq(mdb_cursor_del(c, 0), 0);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	return n;
+}
+
+/* verify names each key a view lacks or has beyond a rebuild, at its
+ * end as in its middle, and stops at 5 differences per database. */
+Test(rebuild, verify_names_the_keys_a_view_lacks_or_has_extra,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	char buf[4096], hex[200], want[300];
+	uint8_t key[100];
+	init_ws(db);
+	add_tasks(db, 12, "alice");
+	const MDB_cursor_op ops[] = { MDB_LAST, MDB_FIRST };
+	for (int i = 0; i < 2; i++) { /* the last key, then the first */
+		idx_key(db, ops[i], true, key, hex);
+		buf[0] = 0;
+		cr_assert_eq(tl_verify(db, &ctx, all_problems, buf, &err), 1,
+			     "%s", buf);
+		snprintf(want, sizeof want,
+			 "view tasks.idx: key %s is missing from the stored "
+			 "view\n", hex);
+		cr_assert_str_eq(buf, want);
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0);
+	}
+	/* a key past the end that no rebuild makes */
+	size_t n = idx_key(db, MDB_LAST, false, key, hex);
+	key[n - 1] ^= 0x01;
+	key[0] = 0xff;
+	MDB_txn *txn;
+	MDB_val k = { n, key }, v = { 0, "" };
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_put(txn, tl_view_dbis(db, "tasks")[0], &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	for (size_t i = 0; i < n; i++)
+		sprintf(hex + 2 * i, "%02x", key[i]);
+	buf[0] = 0;
+	cr_assert_eq(tl_verify(db, &ctx, all_problems, buf, &err), 1, "%s",
+		     buf);
+	snprintf(want, sizeof want,
+		 "view tasks.idx: stored key %s is not in a rebuild\n", hex);
+	cr_assert_str_eq(buf, want);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0);
+	/* seven keys gone: five named */
+	for (int i = 0; i < 7; i++)
+		idx_key(db, MDB_FIRST, true, key, hex);
+	buf[0] = 0;
+	cr_assert_eq(tl_verify(db, &ctx, all_problems, buf, &err), 5, "%s",
+		     buf);
+	tl_db_close(db);
+}
+
 /* Two processes rebuilding at once take turns: both succeed and the views
  * stay whole. */
 Test(rebuild, concurrent_rebuilds_take_turns, .init = mkws, .fini = rmws,
