@@ -180,6 +180,15 @@ Test(timeline_cli, rejects_a_bad_record_limit_or_cursor)
 	tu_run_release(&r);
 }
 
+/* The cursor of a table's "next page: --cursor C" line, into cursor
+ * (128 bytes). */
+static void next_page_cursor(const char *out, char *cursor)
+{
+	const char *at = strstr(out, "next page: --cursor ");
+	cr_assert_not_null(at, "%s", out);
+	cr_assert_eq(sscanf(at, "next page: --cursor %127s", cursor), 1);
+}
+
 Test(timeline_cli, prints_columns_for_people)
 {
 	tu_run r;
@@ -203,10 +212,8 @@ Test(timeline_cli, prints_columns_for_people)
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "timeline", "lead:9",
 				 "--limit", "1", NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	const char *at = strstr(r.out, "next page: --cursor ");
-	cr_assert_not_null(at, "%s", r.out);
 	char cursor[128];
-	cr_assert_eq(sscanf(at, "next page: --cursor %127s", cursor), 1);
+	next_page_cursor(r.out, cursor);
 	tu_run_release(&r);
 	OK(&r, "timeline", "lead:9", "--limit", "1", "--cursor", cursor);
 	json_t *items = json_object_get(r.json, "items");
@@ -340,10 +347,8 @@ Test(notifications_cli, prints_columns_for_people)
 	cr_assert_eq(tu_cli_text(&r, ws, "--as", "alice", "notifications",
 				 "--limit", "1", NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	const char *at = strstr(r.out, "next page: --cursor ");
-	cr_assert_not_null(at, "%s", r.out);
 	char cursor[128];
-	cr_assert_eq(sscanf(at, "next page: --cursor %127s", cursor), 1);
+	next_page_cursor(r.out, cursor);
 	tu_run_release(&r);
 	OK(&r, "--as", "alice", "notifications", "--limit", "1", "--cursor",
 	   cursor);

@@ -19,7 +19,8 @@ static tl_db *db;
 static char task_id[37];
 static const tl_ctx admin = { .actor = "admin" };
 
-static void setup(void)
+/* A new workspace in dir with every view, initialised with io. */
+static void new_ws(const tl_init_opts *io)
 {
 	snprintf(dir, sizeof dir, "/tmp/tl-damage-XXXXXX");
 	cr_assert(mkdtemp(dir));
@@ -28,8 +29,14 @@ static void setup(void)
 	o.views_len = n;
 	tl_err err;
 	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_db_init(db, io, &err), 0, "%s", err.message);
+}
+
+static void setup(void)
+{
+	tl_err err;
 	tl_init_opts io = { .tz = "Europe/Berlin" };
-	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	new_ws(&io);
 	tl_cmd c[3] = {
 		{ .kind = TL_MEMBER_ADD, .id = tl_s("alice"),
 		  .name = tl_s("Alice") },
@@ -320,17 +327,26 @@ Test(damage, a_member_record_with_an_unknown_role_is_a_storage_error,
 	verify_says("member alice");
 }
 
-Test(damage, idempotency_records_and_members_are_verified, .init = setup,
-     .fini = teardown)
+/* The stored idempotency record of key k1 into rec (128 bytes); its
+ * length. */
+static size_t k1_record(uint8_t *rec)
 {
 	MDB_txn *txn;
 	MDB_val k = { 2, "k1" }, v;
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
 	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
-	uint8_t rec[128];
 	size_t n = v.mv_size;
+	cr_assert_leq(n, 128);
 	memcpy(rec, v.mv_data, n);
 	mdb_txn_abort(txn);
+	return n;
+}
+
+Test(damage, idempotency_records_and_members_are_verified, .init = setup,
+     .fini = teardown)
+{
+	uint8_t rec[128];
+	size_t n = k1_record(rec);
 
 	/* k1 pointed at bob's member.added: another stream */
 	uint8_t other[128];
@@ -359,15 +375,8 @@ Test(damage, an_idempotency_record_of_another_task_is_named,
 		     err.message);
 	uint64_t other = r.seq;
 	tl_result_release(&r);
-	MDB_txn *txn;
-	MDB_val k = { 2, "k1" }, v;
-	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
-	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
 	uint8_t rec[128];
-	size_t n = v.mv_size;
-	cr_assert_leq(n, sizeof rec);
-	memcpy(rec, v.mv_data, n);
-	mdb_txn_abort(txn);
+	size_t n = k1_record(rec);
 	tl_put_be64(rec, other); /* k1's task.created -> the other one's */
 	damage(db->idem, "k1", 2, rec, n);
 	verify_says("idempotency key k1: event");
@@ -377,15 +386,9 @@ Test(damage, an_idempotency_record_of_another_task_is_named,
 /* A workspace whose weeks start on Sunday verifies clean. */
 Test(damage, a_sunday_workspace_verifies)
 {
-	snprintf(dir, sizeof dir, "/tmp/tl-damage-XXXXXX");
-	cr_assert(mkdtemp(dir));
-	size_t n;
-	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = tl_views_all(&n) };
-	o.views_len = n;
 	tl_err err;
-	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
 	tl_init_opts io = { .week_start = "sunday" };
-	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	new_ws(&io);
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
 		     "%s", seen);
 	teardown();

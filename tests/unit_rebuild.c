@@ -1194,6 +1194,21 @@ Test(rebuild, appends_during_a_chunked_rebuild_reach_the_new_generation,
 
 /* ---- deferred view writes ------------------------------------------------ */
 
+/* How many active tasks task list gives for alice. */
+static int alices_tasks(tl_db *db)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_slice who = tl_s("alice");
+	tl_list_query q = { .assignees = &who, .assignees_len = 1,
+			    .limit = 100 };
+	char next[TL_CURSOR_MAX];
+	struct page pg = { 0 };
+	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
+		     0, "%s", err.message);
+	return pg.n;
+}
+
 /* tasks and timeline write at commit, sorted: a request of a group commit
  * that fails after one of its commands was applied takes that command's
  * view writes back with it. */
@@ -1222,14 +1237,7 @@ Test(defer, a_failed_request_takes_its_view_writes_back, .init = mkws,
 	tl_result_release(&r1);
 	tl_result_release(&r3);
 
-	tl_slice who = tl_s("alice");
-	tl_list_query q = { .assignees = &who, .assignees_len = 1,
-			    .limit = 100 };
-	char next[TL_CURSOR_MAX];
-	struct page pg = { 0 };
-	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
-		     0);
-	cr_assert_eq(pg.n, 2, "the doomed task is listed");
+	cr_assert_eq(alices_tasks(db), 2, "the doomed task is listed");
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	/* An aborted transaction leaves nothing behind for the next. */
 	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
@@ -1237,10 +1245,7 @@ Test(defer, a_failed_request_takes_its_view_writes_back, .init = mkws,
 	tl_result_release(&r1);
 	tl_txn_abort(t);
 	add_tasks(db, 3, "alice");
-	pg.n = 0;
-	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
-		     0);
-	cr_assert_eq(pg.n, 5);
+	cr_assert_eq(alices_tasks(db), 5);
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	tl_db_close(db);
 }
@@ -1270,14 +1275,7 @@ Test(defer, a_failed_last_request_leaves_no_view_writes, .init = mkws,
 	cr_assert_eq(tl_txn_exec(t, &ctx, two, 2, r2, &err), TL_EINVALID);
 	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
 
-	tl_slice who = tl_s("alice");
-	tl_list_query q = { .assignees = &who, .assignees_len = 1,
-			    .limit = 100 };
-	char next[TL_CURSOR_MAX];
-	struct page pg = { 0 };
-	cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &pg, next, &err),
-		     0);
-	cr_assert_eq(pg.n, 1, "the doomed task is listed");
+	cr_assert_eq(alices_tasks(db), 1, "the doomed task is listed");
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	tl_db_close(db);
 }
