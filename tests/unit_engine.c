@@ -3539,6 +3539,41 @@ Test(verify, a_missing_stream_index_entry_is_reported)
 	cr_assert(strstr(buf, "version 3 where 2 was expected"), "%s", buf);
 }
 
+/* A record stored under one seq that says another, higher or lower: the
+ * log check names both (the chain breaks there too). */
+Test(verify, a_record_under_another_seq_is_named)
+{
+	char id[37];
+	some_history(id);
+	uint8_t key[8];
+	size_t len;
+	tl_put_be64(key, 3);
+	db_close();
+	uint8_t *orig = raw_fetch("events", key, 8, &len);
+	cr_assert(orig[1] == 0xa3 && !memcmp(orig + 2, "seq", 3) &&
+		  orig[5] == 3);
+	const uint8_t says[] = { 4, 2 };
+	for (int i = 0; i < 2; i++) {
+		uint8_t *bad = malloc(len);
+		memcpy(bad, orig, len);
+		bad[5] = says[i];
+		raw_store("events", key, 8, bad, len);
+		free(bad);
+		db_open_or_die();
+		char buf[4096] = "", want[64];
+		tl_err err;
+		cr_assert_gt(tl_verify(db, NULL, all_problems, buf, &err), 0);
+		snprintf(want, sizeof want, "event 3: records seq %d\n",
+			 says[i]);
+		cr_assert(strstr(buf, want), "%s", buf);
+		db_close();
+	}
+	raw_store("events", key, 8, orig, len);
+	free(orig);
+	db_open_or_die();
+	EXPECT_CLEAN();
+}
+
 /* The chain hash is BLAKE2b-256 over the previous hash, then the record
  * as stored but for its hash entry (the last 39 bytes: the key "hash", a
  * bin 8 header and 32 bytes), its map header (one more entry than that
