@@ -916,7 +916,6 @@ static int stream_count(run *r, const char *member, uint64_t *count,
 	return 0;
 }
 
-/* Count admins with CRM access other than `except`. */
 /* The number of admins with CRM access but except (>= 0), or a negative
  * code (err) when the members could not all be read: never a count that
  * would refuse a change for a failure of its own. */

@@ -105,19 +105,21 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		return tl_err_set(err, TL_EINVALID, field,
 				  "is not valid UTF-8: '%s'",
 				  quote(s, q, sizeof q));
+	/* Strings are kept NUL-terminated: a NUL would cut them. */
+	if (memchr(s.p, 0, s.len))
+		return tl_err_set(err, TL_EINVALID, field,
+				  "contains a NUL byte: '%s'",
+				  quote(s, q, sizeof q));
+	if (any_control)
+		return 0;
 	for (size_t i = 0; i < s.len; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 		bool ctl = c < 0x20 || c == 0x7f;
-		/* Strings are kept NUL-terminated: a NUL would cut them. */
-		if (c == 0)
-			return tl_err_set(err, TL_EINVALID, field,
-					  "contains a NUL byte: '%s'",
-					  quote(s, q, sizeof q));
 		/* C1 controls U+0080..U+009F are encoded as C2 80..C2 9F. */
 		if (c == 0xc2 && i + 1 < s.len &&
 		    (unsigned char)s.p[i + 1] < 0xa0)
 			ctl = true;
-		if (ctl && !any_control)
+		if (ctl)
 			return tl_err_set(err, TL_EINVALID, field,
 					  "contains a control character: '%s'",
 					  quote(s, q, sizeof q));

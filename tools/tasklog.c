@@ -562,16 +562,32 @@ static volatile sig_atomic_t done_durably; /* read by on_fatal too */
 /* False when the caller closed descriptor 1 (it is /dev/null now). */
 static bool stdout_open = true;
 
-/* Once a process: the first reason is the one said. */
+/* All of s to descriptor fd, with write(2) alone (signal handlers use
+ * it too); a write that fails ends it. */
+static void put_fd(int fd, const char *s)
+{
+	size_t n = strlen(s);
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Once a process: the first reason is the one said.  With write(2)
+ * alone: on_fatal says it too. */
 static void say_done_anyway(const char *why)
 {
-	static bool said;
+	static volatile sig_atomic_t said;
 	if (said)
 		return;
-	said = true;
-	fputs("tasklog: done, but its result could not be printed: ", stderr);
-	fputs(why, stderr);
-	fputc('\n', stderr);
+	said = 1;
+	put_fd(STDERR_FILENO,
+	       "tasklog: done, but its result could not be printed: ");
+	put_fd(STDERR_FILENO, why);
+	put_fd(STDERR_FILENO, "\n");
 }
 
 static int cli_oom(struct cli *c)
@@ -1856,18 +1872,6 @@ static volatile sig_atomic_t storage_shape;
 	"checksums): restore data.mdb from a copy (a copy that `tasklog "   \
 	"verify` finds clean and that still crashes is a bug of tasklog)"
 
-static void put_fd(int fd, const char *s)
-{
-	size_t n = strlen(s);
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
 /* A storage error that is not in c->err, with write(2) alone: the line
  * on stderr (unless said already) and on stdout what storage_shape asks
  * for.  why holds no character JSON would escape. */
@@ -1907,10 +1911,7 @@ static void on_fatal(int sig)
 			  : sig == SIGSEGV ? CRASH_WHY("SIGSEGV")
 					   : CRASH_WHY("SIGABRT");
 	if (done_durably) {
-		put_fd(STDERR_FILENO, "tasklog: done, but its result could "
-				      "not be printed: ");
-		put_fd(STDERR_FILENO, why);
-		put_fd(STDERR_FILENO, "\n");
+		say_done_anyway(why);
 		_exit(0);
 	}
 	say_storage(why, true);
