@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.7"
+#define TL_VERSION "0.3.8"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -95,12 +95,20 @@ static inline tl_slice tl_s(const char *s)
  * Times are int64 milliseconds since the Unix epoch, UTC. */
 
 /* Parse RFC 3339 (offsets allowed), a date YYYY-MM-DD (midnight in zone
- * `tz`, an IANA name, NULL = UTC) or a relative time "+3d", "-2h", "+30m",
- * "+10s", "+1w" from now_ms.  Names `field` in err on failure. */
+ * `tz`, an IANA name, NULL = UTC), a wall clock time YYYY-MM-DD HH:MM[:SS]
+ * ('T' for the space allowed; in zone `tz`: a time the clocks skip is the
+ * instant they skip to, a repeated one its first occurrence) or a relative
+ * time "+3d", "-2h", "+30m", "+10s", "+1w" from now_ms.  Names `field` in
+ * err on failure. */
 TL_API int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 		  const char *field, int64_t *out, tl_err *err);
 /* Format as "2026-12-01T10:00:00.000Z" into buf (at least 32 bytes). */
 TL_API void tl_time_format(int64_t ms, char *buf);
+/* Format as the wall clock of zone tz (NULL = UTC) with its offset,
+ * "2026-12-01T11:00:00.000+01:00" ("...Z" in UTC) into buf (at least 40
+ * bytes).  TL_EINVALID for a zone not in the system's database, TL_ESTORAGE
+ * when memory ran out reading it (buf then holds the UTC form). */
+TL_API int tl_time_format_zone(int64_t ms, const char *tz, char *buf);
 /* Current wall clock in ms. */
 TL_API int64_t tl_time_now(void);
 /* True when tz names a zone of the system time-zone database (not

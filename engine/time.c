@@ -21,6 +21,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strnlen */
 #endif
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -773,6 +774,37 @@ void tl_time_format(int64_t ms, char *buf)
 	*p = '\0';
 }
 
+int tl_time_format_zone(int64_t ms, const char *tz, char *buf)
+{
+	const struct zone *z;
+	int64_t off, a;
+	char *p;
+
+	errno = 0;
+	if (!(z = zone_get(tz))) {
+		tl_time_format(ms, buf);
+		return errno == ENOMEM ? TL_ESTORAGE : TL_EINVALID;
+	}
+	if (z->utc || ms > INT64_MAX / 2 || ms < INT64_MIN / 2) {
+		tl_time_format(ms, buf);
+		return 0;
+	}
+	off = zone_offset(z, floor_div(ms, MS_PER_SEC));
+	tl_time_format(ms + off * MS_PER_SEC, buf); /* the wall clock */
+	p = buf + strlen(buf) - 1; /* over its 'Z' */
+	*p++ = off < 0 ? '-' : '+';
+	a = off < 0 ? -off : off;
+	p = put_digits(p, a / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, a / 60 % 60, 2);
+	if (a % 60) { /* some zones' offsets until the 1970s */
+		*p++ = ':';
+		p = put_digits(p, a % 60, 2);
+	}
+	*p = '\0';
+	return 0;
+}
+
 /* ---- input -------------------------------------------------------------- */
 
 /* A cursor over the text being parsed. */
@@ -826,11 +858,15 @@ static bool scan_date(struct scan *s, int64_t *days)
 	return true;
 }
 
-/* The part after the date: THH:MM:SS[.frac](Z|+HH:MM|-HH:MM), with 't' or
- * ' ' for 'T'. */
-static bool scan_rfc3339_time(struct scan *s, int64_t days, int64_t *out)
+/* The part after the date: THH:MM[:SS[.frac]] and then Z, +HH:MM or
+ * -HH:MM (RFC 3339, which requires the seconds), or nothing: *local is
+ * then set, and *out is the wall clock on the local calendar.  't' or ' '
+ * may stand for 'T'. */
+static bool scan_rfc3339_time(struct scan *s, int64_t days, int64_t *out,
+			      bool *local)
 {
-	int h, mi, sec, ms = 0, oh = 0, om = 0, scale = 100, sign = 0;
+	int h, mi, sec = 0, ms = 0, oh = 0, om = 0, scale = 100, sign = 0;
+	bool has_sec;
 	int64_t secs;
 
 	/* RFC 3339 5.6 lets applications separate date and time by a
@@ -838,13 +874,15 @@ static bool scan_rfc3339_time(struct scan *s, int64_t days, int64_t *out)
 	if (!(scan_char(s, 'T') || scan_char(s, 't') || scan_char(s, ' ')))
 		return false;
 	if (!scan_fixed(s, 2, &h) || !scan_char(s, ':') ||
-	    !scan_fixed(s, 2, &mi) || !scan_char(s, ':') ||
-	    !scan_fixed(s, 2, &sec))
+	    !scan_fixed(s, 2, &mi))
+		return false;
+	has_sec = scan_char(s, ':');
+	if (has_sec && !scan_fixed(s, 2, &sec))
 		return false;
 	/* No leap seconds: a time kept in ms since the epoch has no :60. */
 	if (h > 23 || mi > 59 || sec > 59)
 		return false;
-	if (scan_char(s, '.')) {
+	if (has_sec && scan_char(s, '.')) {
 		if (!scan_digit(s))
 			return false;
 		/* milliseconds are kept, finer digits dropped */
@@ -853,7 +891,12 @@ static bool scan_rfc3339_time(struct scan *s, int64_t days, int64_t *out)
 			scale /= 10;
 		}
 	}
-	if (scan_char(s, 'Z') || scan_char(s, 'z'))
+	*local = s->pos == s->len;
+	if (*local)
+		sign = 0;
+	else if (!has_sec) /* RFC 3339 requires the seconds */
+		return false;
+	else if (scan_char(s, 'Z') || scan_char(s, 'z'))
 		sign = 0;
 	else if (scan_char(s, '+'))
 		sign = 1;
@@ -964,36 +1007,50 @@ static int bad_time(tl_err *err, const char *field, tl_slice text,
 	quote_value(text, quoted, sizeof(quoted));
 	return tl_err_set(err, TL_EINVALID, field, "%s '%s' %s",
 			  why ? "time" : "invalid time", quoted,
-			  why ? why : "(expected RFC 3339, YYYY-MM-DD or "
-				      "+3d/-2h/+30m)");
+			  why ? why : "(expected RFC 3339, YYYY-MM-DD, "
+				      "YYYY-MM-DD HH:MM or +3d/-2h/+30m)");
+}
+
+static int bad_zone(tl_err *err, const char *tz)
+{
+	char quoted[208];
+
+	quote_value(tl_s(tz), quoted, sizeof(quoted));
+	return tl_err_set(err, TL_EINVALID, "tz",
+			  "time zone '%s' is not in this host's time-zone database",
+			  quoted);
 }
 
 int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 		  const char *field, int64_t *out, tl_err *err)
 {
 	struct scan s = { text.p, text.p ? text.len : 0, 0 };
+	const struct zone *z;
 	int64_t ms = 0, days;
-	bool ok;
+	bool ok, local = false;
 
 	if (s.len > 0 && (s.p[0] == '+' || s.p[0] == '-')) {
 		ok = scan_relative(&s, now_ms, &ms);
 	} else if (s.len == 10) {
-		const struct zone *z;
-
 		ok = scan_date(&s, &days);
 		if (!ok)
 			return bad_time(err, field, text, NULL);
-		if (!(z = zone_get(tz))) {
-			char quoted[208];
-
-			quote_value(tl_s(tz), quoted, sizeof(quoted));
-			return tl_err_set(err, TL_EINVALID, "tz",
-					  "time zone '%s' is not in this host's time-zone database",
-					  quoted);
-		}
+		if (!(z = zone_get(tz)))
+			return bad_zone(err, tz);
 		ms = zone_day_start(z, days) * MS_PER_SEC;
 	} else {
-		ok = scan_date(&s, &days) && scan_rfc3339_time(&s, days, &ms);
+		ok = scan_date(&s, &days) &&
+		     scan_rfc3339_time(&s, days, &ms, &local);
+		if (ok && local) {
+			/* A wall clock time in the zone: a time the clocks
+			 * skip is the instant they skip to, a repeated one
+			 * its first occurrence. */
+			int64_t wall = floor_div(ms, MS_PER_SEC);
+			if (!(z = zone_get(tz)))
+				return bad_zone(err, tz);
+			ms = zone_first_instant(z, wall) * MS_PER_SEC +
+			     (ms - wall * MS_PER_SEC);
+		}
 	}
 	if (!ok)
 		return bad_time(err, field, text, NULL);

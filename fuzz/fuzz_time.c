@@ -6,7 +6,9 @@
  * UTC), the rest is the text.  A parse must fail with TL_EINVALID naming
  * the field, or give a time in the documented range that tl_time_format
  * prints; tl_day_range and tl_week_range must then accept that time.
- * tl_time_format also gets now_ms, which may be any int64.
+ * tl_time_format and tl_time_format_zone also get now_ms, which may be any
+ * int64; the zone's form of a parsed time must parse back to it (up to the
+ * wall clock's year 9999).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tl_time_format(now, buf);
 	if (strlen(buf) >= 32)
 		abort();
+	if (tl_time_format_zone(now, tz, buf) || strlen(buf) >= 40)
+		abort();
 	memset(&err, 0, sizeof err);
 	int rc = tl_time_parse(text, now, tz, "due", &out, &err);
 	if (rc) {
@@ -56,6 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (tl_week_range(out, tz, data[8] & 4 ? 0 : 1, &a, &b) ||
 	    !(a <= out && out < b))
+		abort();
+	/* (but past 9999-12-31 on the wall clock, which no parse reads) */
+	if (tl_time_format_zone(out, tz, buf) ||
+	    (buf[4] == '-' &&
+	     (tl_time_parse(tl_s(buf), now, NULL, "due", &a, &err) ||
+	      a != out)))
 		abort();
 	return 0;
 }

@@ -569,3 +569,156 @@ Test(upcoming_cli, the_system_user_is_an_argument_error_before_look_ups)
 	      "01890a5d-ac96-774b-bcce-b302099a8057", "alice");
 	cr_assert_eq(tu_stat(ws, "events"), before + 1);
 }
+
+/* ---- times for people, in the workspace's zone ------------------------ */
+
+static void setup_berlin(void)
+{
+	ws = tu_tmpdir();
+	DO("--now", T0, "init", "--tz", "Europe/Berlin", "--admin", "ana");
+	DO("--now", T0, "member", "add", "bob", "--name", "Bob");
+}
+
+TestSuite(zone_cli, .init = setup_berlin, .fini = teardown);
+
+/* The line of out that holds s (static buffer), or "". */
+static const char *line_with(const char *out, const char *s)
+{
+	static char buf[512];
+	const char *at = strstr(out, s), *bol, *eol;
+
+	if (!at)
+		return "";
+	for (bol = at; bol > out && bol[-1] != '\n'; bol--)
+		;
+	eol = strchr(at, '\n');
+	snprintf(buf, sizeof buf, "%.*s",
+		 (int)(eol ? eol - bol : (ptrdiff_t)strlen(bol)), bol);
+	return buf;
+}
+
+Test(zone_cli, a_date_and_time_without_offset_is_the_zones_wall_clock)
+{
+	tu_run r;
+
+	OK(&r, "--now", T0, "task", "add", "--title", "winter", "--link",
+	   "lead:1", "--due", "2026-03-03 10:30");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-03T09:30:00.000Z");
+	tu_run_release(&r);
+	/* summer time, and 'T' for the space */
+	OK(&r, "--now", T0, "task", "add", "--title", "summer", "--link",
+	   "lead:1", "--due", "2026-07-01T10:30");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-07-01T08:30:00.000Z");
+	tu_run_release(&r);
+	/* --tz reads it in another zone */
+	OK(&r, "--now", T0, "--tz", "America/New_York", "task", "add",
+	   "--title", "ny", "--link", "lead:1", "--due", "2026-03-03 10:30");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-03T15:30:00.000Z");
+	tu_run_release(&r);
+	/* an offset still wins */
+	OK(&r, "--now", T0, "task", "add", "--title", "utc", "--link",
+	   "lead:1", "--due", "2026-03-03T10:30:00Z");
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-03T10:30:00.000Z");
+	tu_run_release(&r);
+	/* the seconds are required with an offset, as RFC 3339 says */
+	cr_assert_eq(tu_cli(&r, ws, "--now", T0, "task", "add", "--title", "x",
+			    "--link", "lead:1", "--due", "2026-03-03T10:30Z",
+			    NULL),
+		     0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "tasklog: due: invalid time"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+Test(zone_cli, tables_show_the_zones_wall_clock_and_name_it)
+{
+	tu_run r;
+
+	DO("--now", T0, "task", "add", "--title", "call", "--link", "lead:7",
+	   "--due", "2026-03-03T09:30:00Z", "--assignee", "bob");
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_check_width(r.out);
+	cr_assert(strstr(line_with(r.out, "STATUS"), "DUE (Europe/Berlin)"),
+		  "%s", r.out);
+	cr_assert(strstr(line_with(r.out, "call"), "2026-03-03 10:30"), "%s",
+		  r.out);
+	tu_run_release(&r);
+
+	/* --tz for one call */
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--tz", "UTC", "task",
+				 "list", NULL),
+		     0);
+	cr_assert(strstr(line_with(r.out, "STATUS"), "DUE (UTC)"), "%s",
+		  r.out);
+	cr_assert(strstr(line_with(r.out, "call"), "2026-03-03 09:30"), "%s",
+		  r.out);
+	tu_run_release(&r);
+
+	/* a long zone name: its last part, and the table still fits */
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--tz",
+				 "America/Argentina/Buenos_Aires", "task",
+				 "list", NULL),
+		     0);
+	cr_assert(strstr(line_with(r.out, "STATUS"), "DUE (Buenos_Aires)"),
+		  "%s", r.out);
+	cr_assert(strstr(line_with(r.out, "call"), "2026-03-03 06:30"), "%s",
+		  r.out);
+	tu_check_width(r.out);
+	tu_run_release(&r);
+
+	/* the timeline's history and the notifications: created at T0,
+	 * 10:00 in Berlin */
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "timeline", "lead:7",
+				 NULL),
+		     0);
+	cr_assert(strstr(line_with(r.out, "ACTOR"), "AT (Europe/Berlin)"),
+		  "%s", r.out);
+	cr_assert(strstr(line_with(r.out, "Created"), "2026-03-02 10:00"),
+		  "%s", r.out);
+	tu_check_width(r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--as", "bob",
+				 "notifications", NULL),
+		     0);
+	cr_assert(strstr(line_with(r.out, "STATE"), "AT (Europe/Berlin)"),
+		  "%s", r.out);
+	cr_assert(strstr(line_with(r.out, "new"), "2026-03-02 10:00"), "%s",
+		  r.out);
+	tu_run_release(&r);
+}
+
+Test(zone_cli, a_task_and_the_log_show_full_times_with_their_offset)
+{
+	tu_run r;
+
+	OK(&r, "--now", T0, "task", "add", "--title", "call", "--link",
+	   "lead:7", "--due", "2026-07-01T09:30:00Z");
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "show", id,
+				 "--history", NULL),
+		     0);
+	cr_assert(strstr(line_with(r.out, "Due"),
+			 "2026-07-01T11:30:00.000+02:00"),
+		  "%s", r.out);
+	cr_assert(strstr(line_with(r.out, "Created"),
+			 "2026-03-02T10:00:00.000+01:00 by ana"),
+		  "%s", r.out);
+	cr_assert(strstr(line_with(r.out, "task.created"),
+			 "2026-03-02T10:00:00.000+01:00"),
+		  "%s", r.out);
+	tu_run_release(&r);
+	/* JSON stays UTC */
+	OK(&r, "--now", T0, "task", "show", id);
+	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-07-01T09:30:00.000Z");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--tz", "UTC", "log", NULL), 0);
+	cr_assert(strstr(line_with(r.out, "task.created"),
+			 "2026-03-02T09:00:00.000Z"),
+		  "%s", r.out);
+	tu_run_release(&r);
+	free(id);
+}

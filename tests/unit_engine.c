@@ -1967,7 +1967,8 @@ Test(validate, invalid_due_is_rejected)
 {
 	static const char *const bad[] = {
 		"tomorrow", "2026-02-30", "2026-13-01", "2026-03-01T25:00:00Z",
-		"+3x", "+", "", "2026-03-01T10:00:00", "0000-01-01",
+		"+3x", "+", "", "2026-03-01T10:00:0", "2026-03-01T10",
+		"0000-01-01",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		tl_cmd c = add_cmd("Due");

@@ -203,10 +203,127 @@ Test(time, parse_rejects_bad_offsets)
 	expect_invalid("2026-12-01T10:00:00 +02:00");
 }
 
-Test(time, parse_rejects_missing_offset)
+/* Without an offset, a date and time is the wall clock of the zone. */
+Test(time, parse_wall_clock_time_in_the_zone)
 {
-	expect_invalid("2026-12-01T10:00:00");
-	expect_invalid("2026-12-01T10:00:00.123");
+	expect_parse("2026-12-01T10:00:00", NULL, "2026-12-01T10:00:00.000Z");
+	expect_parse("2026-12-01 10:00", NULL, "2026-12-01T10:00:00.000Z");
+	expect_parse("2026-12-01t10:00:00.123", NULL,
+		     "2026-12-01T10:00:00.123Z");
+	expect_parse("2026-12-01 10:00", "Europe/Berlin",
+		     "2026-12-01T09:00:00.000Z");
+	expect_parse("2026-07-01 10:00:30", "Europe/Berlin",
+		     "2026-07-01T08:00:30.000Z");
+	expect_parse("2026-12-01 10:00", "America/Los_Angeles",
+		     "2026-12-01T18:00:00.000Z");
+	expect_parse("2026-12-01 10:00", "Pacific/Auckland",
+		     "2026-11-30T21:00:00.000Z");
+	expect_parse("2026-12-01 10:00", "Asia/Kolkata",
+		     "2026-12-01T04:30:00.000Z");
+}
+
+/* A time the clocks skip is the instant they skip to; a time they repeat
+ * is its first occurrence. */
+Test(time, parse_wall_clock_time_across_dst)
+{
+	/* Berlin: 02:00 CET -> 03:00 CEST on 2026-03-29 */
+	expect_parse("2026-03-29 02:30", "Europe/Berlin",
+		     "2026-03-29T01:00:00.000Z");
+	expect_parse("2026-03-29 01:59:59", "Europe/Berlin",
+		     "2026-03-29T00:59:59.000Z");
+	expect_parse("2026-03-29 03:00", "Europe/Berlin",
+		     "2026-03-29T01:00:00.000Z");
+	/* 03:00 CEST -> 02:00 CET on 2026-10-25: 02:30 happens twice */
+	expect_parse("2026-10-25 02:30", "Europe/Berlin",
+		     "2026-10-25T00:30:00.000Z");
+	expect_parse("2026-10-25 03:00", "Europe/Berlin",
+		     "2026-10-25T02:00:00.000Z");
+	/* Los Angeles: 2026-03-08 02:00 PST -> 03:00 PDT, 2026-11-01
+	 * 02:00 PDT -> 01:00 PST */
+	expect_parse("2026-03-08 02:30", "America/Los_Angeles",
+		     "2026-03-08T10:00:00.000Z");
+	expect_parse("2026-11-01 01:30", "America/Los_Angeles",
+		     "2026-11-01T08:30:00.000Z");
+}
+
+Test(time, parse_rejects_incomplete_times)
+{
+	expect_invalid("2026-12-01T10");
+	expect_invalid("2026-12-01T10:0");
+	expect_invalid("2026-12-01T10:00:0");
+	expect_invalid("2026-12-01T10:00.5");
+	expect_invalid("2026-12-01T24:00");
+	expect_invalid("2026-12-01T10:60");
+	expect_invalid("2026-12-01 10:00 ");
+	expect_invalid("2026-12-01T10:00:00.");
+}
+
+Test(time, parse_wall_clock_time_needs_a_known_zone)
+{
+	tl_err err = { .index = -1 };
+	int64_t v = 42;
+
+	cr_assert_eq(tl_time_parse(tl_s("2026-12-01 10:00"), NOW,
+				   "Nowhere/Atlantis", "due", &v, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "tz");
+	cr_assert_eq(v, 42);
+}
+
+static void expect_zone_format(int64_t ms, const char *tz, const char *want)
+{
+	char buf[40];
+
+	cr_assert_eq(tl_time_format_zone(ms, tz, buf), 0, "%s", tz);
+	cr_assert_str_eq(buf, want, "%s", tz ? tz : "UTC");
+}
+
+Test(time, format_on_a_zone_wall_clock)
+{
+	int64_t winter = parse("2026-12-01T10:00:00.250Z");
+	int64_t summer = parse("2026-07-01T10:00:00Z");
+	char buf[40];
+
+	expect_zone_format(winter, NULL, "2026-12-01T10:00:00.250Z");
+	expect_zone_format(winter, "UTC", "2026-12-01T10:00:00.250Z");
+	expect_zone_format(winter, "Europe/Berlin",
+			   "2026-12-01T11:00:00.250+01:00");
+	expect_zone_format(summer, "Europe/Berlin",
+			   "2026-07-01T12:00:00.000+02:00");
+	expect_zone_format(winter, "Europe/London",
+			   "2026-12-01T10:00:00.250+00:00");
+	expect_zone_format(winter, "America/St_Johns",
+			   "2026-12-01T06:30:00.250-03:30");
+	expect_zone_format(winter, "Pacific/Auckland",
+			   "2026-12-01T23:00:00.250+13:00");
+	/* the day before in UTC is the next day in Auckland */
+	expect_zone_format(parse("2026-12-31T12:00:00Z"), "Pacific/Auckland",
+			   "2027-01-01T01:00:00.000+13:00");
+	/* Monrovia kept -00:44:30 until 1972 */
+	expect_zone_format(parse("1971-06-01T12:00:00Z"), "Africa/Monrovia",
+			   "1971-06-01T11:15:30.000-00:44:30");
+	cr_assert_eq(tl_time_format_zone(winter, "Nowhere/Atlantis", buf),
+		     TL_EINVALID);
+	cr_assert_str_eq(buf, "2026-12-01T10:00:00.250Z");
+}
+
+/* What the formatter writes, the parser reads back: the wall clock with
+ * its offset. */
+Test(time, format_on_a_zone_round_trips)
+{
+	static const char *const zones[] = {
+		"Europe/Berlin", "America/Los_Angeles", "Pacific/Auckland",
+		"Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe",
+	};
+	char buf[40];
+
+	for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++)
+		for (int64_t t = parse("2026-01-01T00:00:00Z");
+		     t < parse("2027-01-01T00:00:00Z");
+		     t += 7 * 3600 * 1000 + 13 * 60 * 1000 + 17) {
+			cr_assert_eq(tl_time_format_zone(t, zones[z], buf), 0);
+			cr_assert_eq(parse(buf), t, "%s in %s", buf, zones[z]);
+		}
 }
 
 Test(time, parse_rejects_empty_text)
@@ -410,7 +527,7 @@ Test(time, parse_error_names_field_and_quotes_value)
 	cr_assert_str_eq(err.field, "due");
 	cr_assert_str_eq(err.message,
 			 "invalid time 'tomorrow' (expected RFC 3339, "
-			 "YYYY-MM-DD or +3d/-2h/+30m)");
+			 "YYYY-MM-DD, YYYY-MM-DD HH:MM or +3d/-2h/+30m)");
 }
 
 Test(time, parse_error_escapes_unprintable_bytes)

@@ -7,7 +7,10 @@
  * 80-column terminal, with the labels of the CRM ("To Do", "Follow Up").
  * Text from the workspace is written through put_clean(), so a title
  * cannot move the cursor or reorder the line it is printed on.  Everything
- * goes to stdout, which main() points at a buffer in memory.
+ * goes to stdout, which main() points at a buffer in memory.  Times are
+ * shown on the wall clock of the zone human_zone() names (the workspace's,
+ * or --tz): tables to the minute under a heading that names the zone,
+ * a task's or event's times in full with their offset.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -86,6 +89,52 @@ static const char *str_or_dash(const json_t *o, const char *key)
 	return s ? s : "-";
 }
 
+/* NULL: UTC. */
+static const char *zone;
+
+void human_zone(const char *tz)
+{
+	zone = tz && strcmp(tz, "UTC") ? tz : NULL;
+}
+
+/* A heading for a column of times: "DUE (UTC)", "DUE (Europe/Berlin)". */
+static const char *time_heading(const char *what, char *buf, size_t cap)
+{
+	const char *name = zone ? zone : "UTC", *last = strrchr(name, '/');
+
+	/* America/Argentina/Buenos_Aires would take the title's room */
+	if (last && strlen(name) > 16)
+		name = last + 1;
+	snprintf(buf, cap, "%s (%.40s)", what, name);
+	return buf;
+}
+
+/* A time column: as wide as its times, or its heading. */
+static size_t time_width(const char *heading)
+{
+	size_t n = strlen(heading);
+	return n > 16 ? n : 16;
+}
+
+/* "2026-03-02T09:00:00.000Z" on the zone's wall clock, in full with its
+ * offset ("2026-03-02T10:00:00.000+01:00"); as it is in UTC, or if it does
+ * not parse. */
+static void full_time(const char *t, char out[48])
+{
+	int64_t ms;
+	tl_err err = { .index = -1 };
+
+	if (!zone || tl_time_parse(tl_s(t), 0, NULL, "at", &ms, &err) ||
+	    tl_time_format_zone(ms, zone, out))
+		snprintf(out, 48, "%s", t);
+}
+
+static const char *str_time(const json_t *o, const char *key, char out[48])
+{
+	full_time(str_or_dash(o, key), out);
+	return out;
+}
+
 static void kv_line(const char *key, const char *value)
 {
 	printf("%-12s", key);
@@ -124,7 +173,7 @@ void human_task(const json_t *t)
 	const json_t *tags = json_object_get(t, "tags");
 	const json_t *autom = json_object_get(t, "automation");
 	const json_t *notes = json_object_get(t, "notes");
-	char buf[512];
+	char buf[512], when[48];
 	size_t i;
 	json_t *tag;
 
@@ -132,7 +181,7 @@ void human_task(const json_t *t)
 	kv_line("Title", str_or_dash(t, "title"));
 	kv_line("Type", label(str_or_dash(t, "type"), type_labels));
 	kv_line("Status", label(str_or_dash(t, "status"), status_labels));
-	kv_line("Due", str_or_dash(t, "due_at"));
+	kv_line("Due", str_time(t, "due_at", when));
 	kv_line("Assignee", str_or_dash(t, "assignee"));
 	snprintf(buf, sizeof buf, "%s:%s", str_or_dash(link, "type"),
 		 str_or_dash(link, "id"));
@@ -149,12 +198,12 @@ void human_task(const json_t *t)
 							 : "");
 	}
 	puts(json_array_size(tags) ? "" : "-");
-	snprintf(buf, sizeof buf, "%s by %s%s", str_or_dash(t, "created_at"),
+	snprintf(buf, sizeof buf, "%s by %s%s", str_time(t, "created_at", when),
 		 str_or_dash(by, "id"),
 		 !strcmp(str_or_dash(by, "kind"), "system") ? " (system)" : "");
 	kv_line("Created", buf);
-	kv_line("Updated", str_or_dash(t, "updated_at"));
-	kv_line("Completed", str_or_dash(t, "completed_at"));
+	kv_line("Updated", str_time(t, "updated_at", when));
+	kv_line("Completed", str_time(t, "completed_at", when));
 	if (json_is_object(autom)) {
 		snprintf(buf, sizeof buf, "rule %s step %" JSON_INTEGER_FORMAT
 			 ", %s, %s, %" JSON_INTEGER_FORMAT " attempts",
@@ -189,10 +238,11 @@ void human_member(const json_t *m)
 void human_event(const json_t *e)
 {
 	const json_t *actor = json_object_get(e, "actor");
+	char when[48];
 
 	printf("%6" JSON_INTEGER_FORMAT "  %s  %-22s  %-36s  %s\n",
 	       json_integer_value(json_object_get(e, "seq")),
-	       str_or_dash(e, "at"), str_or_dash(e, "type"),
+	       str_time(e, "at", when), str_or_dash(e, "type"),
 	       str_or_dash(e, "stream"), str_or_dash(actor, "id"));
 }
 
@@ -294,13 +344,17 @@ static void short_id(const char *id, char *out, size_t cap)
 	snprintf(out, cap, "%s", n > 8 ? id + n - 8 : id);
 }
 
-/* "2026-03-02T09:00:00.000Z" as "2026-03-02 09:00" (UTC, to the minute). */
+/* "2026-03-02T09:00:00.000Z" as "2026-03-02 09:00" (to the minute, on
+ * the zone's wall clock). */
 static void short_time(const char *t, char out[17])
 {
-	if (strlen(t) >= 16 && t[10] == 'T')
-		snprintf(out, 17, "%.10s %.5s", t, t + 11);
+	char full[48];
+
+	full_time(t, full);
+	if (strlen(full) >= 16 && full[10] == 'T')
+		snprintf(out, 17, "%.10s %.5s", full, full + 11);
 	else
-		snprintf(out, 17, "%s", t);
+		snprintf(out, 17, "%.16s", full);
 }
 
 /* s in a column w wide: cut with "…" when wider, padded with spaces
@@ -330,8 +384,12 @@ static size_t max_size(size_t a, size_t b)
 
 void human_task_table(const json_t *items, const char *next)
 {
-	size_t i, w_status = 6, w_type = 4, w_who = 8, used, w_title;
+	size_t i, w_status = 6, w_type = 4, w_who = 8, used, w_title, w_due;
 	const json_t *t;
+	char heading[96];
+
+	time_heading("DUE", heading, sizeof heading);
+	w_due = time_width(heading);
 
 	json_array_foreach(items, i, t) {
 		w_status = max_size(w_status,
@@ -345,13 +403,13 @@ void human_task_table(const json_t *items, const char *next)
 	}
 	if (w_who > ASSIGNEE_WIDTH_MAX)
 		w_who = ASSIGNEE_WIDTH_MAX;
-	used = (8 + 2) + (16 + 2) + (w_status + 2) + (w_type + 2) +
+	used = (8 + 2) + (w_due + 2) + (w_status + 2) + (w_type + 2) +
 	       (w_who + 2);
 	w_title = used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
 						       : TITLE_WIDTH_MIN;
 
 	put_cell("ID", 8, false);
-	put_cell("DUE (UTC)", 16, false);
+	put_cell(heading, w_due, false);
 	put_cell("STATUS", w_status, false);
 	put_cell("TYPE", w_type, false);
 	put_cell("ASSIGNEE", w_who, false);
@@ -364,7 +422,7 @@ void human_task_table(const json_t *items, const char *next)
 		short_id(str_or_dash(t, "id"), id, sizeof id);
 		short_time(due, when);
 		put_cell(id, 8, false);
-		put_cell(when, 16, false);
+		put_cell(when, w_due, false);
 		put_cell(label(str_or_dash(t, "status"), status_labels),
 			 w_status, false);
 		put_cell(label(str_or_dash(t, "type"), type_labels), w_type,
@@ -405,9 +463,9 @@ void human_member_table(const json_t *items)
 void human_timeline(const json_t *up, const json_t *items,
 			   const char *next)
 {
-	size_t i, w_actor = 5, w_sum;
+	size_t i, w_actor = 5, w_sum, w_at;
 	const json_t *e;
-	char when[17];
+	char when[17], heading[96];
 
 	if (json_array_size(up)) {
 		puts("Upcoming");
@@ -421,14 +479,18 @@ void human_timeline(const json_t *up, const json_t *items,
 						"actor"), "id")));
 	if (w_actor > 16)
 		w_actor = 16;
-	w_sum = TABLE_WIDTH - (16 + 2) - (w_actor + 2);
-	put_cell("AT (UTC)", 16, false);
+	time_heading("AT", heading, sizeof heading);
+	w_at = time_width(heading);
+	w_sum = TABLE_WIDTH - (w_at + 2) - (w_actor + 2);
+	if (w_sum < 20)
+		w_sum = 20;
+	put_cell(heading, w_at, false);
 	put_cell("ACTOR", w_actor, false);
 	put_cell("SUMMARY", w_sum, true);
 	putchar('\n');
 	json_array_foreach(items, i, e) {
 		short_time(str_or_dash(e, "at"), when);
-		put_cell(when, 16, false);
+		put_cell(when, w_at, false);
 		put_cell(str_or_dash(json_object_get(e, "actor"), "id"),
 			 w_actor, false);
 		put_cell(str_or_dash(e, "summary"), w_sum, true);
@@ -442,9 +504,12 @@ void human_timeline(const json_t *up, const json_t *items,
  * as in the task table). */
 void human_notifications(const json_t *items, const char *next)
 {
-	size_t i, w_id = 2, w_by = 2;
+	size_t i, w_id = 2, w_by = 2, w_at;
 	const json_t *n;
-	char id[24], when[17], task[9];
+	char id[24], when[17], task[9], heading[96];
+
+	time_heading("AT", heading, sizeof heading);
+	w_at = time_width(heading);
 
 	json_array_foreach(items, i, n) {
 		w_id = max_size(w_id, (size_t)snprintf(id, sizeof id,
@@ -456,7 +521,7 @@ void human_notifications(const json_t *items, const char *next)
 		w_by = 20;
 	printf("%*s  ", (int)w_id, "ID");
 	put_cell("STATE", 5, false);
-	put_cell("AT (UTC)", 16, false);
+	put_cell(heading, w_at, false);
 	put_cell("BY", w_by, false);
 	put_cell("TASK", 8, true);
 	putchar('\n');
@@ -467,7 +532,7 @@ void human_notifications(const json_t *items, const char *next)
 								   : "new",
 			 5, false);
 		short_time(str_or_dash(n, "at"), when);
-		put_cell(when, 16, false);
+		put_cell(when, w_at, false);
 		put_cell(str_or_dash(n, "by"), w_by, false);
 		short_id(str_or_dash(n, "task"), task, sizeof task);
 		put_cell(task, 8, true);

@@ -17,6 +17,10 @@ void put_clean(FILE *f, const char *s);
 /* The same for the len bytes at s. */
 void put_clean_n(FILE *f, const char *s, size_t len);
 
+/* Show times on the wall clock of zone tz (an IANA name; NULL or "UTC":
+ * UTC, the default). */
+void human_zone(const char *tz);
+
 /* One document as "Key  value" lines. */
 void human_task(const json_t *task);
 void human_member(const json_t *member);

@@ -227,8 +227,9 @@ static const struct command commands[] = {
 		   "  --type TYPE           call email message meeting chat "
 		   "proposal note task\n"
 		   "                        follow_up demo (default task)\n"
-		   "  --due TIME            RFC 3339, YYYY-MM-DD, or +3d -2h "
-		   "+30m\n"
+		   "  --due TIME            RFC 3339, YYYY-MM-DD, YYYY-MM-DD "
+		   "HH:MM (in the\n"
+		   "                        zone), or +3d -2h +30m\n"
 		   "  --assignee ID         a member with CRM access\n"
 		   "  --status S            todo in_progress on_hold completed "
 		   "cancelled\n"
@@ -741,6 +742,21 @@ static int open_workspace(struct cli *c)
 
 	c->ctx.actor = c->val[O_AS];
 	c->ctx.tz = c->val[O_TZ];
+	zone = c->val[O_TZ] ? c->val[O_TZ]
+	       : c->has_settings ? c->settings.tz : NULL;
+	if (!c->json) {
+		/* Read the zone now, so that printing cannot fail. */
+		char when[48];
+		rc = tl_time_format_zone(0, zone, when);
+		if (rc == TL_ESTORAGE)
+			return cli_oom(c);
+		if (rc)
+			return tl_err_set(&c->err, TL_EINVALID, "tz",
+					  "time zone '%.64s' is not in this "
+					  "host's time-zone database",
+					  zone);
+		human_zone(zone);
+	}
 	if (has(c, O_NOW)) {
 		zone = c->val[O_TZ] ? c->val[O_TZ]
 		       : c->has_settings ? c->settings.tz : NULL;
