@@ -440,6 +440,22 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 		   const tl_task *after, tl_err *err);
 
 /* Read the task doc from the tasks db: 0, MDB_NOTFOUND or other. */
+/* The end of a task id as people type it from a table: the last
+ * characters of its 8-4-4-4-12 form (shorter than the whole, dashes where
+ * that form has them), with at least 6 hex digits. */
+#define TL_ID_SUFFIX_MIN 6
+typedef struct tl_id_suffix {
+	uint8_t nib[32];
+	size_t len;
+} tl_id_suffix;
+bool tl_id_suffix_parse(tl_slice text, tl_id_suffix *out);
+bool tl_id_suffix_match(const tl_id_suffix *sx, const uint8_t id[16]);
+/* The one task whose id ends in sx, into id; TL_ENOTFOUND (none) or
+ * TL_EINVALID (two or more) naming `field`.  Reads every task id: a
+ * scan of the streams database's task keys, for ids that people type. */
+int tl_task_find_suffix(tl_db *db, MDB_txn *txn, const tl_id_suffix *sx,
+			tl_slice text, const char *field, uint8_t id[16],
+			tl_err *err);
 int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
 		 msgpack_zone *zone, tl_err *err);
 

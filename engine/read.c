@@ -75,6 +75,8 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	 * text), member:ID or workspace. */
 	char sid[37], q[64];
 	uint8_t bin[16];
+	tl_id_suffix sx;
+	bool is_short = false;
 	if (stream.p && (rc = tl_check_text(stream, "stream", 1,
 					    TL_STREAM_KEY_MAX - 1, false,
 					    err)))
@@ -82,12 +84,14 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	if (stream.p && tl_uuid_parse(stream, bin)) {
 		tl_uuid_format(bin, sid);
 		stream = (tl_slice){ sid, 36 };
+	} else if (stream.p && tl_id_suffix_parse(stream, &sx)) {
+		is_short = true; /* the end of a task id, resolved below */
 	} else if (stream.p && !tl_slice_eq(stream, "workspace") &&
 		   !(stream.len > 7 && !memcmp(stream.p, "member:", 7) &&
 		     tl_member_id_valid((tl_slice){ stream.p + 7,
 						    stream.len - 7 }))) {
 		return tl_err_set(err, TL_EINVALID, "stream",
-				  "'%s' is not a stream (a task id, member:ID or workspace)",
+				  "'%s' is not a stream (a task id or its end, member:ID or workspace)",
 				  tl_quote(stream, q, sizeof q));
 	}
 	if (!msgpack_zone_init(&zone, 4096))
@@ -95,6 +99,13 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	msgpack_sbuffer_init(&scratch);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out_free;
+	if (is_short) {
+		if ((rc = tl_task_find_suffix(db, txn, &sx, stream, "stream",
+					       bin, err)))
+			goto out_txn;
+		tl_uuid_format(bin, sid);
+		stream = (tl_slice){ sid, 36 };
+	}
 	if ((rc = mdb_cursor_open(txn, stream.p ? db->streams : db->events,
 				  &c))) {
 		rc = tl_mdb_err(err, rc, "cursor");
@@ -253,13 +264,26 @@ static int task_read(tl_db *db, const tl_ctx *ctx, tl_slice id,
 	tl_task t;
 	int rc;
 
-	if (!tl_uuid_parse(id, bin))
-		return tl_err_set(err, TL_EINVALID, "id", "'%s' is not a UUID",
-				  tl_quote(id, q, sizeof q));
+	tl_id_suffix sx;
+	bool is_short = false;
+
+	if (!tl_uuid_parse(id, bin)) {
+		if (!tl_id_suffix_parse(id, &sx))
+			return tl_err_set(err, TL_EINVALID, "id",
+					  "'%s' is not a UUID nor the end of "
+					  "one (at least 6 hex digits)",
+					  tl_quote(id, q, sizeof q));
+		is_short = true;
+	}
 	if (!msgpack_zone_init(&zone, 4096))
 		return tl_err_oom(err);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;
+	if (is_short &&
+	    (rc = tl_task_find_suffix(db, txn, &sx, id, "id", bin, err))) {
+		mdb_txn_abort(txn);
+		goto out;
+	}
 	if (fold)
 		rc = tl_task_fold_until(db, txn, bin, UINT64_MAX, as_of, &t,
 					&zone, err);

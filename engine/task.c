@@ -914,6 +914,51 @@ bool tl_change_pack(msgpack_sbuffer *sb, const tl_change *ch,
 	return true;
 }
 
+int tl_task_find_suffix(tl_db *db, MDB_txn *txn, const tl_id_suffix *sx,
+			tl_slice text, const char *field, uint8_t id[16],
+			tl_err *err)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t found = 0;
+	char q[64], a[37], b[37];
+	int rc;
+
+	/* The streams database's task keys ('T' + id, one per task, each
+	 * with its few fixed-size versions beside it) are about a tenth of
+	 * the bytes of the tasks' documents. */
+	if ((rc = mdb_cursor_open(txn, db->streams, &cur)))
+		return tl_mdb_err(err, rc, "read streams");
+	k.mv_size = 1;
+	k.mv_data = "T";
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     !rc && k.mv_size && *(const char *)k.mv_data == 'T';
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+		const uint8_t *key = k.mv_data;
+		if (k.mv_size != 17 || !tl_id_suffix_match(sx, key + 1))
+			continue;
+		if (found++) {
+			tl_uuid_format(id, a);
+			tl_uuid_format(key + 1, b);
+			break;
+		}
+		memcpy(id, key + 1, 16);
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "read streams");
+	tl_quote(text, q, sizeof q);
+	if (!found)
+		return tl_err_set(err, TL_ENOTFOUND, field,
+				  "no task id is or ends in '%s'", q);
+	if (found > 1)
+		return tl_err_set(err, TL_EINVALID, field,
+				  "'%s' ends more than one task id (%s, %s): "
+				  "give more of it",
+				  q, a, b);
+	return 0;
+}
+
 int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
 		 msgpack_zone *zone, tl_err *err)
 {

@@ -258,7 +258,12 @@ typedef enum tl_cmd_kind {
  * validates and parses all of them (times relative to ctx->now_ms). */
 typedef struct tl_cmd {
 	tl_cmd_kind kind;
-	tl_slice id; /* target task/member; TASK_ADD: optional client UUID */
+	/* Target task or member.  A task: its UUID, or the end of its
+	 * 8-4-4-4-12 form as tables print it (at least 6 hex digits, dashes
+	 * where the id has them), looked up after the arguments are checked:
+	 * TL_ENOTFOUND for none, TL_EINVALID for two or more.  TASK_ADD: an
+	 * optional client UUID (whole). */
+	tl_slice id;
 	tl_slice title, type, status, notes, link, due, assignee;
 	tl_slice pipeline, stage;
 	bool no_due, unassign;
@@ -369,12 +374,13 @@ typedef int (*tl_event_fn)(void *arg, const tl_event *ev);
 typedef int (*tl_doc_fn)(void *arg, const uint8_t *doc, size_t len);
 
 /* Events with seq >= from, at most limit (0 = all); when stream.p is set,
- * only that stream's events (stream is a task id or "member:ID"). */
+ * only that stream's events (stream is a task id or its end as for
+ * tl_cmd.id, "member:ID" or "workspace"). */
 TL_API int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		tl_slice stream, tl_event_fn fn, void *arg, tl_err *err);
 
 /* The current task (deleted tasks too, with "deleted": true) into *doc,
- * *len: malloc'd, the caller free()s it. */
+ * *len: malloc'd, the caller free()s it.  id as for tl_cmd.id. */
 TL_API int tl_task_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 		size_t *len, tl_err *err);
 /* The task folded from its events with at <= as_of_ms (malloc'd, the

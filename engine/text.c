@@ -178,6 +178,40 @@ static const uint8_t nibble[256] = {
 static const uint8_t uuid_at[16] = { 0, 2, 4, 6, 9, 11, 14, 16,
 				     19, 21, 24, 26, 28, 30, 32, 34 };
 
+bool tl_id_suffix_parse(tl_slice text, tl_id_suffix *out)
+{
+	const unsigned char *p = (const unsigned char *)text.p;
+	tl_id_suffix sx = { .len = 0 };
+
+	/* The last text.len characters of the 8-4-4-4-12 form: dashes
+	 * exactly where that form has them. */
+	if (!p || !text.len || text.len >= 36)
+		return false;
+	for (size_t i = 0, j = 36 - text.len; i < text.len; i++, j++) {
+		bool dash = j == 8 || j == 13 || j == 18 || j == 23;
+		if (dash ? p[i] != '-' : nibble[p[i]] & 16)
+			return false;
+		if (!dash)
+			sx.nib[sx.len++] = nibble[p[i]];
+	}
+	if (sx.len < TL_ID_SUFFIX_MIN)
+		return false;
+	*out = sx;
+	return true;
+}
+
+bool tl_id_suffix_match(const tl_id_suffix *sx, const uint8_t id[16])
+{
+	for (size_t i = 0; i < sx->len; i++) {
+		size_t at = 31 - i; /* nibbles from the last */
+		uint8_t b = id[at / 2];
+		uint8_t n = at % 2 ? b & 15 : b >> 4;
+		if (n != sx->nib[sx->len - 1 - i])
+			return false;
+	}
+	return true;
+}
+
 bool tl_uuid_parse(tl_slice text, uint8_t out[16])
 {
 	const unsigned char *p = (const unsigned char *)text.p;

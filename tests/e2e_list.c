@@ -722,3 +722,66 @@ Test(zone_cli, a_task_and_the_log_show_full_times_with_their_offset)
 	tu_run_release(&r);
 	free(id);
 }
+
+/* ---- the ids the tables print ----------------------------------------- */
+
+/* The 8 characters a table prints for a task work in every command that
+ * names one. */
+Test(list_cli, the_short_id_of_a_table_names_the_task)
+{
+	tu_run r;
+	OK(&r, "--now", T0, "task", "add", "--title", "call", "--link",
+	   "lead:1");
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	const char *s = id + 28;
+
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert(!strncmp(strchr(r.out, '\n') + 1, s, 8), "%s", r.out);
+	tu_run_release(&r);
+
+	OK(&r, "--now", T0, "task", "assign", s, "alice");
+	cr_assert_str_eq(tu_str(r.json, "id"), id);
+	cr_assert_str_eq(tu_str(r.json, "assignee"), "alice");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "task", "tag", s, "vip");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "task", "update", s, "--title", "call back");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "task", "complete", s);
+	cr_assert_str_eq(tu_str(r.json, "status"), "completed");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "task", "show", s, "--history");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "task"), "title"),
+			 "call back");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 5);
+	tu_run_release(&r);
+	OK(&r, "log", "--stream", s);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 5);
+	tu_run_release(&r);
+
+	/* no such task: exit 2, nothing appended */
+	OK(&r, "stats");
+	json_int_t events = json_integer_value(json_object_get(r.json,
+							       "events"));
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli(&r, ws, "--now", T0, "task", "complete",
+			    "0123456789ab", NULL),
+		     0);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert_str_eq(r.err, "tasklog: id: no task id is or ends in "
+				"'0123456789ab'\n");
+	tu_run_release(&r);
+	/* too short to tell: exit 1 */
+	cr_assert_eq(tu_cli(&r, ws, "--now", T0, "task", "delete", "abc",
+			    NULL),
+		     0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	tu_run_release(&r);
+	OK(&r, "stats");
+	cr_assert_eq(json_integer_value(json_object_get(r.json, "events")),
+		     events);
+	tu_run_release(&r);
+	free(id);
+}

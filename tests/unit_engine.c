@@ -2136,6 +2136,126 @@ Test(validate, malformed_task_id_is_invalid)
 	cr_assert_str_eq(err.field, "id");
 }
 
+/* The end of a task id, as the tables print it, stands for the task. */
+Test(validate, the_end_of_a_task_id_stands_for_the_task)
+{
+	char id[37], other[37];
+	add_task(T0 + SEC, "Mine", id);
+	add_task(T0 + 2 * SEC, "Other", other);
+	const char *end8 = id + 28, *end12 = id + 24, *end17 = id + 19;
+
+	tl_cmd s = on(TL_TASK_STATUS, end8);
+	s.status = tl_s("in_progress");
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 3 * SEC), &res, &d, s);
+	EXPECT_STR(d.o, "id", id);
+	EXPECT_STR(d.o, "status", "in_progress");
+	doc_free(&d);
+	tl_result_release(&res);
+	/* dashes where the id has them; any case */
+	char upper[24];
+	for (size_t i = 0; i < 17; i++)
+		upper[i] = (char)toupper((unsigned char)end17[i]);
+	upper[17] = 0;
+	RUN1(at(T0 + 4 * SEC), &res, &d, on(TL_TASK_COMPLETE, upper));
+	EXPECT_STR(d.o, "id", id);
+	doc_free(&d);
+	tl_result_release(&res);
+	get_task(end12, &d, NULL, NULL);
+	EXPECT_STR(d.o, "id", id);
+	EXPECT_STR(d.o, "status", "completed");
+	doc_free(&d);
+	/* the other task was not touched */
+	get_task(other, &d, NULL, NULL);
+	EXPECT_STR(d.o, "status", "todo");
+	doc_free(&d);
+	/* its log by the end of its id */
+	recs r;
+	read_log(&r, 1, end8);
+	cr_assert_eq(r.n, 3);
+	for (size_t i = 0; i < r.n; i++)
+		cr_assert_str_eq(r.v[i].stream, id);
+	recs_free(&r);
+}
+
+Test(validate, the_end_of_a_task_id_must_name_one_task)
+{
+	char id[37];
+	add_task(T0 + SEC, "Mine", id);
+	/* two tasks whose ids end alike (ids given by a client) */
+	static const char *const twins[] = {
+		"01890a5d-ac96-774b-bcce-b30209abcdef",
+		"01890a5e-ac96-774b-bcce-b30209abcdef",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		tl_result res;
+		tl_cmd a = add_cmd("Twin");
+		a.id = tl_s(twins[i]);
+		RUN1(at(T0 + 2 * SEC), &res, NULL, a);
+		tl_result_release(&res);
+	}
+	REJECT(TL_EINVALID, "id", on(TL_TASK_COMPLETE, "abcdef"));
+	REJECT(TL_EINVALID, "id", on(TL_TASK_DELETE, "09abcdef"));
+	/* more of it tells them apart */
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + 3 * SEC), &res, &d,
+	     on(TL_TASK_COMPLETE, "e-ac96-774b-bcce-b30209abcdef"));
+	EXPECT_STR(d.o, "id", twins[1]);
+	doc_free(&d);
+	tl_result_release(&res);
+	/* none: not found; nothing appended (REJECT checks) */
+	REJECT(TL_ENOTFOUND, "id", on(TL_TASK_COMPLETE, "000000"));
+	tl_cmd u = on(TL_TASK_UPDATE, "123456");
+	u.title = tl_s("x");
+	REJECT(TL_ENOTFOUND, "id", u);
+	/* arguments first: a bad status before the unknown end */
+	tl_cmd s = on(TL_TASK_STATUS, "000000");
+	s.status = tl_s("bogus");
+	REJECT(TL_EINVALID, "status", s);
+
+	uint8_t *p = NULL;
+	size_t n;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_task_get(db, NULL, tl_s("abcdef"), &p, &n, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert(strstr(err.message, twins[0]) && strstr(err.message, twins[1]),
+		  "%s", err.message);
+	cr_assert_eq(tl_task_get(db, NULL, tl_s("000000"), &p, &n, &err),
+		     TL_ENOTFOUND);
+	cr_assert_str_eq(err.field, "id");
+	recs r = { 0 };
+	cr_assert_eq(tl_log_read(db, NULL, 1, 0, tl_s("000000"), collect, &r,
+				 &err),
+		     TL_ENOTFOUND);
+	cr_assert_str_eq(err.field, "stream");
+	cr_assert_null(p);
+}
+
+Test(validate, what_is_not_the_end_of_a_task_id_is_invalid)
+{
+	char id[37];
+	add_task(T0 + SEC, "Mine", id);
+	static const char *const bad[] = {
+		"abcde",               /* 5 hex digits */
+		"e-ac96",              /* 5 hex digits */
+		"b3020-9abcdef",       /* a dash where the id has none */
+		"bccb302099abcdef",    /* none where it has one */
+		"b302099abcdeg",       /* not hex */
+		"b302099abcde ",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tl_cmd c = on(TL_TASK_COMPLETE, bad[i]);
+		reject_at(__LINE__, NULL, &c, 1, TL_EINVALID, "id", 0);
+	}
+	/* task.add's own id is a whole UUID */
+	tl_cmd a = add_cmd("Short id");
+	a.id = tl_s(id + 28);
+	REJECT(TL_EINVALID, "id", a);
+}
+
 Test(validate, arguments_are_validated_before_the_task_is_looked_up)
 {
 	/* Unknown task and a bad title: the title is reported (exit 1),
