@@ -5,7 +5,8 @@
  * tl_timeline query, which puts the record's upcoming tasks in front of
  * its first page.
  *
- * Storage (version 4), two databases.  "entries": two kinds of keys
+ * Storage (version 5; 5 writes summaries' times to the minute,
+ * "2026-12-01 10:00 UTC"), two databases.  "entries": two kinds of keys
  * under a record's hash:
  *
  *   history:
@@ -112,6 +113,9 @@ static void put_title(line *l, const char *t)
 	puts_(l, m < n ? "...\"" : "\"");
 }
 
+/* "2026-12-01 10:00 UTC": for people, to the minute (the event holds the
+ * exact time); a summary is made once, so it cannot follow a reader's
+ * zone. */
 static void put_time(line *l, bool has, int64_t ms)
 {
 	char buf[40];
@@ -119,7 +123,11 @@ static void put_time(line *l, bool has, int64_t ms)
 		puts_(l, "none");
 		return;
 	}
-	tl_time_format(ms, buf);
+	tl_time_format(ms, buf); /* 2026-12-01T10:00:00.000Z */
+	if (strlen(buf) == 24) { /* years 0000..9999: all that is stored */
+		buf[10] = ' ';
+		memcpy(buf + 16, " UTC", 5);
+	}
 	puts_(l, buf);
 }
 
@@ -432,7 +440,7 @@ static const unsigned timeline_flags[] = { 0, 0 };
 
 const tl_view tl_view_timeline = {
 	.name = "timeline",
-	.version = 4,
+	.version = 5,
 	.dbs = timeline_dbs,
 	.db_flags = timeline_flags,
 	.dbs_len = 2,

@@ -114,7 +114,7 @@ Test(timeline_cli, prints_upcoming_then_history_newest_first)
 			 "bob");
 	cr_expect_str_eq(tu_str(json_array_get(items, 4), "summary"),
 			 "Created task \"Call Bob\" due "
-			 "2026-03-05T10:00:00.000Z, assigned to alice");
+			 "2026-03-05 10:00 UTC, assigned to alice");
 	cr_expect(json_is_null(json_object_get(r.json, "next_cursor")),
 		  "%s", r.out);
 	tu_run_release(&r);

@@ -106,15 +106,15 @@ Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
 		const char *event, *actor, *summary;
 	} want[] = {
 		{ "task.created", "admin",
-		  "Created call \"Call Bob\" due 2026-12-01T10:00:00.000Z, "
+		  "Created call \"Call Bob\" due 2026-12-01 10:00 UTC, "
 		  "assigned to alice" },
 		{ "task.updated", "admin",
 		  "Changed title from \"Call Bob\" to \"Call Robert\"; due from "
-		  "2026-12-01T10:00:00.000Z to 2026-12-02T10:00:00.000Z" },
+		  "2026-12-01 10:00 UTC to 2026-12-02 10:00 UTC" },
 		{ "task.updated", "admin", "Changed notes (added)" },
 		{ "task.updated", "admin",
 		  "Changed type from call to email; due from "
-		  "2026-12-02T10:00:00.000Z to none" },
+		  "2026-12-02 10:00 UTC to none" },
 		{ "task.assigned", "alice", "Assigned to bob (was alice)" },
 		{ "task.assigned", "admin", "Unassigned (was bob)" },
 		{ "task.assigned", "admin", "Assigned to alice" },
