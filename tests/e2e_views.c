@@ -290,6 +290,40 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	free(b);
 }
 
+/* For people: a table with each task's title, cut to fit 80 columns and
+ * escaped; JSON keeps the documented fields only. */
+Test(notifications_cli, the_table_shows_each_tasks_title)
+{
+	tu_run r;
+	char *a = add("admin", "Call Dana about the renewal of the whole "
+			       "account, every seat, before the end of the year",
+		      "lead:1", NULL, "alice");
+	char *b = add("bob", "Ring \xe2\x80\xaered", "lead:2", NULL, "alice");
+
+	cr_assert_eq(tu_cli_text(&r, ws, "--as", "alice", "notifications",
+				 NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_check_width(r.out);
+	cr_assert(strstr(r.out, "TASK      TITLE\n"), "%s", r.out);
+	const char *la = strstr(r.out, a + 28), *lb = strstr(r.out, b + 28);
+	cr_assert(la && lb, "%s", r.out);
+	cr_assert(!strncmp(la + 10, "Call Dana about the renewal", 27), "%s",
+		  r.out);
+	cr_assert(strstr(la, "\xe2\x80\xa6\n"), "not cut: %s", r.out);
+	cr_assert(!strncmp(lb + 10, "Ring \\xe2\\x80\\xaered\n", 21), "%s",
+		  r.out);
+	cr_assert_null(strstr(r.out, "\xe2\x80\xae"), "%s", r.out);
+	tu_run_release(&r);
+
+	OK(&r, "--as", "alice", "notifications");
+	json_t *n0 = json_array_get(json_object_get(r.json, "items"), 0);
+	cr_assert_null(json_object_get(n0, "title"), "%s", r.out);
+	tu_run_release(&r);
+	free(a);
+	free(b);
+}
+
 Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 {
 	tu_run r;

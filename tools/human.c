@@ -500,11 +500,11 @@ void human_timeline(const json_t *up, const json_t *items,
 		printf("next page: --cursor %s\n", next);
 }
 
-/* ID, STATE (new or read), AT, BY and the TASK (its first 8 characters,
- * as in the task table). */
+/* ID, STATE (new or read), AT, BY, the TASK (the last 8 characters of
+ * its id, as in the task table) and its TITLE, as much as fits. */
 void human_notifications(const json_t *items, const char *next)
 {
-	size_t i, w_id = 2, w_by = 2, w_at;
+	size_t i, w_id = 2, w_by = 2, w_at, used, w_title;
 	const json_t *n;
 	char id[24], when[17], task[9], heading[96];
 
@@ -519,11 +519,15 @@ void human_notifications(const json_t *items, const char *next)
 	}
 	if (w_by > 20)
 		w_by = 20;
+	used = (w_id + 2) + (5 + 2) + (w_at + 2) + (w_by + 2) + (8 + 2);
+	w_title = used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
+						       : TITLE_WIDTH_MIN;
 	printf("%*s  ", (int)w_id, "ID");
 	put_cell("STATE", 5, false);
 	put_cell(heading, w_at, false);
 	put_cell("BY", w_by, false);
-	put_cell("TASK", 8, true);
+	put_cell("TASK", 8, false);
+	put_cell("TITLE", w_title, true);
 	putchar('\n');
 	json_array_foreach(items, i, n) {
 		printf("%*" JSON_INTEGER_FORMAT "  ", (int)w_id,
@@ -535,7 +539,8 @@ void human_notifications(const json_t *items, const char *next)
 		put_cell(when, w_at, false);
 		put_cell(str_or_dash(n, "by"), w_by, false);
 		short_id(str_or_dash(n, "task"), task, sizeof task);
-		put_cell(task, 8, true);
+		put_cell(task, 8, false);
+		put_cell(str_or_dash(n, "title"), w_title, true);
 		putchar('\n');
 	}
 	if (next && next[0])

@@ -1403,6 +1403,43 @@ static int notifications_read(struct cli *c)
 	return rc;
 }
 
+/* For people: each notification's task title, as "title" (a task that
+ * cannot be read keeps none; its notifications go with a deleted task). */
+static int add_titles(struct cli *c, json_t *items)
+{
+	size_t i;
+	json_t *n;
+
+	json_array_foreach(items, i, n) {
+		const char *id = json_string_value(json_object_get(n, "task"));
+		uint8_t *doc = NULL;
+		size_t len;
+		tl_err err = { .index = -1 };
+		if (!id)
+			continue;
+		int rc = tl_task_get(c->db, &c->ctx, tl_s(id), &doc, &len,
+				     &err);
+		if (rc == TL_ESTORAGE) {
+			c->err = err;
+			return rc;
+		}
+		if (rc)
+			continue;
+		json_t *task = doc_json(doc, len);
+		free(doc);
+		if (!task)
+			return collect_failed(c);
+		json_t *title = json_object_get(task, "title");
+		if (json_is_string(title) &&
+		    json_object_set(n, "title", title)) {
+			json_decref(task);
+			return cli_oom(c);
+		}
+		json_decref(task);
+	}
+	return 0;
+}
+
 static int run_notifications(struct cli *c)
 {
 	struct collect k = { .items = json_array() };
@@ -1429,7 +1466,7 @@ static int run_notifications(struct cli *c)
 	if (rc == 0 && c->json)
 		print_list(c, k.items, next[0] ? json_string(next)
 					       : json_null(), NULL);
-	else if (rc == 0)
+	else if (rc == 0 && !(rc = add_titles(c, k.items)))
 		human_notifications(k.items, next);
 	json_decref(k.items);
 	return rc;
