@@ -442,7 +442,8 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 /* Read the task doc from the tasks db: 0, MDB_NOTFOUND or other. */
 /* The end of a task id as people type it from a table: the last
  * characters of its 8-4-4-4-12 form (shorter than the whole, dashes where
- * that form has them), with at least 6 hex digits. */
+ * that form has them, not starting with one), with at least 6 hex
+ * digits. */
 #define TL_ID_SUFFIX_MIN 6
 typedef struct tl_id_suffix {
 	uint8_t nib[32];

@@ -185,8 +185,8 @@ bool tl_id_suffix_parse(tl_slice text, tl_id_suffix *out)
 
 	/* The last text.len characters of the 8-4-4-4-12 form: dashes
 	 * exactly where that form has them. */
-	if (!p || !text.len || text.len >= 36)
-		return false;
+	if (!p || !text.len || text.len >= 36 || p[0] == '-')
+		return false; /* a leading dash: an option to a command line */
 	for (size_t i = 0, j = 36 - text.len; i < text.len; i++, j++) {
 		bool dash = j == 8 || j == 13 || j == 18 || j == 23;
 		if (dash ? p[i] != '-' : nibble[p[i]] & 16)

@@ -790,6 +790,11 @@ int tl_time_format_zone(int64_t ms, const char *tz, char *buf)
 		return 0;
 	}
 	off = zone_offset(z, floor_div(ms, MS_PER_SEC));
+	if (ms + off * MS_PER_SEC > TIME_MAX_MS ||
+	    ms + off * MS_PER_SEC < -62167219200000) { /* 0000-01-01 */
+		tl_time_format(ms, buf); /* no 5-digit year on the wall */
+		return 0;
+	}
 	tl_time_format(ms + off * MS_PER_SEC, buf); /* the wall clock */
 	p = buf + strlen(buf) - 1; /* over its 'Z' */
 	*p++ = off < 0 ? '-' : '+';

@@ -113,8 +113,9 @@ static void put_title(line *l, const char *t)
 	puts_(l, m < n ? "...\"" : "\"");
 }
 
-/* "2026-12-01 10:00 UTC": for people, to the minute (the event holds the
- * exact time); a summary is made once, so it cannot follow a reader's
+/* "2026-12-01 10:00 UTC", "2026-12-01 10:00:30 UTC" when there are
+ * seconds: for people (the event holds the exact time, milliseconds
+ * included); a summary is made once, so it cannot follow a reader's
  * zone. */
 static void put_time(line *l, bool has, int64_t ms)
 {
@@ -126,7 +127,7 @@ static void put_time(line *l, bool has, int64_t ms)
 	tl_time_format(ms, buf); /* 2026-12-01T10:00:00.000Z */
 	if (strlen(buf) == 24) { /* years 0000..9999: all that is stored */
 		buf[10] = ' ';
-		memcpy(buf + 16, " UTC", 5);
+		memcpy(buf + (memcmp(buf + 16, ":00", 3) ? 19 : 16), " UTC", 5);
 	}
 	puts_(l, buf);
 }

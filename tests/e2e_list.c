@@ -785,3 +785,83 @@ Test(list_cli, the_short_id_of_a_table_names_the_task)
 	tu_run_release(&r);
 	free(id);
 }
+
+/* The widest columns with zone names of 15 and 16 characters still fit 80
+ * columns: a long name is shown by its last part. */
+Test(zone_cli, tables_fit_80_columns_with_long_zone_names)
+{
+	tu_run r;
+	DO("--now", T0, "member", "add", "abcdefghijklmnop", "--name", "X");
+	DO("--now", T0, "task", "add", "--title",
+	   "A rather long title that goes on and on", "--link", "contact:c1",
+	   "--type", "follow_up", "--status", "in_progress", "--assignee",
+	   "abcdefghijklmnop", "--due", "2026-03-03T10:00:00Z");
+	static const char *const zones[] = {
+		"America/New_York", "Australia/Sydney", "America/Chicago",
+		"Europe/Brussels", "America/Argentina/ComodRivadavia",
+	};
+	for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++) {
+		cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--tz", zones[i],
+					 "task", "list", NULL),
+			     0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_check_width(r.out);
+		tu_run_release(&r);
+		cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--tz", zones[i],
+					 "timeline", "contact:c1", NULL),
+			     0);
+		tu_check_width(r.out);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--tz",
+				 "America/New_York", "task", "list", NULL),
+		     0);
+	cr_assert(strstr(r.out, "DUE (New_York)"), "%s", r.out);
+	tu_run_release(&r);
+}
+
+/* A due time whose wall clock would be in the year 10000 prints in UTC. */
+Test(zone_cli, a_wall_clock_past_9999_prints_in_utc)
+{
+	tu_run r;
+	OK(&r, "--now", T0, "task", "add", "--title", "far", "--link",
+	   "lead:9", "--due", "9999-12-31T23:30:00Z");
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "show", id,
+				 NULL),
+		     0);
+	cr_assert(strstr(line_with(r.out, "Due"), "9999-12-31T23:30:00.000Z"),
+		  "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list",
+				 "--record", "lead:9", NULL),
+		     0);
+	cr_assert(strstr(line_with(r.out, "far"), "9999-12-31 23:30"), "%s",
+		  r.out);
+	tu_run_release(&r);
+	free(id);
+}
+
+/* --as-of with the end of an id: the task as it was then. */
+Test(list_cli, the_short_id_works_with_as_of)
+{
+	tu_run r;
+	OK(&r, "--now", T0, "task", "add", "--title", "first", "--link",
+	   "lead:1");
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	DO("--now", "2026-03-02T10:00:00Z", "task", "update", id + 28,
+	   "--title", "second");
+	OK(&r, "task", "show", id + 28, "--as-of", "2026-03-02T09:30:00Z");
+	cr_assert_str_eq(tu_str(r.json, "title"), "first");
+	tu_run_release(&r);
+	OK(&r, "task", "show", id + 24, "--as-of", "2026-03-02T10:30:00Z");
+	cr_assert_str_eq(tu_str(r.json, "title"), "second");
+	tu_run_release(&r);
+	/* a leading dash is an option, never the end of an id */
+	cr_assert_eq(tu_cli(&r, ws, "task", "show", "--", id + 23, NULL), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	tu_run_release(&r);
+	free(id);
+}

@@ -684,3 +684,35 @@ Test(rebuild_cli, a_damaged_log_is_named_and_verify_still_reports)
 	cr_assert(strstr(r.out, "log: expected seq"), "%s", r.out);
 	tu_run_release(&r);
 }
+
+/* A stored zone that this host's time-zone database lacks: what needs no
+ * date works, and output for people is in UTC, said on stderr. */
+Test(rebuild_cli, a_zone_the_host_lacks_gives_people_utc)
+{
+	tu_run r;
+	free(add("admin", "Call", "lead:1", "2026-03-05T10:00:00Z", "alice"));
+	MDB_env *env;
+	MDB_dbi dbi;
+	MDB_txn *txn = raw_begin(&env, "meta", &dbi);
+	MDB_val k = { 2, "tz" }, v = { 12, "Mars/Olympus" };
+	cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	raw_commit(env, txn);
+
+	cr_assert_eq(tu_cli_text(&r, ws, "task", "list", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "DUE (UTC)"), "%s", r.out);
+	cr_assert(strstr(r.out, "2026-03-05 10:00"), "%s", r.out);
+	cr_assert_str_eq(r.err, "tasklog: times in UTC: the workspace's time "
+				"zone 'Mars/Olympus' is not in this host's "
+				"time-zone database\n");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "member", "list", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	OK(&r, "task", "list");
+	cr_assert_str_eq(r.err, "");
+	tu_run_release(&r);
+	/* a date needs the zone: named */
+	EXPECT(&r, 1, "task", "list", "--due", "today");
+	tu_run_release(&r);
+}

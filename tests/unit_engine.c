@@ -2231,7 +2231,57 @@ Test(validate, the_end_of_a_task_id_must_name_one_task)
 				 &err),
 		     TL_ENOTFOUND);
 	cr_assert_str_eq(err.field, "stream");
+	cr_assert_eq(tl_log_read(db, NULL, 1, 0, tl_s("abcdef"), collect, &r,
+				 &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "stream");
+	cr_assert_eq(r.n, 0);
 	cr_assert_null(p);
+}
+
+/* In a batch, the end of an id finds a task added earlier in the same
+ * transaction. */
+Test(validate, the_end_of_an_id_finds_a_task_of_the_same_batch)
+{
+	tl_cmd c[2] = { add_cmd("New"), on(TL_TASK_COMPLETE, "b30209abcdef") };
+	c[0].id = tl_s("01890a5d-ac96-774b-bcce-b30209abcdef");
+	tl_result res[2];
+	EXEC_OK(&(tl_ctx){ .now_ms = T0 + SEC }, c, 2, res);
+	doc d;
+	doc_parse(&d, res[1].doc, res[1].doc_len);
+	EXPECT_STR(d.o, "id", "01890a5d-ac96-774b-bcce-b30209abcdef");
+	EXPECT_STR(d.o, "status", "completed");
+	doc_free(&d);
+	tl_result_release(&res[0]);
+	tl_result_release(&res[1]);
+}
+
+/* An idempotency key belongs to the request as written: its retry with
+ * the same end of id replays (even once that end names two tasks), with
+ * the whole id it is another request. */
+Test(validate, an_idempotency_key_keeps_the_id_as_written)
+{
+	tl_result res;
+	tl_cmd a = add_cmd("One");
+	a.id = tl_s("01890a5d-ac96-774b-bcce-b30209abcdef");
+	RUN1(at(T0 + SEC), &res, NULL, a);
+	tl_result_release(&res);
+	tl_cmd c = on(TL_TASK_COMPLETE, "09abcdef");
+	c.idempotency_key = tl_s("k1");
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	uint64_t seq = res.seq;
+	tl_result_release(&res);
+	a.id = tl_s("01890a5e-ac96-774b-bcce-b30209abcdef");
+	RUN1(at(T0 + 3 * SEC), &res, NULL, a);
+	tl_result_release(&res);
+	uint64_t before = nevents();
+	RUN1(at(T0 + 4 * SEC), &res, NULL, c);
+	cr_assert(!res.appended);
+	cr_assert_eq(res.seq, seq);
+	tl_result_release(&res);
+	cr_assert_eq(nevents(), before);
+	c.id = tl_s("01890a5d-ac96-774b-bcce-b30209abcdef");
+	REJECT(TL_ECONFLICT, "idempotency_key", c);
 }
 
 Test(validate, what_is_not_the_end_of_a_task_id_is_invalid)
@@ -2245,6 +2295,7 @@ Test(validate, what_is_not_the_end_of_a_task_id_is_invalid)
 		"bccb302099abcdef",    /* none where it has one */
 		"b302099abcdeg",       /* not hex */
 		"b302099abcde ",
+		"-b302099abcdef",      /* a leading dash */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		tl_cmd c = on(TL_TASK_COMPLETE, bad[i]);

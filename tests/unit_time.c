@@ -302,6 +302,14 @@ Test(time, format_on_a_zone_wall_clock)
 	/* Monrovia kept -00:44:30 until 1972 */
 	expect_zone_format(parse("1971-06-01T12:00:00Z"), "Africa/Monrovia",
 			   "1971-06-01T11:15:30.000-00:44:30");
+	/* a wall clock past 9999 or before 0000: the UTC form */
+	expect_zone_format(parse("9999-12-31T23:30:00Z"), "Europe/Berlin",
+			   "9999-12-31T23:30:00.000Z");
+	expect_zone_format(parse("9999-12-31T22:59:59.999Z"), "Europe/Berlin",
+			   "9999-12-31T23:59:59.999+01:00");
+	expect_zone_format(parse("9999-12-31T23:30:00Z"),
+			   "America/Los_Angeles",
+			   "9999-12-31T15:30:00.000-08:00");
 	cr_assert_eq(tl_time_format_zone(winter, "Nowhere/Atlantis", buf),
 		     TL_EINVALID);
 	cr_assert_str_eq(buf, "2026-12-01T10:00:00.250Z");

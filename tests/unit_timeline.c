@@ -82,7 +82,7 @@ Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
 
 	tl_cmd up1 = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
 		       .title = tl_s("Call Robert"),
-		       .due = tl_s("2026-12-02T10:00:00Z") };
+		       .due = tl_s("2026-12-02T10:00:30.250Z") };
 	vt_exec(NULL, t + 2 * VT_MIN, &up1, NULL);
 	tl_cmd up2 = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
 		       .notes = tl_s("ask about pricing") };
@@ -110,11 +110,11 @@ Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
 		  "assigned to alice" },
 		{ "task.updated", "admin",
 		  "Changed title from \"Call Bob\" to \"Call Robert\"; due from "
-		  "2026-12-01 10:00 UTC to 2026-12-02 10:00 UTC" },
+		  "2026-12-01 10:00 UTC to 2026-12-02 10:00:30 UTC" },
 		{ "task.updated", "admin", "Changed notes (added)" },
 		{ "task.updated", "admin",
 		  "Changed type from call to email; due from "
-		  "2026-12-02 10:00 UTC to none" },
+		  "2026-12-02 10:00:30 UTC to none" },
 		{ "task.assigned", "alice", "Assigned to bob (was alice)" },
 		{ "task.assigned", "admin", "Unassigned (was bob)" },
 		{ "task.assigned", "admin", "Assigned to alice" },

@@ -91,6 +91,7 @@ static const char *str_or_dash(const json_t *o, const char *key)
 
 /* NULL: UTC. */
 static const char *zone;
+#define ZONE_HEADING_MAX 14
 
 void human_zone(const char *tz)
 {
@@ -102,10 +103,12 @@ static const char *time_heading(const char *what, char *buf, size_t cap)
 {
 	const char *name = zone ? zone : "UTC", *last = strrchr(name, '/');
 
-	/* America/Argentina/Buenos_Aires would take the title's room */
-	if (last && strlen(name) > 16)
+	/* At most 14 characters, so that a table of the widest columns
+	 * still fits 80 with the title's least: America/New_York reads
+	 * New_York. */
+	if (last && strlen(name) > ZONE_HEADING_MAX)
 		name = last + 1;
-	snprintf(buf, cap, "%s (%.40s)", what, name);
+	snprintf(buf, cap, "%s (%.*s)", what, ZONE_HEADING_MAX, name);
 	return buf;
 }
 

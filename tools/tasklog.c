@@ -745,17 +745,23 @@ static int open_workspace(struct cli *c)
 	zone = c->val[O_TZ] ? c->val[O_TZ]
 	       : c->has_settings ? c->settings.tz : NULL;
 	if (!c->json) {
-		/* Read the zone now, so that printing cannot fail. */
+		/* Read the zone now, so that printing cannot fail.  A stored
+		 * zone this host lacks (--tz is checked with the options):
+		 * times for people in UTC, as their headings then say. */
 		char when[48];
 		rc = tl_time_format_zone(0, zone, when);
 		if (rc == TL_ESTORAGE)
 			return cli_oom(c);
-		if (rc)
-			return tl_err_set(&c->err, TL_EINVALID, "tz",
-					  "time zone '%.64s' is not in this "
-					  "host's time-zone database",
-					  zone);
+		if (rc) {
+			fputs("tasklog: times in UTC: the workspace's time "
+			      "zone '", stderr);
+			put_clean(stderr, zone);
+			fputs("' is not in this host's time-zone database\n",
+			      stderr);
+			zone = NULL;
+		}
 		human_zone(zone);
+		rc = 0;
 	}
 	if (has(c, O_NOW)) {
 		zone = c->val[O_TZ] ? c->val[O_TZ]
