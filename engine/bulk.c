@@ -21,8 +21,12 @@
  * written out into the caller's transaction and emptied.  Later runs land
  * among earlier keys with plain puts, still in key order.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "internal.h"
 
@@ -55,9 +59,9 @@ static inline size_t item_klen(const item *it)
 
 typedef struct sink_db {
 	uint8_t *arena;
-	size_t len, cap;
+	size_t len, cap, arena_res; /* res: reserved bytes (buf_grow) */
 	item *items;
-	size_t n, ncap;
+	size_t n, ncap, items_res;
 	unsigned flags;           /* the database's MDB_DUPSORT etc. */
 	bool sorted;              /* items are in key order */
 } sink_db;
@@ -73,6 +77,66 @@ struct tl_sink {
 	} mark; /* tl_sink_mark */
 	sink_db db[TL_VIEW_DBS_MAX];
 };
+
+/*
+ * The sinks' two growing buffers.  A rebuild fills gigabytes, each page
+ * written once: grown by realloc and faulted in 4 KiB at a time, the
+ * faults took about a third of a rebuild's CPU (perf).  Where the system
+ * allows, a buffer is instead a range of address space reserved once
+ * (pages are taken only as they are touched, so the range costs nothing
+ * but addresses) and advised for transparent huge pages: it grows in
+ * place, never copied, one fault per 2 MiB.  Where a reservation fails
+ * (RLIMIT_AS, no such call), the heap as before.
+ */
+size_t tl_sink_reserve = (size_t)4 << 30; /* tests make it small; 0: off */
+
+static void *buf_grow(void *p, size_t *res, size_t cap, size_t ncap)
+{
+#if defined(__linux__) && defined(MAP_NORESERVE)
+	size_t r = tl_sink_reserve;
+	if (*res && ncap <= *res)
+		return p;
+	if (!p && r && ncap <= r) {
+		void *q = mmap(NULL, r, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			       -1, 0);
+		if (q != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+			(void)madvise(q, r, MADV_HUGEPAGE);
+#endif
+			*res = r;
+			return q;
+		}
+	}
+	if (*res) { /* past a reservation: onto the heap */
+		void *q = malloc(ncap);
+		if (q) {
+			memcpy(q, p, cap);
+			munmap(p, *res);
+			*res = 0;
+		}
+		return q;
+	}
+#else
+	(void)cap;
+	(void)res;
+#endif
+	return realloc(p, ncap);
+}
+
+static void buf_free(void *p, size_t *res)
+{
+#if defined(__linux__) && defined(MAP_NORESERVE)
+	if (*res) {
+		munmap(p, *res);
+		*res = 0;
+		return;
+	}
+#else
+	(void)res;
+#endif
+	free(p);
+}
 
 tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs)
 {
@@ -100,8 +164,8 @@ void tl_sink_reset(tl_sink *s)
 		d->n = d->len = 0;
 		d->sorted = false;
 		if (d->cap > TL_SINK_KEEP) { /* do not hold on to a big one */
-			free(d->arena);
-			free(d->items);
+			buf_free(d->arena, &d->arena_res);
+			buf_free(d->items, &d->items_res);
 			d->arena = NULL;
 			d->items = NULL;
 			d->cap = d->ncap = 0;
@@ -138,8 +202,8 @@ void tl_sink_free(tl_sink *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->ndbs; i++) {
-		free(s->db[i].arena);
-		free(s->db[i].items);
+		buf_free(s->db[i].arena, &s->db[i].arena_res);
+		buf_free(s->db[i].items, &s->db[i].items_res);
 	}
 	free(s);
 }
@@ -157,7 +221,7 @@ static int sink_op(tl_sink *s, size_t db, const void *k, size_t klen,
 		size_t ncap = d->cap ? d->cap : 1 << 16;
 		while (ncap < d->len + need)
 			ncap *= 2;
-		uint8_t *na = realloc(d->arena, ncap);
+		uint8_t *na = buf_grow(d->arena, &d->arena_res, d->len, ncap);
 		if (!na)
 			return TL_ESTORAGE;
 		d->arena = na;
@@ -165,7 +229,8 @@ static int sink_op(tl_sink *s, size_t db, const void *k, size_t klen,
 	}
 	if (d->n == d->ncap) {
 		size_t ncap = d->ncap ? d->ncap * 2 : 4096;
-		item *ni = realloc(d->items, ncap * sizeof *ni);
+		item *ni = buf_grow(d->items, &d->items_res,
+				    d->n * sizeof *ni, ncap * sizeof *ni);
 		if (!ni)
 			return TL_ESTORAGE;
 		d->items = ni;

@@ -149,6 +149,9 @@ extern void (*tl_rebuild_idle_hook)(void *arg);
 #define TL_KEY_MAX 511 /* LMDB's default maximum key size */
 extern size_t tl_rebuild_mem; /* bytes a sink holds before it writes */
 extern size_t tl_sort_cached; /* items a radix pass sorts in cache (tests) */
+/* Address space reserved for each of a sink's buffers (bulk.c; tests make
+ * it small, 0 turns reserving off). */
+extern size_t tl_sink_reserve;
 tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs);
 void tl_sink_free(tl_sink *s);
 /* Empty it (keeping up to TL_SINK_KEEP bytes of buffers for reuse). */

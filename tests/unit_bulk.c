@@ -174,6 +174,22 @@ Test(bulk, bad_puts_are_refused, .init = setup, .fini = teardown)
 	tl_sink_free(s);
 }
 
+/* The buffers: in reserved address space, past it onto the heap, and on
+ * the heap alone (as where a reservation fails): the same writes. */
+Test(bulk, every_kind_of_buffer_writes_the_same, .init = setup,
+     .fini = teardown)
+{
+	size_t keep = tl_sink_reserve;
+	tl_sink_reserve = 256 * 1024; /* outgrown after ~5,000 puts */
+	cr_assert_eq(run(60000, (size_t)1 << 30), 0);
+	cr_assert_gt(run(50000, 64 * 1024), 0); /* reset and reserved again */
+	tl_sink_reserve = 0;
+	cr_assert_eq(run(60000, (size_t)1 << 30), 0);
+	tl_sink_reserve = (size_t)1 << 62; /* no such reservation: the heap */
+	cr_assert_eq(run(60000, (size_t)1 << 30), 0);
+	tl_sink_reserve = keep;
+}
+
 Test(bulk, split_runs_equal_direct_puts, .init = setup, .fini = teardown)
 {
 	/* Runs over tl_sort_cached items are split byte by byte first:
