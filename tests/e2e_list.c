@@ -40,6 +40,22 @@ TestSuite(upcoming_cli, .init = setup, .fini = teardown);
 #define ADD(title, ...) DO("--now", T0, "task", "add", "--title", title, \
 			   "--link", "lead:1", ##__VA_ARGS__)
 
+/* Add a task at T0 (`task add --title TITLE --link LINK ARGS...`): its
+ * id, malloc'd. */
+#define ADD_ID(title, link, ...) \
+	add_id((const char *const[]){ "--now", T0, "task", "add", "--title", \
+				      title, "--link", link, ##__VA_ARGS__, \
+				      NULL })
+static char *add_id(const char *const *argv)
+{
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
+	cr_assert_eq(r.status, 0, "task add: %s", r.err);
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	return id;
+}
+
 /* The titles of r's items, space-separated (static buffer). */
 static const char *titles(const tu_run *r)
 {
@@ -693,10 +709,7 @@ Test(zone_cli, a_task_and_the_log_show_full_times_with_their_offset)
 {
 	tu_run r;
 
-	OK(&r, "--now", T0, "task", "add", "--title", "call", "--link",
-	   "lead:7", "--due", "2026-07-01T09:30:00Z");
-	char *id = strdup(tu_str(r.json, "id"));
-	tu_run_release(&r);
+	char *id = ADD_ID("call", "lead:7", "--due", "2026-07-01T09:30:00Z");
 
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "show", id,
 				 "--history", NULL),
@@ -730,10 +743,7 @@ Test(zone_cli, a_task_and_the_log_show_full_times_with_their_offset)
 Test(list_cli, the_short_id_of_a_table_names_the_task)
 {
 	tu_run r;
-	OK(&r, "--now", T0, "task", "add", "--title", "call", "--link",
-	   "lead:1");
-	char *id = strdup(tu_str(r.json, "id"));
-	tu_run_release(&r);
+	char *id = ADD_ID("call", "lead:1");
 	const char *s = id + 28;
 
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
@@ -824,10 +834,7 @@ Test(zone_cli, tables_fit_80_columns_with_long_zone_names)
 Test(zone_cli, a_wall_clock_past_9999_prints_in_utc)
 {
 	tu_run r;
-	OK(&r, "--now", T0, "task", "add", "--title", "far", "--link",
-	   "lead:9", "--due", "9999-12-31T23:30:00Z");
-	char *id = strdup(tu_str(r.json, "id"));
-	tu_run_release(&r);
+	char *id = ADD_ID("far", "lead:9", "--due", "9999-12-31T23:30:00Z");
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "show", id,
 				 NULL),
 		     0);
@@ -847,10 +854,7 @@ Test(zone_cli, a_wall_clock_past_9999_prints_in_utc)
 Test(list_cli, the_short_id_works_with_as_of)
 {
 	tu_run r;
-	OK(&r, "--now", T0, "task", "add", "--title", "first", "--link",
-	   "lead:1");
-	char *id = strdup(tu_str(r.json, "id"));
-	tu_run_release(&r);
+	char *id = ADD_ID("first", "lead:1");
 	DO("--now", "2026-03-02T10:00:00Z", "task", "update", id + 28,
 	   "--title", "second");
 	OK(&r, "task", "show", id + 28, "--as-of", "2026-03-02T09:30:00Z");
