@@ -43,18 +43,9 @@ TestSuite(upcoming_cli, .init = setup, .fini = teardown);
 /* Add a task at T0 (`task add --title TITLE --link LINK ARGS...`): its
  * id, malloc'd. */
 #define ADD_ID(title, link, ...) \
-	add_id((const char *const[]){ "--now", T0, "task", "add", "--title", \
-				      title, "--link", link, ##__VA_ARGS__, \
-				      NULL })
-static char *add_id(const char *const *argv)
-{
-	tu_run r;
-	cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
-	cr_assert_eq(r.status, 0, "task add: %s", r.err);
-	char *id = strdup(tu_str(r.json, "id"));
-	tu_run_release(&r);
-	return id;
-}
+	tu_cli_id(ws, (const char *const[]){ "--now", T0, "task", "add", \
+					     "--title", title, "--link", \
+					     link, ##__VA_ARGS__, NULL })
 
 /* The titles of r's items, space-separated (static buffer). */
 static const char *titles(const tu_run *r)
@@ -617,25 +608,31 @@ Test(zone_cli, a_date_and_time_without_offset_is_the_zones_wall_clock)
 {
 	tu_run r;
 
-	OK(&r, "--now", T0, "task", "add", "--title", "winter", "--link",
-	   "lead:1", "--due", "2026-03-03 10:30");
-	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-03T09:30:00.000Z");
-	tu_run_release(&r);
-	/* summer time, and 'T' for the space */
-	OK(&r, "--now", T0, "task", "add", "--title", "summer", "--link",
-	   "lead:1", "--due", "2026-07-01T10:30");
-	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-07-01T08:30:00.000Z");
-	tu_run_release(&r);
-	/* --tz reads it in another zone */
-	OK(&r, "--now", T0, "--tz", "America/New_York", "task", "add",
-	   "--title", "ny", "--link", "lead:1", "--due", "2026-03-03 10:30");
-	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-03T15:30:00.000Z");
-	tu_run_release(&r);
-	/* an offset still wins */
-	OK(&r, "--now", T0, "task", "add", "--title", "utc", "--link",
-	   "lead:1", "--due", "2026-03-03T10:30:00Z");
-	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-03-03T10:30:00.000Z");
-	tu_run_release(&r);
+	static const struct {
+		const char *tz, *due, *want;
+	} cases[] = {
+		{ NULL, "2026-03-03 10:30", "2026-03-03T09:30:00.000Z" },
+		/* summer time, and 'T' for the space */
+		{ NULL, "2026-07-01T10:30", "2026-07-01T08:30:00.000Z" },
+		/* --tz reads it in another zone */
+		{ "America/New_York", "2026-03-03 10:30",
+		  "2026-03-03T15:30:00.000Z" },
+		/* an offset still wins */
+		{ NULL, "2026-03-03T10:30:00Z", "2026-03-03T10:30:00.000Z" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		/* without --tz: the workspace's zone */
+		const char *argv[] = { "task", "add", "--title", "t", "--link",
+				       "lead:1", "--due", cases[i].due,
+				       "--tz", cases[i].tz, NULL };
+		if (!cases[i].tz)
+			argv[8] = NULL;
+		cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_str_eq(tu_str(r.json, "due_at"), cases[i].want, "%s",
+				 cases[i].due);
+		tu_run_release(&r);
+	}
 	/* the seconds are required with an offset, as RFC 3339 says */
 	cr_assert_eq(tu_cli(&r, ws, "--now", T0, "task", "add", "--title", "x",
 			    "--link", "lead:1", "--due", "2026-03-03T10:30Z",

@@ -47,12 +47,7 @@ static char *add(const char *as, const char *title, const char *link,
 		argv[n++] = assignee;
 	}
 	argv[n] = NULL;
-	tu_run r;
-	cr_assert_eq(tu_cli_argv(&r, ws, argv), 0);
-	cr_assert_eq(r.status, 0, "task add: %s", r.err);
-	char *id = strdup(tu_str(r.json, "id"));
-	tu_run_release(&r);
-	return id;
+	return tu_cli_id(ws, argv);
 }
 
 static void setup(void)

@@ -205,6 +205,19 @@ int tu_cli_argv(tu_run *r, const char *db, const char *const words[])
 	return cli_words(r, db, true, words);
 }
 
+char *tu_cli_id(const char *db, const char *const words[])
+{
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, db, words), 0);
+	cr_assert_eq(r.status, 0, "%s: %s", words[0], r.err);
+	const char *id = tu_str(r.json, "id");
+	cr_assert(id, "no id: %s", r.out);
+	char *copy = strdup(id);
+	cr_assert(copy);
+	tu_run_release(&r);
+	return copy;
+}
+
 int tu_cli(tu_run *r, const char *db, ...)
 {
 	va_list ap;

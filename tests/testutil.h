@@ -62,6 +62,10 @@ int tu_cli_argv(tu_run *r, const char *db, const char *const words[]);
 
 void tu_run_release(tu_run *r);
 
+/* Run a writing command's words (tu_cli_argv), assert it succeeded, and
+ * return the "id" of the document it printed, malloc'd. */
+char *tu_cli_id(const char *db, const char *const words[]);
+
 /* The string member key of obj, or NULL. */
 const char *tu_str(const json_t *obj, const char *key);
 /* The integer member key of obj, or -1. */
