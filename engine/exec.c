@@ -113,24 +113,14 @@ static int check_tag(tl_slice s, tl_err *err)
 	return tl_check_text(s, "tag", 1, TL_TAG_MAX, false, err);
 }
 
-/* A task id, or (sx given) the end of one, which the look-up resolves. */
-static int check_task_id(tl_slice s, uint8_t id[16], tl_id_suffix *sx,
-			 bool *is_short, tl_err *err)
+/* task.add's own id: a whole UUID. */
+static int check_task_id(tl_slice s, uint8_t id[16], tl_err *err)
 {
 	char q[64];
-	if (!s.p || !s.len)
-		return tl_err_set(err, TL_EINVALID, "id", "task id is required");
-	if (tl_uuid_parse(s, id))
-		return 0;
-	if (sx && tl_id_suffix_parse(s, sx)) {
-		*is_short = true;
-		return 0;
-	}
-	return tl_err_set(err, TL_EINVALID, "id",
-			  sx ? "'%s' is not a UUID nor the end of one (at "
-			       "least 6 hex digits)"
-			     : "'%s' is not a UUID",
-			  tl_quote(s, q, sizeof q));
+	if (!tl_uuid_parse(s, id))
+		return tl_err_set(err, TL_EINVALID, "id", "'%s' is not a UUID",
+				  tl_quote(s, q, sizeof q));
+	return 0;
 }
 
 static int check_due(const run *r, tl_slice s, args *a, tl_err *err)
@@ -152,7 +142,7 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 	if (c->kind == TL_TASK_ADD) {
 		if (c->id.p) {
 			static const uint8_t nil[16];
-			rc = check_task_id(c->id, a->id, NULL, NULL, err);
+			rc = check_task_id(c->id, a->id, err);
 			a->has_id = true;
 			/* Clients take the nil UUID for "no id": never a
 			 * task's. */
@@ -164,8 +154,8 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 					    false, err);
 		if (!rc) rc = check_link(c->link, a, err);
 	} else {
-		rc = check_task_id(c->id, a->id, &a->id_suffix, &a->id_short,
-				   err);
+		rc = tl_task_ref_parse(c->id, a->id, &a->id_suffix,
+				       &a->id_short, err);
 		a->has_id = true;
 		if (!rc && c->title.p)
 			rc = tl_check_text(c->title, "title", 1, TL_TITLE_MAX,

@@ -442,7 +442,6 @@ int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 		   const tl_task *after, tl_err *err);
 
-/* Read the task doc from the tasks db: 0, MDB_NOTFOUND or other. */
 /* The end of a task id as people type it from a table: the last
  * characters of its 8-4-4-4-12 form (shorter than the whole, dashes where
  * that form has them, not starting with one), with at least 6 hex
@@ -460,6 +459,12 @@ bool tl_id_suffix_match(const tl_id_suffix *sx, const uint8_t id[16]);
 int tl_task_find_suffix(tl_db *db, MDB_txn *txn, const tl_id_suffix *sx,
 			tl_slice text, const char *field, uint8_t id[16],
 			tl_err *err);
+/* A task id argument (field "id"): a whole UUID into id, or the end of
+ * one into *sx with *is_short set, for tl_task_find_suffix once the other
+ * arguments are checked; else TL_EINVALID. */
+int tl_task_ref_parse(tl_slice s, uint8_t id[16], tl_id_suffix *sx,
+		      bool *is_short, tl_err *err);
+/* Read the task doc from the tasks db: 0, MDB_NOTFOUND or other. */
 int tl_task_load(tl_db *db, MDB_txn *txn, const uint8_t id[16], tl_task *t,
 		 msgpack_zone *zone, tl_err *err);
 

@@ -265,16 +265,10 @@ static int task_read(tl_db *db, const tl_ctx *ctx, tl_slice id,
 	int rc;
 
 	tl_id_suffix sx;
-	bool is_short = false;
+	bool is_short;
 
-	if (!tl_uuid_parse(id, bin)) {
-		if (!tl_id_suffix_parse(id, &sx))
-			return tl_err_set(err, TL_EINVALID, "id",
-					  "'%s' is not a UUID nor the end of "
-					  "one (at least 6 hex digits)",
-					  tl_quote(id, q, sizeof q));
-		is_short = true;
-	}
+	if ((rc = tl_task_ref_parse(id, bin, &sx, &is_short, err)))
+		return rc;
 	if (!msgpack_zone_init(&zone, 4096))
 		return tl_err_oom(err);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))

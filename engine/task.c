@@ -914,6 +914,25 @@ bool tl_change_pack(msgpack_sbuffer *sb, const tl_change *ch,
 	return true;
 }
 
+int tl_task_ref_parse(tl_slice s, uint8_t id[16], tl_id_suffix *sx,
+		      bool *is_short, tl_err *err)
+{
+	char q[64];
+	*is_short = false;
+	if (!s.p || !s.len)
+		return tl_err_set(err, TL_EINVALID, "id", "task id is required");
+	if (tl_uuid_parse(s, id))
+		return 0;
+	if (tl_id_suffix_parse(s, sx)) {
+		*is_short = true;
+		return 0;
+	}
+	return tl_err_set(err, TL_EINVALID, "id",
+			  "'%s' is not a UUID nor the end of one (at least 6 "
+			  "hex digits)",
+			  tl_quote(s, q, sizeof q));
+}
+
 int tl_task_find_suffix(tl_db *db, MDB_txn *txn, const tl_id_suffix *sx,
 			tl_slice text, const char *field, uint8_t id[16],
 			tl_err *err)

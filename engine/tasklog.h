@@ -108,8 +108,9 @@ TL_API void tl_time_format(int64_t ms, char *buf);
  * "2026-12-01T11:00:00.000+01:00" ("...Z" in the zone named "UTC", and
  * where the wall clock would be past year 9999) into buf (at least 40
  * bytes).  An offset with seconds (a few zones before 1972) is written
- * +HH:MM:SS, which RFC 3339 has no form for.  TL_EINVALID for a zone not in the system's database, TL_ESTORAGE
- * when memory ran out reading it (buf then holds the UTC form). */
+ * +HH:MM:SS, which RFC 3339 has no form for.  TL_EINVALID for a zone not
+ * in the system's database, TL_ESTORAGE when memory ran out reading it
+ * (buf then holds the UTC form). */
 TL_API int tl_time_format_zone(int64_t ms, const char *tz, char *buf);
 /* Current wall clock in ms. */
 TL_API int64_t tl_time_now(void);

@@ -5,8 +5,8 @@
  * tl_timeline query, which puts the record's upcoming tasks in front of
  * its first page.
  *
- * Storage (version 5; 5 writes summaries' times to the minute,
- * "2026-12-01 10:00 UTC"), two databases.  "entries": two kinds of keys
+ * Storage (version 5; 5 writes summaries' times to the minute, or the
+ * second when they have seconds: "2026-12-01 10:00 UTC"), two databases.  "entries": two kinds of keys
  * under a record's hash:
  *
  *   history:

@@ -258,6 +258,14 @@ void human_event(const json_t *e)
 #define ASSIGNEE_WIDTH_MAX 12
 #define TITLE_WIDTH_MIN 10
 
+/* The last column, a title: what `used` columns leave of the table, but
+ * at least TITLE_WIDTH_MIN. */
+static size_t title_width(size_t used)
+{
+	return used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
+						    : TITLE_WIDTH_MIN;
+}
+
 /* The code point at s (valid UTF-8: the engine stores no other) and its
  * byte length in *len. */
 static uint32_t utf8_next(const char *s, size_t *len)
@@ -408,8 +416,7 @@ void human_task_table(const json_t *items, const char *next)
 		w_who = ASSIGNEE_WIDTH_MAX;
 	used = (8 + 2) + (w_due + 2) + (w_status + 2) + (w_type + 2) +
 	       (w_who + 2);
-	w_title = used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
-						       : TITLE_WIDTH_MIN;
+	w_title = title_width(used);
 
 	put_cell("ID", 8, false);
 	put_cell(heading, w_due, false);
@@ -485,8 +492,6 @@ void human_timeline(const json_t *up, const json_t *items,
 	time_heading("AT", heading, sizeof heading);
 	w_at = time_width(heading);
 	w_sum = TABLE_WIDTH - (w_at + 2) - (w_actor + 2);
-	if (w_sum < 20)
-		w_sum = 20;
 	put_cell(heading, w_at, false);
 	put_cell("ACTOR", w_actor, false);
 	put_cell("SUMMARY", w_sum, true);
@@ -523,8 +528,7 @@ void human_notifications(const json_t *items, const char *next)
 	if (w_by > 20)
 		w_by = 20;
 	used = (w_id + 2) + (5 + 2) + (w_at + 2) + (w_by + 2) + (8 + 2);
-	w_title = used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
-						       : TITLE_WIDTH_MIN;
+	w_title = title_width(used);
 	printf("%*s  ", (int)w_id, "ID");
 	put_cell("STATE", 5, false);
 	put_cell(heading, w_at, false);
