@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.8"
+#define TL_VERSION "0.3.9"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -425,6 +425,33 @@ TL_API int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
  * the number of problems (>= 0) or a negative code, as tl_verify. */
 TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
 			 void *arg, tl_err *err);
+
+/* ---- backup ------------------------------------------------------------ */
+
+enum tl_backup_flags {
+	/* Leave out free pages (LMDB's compacting copy): the copy is as
+	 * small as its data.  Slower: it walks every B-tree. */
+	TL_BACKUP_COMPACT = 1 << 0
+};
+
+typedef struct tl_backup_info {
+	uint64_t events;   /* in the copy */
+	uint64_t last_seq; /* the seq of its last event */
+	uint64_t bytes;    /* the size of its data.mdb */
+} tl_backup_info;
+
+/* Copy the workspace, as of one commit, into dir, which must be new (its
+ * parent existing) or an empty directory; writers of any process go on
+ * meanwhile.  The copy is written to dir/data.mdb.partial, fsync'd, then
+ * renamed to dir/data.mdb (and dir fsync'd): dir/data.mdb is always a
+ * whole copy.  dir is then a workspace that tl_db_open opens; its views
+ * are those of the commit copied.  On failure the partial file (and dir,
+ * when this call made it) is removed.  A directory that exists and is
+ * not empty, or whose parent is missing, is TL_EINVALID "dir"; a write
+ * that fails is TL_ESTORAGE.  Admins only.  *out (may be NULL): what the
+ * copy holds, read back from it. */
+TL_API int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
+			unsigned flags, tl_backup_info *out, tl_err *err);
 
 /* ---- projections -------------------------------------------------------- */
 

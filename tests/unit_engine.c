@@ -4742,3 +4742,55 @@ Test(db, missing_workspace_is_not_found_without_create)
 	cr_assert_eq(tl_db_open(path, NULL, &other, &err), TL_ENOTFOUND);
 	cr_assert_null(other);
 }
+
+/* Arguments before anything is looked up or made; a read-only handle
+ * (an auditor's) copies too. */
+Test(db, backup_checks_its_arguments_then_copies_from_a_read_only_handle)
+{
+	char id[37], to[96], longer[5000];
+	struct stat st;
+	tl_backup_info b;
+	tl_err err = { 0 };
+	tl_ctx ctx = at(T0 + SEC);
+	tl_txn *t;
+	add_task(T0 + SEC, "Copied", id);
+	snprintf(to, sizeof to, "%s/copy", ws_dir);
+	memset(longer, 'a', sizeof longer - 1);
+	longer[sizeof longer - 1] = 0;
+
+	cr_assert_eq(tl_db_backup(db, &ctx, to, 1u << 5, &b, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "flags");
+	cr_assert_eq(tl_db_backup(db, &ctx, NULL, 0, &b, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "dir");
+	cr_assert_eq(tl_db_backup(db, &ctx, "", 0, &b, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "dir");
+	cr_assert_eq(tl_db_backup(db, &ctx, longer, 0, &b, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "dir");
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	cr_assert_eq(tl_db_backup(db, &ctx, to, 0, &b, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	tl_txn_abort(t);
+	tl_ctx nobody = as_at("nobody", T0 + SEC);
+	cr_assert_neq(tl_db_backup(db, &nobody, to, 0, &b, &err), 0);
+	cr_assert_eq(stat(to, &st), -1, "a refused backup made its directory");
+
+	db_close();
+	tl_open_opts o = { .flags = TL_OPEN_RDONLY };
+	cr_assert_eq(tl_db_open(ws_dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_db_backup(db, &ctx, to, TL_BACKUP_COMPACT, &b, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(b.events, nevents());
+	cr_assert_eq(b.last_seq, nevents());
+	cr_assert_eq(stat(to, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+
+	tl_db *copy;
+	cr_assert_eq(tl_db_open(to, &o, &copy, &err), 0, "%s", err.message);
+	uint8_t *d;
+	size_t len;
+	cr_assert_eq(tl_task_get(copy, &ctx, tl_s(id), &d, &len, &err), 0,
+		     "%s", err.message);
+	free(d);
+	tl_db_close(copy);
+}

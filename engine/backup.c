@@ -1,0 +1,204 @@
+/*
+ * backup.c - a copy of a workspace as of one moment, taken while it serves.
+ *
+ * LMDB copies an environment from one read transaction (mdb_env_copyfd2):
+ * the copy is the state of one commit, and writers of this or any other
+ * process go on meanwhile (they cannot reuse the pages that read pins, so
+ * the workspace's file may grow while a long copy runs).  With
+ * TL_BACKUP_COMPACT LMDB walks the B-trees and leaves out free pages, so
+ * that the copy is as small as its data (a workspace never gives back the
+ * space that rebuilds and deletes free; a compact copy does).
+ *
+ * What this adds to LMDB's copy is durability and a name that never lies:
+ * the copy is written to DIR/data.mdb.partial, fsync'd, renamed to
+ * DIR/data.mdb, and DIR fsync'd.  A crash or a failure leaves no
+ * data.mdb that is not a whole copy; a failure removes the partial file
+ * (and DIR, when this call made it).  The copy is then opened as a
+ * workspace and its log's head read, which is what the caller is told.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PARTIAL "data.mdb.partial"
+
+/* 0 when dir can take the copy: made now (*made), or an empty directory. */
+static int backup_dir(const char *dir, bool *made, tl_err *err)
+{
+	*made = false;
+	if (mkdir(dir, 0777) == 0) {
+		*made = true;
+		return 0;
+	}
+	int e = errno;
+	if (e == ENOENT || e == ENOTDIR)
+		return tl_err_set(err, TL_EINVALID, "dir",
+				  "cannot make '%s': %s (its parent must "
+				  "exist)", dir, strerror(e));
+	if (e != EEXIST)
+		return tl_err_set(err, TL_ESTORAGE, "dir",
+				  "cannot make '%s': %s", dir, strerror(e));
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return tl_err_set(err, TL_EINVALID, "dir",
+				  "'%s' exists and is not a directory", dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return tl_err_set(err, TL_ESTORAGE, "dir", "cannot read '%s': %s",
+				  dir, strerror(errno));
+	struct dirent *de;
+	bool empty = true;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	if (!empty)
+		return tl_err_set(err, TL_EINVALID, "dir",
+				  "'%s' is not empty (a backup goes into a new "
+				  "or empty directory)", dir);
+	return 0;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync(fd) ? errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* LMDB's copy into the open file fd, from the start; an LMDB or errno
+ * code.  A map grown by another process since this handle last looked is
+ * adopted (as any read does) and the copy taken again. */
+static int copy_into(tl_db *db, int fd, unsigned flags)
+{
+	int rc;
+	for (int tries = 0;; tries++) {
+		rc = mdb_env_copyfd2(db->env, fd,
+				     flags & TL_BACKUP_COMPACT ? MDB_CP_COMPACT
+							       : 0);
+		if (rc != MDB_MAP_RESIZED || tries == 8)
+			return rc;
+		MDB_txn *txn;
+		if ((rc = tl_env_begin(db, MDB_RDONLY, &txn)))
+			return rc;
+		mdb_txn_abort(txn);
+		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+			return errno;
+	}
+}
+
+/* What the copy in dir holds: opened as a workspace (no views). */
+static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
+{
+	tl_open_opts oo = { .flags = TL_OPEN_RDONLY };
+	tl_db *copy;
+	MDB_txn *txn;
+	MDB_stat st;
+	uint8_t hash[TL_HASH_LEN];
+	int rc = tl_db_open(dir, &oo, &copy, err);
+	if (rc)
+		return rc;
+	if (!(rc = tl_read_begin(copy, &txn, err))) {
+		if ((rc = mdb_stat(txn, copy->events, &st)))
+			rc = tl_mdb_err(err, rc, "read the copy's log");
+		else if (!(rc = tl_log_head(copy, txn, &out->last_seq, hash,
+					    err)))
+			out->events = st.ms_entries;
+		mdb_txn_abort(txn);
+	}
+	tl_db_close(copy);
+	return rc;
+}
+
+int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
+		 unsigned flags, tl_backup_info *out, tl_err *err)
+{
+	char path[PATH_MAX], final[PATH_MAX];
+	tl_backup_info info = { 0 };
+	msgpack_zone zone;
+	tl_member actor;
+	MDB_txn *txn;
+	bool made;
+	struct stat st;
+	int fd, rc;
+
+	/* Arguments before look-ups. */
+	if (flags & ~(unsigned)TL_BACKUP_COMPACT)
+		return tl_err_set(err, TL_EINVALID, "flags",
+				  "unknown backup flags 0x%x", flags);
+	if (!dir || !*dir)
+		return tl_err_set(err, TL_EINVALID, "dir",
+				  "give the directory to copy into");
+	if ((size_t)snprintf(path, sizeof path, "%s/" PARTIAL, dir) >=
+		    sizeof path ||
+	    (size_t)snprintf(final, sizeof final, "%s/data.mdb", dir) >=
+		    sizeof final)
+		return tl_err_set(err, TL_EINVALID, "dir", "path too long");
+	if ((rc = tl_no_txn_open(db, err)))
+		return rc;
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
+	msgpack_zone_destroy(&zone);
+	if (rc)
+		return rc;
+	mdb_txn_abort(txn);
+	if (!actor.admin)
+		return tl_err_set(err, TL_EFORBIDDEN, "as",
+				  "backup is for admins (a copy holds "
+				  "everything); '%s' is not one",
+				  actor.id);
+
+	if ((rc = backup_dir(dir, &made, err)))
+		return rc;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		rc = tl_err_set(err, TL_ESTORAGE, "dir", "cannot create %s: %s",
+				path, strerror(errno));
+		goto fail_dir;
+	}
+	if ((rc = copy_into(db, fd, flags)) || (fsync(fd) && (rc = errno)) ||
+	    (fstat(fd, &st) && (rc = errno))) {
+		close(fd);
+		char what[PATH_MAX + 16];
+		snprintf(what, sizeof what, "copy into %s", path);
+		rc = tl_mdb_err(err, rc, what);
+		goto fail_file;
+	}
+	info.bytes = (uint64_t)st.st_size;
+	if (close(fd) != 0) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"copy into %s: %s", path, strerror(errno));
+		goto fail_file;
+	}
+	if (rename(path, final) != 0) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"rename %s to data.mdb: %s", path,
+				strerror(errno));
+		goto fail_file;
+	}
+	if ((rc = sync_dir(dir)))
+		/* The copy is whole; only its name may not survive a crash. */
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "sync %s: %s", dir, strerror(rc));
+	if ((rc = read_copy(dir, &info, err)))
+		return rc; /* the copy stays: whole, but unreadable here */
+	if (out)
+		*out = info;
+	return 0;
+
+fail_file:
+	unlink(path);
+fail_dir:
+	if (made)
+		rmdir(dir);
+	return rc;
+}

@@ -1,0 +1,373 @@
+/*
+ * e2e_backup.c - end-to-end tests of `tasklog backup`: the real binary on
+ * a temporary workspace.  A copy must be a workspace that verifies clean
+ * and answers as the original did at that moment, also when another
+ * process writes meanwhile; a refused or failed backup leaves nothing.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "tasklog_projections.h"
+#include "tasklog.h"
+#include "testutil.h"
+
+#define T0 "2026-03-02T09:00:00Z"
+
+static char *ws, *tmp;
+
+static void setup(void)
+{
+	ws = tu_tmpdir();
+	tmp = tu_tmpdir();
+	DO("init", "--now", T0, "--tz", "Europe/Berlin");
+	DO("member", "add", "alice", "--name", "Alice A");
+}
+
+static void teardown(void)
+{
+	tu_rmrf(ws);
+	tu_rmrf(tmp);
+	free(ws);
+	free(tmp);
+}
+
+TestSuite(backup_cli, .init = setup, .fini = teardown);
+
+/* tmp/name, malloc'd. */
+static char *under_tmp(const char *name)
+{
+	char *p;
+	cr_assert(asprintf(&p, "%s/%s", tmp, name) > 0);
+	return p;
+}
+
+static long long file_size(const char *dir)
+{
+	char p[512];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/data.mdb", dir);
+	cr_assert_eq(stat(p, &st), 0, "%s: %s", p, strerror(errno));
+	return (long long)st.st_size;
+}
+
+/* Some of every kind of event: tasks assigned (a notification), changed,
+ * completed, tagged, deleted; a notification read. */
+static void fill(int tasks)
+{
+	char title[32];
+	for (int i = 0; i < tasks; i++) {
+		snprintf(title, sizeof title, "Task %d", i);
+		const char *add[] = { "--now", T0, "task", "add", "--title",
+				      title, "--link", "lead:42", "--due",
+				      "+2d", "--assignee", "alice", "--tag",
+				      "vip", NULL };
+		char *id = tu_cli_id(ws, add);
+		if (i % 3 == 1)
+			DO("--now", T0, "task", "complete", id);
+		if (i % 5 == 2)
+			DO("--now", T0, "task", "delete", id);
+		free(id);
+	}
+	tu_run r;
+	OK(&r, "--as", "alice", "notifications", "--unread");
+	const json_t *first = json_array_get(json_object_get(r.json, "items"),
+					     0);
+	char nid[24];
+	snprintf(nid, sizeof nid, "%lld", tu_int(first, "id"));
+	tu_run_release(&r);
+	DO("--as", "alice", "notifications", "read", nid);
+}
+
+/* The same command's stdout in both workspaces. */
+static void same_answer(const char *a, const char *b, const char *const *w)
+{
+	tu_run ra, rb;
+	cr_assert_eq(tu_cli_argv(&ra, a, w), 0);
+	cr_assert_eq(tu_cli_argv(&rb, b, w), 0);
+	cr_assert(ra.status == 0 && rb.status == 0, "%s: %s / %s", w[0],
+		  ra.err, rb.err);
+	char what[128] = "";
+	for (size_t i = 0; w[i]; i++)
+		snprintf(what + strlen(what), sizeof what - strlen(what),
+			 "%s%s", i ? " " : "", w[i]);
+	cr_assert_str_eq(ra.out, rb.out, "`%s` differs", what);
+	tu_run_release(&ra);
+	tu_run_release(&rb);
+}
+
+static void verifies(const char *dir)
+{
+	tu_run r;
+	cr_assert_eq(tu_cli(&r, dir, "verify", NULL), 0);
+	cr_assert_eq(r.status, 0, "verify %s: %s %s", dir, r.out, r.err);
+	cr_assert(json_is_true(json_object_get(r.json, "ok")));
+	tu_run_release(&r);
+}
+
+static void same_workspace(const char *a, const char *b)
+{
+	static const char *const counts[] = { "events", "tasks", "active",
+					      "members", "last_seq" };
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+		cr_assert_eq(tu_stat(a, counts[i]), tu_stat(b, counts[i]),
+			     "%s differ", counts[i]);
+	/* (not map_size and map_used: a compact copy is smaller) */
+	static const char *const cmds[][8] = {
+		{ "log", "--from", "1", "--limit", "1000", NULL },
+		{ "--now", T0, "task", "list", "--status", "completed", NULL },
+		{ "--now", T0, "task", "list", NULL },
+		{ "--now", T0, "timeline", "lead:42", NULL },
+		{ "--now", T0, "notifications", "--member", "alice", NULL },
+		{ "member", "list", NULL },
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		same_answer(a, b, cmds[i]);
+}
+
+Test(backup_cli, copies_a_workspace_that_answers_as_the_original)
+{
+	fill(12);
+	char *to = under_tmp("copy");
+	long long events = tu_stat(ws, "events");
+	tu_run r;
+	OK(&r, "backup", to);
+	cr_assert_str_eq(tu_str(r.json, "dir"), to);
+	cr_assert_eq(tu_int(r.json, "events"), events);
+	cr_assert_eq(tu_int(r.json, "last_seq"), events);
+	cr_assert_eq(tu_int(r.json, "bytes"), file_size(to));
+	cr_assert(json_is_false(json_object_get(r.json, "compact")));
+	tu_run_release(&r);
+	verifies(to);
+	same_workspace(ws, to);
+
+	/* A workspace of its own: writing to one leaves the other. */
+	const char *add[] = { "task", "add", "--title", "Only in the copy",
+			      "--link", "lead:7", NULL };
+	free(tu_cli_id(to, add));
+	cr_assert_eq(tu_stat(to, "events"), events + 1);
+	cr_assert_eq(tu_stat(ws, "events"), events);
+
+	/* For people: what was copied, and where. */
+	char *to2 = under_tmp("copy2");
+	cr_assert_eq(tu_cli_text(&r, ws, "backup", to2, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	char want[600];
+	snprintf(want, sizeof want, "copied %lld events (up to seq %lld) into "
+		 "%s/data.mdb: ", events, events, to2);
+	cr_assert(!strncmp(r.out, want, strlen(want)), "%s", r.out);
+	tu_run_release(&r);
+	free(to2);
+	free(to);
+}
+
+/* A rebuild frees the old generation's pages: a compacting copy leaves
+ * them out, and holds the same. */
+Test(backup_cli, compact_copy_leaves_out_free_pages)
+{
+	fill(40);
+	DO("rebuild");
+	DO("rebuild");
+	char *plain = under_tmp("plain"), *small = under_tmp("small");
+	tu_run r;
+	OK(&r, "backup", plain);
+	tu_run_release(&r);
+	OK(&r, "backup", small, "--compact");
+	cr_assert(json_is_true(json_object_get(r.json, "compact")));
+	cr_assert_eq(tu_int(r.json, "bytes"), file_size(small));
+	tu_run_release(&r);
+	cr_assert_eq(file_size(plain), file_size(ws));
+	cr_assert_lt(file_size(small), file_size(plain),
+		     "compact %lld, plain %lld", file_size(small),
+		     file_size(plain));
+	verifies(plain);
+	verifies(small);
+	same_workspace(ws, small);
+	free(plain);
+	free(small);
+}
+
+/* An empty directory is used as it is. */
+Test(backup_cli, into_an_empty_directory)
+{
+	char *to = under_tmp("empty");
+	cr_assert_eq(mkdir(to, 0700), 0);
+	tu_run r;
+	OK(&r, "backup", to);
+	tu_run_release(&r);
+	verifies(to);
+	struct stat st;
+	cr_assert_eq(stat(to, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700, "the directory was replaced");
+	free(to);
+}
+
+/* Refused before anything is made: nothing appears, nothing changes. */
+Test(backup_cli, refuses_what_it_cannot_copy_into)
+{
+	tu_run r;
+	long long events = tu_stat(ws, "events");
+	char *full = under_tmp("full"), *file = under_tmp("file"),
+	     *orphan = under_tmp("missing/copy"), *denied = under_tmp("d");
+	char keep[600];
+	cr_assert_eq(mkdir(full, 0777), 0);
+	snprintf(keep, sizeof keep, "%s/keep", full);
+	FILE *f = fopen(keep, "w");
+	cr_assert(f && fputs("mine\n", f) >= 0 && fclose(f) == 0);
+	f = fopen(file, "w");
+	cr_assert(f && fclose(f) == 0);
+
+	EXPECT(&r, 1, "backup", full);
+	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "not empty"),
+		  "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "invalid");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "backup", file);
+	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "not a directory"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "backup", orphan);
+	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "parent"), "%s",
+		  r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "backup", ws); /* the workspace itself */
+	cr_assert(tu_err_names(&r, "dir"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "backup");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "backup", "a", "b");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "backup", denied, "--unknown");
+	tu_run_release(&r);
+
+	/* Admins only: a copy holds every task and member. */
+	EXPECT(&r, 4, "--as", "alice", "backup", denied);
+	cr_assert(tu_err_names(&r, "as"), "%s", r.err);
+	tu_run_release(&r);
+
+	struct stat st;
+	cr_assert_eq(stat(denied, &st), -1, "a refused backup made %s",
+		     denied);
+	char probe[600];
+	snprintf(probe, sizeof probe, "%s/data.mdb", full);
+	cr_assert_eq(stat(probe, &st), -1);
+	snprintf(probe, sizeof probe, "%s/missing", tmp);
+	cr_assert_eq(stat(probe, &st), -1);
+	cr_assert_eq(tu_stat(ws, "events"), events);
+	free(full);
+	free(file);
+	free(orphan);
+	free(denied);
+}
+
+/* ---- while another process writes ------------------------------------- */
+
+/* Append batches of task.add through the library until killed. */
+static void writer(const char *dir, int ready)
+{
+	tl_open_opts oo = { 0 };
+	tl_ctx ctx = { 0 };
+	tl_cmd cmds[16];
+	tl_err err;
+	tl_db *db;
+	char titles[16][32];
+
+	alarm(60); /* in case the parent is gone */
+	oo.views = tl_views_all(&oo.views_len);
+	if (tl_db_open(dir, &oo, &db, &err))
+		_exit(3);
+	for (unsigned batch = 0;; batch++) {
+		memset(cmds, 0, sizeof cmds);
+		for (int i = 0; i < 16; i++) {
+			snprintf(titles[i], sizeof titles[i], "w %u %d", batch,
+				 i);
+			cmds[i].kind = TL_TASK_ADD;
+			cmds[i].title = tl_s(titles[i]);
+			cmds[i].link = tl_s("lead:9");
+			if (i % 2)
+				cmds[i].assignee = tl_s("alice");
+		}
+		int rc;
+		do
+			rc = tl_exec(db, &ctx, cmds, 16, NULL, &err);
+		while (rc == TL_EAGAIN);
+		if (rc)
+			_exit(5);
+		if (batch == 20 && write(ready, "r", 1) != 1)
+			_exit(6);
+	}
+}
+
+/* The event at seq in dir, as `log --json` prints it (its hash covers
+ * every event before it). */
+static char *event_at(const char *dir, long long seq)
+{
+	char from[24];
+	snprintf(from, sizeof from, "%lld", seq);
+	tu_run r;
+	cr_assert_eq(tu_cli(&r, dir, "log", "--from", from, "--limit", "1",
+			    NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	json_t *ev = json_array_get(json_object_get(r.json, "items"), 0);
+	cr_assert(ev, "no event %lld in %s", seq, dir);
+	char *s = json_dumps(ev, JSON_SORT_KEYS);
+	tu_run_release(&r);
+	return s;
+}
+
+Test(backup_cli, takes_one_moment_while_another_process_writes,
+     .timeout = 120)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		writer(ws, fds[1]);
+	}
+	close(fds[1]);
+	char c;
+	cr_assert_eq(read(fds[0], &c, 1), 1, "the writer did not start");
+	close(fds[0]);
+
+	char *to = under_tmp("live"), *to2 = under_tmp("live-compact");
+	long long before = tu_stat(ws, "last_seq");
+	tu_run r, r2;
+	OK(&r, "backup", to);
+	OK(&r2, "backup", to2, "--compact");
+	long long after = tu_stat(ws, "last_seq");
+	kill(pid, SIGKILL);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st), "the writer stopped by itself: %d", st);
+
+	long long got = tu_int(r.json, "last_seq"),
+		  got2 = tu_int(r2.json, "last_seq");
+	cr_assert(before <= got && got <= got2 && got2 <= after,
+		  "copies end at %lld and %lld, the log at %lld..%lld", got,
+		  got2, before, after);
+	cr_assert_eq(tu_int(r.json, "events"), got);
+	cr_assert_gt(after, before, "nothing was written meanwhile");
+	tu_run_release(&r);
+	tu_run_release(&r2);
+	verifies(to);
+	verifies(to2);
+	/* Each copy is the log up to one commit: its last event is the
+	 * original's (the same hash, so the same events before it). */
+	char *mine = event_at(to, got), *theirs = event_at(ws, got);
+	cr_assert_str_eq(mine, theirs);
+	free(mine);
+	free(theirs);
+	free(to);
+	free(to2);
+}
