@@ -175,6 +175,7 @@ Test(oom, every_allocation_failing_in_reading_commands)
 	const char *const notes[] = { "--json", "--now", now, "--as",
 				      "alice", "notifications", NULL };
 	const char *const log[] = { "--json", "log", NULL };
+	const char *const export[] = { "export", NULL };
 	const char *const members[] = { "member", "list", NULL };
 	const char *const stats[] = { "--json", "stats", NULL };
 	const char *const verify[] = { "--json", "verify", NULL };
@@ -189,6 +190,7 @@ Test(oom, every_allocation_failing_in_reading_commands)
 		{ upcoming, "upcoming" },
 		{ notes, "notifications" },
 		{ log, "log" },
+		{ export, "export" },
 		{ members, "member list" },
 		{ stats, "stats" },
 		{ verify, "verify" },

@@ -172,6 +172,7 @@ static int run_timeline(struct cli *c);
 static int run_notifications(struct cli *c);
 static int run_rebuild(struct cli *c);
 static int run_backup(struct cli *c);
+static int run_export(struct cli *c);
 static int print_verdict(struct cli *c, json_t *problems, bool ok);
 static void verify_stopped(struct cli *c, json_t *problems,
 			   const char *subject);
@@ -409,6 +410,17 @@ static const struct command commands[] = {
 	  "or workspace)\n",
 	  OPT(O_FROM) | OPT(O_LIMIT) | OPT(O_STREAM), 0, 0, NULL, OPEN_LOG, 0,
 	  run_log },
+	{ NULL, "export",
+	  "usage: tasklog export [--from SEQ] [--stream ID]\n\n"
+	  "Print the log as it is when the command starts, oldest first, one "
+	  "event per\n"
+	  "line as JSON (JSON Lines), straight to the standard output.  A "
+	  "non-zero exit\n"
+	  "means that what was printed is not the whole of it.\n"
+	  "  --from SEQ            first seq (inclusive, default 1)\n"
+	  "  --stream ID           only this stream (a task id, member:ID "
+	  "or workspace)\n",
+	  OPT(O_FROM) | OPT(O_STREAM), 0, 0, NULL, OPEN_LOG, 0, run_export },
 	{ NULL, "verify",
 	  "usage: tasklog verify [--no-views]\n\n"
 	  "Check the hash chain, seq contiguity, stream versions, that the\n"
@@ -452,6 +464,7 @@ static const char overall_usage[] =
 	"  rebuild                   rebuild views from the log\n"
 	"  backup DIR                copy the workspace while it serves\n"
 	"  log                       read the event log\n"
+	"  export                    the log as JSON Lines\n"
 	"  verify                    check the log and the stored state\n"
 	"  stats                     counts and sizes\n"
 	"\n"
@@ -1634,6 +1647,56 @@ static int run_backup(struct cli *c)
 static void collect_problem(void *arg, const char *problem)
 {
 	json_array_append_new(arg, mpjson_string(problem, strlen(problem)));
+}
+
+/* ---- export -------------------------------------------------------------- */
+
+struct exporter {
+	bool nomem;   /* a document could not be made */
+	int werr;     /* a write to the standard output failed: its errno */
+};
+
+/* One line per event, straight to the standard output: an export can be
+ * far larger than main's buffer should hold. */
+static int export_event(void *arg, const tl_event *ev)
+{
+	struct exporter *x = arg;
+	json_t *v = doc_json(ev->raw, ev->raw_len);
+
+	if (!v || mpjson_nomem()) {
+		json_decref(v);
+		x->nomem = !v ? doc_nomem : true;
+		return 1;
+	}
+	errno = 0;
+	int rc = mpjson_print(real_stdout, v);
+	json_decref(v);
+	if (rc && mpjson_nomem()) /* jansson's dump allocates, at times */
+		x->nomem = true;
+	else if (rc)
+		x->werr = errno ? errno : EIO;
+	return rc ? 1 : 0;
+}
+
+static int run_export(struct cli *c)
+{
+	struct exporter x = { 0 };
+	int rc;
+
+	if (!stdout_open)
+		return tl_err_set(&c->err, TL_ESTORAGE, "",
+				  "the standard output is closed");
+	rc = tl_log_read(c->db, &c->ctx, c->from, 0, opt_slice(c, O_STREAM),
+			 export_event, &x, &c->err);
+	if (!rc && fflush(real_stdout))
+		x.werr = errno ? errno : EIO;
+	if (x.werr)
+		return tl_err_set(&c->err, TL_ESTORAGE, "",
+				  "writing the standard output: %s",
+				  strerror(x.werr));
+	if (rc == 1) /* the callback stopped: a record not converted */
+		return x.nomem ? cli_oom(c) : collect_failed(c);
+	return rc;
 }
 
 static int run_verify(struct cli *c)

@@ -1,0 +1,192 @@
+/*
+ * e2e_export.c - end-to-end tests of `tasklog export`: the log as JSON
+ * Lines, each line the event `log --json` prints, streamed to the
+ * standard output; a failed write is an error, never a silent short file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+
+#define T0 "2026-03-02T09:00:00Z"
+
+static char *ws;
+
+static void setup(void)
+{
+	ws = tu_tmpdir();
+	DO("init", "--now", T0);
+	DO("member", "add", "alice", "--name", "Alice A");
+	DO("member", "add", "nora", "--name", "No Access", "--no-crm-access");
+}
+
+static void teardown(void)
+{
+	tu_rmrf(ws);
+	free(ws);
+}
+
+TestSuite(export_cli, .init = setup, .fini = teardown);
+
+/* A task with an event of most kinds; its id, malloc'd. */
+static char *busy_task(const char *title)
+{
+	const char *add[] = { "--now", T0, "task", "add", "--title", title,
+			      "--link", "lead:42", "--due", "+2d", NULL };
+	char *id = tu_cli_id(ws, add);
+	DO("task", "assign", id, "alice");
+	DO("task", "tag", id, "vip");
+	DO("task", "update", id, "--title", "Renamed");
+	DO("task", "status", id, "in_progress");
+	DO("task", "complete", id);
+	return id;
+}
+
+/* The lines of out, each parsed; *n of them. */
+static json_t **lines_of(const char *out, size_t *n)
+{
+	size_t cap = 16;
+	json_t **v = malloc(cap * sizeof *v);
+	cr_assert(v);
+	*n = 0;
+	for (const char *p = out; *p;) {
+		const char *e = strchr(p, '\n');
+		cr_assert(e, "the last line has no newline: %s", p);
+		json_error_t je;
+		json_t *j = json_loadb(p, (size_t)(e - p), 0, &je);
+		cr_assert(j, "line %zu is not JSON: %s", *n + 1, je.text);
+		if (*n == cap) {
+			cap *= 2;
+			v = realloc(v, cap * sizeof *v);
+			cr_assert(v);
+		}
+		v[(*n)++] = j;
+		p = e + 1;
+	}
+	return v;
+}
+
+static void free_lines(json_t **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+}
+
+/* export's lines equal log --json's items for the same selection. */
+static void same_as_log(const char *const *exp, const char *const *log,
+			size_t want)
+{
+	tu_run re, rl;
+	cr_assert_eq(tu_cli_text(&re, ws, exp[0], exp[1], exp[2], exp[3],
+				 exp[4], NULL),
+		     0);
+	cr_assert_eq(re.status, 0, "%s", re.err);
+	cr_assert_eq(re.err_len, 0, "%s", re.err);
+	cr_assert_eq(tu_cli_argv(&rl, ws, log), 0);
+	cr_assert_eq(rl.status, 0, "%s", rl.err);
+	json_t *items = json_object_get(rl.json, "items");
+	size_t n;
+	json_t **v = lines_of(re.out, &n);
+	cr_assert_eq(n, want, "%zu lines, wanted %zu", n, want);
+	cr_assert_eq(json_array_size(items), n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(json_equal(v[i], json_array_get(items, i)),
+			  "line %zu differs from log's item", i + 1);
+	free_lines(v, n);
+	tu_run_release(&re);
+	tu_run_release(&rl);
+}
+
+Test(export_cli, prints_every_event_as_log_does_one_per_line)
+{
+	char *a = busy_task("First"), *b = busy_task("Second");
+	DO("task", "delete", b);
+	long long events = tu_stat(ws, "events");
+
+	const char *all[] = { "export", NULL, NULL, NULL, NULL };
+	const char *log_all[] = { "log", "--limit", "1000", NULL };
+	same_as_log(all, log_all, (size_t)events);
+
+	const char *from[] = { "export", "--from", "5", NULL, NULL };
+	const char *log_from[] = { "log", "--from", "5", "--limit", "1000",
+				   NULL };
+	same_as_log(from, log_from, (size_t)events - 4);
+
+	const char *one[] = { "export", "--stream", a + 28, NULL, NULL };
+	const char *log_one[] = { "log", "--stream", a, "--limit", "1000",
+				  NULL };
+	same_as_log(one, log_one, 6);
+
+	const char *past[] = { "export", "--from", "100000", NULL, NULL };
+	const char *log_past[] = { "log", "--from", "100000", NULL };
+	same_as_log(past, log_past, 0);
+	free(a);
+	free(b);
+}
+
+/* Bigger than any page: all of it, in order. */
+Test(export_cli, streams_a_log_longer_than_a_page)
+{
+	char title[32];
+	for (int i = 0; i < 120; i++) {
+		snprintf(title, sizeof title, "Task %d", i);
+		const char *add[] = { "task", "add", "--title", title,
+				      "--link", "lead:1", NULL };
+		free(tu_cli_id(ws, add));
+	}
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "export", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	size_t n;
+	json_t **v = lines_of(r.out, &n);
+	cr_assert_eq((long long)n, tu_stat(ws, "events"));
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(tu_int(v[i], "seq"), (long long)i + 1);
+	free_lines(v, n);
+	tu_run_release(&r);
+}
+
+Test(export_cli, refuses_bad_arguments_and_members_without_access)
+{
+	tu_run r;
+	EXPECT(&r, 1, "export", "--from", "x");
+	cr_assert(tu_err_names(&r, "from"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "export", "--stream", "nonsense");
+	cr_assert(tu_err_names(&r, "stream"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "export", "--limit", "5");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "export", "extra");
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "nora", "export");
+	cr_assert_eq(r.out_len, strlen(r.out));
+	cr_assert_null(strstr(r.out, "\"seq\""), "printed events: %s", r.out);
+	tu_run_release(&r);
+}
+
+/* A write that fails (a full disk) is exit 5 naming the standard output;
+ * so is a closed one. */
+Test(export_cli, a_failed_write_is_an_error)
+{
+	const char *full = "exec \"$0\" --db \"$1\" export >/dev/full";
+	const char *closed = "exec \"$0\" --db \"$1\" export >&-";
+	const char *const f2[] = { "-c", full, tu_bin(), ws, NULL };
+	const char *const c2[] = { "-c", closed, tu_bin(), ws, NULL };
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+
+	cr_assert_eq(tu_exec(&r, &o, f2), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(tu_err_names(&r, "writing the standard output"), "%s",
+		  r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, &o, c2), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(tu_err_names(&r, "standard output is closed"), "%s", r.err);
+	tu_run_release(&r);
+}
