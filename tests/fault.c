@@ -984,8 +984,11 @@ static void backup_faults(int kind, unsigned flags)
 	}
 	if (kind == FAULT_ALLOC)
 		expect_heap(heap, "backup", k - 1);
-	cr_assert_gt(k, kind == FAULT_ALLOC ? 5 : 2, "only %ld faults met",
-		     k - 1);
+	/* Under a sanitizer only the library's own allocations count, and
+	 * a backup makes few: LMDB's copy and the open of the copy make the
+	 * rest. */
+	cr_assert_gt(k, kind == FAULT_IO ? 2 : WRAP_COUNTS ? 1 : 5,
+		     "only %ld faults met", k - 1);
 	cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err), 0);
 	teardown(db);
 }
