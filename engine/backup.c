@@ -74,6 +74,28 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
+/* The directory that holds dir (whose entry a mkdir made), synced. */
+static int sync_parent(const char *dir)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	while (n > 0 && dir[n - 1] != '/')
+		n--;
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return sync_dir(".");
+	memcpy(p, dir, n);
+	p[n] = 0;
+	return sync_dir(p);
+}
+
+/* Tests: called between the actor check and the copy. */
+void (*tl_backup_hook)(void *arg);
+void *tl_backup_hook_arg;
+
 /* LMDB's copy into the open file fd, from the start; an LMDB or errno
  * code.  A map grown by another process since this handle last looked is
  * adopted (as any read does) and the copy taken again. */
@@ -103,9 +125,16 @@ static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
 	MDB_txn *txn;
 	MDB_stat st;
 	uint8_t hash[TL_HASH_LEN];
+	char lock[PATH_MAX];
+	struct stat ls;
+	/* The open makes LMDB's lock.mdb, which a copy does not need (the
+	 * first open of it makes one): removed after, when it made it. */
+	bool had_lock = (size_t)snprintf(lock, sizeof lock, "%s/lock.mdb",
+					 dir) >= sizeof lock ||
+			stat(lock, &ls) == 0;
 	int rc = tl_db_open(dir, &oo, &copy, err);
 	if (rc)
-		return rc;
+		goto out;
 	if (!(rc = tl_read_begin(copy, &txn, err))) {
 		if ((rc = mdb_stat(txn, copy->events, &st)))
 			rc = tl_mdb_err(err, rc, "read the copy's log");
@@ -115,6 +144,9 @@ static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
 		mdb_txn_abort(txn);
 	}
 	tl_db_close(copy);
+out:
+	if (!had_lock)
+		unlink(lock);
 	return rc;
 }
 
@@ -144,6 +176,14 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 		return tl_err_set(err, TL_EINVALID, "dir", "path too long");
 	if ((rc = tl_no_txn_open(db, err)))
 		return rc;
+	/* From a rebuild's progress callback made while the rebuild holds
+	 * LMDB's writer lock: LMDB's plain copy takes that lock to read the
+	 * meta pages, and would wait for it for ever. */
+	if (db->writer_held)
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "a rebuild of this handle holds the write "
+				  "transaction (called from its progress "
+				  "callback)");
 	if (!msgpack_zone_init(&zone, 1024))
 		return tl_err_oom(err);
 	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
@@ -157,6 +197,8 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 				  "everything); '%s' is not one",
 				  actor.id);
 
+	if (tl_backup_hook)
+		tl_backup_hook(tl_backup_hook_arg);
 	if ((rc = backup_dir(dir, &made, err)))
 		return rc;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -185,12 +227,21 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 				strerror(errno));
 		goto fail_file;
 	}
-	if ((rc = sync_dir(dir)))
-		/* The copy is whole; only its name may not survive a crash. */
+	/* The copy is whole from here on: a failure says so, and leaves it. */
+	if ((rc = sync_dir(dir)) || (made && (rc = sync_parent(dir))))
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "sync %s: %s", dir, strerror(rc));
-	if ((rc = read_copy(dir, &info, err)))
-		return rc; /* the copy stays: whole, but unreadable here */
+				  "the copy in %s is whole, but syncing its "
+				  "directory failed (its name may not survive "
+				  "a crash): %s", final, strerror(rc));
+	if ((rc = read_copy(dir, &info, err))) {
+		if (!err)
+			return rc;
+		char why[sizeof err->message];
+		snprintf(why, sizeof why, "%s", err->message);
+		return tl_err_set(err, rc, "storage",
+				  "the copy in %s is whole, but reading it "
+				  "back failed: %s", final, why);
+	}
 	if (out)
 		*out = info;
 	return 0;

@@ -430,7 +430,8 @@ TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
 
 enum tl_backup_flags {
 	/* Leave out free pages (LMDB's compacting copy): the copy is as
-	 * small as its data.  Slower: it walks every B-tree. */
+	 * small as its data.  It walks every B-tree instead of copying the
+	 * file page by page. */
 	TL_BACKUP_COMPACT = 1 << 0
 };
 
@@ -442,14 +443,19 @@ typedef struct tl_backup_info {
 
 /* Copy the workspace, as of one commit, into dir, which must be new (its
  * parent existing) or an empty directory; writers of any process go on
- * meanwhile.  The copy is written to dir/data.mdb.partial, fsync'd, then
- * renamed to dir/data.mdb (and dir fsync'd): dir/data.mdb is always a
- * whole copy.  dir is then a workspace that tl_db_open opens; its views
- * are those of the commit copied.  On failure the partial file (and dir,
- * when this call made it) is removed.  A directory that exists and is
- * not empty, or whose parent is missing, is TL_EINVALID "dir"; a write
- * that fails is TL_ESTORAGE.  Admins only.  *out (may be NULL): what the
- * copy holds, read back from it. */
+ * meanwhile (a plain copy waits for a write transaction in progress to
+ * read the meta pages).  The copy is written to dir/data.mdb.partial,
+ * fsync'd, then renamed to dir/data.mdb, and dir (and its parent, when
+ * this call made dir) fsync'd: dir/data.mdb is always a whole copy.  dir
+ * is then a workspace that tl_db_open opens, holding data.mdb alone; its
+ * views are those of the commit copied.  On failure before the rename
+ * the partial file (and dir, when this call made it) is removed; one
+ * after it says that the copy is whole, and leaves it.  A directory that
+ * exists and is not empty, or whose parent is missing, is TL_EINVALID
+ * "dir"; a write that fails is TL_ESTORAGE; a call from a rebuild's
+ * progress callback made inside its write transaction is TL_EINVALID
+ * "db".  Admins only.  *out (may be NULL): what the copy holds, read
+ * back from it. */
 TL_API int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 			unsigned flags, tl_backup_info *out, tl_err *err);
 

@@ -15,8 +15,6 @@
 
 #include <criterion/criterion.h>
 
-#include "tasklog_projections.h"
-#include "tasklog.h"
 #include "testutil.h"
 
 #define T0 "2026-03-02T09:00:00Z"
@@ -145,6 +143,10 @@ Test(backup_cli, copies_a_workspace_that_answers_as_the_original)
 	cr_assert_eq(tu_int(r.json, "bytes"), file_size(to));
 	cr_assert(json_is_false(json_object_get(r.json, "compact")));
 	tu_run_release(&r);
+	char lock[600]; /* the copy's read-back leaves no lock.mdb behind */
+	snprintf(lock, sizeof lock, "%s/lock.mdb", to);
+	struct stat st;
+	cr_assert_eq(stat(lock, &st), -1, "%s is left", lock);
 	verifies(to);
 	same_workspace(ws, to);
 
@@ -270,42 +272,6 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 
 /* ---- while another process writes ------------------------------------- */
 
-/* Append batches of task.add through the library until killed. */
-static void writer(const char *dir, int ready)
-{
-	tl_open_opts oo = { 0 };
-	tl_ctx ctx = { 0 };
-	tl_cmd cmds[16];
-	tl_err err;
-	tl_db *db;
-	char titles[16][32];
-
-	alarm(60); /* in case the parent is gone */
-	oo.views = tl_views_all(&oo.views_len);
-	if (tl_db_open(dir, &oo, &db, &err))
-		_exit(3);
-	for (unsigned batch = 0;; batch++) {
-		memset(cmds, 0, sizeof cmds);
-		for (int i = 0; i < 16; i++) {
-			snprintf(titles[i], sizeof titles[i], "w %u %d", batch,
-				 i);
-			cmds[i].kind = TL_TASK_ADD;
-			cmds[i].title = tl_s(titles[i]);
-			cmds[i].link = tl_s("lead:9");
-			if (i % 2)
-				cmds[i].assignee = tl_s("alice");
-		}
-		int rc;
-		do
-			rc = tl_exec(db, &ctx, cmds, 16, NULL, &err);
-		while (rc == TL_EAGAIN);
-		if (rc)
-			_exit(5);
-		if (batch == 20 && write(ready, "r", 1) != 1)
-			_exit(6);
-	}
-}
-
 /* The event at seq in dir, as `log --json` prints it (its hash covers
  * every event before it). */
 static char *event_at(const char *dir, long long seq)
@@ -327,18 +293,7 @@ static char *event_at(const char *dir, long long seq)
 Test(backup_cli, takes_one_moment_while_another_process_writes,
      .timeout = 120)
 {
-	int fds[2];
-	cr_assert_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		writer(ws, fds[1]);
-	}
-	close(fds[1]);
-	char c;
-	cr_assert_eq(read(fds[0], &c, 1), 1, "the writer did not start");
-	close(fds[0]);
+	pid_t pid = tu_writer_start(ws);
 
 	char *to = under_tmp("live"), *to2 = under_tmp("live-compact");
 	long long before = tu_stat(ws, "last_seq");
@@ -346,10 +301,7 @@ Test(backup_cli, takes_one_moment_while_another_process_writes,
 	OK(&r, "backup", to);
 	OK(&r2, "backup", to2, "--compact");
 	long long after = tu_stat(ws, "last_seq");
-	kill(pid, SIGKILL);
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFSIGNALED(st), "the writer stopped by itself: %d", st);
+	tu_writer_stop(pid);
 
 	long long got = tu_int(r.json, "last_seq"),
 		  got2 = tu_int(r2.json, "last_seq");
@@ -364,10 +316,15 @@ Test(backup_cli, takes_one_moment_while_another_process_writes,
 	verifies(to2);
 	/* Each copy is the log up to one commit: its last event is the
 	 * original's (the same hash, so the same events before it). */
-	char *mine = event_at(to, got), *theirs = event_at(ws, got);
-	cr_assert_str_eq(mine, theirs);
-	free(mine);
-	free(theirs);
+	const char *copies[] = { to, to2 };
+	long long ends[] = { got, got2 };
+	for (int i = 0; i < 2; i++) {
+		char *mine = event_at(copies[i], ends[i]),
+		     *theirs = event_at(ws, ends[i]);
+		cr_assert_str_eq(mine, theirs);
+		free(mine);
+		free(theirs);
+	}
 	free(to);
 	free(to2);
 }

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
+#include "tasklog_projections.h"
+#include "tasklog.h"
 #include "testutil.h"
 
 #define T0 "2026-03-02T09:00:00Z"
@@ -128,10 +131,22 @@ Test(export_cli, prints_every_event_as_log_does_one_per_line)
 	free(b);
 }
 
-/* Bigger than any page: all of it, in order. */
+/* Bigger than any page, and lines longer than export's 64 KiB buffer
+ * (notes of 65,000 bytes): all of it, in order, each line whole. */
 Test(export_cli, streams_a_log_longer_than_a_page)
 {
 	char title[32];
+	char *notes = malloc(65001);
+	cr_assert(notes);
+	memset(notes, 'n', 65000);
+	notes[65000] = 0;
+	for (int i = 0; i < 3; i++) {
+		const char *add[] = { "task", "add", "--title", "Long notes",
+				      "--link", "lead:1", "--notes", notes,
+				      NULL };
+		free(tu_cli_id(ws, add));
+	}
+	free(notes);
 	for (int i = 0; i < 120; i++) {
 		snprintf(title, sizeof title, "Task %d", i);
 		const char *add[] = { "task", "add", "--title", title,
@@ -189,4 +204,76 @@ Test(export_cli, a_failed_write_is_an_error)
 	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
 	cr_assert(tu_err_names(&r, "standard output is closed"), "%s", r.err);
 	tu_run_release(&r);
+}
+
+/* One read transaction: while another process appends, the export is the
+ * log up to one commit, every seq once, in order, equal to the log. */
+Test(export_cli, is_the_log_as_of_its_start_while_another_process_writes,
+     .timeout = 120)
+{
+	int pid = tu_writer_start(ws);
+	long long before = tu_stat(ws, "last_seq");
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "export", NULL), 0);
+	long long after = tu_stat(ws, "last_seq");
+	tu_writer_stop(pid);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	size_t n;
+	json_t **v = lines_of(r.out, &n);
+	cr_assert(before <= (long long)n && (long long)n <= after,
+		  "%zu events, the log at %lld..%lld", n, before, after);
+	cr_assert_gt(after, before, "nothing was written meanwhile");
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(tu_int(v[i], "seq"), (long long)i + 1);
+	char from[24];
+	snprintf(from, sizeof from, "%zu", n);
+	tu_run l;
+	OK(&l, "log", "--from", from, "--limit", "1");
+	cr_assert(json_equal(v[n - 1],
+			     json_array_get(json_object_get(l.json, "items"),
+					    0)),
+		  "the last line is not the log's event %zu", n);
+	tu_run_release(&l);
+	free_lines(v, n);
+	tu_run_release(&r);
+}
+
+/* Events of an older schema are exported as stored (schema 1 and its
+ * shape, the hash over those bytes), as `log` prints them. */
+Test(export_cli, keeps_older_events_as_stored)
+{
+	char dir[] = "/tmp/tasklog-e2e-v1-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	tl_open_opts o = { 0 };
+	o.views = tl_views_all(&o.views_len);
+	tl_db *db;
+	tl_err err;
+	tu_records f;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	tu_load_records("tests/fixtures/log-v1.msgpack", &f);
+	cr_assert_eq(tl_log_import(db, f.rec, f.len, f.n, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+	free(f.buf);
+
+	tu_run re, rl;
+	cr_assert_eq(tu_cli_text(&re, dir, "export", NULL), 0);
+	cr_assert_eq(re.status, 0, "%s", re.err);
+	cr_assert_eq(tu_cli(&rl, dir, "log", "--limit", "1000", NULL), 0);
+	cr_assert_eq(rl.status, 0, "%s", rl.err);
+	size_t n, old = 0;
+	json_t **v = lines_of(re.out, &n);
+	json_t *items = json_object_get(rl.json, "items");
+	cr_assert_eq(n, f.n);
+	cr_assert_eq(json_array_size(items), n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert(json_equal(v[i], json_array_get(items, i)),
+			  "line %zu", i + 1);
+		old += tu_int(v[i], "schema") == 1;
+	}
+	cr_assert_gt(old, 10, "only %zu events of schema 1", old);
+	free_lines(v, n);
+	tu_run_release(&re);
+	tu_run_release(&rl);
+	tu_rmrf(dir);
 }

@@ -20,9 +20,9 @@
  * binary only counts the library's own allocations: it is linked with
  * --wrap=malloc,calloc,realloc,strdup (its objects are linked into it),
  * which in a plain build pass through to the definitions here.  It also
- * defines pwrite, writev, write, fdatasync and fsync, which take
+ * defines pwrite, writev, write, fdatasync, fsync and rename, which take
  * precedence over the C library's for LMDB too, so that the k-th call on
- * a regular file fails with EIO.  FAULT_DEBUG=1 logs each outcome and a
+ * a regular file or directory (any rename) fails with EIO.  FAULT_DEBUG=1 logs each outcome and a
  * backtrace of each injected fault.
  */
 #include <dlfcn.h>
@@ -164,12 +164,13 @@ char *__wrap_strdup(const char *s)
 	return __real_strdup(s);
 }
 
-/* Only files count: not Criterion's pipes, not the terminal. */
+/* Only files and directories (a backup syncs its directory) count: not
+ * Criterion's pipes, not the terminal. */
 static bool io_fault(int fd)
 {
 	struct stat st;
 	if (__atomic_load_n(&fault_kind, __ATOMIC_SEQ_CST) != FAULT_IO ||
-	    fstat(fd, &st) || !S_ISREG(st.st_mode))
+	    fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 		return false;
 	if (!fault_now(FAULT_IO))
 		return false;
@@ -215,6 +216,16 @@ INTERPOSE int fsync(int fd)
 	if (io_fault(fd))
 		return -1;
 	return REAL("fsync", int (*)(int))(fd);
+}
+
+/* A backup names its copy by a rename. */
+INTERPOSE int rename(const char *from, const char *to)
+{
+	if (fault_now(FAULT_IO)) {
+		errno = EIO;
+		return -1;
+	}
+	return REAL("rename", int (*)(const char *, const char *))(from, to);
 }
 
 /* ---- the work under faults ---------------------------------------------- */

@@ -21,6 +21,8 @@
 #include <criterion/criterion.h>
 #include <msgpack.h>
 
+#include "tasklog_projections.h"
+#include "tasklog.h"
 #include "testutil.h"
 
 #define TU_ARGS_MAX 256
@@ -342,4 +344,66 @@ void tu_load_records(const char *path, tu_records *r)
 		r->len[r->n++] = off - start;
 	}
 	msgpack_zone_destroy(&zone);
+}
+
+/* ---- a writer in another process ---------------------------------------- */
+
+/* Append batches of task.add until killed; a byte on ready after 20. */
+static void writer(const char *dir, int ready)
+{
+	tl_open_opts oo = { 0 };
+	tl_ctx ctx = { 0 };
+	tl_cmd cmds[16];
+	tl_err err;
+	tl_db *db;
+	char titles[16][32];
+
+	alarm(60); /* in case the parent is gone */
+	oo.views = tl_views_all(&oo.views_len);
+	if (tl_db_open(dir, &oo, &db, &err))
+		_exit(3);
+	for (unsigned batch = 0;; batch++) {
+		memset(cmds, 0, sizeof cmds);
+		for (int i = 0; i < 16; i++) {
+			snprintf(titles[i], sizeof titles[i], "w %u %d", batch,
+				 i);
+			cmds[i].kind = TL_TASK_ADD;
+			cmds[i].title = tl_s(titles[i]);
+			cmds[i].link = tl_s("lead:9");
+		}
+		int rc;
+		do
+			rc = tl_exec(db, &ctx, cmds, 16, NULL, &err);
+		while (rc == TL_EAGAIN);
+		if (rc)
+			_exit(5);
+		if (batch == 20 && write(ready, "r", 1) != 1)
+			_exit(6);
+	}
+}
+
+int tu_writer_start(const char *dir)
+{
+	int fds[2];
+	char c;
+	cr_assert_eq(pipe(fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		writer(dir, fds[1]);
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], &c, 1), 1, "the writer did not start");
+	close(fds[0]);
+	return pid;
+}
+
+void tu_writer_stop(int pid)
+{
+	int st;
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st), "the writer stopped by itself: %d", st);
 }

@@ -121,6 +121,13 @@ int tu_check_width(const char *s);
 		tu_run_release(&r_);                                       \
 	} while (0)
 
+/* Fork a process that appends batches of 16 task.add through the library
+ * (every view, durable) to the workspace dir until stopped; returns its
+ * pid once it has committed 20 batches.  Stop it with tu_writer_stop,
+ * which kills it and asserts it was still running. */
+int tu_writer_start(const char *dir);
+void tu_writer_stop(int pid);
+
 /* A stream of stored event records read from a fixture file (up to 64
  * records, 64 KiB): rec[i] and len[i] point into buf. */
 typedef struct tu_records {

@@ -4772,7 +4772,9 @@ Test(db, backup_checks_its_arguments_then_copies_from_a_read_only_handle)
 	cr_assert_str_eq(err.field, "txn");
 	tl_txn_abort(t);
 	tl_ctx nobody = as_at("nobody", T0 + SEC);
-	cr_assert_neq(tl_db_backup(db, &nobody, to, 0, &b, &err), 0);
+	cr_assert_eq(tl_db_backup(db, &nobody, to, 0, &b, &err),
+		     TL_EFORBIDDEN);
+	cr_assert_str_eq(err.field, "as");
 	cr_assert_eq(stat(to, &st), -1, "a refused backup made its directory");
 
 	db_close();

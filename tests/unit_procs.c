@@ -183,6 +183,43 @@ Test(procs, a_map_grown_by_another_process_is_adopted_and_kept,
 	tl_db_close(db);
 }
 
+static void grow_now(void *arg)
+{
+	(void)arg;
+	run_child(grow_child);
+}
+
+/* A backup whose map another process grows between its actor check and
+ * its copy: LMDB's copy finds the map resized, and the backup adopts it
+ * and copies again, into an emptied file. */
+Test(procs, a_backup_adopts_a_map_grown_meanwhile, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = new_ws(1 << 20);
+	size_t before = map_size(db);
+	char to[96];
+	snprintf(to, sizeof to, "%s/copy", dir);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_backup_info b;
+	tl_stats st;
+	tl_err err;
+	tl_backup_hook = grow_now;
+	int rc = tl_db_backup(db, &ctx, to, 0, &b, &err);
+	tl_backup_hook = NULL;
+	cr_assert_eq(rc, 0, "%s", err.message);
+	cr_assert_gt(map_size(db), before, "the map did not grow");
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0);
+	cr_assert_eq(b.events, st.events);
+	cr_assert_gt(b.events, 1150);
+	tl_db_close(db);
+
+	tl_open_opts o = { .flags = TL_OPEN_RDONLY };
+	cr_assert_eq(tl_db_open(to, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_verify_log(db, &ctx, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+}
+
 static int hold_fd[2];
 
 static void writer_child(void)

@@ -398,7 +398,8 @@ static const struct command commands[] = {
 	  "The copy is fsync'd before this exits 0.  Admins only.\n"
 	  "  --compact             leave out free pages: the copy is as small "
 	  "as its data\n"
-	  "                        (slower)\n",
+	  "                        (LMDB walks every B-tree instead of "
+	  "copying the file)\n",
 	  OPT(O_COMPACT), 1, 1, "directory DIR", OPEN_LOG, 0, run_backup },
 
 	{ NULL, "log",
@@ -1629,17 +1630,28 @@ static int run_backup(struct cli *c)
 				      "last_seq", (json_int_t)b.last_seq,
 				      "bytes", (json_int_t)b.bytes,
 				      "compact", compact);
-		if (!o)
+		/* as given (bytes that are not UTF-8 as U+FFFD) */
+		json_t *d = o ? mpjson_string(dir, strlen(dir)) : NULL;
+		if (!d || json_object_set_new(o, "dir", d)) {
+			json_decref(o);
 			return cli_oom(c); /* said as done anyway */
-		/* as given: a path need not be UTF-8 */
-		json_object_set_new(o, "dir", mpjson_string(dir, strlen(dir)));
+		}
 		mpjson_print(stdout, o);
 		json_decref(o);
 	} else {
+		size_t n = strlen(dir);
+		while (n > 1 && dir[n - 1] == '/') /* "b/" names b/data.mdb */
+			n--;
+		double sz = (double)b.bytes;
+		const char *unit = sz >= 1e9 ? "GB" : sz >= 1e6 ? "MB" : "kB";
+		sz /= sz >= 1e9 ? 1e9 : sz >= 1e6 ? 1e6 : 1e3;
 		printf("copied %" PRIu64 " events (up to seq %" PRIu64
 		       ") into ", b.events, b.last_seq);
-		put_clean(stdout, dir);
-		printf("/data.mdb: %.1f MB\n", (double)b.bytes / 1e6);
+		char shown[PATH_MAX]; /* the engine took it: it fits */
+		snprintf(shown, sizeof shown, "%.*s", (int)n, dir);
+		put_clean(stdout, shown);
+		printf("%sdata.mdb: %.1f %s\n",
+		       !strcmp(shown, "/") ? "" : "/", sz, unit);
 	}
 	return 0;
 }
@@ -1651,45 +1663,96 @@ static void collect_problem(void *arg, const char *problem)
 
 /* ---- export -------------------------------------------------------------- */
 
+#define EXPORT_BUF (64 * 1024)
+
 struct exporter {
+	char *buf;    /* whole lines not yet written */
+	size_t len;
 	bool nomem;   /* a document could not be made */
 	int werr;     /* a write to the standard output failed: its errno */
 };
 
-/* One line per event, straight to the standard output: an export can be
- * far larger than main's buffer should hold. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? errno : EIO;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static bool export_flush(struct exporter *x)
+{
+	if (x->len && !x->werr)
+		x->werr = write_all(STDOUT_FILENO, x->buf, x->len);
+	x->len = 0;
+	return !x->werr;
+}
+
+/* One line per event, written whole straight to descriptor 1 (past
+ * stdio and main's buffer: an export can be far larger than memory
+ * should hold), so that whatever stops it, what was printed is whole
+ * lines, and an error document (--json) comes after the last. */
 static int export_event(void *arg, const tl_event *ev)
 {
 	struct exporter *x = arg;
+	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
 	json_t *v = doc_json(ev->raw, ev->raw_len);
+	char *big = NULL;
+	size_t n;
 
-	if (!v || mpjson_nomem()) {
-		json_decref(v);
-		x->nomem = !v ? doc_nomem : true;
-		return 1;
+	if (!v || mpjson_nomem())
+		goto nomem;
+	/* room for the line, and one byte for its newline */
+	size_t room = x->len < EXPORT_BUF - 1 ? EXPORT_BUF - 1 - x->len : 0;
+	n = json_dumpb(v, x->buf + x->len, room, flags);
+	if (n && n <= room) {
+		x->len += n;
+	} else if (n && n < EXPORT_BUF && export_flush(x)) {
+		x->len = json_dumpb(v, x->buf, EXPORT_BUF - 1, flags);
+	} else if (n && !x->werr) { /* longer than the buffer */
+		if (!export_flush(x) || !(big = malloc(n + 1)) ||
+		    json_dumpb(v, big, n, flags) != n) {
+			free(big);
+			goto nomem;
+		}
+		big[n] = '\n';
+		x->werr = write_all(STDOUT_FILENO, big, n + 1);
+		free(big);
 	}
-	errno = 0;
-	int rc = mpjson_print(real_stdout, v);
+	if (!n || mpjson_nomem() || x->werr) /* jansson's dump allocates */
+		goto nomem;
+	if (x->len)
+		x->buf[x->len++] = '\n';
 	json_decref(v);
-	if (rc && mpjson_nomem()) /* jansson's dump allocates, at times */
-		x->nomem = true;
-	else if (rc)
-		x->werr = errno ? errno : EIO;
-	return rc ? 1 : 0;
+	return 0;
+nomem:
+	x->nomem = !x->werr && (v ? true : doc_nomem);
+	json_decref(v);
+	return 1;
 }
 
 static int run_export(struct cli *c)
 {
-	struct exporter x = { 0 };
+	struct exporter x = { .buf = malloc(EXPORT_BUF) };
 	int rc;
 
-	if (!stdout_open)
+	if (!stdout_open) {
+		free(x.buf);
 		return tl_err_set(&c->err, TL_ESTORAGE, "",
 				  "the standard output is closed");
+	}
+	if (!x.buf)
+		return cli_oom(c);
 	rc = tl_log_read(c->db, &c->ctx, c->from, 0, opt_slice(c, O_STREAM),
 			 export_event, &x, &c->err);
-	if (!rc && fflush(real_stdout))
-		x.werr = errno ? errno : EIO;
+	export_flush(&x); /* whole lines, also before an error */
+	free(x.buf);
 	if (x.werr)
 		return tl_err_set(&c->err, TL_ESTORAGE, "",
 				  "writing the standard output: %s",
