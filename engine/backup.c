@@ -155,9 +155,6 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 {
 	char path[PATH_MAX], final[PATH_MAX];
 	tl_backup_info info = { 0 };
-	msgpack_zone zone;
-	tl_member actor;
-	MDB_txn *txn;
 	bool made;
 	struct stat st;
 	int fd, rc;
@@ -176,26 +173,11 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 		return tl_err_set(err, TL_EINVALID, "dir", "path too long");
 	if ((rc = tl_no_txn_open(db, err)))
 		return rc;
-	/* From a rebuild's progress callback made while the rebuild holds
-	 * LMDB's writer lock: LMDB's plain copy takes that lock to read the
-	 * meta pages, and would wait for it for ever. */
-	if (db->writer_held)
-		return tl_err_set(err, TL_EINVALID, "db",
-				  "a rebuild of this handle holds the write "
-				  "transaction (called from its progress "
-				  "callback)");
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
-	msgpack_zone_destroy(&zone);
-	if (rc)
+	/* LMDB's plain copy takes the writer lock to read the meta pages. */
+	if ((rc = tl_no_writer_held(db, err)))
 		return rc;
-	mdb_txn_abort(txn);
-	if (!actor.admin)
-		return tl_err_set(err, TL_EFORBIDDEN, "as",
-				  "backup is for admins (a copy holds "
-				  "everything); '%s' is not one",
-				  actor.id);
+	if ((rc = tl_need_admin(db, ctx, "backup", err)))
+		return rc;
 
 	if (tl_backup_hook)
 		tl_backup_hook(tl_backup_hook_arg);

@@ -111,6 +111,10 @@ int tl_env_resize(tl_db *db, size_t size);
 /* TL_EINVALID when a tl_txn of db is open: a call that needs LMDB's
  * writer lock would otherwise wait for it for ever. */
 int tl_no_txn_open(tl_db *db, tl_err *err);
+/* TL_EINVALID "db" when called from a rebuild's progress callback made
+ * while the rebuild holds LMDB's writer lock: anything that takes that
+ * lock would wait for it for ever. */
+int tl_no_writer_held(tl_db *db, tl_err *err);
 
 /* Views: create/rebuild on open; is this process's handle set current? */
 int tl_views_open(tl_db *db, tl_err *err);
@@ -492,6 +496,12 @@ int tl_member_fold(tl_member *m, const msgpack_object *d, bool added);
 int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
 			 tl_err *err);
+
+/* The actor resolved, allowed, and an admin ("WHAT is for admins"
+ * otherwise); in a read transaction that is over on return (it adopts a
+ * map grown by another process). */
+int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
+		  tl_err *err);
 
 /* A read transaction with the actor resolved and allowed. */
 int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,

@@ -273,6 +273,26 @@ int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
 	return rc;
 }
 
+int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
+		  tl_err *err)
+{
+	MDB_txn *txn;
+	tl_member actor;
+	msgpack_zone zone;
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
+	msgpack_zone_destroy(&zone);
+	if (rc)
+		return rc;
+	mdb_txn_abort(txn);
+	if (!actor.admin)
+		return tl_err_set(err, TL_EFORBIDDEN, "as",
+				  "%s is for admins; '%s' is not one", what,
+				  actor.id);
+	return 0;
+}
+
 bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id)
 {
 	/* Its record is there: whether it decodes is not asked (a damaged

@@ -1225,9 +1225,6 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 {
 	size_t which[64];
 	size_t len;
-	MDB_txn *txn;
-	tl_member actor;
-	msgpack_zone zone;
 	int rc;
 
 	/* The names first: arguments before look-ups. */
@@ -1241,17 +1238,8 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	if (db->flags & TL_OPEN_RDONLY)
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "workspace opened read-only");
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
-	msgpack_zone_destroy(&zone);
-	if (rc)
+	if ((rc = tl_need_admin(db, ctx, "rebuild", err)))
 		return rc;
-	mdb_txn_abort(txn);
-	if (!actor.admin)
-		return tl_err_set(err, TL_EFORBIDDEN, "as",
-				  "rebuild is for admins; '%s' is not one",
-				  actor.id);
 	for (;;) {
 		rc = rebuild_views(db, which, len, progress, arg, err);
 		if (rc != TL_EAGAIN)

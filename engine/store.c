@@ -506,21 +506,23 @@ int tl_no_txn_open(tl_db *db, tl_err *err)
 			  "a write transaction of this handle is open: commit or abort it first");
 }
 
+int tl_no_writer_held(tl_db *db, tl_err *err)
+{
+	if (!db->writer_held)
+		return 0;
+	return tl_err_set(err, TL_EINVALID, "db",
+			  "a rebuild of this handle holds the write "
+			  "transaction (called from its progress callback)");
+}
+
 int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 {
 	if (db->flags & TL_OPEN_RDONLY)
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "workspace opened read-only");
 	int rc = tl_no_txn_open(db, err);
-	if (rc)
+	if (rc || (rc = tl_no_writer_held(db, err)))
 		return rc;
-	/* From a rebuild's progress callback made while the rebuild holds
-	 * LMDB's writer lock: a write would wait for it for ever. */
-	if (db->writer_held)
-		return tl_err_set(err, TL_EINVALID, "db",
-				  "a rebuild of this handle holds the write "
-				  "transaction (called from its progress "
-				  "callback)");
 	tl_txn *t = calloc(1, sizeof *t);
 	if (!t)
 		return tl_err_oom(err);
