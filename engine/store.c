@@ -303,7 +303,18 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 			rc = tl_env_resize(db, opts->map_size);
 	}
 	if (rc) {
-		int code = tl_mdb_err(err, rc, "open workspace");
+		/* Which file: LMDB needs its reader table lock.mdb writable
+		 * (or the directory, to make it) even to read. */
+		int code = rc == EACCES || rc == EPERM
+				   ? tl_err_set(err, TL_ESTORAGE, "storage",
+						"open workspace: %s (reading "
+						"needs data.mdb readable and "
+						"lock.mdb writable, or the "
+						"directory writable to make "
+						"it; writing needs both "
+						"writable)",
+						strerror(rc))
+				   : tl_mdb_err(err, rc, "open workspace");
 		if (db->env)
 			mdb_env_close(db->env);
 		open_unregister(db);

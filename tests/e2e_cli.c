@@ -1279,11 +1279,67 @@ Test(cli, verify_reports_ok)
 	cr_assert(json_is_true(json_object_get(r.json, "ok")));
 	cr_assert(json_is_array(json_object_get(r.json, "problems")));
 	cr_assert_eq(json_array_size(json_object_get(r.json, "problems")), 0);
+	/* the head it checked up to: the log's last event and its hash */
+	const json_t *head = json_object_get(r.json, "head");
+	long long last = tu_stat(ws, "last_seq");
+	cr_assert_eq(tu_int(head, "seq"), last);
+	char want[128];
+	snprintf(want, sizeof want, "ok (head %lld:%s)\n", last,
+		 tu_str(head, "hash"));
+	tu_run l;
+	char from[24];
+	snprintf(from, sizeof from, "%lld", last);
+	OK(&l, "log", "--from", from);
+	cr_assert_str_eq(tu_str(head, "hash"),
+			 tu_str(json_array_get(json_object_get(l.json,
+							       "items"), 0),
+				"hash"));
+	tu_run_release(&l);
 	tu_run_release(&r);
 	cr_assert_eq(tu_cli_text(&r, ws, "verify", NULL), 0);
 	cr_assert_eq(r.status, 0);
-	cr_assert_str_eq(r.out, "ok\n");
+	cr_assert_str_eq(r.out, want);
 	tu_run_release(&r);
+}
+
+/* An auditor pins a head that verify printed; a later verify with it
+ * finds the log that is only longer, and reports one rolled back (a
+ * restored backup: events removed from its end) or rewritten. */
+Test(cli, verify_checks_an_expected_head)
+{
+	tu_run r;
+	free(add_task("before the anchor"));
+	OK(&r, "verify");
+	const json_t *head = json_object_get(r.json, "head");
+	char anchor[128], other[128], past[128];
+	snprintf(anchor, sizeof anchor, "%lld:%s", tu_int(head, "seq"),
+		 tu_str(head, "hash"));
+	snprintf(other, sizeof other, "%lld:%.63s0", tu_int(head, "seq"),
+		 tu_str(head, "hash"));
+	if (!strcmp(other, anchor))
+		other[strlen(other) - 1] = '1';
+	snprintf(past, sizeof past, "%lld:%s", tu_int(head, "seq") + 5,
+		 tu_str(head, "hash"));
+	tu_run_release(&r);
+	free(add_task("after the anchor"));
+
+	OK(&r, "verify", "--expect-head", anchor);
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+	EXPECT(&r, 5, "verify", "--expect-head", other);
+	cr_assert(strstr(r.out, "was rewritten"), "%s", r.out);
+	tu_run_release(&r);
+	EXPECT(&r, 5, "verify", "--expect-head", past);
+	cr_assert(strstr(r.out, "has no event"), "%s", r.out);
+	tu_run_release(&r);
+	const char *bad[] = { "12", "x:ab", "0:" "0000000000000000000000000"
+				  "000000000000000000000000000000000000000",
+			      "3:abc" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		EXPECT(&r, 1, "verify", "--expect-head", bad[i]);
+		cr_assert(tu_err_names(&r, "expect-head"), "%s", r.err);
+		tu_run_release(&r);
+	}
 }
 
 /* 12 tasks titled title added, then the path of data.mdb in path and a
@@ -2054,6 +2110,38 @@ Test(bad_input, bad_member_fields)
 	REJECT(1, "name", "member", "add", "newbie", "--name", "\xff");
 }
 
+/* A write to the standard output that fails (a full disk) is exit 5 and
+ * one line saying so; before 0.3.9 it was exit 5 without a word. */
+Test(cli, a_failed_write_to_the_standard_output_says_so)
+{
+	const char *const cmds[] = { "task list", "log", "stats",
+				     "member list", "--json stats",
+				     "task list --help" };
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		char script[128];
+		snprintf(script, sizeof script,
+			 "exec \"$0\" --db \"$1\" %s >/dev/full", cmds[i]);
+		const char *const argv[] = { "-c", script, tu_bin(), ws,
+					     NULL };
+		cr_assert_eq(tu_exec(&r, &o, argv), 0);
+		cr_assert_eq(r.status, 5, "%s: exit %d: %s", cmds[i], r.status,
+			     r.err);
+		cr_assert(tu_err_names(&r, "writing the standard output: No "
+					   "space left on device"),
+			  "%s: %s", cmds[i], r.err);
+		tu_run_release(&r);
+	}
+	const char *const version[] = { "-c", "exec \"$0\" --version "
+					">/dev/full", tu_bin(), NULL };
+	cr_assert_eq(tu_exec(&r, &o, version), 0);
+	cr_assert_eq(r.status, 5);
+	cr_assert(tu_err_names(&r, "writing the standard output"), "%s",
+		  r.err);
+	tu_run_release(&r);
+}
+
 /* ---- a workspace whose files cannot be written ----------------------- */
 
 /* Run the command (words, NULL-ended) as someone who may read the
@@ -2196,6 +2284,43 @@ Test(workspace, reads_work_where_the_files_cannot_be_written,
 	tu_rmrf(bindir);
 	free(bindir);
 	free(id);
+}
+
+/* A workspace the user may not enter, or whose lock.mdb they may not
+ * write: "Permission denied", saying which files reading needs, not "not
+ * initialised" (exit 2, before 0.3.9, for the first). */
+Test(workspace, a_workspace_one_may_not_open_says_why,
+     .init = setup, .fini = teardown)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run as another user");
+	char path[512], *bindir = tu_tmpdir();
+	snprintf(path, sizeof path, "cp '%s' '%s/tasklog'", tu_bin(),
+		 bindir);
+	cr_assert_eq(system(path), 0);
+	cr_assert_eq(chmod(bindir, 0755), 0);
+	tu_run r;
+
+	cr_assert_eq(chmod(ws, 0700), 0); /* root's alone */
+	AS_READER(&r, "stats");
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "Permission denied") &&
+			  strstr(r.err, "lock.mdb"),
+		  "%s", r.err);
+	tu_run_release(&r);
+
+	cr_assert_eq(chmod(ws, 0555), 0); /* lock.mdb cannot be written */
+	snprintf(path, sizeof path, "%s/lock.mdb", ws);
+	cr_assert_eq(chmod(path, 0644), 0);
+	AS_READER(&r, "task", "list");
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "Permission denied") &&
+			  strstr(r.err, "lock.mdb writable"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(chmod(ws, 0700), 0);
+	tu_rmrf(bindir);
+	free(bindir);
 }
 
 /* Too few file descriptors for a writable open (LMDB's files, the build

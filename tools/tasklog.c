@@ -11,6 +11,7 @@
  * Exit status is -code of the failing tl_err (0 success, 1 invalid, 2 not
  * found, 3 conflict, 4 forbidden, 5 storage); see docs/cli.md.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -53,6 +54,7 @@ enum opt {
 	O_UNREAD, O_PROJECTION,                 /* notifications, rebuild */
 	O_NO_VIEWS,                             /* verify */
 	O_COMPACT,                              /* backup */
+	O_EXPECT_HEAD,                          /* verify */
 	O__COUNT
 };
 
@@ -103,6 +105,7 @@ static const struct optdef {
 	[O_PROJECTION] = { "projection", true },
 	[O_NO_VIEWS] = { "no-views", false },
 	[O_COMPACT] = { "compact", false },
+	[O_EXPECT_HEAD] = { "expect-head", true },
 };
 
 #define OPT(o) ((uint64_t)1 << (o))
@@ -173,7 +176,8 @@ static int run_notifications(struct cli *c);
 static int run_rebuild(struct cli *c);
 static int run_backup(struct cli *c);
 static int run_export(struct cli *c);
-static int print_verdict(struct cli *c, json_t *problems, bool ok);
+static int print_verdict(struct cli *c, json_t *problems, bool ok,
+			 json_t *head);
 static void verify_stopped(struct cli *c, json_t *problems,
 			   const char *subject);
 
@@ -423,13 +427,20 @@ static const struct command commands[] = {
 	  "or workspace)\n",
 	  OPT(O_FROM) | OPT(O_STREAM), 0, 0, NULL, OPEN_LOG, 0, run_export },
 	{ NULL, "verify",
-	  "usage: tasklog verify [--no-views]\n\n"
+	  "usage: tasklog verify [--no-views] [--expect-head SEQ:HASH]\n\n"
 	  "Check the hash chain, seq contiguity, stream versions, that the\n"
 	  "stored state equals a fresh fold of the log, and every view.  Exit 5\n"
 	  "on a problem (a view it could not compare is one).  Admins only.\n"
+	  "Prints the head (its seq and hash) that it checked the log up to.\n"
 	  "  --no-views            check all but the views (which a read-only\n"
-	  "                        access cannot compare)\n",
-	  OPT(O_NO_VIEWS), 0, 0, NULL, OPEN_LOG, 0, run_verify },
+	  "                        access cannot compare)\n"
+	  "  --expect-head SEQ:HASH  a head an earlier verify printed: the "
+	  "event\n"
+	  "                        SEQ must still be there with that hash "
+	  "(so the\n"
+	  "                        log up to it is unchanged)\n",
+	  OPT(O_NO_VIEWS) | OPT(O_EXPECT_HEAD), 0, 0, NULL, OPEN_LOG, 0,
+	  run_verify },
 	{ NULL, "stats",
 	  "usage: tasklog stats\n\nCounts and sizes of the workspace.\n",
 	  0, 0, 0, NULL, OPEN_READ, 0, run_stats },
@@ -648,8 +659,8 @@ static bool workspace_files(const char *dir, bool *empty)
 		return true;
 	if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
 		return true;
-	if (stat(path, &st) != 0)
-		return false;
+	if (stat(path, &st) != 0) /* not there; another failure: the open's */
+		return errno != ENOENT && errno != ENOTDIR;
 	*empty = S_ISREG(st.st_mode) && st.st_size == 0;
 	return !*empty;
 }
@@ -1762,8 +1773,75 @@ static int run_export(struct cli *c)
 	return rc;
 }
 
+/* ---- verify ------------------------------------------------------------- */
+
+struct head {
+	bool found;
+	uint64_t seq;
+	char hash[2 * 32 + 1];
+};
+
+static int take_head(void *arg, const tl_event *ev)
+{
+	struct head *h = arg;
+	h->found = true;
+	h->seq = ev->seq;
+	for (int i = 0; i < 32; i++)
+		snprintf(h->hash + 2 * i, 3, "%02x", ev->hash[i]);
+	return 1; /* the one event */
+}
+
+/* The event at seq (h->found false when there is none); 0 or a code. */
+static int event_at(struct cli *c, uint64_t seq, struct head *h)
+{
+	memset(h, 0, sizeof *h);
+	int rc = tl_log_read(c->db, &c->ctx, seq, 1, (tl_slice){ 0 },
+			     take_head, h, &c->err);
+	if (rc == 0 && h->found && h->seq != seq)
+		h->found = false; /* a gap: the next one */
+	return rc == 1 ? 0 : rc;
+}
+
+/* "SEQ:HASH" (64 hex digits, either case) into *want. */
+static int parse_head(struct cli *c, struct head *want)
+{
+	const char *v = c->val[O_EXPECT_HEAD], *colon = strchr(v, ':');
+	char *end;
+	memset(want, 0, sizeof *want);
+	errno = 0;
+	unsigned long long seq = colon && isdigit((unsigned char)v[0])
+					 ? strtoull(v, &end, 10)
+					 : 0;
+	bool hex = colon && strlen(colon + 1) == 64;
+	for (int i = 0; hex && i < 64; i++)
+		hex = isxdigit((unsigned char)colon[1 + i]);
+	if (!seq || errno || end != colon || !hex)
+		return usage_error(c, "expect-head",
+				   "give SEQ:HASH as verify printed it (a seq, "
+				   "':', 64 hex digits)");
+	want->seq = seq;
+	for (int i = 0; i < 64; i++)
+		want->hash[i] = (char)tolower((unsigned char)colon[1 + i]);
+	want->found = true;
+	return 0;
+}
+
 static int run_verify(struct cli *c)
 {
+	struct head head, want, got;
+	tl_stats st;
+	int rc;
+	if (has(c, O_EXPECT_HEAD) && (rc = parse_head(c, &want)))
+		return rc;
+	/* The head before the check, which verifies at least up to it (the
+	 * log only grows): a stable anchor for the next audit. */
+	memset(&head, 0, sizeof head);
+	if (!tl_db_stats(c->db, &c->ctx, &st, &c->err) && st.last_seq &&
+	    event_at(c, st.last_seq, &head))
+		head.found = false;
+	memset(&c->err, 0, sizeof c->err); /* verify says what failed */
+	c->err.index = -1;
+
 	json_t *problems = json_array();
 	if (!problems)
 		return cli_oom(c);
@@ -1778,9 +1856,37 @@ static int run_verify(struct cli *c)
 		json_decref(problems); /* not allowed, ...: not a finding */
 		return n;
 	}
+	if (n >= 0 && has(c, O_EXPECT_HEAD)) {
+		char line[256];
+		if ((rc = event_at(c, want.seq, &got))) {
+			json_decref(problems);
+			return rc;
+		}
+		if (!got.found)
+			snprintf(line, sizeof line,
+				 "expected head: the log has no event %llu "
+				 "(it ends before it: events were removed)",
+				 (unsigned long long)want.seq);
+		else if (strcmp(got.hash, want.hash))
+			snprintf(line, sizeof line,
+				 "expected head: event %llu has hash %s, not "
+				 "%s (the log up to it was rewritten)",
+				 (unsigned long long)want.seq, got.hash,
+				 want.hash);
+		if (!got.found || strcmp(got.hash, want.hash)) {
+			json_array_append_new(problems, json_string(line));
+			n++;
+		}
+	}
 	if (n < 0)
 		verify_stopped(c, problems, c->subject);
-	return print_verdict(c, problems, n == 0);
+	json_t *h = NULL;
+	if (head.found) {
+		h = json_object();
+		json_object_set_new(h, "seq", json_integer((json_int_t)head.seq));
+		json_object_set_new(h, "hash", json_string(head.hash));
+	}
+	return print_verdict(c, problems, n == 0, h);
 }
 
 /* verify could not finish (the store failed, or it stopped after finding
@@ -1801,7 +1907,8 @@ static void verify_stopped(struct cli *c, json_t *problems,
 /* verify's answer: "ok" when the engine counted no problem (ok), else
  * its problems (as {ok, problems} with --json); takes problems.  Problems
  * are the result: exit 5 with nothing more. */
-static int print_verdict(struct cli *c, json_t *problems, bool ok)
+static int print_verdict(struct cli *c, json_t *problems, bool ok,
+			 json_t *head)
 {
 	size_t i;
 	json_t *p;
@@ -1810,8 +1917,16 @@ static int print_verdict(struct cli *c, json_t *problems, bool ok)
 		json_t *o = json_object();
 		json_object_set_new(o, "ok", json_boolean(ok));
 		json_object_set(o, "problems", problems);
+		if (head)
+			json_object_set(o, "head", head);
 		mpjson_print(stdout, o);
 		json_decref(o);
+	} else if (ok && head) {
+		/* as --expect-head takes it */
+		printf("ok (head %lld:%s)\n",
+		       (long long)json_integer_value(json_object_get(head,
+								       "seq")),
+		       json_string_value(json_object_get(head, "hash")));
 	} else if (ok) {
 		printf("ok\n");
 	} else {
@@ -1821,6 +1936,7 @@ static int print_verdict(struct cli *c, json_t *problems, bool ok)
 		}
 	}
 	json_decref(problems);
+	json_decref(head);
 	return ok ? 0 : -TL_ESTORAGE;
 }
 
@@ -2225,7 +2341,11 @@ int main(int argc, char **argv)
 	setlocale(LC_CTYPE, "C.UTF-8");
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("tasklog %s\n", tl_version());
-		return fflush(stdout) ? -TL_ESTORAGE : 0;
+		if (!fflush(stdout))
+			return 0;
+		fprintf(stderr, "tasklog: writing the standard output: %s\n",
+			strerror(errno));
+		return -TL_ESTORAGE;
 	}
 
 	/* What the command prints is kept in memory and written at the end,
@@ -2262,7 +2382,7 @@ int main(int argc, char **argv)
 			 * finding, in verify's shape (exit 5 all the same). */
 			json_t *problems = json_array();
 			verify_stopped(&c, problems, c.dir);
-			status = print_verdict(&c, problems, false);
+			status = print_verdict(&c, problems, false, NULL);
 			goto out;
 		}
 		if (rc) {
@@ -2313,10 +2433,13 @@ out:
 	if (ferror(stdout) && !werr)
 		werr = EIO;
 	free(out.p);
-	if (werr && done_durably)
+	if (werr && done_durably) {
 		say_done_anyway(strerror(werr));
-	else if (werr && !status)
+	} else if (werr && !status) {
+		fprintf(stderr, "tasklog: writing the standard output: %s\n",
+			strerror(werr));
 		status = -TL_ESTORAGE;
+	}
 	if (c.db)
 		tl_db_close(c.db);
 	free(c.tags);
