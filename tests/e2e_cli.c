@@ -904,6 +904,26 @@ Test(history, an_as_of_date_is_read_in_the_workspace_zone)
 	free(id);
 }
 
+/* For people, a full page ends with the option of the next one. */
+Test(history, log_for_people_names_its_next_page)
+{
+	tu_run r;
+	free(add_task("p"));
+	cr_assert_eq(tu_cli_text(&r, ws, "log", "--limit", "2", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	const char *last = strrchr(r.out, '\n');
+	cr_assert(last);
+	while (last > r.out && last[-1] != '\n')
+		last--;
+	cr_assert_str_eq(last, "next page: --from 3\n");
+	tu_run_release(&r);
+	char from[24];
+	snprintf(from, sizeof from, "%lld", tu_stat(ws, "last_seq"));
+	cr_assert_eq(tu_cli_text(&r, ws, "log", "--from", from, NULL), 0);
+	cr_assert_null(strstr(r.out, "next page"), "%s", r.out);
+	tu_run_release(&r);
+}
+
 Test(history, log_pages_through_every_event)
 {
 	tu_run r;

@@ -277,3 +277,86 @@ Test(export_cli, keeps_older_events_as_stored)
 	tu_run_release(&rl);
 	tu_rmrf(dir);
 }
+
+/* The lines of `export` with extra words, each parsed; *n of them. */
+static json_t **export_lines(size_t *n, const char *a, const char *b,
+			     const char *c2, const char *d)
+{
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "export", a, b, c2, d, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	json_t **v = lines_of(r.out, n);
+	tu_run_release(&r);
+	return v;
+}
+
+/* Filters AND-combine; each keeps exactly the events of the whole export
+ * that it names: by the member who made them, by "at". */
+Test(export_cli, filters_by_actor_and_time)
+{
+	const char *days[] = { "2026-03-03T10:00:00Z", "2026-03-04T10:00:00Z",
+			       "2026-03-05T10:00:00Z" };
+	for (int i = 0; i < 3; i++) {
+		const char *add[] = { "--now", days[i], "--as",
+				      i == 1 ? "admin" : "alice", "task",
+				      "add", "--title", "t", "--link",
+				      "lead:5", NULL };
+		free(tu_cli_id(ws, add));
+	}
+	size_t n, k;
+	json_t **all = export_lines(&n, NULL, NULL, NULL, NULL);
+	const char *since = "2026-03-04T00:00:00Z", *until = "2026-03-05";
+	int64_t lo = 0, hi = 0;
+	tl_err err;
+	cr_assert_eq(tl_time_parse(tl_s(since), 0, "UTC", "since", &lo, &err),
+		     0);
+	cr_assert_eq(tl_time_parse(tl_s(until), 0, "UTC", "until", &hi, &err),
+		     0);
+	struct {
+		const char *w[4];
+	} cases[] = {
+		{ { "--actor", "alice", NULL, NULL } },
+		{ { "--since", since, "--until", until } },
+		{ { "--actor", "alice", "--since", since } },
+	};
+	for (size_t c = 0; c < 3; c++) {
+		json_t **got = export_lines(&k, cases[c].w[0], cases[c].w[1],
+					    cases[c].w[2], cases[c].w[3]);
+		size_t want = 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *actor = tu_str(
+				json_object_get(all[i], "actor"), "id");
+			int64_t at;
+			cr_assert_eq(tl_time_parse(tl_s(tu_str(all[i], "at")),
+						   0, "UTC", "at", &at, &err),
+				     0);
+			bool by_alice = !strcmp(actor, "alice");
+			bool in = at >= lo && at < hi, after = at >= lo;
+			bool keep = c == 0 ? by_alice
+				  : c == 1 ? in
+					   : by_alice && after;
+			if (!keep)
+				continue;
+			cr_assert_lt(want, k, "case %zu: too few lines", c);
+			cr_assert(json_equal(got[want], all[i]),
+				  "case %zu: line %zu", c, want + 1);
+			want++;
+		}
+		cr_assert_eq(k, want, "case %zu: %zu lines, wanted %zu", c, k,
+			     want);
+		cr_assert_gt(k, 0, "case %zu: nothing kept", c);
+		free_lines(got, k);
+	}
+	free_lines(all, n);
+
+	tu_run r;
+	EXPECT(&r, 1, "export", "--actor", "bob");
+	cr_assert(tu_err_names(&r, "actor"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "export", "--since", "soon");
+	cr_assert(tu_err_names(&r, "since"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "export", "--until", "2026-13-01");
+	cr_assert(tu_err_names(&r, "until"), "%s", r.err);
+	tu_run_release(&r);
+}

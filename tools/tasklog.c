@@ -55,6 +55,7 @@ enum opt {
 	O_NO_VIEWS,                             /* verify */
 	O_COMPACT,                              /* backup */
 	O_EXPECT_HEAD,                          /* verify */
+	O_ACTOR, O_SINCE, O_UNTIL,              /* export */
 	O__COUNT
 };
 
@@ -106,6 +107,9 @@ static const struct optdef {
 	[O_NO_VIEWS] = { "no-views", false },
 	[O_COMPACT] = { "compact", false },
 	[O_EXPECT_HEAD] = { "expect-head", true },
+	[O_ACTOR] = { "actor", true },
+	[O_SINCE] = { "since", true },
+	[O_UNTIL] = { "until", true },
 };
 
 #define OPT(o) ((uint64_t)1 << (o))
@@ -212,7 +216,11 @@ static const struct command commands[] = {
 	{ "member", "update",
 	  "usage: tasklog member update ID [--name NAME] [--role admin|member] "
 	  "[--crm-access|--no-crm-access]\n\n"
-	  "Change a member (admins only).\n",
+	  "Change a member (admins only); what is not given stays.\n"
+	  "  --name NAME           display name\n"
+	  "  --role ROLE           admin or member\n"
+	  "  --crm-access          may see and edit tasks again\n"
+	  "  --no-crm-access       may not see or edit tasks\n",
 	  OPT(O_NAME) | OPT(O_ROLE) | OPT(O_CRM_ACCESS) |
 		  OPT(O_NO_CRM_ACCESS),
 	  1, 1, "member ID", OPEN_WRITE, TL_MEMBER_UPDATE, run_member_write },
@@ -243,6 +251,7 @@ static const struct command commands[] = {
 		   "cancelled\n"
 		   "  --notes N             up to 64 KiB\n"
 		   "  --tag T               repeatable\n"
+		   "  --pipeline P, --stage S  refused until pipelines exist\n"
 		   "  --id UUID             the task id (default: generated)\n"
 		   "  --idempotency-key K   a repeat returns the first result\n",
 		   OPT(O_TITLE) | OPT(O_LINK) | OPT(O_TYPE) | OPT(O_DUE) |
@@ -416,16 +425,26 @@ static const struct command commands[] = {
 	  OPT(O_FROM) | OPT(O_LIMIT) | OPT(O_STREAM), 0, 0, NULL, OPEN_LOG, 0,
 	  run_log },
 	{ NULL, "export",
-	  "usage: tasklog export [--from SEQ] [--stream ID]\n\n"
+	  "usage: tasklog export [--from SEQ] [--stream ID] [--actor ID]\n"
+	  "                      [--since TIME] [--until TIME]\n\n"
 	  "Print the log as it is when the command starts, oldest first, one "
 	  "event per\n"
 	  "line as JSON (JSON Lines), straight to the standard output.  A "
 	  "non-zero exit\n"
-	  "means that what was printed is not the whole of it.\n"
+	  "means that what was printed is not the whole of it.  Filters "
+	  "AND-combine.\n"
 	  "  --from SEQ            first seq (inclusive, default 1)\n"
 	  "  --stream ID           only this stream (a task id, member:ID "
-	  "or workspace)\n",
-	  OPT(O_FROM) | OPT(O_STREAM), 0, 0, NULL, OPEN_LOG, 0, run_export },
+	  "or workspace):\n"
+	  "                        the events about it\n"
+	  "  --actor ID            only the events this member (or "
+	  "parsa-assistant) made\n"
+	  "  --since TIME          only events at or after TIME (their "
+	  "\"at\")\n"
+	  "  --until TIME          only events before TIME\n",
+	  OPT(O_FROM) | OPT(O_STREAM) | OPT(O_ACTOR) | OPT(O_SINCE) |
+		  OPT(O_UNTIL),
+	  0, 0, NULL, OPEN_LOG, 0, run_export },
 	{ NULL, "verify",
 	  "usage: tasklog verify [--no-views] [--expect-head SEQ:HASH]\n\n"
 	  "Check the hash chain, seq contiguity, stream versions, that the\n"
@@ -1177,12 +1196,14 @@ static int run_log(struct cli *c)
 	}
 	/* A full page may have a next one; the reader of an empty next page
 	 * learns that the log ended there. */
+	char buf[24] = "";
 	if (k.seen == c->limit) {
-		char buf[24];
 		snprintf(buf, sizeof buf, "%" PRIu64, k.last_seq + 1);
 		cursor = json_string(buf);
 	}
 	print_list(c, k.items, cursor, human_event);
+	if (!c->json && buf[0]) /* as the other lists say it */
+		printf("next page: --from %s\n", buf);
 	json_decref(k.items);
 	return 0;
 }
@@ -1681,6 +1702,8 @@ struct exporter {
 	size_t len;
 	bool nomem;   /* a document could not be made */
 	int werr;     /* a write to the standard output failed: its errno */
+	tl_slice actor;         /* filters: p NULL for none */
+	int64_t since, until;   /* [since, until) of "at" */
 };
 
 static int write_all(int fd, const char *p, size_t n)
@@ -1713,10 +1736,15 @@ static int export_event(void *arg, const tl_event *ev)
 {
 	struct exporter *x = arg;
 	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-	json_t *v = doc_json(ev->raw, ev->raw_len);
 	char *big = NULL;
 	size_t n;
 
+	if (ev->at_ms < x->since || ev->at_ms >= x->until ||
+	    (x->actor.p && !(ev->actor_id.len == x->actor.len &&
+			     !memcmp(ev->actor_id.p, x->actor.p,
+				     x->actor.len))))
+		return 0;
+	json_t *v = doc_json(ev->raw, ev->raw_len);
 	if (!v || mpjson_nomem())
 		goto nomem;
 	/* room for the line, and one byte for its newline */
@@ -1750,9 +1778,33 @@ nomem:
 
 static int run_export(struct cli *c)
 {
-	struct exporter x = { .buf = malloc(EXPORT_BUF) };
+	struct exporter x = { .since = INT64_MIN, .until = INT64_MAX };
 	int rc;
 
+	if (has(c, O_SINCE) &&
+	    (rc = tl_time_parse(opt_slice(c, O_SINCE), cli_now(c),
+				cli_zone(c), "since", &x.since, &c->err)))
+		return rc;
+	if (has(c, O_UNTIL) &&
+	    (rc = tl_time_parse(opt_slice(c, O_UNTIL), cli_now(c),
+				cli_zone(c), "until", &x.until, &c->err)))
+		return rc;
+	if (has(c, O_ACTOR)) {
+		/* Members are never removed: every actor of the log is one. */
+		uint8_t *doc;
+		size_t len;
+		x.actor = opt_slice(c, O_ACTOR);
+		rc = tl_member_get(c->db, &c->ctx, x.actor, &doc, &len,
+				   &c->err);
+		if (rc == TL_ENOTFOUND || rc == TL_EINVALID)
+			return tl_err_set(&c->err, TL_EINVALID, "actor",
+					  "no member '%.64s'",
+					  c->val[O_ACTOR]);
+		if (rc)
+			return rc;
+		free(doc);
+	}
+	x.buf = malloc(EXPORT_BUF);
 	if (!stdout_open) {
 		free(x.buf);
 		return tl_err_set(&c->err, TL_ESTORAGE, "",
