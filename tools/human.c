@@ -491,16 +491,21 @@ void human_timeline(const json_t *up, const json_t *items,
 		w_actor = 16;
 	time_heading("AT", heading, sizeof heading);
 	w_at = time_width(heading);
-	w_sum = TABLE_WIDTH - (w_at + 2) - (w_actor + 2);
+	/* TASK: the end of its id, as the task table shows it */
+	w_sum = TABLE_WIDTH - (w_at + 2) - (w_actor + 2) - (8 + 2);
 	put_cell(heading, w_at, false);
 	put_cell("ACTOR", w_actor, false);
+	put_cell("TASK", 8, false);
 	put_cell("SUMMARY", w_sum, true);
 	putchar('\n');
 	json_array_foreach(items, i, e) {
+		char task[16];
 		short_time(str_or_dash(e, "at"), when);
 		put_cell(when, w_at, false);
 		put_cell(str_or_dash(json_object_get(e, "actor"), "id"),
 			 w_actor, false);
+		short_id(str_or_dash(e, "task"), task, sizeof task);
+		put_cell(task, 8, false);
 		put_cell(str_or_dash(e, "summary"), w_sum, true);
 		putchar('\n');
 	}
