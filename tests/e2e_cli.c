@@ -904,6 +904,53 @@ Test(history, an_as_of_date_is_read_in_the_workspace_zone)
 	free(id);
 }
 
+/* For people, a task's history says what each event changed, whatever
+ * its kind, from its data; within 80 columns. */
+Test(history, show_history_for_people_says_what_changed)
+{
+	tu_run r;
+	const char *add[] = { "--now", "2026-03-02T09:00:00Z", "task", "add",
+			      "--title", "Call Dana", "--link", "lead:9",
+			      "--assignee", "alice", NULL };
+	char *id = tu_cli_id(ws, add);
+	DO("task", "assign", id, "bob");
+	DO("task", "tag", id, "vip");
+	DO("task", "status", id, "in_progress");
+	DO("task", "update", id, "--title", "Call Dana now", "--due",
+	   "2026-03-05T10:00:00Z");
+	cr_assert_eq(tu_cli_text(&r, ws, "--tz", "UTC", "task", "show", id,
+				 "--history", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	const char *want[] = {
+		"created: title \"Call Dana\", type task, status todo",
+		"assigned: assignee alice \xe2\x86\x92 bob",
+		"tagged: tag vip",
+		"status_changed: status todo \xe2\x86\x92 in_progress",
+		"updated: title \"Call Dana\" \xe2\x86\x92 \"Call Dana now\"; "
+		"due_at none \xe2\x86\x92 2026-03-05 10:00",
+	};
+	const char *hist = strstr(r.out, "\nHistory\n");
+	cr_assert(hist, "%s", r.out);
+	cr_assert(strstr(hist, "SEQ  AT (UTC)"), "%s", hist);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char head[40];
+		snprintf(head, sizeof head, "%.30s", want[i]);
+		const char *line = strstr(hist, head);
+		cr_assert(line, "no line with %s:\n%s", head, hist);
+		/* as much as 80 columns leave of it */
+		size_t n = strcspn(line, "\n");
+		bool cut = n >= 3 && !strncmp(line + n - 3, "\xe2\x80\xa6", 3);
+		cr_assert(cut ? !strncmp(line, want[i], n - 3)
+			      : n == strlen(want[i]) &&
+					!strncmp(line, want[i], n),
+			  "%.*s", (int)n, line);
+	}
+	tu_check_width(r.out);
+	tu_run_release(&r);
+	free(id);
+}
+
 /* For people, a full page ends with the option of the next one. */
 Test(history, log_for_people_names_its_next_page)
 {

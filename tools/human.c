@@ -569,3 +569,130 @@ void human_marked(const json_t *r)
 		printf(" %" JSON_INTEGER_FORMAT, json_integer_value(id));
 	putchar('\n');
 }
+
+/* ---- a task's history for people ----------------------------------------- */
+
+/* A value of an event's data as people read it: times on the zone's
+ * clock to the minute, a link as TYPE:ID, a list joined by commas, null
+ * as "none", titles and notes quoted. */
+static void put_value(FILE *f, const char *key, const json_t *v)
+{
+	size_t i;
+	const json_t *x;
+	char when[17];
+	size_t kl = strlen(key);
+
+	if (json_is_null(v)) {
+		fputs("none", f);
+	} else if (json_is_string(v) && kl > 3 &&
+		   !strcmp(key + kl - 3, "_at")) {
+		short_time(json_string_value(v), when);
+		fputs(when, f);
+	} else if (json_is_string(v) &&
+		   (!strcmp(key, "title") || !strcmp(key, "notes"))) {
+		fprintf(f, "\"%s\"", json_string_value(v));
+	} else if (json_is_string(v)) {
+		fputs(json_string_value(v), f);
+	} else if (json_is_object(v) && json_object_get(v, "type") &&
+		   json_object_get(v, "id")) {
+		fprintf(f, "%s:%s", str_or_dash(v, "type"),
+			str_or_dash(v, "id"));
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			if (i)
+				fputc(',', f);
+			put_value(f, key, x);
+		}
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		fputs(s ? s : "?", f);
+		free(s);
+	}
+}
+
+/* What an event did, from its data, whatever its type: "title "A" →
+ * "B"; due_at none → 2026-03-05 10:00" for the changes and previous
+ * values it carries, else its fields that are set ("tag vip"). */
+static void put_change(FILE *f, const json_t *data)
+{
+	const json_t *ch = json_object_get(data, "changes"),
+		     *prev = json_object_get(data, "previous"), *v;
+	const char *k;
+	bool first = true;
+
+	if (json_is_object(ch) && json_is_object(prev)) {
+		json_object_foreach((json_t *)ch, k, v) {
+			fprintf(f, "%s%s ", first ? "" : "; ", k);
+			put_value(f, k, json_object_get(prev, k));
+			fputs(" \xe2\x86\x92 ", f); /* → */
+			put_value(f, k, v);
+			first = false;
+		}
+		return;
+	}
+	json_object_foreach((json_t *)data, k, v) {
+		if (prev && !strcmp(k, "previous"))
+			continue;
+		if (!prev && (json_is_null(v) ||
+			      (json_is_array(v) && !json_array_size(v))))
+			continue; /* what a new task leaves unset */
+		fprintf(f, "%s%s ", first ? "" : ", ", k);
+		if (prev) { /* one field and what it was */
+			put_value(f, k, prev);
+			fputs(" \xe2\x86\x92 ", f);
+		}
+		put_value(f, k, v);
+		first = false;
+	}
+}
+
+void human_history(const json_t *events)
+{
+	size_t i, w_seq = 3, w_at, w_actor = 5, w_what;
+	const json_t *e;
+	char heading[96], when[17], seq[24];
+
+	json_array_foreach(events, i, e) {
+		w_seq = max_size(w_seq,
+				 (size_t)snprintf(seq, sizeof seq,
+						  "%" JSON_INTEGER_FORMAT,
+						  json_integer_value(
+							  json_object_get(
+								  e, "seq"))));
+		w_actor = max_size(w_actor,
+				   text_width(str_or_dash(
+					   json_object_get(e, "actor"), "id")));
+	}
+	if (w_actor > 16)
+		w_actor = 16;
+	time_heading("AT", heading, sizeof heading);
+	w_at = time_width(heading);
+	w_what = title_width(w_seq + 2 + w_at + 2 + w_actor + 2);
+	printf("%*s  ", (int)w_seq, "SEQ");
+	put_cell(heading, w_at, false);
+	put_cell("ACTOR", w_actor, false);
+	put_cell("WHAT", w_what, true);
+	putchar('\n');
+	json_array_foreach(events, i, e) {
+		const char *type = str_or_dash(e, "type");
+		membuf m;
+		FILE *f = membuf_open(&m);
+		if (f) {
+			/* "task.assigned" as "assigned": the task is known */
+			fputs(strncmp(type, "task.", 5) ? type : type + 5, f);
+			fputs(": ", f);
+			put_change(f, json_object_get(e, "data"));
+		}
+		bool ok = membuf_close(f, &m);
+		printf("%*" JSON_INTEGER_FORMAT "  ", (int)w_seq,
+		       json_integer_value(json_object_get(e, "seq")));
+		short_time(str_or_dash(e, "at"), when);
+		put_cell(when, w_at, false);
+		put_cell(str_or_dash(json_object_get(e, "actor"), "id"),
+			 w_actor, false);
+		/* out of memory: membuf_nomem() keeps the page from print */
+		put_cell(ok && m.p ? m.p : type, w_what, true);
+		free(m.p);
+		putchar('\n');
+	}
+}

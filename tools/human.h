@@ -26,6 +26,8 @@ void human_task(const json_t *task);
 void human_member(const json_t *member);
 /* One event of the log on one line: seq, at, type, stream, actor. */
 void human_event(const json_t *event);
+/* A task's events as a table: SEQ, AT, ACTOR and WHAT each changed. */
+void human_history(const json_t *events);
 /* `notifications read`'s answer: "marked read for MEMBER: ID...". */
 void human_marked(const json_t *result);
 

@@ -1281,12 +1281,9 @@ static int run_task_show(struct cli *c)
 			mpjson_print(stdout, o);
 			json_decref(o);
 		} else {
-			size_t i;
-			json_t *e;
 			human_task(task);
 			printf("\nHistory\n");
-			json_array_foreach(k.items, i, e)
-				human_event(e);
+			human_history(k.items);
 		}
 	}
 	json_decref(k.items);
