@@ -1885,10 +1885,13 @@ static int run_verify(struct cli *c)
 	/* The head before the check, which verifies at least up to it (the
 	 * log only grows): a stable anchor for the next audit. */
 	memset(&head, 0, sizeof head);
-	if (!tl_db_stats(c->db, &c->ctx, &st, &c->err) && st.last_seq &&
-	    event_at(c, st.last_seq, &head))
-		head.found = false;
-	memset(&c->err, 0, sizeof c->err); /* verify says what failed */
+	if (((rc = tl_db_stats(c->db, &c->ctx, &st, &c->err)) ||
+	     (st.last_seq && (rc = event_at(c, st.last_seq, &head)))) &&
+	    strstr(c->err.message, "out of memory"))
+		return rc; /* as any read that runs out: said, nothing else */
+	if (rc)
+		head.found = false; /* verify says what failed */
+	memset(&c->err, 0, sizeof c->err);
 	c->err.index = -1;
 
 	json_t *problems = json_array();
