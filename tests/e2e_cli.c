@@ -6,6 +6,9 @@
  * tested one class per test: the exit status, that the one stderr line
  * names the field, and that nothing was appended (`stats` events).
  */
+#include <ctype.h>
+#include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -912,6 +915,20 @@ Test(history, show_history_for_people_says_what_changed)
 	const char *add[] = { "--now", "2026-03-02T09:00:00Z", "task", "add",
 			      "--title", "Call Dana", "--link", "lead:9",
 			      "--assignee", "alice", NULL };
+	const char *quoted[] = { "task", "add", "--title", "Say \"hi\"",
+				 "--link", "lead:9", NULL };
+	char *q = tu_cli_id(ws, quoted);
+	DO("task", "delete", q);
+	cr_assert_eq(tu_cli_text(&r, ws, "task", "show", q, "--history",
+				 NULL),
+		     0);
+	/* a title's quotes escaped as JSON would; an event without data
+	 * names itself alone */
+	cr_assert(strstr(r.out, "created: title \"Say \\\"hi\\\"\""), "%s",
+		  r.out);
+	cr_assert(strstr(r.out, "  deleted\n"), "%s", r.out);
+	tu_run_release(&r);
+	free(q);
 	char *id = tu_cli_id(ws, add);
 	DO("task", "assign", id, "bob");
 	DO("task", "tag", id, "vip");
@@ -1393,20 +1410,70 @@ Test(cli, verify_checks_an_expected_head)
 	OK(&r, "verify", "--expect-head", anchor);
 	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
 	tu_run_release(&r);
+	for (char *p = anchor; *p; p++) /* either case */
+		*p = (char)toupper((unsigned char)*p);
+	OK(&r, "verify", "--expect-head", anchor);
+	tu_run_release(&r);
 	EXPECT(&r, 5, "verify", "--expect-head", other);
 	cr_assert(strstr(r.out, "was rewritten"), "%s", r.out);
+	/* a failing verify still names the head it checked */
+	cr_assert_eq(tu_int(json_object_get(r.json, "head"), "seq"),
+		     tu_stat(ws, "last_seq"));
 	tu_run_release(&r);
 	EXPECT(&r, 5, "verify", "--expect-head", past);
 	cr_assert(strstr(r.out, "has no event"), "%s", r.out);
 	tu_run_release(&r);
 	const char *bad[] = { "12", "x:ab", "0:" "0000000000000000000000000"
 				  "000000000000000000000000000000000000000",
-			      "3:abc" };
+			      "3:abc", "+3:" "00000000000000000000000000000000"
+				       "00000000000000000000000000000000",
+			      "18446744073709551616:" "000000000000000000000"
+			      "0000000000000000000000000000000000000000000" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		EXPECT(&r, 1, "verify", "--expect-head", bad[i]);
-		cr_assert(tu_err_names(&r, "expect-head"), "%s", r.err);
+		cr_assert(tu_err_names(&r, "expect_head"), "%s", r.err);
 		tu_run_release(&r);
 	}
+}
+
+/* A gap in the log where the pinned head was: "no event", not the hash
+ * of the next one. */
+Test(cli, verify_expected_head_in_a_gap_is_missing)
+{
+	tu_run r;
+	free(add_task("one"));
+	free(add_task("two"));
+	OK(&r, "verify");
+	long long seq = tu_int(json_object_get(r.json, "head"), "seq") - 1;
+	tu_run_release(&r);
+	char from[24], anchor[128];
+	snprintf(from, sizeof from, "%lld", seq);
+	OK(&r, "log", "--from", from, "--limit", "1");
+	snprintf(anchor, sizeof anchor, "%lld:%s", seq,
+		 tu_str(json_array_get(json_object_get(r.json, "items"), 0),
+			"hash"));
+	tu_run_release(&r);
+
+	/* Take event seq out of the log with LMDB itself. */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t key[8];
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)((unsigned long long)seq >> (56 - 8 * i));
+	MDB_val k = { 8, key };
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
+	cr_assert_eq(mdb_env_open(env, ws, 0, 0644), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "events", 0, &dbi), 0);
+	cr_assert_eq(mdb_del(txn, dbi, &k, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	EXPECT(&r, 5, "verify", "--no-views", "--expect-head", anchor);
+	cr_assert(strstr(r.out, "the log has no event"), "%s", r.out);
+	tu_run_release(&r);
 }
 
 /* 12 tasks titled title added, then the path of data.mdb in path and a
@@ -2183,7 +2250,11 @@ Test(cli, a_failed_write_to_the_standard_output_says_so)
 {
 	const char *const cmds[] = { "task list", "log", "stats",
 				     "member list", "--json stats",
-				     "task list --help" };
+				     "task list --help",
+				     /* with problems: exit 5 already */
+				     "verify --expect-head 9999:"
+				     "0000000000000000000000000000000000000000"
+				     "000000000000000000000000" };
 	tu_opts o = { .bin = "/bin/sh" };
 	tu_run r;
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

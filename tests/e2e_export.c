@@ -349,9 +349,26 @@ Test(export_cli, filters_by_actor_and_time)
 	}
 	free_lines(all, n);
 
+	/* the system's own events (the workspace and its first admin) */
+	json_t **sys = export_lines(&k, "--actor", "parsa-assistant", NULL,
+				    NULL);
+	cr_assert_geq(k, 2);
+	for (size_t i = 0; i < k; i++)
+		cr_assert_str_eq(tu_str(json_object_get(sys[i], "actor"), "id"),
+				 "parsa-assistant");
+	free_lines(sys, k);
+
 	tu_run r;
 	EXPECT(&r, 1, "export", "--actor", "bob");
 	cr_assert(tu_err_names(&r, "actor"), "%s", r.err);
+	tu_run_release(&r);
+	/* arguments before look-ups: a malformed id before an unknown --as */
+	EXPECT(&r, 1, "--as", "zed", "export", "--actor", "Bad Id");
+	cr_assert(tu_err_names(&r, "actor"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "export", "--since", "2026-03-05", "--until",
+	       "2026-03-04");
+	cr_assert(tu_err_names(&r, "until"), "%s", r.err);
 	tu_run_release(&r);
 	EXPECT(&r, 1, "export", "--since", "soon");
 	cr_assert(tu_err_names(&r, "since"), "%s", r.err);

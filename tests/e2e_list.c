@@ -727,6 +727,11 @@ Test(zone_cli, a_task_and_the_log_show_full_times_with_their_offset)
 	OK(&r, "--now", T0, "task", "show", id);
 	cr_assert_str_eq(tu_str(r.json, "due_at"), "2026-07-01T09:30:00.000Z");
 	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "log", NULL), 0); /* Berlin */
+	cr_assert(strstr(line_with(r.out, "task.created"),
+			 "2026-03-02T10:00:00.000+01:00"),
+		  "%s", r.out);
+	tu_run_release(&r);
 	cr_assert_eq(tu_cli_text(&r, ws, "--tz", "UTC", "log", NULL), 0);
 	cr_assert(strstr(line_with(r.out, "task.created"),
 			 "2026-03-02T09:00:00.000Z"),

@@ -590,7 +590,9 @@ static void put_value(FILE *f, const char *key, const json_t *v)
 		fputs(when, f);
 	} else if (json_is_string(v) &&
 		   (!strcmp(key, "title") || !strcmp(key, "notes"))) {
-		fprintf(f, "\"%s\"", json_string_value(v));
+		char *q = json_dumps(v, JSON_ENCODE_ANY); /* "..." escaped */
+		fputs(q ? q : "?", f);
+		free(q);
 	} else if (json_is_string(v)) {
 		fputs(json_string_value(v), f);
 	} else if (json_is_object(v) && json_object_get(v, "type") &&
@@ -680,8 +682,11 @@ void human_history(const json_t *events)
 		if (f) {
 			/* "task.assigned" as "assigned": the task is known */
 			fputs(strncmp(type, "task.", 5) ? type : type + 5, f);
-			fputs(": ", f);
-			put_change(f, json_object_get(e, "data"));
+			const json_t *d = json_object_get(e, "data");
+			if (json_object_size(d)) {
+				fputs(": ", f);
+				put_change(f, d);
+			}
 		}
 		bool ok = membuf_close(f, &m);
 		printf("%*" JSON_INTEGER_FORMAT "  ", (int)w_seq,

@@ -32,6 +32,7 @@
 #include "membuf.h"
 #include "tasklog_projections.h"
 #include "tasklog.h"
+#include "tasklog_view.h" /* tl_member_id_valid */
 
 #define DEFAULT_DB "./tasklog-data"
 #define DEFAULT_LIMIT 50
@@ -1786,17 +1787,23 @@ static int run_export(struct cli *c)
 	    (rc = tl_time_parse(opt_slice(c, O_UNTIL), cli_now(c),
 				cli_zone(c), "until", &x.until, &c->err)))
 		return rc;
-	if (has(c, O_ACTOR)) {
-		/* Members are never removed: every actor of the log is one. */
+	if (has(c, O_SINCE) && has(c, O_UNTIL) && x.until <= x.since)
+		return usage_error(c, "until", "must be after --since");
+	x.actor = opt_slice(c, O_ACTOR);
+	if (x.actor.p && !tl_member_id_valid(x.actor) &&
+	    strcmp(x.actor.p, TL_SYSTEM_USER))
+		return usage_error(c, "actor", "not a member id: \"%.64s\"",
+				   x.actor.p);
+	if (x.actor.p) {
+		/* Arguments first, then this look-up.  Members are never
+		 * removed: every actor of the log is one. */
 		uint8_t *doc;
 		size_t len;
-		x.actor = opt_slice(c, O_ACTOR);
 		rc = tl_member_get(c->db, &c->ctx, x.actor, &doc, &len,
 				   &c->err);
-		if (rc == TL_ENOTFOUND || rc == TL_EINVALID)
+		if (rc == TL_ENOTFOUND)
 			return tl_err_set(&c->err, TL_EINVALID, "actor",
-					  "no member '%.64s'",
-					  c->val[O_ACTOR]);
+					  "no member '%s'", c->val[O_ACTOR]);
 		if (rc)
 			return rc;
 		free(doc);
@@ -1846,8 +1853,8 @@ static int event_at(struct cli *c, uint64_t seq, struct head *h)
 	memset(h, 0, sizeof *h);
 	int rc = tl_log_read(c->db, &c->ctx, seq, 1, (tl_slice){ 0 },
 			     take_head, h, &c->err);
-	if (rc == 0 && h->found && h->seq != seq)
-		h->found = false; /* a gap: the next one */
+	if (rc == 1 && h->seq != seq)
+		h->found = false; /* a gap: that was the next one */
 	return rc == 1 ? 0 : rc;
 }
 
@@ -1865,7 +1872,7 @@ static int parse_head(struct cli *c, struct head *want)
 	for (int i = 0; hex && i < 64; i++)
 		hex = isxdigit((unsigned char)colon[1 + i]);
 	if (!seq || errno || end != colon || !hex)
-		return usage_error(c, "expect-head",
+		return usage_error(c, "expect_head",
 				   "give SEQ:HASH as verify printed it (a seq, "
 				   "':', 64 hex digits)");
 	want->seq = seq;
@@ -2487,10 +2494,10 @@ out:
 	free(out.p);
 	if (werr && done_durably) {
 		say_done_anyway(strerror(werr));
-	} else if (werr && !status) {
+	} else if (werr) { /* also after verify's problems, or an error */
 		fprintf(stderr, "tasklog: writing the standard output: %s\n",
 			strerror(werr));
-		status = -TL_ESTORAGE;
+		status = status ? status : -TL_ESTORAGE;
 	}
 	if (c.db)
 		tl_db_close(c.db);
