@@ -197,6 +197,12 @@ Test(oom, every_allocation_failing_in_reading_commands)
 	const char *const log[] = { "--json", "log", NULL };
 	const char *const export[] = { "export", NULL };
 	const char *const export_json[] = { "--json", "export", NULL };
+	const char *const export_actor[] = { "export", "--actor", "admin",
+					     "--since", "2020-01-01", NULL };
+	const char *const show_text[] = { "--now", now, "task", "show", task,
+					  "--history", NULL };
+	const char *const timeline_text[] = { "--now", now, "timeline",
+					      "lead:1", NULL };
 	const char *const members[] = { "member", "list", NULL };
 	const char *const stats[] = { "--json", "stats", NULL };
 	const char *const verify[] = { "--json", "verify", NULL };
@@ -213,6 +219,9 @@ Test(oom, every_allocation_failing_in_reading_commands)
 		{ log, "log" },
 		{ export, "export" },
 		{ export_json, "export --json" },
+		{ export_actor, "export --actor --since" },
+		{ show_text, "task show --history (people)" },
+		{ timeline_text, "timeline (people)" },
 		{ members, "member list" },
 		{ stats, "stats" },
 		{ verify, "verify" },
