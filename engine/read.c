@@ -3,10 +3,13 @@
  * or as of a past time, statistics, and verify, which proves that the log
  * was not altered and that every stored state is the fold of the log.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -344,6 +347,56 @@ out_txn:
 out:
 	msgpack_zone_destroy(&zone);
 	return rc;
+}
+
+int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
+		uint64_t *free_bytes, tl_err *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_envinfo info;
+	MDB_stat st;
+	tl_member actor;
+	msgpack_zone zone;
+	char path[PATH_MAX + 16];
+	struct stat fs;
+	uint64_t pages = 0;
+	int rc;
+
+	*file_bytes = *free_bytes = 0;
+	snprintf(path, sizeof path, "%s/data.mdb", db->dir);
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
+	msgpack_zone_destroy(&zone);
+	if (rc)
+		return rc;
+	/* LMDB's free list (database 0): each record lists pages freed by
+	 * one transaction, its first word their count. */
+	if ((rc = mdb_cursor_open(txn, 0, &cur))) {
+		mdb_txn_abort(txn);
+		return tl_mdb_err(err, rc, "read the free list");
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+		if (v.mv_size >= sizeof(size_t))
+			pages += *(const size_t *)v.mv_data;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "read the free list");
+	if (stat(path, &fs) != 0)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", path,
+				  strerror(errno));
+	mdb_env_info(db->env, &info);
+	mdb_env_stat(db->env, &st);
+	uint64_t used = (info.me_last_pgno + 1) * (uint64_t)st.ms_psize;
+	*file_bytes = (uint64_t)fs.st_size;
+	*free_bytes = pages * st.ms_psize +
+		      (*file_bytes > used ? *file_bytes - used : 0);
+	if (*free_bytes > *file_bytes)
+		*free_bytes = *file_bytes;
+	return 0;
 }
 
 /* ---- verify ------------------------------------------------------------ */

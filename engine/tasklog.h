@@ -408,6 +408,12 @@ typedef struct tl_stats {
 } tl_stats;
 /* Counts of the workspace into *out, for an actor with CRM access. */
 TL_API int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err);
+/* The size of the data file, and how much of it is free pages (LMDB's
+ * free list, and the file past its last page in use): the space that a
+ * compacting backup (TL_BACKUP_COMPACT) leaves out.  For an actor with
+ * CRM access. */
+TL_API int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
+		       uint64_t *free_bytes, tl_err *err);
 
 /* Check the hash chain, seq contiguity, stream versions, that the stored
  * task states equal a fresh fold of the log, and every view.  Each

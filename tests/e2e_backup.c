@@ -189,6 +189,12 @@ Test(backup_cli, compact_copy_leaves_out_free_pages)
 	cr_assert_lt(file_size(small), file_size(plain),
 		     "compact %lld, plain %lld", file_size(small),
 		     file_size(plain));
+	/* stats says how much a compact copy leaves out */
+	cr_assert_eq(tu_stat(ws, "file_size"), file_size(ws));
+	cr_assert_eq(tu_stat(small, "file_size"), file_size(small));
+	long long freed = tu_stat(ws, "file_free");
+	cr_assert_gt(freed, 0, "two rebuilds freed nothing");
+	cr_assert_lt(tu_stat(small, "file_free"), freed);
 	verifies(plain);
 	verifies(small);
 	same_workspace(ws, small);

@@ -1336,7 +1336,8 @@ Test(cli, stats_for_people_match_the_json)
 	cr_assert_eq(tu_cli_text(&r, ws, "stats", NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	const char *names[] = { "events", "tasks", "active", "members",
-				"last_seq", "map_size", "map_used" };
+				"last_seq", "map_size", "map_used",
+				"file_size", "file_free" };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		char want[80];
 		snprintf(want, sizeof want, "\n%s", names[i]);

@@ -675,6 +675,9 @@ static int step_reads(tl_db *db, digest *d, tl_err *err)
 	if ((rc = tl_db_stats(db, &admin, &st, err)))
 		return rc;
 	digest_add(d, &st.tasks, sizeof st.tasks);
+	uint64_t file, free_bytes; /* sizes: verify's builds change them */
+	if ((rc = tl_db_space(db, &admin, &file, &free_bytes, err)))
+		return rc;
 	if ((rc = tl_task_list(db, &admin, &q, digest_doc, d, next, err)) ||
 	    (rc = tl_task_list(db, &admin, &qs, digest_doc, d, next, err)))
 		return rc;

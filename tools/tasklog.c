@@ -1999,33 +1999,53 @@ static int print_verdict(struct cli *c, json_t *problems, bool ok,
 	return ok ? 0 : -TL_ESTORAGE;
 }
 
+/* " (12.3 MiB)" for people beside a count of bytes. */
+static const char *mib(uint64_t bytes, char buf[32])
+{
+	snprintf(buf, 32, " (%.1f MiB)", (double)bytes / (1024.0 * 1024.0));
+	return buf;
+}
+
 static int run_stats(struct cli *c)
 {
 	tl_stats s;
+	uint64_t file, free_bytes;
+	char b1[32], b2[32], b3[32], b4[32];
 	int rc = tl_db_stats(c->db, &c->ctx, &s, &c->err);
 
-	if (rc)
+	if (rc || (rc = tl_db_space(c->db, &c->ctx, &file, &free_bytes,
+				    &c->err)))
 		return rc;
 	if (c->json) {
 		json_t *o = json_pack(
-			"{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			"events", (json_int_t)s.events,
 			"tasks", (json_int_t)s.tasks,
 			"active", (json_int_t)s.active,
 			"members", (json_int_t)s.members,
 			"last_seq", (json_int_t)s.last_seq,
 			"map_size", (json_int_t)s.map_size,
-			"map_used", (json_int_t)s.map_used);
+			"map_used", (json_int_t)s.map_used,
+			"file_size", (json_int_t)file,
+			"file_free", (json_int_t)free_bytes);
 		mpjson_print(stdout, o);
 		json_decref(o);
 	} else {
-		printf("events    %" PRIu64 "\n", s.events);
-		printf("tasks     %" PRIu64 "\n", s.tasks);
-		printf("active    %" PRIu64 "\n", s.active);
-		printf("members   %" PRIu64 "\n", s.members);
-		printf("last_seq  %" PRIu64 "\n", s.last_seq);
-		printf("map_size  %" PRIu64 "\n", s.map_size);
-		printf("map_used  %" PRIu64 "\n", s.map_used);
+		printf("events     %" PRIu64 "\n", s.events);
+		printf("tasks      %" PRIu64 "\n", s.tasks);
+		printf("active     %" PRIu64 "\n", s.active);
+		printf("members    %" PRIu64 "\n", s.members);
+		printf("last_seq   %" PRIu64 "\n", s.last_seq);
+		printf("map_size   %" PRIu64 "%s\n", s.map_size,
+		       mib(s.map_size, b1));
+		printf("map_used   %" PRIu64 "%s\n", s.map_used,
+		       mib(s.map_used, b2));
+		printf("file_size  %" PRIu64 "%s\n", file, mib(file, b3));
+		printf("file_free  %" PRIu64 "%s%s\n", free_bytes,
+		       mib(free_bytes, b4),
+		       free_bytes > file / 4 ? ": backup --compact leaves it "
+					       "out"
+					     : "");
 	}
 	return 0;
 }
