@@ -468,12 +468,24 @@ void human_member_table(const json_t *items)
 	}
 }
 
+/* The ACTOR column of a list of events or timeline entries: as wide as
+ * its widest actor id, from 5 ("ACTOR") to 16 columns. */
+static size_t actor_width(const json_t *items)
+{
+	size_t i, w = 5;
+	const json_t *e;
+	json_array_foreach(items, i, e)
+		w = max_size(w, text_width(str_or_dash(json_object_get(e,
+							"actor"), "id")));
+	return w > 16 ? 16 : w;
+}
+
 /* Upcoming tasks as the task table, then the history: AT, ACTOR and as
  * much of the SUMMARY as fits 80 columns. */
 void human_timeline(const json_t *up, const json_t *items,
 			   const char *next)
 {
-	size_t i, w_actor = 5, w_sum, w_at;
+	size_t i, w_actor = actor_width(items), w_sum, w_at;
 	const json_t *e;
 	char when[17], heading[96];
 
@@ -483,12 +495,6 @@ void human_timeline(const json_t *up, const json_t *items,
 		putchar('\n');
 	}
 	puts("History");
-	json_array_foreach(items, i, e)
-		w_actor = max_size(w_actor,
-				   text_width(str_or_dash(json_object_get(e,
-						"actor"), "id")));
-	if (w_actor > 16)
-		w_actor = 16;
 	time_heading("AT", heading, sizeof heading);
 	w_at = time_width(heading);
 	/* TASK: the end of its id, as the task table shows it */
@@ -650,23 +656,17 @@ static void put_change(FILE *f, const json_t *data)
 
 void human_history(const json_t *events)
 {
-	size_t i, w_seq = 3, w_at, w_actor = 5, w_what;
+	size_t i, w_seq = 3, w_at, w_actor = actor_width(events), w_what;
 	const json_t *e;
 	char heading[96], when[17], seq[24];
 
-	json_array_foreach(events, i, e) {
+	json_array_foreach(events, i, e)
 		w_seq = max_size(w_seq,
 				 (size_t)snprintf(seq, sizeof seq,
 						  "%" JSON_INTEGER_FORMAT,
 						  json_integer_value(
 							  json_object_get(
 								  e, "seq"))));
-		w_actor = max_size(w_actor,
-				   text_width(str_or_dash(
-					   json_object_get(e, "actor"), "id")));
-	}
-	if (w_actor > 16)
-		w_actor = 16;
 	time_heading("AT", heading, sizeof heading);
 	w_at = time_width(heading);
 	w_what = title_width(w_seq + 2 + w_at + 2 + w_actor + 2);
