@@ -1349,11 +1349,10 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 	return 0;
 }
 
-int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
-		tl_result *results, tl_err *err)
+int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
+		  void *arg, bool *commit_failed, tl_err *err)
 {
-	if (err)
-		err->index = -1;
+	*commit_failed = false;
 	if (t->need_grow)
 		return tl_err_set(err, TL_EAGAIN, "storage",
 				  "map full: abort this transaction, then run its requests again");
@@ -1370,11 +1369,10 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	t->cur = child;
 	t->cursors_of = NULL;
 	tl_views_defer_mark(t->db);
-	rc = run_cmds(t, ctx, cmds, n, results, err);
+	rc = fn(t, arg, err);
 	if (rc == 0 && (rc = mdb_txn_commit(child))) {
 		rc = tl_mdb_err(err, rc, "commit nested");
-		for (size_t i = 0; results && i < n; i++)
-			tl_result_release(&results[i]);
+		*commit_failed = true;
 	} else if (rc) {
 		mdb_txn_abort(child);
 	}
@@ -1390,6 +1388,32 @@ int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		if (rc == TL_EAGAIN)
 			t->need_grow = true;
 	}
+	return rc;
+}
+
+struct exec_args {
+	const tl_ctx *ctx;
+	const tl_cmd *cmds;
+	size_t n;
+	tl_result *results;
+};
+
+static int exec_nested(tl_txn *t, void *arg, tl_err *err)
+{
+	struct exec_args *a = arg;
+	return run_cmds(t, a->ctx, a->cmds, a->n, a->results, err);
+}
+
+int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
+		tl_result *results, tl_err *err)
+{
+	struct exec_args a = { ctx, cmds, n, results };
+	bool commit_failed;
+	if (err)
+		err->index = -1;
+	int rc = tl_txn_nested(t, exec_nested, &a, &commit_failed, err);
+	for (size_t i = 0; commit_failed && results && i < n; i++)
+		tl_result_release(&results[i]);
 	return rc;
 }
 

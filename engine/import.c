@@ -325,3 +325,33 @@ int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 			return rc;
 	}
 }
+
+struct import_args {
+	const uint8_t *const *recs;
+	const size_t *lens;
+	size_t n;
+};
+
+static int import_nested(tl_txn *t, void *arg, tl_err *err)
+{
+	struct import_args *a = arg;
+	for (size_t i = 0; i < a->n; i++) {
+		int rc = import_one(t, a->recs[i], a->lens[i], err);
+		if (rc) {
+			if (err)
+				err->index = (int)i;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int tl_txn_import(tl_txn *t, const uint8_t *const *recs, const size_t *lens,
+		  size_t n, tl_err *err)
+{
+	struct import_args a = { recs, lens, n };
+	bool commit_failed;
+	if (err)
+		err->index = -1;
+	return tl_txn_nested(t, import_nested, &a, &commit_failed, err);
+}

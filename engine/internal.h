@@ -208,6 +208,13 @@ struct tl_txn {
 	MDB_cursor *c_events, *c_streams, *c_tasks;
 };
 
+/* Run fn in a transaction nested in t (tl_txn_exec's and tl_txn_import's
+ * way): when it fails, t is as before it (seqs, hash, counts, the views'
+ * deferred writes), and TL_EAGAIN marks t to be given up.
+ * *commit_failed says the nested commit was what failed. */
+int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
+		  void *arg, bool *commit_failed, tl_err *err);
+
 /* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
  * mdb_cursor_open's code (*slot NULL then). */
 int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
@@ -496,12 +503,6 @@ int tl_member_fold(tl_member *m, const msgpack_object *d, bool added);
 int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
 			 tl_err *err);
-
-/* The actor resolved, allowed, and an admin ("WHAT is for admins"
- * otherwise); in a read transaction that is over on return (it adopts a
- * map grown by another process). */
-int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
-		  tl_err *err);
 
 /* A read transaction with the actor resolved and allowed. */
 int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,

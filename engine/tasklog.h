@@ -341,6 +341,14 @@ TL_API void tl_txn_abort(tl_txn *txn);
  * events inside the transaction, so they must not announce them). */
 TL_API void tl_txn_seqs(const tl_txn *txn, uint64_t *first, uint64_t *end);
 
+/* Whether ctx's actor may run an admin's job: TL_EFORBIDDEN (field "as",
+ * "WHAT is for admins") unless it is a member with CRM access and the
+ * admin role; TL_EINVALID/TL_ENOTFOUND as any command for an actor that
+ * is not one.  For a program that checks before a job of its own, as
+ * `tasklog import --events` does before tl_log_import. */
+TL_API int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
+		  tl_err *err);
+
 /* Append event records made elsewhere (another workspace's log, an older
  * release's log), each as stored: a msgpack map with its hash.  Record i
  * must carry the next seq, chain to the previous hash and carry its
@@ -349,6 +357,12 @@ TL_API void tl_txn_seqs(const tl_txn *txn, uint64_t *first, uint64_t *end);
  * the failing record. */
 TL_API int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 		  size_t n, tl_err *err);
+/* The same as one request of a group commit: records appended in a
+ * transaction nested in txn (see tl_txn_exec), so that a failing call
+ * leaves txn as it was; err->index names the failing record.  TL_EAGAIN:
+ * as from tl_txn_exec. */
+TL_API int tl_txn_import(tl_txn *txn, const uint8_t *const *recs,
+		  const size_t *lens, size_t n, tl_err *err);
 
 /* ---- reading --------------------------------------------------------- */
 

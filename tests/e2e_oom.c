@@ -28,7 +28,7 @@
 #define UNDER_SANITIZER 0
 #endif
 
-static char *ws;
+static char *ws, *home;
 static char report[256];
 static char big[40]; /* a task whose notes make every output long */
 static const char *now = "2026-11-20T09:00:00Z";
@@ -36,7 +36,7 @@ static const char *now = "2026-11-20T09:00:00Z";
 static void setup(void)
 {
 	tu_run r;
-	ws = tu_tmpdir();
+	ws = home = tu_tmpdir();
 	snprintf(report, sizeof report, "%s.report", ws);
 	DO("init", "--tz", "Europe/Berlin", "--now", now);
 	DO("member", "add", "alice", "--name", "Alice", "--now", now);
@@ -60,9 +60,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	tu_rmrf(ws);
+	/* ws itself may point at a test's fresh workspace, below home */
+	tu_rmrf(home);
 	unlink(report);
-	free(ws);
+	free(home);
 }
 
 static const char *lib(void)
@@ -436,5 +437,84 @@ Test(oom, every_allocation_failing_in_an_init_leaves_a_workspace_or_none)
 			break;
 	}
 	ws = saved;
+	cr_assert_gt(k, 50, "only %ld allocations", k - 1);
+}
+
+Test(oom, every_allocation_failing_in_a_task_import_appends_nothing)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	char path[300];
+	snprintf(path, sizeof path, "%s.tasks.jsonl", ws);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs("{\"title\": \"Call\", \"link\": {\"type\": \"lead\", \"id\": "
+	      "\"1\"}, \"assignee\": \"alice\", \"due_at\": \"+2d\", "
+	      "\"tags\": [\"a\", \"b\"]}\n"
+	      "{\"title\": \"Mail\", \"link\": \"contact:2\", \"status\": "
+	      "\"completed\", \"notes\": \"n\"}\n",
+	      f);
+	cr_assert_eq(fclose(f), 0);
+	const char *const words[] = { "--json", "--now", now, "import", path,
+				      NULL };
+	long n = sweep_write(words, "import", 2);
+	remove(path);
+	cr_assert_gt(n, 100);
+}
+
+/* Into a new workspace each time: it holds the whole log, or nothing. */
+Test(oom, every_allocation_failing_in_an_event_import_imports_all_or_none)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	char path[300], head[200] = "";
+	snprintf(path, sizeof path, "%s.log.jsonl", ws);
+	tu_run e, v;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	cr_assert_eq(fwrite(e.out, 1, e.out_len, f), e.out_len);
+	cr_assert_eq(fclose(f), 0);
+	tu_run_release(&e);
+	OK(&v, "verify");
+	snprintf(head, sizeof head, "%s", json_dumps(json_object_get(v.json,
+								     "head"),
+						     JSON_COMPACT));
+	tu_run_release(&v);
+
+	char *saved = ws;
+	char fresh[300];
+	long k;
+	for (k = 1;; k++) {
+		snprintf(fresh, sizeof fresh, "%s/w%ld", saved, k);
+		ws = fresh;
+		const char *const words[] = { "--json", "import", path,
+					      "--events", NULL };
+		tu_run r;
+		bool hit;
+		run_failing(&r, k, words, &hit);
+		tu_run s;
+		CLI(&s, "stats");
+		if (r.status != 0 && !strstr(r.err, "done, but")) {
+			expect_oom(&r, k, "import --events");
+			cr_assert_eq(s.status, 2, "import --events, allocation "
+				     "%ld failing: failed, yet the workspace "
+				     "holds %s", k, s.out);
+		} else {
+			OK(&v, "verify");
+			char *got = json_dumps(json_object_get(v.json, "head"),
+					       JSON_COMPACT);
+			cr_assert_str_eq(got, head, "import --events, "
+					 "allocation %ld failing", k);
+			free(got);
+			tu_run_release(&v);
+		}
+		tu_run_release(&s);
+		tu_run_release(&r);
+		if (!hit)
+			break;
+	}
+	ws = saved;
+	remove(path);
 	cr_assert_gt(k, 50, "only %ld allocations", k - 1);
 }

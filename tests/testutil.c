@@ -83,6 +83,12 @@ static void child(const tu_opts *opts, const char *const argv[], int out,
 {
 	if (dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(126);
+	if (opts && opts->stdin_file) {
+		int in = open(opts->stdin_file, O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0)
+			_exit(126);
+		close(in);
+	}
 	if (opts && opts->cwd && chdir(opts->cwd))
 		_exit(126);
 	if (opts && opts->uid &&

@@ -35,6 +35,8 @@ typedef struct tu_opts {
 	unsigned uid;            /* > 0: run as this user and group (the
 				    test runs as root) */
 	unsigned nofile;         /* > 0: RLIMIT_NOFILE of the child */
+	const char *stdin_file;  /* the child's standard input (else the
+				    test's) */
 } tu_opts;
 
 /* Path of the binary under test. */

@@ -28,6 +28,7 @@
 #include <locale.h>
 
 #include "human.h"
+#include "import.h"
 #include "json.h"
 #include "membuf.h"
 #include "tasklog_projections.h"
@@ -57,6 +58,7 @@ enum opt {
 	O_COMPACT,                              /* backup */
 	O_EXPECT_HEAD,                          /* verify */
 	O_ACTOR, O_SINCE, O_UNTIL,              /* export */
+	O_FORMAT, O_EVENTS, O_BATCH,            /* export, import */
 	O__COUNT
 };
 
@@ -111,6 +113,9 @@ static const struct optdef {
 	[O_ACTOR] = { "actor", true },
 	[O_SINCE] = { "since", true },
 	[O_UNTIL] = { "until", true },
+	[O_FORMAT] = { "format", true },
+	[O_EVENTS] = { "events", false },
+	[O_BATCH] = { "batch", true },
 };
 
 #define OPT(o) ((uint64_t)1 << (o))
@@ -128,8 +133,10 @@ enum open_mode {
 	OPEN_CREATE, /* init */
 	OPEN_WRITE,
 	OPEN_READ,
-	OPEN_LOG     /* reads the log: without the views when they cannot be
+	OPEN_LOG,    /* reads the log: without the views when they cannot be
 			brought up to date (a damaged log), to say why */
+	OPEN_IMPORT  /* writes; with --events it may make the workspace, whose
+			settings then come from the log imported */
 };
 
 struct command {
@@ -163,6 +170,10 @@ struct cli {
 	tl_settings settings;
 	tl_ctx ctx;
 	tl_err err;
+	json_t *err_more; /* members added to the JSON error document */
+
+	uint8_t *input;   /* import: FILE, read before the workspace opens */
+	size_t input_len;
 };
 
 static int run_init(struct cli *c);
@@ -181,6 +192,7 @@ static int run_notifications(struct cli *c);
 static int run_rebuild(struct cli *c);
 static int run_backup(struct cli *c);
 static int run_export(struct cli *c);
+static int run_import(struct cli *c);
 static int print_verdict(struct cli *c, json_t *problems, bool ok,
 			 json_t *head);
 static void verify_stopped(struct cli *c, json_t *problems,
@@ -427,7 +439,8 @@ static const struct command commands[] = {
 	  run_log },
 	{ NULL, "export",
 	  "usage: tasklog export [--from SEQ] [--stream ID] [--actor ID]\n"
-	  "                      [--since TIME] [--until TIME]\n\n"
+	  "                      [--since TIME] [--until TIME] "
+	  "[--format jsonl|msgpack]\n\n"
 	  "Print the log as it is when the command starts, oldest first, one "
 	  "event per\n"
 	  "line as JSON (JSON Lines), straight to the standard output.  A "
@@ -442,10 +455,44 @@ static const struct command commands[] = {
 	  "parsa-assistant) made\n"
 	  "  --since TIME          only events at or after TIME (their "
 	  "\"at\")\n"
-	  "  --until TIME          only events before TIME\n",
+	  "  --until TIME          only events before TIME\n"
+	  "  --format F            jsonl (default), or msgpack: each event's "
+	  "stored record,\n"
+	  "                        one after another (`import --format "
+	  "msgpack --events`)\n",
 	  OPT(O_FROM) | OPT(O_STREAM) | OPT(O_ACTOR) | OPT(O_SINCE) |
-		  OPT(O_UNTIL),
+		  OPT(O_UNTIL) | OPT(O_FORMAT),
 	  0, 0, NULL, OPEN_LOG, 0, run_export },
+	{ NULL, "import",
+	  "usage: tasklog import FILE|- [--format jsonl|msgpack] [--events] "
+	  "[--batch N]\n\n"
+	  "Add the tasks of FILE (- for the standard input), one per record, "
+	  "as\n"
+	  "`task add` does; or, with --events, append the events of a log "
+	  "as `export`\n"
+	  "wrote them, where they continue this log (into a new workspace: "
+	  "a whole log).\n"
+	  "Every record is checked first; then all of them are one "
+	  "transaction: a\n"
+	  "failure imports nothing, and names the line (or record) and the "
+	  "field.\n"
+	  "  --format F            jsonl (default: one JSON object per line) "
+	  "or msgpack\n"
+	  "                        (a sequence of maps)\n"
+	  "  --events              the records are events (admins only), "
+	  "not tasks\n"
+	  "  --batch N             a durable commit every N records; a "
+	  "failure then keeps\n"
+	  "                        the batches before it\n"
+	  "A task record holds the fields of `task show --json`: title, "
+	  "link ({type, id}\n"
+	  "or \"TYPE:ID\"), type, status, due_at (any time --due takes), "
+	  "assignee, notes,\n"
+	  "tags, id, and idempotency_key; created_at, created_by, "
+	  "updated_at,\n"
+	  "completed_at and version are left to the import's own events.\n",
+	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH), 1, 1, "FILE (or -)",
+	  OPEN_IMPORT, 0, run_import },
 	{ NULL, "verify",
 	  "usage: tasklog verify [--no-views] [--expect-head SEQ:HASH]\n\n"
 	  "Check the hash chain, seq contiguity, stream versions, that the\n"
@@ -553,6 +600,8 @@ static int report_error(const struct cli *c, const char *subject)
 				    e->field[0] ? mpjson_string(e->field,
 								strlen(e->field))
 						: json_null());
+		if (c->err_more)
+			json_object_update(inner, c->err_more);
 		json_object_set_new(o, "error", inner);
 		mpjson_print(stdout, o);
 		json_decref(o);
@@ -685,6 +734,13 @@ static bool workspace_files(const char *dir, bool *empty)
 	return !*empty;
 }
 
+/* import --events: the log it appends may be a whole one, which makes
+ * a new workspace (its first event holds the settings). */
+static bool import_events(const struct cli *c)
+{
+	return c->cmd->open == OPEN_IMPORT && has(c, O_EVENTS);
+}
+
 static int open_workspace(struct cli *c)
 {
 	tl_open_opts oo = { 0 };
@@ -717,7 +773,7 @@ static int open_workspace(struct cli *c)
 			return tl_err_set(&c->err, TL_EINVALID, "now",
 					  "must be after "
 					  "1970-01-01T00:00:00.000Z");
-	} else if (!workspace_files(c->dir, &empty)) {
+	} else if (!import_events(c) && !workspace_files(c->dir, &empty)) {
 		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
 				  "workspace '%s' is not initialised (%srun "
 				  "`tasklog init`)",
@@ -729,7 +785,9 @@ static int open_workspace(struct cli *c)
 	/* Reads open read-write too: LMDB readers never block a writer in
 	 * another process either way, and an uninitialised directory then
 	 * gets the message below instead of a file system error. */
-	oo.flags = c->cmd->open == OPEN_CREATE ? TL_OPEN_CREATE : 0;
+	oo.flags = c->cmd->open == OPEN_CREATE || import_events(c)
+			   ? TL_OPEN_CREATE
+			   : 0;
 	/* Reads work where the files cannot be written (an auditor's
 	 * access, a read-only file system): LMDB then needs only lock.mdb
 	 * writable, or nothing on a read-only file system. */
@@ -741,6 +799,15 @@ static int open_workspace(struct cli *c)
 	 * is opened with, so a writer that left one out would leave it
 	 * behind the log. */
 	oo.views = tl_views_all(&oo.views_len);
+	/* An import is one transaction, which a full map makes start over:
+	 * room for it first (address space; the file grows as it is
+	 * written).  A workspace takes about ten times the msgpack of its
+	 * log with every view. */
+	if (c->cmd->open == OPEN_IMPORT)
+		oo.map_size = c->input_len < ((uint64_t)1 << 40)
+				      ? (uint64_t)c->input_len * 16 +
+						((uint64_t)64 << 20)
+				      : (uint64_t)1 << 46;
 	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
 	if (rc == TL_ESTORAGE && reads) {
 		/* The views could not be brought up to date (a damaged log
@@ -791,7 +858,7 @@ static int open_workspace(struct cli *c)
 		c->has_settings = true;
 	} else if (rc != TL_ENOTFOUND) {
 		return rc;
-	} else if (c->cmd->open != OPEN_CREATE) {
+	} else if (c->cmd->open != OPEN_CREATE && !import_events(c)) {
 		/* As the engine answers for a missing directory. */
 		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
 				  "workspace '%s' is not initialised (run "
@@ -1702,6 +1769,7 @@ struct exporter {
 	int werr;     /* a write to the standard output failed: its errno */
 	tl_slice actor;         /* filters: p NULL for none */
 	int64_t since, until;   /* [since, until) of "at" */
+	bool msgpack;           /* the stored records, not JSON lines */
 };
 
 static int write_all(int fd, const char *p, size_t n)
@@ -1742,6 +1810,19 @@ static int export_event(void *arg, const tl_event *ev)
 			     !memcmp(ev->actor_id.p, x->actor.p,
 				     x->actor.len))))
 		return 0;
+	if (x->msgpack) { /* the record as stored: no conversion */
+		if (x->len + ev->raw_len > EXPORT_BUF && !export_flush(x))
+			return 1;
+		if (ev->raw_len > EXPORT_BUF) {
+			x->werr = write_all(STDOUT_FILENO,
+					    (const char *)ev->raw,
+					    ev->raw_len);
+			return x->werr ? 1 : 0;
+		}
+		memcpy(x->buf + x->len, ev->raw, ev->raw_len);
+		x->len += ev->raw_len;
+		return 0;
+	}
 	json_t *v = doc_json(ev->raw, ev->raw_len);
 	if (!v || mpjson_nomem())
 		goto nomem;
@@ -1789,6 +1870,16 @@ static int run_export(struct cli *c)
 		return rc;
 	if (has(c, O_SINCE) && has(c, O_UNTIL) && x.until <= x.since)
 		return usage_error(c, "until", "must be after --since");
+	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
+	    strcmp(c->val[O_FORMAT], "msgpack"))
+		return usage_error(c, "format",
+				   "must be jsonl or msgpack, not \"%.40s\"",
+				   c->val[O_FORMAT]);
+	x.msgpack = has(c, O_FORMAT) && !strcmp(c->val[O_FORMAT], "msgpack");
+	if (x.msgpack && isatty(STDOUT_FILENO))
+		return usage_error(c, "format",
+				   "msgpack is binary: redirect the standard "
+				   "output to a file or a pipe");
 	x.actor = opt_slice(c, O_ACTOR);
 	if (x.actor.p && !tl_member_id_valid(x.actor) &&
 	    strcmp(x.actor.p, TL_SYSTEM_USER))
@@ -1827,6 +1918,188 @@ static int run_export(struct cli *c)
 	if (rc == 1) /* the callback stopped: a record not converted */
 		return x.nomem ? cli_oom(c) : collect_failed(c);
 	return rc;
+}
+
+/* ---- import -------------------------------------------------------------- */
+
+/* --format, --batch and the whole input into c->input. */
+static int import_read(struct cli *c)
+{
+	const char *path = c->words[0];
+	size_t cap = 0;
+	int fd, rc = 0;
+
+	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
+	    strcmp(c->val[O_FORMAT], "msgpack"))
+		return usage_error(c, "format",
+				   "must be jsonl or msgpack, not \"%.40s\"",
+				   c->val[O_FORMAT]);
+	if (has(c, O_BATCH)) {
+		uint64_t n;
+		if ((rc = parse_number(c, O_BATCH, &n)))
+			return rc;
+		if (n == 0)
+			return usage_error(c, "batch", "must be at least 1");
+	}
+	if (!strcmp(path, "-")) {
+		fd = STDIN_FILENO;
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		return usage_error(c, "file", "cannot open '%.200s': %s", path,
+				   strerror(errno));
+	} else {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			return usage_error(c, "file", "'%.200s' is a directory",
+					   path);
+		}
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			cap = (size_t)st.st_size + 1;
+	}
+	for (;;) {
+		if (!c->input || c->input_len == cap) {
+			/* a regular file's size and one byte to see its end */
+			size_t ncap = !c->input && cap ? cap
+				      : cap < 65536 ? 65536
+						    : 2 * cap;
+			uint8_t *p = realloc(c->input, ncap);
+			if (!p) {
+				rc = cli_oom(c);
+				break;
+			}
+			c->input = p;
+			cap = ncap;
+		}
+		ssize_t k = read(fd, c->input + c->input_len,
+				 cap - c->input_len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = tl_err_set(&c->err, TL_ESTORAGE, "file",
+					"reading '%.200s': %s", path,
+					strerror(errno));
+			break;
+		}
+		if (k == 0)
+			break;
+		c->input_len += (size_t)k;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
+struct import_say {
+	struct cli *c;
+	bool events;
+	char *text; /* what to print once the import is durable */
+	size_t len;
+};
+
+/* Before the last commit: the outcome, rendered (an allocation that
+ * fails now gives the import up; after the commit nothing may). */
+static int import_ready(void *arg, const import_out *r, tl_err *err)
+{
+	struct import_say *say = arg;
+	membuf m;
+	FILE *f = membuf_open(&m);
+	if (!f)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	if (say->c->json) {
+		json_t *v = json_object();
+		json_object_set_new(v, "imported",
+				    json_integer((json_int_t)r->records));
+		json_object_set_new(v, "events",
+				    json_integer((json_int_t)r->events));
+		json_object_set_new(v, "first_seq",
+				    r->events ? json_integer((json_int_t)
+								     r->first_seq)
+					      : json_null());
+		json_object_set_new(v, "last_seq",
+				    r->events ? json_integer((json_int_t)
+								     r->last_seq)
+					      : json_null());
+		if (!v || mpjson_nomem() || mpjson_print(f, v))
+			fputs("\x01", f); /* not whole: below */
+		json_decref(v);
+	} else if (r->events && say->events) {
+		fprintf(f, "imported %" PRIu64 " events: seq %" PRIu64
+			   "..%" PRIu64 "\n",
+			r->events, r->first_seq, r->last_seq);
+	} else if (r->events) {
+		fprintf(f, "imported %" PRIu64 " tasks: %" PRIu64
+			   " events, seq %" PRIu64 "..%" PRIu64 "\n",
+			r->records, r->events, r->first_seq, r->last_seq);
+	} else {
+		fprintf(f, "imported %" PRIu64 " %s: nothing appended%s\n",
+			r->records, say->events ? "events" : "tasks",
+			r->records ? " (each a repeat of an idempotency key)"
+				   : "");
+	}
+	if (!membuf_close(f, &m) || mpjson_nomem() || !m.p ||
+	    strchr(m.p, '\x01')) {
+		free(m.p);
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	}
+	free(say->text);
+	say->text = m.p;
+	say->len = m.len;
+	return 0;
+}
+
+static int run_import(struct cli *c)
+{
+	struct import_say say = { .c = c, .events = has(c, O_EVENTS) };
+	import_opts o = { .events = has(c, O_EVENTS),
+			  .msgpack = has(c, O_FORMAT) &&
+				     !strcmp(c->val[O_FORMAT], "msgpack"),
+			  .ctx = &c->ctx,
+			  .ready = import_ready,
+			  .arg = &say };
+	import_out r;
+	int rc;
+
+	if (has(c, O_BATCH) && (rc = parse_number(c, O_BATCH, &o.batch)))
+		return rc;
+	/* Appending another log's events is an admin's job, once the
+	 * workspace has members (a new one takes its own from the log). */
+	if (o.events && c->has_settings &&
+	    (rc = tl_need_admin(c->db, &c->ctx, "import --events", &c->err)))
+		return rc;
+	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
+	if (rc) {
+		free(say.text);
+		const char *unit = o.msgpack ? "record" : "line";
+		if (r.where || r.committed)
+			c->err_more = json_object();
+		if (r.where)
+			json_object_set_new(c->err_more, unit,
+					    json_integer((json_int_t)r.where));
+		if (r.committed) {
+			/* what the batches before the failure made durable */
+			size_t n = strlen(c->err.message);
+			snprintf(c->err.message + n, sizeof c->err.message - n,
+				 " (the %" PRIu64 " records before its batch "
+				 "were imported: seq %" PRIu64 "..%" PRIu64
+				 ")",
+				 r.committed, r.first_seq, r.last_seq);
+			json_object_set_new(
+				c->err_more, "imported",
+				json_integer((json_int_t)r.committed));
+		}
+		return rc;
+	}
+	/* Durable now: straight out, past main's buffer, whose growth
+	 * could fail (as exec_one does). */
+	done_durably = true;
+	if (say.len && !stdout_open)
+		say_done_anyway("the standard output is closed");
+	else if (say.len && (fwrite(say.text, 1, say.len, real_stdout) !=
+				     say.len ||
+			     fflush(real_stdout)))
+		say_done_anyway(strerror(errno));
+	free(say.text);
+	return 0;
 }
 
 /* ---- verify ------------------------------------------------------------- */
@@ -2453,6 +2726,12 @@ int main(int argc, char **argv)
 	/* 0 an error line, 1 and the error document, 2 verify's document,
 	 * 3 verify's problem line */
 	storage_shape = c.cmd->run == run_verify ? (c.json ? 2 : 3) : c.json;
+	/* import's arguments and input, before a workspace is opened (or,
+	 * with --events, made) */
+	if (c.cmd->run == run_import && (rc = import_read(&c))) {
+		status = report_error(&c, c.subject);
+		goto out;
+	}
 	if (c.cmd->open != OPEN_NONE) {
 		catch_crashes(true);
 		rc = open_workspace(&c);
@@ -2525,5 +2804,7 @@ out:
 	for (int o = 0; o < O__COUNT; o++)
 		free(c.many[o]);
 	free(c.words);
+	free(c.input);
+	json_decref(c.err_more);
 	return status;
 }

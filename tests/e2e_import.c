@@ -1,0 +1,673 @@
+/*
+ * e2e_import.c - end-to-end tests of `tasklog import`: tasks from JSON
+ * Lines or msgpack as `task add` makes them, and a log's events, as
+ * `export` writes them, appended byte for byte; every record checked
+ * before anything is written, and a failure that appends nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+
+#define T0 "2026-03-02T09:00:00Z"
+
+static char *ws;
+static char file[512];
+
+static void setup(void)
+{
+	ws = tu_tmpdir();
+	snprintf(file, sizeof file, "%s.input", ws);
+	DO("init", "--tz", "Europe/Berlin", "--now", T0);
+	DO("member", "add", "alice", "--name", "Alice A");
+	DO("member", "add", "nora", "--name", "No Access", "--no-crm-access");
+}
+
+static void teardown(void)
+{
+	tu_rmrf(ws);
+	remove(file);
+	free(ws);
+}
+
+TestSuite(import_cli, .init = setup, .fini = teardown);
+
+static void write_file(const char *path, const char *bytes, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert(f);
+	cr_assert_eq(fwrite(bytes, 1, n, f), n);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void put(const char *text)
+{
+	write_file(file, text, strlen(text));
+}
+
+/* `import FILE` with the words after it (NULL-ended), --json. */
+static void import(tu_run *r, const char *db, const char *const more[])
+{
+	const char *w[16] = { "--now", T0, "import", file };
+	size_t n = 4;
+	for (; more && *more; more++)
+		w[n++] = *more;
+	w[n] = NULL;
+	cr_assert_eq(tu_cli_argv(r, db, w), 0);
+}
+
+/* The one task the line of JSON in text makes, as `task show` prints it;
+ * a new reference. */
+static json_t *task_of(const tu_run *r)
+{
+	long long seq = tu_int(r->json, "last_seq");
+	char from[24];
+	snprintf(from, sizeof from, "%lld", seq);
+	tu_run l, s;
+	OK(&l, "log", "--from", from, "--limit", "1");
+	const char *id = tu_str(json_array_get(json_object_get(l.json,
+								"items"),
+					       0),
+				"stream");
+	cr_assert(id);
+	OK(&s, "task", "show", id);
+	json_t *t = json_incref(s.json);
+	tu_run_release(&s);
+	tu_run_release(&l);
+	return t;
+}
+
+Test(import_cli, adds_tasks_as_task_add_does)
+{
+	put("{\"title\": \"Call Dana\", \"link\": {\"type\": \"lead\", "
+	    "\"id\": \"42\"}, \"type\": \"call\", \"due_at\": "
+	    "\"2026-12-03 14:00\", \"assignee\": \"alice\", "
+	    "\"tags\": [\"vip\", \"q4\"], \"notes\": \"ask about \\u00e9\"}\n"
+	    "\n"
+	    "   \r\n"
+	    "{\"title\": \"Email Bob\", \"link\": \"contact:7\", \"status\": "
+	    "\"completed\", \"created_at\": \"2020-01-01T00:00:00.000Z\", "
+	    "\"created_by\": {\"id\": \"x\", \"kind\": \"user\"}, "
+	    "\"updated_at\": null, \"completed_at\": null, \"version\": 9, "
+	    "\"automation\": null, \"pipeline\": null, \"stage\": null}\r\n");
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 2);
+	cr_assert_eq(tu_int(r.json, "events"), 2);
+	cr_assert_eq(tu_int(r.json, "first_seq"), before + 1);
+	cr_assert_eq(tu_int(r.json, "last_seq"), before + 2);
+	cr_assert_eq(tu_stat(ws, "events"), before + 2);
+
+	tu_run l;
+	OK(&l, "task", "list", "--status", "todo", "--status", "completed",
+	   "--sort", "created");
+	json_t *items = json_object_get(l.json, "items");
+	cr_assert_eq(json_array_size(items), 2);
+	/* newest first: the second line's task */
+	json_t *bob = json_array_get(items, 0), *dana = json_array_get(items, 1);
+	cr_assert_str_eq(tu_str(dana, "title"), "Call Dana");
+	cr_assert_str_eq(tu_str(dana, "type"), "call");
+	cr_assert_str_eq(tu_str(dana, "status"), "todo");
+	/* a date and time without offset: in the workspace zone (CET) */
+	cr_assert_str_eq(tu_str(dana, "due_at"), "2026-12-03T13:00:00.000Z");
+	cr_assert_str_eq(tu_str(dana, "assignee"), "alice");
+	cr_assert_str_eq(tu_str(dana, "notes"), "ask about \xc3\xa9");
+	cr_assert_str_eq(tu_str(json_object_get(dana, "link"), "type"), "lead");
+	cr_assert_str_eq(tu_str(json_object_get(dana, "link"), "id"), "42");
+	json_t *tags = json_object_get(dana, "tags");
+	cr_assert_eq(json_array_size(tags), 2);
+	cr_assert_str_eq(tu_str(dana, "created_at"), "2026-03-02T09:00:00.000Z");
+	cr_assert_str_eq(tu_str(json_object_get(dana, "created_by"), "id"),
+			 "admin");
+	/* what the log makes, not what the record said */
+	cr_assert_str_eq(tu_str(bob, "status"), "completed");
+	cr_assert_str_eq(tu_str(bob, "created_at"), "2026-03-02T09:00:00.000Z");
+	cr_assert_str_eq(tu_str(bob, "completed_at"),
+			 "2026-03-02T09:00:00.000Z");
+	cr_assert_eq(tu_int(bob, "version"), 1);
+	cr_assert_str_eq(tu_str(json_object_get(bob, "link"), "type"),
+			 "contact");
+	tu_run_release(&l);
+	tu_run_release(&r);
+
+	/* assigned by the admin: alice has a notification of it */
+	tu_run n;
+	OK(&n, "notifications", "--member", "alice");
+	cr_assert_eq(json_array_size(json_object_get(n.json, "items")), 1);
+	tu_run_release(&n);
+
+	/* for people */
+	tu_run t;
+	cr_assert_eq(tu_cli_text(&t, ws, "import", file, NULL), 0);
+	cr_assert_eq(t.status, 0, "%s", t.err);
+	cr_assert(strstr(t.out, "imported 2 tasks: 2 events, seq "), "%s",
+		  t.out);
+	tu_run_release(&t);
+}
+
+/* A task as `task show --json` prints it is a record import takes: the
+ * same fields, id included, in another workspace. */
+Test(import_cli, takes_tasks_as_task_show_prints_them)
+{
+	tu_run a;
+	OK(&a, "--now", T0, "task", "add", "--title", "Demo", "--type", "demo",
+	   "--link", "account:7", "--assignee", "alice", "--due",
+	   "2026-12-01T10:00:00+01:00", "--tag", "q4", "--notes", "n");
+	char *doc = json_dumps(a.json, JSON_COMPACT);
+	char line[4096];
+	snprintf(line, sizeof line, "%s\n", doc);
+	put(line);
+
+	char *other = tu_tmpdir();
+	const char *init[] = { "init", "--tz", "UTC", NULL };
+	const char *bob[] = { "member", "add", "alice", "--name", "A", NULL };
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, other, init), 0);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_argv(&r, other, bob), 0);
+	tu_run_release(&r);
+	import(&r, other, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	json_t *t = NULL;
+	{
+		char *save = ws;
+		ws = other;
+		t = task_of(&r);
+		ws = save;
+	}
+	const char *same[] = { "id", "title", "type", "status", "due_at",
+			       "assignee", "notes", "created_at" };
+	for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+		cr_assert(json_equal(json_object_get(t, same[i]),
+				     json_object_get(a.json, same[i])),
+			  "%s differs", same[i]);
+	cr_assert(json_equal(json_object_get(t, "link"),
+			     json_object_get(a.json, "link")));
+	cr_assert(json_equal(json_object_get(t, "tags"),
+			     json_object_get(a.json, "tags")));
+	json_decref(t);
+	tu_run_release(&r);
+
+	/* the same id again: refused, and nothing appended */
+	long long before = tu_stat(other, "events");
+	import(&r, other, NULL);
+	cr_assert_neq(r.status, 0);
+	cr_assert(tu_err_names(&r, "line 1"), "%s", r.err);
+	cr_assert_eq(tu_stat(other, "events"), before);
+	tu_run_release(&r);
+	tu_rmrf(other);
+	free(other);
+	free(doc);
+	tu_run_release(&a);
+}
+
+/* Each class of bad record: the exit code, the field and the line named,
+ * and nothing appended, although the lines before it were good. */
+Test(import_cli, refuses_a_bad_record_and_appends_nothing)
+{
+	static const struct {
+		const char *line; /* the third line of the input */
+		int status;
+		const char *field; /* in the JSON error; NULL: none */
+		const char *says;  /* in the message */
+	} bad[] = {
+		{ "{\"title\": \"\", \"link\": \"lead:1\"}", 1, "title", "line 3" },
+		{ "{\"link\": \"lead:1\"}", 1, "title", "line 3" },
+		{ "{\"title\": \"x\"}", 1, "link", "line 3" },
+		{ "{\"title\": 7, \"link\": \"lead:1\"}", 1, "title",
+		  "must be a string" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"colour\": 1}", 1,
+		  "colour", "not a field of a task" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"type\": \"fax\"}", 1,
+		  "type", "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"status\": \"done\"}",
+		  1, "status", "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"deal:1\"}", 1, "link.type",
+		  "line 3" },
+		{ "{\"title\": \"x\", \"link\": {\"type\": \"lead\"}}", 1, "link",
+		  "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"due_at\": "
+		  "\"2026-02-30\"}", 1, "due", "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"assignee\": "
+		  "\"nobody\"}", 1, "assignee", "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"assignee\": "
+		  "\"nora\"}", 1, "assignee", "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"tags\": \"vip\"}",
+		  1, "tags", "array of strings" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"automation\": "
+		  "{\"rule\": \"r\"}}", 1, "automation", "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"id\": \"nope\"}", 1,
+		  "id", "line 3" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"pipeline\": "
+		  "\"sales\"}", 1, "pipeline", "line 3" },
+		{ "{\"title\": \"x\", \"title\": \"y\", \"link\": \"lead:1\"}", 1,
+		  NULL, "duplicate" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\"", 1, NULL, "not JSON" },
+		{ "[\"title\"]", 1, NULL, "not an object" },
+		{ "{\"title\": \"\xff\xfe\", \"link\": \"lead:1\"}", 1, NULL,
+		  "not JSON" },
+		{ "{\"title\": \"a\\u0000b\", \"link\": \"lead:1\"}", 1, NULL,
+		  "not JSON" },
+	};
+	const char *good = "{\"title\": \"fine\", \"link\": \"lead:1\"}\n";
+	long long before = tu_stat(ws, "events");
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char text[1024];
+		snprintf(text, sizeof text, "%s%s%s\n%s", good, good,
+			 bad[i].line, good);
+		put(text);
+		tu_run r;
+		import(&r, ws, NULL);
+		cr_assert_eq(r.status, bad[i].status, "%s: exit %d: %s",
+			     bad[i].line, r.status, r.err);
+		cr_assert(tu_err_names(&r, bad[i].says), "%s: %s",
+			  bad[i].line, r.err);
+		json_t *e = json_object_get(r.json, "error");
+		cr_assert(e, "%s: %s", bad[i].line, r.out);
+		cr_assert_eq(tu_int(e, "line"), 3, "%s: %s", bad[i].line, r.out);
+		if (bad[i].field)
+			cr_assert_str_eq(tu_str(e, "field"), bad[i].field,
+					 "%s: %s", bad[i].line, r.out);
+		cr_assert_eq(tu_stat(ws, "events"), before, "%s appended",
+			     bad[i].line);
+		tu_run_release(&r);
+	}
+	/* a member without CRM access imports nothing */
+	put(good);
+	tu_run r;
+	const char *as[] = { "--as", "nora", NULL };
+	import(&r, ws, as);
+	cr_assert_eq(r.status, 4, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
+Test(import_cli, refuses_a_line_too_long_and_what_is_no_file)
+{
+	size_t n = 1024 * 1024 + 64;
+	char *text = malloc(n + 1);
+	cr_assert(text);
+	int k = snprintf(text, n, "{\"title\": \"x\", \"link\": \"lead:1\", "
+				  "\"notes\": \"");
+	memset(text + k, 'a', n - (size_t)k - 3);
+	memcpy(text + n - 3, "\"}\n", 3);
+	write_file(file, text, n);
+	free(text);
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "longer than"), "%s", r.err);
+	tu_run_release(&r);
+
+	const char *missing[] = { "import", "/nonexistent/tasks.jsonl", NULL };
+	cr_assert_eq(tu_cli_argv(&r, ws, missing), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "file");
+	tu_run_release(&r);
+	const char *dir[] = { "import", "/tmp", NULL };
+	cr_assert_eq(tu_cli_argv(&r, ws, dir), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	tu_run_release(&r);
+	const char *fmt[] = { "import", file, "--format", "csv", NULL };
+	cr_assert_eq(tu_cli_argv(&r, ws, fmt), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "format"));
+	tu_run_release(&r);
+	const char *batch[] = { "import", file, "--batch", "0", NULL };
+	cr_assert_eq(tu_cli_argv(&r, ws, batch), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "batch"));
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
+/* --batch N: the batches before a failure stay, and the error says so. */
+Test(import_cli, batches_before_a_failure_stay)
+{
+	put("{\"title\": \"a\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"b\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"c\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"d\", \"link\": \"lead:1\", \"assignee\": \"x\"}\n"
+	    "{\"title\": \"e\", \"link\": \"lead:1\"}\n");
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	const char *b2[] = { "--batch", "2", NULL };
+	import(&r, ws, b2);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	json_t *e = json_object_get(r.json, "error");
+	cr_assert_eq(tu_int(e, "line"), 4);
+	cr_assert_eq(tu_int(e, "imported"), 2, "%s", r.out);
+	cr_assert(strstr(tu_str(e, "message"), "the 2 records before its "
+					       "batch were imported"),
+		  "%s", r.out);
+	cr_assert_eq(tu_stat(ws, "events"), before + 2);
+	tu_run_release(&r);
+
+	/* a form error anywhere: nothing at all, batches or not */
+	put("{\"title\": \"a\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"b\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"c\", \"link\": \"lead:1\", \"due\": \"+1d\"}\n");
+	import(&r, ws, b2);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "due"), "%s", r.err);
+	cr_assert_eq(tu_stat(ws, "events"), before + 2);
+	tu_run_release(&r);
+}
+
+/* Idempotency keys per record: importing the same file twice appends
+ * once. */
+Test(import_cli, idempotency_keys_make_a_rerun_append_nothing)
+{
+	put("{\"title\": \"a\", \"link\": \"lead:1\", \"idempotency_key\": "
+	    "\"crm-1\"}\n"
+	    "{\"title\": \"b\", \"link\": \"lead:1\", \"idempotency_key\": "
+	    "\"crm-2\"}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 2);
+	tu_run_release(&r);
+	long long after = tu_stat(ws, "events");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 2);
+	cr_assert_eq(tu_int(r.json, "events"), 0);
+	cr_assert(json_is_null(json_object_get(r.json, "first_seq")));
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), after);
+	cr_assert_eq(tu_cli_text(&r, ws, "import", file, NULL), 0);
+	cr_assert(strstr(r.out, "nothing appended"), "%s", r.out);
+	tu_run_release(&r);
+}
+
+Test(import_cli, reads_the_standard_input_and_msgpack)
+{
+	put("{\"title\": \"from stdin\", \"link\": \"lead:5\"}\n");
+	tu_opts o = { .stdin_file = file };
+	const char *argv[] = { "--db", ws, "--json", "import", "-", NULL };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 1);
+	tu_run_release(&r);
+
+	/* {"title": "mp", "link": "lead:6", "tags": ["x"]} and a second map
+	 * whose due_at is a msgpack timestamp (2026-12-01T10:00:00Z) */
+	static const unsigned char mp[] = {
+		0x83, 0xa5, 't', 'i', 't', 'l', 'e', 0xa2, 'm', 'p',
+		0xa4, 'l', 'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':', '6',
+		0xa4, 't', 'a', 'g', 's', 0x91, 0xa1, 'x',
+		0x83, 0xa5, 't', 'i', 't', 'l', 'e', 0xa3, 'm', 'p', '2',
+		0xa4, 'l', 'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':', '6',
+		0xa6, 'd', 'u', 'e', '_', 'a', 't', 0xd6, 0xff,
+		0x6b, 0x0e, 0x9a, 0xa0,
+	};
+	write_file(file, (const char *)mp, sizeof mp);
+	const char *f[] = { "--format", "msgpack", NULL };
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 2);
+	tu_run_release(&r);
+	tu_run l;
+	OK(&l, "task", "list", "--record", "lead:6");
+	json_t *first = json_array_get(json_object_get(l.json, "items"), 0);
+	cr_assert_str_eq(tu_str(first, "title"), "mp2");
+	cr_assert_str_eq(tu_str(first, "due_at"), "2026-12-01T10:00:00.000Z");
+	tu_run_release(&l);
+
+	/* cut short, and not a map: named by record, nothing appended */
+	long long before = tu_stat(ws, "events");
+	write_file(file, (const char *)mp, sizeof mp - 1);
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "record 2"), "%s", r.err);
+	cr_assert_eq(tu_int(json_object_get(r.json, "error"), "record"), 2);
+	tu_run_release(&r);
+	write_file(file, "\x93\x01\x02\x03", 4);
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "not a msgpack map"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* A log with an event of every type: task events, member updates and a
+ * notification read. */
+static void every_kind_of_event(void)
+{
+	const char *add[] = { "--now", T0, "task", "add", "--title", "Busy",
+			      "--link", "lead:42", "--due", "+2d", "--notes",
+			      "n", NULL };
+	char *id = tu_cli_id(ws, add);
+	DO("task", "assign", id, "alice");
+	DO("task", "tag", id, "vip");
+	DO("task", "tag", id, "q4");
+	DO("task", "untag", id, "q4");
+	DO("task", "update", id, "--title", "Renamed", "--no-due");
+	DO("task", "update", id, "--due", "2026-12-24 09:30", "--type",
+	   "meeting");
+	DO("task", "status", id, "in_progress");
+	DO("task", "complete", id);
+	DO("task", "status", id, "todo");
+	DO("member", "update", "alice", "--name", "Alice B", "--role",
+	   "admin");
+	tu_run r;
+	OK(&r, "notifications", "--member", "alice");
+	char nid[24];
+	snprintf(nid, sizeof nid, "%lld",
+		 tu_int(json_array_get(json_object_get(r.json, "items"), 0),
+			"id"));
+	tu_run_release(&r);
+	DO("notifications", "read", nid, "--as", "alice");
+	const char *add2[] = { "task", "add", "--title", "Gone", "--link",
+			       "contact:9", "--assignee", "alice", NULL };
+	char *gone = tu_cli_id(ws, add2);
+	DO("task", "delete", gone);
+	free(gone);
+	free(id);
+}
+
+static char *run_out(const char *db, const char *const words[])
+{
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, db, words), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	char *s = strdup(r.out);
+	tu_run_release(&r);
+	return s;
+}
+
+/* What two workspaces show must be the same: the log and every view. */
+static void same_workspace(const char *a, const char *b)
+{
+	const char *const reads[][8] = {
+		{ "export", NULL },
+		{ "task", "list", "--status", "todo", "--status", "completed",
+		  NULL },
+		{ "timeline", "lead:42", NULL },
+		{ "timeline", "contact:9", NULL },
+		{ "notifications", "--member", "alice", NULL },
+		{ "member", "list", NULL },
+		{ "verify", NULL },
+	};
+	for (size_t i = 0; i < sizeof reads / sizeof *reads; i++) {
+		char *x = run_out(a, reads[i]), *y = run_out(b, reads[i]);
+		cr_assert_str_eq(x, y, "%s differs", reads[i][0]);
+		free(x);
+		free(y);
+	}
+}
+
+Test(import_cli, events_exported_as_json_lines_make_the_same_workspace)
+{
+	every_kind_of_event();
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
+	cr_assert_eq(e.status, 0);
+	write_file(file, e.out, e.out_len);
+	tu_run_release(&e);
+
+	char *copy = tu_tmpdir();
+	char target[600];
+	snprintf(target, sizeof target, "%s/new", copy); /* made by import */
+	tu_run r;
+	const char *ev[] = { "--events", NULL };
+	import(&r, target, ev);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "first_seq"), 1);
+	cr_assert_eq(tu_int(r.json, "last_seq"), tu_stat(ws, "events"));
+	tu_run_release(&r);
+	same_workspace(ws, target);
+	/* its settings came with the log: the zone of its times */
+	tu_run s;
+	cr_assert_eq(tu_cli_text(&s, target, "task", "list", NULL), 0);
+	cr_assert(strstr(s.out, "Europe/Berlin"), "%s", s.out);
+	tu_run_release(&s);
+
+	/* the same again: the log already holds them */
+	long long n = tu_stat(target, "events");
+	import(&r, target, ev);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "line 1"), "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "seq");
+	cr_assert_eq(tu_stat(target, "events"), n);
+	tu_run_release(&r);
+	tu_rmrf(copy);
+	free(copy);
+}
+
+Test(import_cli, events_in_msgpack_are_copied_byte_for_byte)
+{
+	every_kind_of_event();
+	const char *words[] = { "--db", ws, "export", "--format", "msgpack",
+				NULL };
+	tu_run e;
+	cr_assert_eq(tu_exec(&e, NULL, words), 0);
+	cr_assert_eq(e.status, 0, "%s", e.err);
+	write_file(file, e.out, e.out_len);
+
+	char *copy = tu_tmpdir();
+	tu_run r;
+	const char *ev[] = { "--events", "--format", "msgpack", NULL };
+	import(&r, copy, ev);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	same_workspace(ws, copy);
+	const char *again[] = { "--db", copy, "export", "--format",
+				"msgpack", NULL };
+	tu_run e2;
+	cr_assert_eq(tu_exec(&e2, NULL, again), 0);
+	cr_assert_eq(e2.out_len, e.out_len);
+	cr_assert(!memcmp(e2.out, e.out, e.out_len), "the copy's log differs");
+	tu_run_release(&e2);
+	tu_run_release(&e);
+	tu_rmrf(copy);
+	free(copy);
+}
+
+/* A log continued: the events after a copy's head, appended to it. */
+Test(import_cli, events_continue_a_copy_of_the_log)
+{
+	every_kind_of_event();
+	char *copy = tu_tmpdir();
+	char target[600];
+	snprintf(target, sizeof target, "%s/b", copy);
+	const char *backup[] = { "backup", target, NULL };
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, ws, backup), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	long long head = tu_stat(ws, "events");
+	DO("task", "add", "--title", "Later", "--link", "lead:42",
+	   "--assignee", "alice");
+	char from[24];
+	snprintf(from, sizeof from, "%lld", head + 1);
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", "--from", from, NULL), 0);
+	write_file(file, e.out, e.out_len);
+	tu_run_release(&e);
+	const char *ev[] = { "--events", NULL };
+	import(&r, target, ev);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "first_seq"), head + 1);
+	tu_run_release(&r);
+	same_workspace(ws, target);
+
+	/* a member imports no events into a workspace with members */
+	DO("task", "add", "--title", "Later still", "--link", "lead:1");
+	snprintf(from, sizeof from, "%lld", head + 2);
+	cr_assert_eq(tu_cli_text(&e, ws, "export", "--from", from, NULL), 0);
+	write_file(file, e.out, e.out_len);
+	tu_run_release(&e);
+	DO("member", "add", "bob", "--name", "Bob");
+	const char *as_bob[] = { "--events", "--as", "bob", NULL };
+	char *save = ws;
+	ws = target;
+	DO("member", "add", "bob", "--name", "Bob");
+	ws = save;
+	long long n = tu_stat(target, "events");
+	import(&r, target, as_bob);
+	cr_assert_eq(r.status, 4, "%s", r.err);
+	cr_assert_eq(tu_stat(target, "events"), n);
+	tu_run_release(&r);
+	tu_rmrf(copy);
+	free(copy);
+}
+
+/* An event changed after its export does not chain: refused, named, and
+ * nothing of the log appended; a missing input makes no workspace. */
+Test(import_cli, an_altered_event_is_refused)
+{
+	every_kind_of_event();
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
+	char *p = strstr(e.out, "\"Renamed\"");
+	cr_assert(p);
+	memcpy(p + 1, "Rexamed", 7);
+	write_file(file, e.out, e.out_len);
+	tu_run_release(&e);
+	char *copy = tu_tmpdir();
+	tu_run r;
+	const char *ev[] = { "--events", NULL };
+	import(&r, copy, ev);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "hash"), "%s", r.err);
+	cr_assert_gt(tu_int(json_object_get(r.json, "error"), "line"), 2);
+	tu_run_release(&r);
+	/* nothing: the workspace made for it holds no settings and no log */
+	const char *stats[] = { "stats", NULL };
+	cr_assert_eq(tu_cli_argv(&r, copy, stats), 0);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	tu_run_release(&r);
+
+	char target[600];
+	snprintf(target, sizeof target, "%s/never", copy);
+	const char *missing[] = { "import", "/nonexistent.jsonl", "--events",
+				  NULL };
+	cr_assert_eq(tu_cli_argv(&r, target, missing), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	tu_run_release(&r);
+	struct stat st;
+	cr_assert_neq(stat(target, &st), 0, "the workspace was made");
+	tu_rmrf(copy);
+	free(copy);
+}
+
+Test(import_cli, export_msgpack_refuses_a_bad_format)
+{
+	tu_run r;
+	EXPECT(&r, 1, "export", "--format", "xml");
+	cr_assert(tu_err_names(&r, "format"));
+	tu_run_release(&r);
+}

@@ -1,0 +1,665 @@
+/*
+ * import.c - `tasklog import`: records of a JSON Lines or msgpack input,
+ * as tasks to add (tl_txn_exec) or as events as stored (tl_log_import).
+ *
+ * The input is split into records and every record's form is checked
+ * before anything runs, so that a malformed one appends nothing even
+ * when the import commits in batches.  Tasks then run in chunks of
+ * CHUNK commands inside one write transaction (or one per batch): the
+ * engine validates each command and reports which one failed.  Events
+ * are turned back into the msgpack records they were stored as and
+ * handed to tl_log_import, which checks that each continues the log
+ * (seq, hash chain, stream version): a record rebuilt from JSON that is
+ * not byte for byte the stored one fails the hash check, so nothing is
+ * ever imported that differs from what was exported.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "import.h"
+#include "json.h"
+#include "tasklog_msgpack.h"
+
+/* Commands per tl_txn_exec: the JSON of a chunk is alive at once. */
+#define CHUNK 512
+
+typedef struct rec {
+	size_t off, len;
+	uint64_t where; /* line or record number */
+} rec;
+
+typedef struct job {
+	const uint8_t *in;
+	const import_opts *o;
+	rec *recs;
+	size_t n, cap;
+	const char *unit; /* "line" or "record" */
+	import_out *out;  /* its where: the record an error is about */
+	struct packed {   /* events of JSON Lines, packed again */
+		msgpack_sbuffer sb;
+		bool failed;  /* an allocation failed: sb is short */
+	} packed;
+	const uint8_t **ev_recs; /* the event records, for tl_txn_import */
+	size_t *ev_lens;
+} job;
+
+static int fail(tl_err *err, int code, const char *field, const job *j,
+		uint64_t where, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static int fail(tl_err *err, int code, const char *field, const job *j,
+		uint64_t where, const char *fmt, ...)
+{
+	char msg[sizeof err->message];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	j->out->where = where;
+	return tl_err_set(err, code, field, "%s %llu: %s", j->unit,
+			  (unsigned long long)where, msg);
+}
+
+/* An engine error about record `where`: its message prefixed. */
+static int blame(tl_err *err, int rc, const job *j, uint64_t where)
+{
+	char msg[sizeof err->message];
+	snprintf(msg, sizeof msg, "%s", err->message);
+	/* a long message loses its end */
+	if (snprintf(err->message, sizeof err->message, "%s %llu: %s",
+		     j->unit, (unsigned long long)where,
+		     msg) >= (int)sizeof err->message)
+		memcpy(err->message + sizeof err->message - 4, "...", 4);
+	return rc;
+}
+
+static int add_rec(job *j, size_t off, size_t len, uint64_t where,
+		   tl_err *err)
+{
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? 2 * j->cap : 1024;
+		rec *p = realloc(j->recs, cap * sizeof *p);
+		if (!p)
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		j->recs = p;
+		j->cap = cap;
+	}
+	j->recs[j->n++] = (rec){ off, len, where };
+	return 0;
+}
+
+/* ---- splitting -------------------------------------------------------- */
+
+static int split_lines(job *j, size_t len, tl_err *err)
+{
+	uint64_t line = 0;
+	for (size_t off = 0; off < len;) {
+		const uint8_t *p = j->in + off;
+		const uint8_t *nl = memchr(p, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - p) : len - off;
+		size_t next = off + n + (nl ? 1 : 0);
+		line++;
+		size_t k = n;
+		while (k && (p[k - 1] == '\r' || p[k - 1] == ' ' ||
+			     p[k - 1] == '\t'))
+			k--;
+		size_t s = 0;
+		while (s < k && (p[s] == ' ' || p[s] == '\t'))
+			s++;
+		if (s < k) { /* blank lines are skipped */
+			if (k - s > IMPORT_RECORD_MAX)
+				return fail(err, TL_EINVALID, "", j, line,
+					    "longer than %d bytes",
+					    IMPORT_RECORD_MAX);
+			int rc = add_rec(j, off + s, k - s, line, err);
+			if (rc)
+				return rc;
+		}
+		off = next;
+	}
+	return 0;
+}
+
+static int split_msgpack(job *j, size_t len, tl_err *err)
+{
+	uint64_t nr = 0;
+	for (size_t off = 0; off < len;) {
+		size_t end = off;
+		nr++;
+		if (!tl_mp_skip(j->in, len, &end))
+			return fail(err, TL_EINVALID, "", j, nr,
+				    "not a whole msgpack value (at byte %zu: "
+				    "malformed, nested too deep, or cut "
+				    "short)",
+				    off);
+		uint8_t c = j->in[off];
+		if (!((c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf))
+			return fail(err, TL_EINVALID, "", j, nr,
+				    "not a msgpack map (at byte %zu)", off);
+		if (end - off > IMPORT_RECORD_MAX)
+			return fail(err, TL_EINVALID, "", j, nr,
+				    "longer than %d bytes", IMPORT_RECORD_MAX);
+		int rc = add_rec(j, off, end - off, nr, err);
+		if (rc)
+			return rc;
+		off = end;
+	}
+	return 0;
+}
+
+/* ---- a record as JSON --------------------------------------------------- */
+
+/* The record as a JSON object (new reference), or an error.  A msgpack
+ * map is converted as the CLI prints documents (times as RFC 3339). */
+static int record_json(const job *j, const rec *r, json_t **out,
+		       tl_err *err)
+{
+	json_t *v;
+	if (j->o->msgpack) {
+		msgpack_zone zone;
+		msgpack_object o;
+		size_t off = 0;
+		if (!msgpack_zone_init(&zone, 4096))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		int u = tl_mp_unpack(j->in + r->off, r->len, &off, &zone, &o);
+		v = u == MSGPACK_UNPACK_SUCCESS ? mpjson_from_object(&o)
+						: NULL;
+		msgpack_zone_destroy(&zone);
+		if (u == MSGPACK_UNPACK_NOMEM_ERROR || (u == MSGPACK_UNPACK_SUCCESS && !v))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		if (!v)
+			return fail(err, TL_EINVALID, "", j, r->where,
+				    "not a msgpack map");
+	} else {
+		json_error_t je;
+		v = json_loadb((const char *)j->in + r->off, r->len,
+			       JSON_REJECT_DUPLICATES, &je);
+		if (!v && mpjson_nomem())
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		if (!v)
+			return fail(err, TL_EINVALID, "", j, r->where,
+				    "not JSON: %s (column %d)", je.text,
+				    je.column);
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return fail(err, TL_EINVALID, "", j, r->where,
+			    "not an object");
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- tasks ------------------------------------------------------------------ */
+
+/* What a task record holds beyond the JSON: its tags and link text. */
+typedef struct task_rec {
+	json_t *json;
+	tl_slice *tags;
+	char *link;
+} task_rec;
+
+static void task_rec_free(task_rec *t)
+{
+	json_decref(t->json);
+	free(t->tags);
+	free(t->link);
+	*t = (task_rec){ 0 };
+}
+
+static int text_field(const job *j, uint64_t where, const char *key,
+		      json_t *v, tl_slice *out, tl_err *err)
+{
+	if (json_is_null(v)) {
+		*out = (tl_slice){ 0 };
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail(err, TL_EINVALID, key, j, where,
+			    "must be a string or null");
+	*out = (tl_slice){ json_string_value(v), json_string_length(v) };
+	return 0;
+}
+
+/* The link as "TYPE:ID": given so, or as the task shape's
+ * {"type": ..., "id": ...}. */
+static int link_field(const job *j, uint64_t where, json_t *v,
+		      task_rec *t, tl_cmd *cmd, tl_err *err)
+{
+	if (json_is_string(v))
+		return text_field(j, where, "link", v, &cmd->link, err);
+	json_t *type = json_object_get(v, "type"), *id = json_object_get(v, "id");
+	if (!json_is_object(v) || json_object_size(v) != 2 ||
+	    !json_is_string(type) || !json_is_string(id))
+		return fail(err, TL_EINVALID, "link", j, where,
+			    "must be {\"type\": TYPE, \"id\": ID} or "
+			    "\"TYPE:ID\"");
+	size_t tl = json_string_length(type), il = json_string_length(id);
+	if (!(t->link = malloc(tl + il + 2)))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	memcpy(t->link, json_string_value(type), tl);
+	t->link[tl] = ':';
+	memcpy(t->link + tl + 1, json_string_value(id), il);
+	t->link[tl + il + 1] = 0;
+	cmd->link = (tl_slice){ t->link, tl + il + 1 };
+	return 0;
+}
+
+static int tags_field(const job *j, uint64_t where, json_t *v, task_rec *t,
+		      tl_cmd *cmd, tl_err *err)
+{
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return fail(err, TL_EINVALID, "tags", j, where,
+			    "must be an array of strings");
+	size_t n = json_array_size(v);
+	if (n && !(t->tags = malloc(n * sizeof *t->tags)))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(v, i);
+		if (!json_is_string(s))
+			return fail(err, TL_EINVALID, "tags", j, where,
+				    "must be an array of strings");
+		t->tags[i] = (tl_slice){ json_string_value(s),
+					 json_string_length(s) };
+	}
+	cmd->tags = t->tags;
+	cmd->tags_len = n;
+	return 0;
+}
+
+/* The task shape's fields that a new task takes from its event, not from
+ * input: accepted (so that a task as `task show --json` prints it can be
+ * imported) and left out. */
+static bool made_by_the_log(const char *key)
+{
+	static const char *const keys[] = { "created_at", "created_by",
+					    "updated_at", "completed_at",
+					    "version", "created_seq" };
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+		if (!strcmp(key, keys[i]))
+			return true;
+	return false;
+}
+
+/* The task.add command of record r into *cmd; t keeps what it points
+ * into until task_rec_free. */
+static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
+		    tl_err *err)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	*cmd = (tl_cmd){ .kind = TL_TASK_ADD };
+	if ((rc = record_json(j, r, &t->json, err)))
+		return rc;
+	json_object_foreach(t->json, key, v) {
+		tl_slice *text = NULL;
+		if (!strcmp(key, "title"))
+			text = &cmd->title;
+		else if (!strcmp(key, "type"))
+			text = &cmd->type;
+		else if (!strcmp(key, "status"))
+			text = &cmd->status;
+		else if (!strcmp(key, "due_at"))
+			text = &cmd->due;
+		else if (!strcmp(key, "assignee"))
+			text = &cmd->assignee;
+		else if (!strcmp(key, "notes"))
+			text = &cmd->notes;
+		else if (!strcmp(key, "id"))
+			text = &cmd->id;
+		else if (!strcmp(key, "pipeline"))
+			text = &cmd->pipeline;
+		else if (!strcmp(key, "stage"))
+			text = &cmd->stage;
+		else if (!strcmp(key, "idempotency_key"))
+			text = &cmd->idempotency_key;
+		if (text)
+			rc = text_field(j, r->where, key, v, text, err);
+		else if (!strcmp(key, "link"))
+			rc = link_field(j, r->where, v, t, cmd, err);
+		else if (!strcmp(key, "tags"))
+			rc = tags_field(j, r->where, v, t, cmd, err);
+		else if (!strcmp(key, "deleted"))
+			rc = json_is_false(v) || json_is_null(v)
+				     ? 0
+				     : fail(err, TL_EINVALID, "deleted", j,
+					    r->where,
+					    "a deleted task is not imported");
+		else if (!strcmp(key, "automation"))
+			rc = json_is_null(v)
+				     ? 0
+				     : fail(err, TL_EINVALID, "automation", j,
+					    r->where,
+					    "automation queue rows are made "
+					    "by rules, not imported");
+		else if (!made_by_the_log(key))
+			rc = fail(err, TL_EINVALID, key, j, r->where,
+				  "not a field of a task");
+		if (rc)
+			return rc;
+	}
+	/* The engine names a missing title or link; an empty id or key is
+	 * its to refuse too, so only an absent one is left out. */
+	if (cmd->id.p == NULL)
+		cmd->id = (tl_slice){ 0 };
+	return 0;
+}
+
+/* Every task record's form, before anything runs. */
+static int check_tasks(const job *j, tl_err *err)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		task_rec t = { 0 };
+		tl_cmd cmd;
+		int rc = task_cmd(j, &j->recs[i], &t, &cmd, err);
+		task_rec_free(&t);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" as `export` prints times: its ms, when s is
+ * exactly that (the form it is printed in again). */
+static bool export_time(const char *s, size_t len, int64_t *ms)
+{
+	static const char form[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	char back[32];
+	tl_err e;
+	if (len != sizeof form - 1)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (form[i] == 'd' ? (s[i] < '0' || s[i] > '9')
+				   : s[i] != form[i])
+			return false;
+	if (tl_time_parse((tl_slice){ s, len }, 0, "UTC", "at", ms, &e))
+		return false;
+	tl_time_format(*ms, back);
+	return !strcmp(back, s);
+}
+
+static bool hex32(const char *s, size_t len, uint8_t out[32])
+{
+	if (len != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++) {
+		int c = s[i], d = c >= '0' && c <= '9'   ? c - '0'
+				  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+							 : -1;
+		if (d < 0)
+			return false;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] << 4 | d : d);
+	}
+	return true;
+}
+
+static bool is_time_key(const char *key)
+{
+	size_t n = key ? strlen(key) : 0;
+	return (n == 2 && !strcmp(key, "at")) ||
+	       (n > 3 && !strcmp(key + n - 3, "_at"));
+}
+
+/* v packed as the engine stores it: JSON's types as msgpack's, a time
+ * under a key "at" or "..._at" as a msgpack timestamp, the record's
+ * "hash" as 32 bytes.  False for what no event holds (a float). */
+static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
+		      int depth)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *x;
+		if (depth > 32)
+			return false;
+		msgpack_pack_map(pk, json_object_size(v));
+		json_object_foreach(v, k, x) {
+			size_t n = strlen(k);
+			msgpack_pack_str(pk, n);
+			msgpack_pack_str_body(pk, k, n);
+			if (!pack_json(pk, x, k, depth + 1))
+				return false;
+		}
+		return true;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *x;
+		if (depth > 32)
+			return false;
+		msgpack_pack_array(pk, json_array_size(v));
+		json_array_foreach(v, i, x) {
+			if (!pack_json(pk, x, NULL, depth + 1))
+				return false;
+		}
+		return true;
+	}
+	case JSON_STRING: {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		int64_t ms;
+		uint8_t h[32];
+		if (depth == 1 && key && !strcmp(key, "hash") &&
+		    hex32(s, n, h)) {
+			msgpack_pack_bin(pk, 32);
+			msgpack_pack_bin_body(pk, h, 32);
+		} else if (is_time_key(key) && export_time(s, n, &ms)) {
+			msgpack_timestamp ts;
+			int64_t sec = ms / 1000, rem = ms % 1000;
+			if (rem < 0) {
+				rem += 1000;
+				sec--;
+			}
+			ts.tv_sec = sec;
+			ts.tv_nsec = (uint32_t)rem * 1000000u;
+			msgpack_pack_timestamp(pk, &ts);
+		} else {
+			msgpack_pack_str(pk, n);
+			msgpack_pack_str_body(pk, s, n);
+		}
+		return true;
+	}
+	case JSON_INTEGER: {
+		json_int_t i = json_integer_value(v);
+		if (i >= 0)
+			msgpack_pack_uint64(pk, (uint64_t)i);
+		else
+			msgpack_pack_int64(pk, i);
+		return true;
+	}
+	case JSON_TRUE:
+		msgpack_pack_true(pk);
+		return true;
+	case JSON_FALSE:
+		msgpack_pack_false(pk);
+		return true;
+	case JSON_NULL:
+		msgpack_pack_nil(pk);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int packed_write(void *data, const char *buf, size_t len)
+{
+	struct packed *p = data;
+	if (msgpack_sbuffer_write(&p->sb, buf, len)) {
+		p->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* JSON Lines events back into the msgpack records they were stored as,
+ * into j->packed; offs[i], lens[i] locate record i in it. */
+static int event_records(job *j, size_t *offs, size_t *lens, tl_err *err)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &j->packed, packed_write);
+	for (size_t i = 0; i < j->n; i++) {
+		json_t *v;
+		int rc = record_json(j, &j->recs[i], &v, err);
+		if (rc)
+			return rc;
+		size_t before = j->packed.sb.size;
+		bool ok = pack_json(&pk, v, NULL, 0);
+		json_decref(v);
+		if (j->packed.failed)
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		if (!ok)
+			return fail(err, TL_EINVALID, "", j, j->recs[i].where,
+				    "holds a value no event holds (a "
+				    "number with a fraction, or nesting "
+				    "deeper than 32)");
+		offs[i] = before;
+		lens[i] = j->packed.sb.size - before;
+	}
+	return 0;
+}
+
+/* The records as stored, for tl_txn_import: JSON Lines packed again
+ * (into j->packed), msgpack records as they are in the input. */
+static int event_inputs(job *j, tl_err *err)
+{
+	size_t n = j->n ? j->n : 1;
+	if (!(j->ev_recs = malloc(n * sizeof *j->ev_recs)) ||
+	    !(j->ev_lens = malloc(n * sizeof *j->ev_lens)))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	if (j->o->msgpack) {
+		for (size_t i = 0; i < j->n; i++) {
+			j->ev_recs[i] = j->in + j->recs[i].off;
+			j->ev_lens[i] = j->recs[i].len;
+		}
+		return 0;
+	}
+	size_t *offs = malloc(n * sizeof *offs);
+	if (!offs)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	int rc = event_records(j, offs, j->ev_lens, err);
+	for (size_t i = 0; !rc && i < j->n; i++)
+		j->ev_recs[i] = (const uint8_t *)j->packed.sb.data + offs[i];
+	free(offs);
+	return rc;
+}
+
+/* ---- running them ---------------------------------------------------------- */
+
+/* Records [from, to) in one transaction, then *out counts them.  0, or
+ * an error (out->where set for a record's); TL_EAGAIN once the
+ * transaction was given up for a full map, now grown: run it again. */
+static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
+		     import_out *out, tl_err *err)
+{
+	task_rec t[CHUNK];
+	tl_cmd cmds[CHUNK];
+	tl_txn *txn;
+	int rc = tl_txn_begin(db, &txn, err);
+	if (rc)
+		return rc;
+	if (from == to && !j->o->events) /* the actor, checked all the same */
+		rc = tl_txn_exec(txn, j->o->ctx, NULL, 0, NULL, err);
+	for (size_t at = from; at < to && !rc;) {
+		size_t k = 0;
+		if (j->o->events) {
+			k = to - at;
+			rc = tl_txn_import(txn, j->ev_recs + at,
+					   j->ev_lens + at, k, err);
+		} else {
+			for (; k < CHUNK && at + k < to && !rc; k++) {
+				t[k] = (task_rec){ 0 };
+				rc = task_cmd(j, &j->recs[at + k], &t[k],
+					      &cmds[k], err);
+			}
+			if (!rc)
+				rc = tl_txn_exec(txn, j->o->ctx, cmds, k,
+						 NULL, err);
+			else /* out of memory: the forms were checked */
+				err->index = -1;
+			for (size_t i = 0; i < k; i++)
+				task_rec_free(&t[i]);
+		}
+		if (rc && rc != TL_EAGAIN && err->index >= 0) {
+			out->where = j->recs[at + (size_t)err->index].where;
+			blame(err, rc, j, out->where);
+		}
+		at += k;
+	}
+	uint64_t first, end;
+	tl_txn_seqs(txn, &first, &end);
+	import_out would = *out;
+	would.committed += to - from;
+	if (end > first) {
+		if (!would.first_seq)
+			would.first_seq = first;
+		would.last_seq = end - 1;
+		would.events += end - first;
+	}
+	/* Before the last commit: what it will have done, made ready to be
+	 * said (whatever fails after the commit is not the import's). */
+	if (!rc && to == j->n && j->o->ready)
+		rc = j->o->ready(j->o->arg, &would, err);
+	if (rc) {
+		tl_txn_abort(txn); /* grows a full map */
+		return rc;
+	}
+	if ((rc = tl_txn_commit(txn, err)))
+		return rc;
+	*out = would;
+	return 0;
+}
+
+/* ---- the whole import ------------------------------------------------------ */
+
+int import_run(tl_db *db, const uint8_t *in, size_t len,
+	       const import_opts *o, import_out *out, tl_err *err)
+{
+	job j = { .in = in, .o = o, .unit = o->msgpack ? "record" : "line",
+		  .out = out };
+	int rc;
+
+	*out = (import_out){ 0 };
+	err->index = -1;
+	msgpack_sbuffer_init(&j.packed.sb);
+	rc = o->msgpack ? split_msgpack(&j, len, err)
+			: split_lines(&j, len, err);
+	if (!rc)
+		out->records = j.n;
+	if (!rc)
+		rc = o->events ? event_inputs(&j, err) : check_tasks(&j, err);
+	/* An empty input runs one empty transaction: the actor is checked
+	 * and the outcome said as for any other. */
+	size_t step = o->batch && o->batch < j.n ? o->batch : j.n;
+	for (size_t at = 0; !rc;) {
+		size_t k = j.n - at < step ? j.n - at : step;
+		rc = run_batch(db, &j, at, at + k, out, err);
+		if (rc == TL_EAGAIN) { /* the map was full and is grown */
+			rc = 0;
+			continue;
+		}
+		at += k;
+		if (at >= j.n)
+			break;
+	}
+	msgpack_sbuffer_destroy(&j.packed.sb);
+	free(j.ev_recs);
+	free(j.ev_lens);
+	free(j.recs);
+	return rc;
+}

@@ -1,0 +1,52 @@
+/*
+ * import.h - `tasklog import`: tasks to add, or events as `export` writes
+ * them, from JSON Lines or msgpack into a workspace (import.c).  The CLI
+ * reads the input and prints the outcome; this splits the input into
+ * records, turns them into commands or event records, and runs them.
+ */
+#ifndef TL_TOOLS_IMPORT_H
+#define TL_TOOLS_IMPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tasklog.h"
+
+/* A record longer than this is refused: a task's longest text is its
+ * notes (64 KiB), and an event holds no more. */
+#define IMPORT_RECORD_MAX (1024 * 1024)
+
+struct import_out;
+
+typedef struct import_opts {
+	bool events;    /* records are events as stored, not tasks to add */
+	bool msgpack;   /* a sequence of msgpack maps; else JSON Lines */
+	uint64_t batch; /* records per durable commit; 0: all in one */
+	const tl_ctx *ctx;
+	/* Called just before the last commit with what *out will hold
+	 * after it; an error it returns gives the transaction up. */
+	int (*ready)(void *arg, const struct import_out *out, tl_err *err);
+	void *arg;
+} import_opts;
+
+typedef struct import_out {
+	uint64_t records;   /* records the input holds (when it parsed) */
+	uint64_t committed; /* records made durable: all of them on success,
+			       those of the batches before a failure */
+	uint64_t events;    /* events those appended */
+	uint64_t first_seq, last_seq; /* the seqs of those; 0 when none */
+	uint64_t where;     /* the record a failure is about: its line (JSON
+			       Lines) or its number (msgpack), from 1; 0 when
+			       the failure is no record's */
+} import_out;
+
+/* Import in[0..len).  Every record is read and checked for its form
+ * first; then they run, all in one durable transaction, or in batches
+ * of o->batch records, each its own.  An error names the failing record
+ * in out->where (its message begins "line N: " or "record N: "); what
+ * batches before it committed is in *out. */
+int import_run(tl_db *db, const uint8_t *in, size_t len,
+	       const import_opts *o, import_out *out, tl_err *err);
+
+#endif
