@@ -777,7 +777,10 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 				(unsigned long long)task.version);
 		goto out;
 	}
+	/* The assignee it already has is no change (SPEC §1), even once
+	 * that member lost CRM access: a retried assignment must not fail. */
 	if (c->kind == TL_TASK_ASSIGN && c->assignee.p &&
+	    !str_eq(task.assignee, c->assignee) &&
 	    (rc = check_assignee(r, c->assignee, err)))
 		goto out;
 

@@ -918,9 +918,14 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 		return rc;
 
 	bool named = member.p && !slice_is(member, "me");
+	/* `unassigned`: the tasks no one holds, which every member may list
+	 * (as task list --assignee unassigned). */
+	bool nobody = named && slice_is(member, "unassigned");
 	if (!named)
 		member = tl_s(r.actor);
-	if (!slice_eq(member, tl_s(r.actor)) && !r.admin) {
+	if (nobody)
+		member = tl_s("");
+	else if (!slice_eq(member, tl_s(r.actor)) && !r.admin) {
 		rc = tl_err_set(err, TL_EFORBIDDEN, "member",
 				"members see their own upcoming tasks; '%s' "
 				"may not see those of '%s'",
@@ -935,7 +940,7 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 				TL_SYSTEM_USER);
 		goto out;
 	}
-	if (!tl_member_exists(db, r.txn, member)) {
+	if (!nobody && !tl_member_exists(db, r.txn, member)) {
 		rc = tl_err_set(err, TL_ENOTFOUND, "member",
 				"no member '%s'",
 				tl_quote(member, qb, sizeof qb));

@@ -519,6 +519,24 @@ Test(upcoming_cli, lists_the_members_next_days)
 	tu_run_release(&r);
 }
 
+/* `unassigned`: the tasks no one holds, due soon; any member may see
+ * them, as `task list --assignee unassigned` shows them. */
+Test(upcoming_cli, unassigned_lists_the_tasks_no_one_holds)
+{
+	tu_run r;
+	ADD("free soon", "--due", "+1h");
+	ADD("free later", "--due", "+9d");
+	ADD("held", "--assignee", "alice", "--due", "+2h");
+	OK(&r, "--now", T0, "upcoming", "--member", "unassigned", "--as",
+	   "alice");
+	cr_assert_str_eq(titles(&r), "free soon");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "upcoming", "--member", "unassigned", "--days",
+	   "10");
+	cr_assert_str_eq(titles(&r), "free soon free later");
+	tu_run_release(&r);
+}
+
 Test(upcoming_cli, pages_with_the_cursor)
 {
 	tu_run r;

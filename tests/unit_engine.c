@@ -2673,6 +2673,39 @@ Test(validate, an_assignee_who_lost_crm_access_earlier_in_the_batch_is_refused)
 	reject_at(__LINE__, NULL, batch, 3, TL_EINVALID, "assignee", 2);
 }
 
+/* Assigning a task to the member it already has is no change (SPEC
+ * §1), even once that member lost CRM access: a retry must not fail.
+ * Another member without access is refused all the same. */
+Test(validate, reassigning_the_same_member_who_lost_access_is_a_no_op)
+{
+	char t1[37];
+	add_member("al", "member", 1);
+	add_member("bo", "member", 1);
+	add_task(T0 + SEC, "One", t1);
+	tl_cmd a = on(TL_TASK_ASSIGN, t1);
+	a.assignee = tl_s("al");
+	tl_result res;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_exec(db, &(tl_ctx){ .now_ms = T0 + 2 * SEC }, &a, 1,
+			     &res, &err), 0, "%s", err.message);
+	tl_result_release(&res);
+	tl_cmd revoke[2] = { { .kind = TL_MEMBER_UPDATE, .id = tl_s("al"),
+			       .crm_access = -1 },
+			     { .kind = TL_MEMBER_UPDATE, .id = tl_s("bo"),
+			       .crm_access = -1 } };
+	cr_assert_eq(tl_exec(db, &(tl_ctx){ .now_ms = T0 + 3 * SEC }, revoke,
+			     2, NULL, &err), 0, "%s", err.message);
+	uint64_t before = nevents();
+	cr_assert_eq(tl_exec(db, &(tl_ctx){ .now_ms = T0 + 4 * SEC }, &a, 1,
+			     &res, &err), 0, "%s", err.message);
+	cr_assert(!res.appended);
+	tl_result_release(&res);
+	cr_assert_eq(nevents(), before);
+	tl_cmd b = on(TL_TASK_ASSIGN, t1);
+	b.assignee = tl_s("bo");
+	REJECT(TL_EINVALID, "assignee", b);
+}
+
 Test(validate, unknown_command_kind_is_rejected)
 {
 	tl_cmd c = { .kind = (tl_cmd_kind)99 };
