@@ -50,6 +50,15 @@
 /* ---- what a query asks for ---------------------------------------------- */
 
 enum due_kind { DUE_ANY, DUE_NONE, DUE_RANGE };
+#define MAX_DUES 16 /* --due values of one query, OR-combined */
+
+/* One --due value: no due date, or a due date in [lo, hi). */
+typedef struct due_window {
+	enum due_kind kind;
+	bool has_lo, has_hi;
+	int64_t lo, hi;
+	bool active; /* overdue: active tasks only */
+} due_window;
 enum automation { AUTO_HIDE, AUTO_INCLUDE, AUTO_ONLY };
 
 typedef struct plan {
@@ -63,10 +72,8 @@ typedef struct plan {
 	tl_slice record_id;
 	tl_slice *assignees; /* resolved: member id, "" = unassigned */
 	size_t assignees_len;
-	enum due_kind due;
-	bool has_lo, has_hi; /* DUE_RANGE: [lo, hi) */
-	int64_t lo, hi;
-	bool due_active;     /* overdue: active tasks only */
+	due_window dues[MAX_DUES]; /* a task passes when one of them holds */
+	size_t dues_len;           /* 0: any due date, or none */
 	enum automation automation;
 	/* order and page */
 	char sort;
@@ -182,11 +189,11 @@ static bool split_range(tl_slice s, tl_slice *from, tl_slice *to)
 	return false;
 }
 
-/* Parse the due filter in r's zone and clock.  Called twice: first
+/* Parse one due window in r's zone and clock.  Called twice: first
  * before any look-up with the clock and zone of the context alone
  * (`final` false: the syntax), then with the reader's. */
-static int parse_due(tl_slice s, plan *p, const tl_reader *r, bool final,
-		     tl_err *err)
+static int parse_due(tl_slice s, due_window *p, const tl_reader *r,
+		     bool final, tl_err *err)
 {
 	char q[64];
 	tl_slice from, to;
@@ -194,19 +201,15 @@ static int parse_due(tl_slice s, plan *p, const tl_reader *r, bool final,
 	const char *tz = r->tz;
 	int rc;
 
-	p->due = DUE_ANY;
-	p->has_lo = p->has_hi = p->due_active = false;
-	if (!s.p)
-		return 0;
+	*p = (due_window){ .kind = DUE_RANGE };
 	if (slice_is(s, "none")) {
-		p->due = DUE_NONE;
+		p->kind = DUE_NONE;
 		return 0;
 	}
-	p->due = DUE_RANGE;
 	if (slice_is(s, "overdue")) {
 		p->has_hi = true;
 		p->hi = now;
-		p->due_active = true;
+		p->active = true;
 		return 0;
 	}
 	if (slice_is(s, "today") || slice_is(s, "week")) {
@@ -240,6 +243,29 @@ static int parse_due(tl_slice s, plan *p, const tl_reader *r, bool final,
 		return tl_err_set(err, TL_EINVALID, "due",
 				  "'%s': the end must be after the start",
 				  tl_quote(s, q, sizeof q));
+	return 0;
+}
+
+/* Every due window of q (its `due`, then its `dues`) into p. */
+static int parse_dues(const tl_list_query *q, plan *p, const tl_reader *r,
+		      bool final, tl_err *err)
+{
+	int rc;
+	p->dues_len = 0;
+	if (q->dues_len && !q->dues)
+		return tl_err_set(err, TL_EINVALID, "due",
+				  "dues_len %zu without dues", q->dues_len);
+	for (size_t i = 0; i < q->dues_len + 1; i++) {
+		tl_slice s = i ? q->dues[i - 1] : q->due;
+		if (!s.p)
+			continue;
+		if (p->dues_len == MAX_DUES)
+			return tl_err_set(err, TL_EINVALID, "due",
+					  "at most %d due windows", MAX_DUES);
+		if ((rc = parse_due(s, &p->dues[p->dues_len++], r, final,
+				    err)))
+			return rc;
+	}
 	return 0;
 }
 
@@ -312,7 +338,7 @@ static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
 	snprintf(pre.tz, sizeof pre.tz, "%s",
 		 ctx && ctx->tz && strlen(ctx->tz) < sizeof pre.tz ? ctx->tz
 								   : "UTC");
-	if ((rc = parse_due(q->due, p, &pre, false, err)))
+	if ((rc = parse_dues(q, p, &pre, false, err)))
 		return rc;
 	p->automation = AUTO_HIDE;
 	if (q->automation.p) {
@@ -421,21 +447,41 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 				add_dimval(p, (uint64_t)i);
 	}
 
-	/* Bounds of sortval: the due window under the due sort. */
+	/* Bounds of sortval under the due sort: from the earliest start of
+	 * the due windows to the latest end (what lies between windows is
+	 * rejected on the index value). */
 	p->sv_lo = 0;
 	p->sv_hi = UINT64_MAX;
-	if (s == TL_SORT_DUE && p->due == DUE_NONE) {
-		p->sv_lo = TL_LIST_NO_DUE;
-	} else if (s == TL_SORT_DUE && p->due == DUE_RANGE) {
-		p->sv_hi = TL_LIST_NO_DUE - 1;
-		if (p->has_lo)
-			p->sv_lo = tl_key_time(p->lo);
-		if (p->has_hi) {
-			uint64_t hi = tl_key_time(p->hi);
-			if (hi == 0)
-				p->empty = true;
-			else if (hi - 1 < p->sv_hi)
-				p->sv_hi = hi - 1;
+	if (s == TL_SORT_DUE && p->dues_len) {
+		uint64_t lo = UINT64_MAX, hi = 0;
+		bool none = true; /* every window empty */
+		for (size_t i = 0; i < p->dues_len; i++) {
+			const due_window *w = &p->dues[i];
+			uint64_t wl = 0, wh = TL_LIST_NO_DUE - 1;
+			if (w->kind == DUE_NONE) {
+				wl = wh = TL_LIST_NO_DUE;
+			} else {
+				if (w->has_lo)
+					wl = tl_key_time(w->lo);
+				if (w->has_hi) {
+					uint64_t e = tl_key_time(w->hi);
+					if (e == 0)
+						continue; /* holds nothing */
+					if (e - 1 < wh)
+						wh = e - 1;
+				}
+				if (wl > wh)
+					continue;
+			}
+			none = false;
+			lo = wl < lo ? wl : lo;
+			hi = wh > hi ? wh : hi;
+		}
+		if (none)
+			p->empty = true;
+		else {
+			p->sv_lo = lo;
+			p->sv_hi = hi;
 		}
 	}
 	if (p->sv_lo > p->sv_hi)
@@ -549,22 +595,22 @@ static bool facets_match(const plan *p, const tl_list_facets *f)
 	if (p->has_record && f->link_type != p->record_type)
 		return false;
 	bool has_due = f->due != TL_LIST_NO_DUE;
-	switch (p->due) {
-	case DUE_ANY:
-		break;
-	case DUE_NONE:
-		if (has_due)
-			return false;
-		break;
-	case DUE_RANGE:
-		if (!has_due || (p->has_lo && f->due < tl_key_time(p->lo)) ||
-		    (p->has_hi && f->due >= tl_key_time(p->hi)))
-			return false;
-		if (p->due_active && !tl_list_status_active(f->status))
-			return false;
-		break;
+	if (!p->dues_len)
+		return true;
+	for (size_t i = 0; i < p->dues_len; i++) {
+		const due_window *w = &p->dues[i];
+		if (w->kind == DUE_NONE ? !has_due
+					: has_due &&
+						  !(w->has_lo &&
+						    f->due < tl_key_time(w->lo)) &&
+						  !(w->has_hi &&
+						    f->due >= tl_key_time(w->hi)) &&
+						  !(w->active &&
+						    !tl_list_status_active(
+							    f->status)))
+			return true;
 	}
-	return true;
+	return false;
 }
 
 /* Every filter, checked on the document: the leading dimension only
@@ -696,7 +742,7 @@ static int mdb_fail(tl_err *err, int rc)
 static bool fast_plan(const plan *p)
 {
 	if (p->statuses_given || p->types_given || p->entities_given ||
-	    p->due != DUE_ANY || p->automation == AUTO_ONLY)
+	    p->dues_len || p->automation == AUTO_ONLY)
 		return false;
 	if (p->dim == TL_DIM_ASSIGNEE)
 		return p->assignees_len && !p->has_record;
@@ -871,7 +917,7 @@ int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 		return rc;
 	if ((rc = tl_reader_begin(db, ctx, &r, err)))
 		return rc;
-	if (!(rc = parse_due(q->due, &p, &r, true, err)) &&
+	if (!(rc = parse_dues(q, &p, &r, true, err)) &&
 	    !(rc = resolve_assignees(q, &r, &p, err)) &&
 	    !(rc = plan_scan(&p, &r, err)))
 		rc = scan(&r, &p, fn, arg, next_cursor, err);
@@ -953,10 +999,10 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 	}
 	p.assignees[0] = member;
 	p.assignees_len = 1;
-	p.due = DUE_RANGE;
-	p.has_lo = p.has_hi = true;
-	p.lo = r.now_ms;
-	p.hi = r.now_ms + (int64_t)days * MS_PER_DAY;
+	p.dues[0] = (due_window){ .kind = DUE_RANGE, .has_lo = true,
+				  .has_hi = true, .lo = r.now_ms,
+				  .hi = r.now_ms + (int64_t)days * MS_PER_DAY };
+	p.dues_len = 1;
 	p.automation = AUTO_HIDE;
 	if (!(rc = plan_scan(&p, &r, err)))
 		rc = scan(&r, &p, fn, arg, next_cursor, err);

@@ -42,6 +42,9 @@ typedef struct tl_list_query {
 	tl_slice sort;              /* due (default) | created | updated */
 	size_t limit;               /* 0 = 50 */
 	tl_slice cursor;            /* from a previous page's next_cursor */
+	const tl_slice *dues;       /* more due windows: a task passes when */
+	size_t dues_len;            /* it is in one of them or in `due` (at
+				       most 16 in all) */
 } tl_list_query;
 
 /* Calls fn for each task of the page, in order (the stored task document,

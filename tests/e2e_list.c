@@ -188,6 +188,13 @@ Test(list_cli, filters_by_due_in_the_zone)
 			 "late_sunday_utc");
 	cr_assert_str_eq(LIST("--due", "-11d..+1d"),
 			 "past late_sunday_utc monday");
+	/* repeated: one of them */
+	cr_assert_str_eq(LIST("--due", "overdue", "--due", "today"),
+			 "past late_sunday_utc monday");
+	cr_assert_str_eq(LIST("--due", "none", "--due", "2026-02-21.."),
+			 "late_sunday_utc monday none");
+	cr_assert_str_eq(LIST("--due", "none", "--due", "..2026-02-21"),
+			 "past none");
 }
 
 Test(list_cli, sorts_by_due_created_and_updated)

@@ -199,6 +199,7 @@ static void simple(const char *title, tl_cmd_kind kind)
 typedef struct lq {
 	const char *assignee[MANY], *status[MANY], *entity[MANY], *type[MANY];
 	const char *record, *due, *automation, *sort, *cursor;
+	const char *due2; /* a second due window, OR-combined (dues) */
 	size_t limit;
 	const char *as, *tz;
 	int64_t now; /* 0: clock_ms */
@@ -240,8 +241,9 @@ static size_t slices(const char *const *v, tl_slice *out)
 
 static void run_list(const lq *q, page *pg)
 {
-	tl_slice a[MANY], s[MANY], e[MANY], t[MANY];
+	tl_slice a[MANY], s[MANY], e[MANY], t[MANY], d2 = tl_s(q->due2);
 	tl_list_query tq = {
+		.dues = q->due2 ? &d2 : NULL, .dues_len = q->due2 ? 1 : 0,
 		.assignees = a, .assignees_len = slices(q->assignee, a),
 		.statuses = s, .statuses_len = slices(q->status, s),
 		.entity_types = e, .entity_types_len = slices(q->entity, e),
@@ -569,6 +571,58 @@ Test(list, filters_by_due_window)
 	/* Overdue moves with the clock. */
 	cr_assert_str_eq(LIST(.due = "overdue", .now = T0 + 1),
 			 "past minute_ago now");
+}
+
+/* Several due windows OR-combine: overdue or today, none or a range,
+ * windows apart from each other (the scan's bounds span them), under
+ * every sort and across pages. */
+Test(list, due_windows_or_combine)
+{
+	clock_ms = T0;
+	ADD(.title = "past", .due_ms = T0 - DAY);
+	ADD(.title = "now", .due_ms = T0);
+	ADD(.title = "tomorrow", .due_ms = T0 + 15 * HOUR);
+	ADD(.title = "sunday", .due_ms = T0 + 6 * DAY);
+	ADD(.title = "next_week", .due_ms = T0 + 7 * DAY);
+	ADD(.title = "none");
+	ADD(.title = "done_past", .due_ms = T0 - DAY, .status = "completed");
+	cr_assert_str_eq(LIST(.due = "overdue", .due2 = "today"), "past now");
+	cr_assert_str_eq(LIST(.due = "today", .due2 = "overdue"), "past now");
+	cr_assert_str_eq(LIST(.due = "none", .due2 = "+6d.."),
+			 "sunday next_week none");
+	cr_assert_str_eq(LIST(.due = "..-12h", .due2 = "+144h..+145h"),
+			 "past sunday");
+	cr_assert_str_eq(LIST(.due = "..-12h", .due2 = "+144h..+145h",
+			      .sort = "created"),
+			 "sunday past");
+	/* overdue keeps to active tasks; a range beside it does not */
+	cr_assert_str_eq(LIST(.due = "overdue", .due2 = "..-12h",
+			      .status = { "completed", "todo" }),
+			 "past done_past");
+	cr_assert_str_eq(LIST_ALL(1, .due = "none", .due2 = "overdue"),
+			 "past none");
+	/* a window that holds nothing leaves the others' */
+	cr_assert_str_eq(LIST(.due = "..1970-01-01", .due2 = "today"), "now");
+	/* at most 16, and dues_len needs dues */
+	tl_slice many[16];
+	for (int i = 0; i < 16; i++)
+		many[i] = tl_s("today");
+	tl_list_query q = { .due = tl_s("none"), .dues = many, .dues_len = 16 };
+	page pg;
+	memset(&pg, 0, sizeof pg);
+	cr_assert_eq(tl_task_list(db, &(tl_ctx){ .now_ms = T0 }, &q, collect,
+				  &pg, pg.next, &pg.err),
+		     TL_EINVALID);
+	cr_assert_str_eq(pg.err.field, "due");
+	q.due = (tl_slice){ 0 };
+	memset(&pg, 0, sizeof pg);
+	cr_assert_eq(tl_task_list(db, &(tl_ctx){ .now_ms = T0 }, &q, collect,
+				  &pg, pg.next, &pg.err),
+		     0, "%s", pg.err.message);
+	q.dues = NULL;
+	cr_assert_eq(tl_task_list(db, &(tl_ctx){ .now_ms = T0 }, &q, collect,
+				  &pg, pg.next, &pg.err),
+		     TL_EINVALID);
 }
 
 Test(list, refuses_automation_only_rows_until_there_are_some)
@@ -1464,8 +1518,24 @@ static bool is_active(int st)
 
 /* The model's answer: does task t belong to query q (read as `actor`,
  * in zone tz at `now`)? */
+/* Is t due in the window `due`, range its FROM..TO? */
+static bool due_in(const char *due, const tl_task *t, int64_t now,
+		   const int64_t today[2], const int64_t week[2],
+		   const int64_t range[2])
+{
+	if (!strcmp(due, "none"))
+		return !t->has_due;
+	if (!t->has_due)
+		return false;
+	if (!strcmp(due, "overdue"))
+		return t->due_at < now && is_active(t->status);
+	const int64_t *w = !strcmp(due, "today") ? today
+			   : !strcmp(due, "week") ? week : range;
+	return t->due_at >= w[0] && t->due_at < w[1];
+}
+
 static bool model_match(const lq *q, const tl_task *t, int64_t now,
-			int64_t today[2], int64_t week[2], int64_t range[2])
+			int64_t today[2], int64_t week[2], int64_t range[4])
 {
 	if (t->deleted)
 		return false;
@@ -1499,17 +1569,10 @@ static bool model_match(const lq *q, const tl_task *t, int64_t now,
 		if (!ok)
 			return false;
 	}
-	if (q->due) {
-		if (!strcmp(q->due, "none"))
-			return !t->has_due;
-		if (!t->has_due)
-			return false;
-		if (!strcmp(q->due, "overdue"))
-			return t->due_at < now && is_active(t->status);
-		int64_t *w = !strcmp(q->due, "today") ? today
-			     : !strcmp(q->due, "week") ? week : range;
-		return t->due_at >= w[0] && t->due_at < w[1];
-	}
+	if (q->due || q->due2)
+		return (q->due && due_in(q->due, t, now, today, week, range)) ||
+		       (q->due2 &&
+			due_in(q->due2, t, now, today, week, range + 2));
 	return true;
 }
 
@@ -1540,26 +1603,30 @@ static void check_query(model *m, lq q, const char *what)
 	static size_t order[R_TASKS_MAX];
 	static char cursor[TL_CURSOR_MAX];
 	static page pg;
-	int64_t today[2], week[2], range[2] = { 0, 0 };
+	int64_t today[2], week[2], range[4] = { 0, 0, 0, 0 };
 	const char *tz = q.tz ? q.tz : "UTC";
 	size_t n = 0, got = 0;
 
 	cr_assert_eq(tl_day_range(clock_ms, tz, &today[0], &today[1]), 0);
 	cr_assert_eq(tl_week_range(clock_ms, tz, 1, &week[0], &week[1]), 0);
-	if (q.due && strstr(q.due, "..")) {
+	for (int k = 0; k < 2; k++) {
+		const char *d = k ? q.due2 : q.due;
+		if (!d || !strstr(d, ".."))
+			continue;
 		char from[40], to[40];
 		tl_err err;
-		const char *dots = strstr(q.due, "..");
-		snprintf(from, sizeof from, "%.*s", (int)(dots - q.due), q.due);
+		int64_t *rg = range + 2 * k;
+		const char *dots = strstr(d, "..");
+		snprintf(from, sizeof from, "%.*s", (int)(dots - d), d);
 		snprintf(to, sizeof to, "%s", dots + 2);
-		range[0] = INT64_MIN;
-		range[1] = INT64_MAX;
+		rg[0] = INT64_MIN;
+		rg[1] = INT64_MAX;
 		if (from[0])
 			cr_assert_eq(tl_time_parse(tl_s(from), clock_ms, tz,
-						   "d", &range[0], &err), 0);
+						   "d", &rg[0], &err), 0);
 		if (to[0])
 			cr_assert_eq(tl_time_parse(tl_s(to), clock_ms, tz, "d",
-						   &range[1], &err), 0);
+						   &rg[1], &err), 0);
 	}
 	for (size_t i = 0; i < m->n; i++)
 		if (model_match(&q, &m->t[i], clock_ms, today, week, range))
@@ -1658,6 +1725,8 @@ static void check_all_shapes(model *m, int rounds)
 			q.record = PICK(r_records);
 		if (!rnd(3))
 			q.due = PICK(dues);
+		if (q.due && !rnd(2))
+			q.due2 = PICK(dues);
 		snprintf(what, sizeof what, "combination %d", r);
 		check_query(m, q, what);
 	}
@@ -1693,7 +1762,8 @@ static void page_under_changes(model *m, lq q, const char *what)
 	static int seen[R_TASKS_MAX];
 	static char cursor[TL_CURSOR_MAX];
 	static page pg;
-	int64_t today[2], week[2], range[2] = { INT64_MIN, INT64_MAX };
+	int64_t today[2], week[2],
+		range[4] = { INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX };
 	size_t n0 = m->n;
 
 	model_load(m);

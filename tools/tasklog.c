@@ -327,7 +327,7 @@ static const struct command commands[] = {
 	  "[--status S]...\n"
 	  "                 [--entity-type T]... [--record TYPE:ID] "
 	  "[--type T]...\n"
-	  "                 [--due overdue|today|week|none|FROM..TO]\n"
+	  "                 [--due overdue|today|week|none|FROM..TO]...\n"
 	  "                 [--automation hide|include|only] "
 	  "[--sort due|created|updated]\n"
 	  "                 [--limit N] [--cursor C]\n\n"
@@ -347,7 +347,9 @@ static const struct command commands[] = {
 	  "or of the\n"
 	  "                        workspace), none,\n"
 	  "                        or FROM..TO: due in [FROM, TO); either "
-	  "end may be left out\n"
+	  "end may be\n"
+	  "                        left out; repeatable: --due overdue --due "
+	  "today\n"
 	  "  --automation A        hide (default), include or only "
 	  "automation queue rows\n"
 	  "  --sort S              due (default; no due last), created or "
@@ -520,7 +522,7 @@ static uint64_t repeat_opts(const struct command *k)
 {
 	if (k && k->run == run_task_list)
 		return OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_ENTITY_TYPE) |
-		       OPT(O_TYPE);
+		       OPT(O_TYPE) | OPT(O_DUE);
 	if (k && k->run == run_rebuild)
 		return OPT(O_PROJECTION);
 	return 0;
@@ -1393,12 +1395,12 @@ static tl_slice *many_slices(struct cli *c, const enum opt *opts, size_t n,
 static int run_task_list(struct cli *c)
 {
 	static const enum opt rep[] = { O_ASSIGNEE, O_STATUS, O_ENTITY_TYPE,
-					O_TYPE };
-	const tl_slice *v[4];
-	size_t lens[4];
+					O_TYPE, O_DUE };
+	const tl_slice *v[5];
+	size_t lens[5];
 	struct collect k = { .items = json_array() };
 	char next[TL_CURSOR_MAX] = "";
-	tl_slice *all = many_slices(c, rep, 4, v, lens);
+	tl_slice *all = many_slices(c, rep, 5, v, lens);
 	int rc;
 
 	if (!all) {
@@ -1411,7 +1413,7 @@ static int run_task_list(struct cli *c)
 		.entity_types = v[2], .entity_types_len = lens[2],
 		.types = v[3], .types_len = lens[3],
 		.record = opt_slice(c, O_RECORD),
-		.due = opt_slice(c, O_DUE),
+		.dues = v[4], .dues_len = lens[4],
 		.automation = opt_slice(c, O_AUTOMATION),
 		.sort = opt_slice(c, O_SORT),
 		.limit = (size_t)c->limit,
