@@ -1075,6 +1075,10 @@ Test(history, log_rejects_bad_numbers)
 	EXPECT(&r, 1, "log", "--limit", "abc");
 	cr_assert(tu_err_names(&r, "limit"), "%s", r.err);
 	tu_run_release(&r);
+	EXPECT(&r, 1, "log", "--limit", "1001");
+	cr_assert(tu_err_names(&r, "limit"), "%s", r.err);
+	cr_assert(tu_err_names(&r, "export"), "%s", r.err);
+	tu_run_release(&r);
 	EXPECT(&r, 1, "log", "--limit", "0");
 	cr_assert(tu_err_names(&r, "limit"), "%s", r.err);
 	tu_run_release(&r);

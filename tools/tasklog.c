@@ -2520,6 +2520,13 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			return TL_EINVALID;
 		if (c->limit == 0)
 			return usage_error(c, "limit", "must be at least 1");
+		/* as every list (the library checks theirs); a page is held
+		 * in memory, and export prints the whole log */
+		if (c->cmd->run == run_log && c->limit > 1000)
+			return usage_error(c, "limit",
+					   "%" PRIu64 " is more than 1000 (for "
+					   "all of the log: tasklog export)",
+					   c->limit);
 	}
 	if (has(c, O_EXPECT_VERSION) &&
 	    parse_number(c, O_EXPECT_VERSION, &c->expect_version))
