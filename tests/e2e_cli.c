@@ -940,10 +940,10 @@ Test(history, show_history_for_people_says_what_changed)
 		     0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	const char *want[] = {
-		"created: title \"Call Dana\", type task, status todo",
+		"created: title \"Call Dana\", type Task, status To Do",
 		"assigned: assignee alice \xe2\x86\x92 bob",
 		"tagged: tag vip",
-		"status_changed: status todo \xe2\x86\x92 in_progress",
+		"status_changed: status To Do \xe2\x86\x92 In Progress",
 		"updated: title \"Call Dana\" \xe2\x86\x92 \"Call Dana now\"; "
 		"due_at none \xe2\x86\x92 2026-03-05 10:00",
 	};

@@ -579,8 +579,9 @@ void human_marked(const json_t *r)
 /* ---- a task's history for people ----------------------------------------- */
 
 /* A value of an event's data as people read it: times on the zone's
- * clock to the minute, a link as TYPE:ID, a list joined by commas, null
- * as "none", titles and notes quoted. */
+ * clock to the minute, statuses and types by their labels ("To Do"), a
+ * link as TYPE:ID, a list joined by commas, null as "none", titles and
+ * notes quoted. */
 static void put_value(FILE *f, const char *key, const json_t *v)
 {
 	size_t i;
@@ -594,6 +595,10 @@ static void put_value(FILE *f, const char *key, const json_t *v)
 		   !strcmp(key + kl - 3, "_at")) {
 		short_time(json_string_value(v), when);
 		fputs(when, f);
+	} else if (json_is_string(v) && !strcmp(key, "status")) {
+		fputs(label(json_string_value(v), status_labels), f);
+	} else if (json_is_string(v) && !strcmp(key, "type")) {
+		fputs(label(json_string_value(v), type_labels), f);
 	} else if (json_is_string(v) &&
 		   (!strcmp(key, "title") || !strcmp(key, "notes"))) {
 		char *q = json_dumps(v, JSON_ENCODE_ANY); /* "..." escaped */
