@@ -390,7 +390,8 @@ Test(import_cli, idempotency_keys_make_a_rerun_append_nothing)
 
 Test(import_cli, reads_the_standard_input_and_msgpack)
 {
-	put("{\"title\": \"from stdin\", \"link\": \"lead:5\"}\n");
+	/* with a byte order mark, as some editors write */
+	put("\xef\xbb\xbf{\"title\": \"from stdin\", \"link\": \"lead:5\"}\n");
 	tu_opts o = { .stdin_file = file };
 	const char *argv[] = { "--db", ws, "--json", "import", "-", NULL };
 	tu_run r;

@@ -99,7 +99,11 @@ static int add_rec(job *j, size_t off, size_t len, uint64_t where,
 static int split_lines(job *j, size_t len, tl_err *err)
 {
 	uint64_t line = 0;
-	for (size_t off = 0; off < len;) {
+	size_t off = 0;
+	/* a byte order mark, as some editors and exports begin with */
+	if (len >= 3 && !memcmp(j->in, "\xef\xbb\xbf", 3))
+		off = 3;
+	while (off < len) {
 		const uint8_t *p = j->in + off;
 		const uint8_t *nl = memchr(p, '\n', len - off);
 		size_t n = nl ? (size_t)(nl - p) : len - off;
