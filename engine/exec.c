@@ -89,23 +89,7 @@ static int check_enum(tl_slice s, const char *field, const char *const *tab,
 
 static int check_link(tl_slice s, args *a, tl_err *err)
 {
-	char q[64];
-	const char *colon = s.p ? memchr(s.p, ':', s.len) : NULL;
-	if (!s.p || !s.len)
-		return tl_err_set(err, TL_EINVALID, "link",
-				  "is required (TYPE:ID, e.g. lead:42)");
-	if (!colon || colon == s.p)
-		return tl_err_set(err, TL_EINVALID, "link",
-				  "'%s' is not TYPE:ID (e.g. lead:42)",
-				  tl_quote(s, q, sizeof q));
-	tl_slice type = { s.p, (size_t)(colon - s.p) };
-	a->link_id = (tl_slice){ colon + 1, s.len - type.len - 1 };
-	int rc = check_enum(type, "link.type", tl_entity_tokens,
-			    TL_ENTITY_COUNT, &a->link_type, err);
-	if (rc)
-		return rc;
-	return tl_check_text(a->link_id, "link.id", 1, TL_LINK_ID_MAX, false,
-			     err);
+	return tl_record_parse(s, "link", &a->link_type, &a->link_id, err);
 }
 
 static int check_tag(tl_slice s, tl_err *err)

@@ -127,6 +127,31 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 	return 0;
 }
 
+int tl_record_parse(tl_slice s, const char *field, int *type, tl_slice *id,
+		    tl_err *err)
+{
+	char q[64];
+	bool link = !strcmp(field, "link");
+	const char *colon = s.p ? memchr(s.p, ':', s.len) : NULL;
+	if (!s.p || !s.len)
+		return tl_err_set(err, TL_EINVALID, field,
+				  "is required (TYPE:ID, e.g. lead:42)");
+	if (!colon || colon == s.p)
+		return tl_err_set(err, TL_EINVALID, field,
+				  "'%s' is not TYPE:ID (e.g. lead:42)",
+				  quote(s, q, sizeof q));
+	tl_slice t = { s.p, (size_t)(colon - s.p) };
+	*type = tl_token_find(tl_entity_tokens, TL_ENTITY_COUNT, t);
+	if (*type < 0)
+		return tl_err_set(err, TL_EINVALID, link ? "link.type" : field,
+				  "unknown value '%s' (one of: contact, lead, "
+				  "account, opportunity)",
+				  quote(t, q, sizeof q));
+	*id = (tl_slice){ colon + 1, s.len - t.len - 1 };
+	return tl_check_text(*id, link ? "link.id" : field, 1, TL_LINK_ID_MAX,
+			     false, err);
+}
+
 /* ---- task struct -----------------------------------------------------
  * Every string of a task lives in one block (t->mem_): setting a field
  * appends its new value there, and a full block is replaced by one that

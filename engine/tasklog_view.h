@@ -218,6 +218,14 @@ TL_API const char *tl_quote(tl_slice s, char *buf, size_t cap);
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */
 TL_API bool tl_member_id_valid(tl_slice id);
+
+/* A record "TYPE:ID" as a task's link must be: TYPE one of
+ * tl_entity_tokens (its index into *type), ID 1..128 bytes of UTF-8
+ * without NUL or control characters (into *id, pointing into s).
+ * TL_EINVALID otherwise, naming `field`, or for field "link" the part:
+ * "link", "link.type" or "link.id". */
+TL_API int tl_record_parse(tl_slice s, const char *field, int *type,
+			   tl_slice *id, tl_err *err);
 /* Whether a member exists, the system user and members without CRM
  * access included (tasks may still be assigned to one who lost it). */
 TL_API bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id);

@@ -141,38 +141,11 @@ static int check_enums(const tl_slice *v, size_t n, const char *field,
 /* A record "TYPE:ID", checked as a task's link is. */
 static int check_record(tl_slice s, plan *p, tl_err *err)
 {
-	char q[64];
-	const char *colon = s.p ? memchr(s.p, ':', s.len) : NULL;
-
-	if (!colon || colon == s.p)
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "'%s' is not TYPE:ID (e.g. lead:42)",
-				  tl_quote(s, q, sizeof q));
-	tl_slice type = { s.p, (size_t)(colon - s.p) };
-	tl_slice id = { colon + 1, s.len - type.len - 1 };
-	p->record_type = token_index(tl_entity_tokens, N_ENTITIES, type);
-	if (p->record_type < 0)
-		return bad_token(err, "record", type, tl_entity_tokens,
-				 N_ENTITIES);
-	if (id.len < 1 || id.len > 128)
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "the id of '%s' must be 1..128 bytes",
-				  tl_quote(s, q, sizeof q));
-	if (!tl_utf8_valid(id.p, id.len))
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "is not valid UTF-8: '%s'",
-				  tl_quote(s, q, sizeof q));
-	for (size_t i = 0; i < id.len; i++) {
-		unsigned char c = (unsigned char)id.p[i];
-		if (c < 0x20 || c == 0x7f ||
-		    (c == 0xc2 && i + 1 < id.len &&
-		     (unsigned char)id.p[i + 1] < 0xa0))
-			return tl_err_set(err, TL_EINVALID, "record",
-					  "contains a control character: '%s'",
-					  tl_quote(s, q, sizeof q));
-	}
+	int rc = tl_record_parse(s, "record", &p->record_type, &p->record_id,
+				 err);
+	if (rc)
+		return rc;
 	p->has_record = true;
-	p->record_id = id;
 	return 0;
 }
 

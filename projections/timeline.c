@@ -456,39 +456,9 @@ const tl_view tl_view_timeline = {
  * 1..128 bytes of UTF-8. */
 static int record_check(tl_slice r, tl_err *err)
 {
-	const char *colon = r.p ? memchr(r.p, ':', r.len) : NULL;
-	char q[64];
-
-	if (!r.p || !r.len)
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "is required (TYPE:ID, e.g. lead:42)");
-	if (!tl_utf8_valid(r.p, r.len))
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "is not valid UTF-8");
-	tl_quote(r, q, sizeof q);
-	if (!colon || colon == r.p)
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "'%s' is not TYPE:ID (e.g. lead:42)", q);
-	tl_slice type = { r.p, (size_t)(colon - r.p) };
-	size_t idlen = r.len - type.len - 1;
-	bool known = false;
-	for (int i = 0; i < 4 && !known; i++)
-		known = strlen(tl_entity_tokens[i]) == type.len &&
-			!memcmp(tl_entity_tokens[i], type.p, type.len);
-	if (!known)
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "unknown entity type in '%s' (one of: contact, lead, account, opportunity)",
-				  q);
-	if (idlen < 1 || idlen > 128)
-		return tl_err_set(err, TL_EINVALID, "record",
-				  "the id of '%s' must be 1..128 bytes", q);
-	for (size_t i = 0; i < r.len; i++) {
-		unsigned char c = (unsigned char)r.p[i];
-		if (c < 0x20 || c == 0x7f)
-			return tl_err_set(err, TL_EINVALID, "record",
-					  "contains a control character");
-	}
-	return 0;
+	int type;
+	tl_slice id;
+	return tl_record_parse(r, "record", &type, &id, err);
 }
 
 /* The record's active tasks with a due date, soonest first, from its

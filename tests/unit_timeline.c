@@ -332,6 +332,8 @@ Test(timeline, rejects_bad_arguments_naming_the_field)
 	expect_invalid("lead:\xff", 0, NULL, "record");
 	expect_invalid("lead:4\n2", 0, NULL, "record");
 	expect_invalid("lead:4\x7f" "2", 0, NULL, "record");
+	/* a C1 control (U+0085), refused as --link and task list refuse it */
+	expect_invalid("lead:1\xc2\x85", 0, NULL, "record");
 	expect_invalid("lead:42", 1001, NULL, "limit");
 	expect_invalid("lead:42", 0, "zzz", "cursor");
 	expect_invalid("lead:42", 0, "n0000000000000000000", "cursor");
