@@ -286,6 +286,14 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	 * so that every process's first write found the map full. */
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* LMDB would open it: a FIFO there blocks the open for ever,
+		 * a device maps what it is. */
+		open_unregister(db);
+		db_free(db);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "'%s' is not a regular file", path);
+	}
 	bool exists = stat(path, &st) == 0 && st.st_size > 0;
 	rc = env_open(db, dir, envflags, exists ? 0 : opts->map_size
 					       ? opts->map_size

@@ -1702,6 +1702,33 @@ Test(cli, verify_answers_a_store_it_cannot_open)
 	tu_run_release(&r);
 }
 
+/* A FIFO (or any file that is not a regular one) where data.mdb should
+ * be: LMDB's open of a FIFO would wait for a writer for ever. */
+Test(cli, a_data_file_that_is_no_regular_file_is_refused, .timeout = 60)
+{
+	char path[512];
+	tu_run r;
+
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	EXPECT(&r, 5, "stats");
+	cr_assert(tu_err_names(&r, "not a regular file"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 5, "task", "list");
+	tu_run_release(&r);
+	EXPECT(&r, 5, "verify");
+	tu_run_release(&r);
+	EXPECT(&r, 5, "task", "add", "--title", "x", "--link", "lead:1");
+	tu_run_release(&r);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	EXPECT(&r, 5, "stats");
+	cr_assert(tu_err_names(&r, "not a regular file"), "%s", r.err);
+	tu_run_release(&r);
+	rmdir(path);
+}
+
 Test(cli, stats_counts)
 {
 	tu_run r;
@@ -2142,6 +2169,21 @@ Test(bad_input, validation_comes_before_lookup)
 	REJECT(1, "name", "--as", "bob", "member", "add", "dan", "--name",
 	       "");
 	REJECT(1, "ids", "--as", "nobody", "notifications", "read", "abc");
+	{
+		/* more ids than one event takes: said as such */
+		static char num[1001][8];
+		const char *argv[1010] = { "--db", ws, "notifications",
+					   "read" };
+		for (int i = 0; i < 1001; i++) {
+			snprintf(num[i], sizeof num[i], "%d", i + 1);
+			argv[4 + i] = num[i];
+		}
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(tu_err_names(&r, "at most 1000"), "%s", r.err);
+		tu_run_release(&r);
+	}
 	REJECT(1, "projection", "--as", "bob", "rebuild", "--projection",
 	       "foo");
 	/* and with good arguments, the actor is refused */

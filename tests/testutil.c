@@ -25,7 +25,7 @@
 #include "tasklog.h"
 #include "testutil.h"
 
-#define TU_ARGS_MAX 256
+#define TU_ARGS_MAX 2048
 
 const char *tu_bin(void)
 {

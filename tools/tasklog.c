@@ -2503,6 +2503,11 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				   c->words_len && rest ? rest + 5
 							: c->cmd->words_name);
 	}
+	if ((int)c->words_len > c->cmd->words_max &&
+	    c->cmd->run == run_notifications && !strcmp(c->words[0], "read"))
+		return usage_error(c, "ids", "at most %d notification ids at "
+				   "a time",
+				   c->cmd->words_max - 1);
 	if ((int)c->words_len > c->cmd->words_max) {
 		char shown[64];
 		snprintf(shown, sizeof shown, "%s",
