@@ -215,6 +215,13 @@ struct tl_txn {
 int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 		  void *arg, bool *commit_failed, tl_err *err);
 
+/* LMDB's file below the records (pages.c): every page the B-trees of the
+ * last commit reach is inside the file, reached once, and not on the free
+ * list.  Each problem through fn (the first 20); returns their number, or
+ * a negative error. */
+int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
+		   void *arg, tl_err *err);
+
 /* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
  * mdb_cursor_open's code (*slot NULL then). */
 int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);

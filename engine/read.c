@@ -594,6 +594,17 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read idempotency");
 }
 
+/* tl_pages_check's problems, said as verify's own. */
+static void page_problem(void *arg, const char *fmt, ...)
+{
+	char buf[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	problem(arg, "%s", buf);
+}
+
 static void problem_count_add(verifier *vf, int n)
 {
 	vf->problems += n;
@@ -870,6 +881,21 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		rc = actor_damaged(db, ctx, rc, err);
 		goto out;
 	}
+	/* First the file's structure, in a read transaction of its own: a
+	 * page in use that the free list holds would be overwritten by the
+	 * next write, the views' comparison below included. */
+	mdb_txn_abort(txn);
+	int pages = tl_pages_check(db, page_problem, &vf, err);
+	if (pages < 0) {
+		rc = pages;
+		goto out;
+	}
+	if (pages > vf.problems)
+		problem(&vf, "pages: and %d more problems of the file's pages",
+			pages - vf.problems);
+	bool overwrite = pages > 0;
+	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
+		goto out;
 	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_streams(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_tasks(db, txn, &vf, &zone, err)) &&
@@ -888,6 +914,13 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	msgpack_zone_destroy(&zone);
 	if (rc || !views)
 		return rc ? rc : vf.problems;
+	if (overwrite) {
+		problem(&vf, "views: not compared: comparing writes, and a "
+			     "write may overwrite the pages above; `tasklog "
+			     "backup DIR --compact` copies every tree without "
+			     "the free list, a whole workspace to go on with");
+		return vf.problems;
+	}
 	/* Views are compared with a rebuild of their own (write txns).  A
 	 * damaged log (an event that does not decode, a gap) stops that
 	 * rebuild: a problem of its own, after the problems the log checks
