@@ -54,7 +54,7 @@ typedef struct walk {
 	const uint8_t *map; /* the file, up to npages */
 	size_t maplen;
 	size_t psize;
-	uint64_t npages;   /* pages that can be read: the file's and map's */
+	uint64_t npages;   /* pages that can be read: the file's */
 	uint64_t last_pg;  /* the meta page's: the last page in use */
 	uint8_t *seen;     /* one bit per page up to last_pg */
 	uint16_t *owner;   /* which tree reached each page: names[] index */
@@ -90,11 +90,18 @@ static void say(walk *w, const char *fmt, ...)
  * the last page, outside the file) or was reached before. */
 static bool mark(walk *w, uint64_t pg, int who)
 {
-	if (pg < 2 || pg > w->last_pg || pg >= w->npages) {
+	if (pg < 2 || pg > w->last_pg) {
 		say(w, "pages: %s reaches page %llu, past the last page in use "
 		       "(%llu)",
 		    w->names[who], (unsigned long long)pg,
 		    (unsigned long long)w->last_pg);
+		return false;
+	}
+	if (pg >= w->npages) {
+		say(w, "pages: %s reaches page %llu, past the end of the file "
+		       "(%llu pages)",
+		    w->names[who], (unsigned long long)pg,
+		    (unsigned long long)w->npages);
 		return false;
 	}
 	if (w->seen[pg / 8] & (1u << (pg % 8))) {
@@ -229,12 +236,14 @@ static bool meta_of(const walk *w, MDB_txn *txn, uint8_t meta[META_SIZE])
 static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 {
 	MDB_stat st;
+	MDB_envinfo info;
 	struct stat fs;
 	mdb_filehandle_t fd;
 	uint8_t meta[META_SIZE];
 	int rc;
 
 	if ((rc = mdb_env_stat(db->env, &st)) ||
+	    (rc = mdb_env_info(db->env, &info)) ||
 	    (rc = mdb_env_get_fd(db->env, &fd)))
 		return tl_mdb_err(err, rc, "pages");
 	if (fstat(fd, &fs) != 0)
@@ -254,13 +263,16 @@ static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 	w->map = m;
 	if (!meta_of(w, txn, meta))
 		return TL_EAGAIN;
+	/* The last page may lie past the file's end: LMDB leaves pages
+	 * unwritten that were freed in the transaction that took them.  It
+	 * does not lie past the map. */
 	w->last_pg = get(meta + META_LAST_PG, 8);
-	if (w->last_pg >= w->npages) {
+	if (w->last_pg >= info.me_mapsize / w->psize) {
 		say(w, "pages: the meta page's last page (%llu) is past the "
-		       "end of the file (%llu pages)",
+		       "map (%llu pages)",
 		    (unsigned long long)w->last_pg,
-		    (unsigned long long)w->npages);
-		w->last_pg = w->npages ? w->npages - 1 : 0;
+		    (unsigned long long)(info.me_mapsize / w->psize));
+		w->last_pg = w->npages - 1;
 	}
 	w->seen = calloc((size_t)(w->last_pg / 8 + 1), 1);
 	w->owner = calloc((size_t)(w->last_pg + 1), sizeof *w->owner);
