@@ -113,6 +113,15 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 				  "failed, or a write fell short: is the disk "
 				  "full or failing?)",
 				  what);
+	/* LMDB checks the magic of both files: which one, it does not say.
+	 * lock.mdb is rebuilt by the next open once no process holds it. */
+	if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: %s (data.mdb is not a workspace's "
+				  "file, or lock.mdb is damaged: with no "
+				  "process holding the workspace open, the "
+				  "next open rebuilds lock.mdb)",
+				  what, mdb_strerror(rc));
 	/* What LMDB says when a page it reads is not what its B-tree needs:
 	 * the file was damaged (LMDB keeps no checksums to say more). */
 	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND ||
