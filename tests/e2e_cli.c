@@ -1699,6 +1699,9 @@ Test(cli, verify_answers_a_store_it_cannot_open)
 	EXPECT(&r, 5, "stats");
 	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
 			 "storage");
+	/* which file LMDB does not say: both are named */
+	cr_assert(strstr(r.err, "data.mdb") && strstr(r.err, "lock.mdb"),
+		  "%s", r.err);
 	tu_run_release(&r);
 }
 
