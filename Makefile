@@ -198,6 +198,14 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard engine/*.h projections/*.
 	$(Q)$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -D_GNU_SOURCE -Iengine -Iprojections \
 		-Ifuzz -o $@ $< $(LIB_SRC) $(LIBS)
 
+# import's reading of its input is the command line's (tools/import.c).
+build-fuzz/fuzz_import_cli: fuzz/fuzz_import_cli.c tools/import.c tools/json.c \
+		$(LIB_SRC) $(wildcard engine/*.h projections/*.h tools/*.h)
+	@mkdir -p build-fuzz
+	$(Q)$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -D_GNU_SOURCE -Iengine -Iprojections \
+		-Itools -o $@ $< tools/import.c tools/json.c $(LIB_SRC) \
+		$(LIBS) $(TOOLLIBS)
+
 fuzz-deps: deps
 	@missing=""; for p in clang libclang-rt-14-dev; do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
