@@ -194,7 +194,8 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = errno == ENOMEM
 			     ? tl_err_oom(err)
 			     : tl_err_set(err, TL_EINVALID, "event",
-					  "record %llu is not an event",
+					  "not an event record (the log's "
+					  "next one would be seq %llu)",
 					  (unsigned long long)t->next_seq);
 		goto out;
 	}
@@ -214,6 +215,28 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 	}
 	if ((rc = check_stream(&ev, err)))
 		goto out;
+	/* A log begins as init makes it: its settings, then its first
+	 * admin.  Anything else would leave a workspace that every command
+	 * calls damaged (settings without their admin, or no settings). */
+	if (ev.seq == 1 && !tl_slice_eq(ev.type, "workspace.initialized")) {
+		rc = tl_err_set(err, TL_EINVALID, "type",
+				"event 1 must be workspace.initialized (a log "
+				"begins with its workspace's settings)");
+		goto out;
+	}
+	if (ev.seq == 2) {
+		MDB_val ak;
+		bool ok = tl_slice_eq(ev.type, "member.added") &&
+			  tl_meta_get(t->db, t->cur, "admin", &ak) == 0 &&
+			  ev.stream.len == 7 + ak.mv_size &&
+			  !memcmp(ev.stream.p + 7, ak.mv_data, ak.mv_size);
+		if (!ok) {
+			rc = tl_err_set(err, TL_EINVALID, "type",
+					"event 2 must add the first admin the "
+					"settings name (as init does)");
+			goto out;
+		}
+	}
 	/* The actor, as an append makes it: a member id (the system user's
 	 * too) of kind user or system.  The views keep it as text, some as
 	 * C strings: a NUL in it made them differ from a rebuild. */

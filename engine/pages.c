@@ -60,9 +60,10 @@ typedef struct walk {
 	uint16_t *owner;   /* which tree reached each page: names[] index */
 	char names[256][48];
 	int nnames;
-	void (*fn)(void *arg, const char *fmt, ...);
-	void *arg;
+	const uint8_t *meta_at; /* the meta page read, in the map */
+	uint64_t txnid;
 	int problems;
+	char said[MAX_SAID][300]; /* kept until the meta is known whole */
 } walk;
 
 static uint64_t get(const uint8_t *p, size_t n)
@@ -76,14 +77,12 @@ static void say(walk *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void say(walk *w, const char *fmt, ...)
 {
-	char buf[300];
 	va_list ap;
 	if (++w->problems > MAX_SAID)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	vsnprintf(w->said[w->problems - 1], sizeof w->said[0], fmt, ap);
 	va_end(ap);
-	w->fn(w->arg, "%s", buf);
 }
 
 /* Mark page pg as reached by tree `who`: false when it cannot be (past
@@ -117,8 +116,11 @@ static bool mark(walk *w, uint64_t pg, int who)
 
 static int name_of(walk *w, const uint8_t *key, size_t len)
 {
-	if (w->nnames == 256)
+	if (w->nnames == 255) { /* more databases than names: one for all */
+		snprintf(w->names[255], sizeof w->names[0],
+			 "a named database");
 		return 255;
+	}
 	snprintf(w->names[w->nnames], sizeof w->names[0], "database '%.*s'",
 		 (int)(len > 32 ? 32 : len), (const char *)key);
 	for (char *c = w->names[w->nnames]; *c; c++)
@@ -216,19 +218,34 @@ static void tree(walk *w, uint64_t pg, int who, int depth, bool main_db)
 	}
 }
 
+/* The txnid of the meta page at m, read from the map each time. */
+static uint64_t txnid_at(const uint8_t *m)
+{
+	const volatile uint8_t *v = m + META_TXNID;
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = v[i];
+	return get(b, 8);
+}
+
 /* The meta page of the commit txn reads, copied: false when another
- * writer's commits have overwritten it since txn began. */
-static bool meta_of(const walk *w, MDB_txn *txn, uint8_t meta[META_SIZE])
+ * writer's commits have overwritten it since txn began.  A commit writes
+ * the meta page with one pwrite, its txnid last: a copy taken while one
+ * lands can hold new roots beside the old txnid, so check() reads the
+ * txnid again once the walk is done, and trusts the walk only then. */
+static bool meta_of(walk *w, MDB_txn *txn, uint8_t meta[META_SIZE])
 {
 	uint64_t id = (uint64_t)mdb_txn_id(txn);
 	for (int i = 0; i < 2; i++) {
 		const uint8_t *m = w->map + (size_t)i * w->psize + PAGEHDRSZ;
-		if (get(m + META_TXNID, 8) != id)
+		if (txnid_at(m) != id)
 			continue;
-		memcpy(meta, m, META_SIZE);
-		/* still the same once copied: not torn by a commit */
-		return get(m + META_TXNID, 8) == id &&
-		       get(meta + META_TXNID, 8) == id;
+		const volatile uint8_t *v = m;
+		for (size_t b = 0; b < META_SIZE; b++)
+			meta[b] = v[b];
+		w->meta_at = m;
+		w->txnid = id;
+		return txnid_at(m) == id;
 	}
 	return false;
 }
@@ -316,7 +333,8 @@ static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 	if (rc != MDB_NOTFOUND) /* LMDB's own checks of the list's pages */
 		say(w, "pages: the free list cannot be read: %s",
 		    mdb_strerror(rc));
-	return 0;
+	/* the meta page walked from was whole all along */
+	return txnid_at(w->meta_at) == w->txnid ? 0 : TL_EAGAIN;
 }
 
 int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
@@ -329,14 +347,14 @@ int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
 		walk *w = calloc(1, sizeof *w);
 		if (!w)
 			return tl_err_oom(err);
-		w->fn = fn;
-		w->arg = arg;
 		int rc = tl_read_begin(db, &txn, err);
 		if (!rc) {
 			rc = check(db, txn, w, err);
 			mdb_txn_abort(txn);
 		}
 		int problems = w->problems;
+		for (int i = 0; !rc && i < problems && i < MAX_SAID; i++)
+			fn(arg, "%s", w->said[i]);
 		if (w->map)
 			munmap((void *)w->map, w->maplen);
 		free(w->seen);

@@ -890,9 +890,12 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		rc = pages;
 		goto out;
 	}
-	if (pages > vf.problems)
+	if (pages > vf.problems) { /* counted once, as the others */
+		int more = pages - vf.problems;
 		problem(&vf, "pages: and %d more problems of the file's pages",
-			pages - vf.problems);
+			more);
+		vf.problems += more - 1;
+	}
 	bool overwrite = pages > 0;
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;

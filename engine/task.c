@@ -148,6 +148,10 @@ int tl_record_parse(tl_slice s, const char *field, int *type, tl_slice *id,
 				  "account, opportunity)",
 				  quote(t, q, sizeof q));
 	*id = (tl_slice){ colon + 1, s.len - t.len - 1 };
+	if (!id->len)
+		return tl_err_set(err, TL_EINVALID, link ? "link.id" : field,
+				  "'%s' has no id after its colon",
+				  quote(s, q, sizeof q));
 	return tl_check_text(*id, link ? "link.id" : field, 1, TL_LINK_ID_MAX,
 			     false, err);
 }

@@ -489,3 +489,49 @@ Test(fuzz_regress, import_refuses_a_member_event_out_of_version_order)
 	rm_ws(a, da);
 	rm_ws(b, dbb);
 }
+
+/* A log begins as init makes it: event 1 the settings, event 2 the first
+ * admin they name.  A chained log that begins otherwise is refused:
+ * imported, it would leave a workspace every command calls damaged. */
+Test(fuzz_regress, a_log_begins_with_its_settings_and_first_admin)
+{
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	/* the fixture's record 3 (task.created, seq 3) as seq 1 */
+	uint8_t *t = copy_rec(&r, 2);
+	cr_assert_eq(t[5], 3, "seq is not where this test expects it");
+	t[5] = 1;
+	tl_event_hash((const uint8_t[TL_HASH_LEN]){ 0 }, t, r.len[2],
+		      t + r.len[2] - TL_HASH_LEN);
+	char dir[] = "/tmp/tl-fuzzreg9-XXXXXX";
+	tl_db *db = open_ws(dir);
+	const uint8_t *recs[2] = { t };
+	size_t lens[2] = { r.len[2] };
+	tl_err err;
+	cr_assert_eq(tl_log_import(db, recs, lens, 1, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "type");
+	cr_assert(strstr(err.message, "event 1 must be"), "%s", err.message);
+	cr_assert_eq(head(db), 0);
+
+	/* the settings, then that task as seq 2 */
+	t[5] = 2;
+	rehash(t, r.len[2], r.rec[0], r.len[0]);
+	recs[0] = r.rec[0];
+	lens[0] = r.len[0];
+	recs[1] = t;
+	lens[1] = r.len[2];
+	cr_assert_eq(tl_log_import(db, recs, lens, 2, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "type");
+	cr_assert_eq(err.index, 1);
+	cr_assert(strstr(err.message, "event 2 must add the first admin"),
+		  "%s", err.message);
+	cr_assert_eq(head(db), 0);
+	/* as init wrote it, it is taken */
+	recs[1] = r.rec[1];
+	lens[1] = r.len[1];
+	cr_assert_eq(tl_log_import(db, recs, lens, 2, &err), 0, "%s",
+		     err.message);
+	rm_ws(db, dir);
+	free(t);
+	free(r.buf);
+}

@@ -159,6 +159,72 @@ static int split_msgpack(job *j, size_t len, tl_err *err)
 
 /* ---- a record as JSON --------------------------------------------------- */
 
+/* A task's msgpack map, before it becomes JSON: what JSON Lines cannot
+ * hold and the conversion would hide is refused, naming its field: a key
+ * that is not text, holds a NUL or comes twice (the last would win); text
+ * that is not UTF-8 (it would become U+FFFD); bytes (they would become
+ * hex text); an extension other than a timestamp under due_at. */
+static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
+		    const char *key, int depth, tl_err *err)
+{
+	const char *f = key ? key : "";
+	switch (o->type) {
+	case MSGPACK_OBJECT_MAP: {
+		const msgpack_object_kv *kv = o->via.map.ptr;
+		char name[64];
+		if (depth > 8)
+			return fail(err, TL_EINVALID, f, j, where,
+				    "nested too deep");
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object *k = &kv[i].key;
+			if (k->type != MSGPACK_OBJECT_STR ||
+			    memchr(k->via.str.ptr, 0, k->via.str.size) ||
+			    !tl_utf8_valid(k->via.str.ptr, k->via.str.size) ||
+			    k->via.str.size >= sizeof name)
+				return fail(err, TL_EINVALID, f, j, where,
+					    "a key of the map is not a name");
+			for (uint32_t m = 0; m < i; m++)
+				if (kv[m].key.via.str.size == k->via.str.size &&
+				    !memcmp(kv[m].key.via.str.ptr,
+					    k->via.str.ptr, k->via.str.size))
+					return fail(err, TL_EINVALID, f, j,
+						    where, "a key comes twice");
+			memcpy(name, k->via.str.ptr, k->via.str.size);
+			name[k->via.str.size] = 0;
+			int rc = mp_check(j, where, &kv[i].val,
+					  key ? key : name, depth + 1, err);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	case MSGPACK_OBJECT_ARRAY:
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			int rc = mp_check(j, where, &o->via.array.ptr[i], f,
+					  depth + 1, err);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	case MSGPACK_OBJECT_STR:
+		return tl_utf8_valid(o->via.str.ptr, o->via.str.size)
+			       ? 0
+			       : fail(err, TL_EINVALID, f, j, where,
+				      "is not valid UTF-8");
+	case MSGPACK_OBJECT_BIN:
+		return fail(err, TL_EINVALID, f, j, where,
+			    "must be text, not bytes");
+	case MSGPACK_OBJECT_EXT:
+		return o->via.ext.type == -1 && !strcmp(f, "due_at")
+			       ? 0
+			       : fail(err, TL_EINVALID, f, j, where,
+				      "an extension type that is no time "
+				      "of a due_at");
+	default:
+		return 0;
+	}
+}
+
 /* The record as a JSON object (new reference), or an error.  A msgpack
  * map is converted as the CLI prints documents (times as RFC 3339). */
 static int record_json(const job *j, const rec *r, json_t **out,
@@ -173,6 +239,13 @@ static int record_json(const job *j, const rec *r, json_t **out,
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
 		int u = tl_mp_unpack(j->in + r->off, r->len, &off, &zone, &o);
+		int rc = u == MSGPACK_UNPACK_SUCCESS && !j->o->events
+				 ? mp_check(j, r->where, &o, NULL, 0, err)
+				 : 0;
+		if (rc) {
+			msgpack_zone_destroy(&zone);
+			return rc;
+		}
 		v = u == MSGPACK_UNPACK_SUCCESS ? mpjson_from_object(&o)
 						: NULL;
 		msgpack_zone_destroy(&zone);
@@ -650,13 +723,23 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 	/* An empty input runs one empty transaction: the actor is checked
 	 * and the outcome said as for any other. */
 	size_t step = o->batch && o->batch < j.n ? o->batch : j.n;
+	int full = 0; /* a full map, grown, for the batch at hand */
 	for (size_t at = 0; !rc;) {
 		size_t k = j.n - at < step ? j.n - at : step;
+		/* A new workspace's first commit holds its settings and its
+		 * first admin (events 1 and 2) together. */
+		if (o->events && at == 0 && k < 2 && j.n >= 2)
+			k = 2;
 		rc = run_batch(db, &j, at, at + k, out, err);
-		if (rc == TL_EAGAIN) { /* the map was full and is grown */
-			rc = 0;
+		if (rc == TL_EAGAIN && ++full <= 8) {
+			rc = 0; /* the map was full and is grown: again */
 			continue;
 		}
+		if (rc == TL_EAGAIN) /* growing it failed, or never helps */
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"the map is full, and growing it "
+					"did not make room");
+		full = 0;
 		at += k;
 		if (at >= j.n)
 			break;
