@@ -200,7 +200,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard engine/*.h projections/*.
 
 # import's reading of its input is the command line's (tools/import.c).
 build-fuzz/fuzz_import_cli: fuzz/fuzz_import_cli.c tools/import.c tools/json.c \
-		$(LIB_SRC) $(wildcard engine/*.h projections/*.h tools/*.h)
+		$(LIB_SRC) $(wildcard engine/*.h projections/*.h tools/*.h fuzz/*.h)
 	@mkdir -p build-fuzz
 	$(Q)$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -D_GNU_SOURCE -Iengine -Iprojections \
 		-Itools -o $@ $< tools/import.c tools/json.c $(LIB_SRC) \

@@ -33,15 +33,7 @@ void tl_pack_slice_or_nil(msgpack_packer *pk, tl_slice s)
 
 void tl_pack_time(msgpack_packer *pk, int64_t ms)
 {
-	msgpack_timestamp ts;
-	int64_t sec = ms / 1000, rem = ms % 1000;
-	if (rem < 0) {
-		rem += 1000;
-		sec--;
-	}
-	ts.tv_sec = sec;
-	ts.tv_nsec = (uint32_t)rem * 1000000u;
-	msgpack_pack_timestamp(pk, &ts);
+	tl_mp_pack_time(pk, ms);
 }
 
 void tl_pack_time_or_nil(msgpack_packer *pk, bool has, int64_t ms)

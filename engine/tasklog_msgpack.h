@@ -226,6 +226,21 @@ static inline msgpack_packer *tl_packer_init(tl_packer *tp,
 	return &tp->pk;
 }
 
+/* Milliseconds since the epoch as the msgpack timestamp every stored
+ * document and event holds (msgpack-c picks its 4-, 8- or 12-byte form). */
+static inline void tl_mp_pack_time(msgpack_packer *pk, int64_t ms)
+{
+	msgpack_timestamp ts;
+	int64_t sec = ms / 1000, rem = ms % 1000;
+	if (rem < 0) {
+		rem += 1000;
+		sec--;
+	}
+	ts.tv_sec = sec;
+	ts.tv_nsec = (uint32_t)rem * 1000000u;
+	msgpack_pack_timestamp(pk, &ts);
+}
+
 /* A msgpack timestamp object as milliseconds since the epoch.  False when
  * o is not a timestamp, or its 64-bit seconds (a damaged or foreign
  * document) do not fit in int64 milliseconds. */

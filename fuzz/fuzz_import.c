@@ -38,6 +38,7 @@
 
 #include "internal.h"
 #include "tasklog_projections.h"
+#include "fuzz_ws.h"
 #include "fixture_v2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,26 +52,7 @@ static const uint8_t *fix_rec[FIX_MAX];
 static size_t fix_len[FIX_MAX], fix_n;
 static bool verbose; /* FUZZ_VERBOSE=1: print each import's outcome */
 
-_Noreturn static void die(const char *what, const tl_err *err)
-{
-	fprintf(stderr, "fuzz_import: %s: %s\n", what,
-		err ? err->message : "");
-	abort();
-}
-
-static void copy_file(const char *from, const char *to)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out;
-	ssize_t n;
-	if (in < 0 || (out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
-		die("copy", NULL);
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			die("copy", NULL);
-	close(in);
-	close(out);
-}
+const char fuzz_name[] = "fuzz_import";
 
 static void cleanup(void)
 {

@@ -32,6 +32,7 @@
 #include "json.h"
 #include "internal.h"
 #include "tasklog_projections.h"
+#include "fuzz_ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,26 +40,7 @@ static tl_db *db[2]; /* 0: tasks, 1: events */
 static tl_open_opts opts;
 static char root[64], work[2][96], pristine[2][96];
 
-_Noreturn static void die(const char *what, const tl_err *err)
-{
-	fprintf(stderr, "fuzz_import_cli: %s: %s\n", what,
-		err ? err->message : "");
-	abort();
-}
-
-static void copy_file(const char *from, const char *to)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out;
-	ssize_t n;
-	if (in < 0 || (out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
-		die("copy", NULL);
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			die("copy", NULL);
-	close(in);
-	close(out);
-}
+const char fuzz_name[] = "fuzz_import_cli";
 
 static void reset(int k)
 {

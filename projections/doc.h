@@ -29,15 +29,7 @@ static inline void tl_doc_cstr(msgpack_packer *pk, const char *s)
 
 static inline void tl_doc_time(msgpack_packer *pk, int64_t ms)
 {
-	msgpack_timestamp ts;
-	int64_t sec = ms / 1000, rem = ms % 1000;
-	if (rem < 0) {
-		rem += 1000;
-		sec--;
-	}
-	ts.tv_sec = sec;
-	ts.tv_nsec = (uint32_t)rem * 1000000u;
-	msgpack_pack_timestamp(pk, &ts);
+	tl_mp_pack_time(pk, ms);
 }
 
 /* The value of key in a msgpack map, or NULL. */

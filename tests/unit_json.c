@@ -97,6 +97,15 @@ Test(json, strings_keep_utf8_and_replace_what_is_not)
 	EXPECT_JSON(f_past, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 			    "\xef\xbf\xbd\"");
 	EXPECT_JSON(f_ctl, "\"a\\\"\\\\\\n\\u0001\"");
+	/* an empty string, as msgpack-c gives it: no pointer */
+	json_t *e = mpjson_string(NULL, 0);
+	cr_assert(json_is_string(e) && !strcmp(json_string_value(e), ""));
+	json_decref(e);
+	static const uint8_t empty_key[] = { 0x81, 0xa0, 0xa0 }; /* {"": ""} */
+	json_t *m = mpjson_from_doc(empty_key, sizeof empty_key);
+	cr_assert(m, "an empty key or value is no failure");
+	cr_assert_str_eq(json_string_value(json_object_get(m, "")), "");
+	json_decref(m);
 }
 
 static void f_bin(msgpack_packer *pk)

@@ -177,20 +177,25 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 				    "nested too deep");
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			const msgpack_object *k = &kv[i].key;
+			/* msgpack-c leaves an empty string's pointer NULL */
+			size_t kn = k->type == MSGPACK_OBJECT_STR
+					    ? k->via.str.size
+					    : 0;
 			if (k->type != MSGPACK_OBJECT_STR ||
-			    memchr(k->via.str.ptr, 0, k->via.str.size) ||
-			    !tl_utf8_valid(k->via.str.ptr, k->via.str.size) ||
-			    k->via.str.size >= sizeof name)
+			    (kn && memchr(k->via.str.ptr, 0, kn)) ||
+			    (kn && !tl_utf8_valid(k->via.str.ptr, kn)) ||
+			    kn >= sizeof name)
 				return fail(err, TL_EINVALID, f, j, where,
 					    "a key of the map is not a name");
 			for (uint32_t m = 0; m < i; m++)
-				if (kv[m].key.via.str.size == k->via.str.size &&
-				    !memcmp(kv[m].key.via.str.ptr,
-					    k->via.str.ptr, k->via.str.size))
+				if (kv[m].key.via.str.size == kn &&
+				    (!kn || !memcmp(kv[m].key.via.str.ptr,
+						    k->via.str.ptr, kn)))
 					return fail(err, TL_EINVALID, f, j,
 						    where, "a key comes twice");
-			memcpy(name, k->via.str.ptr, k->via.str.size);
-			name[k->via.str.size] = 0;
+			if (kn)
+				memcpy(name, k->via.str.ptr, kn);
+			name[kn] = 0;
 			int rc = mp_check(j, where, &kv[i].val,
 					  key ? key : name, depth + 1, err);
 			if (rc)
@@ -207,7 +212,9 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 		}
 		return 0;
 	case MSGPACK_OBJECT_STR:
-		return tl_utf8_valid(o->via.str.ptr, o->via.str.size)
+		return !o->via.str.size ||
+				       tl_utf8_valid(o->via.str.ptr,
+						     o->via.str.size)
 			       ? 0
 			       : fail(err, TL_EINVALID, f, j, where,
 				      "is not valid UTF-8");
@@ -536,15 +543,7 @@ static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
 			msgpack_pack_bin(pk, 32);
 			msgpack_pack_bin_body(pk, h, 32);
 		} else if (is_time_key(key) && export_time(s, n, &ms)) {
-			msgpack_timestamp ts;
-			int64_t sec = ms / 1000, rem = ms % 1000;
-			if (rem < 0) {
-				rem += 1000;
-				sec--;
-			}
-			ts.tv_sec = sec;
-			ts.tv_nsec = (uint32_t)rem * 1000000u;
-			msgpack_pack_timestamp(pk, &ts);
+			tl_mp_pack_time(pk, ms); /* as the engine packs times */
 		} else {
 			msgpack_pack_str(pk, n);
 			msgpack_pack_str_body(pk, s, n);

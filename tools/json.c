@@ -53,6 +53,10 @@ json_t *mpjson_string(const char *p, size_t len)
 	char *buf, *w;
 	json_t *v;
 
+	/* msgpack-c gives an empty string no pointer, which json_stringn
+	 * takes for an error */
+	if (!len)
+		return json_string("");
 	while (i < len && (k = utf8_seq_len(s + i, len - i)) != 0)
 		i += k;
 	if (i == len)
