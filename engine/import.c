@@ -320,6 +320,19 @@ out:
 	return rc;
 }
 
+/* A log's first commit holds its settings and its first admin: a log
+ * that ended at seq 1 would be a workspace every command calls damaged. */
+static int whole_start(const tl_txn *t, size_t n, tl_err *err)
+{
+	if (t->next_seq != 2)
+		return 0;
+	if (err)
+		err->index = (int)n - 1;
+	return tl_err_set(err, TL_EINVALID, "type",
+			  "a log's first commit holds event 2 too, its first "
+			  "admin (as init writes them)");
+}
+
 int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 		  size_t n, tl_err *err)
 {
@@ -335,6 +348,8 @@ int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 			if (rc && err)
 				err->index = (int)i;
 		}
+		if (!rc && n)
+			rc = whole_start(t, n, err);
 		if (rc) {
 			tl_txn_abort(t);
 			if (rc == TL_EAGAIN && !(rc = tl_db_grow(db, err)))
@@ -366,7 +381,7 @@ static int import_nested(tl_txn *t, void *arg, tl_err *err)
 			return rc;
 		}
 	}
-	return 0;
+	return a->n ? whole_start(t, a->n, err) : 0;
 }
 
 int tl_txn_import(tl_txn *t, const uint8_t *const *recs, const size_t *lens,

@@ -333,8 +333,12 @@ static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 	if (rc != MDB_NOTFOUND) /* LMDB's own checks of the list's pages */
 		say(w, "pages: the free list cannot be read: %s",
 		    mdb_strerror(rc));
-	/* the meta page walked from was whole all along */
-	return txnid_at(w->meta_at) == w->txnid ? 0 : TL_EAGAIN;
+	/* Problems are said only from a meta page that was whole all along
+	 * (a walk from a torn one could see what is not there).  A clean
+	 * walk stands: under a steady writer the page is soon rewritten,
+	 * and every walk would start over. */
+	return w->problems && txnid_at(w->meta_at) != w->txnid ? TL_EAGAIN
+							       : 0;
 }
 
 int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),

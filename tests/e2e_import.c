@@ -692,8 +692,21 @@ Test(import_cli, a_log_begins_with_its_settings_and_first_admin)
 	cr_assert_eq(r.status, 1, "%s", r.err);
 	cr_assert(tu_err_names(&r, "seq"), "%s", r.err);
 	tu_run_release(&r);
-	struct stat st;
-	cr_assert_neq(stat(target, &st), 0, "a failed import left %s", target);
+	const char *stats[] = { "stats", NULL };
+	cr_assert_eq(tu_cli_argv(&r, target, stats), 0);
+	cr_assert_eq(r.status, 2, "not 'not initialised': %s", r.err);
+	tu_run_release(&r);
+
+	/* its first line alone: settings without their admin */
+	size_t first = (size_t)(strchr(e.out, '\n') - e.out) + 1;
+	write_file(file, e.out, first);
+	import(&r, target, ev);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "first admin"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_argv(&r, target, stats), 0);
+	cr_assert_eq(r.status, 2, "not 'not initialised': %s", r.err);
+	tu_run_release(&r);
 
 	/* line 2 altered, one record per batch: the first batch is lines 1
 	 * and 2 together, so nothing is committed */
@@ -707,7 +720,9 @@ Test(import_cli, a_log_begins_with_its_settings_and_first_admin)
 	cr_assert_eq(r.status, 1, "%s", r.err);
 	cr_assert(tu_err_names(&r, "line 2"), "%s", r.err);
 	tu_run_release(&r);
-	cr_assert_neq(stat(target, &st), 0, "a failed import left %s", target);
+	cr_assert_eq(tu_cli_argv(&r, target, stats), 0);
+	cr_assert_eq(r.status, 2, "not 'not initialised': %s", r.err);
+	tu_run_release(&r);
 	/* the whole log, one record per batch, makes the workspace */
 	write_file(file, e.out, e.out_len);
 	import(&r, target, b1);
@@ -764,6 +779,12 @@ Test(import_cli, msgpack_tasks_are_checked_as_json_lines_are)
 		    0xa4, 'l', 'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':',
 		    '1' },
 		  20, "must not be empty" },
+		{ "a timestamp with nanoseconds past its second",
+		  { 0x83, 0xa5, 't', 'i', 't', 'l', 'e', 0xa1, 'a',
+		    0xa4, 'l', 'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':',
+		    '1', 0xa6, 'd', 'u', 'e', '_', 'a', 't', 0xd7, 0xff, 0xff,
+		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+		  38, "no time" },
 		{ "an extension for text",
 		  { 0x82, 0xa5, 't', 'i', 't', 'l', 'e', 0xd4, 0x05, 'a',
 		    0xa4, 'l', 'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':',
@@ -772,6 +793,23 @@ Test(import_cli, msgpack_tasks_are_checked_as_json_lines_are)
 	};
 	long long before = tu_stat(ws, "events");
 	const char *f[] = { "--format", "msgpack", NULL };
+	/* a map of 65 fields: refused before its keys are compared */
+	unsigned char big[1024];
+	size_t n = 0;
+	big[n++] = 0xde;
+	big[n++] = 0;
+	big[n++] = 65;
+	for (int i = 0; i < 65; i++) {
+		n += (size_t)snprintf((char *)big + n + 1, 8, "k%02d", i) + 1;
+		big[n - 4] = 0xa3;
+		big[n++] = 0xc0;
+	}
+	write_file(file, (const char *)big, n);
+	tu_run rb;
+	import(&rb, ws, f);
+	cr_assert_eq(rb.status, 1, "%s", rb.err);
+	cr_assert(tu_err_names(&rb, "65 entries"), "%s", rb.err);
+	tu_run_release(&rb);
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		write_file(file, (const char *)bad[i].bytes, bad[i].len);
 		tu_run r;

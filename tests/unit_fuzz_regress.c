@@ -526,6 +526,11 @@ Test(fuzz_regress, a_log_begins_with_its_settings_and_first_admin)
 	cr_assert(strstr(err.message, "event 2 must add the first admin"),
 		  "%s", err.message);
 	cr_assert_eq(head(db), 0);
+	/* the settings alone: their admin must come in the same commit */
+	cr_assert_eq(tl_log_import(db, recs, lens, 1, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "type");
+	cr_assert(strstr(err.message, "first admin"), "%s", err.message);
+	cr_assert_eq(head(db), 0);
 	/* as init wrote it, it is taken */
 	recs[1] = r.rec[1];
 	lens[1] = r.len[1];

@@ -175,6 +175,12 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 		if (depth > 8)
 			return fail(err, TL_EINVALID, f, j, where,
 				    "nested too deep");
+		/* before the check of keys twice, which takes the square */
+		if (o->via.map.size > 64)
+			return fail(err, TL_EINVALID, f, j, where,
+				    "a map of %u entries: a task has far "
+				    "fewer fields",
+				    o->via.map.size);
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			const msgpack_object *k = &kv[i].key;
 			/* msgpack-c leaves an empty string's pointer NULL */
@@ -221,12 +227,18 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 	case MSGPACK_OBJECT_BIN:
 		return fail(err, TL_EINVALID, f, j, where,
 			    "must be text, not bytes");
-	case MSGPACK_OBJECT_EXT:
-		return o->via.ext.type == -1 && !strcmp(f, "due_at")
-			       ? 0
-			       : fail(err, TL_EINVALID, f, j, where,
-				      "an extension type that is no time "
-				      "of a due_at");
+	case MSGPACK_OBJECT_EXT: {
+		int64_t ms;
+		if (o->via.ext.type == -1 && !strcmp(f, "due_at"))
+			return tl_mp_time_ms(o, &ms)
+				       ? 0
+				       : fail(err, TL_EINVALID, f, j, where,
+					      "a timestamp that is no time "
+					      "(its nanoseconds past a "
+					      "second, or out of range)");
+		return fail(err, TL_EINVALID, f, j, where,
+			    "an extension type that is no time of a due_at");
+	}
 	default:
 		return 0;
 	}

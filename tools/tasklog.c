@@ -174,7 +174,6 @@ struct cli {
 
 	uint8_t *input;   /* import: FILE, read before the workspace opens */
 	size_t input_len;
-	bool dir_was, files_were; /* import --events: what it may remove */
 };
 
 static int run_init(struct cli *c);
@@ -808,14 +807,6 @@ static int open_workspace(struct cli *c)
 	 * room for it first (address space; the file grows as it is
 	 * written).  A workspace takes about ten times the msgpack of its
 	 * log with every view. */
-	if (import_events(c)) {
-		/* what an import that appends nothing takes away again */
-		char path[PATH_MAX];
-		struct stat st;
-		c->dir_was = stat(c->dir, &st) == 0;
-		snprintf(path, sizeof path, "%s/data.mdb", c->dir);
-		c->files_were = stat(path, &st) == 0;
-	}
 	if (c->cmd->open == OPEN_IMPORT)
 		oo.map_size = c->input_len < ((uint64_t)1 << 40)
 				      ? (uint64_t)c->input_len * 16 +
@@ -1889,10 +1880,7 @@ static int run_export(struct cli *c)
 				   "must be jsonl or msgpack, not \"%.40s\"",
 				   c->val[O_FORMAT]);
 	x.msgpack = has(c, O_FORMAT) && !strcmp(c->val[O_FORMAT], "msgpack");
-	/* an error document after msgpack records would be read as one:
-	 * errors go to stderr alone */
-	if (x.msgpack)
-		c->json = false;
+
 	if (x.msgpack && isatty(STDOUT_FILENO))
 		return usage_error(c, "format",
 				   "msgpack is binary: redirect the standard "
@@ -2006,23 +1994,6 @@ static int import_read(struct cli *c)
 	return rc;
 }
 
-/* import --events made a workspace's files (and maybe its directory) and
- * appended nothing: take them away, so that it is left as it was. */
-static void unmake_workspace(struct cli *c)
-{
-	char path[PATH_MAX];
-	if (c->files_were)
-		return;
-	tl_db_close(c->db);
-	c->db = NULL;
-	snprintf(path, sizeof path, "%s/data.mdb", c->dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/lock.mdb", c->dir);
-	unlink(path);
-	if (!c->dir_was)
-		rmdir(c->dir);
-}
-
 struct import_say {
 	struct cli *c;
 	bool events;
@@ -2101,8 +2072,6 @@ static int run_import(struct cli *c)
 	    (rc = tl_need_admin(c->db, &c->ctx, "import --events", &c->err)))
 		return rc;
 	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
-	if (o.events && !c->has_settings && !r.committed && !r.events)
-		unmake_workspace(c);
 	if (rc) {
 		free(say.text);
 		const char *unit = o.msgpack ? "record" : "line";
@@ -2775,6 +2744,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* export's msgpack records on stdout: an error document there would
+	 * be read as one more; errors go to stderr alone */
+	if (c.cmd->run == run_export && has(&c, O_FORMAT) &&
+	    !strcmp(c.val[O_FORMAT], "msgpack"))
+		c.json = false;
 	/* 0 an error line, 1 and the error document, 2 verify's document,
 	 * 3 verify's problem line */
 	storage_shape = c.cmd->run == run_verify ? (c.json ? 2 : 3) : c.json;
