@@ -407,18 +407,23 @@ typedef struct verifier {
 	int problems;
 } verifier;
 
+static void vproblem(verifier *vf, const char *fmt, va_list ap)
+{
+	char buf[400];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	vf->problems++;
+	if (vf->fn && vf->problems <= 1000)
+		vf->fn(vf->arg, buf);
+}
+
 static void problem(verifier *vf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void problem(verifier *vf, const char *fmt, ...)
 {
-	char buf[400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	vproblem(vf, fmt, ap);
 	va_end(ap);
-	vf->problems++;
-	if (vf->fn && vf->problems <= 1000)
-		vf->fn(vf->arg, buf);
 }
 
 /* Every stored member equals the fold of its stream. */
@@ -597,12 +602,10 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 /* tl_pages_check's problems, said as verify's own. */
 static void page_problem(void *arg, const char *fmt, ...)
 {
-	char buf[400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	vproblem(arg, fmt, ap);
 	va_end(ap);
-	problem(arg, "%s", buf);
 }
 
 static void problem_count_add(verifier *vf, int n)

@@ -595,15 +595,12 @@ static uint64_t le(const uint8_t *p, size_t n)
 	return v;
 }
 
-/* A page still in use put on LMDB's free list (a flipped bit there, or a
- * bad tool): no read sees it, the next write would overwrite the page.
- * verify names it, compares no views (that writes), and nothing it does
- * touches the page; a compact backup is whole. */
-Test(damage, a_page_in_use_on_the_free_list_is_named_and_left_alone,
-     .init = setup, .fini = teardown)
+/* Close the workspace, after n task.add commits (each frees pages), and
+ * open its data file for a hand edit. */
+static FILE *closed_data_file(int n)
 {
 	tl_err err;
-	for (int i = 0; i < 30; i++) { /* commits that free pages */
+	for (int i = 0; i < n; i++) {
 		char title[16];
 		snprintf(title, sizeof title, "T%d", i);
 		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s(title),
@@ -614,11 +611,24 @@ Test(damage, a_page_in_use_on_the_free_list_is_named_and_left_alone,
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
 	tl_db_close(db);
 	db = NULL;
-
 	char path[128];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	FILE *f = fopen(path, "r+b");
 	cr_assert(f);
+	return f;
+}
+
+/* A page still in use put on LMDB's free list (a flipped bit there, or a
+ * bad tool): no read sees it, the next write would overwrite the page.
+ * verify names it, compares no views (that writes), and nothing it does
+ * touches the page; a compact backup is whole. */
+Test(damage, a_page_in_use_on_the_free_list_is_named_and_left_alone,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	FILE *f = closed_data_file(30);
+	char path[128];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	static uint8_t file[8 << 20];
 	size_t len = fread(file, 1, sizeof file, f);
 	cr_assert_lt(len, sizeof file, "the test's workspace grew");
@@ -686,18 +696,7 @@ Test(damage, pages_in_use_past_the_last_page_are_named, .init = setup,
      .fini = teardown)
 {
 	tl_err err;
-	for (int i = 0; i < 10; i++) {
-		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("T"),
-			     .link = tl_s("lead:1") };
-		cr_assert_eq(tl_exec(db, &admin, &c, 1, NULL, &err), 0, "%s",
-			     err.message);
-	}
-	tl_db_close(db);
-	db = NULL;
-	char path[128];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	FILE *f = fopen(path, "r+b");
-	cr_assert(f);
+	FILE *f = closed_data_file(10);
 	uint8_t metas[2][4096];
 	cr_assert_eq(fread(metas, 1, sizeof metas, f), sizeof metas);
 	int last = le(metas[0] + 16 + 128, 8) > le(metas[1] + 16 + 128, 8) ? 0
