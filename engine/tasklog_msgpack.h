@@ -248,7 +248,6 @@ static inline bool tl_mp_time_ms(const msgpack_object *o, int64_t *ms)
 {
 	msgpack_timestamp ts;
 	if (!o || !msgpack_object_to_timestamp(o, &ts) ||
-	    ts.tv_nsec > 999999999u || /* not a time: no other reading */
 	    ts.tv_sec > INT64_MAX / 1000 - 5 || ts.tv_sec < INT64_MIN / 1000)
 		return false;
 	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -229,8 +229,11 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 			    "must be text, not bytes");
 	case MSGPACK_OBJECT_EXT: {
 		int64_t ms;
+		msgpack_timestamp ts;
 		if (o->via.ext.type == -1 && !strcmp(f, "due_at"))
-			return tl_mp_time_ms(o, &ms)
+			return msgpack_object_to_timestamp(o, &ts) &&
+					       ts.tv_nsec <= 999999999u &&
+					       tl_mp_time_ms(o, &ms)
 				       ? 0
 				       : fail(err, TL_EINVALID, f, j, where,
 					      "a timestamp that is no time "
