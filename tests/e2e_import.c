@@ -254,6 +254,7 @@ Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 		  "not JSON" },
 		{ "{\"title\": \"a\\u0000b\", \"link\": \"lead:1\"}", 1, NULL,
 		  "not JSON" },
+
 	};
 	const char *good = "{\"title\": \"fine\", \"link\": \"lead:1\"}\n";
 	long long before = tu_stat(ws, "events");
@@ -286,6 +287,21 @@ Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 	cr_assert_eq(r.status, 4, "%s", r.err);
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
+/* jansson's message quotes the input near the error, cut inside a
+ * character here: the message stays valid UTF-8 (found by fuzzing; the
+ * command line would show U+FFFD for what it had to replace). */
+Test(import_cli, a_json_error_near_a_multibyte_character_stays_utf8)
+{
+	put("{\"title\": \"Call\\\xef\xbb\xbf\", \"link\": \"lead:1\"}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	const char *m = tu_str(json_object_get(r.json, "error"), "message");
+	cr_assert(m && strstr(m, "not JSON"), "%s", r.out);
+	cr_assert_null(strstr(m, "\xef\xbf\xbd"), "replaced bytes in: %s", m);
+	tu_run_release(&r);
 }
 
 Test(import_cli, refuses_a_line_too_long_and_what_is_no_file)

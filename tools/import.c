@@ -284,10 +284,17 @@ static int record_json(const job *j, const rec *r, json_t **out,
 		if (!v && mpjson_nomem())
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
-		if (!v)
+		if (!v) {
+			/* jansson quotes the input near the error, perhaps
+			 * cut inside a character: printable ASCII alone */
+			for (char *c = je.text; *c; c++)
+				if ((unsigned char)*c < 0x20 ||
+				    (unsigned char)*c > 0x7e)
+					*c = '?';
 			return fail(err, TL_EINVALID, "", j, r->where,
 				    "not JSON: %s (column %d)", je.text,
 				    je.column);
+		}
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
