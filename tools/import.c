@@ -457,10 +457,6 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 		if (rc)
 			return rc;
 	}
-	/* The engine names a missing title or link; an empty id or key is
-	 * its to refuse too, so only an absent one is left out. */
-	if (cmd->id.p == NULL)
-		cmd->id = (tl_slice){ 0 };
 	return 0;
 }
 

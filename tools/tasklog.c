@@ -163,6 +163,8 @@ struct cli {
 	size_t words_len;
 	bool json;
 	uint64_t from, limit, expect_version;
+	bool msgpack;   /* --format msgpack (export, import) */
+	uint64_t batch; /* import --batch; 0: none */
 
 	const char *dir;
 	tl_db *db;
@@ -1874,12 +1876,7 @@ static int run_export(struct cli *c)
 		return rc;
 	if (has(c, O_SINCE) && has(c, O_UNTIL) && x.until <= x.since)
 		return usage_error(c, "until", "must be after --since");
-	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
-	    strcmp(c->val[O_FORMAT], "msgpack"))
-		return usage_error(c, "format",
-				   "must be jsonl or msgpack, not \"%.40s\"",
-				   c->val[O_FORMAT]);
-	x.msgpack = has(c, O_FORMAT) && !strcmp(c->val[O_FORMAT], "msgpack");
+	x.msgpack = c->msgpack;
 
 	if (x.msgpack && isatty(STDOUT_FILENO))
 		return usage_error(c, "format",
@@ -1934,18 +1931,6 @@ static int import_read(struct cli *c)
 	size_t cap = 0;
 	int fd, rc = 0;
 
-	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
-	    strcmp(c->val[O_FORMAT], "msgpack"))
-		return usage_error(c, "format",
-				   "must be jsonl or msgpack, not \"%.40s\"",
-				   c->val[O_FORMAT]);
-	if (has(c, O_BATCH)) {
-		uint64_t n;
-		if ((rc = parse_number(c, O_BATCH, &n)))
-			return rc;
-		if (n == 0)
-			return usage_error(c, "batch", "must be at least 1");
-	}
 	if (!strcmp(path, "-")) {
 		fd = STDIN_FILENO;
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -2056,16 +2041,14 @@ static int run_import(struct cli *c)
 {
 	struct import_say say = { .c = c, .events = has(c, O_EVENTS) };
 	import_opts o = { .events = has(c, O_EVENTS),
-			  .msgpack = has(c, O_FORMAT) &&
-				     !strcmp(c->val[O_FORMAT], "msgpack"),
+			  .msgpack = c->msgpack,
+			  .batch = c->batch,
 			  .ctx = &c->ctx,
 			  .ready = import_ready,
 			  .arg = &say };
 	import_out r;
 	int rc;
 
-	if (has(c, O_BATCH) && (rc = parse_number(c, O_BATCH, &o.batch)))
-		return rc;
 	/* Appending another log's events is an admin's job, once the
 	 * workspace has members (a new one takes its own from the log). */
 	if (o.events && c->has_settings &&
@@ -2543,6 +2526,18 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	if (has(c, O_EXPECT_VERSION) &&
 	    parse_number(c, O_EXPECT_VERSION, &c->expect_version))
 		return TL_EINVALID;
+	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
+	    strcmp(c->val[O_FORMAT], "msgpack"))
+		return usage_error(c, "format",
+				   "must be jsonl or msgpack, not \"%.40s\"",
+				   c->val[O_FORMAT]);
+	c->msgpack = has(c, O_FORMAT) && !strcmp(c->val[O_FORMAT], "msgpack");
+	if (has(c, O_BATCH)) {
+		if (parse_number(c, O_BATCH, &c->batch))
+			return TL_EINVALID;
+		if (c->batch == 0)
+			return usage_error(c, "batch", "must be at least 1");
+	}
 	/* The library takes an empty cursor for the first page; given on
 	 * the command line it is a mistake (an unset shell variable). */
 	if (has(c, O_CURSOR) && !*c->val[O_CURSOR])
@@ -2746,8 +2741,7 @@ int main(int argc, char **argv)
 
 	/* export's msgpack records on stdout: an error document there would
 	 * be read as one more; errors go to stderr alone */
-	if (c.cmd->run == run_export && has(&c, O_FORMAT) &&
-	    !strcmp(c.val[O_FORMAT], "msgpack"))
+	if (c.cmd->run == run_export && c.msgpack)
 		c.json = false;
 	/* 0 an error line, 1 and the error document, 2 verify's document,
 	 * 3 verify's problem line */
