@@ -839,3 +839,259 @@ Test(import_cli, msgpack_tasks_are_checked_as_json_lines_are)
 	}
 	cr_assert_eq(tu_stat(ws, "events"), before);
 }
+
+/* ---- commands ------------------------------------------------------------ */
+
+#define U1 "01930000-0000-7000-8000-000000000001"
+#define U2 "01930000-0000-7000-8000-000000000002"
+
+/* The types of the events of task id's history, space-separated. */
+static void history_types(const char *id, char *out, size_t len)
+{
+	tu_run h;
+	OK(&h, "task", "show", id, "--history");
+	json_t *evs = json_object_get(h.json, "events");
+	size_t n = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < json_array_size(evs); i++)
+		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? " " : "",
+				      tu_str(json_array_get(evs, i), "type"));
+	tu_run_release(&h);
+}
+
+Test(import_cli, commands_change_tasks_as_the_task_commands_do)
+{
+	put("{\"method\": \"task.add\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"title\": \"Call Dana\", \"link\": \"lead:42\", \"tag\": "
+	    "[\"vip\", \"q4\"]}}\n"
+	    "{\"title\": \"as a task\", \"link\": \"lead:42\", \"id\": \"" U2
+	    "\"}\n"
+	    "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"title\": \"Call Dana back\", \"due\": \"2026-12-03 14:00\", "
+	    "\"expect_version\": 1}}\n"
+	    "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"assignee\": \"alice\"}}\n"
+	    "{\"method\": \"task.status\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"status\": \"in_progress\"}}\n"
+	    "{\"method\": \"task.untag\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"tag\": \"q4\"}}\n"
+	    "{\"method\": \"task.tag\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"tag\": \"hot\"}}\n"
+	    /* no change: nothing appended for it */
+	    "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"assignee\": \"alice\"}}\n"
+	    /* by the end of its id, as tables print it */
+	    "{\"method\": \"task.complete\", \"params\": {\"id\": "
+	    "\"000000000001\"}}\n"
+	    "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U2 "\", "
+	    "\"unassign\": true}}\n"
+	    "{\"method\": \"task.update\", \"params\": {\"id\": \"" U2 "\", "
+	    "\"notes\": \"n\", \"no_due\": true}}\n"
+	    "{\"method\": \"task.delete\", \"params\": {\"id\": \"" U2 "\"}}\n");
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 12);
+	cr_assert_eq(tu_int(r.json, "commands"), 11);
+	/* the second assign and the unassign of an unassigned task are
+	 * no changes */
+	cr_assert_eq(tu_int(r.json, "events"), 10, "%s", r.out);
+	cr_assert_eq(tu_stat(ws, "events"), before + 10);
+	tu_run_release(&r);
+
+	tu_run s;
+	OK(&s, "task", "show", U1);
+	cr_assert_str_eq(tu_str(s.json, "title"), "Call Dana back");
+	cr_assert_str_eq(tu_str(s.json, "status"), "completed");
+	cr_assert_str_eq(tu_str(s.json, "assignee"), "alice");
+	cr_assert_str_eq(tu_str(s.json, "due_at"), "2026-12-03T13:00:00.000Z");
+	json_t *tags = json_object_get(s.json, "tags");
+	cr_assert_eq(json_array_size(tags), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(tags, 0)), "vip");
+	cr_assert_str_eq(json_string_value(json_array_get(tags, 1)), "hot");
+	cr_assert_eq(tu_int(s.json, "version"), 7);
+	tu_run_release(&s);
+	char types[512];
+	history_types(U1, types, sizeof types);
+	cr_assert_str_eq(types, "task.created task.updated task.assigned "
+				"task.status_changed task.untagged "
+				"task.tagged task.completed");
+	OK(&s, "task", "show", U2);
+	cr_assert(json_is_true(json_object_get(s.json, "deleted")), "%s",
+		  s.out);
+	cr_assert_eq(tu_int(s.json, "version"), 3, "%s", s.out);
+	cr_assert_str_eq(tu_str(s.json, "notes"), "n");
+	tu_run_release(&s);
+	/* alice was notified of the assignment */
+	tu_run n;
+	OK(&n, "notifications", "--as", "alice");
+	cr_assert_eq(json_array_size(json_object_get(n.json, "items")), 1);
+	tu_run_release(&n);
+}
+
+Test(import_cli, a_refused_command_appends_nothing)
+{
+	static const struct {
+		const char *line; /* the third line of the input */
+		int status;
+		const char *field;
+		const char *says;
+	} bad[] = {
+		{ "{\"method\": \"task.move\", \"params\": {}}", 1, "method",
+		  "task.add, task.update" },
+		{ "{\"method\": 7}", 1, "method", "line 3" },
+		{ "{\"method\": \"task.delete\", \"params\": [\"" U1 "\"]}", 1,
+		  "params", "must be an object" },
+		{ "{\"method\": \"task.delete\", \"id\": \"" U1 "\"}", 1, "id",
+		  "not a field of a command" },
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\", \"assignee\": \"alice\"}}", 1, "assignee",
+		  "not a parameter of task.update" },
+		{ "{\"method\": \"task.add\", \"params\": {\"title\": \"x\", "
+		  "\"link\": \"lead:1\", \"colour\": \"red\"}}", 1, "colour",
+		  "not a parameter of task.add" },
+		{ "{\"method\": \"task.complete\", \"params\": {}}", 1, "id",
+		  "required" },
+		{ "{\"method\": \"task.complete\"}", 1, "id", "required" },
+		{ "{\"method\": \"task.status\", \"params\": {\"id\": \"" U1
+		  "\"}}", 1, "status", "required" },
+		{ "{\"method\": \"task.tag\", \"params\": {\"id\": \"" U1
+		  "\", \"tag\": 7}}", 1, "tag", "array of strings" },
+		{ "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1
+		  "\"}}", 1, "assignee", "one of them" },
+		{ "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1
+		  "\", \"assignee\": \"alice\", \"unassign\": true}}", 1,
+		  "assignee", "one of them" },
+		{ "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1
+		  "\", \"unassign\": \"yes\"}}", 1, "unassign", "true or false" },
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\", \"due\": \"+1d\", \"no_due\": true}}", 1, "due",
+		  "not both" },
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\", \"title\": \"t\", \"expect_version\": \"1\"}}", 1,
+		  "expect_version", "version number" },
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\", \"title\": \"t\", \"expect_version\": -1}}", 1,
+		  "expect_version", "version number" },
+		/* what the engine refuses, as the command line's */
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\"}}", 1, NULL, "nothing to update" },
+		{ "{\"method\": \"task.status\", \"params\": {\"id\": \"" U1
+		  "\", \"status\": \"done\"}}", 1, "status", "line 3" },
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\", \"due\": \"2026-02-30\"}}", 1, "due", "line 3" },
+		{ "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1
+		  "\", \"assignee\": \"nora\"}}", 1, "assignee", "line 3" },
+		{ "{\"method\": \"task.delete\", \"params\": {\"id\": \"" U2
+		  "\"}}", 2, "id", "line 3" },
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\", \"title\": \"t\", \"expect_version\": 5}}", 3,
+		  "expect_version", "line 3" },
+	};
+	put("{\"title\": \"first\", \"link\": \"lead:1\", \"id\": \"" U1
+	    "\"}\n");
+	tu_run r0;
+	import(&r0, ws, NULL);
+	cr_assert_eq(r0.status, 0, "%s", r0.err);
+	tu_run_release(&r0);
+	const char *good = "{\"method\": \"task.tag\", \"params\": {\"id\": \""
+			   U1 "\", \"tag\": \"x\"}}\n";
+	long long before = tu_stat(ws, "events");
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char text[1024];
+		snprintf(text, sizeof text, "%s%s%s\n%s", good, good,
+			 bad[i].line, good);
+		put(text);
+		tu_run r;
+		import(&r, ws, NULL);
+		cr_assert_eq(r.status, bad[i].status, "%s: exit %d: %s",
+			     bad[i].line, r.status, r.err);
+		cr_assert(tu_err_names(&r, bad[i].says), "%s: %s",
+			  bad[i].line, r.err);
+		json_t *e = json_object_get(r.json, "error");
+		cr_assert(e, "%s: %s", bad[i].line, r.out);
+		cr_assert_eq(tu_int(e, "line"), 3, "%s: %s", bad[i].line, r.out);
+		if (bad[i].field)
+			cr_assert_str_eq(tu_str(e, "field"), bad[i].field,
+					 "%s: %s", bad[i].line, r.out);
+		cr_assert_eq(tu_stat(ws, "events"), before, "%s appended",
+			     bad[i].line);
+		tu_run_release(&r);
+	}
+	/* a command's form is checked before the first batch commits */
+	char text[1024];
+	snprintf(text, sizeof text, "%s%s%s\n", good,
+		 "{\"method\": \"task.untag\", \"params\": {\"id\": \"" U1
+		 "\", \"tag\": \"x\"}}\n",
+		 bad[4].line);
+	put(text);
+	tu_run r;
+	const char *b1[] = { "--batch", "1", NULL };
+	import(&r, ws, b1);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
+Test(import_cli, commands_in_msgpack_and_their_idempotency_keys)
+{
+	put("{\"title\": \"first\", \"link\": \"lead:1\", \"id\": \"" U1
+	    "\"}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	/* {"method": "task.update", "params": {"id": U1, "due": <timestamp
+	 * 2026-12-01T10:00:00Z>, "idempotency_key": "k1"}} */
+	unsigned char mp[128];
+	size_t n = 0;
+	static const unsigned char head[] = {
+		0x82, 0xa6, 'm', 'e', 't', 'h', 'o', 'd', 0xab, 't', 'a', 's',
+		'k', '.', 'u', 'p', 'd', 'a', 't', 'e', 0xa6, 'p', 'a', 'r',
+		'a', 'm', 's', 0x83, 0xa2, 'i', 'd', 0xd9, 36,
+	};
+	memcpy(mp + n, head, sizeof head);
+	n += sizeof head;
+	memcpy(mp + n, U1, 36);
+	n += 36;
+	static const unsigned char tail[] = {
+		0xa3, 'd', 'u', 'e', 0xd6, 0xff, 0x6b, 0x0e, 0x9a, 0xa0,
+		0xaf, 'i', 'd', 'e', 'm', 'p', 'o', 't', 'e', 'n', 'c', 'y',
+		'_', 'k', 'e', 'y', 0xa2, 'k', '1',
+	};
+	memcpy(mp + n, tail, sizeof tail);
+	n += sizeof tail;
+	write_file(file, (const char *)mp, n);
+	const char *f[] = { "--format", "msgpack", NULL };
+	long long before = tu_stat(ws, "events");
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 1);
+	tu_run_release(&r);
+	tu_run s;
+	OK(&s, "task", "show", U1);
+	cr_assert_str_eq(tu_str(s.json, "due_at"), "2026-12-01T10:00:00.000Z");
+	tu_run_release(&s);
+	/* again: the key's first result, nothing appended */
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 0);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before + 1);
+	cr_assert_eq(tu_cli_text(&r, ws, "import", "--format", "msgpack",
+				 file, NULL), 0);
+	cr_assert_str_eq(r.out, "imported 1 records (0 tasks, 1 commands): "
+				"nothing appended (repeats of idempotency "
+				"keys, or no changes)\n");
+	tu_run_release(&r);
+	/* an extension under another param is refused by its name */
+	mp[sizeof head + 36 + 1] = 'x'; /* "due" -> "xue" */
+	write_file(file, (const char *)mp, n);
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "xue", "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before + 1);
+}

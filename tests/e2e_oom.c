@@ -452,12 +452,15 @@ Test(oom, every_allocation_failing_in_a_task_import_appends_nothing)
 	      "\"1\"}, \"assignee\": \"alice\", \"due_at\": \"+2d\", "
 	      "\"tags\": [\"a\", \"b\"]}\n"
 	      "{\"title\": \"Mail\", \"link\": \"contact:2\", \"status\": "
-	      "\"completed\", \"notes\": \"n\"}\n",
+	      "\"completed\", \"notes\": \"n\"}\n"
+	      "{\"method\": \"task.add\", \"params\": {\"title\": \"Meet\", "
+	      "\"link\": \"account:3\", \"tag\": \"c\", "
+	      "\"expect_version\": 0}}\n",
 	      f);
 	cr_assert_eq(fclose(f), 0);
 	const char *const words[] = { "--json", "--now", now, "import", path,
 				      NULL };
-	long n = sweep_write(words, "import", 2);
+	long n = sweep_write(words, "import", 3);
 	remove(path);
 	cr_assert_gt(n, 100);
 }

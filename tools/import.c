@@ -1,6 +1,7 @@
 /*
  * import.c - `tasklog import`: records of a JSON Lines or msgpack input,
- * as tasks to add (tl_txn_exec) or as events as stored (tl_log_import).
+ * as tasks to add and task commands to run (tl_txn_exec) or as events as
+ * stored (tl_log_import).
  *
  * The input is split into records and every record's form is checked
  * before anything runs, so that a malformed one appends nothing even
@@ -14,6 +15,7 @@
  * ever imported that differs from what was exported.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +165,8 @@ static int split_msgpack(job *j, size_t len, tl_err *err)
  * hold and the conversion would hide is refused, naming its field: a key
  * that is not text, holds a NUL or comes twice (the last would win); text
  * that is not UTF-8 (it would become U+FFFD); bytes (they would become
- * hex text); an extension other than a timestamp under due_at. */
+ * hex text); an extension other than a timestamp under due_at (or a
+ * command's due).  A command's params are named by their own keys. */
 static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 		    const char *key, int depth, tl_err *err)
 {
@@ -202,8 +205,12 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 			if (kn)
 				memcpy(name, k->via.str.ptr, kn);
 			name[kn] = 0;
+			/* a command's params are named as a task's
+			 * fields are */
+			bool named = !key || (depth == 1 &&
+					      !strcmp(key, "params"));
 			int rc = mp_check(j, where, &kv[i].val,
-					  key ? key : name, depth + 1, err);
+					  named ? name : key, depth + 1, err);
 			if (rc)
 				return rc;
 		}
@@ -230,7 +237,8 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 	case MSGPACK_OBJECT_EXT: {
 		int64_t ms;
 		msgpack_timestamp ts;
-		if (o->via.ext.type == -1 && !strcmp(f, "due_at"))
+		if (o->via.ext.type == -1 &&
+		    (!strcmp(f, "due_at") || !strcmp(f, "due")))
 			return msgpack_object_to_timestamp(o, &ts) &&
 					       ts.tv_nsec <= 999999999u &&
 					       tl_mp_time_ms(o, &ms)
@@ -240,7 +248,8 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 					      "(its nanoseconds past a "
 					      "second, or out of range)");
 		return fail(err, TL_EINVALID, f, j, where,
-			    "an extension type that is no time of a due_at");
+			    "an extension type that is no time of a due_at "
+			    "or due");
 	}
 	default:
 		return 0;
@@ -279,8 +288,8 @@ static int record_json(const job *j, const rec *r, json_t **out,
 				    "not a msgpack map");
 	} else {
 		json_error_t je;
-		v = json_loadb((const char *)j->in + r->off, r->len,
-			       JSON_REJECT_DUPLICATES, &je);
+		v = mpjson_loadb((const char *)j->in + r->off, r->len,
+				 JSON_REJECT_DUPLICATES, &je);
 		if (!v && mpjson_nomem())
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
@@ -360,13 +369,13 @@ static int link_field(const job *j, uint64_t where, json_t *v,
 	return 0;
 }
 
-static int tags_field(const job *j, uint64_t where, json_t *v, task_rec *t,
-		      tl_cmd *cmd, tl_err *err)
+static int tags_field(const job *j, uint64_t where, const char *field,
+		      json_t *v, task_rec *t, tl_cmd *cmd, tl_err *err)
 {
 	if (json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
-		return fail(err, TL_EINVALID, "tags", j, where,
+		return fail(err, TL_EINVALID, field, j, where,
 			    "must be an array of strings");
 	size_t n = json_array_size(v);
 	if (n && !(t->tags = malloc(n * sizeof *t->tags)))
@@ -374,13 +383,174 @@ static int tags_field(const job *j, uint64_t where, json_t *v, task_rec *t,
 	for (size_t i = 0; i < n; i++) {
 		json_t *s = json_array_get(v, i);
 		if (!json_is_string(s))
-			return fail(err, TL_EINVALID, "tags", j, where,
+			return fail(err, TL_EINVALID, field, j, where,
 				    "must be an array of strings");
 		t->tags[i] = (tl_slice){ json_string_value(s),
 					 json_string_length(s) };
 	}
 	cmd->tags = t->tags;
 	cmd->tags_len = n;
+	return 0;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+/* A command record, {"method": "task.assign", "params": {...}}: a task
+ * write as the server's batch takes it (params named as the command's
+ * long options, dashes as underscores; values as on the command line). */
+enum {
+	P_ID = 1u << 0, P_TITLE = 1u << 1, P_TYPE = 1u << 2,
+	P_DUE = 1u << 3, P_NO_DUE = 1u << 4, P_NOTES = 1u << 5,
+	P_LINK = 1u << 6, P_ASSIGNEE = 1u << 7, P_UNASSIGN = 1u << 8,
+	P_STATUS = 1u << 9, P_PIPELINE = 1u << 10, P_STAGE = 1u << 11,
+	P_TAG = 1u << 12, P_EXPECT = 1u << 13, P_IDEM = 1u << 14,
+	P_ANY_WRITE = P_EXPECT | P_IDEM,
+};
+
+static const struct method {
+	const char *name;
+	tl_cmd_kind kind;
+	unsigned takes, needs;
+} methods[] = {
+	{ "task.add", TL_TASK_ADD,
+	  P_ID | P_TITLE | P_TYPE | P_DUE | P_NOTES | P_LINK | P_ASSIGNEE |
+		  P_STATUS | P_PIPELINE | P_STAGE | P_TAG,
+	  0 },
+	{ "task.update", TL_TASK_UPDATE,
+	  P_ID | P_TITLE | P_TYPE | P_DUE | P_NO_DUE | P_NOTES, P_ID },
+	{ "task.assign", TL_TASK_ASSIGN, P_ID | P_ASSIGNEE | P_UNASSIGN, P_ID },
+	{ "task.status", TL_TASK_STATUS, P_ID | P_STATUS, P_ID | P_STATUS },
+	{ "task.complete", TL_TASK_COMPLETE, P_ID, P_ID },
+	{ "task.tag", TL_TASK_TAG, P_ID | P_TAG, P_ID | P_TAG },
+	{ "task.untag", TL_TASK_UNTAG, P_ID | P_TAG, P_ID | P_TAG },
+	{ "task.delete", TL_TASK_DELETE, P_ID, P_ID },
+};
+
+static const struct param {
+	const char *name;
+	unsigned bit;
+	size_t off; /* of its tl_slice in tl_cmd; 0: handled on its own */
+} params[] = {
+	{ "id", P_ID, offsetof(tl_cmd, id) },
+	{ "title", P_TITLE, offsetof(tl_cmd, title) },
+	{ "type", P_TYPE, offsetof(tl_cmd, type) },
+	{ "due", P_DUE, offsetof(tl_cmd, due) },
+	{ "notes", P_NOTES, offsetof(tl_cmd, notes) },
+	{ "assignee", P_ASSIGNEE, offsetof(tl_cmd, assignee) },
+	{ "status", P_STATUS, offsetof(tl_cmd, status) },
+	{ "pipeline", P_PIPELINE, offsetof(tl_cmd, pipeline) },
+	{ "stage", P_STAGE, offsetof(tl_cmd, stage) },
+	{ "idempotency_key", P_IDEM, offsetof(tl_cmd, idempotency_key) },
+	{ "link", P_LINK, 0 },
+	{ "no_due", P_NO_DUE, 0 },
+	{ "unassign", P_UNASSIGN, 0 },
+	{ "tag", P_TAG, 0 },
+	{ "expect_version", P_EXPECT, 0 },
+};
+
+/* true sets a flag; false and null leave it unset. */
+static int flag_param(const job *j, uint64_t where, const char *key,
+		      json_t *v, bool *out, tl_err *err)
+{
+	if (!json_is_boolean(v) && !json_is_null(v))
+		return fail(err, TL_EINVALID, key, j, where,
+			    "must be true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int command_param(const job *j, uint64_t where,
+			 const struct param *p, json_t *v, task_rec *t,
+			 tl_cmd *cmd, tl_err *err)
+{
+	if (p->off)
+		return text_field(j, where, p->name, v,
+				  (tl_slice *)((char *)cmd + p->off), err);
+	switch (p->bit) {
+	case P_LINK:
+		return json_is_null(v) ? 0
+				       : link_field(j, where, v, t, cmd, err);
+	case P_NO_DUE:
+		return flag_param(j, where, p->name, v, &cmd->no_due, err);
+	case P_UNASSIGN:
+		return flag_param(j, where, p->name, v, &cmd->unassign, err);
+	case P_TAG:
+		if (!json_is_string(v))
+			return tags_field(j, where, "tag", v, t, cmd, err);
+		if (!(t->tags = malloc(sizeof *t->tags)))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "out of memory");
+		t->tags[0] = (tl_slice){ json_string_value(v),
+					 json_string_length(v) };
+		cmd->tags = t->tags;
+		cmd->tags_len = 1;
+		return 0;
+	default: /* P_EXPECT */
+		if (json_is_null(v))
+			return 0;
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return fail(err, TL_EINVALID, p->name, j, where,
+				    "must be a version number (0 or more)");
+		cmd->has_expect_version = true;
+		cmd->expect_version = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+}
+
+static int command_cmd(const job *j, uint64_t where, task_rec *t,
+		       tl_cmd *cmd, tl_err *err)
+{
+	json_t *m = json_object_get(t->json, "method");
+	json_t *ps = json_object_get(t->json, "params");
+	const struct method *mt = NULL;
+	const char *key;
+	json_t *v;
+	unsigned given = 0;
+	int rc;
+
+	json_object_foreach(t->json, key, v)
+		if (strcmp(key, "method") && strcmp(key, "params"))
+			return fail(err, TL_EINVALID, key, j, where,
+				    "not a field of a command (method, "
+				    "params)");
+	for (size_t i = 0; json_is_string(m) &&
+			   i < sizeof methods / sizeof *methods; i++)
+		if (!strcmp(json_string_value(m), methods[i].name))
+			mt = &methods[i];
+	if (!mt)
+		return fail(err, TL_EINVALID, "method", j, where,
+			    "must be one of task.add, task.update, "
+			    "task.assign, task.status, task.complete, "
+			    "task.tag, task.untag, task.delete");
+	if (ps && !json_is_object(ps) && !json_is_null(ps))
+		return fail(err, TL_EINVALID, "params", j, where,
+			    "must be an object");
+	*cmd = (tl_cmd){ .kind = mt->kind };
+	json_object_foreach(ps, key, v) {
+		const struct param *p = NULL;
+		for (size_t i = 0; i < sizeof params / sizeof *params; i++)
+			if (!strcmp(key, params[i].name))
+				p = &params[i];
+		if (!p || !(p->bit & (mt->takes | P_ANY_WRITE)))
+			return fail(err, TL_EINVALID, key, j, where,
+				    "not a parameter of %s", mt->name);
+		if ((rc = command_param(j, where, p, v, t, cmd, err)))
+			return rc;
+		if (!json_is_null(v) && !json_is_false(v))
+			given |= p->bit;
+	}
+	for (size_t i = 0; i < sizeof params / sizeof *params; i++)
+		if (mt->needs & params[i].bit & ~given)
+			return fail(err, TL_EINVALID, params[i].name, j, where,
+				    "is required by %s", mt->name);
+	if (mt->kind == TL_TASK_ASSIGN &&
+	    !(given & P_ASSIGNEE) == !(given & P_UNASSIGN))
+		return fail(err, TL_EINVALID, "assignee", j, where,
+			    "give an assignee, or unassign: true (one of "
+			    "them)");
+	if ((given & P_DUE) && (given & P_NO_DUE))
+		return fail(err, TL_EINVALID, "due", j, where,
+			    "give due or no_due: true, not both");
 	return 0;
 }
 
@@ -410,6 +580,8 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 	*cmd = (tl_cmd){ .kind = TL_TASK_ADD };
 	if ((rc = record_json(j, r, &t->json, err)))
 		return rc;
+	if (json_object_get(t->json, "method"))
+		return command_cmd(j, r->where, t, cmd, err);
 	json_object_foreach(t->json, key, v) {
 		tl_slice *text = NULL;
 		if (!strcmp(key, "title"))
@@ -437,7 +609,7 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 		else if (!strcmp(key, "link"))
 			rc = link_field(j, r->where, v, t, cmd, err);
 		else if (!strcmp(key, "tags"))
-			rc = tags_field(j, r->where, v, t, cmd, err);
+			rc = tags_field(j, r->where, "tags", v, t, cmd, err);
 		else if (!strcmp(key, "deleted"))
 			rc = json_is_false(v) || json_is_null(v)
 				     ? 0
@@ -467,6 +639,8 @@ static int check_tasks(const job *j, tl_err *err)
 		task_rec t = { 0 };
 		tl_cmd cmd;
 		int rc = task_cmd(j, &j->recs[i], &t, &cmd, err);
+		if (!rc && json_object_get(t.json, "method"))
+			j->out->commands++;
 		task_rec_free(&t);
 		if (rc)
 			return rc;

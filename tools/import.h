@@ -1,6 +1,7 @@
 /*
- * import.h - `tasklog import`: tasks to add, or events as `export` writes
- * them, from JSON Lines or msgpack into a workspace (import.c).  The CLI
+ * import.h - `tasklog import`: tasks to add and task commands to run, or
+ * events as `export` writes them, from JSON Lines or msgpack into a
+ * workspace (import.c).  The CLI
  * reads the input and prints the outcome; this splits the input into
  * records, turns them into commands or event records, and runs them.
  */
@@ -32,6 +33,8 @@ typedef struct import_opts {
 
 typedef struct import_out {
 	uint64_t records;   /* records the input holds (when it parsed) */
+	uint64_t commands;  /* of those, commands ({"method", "params"});
+			       the others are tasks to add */
 	uint64_t committed; /* records made durable: all of them on success,
 			       those of the batches before a failure */
 	uint64_t events;    /* events those appended */

@@ -255,10 +255,14 @@ json_t *mpjson_from_doc(const uint8_t *doc, size_t len)
 }
 
 static bool nomem;
+static bool parsing;
+static void (*parse_nomem)(void);
 
 static void *checked_malloc(size_t n)
 {
 	void *p = malloc(n);
+	if (!p && parsing && parse_nomem)
+		parse_nomem(); /* does not return */
 	if (!p)
 		nomem = true;
 	return p;
@@ -272,6 +276,20 @@ void mpjson_init(void)
 bool mpjson_nomem(void)
 {
 	return nomem;
+}
+
+void mpjson_on_parse_nomem(void (*fn)(void))
+{
+	parse_nomem = fn;
+}
+
+json_t *mpjson_loadb(const char *buf, size_t len, size_t flags,
+		     json_error_t *e)
+{
+	parsing = true;
+	json_t *v = json_loadb(buf, len, flags, e);
+	parsing = false;
+	return v;
 }
 
 int mpjson_print(FILE *f, const json_t *v)

@@ -45,4 +45,16 @@ int mpjson_print(FILE *f, const json_t *v);
 void mpjson_init(void);
 bool mpjson_nomem(void);
 
+/* json_loadb, made safe against its allocations failing.  jansson 2.14's
+ * parser does not stop when one fails: its lexer drops the text it could
+ * not save and reads on past its own buffer (the e2e allocation sweep of
+ * `import` met a SIGSEGV, and an assert in lex_scan_string).  So while it
+ * parses, a failed allocation calls the handler set with
+ * mpjson_on_parse_nomem, which must not return (the command line reports
+ * "out of memory" and exits: what it had not committed is not written).
+ * Without a handler the failure is returned as any other. */
+json_t *mpjson_loadb(const char *buf, size_t len, size_t flags,
+		     json_error_t *e);
+void mpjson_on_parse_nomem(void (*fn)(void));
+
 #endif

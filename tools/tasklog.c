@@ -472,10 +472,11 @@ static const struct command commands[] = {
 	  "[--batch N]\n\n"
 	  "Add the tasks of FILE (- for the standard input), one per record, "
 	  "as\n"
-	  "`task add` does; or, with --events, append the events of a log "
-	  "as `export`\n"
-	  "wrote them, where they continue this log (into a new workspace: "
-	  "a whole log).\n"
+	  "`task add` does, and run its task commands; or, with --events, "
+	  "append the\n"
+	  "events of a log as `export` wrote them, where they continue this "
+	  "log (into a\n"
+	  "new workspace: a whole log).\n"
 	  "Every record is checked first; then all of them are one "
 	  "transaction: a\n"
 	  "failure imports nothing, and names the line (or record) and the "
@@ -494,7 +495,13 @@ static const struct command commands[] = {
 	  "assignee, notes,\n"
 	  "tags, id, and idempotency_key; created_at, created_by, "
 	  "updated_at,\n"
-	  "completed_at and version are left to the import's own events.\n",
+	  "completed_at and version are left to the import's own events.\n"
+	  "A command record is {\"method\": \"task.update\", \"params\": "
+	  "{\"id\": ID, ...}}:\n"
+	  "task.add|update|assign|status|complete|tag|untag|delete, its "
+	  "params the\n"
+	  "command's long options with _ for - (expect_version, no_due: "
+	  "true, tag, ...).\n",
 	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH), 1, 1, "FILE (or -)",
 	  OPEN_IMPORT, 0, run_import },
 	{ NULL, "verify",
@@ -2001,6 +2008,10 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 				    json_integer((json_int_t)r->records));
 		json_object_set_new(v, "events",
 				    json_integer((json_int_t)r->events));
+		if (!say->events)
+			json_object_set_new(v, "commands",
+					    json_integer((json_int_t)
+								 r->commands));
 		json_object_set_new(v, "first_seq",
 				    r->events ? json_integer((json_int_t)
 								     r->first_seq)
@@ -2016,10 +2027,21 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 		fprintf(f, "imported %" PRIu64 " events: seq %" PRIu64
 			   "..%" PRIu64 "\n",
 			r->events, r->first_seq, r->last_seq);
+	} else if (r->events && r->commands) {
+		fprintf(f, "imported %" PRIu64 " records (%" PRIu64
+			   " tasks, %" PRIu64 " commands): %" PRIu64
+			   " events, seq %" PRIu64 "..%" PRIu64 "\n",
+			r->records, r->records - r->commands, r->commands,
+			r->events, r->first_seq, r->last_seq);
 	} else if (r->events) {
 		fprintf(f, "imported %" PRIu64 " tasks: %" PRIu64
 			   " events, seq %" PRIu64 "..%" PRIu64 "\n",
 			r->records, r->events, r->first_seq, r->last_seq);
+	} else if (r->commands) {
+		fprintf(f, "imported %" PRIu64 " records (%" PRIu64
+			   " tasks, %" PRIu64 " commands): nothing appended "
+			   "(repeats of idempotency keys, or no changes)\n",
+			r->records, r->records - r->commands, r->commands);
 	} else {
 		fprintf(f, "imported %" PRIu64 " %s: nothing appended%s\n",
 			r->records, say->events ? "events" : "tasks",
@@ -2036,6 +2058,9 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 	say->len = m.len;
 	return 0;
 }
+
+/* What an import has committed so far, for parse_nomem. */
+static const import_out *import_progress;
 
 static int run_import(struct cli *c)
 {
@@ -2054,7 +2079,9 @@ static int run_import(struct cli *c)
 	if (o.events && c->has_settings &&
 	    (rc = tl_need_admin(c->db, &c->ctx, "import --events", &c->err)))
 		return rc;
+	import_progress = &r;
 	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
+	import_progress = NULL;
 	if (rc) {
 		free(say.text);
 		const char *unit = o.msgpack ? "record" : "line";
@@ -2633,7 +2660,7 @@ static void on_fatal(int sig)
 		_exit(0);
 	}
 	say_storage(why, true);
-	_exit(-TL_ESTORAGE);
+	exit(-TL_ESTORAGE); /* exit(3): a preloaded allocator may report */
 }
 #undef SIGBUS_WHY
 #undef CRASH_WHY
@@ -2668,6 +2695,29 @@ static void catch_crashes(bool on)
 }
 
 /* Out of memory, said without allocating. */
+/* An allocation of jansson's parser failed (see mpjson_loadb): stop
+ * here.  What the import had not committed is not written (LMDB drops
+ * the open transaction with the process).  Nothing holds a lock of
+ * stdio or malloc here, so exit(3) is safe; the buffered output, made
+ * in memory, is dropped with the process. */
+static void parse_nomem(void)
+{
+	char why[200] = "out of memory";
+	const import_out *p = import_progress;
+	if (p && p->committed && p->events)
+		snprintf(why, sizeof why,
+			 "out of memory (the %" PRIu64 " records before its "
+			 "batch were imported: seq %" PRIu64 "..%" PRIu64 ")",
+			 p->committed, p->first_seq, p->last_seq);
+	else if (p && p->committed)
+		snprintf(why, sizeof why,
+			 "out of memory (the %" PRIu64 " records before its "
+			 "batch were imported)",
+			 p->committed);
+	say_storage(why, true);
+	exit(-TL_ESTORAGE); /* exit(3): a preloaded allocator may report */
+}
+
 static void say_oom(const struct cli *c, bool line_said)
 {
 	if (!storage_shape && c->json)
@@ -2702,6 +2752,7 @@ int main(int argc, char **argv)
 	stdout_open = std_fds_open();
 
 	mpjson_init(); /* before any other use of jansson */
+	mpjson_on_parse_nomem(parse_nomem);
 	catch_sigbus();
 
 	/* Character classes only (display widths of text in tables);
