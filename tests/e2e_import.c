@@ -1095,3 +1095,71 @@ Test(import_cli, commands_in_msgpack_and_their_idempotency_keys)
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), before + 1);
 }
+
+Test(import_cli, member_commands_by_an_admin_only)
+{
+	put("{\"method\": \"member.add\", \"params\": {\"id\": \"bo\", "
+	    "\"name\": \"Bo B\", \"role\": \"admin\"}}\n"
+	    "{\"method\": \"task.add\", \"params\": {\"title\": \"for bo\", "
+	    "\"link\": \"lead:9\", \"assignee\": \"bo\"}}\n"
+	    "{\"method\": \"member.add\", \"params\": {\"id\": \"cy\", "
+	    "\"name\": \"Cy C\", \"crm_access\": false}}\n"
+	    "{\"method\": \"member.update\", \"params\": {\"id\": \"alice\", "
+	    "\"crm_access\": false, \"name\": \"Alice Z\"}}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 4);
+	cr_assert_eq(tu_int(r.json, "commands"), 4);
+	tu_run_release(&r);
+	tu_run m;
+	OK(&m, "member", "list");
+	json_t *items = json_object_get(m.json, "items");
+	int seen = 0;
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *it = json_array_get(items, i);
+		const char *id = tu_str(it, "id");
+		if (!strcmp(id, "bo")) {
+			cr_assert_str_eq(tu_str(it, "role"), "admin");
+			cr_assert(json_is_true(json_object_get(it, "crm_access")));
+			seen++;
+		} else if (!strcmp(id, "cy")) {
+			cr_assert_str_eq(tu_str(it, "role"), "member");
+			cr_assert(json_is_false(json_object_get(it, "crm_access")));
+			seen++;
+		} else if (!strcmp(id, "alice")) {
+			cr_assert_str_eq(tu_str(it, "name"), "Alice Z");
+			cr_assert(json_is_false(json_object_get(it, "crm_access")));
+			seen++;
+		}
+	}
+	cr_assert_eq(seen, 3, "%s", m.out);
+	tu_run_release(&m);
+	tu_run l;
+	OK(&l, "task", "list", "--assignee", "bo");
+	cr_assert_eq(json_array_size(json_object_get(l.json, "items")), 1);
+	tu_run_release(&l);
+
+	/* a member who is no admin: refused (exit 4), the task before it
+	 * not added either */
+	DO("member", "add", "dee", "--name", "Dee D");
+	put("{\"title\": \"t\", \"link\": \"lead:1\"}\n"
+	    "{\"method\": \"member.add\", \"params\": {\"id\": \"eve\", "
+	    "\"name\": \"Eve\"}}\n");
+	long long before = tu_stat(ws, "events");
+	const char *as[] = { "--as", "dee", NULL };
+	import(&r, ws, as);
+	cr_assert_eq(r.status, 4, "%s", r.err);
+	cr_assert(tu_err_names(&r, "line 2"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+	/* member commands take no expected version */
+	put("{\"method\": \"member.update\", \"params\": {\"id\": \"dee\", "
+	    "\"name\": \"D\", \"expect_version\": 1}}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "expect_version", "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}

@@ -396,15 +396,18 @@ static int tags_field(const job *j, uint64_t where, const char *field,
 /* ---- commands --------------------------------------------------------- */
 
 /* A command record, {"method": "task.assign", "params": {...}}: a task
- * write as the server's batch takes it (params named as the command's
- * long options, dashes as underscores; values as on the command line). */
+ * or member write as the server's batch takes one (params named as the
+ * command's long options, dashes as underscores; values as on the command
+ * line). */
 enum {
 	P_ID = 1u << 0, P_TITLE = 1u << 1, P_TYPE = 1u << 2,
 	P_DUE = 1u << 3, P_NO_DUE = 1u << 4, P_NOTES = 1u << 5,
 	P_LINK = 1u << 6, P_ASSIGNEE = 1u << 7, P_UNASSIGN = 1u << 8,
 	P_STATUS = 1u << 9, P_PIPELINE = 1u << 10, P_STAGE = 1u << 11,
 	P_TAG = 1u << 12, P_EXPECT = 1u << 13, P_IDEM = 1u << 14,
-	P_ANY_WRITE = P_EXPECT | P_IDEM,
+	P_NAME = 1u << 15, P_ROLE = 1u << 16, P_CRM = 1u << 17,
+	P_TASK_WRITE = P_ID | P_EXPECT | P_IDEM,
+	P_MEMBER_WRITE = P_ID | P_NAME | P_ROLE | P_CRM | P_IDEM,
 };
 
 static const struct method {
@@ -413,17 +416,21 @@ static const struct method {
 	unsigned takes, needs;
 } methods[] = {
 	{ "task.add", TL_TASK_ADD,
-	  P_ID | P_TITLE | P_TYPE | P_DUE | P_NOTES | P_LINK | P_ASSIGNEE |
-		  P_STATUS | P_PIPELINE | P_STAGE | P_TAG,
+	  P_TASK_WRITE | P_TITLE | P_TYPE | P_DUE | P_NOTES | P_LINK |
+		  P_ASSIGNEE | P_STATUS | P_PIPELINE | P_STAGE | P_TAG,
 	  0 },
 	{ "task.update", TL_TASK_UPDATE,
-	  P_ID | P_TITLE | P_TYPE | P_DUE | P_NO_DUE | P_NOTES, P_ID },
-	{ "task.assign", TL_TASK_ASSIGN, P_ID | P_ASSIGNEE | P_UNASSIGN, P_ID },
-	{ "task.status", TL_TASK_STATUS, P_ID | P_STATUS, P_ID | P_STATUS },
-	{ "task.complete", TL_TASK_COMPLETE, P_ID, P_ID },
-	{ "task.tag", TL_TASK_TAG, P_ID | P_TAG, P_ID | P_TAG },
-	{ "task.untag", TL_TASK_UNTAG, P_ID | P_TAG, P_ID | P_TAG },
-	{ "task.delete", TL_TASK_DELETE, P_ID, P_ID },
+	  P_TASK_WRITE | P_TITLE | P_TYPE | P_DUE | P_NO_DUE | P_NOTES, P_ID },
+	{ "task.assign", TL_TASK_ASSIGN, P_TASK_WRITE | P_ASSIGNEE | P_UNASSIGN,
+	  P_ID },
+	{ "task.status", TL_TASK_STATUS, P_TASK_WRITE | P_STATUS,
+	  P_ID | P_STATUS },
+	{ "task.complete", TL_TASK_COMPLETE, P_TASK_WRITE, P_ID },
+	{ "task.tag", TL_TASK_TAG, P_TASK_WRITE | P_TAG, P_ID | P_TAG },
+	{ "task.untag", TL_TASK_UNTAG, P_TASK_WRITE | P_TAG, P_ID | P_TAG },
+	{ "task.delete", TL_TASK_DELETE, P_TASK_WRITE, P_ID },
+	{ "member.add", TL_MEMBER_ADD, P_MEMBER_WRITE, P_ID | P_NAME },
+	{ "member.update", TL_MEMBER_UPDATE, P_MEMBER_WRITE, P_ID },
 };
 
 static const struct param {
@@ -441,6 +448,9 @@ static const struct param {
 	{ "pipeline", P_PIPELINE, offsetof(tl_cmd, pipeline) },
 	{ "stage", P_STAGE, offsetof(tl_cmd, stage) },
 	{ "idempotency_key", P_IDEM, offsetof(tl_cmd, idempotency_key) },
+	{ "name", P_NAME, offsetof(tl_cmd, name) },
+	{ "role", P_ROLE, offsetof(tl_cmd, role) },
+	{ "crm_access", P_CRM, 0 },
 	{ "link", P_LINK, 0 },
 	{ "no_due", P_NO_DUE, 0 },
 	{ "unassign", P_UNASSIGN, 0 },
@@ -474,6 +484,12 @@ static int command_param(const job *j, uint64_t where,
 		return flag_param(j, where, p->name, v, &cmd->no_due, err);
 	case P_UNASSIGN:
 		return flag_param(j, where, p->name, v, &cmd->unassign, err);
+	case P_CRM: { /* true grants, false revokes: both are given */
+		bool on = false;
+		int rc = flag_param(j, where, p->name, v, &on, err);
+		cmd->crm_access = rc || json_is_null(v) ? 0 : on ? 1 : -1;
+		return rc;
+	}
 	case P_TAG:
 		if (!json_is_string(v))
 			return tags_field(j, where, "tag", v, t, cmd, err);
@@ -521,7 +537,8 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
 		return fail(err, TL_EINVALID, "method", j, where,
 			    "must be one of task.add, task.update, "
 			    "task.assign, task.status, task.complete, "
-			    "task.tag, task.untag, task.delete");
+			    "task.tag, task.untag, task.delete, member.add, "
+			    "member.update");
 	if (ps && !json_is_object(ps) && !json_is_null(ps))
 		return fail(err, TL_EINVALID, "params", j, where,
 			    "must be an object");
@@ -531,12 +548,12 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
 		for (size_t i = 0; i < sizeof params / sizeof *params; i++)
 			if (!strcmp(key, params[i].name))
 				p = &params[i];
-		if (!p || !(p->bit & (mt->takes | P_ANY_WRITE)))
+		if (!p || !(p->bit & mt->takes))
 			return fail(err, TL_EINVALID, key, j, where,
 				    "not a parameter of %s", mt->name);
 		if ((rc = command_param(j, where, p, v, t, cmd, err)))
 			return rc;
-		if (!json_is_null(v) && !json_is_false(v))
+		if (!json_is_null(v) && (!json_is_false(v) || p->bit == P_CRM))
 			given |= p->bit;
 	}
 	for (size_t i = 0; i < sizeof params / sizeof *params; i++)

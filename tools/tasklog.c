@@ -498,10 +498,11 @@ static const struct command commands[] = {
 	  "completed_at and version are left to the import's own events.\n"
 	  "A command record is {\"method\": \"task.update\", \"params\": "
 	  "{\"id\": ID, ...}}:\n"
-	  "task.add|update|assign|status|complete|tag|untag|delete, its "
-	  "params the\n"
-	  "command's long options with _ for - (expect_version, no_due: "
-	  "true, tag, ...).\n",
+	  "task.add|update|assign|status|complete|tag|untag|delete or "
+	  "member.add|update,\n"
+	  "its params the command's long options with _ for - "
+	  "(expect_version, no_due:\n"
+	  "true, tag, crm_access: false, ...).\n",
 	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH), 1, 1, "FILE (or -)",
 	  OPEN_IMPORT, 0, run_import },
 	{ NULL, "verify",
