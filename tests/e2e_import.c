@@ -1081,7 +1081,7 @@ Test(import_cli, commands_in_msgpack_and_their_idempotency_keys)
 	cr_assert_eq(tu_stat(ws, "events"), before + 1);
 	cr_assert_eq(tu_cli_text(&r, ws, "import", "--format", "msgpack",
 				 file, NULL), 0);
-	cr_assert_str_eq(r.out, "imported 1 records (0 tasks, 1 commands): "
+	cr_assert_str_eq(r.out, "imported 1 record (0 tasks, 1 command): "
 				"nothing appended (repeats of idempotency "
 				"keys, or no changes)\n");
 	tu_run_release(&r);

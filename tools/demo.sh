@@ -69,6 +69,13 @@ tl task update "$email" --title "Send the signed proposal" \
 	--idempotency-key demo-retitle-email >/dev/null
 tl task show "$meet"
 
+say "a bulk import: a task and two task commands, one transaction"
+printf '%s\n' \
+	'{"title": "Prepare the onboarding call", "type": "call", "link": "account:acme", "due_at": "+2d", "assignee": "bob", "idempotency_key": "demo-import-task"}' \
+	'{"method": "task.update", "params": {"id": "'"$follow"'", "due": "+2d", "idempotency_key": "demo-import-due"}}' \
+	'{"method": "task.tag", "params": {"id": "'"$meet"'", "tag": "q4", "idempotency_key": "demo-import-tag"}}' |
+	tl import -
+
 say "history of the call task"
 tl task show "$call" --history
 

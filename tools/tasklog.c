@@ -1994,6 +1994,9 @@ struct import_say {
 	size_t len;
 };
 
+/* "task" or "tasks", for n of them (word: a literal). */
+#define NOUN(n, word) ((n) == 1 ? word : word "s")
+
 /* Before the last commit: the outcome, rendered (an allocation that
  * fails now gives the import up; after the commit nothing may). */
 static int import_ready(void *arg, const import_out *r, tl_err *err)
@@ -2025,27 +2028,35 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 			fputs("\x01", f); /* not whole: below */
 		json_decref(v);
 	} else if (r->events && say->events) {
-		fprintf(f, "imported %" PRIu64 " events: seq %" PRIu64
+		fprintf(f, "imported %" PRIu64 " %s: seq %" PRIu64
 			   "..%" PRIu64 "\n",
-			r->events, r->first_seq, r->last_seq);
-	} else if (r->events && r->commands) {
-		fprintf(f, "imported %" PRIu64 " records (%" PRIu64
-			   " tasks, %" PRIu64 " commands): %" PRIu64
-			   " events, seq %" PRIu64 "..%" PRIu64 "\n",
-			r->records, r->records - r->commands, r->commands,
-			r->events, r->first_seq, r->last_seq);
-	} else if (r->events) {
-		fprintf(f, "imported %" PRIu64 " tasks: %" PRIu64
-			   " events, seq %" PRIu64 "..%" PRIu64 "\n",
-			r->records, r->events, r->first_seq, r->last_seq);
+			r->events, NOUN(r->events, "event"), r->first_seq,
+			r->last_seq);
 	} else if (r->commands) {
-		fprintf(f, "imported %" PRIu64 " records (%" PRIu64
-			   " tasks, %" PRIu64 " commands): nothing appended "
-			   "(repeats of idempotency keys, or no changes)\n",
-			r->records, r->records - r->commands, r->commands);
+		uint64_t tasks = r->records - r->commands;
+		fprintf(f, "imported %" PRIu64 " %s (%" PRIu64 " %s, %" PRIu64
+			   " %s): ",
+			r->records, NOUN(r->records, "record"), tasks,
+			NOUN(tasks, "task"), r->commands,
+			NOUN(r->commands, "command"));
+		if (r->events)
+			fprintf(f, "%" PRIu64 " %s, seq %" PRIu64 "..%" PRIu64
+				   "\n",
+				r->events, NOUN(r->events, "event"),
+				r->first_seq, r->last_seq);
+		else
+			fputs("nothing appended (repeats of idempotency "
+			      "keys, or no changes)\n", f);
+	} else if (r->events) {
+		fprintf(f, "imported %" PRIu64 " %s: %" PRIu64
+			   " %s, seq %" PRIu64 "..%" PRIu64 "\n",
+			r->records, NOUN(r->records, "task"), r->events,
+			NOUN(r->events, "event"), r->first_seq, r->last_seq);
 	} else {
 		fprintf(f, "imported %" PRIu64 " %s: nothing appended%s\n",
-			r->records, say->events ? "events" : "tasks",
+			r->records,
+			say->events ? NOUN(r->records, "event")
+				    : NOUN(r->records, "task"),
 			r->records ? " (each a repeat of an idempotency key)"
 				   : "");
 	}
