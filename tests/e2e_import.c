@@ -209,14 +209,45 @@ Test(import_cli, takes_tasks_as_task_show_prints_them)
 
 /* Each class of bad record: the exit code, the field and the line named,
  * and nothing appended, although the lines before it were good. */
+/* A record the import refuses, as the third line of an input. */
+typedef struct bad_line {
+	const char *line;
+	int status;
+	const char *field; /* in the JSON error; NULL: none */
+	const char *says;  /* in the message */
+} bad_line;
+
+/* Each bad line, after two good ones and before another: refused with
+ * its exit status, field and words, line 3 named, nothing appended. */
+static void refuse_each(const bad_line *bad, size_t n, const char *good)
+{
+	long long before = tu_stat(ws, "events");
+	for (size_t i = 0; i < n; i++) {
+		char text[1024];
+		snprintf(text, sizeof text, "%s%s%s\n%s", good, good,
+			 bad[i].line, good);
+		put(text);
+		tu_run r;
+		import(&r, ws, NULL);
+		cr_assert_eq(r.status, bad[i].status, "%s: exit %d: %s",
+			     bad[i].line, r.status, r.err);
+		cr_assert(tu_err_names(&r, bad[i].says), "%s: %s",
+			  bad[i].line, r.err);
+		json_t *e = json_object_get(r.json, "error");
+		cr_assert(e, "%s: %s", bad[i].line, r.out);
+		cr_assert_eq(tu_int(e, "line"), 3, "%s: %s", bad[i].line, r.out);
+		if (bad[i].field)
+			cr_assert_str_eq(tu_str(e, "field"), bad[i].field,
+					 "%s: %s", bad[i].line, r.out);
+		cr_assert_eq(tu_stat(ws, "events"), before, "%s appended",
+			     bad[i].line);
+		tu_run_release(&r);
+	}
+}
+
 Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 {
-	static const struct {
-		const char *line; /* the third line of the input */
-		int status;
-		const char *field; /* in the JSON error; NULL: none */
-		const char *says;  /* in the message */
-	} bad[] = {
+	static const bad_line bad[] = {
 		{ "{\"title\": \"\", \"link\": \"lead:1\"}", 1, "title", "line 3" },
 		{ "{\"link\": \"lead:1\"}", 1, "title", "line 3" },
 		{ "{\"title\": \"x\"}", 1, "link", "line 3" },
@@ -258,27 +289,7 @@ Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 	};
 	const char *good = "{\"title\": \"fine\", \"link\": \"lead:1\"}\n";
 	long long before = tu_stat(ws, "events");
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		char text[1024];
-		snprintf(text, sizeof text, "%s%s%s\n%s", good, good,
-			 bad[i].line, good);
-		put(text);
-		tu_run r;
-		import(&r, ws, NULL);
-		cr_assert_eq(r.status, bad[i].status, "%s: exit %d: %s",
-			     bad[i].line, r.status, r.err);
-		cr_assert(tu_err_names(&r, bad[i].says), "%s: %s",
-			  bad[i].line, r.err);
-		json_t *e = json_object_get(r.json, "error");
-		cr_assert(e, "%s: %s", bad[i].line, r.out);
-		cr_assert_eq(tu_int(e, "line"), 3, "%s: %s", bad[i].line, r.out);
-		if (bad[i].field)
-			cr_assert_str_eq(tu_str(e, "field"), bad[i].field,
-					 "%s: %s", bad[i].line, r.out);
-		cr_assert_eq(tu_stat(ws, "events"), before, "%s appended",
-			     bad[i].line);
-		tu_run_release(&r);
-	}
+	refuse_each(bad, sizeof bad / sizeof *bad, good);
 	/* a member without CRM access imports nothing */
 	put(good);
 	tu_run r;
@@ -932,12 +943,7 @@ Test(import_cli, commands_change_tasks_as_the_task_commands_do)
 
 Test(import_cli, a_refused_command_appends_nothing)
 {
-	static const struct {
-		const char *line; /* the third line of the input */
-		int status;
-		const char *field;
-		const char *says;
-	} bad[] = {
+	static const bad_line bad[] = {
 		{ "{\"method\": \"task.move\", \"params\": {}}", 1, "method",
 		  "task.add, task.update" },
 		{ "{\"method\": 7}", 1, "method", "line 3" },
@@ -998,27 +1004,7 @@ Test(import_cli, a_refused_command_appends_nothing)
 	const char *good = "{\"method\": \"task.tag\", \"params\": {\"id\": \""
 			   U1 "\", \"tag\": \"x\"}}\n";
 	long long before = tu_stat(ws, "events");
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		char text[1024];
-		snprintf(text, sizeof text, "%s%s%s\n%s", good, good,
-			 bad[i].line, good);
-		put(text);
-		tu_run r;
-		import(&r, ws, NULL);
-		cr_assert_eq(r.status, bad[i].status, "%s: exit %d: %s",
-			     bad[i].line, r.status, r.err);
-		cr_assert(tu_err_names(&r, bad[i].says), "%s: %s",
-			  bad[i].line, r.err);
-		json_t *e = json_object_get(r.json, "error");
-		cr_assert(e, "%s: %s", bad[i].line, r.out);
-		cr_assert_eq(tu_int(e, "line"), 3, "%s: %s", bad[i].line, r.out);
-		if (bad[i].field)
-			cr_assert_str_eq(tu_str(e, "field"), bad[i].field,
-					 "%s: %s", bad[i].line, r.out);
-		cr_assert_eq(tu_stat(ws, "events"), before, "%s appended",
-			     bad[i].line);
-		tu_run_release(&r);
-	}
+	refuse_each(bad, sizeof bad / sizeof *bad, good);
 	/* a command's form is checked before the first batch commits */
 	char text[1024];
 	snprintf(text, sizeof text, "%s%s%s\n", good,
