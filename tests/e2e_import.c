@@ -1149,3 +1149,51 @@ Test(import_cli, member_commands_by_an_admin_only)
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), before);
 }
+
+Test(import_cli, notifications_read_as_a_command)
+{
+	tu_run a;
+	OK(&a, "task", "add", "--title", "for alice", "--link", "lead:3",
+	   "--assignee", "alice");
+	tu_run_release(&a);
+	tu_run n;
+	OK(&n, "notifications", "--as", "alice");
+	json_t *first = json_array_get(json_object_get(n.json, "items"), 0);
+	long long id = tu_int(first, "id");
+	cr_assert(json_is_false(json_object_get(first, "read")));
+	tu_run_release(&n);
+
+	/* an unknown id: nothing marked; a wrong type: refused by form */
+	char text[512];
+	snprintf(text, sizeof text,
+		 "{\"method\": \"notifications.read\", \"params\": {\"ids\": "
+		 "[%lld, 99999]}}\n", id);
+	put(text);
+	const char *as[] = { "--as", "alice", NULL };
+	tu_run r;
+	import(&r, ws, as);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "ids", "%s", r.out);
+	tu_run_release(&r);
+	put("{\"method\": \"notifications.read\", \"params\": {\"ids\": "
+	    "[true]}}\n");
+	import(&r, ws, as);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "notification ids"), "%s", r.err);
+	tu_run_release(&r);
+
+	/* by number or as text; an admin may name the member */
+	snprintf(text, sizeof text,
+		 "{\"method\": \"notifications.read\", \"params\": {\"ids\": "
+		 "[\"%lld\"], \"member\": \"alice\"}}\n", id);
+	put(text);
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 1);
+	tu_run_release(&r);
+	OK(&n, "notifications", "--as", "alice");
+	first = json_array_get(json_object_get(n.json, "items"), 0);
+	cr_assert(json_is_true(json_object_get(first, "read")), "%s", n.out);
+	tu_run_release(&n);
+}

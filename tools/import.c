@@ -321,6 +321,8 @@ typedef struct task_rec {
 	json_t *json;
 	tl_slice *tags;
 	char *link;
+	tl_slice *ids; /* notifications.read's, as text in idtext */
+	char *idtext;
 } task_rec;
 
 static void task_rec_free(task_rec *t)
@@ -328,6 +330,8 @@ static void task_rec_free(task_rec *t)
 	json_decref(t->json);
 	free(t->tags);
 	free(t->link);
+	free(t->ids);
+	free(t->idtext);
 	*t = (task_rec){ 0 };
 }
 
@@ -406,6 +410,7 @@ enum {
 	P_STATUS = 1u << 9, P_PIPELINE = 1u << 10, P_STAGE = 1u << 11,
 	P_TAG = 1u << 12, P_EXPECT = 1u << 13, P_IDEM = 1u << 14,
 	P_NAME = 1u << 15, P_ROLE = 1u << 16, P_CRM = 1u << 17,
+	P_MEMBER = 1u << 18, P_IDS = 1u << 19,
 	P_TASK_WRITE = P_ID | P_EXPECT | P_IDEM,
 	P_MEMBER_WRITE = P_ID | P_NAME | P_ROLE | P_CRM | P_IDEM,
 };
@@ -431,6 +436,8 @@ static const struct method {
 	{ "task.delete", TL_TASK_DELETE, P_TASK_WRITE, P_ID },
 	{ "member.add", TL_MEMBER_ADD, P_MEMBER_WRITE, P_ID | P_NAME },
 	{ "member.update", TL_MEMBER_UPDATE, P_MEMBER_WRITE, P_ID },
+	{ "notifications.read", TL_NOTIFICATIONS_READ, P_MEMBER | P_IDS | P_IDEM,
+	  P_IDS },
 };
 
 static const struct param {
@@ -451,6 +458,8 @@ static const struct param {
 	{ "name", P_NAME, offsetof(tl_cmd, name) },
 	{ "role", P_ROLE, offsetof(tl_cmd, role) },
 	{ "crm_access", P_CRM, 0 },
+	{ "member", P_MEMBER, offsetof(tl_cmd, id) }, /* whose notifications */
+	{ "ids", P_IDS, 0 },
 	{ "link", P_LINK, 0 },
 	{ "no_due", P_NO_DUE, 0 },
 	{ "unassign", P_UNASSIGN, 0 },
@@ -466,6 +475,41 @@ static int flag_param(const job *j, uint64_t where, const char *key,
 		return fail(err, TL_EINVALID, key, j, where,
 			    "must be true or false");
 	*out = json_is_true(v);
+	return 0;
+}
+
+/* Notification ids: an array of numbers (or their text, as the command
+ * line takes them), handed to the engine as text. */
+static int ids_param(const job *j, uint64_t where, json_t *v, task_rec *t,
+		     tl_cmd *cmd, tl_err *err)
+{
+	enum { DIGITS = 21 };
+	if (json_is_null(v))
+		return 0;
+	size_t n = json_array_size(v);
+	if (!json_is_array(v))
+		return fail(err, TL_EINVALID, "ids", j, where,
+			    "must be an array of notification ids");
+	if (n && (!(t->ids = malloc(n * sizeof *t->ids)) ||
+		  !(t->idtext = malloc(n * DIGITS))))
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+		char *s = t->idtext + i * DIGITS;
+		if (json_is_integer(e) && json_integer_value(e) >= 0) {
+			int k = snprintf(s, DIGITS, "%lld",
+					 (long long)json_integer_value(e));
+			t->ids[i] = (tl_slice){ s, (size_t)k };
+		} else if (json_is_string(e)) {
+			t->ids[i] = (tl_slice){ json_string_value(e),
+						json_string_length(e) };
+		} else {
+			return fail(err, TL_EINVALID, "ids", j, where,
+				    "must be an array of notification ids");
+		}
+	}
+	cmd->ids = t->ids;
+	cmd->ids_len = n;
 	return 0;
 }
 
@@ -501,6 +545,8 @@ static int command_param(const job *j, uint64_t where,
 		cmd->tags = t->tags;
 		cmd->tags_len = 1;
 		return 0;
+	case P_IDS:
+		return ids_param(j, where, v, t, cmd, err);
 	default: /* P_EXPECT */
 		if (json_is_null(v))
 			return 0;
@@ -538,7 +584,7 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
 			    "must be one of task.add, task.update, "
 			    "task.assign, task.status, task.complete, "
 			    "task.tag, task.untag, task.delete, member.add, "
-			    "member.update");
+			    "member.update, notifications.read");
 	if (ps && !json_is_object(ps) && !json_is_null(ps))
 		return fail(err, TL_EINVALID, "params", j, where,
 			    "must be an object");

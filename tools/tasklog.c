@@ -498,11 +498,13 @@ static const struct command commands[] = {
 	  "completed_at and version are left to the import's own events.\n"
 	  "A command record is {\"method\": \"task.update\", \"params\": "
 	  "{\"id\": ID, ...}}:\n"
-	  "task.add|update|assign|status|complete|tag|untag|delete or "
-	  "member.add|update,\n"
-	  "its params the command's long options with _ for - "
-	  "(expect_version, no_due:\n"
-	  "true, tag, crm_access: false, ...).\n",
+	  "task.add|update|assign|status|complete|tag|untag|delete, "
+	  "member.add|update or\n"
+	  "notifications.read; its params are the command's long options "
+	  "with _ for -\n"
+	  "and its words by name (id, assignee, status, tag, ids; "
+	  "expect_version, no_due:\n"
+	  "true, crm_access: false, ...): see docs/cli.md, import.\n",
 	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH), 1, 1, "FILE (or -)",
 	  OPEN_IMPORT, 0, run_import },
 	{ NULL, "verify",
