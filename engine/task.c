@@ -84,6 +84,34 @@ static bool printable_ascii(tl_slice s)
 	return true;
 }
 
+/* The length of the space character (Unicode category Zs, UTF-8) at p,
+ * or 0. */
+static size_t space_at(const unsigned char *p, size_t n)
+{
+	if (p[0] == ' ')
+		return 1;
+	if (n >= 2 && p[0] == 0xc2 && p[1] == 0xa0) /* U+00A0 */
+		return 2;
+	if (n < 3)
+		return 0;
+	if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) || /* U+1680 */
+	    (p[0] == 0xe2 && p[1] == 0x80 &&
+	     (p[2] <= 0x8a || p[2] == 0xaf)) ||              /* U+2000..200A, 202F */
+	    (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) || /* U+205F */
+	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80))   /* U+3000 */
+		return 3;
+	return 0;
+}
+
+static bool blank(tl_slice s)
+{
+	const unsigned char *p = (const unsigned char *)s.p;
+	for (size_t i = 0, k; i < s.len; i += k)
+		if (!(k = space_at(p + i, s.len - i)))
+			return false;
+	return true;
+}
+
 int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		  bool any_control, tl_err *err)
 {
@@ -99,6 +127,11 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		return tl_err_set(err, TL_EINVALID, field,
 				  "is %zu bytes, at most %zu allowed", s.len,
 				  max);
+	/* A required text of spaces alone says nothing (a list would show
+	 * an empty line): refused as empty text is. */
+	if (min && !any_control && blank(s))
+		return tl_err_set(err, TL_EINVALID, field,
+				  "must not be blank (spaces only)");
 	if (printable_ascii(s))
 		return 0;
 	if (!tl_utf8_valid(s.p, s.len))

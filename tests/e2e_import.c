@@ -1197,3 +1197,69 @@ Test(import_cli, notifications_read_as_a_command)
 	cr_assert(json_is_true(json_object_get(first, "read")), "%s", n.out);
 	tu_run_release(&n);
 }
+
+/* Found by a review: a request's fingerprint as `member add` makes it;
+ * a msgpack method with a NUL inside; keys twice in params named. */
+Test(import_cli, commands_as_the_command_line_makes_them)
+{
+	put("{\"method\": \"member.add\", \"params\": {\"id\": \"zed\", "
+	    "\"name\": \"Z\", \"idempotency_key\": \"mz\"}}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 1);
+	tu_run_release(&r);
+	long long before = tu_stat(ws, "events");
+	/* the same request, access said: a replay */
+	put("{\"method\": \"member.add\", \"params\": {\"id\": \"zed\", "
+	    "\"name\": \"Z\", \"crm_access\": true, \"idempotency_key\": "
+	    "\"mz\"}}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 0);
+	tu_run_release(&r);
+	/* and by the command line */
+	tu_run m;
+	OK(&m, "member", "add", "zed", "--name", "Z", "--idempotency-key",
+	   "mz");
+	tu_run_release(&m);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+
+	/* task.tag takes one tag, also when given as an array */
+	put("{\"title\": \"t\", \"link\": \"lead:1\", \"id\": \"" U1 "\"}\n"
+	    "{\"method\": \"task.tag\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"tag\": [\"a\", \"b\"]}}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "tag", "%s", r.out);
+	tu_run_release(&r);
+
+	static const unsigned char nul[] = {
+		0x82, 0xa6, 'm', 'e', 't', 'h', 'o', 'd', 0xaa, 't', 'a', 's',
+		'k', '.', 'a', 'd', 'd', 0, 'z', 0xa6, 'p', 'a', 'r', 'a', 'm',
+		's', 0x82, 0xa5, 't', 'i', 't', 'l', 'e', 0xa1, 'a', 0xa4, 'l',
+		'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':', '1',
+	};
+	static const unsigned char twice[] = {
+		0x82, 0xa6, 'm', 'e', 't', 'h', 'o', 'd', 0xa8, 't', 'a', 's',
+		'k', '.', 'a', 'd', 'd', 0xa6, 'p', 'a', 'r', 'a', 'm', 's',
+		0x82, 0xa3, 't', 'a', 'g', 0xa1, 'a', 0xa3, 't', 'a', 'g', 0xa1,
+		'b',
+	};
+	const char *f[] = { "--format", "msgpack", NULL };
+	write_file(file, (const char *)nul, sizeof nul);
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "method", "%s", r.out);
+	tu_run_release(&r);
+	write_file(file, (const char *)twice, sizeof twice);
+	import(&r, ws, f);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "twice"), "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "tag", "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}

@@ -2,10 +2,11 @@
  * failalloc.c - an LD_PRELOAD library for the end-to-end tests
  * (e2e_oom.c): with TL_FAIL_ALLOC=k in the environment, the k-th
  * allocation (malloc, calloc or realloc, by any object of the process)
- * made while main() runs fails with ENOMEM, once.  When the process
- * ends by exit(), the file named by TL_FAIL_REPORT (if set) receives
- * "hit" or "miss" and the number of allocations counted, so that the
- * test knows when k has passed the last one.
+ * made while main() runs fails with ENOMEM, once.  The file named by
+ * TL_FAIL_REPORT (if set) receives "hit" and the allocation's number at
+ * the failure (a process may then end by _exit), and "hit" or "miss" and
+ * the number of allocations counted when the process ends by exit(), so
+ * that the test knows when k has passed the last one.
  *
  * glibc's allocator lies under the definitions here (__libc_malloc and
  * its kin), and its free, memalign and the rest stay as they are: one
@@ -31,6 +32,24 @@ static long fail_at;  /* 0: never */
 static long counted;
 static int armed, hit;
 
+/* TL_FAIL_REPORT := what counted; with write(2) alone (no allocation:
+ * the fault may have spent the heap). */
+static void write_report(void)
+{
+	const char *path = getenv("TL_FAIL_REPORT");
+	char line[64];
+	if (!path)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return;
+	int n = snprintf(line, sizeof line, "%s %ld\n", hit ? "hit" : "miss",
+			 __atomic_load_n(&counted, __ATOMIC_SEQ_CST));
+	if (n > 0 && write(fd, line, (size_t)n) != n)
+		n = -1;
+	close(fd);
+}
+
 static int failing(void)
 {
 	if (!__atomic_load_n(&armed, __ATOMIC_SEQ_CST))
@@ -39,6 +58,7 @@ static int failing(void)
 	if (n != fail_at)
 		return 0;
 	__atomic_store_n(&hit, 1, __ATOMIC_SEQ_CST);
+	write_report(); /* now: the process may end by _exit */
 	errno = ENOMEM;
 	return 1;
 }
@@ -61,19 +81,8 @@ EXPORT void *realloc(void *p, size_t n)
 /* At exit: no allocation here, the fault may have spent the heap. */
 __attribute__((destructor)) static void report(void)
 {
-	const char *path = getenv("TL_FAIL_REPORT");
-	char line[64];
-	if (!path)
-		return;
 	__atomic_store_n(&armed, 0, __ATOMIC_SEQ_CST);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return;
-	int n = snprintf(line, sizeof line, "%s %ld\n", hit ? "hit" : "miss",
-			 counted);
-	if (n > 0 && write(fd, line, (size_t)n) != n)
-		n = -1;
-	close(fd);
+	write_report();
 }
 
 typedef int (*main_fn)(int, char **, char **);

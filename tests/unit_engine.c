@@ -1794,6 +1794,40 @@ Test(validate, empty_or_missing_title_is_rejected)
 	REJECT(TL_EINVALID, "title", c);
 }
 
+Test(validate, blank_title_name_tag_or_link_id_is_rejected)
+{
+	static const char *const blanks[] = {
+		" ", "   ", "\xc2\xa0", " \xe3\x80\x80 ", "\xe2\x80\x83",
+		"\xe2\x80\xaf\xe2\x81\x9f\xe1\x9a\x80",
+	};
+	char id[37];
+	add_task(T0 + SEC, "Has title", id);
+	for (size_t i = 0; i < sizeof blanks / sizeof *blanks; i++) {
+		REJECT(TL_EINVALID, "title", add_cmd(blanks[i]));
+		tl_cmd c = on(TL_TASK_UPDATE, id);
+		c.title = tl_s(blanks[i]);
+		REJECT(TL_EINVALID, "title", c);
+		c = add_cmd("x");
+		c.link = tl_s(i % 2 ? "lead: " : "lead:\xc2\xa0");
+		REJECT(TL_EINVALID, "link.id", c);
+		c = on(TL_TASK_TAG, id);
+		tl_slice tag = tl_s(blanks[i]);
+		c.tags = &tag;
+		c.tags_len = 1;
+		REJECT(TL_EINVALID, "tag", c);
+	}
+	/* spaces around text, and characters that only look alike, are
+	 * fine; notes may be blank */
+	add_task(T0 + SEC, "  padded  ", id);
+	add_task(T0 + SEC, "\xe2\x80\x8b", id); /* U+200B is no space */
+	tl_cmd c = on(TL_TASK_UPDATE, id);
+	c.notes = tl_s("   ");
+	tl_ctx x = at(T0 + 2 * SEC);
+	tl_result res;
+	EXEC_OK(&x, &c, 1, &res);
+	tl_result_release(&res);
+}
+
 Test(validate, title_of_501_bytes_is_rejected_and_500_accepted)
 {
 	char *t = repeat('a', 501);

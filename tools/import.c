@@ -196,12 +196,6 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 			    kn >= sizeof name)
 				return fail(err, TL_EINVALID, f, j, where,
 					    "a key of the map is not a name");
-			for (uint32_t m = 0; m < i; m++)
-				if (kv[m].key.via.str.size == kn &&
-				    (!kn || !memcmp(kv[m].key.via.str.ptr,
-						    k->via.str.ptr, kn)))
-					return fail(err, TL_EINVALID, f, j,
-						    where, "a key comes twice");
 			if (kn)
 				memcpy(name, k->via.str.ptr, kn);
 			name[kn] = 0;
@@ -209,6 +203,13 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 			 * fields are */
 			bool named = !key || (depth == 1 &&
 					      !strcmp(key, "params"));
+			for (uint32_t m = 0; m < i; m++)
+				if (kv[m].key.via.str.size == kn &&
+				    (!kn || !memcmp(kv[m].key.via.str.ptr,
+						    k->via.str.ptr, kn)))
+					return fail(err, TL_EINVALID,
+						    named ? name : f, j, where,
+						    "a key comes twice");
 			int rc = mp_check(j, where, &kv[i].val,
 					  named ? name : key, depth + 1, err);
 			if (rc)
@@ -262,6 +263,7 @@ static int record_json(const job *j, const rec *r, json_t **out,
 		       tl_err *err)
 {
 	json_t *v;
+	j->out->reading = r->where;
 	if (j->o->msgpack) {
 		msgpack_zone zone;
 		msgpack_object o;
@@ -577,7 +579,8 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
 				    "params)");
 	for (size_t i = 0; json_is_string(m) &&
 			   i < sizeof methods / sizeof *methods; i++)
-		if (!strcmp(json_string_value(m), methods[i].name))
+		if (json_string_length(m) == strlen(methods[i].name) &&
+		    !strcmp(json_string_value(m), methods[i].name))
 			mt = &methods[i];
 	if (!mt)
 		return fail(err, TL_EINVALID, "method", j, where,
@@ -614,6 +617,10 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
 	if ((given & P_DUE) && (given & P_NO_DUE))
 		return fail(err, TL_EINVALID, "due", j, where,
 			    "give due or no_due: true, not both");
+	/* as `member add` makes it (the request's fingerprint, which an
+	 * idempotency key keeps, is the same then) */
+	if (mt->kind == TL_MEMBER_ADD && !cmd->crm_access)
+		cmd->crm_access = 1;
 	return 0;
 }
 

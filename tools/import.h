@@ -42,6 +42,8 @@ typedef struct import_out {
 	uint64_t where;     /* the record a failure is about: its line (JSON
 			       Lines) or its number (msgpack), from 1; 0 when
 			       the failure is no record's */
+	uint64_t reading;   /* the record being read, while it is (for an
+			       allocator that cannot return a failure) */
 } import_out;
 
 /* Import in[0..len).  Every record is read and checked for its form

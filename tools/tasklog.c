@@ -218,26 +218,32 @@ static const struct command commands[] = {
 
 	{ "member", "add",
 	  "usage: tasklog member add ID --name NAME [--role admin|member] "
-	  "[--no-crm-access]\n\n"
+	  "[--no-crm-access]\n"
+	  "                 [--idempotency-key K]\n\n"
 	  "Add a member (admins only).\n"
 	  "  --name NAME           display name\n"
 	  "  --role ROLE           admin or member (default member)\n"
-	  "  --no-crm-access       the member may not see or edit tasks\n",
-	  OPT(O_NAME) | OPT(O_ROLE) | OPT(O_NO_CRM_ACCESS), 1, 1, "member ID",
+	  "  --no-crm-access       the member may not see or edit tasks\n"
+	  "  --idempotency-key K   a repeat returns the first result\n",
+	  OPT(O_NAME) | OPT(O_ROLE) | OPT(O_NO_CRM_ACCESS) |
+		  OPT(O_IDEMPOTENCY_KEY),
+	  1, 1, "member ID",
 	  OPEN_WRITE, TL_MEMBER_ADD, run_member_write },
 	{ "member", "list",
 	  "usage: tasklog member list\n\nList the members.\n",
 	  0, 0, 0, NULL, OPEN_READ, 0, run_member_list },
 	{ "member", "update",
 	  "usage: tasklog member update ID [--name NAME] [--role admin|member] "
-	  "[--crm-access|--no-crm-access]\n\n"
+	  "[--crm-access|--no-crm-access]\n"
+	  "                 [--idempotency-key K]\n\n"
 	  "Change a member (admins only); what is not given stays.\n"
 	  "  --name NAME           display name\n"
 	  "  --role ROLE           admin or member\n"
 	  "  --crm-access          may see and edit tasks again\n"
-	  "  --no-crm-access       may not see or edit tasks\n",
+	  "  --no-crm-access       may not see or edit tasks\n"
+	  "  --idempotency-key K   a repeat returns the first result\n",
 	  OPT(O_NAME) | OPT(O_ROLE) | OPT(O_CRM_ACCESS) |
-		  OPT(O_NO_CRM_ACCESS),
+		  OPT(O_NO_CRM_ACCESS) | OPT(O_IDEMPOTENCY_KEY),
 	  1, 1, "member ID", OPEN_WRITE, TL_MEMBER_UPDATE, run_member_write },
 	{ "member", "token",
 	  "usage: tasklog member token ID\n\n"
@@ -472,7 +478,7 @@ static const struct command commands[] = {
 	  "[--batch N]\n\n"
 	  "Add the tasks of FILE (- for the standard input), one per record, "
 	  "as\n"
-	  "`task add` does, and run its task commands; or, with --events, "
+	  "`task add` does, and run its commands; or, with --events, "
 	  "append the\n"
 	  "events of a log as `export` wrote them, where they continue this "
 	  "log (into a\n"
@@ -2073,8 +2079,29 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 	return 0;
 }
 
-/* What an import has committed so far, for parse_nomem. */
+/* What an import has committed so far, and what it reads, for
+ * parse_nomem. */
 static const import_out *import_progress;
+static const char *import_unit = "line";
+
+/* " (the 2 records before its batch were imported: seq 3..4)": what a
+ * failed import's earlier batches made durable, into buf (snprintf's
+ * allocation-free formats alone: parse_nomem uses it). */
+static void batches_before(char *buf, size_t len, const import_out *r)
+{
+	int n = snprintf(buf, len, " (the %" PRIu64 " %s before its batch %s "
+				   "imported",
+			 r->committed, NOUN(r->committed, "record"),
+			 r->committed == 1 ? "was" : "were");
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->events)
+		snprintf(buf + n, len - (size_t)n,
+			 ": seq %" PRIu64 "..%" PRIu64 ")", r->first_seq,
+			 r->last_seq);
+	else
+		snprintf(buf + n, len - (size_t)n, ")");
+}
 
 static int run_import(struct cli *c)
 {
@@ -2094,6 +2121,7 @@ static int run_import(struct cli *c)
 	    (rc = tl_need_admin(c->db, &c->ctx, "import --events", &c->err)))
 		return rc;
 	import_progress = &r;
+	import_unit = o.msgpack ? "record" : "line";
 	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
 	import_progress = NULL;
 	if (rc) {
@@ -2107,15 +2135,8 @@ static int run_import(struct cli *c)
 		if (r.committed) {
 			/* what the batches before the failure made durable */
 			size_t n = strlen(c->err.message);
-			char seqs[64] = "";
-			if (r.events)
-				snprintf(seqs, sizeof seqs,
-					 ": seq %" PRIu64 "..%" PRIu64,
-					 r.first_seq, r.last_seq);
-			snprintf(c->err.message + n, sizeof c->err.message - n,
-				 " (the %" PRIu64 " records before its batch "
-				 "were imported%s)",
-				 r.committed, seqs);
+			batches_before(c->err.message + n,
+				       sizeof c->err.message - n, &r);
 			json_object_set_new(
 				c->err_more, "imported",
 				json_integer((json_int_t)r.committed));
@@ -2674,7 +2695,7 @@ static void on_fatal(int sig)
 		_exit(0);
 	}
 	say_storage(why, true);
-	exit(-TL_ESTORAGE); /* exit(3): a preloaded allocator may report */
+	_exit(-TL_ESTORAGE);
 }
 #undef SIGBUS_WHY
 #undef CRASH_WHY
@@ -2716,20 +2737,33 @@ static void catch_crashes(bool on)
  * in memory, is dropped with the process. */
 static void parse_nomem(void)
 {
-	char why[200] = "out of memory";
+	char why[200], more[96] = "", doc[400];
 	const import_out *p = import_progress;
-	if (p && p->committed && p->events)
-		snprintf(why, sizeof why,
-			 "out of memory (the %" PRIu64 " records before its "
-			 "batch were imported: seq %" PRIu64 "..%" PRIu64 ")",
-			 p->committed, p->first_seq, p->last_seq);
-	else if (p && p->committed)
-		snprintf(why, sizeof why,
-			 "out of memory (the %" PRIu64 " records before its "
-			 "batch were imported)",
+	size_t n = (size_t)snprintf(why, sizeof why, "out of memory");
+	if (p && p->reading) {
+		n += (size_t)snprintf(why + n, sizeof why - n,
+				      " reading %s %" PRIu64, import_unit,
+				      p->reading);
+		snprintf(more, sizeof more, ",\"%s\":%" PRIu64, import_unit,
+			 p->reading);
+	}
+	if (p && p->committed) {
+		size_t m = strlen(more);
+		batches_before(why + n, sizeof why - n, p);
+		snprintf(more + m, sizeof more - m, ",\"imported\":%" PRIu64,
 			 p->committed);
-	say_storage(why, true);
-	exit(-TL_ESTORAGE); /* exit(3): a preloaded allocator may report */
+	}
+	put_fd(STDERR_FILENO, "tasklog: storage: ");
+	put_fd(STDERR_FILENO, why);
+	put_fd(STDERR_FILENO, "\n");
+	if (storage_shape == 1) {
+		snprintf(doc, sizeof doc,
+			 "{\"error\":{\"code\":\"storage\",\"message\":"
+			 "\"%s\",\"field\":\"storage\"%s}}\n",
+			 why, more);
+		put_fd(STDOUT_FILENO, doc);
+	}
+	_exit(-TL_ESTORAGE);
 }
 
 static void say_oom(const struct cli *c, bool line_said)
