@@ -465,6 +465,155 @@ Test(oom, every_allocation_failing_in_a_task_import_appends_nothing)
 	cr_assert_gt(n, 100);
 }
 
+/* Commands that change a task (the big one) and a member and change
+ * them back: each run appends the same ten events. */
+static void write_toggles(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	static const char *const cmds[] = {
+		"\"task.tag\", \"params\": {\"id\": \"%s\", \"tag\": \"x\"}",
+		"\"task.untag\", \"params\": {\"id\": \"%s\", \"tag\": \"x\"}",
+		"\"task.status\", \"params\": {\"id\": \"%s\", \"status\": "
+		"\"in_progress\", \"idempotency_key\": null}",
+		"\"task.status\", \"params\": {\"id\": \"%s\", \"status\": "
+		"\"todo\"}",
+		"\"task.assign\", \"params\": {\"id\": \"%s\", \"assignee\": "
+		"\"alice\"}",
+		"\"task.assign\", \"params\": {\"id\": \"%s\", \"unassign\": "
+		"true}",
+		"\"task.update\", \"params\": {\"id\": \"%s\", \"due\": \"+1d\", "
+		"\"title\": \"Send it\"}",
+		"\"task.update\", \"params\": {\"id\": \"%s\", \"no_due\": true, "
+		"\"title\": \"Send the offer\"}",
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		fputs("{\"method\": ", f);
+		fprintf(f, cmds[i], big);
+		fputs("}\n", f);
+	}
+	fputs("{\"method\": \"member.update\", \"params\": {\"id\": \"alice\", "
+	      "\"name\": \"A\"}}\n"
+	      "{\"method\": \"member.update\", \"params\": {\"id\": \"alice\", "
+	      "\"name\": \"Alice\", \"role\": \"member\"}}\n",
+	      f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+Test(oom, every_allocation_failing_in_an_import_of_commands_appends_nothing)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	char path[300];
+	snprintf(path, sizeof path, "%s.commands.jsonl", ws);
+	write_toggles(path);
+	const char *const words[] = { "--json", "--now", now, "import", path,
+				      NULL };
+	long n = sweep_write(words, "import of commands", 10);
+	cr_assert_gt(n, 100);
+
+	/* the same as msgpack: {"method": "task.tag", "params": {"id": big,
+	 * "tag": "m", "due"...}} would be refused; tag and untag, with a
+	 * link object in a task.add */
+	unsigned char mp[512];
+	size_t len = 0;
+	for (int untag = 0; untag < 2; untag++) {
+		static const unsigned char m[] = { 0x82, 0xa6, 'm', 'e', 't',
+						   'h', 'o', 'd' };
+		memcpy(mp + len, m, sizeof m);
+		len += sizeof m;
+		const char *name = untag ? "task.untag" : "task.tag";
+		mp[len++] = (unsigned char)(0xa0 | strlen(name));
+		memcpy(mp + len, name, strlen(name));
+		len += strlen(name);
+		static const unsigned char p[] = { 0xa6, 'p', 'a', 'r', 'a', 'm',
+						   's', 0x82, 0xa2, 'i', 'd',
+						   0xd9, 36 };
+		memcpy(mp + len, p, sizeof p);
+		len += sizeof p;
+		memcpy(mp + len, big, 36);
+		len += 36;
+		static const unsigned char t[] = { 0xa3, 't', 'a', 'g', 0xa1,
+						   'm' };
+		memcpy(mp + len, t, sizeof t);
+		len += sizeof t;
+	}
+	static const unsigned char add[] = {
+		0x82, 0xa6, 'm', 'e', 't', 'h', 'o', 'd', 0xa8, 't', 'a', 's',
+		'k', '.', 'a', 'd', 'd', 0xa6, 'p', 'a', 'r', 'a', 'm', 's',
+		0x82, 0xa5, 't', 'i', 't', 'l', 'e', 0xa1, 'a', 0xa4, 'l', 'i',
+		'n', 'k', 0x82, 0xa4, 't', 'y', 'p', 'e', 0xa4, 'l', 'e', 'a',
+		'd', 0xa2, 'i', 'd', 0xa1, '5',
+	};
+	memcpy(mp + len, add, sizeof add);
+	len += sizeof add;
+	snprintf(path, sizeof path, "%s.commands.mp", ws);
+	FILE *f = fopen(path, "wb");
+	cr_assert(f);
+	cr_assert_eq(fwrite(mp, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+	const char *const mwords[] = { "--json", "--now", now, "import",
+				       "--format", "msgpack", path, NULL };
+	n = sweep_write(mwords, "import of msgpack commands", 3);
+	remove(path);
+	cr_assert_gt(n, 50);
+}
+
+/* With --batch 1 a failure keeps the batches before it, and says so:
+ * exactly the events it names were appended (the parser's allocations
+ * among the failures, which end the process at once). */
+Test(oom, every_allocation_failing_in_a_batched_import_says_what_it_kept)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	char path[300];
+	snprintf(path, sizeof path, "%s.commands.jsonl", ws);
+	write_toggles(path);
+	const char *const words[] = { "--json", "--now", now, "import",
+				      "--batch", "1", path, NULL };
+	long k, kept = 0;
+	for (k = 1;; k++) {
+		long long before = tu_stat(ws, "events");
+		tu_run r;
+		bool hit;
+		run_failing(&r, k, words, &hit);
+		long long after = tu_stat(ws, "events");
+		if (!hit) {
+			cr_assert_eq(r.status, 0, "%s", r.err);
+			tu_run_release(&r);
+			break;
+		}
+		if (r.status == 0) { /* the failure was absorbed */
+			tu_run_release(&r);
+			continue;
+		}
+		expect_oom(&r, k, "import --batch 1");
+		json_t *e = json_object_get(r.json, "error");
+		cr_assert(e, "allocation %ld: %s", k, r.out);
+		const char *msg = tu_str(e, "message");
+		const char *seq = strstr(msg, ": seq ");
+		json_t *imported = json_object_get(e, "imported");
+		if (!imported) {
+			cr_assert_eq(after, before, "allocation %ld: %s", k, msg);
+		} else {
+			long long a, b;
+			cr_assert(seq && sscanf(seq, ": seq %lld..%lld", &a, &b) == 2,
+				  "allocation %ld: %s", k, msg);
+			cr_assert_eq(a, before + 1, "allocation %ld: %s", k, msg);
+			cr_assert_eq(b, after, "allocation %ld: %s", k, msg);
+			kept++;
+		}
+		tu_run_release(&r);
+	}
+	remove(path);
+	cr_assert_gt(k, 100);
+	cr_assert_gt(kept, 10, "no failure after a first batch");
+	tu_run v;
+	OK(&v, "verify");
+	cr_assert(json_is_true(json_object_get(v.json, "ok")), "%s", v.out);
+	tu_run_release(&v);
+}
+
 /* Into a new workspace each time: it holds the whole log, or nothing. */
 Test(oom, every_allocation_failing_in_an_event_import_imports_all_or_none)
 {
