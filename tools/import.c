@@ -290,8 +290,10 @@ static int record_json(const job *j, const rec *r, json_t **out,
 				    "not a msgpack map");
 	} else {
 		json_error_t je;
+		/* \u0000 in a string is JSON: the field that holds it is
+		 * refused by name (text has no NUL) */
 		v = mpjson_loadb((const char *)j->in + r->off, r->len,
-				 JSON_REJECT_DUPLICATES, &je);
+				 JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 		if (!v && mpjson_nomem())
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
@@ -425,7 +427,7 @@ static const struct method {
 	{ "task.add", TL_TASK_ADD,
 	  P_TASK_WRITE | P_TITLE | P_TYPE | P_DUE | P_NOTES | P_LINK |
 		  P_ASSIGNEE | P_STATUS | P_PIPELINE | P_STAGE | P_TAG,
-	  0 },
+	  P_TITLE | P_LINK },
 	{ "task.update", TL_TASK_UPDATE,
 	  P_TASK_WRITE | P_TITLE | P_TYPE | P_DUE | P_NO_DUE | P_NOTES, P_ID },
 	{ "task.assign", TL_TASK_ASSIGN, P_TASK_WRITE | P_ASSIGNEE | P_UNASSIGN,
@@ -702,6 +704,18 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 	return 0;
 }
 
+/* An engine error about a task record names the record's field: the
+ * engine's "due" is its "due_at", "tag" its "tags". */
+static void task_field(const task_rec *t, tl_err *err)
+{
+	if (json_object_get(t->json, "method"))
+		return; /* a command's params are named as the engine's */
+	if (!strcmp(err->field, "due"))
+		snprintf(err->field, sizeof err->field, "due_at");
+	else if (!strcmp(err->field, "tag"))
+		snprintf(err->field, sizeof err->field, "tags");
+}
+
 /* Every task record's form, before anything runs. */
 static int check_tasks(const job *j, tl_err *err)
 {
@@ -930,6 +944,8 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 						 NULL, err);
 			else /* out of memory: the forms were checked */
 				err->index = -1;
+			if (rc && err->index >= 0 && (size_t)err->index < k)
+				task_field(&t[err->index], err);
 			for (size_t i = 0; i < k; i++)
 				task_rec_free(&t[i]);
 		}

@@ -763,17 +763,44 @@ static bool import_events(const struct cli *c)
 	return c->cmd->open == OPEN_IMPORT && has(c, O_EVENTS);
 }
 
+/* --db, $TASKLOG_DB or the default, into c->dir; an error when the
+ * command needs a workspace there and there is none (only init and
+ * import --events make one). */
+static int workspace_there(struct cli *c)
+{
+	const char *env = getenv("TASKLOG_DB");
+	bool empty;
+	c->dir = has(c, O_DB) ? c->val[O_DB]
+				: env && env[0] ? env : DEFAULT_DB;
+	if (c->cmd->open == OPEN_CREATE || import_events(c))
+		return 0;
+	/* import reads its input before it opens the workspace (the map is
+	 * sized for it): a missing directory is said first, as the open
+	 * would say it */
+	struct stat st;
+	if (c->cmd->open == OPEN_IMPORT && stat(c->dir, &st) != 0 &&
+	    errno == ENOENT)
+		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
+				  "workspace '%s': %s", c->dir,
+				  strerror(ENOENT));
+	if (workspace_files(c->dir, &empty))
+		return 0;
+	return tl_err_set(&c->err, TL_ENOTFOUND, "db",
+			  "workspace '%s' is not initialised (%srun "
+			  "`tasklog init`)",
+			  c->dir,
+			  empty ? "its data.mdb is empty: an init that "
+				  "failed, or a damaged copy? "
+				: "");
+}
+
 static int open_workspace(struct cli *c)
 {
 	tl_open_opts oo = { 0 };
-	const char *env = getenv("TASKLOG_DB");
 	const char *zone;
 	bool fallback = false; /* opened without the views (OPEN_LOG) */
-	bool empty;
 	int rc;
 
-	c->dir = has(c, O_DB) ? c->val[O_DB]
-				: env && env[0] ? env : DEFAULT_DB;
 	/* Arguments before anything is opened: --tz for every command,
 	 * init's options, and no other command creates a workspace's
 	 * files. */
@@ -795,15 +822,9 @@ static int open_workspace(struct cli *c)
 			return tl_err_set(&c->err, TL_EINVALID, "now",
 					  "must be after "
 					  "1970-01-01T00:00:00.000Z");
-	} else if (!import_events(c) && !workspace_files(c->dir, &empty)) {
-		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
-				  "workspace '%s' is not initialised (%srun "
-				  "`tasklog init`)",
-				  c->dir,
-				  empty ? "its data.mdb is empty: an init that "
-					  "failed, or a damaged copy? "
-					: "");
 	}
+	if ((rc = workspace_there(c)))
+		return rc;
 	/* Reads open read-write too: LMDB readers never block a writer in
 	 * another process either way, and an uninitialised directory then
 	 * gets the message below instead of a file system error. */
@@ -2115,10 +2136,12 @@ static int run_import(struct cli *c)
 	import_out r;
 	int rc;
 
-	/* Appending another log's events is an admin's job, once the
+	/* Imports are maintenance, an admin's job (SPEC §1), once the
 	 * workspace has members (a new one takes its own from the log). */
-	if (o.events && c->has_settings &&
-	    (rc = tl_need_admin(c->db, &c->ctx, "import --events", &c->err)))
+	if (c->has_settings &&
+	    (rc = tl_need_admin(c->db, &c->ctx,
+				o.events ? "import --events" : "import",
+				&c->err)))
 		return rc;
 	import_progress = &r;
 	import_unit = o.msgpack ? "record" : "line";
@@ -2847,7 +2870,8 @@ int main(int argc, char **argv)
 	storage_shape = c.cmd->run == run_verify ? (c.json ? 2 : 3) : c.json;
 	/* import's arguments and input, before a workspace is opened (or,
 	 * with --events, made) */
-	if (c.cmd->run == run_import && (rc = import_read(&c))) {
+	if (c.cmd->run == run_import &&
+	    ((rc = workspace_there(&c)) || (rc = import_read(&c)))) {
 		status = report_error(&c, c.subject);
 		goto out;
 	}
