@@ -1278,3 +1278,34 @@ Test(import_cli, commands_as_the_command_line_makes_them)
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), before);
 }
+
+/* Where no member exists yet, --as is checked for its form: a log into
+ * a new directory, and init; nothing is made. */
+Test(import_cli, a_bad_actor_for_a_new_workspace_makes_nothing)
+{
+	char dir[600];
+	snprintf(dir, sizeof dir, "%s.new", ws);
+	put("");
+	const char *ev[] = { "--as", "Not An Id", "--events", NULL };
+	tu_run r;
+	import(&r, dir, ev);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "as", "%s", r.out);
+	tu_run_release(&r);
+	struct stat st;
+	cr_assert_neq(stat(dir, &st), 0, "%s was made", dir);
+	cr_assert_eq(tu_cli(&r, dir, "--as", "Not An Id", "init", NULL), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_neq(stat(dir, &st), 0, "%s was made", dir);
+	/* a task import into no workspace: exit 2 before the input */
+	const char *none[] = { NULL };
+	remove(file);
+	snprintf(file, sizeof file, "%s.missing", ws);
+	import(&r, dir, none);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "db", "%s", r.out);
+	tu_run_release(&r);
+}

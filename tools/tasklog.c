@@ -772,6 +772,15 @@ static int workspace_there(struct cli *c)
 	bool empty;
 	c->dir = has(c, O_DB) ? c->val[O_DB]
 				: env && env[0] ? env : DEFAULT_DB;
+	/* Where no member may exist yet to check --as against, its form
+	 * at least (every other command's engine checks it). */
+	if ((c->cmd->open == OPEN_CREATE || import_events(c)) &&
+	    has(c, O_AS) && !tl_member_id_valid(opt_slice(c, O_AS))) {
+		char q[64];
+		return tl_err_set(&c->err, TL_EINVALID, "as",
+				  "'%s' is not a member id",
+				  tl_quote(opt_slice(c, O_AS), q, sizeof q));
+	}
 	if (c->cmd->open == OPEN_CREATE || import_events(c))
 		return 0;
 	/* import reads its input before it opens the workspace (the map is
