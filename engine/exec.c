@@ -231,7 +231,7 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 	if (!rc && c->kind == TL_TASK_UPDATE && !c->title.p && !c->type.p &&
 	    !c->due.p && !c->no_due && !c->notes.p)
 		rc = tl_err_set(err, TL_EINVALID, NULL,
-				"nothing to update (give --title, --type, --due, --no-due or --notes)");
+				"nothing to update (give a title, type, due time or no due, or notes)");
 	return rc;
 }
 
@@ -969,7 +969,7 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	if (c->kind == TL_MEMBER_UPDATE && !c->name.p && !c->role.p &&
 	    !c->crm_access)
 		return tl_err_set(err, TL_EINVALID, NULL,
-				  "nothing to update (give --name, --role or --crm-access/--no-crm-access)");
+				  "nothing to update (give a name, role or CRM access)");
 	if ((rc = need_actor(r, err)))
 		return rc;
 	if (!r->actor.admin)

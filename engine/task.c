@@ -185,8 +185,16 @@ int tl_record_parse(tl_slice s, const char *field, int *type, tl_slice *id,
 		return tl_err_set(err, TL_EINVALID, link ? "link.id" : field,
 				  "'%s' has no id after its colon",
 				  quote(s, q, sizeof q));
-	return tl_check_text(*id, link ? "link.id" : field, 1, TL_LINK_ID_MAX,
-			     false, err);
+	int rc = tl_check_text(*id, link ? "link.id" : field, 1,
+			       TL_LINK_ID_MAX, false, err);
+	/* "lead:42 " would be another record than "lead:42": refused for
+	 * a new link (a query still finds a record an older release made
+	 * so). */
+	if (!rc && link && (id->p[0] == ' ' || id->p[id->len - 1] == ' '))
+		rc = tl_err_set(err, TL_EINVALID, "link.id",
+				"'%s' begins or ends with a space",
+				quote(*id, q, sizeof q));
+	return rc;
 }
 
 /* ---- task struct -----------------------------------------------------

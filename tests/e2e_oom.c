@@ -589,12 +589,21 @@ Test(oom, every_allocation_failing_in_a_batched_import_says_what_it_kept)
 		}
 		expect_oom(&r, k, "import --batch 1");
 		json_t *e = json_object_get(r.json, "error");
-		cr_assert(e, "allocation %ld: %s", k, r.out);
+		if (!e) { /* before the output could be buffered: the line */
+			cr_assert_eq(after, before, "allocation %ld: %s", k,
+				     r.err);
+			tu_run_release(&r);
+			continue;
+		}
 		const char *msg = tu_str(e, "message");
 		const char *seq = strstr(msg, ": seq ");
 		json_t *imported = json_object_get(e, "imported");
-		if (!imported) {
-			cr_assert_eq(after, before, "allocation %ld: %s", k, msg);
+		/* (a batch of a command that changed nothing appends none:
+		 * an earlier run may have left the task as it makes it) */
+		if (!imported || !seq) {
+			cr_assert_eq(after, before,
+				     "allocation %ld: %s (%lld appended)", k,
+				     msg, after - before);
 		} else {
 			long long a, b;
 			cr_assert(seq && sscanf(seq, ": seq %lld..%lld", &a, &b) == 2,

@@ -1816,6 +1816,12 @@ Test(validate, blank_title_name_tag_or_link_id_is_rejected)
 		c.tags_len = 1;
 		REJECT(TL_EINVALID, "tag", c);
 	}
+	/* a link id with spaces at its ends would be another record */
+	tl_cmd l = add_cmd("x");
+	l.link = tl_s("lead:42 ");
+	REJECT(TL_EINVALID, "link.id", l);
+	l.link = tl_s("lead: 42");
+	REJECT(TL_EINVALID, "link.id", l);
 	/* spaces around text, and characters that only look alike, are
 	 * fine; notes may be blank */
 	add_task(T0 + SEC, "  padded  ", id);

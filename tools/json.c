@@ -278,6 +278,11 @@ bool mpjson_nomem(void)
 	return nomem;
 }
 
+void mpjson_nomem_clear(void)
+{
+	nomem = false;
+}
+
 void mpjson_on_parse_nomem(void (*fn)(void))
 {
 	parse_nomem = fn;

@@ -44,6 +44,8 @@ int mpjson_print(FILE *f, const json_t *v);
  * mpjson_nomem() is true, nothing built since may be printed. */
 void mpjson_init(void);
 bool mpjson_nomem(void);
+/* Forget a failure once every value built before it is gone. */
+void mpjson_nomem_clear(void);
 
 /* json_loadb, made safe against its allocations failing.  jansson 2.14's
  * parser does not stop when one fails: its lexer drops the text it could

@@ -2157,7 +2157,11 @@ static int run_import(struct cli *c)
 	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
 	import_progress = NULL;
 	if (rc) {
+		/* What import_ready built is gone: a failure of its
+		 * allocations (the error now said) taints nothing printed
+		 * after. */
 		free(say.text);
+		mpjson_nomem_clear();
 		const char *unit = o.msgpack ? "record" : "line";
 		if (r.where || r.committed)
 			c->err_more = json_object();
