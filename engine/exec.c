@@ -1276,6 +1276,18 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		return rc;
 	if ((rc = idem_lookup(r, c, res, err)))
 		return rc < 0 ? rc : 0;
+	/* `me` as the assignee is the acting member (no member's id: it
+	 * is reserved), as `task list --assignee me` reads it */
+	tl_cmd me;
+	if (c->assignee.p && tl_slice_eq(c->assignee, "me")) {
+		if (!strcmp(r->actor.id, TL_SYSTEM_USER))
+			return tl_err_set(err, TL_EINVALID, "assignee",
+					  "'me' is the system user here, "
+					  "never an assignee");
+		me = *c;
+		me.assignee = tl_s(r->actor.id);
+		c = &me;
+	}
 	if (c->kind == TL_TASK_ADD)
 		return task_add(r, c, &a, res, err);
 	if (a.id_short &&

@@ -611,7 +611,8 @@ int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
 				  "not a cursor of notifications");
 	if ((rc = tl_reader_begin(db, ctx, &rd, err)))
 		return rc;
-	if (!member.p)
+	/* no member, or `me` (no member's id: reserved), is the actor */
+	if (!member.p || (member.len == 2 && !memcmp(member.p, "me", 2)))
 		member = tl_s(rd.actor);
 	bool own = member.len == strlen(rd.actor) &&
 		   !memcmp(member.p, rd.actor, member.len);

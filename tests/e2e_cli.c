@@ -2610,3 +2610,37 @@ Test(cli, closed_standard_descriptors_leave_the_workspace_alone)
 	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
 	tu_run_release(&r);
 }
+
+/* `me` names the acting member wherever a member is given: as an
+ * assignee, as `notifications --member`; never the system user. */
+Test(task, me_is_the_acting_member)
+{
+	tu_run r;
+	OK(&r, "--as", "alice", "task", "add", "--title", "Mine",
+	   "--link", "lead:8", "--assignee", "me");
+	cr_assert_str_eq(tu_str(r.json, "assignee"), "alice");
+	char id[37];
+	snprintf(id, sizeof id, "%s", tu_str(r.json, "id"));
+	tu_run_release(&r);
+	OK(&r, "--as", "bob", "task", "assign", id, "me");
+	cr_assert_str_eq(tu_str(r.json, "assignee"), "bob");
+	tu_run_release(&r);
+	/* bob took it: alice is not notified of that, bob assigned
+	 * himself; admin gives it back to alice, who is */
+	OK(&r, "task", "assign", id, "alice");
+	tu_run_release(&r);
+	OK(&r, "--as", "alice", "notifications", "--member", "me");
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", r.out);
+	cr_assert_str_eq(tu_str(json_array_get(items, 0), "member"), "alice");
+	tu_run_release(&r);
+	long long before = tu_stat(ws, "events");
+	cr_assert_eq(tu_cli(&r, ws, "--as", "parsa-assistant", "task", "add",
+			    "--title", "x", "--link", "lead:8", "--assignee",
+			    "me", NULL), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "assignee", "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
