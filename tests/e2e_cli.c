@@ -945,7 +945,7 @@ Test(history, show_history_for_people_says_what_changed)
 		"tagged: tag vip",
 		"status_changed: status To Do \xe2\x86\x92 In Progress",
 		"updated: title \"Call Dana\" \xe2\x86\x92 \"Call Dana now\"; "
-		"due_at none \xe2\x86\x92 2026-03-05 10:00",
+		"due none \xe2\x86\x92 2026-03-05 10:00",
 	};
 	const char *hist = strstr(r.out, "\nHistory\n");
 	cr_assert(hist, "%s", r.out);

@@ -623,8 +623,14 @@ static void put_value(FILE *f, const char *key, const json_t *v)
 	}
 }
 
+/* A field's name for people: "due" for due_at (the option's name). */
+static const char *field_word(const char *key)
+{
+	return !strcmp(key, "due_at") ? "due" : key;
+}
+
 /* What an event did, from its data, whatever its type: "title "A" →
- * "B"; due_at none → 2026-03-05 10:00" for the changes and previous
+ * "B"; due none → 2026-03-05 10:00" for the changes and previous
  * values it carries, else its fields that are set ("tag vip"). */
 static void put_change(FILE *f, const json_t *data)
 {
@@ -635,7 +641,7 @@ static void put_change(FILE *f, const json_t *data)
 
 	if (json_is_object(ch) && json_is_object(prev)) {
 		json_object_foreach((json_t *)ch, k, v) {
-			fprintf(f, "%s%s ", first ? "" : "; ", k);
+			fprintf(f, "%s%s ", first ? "" : "; ", field_word(k));
 			put_value(f, k, json_object_get(prev, k));
 			fputs(" \xe2\x86\x92 ", f); /* → */
 			put_value(f, k, v);
@@ -649,7 +655,7 @@ static void put_change(FILE *f, const json_t *data)
 		if (!prev && (json_is_null(v) ||
 			      (json_is_array(v) && !json_array_size(v))))
 			continue; /* what a new task leaves unset */
-		fprintf(f, "%s%s ", first ? "" : ", ", k);
+		fprintf(f, "%s%s ", first ? "" : ", ", field_word(k));
 		if (prev) { /* one field and what it was */
 			put_value(f, k, prev);
 			fputs(" \xe2\x86\x92 ", f);
