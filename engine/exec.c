@@ -97,6 +97,15 @@ static int check_tag(tl_slice s, tl_err *err)
 	return tl_check_text(s, "tag", 1, TL_TAG_MAX, false, err);
 }
 
+/* A tag to remove: as a tag, but one of spaces alone, which an older
+ * release let a task take, can still be removed. */
+static int check_untag(tl_slice s, tl_err *err)
+{
+	if (!s.p || !s.len)
+		return tl_err_set(err, TL_EINVALID, "tag", "must not be empty");
+	return tl_check_text(s, "tag", 0, TL_TAG_MAX, false, err);
+}
+
 /* task.add's own id: a whole UUID. */
 static int check_task_id(tl_slice s, uint8_t id[16], tl_err *err)
 {
@@ -182,7 +191,8 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 		rc = tl_err_set(err, TL_EINVALID, "tag",
 				"at most %d tags", TL_TAGS_MAX);
 	for (size_t i = 0; !rc && i < c->tags_len; i++)
-		rc = check_tag(c->tags[i], err);
+		rc = c->kind == TL_TASK_UNTAG ? check_untag(c->tags[i], err)
+					      : check_tag(c->tags[i], err);
 	if (!rc && (c->kind == TL_TASK_TAG || c->kind == TL_TASK_UNTAG) &&
 	    c->tags_len != 1)
 		rc = tl_err_set(err, TL_EINVALID, "tag", "give exactly one tag");
@@ -1187,7 +1197,8 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	if ((rc = check_idem_key(c->idempotency_key, err)) ||
 	    (rc = need_actor(r, err)))
 		return rc;
-	if (!member.p)
+	/* none, or `me` (reserved: no member's id), is the actor */
+	if (!member.p || tl_slice_eq(member, "me"))
 		member = tl_s(r->actor.id);
 	if (!tl_slice_eq(member, r->actor.id) && !r->actor.admin)
 		return tl_err_set(err, TL_EFORBIDDEN, "member",

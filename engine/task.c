@@ -84,8 +84,8 @@ static bool printable_ascii(tl_slice s)
 	return true;
 }
 
-/* The length of the space character (Unicode category Zs, UTF-8) at p,
- * or 0. */
+/* The length of the space character (Unicode categories Zs, Zl, Zp;
+ * UTF-8) at p, or 0. */
 static size_t space_at(const unsigned char *p, size_t n)
 {
 	if (p[0] == ' ')
@@ -96,11 +96,26 @@ static size_t space_at(const unsigned char *p, size_t n)
 		return 0;
 	if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) || /* U+1680 */
 	    (p[0] == 0xe2 && p[1] == 0x80 &&
-	     (p[2] <= 0x8a || p[2] == 0xaf)) ||              /* U+2000..200A, 202F */
+	     (p[2] <= 0x8a || p[2] == 0xa8 || p[2] == 0xa9 ||
+	      p[2] == 0xaf)) || /* U+2000..200A, 2028, 2029, 202F */
 	    (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) || /* U+205F */
 	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80))   /* U+3000 */
 		return 3;
 	return 0;
+}
+
+/* Whether s begins or ends with a space character (as space_at). */
+static bool ends_in_space(tl_slice s)
+{
+	const unsigned char *p = (const unsigned char *)s.p;
+	if (!s.len)
+		return false;
+	if (space_at(p, s.len))
+		return true;
+	for (size_t k = 1; k <= 3 && k <= s.len; k++)
+		if (space_at(p + s.len - k, k) == k)
+			return true;
+	return false;
 }
 
 static bool blank(tl_slice s)
@@ -192,7 +207,7 @@ int tl_record_parse(tl_slice s, const char *field, int *type, tl_slice *id,
 	/* "lead:42 " would be another record than "lead:42": refused for
 	 * a new link (a query still finds a record an older release made
 	 * so). */
-	if (!rc && link && (id->p[0] == ' ' || id->p[id->len - 1] == ' '))
+	if (!rc && link && ends_in_space(*id))
 		rc = tl_err_set(err, TL_EINVALID, "link.id",
 				"'%s' begins or ends with a space",
 				quote(*id, q, sizeof q));

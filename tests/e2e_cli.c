@@ -2633,6 +2633,13 @@ Test(task, me_is_the_acting_member)
 	json_t *items = json_object_get(r.json, "items");
 	cr_assert_eq(json_array_size(items), 1, "%s", r.out);
 	cr_assert_str_eq(tu_str(json_array_get(items, 0), "member"), "alice");
+	char nid[24];
+	snprintf(nid, sizeof nid, "%lld",
+		 tu_int(json_array_get(items, 0), "id"));
+	tu_run_release(&r);
+	OK(&r, "--as", "alice", "notifications", "read", nid, "--member",
+	   "me");
+	cr_assert_str_eq(tu_str(r.json, "member"), "alice");
 	tu_run_release(&r);
 	long long before = tu_stat(ws, "events");
 	cr_assert_eq(tu_cli(&r, ws, "--as", "parsa-assistant", "task", "add",

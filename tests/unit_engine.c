@@ -1822,6 +1822,22 @@ Test(validate, blank_title_name_tag_or_link_id_is_rejected)
 	REJECT(TL_EINVALID, "link.id", l);
 	l.link = tl_s("lead: 42");
 	REJECT(TL_EINVALID, "link.id", l);
+	l.link = tl_s("lead:42\xc2\xa0");
+	REJECT(TL_EINVALID, "link.id", l);
+	l.link = tl_s("lead:\xe3\x80\x80" "42");
+	REJECT(TL_EINVALID, "link.id", l);
+	REJECT(TL_EINVALID, "title", add_cmd("\xe2\x80\xa8"));
+	/* a blank tag an older release let in can still be removed: an
+	 * untag of one the task lacks is no change, not an error */
+	{
+		tl_slice sp = tl_s(" ");
+		tl_cmd u = on_tag(TL_TASK_UNTAG, id, &sp);
+		tl_ctx ux = at(T0 + 2 * SEC);
+		tl_result ur;
+		EXEC_OK(&ux, &u, 1, &ur);
+		cr_assert(!ur.appended);
+		tl_result_release(&ur);
+	}
 	/* spaces around text, and characters that only look alike, are
 	 * fine; notes may be blank */
 	add_task(T0 + SEC, "  padded  ", id);

@@ -22,6 +22,11 @@ bool membuf_nomem(void)
 	return text_nomem;
 }
 
+void membuf_nomem_clear(void)
+{
+	text_nomem = false;
+}
+
 static ssize_t membuf_write(void *cookie, const char *buf, size_t n)
 {
 	membuf *m = cookie;

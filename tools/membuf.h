@@ -27,5 +27,7 @@ bool membuf_close(FILE *f, membuf *m);
 /* True once any membuf of the process failed to grow: text built since
  * may be short and must not be printed. */
 bool membuf_nomem(void);
+/* Forget a failure once every text built before it is gone. */
+void membuf_nomem_clear(void);
 
 #endif

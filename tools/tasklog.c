@@ -267,7 +267,7 @@ static const struct command commands[] = {
 		   "  --due TIME            RFC 3339, YYYY-MM-DD, YYYY-MM-DD "
 		   "HH:MM (in the\n"
 		   "                        zone), or +3d -2h +30m\n"
-		   "  --assignee ID         a member with CRM access\n"
+		   "  --assignee ID         a member with CRM access, or me\n"
 		   "  --status S            todo in_progress on_hold completed "
 		   "cancelled\n"
 		   "  --notes N             up to 64 KiB\n"
@@ -294,7 +294,8 @@ static const struct command commands[] = {
 		   "usage: tasklog task assign ID MEMBER | task assign ID "
 		   "--unassign\n"
 		   "                 [--expect-version N] [--idempotency-key K]\n\n"
-		   "Assign a task, or make it unassigned.\n",
+		   "Assign a task (MEMBER, or me: yourself), or make it "
+		   "unassigned.\n",
 		   OPT(O_UNASSIGN), 1, 2, "task ID and MEMBER", TL_TASK_ASSIGN),
 	TASK_WRITE("status",
 		   "usage: tasklog task status ID STATUS\n"
@@ -376,7 +377,7 @@ static const struct command commands[] = {
 	  "[--cursor C]\n\n"
 	  "A member's active tasks due from now to now + N days, soonest "
 	  "first.\n"
-	  "  --member ID           whose (default: yourself; others' for "
+	  "  --member ID           whose (default and me: yourself; others' for "
 	  "admins)\n"
 	  "  --days N              how many days ahead (default 7)\n"
 	  "  --limit N             at most N tasks, 1..1000 (default 50)\n"
@@ -405,7 +406,7 @@ static const struct command commands[] = {
 	  "A member's notifications of tasks assigned to them by someone "
 	  "else, unread\n"
 	  "first, newest first; or mark some read.\n"
-	  "  --member ID           whose (default: yourself; others' for "
+	  "  --member ID           whose (default and me: yourself; others' for "
 	  "admins)\n"
 	  "  --unread              only the unread ones\n"
 	  "  --limit N             at most N, 1..1000 (default 50)\n"
@@ -2162,6 +2163,7 @@ static int run_import(struct cli *c)
 		 * after. */
 		free(say.text);
 		mpjson_nomem_clear();
+		membuf_nomem_clear();
 		const char *unit = o.msgpack ? "record" : "line";
 		if (r.where || r.committed)
 			c->err_more = json_object();
