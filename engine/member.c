@@ -37,6 +37,10 @@ int tl_member_id_unreserved(tl_slice id, const char *field, tl_err *err)
 			    : tl_slice_eq(id, "unassigned")
 				    ? "tasks without an assignee"
 				    : NULL;
+	if (tl_slice_eq(id, "-")) /* tables print "-" for no one */
+		return tl_err_set(err, TL_EINVALID, field,
+				  "'-' cannot be a member id: tables show it "
+				  "for no assignee");
 	if (!means)
 		return 0;
 	return tl_err_set(err, TL_EINVALID, field,

@@ -4705,7 +4705,10 @@ Test(members, the_filter_words_me_and_unassigned_are_not_member_ids)
 	REJECT(TL_EINVALID, "id", a);
 	a.id = tl_s("unassigned");
 	REJECT(TL_EINVALID, "id", a);
+	a.id = tl_s("-"); /* what tables show for no assignee */
+	REJECT(TL_EINVALID, "id", a);
 	add_member("meg", "member", 0);     /* only the whole words */
+	add_member("-x", "member", 0);
 	add_member("unassigned2", "member", 0);
 }
 
