@@ -257,6 +257,17 @@ Test(init, commands_before_init_fail)
 	struct stat st;
 	cr_assert_eq(stat(file, &st), 0);
 	cr_assert_eq(st.st_size, 0, "stats wrote to the empty data.mdb");
+	/* for verify, a finding: a restore that went wrong is no "no
+	 * workspace" to an auditor */
+	EXPECT(&r, 5, "verify");
+	cr_assert(json_is_false(json_object_get(r.json, "ok")), "%s", r.out);
+	cr_assert(strstr(json_string_value(json_array_get(
+				 json_object_get(r.json, "problems"), 0)),
+			 "data.mdb is empty"),
+		  "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_size, 0, "verify wrote to the empty data.mdb");
 	OK(&r, "init");
 	tu_run_release(&r);
 	OK(&r, "stats");

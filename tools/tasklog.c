@@ -795,6 +795,12 @@ static int workspace_there(struct cli *c)
 				  strerror(ENOENT));
 	if (workspace_files(c->dir, &empty))
 		return 0;
+	/* For an auditor an empty data file is a finding (a failed init, or
+	 * a restore that went wrong), not "no workspace here". */
+	if (empty && c->cmd->run == run_verify)
+		return tl_err_set(&c->err, TL_ESTORAGE, "storage",
+				  "data.mdb is empty (0 bytes): an init that "
+				  "failed, or a damaged copy or restore");
 	return tl_err_set(&c->err, TL_ENOTFOUND, "db",
 			  "workspace '%s' is not initialised (%srun "
 			  "`tasklog init`)",
