@@ -1,7 +1,8 @@
 /*
  * fuzz_import_cli.c - libFuzzer target: `tasklog import`'s reading of
  * its input (tools/import.c): JSON Lines and msgpack records, as tasks
- * to add or as events packed back into their stored bytes.
+ * to add and commands to run, or as events packed back into their
+ * stored bytes.
  *
  * Input layout:
  *

@@ -1,7 +1,7 @@
 /*
  * import.c - `tasklog import`: records of a JSON Lines or msgpack input,
- * as tasks to add and task commands to run (tl_txn_exec) or as events as
- * stored (tl_log_import).
+ * as tasks to add and commands to run (task, member and notification
+ * writes: tl_txn_exec) or as events as stored (tl_log_import).
  *
  * The input is split into records and every record's form is checked
  * before anything runs, so that a malformed one appends nothing even
@@ -15,8 +15,8 @@
  * ever imported that differs from what was exported.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
