@@ -1309,3 +1309,34 @@ Test(import_cli, a_bad_actor_for_a_new_workspace_makes_nothing)
 			 "db", "%s", r.out);
 	tu_run_release(&r);
 }
+
+/* On a terminal (script(1) gives one) an import draws a progress bar on
+ * stderr, as rebuild does; without one it draws nothing. */
+Test(import_cli, a_progress_bar_on_a_terminal)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	FILE *f = fopen(file, "w");
+	cr_assert(f);
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "{\"title\": \"t%d\", \"link\": \"lead:%d\"}\n", i,
+			i % 7);
+	cr_assert_eq(fclose(f), 0);
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "script -qec \"'%s' --db '%s' import '%s'\" /dev/null",
+		 tu_bin(), ws, file);
+	const char *const argv[] = { "-c", cmd, NULL };
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "100% 3000/3000 records in"), "%s", r.out);
+	cr_assert(strstr(r.out, "imported 3000 tasks"), "%s", r.out);
+	tu_run_release(&r);
+	/* not a terminal: the outcome alone */
+	cr_assert_eq(tu_cli_text(&r, ws, "import", file, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(r.err[0], 0, "%s", r.err);
+	tu_run_release(&r);
+}

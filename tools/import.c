@@ -954,6 +954,8 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 			blame(err, rc, j, out->where);
 		}
 		at += k;
+		if (!rc && j->o->progress)
+			j->o->progress(j->o->progress_arg, at, j->n);
 	}
 	uint64_t first, end;
 	tl_txn_seqs(txn, &first, &end);

@@ -29,6 +29,10 @@ typedef struct import_opts {
 	 * after it; an error it returns gives the transaction up. */
 	int (*ready)(void *arg, const struct import_out *out, tl_err *err);
 	void *arg;
+	/* Called, when set, as records run: done of total (after each
+	 * chunk of tasks and commands, each batch of events). */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *progress_arg;
 } import_opts;
 
 typedef struct import_out {

@@ -488,6 +488,8 @@ static const struct command commands[] = {
 	  "transaction: a\n"
 	  "failure imports nothing, and names the line (or record) and the "
 	  "field.\n"
+	  "Admins only.  A progress bar goes to stderr when it is a "
+	  "terminal.\n"
 	  "  --format F            jsonl (default: one JSON object per line) "
 	  "or msgpack\n"
 	  "                        (a sequence of maps)\n"
@@ -1669,6 +1671,13 @@ struct progress {
 	struct timespec start;
 	bool shown;
 	uint64_t total;
+	const char *unit;  /* "events" (rebuild) or "records" (import) */
+	const char *rate;  /* "ev/s" or "rec/s" */
+	const char *after; /* what runs once all are read: ", writing the
+			      views" */
+	double drawn;      /* seconds_since(start) when last drawn */
+	uint64_t most;     /* the most done so far: a batch an import runs
+			      again (its map grown) does not move it back */
 };
 
 static double seconds_since(const struct timespec *t0)
@@ -1680,11 +1689,16 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s", redrawn in
- * place on stderr. */
+ * place on stderr (at most ten times a second). */
 static void show_progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct progress *p = arg;
 	double secs = seconds_since(&p->start);
+	if (done < p->most ||
+	    (p->shown && done < total && secs - p->drawn < 0.1))
+		return;
+	p->most = done;
+	p->drawn = secs;
 	double rate = secs > 0 ? (double)done / secs : 0;
 	unsigned pct = total ? (unsigned)(done >= total ? 100
 					  : done * 100 / total) : 100;
@@ -1708,10 +1722,9 @@ static void show_progress(void *arg, uint64_t done, uint64_t total)
 			snprintf(eta, sizeof eta, " ETA %.0fs", left);
 	}
 	/* \033[K clears what a longer line before left behind. */
-	/* At 100% the log is read; the sorted views are being written. */
 	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
-		" events %s ev/s%s%s\033[K", bar, pct, done, total, speed, eta,
-		done >= total ? ", writing the views" : "");
+		" %s %s %s%s%s\033[K", bar, pct, done, total, p->unit, speed,
+		p->rate, eta, done >= total ? p->after : "");
 	fflush(stderr);
 	p->shown = true;
 	p->total = total;
@@ -1722,7 +1735,9 @@ static int run_rebuild(struct cli *c)
 	const char **names = c->many[O_PROJECTION];
 	size_t n = c->many_len[O_PROJECTION], all_len;
 	const tl_view *const *all = tl_views_all(&all_len);
-	struct progress p = { .shown = false };
+	/* At 100% the log is read; the sorted views are being written. */
+	struct progress p = { .unit = "events", .rate = "ev/s",
+			      .after = ", writing the views" };
 	json_t *rebuilt;
 	int rc;
 
@@ -2159,10 +2174,25 @@ static int run_import(struct cli *c)
 				o.events ? "import --events" : "import",
 				&c->err)))
 		return rc;
+	/* A bar on a terminal, as rebuild's: a large import takes a while,
+	 * and at 100% its commit (the views' writes, the fsync) is left. */
+	struct progress p = { .unit = "records", .rate = "rec/s",
+			      .after = ", committing" };
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	if (isatty(STDERR_FILENO)) {
+		o.progress = show_progress;
+		o.progress_arg = &p;
+	}
 	import_progress = &r;
 	import_unit = o.msgpack ? "record" : "line";
 	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
 	import_progress = NULL;
+	if (p.shown && !rc)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" records in %.1f s\033[K\n", p.total, p.total,
+			seconds_since(&p.start));
+	else if (p.shown)
+		fputc('\n', stderr);
 	if (rc) {
 		/* What import_ready built is gone: a failure of its
 		 * allocations (the error now said) taints nothing printed
