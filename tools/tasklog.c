@@ -1730,6 +1730,18 @@ static void show_progress(void *arg, uint64_t done, uint64_t total)
 	p->total = total;
 }
 
+/* The bar's last line: done, and how long it took; or the line ended
+ * before an error is said. */
+static void end_progress(const struct progress *p, int rc)
+{
+	if (p->shown && !rc)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" %s in %.1f s\033[K\n", p->total, p->total, p->unit,
+			seconds_since(&p->start));
+	else if (p->shown)
+		fputc('\n', stderr);
+}
+
 static int run_rebuild(struct cli *c)
 {
 	const char **names = c->many[O_PROJECTION];
@@ -1744,12 +1756,7 @@ static int run_rebuild(struct cli *c)
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	rc = tl_rebuild(c->db, &c->ctx, names, n,
 			isatty(2) ? show_progress : NULL, &p, &c->err);
-	if (p.shown && !rc)
-		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" events in %.1f s\033[K\n", p.total, p.total,
-			seconds_since(&p.start));
-	else if (p.shown)
-		fputc('\n', stderr);
+	end_progress(&p, rc);
 	if (rc)
 		return rc;
 	done_durably = true;
@@ -2187,12 +2194,7 @@ static int run_import(struct cli *c)
 	import_unit = o.msgpack ? "record" : "line";
 	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
 	import_progress = NULL;
-	if (p.shown && !rc)
-		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" records in %.1f s\033[K\n", p.total, p.total,
-			seconds_since(&p.start));
-	else if (p.shown)
-		fputc('\n', stderr);
+	end_progress(&p, rc);
 	if (rc) {
 		/* What import_ready built is gone: a failure of its
 		 * allocations (the error now said) taints nothing printed
