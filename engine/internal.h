@@ -526,7 +526,8 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
  * NUL and, unless any_control (notes: text pasted from anywhere, which
  * the CLI escapes on display), without control characters (C0, DEL,
  * C1); a text that is required (min > 0) and no notes is also more than
- * spaces (Unicode Zs: U+0020, U+00A0, U+2000..U+200A, ...). */
+ * spaces and separators (Unicode Zs, Zl, Zp: U+0020, U+00A0,
+ * U+2000..U+200A, U+2028, ...). */
 int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		  bool any_control, tl_err *err);
 
