@@ -5,8 +5,7 @@
  * tl_timeline query, which puts the record's upcoming tasks in front of
  * its first page.
  *
- * Storage (version 5; 5 writes summaries' times to the minute, or the
- * second when they have seconds: "2026-12-01 10:00 UTC"), two databases.  "entries": two kinds of keys
+ * Storage (version 6), two databases.  "entries": two kinds of keys
  * under a record's hash:
  *
  *   history:
@@ -14,7 +13,13 @@
  *         | ~seq of the event, big-endian              8 bytes
  *   value = msgpack str "TYPE:ID"
  *         | msgpack map {"at", "actor": {"id", "kind"}, "task", "event",
- *                        "summary"}
+ *                        "summary"[, "times"]}
+ *
+ *   A summary that quotes times (a due date) is stored without them, and
+ *   "times" [offset, time, ...] says where each goes: the query writes
+ *   them in the reader's zone (version 6; 5 wrote them in UTC) and hands
+ *   out the five keys of INTERFACE.md.  Other entries are handed out as
+ *   they are stored.
  *
  *   the record's task index in creation order (list.h: the record
  *   dimension R, active tasks, sort c), before the history since its byte
@@ -60,6 +65,8 @@
 #define UPCOMING_MAX 50
 #define SUMMARY_MAX 1024
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
+#define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
+#define TIME_SHOWN 32 /* "2026-12-01 10:00:30 +05:45", +HH:MM:SS: 29 */
 
 /* ---- summaries ----------------------------------------------------------- */
 
@@ -67,6 +74,11 @@
 typedef struct line {
 	char buf[SUMMARY_MAX];
 	size_t len;
+	size_t ntimes; /* times[] to be written in at their offsets */
+	struct {
+		size_t at;
+		int64_t ms;
+	} times[TIMES_MAX];
 	bool full;
 	bool nomem; /* a summary that needed memory and found none */
 } line;
@@ -82,17 +94,25 @@ static size_t utf8_cut(const char *p, size_t n, size_t max)
 	return max;
 }
 
+/* Full: "..." in the 4 bytes that put keeps. */
+static void cut(line *l)
+{
+	memcpy(l->buf + l->len, "...", 3);
+	l->len += 3;
+	l->full = true;
+}
+
 static void put(line *l, const char *p, size_t n)
 {
-	size_t room = sizeof l->buf - 4 - l->len; /* 4: "..." and NUL */
+	/* 4: "..." and NUL; and room for the times to come */
+	size_t room = sizeof l->buf - 4 - l->len - l->ntimes * TIME_SHOWN;
 	if (l->full)
 		return;
 	if (n > room) {
 		n = utf8_cut(p, n, room);
 		memcpy(l->buf + l->len, p, n);
-		memcpy(l->buf + l->len + n, "...", 3);
-		l->len += n + 3;
-		l->full = true;
+		l->len += n;
+		cut(l);
 		return;
 	}
 	memcpy(l->buf + l->len, p, n);
@@ -113,23 +133,52 @@ static void put_title(line *l, const char *t)
 	puts_(l, m < n ? "...\"" : "\"");
 }
 
-/* "2026-12-01 10:00 UTC", "2026-12-01 10:00:30 UTC" when there are
- * seconds: for people (the event holds the exact time, milliseconds
- * included); a summary is made once, so it cannot follow a reader's
- * zone. */
+/* A time quoted in a summary: not written here but marked, so that the
+ * query writes it in its reader's zone (time_text). */
 static void put_time(line *l, bool has, int64_t ms)
 {
-	char buf[40];
 	if (!has) {
 		puts_(l, "none");
 		return;
 	}
-	tl_time_format(ms, buf); /* 2026-12-01T10:00:00.000Z */
-	if (strlen(buf) == 24) { /* years 0000..9999: all that is stored */
-		buf[10] = ' ';
-		memcpy(buf + (memcmp(buf + 16, ":00", 3) ? 19 : 16), " UTC", 5);
+	if (l->full || l->ntimes == TIMES_MAX)
+		return;
+	if (sizeof l->buf - 4 - l->len - l->ntimes * TIME_SHOWN < TIME_SHOWN) {
+		cut(l);
+		return;
 	}
-	puts_(l, buf);
+	l->times[l->ntimes].at = l->len;
+	l->times[l->ntimes++].ms = ms;
+}
+
+/* A time for people in zone tz, as much as is needed: "2026-12-01 10:00
+ * UTC", "2026-12-01 11:00:30 +01:00" (seconds when it has some; the
+ * event holds the exact time).  A zone this host lacks gives UTC.
+ * Returns the length, at most TIME_SHOWN - 1, or 0 when memory ran out
+ * (reading the zone). */
+static size_t time_text(int64_t ms, const char *tz, char out[TIME_SHOWN])
+{
+	char b[48]; /* 2026-12-01T10:00:00.000Z, ...000+01:00[:SS] */
+	if (tl_time_format_zone(ms, tz, b) == TL_ESTORAGE)
+		return 0;
+	size_t n = strlen(b);
+	if (n < 24 || b[4] != '-' || b[10] != 'T' || b[23] == 0 ||
+	    n - 23 > 9) { /* a year past 9999: as it is */
+		n = n < TIME_SHOWN - 1 ? n : TIME_SHOWN - 1;
+		memcpy(out, b, n);
+		out[n] = 0;
+		return n;
+	}
+	size_t k = memcmp(b + 16, ":00", 3) ? 19 : 16;
+	memcpy(out, b, k);
+	out[10] = ' ';
+	if (b[23] == 'Z') {
+		memcpy(out + k, " UTC", 5);
+		return k + 4;
+	}
+	out[k] = ' ';
+	memcpy(out + k + 1, b + 23, n - 23 + 1);
+	return k + 1 + n - 23;
 }
 
 /* Words for people: "call", "follow-up"; "To Do", "In Progress". */
@@ -383,6 +432,7 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	tl_key_u64(key + 8, ~ev->seq);
 
 	l.len = 0;
+	l.ntimes = 0;
 	l.full = false;
 	l.nomem = false;
 	summarize(&l, ev, before, after);
@@ -394,12 +444,13 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	 * unless an actor id or event type is unusually long. */
 	size_t bound = 96 + TL_W_STR(rlen) + TL_W_STR(ev->actor_id.len) +
 		       TL_W_STR(ev->actor_kind.len) + TL_W_STR(36) +
-		       TL_W_STR(ev->type.len) + TL_W_STR(l.len);
+		       TL_W_STR(ev->type.len) + TL_W_STR(l.len) +
+		       16 + l.ntimes * (9 + TL_W_TIME);
 	uint8_t small[1024], *buf = small;
 	if (bound > sizeof small && !(buf = malloc(bound)))
 		return tl_err_oom(err);
 	uint8_t *p = tl_w_str(buf, record, rlen);
-	p = tl_w_map(p, 5);
+	p = tl_w_map(p, l.ntimes ? 6 : 5);
 	p = TL_WK(p, "at");
 	p = tl_w_time(p, ev->at_ms);
 	p = TL_WK(p, "actor");
@@ -414,6 +465,14 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	p = tl_w_str(p, ev->type.p, ev->type.len);
 	p = TL_WK(p, "summary");
 	p = tl_w_str(p, l.buf, l.len);
+	if (l.ntimes) { /* last: the query finds entries to finish by it */
+		p = TL_WK(p, "times");
+		p = tl_w_array(p, (uint32_t)(2 * l.ntimes));
+		for (size_t i = 0; i < l.ntimes; i++) {
+			p = tl_w_u64(p, l.times[i].at);
+			p = tl_w_time(p, l.times[i].ms);
+		}
+	}
 	rc = tl_view_put(vc, ENTRIES, key, KEY_LEN, buf, (size_t)(p - buf),
 			 err);
 	if (buf != small)
@@ -441,7 +500,7 @@ static const unsigned timeline_flags[] = { 0, 0 };
 
 const tl_view tl_view_timeline = {
 	.name = "timeline",
-	.version = 5,
+	.version = 6,
 	.dbs = timeline_dbs,
 	.db_flags = timeline_flags,
 	.dbs_len = 2,
@@ -576,6 +635,70 @@ static bool entry_split(const MDB_val *v, tl_slice *record,
 	return true;
 }
 
+/* A stored entry with "times" as INTERFACE.md has it (five keys), its
+ * summary's times written in zone tz, into *sb (cleared first). */
+static int entry_finish(const uint8_t *doc, size_t len, const char *tz,
+			msgpack_zone *zone, msgpack_sbuffer *sb, tl_err *err)
+{
+	char text[SUMMARY_MAX];
+	msgpack_object o;
+	msgpack_packer pk;
+	size_t off = 0, n = 0, from = 0;
+	int bad = 0;
+
+	msgpack_zone_clear(zone);
+	msgpack_unpack_return u = tl_mp_unpack(doc, len, &off, zone, &o);
+	if (u == MSGPACK_UNPACK_NOMEM_ERROR)
+		return tl_err_oom(err);
+	const msgpack_object *sum = tl_doc_get(&o, "summary");
+	const msgpack_object *times = tl_doc_get(&o, "times");
+	if (u != MSGPACK_UNPACK_SUCCESS || off != len || !sum ||
+	    sum->type != MSGPACK_OBJECT_STR || !times ||
+	    times->type != MSGPACK_OBJECT_ARRAY ||
+	    times->via.array.size % 2 ||
+	    times->via.array.size > 2 * TIMES_MAX ||
+	    sum->via.str.size + times->via.array.size / 2 * TIME_SHOWN >
+		    sizeof text)
+		goto corrupt;
+	for (uint32_t i = 0; i < times->via.array.size; i += 2) {
+		const msgpack_object *at = &times->via.array.ptr[i];
+		int64_t ms;
+		if (at->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    at->via.u64 < from || at->via.u64 > sum->via.str.size ||
+		    !tl_mp_time_ms(&times->via.array.ptr[i + 1], &ms))
+			goto corrupt;
+		memcpy(text + n, sum->via.str.ptr + from, at->via.u64 - from);
+		n += at->via.u64 - from;
+		from = at->via.u64;
+		size_t w = time_text(ms, tz, text + n);
+		if (!w)
+			return tl_err_oom(err);
+		n += w;
+	}
+	memcpy(text + n, sum->via.str.ptr + from, sum->via.str.size - from);
+	n += sum->via.str.size - from;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	bad |= msgpack_pack_map(&pk, o.via.map.size - 1);
+	for (uint32_t i = 0; i < o.via.map.size; i++) {
+		const msgpack_object_kv *kv = &o.via.map.ptr[i];
+		if (&kv->val == times)
+			continue;
+		bad |= msgpack_pack_object(&pk, kv->key);
+		if (&kv->val == sum) {
+			bad |= msgpack_pack_str(&pk, n);
+			bad |= msgpack_pack_str_body(&pk, text, n);
+		} else {
+			bad |= msgpack_pack_object(&pk, kv->val);
+		}
+	}
+	return bad ? tl_err_oom(err) : 0;
+corrupt:
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "corrupt timeline entry");
+}
+
 /* History entries of the record after the cursor, newest first. */
 static int history(tl_reader *rd, tl_slice record, size_t limit,
 		   bool has_cursor, uint64_t after_inv, tl_doc_fn fn,
@@ -588,6 +711,8 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	size_t n = 0;
 	uint64_t last = 0;
 	int rc, stop = 0;
+	msgpack_sbuffer sb; /* an entry whose summary quotes times, finished */
+	msgpack_zone *zone = NULL;
 
 	if (!dbi)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -596,6 +721,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	tl_key_u64(key + 8, has_cursor ? after_inv : HISTORY_MIN);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))
 		return tl_doc_mdb_err(err, rc, "timeline");
+	msgpack_sbuffer_init(&sb);
 	k.mv_size = KEY_LEN;
 	k.mv_data = key;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
@@ -623,11 +749,25 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 					 TL_CURSOR_MAX);
 			break;
 		}
+		if (len && doc[0] == 0x86) { /* fixmap of 6: with "times" */
+			if (!zone && !(zone = msgpack_zone_new(1024))) {
+				rc = tl_err_oom(err);
+				break;
+			}
+			if ((rc = entry_finish(doc, len, rd->tz, zone, &sb,
+					       err)))
+				break;
+			doc = (const uint8_t *)sb.data;
+			len = sb.size;
+		}
 		stop = fn(arg, doc, len);
 		last = inv;
 		n++;
 	}
 	mdb_cursor_close(c);
+	msgpack_sbuffer_destroy(&sb);
+	if (zone)
+		msgpack_zone_free(zone);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return stop;
 	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "timeline") : rc;

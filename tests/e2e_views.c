@@ -219,6 +219,39 @@ Test(timeline_cli, prints_columns_for_people)
 	free(id);
 }
 
+/* A summary's due times are written in the zone of the reader: --tz, else
+ * the workspace's; a workspace of timeline view 5 (which wrote them in
+ * UTC) is rebuilt at its first open. */
+static void set_view_version(const char *name, uint32_t ver);
+
+Test(timeline_cli, writes_summary_times_in_the_reader_s_zone)
+{
+	tu_run r;
+	free(add("admin", "Call", "lead:3", "2026-03-05T10:00:00Z", NULL));
+	set_view_version("timeline", 5);
+
+	OK(&r, "--tz", "Europe/Berlin", "timeline", "lead:3");
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", r.out);
+	cr_expect_str_eq(tu_str(json_array_get(items, 0), "summary"),
+			 "Created task \"Call\" due 2026-03-05 11:00 +01:00");
+	tu_run_release(&r);
+	OK(&r, "timeline", "lead:3");
+	cr_expect_str_eq(tu_str(json_array_get(json_object_get(r.json, "items"),
+					       0), "summary"),
+			 "Created task \"Call\" due 2026-03-05 10:00 UTC");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--tz", "America/Los_Angeles",
+				 "timeline", "lead:3", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "AT (Los_Angeles)") &&
+			  strstr(r.out, "due 2026-03-05 02:00 -08"),
+		  "%s", r.out);
+	tu_run_release(&r);
+	OK(&r, "verify");
+	tu_run_release(&r);
+}
+
 /* ---- notifications ----------------------------------------------------- */
 
 Test(notifications_cli, lists_marks_read_and_lists_unread)
@@ -706,6 +739,13 @@ Test(rebuild_cli, a_zone_the_host_lacks_gives_people_utc)
 	tu_run_release(&r);
 	OK(&r, "task", "list");
 	cr_assert_str_eq(r.err, "");
+	tu_run_release(&r);
+	/* and so are the times of a timeline's summaries */
+	OK(&r, "timeline", "lead:1");
+	cr_expect_str_eq(tu_str(json_array_get(json_object_get(r.json, "items"),
+					       0), "summary"),
+			 "Created task \"Call\" due 2026-03-05 10:00 UTC, "
+			 "assigned to alice");
 	tu_run_release(&r);
 	/* a date needs the zone: named */
 	EXPECT(&r, 1, "task", "list", "--due", "today");

@@ -229,6 +229,87 @@ Test(timeline, cuts_a_long_title_in_a_summary)
 	page_free(p);
 }
 
+/* The summary of record's newest entry read in zone tz. */
+static char *summary_in(const char *record, const char *tz)
+{
+	page *p = calloc(1, sizeof *p);
+	tl_ctx ctx = { .now_ms = VT_T0 + VT_DAY, .tz = tz };
+	tl_err err = { 0 };
+	int rc = tl_timeline(vt_db, &ctx, tl_s(record), 1, tl_s(NULL),
+			     up_fn, item_fn, p, p->next, &err);
+	cr_assert_eq(rc, 0, "%s: %d %s", tz, rc, err.message);
+	cr_assert_eq(p->items.n, 1);
+	cr_expect_eq(vt_keys(&p->items.d[0]), 5, "the JSON shape's 5 keys");
+	char *s = strdup(vt_str(&p->items.d[0], "summary"));
+	page_free(p);
+	return s;
+}
+
+Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
+{
+	tl_result res;
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		       .link = tl_s("lead:7"),
+		       .due = tl_s("2026-12-01T10:00:00Z") };
+	vt_exec(NULL, VT_T0, &add, &res);
+	vt_doc task = { res.doc, res.doc_len };
+	char id[37];
+	snprintf(id, sizeof id, "%s", vt_str(&task, "id"));
+	tl_result_release(&res);
+	/* Winter to summer time in Berlin, with seconds. */
+	tl_cmd up = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		      .due = tl_s("2027-07-01T10:00:30Z") };
+	vt_exec(NULL, VT_T0 + 1, &up, NULL);
+
+	static const struct {
+		const char *tz, *want;
+	} cases[] = {
+		{ "Europe/Berlin", "Changed due from 2026-12-01 11:00 +01:00 "
+				   "to 2027-07-01 12:00:30 +02:00" },
+		{ "Asia/Kathmandu", "Changed due from 2026-12-01 15:45 +05:45 "
+				    "to 2027-07-01 15:45:30 +05:45" },
+		{ "America/Los_Angeles", "Changed due from 2026-12-01 02:00 "
+					 "-08:00 to 2027-07-01 03:00:30 -07:00" },
+		{ "UTC", "Changed due from 2026-12-01 10:00 UTC "
+			 "to 2027-07-01 10:00:30 UTC" },
+		{ NULL, "Changed due from 2026-12-01 10:00 UTC " /* workspace */
+			"to 2027-07-01 10:00:30 UTC" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *s = summary_in("lead:7", cases[i].tz);
+		cr_expect_str_eq(s, cases[i].want, "%s", cases[i].tz);
+		free(s);
+	}
+	/* What is stored does not depend on who read it: a rebuild writes
+	 * the same bytes. */
+	cr_assert_eq(vt_verify(), 0);
+}
+
+Test(timeline, cuts_a_long_summary_after_its_time)
+{
+	enum { TAGS = 64, TAG = 64 }; /* the most tags, the longest tag */
+	char tagbuf[TAGS][TAG + 1];
+	tl_slice tags[TAGS];
+	for (int i = 0; i < TAGS; i++) {
+		memset(tagbuf[i], 'a' + i % 26, TAG);
+		tagbuf[i][TAG] = 0;
+		tagbuf[i][0] = (char)('0' + i % 10);
+		tagbuf[i][1] = (char)('0' + i / 10);
+		tags[i] = tl_s(tagbuf[i]);
+	}
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Tagged"),
+		       .link = tl_s("lead:8"), .due = tl_s("2026-12-01T10:00:00Z"),
+		       .tags = tags, .tags_len = TAGS };
+	vt_exec(NULL, VT_T0, &add, NULL);
+	char *s = summary_in("lead:8", "Asia/Kathmandu");
+	size_t n = strlen(s);
+	cr_expect(n > 900 && n < 1024, "summary of %zu bytes", n);
+	cr_expect(!strncmp(s, "Created task \"Tagged\" due 2026-12-01 15:45 "
+			      "+05:45, tagged ", 54), "%.80s", s);
+	cr_expect(!strcmp(s + n - 3, "..."), "%s", s + n - 10);
+	free(s);
+}
+
 Test(timeline, puts_upcoming_active_tasks_with_a_due_date_first_soonest_first)
 {
 	/* The query's clock is VT_T0 + 1 day: 2026-03-03T09:00Z. */
