@@ -252,6 +252,57 @@ Test(timeline_cli, writes_summary_times_in_the_reader_s_zone)
 	tu_run_release(&r);
 }
 
+/* The widest line of s, in terminal columns. */
+static size_t widest(const char *s)
+{
+	size_t w = 0;
+	for (const char *p = s; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		size_t c = tu_columns(p, n);
+		w = c > w ? c : w;
+		p += n + (nl != NULL);
+	}
+	return w;
+}
+
+/* Tables are as wide as $COLUMNS (else the terminal stdout is), never
+ * under 80: a wide terminal shows a whole summary. */
+Test(timeline_cli, tables_take_the_width_of_columns)
+{
+	char title[61];
+	memset(title, 't', 60);
+	title[60] = 0;
+	free(add("admin", title, "lead:4", "2026-03-05T10:00:00Z", "alice"));
+	static const struct {
+		const char *env;
+		size_t widest;
+	} cases[] = {
+		{ "COLUMNS=160", 154 }, /* the whole summary: 35 + 119 */
+		{ "COLUMNS=100", 100 },
+		{ "COLUMNS=40", 80 },
+		{ "COLUMNS=wide", 80 },
+		{ "COLUMNS", 80 }, /* unset: a pipe is 80 wide */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *env[] = { cases[i].env, NULL };
+		tu_opts o = { .env = env };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o,
+				     (const char *[]){ "--db", ws, "--now", T0,
+						       "timeline", "lead:4",
+						       NULL }),
+			     0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_expect_eq(widest(r.out), cases[i].widest, "%s: %zu wide:\n%s",
+			     cases[i].env, widest(r.out), r.out);
+		bool whole = strstr(r.out, "due 2026-03-05 10:00 UTC, assigned "
+					   "to alice\n") != NULL;
+		cr_expect_eq(whole, i == 0, "%s:\n%s", cases[i].env, r.out);
+		tu_run_release(&r);
+	}
+}
+
 /* ---- notifications ----------------------------------------------------- */
 
 Test(notifications_cli, lists_marks_read_and_lists_unread)

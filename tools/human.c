@@ -249,20 +249,31 @@ void human_event(const json_t *e)
 	       str_or_dash(e, "stream"), str_or_dash(actor, "id"));
 }
 
-/* Tasks as a table that fits an 80-column terminal: ID (the first 8
- * characters), DUE (UTC, to the minute), STATUS, TYPE, ASSIGNEE, and as
- * much of the TITLE as fits, cut with an ellipsis.  Widths are terminal
- * columns: wide characters (CJK, most emoji) take two, combining marks
- * none (the C library's wcwidth in the C.UTF-8 locale, see main). */
+/* Tasks as a table that fits an 80-column terminal (or a wider one,
+ * human_width): ID (the first 8 characters), DUE (UTC, to the minute),
+ * STATUS, TYPE, ASSIGNEE, and as much of the TITLE as fits, cut with an
+ * ellipsis.  Widths are terminal columns: wide characters (CJK, most
+ * emoji) take two, combining marks none (the C library's wcwidth in the
+ * C.UTF-8 locale, see main). */
 #define TABLE_WIDTH 80
+#define TABLE_WIDTH_MAX 1000
 #define ASSIGNEE_WIDTH_MAX 12
 #define TITLE_WIDTH_MIN 10
+
+static size_t table_width = TABLE_WIDTH;
+
+void human_width(long cols)
+{
+	table_width = cols <= TABLE_WIDTH ? TABLE_WIDTH
+		      : cols >= TABLE_WIDTH_MAX ? TABLE_WIDTH_MAX
+						: (size_t)cols;
+}
 
 /* The last column, a title: what `used` columns leave of the table, but
  * at least TITLE_WIDTH_MIN. */
 static size_t title_width(size_t used)
 {
-	return used + TITLE_WIDTH_MIN < TABLE_WIDTH ? TABLE_WIDTH - used
+	return used + TITLE_WIDTH_MIN < table_width ? table_width - used
 						    : TITLE_WIDTH_MIN;
 }
 
@@ -481,7 +492,7 @@ static size_t actor_width(const json_t *items)
 }
 
 /* Upcoming tasks as the task table, then the history: AT, ACTOR and as
- * much of the SUMMARY as fits 80 columns. */
+ * much of the SUMMARY as fits the table's width. */
 void human_timeline(const json_t *up, const json_t *items,
 			   const char *next)
 {
@@ -498,7 +509,7 @@ void human_timeline(const json_t *up, const json_t *items,
 	time_heading("AT", heading, sizeof heading);
 	w_at = time_width(heading);
 	/* TASK: the end of its id, as the task table shows it */
-	w_sum = TABLE_WIDTH - (w_at + 2) - (w_actor + 2) - (8 + 2);
+	w_sum = table_width - (w_at + 2) - (w_actor + 2) - (8 + 2);
 	put_cell(heading, w_at, false);
 	put_cell("ACTOR", w_actor, false);
 	put_cell("TASK", 8, false);

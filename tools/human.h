@@ -20,6 +20,8 @@ void put_clean_n(FILE *f, const char *s, size_t len);
 /* Show times on the wall clock of zone tz (an IANA name; NULL or "UTC":
  * UTC, the default). */
 void human_zone(const char *tz);
+/* Make tables cols wide (80 to 1000; 80, the default, for less). */
+void human_width(long cols);
 
 /* One document as "Key  value" lines. */
 void human_task(const json_t *task);
@@ -31,7 +33,7 @@ void human_history(const json_t *events);
 /* `notifications read`'s answer: "marked read for MEMBER: ID...". */
 void human_marked(const json_t *result);
 
-/* Tables that fit 80 columns. */
+/* Tables that fit 80 columns, or the width human_width set. */
 void human_task_table(const json_t *tasks, const char *next);
 void human_member_table(const json_t *members);
 void human_timeline(const json_t *upcoming, const json_t *items,

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -2867,6 +2868,24 @@ static bool std_fds_open(void)
 	return out_open;
 }
 
+/* Tables for people as wide as $COLUMNS says, else as the terminal
+ * that stdout is, else 80 columns (never fewer). */
+static void table_width(void)
+{
+	const char *cols = getenv("COLUMNS");
+	struct winsize ws;
+	if (cols && *cols) {
+		char *end;
+		errno = 0;
+		long n = strtol(cols, &end, 10);
+		if (!*end && !errno)
+			human_width(n);
+		return;
+	}
+	if (isatty(STDOUT_FILENO) && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws))
+		human_width(ws.ws_col);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { .err = { .index = -1 } };
@@ -2882,6 +2901,7 @@ int main(int argc, char **argv)
 	/* Character classes only (display widths of text in tables);
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
+	table_width();
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("tasklog %s\n", tl_version());
 		if (!fflush(stdout))
