@@ -12,14 +12,18 @@
  *   key   = tl_key_hash("TYPE:ID" of the task's link)   8 bytes
  *         | ~seq of the event, big-endian              8 bytes
  *   value = msgpack str "TYPE:ID"
+ *         [| msgpack bin: the times of the summary, below]
  *         | msgpack map {"at", "actor": {"id", "kind"}, "task", "event",
- *                        "summary"[, "times"]}
+ *                        "summary"}
  *
  *   A summary that quotes times (a due date) is stored without them, and
- *   "times" [offset, time, ...] says where each goes: the query writes
- *   them in the reader's zone (version 6; 5 wrote them in UTC) and hands
- *   out the five keys of INTERFACE.md.  Other entries are handed out as
- *   they are stored.
+ *   the bin in front of the entry says where each goes: the length of
+ *   the stored summary (2 bytes, big-endian), then for each time (at most
+ *   TIMES_MAX) its byte offset in it (2) and the time in ms (8, signed).
+ *   The query writes the times in its reader's zone (version 6; 5 wrote
+ *   them into the text in UTC) into the summary, the map's last value,
+ *   by splicing bytes: no decoding.  Entries without times are handed
+ *   out as they are stored.
  *
  *   the record's task index in creation order (list.h: the record
  *   dimension R, active tasks, sort c), before the history since its byte
@@ -67,6 +71,7 @@
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
 #define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
 #define TIME_SHOWN 32 /* "2026-12-01 10:00:30 +05:45", +HH:MM:SS: 29 */
+#define TIMES_HDR_MAX (2 + 2 + TIMES_MAX * 10) /* bin header, payload */
 
 /* ---- summaries ----------------------------------------------------------- */
 
@@ -445,12 +450,21 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	size_t bound = 96 + TL_W_STR(rlen) + TL_W_STR(ev->actor_id.len) +
 		       TL_W_STR(ev->actor_kind.len) + TL_W_STR(36) +
 		       TL_W_STR(ev->type.len) + TL_W_STR(l.len) +
-		       16 + l.ntimes * (9 + TL_W_TIME);
-	uint8_t small[1024], *buf = small;
+		       TIMES_HDR_MAX;
+	uint8_t small[1536], *buf = small;
 	if (bound > sizeof small && !(buf = malloc(bound)))
 		return tl_err_oom(err);
 	uint8_t *p = tl_w_str(buf, record, rlen);
-	p = tl_w_map(p, l.ntimes ? 6 : 5);
+	if (l.ntimes) {
+		uint8_t times[TIMES_HDR_MAX], *q = times;
+		q = tl_w_be(q, l.len, 2);
+		for (size_t i = 0; i < l.ntimes; i++) {
+			q = tl_w_be(q, l.times[i].at, 2);
+			q = tl_w_be(q, (uint64_t)l.times[i].ms, 8);
+		}
+		p = tl_w_bin(p, times, (size_t)(q - times));
+	}
+	p = tl_w_map(p, 5);
 	p = TL_WK(p, "at");
 	p = tl_w_time(p, ev->at_ms);
 	p = TL_WK(p, "actor");
@@ -464,15 +478,7 @@ static int timeline_apply(const tl_view_ctx *vc, const tl_event *ev,
 	p = TL_WK(p, "event");
 	p = tl_w_str(p, ev->type.p, ev->type.len);
 	p = TL_WK(p, "summary");
-	p = tl_w_str(p, l.buf, l.len);
-	if (l.ntimes) { /* last: the query finds entries to finish by it */
-		p = TL_WK(p, "times");
-		p = tl_w_array(p, (uint32_t)(2 * l.ntimes));
-		for (size_t i = 0; i < l.ntimes; i++) {
-			p = tl_w_u64(p, l.times[i].at);
-			p = tl_w_time(p, l.times[i].ms);
-		}
-	}
+	p = tl_w_str(p, l.buf, l.len); /* last: the query splices it */
 	rc = tl_view_put(vc, ENTRIES, key, KEY_LEN, buf, (size_t)(p - buf),
 			 err);
 	if (buf != small)
@@ -635,65 +641,71 @@ static bool entry_split(const MDB_val *v, tl_slice *record,
 	return true;
 }
 
-/* A stored entry with "times" as INTERFACE.md has it (five keys), its
- * summary's times written in zone tz, into *sb (cleared first). */
-static int entry_finish(const uint8_t *doc, size_t len, const char *tz,
-			msgpack_zone *zone, msgpack_sbuffer *sb, tl_err *err)
-{
-	char text[SUMMARY_MAX];
-	msgpack_object o;
-	msgpack_packer pk;
-	size_t off = 0, n = 0, from = 0;
-	int bad = 0;
+/* Room for an entry and its summary's times (an entry is at most about
+ * 1.4 KiB: a summary of 1 KiB, ids of 64 and 36 bytes, a record of 141). */
+#define ENTRY_OUT (2048 + TIMES_MAX * TIME_SHOWN)
 
-	msgpack_zone_clear(zone);
-	msgpack_unpack_return u = tl_mp_unpack(doc, len, &off, zone, &o);
-	if (u == MSGPACK_UNPACK_NOMEM_ERROR)
-		return tl_err_oom(err);
-	const msgpack_object *sum = tl_doc_get(&o, "summary");
-	const msgpack_object *times = tl_doc_get(&o, "times");
-	if (u != MSGPACK_UNPACK_SUCCESS || off != len || !sum ||
-	    sum->type != MSGPACK_OBJECT_STR || !times ||
-	    times->type != MSGPACK_OBJECT_ARRAY ||
-	    times->via.array.size % 2 ||
-	    times->via.array.size > 2 * TIMES_MAX ||
-	    sum->via.str.size + times->via.array.size / 2 * TIME_SHOWN >
-		    sizeof text)
+static uint64_t get_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The entry at doc[0..*len), stored with the times of its summary in
+ * front of it (a msgpack bin; see the top of this file), with those
+ * times written into the summary in zone tz: into out, *doc and *len
+ * pointed at it.  The summary is the map's last value, so this copies
+ * the map up to it, then writes its text with the times spliced in. */
+static int entry_finish(const uint8_t **doc, size_t *len, const char *tz,
+			uint8_t out[ENTRY_OUT], tl_err *err)
+{
+	const uint8_t *d = *doc, *h = d + 2;
+	size_t n = *len, hl;
+	if (n < 2 || d[0] != 0xc4 || (hl = d[1]) < 2 || (hl - 2) % 10 ||
+	    (hl - 2) / 10 > TIMES_MAX || 2 + hl > n)
 		goto corrupt;
-	for (uint32_t i = 0; i < times->via.array.size; i += 2) {
-		const msgpack_object *at = &times->via.array.ptr[i];
-		int64_t ms;
-		if (at->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    at->via.u64 < from || at->via.u64 > sum->via.str.size ||
-		    !tl_mp_time_ms(&times->via.array.ptr[i + 1], &ms))
+	const uint8_t *map = d + 2 + hl;
+	size_t mlen = n - 2 - hl, slen = (size_t)get_be(h, 2);
+	size_t shdr = slen < 32 ? 1 : slen < 256 ? 2 : 3;
+	if (shdr + slen > mlen || mlen > ENTRY_OUT - 3 - TIMES_MAX * TIME_SHOWN)
+		goto corrupt;
+	const uint8_t *str = map + mlen - slen - shdr; /* its header */
+	if (shdr == 1 ? str[0] != (0xa0 | slen)
+	    : shdr == 2 ? str[0] != 0xd9 || str[1] != slen
+			: str[0] != 0xda || get_be(str + 1, 2) != slen)
+		goto corrupt;
+	const uint8_t *text = str + shdr;
+
+	/* The summary with its times, after room for its header. */
+	char *sum = (char *)out + (str - map) + 3;
+	size_t at = 0, from = 0;
+	for (size_t i = 0; i < (hl - 2) / 10; i++) {
+		size_t off = (size_t)get_be(h + 2 + 10 * i, 2);
+		int64_t ms = (int64_t)get_be(h + 4 + 10 * i, 8);
+		if (off < from || off > slen)
 			goto corrupt;
-		memcpy(text + n, sum->via.str.ptr + from, at->via.u64 - from);
-		n += at->via.u64 - from;
-		from = at->via.u64;
-		size_t w = time_text(ms, tz, text + n);
+		memcpy(sum + at, text + from, off - from);
+		at += off - from;
+		from = off;
+		size_t w = time_text(ms, tz, sum + at);
 		if (!w)
 			return tl_err_oom(err);
-		n += w;
+		at += w;
 	}
-	memcpy(text + n, sum->via.str.ptr + from, sum->via.str.size - from);
-	n += sum->via.str.size - from;
+	memcpy(sum + at, text + from, slen - from);
+	at += slen - from;
 
-	msgpack_sbuffer_clear(sb);
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	bad |= msgpack_pack_map(&pk, o.via.map.size - 1);
-	for (uint32_t i = 0; i < o.via.map.size; i++) {
-		const msgpack_object_kv *kv = &o.via.map.ptr[i];
-		if (&kv->val == times)
-			continue;
-		bad |= msgpack_pack_object(&pk, kv->key);
-		if (&kv->val == sum) {
-			bad |= msgpack_pack_str(&pk, n);
-			bad |= msgpack_pack_str_body(&pk, text, n);
-		} else {
-			bad |= msgpack_pack_object(&pk, kv->val);
-		}
-	}
-	return bad ? tl_err_oom(err) : 0;
+	/* The map before the summary, then the summary's header. */
+	size_t head = (size_t)(str - map), nh = at < 32 ? 1 : at < 256 ? 2 : 3;
+	uint8_t *o = (uint8_t *)sum - nh;
+	memcpy(o - head, map, head);
+	tl_w_be(o, nh == 1 ? 0xa0 | at : nh == 2 ? 0xd900 | at : 0xda0000 | at,
+		(int)nh);
+	*doc = o - head;
+	*len = head + nh + at;
+	return 0;
 corrupt:
 	return tl_err_set(err, TL_ESTORAGE, "storage",
 			  "corrupt timeline entry");
@@ -711,8 +723,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	size_t n = 0;
 	uint64_t last = 0;
 	int rc, stop = 0;
-	msgpack_sbuffer sb; /* an entry whose summary quotes times, finished */
-	msgpack_zone *zone = NULL;
+	uint8_t out[ENTRY_OUT]; /* an entry whose summary quotes times */
 
 	if (!dbi)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -721,7 +732,6 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	tl_key_u64(key + 8, has_cursor ? after_inv : HISTORY_MIN);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))
 		return tl_doc_mdb_err(err, rc, "timeline");
-	msgpack_sbuffer_init(&sb);
 	k.mv_size = KEY_LEN;
 	k.mv_data = key;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
@@ -749,25 +759,14 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 					 TL_CURSOR_MAX);
 			break;
 		}
-		if (len && doc[0] == 0x86) { /* fixmap of 6: with "times" */
-			if (!zone && !(zone = msgpack_zone_new(1024))) {
-				rc = tl_err_oom(err);
-				break;
-			}
-			if ((rc = entry_finish(doc, len, rd->tz, zone, &sb,
-					       err)))
-				break;
-			doc = (const uint8_t *)sb.data;
-			len = sb.size;
-		}
+		if (doc[0] == 0xc4 && /* bin: the times of its summary */
+		    (rc = entry_finish(&doc, &len, rd->tz, out, err)))
+			break;
 		stop = fn(arg, doc, len);
 		last = inv;
 		n++;
 	}
 	mdb_cursor_close(c);
-	msgpack_sbuffer_destroy(&sb);
-	if (zone)
-		msgpack_zone_free(zone);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return stop;
 	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "timeline") : rc;
