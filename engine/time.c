@@ -1016,6 +1016,28 @@ static int bad_time(tl_err *err, const char *field, tl_slice text,
 				      "YYYY-MM-DD HH:MM or +3d/-2h/+30m)");
 }
 
+/* True for "YYYY-MM-DD[T ]HH:MM" followed by Z or an offset: RFC 3339
+ * but for its seconds, which it requires. */
+static bool lacks_seconds(tl_slice t)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd";
+	size_t n = sizeof shape - 1;
+	if (t.len < n + 1)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = t.p[i];
+		if (shape[i] == 'd' ? c < '0' || c > '9'
+		    : shape[i] == 'T' ? c != 'T' && c != 't' && c != ' '
+				      : c != shape[i])
+			return false;
+	}
+	tl_slice rest = { t.p + n, t.len - n };
+	if (rest.len == 1)
+		return rest.p[0] == 'Z' || rest.p[0] == 'z';
+	return rest.len == 6 && (rest.p[0] == '+' || rest.p[0] == '-') &&
+	       rest.p[3] == ':';
+}
+
 static int bad_zone(tl_err *err, const char *tz)
 {
 	char quoted[208];
@@ -1051,12 +1073,20 @@ int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 			 * skip is the instant they skip to, a repeated one
 			 * its first occurrence. */
 			int64_t wall = floor_div(ms, MS_PER_SEC);
+			int64_t frac = ms - wall * MS_PER_SEC;
 			if (!(z = zone_get(tz)))
 				return bad_zone(err, tz);
-			ms = zone_first_instant(z, wall) * MS_PER_SEC +
-			     (ms - wall * MS_PER_SEC);
+			int64_t t = zone_first_instant(z, wall);
+			if (t + zone_offset(z, t) != wall)
+				frac = 0; /* skipped: the instant itself */
+			ms = t * MS_PER_SEC + frac;
 		}
 	}
+	if (!ok && lacks_seconds(text))
+		return bad_time(err, field, text,
+				"needs its seconds before Z or an offset "
+				"(RFC 3339: 2026-12-01T10:00:00Z), or no Z "
+				"for the zone's wall clock");
 	if (!ok)
 		return bad_time(err, field, text, NULL);
 	if (ms < TIME_MIN_MS || ms > TIME_MAX_MS)

@@ -979,6 +979,38 @@ Test(history, show_history_for_people_says_what_changed)
 	free(id);
 }
 
+/* Due times in a history for people never read the same when they
+ * differ: seconds when they have some, the offset outside UTC (the
+ * repeated hour of a change of the clocks). */
+Test(history, for_people_tells_due_times_apart)
+{
+	char *id = add_task("r");
+	DO("task", "update", id, "--due", "2026-10-25T02:30:00+02:00");
+	DO("task", "update", id, "--due", "2026-10-25T02:30:00+01:00");
+	DO("task", "update", id, "--due", "2026-10-25T02:30:10.500+01:00");
+	const char *env[] = { "COLUMNS=200", NULL };
+	tu_opts o = { .env = env };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, &o,
+			     (const char *[]){ "--db", ws, "--tz",
+					       "Europe/Berlin", "task", "show",
+					       id, "--history", NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	static const char *const want[] = {
+		"updated: due none \xe2\x86\x92 2026-10-25 02:30 +02:00\n",
+		"updated: due 2026-10-25 02:30 +02:00 \xe2\x86\x92 "
+		"2026-10-25 02:30 +01:00\n",
+		"updated: due 2026-10-25 02:30 +01:00 \xe2\x86\x92 "
+		"2026-10-25 02:30:10 +01:00\n",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		cr_expect(strstr(r.out, want[i]), "no %s in:\n%s", want[i],
+			  r.out);
+	tu_run_release(&r);
+	free(id);
+}
+
 /* For people, a full page ends with the option of the next one. */
 Test(history, log_for_people_names_its_next_page)
 {

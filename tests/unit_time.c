@@ -233,6 +233,16 @@ Test(time, parse_wall_clock_time_across_dst)
 		     "2026-03-29T00:59:59.000Z");
 	expect_parse("2026-03-29 03:00", "Europe/Berlin",
 		     "2026-03-29T01:00:00.000Z");
+	/* the skipped time's milliseconds go with it: 02:59:59.999 is not
+	 * after 03:00:00.500 */
+	expect_parse("2026-03-29 02:59:59.999", "Europe/Berlin",
+		     "2026-03-29T01:00:00.000Z");
+	expect_parse("2026-03-29 03:00:00.500", "Europe/Berlin",
+		     "2026-03-29T01:00:00.500Z");
+	expect_parse("2026-03-29 01:59:59.999", "Europe/Berlin",
+		     "2026-03-29T00:59:59.999Z");
+	expect_parse("2026-10-25 02:30:00.250", "Europe/Berlin",
+		     "2026-10-25T00:30:00.250Z");
 	/* 03:00 CEST -> 02:00 CET on 2026-10-25: 02:30 happens twice */
 	expect_parse("2026-10-25 02:30", "Europe/Berlin",
 		     "2026-10-25T00:30:00.000Z");
@@ -242,8 +252,31 @@ Test(time, parse_wall_clock_time_across_dst)
 	 * 02:00 PDT -> 01:00 PST */
 	expect_parse("2026-03-08 02:30", "America/Los_Angeles",
 		     "2026-03-08T10:00:00.000Z");
+	expect_parse("2026-03-08T02:30:00.500", "America/Los_Angeles",
+		     "2026-03-08T10:00:00.000Z");
 	expect_parse("2026-11-01 01:30", "America/Los_Angeles",
 		     "2026-11-01T08:30:00.000Z");
+}
+
+/* RFC 3339 but for its seconds: refused, saying what is missing. */
+Test(time, parse_names_the_seconds_a_utc_time_lacks)
+{
+	static const char *const bad[] = { "2026-12-01T10:00Z",
+		"2026-12-01 10:00z", "2026-12-01T10:00+01:00",
+		"2026-12-01t10:00-08:00" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tl_err err = { .index = -1 };
+		int64_t v;
+		expect_invalid(bad[i]);
+		tl_time_parse(tl_s(bad[i]), NOW, NULL, "due", &v, &err);
+		cr_expect(strstr(err.message, "needs its seconds before Z"),
+			  "%s: %s", bad[i], err.message);
+	}
+	/* other bad times keep the general message */
+	tl_err err = { .index = -1 };
+	int64_t v;
+	tl_time_parse(tl_s("2026-12-01T10Z"), NOW, NULL, "due", &v, &err);
+	cr_expect(strstr(err.message, "expected RFC 3339"), "%s", err.message);
 }
 
 Test(time, parse_rejects_incomplete_times)

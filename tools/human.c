@@ -480,15 +480,17 @@ void human_member_table(const json_t *items)
 }
 
 /* The ACTOR column of a list of events or timeline entries: as wide as
- * its widest actor id, from 5 ("ACTOR") to 16 columns. */
+ * its widest actor id, from 5 ("ACTOR") to 16 columns in 80, and up to
+ * 64 (a whole member id) in a wider table. */
 static size_t actor_width(const json_t *items)
 {
-	size_t i, w = 5;
+	size_t i, w = 5, most = 16 + (table_width - TABLE_WIDTH);
 	const json_t *e;
 	json_array_foreach(items, i, e)
 		w = max_size(w, text_width(str_or_dash(json_object_get(e,
 							"actor"), "id")));
-	return w > 16 ? 16 : w;
+	most = most > 64 ? 64 : most;
+	return w > most ? most : w;
 }
 
 /* Upcoming tasks as the task table, then the history: AT, ACTOR and as
@@ -589,22 +591,41 @@ void human_marked(const json_t *r)
 
 /* ---- a task's history for people ----------------------------------------- */
 
-/* A value of an event's data as people read it: times on the zone's
- * clock to the minute, statuses and types by their labels ("To Do"), a
- * link as TYPE:ID, a list joined by commas, null as "none", titles and
- * notes quoted. */
+/* A time that an event set, as timeline summaries write it: on the
+ * zone's clock to the minute, to the second when it has seconds, and
+ * outside UTC with the offset ("2026-10-25 02:30 +02:00"), so that two
+ * times a minute or a change of the clocks apart never read the same. */
+static void value_time(const char *t, char out[48])
+{
+	char full[48];
+	full_time(t, full); /* 2026-10-25T02:30:00.000+02:00, ...Z */
+	size_t n = strlen(full);
+	if (n < 24 || full[10] != 'T' || full[19] != '.') {
+		snprintf(out, 48, "%s", full);
+		return;
+	}
+	int k = strncmp(full + 16, ":00", 3) ? 19 : 16;
+	const char *off = full + 23;
+	snprintf(out, 48, "%.10s %.*s%s%s", full, k - 11, full + 11,
+		 *off == 'Z' ? "" : " ", *off == 'Z' ? "" : off);
+}
+
+/* A value of an event's data as people read it: times as value_time
+ * writes them, statuses and types by their labels ("To Do"), a link as
+ * TYPE:ID, a list joined by commas, null as "none", titles and notes
+ * quoted. */
 static void put_value(FILE *f, const char *key, const json_t *v)
 {
 	size_t i;
 	const json_t *x;
-	char when[17];
+	char when[48];
 	size_t kl = strlen(key);
 
 	if (json_is_null(v)) {
 		fputs("none", f);
 	} else if (json_is_string(v) && kl > 3 &&
 		   !strcmp(key + kl - 3, "_at")) {
-		short_time(json_string_value(v), when);
+		value_time(json_string_value(v), when);
 		fputs(when, f);
 	} else if (json_is_string(v) && !strcmp(key, "status")) {
 		fputs(label(json_string_value(v), status_labels), f);
