@@ -1833,6 +1833,16 @@ Test(cli, version_prints_the_library_version)
 	snprintf(want, sizeof want, "tasklog %s\n", TL_VERSION);
 	cr_assert_str_eq(r.out, want);
 	tu_run_release(&r);
+	/* with --json, before or after it: one document */
+	for (int i = 0; i < 2; i++) {
+		const char *words[] = { i ? "--json" : "--version",
+					i ? "--version" : "--json", NULL };
+		cr_assert_eq(tu_exec(&r, NULL, words), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(r.json, "%s", r.out);
+		cr_assert_str_eq(tu_str(r.json, "version"), TL_VERSION);
+		tu_run_release(&r);
+	}
 }
 
 Test(cli, workspace_from_environment_and_default)
@@ -1957,11 +1967,30 @@ Test(cli, help_and_usage_errors)
 	cr_assert(strstr(r.out, "task add"), "%s", r.out);
 	tu_run_release(&r);
 
+	/* no subcommand or command: one error line on stderr (the usage,
+	 * for people, on stdout; with --json the error document) */
 	EXPECT(&r, 1, "task");
-	cr_assert(strstr(r.err, "tasklog: task: missing subcommand"), "%s",
-		  r.err);
+	cr_assert_str_eq(r.err, "tasklog: task: missing subcommand (see "
+				"tasklog task --help)\n");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
+			 "invalid");
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "member", NULL }), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "tasklog: member: missing subcommand (see "
+				"tasklog member --help)\n");
+	cr_assert(strstr(r.out, "member add"), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "task", NULL }), 0);
+	cr_assert_eq(r.status, 1);
 	/* each synopsis whole, not its first line */
-	cr_assert(strstr(r.err, "[--tag T]... [--id UUID]"), "%s", r.err);
+	cr_assert(strstr(r.out, "[--tag T]... [--id UUID]"), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ NULL }), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(!strncmp(r.out, "usage: tasklog", 14), "%s", r.out);
+	cr_assert_str_eq(r.err, "tasklog: command: missing (see tasklog "
+				"--help)\n");
 	tu_run_release(&r);
 	/* --json and no command: the error as a document too */
 	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--json", NULL }), 0);
@@ -1971,7 +2000,8 @@ Test(cli, help_and_usage_errors)
 			 "invalid");
 	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
 			 "command");
-	cr_assert(strstr(r.err, "tasklog: command: missing"), "%s", r.err);
+	cr_assert_str_eq(r.err, "tasklog: command: missing (see tasklog "
+				"--help)\n");
 	tu_run_release(&r);
 	EXPECT(&r, 1, "frob");
 	cr_assert(tu_err_names(&r, "frob"), "%s", r.err);

@@ -2592,24 +2592,23 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	c->json = has(c, O_JSON);
 
 	if (!c->cmd) {
+		/* The usage for people on stdout (not with --json, which
+		 * asked for one document: the error's); a missing command
+		 * is an error of one line on stderr, as every error is. */
+		if (group && (has(c, O_HELP) || !c->json))
+			print_group_usage(stdout, group);
+		else if (!group && (has(c, O_HELP) || !c->json))
+			fputs(overall_usage, stdout);
+		if (has(c, O_HELP)) {
+			*status = 0;
+			return 1;
+		}
 		if (group) {
-			print_group_usage(has(c, O_HELP) ? stdout : stderr,
-					  group);
-			if (has(c, O_HELP)) {
-				*status = 0;
-				return 1;
-			}
 			snprintf(c->subject, sizeof c->subject, "%s", group);
-			return usage_error(c, NULL, "missing subcommand");
+			return usage_error(c, NULL, "missing subcommand (see "
+					   "tasklog %s --help)", group);
 		}
-		if (c->json && !has(c, O_HELP)) {
-			/* --json asked for a document: the error one */
-			fputs(overall_usage, stderr);
-			return usage_error(c, "command", "missing (see tasklog --help)");
-		}
-		fputs(overall_usage, stdout);
-		*status = has(c, O_HELP) ? 0 : 1;
-		return 1;
+		return usage_error(c, "command", "missing (see tasklog --help)");
 	}
 	if (has(c, O_HELP)) {
 		fputs(c->cmd->usage, stdout);
@@ -2902,8 +2901,18 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	table_width();
-	if (argc == 2 && !strcmp(argv[1], "--version")) {
-		printf("tasklog %s\n", tl_version());
+	/* --version, alone or with --json: {"version":"0.3.12"} */
+	bool version = argc == 2 && !strcmp(argv[1], "--version");
+	bool version_json = argc == 3 &&
+			    ((!strcmp(argv[1], "--version") &&
+			      !strcmp(argv[2], "--json")) ||
+			     (!strcmp(argv[1], "--json") &&
+			      !strcmp(argv[2], "--version")));
+	if (version || version_json) {
+		if (version_json)
+			printf("{\"version\":\"%s\"}\n", tl_version());
+		else
+			printf("tasklog %s\n", tl_version());
 		if (!fflush(stdout))
 			return 0;
 		fprintf(stderr, "tasklog: writing the standard output: %s\n",
