@@ -555,6 +555,102 @@ Test(timeline, verify_finds_an_altered_summary)
 	cr_expect_gt(n, 0, "verify found %d problems", n);
 }
 
+/* The stored value of the one history entry of a workspace with one task
+ * event, into *out (malloc'd); the workspace is closed. */
+static size_t only_entry(uint8_t **out)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	vt_close();
+	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	/* the history sorts after the record's index (byte 8: ~seq) */
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+	*out = malloc(v.mv_size);
+	memcpy(*out, v.mv_data, v.mv_size);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return v.mv_size;
+}
+
+/* Put value as that entry's, then read the timeline: its return code. */
+static int read_with_entry(const uint8_t *value, size_t n)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+	MDB_val nv = { n, (void *)value };
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	vt_open();
+	page *p = calloc(1, sizeof *p);
+	tl_err err;
+	int rc = timeline_at(VT_T0 + VT_DAY, "lead:12", 0, NULL, p, &err);
+	if (rc)
+		cr_assert_str_eq(err.message, "corrupt timeline entry");
+	page_free(p);
+	vt_close();
+	return rc;
+}
+
+/* The times in front of an entry are read from storage: a damaged one is
+ * a storage error, never a read past the entry. */
+Test(timeline, a_damaged_times_header_is_a_storage_error)
+{
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		       .link = tl_s("lead:12"),
+		       .due = tl_s("2026-12-01T10:00:00Z") };
+	vt_exec(NULL, VT_T0, &add, NULL);
+	uint8_t *good, *bad;
+	size_t n = only_entry(&good);
+	/* "lead:12" (a fixstr of 7), then the bin of the times */
+	cr_assert_eq(good[8], 0xc4, "no times in front of the entry");
+	cr_assert_eq(good[9], 12, "one time: 2 + 10 bytes");
+	bad = malloc(n);
+	static const struct {
+		size_t at;
+		uint8_t value;
+	} damage[] = {
+		{ 9, 11 },   /* not 2 + 10k bytes */
+		{ 9, 200 },  /* longer than the entry */
+		{ 9, 32 },   /* three times */
+		{ 10, 0xff }, /* a summary longer than the entry */
+		{ 11, 0 },   /* a summary shorter than what is stored */
+		{ 12, 0xff }, /* a time's offset past the summary */
+	};
+	for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+		memcpy(bad, good, n);
+		bad[damage[i].at] = damage[i].value;
+		cr_expect_eq(read_with_entry(bad, n), TL_ESTORAGE, "[%zu]", i);
+	}
+	/* cut short anywhere */
+	for (size_t m = 9; m < n; m++)
+		cr_expect_neq(read_with_entry(good, m), 0, "%zu bytes", m);
+	/* any byte of the header changed: an error or an answer, no crash
+	 * (the sanitizers' run checks the reads) */
+	for (size_t i = 8; i < 22; i++)
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(bad, good, n);
+			bad[i] ^= (uint8_t)(1 << bit);
+			int rc = read_with_entry(bad, n);
+			cr_expect(rc == 0 || rc == TL_ESTORAGE, "%d", rc);
+		}
+	cr_expect_eq(read_with_entry(good, n), 0);
+	free(good);
+	free(bad);
+}
+
 /* ---- a random history ---------------------------------------------------- */
 
 static const char *const records[] = { "lead:1", "lead:2", "contact:1",
