@@ -304,12 +304,13 @@ Test(timeline_cli, tables_take_the_width_of_columns)
 }
 
 /* Two long actor ids that 80 columns cut alike are whole in a wider
- * table. */
+ * table, and so is a long assignee in the task table. */
 Test(timeline_cli, a_wide_table_shows_whole_actor_ids)
 {
 	DO("member", "add", "sales.team.north.1", "--name", "N1");
 	DO("member", "add", "sales.team.north.2", "--name", "N2");
-	char *id = add("sales.team.north.1", "T", "lead:6", NULL, NULL);
+	char *id = add("sales.team.north.1", "T", "lead:6", "+1d",
+		       "sales.team.north.2");
 	DO("--as", "sales.team.north.2", "task", "tag", id, "x");
 	for (int wide = 0; wide < 2; wide++) {
 		const char *env[] = { wide ? "COLUMNS=120" : "COLUMNS", NULL };
@@ -322,6 +323,9 @@ Test(timeline_cli, a_wide_table_shows_whole_actor_ids)
 		cr_assert_eq(r.status, 0, "%s", r.err);
 		bool whole = strstr(r.out, "sales.team.north.1 ") &&
 			     strstr(r.out, "sales.team.north.2 ");
+		cr_expect_eq(whole, wide, "%s", r.out);
+		/* the Upcoming table: the assignee */
+		whole = strstr(r.out, "  sales.team.north.2  T\n") != NULL;
 		cr_expect_eq(whole, wide, "%s", r.out);
 		tu_run_release(&r);
 	}

@@ -423,8 +423,11 @@ void human_task_table(const json_t *items, const char *next)
 		w_who = max_size(w_who,
 				 text_width(str_or_dash(t, "assignee")));
 	}
-	if (w_who > ASSIGNEE_WIDTH_MAX)
-		w_who = ASSIGNEE_WIDTH_MAX;
+	/* 12 columns in 80, up to a whole member id (64) in a wider table */
+	size_t most = ASSIGNEE_WIDTH_MAX + (table_width - TABLE_WIDTH);
+	most = most > 64 ? 64 : most;
+	if (w_who > most)
+		w_who = most;
 	used = (8 + 2) + (w_due + 2) + (w_status + 2) + (w_type + 2) +
 	       (w_who + 2);
 	w_title = title_width(used);
