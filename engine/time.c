@@ -1034,8 +1034,13 @@ static bool lacks_seconds(tl_slice t)
 	tl_slice rest = { t.p + n, t.len - n };
 	if (rest.len == 1)
 		return rest.p[0] == 'Z' || rest.p[0] == 'z';
-	return rest.len == 6 && (rest.p[0] == '+' || rest.p[0] == '-') &&
-	       rest.p[3] == ':';
+	if (rest.len != 6 || (rest.p[0] != '+' && rest.p[0] != '-') ||
+	    rest.p[3] != ':')
+		return false;
+	for (size_t i = 1; i < 6; i++)
+		if (i != 3 && (rest.p[i] < '0' || rest.p[i] > '9'))
+			return false;
+	return true;
 }
 
 static int bad_zone(tl_err *err, const char *tz)

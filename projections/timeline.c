@@ -45,7 +45,8 @@
  * A record's entries are one contiguous key range, newest first, so a page
  * costs one cursor walk of its own length whatever the size of the view.
  * The record text in front of the entry tells hash collisions apart; the
- * entry after it is handed to callers as it is stored.  A task's link
+ * entry after it is handed to callers as it is stored, but for the times
+ * that the query writes into a summary that quotes some.  A task's link
  * never changes, so each event goes to the record of the task after it.
  * An entry is made only from the event and the task states before and
  * after it: a rebuild writes the same bytes.
@@ -70,7 +71,7 @@
 #define SUMMARY_MAX 1024
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
 #define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
-#define TIME_SHOWN 32 /* "2026-12-01 10:00:30 +05:45", +HH:MM:SS: 29 */
+#define TIME_SHOWN 40 /* "2026-12-01 10:00:30.500 +05:45", +HH:MM:SS: 33 */
 #define TIMES_HDR_MAX (2 + 2 + TIMES_MAX * 10) /* bin header, payload */
 
 /* ---- summaries ----------------------------------------------------------- */
@@ -109,10 +110,10 @@ static void cut(line *l)
 
 static void put(line *l, const char *p, size_t n)
 {
-	/* 4: "..." and NUL; and room for the times to come */
-	size_t room = sizeof l->buf - 4 - l->len - l->ntimes * TIME_SHOWN;
 	if (l->full)
 		return;
+	/* 4: "..." and NUL; and room for the times to come */
+	size_t room = sizeof l->buf - 4 - l->len - l->ntimes * TIME_SHOWN;
 	if (n > room) {
 		n = utf8_cut(p, n, room);
 		memcpy(l->buf + l->len, p, n);
@@ -146,35 +147,37 @@ static void put_time(line *l, bool has, int64_t ms)
 		puts_(l, "none");
 		return;
 	}
-	if (l->full || l->ntimes == TIMES_MAX)
+	if (l->full)
 		return;
-	if (sizeof l->buf - 4 - l->len - l->ntimes * TIME_SHOWN < TIME_SHOWN) {
-		cut(l);
+	if (l->ntimes == TIMES_MAX ||
+	    sizeof l->buf - 4 - l->len - l->ntimes * TIME_SHOWN < TIME_SHOWN) {
+		cut(l); /* no room, or more times than an entry holds */
 		return;
 	}
 	l->times[l->ntimes].at = l->len;
 	l->times[l->ntimes++].ms = ms;
 }
 
-/* A time for people in zone tz, as much as is needed: "2026-12-01 10:00
- * UTC", "2026-12-01 11:00:30 +01:00" (seconds when it has some; the
- * event holds the exact time).  A zone this host lacks gives UTC.
- * Returns the length, at most TIME_SHOWN - 1, or 0 when memory ran out
- * (reading the zone). */
+/* A time for people in zone tz (a zone of this host: see history()), as
+ * much as is needed: "2026-12-01 10:00 UTC", "2026-12-01 11:00:30
+ * +01:00", "... 11:00:30.250 +01:00" (seconds, milliseconds, when it has
+ * some).  Returns the length, at most TIME_SHOWN - 1, or 0 when memory
+ * ran out (reading the zone). */
 static size_t time_text(int64_t ms, const char *tz, char out[TIME_SHOWN])
 {
 	char b[48]; /* 2026-12-01T10:00:00.000Z, ...000+01:00[:SS] */
 	if (tl_time_format_zone(ms, tz, b) == TL_ESTORAGE)
 		return 0;
 	size_t n = strlen(b);
-	if (n < 24 || b[4] != '-' || b[10] != 'T' || b[23] == 0 ||
-	    n - 23 > 9) { /* a year past 9999: as it is */
+	if (n < 24 || b[4] != '-' || b[10] != 'T' || n - 23 > 9) {
+		/* a year past 9999: as it is */
 		n = n < TIME_SHOWN - 1 ? n : TIME_SHOWN - 1;
 		memcpy(out, b, n);
 		out[n] = 0;
 		return n;
 	}
-	size_t k = memcmp(b + 16, ":00", 3) ? 19 : 16;
+	size_t k = memcmp(b + 19, ".000", 4) ? 23
+		   : memcmp(b + 16, ":00", 3) ? 19 : 16;
 	memcpy(out, b, k);
 	out[10] = ' ';
 	if (b[23] == 'Z') {
@@ -641,8 +644,9 @@ static bool entry_split(const MDB_val *v, tl_slice *record,
 	return true;
 }
 
-/* Room for an entry and its summary's times (an entry is at most about
- * 1.4 KiB: a summary of 1 KiB, ids of 64 and 36 bytes, a record of 141). */
+/* Room for an entry and its summary's times (the map after the record
+ * text is at most about 1.2 KiB: a summary of 1 KiB, ids of 64 and 36
+ * bytes, an event type). */
 #define ENTRY_OUT (2048 + TIMES_MAX * TIME_SHOWN)
 
 static uint64_t get_be(const uint8_t *p, int n)
@@ -661,11 +665,12 @@ static uint64_t get_be(const uint8_t *p, int n)
 static int entry_finish(const uint8_t **doc, size_t *len, const char *tz,
 			uint8_t out[ENTRY_OUT], tl_err *err)
 {
-	const uint8_t *d = *doc, *h = d + 2;
+	const uint8_t *d = *doc, *h;
 	size_t n = *len, hl;
 	if (n < 2 || d[0] != 0xc4 || (hl = d[1]) < 2 || (hl - 2) % 10 ||
 	    (hl - 2) / 10 > TIMES_MAX || 2 + hl > n)
 		goto corrupt;
+	h = d + 2;
 	const uint8_t *map = d + 2 + hl;
 	size_t mlen = n - 2 - hl, slen = (size_t)get_be(h, 2);
 	size_t shdr = slen < 32 ? 1 : slen < 256 ? 2 : 3;
@@ -711,6 +716,19 @@ corrupt:
 			  "corrupt timeline entry");
 }
 
+/* The zone of a page's times: the reader's, or UTC when this host lacks
+ * it (as the command line's output for people does), looked up once for
+ * the page rather than failing to open its file at every time. */
+static int page_zone(const tl_reader *rd, const char **tz, tl_err *err)
+{
+	char probe[48];
+	int rc = tl_time_format_zone(0, rd->tz, probe);
+	if (rc == TL_ESTORAGE)
+		return tl_err_oom(err);
+	*tz = rc ? "UTC" : rd->tz;
+	return 0;
+}
+
 /* History entries of the record after the cursor, newest first. */
 static int history(tl_reader *rd, tl_slice record, size_t limit,
 		   bool has_cursor, uint64_t after_inv, tl_doc_fn fn,
@@ -724,6 +742,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	uint64_t last = 0;
 	int rc, stop = 0;
 	uint8_t out[ENTRY_OUT]; /* an entry whose summary quotes times */
+	const char *tz = NULL;  /* their zone, looked up at the first */
 
 	if (!dbi)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -759,9 +778,12 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 					 TL_CURSOR_MAX);
 			break;
 		}
-		if (doc[0] == 0xc4 && /* bin: the times of its summary */
-		    (rc = entry_finish(&doc, &len, rd->tz, out, err)))
-			break;
+		if (doc[0] == 0xc4) { /* bin: the times of its summary */
+			if (!tz && (rc = page_zone(rd, &tz, err)))
+				break;
+			if ((rc = entry_finish(&doc, &len, tz, out, err)))
+				break;
+		}
 		stop = fn(arg, doc, len);
 		last = inv;
 		n++;

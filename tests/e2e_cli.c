@@ -1002,7 +1002,7 @@ Test(history, for_people_tells_due_times_apart)
 		"updated: due 2026-10-25 02:30 +02:00 \xe2\x86\x92 "
 		"2026-10-25 02:30 +01:00\n",
 		"updated: due 2026-10-25 02:30 +01:00 \xe2\x86\x92 "
-		"2026-10-25 02:30:10 +01:00\n",
+		"2026-10-25 02:30:10.500 +01:00\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		cr_expect(strstr(r.out, want[i]), "no %s in:\n%s", want[i],

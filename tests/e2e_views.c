@@ -223,11 +223,60 @@ Test(timeline_cli, prints_columns_for_people)
  * the workspace's; a workspace of timeline view 5 (which wrote them in
  * UTC) is rebuilt at its first open. */
 static void set_view_version(const char *name, uint32_t ver);
+static MDB_txn *raw_begin(MDB_env **env, const char *name, MDB_dbi *dbi);
+static void raw_commit(MDB_env *env, MDB_txn *txn);
+
+/* Turn the newest history entry of the workspace's timeline (its only
+ * one) back into the shape of view version 5: no times in front of it,
+ * its summary's text `summary` (times written in, in UTC). */
+static void entry_as_v5(const char *summary)
+{
+	MDB_env *env;
+	MDB_dbi meta, dbi;
+	MDB_cursor *c;
+	MDB_txn *txn = raw_begin(&env, "meta", &meta);
+	MDB_val k = { 13, "view:timeline" }, v;
+	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+	const uint8_t *g = (const uint8_t *)v.mv_data + 4;
+	char name[64];
+	snprintf(name, sizeof name, "v.timeline.%u.entries",
+		 (unsigned)g[0] << 24 | (unsigned)g[1] << 16 |
+			 (unsigned)g[2] << 8 | g[3]);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0, "%s", name);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+	const uint8_t *p = v.mv_data;
+	size_t rec = 1 + (p[0] & 0x1f); /* "lead:3", a fixstr */
+	cr_assert_eq(p[rec], 0xc4, "no times in front of the entry");
+	size_t hl = p[rec + 1], slen = (size_t)p[rec + 2] << 8 | p[rec + 3];
+	size_t map = rec + 2 + hl, head = v.mv_size - map - slen - 1;
+	cr_assert_lt(slen, 32, "a fixstr summary");
+	size_t n = strlen(summary);
+	uint8_t buf[512];
+	cr_assert_lt(rec + head + 1 + n, sizeof buf);
+	memcpy(buf, p, rec);
+	memcpy(buf + rec, p + map, head); /* the map up to its summary */
+	buf[rec + head] = (uint8_t)(0xd9);
+	buf[rec + head + 1] = (uint8_t)n;
+	memcpy(buf + rec + head + 2, summary, n);
+	MDB_val nv = { rec + head + 2 + n, buf };
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
+	raw_commit(env, txn);
+}
 
 Test(timeline_cli, writes_summary_times_in_the_reader_s_zone)
 {
 	tu_run r;
 	free(add("admin", "Call", "lead:3", "2026-03-05T10:00:00Z", NULL));
+	/* a workspace of view 5: rebuilt at its first open */
+	entry_as_v5("Created task \"Call\" due 2026-03-05 10:00 UTC");
+	OK(&r, "--tz", "Europe/Berlin", "timeline", "lead:3");
+	cr_assert_str_eq(tu_str(json_array_get(json_object_get(r.json, "items"),
+					       0), "summary"),
+			 "Created task \"Call\" due 2026-03-05 10:00 UTC",
+			 "the view 5 entry is read as it is");
+	tu_run_release(&r);
 	set_view_version("timeline", 5);
 
 	OK(&r, "--tz", "Europe/Berlin", "timeline", "lead:3");
@@ -299,6 +348,37 @@ Test(timeline_cli, tables_take_the_width_of_columns)
 		bool whole = strstr(r.out, "due 2026-03-05 10:00 UTC, assigned "
 					   "to alice\n") != NULL;
 		cr_expect_eq(whole, i == 0, "%s:\n%s", cases[i].env, r.out);
+		tu_run_release(&r);
+	}
+}
+
+/* Without $COLUMNS, a terminal's width (script(1) gives one, stty sets
+ * its size); a terminal under 80 columns still gets 80. */
+Test(timeline_cli, tables_take_the_width_of_the_terminal)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	char title[61];
+	memset(title, 't', 60);
+	title[60] = 0;
+	free(add("admin", title, "lead:5", "2026-03-05T10:00:00Z", "alice"));
+	for (int wide = 0; wide < 2; wide++) {
+		char cmd[2048];
+		snprintf(cmd, sizeof cmd,
+			 "script -qec \"stty cols %d rows 40; '%s' --db '%s' "
+			 "--now %s timeline lead:5\" /dev/null",
+			 wide ? 160 : 60, tu_bin(), ws, T0);
+		const char *const argv[] = { "-c", cmd, NULL };
+		tu_opts o = { .bin = "/bin/sh" };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o, argv), 0);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		bool whole = strstr(r.out, "due 2026-03-05 10:00 UTC, assigned "
+					   "to alice\r\n") != NULL;
+		cr_expect_eq(whole, wide, "%s", r.out);
+		/* the line ends are the terminal's \r\n */
+		size_t w = widest(r.out);
+		cr_expect_eq(w, wide ? 155 : 81, "%zu wide:\n%s", w, r.out);
 		tu_run_release(&r);
 	}
 }

@@ -273,10 +273,16 @@ Test(time, parse_names_the_seconds_a_utc_time_lacks)
 			  "%s: %s", bad[i], err.message);
 	}
 	/* other bad times keep the general message */
-	tl_err err = { .index = -1 };
-	int64_t v;
-	tl_time_parse(tl_s("2026-12-01T10Z"), NOW, NULL, "due", &v, &err);
-	cr_expect(strstr(err.message, "expected RFC 3339"), "%s", err.message);
+	static const char *const other[] = { "2026-12-01T10Z",
+		"2026-12-01T10:00+xx:yy", "2026-12-01T10:00+0100" };
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+		tl_err err = { .index = -1 };
+		int64_t v;
+		expect_invalid(other[i]);
+		tl_time_parse(tl_s(other[i]), NOW, NULL, "due", &v, &err);
+		cr_expect(strstr(err.message, "expected RFC 3339"), "%s: %s",
+			  other[i], err.message);
+	}
 }
 
 Test(time, parse_rejects_incomplete_times)

@@ -110,11 +110,11 @@ Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
 		  "assigned to alice" },
 		{ "task.updated", "admin",
 		  "Changed title from \"Call Bob\" to \"Call Robert\"; due from "
-		  "2026-12-01 10:00 UTC to 2026-12-02 10:00:30 UTC" },
+		  "2026-12-01 10:00 UTC to 2026-12-02 10:00:30.250 UTC" },
 		{ "task.updated", "admin", "Changed notes (added)" },
 		{ "task.updated", "admin",
 		  "Changed type from call to email; due from "
-		  "2026-12-02 10:00:30 UTC to none" },
+		  "2026-12-02 10:00:30.250 UTC to none" },
 		{ "task.assigned", "alice", "Assigned to bob (was alice)" },
 		{ "task.assigned", "admin", "Unassigned (was bob)" },
 		{ "task.assigned", "admin", "Assigned to alice" },
@@ -259,6 +259,9 @@ Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
 	/* Winter to summer time in Berlin, with seconds. */
 	tl_cmd up = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
 		      .due = tl_s("2027-07-01T10:00:30Z") };
+	/* a change of milliseconds alone reads as one */
+	tl_cmd up2 = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		       .due = tl_s("2027-07-01T10:00:30.250Z") };
 	vt_exec(NULL, VT_T0 + 1, &up, NULL);
 
 	static const struct {
@@ -280,6 +283,11 @@ Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
 		cr_expect_str_eq(s, cases[i].want, "%s", cases[i].tz);
 		free(s);
 	}
+	vt_exec(NULL, VT_T0 + 2, &up2, NULL);
+	char *s = summary_in("lead:7", "Asia/Kathmandu");
+	cr_expect_str_eq(s, "Changed due from 2027-07-01 15:45:30 +05:45 to "
+			    "2027-07-01 15:45:30.250 +05:45");
+	free(s);
 	/* What is stored does not depend on who read it: a rebuild writes
 	 * the same bytes. */
 	cr_assert_eq(vt_verify(), 0);
@@ -623,7 +631,7 @@ Test(timeline, a_damaged_times_header_is_a_storage_error)
 		uint8_t value;
 	} damage[] = {
 		{ 9, 11 },   /* not 2 + 10k bytes */
-		{ 9, 200 },  /* longer than the entry */
+		{ 9, 22 },   /* two times, the second of the map's bytes */
 		{ 9, 32 },   /* three times */
 		{ 10, 0xff }, /* a summary longer than the entry */
 		{ 11, 0 },   /* a summary shorter than what is stored */
@@ -634,7 +642,7 @@ Test(timeline, a_damaged_times_header_is_a_storage_error)
 		bad[damage[i].at] = damage[i].value;
 		cr_expect_eq(read_with_entry(bad, n), TL_ESTORAGE, "[%zu]", i);
 	}
-	/* cut short anywhere */
+	/* cut short anywhere (a header longer than what is left too) */
 	for (size_t m = 9; m < n; m++)
 		cr_expect_neq(read_with_entry(good, m), 0, "%zu bytes", m);
 	/* any byte of the header changed: an error or an answer, no crash

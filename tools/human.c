@@ -594,10 +594,11 @@ void human_marked(const json_t *r)
 
 /* ---- a task's history for people ----------------------------------------- */
 
-/* A time that an event set, as timeline summaries write it: on the
- * zone's clock to the minute, to the second when it has seconds, and
- * outside UTC with the offset ("2026-10-25 02:30 +02:00"), so that two
- * times a minute or a change of the clocks apart never read the same. */
+/* A time that an event set, much as timeline summaries write it: on the
+ * zone's clock to the minute, to the second or the millisecond when it
+ * has some, and outside UTC with the offset ("2026-10-25 02:30 +02:00";
+ * in UTC without a suffix, the heading says it), so that two different
+ * times never read the same, across a change of the clocks too. */
 static void value_time(const char *t, char out[48])
 {
 	char full[48];
@@ -607,7 +608,8 @@ static void value_time(const char *t, char out[48])
 		snprintf(out, 48, "%s", full);
 		return;
 	}
-	int k = strncmp(full + 16, ":00", 3) ? 19 : 16;
+	int k = strncmp(full + 19, ".000", 4) ? 23
+		: strncmp(full + 16, ":00", 3) ? 19 : 16;
 	const char *off = full + 23;
 	snprintf(out, 48, "%.10s %.*s%s%s", full, k - 11, full + 11,
 		 *off == 'Z' ? "" : " ", *off == 'Z' ? "" : off);

@@ -2595,10 +2595,12 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 		/* The usage for people on stdout (not with --json, which
 		 * asked for one document: the error's); a missing command
 		 * is an error of one line on stderr, as every error is. */
-		if (group && (has(c, O_HELP) || !c->json))
-			print_group_usage(stdout, group);
-		else if (!group && (has(c, O_HELP) || !c->json))
-			fputs(overall_usage, stdout);
+		if (has(c, O_HELP) || !c->json) {
+			if (group)
+				print_group_usage(stdout, group);
+			else
+				fputs(overall_usage, stdout);
+		}
 		if (has(c, O_HELP)) {
 			*status = 0;
 			return 1;
@@ -2869,7 +2871,7 @@ static bool std_fds_open(void)
 
 /* Tables for people as wide as $COLUMNS says, else as the terminal
  * that stdout is, else 80 columns (never fewer). */
-static void table_width(void)
+static void set_table_width(void)
 {
 	const char *cols = getenv("COLUMNS");
 	struct winsize ws;
@@ -2900,7 +2902,7 @@ int main(int argc, char **argv)
 	/* Character classes only (display widths of text in tables);
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
-	table_width();
+	set_table_width();
 	/* --version, alone or with --json: {"version":"0.3.12"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
