@@ -509,6 +509,30 @@ Test(timeline, rebuild_gives_the_same_entries_as_appending)
 	page_free(again);
 }
 
+/* The workspace closed, a cursor at the last key of the timeline's
+ * entries (its oldest history entry: the history sorts after the
+ * records' task index, byte 8 being ~seq) and that key and value. */
+static MDB_cursor *last_entry(MDB_env **env, MDB_txn **txn, MDB_val *k,
+			      MDB_val *v)
+{
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	if (vt_db)
+		vt_close();
+	vt_raw_open("timeline", "entries", env, txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(*txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, k, v, MDB_LAST), 0);
+	return c;
+}
+
+/* Commit what was done at the cursor, and close. */
+static void entry_done(MDB_env *env, MDB_txn *txn, MDB_cursor *c)
+{
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
 Test(timeline, verify_finds_a_deleted_entry)
 {
 	history_mix();
@@ -537,25 +561,18 @@ Test(timeline, verify_finds_a_deleted_entry)
 Test(timeline, verify_finds_an_altered_summary)
 {
 	history_mix();
-	vt_close();
 
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *c;
 	MDB_val k, v;
-	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
-	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+	MDB_cursor *c = last_entry(&env, &txn, &k, &v);
 	uint8_t *copy = malloc(v.mv_size);
 	memcpy(copy, v.mv_data, v.mv_size);
 	copy[v.mv_size - 1] ^= 1; /* the summary's last letter */
 	MDB_val nv = { v.mv_size, copy };
 	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
 	free(copy);
-	mdb_cursor_close(c);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	entry_done(env, txn, c);
 
 	vt_open();
 	tl_err err = { 0 };
@@ -569,19 +586,11 @@ static size_t only_entry(uint8_t **out)
 {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *c;
 	MDB_val k, v;
-	vt_close();
-	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
-	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-	/* the history sorts after the record's index (byte 8: ~seq) */
-	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+	MDB_cursor *c = last_entry(&env, &txn, &k, &v);
 	*out = malloc(v.mv_size);
 	memcpy(*out, v.mv_data, v.mv_size);
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
+	entry_done(env, txn, c);
 	return v.mv_size;
 }
 
@@ -590,17 +599,11 @@ static int read_with_entry(const uint8_t *value, size_t n)
 {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *c;
 	MDB_val k, v;
-	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
-	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
+	MDB_cursor *c = last_entry(&env, &txn, &k, &v);
 	MDB_val nv = { n, (void *)value };
 	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
-	mdb_cursor_close(c);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	entry_done(env, txn, c);
 	vt_open();
 	page *p = calloc(1, sizeof *p);
 	tl_err err;
