@@ -1015,8 +1015,9 @@ int tl_task_ref_parse(tl_slice s, uint8_t id[16], tl_id_suffix *sx,
 		return 0;
 	}
 	return tl_err_set(err, TL_EINVALID, "id",
-			  "'%s' is not a UUID nor the end of one (at least 6 "
-			  "hex digits)",
+			  "'%s' is not a UUID nor the end of one (its last "
+			  "6 or more characters, with its dashes where it "
+			  "has them: 8-4-4-4-12 hex digits)",
 			  tl_quote(s, q, sizeof q));
 }
 

@@ -1043,6 +1043,22 @@ static bool lacks_seconds(tl_slice t)
 	return true;
 }
 
+/* True for text that begins with a date's shape, YYYY-MM-DD (then
+ * nothing or a time), whose month or day does not exist. */
+static bool not_a_day(tl_slice t)
+{
+	struct scan s = { t.p, 10, 0 };
+	int64_t days;
+	if (t.len < 10 || (t.len > 10 && t.p[10] != 'T' && t.p[10] != 't' &&
+			   t.p[10] != ' '))
+		return false;
+	for (size_t i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? t.p[i] != '-'
+				     : t.p[i] < '0' || t.p[i] > '9')
+			return false;
+	return !scan_date(&s, &days);
+}
+
 static int bad_zone(tl_err *err, const char *tz)
 {
 	char quoted[208];
@@ -1066,7 +1082,10 @@ int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 	} else if (s.len == 10) {
 		ok = scan_date(&s, &days);
 		if (!ok)
-			return bad_time(err, field, text, NULL);
+			return bad_time(err, field, text,
+					not_a_day(text)
+						? "is not a day of the calendar"
+						: NULL);
 		if (!(z = zone_get(tz)))
 			return bad_zone(err, tz);
 		ms = zone_day_start(z, days) * MS_PER_SEC;
@@ -1087,6 +1106,9 @@ int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 			ms = t * MS_PER_SEC + frac;
 		}
 	}
+	if (!ok && not_a_day(text))
+		return bad_time(err, field, text,
+				"is not a day of the calendar");
 	if (!ok && lacks_seconds(text))
 		return bad_time(err, field, text,
 				"needs its seconds before Z or an offset "

@@ -71,7 +71,7 @@
 #define SUMMARY_MAX 1024
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
 #define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
-#define TIME_SHOWN 40 /* "2026-12-01 10:00:30.500 +05:45", +HH:MM:SS: 33 */
+#define TIME_SHOWN 32 /* "2026-12-01 10:00:30 +05:45", +HH:MM:SS: 29 */
 #define TIMES_HDR_MAX (2 + 2 + TIMES_MAX * 10) /* bin header, payload */
 
 /* ---- summaries ----------------------------------------------------------- */
@@ -160,9 +160,10 @@ static void put_time(line *l, bool has, int64_t ms)
 
 /* A time for people in zone tz (a zone of this host: see history()), as
  * much as is needed: "2026-12-01 10:00 UTC", "2026-12-01 11:00:30
- * +01:00", "... 11:00:30.250 +01:00" (seconds, milliseconds, when it has
- * some).  Returns the length, at most TIME_SHOWN - 1, or 0 when memory
- * ran out (reading the zone). */
+ * +01:00" (seconds when it has some; not the milliseconds, which a
+ * relative due time such as +2d always has: the event holds them).
+ * Returns the length, at most TIME_SHOWN - 1, or 0 when memory ran out
+ * (reading the zone). */
 static size_t time_text(int64_t ms, const char *tz, char out[TIME_SHOWN])
 {
 	char b[48]; /* 2026-12-01T10:00:00.000Z, ...000+01:00[:SS] */
@@ -176,8 +177,7 @@ static size_t time_text(int64_t ms, const char *tz, char out[TIME_SHOWN])
 		out[n] = 0;
 		return n;
 	}
-	size_t k = memcmp(b + 19, ".000", 4) ? 23
-		   : memcmp(b + 16, ":00", 3) ? 19 : 16;
+	size_t k = memcmp(b + 16, ":00", 3) ? 19 : 16;
 	memcpy(out, b, k);
 	out[10] = ' ';
 	if (b[23] == 'Z') {

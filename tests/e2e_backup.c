@@ -165,6 +165,9 @@ Test(backup_cli, copies_a_workspace_that_answers_as_the_original)
 	snprintf(want, sizeof want, "copied %lld events (up to seq %lld) into "
 		 "%s/data.mdb: ", events, events, to2);
 	cr_assert(!strncmp(r.out, want, strlen(want)), "%s", r.out);
+	/* in MiB, as stats says sizes */
+	size_t n = strlen(r.out);
+	cr_assert(n > 5 && !strcmp(r.out + n - 5, " MiB\n"), "%s", r.out);
 	tu_run_release(&r);
 	free(to2);
 	free(to);

@@ -258,6 +258,23 @@ Test(time, parse_wall_clock_time_across_dst)
 		     "2026-11-01T08:30:00.000Z");
 }
 
+/* A date of the right shape that is no day: refused, saying so. */
+Test(time, parse_names_a_day_that_does_not_exist)
+{
+	static const char *const bad[] = { "2026-02-30", "2025-02-29",
+		"2026-13-01", "2026-04-31T10:00:00Z", "2026-00-10 10:00" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tl_err err = { .index = -1 };
+		int64_t v;
+		expect_invalid(bad[i]);
+		tl_time_parse(tl_s(bad[i]), NOW, NULL, "due", &v, &err);
+		cr_expect(strstr(err.message, "is not a day of the calendar"),
+			  "%s: %s", bad[i], err.message);
+	}
+	/* a leap day is one */
+	expect_parse("2028-02-29", NULL, "2028-02-29T00:00:00.000Z");
+}
+
 /* RFC 3339 but for its seconds: refused, saying what is missing. */
 Test(time, parse_names_the_seconds_a_utc_time_lacks)
 {

@@ -110,11 +110,11 @@ Test(timeline, lists_every_event_newest_first_with_a_summary_per_kind)
 		  "assigned to alice" },
 		{ "task.updated", "admin",
 		  "Changed title from \"Call Bob\" to \"Call Robert\"; due from "
-		  "2026-12-01 10:00 UTC to 2026-12-02 10:00:30.250 UTC" },
+		  "2026-12-01 10:00 UTC to 2026-12-02 10:00:30 UTC" },
 		{ "task.updated", "admin", "Changed notes (added)" },
 		{ "task.updated", "admin",
 		  "Changed type from call to email; due from "
-		  "2026-12-02 10:00:30.250 UTC to none" },
+		  "2026-12-02 10:00:30 UTC to none" },
 		{ "task.assigned", "alice", "Assigned to bob (was alice)" },
 		{ "task.assigned", "admin", "Unassigned (was bob)" },
 		{ "task.assigned", "admin", "Assigned to alice" },
@@ -259,9 +259,7 @@ Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
 	/* Winter to summer time in Berlin, with seconds. */
 	tl_cmd up = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
 		      .due = tl_s("2027-07-01T10:00:30Z") };
-	/* a change of milliseconds alone reads as one */
-	tl_cmd up2 = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
-		       .due = tl_s("2027-07-01T10:00:30.250Z") };
+
 	vt_exec(NULL, VT_T0 + 1, &up, NULL);
 
 	static const struct {
@@ -283,11 +281,7 @@ Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
 		cr_expect_str_eq(s, cases[i].want, "%s", cases[i].tz);
 		free(s);
 	}
-	vt_exec(NULL, VT_T0 + 2, &up2, NULL);
-	char *s = summary_in("lead:7", "Asia/Kathmandu");
-	cr_expect_str_eq(s, "Changed due from 2027-07-01 15:45:30 +05:45 to "
-			    "2027-07-01 15:45:30.250 +05:45");
-	free(s);
+
 	/* What is stored does not depend on who read it: a rebuild writes
 	 * the same bytes. */
 	cr_assert_eq(vt_verify(), 0);

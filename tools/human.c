@@ -404,6 +404,11 @@ static size_t max_size(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 void human_task_table(const json_t *items, const char *next)
 {
 	size_t i, w_status = 6, w_type = 4, w_who = 8, used, w_title, w_due;
@@ -469,6 +474,13 @@ void human_member_table(const json_t *items)
 		w_id = max_size(w_id, text_width(str_or_dash(m, "id")));
 		w_name = max_size(w_name, text_width(str_or_dash(m, "name")));
 	}
+	/* Within the table's width: an id up to 32 columns in 80 (a whole
+	 * one, 64, in a wider table), the name what ROLE, CRM and KIND (23
+	 * with their gaps) leave, at least 10. */
+	size_t most = 32 + (table_width - TABLE_WIDTH);
+	w_id = min_size(w_id, most > 64 ? 64 : most);
+	most = table_width - 23 - w_id;
+	w_name = min_size(w_name, most > 10 ? most : 10);
 	put_cell("ID", w_id, false);
 	put_cell("NAME", w_name, false);
 	printf("%-6s  %-3s  %s\n", "ROLE", "CRM", "KIND");
@@ -595,10 +607,12 @@ void human_marked(const json_t *r)
 /* ---- a task's history for people ----------------------------------------- */
 
 /* A time that an event set, much as timeline summaries write it: on the
- * zone's clock to the minute, to the second or the millisecond when it
- * has some, and outside UTC with the offset ("2026-10-25 02:30 +02:00";
- * in UTC without a suffix, the heading says it), so that two different
- * times never read the same, across a change of the clocks too. */
+ * zone's clock to the minute, to the second when it has seconds, and
+ * outside UTC with the offset ("2026-10-25 02:30 +02:00"; in UTC without
+ * a suffix, the heading says it), so that two times a second or more
+ * apart never read the same, across a change of the clocks too (the
+ * milliseconds, which a relative time such as +2d always has, are left
+ * to --json). */
 static void value_time(const char *t, char out[48])
 {
 	char full[48];
@@ -608,8 +622,7 @@ static void value_time(const char *t, char out[48])
 		snprintf(out, 48, "%s", full);
 		return;
 	}
-	int k = strncmp(full + 19, ".000", 4) ? 23
-		: strncmp(full + 16, ":00", 3) ? 19 : 16;
+	int k = strncmp(full + 16, ":00", 3) ? 19 : 16;
 	const char *off = full + 23;
 	snprintf(out, 48, "%.10s %.*s%s%s", full, k - 11, full + 11,
 		 *off == 'Z' ? "" : " ", *off == 'Z' ? "" : off);

@@ -675,7 +675,7 @@ static int parse_number(struct cli *c, enum opt o, uint64_t *out)
 		if (*p == '-')
 			*p = '_';
 	if (!s[0] || strspn(s, "0123456789") != strlen(s))
-		return usage_error(c, name, "not a number: \"%.40s\"", s);
+		return usage_error(c, name, "not a number: '%.40s'", s);
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	if (errno == ERANGE)
@@ -1821,16 +1821,15 @@ static int run_backup(struct cli *c)
 		size_t n = strlen(dir);
 		while (n > 1 && dir[n - 1] == '/') /* "b/" names b/data.mdb */
 			n--;
-		double sz = (double)b.bytes;
-		const char *unit = sz >= 1e9 ? "GB" : sz >= 1e6 ? "MB" : "kB";
-		sz /= sz >= 1e9 ? 1e9 : sz >= 1e6 ? 1e6 : 1e3;
+		/* in MiB, as stats prints sizes */
+		double sz = (double)b.bytes / (1024.0 * 1024.0);
 		printf("copied %" PRIu64 " events (up to seq %" PRIu64
 		       ") into ", b.events, b.last_seq);
 		char shown[PATH_MAX]; /* the engine took it: it fits */
 		snprintf(shown, sizeof shown, "%.*s", (int)n, dir);
 		put_clean(stdout, shown);
-		printf("%sdata.mdb: %.1f %s\n",
-		       !strcmp(shown, "/") ? "" : "/", sz, unit);
+		printf("%sdata.mdb: %.1f MiB\n",
+		       !strcmp(shown, "/") ? "" : "/", sz);
 	}
 	return 0;
 }
@@ -2642,7 +2641,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 		char shown[64];
 		snprintf(shown, sizeof shown, "%s",
 			 c->words[c->cmd->words_max]);
-		return usage_error(c, NULL, "unexpected argument \"%s\"",
+		return usage_error(c, NULL, "unexpected argument '%s'",
 				   shown);
 	}
 
@@ -2669,7 +2668,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
 	    strcmp(c->val[O_FORMAT], "msgpack"))
 		return usage_error(c, "format",
-				   "must be jsonl or msgpack, not \"%.40s\"",
+				   "must be jsonl or msgpack, not '%.40s'",
 				   c->val[O_FORMAT]);
 	c->msgpack = has(c, O_FORMAT) && !strcmp(c->val[O_FORMAT], "msgpack");
 	if (has(c, O_BATCH)) {
