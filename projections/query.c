@@ -46,6 +46,8 @@
 #define N_TYPES 10
 #define N_STATUSES 5
 #define N_ENTITIES 4
+#define MAX_TAGS 64    /* --tag values of one query, OR-combined */
+#define TAG_MAX 64     /* bytes of a tag, as a task's */
 
 /* ---- what a query asks for ---------------------------------------------- */
 
@@ -72,6 +74,8 @@ typedef struct plan {
 	tl_slice record_id;
 	tl_slice *assignees; /* resolved: member id, "" = unassigned */
 	size_t assignees_len;
+	const tl_slice *tags; /* a task passes with any of them */
+	size_t tags_len;
 	due_window dues[MAX_DUES]; /* a task passes when one of them holds */
 	size_t dues_len;           /* 0: any due date, or none */
 	enum automation automation;
@@ -289,6 +293,20 @@ static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
 		return rc;
 	if (q->record.p && (rc = check_record(q->record, p, err)))
 		return rc;
+	if (q->tags_len > MAX_TAGS)
+		return tl_err_set(err, TL_EINVALID, "tag",
+				  "at most %d tags in a query", MAX_TAGS);
+	for (size_t i = 0; i < q->tags_len; i++) {
+		tl_slice t = q->tags[i];
+		if (!t.p || !t.len || t.len > TAG_MAX ||
+		    !tl_utf8_valid(t.p, t.len))
+			return tl_err_set(err, TL_EINVALID, "tag",
+					  "'%s' is not a tag (1..%d bytes of "
+					  "UTF-8)",
+					  tl_quote(t, qb, sizeof qb), TAG_MAX);
+	}
+	p->tags = q->tags;
+	p->tags_len = q->tags_len;
 	for (size_t i = 0; i < q->assignees_len; i++) {
 		tl_slice a = q->assignees[i];
 		if (!a.p || !tl_member_id_valid(a))
@@ -470,6 +488,7 @@ typedef struct cand {
 	bool has_due, deleted, automation;
 	int64_t due;
 	tl_slice assignee, link_id;
+	const msgpack_object *tags; /* an array of str, or NULL */
 } cand;
 
 static tl_slice obj_str(const msgpack_object *o)
@@ -540,6 +559,9 @@ static bool cand_decode(const MDB_val *doc, msgpack_zone *zone, cand *c)
 				     v->via.boolean;
 		} else if (key_is(k, "automation")) {
 			c->automation = v->type != MSGPACK_OBJECT_NIL;
+		} else if (key_is(k, "tags") &&
+			   v->type == MSGPACK_OBJECT_ARRAY) {
+			c->tags = v;
 		}
 	}
 	return found && c->status >= 0 && c->type >= 0 && c->link_type >= 0 &&
@@ -586,6 +608,18 @@ static bool facets_match(const plan *p, const tl_list_facets *f)
 	return false;
 }
 
+/* Whether the task has one of the tags the query names. */
+static bool has_tag(const plan *p, const cand *c)
+{
+	for (uint32_t i = 0; c->tags && i < c->tags->via.array.size; i++) {
+		tl_slice t = obj_str(&c->tags->via.array.ptr[i]);
+		for (size_t j = 0; t.p && j < p->tags_len; j++)
+			if (slice_eq(t, p->tags[j]))
+				return true;
+	}
+	return false;
+}
+
 /* Every filter, checked on the document: the leading dimension only
  * narrows where to look.  What an index value also tells is checked by
  * facets_match, the rest (texts, automation) here. */
@@ -606,6 +640,8 @@ static bool matches(const plan *p, const cand *c)
 		if (i == p->assignees_len)
 			return false;
 	}
+	if (p->tags_len && !has_tag(p, c))
+		return false;
 	/* Queue rows carry `automation`; none exist yet, so `only` lists
 	 * nothing and `hide`/`include` list the same tasks. */
 	if (p->automation == AUTO_HIDE && c->automation)
@@ -715,7 +751,7 @@ static int mdb_fail(tl_err *err, int rc)
 static bool fast_plan(const plan *p)
 {
 	if (p->statuses_given || p->types_given || p->entities_given ||
-	    p->dues_len || p->automation == AUTO_ONLY)
+	    p->dues_len || p->tags_len || p->automation == AUTO_ONLY)
 		return false;
 	if (p->dim == TL_DIM_ASSIGNEE)
 		return p->assignees_len && !p->has_record;
@@ -748,12 +784,13 @@ static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
 
 /* Whether facets_match says all the document would: no filter on text
  * (assignee, record) other than the leading dimension's own value, whose
- * 64-bit hash the range already matched, and no automation filter. */
+ * 64-bit hash the range already matched, and no tag or automation
+ * filter. */
 static bool facets_exact(const plan *p)
 {
 	return (!p->assignees_len || p->dim == TL_DIM_ASSIGNEE) &&
 	       (!p->has_record || p->dim == TL_DIM_RECORD) &&
-	       p->automation != AUTO_ONLY;
+	       !p->tags_len && p->automation != AUTO_ONLY;
 }
 
 static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,

@@ -45,6 +45,9 @@ typedef struct tl_list_query {
 	const tl_slice *dues;       /* more due windows: a task passes when */
 	size_t dues_len;            /* it is in one of them or in `due` (at
 				       most 16 in all) */
+	const tl_slice *tags;       /* tasks with any of these tags (at most
+				       64; no index: checked on documents) */
+	size_t tags_len;
 } tl_list_query;
 
 /* Calls fn for each task of the page, in order (the stored task document,
@@ -52,7 +55,7 @@ typedef struct tl_list_query {
  * returned); next_cursor receives the cursor of the next page or "" when
  * this page is the last.  An empty cursor is the first page.  Every
  * argument is checked before anything is looked up: TL_EINVALID names
- * "status", "type", "entity_type", "record", "assignee", "due",
+ * "status", "type", "entity_type", "record", "assignee", "due", "tag",
  * "automation", "sort", "limit" (at most 1000) or "cursor" (malformed, or
  * of another sort or query).  Paging is by position: a task that does not
  * change between pages is listed exactly once. */

@@ -171,6 +171,24 @@ Test(list_cli, filters_with_repeated_options)
 	cr_assert_str_eq(LIST("--automation", "only"), "");
 }
 
+/* --tag: tasks with any of the tags given, ANDed with the rest. */
+Test(list_cli, filters_by_tag)
+{
+	ADD("a", "--tag", "vip", "--assignee", "alice");
+	ADD("b", "--tag", "q3", "--tag", "vip");
+	ADD("c", "--tag", "q3", "--status", "completed");
+	ADD("d");
+	cr_assert_str_eq(LIST("--tag", "vip"), "a b");
+	cr_assert_str_eq(LIST("--tag", "q3"), "b");
+	cr_assert_str_eq(LIST("--tag", "q3", "--status", "completed"), "c");
+	cr_assert_str_eq(LIST("--tag", "vip", "--tag", "q3", "--status",
+			      "todo", "--status", "completed"),
+			 "a b c");
+	cr_assert_str_eq(LIST("--tag", "vip", "--assignee", "alice"), "a");
+	cr_assert_str_eq(LIST("--tag", "VIP"), ""); /* tags are exact */
+	FAILS(1, "tag", "task", "list", "--tag", "");
+}
+
 Test(list_cli, filters_by_due_in_the_zone)
 {
 	ADD("late_sunday_utc", "--due", "2026-03-01T23:30:00Z");

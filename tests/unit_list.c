@@ -198,6 +198,7 @@ static void simple(const char *title, tl_cmd_kind kind)
 #define MANY 8
 typedef struct lq {
 	const char *assignee[MANY], *status[MANY], *entity[MANY], *type[MANY];
+	const char *tag[MANY];
 	const char *record, *due, *automation, *sort, *cursor;
 	const char *due2; /* a second due window, OR-combined (dues) */
 	size_t limit;
@@ -241,7 +242,8 @@ static size_t slices(const char *const *v, tl_slice *out)
 
 static void run_list(const lq *q, page *pg)
 {
-	tl_slice a[MANY], s[MANY], e[MANY], t[MANY], d2 = tl_s(q->due2);
+	tl_slice a[MANY], s[MANY], e[MANY], t[MANY], g[MANY];
+	tl_slice d2 = tl_s(q->due2);
 	tl_list_query tq = {
 		.dues = q->due2 ? &d2 : NULL, .dues_len = q->due2 ? 1 : 0,
 		.assignees = a, .assignees_len = slices(q->assignee, a),
@@ -251,6 +253,7 @@ static void run_list(const lq *q, page *pg)
 		.record = tl_s(q->record), .due = tl_s(q->due),
 		.automation = tl_s(q->automation), .sort = tl_s(q->sort),
 		.limit = q->limit, .cursor = tl_s(q->cursor),
+		.tags = g, .tags_len = slices(q->tag, g),
 	};
 	tl_ctx ctx = { .actor = q->as, .tz = q->tz,
 		       .now_ms = q->now ? q->now : clock_ms };
@@ -1142,6 +1145,14 @@ Test(list, validates_every_argument_naming_the_field)
 	LIST_FAILS(TL_EINVALID, "due", .due = "2026-13-01..");
 	LIST_FAILS(TL_EINVALID, "due", .due = "+1d..-1d");
 	LIST_FAILS(TL_EINVALID, "due", .due = "2026-03-02..2026-03-02");
+	LIST_FAILS(TL_EINVALID, "tag", .tag = { "" });
+	LIST_FAILS(TL_EINVALID, "tag", .tag = { "vip", "\xff" });
+	char tag65[66];
+	memset(tag65, 't', 65);
+	tag65[65] = 0;
+	LIST_FAILS(TL_EINVALID, "tag", .tag = { tag65 });
+	tag65[64] = 0; /* 64 bytes: a tag, of no task */
+	cr_assert_str_eq(LIST(.tag = { tag65 }), "");
 	LIST_FAILS(TL_EINVALID, "automation", .automation = "show");
 	LIST_FAILS(TL_EINVALID, "sort", .sort = "title");
 	LIST_FAILS(TL_EINVALID, "limit", .limit = 1001);
@@ -1569,6 +1580,13 @@ static bool model_match(const lq *q, const tl_task *t, int64_t now,
 		if (!ok)
 			return false;
 	}
+	if (q->tag[0]) {
+		bool ok = false;
+		for (size_t i = 0; i < t->tags_len; i++)
+			ok |= in_list(q->tag, t->tags[i]);
+		if (!ok)
+			return false;
+	}
 	if (q->due || q->due2)
 		return (q->due && due_in(q->due, t, now, today, week, range)) ||
 		       (q->due2 &&
@@ -1671,6 +1689,7 @@ static void check_all_shapes(model *m, int rounds)
 	static const char *const assignees[] = { "alice", "bob", "dave",
 						 "admin", "me",
 						 "unassigned" };
+	static const char *const tags[] = { "a", "b", "z" }; /* z: none */
 	static const char *const dues[] = { "overdue", "today", "week",
 					    "none", "-3d..+2d",
 					    "2026-03-01..2026-03-09",
@@ -1708,6 +1727,10 @@ static void check_all_shapes(model *m, int rounds)
 					     .due = dues[i],
 					     .tz = "Europe/Berlin" },
 				    dues[i]);
+		for (size_t i = 0; i < 3; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .tag = { tags[i] } },
+				    tags[i]);
 	}
 	/* Random combinations. */
 	for (int r = 0; r < rounds; r++) {
@@ -1727,6 +1750,8 @@ static void check_all_shapes(model *m, int rounds)
 			q.due = PICK(dues);
 		if (q.due && !rnd(2))
 			q.due2 = PICK(dues);
+		if (!rnd(4))
+			fill(q.tag, tags, 3, 1 + rnd(2));
 		snprintf(what, sizeof what, "combination %d", r);
 		check_query(m, q, what);
 	}

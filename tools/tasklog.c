@@ -337,7 +337,8 @@ static const struct command commands[] = {
 	  "[--status S]...\n"
 	  "                 [--entity-type T]... [--record TYPE:ID] "
 	  "[--type T]...\n"
-	  "                 [--due overdue|today|week|none|FROM..TO]...\n"
+	  "                 [--due overdue|today|week|none|FROM..TO]... "
+	  "[--tag T]...\n"
 	  "                 [--automation hide|include|only] "
 	  "[--sort due|created|updated]\n"
 	  "                 [--limit N] [--cursor C]\n\n"
@@ -360,6 +361,9 @@ static const struct command commands[] = {
 	  "end may be\n"
 	  "                        left out; repeatable: --due overdue --due "
 	  "today\n"
+	  "  --tag T               tasks with tag T (no index: the leading "
+	  "filter's\n"
+	  "                        tasks are read to find them)\n"
 	  "  --automation A        hide (default), include or only "
 	  "automation queue rows\n"
 	  "  --sort S              due (default; no due last), created or "
@@ -371,7 +375,7 @@ static const struct command commands[] = {
 	  OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_ENTITY_TYPE) |
 		  OPT(O_RECORD) | OPT(O_TYPE) | OPT(O_DUE) |
 		  OPT(O_AUTOMATION) | OPT(O_SORT) | OPT(O_LIMIT) |
-		  OPT(O_CURSOR),
+		  OPT(O_CURSOR) | OPT(O_TAG),
 	  0, 0, NULL, OPEN_READ, 0, run_task_list },
 	{ NULL, "upcoming",
 	  "usage: tasklog upcoming [--member ID] [--days N] [--limit N] "
@@ -1461,12 +1465,17 @@ static int run_task_list(struct cli *c)
 	struct collect k = { .items = json_array() };
 	char next[TL_CURSOR_MAX] = "";
 	tl_slice *all = many_slices(c, rep, 5, v, lens);
+	tl_slice *tags = calloc(c->tags_len ? c->tags_len : 1, sizeof *tags);
 	int rc;
 
-	if (!all) {
+	if (!all || !tags) {
 		json_decref(k.items);
+		free(all);
+		free(tags);
 		return cli_oom(c);
 	}
+	for (size_t i = 0; i < c->tags_len; i++)
+		tags[i] = tl_s(c->tags[i]);
 	tl_list_query q = {
 		.assignees = v[0], .assignees_len = lens[0],
 		.statuses = v[1], .statuses_len = lens[1],
@@ -1478,6 +1487,8 @@ static int run_task_list(struct cli *c)
 		.sort = opt_slice(c, O_SORT),
 		.limit = (size_t)c->limit,
 		.cursor = opt_slice(c, O_CURSOR),
+		.tags = tags,
+		.tags_len = c->tags_len,
 	};
 	rc = tl_task_list(c->db, &c->ctx, &q, collect_doc, &k, next, &c->err);
 	if (k.failed) /* the callback stopped the read */
@@ -1486,6 +1497,7 @@ static int run_task_list(struct cli *c)
 		print_task_page(c, k.items, next);
 	json_decref(k.items);
 	free(all);
+	free(tags);
 	return rc;
 }
 
