@@ -258,19 +258,23 @@ Test(time, parse_wall_clock_time_across_dst)
 		     "2026-11-01T08:30:00.000Z");
 }
 
+/* text is refused, with a message that holds part. */
+static void expect_message(const char *text, const char *part)
+{
+	tl_err err = { .index = -1 };
+	int64_t v;
+	expect_invalid(text);
+	tl_time_parse(tl_s(text), NOW, NULL, "due", &v, &err);
+	cr_expect(strstr(err.message, part), "%s: %s", text, err.message);
+}
+
 /* A date of the right shape that is no day: refused, saying so. */
 Test(time, parse_names_a_day_that_does_not_exist)
 {
 	static const char *const bad[] = { "2026-02-30", "2025-02-29",
 		"2026-13-01", "2026-04-31T10:00:00Z", "2026-00-10 10:00" };
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		tl_err err = { .index = -1 };
-		int64_t v;
-		expect_invalid(bad[i]);
-		tl_time_parse(tl_s(bad[i]), NOW, NULL, "due", &v, &err);
-		cr_expect(strstr(err.message, "is not a day of the calendar"),
-			  "%s: %s", bad[i], err.message);
-	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_message(bad[i], "is not a day of the calendar");
 	/* a leap day is one */
 	expect_parse("2028-02-29", NULL, "2028-02-29T00:00:00.000Z");
 }
@@ -281,25 +285,13 @@ Test(time, parse_names_the_seconds_a_utc_time_lacks)
 	static const char *const bad[] = { "2026-12-01T10:00Z",
 		"2026-12-01 10:00z", "2026-12-01T10:00+01:00",
 		"2026-12-01t10:00-08:00" };
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		tl_err err = { .index = -1 };
-		int64_t v;
-		expect_invalid(bad[i]);
-		tl_time_parse(tl_s(bad[i]), NOW, NULL, "due", &v, &err);
-		cr_expect(strstr(err.message, "needs its seconds before Z"),
-			  "%s: %s", bad[i], err.message);
-	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_message(bad[i], "needs its seconds before Z");
 	/* other bad times keep the general message */
 	static const char *const other[] = { "2026-12-01T10Z",
 		"2026-12-01T10:00+xx:yy", "2026-12-01T10:00+0100" };
-	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
-		tl_err err = { .index = -1 };
-		int64_t v;
-		expect_invalid(other[i]);
-		tl_time_parse(tl_s(other[i]), NOW, NULL, "due", &v, &err);
-		cr_expect(strstr(err.message, "expected RFC 3339"), "%s: %s",
-			  other[i], err.message);
-	}
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+		expect_message(other[i], "expected RFC 3339");
 }
 
 Test(time, parse_rejects_incomplete_times)
