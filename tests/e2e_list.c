@@ -171,6 +171,39 @@ Test(list_cli, filters_with_repeated_options)
 	cr_assert_str_eq(LIST("--automation", "only"), "");
 }
 
+/* In a table of 100 columns or more, a RECORD column before the title;
+ * none in 80, and none in a timeline's upcoming tasks (one record). */
+Test(list_cli, a_wide_table_names_each_record)
+{
+	DO("--now", T0, "task", "add", "--title", "Call", "--link",
+	   "opportunity:acme-2027", "--due", "+1d");
+	static const char *const widths[] = { "COLUMNS", "COLUMNS=99",
+					      "COLUMNS=140" };
+	for (int i = 0; i < 3; i++) {
+		const char *env[] = { widths[i], NULL };
+		tu_opts o = { .env = env };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o,
+				     (const char *[]){ "--db", ws, "--now", T0,
+						       "task", "list", NULL }),
+			     0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		bool shown = strstr(r.out, "  RECORD  ") &&
+			     strstr(r.out, "  opportunity:acme-2027  Call\n");
+		cr_expect_eq(shown, i == 2, "%s:\n%s", widths[i], r.out);
+		tu_run_release(&r);
+		cr_assert_eq(tu_exec(&r, &o,
+				     (const char *[]){ "--db", ws, "--now", T0,
+						       "timeline",
+						       "opportunity:acme-2027",
+						       NULL }),
+			     0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_expect(!strstr(r.out, "RECORD"), "%s", r.out);
+		tu_run_release(&r);
+	}
+}
+
 /* --tag: tasks with any of the tags given, ANDed with the rest. */
 Test(list_cli, filters_by_tag)
 {

@@ -251,8 +251,8 @@ void human_event(const json_t *e)
 
 /* Tasks as a table that fits an 80-column terminal (or a wider one,
  * human_width): ID (the first 8 characters), DUE (UTC, to the minute),
- * STATUS, TYPE, ASSIGNEE, and as much of the TITLE as fits, cut with an
- * ellipsis.  Widths are terminal columns: wide characters (CJK, most
+ * STATUS, TYPE, ASSIGNEE, in 100 columns or more the RECORD, and as much
+ * of the TITLE as fits, cut with an ellipsis.  Widths are terminal columns: wide characters (CJK, most
  * emoji) take two, combining marks none (the C library's wcwidth in the
  * C.UTF-8 locale, see main). */
 #define TABLE_WIDTH 80
@@ -409,11 +409,30 @@ static size_t min_size(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-void human_task_table(const json_t *items, const char *next)
+/* A task's record, "lead:42", into buf. */
+static const char *record_of(const json_t *t, char *buf, size_t cap)
+{
+	const json_t *link = json_object_get(t, "link");
+	snprintf(buf, cap, "%s:%s", str_or_dash(link, "type"),
+		 str_or_dash(link, "id"));
+	return buf;
+}
+
+/* A RECORD column, before the title, in a table of at least this width
+ * (80 columns have no room for it). */
+#define RECORD_TABLE_MIN 100
+#define RECORD_WIDTH_MAX 32
+#define RECORD_TITLE_MIN 20
+
+/* The task table; with_record: a RECORD column when there is room (not in
+ * a timeline, whose tasks share one record). */
+static void task_table(const json_t *items, const char *next,
+		       bool with_record)
 {
 	size_t i, w_status = 6, w_type = 4, w_who = 8, used, w_title, w_due;
+	size_t w_rec = 6; /* "RECORD"; 0: no such column */
 	const json_t *t;
-	char heading[96];
+	char heading[96], rec[160];
 
 	time_heading("DUE", heading, sizeof heading);
 	w_due = time_width(heading);
@@ -427,6 +446,8 @@ void human_task_table(const json_t *items, const char *next)
 						   type_labels)));
 		w_who = max_size(w_who,
 				 text_width(str_or_dash(t, "assignee")));
+		w_rec = max_size(w_rec,
+				 text_width(record_of(t, rec, sizeof rec)));
 	}
 	/* 12 columns in 80, up to a whole member id (64) in a wider table */
 	size_t most = ASSIGNEE_WIDTH_MAX + (table_width - TABLE_WIDTH);
@@ -435,6 +456,13 @@ void human_task_table(const json_t *items, const char *next)
 		w_who = most;
 	used = (8 + 2) + (w_due + 2) + (w_status + 2) + (w_type + 2) +
 	       (w_who + 2);
+	/* The record when the table is wide enough to keep some title. */
+	w_rec = min_size(w_rec, RECORD_WIDTH_MAX);
+	if (!with_record || table_width < RECORD_TABLE_MIN ||
+	    used + w_rec + 2 + RECORD_TITLE_MIN > table_width)
+		w_rec = 0;
+	else
+		used += w_rec + 2;
 	w_title = title_width(used);
 
 	put_cell("ID", 8, false);
@@ -442,6 +470,8 @@ void human_task_table(const json_t *items, const char *next)
 	put_cell("STATUS", w_status, false);
 	put_cell("TYPE", w_type, false);
 	put_cell("ASSIGNEE", w_who, false);
+	if (w_rec)
+		put_cell("RECORD", w_rec, false);
 	put_cell("TITLE", w_title, true);
 	putchar('\n');
 	json_array_foreach(items, i, t) {
@@ -457,11 +487,18 @@ void human_task_table(const json_t *items, const char *next)
 		put_cell(label(str_or_dash(t, "type"), type_labels), w_type,
 			 false);
 		put_cell(str_or_dash(t, "assignee"), w_who, false);
+		if (w_rec)
+			put_cell(record_of(t, rec, sizeof rec), w_rec, false);
 		put_cell(str_or_dash(t, "title"), w_title, true);
 		putchar('\n');
 	}
 	if (next && next[0])
 		printf("next page: --cursor %s\n", next);
+}
+
+void human_task_table(const json_t *items, const char *next)
+{
+	task_table(items, next, true);
 }
 
 /* Members as a table: ID, NAME, ROLE, CRM (yes/no) and KIND. */
@@ -519,7 +556,7 @@ void human_timeline(const json_t *up, const json_t *items,
 
 	if (json_array_size(up)) {
 		puts("Upcoming");
-		human_task_table(up, NULL);
+		task_table(up, NULL, false);
 		putchar('\n');
 	}
 	puts("History");
