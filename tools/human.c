@@ -252,9 +252,9 @@ void human_event(const json_t *e)
 /* Tasks as a table that fits an 80-column terminal (or a wider one,
  * human_width): ID (the first 8 characters), DUE (UTC, to the minute),
  * STATUS, TYPE, ASSIGNEE, in 100 columns or more the RECORD, and as much
- * of the TITLE as fits, cut with an ellipsis.  Widths are terminal columns: wide characters (CJK, most
- * emoji) take two, combining marks none (the C library's wcwidth in the
- * C.UTF-8 locale, see main). */
+ * of the TITLE as fits, cut with an ellipsis.  Widths are terminal
+ * columns: wide characters (CJK, most emoji) take two, combining marks
+ * none (the C library's wcwidth in the C.UTF-8 locale, see main). */
 #define TABLE_WIDTH 80
 #define TABLE_WIDTH_MAX 1000
 #define ASSIGNEE_WIDTH_MAX 12
