@@ -179,6 +179,27 @@ Test(list_cli, a_wide_table_names_each_record)
 	   "opportunity:acme-2027", "--due", "+1d");
 	static const char *const widths[] = { "COLUMNS", "COLUMNS=99",
 					      "COLUMNS=140" };
+	/* at 100, a long record is cut to leave the title its 20 */
+	DO("--now", T0, "task", "add", "--title", "Long", "--link",
+	   "opportunity:0065g00000AbCdEfGH", "--due", "+2d", "--status",
+	   "in_progress", "--type", "follow_up");
+	const char *env100[] = { "COLUMNS=100", NULL };
+	tu_opts o100 = { .env = env100 };
+	tu_run r100;
+	cr_assert_eq(tu_exec(&r100, &o100,
+			     (const char *[]){ "--db", ws, "--now", T0, "task",
+					       "list", NULL }),
+		     0);
+	cr_assert_eq(r100.status, 0, "%s", r100.err);
+	cr_expect(strstr(r100.out, "  RECORD  ") &&
+			  strstr(r100.out, "  opportunity:006\xe2\x80\xa6  Long\n"),
+		  "%s", r100.out);
+	for (const char *p = r100.out; *p;) {
+		size_t n = strcspn(p, "\n");
+		cr_expect_leq(tu_columns(p, n), 100, "%.*s", (int)n, p);
+		p += n + (p[n] != 0);
+	}
+	tu_run_release(&r100);
 	for (int i = 0; i < 3; i++) {
 		const char *env[] = { widths[i], NULL };
 		tu_opts o = { .env = env };
@@ -189,7 +210,7 @@ Test(list_cli, a_wide_table_names_each_record)
 			     0);
 		cr_assert_eq(r.status, 0, "%s", r.err);
 		bool shown = strstr(r.out, "  RECORD  ") &&
-			     strstr(r.out, "  opportunity:acme-2027  Call\n");
+			     strstr(r.out, "  opportunity:acme-2027  ");
 		cr_expect_eq(shown, i == 2, "%s:\n%s", widths[i], r.out);
 		tu_run_release(&r);
 		cr_assert_eq(tu_exec(&r, &o,

@@ -1160,6 +1160,27 @@ Test(list, validates_every_argument_naming_the_field)
 	LIST_FAILS(TL_EINVALID, "tz", .tz = "Mars/Olympus");
 }
 
+/* A tag is not in an index value: a page decides whether another
+ * follows from the documents, so the last match has no next cursor. */
+Test(list, a_tag_query_gives_no_cursor_to_an_empty_page)
+{
+	ADD(.title = "a", .due = "2026-03-03T10:00:00Z");
+	ADD(.title = "b", .due = "2026-03-04T10:00:00Z");
+	ADD(.title = "c", .due = "2026-03-05T10:00:00Z");
+	tl_slice vip = tl_s("vip");
+	update("a", (tl_cmd){ .kind = TL_TASK_TAG, .tags = &vip,
+			      .tags_len = 1 });
+	page pg;
+	run_list(&(lq){ .tag = { "vip" }, .limit = 1 }, &pg);
+	cr_assert_eq(pg.rc, 0, "%s", pg.err.message);
+	cr_assert_str_eq(pg.text, "a");
+	cr_assert_str_eq(pg.next, "", "b and c have no tag: no next page");
+	update("c", (tl_cmd){ .kind = TL_TASK_TAG, .tags = &vip,
+			      .tags_len = 1 });
+	run_list(&(lq){ .tag = { "vip" }, .limit = 1 }, &pg);
+	cr_assert_neq(pg.next[0], 0, "c follows");
+}
+
 Test(list, validates_arguments_before_looking_anything_up)
 {
 	/* An unknown actor is forbidden, but a bad argument is reported

@@ -422,6 +422,7 @@ static const char *record_of(const json_t *t, char *buf, size_t cap)
  * (80 columns have no room for it). */
 #define RECORD_TABLE_MIN 100
 #define RECORD_WIDTH_MAX 32
+#define RECORD_WIDTH_MIN 12
 #define RECORD_TITLE_MIN 20
 
 /* The task table; with_record: a RECORD column when there is room (not in
@@ -456,10 +457,16 @@ static void task_table(const json_t *items, const char *next,
 		w_who = most;
 	used = (8 + 2) + (w_due + 2) + (w_status + 2) + (w_type + 2) +
 	       (w_who + 2);
-	/* The record when the table is wide enough to keep some title. */
+	/* The record when the table is wide enough to keep some title: as
+	 * wide as it is, up to RECORD_WIDTH_MAX, narrower (cut) to leave the
+	 * title RECORD_TITLE_MIN, but not under RECORD_WIDTH_MIN. */
 	w_rec = min_size(w_rec, RECORD_WIDTH_MAX);
+	w_rec = min_size(w_rec, used + 2 + RECORD_TITLE_MIN < table_width
+					? table_width - used - 2 -
+						  RECORD_TITLE_MIN
+					: 0);
 	if (!with_record || table_width < RECORD_TABLE_MIN ||
-	    used + w_rec + 2 + RECORD_TITLE_MIN > table_width)
+	    w_rec < RECORD_WIDTH_MIN)
 		w_rec = 0;
 	else
 		used += w_rec + 2;
