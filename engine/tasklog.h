@@ -112,6 +112,14 @@ TL_API void tl_time_format(int64_t ms, char *buf);
  * in the system's database, TL_ESTORAGE when memory ran out reading it
  * (buf then holds the UTC form). */
 TL_API int tl_time_format_zone(int64_t ms, const char *tz, char *buf);
+/* For people, as tl_time_format_zone but to the minute, or the second
+ * when it has seconds, and the offset after a space: "2026-12-01 11:00
+ * +01:00", "2026-12-01 10:00:30 UTC" (no suffix in UTC unless
+ * utc_suffix), into buf (at least TL_TIME_SHORT_MAX bytes).  Returns
+ * what tl_time_format_zone does. */
+#define TL_TIME_SHORT_MAX 32
+TL_API int tl_time_format_short(int64_t ms, const char *tz, bool utc_suffix,
+				char *buf);
 /* Current wall clock in ms. */
 TL_API int64_t tl_time_now(void);
 /* True when tz names a zone of the system time-zone database (not

@@ -810,6 +810,31 @@ int tl_time_format_zone(int64_t ms, const char *tz, char *buf)
 	return 0;
 }
 
+int tl_time_format_short(int64_t ms, const char *tz, bool utc_suffix,
+			 char *buf)
+{
+	char b[48]; /* 2026-12-01T10:00:00.000Z, ...000+01:00[:SS] */
+	int rc = tl_time_format_zone(ms, tz, b);
+	size_t n = strlen(b);
+	if (n < 24 || b[4] != '-' || b[10] != 'T' || n - 23 > 9) {
+		/* a year past 9999: as it is */
+		n = n < TL_TIME_SHORT_MAX - 1 ? n : TL_TIME_SHORT_MAX - 1;
+		memcpy(buf, b, n);
+		buf[n] = 0;
+		return rc;
+	}
+	size_t k = memcmp(b + 16, ":00", 3) ? 19 : 16;
+	memcpy(buf, b, k);
+	buf[10] = ' ';
+	if (b[23] == 'Z') {
+		strcpy(buf + k, utc_suffix ? " UTC" : "");
+	} else { /* k + 1 + 9 + 1 <= 30 */
+		buf[k] = ' ';
+		memcpy(buf + k + 1, b + 23, n - 23 + 1);
+	}
+	return rc;
+}
+
 /* ---- input -------------------------------------------------------------- */
 
 /* A cursor over the text being parsed. */

@@ -71,7 +71,7 @@
 #define SUMMARY_MAX 1024
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
 #define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
-#define TIME_SHOWN 32 /* "2026-12-01 10:00:30 +05:45", +HH:MM:SS: 29 */
+#define TIME_SHOWN TL_TIME_SHORT_MAX /* "2026-12-01 10:00:30 +05:45" */
 #define TIMES_HDR_MAX (2 + 2 + TIMES_MAX * 10) /* bin header, payload */
 
 /* ---- summaries ----------------------------------------------------------- */
@@ -166,27 +166,9 @@ static void put_time(line *l, bool has, int64_t ms)
  * (reading the zone). */
 static size_t time_text(int64_t ms, const char *tz, char out[TIME_SHOWN])
 {
-	char b[48]; /* 2026-12-01T10:00:00.000Z, ...000+01:00[:SS] */
-	if (tl_time_format_zone(ms, tz, b) == TL_ESTORAGE)
+	if (tl_time_format_short(ms, tz, true, out) == TL_ESTORAGE)
 		return 0;
-	size_t n = strlen(b);
-	if (n < 24 || b[4] != '-' || b[10] != 'T' || n - 23 > 9) {
-		/* a year past 9999: as it is */
-		n = n < TIME_SHOWN - 1 ? n : TIME_SHOWN - 1;
-		memcpy(out, b, n);
-		out[n] = 0;
-		return n;
-	}
-	size_t k = memcmp(b + 16, ":00", 3) ? 19 : 16;
-	memcpy(out, b, k);
-	out[10] = ' ';
-	if (b[23] == 'Z') {
-		memcpy(out + k, " UTC", 5);
-		return k + 4;
-	}
-	out[k] = ' ';
-	memcpy(out + k + 1, b + 23, n - 23 + 1);
-	return k + 1 + n - 23;
+	return strlen(out);
 }
 
 /* Words for people: "call", "follow-up"; "To Do", "In Progress". */

@@ -258,6 +258,33 @@ Test(time, parse_wall_clock_time_across_dst)
 		     "2026-11-01T08:30:00.000Z");
 }
 
+/* For people: to the minute or the second, the offset after a space. */
+Test(time, format_short_for_people)
+{
+	static const struct {
+		const char *t, *tz;
+		bool utc;
+		const char *want;
+	} cases[] = {
+		{ "2026-12-01T10:00:00.000Z", "UTC", true, "2026-12-01 10:00 UTC" },
+		{ "2026-12-01T10:00:00.000Z", NULL, false, "2026-12-01 10:00" },
+		{ "2026-12-01T10:00:30.250Z", "Europe/Berlin", true,
+		  "2026-12-01 11:00:30 +01:00" },
+		{ "2026-07-01T10:00:00.000Z", "America/Los_Angeles", false,
+		  "2026-07-01 03:00 -07:00" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		tl_err err = { .index = -1 };
+		int64_t ms;
+		char buf[TL_TIME_SHORT_MAX];
+		cr_assert_eq(tl_time_parse(tl_s(cases[i].t), NOW, NULL, "t",
+					   &ms, &err), 0);
+		cr_assert_eq(tl_time_format_short(ms, cases[i].tz,
+						  cases[i].utc, buf), 0);
+		cr_expect_str_eq(buf, cases[i].want, "[%zu]", i);
+	}
+}
+
 /* text is refused, with a message that holds part. */
 static void expect_message(const char *text, const char *part)
 {

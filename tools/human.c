@@ -659,17 +659,12 @@ void human_marked(const json_t *r)
  * to --json). */
 static void value_time(const char *t, char out[48])
 {
-	char full[48];
-	full_time(t, full); /* 2026-10-25T02:30:00.000+02:00, ...Z */
-	size_t n = strlen(full);
-	if (n < 24 || full[10] != 'T' || full[19] != '.') {
-		snprintf(out, 48, "%s", full);
-		return;
-	}
-	int k = strncmp(full + 16, ":00", 3) ? 19 : 16;
-	const char *off = full + 23;
-	snprintf(out, 48, "%.10s %.*s%s%s", full, k - 11, full + 11,
-		 *off == 'Z' ? "" : " ", *off == 'Z' ? "" : off);
+	int64_t ms;
+	tl_err err = { .index = -1 };
+
+	if (tl_time_parse(tl_s(t), 0, NULL, "at", &ms, &err) ||
+	    tl_time_format_short(ms, zone, false, out))
+		snprintf(out, 48, "%s", t);
 }
 
 /* A value of an event's data as people read it: times as value_time

@@ -666,6 +666,15 @@ static bool has(const struct cli *c, enum opt o)
 	return c->val[o] != NULL;
 }
 
+/* The --tag values as slices (malloc'd, at least one entry), or NULL. */
+static tl_slice *tag_slices(const struct cli *c)
+{
+	tl_slice *t = calloc(c->tags_len ? c->tags_len : 1, sizeof *t);
+	for (size_t i = 0; t && i < c->tags_len; i++)
+		t[i] = tl_s(c->tags[i]);
+	return t;
+}
+
 static int parse_number(struct cli *c, enum opt o, uint64_t *out)
 {
 	const char *s = c->val[o];
@@ -1182,11 +1191,8 @@ static int run_task_write(struct cli *c)
 	switch (cmd.kind) {
 	case TL_TASK_ADD:
 		if (c->tags_len) {
-			tags = calloc(c->tags_len, sizeof *tags);
-			if (!tags)
+			if (!(tags = tag_slices(c)))
 				return cli_oom(c);
-			for (size_t i = 0; i < c->tags_len; i++)
-				tags[i] = tl_s(c->tags[i]);
 			cmd.tags = tags;
 			cmd.tags_len = c->tags_len;
 		}
@@ -1465,7 +1471,7 @@ static int run_task_list(struct cli *c)
 	struct collect k = { .items = json_array() };
 	char next[TL_CURSOR_MAX] = "";
 	tl_slice *all = many_slices(c, rep, 5, v, lens);
-	tl_slice *tags = calloc(c->tags_len ? c->tags_len : 1, sizeof *tags);
+	tl_slice *tags = tag_slices(c);
 	int rc;
 
 	if (!all || !tags) {
@@ -1474,8 +1480,6 @@ static int run_task_list(struct cli *c)
 		free(tags);
 		return cli_oom(c);
 	}
-	for (size_t i = 0; i < c->tags_len; i++)
-		tags[i] = tl_s(c->tags[i]);
 	tl_list_query q = {
 		.assignees = v[0], .assignees_len = lens[0],
 		.statuses = v[1], .statuses_len = lens[1],
