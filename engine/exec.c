@@ -425,8 +425,10 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		if (!ok)
 			return tl_err_oom(err);
 	} else {
-		/* A member stream: the first result was a member document, or
-		 * for notification.read the event's own data. */
+		/* A member stream: the first result was a member document
+		 * (its state at seq: for a change that changed nothing, seq
+		 * is the stream's last event then, maybe a notification.read),
+		 * or for notifications read made by the caller. */
 		uint8_t kb[8];
 		tl_event ev;
 		tl_put_be64(kb, seq);
@@ -438,11 +440,9 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 				    &t->data))
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "idempotency record names a missing event");
-		if (tl_slice_eq(ev.type, "notification.read")) {
-			if (msgpack_sbuffer_write(&t->doc,
-						  (const char *)ev.data,
-						  ev.data_len))
-				return tl_err_oom(err);
+		if (c->kind == TL_NOTIFICATIONS_READ) {
+			/* the caller makes the result from the request,
+			 * which the fingerprint says is the same */
 		} else {
 			tl_member m;
 			rc = tl_member_fold_until(t->db, t->cur, id, seq, &m,
@@ -460,7 +460,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	}
 	res->seq = unchanged ? 0 : seq;
 	res->appended = false;
-	if (result_doc(res, &t->doc))
+	if (c->kind != TL_NOTIFICATIONS_READ && result_doc(res, &t->doc))
 		return tl_err_oom(err);
 	return 1;
 }
@@ -1161,6 +1161,126 @@ static int check_notification(run *r, tl_slice member, uint64_t seq,
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* What notifications read gives: the member and the ids asked for (each
+ * once), all of them read now, whether this request marked them or an
+ * earlier one had. */
+static int read_result(tl_txn *t, const char *member, const uint64_t *seqs,
+		       size_t n, tl_result *res, tl_err *err)
+{
+	tl_packer tp;
+	msgpack_sbuffer_clear(&t->doc);
+	msgpack_packer *pk = tl_packer_init(&tp, &t->doc);
+	msgpack_pack_map(pk, 2);
+	TL_KEY(pk, "member");
+	tl_pack_cstr(pk, member);
+	TL_KEY(pk, "ids");
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++)
+		msgpack_pack_uint64(pk, seqs[i]);
+	if (tp.failed || result_doc(res, &t->doc))
+		return tl_err_oom(err);
+	return 0;
+}
+
+/* Which of the notifications seqs[0..n) the member has read already:
+ * read[i] is set when a notification.read event of the member's stream
+ * names seqs[i].  Such an event comes after the notification it reads,
+ * so the walk goes through the member's stream newest first and stops at
+ * the first event older than the oldest of seqs: it costs the member's
+ * own events since then, whatever the size of the log. */
+static int already_read(run *r, const char *member, const uint64_t *seqs,
+			size_t n, bool *read, tl_err *err)
+{
+	tl_txn *t = r->t;
+	uint64_t sorted[TL_IDS_MAX];
+	char stream[8 + TL_MEMBER_ID_MAX];
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	msgpack_zone zone;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t left = n;
+	bool hit[TL_IDS_MAX] = { false };
+	int rc;
+
+	memcpy(sorted, seqs, n * sizeof *seqs);
+	qsort(sorted, n, sizeof *sorted, cmp_u64);
+	int sn = snprintf(stream, sizeof stream, "member:%s", member);
+	k.mv_size = tl_stream_key((tl_slice){ stream, (size_t)sn }, sk);
+	k.mv_data = sk;
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	if ((rc = mdb_cursor_open(t->cur, t->db->streams, &cur))) {
+		msgpack_zone_destroy(&zone);
+		return tl_mdb_err(err, rc, "cursor");
+	}
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	if (!rc)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
+	while (!rc && left) {
+		uint32_t ver;
+		uint64_t seq;
+		uint8_t kb[8];
+		tl_event ev;
+		msgpack_object d;
+		size_t off = 0;
+		if (!tl_stream_val(&v, &ver, &seq)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (seq < sorted[0])
+			break;
+		tl_put_be64(kb, seq);
+		MDB_val ek = { 8, kb }, evv;
+		if ((rc = mdb_get(t->cur, t->db->events, &ek, &evv)))
+			break;
+		msgpack_zone_clear(&zone);
+		if (tl_event_decode(evv.mv_data, evv.mv_size, &ev, &zone,
+				    &t->doc) ||
+		    (tl_slice_eq(ev.type, "notification.read") &&
+		     tl_mp_unpack(ev.data, ev.data_len, &off, &zone, &d) !=
+			     MSGPACK_UNPACK_SUCCESS)) {
+			mdb_cursor_close(cur);
+			msgpack_zone_destroy(&zone);
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "cannot read event %llu",
+					  (unsigned long long)seq);
+		}
+		const msgpack_object *ids =
+			tl_slice_eq(ev.type, "notification.read")
+				? tl_map_get(&d, "ids")
+				: NULL;
+		if (ids && ids->type == MSGPACK_OBJECT_ARRAY)
+			for (uint32_t i = 0; i < ids->via.array.size; i++) {
+				const msgpack_object *o = &ids->via.array.ptr[i];
+				if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+					continue;
+				uint64_t *at = bsearch(&o->via.u64, sorted, n,
+						       sizeof *sorted, cmp_u64);
+				if (at && !hit[at - sorted]) {
+					hit[at - sorted] = true;
+					left--;
+				}
+			}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_DUP);
+	}
+	mdb_cursor_close(cur);
+	msgpack_zone_destroy(&zone);
+	if (rc && rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "read the member's events");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t *at = bsearch(&seqs[i], sorted, n, sizeof *sorted,
+				       cmp_u64);
+		read[i] = hit[at - sorted];
+	}
+	return 0;
+}
+
 static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 			      tl_err *err)
 {
@@ -1203,8 +1323,9 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	if (!tl_slice_eq(member, r->actor.id) && !r->actor.admin)
 		return tl_err_set(err, TL_EFORBIDDEN, "member",
 				  "only admins read other members' notifications");
-	if ((rc = idem_lookup(r, c, res, err)))
-		return rc < 0 ? rc : 0;
+	int replay = idem_lookup(r, c, res, err);
+	if (replay < 0)
+		return replay;
 	tl_member m;
 	rc = tl_member_load(t->db, t->cur, member, &m, &t->zone, err);
 	if (rc == TL_ENOTFOUND)
@@ -1213,10 +1334,31 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 				  tl_quote(member, q, sizeof q));
 	if (rc)
 		return rc;
+	if (replay)
+		return read_result(t, m.id, seqs, nseqs, res, err);
 	for (size_t i = 0; i < nseqs; i++)
 		if ((rc = check_notification(r, member, seqs[i], err)))
 			return rc;
 
+	/* Only the unread ones go into the event; when all are read
+	 * already, nothing is appended (as for a task change that changes
+	 * nothing) and the result is the same. */
+	bool read[TL_IDS_MAX];
+	size_t fresh = 0;
+	char stream[8 + TL_MEMBER_ID_MAX];
+	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
+	if ((rc = already_read(r, m.id, seqs, nseqs, read, err)))
+		return rc;
+	for (size_t i = 0; i < nseqs; i++)
+		fresh += !read[i];
+	if (!fresh) {
+		res->seq = 0;
+		if ((rc = read_result(t, m.id, seqs, nseqs, res, err)))
+			return rc;
+		return idem_store_unchanged(r, c->idempotency_key,
+					    (tl_slice){ stream, (size_t)sn },
+					    err);
+	}
 	uint64_t count;
 	if ((rc = stream_count(r, m.id, &count, err)))
 		return rc;
@@ -1225,14 +1367,13 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	TL_KEY(pk, "member");
 	tl_pack_cstr(pk, m.id);
 	TL_KEY(pk, "ids");
-	msgpack_pack_array(pk, nseqs);
+	msgpack_pack_array(pk, fresh);
 	for (size_t i = 0; i < nseqs; i++)
-		msgpack_pack_uint64(pk, seqs[i]);
+		if (!read[i])
+			msgpack_pack_uint64(pk, seqs[i]);
 	if (r->data.failed)
 		return tl_err_oom(err);
 
-	char stream[8 + TL_MEMBER_ID_MAX];
-	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
 	tl_event ev;
 	tl_event_in in = {
 		.type = "notification.read",
@@ -1250,8 +1391,8 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 		return rc;
 	res->seq = ev.seq;
 	res->appended = true;
-	if (result_doc(res, &t->data))
-		return tl_err_oom(err);
+	if ((rc = read_result(t, m.id, seqs, nseqs, res, err)))
+		return rc;
 	return idem_store(r, c->idempotency_key, ev.seq, in.stream, err);
 }
 

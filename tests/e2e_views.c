@@ -445,6 +445,14 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	cr_assert_eq(json_array_size(got), 1, "%s", r.out);
 	cr_expect_eq(json_integer_value(json_array_get(got, 0)), id1);
 	tu_run_release(&r);
+	/* Read again: the same answer, and nothing appended. */
+	long long events = tu_stat(ws, "events");
+	OK(&r, "--as", "alice", "notifications", "read", ids);
+	got = json_object_get(r.json, "ids");
+	cr_assert_eq(json_array_size(got), 1, "%s", r.out);
+	cr_expect_eq(json_integer_value(json_array_get(got, 0)), id1);
+	tu_run_release(&r);
+	cr_expect_eq(tu_stat(ws, "events"), events);
 
 	OK(&r, "--as", "alice", "notifications", "--unread");
 	items = json_object_get(r.json, "items");

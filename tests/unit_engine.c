@@ -3465,6 +3465,36 @@ Test(idempotency, repeated_notifications_read_returns_the_first_result)
 
 /* The fingerprint covers every part of a request: each of these differs
  * from the first request under its key in one part only. */
+/* A member update that changed nothing, made when the member's last
+ * event was a notification.read: its retry answers the member as it was,
+ * not that event's data. */
+Test(idempotency, an_unchanged_member_update_after_a_read_replays_the_member)
+{
+	char idtext[24];
+	notified_bob(idtext);
+	tl_slice ids[1] = { tl_s(idtext) };
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .ids = ids, .ids_len = 1 };
+	tl_result a, b;
+	RUN1(as_at("bob", T0 + 3 * SEC), &a, NULL, rd);
+	tl_result_release(&a);
+	tl_cmd same = { .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+			.role = tl_s("member"),
+			.idempotency_key = tl_s("bob-noop") };
+	RUN1(at(T0 + 4 * SEC), &a, NULL, same);
+	cr_assert(!a.appended);
+	uint64_t events = nevents();
+	RUN1(at(T0 + 5 * SEC), &b, NULL, same);
+	EXPECT_REPLAY(&a, &b, events);
+	doc d;
+	doc_parse(&d, b.doc, b.doc_len);
+	EXPECT_STR(d.o, "id", "bob");
+	EXPECT_STR(d.o, "role", "member");
+	doc_free(&d);
+	tl_result_release(&a);
+	tl_result_release(&b);
+	EXPECT_CLEAN();
+}
+
 Test(idempotency, a_request_differing_in_any_one_part_is_a_conflict)
 {
 	char id[37];

@@ -186,8 +186,11 @@ Test(notifications, list_unread_first_and_mark_read)
 	cr_expect_eq(vt_u64(&b->d.d[1], "id"), seq[1]);
 	inbox_free(b);
 
-	/* Marking again is allowed and changes nothing in the view. */
+	/* Marking again is allowed, changes nothing in the view and
+	 * appends nothing. */
+	before = vt_events();
 	mark("alice", "alice", ids, 1);
+	cr_expect_eq(vt_events(), before);
 	b = list("alice", NULL, true, 0, NULL);
 	cr_expect_eq(b->d.n, 2);
 	inbox_free(b);
@@ -203,6 +206,170 @@ Test(notifications, list_unread_first_and_mark_read)
 	cr_expect_eq(vt_u64(&b->d.d[0], "id"), seq[3]);
 	inbox_free(b);
 	cr_assert_eq(vt_verify(), 0);
+}
+
+/* The ids of the notification.read event at seq. */
+typedef struct read_ids {
+	uint64_t at, ids[16];
+	size_t n;
+} read_ids;
+
+static int keep_ids(void *arg, const tl_event *ev)
+{
+	read_ids *r = arg;
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	if (ev->seq != r->at)
+		return 0;
+	cr_assert(tl_slice_eq(ev->type, "notification.read"));
+	msgpack_zone_init(&zone, 1024);
+	cr_assert_eq(msgpack_unpack((const char *)ev->data, ev->data_len,
+				    &off, &zone, &d),
+		     MSGPACK_UNPACK_SUCCESS);
+	const msgpack_object *ids = tl_map_get(&d, "ids");
+	cr_assert(ids && ids->type == MSGPACK_OBJECT_ARRAY);
+	for (uint32_t i = 0; i < ids->via.array.size && r->n < 16; i++)
+		r->ids[r->n++] = ids->via.array.ptr[i].via.u64;
+	msgpack_zone_destroy(&zone);
+	return 0;
+}
+
+static read_ids event_ids(uint64_t seq)
+{
+	read_ids r = { .at = seq };
+	tl_ctx ctx = { .actor = "admin", .now_ms = VT_T0 + VT_DAY };
+	tl_err err = { 0 };
+	cr_assert_eq(tl_log_read(vt_db, &ctx, seq, 1, (tl_slice){ 0 },
+				 keep_ids, &r, &err),
+		     0, "%s", err.message);
+	return r;
+}
+
+/* Mark ids read, keeping the result. */
+static tl_result mark_res(const char *actor, const char *member,
+			  const char *const *ids, size_t n, const char *key)
+{
+	tl_slice s[16];
+	tl_result res;
+	for (size_t i = 0; i < n; i++)
+		s[i] = tl_s(ids[i]);
+	tl_cmd c = { .kind = TL_NOTIFICATIONS_READ, .id = tl_s(member),
+		     .ids = s, .ids_len = n, .idempotency_key = tl_s(key) };
+	vt_exec(actor, VT_T0 + VT_HOUR, &c, &res);
+	return res;
+}
+
+/* The ids of a notifications read result, in order. */
+static read_ids result_ids(const tl_result *res)
+{
+	read_ids r = { 0 };
+	vt_doc d = { res->doc, res->doc_len };
+	cr_expect_str_eq(vt_str(&d, "member"), "alice");
+	msgpack_zone zone;
+	msgpack_zone_init(&zone, 1024);
+	const msgpack_object *ids = vt_get(&d, &zone, "ids");
+	cr_assert(ids && ids->type == MSGPACK_OBJECT_ARRAY);
+	for (uint32_t i = 0; i < ids->via.array.size && r.n < 16; i++)
+		r.ids[r.n++] = ids->via.array.ptr[i].via.u64;
+	msgpack_zone_destroy(&zone);
+	return r;
+}
+
+/* Marking read what is read already appends nothing; the event of a
+ * mixed request names only the ids it marked, its result every id asked
+ * for.  The engine finds earlier reads in the member's own events, past
+ * several of them and whoever made them. */
+Test(notifications, reading_what_is_read_appends_nothing)
+{
+	uint64_t seq[4];
+	for (int i = 0; i < 4; i++) {
+		tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+			       .link = tl_s("lead:1"),
+			       .assignee = tl_s("alice") };
+		seq[i] = vt_exec(NULL, VT_T0 + i, &add, NULL);
+	}
+	const char *first[] = { num(seq[0]) };
+	tl_result r = mark_res("alice", NULL, first, 1, NULL);
+	cr_expect(r.appended);
+	tl_result_release(&r);
+
+	uint64_t before = vt_events();
+	r = mark_res("alice", NULL, first, 1, NULL);
+	cr_expect(!r.appended);
+	cr_expect_eq(r.seq, 0);
+	read_ids got = result_ids(&r);
+	cr_expect_eq(got.n, 1);
+	cr_expect_eq(got.ids[0], seq[0]);
+	tl_result_release(&r);
+	cr_expect_eq(vt_events(), before, "a read id was read again");
+
+	/* seq[0] is read, seq[1] not: the event holds seq[1] alone. */
+	const char *mixed[] = { num(seq[1]), num(seq[0]), num(seq[1]) };
+	r = mark_res("alice", "alice", mixed, 3, NULL);
+	cr_expect(r.appended);
+	read_ids ev = event_ids(r.seq);
+	cr_expect_eq(ev.n, 1);
+	cr_expect_eq(ev.ids[0], seq[1]);
+	got = result_ids(&r);
+	cr_expect_eq(got.n, 2);
+	cr_expect_eq(got.ids[0], seq[1]);
+	cr_expect_eq(got.ids[1], seq[0]);
+	tl_result_release(&r);
+
+	/* Later reads, by an admin too, and member events between them:
+	 * the walk passes them and still finds seq[0]'s. */
+	const char *third[] = { num(seq[2]) };
+	r = mark_res("root", "alice", third, 1, NULL);
+	tl_result_release(&r);
+	tl_cmd up = { .kind = TL_MEMBER_UPDATE, .id = tl_s("alice"),
+		      .name = tl_s("Alice A.") };
+	vt_exec(NULL, VT_T0 + VT_HOUR, &up, NULL);
+	const char *all[] = { num(seq[0]), num(seq[1]), num(seq[2]) };
+	before = vt_events();
+	r = mark_res("root", "alice", all, 3, NULL);
+	cr_expect(!r.appended);
+	cr_expect_eq(result_ids(&r).n, 3);
+	tl_result_release(&r);
+	cr_expect_eq(vt_events(), before);
+	const char *last[] = { num(seq[3]), num(seq[0]) };
+	r = mark_res("alice", NULL, last, 2, NULL);
+	ev = event_ids(r.seq);
+	cr_expect_eq(ev.n, 1);
+	cr_expect_eq(ev.ids[0], seq[3]);
+	tl_result_release(&r);
+
+	inbox *b = list("alice", NULL, true, 0, NULL);
+	cr_expect_eq(b->d.n, 0);
+	inbox_free(b);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+/* A request under a key that found everything read appended nothing;
+ * its retry gives the same result, and the key is taken. */
+Test(notifications, a_read_that_changed_nothing_keeps_its_key)
+{
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+		       .link = tl_s("lead:1"), .assignee = tl_s("alice") };
+	uint64_t s = vt_exec(NULL, VT_T0, &add, NULL);
+	const char *ids[] = { num(s) };
+	tl_result a = mark_res("alice", NULL, ids, 1, NULL);
+	tl_result_release(&a);
+	uint64_t before = vt_events();
+	a = mark_res("alice", NULL, ids, 1, "k");
+	tl_result b = mark_res("alice", NULL, ids, 1, "k");
+	cr_expect(!a.appended && !b.appended);
+	cr_expect_eq(b.seq, 0);
+	cr_expect(a.doc_len == b.doc_len && !memcmp(a.doc, b.doc, a.doc_len),
+		  "the retry answered another document");
+	tl_result_release(&a);
+	tl_result_release(&b);
+	cr_expect_eq(vt_events(), before);
+	tl_slice other = tl_s("999");
+	tl_cmd c = { .kind = TL_NOTIFICATIONS_READ, .ids = &other,
+		     .ids_len = 1, .idempotency_key = tl_s("k") };
+	tl_err e = vt_exec_fail("alice", VT_T0 + VT_HOUR, &c, TL_ECONFLICT);
+	cr_expect_str_eq(e.field, "idempotency_key");
 }
 
 Test(notifications, read_errors_append_nothing)
