@@ -57,12 +57,13 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iengine -Iprojections -MMD -MP
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden $(CPPFLAGS)
-LIBS    := -llmdb -lmsgpackc -lsodium -lm -pthread
+LIBS    := -llmdb -lmsgpackc -lsodium -lutf8proc -lm -pthread
 TOOLLIBS := -ljansson
 
 # Debian packages needed to build and test.
 DEB_PKGS := build-essential pkg-config liblmdb-dev libmsgpack-dev libev-dev \
-	libcriterion-dev libsodium-dev libjansson-dev libsqlite3-dev tzdata
+	libcriterion-dev libsodium-dev libutf8proc-dev libjansson-dev \
+	libsqlite3-dev tzdata
 
 LIB_SRC   := $(wildcard engine/*.c) $(wildcard projections/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)

@@ -139,6 +139,13 @@ TL_API int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *sta
 /* Whether the len bytes at p are well-formed UTF-8 (no overlong forms,
  * surrogates or code points past U+10FFFF; NUL is valid). */
 TL_API bool tl_utf8_valid(const char *p, size_t len);
+/* Text folded for search (utf8proc): compatibility decomposition, case
+ * folding, accents and other combining marks stripped, default-ignorable
+ * characters dropped, look-alikes lumped (any space to U+0020, dashes to
+ * '-', ...), as code points into out[0..cap).  Returns their number
+ * (when more than cap, out is not usable: call again with that much
+ * room), or -1 when s is not UTF-8.  Allocates nothing. */
+TL_API ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap);
 /* Generate a UUIDv7 as 16 bytes, its time now_ms (0 or less: the wall
  * clock; at most 2^48 - 1).  Ids made by one process sort in the order
  * they were made: an earlier now_ms than the last id's keeps the last

@@ -1,8 +1,11 @@
 /*
- * text.c - UTF-8 validation and UUIDs.
+ * text.c - UTF-8 validation, text folded for search, and UUIDs.
  *
  * Every string the engine stores is checked to be well-formed UTF-8 first,
  * so that what comes out of the log can always be printed as JSON.
+ *
+ * Search compares texts folded by utf8proc (Debian's libutf8proc, the
+ * Unicode tables of the Julia project): "Résumé" and "RESUME" fold alike.
  *
  * Task and event ids are UUIDv7 (RFC 9562): a 48-bit Unix time in ms,
  * then 12 bits (rand_a) used as a counter within that millisecond, then
@@ -13,6 +16,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "internal.h"
 
@@ -258,4 +262,23 @@ void tl_uuid_format(const uint8_t id[16], char out[37])
 		memcpy(out + uuid_at[i], hex_pairs + 2 * id[i], 2);
 	out[8] = out[13] = out[18] = out[23] = '-';
 	out[36] = '\0';
+}
+
+/* Folding: compatibility decomposition (so the ligature "ﬁ" is "fi" and a
+ * full-width "Ａ" an "a"), case folding, combining marks stripped (the
+ * accents of a decomposed "é"), default-ignorable characters (soft
+ * hyphen, zero-width space) dropped, and look-alikes lumped: every space
+ * to U+0020, dashes to '-', quotes to ASCII ones.  Decomposing writes into
+ * the caller's buffer, so nothing is allocated. */
+ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap)
+{
+	if (s.len > (size_t)PTRDIFF_MAX / 4 || cap > (size_t)PTRDIFF_MAX / 4)
+		return -1;
+	utf8proc_ssize_t n = utf8proc_decompose(
+		(const utf8proc_uint8_t *)(s.len ? s.p : ""),
+		(utf8proc_ssize_t)s.len, out, (utf8proc_ssize_t)cap,
+		UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
+			UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
+			UTF8PROC_IGNORE | UTF8PROC_LUMP);
+	return n < 0 ? -1 : (ptrdiff_t)n;
 }

@@ -48,6 +48,10 @@
 #define N_ENTITIES 4
 #define MAX_TAGS 64    /* --tag values of one query, OR-combined */
 #define TAG_MAX 64     /* bytes of a tag, as a task's */
+#define MAX_SEARCHES 8 /* --search values of one query, OR-combined */
+#define SEARCH_MAX 256 /* bytes of one */
+#define SEARCH_WORDS 16 /* words of one, each of which a task must hold */
+#define FOLD_START 512 /* code points a fold buffer starts with */
 
 /* ---- what a query asks for ---------------------------------------------- */
 
@@ -76,6 +80,13 @@ typedef struct plan {
 	size_t assignees_len;
 	const tl_slice *tags; /* a task passes with any of them */
 	size_t tags_len;
+	/* --search: a task passes when its title or notes hold every word
+	 * of one of them; word k of search j is scp[wo[j][k] ..][0 .. wn[j][k]),
+	 * folded (tl_text_fold) */
+	int32_t *scp;
+	uint32_t wo[MAX_SEARCHES][SEARCH_WORDS], wn[MAX_SEARCHES][SEARCH_WORDS];
+	size_t words[MAX_SEARCHES];
+	size_t searches_len;
 	due_window dues[MAX_DUES]; /* a task passes when one of them holds */
 	size_t dues_len;           /* 0: any due date, or none */
 	enum automation automation;
@@ -97,6 +108,126 @@ static void plan_release(plan *p)
 {
 	free(p->assignees);
 	free(p->dimvals);
+	free(p->scp);
+}
+
+/* A buffer of folded code points, grown as texts need. */
+typedef struct fold_buf {
+	int32_t *p;
+	size_t cap;
+} fold_buf;
+
+/* Fold s into b: the number of code points, -1 when s is not UTF-8, -2
+ * when memory ran out (errno ENOMEM). */
+static ptrdiff_t fold_into(tl_slice s, fold_buf *b)
+{
+	for (;;) {
+		if (!b->p) {
+			size_t cap = b->cap > FOLD_START ? b->cap : FOLD_START;
+			if (!(b->p = malloc(cap * sizeof *b->p)))
+				return -2;
+			b->cap = cap;
+		}
+		ptrdiff_t n = tl_text_fold(s, b->p, b->cap);
+		if (n < 0 || (size_t)n <= b->cap)
+			return n;
+		free(b->p);
+		b->p = NULL;
+		b->cap = (size_t)n;
+	}
+}
+
+/* Bytes a search text may not hold: C0 controls, DEL, C1 controls. */
+static bool has_control(tl_slice s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char ch = (unsigned char)s.p[i];
+		if (ch < 0x20 || ch == 0x7f ||
+		    (ch == 0xc2 && i + 1 < s.len &&
+		     (unsigned char)s.p[i + 1] >= 0x80 &&
+		     (unsigned char)s.p[i + 1] <= 0x9f))
+			return true;
+	}
+	return false;
+}
+
+/* The --search values, folded and cut into words at spaces (any
+ * Unicode space: folding lumps them into U+0020). */
+static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
+{
+	fold_buf b = { NULL, 0 };
+	size_t used = 0, cap = 0;
+	char qb[64];
+	int rc = 0;
+
+	if (q->searches_len > MAX_SEARCHES)
+		return tl_err_set(err, TL_EINVALID, "search",
+				  "at most %d searches in a query",
+				  MAX_SEARCHES);
+	for (size_t j = 0; j < q->searches_len && !rc; j++) {
+		tl_slice s = q->searches[j];
+		if (!s.p || !s.len || s.len > SEARCH_MAX ||
+		    !tl_utf8_valid(s.p, s.len) || has_control(s)) {
+			rc = tl_err_set(err, TL_EINVALID, "search",
+					"'%s' is not a search (1..%d bytes of "
+					"UTF-8 without control characters)",
+					tl_quote(s, qb, sizeof qb), SEARCH_MAX);
+			break;
+		}
+		ptrdiff_t n = fold_into(s, &b);
+		if (n == -2) {
+			rc = tl_err_oom(err);
+			break;
+		}
+		if (n < 0) { /* checked above: cannot happen */
+			rc = tl_err_set(err, TL_EINVALID, "search",
+					"'%s' is not UTF-8",
+					tl_quote(s, qb, sizeof qb));
+			break;
+		}
+		if (used + (size_t)n > cap) {
+			size_t ncap = (used + (size_t)n) * 2;
+			int32_t *np = realloc(p->scp, ncap * sizeof *np);
+			if (!np) {
+				rc = tl_err_oom(err);
+				break;
+			}
+			p->scp = np;
+			cap = ncap;
+		}
+		size_t w = 0;
+		for (size_t i = 0; i < (size_t)n;) {
+			while (i < (size_t)n && b.p[i] == ' ')
+				i++;
+			size_t start = i;
+			while (i < (size_t)n && b.p[i] != ' ')
+				i++;
+			if (i == start)
+				break;
+			if (w == SEARCH_WORDS) {
+				rc = tl_err_set(err, TL_EINVALID, "search",
+						"'%s' has more than %d words",
+						tl_quote(s, qb, sizeof qb),
+						SEARCH_WORDS);
+				break;
+			}
+			memcpy(p->scp + used, b.p + start,
+			       (i - start) * sizeof *b.p);
+			p->wo[j][w] = (uint32_t)used;
+			p->wn[j][w] = (uint32_t)(i - start);
+			used += i - start;
+			w++;
+		}
+		if (!rc && !w)
+			rc = tl_err_set(err, TL_EINVALID, "search",
+					"'%s' has nothing to search for",
+					tl_quote(s, qb, sizeof qb));
+		p->words[j] = w;
+	}
+	free(b.p);
+	if (!rc)
+		p->searches_len = q->searches_len;
+	return rc;
 }
 
 /* ---- argument validation --------------------------------------------- */
@@ -307,6 +438,8 @@ static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
 	}
 	p->tags = q->tags;
 	p->tags_len = q->tags_len;
+	if ((rc = check_searches(q, p, err)))
+		return rc;
 	for (size_t i = 0; i < q->assignees_len; i++) {
 		tl_slice a = q->assignees[i];
 		if (!a.p || !tl_member_id_valid(a))
@@ -487,7 +620,7 @@ typedef struct cand {
 	int status, type, link_type;
 	bool has_due, deleted, automation;
 	int64_t due;
-	tl_slice assignee, link_id;
+	tl_slice assignee, link_id, title, notes;
 	const msgpack_object *tags; /* an array of str, or NULL */
 } cand;
 
@@ -562,6 +695,10 @@ static bool cand_decode(const MDB_val *doc, msgpack_zone *zone, cand *c)
 		} else if (key_is(k, "tags") &&
 			   v->type == MSGPACK_OBJECT_ARRAY) {
 			c->tags = v;
+		} else if (key_is(k, "title")) {
+			c->title = obj_str(v);
+		} else if (key_is(k, "notes")) {
+			c->notes = obj_str(v);
 		}
 	}
 	return found && c->status >= 0 && c->type >= 0 && c->link_type >= 0 &&
@@ -620,10 +757,42 @@ static bool has_tag(const plan *p, const cand *c)
 	return false;
 }
 
+static bool holds(const int32_t *t, size_t n, const int32_t *w, size_t wn)
+{
+	for (size_t i = 0; wn <= n && i <= n - wn; i++)
+		if (t[i] == w[0] && !memcmp(t + i, w, wn * sizeof *w))
+			return true;
+	return false;
+}
+
+/* Whether the title or notes hold every word of one of the searches: 1,
+ * 0, or -1 (a text that is not UTF-8, or memory ran out: errno says). */
+static int found(const plan *p, const cand *c, fold_buf fb[2])
+{
+	ptrdiff_t nt = fold_into(c->title, &fb[0]);
+	ptrdiff_t nn = c->notes.p ? fold_into(c->notes, &fb[1]) : 0;
+	if (nt < 0 || nn < 0)
+		return -1;
+	for (size_t j = 0; j < p->searches_len; j++) {
+		size_t k;
+		for (k = 0; k < p->words[j]; k++) {
+			const int32_t *w = p->scp + p->wo[j][k];
+			size_t wn = p->wn[j][k];
+			if (!holds(fb[0].p, (size_t)nt, w, wn) &&
+			    !(nn && holds(fb[1].p, (size_t)nn, w, wn)))
+				break;
+		}
+		if (k == p->words[j])
+			return 1;
+	}
+	return 0;
+}
+
 /* Every filter, checked on the document: the leading dimension only
  * narrows where to look.  What an index value also tells is checked by
- * facets_match, the rest (texts, automation) here. */
-static bool matches(const plan *p, const cand *c)
+ * facets_match, the rest (texts, automation) here: 1 listed, 0 not, -1
+ * an undecodable text (errno ENOMEM: memory ran out). */
+static int matches(const plan *p, const cand *c, fold_buf fb[2])
 {
 	tl_list_facets f = { NULL,
 			     c->has_due ? tl_key_time(c->due) : TL_LIST_NO_DUE,
@@ -648,7 +817,7 @@ static bool matches(const plan *p, const cand *c)
 		return false;
 	if (p->automation == AUTO_ONLY && !c->automation)
 		return false;
-	return true;
+	return p->searches_len ? found(p, c, fb) : 1;
 }
 
 /* ---- the scan --------------------------------------------------------- */
@@ -751,7 +920,8 @@ static int mdb_fail(tl_err *err, int rc)
 static bool fast_plan(const plan *p)
 {
 	if (p->statuses_given || p->types_given || p->entities_given ||
-	    p->dues_len || p->tags_len || p->automation == AUTO_ONLY)
+	    p->dues_len || p->tags_len || p->searches_len ||
+	    p->automation == AUTO_ONLY)
 		return false;
 	if (p->dim == TL_DIM_ASSIGNEE)
 		return p->assignees_len && !p->has_record;
@@ -790,7 +960,7 @@ static bool facets_exact(const plan *p)
 {
 	return (!p->assignees_len || p->dim == TL_DIM_ASSIGNEE) &&
 	       (!p->has_record || p->dim == TL_DIM_RECORD) &&
-	       !p->tags_len && p->automation != AUTO_ONLY;
+	       !p->tags_len && !p->searches_len && p->automation != AUTO_ONLY;
 }
 
 static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
@@ -803,6 +973,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	size_t n = p->dimvals_len, returned = 0, extra = 0;
 	size_t budget = p->limit > 64 ? p->limit : 64;
 	bool fast = fast_plan(p), exact = facets_exact(p);
+	fold_buf fb[2] = { { NULL, 0 }, { NULL, 0 } }; /* title, notes */
 	uint64_t last_sv = 0, last_tb = 0;
 	bool more = false;
 	int mrc = 0, rc = 0;
@@ -868,8 +1039,9 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		msgpack_zone_clear(&zone);
 		errno = 0;
 		int ok = fast ? fast_match(p, &doc, &zone)
-			      : cand_decode(&doc, &zone, &c) ? matches(p, &c)
-							     : -1;
+			      : cand_decode(&doc, &zone, &c)
+				      ? matches(p, &c, fb)
+				      : -1;
 		if (ok < 0) {
 			rc = tl_err_undecodable(err, "corrupt task record");
 			break;
@@ -903,6 +1075,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		if (g[i].c)
 			mdb_cursor_close(g[i].c);
 	free(g);
+	free(fb[0].p);
+	free(fb[1].p);
 	msgpack_zone_destroy(&zone);
 	return rc;
 }

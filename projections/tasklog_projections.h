@@ -48,6 +48,12 @@ typedef struct tl_list_query {
 	const tl_slice *tags;       /* tasks with any of these tags (at most
 				       64; no index: checked on documents) */
 	size_t tags_len;
+	const tl_slice *searches;   /* tasks whose title or notes hold every
+				       word of one of these (at most 8, each
+				       1..256 bytes of UTF-8 and at most 16
+				       words), compared folded (tl_text_fold:
+				       "resume" finds "Résumé"); no index */
+	size_t searches_len;
 } tl_list_query;
 
 /* Calls fn for each task of the page, in order (the stored task document,
@@ -56,8 +62,8 @@ typedef struct tl_list_query {
  * this page is the last.  An empty cursor is the first page.  Every
  * argument is checked before anything is looked up: TL_EINVALID names
  * "status", "type", "entity_type", "record", "assignee", "due", "tag",
- * "automation", "sort", "limit" (at most 1000) or "cursor" (malformed, or
- * of another sort or query).  Paging is by position: a task that does not
+ * "search", "automation", "sort", "limit" (at most 1000) or "cursor"
+ * (malformed, or of another sort or query).  Paging is by position: a task that does not
  * change between pages is listed exactly once. */
 TL_API int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 		 tl_doc_fn fn, void *arg, char next_cursor[TL_CURSOR_MAX],

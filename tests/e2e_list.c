@@ -243,6 +243,25 @@ Test(list_cli, filters_by_tag)
 	FAILS(1, "tag", "task", "list", "--tag", "");
 }
 
+/* --search: every word of one of the texts, in the title or the notes,
+ * in any case and with or without accents. */
+Test(list_cli, searches_titles_and_notes)
+{
+	ADD("Call_Dana_about_the_R\xc3\xa9sum\xc3\xa9", "--assignee", "alice");
+	ADD("Renewal", "--notes", "ask DANA for the final quote");
+	ADD("Lunch");
+	cr_assert_str_eq(LIST("--search", "dana"),
+			 "Call_Dana_about_the_R\xc3\xa9sum\xc3\xa9 Renewal");
+	cr_assert_str_eq(LIST("--search", "DANA  quote"), "Renewal");
+	cr_assert_str_eq(LIST("--search", "resume", "--search", "lunch"),
+			 "Call_Dana_about_the_R\xc3\xa9sum\xc3\xa9 Lunch");
+	cr_assert_str_eq(LIST("--search", "dana", "--assignee", "alice"),
+			 "Call_Dana_about_the_R\xc3\xa9sum\xc3\xa9");
+	cr_assert_str_eq(LIST("--search", "nobody"), "");
+	FAILS(1, "search", "task", "list", "--search", " ");
+	FAILS(1, "search", "task", "list", "--search", "a\x01");
+}
+
 Test(list_cli, filters_by_due_in_the_zone)
 {
 	ADD("late_sunday_utc", "--due", "2026-03-01T23:30:00Z");

@@ -199,6 +199,7 @@ static void simple(const char *title, tl_cmd_kind kind)
 typedef struct lq {
 	const char *assignee[MANY], *status[MANY], *entity[MANY], *type[MANY];
 	const char *tag[MANY];
+	const char *search[MANY];
 	const char *record, *due, *automation, *sort, *cursor;
 	const char *due2; /* a second due window, OR-combined (dues) */
 	size_t limit;
@@ -242,7 +243,7 @@ static size_t slices(const char *const *v, tl_slice *out)
 
 static void run_list(const lq *q, page *pg)
 {
-	tl_slice a[MANY], s[MANY], e[MANY], t[MANY], g[MANY];
+	tl_slice a[MANY], s[MANY], e[MANY], t[MANY], g[MANY], sr[MANY];
 	tl_slice d2 = tl_s(q->due2);
 	tl_list_query tq = {
 		.dues = q->due2 ? &d2 : NULL, .dues_len = q->due2 ? 1 : 0,
@@ -254,6 +255,7 @@ static void run_list(const lq *q, page *pg)
 		.automation = tl_s(q->automation), .sort = tl_s(q->sort),
 		.limit = q->limit, .cursor = tl_s(q->cursor),
 		.tags = g, .tags_len = slices(q->tag, g),
+		.searches = sr, .searches_len = slices(q->search, sr),
 	};
 	tl_ctx ctx = { .actor = q->as, .tz = q->tz,
 		       .now_ms = q->now ? q->now : clock_ms };
@@ -1153,6 +1155,38 @@ Test(list, validates_every_argument_naming_the_field)
 	LIST_FAILS(TL_EINVALID, "tag", .tag = { tag65 });
 	tag65[64] = 0; /* 64 bytes: a tag, of no task */
 	cr_assert_str_eq(LIST(.tag = { tag65 }), "");
+	LIST_FAILS(TL_EINVALID, "search", .search = { "" });
+	LIST_FAILS(TL_EINVALID, "search", .search = { "  \xc2\xa0 " });
+	/* a soft hyphen alone: nothing to search for */
+	LIST_FAILS(TL_EINVALID, "search", .search = { "\xc2\xad" });
+	LIST_FAILS(TL_EINVALID, "search", .search = { "ok", "\xff" });
+	LIST_FAILS(TL_EINVALID, "search", .search = { "a\tb" });
+	LIST_FAILS(TL_EINVALID, "search", .search = { "a\xc2\x85" });
+	LIST_FAILS(TL_EINVALID, "search",
+		   .search = { "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17" });
+	cr_assert_str_eq(LIST(.search = { "1 2 3 4 5 6 7 8 9 10 11 12 13 14 "
+					  "15 16" }),
+			 "");
+	tl_slice nine[9];
+	for (int i = 0; i < 9; i++)
+		nine[i] = tl_s("x");
+	tl_list_query q9 = { .searches = nine, .searches_len = 9 };
+	tl_err e9 = { 0 };
+	char next9[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, NULL, &q9, collect, &pg_static, next9,
+				  &e9),
+		     TL_EINVALID);
+	cr_assert_str_eq(e9.field, "search");
+	q9.searches_len = 8;
+	cr_assert_eq(tl_task_list(db, NULL, &q9, collect, &pg_static, next9,
+				  &e9),
+		     0, "%s", e9.message);
+	char s257[258];
+	memset(s257, 's', 257);
+	s257[257] = 0;
+	LIST_FAILS(TL_EINVALID, "search", .search = { s257 });
+	s257[256] = 0;
+	cr_assert_str_eq(LIST(.search = { s257 }), "");
 	LIST_FAILS(TL_EINVALID, "automation", .automation = "show");
 	LIST_FAILS(TL_EINVALID, "sort", .sort = "title");
 	LIST_FAILS(TL_EINVALID, "limit", .limit = 1001);
@@ -1179,6 +1213,54 @@ Test(list, a_tag_query_gives_no_cursor_to_an_empty_page)
 			      .tags_len = 1 });
 	run_list(&(lq){ .tag = { "vip" }, .limit = 1 }, &pg);
 	cr_assert_neq(pg.next[0], 0, "c follows");
+}
+
+/* --search: every word in the title or the notes, compared folded (case,
+ * accents, compatibility forms, look-alike spaces and dashes); repeated,
+ * any of them; ANDed with the other filters, the assignee's fast path
+ * included; a page ends without a cursor when no match follows. */
+Test(list, search_finds_words_in_titles_and_notes_folded)
+{
+	ADD(.title = "Call Dana about the R\xc3\xa9sum\xc3\xa9",
+	    .due = "2026-03-03T10:00:00Z", .assignee = "alice");
+	ADD(.title = "\xef\xbc\xa1" "CME \xef\xac\x81nal offer",
+	    .due = "2026-03-04T10:00:00Z", .assignee = "alice");
+	ADD(.title = "Lunch", .due = "2026-03-05T10:00:00Z", .assignee = "bob");
+	ADD(.title = "STRASSE", .due = "2026-03-06T10:00:00Z");
+	update("Lunch", (tl_cmd){ .kind = TL_TASK_UPDATE,
+				  .notes = tl_s("Bring the e\xe2\x80\x91mail\n"
+						"of\xc2\xa0" "Dana") });
+
+	cr_assert_str_eq(LIST(.search = { "dana" }),
+			 "Call Dana about the R\xc3\xa9sum\xc3\xa9 Lunch");
+	cr_assert_str_eq(LIST(.search = { "RESUME call" }),
+			 "Call Dana about the R\xc3\xa9sum\xc3\xa9");
+	cr_assert_str_eq(LIST(.search = { "resume lunch" }), "",
+			 "words in two tasks are no match");
+	cr_assert_str_eq(LIST(.search = { "acme final" }),
+			 "\xef\xbc\xa1" "CME \xef\xac\x81nal offer");
+	cr_assert_str_eq(LIST(.search = { "E-MAIL" }), "Lunch");
+	cr_assert_str_eq(LIST(.search = { "stra\xc3\x9f" "e" }), "STRASSE");
+	cr_assert_str_eq(LIST(.search = { "of dana" }), "Lunch",
+			 "a word may sit in the notes, another in the title");
+	cr_assert_str_eq(LIST(.search = { "offer", "lunch" }),
+			 "\xef\xbc\xa1" "CME \xef\xac\x81nal offer Lunch");
+	/* with the assignee (whose fast check reads no title) */
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .search = { "dana" }),
+			 "Call Dana about the R\xc3\xa9sum\xc3\xa9");
+	cr_assert_str_eq(LIST(.assignee = { "bob" }, .search = { "offer" }), "");
+
+	page pg;
+	run_list(&(lq){ .search = { "dana" }, .limit = 1 }, &pg);
+	cr_assert_eq(pg.rc, 0, "%s", pg.err.message);
+	cr_assert_neq(pg.next[0], 0, "Lunch follows");
+	char next[TL_CURSOR_MAX];
+	memcpy(next, pg.next, sizeof next);
+	run_list(&(lq){ .search = { "dana" }, .limit = 1, .cursor = next },
+		 &pg);
+	cr_assert_eq(pg.rc, 0, "%s", pg.err.message);
+	cr_assert_str_eq(pg.text, "Lunch");
+	cr_assert_str_eq(pg.next, "", "no match follows Lunch");
 }
 
 Test(list, validates_arguments_before_looking_anything_up)
@@ -1419,6 +1501,19 @@ static const char *const r_types[] = { "call", "email", "message", "meeting",
 				       "follow_up", "demo" };
 static const char *const r_statuses[] = { "todo", "in_progress", "on_hold",
 					  "completed", "cancelled" };
+/* Titles, each with how it folds: what a search looks for in it. */
+static const char *const r_titles[][2] = {
+	{ "r", "r" }, { "s", "s" }, { "Call Dána", "call dana" },
+	{ "CALL dana", "call dana" }, { "\xef\xac\x81le R\xc3\xa9sum\xc3\xa9",
+					   "file resume" },
+	{ "send FILE", "send file" },
+};
+/* Searches, each with its words folded. */
+static const char *const r_searches[][2] = {
+	{ "dana", "dana" }, { "CALL", "call" }, { "r\xc3\xa9sum\xc3\xa9", "resume" },
+	{ "fi", "fi" }, { "zzz", "zzz" }, { "call  Dana", "call dana" },
+	{ "file send", "file send" }, { "E", "e" },
+};
 static const char *const r_entities[] = { "contact", "lead", "account",
 					  "opportunity" };
 
@@ -1461,7 +1556,8 @@ static size_t rand_command(model *m)
 	if (m->n < 20 || k < 35 || (m->gone[i] && k < 90)) {
 		if (m->n == R_TASKS_MAX)
 			return SIZE_MAX;
-		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("r"),
+		tl_cmd c = { .kind = TL_TASK_ADD,
+			     .title = tl_s(PICK(r_titles)[0]),
 			     .link = tl_s(PICK(r_records)) };
 		if (rnd(4))
 			c.type = tl_s(PICK(r_types));
@@ -1489,7 +1585,7 @@ static size_t rand_command(model *m)
 		case 0: rand_due(due, &c.due); break;
 		case 1: c.no_due = true; break;
 		case 2: c.type = tl_s(PICK(r_types)); break;
-		default: c.title = tl_s(rnd(2) ? "r" : "s"); break;
+		default: c.title = tl_s(PICK(r_titles)[0]); break;
 		}
 	} else if (k < 65) {
 		c.kind = TL_TASK_ASSIGN;
@@ -1605,6 +1701,31 @@ static bool model_match(const lq *q, const tl_task *t, int64_t now,
 		bool ok = false;
 		for (size_t i = 0; i < t->tags_len; i++)
 			ok |= in_list(q->tag, t->tags[i]);
+		if (!ok)
+			return false;
+	}
+	if (q->search[0]) {
+		const char *base = NULL;
+		bool ok = false;
+		for (size_t i = 0; i < sizeof r_titles / sizeof *r_titles; i++)
+			if (!strcmp(r_titles[i][0], t->title))
+				base = r_titles[i][1];
+		cr_assert(base, "a title of no test's: %s", t->title);
+		for (int i = 0; i < MANY && q->search[i]; i++) {
+			const char *words = NULL;
+			for (size_t j = 0;
+			     j < sizeof r_searches / sizeof *r_searches; j++)
+				if (!strcmp(r_searches[j][0], q->search[i]))
+					words = r_searches[j][1];
+			cr_assert(words);
+			char w[64], *save = NULL;
+			snprintf(w, sizeof w, "%s", words);
+			bool all = true;
+			for (char *x = strtok_r(w, " ", &save); x;
+			     x = strtok_r(NULL, " ", &save))
+				all &= strstr(base, x) != NULL;
+			ok |= all;
+		}
 		if (!ok)
 			return false;
 	}
@@ -1752,6 +1873,11 @@ static void check_all_shapes(model *m, int rounds)
 			check_query(m, (lq){ .sort = so, .limit = lim,
 					     .tag = { tags[i] } },
 				    tags[i]);
+		for (size_t i = 0;
+		     i < sizeof r_searches / sizeof *r_searches; i++)
+			check_query(m, (lq){ .sort = so, .limit = lim,
+					     .search = { r_searches[i][0] } },
+				    r_searches[i][0]);
 	}
 	/* Random combinations. */
 	for (int r = 0; r < rounds; r++) {
@@ -1773,6 +1899,8 @@ static void check_all_shapes(model *m, int rounds)
 			q.due2 = PICK(dues);
 		if (!rnd(4))
 			fill(q.tag, tags, 3, 1 + rnd(2));
+		for (uint32_t i = 0, n = rnd(4) ? 0 : 1 + rnd(2); i < n; i++)
+			q.search[i] = PICK(r_searches)[0];
 		snprintf(what, sizeof what, "combination %d", r);
 		check_query(m, q, what);
 	}

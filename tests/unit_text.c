@@ -1,5 +1,6 @@
 /*
- * unit_text.c - tests of UTF-8 validation, UUIDs and the error record.
+ * unit_text.c - tests of UTF-8 validation, text folded for search, UUIDs
+ * and the error record.
  *
  * The UTF-8 validator is checked by hand-picked cases of each rejection
  * class and then against a deliberately naive decoder over every sequence
@@ -495,4 +496,60 @@ Test(uuid, parse_judges_every_byte_at_every_position)
 			cr_assert_eq(tl_uuid_parse((tl_slice){ s, 36 }, id),
 				     want, "byte 0x%02x at %d", b, pos);
 		}
+}
+
+/* ---- text folded for search --------------------------------------------- */
+
+/* s folded, as UTF-8 (code points below U+0800 only), into out. */
+static const char *folded(const char *s, char *out, size_t cap)
+{
+	int32_t cp[64];
+	ptrdiff_t n = tl_text_fold(tl_s(s), cp, 64);
+	size_t o = 0;
+	cr_assert_geq(n, 0, "'%s' did not fold", s);
+	cr_assert_leq(n, 64);
+	for (ptrdiff_t i = 0; i < n && o + 3 < cap; i++) {
+		cr_assert_lt(cp[i], 0x800);
+		if (cp[i] < 0x80) {
+			out[o++] = (char)cp[i];
+		} else {
+			out[o++] = (char)(0xc0 | (cp[i] >> 6));
+			out[o++] = (char)(0x80 | (cp[i] & 0x3f));
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+Test(search_fold, drops_case_accents_and_compatibility_forms)
+{
+	char b[256];
+	cr_assert_str_eq(folded("R\xc3\xa9sum\xc3\xa9 DANA", b, sizeof b),
+			 "resume dana");
+	cr_assert_str_eq(folded("\xef\xac\x81nal", b, sizeof b), "final");
+	cr_assert_str_eq(folded("\xef\xbc\xa1" "CME", b, sizeof b), "acme");
+	cr_assert_str_eq(folded("Stra\xc3\x9f" "e", b, sizeof b), "strasse");
+	/* e + combining acute, and the precomposed é: alike */
+	cr_assert_str_eq(folded("Cafe\xcc\x81", b, sizeof b), "cafe");
+	/* no-break space and non-breaking hyphen lumped, soft hyphen gone */
+	cr_assert_str_eq(folded("e\xe2\x80\x91mail\xc2\xa0" "to"
+				"\xc2\xad" "day", b, sizeof b),
+			 "e-mail today");
+	cr_assert_str_eq(folded("\xce\xa3\xce\x99\xce\xa3", b, sizeof b),
+			 "\xcf\x83\xce\xb9\xcf\x83", "Greek capitals fold");
+	cr_assert_str_eq(folded("", b, sizeof b), "");
+}
+
+Test(search_fold, says_how_much_room_and_refuses_what_is_not_utf8)
+{
+	int32_t cp[4];
+	/* U+FDFA, one code point, decomposes into 18 */
+	cr_assert_eq(tl_text_fold(tl_s("\xef\xb7\xba"), cp, 4), 18);
+	int32_t big[18];
+	cr_assert_eq(tl_text_fold(tl_s("\xef\xb7\xba"), big, 18), 18);
+	cr_assert_eq(tl_text_fold(tl_s("ok\xff"), cp, 4), -1);
+	cr_assert_eq(tl_text_fold(tl_s("\xed\xa0\x80"), cp, 4), -1,
+		     "a surrogate");
+	cr_assert_eq(tl_text_fold((tl_slice){ "a\0b", 3 }, cp, 4), 3,
+		     "NUL is a code point");
 }

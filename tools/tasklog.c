@@ -53,6 +53,7 @@ enum opt {
 	O_HISTORY, O_AS_OF,
 	O_FROM, O_LIMIT, O_STREAM,
 	O_ENTITY_TYPE, O_RECORD, O_AUTOMATION, O_SORT, O_CURSOR, /* task list */
+	O_SEARCH,
 	O_MEMBER, O_DAYS,                                     /* upcoming */
 	O_UNREAD, O_PROJECTION,                 /* notifications, rebuild */
 	O_NO_VIEWS,                             /* verify */
@@ -104,6 +105,7 @@ static const struct optdef {
 	[O_AUTOMATION] = { "automation", true },
 	[O_SORT] = { "sort", true },
 	[O_CURSOR] = { "cursor", true },
+	[O_SEARCH] = { "search", true },
 	[O_MEMBER] = { "member", true },
 	[O_DAYS] = { "days", true },
 	[O_UNREAD] = { "unread", false },
@@ -339,9 +341,9 @@ static const struct command commands[] = {
 	  "[--type T]...\n"
 	  "                 [--due overdue|today|week|none|FROM..TO]... "
 	  "[--tag T]...\n"
-	  "                 [--automation hide|include|only] "
-	  "[--sort due|created|updated]\n"
-	  "                 [--limit N] [--cursor C]\n\n"
+	  "                 [--search TEXT]... [--automation hide|include|only]\n"
+	  "                 [--sort due|created|updated] [--limit N] "
+	  "[--cursor C]\n\n"
 	  "List tasks.  Filters combine with AND; the values of a repeated "
 	  "filter with OR.\n"
 	  "  --assignee ID         a member, me, or unassigned\n"
@@ -364,6 +366,11 @@ static const struct command commands[] = {
 	  "  --tag T               tasks with tag T (no index: the leading "
 	  "filter's\n"
 	  "                        tasks are read to find them)\n"
+	  "  --search TEXT         tasks whose title or notes hold every word "
+	  "of TEXT,\n"
+	  "                        in any case and with or without accents (no "
+	  "index,\n"
+	  "                        as --tag)\n"
 	  "  --automation A        hide (default), include or only "
 	  "automation queue rows\n"
 	  "  --sort S              due (default; no due last), created or "
@@ -375,7 +382,7 @@ static const struct command commands[] = {
 	  OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_ENTITY_TYPE) |
 		  OPT(O_RECORD) | OPT(O_TYPE) | OPT(O_DUE) |
 		  OPT(O_AUTOMATION) | OPT(O_SORT) | OPT(O_LIMIT) |
-		  OPT(O_CURSOR) | OPT(O_TAG),
+		  OPT(O_CURSOR) | OPT(O_TAG) | OPT(O_SEARCH),
 	  0, 0, NULL, OPEN_READ, 0, run_task_list },
 	{ NULL, "upcoming",
 	  "usage: tasklog upcoming [--member ID] [--days N] [--limit N] "
@@ -548,7 +555,7 @@ static uint64_t repeat_opts(const struct command *k)
 {
 	if (k && k->run == run_task_list)
 		return OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_ENTITY_TYPE) |
-		       OPT(O_TYPE) | OPT(O_DUE);
+		       OPT(O_TYPE) | OPT(O_DUE) | OPT(O_SEARCH);
 	if (k && k->run == run_rebuild)
 		return OPT(O_PROJECTION);
 	return 0;
@@ -1465,12 +1472,12 @@ static tl_slice *many_slices(struct cli *c, const enum opt *opts, size_t n,
 static int run_task_list(struct cli *c)
 {
 	static const enum opt rep[] = { O_ASSIGNEE, O_STATUS, O_ENTITY_TYPE,
-					O_TYPE, O_DUE };
-	const tl_slice *v[5];
-	size_t lens[5];
+					O_TYPE, O_DUE, O_SEARCH };
+	const tl_slice *v[6];
+	size_t lens[6];
 	struct collect k = { .items = json_array() };
 	char next[TL_CURSOR_MAX] = "";
-	tl_slice *all = many_slices(c, rep, 5, v, lens);
+	tl_slice *all = many_slices(c, rep, 6, v, lens);
 	tl_slice *tags = tag_slices(c);
 	int rc;
 
@@ -1493,6 +1500,8 @@ static int run_task_list(struct cli *c)
 		.cursor = opt_slice(c, O_CURSOR),
 		.tags = tags,
 		.tags_len = c->tags_len,
+		.searches = v[5],
+		.searches_len = lens[5],
 	};
 	rc = tl_task_list(c->db, &c->ctx, &q, collect_doc, &k, next, &c->err);
 	if (k.failed) /* the callback stopped the read */
