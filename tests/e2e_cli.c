@@ -1271,6 +1271,30 @@ Test(member, only_admins_manage_members)
 	cr_assert_eq(events(), before);
 }
 
+/* Without --as one acts as the workspace's first admin, also once that
+ * member is demoted: the refusal says so, and only then. */
+Test(member, a_refusal_of_the_default_actor_says_how_to_choose)
+{
+	tu_run r;
+
+	OK(&r, "member", "update", "bob", "--role", "admin");
+	tu_run_release(&r);
+	OK(&r, "--as", "bob", "member", "update", "admin", "--role",
+	   "member");
+	tu_run_release(&r);
+	long long before = events();
+	EXPECT(&r, 4, "member", "add", "x", "--name", "X");
+	cr_assert(tu_err_names(&r, "as"), "%s", r.err);
+	cr_assert(strstr(r.err, "first admin; give --as MEMBER"), "%s", r.err);
+	cr_assert(strstr(tu_str(json_object_get(r.json, "error"), "message"),
+			 "give --as MEMBER"));
+	tu_run_release(&r);
+	EXPECT(&r, 4, "--as", "admin", "member", "add", "x", "--name", "X");
+	cr_assert(!strstr(r.err, "give --as"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+}
+
 Test(member, without_crm_access_is_forbidden_everything)
 {
 	char *id = add_task("secret");

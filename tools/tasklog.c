@@ -616,10 +616,19 @@ static void error_line(const struct cli *c, const char *subject)
 
 /* Print c->err: the line on stderr, and with --json also as a document
  * on stdout.  Returns the exit status. */
-static int report_error(const struct cli *c, const char *subject)
+static int report_error(struct cli *c, const char *subject)
 {
-	const tl_err *e = &c->err;
+	tl_err *e = &c->err;
 	const char *code = tl_code_name(e->code);
+
+	/* The acting member was refused without --as: say who that was. */
+	if (e->code == TL_EFORBIDDEN && !strcmp(e->field, "as") &&
+	    !c->val[O_AS]) {
+		size_t n = strlen(e->message);
+		snprintf(e->message + n, sizeof e->message - n,
+			 " (without --as you act as the workspace's first "
+			 "admin; give --as MEMBER)");
+	}
 	int status = e->code <= TL_EINVALID && e->code >= TL_EUNAVAILABLE
 			     ? -e->code
 			     : e->code ? -TL_ESTORAGE : 1;
