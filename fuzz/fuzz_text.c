@@ -5,7 +5,9 @@
  * no overlong forms, no surrogates, nothing past U+10FFFF); tl_check_text
  * must agree with it and name the field when it refuses; tl_uuid_parse
  * must accept exactly the canonical 8-4-4-4-12 hex form, and what it
- * parses must format back to the same text up to case.
+ * parses must format back to the same text up to case.  tl_text_fold
+ * must fold exactly the valid texts, and say the room it needs: folding
+ * again with that room gives the same count.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -90,6 +92,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else if (!valid || size < min || size > max) {
 		abort();
+	}
+
+	int32_t small[8];
+	ptrdiff_t n = tl_text_fold(s, small, 8);
+	if ((n < 0) != !valid)
+		abort();
+	if (n > 8) {
+		int32_t *big = malloc((size_t)n * sizeof *big);
+		if (big && tl_text_fold(s, big, (size_t)n) != n)
+			abort();
+		free(big);
 	}
 
 	tl_quote(s, q, sizeof q);
