@@ -151,12 +151,12 @@ test-san:
 	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e \
 		build-san/tests/fault build-san/tasklog
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		build-san/tests/unit --jobs 2
+		sh tests/san-run.sh build-san/tests/unit --jobs 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		build-san/tests/fault --jobs 2
+		sh tests/san-run.sh build-san/tests/fault --jobs 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
-		build-san/tests/e2e --jobs 2
+		sh tests/san-run.sh build-san/tests/e2e --jobs 2
 
 # Line coverage of the library and the CLI by every test (not in make test).
 coverage: deps

@@ -162,6 +162,10 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 				TL_STATUS_COUNT, &a->status, err);
 	if (!rc && c->kind == TL_TASK_STATUS && !c->status.p)
 		rc = tl_err_set(err, TL_EINVALID, "status", "is required");
+	if (!rc && c->kind == TL_TASK_REOPEN && c->status.p &&
+	    !tl_status_active(a->status))
+		rc = tl_err_set(err, TL_EINVALID, "status",
+				"a task reopens as todo, in_progress or on_hold");
 	if (!rc && c->notes.p)
 		rc = tl_check_text(c->notes, "notes", 0, TL_NOTES_MAX, true,
 				   err);
@@ -219,7 +223,8 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 			{ offsetof(tl_cmd, type), "type", 1u << TL_TASK_UPDATE },
 			{ offsetof(tl_cmd, due), "due", 1u << TL_TASK_UPDATE },
 			{ offsetof(tl_cmd, notes), "notes", 1u << TL_TASK_UPDATE },
-			{ offsetof(tl_cmd, status), "status", 1u << TL_TASK_STATUS },
+			{ offsetof(tl_cmd, status), "status",
+			  1u << TL_TASK_STATUS | 1u << TL_TASK_REOPEN },
 			{ offsetof(tl_cmd, assignee), "assignee", 1u << TL_TASK_ASSIGN },
 			{ offsetof(tl_cmd, link), "link", 0 },
 		};
@@ -395,7 +400,8 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	size_t sk_len = v.mv_size - 8; /* the stream key, after p[8]... */
 	p += 8;
 	bool unchanged = p[0] == 'N'; /* the first run appended nothing */
-	if (p[0] == 'F' || unchanged) { /* the fingerprint (since 0.3) */
+	bool checked = p[0] == 'F' || unchanged; /* the request matched */
+	if (checked) { /* the fingerprint (since 0.3) */
 		if (sk_len < 1 + TL_IDEM_FP_LEN + 1)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "corrupt idempotency record");
@@ -440,9 +446,18 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 				    &t->data))
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "idempotency record names a missing event");
-		if (c->kind == TL_NOTIFICATIONS_READ) {
+		if (c->kind == TL_NOTIFICATIONS_READ && checked) {
 			/* the caller makes the result from the request,
 			 * which the fingerprint says is the same */
+		} else if (!checked &&
+			   tl_slice_eq(ev.type, "notification.read")) {
+			/* a record without fingerprint (0.2) answers any
+			 * request under its key with the first result:
+			 * the event's data, all its ids */
+			if (msgpack_sbuffer_write(&t->doc,
+						  (const char *)ev.data,
+						  ev.data_len))
+				return tl_err_oom(err);
 		} else {
 			tl_member m;
 			rc = tl_member_fold_until(t->db, t->cur, id, seq, &m,
@@ -460,7 +475,8 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	}
 	res->seq = unchanged ? 0 : seq;
 	res->appended = false;
-	if (c->kind != TL_NOTIFICATIONS_READ && result_doc(res, &t->doc))
+	if (!(c->kind == TL_NOTIFICATIONS_READ && checked) &&
+	    result_doc(res, &t->doc))
 		return tl_err_oom(err);
 	return 1;
 }
@@ -799,6 +815,17 @@ static int task_change(run *r, const tl_cmd *c, const args *a,
 			break;
 		ch.kind = st == TL_ST_COMPLETED ? TL_EV_COMPLETED
 						: TL_EV_STATUS_CHANGED;
+		ch.set = TL_CH_STATUS;
+		ch.status = st;
+		break;
+	}
+	case TL_TASK_REOPEN: {
+		/* an open task is left as it is: reopening one twice
+		 * changes nothing the second time */
+		int st = c->status.p ? a->status : TL_ST_TODO;
+		if (tl_status_active(task.status))
+			break;
+		ch.kind = TL_EV_STATUS_CHANGED;
 		ch.set = TL_CH_STATUS;
 		ch.status = st;
 		break;
@@ -1237,8 +1264,11 @@ static int already_read(run *r, const char *member, const uint64_t *seqs,
 			break;
 		tl_put_be64(kb, seq);
 		MDB_val ek = { 8, kb }, evv;
-		if ((rc = mdb_get(t->cur, t->db->events, &ek, &evv)))
+		if ((rc = mdb_get(t->cur, t->db->events, &ek, &evv))) {
+			if (rc == MDB_NOTFOUND) /* the index names it */
+				rc = MDB_CORRUPTED;
 			break;
+		}
 		msgpack_zone_clear(&zone);
 		if (tl_event_decode(evv.mv_data, evv.mv_size, &ev, &zone,
 				    &t->doc) ||
@@ -1334,8 +1364,8 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 				  tl_quote(member, q, sizeof q));
 	if (rc)
 		return rc;
-	if (replay)
-		return read_result(t, m.id, seqs, nseqs, res, err);
+	if (replay) /* made by idem_lookup, or made here from the request */
+		return res->doc ? 0 : read_result(t, m.id, seqs, nseqs, res, err);
 	for (size_t i = 0; i < nseqs; i++)
 		if ((rc = check_notification(r, member, seqs[i], err)))
 			return rc;
@@ -1414,6 +1444,7 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	case TL_TASK_ASSIGN:
 	case TL_TASK_STATUS:
 	case TL_TASK_COMPLETE:
+	case TL_TASK_REOPEN:
 	case TL_TASK_TAG:
 	case TL_TASK_UNTAG:
 	case TL_TASK_DELETE:

@@ -140,11 +140,12 @@ TL_API int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *sta
  * surrogates or code points past U+10FFFF; NUL is valid). */
 TL_API bool tl_utf8_valid(const char *p, size_t len);
 /* Text folded for search (utf8proc): compatibility decomposition, case
- * folding, accents and other combining marks stripped, default-ignorable
- * characters dropped, look-alikes lumped (any space to U+0020, dashes to
- * '-', ...), as code points into out[0..cap).  Returns their number
- * (when more than cap, out is not usable: call again with that much
- * room), or -1 when s is not UTF-8.  Allocates nothing. */
+ * folding, the accents of Latin, Greek and Cyrillic letters (the combining
+ * diacritical marks) dropped, default-ignorable characters dropped,
+ * look-alikes lumped (any space to U+0020, dashes to '-', ...), as code
+ * points into out[0..cap).  Returns their number, or more than cap when
+ * out lacks room (out is then not usable: call again with that much room,
+ * which is enough), or -1 when s is not UTF-8.  Allocates nothing. */
 TL_API ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap);
 /* Generate a UUIDv7 as 16 bytes, its time now_ms (0 or less: the wall
  * clock; at most 2^48 - 1).  Ids made by one process sort in the order
@@ -268,8 +269,11 @@ typedef enum tl_cmd_kind {
 	TL_TASK_DELETE,
 	TL_MEMBER_ADD,    /* id, name, role, crm_access */
 	TL_MEMBER_UPDATE, /* id, name?, role?, crm_access? */
-	TL_NOTIFICATIONS_READ /* id: member (default the actor), ids: the
-				 notifications' ids in decimal text */
+	TL_NOTIFICATIONS_READ, /* id: member (default the actor), ids: the
+				  notifications' ids in decimal text */
+	TL_TASK_REOPEN    /* status? (todo, in_progress or on_hold; default
+			     todo): a completed or cancelled task gets it,
+			     an open one is left as it is */
 } tl_cmd_kind;
 
 /* One command.  Text fields are given as the user typed them; the engine

@@ -264,12 +264,25 @@ void tl_uuid_format(const uint8_t id[16], char out[37])
 	out[36] = '\0';
 }
 
+/* The combining marks that are accents on Latin, Greek and Cyrillic
+ * letters (the blocks of combining diacritical marks).  Marks of other
+ * scripts are kept: a Japanese dakuten or an Indic vowel sign makes
+ * another letter, not an accented one (パ is not ハ). */
+static bool is_accent(int32_t cp)
+{
+	return (cp >= 0x0300 && cp <= 0x036f) ||
+	       (cp >= 0x1ab0 && cp <= 0x1aff) ||
+	       (cp >= 0x1dc0 && cp <= 0x1dff) ||
+	       (cp >= 0x20d0 && cp <= 0x20ff) ||
+	       (cp >= 0xfe20 && cp <= 0xfe2f);
+}
+
 /* Folding: compatibility decomposition (so the ligature "ﬁ" is "fi" and a
- * full-width "Ａ" an "a"), case folding, combining marks stripped (the
- * accents of a decomposed "é"), default-ignorable characters (soft
- * hyphen, zero-width space) dropped, and look-alikes lumped: every space
- * to U+0020, dashes to '-', quotes to ASCII ones.  Decomposing writes into
- * the caller's buffer, so nothing is allocated. */
+ * full-width "Ａ" an "a"), case folding, accents dropped (those of a
+ * decomposed "é"), default-ignorable characters (soft hyphen, zero-width
+ * space) dropped, and look-alikes lumped: every space to U+0020, dashes
+ * to '-', typographic apostrophes to '.  Decomposing writes into the
+ * caller's buffer, so nothing is allocated. */
 ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap)
 {
 	if (s.len > (size_t)PTRDIFF_MAX / 4 || cap > (size_t)PTRDIFF_MAX / 4)
@@ -278,7 +291,14 @@ ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap)
 		(const utf8proc_uint8_t *)(s.len ? s.p : ""),
 		(utf8proc_ssize_t)s.len, out, (utf8proc_ssize_t)cap,
 		UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
-			UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
-			UTF8PROC_IGNORE | UTF8PROC_LUMP);
-	return n < 0 ? -1 : (ptrdiff_t)n;
+			UTF8PROC_CASEFOLD | UTF8PROC_IGNORE | UTF8PROC_LUMP);
+	if (n < 0)
+		return -1;
+	if ((size_t)n > cap)
+		return (ptrdiff_t)n; /* the room it needs, accents and all */
+	size_t k = 0;
+	for (size_t i = 0; i < (size_t)n; i++)
+		if (!is_accent(out[i]))
+			out[k++] = out[i];
+	return (ptrdiff_t)k;
 }

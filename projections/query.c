@@ -151,8 +151,14 @@ static bool has_control(tl_slice s)
 	return false;
 }
 
-/* The --search values, folded and cut into words at spaces (any
- * Unicode space: folding lumps them into U+0020). */
+/* What cuts a search into words: a space (any Unicode space: folding
+ * lumps them into U+0020) or a line or paragraph separator. */
+static bool is_word_break(int32_t cp)
+{
+	return cp == ' ' || cp == 0x2028 || cp == 0x2029;
+}
+
+/* The --search values, folded and cut into words. */
 static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 {
 	fold_buf b = { NULL, 0 };
@@ -197,10 +203,10 @@ static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 		}
 		size_t w = 0;
 		for (size_t i = 0; i < (size_t)n;) {
-			while (i < (size_t)n && b.p[i] == ' ')
+			while (i < (size_t)n && is_word_break(b.p[i]))
 				i++;
 			size_t start = i;
-			while (i < (size_t)n && b.p[i] != ' ')
+			while (i < (size_t)n && !is_word_break(b.p[i]))
 				i++;
 			if (i == start)
 				break;
@@ -1097,10 +1103,12 @@ int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 	qc.cursor = tl_doc_cursor_copy(q->cursor, &cc);
 	q = &qc;
 	next_cursor[0] = 0;
-	if ((rc = check_list(ctx, q, &p, err)))
+	/* check_list may have allocated (the searches' words) */
+	if ((rc = check_list(ctx, q, &p, err)) ||
+	    (rc = tl_reader_begin(db, ctx, &r, err))) {
+		plan_release(&p);
 		return rc;
-	if ((rc = tl_reader_begin(db, ctx, &r, err)))
-		return rc;
+	}
 	if (!(rc = parse_dues(q, &p, &r, true, err)) &&
 	    !(rc = resolve_assignees(q, &r, &p, err)) &&
 	    !(rc = plan_scan(&p, &r, err)))

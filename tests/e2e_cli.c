@@ -574,6 +574,26 @@ Test(task, complete_sets_completed_at_and_reopening_clears_it)
 	OK(&r, "task", "status", id, "cancelled");
 	cr_assert(json_is_null(json_object_get(r.json, "completed_at")));
 	tu_run_release(&r);
+
+	/* task reopen: todo by default, or the open status given; an open
+	 * task is left as it is */
+	OK(&r, "task", "reopen", id);
+	cr_assert_str_eq(tu_str(r.json, "status"), "todo");
+	long long version = tu_int(r.json, "version");
+	tu_run_release(&r);
+	long long before = events();
+	OK(&r, "task", "reopen", id, "--status", "in_progress");
+	cr_assert_str_eq(tu_str(r.json, "status"), "todo");
+	cr_assert_eq(tu_int(r.json, "version"), version);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	OK(&r, "task", "complete", id);
+	tu_run_release(&r);
+	OK(&r, "task", "reopen", id, "--status", "in_progress");
+	cr_assert_str_eq(tu_str(r.json, "status"), "in_progress");
+	cr_assert(json_is_null(json_object_get(r.json, "completed_at")));
+	tu_run_release(&r);
+	REJECT(1, "status", "task", "reopen", id, "--status", "cancelled");
 	free(id);
 }
 

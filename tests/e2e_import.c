@@ -902,6 +902,8 @@ Test(import_cli, commands_change_tasks_as_the_task_commands_do)
 	    /* by the end of its id, as tables print it */
 	    "{\"method\": \"task.complete\", \"params\": {\"id\": "
 	    "\"000000000001\"}}\n"
+	    "{\"method\": \"task.reopen\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"status\": \"on_hold\"}}\n"
 	    "{\"method\": \"task.assign\", \"params\": {\"id\": \"" U2 "\", "
 	    "\"unassign\": true}}\n"
 	    "{\"method\": \"task.update\", \"params\": {\"id\": \"" U2 "\", "
@@ -911,31 +913,33 @@ Test(import_cli, commands_change_tasks_as_the_task_commands_do)
 	tu_run r;
 	import(&r, ws, NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_eq(tu_int(r.json, "imported"), 12);
-	cr_assert_eq(tu_int(r.json, "commands"), 11);
+	cr_assert_eq(tu_int(r.json, "imported"), 13);
+	cr_assert_eq(tu_int(r.json, "commands"), 12);
 	/* the second assign and the unassign of an unassigned task are
 	 * no changes */
-	cr_assert_eq(tu_int(r.json, "events"), 10, "%s", r.out);
-	cr_assert_eq(tu_stat(ws, "events"), before + 10);
+	cr_assert_eq(tu_int(r.json, "events"), 11, "%s", r.out);
+	cr_assert_eq(tu_stat(ws, "events"), before + 11);
 	tu_run_release(&r);
 
 	tu_run s;
 	OK(&s, "task", "show", U1);
 	cr_assert_str_eq(tu_str(s.json, "title"), "Call Dana back");
-	cr_assert_str_eq(tu_str(s.json, "status"), "completed");
+	cr_assert_str_eq(tu_str(s.json, "status"), "on_hold");
+	cr_assert(json_is_null(json_object_get(s.json, "completed_at")));
 	cr_assert_str_eq(tu_str(s.json, "assignee"), "alice");
 	cr_assert_str_eq(tu_str(s.json, "due_at"), "2026-12-03T13:00:00.000Z");
 	json_t *tags = json_object_get(s.json, "tags");
 	cr_assert_eq(json_array_size(tags), 2);
 	cr_assert_str_eq(json_string_value(json_array_get(tags, 0)), "vip");
 	cr_assert_str_eq(json_string_value(json_array_get(tags, 1)), "hot");
-	cr_assert_eq(tu_int(s.json, "version"), 7);
+	cr_assert_eq(tu_int(s.json, "version"), 8);
 	tu_run_release(&s);
 	char types[512];
 	history_types(U1, types, sizeof types);
 	cr_assert_str_eq(types, "task.created task.updated task.assigned "
 				"task.status_changed task.untagged "
-				"task.tagged task.completed");
+				"task.tagged task.completed "
+				"task.status_changed");
 	OK(&s, "task", "show", U2);
 	cr_assert(json_is_true(json_object_get(s.json, "deleted")), "%s",
 		  s.out);

@@ -1462,6 +1462,67 @@ Test(fold, cancelling_a_completed_task_clears_completed_at)
 	tl_result_release(&res);
 }
 
+/* task reopen: a completed or cancelled task gets todo (or the status
+ * given) in a task.status_changed event, completed_at cleared; an open
+ * task is left as it is and nothing is appended. */
+Test(fold, reopen_opens_a_closed_task_and_leaves_an_open_one)
+{
+	char id[37];
+	tl_result res;
+	doc d;
+	add_task(T0 + SEC, "Reopen", id);
+	uint64_t events = nevents();
+	RUN1(at(T0 + 2 * SEC), &res, &d, on(TL_TASK_REOPEN, id));
+	cr_expect(!res.appended, "an open task was reopened");
+	EXPECT_STR(d.o, "status", "todo");
+	doc_free(&d);
+	tl_result_release(&res);
+	cr_expect_eq(nevents(), events);
+
+	RUN1(at(T0 + 3 * SEC), &res, NULL, on(TL_TASK_COMPLETE, id));
+	tl_result_release(&res);
+	RUN1(at(T0 + 4 * SEC), &res, &d, on(TL_TASK_REOPEN, id));
+	cr_expect(res.appended);
+	EXPECT_STR(d.o, "status", "todo");
+	EXPECT_NIL(d.o, "completed_at");
+	doc_free(&d);
+	recs r;
+	rec *e = read_event(&r, res.seq);
+	cr_expect_str_eq(e->type, "task.status_changed");
+	recs_free(&r);
+	tl_result_release(&res);
+
+	tl_cmd cancel = on(TL_TASK_STATUS, id);
+	cancel.status = tl_s("cancelled");
+	RUN1(at(T0 + 5 * SEC), &res, NULL, cancel);
+	tl_result_release(&res);
+	tl_cmd hold = on(TL_TASK_REOPEN, id);
+	hold.status = tl_s("on_hold");
+	RUN1(at(T0 + 6 * SEC), &res, &d, hold);
+	EXPECT_STR(d.o, "status", "on_hold");
+	doc_free(&d);
+	tl_result_release(&res);
+	/* open: even with another status, left as it is */
+	hold.status = tl_s("in_progress");
+	events = nevents();
+	RUN1(at(T0 + 7 * SEC), &res, &d, hold);
+	EXPECT_STR(d.o, "status", "on_hold");
+	doc_free(&d);
+	tl_result_release(&res);
+	cr_expect_eq(nevents(), events);
+
+	/* only an open status, checked before the task is looked up */
+	tl_cmd bad = on(TL_TASK_REOPEN, "00000000-0000-7000-8000-000000000001");
+	bad.status = tl_s("completed");
+	REJECT(TL_EINVALID, "status", bad);
+	bad.status = tl_s("done");
+	REJECT(TL_EINVALID, "status", bad);
+	tl_cmd titled = on(TL_TASK_REOPEN, id);
+	titled.title = tl_s("x");
+	REJECT(TL_EINVALID, "title", titled);
+	EXPECT_CLEAN();
+}
+
 Test(fold, tags_are_a_set)
 {
 	static const tl_slice tags[] = { { "x", 1 }, { "y", 1 }, { "x", 1 },
@@ -3153,6 +3214,41 @@ static void legacy_fp(const char *actor, bool no_zone, const char *tz,
 
 /* Records of earlier 0.3.0 builds (another fingerprint) still replay for
  * their request, and only for it. */
+/* The same for notifications read: a record without fingerprint answers
+ * any request under its key with the first result, the event's ids, and
+ * checks nothing of the new request. */
+Test(idempotency, a_read_record_without_fingerprint_replays_the_first_read)
+{
+	char idtext[24];
+	notified_bob(idtext);
+	tl_slice ids[1] = { tl_s(idtext) };
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .ids = ids, .ids_len = 1,
+		      .idempotency_key = tl_s("old-read") };
+	tl_result a, b;
+	RUN1(as_at("bob", T0 + 3 * SEC), &a, NULL, rd);
+	cr_assert(a.appended);
+	MDB_txn *txn;
+	MDB_val k = { 8, "old-read" }, v;
+	uint8_t old[128];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+	cr_assert_eq(((uint8_t *)v.mv_data)[8], 'F');
+	size_t sk = v.mv_size - 8 - 1 - TL_IDEM_FP_LEN; /* the stream key */
+	cr_assert_leq(8 + sk, sizeof old);
+	memcpy(old, v.mv_data, 8);
+	memcpy(old + 8, (uint8_t *)v.mv_data + 8 + 1 + TL_IDEM_FP_LEN, sk);
+	v = (MDB_val){ 8 + sk, old };
+	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	uint64_t events = nevents();
+	tl_slice other[1] = { tl_s("999") };
+	rd.ids = other;
+	RUN1(as_at("bob", T0 + 4 * SEC), &b, NULL, rd);
+	EXPECT_REPLAY(&a, &b, events);
+	tl_result_release(&a);
+	tl_result_release(&b);
+}
+
 Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
 {
 	static const struct {
@@ -3463,8 +3559,6 @@ Test(idempotency, repeated_notifications_read_returns_the_first_result)
 		  has_ids, has_kind);
 }
 
-/* The fingerprint covers every part of a request: each of these differs
- * from the first request under its key in one part only. */
 /* A member update that changed nothing, made when the member's last
  * event was a notification.read: its retry answers the member as it was,
  * not that event's data. */
@@ -3495,6 +3589,8 @@ Test(idempotency, an_unchanged_member_update_after_a_read_replays_the_member)
 	EXPECT_CLEAN();
 }
 
+/* The fingerprint covers every part of a request: each of these differs
+ * from the first request under its key in one part only. */
 Test(idempotency, a_request_differing_in_any_one_part_is_a_conflict)
 {
 	char id[37];

@@ -1243,6 +1243,8 @@ Test(list, search_finds_words_in_titles_and_notes_folded)
 	cr_assert_str_eq(LIST(.search = { "stra\xc3\x9f" "e" }), "STRASSE");
 	cr_assert_str_eq(LIST(.search = { "of dana" }), "Lunch",
 			 "a word may sit in the notes, another in the title");
+	cr_assert_str_eq(LIST(.search = { "lunch\xe2\x80\xa8" "dana" }),
+			 "Lunch", "a line separator cuts words too");
 	cr_assert_str_eq(LIST(.search = { "offer", "lunch" }),
 			 "\xef\xbc\xa1" "CME \xef\xac\x81nal offer Lunch");
 	/* with the assignee (whose fast check reads no title) */

@@ -538,6 +538,15 @@ Test(search_fold, drops_case_accents_and_compatibility_forms)
 	cr_assert_str_eq(folded("\xce\xa3\xce\x99\xce\xa3", b, sizeof b),
 			 "\xcf\x83\xce\xb9\xcf\x83", "Greek capitals fold");
 	cr_assert_str_eq(folded("", b, sizeof b), "");
+	/* only the accents of Latin, Greek and Cyrillic letters go: a
+	 * Japanese pa keeps its handakuten (U+309A), so it is no ha */
+	int32_t pa[8], ha[8];
+	cr_assert_eq(tl_text_fold(tl_s("\xe3\x83\x91"), pa, 8), 2);
+	cr_assert_eq(pa[0], 0x30cf);
+	cr_assert_eq(pa[1], 0x309a);
+	cr_assert_eq(tl_text_fold(tl_s("\xe3\x83\x8f"), ha, 8), 1);
+	cr_assert_str_eq(folded("\xd0\x99", b, sizeof b), "\xd0\xb8",
+			 "Cyrillic letters lose their diacritics too");
 }
 
 Test(search_fold, says_how_much_room_and_refuses_what_is_not_utf8)

@@ -435,6 +435,7 @@ static const struct method {
 	{ "task.status", TL_TASK_STATUS, P_TASK_WRITE | P_STATUS,
 	  P_ID | P_STATUS },
 	{ "task.complete", TL_TASK_COMPLETE, P_TASK_WRITE, P_ID },
+	{ "task.reopen", TL_TASK_REOPEN, P_TASK_WRITE | P_STATUS, P_ID },
 	{ "task.tag", TL_TASK_TAG, P_TASK_WRITE | P_TAG, P_ID | P_TAG },
 	{ "task.untag", TL_TASK_UNTAG, P_TASK_WRITE | P_TAG, P_ID | P_TAG },
 	{ "task.delete", TL_TASK_DELETE, P_TASK_WRITE, P_ID },

@@ -311,6 +311,15 @@ static const struct command commands[] = {
 		   "                 [--expect-version N] [--idempotency-key K]\n\n"
 		   "Complete a task.\n",
 		   0, 1, 1, "task ID", TL_TASK_COMPLETE),
+	TASK_WRITE("reopen",
+		   "usage: tasklog task reopen ID [--status S]\n"
+		   "                 [--expect-version N] [--idempotency-key K]\n\n"
+		   "Reopen a completed or cancelled task: its status becomes S "
+		   "(todo, the\n"
+		   "default, in_progress or on_hold) and completed_at is "
+		   "cleared.  An open\n"
+		   "task is left as it is.\n",
+		   OPT(O_STATUS), 1, 1, "task ID", TL_TASK_REOPEN),
 	TASK_WRITE("tag",
 		   "usage: tasklog task tag ID TAG\n"
 		   "                 [--expect-version N] [--idempotency-key K]\n\n"
@@ -569,7 +578,7 @@ static const char overall_usage[] =
 	"  init                      create a workspace\n"
 	"  member add|list|update|token\n"
 	"                            manage the members\n"
-	"  task add|update|assign|status|complete|tag|untag|delete|show|list\n"
+	"  task add|update|assign|status|complete|reopen|tag|untag|delete|show|list\n"
 	"                            create, change, read and list tasks\n"
 	"  upcoming                  a member's tasks due in the next days\n"
 	"  timeline TYPE:ID          a record's upcoming tasks and history\n"
