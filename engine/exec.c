@@ -157,15 +157,21 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 	if (!rc && c->type.p)
 		rc = check_enum(c->type, "type", tl_type_tokens, TL_TYPE_COUNT,
 				&a->type, err);
-	if (!rc && c->status.p)
+	if (!rc && c->status.p && c->kind == TL_TASK_REOPEN) {
+		char q[64];
+		a->status = tl_token_find(tl_status_tokens, TL_STATUS_COUNT,
+					  c->status);
+		if (a->status < 0 || !tl_status_active(a->status))
+			rc = tl_err_set(err, TL_EINVALID, "status",
+					"'%s': a task reopens as todo, "
+					"in_progress or on_hold",
+					tl_quote(c->status, q, sizeof q));
+	} else if (!rc && c->status.p) {
 		rc = check_enum(c->status, "status", tl_status_tokens,
 				TL_STATUS_COUNT, &a->status, err);
+	}
 	if (!rc && c->kind == TL_TASK_STATUS && !c->status.p)
 		rc = tl_err_set(err, TL_EINVALID, "status", "is required");
-	if (!rc && c->kind == TL_TASK_REOPEN && c->status.p &&
-	    !tl_status_active(a->status))
-		rc = tl_err_set(err, TL_EINVALID, "status",
-				"a task reopens as todo, in_progress or on_hold");
 	if (!rc && c->notes.p)
 		rc = tl_check_text(c->notes, "notes", 0, TL_NOTES_MAX, true,
 				   err);
@@ -407,10 +413,16 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 					  "corrupt idempotency record");
 		if (memcmp(p + 1, r->fp, TL_IDEM_FP_LEN) &&
 		    !(p[0] == 'F' && idem_fp_legacy(r, c, p + 1)))
-			return tl_err_set(err, TL_ECONFLICT, "idempotency_key",
-					  "key '%s' was used for another request (seq %llu)",
-					  tl_quote(key, q, sizeof q),
-					  (unsigned long long)seq);
+			return unchanged
+				       ? tl_err_set(err, TL_ECONFLICT,
+						    "idempotency_key",
+						    "key '%s' was used for another request (which changed nothing)",
+						    tl_quote(key, q, sizeof q))
+				       : tl_err_set(err, TL_ECONFLICT,
+						    "idempotency_key",
+						    "key '%s' was used for another request (seq %llu)",
+						    tl_quote(key, q, sizeof q),
+						    (unsigned long long)seq);
 		p += 1 + TL_IDEM_FP_LEN;
 		sk_len -= 1 + TL_IDEM_FP_LEN;
 	}

@@ -29,25 +29,45 @@ int tl_token_find(const char *const *table, int n, tl_slice s)
 	return -1;
 }
 
-/* Quote a value for a message: printable ASCII kept, the rest as \xNN,
- * long values cut. */
+/* Quote a value for a message: printable ASCII and whole UTF-8
+ * characters kept, but for C1 controls and bidirectional overrides and
+ * isolates (which a terminal acts on); control characters, a backslash
+ * and bytes that are not UTF-8 as \xNN; long values cut after about 40
+ * bytes, never inside a character or an escape. */
 static const char *quote(tl_slice s, char *buf, size_t cap)
 {
+	static const char hx[] = "0123456789abcdef";
 	size_t o = 0;
 	if (!s.p) /* absent: quoted as empty */
 		s.len = 0;
-	for (size_t i = 0; i < s.len && o + 5 < cap; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			buf[o++] = (char)c;
+	for (size_t i = 0; i < s.len && o + 5 < cap;) {
+		const unsigned char *p = (const unsigned char *)s.p + i;
+		size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+		bool whole = n > 1 && n <= s.len - i &&
+			     tl_utf8_valid((const char *)p, n);
+		bool acts = whole &&
+			    ((p[0] == 0xc2 && p[1] <= 0x9f) ||
+			     (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa &&
+			      p[2] <= 0xae) ||
+			     (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
+			      p[2] <= 0xa9));
+		if (whole && !acts) {
+			if (o + n + 4 > cap)
+				break;
+			memcpy(buf + o, p, n);
+			o += n;
+			i += n;
+		} else if (p[0] >= 0x20 && p[0] < 0x7f && p[0] != '\\') {
+			buf[o++] = (char)p[0];
+			i++;
 		} else {
-			static const char hx[] = "0123456789abcdef";
 			buf[o++] = '\\';
 			buf[o++] = 'x';
-			buf[o++] = hx[c >> 4];
-			buf[o++] = hx[c & 15];
+			buf[o++] = hx[p[0] >> 4];
+			buf[o++] = hx[p[0] & 15];
+			i++;
 		}
-		if (o >= 40 && i + 1 < s.len) {
+		if (o >= 40 && i < s.len) {
 			memcpy(buf + o, "...", 3);
 			o += 3;
 			break;

@@ -142,11 +142,17 @@ TL_API bool tl_utf8_valid(const char *p, size_t len);
 /* Text folded for search (utf8proc): compatibility decomposition, case
  * folding, the accents of Latin, Greek and Cyrillic letters (the combining
  * diacritical marks) dropped, default-ignorable characters dropped,
- * look-alikes lumped (any space to U+0020, dashes to '-', ...), as code
- * points into out[0..cap).  Returns their number, or more than cap when
- * out lacks room (out is then not usable: call again with that much room,
- * which is enough), or -1 when s is not UTF-8.  Allocates nothing. */
+ * look-alikes lumped (any space to U+0020, dashes to '-', ...), then
+ * canonical composition (NFC), as code points into out[0..cap).  Returns
+ * their number, or more than cap when out lacks room (out is then not
+ * usable: call again with that much room, which is enough), or -1 when s
+ * is not UTF-8.  Allocates nothing. */
 TL_API ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap);
+/* Whether folded word[0..wn) occurs in folded text[0..n) at a place
+ * where the text does not go on with a combining mark (which would make
+ * the word's last letter another one). */
+TL_API bool tl_text_holds(const int32_t *text, size_t n, const int32_t *word,
+			  size_t wn);
 /* Generate a UUIDv7 as 16 bytes, its time now_ms (0 or less: the wall
  * clock; at most 2^48 - 1).  Ids made by one process sort in the order
  * they were made: an earlier now_ms than the last id's keeps the last

@@ -281,8 +281,10 @@ static bool is_accent(int32_t cp)
  * full-width "Ａ" an "a"), case folding, accents dropped (those of a
  * decomposed "é"), default-ignorable characters (soft hyphen, zero-width
  * space) dropped, and look-alikes lumped: every space to U+0020, dashes
- * to '-', typographic apostrophes to '.  Decomposing writes into the
- * caller's buffer, so nothing is allocated. */
+ * to '-', typographic apostrophes to '.  Then what is left recomposes
+ * (NFC): a kana with its dakuten, a Hangul syllable from its letters, are
+ * one code point again, which no other letter matches inside.  utf8proc
+ * works in the caller's buffer, so nothing is allocated. */
 ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap)
 {
 	if (s.len > (size_t)PTRDIFF_MAX / 4 || cap > (size_t)PTRDIFF_MAX / 4)
@@ -300,5 +302,29 @@ ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap)
 	for (size_t i = 0; i < (size_t)n; i++)
 		if (!is_accent(out[i]))
 			out[k++] = out[i];
-	return (ptrdiff_t)k;
+	utf8proc_ssize_t m = utf8proc_normalize_utf32(
+		out, (utf8proc_ssize_t)k, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	return m < 0 ? -1 : (ptrdiff_t)m;
+}
+
+static bool is_mark(int32_t cp)
+{
+	utf8proc_category_t c = utf8proc_category(cp);
+	return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC ||
+	       c == UTF8PROC_CATEGORY_ME;
+}
+
+/* A word is found where the text goes on with another character, not
+ * with a mark of the word's last letter: "क" is not in "कि" (ki). */
+bool tl_text_holds(const int32_t *text, size_t n, const int32_t *word,
+		   size_t wn)
+{
+	if (!wn)
+		return true;
+	for (size_t i = 0; wn <= n && i <= n - wn; i++)
+		if (text[i] == word[0] &&
+		    !memcmp(text + i, word, wn * sizeof *word) &&
+		    !(i + wn < n && is_mark(text[i + wn])))
+			return true;
+	return false;
 }

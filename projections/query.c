@@ -172,14 +172,24 @@ static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 				  MAX_SEARCHES);
 	for (size_t j = 0; j < q->searches_len && !rc; j++) {
 		tl_slice s = q->searches[j];
-		if (!s.p || !s.len || s.len > SEARCH_MAX ||
-		    !tl_utf8_valid(s.p, s.len) || has_control(s)) {
+		if (!s.p || !s.len)
 			rc = tl_err_set(err, TL_EINVALID, "search",
-					"'%s' is not a search (1..%d bytes of "
-					"UTF-8 without control characters)",
-					tl_quote(s, qb, sizeof qb), SEARCH_MAX);
+					"give a text to search for");
+		else if (s.len > SEARCH_MAX)
+			rc = tl_err_set(err, TL_EINVALID, "search",
+					"'%s' is %zu bytes, at most %d",
+					tl_quote(s, qb, sizeof qb), s.len,
+					SEARCH_MAX);
+		else if (!tl_utf8_valid(s.p, s.len))
+			rc = tl_err_set(err, TL_EINVALID, "search",
+					"'%s' is not UTF-8",
+					tl_quote(s, qb, sizeof qb));
+		else if (has_control(s))
+			rc = tl_err_set(err, TL_EINVALID, "search",
+					"'%s' holds a control character",
+					tl_quote(s, qb, sizeof qb));
+		if (rc)
 			break;
-		}
 		ptrdiff_t n = fold_into(s, &b);
 		if (n == -2) {
 			rc = tl_err_oom(err);
@@ -763,14 +773,6 @@ static bool has_tag(const plan *p, const cand *c)
 	return false;
 }
 
-static bool holds(const int32_t *t, size_t n, const int32_t *w, size_t wn)
-{
-	for (size_t i = 0; wn <= n && i <= n - wn; i++)
-		if (t[i] == w[0] && !memcmp(t + i, w, wn * sizeof *w))
-			return true;
-	return false;
-}
-
 /* Whether the title or notes hold every word of one of the searches: 1,
  * 0, or -1 (a text that is not UTF-8, or memory ran out: errno says). */
 static int found(const plan *p, const cand *c, fold_buf fb[2])
@@ -784,8 +786,8 @@ static int found(const plan *p, const cand *c, fold_buf fb[2])
 		for (k = 0; k < p->words[j]; k++) {
 			const int32_t *w = p->scp + p->wo[j][k];
 			size_t wn = p->wn[j][k];
-			if (!holds(fb[0].p, (size_t)nt, w, wn) &&
-			    !(nn && holds(fb[1].p, (size_t)nn, w, wn)))
+			if (!tl_text_holds(fb[0].p, (size_t)nt, w, wn) &&
+			    !(nn && tl_text_holds(fb[1].p, (size_t)nn, w, wn)))
 				break;
 		}
 		if (k == p->words[j])

@@ -594,6 +594,10 @@ Test(task, complete_sets_completed_at_and_reopening_clears_it)
 	cr_assert(json_is_null(json_object_get(r.json, "completed_at")));
 	tu_run_release(&r);
 	REJECT(1, "status", "task", "reopen", id, "--status", "cancelled");
+	EXPECT(&r, 1, "task", "reopen", id, "--status", "bogus");
+	cr_assert(strstr(r.err, "reopens as todo, in_progress or on_hold"),
+		  "%s", r.err);
+	tu_run_release(&r);
 	free(id);
 }
 

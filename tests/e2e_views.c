@@ -453,6 +453,28 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	cr_expect_eq(json_integer_value(json_array_get(got, 0)), id1);
 	tu_run_release(&r);
 	cr_expect_eq(tu_stat(ws, "events"), events);
+	/* Under a key: a repeat answers the same and appends nothing;
+	 * another request under it is a conflict; the listing takes no
+	 * key. */
+	OK(&r, "--as", "alice", "notifications", "read", ids,
+	   "--idempotency-key", "k1");
+	tu_run_release(&r);
+	OK(&r, "--as", "alice", "notifications", "read", ids,
+	   "--idempotency-key", "k1");
+	got = json_object_get(r.json, "ids");
+	cr_assert_eq(json_array_size(got), 1, "%s", r.out);
+	tu_run_release(&r);
+	cr_expect_eq(tu_stat(ws, "events"), events);
+	char other[24];
+	snprintf(other, sizeof other, "%lld", id0);
+	EXPECT(&r, 3, "--as", "alice", "notifications", "read", other,
+	       "--idempotency-key", "k1");
+	cr_expect(strstr(r.err, "changed nothing"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "notifications", "--idempotency-key",
+	       "k1");
+	tu_run_release(&r);
+	cr_expect_eq(tu_stat(ws, "events"), events);
 
 	OK(&r, "--as", "alice", "notifications", "--unread");
 	items = json_object_get(r.json, "items");

@@ -539,12 +539,18 @@ Test(search_fold, drops_case_accents_and_compatibility_forms)
 			 "\xcf\x83\xce\xb9\xcf\x83", "Greek capitals fold");
 	cr_assert_str_eq(folded("", b, sizeof b), "");
 	/* only the accents of Latin, Greek and Cyrillic letters go: a
-	 * Japanese pa keeps its handakuten (U+309A), so it is no ha */
+	 * Japanese pa keeps its handakuten and composes again, so it is no
+	 * ha; a half-width pa (two code points) folds to the same */
 	int32_t pa[8], ha[8];
-	cr_assert_eq(tl_text_fold(tl_s("\xe3\x83\x91"), pa, 8), 2);
-	cr_assert_eq(pa[0], 0x30cf);
-	cr_assert_eq(pa[1], 0x309a);
+	cr_assert_eq(tl_text_fold(tl_s("\xe3\x83\x91"), pa, 8), 1);
+	cr_assert_eq(pa[0], 0x30d1);
+	cr_assert_eq(tl_text_fold(tl_s("\xef\xbe\x8a\xef\xbe\x9f"), pa, 8), 1);
+	cr_assert_eq(pa[0], 0x30d1);
 	cr_assert_eq(tl_text_fold(tl_s("\xe3\x83\x8f"), ha, 8), 1);
+	cr_assert_eq(ha[0], 0x30cf);
+	/* a Hangul syllable stays one */
+	cr_assert_eq(tl_text_fold(tl_s("\xea\xb0\x95"), ha, 8), 1);
+	cr_assert_eq(ha[0], 0xac15);
 	cr_assert_str_eq(folded("\xd0\x99", b, sizeof b), "\xd0\xb8",
 			 "Cyrillic letters lose their diacritics too");
 }
@@ -561,4 +567,55 @@ Test(search_fold, says_how_much_room_and_refuses_what_is_not_utf8)
 		     "a surrogate");
 	cr_assert_eq(tl_text_fold((tl_slice){ "a\0b", 3 }, cp, 4), 3,
 		     "NUL is a code point");
+}
+
+/* A word is found where the text does not go on with a mark that makes
+ * its last letter another: ka is not in ki (Devanagari), nor ha in pa. */
+Test(search_fold, a_word_is_not_found_inside_a_letter)
+{
+	int32_t t[32], w[32];
+	ptrdiff_t n, m;
+#define HOLDS(text, word)                                                  \
+	((n = tl_text_fold(tl_s(text), t, 32)) >= 0 &&                     \
+	 (m = tl_text_fold(tl_s(word), w, 32)) >= 0 &&                     \
+	 tl_text_holds(t, (size_t)n, w, (size_t)m))
+	cr_assert(HOLDS("Caf\xc3\xa9 cr\xc3\xa8me", "creme"));
+	cr_assert(HOLDS("Caf\xc3\xa9", "cafe"));
+	/* क (ka) in कि (ki): no; in क का (ka kaa): the first one */
+	cr_assert(!HOLDS("\xe0\xa4\x95\xe0\xa4\xbf", "\xe0\xa4\x95"));
+	cr_assert(HOLDS("\xe0\xa4\x95\xe0\xa4\xbf \xe0\xa4\x95",
+			"\xe0\xa4\x95"));
+	cr_assert(HOLDS("\xe0\xa4\x95\xe0\xa4\xbf", "\xe0\xa4\x95\xe0\xa4\xbf"));
+	/* ハ (ha) in パン (pan): no; 가 (ga) in 강남 (gangnam): no */
+	cr_assert(!HOLDS("\xe3\x83\x91\xe3\x83\xb3", "\xe3\x83\x8f"));
+	cr_assert(!HOLDS("\xea\xb0\x95\xeb\x82\xa8", "\xea\xb0\x80"));
+	cr_assert(HOLDS("\xea\xb0\x95\xeb\x82\xa8", "\xea\xb0\x95"));
+	cr_assert(HOLDS("abc", ""), "an empty word is everywhere");
+	cr_assert(!HOLDS("ab", "abc"));
+#undef HOLDS
+}
+
+/* ---- quoting for messages ------------------------------------------------- */
+
+Test(quote, keeps_characters_and_escapes_what_a_terminal_acts_on)
+{
+	char q[64];
+	cr_assert_str_eq(tl_quote(tl_s("bog\xc3\xbcs \xe3\x83\x91"), q, sizeof q),
+			 "bog\xc3\xbcs \xe3\x83\x91");
+	cr_assert_str_eq(tl_quote(tl_s("a\xff" "b\\c\t"), q, sizeof q),
+			 "a\\xffb\\x5cc\\x09");
+	cr_assert_str_eq(tl_quote(tl_s("x\xe2\x80\xaey\xc2\x9b"), q, sizeof q),
+			 "x\\xe2\\x80\\xaey\\xc2\\x9b", "a bidi override, a CSI");
+	cr_assert_str_eq(tl_quote(tl_s("\xc3"), q, sizeof q), "\\xc3",
+			 "a character cut short");
+	/* a long value is cut after whole characters */
+	char long_[200] = "";
+	for (int i = 0; i < 60; i++)
+		strcat(long_, "\xc3\xa9");
+	tl_quote(tl_s(long_), q, 48);
+	size_t n = strlen(q);
+	cr_assert_lt(n, 48);
+	cr_assert_eq(strcmp(q + n - 3, "..."), 0, "%s", q);
+	cr_assert(tl_utf8_valid(q, n), "cut inside a character: %s", q);
+	cr_assert_str_eq(tl_quote((tl_slice){ NULL, 0 }, q, sizeof q), "");
 }

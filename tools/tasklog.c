@@ -379,7 +379,8 @@ static const struct command commands[] = {
 	  "of TEXT,\n"
 	  "                        in any case and with or without accents (no "
 	  "index,\n"
-	  "                        as --tag)\n"
+	  "                        as --tag); up to 8, each up to 256 bytes and "
+	  "16 words\n"
 	  "  --automation A        hide (default), include or only "
 	  "automation queue rows\n"
 	  "  --sort S              due (default; no due last), created or "
@@ -423,7 +424,8 @@ static const struct command commands[] = {
 	{ NULL, "notifications",
 	  "usage: tasklog notifications [--member ID] [--unread] [--limit N] "
 	  "[--cursor C]\n"
-	  "       tasklog notifications read ID... [--member ID]\n\n"
+	  "       tasklog notifications read ID... [--member ID] "
+	  "[--idempotency-key K]\n\n"
 	  "A member's notifications of tasks assigned to them by someone "
 	  "else, unread\n"
 	  "first, newest first; or mark some read.\n"
@@ -434,8 +436,13 @@ static const struct command commands[] = {
 	  "  --cursor C            the next page: next_cursor of the page "
 	  "before\n"
 	  "  read ID...            mark these notifications read (ids as "
-	  "listed)\n",
-	  OPT(O_MEMBER) | OPT(O_UNREAD) | OPT(O_LIMIT) | OPT(O_CURSOR), 0,
+	  "listed; those\n"
+	  "                        read already stay so, and append "
+	  "nothing)\n"
+	  "  --idempotency-key K   (read) a repeat with K returns the first "
+	  "result\n",
+	  OPT(O_MEMBER) | OPT(O_UNREAD) | OPT(O_LIMIT) | OPT(O_CURSOR) |
+		  OPT(O_IDEMPOTENCY_KEY), 0,
 	  1001, "notification IDs", OPEN_WRITE, 0, run_notifications },
 	{ NULL, "rebuild",
 	  "usage: tasklog rebuild [--projection NAME]...\n\n"
@@ -1635,6 +1642,7 @@ static int notifications_read(struct cli *c)
 	cmd.id = opt_slice(c, O_MEMBER);
 	cmd.ids = ids;
 	cmd.ids_len = c->words_len - 1;
+	cmd.idempotency_key = opt_slice(c, O_IDEMPOTENCY_KEY);
 	rc = exec_one(c, &cmd, human_marked);
 	free(ids);
 	return rc;
@@ -1690,9 +1698,14 @@ static int run_notifications(struct cli *c)
 	if (c->words_len) {
 		json_decref(k.items);
 		return usage_error(c, NULL,
-				   "unexpected argument \"%.40s\" (mark read "
+				   "unexpected argument '%.40s' (mark read "
 				   "with: notifications read ID...)",
 				   c->words[0]);
+	}
+	if (has(c, O_IDEMPOTENCY_KEY)) {
+		json_decref(k.items);
+		return usage_error(c, "--idempotency-key",
+				   "is taken by notifications read only");
 	}
 	rc = tl_notifications(c->db, &c->ctx, opt_slice(c, O_MEMBER),
 			      has(c, O_UNREAD), (size_t)c->limit,
