@@ -67,6 +67,16 @@ typedef struct due_window {
 } due_window;
 enum automation { AUTO_HIDE, AUTO_INCLUDE, AUTO_ONLY };
 
+/* --search: a task passes when its title or notes hold every word of one
+ * of them; word k of search j is cp[wo[j][k] ..][0 .. wn[j][k]), folded
+ * (tl_text_fold). */
+struct searches {
+	int32_t *cp;
+	uint32_t wo[MAX_SEARCHES][SEARCH_WORDS], wn[MAX_SEARCHES][SEARCH_WORDS];
+	size_t words[MAX_SEARCHES];
+	size_t n;
+};
+
 typedef struct plan {
 	/* filters: a task is listed when it passes all of them */
 	bool statuses_given, status[N_STATUSES];
@@ -80,13 +90,8 @@ typedef struct plan {
 	size_t assignees_len;
 	const tl_slice *tags; /* a task passes with any of them */
 	size_t tags_len;
-	/* --search: a task passes when its title or notes hold every word
-	 * of one of them; word k of search j is scp[wo[j][k] ..][0 .. wn[j][k]),
-	 * folded (tl_text_fold) */
-	int32_t *scp;
-	uint32_t wo[MAX_SEARCHES][SEARCH_WORDS], wn[MAX_SEARCHES][SEARCH_WORDS];
-	size_t words[MAX_SEARCHES];
-	size_t searches_len;
+	struct searches *srch; /* --search, or NULL: kept out of the plan,
+				  which every query clears */
 	due_window dues[MAX_DUES]; /* a task passes when one of them holds */
 	size_t dues_len;           /* 0: any due date, or none */
 	enum automation automation;
@@ -108,7 +113,9 @@ static void plan_release(plan *p)
 {
 	free(p->assignees);
 	free(p->dimvals);
-	free(p->scp);
+	if (p->srch)
+		free(p->srch->cp);
+	free(p->srch);
 }
 
 /* A buffer of folded code points, grown as texts need. */
@@ -166,10 +173,15 @@ static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 	char qb[64];
 	int rc = 0;
 
+	if (!q->searches_len)
+		return 0;
 	if (q->searches_len > MAX_SEARCHES)
 		return tl_err_set(err, TL_EINVALID, "search",
 				  "at most %d searches in a query",
 				  MAX_SEARCHES);
+	struct searches *sr = p->srch = calloc(1, sizeof *p->srch);
+	if (!sr)
+		return tl_err_oom(err);
 	for (size_t j = 0; j < q->searches_len && !rc; j++) {
 		tl_slice s = q->searches[j];
 		if (!s.p || !s.len)
@@ -203,12 +215,12 @@ static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 		}
 		if (used + (size_t)n > cap) {
 			size_t ncap = (used + (size_t)n) * 2;
-			int32_t *np = realloc(p->scp, ncap * sizeof *np);
+			int32_t *np = realloc(sr->cp, ncap * sizeof *np);
 			if (!np) {
 				rc = tl_err_oom(err);
 				break;
 			}
-			p->scp = np;
+			sr->cp = np;
 			cap = ncap;
 		}
 		size_t w = 0;
@@ -227,10 +239,10 @@ static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 						SEARCH_WORDS);
 				break;
 			}
-			memcpy(p->scp + used, b.p + start,
+			memcpy(sr->cp + used, b.p + start,
 			       (i - start) * sizeof *b.p);
-			p->wo[j][w] = (uint32_t)used;
-			p->wn[j][w] = (uint32_t)(i - start);
+			sr->wo[j][w] = (uint32_t)used;
+			sr->wn[j][w] = (uint32_t)(i - start);
 			used += i - start;
 			w++;
 		}
@@ -238,11 +250,11 @@ static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 			rc = tl_err_set(err, TL_EINVALID, "search",
 					"'%s' has nothing to search for",
 					tl_quote(s, qb, sizeof qb));
-		p->words[j] = w;
+		sr->words[j] = w;
 	}
 	free(b.p);
 	if (!rc)
-		p->searches_len = q->searches_len;
+		sr->n = q->searches_len;
 	return rc;
 }
 
@@ -781,16 +793,17 @@ static int found(const plan *p, const cand *c, fold_buf fb[2])
 	ptrdiff_t nn = c->notes.p ? fold_into(c->notes, &fb[1]) : 0;
 	if (nt < 0 || nn < 0)
 		return -1;
-	for (size_t j = 0; j < p->searches_len; j++) {
+	const struct searches *sr = p->srch;
+	for (size_t j = 0; j < sr->n; j++) {
 		size_t k;
-		for (k = 0; k < p->words[j]; k++) {
-			const int32_t *w = p->scp + p->wo[j][k];
-			size_t wn = p->wn[j][k];
+		for (k = 0; k < sr->words[j]; k++) {
+			const int32_t *w = sr->cp + sr->wo[j][k];
+			size_t wn = sr->wn[j][k];
 			if (!tl_text_holds(fb[0].p, (size_t)nt, w, wn) &&
 			    !(nn && tl_text_holds(fb[1].p, (size_t)nn, w, wn)))
 				break;
 		}
-		if (k == p->words[j])
+		if (k == sr->words[j])
 			return 1;
 	}
 	return 0;
@@ -825,7 +838,7 @@ static int matches(const plan *p, const cand *c, fold_buf fb[2])
 		return false;
 	if (p->automation == AUTO_ONLY && !c->automation)
 		return false;
-	return p->searches_len ? found(p, c, fb) : 1;
+	return p->srch ? found(p, c, fb) : 1;
 }
 
 /* ---- the scan --------------------------------------------------------- */
@@ -928,7 +941,7 @@ static int mdb_fail(tl_err *err, int rc)
 static bool fast_plan(const plan *p)
 {
 	if (p->statuses_given || p->types_given || p->entities_given ||
-	    p->dues_len || p->tags_len || p->searches_len ||
+	    p->dues_len || p->tags_len || p->srch ||
 	    p->automation == AUTO_ONLY)
 		return false;
 	if (p->dim == TL_DIM_ASSIGNEE)
@@ -968,7 +981,7 @@ static bool facets_exact(const plan *p)
 {
 	return (!p->assignees_len || p->dim == TL_DIM_ASSIGNEE) &&
 	       (!p->has_record || p->dim == TL_DIM_RECORD) &&
-	       !p->tags_len && !p->searches_len && p->automation != AUTO_ONLY;
+	       !p->tags_len && !p->srch && p->automation != AUTO_ONLY;
 }
 
 static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
