@@ -85,6 +85,9 @@ tl task list --assignee alice --sort due
 say "every active task"
 tl task list
 
+say "search titles and notes: any case, with or without accents"
+tl task list --status todo --status completed --search "dana BUDGET"
+
 say "bob's upcoming week"
 tl upcoming --member bob --days 7
 
