@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "internal.h"
 
 const char *const tl_type_tokens[TL_TYPE_COUNT] = {
@@ -29,9 +31,24 @@ int tl_token_find(const char *const *table, int n, tl_slice s)
 	return -1;
 }
 
+/* Whether the whole UTF-8 character p[0..n) is one a message must not
+ * show as it is: a format character (bidirectional overrides, isolates
+ * and marks, the soft hyphen, zero-width spaces and joiners, the byte
+ * order mark) or a line or paragraph separator, which hide or move what
+ * the message quotes. */
+static bool unseen(const unsigned char *p, size_t n)
+{
+	int32_t cp = p[0] & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+	for (size_t k = 1; k < n; k++)
+		cp = cp << 6 | (p[k] & 0x3f);
+	utf8proc_category_t c = utf8proc_category(cp);
+	return c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_ZL ||
+	       c == UTF8PROC_CATEGORY_ZP;
+}
+
 /* Quote a value for a message: printable ASCII and whole UTF-8
- * characters kept, but for C1 controls and bidirectional overrides and
- * isolates (which a terminal acts on); control characters, a backslash
+ * characters kept, but for C1 controls, format characters and line or
+ * paragraph separators (see unseen); control characters, a backslash
  * and bytes that are not UTF-8 as \xNN; long values cut after about 40
  * bytes, never inside a character or an escape. */
 static const char *quote(tl_slice s, char *buf, size_t cap)
@@ -46,11 +63,7 @@ static const char *quote(tl_slice s, char *buf, size_t cap)
 		bool whole = n > 1 && n <= s.len - i &&
 			     tl_utf8_valid((const char *)p, n);
 		bool acts = whole &&
-			    ((p[0] == 0xc2 && p[1] <= 0x9f) ||
-			     (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa &&
-			      p[2] <= 0xae) ||
-			     (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
-			      p[2] <= 0xa9));
+			    ((p[0] == 0xc2 && p[1] <= 0x9f) || unseen(p, n));
 		if (whole && !acts) {
 			if (o + n + 4 > cap)
 				break;

@@ -213,8 +213,10 @@ TL_API extern const char *const tl_entity_tokens[4];
 
 /* A printable quotation of s for error messages, in buf (cap at least 48
  * bytes): printable ASCII and whole UTF-8 characters kept (but C1
- * controls and bidirectional overrides), other bytes as \xNN, cut with
- * "..." after about 40 bytes, never inside a character.  Returns buf. */
+ * controls, format characters such as bidirectional controls and the soft
+ * hyphen, and line or paragraph separators), other bytes as \xNN, cut
+ * with "..." after about 40 bytes, never inside a character.  Returns
+ * buf. */
 TL_API const char *tl_quote(tl_slice s, char *buf, size_t cap);
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */

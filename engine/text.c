@@ -264,17 +264,25 @@ void tl_uuid_format(const uint8_t id[16], char out[37])
 	out[36] = '\0';
 }
 
-/* The combining marks that are accents on Latin, Greek and Cyrillic
- * letters (the blocks of combining diacritical marks).  Marks of other
- * scripts are kept: a Japanese dakuten or an Indic vowel sign makes
- * another letter, not an accented one (パ is not ハ). */
+/* The marks a search looks past: accents, and the vowel points and
+ * other optional marks of Hebrew, Arabic, Syriac and the like, which
+ * most people leave out when they type.  That is the blocks of combining
+ * diacritical marks, and any other non-spacing mark of a combining class
+ * of 10 or more, but for the scripts where such marks are vowels spelled
+ * as a letter is (Telugu, Thai, Lao, Tibetan).  Kept too: the classes
+ * below 10, the Japanese voicing marks (パ is not ハ), nukta and virama,
+ * and the spacing vowel signs of Indic scripts (class 0), which make
+ * another letter, not an accented one. */
 static bool is_accent(int32_t cp)
 {
-	return (cp >= 0x0300 && cp <= 0x036f) ||
-	       (cp >= 0x1ab0 && cp <= 0x1aff) ||
-	       (cp >= 0x1dc0 && cp <= 0x1dff) ||
-	       (cp >= 0x20d0 && cp <= 0x20ff) ||
-	       (cp >= 0xfe20 && cp <= 0xfe2f);
+	if ((cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
+	    (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
+	    (cp >= 0xfe20 && cp <= 0xfe2f))
+		return true;
+	if ((cp >= 0x0c00 && cp <= 0x0c7f) || (cp >= 0x0e00 && cp <= 0x0fff))
+		return false;
+	return utf8proc_category(cp) == UTF8PROC_CATEGORY_MN &&
+	       utf8proc_get_property(cp)->combining_class >= 10;
 }
 
 /* Folding: compatibility decomposition (so the ligature "ﬁ" is "fi" and a

@@ -7,7 +7,7 @@
  * must accept exactly the canonical 8-4-4-4-12 hex form, and what it
  * parses must format back to the same text up to case.  tl_text_fold
  * must fold exactly the valid texts, and say the room it needs: folding
- * again with that room gives the same count.
+ * again with that room fits (composition may make it fewer).
  */
 #include <ctype.h>
 #include <stdint.h>

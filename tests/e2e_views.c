@@ -453,28 +453,6 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	cr_expect_eq(json_integer_value(json_array_get(got, 0)), id1);
 	tu_run_release(&r);
 	cr_expect_eq(tu_stat(ws, "events"), events);
-	/* Under a key: a repeat answers the same and appends nothing;
-	 * another request under it is a conflict; the listing takes no
-	 * key. */
-	OK(&r, "--as", "alice", "notifications", "read", ids,
-	   "--idempotency-key", "k1");
-	tu_run_release(&r);
-	OK(&r, "--as", "alice", "notifications", "read", ids,
-	   "--idempotency-key", "k1");
-	got = json_object_get(r.json, "ids");
-	cr_assert_eq(json_array_size(got), 1, "%s", r.out);
-	tu_run_release(&r);
-	cr_expect_eq(tu_stat(ws, "events"), events);
-	char other[24];
-	snprintf(other, sizeof other, "%lld", id0);
-	EXPECT(&r, 3, "--as", "alice", "notifications", "read", other,
-	       "--idempotency-key", "k1");
-	cr_expect(strstr(r.err, "changed nothing"), "%s", r.err);
-	tu_run_release(&r);
-	EXPECT(&r, 1, "--as", "alice", "notifications", "--idempotency-key",
-	       "k1");
-	tu_run_release(&r);
-	cr_expect_eq(tu_stat(ws, "events"), events);
 
 	OK(&r, "--as", "alice", "notifications", "--unread");
 	items = json_object_get(r.json, "items");
@@ -506,6 +484,57 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	free(cursor);
 	free(a);
 	free(b);
+}
+
+/* notifications read --idempotency-key: a repeat answers the same and
+ * appends nothing; another request under the key is a conflict, which
+ * says so when the first changed nothing; the listing takes no key. */
+Test(notifications_cli, read_under_a_key_replays_and_conflicts)
+{
+	tu_run r;
+	free(add("admin", "A", "lead:1", NULL, "alice"));
+	free(add("admin", "B", "lead:1", NULL, "alice"));
+	OK(&r, "--as", "alice", "notifications");
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 2, "%s", r.out);
+	char a[24], b[24];
+	snprintf(a, sizeof a, "%lld", tu_int(json_array_get(items, 0), "id"));
+	snprintf(b, sizeof b, "%lld", tu_int(json_array_get(items, 1), "id"));
+	tu_run_release(&r);
+
+	long long events = tu_stat(ws, "events");
+	OK(&r, "--as", "alice", "notifications", "read", a,
+	   "--idempotency-key", "k1");
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), events + 1, "the first read");
+	OK(&r, "--as", "alice", "notifications", "read", a,
+	   "--idempotency-key", "k1");
+	json_t *got = json_object_get(r.json, "ids");
+	cr_assert_eq(json_array_size(got), 1, "%s", r.out);
+	cr_expect_eq(json_integer_value(json_array_get(got, 0)), atoll(a));
+	tu_run_release(&r);
+	cr_expect_eq(tu_stat(ws, "events"), events + 1, "a replay appended");
+	EXPECT(&r, 3, "--as", "alice", "notifications", "read", b,
+	       "--idempotency-key", "k1");
+	cr_expect(strstr(r.err, "(seq "), "%s", r.err);
+	tu_run_release(&r);
+
+	/* a read of what is read changes nothing, and keeps its key */
+	OK(&r, "--as", "alice", "notifications", "read", a,
+	   "--idempotency-key", "k2");
+	tu_run_release(&r);
+	EXPECT(&r, 3, "--as", "alice", "notifications", "read", b,
+	       "--idempotency-key", "k2");
+	cr_expect(strstr(r.err, "changed nothing"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "notifications", "--idempotency-key",
+	       "k1");
+	tu_run_release(&r);
+	cr_expect_eq(tu_stat(ws, "events"), events + 1);
+	/* b is still unread */
+	OK(&r, "--as", "alice", "notifications", "--unread");
+	cr_expect_eq(json_array_size(json_object_get(r.json, "items")), 1);
+	tu_run_release(&r);
 }
 
 /* For people: a table with each task's title, cut to fit 80 columns and

@@ -3212,8 +3212,6 @@ static void legacy_fp(const char *actor, bool no_zone, const char *tz,
 	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
 }
 
-/* Records of earlier 0.3.0 builds (another fingerprint) still replay for
- * their request, and only for it. */
 /* The same for notifications read: a record without fingerprint answers
  * any request under its key with the first result, the event's ids, and
  * checks nothing of the new request. */
@@ -3249,6 +3247,8 @@ Test(idempotency, a_read_record_without_fingerprint_replays_the_first_read)
 	tl_result_release(&b);
 }
 
+/* Records of earlier 0.3.0 builds (another fingerprint) still replay for
+ * their request, and only for it. */
 Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
 {
 	static const struct {

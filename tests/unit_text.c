@@ -590,6 +590,13 @@ Test(search_fold, a_word_is_not_found_inside_a_letter)
 	cr_assert(!HOLDS("\xe3\x83\x91\xe3\x83\xb3", "\xe3\x83\x8f"));
 	cr_assert(!HOLDS("\xea\xb0\x95\xeb\x82\xa8", "\xea\xb0\x80"));
 	cr_assert(HOLDS("\xea\xb0\x95\xeb\x82\xa8", "\xea\xb0\x95"));
+	/* Hebrew and Arabic vowel points are left out of a search */
+	cr_assert(HOLDS("Call \xd7\xa9\xd7\x81\xd6\xb8\xd7\x9c\xd7\x95\xd6\xb9\xd7\x9d",
+			"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d"));
+	cr_assert(HOLDS("\xd9\x83\xd9\x8e\xd8\xaa\xd9\x8e\xd8\xa8\xd9\x8e",
+			"\xd9\x83\xd8\xaa\xd8\xa8"));
+	/* a Thai vowel below is spelled: ko is not in ku */
+	cr_assert(!HOLDS("\xe0\xb8\x81\xe0\xb8\xb8", "\xe0\xb8\x81"));
 	cr_assert(HOLDS("abc", ""), "an empty word is everywhere");
 	cr_assert(!HOLDS("ab", "abc"));
 #undef HOLDS
@@ -608,6 +615,11 @@ Test(quote, keeps_characters_and_escapes_what_a_terminal_acts_on)
 			 "x\\xe2\\x80\\xaey\\xc2\\x9b", "a bidi override, a CSI");
 	cr_assert_str_eq(tl_quote(tl_s("\xc3"), q, sizeof q), "\\xc3",
 			 "a character cut short");
+	cr_assert_str_eq(tl_quote(tl_s("\xc2\xad|\xe2\x80\x8f"), q, sizeof q),
+			 "\\xc2\\xad|\\xe2\\x80\\x8f", "soft hyphen, RLM");
+	cr_assert_str_eq(tl_quote(tl_s("\xe2\x80\xa8|\xef\xbb\xbf"), q, sizeof q),
+			 "\\xe2\\x80\\xa8|\\xef\\xbb\\xbf",
+			 "line separator, BOM");
 	/* a long value is cut after whole characters */
 	char long_[200] = "";
 	for (int i = 0; i < 60; i++)

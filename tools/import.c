@@ -589,7 +589,8 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
 		return fail(err, TL_EINVALID, "method", j, where,
 			    "must be one of task.add, task.update, "
 			    "task.assign, task.status, task.complete, "
-			    "task.tag, task.untag, task.delete, member.add, "
+			    "task.reopen, task.tag, task.untag, task.delete, "
+			    "member.add, "
 			    "member.update, notifications.read");
 	if (ps && !json_is_object(ps) && !json_is_null(ps))
 		return fail(err, TL_EINVALID, "params", j, where,
