@@ -1141,6 +1141,8 @@ Test(codec, task_deleted_round_trips_with_empty_data)
 }
 
 static uint64_t notified_bob(char idtext[24]);
+static tl_cmd bob_reads_under(char idtext[24], tl_slice ids[1],
+			      const char *key, tl_result *first);
 
 Test(codec, notification_read_round_trips)
 {
@@ -3218,13 +3220,9 @@ static void legacy_fp(const char *actor, bool no_zone, const char *tz,
 Test(idempotency, a_read_record_without_fingerprint_replays_the_first_read)
 {
 	char idtext[24];
-	notified_bob(idtext);
-	tl_slice ids[1] = { tl_s(idtext) };
-	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .ids = ids, .ids_len = 1,
-		      .idempotency_key = tl_s("old-read") };
+	tl_slice ids[1];
 	tl_result a, b;
-	RUN1(as_at("bob", T0 + 3 * SEC), &a, NULL, rd);
-	cr_assert(a.appended);
+	tl_cmd rd = bob_reads_under(idtext, ids, "old-read", &a);
 	MDB_txn *txn;
 	MDB_val k = { 8, "old-read" }, v;
 	uint8_t old[128];
@@ -3511,6 +3509,21 @@ static uint64_t notified_bob(char idtext[24])
 	return seq;
 }
 
+/* bob reads his notification (notified_bob) under key, appending: the
+ * command (ids[0] names the notification, idtext its text), its result
+ * in *first. */
+static tl_cmd bob_reads_under(char idtext[24], tl_slice ids[1],
+			      const char *key, tl_result *first)
+{
+	notified_bob(idtext);
+	ids[0] = tl_s(idtext);
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .ids = ids, .ids_len = 1,
+		      .idempotency_key = tl_s(key) };
+	RUN1(as_at("bob", T0 + 3 * SEC), first, NULL, rd);
+	cr_assert(first->appended);
+	return rd;
+}
+
 /* The system user marking a member's notifications read is recorded as
  * the system, as its task events are. */
 Test(fold, notifications_read_by_the_system_user_is_of_kind_system)
@@ -3534,13 +3547,9 @@ Test(fold, notifications_read_by_the_system_user_is_of_kind_system)
 Test(idempotency, repeated_notifications_read_returns_the_first_result)
 {
 	char idtext[24];
-	notified_bob(idtext);
-	tl_slice ids[1] = { tl_s(idtext) };
-	tl_cmd r = { .kind = TL_NOTIFICATIONS_READ, .ids = ids, .ids_len = 1,
-		     .idempotency_key = tl_s("read-1") };
+	tl_slice ids[1];
 	tl_result a, b;
-	RUN1(as_at("bob", T0 + 3 * SEC), &a, NULL, r);
-	cr_assert(a.appended);
+	tl_cmd r = bob_reads_under(idtext, ids, "read-1", &a);
 	uint64_t events = nevents();
 	RUN1(as_at("bob", T0 + 4 * SEC), &b, NULL, r);
 	cr_assert(!b.appended);
