@@ -31,6 +31,10 @@ DESTDIR ?=
 CC      ?= cc
 CRASH_ROUNDS ?= 20
 VERSION := $(shell sed -n 's/^\#define TL_VERSION "\(.*\)"/\1/p' engine/tasklog.h)
+# The ABI: the soname's number, raised whenever a program built against
+# the headers of an earlier release could misuse this one (a public
+# struct that grew or changed, an enum's values moved).
+SOVER := 1
 
 ifneq ($(COVERAGE),)
 B := build-cov
@@ -83,8 +87,9 @@ $(B)/%.o: %.c
 $(B)/libtasklog.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/libtasklog.so: $(LIB_OBJ)
-	$(Q)$(CC) -shared -Wl,-soname,libtasklog.so.0 $(SANFLAGS) -o $@ $^ $(LIBS)
+$(B)/libtasklog.so: $(LIB_OBJ) Makefile
+	$(Q)$(CC) -shared -Wl,-soname,libtasklog.so.$(SOVER) $(SANFLAGS) -o $@ \
+		$(filter %.o,$^) $(LIBS)
 
 $(B)/tasklog: $(TOOL_OBJ) $(B)/libtasklog.a
 	@$(if $(Q),echo "  LD      $@")
@@ -145,7 +150,7 @@ test-unit: all $(B)/tests/unit $(B)/tests/e2e $(B)/tests/fault \
 
 # make install as a user of the library sees it (tests/install/check.sh).
 test-install: all
-	MAKE="$(MAKE)" sh tests/install/check.sh
+	MAKE="$(MAKE)" SOVER=$(SOVER) sh tests/install/check.sh
 
 test-san:
 	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e \
@@ -239,8 +244,8 @@ install: all
 	install -m 755 $(B)/tasklog $(DESTDIR)$(PREFIX)/bin/tasklog
 	install -m 644 $(B)/libtasklog.a $(DESTDIR)$(PREFIX)/lib/libtasklog.a
 	install -m 755 $(B)/libtasklog.so $(DESTDIR)$(PREFIX)/lib/libtasklog.so.$(VERSION)
-	ln -sf libtasklog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtasklog.so.0
-	ln -sf libtasklog.so.0 $(DESTDIR)$(PREFIX)/lib/libtasklog.so
+	ln -sf libtasklog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtasklog.so.$(SOVER)
+	ln -sf libtasklog.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libtasklog.so
 	install -m 644 engine/tasklog.h engine/tasklog_view.h engine/tasklog_msgpack.h \
 		projections/tasklog_projections.h $(DESTDIR)$(PREFIX)/include/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/tasklog

@@ -5,11 +5,12 @@
 #   - compile each public header alone, first in its translation unit;
 #   - build tests/install/consumer.c against libtasklog.so and against
 #     libtasklog.a, with the flags pkg-config gives, and run both;
-#   - check that the shared build loads the installed libtasklog.so.0 and
+#   - check that the shared build loads the installed libtasklog.so.$SOVER and
 #     the static one does not need it;
 #   - run the installed CLI on the workspace the library wrote.
 # Run by `make test-install` (part of `make test`).
 set -eu
+: "${SOVER:?SOVER, the soname number, comes from the Makefile}"
 
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
@@ -24,7 +25,7 @@ fail() {
 	exit 1
 }
 
-for f in bin/tasklog lib/libtasklog.a lib/libtasklog.so lib/libtasklog.so.0 \
+for f in bin/tasklog lib/libtasklog.a lib/libtasklog.so lib/libtasklog.so.$SOVER \
 	lib/pkgconfig/tasklog.pc include/tasklog.h include/tasklog_view.h \
 	include/tasklog_msgpack.h include/tasklog_projections.h \
 	share/doc/tasklog/cli.md share/doc/tasklog/events.md; do
@@ -75,9 +76,9 @@ ${CC:-cc} $cflags -o "$tmp/consumer-static" tests/install/consumer.c \
 	-Wl,--as-needed -Wl,-Bstatic -ltasklog -Wl,-Bdynamic \
 	$(pc --static --libs)
 
-readelf -d "$tmp/consumer-shared" | grep -q 'NEEDED.*libtasklog\.so\.0' ||
-	fail "the shared build does not load libtasklog.so.0"
-ldd "$tmp/consumer-shared" | grep -q "libtasklog.so.0 => $root/lib/" ||
+readelf -d "$tmp/consumer-shared" | grep -q "NEEDED.*libtasklog\\.so\\.$SOVER" ||
+	fail "the shared build does not load libtasklog.so.$SOVER"
+ldd "$tmp/consumer-shared" | grep -q "libtasklog.so.$SOVER => $root/lib/" ||
 	fail "the shared build does not find the installed library"
 if readelf -d "$tmp/consumer-static" | grep -q 'NEEDED.*libtasklog'; then
 	fail "the static build still needs libtasklog.so"
