@@ -669,10 +669,17 @@ Test(rebuild, writers_go_on_while_a_rebuild_sorts, .init = mkws,
 	writers_go_on(false, (size_t)1 << 30, 's');
 }
 
-/* A wait happens only when that thread is slower (not forced here). */
+/* A wait happens only when that thread is slower (not forced here).
+ * Not under the sanitizers: the writer is a child forked while the
+ * rebuild's second thread runs, and GCC 12's ASan allocator takes no lock
+ * around fork(), so a child forked while that thread was in malloc hangs
+ * in its first free (as in unit_procs.c; seen once in the CI's pass). */
 Test(rebuild, writers_go_on_while_a_rebuild_waits_for_its_second_thread,
      .init = mkws, .fini = rmws)
 {
+#ifdef TL_SANITIZER
+	cr_skip_test("the sanitizer's allocator is not fork-safe");
+#endif
 	writers_go_on(true, (size_t)1 << 30, 0);
 }
 
