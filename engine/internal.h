@@ -522,14 +522,7 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 /* ---- text validation ------------------------------------------------ */
 
 
-/* 0 or TL_EINVALID naming field: valid UTF-8 of min..max bytes without
- * NUL and, unless any_control (notes: text pasted from anywhere, which
- * the CLI escapes on display), without control characters (C0, DEL,
- * C1); a text that is required (min > 0) and no notes is also more than
- * spaces and separators (Unicode Zs, Zl, Zp: U+0020, U+00A0,
- * U+2000..U+200A, U+2028, ...). */
-int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
-		  bool any_control, tl_err *err);
+/* tl_check_text is in tasklog_view.h (queries check their texts too). */
 
 /* The UTC offset (seconds east) of zone tz at instant t (seconds), from
  * the zone's TZif file (time.c); TL_EINVALID when tz names no zone. */

@@ -218,6 +218,14 @@ TL_API extern const char *const tl_entity_tokens[4];
  * with "..." after about 40 bytes, never inside a character.  Returns
  * buf. */
 TL_API const char *tl_quote(tl_slice s, char *buf, size_t cap);
+/* 0 or TL_EINVALID naming field: valid UTF-8 of min..max bytes without
+ * NUL and, unless any_control (notes: text pasted from anywhere, which
+ * the CLI escapes on display), without control characters (C0, DEL,
+ * C1); a text that is required (min > 0) and no notes is also more than
+ * spaces and separators (Unicode Zs, Zl, Zp: U+0020, U+00A0,
+ * U+2000..U+200A, U+2028, ...). */
+TL_API int tl_check_text(tl_slice s, const char *field, size_t min,
+			 size_t max, bool any_control, tl_err *err);
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */
 TL_API bool tl_member_id_valid(tl_slice id);

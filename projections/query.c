@@ -144,20 +144,6 @@ static ptrdiff_t fold_into(tl_slice s, fold_buf *b)
 	}
 }
 
-/* Bytes a search text may not hold: C0 controls, DEL, C1 controls. */
-static bool has_control(tl_slice s)
-{
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned char ch = (unsigned char)s.p[i];
-		if (ch < 0x20 || ch == 0x7f ||
-		    (ch == 0xc2 && i + 1 < s.len &&
-		     (unsigned char)s.p[i + 1] >= 0x80 &&
-		     (unsigned char)s.p[i + 1] <= 0x9f))
-			return true;
-	}
-	return false;
-}
-
 /* What cuts a search into words: a space (any Unicode space: folding
  * lumps them into U+0020) or a line or paragraph separator. */
 static bool is_word_break(int32_t cp)
@@ -184,33 +170,12 @@ static int check_searches(const tl_list_query *q, plan *p, tl_err *err)
 		return tl_err_oom(err);
 	for (size_t j = 0; j < q->searches_len && !rc; j++) {
 		tl_slice s = q->searches[j];
-		if (!s.p || !s.len)
-			rc = tl_err_set(err, TL_EINVALID, "search",
-					"give a text to search for");
-		else if (s.len > SEARCH_MAX)
-			rc = tl_err_set(err, TL_EINVALID, "search",
-					"'%s' is %zu bytes, at most %d",
-					tl_quote(s, qb, sizeof qb), s.len,
-					SEARCH_MAX);
-		else if (!tl_utf8_valid(s.p, s.len))
-			rc = tl_err_set(err, TL_EINVALID, "search",
-					"'%s' is not UTF-8",
-					tl_quote(s, qb, sizeof qb));
-		else if (has_control(s))
-			rc = tl_err_set(err, TL_EINVALID, "search",
-					"'%s' holds a control character",
-					tl_quote(s, qb, sizeof qb));
-		if (rc)
+		if ((rc = tl_check_text(s, "search", 1, SEARCH_MAX, false,
+					err)))
 			break;
-		ptrdiff_t n = fold_into(s, &b);
-		if (n == -2) {
+		ptrdiff_t n = fold_into(s, &b); /* UTF-8: a count, or -2 */
+		if (n < 0) {
 			rc = tl_err_oom(err);
-			break;
-		}
-		if (n < 0) { /* checked above: cannot happen */
-			rc = tl_err_set(err, TL_EINVALID, "search",
-					"'%s' is not UTF-8",
-					tl_quote(s, qb, sizeof qb));
 			break;
 		}
 		if (used + (size_t)n > cap) {
