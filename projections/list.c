@@ -13,11 +13,13 @@
  *                                    is not deleted, of any status
  *   'M'  assignee                    dimval tl_list_hash(member id);
  *                                    unassigned: tl_list_hash("")
+ *   'K'  kind: task type and         dimval type index * 4 + entity
+ *        entity type                 type index (40 values)
  *
  * and the record dimension R (tl_list_hash("type:id"), sorts d and c),
  * which the `timeline` view keeps in its own databases (list.h).
- * M and R hold active tasks only (todo, in_progress, on_hold): what the
- * lists show without a status filter, and fewer keys to write.
+ * M, K and R hold active tasks only (todo, in_progress, on_hold): what
+ * the lists show without a status filter, and fewer keys to write.
  * Sorts, each (sortval, tiebreak) ascending in listing order:
  *
  *   'd'  due       tl_key_time(due_at), no due date = UINT64_MAX;
@@ -31,11 +33,16 @@
  * complemented values so that new tasks go to the front of their ranges:
  * appends cluster on few pages (see spec/LIMITS.md).  The due sorts are
  * what lands at random places: S's and M's here, and R's in the
- * timeline's databases.
+ * timeline's databases, and K's (one more random page per event that
+ * moves a task's due key, the price of type and entity type filters whose
+ * pages do not grow with the tasks of other kinds).
  *
  * There is no "all active" dimension: it would repeat S's keys for the
- * three active statuses, which the planner merges instead.  Task type and
- * entity type filters scan S (or M, R) ranges and reject on the value.
+ * three active statuses, which the planner merges instead.  K is one
+ * dimension for both task type and entity type: a filter on one of them
+ * merges the ranges of its values combined with every value of the other
+ * (4 ranges for a type, 10 for an entity type), for 2 keys per active
+ * task where one dimension each took 4 (view version 2).
  *
  * Which sorts each dimension keeps is the table below: adding a sort to a
  * dimension is a one-line change plus a version bump (the view rebuilds).
@@ -46,8 +53,8 @@
 
 #include "list.h"
 
-#define VIEW_VERSION 5
-#define KEYS_MAX 6 /* 2 dims x 3 sorts */
+#define VIEW_VERSION 6
+#define KEYS_MAX 8 /* 2 dims x 3 sorts + K's 2 */
 #define COVER_MAX 1024 /* documents up to this size go into M's due range */
 
 static const struct dim_sorts {
@@ -56,6 +63,7 @@ static const struct dim_sorts {
 } dim_sorts[] = {
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" }, /* "d" covered */
+	{ TL_DIM_KIND, "dc" },
 };
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
@@ -172,6 +180,9 @@ static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 		return true;
 	case TL_DIM_ASSIGNEE:
 		*v = tl_list_hash(tl_s(t->assignee ? t->assignee : ""));
+		return active;
+	case TL_DIM_KIND:
+		*v = tl_list_kind(t->type, t->link_type);
 		return active;
 	}
 	return false;

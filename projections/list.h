@@ -31,12 +31,14 @@
 #define TL_LIST_VAL_LEN 28
 #define TL_LIST_PREFIX_LEN 10 /* dim | dimval | sort */
 #define TL_LIST_NO_DUE UINT64_MAX /* sortval of a task without a due date */
+#define TL_LIST_TYPES 10   /* entries of tl_type_tokens */
+#define TL_LIST_ENTITIES 4 /* entries of tl_entity_tokens */
 
-/* Dimensions.  M and R hold active (todo, in_progress, on_hold) tasks
- * only; S holds every task that is not deleted.  (Version 2 also had E,
- * entity type, and T, task type: 4 and 10 values, which an S or M range
- * filtered on the value serves nearly as well, for 4 fewer keys per
- * task, 2 of them at random places.)
+/* Dimensions.  M, K and R hold active (todo, in_progress, on_hold) tasks
+ * only; S holds every task that is not deleted.  (Version 2 had E, entity
+ * type, and T, task type, with 4 keys per active task; versions 3 to 5
+ * had neither, and filtered S or M ranges on the value, whose pages grew
+ * with the tasks of other kinds; version 6 has K, both in one, 2 keys.)
  *
  * R, the record dimension, is kept by the `timeline` view (version 4):
  * its created range in the database "entries" beside the record's
@@ -55,6 +57,7 @@
 enum {
 	TL_DIM_STATUS = 'S',   /* status index */
 	TL_DIM_ASSIGNEE = 'M', /* tl_list_hash(member id), "" = unassigned */
+	TL_DIM_KIND = 'K',     /* tl_list_kind(task type, entity type) */
 	TL_DIM_RECORD = 'R'    /* tl_list_hash("type:id"), in `timeline` */
 };
 
@@ -74,11 +77,21 @@ enum {
 	TL_SORT_UPDATED = 'u'  /* most recently updated first */
 };
 
+/* Index entries the scans of the calling thread have read (query.c): what
+ * a page cost, for tests. */
+extern _Thread_local uint64_t tl_list_entries_read;
+
 /* Whether dimension dim keeps keys for sort. */
 bool tl_list_has_sort(char dim, char sort);
 
 /* Whether a status index is active (todo, in_progress, on_hold). */
 bool tl_list_status_active(int status);
+
+/* The dimval of a task type and an entity type (token indexes) in K. */
+static inline uint64_t tl_list_kind(int type, int link_type)
+{
+	return (uint64_t)type * TL_LIST_ENTITIES + (uint64_t)link_type;
+}
 
 /* The dimval of a hashed value (member id; "" for unassigned). */
 uint64_t tl_list_hash(tl_slice s);

@@ -12,9 +12,11 @@
  * page is full.
  *
  * The leading dimension, most selective first: record R, assignee M,
- * else status S (the given statuses, or the three active ones).  A status
- * filter naming a status that is not active forces S (only S holds
- * completed and cancelled tasks).  Each index value carries the task's
+ * kind K (the task types and entity types given, one range per pair, when
+ * they make at most KIND_RANGES_MAX pairs), else status S (the given
+ * statuses, or the three active ones).  A status filter naming a status
+ * that is not active forces S (only S holds completed and cancelled
+ * tasks).  Each index value carries the task's
  * due, status, type and link type, so candidates failing those filters
  * are rejected without their documents.  With the due sort, a due
  * filter with bounds becomes the bounds of every range: a page then costs
@@ -43,9 +45,11 @@
 #define CURSOR_BYTES 17       /* sort | sortval | tiebreak */
 #define LIST_CURSOR 'l'
 #define UPCOMING_CURSOR 'u'
-#define N_TYPES 10
+#define N_TYPES TL_LIST_TYPES
 #define N_STATUSES 5
-#define N_ENTITIES 4
+#define N_ENTITIES TL_LIST_ENTITIES
+#define KIND_RANGES_MAX 12 /* K leads for up to this many (type, entity)
+			      ranges: 3 types, or 1 entity type */
 #define MAX_TAGS 64    /* --tag values of one query, OR-combined */
 #define TAG_MAX 64     /* bytes of a tag, as a task's */
 #define MAX_SEARCHES 8 /* --search values of one query, OR-combined */
@@ -532,10 +536,26 @@ static void add_dimval(plan *p, uint64_t v)
 	p->dimvals[p->dimvals_len++] = v;
 }
 
-/* Step 3a: the leading dimension and its ranges. */
+/* The number of K ranges of the type and entity type filters: the
+ * (type, entity type) pairs they let pass. */
+static size_t kind_ranges(const plan *p)
+{
+	size_t nt = 0, ne = 0;
+	for (int i = 0; i < N_TYPES; i++)
+		nt += !p->types_given || p->type[i];
+	for (int i = 0; i < N_ENTITIES; i++)
+		ne += !p->entities_given || p->entity[i];
+	return nt * ne;
+}
+
+/* Step 3a: the leading dimension and its ranges.  Dimensions in order of
+ * preference: the record (a few tasks), the assignees, the kinds (type
+ * and entity type) when the filters leave few of their 40 ranges, else
+ * the statuses, which hold every task and keep every sort. */
 static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
 	size_t cap = p->assignees_len > 16 ? p->assignees_len : 16;
+	size_t kinds = kind_ranges(p);
 	bool inactive = p->statuses_given && !only_active_statuses(p);
 	char s = p->sort;
 
@@ -553,6 +573,15 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		p->dim = TL_DIM_ASSIGNEE;
 		for (size_t i = 0; i < p->assignees_len; i++)
 			add_dimval(p, tl_list_hash(p->assignees[i]));
+	} else if (!inactive && (p->types_given || p->entities_given) &&
+		   kinds <= KIND_RANGES_MAX &&
+		   tl_list_has_sort(TL_DIM_KIND, s)) {
+		p->dim = TL_DIM_KIND;
+		for (int t = 0; t < N_TYPES; t++)
+			for (int e = 0; e < N_ENTITIES; e++)
+				if ((!p->types_given || p->type[t]) &&
+				    (!p->entities_given || p->entity[e]))
+					add_dimval(p, tl_list_kind(t, e));
 	} else {
 		/* S keeps every sort: the fallback of every plan, and without
 		 * a status filter the merge of the three active statuses (an
@@ -818,6 +847,8 @@ typedef struct range {
 	MDB_val doc;      /* the document, in a covered entry; else empty */
 } range;
 
+_Thread_local uint64_t tl_list_entries_read;
+
 /* Take the cursor's current entry (rc from mdb_cursor_get) if it is in
  * the range. */
 static int range_take(range *g, const plan *p, int rc, MDB_val *k,
@@ -828,6 +859,7 @@ static int range_take(range *g, const plan *p, int rc, MDB_val *k,
 		return 0;
 	if (rc)
 		return rc;
+	tl_list_entries_read++;
 	if (k->mv_size != TL_LIST_KEY_LEN ||
 	    memcmp(k->mv_data, g->prefix, TL_LIST_PREFIX_LEN))
 		return 0;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "list.h"
 #include "tasklog_projections.h"
 #include "tasklog.h"
 #include "tasklog_view.h"
@@ -492,6 +493,72 @@ Test(list, filters_by_type)
 	cr_assert_str_eq(LIST(.type = { "demo" }), "");
 }
 
+/* A type or entity type filter walks the ranges of its kinds (K), not
+ * every active task: 300 calls on leads come first in every order, and the
+ * 3 demos on contacts cost the same to list as if they were alone. */
+Test(list, a_type_or_entity_type_page_reads_only_its_kinds)
+{
+	for (int i = 0; i < 300; i++) {
+		char title[16], link[16];
+		snprintf(title, sizeof title, "c%d", i);
+		snprintf(link, sizeof link, "lead:%d", i);
+		ADD(.title = title, .type = "call", .link = link,
+		    .due_ms = T0 + (int64_t)i * 60000);
+		if (i % 100 == 99) {
+			snprintf(title, sizeof title, "d%d", i / 100);
+			ADD(.title = title, .type = "demo",
+			    .link = "contact:1", .due_ms = T0 + 86400000);
+		}
+	}
+	/* The entries read: the page's and one past the end of each range
+	 * (4 for a type, 10 for an entity type, 12 for three types). */
+	static const struct {
+		lq q;
+		const char *want;
+	} cases[] = {
+		{ { .type = { "demo" } }, "d0 d1 d2" },
+		{ { .type = { "demo" }, .sort = "created" }, "d2 d1 d0" },
+		{ { .entity = { "contact" } }, "d0 d1 d2" },
+		{ { .type = { "demo" }, .entity = { "contact" } }, "d0 d1 d2" },
+		{ { .type = { "demo", "meeting", "chat" } }, "d0 d1 d2" },
+		{ { .type = { "demo" }, .status = { "todo" } }, "d0 d1 d2" },
+		{ { .type = { "demo" }, .due = "+1d.." }, "d0 d1 d2" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		tl_list_entries_read = 0;
+		cr_assert_str_eq(list(&cases[i].q), cases[i].want, "case %zu",
+				 i);
+		cr_assert_leq(tl_list_entries_read, 3 + 12, "case %zu read "
+			      "%llu entries", i,
+			      (unsigned long long)tl_list_entries_read);
+	}
+	/* A page of calls stops at its limit. */
+	tl_list_entries_read = 0;
+	cr_assert_str_eq(LIST(.type = { "call" }, .limit = 2), "c0 c1");
+	cr_assert_leq(tl_list_entries_read, 2 + 4 + 1);
+
+	/* Without K (the updated sort, four types, a status that is not
+	 * active) S leads: the same tasks, after a walk of the calls. */
+	tl_list_entries_read = 0;
+	cr_assert_str_eq(LIST(.type = { "demo" }, .sort = "updated"),
+			 "d2 d1 d0");
+	cr_assert_geq(tl_list_entries_read, 300);
+	cr_assert_str_eq(LIST(.type = { "demo", "meeting", "chat", "note" }),
+			 "d0 d1 d2");
+	cr_assert_str_eq(LIST(.type = { "demo" },
+			      .status = { "todo", "completed" }),
+			 "d0 d1 d2");
+	simple("d1", TL_TASK_COMPLETE);
+	cr_assert_str_eq(LIST(.type = { "demo" }), "d0 d2");
+	cr_assert_str_eq(LIST(.type = { "demo" }, .status = { "completed" }),
+			 "d1");
+	UPDATE("d2", .type = tl_s("call"));
+	cr_assert_str_eq(LIST(.type = { "demo" }), "d0");
+	cr_assert_str_eq(LIST(.type = { "call" }, .entity = { "contact" }),
+			 "d2");
+	cr_assert_eq(verify(), 0);
+}
+
 Test(list, filters_by_entity_type_and_record)
 {
 	ADD(.title = "a", .link = "lead:1");
@@ -894,8 +961,8 @@ static size_t keys_holding(const uint8_t pat[8])
 }
 
 /* A due time is stored as format.md says: big-endian, sign bit flipped
- * (so that times before 1970 would sort first), in the due keys of S
- * and M.  A change of the encoding is a change of the view's version. */
+ * (so that times before 1970 would sort first), in the due keys of S,
+ * M and K.  A change of the encoding is a change of the view's version. */
 Test(list, due_keys_hold_the_time_big_endian_with_the_sign_bit_flipped)
 {
 	ADD(.title = "a", .assignee = "alice", .due = "2026-03-02T00:00:00Z");
@@ -903,23 +970,28 @@ Test(list, due_keys_hold_the_time_big_endian_with_the_sign_bit_flipped)
 	uint8_t flipped[8], plain[8];
 	tl_put_be64(flipped, (uint64_t)ms ^ 0x8000000000000000ull);
 	tl_put_be64(plain, (uint64_t)ms);
-	cr_assert_eq(keys_holding(flipped), 2, "the due keys of S and M");
+	cr_assert_eq(keys_holding(flipped), 3, "the due keys of S, M and K");
 	cr_assert_eq(keys_holding(plain), 0);
 }
 
 Test(list, keeps_keys_for_active_tasks_only_in_status_for_the_rest)
 {
-	/* Active: S and M with three sorts each: 6 keys (and R's two in the
-	 * timeline view).  Completed or cancelled: S only, 3 keys.  Deleted:
-	 * none. */
-	ADD(.title = "a", .assignee = "alice");
-	cr_assert_eq(view_keys(), 6);
+	/* Active: S and M with three sorts each, K with two: 8 keys (and R's
+	 * two in the timeline view).  Completed or cancelled: S only, 3 keys.
+	 * Deleted: none. */
+	ADD(.title = "a", .assignee = "alice", .type = "demo",
+	    .link = "contact:9");
+	cr_assert_eq(view_keys(), 8);
+	uint8_t kind[8];
+	tl_put_be64(kind, 9 * 4 + 0); /* demo, contact */
+	cr_assert_eq(keys_holding(kind), 2, "K's due and created keys");
 	ADD(.title = "b", .status = "completed");
-	cr_assert_eq(view_keys(), 9);
+	cr_assert_eq(view_keys(), 11);
 	simple("a", TL_TASK_DELETE);
+	cr_assert_eq(keys_holding(kind), 0);
 	cr_assert_eq(view_keys(), 3);
 	set_status("b", "todo");
-	cr_assert_eq(view_keys(), 6);
+	cr_assert_eq(view_keys(), 8);
 	set_status("b", "cancelled");
 	cr_assert_eq(view_keys(), 3);
 	simple("b", TL_TASK_DELETE);
