@@ -13,13 +13,18 @@
  *                                    is not deleted, of any status
  *   'M'  assignee                    dimval tl_list_hash(member id);
  *                                    unassigned: tl_list_hash("")
- *   'K'  kind: task type and         dimval type index * 4 + entity
- *        entity type                 type index (40 values)
+ *   'K'  kind: status, task type     dimval (status * 10 + type index) *
+ *        and entity type             4 + entity type index (200 values);
+ *                                    every task that is not deleted
  *
  * and the record dimension R (tl_list_hash("type:id"), sorts d and c),
  * which the `timeline` view keeps in its own databases (list.h).
- * M, K and R hold active tasks only (todo, in_progress, on_hold): what
- * the lists show without a status filter, and fewer keys to write.
+ * M and R hold active tasks only (todo, in_progress, on_hold): what the
+ * lists show without a status filter, and fewer keys to write.  K holds
+ * every task under its status, so that a type filter finds the tasks of
+ * a kind in the statuses asked for without walking those of the others:
+ * done tasks are the most numerous in a long-lived workspace, and a rare
+ * status (on hold) must not cost a walk of the common ones.
  * Sorts, each (sortval, tiebreak) ascending in listing order:
  *
  *   'd'  due       tl_key_time(due_at), no due date = UINT64_MAX;
@@ -41,8 +46,9 @@
  * three active statuses, which the planner merges instead.  K is one
  * dimension for both task type and entity type: a filter on one of them
  * merges the ranges of its values combined with every value of the other
- * (4 ranges for a type, 10 for an entity type), for 2 keys per active
- * task where one dimension each took 4 (view version 2).
+ * and with the statuses asked for (12 ranges for a type among the three
+ * active statuses, 30 for an entity type), for 2 keys per task where one
+ * dimension each took 4 (view version 2).
  *
  * Which sorts each dimension keeps is the table below: adding a sort to a
  * dimension is a one-line change plus a version bump (the view rebuilds).
@@ -182,8 +188,8 @@ static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 		*v = tl_list_hash(tl_s(t->assignee ? t->assignee : ""));
 		return active;
 	case TL_DIM_KIND:
-		*v = tl_list_kind(t->type, t->link_type);
-		return active;
+		*v = tl_list_kind(t->status, t->type, t->link_type);
+		return true;
 	}
 	return false;
 }

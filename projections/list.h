@@ -34,8 +34,11 @@
 #define TL_LIST_TYPES 10   /* entries of tl_type_tokens */
 #define TL_LIST_ENTITIES 4 /* entries of tl_entity_tokens */
 
-/* Dimensions.  M, K and R hold active (todo, in_progress, on_hold) tasks
- * only; S holds every task that is not deleted.  (Version 2 had E, entity
+/* Dimensions.  M and R hold active (todo, in_progress, on_hold) tasks
+ * only; S and K hold every task that is not deleted.  K's values are a
+ * status and a kind (task type and entity type), so that a filter on
+ * types lists the tasks of the statuses asked for from their own
+ * ranges.  (Version 2 had E, entity
  * type, and T, task type, with 4 keys per active task; versions 3 to 5
  * had neither, and filtered S or M ranges on the value, whose pages grew
  * with the tasks of other kinds; version 6 has K, both in one, 2 keys.)
@@ -57,7 +60,7 @@
 enum {
 	TL_DIM_STATUS = 'S',   /* status index */
 	TL_DIM_ASSIGNEE = 'M', /* tl_list_hash(member id), "" = unassigned */
-	TL_DIM_KIND = 'K',     /* tl_list_kind(task type, entity type) */
+	TL_DIM_KIND = 'K',     /* tl_list_kind(status, type, entity type) */
 	TL_DIM_RECORD = 'R'    /* tl_list_hash("type:id"), in `timeline` */
 };
 
@@ -79,7 +82,8 @@ enum {
 
 /* Index entries the scans of the calling thread have read (query.c): what
  * a page cost, for tests. */
-extern _Thread_local uint64_t tl_list_entries_read;
+extern _Thread_local uint64_t tl_list_entries_read
+	__attribute__((visibility("hidden")));
 
 /* Whether dimension dim keeps keys for sort. */
 bool tl_list_has_sort(char dim, char sort);
@@ -87,10 +91,15 @@ bool tl_list_has_sort(char dim, char sort);
 /* Whether a status index is active (todo, in_progress, on_hold). */
 bool tl_list_status_active(int status);
 
-/* The dimval of a task type and an entity type (token indexes) in K. */
-static inline uint64_t tl_list_kind(int type, int link_type)
+#define TL_LIST_STATUSES 5 /* entries of tl_status_tokens */
+
+/* The dimval in K of a status, a task type and an entity type (token
+ * indexes): status * 40 + type * 4 + entity type. */
+static inline uint64_t tl_list_kind(int status, int type, int link_type)
 {
-	return (uint64_t)type * TL_LIST_ENTITIES + (uint64_t)link_type;
+	return ((uint64_t)status * TL_LIST_TYPES + (uint64_t)type) *
+		       TL_LIST_ENTITIES +
+	       (uint64_t)link_type;
 }
 
 /* The dimval of a hashed value (member id; "" for unassigned). */

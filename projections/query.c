@@ -12,11 +12,11 @@
  * page is full.
  *
  * The leading dimension, most selective first: record R, assignee M,
- * kind K (the task types and entity types given, one range per pair, when
- * they make at most KIND_RANGES_MAX pairs), else status S (the given
- * statuses, or the three active ones).  A status filter naming a status
- * that is not active forces S (only S holds completed and cancelled
- * tasks).  Each index value carries the task's
+ * kind K (the statuses, task types and entity types asked for, one range
+ * per combination, when a type or entity type filter leaves at most
+ * KIND_RANGES_MAX of them), else status S (the given statuses, or the
+ * three active ones).  Otherwise a status filter naming a status that is
+ * not active forces S (M and R hold active tasks only).  Each index value carries the task's
  * due, status, type and link type, so candidates failing those filters
  * are rejected without their documents.  With the due sort, a due
  * filter with bounds becomes the bounds of every range: a page then costs
@@ -46,10 +46,11 @@
 #define LIST_CURSOR 'l'
 #define UPCOMING_CURSOR 'u'
 #define N_TYPES TL_LIST_TYPES
-#define N_STATUSES 5
+#define N_STATUSES TL_LIST_STATUSES
 #define N_ENTITIES TL_LIST_ENTITIES
-#define KIND_RANGES_MAX 12 /* K leads for up to this many (type, entity)
-			      ranges: 3 types, or 1 entity type */
+#define KIND_RANGES_MAX 40 /* K leads for up to this many (status, type,
+			      entity) ranges: among the active statuses 3
+			      types, or 1 entity type */
 #define MAX_TAGS 64    /* --tag values of one query, OR-combined */
 #define TAG_MAX 64     /* bytes of a tag, as a task's */
 #define MAX_SEARCHES 8 /* --search values of one query, OR-combined */
@@ -536,25 +537,37 @@ static void add_dimval(plan *p, uint64_t v)
 	p->dimvals[p->dimvals_len++] = v;
 }
 
-/* The number of K ranges of the type and entity type filters: the
- * (type, entity type) pairs they let pass. */
+/* Whether K's range (status, type, entity) holds tasks that the filters
+ * on status (without one: the active statuses), type and entity type let
+ * pass: K's ranges answer those three filters exactly. */
+static bool kind_wanted(const plan *p, int status, int type, int entity)
+{
+	return (p->statuses_given ? p->status[status]
+				  : tl_list_status_active(status)) &&
+	       (!p->types_given || p->type[type]) &&
+	       (!p->entities_given || p->entity[entity]);
+}
+
+/* The number of K ranges the filters leave. */
 static size_t kind_ranges(const plan *p)
 {
-	size_t nt = 0, ne = 0;
-	for (int i = 0; i < N_TYPES; i++)
-		nt += !p->types_given || p->type[i];
-	for (int i = 0; i < N_ENTITIES; i++)
-		ne += !p->entities_given || p->entity[i];
-	return nt * ne;
+	size_t n = 0;
+	for (int s = 0; s < N_STATUSES; s++)
+		for (int t = 0; t < N_TYPES; t++)
+			for (int e = 0; e < N_ENTITIES; e++)
+				n += kind_wanted(p, s, t, e);
+	return n;
 }
 
 /* Step 3a: the leading dimension and its ranges.  Dimensions in order of
- * preference: the record (a few tasks), the assignees, the kinds (type
- * and entity type) when the filters leave few of their 40 ranges, else
- * the statuses, which hold every task and keep every sort. */
+ * preference: the record (a few tasks), the assignees, the kinds (status,
+ * type and entity type) when a type or entity type filter leaves at most
+ * KIND_RANGES_MAX of their 200 ranges, else the statuses, which hold
+ * every task and keep every sort. */
 static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
-	size_t cap = p->assignees_len > 16 ? p->assignees_len : 16;
+	size_t cap = p->assignees_len > KIND_RANGES_MAX ? p->assignees_len
+							: KIND_RANGES_MAX;
 	size_t kinds = kind_ranges(p);
 	bool inactive = p->statuses_given && !only_active_statuses(p);
 	char s = p->sort;
@@ -573,15 +586,16 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		p->dim = TL_DIM_ASSIGNEE;
 		for (size_t i = 0; i < p->assignees_len; i++)
 			add_dimval(p, tl_list_hash(p->assignees[i]));
-	} else if (!inactive && (p->types_given || p->entities_given) &&
+	} else if ((p->types_given || p->entities_given) &&
 		   kinds <= KIND_RANGES_MAX &&
 		   tl_list_has_sort(TL_DIM_KIND, s)) {
 		p->dim = TL_DIM_KIND;
-		for (int t = 0; t < N_TYPES; t++)
-			for (int e = 0; e < N_ENTITIES; e++)
-				if ((!p->types_given || p->type[t]) &&
-				    (!p->entities_given || p->entity[e]))
-					add_dimval(p, tl_list_kind(t, e));
+		for (int st = 0; st < N_STATUSES; st++)
+			for (int t = 0; t < N_TYPES; t++)
+				for (int e = 0; e < N_ENTITIES; e++)
+					if (kind_wanted(p, st, t, e))
+						add_dimval(p, tl_list_kind(
+								      st, t, e));
 	} else {
 		/* S keeps every sort: the fallback of every plan, and without
 		 * a status filter the merge of the three active statuses (an
