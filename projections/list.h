@@ -37,11 +37,11 @@
 /* Dimensions.  M and R hold active (todo, in_progress, on_hold) tasks
  * only; S and K hold every task that is not deleted.  K's values are a
  * status and a kind (task type and entity type), so that a filter on
- * types lists the tasks of the statuses asked for from their own
- * ranges.  (Version 2 had E, entity
- * type, and T, task type, with 4 keys per active task; versions 3 to 5
- * had neither, and filtered S or M ranges on the value, whose pages grew
- * with the tasks of other kinds; version 6 has K, both in one, 2 keys.)
+ * types lists the tasks of the statuses asked for from their own ranges.
+ * (Version 2 had E, entity type, and T, task type, with 4 keys per active
+ * task; versions 3 to 5 had neither, and filtered S or M ranges on the
+ * value, whose pages grew with the tasks of other kinds; version 6 has K,
+ * both in one, 2 keys per task.)
  *
  * R, the record dimension, is kept by the `timeline` view (version 4):
  * its created range in the database "entries" beside the record's

@@ -15,12 +15,12 @@
  * kind K (the statuses, task types and entity types asked for, one range
  * per combination, when a type or entity type filter leaves at most
  * KIND_RANGES_MAX of them), else status S (the given statuses, or the
- * three active ones).  Otherwise a status filter naming a status that is
- * not active forces S (M and R hold active tasks only).  Each index value carries the task's
- * due, status, type and link type, so candidates failing those filters
- * are rejected without their documents.  With the due sort, a due
- * filter with bounds becomes the bounds of every range: a page then costs
- * what it holds, whatever lies outside the window.
+ * three active ones).  R and M lead only when every status asked for is
+ * active (they hold active tasks only).  Each index value carries the
+ * task's due, status, type and link type, so candidates failing those
+ * filters are rejected without their documents.  With the due sort, a
+ * due filter with bounds becomes the bounds of every range: a page then
+ * costs what it holds, whatever lies outside the window.
  *
  * Paging is by position: the cursor is (sort, sortval, tiebreak) of the
  * last task returned, and the next page starts strictly after it in every
@@ -568,7 +568,6 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
 	size_t cap = p->assignees_len > KIND_RANGES_MAX ? p->assignees_len
 							: KIND_RANGES_MAX;
-	size_t kinds = kind_ranges(p);
 	bool inactive = p->statuses_given && !only_active_statuses(p);
 	char s = p->sort;
 
@@ -587,7 +586,7 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		for (size_t i = 0; i < p->assignees_len; i++)
 			add_dimval(p, tl_list_hash(p->assignees[i]));
 	} else if ((p->types_given || p->entities_given) &&
-		   kinds <= KIND_RANGES_MAX &&
+		   kind_ranges(p) <= KIND_RANGES_MAX &&
 		   tl_list_has_sort(TL_DIM_KIND, s)) {
 		p->dim = TL_DIM_KIND;
 		for (int st = 0; st < N_STATUSES; st++)
