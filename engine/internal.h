@@ -94,6 +94,8 @@ struct tl_db {
 	tl_txn *txn;           /* that tl_txn, aborted by tl_db_close */
 	bool building;         /* a rebuild or verify's build is running */
 	bool writer_held;      /* ...and calls progress inside its write txn */
+	tl_progress_fn open_progress; /* of the rebuild an open runs */
+	void *open_progress_arg;
 	bool map_lost;         /* LMDB failed to map after a resize */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;

@@ -206,8 +206,9 @@ static void db_free(tl_db *db)
 	free(db);
 }
 
-int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
-	       tl_err *err)
+static int db_open(const char *dir, const tl_open_opts *opts,
+		   tl_progress_fn progress, void *arg, tl_db **out,
+		   tl_err *err)
 {
 	static const tl_open_opts none;
 	if (!opts)
@@ -273,6 +274,8 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	}
 	snprintf(db->dir, sizeof db->dir, "%s", dir);
 	db->flags = opts->flags;
+	db->open_progress = progress;
+	db->open_progress_arg = arg;
 	/* A copy: the caller's array need not outlive the call. */
 	if (opts->views_len)
 		memcpy(views, opts->views, opts->views_len * sizeof *views);
@@ -349,8 +352,22 @@ int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 		tl_db_close(db);
 		return rc;
 	}
+	db->open_progress = NULL; /* for the open only */
 	*out = db;
 	return 0;
+}
+
+int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
+	       tl_err *err)
+{
+	return db_open(dir, opts, NULL, NULL, out, err);
+}
+
+int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
+			tl_progress_fn progress, void *arg, tl_db **out,
+			tl_err *err)
+{
+	return db_open(dir, opts, progress, arg, out, err);
 }
 
 bool tl_db_read_only(const tl_db *db)

@@ -514,6 +514,18 @@ TL_API int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
  * transaction), a rebuild or a verify fails with TL_EINVALID "db". */
 typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
+/* tl_db_open, telling progress (when not NULL) how a rebuild of views
+ * that the open runs goes (views of another version than the code's, or
+ * behind the log): the first call says that one runs, then as for
+ * tl_rebuild.  No call when no view needs it (nearly every open).  The
+ * callback has no handle yet: it must not call the library on this
+ * workspace.  For a command line's "rebuilding the views" bar: after an
+ * upgrade that changes a view, the first open rebuilds it from the log,
+ * which takes seconds to minutes on a big workspace. */
+TL_API int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
+			       tl_progress_fn progress, void *arg,
+			       tl_db **out, tl_err *err);
+
 /* Rebuild the named views (all when n == 0) from the log into a new
  * generation while the old one keeps serving, then switch atomically.
  * No side effect is re-run.  Admins only. */

@@ -801,6 +801,71 @@ static json_t *verify_problems(tu_run *r)
  * before it lists any problem; that failure is its answer, in its shape
  * ({ok: false, problems: ["storage: ..."]}, exit 5), with the error's
  * line on stderr. */
+/* Make the stored version of view `name` one less than the code's, with
+ * LMDB alone, as a workspace of the release before a change of the view
+ * has it: the next open rebuilds the view. */
+static void age_view(const char *name)
+{
+	MDB_env *env;
+	MDB_dbi dbi;
+	MDB_txn *txn = raw_begin(&env, "meta", &dbi);
+	char key[64];
+	snprintf(key, sizeof key, "view:%s", name);
+	MDB_val k = { strlen(key), key }, v;
+	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 8);
+	uint8_t nv[8];
+	memcpy(nv, v.mv_data, 8);
+	cr_assert(nv[3] > 0);
+	nv[3]--; /* the version: u32 BE, then the generation */
+	MDB_val w = { 8, nv };
+	cr_assert_eq(mdb_put(txn, dbi, &k, &w, 0), 0);
+	raw_commit(env, txn);
+}
+
+/* The first open after an upgrade that changed a view rebuilds it from the
+ * log before it answers: on a terminal it says so, with a bar; without
+ * one it says nothing (its output is another program's input). */
+Test(rebuild_cli, an_open_that_rebuilds_a_view_says_so_on_a_terminal)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
+	free(add("admin", "Send deck", "lead:2", NULL, NULL));
+	static const char line[] =
+		"tasklog: rebuilding the views from the log before answering";
+	for (int round = 0; round < 2; round++) {
+		char cmd[2048];
+		if (round == 0)
+			age_view("tasks");
+		snprintf(cmd, sizeof cmd,
+			 "script -qec \"'%s' --db '%s' task list\" /dev/null",
+			 tu_bin(), ws);
+		const char *const argv[] = { "-c", cmd, NULL };
+		tu_opts o = { .bin = "/bin/sh" };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o, argv), 0);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		/* script(1) puts stderr on the terminal, with stdout */
+		cr_expect_eq(strstr(r.out, line) != NULL, round == 0, "%s",
+			     r.out);
+		cr_expect_eq(strstr(r.out, "] 100% 6/6 events in ") != NULL,
+			     round == 0, "%s", r.out);
+		cr_expect(strstr(r.out, "Call Dana") &&
+			  strstr(r.out, "Send deck"), "%s", r.out);
+		tu_run_release(&r);
+	}
+	age_view("tasks");
+	tu_run r;
+	OK(&r, "task", "list");
+	cr_expect_str_eq(r.err, "", "nothing said without a terminal");
+	cr_expect_eq(json_array_size(json_object_get(r.json, "items")), 2);
+	tu_run_release(&r);
+	OK(&r, "verify");
+	cr_expect(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+}
+
 Test(rebuild_cli, verify_answers_a_storage_failure_before_any_problem)
 {
 	tu_run r;

@@ -305,6 +305,71 @@ Test(rebuild, a_changed_view_version_rebuilds_on_open, .init = mkws,
 	tl_db_close(db);
 }
 
+/* The progress of the rebuild an open runs (tl_db_open_progress): a first
+ * call with 0 done, the last with all done; no call when no view needs
+ * it. */
+typedef struct calls {
+	size_t n;
+	uint64_t first_done, first_total, last_done, last_total;
+} calls;
+
+static void count_call(void *arg, uint64_t done, uint64_t total)
+{
+	calls *c = arg;
+	if (!c->n++) {
+		c->first_done = done;
+		c->first_total = total;
+	}
+	c->last_done = done;
+	c->last_total = total;
+}
+
+static tl_db *open_counted(calls *c)
+{
+	tl_open_opts o = { .views = with_counts, .views_len = 1 };
+	tl_db *db;
+	tl_err err;
+	memset(c, 0, sizeof *c);
+	cr_assert_eq(tl_db_open_progress(dir, &o, count_call, c, &db, &err),
+		     0, "%s", err.message);
+	return db;
+}
+
+Test(rebuild, an_open_that_rebuilds_tells_its_progress, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = counts_ws(5);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0, "%s", err.message);
+	uint64_t head = st.last_seq;
+	tl_db_close(db);
+	calls c;
+
+	db = open_counted(&c);
+	cr_assert_eq(c.n, 0, "nothing to rebuild, no call");
+	tl_db_close(db);
+
+	count_view.version = 2;
+	replay_applies = 0;
+	db = open_counted(&c);
+	count_view.version = 1;
+	cr_assert_eq(replay_applies, 5, "rebuilt on open");
+	cr_assert_geq(c.n, 2);
+	cr_assert_eq(c.first_done, 0);
+	cr_assert_eq(c.first_total, head);
+	cr_assert_eq(c.last_done, head);
+	cr_assert_eq(c.last_total, head);
+	tl_db_close(db);
+
+	/* Back to version 1: rebuilt, and told, again. */
+	db = open_counted(&c);
+	cr_assert_eq(c.first_done, 0);
+	cr_assert_eq(c.last_done, head);
+	tl_db_close(db);
+}
+
 /* A new version of a view with other databases (timeline 4 added "due"
  * to 3's "entries"): the rebuild on open drops the old generation whole,
  * whichever databases it had, and leftovers of an interrupted rebuild

@@ -858,6 +858,12 @@ static int workspace_there(struct cli *c)
 				: "");
 }
 
+/* The rebuild an open may run: a line, then the bar (below). */
+struct progress;
+static void open_progress(void *arg, uint64_t done, uint64_t total);
+static void end_progress(const struct progress *p, int rc);
+static struct progress *open_bar(void);
+
 static int open_workspace(struct cli *c)
 {
 	tl_open_opts oo = { 0 };
@@ -915,7 +921,13 @@ static int open_workspace(struct cli *c)
 				      ? (uint64_t)c->input_len * 16 +
 						((uint64_t)64 << 20)
 				      : (uint64_t)1 << 46;
-	rc = tl_db_open(c->dir, &oo, &c->db, &c->err);
+	/* After an upgrade that changed a view, the first open rebuilds it
+	 * from the log: said on a terminal, with a bar. */
+	struct progress *bar = isatty(STDERR_FILENO) ? open_bar() : NULL;
+	rc = tl_db_open_progress(c->dir, &oo, bar ? open_progress : NULL, bar,
+				 &c->db, &c->err);
+	if (bar)
+		end_progress(bar, rc);
 	if (rc == TL_ESTORAGE && reads) {
 		/* The views could not be brought up to date (a damaged log
 		 * stops the rebuild an open runs, or one view fails it): read
@@ -1726,6 +1738,7 @@ static int run_notifications(struct cli *c)
 
 struct progress {
 	struct timespec start;
+	bool started; /* open_progress: its line is out */
 	bool shown;
 	uint64_t total;
 	const char *unit;  /* "events" (rebuild) or "records" (import) */
@@ -1797,6 +1810,29 @@ static void end_progress(const struct progress *p, int rc)
 			seconds_since(&p->start));
 	else if (p->shown)
 		fputc('\n', stderr);
+}
+
+static struct progress open_bar_state;
+
+static struct progress *open_bar(void)
+{
+	open_bar_state = (struct progress){ .unit = "events", .rate = "ev/s",
+					    .after = ", writing the views" };
+	return &open_bar_state;
+}
+
+/* The first call: the open found views to rebuild. */
+static void open_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	if (!p->started) {
+		p->started = true;
+		clock_gettime(CLOCK_MONOTONIC, &p->start);
+		fputs("tasklog: rebuilding the views from the log before "
+		      "answering\n",
+		      stderr);
+	}
+	show_progress(p, done, total);
 }
 
 static int run_rebuild(struct cli *c)
