@@ -326,11 +326,12 @@ static int whole_start(const tl_txn *t, size_t n, tl_err *err)
 {
 	if (t->next_seq != 2)
 		return 0;
-	if (err)
+	int rc = tl_err_set(err, TL_EINVALID, "type",
+			    "a log's first commit holds event 2 too, its "
+			    "first admin (as init writes them)");
+	if (err) /* after tl_err_set, which clears it */
 		err->index = (int)n - 1;
-	return tl_err_set(err, TL_EINVALID, "type",
-			  "a log's first commit holds event 2 too, its first "
-			  "admin (as init writes them)");
+	return rc;
 }
 
 int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,

@@ -661,6 +661,36 @@ Test(import_cli, events_continue_a_copy_of_the_log)
 	free(copy);
 }
 
+/* A log of its first event alone (the settings, without the first admin)
+ * is refused naming its line, and makes nothing. */
+Test(import_cli, a_log_of_its_first_event_alone_is_refused_naming_the_line)
+{
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
+	char *nl = strchr(e.out, '\n');
+	cr_assert(nl);
+	write_file(file, e.out, (size_t)(nl + 1 - e.out));
+	tu_run_release(&e);
+	char *copy = tu_tmpdir();
+	tu_run r;
+	const char *ev[] = { "--events", NULL };
+	import(&r, copy, ev);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "type"), "%s", r.err);
+	json_t *err = json_object_get(r.json, "error");
+	cr_assert_eq(tu_int(err, "line"), 1, "%s", r.out);
+	cr_assert(strstr(tu_str(err, "message"), "line 1: a log's first "
+						 "commit holds event 2"),
+		  "%s", r.out);
+	tu_run_release(&r);
+	const char *stats[] = { "stats", NULL };
+	cr_assert_eq(tu_cli_argv(&r, copy, stats), 0);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	tu_run_release(&r);
+	tu_rmrf(copy);
+	free(copy);
+}
+
 /* An event changed after its export does not chain: refused, named, and
  * nothing of the log appended; a missing input makes no workspace. */
 Test(import_cli, an_altered_event_is_refused)

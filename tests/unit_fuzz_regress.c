@@ -540,3 +540,37 @@ Test(fuzz_regress, a_log_begins_with_its_settings_and_first_admin)
 	free(t);
 	free(r.buf);
 }
+
+/*
+ * fuzz_import: a log of its first event alone (the workspace's settings,
+ * without event 2, its first admin) was refused with no record index:
+ * the index was set before tl_err_set, which clears it.  Fixed in
+ * import.c (whole_start): the index, the last record's, is set after.
+ * Through tl_log_import and tl_txn_import alike.
+ */
+Test(fuzz_regress, import_of_the_first_event_alone_names_the_record)
+{
+	char dir[] = "/tmp/tl-fuzzreg7-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	const uint8_t *recs[1] = { r.rec[0] };
+	size_t lens[1] = { r.len[0] };
+
+	tl_err err;
+	cr_assert_eq(tl_log_import(db, recs, lens, 1, &err), TL_EINVALID);
+	cr_assert_eq(err.index, 0);
+	cr_assert_str_eq(err.field, "type");
+	cr_assert(strstr(err.message, "first admin"), "%s", err.message);
+	cr_assert_eq(head(db), 0);
+
+	tl_txn *t;
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	cr_assert_eq(tl_txn_import(t, recs, lens, 1, &err), TL_EINVALID);
+	cr_assert_eq(err.index, 0);
+	cr_assert_str_eq(err.field, "type");
+	tl_txn_abort(t);
+	cr_assert_eq(head(db), 0);
+	free(r.buf);
+	rm_ws(db, dir);
+}
