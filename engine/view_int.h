@@ -39,7 +39,10 @@ bool tl_view_behind(tl_db *db, MDB_txn *txn, const tl_view *v,
 /* ---- replay and rebuild (rebuild.c) ---- */
 
 /* Tasks in a dense array (loaded in that order) found through an
- * open-addressing table of ids: a probe touches 24 bytes, not a task. */
+ * open-addressing table of ids: a probe touches 24 bytes, not a task.
+ * tl_id_slot: an id's first slot in a table of cap (a power of two)
+ * slots, from all 16 bytes (ids need not be UUIDv7). */
+size_t tl_id_slot(const uint8_t id[16], size_t cap);
 typedef struct map_slot {
 	uint8_t id[16];
 	uint32_t idx; /* index into tasks + 1; 0 = empty */

@@ -15,7 +15,10 @@
 
 #include <criterion/criterion.h>
 
+#include <sodium.h>
+
 #include "internal.h"
+#include "view_int.h"
 #include "rawdb.h"
 #include "tasklog_projections.h"
 
@@ -303,6 +306,82 @@ Test(rebuild, a_changed_view_version_rebuilds_on_open, .init = mkws,
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	count_view.version = 1;
 	tl_db_close(db);
+}
+
+/* A rebuild finds tasks through a table of their ids (tl_id_slot).  Ids
+ * need not be UUIDv7: those of one UUIDv1 host share bytes 8-15, those of
+ * a counter differ in their last bytes alone.  Each kind must spread over
+ * the table as random ids do (65,536 ids in 131,072 slots: about 51,600
+ * distinct first slots; a hash of bytes 8-15 alone gave 1 and 256), or the
+ * fold of a rebuild takes time quadratic in the tasks. */
+static size_t distinct_slots(void (*make)(uint32_t i, uint8_t id[16]))
+{
+	enum { N = 65536, CAP = 131072 };
+	uint8_t *used = calloc(CAP, 1), id[16];
+	size_t n = 0;
+	cr_assert(used);
+	for (uint32_t i = 0; i < N; i++) {
+		make(i, id);
+		size_t s = tl_id_slot(id, CAP);
+		cr_assert_lt(s, CAP);
+		n += !used[s];
+		used[s] = 1;
+	}
+	free(used);
+	return n;
+}
+
+static void uuid_v1(uint32_t i, uint8_t id[16]) /* time varies */
+{
+	uint64_t t = 0x1f0c0de000000000ull + (uint64_t)i * 10;
+	static const uint8_t node[8] = { 0x92, 0x34, 0x02, 0x42,
+					 0xac, 0x11, 0x00, 0x02 };
+	for (int k = 0; k < 4; k++)
+		id[k] = (uint8_t)(t >> (24 - 8 * k)); /* time_low */
+	id[4] = (uint8_t)(t >> 40);
+	id[5] = (uint8_t)(t >> 32);
+	id[6] = (uint8_t)(0x10 | ((t >> 56) & 0x0f));
+	id[7] = (uint8_t)(t >> 48);
+	memcpy(id + 8, node, 8);
+}
+
+static void counter_last(uint32_t i, uint8_t id[16]) /* ...-8000-%012x */
+{
+	memset(id, 0, 16);
+	id[6] = 0x70;
+	id[8] = 0x80;
+	for (int k = 0; k < 4; k++)
+		id[15 - k] = (uint8_t)(i >> (8 * k));
+}
+
+static void counter_first(uint32_t i, uint8_t id[16]) /* %08x-0000-... */
+{
+	memset(id, 0, 16);
+	for (int k = 0; k < 4; k++)
+		id[3 - k] = (uint8_t)(i >> (8 * k));
+	id[6] = 0x40;
+	id[8] = 0x80;
+}
+
+static void random_v4(uint32_t i, uint8_t id[16])
+{
+	(void)i;
+	randombytes_buf(id, 16);
+	id[6] = (uint8_t)(0x40 | (id[6] & 0x0f));
+	id[8] = (uint8_t)(0x80 | (id[8] & 0x3f));
+}
+
+Test(rebuild, task_ids_of_any_kind_spread_over_the_fold_s_table)
+{
+	size_t r = distinct_slots(random_v4);
+	cr_assert_gt(r, 50000, "random ids: %zu slots", r);
+	void (*kinds[])(uint32_t, uint8_t[16]) = { uuid_v1, counter_last,
+						   counter_first };
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = distinct_slots(kinds[k]);
+		cr_assert_gt(n, 50000, "kind %zu: %zu slots of 65536 ids", k,
+			     n);
+	}
 }
 
 /* The progress of the rebuild an open runs (tl_db_open_progress): a first
