@@ -193,6 +193,11 @@ TL_API void tl_reader_end(tl_reader *r);
 
 /* The serving databases of a view (order of its dbs[]), or NULL. */
 TL_API const MDB_dbi *tl_view_dbis(tl_db *db, const char *name);
+/* The error of a query whose view `name` is not serving (tl_view_dbis
+ * gave NULL): TL_ESTORAGE "storage", saying why and what to do (the view
+ * was not opened; or it is behind the log or of another version, and a
+ * read-only handle cannot rebuild it). */
+TL_API int tl_view_unavailable(tl_db *db, const char *name, tl_err *err);
 
 /* The stored document of a task: valid until the transaction ends.
  * Returns 0, MDB_NOTFOUND or an LMDB error. */

@@ -334,6 +334,31 @@ const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)
 	return NULL;
 }
 
+int tl_view_unavailable(tl_db *db, const char *name, tl_err *err)
+{
+	bool known = false;
+	for (size_t i = 0; i < db->views_len; i++)
+		known |= !strcmp(db->views[i]->name, name);
+	if (!known)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "view %s is not open: open the workspace "
+				  "with it (tl_views_all())",
+				  name);
+	if (db->flags & TL_OPEN_RDONLY)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "view %s is not up to date (this release "
+				  "changed it, or events were added without "
+				  "it), and the workspace's files cannot be "
+				  "written here to rebuild it: open the "
+				  "workspace once where they can be (any "
+				  "command rebuilds it), or run `tasklog "
+				  "rebuild` there",
+				  name);
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "view %s is not up to date: run `tasklog rebuild`",
+			  name);
+}
+
 /* ---- apply on append -------------------------------------------------- */
 
 int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,

@@ -537,8 +537,7 @@ static int inbox(tl_reader *rd, tl_slice member, bool unread_only,
 	int rc, stop = 0;
 
 	if (!dbi)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the notifications view is not open (open the workspace with tl_views_all(); if it was, run `tasklog rebuild`)");
+		return tl_view_unavailable(rd->db, "notifications", err);
 	tl_key_hash(member, key);
 	memset(key + 8, 0, 9);
 	if (has_cursor)

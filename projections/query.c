@@ -1011,10 +1011,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 
 	next_cursor[0] = 0;
 	if (!dbi)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the tasks view is not open (open the "
-				  "workspace with tl_views_all(); if it was, "
-				  "run `tasklog rebuild`)");
+		return tl_view_unavailable(r->db, "tasks", err);
 	if (p->empty || !n)
 		return 0;
 	g = calloc(n, sizeof *g);

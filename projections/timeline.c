@@ -526,8 +526,7 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 	int rc, stop = 0;
 
 	if (!dbi)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the timeline view is not open (open the workspace with tl_views_all(); if it was, run `tasklog rebuild`)");
+		return tl_view_unavailable(rd->db, "timeline", err);
 	tl_key_hash(record, h);
 	tl_list_record_prefix(prefix, tl_key_get_u64(h), TL_SORT_DUE);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[DUE], &c)))
@@ -727,8 +726,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	const char *tz = NULL;  /* their zone, looked up at the first */
 
 	if (!dbi)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the timeline view is not open (open the workspace with tl_views_all(); if it was, run `tasklog rebuild`)");
+		return tl_view_unavailable(rd->db, "timeline", err);
 	tl_key_hash(record, key);
 	tl_key_u64(key + 8, has_cursor ? after_inv : HISTORY_MIN);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[ENTRIES], &c)))

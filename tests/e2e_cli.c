@@ -2599,12 +2599,21 @@ Test(workspace, reads_work_where_the_files_cannot_be_written,
 	cr_assert_eq(chmod(path, 0444), 0); /* as the reader saw it */
 	AS_READER(&r, "task", "list");
 	cr_assert_eq(r.status, 5, "stdout: %s", r.out);
-	cr_assert(strstr(r.err, "views are not up to date"), "stderr: %s",
-		  r.err);
+	cr_assert(strstr(r.err, "view tasks is not up to date (this release "
+				"changed it, or events were added without "
+				"it), and the workspace's files cannot be "
+				"written here"),
+		  "stderr: %s", r.err);
+	tu_run_release(&r);
+	AS_READER(&r, "timeline", "lead:1");
+	cr_assert_eq(r.status, 5, "stdout: %s", r.out);
+	cr_assert(strstr(r.err, "view timeline is not up to date"),
+		  "stderr: %s", r.err);
 	tu_run_release(&r);
 	AS_READER(&r, "stats");
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert_eq(tu_int(r.json, "tasks"), 2);
+	cr_assert_str_eq(r.err, "", "the views are not this command's");
 	tu_run_release(&r);
 	AS_READER(&r, "verify");
 	cr_assert_eq(r.status, 5, "stdout: %s", r.out);
@@ -2612,6 +2621,47 @@ Test(workspace, reads_work_where_the_files_cannot_be_written,
 	tu_run_release(&r);
 	READER_EXIT(0, "task", "show", id); /* the tasks still answer */
 	before++;
+
+	/* One view of another version (a release changed it): its queries
+	 * fail, saying why; the other views answer. */
+	cr_assert_eq(chmod(ws, 0700), 0);
+	cr_assert_eq(chmod(path, 0644), 0);
+	OK(&r, "stats"); /* a writable open: every view up to date */
+	tu_run_release(&r);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	MDB_val k = { 10, "view:tasks" }, v;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
+	cr_assert_eq(mdb_env_open(env, ws, 0, 0644), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+	uint8_t older[8];
+	cr_assert_eq(v.mv_size, 8);
+	memcpy(older, v.mv_data, 8);
+	older[3]--; /* the version, u32 BE, then the generation */
+	MDB_val w = { 8, older };
+	cr_assert_eq(mdb_put(txn, meta, &k, &w, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	cr_assert_eq(chmod(path, 0444), 0);
+	cr_assert_eq(chmod(ws, 0555), 0);
+	AS_READER(&r, "task", "list");
+	cr_assert_eq(r.status, 5, "stdout: %s", r.out);
+	cr_assert(strstr(r.err, "view tasks is not up to date"), "stderr: %s",
+		  r.err);
+	cr_assert(strstr(r.err, "open the workspace once where they can be "
+				"(any command rebuilds it), or run `tasklog "
+				"rebuild` there"),
+		  "stderr: %s", r.err);
+	tu_run_release(&r);
+	AS_READER(&r, "timeline", "lead:1");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_str_eq(r.err, "");
+	tu_run_release(&r);
+	READER_EXIT(0, "notifications", "--as", "alice");
 
 	cr_assert_eq(chmod(ws, 0700), 0);
 	snprintf(path, sizeof path, "%s/data.mdb", ws);

@@ -963,13 +963,9 @@ static int open_workspace(struct cli *c)
 		      "opened read-only, the views cannot be compared "
 		      "(verify --no-views checks the rest alone)\n",
 		      stderr);
-	else if (!fallback && tl_db_read_only(c->db) &&
-		 !tl_db_views_current(c->db))
-		fputs("tasklog: the views are not up to date and the "
-		      "workspace's files cannot be written here: task lists, "
-		      "timelines and notifications fail until `tasklog "
-		      "rebuild` runs where they can be\n",
-		      stderr);
+	/* Views a read-only handle cannot bring up to date fail the
+	 * queries that read them, each saying so (tl_view_unavailable);
+	 * the other commands answer as usual, with nothing said. */
 	/* Not tl_db_initialized(), which cannot tell a read that failed
 	 * (out of memory) from a workspace without settings. */
 	rc = tl_db_settings(c->db, &c->settings, &c->err);
