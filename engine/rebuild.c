@@ -1226,8 +1226,6 @@ int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
 			still[m++] = which[i];
 	}
 	mdb_txn_abort(txn);
-	if (m && db->open_progress)
-		db->open_progress(db->open_progress_arg, 0, head);
 	rc = m ? rebuild_locked(db, still, m, db->open_progress,
 				db->open_progress_arg, err)
 	       : 0;

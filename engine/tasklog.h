@@ -516,9 +516,11 @@ typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /* tl_db_open, telling progress (when not NULL) how a rebuild of views
  * that the open runs goes (views of another version than the code's, or
- * behind the log): a first call (0, head of the log) when one starts
- * (again, from 0, if it starts over in a grown map), then as for
- * tl_rebuild.  No call when no view needs it (nearly every open).  The
+ * behind the log): a first call (0, head of the log) when the open finds
+ * views to rebuild, before it waits for another process's build of them
+ * (which may leave nothing to rebuild: then no other call), then as for
+ * tl_rebuild (from 0 again if it starts over in a grown map).  No call
+ * when no view needs it (nearly every open).  The
  * callback has no handle yet: it must not call the library on this
  * workspace.  For a command line's "rebuilding the views" bar: after an
  * upgrade that changes a view, the first open rebuilds it from the log,

@@ -550,6 +550,10 @@ int tl_views_open(tl_db *db, tl_err *err)
 	if ((rc = mdb_txn_commit(txn)))
 		return tl_mdb_err(err, rc, "commit");
 	if (n) {
+		/* Said before the build lock, which another process's
+		 * rebuild of these views may hold a long time. */
+		if (db->open_progress)
+			db->open_progress(db->open_progress_arg, 0, head);
 		for (;;) {
 			rc = tl_rebuild_stale(db, stale, n, err);
 			if (rc != TL_EAGAIN)

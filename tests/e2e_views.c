@@ -833,7 +833,8 @@ Test(rebuild_cli, an_open_that_rebuilds_a_view_says_so_on_a_terminal)
 	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
 	free(add("admin", "Send deck", "lead:2", NULL, NULL));
 	static const char line[] =
-		"tasklog: rebuilding the views from the log before answering";
+		"tasklog: bringing the views up to date before answering "
+		"(a rebuild from the log, or a wait for another's)";
 	for (int round = 0; round < 2; round++) {
 		char cmd[2048];
 		if (round == 0)

@@ -449,6 +449,76 @@ Test(rebuild, an_open_that_rebuilds_tells_its_progress, .init = mkws,
 	tl_db_close(db);
 }
 
+/* The first call comes before the open waits for another process's build
+ * of the views (the build lock), so that a command can say why it waits:
+ * a child holds the lock until the callback has seen it held. */
+static int lock_pipe[2];
+
+static void first_call_sees_the_lock_held(void *arg, uint64_t done,
+					  uint64_t total)
+{
+	calls *c = arg;
+	(void)total;
+	if (c->n++ == 0) {
+		char path[600];
+		snprintf(path, sizeof path, "%s/build.lock", dir);
+		int fd = open(path, O_RDONLY);
+		cr_assert_geq(fd, 0);
+		c->first_done = done;
+		/* held by the child: this open has not taken it yet */
+		c->first_total = flock(fd, LOCK_EX | LOCK_NB) != 0;
+		close(fd);
+		cr_assert_eq(write(lock_pipe[1], "x", 1), 1); /* let go */
+	}
+}
+
+Test(rebuild, an_open_tells_before_it_waits_for_another_build, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = counts_ws(5);
+	tl_db_close(db);
+	char path[600];
+	snprintf(path, sizeof path, "%s/build.lock", dir);
+	cr_assert_eq(pipe(lock_pipe), 0);
+	int ready[2];
+	cr_assert_eq(pipe(ready), 0);
+	pid_t kid = fork();
+	cr_assert_geq(kid, 0);
+	if (kid == 0) {
+		alarm(5); /* an open that waits first: the lock goes then */
+		int fd = open(path, O_RDWR | O_CREAT, 0644);
+		char b;
+		if (fd < 0 || flock(fd, LOCK_EX))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 ||
+		    read(lock_pipe[0], &b, 1) != 1)
+			_exit(1);
+		_exit(0); /* the lock goes with the process */
+	}
+	char b;
+	cr_assert_eq(read(ready[0], &b, 1), 1, "the child holds the lock");
+
+	count_view.version = 2;
+	calls c = { 0 };
+	tl_open_opts o = { .views = with_counts, .views_len = 1 };
+	tl_err err;
+	int rc = tl_db_open_progress(dir, &o, first_call_sees_the_lock_held,
+				     &c, &db, &err);
+	count_view.version = 1;
+	int status;
+	cr_assert_eq(waitpid(kid, &status, 0), kid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(rc, 0, "%s", err.message);
+	cr_assert_eq(c.first_done, 0);
+	cr_assert_eq(c.first_total, 1, "the first call came after the wait");
+	cr_assert_gt(c.n, 1, "then the rebuild's own calls");
+	tl_db_close(db);
+	for (int i = 0; i < 2; i++) {
+		close(lock_pipe[i]);
+		close(ready[i]);
+	}
+}
+
 /* A new version of a view with other databases (timeline 4 added "due"
  * to 3's "entries"): the rebuild on open drops the old generation whole,
  * whichever databases it had, and leftovers of an interrupted rebuild

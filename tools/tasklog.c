@@ -1824,8 +1824,9 @@ static void open_progress(void *arg, uint64_t done, uint64_t total)
 	if (!p->started) {
 		p->started = true;
 		clock_gettime(CLOCK_MONOTONIC, &p->start);
-		fputs("tasklog: rebuilding the views from the log before "
-		      "answering\n",
+		fputs("tasklog: bringing the views up to date before "
+		      "answering (a rebuild from the log, or a wait for "
+		      "another's)\n",
 		      stderr);
 	}
 	show_progress(p, done, total);
