@@ -519,12 +519,12 @@ typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * behind the log): a first call (0, head of the log) when the open finds
  * views to rebuild, before it waits for another process's build of them
  * (which may leave nothing to rebuild: then no other call), then as for
- * tl_rebuild (from 0 again if it starts over in a grown map).  No call
- * when no view needs it (nearly every open).  The
- * callback has no handle yet: it must not call the library on this
- * workspace.  For a command line's "rebuilding the views" bar: after an
- * upgrade that changes a view, the first open rebuilds it from the log,
- * which takes seconds to minutes on a big workspace. */
+ * tl_rebuild (lower again if it starts over in a grown map).  No call
+ * when no view needs it (nearly every open).  The callback has no handle
+ * yet: it must not call the library on this workspace.  For a command
+ * line's "rebuilding the views" bar: after an upgrade that changes a
+ * view, the first open rebuilds it from the log, which takes seconds to
+ * minutes on a big workspace. */
 TL_API int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
 			       tl_progress_fn progress, void *arg,
 			       tl_db **out, tl_err *err);
