@@ -858,11 +858,98 @@ static int workspace_there(struct cli *c)
 				: "");
 }
 
-/* The rebuild an open may run: a line, then the bar (below). */
-struct progress;
-static void open_progress(void *arg, uint64_t done, uint64_t total);
-static void end_progress(const struct progress *p, int rc);
-static struct progress *open_bar(void);
+/* ---- progress bars ------------------------------------------------------ */
+
+struct progress {
+	struct timespec start;
+	bool started; /* open_progress: its line is out */
+	bool shown;
+	uint64_t total;
+	const char *unit;  /* "events" (rebuild) or "records" (import) */
+	const char *rate;  /* "ev/s" or "rec/s" */
+	const char *after; /* what runs once all are read: ", writing the
+			      views" */
+	double drawn;      /* seconds_since(start) when last drawn */
+	uint64_t most;     /* the most done so far: a batch an import runs
+			      again (its map grown) does not move it back */
+};
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s", redrawn in
+ * place on stderr (at most ten times a second). */
+static void show_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	double secs = seconds_since(&p->start);
+	if (done < p->most ||
+	    (p->shown && done < total && secs - p->drawn < 0.1))
+		return;
+	p->most = done;
+	p->drawn = secs;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	unsigned pct = total ? (unsigned)(done >= total ? 100
+					  : done * 100 / total) : 100;
+	char bar[11], speed[24], eta[24] = "";
+
+	memset(bar, '#', pct / 10);
+	memset(bar + pct / 10, '.', 10 - pct / 10);
+	bar[10] = 0;
+	if (rate >= 1e6)
+		snprintf(speed, sizeof speed, "%.1fM", rate / 1e6);
+	else if (rate >= 1e3)
+		snprintf(speed, sizeof speed, "%.0fk", rate / 1e3);
+	else
+		snprintf(speed, sizeof speed, "%.0f", rate);
+	if (rate > 0 && done < total) {
+		double left = (double)(total - done) / rate;
+		if (left >= 60)
+			snprintf(eta, sizeof eta, " ETA %dm%02ds",
+				 (int)(left / 60), (int)left % 60);
+		else
+			snprintf(eta, sizeof eta, " ETA %.0fs", left);
+	}
+	/* \033[K clears what a longer line before left behind. */
+	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
+		" %s %s %s%s%s\033[K", bar, pct, done, total, p->unit, speed,
+		p->rate, eta, done >= total ? p->after : "");
+	fflush(stderr);
+	p->shown = true;
+	p->total = total;
+}
+
+/* The bar's last line: done, and how long it took; or the line ended
+ * before an error is said. */
+static void end_progress(const struct progress *p, int rc)
+{
+	if (p->shown && !rc)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" %s in %.1f s\033[K\n", p->total, p->total, p->unit,
+			seconds_since(&p->start));
+	else if (p->shown)
+		fputc('\n', stderr);
+}
+
+/* The rebuild an open may run: its first call says so, then the bar. */
+static void open_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	if (!p->started) {
+		p->started = true;
+		clock_gettime(CLOCK_MONOTONIC, &p->start);
+		fputs("tasklog: bringing the views up to date before "
+		      "answering (a rebuild from the log, or a wait for "
+		      "another's)\n",
+		      stderr);
+	}
+	show_progress(p, done, total);
+}
 
 static int open_workspace(struct cli *c)
 {
@@ -923,11 +1010,12 @@ static int open_workspace(struct cli *c)
 				      : (uint64_t)1 << 46;
 	/* After an upgrade that changed a view, the first open rebuilds it
 	 * from the log: said on a terminal, with a bar. */
-	struct progress *bar = isatty(STDERR_FILENO) ? open_bar() : NULL;
-	rc = tl_db_open_progress(c->dir, &oo, bar ? open_progress : NULL, bar,
-				 &c->db, &c->err);
-	if (bar)
-		end_progress(bar, rc);
+	struct progress bar = { .unit = "events", .rate = "ev/s",
+				.after = ", writing the views" };
+	rc = tl_db_open_progress(c->dir, &oo,
+				 isatty(STDERR_FILENO) ? open_progress : NULL,
+				 &bar, &c->db, &c->err);
+	end_progress(&bar, rc);
 	if (rc == TL_ESTORAGE && reads) {
 		/* The views could not be brought up to date (a damaged log
 		 * stops the rebuild an open runs, or one view fails it): read
@@ -1731,106 +1819,6 @@ static int run_notifications(struct cli *c)
 }
 
 /* ---- rebuild ----------------------------------------------------------------- */
-
-struct progress {
-	struct timespec start;
-	bool started; /* open_progress: its line is out */
-	bool shown;
-	uint64_t total;
-	const char *unit;  /* "events" (rebuild) or "records" (import) */
-	const char *rate;  /* "ev/s" or "rec/s" */
-	const char *after; /* what runs once all are read: ", writing the
-			      views" */
-	double drawn;      /* seconds_since(start) when last drawn */
-	uint64_t most;     /* the most done so far: a batch an import runs
-			      again (its map grown) does not move it back */
-};
-
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) +
-	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s", redrawn in
- * place on stderr (at most ten times a second). */
-static void show_progress(void *arg, uint64_t done, uint64_t total)
-{
-	struct progress *p = arg;
-	double secs = seconds_since(&p->start);
-	if (done < p->most ||
-	    (p->shown && done < total && secs - p->drawn < 0.1))
-		return;
-	p->most = done;
-	p->drawn = secs;
-	double rate = secs > 0 ? (double)done / secs : 0;
-	unsigned pct = total ? (unsigned)(done >= total ? 100
-					  : done * 100 / total) : 100;
-	char bar[11], speed[24], eta[24] = "";
-
-	memset(bar, '#', pct / 10);
-	memset(bar + pct / 10, '.', 10 - pct / 10);
-	bar[10] = 0;
-	if (rate >= 1e6)
-		snprintf(speed, sizeof speed, "%.1fM", rate / 1e6);
-	else if (rate >= 1e3)
-		snprintf(speed, sizeof speed, "%.0fk", rate / 1e3);
-	else
-		snprintf(speed, sizeof speed, "%.0f", rate);
-	if (rate > 0 && done < total) {
-		double left = (double)(total - done) / rate;
-		if (left >= 60)
-			snprintf(eta, sizeof eta, " ETA %dm%02ds",
-				 (int)(left / 60), (int)left % 60);
-		else
-			snprintf(eta, sizeof eta, " ETA %.0fs", left);
-	}
-	/* \033[K clears what a longer line before left behind. */
-	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
-		" %s %s %s%s%s\033[K", bar, pct, done, total, p->unit, speed,
-		p->rate, eta, done >= total ? p->after : "");
-	fflush(stderr);
-	p->shown = true;
-	p->total = total;
-}
-
-/* The bar's last line: done, and how long it took; or the line ended
- * before an error is said. */
-static void end_progress(const struct progress *p, int rc)
-{
-	if (p->shown && !rc)
-		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" %s in %.1f s\033[K\n", p->total, p->total, p->unit,
-			seconds_since(&p->start));
-	else if (p->shown)
-		fputc('\n', stderr);
-}
-
-static struct progress open_bar_state;
-
-static struct progress *open_bar(void)
-{
-	open_bar_state = (struct progress){ .unit = "events", .rate = "ev/s",
-					    .after = ", writing the views" };
-	return &open_bar_state;
-}
-
-/* The first call: the open found views to rebuild. */
-static void open_progress(void *arg, uint64_t done, uint64_t total)
-{
-	struct progress *p = arg;
-	if (!p->started) {
-		p->started = true;
-		clock_gettime(CLOCK_MONOTONIC, &p->start);
-		fputs("tasklog: bringing the views up to date before "
-		      "answering (a rebuild from the log, or a wait for "
-		      "another's)\n",
-		      stderr);
-	}
-	show_progress(p, done, total);
-}
 
 static int run_rebuild(struct cli *c)
 {
