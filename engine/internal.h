@@ -128,7 +128,13 @@ int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq);
 int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last);
 int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
-int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err);
+/* Every view against a rebuild of its own (view_verify.c): the number of
+ * differences said through fn, or a negative code.  built (may be NULL):
+ * the rebuild's progress in events, as tl_rebuild's; compared: entries of
+ * the rebuilt views compared of their total. */
+int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
+		    tl_progress_fn built, tl_progress_fn compared,
+		    void *progress_arg, tl_err *err);
 /* Deferred view writes of the open write txn (TL_VIEW_BLIND views):
  * written sorted at commit, marked and rolled back around nested txns,
  * dropped when the txn ends. */
@@ -220,9 +226,11 @@ int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 /* LMDB's file below the records (pages.c): every page the B-trees of the
  * last commit reach is inside the file, reached once, and not on the free
  * list.  Each problem through fn (the first 20); returns their number, or
- * a negative error. */
+ * a negative error.  progress (may be NULL): pages reached of the pages
+ * in use, now and then during the walk (a walk run again starts at 0). */
 int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
-		   void *arg, tl_err *err);
+		   void *arg, tl_progress_fn progress, void *progress_arg,
+		   tl_err *err);
 
 /* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
  * mdb_cursor_open's code (*slot NULL then). */

@@ -64,6 +64,9 @@ typedef struct walk {
 	uint64_t txnid;
 	int problems;
 	char said[MAX_SAID][300]; /* kept until the meta is known whole */
+	tl_progress_fn progress;  /* pages reached of last_pg + 1 */
+	void *progress_arg;
+	uint64_t reached;
 } walk;
 
 static uint64_t get(const uint8_t *p, size_t n)
@@ -111,6 +114,8 @@ static bool mark(walk *w, uint64_t pg, int who)
 	}
 	w->seen[pg / 8] |= (uint8_t)(1u << (pg % 8));
 	w->owner[pg] = (uint16_t)who;
+	if (w->progress && (++w->reached & 0x3fff) == 0)
+		w->progress(w->progress_arg, w->reached, w->last_pg + 1);
 	return true;
 }
 
@@ -342,7 +347,8 @@ static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 }
 
 int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
-		   void *arg, tl_err *err)
+		   void *arg, tl_progress_fn progress, void *progress_arg,
+		   tl_err *err)
 {
 	/* Another writer's two commits overwrite the meta page of the
 	 * commit a reader reads: then read the next one. */
@@ -351,6 +357,8 @@ int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
 		walk *w = calloc(1, sizeof *w);
 		if (!w)
 			return tl_err_oom(err);
+		w->progress = progress;
+		w->progress_arg = progress_arg;
 		int rc = tl_read_begin(db, &txn, err);
 		if (!rc) {
 			rc = check(db, txn, w, err);

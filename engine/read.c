@@ -405,7 +405,73 @@ typedef struct verifier {
 	tl_problem_fn fn;
 	void *arg;
 	int problems;
+	tl_verify_progress_fn progress;
+	void *progress_arg;
+	tl_verify_step at; /* the step told last */
 } verifier;
+
+/* A step begins: told with done 0. */
+static void step_begin(verifier *vf, int step, const char *what,
+		       const char *unit, uint64_t total)
+{
+	vf->at.step = step;
+	vf->at.what = what;
+	vf->at.unit = unit;
+	vf->at.done = 0;
+	vf->at.total = total;
+	if (vf->progress)
+		vf->progress(vf->progress_arg, &vf->at);
+}
+
+/* One more of the step's units checked: told now and then. */
+static void step_one(verifier *vf)
+{
+	if (vf->progress && (++vf->at.done & 0x3fff) == 0 &&
+	    vf->at.done < vf->at.total)
+		vf->progress(vf->progress_arg, &vf->at);
+}
+
+/* The step's progress in a callback's terms (pages, and the views'
+ * rebuild and comparison): begins the step at its first call. */
+static void step_at(verifier *vf, int step, const char *what,
+		    const char *unit, uint64_t done, uint64_t total)
+{
+	if (vf->at.step != step)
+		step_begin(vf, step, what, unit, total);
+	vf->at.done = done;
+	vf->at.total = total;
+	if (vf->progress && done)
+		vf->progress(vf->progress_arg, &vf->at);
+}
+
+static void step_end(verifier *vf)
+{
+	vf->at.done = vf->at.total;
+	if (vf->progress)
+		vf->progress(vf->progress_arg, &vf->at);
+}
+
+static void pages_walked(void *arg, uint64_t done, uint64_t total)
+{
+	step_at(arg, 1, "the file's pages", "pages", done, total);
+}
+
+static void views_built(void *arg, uint64_t done, uint64_t total)
+{
+	step_at(arg, 5, "rebuilding the views", "events", done, total);
+}
+
+static void views_compared(void *arg, uint64_t done, uint64_t total)
+{
+	step_at(arg, 6, "comparing the views", "entries", done, total);
+}
+
+/* A database's entries, for a step's total (0 when it cannot say). */
+static uint64_t entries(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_stat st;
+	return mdb_stat(txn, dbi, &st) ? 0 : st.ms_entries;
+}
 
 static void vproblem(verifier *vf, const char *fmt, va_list ap)
 {
@@ -637,6 +703,7 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 	msgpack_sbuffer_init(&scratch);
 	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
 	     op = MDB_NEXT) {
+		step_one(vf);
 		uint64_t seq = k.mv_size == 8 ? tl_get_be64(k.mv_data) : 0;
 		if (seq != expect)
 			problem(vf, "log: expected seq %llu, found %llu",
@@ -704,6 +771,7 @@ static int verify_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 	msgpack_sbuffer_init(&scratch);
 	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
 	     op = MDB_NEXT) {
+		step_one(vf);
 		if (k.mv_size != last_len || memcmp(k.mv_data, last, last_len)) {
 			last_len = k.mv_size < sizeof last ? k.mv_size : 0;
 			memcpy(last, k.mv_data, last_len);
@@ -766,6 +834,7 @@ static int verify_tasks(tl_db *db, MDB_txn *txn, verifier *vf,
 		char idtext[37] = "?";
 		tl_task t;
 		tl_err e;
+		step_one(vf);
 		if (k.mv_size != 16) {
 			problem(vf, "tasks: key of %zu bytes", k.mv_size);
 			continue;
@@ -859,12 +928,15 @@ static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
 }
 
 static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
-		  bool views, tl_err *err)
+		  bool views, tl_verify_progress_fn progress,
+		  void *progress_arg, tl_err *err)
 {
 	MDB_txn *txn;
 	tl_member actor;
 	msgpack_zone zone;
-	verifier vf = { fn, arg, 0 };
+	verifier vf = { .fn = fn, .arg = arg, .progress = progress,
+			.progress_arg = progress_arg };
+	MDB_envinfo info;
 	int rc;
 
 	if ((rc = tl_no_txn_open(db, err)))
@@ -888,7 +960,12 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * page in use that the free list holds would be overwritten by the
 	 * next write, the views' comparison below included. */
 	mdb_txn_abort(txn);
-	int pages = tl_pages_check(db, page_problem, &vf, err);
+	vf.at.steps = views && !(db->flags & TL_OPEN_RDONLY) ? 6 : 4;
+	step_begin(&vf, 1, "the file's pages", "pages",
+		   mdb_env_info(db->env, &info) ? 0
+						: (uint64_t)info.me_last_pgno + 1);
+	int pages = tl_pages_check(db, page_problem, &vf,
+				   progress ? pages_walked : NULL, &vf, err);
 	if (pages < 0) {
 		rc = pages;
 		goto out;
@@ -900,11 +977,22 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		vf.problems += more - 1;
 	}
 	bool overwrite = pages > 0;
+	step_end(&vf);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;
-	if (!(rc = verify_chain(db, txn, &vf, &zone, err)) &&
-	    !(rc = verify_streams(db, txn, &vf, &zone, err)) &&
-	    !(rc = verify_tasks(db, txn, &vf, &zone, err)) &&
+	step_begin(&vf, 2, "the hash chain", "events", entries(txn, db->events));
+	if (!(rc = verify_chain(db, txn, &vf, &zone, err))) {
+		step_end(&vf);
+		step_begin(&vf, 3, "the stream index", "entries",
+			   entries(txn, db->streams));
+		rc = verify_streams(db, txn, &vf, &zone, err);
+	}
+	if (!rc) {
+		step_end(&vf);
+		step_begin(&vf, 4, "the task states", "tasks",
+			   entries(txn, db->tasks));
+	}
+	if (!rc && !(rc = verify_tasks(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_members(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_member_streams(db, txn, &vf, err)) &&
 	    !(rc = verify_idem(db, txn, &vf, &zone, err))) {
@@ -916,6 +1004,9 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 				(unsigned long long)ct, (unsigned long long)ca,
 				(unsigned long long)st, (unsigned long long)sa);
 	}
+	if (!rc)
+		step_end(&vf);
+	uint64_t head = entries(txn, db->events);
 	mdb_txn_abort(txn);
 	msgpack_zone_destroy(&zone);
 	if (rc || !views)
@@ -935,7 +1026,11 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * write, the disk): an error, as anywhere else. */
 	{
 		tl_err e = { 0 };
-		rc = tl_verify_views(db, fn, arg, &e);
+		if (vf.at.steps == 6)
+			step_begin(&vf, 5, "rebuilding the views", "events",
+				   head);
+		rc = tl_verify_views(db, fn, arg, progress ? views_built : NULL,
+				     progress ? views_compared : NULL, &vf, &e);
 		if (rc == TL_ESTORAGE && vf.problems > 0 && !out_of_memory(&e))
 			problem(&vf, "views: not compared, a rebuild from the log failed: %s",
 				e.message);
@@ -954,11 +1049,23 @@ out:
 int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err)
 {
-	return verify(db, ctx, fn, arg, true, err);
+	return verify(db, ctx, fn, arg, true, NULL, NULL, err);
 }
 
 int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		  tl_err *err)
 {
-	return verify(db, ctx, fn, arg, false, err);
+	return verify(db, ctx, fn, arg, false, NULL, NULL, err);
+}
+
+int tl_verify_progress(tl_db *db, const tl_ctx *ctx, unsigned flags,
+		       tl_problem_fn fn, void *arg,
+		       tl_verify_progress_fn progress, void *progress_arg,
+		       tl_err *err)
+{
+	if (flags & ~(unsigned)TL_VERIFY_NO_VIEWS)
+		return tl_err_set(err, TL_EINVALID, "flags",
+				  "unknown verify flags 0x%x", flags);
+	return verify(db, ctx, fn, arg, !(flags & TL_VERIFY_NO_VIEWS),
+		      progress, progress_arg, err);
 }

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.14"
+#define TL_VERSION "0.3.15"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -470,6 +470,35 @@ TL_API int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
  * the number of problems (>= 0) or a negative code, as tl_verify. */
 TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
 			 void *arg, tl_err *err);
+
+/* Where a verify is, for a progress bar: step of steps (6 with the
+ * views: the file's pages, the hash chain, the stream index, the task
+ * states (with members, idempotency records and counts), rebuilding the
+ * views, comparing the views; the first 4 without them or on a
+ * read-only handle), what that step checks, and done of total in unit
+ * ("pages", "events", "entries", "tasks").  Each step is told first
+ * with done 0 and last with done == total, more often between; a
+ * rebuild that starts over in a grown map tells its step from 0 again.
+ * A step that stops at problems (the views are not compared when the
+ * file's pages are damaged) is not told. */
+typedef struct tl_verify_step {
+	int step, steps;
+	const char *what;
+	const char *unit;
+	uint64_t done, total;
+} tl_verify_step;
+/* Called from inside verify's transactions: it must not call the
+ * library on this workspace. */
+typedef void (*tl_verify_progress_fn)(void *arg, const tl_verify_step *s);
+enum tl_verify_flags {
+	TL_VERIFY_NO_VIEWS = 1 << 0 /* as tl_verify_log */
+};
+/* tl_verify (tl_verify_log with TL_VERIFY_NO_VIEWS), telling progress
+ * (when not NULL) where it is. */
+TL_API int tl_verify_progress(tl_db *db, const tl_ctx *ctx, unsigned flags,
+			      tl_problem_fn fn, void *arg,
+			      tl_verify_progress_fn progress,
+			      void *progress_arg, tl_err *err);
 
 /* ---- backup ------------------------------------------------------------ */
 

@@ -30,12 +30,25 @@ static void report(tl_problem_fn fn, void *arg, const char *msg)
 		fn(arg, msg);
 }
 
+/* Entries of the rebuilt views compared, of their total. */
+typedef struct compared {
+	tl_progress_fn fn;
+	void *arg;
+	uint64_t done, total;
+} compared;
+
+static void compared_one(compared *cp)
+{
+	if (cp->fn && (++cp->done & 0x3fff) == 0)
+		cp->fn(cp->arg, cp->done, cp->total);
+}
+
 /* Compare two databases entry by entry; report the first differences.
  * Returns their number, or a negative code (err) when the databases could
  * not be read through for want of memory or by an I/O error: nothing
  * compared is no "ok".  A page LMDB finds damaged is a difference. */
 static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
-		      tl_problem_fn fn, void *arg, tl_err *err)
+		      tl_problem_fn fn, void *arg, compared *cp, tl_err *err)
 {
 	MDB_cursor *ca, *cb;
 	MDB_val ka, va, kb, vb;
@@ -85,6 +98,7 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 				 * keeps going. */
 				ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
 				rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+				compared_one(cp);
 				continue;
 			}
 		}
@@ -100,6 +114,7 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 				 "view %s: key %s is missing from the stored view",
 				 what, h2);
 			rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+			compared_one(cp);
 		}
 		report(fn, arg, msg);
 		problems++;
@@ -120,7 +135,7 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 }
 
 static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
-			     tl_err *err)
+			     tl_progress_fn built, compared *cp, tl_err *err)
 {
 	size_t which[64], n = db->views_len;
 	replay r;
@@ -134,13 +149,22 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 	build_lk lock;
 	if ((rc = tl_build_lock(db, &lock, err)))
 		return rc;
-	if (tl_replay_init(&r, db, which, n, NULL, NULL)) {
+	if (tl_replay_init(&r, db, which, n, built, cp->arg)) {
 		tl_replay_free(&r);
 		tl_build_unlock(&lock);
 		return tl_err_oom(err);
 	}
 	if ((rc = tl_replay_build_gen(&r, TMP_GEN, &txn, err)))
 		goto out;
+	cp->done = cp->total = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < db->views[i]->dbs_len; j++) {
+			MDB_stat st;
+			if (!mdb_stat(txn, r.dbi[i][j], &st))
+				cp->total += st.ms_entries;
+		}
+	if (cp->fn)
+		cp->fn(cp->arg, 0, cp->total);
 	for (size_t i = 0; i < n; i++) {
 		const tl_view *v = db->views[i];
 		uint32_t ver, gen;
@@ -169,16 +193,23 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 		for (size_t j = 0; j < v->dbs_len && !rc; j++) {
 			snprintf(what, sizeof what, "%s.%s", v->name,
 				 v->dbs[j]);
+			uint64_t before = cp->done;
+			MDB_stat st;
 			int d = compare_db(txn, cur[j], r.dbi[i][j], what, fn,
-					   arg, err);
+					   arg, cp, err);
 			if (d < 0)
 				rc = d;
 			else
 				problems += d;
+			/* compare_db stops after 5 differences */
+			if (!mdb_stat(txn, r.dbi[i][j], &st))
+				cp->done = before + st.ms_entries;
 		}
 		if (rc)
 			break;
 	}
+	if (!rc && cp->fn)
+		cp->fn(cp->arg, cp->total, cp->total);
 	/* The temporary generation is dropped, never kept. */
 	if (rc || (rc = tl_replay_targets_drop(&r, txn, err)))
 		mdb_txn_abort(txn);
@@ -285,13 +316,16 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 
 /* The rebuild into a temporary generation, or dropping it, may fill the
  * map: grow it and run again. */
-int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg, tl_err *err)
+int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
+		    tl_progress_fn built, tl_progress_fn compared_fn,
+		    void *progress_arg, tl_err *err)
 {
 	if (db->flags & TL_OPEN_RDONLY)
 		return verify_views_rdonly(db, fn, arg, err);
 	for (;;) {
 		held h = { 0 };
-		int rc = verify_views_once(db, hold, &h, err);
+		compared cp = { compared_fn, progress_arg, 0, 0 };
+		int rc = verify_views_once(db, hold, &h, built, &cp, err);
 		if (rc >= 0 && h.nomem)
 			rc = tl_err_oom(err);
 		if (rc >= 0)

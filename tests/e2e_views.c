@@ -867,6 +867,54 @@ Test(rebuild_cli, an_open_that_rebuilds_a_view_says_so_on_a_terminal)
 	tu_run_release(&r);
 }
 
+/* verify on a terminal shows a bar for each of its steps, then how long
+ * they took; without one it says nothing on stderr. */
+Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
+	static const char *const steps[] = {
+		"(verify 1/6: the file's pages)",
+		"(verify 2/6: the hash chain)",
+		"(verify 3/6: the stream index)",
+		"(verify 4/6: the task states)",
+		"(verify 5/6: rebuilding the views)",
+		"(verify 6/6: comparing the views)",
+	};
+	for (int views = 1; views >= 0; views--) {
+		char cmd[2048];
+		snprintf(cmd, sizeof cmd,
+			 "script -qec \"'%s' --db '%s' verify%s\" /dev/null",
+			 tu_bin(), ws, views ? "" : " --no-views");
+		const char *const argv[] = { "-c", cmd, NULL };
+		tu_opts o = { .bin = "/bin/sh" };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o, argv), 0);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		const char *at = r.out;
+		for (size_t i = 0; i < (views ? 6u : 4u); i++) {
+			char step[64];
+			snprintf(step, sizeof step, "%s", steps[i]);
+			if (!views) /* "verify 1/4: ..." */
+				step[10] = '4';
+			const char *p = strstr(at, step);
+			cr_expect(p, "step %zu (%s) in order: %s", i + 1, step,
+				  r.out);
+			at = p ? p : at;
+		}
+		cr_expect(strstr(r.out, views ? "] verify: 6 steps in "
+					      : "] verify: 4 steps in "),
+			  "%s", r.out);
+		cr_expect(strstr(r.out, "ok (head "), "%s", r.out);
+		tu_run_release(&r);
+	}
+	tu_run r;
+	OK(&r, "verify");
+	cr_expect_str_eq(r.err, "", "nothing said without a terminal");
+	tu_run_release(&r);
+}
+
 Test(rebuild_cli, verify_answers_a_storage_failure_before_any_problem)
 {
 	tu_run r;

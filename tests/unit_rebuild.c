@@ -449,6 +449,97 @@ Test(rebuild, an_open_that_rebuilds_tells_its_progress, .init = mkws,
 	tl_db_close(db);
 }
 
+/* tl_verify_progress tells every step in order, each first with 0 done
+ * and last with all done, never more than its total, and in between for
+ * a log long enough (a call per 16,384 units). */
+typedef struct steps_seen {
+	int step, steps, calls_between;
+	uint64_t done, total[7];
+	bool fail;
+	char why[160];
+} steps_seen;
+
+static void see_step(void *arg, const tl_verify_step *s)
+{
+	steps_seen *v = arg;
+	if (v->fail)
+		return;
+	if (s->step != v->step) {
+		if (s->step != v->step + 1 || s->done != 0 ||
+		    (v->step && v->done != v->total[v->step]))
+			snprintf(v->why, sizeof v->why,
+				 "step %d (%s) after step %d at %llu of %llu, begun at %llu",
+				 s->step, s->what, v->step,
+				 (unsigned long long)v->done,
+				 (unsigned long long)v->total[v->step],
+				 (unsigned long long)s->done);
+		v->step = s->step;
+		v->steps = s->steps;
+	} else if (s->done && s->done < s->total)
+		v->calls_between++;
+	if (s->done > s->total || !s->what || !s->unit)
+		snprintf(v->why, sizeof v->why, "step %d: %llu of %llu",
+			 s->step, (unsigned long long)s->done,
+			 (unsigned long long)s->total);
+	v->fail = v->why[0] != 0;
+	v->done = s->done;
+	v->total[s->step] = s->total;
+}
+
+Test(rebuild, verify_tells_each_step_in_order, .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	enum { N = 17000 }; /* past one call's 16,384 */
+	tl_cmd *cmds = calloc(N, sizeof *cmds);
+	tl_result *res = calloc(N, sizeof *res);
+	cr_assert(cmds && res);
+	for (int i = 0; i < N; i++)
+		cmds[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("T"),
+				    .link = tl_s("lead:1"),
+				    .assignee = tl_s("alice") };
+	cr_assert_eq(tl_exec(db, &ctx, cmds, N, res, &err), 0, "%s",
+		     err.message);
+	for (int i = 0; i < N; i++)
+		tl_result_release(&res[i]);
+	free(cmds);
+	free(res);
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0);
+
+	steps_seen v = { 0 };
+	cr_assert_eq(tl_verify_progress(db, &ctx, 0, log_problem, NULL,
+					see_step, &v, &err),
+		     0, "%s", err.message);
+	cr_assert_not(v.fail, "%s", v.why);
+	cr_assert_eq(v.step, 6, "all six steps told");
+	cr_assert_eq(v.steps, 6);
+	cr_assert_eq(v.done, v.total[6], "the last step ends at its total");
+	cr_assert_eq(v.total[2], st.last_seq, "the chain: every event");
+	cr_assert_eq(v.total[4], st.tasks, "the task states: every task");
+	cr_assert_eq(v.total[5], st.last_seq, "the rebuild: every event");
+	cr_assert_gt(v.total[6], 3 * (uint64_t)N,
+		     "the views' entries: several per task");
+	cr_assert_geq(v.calls_between, 4, "calls between 0 and the total");
+
+	memset(&v, 0, sizeof v);
+	cr_assert_eq(tl_verify_progress(db, &ctx, TL_VERIFY_NO_VIEWS,
+					log_problem, NULL, see_step, &v, &err),
+		     0, "%s", err.message);
+	cr_assert_not(v.fail, "%s", v.why);
+	cr_assert_eq(v.step, 4, "no views: four steps");
+	cr_assert_eq(v.steps, 4);
+	cr_assert_eq(v.done, v.total[4]);
+
+	cr_assert_eq(tl_verify_progress(db, &ctx, 1u << 7, NULL, NULL, NULL,
+					NULL, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "flags");
+	tl_db_close(db);
+}
+
 /* The first call comes before the open waits for another process's build
  * of the views (the build lock), so that a command can say why it waits:
  * a child holds the lock until the callback has seen it held. */

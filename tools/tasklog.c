@@ -550,6 +550,7 @@ static const struct command commands[] = {
 	  "stored state equals a fresh fold of the log, and every view.  Exit 5\n"
 	  "on a problem (a view it could not compare is one).  Admins only.\n"
 	  "Prints the head (its seq and hash) that it checked the log up to.\n"
+	  "A progress bar of its steps goes to stderr when it is a terminal.\n"
 	  "  --no-views            check all but the views (which a read-only\n"
 	  "                        access cannot compare)\n"
 	  "  --expect-head SEQ:HASH  a head an earlier verify printed: the "
@@ -869,6 +870,7 @@ struct progress {
 	const char *rate;  /* "ev/s" or "rec/s" */
 	const char *after; /* what runs once all are read: ", writing the
 			      views" */
+	const char *label; /* said last, always: ", verify 2/6: ..." */
 	double drawn;      /* seconds_since(start) when last drawn */
 	uint64_t most;     /* the most done so far: a batch an import runs
 			      again (its map grown) does not move it back */
@@ -917,8 +919,9 @@ static void show_progress(void *arg, uint64_t done, uint64_t total)
 	}
 	/* \033[K clears what a longer line before left behind. */
 	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
-		" %s %s %s%s%s\033[K", bar, pct, done, total, p->unit, speed,
-		p->rate, eta, done >= total ? p->after : "");
+		" %s %s %s%s%s%s\033[K", bar, pct, done, total, p->unit, speed,
+		p->rate, eta, done >= total && p->after ? p->after : "",
+		p->label ? p->label : "");
 	fflush(stderr);
 	p->shown = true;
 	p->total = total;
@@ -949,6 +952,45 @@ static void open_progress(void *arg, uint64_t done, uint64_t total)
 		      stderr);
 	}
 	show_progress(p, done, total);
+}
+
+/* verify's steps on one line: each step's bar, then which step it is
+ * and what it checks. */
+struct verify_bar {
+	struct progress p;
+	struct timespec start;
+	int step, steps;
+	char rate[24], label[96];
+};
+
+static void verify_progress(void *arg, const tl_verify_step *s)
+{
+	struct verify_bar *b = arg;
+	if (s->step != b->step) {
+		if (!b->step)
+			clock_gettime(CLOCK_MONOTONIC, &b->start);
+		b->step = s->step;
+		b->steps = s->steps;
+		snprintf(b->rate, sizeof b->rate, "%s/s",
+			 strcmp(s->unit, "events") ? s->unit : "ev");
+		snprintf(b->label, sizeof b->label, " (verify %d/%d: %s)",
+			 s->step, s->steps, s->what);
+		b->p = (struct progress){ .unit = s->unit, .rate = b->rate,
+					  .label = b->label,
+					  .after = s->step == 5 ? ", writing"
+								: NULL };
+		clock_gettime(CLOCK_MONOTONIC, &b->p.start);
+	}
+	show_progress(&b->p, s->done, s->total);
+}
+
+static void end_verify_progress(const struct verify_bar *b, int rc)
+{
+	if (b->step && rc >= 0)
+		fprintf(stderr, "\r[##########] verify: %d steps in %.1f s\033[K\n",
+			b->steps, seconds_since(&b->start));
+	else if (b->step)
+		fputc('\n', stderr);
 }
 
 static int open_workspace(struct cli *c)
@@ -2384,11 +2426,14 @@ static int run_verify(struct cli *c)
 	json_t *problems = json_array();
 	if (!problems)
 		return cli_oom(c);
-	int n = has(c, O_NO_VIEWS)
-			? tl_verify_log(c->db, &c->ctx, collect_problem,
-					problems, &c->err)
-			: tl_verify(c->db, &c->ctx, collect_problem, problems,
-				    &c->err);
+	struct verify_bar bar = { 0 };
+	int n = tl_verify_progress(c->db, &c->ctx,
+				   has(c, O_NO_VIEWS) ? TL_VERIFY_NO_VIEWS : 0,
+				   collect_problem, problems,
+				   isatty(STDERR_FILENO) ? verify_progress
+							 : NULL,
+				   &bar, &c->err);
+	end_verify_progress(&bar, n);
 
 	if (n < 0 && json_array_size(problems) == 0 &&
 	    c->err.code != TL_ESTORAGE) {
@@ -2979,7 +3024,7 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	set_table_width();
-	/* --version, alone or with --json: {"version":"0.3.14"} */
+	/* --version, alone or with --json: {"version":"0.3.15"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
 			    ((!strcmp(argv[1], "--version") &&
