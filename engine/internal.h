@@ -96,6 +96,13 @@ struct tl_db {
 	bool writer_held;      /* ...and calls progress inside its write txn */
 	tl_progress_fn open_progress; /* of the rebuild an open runs */
 	void *open_progress_arg;
+	/* Views (bits of views[] indexes) that the open found stale and
+	 * that were rebuilt from the log (by it or by another process
+	 * whose build it waited for) when the log's head was
+	 * open_rebuilt_head: tl_rebuild leaves them be while the head is
+	 * that. */
+	uint64_t open_rebuilt;
+	uint64_t open_rebuilt_head;
 	bool map_lost;         /* LMDB failed to map after a resize */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;

@@ -1229,9 +1229,48 @@ int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	rc = m ? rebuild_locked(db, still, m, db->open_progress,
 				db->open_progress_arg, err)
 	       : 0;
+	tl_err e; /* a head not read: nothing marked, no failure */
+	if (!rc && !tl_read_begin(db, &txn, &e)) {
+		if (!tl_log_head(db, txn, &head, hash, &e)) {
+			for (size_t i = 0; i < n; i++)
+				db->open_rebuilt |= (uint64_t)1 << which[i];
+			db->open_rebuilt_head = head;
+		}
+		mdb_txn_abort(txn);
+	}
 out:
 	tl_build_unlock(&lk);
 	return rc;
+}
+
+/* The handle's first tl_rebuild leaves out of which[] the views that
+ * its open rebuilt from the log, when nothing has been appended since: a
+ * rebuild now would make them again, entry for entry (`tasklog rebuild`
+ * as the first command after an upgrade that changed a view rebuilt it
+ * twice).  Later calls rebuild every view asked for. */
+static int skip_rebuilt_on_open(tl_db *db, size_t *which, size_t *len,
+				tl_err *err)
+{
+	MDB_txn *txn;
+	uint64_t head, fresh = db->open_rebuilt;
+	uint8_t hash[TL_HASH_LEN];
+	size_t m = 0;
+	int rc;
+
+	db->open_rebuilt = 0;
+	if (!fresh)
+		return 0;
+	if ((rc = tl_read_begin(db, &txn, err)))
+		return rc;
+	rc = tl_log_head(db, txn, &head, hash, err);
+	mdb_txn_abort(txn);
+	if (rc || head != db->open_rebuilt_head)
+		return rc;
+	for (size_t i = 0; i < *len; i++)
+		if (!(fresh >> which[i] & 1))
+			which[m++] = which[i];
+	*len = m;
+	return 0;
 }
 
 int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
@@ -1253,6 +1292,8 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "workspace opened read-only");
 	if ((rc = tl_need_admin(db, ctx, "rebuild", err)))
+		return rc;
+	if ((rc = skip_rebuilt_on_open(db, which, &len, err)))
 		return rc;
 	for (;;) {
 		rc = rebuild_views(db, which, len, progress, arg, err);

@@ -560,7 +560,9 @@ TL_API int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
 
 /* Rebuild the named views (all when n == 0) from the log into a new
  * generation while the old one keeps serving, then switch atomically.
- * No side effect is re-run.  Admins only. */
+ * No side effect is re-run.  Admins only.  The first call through a
+ * handle whose open rebuilt views (tl_db_open_progress) leaves those out
+ * when no event has been appended since: they are what it would make. */
 TL_API int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	       size_t n, tl_progress_fn progress, void *arg, tl_err *err);
 

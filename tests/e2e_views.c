@@ -867,6 +867,36 @@ Test(rebuild_cli, an_open_that_rebuilds_a_view_says_so_on_a_terminal)
 	tu_run_release(&r);
 }
 
+/* `rebuild` as the first command after an upgrade that changed a view:
+ * the open rebuilds it, and the command does not do it again. */
+Test(rebuild_cli, rebuild_after_an_upgrade_rebuilds_once)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
+	age_view("tasks");
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "script -qec \"'%s' --db '%s' rebuild --projection tasks\" "
+		 "/dev/null",
+		 tu_bin(), ws);
+	const char *const argv[] = { "-c", cmd, NULL };
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	const char *bar = strstr(r.out, " events in ");
+	cr_expect(strstr(r.out, "tasklog: bringing the views up to date"),
+		  "%s", r.out);
+	cr_expect(bar && !strstr(bar + 1, " events in "),
+		  "one rebuild's bar: %s", r.out);
+	cr_expect(strstr(r.out, "rebuilt tasks"), "%s", r.out);
+	tu_run_release(&r);
+	OK(&r, "verify");
+	cr_expect(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* verify on a terminal shows a bar for each of its steps, then how long
  * they took; without one it says nothing on stderr. */
 Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)

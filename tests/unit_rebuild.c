@@ -449,6 +449,41 @@ Test(rebuild, an_open_that_rebuilds_tells_its_progress, .init = mkws,
 	tl_db_close(db);
 }
 
+/* A rebuild right after an open that rebuilt the same views from the
+ * log, with nothing appended between, does not build them again; a later
+ * one, or one after an append, does. */
+Test(rebuild, a_rebuild_after_the_open_rebuilt_the_views_is_not_run_twice,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = counts_ws(5);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_db_close(db);
+	calls c;
+	for (int append = 0; append < 2; append++) {
+		count_view.version = 2 + append; /* changed: rebuilt on open */
+		replay_applies = 0;
+		db = open_counted(&c);
+		cr_assert_eq(replay_applies, 5, "rebuilt on open");
+		if (append)
+			add_tasks(db, 1, "alice");
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+			     0, "%s", err.message);
+		cr_assert_eq(replay_applies, append ? 5 + 6 : 5,
+			     "%s (%d replayed)",
+			     append ? "after an append: rebuilt again"
+				    : "nothing appended: not rebuilt again",
+			     replay_applies);
+		/* the handle's next rebuild is a rebuild */
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+			     0, "%s", err.message);
+		cr_assert_eq(replay_applies, append ? 5 + 6 + 6 : 5 + 5);
+		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+		tl_db_close(db);
+	}
+	count_view.version = 1;
+}
+
 /* tl_verify_progress tells every step in order, each first with 0 done
  * and last with all done, never more than its total, and in between for
  * a log long enough (a call per 16,384 units). */
