@@ -478,7 +478,7 @@ TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
  * read-only handle), what that step checks, and done of total in unit
  * ("pages", "events", "entries", "tasks").  Each step is told first
  * with done 0 and last with done == total, more often between; a
- * rebuild that starts over in a grown map tells its step from 0 again.
+ * rebuild that starts over in a grown map tells lower counts again.
  * A step that stops at problems (the views are not compared when the
  * file's pages are damaged) is not told. */
 typedef struct tl_verify_step {
