@@ -40,7 +40,9 @@
  * what lands at random places: S's and M's here, and R's in the
  * timeline's databases, and K's (one more random page per event that
  * moves a task's due key, the price of type and entity type filters whose
- * pages do not grow with the tasks of other kinds).
+ * pages do not grow with the tasks of other kinds).  An updated key moves
+ * with every event of its task, from a random place to the front of its
+ * range: a random delete per event for each dimension keeping "u".
  *
  * There is no "all active" dimension: it would repeat S's keys for the
  * three active statuses, which the planner merges instead.  K is one
@@ -59,8 +61,8 @@
 
 #include "list.h"
 
-#define VIEW_VERSION 6
-#define KEYS_MAX 8 /* 2 dims x 3 sorts + K's 2 */
+#define VIEW_VERSION 7
+#define KEYS_MAX 9 /* 3 dims x 3 sorts */
 #define COVER_MAX 1024 /* documents up to this size go into M's due range */
 
 static const struct dim_sorts {
@@ -69,7 +71,7 @@ static const struct dim_sorts {
 } dim_sorts[] = {
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" }, /* "d" covered */
-	{ TL_DIM_KIND, "dc" },
+	{ TL_DIM_KIND, "dcu" }, /* "u" since version 7 */
 };
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
