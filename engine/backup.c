@@ -53,11 +53,21 @@ static int backup_dir(const char *dir, bool *made, tl_err *err)
 		return tl_err_set(err, TL_ESTORAGE, "dir", "cannot read '%s': %s",
 				  dir, strerror(errno));
 	struct dirent *de;
-	bool empty = true;
-	while (empty && (de = readdir(d)))
-		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	size_t entries = 0;
+	bool partial = false; /* a backup's leftover, or one running */
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			entries++;
+			partial |= !strcmp(de->d_name, PARTIAL);
+		}
 	closedir(d);
-	if (!empty)
+	if (entries == 1 && partial)
+		return tl_err_set(err, TL_EINVALID, "dir",
+				  "'%s' holds only " PARTIAL ", of a backup "
+				  "that did not finish (killed, or still "
+				  "running): delete it once no backup runs, or "
+				  "choose another directory", dir);
+	if (entries)
 		return tl_err_set(err, TL_EINVALID, "dir",
 				  "'%s' is not empty (a backup goes into a new "
 				  "or empty directory)", dir);
@@ -92,7 +102,8 @@ static int sync_parent(const char *dir)
 	return sync_dir(p);
 }
 
-/* Tests: called between the actor check and the copy. */
+/* Tests: called between the checks (the actor, the directory) and the
+ * copy. */
 void (*tl_backup_hook)(void *arg);
 void *tl_backup_hook_arg;
 
@@ -179,11 +190,19 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 	if ((rc = tl_need_admin(db, ctx, "backup", err)))
 		return rc;
 
-	if (tl_backup_hook)
-		tl_backup_hook(tl_backup_hook_arg);
 	if ((rc = backup_dir(dir, &made, err)))
 		return rc;
+	if (tl_backup_hook)
+		tl_backup_hook(tl_backup_hook_arg);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == EEXIST) {
+		/* Another backup into dir began since backup_dir found it
+		 * empty: its file, not ours to remove. */
+		return tl_err_set(err, TL_EINVALID, "dir",
+				  "'%s' is not empty: another backup began "
+				  "writing into it (a backup goes into a new "
+				  "or empty directory)", dir);
+	}
 	if (fd < 0) {
 		rc = tl_err_set(err, TL_ESTORAGE, "dir", "cannot create %s: %s",
 				path, strerror(errno));

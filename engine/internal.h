@@ -159,8 +159,8 @@ extern bool tl_rebuild_room; /* false: no room made before (tests) */
  * before the switching transaction (which applies later events). */
 extern void (*tl_rebuild_hook)(void *arg);
 extern void *tl_rebuild_hook_arg;
-/* Tests: called by a backup between its actor check (which adopts a map
- * grown elsewhere) and its copy. */
+/* Tests: called by a backup between its checks (the actor's, which
+ * adopts a map grown elsewhere, and the directory's) and its copy. */
 extern void (*tl_backup_hook)(void *arg);
 extern void *tl_backup_hook_arg;
 /* Tests: called when a rebuild has given up its write transaction to

@@ -245,6 +245,21 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "not a directory"),
 		  "%s", r.err);
 	tu_run_release(&r);
+	/* A killed backup's leftover: said as such, and kept. */
+	char *left = under_tmp("left"), partial[600];
+	cr_assert_eq(mkdir(left, 0777), 0);
+	snprintf(partial, sizeof partial, "%s/data.mdb.partial", left);
+	f = fopen(partial, "w");
+	cr_assert(f && fputs("half a copy", f) >= 0 && fclose(f) == 0);
+	EXPECT(&r, 1, "backup", left);
+	cr_assert(tu_err_names(&r, "dir") &&
+		  strstr(r.err, "holds only data.mdb.partial, of a backup "
+				"that did not finish"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	struct stat kept;
+	cr_assert_eq(stat(partial, &kept), 0);
+	free(left);
 	EXPECT(&r, 1, "backup", orphan);
 	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "parent"), "%s",
 		  r.err);

@@ -5,11 +5,13 @@
  * a long-lived handle follows any number of rebuilds made elsewhere, and
  * verify grows a full map instead of failing.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -192,6 +194,41 @@ static void grow_now(void *arg)
 /* A backup whose map another process grows between its actor check and
  * its copy: LMDB's copy finds the map resized, and the backup adopts it
  * and copies again, into an emptied file. */
+/* Two backups into one new directory at once: the second to create its
+ * copy's file is refused as for a directory that is not empty (invalid),
+ * not as a storage failure, and leaves the other's file be. */
+static char racing_partial[128];
+
+static void other_backup_begins(void *arg)
+{
+	(void)arg;
+	int fd = open(racing_partial, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	cr_assert_geq(fd, 0);
+	close(fd);
+}
+
+Test(procs, a_backup_racing_another_into_one_directory_is_refused,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = new_ws(1 << 20);
+	char to[96];
+	snprintf(to, sizeof to, "%s/copy", dir);
+	snprintf(racing_partial, sizeof racing_partial,
+		 "%s/data.mdb.partial", to);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_backup_hook = other_backup_begins;
+	int rc = tl_db_backup(db, &ctx, to, 0, NULL, &err);
+	tl_backup_hook = NULL;
+	cr_assert_eq(rc, TL_EINVALID, "%d: %s", rc, err.message);
+	cr_assert_str_eq(err.field, "dir");
+	cr_assert(strstr(err.message, "another backup began writing into it"),
+		  "%s", err.message);
+	struct stat st;
+	cr_assert_eq(stat(racing_partial, &st), 0, "the other's file kept");
+	tl_db_close(db);
+}
+
 Test(procs, a_backup_adopts_a_map_grown_meanwhile, .init = mkws,
      .fini = rmws)
 {
