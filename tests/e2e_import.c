@@ -397,6 +397,53 @@ Test(import_cli, batches_before_a_failure_stay)
 	tu_run_release(&r);
 }
 
+/* Two imports in batches at once: each one's seqs span the other's
+ * batches too, which its line says (and a range of its own events
+ * alone does not). */
+Test(import_cli, batches_interleaved_with_another_writer_say_so)
+{
+	enum { N = 300 };
+	size_t cap = N * 48, len = 0;
+	char *text = malloc(cap);
+	cr_assert(text);
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"{\"title\": \"t%d\", \"link\": "
+					"\"lead:1\"}\n",
+					i);
+	write_file(file, text, len);
+	free(text);
+	bool seen = false;
+	for (int round = 0; round < 5 && !seen; round++) {
+		char cmd[8192], out[2][600];
+		for (int k = 0; k < 2; k++)
+			snprintf(out[k], sizeof out[k], "%s.out%d", ws, k);
+		snprintf(cmd, sizeof cmd,
+			 "'%s' --db '%s' import '%s' --batch 1 > '%s' & "
+			 "'%s' --db '%s' import '%s' --batch 1 > '%s' & wait",
+			 tu_bin(), ws, file, out[0], tu_bin(), ws, file,
+			 out[1]);
+		cr_assert_eq(system(cmd), 0);
+		for (int k = 0; k < 2; k++) {
+			char line[400] = "";
+			FILE *f = fopen(out[k], "r");
+			cr_assert(f && fgets(line, sizeof line, f));
+			fclose(f);
+			remove(out[k]);
+			unsigned long long a, b;
+			const char *at = strstr(line, "seq ");
+			cr_assert(at && sscanf(at, "seq %llu..%llu", &a, &b) == 2,
+				  "%s", line);
+			bool spans = b - a + 1 > N;
+			bool says = strstr(line, ", with other writers' events "
+						 "between its batches") != NULL;
+			cr_assert_eq(says, spans, "%s", line);
+			seen |= spans;
+		}
+	}
+	cr_assert(seen, "no round interleaved the two imports");
+}
+
 /* Idempotency keys per record: importing the same file twice appends
  * once. */
 Test(import_cli, idempotency_keys_make_a_rerun_append_nothing)

@@ -2183,12 +2183,26 @@ struct import_say {
 /* "task" or "tasks", for n of them (word: a literal). */
 #define NOUN(n, word) ((n) == 1 ? word : word "s")
 
+/* "seq 3..4" of an import's events into buf; batches (--batch) that
+ * other writers' commits came between span more seqs than the import
+ * appended, which is said (snprintf alone: parse_nomem uses it). */
+static void import_seqs(char *buf, size_t len, const import_out *r)
+{
+	snprintf(buf, len, "seq %" PRIu64 "..%" PRIu64 "%s", r->first_seq,
+		 r->last_seq,
+		 r->last_seq - r->first_seq + 1 > r->events
+			 ? ", with other writers' events between its batches"
+			 : "");
+}
+
 /* Before the last commit: the outcome, rendered (an allocation that
  * fails now gives the import up; after the commit nothing may). */
 static int import_ready(void *arg, const import_out *r, tl_err *err)
 {
 	struct import_say *say = arg;
+	char seqs[96];
 	membuf m;
+	import_seqs(seqs, sizeof seqs, r);
 	FILE *f = membuf_open(&m);
 	if (!f)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
@@ -2214,10 +2228,8 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 			fputs("\x01", f); /* not whole: below */
 		json_decref(v);
 	} else if (r->events && say->events) {
-		fprintf(f, "imported %" PRIu64 " %s: seq %" PRIu64
-			   "..%" PRIu64 "\n",
-			r->events, NOUN(r->events, "event"), r->first_seq,
-			r->last_seq);
+		fprintf(f, "imported %" PRIu64 " %s: %s\n", r->events,
+			NOUN(r->events, "event"), seqs);
 	} else if (r->commands) {
 		uint64_t tasks = r->records - r->commands;
 		fprintf(f, "imported %" PRIu64 " %s (%" PRIu64 " %s, %" PRIu64
@@ -2226,18 +2238,15 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 			NOUN(tasks, "task"), r->commands,
 			NOUN(r->commands, "command"));
 		if (r->events)
-			fprintf(f, "%" PRIu64 " %s, seq %" PRIu64 "..%" PRIu64
-				   "\n",
-				r->events, NOUN(r->events, "event"),
-				r->first_seq, r->last_seq);
+			fprintf(f, "%" PRIu64 " %s, %s\n", r->events,
+				NOUN(r->events, "event"), seqs);
 		else
 			fputs("nothing appended (repeats of idempotency "
 			      "keys, or no changes)\n", f);
 	} else if (r->events) {
-		fprintf(f, "imported %" PRIu64 " %s: %" PRIu64
-			   " %s, seq %" PRIu64 "..%" PRIu64 "\n",
+		fprintf(f, "imported %" PRIu64 " %s: %" PRIu64 " %s, %s\n",
 			r->records, NOUN(r->records, "task"), r->events,
-			NOUN(r->events, "event"), r->first_seq, r->last_seq);
+			NOUN(r->events, "event"), seqs);
 	} else {
 		fprintf(f, "imported %" PRIu64 " %s: nothing appended%s\n",
 			r->records,
@@ -2273,11 +2282,11 @@ static void batches_before(char *buf, size_t len, const import_out *r)
 			 r->committed == 1 ? "was" : "were");
 	if (n < 0 || (size_t)n >= len)
 		return;
-	if (r->events)
-		snprintf(buf + n, len - (size_t)n,
-			 ": seq %" PRIu64 "..%" PRIu64 ")", r->first_seq,
-			 r->last_seq);
-	else
+	if (r->events) {
+		char seqs[96];
+		import_seqs(seqs, sizeof seqs, r);
+		snprintf(buf + n, len - (size_t)n, ": %s)", seqs);
+	} else
 		snprintf(buf + n, len - (size_t)n, ")");
 }
 
