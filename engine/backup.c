@@ -74,6 +74,28 @@ static int backup_dir(const char *dir, bool *made, tl_err *err)
 	return 0;
 }
 
+/* Rename the copy at path to final unless final exists (another backup
+ * into the same directory finished first): 0, or an errno (EEXIST). */
+static int put_in_place(const char *path, const char *final)
+{
+	if (renameat2(AT_FDCWD, path, AT_FDCWD, final, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno;
+	/* A file system without RENAME_NOREPLACE: a hard link is not made
+	 * over an existing name either. */
+	if (link(path, final) == 0) {
+		unlink(path);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return EEXIST;
+	/* Nor hard links: as near as it gets. */
+	if (access(final, F_OK) == 0)
+		return EEXIST;
+	return rename(path, final) ? errno : 0;
+}
+
 static int sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -222,10 +244,16 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 				"copy into %s: %s", path, strerror(errno));
 		goto fail_file;
 	}
-	if (rename(path, final) != 0) {
+	if ((rc = put_in_place(path, final)) == EEXIST) {
+		rc = tl_err_set(err, TL_EINVALID, "dir",
+				"'%s' is not empty: another backup finished "
+				"into it first (a backup goes into a new or "
+				"empty directory)", dir);
+		goto fail_file;
+	} else if (rc) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",
 				"rename %s to data.mdb: %s", path,
-				strerror(errno));
+				strerror(rc));
 		goto fail_file;
 	}
 	/* The copy is whole from here on: a failure says so, and leaves it. */

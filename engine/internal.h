@@ -98,11 +98,12 @@ struct tl_db {
 	void *open_progress_arg;
 	/* Views (bits of views[] indexes) that the open found stale and
 	 * that were rebuilt from the log (by it or by another process
-	 * whose build it waited for) when the log's head was
-	 * open_rebuilt_head: tl_rebuild leaves them be while the head is
-	 * that. */
+	 * whose build it waited for) into generation open_rebuilt_gen[i]
+	 * when the log's head was open_rebuilt_head: the handle's first
+	 * tl_rebuild leaves them be while all of that still holds. */
 	uint64_t open_rebuilt;
 	uint64_t open_rebuilt_head;
+	uint32_t open_rebuilt_gen[64];
 	bool map_lost;         /* LMDB failed to map after a resize */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;

@@ -439,7 +439,9 @@ static void step_at(verifier *vf, int step, const char *what,
 	if (vf->at.step != step)
 		step_begin(vf, step, what, unit, total);
 	vf->at.done = done;
-	vf->at.total = total;
+	/* a rebuild's total is the head when it began; it goes on to
+	 * the events appended meanwhile */
+	vf->at.total = total > done ? total : done;
 	if (vf->progress && done)
 		vf->progress(vf->progress_arg, &vf->at);
 }
@@ -960,7 +962,9 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * page in use that the free list holds would be overwritten by the
 	 * next write, the views' comparison below included. */
 	mdb_txn_abort(txn);
-	vf.at.steps = views && !(db->flags & TL_OPEN_RDONLY) ? 6 : 4;
+	vf.at.steps = views && db->views_len && !(db->flags & TL_OPEN_RDONLY)
+			      ? 6
+			      : 4;
 	step_begin(&vf, 1, "the file's pages", "pages",
 		   mdb_env_info(db->env, &info) ? 0
 						: (uint64_t)info.me_last_pgno + 1);

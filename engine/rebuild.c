@@ -1231,11 +1231,18 @@ int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	       : 0;
 	tl_err e; /* a head not read: nothing marked, no failure */
 	if (!rc && !tl_read_begin(db, &txn, &e)) {
-		if (!tl_log_head(db, txn, &head, hash, &e)) {
-			for (size_t i = 0; i < n; i++)
+		if (!tl_log_head(db, txn, &head, hash, &e))
+			for (size_t i = 0; i < n; i++) {
+				const tl_view *v = db->views[which[i]];
+				uint32_t ver, gen;
+				if (!tl_view_serves(db, txn, v) ||
+				    tl_view_behind(db, txn, v, head) ||
+				    !tl_view_meta_read(db, txn, v, &ver, &gen))
+					continue;
 				db->open_rebuilt |= (uint64_t)1 << which[i];
-			db->open_rebuilt_head = head;
-		}
+				db->open_rebuilt_gen[which[i]] = gen;
+				db->open_rebuilt_head = head;
+			}
 		mdb_txn_abort(txn);
 	}
 out:
@@ -1244,10 +1251,12 @@ out:
 }
 
 /* The handle's first tl_rebuild leaves out of which[] the views that
- * its open rebuilt from the log, when nothing has been appended since: a
- * rebuild now would make them again, entry for entry (`tasklog rebuild`
- * as the first command after an upgrade that changed a view rebuilt it
- * twice).  Later calls rebuild every view asked for. */
+ * its open rebuilt from the log, when nothing has been appended since
+ * and they still serve from that generation (another process, of
+ * another release say, may have rebuilt them since without appending):
+ * a rebuild now would make them again, entry for entry (`tasklog
+ * rebuild` as the first command after an upgrade that changed a view
+ * rebuilt it twice).  Later calls rebuild every view asked for. */
 static int skip_rebuilt_on_open(tl_db *db, size_t *which, size_t *len,
 				tl_err *err)
 {
@@ -1262,13 +1271,23 @@ static int skip_rebuilt_on_open(tl_db *db, size_t *which, size_t *len,
 		return 0;
 	if ((rc = tl_read_begin(db, &txn, err)))
 		return rc;
-	rc = tl_log_head(db, txn, &head, hash, err);
-	mdb_txn_abort(txn);
-	if (rc || head != db->open_rebuilt_head)
+	if ((rc = tl_log_head(db, txn, &head, hash, err)) ||
+	    head != db->open_rebuilt_head) {
+		mdb_txn_abort(txn);
 		return rc;
-	for (size_t i = 0; i < *len; i++)
-		if (!(fresh >> which[i] & 1))
+	}
+	for (size_t i = 0; i < *len; i++) {
+		const tl_view *v = db->views[which[i]];
+		uint32_t ver, gen;
+		bool same = (fresh >> which[i] & 1) &&
+			    tl_view_serves(db, txn, v) &&
+			    !tl_view_behind(db, txn, v, head) &&
+			    tl_view_meta_read(db, txn, v, &ver, &gen) &&
+			    gen == db->open_rebuilt_gen[which[i]];
+		if (!same)
 			which[m++] = which[i];
+	}
+	mdb_txn_abort(txn);
 	*len = m;
 	return 0;
 }

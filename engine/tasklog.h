@@ -477,8 +477,10 @@ TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
  * views, comparing the views; the first 4 without them or on a
  * read-only handle), what that step checks, and done of total in unit
  * ("pages", "events", "entries", "tasks").  Each step is told first
- * with done 0 and last with done == total, more often between; a
- * rebuild that starts over in a grown map tells lower counts again.
+ * with done 0 and last with done == total, more often between (the
+ * rebuild's total grows when events are appended meanwhile).  A rebuild
+ * that starts over in a grown map tells steps 5 and 6 again, from lower
+ * counts; a handle without views has the first 4 steps only.
  * A step that stops at problems (the views are not compared when the
  * file's pages are damaged) is not told. */
 typedef struct tl_verify_step {

@@ -195,12 +195,13 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 				 v->name, ver, v->version);
 			report(fn, arg, what);
 			problems++;
-		} else if (tl_view_behind(db, txn, v, head)) {
+		} else if (tl_view_seq(db, txn, v) < head) {
 			/* Events appended since this handle's open by a
 			 * process that opened the workspace without the
 			 * views: the view lacks them, as documented, until
 			 * the next open with it rebuilds it.  Not damage;
-			 * not compared either. */
+			 * not compared either.  (A view past the log's
+			 * head is damage: compared.) */
 			char behind[300];
 			snprintf(behind, sizeof behind,
 				 "view %s: not compared: it holds the log up "

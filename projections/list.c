@@ -49,8 +49,9 @@
  * dimension for both task type and entity type: a filter on one of them
  * merges the ranges of its values combined with every value of the other
  * and with the statuses asked for (12 ranges for a type among the three
- * active statuses, 30 for an entity type), for 2 keys per task where one
- * dimension each took 4 (view version 2).
+ * active statuses, 30 for an entity type), for 3 keys per task (2
+ * before version 7 gave it the updated sort), where one dimension each
+ * took 4 (view version 2).
  *
  * Which sorts each dimension keeps is the table below: adding a sort to a
  * dimension is a one-line change plus a version bump (the view rebuilds).

@@ -191,9 +191,6 @@ static void grow_now(void *arg)
 	run_child(grow_child);
 }
 
-/* A backup whose map another process grows between its actor check and
- * its copy: LMDB's copy finds the map resized, and the backup adopts it
- * and copies again, into an emptied file. */
 /* Two backups into one new directory at once: the second to create its
  * copy's file is refused as for a directory that is not empty (invalid),
  * not as a storage failure, and leaves the other's file be. */
@@ -229,6 +226,46 @@ Test(procs, a_backup_racing_another_into_one_directory_is_refused,
 	tl_db_close(db);
 }
 
+/* The other backup copies and renames its file into place first: this
+ * one's copy is refused at its rename, and the other's data.mdb stays. */
+static char racing_final[128];
+
+static void other_backup_finishes(void *arg)
+{
+	(void)arg;
+	FILE *f = fopen(racing_final, "wx");
+	cr_assert(f && fputs("the other copy", f) >= 0 && fclose(f) == 0);
+}
+
+Test(procs, a_backup_finishing_second_into_one_directory_is_refused,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = new_ws(1 << 20);
+	char to[96], partial[160], got[32] = "";
+	snprintf(to, sizeof to, "%s/copy", dir);
+	snprintf(racing_final, sizeof racing_final, "%s/data.mdb", to);
+	snprintf(partial, sizeof partial, "%s/data.mdb.partial", to);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_backup_hook = other_backup_finishes;
+	int rc = tl_db_backup(db, &ctx, to, 0, NULL, &err);
+	tl_backup_hook = NULL;
+	cr_assert_eq(rc, TL_EINVALID, "%d: %s", rc, err.message);
+	cr_assert_str_eq(err.field, "dir");
+	cr_assert(strstr(err.message, "another backup finished into it first"),
+		  "%s", err.message);
+	FILE *f = fopen(racing_final, "r");
+	cr_assert(f && fgets(got, sizeof got, f));
+	fclose(f);
+	cr_assert_str_eq(got, "the other copy");
+	struct stat st;
+	cr_assert_eq(stat(partial, &st), -1, "its own partial file removed");
+	tl_db_close(db);
+}
+
+/* A backup whose map another process grows between its checks and its
+ * copy: LMDB's copy finds the map resized, and the backup adopts it and
+ * copies again, into an emptied file. */
 Test(procs, a_backup_adopts_a_map_grown_meanwhile, .init = mkws,
      .fini = rmws)
 {

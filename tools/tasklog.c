@@ -870,7 +870,7 @@ struct progress {
 	const char *rate;  /* "ev/s" or "rec/s" */
 	const char *after; /* what runs once all are read: ", writing the
 			      views" */
-	const char *label; /* said last, always: ", verify 2/6: ..." */
+	const char *label; /* said last, always: " (verify 2/6: ...)" */
 	double drawn;      /* seconds_since(start) when last drawn */
 	uint64_t most;     /* the most done so far: a batch an import runs
 			      again (its map grown) does not move it back */
@@ -986,9 +986,13 @@ static void verify_progress(void *arg, const tl_verify_step *s)
 
 static void end_verify_progress(const struct verify_bar *b, int rc)
 {
-	if (b->step && rc >= 0)
+	if (b->step && b->step == b->steps && rc >= 0)
 		fprintf(stderr, "\r[##########] verify: %d steps in %.1f s\033[K\n",
 			b->steps, seconds_since(&b->start));
+	else if (b->step && rc >= 0) /* views not compared: damaged pages */
+		fprintf(stderr, "\r[##########] verify: %d of %d steps in %.1f "
+				"s\033[K\n",
+			b->step, b->steps, seconds_since(&b->start));
 	else if (b->step)
 		fputc('\n', stderr);
 }
