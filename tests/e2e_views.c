@@ -823,30 +823,37 @@ static void age_view(const char *name)
 	raw_commit(env, txn);
 }
 
+/* `tasklog --db WS ARGS` with a terminal (script(1)) for its stderr,
+ * which script puts into r->out with stdout; it must exit 0.  Skips the
+ * test where there is no script(1). */
+static void run_on_terminal(tu_run *r, const char *args)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "script -qec \"'%s' --db '%s' %s\" /dev/null",
+		 tu_bin(), ws, args);
+	const char *const argv[] = { "-c", cmd, NULL };
+	tu_opts o = { .bin = "/bin/sh" };
+	cr_assert_eq(tu_exec(r, &o, argv), 0);
+	cr_assert_eq(r->status, 0, "%s%s", r->out, r->err);
+}
+
 /* The first open after an upgrade that changed a view rebuilds it from the
  * log before it answers: on a terminal it says so, with a bar; without
  * one it says nothing (its output is another program's input). */
 Test(rebuild_cli, an_open_that_rebuilds_a_view_says_so_on_a_terminal)
 {
-	if (system("command -v script >/dev/null 2>&1") != 0)
-		cr_skip_test("no script(1) to give the command a terminal");
 	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
 	free(add("admin", "Send deck", "lead:2", NULL, NULL));
 	static const char line[] =
 		"tasklog: bringing the views up to date before answering "
 		"(a rebuild from the log, or a wait for another's)";
 	for (int round = 0; round < 2; round++) {
-		char cmd[2048];
 		if (round == 0)
 			age_view("tasks");
-		snprintf(cmd, sizeof cmd,
-			 "script -qec \"'%s' --db '%s' task list\" /dev/null",
-			 tu_bin(), ws);
-		const char *const argv[] = { "-c", cmd, NULL };
-		tu_opts o = { .bin = "/bin/sh" };
 		tu_run r;
-		cr_assert_eq(tu_exec(&r, &o, argv), 0);
-		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		run_on_terminal(&r, "task list");
 		/* script(1) puts stderr on the terminal, with stdout */
 		cr_expect_eq(strstr(r.out, line) != NULL, round == 0, "%s",
 			     r.out);
@@ -871,20 +878,10 @@ Test(rebuild_cli, an_open_that_rebuilds_a_view_says_so_on_a_terminal)
  * the open rebuilds it, and the command does not do it again. */
 Test(rebuild_cli, rebuild_after_an_upgrade_rebuilds_once)
 {
-	if (system("command -v script >/dev/null 2>&1") != 0)
-		cr_skip_test("no script(1) to give the command a terminal");
 	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
 	age_view("tasks");
-	char cmd[2048];
-	snprintf(cmd, sizeof cmd,
-		 "script -qec \"'%s' --db '%s' rebuild --projection tasks\" "
-		 "/dev/null",
-		 tu_bin(), ws);
-	const char *const argv[] = { "-c", cmd, NULL };
-	tu_opts o = { .bin = "/bin/sh" };
 	tu_run r;
-	cr_assert_eq(tu_exec(&r, &o, argv), 0);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	run_on_terminal(&r, "rebuild --projection tasks");
 	const char *bar = strstr(r.out, " events in ");
 	cr_expect(strstr(r.out, "tasklog: bringing the views up to date"),
 		  "%s", r.out);
@@ -901,8 +898,6 @@ Test(rebuild_cli, rebuild_after_an_upgrade_rebuilds_once)
  * they took; without one it says nothing on stderr. */
 Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
 {
-	if (system("command -v script >/dev/null 2>&1") != 0)
-		cr_skip_test("no script(1) to give the command a terminal");
 	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
 	static const char *const steps[] = {
 		"(verify 1/6: the file's pages)",
@@ -913,15 +908,8 @@ Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
 		"(verify 6/6: comparing the views)",
 	};
 	for (int views = 1; views >= 0; views--) {
-		char cmd[2048];
-		snprintf(cmd, sizeof cmd,
-			 "script -qec \"'%s' --db '%s' verify%s\" /dev/null",
-			 tu_bin(), ws, views ? "" : " --no-views");
-		const char *const argv[] = { "-c", cmd, NULL };
-		tu_opts o = { .bin = "/bin/sh" };
 		tu_run r;
-		cr_assert_eq(tu_exec(&r, &o, argv), 0);
-		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		run_on_terminal(&r, views ? "verify" : "verify --no-views");
 		const char *at = r.out;
 		for (size_t i = 0; i < (views ? 6u : 4u); i++) {
 			char step[64];

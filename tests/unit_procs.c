@@ -204,6 +204,21 @@ static void other_backup_begins(void *arg)
 	close(fd);
 }
 
+/* A backup into `to` during which hook runs (as another backup into it
+ * would) is refused as invalid, field dir, saying why. */
+static void backup_refused(tl_db *db, const char *to, void (*hook)(void *),
+			   const char *why)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_backup_hook = hook;
+	int rc = tl_db_backup(db, &ctx, to, 0, NULL, &err);
+	tl_backup_hook = NULL;
+	cr_assert_eq(rc, TL_EINVALID, "%d: %s", rc, err.message);
+	cr_assert_str_eq(err.field, "dir");
+	cr_assert(strstr(err.message, why), "%s", err.message);
+}
+
 Test(procs, a_backup_racing_another_into_one_directory_is_refused,
      .init = mkws, .fini = rmws)
 {
@@ -212,15 +227,8 @@ Test(procs, a_backup_racing_another_into_one_directory_is_refused,
 	snprintf(to, sizeof to, "%s/copy", dir);
 	snprintf(racing_partial, sizeof racing_partial,
 		 "%s/data.mdb.partial", to);
-	tl_ctx ctx = { .actor = "admin" };
-	tl_err err;
-	tl_backup_hook = other_backup_begins;
-	int rc = tl_db_backup(db, &ctx, to, 0, NULL, &err);
-	tl_backup_hook = NULL;
-	cr_assert_eq(rc, TL_EINVALID, "%d: %s", rc, err.message);
-	cr_assert_str_eq(err.field, "dir");
-	cr_assert(strstr(err.message, "another backup began writing into it"),
-		  "%s", err.message);
+	backup_refused(db, to, other_backup_begins,
+		       "another backup began writing into it");
 	struct stat st;
 	cr_assert_eq(stat(racing_partial, &st), 0, "the other's file kept");
 	tl_db_close(db);
@@ -245,15 +253,8 @@ Test(procs, a_backup_finishing_second_into_one_directory_is_refused,
 	snprintf(to, sizeof to, "%s/copy", dir);
 	snprintf(racing_final, sizeof racing_final, "%s/data.mdb", to);
 	snprintf(partial, sizeof partial, "%s/data.mdb.partial", to);
-	tl_ctx ctx = { .actor = "admin" };
-	tl_err err;
-	tl_backup_hook = other_backup_finishes;
-	int rc = tl_db_backup(db, &ctx, to, 0, NULL, &err);
-	tl_backup_hook = NULL;
-	cr_assert_eq(rc, TL_EINVALID, "%d: %s", rc, err.message);
-	cr_assert_str_eq(err.field, "dir");
-	cr_assert(strstr(err.message, "another backup finished into it first"),
-		  "%s", err.message);
+	backup_refused(db, to, other_backup_finishes,
+		       "another backup finished into it first");
 	FILE *f = fopen(racing_final, "r");
 	cr_assert(f && fgets(got, sizeof got, f));
 	fclose(f);
