@@ -155,12 +155,36 @@ static int open_dbis_as(tl_db *db, bool rdonly, tl_err *err)
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		rc = mdb_dbi_open(txn, t[i].name, t[i].flags, t[i].dbi);
+		if (rc == MDB_NOTFOUND) {
+			/* A new file's main database is empty.  One that
+			 * lists databases but not this one was damaged (a
+			 * flipped bit in the root its meta page names):
+			 * creating the databases anew would commit over the
+			 * older meta page, the last whole copy of the tree,
+			 * and an init would start a new log over the old. */
+			MDB_stat ms = { 0 };
+			MDB_dbi main_db;
+			bool fresh = mdb_dbi_open(txn, NULL, 0, &main_db) == 0 &&
+				     mdb_stat(txn, main_db, &ms) == 0 &&
+				     ms.ms_entries == 0;
+			mdb_txn_abort(txn);
+			if (!fresh)
+				return tl_err_set(err, TL_ESTORAGE, "storage",
+						  "open database '%s': the "
+						  "main database lists %zu "
+						  "databases but not this one "
+						  "(the data file is damaged: "
+						  "copy data.mdb as it is for "
+						  "evidence, and restore it "
+						  "from a backup)",
+						  t[i].name,
+						  (size_t)ms.ms_entries);
+			return tl_err_set(err, TL_ENOTFOUND, "db",
+					  "workspace '%s' is not initialised (run tasklog init)",
+					  db->dir);
+		}
 		if (rc) {
 			mdb_txn_abort(txn);
-			if (rc == MDB_NOTFOUND)
-				return tl_err_set(err, TL_ENOTFOUND, "db",
-						  "workspace '%s' is not initialised (run tasklog init)",
-						  db->dir);
 			return tl_mdb_err(err, rc, "open database");
 		}
 	}

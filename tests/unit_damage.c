@@ -690,6 +690,61 @@ Test(damage, a_page_in_use_on_the_free_list_is_named_and_left_alone,
 	tl_db_close(c);
 }
 
+/* A flipped bit in the main database's root that the last commit's meta
+ * page names: the engine's databases are not where it points.  Opening
+ * such a file is a storage error (damage), never "not initialised", and
+ * writes nothing: creating the databases anew would commit over the
+ * older meta page, the last whole copy of the tree (and an init would
+ * start a new log there).  Every bit of the root, one at a time. */
+Test(damage, a_flipped_main_root_is_damage_and_nothing_is_written,
+     .init = setup, .fini = teardown)
+{
+	FILE *f = closed_data_file(10);
+	static uint8_t file[8 << 20], now[8 << 20];
+	size_t len = fread(file, 1, sizeof file, f);
+	fclose(f);
+	cr_assert_lt(len, sizeof file, "the test's workspace grew");
+	const size_t ps = 4096;
+	size_t meta = le(file + 16 + 128, 8) > le(file + ps + 16 + 128, 8)
+			      ? 16
+			      : ps + 16;
+	size_t root = meta + 24 + 48 + 40; /* the main db's md_root */
+	char path[128];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	size_t nv;
+	tl_open_opts o = { .views = tl_views_all(&nv) };
+	o.views_len = nv;
+	int damaged = 0;
+	for (int bit = 0; bit < 64; bit++) {
+		file[root + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		f = fopen(path, "wb");
+		cr_assert(f && fwrite(file, 1, len, f) == len &&
+			  fclose(f) == 0);
+		tl_err err;
+		tl_db *d = NULL;
+		int rc = tl_db_open(dir, &o, &d, &err);
+		if (d)
+			tl_db_close(d);
+		cr_assert_neq(rc, TL_ENOTFOUND, "bit %d: %s", bit,
+			      err.message);
+		if (rc) {
+			cr_assert_eq(rc, TL_ESTORAGE, "bit %d: %s", bit,
+				     err.message);
+			damaged++;
+		}
+		f = fopen(path, "rb");
+		cr_assert(f);
+		size_t got = fread(now, 1, sizeof now, f);
+		fclose(f);
+		cr_assert(got == len && !memcmp(now, file, len),
+			  "bit %d: the open wrote to the damaged file", bit);
+		file[root + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	cr_assert_gt(damaged, 32, "most flips are found at open");
+	f = fopen(path, "wb"); /* whole again, for teardown */
+	cr_assert(f && fwrite(file, 1, len, f) == len && fclose(f) == 0);
+}
+
 /* The meta page's last page number lowered: the pages past it, still in
  * use, are where the next write puts new ones.  verify names them. */
 Test(damage, pages_in_use_past_the_last_page_are_named, .init = setup,
