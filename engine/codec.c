@@ -328,7 +328,8 @@ static bool rd_time(rd *r, int64_t *ms)
 		return false;
 	}
 	/* as tl_obj_time */
-	if (sec > INT64_MAX / 1000 - 5 || sec < INT64_MIN / 1000)
+	if (nsec >= 1000000000 || sec > INT64_MAX / 1000 - 5 ||
+	    sec < INT64_MIN / 1000)
 		return false;
 	*ms = sec * 1000 + (int64_t)(nsec / 1000000);
 	return true;

@@ -75,6 +75,46 @@ static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
 	return tl_views_apply(t, ev, NULL, NULL, err);
 }
 
+/* The state an imported task event folds into must be one the commands
+ * could have made (their checks, as lenient as the oldest release's: a
+ * tag of spaces alone was once taken): else its views, `export` and a
+ * second import of that export disagree with it. */
+static int check_task_state(const tl_task *t, const tl_event *ev,
+			    tl_err *err)
+{
+	tl_err e = { 0 };
+	int rc = 0;
+	if (!t->title || !*t->title)
+		rc = tl_err_set(&e, TL_EINVALID, "title", "must not be empty");
+	else
+		rc = tl_check_text(tl_s(t->title), "title", 0, TL_TITLE_MAX,
+				   false, &e);
+	if (!rc && t->notes)
+		rc = tl_check_text(tl_s(t->notes), "notes", 0, TL_NOTES_MAX,
+				   true, &e);
+	if (!rc && t->tags_len > TL_TAGS_MAX)
+		rc = tl_err_set(&e, TL_EINVALID, "tag", "more than %d tags",
+				TL_TAGS_MAX);
+	for (size_t i = 0; !rc && i < t->tags_len; i++)
+		rc = !*t->tags[i] ? tl_err_set(&e, TL_EINVALID, "tag",
+					       "must not be empty")
+				  : tl_check_text(tl_s(t->tags[i]), "tag", 0,
+						  TL_TAG_MAX, false, &e);
+	if (!rc && t->has_due && !tl_time_in_range(t->due_at))
+		rc = tl_err_set(&e, TL_EINVALID, "due",
+				"is out of range (years 1970 to 9999 UTC)");
+	if (!rc && t->assignee && !tl_member_id_valid(tl_s(t->assignee)))
+		rc = tl_err_set(&e, TL_EINVALID, "assignee",
+				"is not a member id");
+	if (!rc)
+		return 0;
+	char q[64];
+	return tl_err_set(err, TL_EINVALID, e.field,
+			  "event %llu (%s): %s %s",
+			  (unsigned long long)ev->seq,
+			  tl_quote(ev->type, q, sizeof q), e.field, e.message);
+}
+
 static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 {
 	uint8_t id[16];
@@ -106,6 +146,8 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		rc = TL_ESTORAGE;
 		goto out;
 	}
+	if ((rc = check_task_state(&task, ev, err)))
+		goto out;
 	tl_counts_note(t, have_before ? &before : NULL, &task);
 	if ((rc = tl_views_apply(t, ev, have_before ? &before : NULL, &task,
 				 err)))
@@ -236,6 +278,13 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 					"settings name (as init does)");
 			goto out;
 		}
+	}
+	if (!tl_time_in_range(ev.at_ms)) {
+		rc = tl_err_set(err, TL_EINVALID, "at",
+				"event %llu: its time is out of range (years "
+				"1970 to 9999 UTC)",
+				(unsigned long long)ev.seq);
+		goto out;
 	}
 	/* The actor, as an append makes it: a member id (the system user's
 	 * too) of kind user or system.  The views keep it as text, some as

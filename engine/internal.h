@@ -362,6 +362,9 @@ void tl_pack_slice_or_nil(msgpack_packer *pk, tl_slice s);
 void tl_pack_time(msgpack_packer *pk, int64_t ms);
 void tl_pack_time_or_nil(msgpack_packer *pk, bool has, int64_t ms);
 bool tl_obj_time(const msgpack_object *o, int64_t *ms);
+/* Whether ms lies in the range times are taken in (time.c: 1970 to the
+ * end of 9999 UTC, the RFC 3339 years). */
+bool tl_time_in_range(int64_t ms);
 bool tl_obj_is_str(const msgpack_object *o, const char *s);
 tl_slice tl_obj_slice(const msgpack_object *o); /* str -> slice, else absent */
 const msgpack_object *tl_map_get(const msgpack_object *map, const char *key);

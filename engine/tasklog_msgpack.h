@@ -242,12 +242,14 @@ static inline void tl_mp_pack_time(msgpack_packer *pk, int64_t ms)
 }
 
 /* A msgpack timestamp object as milliseconds since the epoch.  False when
- * o is not a timestamp, or its 64-bit seconds (a damaged or foreign
+ * o is not a timestamp, its nanoseconds are 10^9 or more (which the
+ * msgpack spec forbids), or its 64-bit seconds (a damaged or foreign
  * document) do not fit in int64 milliseconds. */
 static inline bool tl_mp_time_ms(const msgpack_object *o, int64_t *ms)
 {
 	msgpack_timestamp ts;
 	if (!o || !msgpack_object_to_timestamp(o, &ts) ||
+	    ts.tv_nsec >= 1000000000 ||
 	    ts.tv_sec > INT64_MAX / 1000 - 5 || ts.tv_sec < INT64_MIN / 1000)
 		return false;
 	*ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

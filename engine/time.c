@@ -48,6 +48,11 @@
 #define RANGE_MAX_MS TIME_MAX_MS
 
 #define ZONEINFO_DIR "/usr/share/zoneinfo/"
+
+bool tl_time_in_range(int64_t ms)
+{
+	return ms >= TIME_MIN_MS && ms <= TIME_MAX_MS;
+}
 #define TZ_NAME_MAX 255
 
 /* ---- integer calendar --------------------------------------------------- */

@@ -328,6 +328,73 @@ Test(fuzz_regress, import_refuses_events_on_foreign_streams)
 	cr_assert_str_eq(err.field, "type");
 }
 
+/*
+ * An auditor's walk-through: import --events took events no command
+ * makes (a tag with a control character or invalid UTF-8, an "at" past
+ * year 9999, a timestamp's nanoseconds past 10^9), verify called them
+ * clean, and the JSON export of that workspace could not be imported.
+ * Fixed in import.c (the folded state is checked as commands check it,
+ * the time's range) and in both timestamp decoders.
+ */
+Test(fuzz_regress, import_refuses_a_task_state_no_command_makes)
+{
+	tl_err err;
+	/* record 10 is task.tagged, tag "vip" */
+	cr_assert_eq(import_patched("\xa3vip", "\xa3v\x7fp", 10, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "tag");
+	cr_assert(strstr(err.message, "event 11 (task.tagged): tag "),
+		  "%s", err.message);
+	cr_assert_eq(err.index, 10);
+	cr_assert_eq(import_patched("\xa3vip", "\xa3\xc0\xafp", 10, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "tag");
+}
+
+/* Record 1 (member.added) with its "at" as a 12-byte timestamp of sec and
+ * nsec, chained after record 0; imported after it. */
+static int import_at(uint64_t sec, uint32_t nsec, tl_err *err)
+{
+	char dir[] = "/tmp/tl-fuzzreg4-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	size_t at = find(r.rec[1], r.len[1], "\xa2" "at" "\xd6\xff", 5) + 3;
+	uint8_t rec[1024];
+	cr_assert_lt(r.len[1] + 9, sizeof rec);
+	size_t len = at;
+	memcpy(rec, r.rec[1], at);
+	uint8_t ts[15] = { 0xc7, 0x0c, 0xff };
+	tl_put_be32(ts + 3, nsec);
+	tl_put_be64(ts + 7, sec);
+	memcpy(rec + len, ts, sizeof ts);
+	len += sizeof ts;
+	memcpy(rec + len, r.rec[1] + at + 6, r.len[1] - at - 6);
+	len += r.len[1] - at - 6;
+	rehash(rec, len, r.rec[0], r.len[0]);
+	const uint8_t *recs[2] = { r.rec[0], rec };
+	size_t lens[2] = { r.len[0], len };
+	int rc = tl_log_import(db, recs, lens, 2, err);
+	cr_assert_eq(head(db), rc ? 0 : 2);
+	free(r.buf);
+	rm_ws(db, dir);
+	return rc;
+}
+
+Test(fuzz_regress, import_refuses_a_time_out_of_range)
+{
+	tl_err err;
+	/* 2026-01-01T00:00:00Z as 12 bytes: taken */
+	cr_assert_eq(import_at(1767225600, 0, &err), 0, "%s", err.message);
+	/* 10000-01-01T00:00:00Z */
+	cr_assert_eq(import_at(253402300800, 0, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "at");
+	cr_assert_eq(err.index, 1);
+	/* nanoseconds of 10^9: no timestamp (the msgpack spec) */
+	cr_assert_eq(import_at(1767225600, 1000000000, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "event");
+}
+
 /* A stored record whose data nests n containers deep (a map holding a
  * chain of arrays). */
 static size_t deep_record(uint8_t *buf, size_t cap, int n)
