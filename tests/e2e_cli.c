@@ -1544,7 +1544,11 @@ Test(cli, verify_checks_an_expected_head)
 		     tu_stat(ws, "last_seq"));
 	tu_run_release(&r);
 	EXPECT(&r, 5, "verify", "--expect-head", past);
-	cr_assert(strstr(r.out, "has no event"), "%s", r.out);
+	char ends[64];
+	snprintf(ends, sizeof ends, "(it ends at seq %lld: ",
+		 tu_stat(ws, "last_seq"));
+	cr_assert(strstr(r.out, "has no event") && strstr(r.out, ends), "%s",
+		  r.out);
 	tu_run_release(&r);
 	const char *bad[] = { "12", "x:ab", "0:" "0000000000000000000000000"
 				  "000000000000000000000000000000000000000",

@@ -2462,8 +2462,12 @@ static int run_verify(struct cli *c)
 		if (!got.found)
 			snprintf(line, sizeof line,
 				 "expected head: the log has no event %llu "
-				 "(it ends before it: events were removed)",
-				 (unsigned long long)want.seq);
+				 "(it ends at seq %llu: events were removed, "
+				 "or the head given is not one a verify "
+				 "printed)",
+				 (unsigned long long)want.seq,
+				 (unsigned long long)(head.found ? head.seq
+								 : 0));
 		else if (strcmp(got.hash, want.hash))
 			snprintf(line, sizeof line,
 				 "expected head: event %llu has hash %s, not "
