@@ -954,38 +954,6 @@ static int stream_count(run *r, const char *member, uint64_t *count,
 	return 0;
 }
 
-/* The number of admins with CRM access but except (>= 0), or a negative
- * code (err) when the members could not all be read: never a count that
- * would refuse a change for a failure of its own. */
-static int other_admins(run *r, const char *except, tl_err *err)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	tl_member m;
-	int n = 0, rc;
-	if ((rc = mdb_cursor_open(r->t->cur, r->t->db->members, &c)))
-		return tl_mdb_err(err, rc, "cursor");
-	for (int op = MDB_FIRST;
-	     (rc = mdb_cursor_get(c, &k, &v, op)) == 0; op = MDB_NEXT) {
-		tl_slice id = { k.mv_data, k.mv_size };
-		if (tl_slice_eq(id, except))
-			continue;
-		int lr = tl_member_load(r->t->db, r->t->cur, id, &m,
-					&r->t->zone, err);
-		if (lr == TL_ENOTFOUND)
-			continue;
-		if (lr) {
-			n = lr;
-			break;
-		}
-		n += m.admin && m.crm_access;
-	}
-	mdb_cursor_close(c);
-	if (n >= 0 && rc && rc != MDB_NOTFOUND)
-		return tl_mdb_err(err, rc, "read members");
-	return n;
-}
-
 static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 {
 	tl_txn *t = r->t;
@@ -1076,7 +1044,8 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 					    err);
 	}
 	if (old.admin && old.crm_access && !(m.admin && m.crm_access)) {
-		int others = other_admins(r, m.id, err);
+		int others = tl_member_other_admins(t->db, t->cur, m.id,
+						    &t->zone, err);
 		if (others < 0)
 			return others;
 		if (others == 0)

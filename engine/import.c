@@ -11,6 +11,57 @@
 
 #include "internal.h"
 
+/* A member event must be one the member commands could have made: its
+ * name as they check it, a role of "admin" or "member", not the system
+ * user, and an admin with CRM access left (the first admin is added as
+ * one, and no change takes the last one's role or access): else every
+ * admin command of the imported workspace is refused. */
+static int check_member_state(tl_txn *t, const tl_event *ev,
+			      const msgpack_object *d, bool added,
+			      const tl_member *before, const tl_member *m,
+			      tl_err *err)
+{
+	const msgpack_object *src = added ? d : tl_map_get(d, "changes");
+	const msgpack_object *role = tl_map_get(src, "role");
+	tl_err e = { 0 };
+	int rc = 0;
+	if (!strcmp(m->id, TL_SYSTEM_USER))
+		rc = tl_err_set(&e, TL_EINVALID, "id",
+				"'%s' is the system user", TL_SYSTEM_USER);
+	else if (added || tl_map_get(src, "name"))
+		rc = tl_check_text(tl_s(m->name), "name", 1, TL_NAME_MAX,
+				   false, &e);
+	if (!rc && role && !tl_obj_is_str(role, "admin") &&
+	    !tl_obj_is_str(role, "member"))
+		rc = tl_err_set(&e, TL_EINVALID, "role",
+				"must be admin or member");
+	if (!rc && ev->seq == 2 && !(m->admin && m->crm_access))
+		rc = tl_err_set(&e, TL_EINVALID,
+				m->admin ? "crm_access" : "role",
+				"the first admin is added as an admin with "
+				"CRM access (as init does)");
+	if (!rc && !added && before->admin && before->crm_access &&
+	    !(m->admin && m->crm_access)) {
+		int others = tl_member_other_admins(t->db, t->cur, m->id,
+						    &t->zone, err);
+		if (others < 0)
+			return others;
+		if (others == 0)
+			rc = tl_err_set(&e, TL_EINVALID,
+					m->admin ? "crm_access" : "role",
+					"'%s' is the last admin with CRM "
+					"access",
+					m->id);
+	}
+	if (!rc)
+		return 0;
+	char q[64];
+	return tl_err_set(err, TL_EINVALID, e.field,
+			  "event %llu (%s): %s %s",
+			  (unsigned long long)ev->seq,
+			  tl_quote(ev->type, q, sizeof q), e.field, e.message);
+}
+
 static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 {
 	msgpack_object d;
@@ -31,8 +82,11 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 					 err)))
 			return TL_ESTORAGE;
 	}
+	tl_member before = m;
 	if (tl_member_fold(&m, &d, added))
 		return TL_ESTORAGE;
+	if ((rc = check_member_state(t, ev, &d, added, &before, &m, err)))
+		return rc;
 	tl_packer tp;
 	msgpack_sbuffer_clear(&t->doc);
 	tl_member_pack(tl_packer_init(&tp, &t->doc), &m);

@@ -532,6 +532,12 @@ int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
 			 tl_err *err);
 
+/* The number of admins with CRM access but except (>= 0), or a negative
+ * code (err) when the members could not all be read: never a count that
+ * would refuse a change for a failure of its own. */
+int tl_member_other_admins(tl_db *db, MDB_txn *txn, const char *except,
+			   msgpack_zone *zone, tl_err *err);
+
 /* A read transaction with the actor resolved and allowed. */
 int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
 	       tl_member *actor, msgpack_zone *zone, tl_err *err);

@@ -219,6 +219,35 @@ int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,
 	return 0;
 }
 
+int tl_member_other_admins(tl_db *db, MDB_txn *txn, const char *except,
+			   msgpack_zone *zone, tl_err *err)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	tl_member m;
+	int n = 0, rc;
+	if ((rc = mdb_cursor_open(txn, db->members, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	for (int op = MDB_FIRST;
+	     (rc = mdb_cursor_get(c, &k, &v, op)) == 0; op = MDB_NEXT) {
+		tl_slice id = { k.mv_data, k.mv_size };
+		if (tl_slice_eq(id, except))
+			continue;
+		int lr = tl_member_load(db, txn, id, &m, zone, err);
+		if (lr == TL_ENOTFOUND)
+			continue;
+		if (lr) {
+			n = lr;
+			break;
+		}
+		n += m.admin && m.crm_access;
+	}
+	mdb_cursor_close(c);
+	if (n >= 0 && rc && rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "read members");
+	return n;
+}
+
 int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 		     tl_member *actor, msgpack_zone *zone, tl_err *err)
 {

@@ -641,3 +641,121 @@ Test(fuzz_regress, import_of_the_first_event_alone_names_the_record)
 	free(r.buf);
 	rm_ws(db, dir);
 }
+
+/*
+ * Member events too must be ones the member commands make: a name with
+ * a control character or invalid UTF-8, a role other than admin or
+ * member, the system user added, or a first admin without CRM access
+ * were all taken, and the last made every admin command of the imported
+ * workspace refused.
+ */
+Test(fuzz_regress, import_refuses_a_member_no_command_makes)
+{
+	tl_err err;
+	/* record 2 adds alice, "Alice Example", role member */
+	cr_assert_eq(import_patched("\xad" "Alice Example", "\xad" "Alice\x07" "Example",
+				    2, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "name");
+	cr_assert(strstr(err.message, "event 3 (member.added): name "),
+		  "%s", err.message);
+	cr_assert_eq(err.index, 2);
+	cr_assert_eq(import_patched("\xad" "Alice Example", "\xad" "Alice\xc0xample",
+				    2, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "name");
+	cr_assert_eq(import_patched("\xa6member", "\xa6mentor", 2, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "role");
+	/* the system user is no member to add: record 2 made to add it */
+	{
+		char dir[] = "/tmp/tl-fuzzreg7-XXXXXX";
+		tl_db *db = open_ws(dir);
+		tu_records r;
+		tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+		static const char *const from[2] = { "\xac" "member:alice",
+						     "\xa5" "alice" };
+		static const char *const to[2] = {
+			"\xb6" "member:parsa-assistant", "\xaf" "parsa-assistant"
+		};
+		uint8_t rec[1024];
+		size_t len = r.len[2];
+		cr_assert_lt(len + 40, sizeof rec);
+		memcpy(rec, r.rec[2], len);
+		for (int i = 0; i < 2; i++) {
+			size_t at = find(rec, len, from[i], strlen(from[i]));
+			size_t nf = strlen(from[i]), nt = strlen(to[i]);
+			memmove(rec + at + nt, rec + at + nf, len - at - nf);
+			memcpy(rec + at, to[i], nt);
+			len += nt - nf;
+		}
+		rehash(rec, len, r.rec[1], r.len[1]);
+		const uint8_t *recs[3] = { r.rec[0], r.rec[1], rec };
+		size_t lens[3] = { r.len[0], r.len[1], len };
+		cr_assert_eq(tl_log_import(db, recs, lens, 3, &err), TL_EINVALID,
+			     "%s", err.message);
+		cr_assert_str_eq(err.field, "id");
+		cr_assert(strstr(err.message, "is the system user"), "%s",
+			  err.message);
+		cr_assert_eq(head(db), 0);
+		free(r.buf);
+		rm_ws(db, dir);
+	}
+	/* record 1 adds the first admin: with CRM access, as init does */
+	cr_assert_eq(import_patched("\xaa" "crm_access\xc3",
+				    "\xaa" "crm_access\xc2", 1, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "crm_access");
+	cr_assert_eq(err.index, 1);
+}
+
+/* A log made by the commands: init (admin), boss added as an admin,
+ * then admin made a member; boss's record patched to have no CRM access
+ * and the chain after it rehashed.  The last record then takes the last
+ * admin with CRM access: refused. */
+Test(fuzz_regress, import_refuses_taking_the_last_admin)
+{
+	char src[] = "/tmp/tl-fuzzreg5-XXXXXX", dst[] = "/tmp/tl-fuzzreg6-XXXXXX";
+	tl_db *a = open_ws(src), *b;
+	tl_err err;
+	tl_cmd c[2] = { { .kind = TL_MEMBER_ADD }, { .kind = TL_MEMBER_UPDATE } };
+	tl_result res[2];
+	c[0].id = tl_s("boss");
+	c[0].name = tl_s("The Boss");
+	c[0].role = tl_s("admin");
+	c[1].id = tl_s("admin");
+	c[1].role = tl_s("member");
+	tl_ctx ctx = { .actor = "admin" };
+	cr_assert_eq(tl_db_init(a, &(tl_init_opts){ .tz = "UTC" }, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(tl_exec(a, &ctx, c, 2, res, &err), 0, "%s", err.message);
+	tl_result_release(&res[0]);
+	tl_result_release(&res[1]);
+
+	struct kept r = { .n = 0 };
+	cr_assert_eq(tl_log_read(a, &ctx, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &r, &err), 0, "%s", err.message);
+	cr_assert_eq(r.n, 4);
+	/* record 2 adds boss: no CRM access, then the chain rehashed */
+	size_t at = find(r.p[2], r.len[2], "\xaa" "crm_access\xc3", 12);
+	r.p[2][at + 11] = 0xc2;
+	for (size_t i = 2; i < r.n; i++)
+		rehash(r.p[i], r.len[i], r.p[i - 1], r.len[i - 1]);
+	b = open_ws(dst);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)r.p, r.len, r.n,
+				   &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "role", "%s", err.message);
+	cr_assert_eq(err.index, 3);
+	cr_assert(strstr(err.message, "'admin' is the last admin with CRM "
+				      "access"), "%s", err.message);
+	cr_assert_eq(head(b), 0, "nothing is appended");
+	/* the first three are a workspace, with boss an admin without
+	 * access: taken */
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)r.p, r.len, 3,
+				   &err), 0, "%s", err.message);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.p[i]);
+	rm_ws(b, dst);
+	rm_ws(a, src);
+}
