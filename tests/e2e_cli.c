@@ -1035,6 +1035,56 @@ Test(history, for_people_tells_due_times_apart)
 	free(id);
 }
 
+/* The tables' times are to the minute, but a minute the clock shows
+ * twice (the hour it repeats when it falls back) carries its offset, in
+ * every table: the history's AT, the task table's DUE.  Other times keep
+ * the short form. */
+Test(history, for_people_the_repeated_hour_has_its_offset)
+{
+	char *id = add_task("h");
+	DO("--now", "2026-10-25T00:30:00Z", "task", "update", id, "--title",
+	   "first 02:30");
+	DO("--now", "2026-10-25T01:30:00Z", "task", "update", id, "--title",
+	   "second 02:30", "--due", "2026-10-25T02:45:00+01:00");
+	DO("--now", "2026-10-25T10:00:00Z", "task", "update", id, "--title",
+	   "after");
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", ws, "--tz",
+					       "Europe/Berlin", "task", "show",
+					       id, "--history", NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "  2026-10-25 02:30 +02:00  admin"), "%s",
+		  r.out);
+	cr_expect(strstr(r.out, "  2026-10-25 02:30 +01:00  admin"), "%s",
+		  r.out);
+	cr_expect(strstr(r.out, "  2026-10-25 11:00         admin"), "%s",
+		  r.out);
+	tu_check_width(r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", ws, "--tz",
+					       "Europe/Berlin", "task", "list",
+					       NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "  2026-10-25 02:45 +01:00  "), "%s", r.out);
+	tu_check_width(r.out);
+	tu_run_release(&r);
+	/* an hour later than the clocks' change: no offset, no wider column */
+	DO("task", "update", id, "--due", "2026-10-25T03:45:00+01:00");
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", ws, "--tz",
+					       "Europe/Berlin", "task", "list",
+					       NULL }),
+		     0);
+	cr_expect(strstr(r.out, "  2026-10-25 03:45  "), "%s", r.out);
+	cr_expect(strstr(r.out, "DUE (Europe/Berlin)  STATUS"), "%s", r.out);
+	tu_run_release(&r);
+	free(id);
+}
+
 /* For people, a full page ends with the option of the next one. */
 Test(history, log_for_people_names_its_next_page)
 {
@@ -2154,6 +2204,41 @@ Test(cli, tag_starting_with_dash_after_double_dash)
 	cr_assert_str_eq(json_string_value(json_array_get(
 				 json_object_get(r.json, "tags"), 0)),
 			 "-minus");
+	tu_run_release(&r);
+	free(id);
+}
+
+/* An option's value is the next word unless that word is an option of
+ * tasklog: "--assignee --json" is a missing value, not the member
+ * "--json" (and --json is not lost).  --title=--json is the way to a
+ * value that names an option; other words beginning with - are values. */
+Test(cli, an_option_is_not_taken_for_the_value_before_it)
+{
+	char *id = add_task("v");
+	tu_run r;
+
+	REJECT(1, "--assignee", "task", "add", "--title", "x", "--link",
+	       "lead:1", "--assignee", "--json");
+	REJECT(1, "--title", "task", "update", id, "--title", "--no-due");
+	REJECT(1, "--title", "task", "update", id, "--title", "--due=+1d");
+	REJECT(1, "--title", "task", "update", id, "--title", "-h");
+	OK(&r, "task", "update", id, "--title=--json");
+	cr_assert_str_eq(tu_str(r.json, "title"), "--json");
+	tu_run_release(&r);
+	OK(&r, "task", "update", id, "--title", "--- urgent -h");
+	cr_assert_str_eq(tu_str(r.json, "title"), "--- urgent -h");
+	tu_run_release(&r);
+	OK(&r, "task", "update", id, "--title", "-x");
+	cr_assert_str_eq(tu_str(r.json, "title"), "-x");
+	tu_run_release(&r);
+	/* without --json anywhere the error is for people, one line */
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--db", ws, "task",
+			     "list", "--assignee", "--sort", "due", NULL }), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.err, "tasklog: --assignee: requires a value (the "
+				"next word, '--sort', is an option; write "
+				"--assignee=VALUE for a value that begins "
+				"with --)\n");
 	tu_run_release(&r);
 	free(id);
 }

@@ -92,6 +92,8 @@ static const char *str_or_dash(const json_t *o, const char *key)
 /* NULL: UTC. */
 static const char *zone;
 #define ZONE_HEADING_MAX 14
+/* "2026-10-25 02:30 +02:00" and its NUL */
+#define SHORT_TIME_MAX 24
 
 void human_zone(const char *tz)
 {
@@ -366,17 +368,65 @@ static void short_id(const char *id, char *out, size_t cap)
 	snprintf(out, cap, "%s", n > 8 ? id + n - 8 : id);
 }
 
+/* Whether the zone's clock shows the wall time of ms at another instant
+ * too: in the hour it repeats when it falls back (a shift of 30 minutes
+ * to 2 hours, as zones have had). */
+static bool repeated_wall_time(int64_t ms)
+{
+	static const int64_t shifts[] = { 1800000, 3600000, 7200000 };
+	char at[48], other[48];
+
+	if (!zone || tl_time_format_zone(ms, zone, at) || strlen(at) < 23)
+		return false;
+	for (size_t i = 0; i < 2 * sizeof shifts / sizeof *shifts; i++) {
+		int64_t d = shifts[i / 2] * (i % 2 ? -1 : 1);
+		if (!tl_time_format_zone(ms + d, zone, other) &&
+		    !strncmp(at, other, 23))
+			return true;
+	}
+	return false;
+}
+
 /* "2026-03-02T09:00:00.000Z" as "2026-03-02 09:00" (to the minute, on
- * the zone's wall clock). */
-static void short_time(const char *t, char out[17])
+ * the zone's wall clock), with the offset when the clock shows that
+ * minute twice ("2026-10-25 02:30 +02:00", then "... +01:00"), so that
+ * the repeated hour's times do not read as out of order. */
+static void short_time(const char *t, char out[SHORT_TIME_MAX])
 {
 	char full[48];
+	int64_t ms;
+	tl_err err = { .index = -1 };
 
 	full_time(t, full);
-	if (strlen(full) >= 16 && full[10] == 'T')
-		snprintf(out, 17, "%.10s %.5s", full, full + 11);
+	size_t n = strlen(full);
+	if (n < 16 || full[10] != 'T') {
+		snprintf(out, SHORT_TIME_MAX, "%.16s", full);
+		return;
+	}
+	if (n >= 29 && (full[n - 6] == '+' || full[n - 6] == '-') &&
+	    !tl_time_parse(tl_s(t), 0, NULL, "at", &ms, &err) &&
+	    repeated_wall_time(ms))
+		snprintf(out, SHORT_TIME_MAX, "%.10s %.5s %s", full, full + 11,
+			 full + n - 6);
 	else
-		snprintf(out, 17, "%.16s", full);
+		snprintf(out, SHORT_TIME_MAX, "%.10s %.5s", full, full + 11);
+}
+
+/* The width of a time column: its heading's, or its times' (16, or 23
+ * with an offset in a repeated hour). */
+static size_t times_width(const char *heading, const json_t *rows,
+			  const char *key)
+{
+	size_t i, w = time_width(heading);
+	const json_t *r;
+	char when[SHORT_TIME_MAX];
+
+	json_array_foreach(rows, i, r) {
+		short_time(str_or_dash(r, key), when);
+		if (strlen(when) > w)
+			w = strlen(when);
+	}
+	return w;
 }
 
 /* s in a column w wide: cut with "…" when wider, padded with spaces
@@ -436,7 +486,7 @@ static void task_table(const json_t *items, const char *next,
 	char heading[96], rec[160];
 
 	time_heading("DUE", heading, sizeof heading);
-	w_due = time_width(heading);
+	w_due = times_width(heading, items, "due_at");
 
 	json_array_foreach(items, i, t) {
 		w_status = max_size(w_status,
@@ -483,7 +533,7 @@ static void task_table(const json_t *items, const char *next,
 	putchar('\n');
 	json_array_foreach(items, i, t) {
 		const char *due = str_or_dash(t, "due_at");
-		char id[9], when[17];
+		char id[9], when[SHORT_TIME_MAX];
 
 		short_id(str_or_dash(t, "id"), id, sizeof id);
 		short_time(due, when);
@@ -559,7 +609,7 @@ void human_timeline(const json_t *up, const json_t *items,
 {
 	size_t i, w_actor = actor_width(items), w_sum, w_at;
 	const json_t *e;
-	char when[17], heading[96];
+	char when[SHORT_TIME_MAX], heading[96];
 
 	if (json_array_size(up)) {
 		puts("Upcoming");
@@ -568,7 +618,7 @@ void human_timeline(const json_t *up, const json_t *items,
 	}
 	puts("History");
 	time_heading("AT", heading, sizeof heading);
-	w_at = time_width(heading);
+	w_at = times_width(heading, items, "at");
 	/* TASK: the end of its id, as the task table shows it */
 	w_sum = table_width - (w_at + 2) - (w_actor + 2) - (8 + 2);
 	put_cell(heading, w_at, false);
@@ -597,10 +647,10 @@ void human_notifications(const json_t *items, const char *next)
 {
 	size_t i, w_id = 2, w_by = 2, w_at, used, w_title;
 	const json_t *n;
-	char id[24], when[17], task[9], heading[96];
+	char id[24], when[SHORT_TIME_MAX], task[9], heading[96];
 
 	time_heading("AT", heading, sizeof heading);
-	w_at = time_width(heading);
+	w_at = times_width(heading, items, "at");
 
 	json_array_foreach(items, i, n) {
 		w_id = max_size(w_id, (size_t)snprintf(id, sizeof id,
@@ -758,7 +808,7 @@ void human_history(const json_t *events)
 {
 	size_t i, w_seq = 3, w_at, w_actor = actor_width(events), w_what;
 	const json_t *e;
-	char heading[96], when[17], seq[24];
+	char heading[96], when[SHORT_TIME_MAX], seq[24];
 
 	json_array_foreach(events, i, e)
 		w_seq = max_size(w_seq,
@@ -768,7 +818,7 @@ void human_history(const json_t *events)
 							  json_object_get(
 								  e, "seq"))));
 	time_heading("AT", heading, sizeof heading);
-	w_at = time_width(heading);
+	w_at = times_width(heading, events, "at");
 	w_what = title_width(w_seq + 2 + w_at + 2 + w_actor + 2);
 	printf("%*s  ", (int)w_seq, "SEQ");
 	put_cell(heading, w_at, false);

@@ -2637,6 +2637,20 @@ static enum opt find_option(const char *name, size_t len)
 	return O__COUNT;
 }
 
+/* Is word an option this program knows ("--json", "--due=x", "-h")?
+ * Such a word after an option that takes a value is a missing value,
+ * not the value: "--assignee --json" must not swallow --json. */
+static bool names_option(const char *word)
+{
+	if (!strcmp(word, "-h") || !strcmp(word, "--"))
+		return true;
+	if (strncmp(word, "--", 2))
+		return false;
+	const char *eq = strchr(word + 2, '=');
+	size_t len = eq ? (size_t)(eq - word - 2) : strlen(word + 2);
+	return find_option(word + 2, len) != O__COUNT;
+}
+
 /* Parse argv into c.  Returns 0, a negative code (c->err set), or
  * 1 when usage was printed and the exit status is in *status. */
 static int parse_args(struct cli *c, int argc, char **argv, int *status)
@@ -2682,8 +2696,14 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			if (optdefs[o].has_value) {
 				if (eq)
 					value = eq + 1;
-				else if (i + 1 < argc)
+				else if (i + 1 < argc &&
+					 !names_option(argv[i + 1]))
 					value = argv[++i];
+				else if (i + 1 < argc)
+					return usage_error(c, shown,
+							   "requires a value (the next word, '%.40s', is an option; "
+							   "write %s=VALUE for a value that begins with --)",
+							   argv[i + 1], shown);
 				else
 					return usage_error(c, shown,
 							   "requires a value");
@@ -3041,7 +3061,7 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	set_table_width();
-	/* --version, alone or with --json: {"version":"0.3.15"} */
+	/* --version, alone or with --json: {"version":"0.3.16"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
 			    ((!strcmp(argv[1], "--version") &&
