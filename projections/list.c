@@ -16,6 +16,9 @@
  *   'K'  kind: status, task type     dimval (status * 10 + type index) *
  *        and entity type             4 + entity type index (200 values);
  *                                    every task that is not deleted
+ *   'G'  tag and status              dimval tl_list_tag(hash of the tag,
+ *                                    status), one per tag of the task;
+ *                                    every task not deleted (version 8)
  *
  * and the record dimension R (tl_list_hash("type:id"), sorts d and c),
  * which the `timeline` view keeps in its own databases (list.h).
@@ -33,14 +36,16 @@
  *   'u'  updated   ~tl_key_time(updated_at), tiebreak ~created_seq
  *
  * Invariant: a task that is not deleted has exactly the entries of
- * task_entries() for its current state, and no other key names it.  Every
- * key is unique because created_seq is.  Newest-first sorts use
+ * task_keys() for its current state, and no other key names it.  Every
+ * key is unique because created_seq is (G's keys of two tags whose
+ * dimvals are equal are one key, made once).  Newest-first sorts use
  * complemented values so that new tasks go to the front of their ranges:
  * appends cluster on few pages (see spec/LIMITS.md).  The due sorts are
  * what lands at random places: S's and M's here, and R's in the
  * timeline's databases, and K's (one more random page per event that
  * moves a task's due key, the price of type and entity type filters whose
- * pages do not grow with the tasks of other kinds).  An updated key moves
+ * pages do not grow with the tasks of other kinds), and G's, one per tag
+ * (the price of a tag filter that reads its own ranges).  An updated key moves
  * with every event of its task, from a random place to the front of its
  * range: a random delete per event for each dimension keeping "u".
  *
@@ -62,8 +67,8 @@
 
 #include "list.h"
 
-#define VIEW_VERSION 7
-#define KEYS_MAX 9 /* 3 dims x 3 sorts */
+#define VIEW_VERSION 8
+#define KEYS_MAX (9 + 3 * TL_LIST_TAGS_MAX) /* 3 dims x 3 sorts, and G's */
 #define COVER_MAX 1024 /* documents up to this size go into M's due range */
 
 static const struct dim_sorts {
@@ -73,6 +78,7 @@ static const struct dim_sorts {
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" }, /* "d" covered */
 	{ TL_DIM_KIND, "dcu" }, /* "u" since version 7 */
+	{ TL_DIM_TAG, "dcu" }, /* since version 8; one dimval per tag */
 };
 #define N_DIMS (sizeof dim_sorts / sizeof dim_sorts[0])
 
@@ -197,6 +203,28 @@ static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 	return false;
 }
 
+/* Put the keys of dimension i (of dim_sorts) with dimval dv, unless
+ * another of the task's values had the same dimval (two tags whose
+ * hashes share all but their low bits: one key serves both). */
+static size_t dim_keys(const tl_task *t, size_t i, uint64_t dv,
+		       uint8_t keys[][TL_LIST_KEY_LEN], size_t n,
+		       size_t first)
+{
+	uint8_t prefix[TL_LIST_PREFIX_LEN];
+	const char *sorts = dim_sorts[i].sorts;
+
+	tl_list_prefix(prefix, dim_sorts[i].dim, dv, sorts[0]);
+	for (size_t j = first; j < n; j++)
+		if (!memcmp(keys[j], prefix, TL_LIST_PREFIX_LEN))
+			return n;
+	for (const char *s = sorts; *s; s++) {
+		uint64_t sv, tb;
+		tl_list_sortval(t, *s, &sv, &tb);
+		tl_list_key(keys[n++], dim_sorts[i].dim, dv, *s, sv, tb);
+	}
+	return n;
+}
+
 void tl_list_value(uint8_t v[TL_LIST_VAL_LEN], const tl_task *t)
 {
 	memcpy(v, t->id, 16);
@@ -227,13 +255,18 @@ static size_t task_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN])
 	if (!t || t->deleted)
 		return 0;
 	for (size_t i = 0; i < N_DIMS; i++) {
-		uint64_t dv, sv, tb;
-		if (!task_dimval(t, dim_sorts[i].dim, &dv))
-			continue;
-		for (const char *s = dim_sorts[i].sorts; *s; s++) {
-			tl_list_sortval(t, *s, &sv, &tb);
-			tl_list_key(keys[n++], dim_sorts[i].dim, dv, *s, sv,
-				    tb);
+		uint64_t dv;
+		if (dim_sorts[i].dim == TL_DIM_TAG) {
+			size_t first = n;
+			for (size_t j = 0; j < t->tags_len && j < TL_LIST_TAGS_MAX;
+			     j++)
+				n = dim_keys(t, i,
+					     tl_list_tag(tl_list_hash(tl_s(
+								 t->tags[j])),
+							 t->status),
+					     keys, n, first);
+		} else if (task_dimval(t, dim_sorts[i].dim, &dv)) {
+			n = dim_keys(t, i, dv, keys, n, n);
 		}
 	}
 	return n;

@@ -15,7 +15,8 @@
  * M's due range ("covered") the task's stored document follows (unless
  * over 1 KiB): those listings read no document by id.
  *
- * A task has at most one key per (dim, sort): one value per dimension.
+ * A task has at most one key per (dim, sort) in S, M and K, and one per
+ * tag and sort in G.
  * See docs/format.md, "View `tasks`", for the dimensions and sorts.
  */
 #ifndef TL_LIST_H
@@ -33,9 +34,13 @@
 #define TL_LIST_NO_DUE UINT64_MAX /* sortval of a task without a due date */
 #define TL_LIST_TYPES 10   /* entries of tl_type_tokens */
 #define TL_LIST_ENTITIES 4 /* entries of tl_entity_tokens */
+#define TL_LIST_TAGS_MAX 64 /* tags of a task in G: the most a task has
+			       (the engine's limit, which commands and
+			       import --events enforce) */
 
 /* Dimensions.  M and R hold active (todo, in_progress, on_hold) tasks
- * only; S and K hold every task that is not deleted.  K's values are a
+ * only; S, K and G hold every task that is not deleted (G a task with
+ * tags, under each of them and its status, since version 8).  K's values are a
  * status and a kind (task type and entity type), so that a filter on
  * types lists the tasks of the statuses asked for from their own ranges.
  * (Version 2 had E, entity type, and T, task type, with 4 keys per active
@@ -61,6 +66,7 @@ enum {
 	TL_DIM_STATUS = 'S',   /* status index */
 	TL_DIM_ASSIGNEE = 'M', /* tl_list_hash(member id), "" = unassigned */
 	TL_DIM_KIND = 'K',     /* tl_list_kind(status, type, entity type) */
+	TL_DIM_TAG = 'G',      /* tl_list_tag(tag, status), one per tag */
 	TL_DIM_RECORD = 'R'    /* tl_list_hash("type:id"), in `timeline` */
 };
 
@@ -104,6 +110,12 @@ static inline uint64_t tl_list_kind(int status, int type, int link_type)
 
 /* The dimval of a hashed value (member id; "" for unassigned). */
 uint64_t tl_list_hash(tl_slice s);
+/* The dimval in G of a tag and a status: the tag's hash with its low
+ * three bits the status index. */
+static inline uint64_t tl_list_tag(uint64_t tag_hash, int status)
+{
+	return (tag_hash & ~(uint64_t)7) | (uint64_t)status;
+}
 /* The dimval of record "TYPE:ID" (type an index of tl_entity_tokens). */
 uint64_t tl_list_record_hash(int link_type, tl_slice id);
 

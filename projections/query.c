@@ -12,10 +12,12 @@
  * page is full.
  *
  * The leading dimension, most selective first: record R, assignee M,
- * kind K (the statuses, task types and entity types asked for, one range
- * per combination, when a type or entity type filter leaves at most
- * KIND_RANGES_MAX of them), else status S (the given statuses, or the
- * three active ones).  R and M lead only when every status asked for is
+ * tag G (one range per tag and status asked for, when that makes at most
+ * TAG_RANGES_MAX; a task with two of the tags is in two ranges at the
+ * same position, and listed once), kind K (the statuses, task types and
+ * entity types asked for, one range per combination, when a type or
+ * entity type filter leaves at most KIND_RANGES_MAX of them), else
+ * status S (the given statuses, or the three active ones).  R and M lead only when every status asked for is
  * active (they hold active tasks only).  Each index value carries the
  * task's due, status, type and link type, so candidates failing those
  * filters are rejected without their documents.  With the due sort, a
@@ -51,6 +53,8 @@
 #define KIND_RANGES_MAX 40 /* K leads for up to this many (status, type,
 			      entity) ranges: among the active statuses 3
 			      types, or 1 entity type */
+#define TAG_RANGES_MAX 40 /* G leads for up to this many (tag, status)
+			      ranges: 13 tags among the active statuses */
 #define MAX_TAGS 64    /* --tag values of one query, OR-combined */
 #define TAG_MAX 64     /* bytes of a tag, as a task's */
 #define MAX_SEARCHES 8 /* --search values of one query, OR-combined */
@@ -559,11 +563,29 @@ static size_t kind_ranges(const plan *p)
 	return n;
 }
 
+/* Whether G's ranges of a tag hold tasks of this status that the status
+ * filter (without one: the active statuses) lets pass. */
+static bool tag_status_wanted(const plan *p, int status)
+{
+	return p->statuses_given ? p->status[status]
+				 : tl_list_status_active(status);
+}
+
+/* The number of G ranges the filters leave: one per tag and status. */
+static size_t tag_ranges(const plan *p)
+{
+	size_t n = 0;
+	for (int s = 0; s < N_STATUSES; s++)
+		n += tag_status_wanted(p, s);
+	return n * p->tags_len;
+}
+
 /* Step 3a: the leading dimension and its ranges.  Dimensions in order of
- * preference: the record (a few tasks), the assignees, the kinds (status,
- * type and entity type) when a type or entity type filter leaves at most
- * KIND_RANGES_MAX of their 200 ranges, else the statuses, which hold
- * every task and keep every sort. */
+ * preference: the record (a few tasks), the assignees, the tags (with
+ * the statuses asked for) when they make at most TAG_RANGES_MAX ranges,
+ * the kinds (status, type and entity type) when a type or entity type
+ * filter leaves at most KIND_RANGES_MAX of their 200 ranges, else the
+ * statuses, which hold every task and keep every sort. */
 static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
 	size_t cap = p->assignees_len > KIND_RANGES_MAX ? p->assignees_len
@@ -585,6 +607,15 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		p->dim = TL_DIM_ASSIGNEE;
 		for (size_t i = 0; i < p->assignees_len; i++)
 			add_dimval(p, tl_list_hash(p->assignees[i]));
+	} else if (p->tags_len && tag_ranges(p) <= TAG_RANGES_MAX &&
+		   tl_list_has_sort(TL_DIM_TAG, s)) {
+		p->dim = TL_DIM_TAG;
+		for (size_t i = 0; i < p->tags_len; i++) {
+			uint64_t h = tl_list_hash(p->tags[i]);
+			for (int st = 0; st < N_STATUSES; st++)
+				if (tag_status_wanted(p, st))
+					add_dimval(p, tl_list_tag(h, st));
+		}
 	} else if ((p->types_given || p->entities_given) &&
 		   kind_ranges(p) <= KIND_RANGES_MAX &&
 		   tl_list_has_sort(TL_DIM_KIND, s)) {
@@ -1005,8 +1036,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	size_t budget = p->limit > 64 ? p->limit : 64;
 	bool fast = fast_plan(p), exact = facets_exact(p);
 	fold_buf fb[2] = { { NULL, 0 }, { NULL, 0 } }; /* title, notes */
-	uint64_t last_sv = 0, last_tb = 0;
-	bool more = false;
+	uint64_t last_sv = 0, last_tb = 0, seen_sv = 0, seen_tb = 0;
+	bool more = false, seen = false;
 	int mrc = 0, rc = 0;
 
 	next_cursor[0] = 0;
@@ -1048,6 +1079,15 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	for (range *m; !mrc && !rc && (m = range_min(g, n));) {
 		MDB_val doc;
 		cand c;
+		/* The same position twice is the same task (tiebreaks are
+		 * unique per task) in two ranges: under two of its tags. */
+		if (seen && m->sv == seen_sv && m->tb == seen_tb) {
+			mrc = range_next(m, p);
+			continue;
+		}
+		seen = true;
+		seen_sv = m->sv;
+		seen_tb = m->tb;
 		if (!facets_match(p, &m->f)) {
 			if (returned == p->limit && ++extra >= budget) {
 				more = true; /* stop looking: the next page will */
