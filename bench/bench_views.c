@@ -503,6 +503,9 @@ static const char *const sq_schema[] = {
 	"CREATE TABLE notifications(member TEXT NOT NULL, seq INTEGER NOT NULL, "
 	"task BLOB NOT NULL, read INTEGER NOT NULL, at INTEGER NOT NULL, "
 	"by TEXT NOT NULL)",
+	/* what `task list --tag` reads (tasklog's dimension G) */
+	"CREATE TABLE task_tags(tag TEXT NOT NULL, task BLOB NOT NULL, "
+	"PRIMARY KEY(tag, task)) WITHOUT ROWID",
 };
 
 /* The derived indexes: the "views" of SQLite. */
@@ -541,7 +544,7 @@ static const char *const sq_task_index[] = {
 typedef struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *begin, *commit, *ins_ev, *ins_task, *ins_tl, *ins_nt,
-		*upd_task, *list, *timeline, *upcoming;
+		*ins_tag, *upd_task, *list, *timeline, *upcoming;
 	uint64_t seq;
 	msgpack_sbuffer sb;
 } sq;
@@ -610,6 +613,8 @@ static void sq_open(sq *q, const char *dir, bool create, bool durable)
 	q->ins_tl = sq_prep(q->db, "INSERT INTO timeline(record, seq, at, "
 				   "actor, task, event, summary) "
 				   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	q->ins_tag = sq_prep(q->db, "INSERT INTO task_tags(tag, task) "
+				    "VALUES(?1, ?2)");
 	q->ins_nt = sq_prep(q->db, "INSERT INTO notifications(member, seq, "
 				   "task, read, at, by) "
 				   "VALUES(?1, ?2, ?3, 0, ?4, ?5)");
@@ -633,8 +638,8 @@ static void sq_open(sq *q, const char *dir, bool create, bool durable)
 static void sq_close(sq *q)
 {
 	sqlite3_stmt *all[] = { q->begin, q->commit, q->ins_ev, q->ins_task,
-				q->ins_tl, q->ins_nt, q->upd_task, q->list,
-				q->timeline, q->upcoming };
+				q->ins_tl, q->ins_nt, q->ins_tag, q->upd_task,
+				q->list, q->timeline, q->upcoming };
 	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
 		sqlite3_finalize(all[i]);
 	if (sqlite3_close(q->db) != SQLITE_OK)
@@ -804,6 +809,12 @@ static void sq_add(sq *q, const spec *s, int64_t now, uint8_t id_out[16])
 	sqlite3_bind_text(l, 7, summary, m, SQLITE_STATIC);
 	sq_done(q, l, "INSERT timeline");
 
+	if (s->tag >= 0) {
+		sqlite3_stmt *tg = q->ins_tag;
+		sqlite3_bind_text(tg, 1, tags[s->tag], -1, SQLITE_STATIC);
+		sqlite3_bind_blob(tg, 2, id, 16, SQLITE_STATIC);
+		sq_done(q, tg, "INSERT tag");
+	}
 	if (s->assignee >= 0) {
 		sqlite3_stmt *nt = q->ins_nt;
 		sqlite3_bind_text(nt, 1, members[s->assignee], -1,
@@ -985,6 +996,11 @@ static const char *const sq_rebuild_sql[] = {
 	"json_extract(data, '$.assignee') IS NOT NULL AND "
 	"json_extract(data, '$.assignee') <> actor ORDER BY seq",
 	SQ_NOTIF_INDEX,
+	/* the tags: those of task.created, as this benchmark tags tasks */
+	"DELETE FROM task_tags",
+	"INSERT INTO task_tags(tag, task) SELECT j.value, e.stream FROM "
+	"events e, json_each(e.data, '$.tags') j WHERE e.type = "
+	"'task.created' ORDER BY 1, 2",
 };
 
 static void sq_rebuild(sq *q)
@@ -1611,7 +1627,9 @@ static void report(FILE *f)
 		"created_seq, deleted, doc BLOB)` (`doc` = the msgpack task "
 		"document, 19 fields like tasklog's), "
 		"`timeline(record, seq, at, actor, task, event, summary)`, "
-		"`notifications(member, seq, task, read, at, by)`; indexes "
+		"`notifications(member, seq, task, read, at, by)`, "
+		"`task_tags(tag, task, PRIMARY KEY(tag, task)) WITHOUT ROWID` "
+		"(since 0.3.16, when tasklog indexed tags); indexes "
 		"`tasks(assignee, due_at IS NULL, due_at, created_seq) WHERE "
 		"status IN (active) AND deleted = 0`, `tasks(link_type, "
 		"link_id, due_at)`, `tasks(due_at)`, `tasks(status, due_at)`, "
@@ -1619,8 +1637,8 @@ static void report(FILE *f)
 		"`notifications(member, read, seq)`. Per `task.add` the "
 		"application makes a UUIDv7, the JSON event, the msgpack "
 		"document and the summary line, and runs INSERT event, INSERT "
-		"task, INSERT timeline row, and INSERT notification when "
-		"assigned (it gets the values pre-parsed and validates "
+		"task, INSERT timeline row, INSERT tag when tagged, and "
+		"INSERT notification when assigned (it gets the values pre-parsed and validates "
 		"nothing).\n"
 		"- **Preloads are not measured and run with durability off**: "
 		"tasklog with `TL_OPEN_NOSYNC`, SQLite with "
@@ -1923,9 +1941,10 @@ static void profile_notes(FILE *f)
 			"keys in `tasks` (S, M and K, the kind: status, type "
 			"and entity type, with three sorts each, M's due "
 			"entry with the task's document; K since view 6, its "
-			"updated sort since view 7; the "
+			"updated sort since view 7; and 3 more per tag, G since "
+			"view 8, a third of these tasks having one; the "
 			"created and updated sorts cluster at the front of their "
-			"ranges, the three due sorts land at random places), in "
+			"ranges, the due sorts (three, and G's) land at random places), in "
 			"`timeline` one history entry and the record's created-"
 			"order key under the record's hash, so on one page, and "
 			"its covered due entry in `due` (another page of the "
