@@ -28,8 +28,12 @@ static int check_member_state(tl_txn *t, const tl_event *ev,
 	if (!strcmp(m->id, TL_SYSTEM_USER))
 		rc = tl_err_set(&e, TL_EINVALID, "id",
 				"'%s' is the system user", TL_SYSTEM_USER);
+	else if ((added || tl_map_get(src, "name")) && !m->name[0])
+		rc = tl_err_set(&e, TL_EINVALID, "name", "must not be empty");
 	else if (added || tl_map_get(src, "name"))
-		rc = tl_check_text(tl_s(m->name), "name", 1, TL_NAME_MAX,
+		/* a name of spaces alone, which releases before 0.3.11
+		 * took, is taken */
+		rc = tl_check_text(tl_s(m->name), "name", 0, TL_NAME_MAX,
 				   false, &e);
 	if (!rc && role && !tl_obj_is_str(role, "admin") &&
 	    !tl_obj_is_str(role, "member"))

@@ -68,7 +68,8 @@
 #include "list.h"
 
 #define VIEW_VERSION 8
-#define KEYS_MAX (9 + 3 * TL_LIST_TAGS_MAX) /* 3 dims x 3 sorts, and G's */
+#define KEYS_FIXED 9 /* S, M and K x 3 sorts */
+#define KEYS_MAX (KEYS_FIXED + 3 * TL_LIST_TAGS_MAX) /* and G's, on the stack */
 #define COVER_MAX 1024 /* documents up to this size go into M's due range */
 
 static const struct dim_sorts {
@@ -258,8 +259,7 @@ static size_t task_keys(const tl_task *t, uint8_t keys[][TL_LIST_KEY_LEN])
 		uint64_t dv;
 		if (dim_sorts[i].dim == TL_DIM_TAG) {
 			size_t first = n;
-			for (size_t j = 0; j < t->tags_len && j < TL_LIST_TAGS_MAX;
-			     j++)
+			for (size_t j = 0; j < t->tags_len; j++)
 				n = dim_keys(t, i,
 					     tl_list_tag(tl_list_hash(tl_s(
 								 t->tags[j])),
@@ -384,23 +384,62 @@ static bool covered(const uint8_t *key)
  * event that changes only notes or tags writes only the 'u' keys (they
  * move with every event, as updated_at does) and the covered entry,
  * whose document changed. */
+typedef uint8_t list_key[TL_LIST_KEY_LEN];
+
+/* Room for the keys of t: stack (KEYS_MAX keys) when they fit, as they
+ * do for every task a command makes (at most TL_LIST_TAGS_MAX tags), else
+ * malloc'd: a release before 0.3.6 took more tags, and their tasks are
+ * indexed under every one.  NULL when out of memory. */
+static list_key *keys_room(const tl_task *t, list_key *stack)
+{
+	size_t need = KEYS_FIXED + 3 * (t ? t->tags_len : 0);
+	return need <= KEYS_MAX ? stack : malloc(need * sizeof(list_key));
+}
+
+static int keys_nomem(tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "view tasks: out of memory");
+}
+
 static int apply(const tl_view_ctx *vc, const tl_event *ev,
 		 const tl_task *before, const tl_task *after, tl_err *err)
 {
-	uint8_t old[KEYS_MAX][TL_LIST_KEY_LEN], cur[KEYS_MAX][TL_LIST_KEY_LEN];
+	list_key so[KEYS_MAX], sc[KEYS_MAX];
+	list_key *old, *cur;
+	int rc;
 
 	(void)ev;
 	if (!before && !after)
 		return 0; /* not a task event */
-	return tl_list_update(vc, 0, before, old, task_keys(before, old),
-			      after, cur, task_keys(after, cur), covered, err);
+	old = keys_room(before, so);
+	cur = keys_room(after, sc);
+	if (!old || !cur)
+		rc = keys_nomem(err);
+	else
+		rc = tl_list_update(vc, 0, before, old, task_keys(before, old),
+				    after, cur, task_keys(after, cur),
+				    covered, err);
+	if (old != so)
+		free(old);
+	if (cur != sc)
+		free(cur);
+	return rc;
 }
 
 /* The entries of a task's current state: what a rebuild loads. */
 static int load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 {
-	uint8_t keys[KEYS_MAX][TL_LIST_KEY_LEN];
-	return tl_list_load(vc, 0, t, keys, task_keys(t, keys), covered, err);
+	list_key stack[KEYS_MAX];
+	list_key *keys = keys_room(t, stack);
+	int rc;
+
+	if (!keys)
+		return keys_nomem(err);
+	rc = tl_list_load(vc, 0, t, keys, task_keys(t, keys), covered, err);
+	if (keys != stack)
+		free(keys);
+	return rc;
 }
 
 static const char *const dbs[] = { "idx" };

@@ -34,9 +34,9 @@
 #define TL_LIST_NO_DUE UINT64_MAX /* sortval of a task without a due date */
 #define TL_LIST_TYPES 10   /* entries of tl_type_tokens */
 #define TL_LIST_ENTITIES 4 /* entries of tl_entity_tokens */
-#define TL_LIST_TAGS_MAX 64 /* tags of a task in G: the most a task has
-			       (the engine's limit, which commands and
-			       import --events enforce) */
+#define TL_LIST_TAGS_MAX 64 /* tags of a task that commands make (the
+			       engine's limit; a release before 0.3.6 took
+			       more, and G holds every one) */
 
 /* Dimensions.  M and R hold active (todo, in_progress, on_hold) tasks
  * only; S, K and G hold every task that is not deleted (G a task with

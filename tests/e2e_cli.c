@@ -2221,7 +2221,6 @@ Test(cli, an_option_is_not_taken_for_the_value_before_it)
 	       "lead:1", "--assignee", "--json");
 	REJECT(1, "--title", "task", "update", id, "--title", "--no-due");
 	REJECT(1, "--title", "task", "update", id, "--title", "--due=+1d");
-	REJECT(1, "--title", "task", "update", id, "--title", "-h");
 	OK(&r, "task", "update", id, "--title=--json");
 	cr_assert_str_eq(tu_str(r.json, "title"), "--json");
 	tu_run_release(&r);
@@ -2230,6 +2229,12 @@ Test(cli, an_option_is_not_taken_for_the_value_before_it)
 	tu_run_release(&r);
 	OK(&r, "task", "update", id, "--title", "-x");
 	cr_assert_str_eq(tu_str(r.json, "title"), "-x");
+	tu_run_release(&r);
+	OK(&r, "task", "update", id, "--title", "-h");
+	cr_assert_str_eq(tu_str(r.json, "title"), "-h");
+	tu_run_release(&r);
+	OK(&r, "task", "update", id, "--title", "--");
+	cr_assert_str_eq(tu_str(r.json, "title"), "--");
 	tu_run_release(&r);
 	/* without --json anywhere the error is for people, one line */
 	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--db", ws, "task",

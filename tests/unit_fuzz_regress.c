@@ -664,6 +664,19 @@ Test(fuzz_regress, import_refuses_a_member_no_command_makes)
 				    2, &err),
 		     TL_EINVALID, "%s", err.message);
 	cr_assert_str_eq(err.field, "name");
+	/* a name of spaces alone, which releases before 0.3.11 took: taken */
+	{
+		char dir[] = "/tmp/tl-fuzzreg8-XXXXXX";
+		tl_db *db = open_ws(dir);
+		patched x;
+		patch(&x, "\xad" "Alice Example", "\xad" "             ", 14, 2);
+		cr_assert_eq(tl_log_import(db, x.recs, x.lens, 3, &err), 0,
+			     "%s", err.message);
+		cr_assert_eq(head(db), 3);
+		free(x.p);
+		free(x.r.buf);
+		rm_ws(db, dir);
+	}
 	cr_assert_eq(import_patched("\xa6member", "\xa6mentor", 2, &err),
 		     TL_EINVALID, "%s", err.message);
 	cr_assert_str_eq(err.field, "role");
@@ -758,4 +771,175 @@ Test(fuzz_regress, import_refuses_taking_the_last_admin)
 		free(r.p[i]);
 	rm_ws(b, dst);
 	rm_ws(a, src);
+}
+
+/* A copy of task.tagged record `src` (of the tag "t63") as the next
+ * event after `prev`: tag `tag` (3 bytes), seq, version, its id's last
+ * digit changed, rehashed.  malloc'd, *len its length. */
+static uint8_t *next_tagged(const uint8_t *src, size_t n, const uint8_t *prev,
+			    size_t prev_len, const char *tag, uint8_t seq,
+			    uint8_t version, int k)
+{
+	uint8_t *p = malloc(n);
+	cr_assert(p);
+	memcpy(p, src, n);
+	p[find(p, n, "\xa3t63", 4) + 1 + 2] = (uint8_t)tag[2];
+	p[find(p, n, "\xa3seq", 4) + 4] = seq;
+	p[find(p, n, "\xa7version", 8) + 8] = version;
+	/* the k-th hex digit that is not the original id's last one */
+	uint8_t *last = p + find(p, n, "\xa2id\xd9\x24", 5) + 5 + 35;
+	const char *hex = "0123456789abcdef";
+	for (const char *h = hex; *h; h++)
+		if ((uint8_t)*h != *last && k-- == 0) {
+			*last = (uint8_t)*h;
+			break;
+		}
+	rehash(p, n, prev, prev_len);
+	return p;
+}
+
+static int count_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)doc;
+	(void)len;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/*
+ * A release before 0.3.6 took more than 64 tags on a task; `tasks` view
+ * 8 (the tag dimension G) first kept the keys of 64 of them, so a task
+ * of such a workspace upgraded in place was not listed under its 65th
+ * tag (found by a review).  Here the log and the task's state get two
+ * more tags by hand, as that release wrote them; the open rebuilds the
+ * views (a rebuild's load), then a command on the task applies its
+ * change (an append's apply): the task is listed under every tag, and
+ * verify is clean.
+ */
+Test(fuzz_regress, a_task_with_more_than_64_tags_is_listed_under_each)
+{
+	char dir[] = "/tmp/tl-fuzzreg9-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin", .now_ms = 1767225600000 };
+	tl_init_opts io = { .now_ms = 1767225600000 };
+	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	char names[64][4];
+	tl_slice tg[64];
+	for (int i = 0; i < 64; i++) {
+		snprintf(names[i], sizeof names[i], "t%02d", i);
+		tg[i] = tl_s(names[i]);
+	}
+	tl_cmd c[3] = {
+		{ .kind = TL_TASK_ADD, .title = tl_s("many"),
+		  .link = tl_s("lead:1"), .type = tl_s("call"), .tags = tg,
+		  .tags_len = 64 },
+		{ .kind = TL_TASK_UNTAG, .tags = &tg[63], .tags_len = 1 },
+		{ .kind = TL_TASK_TAG, .tags = &tg[63], .tags_len = 1 },
+	};
+	tl_result res;
+	tl_task t;
+	char id[37];
+	cr_assert_eq(tl_exec(db, &ctx, &c[0], 1, &res, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_task_decode(res.doc, res.doc_len, &t), 0);
+	tl_uuid_format(t.id, id);
+	uint8_t tid[16];
+	memcpy(tid, t.id, 16);
+	tl_task_release(&t);
+	tl_result_release(&res);
+	for (int i = 1; i < 3; i++) {
+		c[i].id = tl_s(id);
+		cr_assert_eq(tl_exec(db, &ctx, &c[i], 1, &res, &err), 0, "%s",
+			     err.message);
+		tl_result_release(&res);
+	}
+	struct kept r = { .n = 0 };
+	cr_assert_eq(tl_log_read(db, &ctx, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &r, &err), 0, "%s", err.message);
+	cr_assert_eq(r.n, 5, "init, admin, created, untagged, tagged");
+	tl_db_close(db);
+
+	/* seqs 6 and 7, the task's versions 4 and 5: tags t64 and t65 */
+	size_t n = r.len[4];
+	uint8_t *e6 = next_tagged(r.p[4], n, r.p[4], n, "t64", 6, 4, 0);
+	uint8_t *e7 = next_tagged(r.p[4], n, e6, n, "t65", 7, 5, 1);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi ev, st, tk;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
+	cr_assert_eq(mdb_env_set_mapsize(env, 64 << 20), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "events", 0, &ev), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "streams", MDB_DUPSORT | MDB_DUPFIXED,
+				  &st), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "tasks", 0, &tk), 0);
+	const uint8_t *recs[2] = { e6, e7 };
+	for (int i = 0; i < 2; i++) {
+		uint8_t kb[8], sk[17], sv[12];
+		tl_put_be64(kb, 6 + i);
+		MDB_val k = { 8, kb }, v = { n, (void *)recs[i] };
+		cr_assert_eq(mdb_put(txn, ev, &k, &v, MDB_APPEND), 0);
+		sk[0] = 'T';
+		memcpy(sk + 1, tid, 16);
+		tl_put_be32(sv, 4 + i);
+		tl_put_be64(sv + 4, 6 + i);
+		MDB_val skv = { 17, sk }, svv = { 12, sv };
+		cr_assert_eq(mdb_put(txn, st, &skv, &svv, 0), 0);
+	}
+	/* the task's state: its tags array (array 16) two longer, with
+	 * t64 and t65 after t63, and its version 5 */
+	MDB_val k = { 16, tid }, v;
+	cr_assert_eq(mdb_get(txn, tk, &k, &v), 0);
+	uint8_t doc[4096];
+	size_t dl = v.mv_size;
+	cr_assert_lt(dl + 8, sizeof doc);
+	memcpy(doc, v.mv_data, dl);
+	size_t a = find(doc, dl, "\xa4tags\xdc\x00\x40", 8);
+	doc[a + 7] = 0x42;
+	size_t end = find(doc, dl, "\xa3t63", 4) + 4;
+	memmove(doc + end + 8, doc + end, dl - end);
+	memcpy(doc + end, "\xa3t64\xa3t65", 8);
+	dl += 8;
+	doc[find(doc, dl, "\xa7version", 8) + 8] = 5;
+	v = (MDB_val){ dl, doc };
+	cr_assert_eq(mdb_put(txn, tk, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	/* the open rebuilds the views the events were appended without */
+	tl_open_opts o = { .flags = TL_OPEN_NOSYNC };
+	o.views = tl_views_all(&o.views_len);
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	static const char *const want[] = { "t00", "t63", "t64", "t65" };
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < 4; i++) {
+			tl_slice q1 = tl_s(want[i]);
+			tl_list_query q = { .tags = &q1, .tags_len = 1 };
+			char next[TL_CURSOR_MAX];
+			size_t found = 0;
+			cr_assert_eq(tl_task_list(db, &ctx, &q, count_doc, &found,
+						  next, &err),
+				     0, "%s", err.message);
+			cr_assert_eq(found, 1, "round %d: tag %s", round,
+				     want[i]);
+		}
+		/* an append's apply on the task: its keys, 66 tags' worth,
+		 * rewritten (a due date changes every value) */
+		tl_cmd u = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+			     .due = tl_s(round ? "2026-03-04T10:00:00Z"
+					       : "2026-03-03T10:00:00Z") };
+		cr_assert_eq(tl_exec(db, &ctx, &u, 1, &res, &err), 0, "%s",
+			     err.message);
+		tl_result_release(&res);
+	}
+	cr_assert_eq(tl_verify(db, &ctx, problem, NULL, &err), 0, "%s",
+		     err.message);
+	free(e6);
+	free(e7);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.p[i]);
+	rm_ws(db, dir);
 }

@@ -2637,14 +2637,13 @@ static enum opt find_option(const char *name, size_t len)
 	return O__COUNT;
 }
 
-/* Is word an option this program knows ("--json", "--due=x", "-h")?
- * Such a word after an option that takes a value is a missing value,
- * not the value: "--assignee --json" must not swallow --json. */
+/* Is word a long option this program knows ("--json", "--due=x")?  Such
+ * a word after an option that takes a value is a missing value, not the
+ * value: "--assignee --json" must not swallow --json.  Other words are
+ * values, "-h", "--" and "-5" too. */
 static bool names_option(const char *word)
 {
-	if (!strcmp(word, "-h") || !strcmp(word, "--"))
-		return true;
-	if (strncmp(word, "--", 2))
+	if (strncmp(word, "--", 2) || !word[2])
 		return false;
 	const char *eq = strchr(word + 2, '=');
 	size_t len = eq ? (size_t)(eq - word - 2) : strlen(word + 2);
