@@ -11,6 +11,16 @@
 
 #include "internal.h"
 
+/* An imported event whose state no command makes: e's field and message
+ * under the event's seq and type ("event 11 (task.tagged): tag ..."). */
+static int state_refused(const tl_event *ev, const tl_err *e, tl_err *err)
+{
+	char q[64];
+	return tl_err_set(err, TL_EINVALID, e->field, "event %llu (%s): %s %s",
+			  (unsigned long long)ev->seq,
+			  tl_quote(ev->type, q, sizeof q), e->field, e->message);
+}
+
 /* A member event must be one the member commands could have made: its
  * name as they check it, a role of "admin" or "member", not the system
  * user, and an admin with CRM access left (the first admin is added as
@@ -57,13 +67,7 @@ static int check_member_state(tl_txn *t, const tl_event *ev,
 					"access",
 					m->id);
 	}
-	if (!rc)
-		return 0;
-	char q[64];
-	return tl_err_set(err, TL_EINVALID, e.field,
-			  "event %llu (%s): %s %s",
-			  (unsigned long long)ev->seq,
-			  tl_quote(ev->type, q, sizeof q), e.field, e.message);
+	return rc ? state_refused(ev, &e, err) : 0;
 }
 
 static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
@@ -164,13 +168,7 @@ static int check_task_state(const tl_task *t, const tl_event *ev,
 	if (!rc && t->assignee && !tl_member_id_valid(tl_s(t->assignee)))
 		rc = tl_err_set(&e, TL_EINVALID, "assignee",
 				"is not a member id");
-	if (!rc)
-		return 0;
-	char q[64];
-	return tl_err_set(err, TL_EINVALID, e.field,
-			  "event %llu (%s): %s %s",
-			  (unsigned long long)ev->seq,
-			  tl_quote(ev->type, q, sizeof q), e.field, e.message);
+	return rc ? state_refused(ev, &e, err) : 0;
 }
 
 static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)

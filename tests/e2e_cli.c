@@ -2221,21 +2221,20 @@ Test(cli, an_option_is_not_taken_for_the_value_before_it)
 	       "lead:1", "--assignee", "--json");
 	REJECT(1, "--title", "task", "update", id, "--title", "--no-due");
 	REJECT(1, "--title", "task", "update", id, "--title", "--due=+1d");
-	OK(&r, "task", "update", id, "--title=--json");
-	cr_assert_str_eq(tu_str(r.json, "title"), "--json");
-	tu_run_release(&r);
-	OK(&r, "task", "update", id, "--title", "--- urgent -h");
-	cr_assert_str_eq(tu_str(r.json, "title"), "--- urgent -h");
-	tu_run_release(&r);
-	OK(&r, "task", "update", id, "--title", "-x");
-	cr_assert_str_eq(tu_str(r.json, "title"), "-x");
-	tu_run_release(&r);
-	OK(&r, "task", "update", id, "--title", "-h");
-	cr_assert_str_eq(tu_str(r.json, "title"), "-h");
-	tu_run_release(&r);
-	OK(&r, "task", "update", id, "--title", "--");
-	cr_assert_str_eq(tu_str(r.json, "title"), "--");
-	tu_run_release(&r);
+	/* the values: after "=", or words that name no long option */
+	static const char *const titles[][2] = {
+		{ "--title=--json", "--json" }, { "--- urgent -h", NULL },
+		{ "-x", NULL }, { "-h", NULL }, { "--", NULL },
+	};
+	for (size_t i = 0; i < sizeof titles / sizeof *titles; i++) {
+		const char *want = titles[i][1] ? titles[i][1] : titles[i][0];
+		if (titles[i][1])
+			OK(&r, "task", "update", id, titles[i][0]);
+		else
+			OK(&r, "task", "update", id, "--title", titles[i][0]);
+		cr_assert_str_eq(tu_str(r.json, "title"), want);
+		tu_run_release(&r);
+	}
 	/* without --json anywhere the error is for people, one line */
 	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--db", ws, "task",
 			     "list", "--assignee", "--sort", "due", NULL }), 0);
