@@ -214,9 +214,12 @@ int tl_record_parse(tl_slice s, const char *field, int *type, tl_slice *id,
 	char q[64];
 	bool link = !strcmp(field, "link");
 	const char *colon = s.p ? memchr(s.p, ':', s.len) : NULL;
-	if (!s.p || !s.len)
+	if (!s.p)
 		return tl_err_set(err, TL_EINVALID, field,
 				  "is required (TYPE:ID, e.g. lead:42)");
+	if (!s.len)
+		return tl_err_set(err, TL_EINVALID, field,
+				  "must not be empty (TYPE:ID, e.g. lead:42)");
 	if (!colon || colon == s.p)
 		return tl_err_set(err, TL_EINVALID, field,
 				  "'%s' is not TYPE:ID (e.g. lead:42)",

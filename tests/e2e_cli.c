@@ -1082,6 +1082,20 @@ Test(history, for_people_the_repeated_hour_has_its_offset)
 	cr_expect(strstr(r.out, "  2026-10-25 03:45  "), "%s", r.out);
 	cr_expect(strstr(r.out, "DUE (Europe/Berlin)  STATUS"), "%s", r.out);
 	tu_run_release(&r);
+	/* the widest row: the assignee column gives the offset its room */
+	DO("member", "add", "alice.example", "--name", "A");
+	DO("task", "add", "--title", "Renewal call for ACME", "--link",
+	   "lead:1", "--type", "follow_up", "--status", "in_progress",
+	   "--assignee", "alice.example", "--due", "2026-10-25T00:30:00Z");
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", ws, "--tz",
+					       "Europe/Berlin", "task", "list",
+					       NULL }),
+		     0);
+	cr_expect(strstr(r.out, "  2026-10-25 02:30 +02:00  In Progress  "),
+		  "%s", r.out);
+	tu_check_width(r.out);
+	tu_run_release(&r);
 	free(id);
 }
 
@@ -2221,6 +2235,20 @@ Test(cli, an_option_is_not_taken_for_the_value_before_it)
 	       "lead:1", "--assignee", "--json");
 	REJECT(1, "--title", "task", "update", id, "--title", "--no-due");
 	REJECT(1, "--title", "task", "update", id, "--title", "--due=+1d");
+	REJECT(1, "--title", "task", "update", id, "--title", "--version");
+	/* an argument that begins with - goes after --, and says so */
+	REJECT(1, "-5 off", "task", "tag", id, "-5 off");
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--db", ws, "task",
+			     "tag", id, "-5 off", NULL }), 0);
+	cr_assert_str_eq(r.err, "tasklog: -5 off: unknown option (write -- "
+				"before an argument that begins with -)\n");
+	tu_run_release(&r);
+	/* given empty is not "missing" */
+	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "--db", ws, "task",
+			     "list", "--record=", NULL }), 0);
+	cr_assert_str_eq(r.err, "tasklog: record: must not be empty (TYPE:ID, "
+				"e.g. lead:42)\n");
+	tu_run_release(&r);
 	/* the values: after "=", or words that name no long option */
 	static const char *const titles[][2] = {
 		{ "--title=--json", "--json" }, { "--- urgent -h", NULL },

@@ -500,9 +500,13 @@ static void task_table(const json_t *items, const char *next,
 		w_rec = max_size(w_rec,
 				 text_width(record_of(t, rec, sizeof rec)));
 	}
-	/* 12 columns in 80, up to a whole member id (64) in a wider table */
-	size_t most = ASSIGNEE_WIDTH_MAX + (table_width - TABLE_WIDTH);
+	/* 12 columns in 80, up to a whole member id (64) in a wider table;
+	 * less by what the due column takes past its usual width (its
+	 * offset in a repeated hour), but not under the heading's 8 */
+	size_t most = ASSIGNEE_WIDTH_MAX + (table_width - TABLE_WIDTH),
+	       wider = w_due - time_width(heading);
 	most = most > 64 ? 64 : most;
+	most = most > wider + 8 ? most - wider : 8;
 	if (w_who > most)
 		w_who = most;
 	used = (8 + 2) + (w_due + 2) + (w_status + 2) + (w_type + 2) +

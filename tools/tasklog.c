@@ -2645,6 +2645,8 @@ static bool names_option(const char *word)
 {
 	if (strncmp(word, "--", 2) || !word[2])
 		return false;
+	if (!strcmp(word, "--version"))
+		return true; /* not in optdefs: main() answers it */
 	const char *eq = strchr(word + 2, '=');
 	size_t len = eq ? (size_t)(eq - word - 2) : strlen(word + 2);
 	return find_option(word + 2, len) != O__COUNT;
@@ -2682,7 +2684,10 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				continue;
 			}
 			if (a[1] != '-')
-				return usage_error(c, a, "unknown option");
+				return usage_error(c, a,
+						   "unknown option (write -- "
+						   "before an argument that "
+						   "begins with -)");
 			name = a + 2;
 			eq = strchr(name, '=');
 			len = eq ? (size_t)(eq - name) : strlen(name);
