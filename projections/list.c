@@ -281,6 +281,12 @@ static bool key_in(const uint8_t *k, uint8_t set[][TL_LIST_KEY_LEN],
 	return false;
 }
 
+static int view_nomem(tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "view tasks: out of memory");
+}
+
 /* Put t's covered entry: the 28-byte value, then its document (doc, or
  * encoded here when the engine gave none) unless that is over COVER_MAX
  * bytes, when readers fetch it by id. */
@@ -297,8 +303,7 @@ static int put_cover(const tl_view_ctx *vc, size_t db, const uint8_t *key,
 		msgpack_sbuffer_init(&sb);
 		if (!tl_task_encode(t, &sb)) {
 			msgpack_sbuffer_destroy(&sb);
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "view tasks: out of memory");
+			return view_nomem(err);
 		}
 		doc = (const uint8_t *)sb.data;
 		doc_len = sb.size;
@@ -379,11 +384,6 @@ static bool covered(const uint8_t *key)
 	return key[0] == TL_DIM_ASSIGNEE && key[9] == TL_SORT_DUE;
 }
 
-/* Delete the keys of before that after lacks, put those after adds, and
- * rewrite all of them when the value changes (due, status, type): an
- * event that changes only notes or tags writes only the 'u' keys (they
- * move with every event, as updated_at does) and the covered entry,
- * whose document changed. */
 typedef uint8_t list_key[TL_LIST_KEY_LEN];
 
 /* Room for the keys of t: stack (KEYS_MAX keys) when they fit, as they
@@ -396,12 +396,11 @@ static list_key *keys_room(const tl_task *t, list_key *stack)
 	return need <= KEYS_MAX ? stack : malloc(need * sizeof(list_key));
 }
 
-static int keys_nomem(tl_err *err)
-{
-	return tl_err_set(err, TL_ESTORAGE, "storage",
-			  "view tasks: out of memory");
-}
-
+/* Delete the keys of before that after lacks, put those after adds, and
+ * rewrite all of them when the value changes (due, status, type): an
+ * event that changes only notes writes only the 'u' keys (they move with
+ * every event, as updated_at does) and the covered entry, whose document
+ * changed; a tag or an untag also puts or deletes that tag's G keys. */
 static int apply(const tl_view_ctx *vc, const tl_event *ev,
 		 const tl_task *before, const tl_task *after, tl_err *err)
 {
@@ -415,7 +414,7 @@ static int apply(const tl_view_ctx *vc, const tl_event *ev,
 	old = keys_room(before, so);
 	cur = keys_room(after, sc);
 	if (!old || !cur)
-		rc = keys_nomem(err);
+		rc = view_nomem(err);
 	else
 		rc = tl_list_update(vc, 0, before, old, task_keys(before, old),
 				    after, cur, task_keys(after, cur),
@@ -435,7 +434,7 @@ static int load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 	int rc;
 
 	if (!keys)
-		return keys_nomem(err);
+		return view_nomem(err);
 	rc = tl_list_load(vc, 0, t, keys, task_keys(t, keys), covered, err);
 	if (keys != stack)
 		free(keys);

@@ -17,8 +17,9 @@
  * same position, and listed once), kind K (the statuses, task types and
  * entity types asked for, one range per combination, when a type or
  * entity type filter leaves at most KIND_RANGES_MAX of them), else
- * status S (the given statuses, or the three active ones).  R and M lead only when every status asked for is
- * active (they hold active tasks only).  Each index value carries the
+ * status S (the given statuses, or the three active ones).  R and M lead
+ * only when every status asked for is active (they hold active tasks
+ * only).  Each index value carries the
  * task's due, status, type and link type, so candidates failing those
  * filters are rejected without their documents.  With the due sort, a
  * due filter with bounds becomes the bounds of every range: a page then
