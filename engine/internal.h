@@ -85,6 +85,7 @@ typedef struct tl_view_state {
 struct tl_db {
 	MDB_env *env;
 	MDB_dbi events, streams, tasks, idem, members, meta;
+	MDB_dbi main; /* LMDB's main database: the names, and tl.counts */
 	unsigned flags;
 	char dir[PATH_MAX];
 	const tl_view *const *views;
@@ -210,7 +211,7 @@ struct tl_txn {
 	MDB_txn *cur;        /* the transaction appends go to (maybe nested) */
 	uint64_t next_seq;   /* seq of the next event */
 	uint64_t first_seq;  /* next_seq when the txn began */
-	int64_t d_tasks, d_active; /* changes to meta "counts" at commit */
+	int64_t d_tasks, d_active; /* changes to the counts at commit */
 	uint8_t prev_hash[TL_HASH_LEN];
 	const uint8_t *after_doc; /* during tl_views_apply of a task event: */
 	size_t after_doc_len;     /* the document that will be stored */
@@ -469,14 +470,16 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 		       uint64_t max_seq, int64_t max_at, tl_task *t,
 		       msgpack_zone *zone, tl_err *err);
 
-/* Count a task's change into the txn's deltas of meta "counts" (tasks not
+/* Count a task's change into the txn's deltas of the counts (tasks not
  * deleted, and of those the active ones).  before: NULL for creation. */
 void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after);
-/* Read meta "counts"; false when absent (a workspace from before them). */
+/* The counts as of the log's head; false when none are stored for it (a
+ * workspace from before them, or a new one: count with tl_counts_scan). */
 bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active);
-/* Store the counts (an LMDB code). */
-int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active);
+/* Store the counts as of the log up to seq at (an LMDB code). */
+int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active,
+		  uint64_t at);
 /* Count by scanning the tasks db. */
 int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active, tl_err *err);

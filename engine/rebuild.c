@@ -1099,7 +1099,8 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 				active += tl_status_active(t->status);
 			}
 		}
-		if ((rc = tl_counts_put(db, txn, tasks, active)))
+		if ((rc = tl_counts_put(db, txn, tasks, active,
+					r.next - 1)))
 			rc = tl_mdb_err(err, rc, "store counts");
 	}
 	if (rc)

@@ -29,6 +29,9 @@
  *   meta     "format" -> u32 BE; "tz", "week_start", "admin" -> text;
  *            "view:NAME" -> version u32 BE + generation u32 BE.
  *
+ * and in LMDB's main database, beside the names of these, the plain key
+ * "tl.counts" (since 0.3.16; "task counts" below).
+ *
  * Invariants: events is the only source of truth; every other database is
  * a fold of it written in the same transaction as the event.  A full map
  * aborts the whole transaction, grows the map and reruns (tl_exec).
@@ -171,8 +174,9 @@ static int open_dbis_as(tl_db *db, bool rdonly, tl_err *err)
 			if (!fresh)
 				return tl_err_set(err, TL_ESTORAGE, "storage",
 						  "open database '%s': the "
-						  "main database lists %zu "
-						  "databases but not this one "
+						  "main database holds %zu "
+						  "entries but not this "
+						  "database "
 						  "(the data file is damaged: "
 						  "copy data.mdb as it is for "
 						  "evidence, and restore it "
@@ -187,6 +191,10 @@ static int open_dbis_as(tl_db *db, bool rdonly, tl_err *err)
 			mdb_txn_abort(txn);
 			return tl_mdb_err(err, rc, "open database");
 		}
+	}
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &db->main))) {
+		mdb_txn_abort(txn);
+		return tl_mdb_err(err, rc, "open database");
 	}
 	rc = mdb_txn_commit(txn);
 	return rc ? tl_mdb_err(err, rc, "commit") : 0;
@@ -667,8 +675,15 @@ void tl_txn_abort(tl_txn *t)
 }
 
 /* ---- task counts ------------------------------------------------------
- * meta "counts" = tasks not deleted (u64 BE) + of those active (u64 BE),
- * kept by every write txn from its deltas so that stats need no scan. */
+ * "tl.counts" in LMDB's main database (since 0.3.16) = tasks not deleted
+ * (u64 BE) + of those active (u64 BE) + the seq of the log's last event
+ * they count (u64 BE), kept by every write txn from its deltas so that
+ * stats need no scan.  Counts stored at another seq are stale (a release
+ * before 0.3.16 appended since: it keeps them in meta "counts", 16 bytes,
+ * which are then used, and which a commit of this release deletes).  A
+ * workspace with neither (a new one, or one from before the counts): the
+ * first commit that changes them counts by scanning the tasks db, and
+ * stats scans until then. */
 
 void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after)
 {
@@ -678,15 +693,50 @@ void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after)
 		       (int64_t)(was && tl_status_active(before->status));
 }
 
-bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
-		   uint64_t *active)
+/* The key of the counts in LMDB's main database (since 0.3.16): a plain
+ * key beside the names of the databases, in the page every commit
+ * rewrites anyway, so that keeping them writes no page of their own. */
+#define COUNTS_KEY "tl.counts"
+
+/* The seq of the log's last event (0: none), or 0 when unreadable. */
+static uint64_t last_seq(tl_db *db, MDB_txn *txn)
 {
-	MDB_val v;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t seq = 0;
+	if (mdb_cursor_open(txn, db->events, &c))
+		return 0;
+	if (!mdb_cursor_get(c, &k, &v, MDB_LAST) && k.mv_size == 8)
+		seq = tl_get_be64(k.mv_data);
+	mdb_cursor_close(c);
+	return seq;
+}
+
+/* The counts as of the log up to seq `at`: those of the main database
+ * when they were stored at `at`; else meta "counts", which releases
+ * before 0.3.16 keep (one of them wrote last; a release that stores the
+ * main database's deletes them); else none. */
+static bool counts_at(tl_db *db, MDB_txn *txn, uint64_t at, uint64_t *tasks,
+		      uint64_t *active)
+{
+	MDB_val k = { strlen(COUNTS_KEY), COUNTS_KEY }, v;
+	if (!mdb_get(txn, db->main, &k, &v) && v.mv_size == 24 &&
+	    tl_get_be64((uint8_t *)v.mv_data + 16) == at) {
+		*tasks = tl_get_be64(v.mv_data);
+		*active = tl_get_be64((uint8_t *)v.mv_data + 8);
+		return true;
+	}
 	if (tl_meta_get(db, txn, "counts", &v) || v.mv_size != 16)
 		return false;
 	*tasks = tl_get_be64(v.mv_data);
 	*active = tl_get_be64((uint8_t *)v.mv_data + 8);
 	return true;
+}
+
+bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
+		   uint64_t *active)
+{
+	return counts_at(db, txn, last_seq(db, txn), tasks, active);
 }
 
 int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
@@ -723,14 +773,22 @@ int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 	return rc;
 }
 
-/* Store the counts (an LMDB code). */
-int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active)
+/* Store the counts as of the log up to seq `at` (an LMDB code), and drop
+ * meta "counts" if a release before 0.3.16 left them: it would trust
+ * them, stale, after this one's events. */
+int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active,
+		  uint64_t at)
 {
-	uint8_t b[16];
+	uint8_t b[24];
 	tl_put_be64(b, tasks);
 	tl_put_be64(b + 8, active);
-	MDB_val k = { 6, "counts" }, v = { 16, b };
-	return mdb_put(txn, db->meta, &k, &v, 0);
+	tl_put_be64(b + 16, at);
+	MDB_val k = { strlen(COUNTS_KEY), COUNTS_KEY }, v = { 24, b };
+	int rc = mdb_put(txn, db->main, &k, &v, 0);
+	MDB_val mk = { 6, "counts" };
+	if (!rc && (rc = mdb_del(txn, db->meta, &mk, NULL)) == MDB_NOTFOUND)
+		rc = 0;
+	return rc;
 }
 
 /* 0, MDB_MAP_FULL, or a tasklog code with err filled. */
@@ -738,14 +796,15 @@ static int counts_commit(tl_txn *t, tl_err *err)
 {
 	uint64_t tasks, active;
 	int rc;
-	if (tl_counts_get(t->db, t->txn, &tasks, &active)) {
+	if (counts_at(t->db, t->txn, t->first_seq - 1, &tasks, &active)) {
 		tasks += (uint64_t)t->d_tasks;
 		active += (uint64_t)t->d_active;
 	} else if ((rc = tl_counts_scan(t->db, t->txn, &tasks, &active,
 					err))) {
-		return rc; /* a workspace from before the counts */
+		return rc; /* a workspace from before the counts (the scan
+			      sees this transaction's tasks too) */
 	}
-	rc = tl_counts_put(t->db, t->txn, tasks, active);
+	rc = tl_counts_put(t->db, t->txn, tasks, active, t->next_seq - 1);
 	if (rc && rc != MDB_MAP_FULL)
 		return tl_mdb_err(err, rc, "store task counts");
 	return rc;
@@ -863,10 +922,8 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 		rc = meta_put(db, t->txn, "week_start", ws, strlen(ws));
 	if (!rc)
 		rc = meta_put(db, t->txn, "admin", admin, strlen(admin));
-	/* No tasks yet: the first commit with tasks need not count them. */
-	static const uint8_t zero_counts[16];
-	if (!rc)
-		rc = meta_put(db, t->txn, "counts", zero_counts, 16);
+	/* No counts stored: the first commit with tasks counts an empty
+	 * tasks database, and stores them. */
 	if (rc) {
 		tl_txn_abort(t);
 		return tl_mdb_err(err, rc, "init");
