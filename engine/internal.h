@@ -474,7 +474,7 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
  * deleted, and of those the active ones).  before: NULL for creation. */
 void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after);
 /* The counts as of the log's head; false when none are stored for it (a
- * workspace from before them, or a new one: count with tl_counts_scan). */
+ * workspace from before them: count with tl_counts_scan). */
 bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active);
 /* Store the counts as of the log up to seq at (an LMDB code). */

@@ -160,7 +160,7 @@ static int open_dbis_as(tl_db *db, bool rdonly, tl_err *err)
 		rc = mdb_dbi_open(txn, t[i].name, t[i].flags, t[i].dbi);
 		if (rc == MDB_NOTFOUND) {
 			/* A new file's main database is empty.  One that
-			 * lists databases but not this one was damaged (a
+			 * holds entries but not this one was damaged (a
 			 * flipped bit in the root its meta page names):
 			 * creating the databases anew would commit over the
 			 * older meta page, the last whole copy of the tree,
@@ -680,10 +680,11 @@ void tl_txn_abort(tl_txn *t)
  * they count (u64 BE), kept by every write txn from its deltas so that
  * stats need no scan.  Counts stored at another seq are stale (a release
  * before 0.3.16 appended since: it keeps them in meta "counts", 16 bytes,
- * which are then used, and which a commit of this release deletes).  A
- * workspace with neither (a new one, or one from before the counts): the
- * first commit that changes them counts by scanning the tasks db, and
- * stats scans until then. */
+ * which are then used, and which a commit of this release deletes).
+ * Every commit that appends stores them, changed or not, at its last
+ * seq (init's too).  A workspace with neither (one from before the
+ * counts): its first commit counts by scanning the tasks db, and stats
+ * scans until then. */
 
 void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after)
 {
@@ -844,7 +845,9 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 	if (db->views_len && t->next_seq != t->first_seq)
 		rc = tl_views_advance(db, t->txn, t->first_seq,
 				      t->next_seq - 1);
-	if (!rc && (t->d_tasks || t->d_active)) {
+	/* Every commit that appends stamps the counts with its last seq,
+	 * changed or not: counts stored at another seq are stale. */
+	if (!rc && t->next_seq != t->first_seq) {
 		int c = counts_commit(t, err);
 		if (c && c != MDB_MAP_FULL) {
 			tl_txn_abort(t);
@@ -922,8 +925,8 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 		rc = meta_put(db, t->txn, "week_start", ws, strlen(ws));
 	if (!rc)
 		rc = meta_put(db, t->txn, "admin", admin, strlen(admin));
-	/* No counts stored: the first commit with tasks counts an empty
-	 * tasks database, and stores them. */
+	/* No counts stored here: the commit counts an empty tasks
+	 * database, and stores them (every commit that appends does). */
 	if (rc) {
 		tl_txn_abort(t);
 		return tl_mdb_err(err, rc, "init");
