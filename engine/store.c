@@ -699,20 +699,6 @@ void tl_counts_note(tl_txn *t, const tl_task *before, const tl_task *after)
  * rewrites anyway, so that keeping them writes no page of their own. */
 #define COUNTS_KEY "tl.counts"
 
-/* The seq of the log's last event (0: none), or 0 when unreadable. */
-static uint64_t last_seq(tl_db *db, MDB_txn *txn)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint64_t seq = 0;
-	if (mdb_cursor_open(txn, db->events, &c))
-		return 0;
-	if (!mdb_cursor_get(c, &k, &v, MDB_LAST) && k.mv_size == 8)
-		seq = tl_get_be64(k.mv_data);
-	mdb_cursor_close(c);
-	return seq;
-}
-
 /* The counts as of the log up to seq `at`: those of the main database
  * when they were stored at `at`; else meta "counts", which releases
  * before 0.3.16 keep (one of them wrote last; a release that stores the
@@ -737,7 +723,12 @@ static bool counts_at(tl_db *db, MDB_txn *txn, uint64_t at, uint64_t *tasks,
 bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active)
 {
-	return counts_at(db, txn, last_seq(db, txn), tasks, active);
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	tl_err e;
+	/* an unreadable head: none stored for it (the caller counts) */
+	return !tl_log_head(db, txn, &head, hash, &e) &&
+	       counts_at(db, txn, head, tasks, active);
 }
 
 int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,

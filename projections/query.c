@@ -542,13 +542,20 @@ static void add_dimval(plan *p, uint64_t v)
 	p->dimvals[p->dimvals_len++] = v;
 }
 
+/* Whether the status filter (without one: the active statuses) lets
+ * tasks of this status pass: the statuses of S's, K's and G's ranges. */
+static bool status_wanted(const plan *p, int status)
+{
+	return p->statuses_given ? p->status[status]
+				 : tl_list_status_active(status);
+}
+
 /* Whether K's range (status, type, entity) holds tasks that the filters
  * on status (without one: the active statuses), type and entity type let
  * pass: K's ranges answer those three filters exactly. */
 static bool kind_wanted(const plan *p, int status, int type, int entity)
 {
-	return (p->statuses_given ? p->status[status]
-				  : tl_list_status_active(status)) &&
+	return status_wanted(p, status) &&
 	       (!p->types_given || p->type[type]) &&
 	       (!p->entities_given || p->entity[entity]);
 }
@@ -564,20 +571,12 @@ static size_t kind_ranges(const plan *p)
 	return n;
 }
 
-/* Whether G's ranges of a tag hold tasks of this status that the status
- * filter (without one: the active statuses) lets pass. */
-static bool tag_status_wanted(const plan *p, int status)
-{
-	return p->statuses_given ? p->status[status]
-				 : tl_list_status_active(status);
-}
-
 /* The number of G ranges the filters leave: one per tag and status. */
 static size_t tag_ranges(const plan *p)
 {
 	size_t n = 0;
 	for (int s = 0; s < N_STATUSES; s++)
-		n += tag_status_wanted(p, s);
+		n += status_wanted(p, s);
 	return n * p->tags_len;
 }
 
@@ -614,7 +613,7 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		for (size_t i = 0; i < p->tags_len; i++) {
 			uint64_t h = tl_list_hash(p->tags[i]);
 			for (int st = 0; st < N_STATUSES; st++)
-				if (tag_status_wanted(p, st))
+				if (status_wanted(p, st))
 					add_dimval(p, tl_list_tag(h, st));
 		}
 	} else if ((p->types_given || p->entities_given) &&
@@ -633,8 +632,7 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		 * "all active" dimension would repeat those keys). */
 		p->dim = TL_DIM_STATUS;
 		for (int i = 0; i < N_STATUSES; i++)
-			if (p->statuses_given ? p->status[i]
-					      : tl_list_status_active(i))
+			if (status_wanted(p, i))
 				add_dimval(p, (uint64_t)i);
 	}
 
