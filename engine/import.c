@@ -139,7 +139,7 @@ static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
 
 /* The state an imported task event folds into must be one the commands
  * could have made (their checks, as lenient as the oldest release's: a
- * tag of spaces alone was once taken): else its views, `export` and a
+ * tag of spaces alone, more than 64 tags, were once taken): else its views, `export` and a
  * second import of that export disagree with it. */
 static int check_task_state(const tl_task *t, const tl_event *ev,
 			    tl_err *err)
@@ -154,9 +154,9 @@ static int check_task_state(const tl_task *t, const tl_event *ev,
 	if (!rc && t->notes)
 		rc = tl_check_text(tl_s(t->notes), "notes", 0, TL_NOTES_MAX,
 				   true, &e);
-	if (!rc && t->tags_len > TL_TAGS_MAX)
-		rc = tl_err_set(&e, TL_EINVALID, "tag", "more than %d tags",
-				TL_TAGS_MAX);
+	/* No more than TL_TAGS_MAX tags is the commands' rule since 0.3.6;
+	 * releases before it took any number, and their workspaces, upgraded
+	 * in place, keep and list such tasks: so their logs import too. */
 	for (size_t i = 0; !rc && i < t->tags_len; i++)
 		rc = !*t->tags[i] ? tl_err_set(&e, TL_EINVALID, "tag",
 					       "must not be empty")

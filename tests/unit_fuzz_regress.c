@@ -937,6 +937,42 @@ Test(fuzz_regress, a_task_with_more_than_64_tags_is_listed_under_each)
 	}
 	cr_assert_eq(tl_verify(db, &ctx, problem, NULL, &err), 0, "%s",
 		     err.message);
+
+	/* The log, exported, imports elsewhere (`import --events` refused
+	 * more than 64 tags before 0.3.17): the task is there with its 66
+	 * tags, listed under the last, and verify is clean. */
+	struct kept all = { .n = 0 };
+	cr_assert_eq(tl_log_read(db, &ctx, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &all, &err), 0, "%s", err.message);
+	cr_assert_eq(all.n, 9, "7 events and the 2 updates");
+	char dir2[] = "/tmp/tl-fuzzreg10-XXXXXX";
+	tl_db *b = open_ws(dir2);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)all.p, all.len,
+				   all.n, &err), 0, "%s: %s", err.field,
+		     err.message);
+	cr_assert_eq(head(b), 9);
+	uint8_t *got;
+	size_t got_len;
+	cr_assert_eq(tl_task_get(b, &ctx, tl_s(id), &got, &got_len, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(tl_task_decode(got, got_len, &t), 0);
+	cr_assert_eq(t.tags_len, 66);
+	cr_assert_str_eq(t.tags[65], "t65");
+	tl_task_release(&t);
+	free(got);
+	tl_slice q65 = tl_s("t65");
+	tl_list_query q = { .tags = &q65, .tags_len = 1 };
+	char next[TL_CURSOR_MAX];
+	size_t found = 0;
+	cr_assert_eq(tl_task_list(b, &ctx, &q, count_doc, &found, next, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(found, 1);
+	cr_assert_eq(tl_verify(b, &ctx, problem, NULL, &err), 0, "%s",
+		     err.message);
+	for (size_t i = 0; i < all.n; i++)
+		free(all.p[i]);
+	rm_ws(b, dir2);
+
 	free(e6);
 	free(e7);
 	for (size_t i = 0; i < r.n; i++)
