@@ -1,0 +1,345 @@
+/*
+ * cmd_admin.c - maintenance: rebuild, backup, verify and stats.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "progress.h"
+#include "tasklog_projections.h"
+#include "tasklog_view.h"
+
+/* ---- rebuild ----------------------------------------------------------------- */
+
+int run_rebuild(struct cli *c)
+{
+	const char **names = c->many[O_PROJECTION];
+	size_t n = c->many_len[O_PROJECTION], all_len;
+	const tl_view *const *all = tl_views_all(&all_len);
+	/* At 100% the log is read; the sorted views are being written. */
+	struct progress p = { .unit = "events", .rate = "ev/s",
+			      .after = ", writing the views" };
+	json_t *rebuilt;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	rc = tl_rebuild(c->db, &c->ctx, names, n,
+			isatty(2) ? show_progress : NULL, &p, &c->err);
+	end_progress(&p, rc);
+	if (rc)
+		return rc;
+	done_durably = true;
+	rebuilt = json_array();
+	for (size_t i = 0; i < (n ? n : all_len); i++) {
+		const char *name = n ? names[i] : tl_view_name(all[i]);
+		bool dup = false;
+		for (size_t j = 0; j < json_array_size(rebuilt); j++)
+			dup |= !strcmp(json_string_value(
+					       json_array_get(rebuilt, j)),
+				       name);
+		if (!dup)
+			json_array_append_new(rebuilt, json_string(name));
+	}
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		json_object_set(o, "rebuilt", rebuilt);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else {
+		size_t i;
+		json_t *v;
+		fputs("rebuilt", stdout);
+		json_array_foreach(rebuilt, i, v)
+			printf("%s %s", i ? "," : "", json_string_value(v));
+		putchar('\n');
+	}
+	json_decref(rebuilt);
+	return 0;
+}
+
+/* ---- backup ------------------------------------------------------------ */
+
+int run_backup(struct cli *c)
+{
+	const char *dir = c->words[0];
+	bool compact = has(c, O_COMPACT);
+	tl_backup_info b;
+	int rc = tl_db_backup(c->db, &c->ctx, dir,
+			      compact ? TL_BACKUP_COMPACT : 0, &b, &c->err);
+
+	if (rc)
+		return rc;
+	done_durably = true;
+	if (c->json) {
+		json_t *o = json_pack("{s:I,s:I,s:I,s:b}",
+				      "events", (json_int_t)b.events,
+				      "last_seq", (json_int_t)b.last_seq,
+				      "bytes", (json_int_t)b.bytes,
+				      "compact", compact);
+		/* as given (bytes that are not UTF-8 as U+FFFD) */
+		json_t *d = o ? mpjson_string(dir, strlen(dir)) : NULL;
+		if (!d || json_object_set_new(o, "dir", d)) {
+			json_decref(o);
+			return cli_oom(c); /* said as done anyway */
+		}
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else {
+		size_t n = strlen(dir);
+		while (n > 1 && dir[n - 1] == '/') /* "b/" names b/data.mdb */
+			n--;
+		/* in MiB, as stats prints sizes */
+		double sz = (double)b.bytes / (1024.0 * 1024.0);
+		printf("copied %" PRIu64 " events (up to seq %" PRIu64
+		       ") into ", b.events, b.last_seq);
+		char shown[PATH_MAX]; /* the engine took it: it fits */
+		snprintf(shown, sizeof shown, "%.*s", (int)n, dir);
+		put_clean(stdout, shown);
+		printf("%sdata.mdb: %.1f MiB\n",
+		       !strcmp(shown, "/") ? "" : "/", sz);
+	}
+	return 0;
+}
+
+static void collect_problem(void *arg, const char *problem)
+{
+	json_array_append_new(arg, mpjson_string(problem, strlen(problem)));
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+struct head {
+	bool found;
+	uint64_t seq;
+	char hash[2 * 32 + 1];
+};
+
+static int take_head(void *arg, const tl_event *ev)
+{
+	struct head *h = arg;
+	h->found = true;
+	h->seq = ev->seq;
+	for (int i = 0; i < 32; i++)
+		snprintf(h->hash + 2 * i, 3, "%02x", ev->hash[i]);
+	return 1; /* the one event */
+}
+
+/* The event at seq (h->found false when there is none); 0 or a code. */
+static int event_at(struct cli *c, uint64_t seq, struct head *h)
+{
+	memset(h, 0, sizeof *h);
+	int rc = tl_log_read(c->db, &c->ctx, seq, 1, (tl_slice){ 0 },
+			     take_head, h, &c->err);
+	if (rc == 1 && h->seq != seq)
+		h->found = false; /* a gap: that was the next one */
+	return rc == 1 ? 0 : rc;
+}
+
+/* "SEQ:HASH" (64 hex digits, either case) into *want. */
+static int parse_head(struct cli *c, struct head *want)
+{
+	const char *v = c->val[O_EXPECT_HEAD], *colon = strchr(v, ':');
+	char *end;
+	memset(want, 0, sizeof *want);
+	errno = 0;
+	unsigned long long seq = colon && isdigit((unsigned char)v[0])
+					 ? strtoull(v, &end, 10)
+					 : 0;
+	bool hex = colon && strlen(colon + 1) == 64;
+	for (int i = 0; hex && i < 64; i++)
+		hex = isxdigit((unsigned char)colon[1 + i]);
+	if (!seq || errno || end != colon || !hex)
+		return usage_error(c, "expect_head",
+				   "give SEQ:HASH as verify printed it (a seq, "
+				   "':', 64 hex digits)");
+	want->seq = seq;
+	for (int i = 0; i < 64; i++)
+		want->hash[i] = (char)tolower((unsigned char)colon[1 + i]);
+	want->found = true;
+	return 0;
+}
+
+int run_verify(struct cli *c)
+{
+	struct head head, want, got;
+	tl_stats st;
+	int rc;
+	if (has(c, O_EXPECT_HEAD) && (rc = parse_head(c, &want)))
+		return rc;
+	/* The head before the check, which verifies at least up to it (the
+	 * log only grows): a stable anchor for the next audit. */
+	memset(&head, 0, sizeof head);
+	if (((rc = tl_db_stats(c->db, &c->ctx, &st, &c->err)) ||
+	     (st.last_seq && (rc = event_at(c, st.last_seq, &head)))) &&
+	    strstr(c->err.message, "out of memory"))
+		return rc; /* as any read that runs out: said, nothing else */
+	if (rc)
+		head.found = false; /* verify says what failed */
+	memset(&c->err, 0, sizeof c->err);
+	c->err.index = -1;
+
+	json_t *problems = json_array();
+	if (!problems)
+		return cli_oom(c);
+	struct verify_bar bar = { 0 };
+	int n = tl_verify_progress(c->db, &c->ctx,
+				   has(c, O_NO_VIEWS) ? TL_VERIFY_NO_VIEWS : 0,
+				   collect_problem, problems,
+				   isatty(STDERR_FILENO) ? verify_progress
+							 : NULL,
+				   &bar, &c->err);
+	end_verify_progress(&bar, n);
+
+	if (n < 0 && json_array_size(problems) == 0 &&
+	    c->err.code != TL_ESTORAGE) {
+		json_decref(problems); /* not allowed, ...: not a finding */
+		return n;
+	}
+	if (n >= 0 && has(c, O_EXPECT_HEAD)) {
+		char line[256];
+		if ((rc = event_at(c, want.seq, &got))) {
+			json_decref(problems);
+			return rc;
+		}
+		if (!got.found)
+			snprintf(line, sizeof line,
+				 "expected head: the log has no event %llu "
+				 "(it ends at seq %llu: events were removed, "
+				 "or the head given is not one a verify "
+				 "printed)",
+				 (unsigned long long)want.seq,
+				 (unsigned long long)(head.found ? head.seq
+								 : 0));
+		else if (strcmp(got.hash, want.hash))
+			snprintf(line, sizeof line,
+				 "expected head: event %llu has hash %s, not "
+				 "%s (the log up to it was rewritten)",
+				 (unsigned long long)want.seq, got.hash,
+				 want.hash);
+		if (!got.found || strcmp(got.hash, want.hash)) {
+			json_array_append_new(problems, json_string(line));
+			n++;
+		}
+	}
+	if (n < 0)
+		verify_stopped(c, problems, c->subject);
+	json_t *h = NULL;
+	if (head.found) {
+		h = json_object();
+		json_object_set_new(h, "seq", json_integer((json_int_t)head.seq));
+		json_object_set_new(h, "hash", json_string(head.hash));
+	}
+	return print_verdict(c, problems, n == 0, h);
+}
+
+/* verify could not finish (the store failed, or it stopped after finding
+ * problems): why is its last problem, and the error line on stderr. */
+void verify_stopped(struct cli *c, json_t *problems,
+			   const char *subject)
+{
+	char line[sizeof c->err.field + sizeof c->err.message + 32];
+
+	snprintf(line, sizeof line, "%s%s%s%s",
+		 json_array_size(problems) ? "verify stopped: " : "",
+		 c->err.field[0] ? c->err.field : "",
+		 c->err.field[0] ? ": " : "", c->err.message);
+	json_array_append_new(problems, json_string(line));
+	error_line(c, subject);
+}
+
+/* verify's answer: "ok" when the engine counted no problem (ok), else
+ * its problems (as {ok, problems} with --json); takes problems.  Problems
+ * are the result: exit 5 with nothing more. */
+int print_verdict(struct cli *c, json_t *problems, bool ok,
+			 json_t *head)
+{
+	size_t i;
+	json_t *p;
+
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "ok", json_boolean(ok));
+		json_object_set(o, "problems", problems);
+		if (head)
+			json_object_set(o, "head", head);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else if (ok && head) {
+		/* as --expect-head takes it */
+		printf("ok (head %lld:%s)\n",
+		       (long long)json_integer_value(json_object_get(head,
+								       "seq")),
+		       json_string_value(json_object_get(head, "hash")));
+	} else if (ok) {
+		printf("ok\n");
+	} else {
+		json_array_foreach(problems, i, p) {
+			put_clean(stdout, json_string_value(p));
+			putchar('\n');
+		}
+	}
+	json_decref(problems);
+	json_decref(head);
+	return ok ? 0 : -TL_ESTORAGE;
+}
+
+/* " (12.3 MiB)" for people beside a count of bytes. */
+static const char *mib(uint64_t bytes, char buf[32])
+{
+	snprintf(buf, 32, " (%.1f MiB)", (double)bytes / (1024.0 * 1024.0));
+	return buf;
+}
+
+int run_stats(struct cli *c)
+{
+	tl_stats s;
+	uint64_t file, free_bytes;
+	char b1[32], b2[32], b3[32], b4[32];
+	int rc = tl_db_stats(c->db, &c->ctx, &s, &c->err);
+
+	if (rc || (rc = tl_db_space(c->db, &c->ctx, &file, &free_bytes,
+				    &c->err)))
+		return rc;
+	if (c->json) {
+		json_t *o = json_pack(
+			"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"events", (json_int_t)s.events,
+			"tasks", (json_int_t)s.tasks,
+			"active", (json_int_t)s.active,
+			"members", (json_int_t)s.members,
+			"last_seq", (json_int_t)s.last_seq,
+			"map_size", (json_int_t)s.map_size,
+			"map_used", (json_int_t)s.map_used,
+			"file_size", (json_int_t)file,
+			"file_free", (json_int_t)free_bytes);
+		mpjson_print(stdout, o);
+		json_decref(o);
+	} else {
+		printf("events     %" PRIu64 "\n", s.events);
+		printf("tasks      %" PRIu64 "\n", s.tasks);
+		printf("active     %" PRIu64 "\n", s.active);
+		printf("members    %" PRIu64 "\n", s.members);
+		printf("last_seq   %" PRIu64 "\n", s.last_seq);
+		printf("map_size   %" PRIu64 "%s\n", s.map_size,
+		       mib(s.map_size, b1));
+		printf("map_used   %" PRIu64 "%s\n", s.map_used,
+		       mib(s.map_used, b2));
+		printf("file_size  %" PRIu64 "%s\n", file, mib(file, b3));
+		printf("file_free  %" PRIu64 "%s%s\n", free_bytes,
+		       mib(free_bytes, b4),
+		       free_bytes > file / 4 ? ": backup --compact leaves it "
+					       "out"
+					     : "");
+	}
+	return 0;
+}

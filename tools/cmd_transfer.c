@@ -1,0 +1,422 @@
+/*
+ * cmd_transfer.c - export (the log as JSON Lines or msgpack) and import
+ * (tasks, or another log's events).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "membuf.h"
+#include "progress.h"
+#include "tasklog_projections.h"
+#include "tasklog_view.h"
+
+/* ---- export -------------------------------------------------------------- */
+
+#define EXPORT_BUF (64 * 1024)
+
+struct exporter {
+	char *buf;    /* whole lines not yet written */
+	size_t len;
+	bool nomem;   /* a document could not be made */
+	int werr;     /* a write to the standard output failed: its errno */
+	tl_slice actor;         /* filters: p NULL for none */
+	int64_t since, until;   /* [since, until) of "at" */
+	bool msgpack;           /* the stored records, not JSON lines */
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? errno : EIO;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static bool export_flush(struct exporter *x)
+{
+	if (x->len && !x->werr)
+		x->werr = write_all(STDOUT_FILENO, x->buf, x->len);
+	x->len = 0;
+	return !x->werr;
+}
+
+/* One line per event, written whole straight to descriptor 1 (past
+ * stdio and main's buffer: an export can be far larger than memory
+ * should hold), so that whatever stops it, what was printed is whole
+ * lines, and an error document (--json) comes after the last. */
+static int export_event(void *arg, const tl_event *ev)
+{
+	struct exporter *x = arg;
+	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+	char *big = NULL;
+	size_t n;
+
+	if (ev->at_ms < x->since || ev->at_ms >= x->until ||
+	    (x->actor.p && !(ev->actor_id.len == x->actor.len &&
+			     !memcmp(ev->actor_id.p, x->actor.p,
+				     x->actor.len))))
+		return 0;
+	if (x->msgpack) { /* the record as stored: no conversion */
+		if (x->len + ev->raw_len > EXPORT_BUF && !export_flush(x))
+			return 1;
+		if (ev->raw_len > EXPORT_BUF) {
+			x->werr = write_all(STDOUT_FILENO,
+					    (const char *)ev->raw,
+					    ev->raw_len);
+			return x->werr ? 1 : 0;
+		}
+		memcpy(x->buf + x->len, ev->raw, ev->raw_len);
+		x->len += ev->raw_len;
+		return 0;
+	}
+	json_t *v = doc_json(ev->raw, ev->raw_len);
+	if (!v || mpjson_nomem())
+		goto nomem;
+	/* room for the line, and one byte for its newline */
+	size_t room = x->len < EXPORT_BUF - 1 ? EXPORT_BUF - 1 - x->len : 0;
+	n = json_dumpb(v, x->buf + x->len, room, flags);
+	if (n && n <= room) {
+		x->len += n;
+	} else if (n && n < EXPORT_BUF && export_flush(x)) {
+		x->len = json_dumpb(v, x->buf, EXPORT_BUF - 1, flags);
+	} else if (n && !x->werr) { /* longer than the buffer */
+		if (!export_flush(x) || !(big = malloc(n + 1)) ||
+		    json_dumpb(v, big, n, flags) != n) {
+			free(big);
+			goto nomem;
+		}
+		big[n] = '\n';
+		x->werr = write_all(STDOUT_FILENO, big, n + 1);
+		free(big);
+	}
+	if (!n || mpjson_nomem() || x->werr) /* jansson's dump allocates */
+		goto nomem;
+	if (x->len)
+		x->buf[x->len++] = '\n';
+	json_decref(v);
+	return 0;
+nomem:
+	x->nomem = !x->werr && (v ? true : doc_nomem);
+	json_decref(v);
+	return 1;
+}
+
+int run_export(struct cli *c)
+{
+	struct exporter x = { .since = INT64_MIN, .until = INT64_MAX };
+	int rc;
+
+	if (has(c, O_SINCE) &&
+	    (rc = tl_time_parse(opt_slice(c, O_SINCE), cli_now(c),
+				cli_zone(c), "since", &x.since, &c->err)))
+		return rc;
+	if (has(c, O_UNTIL) &&
+	    (rc = tl_time_parse(opt_slice(c, O_UNTIL), cli_now(c),
+				cli_zone(c), "until", &x.until, &c->err)))
+		return rc;
+	if (has(c, O_SINCE) && has(c, O_UNTIL) && x.until <= x.since)
+		return usage_error(c, "until", "must be after --since");
+	x.msgpack = c->msgpack;
+
+	if (x.msgpack && isatty(STDOUT_FILENO))
+		return usage_error(c, "format",
+				   "msgpack is binary: redirect the standard "
+				   "output to a file or a pipe");
+	x.actor = opt_slice(c, O_ACTOR);
+	if (x.actor.p && !tl_member_id_valid(x.actor) &&
+	    strcmp(x.actor.p, TL_SYSTEM_USER))
+		return usage_error(c, "actor", "not a member id: \"%.64s\"",
+				   x.actor.p);
+	if (x.actor.p) {
+		/* Arguments first, then this look-up.  Members are never
+		 * removed: every actor of the log is one. */
+		uint8_t *doc;
+		size_t len;
+		rc = tl_member_get(c->db, &c->ctx, x.actor, &doc, &len,
+				   &c->err);
+		if (rc == TL_ENOTFOUND)
+			return tl_err_set(&c->err, TL_EINVALID, "actor",
+					  "no member '%s'", c->val[O_ACTOR]);
+		if (rc)
+			return rc;
+		free(doc);
+	}
+	x.buf = malloc(EXPORT_BUF);
+	if (!stdout_open) {
+		free(x.buf);
+		return tl_err_set(&c->err, TL_ESTORAGE, "",
+				  "the standard output is closed");
+	}
+	if (!x.buf)
+		return cli_oom(c);
+	rc = tl_log_read(c->db, &c->ctx, c->from, 0, opt_slice(c, O_STREAM),
+			 export_event, &x, &c->err);
+	export_flush(&x); /* whole lines, also before an error */
+	free(x.buf);
+	if (x.werr)
+		return tl_err_set(&c->err, TL_ESTORAGE, "",
+				  "writing the standard output: %s",
+				  strerror(x.werr));
+	if (rc == 1) /* the callback stopped: a record not converted */
+		return x.nomem ? cli_oom(c) : collect_failed(c);
+	return rc;
+}
+
+/* ---- import -------------------------------------------------------------- */
+
+/* --format, --batch and the whole input into c->input. */
+int import_read(struct cli *c)
+{
+	const char *path = c->words[0];
+	size_t cap = 0;
+	int fd, rc = 0;
+
+	if (!strcmp(path, "-")) {
+		fd = STDIN_FILENO;
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		return usage_error(c, "file", "cannot open '%.200s': %s", path,
+				   strerror(errno));
+	} else {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			return usage_error(c, "file", "'%.200s' is a directory",
+					   path);
+		}
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			cap = (size_t)st.st_size + 1;
+	}
+	for (;;) {
+		if (!c->input || c->input_len == cap) {
+			/* a regular file's size and one byte to see its end */
+			size_t ncap = !c->input && cap ? cap
+				      : cap < 65536 ? 65536
+						    : 2 * cap;
+			uint8_t *p = realloc(c->input, ncap);
+			if (!p) {
+				rc = cli_oom(c);
+				break;
+			}
+			c->input = p;
+			cap = ncap;
+		}
+		ssize_t k = read(fd, c->input + c->input_len,
+				 cap - c->input_len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = tl_err_set(&c->err, TL_ESTORAGE, "file",
+					"reading '%.200s': %s", path,
+					strerror(errno));
+			break;
+		}
+		if (k == 0)
+			break;
+		c->input_len += (size_t)k;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
+struct import_say {
+	struct cli *c;
+	bool events;
+	char *text; /* what to print once the import is durable */
+	size_t len;
+};
+
+/* "task" or "tasks", for n of them (word: a literal). */
+#define NOUN(n, word) ((n) == 1 ? word : word "s")
+
+/* "seq 3..4" of an import's events into buf; batches (--batch) that
+ * other writers' commits came between span more seqs than the import
+ * appended, which is said (snprintf alone: parse_nomem uses it). */
+static void import_seqs(char *buf, size_t len, const import_out *r)
+{
+	snprintf(buf, len, "seq %" PRIu64 "..%" PRIu64 "%s", r->first_seq,
+		 r->last_seq,
+		 r->last_seq - r->first_seq + 1 > r->events
+			 ? ", with other writers' events between its batches"
+			 : "");
+}
+
+/* Before the last commit: the outcome, rendered (an allocation that
+ * fails now gives the import up; after the commit nothing may). */
+static int import_ready(void *arg, const import_out *r, tl_err *err)
+{
+	struct import_say *say = arg;
+	char seqs[96];
+	membuf m;
+	import_seqs(seqs, sizeof seqs, r);
+	FILE *f = membuf_open(&m);
+	if (!f)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	if (say->c->json) {
+		json_t *v = json_object();
+		json_object_set_new(v, "imported",
+				    json_integer((json_int_t)r->records));
+		json_object_set_new(v, "events",
+				    json_integer((json_int_t)r->events));
+		if (!say->events)
+			json_object_set_new(v, "commands",
+					    json_integer((json_int_t)
+								 r->commands));
+		json_object_set_new(v, "first_seq",
+				    r->events ? json_integer((json_int_t)
+								     r->first_seq)
+					      : json_null());
+		json_object_set_new(v, "last_seq",
+				    r->events ? json_integer((json_int_t)
+								     r->last_seq)
+					      : json_null());
+		if (!v || mpjson_nomem() || mpjson_print(f, v))
+			fputs("\x01", f); /* not whole: below */
+		json_decref(v);
+	} else if (r->events && say->events) {
+		fprintf(f, "imported %" PRIu64 " %s: %s\n", r->events,
+			NOUN(r->events, "event"), seqs);
+	} else if (r->commands) {
+		uint64_t tasks = r->records - r->commands;
+		fprintf(f, "imported %" PRIu64 " %s (%" PRIu64 " %s, %" PRIu64
+			   " %s): ",
+			r->records, NOUN(r->records, "record"), tasks,
+			NOUN(tasks, "task"), r->commands,
+			NOUN(r->commands, "command"));
+		if (r->events)
+			fprintf(f, "%" PRIu64 " %s, %s\n", r->events,
+				NOUN(r->events, "event"), seqs);
+		else
+			fputs("nothing appended (repeats of idempotency "
+			      "keys, or no changes)\n", f);
+	} else if (r->events) {
+		fprintf(f, "imported %" PRIu64 " %s: %" PRIu64 " %s, %s\n",
+			r->records, NOUN(r->records, "task"), r->events,
+			NOUN(r->events, "event"), seqs);
+	} else {
+		fprintf(f, "imported %" PRIu64 " %s: nothing appended%s\n",
+			r->records,
+			say->events ? NOUN(r->records, "event")
+				    : NOUN(r->records, "task"),
+			r->records ? " (each a repeat of an idempotency key)"
+				   : "");
+	}
+	if (!membuf_close(f, &m) || mpjson_nomem() || !m.p ||
+	    strchr(m.p, '\x01')) {
+		free(m.p);
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	}
+	free(say->text);
+	say->text = m.p;
+	say->len = m.len;
+	return 0;
+}
+
+/* What an import has committed so far, and what it reads, for
+ * parse_nomem. */
+const import_out *import_progress;
+const char *import_unit = "line";
+
+/* " (the 2 records before its batch were imported: seq 3..4)": what a
+ * failed import's earlier batches made durable, into buf (snprintf's
+ * allocation-free formats alone: parse_nomem uses it). */
+void batches_before(char *buf, size_t len, const import_out *r)
+{
+	int n = snprintf(buf, len, " (the %" PRIu64 " %s before its batch %s "
+				   "imported",
+			 r->committed, NOUN(r->committed, "record"),
+			 r->committed == 1 ? "was" : "were");
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->events) {
+		char seqs[96];
+		import_seqs(seqs, sizeof seqs, r);
+		snprintf(buf + n, len - (size_t)n, ": %s)", seqs);
+	} else
+		snprintf(buf + n, len - (size_t)n, ")");
+}
+
+int run_import(struct cli *c)
+{
+	struct import_say say = { .c = c, .events = has(c, O_EVENTS) };
+	import_opts o = { .events = has(c, O_EVENTS),
+			  .msgpack = c->msgpack,
+			  .batch = c->batch,
+			  .ctx = &c->ctx,
+			  .ready = import_ready,
+			  .arg = &say };
+	import_out r;
+	int rc;
+
+	/* Imports are maintenance, an admin's job (SPEC §1), once the
+	 * workspace has members (a new one takes its own from the log). */
+	if (c->has_settings &&
+	    (rc = tl_need_admin(c->db, &c->ctx,
+				o.events ? "import --events" : "import",
+				&c->err)))
+		return rc;
+	/* A bar on a terminal, as rebuild's: a large import takes a while,
+	 * and at 100% its commit (the views' writes, the fsync) is left. */
+	struct progress p = { .unit = "records", .rate = "rec/s",
+			      .after = ", committing" };
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	if (isatty(STDERR_FILENO)) {
+		o.progress = show_progress;
+		o.progress_arg = &p;
+	}
+	import_progress = &r;
+	import_unit = o.msgpack ? "record" : "line";
+	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
+	import_progress = NULL;
+	end_progress(&p, rc);
+	if (rc) {
+		/* What import_ready built is gone: a failure of its
+		 * allocations (the error now said) taints nothing printed
+		 * after. */
+		free(say.text);
+		mpjson_nomem_clear();
+		membuf_nomem_clear();
+		const char *unit = o.msgpack ? "record" : "line";
+		if (r.where || r.committed)
+			c->err_more = json_object();
+		if (r.where)
+			json_object_set_new(c->err_more, unit,
+					    json_integer((json_int_t)r.where));
+		if (r.committed) {
+			/* what the batches before the failure made durable */
+			size_t n = strlen(c->err.message);
+			batches_before(c->err.message + n,
+				       sizeof c->err.message - n, &r);
+			json_object_set_new(
+				c->err_more, "imported",
+				json_integer((json_int_t)r.committed));
+		}
+		return rc;
+	}
+	/* Durable now: straight out, past main's buffer, whose growth
+	 * could fail (as exec_one does). */
+	done_durably = true;
+	if (say.len && !stdout_open)
+		say_done_anyway("the standard output is closed");
+	else if (say.len && (fwrite(say.text, 1, say.len, real_stdout) !=
+				     say.len ||
+			     fflush(real_stdout)))
+		say_done_anyway(strerror(errno));
+	free(say.text);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * progress.c - progress bars on stderr; see progress.h.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "progress.h"
+
+double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s", redrawn in
+ * place on stderr (at most ten times a second). */
+void show_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	double secs = seconds_since(&p->start);
+	if (done < p->most ||
+	    (p->shown && done < total && secs - p->drawn < 0.1))
+		return;
+	p->most = done;
+	p->drawn = secs;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	unsigned pct = total ? (unsigned)(done >= total ? 100
+					  : done * 100 / total) : 100;
+	char bar[11], speed[24], eta[24] = "";
+
+	memset(bar, '#', pct / 10);
+	memset(bar + pct / 10, '.', 10 - pct / 10);
+	bar[10] = 0;
+	if (rate >= 1e6)
+		snprintf(speed, sizeof speed, "%.1fM", rate / 1e6);
+	else if (rate >= 1e3)
+		snprintf(speed, sizeof speed, "%.0fk", rate / 1e3);
+	else
+		snprintf(speed, sizeof speed, "%.0f", rate);
+	if (rate > 0 && done < total) {
+		double left = (double)(total - done) / rate;
+		if (left >= 60)
+			snprintf(eta, sizeof eta, " ETA %dm%02ds",
+				 (int)(left / 60), (int)left % 60);
+		else
+			snprintf(eta, sizeof eta, " ETA %.0fs", left);
+	}
+	/* \033[K clears what a longer line before left behind. */
+	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
+		" %s %s %s%s%s%s\033[K", bar, pct, done, total, p->unit, speed,
+		p->rate, eta, done >= total && p->after ? p->after : "",
+		p->label ? p->label : "");
+	fflush(stderr);
+	p->shown = true;
+	p->total = total;
+}
+
+/* The bar's last line: done, and how long it took; or the line ended
+ * before an error is said. */
+void end_progress(const struct progress *p, int rc)
+{
+	if (p->shown && !rc)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" %s in %.1f s\033[K\n", p->total, p->total, p->unit,
+			seconds_since(&p->start));
+	else if (p->shown)
+		fputc('\n', stderr);
+}
+
+/* The rebuild an open may run: its first call says so, then the bar. */
+void open_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	if (!p->started) {
+		p->started = true;
+		clock_gettime(CLOCK_MONOTONIC, &p->start);
+		fputs("tasklog: bringing the views up to date before "
+		      "answering (a rebuild from the log, or a wait for "
+		      "another's)\n",
+		      stderr);
+	}
+	show_progress(p, done, total);
+}
+
+
+void verify_progress(void *arg, const tl_verify_step *s)
+{
+	struct verify_bar *b = arg;
+	if (s->step != b->step) {
+		if (!b->step)
+			clock_gettime(CLOCK_MONOTONIC, &b->start);
+		b->step = s->step;
+		b->steps = s->steps;
+		snprintf(b->rate, sizeof b->rate, "%s/s",
+			 strcmp(s->unit, "events") ? s->unit : "ev");
+		snprintf(b->label, sizeof b->label, " (verify %d/%d: %s)",
+			 s->step, s->steps, s->what);
+		b->p = (struct progress){ .unit = s->unit, .rate = b->rate,
+					  .label = b->label,
+					  .after = s->step == 5 ? ", writing"
+								: NULL };
+		clock_gettime(CLOCK_MONOTONIC, &b->p.start);
+	}
+	show_progress(&b->p, s->done, s->total);
+}
+
+void end_verify_progress(const struct verify_bar *b, int rc)
+{
+	if (b->step && b->step == b->steps && rc >= 0)
+		fprintf(stderr, "\r[##########] verify: %d steps in %.1f s\033[K\n",
+			b->steps, seconds_since(&b->start));
+	else if (b->step && rc >= 0) /* views not compared: damaged pages */
+		fprintf(stderr, "\r[##########] verify: %d of %d steps in %.1f "
+				"s\033[K\n",
+			b->step, b->steps, seconds_since(&b->start));
+	else if (b->step)
+		fputc('\n', stderr);
+}

@@ -1,0 +1,49 @@
+/*
+ * progress.h - progress bars on stderr (rebuild, import, verify, and the
+ * rebuild an open may run), redrawn in place at most ten times a second.
+ */
+#ifndef TASKLOG_PROGRESS_H
+#define TASKLOG_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "tasklog.h"
+
+struct progress {
+	struct timespec start;
+	bool started; /* open_progress: its line is out */
+	bool shown;
+	uint64_t total;
+	const char *unit;  /* "events" (rebuild) or "records" (import) */
+	const char *rate;  /* "ev/s" or "rec/s" */
+	const char *after; /* what runs once all are read: ", writing the
+			      views" */
+	const char *label; /* said last, always: " (verify 2/6: ...)" */
+	double drawn;      /* seconds_since(start) when last drawn */
+	uint64_t most;     /* the most done so far: a batch an import runs
+			      again (its map grown) does not move it back */
+};
+
+/* verify's steps on one line: each step's bar, then which step it is
+ * and what it checks. */
+struct verify_bar {
+	struct progress p;
+	struct timespec start;
+	int step, steps;
+	char rate[24], label[96];
+};
+
+double seconds_since(const struct timespec *t0);
+/* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s" */
+void show_progress(void *arg, uint64_t done, uint64_t total);
+/* The bar's last line, or the line ended before an error is said. */
+void end_progress(const struct progress *p, int rc);
+/* The rebuild an open may run: its first call says so, then the bar. */
+void open_progress(void *arg, uint64_t done, uint64_t total);
+/* verify's steps (tl_verify_progress_fn) */
+void verify_progress(void *arg, const tl_verify_step *s);
+void end_verify_progress(const struct verify_bar *b, int rc);
+
+#endif
