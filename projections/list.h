@@ -90,6 +90,11 @@ enum {
  * a page cost, for tests. */
 extern _Thread_local uint64_t tl_list_entries_read
 	__attribute__((visibility("hidden")));
+/* Leading entries a scan passes over before it walks the ranges of the
+ * other indexed filters beside them (query.c; 32): tests set 0, so that
+ * every scan that can walks them. */
+extern _Thread_local unsigned tl_list_also_after
+	__attribute__((visibility("hidden")));
 
 /* Whether dimension dim keeps keys for sort. */
 bool tl_list_has_sort(char dim, char sort);

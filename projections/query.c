@@ -19,7 +19,12 @@
  * entity type filter leaves at most KIND_RANGES_MAX of them), else
  * status S (the given statuses, or the three active ones).  R and M lead
  * only when every status asked for is active (they hold active tasks
- * only).  Each index value carries the
+ * only).  Beside a leading M or G, the ranges of G (tags) and K (types,
+ * entity types) that the other filters make hold every task that passes
+ * them, at the same positions: once the leading ranges have passed over
+ * tl_list_also_after entries, they are walked in step with them (a
+ * leapfrog join: each side jumps to the other's position), and only the
+ * positions all sides hold are candidates.  Each index value carries the
  * task's due, status, type and link type, so candidates failing those
  * filters are rejected without their documents.  With the due sort, a
  * due filter with bounds becomes the bounds of every range: a page then
@@ -56,6 +61,9 @@
 			      types, or 1 entity type */
 #define TAG_RANGES_MAX 40 /* G leads for up to this many (tag, status)
 			      ranges: 13 tags among the active statuses */
+#define ALSO_MAX 2 /* dimensions beside the leading one: G and K */
+#define ALSO_RANGES_MAX 40 /* ranges of one: TAG_ or KIND_RANGES_MAX */
+#define REACH_STEPS 8 /* steps along a range before a seek to a position */
 #define MAX_TAGS 64    /* --tag values of one query, OR-combined */
 #define TAG_MAX 64     /* bytes of a tag, as a task's */
 #define MAX_SEARCHES 8 /* --search values of one query, OR-combined */
@@ -115,6 +123,19 @@ typedef struct plan {
 	char dim;
 	uint64_t *dimvals;
 	size_t dimvals_len;
+	/* Dimensions beside the leading one whose ranges hold every task the
+	 * filters let pass (G for the tags, K for the types and entity
+	 * types): a candidate of the leading ranges is one only when each of
+	 * them holds its position too.  Their ranges, merged alike, are
+	 * walked in step with the leading ones, each jumping to the other's
+	 * position (a leapfrog join), so that a page of `--assignee X --tag
+	 * T` reads X's tasks near T's instead of all of X's. */
+	struct also {
+		char dim;
+		uint64_t vals[ALSO_RANGES_MAX];
+		size_t len;
+	} also[ALSO_MAX];
+	size_t also_len;
 	uint64_t sv_lo, sv_hi; /* sortval bounds, inclusive */
 	bool empty;            /* the bounds hold nothing */
 } plan;
@@ -580,6 +601,74 @@ static size_t tag_ranges(const plan *p)
 	return n * p->tags_len;
 }
 
+/* Whether G's ranges can hold the tasks of the tag filter, and K's those
+ * of the type and entity type filters, under the sort asked for. */
+static bool tags_indexed(const plan *p)
+{
+	return p->tags_len && tag_ranges(p) <= TAG_RANGES_MAX &&
+	       tl_list_has_sort(TL_DIM_TAG, p->sort);
+}
+
+static bool kinds_indexed(const plan *p)
+{
+	return (p->types_given || p->entities_given) &&
+	       kind_ranges(p) <= KIND_RANGES_MAX &&
+	       tl_list_has_sort(TL_DIM_KIND, p->sort);
+}
+
+static void add_val(uint64_t *vals, size_t *len, uint64_t v)
+{
+	for (size_t i = 0; i < *len; i++)
+		if (vals[i] == v)
+			return; /* one range per value (hashes may collide) */
+	vals[(*len)++] = v;
+}
+
+/* The ranges of G (dim TL_DIM_TAG) or K (TL_DIM_KIND) for the filters,
+ * into vals (room for TAG_RANGES_MAX or KIND_RANGES_MAX). */
+static void dim_ranges(const plan *p, char dim, uint64_t *vals, size_t *len)
+{
+	if (dim == TL_DIM_TAG) {
+		for (size_t i = 0; i < p->tags_len; i++) {
+			uint64_t h = tl_list_hash(p->tags[i]);
+			for (int st = 0; st < N_STATUSES; st++)
+				if (status_wanted(p, st))
+					add_val(vals, len, tl_list_tag(h, st));
+		}
+		return;
+	}
+	for (int st = 0; st < N_STATUSES; st++)
+		for (int t = 0; t < N_TYPES; t++)
+			for (int e = 0; e < N_ENTITIES; e++)
+				if (kind_wanted(p, st, t, e))
+					add_val(vals, len,
+						tl_list_kind(st, t, e));
+}
+
+/* Beside the assignees' ranges, or the tags': the tags' and the kinds'
+ * ranges that hold every task the filters let pass (the record's are
+ * few already, and the statuses' lead only when no other can). */
+static void plan_also(plan *p)
+{
+	static const char dims[ALSO_MAX] = { TL_DIM_TAG, TL_DIM_KIND };
+	_Static_assert(TAG_RANGES_MAX <= ALSO_RANGES_MAX &&
+			       KIND_RANGES_MAX <= ALSO_RANGES_MAX,
+		       "room for the ranges of either");
+	p->also_len = 0;
+	if (p->dim != TL_DIM_ASSIGNEE && p->dim != TL_DIM_TAG)
+		return;
+	for (int i = 0; i < ALSO_MAX; i++) {
+		if (dims[i] == p->dim ||
+		    !(dims[i] == TL_DIM_TAG ? tags_indexed(p)
+					    : kinds_indexed(p)))
+			continue;
+		struct also *a = &p->also[p->also_len++];
+		a->dim = dims[i];
+		a->len = 0;
+		dim_ranges(p, a->dim, a->vals, &a->len);
+	}
+}
+
 /* Step 3a: the leading dimension and its ranges.  Dimensions in order of
  * preference: the record (a few tasks), the assignees, the tags (with
  * the statuses asked for) when they make at most TAG_RANGES_MAX ranges,
@@ -607,25 +696,12 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		p->dim = TL_DIM_ASSIGNEE;
 		for (size_t i = 0; i < p->assignees_len; i++)
 			add_dimval(p, tl_list_hash(p->assignees[i]));
-	} else if (p->tags_len && tag_ranges(p) <= TAG_RANGES_MAX &&
-		   tl_list_has_sort(TL_DIM_TAG, s)) {
+	} else if (tags_indexed(p)) {
 		p->dim = TL_DIM_TAG;
-		for (size_t i = 0; i < p->tags_len; i++) {
-			uint64_t h = tl_list_hash(p->tags[i]);
-			for (int st = 0; st < N_STATUSES; st++)
-				if (status_wanted(p, st))
-					add_dimval(p, tl_list_tag(h, st));
-		}
-	} else if ((p->types_given || p->entities_given) &&
-		   kind_ranges(p) <= KIND_RANGES_MAX &&
-		   tl_list_has_sort(TL_DIM_KIND, s)) {
+		dim_ranges(p, p->dim, p->dimvals, &p->dimvals_len);
+	} else if (kinds_indexed(p)) {
 		p->dim = TL_DIM_KIND;
-		for (int st = 0; st < N_STATUSES; st++)
-			for (int t = 0; t < N_TYPES; t++)
-				for (int e = 0; e < N_ENTITIES; e++)
-					if (kind_wanted(p, st, t, e))
-						add_dimval(p, tl_list_kind(
-								      st, t, e));
+		dim_ranges(p, p->dim, p->dimvals, &p->dimvals_len);
 	} else {
 		/* S keeps every sort: the fallback of every plan, and without
 		 * a status filter the merge of the three active statuses (an
@@ -635,6 +711,7 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 			if (status_wanted(p, i))
 				add_dimval(p, (uint64_t)i);
 	}
+	plan_also(p);
 
 	/* Bounds of sortval under the due sort: from the earliest start of
 	 * the due windows to the latest end (what lies between windows is
@@ -891,6 +968,7 @@ typedef struct range {
 } range;
 
 _Thread_local uint64_t tl_list_entries_read;
+_Thread_local unsigned tl_list_also_after = 32;
 
 /* Take the cursor's current entry (rc from mdb_cursor_get) if it is in
  * the range. */
@@ -954,6 +1032,60 @@ static range *range_min(range *g, size_t n)
 				  (g[i].sv == m->sv && g[i].tb < m->tb)))
 			m = &g[i];
 	return m;
+}
+
+/* Whether g's position is before (sv, tb). */
+static bool range_before(const range *g, uint64_t sv, uint64_t tb)
+{
+	return g->sv < sv || (g->sv == sv && g->tb < tb);
+}
+
+/* Move each range of g to its first position at or after (sv, tb): a few
+ * steps first, since the position sought is often near, then a seek from
+ * the root. */
+static int ranges_reach(range *g, size_t n, const plan *p, uint64_t sv,
+			uint64_t tb)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		for (int s = 0; !rc && g[i].live && range_before(&g[i], sv, tb);
+		     s++)
+			rc = s < REACH_STEPS ? range_next(&g[i], p)
+					     : range_seek(&g[i], p, sv, tb,
+							  false);
+	return rc;
+}
+
+/* Whether every set of ranges beside the leading ones (p->also, ranges
+ * ga, the i-th set's from ga_at[i]) holds position (sv, tb): *held 1
+ * yes; 0 no, and far is the furthest position one of them went on to
+ * (the leading ranges hold no candidate before it); -1 one of them is at
+ * its end (nor do they after it).  Returns 0 or an LMDB error. */
+static int also_hold(const plan *p, range *ga, const size_t *ga_at,
+		     uint64_t sv, uint64_t tb, int *held, uint64_t far[2])
+{
+	*held = 1;
+	for (size_t i = 0; i < p->also_len; i++) {
+		range *g = ga + ga_at[i];
+		size_t n = ga_at[i + 1] - ga_at[i];
+		int rc = ranges_reach(g, n, p, sv, tb);
+		if (rc)
+			return rc;
+		range *m = range_min(g, n);
+		if (!m) {
+			*held = -1;
+			return 0;
+		}
+		if (m->sv == sv && m->tb == tb)
+			continue;
+		if (*held == 1 || m->sv > far[0] ||
+		    (m->sv == far[0] && m->tb > far[1])) {
+			far[0] = m->sv;
+			far[1] = m->tb;
+		}
+		*held = 0;
+	}
+	return 0;
 }
 
 static int mdb_fail(tl_err *err, int rc)
@@ -1029,7 +1161,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 {
 	const MDB_dbi *dbi = tl_view_dbis(
 		r->db, p->dim == TL_DIM_RECORD ? "timeline" : "tasks");
-	range *g;
+	range *g, *ga = NULL;
+	size_t ga_at[ALSO_MAX + 1] = { 0 };
 	msgpack_zone zone;
 	size_t n = p->dimvals_len, returned = 0, extra = 0;
 	size_t budget = p->limit > 64 ? p->limit : 64;
@@ -1044,11 +1177,14 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		return tl_view_unavailable(r->db, "tasks", err);
 	if (p->empty || !n)
 		return 0;
-	g = calloc(n, sizeof *g);
+	for (size_t i = 0; i < p->also_len; i++)
+		ga_at[i + 1] = ga_at[i] + p->also[i].len;
+	g = calloc(n + ga_at[p->also_len], sizeof *g);
 	if (!g || !msgpack_zone_init(&zone, 2048)) {
 		free(g);
 		return tl_err_oom(err);
 	}
+	ga = g + n;
 
 	/* Start each range at the lower bound, or just past the cursor. */
 	uint64_t sv = p->sv_lo, tb = 0;
@@ -1075,6 +1211,13 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		mrc = range_seek(&g[i], p, sv, tb, after);
 	}
 
+	/* The ranges of the dimensions beside the leading one are walked
+	 * once the leading ranges have passed over tl_list_also_after
+	 * entries (32): a
+	 * page the leading ones fill at once (few tasks, or most of them
+	 * listed) does not pay for their seeks. */
+	size_t passed = 0;
+	bool also_on = false;
 	for (range *m; !mrc && !rc && (m = range_min(g, n));) {
 		MDB_val doc;
 		cand c;
@@ -1084,10 +1227,43 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 			mrc = range_next(m, p);
 			continue;
 		}
+		if (p->also_len && !also_on && passed >= tl_list_also_after) {
+			also_on = true;
+			for (size_t j = 0; j < p->also_len && !mrc; j++)
+				for (size_t i = 0; i < p->also[j].len && !mrc;
+				     i++) {
+					range *a = &ga[ga_at[j] + i];
+					if ((mrc = mdb_cursor_open(
+						     r->txn, dbi[0], &a->c)))
+						break;
+					tl_list_prefix(a->prefix,
+						       p->also[j].dim,
+						       p->also[j].vals[i],
+						       p->sort);
+					mrc = range_seek(a, p, m->sv, m->tb,
+							 false);
+				}
+			if (mrc)
+				break;
+		}
+		if (also_on) {
+			uint64_t far[2];
+			int held;
+			if ((mrc = also_hold(p, ga, ga_at, m->sv, m->tb, &held,
+					     far)))
+				break;
+			if (held < 0)
+				break; /* no candidate is left */
+			if (!held) {
+				mrc = ranges_reach(g, n, p, far[0], far[1]);
+				continue;
+			}
+		}
 		seen = true;
 		seen_sv = m->sv;
 		seen_tb = m->tb;
 		if (!facets_match(p, &m->f)) {
+			passed++;
 			if (returned == p->limit && ++extra >= budget) {
 				more = true; /* stop looking: the next page will */
 				break;
@@ -1122,9 +1298,13 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 			returned++;
 			last_sv = m->sv;
 			last_tb = m->tb;
-		} else if (returned == p->limit && ++extra >= budget) {
-			more = true; /* stop looking: the next page will */
-			break;
+		} else {
+			passed++;
+			if (returned == p->limit && ++extra >= budget) {
+				more = true; /* stop looking: the next page
+						will */
+				break;
+			}
 		}
 		mrc = range_next(m, p);
 	}
@@ -1138,7 +1318,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		tl_cursor_encode(p->cursor_kind, b, sizeof b, next_cursor,
 				 TL_CURSOR_MAX);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n + ga_at[p->also_len]; i++)
 		if (g[i].c)
 			mdb_cursor_close(g[i].c);
 	free(g);
