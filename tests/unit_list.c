@@ -2318,6 +2318,19 @@ Test(list, pages_without_duplicates_or_skips_under_random_changes)
 	page_under_changes(m, (lq){ .limit = 3, .type = { "call", "task" },
 				    .sort = "created" },
 			   "types");
+	/* an assignee's range in step with the tags' and kinds' */
+	tl_list_also_after = 0;
+	page_under_changes(m, (lq){ .limit = 2, .assignee = { "alice", "bob" },
+				    .tag = { "a" } },
+			   "assignees and a tag");
+	page_under_changes(m, (lq){ .limit = 3, .assignee = { "alice" },
+				    .type = { "call", "task" },
+				    .sort = "updated" },
+			   "an assignee and types");
+	page_under_changes(m, (lq){ .limit = 2, .tag = { "a", "b" },
+				    .entity = { "lead" } },
+			   "tags and an entity type");
+	tl_list_also_after = 32;
 	cr_assert_eq(verify(), 0);
 	free(m);
 }
