@@ -245,8 +245,15 @@ int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
  * mdb_cursor_open's code (*slot NULL then). */
 int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
 
-/* Read transactions (adopting a map grown by another process). */
+/* Read transactions (adopting a map grown by another process; waiting up
+ * to tl_readers_wait_ms for a slot in a full table of readers). */
 int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn); /* LMDB rc */
+/* Slots in LMDB's table of readers (lock.mdb) of a workspace whose lock
+ * file this process makes: one per process (or thread) that reads while
+ * it has the workspace open.  Tests set fewer. */
+extern unsigned tl_max_readers;
+/* How long a read waits for a slot when every one is taken. */
+extern unsigned tl_readers_wait_ms;
 /* After an intermediate commit of a long job (a rebuild's chunks and
  * sorted writes): let a writer of another process that waits for LMDB's
  * writer lock take it before the job takes it again.  The lock is not

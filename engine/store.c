@@ -108,6 +108,17 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 				  "in this thread (a call from inside a "
 				  "callback, or a forked child that used this handle?)",
 				  what);
+	/* tl_env_begin waited for a slot in vain. */
+	if (rc == MDB_READERS_FULL)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: the workspace's table of readers stayed "
+				  "full for %.1f s (each process that has the "
+				  "workspace open and has read takes one of "
+				  "its slots, %u or as many as the process "
+				  "that made lock.mdb set): retry when fewer "
+				  "processes have it open",
+				  what, tl_readers_wait_ms / 1000.0,
+				  tl_max_readers);
 	/* LMDB turns a short write (a full disk, a file size limit) into
 	 * EIO: say what it may be. */
 	if (rc == EIO)
@@ -221,7 +232,7 @@ static int env_open(tl_db *db, const char *dir, unsigned flags,
 		return rc;
 	}
 	mdb_env_set_maxdbs(db->env, 128);
-	mdb_env_set_maxreaders(db->env, 256);
+	mdb_env_set_maxreaders(db->env, tl_max_readers);
 	if (map_size)
 		mdb_env_set_mapsize(db->env, map_size);
 	rc = mdb_env_open(db->env, dir, flags, 0666);
@@ -480,6 +491,9 @@ static int meta_put(tl_db *db, MDB_txn *txn, const char *key,
  * size remaps the file, which LMDB allows only with no transaction of this
  * process open: a tl_db handle is used by one thread at a time, and its
  * helper threads (the rebuild's) never hold one across a begin here. */
+unsigned tl_max_readers = 1024;
+unsigned tl_readers_wait_ms = 10000;
+
 int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn)
 {
 	if (db->map_lost)
@@ -488,6 +502,22 @@ int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn)
 	for (int tries = 0; rc == MDB_MAP_RESIZED && tries < 8; tries++) {
 		if ((rc = tl_env_resize(db, 0)))
 			break;
+		rc = mdb_txn_begin(db->env, NULL, flags, txn);
+	}
+	/* Every slot of the table of readers is taken: a process holds one
+	 * from its first read until it closes the workspace (a writer that
+	 * waits for LMDB's writer lock too), so hundreds of commands at once
+	 * can fill it.  Free the slots of dead processes, then wait for one,
+	 * as a writer waits for the writer lock: 1 ms, doubling to 64. */
+	for (unsigned waited = 0, ms = 1;
+	     rc == MDB_READERS_FULL && waited < tl_readers_wait_ms;
+	     waited += ms, ms = ms < 64 ? 2 * ms : 64) {
+		int dead;
+		mdb_reader_check(db->env, &dead);
+		if (!dead) {
+			struct timespec ts = { 0, (long)ms * 1000000 };
+			nanosleep(&ts, NULL);
+		}
 		rc = mdb_txn_begin(db->env, NULL, flags, txn);
 	}
 	return rc;

@@ -344,6 +344,110 @@ Test(procs, opening_and_reading_do_not_wait_for_a_writer, .init = mkws,
 	close(hold_fd[1]);
 }
 
+/* A process that reads, so holds a slot of the table of readers: it says
+ * so on ready_fd, then holds it for `ms` or until a byte comes on
+ * release_fd (20 s at most: a test that failed on the way releases
+ * none). */
+static int ready_fd[2], release_fd[2];
+
+static void reader_child(int ms)
+{
+	alarm(20);
+	tl_db *db = open_ws(0);
+	int n;
+	if (!db || list_all(db, &n) || write(ready_fd[1], "r", 1) != 1)
+		child_exit(1);
+	if (ms) {
+		usleep((useconds_t)ms * 1000);
+	} else {
+		char c;
+		if (read(release_fd[0], &c, 1) != 1)
+			child_exit(1);
+	}
+	tl_db_close(db);
+	child_exit(0);
+}
+
+/* Every slot of the table of readers taken (4 here, 1024 by default; a
+ * process holds one from its first read until it closes the workspace,
+ * so a few hundred commands at once filled 256 and failed): a read waits
+ * for one to be freed instead of failing; one that waits in vain says
+ * why. */
+Test(procs, a_read_waits_for_a_slot_in_a_full_table_of_readers,
+     .init = mkws, .fini = rmws)
+{
+	tl_max_readers = 4;
+	tl_db *db = new_ws(0);
+	cr_assert_eq(add_tasks(db, 2, 10), 0);
+	tl_db_close(db); /* lock.mdb keeps 4 slots */
+	cr_assert_eq(pipe(ready_fd), 0);
+	cr_assert_eq(pipe(release_fd), 0);
+	pid_t kids[5];
+	for (int i = 0; i < 4; i++) {
+		kids[i] = fork();
+		cr_assert_neq(kids[i], -1);
+		if (kids[i] == 0)
+			reader_child(i == 0 ? 300 : 0);
+	}
+	char c;
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(read(ready_fd[0], &c, 1), 1);
+
+	/* full: this open's reads wait for the first child to go */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	db = open_ws(0);
+	cr_assert_not_null(db);
+	int n;
+	cr_assert_eq(list_all(db, &n), 0);
+	cr_assert_eq(n, 2);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double waited = (double)(t1.tv_sec - t0.tv_sec) +
+			(double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cr_assert_geq(waited, 0.1, "it waited (%.3f s)", waited);
+
+	/* full again (this process and three children): a read that waits
+	 * in vain fails with storage, saying why */
+	int msg[2];
+	cr_assert_eq(pipe(msg), 0);
+	kids[4] = fork();
+	cr_assert_neq(kids[4], -1);
+	if (kids[4] == 0) {
+		tl_readers_wait_ms = 200;
+		size_t nv;
+		tl_open_opts o = { .views = tl_views_all(&nv) };
+		o.views_len = nv;
+		tl_db *d;
+		tl_err err;
+		int rc = tl_db_open(dir, &o, &d, &err);
+		if (rc == 0)
+			child_exit(1);
+		dprintf(msg[1], "%d %s: %s", rc, err.field, err.message);
+		child_exit(0);
+	}
+	close(msg[1]);
+	char said[600] = "";
+	cr_assert_gt(read(msg[0], said, sizeof said - 1), 0);
+	cr_assert(strstr(said, "-5 storage: ") == said, "%s", said);
+	cr_assert(strstr(said, "table of readers stayed full for 0.2 s"),
+		  "%s", said);
+	close(msg[0]);
+	tl_db_close(db);
+	for (int i = 1; i < 4; i++)
+		cr_assert_eq(write(release_fd[1], "x", 1), 1);
+	for (int i = 0; i < 5; i++) {
+		int st;
+		cr_assert_eq(waitpid(kids[i], &st, 0), kids[i]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d",
+			  i);
+	}
+	tl_max_readers = 1024;
+	for (int i = 0; i < 2; i++) {
+		close(ready_fd[i]);
+		close(release_fd[i]);
+	}
+}
+
 static void rebuild_child(void)
 {
 	tl_db *db = open_ws(0);
