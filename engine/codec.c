@@ -335,6 +335,118 @@ static bool rd_time(rd *r, int64_t *ms)
 	return true;
 }
 
+/* Whether raw[0..len), well-formed (tl_mp_fits), is every object of it
+ * in the form the engine writes: NULL, or what is not, and *at the
+ * offset of that object.  The form: each integer, string, binary, array
+ * and map in its shortest encoding (a non-negative integer as an
+ * unsigned one), as msgpack-c's packer and the direct writer both write
+ * them; a time as ext -1 of 4, 8 or 12 bytes as tl_w_time writes it,
+ * whole milliseconds; no float, no other ext; no string with a NUL.
+ * What JSON Lines gives back by `import` is in this form, so a record
+ * that passes exports and imports again to the same bytes (and hash). */
+const char *tl_mp_unwritten(const uint8_t *raw, size_t len, size_t *at)
+{
+	size_t off = 0, need = 1;
+	while (need) {
+		need--;
+		*at = off;
+		if (off >= len)
+			return "cut short";
+		uint8_t c = raw[off++];
+		uint64_t n = 0;
+		size_t w = 0;
+		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 ||
+		    c == 0xc3)
+			continue;
+		if (c <= 0x8f || (c >= 0x90 && c <= 0x9f)) {
+			need += c <= 0x8f ? 2 * (size_t)(c & 15) : c & 15;
+			continue;
+		}
+		if (c >= 0xa0 && c <= 0xbf) {
+			n = c & 31;
+		} else if (c >= 0xcc && c <= 0xd3) {
+			w = (size_t)1 << ((c - 0xcc) & 3);
+			if (len - off < w)
+				return "cut short";
+			for (size_t i = 0; i < w; i++)
+				n = n << 8 | raw[off++];
+			if (c <= 0xcf) { /* unsigned: not one a shorter holds */
+				if (n < (c == 0xcc ? 128 : (uint64_t)1
+						       << (4 << (c - 0xcc))))
+					return "an integer not in its shortest "
+					       "form";
+				continue;
+			}
+			/* signed: negative, and below what a shorter holds */
+			unsigned bits = (unsigned)(8 * w);
+			int64_t v = bits == 64 ? (int64_t)n
+				    : (int64_t)(n << (64 - bits)) >>
+					      (64 - bits);
+			int64_t lo = bits == 8 ? -32
+				     : -((int64_t)1 << (bits / 2 - 1));
+			if (v >= lo)
+				return "an integer not in its shortest form";
+			continue;
+		} else {
+			switch (c) {
+			case 0xd9: case 0xc4: w = 1; break;
+			case 0xda: case 0xc5: case 0xdc: case 0xde: w = 2; break;
+			case 0xdb: case 0xc6: case 0xdd: case 0xdf: w = 4; break;
+			case 0xd6: case 0xd7: case 0xc7: break;
+			case 0xca: case 0xcb:
+				return "a float (no event holds one)";
+			default:
+				return "an ext that is no time";
+			}
+			if (len - off < w)
+				return "cut short";
+			for (size_t i = 0; i < w; i++)
+				n = n << 8 | raw[off++];
+		}
+		switch (c) {
+		case 0xdc: case 0xdd: case 0xde: case 0xdf:
+			if (n < (c == 0xdc || c == 0xde ? 16 : 65536))
+				return "an array or map header not in its "
+				       "shortest form";
+			need += (size_t)(c >= 0xde ? 2 * n : n);
+			if (need > len - off)
+				return "cut short";
+			continue;
+		case 0xd6: case 0xd7: case 0xc7: {
+			rd r = { raw + *at, raw + len };
+			int64_t ms;
+			uint8_t want[16];
+			if (!rd_time(&r, &ms))
+				return "an ext that is no time";
+			size_t got = (size_t)(r.p - (raw + *at));
+			if ((size_t)(tl_w_time(want, ms) - want) != got ||
+			    memcmp(want, raw + *at, got))
+				return "a time not as the engine writes it "
+				       "(whole milliseconds, its shortest "
+				       "form)";
+			off = *at + got;
+			continue;
+		}
+		case 0xd9: case 0xda: case 0xdb:
+			if (n < (c == 0xd9 ? 32 : c == 0xda ? 256 : 65536))
+				return "a string not in its shortest form";
+			break;
+		case 0xc5: case 0xc6:
+			if (n < (c == 0xc5 ? 256 : 65536))
+				return "a binary not in its shortest form";
+			break;
+		}
+		if (len - off < n)
+			return "cut short";
+		if (c != 0xc4 && c != 0xc5 && c != 0xc6 &&
+		    memchr(raw + off, 0, (size_t)n))
+			return "a string with a NUL byte";
+		off += (size_t)n;
+	}
+	*at = off;
+	return off == len ? NULL : "bytes after the record";
+}
+
 /* Step over one object nested at most depth containers deep. */
 static bool rd_skip(rd *r, int depth)
 {

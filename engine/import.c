@@ -235,10 +235,23 @@ static int check_stream(const tl_event *ev, tl_err *err)
 	};
 	char q[64], qs[64];
 	uint8_t id[16];
-	bool ok = false;
+	bool ok = false, task = false;
 	for (size_t i = 0; i < sizeof task_types / sizeof *task_types; i++)
 		if (tl_slice_eq(ev->type, task_types[i]))
-			ok = tl_uuid_parse(ev->stream, id);
+			ok = task = tl_uuid_parse(ev->stream, id);
+	if (task) {
+		/* as commands make a task's id: lowercase text (the nil
+		 * UUID, which early releases took, is taken) */
+		char text[37];
+		tl_uuid_format(id, text);
+		if (memcmp(ev->stream.p, text, 36))
+			return tl_err_set(err, TL_EINVALID, "stream",
+					  "event %llu: stream '%s' is not a "
+					  "task id as tasklog writes one "
+					  "(lowercase hex)",
+					  (unsigned long long)ev->seq,
+					  tl_quote(ev->stream, qs, sizeof qs));
+	}
 	if (tl_slice_eq(ev->type, "workspace.initialized"))
 		ok = tl_slice_eq(ev->stream, "workspace") && ev->version == 1;
 	if (tl_slice_eq(ev->type, "member.added") ||
@@ -354,6 +367,18 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				"kind user or system",
 				(unsigned long long)ev.seq,
 				tl_quote(ev.actor_id, q, sizeof q));
+		goto out;
+	}
+	/* Every object in the form the engine writes: else the record's
+	 * JSON export packs again to other bytes, which do not chain. */
+	size_t at;
+	const char *form = tl_mp_unwritten(raw, len, &at);
+	if (form) {
+		rc = tl_err_set(err, TL_EINVALID, "event",
+				"event %llu holds %s (at byte %zu of its "
+				"record), which tasklog never writes: its "
+				"export would not import again",
+				(unsigned long long)ev.seq, form, at);
 		goto out;
 	}
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];

@@ -380,6 +380,9 @@ const msgpack_object *tl_map_get(const msgpack_object *map, const char *key);
  * containers claim no more entries than the bytes left could hold, nested
  * at most 33 deep: safe to hand to msgpack_unpack. */
 bool tl_mp_fits(const uint8_t *raw, size_t len);
+/* NULL when every object of the record raw[0..len) is in the form the
+ * engine writes (codec.c), else what is not, at offset *at. */
+const char *tl_mp_unwritten(const uint8_t *raw, size_t len, size_t *at);
 /* A reader over msgpack bytes that builds no objects (engine/codec.c).
  * Each call reads the object at p, bounds-checked against end, types it as
  * msgpack_unpack would, and moves p past it; false when the object there

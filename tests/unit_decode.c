@@ -422,3 +422,82 @@ Test(decode, stored_documents_are_checked_before_msgpack_allocates)
 		     MSGPACK_UNPACK_PARSE_ERROR);
 	msgpack_zone_destroy(&zone);
 }
+
+/* What import takes: every object in the form the engine writes (each in
+ * its shortest encoding, times as tl_w_time writes them, no float, no
+ * NUL in a string), so that the record's JSON export packs again to the
+ * same bytes.  A walk-through imported a time of 4 bytes' worth in 12,
+ * and one with nanoseconds below the millisecond: their export did not
+ * import again. */
+Test(decode, import_takes_only_the_form_the_engine_writes)
+{
+	uint8_t t[3][16];
+	size_t tn[3];
+	/* 2026-01-01: 4 bytes; with 250 ms: 8; in the year 9000: 12 */
+	tn[0] = (size_t)(tl_w_time(t[0], INT64_C(1767225600000)) - t[0]);
+	tn[1] = (size_t)(tl_w_time(t[1], INT64_C(1767225600250)) - t[1]);
+	tn[2] = (size_t)(tl_w_time(t[2], INT64_C(221845392000000)) - t[2]);
+	cr_assert_eq(tn[0], 6);
+	cr_assert_eq(tn[1], 10);
+	cr_assert_eq(tn[2], 15);
+	static const struct {
+		const char *bytes;
+		size_t len;
+		const char *why; /* NULL: taken */
+	} cases[] = {
+		{ "\x81\xa1" "a\x01", 4, NULL },
+		{ "\x81\xa1" "a\xcc\x01", 5, "integer not in its shortest" },
+		{ "\xcc\x80", 2, NULL },
+		{ "\xcd\x00\xff", 3, "integer not in its shortest" },
+		{ "\xcd\x01\x00", 3, NULL },
+		{ "\xce\x00\x00\xff\xff", 5, "integer not in its shortest" },
+		{ "\xcf\x00\x00\x00\x00\xff\xff\xff\xff", 9,
+		  "integer not in its shortest" },
+		{ "\xcf\x00\x00\x00\x01\x00\x00\x00\x00", 9, NULL },
+		{ "\xd0\xe0", 2, "integer not in its shortest" }, /* -32 */
+		{ "\xd0\xdf", 2, NULL },                          /* -33 */
+		{ "\xd0\x05", 2, "integer not in its shortest" }, /* 5 */
+		{ "\xd1\xff\x80", 3, "integer not in its shortest" }, /* -128 */
+		{ "\xd1\xff\x7f", 3, NULL },                          /* -129 */
+		{ "\xd9\x03" "abc", 5, "string not in its shortest" },
+		{ "\xa3" "a\0b", 4, "string with a NUL" },
+		{ "\x81\xa2" "a\0\x01", 5, "string with a NUL" }, /* a key */
+		{ "\xc4\x02\0\0", 4, NULL }, /* a hash may hold zeros */
+		{ "\xc5\x00\x02\0\0", 5, "binary not in its shortest" },
+		{ "\xdc\x00\x01\x01", 4, "array or map header" },
+		{ "\xde\x00\x01\x01\x01", 5, "array or map header" },
+		{ "\xca\0\0\0\0", 5, "a float" },
+		{ "\xd4\x01\x00", 3, "an ext that is no time" },
+		{ "\xd6\x01\0\0\0\0", 6, "an ext that is no time" },
+		{ "\x01\x02", 2, "bytes after the record" },
+		{ "\x92\x01", 2, "cut short" },
+		/* 2026-01-01 in 8 and 12 bytes, and with 5 ns */
+		{ "\xd7\xff\x00\x00\x00\x00\x69\x55\xb9\x00", 10,
+		  "a time not as the engine writes it" },
+		{ "\xc7\x0c\xff\0\0\0\0\0\0\0\0\x69\x55\xb9\x00", 15,
+		  "a time not as the engine writes it" },
+		{ "\xd7\xff\x00\x00\x00\x14\x69\x55\xb9\x00", 10,
+		  "a time not as the engine writes it" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		size_t at;
+		const char *why = tl_mp_unwritten(
+			(const uint8_t *)cases[i].bytes, cases[i].len, &at);
+		if (!cases[i].why)
+			cr_assert_null(why, "case %zu: %s at %zu", i, why, at);
+		else
+			cr_assert(why && strstr(why, cases[i].why),
+				  "case %zu: %s", i, why ? why : "taken");
+	}
+	for (int i = 0; i < 3; i++) {
+		size_t at;
+		cr_assert_null(tl_mp_unwritten(t[i], tn[i], &at),
+			       "time %d as written", i);
+	}
+	/* within a record: the offset of what is not */
+	size_t at;
+	cr_assert_not_null(tl_mp_unwritten(
+		(const uint8_t *)"\x82\xa1" "a\x01\xa1" "b\xcd\x00\x05", 9,
+		&at));
+	cr_assert_eq(at, 6);
+}

@@ -329,6 +329,39 @@ Test(fuzz_regress, import_refuses_events_on_foreign_streams)
 }
 
 /*
+ * A walk-through imported a title with a NUL inside (export showed all
+ * of it, `task show` and the timeline what came before the NUL, and
+ * verify called it clean) and a task stream in capitals (commands write
+ * lowercase): both are refused, and nothing is appended.
+ */
+Test(fuzz_regress, import_refuses_a_nul_in_a_string_and_a_stream_in_capitals)
+{
+	char dir[] = "/tmp/tl-fuzzreg11-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tl_err err;
+	patched x;
+	/* record 4 is task.created, "Call Dana about the renewal" */
+	patch(&x, "Call Dana", "Call\0Dana", 9, 4);
+	cr_assert_eq(tl_log_import(db, x.recs, x.lens, 5, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "event");
+	cr_assert(strstr(err.message, "event 5 holds a string with a NUL "
+				      "byte (at byte"),
+		  "%s", err.message);
+	cr_assert_eq(err.index, 4);
+	cr_assert_eq(head(db), 0, "nothing is appended");
+	free(x.p);
+	free(x.r.buf);
+	rm_ws(db, dir);
+	cr_assert_eq(import_patched("0190a000-0000-7000-8000-000000000001",
+				    "0190A000-0000-7000-8000-000000000001", 4,
+				    &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "stream");
+	cr_assert(strstr(err.message, "is not a task id as tasklog writes"),
+		  "%s", err.message);
+}
+
+/*
  * An auditor's walk-through: import --events took events no command
  * makes (a tag with a control character or invalid UTF-8, an "at" past
  * year 9999, a timestamp's nanoseconds past 10^9), verify called them
@@ -384,9 +417,13 @@ static int import_at(uint64_t sec, uint32_t nsec, tl_err *err)
 Test(fuzz_regress, import_refuses_a_time_out_of_range)
 {
 	tl_err err;
-	/* 2026-01-01T00:00:00Z as 12 bytes: taken */
-	cr_assert_eq(import_at(1767225600, 0, &err), 0, "%s", err.message);
-	/* 10000-01-01T00:00:00Z */
+	/* 2026-01-01T00:00:00Z as 12 bytes: in range, but tasklog writes it
+	 * in 4 (since 0.3.17; its JSON export made 4 and did not chain) */
+	cr_assert_eq(import_at(1767225600, 0, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "event");
+	cr_assert(strstr(err.message, "event 2 holds a time not as the "
+				      "engine writes it"), "%s", err.message);
+	/* 10000-01-01T00:00:00Z: 12 bytes is its form, out of range */
 	cr_assert_eq(import_at(253402300800, 0, &err), TL_EINVALID);
 	cr_assert_str_eq(err.field, "at");
 	cr_assert_eq(err.index, 1);
