@@ -171,6 +171,141 @@ static int check_task_state(const tl_task *t, const tl_event *ev,
 	return rc ? state_refused(ev, &e, err) : 0;
 }
 
+/* Whether stored value o (a string, or nil for NULL) is s. */
+static bool obj_is(const msgpack_object *o, const char *s)
+{
+	if (!o || o->type == MSGPACK_OBJECT_NIL)
+		return !s;
+	tl_slice v = tl_obj_slice(o);
+	return s && v.p && tl_slice_eq(v, s);
+}
+
+/* Whether a "previous" value o is what the task held of field key. */
+static bool held(const msgpack_object *o, const char *key,
+		 const tl_task *b)
+{
+	if (!strcmp(key, "title"))
+		return obj_is(o, b->title);
+	if (!strcmp(key, "notes"))
+		return obj_is(o, b->notes);
+	if (!strcmp(key, "type"))
+		return obj_is(o, tl_type_tokens[b->type]);
+	if (!strcmp(key, "assignee"))
+		return obj_is(o, b->assignee);
+	if (!strcmp(key, "status"))
+		return obj_is(o, tl_status_tokens[b->status]);
+	int64_t ms;
+	if (!strcmp(key, "due_at"))
+		return o->type == MSGPACK_OBJECT_NIL
+			       ? !b->has_due
+			       : b->has_due && tl_mp_time_ms(o, &ms) &&
+					 ms == b->due_at;
+	return false;
+}
+
+/* A task event must be one the commands could have made of the task as
+ * it was (since 0.3.17): none after its deletion; an assignee that is a
+ * member with CRM access, not the system user; an update's changes among
+ * the fields an update sets (the fold takes no other, but the history
+ * showed them); and each "previous" value (an update's, an assignment's,
+ * a status change's) what the task held, which the history shows as
+ * where the change came from.  An event of an older schema without
+ * "previous" has nothing to check there. */
+static int check_task_event(tl_txn *t, const tl_event *ev,
+			    const tl_task *before, tl_err *err)
+{
+	static const char *const updatable[] = { "title", "type", "due_at",
+						 "notes" };
+	tl_err e = { 0 };
+	char q[64];
+	int rc = 0;
+
+	if (before && before->deleted)
+		return state_refused(ev, &(tl_err){ .field = "stream",
+			.message = "the task was deleted before it: no "
+				   "command changes a deleted task" }, err);
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			       &zone, &d);
+	if (u != MSGPACK_UNPACK_SUCCESS || d.type != MSGPACK_OBJECT_MAP) {
+		msgpack_zone_destroy(&zone);
+		return u == MSGPACK_UNPACK_NOMEM_ERROR ? tl_err_oom(err)
+						       : TL_ESTORAGE;
+	}
+	const msgpack_object *prev = tl_map_get(&d, "previous");
+	const msgpack_object *a = tl_map_get(&d, "assignee");
+	bool assigns = tl_slice_eq(ev->type, "task.created") ||
+		       tl_slice_eq(ev->type, "task.assigned");
+	tl_slice as = assigns ? tl_obj_slice(a) : (tl_slice){ 0 };
+	if (as.p) {
+		tl_member m;
+		rc = tl_member_load(t->db, t->cur, as, &m, &zone, &e);
+		if (rc == TL_ENOTFOUND)
+			rc = tl_err_set(&e, TL_EINVALID, "assignee",
+					"unknown member '%s'",
+					tl_quote(as, q, sizeof q));
+		else if (!rc && m.system)
+			rc = tl_err_set(&e, TL_EINVALID, "assignee",
+					"'%s' is the system user, not a "
+					"member", m.id);
+		else if (!rc && !m.crm_access)
+			rc = tl_err_set(&e, TL_EINVALID, "assignee",
+					"member '%s' had no CRM access", m.id);
+	}
+	if (!rc && before && prev && prev->type != MSGPACK_OBJECT_MAP) {
+		const char *key = tl_slice_eq(ev->type, "task.assigned")
+					  ? "assignee"
+				  : tl_slice_eq(ev->type, "task.status_changed") ||
+					  tl_slice_eq(ev->type, "task.completed")
+					  ? "status"
+					  : NULL;
+		if (key && !held(prev, key, before))
+			rc = tl_err_set(&e, TL_EINVALID, "previous",
+					"is not the task's %s before it", key);
+	}
+	if (!rc && tl_slice_eq(ev->type, "task.updated")) {
+		const msgpack_object *maps[2] = { tl_map_get(&d, "changes"),
+						  prev };
+		for (int i = 0; i < 2 && !rc; i++) {
+			const msgpack_object *o = maps[i];
+			if (!o || o->type != MSGPACK_OBJECT_MAP)
+				continue;
+			for (uint32_t j = 0; j < o->via.map.size && !rc; j++) {
+				const msgpack_object *k = &o->via.map.ptr[j].key;
+				tl_slice ks = tl_obj_slice(k);
+				const char *key = NULL;
+				for (size_t n = 0; ks.p && n < 4 && !key; n++)
+					if (tl_slice_eq(ks, updatable[n]))
+						key = updatable[n];
+				if (!key)
+					rc = tl_err_set(
+						&e, TL_EINVALID,
+						i ? "previous" : "changes",
+						"'%s' is not a field an update "
+						"sets",
+						tl_quote(ks, q, sizeof q));
+				else if (i && before &&
+					 !held(&o->via.map.ptr[j].val, key,
+					       before))
+					rc = tl_err_set(&e, TL_EINVALID,
+							"previous",
+							"is not the task's %s "
+							"before it", key);
+			}
+		}
+	}
+	msgpack_zone_destroy(&zone);
+	if (rc == TL_EINVALID)
+		return state_refused(ev, &e, err);
+	if (rc)
+		*err = e;
+	return rc;
+}
+
 static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 {
 	uint8_t id[16];
@@ -197,6 +332,9 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		tl_task_release(&task);
 		return tl_err_oom(err);
 	}
+	if ((rc = check_task_event(t, ev, have_before ? &before : NULL,
+				   err)))
+		goto out;
 	if ((rc = tl_task_fold(&task, ev, &t->zone)) ||
 	    task.version != ev->version) {
 		rc = TL_ESTORAGE;
@@ -380,6 +518,31 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				"export would not import again",
 				(unsigned long long)ev.seq, form, at);
 		goto out;
+	}
+	/* ... and a member with CRM access at that point of the log, as
+	 * every command's actor must be (since 0.3.17): but for init's two
+	 * events, which make the first admin. */
+	if (ev.seq > 2) {
+		tl_member m;
+		tl_err e = { 0 };
+		rc = tl_member_load(t->db, t->cur, ev.actor_id, &m, &t->zone,
+				    &e);
+		if (rc == TL_ENOTFOUND || (!rc && !m.crm_access)) {
+			char q[64];
+			rc = tl_err_set(err, TL_EINVALID, "actor",
+					"event %llu: actor '%s' is %s",
+					(unsigned long long)ev.seq,
+					tl_quote(ev.actor_id, q, sizeof q),
+					rc ? "no member (a command's actor "
+					     "is one)"
+					   : "a member without CRM access, "
+					     "who can do nothing");
+			goto out;
+		}
+		if (rc) {
+			*err = e;
+			goto out;
+		}
 	}
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
 	tl_put_be64(kb, ev.seq);

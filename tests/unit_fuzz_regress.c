@@ -362,6 +362,84 @@ Test(fuzz_regress, import_refuses_a_nul_in_a_string_and_a_stream_in_capitals)
 }
 
 /*
+ * A walk-through imported task events no command makes of the task as it
+ * was, and verify called them clean: an assignee who is no member, an
+ * update of a field an update does not set (the fold ignored it, the
+ * history showed it), a "previous" value the task did not hold (the
+ * history shows it as where the change came from), an actor who is no
+ * member, an event after the task's deletion.  Each is refused, naming
+ * the field, and nothing is appended.
+ */
+Test(fuzz_regress, import_refuses_task_events_no_command_makes_of_the_task)
+{
+	tl_err err;
+	static const struct {
+		const char *from, *to;
+		size_t which;
+		const char *field, *says;
+	} cases[] = {
+		/* 8: task.assigned to alice, by admin */
+		{ "\xa8" "assignee\xa5" "alice", "\xa8" "assignee\xa5" "ghost", 8,
+		  "assignee", "event 9 (task.assigned): assignee unknown member "
+			      "'ghost'" },
+		{ "\xa5" "admin", "\xa5" "ghost", 8, "actor",
+		  "event 9: actor 'ghost' is no member" },
+		/* 9: task.status_changed to in_progress, previous todo */
+		{ "\xa4todo", "\xa4" "done", 9, "previous",
+		  "previous is not the task's status before it" },
+		/* 12: task.updated of the title, and its previous title */
+		{ "\xa5title", "\xa5stage", 12, "changes",
+		  "changes 'stage' is not a field an update sets" },
+		{ "Send the proposal", "Send the proposaX", 12, "previous",
+		  "previous is not the task's title before it" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		cr_assert_eq(import_patched(cases[i].from, cases[i].to,
+					    cases[i].which, &err),
+			     TL_EINVALID, "case %zu: %s", i, err.message);
+		cr_assert_str_eq(err.field, cases[i].field, "case %zu: %s", i,
+				 err.message);
+		cr_assert(strstr(err.message, cases[i].says), "case %zu: %s",
+			  i, err.message);
+		cr_assert_eq(err.index, (int)cases[i].which);
+	}
+
+	/* after 13, task 4's deletion: record 10 (task 1 tagged, version 3)
+	 * made task 4's, seq 15, version 3 */
+	char dir[] = "/tmp/tl-fuzzreg12-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	cr_assert_geq(r.n, 14);
+	uint8_t *p = copy_rec(&r, 10);
+	size_t n = r.len[10];
+	p[find(p, n, "-000000000001", 13) + 12] = '4';
+	p[find(p, n, "\xa3seq", 4) + 4] = 15;
+	rehash(p, n, r.rec[13], r.len[13]);
+	const uint8_t *recs[15];
+	size_t lens[15];
+	for (size_t i = 0; i < 14; i++) {
+		recs[i] = r.rec[i];
+		lens[i] = r.len[i];
+	}
+	recs[14] = p;
+	lens[14] = n;
+	cr_assert_eq(tl_log_import(db, recs, lens, 15, &err), TL_EINVALID,
+		     "%s", err.message);
+	cr_assert_str_eq(err.field, "stream", "%s", err.message);
+	cr_assert(strstr(err.message, "the task was deleted before it"), "%s",
+		  err.message);
+	cr_assert_eq(err.index, 14);
+	cr_assert_eq(head(db), 0);
+	/* the 14 alone are taken */
+	cr_assert_eq(tl_log_import(db, recs, lens, 14, &err), 0, "%s",
+		     err.message);
+	free(p);
+	free(r.buf);
+	rm_ws(db, dir);
+}
+
+/*
  * An auditor's walk-through: import --events took events no command
  * makes (a tag with a control character or invalid UTF-8, an "at" past
  * year 9999, a timestamp's nanoseconds past 10^9), verify called them
