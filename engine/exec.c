@@ -329,21 +329,37 @@ static void fp_slice(crypto_generichash_state *st, tl_slice s)
 		fp_bytes(st, s.p, s.len);
 }
 
-/* The zone in the fingerprint: since 0.3.0's c90a713, the one dates are
- * read in (given or the workspace's).  Records of earlier 0.3.0 builds
- * were made with the zone given for the request (or none: a slice marked
- * absent), and before that with no zone at all; a retry of their request
- * must still match them. */
-enum { FP_ZONE, FP_GIVEN_ZONE, FP_NO_ZONE };
+/* The definitions of the fingerprint, newest first.  Since 0.3.17
+ * (FP_SET): the tags as a set (sorted, each once: `--tag y --tag x` is
+ * the request `--tag x --tag y` is), and the zone only for a command
+ * with a due date, the one field it changes.  Records made before keep
+ * matching the request their definition saw: from 0.3.0's c90a713 to
+ * 0.3.16 (FP_ZONE) the zone dates are read in, always, and the tags in
+ * the order given; before c90a713 the zone given for the request (or
+ * none: a slice marked absent), and before that no zone at all. */
+enum { FP_SET, FP_ZONE, FP_GIVEN_ZONE, FP_NO_ZONE };
+
+static int slice_order(const void *a, const void *b)
+{
+	const tl_slice *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int d = n ? memcmp(x->p, y->p, n) : 0;
+	return d ? d : (x->len > y->len) - (x->len < y->len);
+}
 
 static void idem_fp(const run *r, const tl_cmd *c, int def,
 		    uint8_t out[TL_IDEM_FP_LEN])
 {
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, (const unsigned char *)"tasklog-idem-1",
+	crypto_generichash_init(&st,
+				(const unsigned char *)(def == FP_SET
+								? "tasklog-idem-2"
+								: "tasklog-idem-1"),
 				14, TL_IDEM_FP_LEN);
 	fp_slice(&st, tl_s(r->actor.id));
-	if (def == FP_ZONE)
+	if (def == FP_SET)
+		fp_slice(&st, c->due.p ? tl_s(r->tz) : (tl_slice){ NULL, 0 });
+	else if (def == FP_ZONE)
 		fp_slice(&st, tl_s(r->tz)); /* the zone dates are read in */
 	else if (def == FP_GIVEN_ZONE)
 		fp_slice(&st, tl_s(r->ctx ? r->ctx->tz : NULL));
@@ -356,9 +372,23 @@ static void idem_fp(const run *r, const tl_cmd *c, int def,
 		fp_slice(&st, *f[i]);
 	fp_u64(&st, (uint64_t)c->no_due << 1 | (uint64_t)c->unassign);
 	fp_u64(&st, (uint64_t)(int64_t)c->crm_access);
-	fp_u64(&st, c->tags_len);
-	for (size_t i = 0; i < c->tags_len; i++)
-		fp_slice(&st, c->tags[i]);
+	tl_slice set[TL_TAGS_MAX];
+	const tl_slice *tags = c->tags;
+	size_t n = c->tags_len;
+	/* (more tags than a task holds: refused, whatever the order) */
+	if (def == FP_SET && n && n <= TL_TAGS_MAX) {
+		memcpy(set, c->tags, n * sizeof *set);
+		qsort(set, n, sizeof *set, slice_order);
+		size_t u = 1;
+		for (size_t i = 1; i < n; i++)
+			if (slice_order(&set[i], &set[u - 1]))
+				set[u++] = set[i];
+		tags = set;
+		n = u;
+	}
+	fp_u64(&st, n);
+	for (size_t i = 0; i < n; i++)
+		fp_slice(&st, tags[i]);
 	fp_u64(&st, c->ids_len);
 	for (size_t i = 0; i < c->ids_len; i++)
 		fp_slice(&st, c->ids[i]);
@@ -367,14 +397,16 @@ static void idem_fp(const run *r, const tl_cmd *c, int def,
 	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
 }
 
-/* Whether stored (an 'F' record's fingerprint) is c's by the definition
- * of an earlier 0.3.0 build.  Each definition hashes other bytes, so a
+/* Whether stored is c's fingerprint by an earlier definition: 0.3.0 to
+ * 0.3.16's for any record, the earlier 0.3.0 builds' for an 'F' record
+ * ('N' records came later).  Each definition hashes other bytes, so a
  * record made by one matches only a request the same by that one. */
-static bool idem_fp_legacy(const run *r, const tl_cmd *c,
+static bool idem_fp_legacy(const run *r, const tl_cmd *c, bool f_record,
 			   const uint8_t *stored)
 {
 	uint8_t fp[TL_IDEM_FP_LEN];
-	for (int def = FP_GIVEN_ZONE; def <= FP_NO_ZONE; def++) {
+	for (int def = FP_ZONE; def <= (f_record ? FP_NO_ZONE : FP_ZONE);
+	     def++) {
 		idem_fp(r, c, def, fp);
 		if (!memcmp(fp, stored, TL_IDEM_FP_LEN))
 			return true;
@@ -392,7 +424,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	char q[64];
 	if (!key.p)
 		return 0;
-	idem_fp(r, c, FP_ZONE, r->fp);
+	idem_fp(r, c, FP_SET, r->fp);
 	int rc = mdb_get(t->cur, t->db->idem, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -412,7 +444,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "corrupt idempotency record");
 		if (memcmp(p + 1, r->fp, TL_IDEM_FP_LEN) &&
-		    !(p[0] == 'F' && idem_fp_legacy(r, c, p + 1)))
+		    !idem_fp_legacy(r, c, p[0] == 'F', p + 1))
 			return unchanged
 				       ? tl_err_set(err, TL_ECONFLICT,
 						    "idempotency_key",

@@ -3245,8 +3245,10 @@ Test(idempotency, a_read_record_without_fingerprint_replays_the_first_read)
 	tl_result_release(&b);
 }
 
-/* Records of earlier 0.3.0 builds (another fingerprint) still replay for
- * their request, and only for it. */
+/* Records of earlier builds (another fingerprint) still replay for their
+ * request, and only for it: of the first 0.3.0 builds, and (case 2) of
+ * 0.3.0 to 0.3.16, whose definition the first differs from since 0.3.17
+ * (the tags a set, the zone only beside a due date). */
 Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
 {
 	static const struct {
@@ -3255,9 +3257,9 @@ Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
 	} cases[] = {
 		{ "k-none", NULL, true, false },    /* f550d98: no zone */
 		{ "k-absent", NULL, false, false }, /* 5bbc30b: none given */
-		/* 5bbc30b with a zone given: what c90a713 on makes too (and
-		 * a check of this test's own computation) */
-		{ "k-given", "Asia/Tokyo", false, true }
+		/* 5bbc30b with a zone given: what c90a713 to 0.3.16 made
+		 * too; not 0.3.17's */
+		{ "k-given", "Asia/Tokyo", false, false }
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		tl_ctx ctx = at(T0 + SEC);
@@ -3291,6 +3293,93 @@ Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
 		REJECT(TL_ECONFLICT, "idempotency_key", other);
 		cr_assert_eq(nevents(), events);
 	}
+}
+
+/* Since 0.3.17 a retry need not give the tags in the same order (they
+ * are a set: a client builds them from an unordered collection), nor the
+ * same zone for a command without a due date, which reads none (found by
+ * a walk-through: both were conflicts).  A due date under another zone
+ * is another instant: still a conflict.  And an 'N' record (the request
+ * changed nothing) of 0.3.16's definition replays too. */
+Test(idempotency, a_retry_may_order_tags_and_name_zones_as_it_likes)
+{
+	tl_slice xy[2] = { tl_s("x"), tl_s("y") }, yx[3] = { tl_s("y"),
+							     tl_s("x"),
+							     tl_s("y") };
+	tl_cmd c = keyed_add("Tagged", "k-tags");
+	c.tags = xy;
+	c.tags_len = 2;
+	tl_result a, b;
+	doc d;
+	RUN1(at(T0 + SEC), &a, &d, c);
+	char id[37];
+	copy_str(FLD(d.o, "id"), id, sizeof id);
+	doc_free(&d);
+	uint64_t events = nevents();
+	tl_cmd again = c;
+	again.tags = yx;
+	again.tags_len = 3; /* y, x, y: the same set */
+	RUN1(at(T0 + 2 * SEC), &b, NULL, again);
+	EXPECT_REPLAY(&a, &b, events);
+	tl_result_release(&b);
+	again.tags_len = 1; /* y alone: another request */
+	REJECT(TL_ECONFLICT, "idempotency_key", again);
+
+	/* complete under Tokyo, retried under Berlin and under none */
+	tl_result_release(&a);
+	tl_cmd done = { .kind = TL_TASK_COMPLETE, .id = tl_s(id),
+			.idempotency_key = tl_s("k-done") };
+	tl_ctx tokyo = at(T0 + 3 * SEC), berlin = at(T0 + 4 * SEC);
+	tokyo.tz = "Asia/Tokyo";
+	berlin.tz = "Europe/Berlin";
+	RUN1(tokyo, &a, NULL, done);
+	events = nevents();
+	RUN1(berlin, &b, NULL, done);
+	EXPECT_REPLAY(&a, &b, events);
+	tl_result_release(&b);
+	RUN1(at(T0 + 5 * SEC), &b, NULL, done);
+	EXPECT_REPLAY(&a, &b, events);
+	tl_result_release(&a);
+	tl_result_release(&b);
+
+	/* a due date read in Tokyo, retried in Berlin: not the same */
+	tl_cmd due = keyed_add("Due", "k-due");
+	due.due = tl_s("2026-12-01 10:00");
+	RUN1(tokyo, &a, NULL, due);
+	tl_result_release(&a);
+	tl_err err;
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &berlin, &due, 1, &r, &err), TL_ECONFLICT);
+	cr_assert_str_eq(err.field, "idempotency_key");
+
+	/* completing it again changes nothing: an 'N' record; made over
+	 * with 0.3.16's fingerprint (the zone always, here Tokyo's), it
+	 * replays for the same request */
+	tl_cmd again_done = done;
+	again_done.idempotency_key = tl_s("k-none-changed");
+	RUN1(tokyo, &a, NULL, again_done);
+	cr_assert(!a.appended);
+	MDB_txn *txn;
+	MDB_val k = { 14, "k-none-changed" }, v;
+	uint8_t stored[128];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+	cr_assert_eq(((uint8_t *)v.mv_data)[8], 'N');
+	cr_assert_leq(v.mv_size, sizeof stored);
+	memcpy(stored, v.mv_data, v.mv_size);
+	legacy_fp("admin", false, "Asia/Tokyo", &again_done, stored + 9);
+	v.mv_data = stored;
+	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	events = nevents();
+	RUN1(tokyo, &b, NULL, again_done);
+	EXPECT_REPLAY(&a, &b, events);
+	tl_result_release(&a);
+	tl_result_release(&b);
+	/* under Berlin it matches neither definition: 0.3.16's hashed the
+	 * zone */
+	cr_assert_eq(tl_exec(db, &berlin, &again_done, 1, &r, &err),
+		     TL_ECONFLICT, "%s", err.message);
 }
 
 Test(idempotency, repeat_after_reopening_returns_the_first_result)
