@@ -777,6 +777,39 @@ Test(import_cli, an_altered_event_is_refused)
 	free(copy);
 }
 
+/* An export whose keys were re-sorted (jq -S) was refused as "not an
+ * event record": its lines must keep export's order of keys, which the
+ * hash covers, and the error says so (found by a walk-through). */
+Test(import_cli, an_event_with_its_keys_reordered_is_refused_saying_why)
+{
+	every_kind_of_event();
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
+	/* the first line's seq moved to its end */
+	char *nl = strchr(e.out, '\n');
+	cr_assert(nl && !strncmp(e.out, "{\"seq\":1,", 9));
+	size_t first = (size_t)(nl - e.out);
+	char *moved = malloc(e.out_len + 16);
+	cr_assert(moved);
+	int n = snprintf(moved, e.out_len + 16, "{%.*s,\"seq\":1}%s",
+			 (int)(first - 10), e.out + 9, nl);
+	write_file(file, moved, (size_t)n);
+	free(moved);
+	tu_run_release(&e);
+	char *copy = tu_tmpdir();
+	tu_run r;
+	const char *ev[] = { "--events", NULL };
+	import(&r, copy, ev);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "event"), "%s", r.err);
+	cr_assert(strstr(r.err, "line 1: holds an event's keys in another "
+				"order than export wrote them"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	tu_rmrf(copy);
+	free(copy);
+}
+
 Test(import_cli, export_msgpack_refuses_a_bad_format)
 {
 	tu_run r;

@@ -860,6 +860,33 @@ static int packed_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
+/* Whether event object v holds the envelope's keys in another order than
+ * export writes them (and the hash covers them in): a file re-sorted by
+ * `jq -S`, say, whose events would not chain. */
+static bool envelope_reordered(json_t *v)
+{
+	static const char *const keys[] = { "seq",    "id",      "type",
+					    "stream", "version", "at",
+					    "actor",  "schema",  "data",
+					    "hash" };
+	const size_t n = sizeof keys / sizeof *keys;
+	const char *k;
+	json_t *x;
+	size_t i = 0;
+	bool in_order = true;
+	if (!json_is_object(v) || json_object_size(v) != n)
+		return false;
+	json_object_foreach(v, k, x) {
+		bool known = false;
+		for (size_t m = 0; m < n && !known; m++)
+			known = !strcmp(k, keys[m]);
+		if (!known)
+			return false;
+		in_order &= !strcmp(k, keys[i++]);
+	}
+	return !in_order;
+}
+
 /* JSON Lines events back into the msgpack records they were stored as,
  * into j->packed; offs[i], lens[i] locate record i in it. */
 static int event_records(job *j, size_t *offs, size_t *lens, tl_err *err)
@@ -871,6 +898,17 @@ static int event_records(job *j, size_t *offs, size_t *lens, tl_err *err)
 		int rc = record_json(j, &j->recs[i], &v, err);
 		if (rc)
 			return rc;
+		if (envelope_reordered(v)) {
+			json_decref(v);
+			return fail(err, TL_EINVALID, "event", j,
+				    j->recs[i].where,
+				    "holds an event's keys in another order "
+				    "than export wrote them (seq, id, type, "
+				    "stream, version, at, actor, schema, data, "
+				    "hash; and within each object): its hash "
+				    "covers that order, so the lines must be "
+				    "as exported (not re-sorted, as by jq -S)");
+		}
 		size_t before = j->packed.sb.size;
 		bool ok = pack_json(&pk, v, NULL, 0);
 		json_decref(v);
