@@ -225,6 +225,48 @@ Test(list_cli, a_wide_table_names_each_record)
 	}
 }
 
+/* A walk-through's table: a member id of 64 characters took up to 64
+ * columns in 90 to 150 and left the title 9 (and no record); short
+ * records alone (none of 12 characters) dropped the RECORD column.  Now
+ * the assignee takes a third of what a table has past 80, and a record
+ * column that fits whole is kept. */
+Test(list_cli, a_long_member_id_leaves_the_title_and_the_record_room)
+{
+	char id[65];
+	memset(id, 'm', 64);
+	id[64] = 0;
+	DO("member", "add", id, "--name", "Long Id");
+	DO("--now", T0, "task", "add", "--title",
+	   "Call Dana about the renewal of the contract", "--link", "lead:42",
+	   "--assignee", id, "--due", "+1d");
+	static const char *const widths[] = { "COLUMNS=100", "COLUMNS=120",
+					      "COLUMNS=150" };
+	for (int i = 0; i < 3; i++) {
+		const char *env[] = { widths[i], NULL };
+		tu_opts o = { .env = env };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o,
+				     (const char *[]){ "--db", ws, "--now", T0,
+						       "task", "list", NULL }),
+			     0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_expect(strstr(r.out, "  RECORD  ") &&
+				  strstr(r.out, "  lead:42  Call Dana about "
+						"the renewal"),
+			  "%s:\n%s", widths[i], r.out);
+		if (i)
+			cr_expect(strstr(r.out, "the renewal of the contra"),
+				  "%s:\n%s", widths[i], r.out);
+		for (const char *p = r.out; *p;) {
+			size_t n = strcspn(p, "\n");
+			cr_expect_leq(tu_columns(p, n), 100 + 25 * (size_t)i,
+				      "%.*s", (int)n, p);
+			p += n + (p[n] != 0);
+		}
+		tu_run_release(&r);
+	}
+}
+
 /* --tag: tasks with any of the tags given, ANDed with the rest. */
 Test(list_cli, filters_by_tag)
 {

@@ -500,10 +500,13 @@ static void task_table(const json_t *items, const char *next,
 		w_rec = max_size(w_rec,
 				 text_width(record_of(t, rec, sizeof rec)));
 	}
-	/* 12 columns in 80, up to a whole member id (64) in a wider table;
-	 * less by what the due column takes past its usual width (its
-	 * offset in a repeated hour), but not under the heading's 8 */
-	size_t most = ASSIGNEE_WIDTH_MAX + (table_width - TABLE_WIDTH),
+	/* 12 columns in 80, and a third of what a wider table has more, up
+	 * to a whole member id (64, from 236 columns on: the title and the
+	 * record keep the rest; a walk-through found a 64-character id
+	 * leaving the title 9 columns and no record in 90 to 150); less by
+	 * what the due column takes past its usual width (its offset in a
+	 * repeated hour), but not under the heading's 8 */
+	size_t most = ASSIGNEE_WIDTH_MAX + (table_width - TABLE_WIDTH) / 3,
 	       wider = w_due - time_width(heading);
 	most = most > 64 ? 64 : most;
 	most = most > wider + 8 ? most - wider : 8;
@@ -513,14 +516,16 @@ static void task_table(const json_t *items, const char *next,
 	       (w_who + 2);
 	/* The record when the table is wide enough to keep some title: as
 	 * wide as it is, up to RECORD_WIDTH_MAX, narrower (cut) to leave the
-	 * title RECORD_TITLE_MIN, but not under RECORD_WIDTH_MIN. */
-	w_rec = min_size(w_rec, RECORD_WIDTH_MAX);
-	w_rec = min_size(w_rec, used + 2 + RECORD_TITLE_MIN < table_width
-					? table_width - used - 2 -
-						  RECORD_TITLE_MIN
-					: 0);
+	 * title RECORD_TITLE_MIN, but not cut under RECORD_WIDTH_MIN (a
+	 * column of short records, all of them whole, is kept: it was
+	 * dropped when none reached RECORD_WIDTH_MIN). */
+	size_t want = min_size(w_rec, RECORD_WIDTH_MAX);
+	w_rec = min_size(want, used + 2 + RECORD_TITLE_MIN < table_width
+				       ? table_width - used - 2 -
+						 RECORD_TITLE_MIN
+				       : 0);
 	if (!with_record || table_width < RECORD_TABLE_MIN ||
-	    w_rec < RECORD_WIDTH_MIN)
+	    w_rec < min_size(want, RECORD_WIDTH_MIN))
 		w_rec = 0;
 	else
 		used += w_rec + 2;
