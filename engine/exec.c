@@ -39,7 +39,10 @@ typedef struct run {
 	tl_txn *t;
 	const tl_ctx *ctx;
 	tl_member actor;
-	bool actor_ok;  /* resolved: after the first command's arguments */
+	bool actor_ok;  /* resolved: after the first command's arguments, and
+			   again after a member command (it may have changed
+			   the actor) */
+	bool actor_was_ok; /* resolved once: a later failure is a command's */
 	bool actor_bad; /* it failed: the batch's error, not a command's */
 	uint8_t fp[TL_IDEM_FP_LEN]; /* the command's, when it has a key */
 	int64_t now;
@@ -265,8 +268,11 @@ static int check_idem_key(tl_slice k, tl_err *err)
 
 /* ---- look-ups --------------------------------------------------------- */
 
-/* The acting member (CRM access required), looked up once per batch,
- * after the first command's arguments passed. */
+/* The acting member (CRM access required), looked up after the first
+ * command's arguments passed, and again after each member command: a
+ * batch that takes the actor's access or admin role away runs its later
+ * commands as the member it made (since 0.3.17; they ran as the member
+ * was at the batch's start, found by a review). */
 static int need_actor(run *r, tl_err *err)
 {
 	if (r->actor_ok)
@@ -274,7 +280,8 @@ static int need_actor(run *r, tl_err *err)
 	int rc = tl_actor_resolve(r->t->db, r->t->cur, r->ctx, &r->actor,
 				  &r->t->zone, err);
 	r->actor_ok = rc == 0;
-	r->actor_bad = rc != 0;
+	r->actor_bad = rc != 0 && !r->actor_was_ok;
+	r->actor_was_ok |= rc == 0;
 	return rc;
 }
 
@@ -1448,8 +1455,11 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	switch (c->kind) {
 	case TL_MEMBER_ADD:
 	case TL_MEMBER_UPDATE:
-		r->assignee_ok[0] = 0; /* members change: forget what passed */
-		return member_cmd(r, c, res, err);
+		/* members change: forget what passed, the actor too */
+		r->assignee_ok[0] = 0;
+		rc = member_cmd(r, c, res, err);
+		r->actor_ok = false;
+		return rc;
 	case TL_NOTIFICATIONS_READ:
 		return notifications_read(r, c, res, err);
 	case TL_TASK_ADD:

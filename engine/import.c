@@ -519,24 +519,24 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				(unsigned long long)ev.seq, form, at);
 		goto out;
 	}
-	/* ... and a member with CRM access at that point of the log, as
-	 * every command's actor must be (since 0.3.17): but for init's two
-	 * events, which make the first admin. */
+	/* ... and a member at that point of the log (the system user
+	 * too), as every command's actor is (since 0.3.17): but for init's
+	 * two events, which make the first admin.  Not whether it had CRM
+	 * access then: releases before 0.3.17 ran a batch's commands as its
+	 * actor was at the batch's start, after one of them took that
+	 * access away, and their logs must import. */
 	if (ev.seq > 2) {
 		tl_member m;
 		tl_err e = { 0 };
 		rc = tl_member_load(t->db, t->cur, ev.actor_id, &m, &t->zone,
 				    &e);
-		if (rc == TL_ENOTFOUND || (!rc && !m.crm_access)) {
+		if (rc == TL_ENOTFOUND) {
 			char q[64];
 			rc = tl_err_set(err, TL_EINVALID, "actor",
-					"event %llu: actor '%s' is %s",
+					"event %llu: actor '%s' is no member "
+					"(a command's actor is one)",
 					(unsigned long long)ev.seq,
-					tl_quote(ev.actor_id, q, sizeof q),
-					rc ? "no member (a command's actor "
-					     "is one)"
-					   : "a member without CRM access, "
-					     "who can do nothing");
+					tl_quote(ev.actor_id, q, sizeof q));
 			goto out;
 		}
 		if (rc) {

@@ -499,24 +499,32 @@ int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn)
 	if (db->map_lost)
 		return ENOMEM;
 	int rc = mdb_txn_begin(db->env, NULL, flags, txn);
-	for (int tries = 0; rc == MDB_MAP_RESIZED && tries < 8; tries++) {
-		if ((rc = tl_env_resize(db, 0)))
-			break;
-		rc = mdb_txn_begin(db->env, NULL, flags, txn);
-	}
-	/* Every slot of the table of readers is taken: a process holds one
-	 * from its first read until it closes the workspace (a writer that
-	 * waits for LMDB's writer lock too), so hundreds of commands at once
-	 * can fill it.  Free the slots of dead processes, then wait for one,
-	 * as a writer waits for the writer lock: 1 ms, doubling to 64. */
-	for (unsigned waited = 0, ms = 1;
-	     rc == MDB_READERS_FULL && waited < tl_readers_wait_ms;
-	     waited += ms, ms = ms < 64 ? 2 * ms : 64) {
-		int dead;
-		mdb_reader_check(db->env, &dead);
-		if (!dead) {
-			struct timespec ts = { 0, (long)ms * 1000000 };
-			nanosleep(&ts, NULL);
+	/* A map another process grew: adopted.  Every slot of the table of
+	 * readers taken: a process holds one from its first read until it
+	 * closes the workspace (a writer that waits for LMDB's writer lock
+	 * too), so hundreds of commands at once can fill it; the slots of
+	 * dead processes are freed, then a slot waited for, as a writer
+	 * waits for the writer lock: 1 ms, doubling to 64.  Either may
+	 * follow the other. */
+	int resizes = 0;
+	unsigned waited = 0, ms = 1;
+	while ((rc == MDB_MAP_RESIZED && resizes < 8) ||
+	       (rc == MDB_READERS_FULL && waited < tl_readers_wait_ms)) {
+		if (rc == MDB_MAP_RESIZED) {
+			resizes++;
+			if ((rc = tl_env_resize(db, 0)))
+				break;
+		} else {
+			int dead = 0;
+			mdb_reader_check(db->env, &dead);
+			if (dead) {
+				waited++; /* bounded, should others take them */
+			} else {
+				struct timespec ts = { 0, (long)ms * 1000000 };
+				nanosleep(&ts, NULL);
+				waited += ms;
+				ms = ms < 64 ? 2 * ms : 64;
+			}
 		}
 		rc = mdb_txn_begin(db->env, NULL, flags, txn);
 	}

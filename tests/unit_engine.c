@@ -4904,6 +4904,38 @@ Test(members, last_admin_cannot_lose_the_admin_role)
 	reject_at(__LINE__, &ctx, &v, 1, TL_EINVALID, "role", 0);
 }
 
+/* A batch that takes its actor's CRM access or admin role away runs its
+ * later commands as the member it made (a review found them run as the
+ * actor was at the batch's start, so logs held a task added by a member
+ * without access, and members added by one no longer an admin). */
+Test(members, a_batch_sees_the_actor_it_changed)
+{
+	add_member("ivy", "admin", 0);
+	uint64_t events = nevents();
+	tl_ctx ctx = as_at("ivy", T0 + 5 * SEC);
+	tl_result res[2];
+	tl_err err;
+	tl_cmd c[2] = { { .kind = TL_MEMBER_UPDATE, .id = tl_s("ivy"),
+			  .crm_access = -1 },
+			add_cmd("After") };
+	cr_assert_eq(tl_exec(db, &ctx, c, 2, res, &err), TL_EFORBIDDEN, "%s",
+		     err.message);
+	cr_assert_eq(err.index, 1, "the command after, not the batch's actor");
+	cr_assert_eq(nevents(), events);
+	tl_cmd d[2] = { { .kind = TL_MEMBER_UPDATE, .id = tl_s("ivy"),
+			  .role = tl_s("member") },
+			{ .kind = TL_MEMBER_ADD, .id = tl_s("eve"),
+			  .name = tl_s("Eve"), .role = tl_s("member") } };
+	cr_assert_eq(tl_exec(db, &ctx, d, 2, res, &err), TL_EFORBIDDEN, "%s",
+		     err.message);
+	cr_assert_eq(err.index, 1);
+	cr_assert_eq(nevents(), events);
+	/* each alone, in order: the same answers */
+	RUN1(ctx, &res[0], NULL, d[0]);
+	tl_result_release(&res[0]);
+	reject_at(__LINE__, &ctx, &d[1], 1, TL_EFORBIDDEN, "as", 0);
+}
+
 Test(members, duplicates_and_the_system_user_are_conflicts)
 {
 	add_member("jo", "member", 0);

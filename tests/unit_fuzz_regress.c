@@ -1094,3 +1094,64 @@ Test(fuzz_regress, a_task_with_more_than_64_tags_is_listed_under_each)
 		free(r.p[i]);
 	rm_ws(db, dir);
 }
+
+/*
+ * Releases before 0.3.17 ran a batch's commands as its actor was at the
+ * batch's start, so their logs hold events by a member whose CRM access
+ * an earlier event of the batch took away (found by a review: the first
+ * actor check of 0.3.17 refused such exports).  Made here by swapping a
+ * task.created by carol and the member.updated that takes her access
+ * (two streams: their seqs and hashes change, no version does): the log
+ * imports, and verify is clean.  An actor who is no member is refused.
+ */
+Test(fuzz_regress, import_takes_an_actor_whose_access_a_batch_took)
+{
+	char da[] = "/tmp/tl-fuzzreg13-XXXXXX", dbb[] = "/tmp/tl-fuzzreg14-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	tl_init_opts io = { .now_ms = 1767225600000 };
+	cr_assert_eq(tl_db_init(a, &io, &err), 0, "%s", err.message);
+	tl_ctx admin = { .actor = "admin", .now_ms = 1767225601000 };
+	tl_ctx carol = { .actor = "carol", .now_ms = 1767225602000 };
+	tl_cmd add = { .kind = TL_MEMBER_ADD, .id = tl_s("carol"),
+		       .name = tl_s("Carol"), .role = tl_s("member") };
+	tl_cmd task = { .kind = TL_TASK_ADD, .title = tl_s("By carol"),
+			.link = tl_s("lead:1") };
+	tl_cmd off = { .kind = TL_MEMBER_UPDATE, .id = tl_s("carol"),
+		       .crm_access = -1 };
+	tl_result res;
+	cr_assert_eq(tl_exec(a, &admin, &add, 1, &res, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&res);
+	cr_assert_eq(tl_exec(a, &carol, &task, 1, &res, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&res);
+	cr_assert_eq(tl_exec(a, &admin, &off, 1, &res, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&res);
+	struct kept r = { .n = 0 };
+	cr_assert_eq(tl_log_read(a, &admin, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &r, &err), 0, "%s", err.message);
+	cr_assert_eq(r.n, 5, "init's two, carol, her task, her access");
+	/* seq 4 becomes the update, seq 5 carol's task */
+	uint8_t *t4 = r.p[3], *t5 = r.p[4];
+	size_t l4 = r.len[3], l5 = r.len[4];
+	t5[find(t5, l5, "\xa3seq", 4) + 4] = 4;
+	t4[find(t4, l4, "\xa3seq", 4) + 4] = 5;
+	rehash(t5, l5, r.p[2], r.len[2]);
+	rehash(t4, l4, t5, l5);
+	r.p[3] = t5;
+	r.len[3] = l5;
+	r.p[4] = t4;
+	r.len[4] = l4;
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)r.p, r.len, 5,
+				   &err),
+		     0, "%s: %s", err.field, err.message);
+	cr_assert_eq(head(b), 5);
+	cr_assert_eq(tl_verify(b, &admin, problem, NULL, &err), 0, "%s",
+		     err.message);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.p[i]);
+	rm_ws(b, dbb);
+	rm_ws(a, da);
+}
