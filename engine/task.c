@@ -625,6 +625,16 @@ const char *tl_change_type(int kind)
 	return kind >= 0 && kind < TL_EV_COUNT ? ev_names[kind] : NULL;
 }
 
+/* A string of a task event: no command ever wrote one with a NUL (it
+ * refused it, as a control character or since be63f50 by name), and the
+ * task keeps its strings as C strings, where a NUL would cut it (a
+ * fuzzer's tags "a\0b" and "a\0c" became two "a"s, and the stored task
+ * then differed from its events).  So such a string is no event's. */
+static bool rd_text(tl_rd *r, tl_slice *s)
+{
+	return tl_rd_str(r, s) && !(s->len && memchr(s->p, 0, s->len));
+}
+
 /* A string field: present strings are kept, nil only when nullable. */
 static int ch_str(const tl_rd *o, bool nullable, unsigned bit,
 		  unsigned *set, tl_slice *out)
@@ -637,7 +647,7 @@ static int ch_str(const tl_rd *o, bool nullable, unsigned bit,
 		*out = (tl_slice){ NULL, 0 };
 		return 0;
 	}
-	return tl_rd_str(&r, out) ? 0 : TL_ESTORAGE;
+	return rd_text(&r, out) ? 0 : TL_ESTORAGE;
 }
 
 static int ch_enum(const tl_rd *o, const char *const *table, int n,
@@ -718,7 +728,7 @@ static int decode_created(const tl_event *ev, tl_rd *d, tl_change *ch,
 		if (n && !v)
 			return TL_ESTORAGE;
 		for (uint32_t i = 0; i < n; i++)
-			if (!tl_rd_str(&t, &v[i]))
+			if (!rd_text(&t, &v[i]))
 				return TL_ESTORAGE;
 		ch->tags = v;
 		ch->tags_len = n;
@@ -783,7 +793,7 @@ int tl_change_decode(const tl_event *ev, tl_change *ch, msgpack_zone *zone)
 		static const char *const keys[] = { "tag" };
 		tl_rd t;
 		if (!tl_rd_pick(&d, TL_MP_DEPTH, keys, 1, &t) || !t.p ||
-		    !tl_rd_str(&t, &ch->tag))
+		    !rd_text(&t, &ch->tag))
 			return TL_ESTORAGE;
 		break;
 	}
