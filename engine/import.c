@@ -429,6 +429,41 @@ static int check_stream(const tl_event *ev, tl_err *err)
 	return 0;
 }
 
+/* The actor, as an append makes it: a member id (the system user's too)
+ * of kind user or system (the views keep it as text, some as C strings:
+ * a NUL in it made them differ from a rebuild), and (since 0.3.17) a
+ * member at that point of the log, as every command's actor is, but for
+ * init's two events, which make the first admin.  Not whether it had CRM
+ * access then: releases before 0.3.17 ran a batch's commands as its
+ * actor was at the batch's start, after one of them took that access
+ * away, and their logs must import. */
+static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
+{
+	const char *why = NULL;
+	tl_member m;
+	tl_err e = { 0 };
+	char q[64];
+	if (!tl_member_id_valid(ev->actor_id) ||
+	    !(tl_slice_eq(ev->actor_kind, "user") ||
+	      tl_slice_eq(ev->actor_kind, "system")))
+		why = "is not a member id of kind user or system";
+	else if (ev->seq > 2) {
+		int rc = tl_member_load(t->db, t->cur, ev->actor_id, &m,
+					&t->zone, &e);
+		if (rc == TL_ENOTFOUND)
+			why = "is no member (a command's actor is one)";
+		else if (rc) {
+			*err = e;
+			return rc;
+		}
+	}
+	if (!why)
+		return 0;
+	return tl_err_set(err, TL_EINVALID, "actor", "event %llu: actor '%s' %s",
+			  (unsigned long long)ev->seq,
+			  tl_quote(ev->actor_id, q, sizeof q), why);
+}
+
 static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		      tl_err *err)
 {
@@ -493,20 +528,8 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				(unsigned long long)ev.seq);
 		goto out;
 	}
-	/* The actor, as an append makes it: a member id (the system user's
-	 * too) of kind user or system.  The views keep it as text, some as
-	 * C strings: a NUL in it made them differ from a rebuild. */
-	if (!tl_member_id_valid(ev.actor_id) ||
-	    !(tl_slice_eq(ev.actor_kind, "user") ||
-	      tl_slice_eq(ev.actor_kind, "system"))) {
-		char q[64];
-		rc = tl_err_set(err, TL_EINVALID, "actor",
-				"event %llu: actor '%s' is not a member id of "
-				"kind user or system",
-				(unsigned long long)ev.seq,
-				tl_quote(ev.actor_id, q, sizeof q));
+	if ((rc = check_actor(t, &ev, err)))
 		goto out;
-	}
 	/* Every object in the form the engine writes: else the record's
 	 * JSON export packs again to other bytes, which do not chain. */
 	size_t at;
@@ -518,31 +541,6 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				"export would not import again",
 				(unsigned long long)ev.seq, form, at);
 		goto out;
-	}
-	/* ... and a member at that point of the log (the system user
-	 * too), as every command's actor is (since 0.3.17): but for init's
-	 * two events, which make the first admin.  Not whether it had CRM
-	 * access then: releases before 0.3.17 ran a batch's commands as its
-	 * actor was at the batch's start, after one of them took that
-	 * access away, and their logs must import. */
-	if (ev.seq > 2) {
-		tl_member m;
-		tl_err e = { 0 };
-		rc = tl_member_load(t->db, t->cur, ev.actor_id, &m, &t->zone,
-				    &e);
-		if (rc == TL_ENOTFOUND) {
-			char q[64];
-			rc = tl_err_set(err, TL_EINVALID, "actor",
-					"event %llu: actor '%s' is no member "
-					"(a command's actor is one)",
-					(unsigned long long)ev.seq,
-					tl_quote(ev.actor_id, q, sizeof q));
-			goto out;
-		}
-		if (rc) {
-			*err = e;
-			goto out;
-		}
 	}
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
 	tl_put_be64(kb, ev.seq);

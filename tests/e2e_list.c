@@ -171,6 +171,19 @@ Test(list_cli, filters_with_repeated_options)
 	cr_assert_str_eq(LIST("--automation", "only"), "");
 }
 
+/* `task list` for people with the environment's COLUMNS set to cols
+ * ("COLUMNS" alone: unset), into r. */
+static void list_at_width(tu_run *r, const char *cols)
+{
+	const char *env[] = { cols, NULL };
+	tu_opts o = { .env = env };
+	cr_assert_eq(tu_exec(r, &o,
+			     (const char *[]){ "--db", ws, "--now", T0, "task",
+					       "list", NULL }),
+		     0);
+	cr_assert_eq(r->status, 0, "%s", r->err);
+}
+
 /* In a table of 100 columns or more, a RECORD column before the title;
  * none in 80, and none in a timeline's upcoming tasks (one record). */
 Test(list_cli, a_wide_table_names_each_record)
@@ -183,14 +196,8 @@ Test(list_cli, a_wide_table_names_each_record)
 	DO("--now", T0, "task", "add", "--title", "Long", "--link",
 	   "opportunity:0065g00000AbCdEfGH", "--due", "+2d", "--status",
 	   "in_progress", "--type", "follow_up");
-	const char *env100[] = { "COLUMNS=100", NULL };
-	tu_opts o100 = { .env = env100 };
 	tu_run r100;
-	cr_assert_eq(tu_exec(&r100, &o100,
-			     (const char *[]){ "--db", ws, "--now", T0, "task",
-					       "list", NULL }),
-		     0);
-	cr_assert_eq(r100.status, 0, "%s", r100.err);
+	list_at_width(&r100, "COLUMNS=100");
 	cr_expect(strstr(r100.out, "  RECORD  ") &&
 			  strstr(r100.out, "  opportunity:006\xe2\x80\xa6  Long\n"),
 		  "%s", r100.out);
@@ -204,11 +211,7 @@ Test(list_cli, a_wide_table_names_each_record)
 		const char *env[] = { widths[i], NULL };
 		tu_opts o = { .env = env };
 		tu_run r;
-		cr_assert_eq(tu_exec(&r, &o,
-				     (const char *[]){ "--db", ws, "--now", T0,
-						       "task", "list", NULL }),
-			     0);
-		cr_assert_eq(r.status, 0, "%s", r.err);
+		list_at_width(&r, widths[i]);
 		bool shown = strstr(r.out, "  RECORD  ") &&
 			     strstr(r.out, "  opportunity:acme-2027  ");
 		cr_expect_eq(shown, i == 2, "%s:\n%s", widths[i], r.out);
@@ -242,14 +245,8 @@ Test(list_cli, a_long_member_id_leaves_the_title_and_the_record_room)
 	static const char *const widths[] = { "COLUMNS=100", "COLUMNS=120",
 					      "COLUMNS=150" };
 	for (int i = 0; i < 3; i++) {
-		const char *env[] = { widths[i], NULL };
-		tu_opts o = { .env = env };
 		tu_run r;
-		cr_assert_eq(tu_exec(&r, &o,
-				     (const char *[]){ "--db", ws, "--now", T0,
-						       "task", "list", NULL }),
-			     0);
-		cr_assert_eq(r.status, 0, "%s", r.err);
+		list_at_width(&r, widths[i]);
 		cr_expect(strstr(r.out, "  RECORD  ") &&
 				  strstr(r.out, "  lead:42  Call Dana about "
 						"the renewal"),

@@ -3214,6 +3214,30 @@ static void legacy_fp(const char *actor, bool no_zone, const char *tz,
 	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
 }
 
+/* Rewrite the record of idempotency key `key` (of kind 'F' or 'N') with
+ * c's fingerprint by legacy_fp's definition, as an earlier release made
+ * it.  Returns whether that was the fingerprint stored already. */
+static bool refingerprint(const char *key, char kind, bool no_zone,
+			  const char *tz, const tl_cmd *c)
+{
+	MDB_txn *txn;
+	MDB_val k = { strlen(key), (void *)key }, v;
+	uint8_t stored[128];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+	cr_assert_eq(((uint8_t *)v.mv_data)[8], kind);
+	cr_assert_leq(v.mv_size, sizeof stored);
+	cr_assert_geq(v.mv_size, 9 + TL_IDEM_FP_LEN);
+	memcpy(stored, v.mv_data, v.mv_size);
+	legacy_fp("admin", no_zone, tz, c, stored + 9);
+	bool same = !memcmp(stored + 9, (uint8_t *)v.mv_data + 9,
+			    TL_IDEM_FP_LEN);
+	v.mv_data = stored;
+	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	return same;
+}
+
 /* The same for notifications read: a record without fingerprint answers
  * any request under its key with the first result, the event's ids, and
  * checks nothing of the new request. */
@@ -3268,20 +3292,9 @@ Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
 		c.due = tl_s("2026-12-01");
 		tl_result a, b;
 		RUN1(ctx, &a, NULL, c);
-		MDB_txn *txn;
-		MDB_val k = { strlen(cases[i].key), (void *)cases[i].key }, v;
-		uint8_t stored[64];
-		cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
-		cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
-		cr_assert_eq(v.mv_size, 8 + 1 + TL_IDEM_FP_LEN + 17);
-		memcpy(stored, v.mv_data, v.mv_size);
-		legacy_fp("admin", cases[i].no_zone, cases[i].tz, &c, stored + 9);
-		cr_assert_eq(!memcmp(stored + 9, (uint8_t *)v.mv_data + 9,
-				     TL_IDEM_FP_LEN),
+		cr_assert_eq(refingerprint(cases[i].key, 'F', cases[i].no_zone,
+					   cases[i].tz, &c),
 			     cases[i].as_now, "case %zu", i);
-		v.mv_data = stored;
-		cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
-		cr_assert_eq(mdb_txn_commit(txn), 0);
 		uint64_t events = nevents();
 		ctx.now_ms = T0 + 2 * SEC;
 		RUN1(ctx, &b, NULL, c);
@@ -3359,18 +3372,7 @@ Test(idempotency, a_retry_may_order_tags_and_name_zones_as_it_likes)
 	again_done.idempotency_key = tl_s("k-none-changed");
 	RUN1(tokyo, &a, NULL, again_done);
 	cr_assert(!a.appended);
-	MDB_txn *txn;
-	MDB_val k = { 14, "k-none-changed" }, v;
-	uint8_t stored[128];
-	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
-	cr_assert_eq(((uint8_t *)v.mv_data)[8], 'N');
-	cr_assert_leq(v.mv_size, sizeof stored);
-	memcpy(stored, v.mv_data, v.mv_size);
-	legacy_fp("admin", false, "Asia/Tokyo", &again_done, stored + 9);
-	v.mv_data = stored;
-	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	refingerprint("k-none-changed", 'N', false, "Asia/Tokyo", &again_done);
 	events = nevents();
 	RUN1(tokyo, &b, NULL, again_done);
 	EXPECT_REPLAY(&a, &b, events);
