@@ -431,7 +431,8 @@ static int check_stream(const tl_event *ev, tl_err *err)
 
 /* The actor, as an append makes it: a member id (the system user's too)
  * of kind user or system (the views keep it as text, some as C strings:
- * a NUL in it made them differ from a rebuild), and (since 0.3.17) a
+ * a NUL in it made them differ from a rebuild), and (since 0.3.17) of
+ * kind system exactly when it is the system user, and a
  * member at that point of the log, as every command's actor is, but for
  * init's two events, which make the first admin.  Not whether it had CRM
  * access then: releases before 0.3.17 ran a batch's commands as its
@@ -447,6 +448,14 @@ static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
 	    !(tl_slice_eq(ev->actor_kind, "user") ||
 	      tl_slice_eq(ev->actor_kind, "system")))
 		why = "is not a member id of kind user or system";
+	else if (tl_slice_eq(ev->actor_kind, "system") !=
+		 tl_slice_eq(ev->actor_id, TL_SYSTEM_USER))
+		/* every release wrote kind system for the system user
+		 * alone (a task it makes is "created by the system") */
+		why = tl_slice_eq(ev->actor_kind, "system")
+			      ? "is of kind system, which only the system "
+				"user is"
+			      : "is the system user, of kind system, not user";
 	else if (ev->seq > 2) {
 		int rc = tl_member_load(t->db, t->cur, ev->actor_id, &m,
 					&t->zone, &e);

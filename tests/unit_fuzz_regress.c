@@ -384,6 +384,10 @@ Test(fuzz_regress, import_refuses_task_events_no_command_makes_of_the_task)
 			      "'ghost'" },
 		{ "\xa5" "admin", "\xa5" "ghost", 8, "actor",
 		  "event 9: actor 'ghost' is no member" },
+		/* 1: member.added of the first admin, by the system user */
+		{ "parsa-assistant", "parsa-assistanx", 1, "actor",
+		  "actor 'parsa-assistanx' is of kind system, which only the "
+		  "system user is" },
 		/* 9: task.status_changed to in_progress, previous todo */
 		{ "\xa4todo", "\xa4" "done", 9, "previous",
 		  "previous is not the task's status before it" },
