@@ -555,12 +555,17 @@ static bool only_active_statuses(const plan *p)
 	return true;
 }
 
+static void add_val(uint64_t *vals, size_t *len, uint64_t v)
+{
+	for (size_t i = 0; i < *len; i++)
+		if (vals[i] == v)
+			return; /* one range per value (hashes may collide) */
+	vals[(*len)++] = v;
+}
+
 static void add_dimval(plan *p, uint64_t v)
 {
-	for (size_t i = 0; i < p->dimvals_len; i++)
-		if (p->dimvals[i] == v)
-			return; /* one range per value (hashes may collide) */
-	p->dimvals[p->dimvals_len++] = v;
+	add_val(p->dimvals, &p->dimvals_len, v);
 }
 
 /* Whether the status filter (without one: the active statuses) lets
@@ -614,14 +619,6 @@ static bool kinds_indexed(const plan *p)
 	return (p->types_given || p->entities_given) &&
 	       kind_ranges(p) <= KIND_RANGES_MAX &&
 	       tl_list_has_sort(TL_DIM_KIND, p->sort);
-}
-
-static void add_val(uint64_t *vals, size_t *len, uint64_t v)
-{
-	for (size_t i = 0; i < *len; i++)
-		if (vals[i] == v)
-			return; /* one range per value (hashes may collide) */
-	vals[(*len)++] = v;
 }
 
 /* The ranges of G (dim TL_DIM_TAG) or K (TL_DIM_KIND) for the filters,
@@ -1056,6 +1053,26 @@ static int ranges_reach(range *g, size_t n, const plan *p, uint64_t sv,
 	return rc;
 }
 
+/* Open the ranges beside the leading ones (p->also, into ga, the i-th
+ * set's from ga_at[i]) in db, each at its first position at or after
+ * (sv, tb).  Returns 0 or an LMDB error (the cursors opened stay in ga
+ * to be closed). */
+static int also_open(MDB_txn *txn, MDB_dbi db, const plan *p, range *ga,
+		     const size_t *ga_at, uint64_t sv, uint64_t tb)
+{
+	int rc = 0;
+	for (size_t j = 0; j < p->also_len && !rc; j++)
+		for (size_t i = 0; i < p->also[j].len && !rc; i++) {
+			range *a = &ga[ga_at[j] + i];
+			if ((rc = mdb_cursor_open(txn, db, &a->c)))
+				break;
+			tl_list_prefix(a->prefix, p->also[j].dim,
+				       p->also[j].vals[i], p->sort);
+			rc = range_seek(a, p, sv, tb, false);
+		}
+	return rc;
+}
+
 /* Whether every set of ranges beside the leading ones (p->also, ranges
  * ga, the i-th set's from ga_at[i]) holds position (sv, tb): *held 1
  * yes; 0 no, and far is the furthest position one of them went on to
@@ -1213,9 +1230,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 
 	/* The ranges of the dimensions beside the leading one are walked
 	 * once the leading ranges have passed over tl_list_also_after
-	 * entries (32): a
-	 * page the leading ones fill at once (few tasks, or most of them
-	 * listed) does not pay for their seeks. */
+	 * entries (32): a page the leading ones fill at once (few tasks, or
+	 * most of them listed) does not pay for their seeks. */
 	size_t passed = 0;
 	bool also_on = false;
 	for (range *m; !mrc && !rc && (m = range_min(g, n));) {
@@ -1229,21 +1245,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		}
 		if (p->also_len && !also_on && passed >= tl_list_also_after) {
 			also_on = true;
-			for (size_t j = 0; j < p->also_len && !mrc; j++)
-				for (size_t i = 0; i < p->also[j].len && !mrc;
-				     i++) {
-					range *a = &ga[ga_at[j] + i];
-					if ((mrc = mdb_cursor_open(
-						     r->txn, dbi[0], &a->c)))
-						break;
-					tl_list_prefix(a->prefix,
-						       p->also[j].dim,
-						       p->also[j].vals[i],
-						       p->sort);
-					mrc = range_seek(a, p, m->sv, m->tb,
-							 false);
-				}
-			if (mrc)
+			if ((mrc = also_open(r->txn, dbi[0], p, ga, ga_at,
+					     m->sv, m->tb)))
 				break;
 		}
 		if (also_on) {
