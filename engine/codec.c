@@ -8,6 +8,7 @@
  * An upcaster turns an older data map into the current shape on read, so
  * everything above this file sees only the current shape.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -582,6 +583,16 @@ static bool rd_actor(rd *r, tl_event *ev)
 	       rd_str(&v[0], &ev->actor_id) && rd_str(&v[1], &ev->actor_kind);
 }
 
+bool tl_event_head(const uint8_t *raw, size_t len, uint64_t *seq,
+		   tl_slice *id)
+{
+	if (len < 40 || raw[0] != 0x8a)
+		return false;
+	rd r = { raw + 1, raw + len };
+	return rd_key(&r, "seq") && rd_uint(&r, seq) && rd_key(&r, "id") &&
+	       rd_str(&r, id);
+}
+
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		    msgpack_zone *zone, msgpack_sbuffer *scratch)
 {
@@ -643,4 +654,31 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		ev->data_len = scratch->size;
 	}
 	return 0;
+}
+
+/* ---- event ids: unique in a log ------------------------------------------ */
+
+static int id_at_cmp(const void *x, const void *y)
+{
+	const tl_id_at *a = x, *b = y;
+	int c = memcmp(a->id, b->id, 16);
+	return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+
+size_t tl_id_dups(tl_id_at *a, size_t n, size_t max,
+		  void (*dup)(void *arg, const tl_id_at *first,
+			      const tl_id_at *again),
+		  void *arg)
+{
+	size_t found = 0;
+	qsort(a, n, sizeof *a, id_at_cmp);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (memcmp(a[i].id, a[first].id, 16)) {
+			first = i;
+			continue;
+		}
+		if (found++ < max && dup)
+			dup(arg, &a[first], &a[i]);
+	}
+	return found;
 }

@@ -6,7 +6,9 @@
  * member and meta states and every view, exactly as an append would.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -473,6 +475,95 @@ static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
 			  tl_quote(ev->actor_id, q, sizeof q), why);
 }
 
+/* The event's id as tasklog writes one: a UUIDv7 (version 7, variant
+ * 10) in lowercase text, as every release made them. */
+static int check_event_id(const tl_event *ev, tl_err *err)
+{
+	uint8_t id[16];
+	char text[37], q[64];
+	tl_slice s = { ev->id, 36 };
+	if (tl_uuid_parse(s, id)) {
+		tl_uuid_format(id, text);
+		if (!memcmp(text, ev->id, 36) && id[6] >> 4 == 7 &&
+		    (id[8] & 0xc0) == 0x80)
+			return 0;
+	}
+	return tl_err_set(err, TL_EINVALID, "id",
+			  "event %llu: id '%s' is not an event id as tasklog "
+			  "writes one (a version 7 UUID in lowercase hex)",
+			  (unsigned long long)ev->seq, tl_quote(s, q, sizeof q));
+}
+
+/* A record that repeats an earlier one's id: where, and whose. */
+typedef struct repeat {
+	size_t again, first; /* indexes of records; again == n: none */
+} repeat;
+
+static void repeat_seen(void *arg, const tl_id_at *first,
+			const tl_id_at *again)
+{
+	repeat *r = arg;
+	if (again->at < r->again) {
+		r->again = (size_t)again->at;
+		r->first = (size_t)first->at;
+	}
+}
+
+/* The first record (in order) whose id an earlier record holds.  Records
+ * that do not begin as events, or whose id is no UUID, are left to
+ * import_one, which refuses them. */
+static int find_repeat(const uint8_t *const *recs, const size_t *lens,
+		       size_t n, repeat *out, tl_err *err)
+{
+	out->again = out->first = n;
+	if (n < 2)
+		return 0;
+	tl_id_at *a = malloc(n * sizeof *a);
+	if (!a)
+		return tl_err_oom(err);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq;
+		tl_slice id;
+		if (tl_event_head(recs[i], lens[i], &seq, &id) &&
+		    tl_uuid_parse(id, a[m].id))
+			a[m++].at = i;
+	}
+	tl_id_dups(a, m, SIZE_MAX, repeat_seen, out);
+	free(a);
+	return 0;
+}
+
+static int repeat_err(const uint8_t *const *recs, const size_t *lens,
+		      const repeat *r, tl_err *err)
+{
+	uint64_t seq = 0, first_seq = 0;
+	tl_slice id = { "", 0 }, id1;
+	char q[64];
+	tl_event_head(recs[r->again], lens[r->again], &seq, &id);
+	tl_event_head(recs[r->first], lens[r->first], &first_seq, &id1);
+	return tl_err_set(err, TL_EINVALID, "id",
+			  "event %llu: id '%s' is event %llu's too (each "
+			  "event has an id of its own)",
+			  (unsigned long long)seq, tl_quote(id, q, sizeof q),
+			  (unsigned long long)first_seq);
+}
+
+int tl_import_ids_check(const uint8_t *const *recs, const size_t *lens,
+			size_t n, tl_err *err)
+{
+	repeat r;
+	int rc = find_repeat(recs, lens, n, &r, err);
+	if (err)
+		err->index = -1;
+	if (rc || r.again == n)
+		return rc;
+	rc = repeat_err(recs, lens, &r, err);
+	if (err) /* after tl_err_set, which clears it */
+		err->index = (int)r.again;
+	return rc;
+}
+
 static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		      tl_err *err)
 {
@@ -506,7 +597,7 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				(unsigned long long)ev.seq);
 		goto out;
 	}
-	if ((rc = check_stream(&ev, err)))
+	if ((rc = check_stream(&ev, err)) || (rc = check_event_id(&ev, err)))
 		goto out;
 	/* A log begins as init makes it: its settings, then its first
 	 * admin.  Anything else would leave a workspace that every command
@@ -637,15 +728,21 @@ static int whole_start(const tl_txn *t, size_t n, tl_err *err)
 int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 		  size_t n, tl_err *err)
 {
+	repeat rep;
+	int rc = find_repeat(recs, lens, n, &rep, err);
 	if (err)
 		err->index = -1;
+	if (rc)
+		return rc;
 	for (;;) {
 		tl_txn *t;
-		int rc = tl_txn_begin(db, &t, err);
+		rc = tl_txn_begin(db, &t, err);
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n && !rc; i++) {
-			rc = import_one(t, recs[i], lens[i], err);
+			rc = i == rep.again
+				     ? repeat_err(recs, lens, &rep, err)
+				     : import_one(t, recs[i], lens[i], err);
 			if (rc && err)
 				err->index = (int)i;
 		}
@@ -674,8 +771,14 @@ struct import_args {
 static int import_nested(tl_txn *t, void *arg, tl_err *err)
 {
 	struct import_args *a = arg;
+	repeat rep;
+	int rc = find_repeat(a->recs, a->lens, a->n, &rep, err);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < a->n; i++) {
-		int rc = import_one(t, a->recs[i], a->lens[i], err);
+		rc = i == rep.again
+			     ? repeat_err(a->recs, a->lens, &rep, err)
+			     : import_one(t, a->recs[i], a->lens[i], err);
 		if (rc) {
 			if (err)
 				err->index = (int)i;

@@ -339,6 +339,25 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		    msgpack_zone *zone, msgpack_sbuffer *scratch);
 
+/* The first two fields of a stored event record, its seq and its id (as
+ * stored: text), read without decoding the rest; false when the record
+ * does not begin as an event does. */
+bool tl_event_head(const uint8_t *raw, size_t len, uint64_t *seq,
+		   tl_slice *id);
+
+/* An event id and where it was seen (a seq, or an index of records). */
+typedef struct tl_id_at {
+	uint8_t id[16];
+	uint64_t at;
+} tl_id_at;
+/* Sort a by id, then by at, and call dup for each entry whose id an
+ * earlier entry (smaller at) holds, with that entry, up to max calls;
+ * returns the number of such entries (every one, past max too). */
+size_t tl_id_dups(tl_id_at *a, size_t n, size_t max,
+		  void (*dup)(void *arg, const tl_id_at *first,
+			      const tl_id_at *again),
+		  void *arg);
+
 /* Compute the chain hash of a stored record given the previous hash. */
 void tl_event_hash(const uint8_t prev[TL_HASH_LEN], const uint8_t *raw,
 		   size_t len, uint8_t out[TL_HASH_LEN]);

@@ -681,8 +681,18 @@ static void problem_count_add(verifier *vf, int n)
 	vf->problems += n;
 }
 
-/* The hash chain, seq contiguity, envelope decoding; and that every event
- * has its stream index entry. */
+static void id_again(void *arg, const tl_id_at *first, const tl_id_at *again)
+{
+	char text[37];
+	tl_uuid_format(again->id, text);
+	problem(arg, "event %llu: id %s is event %llu's too (each event has "
+		     "an id of its own)",
+		(unsigned long long)again->at, text,
+		(unsigned long long)first->at);
+}
+
+/* The hash chain, seq contiguity, envelope decoding; that every event
+ * has its stream index entry and an id of its own. */
 static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 			msgpack_zone *zone, tl_err *err)
 {
@@ -703,7 +713,13 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 		return tl_mdb_err(err, rc, "cursor");
 	}
 	msgpack_sbuffer_init(&scratch);
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	/* every id with its seq (24 bytes an event), sorted at the end */
+	size_t ids_len = 0, ids_cap = (size_t)entries(txn, db->events);
+	tl_id_at *ids = malloc((ids_cap ? ids_cap : 1) * sizeof *ids);
+	if (!ids)
+		rc = ENOMEM;
+	for (int op = MDB_FIRST;
+	     ids && (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
 	     op = MDB_NEXT) {
 		step_one(vf);
 		uint64_t seq = k.mv_size == 8 ? tl_get_be64(k.mv_data) : 0;
@@ -739,6 +755,24 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 			problem(vf, "event %llu: records seq %llu",
 				(unsigned long long)seq,
 				(unsigned long long)ev.seq);
+		if (ids_len == ids_cap) { /* events appended since the stat */
+			size_t cap = ids_cap ? 2 * ids_cap : 1024;
+			tl_id_at *m = realloc(ids, cap * sizeof *m);
+			if (!m) {
+				rc = ENOMEM;
+				break;
+			}
+			ids = m;
+			ids_cap = cap;
+		}
+		if (tl_uuid_parse((tl_slice){ ev.id, 36 }, ids[ids_len].id))
+			ids[ids_len++].at = seq;
+		else {
+			char q[64];
+			problem(vf, "event %llu: id '%s' is not a UUID",
+				(unsigned long long)seq,
+				tl_quote((tl_slice){ ev.id, 36 }, q, sizeof q));
+		}
 		MDB_val ik = { tl_stream_key(ev.stream, sk), sk };
 		tl_put_be32(sv, ev.version);
 		tl_put_be64(sv + 4, seq);
@@ -752,6 +786,9 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 	mdb_cursor_close(ic);
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&scratch);
+	if (rc == MDB_NOTFOUND)
+		tl_id_dups(ids, ids_len, SIZE_MAX, id_again, vf);
+	free(ids);
 	return rc == MDB_NOTFOUND ? 0 : tl_mdb_err(err, rc, "read log");
 }
 

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.17"
+#define TL_VERSION "0.3.18"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -382,6 +382,17 @@ TL_API int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
  * the failing record. */
 TL_API int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 		  size_t n, tl_err *err);
+/* Each event has an id of its own: tl_log_import and tl_txn_import
+ * refuse a record whose id an earlier record of the same call holds
+ * (TL_EINVALID, field "id", err->index naming it).  A program that
+ * imports one input in several calls (`tasklog import --events
+ * --batch`) checks the whole input first with this: 0, or that error for
+ * the first such record of recs, or TL_ESTORAGE when out of memory.
+ * Records that are no events are left to the import, which refuses
+ * them.  (An id of an event stored before the call is not looked for:
+ * that would read the whole log; `tl_verify` reports it.) */
+TL_API int tl_import_ids_check(const uint8_t *const *recs,
+			       const size_t *lens, size_t n, tl_err *err);
 /* The same as one request of a group commit: records appended in a
  * transaction nested in txn (see tl_txn_exec), so that a failing call
  * leaves txn as it was; err->index names the failing record.  TL_EAGAIN:

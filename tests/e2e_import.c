@@ -13,6 +13,8 @@
 
 #include "testutil.h"
 
+#include "internal.h"
+
 #define T0 "2026-03-02T09:00:00Z"
 
 static char *ws;
@@ -1453,4 +1455,67 @@ Test(import_cli, a_progress_bar_on_a_terminal)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_eq(r.err[0], 0, "%s", r.err);
 	tu_run_release(&r);
+}
+
+/* An import in several commits (--batch) checks that each event has an
+ * id of its own over the whole input first: a repeat in a later batch
+ * is refused before the first commits, naming its record, and nothing
+ * is appended (each commit alone would not see it). */
+Test(import_cli, an_event_id_repeated_in_a_later_batch_appends_nothing)
+{
+	every_kind_of_event();
+	const char *words[] = { "--db", ws, "export", "--format", "msgpack",
+				NULL };
+	tu_run e;
+	cr_assert_eq(tu_exec(&e, NULL, words), 0);
+	cr_assert_eq(e.status, 0, "%s", e.err);
+	write_file(file, e.out, e.out_len);
+	tu_run_release(&e);
+	tu_records r;
+	tu_load_records(file, &r);
+	cr_assert_gt(r.n, 10);
+	/* the last event given event 4's id, its chain hash fixed */
+	size_t last = r.n - 1, len = r.len[last];
+	uint64_t seq4, seq;
+	tl_slice id4, id;
+	cr_assert(tl_event_head(r.rec[3], r.len[3], &seq4, &id4));
+	uint8_t *p = malloc(len);
+	cr_assert(p);
+	memcpy(p, r.rec[last], len);
+	cr_assert(tl_event_head(p, len, &seq, &id) && id.len == 36);
+	memcpy((char *)id.p, id4.p, 36);
+	tl_event_hash(r.rec[last - 1] + r.len[last - 1] - TL_HASH_LEN, p, len,
+		      p + len - TL_HASH_LEN);
+	FILE *f = fopen(file, "wb");
+	cr_assert(f);
+	for (size_t i = 0; i < r.n; i++)
+		cr_assert_eq(fwrite(i == last ? p : r.rec[i], 1, r.len[i], f),
+			     r.len[i]);
+	cr_assert_eq(fclose(f), 0);
+
+	char says[120];
+	snprintf(says, sizeof says, "record %zu: event %llu: id '%.36s' is "
+		 "event 4's too", r.n, (unsigned long long)seq, id4.p);
+	for (int batched = 0; batched < 2; batched++) {
+		char *copy = tu_tmpdir();
+		tu_run t;
+		const char *plain[] = { "--events", "--format", "msgpack",
+					NULL };
+		const char *two[] = { "--events", "--format", "msgpack",
+				      "--batch", "2", NULL };
+		import(&t, copy, batched ? two : plain);
+		cr_assert_eq(t.status, 1, "%s", t.err);
+		cr_assert(tu_err_names(&t, "id"), "%s", t.err);
+		cr_assert(strstr(t.err, says), "%s\nnot: %s", t.err, says);
+		tu_run_release(&t);
+		/* nothing: not even the first batch */
+		const char *stats[] = { "stats", NULL };
+		cr_assert_eq(tu_cli_argv(&t, copy, stats), 0);
+		cr_assert_eq(t.status, 2, "%s", t.err);
+		tu_run_release(&t);
+		tu_rmrf(copy);
+		free(copy);
+	}
+	free(p);
+	free(r.buf);
 }

@@ -1042,6 +1042,14 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 	/* An empty input runs one empty transaction: the actor is checked
 	 * and the outcome said as for any other. */
 	size_t step = o->batch && o->batch < j.n ? o->batch : j.n;
+	/* Each tl_txn_import call refuses an id repeated among its own
+	 * records; in several commits, the whole input is checked first. */
+	if (!rc && o->events && step < j.n &&
+	    (rc = tl_import_ids_check(j.ev_recs, j.ev_lens, j.n, err)) &&
+	    err->index >= 0) {
+		out->where = j.recs[err->index].where;
+		blame(err, rc, &j, out->where);
+	}
 	int full = 0; /* a full map, grown, for the batch at hand */
 	for (size_t at = 0; !rc;) {
 		size_t k = j.n - at < step ? j.n - at : step;
