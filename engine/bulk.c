@@ -157,13 +157,23 @@ size_t tl_sink_bytes(const tl_sink *s)
 	return s->bytes;
 }
 
+size_t tl_sink_keep = (size_t)16 << 20;
+
+size_t tl_sink_held(const tl_sink *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->ndbs; i++)
+		n += s->db[i].cap + s->db[i].ncap * sizeof(item);
+	return n;
+}
+
 void tl_sink_reset(tl_sink *s)
 {
 	for (size_t i = 0; i < s->ndbs; i++) {
 		sink_db *d = &s->db[i];
 		d->n = d->len = 0;
 		d->sorted = false;
-		if (d->cap > TL_SINK_KEEP) { /* do not hold on to a big one */
+		if (d->cap > tl_sink_keep) { /* do not hold on to a big one */
 			buf_free(d->arena, &d->arena_res);
 			buf_free(d->items, &d->items_res);
 			d->arena = NULL;

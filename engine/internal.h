@@ -179,9 +179,12 @@ extern size_t tl_sort_cached; /* items a radix pass sorts in cache (tests) */
 extern size_t tl_sink_reserve;
 tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs);
 void tl_sink_free(tl_sink *s);
-/* Empty it (keeping up to TL_SINK_KEEP bytes of buffers for reuse). */
-#define TL_SINK_KEEP (16u << 20)
+/* Empty it, keeping a database's buffers for reuse when they hold up to
+ * tl_sink_keep bytes (16 MiB; tests make it small). */
+extern size_t tl_sink_keep;
 void tl_sink_reset(tl_sink *s);
+/* The bytes of buffers it holds (its capacity, not its contents). */
+size_t tl_sink_held(const tl_sink *s);
 bool tl_sink_empty(const tl_sink *s);
 size_t tl_sink_bytes(const tl_sink *s);
 /* Remember the fill, and go back to it (a nested transaction aborted). */

@@ -893,6 +893,9 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 								   "map full; grown, rerun"))
 			       : tl_mdb_err(err, rc, "mark views");
 	}
+	/* The sinks were written out: give back a big batch's buffers
+	 * (abort does too), while the write lock is still held. */
+	tl_views_defer_reset(db);
 	rc = mdb_txn_commit(t->txn);
 	txn_free(t);
 	if (rc == MDB_MAP_FULL) {

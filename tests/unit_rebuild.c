@@ -547,6 +547,56 @@ static void see_step(void *arg, const tl_verify_step *s)
 	v->total[s->step] = s->total;
 }
 
+/* The sinks' buffers a handle holds between transactions. */
+static size_t sinks_held(const tl_db *db)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < db->views_len; i++)
+		if (db->vstate[i].defer)
+			n += tl_sink_held(db->vstate[i].defer);
+	return n;
+}
+
+/* A committed batch gave its views' sink buffers back only when a later
+ * transaction aborted (a review: a server, or a long import, kept its
+ * largest batch's memory).  A commit gives back a database's buffers
+ * past tl_sink_keep, as an abort does. */
+Test(rebuild, a_commit_gives_back_a_big_batch_s_sink_buffers, .init = mkws,
+     .fini = rmws)
+{
+	size_t keep = tl_sink_keep;
+	tl_sink_keep = 64 * 1024;
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	enum { N = 5000 }; /* about 3 MB of the tasks view's writes */
+	tl_cmd *cmds = calloc(N, sizeof *cmds);
+	tl_result *res = calloc(N, sizeof *res);
+	cr_assert(cmds && res);
+	for (int i = 0; i < N; i++)
+		cmds[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("T"),
+				    .link = tl_s("lead:1"), .due = tl_s("+1d"),
+				    .assignee = tl_s("alice") };
+	cr_assert_eq(tl_exec(db, &ctx, cmds, N, res, &err), 0, "%s",
+		     err.message);
+	for (int i = 0; i < N; i++)
+		tl_result_release(&res[i]);
+	size_t held = sinks_held(db);
+	cr_assert_leq(held, 8 * tl_sink_keep, "%zu bytes held", held);
+	/* a small batch after it keeps its small buffers */
+	add_tasks(db, 1, "alice");
+	cr_assert_leq(sinks_held(db), 8 * tl_sink_keep);
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0);
+	cr_assert_eq(st.tasks, N + 1);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_sink_keep = keep;
+	free(cmds);
+	free(res);
+	tl_db_close(db);
+}
+
 Test(rebuild, verify_tells_each_step_in_order, .init = mkws, .fini = rmws)
 {
 	tl_db *db = open_all();
