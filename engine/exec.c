@@ -1191,7 +1191,7 @@ static int check_notification(run *r, tl_slice member, uint64_t seq,
 					  (unsigned long long)seq);
 		if ((rc = tl_task_load(t->db, t->cur, id, &task, &t->zone,
 				       err)))
-			return rc == TL_ENOTFOUND
+			return rc == MDB_NOTFOUND /* tl_task_load's */
 				       ? tl_err_set(err, TL_ESTORAGE,
 						    "storage",
 						    "event %llu: its task is not stored",
@@ -1514,10 +1514,10 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 	for (size_t i = 0; results && i < n; i++)
 		memset(&results[i], 0, sizeof results[i]);
 	msgpack_zone_clear(&t->zone);
-	if (ctx && ctx->now_ms < 0)
+	if (ctx && ctx->now_ms && !tl_time_in_range(ctx->now_ms))
 		return tl_err_set(err, TL_EINVALID, "now",
-				  "%lld ms is before the epoch",
-				  (long long)ctx->now_ms);
+				  "%lld ms is not in the years 1970 to 9999 "
+				  "UTC", (long long)ctx->now_ms);
 	r.now = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
 	snprintf(r.tz, sizeof r.tz, "UTC");
 	if (ctx && ctx->tz) {

@@ -351,8 +351,10 @@ int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 	if (!msgpack_zone_init(&zone, 1024))
 		return tl_err_oom(err);
 	for (int tries = 0;; tries++) {
-		if ((rc = tl_read_as(db, ctx, &r->txn, &actor, &zone, err)))
+		if ((rc = tl_read_as(db, ctx, &r->txn, &actor, &zone, err))) {
+			r->txn = NULL; /* ended: tl_reader_end does nothing */
 			goto out;
+		}
 		bool stale = false;
 		tl_views_check(db, r->txn, &stale);
 		if (!stale)
@@ -370,11 +372,20 @@ int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 	snprintf(r->actor, sizeof r->actor, "%s", actor.id);
 	r->admin = actor.admin;
 	r->now_ms = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
+	if (!tl_time_in_range(r->now_ms)) { /* windows are counted from it */
+		mdb_txn_abort(r->txn);
+		r->txn = NULL;
+		rc = tl_err_set(err, TL_EINVALID, "now",
+				"%lld ms is not in the years 1970 to 9999 UTC",
+				(long long)r->now_ms);
+		goto out;
+	}
 	r->week_start = 1;
 	snprintf(r->tz, sizeof r->tz, "UTC");
 	if (ctx && ctx->tz) {
 		if (!tl_tz_valid(ctx->tz)) {
 			mdb_txn_abort(r->txn);
+			r->txn = NULL;
 			rc = tl_err_set(err, TL_EINVALID, "tz",
 					"unknown time zone '%.64s'", ctx->tz);
 			goto out;

@@ -312,7 +312,8 @@ typedef struct tl_cmd {
  * TL_EINVALID. */
 typedef struct tl_ctx {
 	const char *actor; /* member id; NULL = the workspace's first admin */
-	int64_t now_ms;    /* 0 = wall clock */
+	int64_t now_ms;    /* 0 = wall clock; else in the years 1970 to 9999
+	                      (TL_EINVALID, field "now") */
 	const char *tz;    /* NULL = workspace zone */
 } tl_ctx;
 

@@ -187,6 +187,9 @@ typedef struct tl_reader {
 	char tz[64];      /* ctx->tz or the workspace zone */
 	int week_start;   /* 1 Monday, 0 Sunday */
 } tl_reader;
+/* On failure (an actor who may not read, an unknown ctx->tz, a
+ * ctx->now_ms outside the years 1970 to 9999: TL_EINVALID, field "now")
+ * nothing is held: r->txn is NULL, and tl_reader_end does nothing. */
 TL_API int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 		    tl_err *err);
 TL_API void tl_reader_end(tl_reader *r);

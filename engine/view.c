@@ -77,8 +77,9 @@ int tl_view_gen_open(MDB_txn *txn, const tl_view *v, uint32_t gen,
 int tl_view_gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
 		      bool others)
 {
-	char prefix[96], names[16][160];
-	size_t n, plen;
+	char prefix[96], names[16][160], from[160];
+	size_t n, plen, from_len;
+	bool past = false; /* from is a name walked: start after it */
 	MDB_dbi main_dbi, d;
 	MDB_cursor *c;
 	MDB_val k, val;
@@ -88,20 +89,27 @@ int tl_view_gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
 		snprintf(prefix, sizeof prefix, "v.%s.", v->name);
 	else
 		snprintf(prefix, sizeof prefix, "v.%s.%u.", v->name, gen);
-	plen = strlen(prefix);
+	plen = from_len = strlen(prefix);
+	memcpy(from, prefix, plen);
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)))
 		return rc;
+	/* In passes of up to 16 names, each after the last name the one
+	 * before it took: keys of the main database that are no database
+	 * (damage) are passed over once, not taken again in every pass. */
 	do {
 		n = 0;
 		if ((rc = mdb_cursor_open(txn, main_dbi, &c)))
 			return rc;
-		k.mv_size = plen;
-		k.mv_data = prefix;
+		k.mv_size = from_len;
+		k.mv_data = from;
 		for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
 		     rc == 0 && n < sizeof names / sizeof *names;
 		     rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
 			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
 				break;
+			if (past && k.mv_size == from_len &&
+			    !memcmp(k.mv_data, from, from_len))
+				continue;
 			if (k.mv_size >= sizeof names[0])
 				continue;
 			char *end, name[160];
@@ -122,6 +130,11 @@ int tl_view_gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
 				continue; /* a key of the main database */
 			if (rc || (rc = mdb_drop(txn, d, 1)))
 				return rc;
+		}
+		if (n) {
+			from_len = strlen(names[n - 1]);
+			memcpy(from, names[n - 1], from_len);
+			past = true;
 		}
 	} while (n == sizeof names / sizeof *names);
 	return 0;

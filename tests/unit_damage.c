@@ -771,3 +771,33 @@ Test(damage, pages_in_use_past_the_last_page_are_named, .init = setup,
 	cr_assert(rc > 0 || rc == TL_ESTORAGE, "%d %s", rc, err.message);
 	cr_assert(strstr(seen, "past the last page in use"), "%s", seen);
 }
+
+/* Keys of the main database under a view's prefix that are no database
+ * (damage) were taken again by every pass of the drop of old
+ * generations, 16 at a time: 16 or more of them, and a rebuild, verify
+ * or open never returned (a review).  Each pass now goes on after the
+ * last name the one before it took. */
+Test(damage, keys_of_no_database_under_a_view_s_name_end_a_rebuild,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+	tl_err err;
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "v.tasks.9.junk%02d", i);
+		MDB_val k = { strlen(name), name }, v = { 3, "bad" };
+		cr_assert_eq(mdb_put(txn, main_dbi, &k, &v, 0), 0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	cr_assert_eq(tl_rebuild(db, &admin, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("After"),
+		     .link = tl_s("lead:9") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&r);
+}

@@ -2657,3 +2657,46 @@ Test(api, close_aborts_an_open_transaction)
 	ws_open();
 	cr_assert_eq(head_seq(), head);
 }
+
+/* The API took any now_ms above 0: a write at year 20000 made an event
+ * that import refuses, and tl_upcoming's window overflowed (UBSan, a
+ * review).  Writes and reads refuse a now outside 1970 to 9999 (field
+ * now), and a reader that failed to begin holds nothing. */
+Test(api, a_now_outside_the_years_of_times_is_refused)
+{
+	tl_err err;
+	uint64_t head = head_seq();
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("x"),
+		     .link = tl_s("lead:1") };
+	const int64_t bad[] = { -5, INT64_C(253402300800000), INT64_MAX };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		tl_ctx at = { .now_ms = bad[i] };
+		cr_assert_eq(tl_exec(db, &at, &c, 1, NULL, &err), TL_EINVALID);
+		cr_assert_str_eq(err.field, "now");
+		char next[TL_CURSOR_MAX];
+		cr_assert_eq(tl_upcoming(db, &at, (tl_slice){ 0 }, 7, 10,
+					 (tl_slice){ 0 }, NULL, NULL, next,
+					 &err),
+			     TL_EINVALID, "case %zu", i);
+		cr_assert_str_eq(err.field, "now");
+		tl_reader r;
+		cr_assert_eq(tl_reader_begin(db, &at, &r, &err), TL_EINVALID);
+		cr_assert_null(r.txn);
+		tl_reader_end(&r); /* nothing to end */
+	}
+	cr_assert_eq(head_seq(), head, "nothing appended");
+	/* the last millisecond of 9999 is a time */
+	tl_ctx last = { .now_ms = INT64_C(253402300799999) };
+	tl_reader r;
+	cr_assert_eq(tl_reader_begin(db, &last, &r, &err), 0, "%s",
+		     err.message);
+	tl_reader_end(&r);
+	/* an unknown zone, an actor who is none: nothing held */
+	tl_ctx zone = { .tz = "Mars/Olympus" }, ghost = { .actor = "ghost" };
+	cr_assert_eq(tl_reader_begin(db, &zone, &r, &err), TL_EINVALID);
+	cr_assert_null(r.txn);
+	tl_reader_end(&r);
+	cr_assert_neq(tl_reader_begin(db, &ghost, &r, &err), 0);
+	cr_assert_null(r.txn);
+	tl_reader_end(&r);
+}

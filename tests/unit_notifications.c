@@ -719,3 +719,35 @@ Test(notifications, a_rebuild_in_memory_equals_appending_over_random_changes)
 	tl_rebuild_chunk = 50000;
 	tl_rebuild_mem = (size_t)1 << 30;
 }
+
+/* A notification whose task is not stored (a damaged workspace) is a
+ * storage error that says so: the check compared tl_task_load's
+ * MDB_NOTFOUND with TL_ENOTFOUND and handed LMDB's code up as it was,
+ * with no message (exit 5, "unknown"; found by a review). */
+Test(notifications, read_of_one_whose_task_is_not_stored_says_so)
+{
+	vt_add(NULL, VT_T0, "A", "lead:1", NULL, "alice");
+	inbox *b = list("alice", NULL, false, 0, NULL);
+	cr_assert_eq(b->d.n, 1);
+	const char *id = num(vt_u64(&b->d.d[0], "id"));
+	inbox_free(b);
+	vt_close();
+
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 128);
+	cr_assert_eq(mdb_env_open(env, vt_dir, 0, 0664), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "tasks", 0, &dbi), 0);
+	cr_assert_eq(mdb_drop(txn, dbi, 0), 0); /* every task record */
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	vt_open();
+	tl_err err = mark_fail("alice", "alice", &id, 1, TL_ESTORAGE);
+	cr_assert_str_eq(err.field, "storage");
+	cr_assert(strstr(err.message, "its task is not stored"), "%s",
+		  err.message);
+}
