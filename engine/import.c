@@ -15,6 +15,11 @@
 
 /* An imported event whose state no command makes: e's field and message
  * under the event's seq and type ("event 11 (task.tagged): tag ..."). */
+/* A fold's own code for a record of the workspace that could not be
+ * read (damaged, or LMDB failed; err says so): a storage error, not one
+ * of the event's, which bare TL_ESTORAGE from a fold is. */
+#define STORE_FAILED (-100000)
+
 static int state_refused(const tl_event *ev, const tl_err *e, tl_err *err)
 {
 	char q[64];
@@ -90,7 +95,8 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 		tl_slice id = { ev->stream.p + 7, ev->stream.len - 7 };
 		if ((rc = tl_member_load(t->db, t->cur, id, &m, &t->zone,
 					 err)))
-			return TL_ESTORAGE;
+			/* no such member: the record's fault */
+			return rc == TL_ENOTFOUND ? TL_ESTORAGE : STORE_FAILED;
 	}
 	tl_member before = m;
 	if (tl_member_fold(&m, &d, added))
@@ -322,12 +328,12 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 	if ((rc == MDB_NOTFOUND) != tl_slice_eq(ev->type, "task.created")) {
 		if (rc == 0)
 			tl_task_release(&task);
-		return rc && rc != MDB_NOTFOUND ? rc : TL_ESTORAGE;
+		return rc && rc != MDB_NOTFOUND ? STORE_FAILED : TL_ESTORAGE;
 	}
 	if (rc == MDB_NOTFOUND)
 		memset(&task, 0, sizeof task);
 	else if (rc)
-		return rc;
+		return STORE_FAILED;
 	else if (tl_task_copy(&before, &task) == 0)
 		have_before = true;
 	else {
@@ -692,7 +698,9 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = import_task(t, &ev, err);
 	else
 		rc = tl_views_apply(t, &ev, NULL, NULL, err);
-	if (rc == TL_ESTORAGE && errno == ENOMEM) {
+	if (rc == STORE_FAILED) {
+		rc = TL_ESTORAGE; /* the workspace's record: err says which */
+	} else if (rc == TL_ESTORAGE && errno == ENOMEM) {
 		rc = tl_err_oom(err); /* not the record's fault: exit 5 */
 	} else if (rc == TL_ESTORAGE) {
 		char q[64]; /* the type is foreign text: quoted, not copied */

@@ -1262,3 +1262,35 @@ Test(fuzz_regress, import_refuses_an_event_id_repeated_in_the_records)
 	free(x.r.buf);
 	rm_ws(db, dir);
 }
+
+/* A task record of the workspace that cannot be read, met by an import's
+ * fold, was called the event's fault ("has data this release cannot
+ * fold", exit 1): it is a storage error naming the record (a review). */
+Test(fuzz_regress, import_over_a_damaged_task_record_is_a_storage_error)
+{
+	char dir[] = "/tmp/tl-fuzzreg21-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tl_err err;
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	cr_assert_eq(tl_log_import(db, r.rec, r.len, 8, &err), 0, "%s",
+		     err.message);
+	/* the task that record 8 (task.assigned) changes, made unreadable */
+	uint8_t id[16];
+	cr_assert(tl_uuid_parse(tl_s("0190a000-0000-7000-8000-000000000002"),
+				id));
+	MDB_txn *txn;
+	MDB_val k = { 16, id }, v = { 4, "\xc1\xc1\xc1\xc1" };
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_put(txn, db->tasks, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	int rc = tl_log_import(db, r.rec + 8, r.len + 8, 1, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field,
+		     err.message);
+	cr_assert(strstr(err.message, "corrupt task record"), "%s",
+		  err.message);
+	cr_assert_eq(err.index, 0);
+	cr_assert_eq(head(db), 8);
+	free(r.buf);
+	rm_ws(db, dir);
+}
