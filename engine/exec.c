@@ -312,6 +312,23 @@ static int check_assignee(run *r, tl_slice id, tl_err *err)
 	return 0;
 }
 
+/* A notification id: the seq of its event, in decimal. */
+#define TL_IDS_MAX 1000
+
+static int parse_seq(tl_slice s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s.p || !s.len || s.len > 19)
+		return -1;
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	*out = v;
+	return v ? 0 : -1;
+}
+
 /* The fingerprint of an idempotent request: BLAKE2b over the acting
  * member, the time zone given for it and every field of the command as
  * given (each slice with its presence and length), the key and the clock
@@ -336,7 +353,11 @@ static void fp_slice(crypto_generichash_state *st, tl_slice s)
 		fp_bytes(st, s.p, s.len);
 }
 
-/* The definitions of the fingerprint, newest first.  Since 0.3.17
+/* The definitions of the fingerprint, newest first.  Since 0.3.18
+ * (FP_IDS): the notification ids of `notifications read` as a set too
+ * (sorted by value, each once: `read 5 4 4` is the request `read 4 5`
+ * is; ids that are not all numbers, which the command refuses, as
+ * given); for any other command the same bytes as FP_SET.  Since 0.3.17
  * (FP_SET): the tags as a set (sorted, each once: `--tag y --tag x` is
  * the request `--tag x --tag y` is), and the zone only for a command
  * with a due date, the one field it changes.  Records made before keep
@@ -344,7 +365,36 @@ static void fp_slice(crypto_generichash_state *st, tl_slice s)
  * 0.3.16 (FP_ZONE) the zone dates are read in, always, and the tags in
  * the order given; before c90a713 the zone given for the request (or
  * none: a slice marked absent), and before that no zone at all. */
-enum { FP_SET, FP_ZONE, FP_GIVEN_ZONE, FP_NO_ZONE };
+enum { FP_IDS, FP_SET, FP_ZONE, FP_GIVEN_ZONE, FP_NO_ZONE };
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* a[0..n) sorted, each once: their number. */
+static size_t seq_set(uint64_t *a, size_t n)
+{
+	qsort(a, n, sizeof *a, cmp_u64);
+	size_t u = n ? 1 : 0;
+	for (size_t i = 1; i < n; i++)
+		if (a[i] != a[u - 1])
+			a[u++] = a[i];
+	return u;
+}
+
+/* The ids of c as a set, into set (TL_IDS_MAX): their number, or 0 when
+ * one is not a number (then hashed as given). */
+static size_t ids_set(const tl_cmd *c, uint64_t *set)
+{
+	if (!c->ids_len || c->ids_len > TL_IDS_MAX)
+		return 0;
+	for (size_t i = 0; i < c->ids_len; i++)
+		if (parse_seq(c->ids[i], &set[i]))
+			return 0;
+	return seq_set(set, c->ids_len);
+}
 
 static int slice_order(const void *a, const void *b)
 {
@@ -359,12 +409,12 @@ static void idem_fp(const run *r, const tl_cmd *c, int def,
 {
 	crypto_generichash_state st;
 	crypto_generichash_init(&st,
-				(const unsigned char *)(def == FP_SET
+				(const unsigned char *)(def <= FP_SET
 								? "tasklog-idem-2"
 								: "tasklog-idem-1"),
 				14, TL_IDEM_FP_LEN);
 	fp_slice(&st, tl_s(r->actor.id));
-	if (def == FP_SET)
+	if (def <= FP_SET)
 		fp_slice(&st, c->due.p ? tl_s(r->tz) : (tl_slice){ NULL, 0 });
 	else if (def == FP_ZONE)
 		fp_slice(&st, tl_s(r->tz)); /* the zone dates are read in */
@@ -383,7 +433,7 @@ static void idem_fp(const run *r, const tl_cmd *c, int def,
 	const tl_slice *tags = c->tags;
 	size_t n = c->tags_len;
 	/* (more tags than a task holds: refused, whatever the order) */
-	if (def == FP_SET && n && n <= TL_TAGS_MAX) {
+	if (def <= FP_SET && n && n <= TL_TAGS_MAX) {
 		memcpy(set, c->tags, n * sizeof *set);
 		qsort(set, n, sizeof *set, slice_order);
 		size_t u = 1;
@@ -396,24 +446,37 @@ static void idem_fp(const run *r, const tl_cmd *c, int def,
 	fp_u64(&st, n);
 	for (size_t i = 0; i < n; i++)
 		fp_slice(&st, tags[i]);
-	fp_u64(&st, c->ids_len);
-	for (size_t i = 0; i < c->ids_len; i++)
-		fp_slice(&st, c->ids[i]);
+	uint64_t seqs[TL_IDS_MAX];
+	size_t m = def == FP_IDS ? ids_set(c, seqs) : 0;
+	if (m) { /* each as its decimal text, as a given id would be */
+		fp_u64(&st, m);
+		for (size_t i = 0; i < m; i++) {
+			char b[24];
+			int len = snprintf(b, sizeof b, "%llu",
+					   (unsigned long long)seqs[i]);
+			fp_slice(&st, (tl_slice){ b, (size_t)len });
+		}
+	} else {
+		fp_u64(&st, c->ids_len);
+		for (size_t i = 0; i < c->ids_len; i++)
+			fp_slice(&st, c->ids[i]);
+	}
 	fp_u64(&st, c->has_expect_version);
 	fp_u64(&st, c->has_expect_version ? c->expect_version : 0);
 	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
 }
 
-/* Whether stored is c's fingerprint by an earlier definition: 0.3.0 to
- * 0.3.16's for any record, the earlier 0.3.0 builds' for an 'F' record
- * ('N' records came later).  Each definition hashes other bytes, so a
- * record made by one matches only a request the same by that one. */
+/* Whether stored is c's fingerprint by an earlier definition: 0.3.17's
+ * (ids as given) and 0.3.0 to 0.3.16's for any record, the earlier 0.3.0
+ * builds' for an 'F' record ('N' records came later).  Each definition
+ * hashes other bytes, so a record made by one matches only a request the
+ * same by that one. */
 static bool idem_fp_legacy(const run *r, const tl_cmd *c, bool f_record,
 			   const uint8_t *stored)
 {
 	uint8_t fp[TL_IDEM_FP_LEN];
-	for (int def = FP_ZONE; def <= (f_record ? FP_NO_ZONE : FP_ZONE);
-	     def++) {
+	for (int def = c->ids_len ? FP_SET : FP_ZONE;
+	     def <= (f_record ? FP_NO_ZONE : FP_ZONE); def++) {
 		idem_fp(r, c, def, fp);
 		if (!memcmp(fp, stored, TL_IDEM_FP_LEN))
 			return true;
@@ -431,7 +494,7 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	char q[64];
 	if (!key.p)
 		return 0;
-	idem_fp(r, c, FP_SET, r->fp);
+	idem_fp(r, c, FP_IDS, r->fp);
 	int rc = mdb_get(t->cur, t->db->idem, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -1127,22 +1190,6 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 
 /* ---- notifications -------------------------------------------------- */
 
-#define TL_IDS_MAX 1000
-
-static int parse_seq(tl_slice s, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (!s.p || !s.len || s.len > 19)
-		return -1;
-	for (size_t i = 0; i < s.len; i++) {
-		if (s.p[i] < '0' || s.p[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s.p[i] - '0');
-	}
-	*out = v;
-	return v ? 0 : -1;
-}
-
 /* A notification is the task.created or task.assigned event that gave a
  * task to a member other than its actor; its id is that event's seq. */
 static int check_notification(run *r, tl_slice member, uint64_t seq,
@@ -1208,11 +1255,6 @@ static int check_notification(run *r, tl_slice member, uint64_t seq,
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* What notifications read gives: the member and the ids asked for (each
  * once), all of them read now, whether this request marked them or an
@@ -1358,12 +1400,11 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 			return tl_err_set(err, TL_EINVALID, "ids",
 					  "'%s' is not a notification id",
 					  tl_quote(c->ids[i], q, sizeof q));
-		size_t j = 0; /* an id given twice is read once */
-		while (j < nseqs && seqs[j] != seq)
-			j++;
-		if (j == nseqs)
-			seqs[nseqs++] = seq;
+		seqs[nseqs++] = seq;
 	}
+	/* a set: an id given twice is read once, and the answer lists them
+	 * in ascending order, whatever order a retry gives them in */
+	nseqs = seq_set(seqs, nseqs);
 	if ((rc = check_idem_key(c->idempotency_key, err)) ||
 	    (rc = need_actor(r, err)))
 		return rc;

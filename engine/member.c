@@ -463,7 +463,10 @@ int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	if (rc)
 		goto out;
-	rc = tl_member_load(db, txn, id, &m, &zone, err);
+	if (tl_slice_eq(id, "me")) /* reserved: no member's id */
+		m = actor;
+	else
+		rc = tl_member_load(db, txn, id, &m, &zone, err);
 	mdb_txn_abort(txn);
 	if (rc == TL_ENOTFOUND)
 		rc = tl_err_set(err, TL_ENOTFOUND, "id",

@@ -281,17 +281,21 @@ static int task_read(tl_db *db, const tl_ctx *ctx, tl_slice id,
 		mdb_txn_abort(txn);
 		goto out;
 	}
-	if (fold)
+	bool later = false; /* a task made after as_of */
+	if (fold) {
 		rc = tl_task_fold_until(db, txn, bin, UINT64_MAX, as_of, &t,
 					&zone, err);
-	else
+		MDB_val v;
+		later = rc == TL_ENOTFOUND && !tl_task_doc(db, txn, bin, &v);
+	} else {
 		rc = tl_task_load(db, txn, bin, &t, &zone, err);
+	}
 	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND || rc == TL_ENOTFOUND) {
 		tl_uuid_format(bin, q);
 		rc = tl_err_set(err, TL_ENOTFOUND, "id",
-				fold ? "task %s did not exist at that time"
-				     : "no task %s", q);
+				later ? "task %s did not exist at that time"
+				      : "no task %s", q);
 	}
 	if (rc)
 		goto out;
@@ -636,6 +640,14 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 		if (n < 9 || (fp && n < 8 + 1 + TL_IDEM_FP_LEN + 1)) {
 			problem(vf, "idempotency key %.*s: record of %zu bytes",
 				kn, (char *)k.mv_data, n);
+			continue;
+		}
+		if (!fp && p[8] != 'T' && p[8] != 'S') {
+			/* after the seq: 'F' or 'N' and a fingerprint, or
+			 * (0.2) a stream key, which begins 'T' or 'S' */
+			problem(vf, "idempotency key %.*s: record of an "
+				    "unknown kind (byte 0x%02x after its seq)",
+				kn, (char *)k.mv_data, p[8]);
 			continue;
 		}
 		uint64_t seq = tl_get_be64(p);

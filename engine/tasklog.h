@@ -443,7 +443,8 @@ TL_API int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
 		  int64_t as_of_ms, uint8_t **doc, size_t *len, tl_err *err);
 
 /* Every member, the system user first, through fn; a member document by
- * id into *doc (malloc'd, the caller free()s it). */
+ * id into *doc (malloc'd, the caller free()s it), "me" the acting
+ * member's. */
 TL_API int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		   tl_err *err);
 TL_API int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,

@@ -2109,6 +2109,28 @@ Test(cli, help_and_usage_errors)
 	cr_assert_eq(r.status, 0);
 	cr_assert(strstr(r.out, "task add"), "%s", r.out);
 	tu_run_release(&r);
+	/* --help wins over words the options do not take (a walk-through:
+	 * `task add --bogus --help` was exit 1); without it, they are
+	 * errors as before */
+	static const char *const helped[][5] = {
+		{ "task", "add", "--bogus", "--help", NULL },
+		{ "task", "add", "--help", "--bogus", NULL },
+		{ "task", "add", "--title", "--help", NULL },
+		{ "task", "add", "--member", "x", "-h" },
+		{ "task", "add", "-x", "--help", NULL },
+	};
+	for (size_t i = 0; i < sizeof helped / sizeof *helped; i++) {
+		const char *argv[6] = { 0 };
+		memcpy(argv, helped[i], sizeof helped[i]);
+		cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+		cr_assert_eq(r.status, 0, "case %zu: %s", i, r.err);
+		cr_assert(!strncmp(r.out, "usage: tasklog task add", 23),
+			  "case %zu: %s", i, r.out);
+		tu_run_release(&r);
+	}
+	EXPECT(&r, 1, "task", "add", "--bogus");
+	cr_assert(strstr(r.err, "--bogus: unknown option"), "%s", r.err);
+	tu_run_release(&r);
 
 	/* no subcommand or command: one error line on stderr (the usage,
 	 * for people, on stdout; with --json the error document) */

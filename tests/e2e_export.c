@@ -358,6 +358,23 @@ Test(export_cli, filters_by_actor_and_time)
 				 "parsa-assistant");
 	free_lines(sys, k);
 
+	/* "me": the acting member, as --member me and --assignee me (a
+	 * walk-through: "no member 'me'") */
+	tu_run mine;
+	cr_assert_eq(tu_cli_text(&mine, ws, "--as", "alice", "export",
+				 "--actor", "me", NULL),
+		     0);
+	cr_assert_eq(mine.status, 0, "%s", mine.err);
+	json_t **by_alice = export_lines(&k, "--actor", "alice", NULL, NULL);
+	size_t lines = 0;
+	for (const char *p = mine.out; (p = strchr(p, '\n')); p++)
+		lines++;
+	cr_assert_eq(lines, k, "--actor me as alice: alice's events");
+	cr_assert(k > 0 && strstr(mine.out, "\"actor\":{\"id\":\"alice\""),
+		  "%s", mine.out);
+	free_lines(by_alice, k);
+	tu_run_release(&mine);
+
 	tu_run r;
 	EXPECT(&r, 1, "export", "--actor", "bob");
 	cr_assert(tu_err_names(&r, "actor"), "%s", r.err);

@@ -356,6 +356,14 @@ Test(damage, idempotency_records_and_members_are_verified, .init = setup,
 	verify_says("idempotency key k1: event");
 	damage(db->idem, "k1", 2, rec, 5);
 	verify_says("idempotency key k1: record of 5 bytes");
+	/* a kind of record no release wrote (a walk-through: said to be
+	 * of another stream) */
+	memcpy(other, rec, n);
+	cr_assert_eq(other[8], 'F');
+	other[8] = 'G';
+	damage(db->idem, "k1", 2, other, n);
+	verify_says("idempotency key k1: record of an unknown kind (byte 0x47 "
+		    "after its seq)");
 	damage(db->idem, "k1", 2, rec, n);
 
 	damage(db->members, "bob", 3, NULL, 0);

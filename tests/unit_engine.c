@@ -3186,15 +3186,17 @@ static void fp_num(crypto_generichash_state *st, uint64_t v)
 	crypto_generichash_update(st, b, 8);
 }
 
-static void legacy_fp(const char *actor, bool no_zone, const char *tz,
-		      const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
+/* c's fingerprint by the definition keyed `key` ("tasklog-idem-1", or
+ * "tasklog-idem-2" of 0.3.17: then zone is absent without a due date),
+ * the tags and ids as given. */
+static void fp_def(const char *key, const char *actor, bool no_zone,
+		   tl_slice zone, const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
 {
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, (const uint8_t *)"tasklog-idem-1", 14,
-				TL_IDEM_FP_LEN);
+	crypto_generichash_init(&st, (const uint8_t *)key, 14, TL_IDEM_FP_LEN);
 	fp_put(&st, tl_s(actor));
 	if (!no_zone)
-		fp_put(&st, tl_s(tz));
+		fp_put(&st, zone);
 	fp_num(&st, (uint64_t)c->kind);
 	const tl_slice f[] = { c->id,     c->title,    c->type, c->status,
 			       c->notes,  c->link,     c->due,  c->assignee,
@@ -3214,11 +3216,16 @@ static void legacy_fp(const char *actor, bool no_zone, const char *tz,
 	crypto_generichash_final(&st, out, TL_IDEM_FP_LEN);
 }
 
+static void legacy_fp(const char *actor, bool no_zone, const char *tz,
+		      const tl_cmd *c, uint8_t out[TL_IDEM_FP_LEN])
+{
+	fp_def("tasklog-idem-1", actor, no_zone, tl_s(tz), c, out);
+}
+
 /* Rewrite the record of idempotency key `key` (of kind 'F' or 'N') with
- * c's fingerprint by legacy_fp's definition, as an earlier release made
- * it.  Returns whether that was the fingerprint stored already. */
-static bool refingerprint(const char *key, char kind, bool no_zone,
-			  const char *tz, const tl_cmd *c)
+ * fingerprint fp.  Returns whether that was the fingerprint stored. */
+static bool refingerprint_as(const char *key, char kind,
+			     const uint8_t fp[TL_IDEM_FP_LEN])
 {
 	MDB_txn *txn;
 	MDB_val k = { strlen(key), (void *)key }, v;
@@ -3229,13 +3236,23 @@ static bool refingerprint(const char *key, char kind, bool no_zone,
 	cr_assert_leq(v.mv_size, sizeof stored);
 	cr_assert_geq(v.mv_size, 9 + TL_IDEM_FP_LEN);
 	memcpy(stored, v.mv_data, v.mv_size);
-	legacy_fp("admin", no_zone, tz, c, stored + 9);
+	memcpy(stored + 9, fp, TL_IDEM_FP_LEN);
 	bool same = !memcmp(stored + 9, (uint8_t *)v.mv_data + 9,
 			    TL_IDEM_FP_LEN);
 	v.mv_data = stored;
 	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	return same;
+}
+
+/* The same with c's fingerprint by legacy_fp's definition, as an earlier
+ * release made it. */
+static bool refingerprint(const char *key, char kind, bool no_zone,
+			  const char *tz, const tl_cmd *c)
+{
+	uint8_t fp[TL_IDEM_FP_LEN];
+	legacy_fp("admin", no_zone, tz, c, fp);
+	return refingerprint_as(key, kind, fp);
 }
 
 /* The same for notifications read: a record without fingerprint answers
@@ -3314,6 +3331,61 @@ Test(idempotency, records_of_earlier_0_3_0_builds_replay_their_request)
  * a walk-through: both were conflicts).  A due date under another zone
  * is another instant: still a conflict.  And an 'N' record (the request
  * changed nothing) of 0.3.16's definition replays too. */
+/* Since 0.3.18 the ids of a `notifications read` are a set in the
+ * fingerprint too (a walk-through: `read 4 5` retried as `read 5 4` or
+ * `read 4 5 5` under its key was a conflict, though the command reads
+ * them as a set); another set is still a conflict, and a record of
+ * 0.3.17 (its ids as given) replays its request. */
+Test(idempotency, a_read_retried_with_its_ids_in_another_order_replays)
+{
+	add_member("bob", "member", 0);
+	char t1[24], t2[24];
+	for (int i = 0; i < 2; i++) {
+		tl_cmd c = add_cmd("For bob");
+		c.assignee = tl_s("bob");
+		tl_result res;
+		RUN1(at(T0 + SEC), &res, NULL, c);
+		snprintf(i ? t2 : t1, 24, "%llu", (unsigned long long)res.seq);
+		tl_result_release(&res);
+	}
+	tl_slice ab[2] = { tl_s(t1), tl_s(t2) },
+		 bab[3] = { tl_s(t2), tl_s(t1), tl_s(t2) };
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .id = tl_s("bob"),
+		      .ids = ab, .ids_len = 2,
+		      .idempotency_key = tl_s("r1") };
+	tl_result a, b;
+	RUN1(at(T0 + 2 * SEC), &a, NULL, rd);
+	cr_assert(a.appended);
+	uint64_t events = nevents();
+	tl_cmd again = rd;
+	again.ids = bab;
+	again.ids_len = 3; /* t2, t1, t2: the same set */
+	RUN1(at(T0 + 3 * SEC), &b, NULL, again);
+	EXPECT_REPLAY(&a, &b, events);
+	tl_result_release(&b);
+	again.ids_len = 1; /* t2 alone: another request */
+	REJECT(TL_ECONFLICT, "idempotency_key", again);
+	tl_result_release(&a);
+
+	/* a record of 0.3.17: t2, t1 as given */
+	tl_slice ba[2] = { tl_s(t2), tl_s(t1) };
+	tl_cmd old = rd;
+	old.ids = ba;
+	old.idempotency_key = tl_s("r2");
+	RUN1(at(T0 + 4 * SEC), &a, NULL, old);
+	cr_assert_not(a.appended, "read already");
+	uint8_t fp[TL_IDEM_FP_LEN];
+	fp_def("tasklog-idem-2", "admin", false, (tl_slice){ NULL, 0 }, &old,
+	       fp);
+	cr_assert_not(refingerprint_as("r2", 'N', fp), "0.3.18 hashes a set");
+	events = nevents();
+	RUN1(at(T0 + 5 * SEC), &b, NULL, old);
+	cr_assert_eq(nevents(), events);
+	cr_assert_not(b.appended);
+	tl_result_release(&b);
+	tl_result_release(&a);
+}
+
 Test(idempotency, a_retry_may_order_tags_and_name_zones_as_it_likes)
 {
 	tl_slice xy[2] = { tl_s("x"), tl_s("y") }, yx[3] = { tl_s("y"),
@@ -4495,8 +4567,14 @@ Test(as_of, before_creation_is_not_found)
 	cr_assert_eq(as_of(id, T0 + 10 * SEC - 1, &d, &err), TL_ENOTFOUND);
 	cr_assert_str_eq(err.field, "id");
 	cr_assert_eq(as_of(id, T0, &d, &err), TL_ENOTFOUND);
+	cr_assert(strstr(err.message, "did not exist at that time"), "%s",
+		  err.message);
+	/* a task that never was is none, whatever the time (a
+	 * walk-through: it was said to be made later) */
 	cr_assert_eq(as_of("01890a5d-ac96-774b-bcce-b302099a8057", T0 + DAY, &d,
 			   &err), TL_ENOTFOUND);
+	cr_assert_str_eq(err.message,
+			 "no task 01890a5d-ac96-774b-bcce-b302099a8057");
 	cr_assert_eq(as_of("nope", T0 + DAY, &d, &err), TL_EINVALID);
 	cr_assert_str_eq(err.field, "id");
 }

@@ -142,9 +142,11 @@ int run_export(struct cli *c)
 	    strcmp(x.actor.p, TL_SYSTEM_USER))
 		return usage_error(c, "actor", "not a member id: \"%.64s\"",
 				   x.actor.p);
+	char me[65]; /* a member id: 64 bytes at most */
 	if (x.actor.p) {
-		/* Arguments first, then this look-up.  Members are never
-		 * removed: every actor of the log is one. */
+		/* Arguments first, then this look-up ("me": the acting
+		 * member).  Members are never removed: every actor of the
+		 * log is one. */
 		uint8_t *doc;
 		size_t len;
 		rc = tl_member_get(c->db, &c->ctx, x.actor, &doc, &len,
@@ -154,7 +156,14 @@ int run_export(struct cli *c)
 					  "no member '%s'", c->val[O_ACTOR]);
 		if (rc)
 			return rc;
+		json_t *m = mpjson_from_doc(doc, len);
+		const char *id = json_string_value(json_object_get(m, "id"));
+		snprintf(me, sizeof me, "%s", id ? id : "");
+		json_decref(m);
 		free(doc);
+		if (!me[0])
+			return cli_oom(c);
+		x.actor = tl_s(me);
 	}
 	x.buf = malloc(EXPORT_BUF);
 	if (!stdout_open) {

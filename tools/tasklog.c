@@ -518,6 +518,19 @@ static bool names_option(const char *word)
 	return find_option(word + 2, len) != O__COUNT;
 }
 
+/* Whether --help or -h was given before argv[i] or comes after it
+ * (before a "--"): then a word the options do not take is passed over,
+ * and the usage printed, as the help says. */
+static bool help_asked(const struct cli *c, int argc, char **argv, int i)
+{
+	if (c->val[O_HELP])
+		return true;
+	for (int j = i + 1; j < argc && strcmp(argv[j], "--"); j++)
+		if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h"))
+			return true;
+	return false;
+}
+
 /* Parse argv into c.  Returns 0, a negative code (c->err set), or
  * 1 when usage was printed and the exit status is in *status. */
 static int parse_args(struct cli *c, int argc, char **argv, int *status)
@@ -549,6 +562,11 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				c->val[O_HELP] = "";
 				continue;
 			}
+			/* With --help, words the options do not take are
+			 * passed over: the usage is printed. */
+			bool help = help_asked(c, argc, argv, i);
+			if (a[1] != '-' && help)
+				continue;
 			if (a[1] != '-')
 				return usage_error(c, a,
 						   "unknown option (write -- "
@@ -559,6 +577,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			len = eq ? (size_t)(eq - name) : strlen(name);
 			o = find_option(name, len);
 			snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
+			if ((o == O__COUNT || !(allowed & OPT(o))) && help)
+				continue;
 			if (o == O__COUNT || !(allowed & OPT(o)))
 				return usage_error(c, shown, "unknown option%s%s",
 						   c->cmd ? " for " : "",
@@ -569,6 +589,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				else if (i + 1 < argc &&
 					 !names_option(argv[i + 1]))
 					value = argv[++i];
+				else if (help)
+					continue;
 				else if (i + 1 < argc)
 					return usage_error(c, shown,
 							   "requires a value (the next word, '%.40s', is an option; "
