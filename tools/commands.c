@@ -258,8 +258,9 @@ const struct command commands[] = {
 	  "A member's active tasks due from now to now + N days, soonest "
 	  "first.\n"
 	  "  --member ID           whose (default and me: yourself; others' for "
-	  "admins)\n"
-	  "  --days N              how many days ahead (default 7)\n"
+	  "admins;\n"
+	  "                        unassigned: the tasks no one holds)\n"
+	  "  --days N              how many days ahead (1..36600, default 7)\n"
 	  "  --limit N             at most N tasks, 1..1000 (default 50)\n"
 	  "  --cursor C            the next page: next_cursor of the page "
 	  "before\n",
