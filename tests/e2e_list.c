@@ -514,6 +514,32 @@ Test(list_cli, a_long_assignee_is_cut_to_its_column)
 	tu_run_release(&r);
 }
 
+/* A time whose wall clock in the zone would pass year 9999 is written
+ * in UTC, and says so under a heading that names the zone (a
+ * walk-through: the UTC time stood unmarked under "DUE (Kiritimati)");
+ * a zone that is UTC by another name adds nothing. */
+Test(list_cli, a_time_past_year_9999_on_the_wall_says_utc)
+{
+	tu_run r;
+	ADD("late", "--due", "9999-12-31T12:00:00Z");
+	ADD("early", "--due", "9999-12-30T12:00:00Z");
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--tz",
+				 "Pacific/Kiritimati", "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "DUE (Kiritimati)"), "%s", r.out);
+	cr_assert(strstr(r.out, "  9999-12-31 02:00      To Do"), "%s", r.out);
+	cr_assert(strstr(r.out, "  9999-12-31 12:00 UTC  To Do"), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "--tz", "Etc/UTC", "task",
+				 "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "  9999-12-31 12:00  To Do"), "%s", r.out);
+	cr_assert_null(strstr(r.out, " UTC "), "%s", r.out);
+	tu_run_release(&r);
+}
+
 Test(list_cli, wide_characters_keep_the_columns_aligned)
 {
 	tu_run r;

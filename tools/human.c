@@ -100,6 +100,20 @@ void human_zone(const char *tz)
 	zone = tz && strcmp(tz, "UTC") ? tz : NULL;
 }
 
+/* Whether ms is shown in UTC though the zone is not UTC's: its wall clock
+ * would pass year 9999, which times are not written past (the column's
+ * heading names the zone: such a time then says UTC). */
+static bool wall_past_9999(int64_t ms)
+{
+	char at[48], y2k[48];
+	if (!zone || tl_time_format_zone(ms, zone, at) ||
+	    at[strlen(at) - 1] != 'Z')
+		return false;
+	/* 'Z' also for a zone that is UTC by another name (Etc/UTC) */
+	return !tl_time_format_zone(INT64_C(946684800000), zone, y2k) &&
+	       y2k[strlen(y2k) - 1] != 'Z';
+}
+
 /* A heading for a column of times: "DUE (UTC)", "DUE (Europe/Berlin)". */
 static const char *time_heading(const char *what, char *buf, size_t cap)
 {
@@ -401,6 +415,12 @@ static void short_time(const char *t, char out[SHORT_TIME_MAX])
 	size_t n = strlen(full);
 	if (n < 16 || full[10] != 'T') {
 		snprintf(out, SHORT_TIME_MAX, "%.16s", full);
+		return;
+	}
+	if (!tl_time_parse(tl_s(t), 0, NULL, "at", &ms, &err) &&
+	    wall_past_9999(ms)) {
+		snprintf(out, SHORT_TIME_MAX, "%.10s %.5s UTC", full,
+			 full + 11);
 		return;
 	}
 	if (n >= 29 && (full[n - 6] == '+' || full[n - 6] == '-') &&
@@ -722,7 +742,7 @@ static void value_time(const char *t, char out[48])
 	tl_err err = { .index = -1 };
 
 	if (tl_time_parse(tl_s(t), 0, NULL, "at", &ms, &err) ||
-	    tl_time_format_short(ms, zone, false, out))
+	    tl_time_format_short(ms, zone, wall_past_9999(ms), out))
 		snprintf(out, 48, "%s", t);
 }
 
