@@ -632,15 +632,22 @@ Test(import_cli, events_exported_as_json_lines_make_the_same_workspace)
 	free(copy);
 }
 
-Test(import_cli, events_in_msgpack_are_copied_byte_for_byte)
+/* every_kind_of_event's log exported in msgpack into file, kept in *e
+ * (release it). */
+static void export_msgpack(tu_run *e)
 {
 	every_kind_of_event();
 	const char *words[] = { "--db", ws, "export", "--format", "msgpack",
 				NULL };
+	cr_assert_eq(tu_exec(e, NULL, words), 0);
+	cr_assert_eq(e->status, 0, "%s", e->err);
+	write_file(file, e->out, e->out_len);
+}
+
+Test(import_cli, events_in_msgpack_are_copied_byte_for_byte)
+{
 	tu_run e;
-	cr_assert_eq(tu_exec(&e, NULL, words), 0);
-	cr_assert_eq(e.status, 0, "%s", e.err);
-	write_file(file, e.out, e.out_len);
+	export_msgpack(&e);
 
 	char *copy = tu_tmpdir();
 	tu_run r;
@@ -1463,13 +1470,8 @@ Test(import_cli, a_progress_bar_on_a_terminal)
  * is appended (each commit alone would not see it). */
 Test(import_cli, an_event_id_repeated_in_a_later_batch_appends_nothing)
 {
-	every_kind_of_event();
-	const char *words[] = { "--db", ws, "export", "--format", "msgpack",
-				NULL };
 	tu_run e;
-	cr_assert_eq(tu_exec(&e, NULL, words), 0);
-	cr_assert_eq(e.status, 0, "%s", e.err);
-	write_file(file, e.out, e.out_len);
+	export_msgpack(&e);
 	tu_run_release(&e);
 	tu_records r;
 	tu_load_records(file, &r);

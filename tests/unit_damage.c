@@ -87,6 +87,18 @@ static void damage(MDB_dbi dbi, const void *k, size_t kn, const void *v,
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 }
 
+/* A task added by admin: the workspace takes writes. */
+static void add_after(void)
+{
+	tl_err err;
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("After"),
+		     .link = tl_s("lead:9") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&r);
+}
+
 static int skip_doc(void *arg, const uint8_t *doc, size_t len)
 {
 	(void)arg;
@@ -585,12 +597,7 @@ Test(damage, a_view_without_its_databases_is_rebuilt_on_open,
 	char now[64];
 	snprintf(now, sizeof now, "v.tasks.%u.idx", gen + 51);
 	cr_assert_str_eq(raw_view_dbs(db->env, "tasks"), now);
-	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("After"),
-		     .link = tl_s("lead:9") };
-	tl_result r;
-	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
-		     err.message);
-	tl_result_release(&r);
+	add_after();
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
 }
 
@@ -802,10 +809,5 @@ Test(damage, keys_of_no_database_under_a_view_s_name_end_a_rebuild,
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	cr_assert_eq(tl_rebuild(db, &admin, NULL, 0, NULL, NULL, &err), 0, "%s",
 		     err.message);
-	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("After"),
-		     .link = tl_s("lead:9") };
-	tl_result r;
-	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
-		     err.message);
-	tl_result_release(&r);
+	add_after();
 }
