@@ -2112,15 +2112,17 @@ Test(cli, help_and_usage_errors)
 	/* --help wins over words the options do not take (a walk-through:
 	 * `task add --bogus --help` was exit 1); without it, they are
 	 * errors as before */
-	static const char *const helped[][5] = {
+	static const char *const helped[][6] = {
 		{ "task", "add", "--bogus", "--help", NULL },
 		{ "task", "add", "--help", "--bogus", NULL },
 		{ "task", "add", "--title", "--help", NULL },
 		{ "task", "add", "--member", "x", "-h" },
 		{ "task", "add", "-x", "--help", NULL },
+		{ "task", "add", "--title", "--", "--help", "--bogus" },
+		{ "--bogus", "task", "add", "--help", NULL },
 	};
 	for (size_t i = 0; i < sizeof helped / sizeof *helped; i++) {
-		const char *argv[6] = { 0 };
+		const char *argv[7] = { 0 };
 		memcpy(argv, helped[i], sizeof helped[i]);
 		cr_assert_eq(tu_exec(&r, NULL, argv), 0);
 		cr_assert_eq(r.status, 0, "case %zu: %s", i, r.err);
@@ -2129,6 +2131,18 @@ Test(cli, help_and_usage_errors)
 		tu_run_release(&r);
 	}
 	EXPECT(&r, 1, "task", "add", "--bogus");
+	cr_assert(strstr(r.err, "--bogus: unknown option"), "%s", r.err);
+	tu_run_release(&r);
+	/* -h as a value is a value, not a request for help: the mistyped
+	 * option is still an error, and nothing is written (a review) */
+	long long events = tu_stat(ws, "events");
+	EXPECT(&r, 1, "task", "add", "--link", "lead:1", "--asignee=bob",
+	       "--title", "-h");
+	cr_assert(strstr(r.err, "--asignee: unknown option"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), events);
+	/* the first error in argv's order is the one said */
+	EXPECT(&r, 1, "--bogus", "nosuchcommand");
 	cr_assert(strstr(r.err, "--bogus: unknown option"), "%s", r.err);
 	tu_run_release(&r);
 

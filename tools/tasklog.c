@@ -518,25 +518,24 @@ static bool names_option(const char *word)
 	return find_option(word + 2, len) != O__COUNT;
 }
 
-/* Whether --help or -h was given before argv[i] or comes after it
- * (before a "--"): then a word the options do not take is passed over,
- * and the usage printed, as the help says. */
-static bool help_asked(const struct cli *c, int argc, char **argv, int i)
-{
-	if (c->val[O_HELP])
-		return true;
-	for (int j = i + 1; j < argc && strcmp(argv[j], "--"); j++)
-		if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h"))
-			return true;
-	return false;
-}
-
 /* Parse argv into c.  Returns 0, a negative code (c->err set), or
  * 1 when usage was printed and the exit status is in *status. */
 static int parse_args(struct cli *c, int argc, char **argv, int *status)
 {
 	const char *group = NULL;
 	bool dashdash = false;
+	/* The first error in the options: the parse goes on past it, and
+	 * it is the outcome unless --help or -h was among the options
+	 * (then the usage is printed, as the help says). */
+	int opt_err = 0;
+	tl_err first = { .index = -1 };
+#define OPT_ERR(...)                                            \
+	do {                                                    \
+		if (!opt_err) {                                 \
+			opt_err = usage_error(c, __VA_ARGS__);  \
+			first = c->err;                         \
+		}                                               \
+	} while (0)
 
 	c->tags = calloc((size_t)argc, sizeof *c->tags);
 	c->words = calloc((size_t)argc, sizeof *c->words);
@@ -562,46 +561,41 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				c->val[O_HELP] = "";
 				continue;
 			}
-			/* With --help, words the options do not take are
-			 * passed over: the usage is printed. */
-			bool help = help_asked(c, argc, argv, i);
-			if (a[1] != '-' && help)
+			if (a[1] != '-') {
+				OPT_ERR(a, "unknown option (write -- before "
+					   "an argument that begins with -)");
 				continue;
-			if (a[1] != '-')
-				return usage_error(c, a,
-						   "unknown option (write -- "
-						   "before an argument that "
-						   "begins with -)");
+			}
 			name = a + 2;
 			eq = strchr(name, '=');
 			len = eq ? (size_t)(eq - name) : strlen(name);
 			o = find_option(name, len);
 			snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
-			if ((o == O__COUNT || !(allowed & OPT(o))) && help)
+			if (o == O__COUNT || !(allowed & OPT(o))) {
+				OPT_ERR(shown, "unknown option%s%s",
+					c->cmd ? " for " : "",
+					c->cmd ? c->subject : "");
 				continue;
-			if (o == O__COUNT || !(allowed & OPT(o)))
-				return usage_error(c, shown, "unknown option%s%s",
-						   c->cmd ? " for " : "",
-						   c->cmd ? c->subject : "");
+			}
 			if (optdefs[o].has_value) {
 				if (eq)
 					value = eq + 1;
 				else if (i + 1 < argc &&
 					 !names_option(argv[i + 1]))
 					value = argv[++i];
-				else if (help)
+				else if (i + 1 < argc) {
+					OPT_ERR(shown,
+						"requires a value (the next word, '%.40s', is an option; "
+						"write %s=VALUE for a value that begins with --)",
+						argv[i + 1], shown);
 					continue;
-				else if (i + 1 < argc)
-					return usage_error(c, shown,
-							   "requires a value (the next word, '%.40s', is an option; "
-							   "write %s=VALUE for a value that begins with --)",
-							   argv[i + 1], shown);
-				else
-					return usage_error(c, shown,
-							   "requires a value");
+				} else {
+					OPT_ERR(shown, "requires a value");
+					continue;
+				}
 			} else if (eq) {
-				return usage_error(c, shown,
-						   "takes no value");
+				OPT_ERR(shown, "takes no value");
+				continue;
 			}
 			if (o == O_TAG) {
 				c->tags[c->tags_len++] = value;
@@ -612,8 +606,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 					return cli_oom(c);
 				c->many[o][c->many_len[o]++] = value;
 			} else if (c->val[o] && o != O_JSON && o != O_HELP) {
-				return usage_error(c, shown,
-						   "given more than once");
+				OPT_ERR(shown, "given more than once");
+				continue;
 			}
 			c->val[o] = value ? value : "";
 			continue;
@@ -623,6 +617,9 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			c->words[c->words_len++] = a;
 		} else if (!group && is_group(a)) {
 			group = a;
+		} else if (!a[0] && opt_err) { /* the first error is said */
+			c->err = first;
+			return opt_err;
 		} else if (!a[0]) {
 			return usage_error(c, "command",
 					   "is empty (tasklog --help lists "
@@ -635,10 +632,21 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			else
 				snprintf(c->subject, sizeof c->subject, "%s",
 					 a);
+			if (!c->cmd && opt_err) {
+				c->err = first;
+				return opt_err;
+			}
 			if (!c->cmd)
 				return usage_error(c, NULL, "unknown command");
 		}
 	}
+#undef OPT_ERR
+	if (opt_err && !has(c, O_HELP)) {
+		c->err = first;
+		return opt_err;
+	}
+	if (opt_err) /* --help: the usage, exit 0 */
+		c->err = (tl_err){ .index = -1 };
 	c->json = has(c, O_JSON);
 
 	if (!c->cmd) {
