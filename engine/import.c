@@ -13,13 +13,13 @@
 
 #include "internal.h"
 
-/* An imported event whose state no command makes: e's field and message
- * under the event's seq and type ("event 11 (task.tagged): tag ..."). */
 /* A fold's own code for a record of the workspace that could not be
  * read (damaged, or LMDB failed; err says so): a storage error, not one
  * of the event's, which bare TL_ESTORAGE from a fold is. */
 #define STORE_FAILED (-100000)
 
+/* An imported event whose state no command makes: e's field and message
+ * under the event's seq and type ("event 11 (task.tagged): tag ..."). */
 static int state_refused(const tl_event *ev, const tl_err *e, tl_err *err)
 {
 	char q[64];
@@ -65,8 +65,8 @@ static int check_member_state(tl_txn *t, const tl_event *ev,
 	    !(m->admin && m->crm_access)) {
 		int others = tl_member_other_admins(t->db, t->cur, m->id,
 						    &t->zone, err);
-		if (others < 0)
-			return others;
+		if (others < 0) /* the workspace's members: err says */
+			return STORE_FAILED;
 		if (others == 0)
 			rc = tl_err_set(&e, TL_EINVALID,
 					m->admin ? "crm_access" : "role",
@@ -309,9 +309,9 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 	msgpack_zone_destroy(&zone);
 	if (rc == TL_EINVALID)
 		return state_refused(ev, &e, err);
-	if (rc)
+	if (rc) /* the assignee's record could not be read: e says */
 		*err = e;
-	return rc;
+	return rc ? STORE_FAILED : 0;
 }
 
 static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)

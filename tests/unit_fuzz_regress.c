@@ -1280,8 +1280,13 @@ Test(fuzz_regress, import_over_a_damaged_task_record_is_a_storage_error)
 	cr_assert(tl_uuid_parse(tl_s("0190a000-0000-7000-8000-000000000002"),
 				id));
 	MDB_txn *txn;
-	MDB_val k = { 16, id }, v = { 4, "\xc1\xc1\xc1\xc1" };
+	MDB_val k = { 16, id }, v = { 4, "\xc1\xc1\xc1\xc1" }, good;
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->tasks, &k, &good), 0);
+	uint8_t *saved = malloc(good.mv_size);
+	cr_assert(saved);
+	memcpy(saved, good.mv_data, good.mv_size);
+	good.mv_data = saved;
 	cr_assert_eq(mdb_put(txn, db->tasks, &k, &v, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	int rc = tl_log_import(db, r.rec + 8, r.len + 8, 1, &err);
@@ -1291,6 +1296,21 @@ Test(fuzz_regress, import_over_a_damaged_task_record_is_a_storage_error)
 		  err.message);
 	cr_assert_eq(err.index, 0);
 	cr_assert_eq(head(db), 8);
+
+	/* the task record whole again, its assignee's made unreadable: the
+	 * same (a review found this path left out) */
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_put(txn, db->tasks, &k, &good, 0), 0);
+	MDB_val mk = { 5, "alice" };
+	cr_assert_eq(mdb_put(txn, db->members, &mk, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	rc = tl_log_import(db, r.rec + 8, r.len + 8, 1, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field,
+		     err.message);
+	cr_assert(strstr(err.message, "corrupt member record 'alice'"), "%s",
+		  err.message);
+	cr_assert_eq(head(db), 8);
+	free(saved);
 	free(r.buf);
 	rm_ws(db, dir);
 }
