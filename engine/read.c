@@ -693,6 +693,8 @@ static void problem_count_add(verifier *vf, int n)
 	vf->problems += n;
 }
 
+#define IDS_FIRST ((size_t)1 << 20) /* ids sized for at first, at most */
+
 static void id_again(void *arg, const tl_id_at *first, const tl_id_at *again)
 {
 	char text[37];
@@ -725,8 +727,12 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 		return tl_mdb_err(err, rc, "cursor");
 	}
 	msgpack_sbuffer_init(&scratch);
-	/* every id with its seq (24 bytes an event), sorted at the end */
-	size_t ids_len = 0, ids_cap = (size_t)entries(txn, db->events);
+	/* every id with its seq (24 bytes an event), sorted at the end; the
+	 * count LMDB stores sizes the array only up to a bound (damage may
+	 * have made it anything), past which it doubles as events come */
+	uint64_t n_events = entries(txn, db->events);
+	size_t ids_len = 0, ids_cap = n_events < IDS_FIRST ? (size_t)n_events
+							     : IDS_FIRST;
 	tl_id_at *ids = malloc((ids_cap ? ids_cap : 1) * sizeof *ids);
 	if (!ids)
 		rc = ENOMEM;
@@ -767,9 +773,11 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 			problem(vf, "event %llu: records seq %llu",
 				(unsigned long long)seq,
 				(unsigned long long)ev.seq);
-		if (ids_len == ids_cap) { /* events appended since the stat */
+		if (ids_len == ids_cap) {
 			size_t cap = ids_cap ? 2 * ids_cap : 1024;
-			tl_id_at *m = realloc(ids, cap * sizeof *m);
+			tl_id_at *m = cap > SIZE_MAX / sizeof *m
+					      ? NULL
+					      : realloc(ids, cap * sizeof *m);
 			if (!m) {
 				rc = ENOMEM;
 				break;

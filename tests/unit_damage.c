@@ -811,3 +811,57 @@ Test(damage, keys_of_no_database_under_a_view_s_name_end_a_rebuild,
 		     err.message);
 	add_after();
 }
+
+/* The count of events LMDB stores in the main database's record of
+ * `events`, damaged: verify sized its array of event ids by it (24 bytes
+ * each), so a count whose size wraps made a heap overflow, and a huge one
+ * "out of memory" (a review).  It sizes by the count only up to a bound
+ * and grows as events come: verify reads the log through. */
+Test(damage, a_damaged_count_of_events_does_not_size_verify_s_ids,
+     .init = setup, .fini = teardown)
+{
+	/* a count far past memory, then one whose size wraps to 8 bytes */
+	static const uint64_t counts[] = { UINT64_C(1) << 50,
+					   UINT64_C(768614336404564651) };
+	tl_err err;
+	FILE *f = closed_data_file(3);
+	static uint8_t file[8 << 20];
+	size_t len = fread(file, 1, sizeof file, f);
+	cr_assert_lt(len, sizeof file, "the test's workspace grew");
+	const size_t ps = 4096;
+	const uint8_t *m0 = file + 16, *m1 = file + ps + 16;
+	const uint8_t *meta = le(m0 + 128, 8) > le(m1 + 128, 8) ? m0 : m1;
+	uint8_t *p = file + le(meta + 24 + 48 + 40, 8) * ps; /* main root */
+	cr_assert(le(p + 10, 2) & 2, "the main database's root is no leaf");
+	size_t nodes = (le(p + 12, 2) - 16) / 2;
+	uint8_t *entries = NULL;
+	for (size_t i = 0; i < nodes && !entries; i++) {
+		uint8_t *node = p + le(p + 16 + 2 * i, 2);
+		if (le(node + 6, 2) == 6 && !memcmp(node + 8, "events", 6))
+			entries = node + 8 + 6 + 32; /* md_entries */
+	}
+	cr_assert(entries, "no record of 'events' in the main database");
+	for (size_t c = 0; c < 2; c++) {
+		memcpy(entries, &counts[c], 8);
+		cr_assert_eq(fseek(f, 0, SEEK_SET), 0);
+		cr_assert_eq(fwrite(file, 1, len, f), len);
+		cr_assert_eq(fflush(f), 0);
+		size_t nv;
+		tl_open_opts o = { .flags = TL_OPEN_RDONLY,
+				   .views = tl_views_all(&nv) };
+		o.views_len = nv;
+		cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s",
+			     err.message);
+		seen[0] = 0;
+		int rc = tl_verify_log(db, &admin, note_problem, NULL, &err);
+		cr_assert_geq(rc, 0, "count %zu: %d: %s", c, rc, err.message);
+		cr_assert_null(strstr(seen, " id "), "%s", seen);
+		tl_db_close(db);
+		db = NULL;
+	}
+	cr_assert_eq(fclose(f), 0);
+	size_t nv;
+	tl_open_opts o = { .views = tl_views_all(&nv) };
+	o.views_len = nv;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+}
