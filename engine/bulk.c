@@ -173,7 +173,8 @@ void tl_sink_reset(tl_sink *s)
 		sink_db *d = &s->db[i];
 		d->n = d->len = 0;
 		d->sorted = false;
-		if (d->cap > tl_sink_keep) { /* do not hold on to a big one */
+		/* do not hold on to big ones */
+		if (d->cap + d->ncap * sizeof(item) > tl_sink_keep) {
 			buf_free(d->arena, &d->arena_res);
 			buf_free(d->items, &d->items_res);
 			d->arena = NULL;

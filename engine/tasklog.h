@@ -379,8 +379,10 @@ TL_API int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
  * release's log), each as stored: a msgpack map with its hash.  Record i
  * must carry the next seq, chain to the previous hash and carry its
  * stream's next version; it is stored byte for byte and folded into the
- * states and views.  All or nothing, in one transaction; err->index names
- * the failing record. */
+ * states and views.  It must also be one the commands could have made
+ * (docs/cli.md, import --events: its id a lowercase UUIDv7 since 0.3.18,
+ * field "id").  All or nothing, in one transaction; err->index names the
+ * failing record. */
 TL_API int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 		  size_t n, tl_err *err);
 /* Each event has an id of its own: tl_log_import and tl_txn_import
