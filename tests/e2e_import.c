@@ -265,6 +265,14 @@ Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 		  "line 3" },
 		{ "{\"title\": \"x\", \"link\": {\"type\": \"lead\"}}", 1, "link",
 		  "line 3" },
+		/* a type with a colon was joined and split again: the task
+		 * went to lead 1:2 (a walk-through) */
+		{ "{\"title\": \"x\", \"link\": {\"type\": \"lead:1\", "
+		  "\"id\": \"2\"}}", 1, "link.type", "unknown value 'lead:1'" },
+		{ "{\"title\": \"x\", \"link\": {\"type\": \"\", \"id\": "
+		  "\"lead:5\"}}", 1, "link.type", "unknown value ''" },
+		{ "{\"title\": \"x\", \"link\": {\"type\": \"lead\", \"id\": "
+		  "\"\"}}", 1, "link.id", "must not be empty" },
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"due_at\": "
 		  "\"2026-02-30\"}", 1, "due_at", "line 3" },
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"assignee\": "

@@ -367,6 +367,16 @@ static int link_field(const job *j, uint64_t where, json_t *v,
 			    "must be {\"type\": TYPE, \"id\": ID} or "
 			    "\"TYPE:ID\"");
 	size_t tl = json_string_length(type), il = json_string_length(id);
+	/* joined as TYPE:ID, which splits at its first colon: a type with
+	 * one would file the task under another record */
+	if (!tl || memchr(json_string_value(type), ':', tl))
+		return fail(err, TL_EINVALID, "link.type", j, where,
+			    "unknown value '%.64s' (one of: contact, lead, "
+			    "account, opportunity)",
+			    json_string_value(type));
+	if (!il)
+		return fail(err, TL_EINVALID, "link.id", j, where,
+			    "must not be empty");
 	if (!(t->link = malloc(tl + il + 2)))
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
 	memcpy(t->link, json_string_value(type), tl);
