@@ -1529,3 +1529,35 @@ Test(import_cli, an_event_id_repeated_in_a_later_batch_appends_nothing)
 	free(p);
 	free(r.buf);
 }
+
+/* An admin's import that takes the admin's own CRM access away: the next
+ * record is refused naming it, with --batch too, where it is the first
+ * of a later commit (a walk-through: no line was named then). */
+Test(import_cli, a_batch_after_the_actor_lost_access_names_its_record)
+{
+	DO("member", "add", "root2", "--name", "Root Two", "--role", "admin");
+	put("{\"method\": \"member.update\", \"params\": {\"id\": \"admin\", "
+	    "\"crm_access\": false}}\n"
+	    "{\"title\": \"t\", \"link\": \"lead:1\"}\n");
+	const char *batched[] = { "--batch", "1", NULL };
+	for (int b = 0; b < 2; b++) {
+		tu_run r;
+		import(&r, ws, b ? batched : NULL);
+		cr_assert_eq(r.status, 4, "%s", r.err);
+		cr_assert(strstr(r.err, "line 2: member 'admin' has no CRM "
+					"access"),
+			  "%s", r.err);
+		json_t *e = json_object_get(r.json, "error");
+		cr_assert_eq(tu_int(e, "line"), 2, "%s", r.out);
+		tu_run_release(&r);
+		if (!b) /* all or nothing: admin keeps access */
+			continue;
+		/* the first batch stays: give the access back */
+		tu_run u;
+		cr_assert_eq(tu_cli_text(&u, ws, "--as", "root2", "member",
+					 "update", "admin", "--crm-access", NULL),
+			     0);
+		cr_assert_eq(u.status, 0, "%s", u.err);
+		tu_run_release(&u);
+	}
+}

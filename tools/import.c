@@ -999,6 +999,12 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 			for (size_t i = 0; i < k; i++)
 				task_rec_free(&t[i]);
 		}
+		/* The actor refused at a call's start, after records of
+		 * this import ran (an earlier batch or chunk took its
+		 * access or role away): the record refused is the call's
+		 * first, named as one refused within a call is. */
+		if (rc == TL_EFORBIDDEN && err->index < 0 && at > 0 && k)
+			err->index = 0;
 		if (rc && rc != TL_EAGAIN && err->index >= 0) {
 			out->where = j->recs[at + (size_t)err->index].where;
 			blame(err, rc, j, out->where);
