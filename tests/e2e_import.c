@@ -1561,3 +1561,33 @@ Test(import_cli, a_batch_after_the_actor_lost_access_names_its_record)
 		tu_run_release(&u);
 	}
 }
+
+/* A key repeated in one input for another request: the conflict names
+ * the earlier line, not the seq of its run, which the refused import
+ * never committed (a walk-through); a key from before the import keeps
+ * the seq of its first run. */
+Test(import_cli, a_key_repeated_for_another_request_names_its_first_line)
+{
+	const char *add[] = { "task", "add", "--title", "Key", "--link",
+			      "lead:1", NULL };
+	char *id = tu_cli_id(ws, add);
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "{\"method\": \"task.update\", \"params\": {\"id\": \"%s\", "
+		 "\"title\": \"b2\", \"idempotency_key\": \"e2\"}}\n"
+		 "{\"title\": \"between\", \"link\": \"lead:1\"}\n"
+		 "{\"method\": \"task.update\", \"params\": {\"id\": \"%s\", "
+		 "\"title\": \"b3\", \"idempotency_key\": \"e2\"}}\n",
+		 id, id);
+	put(text);
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	cr_assert(strstr(r.err, "line 3: key 'e2' was used by line 1 of this "
+				"input for another request"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+	free(id);
+}

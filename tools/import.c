@@ -963,6 +963,32 @@ static int event_inputs(job *j, tl_err *err)
 
 /* ---- running them ---------------------------------------------------------- */
 
+/* Where the first record before recs[upto] that holds idempotency key
+ * `key` is (its line or record number), or 0: to name it when a later
+ * one's request under the key is another (the engine names the first
+ * run's seq, which a refused import never committed).  Only on that
+ * error: it reads the records again. */
+static uint64_t key_used_at(const job *j, size_t upto, tl_slice key)
+{
+	uint64_t reading = j->out->reading, found = 0;
+	for (size_t i = 0; i < upto && !found; i++) {
+		json_t *v;
+		tl_err e;
+		if (record_json(j, &j->recs[i], &v, &e))
+			continue;
+		json_t *p = json_object_get(v, "method")
+				    ? json_object_get(v, "params")
+				    : v;
+		json_t *k = json_object_get(p, "idempotency_key");
+		if (json_is_string(k) && json_string_length(k) == key.len &&
+		    !memcmp(json_string_value(k), key.p, key.len))
+			found = j->recs[i].where;
+		json_decref(v);
+	}
+	j->out->reading = reading;
+	return found;
+}
+
 /* Records [from, to) in one transaction, then *out counts them.  0, or
  * an error (out->where set for a record's); TL_EAGAIN once the
  * transaction was given up for a full map, now grown: run it again. */
@@ -994,6 +1020,26 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 						 NULL, err);
 			else /* out of memory: the forms were checked */
 				err->index = -1;
+			if (rc == TL_ECONFLICT && err->index >= 0 &&
+			    (size_t)err->index < k &&
+			    !strcmp(err->field, "idempotency_key")) {
+				int idx = err->index;
+				tl_slice key = cmds[idx].idempotency_key;
+				uint64_t w = key_used_at(j, at + (size_t)idx,
+							 key);
+				if (w) {
+					tl_err_set(err, TL_ECONFLICT,
+						   "idempotency_key",
+						   "key '%.*s' was used by %s "
+						   "%llu of this input for "
+						   "another request",
+						   (int)(key.len > 64 ? 64
+								      : key.len),
+						   key.p, j->unit,
+						   (unsigned long long)w);
+					err->index = idx;
+				}
+			}
 			if (rc && err->index >= 0 && (size_t)err->index < k)
 				task_field(&t[err->index], err);
 			for (size_t i = 0; i < k; i++)
