@@ -1591,3 +1591,34 @@ Test(import_cli, a_key_repeated_for_another_request_names_its_first_line)
 	cr_assert_eq(tu_stat(ws, "events"), before);
 	free(id);
 }
+
+/* Arguments before look-ups: a member who is no admin importing a file
+ * that is not records is told so (exit 1), and refused (exit 4) only
+ * for a file whose records are well formed (a walk-through: exit 4 for
+ * both). */
+Test(import_cli, a_malformed_file_is_exit_1_before_the_actor_is_refused)
+{
+	DO("member", "add", "nb", "--name", "No Admin");
+	const char *as_nb[] = { "--as", "nb", NULL };
+	static const struct {
+		const char *text;
+		int status;
+		const char *says;
+	} cases[] = {
+		{ "[1]\n", 1, "line 1: not an object" },
+		{ "{\"title\": \"a\", \"link\": \"lead:1\", \"colour\": 1}\n", 1,
+		  "not a field of a task" },
+		{ "{\"title\": \"a\", \"link\": \"lead:1\"}\n", 4,
+		  "import is for admins" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		put(cases[i].text);
+		tu_run r;
+		import(&r, ws, as_nb);
+		cr_assert_eq(r.status, cases[i].status, "case %zu: %s", i,
+			     r.err);
+		cr_assert(strstr(r.err, cases[i].says), "case %zu: %s", i,
+			  r.err);
+		tu_run_release(&r);
+	}
+}

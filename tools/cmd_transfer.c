@@ -373,12 +373,9 @@ int run_import(struct cli *c)
 	int rc;
 
 	/* Imports are maintenance, an admin's job (SPEC §1), once the
-	 * workspace has members (a new one takes its own from the log). */
-	if (c->has_settings &&
-	    (rc = tl_need_admin(c->db, &c->ctx,
-				o.events ? "import --events" : "import",
-				&c->err)))
-		return rc;
+	 * workspace has members (a new one takes its own from the log):
+	 * import_run checks it once the records' form is checked. */
+	o.need_admin = c->has_settings;
 	/* A bar on a terminal, as rebuild's: a large import takes a while,
 	 * and at 100% its commit (the views' writes, the fsync) is left. */
 	struct progress p = { .unit = "records", .rate = "rec/s",

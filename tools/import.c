@@ -1101,6 +1101,11 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 		out->records = j.n;
 	if (!rc)
 		rc = o->events ? event_inputs(&j, err) : check_tasks(&j, err);
+	/* the arguments (every record's form) before the look-ups */
+	if (!rc && o->need_admin)
+		rc = tl_need_admin(db, o->ctx,
+				   o->events ? "import --events" : "import",
+				   err);
 	/* An empty input runs one empty transaction: the actor is checked
 	 * and the outcome said as for any other. */
 	size_t step = o->batch && o->batch < j.n ? o->batch : j.n;

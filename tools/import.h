@@ -25,6 +25,9 @@ typedef struct import_opts {
 	bool msgpack;   /* a sequence of msgpack maps; else JSON Lines */
 	uint64_t batch; /* records per durable commit; 0: all in one */
 	const tl_ctx *ctx;
+	/* Whether ctx's actor must be an admin (a workspace with members):
+	 * checked once every record's form is, which comes first. */
+	bool need_admin;
 	/* Called just before the last commit with what *out will hold
 	 * after it; an error it returns gives the transaction up. */
 	int (*ready)(void *arg, const struct import_out *out, tl_err *err);
