@@ -331,6 +331,21 @@ Test(import_cli, a_json_error_near_a_multibyte_character_stays_utf8)
 	cr_assert(m && strstr(m, "not JSON"), "%s", r.out);
 	cr_assert_null(strstr(m, "\xef\xbf\xbd"), "replaced bytes in: %s", m);
 	tu_run_release(&r);
+	/* whole characters are quoted as they are, one that does not show
+	 * by its code (a walk-through: both were '??') */
+	put("{\"title\": \xc3\xa9}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "invalid token near '\xc3\xa9'"), "%s", r.err);
+	tu_run_release(&r);
+	put("{\"title\": \"a\", \"link\": \"lead:1\"}\n"
+	    "\xef\xbb\xbf{\"title\": \"b\", \"link\": \"lead:1\"}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "line 2: not JSON: '[' or '{' expected near "
+				"'\\uFEFF'"),
+		  "%s", r.err);
+	tu_run_release(&r);
 }
 
 Test(import_cli, refuses_a_line_too_long_and_what_is_no_file)

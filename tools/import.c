@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include <jansson.h>
 #include <msgpack.h>
 
@@ -259,6 +261,39 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 
 /* The record as a JSON object (new reference), or an error.  A msgpack
  * map is converted as the CLI prints documents (times as RFC 3339). */
+/* What jansson quotes of the input near an error, perhaps cut inside a
+ * character, for a message: whole characters kept, but those that do not
+ * show (format characters such as a byte order mark, separators) as
+ * \uXXXX, and a control or a byte of no character as '?'. */
+static void json_near(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const char *c = in; *c && o + 8 < cap;) {
+		unsigned char b = (unsigned char)*c;
+		size_t n = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+		utf8proc_int32_t cp;
+		if (b < 0x20 || b == 0x7f || strnlen(c, n) < n ||
+		    !tl_utf8_valid(c, n) ||
+		    utf8proc_iterate((const utf8proc_uint8_t *)c,
+				     (utf8proc_ssize_t)n, &cp) != (long)n) {
+			out[o++] = '?';
+			c++;
+			continue;
+		}
+		utf8proc_category_t k = utf8proc_category(cp);
+		if (k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_ZL ||
+		    k == UTF8PROC_CATEGORY_ZP) {
+			o += (size_t)snprintf(out + o, cap - o, "\\u%04X",
+					      (unsigned)cp);
+		} else {
+			memcpy(out + o, c, n);
+			o += n;
+		}
+		c += n;
+	}
+	out[o] = 0;
+}
+
 static int record_json(const job *j, const rec *r, json_t **out,
 		       tl_err *err)
 {
@@ -298,14 +333,10 @@ static int record_json(const job *j, const rec *r, json_t **out,
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
 		if (!v) {
-			/* jansson quotes the input near the error, perhaps
-			 * cut inside a character: printable ASCII alone */
-			for (char *c = je.text; *c; c++)
-				if ((unsigned char)*c < 0x20 ||
-				    (unsigned char)*c > 0x7e)
-					*c = '?';
+			char near[sizeof je.text * 2];
+			json_near(je.text, near, sizeof near);
 			return fail(err, TL_EINVALID, "", j, r->where,
-				    "not JSON: %s (column %d)", je.text,
+				    "not JSON: %s (column %d)", near,
 				    je.column);
 		}
 	}
