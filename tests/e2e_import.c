@@ -300,6 +300,18 @@ Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 		  "\"x\\u0000\"}", 1, "notes", "NUL" },
 		{ "{\"title\": \"a\", \"li\\u0000nk\": \"lead:1\"}", 1, NULL,
 		  "not JSON" },
+		/* fields the log makes, which import takes from it, are
+		 * still of their type (a walk-through: any was taken) */
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"created_by\": 5}",
+		  1, "created_by", "must be an object" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"version\": \"x\"}",
+		  1, "version", "must be a positive integer" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"created_at\": 1}",
+		  1, "created_at", "must be a string" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"deleted\": 0}", 1,
+		  "deleted", "must be a boolean" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"automation\": "
+		  "false}", 1, "automation", "must be an object or null" },
 		/* the engine's fields by the record's names */
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"tags\": "
 		  "[\"a\", \" \"]}", 1, "tags", "blank" },

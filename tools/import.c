@@ -672,15 +672,33 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
 /* The task shape's fields that a new task takes from its event, not from
  * input: accepted (so that a task as `task show --json` prints it can be
  * imported) and left out. */
-static bool made_by_the_log(const char *key)
+/* The fields of a task as `task show` prints it that the log makes
+ * (an import takes none of them): NULL for another key, else the form
+ * they have, which v must have (else what it must be). */
+static const char *made_by_the_log(const char *key, const json_t *v,
+				   bool *ok)
 {
-	static const char *const keys[] = { "created_at", "created_by",
-					    "updated_at", "completed_at",
-					    "version", "created_seq" };
-	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-		if (!strcmp(key, keys[i]))
-			return true;
-	return false;
+	static const struct {
+		const char *key, *must;
+	} made[] = {
+		{ "created_at", "a string (a time) or null" },
+		{ "updated_at", "a string (a time) or null" },
+		{ "completed_at", "a string (a time) or null" },
+		{ "created_by", "an object {\"id\", \"kind\"} or null" },
+		{ "version", "a positive integer or null" },
+		{ "created_seq", "a positive integer or null" },
+	};
+	for (size_t i = 0; i < sizeof made / sizeof *made; i++) {
+		if (strcmp(key, made[i].key))
+			continue;
+		*ok = json_is_null(v) ||
+		      (i < 3 ? json_is_string(v)
+		       : i == 3 ? json_is_object(v)
+				: json_is_integer(v) &&
+					  json_integer_value(v) > 0);
+		return made[i].must;
+	}
+	return NULL;
 }
 
 /* The task.add command of record r into *cmd; t keeps what it points
@@ -699,6 +717,8 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 		return command_cmd(j, r->where, t, cmd, err);
 	json_object_foreach(t->json, key, v) {
 		tl_slice *text = NULL;
+		const char *must;
+		bool ok;
 		if (!strcmp(key, "title"))
 			text = &cmd->title;
 		else if (!strcmp(key, "type"))
@@ -726,21 +746,30 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 		else if (!strcmp(key, "tags"))
 			rc = tags_field(j, r->where, "tags", v, t, cmd, err);
 		else if (!strcmp(key, "deleted"))
-			rc = json_is_false(v) || json_is_null(v)
-				     ? 0
+			rc = json_is_false(v) || json_is_null(v) ? 0
+			     : json_is_true(v)
+				     ? fail(err, TL_EINVALID, "deleted", j,
+					    r->where,
+					    "a deleted task is not imported")
 				     : fail(err, TL_EINVALID, "deleted", j,
 					    r->where,
-					    "a deleted task is not imported");
+					    "must be a boolean or null");
 		else if (!strcmp(key, "automation"))
-			rc = json_is_null(v)
-				     ? 0
-				     : fail(err, TL_EINVALID, "automation", j,
+			rc = json_is_null(v) ? 0
+			     : json_is_object(v)
+				     ? fail(err, TL_EINVALID, "automation", j,
 					    r->where,
 					    "automation queue rows are made "
-					    "by rules, not imported");
-		else if (!made_by_the_log(key))
+					    "by rules, not imported")
+				     : fail(err, TL_EINVALID, "automation", j,
+					    r->where,
+					    "must be an object or null");
+		else if (!(must = made_by_the_log(key, v, &ok)))
 			rc = fail(err, TL_EINVALID, key, j, r->where,
 				  "not a field of a task");
+		else if (!ok) /* taken from the log, not the record */
+			rc = fail(err, TL_EINVALID, key, j, r->where,
+				  "must be %s", must);
 		if (rc)
 			return rc;
 	}
