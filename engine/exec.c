@@ -295,6 +295,12 @@ static int check_assignee(run *r, tl_slice id, tl_err *err)
 	if (tl_slice_eq(id, r->assignee_ok))
 		return 0;
 	int rc = tl_member_load(r->t->db, r->t->cur, id, &m, &r->t->zone, err);
+	if (rc == TL_ENOTFOUND && tl_slice_eq(id, "unassigned"))
+		/* a reserved word of the queries, no member's id */
+		return tl_err_set(err, TL_EINVALID, "assignee",
+				  "'unassigned' is no member (to leave a "
+				  "task to no one: task assign ID "
+				  "--unassign, or \"unassign\": true)");
 	if (rc == TL_ENOTFOUND)
 		return tl_err_set(err, TL_EINVALID, "assignee",
 				  "unknown member '%s'",

@@ -164,6 +164,8 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		  bool any_control, tl_err *err)
 {
 	char q[64];
+	if (!s.p && min) /* not given at all */
+		return tl_err_set(err, TL_EINVALID, field, "is required");
 	if (!s.p || s.len < min) {
 		if (min <= 1)
 			return tl_err_set(err, TL_EINVALID, field,

@@ -2145,6 +2145,17 @@ Test(cli, help_and_usage_errors)
 	EXPECT(&r, 1, "--bogus", "nosuchcommand");
 	cr_assert(strstr(r.err, "--bogus: unknown option"), "%s", r.err);
 	tu_run_release(&r);
+	/* a required text not given says so, one given empty is empty (a
+	 * walk-through: both said "must not be empty") */
+	EXPECT(&r, 1, "member", "add", "xy");
+	cr_assert_str_eq(r.err, "tasklog: name: is required\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "add", "--link", "lead:1");
+	cr_assert_str_eq(r.err, "tasklog: title: is required\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "add", "--link", "lead:1", "--title", "");
+	cr_assert_str_eq(r.err, "tasklog: title: must not be empty\n");
+	tu_run_release(&r);
 
 	/* no subcommand or command: one error line on stderr (the usage,
 	 * for people, on stdout; with --json the error document) */
