@@ -312,6 +312,7 @@ Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 		  "deleted", "must be a boolean" },
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"automation\": "
 		  "false}", 1, "automation", "must be an object or null" },
+		{ "{\"params\": {}}", 1, "method", "is required beside params" },
 		/* the engine's fields by the record's names */
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"tags\": "
 		  "[\"a\", \" \"]}", 1, "tags", "blank" },

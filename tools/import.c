@@ -715,6 +715,10 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 		return rc;
 	if (json_object_get(t->json, "method"))
 		return command_cmd(j, r->where, t, cmd, err);
+	if (json_object_get(t->json, "params")) /* a command, half */
+		return fail(err, TL_EINVALID, "method", j, r->where,
+			    "is required beside params (a command is "
+			    "{\"method\", \"params\"})");
 	json_object_foreach(t->json, key, v) {
 		tl_slice *text = NULL;
 		const char *must;
