@@ -1182,6 +1182,8 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 		blame(err, rc, &j, out->where);
 	}
 	int full = 0; /* a full map, grown, for the batch at hand */
+	if (!rc && o->progress) /* the records begin to run: the rate's 0 */
+		o->progress(o->progress_arg, 0, j.n);
 	for (size_t at = 0; !rc;) {
 		size_t k = j.n - at < step ? j.n - at : step;
 		/* A new workspace's first commit holds its settings and its

@@ -26,7 +26,15 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 		return;
 	p->most = done;
 	p->drawn = secs;
-	double rate = secs > 0 ? (double)done / secs : 0;
+	if (!p->based) {
+		p->based = true;
+		p->base_secs = secs;
+		p->base_done = done;
+	}
+	double rate = secs > p->base_secs
+			      ? (double)(done - p->base_done) /
+					(secs - p->base_secs)
+			      : 0;
 	unsigned pct = total ? (unsigned)(done >= total ? 100
 					  : done * 100 / total) : 100;
 	char bar[11], speed[24], eta[24] = "";

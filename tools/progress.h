@@ -24,6 +24,9 @@ struct progress {
 	double drawn;      /* seconds_since(start) when last drawn */
 	uint64_t most;     /* the most done so far: a batch an import runs
 			      again (its map grown) does not move it back */
+	bool based;        /* the rate is counted from the first call: */
+	double base_secs;  /* what came before it (reading an import's */
+	uint64_t base_done;/* input) is not the rate's */
 };
 
 /* verify's steps on one line: each step's bar, then which step it is
