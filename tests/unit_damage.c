@@ -610,6 +610,17 @@ static uint64_t le(const uint8_t *p, size_t n)
 	return v;
 }
 
+/* The data file f read whole into file[0..cap), its length into *len;
+ * the meta of its last commit (the larger txnid of the two). */
+static const uint8_t *read_last_meta(FILE *f, uint8_t *file, size_t cap,
+				     size_t *len)
+{
+	*len = fread(file, 1, cap, f);
+	cr_assert_lt(*len, cap, "the test's workspace grew");
+	const uint8_t *m0 = file + 16, *m1 = file + 4096 + 16;
+	return le(m0 + 128, 8) > le(m1 + 128, 8) ? m0 : m1;
+}
+
 /* Close the workspace, after n task.add commits (each frees pages), and
  * open its data file for a hand edit. */
 static FILE *closed_data_file(int n)
@@ -645,12 +656,9 @@ Test(damage, a_page_in_use_on_the_free_list_is_named_and_left_alone,
 	char path[128];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	static uint8_t file[8 << 20];
-	size_t len = fread(file, 1, sizeof file, f);
-	cr_assert_lt(len, sizeof file, "the test's workspace grew");
+	size_t len;
+	const uint8_t *meta = read_last_meta(f, file, sizeof file, &len);
 	const size_t ps = 4096;
-	/* the meta of the last commit: the larger txnid */
-	const uint8_t *m0 = file + 16, *m1 = file + ps + 16;
-	const uint8_t *meta = le(m0 + 128, 8) > le(m1 + 128, 8) ? m0 : m1;
 	uint64_t free_root = le(meta + 24 + 40, 8);
 	uint64_t live = le(meta + 24 + 48 + 40, 8); /* the main db's root */
 	cr_assert_neq(free_root, UINT64_MAX, "no free list");
@@ -826,11 +834,9 @@ Test(damage, a_damaged_count_of_events_does_not_size_verify_s_ids,
 	tl_err err;
 	FILE *f = closed_data_file(3);
 	static uint8_t file[8 << 20];
-	size_t len = fread(file, 1, sizeof file, f);
-	cr_assert_lt(len, sizeof file, "the test's workspace grew");
+	size_t len;
+	const uint8_t *meta = read_last_meta(f, file, sizeof file, &len);
 	const size_t ps = 4096;
-	const uint8_t *m0 = file + 16, *m1 = file + ps + 16;
-	const uint8_t *meta = le(m0 + 128, 8) > le(m1 + 128, 8) ? m0 : m1;
 	uint8_t *p = file + le(meta + 24 + 48 + 40, 8) * ps; /* main root */
 	cr_assert(le(p + 10, 2) & 2, "the main database's root is no leaf");
 	size_t nodes = (le(p + 12, 2) - 16) / 2;
