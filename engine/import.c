@@ -128,14 +128,27 @@ static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
 	int rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);
 	for (size_t i = 0; !rc && i < 3; i++) {
 		tl_slice s = tl_obj_slice(tl_map_get(&d, keys[i]));
-		/* What init would have stored (a zone this host lacks is
-		 * accepted: it is named where a date needs it). */
+		/* What init would have stored. */
 		if (!s.p || (i == 0 && (!s.len || s.len >= 64 ||
 					memchr(s.p, 0, s.len))) ||
 		    (i == 1 && !tl_slice_eq(s, "monday") &&
 		     !tl_slice_eq(s, "sunday")) ||
 		    (i == 2 && !tl_member_id_valid(s)))
 			return TL_ESTORAGE;
+		char tz[64], q[80];
+		if (i == 0) {
+			memcpy(tz, s.p, s.len);
+			tz[s.len] = 0;
+		}
+		/* A zone this host lacks (a name made up, or one a newer
+		 * tzdata has): the workspace could read no date, and
+		 * verify calls it damage (a fuzzer found it taken). */
+		if (i == 0 && !tl_tz_stored_ok(tz))
+			return tl_err_set(err, TL_EINVALID, "tz",
+					  "event %llu: time zone '%s' is not "
+					  "in this host's time-zone database",
+					  (unsigned long long)ev->seq,
+					  tl_quote(s, q, sizeof q));
 		k = (MDB_val){ strlen(keys[i]), (void *)keys[i] };
 		v = (MDB_val){ s.len, (void *)s.p };
 		rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);

@@ -1314,3 +1314,43 @@ Test(fuzz_regress, import_over_a_damaged_task_record_is_a_storage_error)
 	free(r.buf);
 	rm_ws(db, dir);
 }
+
+/*
+ * fuzz_import_cli (with its chain fixed by the harness): a log whose
+ * settings name a time zone this host lacks ('Europe/Ber\x8ein') was
+ * imported, and verify then called the workspace damaged (no date could
+ * be read in it).  Import refuses it, field tz, nothing appended.
+ */
+Test(fuzz_regress, import_refuses_settings_in_a_zone_this_host_lacks)
+{
+	char dir[] = "/tmp/tl-fuzzreg22-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tl_err err;
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	static const char *const zones[] = { "Europe/Berlyn",
+					     "Europe/Ber\x8ein" };
+	for (size_t z = 0; z < 2; z++) {
+		uint8_t *p = copy_rec(&r, 0);
+		size_t at = find(p, r.len[0], "Europe/Berlin", 13);
+		memcpy(p + at, zones[z], 13);
+		static const uint8_t none[TL_HASH_LEN];
+		tl_event_hash(none, p, r.len[0], p + r.len[0] - TL_HASH_LEN);
+		const uint8_t *recs[2] = { p, r.rec[1] };
+		size_t lens[2] = { r.len[0], r.len[1] };
+		cr_assert_eq(tl_log_import(db, recs, lens, 2, &err),
+			     TL_EINVALID, "%s", zones[z]);
+		cr_assert_str_eq(err.field, "tz");
+		cr_assert(strstr(err.message, "event 1: time zone 'Europe/Ber"),
+			  "%s", err.message);
+		cr_assert(strstr(err.message, "is not in this host's "
+					      "time-zone database"),
+			  "%s", err.message);
+		cr_assert(tl_utf8_valid(err.message, strlen(err.message)));
+		cr_assert_eq(err.index, 0);
+		cr_assert_eq(head(db), 0);
+		free(p);
+	}
+	free(r.buf);
+	rm_ws(db, dir);
+}
