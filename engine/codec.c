@@ -583,14 +583,23 @@ static bool rd_actor(rd *r, tl_event *ev)
 	       rd_str(&v[0], &ev->actor_id) && rd_str(&v[1], &ev->actor_kind);
 }
 
-bool tl_event_head(const uint8_t *raw, size_t len, uint64_t *seq,
-		   tl_slice *id)
+/* A record's first two fields, seq and id, read into r from its start;
+ * r is left after them. */
+static bool rd_head(rd *r, const uint8_t *raw, size_t len, uint64_t *seq,
+		    tl_slice *id)
 {
 	if (len < 40 || raw[0] != 0x8a)
 		return false;
-	rd r = { raw + 1, raw + len };
-	return rd_key(&r, "seq") && rd_uint(&r, seq) && rd_key(&r, "id") &&
-	       rd_str(&r, id);
+	*r = (rd){ raw + 1, raw + len };
+	return rd_key(r, "seq") && rd_uint(r, seq) && rd_key(r, "id") &&
+	       rd_str(r, id);
+}
+
+bool tl_event_head(const uint8_t *raw, size_t len, uint64_t *seq,
+		   tl_slice *id)
+{
+	rd r;
+	return rd_head(&r, raw, len, seq, id);
 }
 
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
@@ -604,13 +613,10 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 	/* Every field is read with its bounds checked and the data map is
 	 * stepped over with its counts checked: no separate pass over the
 	 * whole record. */
-	if (len < 40 || raw[0] != 0x8a)
-		return TL_ESTORAGE;
 	ev->raw = raw;
 	ev->raw_len = len;
-	rd r = { raw + 1, raw + len };
-	if (!rd_key(&r, "seq") || !rd_uint(&r, &ev->seq) ||
-	    !rd_key(&r, "id") || !rd_str(&r, &s) || s.len != 36)
+	rd r;
+	if (!rd_head(&r, raw, len, &ev->seq, &s) || s.len != 36)
 		return TL_ESTORAGE;
 	memcpy(ev->id, s.p, 36);
 	ev->id[36] = 0;

@@ -385,6 +385,15 @@ out:
 /* The event types this release folds, and the streams they belong to:
  * task events on a task id, member and notification events on
  * "member:ID", the workspace's on "workspace". */
+/* Whether text, which parsed as UUID id, is that id as tasklog writes
+ * one: canonical and lowercase. */
+static bool uuid_as_written(tl_slice text, const uint8_t id[16])
+{
+	char canon[37];
+	tl_uuid_format(id, canon);
+	return text.len == 36 && !memcmp(text.p, canon, 36);
+}
+
 static int check_stream(const tl_event *ev, tl_err *err)
 {
 	static const char *const task_types[] = {
@@ -398,19 +407,14 @@ static int check_stream(const tl_event *ev, tl_err *err)
 	for (size_t i = 0; i < sizeof task_types / sizeof *task_types; i++)
 		if (tl_slice_eq(ev->type, task_types[i]))
 			ok = task = tl_uuid_parse(ev->stream, id);
-	if (task) {
+	if (task && !uuid_as_written(ev->stream, id))
 		/* as commands make a task's id: lowercase text (the nil
 		 * UUID, which early releases took, is taken) */
-		char text[37];
-		tl_uuid_format(id, text);
-		if (memcmp(ev->stream.p, text, 36))
-			return tl_err_set(err, TL_EINVALID, "stream",
-					  "event %llu: stream '%s' is not a "
-					  "task id as tasklog writes one "
-					  "(lowercase hex)",
-					  (unsigned long long)ev->seq,
-					  tl_quote(ev->stream, qs, sizeof qs));
-	}
+		return tl_err_set(err, TL_EINVALID, "stream",
+				  "event %llu: stream '%s' is not a task id "
+				  "as tasklog writes one (lowercase hex)",
+				  (unsigned long long)ev->seq,
+				  tl_quote(ev->stream, qs, sizeof qs));
 	if (tl_slice_eq(ev->type, "workspace.initialized"))
 		ok = tl_slice_eq(ev->stream, "workspace") && ev->version == 1;
 	if (tl_slice_eq(ev->type, "member.added") ||
@@ -499,14 +503,11 @@ static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
 static int check_event_id(const tl_event *ev, tl_err *err)
 {
 	uint8_t id[16];
-	char text[37], q[64];
+	char q[64];
 	tl_slice s = { ev->id, 36 };
-	if (tl_uuid_parse(s, id)) {
-		tl_uuid_format(id, text);
-		if (!memcmp(text, ev->id, 36) && id[6] >> 4 == 7 &&
-		    (id[8] & 0xc0) == 0x80)
-			return 0;
-	}
+	if (tl_uuid_parse(s, id) && uuid_as_written(s, id) &&
+	    id[6] >> 4 == 7 && (id[8] & 0xc0) == 0x80)
+		return 0;
 	return tl_err_set(err, TL_EINVALID, "id",
 			  "event %llu: id '%s' is not an event id as tasklog "
 			  "writes one (a version 7 UUID in lowercase hex)",
