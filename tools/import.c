@@ -272,8 +272,8 @@ static void json_near(const char *in, char *out, size_t cap)
 		unsigned char b = (unsigned char)*c;
 		size_t n = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
 		utf8proc_int32_t cp;
+		/* (utf8proc checks the sequence, its length the NUL) */
 		if (b < 0x20 || b == 0x7f || strnlen(c, n) < n ||
-		    !tl_utf8_valid(c, n) ||
 		    utf8proc_iterate((const utf8proc_uint8_t *)c,
 				     (utf8proc_ssize_t)n, &cp) != (long)n) {
 			out[o++] = '?';
