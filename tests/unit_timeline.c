@@ -181,6 +181,43 @@ Test(timeline, shows_only_the_record_s_own_tasks)
 	page_free(p);
 }
 
+/* Record texts of 32 bytes and more are stored as msgpack str 8 in an
+ * entry (shorter ones as fixstr): a UUID-form id, as CRMs use, and the
+ * longest id allowed, whose hash is shared by no other record here. */
+Test(timeline, reads_records_whose_ids_are_long)
+{
+	char big[12 + 1 + 128 + 1];
+	memset(big, 0, sizeof big);
+	memcpy(big, "opportunity:", 12);
+	memset(big + 12, 'x', 128);
+	const char *uuid = "contact:0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+
+	vt_add(NULL, VT_T0 + 1, "A", uuid, "2026-03-05T10:00:00Z", NULL);
+	vt_add(NULL, VT_T0 + 2, "B", big, NULL, NULL);
+	vt_add(NULL, VT_T0 + 3, "C", uuid, NULL, NULL);
+	vt_add(NULL, VT_T0 + 4, "D", "contact:0193a1b2", NULL, NULL);
+
+	page *p = timeline(uuid, 0, NULL);
+	cr_assert_eq(p->items.n, 2);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"),
+			 "Created task \"C\"");
+	cr_expect_str_eq(vt_str(&p->items.d[1], "summary"),
+			 "Created task \"A\" due 2026-03-05 10:00 UTC");
+	cr_assert_eq(p->up.n, 1);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "title"), "A");
+	page_free(p);
+	p = timeline(big, 0, NULL);
+	cr_assert_eq(p->items.n, 1);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"),
+			 "Created task \"B\"");
+	page_free(p);
+	big[12 + 127] = 'y'; /* one byte off: another record */
+	p = timeline(big, 0, NULL);
+	cr_expect_eq(p->items.n + p->up.n, 0);
+	page_free(p);
+	cr_expect_eq(vt_verify(), 0);
+}
+
 Test(timeline, names_the_system_user_and_what_a_creation_set)
 {
 	tl_slice tags[2] = { tl_s("vip"), tl_s("q3") };
