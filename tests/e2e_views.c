@@ -639,6 +639,25 @@ Test(notifications_cli, prints_columns_for_people)
 							       "items"), 0),
 				"by"),
 			 "admin");
+	long long id0 = tu_int(json_array_get(json_object_get(r.json,
+							      "items"), 0),
+			       "id");
+	tu_run_release(&r);
+	/* marking read says whose and which, ascending, each once */
+	OK(&r, "--as", "alice", "notifications");
+	long long id1 = tu_int(json_array_get(json_object_get(r.json,
+							      "items"), 0),
+			       "id");
+	tu_run_release(&r);
+	char a[24], b[24], want[96];
+	snprintf(a, sizeof a, "%lld", id0);
+	snprintf(b, sizeof b, "%lld", id1);
+	snprintf(want, sizeof want, "marked read for alice: %lld %lld\n",
+		 id0 < id1 ? id0 : id1, id0 < id1 ? id1 : id0);
+	cr_assert_eq(tu_cli_text(&r, ws, "--as", "alice", "notifications",
+				 "read", b, a, b, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_str_eq(r.out, want);
 	tu_run_release(&r);
 }
 
