@@ -496,8 +496,10 @@ bool tl_change_pack(msgpack_sbuffer *sb, const tl_change *ch,
 int tl_task_fold(tl_task *t, const tl_event *ev, msgpack_zone *zone);
 bool tl_task_has_tag(const tl_task *t, tl_slice tag);
 
-/* Fold a task's stream from the log, events with seq <= max_seq and
- * at <= max_at only.  TL_ENOTFOUND when no event qualifies. */
+/* Fold a task's stream from the log, events with seq <= max_seq only,
+ * and with max_at other than INT64_MAX, up to its last version made at
+ * or before max_at (a prefix of the stream, whatever the times of the
+ * versions before that one).  TL_ENOTFOUND when no event qualifies. */
 int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 		       uint64_t max_seq, int64_t max_at, tl_task *t,
 		       msgpack_zone *zone, tl_err *err);

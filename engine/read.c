@@ -168,6 +168,40 @@ out_free:
 	return rc;
 }
 
+/* The seq of the last version of a stream (up to max_seq) made at or
+ * before max_at, in *cut; 0 when there is none.  The state as of a time
+ * is the prefix of the stream up to there: times need not grow with
+ * versions (--now, a clock stepping back), and a version made by that
+ * time was appended after every version before it, whatever their own
+ * times say; folding only the versions whose times pass would make a
+ * state the task never had. */
+static int as_of_cut(tl_db *db, MDB_txn *txn, MDB_cursor *c,
+		     tl_slice stream, uint64_t max_seq, int64_t max_at,
+		     uint64_t *cut, msgpack_zone *zone,
+		     msgpack_sbuffer *scratch, tl_err *err)
+{
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	MDB_val k, v;
+	tl_event ev;
+	uint32_t ver, want = 1;
+	int rc;
+
+	*cut = 0;
+	for (rc = stream_first(db, c, stream, sk, &k, &v); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		uint64_t seq;
+		if (!tl_stream_val(&v, &ver, &seq) || ver != want++)
+			return bad_stream_val(err);
+		if (seq > max_seq)
+			break;
+		if ((rc = event_get(db, txn, seq, &ev, zone, scratch, err)))
+			return rc;
+		if (ev.at_ms <= max_at)
+			*cut = seq;
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 		       uint64_t max_seq, int64_t max_at, tl_task *t,
 		       msgpack_zone *zone, tl_err *err)
@@ -186,7 +220,16 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
 		return tl_mdb_err(err, rc, "cursor");
 	msgpack_sbuffer_init(&scratch);
-	rc = stream_first(db, c, (tl_slice){ idtext, 36 }, sk, &k, &v);
+	if (max_at != INT64_MAX) {
+		rc = as_of_cut(db, txn, c, (tl_slice){ idtext, 36 }, max_seq,
+			       max_at, &max_seq, zone, &scratch, err);
+		if (rc == 0 && max_seq == 0)
+			rc = MDB_NOTFOUND; /* made after max_at: none */
+	} else {
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = stream_first(db, c, (tl_slice){ idtext, 36 }, sk, &k, &v);
 	uint32_t ver, want = 1;
 	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
 		uint64_t seq;
@@ -198,14 +241,6 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 			break;
 		if ((rc = event_get(db, txn, seq, &ev, zone, &scratch, err)))
 			break;
-		if (ev.at_ms > max_at) {
-			/* Times need not grow with versions (--now, a clock
-			 * stepping back): a later version with an earlier
-			 * time still counts.  Nothing before the creation. */
-			if (!any)
-				break;
-			continue;
-		}
 		errno = 0;
 		if (tl_task_fold(t, &ev, zone)) {
 			rc = errno == ENOMEM

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.18"
+#define TL_VERSION "0.3.19"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -439,8 +439,13 @@ TL_API int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit
  * *len: malloc'd, the caller free()s it.  id as for tl_cmd.id. */
 TL_API int tl_task_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 		size_t *len, tl_err *err);
-/* The task folded from its events with at <= as_of_ms (malloc'd, the
- * caller free()s it).  TL_ENOTFOUND when it did not exist yet. */
+/* The task as it was at as_of_ms (malloc'd, the caller free()s it):
+ * its stream folded up to its last version made at or before that time,
+ * every version before that one included, whatever its time says (times
+ * need not grow with versions: --now, a clock set back; a version made
+ * by then was appended after those before it), so the state is one the
+ * task had, and its "version" counts the events folded.  TL_ENOTFOUND
+ * when it did not exist yet (no version made by then). */
 TL_API int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
 		  int64_t as_of_ms, uint8_t **doc, size_t *len, tl_err *err);
 

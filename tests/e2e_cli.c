@@ -909,6 +909,42 @@ Test(history, as_of_gives_past_state)
 	free(id);
 }
 
+/* A clock set back: version 2 dated T2, version 3 dated T1.  As of a
+ * time between them the task is as version 3 left it (version 2 came
+ * before it in the log), and the history holds the three events: the
+ * versions folded, never a state the task did not have. */
+Test(history, as_of_with_a_clock_set_back_is_a_prefix_of_the_stream)
+{
+	char *id = add_task("A");
+	tu_run r;
+
+	OK(&r, "--now", T2, "task", "update", id, "--notes", "at T2");
+	tu_run_release(&r);
+	OK(&r, "--now", T1, "task", "update", id, "--title", "C");
+	tu_run_release(&r);
+	OK(&r, "task", "show", id, "--as-of", "2026-03-02T10:30:00Z",
+	   "--history");
+	json_t *task = json_object_get(r.json, "task");
+	cr_assert_str_eq(tu_str(task, "title"), "C", "%s", r.out);
+	cr_assert_str_eq(tu_str(task, "notes"), "at T2", "%s", r.out);
+	cr_assert_eq(tu_int(task, "version"), 3);
+	json_t *events = json_object_get(r.json, "events");
+	cr_assert_eq(json_array_size(events), 3, "%s", r.out);
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_eq(tu_int(json_array_get(events, i), "version"),
+			     (long long)i + 1);
+	tu_run_release(&r);
+	/* before T1, only the creation was made */
+	OK(&r, "task", "show", id, "--as-of", "2026-03-02T09:30:00Z",
+	   "--history");
+	task = json_object_get(r.json, "task");
+	cr_assert_str_eq(tu_str(task, "title"), "A", "%s", r.out);
+	cr_assert(json_is_null(json_object_get(task, "notes")), "%s", r.out);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "events")), 1);
+	tu_run_release(&r);
+	free(id);
+}
+
 /* A date given to --as-of is midnight in the workspace's zone, as every
  * date the command line reads: in New York, 2024-01-02 begins at 05:00Z,
  * after a task made at 03:00Z (the evening before there). */

@@ -4526,35 +4526,40 @@ Test(as_of, gives_the_state_at_an_intermediate_time)
 }
 
 /* Event times need not grow with versions (--now, a clock stepping
- * back): every event with at <= TIME counts, as `task show --history
- * --as-of` lists them, not only those before the first later one. */
-Test(as_of, counts_every_event_up_to_the_time_in_version_order)
+ * back).  The state as of a time is a prefix of the stream: up to its
+ * last version made by then, with every version before it whatever its
+ * time (a walk-through: folding only the events whose times passed gave
+ * a state the task never had, under a version it had with another). */
+Test(as_of, is_the_stream_up_to_its_last_version_made_by_then)
 {
 	char id[37];
 	tl_result res;
 	add_task(T0 + 10 * SEC, "Original", id);
 	tl_cmd u = on(TL_TASK_UPDATE, id);
-	u.title = tl_s("X");
+	u.notes = tl_s("set by version 2, dated later");
 	RUN1(at(T0 + 30 * SEC), &res, NULL, u);
 	tl_result_release(&res);
+	u = on(TL_TASK_UPDATE, id);
 	u.title = tl_s("Y");
-	u.notes = tl_s("later version, earlier time");
 	RUN1(at(T0 + 20 * SEC), &res, NULL, u);
 	tl_result_release(&res);
 
 	doc d;
 	tl_err err;
+	/* version 3 was made by then, so version 2 was too */
 	cr_assert_eq(as_of(id, T0 + 25 * SEC, &d, &err), 0, "%s", err.message);
 	EXPECT_STR(d.o, "title", "Y");
-	EXPECT_STR(d.o, "notes", "later version, earlier time");
+	EXPECT_STR(d.o, "notes", "set by version 2, dated later");
 	EXPECT_UINT(d.o, "version", 3);
 	doc_free(&d);
 	cr_assert_eq(as_of(id, T0 + 15 * SEC, &d, &err), 0);
 	EXPECT_STR(d.o, "title", "Original");
+	EXPECT_NIL(d.o, "notes");
 	EXPECT_UINT(d.o, "version", 1);
 	doc_free(&d);
 	cr_assert_eq(as_of(id, T0 + 30 * SEC, &d, &err), 0);
 	EXPECT_STR(d.o, "title", "Y");
+	EXPECT_UINT(d.o, "version", 3);
 	doc_free(&d);
 }
 
@@ -4579,10 +4584,10 @@ Test(as_of, before_creation_is_not_found)
 	cr_assert_str_eq(err.field, "id");
 }
 
-/* A later version with an earlier time counts, but never before the
- * task's creation: as of a time before it, the task does not exist even
- * when a later change carries an earlier time. */
-Test(as_of, a_change_dated_before_the_creation_does_not_make_the_task_exist)
+/* A change dated before the task's creation (a clock set back) was
+ * made after it: as of its time the task exists, as that change left it;
+ * before every version's time it does not. */
+Test(as_of, a_change_dated_before_the_creation_shows_the_task_then)
 {
 	char id[37];
 	tl_result res;
@@ -4594,9 +4599,16 @@ Test(as_of, a_change_dated_before_the_creation_does_not_make_the_task_exist)
 
 	doc d;
 	tl_err err;
-	cr_assert_eq(as_of(id, T0 + 7 * SEC, &d, &err), TL_ENOTFOUND, "%s",
+	cr_assert_eq(as_of(id, T0 + 4 * SEC, &d, &err), TL_ENOTFOUND, "%s",
 		     err.message);
 	cr_assert_str_eq(err.field, "id");
+	cr_assert(strstr(err.message, "did not exist at that time"), "%s",
+		  err.message);
+	cr_assert_eq(as_of(id, T0 + 7 * SEC, &d, &err), 0, "%s",
+		     err.message);
+	EXPECT_STR(d.o, "title", "Backdated");
+	EXPECT_UINT(d.o, "version", 2);
+	doc_free(&d);
 	cr_assert_eq(as_of(id, T0 + 10 * SEC, &d, &err), 0, "%s",
 		     err.message);
 	EXPECT_STR(d.o, "title", "Backdated");

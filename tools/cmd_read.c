@@ -23,8 +23,7 @@
 /* Gathers documents handed to a callback into a JSON array. */
 struct collect {
 	json_t *items;
-	bool as_of;       /* keep only events with at <= as_of_ms */
-	int64_t as_of_ms;
+	size_t keep;       /* keep only the first keep events (0: all) */
 	uint64_t last_seq; /* of the last event seen */
 	size_t seen;       /* events seen, kept or not */
 	bool failed;       /* a document did not decode */
@@ -48,9 +47,9 @@ static int collect_event(void *arg, const tl_event *ev)
 	struct collect *k = arg;
 
 	k->last_seq = ev->seq;
+	if (k->keep && k->seen >= k->keep)
+		return 0; /* the versions after the state shown */
 	k->seen++;
-	if (k->as_of && ev->at_ms > k->as_of_ms)
-		return 0;
 	return collect_doc(arg, ev->raw, ev->raw_len);
 }
 
@@ -159,9 +158,14 @@ int run_task_show(struct cli *c)
 
 	/* The task's stream is its canonical id, whatever case was typed. */
 	const char *sid = json_string_value(json_object_get(task, "id"));
-	struct collect k = { .items = json_array(),
-			     .as_of = has(c, O_AS_OF),
-			     .as_of_ms = as_of };
+	/* With --as-of, the events of the versions folded into the task:
+	 * the first `version` of its stream (a prefix, see tl_task_as_of). */
+	struct collect k = { .items = json_array() };
+	if (has(c, O_AS_OF)) {
+		json_int_t v = json_integer_value(json_object_get(task,
+								  "version"));
+		k.keep = v > 0 ? (size_t)v : 1;
+	}
 	rc = tl_log_read(c->db, &c->ctx, 1, 0, tl_s(sid ? sid : c->words[0]),
 			 collect_event, &k, &c->err);
 	if (k.failed) /* the callback stopped the read */
