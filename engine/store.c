@@ -630,13 +630,37 @@ int tl_no_writer_held(tl_db *db, tl_err *err)
 			  "transaction (called from its progress callback)");
 }
 
+/* A write begun while this thread holds a read of the handle (a call from
+ * a read's callback) could grow the map, or adopt one another process
+ * grew: LMDB remaps the file then, refusing only while a write
+ * transaction is open, and the read's cursor and the event or document
+ * handed to the callback would point into unmapped memory.  LMDB gives a
+ * thread one read transaction at a time: a probe refused with
+ * MDB_BAD_RSLOT says that this thread holds one.  Other failures of the
+ * probe are left to the begin that follows. */
+static int no_read_held(tl_db *db, tl_err *err)
+{
+	MDB_txn *probe;
+	if (db->map_lost)
+		return 0; /* no map to read: tl_env_begin says so */
+	int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &probe);
+	if (rc == 0)
+		mdb_txn_abort(probe);
+	if (rc != MDB_BAD_RSLOT)
+		return 0;
+	return tl_err_set(err, TL_EINVALID, "db",
+			  "a read of this handle is open in this thread: "
+			  "no write from inside its callback");
+}
+
 int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 {
 	if (db->flags & TL_OPEN_RDONLY)
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "workspace opened read-only");
 	int rc = tl_no_txn_open(db, err);
-	if (rc || (rc = tl_no_writer_held(db, err)))
+	if (rc || (rc = tl_no_writer_held(db, err)) ||
+	    (rc = no_read_held(db, err)))
 		return rc;
 	tl_txn *t = calloc(1, sizeof *t);
 	if (!t)

@@ -425,7 +425,10 @@ typedef struct tl_event {
  * event and the documents are valid during the call only.  A callback
  * runs inside a read transaction of the handle: it must not start another
  * read through the same handle (LMDB gives a thread one at a time; such a
- * call fails with TL_EINVALID "db"), nor close the handle. */
+ * call fails with TL_EINVALID "db"), nor write through it (a write could
+ * grow the map, which remaps the file under the read: tl_txn_begin,
+ * tl_exec and tl_log_import fail with TL_EINVALID "db" since 0.3.19),
+ * nor close the handle. */
 typedef int (*tl_event_fn)(void *arg, const tl_event *ev);
 typedef int (*tl_doc_fn)(void *arg, const uint8_t *doc, size_t len);
 

@@ -33,6 +33,7 @@
 static char dir[64];
 static tl_db *db;
 static int64_t clock_ms = T0; /* the time commands run at */
+static uint64_t ws_map_size;     /* of a new workspace; 0: the default */
 
 /* ---- workspace -------------------------------------------------------- */
 
@@ -40,7 +41,8 @@ static void ws_open(void)
 {
 	tl_err err = { 0 };
 	size_t n;
-	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC };
+	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
+			   .map_size = ws_map_size };
 
 	o.views = tl_views_all(&n);
 	o.views_len = n;
@@ -2482,6 +2484,83 @@ Test(api, a_read_inside_a_read_callback_is_invalid)
 	cr_assert_eq(inner.code, TL_EINVALID, "%d %s", inner.code,
 		     inner.message);
 	cr_assert_str_eq(inner.field, "db");
+}
+
+/* A write from inside a read's callback: with its notes large enough
+ * that a few fill the workspace's map, whose growth (or the adoption of
+ * a map another process grew) would remap the file under the read. */
+static int write_from_read(tl_err *e)
+{
+	static char notes[60000];
+	memset(notes, 'n', sizeof notes - 1);
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("w"),
+		     .link = tl_s("lead:1"), .notes = tl_s(notes) };
+	tl_result res;
+	int rc = 0;
+	for (int i = 0; i < 40 && !rc; i++) {
+		rc = tl_exec(db, NULL, &c, 1, &res, e);
+		if (!rc)
+			tl_result_release(&res);
+	}
+	return rc;
+}
+
+static int write_inside_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)doc;
+	(void)len;
+	tl_err *e = arg;
+	e->code = write_from_read(e);
+	return 0;
+}
+
+static int write_inside_event(void *arg, const tl_event *ev)
+{
+	tl_err *e = arg;
+	e->code = write_from_read(e);
+	/* what the callback was given is still readable */
+	e->index = ev->type.len == strlen("task.created") &&
+		   !memcmp(ev->type.p, "task.created", ev->type.len);
+	return 1;
+}
+
+/* A write from inside a read's callback is refused, naming the handle:
+ * it crashed once the writes grew the map (a review). */
+Test(api, a_write_inside_a_read_callback_is_invalid)
+{
+	tl_db_close(db);
+	db = NULL;
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	ws_map_size = 1 << 20; /* 1 MiB: the writes below grow it */
+	ws_create(NULL, NULL);
+	ws_map_size = 0;
+	ADD(.title = "r");
+	uint64_t head = head_seq();
+	tl_list_query q = { 0 };
+	tl_err inner = { 0 }, err;
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, NULL, &q, write_inside_doc, &inner,
+				  next, &err),
+		     0);
+	cr_assert_eq(inner.code, TL_EINVALID, "%d %s", inner.code,
+		     inner.message);
+	cr_assert_str_eq(inner.field, "db");
+	cr_assert_eq(head_seq(), head);
+
+	inner = (tl_err){ 0 };
+	uint64_t from = head;
+	cr_assert_eq(tl_log_read(db, NULL, from, 0, (tl_slice){ 0 },
+				 write_inside_event, &inner, &err),
+		     1);
+	cr_assert_eq(inner.code, TL_EINVALID, "%d %s", inner.code,
+		     inner.message);
+	cr_assert_str_eq(inner.field, "db");
+	cr_assert_eq(inner.index, 1);
+	cr_assert_eq(head_seq(), head);
+	/* once the read is over, the same writes go in */
+	cr_assert_eq(write_from_read(&err), 0, "%s", err.message);
+	cr_assert_eq(head_seq(), head + 40);
+	cr_assert_eq(verify(), 0);
 }
 
 static void rebuild_inside(void *arg, uint64_t done, uint64_t total)
