@@ -547,6 +547,7 @@ Test(oom, every_allocation_failing_in_an_import_of_commands_appends_nothing)
 	};
 	memcpy(mp + len, add, sizeof add);
 	len += sizeof add;
+	remove(path); /* the JSON Lines file */
 	snprintf(path, sizeof path, "%s.commands.mp", ws);
 	FILE *f = fopen(path, "wb");
 	cr_assert(f);
