@@ -18,6 +18,15 @@
  * of the event's, which bare TL_ESTORAGE from a fold is. */
 #define STORE_FAILED (-100000)
 
+/* The code of a write into the workspace (a view's apply, a put) made
+ * once the event was checked and folded: its TL_ESTORAGE is the
+ * workspace's (a damaged view record, LMDB failing), not the event's;
+ * err says what.  Other codes (a full map's TL_EAGAIN) are kept. */
+static int stored(int rc)
+{
+	return rc == TL_ESTORAGE ? STORE_FAILED : rc;
+}
+
 /* An imported event whose state no command makes: e's field and message
  * under the event's seq and type ("event 11 (task.tagged): tag ..."). */
 static int state_refused(const tl_event *ev, const tl_err *e, tl_err *err)
@@ -110,8 +119,8 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 		return tl_err_oom(err);
 	MDB_val k = { strlen(m.id), m.id }, v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->members, &k, &v, 0)))
-		return tl_mdb_err(err, rc, "store member");
-	return tl_views_apply(t, ev, NULL, NULL, err);
+		return stored(tl_mdb_err(err, rc, "store member"));
+	return stored(tl_views_apply(t, ev, NULL, NULL, err));
 }
 
 static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
@@ -154,8 +163,8 @@ static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
 		rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);
 	}
 	if (rc)
-		return tl_mdb_err(err, rc, "store meta");
-	return tl_views_apply(t, ev, NULL, NULL, err);
+		return stored(tl_mdb_err(err, rc, "store meta"));
+	return stored(tl_views_apply(t, ev, NULL, NULL, err));
 }
 
 /* The state an imported task event folds into must be one the commands
@@ -364,8 +373,8 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 	if ((rc = check_task_state(&task, ev, err)))
 		goto out;
 	tl_counts_note(t, have_before ? &before : NULL, &task);
-	if ((rc = tl_views_apply(t, ev, have_before ? &before : NULL, &task,
-				 err)))
+	if ((rc = stored(tl_views_apply(t, ev, have_before ? &before : NULL,
+					&task, err))))
 		goto out;
 	msgpack_sbuffer_clear(&t->doc);
 	if (!tl_task_pack(&t->doc, &task)) {
@@ -374,7 +383,7 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 	}
 	MDB_val k = { 16, id }, v = { t->doc.size, t->doc.data };
 	if ((rc = mdb_put(t->cur, t->db->tasks, &k, &v, 0)))
-		rc = tl_mdb_err(err, rc, "store task");
+		rc = stored(tl_mdb_err(err, rc, "store task"));
 out:
 	if (have_before)
 		tl_task_release(&before);
@@ -392,6 +401,36 @@ static bool uuid_as_written(tl_slice text, const uint8_t id[16])
 	char canon[37];
 	tl_uuid_format(id, canon);
 	return text.len == 36 && !memcmp(text.p, canon, 36);
+}
+
+/* notification.read's data as the view reads it: a map with the member
+ * the stream names and an array of ids (non-negative integers, which
+ * the view marks).  TL_ESTORAGE when not (the event's fault: the caller
+ * says so), with errno ENOMEM when memory ran out. */
+static int check_read_data(const tl_event *ev)
+{
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	if (!msgpack_zone_init(&zone, 1024))
+		return TL_ESTORAGE; /* errno ENOMEM, from malloc */
+	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			       &zone, &d);
+	if (u == MSGPACK_UNPACK_NOMEM_ERROR)
+		errno = ENOMEM;
+	tl_slice member = u == MSGPACK_UNPACK_SUCCESS
+				  ? tl_obj_slice(tl_map_get(&d, "member"))
+				  : (tl_slice){ 0 };
+	const msgpack_object *ids =
+		u == MSGPACK_UNPACK_SUCCESS ? tl_map_get(&d, "ids") : NULL;
+	bool ok = member.p && member.len == ev->stream.len - 7 &&
+		  !memcmp(member.p, ev->stream.p + 7, member.len) && ids &&
+		  ids->type == MSGPACK_OBJECT_ARRAY;
+	for (uint32_t i = 0; ok && i < ids->via.array.size; i++)
+		ok = ids->via.array.ptr[i].type ==
+		     MSGPACK_OBJECT_POSITIVE_INTEGER;
+	msgpack_zone_destroy(&zone);
+	return ok ? 0 : TL_ESTORAGE;
 }
 
 static int check_stream(const tl_event *ev, tl_err *err)
@@ -710,8 +749,8 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = import_member(t, &ev, err);
 	else if (ev.type.len > 5 && !memcmp(ev.type.p, "task.", 5))
 		rc = import_task(t, &ev, err);
-	else
-		rc = tl_views_apply(t, &ev, NULL, NULL, err);
+	else if (!(rc = check_read_data(&ev)))
+		rc = stored(tl_views_apply(t, &ev, NULL, NULL, err));
 	if (rc == STORE_FAILED) {
 		rc = TL_ESTORAGE; /* the workspace's record: err says which */
 	} else if (rc == TL_ESTORAGE && errno == ENOMEM) {

@@ -1354,3 +1354,151 @@ Test(fuzz_regress, import_refuses_settings_in_a_zone_this_host_lacks)
 	free(r.buf);
 	rm_ws(db, dir);
 }
+
+/* The raw records of db's log, copied. */
+typedef struct raw_log {
+	uint8_t *rec[16];
+	size_t len[16];
+	size_t n;
+} raw_log;
+
+static int keep_raw(void *arg, const tl_event *ev)
+{
+	raw_log *l = arg;
+	cr_assert_lt(l->n, 16);
+	l->rec[l->n] = malloc(ev->raw_len);
+	cr_assert(l->rec[l->n]);
+	memcpy(l->rec[l->n], ev->raw, ev->raw_len);
+	l->len[l->n++] = ev->raw_len;
+	return 0;
+}
+
+/* A log whose last event is bob's notification.read of the notification
+ * of a task the admin assigned to him. */
+static void log_with_a_read(raw_log *l)
+{
+	char dir[] = "/tmp/tl-fuzzreg22-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tl_err err;
+	tl_init_opts io = { .now_ms = INT64_C(1772442000000) };
+	cr_assert_eq(tl_db_init(db, &io, &err), 0, "%s", err.message);
+	tl_ctx admin = { .now_ms = io.now_ms };
+	tl_cmd add_bob = { .kind = TL_MEMBER_ADD, .id = tl_s("bob"),
+			   .name = tl_s("Bob") };
+	cr_assert_eq(tl_exec(db, &admin, &add_bob, 1, NULL, &err), 0, "%s",
+		     err.message);
+	tl_cmd task = { .kind = TL_TASK_ADD, .title = tl_s("t"),
+			.link = tl_s("lead:1"), .assignee = tl_s("bob") };
+	cr_assert_eq(tl_exec(db, &admin, &task, 1, NULL, &err), 0, "%s",
+		     err.message);
+	tl_ctx bob = { .actor = "bob", .now_ms = io.now_ms };
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)head(db));
+	tl_slice ids[1] = { tl_s(id) };
+	tl_cmd read = { .kind = TL_NOTIFICATIONS_READ, .ids = ids,
+			.ids_len = 1 };
+	tl_result res;
+	cr_assert_eq(tl_exec(db, &bob, &read, 1, &res, &err), 0, "%s",
+		     err.message);
+	cr_assert_gt(res.seq, 0, "nothing marked read");
+	tl_result_release(&res);
+	memset(l, 0, sizeof *l);
+	cr_assert_eq(tl_log_read(db, NULL, 1, 0, (tl_slice){ 0 }, keep_raw, l,
+				 &err),
+		     0, "%s", err.message);
+	rm_ws(db, dir);
+}
+
+static void raw_log_free(raw_log *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->rec[i]);
+}
+
+/* A notification.read imported over a damaged entry of the workspace's
+ * notifications view was called the event's fault ("has data this
+ * release cannot fold", exit 1): it is a storage error (a review). */
+Test(fuzz_regress, import_of_a_read_over_a_damaged_notification_is_a_storage_error)
+{
+	raw_log l;
+	log_with_a_read(&l);
+	char dir[] = "/tmp/tl-fuzzreg23-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tl_err err;
+	size_t n = l.n - 1;
+	cr_assert_eq(tl_log_import(db, (const uint8_t *const *)l.rec, l.len,
+				   n, &err),
+		     0, "%s", err.message);
+	/* every entry of bob's inbox made undecodable as a notification */
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	char name[64];
+	int damaged = 0;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	for (unsigned g = 1; g < 8 && !damaged; g++) {
+		snprintf(name, sizeof name, "v.notifications.%u.inbox", g);
+		if (mdb_dbi_open(txn, name, 0, &dbi))
+			continue;
+		cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, damaged ? MDB_NEXT
+							 : MDB_FIRST) == 0) {
+			MDB_val bad = { 1, "\x80" }; /* {} */
+			cr_assert_eq(mdb_cursor_put(c, &k, &bad, MDB_CURRENT),
+				     0);
+			damaged++;
+		}
+		mdb_cursor_close(c);
+	}
+	cr_assert_gt(damaged, 0, "no inbox entry found");
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	int rc = tl_log_import(db, (const uint8_t *const *)l.rec + n,
+			       l.len + n, 1, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field,
+		     err.message);
+	cr_assert(strstr(err.message, "corrupt notification"), "%s",
+		  err.message);
+	cr_assert_eq(head(db), n);
+	raw_log_free(&l);
+	rm_ws(db, dir);
+}
+
+/* notification.read's data is checked as the view reads it: the member
+ * its stream names, and ids that are integers (the view passed over
+ * other ids and marked the data's member). */
+Test(fuzz_regress, import_refuses_a_read_of_another_member_or_odd_ids)
+{
+	raw_log l;
+	log_with_a_read(&l);
+	size_t n = l.n - 1;
+	for (int bad = 0; bad < 2; bad++) {
+		char dir[] = "/tmp/tl-fuzzreg24-XXXXXX";
+		tl_db *db = open_ws(dir);
+		tl_err err;
+		uint8_t *p = malloc(l.len[n]);
+		cr_assert(p);
+		memcpy(p, l.rec[n], l.len[n]);
+		if (bad == 0) { /* "member": "bob" -> "bax" */
+			size_t at = find(p, l.len[n], "\xa6member\xa3" "bob",
+					 11);
+			memcpy(p + at + 8, "ax", 2);
+		} else { /* "ids": [N] -> ["N"]-ish: a nil id */
+			size_t at = find(p, l.len[n], "\xa3ids\x91", 5);
+			p[at + 5] = 0xc0;
+		}
+		rehash(p, l.len[n], l.rec[n - 1], l.len[n - 1]);
+		const uint8_t *recs[16];
+		memcpy(recs, l.rec, n * sizeof *recs);
+		recs[n] = p;
+		int rc = tl_log_import(db, recs, l.len, n + 1, &err);
+		cr_assert_eq(rc, TL_EINVALID, "%d %s: %s", rc, err.field,
+			     err.message);
+		cr_assert_str_eq(err.field, "data");
+		cr_assert_eq(err.index, (int)n);
+		cr_assert_eq(head(db), 0);
+		free(p);
+		rm_ws(db, dir);
+	}
+	raw_log_free(&l);
+}
