@@ -1676,13 +1676,15 @@ int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		err->index = -1;
 	for (;;) {
 		tl_txn *t;
+		size_t before = tl_db_map_size(db);
 		int rc = tl_txn_begin(db, &t, err);
 		if (rc)
 			return rc;
 		rc = run_cmds(t, ctx, cmds, n, results, err);
 		if (rc) {
 			tl_txn_abort(t);
-			if (rc == TL_EAGAIN && !(rc = tl_db_grow(db, err)))
+			if (rc == TL_EAGAIN &&
+			    !(rc = tl_db_grow_from(db, before, err)))
 				continue;
 			return rc;
 		}

@@ -797,6 +797,7 @@ int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 		return rc;
 	for (;;) {
 		tl_txn *t;
+		size_t before = tl_db_map_size(db);
 		rc = tl_txn_begin(db, &t, err);
 		if (rc)
 			return rc;
@@ -811,7 +812,8 @@ int tl_log_import(tl_db *db, const uint8_t *const *recs, const size_t *lens,
 			rc = whole_start(t, n, err);
 		if (rc) {
 			tl_txn_abort(t);
-			if (rc == TL_EAGAIN && !(rc = tl_db_grow(db, err)))
+			if (rc == TL_EAGAIN &&
+			    !(rc = tl_db_grow_from(db, before, err)))
 				continue;
 			return rc;
 		}

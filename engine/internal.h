@@ -270,6 +270,14 @@ int tl_mdb_err(tl_err *err, int rc, const char *what);
 
 /* Grow the map after MDB_MAP_FULL (no transaction may be open). */
 int tl_db_grow(tl_db *db, tl_err *err);
+/* The map's size now (0 when the map was lost). */
+size_t tl_db_map_size(tl_db *db);
+/* After a transaction that found the map full: grow it unless it is
+ * larger than `before` already (tl_txn_abort of a transaction that a
+ * request found full grows it, and so does tl_txn_commit), so that one
+ * full map doubles it once.  A growth that failed there left it at
+ * `before`: this one then reports why. */
+int tl_db_grow_from(tl_db *db, size_t before, tl_err *err);
 
 int tl_meta_get(tl_db *db, MDB_txn *txn, const char *key, MDB_val *val);
 

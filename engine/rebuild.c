@@ -1316,10 +1316,11 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	if ((rc = skip_rebuilt_on_open(db, which, &len, err)))
 		return rc;
 	for (;;) {
+		size_t before = tl_db_map_size(db);
 		rc = rebuild_views(db, which, len, progress, arg, err);
 		if (rc != TL_EAGAIN)
 			return rc;
-		if ((rc = tl_db_grow(db, err)))
+		if ((rc = tl_db_grow_from(db, before, err)))
 			return rc;
 	}
 }

@@ -472,6 +472,22 @@ int tl_db_grow(tl_db *db, tl_err *err)
 	return 0;
 }
 
+size_t tl_db_map_size(tl_db *db)
+{
+	MDB_envinfo info;
+	if (db->map_lost)
+		return 0;
+	mdb_env_info(db->env, &info);
+	return info.me_mapsize;
+}
+
+int tl_db_grow_from(tl_db *db, size_t before, tl_err *err)
+{
+	if (!db->map_lost && tl_db_map_size(db) > before)
+		return 0; /* grown already (tl_txn_abort, tl_txn_commit) */
+	return tl_db_grow(db, err);
+}
+
 int tl_meta_get(tl_db *db, MDB_txn *txn, const char *key, MDB_val *val)
 {
 	MDB_val k = { strlen(key), (void *)key };
@@ -1075,10 +1091,11 @@ int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err)
 		return rc;
 	int64_t now = opts->now_ms ? opts->now_ms : tl_time_now();
 	for (;;) {
+		size_t before = tl_db_map_size(db);
 		rc = init_once(db, opts, now, err);
 		if (rc != TL_EAGAIN)
 			return rc;
-		if ((rc = tl_db_grow(db, err)))
+		if ((rc = tl_db_grow_from(db, before, err)))
 			return rc;
 	}
 }

@@ -4413,6 +4413,62 @@ Test(growth, a_map_grown_elsewhere_that_cannot_be_adopted_fails_cleanly)
 #endif
 }
 
+static uint64_t map_size_now(void)
+{
+	tl_stats st;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0, "%s", err.message);
+	return st.map_size;
+}
+
+/* A full map doubles once, for commands (tl_exec) as for init: tl_db_init
+ * grew it again after the abort of the transaction whose request found
+ * it full had grown it (a review: 16 KiB became 64, then 128 KiB for 36
+ * used). */
+Test(growth, a_full_map_doubles_once)
+{
+	char *notes = repeat('n', 16 << 10);
+	int growths = 0;
+	for (int i = 0; i < 400 && growths < 3; i++) {
+		uint64_t before = map_size_now();
+		tl_cmd c = add_cmd("grows");
+		c.notes = tl_s(notes);
+		tl_ctx ctx = at(T0 + (i + 1) * SEC);
+		EXEC_OK(&ctx, &c, 1, NULL);
+		uint64_t after = map_size_now();
+		cr_assert(after == before || after == 2 * before,
+			  "command %d: the map went from %llu to %llu bytes", i,
+			  (unsigned long long)before,
+			  (unsigned long long)after);
+		growths += after != before;
+	}
+	cr_assert_eq(growths, 3);
+	free(notes);
+
+	/* init into a map that its first commit fills */
+	char dir[] = "/tmp/tasklog-unit-init-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	tl_db *small;
+	tl_err err = { 0 };
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .map_size = 16 << 10 };
+	cr_assert_eq(tl_db_open(dir, &o, &small, &err), 0, "%s", err.message);
+	tl_init_opts io = { .now_ms = T0 };
+	cr_assert_eq(tl_db_init(small, &io, &err), 0, "%s", err.message);
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(small, NULL, &st, &err), 0, "%s",
+		     err.message);
+	/* doubled from 16 KiB until init fit, each full map once: a power
+	 * of two no more than twice what it uses */
+	cr_assert_eq(st.map_size & (st.map_size - 1), 0, "%llu",
+		     (unsigned long long)st.map_size);
+	cr_assert_gt(st.map_size, 16u << 10);
+	cr_assert_leq(st.map_size, 2 * st.map_used, "%llu for %llu used",
+		      (unsigned long long)st.map_size,
+		      (unsigned long long)st.map_used);
+	tl_db_close(small);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 Test(growth, group_commit_reports_again_and_a_rerun_succeeds)
 {
 	enum { PER = 2000 };
