@@ -361,11 +361,11 @@ int tl_view_unavailable(tl_db *db, const char *name, tl_err *err)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "view %s is not up to date (this release "
 				  "changed it, or events were added without "
-				  "it), and the workspace's files cannot be "
-				  "written here to rebuild it: open the "
-				  "workspace once where they can be (any "
-				  "command rebuilds it), or run `tasklog "
-				  "rebuild` there",
+				  "it), and a read-only handle cannot rebuild "
+				  "it: open the workspace where its files "
+				  "can be written (any command rebuilds it, "
+				  "when the log replays: `tasklog verify` "
+				  "says), or run `tasklog rebuild` there",
 				  name);
 	return tl_err_set(err, TL_ESTORAGE, "storage",
 			  "view %s is not up to date: run `tasklog rebuild`",

@@ -2805,8 +2805,8 @@ Test(workspace, reads_work_where_the_files_cannot_be_written,
 	cr_assert_eq(r.status, 5, "stdout: %s", r.out);
 	cr_assert(strstr(r.err, "view tasks is not up to date (this release "
 				"changed it, or events were added without "
-				"it), and the workspace's files cannot be "
-				"written here"),
+				"it), and a read-only handle cannot rebuild "
+				"it"),
 		  "stderr: %s", r.err);
 	tu_run_release(&r);
 	AS_READER(&r, "timeline", "lead:1");
@@ -2856,9 +2856,11 @@ Test(workspace, reads_work_where_the_files_cannot_be_written,
 	cr_assert_eq(r.status, 5, "stdout: %s", r.out);
 	cr_assert(strstr(r.err, "view tasks is not up to date"), "stderr: %s",
 		  r.err);
-	cr_assert(strstr(r.err, "open the workspace once where they can be "
-				"(any command rebuilds it), or run `tasklog "
-				"rebuild` there"),
+	cr_assert(strstr(r.err, "a read-only handle cannot rebuild it: open "
+				"the workspace where its files can be written "
+				"(any command rebuilds it, when the log "
+				"replays: `tasklog verify` says), or run "
+				"`tasklog rebuild` there"),
 		  "stderr: %s", r.err);
 	tu_run_release(&r);
 	AS_READER(&r, "timeline", "lead:1");
