@@ -661,6 +661,32 @@ Test(notifications_cli, prints_columns_for_people)
 	tu_run_release(&r);
 }
 
+/* The BY column is an actor id, as the ACTOR columns: cut at 16 columns
+ * in 80, whole in a wider table (an audit: it was cut at 20 whatever
+ * the width). */
+Test(notifications_cli, by_is_cut_as_actor_ids_are)
+{
+	DO("member", "add", "sales.team.north.assistant.1", "--name", "N1");
+	free(add("sales.team.north.assistant.1", "T", "lead:6", NULL,
+		 "alice"));
+	for (int wide = 0; wide < 2; wide++) {
+		const char *env[] = { wide ? "COLUMNS=120" : "COLUMNS", NULL };
+		tu_opts o = { .env = env };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o,
+				     (const char *[]){ "--db", ws, "--as",
+						       "alice", "notifications",
+						       NULL }),
+			     0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		/* cut: 15 characters and an ellipsis (UTF-8) */
+		const char *want = wide ? "  sales.team.north.assistant.1  "
+					: "  sales.team.nort\xe2\x80\xa6  ";
+		cr_expect(strstr(r.out, want) != NULL, "%s", r.out);
+		tu_run_release(&r);
+	}
+}
+
 /* ---- rebuild ----------------------------------------------------------- */
 
 Test(rebuild_cli, rebuilds_all_or_the_named_views)

@@ -93,9 +93,9 @@ const struct command commands[] = {
 	  "usage: tasklog member list\n\nList the members.\n",
 	  0, 0, 0, NULL, OPEN_READ, 0, run_member_list },
 	{ "member", "update",
-	  "usage: tasklog member update ID [--name NAME] [--role admin|member] "
-	  "[--crm-access|--no-crm-access]\n"
-	  "                 [--idempotency-key K]\n\n"
+	  "usage: tasklog member update ID [--name NAME] [--role admin|member]\n"
+	  "                 [--crm-access|--no-crm-access] "
+	  "[--idempotency-key K]\n\n"
 	  "Change a member (admins only); what is not given stays.\n"
 	  "  --name NAME           display name\n"
 	  "  --role ROLE           admin or member\n"
@@ -114,9 +114,10 @@ const struct command commands[] = {
 		   "usage: tasklog task add --title T --link TYPE:ID "
 		   "[--type TYPE] [--due TIME]\n"
 		   "                 [--assignee ID] [--status S] [--notes N] "
-		   "[--pipeline P] [--stage S]\n"
-		   "                 [--tag T]... [--id UUID] "
-		   "[--idempotency-key K]\n\n"
+		   "[--tag T]...\n"
+		   "                 [--pipeline P] [--stage S] [--id UUID] "
+		   "[--expect-version 0]\n"
+		   "                 [--idempotency-key K]\n\n"
 		   "Create a task.\n"
 		   "  --title T             1..500 bytes of UTF-8\n"
 		   "  --link TYPE:ID        contact, lead, account or "
@@ -134,6 +135,8 @@ const struct command commands[] = {
 		   "  --tag T               repeatable\n"
 		   "  --pipeline P, --stage S  refused until pipelines exist\n"
 		   "  --id UUID             the task id (default: generated)\n"
+		   "  --expect-version 0    the task must not exist yet (with "
+		   "--id)\n"
 		   "  --idempotency-key K   a repeat returns the first result\n",
 		   OPT(O_TITLE) | OPT(O_LINK) | OPT(O_TYPE) | OPT(O_DUE) |
 			   OPT(O_ASSIGNEE) | OPT(O_STATUS) | OPT(O_NOTES) |
@@ -142,8 +145,8 @@ const struct command commands[] = {
 		   0, 0, NULL, TL_TASK_ADD),
 	TASK_WRITE("update",
 		   "usage: tasklog task update ID [--title T] [--type TYPE] "
-		   "[--due TIME|--no-due] [--notes N]\n"
-		   "                 [--expect-version N] "
+		   "[--due TIME|--no-due]\n"
+		   "                 [--notes N] [--expect-version N] "
 		   "[--idempotency-key K]\n\n"
 		   "Change fields of a task; unchanged values append "
 		   "nothing.\n",
@@ -375,8 +378,9 @@ const struct command commands[] = {
 	  "transaction: a\n"
 	  "failure imports nothing, and names the line (or record) and the "
 	  "field.\n"
-	  "Admins only.  A progress bar goes to stderr when it is a "
-	  "terminal.\n"
+	  "Admins only (but --events into a new workspace).  A progress bar "
+	  "goes to\n"
+	  "stderr when it is a terminal.\n"
 	  "  --format F            jsonl (default: one JSON object per line) "
 	  "or msgpack\n"
 	  "                        (a sequence of maps)\n"
@@ -394,13 +398,13 @@ const struct command commands[] = {
 	  "completed_at and version are left to the import's own events.\n"
 	  "A command record is {\"method\": \"task.update\", \"params\": "
 	  "{\"id\": ID, ...}}:\n"
-	  "task.add|update|assign|status|complete|tag|untag|delete, "
-	  "member.add|update or\n"
-	  "notifications.read; its params are the command's long options "
-	  "with _ for -\n"
-	  "and its words by name (id, assignee, status, tag, ids; "
-	  "expect_version, no_due:\n"
-	  "true, crm_access: false, ...): see docs/cli.md, import.\n",
+	  "task.add|update|assign|status|complete|reopen|tag|untag|delete,\n"
+	  "member.add|update or notifications.read; its params are the "
+	  "command's long\n"
+	  "options with _ for - and its words by name (id, assignee, status, "
+	  "tag, ids;\n"
+	  "expect_version, no_due: true, crm_access: false, ...): see "
+	  "docs/cli.md, import.\n",
 	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH), 1, 1, "FILE (or -)",
 	  OPEN_IMPORT, 0, run_import },
 	{ NULL, "verify",

@@ -619,15 +619,21 @@ void human_member_table(const json_t *items)
 
 /* The ACTOR column of a list of events or timeline entries: as wide as
  * its widest actor id, from 5 ("ACTOR") to 16 columns in 80, and up to
- * 64 (a whole member id) in a wider table. */
+ * 64 (a whole member id) in a wider table (so is the BY column of the
+ * notifications). */
+static size_t actor_most(void)
+{
+	size_t most = 16 + (table_width - TABLE_WIDTH);
+	return most > 64 ? 64 : most;
+}
+
 static size_t actor_width(const json_t *items)
 {
-	size_t i, w = 5, most = 16 + (table_width - TABLE_WIDTH);
+	size_t i, w = 5, most = actor_most();
 	const json_t *e;
 	json_array_foreach(items, i, e)
 		w = max_size(w, text_width(str_or_dash(json_object_get(e,
 							"actor"), "id")));
-	most = most > 64 ? 64 : most;
 	return w > most ? most : w;
 }
 
@@ -687,8 +693,8 @@ void human_notifications(const json_t *items, const char *next)
 			json_integer_value(json_object_get(n, "id"))));
 		w_by = max_size(w_by, text_width(str_or_dash(n, "by")));
 	}
-	if (w_by > 20)
-		w_by = 20;
+	if (w_by > actor_most()) /* an actor id, as in ACTOR columns */
+		w_by = actor_most();
 	used = (w_id + 2) + (5 + 2) + (w_at + 2) + (w_by + 2) + (8 + 2);
 	w_title = title_width(used);
 	printf("%*s  ", (int)w_id, "ID");
