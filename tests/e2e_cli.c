@@ -7,7 +7,9 @@
  * names the field, and that nothing was appended (`stats` events).
  */
 #include <ctype.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -3015,6 +3017,67 @@ Test(cli, closed_standard_descriptors_leave_the_workspace_alone)
 	OK(&r, "verify");
 	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
 	tu_run_release(&r);
+}
+
+/* Run tasklog with argv (NULL-ended, after --db ws) whose standard
+ * output is a pipe nobody reads, SIGPIPE at its default action; its
+ * stderr into err.  Returns the wait status. */
+static int run_into_a_closed_pipe(const char *const *argv, char *err,
+				  size_t errlen)
+{
+	int out[2], e[2];
+	cr_assert_eq(pipe(out), 0);
+	cr_assert_eq(pipe(e), 0);
+	close(out[0]); /* the reader is gone */
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		const char *a[16] = { tu_bin(), "--db", ws };
+		size_t n = 3;
+		for (size_t i = 0; argv[i] && n < 15; i++)
+			a[n++] = argv[i];
+		a[n] = NULL;
+		signal(SIGPIPE, SIG_DFL);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(e[1], STDERR_FILENO);
+		execv(tu_bin(), (char *const *)a);
+		_exit(127);
+	}
+	close(out[1]);
+	close(e[1]);
+	ssize_t k, len = 0;
+	while ((k = read(e[0], err + len, errlen - 1 - (size_t)len)) > 0)
+		len += k;
+	err[len] = 0;
+	close(e[0]);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* A write whose reader went away (`tasklog task add ... | true`) is made
+ * and exits 0 saying its result could not be printed: SIGPIPE killed it
+ * after the commit, exit 141 for a task that was added (a review).  A
+ * reading command still dies of it, as cat does. */
+Test(cli, a_write_into_a_closed_pipe_is_done_and_says_so)
+{
+	char err[1024];
+	long long events = tu_stat(ws, "events");
+	int st = run_into_a_closed_pipe((const char *const[]){
+		"task", "add", "--title", "Piped", "--link", "lead:9", NULL },
+		err, sizeof err);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "status %#x: %s", st, err);
+	cr_assert(strstr(err, "tasklog: done, but its result could not be "
+			      "printed: Broken pipe"),
+		  "%s", err);
+	cr_assert_eq(tu_stat(ws, "events"), events + 1);
+	st = run_into_a_closed_pipe((const char *const[]){ "task", "list",
+							   NULL },
+				    err, sizeof err);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "status %#x: %s",
+		  st, err);
 }
 
 /* `me` names the acting member wherever a member is given: as an

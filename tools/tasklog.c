@@ -1017,6 +1017,13 @@ int main(int argc, char **argv)
 		status = report_error(&c, c.subject);
 		goto out;
 	}
+	/* A command that writes reports its outcome once its work is
+	 * durable: a reader gone from a pipe must not kill it then (exit
+	 * 141 for a write that was made), but make its print fail (done,
+	 * but...).  The others die of SIGPIPE as cat does (export | head). */
+	if (c.cmd->open == OPEN_CREATE || c.cmd->open == OPEN_WRITE ||
+	    c.cmd->open == OPEN_IMPORT || c.cmd->run == run_backup)
+		signal(SIGPIPE, SIG_IGN);
 	if (c.cmd->open != OPEN_NONE) {
 		catch_crashes(true);
 		rc = open_workspace(&c);
