@@ -3,9 +3,13 @@
  * Lines, each line the event `log --json` prints, streamed to the
  * standard output; a failed write is an error, never a silent short file.
  */
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -393,4 +397,161 @@ Test(export_cli, filters_by_actor_and_time)
 	EXPECT(&r, 1, "export", "--until", "2026-13-01");
 	cr_assert(tu_err_names(&r, "until"), "%s", r.err);
 	tu_run_release(&r);
+}
+
+/* ---- export --follow ---------------------------------------------------- */
+
+typedef struct follower {
+	pid_t pid;
+	int out; /* its standard output, read here */
+	char buf[65536];
+	size_t len;
+} follower;
+
+/* Start `tasklog --db ws export --follow ARGS...`. */
+static void follow_start(follower *f, const char *const *args)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fflush(NULL);
+	f->len = 0;
+	f->pid = fork();
+	cr_assert_geq(f->pid, 0);
+	if (f->pid == 0) {
+		const char *a[16] = { tu_bin(), "--db", ws, "export",
+				      "--follow" };
+		size_t n = 5;
+		for (size_t i = 0; args && args[i] && n < 15; i++)
+			a[n++] = args[i];
+		a[n] = NULL;
+		dup2(p[1], STDOUT_FILENO);
+		close(p[0]);
+		close(p[1]);
+		execv(tu_bin(), (char *const *)a);
+		_exit(127);
+	}
+	close(p[1]);
+	f->out = p[0];
+}
+
+/* Read until the follower has printed `lines` lines in all, or 10 s. */
+static size_t follow_read(follower *f, size_t lines)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		size_t n = 0;
+		for (size_t i = 0; i < f->len; i++)
+			n += f->buf[i] == '\n';
+		if (n >= lines)
+			return n;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long ms = (t.tv_sec - t0.tv_sec) * 1000 +
+			  (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms > 10000)
+			return n;
+		struct pollfd p = { f->out, POLLIN, 0 };
+		if (poll(&p, 1, 100) > 0) {
+			ssize_t k = read(f->out, f->buf + f->len,
+					 sizeof f->buf - 1 - f->len);
+			if (k <= 0)
+				return n;
+			f->len += (size_t)k;
+			f->buf[f->len] = 0;
+		}
+	}
+}
+
+/* Stop it with sig; its wait status. */
+static int follow_stop(follower *f, int sig)
+{
+	int status;
+	if (sig)
+		kill(f->pid, sig);
+	cr_assert_eq(waitpid(f->pid, &status, 0), f->pid);
+	close(f->out);
+	return status;
+}
+
+/* export --follow prints the log, then each event as it is committed,
+ * filtered as the export is, whole lines, until SIGINT or SIGTERM (exit
+ * 0); what it printed is what export prints of the log. */
+Test(export_cli, follow_prints_events_as_they_are_committed, .timeout = 60)
+{
+	long long head = tu_stat(ws, "last_seq");
+	follower f;
+	follow_start(&f, NULL);
+	cr_assert_eq(follow_read(&f, (size_t)head), (size_t)head, "%s", f.buf);
+	char *a = busy_task("Followed"); /* 6 events */
+	cr_assert_eq(follow_read(&f, (size_t)head + 6), (size_t)head + 6,
+		     "%s", f.buf);
+	DO("task", "add", "--title", "One more", "--link", "lead:1");
+	cr_assert_eq(follow_read(&f, (size_t)head + 7), (size_t)head + 7,
+		     "%s", f.buf);
+	int st = follow_stop(&f, SIGINT);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "export", NULL), 0);
+	cr_assert_str_eq(f.buf, r.out);
+	tu_run_release(&r);
+
+	/* filtered: one stream from a seq, and a member's events */
+	char from[24];
+	snprintf(from, sizeof from, "%lld", head + 3);
+	follow_start(&f, (const char *const[]){ "--stream", a, "--from", from,
+						NULL });
+	cr_assert_eq(follow_read(&f, 4), 4, "%s", f.buf); /* versions 3..6 */
+	DO("task", "reopen", a);
+	DO("--as", "alice", "task", "add", "--title", "Other", "--link",
+	   "lead:1");
+	DO("task", "delete", a);
+	cr_assert_eq(follow_read(&f, 6), 6, "%s", f.buf);
+	st = follow_stop(&f, SIGTERM);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	size_t n;
+	json_t **v = lines_of(f.buf, &n);
+	cr_assert_eq(n, 6);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(tu_str(v[i], "stream"), a);
+		cr_assert_eq(tu_int(v[i], "version"), (long long)i + 3);
+	}
+	cr_assert_str_eq(tu_str(v[5], "type"), "task.deleted");
+	free_lines(v, n);
+	follow_start(&f, (const char *const[]){ "--actor", "alice", NULL });
+	cr_assert_eq(follow_read(&f, 1), 1, "%s", f.buf);
+	DO("task", "add", "--title", "By admin", "--link", "lead:1");
+	DO("--as", "alice", "task", "add", "--title", "By alice", "--link",
+	   "lead:1");
+	cr_assert_eq(follow_read(&f, 2), 2, "%s", f.buf);
+	follow_stop(&f, SIGINT);
+	v = lines_of(f.buf, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(tu_str(json_object_get(v[1], "data"), "title"),
+			 "By alice");
+	free_lines(v, n);
+	free(a);
+}
+
+/* A follower whose reader went away ends at once, exit 0, also while no
+ * event comes to write. */
+Test(export_cli, follow_ends_when_its_reader_goes, .timeout = 60)
+{
+	follower f;
+	follow_start(&f, NULL);
+	cr_assert_geq(follow_read(&f, 2), 2);
+	close(f.out);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int status;
+	pid_t w;
+	while ((w = waitpid(f.pid, &status, WNOHANG)) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		cr_assert_lt(t.tv_sec - t0.tv_sec, 10,
+			     "the follower is still running");
+		struct timespec nap = { 0, 10000000 };
+		nanosleep(&nap, NULL);
+	}
+	cr_assert_eq(w, f.pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "status %#x", status);
 }

@@ -43,7 +43,7 @@ enum opt {
 	O_NO_VIEWS,                             /* verify */
 	O_COMPACT,                              /* backup */
 	O_EXPECT_HEAD,                          /* verify */
-	O_ACTOR, O_SINCE, O_UNTIL,              /* export */
+	O_ACTOR, O_SINCE, O_UNTIL, O_FOLLOW,    /* export */
 	O_FORMAT, O_EVENTS, O_BATCH,            /* export, import */
 	O__COUNT
 };

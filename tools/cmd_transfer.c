@@ -6,9 +6,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +34,7 @@ struct exporter {
 	tl_slice actor;         /* filters: p NULL for none */
 	int64_t since, until;   /* [since, until) of "at" */
 	bool msgpack;           /* the stored records, not JSON lines */
+	uint64_t next;          /* the seq after the last one read */
 };
 
 static int write_all(int fd, const char *p, size_t n)
@@ -66,6 +70,7 @@ static int export_event(void *arg, const tl_event *ev)
 	char *big = NULL;
 	size_t n;
 
+	x->next = ev->seq + 1;
 	if (ev->at_ms < x->since || ev->at_ms >= x->until ||
 	    (x->actor.p && !(ev->actor_id.len == x->actor.len &&
 			     !memcmp(ev->actor_id.p, x->actor.p,
@@ -116,9 +121,71 @@ nomem:
 	return 1;
 }
 
+/* --follow: after the log as it was, each commit's events as it is made.
+ * The command wakes when data.mdb is written (inotify: a commit writes
+ * its pages, then its meta page), at the latest every FOLLOW_WAIT_MS
+ * (and polls at that pace where inotify cannot watch the file), reads
+ * from the seq after the last one it read in a new read transaction
+ * (none is held between reads, so the file does not grow for it), and
+ * prints what passes the filters.  SIGINT and SIGTERM end it with the
+ * lines printed whole, exit 0; so does a standard output whose reader
+ * went away (a pipe's POLLERR), which an idle follower would otherwise
+ * notice only at its next event. */
+#define FOLLOW_WAIT_MS 1000
+
+static volatile sig_atomic_t follow_stop;
+
+static void follow_signal(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+static int export_follow(struct cli *c, struct exporter *x)
+{
+	struct sigaction sa = { .sa_handler = follow_signal };
+	sigemptyset(&sa.sa_mask); /* no SA_RESTART: poll returns EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	char path[PATH_MAX];
+	int ifd = -1;
+	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", c->dir) <
+	    sizeof path)
+		ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd >= 0 && inotify_add_watch(ifd, path, IN_MODIFY) < 0) {
+		close(ifd);
+		ifd = -1;
+	}
+	int rc = 0;
+	while (!follow_stop) {
+		struct pollfd p[2] = { { STDOUT_FILENO, 0, 0 },
+				       { ifd, POLLIN, 0 } };
+		int k = poll(p, ifd >= 0 ? 2 : 1, FOLLOW_WAIT_MS);
+		if (follow_stop)
+			break;
+		if (k > 0 && (p[0].revents & (POLLERR | POLLHUP)))
+			break; /* nobody reads what follows */
+		if (k > 0 && (p[1].revents & POLLIN)) {
+			char ev[4096];
+			while (read(ifd, ev, sizeof ev) > 0)
+				;
+		}
+		rc = tl_log_read(c->db, &c->ctx, x->next, 0,
+				 opt_slice(c, O_STREAM), export_event, x,
+				 &c->err);
+		export_flush(x);
+		if (rc || x->werr)
+			break;
+	}
+	if (ifd >= 0)
+		close(ifd);
+	return rc;
+}
+
 int run_export(struct cli *c)
 {
-	struct exporter x = { .since = INT64_MIN, .until = INT64_MAX };
+	struct exporter x = { .since = INT64_MIN, .until = INT64_MAX,
+			      .next = c->from ? c->from : 1 };
 	int rc;
 
 	if (has(c, O_SINCE) &&
@@ -176,6 +243,8 @@ int run_export(struct cli *c)
 	rc = tl_log_read(c->db, &c->ctx, c->from, 0, opt_slice(c, O_STREAM),
 			 export_event, &x, &c->err);
 	export_flush(&x); /* whole lines, also before an error */
+	if (!rc && !x.werr && has(c, O_FOLLOW))
+		rc = export_follow(c, &x);
 	free(x.buf);
 	if (x.werr)
 		return tl_err_set(&c->err, TL_ESTORAGE, "",

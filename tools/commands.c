@@ -54,6 +54,7 @@ const struct optdef optdefs[O__COUNT] = {
 	[O_ACTOR] = { "actor", true },
 	[O_SINCE] = { "since", true },
 	[O_UNTIL] = { "until", true },
+	[O_FOLLOW] = { "follow", false },
 	[O_FORMAT] = { "format", true },
 	[O_EVENTS] = { "events", false },
 	[O_BATCH] = { "batch", true },
@@ -341,7 +342,8 @@ const struct command commands[] = {
 	{ NULL, "export",
 	  "usage: tasklog export [--from SEQ] [--stream ID] [--actor ID]\n"
 	  "                      [--since TIME] [--until TIME] "
-	  "[--format jsonl|msgpack]\n\n"
+	  "[--format jsonl|msgpack]\n"
+	  "                      [--follow]\n\n"
 	  "Print the log as it is when the command starts, oldest first, one "
 	  "event per\n"
 	  "line as JSON (JSON Lines), straight to the standard output.  A "
@@ -360,9 +362,13 @@ const struct command commands[] = {
 	  "  --format F            jsonl (default), or msgpack: each event's "
 	  "stored record,\n"
 	  "                        one after another (`import --format "
-	  "msgpack --events`)\n",
+	  "msgpack --events`)\n"
+	  "  --follow              then wait for new events and print them "
+	  "as they are\n"
+	  "                        committed, until interrupted (Ctrl-C: "
+	  "exit 0)\n",
 	  OPT(O_FROM) | OPT(O_STREAM) | OPT(O_ACTOR) | OPT(O_SINCE) |
-		  OPT(O_UNTIL) | OPT(O_FORMAT),
+		  OPT(O_UNTIL) | OPT(O_FORMAT) | OPT(O_FOLLOW),
 	  0, 0, NULL, OPEN_LOG, 0, run_export },
 	{ NULL, "import",
 	  "usage: tasklog import FILE|- [--format jsonl|msgpack] [--events] "
