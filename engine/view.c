@@ -280,9 +280,59 @@ bool tl_view_behind(tl_db *db, MDB_txn *txn, const tl_view *v,
 	return head > 0 && tl_view_seq(db, txn, v) != head;
 }
 
+/* Before the shared mark moves: every view of the workspace that goes by
+ * it (no mark of its own: a workspace from before 0.3.4), which this
+ * handle does not hold, gets a mark of its own where the shared one is,
+ * so that the events appended without it leave it behind (a review: it
+ * read as up to date, and served without them).  Names are gathered
+ * before the puts, which would move a cursor over meta. */
+static int pin_by_shared_mark(tl_db *db, MDB_txn *txn)
+{
+	char names[64][32 + 1]; /* names of 1..32 bytes */
+	size_t n = 0;
+	MDB_cursor *c;
+	MDB_val k = { 5, "view:" }, v;
+	int rc = mdb_cursor_open(txn, db->meta, &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && n < 64;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 5 || memcmp(k.mv_data, "view:", 5))
+			break;
+		size_t len = k.mv_size - 5;
+		if (len == 0 || len > 32)
+			continue; /* no name a view has */
+		memcpy(names[n], (char *)k.mv_data + 5, len);
+		names[n++][len] = 0;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	uint64_t at = views_seq(db, txn);
+	for (size_t i = 0; i < n; i++) {
+		char key[9 + 32 + 1];
+		MDB_val val;
+		size_t len = strlen(names[i]);
+		memcpy(key, "view_seq:", 9);
+		memcpy(key + 9, names[i], len + 1);
+		if (tl_meta_get(db, txn, key, &val) != MDB_NOTFOUND)
+			continue; /* a mark of its own (or a read error,
+				     which the put below would meet too) */
+		uint8_t b[8];
+		tl_put_be64(b, at);
+		MDB_val mk = { strlen(key), key }, mv = { 8, b };
+		if ((rc = mdb_put(txn, db->meta, &mk, &mv, 0)))
+			return rc;
+	}
+	return 0;
+}
+
 int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq)
 {
 	uint8_t b[8];
+	int rc = pin_by_shared_mark(db, txn);
+	if (rc)
+		return rc;
 	tl_put_be64(b, seq);
 	MDB_val k = { 9, "views_seq" }, v = { 8, b };
 	return mdb_put(txn, db->meta, &k, &v, 0);
@@ -568,10 +618,11 @@ int tl_views_open(tl_db *db, tl_err *err)
 		if (db->open_progress)
 			db->open_progress(db->open_progress_arg, 0, head);
 		for (;;) {
+			size_t before = tl_db_map_size(db);
 			rc = tl_rebuild_stale(db, stale, n, err);
 			if (rc != TL_EAGAIN)
 				break;
-			if ((rc = tl_db_grow(db, err)))
+			if ((rc = tl_db_grow_from(db, before, err)))
 				break;
 		}
 		if (rc)

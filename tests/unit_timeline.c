@@ -9,6 +9,7 @@
  * Each test has its own workspace (viewtest.h) opened with every view.
  */
 #include "viewtest.h"
+#include "tasklog_view.h"
 
 TestSuite(timeline, .init = vt_setup, .fini = vt_teardown);
 
@@ -1039,4 +1040,62 @@ Test(timeline, verify_finds_an_altered_document_in_the_due_range)
 	tl_err err = { 0 };
 	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
 	cr_expect_gt(n, 0, "verify found %d problems", n);
+}
+
+/* A workspace from before 0.3.4 has one mark of how far the views hold
+ * the log, "views_seq", and no view a mark of its own.  A handle opened
+ * with some of the views moved that shared mark past the events it
+ * appended without the others, which then read as up to date and
+ * served without them (a review).  The views it leaves out now get a
+ * mark of their own where the shared one was: the next open with them
+ * rebuilds them. */
+Test(timeline, views_a_handle_left_out_of_an_old_workspace_are_rebuilt)
+{
+	vt_add(NULL, VT_T0 + 1, "A", "lead:42", NULL, NULL);
+	vt_close();
+	/* as a release before 0.3.4 left it: the shared mark alone */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 128);
+	cr_assert_eq(mdb_env_open(env, vt_dir, 0, 0664), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	MDB_val k = { 14, "view_seq:tasks" }, v;
+	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+	uint8_t head[8];
+	memcpy(head, v.mv_data, 8);
+	const char *own[] = { "view_seq:tasks", "view_seq:timeline",
+			      "view_seq:notifications" };
+	for (int i = 0; i < 3; i++) {
+		MDB_val ok = { strlen(own[i]), (void *)own[i] };
+		cr_assert_eq(mdb_del(txn, meta, &ok, NULL), 0, "%s", own[i]);
+	}
+	MDB_val sk = { 9, "views_seq" }, sv = { 8, head };
+	cr_assert_eq(mdb_put(txn, meta, &sk, &sv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	/* a handle with the tasks view alone appends two tasks */
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	const tl_view *tasks_only[1] = { NULL };
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(all[i]->name, "tasks"))
+			tasks_only[0] = all[i];
+	cr_assert(tasks_only[0]);
+	tl_open_opts o = { .views = tasks_only, .views_len = 1 };
+	tl_err err;
+	cr_assert_eq(tl_db_open(vt_dir, &o, &vt_db, &err), 0, "%s",
+		     err.message);
+	vt_add(NULL, VT_T0 + 2, "B", "lead:42", NULL, NULL);
+	vt_add(NULL, VT_T0 + 3, "C", "lead:42", NULL, NULL);
+	vt_close();
+
+	vt_open(); /* every view: timeline and notifications rebuilt */
+	page *p = timeline("lead:42", 0, NULL);
+	cr_assert_eq(p->items.n, 3);
+	page_free(p);
+	cr_expect_eq(vt_verify(), 0);
 }
