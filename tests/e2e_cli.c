@@ -1929,6 +1929,30 @@ Test(cli, verify_answers_a_store_it_cannot_open)
 	tu_run_release(&r);
 }
 
+/* verify of a workspace path that is not UTF-8 and cannot be opened
+ * (too long a name): its one problem quotes the path, made JSON (the
+ * bad byte as U+FFFD), not dropped (a review: "problems": []). */
+Test(cli, verify_keeps_a_problem_that_quotes_a_path_not_utf8)
+{
+	char path[512];
+	int n = snprintf(path, sizeof path, "%s/\xff", ws);
+	memset(path + n, 'a', 300);
+	path[n + 300] = 0;
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "--db", path, "--json",
+					       "verify", NULL }),
+		     0);
+	cr_assert_eq(r.status, 5, "%s", r.err);
+	cr_assert(r.json, "%s", r.out);
+	json_t *p = json_object_get(r.json, "problems");
+	cr_assert_eq(json_array_size(p), 1, "%s", r.out);
+	cr_assert(strstr(json_string_value(json_array_get(p, 0)),
+			 "\xef\xbf\xbd"),
+		  "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A FIFO (or any file that is not a regular one) where data.mdb should
  * be: LMDB's open of a FIFO would wait for a writer for ever. */
 Test(cli, a_data_file_that_is_no_regular_file_is_refused, .timeout = 60)

@@ -253,7 +253,10 @@ void verify_stopped(struct cli *c, json_t *problems,
 		 json_array_size(problems) ? "verify stopped: " : "",
 		 c->err.field[0] ? c->err.field : "",
 		 c->err.field[0] ? ": " : "", c->err.message);
-	json_array_append_new(problems, json_string(line));
+	/* the message may quote a path that is not UTF-8: mpjson_string
+	 * makes any bytes a JSON string (json_string refused them, and the
+	 * only problem went missing: a review) */
+	json_array_append_new(problems, mpjson_string(line, strlen(line)));
 	error_line(c, subject);
 }
 
