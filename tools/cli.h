@@ -198,6 +198,9 @@ int64_t cli_now(const struct cli *c);
 /* --format, --batch and the whole input into c->input, before the
  * workspace opens. */
 int import_read(struct cli *c);
+/* import --events into a directory without a workspace: every record's
+ * form checked before the open makes the workspace's files. */
+int import_precheck(struct cli *c);
 /* The import running, if any, and what its input's records are called. */
 extern const import_out *import_progress;
 extern const char *import_unit;

@@ -429,6 +429,39 @@ void batches_before(char *buf, size_t len, const import_out *r)
 		snprintf(buf + n, len - (size_t)n, ")");
 }
 
+/* The error of an import: the record it names, and what batches before
+ * it made durable, in the error document too. */
+static int import_failed(struct cli *c, const import_opts *o,
+			 const import_out *r, int rc)
+{
+	mpjson_nomem_clear();
+	membuf_nomem_clear();
+	const char *unit = o->msgpack ? "record" : "line";
+	if (r->where || r->committed)
+		c->err_more = json_object();
+	if (r->where)
+		json_object_set_new(c->err_more, unit,
+				    json_integer((json_int_t)r->where));
+	if (r->committed) {
+		/* what the batches before the failure made durable */
+		size_t n = strlen(c->err.message);
+		batches_before(c->err.message + n, sizeof c->err.message - n,
+			       r);
+		json_object_set_new(c->err_more, "imported",
+				    json_integer((json_int_t)r->committed));
+	}
+	return rc;
+}
+
+int import_precheck(struct cli *c)
+{
+	import_opts o = { .events = has(c, O_EVENTS), .msgpack = c->msgpack };
+	import_out r;
+	import_unit = o.msgpack ? "record" : "line";
+	int rc = import_check(c->input, c->input_len, &o, &r, &c->err);
+	return rc ? import_failed(c, &o, &r, rc) : 0;
+}
+
 int run_import(struct cli *c)
 {
 	struct import_say say = { .c = c, .events = has(c, O_EVENTS) };
@@ -464,24 +497,7 @@ int run_import(struct cli *c)
 		 * allocations (the error now said) taints nothing printed
 		 * after. */
 		free(say.text);
-		mpjson_nomem_clear();
-		membuf_nomem_clear();
-		const char *unit = o.msgpack ? "record" : "line";
-		if (r.where || r.committed)
-			c->err_more = json_object();
-		if (r.where)
-			json_object_set_new(c->err_more, unit,
-					    json_integer((json_int_t)r.where));
-		if (r.committed) {
-			/* what the batches before the failure made durable */
-			size_t n = strlen(c->err.message);
-			batches_before(c->err.message + n,
-				       sizeof c->err.message - n, &r);
-			json_object_set_new(
-				c->err_more, "imported",
-				json_integer((json_int_t)r.committed));
-		}
-		return rc;
+		return import_failed(c, &o, &r, rc);
 	}
 	/* Durable now: straight out, past main's buffer, whose growth
 	 * could fail (as exec_one does). */

@@ -1149,22 +1149,45 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 
 /* ---- the whole import ------------------------------------------------------ */
 
+/* Every record of j->in[0..len) read and checked for its form. */
+static int job_prepare(job *j, size_t len, tl_err *err)
+{
+	*j->out = (import_out){ 0 };
+	err->index = -1;
+	msgpack_sbuffer_init(&j->packed.sb);
+	int rc = j->o->msgpack ? split_msgpack(j, len, err)
+			       : split_lines(j, len, err);
+	if (!rc)
+		j->out->records = j->n;
+	if (!rc)
+		rc = j->o->events ? event_inputs(j, err) : check_tasks(j, err);
+	return rc;
+}
+
+static void job_free(job *j)
+{
+	msgpack_sbuffer_destroy(&j->packed.sb);
+	free(j->ev_recs);
+	free(j->ev_lens);
+	free(j->recs);
+}
+
+int import_check(const uint8_t *in, size_t len, const import_opts *o,
+		 import_out *out, tl_err *err)
+{
+	job j = { .in = in, .o = o, .unit = o->msgpack ? "record" : "line",
+		  .out = out };
+	int rc = job_prepare(&j, len, err);
+	job_free(&j);
+	return rc;
+}
+
 int import_run(tl_db *db, const uint8_t *in, size_t len,
 	       const import_opts *o, import_out *out, tl_err *err)
 {
 	job j = { .in = in, .o = o, .unit = o->msgpack ? "record" : "line",
 		  .out = out };
-	int rc;
-
-	*out = (import_out){ 0 };
-	err->index = -1;
-	msgpack_sbuffer_init(&j.packed.sb);
-	rc = o->msgpack ? split_msgpack(&j, len, err)
-			: split_lines(&j, len, err);
-	if (!rc)
-		out->records = j.n;
-	if (!rc)
-		rc = o->events ? event_inputs(&j, err) : check_tasks(&j, err);
+	int rc = job_prepare(&j, len, err);
 	/* the arguments (every record's form) before the look-ups */
 	if (!rc && o->need_admin)
 		rc = tl_need_admin(db, o->ctx,
@@ -1204,9 +1227,6 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 		if (at >= j.n)
 			break;
 	}
-	msgpack_sbuffer_destroy(&j.packed.sb);
-	free(j.ev_recs);
-	free(j.ev_lens);
-	free(j.recs);
+	job_free(&j);
 	return rc;
 }

@@ -61,4 +61,11 @@ typedef struct import_out {
 int import_run(tl_db *db, const uint8_t *in, size_t len,
 	       const import_opts *o, import_out *out, tl_err *err);
 
+/* The first step of import_run alone: every record read and checked for
+ * its form, nothing looked up or written (before a new workspace's files
+ * are made for an import --events, which a malformed input must not
+ * leave behind).  Errors as import_run's. */
+int import_check(const uint8_t *in, size_t len, const import_opts *o,
+		 import_out *out, tl_err *err);
+
 #endif

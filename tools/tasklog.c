@@ -287,6 +287,17 @@ static int workspace_there(struct cli *c)
 				: "");
 }
 
+/* Whether a writable open of dir would make a workspace's files there:
+ * a dir that is missing (made), or holds no data file or an empty one. */
+static bool makes_workspace(const char *dir)
+{
+	struct stat st;
+	bool empty;
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT;
+	return !workspace_files(dir, &empty);
+}
+
 int open_workspace(struct cli *c)
 {
 	tl_open_opts oo = { 0 };
@@ -1013,7 +1024,9 @@ int main(int argc, char **argv)
 	/* import's arguments and input, before a workspace is opened (or,
 	 * with --events, made) */
 	if (c.cmd->run == run_import &&
-	    ((rc = workspace_there(&c)) || (rc = import_read(&c)))) {
+	    ((rc = workspace_there(&c)) || (rc = import_read(&c)) ||
+	     (import_events(&c) && makes_workspace(c.dir) &&
+	      (rc = import_precheck(&c))))) {
 		status = report_error(&c, c.subject);
 		goto out;
 	}
