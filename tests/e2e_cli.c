@@ -1317,6 +1317,31 @@ Test(member, add_list_update)
 	tu_run_release(&r);
 }
 
+/* A title holding a line separator (U+2028) is shown escaped in the task
+ * table, as a line break a cell must not hold (a review: it passed, one
+ * column wide); a Persian zero-width non-joiner (U+200C), which shapes
+ * the word, passes as it is. */
+Test(task, a_table_escapes_line_separators_and_keeps_joiners)
+{
+	tu_run r;
+	OK(&r, "task", "add", "--title", "one\xe2\x80\xa8two", "--link",
+	   "lead:31");
+	tu_run_release(&r);
+	OK(&r, "task", "add", "--title",
+	   "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85",
+	   "--link", "lead:31");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "task", "list", "--record", "lead:31",
+				 NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "\xe2\x80\xa8"), "%s", r.out);
+	cr_assert(strstr(r.out, "one\\xe2\\x80\\xa8two"), "%s", r.out);
+	cr_assert(strstr(r.out, "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae"),
+		  "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A name holding a bidirectional override (U+202E) is shown escaped in
  * the members' table, whole, and the columns after it stay aligned:
  * the column is as wide as the escaped text. */

@@ -31,15 +31,20 @@ void put_clean_n(FILE *f, const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	for (; p < end; p++) {
 		/* A whole UTF-8 character passes, but for C1 controls
-		 * (U+0080..U+009F) and the bidirectional overrides and
+		 * (U+0080..U+009F), the line and paragraph separators
+		 * (U+2028, U+2029: line breaks, which a cell or an error
+		 * line must not hold) and the bidirectional overrides and
 		 * isolates (U+202A..U+202E, U+2066..U+2069), which a
-		 * terminal acts on; a stray byte does not. */
+		 * terminal acts on; a stray byte does not.  The other
+		 * invisible format characters pass: the joiners shape
+		 * Persian and Indic text and emoji, and the marks LRM, RLM
+		 * and ALM order mixed-direction text within their run. */
 		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
 		bool whole = n <= (size_t)(end - p) &&
 			     tl_utf8_valid((const char *)p, n);
 		bool acts = whole &&
 			    ((p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
-			     (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa &&
+			     (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xa8 &&
 			      p[2] <= 0xae) ||
 			     (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
 			      p[2] <= 0xa9));
@@ -327,8 +332,8 @@ static size_t raw_width(const char *s)
 	return w;
 }
 
-/* s as tables print it: what a terminal would act on (C1 controls,
- * bidirectional overrides and isolates) escaped as put_clean() does, so
+/* s as tables print it: what a terminal would act on (C1 controls, line
+ * separators, bidirectional overrides and isolates) escaped as put_clean() does, so
  * that a title cannot reorder or hide the rest of its line.  malloc'd;
  * NULL when out of memory. */
 static char *cell_text(const char *s)
