@@ -5,7 +5,8 @@
  * tl_timeline query, which puts the record's upcoming tasks in front of
  * its first page.
  *
- * Storage (version 6), two databases.  "entries": two kinds of keys
+ * Storage (version 7: 6 with titles cut between grapheme clusters),
+ * two databases.  "entries": two kinds of keys
  * under a record's hash:
  *
  *   history:
@@ -53,6 +54,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "doc.h"
 #include "keys.h"
@@ -100,6 +102,33 @@ static size_t utf8_cut(const char *p, size_t n, size_t max)
 	return max;
 }
 
+/* Length of the longest prefix of p[0..n) that is at most max bytes and
+ * ends between two characters as a reader sees them (grapheme clusters:
+ * a letter with its accents, an emoji sequence; utf8proc's rules), so
+ * that a cut does not drop a letter's accent or split an emoji (since
+ * timeline view 7: a walk-through saw "e\u0301..." cut to "e...").  A
+ * single cluster longer than max is cut at a character boundary. */
+static size_t grapheme_cut(const char *p, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t i = 0, last = 0;
+	utf8proc_int32_t prev = -1, cp, state = 0;
+	while (i <= max && i < n) {
+		utf8proc_ssize_t k = utf8proc_iterate(
+			(const utf8proc_uint8_t *)p + i,
+			(utf8proc_ssize_t)(n - i), &cp);
+		if (k <= 0)
+			break;
+		if (prev >= 0 &&
+		    utf8proc_grapheme_break_stateful(prev, cp, &state))
+			last = i;
+		prev = cp;
+		i += (size_t)k;
+	}
+	return last ? last : utf8_cut(p, n, max);
+}
+
 /* Full: "..." in the 4 bytes that put keeps. */
 static void cut(line *l)
 {
@@ -115,7 +144,7 @@ static void put(line *l, const char *p, size_t n)
 	/* 4: "..." and NUL; and room for the times to come */
 	size_t room = sizeof l->buf - 4 - l->len - l->ntimes * TIME_SHOWN;
 	if (n > room) {
-		n = utf8_cut(p, n, room);
+		n = grapheme_cut(p, n, room);
 		memcpy(l->buf + l->len, p, n);
 		l->len += n;
 		cut(l);
@@ -133,7 +162,7 @@ static void puts_(line *l, const char *s)
 /* A title in quotes, its first TITLE_SHOWN bytes. */
 static void put_title(line *l, const char *t)
 {
-	size_t n = strlen(t), m = utf8_cut(t, n, TITLE_SHOWN);
+	size_t n = strlen(t), m = grapheme_cut(t, n, TITLE_SHOWN);
 	puts_(l, "\"");
 	put(l, t, m);
 	puts_(l, m < n ? "...\"" : "\"");
@@ -491,7 +520,7 @@ static const unsigned timeline_flags[] = { 0, 0 };
 
 const tl_view tl_view_timeline = {
 	.name = "timeline",
-	.version = 6,
+	.version = 7,
 	.dbs = timeline_dbs,
 	.db_flags = timeline_flags,
 	.dbs_len = 2,

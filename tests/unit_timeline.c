@@ -267,6 +267,38 @@ Test(timeline, cuts_a_long_title_in_a_summary)
 	page_free(p);
 }
 
+/* A title is cut between characters as a reader sees them: a letter
+ * keeps its accent, an emoji sequence stays whole (a walk-through: "e"
+ * and U+0301 repeated was cut between the two, to "e..."). */
+Test(timeline, cuts_a_title_between_whole_characters)
+{
+	static const struct {
+		const char *unit; /* repeated to pass the cut */
+		size_t kept;      /* bytes of the title the summary keeps */
+	} cases[] = {
+		{ "e\xcc\x81", 99 },   /* e + combining acute: 3 bytes */
+		/* woman, ZWJ, woman, ZWJ, girl: 18 bytes */
+		{ "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa9"
+		  "\xe2\x80\x8d\xf0\x9f\x91\xa7", 90 },
+		{ "\xed\x95\x9c", 99 },   /* a Hangul syllable, 3 bytes */
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		char title[500] = "", record[32], want[200];
+		while (strlen(title) + strlen(cases[c].unit) < 300)
+			strcat(title, cases[c].unit);
+		snprintf(record, sizeof record, "lead:%zu", 70 + c);
+		vt_add(NULL, VT_T0, title, record, NULL, NULL);
+		snprintf(want, sizeof want, "Created task \"%.*s...\"",
+			 (int)cases[c].kept, title);
+		page *p = timeline(record, 0, NULL);
+		cr_assert_eq(p->items.n, 1);
+		cr_expect_str_eq(vt_str(&p->items.d[0], "summary"), want,
+				 "case %zu", c);
+		page_free(p);
+	}
+	cr_expect_eq(vt_verify(), 0);
+}
+
 /* The summary of record's newest entry read in zone tz. */
 static char *summary_in(const char *record, const char *tz)
 {
