@@ -177,28 +177,34 @@ out_free:
  * state the task never had. */
 static int as_of_cut(tl_db *db, MDB_txn *txn, MDB_cursor *c,
 		     tl_slice stream, uint64_t max_seq, int64_t max_at,
-		     uint64_t *cut, msgpack_zone *zone,
-		     msgpack_sbuffer *scratch, tl_err *err)
+		     uint64_t *cut, msgpack_sbuffer *scratch, tl_err *err)
 {
 	uint8_t sk[TL_STREAM_KEY_MAX];
 	MDB_val k, v;
 	tl_event ev;
 	uint32_t ver, want = 1;
+	msgpack_zone zone; /* of one event at a time */
 	int rc;
 
 	*cut = 0;
+	if (!msgpack_zone_init(&zone, 4096))
+		return tl_err_oom(err);
 	for (rc = stream_first(db, c, stream, sk, &k, &v); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
 		uint64_t seq;
-		if (!tl_stream_val(&v, &ver, &seq) || ver != want++)
-			return bad_stream_val(err);
+		if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
+			rc = bad_stream_val(err);
+			break;
+		}
 		if (seq > max_seq)
 			break;
-		if ((rc = event_get(db, txn, seq, &ev, zone, scratch, err)))
-			return rc;
+		msgpack_zone_clear(&zone);
+		if ((rc = event_get(db, txn, seq, &ev, &zone, scratch, err)))
+			break;
 		if (ev.at_ms <= max_at)
 			*cut = seq;
 	}
+	msgpack_zone_destroy(&zone);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -222,7 +228,7 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 	msgpack_sbuffer_init(&scratch);
 	if (max_at != INT64_MAX) {
 		rc = as_of_cut(db, txn, c, (tl_slice){ idtext, 36 }, max_seq,
-			       max_at, &max_seq, zone, &scratch, err);
+			       max_at, &max_seq, &scratch, err);
 		if (rc == 0 && max_seq == 0)
 			rc = MDB_NOTFOUND; /* made after max_at: none */
 	} else {

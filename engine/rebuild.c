@@ -1316,11 +1316,14 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	if ((rc = skip_rebuilt_on_open(db, which, &len, err)))
 		return rc;
 	for (;;) {
-		size_t before = tl_db_map_size(db);
+		/* A plain growth: the build grows the map as it goes
+		 * (make_room), and one it left full needs more room than
+		 * that (tl_db_grow_from would replay at the same size once
+		 * more: a review). */
 		rc = rebuild_views(db, which, len, progress, arg, err);
 		if (rc != TL_EAGAIN)
 			return rc;
-		if ((rc = tl_db_grow_from(db, before, err)))
+		if ((rc = tl_db_grow(db, err)))
 			return rc;
 	}
 }

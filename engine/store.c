@@ -666,7 +666,8 @@ static int no_read_held(tl_db *db, tl_err *err)
 		return 0;
 	return tl_err_set(err, TL_EINVALID, "db",
 			  "a read of this handle is open in this thread: "
-			  "no write from inside its callback");
+			  "no write from inside its callback (or a "
+			  "forked child that used this handle?)");
 }
 
 int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)

@@ -618,11 +618,14 @@ int tl_views_open(tl_db *db, tl_err *err)
 		if (db->open_progress)
 			db->open_progress(db->open_progress_arg, 0, head);
 		for (;;) {
-			size_t before = tl_db_map_size(db);
+			/* a plain growth: the build grows the map as it
+			 * goes (make_room), and a map it left full needs
+			 * more room than that (tl_db_grow_from would
+			 * replay at the same size once more: a review) */
 			rc = tl_rebuild_stale(db, stale, n, err);
 			if (rc != TL_EAGAIN)
 				break;
-			if ((rc = tl_db_grow_from(db, before, err)))
+			if ((rc = tl_db_grow(db, err)))
 				break;
 		}
 		if (rc)

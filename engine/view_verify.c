@@ -351,7 +351,6 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
 	for (;;) {
 		held h = { 0 };
 		compared cp = { compared_fn, progress_arg, 0, 0 };
-		size_t before = tl_db_map_size(db);
 		int rc = verify_views_once(db, hold, &h, built, &cp, err);
 		if (rc >= 0 && h.nomem)
 			rc = tl_err_oom(err);
@@ -361,7 +360,7 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
 		held_free(&h);
 		if (rc != TL_EAGAIN)
 			return rc;
-		if ((rc = tl_db_grow_from(db, before, err)))
+		if ((rc = tl_db_grow(db, err))) /* as tl_rebuild's loop */
 			return rc;
 	}
 }

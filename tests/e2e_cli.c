@@ -3127,6 +3127,13 @@ Test(cli, a_write_into_a_closed_pipe_is_done_and_says_so)
 				    err, sizeof err);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "status %#x: %s",
 		  st, err);
+	/* notifications lists as a reading command (a review: it was exit
+	 * 5 and an error line, its command being also the writing `read`) */
+	st = run_into_a_closed_pipe((const char *const[]){ "notifications",
+							   NULL },
+				    err, sizeof err);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "status %#x: %s",
+		  st, err);
 }
 
 /* `me` names the acting member wherever a member is given: as an

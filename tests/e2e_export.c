@@ -532,6 +532,46 @@ Test(export_cli, follow_prints_events_as_they_are_committed, .timeout = 60)
 	free(a);
 }
 
+/* A follower whose reader goes away while it writes (its snapshot fills
+ * the pipe) ends with exit 0, not killed by SIGPIPE (a review: exit 141
+ * when the reader left during a burst), and so does one stopped by
+ * SIGINT while it writes: between two events, its lines whole. */
+Test(export_cli, follow_ends_cleanly_when_its_reader_goes_mid_write,
+     .timeout = 60)
+{
+	char file[600];
+	snprintf(file, sizeof file, "%s.tasks.jsonl", ws);
+	FILE *in = fopen(file, "w");
+	cr_assert(in);
+	for (int i = 0; i < 400; i++)
+		fprintf(in, "{\"title\": \"A task with a title long enough "
+			    "%d\", \"link\": \"lead:%d\"}\n", i, i);
+	cr_assert_eq(fclose(in), 0);
+	DO("import", file);
+	remove(file);
+	for (int sig = 0; sig < 2; sig++) {
+		follower f;
+		follow_start(&f, NULL);
+		cr_assert_geq(follow_read(&f, 3), 3); /* the pipe fills */
+		int status;
+		if (sig) {
+			kill(f.pid, SIGINT);
+			/* what it wrote ends with a whole line */
+			char chunk[4096], last = 0;
+			ssize_t k;
+			while ((k = read(f.out, chunk, sizeof chunk)) > 0)
+				last = chunk[k - 1];
+			cr_assert_eq(last, '\n');
+			status = follow_stop(&f, 0);
+		} else {
+			close(f.out);
+			cr_assert_eq(waitpid(f.pid, &status, 0), f.pid);
+		}
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "status %#x", status);
+	}
+}
+
 /* A follower whose reader went away ends at once, exit 0, also while no
  * event comes to write. */
 Test(export_cli, follow_ends_when_its_reader_goes, .timeout = 60)

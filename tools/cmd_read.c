@@ -158,14 +158,13 @@ int run_task_show(struct cli *c)
 
 	/* The task's stream is its canonical id, whatever case was typed. */
 	const char *sid = json_string_value(json_object_get(task, "id"));
-	/* With --as-of, the events of the versions folded into the task:
-	 * the first `version` of its stream (a prefix, see tl_task_as_of). */
+	/* The events of the versions folded into the task shown: the
+	 * first `version` of its stream (with --as-of a prefix, see
+	 * tl_task_as_of; without, events a writer appended between the two
+	 * reads would be newer than the task shown). */
 	struct collect k = { .items = json_array() };
-	if (has(c, O_AS_OF)) {
-		json_int_t v = json_integer_value(json_object_get(task,
-								  "version"));
-		k.keep = v > 0 ? (size_t)v : 1;
-	}
+	json_int_t v = json_integer_value(json_object_get(task, "version"));
+	k.keep = v > 0 ? (size_t)v : 1;
 	rc = tl_log_read(c->db, &c->ctx, 1, 0, tl_s(sid ? sid : c->words[0]),
 			 collect_event, &k, &c->err);
 	if (k.failed) /* the callback stopped the read */

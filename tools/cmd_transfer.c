@@ -37,6 +37,13 @@ struct exporter {
 	uint64_t next;          /* the seq after the last one read */
 };
 
+/* export --follow: set by SIGINT and SIGTERM (see export_follow). */
+static volatile sig_atomic_t follow_stop;
+
+/* What export_event returns when follow_stop is set: the lines printed
+ * so far are whole, and the export ends there, exit 0. */
+#define EXPORT_STOPPED 2
+
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -70,6 +77,8 @@ static int export_event(void *arg, const tl_event *ev)
 	char *big = NULL;
 	size_t n;
 
+	if (follow_stop)
+		return EXPORT_STOPPED;
 	x->next = ev->seq + 1;
 	if (ev->at_ms < x->since || ev->at_ms >= x->until ||
 	    (x->actor.p && !(ev->actor_id.len == x->actor.len &&
@@ -127,13 +136,13 @@ nomem:
  * (and polls at that pace where inotify cannot watch the file), reads
  * from the seq after the last one it read in a new read transaction
  * (none is held between reads, so the file does not grow for it), and
- * prints what passes the filters.  SIGINT and SIGTERM end it with the
- * lines printed whole, exit 0; so does a standard output whose reader
- * went away (a pipe's POLLERR), which an idle follower would otherwise
- * notice only at its next event. */
+ * prints what passes the filters.  SIGINT and SIGTERM end it, from the
+ * snapshot on, between two events, the lines printed whole, exit 0 (a
+ * second one has its default action: a follower blocked on a pipe that
+ * nobody drains ends at once then); so does a reader of its pipe that
+ * went away, whether a write finds it (EPIPE: SIGPIPE is ignored) or,
+ * while no event comes, the pipe's POLLERR. */
 #define FOLLOW_WAIT_MS 1000
-
-static volatile sig_atomic_t follow_stop;
 
 static void follow_signal(int sig)
 {
@@ -141,12 +150,30 @@ static void follow_signal(int sig)
 	follow_stop = 1;
 }
 
-static int export_follow(struct cli *c, struct exporter *x)
+static void follow_signals(void)
 {
-	struct sigaction sa = { .sa_handler = follow_signal };
+	struct sigaction sa = { .sa_handler = follow_signal,
+				.sa_flags = SA_RESETHAND };
 	sigemptyset(&sa.sa_mask); /* no SA_RESTART: poll returns EINTR */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Whether a follower's read ended it cleanly: stopped by a signal, or
+ * its reader gone.  Clears what says so. */
+static bool follow_ended(struct exporter *x, int *rc)
+{
+	if (*rc == EXPORT_STOPPED || x->werr == EPIPE) {
+		*rc = 0;
+		x->werr = 0;
+		return true;
+	}
+	return false;
+}
+
+static int export_follow(struct cli *c, struct exporter *x)
+{
 	char path[PATH_MAX];
 	int ifd = -1;
 	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", c->dir) <
@@ -174,7 +201,7 @@ static int export_follow(struct cli *c, struct exporter *x)
 				 opt_slice(c, O_STREAM), export_event, x,
 				 &c->err);
 		export_flush(x);
-		if (rc || x->werr)
+		if (follow_ended(x, &rc) || rc || x->werr)
 			break;
 	}
 	if (ifd >= 0)
@@ -240,10 +267,13 @@ int run_export(struct cli *c)
 	}
 	if (!x.buf)
 		return cli_oom(c);
+	bool follow = has(c, O_FOLLOW);
+	if (follow)
+		follow_signals();
 	rc = tl_log_read(c->db, &c->ctx, c->from, 0, opt_slice(c, O_STREAM),
 			 export_event, &x, &c->err);
 	export_flush(&x); /* whole lines, also before an error */
-	if (!rc && !x.werr && has(c, O_FOLLOW))
+	if (follow && !follow_ended(&x, &rc) && !rc && !x.werr)
 		rc = export_follow(c, &x);
 	free(x.buf);
 	if (x.werr)

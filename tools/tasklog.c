@@ -1034,8 +1034,11 @@ int main(int argc, char **argv)
 	 * durable: a reader gone from a pipe must not kill it then (exit
 	 * 141 for a write that was made), but make its print fail (done,
 	 * but...).  The others die of SIGPIPE as cat does (export | head). */
-	if (c.cmd->open == OPEN_CREATE || c.cmd->open == OPEN_WRITE ||
-	    c.cmd->open == OPEN_IMPORT || c.cmd->run == run_backup)
+	bool listing = c.cmd->run == run_notifications &&
+		       !(c.words_len && !strcmp(c.words[0], "read"));
+	if ((c.cmd->open == OPEN_CREATE || c.cmd->open == OPEN_WRITE ||
+	     c.cmd->open == OPEN_IMPORT || c.cmd->run == run_backup) &&
+	    !listing)
 		signal(SIGPIPE, SIG_IGN);
 	if (c.cmd->open != OPEN_NONE) {
 		catch_crashes(true);
