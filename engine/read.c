@@ -168,44 +168,98 @@ out_free:
 	return rc;
 }
 
+/* Each event of a stream in version order, up to max_seq, decoded into
+ * zone (cleared before each when `clear`), handed to fn; its non-zero
+ * return ends the walk and is returned.  0 at the stream's end; a
+ * cursor's LMDB code as it is. */
+typedef int (*stream_fn)(void *arg, const tl_event *ev, uint64_t seq,
+			 msgpack_zone *zone, tl_err *err);
+
+static int stream_walk(tl_db *db, MDB_txn *txn, MDB_cursor *c,
+		       tl_slice stream, uint64_t max_seq, msgpack_zone *zone,
+		       bool clear, msgpack_sbuffer *scratch, stream_fn fn,
+		       void *arg, tl_err *err)
+{
+	uint8_t sk[TL_STREAM_KEY_MAX];
+	MDB_val k, v;
+	tl_event ev;
+	uint32_t ver, want = 1;
+	int rc;
+
+	for (rc = stream_first(db, c, stream, sk, &k, &v); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		uint64_t seq;
+		if (!tl_stream_val(&v, &ver, &seq) || ver != want++)
+			return bad_stream_val(err);
+		if (seq > max_seq)
+			return 0;
+		if (clear)
+			msgpack_zone_clear(zone);
+		if ((rc = event_get(db, txn, seq, &ev, zone, scratch, err)) ||
+		    (rc = fn(arg, &ev, seq, zone, err)))
+			return rc;
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* as_of_cut's walk: the seq of the last version made by max_at. */
+struct cut {
+	int64_t max_at;
+	uint64_t seq;
+};
+
+static int cut_at(void *arg, const tl_event *ev, uint64_t seq,
+		  msgpack_zone *zone, tl_err *err)
+{
+	struct cut *k = arg;
+	(void)zone, (void)err;
+	if (ev->at_ms <= k->max_at)
+		k->seq = seq;
+	return 0;
+}
+
 /* The seq of the last version of a stream (up to max_seq) made at or
  * before max_at, in *cut; 0 when there is none.  The state as of a time
  * is the prefix of the stream up to there: times need not grow with
  * versions (--now, a clock stepping back), and a version made by that
  * time was appended after every version before it, whatever their own
  * times say; folding only the versions whose times pass would make a
- * state the task never had. */
+ * state the task never had.  Each event is decoded into a zone of its
+ * own, cleared before the next. */
 static int as_of_cut(tl_db *db, MDB_txn *txn, MDB_cursor *c,
 		     tl_slice stream, uint64_t max_seq, int64_t max_at,
 		     uint64_t *cut, msgpack_sbuffer *scratch, tl_err *err)
 {
-	uint8_t sk[TL_STREAM_KEY_MAX];
-	MDB_val k, v;
-	tl_event ev;
-	uint32_t ver, want = 1;
-	msgpack_zone zone; /* of one event at a time */
-	int rc;
-
-	*cut = 0;
+	struct cut k = { max_at, 0 };
+	msgpack_zone zone;
 	if (!msgpack_zone_init(&zone, 4096))
 		return tl_err_oom(err);
-	for (rc = stream_first(db, c, stream, sk, &k, &v); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-		uint64_t seq;
-		if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
-			rc = bad_stream_val(err);
-			break;
-		}
-		if (seq > max_seq)
-			break;
-		msgpack_zone_clear(&zone);
-		if ((rc = event_get(db, txn, seq, &ev, &zone, scratch, err)))
-			break;
-		if (ev.at_ms <= max_at)
-			*cut = seq;
-	}
+	int rc = stream_walk(db, txn, c, stream, max_seq, &zone, true, scratch,
+			     cut_at, &k, err);
 	msgpack_zone_destroy(&zone);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	*cut = k.seq;
+	return rc;
+}
+
+/* tl_task_fold_until's walk: each event folded into the task. */
+struct fold {
+	tl_task *t;
+	bool any;
+};
+
+static int fold_one(void *arg, const tl_event *ev, uint64_t seq,
+		    msgpack_zone *zone, tl_err *err)
+{
+	struct fold *f = arg;
+	errno = 0;
+	if (tl_task_fold(f->t, ev, zone))
+		return errno == ENOMEM
+			       ? tl_err_oom(err)
+			       : tl_err_set(err, TL_ESTORAGE, "storage",
+					    "cannot fold event %llu",
+					    (unsigned long long)seq);
+	f->any = true;
+	return 0;
 }
 
 int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
@@ -213,12 +267,9 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 		       msgpack_zone *zone, tl_err *err)
 {
 	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t sk[TL_STREAM_KEY_MAX];
 	char idtext[37];
 	msgpack_sbuffer scratch;
-	tl_event ev;
-	bool any = false;
+	struct fold f = { t, false };
 	int rc;
 
 	memset(t, 0, sizeof *t);
@@ -226,38 +277,18 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
 		return tl_mdb_err(err, rc, "cursor");
 	msgpack_sbuffer_init(&scratch);
+	tl_slice stream = { idtext, 36 };
+	rc = 0;
 	if (max_at != INT64_MAX) {
-		rc = as_of_cut(db, txn, c, (tl_slice){ idtext, 36 }, max_seq,
-			       max_at, &max_seq, &scratch, err);
+		rc = as_of_cut(db, txn, c, stream, max_seq, max_at, &max_seq,
+			       &scratch, err);
 		if (rc == 0 && max_seq == 0)
 			rc = MDB_NOTFOUND; /* made after max_at: none */
-	} else {
-		rc = 0;
 	}
 	if (rc == 0)
-		rc = stream_first(db, c, (tl_slice){ idtext, 36 }, sk, &k, &v);
-	uint32_t ver, want = 1;
-	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-		uint64_t seq;
-		if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
-			rc = bad_stream_val(err);
-			break;
-		}
-		if (seq > max_seq)
-			break;
-		if ((rc = event_get(db, txn, seq, &ev, zone, &scratch, err)))
-			break;
-		errno = 0;
-		if (tl_task_fold(t, &ev, zone)) {
-			rc = errno == ENOMEM
-				     ? tl_err_oom(err)
-				     : tl_err_set(err, TL_ESTORAGE, "storage",
-						  "cannot fold event %llu",
-						  (unsigned long long)seq);
-			break;
-		}
-		any = true;
-	}
+		rc = stream_walk(db, txn, c, stream, max_seq, zone, false,
+				 &scratch, fold_one, &f, err);
+	bool any = f.any;
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&scratch);
 	if (rc == MDB_NOTFOUND || rc == 0)
