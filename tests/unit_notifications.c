@@ -736,11 +736,7 @@ Test(notifications, read_of_one_whose_task_is_not_stored_says_so)
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
-	cr_assert_eq(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 128);
-	cr_assert_eq(mdb_env_open(env, vt_dir, 0, 0664), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, "tasks", 0, &dbi), 0);
+	vt_raw_db("tasks", &env, &txn, &dbi);
 	cr_assert_eq(mdb_drop(txn, dbi, 0), 0); /* every task record */
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);

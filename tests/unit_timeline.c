@@ -1089,11 +1089,7 @@ Test(timeline, views_a_handle_left_out_of_an_old_workspace_are_rebuilt)
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi meta;
-	cr_assert_eq(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 128);
-	cr_assert_eq(mdb_env_open(env, vt_dir, 0, 0664), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	vt_raw_db("meta", &env, &txn, &meta);
 	MDB_val k = { 14, "view_seq:tasks" }, v;
 	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
 	uint8_t head[8];

@@ -340,18 +340,25 @@ static inline void vt_quiet(void *arg, const char *p)
 
 /* ---- white box ------------------------------------------------------- */
 
-/* Open the workspace's LMDB environment directly (the workspace closed)
- * and the serving database `db` of view `view`. */
+/* Open the workspace's LMDB environment directly (the workspace closed),
+ * a write transaction and the named database `name`. */
+static inline void vt_raw_db(const char *name, MDB_env **env,
+			     MDB_txn **txn, MDB_dbi *dbi)
+{
+	cr_assert_eq(mdb_env_create(env), 0);
+	mdb_env_set_maxdbs(*env, 128);
+	cr_assert_eq(mdb_env_open(*env, vt_dir, 0, 0664), 0);
+	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
+	cr_assert_eq(mdb_dbi_open(*txn, name, 0, dbi), 0, "no db %s", name);
+}
+
+/* vt_raw_db, then the serving database `db` of view `view`. */
 static inline void vt_raw_open(const char *view, const char *db,
 			       MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
 {
 	MDB_dbi meta;
 	char key[64], name[128];
-	cr_assert_eq(mdb_env_create(env), 0);
-	mdb_env_set_maxdbs(*env, 128);
-	cr_assert_eq(mdb_env_open(*env, vt_dir, 0, 0664), 0);
-	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
-	cr_assert_eq(mdb_dbi_open(*txn, "meta", 0, &meta), 0);
+	vt_raw_db("meta", env, txn, &meta);
 	snprintf(key, sizeof key, "view:%s", view);
 	MDB_val k = { strlen(key), key }, v;
 	cr_assert_eq(mdb_get(*txn, meta, &k, &v), 0, "no meta %s", key);
