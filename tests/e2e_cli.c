@@ -3066,6 +3066,14 @@ Test(cli, closed_standard_descriptors_leave_the_workspace_alone)
 	OK(&r, "verify");
 	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
 	tu_run_release(&r);
+	/* --version prints as a reading command does (a review: exit 0,
+	 * its line written to the /dev/null put in its place) */
+	const char *const version[] = { "-c", "exec \"$0\" --version >&-",
+					tu_bin(), NULL };
+	cr_assert_eq(tu_exec(&r, &o, version), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(tu_err_names(&r, "standard output is closed"), "%s", r.err);
+	tu_run_release(&r);
 }
 
 /* Run tasklog with argv (NULL-ended, after --db ws) whose standard

@@ -980,6 +980,11 @@ int main(int argc, char **argv)
 			     (!strcmp(argv[1], "--json") &&
 			      !strcmp(argv[2], "--version")));
 	if (version || version_json) {
+		if (!stdout_open) { /* as for any command's output */
+			fputs("tasklog: the standard output is closed\n",
+			      stderr);
+			return -TL_ESTORAGE;
+		}
 		if (version_json)
 			printf("{\"version\":\"%s\"}\n", tl_version());
 		else
