@@ -174,6 +174,26 @@ static bool follow_ended(struct exporter *x, int *rc)
 
 static int export_follow(struct cli *c, struct exporter *x)
 {
+	/* --stream as the end of a task id: resolved once, to the task's
+	 * whole id, or a task added later whose id ends alike would make
+	 * the next read ambiguous (a walk-through: exit 1 then).  A whole
+	 * id, member:ID or workspace stays as given. */
+	tl_slice stream = opt_slice(c, O_STREAM);
+	char whole[37];
+	uint8_t *doc;
+	size_t len;
+	tl_err e;
+	if (stream.p && stream.len < 36 &&
+	    !tl_task_get(c->db, &c->ctx, stream, &doc, &len, &e)) {
+		json_t *t = mpjson_from_doc(doc, len);
+		const char *id = json_string_value(json_object_get(t, "id"));
+		if (id && strlen(id) == 36) {
+			memcpy(whole, id, 37);
+			stream = (tl_slice){ whole, 36 };
+		}
+		json_decref(t);
+		free(doc);
+	}
 	char path[PATH_MAX];
 	int ifd = -1;
 	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", c->dir) <
@@ -197,9 +217,8 @@ static int export_follow(struct cli *c, struct exporter *x)
 			while (read(ifd, ev, sizeof ev) > 0)
 				;
 		}
-		rc = tl_log_read(c->db, &c->ctx, x->next, 0,
-				 opt_slice(c, O_STREAM), export_event, x,
-				 &c->err);
+		rc = tl_log_read(c->db, &c->ctx, x->next, 0, stream,
+				 export_event, x, &c->err);
 		export_flush(x);
 		if (follow_ended(x, &rc) || rc || x->werr)
 			break;
