@@ -1263,6 +1263,20 @@ Test(fuzz_regress, import_refuses_an_event_id_repeated_in_the_records)
 	rm_ws(db, dir);
 }
 
+/* Importing record `at` of r (the log holding those before it) is a
+ * storage error whose message holds `says`, and appends nothing. */
+static void import_is_storage_error(tl_db *db, const tu_records *r,
+				    size_t at, const char *says)
+{
+	tl_err err;
+	int rc = tl_log_import(db, r->rec + at, r->len + at, 1, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field,
+		     err.message);
+	cr_assert(strstr(err.message, says), "%s", err.message);
+	cr_assert_eq(err.index, 0);
+	cr_assert_eq(head(db), at);
+}
+
 /* A task record of the workspace that cannot be read, met by an import's
  * fold, was called the event's fault ("has data this release cannot
  * fold", exit 1): it is a storage error naming the record (a review). */
@@ -1289,13 +1303,7 @@ Test(fuzz_regress, import_over_a_damaged_task_record_is_a_storage_error)
 	good.mv_data = saved;
 	cr_assert_eq(mdb_put(txn, db->tasks, &k, &v, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
-	int rc = tl_log_import(db, r.rec + 8, r.len + 8, 1, &err);
-	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field,
-		     err.message);
-	cr_assert(strstr(err.message, "corrupt task record"), "%s",
-		  err.message);
-	cr_assert_eq(err.index, 0);
-	cr_assert_eq(head(db), 8);
+	import_is_storage_error(db, &r, 8, "corrupt task record");
 
 	/* the task record whole again, its assignee's made unreadable: the
 	 * same (a review found this path left out) */
@@ -1304,12 +1312,7 @@ Test(fuzz_regress, import_over_a_damaged_task_record_is_a_storage_error)
 	MDB_val mk = { 5, "alice" };
 	cr_assert_eq(mdb_put(txn, db->members, &mk, &v, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
-	rc = tl_log_import(db, r.rec + 8, r.len + 8, 1, &err);
-	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field,
-		     err.message);
-	cr_assert(strstr(err.message, "corrupt member record 'alice'"), "%s",
-		  err.message);
-	cr_assert_eq(head(db), 8);
+	import_is_storage_error(db, &r, 8, "corrupt member record 'alice'");
 	free(saved);
 	free(r.buf);
 	rm_ws(db, dir);
@@ -1377,7 +1380,7 @@ static int keep_raw(void *arg, const tl_event *ev)
  * of a task the admin assigned to him. */
 static void log_with_a_read(raw_log *l)
 {
-	char dir[] = "/tmp/tl-fuzzreg22-XXXXXX";
+	char dir[] = "/tmp/tl-fuzzreg25-XXXXXX";
 	tl_db *db = open_ws(dir);
 	tl_err err;
 	tl_init_opts io = { .now_ms = INT64_C(1772442000000) };
