@@ -534,6 +534,9 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		p += 1 + TL_IDEM_FP_LEN;
 		sk_len -= 1 + TL_IDEM_FP_LEN;
 	}
+	/* The first result is read from the log: the batch's events too. */
+	if ((rc = tl_chain_sync(t, err)))
+		return rc;
 	tl_packer tp;
 	msgpack_sbuffer_clear(&t->doc);
 	msgpack_packer *pk = tl_packer_init(&tp, &t->doc);
@@ -1433,6 +1436,9 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 		return rc;
 	if (replay) /* made by idem_lookup, or made here from the request */
 		return res->doc ? 0 : read_result(t, m.id, seqs, nseqs, res, err);
+	/* The checks below read the log: this batch's events too. */
+	if ((rc = tl_chain_sync(t, err)))
+		return rc;
 	for (size_t i = 0; i < nseqs; i++)
 		if ((rc = check_notification(r, member, seqs[i], err)))
 			return rc;
@@ -1550,8 +1556,8 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	return task_change(r, c, &a, res, err);
 }
 
-static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
-		    size_t n, tl_result *results, tl_err *err)
+static int run_batch(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
+		     size_t n, tl_result *results, tl_err *err)
 {
 	run r = { .t = t, .ctx = ctx };
 	tl_result scratch; /* when the caller wants no results */
@@ -1599,6 +1605,22 @@ static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 		msgpack_zone_clear(&t->zone);
 	}
 	return 0;
+}
+
+/* A big batch hashes its events on a second thread (chain.c); they are
+ * stored before this returns, or dropped with the batch. */
+static int run_cmds(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
+		    size_t n, tl_result *results, tl_err *err)
+{
+	bool chained = n >= tl_chain_min && !t->chain && tl_chain_begin(t);
+	int rc = run_batch(t, ctx, cmds, n, results, err);
+	if (!chained)
+		return rc;
+	if (!rc && (rc = tl_chain_end(t, err)))
+		for (size_t i = 0; results && i < n; i++)
+			tl_result_release(&results[i]);
+	tl_chain_discard(t);
+	return rc;
 }
 
 int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),

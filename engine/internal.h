@@ -208,6 +208,8 @@ int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
 void tl_sink_counts(const tl_sink *s, size_t *appended, size_t *inserted);
 
 /* A write transaction plus what appends need to know. */
+typedef struct tl_chain tl_chain; /* chain.c */
+
 struct tl_txn {
 	tl_db *db;
 	MDB_txn *txn;        /* the outer transaction */
@@ -226,6 +228,7 @@ struct tl_txn {
 	/* Cursors kept for the appends of one (possibly nested) txn. */
 	MDB_txn *cursors_of;
 	MDB_cursor *c_events, *c_streams, *c_tasks;
+	tl_chain *chain;     /* a batch's events waiting for their hashes */
 };
 
 /* Run fn in a transaction nested in t (tl_txn_exec's and tl_txn_import's
@@ -372,6 +375,25 @@ size_t tl_id_dups(tl_id_at *a, size_t n, size_t max,
 /* Compute the chain hash of a stored record given the previous hash. */
 void tl_event_hash(const uint8_t prev[TL_HASH_LEN], const uint8_t *raw,
 		   size_t len, uint8_t out[TL_HASH_LEN]);
+
+/* chain.c: a batch's hash chain on a second thread.  Batches of at least
+ * tl_chain_min commands use it (tests set 1).  tl_chain_begin: false when
+ * no thread could be had (the batch then hashes inline).  While t->chain
+ * is set, tl_log_append queues each event (tl_chain_push: *copy is the
+ * queued record, its hash bytes zero until synced) instead of storing it;
+ * tl_chain_sync waits for the hashes and stores the queued events in
+ * t->cur (whatever reads the log in the transaction calls it first);
+ * tl_chain_end syncs and stops; tl_chain_discard stops and drops the
+ * queue (a failed batch). */
+extern size_t tl_chain_min;
+extern size_t tl_chain_chunk; /* bytes of queue per allocation (1 MiB) */
+extern unsigned long tl_chain_started; /* batches that used the thread */
+bool tl_chain_begin(tl_txn *t);
+int tl_chain_push(tl_txn *t, uint64_t seq, const uint8_t *raw, size_t len,
+		  const uint8_t **copy, tl_err *err);
+int tl_chain_sync(tl_txn *t, tl_err *err);
+int tl_chain_end(tl_txn *t, tl_err *err);
+void tl_chain_discard(tl_txn *t);
 
 /* Highest seq and its hash, from the last record of the events db. */
 int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,

@@ -730,6 +730,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 
 static void txn_free(tl_txn *t)
 {
+	tl_chain_discard(t); /* run_cmds ends it: none left here */
 	t->db->txn_open = false;
 	t->db->txn = NULL;
 	msgpack_sbuffer_destroy(&t->ev);
@@ -1202,22 +1203,28 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	uint8_t zero[TL_HASH_LEN] = { 0 };
 	p = tl_w_bin(p, zero, TL_HASH_LEN);
 	tl_w_end(b, p);
-	uint8_t *raw = (uint8_t *)b->data;
-	uint8_t *hash = raw + b->size - TL_HASH_LEN;
-	tl_event_hash(t->prev_hash, raw, b->size, hash);
-
-	uint8_t kb[8];
-	tl_put_be64(kb, t->next_seq);
-	MDB_val k = { 8, kb }, v = { b->size, raw };
-	int rc = tl_txn_cursor(t, t->db->events, &t->c_events);
-	if (!rc)
-		rc = tl_txn_cursor(t, t->db->streams, &t->c_streams);
-	if (rc)
+	const uint8_t *raw = (const uint8_t *)b->data;
+	int rc;
+	if (t->chain) {
+		/* Hashed on the chain's thread, stored by tl_chain_sync. */
+		if ((rc = tl_chain_push(t, t->next_seq, raw, b->size, &raw,
+					err)))
+			return rc;
+	} else {
+		uint8_t *hash = (uint8_t *)b->data + b->size - TL_HASH_LEN;
+		tl_event_hash(t->prev_hash, raw, b->size, hash);
+		uint8_t kb[8];
+		tl_put_be64(kb, t->next_seq);
+		MDB_val k = { 8, kb }, v = { b->size, (void *)raw };
+		if ((rc = tl_txn_cursor(t, t->db->events, &t->c_events)))
+			return tl_mdb_err(err, rc, "cursor");
+		if ((rc = mdb_cursor_put(t->c_events, &k, &v, MDB_APPEND)))
+			return tl_mdb_err(err, rc, "append event");
+		memcpy(t->prev_hash, hash, TL_HASH_LEN);
+	}
+	if ((rc = tl_txn_cursor(t, t->db->streams, &t->c_streams)))
 		return tl_mdb_err(err, rc, "cursor");
-	MDB_cursor *ce = t->c_events, *cs = t->c_streams;
-	rc = mdb_cursor_put(ce, &k, &v, MDB_APPEND);
-	if (rc)
-		return tl_mdb_err(err, rc, "append event");
+	MDB_cursor *cs = t->c_streams;
 
 	uint8_t sk[TL_STREAM_KEY_MAX], sv[12];
 	MDB_val skv = { 0, sk };
@@ -1257,11 +1264,12 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 		out->schema = TL_SCHEMA_VERSION;
 		out->data = in->data;
 		out->data_len = in->data_len;
-		memcpy(out->hash, hash, TL_HASH_LEN);
+		/* out->hash stays zero: not every append has it yet (a
+		 * batch's chain is hashed on a thread), and no reader of
+		 * out needs it. */
 		out->raw = raw;
 		out->raw_len = b->size;
 	}
-	memcpy(t->prev_hash, hash, TL_HASH_LEN);
 	t->next_seq++;
 	return 0;
 }

@@ -2,9 +2,10 @@
  * e2e_crash.c - kill -9 at a random moment loses no acknowledged write.
  *
  * CRASH_ROUNDS times (default 20) a child process opens one workspace
- * through the library and appends batches of 1..50 task.created commands
- * in a loop; after each tl_exec returns it writes the acknowledged seqs to
- * a pipe (one write(2) of at most 400 bytes: atomic).  The parent kills it
+ * through the library and appends batches of 1..100 task.created commands
+ * in a loop (from 64 on, a batch hashes its chain on a second thread:
+ * engine/chain.c); after each tl_exec returns it writes the acknowledged
+ * seqs to a pipe (one write(2) of at most 800 bytes: atomic).  The parent kills it
  * with SIGKILL after 5..60 ms, reopens the workspace, and checks that every
  * acknowledged seq is in the log as a task.created event, that the log's
  * seqs are contiguous from 1, and that tl_verify finds no problem.  The
@@ -27,7 +28,7 @@
 #include "tasklog.h"
 #include "testutil.h"
 
-#define BATCH_MAX 50
+#define BATCH_MAX 100
 
 static int64_t mono_ms(void)
 {

@@ -2,7 +2,9 @@
  * fault.c - injected faults: an allocation of the library, or a write or
  * sync of LMDB's files, fails once, at every position in turn, during a
  * batch of every kind of command, a group commit, an idempotent replay, a
- * rebuild (also threaded), an open, and the creation of a workspace.
+ * rebuild (also threaded), an open, and the creation of a workspace;
+ * the batch and the group commit also with their hash chains on a second
+ * thread (engine/chain.c).
  *
  * Each failure must come back as a storage error (nothing appended, the
  * log head unchanged, the views as they were), or be absorbed; never a
@@ -549,6 +551,26 @@ Test(fault, every_allocation_failing_in_a_batch_appends_nothing)
 	faults_in(FAULT_ALLOC, step_batch, "batch", 0, 50);
 }
 
+/* The same with every batch's hash chain on a second thread (chain.c):
+ * its queue, and the thread itself, may fail to be had. */
+Test(fault, every_allocation_failing_in_a_chained_batch_appends_nothing)
+{
+	tl_chain_min = 1;
+	tl_chain_chunk = 1; /* an allocation per event */
+	unsigned long started = tl_chain_started;
+	faults_in(FAULT_ALLOC, step_batch, "chained batch", 0, 50);
+	cr_assert_gt(tl_chain_started - started, 50);
+}
+
+Test(fault, every_allocation_failing_in_a_chained_group_commit_appends_nothing)
+{
+	tl_chain_min = 1;
+	tl_chain_chunk = 1;
+	unsigned long started = tl_chain_started;
+	faults_in(FAULT_ALLOC, step_group, "chained group commit", 0, 5);
+	cr_assert_gt(tl_chain_started - started, 5);
+}
+
 Test(fault, every_allocation_failing_in_an_idempotent_replay_is_reported)
 {
 	faults_in(FAULT_ALLOC, step_replay, "replay", 0, 2);
@@ -907,6 +929,14 @@ Test(fault, every_write_and_sync_failing_in_an_import_appends_nothing)
 Test(fault, every_write_and_sync_failing_in_a_batch_appends_nothing)
 {
 	faults_in(FAULT_IO, step_batch, "batch", 0, 2);
+}
+
+Test(fault, every_write_and_sync_failing_in_a_chained_batch_appends_nothing)
+{
+	tl_chain_min = 1;
+	unsigned long started = tl_chain_started;
+	faults_in(FAULT_IO, step_batch, "chained batch", 0, 2);
+	cr_assert_gt(tl_chain_started - started, 2);
 }
 
 Test(fault, every_write_and_sync_failing_in_a_group_commit_appends_nothing)
