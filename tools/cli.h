@@ -185,6 +185,10 @@ extern FILE *real_stdout;
 extern volatile sig_atomic_t done_durably;
 /* False when the caller closed descriptor 1 (it is /dev/null now). */
 extern bool stdout_open;
+/* Set by a command that wrote descriptor 1 itself (export) and said
+ * that a write failed: main then writes nothing more there (an error
+ * document would fail alike, and be said twice). */
+extern bool stdout_failed;
 
 /* ---- the workspace (tasklog.c) ---------------------------------------------- */
 

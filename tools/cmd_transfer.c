@@ -295,10 +295,12 @@ int run_export(struct cli *c)
 	if (follow && !follow_ended(&x, &rc) && !rc && !x.werr)
 		rc = export_follow(c, &x);
 	free(x.buf);
-	if (x.werr)
+	if (x.werr) {
+		stdout_failed = true;
 		return tl_err_set(&c->err, TL_ESTORAGE, "",
 				  "writing the standard output: %s",
 				  strerror(x.werr));
+	}
 	if (rc == 1) /* the callback stopped: a record not converted */
 		return x.nomem ? cli_oom(c) : collect_failed(c);
 	return rc;

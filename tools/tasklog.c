@@ -162,6 +162,7 @@ FILE *real_stdout;
 volatile sig_atomic_t done_durably; /* read by on_fatal too */
 /* False when the caller closed descriptor 1 (it is /dev/null now). */
 bool stdout_open = true;
+bool stdout_failed;
 
 /* All of s to descriptor fd, with write(2) alone (signal handlers use
  * it too); a write that fails ends it. */
@@ -1093,6 +1094,8 @@ out:
 		fputs("tasklog: the standard output is closed\n", stderr);
 		status = status ? status : -TL_ESTORAGE;
 		out.len = 0;
+	} else if (stdout_failed) { /* said; the error is the command's */
+		out.len = 0;
 	}
 	/* A write that fell short, a flush that failed, or an error left on
 	 * the stream by an earlier write: one failure. */
@@ -1104,6 +1107,8 @@ out:
 	if (ferror(stdout) && !werr)
 		werr = EIO;
 	free(out.p);
+	if (stdout_failed)
+		werr = 0;
 	if (werr && done_durably) {
 		say_done_anyway(strerror(werr));
 	} else if (werr) { /* also after verify's problems, or an error */
