@@ -10,9 +10,14 @@
  * order while the batch goes on, and tl_chain_sync waits for it and
  * stores the events, in seq order with MDB_APPEND, in the transaction the
  * appends go to.  run_cmds (exec.c) ends the chain before it returns, and
- * whatever reads the log in the write transaction (an idempotency replay,
- * a notification's event) syncs first, so the log a transaction commits,
- * or reads, is the one inline hashing would have made.
+ * whatever reads the log in the write transaction syncs first (a replay
+ * of a request made in this batch, tl_chain_sync_to; notifications read),
+ * so the log a transaction commits, or reads, is the one inline hashing
+ * would have made.  A sync frees the chunks it stored, and a queue of
+ * tl_chain_queue_max bytes is synced, so a batch holds at most that much
+ * besides its events in LMDB's pages.  The views get the event as it was
+ * queued (tl_log_append's buffer, hash bytes zero), never the queued copy,
+ * which the hasher writes into.
  *
  * Handing over: the batch's thread writes a record into the last chunk,
  * then publishes the count of records with a release store; the hasher
@@ -33,7 +38,9 @@
 
 size_t tl_chain_min = 64;
 size_t tl_chain_chunk = (size_t)1 << 20;
-unsigned long tl_chain_started;
+size_t tl_chain_queue_max = (size_t)64 << 20;
+atomic_ulong tl_chain_started;
+atomic_ulong tl_chain_syncs;
 
 #define TL_CHAIN_WAKE 64
 
@@ -66,7 +73,10 @@ struct tl_chain {
 	atomic_size_t hashed;    /* records hashed */
 	size_t pushed;           /* = published, the batch's own copy */
 	size_t stored;           /* records put into the log */
-	chunk *head, *tail;
+	uint64_t first_seq;      /* of the first record queued */
+	size_t queued;           /* bytes queued since the last sync */
+	chunk *head, *tail;      /* head: the hasher's start, then the
+				    chunk of the first record not stored */
 	pos put;                 /* the next record to store */
 	uint8_t prev[TL_HASH_LEN]; /* the hasher's: hash of the last hashed */
 	uint8_t last[TL_HASH_LEN]; /* hash of the last stored record */
@@ -110,6 +120,8 @@ static void step(pos *p, const rec *r)
 static void *hasher(void *arg)
 {
 	tl_chain *c = arg;
+	/* Read before the first record is hashed, so before tl_chain_sync
+	 * can move head on. */
 	pos p = { c->head, 0, 0 };
 	size_t h = 0;
 
@@ -191,18 +203,26 @@ bool tl_chain_begin(tl_txn *t)
 		return false;
 	}
 	t->chain = c;
-	tl_chain_started++;
+	atomic_fetch_add_explicit(&tl_chain_started, 1, memory_order_relaxed);
 	return true;
 }
 
 int tl_chain_push(tl_txn *t, uint64_t seq, const uint8_t *raw, size_t len,
-		  const uint8_t **copy, tl_err *err)
+		  tl_err *err)
 {
 	tl_chain *c = t->chain;
 	size_t need = rec_size(len);
 	if (len < TL_HASH_LEN || len > UINT32_MAX)
 		return tl_err_set(err, TL_EINVALID, "event",
 				  "event of %zu bytes", len);
+	/* A queue past its bound is stored first (and its chunks freed):
+	 * a batch's memory stays that of its events in LMDB's pages. */
+	int rc;
+	if (c->queued >= tl_chain_queue_max && (rc = tl_chain_sync(t, err)))
+		return rc;
+	if (!c->pushed)
+		c->first_seq = seq;
+	c->queued += need;
 	if (c->tail->cap - c->tail->used < need) {
 		chunk *k = chunk_new(need);
 		if (!k)
@@ -227,7 +247,6 @@ int tl_chain_push(tl_txn *t, uint64_t seq, const uint8_t *raw, size_t len,
 			pthread_cond_signal(&c->work);
 		pthread_mutex_unlock(&c->mu);
 	}
-	*copy = (const uint8_t *)(r + 1);
 	return 0;
 }
 
@@ -261,7 +280,24 @@ int tl_chain_sync(tl_txn *t, tl_err *err)
 		c->stored++;
 	}
 	memcpy(t->prev_hash, c->last, TL_HASH_LEN);
+	atomic_fetch_add_explicit(&tl_chain_syncs, 1, memory_order_relaxed);
+	/* Every record is hashed: the hasher is in the last chunk (a chunk
+	 * is made for a record), where the puts are too.  The others go. */
+	while (c->head != c->tail) {
+		chunk *k = c->head;
+		c->head = k->next;
+		free(k);
+	}
+	c->queued = 0;
 	return 0;
+}
+
+int tl_chain_sync_to(tl_txn *t, uint64_t seq, tl_err *err)
+{
+	tl_chain *c = t->chain;
+	if (!c || c->stored == c->pushed || seq < c->first_seq + c->stored)
+		return 0;
+	return tl_chain_sync(t, err);
 }
 
 void tl_chain_discard(tl_txn *t)

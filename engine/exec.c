@@ -534,8 +534,9 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		p += 1 + TL_IDEM_FP_LEN;
 		sk_len -= 1 + TL_IDEM_FP_LEN;
 	}
-	/* The first result is read from the log: the batch's events too. */
-	if ((rc = tl_chain_sync(t, err)))
+	/* The first result is read from the log, up to seq: it may be an
+	 * event of this batch, still queued for its hash. */
+	if ((rc = tl_chain_sync_to(t, seq, err)))
 		return rc;
 	tl_packer tp;
 	msgpack_sbuffer_clear(&t->doc);

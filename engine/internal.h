@@ -9,6 +9,7 @@
 #include <msgpack.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,19 +380,24 @@ void tl_event_hash(const uint8_t prev[TL_HASH_LEN], const uint8_t *raw,
 /* chain.c: a batch's hash chain on a second thread.  Batches of at least
  * tl_chain_min commands use it (tests set 1).  tl_chain_begin: false when
  * no thread could be had (the batch then hashes inline).  While t->chain
- * is set, tl_log_append queues each event (tl_chain_push: *copy is the
- * queued record, its hash bytes zero until synced) instead of storing it;
+ * is set, tl_log_append queues a copy of each event (tl_chain_push: its
+ * hash bytes zero, written by the thread) instead of storing it;
  * tl_chain_sync waits for the hashes and stores the queued events in
  * t->cur (whatever reads the log in the transaction calls it first);
  * tl_chain_end syncs and stops; tl_chain_discard stops and drops the
  * queue (a failed batch). */
 extern size_t tl_chain_min;
 extern size_t tl_chain_chunk; /* bytes of queue per allocation (1 MiB) */
-extern unsigned long tl_chain_started; /* batches that used the thread */
+extern size_t tl_chain_queue_max; /* bytes queued before a sync (64 MiB) */
+extern atomic_ulong tl_chain_started; /* batches that used the thread */
+extern atomic_ulong tl_chain_syncs;   /* waits for it that stored events */
 bool tl_chain_begin(tl_txn *t);
 int tl_chain_push(tl_txn *t, uint64_t seq, const uint8_t *raw, size_t len,
-		  const uint8_t **copy, tl_err *err);
+		  tl_err *err);
 int tl_chain_sync(tl_txn *t, tl_err *err);
+/* tl_chain_sync when an event at or before seq is still queued (a read
+ * of the log up to seq). */
+int tl_chain_sync_to(tl_txn *t, uint64_t seq, tl_err *err);
 int tl_chain_end(tl_txn *t, tl_err *err);
 void tl_chain_discard(tl_txn *t);
 

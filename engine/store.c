@@ -1203,15 +1203,16 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 	uint8_t zero[TL_HASH_LEN] = { 0 };
 	p = tl_w_bin(p, zero, TL_HASH_LEN);
 	tl_w_end(b, p);
+	/* out->raw is this buffer, never the queued copy, which the
+	 * chain's thread writes its hash into meanwhile. */
 	const uint8_t *raw = (const uint8_t *)b->data;
+	uint8_t *hash = (uint8_t *)b->data + b->size - TL_HASH_LEN;
 	int rc;
 	if (t->chain) {
 		/* Hashed on the chain's thread, stored by tl_chain_sync. */
-		if ((rc = tl_chain_push(t, t->next_seq, raw, b->size, &raw,
-					err)))
+		if ((rc = tl_chain_push(t, t->next_seq, raw, b->size, err)))
 			return rc;
 	} else {
-		uint8_t *hash = (uint8_t *)b->data + b->size - TL_HASH_LEN;
 		tl_event_hash(t->prev_hash, raw, b->size, hash);
 		uint8_t kb[8];
 		tl_put_be64(kb, t->next_seq);
@@ -1264,9 +1265,9 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
 		out->schema = TL_SCHEMA_VERSION;
 		out->data = in->data;
 		out->data_len = in->data_len;
-		/* out->hash stays zero: not every append has it yet (a
-		 * batch's chain is hashed on a thread), and no reader of
-		 * out needs it. */
+		/* Zero in a batch whose chain is hashed on a thread, in
+		 * out->raw too (tasklog_view.h). */
+		memcpy(out->hash, hash, TL_HASH_LEN);
 		out->raw = raw;
 		out->raw_len = b->size;
 	}

@@ -417,7 +417,8 @@ typedef struct tl_event {
 	const uint8_t *data;  /* msgpack map */
 	size_t data_len;
 	uint8_t hash[32];
-	const uint8_t *raw;   /* the stored msgpack map, hash included */
+	const uint8_t *raw;   /* the stored msgpack map, hash included
+				 (in a view's apply(): tasklog_view.h) */
 	size_t raw_len;
 } tl_event;
 

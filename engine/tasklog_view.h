@@ -147,10 +147,11 @@ struct tl_view {
 	size_t dbs_len;
 	/* Fold one event into the view.  before is the task before the event
 	 * (NULL for task.created and non-task events), after the task after
-	 * it (NULL for non-task events).  Return 0 or a TL_E* code.  An
-	 * append's ev has no hash yet (ev->hash and the hash bytes of
-	 * ev->raw are zero: a batch's chain may be hashed on a second
-	 * thread, engine/chain.c); a rebuild's has the stored one. */
+	 * it (NULL for non-task events).  Return 0 or a TL_E* code.  In a
+	 * batch whose chain is hashed on a second thread (64 commands or
+	 * more, engine/chain.c), an appended ev has no hash yet: ev->hash
+	 * and the hash bytes of ev->raw are zero.  Otherwise both hold the
+	 * event's hash. */
 	int (*apply)(const tl_view_ctx *vc, const tl_event *ev,
 		     const tl_task *before, const tl_task *after, tl_err *err);
 	/* Optional, for fast rebuilds: when the view's content is a function

@@ -9,7 +9,8 @@
  * tl_chain_min (internal.h) is the batch size from which the thread is
  * used: SIZE_MAX makes every batch hash inline, for the comparison;
  * tl_chain_started counts the batches that used the thread, so that each
- * test checks which path it took.
+ * test checks which path it took.  A test view checks what apply() sees
+ * of an appended event's hash.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -222,6 +223,14 @@ Test(chain, a_big_batch_stores_the_log_inline_hashing_stores)
 	/* the queue in many pieces: a chunk per event */
 	tl_chain_chunk = 1;
 	run_batch_into(BATCH, thr, &used);
+	cr_assert_eq(used, 1, "the batch did not use the thread");
+	same_log(inl, thr);
+	/* and stored, its chunks freed, whenever 4 KiB are queued */
+	tl_chain_queue_max = 4096;
+	unsigned long syncs = tl_chain_syncs;
+	run_batch_into(BATCH, thr, &used);
+	cr_assert_gt(tl_chain_syncs - syncs, 10);
+	tl_chain_queue_max = (size_t)64 << 20;
 	tl_chain_chunk = (size_t)1 << 20;
 	cr_assert_eq(used, 1, "the batch did not use the thread");
 	same_log(inl, thr);
@@ -331,4 +340,128 @@ Test(chain, a_full_map_in_a_big_batch_grows_it_and_runs_the_batch_again,
 	cr_assert_eq(vt_events(), before + N);
 	cr_assert_eq(vt_verify(), 0);
 	free(good);
+}
+
+/* Replays of requests made before the batch read events older than its
+ * queue: the batch does not wait for its thread for them; a replay of a
+ * request of the batch itself does. */
+Test(chain, a_replay_waits_for_the_thread_only_for_the_batchs_own_events,
+     .init = vt_setup, .fini = vt_teardown)
+{
+	enum { N = 300, K = 10 };
+	tl_cmd *c = adds(N, false);
+	tl_result *res = calloc(N, sizeof *res), first[K];
+	char keys[K][16];
+	tl_ctx ctx = { .now_ms = VT_T0 + VT_HOUR };
+	tl_err err = { 0 };
+	cr_assert(res);
+	for (int i = 0; i < K; i++) {
+		snprintf(keys[i], sizeof keys[i], "key-%d", i);
+		c[i].idempotency_key = tl_s(keys[i]);
+	}
+	cr_assert_eq(tl_exec(vt_db, &ctx, c, K, first, &err), 0, "%s",
+		     err.message);
+	/* the same K requests again, at 100..109 of a big batch */
+	for (int i = 0; i < K; i++) {
+		c[100 + i] = c[i];
+		c[i].idempotency_key = (tl_slice){ 0 };
+	}
+	uint64_t before = vt_events();
+	unsigned long syncs = tl_chain_syncs;
+	cr_assert_eq(tl_exec(vt_db, &ctx, c, N, res, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_chain_syncs - syncs, 1, "waited for old events");
+	cr_assert_eq(vt_events(), before + N - K);
+	for (int i = 0; i < K; i++) {
+		cr_assert(!res[100 + i].appended);
+		cr_assert_eq(res[100 + i].seq, first[i].seq);
+		cr_assert_eq(res[100 + i].doc_len, first[i].doc_len);
+		cr_assert(!memcmp(res[100 + i].doc, first[i].doc,
+				  first[i].doc_len));
+	}
+	for (int i = 0; i < N; i++)
+		tl_result_release(&res[i]);
+	/* a key first used at 50 of the batch, again at 150: one wait */
+	c[50].idempotency_key = tl_s("again");
+	c[150] = c[50];
+	syncs = tl_chain_syncs;
+	cr_assert_eq(tl_exec(vt_db, &ctx, c + 1, N - 1, res, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_chain_syncs - syncs, 2);
+	cr_assert(res[49].appended && !res[149].appended);
+	cr_assert_eq(res[149].seq, res[49].seq);
+	for (int i = 0; i < N - 1; i++)
+		tl_result_release(&res[i]);
+	for (int i = 0; i < K; i++)
+		tl_result_release(&first[i]);
+	cr_assert_eq(vt_verify(), 0);
+	free(res);
+	free(c);
+}
+
+/* ---- what a view's apply() sees of an appended event's hash ------------ */
+
+static unsigned raw_zero, raw_set, raw_mixed;
+
+static int raw_apply(const tl_view_ctx *vc, const tl_event *ev,
+		     const tl_task *before, const tl_task *after, tl_err *err)
+{
+	(void)before, (void)after, (void)err;
+	static const uint8_t zero[TL_HASH_LEN];
+	if (vc->rebuilding)
+		return 0;
+	const uint8_t *in_raw = ev->raw + ev->raw_len - TL_HASH_LEN;
+	if (!memcmp(ev->hash, zero, TL_HASH_LEN) &&
+	    !memcmp(in_raw, zero, TL_HASH_LEN))
+		raw_zero++;
+	else if (memcmp(ev->hash, zero, TL_HASH_LEN) &&
+		 !memcmp(ev->hash, in_raw, TL_HASH_LEN))
+		raw_set++;
+	else
+		raw_mixed++;
+	return 0;
+}
+
+static const char *const raw_dbs[] = { "raw" };
+static const unsigned raw_flags[] = { 0 };
+static tl_view raw_view = { .name = "raw", .version = 1, .dbs = raw_dbs,
+			    .db_flags = raw_flags, .dbs_len = 1,
+			    .apply = raw_apply };
+
+/* The contract of tasklog_view.h: in a batch hashed on the thread, an
+ * appended event's hash and the hash bytes of its raw record are both
+ * zero (the queued copy, which the thread writes into, is not what
+ * apply() gets); in one hashed inline, both hold the hash. */
+Test(chain, a_view_sees_no_hash_in_a_chained_batch_and_the_hash_inline)
+{
+	const tl_view *views[] = { &raw_view };
+	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
+			   .views = views, .views_len = 1 };
+	tl_init_opts io = { .now_ms = VT_T0 };
+	tl_err err = { 0 };
+	snprintf(vt_dir, sizeof vt_dir, "/tmp/tasklog-unit-XXXXXX");
+	cr_assert_not_null(mkdtemp(vt_dir));
+	cr_assert_eq(tl_db_open(vt_dir, &o, &vt_db, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_db_init(vt_db, &io, &err), 0, "%s", err.message);
+	vt_member("alice", "member");
+	vt_member("bob", "member");
+	tl_cmd *c = adds(300, false);
+	tl_ctx ctx = { .now_ms = VT_T0 + VT_HOUR };
+	raw_zero = raw_set = raw_mixed = 0;
+	unsigned long started = tl_chain_started;
+	cr_assert_eq(tl_exec(vt_db, &ctx, c, 300, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_chain_started - started, 1);
+	cr_assert_eq(raw_zero, 300, "zero %u, set %u, mixed %u", raw_zero,
+		     raw_set, raw_mixed);
+	cr_assert_eq(tl_exec(vt_db, &ctx, c, 10, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_chain_started - started, 1);
+	cr_assert_eq(raw_set, 10, "zero %u, set %u, mixed %u", raw_zero,
+		     raw_set, raw_mixed);
+	cr_assert_eq(raw_mixed, 0);
+	cr_assert_eq(vt_verify(), 0);
+	free(c);
+	vt_teardown();
 }
