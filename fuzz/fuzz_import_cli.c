@@ -11,7 +11,9 @@
  *              bit 3, with bits 0 and 1: fix the chain (the harness
  *              writes into each record of 40 bytes or more the hash
  *              that chains it to the one before, so that mutated events
- *              pass the hash check and reach the checks after it)
+ *              pass the hash check and reach the checks after it);
+ *              bit 4: every batch of commands hashes its chain on a
+ *              second thread (tl_chain_min 1; else from 64 commands)
  *   then       the file, as import reads it
  *
  * Tasks go to a workspace with a first admin and a member "alice";
@@ -140,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			  .batch = data[0] & 4 ? 2 : 0 };
 	tl_ctx ctx = { .now_ms = 1772442000000 };
 	o.ctx = &ctx;
+	tl_chain_min = data[0] & 16 ? 1 : 64;
 	/* an exact-size copy, so that ASan sees a read past the input */
 	uint8_t *in = malloc(size - 1 ? size - 1 : 1);
 	if (!in)
