@@ -198,7 +198,7 @@ bool tl_chain_begin(tl_txn *t)
 	}
 	c->put = (pos){ c->head, 0, 0 };
 	/* No thread (a process at its limit): the batch hashes inline. */
-	if (pthread_create(&c->th, NULL, hasher, c)) {
+	if (tl_thread_start(&c->th, hasher, c)) {
 		chain_free(c);
 		return false;
 	}

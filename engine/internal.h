@@ -57,6 +57,9 @@ static inline bool tl_status_active(int st)
  * that hold the mutexes below across fork(); cheap after the first call.
  * False when libsodium could not initialise. */
 bool tl_proc_init(void);
+/* pthread_create of a thread that blocks every signal (proc.c): 0 or
+ * non-zero when no thread was started. */
+int tl_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 extern pthread_mutex_t tl_open_mu;  /* store.c: workspaces open */
 extern pthread_mutex_t tl_zones_mu; /* time.c: time zones read */
 extern pthread_mutex_t tl_uuid_mu;  /* text.c: the last UUIDv7 made */

@@ -1,6 +1,6 @@
 /*
  * proc.c - what the library keeps per process: libsodium, initialised
- * once, and its mutexes across fork().
+ * once, its mutexes across fork(), and the signals of its threads.
  *
  * A child of fork() has one thread, the one that forked, and a copy of
  * every mutex as it was: one that another thread of the parent held then
@@ -10,8 +10,14 @@
  * release them), and calls sodium_init(), which takes libsodium's own
  * mutex on every call, only once.  Each of these mutexes is held only
  * briefly and never while another is taken, so the order is free.
+ *
+ * The threads the library starts for a while (a batch's hash chain, a
+ * rebuild's decoding and loading) block every signal: a signal sent to
+ * the process goes to one of the program's own threads, as it would
+ * without the library's.
  */
 #include <pthread.h>
+#include <signal.h>
 
 #include <sodium.h>
 
@@ -50,6 +56,18 @@ bool tl_proc_init(void)
 {
 	pthread_once(&proc_once, proc_init);
 	return sodium_ok;
+}
+
+int tl_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, was;
+	sigfillset(&all);
+	/* The thread inherits the mask: every signal blocked in it. */
+	if (pthread_sigmask(SIG_SETMASK, &all, &was))
+		return -1;
+	int rc = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	return rc;
 }
 
 /* Once when the library is loaded, before the program's threads can fork

@@ -406,7 +406,7 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 	}
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cv, NULL);
-	if (pthread_create(&th, NULL, ahead_run, &a)) {
+	if (tl_thread_start(&th, ahead_run, &a)) {
 		rc = AHEAD_INLINE; /* no thread: decode here */
 		goto out;
 	}
@@ -819,7 +819,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	pthread_mutex_init(&f.mu, NULL);
 	pthread_cond_init(&f.cv, NULL);
 	if (r->tasks.len >= tl_rebuild_finish_min)
-		threaded = pthread_create(&th, NULL, fin_run, &f) == 0;
+		threaded = tl_thread_start(&th, fin_run, &f) == 0;
 
 	for (size_t i = 0; !rc && i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];

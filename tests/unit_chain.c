@@ -13,9 +13,12 @@
  * of an appended event's hash.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "viewtest.h"
@@ -462,6 +465,77 @@ Test(chain, a_view_sees_no_hash_in_a_chained_batch_and_the_hash_inline)
 		     raw_set, raw_mixed);
 	cr_assert_eq(raw_mixed, 0);
 	cr_assert_eq(vt_verify(), 0);
+	free(c);
+	vt_teardown();
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static pthread_t main_thread;
+static volatile sig_atomic_t on_main, elsewhere;
+static unsigned sig_applies;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	if (pthread_equal(pthread_self(), main_thread))
+		on_main++;
+	else
+		elsewhere++;
+}
+
+/* At the 100th event of the batch (the hash thread running), a signal
+ * sent to the process while this thread blocks it: it must wait for this
+ * thread, not go to the library's. */
+static int sig_apply(const tl_view_ctx *vc, const tl_event *ev,
+		     const tl_task *before, const tl_task *after, tl_err *err)
+{
+	(void)vc, (void)ev, (void)before, (void)after, (void)err;
+	if (++sig_applies != 100)
+		return 0;
+	sigset_t usr1, was;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, &was);
+	kill(getpid(), SIGUSR1);
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	return 0;
+}
+
+static const char *const sig_dbs[] = { "sig" };
+static tl_view sig_view = { .name = "sig", .version = 1, .dbs = sig_dbs,
+			    .db_flags = raw_flags, .dbs_len = 1,
+			    .apply = sig_apply };
+
+Test(chain, a_signal_to_the_process_does_not_go_to_the_hash_thread)
+{
+	const tl_view *views[] = { &sig_view };
+	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
+			   .views = views, .views_len = 1 };
+	tl_init_opts io = { .now_ms = VT_T0 };
+	tl_err err = { 0 };
+	snprintf(vt_dir, sizeof vt_dir, "/tmp/tasklog-unit-XXXXXX");
+	cr_assert_not_null(mkdtemp(vt_dir));
+	cr_assert_eq(tl_db_open(vt_dir, &o, &vt_db, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_db_init(vt_db, &io, &err), 0, "%s", err.message);
+	vt_member("alice", "member");
+	vt_member("bob", "member");
+	main_thread = pthread_self();
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	tl_cmd *c = adds(300, false);
+	tl_ctx ctx = { .now_ms = VT_T0 + VT_HOUR };
+	sig_applies = 0;
+	unsigned long started = tl_chain_started;
+	cr_assert_eq(tl_exec(vt_db, &ctx, c, 300, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_chain_started - started, 1);
+	cr_assert_eq(elsewhere, 0, "the hash thread took the signal");
+	cr_assert_eq(on_main, 1);
 	free(c);
 	vt_teardown();
 }
