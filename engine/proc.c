@@ -12,9 +12,10 @@
  * briefly and never while another is taken, so the order is free.
  *
  * The threads the library starts for a while (a batch's hash chain, a
- * rebuild's decoding and loading) block every signal: a signal sent to
- * the process goes to one of the program's own threads, as it would
- * without the library's.
+ * rebuild's decoding and loading) block every signal sent to the process
+ * (SIGINT, SIGTERM, SIGPIPE, SIGUSR1...): it goes to one of the program's
+ * own threads, as it would without the library's.  The signals of their
+ * own faults (SIGBUS, SIGSEGV...) stay open to the program's handlers.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -62,7 +63,14 @@ int tl_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, was;
 	sigfillset(&all);
-	/* The thread inherits the mask: every signal blocked in it. */
+	/* The thread inherits the mask: every signal blocked in it but the
+	 * ones its own faults raise (a page of the map gone under a read:
+	 * SIGBUS), which must reach the program's handler; blocked, Linux
+	 * would kill the process with them instead. */
+	static const int faults[] = { SIGBUS, SIGSEGV, SIGFPE, SIGILL,
+				      SIGTRAP, SIGSYS };
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+		sigdelset(&all, faults[i]);
 	if (pthread_sigmask(SIG_SETMASK, &all, &was))
 		return -1;
 	int rc = pthread_create(th, NULL, fn, arg);

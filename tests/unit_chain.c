@@ -539,3 +539,34 @@ Test(chain, a_signal_to_the_process_does_not_go_to_the_hash_thread)
 	free(c);
 	vt_teardown();
 }
+
+/* What a thread of the library blocks: what is sent to the process, not
+ * what its own faults raise (a SIGBUS of a map cut short must reach the
+ * program's handler, as tasklog's; blocked, it would kill the process). */
+static void *mask_of(void *arg)
+{
+	pthread_sigmask(SIG_BLOCK, NULL, arg);
+	return NULL;
+}
+
+Test(chain, a_library_thread_blocks_signals_to_the_process_not_its_faults)
+{
+	sigset_t mask;
+	pthread_t th;
+	sigemptyset(&mask);
+	cr_assert_eq(tl_thread_start(&th, mask_of, &mask), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	static const int sent[] = { SIGINT, SIGTERM, SIGPIPE, SIGUSR1,
+				    SIGHUP, SIGCHLD };
+	static const int faults[] = { SIGBUS, SIGSEGV, SIGFPE, SIGILL };
+	for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++)
+		cr_assert(sigismember(&mask, sent[i]), "signal %d open",
+			  sent[i]);
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+		cr_assert(!sigismember(&mask, faults[i]), "signal %d blocked",
+			  faults[i]);
+	/* and the caller's own mask is as it was */
+	sigset_t now;
+	pthread_sigmask(SIG_BLOCK, NULL, &now);
+	cr_assert(!sigismember(&now, SIGUSR1));
+}
