@@ -1903,7 +1903,9 @@ static void report(FILE *f)
 	}
 	fprintf(f, "\nLoad average (1 min) at the start, after the "
 		   "preloads and at the end of this run: %.2f, %.2f, %.2f "
-		   "(on %ld CPUs; above the benchmark's own ~1, other "
+		   "(on %ld CPUs; the benchmark's own is about 1, more "
+		   "while its batches hash their chains on a second thread "
+		   "or a rebuild runs its own; well above that, other "
 		   "processes ran).\n\n",
 		load_start, load_mid, load_end, sysconf(_SC_NPROCESSORS_ONLN));
 	if (!cfg.quick)

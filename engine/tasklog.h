@@ -333,7 +333,10 @@ TL_API void tl_result_release(tl_result *r);
  * nothing.  results (n of them, or NULL when not wanted) receive each
  * command's outcome; release each with tl_result_release.  On error
  * err->index names the failing command, nothing is appended and nothing
- * is left in results to release. */
+ * is left in results to release.  (A storage error met while a batch of
+ * 64 commands or more stores the events it queued for their hashes names
+ * the command at which they were stored, or -1 at the batch's end: such
+ * an error is the storage's, not the command's.) */
 TL_API int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 	    tl_result *results, tl_err *err);
 
