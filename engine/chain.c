@@ -220,9 +220,6 @@ int tl_chain_push(tl_txn *t, uint64_t seq, const uint8_t *raw, size_t len,
 	int rc;
 	if (c->queued >= tl_chain_queue_max && (rc = tl_chain_sync(t, err)))
 		return rc;
-	if (!c->pushed)
-		c->first_seq = seq;
-	c->queued += need;
 	if (c->tail->cap - c->tail->used < need) {
 		chunk *k = chunk_new(need);
 		if (!k)
@@ -230,6 +227,9 @@ int tl_chain_push(tl_txn *t, uint64_t seq, const uint8_t *raw, size_t len,
 		c->tail->next = k; /* published with the record below */
 		c->tail = k;
 	}
+	if (!c->pushed)
+		c->first_seq = seq;
+	c->queued += need;
 	chunk *k = c->tail;
 	rec *r = (rec *)(void *)(k->data + k->used);
 	r->seq = seq;

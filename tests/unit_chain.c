@@ -228,7 +228,9 @@ Test(chain, a_big_batch_stores_the_log_inline_hashing_stores)
 	run_batch_into(BATCH, thr, &used);
 	cr_assert_eq(used, 1, "the batch did not use the thread");
 	same_log(inl, thr);
-	/* and stored, its chunks freed, whenever 4 KiB are queued */
+	/* and stored, the chunks behind the last freed, whenever 4 KiB are
+	 * queued (chunks of a few events each) */
+	tl_chain_chunk = 2048;
 	tl_chain_queue_max = 4096;
 	unsigned long syncs = tl_chain_syncs;
 	run_batch_into(BATCH, thr, &used);
