@@ -60,10 +60,13 @@ typedef struct tl_task {
 #define TL_VIEW_DBS_MAX 8
 
 /* True when rc is an LMDB or system error rather than 0 or a TL_E* code:
- * LMDB's own codes are large negative numbers, errno values positive. */
+ * LMDB's own codes are large negative numbers (MDB_KEYEXIST, -30799, up
+ * to MDB_LAST_ERRCODE), errno values positive.  (Before 0.3.20 only
+ * MDB_KEYEXIST itself counted, so MDB_CORRUPTED and the others passed
+ * through unmapped: "unknown" instead of a storage error.) */
 static inline bool tl_is_mdb_rc(int rc)
 {
-	return rc > 0 || rc <= MDB_KEYEXIST;
+	return rc > 0 || rc < TL_EAGAIN;
 }
 
 /* Big-endian 8-byte fields, which sort as unsigned numbers do (the

@@ -4,6 +4,7 @@
  * changes, no side effects on replay, and a reader running during a
  * rebuild that always sees a whole view.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1839,6 +1840,71 @@ Test(rebuild, appends_during_a_chunked_rebuild_reach_the_new_generation,
      .init = mkws, .fini = rmws)
 {
 	rebuild_with_appends(13, 8 * 1024);
+}
+
+/* LMDB's codes from MDB_KEYEXIST to MDB_LAST_ERRCODE and errno values
+ * are told from 0 and the TL_E* codes (before 0.3.20 only MDB_KEYEXIST
+ * was, and a damaged page's MDB_CORRUPTED reached the CLI as "unknown"). */
+Test(rebuild, lmdb_and_system_codes_are_told_from_tasklogs)
+{
+	for (int rc = MDB_KEYEXIST; rc <= MDB_LAST_ERRCODE; rc++)
+		cr_assert(tl_is_mdb_rc(rc), "%d", rc);
+	cr_assert(tl_is_mdb_rc(EIO) && tl_is_mdb_rc(ENOMEM) &&
+		  tl_is_mdb_rc(EINVAL));
+	for (int rc = TL_EAGAIN; rc <= 0; rc++)
+		cr_assert(!tl_is_mdb_rc(rc), "%d", rc);
+}
+
+/* The hook: the root page of the log's tree zeroed in the file, as a data
+ * file cut short under the rebuild and grown again by its own commits
+ * leaves it. */
+static void zero_log_root(void *arg)
+{
+	tl_db *db = arg;
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	MDB_val k = { 6, "events" }, v;
+	MDB_stat st;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	cr_assert_eq(mdb_get(txn, main_dbi, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 48); /* LMDB's MDB_db: md_root at 40 */
+	uint64_t root;
+	memcpy(&root, (const uint8_t *)v.mv_data + 40, 8);
+	mdb_txn_abort(txn);
+	cr_assert_eq(mdb_env_stat(db->env, &st), 0);
+	char path[128];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	int fd = open(path, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	static uint8_t zero[65536];
+	cr_assert_leq(st.ms_psize, sizeof zero);
+	cr_assert_eq(pwrite(fd, zero, st.ms_psize,
+			    (off_t)(root * st.ms_psize)),
+		     (ssize_t)st.ms_psize);
+	close(fd);
+}
+
+/* A damaged page met when the rebuild switches (it reads the log past
+ * what it loaded): a storage error that says so, not a raw LMDB code. */
+Test(rebuild, a_damaged_log_page_at_the_switch_is_a_storage_error,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err = { 0 };
+	init_ws(db);
+	add_tasks(db, 100, "alice");
+	tl_rebuild_hook = zero_log_root;
+	tl_rebuild_hook_arg = db;
+	int rc = tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err);
+	tl_rebuild_hook = NULL;
+	cr_assert_eq(rc, TL_ESTORAGE, "rc %d (%s): %s", rc, tl_code_name(rc),
+		     err.message);
+	cr_assert_eq(err.code, TL_ESTORAGE);
+	cr_assert(strstr(err.message, "replay") &&
+		  strstr(err.message, "MDB_"), "%s", err.message);
+	tl_db_close(db);
 }
 
 /* ---- deferred view writes ------------------------------------------------ */

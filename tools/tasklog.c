@@ -1070,7 +1070,10 @@ int main(int argc, char **argv)
 		say_done_anyway(c.err.message[0] ? c.err.message
 						 : tl_code_name(rc));
 	} else if (rc < 0) {
-		if (!c.err.code)
+		if (!c.err.code && rc < TL_EAGAIN) /* not a tasklog code */
+			tl_err_set(&c.err, TL_ESTORAGE, "storage",
+				   "failed with code %d", rc);
+		else if (!c.err.code)
 			tl_err_set(&c.err, rc, "", "%s", tl_code_name(rc));
 		status = report_error(&c, c.subject);
 	}
