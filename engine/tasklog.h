@@ -43,7 +43,9 @@ extern "C" {
 #define TL_SYSTEM_USER "parsa-assistant"
 #define TL_SYSTEM_USER_NAME "Parsa Assistant"
 
-/* Error codes.  The command line exits with -code. */
+/* Error codes.  The command line exits with -code.  TL_EAGAIN stays the
+ * lowest: tl_is_mdb_rc (tasklog_view.h) counts every code below it as
+ * LMDB's. */
 enum {
 	TL_EINVALID = -1,     /* usage or validation error: "invalid" */
 	TL_ENOTFOUND = -2,    /* the task/member acted on does not exist */
