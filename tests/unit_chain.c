@@ -307,23 +307,29 @@ Test(chain, a_failed_request_of_a_group_commit_leaves_the_others_chained,
 	free(good);
 }
 
-/* A workspace with every view whose map is 256 KiB. */
-static void small_map_setup(void)
+/* A workspace at VT_T0 with these views and a first map of map bytes (0:
+ * the default), and members alice and bob. */
+static void ws_with(const tl_view *const *views, size_t n, uint64_t map)
 {
 	tl_err err = { 0 };
-	size_t n;
 	snprintf(vt_dir, sizeof vt_dir, "/tmp/tasklog-unit-XXXXXX");
 	cr_assert_not_null(mkdtemp(vt_dir));
 	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
-			   .map_size = 256 << 10 };
-	o.views = tl_views_all(&n);
-	o.views_len = n;
+			   .map_size = map, .views = views, .views_len = n };
 	cr_assert_eq(tl_db_open(vt_dir, &o, &vt_db, &err), 0, "%s",
 		     err.message);
 	tl_init_opts io = { .now_ms = VT_T0 };
 	cr_assert_eq(tl_db_init(vt_db, &io, &err), 0, "%s", err.message);
 	vt_member("alice", "member");
 	vt_member("bob", "member");
+}
+
+/* Every view, a map of 256 KiB. */
+static void small_map_setup(void)
+{
+	size_t n;
+	const tl_view *const *v = tl_views_all(&n);
+	ws_with(v, n, 256 << 10);
 }
 
 Test(chain, a_full_map_in_a_big_batch_grows_it_and_runs_the_batch_again,
@@ -440,17 +446,8 @@ static tl_view raw_view = { .name = "raw", .version = 1, .dbs = raw_dbs,
 Test(chain, a_view_sees_no_hash_in_a_chained_batch_and_the_hash_inline)
 {
 	const tl_view *views[] = { &raw_view };
-	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
-			   .views = views, .views_len = 1 };
-	tl_init_opts io = { .now_ms = VT_T0 };
 	tl_err err = { 0 };
-	snprintf(vt_dir, sizeof vt_dir, "/tmp/tasklog-unit-XXXXXX");
-	cr_assert_not_null(mkdtemp(vt_dir));
-	cr_assert_eq(tl_db_open(vt_dir, &o, &vt_db, &err), 0, "%s",
-		     err.message);
-	cr_assert_eq(tl_db_init(vt_db, &io, &err), 0, "%s", err.message);
-	vt_member("alice", "member");
-	vt_member("bob", "member");
+	ws_with(views, 1, 0);
 	tl_cmd *c = adds(300, false);
 	tl_ctx ctx = { .now_ms = VT_T0 + VT_HOUR };
 	raw_zero = raw_set = raw_mixed = 0;
@@ -514,17 +511,8 @@ static tl_view sig_view = { .name = "sig", .version = 1, .dbs = sig_dbs,
 Test(chain, a_signal_to_the_process_does_not_go_to_the_hash_thread)
 {
 	const tl_view *views[] = { &sig_view };
-	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
-			   .views = views, .views_len = 1 };
-	tl_init_opts io = { .now_ms = VT_T0 };
 	tl_err err = { 0 };
-	snprintf(vt_dir, sizeof vt_dir, "/tmp/tasklog-unit-XXXXXX");
-	cr_assert_not_null(mkdtemp(vt_dir));
-	cr_assert_eq(tl_db_open(vt_dir, &o, &vt_db, &err), 0, "%s",
-		     err.message);
-	cr_assert_eq(tl_db_init(vt_db, &io, &err), 0, "%s", err.message);
-	vt_member("alice", "member");
-	vt_member("bob", "member");
+	ws_with(views, 1, 0);
 	main_thread = pthread_self();
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	sigemptyset(&sa.sa_mask);
