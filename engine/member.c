@@ -439,10 +439,15 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 	if (!stop && (rc = mdb_cursor_open(txn, db->members, &c))) {
 		stop = tl_mdb_err(err, rc, "cursor");
 	} else if (!stop) {
-		for (int op = MDB_FIRST; !stop &&
-		     mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT)
+		int op = MDB_FIRST;
+		while (!stop && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 			stop = fn(arg, v.mv_data, v.mv_size);
+			op = MDB_NEXT;
+		}
 		mdb_cursor_close(c);
+		/* LMDB's error is not the end of the list */
+		if (!stop && rc != MDB_NOTFOUND)
+			stop = tl_mdb_err(err, rc, "read members");
 	}
 	mdb_txn_abort(txn);
 	msgpack_sbuffer_destroy(&sb);

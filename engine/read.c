@@ -405,9 +405,15 @@ int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 		return tl_err_oom(err);
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;
-	mdb_stat(txn, db->events, &st);
+	if ((rc = mdb_stat(txn, db->events, &st))) {
+		rc = tl_mdb_err(err, rc, "events");
+		goto out_txn;
+	}
 	out->events = st.ms_entries;
-	mdb_stat(txn, db->members, &st);
+	if ((rc = mdb_stat(txn, db->members, &st))) {
+		rc = tl_mdb_err(err, rc, "members");
+		goto out_txn;
+	}
 	out->members = st.ms_entries;
 	if ((rc = tl_log_head(db, txn, &out->last_seq, hash, err)))
 		goto out_txn;
@@ -869,10 +875,16 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_put_be32(sv, ev.version);
 		tl_put_be64(sv + 4, seq);
 		MDB_val iv = { 12, sv };
-		if (mdb_cursor_get(ic, &ik, &iv, MDB_GET_BOTH))
+		int ir = mdb_cursor_get(ic, &ik, &iv, MDB_GET_BOTH);
+		if (ir == MDB_NOTFOUND)
 			problem(vf, "event %llu: stream '%.*s' version %u is not indexed",
 				(unsigned long long)seq,
 				(int)ev.stream.len, ev.stream.p, ev.version);
+		else if (ir)
+			problem(vf, "event %llu: stream '%.*s' version %u: the index cannot be read (%s)",
+				(unsigned long long)seq,
+				(int)ev.stream.len, ev.stream.p, ev.version,
+				mdb_strerror(ir));
 		msgpack_zone_clear(zone);
 	}
 	mdb_cursor_close(ic);
@@ -999,12 +1011,15 @@ static int verify_tasks(tl_db *db, MDB_txn *txn, verifier *vf,
 	/* Count task streams: each must have had its task checked above. */
 	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
 		return tl_mdb_err(err, rc, "cursor");
-	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
 	     op = MDB_NEXT_NODUP)
 		task_streams += k.mv_size == 17 &&
 				((uint8_t *)k.mv_data)[0] == 'T';
 	mdb_cursor_close(c);
-	mdb_stat(txn, db->tasks, &st);
+	if (rc != MDB_NOTFOUND)
+		return tl_mdb_err(err, rc, "read streams");
+	if ((rc = mdb_stat(txn, db->tasks, &st)))
+		return tl_mdb_err(err, rc, "tasks");
 	if (st.ms_entries != task_streams)
 		problem(vf, "tasks: %zu stored, %zu task streams in the log",
 			(size_t)st.ms_entries, task_streams);

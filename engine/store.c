@@ -825,8 +825,8 @@ int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		mdb_cursor_close(c);
 		return tl_err_oom(err);
 	}
-	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
-	     op = MDB_NEXT) {
+	int op = MDB_FIRST;
+	for (; (rc = mdb_cursor_get(c, &k, &v, op)) == 0; op = MDB_NEXT) {
 		tl_task task;
 		errno = 0;
 		if (tl_task_unpack(v.mv_data, v.mv_size, &task, &zone)) {
@@ -842,7 +842,11 @@ int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 	}
 	mdb_cursor_close(c);
 	msgpack_zone_destroy(&zone);
-	return rc;
+	/* LMDB's error is not the end of the tasks: counts short of them
+	 * would be wrong */
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return tl_is_mdb_rc(rc) ? tl_mdb_err(err, rc, "count tasks") : rc;
 }
 
 /* Store the counts as of the log up to seq `at` (an LMDB code), and drop

@@ -177,17 +177,19 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		return tl_err_set(err, TL_EINVALID, field,
 				  "is %zu bytes, at most %zu allowed", s.len,
 				  max);
-	/* A required text of spaces alone says nothing (a list would show
-	 * an empty line): refused as empty text is. */
-	if (min && !any_control && blank(s))
-		return tl_err_set(err, TL_EINVALID, field,
-				  "must not be blank (spaces only)");
-	if (printable_ascii(s))
-		return 0;
-	if (!tl_utf8_valid(s.p, s.len))
+	bool ascii = printable_ascii(s);
+	if (!ascii && !tl_utf8_valid(s.p, s.len))
 		return tl_err_set(err, TL_EINVALID, field,
 				  "is not valid UTF-8: '%s'",
 				  quote(s, q, sizeof q));
+	/* A required text of spaces alone says nothing (a list would show
+	 * an empty line): refused as empty text is.  (After the UTF-8 check:
+	 * the spaces are read as characters, and E2 80 41 is none.) */
+	if (min && !any_control && blank(s))
+		return tl_err_set(err, TL_EINVALID, field,
+				  "must not be blank (spaces only)");
+	if (ascii)
+		return 0;
 	/* Strings are kept NUL-terminated: a NUL would cut them. */
 	if (memchr(s.p, 0, s.len))
 		return tl_err_set(err, TL_EINVALID, field,

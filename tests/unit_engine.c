@@ -1942,6 +1942,24 @@ Test(validate, title_with_invalid_utf8_is_rejected)
 	REJECT(TL_EINVALID, "title", add_cmd("\x80 lone continuation"));
 }
 
+/* Bytes that begin like a space (E2 80, as U+2000..U+200A do) but are no
+ * UTF-8 are said to be that, not "blank" (before 0.3.20 the blank check
+ * ran first and read E2 80 41 as a space). */
+Test(validate, invalid_utf8_that_begins_like_a_space_is_said_to_be_invalid)
+{
+	static const char *const bad[] = { "\xe2\x80" "A", "\xe2\x80",
+					   " \xe2\x80\x20", "\xe3\x80" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		tl_cmd c = add_cmd(bad[i]);
+		tl_ctx x = at(T0 + SEC);
+		tl_err err = { 0 };
+		cr_assert_eq(tl_exec(db, &x, &c, 1, NULL, &err), TL_EINVALID);
+		cr_assert_str_eq(err.field, "title");
+		cr_assert(strstr(err.message, "UTF-8"), "%zu: %s", i,
+			  err.message);
+	}
+}
+
 Test(validate, title_with_a_control_character_is_rejected)
 {
 	REJECT(TL_EINVALID, "title", add_cmd("bell\x07"));

@@ -1,28 +1,35 @@
 /*
- * unit_pages.c - every page of a workspace zeroed in turn (as a data file
- * cut short and grown again leaves a page, or a disk that lost a write):
- * every call of the library then gives 0 or one of its own codes, with a
- * message, never LMDB's code or an errno unmapped.
+ * unit_pages.c - every page of a workspace damaged in turn, as a data file
+ * cut short and grown again (a zeroed page) or a lost write of a child
+ * page (a branch pointing past the end of the file) leaves it: every call
+ * of the library then gives an error with one of its own codes and a
+ * message, or the answer the undamaged workspace gives; never LMDB's
+ * code or an errno unmapped, never success with less.
  *
- * A workspace with every view and some of each kind of event is made
- * once; then, for each page of its data file, a child process gets a copy
- * of the file with that page zeroed, opens it and makes every kind of
- * call (reads, queries, verify, rebuild, a write).  LMDB keeps no
- * checksums: a zeroed page is usually MDB_CORRUPTED or MDB_PAGE_NOTFOUND
- * where it is read, but one that a cursor steps onto fails LMDB's
- * assertion that it is a leaf (SIGABRT after "mdb.c:N: Assertion"): a
- * child stopped so is counted and let be (tests/e2e_cli.c checks what the
+ * A workspace with every view, some of each kind of event, 300 members
+ * and no stored task counts (as releases before 0.3.16 left it: stats
+ * counts the tasks) is made once, and every read is made on an
+ * undamaged copy for its answer (the number of documents or events and
+ * a hash of their bytes).  Then, for each page, a child process gets a
+ * copy of the file with that page damaged, opens it and makes every
+ * read, verify, a write and a rebuild.  LMDB keeps no checksums: a
+ * damaged page is usually MDB_CORRUPTED or MDB_PAGE_NOTFOUND where it is
+ * read, but a zeroed one that a cursor steps onto fails LMDB's assertion
+ * that it is a leaf (SIGABRT after "mdb.c:N: Assertion"): a child
+ * stopped so is counted and let be (tests/e2e_cli.c checks what the
  * command line says then).  A child that got a code outside 0 and
- * TL_EINVALID to TL_EAGAIN, or an error without a message, exits 3 and
- * names the call; any other end (a crash in tasklog's code, a sanitizer's
- * report) fails the test too.
- * (Before 0.3.20, MDB_CORRUPTED passed through tl_log_read, the folds,
- * the timeline, the notifications and a rebuild's switch unmapped.)
+ * TL_EINVALID to TL_EAGAIN, an error without a message, or success with
+ * another answer exits 3 and names the call; any other end (a crash in
+ * tasklog's code, a sanitizer's report) fails the test too.  (Before
+ * 0.3.20, MDB_CORRUPTED passed through tl_log_read, the timeline and the
+ * notifications unmapped, and stats and member list took LMDB's error
+ * for the end of the tasks or members: success with less.)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <ftw.h>
@@ -34,6 +41,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <lmdb.h>
 
 #include "tasklog.h"
 #include "tasklog_projections.h"
@@ -115,18 +123,60 @@ static void make_workspace(const char *dir, char first_id[37])
 	tl_cmd r = { .kind = TL_NOTIFICATIONS_READ, .id = tl_s("alice"),
 		     .ids = &nid, .ids_len = 1 };
 	must(tl_exec(db, &ctx, &r, 1, NULL, &err), &err, "read");
+	/* members over many pages */
+	enum { MEMBERS = 300 };
+	tl_cmd *m = calloc(MEMBERS, sizeof *m);
+	char (*mid)[24] = calloc(MEMBERS, sizeof *mid);
+	cr_assert(m && mid);
+	for (int i = 0; i < MEMBERS; i++) {
+		snprintf(mid[i], sizeof mid[i], "member%03d", i);
+		m[i] = (tl_cmd){ .kind = TL_MEMBER_ADD, .id = tl_s(mid[i]),
+				 .name = tl_s("A member with a long name") };
+	}
+	must(tl_exec(db, &ctx, m, MEMBERS, NULL, &err), &err, "members");
+	free(m);
+	free(mid);
 	tl_db_close(db);
+
+	/* no task counts stored, as releases before 0.3.16 left them: stats
+	 * counts the tasks database */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	MDB_val k = { 9, "tl.counts" };
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	cr_assert_eq(mdb_del(txn, main_dbi, &k, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* What a read gave: the number of documents or events and a hash of
+ * their bytes. */
+typedef struct answer {
+	uint64_t n, h;
+} answer;
+
+static void digest(answer *a, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	a->n++;
+	for (size_t i = 0; i < len; i++)
+		a->h = (a->h ^ b[i]) * UINT64_C(0x100000001b3);
 }
 
 static int keep_doc(void *arg, const uint8_t *doc, size_t len)
 {
-	(void)arg, (void)doc, (void)len;
+	digest(arg, doc, len);
 	return 0;
 }
 
 static int keep_event(void *arg, const tl_event *ev)
 {
-	(void)arg, (void)ev;
+	digest(arg, ev->raw, ev->raw_len);
 	return 0;
 }
 
@@ -139,9 +189,6 @@ static void no_problem(void *arg, const char *p)
  * exits 3. */
 static void check(int rc, const tl_err *err, const char *what)
 {
-	if (rc > 0 && (!strcmp(what, "verify") ||
-		       !strcmp(what, "verify_log")))
-		return; /* problems found: their number */
 	if (rc == 0 || (rc >= TL_EAGAIN && rc < 0 && err->message[0]))
 		return;
 	fprintf(stderr, "%s: code %d (%s), message '%s'\n", what, rc,
@@ -149,92 +196,153 @@ static void check(int rc, const tl_err *err, const char *what)
 	_exit(3);
 }
 
-/* The child: every kind of call on the damaged copy in dir. */
-static void calls(const char *dir, const char *id)
+enum { READS = 12 };
+static const char *const read_name[READS] = {
+	"stats", "task list", "task list --tag", "upcoming", "timeline",
+	"notifications", "log", "log of a task", "task get", "task as of",
+	"member list", "member get",
+};
+
+/* Every kind of read on db: each one's code and answer. */
+static void reads(tl_db *db, const char *id, int rc[READS],
+		  answer a[READS], tl_err err[READS])
 {
-	tl_err err = { 0 };
-	int rc;
+	tl_ctx ctx = { .now_ms = INT64_C(1772442000000) };
+	char next[TL_CURSOR_MAX];
+	tl_slice who = tl_s("alice"), tag = tl_s("vip");
+	tl_list_query q = { .assignees = &who, .assignees_len = 1,
+			    .sort = tl_s("due"), .limit = 50 };
+	tl_list_query qt = { .tags = &tag, .tags_len = 1, .limit = 50 };
+	tl_stats st;
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	memset(a, 0, READS * sizeof *a);
+	memset(err, 0, READS * sizeof *err);
+
+	if (!(rc[0] = tl_db_stats(db, &ctx, &st, &err[0]))) {
+		uint64_t f[] = { st.events, st.members, st.tasks, st.active,
+				 st.last_seq };
+		digest(&a[0], f, sizeof f);
+	}
+	rc[1] = tl_task_list(db, &ctx, &q, keep_doc, &a[1], next, &err[1]);
+	rc[2] = tl_task_list(db, &ctx, &qt, keep_doc, &a[2], next, &err[2]);
+	rc[3] = tl_upcoming(db, &ctx, who, 30, 50, (tl_slice){ 0 }, keep_doc,
+			    &a[3], next, &err[3]);
+	rc[4] = tl_timeline(db, &ctx, tl_s("lead:1"), 50, (tl_slice){ 0 },
+			    keep_doc, keep_doc, &a[4], next, &err[4]);
+	rc[5] = tl_notifications(db, &ctx, who, false, 50, (tl_slice){ 0 },
+				 keep_doc, &a[5], next, &err[5]);
+	rc[6] = tl_log_read(db, &ctx, 1, 0, (tl_slice){ 0 }, keep_event, &a[6],
+			    &err[6]);
+	rc[7] = tl_log_read(db, &ctx, 1, 0, tl_s(id), keep_event, &a[7],
+			    &err[7]);
+	if (!(rc[8] = tl_task_get(db, &ctx, tl_s(id), &doc, &len, &err[8])))
+		digest(&a[8], doc, len);
+	free(doc);
+	doc = NULL;
+	if (!(rc[9] = tl_task_as_of(db, &ctx, tl_s(id),
+				    INT64_C(1772442000000) + 1000, &doc, &len,
+				    &err[9])))
+		digest(&a[9], doc, len);
+	free(doc);
+	doc = NULL;
+	rc[10] = tl_member_list(db, &ctx, keep_doc, &a[10], &err[10]);
+	if (!(rc[11] = tl_member_get(db, &ctx, who, &doc, &len, &err[11])))
+		digest(&a[11], doc, len);
+	free(doc);
+}
+
+/* The child: every kind of call on the damaged copy in dir.  A read that
+ * succeeds must give the undamaged workspace's answer (ref): success
+ * with less (a walk that took LMDB's error for the end) is wrong. */
+static void calls(const char *dir, const char *id, const answer ref[READS])
+{
+	tl_err err = { 0 }, errs[READS];
+	int rc, rcs[READS];
+	answer a[READS];
 	tl_db *db = open_at(dir, &err, &rc);
 	check(rc, &err, "open");
 	if (!db)
 		_exit(0);
+	reads(db, id, rcs, a, errs);
+	for (int i = 0; i < READS; i++) {
+		check(rcs[i], &errs[i], read_name[i]);
+		if (rcs[i] == 0 && (a[i].n != ref[i].n || a[i].h != ref[i].h)) {
+			fprintf(stderr, "%s: success, with another answer "
+				"(%llu items, %llu before the damage)\n",
+				read_name[i], (unsigned long long)a[i].n,
+				(unsigned long long)ref[i].n);
+			_exit(3);
+		}
+	}
+	/* verify: the problems it finds are its answer (> 0) */
 	tl_ctx ctx = { .now_ms = INT64_C(1772442000000) };
-	char next[TL_CURSOR_MAX];
-	tl_stats st;
-	uint8_t *doc;
-	size_t len;
-
-#define CALL(what, expr)                                                       \
-	do {                                                                   \
-		memset(&err, 0, sizeof err);                                   \
-		check((expr), &err, what);                                     \
-	} while (0)
-
-	CALL("stats", tl_db_stats(db, &ctx, &st, &err));
-	tl_slice who = tl_s("alice"), tag = tl_s("vip");
-	tl_list_query q = { .assignees = &who, .assignees_len = 1,
-			    .sort = tl_s("due"), .limit = 50 };
-	CALL("task list", tl_task_list(db, &ctx, &q, keep_doc, NULL, next,
-				       &err));
-	tl_list_query qt = { .tags = &tag, .tags_len = 1, .limit = 50 };
-	CALL("task list --tag", tl_task_list(db, &ctx, &qt, keep_doc, NULL,
-					     next, &err));
-	CALL("upcoming", tl_upcoming(db, &ctx, who, 30, 50, (tl_slice){ 0 },
-				     keep_doc, NULL, next, &err));
-	CALL("timeline", tl_timeline(db, &ctx, tl_s("lead:1"), 50,
-				     (tl_slice){ 0 }, keep_doc, keep_doc, NULL,
-				     next, &err));
-	CALL("notifications", tl_notifications(db, &ctx, who, false, 50,
-					       (tl_slice){ 0 }, keep_doc, NULL,
-					       next, &err));
-	CALL("log", tl_log_read(db, &ctx, 1, 0, (tl_slice){ 0 }, keep_event,
-				NULL, &err));
-	CALL("log of a task", tl_log_read(db, &ctx, 1, 0, tl_s(id),
-					  keep_event, NULL, &err));
-	doc = NULL;
-	CALL("task get", tl_task_get(db, &ctx, tl_s(id), &doc, &len, &err));
-	free(doc);
-	doc = NULL;
-	CALL("task as of", tl_task_as_of(db, &ctx, tl_s(id),
-					 INT64_C(1772442000000), &doc, &len,
-					 &err));
-	free(doc);
-	CALL("member list", tl_member_list(db, &ctx, keep_doc, NULL, &err));
-	doc = NULL;
-	CALL("member get", tl_member_get(db, &ctx, who, &doc, &len, &err));
-	free(doc);
-	CALL("verify_log", tl_verify_log(db, &ctx, no_problem, NULL, &err));
-	CALL("verify", tl_verify(db, &ctx, no_problem, NULL, &err));
+	rc = tl_verify_log(db, &ctx, no_problem, NULL, &err);
+	check(rc > 0 ? 0 : rc, &err, "verify_log");
+	memset(&err, 0, sizeof err);
+	rc = tl_verify(db, &ctx, no_problem, NULL, &err);
+	check(rc > 0 ? 0 : rc, &err, "verify");
 	tl_cmd c[2] = { { .kind = TL_TASK_ADD, .title = tl_s("new"),
 			  .link = tl_s("lead:1"), .assignee = tl_s("bob") },
 			{ .kind = TL_TASK_UPDATE, .id = tl_s(id),
 			  .title = tl_s("renamed") } };
-	CALL("exec", tl_exec(db, &ctx, c, 2, NULL, &err));
-	CALL("rebuild", tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err));
-#undef CALL
+	memset(&err, 0, sizeof err);
+	check(tl_exec(db, &ctx, c, 2, NULL, &err), &err, "exec");
+	memset(&err, 0, sizeof err);
+	check(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), &err,
+	      "rebuild");
 	tl_db_close(db);
 	_exit(0);
 }
 
-static void write_copy(const char *dir, const uint8_t *file, size_t size,
-		       size_t page, size_t psize)
+/* The copy in dir: file with one page damaged by mode (ZERO: zeroed;
+ * ORPHAN: a branch page's last child pointing past the end of the file,
+ * as a lost write of that child leaves it; false when the page is not a
+ * branch), or as it is (page SIZE_MAX). */
+enum { ZERO, ORPHAN };
+static bool write_copy(const char *dir, const uint8_t *file, size_t size,
+		       size_t page, size_t psize, int mode)
 {
+	static uint8_t buf[65536];
+	cr_assert_leq(psize, sizeof buf);
+	if (page != SIZE_MAX) {
+		memcpy(buf, file + page * psize, psize);
+		uint16_t flags, lower, off;
+		memcpy(&flags, buf + 10, 2); /* LMDB's page header */
+		memcpy(&lower, buf + 12, 2);
+		if (mode == ZERO) {
+			memset(buf, 0, psize);
+		} else if (page < 2 || !(flags & 1) || lower < 18 ||
+			   lower > psize) {
+			return false; /* a meta page, or not a branch */
+		} else {
+			memcpy(&off, buf + lower - 2, 2); /* the last node */
+			if ((size_t)off + 4 > psize)
+				return false;
+			static const uint8_t far[4] = { 0xff, 0xff, 0xff,
+							0x0f };
+			memcpy(buf + off, far, 4); /* its pgno's low bytes */
+		}
+	}
 	char path[128];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, file, size), (ssize_t)size);
-	static uint8_t zero[65536];
-	cr_assert_eq(pwrite(fd, zero, psize, (off_t)(page * psize)),
-		     (ssize_t)psize);
+	if (page != SIZE_MAX)
+		cr_assert_eq(pwrite(fd, buf, psize, (off_t)(page * psize)),
+			     (ssize_t)psize);
 	close(fd);
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	unlink(path);
+	return true;
 }
 
-Test(pages, every_page_zeroed_gives_tasklog_codes_from_every_call,
-     .timeout = 600)
+/* Each page of the workspace damaged by mode in turn, every call on it
+ * in a child. */
+static void damage_each_page(int mode)
 {
+	static const char *const how[] = { "zeroed", "orphaning a child" };
 	char ws[96], copy[96], path[128], id[37];
 	snprintf(base, sizeof base, "/tmp/tasklog-pages-XXXXXX");
 	cr_assert_not_null(mkdtemp(base));
@@ -255,11 +363,28 @@ Test(pages, every_page_zeroed_gives_tasklog_codes_from_every_call,
 	cr_assert_eq(fread(file, 1, size, f), size);
 	fclose(f);
 	size_t psize = (size_t)sysconf(_SC_PAGESIZE);
-	size_t pages = size / psize, crashed = 0, bad = 0;
+	size_t pages = size / psize, damaged = 0, crashed = 0, bad = 0;
 	cr_assert_gt(pages, 20, "a workspace of %zu pages", pages);
 
+	/* the answers of the undamaged workspace, from a copy of it */
+	write_copy(copy, file, size, SIZE_MAX, psize, mode);
+	answer ref[READS];
+	int rcs[READS];
+	tl_err errs[READS], err;
+	int rc;
+	tl_db *db = open_at(copy, &err, &rc);
+	must(rc, &err, "open the copy");
+	reads(db, id, rcs, ref, errs);
+	tl_db_close(db);
+	for (int i = 0; i < READS; i++) {
+		must(rcs[i], &errs[i], read_name[i]);
+		cr_assert_gt(ref[i].n, 0, "%s: no answer", read_name[i]);
+	}
+
 	for (size_t p = 0; p < pages; p++) {
-		write_copy(copy, file, size, p, psize);
+		if (!write_copy(copy, file, size, p, psize, mode))
+			continue;
+		damaged++;
 		int fds[2];
 		cr_assert_eq(pipe(fds), 0);
 		pid_t pid = fork();
@@ -267,7 +392,7 @@ Test(pages, every_page_zeroed_gives_tasklog_codes_from_every_call,
 		if (pid == 0) {
 			close(fds[0]);
 			dup2(fds[1], 2);
-			calls(copy, id);
+			calls(copy, id, ref);
 		}
 		close(fds[1]);
 		char said[512] = "";
@@ -277,8 +402,8 @@ Test(pages, every_page_zeroed_gives_tasklog_codes_from_every_call,
 		int st;
 		cr_assert_eq(waitpid(pid, &st, 0), pid);
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
-			cr_log_error("page %zu of %zu zeroed: %s", p, pages,
-				     said);
+			cr_log_error("page %zu of %zu %s: %s", p, pages,
+				     how[mode], said);
 			bad++;
 		} else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT &&
 			   strstr(said, "mdb.c:")) {
@@ -287,15 +412,28 @@ Test(pages, every_page_zeroed_gives_tasklog_codes_from_every_call,
 			for (char *q = said; *q; q++)
 				if (*q == '\n')
 					*q = ' ';
-			cr_log_error("page %zu of %zu zeroed: the calls ended "
-				     "with status %d: %s", p, pages, st, said);
+			cr_log_error("page %zu of %zu %s: the calls ended "
+				     "with status %d: %s", p, pages, how[mode],
+				     st, said);
 			bad++;
 		}
 	}
-	cr_log_info("%zu pages zeroed in turn: %zu stopped by LMDB's "
-		    "assertions", pages, crashed);
+	cr_log_info("%zu pages of %zu %s in turn: %zu stopped by LMDB's "
+		    "assertions", damaged, pages, how[mode], crashed);
+	cr_assert_gt(damaged, mode == ZERO ? 100 : 5);
 	cr_assert_eq(bad, 0, "%zu pages gave a code that is not tasklog's, "
-		     "or another crash", bad);
+		     "a wrong answer, or another crash", bad);
 	free(file);
 	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+Test(pages, every_page_zeroed_gives_an_error_or_the_answer, .timeout = 600)
+{
+	damage_each_page(ZERO);
+}
+
+Test(pages, every_branch_losing_a_child_gives_an_error_or_the_answer,
+     .timeout = 600)
+{
+	damage_each_page(ORPHAN);
 }
