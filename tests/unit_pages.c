@@ -196,11 +196,13 @@ static void check(int rc, const tl_err *err, const char *what)
 	_exit(3);
 }
 
-enum { READS = 12 };
+enum { READS = 16 };
 static const char *const read_name[READS] = {
 	"stats", "task list", "task list --tag", "upcoming", "timeline",
 	"notifications", "log", "log of a task", "task get", "task as of",
-	"member list", "member get",
+	"member list", "member get", "task list --record --sort created",
+	"task list --status completed --sort updated",
+	"task list --due week --entity-type lead", "task list --search",
 };
 
 /* Every kind of read on db: each one's code and answer. */
@@ -250,6 +252,20 @@ static void reads(tl_db *db, const char *id, int rc[READS],
 	if (!(rc[11] = tl_member_get(db, &ctx, who, &doc, &len, &err[11])))
 		digest(&a[11], doc, len);
 	free(doc);
+	tl_slice done = tl_s("completed"), lead = tl_s("lead"),
+		 words = tl_s("longer title");
+	tl_list_query qr = { .record = tl_s("lead:2"), .sort = tl_s("created"),
+			     .limit = 1000 };
+	tl_list_query qs = { .statuses = &done, .statuses_len = 1,
+			     .sort = tl_s("updated"), .limit = 1000 };
+	tl_list_query qd = { .due = tl_s("week"), .entity_types = &lead,
+			     .entity_types_len = 1, .limit = 1000 };
+	tl_list_query qw = { .searches = &words, .searches_len = 1,
+			     .limit = 1000 };
+	rc[12] = tl_task_list(db, &ctx, &qr, keep_doc, &a[12], next, &err[12]);
+	rc[13] = tl_task_list(db, &ctx, &qs, keep_doc, &a[13], next, &err[13]);
+	rc[14] = tl_task_list(db, &ctx, &qd, keep_doc, &a[14], next, &err[14]);
+	rc[15] = tl_task_list(db, &ctx, &qw, keep_doc, &a[15], next, &err[15]);
 }
 
 /* The child: every kind of call on the damaged copy in dir.  A read that
