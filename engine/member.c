@@ -326,16 +326,24 @@ int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
 	return 0;
 }
 
-bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id)
+int tl_member_find(tl_db *db, MDB_txn *txn, tl_slice id, tl_err *err)
 {
 	/* Its record is there: whether it decodes is not asked (a damaged
 	 * one is verify's to report; the member's tasks stay listable). */
 	if (tl_slice_eq(id, TL_SYSTEM_USER))
-		return true;
+		return 0;
 	if (!id.len || id.len > TL_MEMBER_ID_MAX)
-		return false;
+		return TL_ENOTFOUND;
 	MDB_val k = { id.len, (void *)id.p }, v;
-	return mdb_get(txn, db->members, &k, &v) == 0;
+	int rc = mdb_get(txn, db->members, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return TL_ENOTFOUND;
+	return rc ? tl_mdb_err(err, rc, "read member") : 0;
+}
+
+bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id)
+{
+	return tl_member_find(db, txn, id, NULL) == 0;
 }
 
 int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,

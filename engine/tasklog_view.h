@@ -253,8 +253,14 @@ TL_API bool tl_member_id_valid(tl_slice id);
 TL_API int tl_record_parse(tl_slice s, const char *field, int *type,
 			   tl_slice *id, tl_err *err);
 /* Whether a member exists, the system user and members without CRM
- * access included (tasks may still be assigned to one who lost it). */
+ * access included (tasks may still be assigned to one who lost it).
+ * False also when its record cannot be read: tl_member_find tells. */
 TL_API bool tl_member_exists(tl_db *db, MDB_txn *txn, tl_slice id);
+/* The same: 0 when the member exists, TL_ENOTFOUND (err untouched) when
+ * it does not, TL_ESTORAGE (err set) when the members cannot be read
+ * (since 0.3.20). */
+TL_API int tl_member_find(tl_db *db, MDB_txn *txn, tl_slice id,
+			  tl_err *err);
 
 #ifdef __cplusplus
 }

@@ -618,10 +618,11 @@ int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
 	if (!own && !rd.admin)
 		rc = tl_err_set(err, TL_EFORBIDDEN, "member",
 				"only admins read other members' notifications");
-	else if (!own && !tl_member_exists(db, rd.txn, member))
+	else if (!own &&
+		 (rc = tl_member_find(db, rd.txn, member, err)) == TL_ENOTFOUND)
 		rc = tl_err_set(err, TL_ENOTFOUND, "member", "no member '%.*s'",
 				(int)member.len, member.p);
-	else
+	else if (!rc)
 		rc = inbox(&rd, member, unread_only, limit, has_cursor, cur, fn,
 			   arg, next_cursor, err);
 	tl_reader_end(&rd);

@@ -536,10 +536,15 @@ static int resolve_assignees(const tl_list_query *q, const tl_reader *r,
 					  TL_SYSTEM_USER);
 		if (slice_is(a, "unassigned") && !me)
 			a = (tl_slice){ "", 0 };
-		else if (!me && !tl_member_exists(r->db, r->txn, a))
-			return tl_err_set(err, TL_EINVALID, "assignee",
-					  "no member '%s'",
-					  tl_quote(a, qb, sizeof qb));
+		else if (!me) {
+			int rc = tl_member_find(r->db, r->txn, a, err);
+			if (rc == TL_ENOTFOUND)
+				return tl_err_set(err, TL_EINVALID, "assignee",
+						  "no member '%s'",
+						  tl_quote(a, qb, sizeof qb));
+			if (rc)
+				return rc;
+		}
 		p->assignees[p->assignees_len++] = a;
 	}
 	return 0;
@@ -1422,12 +1427,15 @@ int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 				TL_SYSTEM_USER);
 		goto out;
 	}
-	if (!nobody && !tl_member_exists(db, r.txn, member)) {
+	if (!nobody &&
+	    (rc = tl_member_find(db, r.txn, member, err)) == TL_ENOTFOUND) {
 		rc = tl_err_set(err, TL_ENOTFOUND, "member",
 				"no member '%s'",
 				tl_quote(member, qb, sizeof qb));
 		goto out;
 	}
+	if (rc)
+		goto out;
 	p.assignees = malloc(sizeof *p.assignees);
 	if (!p.assignees) {
 		rc = tl_err_oom(err);

@@ -138,6 +138,11 @@ static void make_workspace(const char *dir, char first_id[37])
 	must(tl_exec(db, &ctx, m, MEMBERS, NULL, &err), &err, "members");
 	free(m);
 	free(mid);
+	/* a task of a member whose record is pages away from the actor's */
+	tl_cmd far = { .kind = TL_TASK_ADD, .title = tl_s("far away"),
+		       .link = tl_s("lead:1"), .due = tl_s("+1d"),
+		       .assignee = tl_s("member299") };
+	must(tl_exec(db, &ctx, &far, 1, NULL, &err), &err, "far task");
 	tl_db_close(db);
 
 	/* no task counts stored, as releases before 0.3.16 left them: stats
@@ -199,13 +204,15 @@ static void check(int rc, const tl_err *err, const char *what)
 	_exit(3);
 }
 
-enum { READS = 16 };
+enum { READS = 19 };
 static const char *const read_name[READS] = {
 	"stats", "task list", "task list --tag", "upcoming", "timeline",
 	"notifications", "log", "log of a task", "task get", "task as of",
 	"member list", "member get", "task list --record --sort created",
 	"task list --status completed --sort updated",
 	"task list --due week --entity-type lead", "task list --search",
+	"task list --assignee member299", "upcoming of member299",
+	"notifications of member299",
 };
 
 /* Every kind of read on db: each one's code and answer. */
@@ -269,6 +276,13 @@ static void reads(tl_db *db, const char *id, int rc[READS],
 	rc[13] = tl_task_list(db, &ctx, &qs, keep_doc, &a[13], next, &err[13]);
 	rc[14] = tl_task_list(db, &ctx, &qd, keep_doc, &a[14], next, &err[14]);
 	rc[15] = tl_task_list(db, &ctx, &qw, keep_doc, &a[15], next, &err[15]);
+	tl_slice far = tl_s("member299");
+	tl_list_query qf = { .assignees = &far, .assignees_len = 1 };
+	rc[16] = tl_task_list(db, &ctx, &qf, keep_doc, &a[16], next, &err[16]);
+	rc[17] = tl_upcoming(db, &ctx, far, 30, 50, (tl_slice){ 0 }, keep_doc,
+			     &a[17], next, &err[17]);
+	rc[18] = tl_notifications(db, &ctx, far, false, 50, (tl_slice){ 0 },
+				  keep_doc, &a[18], next, &err[18]);
 }
 
 /* The child: every kind of call on the damaged copy in dir.  A read that
