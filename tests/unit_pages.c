@@ -1,7 +1,8 @@
 /*
  * unit_pages.c - every page of a workspace damaged in turn, as a data file
  * cut short and grown again (a zeroed page) or a lost write of a child
- * page (a branch pointing past the end of the file) leaves it: every call
+ * page (each child of each branch in turn pointing past the end of the
+ * file) leaves it: every call
  * of the library then gives an error with one of its own codes and a
  * message, or the answer the undamaged workspace gives; never LMDB's
  * code or an errno unmapped, never success with less.
@@ -330,12 +331,12 @@ static void calls(const char *dir, const char *id, const answer ref[READS])
 }
 
 /* The copy in dir: file with one page damaged by mode (ZERO: zeroed;
- * ORPHAN: a branch page's last child pointing past the end of the file,
- * as a lost write of that child leaves it; false when the page is not a
- * branch), or as it is (page SIZE_MAX). */
+ * ORPHAN: child number `child` of a branch page pointing past the end of
+ * the file, as a lost write of that child leaves it; false when the page
+ * is not a branch or has no such child), or as it is (page SIZE_MAX). */
 enum { ZERO, ORPHAN };
 static bool write_copy(const char *dir, const uint8_t *file, size_t size,
-		       size_t page, size_t psize, int mode)
+		       size_t page, size_t psize, int mode, size_t child)
 {
 	static uint8_t buf[65536];
 	cr_assert_leq(psize, sizeof buf);
@@ -347,10 +348,10 @@ static bool write_copy(const char *dir, const uint8_t *file, size_t size,
 		if (mode == ZERO) {
 			memset(buf, 0, psize);
 		} else if (page < 2 || !(flags & 1) || lower < 18 ||
-			   lower > psize) {
-			return false; /* a meta page, or not a branch */
+			   lower > psize || 16 + 2 * child >= lower) {
+			return false; /* a meta page, not a branch, no child */
 		} else {
-			memcpy(&off, buf + lower - 2, 2); /* the last node */
+			memcpy(&off, buf + 16 + 2 * child, 2); /* its node */
 			if ((size_t)off + 4 > psize)
 				return false;
 			static const uint8_t far[4] = { 0xff, 0xff, 0xff,
@@ -401,7 +402,7 @@ static void damage_each_page(int mode)
 	cr_assert_gt(pages, 20, "a workspace of %zu pages", pages);
 
 	/* the answers of the undamaged workspace, from a copy of it */
-	write_copy(copy, file, size, SIZE_MAX, psize, mode);
+	write_copy(copy, file, size, SIZE_MAX, psize, mode, 0);
 	answer ref[READS];
 	int rcs[READS];
 	tl_err errs[READS], err;
@@ -415,9 +416,15 @@ static void damage_each_page(int mode)
 		cr_assert_gt(ref[i].n, 0, "%s: no answer", read_name[i]);
 	}
 
-	for (size_t p = 0; p < pages; p++) {
-		if (!write_copy(copy, file, size, p, psize, mode))
+	for (size_t p = 0, child = 0; p < pages;
+	     mode == ORPHAN ? child++ : p++) {
+		if (!write_copy(copy, file, size, p, psize, mode, child)) {
+			if (mode == ORPHAN) { /* the next page's children */
+				p++;
+				child = SIZE_MAX; /* 0 after the step */
+			}
 			continue;
+		}
 		damaged++;
 		int fds[2];
 		cr_assert_eq(pipe(fds), 0);
@@ -452,9 +459,10 @@ static void damage_each_page(int mode)
 			bad++;
 		}
 	}
-	cr_log_info("%zu pages of %zu %s in turn: %zu stopped by LMDB's "
-		    "assertions", damaged, pages, how[mode], crashed);
-	cr_assert_gt(damaged, mode == ZERO ? 100 : 5);
+	cr_log_info("%zu pages (or branches' children) of %zu %s in turn: "
+		    "%zu stopped by LMDB's assertions", damaged, pages,
+		    how[mode], crashed);
+	cr_assert_gt(damaged, mode == ZERO ? 100 : 50);
 	cr_assert_eq(bad, 0, "%zu pages gave a code that is not tasklog's, "
 		     "a wrong answer, or another crash", bad);
 	free(file);
