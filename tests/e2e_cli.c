@@ -1824,7 +1824,8 @@ Test(cli, a_data_file_cut_short_is_a_storage_error)
 /* LMDB keeps no page checksums and trusts the pages it reads: a damaged
  * page header makes it fail an assertion (SIGABRT) or follow a wild
  * pointer (SIGSEGV).  With the flags of one B-tree page at a time turned
- * from leaf to branch or back, `stats`, `task list` and `verify` either
+ * from leaf to branch or back, `stats`, `task list`, `member list` and
+ * `verify` either
  * work (a page not in use) or exit 5 with the storage error (for verify
  * its {ok: false, problems} answer); none dies of a signal.  A sanitizer
  * build leaves those signals to the sanitizer: skipped there. */
@@ -1852,8 +1853,9 @@ Test(cli, a_damaged_page_is_a_storage_error)
 		cr_assert_eq(fputc((int)(flags ^ 3), f), (int)(flags ^ 3));
 		fclose(f);
 		const char *cmds[][3] = { { "stats", NULL }, { "task", "list" },
+					  { "member", "list" },
 					  { "verify", NULL } };
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < 4; k++) {
 			cr_assert_eq(tu_cli_argv(&r, ws, cmds[k]), 0);
 			cr_assert(r.status == 0 || r.status == 5,
 				  "%s, page at %zu: exit %d\n%s", cmds[k][0],
@@ -1870,7 +1872,7 @@ Test(cli, a_damaged_page_is_a_storage_error)
 				const char *last = r.err + n - 1;
 				while (last > r.err && last[-1] != '\n')
 					last--;
-				if (k < 2) {
+				if (k < 3) {
 					cr_assert(n && r.err[n - 1] == '\n' &&
 						  !strncmp(last,
 							   "tasklog: storage: ",
