@@ -117,8 +117,12 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	if (stream.p) {
 		uint32_t ver, want = 1; /* a stream's versions: 1, 2, ... */
 		rc = stream_first(db, c, stream, sk, &k, &v);
+		/* No step past the last event given: a damaged page after
+		 * it is not this read's (MDB_NOTFOUND ends the loop). */
 		for (; rc == 0 && !stop && (!limit || n < limit);
-		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		     rc = !stop && (!limit || n < limit)
+				  ? mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)
+				  : MDB_NOTFOUND) {
 			uint64_t seq;
 			if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
 				rc = bad_stream_val(err);
@@ -139,7 +143,9 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 		for (; rc == 0 && !stop && (!limit || n < limit);
-		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		     rc = !stop && (!limit || n < limit)
+				  ? mdb_cursor_get(c, &k, &v, MDB_NEXT)
+				  : MDB_NOTFOUND) {
 			errno = 0;
 			if (tl_event_decode(v.mv_data, v.mv_size, &ev, &zone,
 					    &scratch)) {

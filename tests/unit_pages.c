@@ -479,3 +479,87 @@ Test(pages, every_branch_losing_a_child_gives_an_error_or_the_answer,
 {
 	damage_each_page(ORPHAN);
 }
+
+static int count_event(void *arg, const tl_event *ev)
+{
+	(void)ev;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* A read of the log with a limit stops at its last event: a damaged page
+ * past it (the log's second child pointing past the end of the file) is
+ * not its business (before 0.3.20 it stepped onto that page and failed);
+ * one more event is. */
+Test(pages, a_log_read_that_ends_before_a_damaged_page_answers)
+{
+	char ws[96], path[128], id[37];
+	snprintf(base, sizeof base, "/tmp/tasklog-pages-XXXXXX");
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(ws, sizeof ws, "%s/ws", base);
+	cr_assert_eq(mkdir(ws, 0700), 0);
+	make_workspace(ws, id);
+
+	/* the root of the log's tree: its MDB_db record in the main db */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	MDB_val k = { 6, "events" }, v;
+	uint64_t root;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
+	cr_assert_eq(mdb_env_open(env, ws, MDB_RDONLY, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	cr_assert_eq(mdb_get(txn, main_dbi, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 48);
+	memcpy(&root, (const uint8_t *)v.mv_data + 40, 8);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+
+	/* its second child: the seq its first key holds, then orphaned */
+	size_t psize = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t page[65536];
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	int fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, page, psize, (off_t)(root * psize)),
+		     (ssize_t)psize);
+	uint16_t flags, lower, off, ksize;
+	memcpy(&flags, page + 10, 2);
+	memcpy(&lower, page + 12, 2);
+	cr_assert(flags & 1, "the log's root is not a branch");
+	cr_assert_geq(lower, 16 + 2 * 2, "the root has one child");
+	memcpy(&off, page + 16 + 2, 2);
+	memcpy(&ksize, page + off + 6, 2);
+	cr_assert_eq(ksize, 8);
+	uint64_t first = 0;
+	for (int i = 0; i < 8; i++)
+		first = first << 8 | page[off + 8 + i];
+	cr_assert_gt(first, 2);
+	static const uint8_t far[4] = { 0xff, 0xff, 0xff, 0x0f };
+	memcpy(page + off, far, 4);
+	cr_assert_eq(pwrite(fd, page, psize, (off_t)(root * psize)),
+		     (ssize_t)psize);
+	close(fd);
+	snprintf(path, sizeof path, "%s/lock.mdb", ws);
+	unlink(path);
+
+	tl_err err = { 0 };
+	int rc;
+	tl_db *db = open_at(ws, &err, &rc);
+	must(rc, &err, "open");
+	tl_ctx ctx = { .actor = "admin" };
+	size_t n = 0;
+	rc = tl_log_read(db, &ctx, 1, (size_t)first - 1, (tl_slice){ 0 },
+			 count_event, &n, &err);
+	cr_assert_eq(rc, 0, "%d %s", rc, err.message);
+	cr_assert_eq(n, first - 1);
+	n = 0;
+	memset(&err, 0, sizeof err);
+	rc = tl_log_read(db, &ctx, 1, (size_t)first, (tl_slice){ 0 },
+			 count_event, &n, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	tl_db_close(db);
+	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
