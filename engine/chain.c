@@ -78,8 +78,8 @@ struct tl_chain {
 	chunk *head, *tail;      /* head: the hasher's start, then the
 				    chunk of the first record not stored */
 	pos put;                 /* the next record to store */
-	uint8_t prev[TL_HASH_LEN]; /* the hasher's: hash of the last hashed */
-	uint8_t last[TL_HASH_LEN]; /* hash of the last stored record */
+	uint8_t prev[TL_HASH_LEN]; /* the hasher's: hash of the last hashed
+				      (read by a sync once all are) */
 };
 
 static size_t rec_size(size_t len)
@@ -191,7 +191,6 @@ bool tl_chain_begin(tl_txn *t)
 	atomic_init(&c->hashed, 0);
 	c->head = c->tail = chunk_new(0);
 	memcpy(c->prev, t->prev_hash, TL_HASH_LEN);
-	memcpy(c->last, t->prev_hash, TL_HASH_LEN);
 	if (!c->head) {
 		chain_free(c);
 		return false;
@@ -274,12 +273,12 @@ int tl_chain_sync(tl_txn *t, tl_err *err)
 		MDB_val k = { 8, kb }, v = { r->len, r + 1 };
 		if ((rc = mdb_cursor_put(t->c_events, &k, &v, MDB_APPEND)))
 			return tl_mdb_err(err, rc, "append event");
-		memcpy(c->last, (uint8_t *)(r + 1) + r->len - TL_HASH_LEN,
-		       TL_HASH_LEN);
 		step(&c->put, r);
 		c->stored++;
 	}
-	memcpy(t->prev_hash, c->last, TL_HASH_LEN);
+	/* hashed == pushed was read with acquire: the hasher's last hash
+	 * is visible, and it writes no other until more is pushed */
+	memcpy(t->prev_hash, c->prev, TL_HASH_LEN);
 	atomic_fetch_add_explicit(&tl_chain_syncs, 1, memory_order_relaxed);
 	/* Every record is hashed: the hasher is in the last chunk (a chunk
 	 * is made for a record), where the puts are too.  The others go. */
