@@ -17,13 +17,27 @@
  * key was put twice the later put is written (a database without
  * MDB_DUPSORT keeps the last value, as mdb_put would).
  *
- * Memory is bounded: when a sink holds more than tl_rebuild_mem bytes it is
- * written out into the caller's transaction and emptied.  Later runs land
- * among earlier keys with plain puts, still in key order.
+ * Memory is bounded (an external merge sort): when a rebuild's sink holds
+ * more than tl_rebuild_mem bytes, each database's records are sorted and
+ * written to a temporary file as a sorted run (tl_sink_spill), and the
+ * sink is emptied.  The final write merges the runs and what is left in
+ * memory, so that the database is still filled left to right with
+ * MDB_APPEND however large the view.  The file is made in the workspace
+ * (next to the data it becomes; /tmp may be a small tmpfs), unnamed
+ * (O_TMPFILE, else unlinked at once), so that nothing outlives the
+ * process.  Its records have the arena's form; of a key put several
+ * times in a run (outside MDB_DUPSORT) only the last operation is kept,
+ * and across runs the newest one wins.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
@@ -32,6 +46,7 @@
 
 size_t tl_rebuild_mem = (size_t)1 << 30;
 size_t tl_sort_cached = 16384;
+atomic_ulong tl_sink_spills;
 
 #define RADIX_MIN 1024 /* smaller runs: merge_sort */
 #define PREFETCH 8      /* records ahead */
@@ -57,6 +72,10 @@ static inline size_t item_klen(const item *it)
 	return (size_t)(it->ref >> 48);
 }
 
+typedef struct run {
+	uint64_t off, len; /* bytes of the spill file */
+} run;
+
 typedef struct sink_db {
 	uint8_t *arena;
 	size_t len, cap, arena_res; /* res: reserved bytes (buf_grow) */
@@ -64,12 +83,17 @@ typedef struct sink_db {
 	size_t n, ncap, items_res;
 	unsigned flags;           /* the database's MDB_DUPSORT etc. */
 	bool sorted;              /* items are in key order */
+	run *runs;                /* spilled, oldest first */
+	size_t nruns, rcap;
 } sink_db;
 
 struct tl_sink {
 	const char *name; /* the view's, for errors */
+	const char *dir;  /* where runs are spilled (NULL: $TMPDIR, /tmp) */
+	int fd;           /* the spill file, or -1 */
+	uint64_t fsize;   /* its bytes */
 	size_t ndbs;
-	size_t bytes;
+	size_t bytes;     /* in memory */
 	size_t appended, inserted; /* puts with and without MDB_APPEND */
 	size_t deleted;
 	struct {
@@ -146,6 +170,7 @@ tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs)
 		return NULL;
 	}
 	s->name = name;
+	s->fd = -1;
 	s->ndbs = ndbs;
 	for (size_t i = 0; i < ndbs; i++)
 		s->db[i].flags = flags ? flags[i] : 0;
@@ -167,8 +192,24 @@ size_t tl_sink_held(const tl_sink *s)
 	return n;
 }
 
+void tl_sink_spill_dir(tl_sink *s, const char *dir)
+{
+	s->dir = dir;
+}
+
+static void spill_close(tl_sink *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->fsize = 0;
+	for (size_t i = 0; i < s->ndbs; i++)
+		s->db[i].nruns = 0;
+}
+
 void tl_sink_reset(tl_sink *s)
 {
+	spill_close(s);
 	for (size_t i = 0; i < s->ndbs; i++) {
 		sink_db *d = &s->db[i];
 		d->n = d->len = 0;
@@ -205,16 +246,18 @@ void tl_sink_rollback(tl_sink *s)
 
 bool tl_sink_empty(const tl_sink *s)
 {
-	return s->bytes == 0;
+	return s->bytes == 0 && s->fsize == 0;
 }
 
 void tl_sink_free(tl_sink *s)
 {
 	if (!s)
 		return;
+	spill_close(s);
 	for (size_t i = 0; i < s->ndbs; i++) {
 		buf_free(s->db[i].arena, &s->db[i].arena_res);
 		buf_free(s->db[i].items, &s->db[i].items_res);
+		free(s->db[i].runs);
 	}
 	free(s);
 }
@@ -462,7 +505,7 @@ static void sort_items(const uint8_t *arena, item *a, item *tmp, size_t n,
 	}
 }
 
-/* ---- writing ------------------------------------------------------------ */
+/* ---- sorting a database ------------------------------------------------- */
 
 static int key_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
 {
@@ -509,8 +552,305 @@ static int mdb_fail(tl_sink *s, int rc, tl_err *err)
 	return view_mdb_err(s->name, rc, err);
 }
 
-/* Write d's operations in key order; of several on one key the last
- * wins.  A put past the database's last key is an MDB_APPEND. */
+/* Of several operations on one key (outside MDB_DUPSORT) the last wins:
+ * is item i followed by another on its key? */
+static bool superseded(const sink_db *d, size_t i)
+{
+	if ((d->flags & MDB_DUPSORT) || i + 1 >= d->n)
+		return false;
+	const item *it = &d->items[i], *nx = &d->items[i + 1];
+	return item_klen(nx) == item_klen(it) &&
+	       !memcmp(rec_key(d->arena, item_off(nx)),
+		       rec_key(d->arena, item_off(it)), item_klen(it));
+}
+
+static size_t rec_size(const uint8_t *p)
+{
+	uint16_t kl;
+	uint32_t vl;
+	memcpy(&kl, p, 2);
+	memcpy(&vl, p + 2, 4);
+	return REC_HDR + kl + (vl & ~DEL_BIT);
+}
+
+static int rec_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint16_t la, lb;
+	memcpy(&la, a, 2);
+	memcpy(&lb, b, 2);
+	return key_cmp(a + REC_HDR, la, b + REC_HDR, lb);
+}
+
+/* ---- spilling sorted runs ------------------------------------------------ */
+
+/* Make the spill file in dir: unnamed, else named and unlinked at once. */
+static int spill_open_in(const char *dir)
+{
+	int fd;
+#ifdef O_TMPFILE
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+		return fd;
+#endif
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/.tasklog-sort.XXXXXX", dir) >=
+	    (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(path, O_CLOEXEC)) >= 0)
+		(void)unlink(path);
+	return fd;
+}
+
+/* In the workspace, else (a read-only one, for verify) $TMPDIR or /tmp. */
+static int spill_open(tl_sink *s)
+{
+	const char *dirs[3] = { s->dir, getenv("TMPDIR"), "/tmp" };
+	int e = 0;
+	for (size_t i = 0; i < 3; i++) {
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		if ((s->fd = spill_open_in(dirs[i])) >= 0)
+			return 0;
+		if (!e)
+			e = errno; /* the first place's reason */
+	}
+	errno = e;
+	return -1;
+}
+
+static int spill_out(tl_sink *s, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = pwrite(s->fd, p, n, (off_t)s->fsize);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		s->fsize += (uint64_t)w;
+	}
+	return 0;
+}
+
+#define SPILL_BUF ((size_t)1 << 20)
+enum { E_NOMEM = 1, E_IO }; /* of db_spill and merge_open */
+
+/* Append d's records, sorted, to the spill file as one run. */
+static int db_spill(tl_sink *s, sink_db *d, uint8_t *buf)
+{
+	size_t bl = 0;
+
+	if (!d->n)
+		return 0;
+	if (db_sort(d))
+		return E_NOMEM;
+	if (d->nruns == d->rcap) {
+		size_t nc = d->rcap ? 2 * d->rcap : 16;
+		run *nr = realloc(d->runs, nc * sizeof *nr);
+		if (!nr)
+			return E_NOMEM;
+		d->runs = nr;
+		d->rcap = nc;
+	}
+	uint64_t start = s->fsize;
+	for (size_t i = 0; i < d->n; i++) {
+		if (i + PREFETCH < d->n)
+			__builtin_prefetch(d->arena +
+					   item_off(&d->items[i + PREFETCH]));
+		if (superseded(d, i))
+			continue;
+		const uint8_t *p = d->arena + item_off(&d->items[i]);
+		size_t n = rec_size(p);
+		if (bl + n > SPILL_BUF) {
+			if (spill_out(s, buf, bl))
+				return E_IO;
+			bl = 0;
+		}
+		if (n > SPILL_BUF) { /* a big value: as it is */
+			if (spill_out(s, p, n))
+				return E_IO;
+			continue;
+		}
+		memcpy(buf + bl, p, n);
+		bl += n;
+	}
+	if (bl && spill_out(s, buf, bl))
+		return E_IO;
+	d->runs[d->nruns++] = (run){ start, s->fsize - start };
+	s->bytes -= d->len + d->n * sizeof(item);
+	d->len = d->n = 0;
+	d->sorted = false;
+	return 0;
+}
+
+int tl_sink_spill(tl_sink *s, tl_err *err)
+{
+	int rc = 0;
+	uint8_t *buf = malloc(SPILL_BUF);
+
+	if (!buf)
+		return tl_err_oom(err);
+	if (s->fd < 0 && spill_open(s))
+		rc = E_IO;
+	for (size_t i = 0; !rc && i < s->ndbs; i++)
+		rc = db_spill(s, &s->db[i], buf);
+	int e = errno;
+	free(buf);
+	if (rc == E_NOMEM)
+		return tl_err_oom(err);
+	if (rc)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "view %s: writing a sorted run: %s",
+				  s->name, strerror(e));
+	atomic_fetch_add_explicit(&tl_sink_spills, 1, memory_order_relaxed);
+	return 0;
+}
+
+/* ---- merging runs and memory ---------------------------------------------
+ * A source is a run of the spill file or the sink's memory; a heap orders
+ * them by their current record's key, the newest source first among
+ * equal keys. */
+
+typedef struct msrc {
+	const uint8_t *rec;    /* the current record, NULL at the end */
+	const uint8_t *p, *end; /* a run: the records after rec */
+	size_t i;              /* memory: the next item */
+	size_t age;            /* higher: newer (memory is the newest) */
+	bool mem;
+} msrc;
+
+typedef struct merge {
+	const sink_db *d;
+	msrc *src;
+	msrc **heap;
+	size_t n;      /* sources in the heap */
+	void *map;     /* the spill file, mapped */
+	size_t maplen;
+} merge;
+
+static void src_next(const sink_db *d, msrc *m)
+{
+	if (!m->mem) {
+		if (m->p < m->end) {
+			m->rec = m->p;
+			m->p += rec_size(m->p);
+		} else {
+			m->rec = NULL;
+		}
+		return;
+	}
+	while (m->i < d->n && superseded(d, m->i))
+		m->i++;
+	if (m->i >= d->n) {
+		m->rec = NULL;
+		return;
+	}
+	if (m->i + PREFETCH < d->n)
+		__builtin_prefetch(d->arena +
+				   item_off(&d->items[m->i + PREFETCH]));
+	m->rec = d->arena + item_off(&d->items[m->i++]);
+}
+
+static bool src_before(const msrc *a, const msrc *b)
+{
+	int c = rec_cmp(a->rec, b->rec);
+	return c ? c < 0 : a->age > b->age;
+}
+
+static void heap_down(merge *g, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < g->n && src_before(g->heap[l], g->heap[m]))
+			m = l;
+		if (l + 1 < g->n && src_before(g->heap[l + 1], g->heap[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		msrc *t = g->heap[i];
+		g->heap[i] = g->heap[m];
+		g->heap[m] = t;
+		i = m;
+	}
+}
+
+/* The top source moved on: drop it at its end, else restore the heap. */
+static void heap_fix(merge *g)
+{
+	if (!g->heap[0]->rec)
+		g->heap[0] = g->heap[--g->n];
+	if (g->n)
+		heap_down(g, 0);
+}
+
+static int merge_open(tl_sink *s, const sink_db *d, merge *g)
+{
+	size_t k = d->nruns + 1;
+	*g = (merge){ .d = d };
+	if (!(g->src = calloc(k, sizeof *g->src)) ||
+	    !(g->heap = calloc(k, sizeof *g->heap)))
+		return E_NOMEM;
+	if (d->nruns) {
+		g->maplen = (size_t)s->fsize;
+		g->map = mmap(NULL, g->maplen, PROT_READ, MAP_PRIVATE, s->fd, 0);
+		if (g->map == MAP_FAILED) {
+			g->map = NULL;
+			return E_IO;
+		}
+	}
+	for (size_t j = 0; j < k; j++) {
+		msrc *m = &g->src[j];
+		m->age = j;
+		if (j < d->nruns) {
+			m->p = (const uint8_t *)g->map + d->runs[j].off;
+			m->end = m->p + d->runs[j].len;
+		} else {
+			m->mem = true;
+		}
+		src_next(d, m);
+		if (m->rec)
+			g->heap[g->n++] = m;
+	}
+	for (size_t j = g->n / 2; j-- > 0;)
+		heap_down(g, j);
+	return 0;
+}
+
+static void merge_close(merge *g)
+{
+	if (g->map)
+		munmap(g->map, g->maplen);
+	free(g->src);
+	free(g->heap);
+}
+
+/* The next operation in key order (of several on one key outside
+ * MDB_DUPSORT, the newest), or NULL. */
+static const uint8_t *merge_next(merge *g)
+{
+	if (!g->n)
+		return NULL;
+	const uint8_t *rec = g->heap[0]->rec;
+	src_next(g->d, g->heap[0]);
+	heap_fix(g);
+	if (!(g->d->flags & MDB_DUPSORT))
+		while (g->n && !rec_cmp(g->heap[0]->rec, rec)) {
+			src_next(g->d, g->heap[0]); /* older: superseded */
+			heap_fix(g);
+		}
+	return rec;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Write d's operations (its runs and its memory, merged) in key order; of
+ * several on one key the last wins.  A put past the database's last key
+ * is an MDB_APPEND. */
 static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		    bool renew, MDB_dbi dbi, tl_err *err)
 {
@@ -519,17 +859,30 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	uint8_t last[TL_KEY_MAX];
 	size_t last_len = 0, since = 0;
 	bool has_last, tail = false;
+	merge g;
 	int rc;
 
-	if (!d->n)
+	if (!d->n && !d->nruns)
 		return 0;
 	if (db_sort(d))
 		return tl_err_oom(err);
-	if ((rc = mdb_cursor_open(*txn, dbi, &c)))
+	if ((rc = merge_open(s, d, &g))) {
+		int e = errno;
+		merge_close(&g);
+		if (rc == E_NOMEM)
+			return tl_err_oom(err);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "view %s: reading its sorted runs: %s",
+				  s->name, strerror(e));
+	}
+	if ((rc = mdb_cursor_open(*txn, dbi, &c))) {
+		merge_close(&g);
 		return mdb_fail(s, rc, err);
+	}
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc && rc != MDB_NOTFOUND) {
 		mdb_cursor_close(c);
+		merge_close(&g);
 		return mdb_fail(s, rc, err);
 	}
 	if ((has_last = rc == 0)) {
@@ -538,23 +891,12 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	}
 	rc = 0;
 	bool dups = d->flags & MDB_DUPSORT;
-	for (size_t i = 0; i < d->n; i++) {
-		const uint8_t *p = d->arena + item_off(&d->items[i]);
-		if (i + PREFETCH < d->n)
-			__builtin_prefetch(d->arena +
-					   item_off(&d->items[i + PREFETCH]));
+	const uint8_t *p;
+	while ((p = merge_next(&g))) {
 		uint16_t kl;
 		uint32_t vl;
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
-		if (!dups && i + 1 < d->n) {
-			/* The same key again later: that operation wins. */
-			const item *nx = &d->items[i + 1];
-			uint64_t o = item_off(nx);
-			if (item_klen(nx) == kl &&
-			    !memcmp(rec_key(d->arena, o), p + REC_HDR, kl))
-				continue;
-		}
 		if (renew && (since += REC_HDR + kl + (vl & ~DEL_BIT)) >=
 				     TL_SINK_TXN_BYTES) {
 			/* A transaction's dirty pages are kept in a sorted
@@ -566,15 +908,19 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 			mdb_cursor_close(c);
 			if ((rc = mdb_txn_commit(*txn))) {
 				*txn = NULL;
+				merge_close(&g);
 				return mdb_fail(s, rc, err);
 			}
 			tl_writer_yield();
 			if ((rc = tl_env_begin(db, 0, txn))) {
 				*txn = NULL;
+				merge_close(&g);
 				return mdb_fail(s, rc, err);
 			}
-			if ((rc = mdb_cursor_open(*txn, dbi, &c)))
+			if ((rc = mdb_cursor_open(*txn, dbi, &c))) {
+				merge_close(&g);
 				return mdb_fail(s, rc, err);
+			}
 		}
 		k = (MDB_val){ kl, (void *)(p + REC_HDR) };
 		/* Keys come sorted and, without MDB_DUPSORT, each once: past
@@ -608,10 +954,12 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		}
 	}
 	mdb_cursor_close(c);
+	merge_close(&g);
 	if (rc)
 		return mdb_fail(s, rc, err);
 	s->bytes -= d->len + d->n * sizeof(item);
 	d->len = d->n = 0;
+	d->nruns = 0;
 	d->sorted = false;
 	return 0;
 }
@@ -630,6 +978,7 @@ int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
 		if (rc)
 			return rc;
 	}
+	spill_close(s); /* written: its runs are not needed any more */
 	return 0;
 }
 
@@ -655,11 +1004,10 @@ static int view_write(const tl_view_ctx *vc, size_t db, const void *k,
 						  ? "view %s: bad write"
 						  : "view %s: out of memory",
 					  vc->name);
-		/* Without a transaction (a load in a rebuild's second
-		 * thread) the caller minds the bound. */
-		if (vc->rebuilding && vc->txn &&
-		    vc->sink->bytes > tl_rebuild_mem)
-			return tl_sink_flush(vc->sink, vc->txn, vc->dbi, err);
+		/* A rebuild's sink past the memory bound goes to a sorted
+		 * run on disk (the write merges the runs). */
+		if (vc->rebuilding && vc->sink->bytes > tl_rebuild_mem)
+			return tl_sink_spill(vc->sink, err);
 		return 0;
 	}
 	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };

@@ -159,7 +159,6 @@ void tl_views_close(tl_db *db);
 extern uint64_t tl_rebuild_chunk; /* events per rebuild chunk */
 extern uint64_t tl_rebuild_ahead_min; /* chunks decoded in a second thread */
 extern size_t tl_rebuild_finish_min; /* tasks loaded in a second thread */
-extern size_t tl_rebuild_handoffs;   /* its loads finished here (tests) */
 extern bool tl_rebuild_room; /* false: no room made before (tests) */
 /* Tests: called when a rebuild has loaded the log up to the head it saw,
  * before the switching transaction (which applies later events). */
@@ -176,7 +175,7 @@ extern void (*tl_rebuild_idle_hook)(void *arg);
 
 /* A rebuild's sorted bulk writer (bulk.c). */
 #define TL_KEY_MAX 511 /* LMDB's default maximum key size */
-extern size_t tl_rebuild_mem; /* bytes a sink holds before it writes */
+extern size_t tl_rebuild_mem; /* bytes a sink holds before it spills */
 extern size_t tl_sort_cached; /* items a radix pass sorts in cache (tests) */
 /* Address space reserved for each of a sink's buffers (bulk.c; tests make
  * it small, 0 turns reserving off). */
@@ -198,6 +197,14 @@ int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
 		const void *v, size_t vlen);
 /* A deletion (not for MDB_DUPSORT databases). */
 int tl_sink_del(tl_sink *s, size_t db, const void *k, size_t klen);
+/* Where its sorted runs are spilled: the workspace (NULL: $TMPDIR, else
+ * /tmp); dir must outlive the sink. */
+void tl_sink_spill_dir(tl_sink *s, const char *dir);
+/* Sort what it holds and write it to its spill file as a sorted run per
+ * database, emptying its memory (a rebuild's sink past tl_rebuild_mem);
+ * tl_sink_write merges the runs.  tl_sink_spills counts the calls (tests). */
+int tl_sink_spill(tl_sink *s, tl_err *err);
+extern atomic_ulong tl_sink_spills;
 /* Write the sink's puts in key order into txn and empty it. */
 int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err);
 /* Sort now (e.g. in another thread); the sink is not shared meanwhile. */

@@ -572,6 +572,7 @@ int tl_replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
 		if (!(r->sinks[i] = tl_sink_new(v->name, v->db_flags,
 						v->dbs_len)))
 			return TL_ESTORAGE;
+		tl_sink_spill_dir(r->sinks[i], db->dir);
 		if (v->bulk_begin && !(r->states[i] = v->bulk_begin()))
 			return TL_ESTORAGE;
 	}
@@ -640,19 +641,17 @@ fail:
  * Writes go through the one LMDB write transaction, so only this thread
  * makes them; loads and sorts run in a second thread as well, so that one
  * view's sink is written while the next is still being loaded or sorted.
- * A load in the second thread has no transaction: it stops when its sink
- * holds tl_rebuild_mem bytes, and this thread finishes it, writing sorted
- * runs as it goes (as every load on this thread does).  bulk_end() runs
- * here (its view may need the transaction).  Writing order between views
- * does not matter: each writes its own databases. */
+ * A load needs no transaction: a sink that passes tl_rebuild_mem bytes
+ * spills a sorted run to disk, whichever thread fills it, and its write
+ * merges the runs.  bulk_end() runs here (its view may need the
+ * transaction).  Writing order between views does not matter: each
+ * writes its own databases. */
 
 size_t tl_rebuild_finish_min = 4096; /* tasks: fewer, no second thread */
-size_t tl_rebuild_handoffs; /* loads the second thread left at the bound */
 
 enum {
 	F_NONE,      /* no sink: nothing to do */
 	F_LOAD,      /* load() to run (from job.at) */
-	F_LOAD_HERE, /* load() to finish on this thread (sink at the bound) */
 	F_SORT,      /* loaded: to sort */
 	F_SORTED,    /* to write */
 	F_BUSY,      /* a thread works on it */
@@ -674,9 +673,8 @@ typedef struct finish {
 	tl_err err;
 } finish;
 
-/* Run view i's load() from job.at on; with no txn (the second thread) stop
- * at the memory bound or when told to quit (job.at then short of the
- * end). */
+/* Run view i's load() from job.at on; with no txn (the second thread, or
+ * this one without the transaction) stop when told to quit. */
 static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 {
 	replay *r = f->r;
@@ -687,16 +685,12 @@ static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 	int rc = 0;
 
 	for (; !rc && j < r->tasks.len; j++) {
-		if (!txn) {
-			if (tl_sink_bytes(r->sinks[i]) > tl_rebuild_mem)
+		if (!txn && !(j & 4095)) {
+			pthread_mutex_lock(&f->mu);
+			bool quit = f->quit;
+			pthread_mutex_unlock(&f->mu);
+			if (quit)
 				break;
-			if (!(j & 4095)) {
-				pthread_mutex_lock(&f->mu);
-				bool quit = f->quit;
-				pthread_mutex_unlock(&f->mu);
-				if (quit)
-					break;
-			}
 		}
 		const tl_task *t = &r->tasks.tasks[j];
 		if (folded(t))
@@ -729,8 +723,7 @@ static void *fin_run(void *arg)
 			f->job[i].st = F_BUSY;
 			pthread_mutex_unlock(&f->mu);
 			rc = fin_load(f, i, NULL, &err);
-			next = f->job[i].at < f->r->tasks.len ? F_LOAD_HERE
-							       : F_SORT;
+			next = F_SORT;
 		} else if ((i = fin_find(f, F_SORT)) != SIZE_MAX) {
 			f->job[i].st = F_BUSY;
 			pthread_mutex_unlock(&f->mu);
@@ -837,8 +830,8 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		pthread_mutex_unlock(&f.mu);
 	}
 
-	/* Write what is sorted; else finish a bounded load, load, sort;
-	 * else wait for the second thread. */
+	/* Write what is sorted; else load, sort; else wait for the second
+	 * thread. */
 	bool waiting = false; /* since the last job; the txn given up */
 	pthread_mutex_lock(&f.mu);
 	while (!rc && !f.rc) {
@@ -846,10 +839,6 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		int st;
 		if ((i = fin_find(&f, F_SORTED)) != SIZE_MAX)
 			st = F_SORTED;
-		else if ((i = fin_find(&f, F_LOAD_HERE)) != SIZE_MAX) {
-			st = F_LOAD_HERE;
-			tl_rebuild_handoffs++;
-		}
 		else if ((i = fin_find(&f, F_LOAD)) != SIZE_MAX)
 			st = F_LOAD;
 		else if ((i = fin_find(&f, F_SORT)) != SIZE_MAX)
@@ -877,15 +866,11 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 						   renew, r->dbi[i], err);
 		} else if (st == F_LOAD && renew) {
 			/* As the second thread does: without the
-			 * transaction up to the memory bound, the rest (if
-			 * any) with it, to write sorted runs. */
+			 * transaction. */
 			if (!(rc = fin_idle(txn, err))) {
 				fin_look('l');
 				rc = fin_load(&f, i, NULL, err);
 			}
-			if (!rc && f.job[i].at < r->tasks.len &&
-			    !(rc = fin_txn_take(r, txn, err)))
-				rc = fin_load(&f, i, *txn, err);
 			next = F_SORT;
 		} else if (st != F_SORT) {
 			if (!(rc = fin_txn_take(r, txn, err)))

@@ -949,6 +949,18 @@ Test(fault, every_write_and_sync_failing_in_a_rebuild_keeps_the_views)
 	faults_in(FAULT_IO, step_rebuild, "rebuild", 5, 2);
 }
 
+/* With a memory bound that the sinks pass, so that they spill sorted runs
+ * to a file and merge them: the spills' writes fail in turn too (and the
+ * allocations of spilling and merging in the test above with 2048). */
+Test(fault, every_write_and_sync_failing_in_a_spilling_rebuild_keeps_the_views)
+{
+	tl_rebuild_mem = 4096;
+	tl_rebuild_finish_min = 0;
+	unsigned long spills = atomic_load(&tl_sink_spills);
+	faults_in(FAULT_IO, step_rebuild, "spilling rebuild", 5, 2);
+	cr_assert_gt(atomic_load(&tl_sink_spills) - spills, 10);
+}
+
 /* ---- a backup under faults ----------------------------------------------
  * A backup (plain and compacting) with the k-th allocation, write or sync
  * failing: a failure is a storage error that leaves no copy (no data.mdb,

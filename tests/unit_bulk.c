@@ -101,8 +101,9 @@ static void compare(MDB_txn *txn, MDB_dbi a, MDB_dbi b, size_t *entries)
 	mdb_cursor_close(cb);
 }
 
-/* n random puts through a sink flushing every `mem` bytes and directly;
- * returns how many the sink wrote with plain puts (not appends). */
+/* n random puts through a sink spilling a sorted run every `mem` bytes,
+ * and directly; returns how many the sink wrote with plain puts (not
+ * appends). */
 static size_t run(size_t n, size_t mem)
 {
 	MDB_txn *txn;
@@ -133,11 +134,8 @@ static size_t run(size_t n, size_t mem)
 	cr_assert_lt(entries, n, "some keys should repeat");
 	size_t appended, inserted;
 	tl_sink_counts(s, &appended, &inserted);
-	/* One run writes each key once; later runs may overwrite. */
-	if (mem >= (size_t)1 << 30)
-		cr_assert_eq(appended + inserted, entries);
-	else
-		cr_assert_geq(appended + inserted, entries);
+	/* Runs spilled past the bound are merged: each key written once. */
+	cr_assert_eq(appended + inserted, entries);
 	mdb_txn_abort(txn);
 	tl_sink_free(s);
 	return inserted;
@@ -153,14 +151,21 @@ Test(bulk, one_sorted_run_equals_direct_puts, .init = setup,
 
 Test(bulk, many_runs_equal_direct_puts, .init = setup, .fini = teardown)
 {
-	/* A run every ~1,300 puts: later runs insert among earlier keys. */
-	cr_assert_gt(run(50000, 64 * 1024), 0);
+	/* A run spilled every ~1,300 puts: merged, every put is still an
+	 * append (before 0.3.21 later runs were put among earlier keys). */
+	unsigned long spills = atomic_load(&tl_sink_spills);
+	cr_assert_eq(run(50000, 64 * 1024), 0);
+	cr_assert_gt(atomic_load(&tl_sink_spills) - spills, 30);
+	hashed = true;
+	cr_assert_eq(run(50000, 64 * 1024), 0);
+	hashed = false;
 }
 
 Test(bulk, small_runs_sort_by_comparison, .init = setup, .fini = teardown)
 {
 	cr_assert_eq(run(900, (size_t)1 << 30), 0);
-	cr_assert_gt(run(3000, 2048), 0);
+	cr_assert_eq(run(3000, 2048), 0);
+	cr_assert_eq(run(500, 1), 0); /* a run per put */
 }
 
 Test(bulk, bad_puts_are_refused, .init = setup, .fini = teardown)
@@ -182,7 +187,7 @@ Test(bulk, every_kind_of_buffer_writes_the_same, .init = setup,
 	size_t keep = tl_sink_reserve;
 	tl_sink_reserve = 256 * 1024; /* outgrown after ~5,000 puts */
 	cr_assert_eq(run(60000, (size_t)1 << 30), 0);
-	cr_assert_gt(run(50000, 64 * 1024), 0); /* reset and reserved again */
+	cr_assert_eq(run(50000, 64 * 1024), 0); /* spilled, reserved again */
 	tl_sink_reserve = 0;
 	cr_assert_eq(run(60000, (size_t)1 << 30), 0);
 	tl_sink_reserve = (size_t)1 << 62; /* no such reservation: the heap */
@@ -202,4 +207,122 @@ Test(bulk, split_runs_equal_direct_puts, .init = setup, .fini = teardown)
 	tl_sort_cached = keep;
 	cr_assert_eq(run(300000, (size_t)1 << 30), 0);
 	hashed = false;
+}
+
+/* Puts and deletions through a sink spilling every `mem` bytes, and the
+ * same directly, into two databases that already hold the same `pre`
+ * keys: a deletion in a later run cancels a put of an earlier one, a put
+ * after a deletion stands, and keys of the database before are deleted
+ * or replaced in place. */
+static void mixed(size_t n, size_t mem, size_t pre, unsigned flags)
+{
+	MDB_txn *txn;
+	MDB_dbi direct, bulk;
+	tl_err err;
+	tl_sink *s = tl_sink_new("test", &flags, 1);
+	cr_assert(s);
+	tl_sink_spill_dir(s, dir);
+	tl_rebuild_mem = mem;
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "direct", MDB_CREATE | flags, &direct),
+		     0);
+	cr_assert_eq(mdb_dbi_open(txn, "bulk", MDB_CREATE | flags, &bulk), 0);
+	for (size_t i = 0; i < pre; i++) {
+		uint8_t k[40];
+		char v[32];
+		MDB_val key = { rand_key(k), k };
+		MDB_val val = { (size_t)snprintf(v, sizeof v, "old %zu", i % 7),
+				v };
+		cr_assert_eq(mdb_put(txn, direct, &key, &val, 0), 0);
+		cr_assert_eq(mdb_put(txn, bulk, &key, &val, 0), 0);
+	}
+	tl_view_ctx vc = { NULL, txn, &bulk, true, "test", s, NULL, NULL, 0 };
+	unsigned long spills = atomic_load(&tl_sink_spills);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t k[40];
+		char v[32];
+		size_t kl = rand_key(k);
+		MDB_val key = { kl, k };
+		if (!(flags & MDB_DUPSORT) && rnd(3) == 0) {
+			int rc = mdb_del(txn, direct, &key, NULL);
+			cr_assert(rc == 0 || rc == MDB_NOTFOUND);
+			cr_assert_eq(tl_view_del(&vc, 0, k, kl, &err), 0, "%s",
+				     err.message);
+			continue;
+		}
+		/* Few values per key: the same pair is put again too. */
+		int vl = snprintf(v, sizeof v, "value %zu", i % 5);
+		MDB_val val = { (size_t)vl, v };
+		cr_assert_eq(mdb_put(txn, direct, &key, &val, 0), 0);
+		cr_assert_eq(tl_view_put(&vc, 0, k, kl, v, (size_t)vl, &err),
+			     0, "%s", err.message);
+	}
+	if (mem < (size_t)1 << 30)
+		cr_assert_gt(atomic_load(&tl_sink_spills) - spills, 2);
+	cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+		     err.message);
+	cr_assert(tl_sink_empty(s));
+	size_t entries;
+	compare(txn, direct, bulk, &entries);
+	cr_assert_gt(entries, 0);
+	mdb_txn_abort(txn);
+	tl_sink_free(s);
+}
+
+Test(bulk, deletions_across_runs_equal_direct_operations, .init = setup,
+     .fini = teardown)
+{
+	mixed(30000, (size_t)1 << 30, 0, 0);
+	mixed(30000, 32 * 1024, 0, 0);
+	mixed(30000, 32 * 1024, 5000, 0);
+	mixed(3000, 1, 500, 0);
+	hashed = true;
+	mixed(30000, 16 * 1024, 5000, 0);
+	hashed = false;
+}
+
+Test(bulk, duplicates_across_runs_equal_direct_puts, .init = setup,
+     .fini = teardown)
+{
+	mixed(30000, (size_t)1 << 30, 0, MDB_DUPSORT);
+	mixed(30000, 32 * 1024, 0, MDB_DUPSORT);
+	mixed(30000, 32 * 1024, 5000, MDB_DUPSORT);
+	mixed(2000, 1, 300, MDB_DUPSORT);
+}
+
+/* The spill file has no name: nothing is left in the directory, during
+ * or after; a directory that cannot take it falls back to $TMPDIR. */
+Test(bulk, spilled_runs_leave_no_file, .init = setup, .fini = teardown)
+{
+	MDB_txn *txn;
+	MDB_dbi bulk;
+	tl_err err;
+	for (int where = 0; where < 2; where++) {
+		tl_sink *s = tl_sink_new("test", NULL, 1);
+		tl_sink_spill_dir(s, where ? "/nonexistent/tasklog" : dir);
+		tl_rebuild_mem = 4096;
+		cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		cr_assert_eq(mdb_dbi_open(txn, "bulk", MDB_CREATE, &bulk), 0);
+		tl_view_ctx vc = { NULL, txn, &bulk, true, "t", s, NULL, NULL,
+				   0 };
+		for (size_t i = 0; i < 5000; i++) {
+			uint8_t k[40];
+			size_t kl = rand_key(k);
+			cr_assert_eq(tl_view_put(&vc, 0, k, kl, "v", 1, &err), 0,
+				     "%s", err.message);
+		}
+		char cmd[160];
+		snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 2",
+			 dir);
+		cr_assert_eq(system(cmd), 0, "a spill file has a name");
+		cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+			     err.message);
+		cr_assert_eq(system(cmd), 0);
+		size_t appended, inserted;
+		tl_sink_counts(s, &appended, &inserted);
+		cr_assert_eq(inserted, 0);
+		cr_assert_gt(appended, 1000);
+		mdb_txn_abort(txn);
+		tl_sink_free(s);
+	}
 }
