@@ -47,6 +47,7 @@
 size_t tl_rebuild_mem = (size_t)1 << 30;
 size_t tl_sort_cached = 16384;
 atomic_ulong tl_sink_spills;
+size_t tl_sink_txn_bytes = TL_SINK_TXN_BYTES;
 
 #define RADIX_MIN 1024 /* smaller runs: merge_sort */
 #define PREFETCH 8      /* records ahead */
@@ -175,11 +176,6 @@ tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs)
 	for (size_t i = 0; i < ndbs; i++)
 		s->db[i].flags = flags ? flags[i] : 0;
 	return s;
-}
-
-size_t tl_sink_bytes(const tl_sink *s)
-{
-	return s->bytes;
 }
 
 size_t tl_sink_keep = (size_t)16 << 20;
@@ -583,6 +579,27 @@ static int rec_cmp(const uint8_t *a, const uint8_t *b)
 
 /* ---- spilling sorted runs ------------------------------------------------ */
 
+/* strerror for any thread (a second thread of a rebuild spills too). */
+static const char *errstr(int e, char *buf, size_t n)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+	return strerror_r(e, buf, n);
+#else
+	return strerror_r(e, buf, n) ? "unknown error" : buf;
+#endif
+}
+
+/* A failure reading the spill file back (an errno). */
+static int run_err(const tl_sink *s, int e, tl_err *err)
+{
+	char b[128];
+	if (e == ENOMEM)
+		return tl_err_oom(err);
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "view %s: reading its sorted runs: %s", s->name,
+			  errstr(e, b, sizeof b));
+}
+
 /* Make the spill file in dir: unnamed, else named and unlinked at once. */
 static int spill_open_in(const char *dir)
 {
@@ -597,6 +614,9 @@ static int spill_open_in(const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* (A kill between the two calls leaves the file behind; nothing
+	 * reads such names, and only file systems without O_TMPFILE get
+	 * here.) */
 	if ((fd = mkostemp(path, O_CLOEXEC)) >= 0)
 		(void)unlink(path);
 	return fd;
@@ -621,6 +641,11 @@ static int spill_open(tl_sink *s)
 
 static int spill_out(tl_sink *s, const uint8_t *p, size_t n)
 {
+	if (s->fsize + n > (uint64_t)INT64_MAX ||
+	    (sizeof(off_t) < 8 && s->fsize + n > (uint64_t)INT32_MAX)) {
+		errno = EFBIG;
+		return -1;
+	}
 	while (n) {
 		ssize_t w = pwrite(s->fd, p, n, (off_t)s->fsize);
 		if (w < 0 && errno == EINTR)
@@ -638,7 +663,7 @@ static int spill_out(tl_sink *s, const uint8_t *p, size_t n)
 }
 
 #define SPILL_BUF ((size_t)1 << 20)
-enum { E_NOMEM = 1, E_IO }; /* of db_spill and merge_open */
+enum { E_NOMEM = 1, E_IO }; /* of db_spill */
 
 /* Append d's records, sorted, to the spill file as one run. */
 static int db_spill(tl_sink *s, sink_db *d, uint8_t *buf)
@@ -700,28 +725,36 @@ int tl_sink_spill(tl_sink *s, tl_err *err)
 	for (size_t i = 0; !rc && i < s->ndbs; i++)
 		rc = db_spill(s, &s->db[i], buf);
 	int e = errno;
+	char b[128];
 	free(buf);
 	if (rc == E_NOMEM)
 		return tl_err_oom(err);
 	if (rc)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "view %s: writing a sorted run: %s",
-				  s->name, strerror(e));
+				  s->name, errstr(e, b, sizeof b));
 	atomic_fetch_add_explicit(&tl_sink_spills, 1, memory_order_relaxed);
 	return 0;
 }
 
 /* ---- merging runs and memory ---------------------------------------------
- * A source is a run of the spill file or the sink's memory; a heap orders
- * them by their current record's key, the newest source first among
- * equal keys. */
+ * A source is a run of the spill file, read through a buffer of its own
+ * (pread: no mapping of the whole file, whose size has no bound but the
+ * disk), or the sink's memory; a heap orders them by their current
+ * record's key, the newest source first among equal keys.  The record
+ * merge_next returns stays valid until its next call. */
+
+#define RUN_BUF ((size_t)256 << 10)
 
 typedef struct msrc {
 	const uint8_t *rec;    /* the current record, NULL at the end */
-	const uint8_t *p, *end; /* a run: the records after rec */
-	size_t i;              /* memory: the next item */
 	size_t age;            /* higher: newer (memory is the newest) */
 	bool mem;
+	size_t i;              /* memory: the next item */
+	int fd;                /* a run: */
+	uint64_t off, end;     /* its bytes not read yet */
+	uint8_t *buf;          /* what was read: [at, len) not yet taken */
+	size_t cap, at, len;
 } msrc;
 
 typedef struct merge {
@@ -729,31 +762,70 @@ typedef struct merge {
 	msrc *src;
 	msrc **heap;
 	size_t n;      /* sources in the heap */
-	void *map;     /* the spill file, mapped */
-	size_t maplen;
+	msrc *taken;   /* the source of the record last returned, not in it */
+	int err;       /* errno of a read that failed */
 } merge;
 
-static void src_next(const sink_db *d, msrc *m)
+/* Have [at, at + need) of s's buffer hold the run's next bytes: moves
+ * what is left to the front, grows the buffer for a big record and reads
+ * on.  0, or an errno (EIO for a run cut short). */
+static int run_fill(msrc *m, size_t need)
 {
+	if (m->len - m->at >= need)
+		return 0;
+	if (m->at) {
+		memmove(m->buf, m->buf + m->at, m->len - m->at);
+		m->len -= m->at;
+		m->at = 0;
+	}
+	if (need > m->cap) {
+		uint8_t *nb = realloc(m->buf, need);
+		if (!nb)
+			return ENOMEM;
+		m->buf = nb;
+		m->cap = need;
+	}
+	while (m->len < need) {
+		size_t want = m->cap - m->len;
+		if (want > m->end - m->off)
+			want = (size_t)(m->end - m->off);
+		if (!want)
+			return EIO; /* the run ends inside a record */
+		ssize_t r = pread(m->fd, m->buf + m->len, want, (off_t)m->off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? errno : EIO;
+		m->len += (size_t)r;
+		m->off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Move m to its next record (rec NULL at its end); 0 or an errno. */
+static int src_next(const sink_db *d, msrc *m)
+{
+	m->rec = NULL;
 	if (!m->mem) {
-		if (m->p < m->end) {
-			m->rec = m->p;
-			m->p += rec_size(m->p);
-		} else {
-			m->rec = NULL;
-		}
-		return;
+		int e;
+		if (m->at == m->len && m->off == m->end)
+			return 0;
+		if ((e = run_fill(m, REC_HDR)) ||
+		    (e = run_fill(m, rec_size(m->buf + m->at))))
+			return e;
+		m->rec = m->buf + m->at;
+		m->at += rec_size(m->rec);
+		return 0;
 	}
 	while (m->i < d->n && superseded(d, m->i))
 		m->i++;
-	if (m->i >= d->n) {
-		m->rec = NULL;
-		return;
-	}
+	if (m->i >= d->n)
+		return 0;
 	if (m->i + PREFETCH < d->n)
 		__builtin_prefetch(d->arena +
 				   item_off(&d->items[m->i + PREFETCH]));
 	m->rec = d->arena + item_off(&d->items[m->i++]);
+	return 0;
 }
 
 static bool src_before(const msrc *a, const msrc *b)
@@ -779,71 +851,97 @@ static void heap_down(merge *g, size_t i)
 	}
 }
 
-/* The top source moved on: drop it at its end, else restore the heap. */
-static void heap_fix(merge *g)
+static void heap_push(merge *g, msrc *m)
 {
-	if (!g->heap[0]->rec)
-		g->heap[0] = g->heap[--g->n];
+	size_t i = g->n++;
+	g->heap[i] = m;
+	while (i && src_before(g->heap[i], g->heap[(i - 1) / 2])) {
+		size_t p = (i - 1) / 2;
+		g->heap[i] = g->heap[p];
+		g->heap[p] = m;
+		i = p;
+	}
+}
+
+/* Take the top source out of the heap. */
+static msrc *heap_pop(merge *g)
+{
+	msrc *top = g->heap[0];
+	g->heap[0] = g->heap[--g->n];
 	if (g->n)
 		heap_down(g, 0);
+	return top;
+}
+
+/* Move source m on and put it back in the heap unless it has ended. */
+static int src_advance(merge *g, msrc *m)
+{
+	int e = src_next(g->d, m);
+	if (e)
+		return e;
+	if (m->rec)
+		heap_push(g, m);
+	return 0;
 }
 
 static int merge_open(tl_sink *s, const sink_db *d, merge *g)
 {
 	size_t k = d->nruns + 1;
+	int e;
 	*g = (merge){ .d = d };
 	if (!(g->src = calloc(k, sizeof *g->src)) ||
 	    !(g->heap = calloc(k, sizeof *g->heap)))
-		return E_NOMEM;
-	if (d->nruns) {
-		g->maplen = (size_t)s->fsize;
-		g->map = mmap(NULL, g->maplen, PROT_READ, MAP_PRIVATE, s->fd, 0);
-		if (g->map == MAP_FAILED) {
-			g->map = NULL;
-			return E_IO;
-		}
-	}
+		return ENOMEM;
 	for (size_t j = 0; j < k; j++) {
 		msrc *m = &g->src[j];
 		m->age = j;
 		if (j < d->nruns) {
-			m->p = (const uint8_t *)g->map + d->runs[j].off;
-			m->end = m->p + d->runs[j].len;
+			m->fd = s->fd;
+			m->off = d->runs[j].off;
+			m->end = m->off + d->runs[j].len;
+			m->cap = d->runs[j].len < RUN_BUF ? (size_t)d->runs[j].len
+							  : RUN_BUF;
+			if (!(m->buf = malloc(m->cap ? m->cap : 1)))
+				return ENOMEM;
 		} else {
 			m->mem = true;
 		}
-		src_next(d, m);
-		if (m->rec)
-			g->heap[g->n++] = m;
+		if ((e = src_advance(g, m)))
+			return e;
 	}
-	for (size_t j = g->n / 2; j-- > 0;)
-		heap_down(g, j);
 	return 0;
 }
 
 static void merge_close(merge *g)
 {
-	if (g->map)
-		munmap(g->map, g->maplen);
+	for (size_t j = 0; g->src && j <= g->d->nruns; j++)
+		free(g->src[j].buf);
 	free(g->src);
 	free(g->heap);
 }
 
 /* The next operation in key order (of several on one key outside
- * MDB_DUPSORT, the newest), or NULL. */
+ * MDB_DUPSORT, the newest), or NULL at the end or on a failure (g->err
+ * then set). */
 static const uint8_t *merge_next(merge *g)
 {
+	if (g->taken) { /* its record has been used: on to its next */
+		msrc *m = g->taken;
+		g->taken = NULL;
+		if ((g->err = src_advance(g, m)))
+			return NULL;
+	}
 	if (!g->n)
 		return NULL;
-	const uint8_t *rec = g->heap[0]->rec;
-	src_next(g->d, g->heap[0]);
-	heap_fix(g);
+	msrc *top = heap_pop(g);
 	if (!(g->d->flags & MDB_DUPSORT))
-		while (g->n && !rec_cmp(g->heap[0]->rec, rec)) {
-			src_next(g->d, g->heap[0]); /* older: superseded */
-			heap_fix(g);
+		while (g->n && !rec_cmp(g->heap[0]->rec, top->rec)) {
+			/* an older operation on the key: superseded */
+			if ((g->err = src_advance(g, heap_pop(g))))
+				return NULL;
 		}
-	return rec;
+	g->taken = top;
+	return top->rec;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -867,13 +965,8 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	if (db_sort(d))
 		return tl_err_oom(err);
 	if ((rc = merge_open(s, d, &g))) {
-		int e = errno;
 		merge_close(&g);
-		if (rc == E_NOMEM)
-			return tl_err_oom(err);
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "view %s: reading its sorted runs: %s",
-				  s->name, strerror(e));
+		return run_err(s, rc, err);
 	}
 	if ((rc = mdb_cursor_open(*txn, dbi, &c))) {
 		merge_close(&g);
@@ -898,7 +991,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
 		if (renew && (since += REC_HDR + kl + (vl & ~DEL_BIT)) >=
-				     TL_SINK_TXN_BYTES) {
+				     tl_sink_txn_bytes) {
 			/* A transaction's dirty pages are kept in a sorted
 			 * list: keep it short.  (A durable commit: an
 			 * unsynced one could be overwritten out of order
@@ -957,6 +1050,8 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	merge_close(&g);
 	if (rc)
 		return mdb_fail(s, rc, err);
+	if (g.err)
+		return run_err(s, g.err, err);
 	s->bytes -= d->len + d->n * sizeof(item);
 	d->len = d->n = 0;
 	d->nruns = 0;

@@ -189,7 +189,6 @@ void tl_sink_reset(tl_sink *s);
 /* The bytes of buffers it holds (its capacity, not its contents). */
 size_t tl_sink_held(const tl_sink *s);
 bool tl_sink_empty(const tl_sink *s);
-size_t tl_sink_bytes(const tl_sink *s);
 /* Remember the fill, and go back to it (a nested transaction aborted). */
 void tl_sink_mark(tl_sink *s);
 void tl_sink_rollback(tl_sink *s);
@@ -213,6 +212,7 @@ int tl_sink_sort(tl_sink *s);
  * one every TL_SINK_TXN_BYTES of writes (LMDB keeps a transaction's
  * dirty pages in a sorted list: it stays short). */
 #define TL_SINK_TXN_BYTES (64u << 20)
+extern size_t tl_sink_txn_bytes; /* TL_SINK_TXN_BYTES; tests make it small */
 int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
 		  const MDB_dbi *dbi, tl_err *err);
 /* Puts written so far with MDB_APPEND and without (key not past the last). */

@@ -12,6 +12,7 @@
  * workspace is kept across rounds so the log grows and every round starts
  * from the state a crash left.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -275,7 +276,21 @@ Test(crash, kill_9_loses_no_acknowledged_write, .timeout = 900)
 /* ---- kill -9 during a rebuild ------------------------------------------- */
 
 extern uint64_t tl_rebuild_chunk; /* engine/rebuild.c: events per chunk */
-extern size_t tl_rebuild_mem;     /* engine/bulk.c: bytes per sink run */
+extern size_t tl_rebuild_mem;     /* engine/bulk.c: bytes a sink holds
+				     before it spills a sorted run */
+
+/* A killed rebuild leaves no spill file: it had no name (O_TMPFILE). */
+static void no_spill_left(const char *dir, int round)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	cr_assert(d, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)))
+		cr_assert(strncmp(e->d_name, ".tasklog-sort", 13),
+			  "round %d: %s left in the workspace", round,
+			  e->d_name);
+	closedir(d);
+}
 
 static tl_db *open_views(const char *dir)
 {
@@ -383,6 +398,7 @@ Test(crash, kill_9_during_a_rebuild_leaves_the_views_serving,
 			  "round %d: the rebuilding child ended by itself "
 			  "(status %d)", round,
 			  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		no_spill_left(dir, round);
 		db = open_views(dir);
 		views_answer(db, got);
 		cr_assert_eq(got[0], want[0], "round %d: task list", round);

@@ -587,8 +587,9 @@ Test(fault, every_allocation_failing_in_a_rebuild_keeps_the_views)
 }
 
 /* The same with the rebuild's second threads (decoding ahead, loading
- * and sorting) and small sinks that write out early, hand over and
- * split: which thread meets the k-th allocation varies from run to run. */
+ * and sorting) and small sinks that spill sorted runs (allocations of
+ * spilling and merging) and split: which thread meets the k-th
+ * allocation varies from run to run. */
 Test(fault, every_allocation_failing_in_a_threaded_rebuild_keeps_the_views)
 {
 	tl_rebuild_chunk = 40;

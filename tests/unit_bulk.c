@@ -326,3 +326,44 @@ Test(bulk, spilled_runs_leave_no_file, .init = setup, .fini = teardown)
 		tl_sink_free(s);
 	}
 }
+
+/* Values larger than a run's read buffer (256 KiB) and than the spill's
+ * write buffer (1 MiB), among small ones, through many runs. */
+Test(bulk, big_values_across_runs_equal_direct_puts, .init = setup,
+     .fini = teardown)
+{
+	MDB_txn *txn;
+	MDB_dbi direct, bulk;
+	tl_err err;
+	tl_sink *s = tl_sink_new("test", NULL, 1);
+	tl_sink_spill_dir(s, dir);
+	tl_rebuild_mem = 512 * 1024;
+	size_t big = 1600 * 1024;
+	uint8_t *v = malloc(big);
+	cr_assert(v);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "direct", MDB_CREATE, &direct), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "bulk", MDB_CREATE, &bulk), 0);
+	tl_view_ctx vc = { NULL, txn, &bulk, true, "test", s, NULL, NULL, 0 };
+	unsigned long spills = atomic_load(&tl_sink_spills);
+	for (size_t i = 0; i < 3000; i++) {
+		uint8_t k[40];
+		size_t kl = rand_key(k);
+		size_t vl = i % 50 == 0 ? 200 * 1024 + rnd((uint32_t)big - 200 * 1024)
+					: 1 + rnd(100);
+		for (size_t j = 0; j < vl; j++)
+			v[j] = (uint8_t)(i + j * 7);
+		MDB_val key = { kl, k }, val = { vl, v };
+		cr_assert_eq(mdb_put(txn, direct, &key, &val, 0), 0);
+		cr_assert_eq(tl_view_put(&vc, 0, k, kl, v, vl, &err), 0, "%s",
+			     err.message);
+	}
+	cr_assert_gt(atomic_load(&tl_sink_spills) - spills, 10);
+	cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+		     err.message);
+	size_t entries;
+	compare(txn, direct, bulk, &entries);
+	mdb_txn_abort(txn);
+	tl_sink_free(s);
+	free(v);
+}

@@ -2224,6 +2224,12 @@ Test(rebuild, loading_in_a_second_thread_gives_the_incremental_views,
 		finish_with(db, true, mems[m]);
 		finish_with(db, false, mems[m]);
 	}
+	/* A merge of sorted runs that commits (and begins again) midway,
+	 * many times. */
+	tl_sink_txn_bytes = 4096;
+	finish_with(db, true, 64 * 1024);
+	finish_with(db, false, 1);
+	tl_sink_txn_bytes = TL_SINK_TXN_BYTES;
 	tl_rebuild_mem = (size_t)1 << 30;
 	tl_rebuild_finish_min = 4096;
 	tl_db_close(db);
