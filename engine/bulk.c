@@ -764,6 +764,7 @@ typedef struct merge {
 	size_t n;      /* sources in the heap */
 	msrc *taken;   /* the source of the record last returned, not in it */
 	int err;       /* errno of a read that failed */
+	msrc mem;      /* no runs (every append's commit): memory alone */
 } merge;
 
 /* Have [at, at + need) of s's buffer hold the run's next bytes: moves
@@ -889,6 +890,10 @@ static int merge_open(tl_sink *s, const sink_db *d, merge *g)
 	size_t k = d->nruns + 1;
 	int e;
 	*g = (merge){ .d = d };
+	if (!d->nruns) { /* no heap: merge_next walks the memory */
+		g->mem.mem = true;
+		return 0;
+	}
 	if (!(g->src = calloc(k, sizeof *g->src)) ||
 	    !(g->heap = calloc(k, sizeof *g->heap)))
 		return ENOMEM;
@@ -925,6 +930,10 @@ static void merge_close(merge *g)
  * then set). */
 static const uint8_t *merge_next(merge *g)
 {
+	if (!g->src) { /* memory alone: its records stay where they are */
+		(void)src_next(g->d, &g->mem);
+		return g->mem.rec;
+	}
 	if (g->taken) { /* its record has been used: on to its next */
 		msrc *m = g->taken;
 		g->taken = NULL;
