@@ -189,7 +189,9 @@ void tl_sink_reset(tl_sink *s);
 /* The bytes of buffers it holds (its capacity, not its contents). */
 size_t tl_sink_held(const tl_sink *s);
 bool tl_sink_empty(const tl_sink *s);
-/* Remember the fill, and go back to it (a nested transaction aborted). */
+/* Remember the fill, and go back to it (a nested transaction aborted).
+ * For the append path's sinks, which never spill (vc->rebuilding false):
+ * a run spilled between the two is not taken back. */
 void tl_sink_mark(tl_sink *s);
 void tl_sink_rollback(tl_sink *s);
 int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
