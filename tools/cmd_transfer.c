@@ -296,10 +296,17 @@ int run_export(struct cli *c)
 		rc = export_follow(c, &x);
 	free(x.buf);
 	if (x.werr) {
+		/* The read may have failed too (a damaged page after what
+		 * the last flush held): say both. */
+		char read_err[sizeof c->err.message] = "";
+		if (rc && rc != 1 && rc != EXPORT_STOPPED)
+			snprintf(read_err, sizeof read_err,
+				 " (and reading the log: %.200s)",
+				 c->err.message);
 		stdout_failed = true;
 		return tl_err_set(&c->err, TL_ESTORAGE, "",
-				  "writing the standard output: %s",
-				  strerror(x.werr));
+				  "writing the standard output: %s%s",
+				  strerror(x.werr), read_err);
 	}
 	if (rc == 1) /* the callback stopped: a record not converted */
 		return x.nomem ? cli_oom(c) : collect_failed(c);
