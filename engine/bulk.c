@@ -600,12 +600,16 @@ static int run_err(const tl_sink *s, int e, tl_err *err)
 			  errstr(e, b, sizeof b));
 }
 
-/* Make the spill file in dir: unnamed, else named and unlinked at once. */
+/* Make the spill file in dir: unnamed, else named and unlinked at once
+ * (tl_spill_named: always so, for tests). */
+bool tl_spill_named;
+
 static int spill_open_in(const char *dir)
 {
 	int fd;
 #ifdef O_TMPFILE
-	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+	if (!tl_spill_named &&
+	    (fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
 		return fd;
 #endif
 	char path[PATH_MAX];

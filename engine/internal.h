@@ -206,6 +206,7 @@ void tl_sink_spill_dir(tl_sink *s, const char *dir);
  * tl_sink_write merges the runs.  tl_sink_spills counts the calls (tests). */
 int tl_sink_spill(tl_sink *s, tl_err *err);
 extern atomic_ulong tl_sink_spills;
+extern bool tl_spill_named; /* tests: no O_TMPFILE, a name unlinked at once */
 /* Write the sink's puts in key order into txn and empty it. */
 int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err);
 /* Sort now (e.g. in another thread); the sink is not shared meanwhile. */

@@ -291,15 +291,17 @@ Test(bulk, duplicates_across_runs_equal_direct_puts, .init = setup,
 }
 
 /* The spill file has no name: nothing is left in the directory, during
- * or after; a directory that cannot take it falls back to $TMPDIR. */
+ * or after; a directory that cannot take it falls back to $TMPDIR; where
+ * O_TMPFILE is not to be had, a named file is unlinked at once. */
 Test(bulk, spilled_runs_leave_no_file, .init = setup, .fini = teardown)
 {
 	MDB_txn *txn;
 	MDB_dbi bulk;
 	tl_err err;
-	for (int where = 0; where < 2; where++) {
+	for (int where = 0; where < 3; where++) {
 		tl_sink *s = tl_sink_new("test", NULL, 1);
-		tl_sink_spill_dir(s, where ? "/nonexistent/tasklog" : dir);
+		tl_sink_spill_dir(s, where == 1 ? "/nonexistent/tasklog" : dir);
+		tl_spill_named = where == 2;
 		tl_rebuild_mem = 4096;
 		cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
 		cr_assert_eq(mdb_dbi_open(txn, "bulk", MDB_CREATE, &bulk), 0);
@@ -325,6 +327,7 @@ Test(bulk, spilled_runs_leave_no_file, .init = setup, .fini = teardown)
 		mdb_txn_abort(txn);
 		tl_sink_free(s);
 	}
+	tl_spill_named = false;
 }
 
 /* Values larger than a run's read buffer (256 KiB) and than the spill's
