@@ -25,7 +25,8 @@
  * MDB_APPEND however large the view.  The file is made in the workspace
  * (next to the data it becomes; /tmp may be a small tmpfs), unnamed
  * (O_TMPFILE, else unlinked at once), so that nothing outlives the
- * process.  Its records have the arena's form; of a key put several
+ * process (but, without O_TMPFILE, a kill between making and unlinking
+ * it).  Its records have the arena's form; of a key put several
  * times in a run (outside MDB_DUPSORT) only the last operation is kept,
  * and across runs the newest one wins.
  */
@@ -92,6 +93,7 @@ struct tl_sink {
 	const char *name; /* the view's, for errors */
 	const char *dir;  /* where runs are spilled (NULL: $TMPDIR, /tmp) */
 	int fd;           /* the spill file, or -1 */
+	uint8_t *spill_buf; /* SPILL_BUF bytes, once a spill needed them */
 	uint64_t fsize;   /* its bytes */
 	size_t ndbs;
 	size_t bytes;     /* in memory */
@@ -250,6 +252,7 @@ void tl_sink_free(tl_sink *s)
 	if (!s)
 		return;
 	spill_close(s);
+	free(s->spill_buf);
 	for (size_t i = 0; i < s->ndbs; i++) {
 		buf_free(s->db[i].arena, &s->db[i].arena_res);
 		buf_free(s->db[i].items, &s->db[i].items_res);
@@ -626,7 +629,8 @@ static int spill_open_in(const char *dir)
 	return fd;
 }
 
-/* In the workspace, else (a read-only one, for verify) $TMPDIR or /tmp. */
+/* In the workspace, else (a directory that takes no file: no permission,
+ * no inode left) $TMPDIR or /tmp. */
 static int spill_open(tl_sink *s)
 {
 	const char *dirs[3] = { s->dir, getenv("TMPDIR"), "/tmp" };
@@ -717,20 +721,19 @@ static int db_spill(tl_sink *s, sink_db *d, uint8_t *buf)
 	return 0;
 }
 
+/* A failure leaves the sink half spilled: its rebuild gives it up. */
 int tl_sink_spill(tl_sink *s, tl_err *err)
 {
 	int rc = 0;
-	uint8_t *buf = malloc(SPILL_BUF);
 
-	if (!buf)
+	if (!s->spill_buf && !(s->spill_buf = malloc(SPILL_BUF)))
 		return tl_err_oom(err);
 	if (s->fd < 0 && spill_open(s))
 		rc = E_IO;
 	for (size_t i = 0; !rc && i < s->ndbs; i++)
-		rc = db_spill(s, &s->db[i], buf);
+		rc = db_spill(s, &s->db[i], s->spill_buf);
 	int e = errno;
 	char b[128];
-	free(buf);
 	if (rc == E_NOMEM)
 		return tl_err_oom(err);
 	if (rc)

@@ -750,8 +750,8 @@ static void *fin_run(void *arg)
 
 /* With renew, bulk_finish holds the write transaction only while it uses
  * it: sorting, loading (spilling past the memory bound) and waiting for
- * the second thread take seconds at a million tasks, and writers of other processes
- * wait for as long as it is open.  A transaction given up is committed,
+ * the second thread take seconds at a million tasks, and writers of other
+ * processes wait for as long as it is open.  A transaction given up is committed,
  * never aborted: the databases it opened or created stay open only so.
  * Tests look in whenever it has been given up (tl_rebuild_idle_hook). */
 static int fin_idle(MDB_txn **txn, tl_err *err)
