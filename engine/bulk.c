@@ -45,7 +45,10 @@
 
 #include "internal.h"
 
-size_t tl_rebuild_mem = (size_t)1 << 30;
+/* 256 MiB: past it, sorted runs cost a rebuild no time that this machine
+ * class shows (benchmarks.md, 0.3.21), and 1 GiB per view held up to 3
+ * GiB more at a million tasks. */
+size_t tl_rebuild_mem = (size_t)256 << 20;
 size_t tl_sort_cached = 16384;
 atomic_ulong tl_sink_spills;
 size_t tl_sink_txn_bytes = TL_SINK_TXN_BYTES;
