@@ -971,7 +971,7 @@ static const uint8_t *merge_next(merge *g)
 static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		    bool renew, MDB_dbi dbi, tl_err *err)
 {
-	MDB_cursor *c;
+	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	uint8_t last[TL_KEY_MAX];
 	size_t last_len = 0, since = 0;
@@ -987,16 +987,11 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		merge_close(&g);
 		return run_err(s, rc, err);
 	}
-	if ((rc = mdb_cursor_open(*txn, dbi, &c))) {
-		merge_close(&g);
-		return mdb_fail(s, rc, err);
-	}
+	if ((rc = mdb_cursor_open(*txn, dbi, &c)))
+		goto out;
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	if (rc && rc != MDB_NOTFOUND) {
-		mdb_cursor_close(c);
-		merge_close(&g);
-		return mdb_fail(s, rc, err);
-	}
+	if (rc && rc != MDB_NOTFOUND)
+		goto out;
 	if ((has_last = rc == 0)) {
 		last_len = k.mv_size < sizeof last ? k.mv_size : sizeof last;
 		memcpy(last, k.mv_data, last_len);
@@ -1009,8 +1004,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		uint32_t vl;
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
-		if (renew && (since += REC_HDR + kl + (vl & ~DEL_BIT)) >=
-				     tl_sink_txn_bytes) {
+		if (renew && (since += rec_size(p)) >= tl_sink_txn_bytes) {
 			/* A transaction's dirty pages are kept in a sorted
 			 * list: keep it short.  (A durable commit: an
 			 * unsynced one could be overwritten out of order
@@ -1018,21 +1012,18 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 			 * loss.) */
 			since = 0;
 			mdb_cursor_close(c);
-			if ((rc = mdb_txn_commit(*txn))) {
+			c = NULL;
+			rc = mdb_txn_commit(*txn);
+			if (!rc) {
+				tl_writer_yield();
+				rc = tl_env_begin(db, 0, txn);
+			}
+			if (rc) {
 				*txn = NULL;
-				merge_close(&g);
-				return mdb_fail(s, rc, err);
+				goto out;
 			}
-			tl_writer_yield();
-			if ((rc = tl_env_begin(db, 0, txn))) {
-				*txn = NULL;
-				merge_close(&g);
-				return mdb_fail(s, rc, err);
-			}
-			if ((rc = mdb_cursor_open(*txn, dbi, &c))) {
-				merge_close(&g);
-				return mdb_fail(s, rc, err);
-			}
+			if ((rc = mdb_cursor_open(*txn, dbi, &c)))
+				goto out;
 		}
 		k = (MDB_val){ kl, (void *)(p + REC_HDR) };
 		/* Keys come sorted and, without MDB_DUPSORT, each once: past
@@ -1065,7 +1056,9 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 			has_last = true;
 		}
 	}
-	mdb_cursor_close(c);
+out:
+	if (c)
+		mdb_cursor_close(c);
 	merge_close(&g);
 	if (rc)
 		return mdb_fail(s, rc, err);
@@ -1096,10 +1089,6 @@ int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
 	return 0;
 }
 
-int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err)
-{
-	return tl_sink_write(s, NULL, &txn, false, dbi, err);
-}
 
 /* ---- what views call ------------------------------------------------------ */
 

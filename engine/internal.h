@@ -207,11 +207,10 @@ void tl_sink_spill_dir(tl_sink *s, const char *dir);
 int tl_sink_spill(tl_sink *s, tl_err *err);
 extern atomic_ulong tl_sink_spills;
 extern bool tl_spill_named; /* tests: no O_TMPFILE, a name unlinked at once */
-/* Write the sink's puts in key order into txn and empty it. */
-int tl_sink_flush(tl_sink *s, MDB_txn *txn, const MDB_dbi *dbi, tl_err *err);
 /* Sort now (e.g. in another thread); the sink is not shared meanwhile. */
 int tl_sink_sort(tl_sink *s);
-/* tl_sink_flush that, when renew is set, commits *txn and begins a new
+/* Write the sink's operations in key order into *txn and empty it; when
+ * renew is set (db given), commit *txn and begin a new
  * one every TL_SINK_TXN_BYTES of writes (LMDB keeps a transaction's
  * dirty pages in a sorted list: it stays short). */
 #define TL_SINK_TXN_BYTES (64u << 20)

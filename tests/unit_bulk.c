@@ -126,7 +126,7 @@ static size_t run(size_t n, size_t mem)
 		cr_assert_eq(tl_view_put(&vc, 0, k, kl, v, (size_t)vl, &err),
 			     0, "%s", err.message);
 	}
-	cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+	cr_assert_eq(tl_sink_write(s, NULL, &txn, false, &bulk, &err), 0, "%s",
 		     err.message);
 	size_t entries;
 	compare(txn, direct, bulk, &entries);
@@ -259,7 +259,7 @@ static void mixed(size_t n, size_t mem, size_t pre, unsigned flags)
 	}
 	if (mem < (size_t)1 << 30)
 		cr_assert_gt(atomic_load(&tl_sink_spills) - spills, 2);
-	cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+	cr_assert_eq(tl_sink_write(s, NULL, &txn, false, &bulk, &err), 0, "%s",
 		     err.message);
 	cr_assert(tl_sink_empty(s));
 	size_t entries;
@@ -324,7 +324,7 @@ Test(bulk, spilled_runs_leave_no_file, .init = setup, .fini = teardown)
 			snprintf(cmd, sizeof cmd,
 				 "test $(ls -A '%s' | wc -l) -eq 2", dir);
 		cr_assert_eq(system(cmd), 0, "a spill file has a name");
-		cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+		cr_assert_eq(tl_sink_write(s, NULL, &txn, false, &bulk, &err), 0, "%s",
 			     err.message);
 		cr_assert_eq(system(cmd), 0);
 		size_t appended, inserted;
@@ -369,7 +369,7 @@ Test(bulk, big_values_across_runs_equal_direct_puts, .init = setup,
 			     err.message);
 	}
 	cr_assert_gt(atomic_load(&tl_sink_spills) - spills, 10);
-	cr_assert_eq(tl_sink_flush(s, txn, &bulk, &err), 0, "%s",
+	cr_assert_eq(tl_sink_write(s, NULL, &txn, false, &bulk, &err), 0, "%s",
 		     err.message);
 	size_t entries;
 	compare(txn, direct, bulk, &entries);
