@@ -651,7 +651,7 @@ size_t tl_rebuild_finish_min = 4096; /* tasks: fewer, no second thread */
 
 enum {
 	F_NONE,      /* no sink: nothing to do */
-	F_LOAD,      /* load() to run (from job.at) */
+	F_LOAD,      /* load() to run */
 	F_SORT,      /* loaded: to sort */
 	F_SORTED,    /* to write */
 	F_BUSY,      /* a thread works on it */
@@ -660,7 +660,6 @@ enum {
 
 typedef struct fin_job {
 	int st;
-	size_t at; /* the next task of its load */
 } fin_job;
 
 typedef struct finish {
@@ -673,18 +672,17 @@ typedef struct finish {
 	tl_err err;
 } finish;
 
-/* Run view i's load() from job.at on; with no txn (the second thread, or
- * this one without the transaction) stop when told to quit. */
+/* Run view i's load(); with no txn (the second thread, or this one
+ * without the transaction) stop when told to quit. */
 static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 {
 	replay *r = f->r;
 	const tl_view *v = r->db->views[r->which[i]];
 	tl_view_ctx vc = { r->db, txn, r->dbi[i], true, v->name,
 			   r->sinks[i], r->states[i], NULL, 0 };
-	size_t j = f->job[i].at;
 	int rc = 0;
 
-	for (; !rc && j < r->tasks.len; j++) {
+	for (size_t j = 0; !rc && j < r->tasks.len; j++) {
 		if (!txn && !(j & 4095)) {
 			pthread_mutex_lock(&f->mu);
 			bool quit = f->quit;
@@ -696,7 +694,6 @@ static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 		if (folded(t))
 			rc = v->load(&vc, t, err);
 	}
-	f->job[i].at = j;
 	return rc;
 }
 
@@ -751,8 +748,9 @@ static void *fin_run(void *arg)
 /* With renew, bulk_finish holds the write transaction only while it uses
  * it: sorting, loading (spilling past the memory bound) and waiting for
  * the second thread take seconds at a million tasks, and writers of other
- * processes wait for as long as it is open.  A transaction given up is committed,
- * never aborted: the databases it opened or created stay open only so.
+ * processes wait for as long as it is open.  A transaction given up is
+ * committed, never aborted: the databases it opened or created stay open
+ * only so.
  * Tests look in whenever it has been given up (tl_rebuild_idle_hook). */
 static int fin_idle(MDB_txn **txn, tl_err *err)
 {
