@@ -49,6 +49,12 @@ static int bad_stream_val(tl_err *err)
 			  "damaged stream index entry");
 }
 
+/* Whether tl_log_read steps on: not stopped, and short of its limit. */
+static inline bool read_on(int stop, size_t limit, size_t n)
+{
+	return !stop && (!limit || n < limit);
+}
+
 /* Position a cursor on a stream's first index entry. */
 static int stream_first(tl_db *db, MDB_cursor *c, tl_slice stream,
 			uint8_t *sk, MDB_val *k, MDB_val *v)
@@ -119,10 +125,10 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		rc = stream_first(db, c, stream, sk, &k, &v);
 		/* No step past the last event given: a damaged page after
 		 * it is not this read's (MDB_NOTFOUND ends the loop). */
-		for (; rc == 0 && !stop && (!limit || n < limit);
-		     rc = !stop && (!limit || n < limit)
-				  ? mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)
-				  : MDB_NOTFOUND) {
+		for (; rc == 0; rc = read_on(stop, limit, n)
+					     ? mdb_cursor_get(c, &k, &v,
+							      MDB_NEXT_DUP)
+					     : MDB_NOTFOUND) {
 			uint64_t seq;
 			if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
 				rc = bad_stream_val(err);
@@ -142,10 +148,9 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		k.mv_size = 8;
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		for (; rc == 0 && !stop && (!limit || n < limit);
-		     rc = !stop && (!limit || n < limit)
-				  ? mdb_cursor_get(c, &k, &v, MDB_NEXT)
-				  : MDB_NOTFOUND) {
+		for (; rc == 0; rc = read_on(stop, limit, n)
+					     ? mdb_cursor_get(c, &k, &v, MDB_NEXT)
+					     : MDB_NOTFOUND) {
 			errno = 0;
 			if (tl_event_decode(v.mv_data, v.mv_size, &ev, &zone,
 					    &scratch)) {
@@ -161,7 +166,7 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 			msgpack_zone_clear(&zone);
 		}
 	}
-	if (rc == MDB_NOTFOUND || rc == 0)
+	if (rc == MDB_NOTFOUND)
 		rc = stop;
 	else if (tl_is_mdb_rc(rc))
 		rc = tl_mdb_err(err, rc, "read log");
