@@ -127,6 +127,27 @@ static int check_due(const run *r, tl_slice s, args *a, tl_err *err)
 	return tl_time_parse(s, r->now, r->tz, "due", &a->due, err);
 }
 
+/* The tags given, as the set a task holds: each once, in the order first
+ * given, into out (TL_TAGS_MAX of them).  False when they are more than
+ * TL_TAGS_MAX different ones: a tag given twice counts once. */
+static bool tags_distinct(const tl_slice *tags, size_t n,
+			  tl_slice out[TL_TAGS_MAX], size_t *m)
+{
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < u && !tl_slices_eq(out[j], tags[i]))
+			j++;
+		if (j < u)
+			continue;
+		if (u == TL_TAGS_MAX)
+			return false;
+		out[u++] = tags[i];
+	}
+	*m = u;
+	return true;
+}
+
 /* Validate the arguments of a task command, before any look-up. */
 static int check_task_args(const run *r, const tl_cmd *c, args *a,
 			   tl_err *err)
@@ -200,9 +221,11 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 	if (!rc && c->kind == TL_TASK_ASSIGN && c->assignee.p && c->unassign)
 		rc = tl_err_set(err, TL_EINVALID, "assignee",
 				"give a member or unassign, not both");
-	if (!rc && c->tags_len > TL_TAGS_MAX)
+	tl_slice set[TL_TAGS_MAX];
+	size_t distinct;
+	if (!rc && !tags_distinct(c->tags, c->tags_len, set, &distinct))
 		rc = tl_err_set(err, TL_EINVALID, "tag",
-				"at most %d tags", TL_TAGS_MAX);
+				"at most %d different tags", TL_TAGS_MAX);
 	for (size_t i = 0; !rc && i < c->tags_len; i++)
 		rc = c->kind == TL_TASK_UNTAG ? check_untag(c->tags[i], err)
 					      : check_tag(c->tags[i], err);
@@ -439,15 +462,9 @@ static void idem_fp(const run *r, const tl_cmd *c, int def,
 	const tl_slice *tags = c->tags;
 	size_t n = c->tags_len;
 	/* (more tags than a task holds: refused, whatever the order) */
-	if (def <= FP_SET && n && n <= TL_TAGS_MAX) {
-		memcpy(set, c->tags, n * sizeof *set);
+	if (def <= FP_SET && tags_distinct(c->tags, n, set, &n)) {
 		qsort(set, n, sizeof *set, slice_order);
-		size_t u = 1;
-		for (size_t i = 1; i < n; i++)
-			if (slice_order(&set[i], &set[u - 1]))
-				set[u++] = set[i];
 		tags = set;
-		n = u;
 	}
 	fp_u64(&st, n);
 	for (size_t i = 0; i < n; i++)
@@ -832,14 +849,10 @@ static int task_add(run *r, const tl_cmd *c, const args *a, tl_result *res,
 				  (unsigned long long)c->expect_version);
 
 	/* Tags form a set: repeated ones are packed once (at most
-	 * TL_TAGS_MAX, checked with the arguments). */
-	for (size_t i = 0; i < c->tags_len && ch.tags_len < TL_TAGS_MAX; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < ch.tags_len && !dup; j++)
-			dup = tl_slices_eq(tags[j], c->tags[i]);
-		if (!dup)
-			tags[ch.tags_len++] = c->tags[i];
-	}
+	 * TL_TAGS_MAX different ones, checked with the arguments). */
+	if (!tags_distinct(c->tags, c->tags_len, tags, &ch.tags_len))
+		return tl_err_set(err, TL_EINVALID, "tag",
+				  "at most %d different tags", TL_TAGS_MAX);
 	msgpack_sbuffer_clear(&t->data);
 	if (!tl_change_pack(&t->data, &ch, NULL))
 		return tl_err_oom(err);

@@ -2672,6 +2672,45 @@ Test(bad_input, invalid_utf8_notes_and_tag)
 	REJECT(1, "stream", "log", "--stream", big);
 }
 
+/* Tags are a set: the limit of 64 counts different tags, so a tag given
+ * 65 times is one tag, and 64 different ones with a repeat are taken; a
+ * 65th different one is refused and nothing is appended. */
+Test(bad_input, a_repeated_tag_counts_once_against_the_limit)
+{
+	static char names[65][8];
+	const char *w[7 + 2 * 66 + 1] = { "task", "add", "--title", "t",
+					  "--link", "lead:1" };
+	size_t n = 6;
+	for (int i = 0; i < 65; i++) {
+		w[n++] = "--tag";
+		w[n++] = "same";
+	}
+	w[n] = NULL;
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, ws, w), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "tags")), 1);
+	tu_run_release(&r);
+	n = 6;
+	for (int i = 0; i < 65; i++) {
+		snprintf(names[i], sizeof names[i], "t%d", i);
+		w[n++] = "--tag";
+		w[n++] = names[i < 64 ? i : 0];
+	}
+	w[n] = NULL;
+	cr_assert_eq(tu_cli_argv(&r, ws, w), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "tags")), 64);
+	tu_run_release(&r);
+	long long before = tu_stat(ws, "events");
+	w[n - 1] = names[64];
+	cr_assert_eq(tu_cli_argv(&r, ws, w), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(tu_err_names(&r, "tag"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
 /* Notes take any UTF-8 but NUL (SPEC 1: text pasted from elsewhere);
  * `task show` prints each line indented, keeps tabs, drops the CR of a
  * CRLF and escapes every other control and what a terminal acts on. */

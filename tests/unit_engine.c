@@ -2775,6 +2775,45 @@ Test(validate, sixty_five_tags_are_rejected_and_sixty_four_accepted)
 	tl_result_release(&res);
 }
 
+/* The limit counts different tags: tags are a set, so 64 of them each
+ * given twice (and in another order under the same idempotency key) are
+ * a task of 64 tags, the same request; a 65th different one is refused. */
+Test(validate, a_repeated_tag_counts_once_against_the_limit)
+{
+	char text[65][8];
+	tl_slice tags[130], back[130];
+	for (int i = 0; i < 65; i++)
+		snprintf(text[i], sizeof text[i], "t%d", i);
+	for (int i = 0; i < 128; i++) {
+		tags[i] = tl_s(text[i % 64]);
+		back[127 - i] = tags[i];
+	}
+	tl_cmd c = add_cmd("Tags given twice");
+	c.tags = tags;
+	c.tags_len = 128;
+	c.idempotency_key = tl_s("twice");
+	tl_result res;
+	doc d;
+	RUN1(at(T0 + SEC), &res, &d, c);
+	cr_assert(res.appended);
+	cr_assert_eq(FLD(d.o, "tags")->via.array.size, 64);
+	uint64_t seq = res.seq;
+	doc_free(&d);
+	tl_result_release(&res);
+	c.tags = back;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, c);
+	cr_assert(!res.appended);
+	cr_assert_eq(res.seq, seq);
+	tl_result_release(&res);
+	/* 64 different ones and a 65th among repeats: refused */
+	tags[128] = tl_s(text[64]);
+	tags[129] = tl_s(text[0]);
+	c.tags = tags;
+	c.tags_len = 130;
+	c.idempotency_key = (tl_slice){ 0 };
+	REJECT(TL_EINVALID, "tag", c);
+}
+
 /* A due time of the epoch itself is a due time (0 ms is not "none"). */
 Test(validate, a_due_time_at_the_epoch_is_set_on_a_task_without_one)
 {
