@@ -658,13 +658,9 @@ enum {
 	F_DONE
 };
 
-typedef struct fin_job {
-	int st;
-} fin_job;
-
 typedef struct finish {
 	replay *r;
-	fin_job *job;     /* per which[] */
+	int *st;          /* per which[]: F_NONE ... F_DONE */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool quit;        /* this thread failed: the second one stops */
@@ -701,7 +697,7 @@ static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 static size_t fin_find(const finish *f, int st)
 {
 	for (size_t i = 0; i < f->r->which_len; i++)
-		if (f->job[i].st == st)
+		if (f->st[i] == st)
 			return i;
 	return SIZE_MAX;
 }
@@ -717,12 +713,12 @@ static void *fin_run(void *arg)
 		size_t i = fin_find(f, F_LOAD);
 		int rc, next;
 		if (i != SIZE_MAX) {
-			f->job[i].st = F_BUSY;
+			f->st[i] = F_BUSY;
 			pthread_mutex_unlock(&f->mu);
 			rc = fin_load(f, i, NULL, &err);
 			next = F_SORT;
 		} else if ((i = fin_find(f, F_SORT)) != SIZE_MAX) {
-			f->job[i].st = F_BUSY;
+			f->st[i] = F_BUSY;
 			pthread_mutex_unlock(&f->mu);
 			rc = tl_sink_sort(f->r->sinks[i])
 				     ? tl_err_oom(&err)
@@ -732,7 +728,7 @@ static void *fin_run(void *arg)
 			break;
 		}
 		pthread_mutex_lock(&f->mu);
-		f->job[i].st = next;
+		f->st[i] = next;
 		if (rc && !f->rc) {
 			f->rc = rc;
 			f->err = err;
@@ -796,13 +792,13 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	bool threaded = false;
 	int rc = 0;
 
-	if (!(f.job = calloc(r->which_len ? r->which_len : 1, sizeof *f.job)))
+	if (!(f.st = calloc(r->which_len ? r->which_len : 1, sizeof *f.st)))
 		return tl_err_oom(err);
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
 		/* A view with bulk_begin loads (if it does) and ends here,
 		 * below: its bulk_end may need the transaction. */
-		f.job[i].st = !r->sinks[i]    ? F_NONE
+		f.st[i] = !r->sinks[i]    ? F_NONE
 			      : v->bulk_begin ? F_BUSY
 			      : v->load       ? F_LOAD
 					      : F_SORT;
@@ -823,7 +819,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		if (!rc)
 			rc = v->bulk_end(&vc, r->states[i], err);
 		pthread_mutex_lock(&f.mu);
-		f.job[i].st = F_SORT;
+		f.st[i] = F_SORT;
 		pthread_cond_broadcast(&f.cv);
 		pthread_mutex_unlock(&f.mu);
 	}
@@ -854,7 +850,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			continue;
 		} else
 			break; /* all done */
-		f.job[i].st = F_BUSY;
+		f.st[i] = F_BUSY;
 		waiting = false;
 		pthread_mutex_unlock(&f.mu);
 		int next = F_DONE;
@@ -882,7 +878,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			next = F_SORTED;
 		}
 		pthread_mutex_lock(&f.mu);
-		f.job[i].st = next;
+		f.st[i] = next;
 	}
 	if (rc)
 		f.quit = true;
@@ -895,7 +891,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	}
 	pthread_mutex_destroy(&f.mu);
 	pthread_cond_destroy(&f.cv);
-	free(f.job);
+	free(f.st);
 	if (!rc) /* the caller commits it */
 		rc = fin_txn_take(r, txn, err);
 	if (!rc)
