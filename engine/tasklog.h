@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.22"
+#define TL_VERSION "0.3.23"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -122,6 +122,14 @@ TL_API int tl_time_format_zone(int64_t ms, const char *tz, char *buf);
 #define TL_TIME_SHORT_MAX 32
 TL_API int tl_time_format_short(int64_t ms, const char *tz, bool utc_suffix,
 				char *buf);
+/* Two times of a change (a due time from a to b) as tl_time_format_short
+ * writes each, or both to the millisecond when they differ but would read
+ * the same ("2026-12-01 10:00:30.250 UTC"), into abuf and bbuf (each at
+ * least TL_TIME_EXACT_MAX bytes).  Returns what tl_time_format_zone does
+ * (TL_ESTORAGE first).  Since 0.3.23. */
+#define TL_TIME_EXACT_MAX 40
+TL_API int tl_time_format_pair(int64_t a, int64_t b, const char *tz,
+			       bool utc_suffix, char *abuf, char *bbuf);
 /* Current wall clock in ms. */
 TL_API int64_t tl_time_now(void);
 /* True when tz names a zone of the system time-zone database (not

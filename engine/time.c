@@ -815,29 +815,51 @@ int tl_time_format_zone(int64_t ms, const char *tz, char *buf)
 	return 0;
 }
 
-int tl_time_format_short(int64_t ms, const char *tz, bool utc_suffix,
-			 char *buf)
+/* tl_time_format_short, or with exact to the millisecond
+ * ("2026-12-01 10:00:30.250 UTC"; at most TL_TIME_EXACT_MAX bytes). */
+static int format_short(int64_t ms, const char *tz, bool utc_suffix,
+			bool exact, char *buf)
 {
 	char b[48]; /* 2026-12-01T10:00:00.000Z, ...000+01:00[:SS] */
 	int rc = tl_time_format_zone(ms, tz, b);
-	size_t n = strlen(b);
+	size_t n = strlen(b), max = exact ? TL_TIME_EXACT_MAX
+					  : TL_TIME_SHORT_MAX;
 	if (n < 24 || b[4] != '-' || b[10] != 'T' || n - 23 > 9) {
 		/* a year past 9999: as it is */
-		n = n < TL_TIME_SHORT_MAX - 1 ? n : TL_TIME_SHORT_MAX - 1;
+		n = n < max - 1 ? n : max - 1;
 		memcpy(buf, b, n);
 		buf[n] = 0;
 		return rc;
 	}
-	size_t k = memcmp(b + 16, ":00", 3) ? 19 : 16;
+	size_t k = exact ? 23 : memcmp(b + 16, ":00", 3) ? 19 : 16;
 	memcpy(buf, b, k);
 	buf[10] = ' ';
 	if (b[23] == 'Z') {
 		strcpy(buf + k, utc_suffix ? " UTC" : "");
-	} else { /* k + 1 + 9 + 1 <= 30 */
+	} else { /* k + 1 + 9 + 1 <= 34 */
 		buf[k] = ' ';
 		memcpy(buf + k + 1, b + 23, n - 23 + 1);
 	}
 	return rc;
+}
+
+int tl_time_format_short(int64_t ms, const char *tz, bool utc_suffix,
+			 char *buf)
+{
+	return format_short(ms, tz, utc_suffix, false, buf);
+}
+
+int tl_time_format_pair(int64_t a, int64_t b, const char *tz,
+			bool utc_suffix, char *abuf, char *bbuf)
+{
+	int ra = format_short(a, tz, utc_suffix, false, abuf);
+	int rb = format_short(b, tz, utc_suffix, false, bbuf);
+	if (a != b && !strcmp(abuf, bbuf)) {
+		ra = format_short(a, tz, utc_suffix, true, abuf);
+		rb = format_short(b, tz, utc_suffix, true, bbuf);
+	}
+	return ra == TL_ESTORAGE || rb == TL_ESTORAGE ? TL_ESTORAGE
+						       : ra ? ra : rb;
 }
 
 /* ---- input -------------------------------------------------------------- */

@@ -74,6 +74,9 @@
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
 #define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
 #define TIME_SHOWN TL_TIME_SHORT_MAX /* "2026-12-01 10:00:30 +05:45" */
+/* Room for a time the query writes: both of a change may have their
+ * milliseconds ("2026-12-01 10:00:30.250 +05:45"). */
+#define TIME_SPLICED TL_TIME_EXACT_MAX
 #define TIMES_HDR_MAX (2 + 2 + TIMES_MAX * 10) /* bin header, payload */
 
 /* ---- summaries ----------------------------------------------------------- */
@@ -187,17 +190,25 @@ static void put_time(line *l, bool has, int64_t ms)
 	l->times[l->ntimes++].ms = ms;
 }
 
-/* A time for people in zone tz (a zone of this host: see history()), as
- * much as is needed: "2026-12-01 10:00 UTC", "2026-12-01 11:00:30
- * +01:00" (seconds when it has some; not the milliseconds, which a
- * relative due time such as +2d always has: the event holds them).
- * Returns the length, at most TIME_SHOWN - 1, or 0 when memory ran out
+/* The n times of a summary for people in zone tz (a zone of this host:
+ * see history()), as much as is needed: "2026-12-01 10:00 UTC",
+ * "2026-12-01 11:00:30 +01:00" (seconds when they have some; not the
+ * milliseconds, which a relative due time such as +2d always has: the
+ * event holds them), but the two of a change to the millisecond when
+ * they differ by less than the text shows ("due from 10:00:30.250 UTC
+ * to 10:00:30.500 UTC", not from X to X).  False when memory ran out
  * (reading the zone). */
-static size_t time_text(int64_t ms, const char *tz, char out[TIME_SHOWN])
+static bool time_texts(const int64_t *ms, size_t n, const char *tz,
+		       char out[][TIME_SPLICED])
 {
-	if (tl_time_format_short(ms, tz, true, out) == TL_ESTORAGE)
-		return 0;
-	return strlen(out);
+	if (n == 2)
+		return tl_time_format_pair(ms[0], ms[1], tz, true, out[0],
+					   out[1]) != TL_ESTORAGE;
+	for (size_t i = 0; i < n; i++)
+		if (tl_time_format_short(ms[i], tz, true, out[i]) ==
+		    TL_ESTORAGE)
+			return false;
+	return true;
 }
 
 /* Words for people: "call", "follow-up"; "To Do", "In Progress". */
@@ -657,7 +668,8 @@ static bool entry_split(const MDB_val *v, tl_slice *record,
 /* Room for an entry and its summary's times (the map after the record
  * text is at most about 1.2 KiB: a summary of 1 KiB, ids of 64 and 36
  * bytes, an event type). */
-#define ENTRY_OUT (2048 + TIMES_MAX * TIME_SHOWN)
+#define ENTRY_MAP_MAX 2045 /* an entry's map, without its times */
+#define ENTRY_OUT (ENTRY_MAP_MAX + 3 + TIMES_MAX * TIME_SPLICED)
 
 static uint64_t get_be(const uint8_t *p, int n)
 {
@@ -684,7 +696,7 @@ static int entry_finish(const uint8_t **doc, size_t *len, const char *tz,
 	const uint8_t *map = d + 2 + hl;
 	size_t mlen = n - 2 - hl, slen = (size_t)get_be(h, 2);
 	size_t shdr = slen < 32 ? 1 : slen < 256 ? 2 : 3;
-	if (shdr + slen > mlen || mlen > ENTRY_OUT - 3 - TIMES_MAX * TIME_SHOWN)
+	if (shdr + slen > mlen || mlen > ENTRY_MAP_MAX)
 		goto corrupt;
 	const uint8_t *str = map + mlen - slen - shdr; /* its header */
 	if (shdr == 1 ? str[0] != (0xa0 | slen)
@@ -695,18 +707,22 @@ static int entry_finish(const uint8_t **doc, size_t *len, const char *tz,
 
 	/* The summary with its times, after room for its header. */
 	char *sum = (char *)out + (str - map) + 3;
-	size_t at = 0, from = 0;
-	for (size_t i = 0; i < (hl - 2) / 10; i++) {
+	size_t at = 0, from = 0, nt = (hl - 2) / 10;
+	int64_t ms[TIMES_MAX];
+	char tx[TIMES_MAX][TIME_SPLICED];
+	for (size_t i = 0; i < nt; i++)
+		ms[i] = (int64_t)get_be(h + 4 + 10 * i, 8);
+	if (!time_texts(ms, nt, tz, tx))
+		return tl_err_oom(err);
+	for (size_t i = 0; i < nt; i++) {
 		size_t off = (size_t)get_be(h + 2 + 10 * i, 2);
-		int64_t ms = (int64_t)get_be(h + 4 + 10 * i, 8);
 		if (off < from || off > slen)
 			goto corrupt;
 		memcpy(sum + at, text + from, off - from);
 		at += off - from;
 		from = off;
-		size_t w = time_text(ms, tz, sum + at);
-		if (!w)
-			return tl_err_oom(err);
+		size_t w = strlen(tx[i]);
+		memcpy(sum + at, tx[i], w);
 		at += w;
 	}
 	memcpy(sum + at, text + from, slen - from);

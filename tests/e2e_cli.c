@@ -1043,13 +1043,15 @@ Test(history, show_history_for_people_says_what_changed)
 
 /* Due times in a history for people never read the same when they
  * differ: seconds when they have some, the offset outside UTC (the
- * repeated hour of a change of the clocks). */
+ * repeated hour of a change of the clocks), the milliseconds of both
+ * when less than a second apart. */
 Test(history, for_people_tells_due_times_apart)
 {
 	char *id = add_task("r");
 	DO("task", "update", id, "--due", "2026-10-25T02:30:00+02:00");
 	DO("task", "update", id, "--due", "2026-10-25T02:30:00+01:00");
 	DO("task", "update", id, "--due", "2026-10-25T02:30:10.500+01:00");
+	DO("task", "update", id, "--due", "2026-10-25T02:30:10.750+01:00");
 	const char *env[] = { "COLUMNS=200", NULL };
 	tu_opts o = { .env = env };
 	tu_run r;
@@ -1065,6 +1067,8 @@ Test(history, for_people_tells_due_times_apart)
 		"2026-10-25 02:30 +01:00\n",
 		"updated: due 2026-10-25 02:30 +01:00 \xe2\x86\x92 "
 		"2026-10-25 02:30:10 +01:00\n",
+		"updated: due 2026-10-25 02:30:10.500 +01:00 \xe2\x86\x92 "
+		"2026-10-25 02:30:10.750 +01:00\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		cr_expect(strstr(r.out, want[i]), "no %s in:\n%s", want[i],

@@ -285,6 +285,52 @@ Test(time, format_short_for_people)
 	}
 }
 
+/* The two times of a change: as above, or both to the millisecond when
+ * they would read the same but differ. */
+Test(time, format_pair_shows_what_changed)
+{
+	static const struct {
+		const char *a, *b, *tz;
+		const char *want_a, *want_b;
+	} cases[] = {
+		/* a second or more apart: as tl_time_format_short */
+		{ "2026-12-01T10:00:00.000Z", "2026-12-01T10:00:30.250Z", "UTC",
+		  "2026-12-01 10:00 UTC", "2026-12-01 10:00:30 UTC" },
+		{ "2026-12-01T10:00:00.000Z", "2026-12-01T10:00:00.000Z", "UTC",
+		  "2026-12-01 10:00 UTC", "2026-12-01 10:00 UTC" },
+		/* less apart than the text shows */
+		{ "2026-12-01T10:00:30.000Z", "2026-12-01T10:00:30.250Z", "UTC",
+		  "2026-12-01 10:00:30.000 UTC", "2026-12-01 10:00:30.250 UTC" },
+		{ "2026-12-01T10:00:00.999Z", "2026-12-01T10:00:00.001Z",
+		  "Asia/Kathmandu", "2026-12-01 15:45:00.999 +05:45",
+		  "2026-12-01 15:45:00.001 +05:45" },
+		/* a repeated hour's times differ by their offsets already */
+		{ "2026-10-25T00:30:00.000Z", "2026-10-25T01:30:00.000Z",
+		  "Europe/Berlin", "2026-10-25 02:30 +02:00",
+		  "2026-10-25 02:30 +01:00" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		tl_err err = { .index = -1 };
+		int64_t a, b;
+		char abuf[TL_TIME_EXACT_MAX], bbuf[TL_TIME_EXACT_MAX];
+		cr_assert_eq(tl_time_parse(tl_s(cases[i].a), NOW, NULL, "t",
+					   &a, &err), 0);
+		cr_assert_eq(tl_time_parse(tl_s(cases[i].b), NOW, NULL, "t",
+					   &b, &err), 0);
+		cr_assert_eq(tl_time_format_pair(a, b, cases[i].tz, true, abuf,
+						 bbuf), 0);
+		cr_expect_str_eq(abuf, cases[i].want_a, "[%zu]", i);
+		cr_expect_str_eq(bbuf, cases[i].want_b, "[%zu]", i);
+	}
+	/* An offset with seconds (Amsterdam until 1937) fits the buffer. */
+	char abuf[TL_TIME_EXACT_MAX], bbuf[TL_TIME_EXACT_MAX];
+	int64_t old = INT64_C(-1577923200000); /* 1920-01-01T00:00:00Z */
+	cr_assert_eq(tl_time_format_pair(old, old + 5, "Europe/Amsterdam",
+					 true, abuf, bbuf), 0);
+	cr_expect_str_eq(abuf, "1920-01-01 00:19:32.000 +00:19:32");
+	cr_expect_str_eq(bbuf, "1920-01-01 00:19:32.005 +00:19:32");
+}
+
 /* text is refused, with a message that holds part. */
 static void expect_message(const char *text, const char *part)
 {

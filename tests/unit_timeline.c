@@ -357,6 +357,35 @@ Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
 	cr_assert_eq(vt_verify(), 0);
 }
 
+/* A due time moved by less than a second does not read "from X to X". */
+Test(timeline, a_change_under_a_second_shows_the_milliseconds)
+{
+	tl_result res;
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		       .link = tl_s("lead:9"),
+		       .due = tl_s("2026-12-01T10:00:30Z") };
+	vt_exec(NULL, VT_T0, &add, &res);
+	vt_doc task = { res.doc, res.doc_len };
+	char id[37];
+	snprintf(id, sizeof id, "%s", vt_str(&task, "id"));
+	tl_result_release(&res);
+	tl_cmd up = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		      .due = tl_s("2026-12-01T10:00:30.250Z") };
+	vt_exec(NULL, VT_T0 + 1, &up, NULL);
+	char *s = summary_in("lead:9", "Asia/Kathmandu");
+	cr_expect_str_eq(s, "Changed due from 2026-12-01 15:45:30.000 +05:45 "
+			    "to 2026-12-01 15:45:30.250 +05:45");
+	free(s);
+	/* a second apart: to the second again */
+	up.due = tl_s("2026-12-01T10:00:31.250Z");
+	vt_exec(NULL, VT_T0 + 2, &up, NULL);
+	s = summary_in("lead:9", "UTC");
+	cr_expect_str_eq(s, "Changed due from 2026-12-01 10:00:30 UTC "
+			    "to 2026-12-01 10:00:31 UTC");
+	free(s);
+	cr_assert_eq(vt_verify(), 0);
+}
+
 Test(timeline, cuts_a_long_summary_after_its_time)
 {
 	enum { TAGS = 64, TAG = 64 }; /* the most tags, the longest tag */

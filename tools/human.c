@@ -757,6 +757,23 @@ static void value_time(const char *t, char out[48])
 		snprintf(out, 48, "%s", t);
 }
 
+/* Two times of a change, as value_time writes each, or both to the
+ * millisecond when they differ by less than that shows (a due time moved
+ * by 250 ms must not read "10:00:30 → 10:00:30"); false when either is
+ * not a time. */
+static bool value_times(const char *a, const char *b, char aout[48],
+			char bout[48])
+{
+	int64_t am, bm;
+	tl_err err = { .index = -1 };
+
+	return !tl_time_parse(tl_s(a), 0, NULL, "at", &am, &err) &&
+	       !tl_time_parse(tl_s(b), 0, NULL, "at", &bm, &err) &&
+	       !tl_time_format_pair(am, bm, zone,
+				    wall_past_9999(am) || wall_past_9999(bm),
+				    aout, bout);
+}
+
 /* A value of an event's data as people read it: times as value_time
  * writes them, statuses and types by their labels ("To Do"), a link as
  * TYPE:ID, a list joined by commas, null as "none", titles and notes
@@ -802,6 +819,25 @@ static void put_value(FILE *f, const char *key, const json_t *v)
 	}
 }
 
+/* What a field was and became: "none → 2026-03-05 10:00". */
+static void put_values(FILE *f, const char *key, const json_t *was,
+		       const json_t *now)
+{
+	char a[48], b[48];
+	size_t kl = strlen(key);
+
+	if (json_is_string(was) && json_is_string(now) && kl > 3 &&
+	    !strcmp(key + kl - 3, "_at") &&
+	    value_times(json_string_value(was), json_string_value(now), a,
+			b)) {
+		fprintf(f, "%s \xe2\x86\x92 %s", a, b); /* → */
+		return;
+	}
+	put_value(f, key, was);
+	fputs(" \xe2\x86\x92 ", f);
+	put_value(f, key, now);
+}
+
 /* A field's name for people: "due" for due_at (the option's name). */
 static const char *field_word(const char *key)
 {
@@ -821,9 +857,7 @@ static void put_change(FILE *f, const json_t *data)
 	if (json_is_object(ch) && json_is_object(prev)) {
 		json_object_foreach((json_t *)ch, k, v) {
 			fprintf(f, "%s%s ", first ? "" : "; ", field_word(k));
-			put_value(f, k, json_object_get(prev, k));
-			fputs(" \xe2\x86\x92 ", f); /* → */
-			put_value(f, k, v);
+			put_values(f, k, json_object_get(prev, k), v);
 			first = false;
 		}
 		return;
@@ -835,11 +869,10 @@ static void put_change(FILE *f, const json_t *data)
 			      (json_is_array(v) && !json_array_size(v))))
 			continue; /* what a new task leaves unset */
 		fprintf(f, "%s%s ", first ? "" : ", ", field_word(k));
-		if (prev) { /* one field and what it was */
-			put_value(f, k, prev);
-			fputs(" \xe2\x86\x92 ", f);
-		}
-		put_value(f, k, v);
+		if (prev) /* one field and what it was */
+			put_values(f, k, prev, v);
+		else
+			put_value(f, k, v);
 		first = false;
 	}
 }
