@@ -37,6 +37,20 @@ static int state_refused(const tl_event *ev, const tl_err *e, tl_err *err)
 			  tl_quote(ev->type, q, sizeof q), e->field, e->message);
 }
 
+/* Whether value v of member field key is what m holds. */
+static bool member_holds(const msgpack_object *v, const char *key,
+			 const tl_member *m)
+{
+	if (!strcmp(key, "name")) {
+		tl_slice s = tl_obj_slice(v);
+		return s.p && tl_slice_eq(s, m->name);
+	}
+	if (!strcmp(key, "role"))
+		return tl_obj_is_str(v, m->admin ? "admin" : "member");
+	return v->type == MSGPACK_OBJECT_BOOLEAN &&
+	       v->via.boolean == m->crm_access;
+}
+
 /* A member event must be one the member commands could have made: its
  * name as they check it, a role of "admin" or "member", not the system
  * user, and an admin with CRM access left (the first admin is added as
@@ -65,6 +79,30 @@ static int check_member_state(tl_txn *t, const tl_event *ev,
 	    !tl_obj_is_str(role, "member"))
 		rc = tl_err_set(&e, TL_EINVALID, "role",
 				"must be admin or member");
+	/* An update's every field a change, and its previous values the
+	 * member's (since 0.3.23; as member update has written them since
+	 * the first release). */
+	const msgpack_object *maps[2] = { src, tl_map_get(d, "previous") };
+	for (int i = 0; !rc && !added && i < 2; i++) {
+		const msgpack_object *o = maps[i];
+		for (uint32_t j = 0; !rc && o && o->type == MSGPACK_OBJECT_MAP &&
+				     j < o->via.map.size; j++) {
+			const msgpack_object *k = &o->via.map.ptr[j].key,
+					     *v = &o->via.map.ptr[j].val;
+			const char *key = tl_obj_is_str(k, "name") ? "name"
+					  : tl_obj_is_str(k, "role") ? "role"
+								     : "crm_access";
+			if (member_holds(v, key, before) != !i)
+				continue;
+			rc = i ? tl_err_set(&e, TL_EINVALID, "previous",
+					    "is not the member's %s before it",
+					    key)
+			       : tl_err_set(&e, TL_EINVALID, key,
+					    "is what the member held: a "
+					    "command that changes nothing "
+					    "appends nothing");
+		}
+	}
 	if (!rc && ev->seq == 2 && !(m->admin && m->crm_access))
 		rc = tl_err_set(&e, TL_EINVALID,
 				m->admin ? "crm_access" : "role",
@@ -233,19 +271,81 @@ static bool held(const msgpack_object *o, const char *key,
 	return false;
 }
 
+/* Key k of an update's map as a C string (check_shape saw that it is
+ * one of its fields), false when it is none. */
+static bool update_key(const msgpack_object *k, char key[8])
+{
+	tl_slice ks = tl_obj_slice(k);
+	if (!ks.p || ks.len >= 8)
+		return false;
+	memcpy(key, ks.p, ks.len);
+	key[ks.len] = 0;
+	return true;
+}
+
+/* A task event that changes what the task holds, as every command's
+ * (none appends an event that changes nothing, since the first
+ * release); and a status change that is not a completion, which is
+ * task.completed's (since 0.3.23). */
+static int check_task_noop(const tl_event *ev, const msgpack_object *d,
+			   const tl_task *b, tl_err *e)
+{
+	static const char noop[] = "is what the task held: a command that "
+				   "changes nothing appends nothing";
+	const msgpack_object *st = tl_map_get(d, "status");
+	if (tl_slice_eq(ev->type, "task.assigned") &&
+	    held(tl_map_get(d, "assignee"), "assignee", b))
+		return tl_err_set(e, TL_EINVALID, "assignee", noop);
+	if (tl_slice_eq(ev->type, "task.status_changed") &&
+	    tl_obj_is_str(st, "completed"))
+		return tl_err_set(e, TL_EINVALID, "status",
+				  "is completed, which task.completed "
+				  "sets");
+	if (tl_slice_eq(ev->type, "task.completed") &&
+	    !tl_obj_is_str(st, "completed"))
+		return tl_err_set(e, TL_EINVALID, "status",
+				  "is not completed");
+	if ((tl_slice_eq(ev->type, "task.status_changed") ||
+	     tl_slice_eq(ev->type, "task.completed")) &&
+	    held(st, "status", b))
+		return tl_err_set(e, TL_EINVALID, "status", noop);
+	bool tag = tl_slice_eq(ev->type, "task.tagged");
+	if (tag || tl_slice_eq(ev->type, "task.untagged")) {
+		tl_slice t = tl_obj_slice(tl_map_get(d, "tag"));
+		if (t.p && tl_task_has_tag(b, t) == tag)
+			return tl_err_set(e, TL_EINVALID, "tag",
+					  tag ? "is one the task held: a "
+						"command that changes nothing "
+						"appends nothing"
+					      : "is not one the task held: a "
+						"command that changes nothing "
+						"appends nothing");
+	}
+	const msgpack_object *ch = tl_map_get(d, "changes");
+	if (tl_slice_eq(ev->type, "task.updated") && ch &&
+	    ch->type == MSGPACK_OBJECT_MAP)
+		for (uint32_t j = 0; j < ch->via.map.size; j++) {
+			char key[8];
+			if (update_key(&ch->via.map.ptr[j].key, key) &&
+			    held(&ch->via.map.ptr[j].val, key, b))
+				return tl_err_set(e, TL_EINVALID,
+						  !strcmp(key, "due_at") ? "due"
+									 : key,
+						  noop);
+		}
+	return 0;
+}
+
 /* A task event must be one the commands could have made of the task as
  * it was (since 0.3.17): none after its deletion; an assignee that is a
- * member with CRM access, not the system user; an update's changes among
- * the fields an update sets (the fold takes no other, but the history
- * showed them); and each "previous" value (an update's, an assignment's,
- * a status change's) what the task held, which the history shows as
- * where the change came from.  An event of an older schema without
- * "previous" has nothing to check there. */
+ * member with CRM access, not the system user; each "previous" value
+ * (an update's, an assignment's, a status change's) what the task held,
+ * which the history shows as where the change came from; and (since
+ * 0.3.23) a change, check_task_noop.  An update's fields are among those
+ * an update sets: check_shape. */
 static int check_task_event(tl_txn *t, const tl_event *ev,
 			    const tl_task *before, tl_err *err)
 {
-	static const char *const updatable[] = { "title", "type", "due_at",
-						 "notes" };
 	tl_err e = { 0 };
 	char q[64];
 	int rc = 0;
@@ -297,36 +397,17 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 			rc = tl_err_set(&e, TL_EINVALID, "previous",
 					"is not the task's %s before it", key);
 	}
-	if (!rc && tl_slice_eq(ev->type, "task.updated")) {
-		const msgpack_object *maps[2] = { tl_map_get(&d, "changes"),
-						  prev };
-		for (int i = 0; i < 2 && !rc; i++) {
-			const msgpack_object *o = maps[i];
-			if (!o || o->type != MSGPACK_OBJECT_MAP)
-				continue;
-			for (uint32_t j = 0; j < o->via.map.size && !rc; j++) {
-				const msgpack_object *k = &o->via.map.ptr[j].key;
-				tl_slice ks = tl_obj_slice(k);
-				const char *key = NULL;
-				for (size_t n = 0; ks.p && n < 4 && !key; n++)
-					if (tl_slice_eq(ks, updatable[n]))
-						key = updatable[n];
-				if (!key)
-					rc = tl_err_set(
-						&e, TL_EINVALID,
-						i ? "previous" : "changes",
-						"'%s' is not a field an update "
-						"sets",
-						tl_quote(ks, q, sizeof q));
-				else if (i && before &&
-					 !held(&o->via.map.ptr[j].val, key,
-					       before))
-					rc = tl_err_set(&e, TL_EINVALID,
-							"previous",
-							"is not the task's %s "
-							"before it", key);
-			}
-		}
+	if (!rc && before)
+		rc = check_task_noop(ev, &d, before, &e);
+	/* an update's previous values (its fields: check_shape) */
+	for (uint32_t j = 0; !rc && before && prev &&
+			     prev->type == MSGPACK_OBJECT_MAP &&
+			     j < prev->via.map.size; j++) {
+		char key[8];
+		if (update_key(&prev->via.map.ptr[j].key, key) &&
+		    !held(&prev->via.map.ptr[j].val, key, before))
+			rc = tl_err_set(&e, TL_EINVALID, "previous",
+					"is not the task's %s before it", key);
 	}
 	msgpack_zone_destroy(&zone);
 	if (rc == TL_EINVALID)
@@ -389,6 +470,175 @@ out:
 		tl_task_release(&before);
 	tl_task_release(&task);
 	return rc;
+}
+
+/* ---- the shape of an event's data --------------------------------------
+ * Each event type's data holds the keys that every release has written
+ * for it, each of them once and no other (an event of schema 1 is
+ * checked as upcast to the current shape): a key that no command writes
+ * was folded by no one but shown by the history, and a key left out was
+ * read as null (a task.created without its assignee made an unassigned
+ * task).  Since 0.3.23. */
+
+typedef struct shape {
+	const char *type;
+	const char *keys[10];
+} shape;
+
+static const shape shapes[] = {
+	{ "task.created", { "title", "type", "status", "due_at", "assignee",
+			    "notes", "link", "pipeline", "stage", "tags" } },
+	{ "task.updated", { "changes", "previous" } },
+	{ "task.assigned", { "assignee", "previous" } },
+	{ "task.status_changed", { "status", "previous" } },
+	{ "task.completed", { "status", "previous" } },
+	{ "task.tagged", { "tag" } },
+	{ "task.untagged", { "tag" } },
+	{ "task.deleted", { NULL } },
+	{ "member.added", { "id", "name", "role", "crm_access", "kind" } },
+	{ "member.updated", { "changes", "previous" } },
+	{ "notification.read", { "member", "ids" } },
+	{ "workspace.initialized", { "format", "tz", "week_start", "admin" } },
+};
+
+/* The index of key k among keys[0..n), or -1. */
+static int key_index(const msgpack_object *k, const char *const *keys,
+		     size_t n)
+{
+	tl_slice ks = tl_obj_slice(k);
+	for (size_t i = 0; ks.p && i < n; i++)
+		if (tl_slice_eq(ks, keys[i]))
+			return (int)i;
+	return -1;
+}
+
+/* Map o (named what) holds keys among keys[0..n), each at most once, and
+ * with all, every one of them; *seen gets a bit per key it holds. */
+static int map_keys(const msgpack_object *o, const char *what,
+		    const char *const *keys, size_t n, bool all,
+		    unsigned *seen, tl_err *e)
+{
+	char q[64];
+	*seen = 0;
+	if (!o || o->type != MSGPACK_OBJECT_MAP)
+		return tl_err_set(e, TL_EINVALID, what, "is not a map");
+	for (uint32_t j = 0; j < o->via.map.size; j++) {
+		const msgpack_object *k = &o->via.map.ptr[j].key;
+		int i = key_index(k, keys, n);
+		if (i < 0 || *seen & 1u << i)
+			return tl_err_set(e, TL_EINVALID, what,
+					  i < 0 ? "holds '%s', which no command "
+						  "writes there"
+						: "holds '%s' twice",
+					  tl_quote(tl_obj_slice(k), q,
+						   sizeof q));
+		*seen |= 1u << i;
+	}
+	for (size_t i = 0; all && i < n; i++)
+		if (!(*seen & 1u << i))
+			return tl_err_set(e, TL_EINVALID, keys[i],
+					  "is missing (every release writes "
+					  "it)");
+	return 0;
+}
+
+/* changes and previous of an update: fields among keys, at least one,
+ * the same fields in both. */
+static int change_keys(const msgpack_object *d, const char *const *keys,
+		       size_t n, tl_err *e)
+{
+	unsigned ch, prev;
+	int rc;
+	if ((rc = map_keys(tl_map_get(d, "changes"), "changes", keys, n,
+			   false, &ch, e)) ||
+	    (rc = map_keys(tl_map_get(d, "previous"), "previous", keys, n,
+			   false, &prev, e)))
+		return rc;
+	if (!ch)
+		return tl_err_set(e, TL_EINVALID, "changes",
+				  "is empty: a command that changes nothing "
+				  "appends nothing");
+	if (ch != prev)
+		return tl_err_set(e, TL_EINVALID, "previous",
+				  "does not hold the fields of changes");
+	return 0;
+}
+
+/* ev's data in the shape every release writes for its type (see shapes),
+ * within: task.created's link {type, id}, its tags an array, its
+ * pipeline and stage null (no release has had pipelines); an update's
+ * changes as change_keys says; a member added of kind user; the
+ * workspace's format this one.  TL_EINVALID naming the field, or
+ * TL_ESTORAGE with errno ENOMEM. */
+static int check_shape(const tl_event *ev, tl_err *err)
+{
+	static const char *const task_fields[] = { "title", "type", "due_at",
+						   "notes" };
+	static const char *const member_fields[] = { "name", "role",
+						     "crm_access" };
+	static const char *const link_keys[] = { "type", "id" };
+	const shape *sh = NULL;
+	for (size_t i = 0; i < sizeof shapes / sizeof *shapes && !sh; i++)
+		if (tl_slice_eq(ev->type, shapes[i].type))
+			sh = &shapes[i];
+	if (!sh)
+		return 0; /* check_stream refused it */
+	size_t n = 0;
+	while (n < 10 && sh->keys[n])
+		n++;
+
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	tl_err e = { 0 };
+	unsigned seen;
+	int rc;
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			       &zone, &d);
+	if (u == MSGPACK_UNPACK_NOMEM_ERROR) {
+		msgpack_zone_destroy(&zone);
+		return tl_err_oom(err);
+	}
+	if (u != MSGPACK_UNPACK_SUCCESS)
+		rc = tl_err_set(&e, TL_EINVALID, "data", "is not msgpack");
+	else
+		rc = map_keys(&d, "data", sh->keys, n, true, &seen, &e);
+	if (!rc && tl_slice_eq(ev->type, "task.created")) {
+		const msgpack_object *tags = tl_map_get(&d, "tags");
+		if (!(rc = map_keys(tl_map_get(&d, "link"), "link", link_keys,
+				    2, true, &seen, &e)) &&
+		    tags->type != MSGPACK_OBJECT_ARRAY)
+			rc = tl_err_set(&e, TL_EINVALID, "tags",
+					"is not an array");
+		for (int i = 0; !rc && i < 2; i++)
+			if (tl_map_get(&d, i ? "stage" : "pipeline")->type !=
+			    MSGPACK_OBJECT_NIL)
+				rc = tl_err_set(&e, TL_EINVALID,
+						i ? "stage" : "pipeline",
+						"is set, but no pipelines are "
+						"defined");
+	} else if (!rc && tl_slice_eq(ev->type, "task.updated")) {
+		rc = change_keys(&d, task_fields, 4, &e);
+	} else if (!rc && tl_slice_eq(ev->type, "member.updated")) {
+		rc = change_keys(&d, member_fields, 3, &e);
+	} else if (!rc && tl_slice_eq(ev->type, "member.added")) {
+		if (!tl_obj_is_str(tl_map_get(&d, "kind"), "user"))
+			rc = tl_err_set(&e, TL_EINVALID, "kind",
+					"is not 'user' (the system user is no "
+					"event's)");
+	} else if (!rc && tl_slice_eq(ev->type, "workspace.initialized")) {
+		const msgpack_object *f = tl_map_get(&d, "format");
+		if (f->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    f->via.u64 != TL_FORMAT_VERSION)
+			rc = tl_err_set(&e, TL_EINVALID, "format",
+					"is not %d, the only format every "
+					"release writes",
+					TL_FORMAT_VERSION);
+	}
+	msgpack_zone_destroy(&zone);
+	return rc ? state_refused(ev, &e, err) : 0;
 }
 
 /* The event types this release folds, and the streams they belong to:
@@ -701,6 +951,8 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				(unsigned long long)ev.seq, form, at);
 		goto out;
 	}
+	if ((rc = check_shape(&ev, err)))
+		goto out;
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
 	tl_put_be64(kb, ev.seq);
 	MDB_val k = { 8, kb }, v = { len, (void *)raw };

@@ -393,7 +393,7 @@ Test(fuzz_regress, import_refuses_task_events_no_command_makes_of_the_task)
 		  "previous is not the task's status before it" },
 		/* 12: task.updated of the title, and its previous title */
 		{ "\xa5title", "\xa5stage", 12, "changes",
-		  "changes 'stage' is not a field an update sets" },
+		  "changes holds 'stage', which no command writes there" },
 		{ "Send the proposal", "Send the proposaX", 12, "previous",
 		  "previous is not the task's title before it" },
 	};
@@ -442,6 +442,279 @@ Test(fuzz_regress, import_refuses_task_events_no_command_makes_of_the_task)
 	free(p);
 	free(r.buf);
 	rm_ws(db, dir);
+}
+
+/* ---- event data in the shape commands write (0.3.23) ---------------- */
+
+static void pk_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* A fixture log whose records which[0..n) have their data replaced by
+ * data[i] (its hash and every later one's made again), imported into a
+ * new workspace: tl_log_import's code, err, and nothing appended when it
+ * refused. */
+static int import_data(const size_t *which, msgpack_sbuffer *const *data,
+		       size_t n, size_t count, tl_err *err)
+{
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	cr_assert_leq(count, r.n);
+	uint8_t *p[32] = { 0 };
+	const uint8_t *recs[32];
+	size_t lens[32];
+	cr_assert_leq(count, 32);
+	for (size_t i = 0; i < count; i++) {
+		msgpack_sbuffer *d = NULL;
+		for (size_t j = 0; j < n; j++)
+			if (which[j] == i)
+				d = data[j];
+		size_t len = r.len[i];
+		size_t at = d ? find(r.rec[i], len, "\xa4" "data", 5) + 5 : len;
+		size_t tail = 5 + 2 + TL_HASH_LEN; /* "hash", bin 8 */
+		size_t nl = d ? at + d->size + tail : len;
+		p[i] = malloc(nl);
+		cr_assert(p[i]);
+		if (d) {
+			memcpy(p[i], r.rec[i], at);
+			memcpy(p[i] + at, d->data, d->size);
+			memcpy(p[i] + at + d->size, r.rec[i] + len - tail, tail);
+		} else {
+			memcpy(p[i], r.rec[i], len);
+		}
+		static const uint8_t genesis[TL_HASH_LEN]; /* before event 1 */
+		if (i)
+			rehash(p[i], nl, recs[i - 1], lens[i - 1]);
+		else
+			tl_event_hash(genesis, p[i], nl,
+				      p[i] + nl - TL_HASH_LEN);
+		recs[i] = p[i];
+		lens[i] = nl;
+	}
+	char dir[] = "/tmp/tl-fuzzreg13-XXXXXX";
+	tl_db *db = open_ws(dir);
+	int rc = tl_log_import(db, recs, lens, count, err);
+	if (rc)
+		cr_assert_eq(head(db), 0, "nothing is appended");
+	else
+		cr_assert_eq(head(db), count);
+	for (size_t i = 0; i < count; i++)
+		free(p[i]);
+	free(r.buf);
+	rm_ws(db, dir);
+	return rc;
+}
+
+/* task.created of the fixture's task 0 (record 4) with one change. */
+enum { C_NO_ASSIGNEE, C_PIPELINE, C_TAGS_MAP, C_LINK_EXTRA, C_TAGGED_VIP,
+       C_AS_WRITTEN };
+static void pack_created(msgpack_packer *pk, int how)
+{
+	msgpack_pack_map(pk, how == C_NO_ASSIGNEE ? 9 : 10);
+	pk_str(pk, "title"); pk_str(pk, "Call Dana about the renewal");
+	pk_str(pk, "type"); pk_str(pk, "call");
+	pk_str(pk, "status"); pk_str(pk, "todo");
+	pk_str(pk, "due_at");
+	msgpack_timestamp t = { 1780300000, 0 };
+	msgpack_pack_timestamp(pk, &t);
+	if (how != C_NO_ASSIGNEE) {
+		pk_str(pk, "assignee"); pk_str(pk, "alice");
+	}
+	pk_str(pk, "notes"); msgpack_pack_nil(pk);
+	pk_str(pk, "link");
+	msgpack_pack_map(pk, how == C_LINK_EXTRA ? 3 : 2);
+	pk_str(pk, "type"); pk_str(pk, "lead");
+	pk_str(pk, "id"); pk_str(pk, "42");
+	if (how == C_LINK_EXTRA) {
+		pk_str(pk, "name"); pk_str(pk, "Dana");
+	}
+	pk_str(pk, "pipeline");
+	if (how == C_PIPELINE)
+		pk_str(pk, "sales");
+	else
+		msgpack_pack_nil(pk);
+	pk_str(pk, "stage"); msgpack_pack_nil(pk);
+	pk_str(pk, "tags");
+	if (how == C_TAGS_MAP) {
+		msgpack_pack_map(pk, 0);
+	} else if (how == C_TAGGED_VIP) {
+		msgpack_pack_array(pk, 1);
+		pk_str(pk, "vip");
+	} else {
+		msgpack_pack_array(pk, 0);
+	}
+}
+
+/*
+ * Two walk-throughs imported events whose data no command writes, and
+ * verify called them clean: a key no command writes (the fold ignored it,
+ * the history showed it: "tagged: tag vip, assignee bob"), a key left out
+ * (task.created without its assignee made an unassigned task), a
+ * pipeline, tags as a map, events that change nothing (an assignment to
+ * the assignee, a status to the status, a tag the task has), a status
+ * change to completed, a completion to another status, an update without
+ * changes or with previous values for other fields.  Each is refused,
+ * naming the field, and nothing is appended; the fixture as written is
+ * taken.
+ */
+Test(fuzz_regress, import_refuses_event_data_no_command_writes)
+{
+	static const struct {
+		size_t which;
+		int created;           /* a C_* for record 4, or -1 */
+		const char *json;      /* else the data, as msgpack below */
+		const char *field, *says;
+	} cases[] = {
+		{ 10, -1, "tag=vip assignee=bob", "data",
+		  "event 11 (task.tagged): data holds 'assignee', which no "
+		  "command writes there" },
+		{ 13, -1, "title=Gone", "data", "holds 'title'" },
+		{ 4, C_NO_ASSIGNEE, NULL, "assignee",
+		  "event 5 (task.created): assignee is missing" },
+		{ 4, C_PIPELINE, NULL, "pipeline", "no pipelines are defined" },
+		{ 4, C_TAGS_MAP, NULL, "tags", "is not an array" },
+		{ 4, C_LINK_EXTRA, NULL, "link", "holds 'name'" },
+		/* 9: task 0 from todo to in_progress */
+		{ 9, -1, "status=completed previous=todo", "status",
+		  "is completed, which task.completed sets" },
+		{ 9, -1, "status=todo previous=todo", "status",
+		  "is what the task held" },
+		/* 11: task 2 completed, from todo */
+		{ 11, -1, "status=cancelled previous=todo", "status",
+		  "is not completed" },
+		/* 8: task 1 assigned to alice, from no one */
+		{ 8, -1, "assignee=~ previous=~", "assignee",
+		  "is what the task held" },
+		/* 10 after a task 0 created with the tag */
+		{ 10, C_TAGGED_VIP, NULL, "tag", "is one the task held" },
+		/* 12: task 1's title changed */
+		{ 12, -1, "changes{} previous{}", "changes", "is empty" },
+		{ 12, -1, "changes{title=Send the proposal} "
+			  "previous{title=Send the proposal}",
+		  "title", "is what the task held" },
+		{ 12, -1, "changes{title=X} previous{}", "previous",
+		  "does not hold the fields of changes" },
+		/* 0: the workspace's settings; 3: bob added */
+		{ 0, -1, "format#2 tz=Europe/Berlin week_start=monday admin=admin",
+		  "format", "is not 1" },
+		{ 3, -1, "id=bob name=Bob_Example role=member crm_access#t "
+			 "kind=system", "kind", "is not 'user'" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		msgpack_sbuffer a, b;
+		msgpack_packer pa, pb;
+		msgpack_sbuffer_init(&a);
+		msgpack_sbuffer_init(&b);
+		msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
+		msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+		size_t which[2];
+		msgpack_sbuffer *data[2];
+		size_t n = 0;
+		if (cases[i].created >= 0) {
+			pack_created(&pa, cases[i].created);
+			which[n] = 4;
+			data[n++] = &a;
+		}
+		if (cases[i].json) {
+			/* "k=v" a string (~ nil, _ a space), "k#n" an integer or
+			 * t (true), "k{...}" a map of those, space separated */
+			msgpack_packer *pk = &pb;
+			char buf[200], *save = NULL;
+			snprintf(buf, sizeof buf, "%s", cases[i].json);
+			/* count the top level's entries */
+			size_t top = 0, depth = 0;
+			for (const char *c = buf; *c; c++) {
+				if (*c == '{')
+					depth++;
+				if (*c == '}')
+					depth--;
+				if (!depth && (c == buf || c[-1] == ' ') &&
+				    *c != ' ')
+					top++;
+			}
+			msgpack_pack_map(pk, top);
+			for (char *w = strtok_r(buf, " ", &save); w;
+			     w = strtok_r(NULL, " ", &save)) {
+				char *open = strchr(w, '{'), *eq = strchr(w, '='),
+				     *hash = strchr(w, '#');
+				if (open && (!eq || open < eq)) {
+					*open = 0;
+					pk_str(pk, w);
+					char *body = open + 1;
+					if (*body == '}') {
+						msgpack_pack_map(pk, 0);
+						continue;
+					}
+					/* one entry, the rest of the words up to
+					 * the closing brace */
+					char inner[120];
+					snprintf(inner, sizeof inner, "%s", body);
+					while (!strchr(inner, '}')) {
+						char *more = strtok_r(NULL, " ", &save);
+						cr_assert(more);
+						strncat(inner, " ",
+							sizeof inner - strlen(inner) - 1);
+						strncat(inner, more,
+							sizeof inner - strlen(inner) - 1);
+					}
+					*strchr(inner, '}') = 0;
+					char *ie = strchr(inner, '=');
+					cr_assert(ie);
+					*ie = 0;
+					msgpack_pack_map(pk, 1);
+					pk_str(pk, inner);
+					pk_str(pk, ie + 1);
+				} else if (eq) {
+					*eq = 0;
+					pk_str(pk, w);
+					for (char *u = eq + 1; *u; u++)
+						if (*u == '_')
+							*u = ' ';
+					if (!strcmp(eq + 1, "~"))
+						msgpack_pack_nil(pk);
+					else
+						pk_str(pk, eq + 1);
+				} else {
+					cr_assert(hash);
+					*hash = 0;
+					pk_str(pk, w);
+					if (!strcmp(hash + 1, "t"))
+						msgpack_pack_true(pk);
+					else
+						msgpack_pack_uint32(
+							pk, (uint32_t)atoi(hash + 1));
+				}
+			}
+			which[n] = cases[i].which;
+			data[n++] = &b;
+		}
+		tl_err err;
+		int rc = import_data(which, data, n, cases[i].which + 1, &err);
+		cr_expect_eq(rc, TL_EINVALID, "case %zu: %d %s", i, rc,
+			     err.message);
+		if (rc == TL_EINVALID) {
+			cr_expect_str_eq(err.field, cases[i].field,
+					 "case %zu: %s", i, err.message);
+			cr_expect(strstr(err.message, cases[i].says),
+				  "case %zu: %s", i, err.message);
+			cr_expect_eq(err.index, (int)cases[i].which,
+				     "case %zu", i);
+		}
+		msgpack_sbuffer_destroy(&a);
+		msgpack_sbuffer_destroy(&b);
+	}
+	/* The fixture as written, task 0's data packed again, is taken. */
+	msgpack_sbuffer a;
+	msgpack_packer pa;
+	msgpack_sbuffer_init(&a);
+	msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
+	pack_created(&pa, C_AS_WRITTEN);
+	msgpack_sbuffer *d = &a;
+	tl_err err;
+	cr_assert_eq(import_data((size_t[]){ 4 }, &d, 1, 14, &err), 0, "%s",
+		     err.message);
+	msgpack_sbuffer_destroy(&a);
 }
 
 /*
@@ -675,6 +948,73 @@ Test(fuzz_regress, import_refuses_a_member_event_out_of_version_order)
 		free(k.p[i]);
 	rm_ws(a, da);
 	rm_ws(b, dbb);
+}
+
+/* A member.updated as member update writes it: a change of each field
+ * it names (none that changes nothing), the member's values before it
+ * as its previous ones, and no field but name, role and crm_access
+ * (since 0.3.23; the history showed what the fold ignored). */
+Test(fuzz_regress, import_refuses_a_member_update_no_command_makes)
+{
+	static const struct {
+		const char *from, *to, *field, *says;
+	} cases[] = {
+		{ "\xa3Rob", "\xa3" "Bob", "name", "is what the member held" },
+		{ "\xa3" "Bob", "\xa3Tom", "previous",
+		  "is not the member's name before it" },
+		{ "\xa4name", "\xa4kind", "changes",
+		  "holds 'kind', which no command writes there" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char da[] = "/tmp/tl-fuzzreg14-XXXXXX",
+		     dbb[] = "/tmp/tl-fuzzreg15-XXXXXX";
+		tl_db *a = open_ws(da), *b = open_ws(dbb);
+		tl_err err;
+		tl_init_opts io = { .now_ms = 1700000000000 };
+		cr_assert_eq(tl_db_init(a, &io, &err), 0, "%s", err.message);
+		tl_cmd cmds[2] = {
+			{ .kind = TL_MEMBER_ADD, .id = tl_s("bob"),
+			  .name = tl_s("Bob"), .crm_access = 1 },
+			{ .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+			  .name = tl_s("Rob") },
+		};
+		tl_ctx ctx = { .now_ms = 1700000001000 };
+		cr_assert_eq(tl_exec(a, &ctx, cmds, 2, NULL, &err), 0, "%s",
+			     err.message);
+		struct kept k = { 0 };
+		cr_assert_eq(tl_log_read(a, NULL, 1, 0, (tl_slice){ 0 },
+					 keep_event, &k, &err),
+			     0, "%s", err.message);
+		size_t last = k.n - 1;
+		/* as written it imports */
+		if (i == 0) {
+			char dc[] = "/tmp/tl-fuzzreg16-XXXXXX";
+			tl_db *c = open_ws(dc);
+			cr_assert_eq(tl_log_import(c, (const uint8_t *const *)k.p,
+						   k.len, k.n, &err),
+				     0, "%s", err.message);
+			rm_ws(c, dc);
+		}
+		size_t at = find(k.p[last], k.len[last], cases[i].from,
+				 strlen(cases[i].from));
+		memcpy(k.p[last] + at, cases[i].to, strlen(cases[i].to));
+		rehash(k.p[last], k.len[last], k.p[last - 1], k.len[last - 1]);
+		cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p,
+					   k.len, k.n, &err),
+			     TL_EINVALID, "case %zu", i);
+		cr_expect_str_eq(err.field, cases[i].field, "case %zu: %s", i,
+				 err.message);
+		cr_expect(strstr(err.message, cases[i].says), "case %zu: %s",
+			  i, err.message);
+		cr_expect(strstr(err.message, "(member.updated)"), "%s",
+			  err.message);
+		cr_assert_eq(err.index, (int)last);
+		cr_assert(!tl_db_initialized(b), "part of the log was imported");
+		for (size_t j = 0; j < k.n; j++)
+			free(k.p[j]);
+		rm_ws(a, da);
+		rm_ws(b, dbb);
+	}
 }
 
 /* A log begins as init makes it: event 1 the settings, event 2 the first
