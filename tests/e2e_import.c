@@ -980,6 +980,20 @@ Test(import_cli, msgpack_tasks_are_checked_as_json_lines_are)
 		    0xa4, 'l', 'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':',
 		    '1' },
 		  22, "extension" },
+		/* NaN, which read as null: the field not given (a member
+		 * was added with CRM access for crm_access NaN) */
+		{ "a NaN version",
+		  { 0x83, 0xa5, 't', 'i', 't', 'l', 'e', 0xa1, 'a',
+		    0xa4, 'l', 'i', 'n', 'k', 0xa6, 'l', 'e', 'a', 'd', ':',
+		    '1', 0xa7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0xcb, 0x7f,
+		    0xf8, 0, 0, 0, 0, 0, 0 },
+		  38, "NaN" },
+		{ "an infinite crm_access (float 32)",
+		  { 0x82, 0xa6, 'm', 'e', 't', 'h', 'o', 'd', 0xaa, 'm', 'e',
+		    'm', 'b', 'e', 'r', '.', 'a', 'd', 'd', 0xa6, 'p', 'a',
+		    'r', 'a', 'm', 's', 0x81, 0xaa, 'c', 'r', 'm', '_', 'a',
+		    'c', 'c', 'e', 's', 's', 0xca, 0x7f, 0x80, 0, 0 },
+		  43, "infinity" },
 	};
 	long long before = tu_stat(ws, "events");
 	const char *f[] = { "--format", "msgpack", NULL };

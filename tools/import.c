@@ -15,6 +15,7 @@
  * ever imported that differs from what was exported.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -237,6 +238,15 @@ static int mp_check(const job *j, uint64_t where, const msgpack_object *o,
 	case MSGPACK_OBJECT_BIN:
 		return fail(err, TL_EINVALID, f, j, where,
 			    "must be text, not bytes");
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		/* JSON has no NaN or infinity (the record would have read
+		 * as null: the field not given) */
+		return isfinite(o->via.f64)
+			       ? 0
+			       : fail(err, TL_EINVALID, f, j, where,
+				      "is not a number (NaN or infinity), "
+				      "which JSON cannot say");
 	case MSGPACK_OBJECT_EXT: {
 		int64_t ms;
 		msgpack_timestamp ts;
