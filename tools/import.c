@@ -691,9 +691,9 @@ static const char *made_by_the_log(const char *key, const json_t *v,
 	static const struct {
 		const char *key, *must;
 	} made[] = {
-		{ "created_at", "a string (a time) or null" },
-		{ "updated_at", "a string (a time) or null" },
-		{ "completed_at", "a string (a time) or null" },
+		{ "created_at", "a time (a string) or null" },
+		{ "updated_at", "a time (a string) or null" },
+		{ "completed_at", "a time (a string) or null" },
 		{ "created_by", "an object {\"id\", \"kind\"} or null" },
 		{ "version", "a positive integer or null" },
 		{ "created_seq", "a positive integer or null" },
@@ -701,8 +701,14 @@ static const char *made_by_the_log(const char *key, const json_t *v,
 	for (size_t i = 0; i < sizeof made / sizeof *made; i++) {
 		if (strcmp(key, made[i].key))
 			continue;
+		int64_t ms;
+		tl_err e = { .index = -1 };
 		*ok = json_is_null(v) ||
-		      (i < 3 ? json_is_string(v)
+		      (i < 3 ? json_is_string(v) &&
+				       !tl_time_parse(
+					       (tl_slice){ json_string_value(v),
+							   json_string_length(v) },
+					       0, NULL, key, &ms, &e)
 		       : i == 3 ? json_is_object(v)
 				: json_is_integer(v) &&
 					  json_integer_value(v) > 0);
