@@ -860,6 +860,52 @@ Test(import_cli, an_event_with_its_keys_reordered_is_refused_saying_why)
 	free(copy);
 }
 
+/* A time or a hash written otherwise than export writes them (no
+ * milliseconds, an offset, capitals) cannot pack to the stored bytes: it
+ * was refused as "not an event record", naming no field (found by a
+ * walk-through); now the field is named (since 0.3.23). */
+Test(import_cli, an_event_time_or_hash_not_as_exported_is_refused_by_name)
+{
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
+	static const struct {
+		const char *from, *to, *field, *says;
+	} cases[] = {
+		{ ".000Z\"", "Z\"", "at", "is not a time as export writes it" },
+		{ ".000Z\"", ".000+00:00\"", "at", "not a time" },
+		{ "\"hash\":\"", "\"hash\":\"", "hash",
+		  "64 lowercase hex digits" }, /* its first digit a G */
+	};
+	char *copy = tu_tmpdir();
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		/* the first line, changed at its first match */
+		char *nl = strchr(e.out, '\n');
+		cr_assert(nl);
+		char line[4096];
+		snprintf(line, sizeof line, "%.*s", (int)(nl - e.out), e.out);
+		char *at = strstr(line, cases[i].from);
+		cr_assert(at, "%s", line);
+		char out[4200];
+		int n = snprintf(out, sizeof out, "%.*s%s%s\n", (int)(at - line),
+				 line, cases[i].to, at + strlen(cases[i].from));
+		if (i == 2)
+			strstr(out, "\"hash\":\"")[8] = 'G';
+		write_file(file, out, (size_t)n);
+		tu_run r;
+		const char *ev[] = { "--events", NULL };
+		import(&r, copy, ev);
+		cr_assert_eq(r.status, 1, "%zu: %s", i, r.err);
+		cr_assert(tu_err_names(&r, cases[i].field), "%zu: %s", i,
+			  r.err);
+		cr_assert(strstr(r.err, cases[i].says), "%zu: %s", i, r.err);
+		cr_assert(strstr(r.err, "line 1"), "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+	tu_run_release(&e);
+	tu_rmrf(copy);
+	free(copy);
+}
+
 Test(import_cli, export_msgpack_refuses_a_bad_format)
 {
 	tu_run r;

@@ -869,9 +869,11 @@ static bool is_time_key(const char *key)
 
 /* v packed as the engine stores it: JSON's types as msgpack's, a time
  * under a key "at" or "..._at" as a msgpack timestamp, the record's
- * "hash" as 32 bytes.  False for what no event holds (a float). */
+ * "hash" as 32 bytes.  False for what no event holds (a float), and
+ * with *bad the key, for a time or a hash not in the form export
+ * writes (which would not pack to the stored bytes). */
 static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
-		      int depth)
+		      int depth, const char **bad)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
@@ -884,7 +886,7 @@ static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
 			size_t n = strlen(k);
 			msgpack_pack_str(pk, n);
 			msgpack_pack_str_body(pk, k, n);
-			if (!pack_json(pk, x, k, depth + 1))
+			if (!pack_json(pk, x, k, depth + 1, bad))
 				return false;
 		}
 		return true;
@@ -896,7 +898,7 @@ static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
 			return false;
 		msgpack_pack_array(pk, json_array_size(v));
 		json_array_foreach(v, i, x) {
-			if (!pack_json(pk, x, NULL, depth + 1))
+			if (!pack_json(pk, x, NULL, depth + 1, bad))
 				return false;
 		}
 		return true;
@@ -906,12 +908,15 @@ static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
 		size_t n = json_string_length(v);
 		int64_t ms;
 		uint8_t h[32];
-		if (depth == 1 && key && !strcmp(key, "hash") &&
-		    hex32(s, n, h)) {
+		bool hash = depth == 1 && key && !strcmp(key, "hash");
+		if (hash && hex32(s, n, h)) {
 			msgpack_pack_bin(pk, 32);
 			msgpack_pack_bin_body(pk, h, 32);
 		} else if (is_time_key(key) && export_time(s, n, &ms)) {
 			tl_mp_pack_time(pk, ms); /* as the engine packs times */
+		} else if (hash || is_time_key(key)) {
+			*bad = key; /* no event holds a string there */
+			return false;
 		} else {
 			msgpack_pack_str(pk, n);
 			msgpack_pack_str_body(pk, s, n);
@@ -1000,11 +1005,26 @@ static int event_records(job *j, size_t *offs, size_t *lens, tl_err *err)
 				    "as exported (not re-sorted, as by jq -S)");
 		}
 		size_t before = j->packed.sb.size;
-		bool ok = pack_json(&pk, v, NULL, 0);
+		const char *bad = NULL;
+		char field[64];
+		bool ok = pack_json(&pk, v, NULL, 0, &bad);
+		/* (the key lives in v) */
+		snprintf(field, sizeof field, "%s", bad ? bad : "");
 		json_decref(v);
 		if (j->packed.failed)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
+		if (!ok && bad && !strcmp(field, "hash"))
+			return fail(err, TL_EINVALID, "hash", j,
+				    j->recs[i].where,
+				    "is not a hash as export writes it (64 "
+				    "lowercase hex digits)");
+		if (!ok && bad)
+			return fail(err, TL_EINVALID, field, j,
+				    j->recs[i].where,
+				    "is not a time as export writes it (UTC "
+				    "with milliseconds, "
+				    "2026-12-01T10:00:00.000Z)");
 		if (!ok)
 			return fail(err, TL_EINVALID, "", j, j->recs[i].where,
 				    "holds a value no event holds (a "
