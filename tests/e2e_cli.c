@@ -2114,6 +2114,12 @@ Test(cli, version_prints_the_library_version)
 		cr_assert_str_eq(tu_str(r.json, "version"), TL_VERSION);
 		tu_run_release(&r);
 	}
+	/* with a command: said so, not "unknown option" (a walk-through) */
+	const char *more[] = { "--version", "task", "list", NULL };
+	cr_assert_eq(tu_exec(&r, NULL, more), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "--version: takes no command"), "%s", r.err);
+	tu_run_release(&r);
 }
 
 Test(cli, workspace_from_environment_and_default)

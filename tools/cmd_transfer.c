@@ -253,7 +253,7 @@ int run_export(struct cli *c)
 	x.actor = opt_slice(c, O_ACTOR);
 	if (x.actor.p && !tl_member_id_valid(x.actor) &&
 	    strcmp(x.actor.p, TL_SYSTEM_USER))
-		return usage_error(c, "actor", "not a member id: \"%.64s\"",
+		return usage_error(c, "actor", "not a member id: '%.64s'",
 				   x.actor.p);
 	char me[65]; /* a member id: 64 bytes at most */
 	if (x.actor.p) {

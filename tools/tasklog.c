@@ -144,7 +144,7 @@ int parse_number(struct cli *c, enum opt o, uint64_t *out)
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	if (errno == ERANGE)
-		return usage_error(c, name, "number too large: \"%.40s\"", s);
+		return usage_error(c, name, "number too large: '%.40s'", s);
 	return 0;
 }
 
@@ -583,6 +583,12 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			len = eq ? (size_t)(eq - name) : strlen(name);
 			o = find_option(name, len);
 			snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
+			if (o == O__COUNT && !strcmp(a, "--version")) {
+				/* known, but alone (main) */
+				OPT_ERR(a, "takes no command or other option "
+					   "(tasklog --version [--json])");
+				continue;
+			}
 			if (o == O__COUNT || !(allowed & OPT(o))) {
 				OPT_ERR(shown, "unknown option%s%s",
 					c->cmd ? " for " : "",
