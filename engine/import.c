@@ -124,15 +124,11 @@ static int check_member_state(tl_txn *t, const tl_event *ev,
 	return rc ? state_refused(ev, &e, err) : 0;
 }
 
-static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
+static int import_member(tl_txn *t, const tl_event *ev,
+			 const msgpack_object *d, tl_err *err)
 {
-	msgpack_object d;
-	size_t off = 0;
 	tl_member m;
 	int rc;
-	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off,
-			   &t->zone, &d) != MSGPACK_UNPACK_SUCCESS)
-		return TL_ESTORAGE;
 	bool added = tl_slice_eq(ev->type, "member.added");
 	if (added) {
 		memset(&m, 0, sizeof m);
@@ -146,9 +142,9 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 			return rc == TL_ENOTFOUND ? TL_ESTORAGE : STORE_FAILED;
 	}
 	tl_member before = m;
-	if (tl_member_fold(&m, &d, added))
+	if (tl_member_fold(&m, d, added))
 		return TL_ESTORAGE;
-	if ((rc = check_member_state(t, ev, &d, added, &before, &m, err)))
+	if ((rc = check_member_state(t, ev, d, added, &before, &m, err)))
 		return rc;
 	tl_packer tp;
 	msgpack_sbuffer_clear(&t->doc);
@@ -161,20 +157,16 @@ static int import_member(tl_txn *t, const tl_event *ev, tl_err *err)
 	return stored(tl_views_apply(t, ev, NULL, NULL, err));
 }
 
-static int import_workspace(tl_txn *t, const tl_event *ev, tl_err *err)
+static int import_workspace(tl_txn *t, const tl_event *ev,
+			    const msgpack_object *d, tl_err *err)
 {
 	static const char *const keys[] = { "tz", "week_start", "admin" };
-	msgpack_object d;
-	size_t off = 0;
 	uint8_t fmt[4];
-	if (msgpack_unpack((const char *)ev->data, ev->data_len, &off,
-			   &t->zone, &d) != MSGPACK_UNPACK_SUCCESS)
-		return TL_ESTORAGE;
 	tl_put_be32(fmt, TL_FORMAT_VERSION);
 	MDB_val k = { 6, "format" }, v = { 4, fmt };
 	int rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);
 	for (size_t i = 0; !rc && i < 3; i++) {
-		tl_slice s = tl_obj_slice(tl_map_get(&d, keys[i]));
+		tl_slice s = tl_obj_slice(tl_map_get(d, keys[i]));
 		/* What init would have stored. */
 		if (!s.p || (i == 0 && (!s.len || s.len >= 64 ||
 					memchr(s.p, 0, s.len))) ||
@@ -344,7 +336,8 @@ static int check_task_noop(const tl_event *ev, const msgpack_object *d,
  * 0.3.23) a change, check_task_noop.  An update's fields are among those
  * an update sets: check_shape. */
 static int check_task_event(tl_txn *t, const tl_event *ev,
-			    const tl_task *before, tl_err *err)
+			    const msgpack_object *d, const tl_task *before,
+			    tl_err *err)
 {
 	tl_err e = { 0 };
 	char q[64];
@@ -354,26 +347,14 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 		return state_refused(ev, &(tl_err){ .field = "stream",
 			.message = "the task was deleted before it: no "
 				   "command changes a deleted task" }, err);
-	msgpack_zone zone;
-	msgpack_object d;
-	size_t off = 0;
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
-			       &zone, &d);
-	if (u != MSGPACK_UNPACK_SUCCESS || d.type != MSGPACK_OBJECT_MAP) {
-		msgpack_zone_destroy(&zone);
-		return u == MSGPACK_UNPACK_NOMEM_ERROR ? tl_err_oom(err)
-						       : TL_ESTORAGE;
-	}
-	const msgpack_object *prev = tl_map_get(&d, "previous");
-	const msgpack_object *a = tl_map_get(&d, "assignee");
+	const msgpack_object *prev = tl_map_get(d, "previous");
+	const msgpack_object *a = tl_map_get(d, "assignee");
 	bool assigns = tl_slice_eq(ev->type, "task.created") ||
 		       tl_slice_eq(ev->type, "task.assigned");
 	tl_slice as = assigns ? tl_obj_slice(a) : (tl_slice){ 0 };
 	if (as.p) {
 		tl_member m;
-		rc = tl_member_load(t->db, t->cur, as, &m, &zone, &e);
+		rc = tl_member_load(t->db, t->cur, as, &m, &t->zone, &e);
 		if (rc == TL_ENOTFOUND)
 			rc = tl_err_set(&e, TL_EINVALID, "assignee",
 					"unknown member '%s'",
@@ -398,7 +379,7 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 					"is not the task's %s before it", key);
 	}
 	if (!rc && before)
-		rc = check_task_noop(ev, &d, before, &e);
+		rc = check_task_noop(ev, d, before, &e);
 	/* an update's previous values (its fields: check_shape) */
 	for (uint32_t j = 0; !rc && before && prev &&
 			     prev->type == MSGPACK_OBJECT_MAP &&
@@ -409,7 +390,6 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 			rc = tl_err_set(&e, TL_EINVALID, "previous",
 					"is not the task's %s before it", key);
 	}
-	msgpack_zone_destroy(&zone);
 	if (rc == TL_EINVALID)
 		return state_refused(ev, &e, err);
 	if (rc) /* the assignee's record could not be read: e says */
@@ -417,7 +397,8 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 	return rc ? STORE_FAILED : 0;
 }
 
-static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
+static int import_task(tl_txn *t, const tl_event *ev,
+		       const msgpack_object *d, tl_err *err)
 {
 	uint8_t id[16];
 	tl_task task, before;
@@ -443,7 +424,7 @@ static int import_task(tl_txn *t, const tl_event *ev, tl_err *err)
 		tl_task_release(&task);
 		return tl_err_oom(err);
 	}
-	if ((rc = check_task_event(t, ev, have_before ? &before : NULL,
+	if ((rc = check_task_event(t, ev, d, have_before ? &before : NULL,
 				   err)))
 		goto out;
 	if ((rc = tl_task_fold(&task, ev, &t->zone)) ||
@@ -570,7 +551,8 @@ static int change_keys(const msgpack_object *d, const char *const *keys,
  * changes as change_keys says; a member added of kind user; the
  * workspace's format this one.  TL_EINVALID naming the field, or
  * TL_ESTORAGE with errno ENOMEM. */
-static int check_shape(const tl_event *ev, tl_err *err)
+static int check_shape(const tl_event *ev, const msgpack_object *d,
+		       tl_err *err)
 {
 	static const char *const task_fields[] = { "title", "type", "due_at",
 						   "notes" };
@@ -587,49 +569,34 @@ static int check_shape(const tl_event *ev, tl_err *err)
 	while (n < 10 && sh->keys[n])
 		n++;
 
-	msgpack_zone zone;
-	msgpack_object d;
-	size_t off = 0;
 	tl_err e = { 0 };
 	unsigned seen;
-	int rc;
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
-			       &zone, &d);
-	if (u == MSGPACK_UNPACK_NOMEM_ERROR) {
-		msgpack_zone_destroy(&zone);
-		return tl_err_oom(err);
-	}
-	if (u != MSGPACK_UNPACK_SUCCESS)
-		rc = tl_err_set(&e, TL_EINVALID, "data", "is not msgpack");
-	else
-		rc = map_keys(&d, "data", sh->keys, n, true, &seen, &e);
+	int rc = map_keys(d, "data", sh->keys, n, true, &seen, &e);
 	if (!rc && tl_slice_eq(ev->type, "task.created")) {
-		const msgpack_object *tags = tl_map_get(&d, "tags");
-		if (!(rc = map_keys(tl_map_get(&d, "link"), "link", link_keys,
+		const msgpack_object *tags = tl_map_get(d, "tags");
+		if (!(rc = map_keys(tl_map_get(d, "link"), "link", link_keys,
 				    2, true, &seen, &e)) &&
 		    tags->type != MSGPACK_OBJECT_ARRAY)
 			rc = tl_err_set(&e, TL_EINVALID, "tags",
 					"is not an array");
 		for (int i = 0; !rc && i < 2; i++)
-			if (tl_map_get(&d, i ? "stage" : "pipeline")->type !=
+			if (tl_map_get(d, i ? "stage" : "pipeline")->type !=
 			    MSGPACK_OBJECT_NIL)
 				rc = tl_err_set(&e, TL_EINVALID,
 						i ? "stage" : "pipeline",
 						"is set, but no pipelines are "
 						"defined");
 	} else if (!rc && tl_slice_eq(ev->type, "task.updated")) {
-		rc = change_keys(&d, task_fields, 4, &e);
+		rc = change_keys(d, task_fields, 4, &e);
 	} else if (!rc && tl_slice_eq(ev->type, "member.updated")) {
-		rc = change_keys(&d, member_fields, 3, &e);
+		rc = change_keys(d, member_fields, 3, &e);
 	} else if (!rc && tl_slice_eq(ev->type, "member.added")) {
-		if (!tl_obj_is_str(tl_map_get(&d, "kind"), "user"))
+		if (!tl_obj_is_str(tl_map_get(d, "kind"), "user"))
 			rc = tl_err_set(&e, TL_EINVALID, "kind",
 					"is not 'user' (the system user is no "
 					"event's)");
 	} else if (!rc && tl_slice_eq(ev->type, "workspace.initialized")) {
-		const msgpack_object *f = tl_map_get(&d, "format");
+		const msgpack_object *f = tl_map_get(d, "format");
 		if (f->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		    f->via.u64 != TL_FORMAT_VERSION)
 			rc = tl_err_set(&e, TL_EINVALID, "format",
@@ -637,7 +604,6 @@ static int check_shape(const tl_event *ev, tl_err *err)
 					"release writes",
 					TL_FORMAT_VERSION);
 	}
-	msgpack_zone_destroy(&zone);
 	return rc ? state_refused(ev, &e, err) : 0;
 }
 
@@ -653,33 +619,20 @@ static bool uuid_as_written(tl_slice text, const uint8_t id[16])
 	return text.len == 36 && !memcmp(text.p, canon, 36);
 }
 
-/* notification.read's data as the view reads it: a map with the member
- * the stream names and an array of ids (non-negative integers, which
- * the view marks).  TL_ESTORAGE when not (the event's fault: the caller
- * says so), with errno ENOMEM when memory ran out. */
-static int check_read_data(const tl_event *ev)
+/* notification.read's data d as the view reads it: a map with the
+ * member the stream names and an array of ids (non-negative integers,
+ * which the view marks).  TL_ESTORAGE when not (the event's fault: the
+ * caller says so). */
+static int check_read_data(const tl_event *ev, const msgpack_object *d)
 {
-	msgpack_zone zone;
-	msgpack_object d;
-	size_t off = 0;
-	if (!msgpack_zone_init(&zone, 1024))
-		return TL_ESTORAGE; /* errno ENOMEM, from malloc */
-	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
-			       &zone, &d);
-	if (u == MSGPACK_UNPACK_NOMEM_ERROR)
-		errno = ENOMEM;
-	tl_slice member = u == MSGPACK_UNPACK_SUCCESS
-				  ? tl_obj_slice(tl_map_get(&d, "member"))
-				  : (tl_slice){ 0 };
-	const msgpack_object *ids =
-		u == MSGPACK_UNPACK_SUCCESS ? tl_map_get(&d, "ids") : NULL;
+	tl_slice member = tl_obj_slice(tl_map_get(d, "member"));
+	const msgpack_object *ids = tl_map_get(d, "ids");
 	bool ok = member.p && member.len == ev->stream.len - 7 &&
 		  !memcmp(member.p, ev->stream.p + 7, member.len) && ids &&
 		  ids->type == MSGPACK_OBJECT_ARRAY;
 	for (uint32_t i = 0; ok && i < ids->via.array.size; i++)
 		ok = ids->via.array.ptr[i].type ==
 		     MSGPACK_OBJECT_POSITIVE_INTEGER;
-	msgpack_zone_destroy(&zone);
 	return ok ? 0 : TL_ESTORAGE;
 }
 
@@ -873,6 +826,16 @@ int tl_import_ids_check(const uint8_t *const *recs, const size_t *lens,
 	return rc;
 }
 
+/* An event whose data this release cannot fold. */
+static int corrupt_data(const tl_event *ev, tl_err *err)
+{
+	char q[64]; /* the type is foreign text: quoted, not copied */
+	return tl_err_set(err, TL_EINVALID, "data",
+			  "event %llu (%s) has data this release cannot fold",
+			  (unsigned long long)ev->seq,
+			  tl_quote(ev->type, q, sizeof q));
+}
+
 static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		      tl_err *err)
 {
@@ -951,7 +914,20 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 				(unsigned long long)ev.seq, form, at);
 		goto out;
 	}
-	if ((rc = check_shape(&ev, err)))
+	/* the data, read once for the checks and folds below */
+	msgpack_object d;
+	size_t off = 0;
+	int u = msgpack_unpack((const char *)ev.data, ev.data_len, &off,
+			       &t->zone, &d);
+	if (u == MSGPACK_UNPACK_NOMEM_ERROR) {
+		rc = tl_err_oom(err);
+		goto out;
+	}
+	if (u != MSGPACK_UNPACK_SUCCESS) { /* the decoder saw a map */
+		rc = corrupt_data(&ev, err);
+		goto out;
+	}
+	if ((rc = check_shape(&ev, &d, err)))
 		goto out;
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
 	tl_put_be64(kb, ev.seq);
@@ -995,25 +971,20 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 	 * allocation that failed: malloc's errno tells them apart. */
 	errno = 0;
 	if (tl_slice_eq(ev.type, "workspace.initialized"))
-		rc = import_workspace(t, &ev, err);
+		rc = import_workspace(t, &ev, &d, err);
 	else if (tl_slice_eq(ev.type, "member.added") ||
 		 tl_slice_eq(ev.type, "member.updated"))
-		rc = import_member(t, &ev, err);
+		rc = import_member(t, &ev, &d, err);
 	else if (ev.type.len > 5 && !memcmp(ev.type.p, "task.", 5))
-		rc = import_task(t, &ev, err);
-	else if (!(rc = check_read_data(&ev)))
+		rc = import_task(t, &ev, &d, err);
+	else if (!(rc = check_read_data(&ev, &d)))
 		rc = stored(tl_views_apply(t, &ev, NULL, NULL, err));
-	if (rc == STORE_FAILED) {
+	if (rc == STORE_FAILED)
 		rc = TL_ESTORAGE; /* the workspace's record: err says which */
-	} else if (rc == TL_ESTORAGE && errno == ENOMEM) {
+	else if (rc == TL_ESTORAGE && errno == ENOMEM)
 		rc = tl_err_oom(err); /* not the record's fault: exit 5 */
-	} else if (rc == TL_ESTORAGE) {
-		char q[64]; /* the type is foreign text: quoted, not copied */
-		rc = tl_err_set(err, TL_EINVALID, "data",
-				"event %llu (%s) has data this release cannot fold",
-				(unsigned long long)ev.seq,
-				tl_quote(ev.type, q, sizeof q));
-	}
+	else if (rc == TL_ESTORAGE)
+		rc = corrupt_data(&ev, err);
 	if (!rc) {
 		memcpy(t->prev_hash, h, TL_HASH_LEN);
 		t->next_seq++;
