@@ -315,17 +315,22 @@ static char *summary_in(const char *record, const char *tz)
 	return s;
 }
 
-Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
+/* A task "Call" on record, due at due: its id into id. */
+static void add_call(const char *record, const char *due, char id[37])
 {
 	tl_result res;
 	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
-		       .link = tl_s("lead:7"),
-		       .due = tl_s("2026-12-01T10:00:00Z") };
+		       .link = tl_s(record), .due = tl_s(due) };
 	vt_exec(NULL, VT_T0, &add, &res);
 	vt_doc task = { res.doc, res.doc_len };
-	char id[37];
-	snprintf(id, sizeof id, "%s", vt_str(&task, "id"));
+	snprintf(id, 37, "%s", vt_str(&task, "id"));
 	tl_result_release(&res);
+}
+
+Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
+{
+	char id[37];
+	add_call("lead:7", "2026-12-01T10:00:00Z", id);
 	/* Winter to summer time in Berlin, with seconds. */
 	tl_cmd up = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
 		      .due = tl_s("2027-07-01T10:00:30Z") };
@@ -360,15 +365,8 @@ Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
 /* A due time moved by less than a second does not read "from X to X". */
 Test(timeline, a_change_under_a_second_shows_the_milliseconds)
 {
-	tl_result res;
-	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
-		       .link = tl_s("lead:9"),
-		       .due = tl_s("2026-12-01T10:00:30Z") };
-	vt_exec(NULL, VT_T0, &add, &res);
-	vt_doc task = { res.doc, res.doc_len };
 	char id[37];
-	snprintf(id, sizeof id, "%s", vt_str(&task, "id"));
-	tl_result_release(&res);
+	add_call("lead:9", "2026-12-01T10:00:30Z", id);
 	tl_cmd up = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
 		      .due = tl_s("2026-12-01T10:00:30.250Z") };
 	vt_exec(NULL, VT_T0 + 1, &up, NULL);
