@@ -381,8 +381,8 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 	if (!rc && before)
 		rc = check_task_noop(ev, d, before, &e);
 	/* an update's previous values (its fields: check_shape) */
-	for (uint32_t j = 0; !rc && before && prev &&
-			     prev->type == MSGPACK_OBJECT_MAP &&
+	bool update = tl_slice_eq(ev->type, "task.updated");
+	for (uint32_t j = 0; !rc && update && before &&
 			     j < prev->via.map.size; j++) {
 		char key[8];
 		if (update_key(&prev->via.map.ptr[j].key, key) &&
@@ -499,13 +499,16 @@ static int map_keys(const msgpack_object *o, const char *what,
 		    const char *const *keys, size_t n, bool all,
 		    unsigned *seen, tl_err *e)
 {
-	char q[64];
+	char q[64], field[32];
 	*seen = 0;
 	if (!o || o->type != MSGPACK_OBJECT_MAP)
 		return tl_err_set(e, TL_EINVALID, what, "is not a map");
 	for (uint32_t j = 0; j < o->via.map.size; j++) {
 		const msgpack_object *k = &o->via.map.ptr[j].key;
 		int i = key_index(k, keys, n);
+		if (k->type != MSGPACK_OBJECT_STR)
+			return tl_err_set(e, TL_EINVALID, what,
+					  "holds a key that is not text");
 		if (i < 0 || *seen & 1u << i)
 			return tl_err_set(e, TL_EINVALID, what,
 					  i < 0 ? "holds '%s', which no command "
@@ -515,11 +518,17 @@ static int map_keys(const msgpack_object *o, const char *what,
 						   sizeof q));
 		*seen |= 1u << i;
 	}
-	for (size_t i = 0; all && i < n; i++)
-		if (!(*seen & 1u << i))
-			return tl_err_set(e, TL_EINVALID, keys[i],
-					  "is missing (every release writes "
-					  "it)");
+	for (size_t i = 0; all && i < n; i++) {
+		if (*seen & 1u << i)
+			continue;
+		/* a key of data by its name, one within by both: link.id */
+		if (strcmp(what, "data"))
+			snprintf(field, sizeof field, "%s.%s", what, keys[i]);
+		else
+			snprintf(field, sizeof field, "%s", keys[i]);
+		return tl_err_set(e, TL_EINVALID, field,
+				  "is missing (every release writes it)");
+	}
 	return 0;
 }
 
@@ -588,8 +597,35 @@ static int check_shape(const tl_event *ev, const msgpack_object *d,
 						"defined");
 	} else if (!rc && tl_slice_eq(ev->type, "task.updated")) {
 		rc = change_keys(d, task_fields, 4, &e);
+	} else if (!rc && (tl_slice_eq(ev->type, "task.assigned") ||
+			   tl_slice_eq(ev->type, "task.status_changed") ||
+			   tl_slice_eq(ev->type, "task.completed"))) {
+		/* what the field held: text, or null for no assignee */
+		const msgpack_object *p = tl_map_get(d, "previous");
+		if (p->type != MSGPACK_OBJECT_STR &&
+		    !(p->type == MSGPACK_OBJECT_NIL &&
+		      tl_slice_eq(ev->type, "task.assigned")))
+			rc = tl_err_set(&e, TL_EINVALID, "previous",
+					"is not the value a field held");
 	} else if (!rc && tl_slice_eq(ev->type, "member.updated")) {
 		rc = change_keys(d, member_fields, 3, &e);
+		/* the new values of their types (the fold passes over a
+		 * name that is not text: a change of nothing) */
+		const msgpack_object *ch = tl_map_get(d, "changes");
+		for (uint32_t j = 0; !rc && j < ch->via.map.size; j++) {
+			const msgpack_object *k = &ch->via.map.ptr[j].key,
+					     *v = &ch->via.map.ptr[j].val;
+			bool flag = tl_obj_is_str(k, "crm_access");
+			if (flag ? v->type != MSGPACK_OBJECT_BOOLEAN
+				 : v->type != MSGPACK_OBJECT_STR)
+				rc = tl_err_set(&e, TL_EINVALID,
+						flag ? "crm_access"
+						: tl_obj_is_str(k, "name")
+							? "name"
+							: "role",
+						flag ? "is not true or false"
+						     : "is not text");
+		}
 	} else if (!rc && tl_slice_eq(ev->type, "member.added")) {
 		if (!tl_obj_is_str(tl_map_get(d, "kind"), "user"))
 			rc = tl_err_set(&e, TL_EINVALID, "kind",

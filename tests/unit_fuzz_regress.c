@@ -507,8 +507,8 @@ static int import_data(const size_t *which, msgpack_sbuffer *const *data,
 }
 
 /* task.created of the fixture's task 0 (record 4) with one change. */
-enum { C_NO_ASSIGNEE, C_PIPELINE, C_TAGS_MAP, C_LINK_EXTRA, C_TAGGED_VIP,
-       C_AS_WRITTEN };
+enum { C_NO_ASSIGNEE, C_PIPELINE, C_TAGS_MAP, C_LINK_EXTRA, C_LINK_NO_ID,
+       C_TAGGED_VIP, C_AS_WRITTEN };
 static void pack_created(msgpack_packer *pk, int how)
 {
 	msgpack_pack_map(pk, how == C_NO_ASSIGNEE ? 9 : 10);
@@ -523,9 +523,13 @@ static void pack_created(msgpack_packer *pk, int how)
 	}
 	pk_str(pk, "notes"); msgpack_pack_nil(pk);
 	pk_str(pk, "link");
-	msgpack_pack_map(pk, how == C_LINK_EXTRA ? 3 : 2);
+	msgpack_pack_map(pk, how == C_LINK_EXTRA	? 3
+			     : how == C_LINK_NO_ID ? 1
+						   : 2);
 	pk_str(pk, "type"); pk_str(pk, "lead");
-	pk_str(pk, "id"); pk_str(pk, "42");
+	if (how != C_LINK_NO_ID) {
+		pk_str(pk, "id"); pk_str(pk, "42");
+	}
 	if (how == C_LINK_EXTRA) {
 		pk_str(pk, "name"); pk_str(pk, "Dana");
 	}
@@ -575,17 +579,22 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 		{ 4, C_PIPELINE, NULL, "pipeline", "no pipelines are defined" },
 		{ 4, C_TAGS_MAP, NULL, "tags", "is not an array" },
 		{ 4, C_LINK_EXTRA, NULL, "link", "holds 'name'" },
+		{ 4, C_LINK_NO_ID, NULL, "link.id", "link.id is missing" },
 		/* 9: task 0 from todo to in_progress */
 		{ 9, -1, "status=completed previous=todo", "status",
 		  "is completed, which task.completed sets" },
 		{ 9, -1, "status=todo previous=todo", "status",
 		  "is what the task held" },
+		{ 9, -1, "status=in_progress previous{title=Call_Dana}",
+		  "previous", "is not the value a field held" },
 		/* 11: task 2 completed, from todo */
 		{ 11, -1, "status=cancelled previous=todo", "status",
 		  "is not completed" },
 		/* 8: task 1 assigned to alice, from no one */
 		{ 8, -1, "assignee=~ previous=~", "assignee",
 		  "is what the task held" },
+		{ 8, -1, "assignee=alice previous{}", "previous",
+		  "is not the value a field held" },
 		/* 10 after a task 0 created with the tag */
 		{ 10, C_TAGGED_VIP, NULL, "tag", "is one the task held" },
 		/* 12: task 1's title changed */
@@ -972,6 +981,8 @@ Test(fuzz_regress, import_refuses_a_member_update_no_command_makes)
 		  "is not the member's name before it" },
 		{ "\xa4name", "\xa4kind", "changes",
 		  "holds 'kind', which no command writes there" },
+		/* bytes for the name: the fold passed over it */
+		{ "\xa3Rob", "\xc4\x02Ro", "name", "is not text" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char da[] = "/tmp/tl-fuzzreg14-XXXXXX",

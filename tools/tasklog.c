@@ -583,7 +583,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			len = eq ? (size_t)(eq - name) : strlen(name);
 			o = find_option(name, len);
 			snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
-			if (o == O__COUNT && !strcmp(a, "--version")) {
+			if (o == O__COUNT && !strncmp(a, "--version", 9) &&
+			    (!a[9] || a[9] == '=')) {
 				/* known, but alone (main) */
 				OPT_ERR(a, "takes no command or other option "
 					   "(tasklog --version [--json])");
