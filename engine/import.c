@@ -658,8 +658,10 @@ static bool uuid_as_written(tl_slice text, const uint8_t id[16])
 /* notification.read's data d as the view reads it: a map with the
  * member the stream names and an array of ids (non-negative integers,
  * which the view marks).  TL_ESTORAGE when not (the event's fault: the
- * caller says so). */
-static int check_read_data(const tl_event *ev, const msgpack_object *d)
+ * caller says so); an empty array, which the command has always
+ * refused, named (since 0.3.23). */
+static int check_read_data(const tl_event *ev, const msgpack_object *d,
+			   tl_err *err)
 {
 	tl_slice member = tl_obj_slice(tl_map_get(d, "member"));
 	const msgpack_object *ids = tl_map_get(d, "ids");
@@ -669,6 +671,10 @@ static int check_read_data(const tl_event *ev, const msgpack_object *d)
 	for (uint32_t i = 0; ok && i < ids->via.array.size; i++)
 		ok = ids->via.array.ptr[i].type ==
 		     MSGPACK_OBJECT_POSITIVE_INTEGER;
+	if (ok && !ids->via.array.size)
+		return state_refused(ev, &(tl_err){ .field = "ids",
+			.message = "is empty: a command that changes nothing "
+				   "appends nothing" }, err);
 	return ok ? 0 : TL_ESTORAGE;
 }
 
@@ -1013,7 +1019,7 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = import_member(t, &ev, &d, err);
 	else if (ev.type.len > 5 && !memcmp(ev.type.p, "task.", 5))
 		rc = import_task(t, &ev, &d, err);
-	else if (!(rc = check_read_data(&ev, &d)))
+	else if (!(rc = check_read_data(&ev, &d, err)))
 		rc = stored(tl_views_apply(t, &ev, NULL, NULL, err));
 	if (rc == STORE_FAILED)
 		rc = TL_ESTORAGE; /* the workspace's record: err says which */

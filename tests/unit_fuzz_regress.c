@@ -451,6 +451,22 @@ static void pk_str(msgpack_packer *pk, const char *s)
 	msgpack_pack_str_with_body(pk, s, strlen(s));
 }
 
+/* A copy of record rec[0..len) with its data replaced by d (its hash not
+ * made again), *nl bytes long. */
+static uint8_t *with_data(const uint8_t *rec, size_t len,
+			  const msgpack_sbuffer *d, size_t *nl)
+{
+	size_t at = find(rec, len, "\xa4" "data", 5) + 5;
+	size_t tail = 5 + 2 + TL_HASH_LEN; /* "hash", bin 8 */
+	*nl = at + d->size + tail;
+	uint8_t *p = malloc(*nl);
+	cr_assert(p);
+	memcpy(p, rec, at);
+	memcpy(p + at, d->data, d->size);
+	memcpy(p + at + d->size, rec + len - tail, tail);
+	return p;
+}
+
 /* A fixture log whose records which[0..n) have their data replaced by
  * data[i] (its hash and every later one's made again), imported into a
  * new workspace: tl_log_import's code, err, and nothing appended when it
@@ -470,18 +486,13 @@ static int import_data(const size_t *which, msgpack_sbuffer *const *data,
 		for (size_t j = 0; j < n; j++)
 			if (which[j] == i)
 				d = data[j];
-		size_t len = r.len[i];
-		size_t at = d ? find(r.rec[i], len, "\xa4" "data", 5) + 5 : len;
-		size_t tail = 5 + 2 + TL_HASH_LEN; /* "hash", bin 8 */
-		size_t nl = d ? at + d->size + tail : len;
-		p[i] = malloc(nl);
-		cr_assert(p[i]);
+		size_t nl = r.len[i];
 		if (d) {
-			memcpy(p[i], r.rec[i], at);
-			memcpy(p[i] + at, d->data, d->size);
-			memcpy(p[i] + at + d->size, r.rec[i] + len - tail, tail);
+			p[i] = with_data(r.rec[i], r.len[i], d, &nl);
 		} else {
-			memcpy(p[i], r.rec[i], len);
+			p[i] = malloc(nl);
+			cr_assert(p[i]);
+			memcpy(p[i], r.rec[i], nl);
 		}
 		static const uint8_t genesis[TL_HASH_LEN]; /* before event 1 */
 		if (i)
@@ -1021,6 +1032,69 @@ Test(fuzz_regress, import_refuses_a_member_update_no_command_makes)
 		rm_ws(a, da);
 		rm_ws(b, dbb);
 	}
+}
+
+/* A notification.read of no ids, which `notifications read` has always
+ * refused, is refused by import too, field "ids" (since 0.3.23; a
+ * walk-through imported one). */
+Test(fuzz_regress, import_refuses_a_read_of_no_notifications)
+{
+	char da[] = "/tmp/tl-fuzzreg17-XXXXXX", dbb[] = "/tmp/tl-fuzzreg18-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	struct kept k = { 0 };
+	bob_renamed(a, "Bob", &k); /* a no-op rename: bob added, no event */
+	for (size_t i = 0; i < k.n; i++)
+		free(k.p[i]);
+	k.n = 0;
+	tl_result res;
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		       .link = tl_s("lead:1"), .assignee = tl_s("bob") };
+	tl_ctx ctx = { .now_ms = 1700000002000 };
+	cr_assert_eq(tl_exec(a, &ctx, &add, 1, &res, &err), 0, "%s",
+		     err.message);
+	char seq[24];
+	snprintf(seq, sizeof seq, "%llu", (unsigned long long)res.seq);
+	tl_result_release(&res);
+	tl_slice ids[1] = { tl_s(seq) };
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .ids = ids,
+		      .ids_len = 1 };
+	tl_ctx bob = { .now_ms = 1700000003000, .actor = "bob" };
+	cr_assert_eq(tl_exec(a, &bob, &rd, 1, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_log_read(a, NULL, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &k, &err),
+		     0, "%s", err.message);
+	size_t last = k.n - 1;
+	cr_assert(find(k.p[last], k.len[last], "notification.read", 17));
+	/* the same, ids [] */
+	msgpack_sbuffer d;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&d);
+	msgpack_packer_init(&pk, &d, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	pk_str(&pk, "member");
+	pk_str(&pk, "bob");
+	pk_str(&pk, "ids");
+	msgpack_pack_array(&pk, 0);
+	size_t nl;
+	uint8_t *p = with_data(k.p[last], k.len[last], &d, &nl);
+	rehash(p, nl, k.p[last - 1], k.len[last - 1]);
+	free(k.p[last]);
+	k.p[last] = p;
+	k.len[last] = nl;
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
+				   &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "ids", "%s", err.message);
+	cr_assert(strstr(err.message, "(notification.read): ids is empty"),
+		  "%s", err.message);
+	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+	msgpack_sbuffer_destroy(&d);
+	for (size_t i = 0; i < k.n; i++)
+		free(k.p[i]);
+	rm_ws(a, da);
+	rm_ws(b, dbb);
 }
 
 /* A log begins as init makes it: event 1 the settings, event 2 the first
