@@ -757,6 +757,13 @@ static void value_time(const char *t, char out[48])
 		snprintf(out, 48, "%s", t);
 }
 
+/* Whether an event's field holds a time: due_at, completed_at... */
+static bool time_field(const char *key)
+{
+	size_t kl = strlen(key);
+	return kl > 3 && !strcmp(key + kl - 3, "_at");
+}
+
 /* Two times of a change, as value_time writes each, or both to the
  * millisecond when they differ by less than that shows (a due time moved
  * by 250 ms must not read "10:00:30 → 10:00:30"); false when either is
@@ -783,12 +790,10 @@ static void put_value(FILE *f, const char *key, const json_t *v)
 	size_t i;
 	const json_t *x;
 	char when[48];
-	size_t kl = strlen(key);
 
 	if (json_is_null(v)) {
 		fputs("none", f);
-	} else if (json_is_string(v) && kl > 3 &&
-		   !strcmp(key + kl - 3, "_at")) {
+	} else if (json_is_string(v) && time_field(key)) {
 		value_time(json_string_value(v), when);
 		fputs(when, f);
 	} else if (json_is_string(v) && !strcmp(key, "status")) {
@@ -824,10 +829,8 @@ static void put_values(FILE *f, const char *key, const json_t *was,
 		       const json_t *now)
 {
 	char a[48], b[48];
-	size_t kl = strlen(key);
 
-	if (json_is_string(was) && json_is_string(now) && kl > 3 &&
-	    !strcmp(key + kl - 3, "_at") &&
+	if (json_is_string(was) && json_is_string(now) && time_field(key) &&
 	    value_times(json_string_value(was), json_string_value(now), a,
 			b)) {
 		fprintf(f, "%s \xe2\x86\x92 %s", a, b); /* → */

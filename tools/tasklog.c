@@ -586,7 +586,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			if (o == O__COUNT && !strncmp(a, "--version", 9) &&
 			    (!a[9] || a[9] == '=')) {
 				/* known, but alone (main) */
-				OPT_ERR(a, "takes no command or other option "
+				OPT_ERR(shown, "takes no command or other option "
 					   "(tasklog --version [--json])");
 				continue;
 			}
