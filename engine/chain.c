@@ -24,8 +24,8 @@
  * reads the count with acquire, hashes each record in place (its last 32
  * bytes) and publishes its own count.  The hasher sleeps on a condition
  * variable when it has caught up; the batch wakes it every TL_CHAIN_WAKE
- * records (a wake per event would cost more than the hash), and when it
- * syncs.  Chunks never move, so records are read where they were written.
+ * records, TL_CHAIN_WAKE_BIG in a long batch (a wake per event would cost
+ * more than the hash), and when it syncs.  Chunks never move, so records are read where they were written.
  * A 2-core machine runs the hashes (about a fifth of an append's CPU at
  * batch 10,000, docs/benchmarks.md) beside the rest.
  */
@@ -42,7 +42,13 @@ size_t tl_chain_queue_max = (size_t)64 << 20;
 atomic_ulong tl_chain_started;
 atomic_ulong tl_chain_syncs;
 
+/* The batch wakes a sleeping hasher every TL_CHAIN_WAKE records, every
+ * TL_CHAIN_WAKE_BIG once it has pushed that many: a wake costs the batch
+ * a futex call and the other core an IPI (5 % of a batch of 10,000 at a
+ * wake per 64, docs/benchmarks.md), and a hasher woken late in a long
+ * batch is only that much more behind at its sync. */
 #define TL_CHAIN_WAKE 64
+#define TL_CHAIN_WAKE_BIG 512
 
 typedef struct rec {
 	uint64_t seq;
@@ -240,7 +246,8 @@ int tl_chain_push(tl_txn *t, uint64_t seq, const uint8_t *raw, size_t len,
 			      atomic_load_explicit(&k->n, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 	atomic_store_explicit(&c->published, ++c->pushed, memory_order_release);
-	if (c->pushed % TL_CHAIN_WAKE == 0) {
+	if (c->pushed % (c->pushed < TL_CHAIN_WAKE_BIG ? TL_CHAIN_WAKE
+						       : TL_CHAIN_WAKE_BIG) == 0) {
 		pthread_mutex_lock(&c->mu);
 		if (c->sleeping)
 			pthread_cond_signal(&c->work);
