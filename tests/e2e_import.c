@@ -864,7 +864,7 @@ Test(import_cli, an_event_with_its_keys_reordered_is_refused_saying_why)
  * milliseconds, an offset, capitals) cannot pack to the stored bytes: it
  * was refused as "not an event record", naming no field (found by a
  * walk-through); now the field is named (since 0.3.23). */
-Test(import_cli, an_event_time_or_hash_not_as_exported_is_refused_by_name)
+Test(import_cli, an_event_value_not_as_exported_is_refused_by_name)
 {
 	tu_run e;
 	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
@@ -875,6 +875,12 @@ Test(import_cli, an_event_time_or_hash_not_as_exported_is_refused_by_name)
 		{ ".000Z\"", ".000+00:00\"", "at", "not a time" },
 		{ "\"hash\":\"", "\"hash\":\"", "hash",
 		  "64 lowercase hex digits" }, /* its first digit a G */
+		/* a number no event holds, named by its key (it was named
+		 * import until 0.3.24), also within data */
+		{ "{\"seq\":1,", "{\"seq\":1.0,", "seq",
+		  "holds a number with a fraction, which no event holds" },
+		{ "\"format\":1,", "\"format\":1.5,", "format",
+		  "a number with a fraction" },
 	};
 	char *copy = tu_tmpdir();
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

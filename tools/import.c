@@ -867,27 +867,39 @@ static bool is_time_key(const char *key)
 	       (n > 3 && !strcmp(key + n - 3, "_at"));
 }
 
+/* Why pack_json refused a record: bad, the key of a time or a hash not
+ * in the form export writes (which would not pack to the stored bytes);
+ * else what no event holds, a number with a fraction or (deep) nesting
+ * deeper than 32, in the innermost object whose key is near (NULL for
+ * the record itself). */
+typedef struct pack_why {
+	const char *bad, *near;
+	bool deep;
+} pack_why;
+
 /* v packed as the engine stores it: JSON's types as msgpack's, a time
  * under a key "at" or "..._at" as a msgpack timestamp, the record's
- * "hash" as 32 bytes.  False for what no event holds (a float), and
- * with *bad the key, for a time or a hash not in the form export
- * writes (which would not pack to the stored bytes). */
+ * "hash" as 32 bytes; false, with why, for a value no event holds as
+ * export writes it. */
 static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
-		      int depth, const char **bad)
+		      int depth, pack_why *why)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
 		const char *k;
 		json_t *x;
 		if (depth > 32)
-			return false;
+			return !(why->deep = true);
 		msgpack_pack_map(pk, json_object_size(v));
 		json_object_foreach(v, k, x) {
 			size_t n = strlen(k);
 			msgpack_pack_str(pk, n);
 			msgpack_pack_str_body(pk, k, n);
-			if (!pack_json(pk, x, k, depth + 1, bad))
+			if (!pack_json(pk, x, k, depth + 1, why)) {
+				if (!why->near)
+					why->near = k;
 				return false;
+			}
 		}
 		return true;
 	}
@@ -895,10 +907,10 @@ static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
 		size_t i;
 		json_t *x;
 		if (depth > 32)
-			return false;
+			return !(why->deep = true);
 		msgpack_pack_array(pk, json_array_size(v));
 		json_array_foreach(v, i, x) {
-			if (!pack_json(pk, x, NULL, depth + 1, bad))
+			if (!pack_json(pk, x, NULL, depth + 1, why))
 				return false;
 		}
 		return true;
@@ -915,7 +927,7 @@ static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
 		} else if (is_time_key(key) && export_time(s, n, &ms)) {
 			tl_mp_pack_time(pk, ms); /* as the engine packs times */
 		} else if (hash || is_time_key(key)) {
-			*bad = key; /* no event holds a string there */
+			why->bad = key; /* no event holds a string there */
 			return false;
 		} else {
 			msgpack_pack_str(pk, n);
@@ -1005,31 +1017,32 @@ static int event_records(job *j, size_t *offs, size_t *lens, tl_err *err)
 				    "as exported (not re-sorted, as by jq -S)");
 		}
 		size_t before = j->packed.sb.size;
-		const char *bad = NULL;
+		pack_why why = { 0 };
 		char field[64];
-		bool ok = pack_json(&pk, v, NULL, 0, &bad);
+		bool ok = pack_json(&pk, v, NULL, 0, &why);
 		/* (the key lives in v) */
-		snprintf(field, sizeof field, "%s", bad ? bad : "");
+		snprintf(field, sizeof field, "%s",
+			 why.bad ? why.bad : why.near ? why.near : "");
 		json_decref(v);
 		if (j->packed.failed)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
-		if (!ok && bad && !strcmp(field, "hash"))
+		if (!ok && why.bad && !strcmp(field, "hash"))
 			return fail(err, TL_EINVALID, "hash", j,
 				    j->recs[i].where,
 				    "is not a hash as export writes it (64 "
 				    "lowercase hex digits)");
-		if (!ok && bad)
+		if (!ok && why.bad)
 			return fail(err, TL_EINVALID, field, j,
 				    j->recs[i].where,
 				    "is not a time as export writes it (UTC "
 				    "with milliseconds, "
 				    "2026-12-01T10:00:00.000Z)");
 		if (!ok)
-			return fail(err, TL_EINVALID, "", j, j->recs[i].where,
-				    "holds a value no event holds (a "
-				    "number with a fraction, or nesting "
-				    "deeper than 32)");
+			return fail(err, TL_EINVALID, field, j,
+				    j->recs[i].where, "%s, which no event holds",
+				    why.deep ? "nests deeper than 32"
+					     : "holds a number with a fraction");
 		offs[i] = before;
 		lens[i] = j->packed.sb.size - before;
 	}
