@@ -2275,6 +2275,18 @@ Test(cli, help_and_usage_errors)
 	cr_assert(strstr(r.err, "--asignee: unknown option"), "%s", r.err);
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), events);
+	/* a command's option before its (sub)command word is not called
+	 * unknown (a walk-through) */
+	EXPECT(&r, 1, "task", "--limit", "1", "list");
+	cr_assert_str_eq(r.err, "tasklog: --limit: comes before the subcommand "
+				"it belongs to: give it after (tasklog task "
+				"SUBCOMMAND --limit ...)\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--from", "1", "log");
+	cr_assert(strstr(r.err, "--from: comes before the command it belongs "
+			 "to: give it after (tasklog COMMAND --from ...)"),
+		  "%s", r.err);
+	tu_run_release(&r);
 	/* the first error in argv's order is the one said */
 	EXPECT(&r, 1, "--bogus", "nosuchcommand");
 	cr_assert(strstr(r.err, "--bogus: unknown option"), "%s", r.err);

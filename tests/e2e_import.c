@@ -307,12 +307,16 @@ Test(import_cli, refuses_a_bad_record_and_appends_nothing)
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"version\": \"x\"}",
 		  1, "version", "must be a positive integer" },
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"created_at\": 1}",
-		  1, "created_at", "must be a time (a string)" },
+		  1, "created_at", "must be a time (RFC 3339" },
 		/* a date of no day (since 0.3.23; it was taken, and left
-		 * out) */
+		 * out), and why (since 0.3.24; it said "must be a time (a
+		 * string)" of a string) */
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", "
 		  "\"completed_at\": \"2026-13-45T00:00:00Z\"}",
-		  1, "completed_at", "must be a time" },
+		  1, "completed_at", "is not a day of the calendar" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", "
+		  "\"updated_at\": \"soon\"}",
+		  1, "updated_at", "invalid time 'soon'" },
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"deleted\": 0}", 1,
 		  "deleted", "must be a boolean" },
 		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"automation\": "

@@ -334,7 +334,8 @@ const struct command commands[] = {
 	  "usage: tasklog log [--from SEQ] [--limit N] [--stream ID]\n\n"
 	  "Print events of the log, oldest first.\n"
 	  "  --from SEQ            first seq (inclusive, default 1)\n"
-	  "  --limit N             at most N events (default 50)\n"
+	  "  --limit N             at most N events, 1 to 1000 (default "
+	  "50)\n"
 	  "  --stream ID           only this stream (a task id, member:ID "
 	  "or workspace)\n",
 	  OPT(O_FROM) | OPT(O_LIMIT) | OPT(O_STREAM), 0, 0, NULL, OPEN_LOG, 0,
@@ -355,7 +356,8 @@ const struct command commands[] = {
 	  "or workspace):\n"
 	  "                        the events about it\n"
 	  "  --actor ID            only the events this member (or "
-	  "parsa-assistant) made\n"
+	  "parsa-assistant; me,\n"
+	  "                        the acting member) made\n"
 	  "  --since TIME          only events at or after TIME (their "
 	  "\"at\")\n"
 	  "  --until TIME          only events before TIME\n"

@@ -684,16 +684,17 @@ static int command_cmd(const job *j, uint64_t where, task_rec *t,
  * imported) and left out. */
 /* The fields of a task as `task show` prints it that the log makes
  * (an import takes none of them): NULL for another key, else the form
- * they have, which v must have (else what it must be). */
+ * they have, which v must have (else what it must be; for text that is
+ * no time, why into e). */
 static const char *made_by_the_log(const char *key, const json_t *v,
-				   bool *ok)
+				   bool *ok, tl_err *e)
 {
 	static const struct {
 		const char *key, *must;
 	} made[] = {
-		{ "created_at", "a time (a string) or null" },
-		{ "updated_at", "a time (a string) or null" },
-		{ "completed_at", "a time (a string) or null" },
+		{ "created_at", "a time (RFC 3339, a date or +3d) or null" },
+		{ "updated_at", "a time (RFC 3339, a date or +3d) or null" },
+		{ "completed_at", "a time (RFC 3339, a date or +3d) or null" },
 		{ "created_by", "an object {\"id\", \"kind\"} or null" },
 		{ "version", "a positive integer or null" },
 		{ "created_seq", "a positive integer or null" },
@@ -702,13 +703,12 @@ static const char *made_by_the_log(const char *key, const json_t *v,
 		if (strcmp(key, made[i].key))
 			continue;
 		int64_t ms;
-		tl_err e = { .index = -1 };
 		*ok = json_is_null(v) ||
 		      (i < 3 ? json_is_string(v) &&
 				       !tl_time_parse(
 					       (tl_slice){ json_string_value(v),
 							   json_string_length(v) },
-					       0, NULL, key, &ms, &e)
+					       0, NULL, key, &ms, e)
 		       : i == 3 ? json_is_object(v)
 				: json_is_integer(v) &&
 					  json_integer_value(v) > 0);
@@ -739,6 +739,7 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 		tl_slice *text = NULL;
 		const char *must;
 		bool ok;
+		tl_err e = { .index = -1 };
 		if (!strcmp(key, "title"))
 			text = &cmd->title;
 		else if (!strcmp(key, "type"))
@@ -784,9 +785,14 @@ static int task_cmd(const job *j, const rec *r, task_rec *t, tl_cmd *cmd,
 				     : fail(err, TL_EINVALID, "automation", j,
 					    r->where,
 					    "must be an object or null");
-		else if (!(must = made_by_the_log(key, v, &ok)))
+		else if (!(must = made_by_the_log(key, v, &ok, &e)))
 			rc = fail(err, TL_EINVALID, key, j, r->where,
 				  "not a field of a task");
+		else if (!ok && json_is_string(v) && e.message[0])
+			/* a text that is no time: why (a walk-through read
+			 * "must be a time (a string)" of a string) */
+			rc = fail(err, TL_EINVALID, key, j, r->where, "%s",
+				  e.message);
 		else if (!ok) /* taken from the log, not the record */
 			rc = fail(err, TL_EINVALID, key, j, r->where,
 				  "must be %s", must);

@@ -590,6 +590,21 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 					   "(tasklog --version [--json])");
 				continue;
 			}
+			if (o != O__COUNT && !(allowed & OPT(o)) &&
+			    !c->cmd) {
+				/* a command's option before its words (a
+				 * walk-through: "unknown option" said it
+				 * did not exist) */
+				OPT_ERR(shown,
+					"comes before the %s it belongs to: "
+					"give it after (tasklog %s%s%s %s ...)",
+					group ? "subcommand" : "command",
+					group ? group : "",
+					group ? " " : "",
+					group ? "SUBCOMMAND" : "COMMAND",
+					shown);
+				continue;
+			}
 			if (o == O__COUNT || !(allowed & OPT(o))) {
 				OPT_ERR(shown, "unknown option%s%s",
 					c->cmd ? " for " : "",
