@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -763,31 +764,53 @@ Test(import_cli, events_continue_a_copy_of_the_log)
 }
 
 /* A log of its first event alone (the settings, without the first admin)
- * is refused naming its line, and makes nothing. */
+ * is refused naming its line, and so is an empty one, and neither makes
+ * LMDB's files (since 0.3.24: they were left, a workspace not
+ * initialised; an empty input said "imported 0 events"). */
 Test(import_cli, a_log_of_its_first_event_alone_is_refused_naming_the_line)
 {
 	tu_run e;
 	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
 	char *nl = strchr(e.out, '\n');
 	cr_assert(nl);
-	write_file(file, e.out, (size_t)(nl + 1 - e.out));
-	tu_run_release(&e);
 	char *copy = tu_tmpdir();
+	char mdb[1024];
+	snprintf(mdb, sizeof mdb, "%s/data.mdb", copy);
+	for (int empty = 0; empty < 2; empty++) {
+		write_file(file, e.out, empty ? 0 : (size_t)(nl + 1 - e.out));
+		tu_run r;
+		const char *ev[] = { "--events", NULL };
+		import(&r, copy, ev);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(tu_err_names(&r, empty ? "input" : "type"), "%s",
+			  r.err);
+		json_t *err = json_object_get(r.json, "error");
+		cr_assert(strstr(tu_str(err, "message"),
+				 empty ? "holds no event: a new workspace's "
+					 "log begins as init makes one"
+				       : "line 1: is the only event: a new "
+					 "workspace's log begins as init "
+					 "makes one"),
+			  "%s", r.out);
+		if (!empty)
+			cr_assert_eq(tu_int(err, "line"), 1, "%s", r.out);
+		tu_run_release(&r);
+		cr_assert(access(mdb, F_OK) != 0, "%s was made", mdb);
+		const char *stats[] = { "stats", NULL };
+		cr_assert_eq(tu_cli_argv(&r, copy, stats), 0);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		tu_run_release(&r);
+	}
+	/* into a workspace, an empty input appends nothing, exit 0 */
+	write_file(file, "", 0);
 	tu_run r;
 	const char *ev[] = { "--events", NULL };
-	import(&r, copy, ev);
-	cr_assert_eq(r.status, 1, "%s", r.err);
-	cr_assert(tu_err_names(&r, "type"), "%s", r.err);
-	json_t *err = json_object_get(r.json, "error");
-	cr_assert_eq(tu_int(err, "line"), 1, "%s", r.out);
-	cr_assert(strstr(tu_str(err, "message"), "line 1: a log's first "
-						 "commit holds event 2"),
-		  "%s", r.out);
+	long long events = tu_stat(ws, "events");
+	import(&r, ws, ev);
+	cr_assert_eq(r.status, 0, "%s", r.err);
 	tu_run_release(&r);
-	const char *stats[] = { "stats", NULL };
-	cr_assert_eq(tu_cli_argv(&r, copy, stats), 0);
-	cr_assert_eq(r.status, 2, "%s", r.err);
-	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), events);
+	tu_run_release(&e);
 	tu_rmrf(copy);
 	free(copy);
 }

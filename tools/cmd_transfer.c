@@ -517,6 +517,22 @@ int import_precheck(struct cli *c)
 	import_out r;
 	import_unit = o.msgpack ? "record" : "line";
 	int rc = import_check(c->input, c->input_len, &o, &r, &c->err);
+	/* A new workspace's first commit holds events 1 and 2 (as init
+	 * makes them): an input of fewer is refused before the files are
+	 * made (a walk-through: an empty input said "imported 0 events"
+	 * and left a workspace that every command called not initialised).
+	 * The engine checks what the two are. */
+	if (!rc && o.events && r.records < 2) {
+		r.where = r.records;
+		rc = tl_err_set(&c->err, TL_EINVALID,
+				r.records ? "type" : "input",
+				"%s%s: a new workspace's log begins as init "
+				"makes one, its settings and its first admin "
+				"(events 1 and 2)",
+				r.records ? import_unit : "",
+				r.records ? " 1: is the only event"
+					  : "holds no event");
+	}
 	return rc ? import_failed(c, &o, &r, rc) : 0;
 }
 
