@@ -25,9 +25,10 @@
  * bytes) and publishes its own count.  The hasher sleeps on a condition
  * variable when it has caught up; the batch wakes it every TL_CHAIN_WAKE
  * records, TL_CHAIN_WAKE_BIG in a long batch (a wake per event would cost
- * more than the hash), and when it syncs.  Chunks never move, so records are read where they were written.
- * A 2-core machine runs the hashes (about a fifth of an append's CPU at
- * batch 10,000, docs/benchmarks.md) beside the rest.
+ * more than the hash), and when it syncs.  Chunks never move, so records
+ * are read where they were written.  A 2-core machine runs the hashes
+ * (about a fifth of an append's CPU at batch 10,000, docs/benchmarks.md)
+ * beside the rest.
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -2282,6 +2282,10 @@ Test(cli, help_and_usage_errors)
 				"it belongs to: give it after (tasklog task "
 				"SUBCOMMAND --limit ...)\n");
 	tu_run_release(&r);
+	/* one that no command of the group takes is unknown */
+	EXPECT(&r, 1, "member", "--title", "x", "add");
+	cr_assert(strstr(r.err, "--title: unknown option"), "%s", r.err);
+	tu_run_release(&r);
 	EXPECT(&r, 1, "--from", "1", "log");
 	cr_assert(strstr(r.err, "--from: comes before the command it belongs "
 			 "to: give it after (tasklog COMMAND --from ...)"),

@@ -480,6 +480,17 @@ static bool is_group(const char *w)
 	return false;
 }
 
+/* Whether a command of group (of any group, when NULL) takes option o. */
+static bool taken_in(const char *group, enum opt o)
+{
+	for (size_t i = 0; i < n_commands; i++)
+		if ((!group || (commands[i].group &&
+				!strcmp(commands[i].group, group))) &&
+		    (commands[i].opts & OPT(o)))
+			return true;
+	return false;
+}
+
 static const struct command *find_command(const char *group,
 					  const char *name)
 {
@@ -591,7 +602,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				continue;
 			}
 			if (o != O__COUNT && !(allowed & OPT(o)) &&
-			    !c->cmd) {
+			    !c->cmd && taken_in(group, o)) {
 				/* a command's option before its words (a
 				 * walk-through: "unknown option" said it
 				 * did not exist) */
