@@ -2276,20 +2276,28 @@ Test(cli, help_and_usage_errors)
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), events);
 	/* a command's option before its (sub)command word is not called
-	 * unknown (a walk-through) */
+	 * unknown (a walk-through), one the command does not take is,
+	 * and the option's value is not taken for the command (a review) */
 	EXPECT(&r, 1, "task", "--limit", "1", "list");
-	cr_assert_str_eq(r.err, "tasklog: --limit: comes before the subcommand "
+	cr_assert_str_eq(r.err, "tasklog: --limit: comes before the command "
 				"it belongs to: give it after (tasklog task "
-				"SUBCOMMAND --limit ...)\n");
+				"list --limit ...)\n");
 	tu_run_release(&r);
-	/* one that no command of the group takes is unknown */
-	EXPECT(&r, 1, "member", "--title", "x", "add");
-	cr_assert(strstr(r.err, "--title: unknown option"), "%s", r.err);
-	tu_run_release(&r);
-	EXPECT(&r, 1, "--from", "1", "log");
+	EXPECT(&r, 1, "--from", "1", "--bogus", "log");
 	cr_assert(strstr(r.err, "--from: comes before the command it belongs "
-			 "to: give it after (tasklog COMMAND --from ...)"),
+			 "to: give it after (tasklog log --from ...)"),
 		  "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "--week-start=sunday", "list");
+	cr_assert_str_eq(r.err, "tasklog: --week-start: unknown option for "
+				"task list\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "member", "--title", "x", "add");
+	cr_assert_str_eq(r.err, "tasklog: --title: unknown option for "
+				"member add\n");
+	tu_run_release(&r);
+	EXPECT(&r, 0, "--limit", "5", "log", "--help");
+	cr_assert(!strncmp(r.out, "usage: tasklog log", 18), "%s", r.out);
 	tu_run_release(&r);
 	/* the first error in argv's order is the one said */
 	EXPECT(&r, 1, "--bogus", "nosuchcommand");

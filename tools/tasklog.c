@@ -480,17 +480,6 @@ static bool is_group(const char *w)
 	return false;
 }
 
-/* Whether a command of group (of any group, when NULL) takes option o. */
-static bool taken_in(const char *group, enum opt o)
-{
-	for (size_t i = 0; i < n_commands; i++)
-		if ((!group || (commands[i].group &&
-				!strcmp(commands[i].group, group))) &&
-		    (commands[i].opts & OPT(o)))
-			return true;
-	return false;
-}
-
 static const struct command *find_command(const char *group,
 					  const char *name)
 {
@@ -552,6 +541,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	 * (then the usage is printed, as the help says). */
 	int opt_err = 0;
 	tl_err first = { .index = -1 };
+	enum opt early = O__COUNT; /* the first error: this option given
+				      before the command's words */
 #define OPT_ERR(...)                                            \
 	do {                                                    \
 		if (!opt_err) {                                 \
@@ -602,18 +593,18 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				continue;
 			}
 			if (o != O__COUNT && !(allowed & OPT(o)) &&
-			    !c->cmd && taken_in(group, o)) {
-				/* a command's option before its words (a
-				 * walk-through: "unknown option" said it
-				 * did not exist) */
-				OPT_ERR(shown,
-					"comes before the %s it belongs to: "
-					"give it after (tasklog %s%s%s %s ...)",
-					group ? "subcommand" : "command",
-					group ? group : "",
-					group ? " " : "",
-					group ? "SUBCOMMAND" : "COMMAND",
-					shown);
+			    !c->cmd) {
+				/* An option before the command's words: an
+				 * error whose words wait for the command (a
+				 * walk-through: "unknown option" of one the
+				 * command takes); its value is passed over,
+				 * so that the command is found. */
+				if (!opt_err)
+					early = o;
+				OPT_ERR(shown, "unknown option");
+				if (optdefs[o].has_value && !eq &&
+				    i + 1 < argc && !names_option(argv[i + 1]))
+					i++;
 				continue;
 			}
 			if (o == O__COUNT || !(allowed & OPT(o))) {
@@ -683,6 +674,21 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			}
 			if (!c->cmd)
 				return usage_error(c, NULL, "unknown command");
+			if (early != O__COUNT) {
+				char name[sizeof first.field];
+				snprintf(name, sizeof name, "%s", first.field);
+				if (c->cmd->opts & OPT(early))
+					usage_error(c, name,
+						    "comes before the command "
+						    "it belongs to: give it "
+						    "after (tasklog %s %s ...)",
+						    c->subject, name);
+				else
+					usage_error(c, name,
+						    "unknown option for %s",
+						    c->subject);
+				first = c->err;
+			}
 		}
 	}
 #undef OPT_ERR
