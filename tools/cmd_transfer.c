@@ -513,26 +513,11 @@ static int import_failed(struct cli *c, const import_opts *o,
 
 int import_precheck(struct cli *c)
 {
-	import_opts o = { .events = has(c, O_EVENTS), .msgpack = c->msgpack };
+	import_opts o = { .events = has(c, O_EVENTS), .msgpack = c->msgpack,
+			  .fresh = true };
 	import_out r;
 	import_unit = o.msgpack ? "record" : "line";
 	int rc = import_check(c->input, c->input_len, &o, &r, &c->err);
-	/* A new workspace's first commit holds events 1 and 2 (as init
-	 * makes them): an input of fewer is refused before the files are
-	 * made (a walk-through: an empty input said "imported 0 events"
-	 * and left a workspace that every command called not initialised).
-	 * The engine checks what the two are. */
-	if (!rc && o.events && r.records < 2) {
-		r.where = r.records;
-		rc = tl_err_set(&c->err, TL_EINVALID,
-				r.records ? "type" : "input",
-				"%s%s: a new workspace's log begins as init "
-				"makes one, its settings and its first admin "
-				"(events 1 and 2)",
-				r.records ? import_unit : "",
-				r.records ? " 1: is the only event"
-					  : "holds no event");
-	}
 	return rc ? import_failed(c, &o, &r, rc) : 0;
 }
 
@@ -552,6 +537,7 @@ int run_import(struct cli *c)
 	 * workspace has members (a new one takes its own from the log):
 	 * import_run checks it once the records' form is checked. */
 	o.need_admin = c->has_settings;
+	o.fresh = !c->has_settings;
 	/* A bar on a terminal, as rebuild's: a large import takes a while,
 	 * and at 100% its commit (the views' writes, the fsync) is left. */
 	struct progress p = { .unit = "records", .rate = "rec/s",

@@ -1227,12 +1227,33 @@ static void job_free(job *j)
 	free(j->recs);
 }
 
+/* A workspace not initialised takes a log that begins with events 1
+ * and 2 in its first commit (as init makes them; the engine checks what
+ * they are): an input of fewer is refused before anything is made (a
+ * walk-through: an empty input said "imported 0 events" and left a
+ * workspace that every command called not initialised). */
+static int fresh_log(const job *j, tl_err *err)
+{
+	static const char why[] = "a new workspace's log begins as init "
+				  "makes one, its settings and its first "
+				  "admin (events 1 and 2)";
+	if (!j->o->events || !j->o->fresh || j->n >= 2)
+		return 0;
+	if (j->n)
+		return fail(err, TL_EINVALID, "input", j, j->recs[0].where,
+			    "is the only event: %s", why);
+	return tl_err_set(err, TL_EINVALID, "input", "holds no event: %s",
+			  why);
+}
+
 int import_check(const uint8_t *in, size_t len, const import_opts *o,
 		 import_out *out, tl_err *err)
 {
 	job j = { .in = in, .o = o, .unit = o->msgpack ? "record" : "line",
 		  .out = out };
 	int rc = job_prepare(&j, len, err);
+	if (!rc)
+		rc = fresh_log(&j, err);
 	job_free(&j);
 	return rc;
 }
@@ -1243,6 +1264,8 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 	job j = { .in = in, .o = o, .unit = o->msgpack ? "record" : "line",
 		  .out = out };
 	int rc = job_prepare(&j, len, err);
+	if (!rc)
+		rc = fresh_log(&j, err);
 	/* the arguments (every record's form) before the look-ups */
 	if (!rc && o->need_admin)
 		rc = tl_need_admin(db, o->ctx,

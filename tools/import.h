@@ -28,6 +28,9 @@ typedef struct import_opts {
 	/* Whether ctx's actor must be an admin (a workspace with members):
 	 * checked once every record's form is, which comes first. */
 	bool need_admin;
+	/* With events: the workspace is not initialised (no settings), so
+	 * the log must begin with its events 1 and 2, which init makes. */
+	bool fresh;
 	/* Called just before the last commit with what *out will hold
 	 * after it; an error it returns gives the transaction up. */
 	int (*ready)(void *arg, const struct import_out *out, tl_err *err);
