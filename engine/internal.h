@@ -627,6 +627,13 @@ int tl_member_other_admins(tl_db *db, MDB_txn *txn, const char *except,
 int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
 	       tl_member *actor, msgpack_zone *zone, tl_err *err);
 
+/* The tokens database (token.c): each record paired with its other
+ * kind and of a member; each problem through fn.  0, or a storage
+ * error. */
+int tl_tokens_verify(tl_db *db, MDB_txn *txn,
+		     void (*fn)(void *arg, const char *problem), void *arg,
+		     tl_err *err);
+
 /* Resolve ctx->actor (default: first admin) and check CRM access. */
 int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 		     tl_member *actor, msgpack_zone *zone, tl_err *err);

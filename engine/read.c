@@ -587,6 +587,11 @@ static void problem(verifier *vf, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void token_problem(void *arg, const char *what)
+{
+	problem(arg, "%s", what);
+}
+
 /* Every stored member equals the fold of its stream. */
 static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 			  msgpack_zone *zone, tl_err *err)
@@ -1154,7 +1159,8 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	if (!rc && !(rc = verify_tasks(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_members(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_member_streams(db, txn, &vf, err)) &&
-	    !(rc = verify_idem(db, txn, &vf, &zone, err))) {
+	    !(rc = verify_idem(db, txn, &vf, &zone, err)) &&
+	    !(rc = tl_tokens_verify(db, txn, token_problem, &vf, err))) {
 		verify_meta(db, txn, &vf, &zone);
 		uint64_t st, sa, ct, ca;
 		if (!(rc = tl_counts_scan(db, txn, &st, &sa, err)) &&

@@ -28,12 +28,16 @@
  *            crm_access, kind}.
  *   meta     "format" -> u32 BE; "tz", "week_start", "admin" -> text;
  *            "view:NAME" -> version u32 BE + generation u32 BE.
+ *   tokens   (since 0.3.24, made by the first token: token.c) 'h' +
+ *            BLAKE2b-256 of a token -> member id; 'm' + member id ->
+ *            that hash.  Not a fold of the log: tokens are secrets.
  *
  * and in LMDB's main database, beside the names of these, the plain key
  * "tl.counts" (since 0.3.16; "task counts" below).
  *
  * Invariants: events is the only source of truth; every other database is
- * a fold of it written in the same transaction as the event.  A full map
+ * a fold of it written in the same transaction as the event (but idem's
+ * keys and the tokens, which are requests' and members' secrets).  A full map
  * aborts the whole transaction, grows the map and reruns (tl_exec).
  */
 #include <errno.h>

@@ -388,6 +388,27 @@ TL_API void tl_txn_seqs(const tl_txn *txn, uint64_t *first, uint64_t *end);
 TL_API int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
 		  tl_err *err);
 
+/* Members' access tokens (for the server's auth; engine/token.c).  A
+ * token is "tl_" and 64 lowercase hex digits; the workspace keeps only
+ * its hash.  tl_member_token makes a new token for member (into token,
+ * NUL-terminated), which replaces the one it held, or with revoke drops
+ * it (token may then be NULL); *had (when had) says whether it held one.
+ * Durable when it returns 0.  ctx's actor must be an admin with CRM
+ * access (TL_EFORBIDDEN, field "as"); member an id (TL_EINVALID, field
+ * "id"), not the system user (TL_EINVALID), and a member (TL_ENOTFOUND).
+ * A member without CRM access may hold one: every request it makes is
+ * refused then.  Since 0.3.24. */
+#define TL_TOKEN_LEN 67
+TL_API int tl_member_token(tl_db *db, const tl_ctx *ctx, tl_slice member,
+			   bool revoke, char token[TL_TOKEN_LEN + 1],
+			   bool *had, tl_err *err);
+
+/* The member whose token this is, into member (NUL-terminated, at most
+ * 64 bytes): TL_EFORBIDDEN (field "token") for text that is no token of
+ * this workspace's (never made, or replaced or revoked since). */
+TL_API int tl_token_member(tl_db *db, tl_slice token, char member[65],
+			   tl_err *err);
+
 /* Append event records made elsewhere (another workspace's log, an older
  * release's log), each as stored: a msgpack map with its hash.  Record i
  * must carry the next seq, chain to the previous hash and carry its

@@ -1525,14 +1525,74 @@ Test(member, non_admin_cannot_verify)
 	tu_run_release(&r);
 }
 
-Test(member, token_needs_the_server)
+/* A token is "tl_" and 64 lowercase hex digits. */
+static void is_token(const char *t)
+{
+	cr_assert_eq(strlen(t), 67, "%s", t);
+	cr_assert(!strncmp(t, "tl_", 3), "%s", t);
+	for (size_t i = 3; i < 67; i++)
+		cr_assert(strchr("0123456789abcdef", t[i]), "%s", t);
+}
+
+Test(member, token_prints_a_new_token_and_appends_nothing)
+{
+	tu_run r, h;
+	long long events = tu_stat(ws, "events");
+	OK(&r, "member", "token", "alice");
+	cr_assert_eq(json_object_size(r.json), 2, "%s", r.out);
+	cr_assert_str_eq(tu_str(r.json, "member"), "alice");
+	is_token(tu_str(r.json, "token"));
+	/* for people: the token alone, a line to read into a variable */
+	cr_assert_eq(tu_cli_text(&h, ws, "member", "token", "alice", NULL), 0);
+	cr_assert_eq(h.status, 0, "%s", h.err);
+	cr_assert_eq(strlen(h.out), 68, "%s", h.out);
+	cr_assert_eq(h.out[67], '\n');
+	h.out[67] = 0;
+	is_token(h.out);
+	cr_assert_str_neq(h.out, tu_str(r.json, "token"));
+	tu_run_release(&h);
+	tu_run_release(&r);
+	/* of a member without CRM access too (the server refuses its
+	 * requests) */
+	OK(&r, "member", "token", "carol");
+	tu_run_release(&r);
+	OK(&r, "member", "token", "alice", "--revoke");
+	cr_assert_str_eq(tu_str(r.json, "member"), "alice");
+	cr_assert(json_is_true(json_object_get(r.json, "revoked")), "%s",
+		  r.out);
+	tu_run_release(&r);
+	OK(&r, "member", "token", "alice", "--revoke");
+	cr_assert(json_is_false(json_object_get(r.json, "revoked")), "%s",
+		  r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), events);
+	OK(&r, "verify");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+}
+
+Test(member, token_is_an_admins_and_of_a_member)
 {
 	tu_run r;
-
-	EXPECT(&r, 1, "member", "token", "alice");
-	cr_assert_str_eq(r.err, "tasklog: member token: requires the server "
-				"(not yet available)\n");
+	long long events = tu_stat(ws, "events");
+	EXPECT(&r, 4, "--as", "alice", "member", "token", "alice");
+	cr_assert(tu_err_names(&r, "as"), "%s", r.err);
 	tu_run_release(&r);
+	EXPECT(&r, 2, "member", "token", "nobody");
+	cr_assert(tu_err_names(&r, "id"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "member", "token", "parsa-assistant");
+	cr_assert(tu_err_names(&r, "id"), "%s", r.err);
+	tu_run_release(&r);
+	/* an argument before the actor */
+	EXPECT(&r, 1, "--as", "alice", "member", "token", "Alice");
+	cr_assert(tu_err_names(&r, "id"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "member", "token");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "member", "token", "alice", "--revoke=yes");
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), events);
 }
 
 /* ---- whole command line ------------------------------------------------ */

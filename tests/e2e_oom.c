@@ -363,6 +363,29 @@ Test(oom, every_allocation_failing_in_an_update_appends_nothing)
 		tu_run_release(&r);
 		cr_assert(hit, "member add failed without a fault");
 	}
+	/* a token: made and printed, or out of memory; never an event */
+	const char *const token[] = { "--json", "member", "token", "bob",
+				      NULL };
+	long long events = tu_stat(ws, "events");
+	for (k = 1;; k++) {
+		bool hit;
+		run_failing(&r, k, token, &hit);
+		if (r.status)
+			expect_oom(&r, k, "member token");
+		else
+			cr_assert(r.json && strlen(tu_str(r.json, "token")) ==
+						    67,
+				  "member token, allocation %ld failing: %s",
+				  k, r.out);
+		tu_run_release(&r);
+		if (!hit)
+			break;
+	}
+	cr_assert_gt(k, 10);
+	cr_assert_eq(tu_stat(ws, "events"), events);
+	OK(&r, "verify");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
 }
 
 /* A rebuild rewrites the views only: it succeeds or leaves them as they

@@ -5349,3 +5349,158 @@ Test(db, backup_checks_its_arguments_then_copies_from_a_read_only_handle)
 	free(d);
 	tl_db_close(copy);
 }
+
+/* ---- members' tokens ----------------------------------------------------- */
+
+static void token_ok(const char *actor, const char *member, bool revoke,
+		     char out[TL_TOKEN_LEN + 1], bool *had)
+{
+	tl_ctx ctx = as_at(actor, T0 + DAY);
+	tl_err err = { 0 };
+	int rc = tl_member_token(db, actor ? &ctx : NULL, tl_s(member), revoke,
+				 out, had, &err);
+	cr_assert_eq(rc, 0, "tl_member_token(%s): %d %s: %s", member, rc,
+		     err.field, err.message);
+}
+
+/* The member a token names, or "" when it names none (TL_EFORBIDDEN,
+ * field token). */
+static const char *token_of(const char *token)
+{
+	static char m[65];
+	tl_err err = { 0 };
+	int rc = tl_token_member(db, tl_s(token), m, &err);
+	if (rc) {
+		cr_assert_eq(rc, TL_EFORBIDDEN, "%d %s", rc, err.message);
+		cr_assert_str_eq(err.field, "token");
+		cr_assert_str_eq(m, "");
+	}
+	return m;
+}
+
+Test(token, a_token_names_its_member_until_a_new_one_replaces_it,
+     .init = ws_setup, .fini = ws_teardown)
+{
+	char t1[TL_TOKEN_LEN + 1], t2[TL_TOKEN_LEN + 1], t3[TL_TOKEN_LEN + 1];
+	bool had = true;
+	add_member("bob", "member", 1);
+	add_member("carol", "member", 0); /* may hold one: SPEC's auth */
+	uint64_t before = nevents();
+	/* no token was ever made: none is one */
+	cr_assert_str_eq(token_of("tl_0000000000000000000000000000000000000000000000000000000000000000"), "");
+	token_ok(NULL, "bob", false, t1, &had);
+	cr_assert(!had);
+	cr_assert_eq(strlen(t1), TL_TOKEN_LEN);
+	cr_assert(!strncmp(t1, "tl_", 3), "%s", t1);
+	for (size_t i = 3; i < TL_TOKEN_LEN; i++)
+		cr_assert(isxdigit((unsigned char)t1[i]) &&
+				  !isupper((unsigned char)t1[i]),
+			  "%s", t1);
+	token_ok(NULL, "carol", false, t3, NULL);
+	cr_assert_str_eq(token_of(t1), "bob");
+	cr_assert_str_eq(token_of(t3), "carol");
+	/* durable, and no event: a token is no fact of the log */
+	ws_reopen();
+	cr_assert_str_eq(token_of(t1), "bob");
+	cr_assert_eq(nevents(), before);
+	/* a new token replaces the old */
+	token_ok(NULL, "bob", false, t2, &had);
+	cr_assert(had);
+	cr_assert_str_neq(t1, t2);
+	cr_assert_str_eq(token_of(t1), "");
+	cr_assert_str_eq(token_of(t2), "bob");
+	/* text near a token is none */
+	char near[TL_TOKEN_LEN + 2];
+	snprintf(near, sizeof near, "%s", t2);
+	near[5] = near[5] == 'a' ? 'b' : 'a';
+	cr_assert_str_eq(token_of(near), "");
+	snprintf(near, sizeof near, "%sa", t2);
+	cr_assert_str_eq(token_of(near), "");
+	cr_assert_str_eq(token_of(""), "");
+	near[0] = 0;
+	snprintf(near, sizeof near, "TL_%s", t2 + 3);
+	cr_assert_str_eq(token_of(near), "");
+	/* revoked: none; revoked again: nothing to revoke */
+	token_ok(NULL, "bob", true, NULL, &had);
+	cr_assert(had);
+	cr_assert_str_eq(token_of(t2), "");
+	token_ok(NULL, "bob", true, NULL, &had);
+	cr_assert(!had);
+	cr_assert_str_eq(token_of(t3), "carol");
+	cr_assert_eq(nevents(), before);
+	EXPECT_CLEAN();
+}
+
+Test(token, only_an_admin_makes_one_for_a_member, .init = ws_setup,
+     .fini = ws_teardown)
+{
+	static const struct {
+		const char *actor, *member;
+		int rc;
+		const char *field;
+	} cases[] = {
+		{ "bob", "bob", TL_EFORBIDDEN, "as" },    /* not an admin */
+		{ "ann", "bob", TL_EFORBIDDEN, "as" },    /* no CRM access */
+		{ NULL, "nobody", TL_ENOTFOUND, "id" },
+		{ NULL, "parsa-assistant", TL_EINVALID, "id" },
+		{ NULL, "Bob", TL_EINVALID, "id" },
+		{ NULL, "", TL_EINVALID, "id" },
+		/* an argument before the actor is looked up */
+		{ "bob", "Bob", TL_EINVALID, "id" },
+		{ "nobody", "bob", TL_EFORBIDDEN, "as" },
+	};
+	add_member("bob", "member", 1);
+	add_member("ann", "admin", 1);
+	add_member("keep", "admin", 1);
+	tl_cmd off = { .kind = TL_MEMBER_UPDATE, .id = tl_s("ann"),
+		       .crm_access = -1 };
+	tl_result res;
+	RUN1(at(T0 + 2 * SEC), &res, NULL, off);
+	tl_result_release(&res);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		tl_ctx ctx = as_at(cases[i].actor, T0 + DAY);
+		tl_err err = { 0 };
+		char t[TL_TOKEN_LEN + 1] = "x";
+		int rc = tl_member_token(db, cases[i].actor ? &ctx : NULL,
+					 tl_s(cases[i].member), false, t, NULL,
+					 &err);
+		cr_assert_eq(rc, cases[i].rc, "case %zu: %d %s: %s", i, rc,
+			     err.field, err.message);
+		cr_assert_str_eq(err.field, cases[i].field, "case %zu: %s", i,
+				 err.message);
+	}
+	EXPECT_CLEAN();
+}
+
+Test(token, verify_reports_a_token_record_out_of_its_pair,
+     .init = ws_setup, .fini = ws_teardown)
+{
+	char t[TL_TOKEN_LEN + 1];
+	add_member("bob", "member", 1);
+	token_ok(NULL, "bob", false, t, NULL);
+	EXPECT_CLEAN();
+	/* bob's hash record dropped: his member record names nothing */
+	uint8_t mk[4] = { 'm', 'b', 'o', 'b' };
+	size_t len;
+	db_close();
+	uint8_t *hash = raw_fetch("tokens", mk, sizeof mk, &len);
+	cr_assert_eq(len, 32);
+	uint8_t hk[33] = { 'h' };
+	memcpy(hk + 1, hash, 32);
+	raw_delete("tokens", hk, sizeof hk);
+	db_open_or_die();
+	problems p;
+	cr_assert_eq(verify(&p), 1, "%s", p.first);
+	cr_assert(strstr(p.first, "tokens:"), "%s", p.first);
+	cr_assert_str_eq(token_of(t), "");
+	/* and a hash record of no member */
+	db_close();
+	raw_store("tokens", hk, sizeof hk, "nobody", 6);
+	db_open_or_die();
+	cr_assert_eq(verify(&p), 2, "%s", p.first);
+	/* a new token for bob drops his record and the one it named */
+	token_ok(NULL, "bob", false, t, NULL);
+	EXPECT_CLEAN();
+	cr_assert_str_eq(token_of(t), "bob");
+	free(hash);
+}

@@ -45,6 +45,7 @@ enum opt {
 	O_EXPECT_HEAD,                          /* verify */
 	O_ACTOR, O_SINCE, O_UNTIL, O_FOLLOW,    /* export */
 	O_FORMAT, O_EVENTS, O_BATCH,            /* export, import */
+	O_REVOKE,                               /* member token */
 	O__COUNT
 };
 

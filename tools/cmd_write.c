@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli.h"
 #include "membuf.h"
 #include "progress.h"
@@ -277,8 +279,42 @@ int run_member_write(struct cli *c)
 	return exec_one(c, &cmd, human_member);
 }
 
+/* member token ID [--revoke]: the token printed once it is durable (it
+ * is shown this once: the workspace keeps its hash alone). */
 int run_member_token(struct cli *c)
 {
-	return usage_error(c, NULL,
-			   "requires the server (not yet available)");
+	char token[TL_TOKEN_LEN + 1] = "", line[256];
+	bool revoke = has(c, O_REVOKE), had = false;
+	const char *id = c->words[0];
+	int rc = tl_member_token(c->db, &c->ctx, tl_s(id), revoke,
+				 revoke ? NULL : token, &had, &c->err);
+	if (rc)
+		return rc;
+	done_durably = true;
+	/* (an id is [a-z0-9._-]: nothing to escape in JSON) */
+	int n;
+	if (revoke && c->json)
+		n = snprintf(line, sizeof line,
+			     "{\"member\":\"%s\",\"revoked\":%s}\n", id,
+			     had ? "true" : "false");
+	else if (revoke)
+		n = snprintf(line, sizeof line, "%s\n",
+			     had ? "token revoked" : "no token to revoke");
+	else if (c->json)
+		n = snprintf(line, sizeof line,
+			     "{\"member\":\"%s\",\"token\":\"%s\"}\n", id,
+			     token);
+	else
+		n = snprintf(line, sizeof line, "%s\n", token);
+	sodium_memzero(token, sizeof token);
+	if (!stdout_open)
+		say_done_anyway("the standard output is closed");
+	else if (fwrite(line, 1, (size_t)n, real_stdout) != (size_t)n ||
+		 fflush(real_stdout))
+		say_done_anyway(strerror(errno));
+	sodium_memzero(line, sizeof line);
+	if (!revoke && !c->json && isatty(STDERR_FILENO))
+		fprintf(stderr, "tasklog: the token of '%s' is shown this "
+				"once; a new one replaces it\n", id);
+	return 0;
 }

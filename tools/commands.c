@@ -18,6 +18,7 @@ const struct optdef optdefs[O__COUNT] = {
 	[O_ROLE] = { "role", true },
 	[O_CRM_ACCESS] = { "crm-access", false },
 	[O_NO_CRM_ACCESS] = { "no-crm-access", false },
+	[O_REVOKE] = { "revoke", false },
 	[O_TITLE] = { "title", true },
 	[O_LINK] = { "link", true },
 	[O_TYPE] = { "type", true },
@@ -107,9 +108,14 @@ const struct command commands[] = {
 		  OPT(O_NO_CRM_ACCESS) | OPT(O_IDEMPOTENCY_KEY),
 	  1, 1, "member ID", OPEN_WRITE, TL_MEMBER_UPDATE, run_member_write },
 	{ "member", "token",
-	  "usage: tasklog member token ID\n\n"
-	  "Print an access token for tasklogd (needs the server).\n",
-	  0, 1, 1, "member ID", OPEN_NONE, 0, run_member_token },
+	  "usage: tasklog member token ID [--revoke]\n\n"
+	  "Make the member's access token for the server (admins only) and "
+	  "print it,\n"
+	  "this once: the workspace keeps its hash alone.  A new token "
+	  "replaces the\n"
+	  "member's last.\n"
+	  "  --revoke              drop the member's token, make none\n",
+	  OPT(O_REVOKE), 1, 1, "member ID", OPEN_WRITE, 0, run_member_token },
 
 	TASK_WRITE("add",
 		   "usage: tasklog task add --title T --link TYPE:ID "
