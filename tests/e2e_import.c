@@ -906,6 +906,10 @@ Test(import_cli, an_event_with_its_keys_reordered_is_refused_saying_why)
  * milliseconds, an offset, capitals) cannot pack to the stored bytes: it
  * was refused as "not an event record", naming no field (found by a
  * walk-through); now the field is named (since 0.3.23). */
+#define E2 "\u00e9\u00e9"
+#define E4 E2 E2
+#define E8 E4 E4
+
 Test(import_cli, an_event_value_not_as_exported_is_refused_by_name)
 {
 	tu_run e;
@@ -923,6 +927,10 @@ Test(import_cli, an_event_value_not_as_exported_is_refused_by_name)
 		  "holds a number with a fraction, which no event holds" },
 		{ "\"format\":1,", "\"format\":1.5,", "format",
 		  "a number with a fraction" },
+		/* a long key cut between characters (a fuzzing run: within
+		 * one, the error's JSON held a byte that is no UTF-8) */
+		{ "\"format\":1,", "\"format\":1,\"" E8 E8 E8 E8 E8 "\":2.5,",
+		  E8 E8 E8 E4 E2 "\u00e9", "a number with a fraction" },
 	};
 	char *copy = tu_tmpdir();
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -947,6 +955,11 @@ Test(import_cli, an_event_value_not_as_exported_is_refused_by_name)
 			  r.err);
 		cr_assert(strstr(r.err, cases[i].says), "%zu: %s", i, r.err);
 		cr_assert(strstr(r.err, "line 1"), "%zu: %s", i, r.err);
+		/* the error document is JSON (UTF-8) and names the field */
+		cr_assert(r.json, "%zu: %s", i, r.out);
+		cr_assert_str_eq(tu_str(json_object_get(r.json, "error"),
+					"field"),
+				 cases[i].field, "%zu", i);
 		tu_run_release(&r);
 	}
 	tu_run_release(&e);

@@ -1026,9 +1026,18 @@ static int event_records(job *j, size_t *offs, size_t *lens, tl_err *err)
 		pack_why why = { 0 };
 		char field[64];
 		bool ok = pack_json(&pk, v, NULL, 0, &why);
-		/* (the key lives in v) */
-		snprintf(field, sizeof field, "%s",
-			 why.bad ? why.bad : why.near ? why.near : "");
+		/* (the key lives in v) a long one cut between characters (a
+		 * fuzzing run: cut within one, the error's JSON held a
+		 * byte that is no UTF-8) */
+		const char *key = why.bad ? why.bad : why.near ? why.near : "";
+		size_t kn = strlen(key);
+		if (kn >= sizeof field) {
+			kn = sizeof field - 1;
+			while (kn && ((unsigned char)key[kn] & 0xc0) == 0x80)
+				kn--;
+		}
+		memcpy(field, key, kn);
+		field[kn] = 0;
 		json_decref(v);
 		if (j->packed.failed)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
