@@ -39,6 +39,26 @@ const char *tl_version(void)
 	return TL_VERSION;
 }
 
+/* s[0..n) cut short by a copy: what ends in the middle of a UTF-8
+ * character loses that character's bytes (an error's text is printed
+ * in JSON, which holds UTF-8 alone; a fuzzing run met a field cut in a
+ * character). */
+static void utf8_cut(char *s, size_t n)
+{
+	size_t i = n, back = 0;
+	while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) {
+		i--;
+		back++;
+	}
+	if (i == 0)
+		return;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1
+									: 0;
+	if (back < need)
+		s[i - 1] = '\0';
+}
+
 int tl_err_set(tl_err *err, int code, const char *field, const char *fmt, ...)
 {
 	va_list ap;
@@ -57,11 +77,15 @@ int tl_err_set(tl_err *err, int code, const char *field, const char *fmt, ...)
 	for (n = 0; field && field[n] && n < sizeof(err->field) - 1; n++)
 		err->field[n] = field[n];
 	err->field[n] = '\0';
+	if (field && field[n])
+		utf8_cut(err->field, n);
 	err->message[0] = '\0';
 	if (fmt) {
 		va_start(ap, fmt);
-		vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		int m = vsnprintf(err->message, sizeof(err->message), fmt, ap);
 		va_end(ap);
+		if (m >= (int)sizeof(err->message))
+			utf8_cut(err->message, sizeof(err->message) - 1);
 	}
 	return code;
 }

@@ -631,3 +631,39 @@ Test(quote, keeps_characters_and_escapes_what_a_terminal_acts_on)
 	cr_assert(tl_utf8_valid(q, n), "cut inside a character: %s", q);
 	cr_assert_str_eq(tl_quote((tl_slice){ NULL, 0 }, q, sizeof q), "");
 }
+
+/* An error's field and message cut short keep whole characters (they are
+ * printed in JSON; a fuzzing run met a field cut within one). */
+Test(utf8, an_error_cut_short_keeps_whole_characters)
+{
+	static const char *const chars[] = { "\xc3\xa9", "\xe2\x82\xac",
+					     "\xf0\x9f\x98\x80" };
+	for (size_t c = 0; c < 3; c++) {
+		for (size_t shift = 0; shift < 4; shift++) {
+			char text[1200] = "";
+			memset(text, 'a', shift);
+			text[shift] = 0;
+			while (strlen(text) + 4 < sizeof text)
+				strcat(text, chars[c]);
+			tl_err err;
+			tl_err_set(&err, TL_EINVALID, text, "%s", text);
+			cr_assert(tl_utf8_valid(err.field, strlen(err.field)),
+				  "char %zu shift %zu", c, shift);
+			cr_assert(tl_utf8_valid(err.message,
+						strlen(err.message)),
+				  "char %zu shift %zu", c, shift);
+			/* and not cut shorter than a character needs */
+			cr_assert_geq(strlen(err.field),
+				      sizeof err.field - 1 - 3);
+			cr_assert_geq(strlen(err.message),
+				      sizeof err.message - 1 - 3);
+			cr_assert(!strncmp(err.field, text,
+					   strlen(err.field)));
+		}
+	}
+	/* short text is kept whole */
+	tl_err err;
+	tl_err_set(&err, TL_EINVALID, "t\xc3\xa9", "x\xc3\xa9");
+	cr_assert_str_eq(err.field, "t\xc3\xa9");
+	cr_assert_str_eq(err.message, "x\xc3\xa9");
+}

@@ -78,8 +78,13 @@ static int blame(tl_err *err, int rc, const job *j, uint64_t where)
 	/* a long message loses its end */
 	if (snprintf(err->message, sizeof err->message, "%s %llu: %s",
 		     j->unit, (unsigned long long)where,
-		     msg) >= (int)sizeof err->message)
-		memcpy(err->message + sizeof err->message - 4, "...", 4);
+		     msg) >= (int)sizeof err->message) {
+		/* between characters (the document is UTF-8) */
+		size_t at = sizeof err->message - 4;
+		while (at && ((unsigned char)err->message[at] & 0xc0) == 0x80)
+			at--;
+		memcpy(err->message + at, "...", 4);
+	}
 	return rc;
 }
 
