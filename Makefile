@@ -106,7 +106,8 @@ $(B)/tests/e2e: $(E2E_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtask
 # Injected faults (tests/fault.c): it defines malloc and the write calls;
 # under a sanitizer, which owns malloc, the library's own allocations are
 # counted through --wrap.
-FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
+	-Wl,--wrap=mdb_put
 $(B)/tests/fault: $(B)/tests/fault.o $(TESTLIB_SRC:%.c=$(B)/%.o) \
 		$(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(FAULT_WRAP) $(LIBS) $(TOOLLIBS) \

@@ -59,32 +59,75 @@ static int tokens_dbi(MDB_txn *txn, bool create, MDB_dbi *dbi, tl_err *err)
 	return rc ? tl_mdb_err(err, rc, "open tokens") : 0;
 }
 
-/* Drop member m's token in t, if it holds one; *had says whether. */
+/* Whether the record k -> v (of kind 'h' or 'm') of the tokens database
+ * is named back by its pair, and, for an 'h' record, of a member other
+ * than but (when but.p). */
+static bool names_back(MDB_txn *txn, MDB_dbi dbi, const MDB_val *k,
+		       const MDB_val *v, tl_slice but)
+{
+	uint8_t b[1 + TL_MEMBER_ID_MAX + TL_HASH_LEN];
+	const uint8_t *kp = k->mv_data;
+	if (v->mv_size > TL_MEMBER_ID_MAX + TL_HASH_LEN)
+		return false;
+	if (but.p && kp[0] == 'h' && v->mv_size == but.len &&
+	    !memcmp(v->mv_data, but.p, but.len))
+		return false;
+	b[0] = kp[0] == 'h' ? 'm' : 'h';
+	memcpy(b + 1, v->mv_data, v->mv_size);
+	MDB_val bk = { 1 + v->mv_size, b }, bv;
+	return mdb_get(txn, dbi, &bk, &bv) == 0 &&
+	       bv.mv_size == k->mv_size - 1 &&
+	       !memcmp(bv.mv_data, kp + 1, bv.mv_size);
+}
+
+/* Drop member m's token in txn, if it holds one; *had says whether.  Its
+ * 'm' record goes, and every 'h' record that names m: a scan, not the
+ * look-up of the hash 'm' names, so that a damaged pair (verify's
+ * "not named back") leaves no token of m behind (a review: a revoke
+ * said "revoked" and the token still named m).  One record a member:
+ * the scan is short. */
 static int drop_token(MDB_txn *txn, MDB_dbi dbi, tl_slice m, bool *had,
 		      tl_err *err)
 {
-	uint8_t mk[1 + TL_MEMBER_ID_MAX], hk[1 + TL_HASH_LEN];
+	uint8_t mk[1 + TL_MEMBER_ID_MAX];
+	MDB_cursor *c;
 	mk[0] = 'm';
 	memcpy(mk + 1, m.p, m.len);
 	MDB_val k = { 1 + m.len, mk }, v;
 	int rc = mdb_get(txn, dbi, &k, &v);
 	*had = rc == 0;
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
+	if (rc && rc != MDB_NOTFOUND)
 		return tl_mdb_err(err, rc, "read token");
-	if (v.mv_size != TL_HASH_LEN)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the token record of member '%.*s' is of %zu "
-				  "bytes (the data file is damaged)",
-				  (int)m.len, m.p, v.mv_size);
-	hk[0] = 'h';
-	memcpy(hk + 1, v.mv_data, TL_HASH_LEN);
-	MDB_val h = { sizeof hk, hk };
-	if ((rc = mdb_del(txn, dbi, &k, NULL)) ||
-	    ((rc = mdb_del(txn, dbi, &h, NULL)) && rc != MDB_NOTFOUND))
+	/* the hash record m's names goes too, unless it is another
+	 * member's whole pair (damage that names another's hash) */
+	if (!rc && v.mv_size == TL_HASH_LEN) {
+		uint8_t hk[1 + TL_HASH_LEN];
+		hk[0] = 'h';
+		memcpy(hk + 1, v.mv_data, TL_HASH_LEN);
+		MDB_val h = { sizeof hk, hk }, hv;
+		if (!mdb_get(txn, dbi, &h, &hv) &&
+		    !names_back(txn, dbi, &h, &hv, m) &&
+		    (rc = mdb_del(txn, dbi, &h, NULL)))
+			return tl_mdb_err(err, rc, "drop token");
+	}
+	if ((rc = mdb_del(txn, dbi, &k, NULL)) && rc != MDB_NOTFOUND)
 		return tl_mdb_err(err, rc, "drop token");
-	return 0;
+	if ((rc = mdb_cursor_open(txn, dbi, &c)))
+		return tl_mdb_err(err, rc, "cursor");
+	k = (MDB_val){ 1, "h" };
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (!k.mv_size || *(const uint8_t *)k.mv_data != 'h')
+			break;
+		if (v.mv_size != m.len || memcmp(v.mv_data, m.p, m.len))
+			continue;
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+		*had = true;
+	}
+	mdb_cursor_close(c);
+	return rc && rc != MDB_NOTFOUND ? tl_mdb_err(err, rc, "drop token")
+					: 0;
 }
 
 /* The write of tl_member_token in t: the member checked, its old token
@@ -138,6 +181,9 @@ int tl_member_token(tl_db *db, const tl_ctx *ctx, tl_slice member,
 {
 	char q[64];
 	bool held = false;
+	if (!revoke && !token)
+		return tl_err_set(err, TL_EINVALID, "token",
+				  "no buffer for the new token");
 	if (!tl_member_id_valid(member))
 		return tl_err_set(err, TL_EINVALID, "id",
 				  "member id '%s' must be 1..64 of [a-z0-9._-]",
@@ -150,6 +196,7 @@ int tl_member_token(tl_db *db, const tl_ctx *ctx, tl_slice member,
 				  TL_SYSTEM_USER);
 	for (;;) {
 		tl_txn *t;
+		size_t before = tl_db_map_size(db);
 		int rc = tl_txn_begin(db, &t, err);
 		if (rc)
 			return rc;
@@ -159,7 +206,9 @@ int tl_member_token(tl_db *db, const tl_ctx *ctx, tl_slice member,
 			tl_txn_abort(t);
 			if (token)
 				sodium_memzero(token, TL_TOKEN_LEN + 1);
-			if (rc == TL_EAGAIN) /* grown: again */
+			/* a full map: grown, then again (as tl_exec) */
+			if (rc == TL_EAGAIN &&
+			    !(rc = tl_db_grow_from(db, before, err)))
 				continue;
 			return rc;
 		}
@@ -205,9 +254,19 @@ int tl_token_member(tl_db *db, tl_slice token, char member[65],
 	if (!rc) {
 		memcpy(member, v.mv_data, v.mv_size);
 		member[v.mv_size] = 0;
-		/* a member's record gone (damage): no one to be */
-		if (!tl_member_exists(db, txn,
-				      (tl_slice){ member, v.mv_size }))
+		/* the member's own record names this hash (a damaged pair
+		 * is no token: a review); and the member is one */
+		uint8_t mk[1 + TL_MEMBER_ID_MAX];
+		mk[0] = 'm';
+		memcpy(mk + 1, member, v.mv_size);
+		MDB_val bk = { 1 + v.mv_size, mk }, bv;
+		int g = mdb_get(txn, dbi, &bk, &bv);
+		if (g && g != MDB_NOTFOUND)
+			rc = tl_mdb_err(err, g, "read token");
+		else if (g || bv.mv_size != TL_HASH_LEN ||
+			 memcmp(bv.mv_data, hk + 1, TL_HASH_LEN) ||
+			 !tl_member_exists(db, txn,
+					   (tl_slice){ member, v.mv_size }))
 			rc = TL_ENOTFOUND;
 	}
 	mdb_txn_abort(txn);
@@ -220,21 +279,6 @@ int tl_token_member(tl_db *db, tl_slice token, char member[65],
 	if (rc)
 		member[0] = 0;
 	return rc;
-}
-
-/* The record of key k (of kind 'h' or 'm') in the tokens database, as
- * the other kind names it back: whether it is there and says so. */
-static bool names_back(MDB_txn *txn, MDB_dbi dbi, const MDB_val *k,
-		       const MDB_val *v)
-{
-	uint8_t b[1 + TL_MEMBER_ID_MAX + TL_HASH_LEN];
-	const uint8_t *kp = k->mv_data;
-	b[0] = kp[0] == 'h' ? 'm' : 'h';
-	memcpy(b + 1, v->mv_data, v->mv_size);
-	MDB_val bk = { 1 + v->mv_size, b }, bv;
-	return mdb_get(txn, dbi, &bk, &bv) == 0 &&
-	       bv.mv_size == k->mv_size - 1 &&
-	       !memcmp(bv.mv_data, kp + 1, bv.mv_size);
 }
 
 int tl_tokens_verify(tl_db *db, MDB_txn *txn,
@@ -270,7 +314,7 @@ int tl_tokens_verify(tl_db *db, MDB_txn *txn,
 		}
 		if (!bad && !tl_member_exists(db, txn, m))
 			bad = "is of no member";
-		if (!bad && !names_back(txn, dbi, &k, &v))
+		if (!bad && !names_back(txn, dbi, &k, &v, (tl_slice){ 0 }))
 			bad = "is not named back by its pair";
 		if (bad) {
 			snprintf(msg, sizeof msg,

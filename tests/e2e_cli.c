@@ -1571,6 +1571,31 @@ Test(member, token_prints_a_new_token_and_appends_nothing)
 	tu_run_release(&r);
 }
 
+/* A token that cannot be printed is revoked again: exit 5, saying so
+ * (a review: "done, but..." and exit 0 left a script without a token). */
+Test(member, a_token_not_printed_is_revoked)
+{
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+	OK(&r, "member", "token", "alice");
+	tu_run_release(&r);
+	const char *const argv[] = { "-c",
+				     "exec \"$0\" --db \"$1\" member token "
+				     "alice >/dev/full",
+				     tu_bin(), ws, NULL };
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.err, "tasklog: stdout: the new token of 'alice' "
+				"could not be printed (No space left on "
+				"device): revoked again; make another\n");
+	tu_run_release(&r);
+	/* alice holds none now: the last was replaced, the new revoked */
+	OK(&r, "member", "token", "alice", "--revoke");
+	cr_assert(json_is_false(json_object_get(r.json, "revoked")), "%s",
+		  r.out);
+	tu_run_release(&r);
+}
+
 Test(member, token_is_an_admins_and_of_a_member)
 {
 	tu_run r;

@@ -166,6 +166,37 @@ char *__wrap_strdup(const char *s)
 	return __real_strdup(s);
 }
 
+/* The library's mdb_put (linked with --wrap=mdb_put): the full_put_at-th
+ * call after full_put_arm answers MDB_MAP_FULL, once. */
+int __real_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data,
+		   unsigned flags);
+static long full_put_at, full_put_calls;
+static bool full_put_hit;
+
+static void full_put_arm(long at)
+{
+	full_put_calls = 0;
+	full_put_hit = false;
+	full_put_at = at;
+}
+
+/* Stop; true when the full map was answered. */
+static bool full_put_disarm(void)
+{
+	full_put_at = 0;
+	return full_put_hit;
+}
+
+int __wrap_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data,
+		   unsigned flags)
+{
+	if (full_put_at && ++full_put_calls == full_put_at) {
+		full_put_hit = true;
+		return MDB_MAP_FULL;
+	}
+	return __real_mdb_put(txn, dbi, key, data, flags);
+}
+
 /* Only files and directories (a backup syncs its directory) count: not
  * Criterion's pipes, not the terminal. */
 static bool io_fault(int fd)
@@ -1111,4 +1142,52 @@ Test(fault, every_allocation_failing_in_a_new_workspace_is_recoverable)
 Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
 {
 	new_workspace_faults(FAULT_IO);
+}
+
+/* A token write that finds the map full at any of its puts grows the map
+ * and runs again (a review: it retried at the same size for ever); every
+ * allocation failing in one is reported, and changes nothing. */
+Test(fault, a_full_map_in_a_token_write_is_grown)
+{
+	tl_db *db = setup();
+	tl_err err;
+	char token[TL_TOKEN_LEN + 1], member[65];
+	long k;
+	for (k = 1;; k++) {
+		size_t before = tl_db_map_size(db);
+		full_put_arm(k);
+		int rc = tl_member_token(db, &admin, tl_s("bob"), false, token,
+					 NULL, &err);
+		bool hit = full_put_disarm();
+		cr_assert_eq(rc, 0, "put %ld: %d %s", k, rc, err.message);
+		cr_assert_eq(tl_token_member(db, tl_s(token), member, &err), 0,
+			     "put %ld: %s", k, err.message);
+		cr_assert_str_eq(member, "bob");
+		if (!hit)
+			break;
+		cr_assert_gt(tl_db_map_size(db), before, "put %ld", k);
+	}
+	cr_assert_gt(k, 2, "only %ld puts", k - 1);
+	for (k = 1;; k++) {
+		char again[TL_TOKEN_LEN + 1];
+		fault_arm(FAULT_ALLOC, k);
+		int rc = tl_member_token(db, &admin, tl_s("bob"), false, again,
+					 NULL, &err);
+		bool hit = fault_disarm();
+		if (rc) {
+			cr_assert_eq(rc, TL_ESTORAGE, "allocation %ld: %d %s",
+				     k, rc, err.message);
+			/* the token of before stays */
+			cr_assert_eq(tl_token_member(db, tl_s(token), member,
+						     &err),
+				     0, "allocation %ld: %s", k, err.message);
+		} else {
+			memcpy(token, again, sizeof token);
+		}
+		if (!hit)
+			break;
+	}
+	cr_assert_gt(k, 2);
+	cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err), 0);
+	teardown(db);
 }

@@ -5504,3 +5504,45 @@ Test(token, verify_reports_a_token_record_out_of_its_pair,
 	cr_assert_str_eq(token_of(t), "bob");
 	free(hash);
 }
+
+/* A damaged pair names no one: a token whose member's record names
+ * another hash is none, and a revoke or a new token leaves no record of
+ * the member behind (a review: "revoked", and the token still named
+ * bob). */
+Test(token, a_damaged_pair_is_no_token_and_a_revoke_clears_it,
+     .init = ws_setup, .fini = ws_teardown)
+{
+	char t[TL_TOKEN_LEN + 1];
+	bool had;
+	add_member("bob", "member", 1);
+	for (int renew = 0; renew < 2; renew++) {
+		token_ok(NULL, "bob", false, t, NULL);
+		uint8_t mk[4] = { 'm', 'b', 'o', 'b' };
+		size_t len;
+		db_close();
+		uint8_t *hash = raw_fetch("tokens", mk, sizeof mk, &len);
+		cr_assert_eq(len, 32);
+		hash[7] ^= 1;
+		raw_store("tokens", mk, sizeof mk, hash, len);
+		free(hash);
+		db_open_or_die();
+		cr_assert_str_eq(token_of(t), "");
+		problems p;
+		/* each record of the pair, not named back */
+		cr_assert_eq(verify(&p), 2, "%s", p.first);
+		char t2[TL_TOKEN_LEN + 1];
+		token_ok(NULL, "bob", renew ? false : true, renew ? t2 : NULL,
+			 &had);
+		cr_assert(had);
+		EXPECT_CLEAN();
+		cr_assert_str_eq(token_of(t), "");
+		if (renew)
+			cr_assert_str_eq(token_of(t2), "bob");
+	}
+	/* no buffer for a new token: an argument error */
+	tl_err err = { 0 };
+	cr_assert_eq(tl_member_token(db, NULL, tl_s("bob"), false, NULL, NULL,
+				     &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "token");
+}

@@ -280,7 +280,10 @@ int run_member_write(struct cli *c)
 }
 
 /* member token ID [--revoke]: the token printed once it is durable (it
- * is shown this once: the workspace keeps its hash alone). */
+ * is shown this once: the workspace keeps its hash alone).  A token that
+ * cannot be printed is of no use to anyone: it is revoked again and the
+ * command fails, exit 5 (a review: "done, but..." and exit 0 left a
+ * script holding no token and the member's last one gone). */
 int run_member_token(struct cli *c)
 {
 	char token[TL_TOKEN_LEN + 1] = "", line[256];
@@ -290,7 +293,8 @@ int run_member_token(struct cli *c)
 				 revoke ? NULL : token, &had, &c->err);
 	if (rc)
 		return rc;
-	done_durably = true;
+	/* a revocation is done whatever is printed; a token is not */
+	done_durably = revoke;
 	/* (an id is [a-z0-9._-]: nothing to escape in JSON) */
 	int n;
 	if (revoke && c->json)
@@ -307,12 +311,28 @@ int run_member_token(struct cli *c)
 	else
 		n = snprintf(line, sizeof line, "%s\n", token);
 	sodium_memzero(token, sizeof token);
+	const char *why = NULL;
 	if (!stdout_open)
-		say_done_anyway("the standard output is closed");
+		why = "the standard output is closed";
 	else if (fwrite(line, 1, (size_t)n, real_stdout) != (size_t)n ||
 		 fflush(real_stdout))
-		say_done_anyway(strerror(errno));
+		why = strerror(errno);
 	sodium_memzero(line, sizeof line);
+	if (why && revoke) {
+		say_done_anyway(why);
+	} else if (why) {
+		tl_err e = { 0 };
+		stdout_failed = true; /* said here, once */
+		bool gone = !tl_member_token(c->db, &c->ctx, tl_s(id), true,
+					     NULL, NULL, &e);
+		return tl_err_set(&c->err, TL_ESTORAGE, "stdout",
+				  "the new token of '%s' could not be printed "
+				  "(%s): %s",
+				  id, why,
+				  gone ? "revoked again; make another"
+				       : "and revoking it failed: run member "
+					 "token --revoke");
+	}
 	if (!revoke && !c->json && isatty(STDERR_FILENO))
 		fprintf(stderr, "tasklog: the token of '%s' is shown this "
 				"once; a new one replaces it\n", id);
