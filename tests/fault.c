@@ -1187,7 +1187,8 @@ Test(fault, a_full_map_in_a_token_write_is_grown)
 		if (!hit)
 			break;
 	}
-	cr_assert_gt(k, 2);
+	/* (a sanitizer build counts the library's own allocations alone) */
+	cr_assert_gt(k, WRAP_COUNTS ? 1 : 2, "only %ld faults met", k - 1);
 	cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err), 0);
 	teardown(db);
 }
