@@ -81,11 +81,11 @@ static bool names_back(MDB_txn *txn, MDB_dbi dbi, const MDB_val *k,
 }
 
 /* Drop member m's token in txn, if it holds one; *had says whether.  Its
- * 'm' record goes, and every 'h' record that names m: a scan, not the
- * look-up of the hash 'm' names, so that a damaged pair (verify's
- * "not named back") leaves no token of m behind (a review: a revoke
- * said "revoked" and the token still named m).  One record a member:
- * the scan is short. */
+ * 'm' record goes, with the 'h' record it names, and every other 'h'
+ * record that names m (a scan): a damaged pair (verify's "not named
+ * back") leaves no token of m behind (a review: a revoke said "revoked"
+ * and the token still named m).  One record a member: the scan is
+ * short. */
 static int drop_token(MDB_txn *txn, MDB_dbi dbi, tl_slice m, bool *had,
 		      tl_err *err)
 {
