@@ -2381,6 +2381,12 @@ Test(cli, help_and_usage_errors)
 	cr_assert_str_eq(r.err, "tasklog: --title: unknown option for "
 				"member add\n");
 	tu_run_release(&r);
+	/* and without a command word */
+	EXPECT(&r, 1, "task", "--limit", "5");
+	cr_assert_str_eq(r.err, "tasklog: --limit: is an option of a command: "
+				"give it after one (tasklog task --help lists "
+				"them)\n");
+	tu_run_release(&r);
 	EXPECT(&r, 0, "--limit", "5", "log", "--help");
 	cr_assert(!strncmp(r.out, "usage: tasklog log", 18), "%s", r.out);
 	tu_run_release(&r);

@@ -530,6 +530,29 @@ static bool names_option(const char *word)
 	return find_option(word + 2, len) != O__COUNT;
 }
 
+/* The error of option `early`, given before the command's words, once
+ * the words are read: *first (its provisional "unknown option") said
+ * anew for c->cmd, or for no command found. */
+static void early_said(struct cli *c, tl_err *first, enum opt early,
+		       const char *group)
+{
+	char name[sizeof first->field];
+	snprintf(name, sizeof name, "%s", first->field);
+	if (c->cmd && (c->cmd->opts & OPT(early)))
+		usage_error(c, name,
+			    "comes before the command it belongs to: give it "
+			    "after (tasklog %s %s ...)",
+			    c->subject, name);
+	else if (c->cmd)
+		usage_error(c, name, "unknown option for %s", c->subject);
+	else
+		usage_error(c, name,
+			    "is an option of a command: give it after one "
+			    "(tasklog %s%s--help lists them)",
+			    group ? group : "", group ? " " : "");
+	*first = c->err;
+}
+
 /* Parse argv into c.  Returns 0, a negative code (c->err set), or
  * 1 when usage was printed and the exit status is in *status. */
 static int parse_args(struct cli *c, int argc, char **argv, int *status)
@@ -669,29 +692,22 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				snprintf(c->subject, sizeof c->subject, "%s",
 					 a);
 			if (!c->cmd && opt_err) {
+				if (early != O__COUNT)
+					early_said(c, &first, early, group);
 				c->err = first;
 				return opt_err;
 			}
 			if (!c->cmd)
 				return usage_error(c, NULL, "unknown command");
 			if (early != O__COUNT) {
-				char name[sizeof first.field];
-				snprintf(name, sizeof name, "%s", first.field);
-				if (c->cmd->opts & OPT(early))
-					usage_error(c, name,
-						    "comes before the command "
-						    "it belongs to: give it "
-						    "after (tasklog %s %s ...)",
-						    c->subject, name);
-				else
-					usage_error(c, name,
-						    "unknown option for %s",
-						    c->subject);
-				first = c->err;
+				early_said(c, &first, early, group);
+				early = O__COUNT;
 			}
 		}
 	}
 #undef OPT_ERR
+	if (early != O__COUNT && !c->cmd) /* no command word came */
+		early_said(c, &first, early, group);
 	if (opt_err && !has(c, O_HELP)) {
 		c->err = first;
 		return opt_err;
