@@ -175,6 +175,22 @@ static int token_write(tl_txn *t, const tl_ctx *ctx, tl_slice m,
 	return 0;
 }
 
+/* One transaction of tl_member_token: TL_EAGAIN when the map is full
+ * (nothing written; a commit that found it full grew it already). */
+static int token_once(tl_db *db, const tl_ctx *ctx, tl_slice member,
+		      char *out, bool *had, tl_err *err)
+{
+	tl_txn *t;
+	int rc = tl_txn_begin(db, &t, err);
+	if (rc)
+		return rc;
+	if ((rc = token_write(t, ctx, member, out, had, err))) {
+		tl_txn_abort(t);
+		return rc;
+	}
+	return tl_txn_commit(t, err);
+}
+
 int tl_member_token(tl_db *db, const tl_ctx *ctx, tl_slice member,
 		    bool revoke, char token[TL_TOKEN_LEN + 1], bool *had,
 		    tl_err *err)
@@ -194,36 +210,21 @@ int tl_member_token(tl_db *db, const tl_ctx *ctx, tl_slice member,
 				  "the system user '%s' acts in the workspace "
 				  "itself and holds no token",
 				  TL_SYSTEM_USER);
+	/* a full map: grown, then again (as tl_db_init does) */
+	int rc;
 	for (;;) {
-		tl_txn *t;
 		size_t before = tl_db_map_size(db);
-		int rc = tl_txn_begin(db, &t, err);
-		if (rc)
-			return rc;
-		rc = token_write(t, ctx, member, revoke ? NULL : token, &held,
-				 err);
-		if (rc) {
-			tl_txn_abort(t);
-			if (token)
-				sodium_memzero(token, TL_TOKEN_LEN + 1);
-			/* a full map: grown, then again (as tl_exec) */
-			if (rc == TL_EAGAIN &&
-			    !(rc = tl_db_grow_from(db, before, err)))
-				continue;
-			return rc;
-		}
-		rc = tl_txn_commit(t, err);
-		if (rc == TL_EAGAIN)
-			continue;
-		if (rc) {
-			if (token)
-				sodium_memzero(token, TL_TOKEN_LEN + 1);
-			return rc;
-		}
-		if (had)
-			*had = held;
-		return 0;
+		rc = token_once(db, ctx, member, revoke ? NULL : token, &held,
+				err);
+		if (rc != TL_EAGAIN ||
+		    (rc = tl_db_grow_from(db, before, err)))
+			break;
 	}
+	if (rc && token)
+		sodium_memzero(token, TL_TOKEN_LEN + 1);
+	if (!rc && had)
+		*had = held;
+	return rc;
 }
 
 int tl_token_member(tl_db *db, tl_slice token, char member[65],
