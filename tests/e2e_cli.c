@@ -2381,6 +2381,17 @@ Test(cli, help_and_usage_errors)
 	cr_assert_str_eq(r.err, "tasklog: --title: unknown option for "
 				"member add\n");
 	tu_run_release(&r);
+	/* the command word taken for its value, an empty word after it
+	 * (a walk-through) */
+	EXPECT(&r, 1, "--stream", "log");
+	cr_assert_str_eq(r.err, "tasklog: --stream: took 'log' for its value: "
+				"give it after the command (tasklog log ... "
+				"--stream VALUE)\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--limit", "5", "", "log");
+	cr_assert(strstr(r.err, "--limit: is an option of a command"), "%s",
+		  r.err);
+	tu_run_release(&r);
 	/* and without a command word */
 	EXPECT(&r, 1, "task", "--limit", "5");
 	cr_assert_str_eq(r.err, "tasklog: --limit: is an option of a command: "

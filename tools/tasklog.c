@@ -534,11 +534,21 @@ static bool names_option(const char *word)
  * the words are read: *first (its provisional "unknown option") said
  * anew for c->cmd, or for no command found. */
 static void early_said(struct cli *c, tl_err *first, enum opt early,
-		       const char *group)
+		       const char *group, const char *value)
 {
 	char name[sizeof first->field];
 	snprintf(name, sizeof name, "%s", first->field);
-	if (c->cmd && (c->cmd->opts & OPT(early)))
+	/* the command word read as its value (a walk-through) */
+	bool took = !c->cmd && value &&
+		    (group ? find_command(group, value) != NULL
+			   : is_group(value) || find_command(NULL, value));
+	if (took)
+		usage_error(c, name,
+			    "took '%.40s' for its value: give it after the "
+			    "command (tasklog %s%s%.40s ... %s VALUE)",
+			    value, group ? group : "", group ? " " : "", value,
+			    name);
+	else if (c->cmd && (c->cmd->opts & OPT(early)))
 		usage_error(c, name,
 			    "comes before the command it belongs to: give it "
 			    "after (tasklog %s %s ...)",
@@ -566,6 +576,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	tl_err first = { .index = -1 };
 	enum opt early = O__COUNT; /* the first error: this option given
 				      before the command's words */
+	const char *early_value = NULL; /* the word it took for its value */
 #define OPT_ERR(...)                                            \
 	do {                                                    \
 		if (!opt_err) {                                 \
@@ -626,8 +637,12 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 					early = o;
 				OPT_ERR(shown, "unknown option");
 				if (optdefs[o].has_value && !eq &&
-				    i + 1 < argc && !names_option(argv[i + 1]))
+				    i + 1 < argc &&
+				    !names_option(argv[i + 1])) {
 					i++;
+					if (early == o && !early_value)
+						early_value = argv[i];
+				}
 				continue;
 			}
 			if (o == O__COUNT || !(allowed & OPT(o))) {
@@ -677,6 +692,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 		} else if (!group && is_group(a)) {
 			group = a;
 		} else if (!a[0] && opt_err) { /* the first error is said */
+			if (early != O__COUNT)
+				early_said(c, &first, early, group, early_value);
 			c->err = first;
 			return opt_err;
 		} else if (!a[0]) {
@@ -693,21 +710,21 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 					 a);
 			if (!c->cmd && opt_err) {
 				if (early != O__COUNT)
-					early_said(c, &first, early, group);
+					early_said(c, &first, early, group, early_value);
 				c->err = first;
 				return opt_err;
 			}
 			if (!c->cmd)
 				return usage_error(c, NULL, "unknown command");
 			if (early != O__COUNT) {
-				early_said(c, &first, early, group);
+				early_said(c, &first, early, group, early_value);
 				early = O__COUNT;
 			}
 		}
 	}
 #undef OPT_ERR
 	if (early != O__COUNT && !c->cmd) /* no command word came */
-		early_said(c, &first, early, group);
+		early_said(c, &first, early, group, early_value);
 	if (opt_err && !has(c, O_HELP)) {
 		c->err = first;
 		return opt_err;
