@@ -693,7 +693,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			group = a;
 		} else if (!a[0] && opt_err) { /* the first error is said */
 			if (early != O__COUNT)
-				early_said(c, &first, early, group, early_value);
+				early_said(c, &first, early, group,
+					   early_value);
 			c->err = first;
 			return opt_err;
 		} else if (!a[0]) {
@@ -710,14 +711,16 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 					 a);
 			if (!c->cmd && opt_err) {
 				if (early != O__COUNT)
-					early_said(c, &first, early, group, early_value);
+					early_said(c, &first, early, group,
+						   early_value);
 				c->err = first;
 				return opt_err;
 			}
 			if (!c->cmd)
 				return usage_error(c, NULL, "unknown command");
 			if (early != O__COUNT) {
-				early_said(c, &first, early, group, early_value);
+				early_said(c, &first, early, group,
+					   early_value);
 				early = O__COUNT;
 			}
 		}
