@@ -1056,8 +1056,10 @@ int tl_task_ref_parse(tl_slice s, uint8_t id[16], tl_id_suffix *sx,
 {
 	char q[64];
 	*is_short = false;
-	if (!s.p || !s.len)
-		return tl_err_set(err, TL_EINVALID, "id", "task id is required");
+	if (!s.p) /* as tl_check_text words it: absent or empty */
+		return tl_err_set(err, TL_EINVALID, "id", "is required");
+	if (!s.len)
+		return tl_err_set(err, TL_EINVALID, "id", "must not be empty");
 	if (tl_uuid_parse(s, id))
 		return 0;
 	if (tl_id_suffix_parse(s, sx)) {

@@ -973,7 +973,8 @@ static bool scan_rfc3339_time(struct scan *s, int64_t days, int64_t *out,
 	return true;
 }
 
-/* +3d, -2h, +30m, +10s, +1w from now_ms; false also on overflow. */
+/* +3d, -2h, +30m, +10s, +1w from now_ms.  One past the int64 range
+ * saturates, so that the caller's range check says "out of range". */
 static bool scan_relative(struct scan *s, int64_t now_ms, int64_t *out)
 {
 	int64_t n = 0, unit, delta;
@@ -990,9 +991,8 @@ static bool scan_relative(struct scan *s, int64_t now_ms, int64_t *out)
 	while (scan_digit(s)) {
 		int digit = s->p[s->pos++] - '0';
 
-		if (n > (INT64_MAX - digit) / 10)
-			return false;
-		n = n * 10 + digit;
+		n = n > (INT64_MAX - digit) / 10 ? INT64_MAX
+						 : n * 10 + digit;
 	}
 	if (s->pos + 1 != s->len)
 		return false;
@@ -1015,12 +1015,11 @@ static bool scan_relative(struct scan *s, int64_t now_ms, int64_t *out)
 	default:
 		return false;
 	}
-	if (n > INT64_MAX / unit)
-		return false;
-	delta = n * unit;
+	delta = n > INT64_MAX / unit ? INT64_MAX : n * unit;
 	if (neg ? now_ms < INT64_MIN + delta : now_ms > INT64_MAX - delta)
-		return false;
-	*out = neg ? now_ms - delta : now_ms + delta;
+		*out = neg ? INT64_MIN : INT64_MAX;
+	else
+		*out = neg ? now_ms - delta : now_ms + delta;
 	return true;
 }
 

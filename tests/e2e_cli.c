@@ -2416,6 +2416,10 @@ Test(cli, help_and_usage_errors)
 	EXPECT(&r, 1, "task", "add", "--link", "lead:1", "--title", "");
 	cr_assert_str_eq(r.err, "tasklog: title: must not be empty\n");
 	tu_run_release(&r);
+	/* a task id too (an audit, 0.3.25: "task id is required") */
+	EXPECT(&r, 1, "task", "show", "");
+	cr_assert_str_eq(r.err, "tasklog: id: must not be empty\n");
+	tu_run_release(&r);
 
 	/* no subcommand or command: one error line on stderr (the usage,
 	 * for people, on stdout; with --json the error document) */
