@@ -1406,7 +1406,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	char q[64];
 	int rc;
 
-	if (member.p && !tl_member_id_valid(member))
+	if (member.p && !tl_member_ref_valid(member))
 		return tl_err_set(err, TL_EINVALID, "member",
 				  "'%s' is not a member id",
 				  tl_quote(member, q, sizeof q));

@@ -31,6 +31,12 @@ bool tl_member_id_valid(tl_slice id)
 	return true;
 }
 
+bool tl_member_ref_valid(tl_slice id)
+{
+	return tl_member_id_valid(id) && !tl_slice_eq(id, "unassigned") &&
+	       !tl_slice_eq(id, "-");
+}
+
 int tl_member_id_unreserved(tl_slice id, const char *field, tl_err *err)
 {
 	const char *means = tl_slice_eq(id, "me") ? "the acting member"

@@ -244,6 +244,10 @@ TL_API int tl_check_text(tl_slice s, const char *field, size_t min,
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */
 TL_API bool tl_member_id_valid(tl_slice id);
+/* Whether id can name whose notifications: a well-formed member id, or
+ * `me`, but not the words that name no one ("unassigned", and "-" as
+ * tables print it), which no member can be called. */
+TL_API bool tl_member_ref_valid(tl_slice id);
 
 /* A record "TYPE:ID" as a task's link must be: TYPE one of
  * tl_entity_tokens (its index into *type), ID 1..128 bytes of UTF-8

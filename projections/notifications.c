@@ -595,7 +595,7 @@ int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
 	int rc;
 
 	next_cursor[0] = 0;
-	if (member.p && !tl_member_id_valid(member))
+	if (member.p && !tl_member_ref_valid(member))
 		return tl_err_set(err, TL_EINVALID, "member",
 				  "'%s' is not a member id",
 				  tl_quote(member, q, sizeof q));

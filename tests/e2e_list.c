@@ -568,9 +568,9 @@ Test(list_cli, wide_characters_keep_the_columns_aligned)
 	tu_run_release(&r);
 }
 
-/* A title cut to fit its column is cut between the escapes of what a
- * terminal would act on, never inside one ("\xe2\x8" would read as
- * other bytes). */
+/* A title cut to fit its column is cut between the characters a
+ * terminal would act on, never inside one's escapes ("\xe2\x8" would
+ * read as other bytes, "\xe2\x80" as half a character). */
 Test(list_cli, a_cut_title_keeps_its_escapes_whole)
 {
 	char title[128];
@@ -593,10 +593,6 @@ Test(list_cli, a_cut_title_keeps_its_escapes_whole)
 			p++;
 		while (!strncmp(p, "\\xe2\\x80\\xae", 12))
 			p += 12;
-		if (!strncmp(p, "\\xe2", 4))
-			p += 4;
-		if (!strncmp(p, "\\x80", 4))
-			p += 4;
 		cr_assert(!strncmp(p, "\xe2\x80\xa6\n", 4),
 			  "cut inside an escape: %s", row);
 	}

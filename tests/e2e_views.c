@@ -610,6 +610,19 @@ Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 	EXPECT(&r, 2, "notifications", "--member", "nobody");
 	cr_expect(tu_err_names(&r, "member"), "%s", r.err);
 	tu_run_release(&r);
+	/* words that name no one are no member's id: invalid, as "ME" is,
+	 * not an unknown member */
+	const char *no_one[] = { "unassigned", "-", "ME" };
+	for (size_t i = 0; i < sizeof no_one / sizeof *no_one; i++) {
+		EXPECT(&r, 1, "notifications", "--member", no_one[i]);
+		cr_expect(tu_err_names(&r, "member"), "%s", r.err);
+		tu_run_release(&r);
+		EXPECT(&r, 1, "notifications", "read", id, "--member",
+		       no_one[i]);
+		cr_expect(tu_err_names(&r, "member"), "%s", r.err);
+		tu_run_release(&r);
+	}
+	cr_expect_eq(tu_stat(ws, "events"), before, "something was appended");
 }
 
 Test(notifications_cli, prints_columns_for_people)

@@ -356,19 +356,37 @@ static size_t text_width(const char *s)
 	return w;
 }
 
+/* The byte value of an escape \xNN at s, or -1 when s holds none. */
+static int escape_at(const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (s[0] != '\\' || s[1] != 'x' || !isxdigit((unsigned char)s[2]) ||
+	    !isxdigit((unsigned char)s[3]))
+		return -1;
+	return (int)(strchr(hex, tolower((unsigned char)s[2])) - hex) << 4 |
+	       (int)(strchr(hex, tolower((unsigned char)s[3])) - hex);
+}
+
 /* The byte length of the longest prefix of s at most `cols` wide; its
- * width in *width.  s comes from cell_text(): an escape \xNN it made is
- * kept whole or left out, never cut (a title's own "\x41" alike). */
+ * width in *width.  s comes from cell_text(): the escapes it made of one
+ * character ("\xe2\x80\xae" for U+202E) are kept together or left out,
+ * never cut, as is any single escape (a title's own "\x41" alike). */
 static size_t text_prefix(const char *s, size_t cols, size_t *width)
 {
 	size_t i = 0, w = 0, len;
 	while (s[i]) {
 		size_t cw;
-		if (s[i] == '\\' && s[i + 1] == 'x' &&
-		    isxdigit((unsigned char)s[i + 2]) &&
-		    isxdigit((unsigned char)s[i + 3]))
-			cw = len = 4;
-		else
+		int b = escape_at(s + i);
+		if (b >= 0) {
+			/* a lead byte's escape and its continuations' */
+			size_t n = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 :
+				   b >= 0xc0 ? 2 : 1, k = 1;
+			int c;
+			while (k < n && (c = escape_at(s + i + 4 * k)) >= 0x80 &&
+			       c < 0xc0)
+				k++;
+			cw = len = 4 * k;
+		} else
 			cw = cp_width(utf8_next(s + i, &len));
 		if (w + cw > cols)
 			break;
