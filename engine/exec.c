@@ -1406,10 +1406,8 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	char q[64];
 	int rc;
 
-	if (member.p && !tl_member_ref_valid(member))
-		return tl_err_set(err, TL_EINVALID, "member",
-				  "'%s' is not a member id",
-				  tl_quote(member, q, sizeof q));
+	if (member.p && (rc = tl_member_ref_check(member, "member", err)))
+		return rc;
 	if (!c->ids_len)
 		return tl_err_set(err, TL_EINVALID, "ids",
 				  "give at least one notification id");

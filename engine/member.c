@@ -31,10 +31,19 @@ bool tl_member_id_valid(tl_slice id)
 	return true;
 }
 
-bool tl_member_ref_valid(tl_slice id)
+int tl_member_ref_check(tl_slice id, const char *field, tl_err *err)
 {
-	return tl_member_id_valid(id) && !tl_slice_eq(id, "unassigned") &&
-	       !tl_slice_eq(id, "-");
+	char q[64];
+	if (!tl_member_id_valid(id))
+		return tl_err_set(err, TL_EINVALID, field,
+				  "'%s' is not a member id",
+				  tl_quote(id, q, sizeof q));
+	if (tl_slice_eq(id, "unassigned") || tl_slice_eq(id, "-"))
+		return tl_err_set(err, TL_EINVALID, field,
+				  "'%.*s' means no assignee, whom no "
+				  "notification is for",
+				  (int)id.len, id.p);
+	return 0;
 }
 
 int tl_member_id_unreserved(tl_slice id, const char *field, tl_err *err)

@@ -244,10 +244,12 @@ TL_API int tl_check_text(tl_slice s, const char *field, size_t min,
 /* Whether id is a well-formed member id: 1 to 64 bytes of a-z, 0-9, '.',
  * '_' and '-'.  It says nothing of whether the member exists. */
 TL_API bool tl_member_id_valid(tl_slice id);
-/* Whether id can name whose notifications: a well-formed member id, or
- * `me`, but not the words that name no one ("unassigned", and "-" as
- * tables print it), which no member can be called. */
-TL_API bool tl_member_ref_valid(tl_slice id);
+/* 0 when id can name whose notifications (field): a well-formed member
+ * id, or `me`; else TL_EINVALID, also for the words that name no one
+ * ("unassigned", and "-" as tables print it), whose inbox there is not
+ * (a member that a release before 0.3.6 let be so called reads theirs
+ * with --as). */
+TL_API int tl_member_ref_check(tl_slice id, const char *field, tl_err *err);
 
 /* A record "TYPE:ID" as a task's link must be: TYPE one of
  * tl_entity_tokens (its index into *type), ID 1..128 bytes of UTF-8

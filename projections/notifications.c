@@ -590,15 +590,12 @@ int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,
 	cursor = tl_doc_cursor_copy(cursor, &cc);
 	bool has_cursor = cursor.p && cursor.len;
 	uint8_t cur[9] = { 0 };
-	char q[64];
 	tl_reader rd;
 	int rc;
 
 	next_cursor[0] = 0;
-	if (member.p && !tl_member_ref_valid(member))
-		return tl_err_set(err, TL_EINVALID, "member",
-				  "'%s' is not a member id",
-				  tl_quote(member, q, sizeof q));
+	if (member.p && (rc = tl_member_ref_check(member, "member", err)))
+		return rc;
 	if (limit == 0)
 		limit = 50;
 	if (limit > LIMIT_MAX)
