@@ -602,8 +602,9 @@ bool tl_event_head(const uint8_t *raw, size_t len, uint64_t *seq,
 	return rd_head(&r, raw, len, seq, id);
 }
 
-int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
-		    msgpack_zone *zone, msgpack_sbuffer *scratch)
+/* tl_event_decode; with upcast false, data as stored. */
+static int decode(const uint8_t *raw, size_t len, tl_event *ev,
+		  msgpack_zone *zone, msgpack_sbuffer *scratch, bool upcast)
 {
 	msgpack_object data_copy;
 	tl_slice s;
@@ -648,7 +649,8 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 
 	if (ev->schema < 1 || ev->schema > TL_SCHEMA_VERSION)
 		return TL_ESTORAGE;
-	if (ev->schema == 1 && tl_slice_eq(ev->type, "task.created")) {
+	if (upcast && ev->schema == 1 &&
+	    tl_slice_eq(ev->type, "task.created")) {
 		size_t doff = 0;
 		if (!scratch ||
 		    msgpack_unpack((const char *)ev->data, ev->data_len, &doff,
@@ -660,6 +662,17 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		ev->data_len = scratch->size;
 	}
 	return 0;
+}
+
+int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
+		    msgpack_zone *zone, msgpack_sbuffer *scratch)
+{
+	return decode(raw, len, ev, zone, scratch, true);
+}
+
+int tl_event_decode_stored(const uint8_t *raw, size_t len, tl_event *ev)
+{
+	return decode(raw, len, ev, NULL, NULL, false);
 }
 
 /* ---- event ids: unique in a log ------------------------------------------ */

@@ -560,6 +560,40 @@ static int change_keys(const msgpack_object *d, const char *const *keys,
  * changes as change_keys says; a member added of kind user; the
  * workspace's format this one.  TL_EINVALID naming the field, or
  * TL_ESTORAGE with errno ENOMEM. */
+/* A task.created of schema 1 as its writer made it: the assignee under
+ * "owner", never "assignee" (which the upcast would have made a second
+ * one, or taken as the current shape's), since 0.3.26.  Its other keys
+ * are checked as upcast. */
+static int v1_created_keys(const tl_event *ev, tl_err *e, tl_err *err)
+{
+	tl_event stored;
+	msgpack_zone zone;
+	msgpack_object d;
+	size_t off = 0;
+	int rc = 0;
+
+	/* decoded and unpacked once already, upcast: not seen to fail */
+	if (tl_event_decode_stored(ev->raw, ev->raw_len, &stored))
+		return tl_err_set(err, TL_EINVALID, "event", "is not an event");
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	int u = msgpack_unpack((const char *)stored.data, stored.data_len,
+			       &off, &zone, &d);
+	if (u == MSGPACK_UNPACK_NOMEM_ERROR)
+		rc = tl_err_oom(err);
+	else if (u != MSGPACK_UNPACK_SUCCESS || d.type != MSGPACK_OBJECT_MAP)
+		rc = tl_err_set(err, TL_EINVALID, "data", "is not a map");
+	else if (tl_map_get(&d, "assignee"))
+		rc = tl_err_set(e, TL_EINVALID, "assignee",
+				"is a key of schema 2: schema 1 named the "
+				"assignee 'owner'");
+	else if (!tl_map_get(&d, "owner"))
+		rc = tl_err_set(e, TL_EINVALID, "owner",
+				"is missing (schema 1 wrote it)");
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
 static int check_shape(const tl_event *ev, const msgpack_object *d,
 		       tl_err *err)
 {
@@ -580,7 +614,12 @@ static int check_shape(const tl_event *ev, const msgpack_object *d,
 
 	tl_err e = { 0 };
 	unsigned seen;
-	int rc = map_keys(d, "data", sh->keys, n, true, &seen, &e);
+	int rc = 0;
+	if (ev->schema == 1 && tl_slice_eq(ev->type, "task.created") &&
+	    (rc = v1_created_keys(ev, &e, err)) && !e.field[0])
+		return rc; /* not the shape's: out of memory */
+	if (!rc)
+		rc = map_keys(d, "data", sh->keys, n, true, &seen, &e);
 	if (!rc && tl_slice_eq(ev->type, "task.created")) {
 		const msgpack_object *tags = tl_map_get(d, "tags");
 		if (!(rc = map_keys(tl_map_get(d, "link"), "link", link_keys,

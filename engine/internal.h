@@ -365,6 +365,9 @@ int tl_log_append(tl_txn *t, const tl_event_in *in, tl_event *out,
  * data may then point into zone-owned memory of `scratch`. */
 int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 		    msgpack_zone *zone, msgpack_sbuffer *scratch);
+/* The same, with data as stored, not upcast (import checks the shape an
+ * older schema was written in). */
+int tl_event_decode_stored(const uint8_t *raw, size_t len, tl_event *ev);
 
 /* The first two fields of a stored event record, its seq and its id (as
  * stored: text), read without decoding the rest; false when the record

@@ -219,6 +219,85 @@ Test(upcast, import_rejects_a_record_that_does_not_chain)
 	free(r.buf);
 }
 
+/* The fixture with the first schema-1 task.created's key "owner" (as
+ * "\xa5owner") replaced by key (a msgpack fixstr), the chain hashed
+ * again from there; its index in *at.  Free the records' buffers with
+ * free(out->buf). */
+static void v1_with_key(const tu_records *r, const char *key,
+			tu_records *out, size_t *at)
+{
+	static const uint8_t zero[TL_HASH_LEN];
+	static const char owner[] = "\xa5owner";
+	size_t klen = strlen(key), total = 0;
+	*at = r->n;
+	for (size_t i = 0; i < r->n; i++)
+		total += r->len[i] + klen + 1;
+	out->buf = malloc(total);
+	cr_assert(out->buf);
+	uint8_t *p = out->buf;
+	out->n = r->n;
+	for (size_t i = 0; i < r->n; i++) {
+		const uint8_t *o = NULL;
+		for (size_t j = 0; *at == r->n && j + 6 <= r->len[i]; j++)
+			if (!memcmp(r->rec[i] + j, owner, 6))
+				o = r->rec[i] + j;
+		if (o) {
+			size_t head = (size_t)(o - r->rec[i]);
+			*at = i;
+			memcpy(p, r->rec[i], head);
+			p[head] = (uint8_t)(0xa0 | klen);
+			memcpy(p + head + 1, key, klen);
+			memcpy(p + head + 1 + klen, o + 6,
+			       r->len[i] - head - 6);
+			out->len[i] = r->len[i] - 5 + klen;
+		} else {
+			memcpy(p, r->rec[i], r->len[i]);
+			out->len[i] = r->len[i];
+		}
+		out->rec[i] = p;
+		if (*at <= i) /* the chain from the changed record on */
+			tl_event_hash(i ? out->rec[i - 1] + out->len[i - 1] -
+						  TL_HASH_LEN
+					: zero,
+				      p, out->len[i],
+				      p + out->len[i] - TL_HASH_LEN);
+		p += out->len[i];
+	}
+	cr_assert_lt(*at, r->n, "the fixture has a schema-1 task.created");
+}
+
+/* A schema-1 task.created names its assignee "owner", as its writer did:
+ * one that names it "assignee" (which the upcast took as today's shape)
+ * or leaves it out is refused naming the key, and nothing is imported
+ * (0.3.26). */
+Test(upcast, import_refuses_a_v1_task_created_not_in_the_v1_shape)
+{
+	static const struct {
+		const char *key, *field;
+	} cases[] = { { "assignee", "assignee" }, { "ownex", "owner" } };
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v1.msgpack", &r);
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		char d[] = "/tmp/tl-upcast-v1key-XXXXXX";
+		tu_records bad;
+		size_t at;
+		tl_err err;
+		v1_with_key(&r, cases[c].key, &bad, &at);
+		tl_db *db = open_ws(d);
+		cr_assert_eq(tl_log_import(db, bad.rec, bad.len, bad.n, &err),
+			     TL_EINVALID, "%s", cases[c].key);
+		cr_expect_str_eq(err.field, cases[c].field, "%s",
+				 err.message);
+		cr_expect_eq(err.index, (int)at);
+		cr_expect(strstr(err.message, "schema"), "%s", err.message);
+		cr_expect(!tl_db_initialized(db), "nothing imported");
+		tl_db_close(db);
+		rm_ws(d);
+		free(bad.buf);
+	}
+	free(r.buf);
+}
+
 /* The nil UUID is refused as a new task's id, but a log from elsewhere may
  * still carry one: a rebuild must not take that task for an empty slot of
  * its task map (it did, and left the task out of every view). */
