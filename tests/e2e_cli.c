@@ -2352,6 +2352,19 @@ Test(cli, help_and_usage_errors)
 	EXPECT(&r, 1, "task", "add", "--bogus");
 	cr_assert(strstr(r.err, "--bogus: unknown option"), "%s", r.err);
 	tu_run_release(&r);
+	/* INTERFACE.md's commands of later work say so (0.3.26) */
+	EXPECT(&r, 1, "pipeline", "list");
+	cr_assert_str_eq(r.err, "tasklog: pipeline: not in this release: "
+				"pipelines and automations come with later "
+				"work\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "stage", "x", "y");
+	cr_assert(strstr(r.err, "task stage: not in this release"), "%s",
+		  r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "frob");
+	cr_assert_str_eq(r.err, "tasklog: task frob: unknown command\n");
+	tu_run_release(&r);
 	/* -h as a value is a value, not a request for help: the mistyped
 	 * option is still an error, and nothing is written (a review) */
 	long long events = tu_stat(ws, "events");
