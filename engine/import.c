@@ -554,12 +554,6 @@ static int change_keys(const msgpack_object *d, const char *const *keys,
 	return 0;
 }
 
-/* ev's data in the shape every release writes for its type (see shapes),
- * within: task.created's link {type, id}, its tags an array, its
- * pipeline and stage null (no release has had pipelines); an update's
- * changes as change_keys says; a member added of kind user; the
- * workspace's format this one.  TL_EINVALID naming the field, or
- * TL_ESTORAGE with errno ENOMEM. */
 /* A task.created of schema 1 as its writer made it: the assignee under
  * "owner", never "assignee" (which the upcast would have made a second
  * one, or taken as the current shape's), since 0.3.26.  Its other keys
@@ -594,6 +588,12 @@ static int v1_created_keys(const tl_event *ev, tl_err *e, tl_err *err)
 	return rc;
 }
 
+/* ev's data in the shape every release writes for its type (see shapes),
+ * within: task.created's link {type, id}, its tags an array, its
+ * pipeline and stage null (no release has had pipelines); an update's
+ * changes as change_keys says; a member added of kind user; the
+ * workspace's format this one.  TL_EINVALID naming the field, or
+ * TL_ESTORAGE with errno ENOMEM. */
 static int check_shape(const tl_event *ev, const msgpack_object *d,
 		       tl_err *err)
 {
