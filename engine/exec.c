@@ -113,6 +113,8 @@ static int check_untag(tl_slice s, tl_err *err)
 static int check_task_id(tl_slice s, uint8_t id[16], tl_err *err)
 {
 	char q[64];
+	if (!s.len) /* given empty: as a task id to act on (tl_task_ref_parse) */
+		return tl_err_set(err, TL_EINVALID, "id", "must not be empty");
 	if (!tl_uuid_parse(s, id))
 		return tl_err_set(err, TL_EINVALID, "id", "'%s' is not a UUID",
 				  tl_quote(s, q, sizeof q));

@@ -447,6 +447,15 @@ Test(task, add_with_client_id_keeps_it_and_refuses_reuse)
 	EXPECT(&r, 3, "task", "add", "--title", "again", "--link", "lead:1",
 	       "--id", UNKNOWN_ID);
 	tu_run_release(&r);
+	/* given empty, as an id to act on (0.3.26: "'' is not a UUID") */
+	EXPECT(&r, 1, "task", "add", "--title", "t", "--link", "lead:1",
+	       "--id", "");
+	cr_assert_str_eq(r.err, "tasklog: id: must not be empty\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "add", "--title", "t", "--link", "lead:1",
+	       "--id", "0189");
+	cr_assert_str_eq(r.err, "tasklog: id: '0189' is not a UUID\n");
+	tu_run_release(&r);
 	cr_assert_eq(events(), before);
 }
 
