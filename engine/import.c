@@ -917,6 +917,50 @@ static int corrupt_data(const tl_event *ev, tl_err *err)
 			  tl_quote(ev->type, q, sizeof q));
 }
 
+static int check_time(const tl_event *ev, tl_err *err)
+{
+	if (tl_time_in_range(ev->at_ms))
+		return 0;
+	return tl_err_set(err, TL_EINVALID, "at",
+			  "event %llu: its time is out of range (years 1970 "
+			  "to 9999 UTC)",
+			  (unsigned long long)ev->seq);
+}
+
+/* ev's record in the form the engine writes (else its JSON export packs
+ * again to other bytes, which do not chain), and its data, unpacked into
+ * *d (in zone), in the shape of its type. */
+static int written_data(const tl_event *ev, msgpack_zone *zone,
+			msgpack_object *d, tl_err *err)
+{
+	size_t at, off = 0;
+	const char *form = tl_mp_unwritten(ev->raw, ev->raw_len, &at);
+	if (form)
+		return tl_err_set(err, TL_EINVALID, "event",
+				  "event %llu holds %s (at byte %zu of its "
+				  "record), which tasklog never writes: its "
+				  "export would not import again",
+				  (unsigned long long)ev->seq, form, at);
+	int u = msgpack_unpack((const char *)ev->data, ev->data_len, &off,
+			       zone, d);
+	if (u == MSGPACK_UNPACK_NOMEM_ERROR)
+		return tl_err_oom(err);
+	if (u != MSGPACK_UNPACK_SUCCESS) /* the decoder saw a map */
+		return corrupt_data(ev, err);
+	return check_shape(ev, d, err);
+}
+
+int tl_event_check_written(const tl_event *ev, msgpack_zone *zone,
+			   tl_err *err)
+{
+	msgpack_object d;
+	int rc;
+	if ((rc = check_stream(ev, err)) || (rc = check_event_id(ev, err)) ||
+	    (rc = check_time(ev, err)))
+		return rc;
+	return written_data(ev, zone, &d, err);
+}
+
 static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		      tl_err *err)
 {
@@ -974,41 +1018,9 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 			goto out;
 		}
 	}
-	if (!tl_time_in_range(ev.at_ms)) {
-		rc = tl_err_set(err, TL_EINVALID, "at",
-				"event %llu: its time is out of range (years "
-				"1970 to 9999 UTC)",
-				(unsigned long long)ev.seq);
-		goto out;
-	}
-	if ((rc = check_actor(t, &ev, err)))
-		goto out;
-	/* Every object in the form the engine writes: else the record's
-	 * JSON export packs again to other bytes, which do not chain. */
-	size_t at;
-	const char *form = tl_mp_unwritten(raw, len, &at);
-	if (form) {
-		rc = tl_err_set(err, TL_EINVALID, "event",
-				"event %llu holds %s (at byte %zu of its "
-				"record), which tasklog never writes: its "
-				"export would not import again",
-				(unsigned long long)ev.seq, form, at);
-		goto out;
-	}
-	/* the data, read once for the checks and folds below */
-	msgpack_object d;
-	size_t off = 0;
-	int u = msgpack_unpack((const char *)ev.data, ev.data_len, &off,
-			       &t->zone, &d);
-	if (u == MSGPACK_UNPACK_NOMEM_ERROR) {
-		rc = tl_err_oom(err);
-		goto out;
-	}
-	if (u != MSGPACK_UNPACK_SUCCESS) { /* the decoder saw a map */
-		rc = corrupt_data(&ev, err);
-		goto out;
-	}
-	if ((rc = check_shape(&ev, &d, err)))
+	msgpack_object d; /* the data, read once for the checks and folds */
+	if ((rc = check_time(&ev, err)) || (rc = check_actor(t, &ev, err)) ||
+	    (rc = written_data(&ev, &t->zone, &d, err)))
 		goto out;
 	uint8_t kb[8], sk[TL_STREAM_KEY_MAX], sv[12];
 	tl_put_be64(kb, ev.seq);

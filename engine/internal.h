@@ -368,6 +368,13 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
 /* The same, with data as stored, not upcast (import checks the shape an
  * older schema was written in). */
 int tl_event_decode_stored(const uint8_t *raw, size_t len, tl_event *ev);
+/* The checks of `import --events` that need no state (import.c): ev's
+ * stream and id, its time, its record's form and its data's shape.  0, or
+ * TL_EINVALID naming the field (TL_ESTORAGE when out of memory); verify
+ * reports what import would refuse, so that a log it calls clean imports
+ * again. */
+int tl_event_check_written(const tl_event *ev, msgpack_zone *zone,
+			   tl_err *err);
 
 /* The first two fields of a stored event record, its seq and its id (as
  * stored: text), read without decoding the rest; false when the record

@@ -669,9 +669,45 @@ static int verify_member_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 					     : tl_mdb_err(err, rc, "read streams");
 }
 
+/* The settings stored are event 1's, byte for byte: init and import store
+ * both, and no command changes them (since 0.3.26: a zone, week start or
+ * first admin changed in meta alone read dates in another zone, or ran
+ * every command without --as as another member).  An event 1 that cannot
+ * be read is the chain's check's to name. */
+static void settings_of_log(tl_db *db, MDB_txn *txn, verifier *vf,
+			    msgpack_zone *zone)
+{
+	static const char *const keys[] = { "tz", "week_start", "admin" };
+	uint8_t kb[8];
+	tl_put_be64(kb, 1);
+	MDB_val k = { 8, kb }, v;
+	tl_event ev;
+	msgpack_object d;
+	size_t off = 0;
+	if (mdb_get(txn, db->events, &k, &v) ||
+	    tl_event_decode(v.mv_data, v.mv_size, &ev, zone, NULL) ||
+	    !tl_slice_eq(ev.type, "workspace.initialized") ||
+	    msgpack_unpack((const char *)ev.data, ev.data_len, &off, zone,
+			   &d) != MSGPACK_UNPACK_SUCCESS)
+		return;
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		tl_slice logged = tl_obj_slice(tl_map_get(&d, keys[i]));
+		char q1[80], q2[80];
+		if (!logged.p || tl_meta_get(db, txn, keys[i], &v))
+			continue; /* named by the checks of each */
+		tl_slice stored = { v.mv_data, v.mv_size };
+		if (stored.len != logged.len ||
+		    memcmp(stored.p, logged.p, logged.len))
+			problem(vf, "meta: %s '%s' is not the log's '%s' (event "
+				"1, the settings init made)",
+				keys[i], tl_quote(stored, q1, sizeof q1),
+				tl_quote(logged, q2, sizeof q2));
+	}
+}
+
 /* The settings init stored: the format this code reads, a known zone, a
  * week start, and a first admin who is a member (members are never
- * removed; the role may have changed since). */
+ * removed; the role may have changed since), as event 1 holds them. */
 static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 			msgpack_zone *zone)
 {
@@ -707,6 +743,7 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 		problem(vf, "meta: the first admin '%.*s' is not a member",
 			(int)(v.mv_size > 64 ? 64 : v.mv_size),
 			(char *)v.mv_data);
+	settings_of_log(db, txn, vf, zone);
 }
 
 /* Each idempotency record names the last event of its first run, or of
@@ -879,9 +916,22 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 			ids = m;
 			ids_cap = cap;
 		}
-		if (tl_uuid_parse((tl_slice){ ev.id, 36 }, ids[ids_len].id))
+		tl_err e;
+		int wr;
+		if (tl_uuid_parse((tl_slice){ ev.id, 36 }, ids[ids_len].id)) {
 			ids[ids_len++].at = seq;
-		else {
+			/* what import refuses: a log called clean exports
+			 * and imports again (since 0.3.26) */
+			wr = tl_event_check_written(&ev, zone, &e);
+			if (wr == TL_ESTORAGE) {
+				rc = ENOMEM; /* below: "out of memory" */
+				break;
+			}
+			if (wr)
+				problem(vf, "%s; import --events would refuse "
+					"it (field %s)",
+					e.message, e.field);
+		} else {
 			char q[64];
 			problem(vf, "event %llu: id '%s' is not a UUID",
 				(unsigned long long)seq,

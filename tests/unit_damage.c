@@ -180,6 +180,86 @@ Test(damage, damaged_settings_are_named_and_verify_sees_them,
 	verify_says("meta: the first admin");
 }
 
+/* Event seq's record with the bytes from replaced by to (first found),
+ * the chain hashed again from it on: a forged log that chains. */
+static void forge_event(uint64_t seq, const char *from, const char *to)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t prev[TL_HASH_LEN] = { 0 };
+	size_t n = strlen(from), m = strlen(to), hits = 0;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, db->events, &c), 0);
+	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+	     op = MDB_NEXT) {
+		uint64_t at = tl_get_be64(k.mv_data);
+		size_t len = v.mv_size;
+		uint8_t *rec = malloc(len + m);
+		cr_assert(rec);
+		memcpy(rec, v.mv_data, len);
+		for (size_t i = 0; at == seq && !hits && i + n <= len; i++)
+			if (!memcmp(rec + i, from, n)) {
+				memmove(rec + i + m, rec + i + n, len - i - n);
+				memcpy(rec + i, to, m);
+				len = len - n + m;
+				hits++;
+			}
+		if (at >= seq) {
+			tl_event_hash(prev, rec, len, rec + len - TL_HASH_LEN);
+			MDB_val nv = { len, rec };
+			/* a put of another size moves the cursor's page */
+			cr_assert_eq(mdb_put(txn, db->events, &k, &nv, 0), 0);
+			cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_SET), 0);
+		}
+		memcpy(prev, rec + len - TL_HASH_LEN, TL_HASH_LEN);
+		free(rec);
+	}
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	cr_assert_eq(hits, 1, "event %llu holds '%s'",
+		     (unsigned long long)seq, from);
+}
+
+/* A forged event that chains and folds, but that no command writes (a
+ * key of its data that none writes): verify names it, as
+ * import --events refuses it, so that a log called clean exports and
+ * imports again (0.3.26; it was called clean). */
+Test(damage, an_event_import_refuses_is_named_by_verify, .init = setup,
+     .fini = teardown)
+{
+	forge_event(4, "\xa5notes", "\xa5notez"); /* the task's created */
+	verify_says("event 4 (task.created): data holds 'notez', which no "
+		    "command writes there; import --events would refuse it "
+		    "(field data)");
+	forge_event(4, "\xa5notez", "\xa5notes");
+	tl_err err;
+	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
+		     "forged back: clean");
+}
+
+/* Settings that are valid but not the ones event 1 holds (which init
+ * and import store alike, and nothing changes): damage verify names
+ * (0.3.26: a zone changed in meta alone read every date in it, a first
+ * admin changed there ran every command without --as as that member). */
+Test(damage, settings_other_than_the_log_s_are_named, .init = setup,
+     .fini = teardown)
+{
+	damage(db->meta, "tz", 2, "Pacific/Kiritimati", 18);
+	verify_says("meta: tz 'Pacific/Kiritimati' is not the log's "
+		    "'Europe/Berlin' (event 1, the settings init made)");
+	damage(db->meta, "tz", 2, "Europe/Berlin", 13);
+	damage(db->meta, "week_start", 10, "sunday", 6);
+	verify_says("meta: week_start 'sunday' is not the log's 'monday'");
+	damage(db->meta, "week_start", 10, "monday", 6);
+	damage(db->meta, "admin", 5, "alice", 5); /* a member, not the first */
+	verify_says("meta: admin 'alice' is not the log's 'admin'");
+	damage(db->meta, "admin", 5, "admin", 5);
+	tl_err err;
+	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
+		     "put back: clean");
+}
+
 /* Settings gone from a workspace whose log holds events: damage, not a
  * workspace to initialise (init must not be asked to write over it). */
 Test(damage, settings_missing_beside_a_log_are_damage, .init = setup,
@@ -217,22 +297,26 @@ Test(damage, settings_missing_beside_a_log_are_damage, .init = setup,
 Test(damage, a_zone_stored_by_an_older_release_keeps_working,
      .init = setup, .fini = teardown)
 {
-	static const char *const zones[] = { "Europe//Berlin",
-					     "posix/Factory" };
-	for (size_t i = 0; i < 2; i++) {
+	/* as fixstrs, as the event holds them */
+	static const char *const zones[] = { "\xad" "Europe/Berlin",
+					     "\xae" "Europe//Berlin",
+					     "\xad" "posix/Factory" };
+	for (size_t i = 1; i < 3; i++) {
 		tl_err err;
-		cr_assert_not(tl_tz_valid(zones[i]));
-		damage(db->meta, "tz", 2, zones[i], strlen(zones[i]));
+		cr_assert_not(tl_tz_valid(zones[i] + 1));
+		/* in the settings and in event 1, which init made alike */
+		forge_event(1, zones[i - 1], zones[i]);
+		damage(db->meta, "tz", 2, zones[i] + 1, strlen(zones[i]) - 1);
 		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("T"),
 			     .link = tl_s("lead:2"),
 			     .due = tl_s("2030-01-02") };
 		tl_result r;
 		cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0,
-			     "%s: %s", zones[i], err.message);
+			     "%s: %s", zones[i] + 1, err.message);
 		tl_result_release(&r);
 		seen[0] = 0;
 		cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
-			     "%s: %s", zones[i], seen);
+			     "%s: %s", zones[i] + 1, seen);
 	}
 	/* A new call's zone is held to the new rule. */
 	tl_ctx berlin2 = { .actor = "admin", .tz = "Europe//Berlin" };
