@@ -573,6 +573,9 @@ bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 int tl_counts_put(tl_db *db, MDB_txn *txn, uint64_t tasks, uint64_t active,
 		  uint64_t at);
 /* Count by scanning the tasks db. */
+/* Whether the stored counts record is one no release writes (not 24
+ * bytes, or of a seq past the log's head), said in buf (verify). */
+bool tl_counts_odd(tl_db *db, MDB_txn *txn, char *buf, size_t cap);
 int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active, tl_err *err);
 

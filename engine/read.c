@@ -1212,6 +1212,9 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	    !(rc = verify_idem(db, txn, &vf, &zone, err)) &&
 	    !(rc = tl_tokens_verify(db, txn, token_problem, &vf, err))) {
 		verify_meta(db, txn, &vf, &zone);
+		char odd[96];
+		if (tl_counts_odd(db, txn, odd, sizeof odd))
+			problem(&vf, "%s", odd);
 		uint64_t st, sa, ct, ca;
 		if (!(rc = tl_counts_scan(db, txn, &st, &sa, err)) &&
 		    tl_counts_get(db, txn, &ct, &ca) && (st != ct || sa != ca))

@@ -804,6 +804,30 @@ static bool counts_at(tl_db *db, MDB_txn *txn, uint64_t at, uint64_t *tasks,
 	return true;
 }
 
+bool tl_counts_odd(tl_db *db, MDB_txn *txn, char *buf, size_t cap)
+{
+	MDB_val k = { strlen(COUNTS_KEY), COUNTS_KEY }, v;
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	tl_err e;
+	if (mdb_get(txn, db->main, &k, &v))
+		return false; /* none (a release before 0.3.16), or unread */
+	if (v.mv_size != 24) {
+		snprintf(buf, cap, "counts: a record of %zu bytes (24 are "
+			 "written)", v.mv_size);
+		return true;
+	}
+	uint64_t at = tl_get_be64((uint8_t *)v.mv_data + 16);
+	if (!tl_log_head(db, txn, &head, hash, &e) && at > head) {
+		snprintf(buf, cap, "counts: stored for seq %llu, past the "
+			 "head %llu", (unsigned long long)at,
+			 (unsigned long long)head);
+		return true;
+	}
+	return false; /* older than the head: a release before 0.3.16 wrote
+		       * since, and the counts are counted */
+}
+
 bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active)
 {

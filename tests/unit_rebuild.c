@@ -1162,6 +1162,42 @@ Test(rebuild, a_rebuild_repairs_the_task_counts, .init = mkws, .fini = rmws)
 	tl_db_close(db);
 }
 
+/* A counts record that no release writes, of another length or of a seq
+ * past the head: verify names it (0.3.26; it was taken for counts an
+ * older release left behind), and a rebuild of the counts repairs it. */
+Test(rebuild, a_counts_record_no_release_writes_is_named,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = counts_ws(3);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	MDB_txn *txn;
+	MDB_val k = { 9, "tl.counts" }, v = { 5, "\0\0\0\0\3" };
+	for (int c = 0; c < 2; c++) {
+		char last[256] = "";
+		cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+		if (c == 0)
+			cr_assert_eq(mdb_put(txn, db->main, &k, &v, 0), 0);
+		else
+			cr_assert_eq(tl_counts_put(db, txn, 3, 3,
+						   log_head(db, txn) + 1),
+				     0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		cr_assert_eq(tl_verify(db, &ctx, keep_problem, last, &err), 1,
+			     "%s", last);
+		cr_assert(strstr(last, c ? "counts: stored for seq "
+					 : "counts: a record of 5 bytes"),
+			  "%s", last);
+		cr_assert_eq(tl_rebuild(db, &ctx,
+					(const char *const[]){ "counts" }, 1,
+					NULL, NULL, &err),
+			     0, "%s", err.message);
+		cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
+			     err.message);
+	}
+	tl_db_close(db);
+}
+
 /* Sets the stored counts by hand: main's (at seq `at`, or none when
  * tasks is UINT64_MAX) and meta's (none when mtasks is UINT64_MAX). */
 static void set_counts(tl_db *db, uint64_t tasks, uint64_t at,
