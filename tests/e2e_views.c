@@ -1049,6 +1049,52 @@ Test(rebuild_cli, verify_keeps_its_problems_when_it_stops)
 	tu_run_release(&r);
 }
 
+/* Bytes after every document of the timeline's covered due range, with
+ * LMDB alone: documents that the engine hands on and the command line
+ * cannot convert.  Said as damage under the field storage, with the way
+ * out (0.3.26: "timeline: undecodable record", no field). */
+Test(rebuild_cli, a_view_document_that_cannot_be_read_says_what_repairs_it)
+{
+	tu_run r;
+	free(add("admin", "Call", "lead:1", "2026-03-05T10:00:00Z", NULL));
+	MDB_env *env;
+	MDB_dbi meta, dbi;
+	MDB_cursor *c;
+	MDB_val k = { 13, "view:timeline" }, v;
+	MDB_txn *txn = raw_begin(&env, "meta", &meta);
+	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+	const uint8_t *g = (const uint8_t *)v.mv_data + 4;
+	char name[64];
+	snprintf(name, sizeof name, "v.timeline.%u.due",
+		 (unsigned)g[0] << 24 | (unsigned)g[1] << 16 |
+			 (unsigned)g[2] << 8 | g[3]);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0, "%s", name);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	int n = 0;
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
+		uint8_t buf[4096];
+		cr_assert_lt(v.mv_size + 3, sizeof buf);
+		memcpy(buf, v.mv_data, v.mv_size);
+		memcpy(buf + v.mv_size, "\x93\x01\x02", 3);
+		MDB_val nv = { v.mv_size + 3, buf };
+		cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	}
+	mdb_cursor_close(c);
+	raw_commit(env, txn);
+	cr_assert_gt(n, 0, "the task is in the record's due range");
+	EXPECT(&r, 5, "timeline", "lead:1");
+	cr_assert(tu_err_names(&r, "storage"), "%s", r.err);
+	cr_assert_str_eq(r.err, "tasklog: storage: undecodable record (damage: "
+				"tasklog verify names it; a view's is "
+				"repaired by tasklog rebuild)\n");
+	tu_run_release(&r);
+	OK(&r, "rebuild");
+	tu_run_release(&r);
+	OK(&r, "timeline", "lead:1");
+	tu_run_release(&r);
+}
+
 /* Store version ver for view name in meta (its generation kept). */
 static void set_view_version(const char *name, uint32_t ver)
 {

@@ -209,9 +209,11 @@ json_t *doc_json(const uint8_t *doc, size_t len)
  * no document. */
 int collect_failed(struct cli *c)
 {
-	return tl_err_set(&c->err, TL_ESTORAGE, doc_nomem ? "storage" : "",
-			  "%s",
-			  doc_nomem ? "out of memory" : "undecodable record");
+	return tl_err_set(&c->err, TL_ESTORAGE, "storage", "%s",
+			  doc_nomem ? "out of memory"
+				    : "undecodable record (damage: tasklog "
+				      "verify names it; a view's is repaired "
+				      "by tasklog rebuild)");
 }
 
 /* ---- the workspace ---------------------------------------------------------- */
