@@ -786,25 +786,39 @@ static int check_stream(const tl_event *ev, tl_err *err)
  * access then: releases before 0.3.17 ran a batch's commands as its
  * actor was at the batch's start, after one of them took that access
  * away, and their logs must import. */
-static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
+/* Why ev's actor is not one a release wrote, seen without the state: a
+ * member id of kind user, or the system user of kind system; or NULL. */
+static const char *actor_form(const tl_event *ev)
 {
-	const char *why = NULL;
-	tl_member m;
-	tl_err e = { 0 };
-	char q[64];
 	if (!tl_member_id_valid(ev->actor_id) ||
 	    !(tl_slice_eq(ev->actor_kind, "user") ||
 	      tl_slice_eq(ev->actor_kind, "system")))
-		why = "is not a member id of kind user or system";
-	else if (tl_slice_eq(ev->actor_kind, "system") !=
-		 tl_slice_eq(ev->actor_id, TL_SYSTEM_USER))
+		return "is not a member id of kind user or system";
+	if (tl_slice_eq(ev->actor_kind, "system") !=
+	    tl_slice_eq(ev->actor_id, TL_SYSTEM_USER))
 		/* every release wrote kind system for the system user
 		 * alone (a task it makes is "created by the system") */
-		why = tl_slice_eq(ev->actor_kind, "system")
-			      ? "is of kind system, which only the system "
-				"user is"
-			      : "is the system user, of kind system, not user";
-	else if (ev->seq > 2) {
+		return tl_slice_eq(ev->actor_kind, "system")
+			       ? "is of kind system, which only the system "
+				 "user is"
+			       : "is the system user, of kind system, not user";
+	return NULL;
+}
+
+static int actor_refused(const tl_event *ev, const char *why, tl_err *err)
+{
+	char q[64];
+	return tl_err_set(err, TL_EINVALID, "actor", "event %llu: actor '%s' %s",
+			  (unsigned long long)ev->seq,
+			  tl_quote(ev->actor_id, q, sizeof q), why);
+}
+
+static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
+{
+	const char *why = actor_form(ev);
+	tl_member m;
+	tl_err e = { 0 };
+	if (!why && ev->seq > 2) { /* init's two events: before members */
 		int rc = tl_member_load(t->db, t->cur, ev->actor_id, &m,
 					&t->zone, &e);
 		if (rc == TL_ENOTFOUND)
@@ -814,11 +828,7 @@ static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
 			return rc;
 		}
 	}
-	if (!why)
-		return 0;
-	return tl_err_set(err, TL_EINVALID, "actor", "event %llu: actor '%s' %s",
-			  (unsigned long long)ev->seq,
-			  tl_quote(ev->actor_id, q, sizeof q), why);
+	return why ? actor_refused(ev, why, err) : 0;
 }
 
 /* The event's id as tasklog writes one: a UUIDv7 (version 7, variant
@@ -955,9 +965,12 @@ int tl_event_check_written(const tl_event *ev, msgpack_zone *zone,
 {
 	msgpack_object d;
 	int rc;
+	const char *why = actor_form(ev);
 	if ((rc = check_stream(ev, err)) || (rc = check_event_id(ev, err)) ||
 	    (rc = check_time(ev, err)))
 		return rc;
+	if (why)
+		return actor_refused(ev, why, err);
 	return written_data(ev, zone, &d, err);
 }
 

@@ -369,7 +369,8 @@ int tl_event_decode(const uint8_t *raw, size_t len, tl_event *ev,
  * older schema was written in). */
 int tl_event_decode_stored(const uint8_t *raw, size_t len, tl_event *ev);
 /* The checks of `import --events` that need no state (import.c): ev's
- * stream and id, its time, its record's form and its data's shape.  0, or
+ * stream and id, its time, its actor's form (kind system for the system
+ * user alone), its record's form and its data's shape.  0, or
  * TL_EINVALID naming the field (TL_ESTORAGE when out of memory); verify
  * reports what import would refuse, so that a log it calls clean imports
  * again. */

@@ -501,6 +501,7 @@ typedef struct verifier {
 	tl_verify_progress_fn progress;
 	void *progress_arg;
 	tl_verify_step at; /* the step told last */
+	bool first_damaged; /* event 1 (the settings) does not check */
 } verifier;
 
 /* A step begins: told with done 0. */
@@ -673,9 +674,10 @@ static int verify_member_streams(tl_db *db, MDB_txn *txn, verifier *vf,
  * both, and no command changes them (since 0.3.26: a zone, week start or
  * first admin changed in meta alone read dates in another zone, or ran
  * every command without --as as another member).  An event 1 that cannot
- * be read is the chain's check's to name. */
+ * be read or does not check is the chain's check's to name, and a setting
+ * named already (bad: a bit per key) is not named again. */
 static void settings_of_log(tl_db *db, MDB_txn *txn, verifier *vf,
-			    msgpack_zone *zone)
+			    msgpack_zone *zone, unsigned bad)
 {
 	static const char *const keys[] = { "tz", "week_start", "admin" };
 	uint8_t kb[8];
@@ -684,7 +686,7 @@ static void settings_of_log(tl_db *db, MDB_txn *txn, verifier *vf,
 	tl_event ev;
 	msgpack_object d;
 	size_t off = 0;
-	if (mdb_get(txn, db->events, &k, &v) ||
+	if (vf->first_damaged || mdb_get(txn, db->events, &k, &v) ||
 	    tl_event_decode(v.mv_data, v.mv_size, &ev, zone, NULL) ||
 	    !tl_slice_eq(ev.type, "workspace.initialized") ||
 	    msgpack_unpack((const char *)ev.data, ev.data_len, &off, zone,
@@ -693,7 +695,8 @@ static void settings_of_log(tl_db *db, MDB_txn *txn, verifier *vf,
 	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
 		tl_slice logged = tl_obj_slice(tl_map_get(&d, keys[i]));
 		char q1[80], q2[80];
-		if (!logged.p || tl_meta_get(db, txn, keys[i], &v))
+		if (!logged.p || bad & 1u << i ||
+		    tl_meta_get(db, txn, keys[i], &v))
 			continue; /* named by the checks of each */
 		tl_slice stored = { v.mv_data, v.mv_size };
 		if (stored.len != logged.len ||
@@ -713,25 +716,32 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 {
 	MDB_val v;
 	char buf[80];
+	unsigned bad = 0; /* settings named: tz 1, week_start 2, admin 4 */
 	if (tl_meta_get(db, txn, "format", &v) || v.mv_size != 4 ||
 	    tl_get_be32(v.mv_data) != TL_FORMAT_VERSION)
 		problem(vf, "meta: format is not %d", TL_FORMAT_VERSION);
-	if (tl_meta_get(db, txn, "tz", &v) || v.mv_size >= sizeof buf)
+	if (tl_meta_get(db, txn, "tz", &v) || v.mv_size >= sizeof buf) {
 		problem(vf, "meta: no time zone");
-	else {
+		bad |= 1;
+	} else {
 		memcpy(buf, v.mv_data, v.mv_size);
 		buf[v.mv_size] = 0;
-		if (!tl_tz_stored_ok(buf))
+		if (!tl_tz_stored_ok(buf)) {
 			problem(vf, "meta: time zone '%.64s' is not in this host's time-zone database",
 				buf);
+			bad |= 1;
+		}
 	}
 	if (tl_meta_get(db, txn, "week_start", &v) ||
 	    !((v.mv_size == 6 && !memcmp(v.mv_data, "monday", 6)) ||
-	      (v.mv_size == 6 && !memcmp(v.mv_data, "sunday", 6))))
+	      (v.mv_size == 6 && !memcmp(v.mv_data, "sunday", 6)))) {
 		problem(vf, "meta: week start is neither monday nor sunday");
+		bad |= 2;
+	}
 	tl_member m;
 	tl_err e;
 	int lr = 0;
+	bad |= 4; /* unless it is the member named */
 	if (tl_meta_get(db, txn, "admin", &v))
 		problem(vf, "meta: no first admin");
 	else if ((lr = tl_member_load(db, txn,
@@ -743,7 +753,9 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 		problem(vf, "meta: the first admin '%.*s' is not a member",
 			(int)(v.mv_size > 64 ? 64 : v.mv_size),
 			(char *)v.mv_data);
-	settings_of_log(db, txn, vf, zone);
+	else
+		bad &= ~4u;
+	settings_of_log(db, txn, vf, zone, bad);
 }
 
 /* Each idempotency record names the last event of its first run, or of
@@ -885,9 +897,11 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_event_hash(prev, v.mv_data, v.mv_size, h);
 		const uint8_t *stored = (uint8_t *)v.mv_data + v.mv_size -
 					TL_HASH_LEN;
-		if (memcmp(h, stored, TL_HASH_LEN))
+		if (memcmp(h, stored, TL_HASH_LEN)) {
 			problem(vf, "event %llu: hash mismatch (the event or the chain before it was altered)",
 				(unsigned long long)seq);
+			vf->first_damaged |= seq == 1;
+		}
 		memcpy(prev, stored, TL_HASH_LEN);
 		errno = 0;
 		if (tl_event_decode(v.mv_data, v.mv_size, &ev, zone,

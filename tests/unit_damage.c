@@ -233,6 +233,12 @@ Test(damage, an_event_import_refuses_is_named_by_verify, .init = setup,
 		    "command writes there; import --events would refuse it "
 		    "(field data)");
 	forge_event(4, "\xa5notez", "\xa5notes");
+	/* an actor of kind system that is not the system user */
+	forge_event(4, "\xa4kind\xa4user", "\xa4kind\xa6system");
+	verify_says("event 4: actor 'admin' is of kind system, which only the "
+		    "system user is; import --events would refuse it (field "
+		    "actor)");
+	forge_event(4, "\xa4kind\xa6system", "\xa4kind\xa4user");
 	tl_err err;
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
 		     "forged back: clean");
@@ -255,6 +261,11 @@ Test(damage, settings_other_than_the_log_s_are_named, .init = setup,
 	damage(db->meta, "admin", 5, "alice", 5); /* a member, not the first */
 	verify_says("meta: admin 'alice' is not the log's 'admin'");
 	damage(db->meta, "admin", 5, "admin", 5);
+	/* a setting named already as bad is not named again */
+	damage(db->meta, "tz", 2, "Nowhere/Zone", 12);
+	verify_says("meta: time zone 'Nowhere/Zone' is not in this host's");
+	cr_assert_null(strstr(seen, "the log's"), "%s", seen);
+	damage(db->meta, "tz", 2, "Europe/Berlin", 13);
 	tl_err err;
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
 		     "put back: clean");

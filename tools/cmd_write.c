@@ -78,10 +78,7 @@ static int render_result(struct cli *c, const tl_result *res,
 	*len = 0;
 	if (res->doc) {
 		if (!(v = doc_json(res->doc, res->doc_len)))
-			return tl_err_set(&c->err, TL_ESTORAGE,
-					  doc_nomem ? "storage" : "", "%s",
-					  doc_nomem ? "out of memory"
-						    : "undecodable document");
+			return collect_failed(c);
 	} else if (c->json) {
 		if (!(v = json_pack("{s:I,s:b}", "seq", (json_int_t)res->seq,
 				    "appended", res->appended)))
