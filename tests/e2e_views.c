@@ -226,6 +226,22 @@ static void set_view_version(const char *name, uint32_t ver);
 static MDB_txn *raw_begin(MDB_env **env, const char *name, MDB_dbi *dbi);
 static void raw_commit(MDB_env *env, MDB_txn *txn);
 
+/* Open the timeline view's database `which` ("entries", "due") of the
+ * generation that meta (open in txn as dbi meta) names. */
+static void timeline_db(MDB_txn *txn, MDB_dbi meta, const char *which,
+			MDB_dbi *dbi)
+{
+	MDB_val k = { 13, "view:timeline" }, v;
+	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+	const uint8_t *g = (const uint8_t *)v.mv_data + 4;
+	char name[64];
+	snprintf(name, sizeof name, "v.timeline.%u.%s",
+		 (unsigned)g[0] << 24 | (unsigned)g[1] << 16 |
+			 (unsigned)g[2] << 8 | g[3],
+		 which);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, dbi), 0, "%s", name);
+}
+
 /* Turn the newest history entry of the workspace's timeline (its only
  * one) back into the shape of view version 5: no times in front of it,
  * its summary's text `summary` (times written in, in UTC). */
@@ -235,14 +251,8 @@ static void entry_as_v5(const char *summary)
 	MDB_dbi meta, dbi;
 	MDB_cursor *c;
 	MDB_txn *txn = raw_begin(&env, "meta", &meta);
-	MDB_val k = { 13, "view:timeline" }, v;
-	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
-	const uint8_t *g = (const uint8_t *)v.mv_data + 4;
-	char name[64];
-	snprintf(name, sizeof name, "v.timeline.%u.entries",
-		 (unsigned)g[0] << 24 | (unsigned)g[1] << 16 |
-			 (unsigned)g[2] << 8 | g[3]);
-	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0, "%s", name);
+	MDB_val k, v;
+	timeline_db(txn, meta, "entries", &dbi);
 	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
 	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
 	const uint8_t *p = v.mv_data;
@@ -1060,15 +1070,9 @@ Test(rebuild_cli, a_view_document_that_cannot_be_read_says_what_repairs_it)
 	MDB_env *env;
 	MDB_dbi meta, dbi;
 	MDB_cursor *c;
-	MDB_val k = { 13, "view:timeline" }, v;
+	MDB_val k, v;
 	MDB_txn *txn = raw_begin(&env, "meta", &meta);
-	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
-	const uint8_t *g = (const uint8_t *)v.mv_data + 4;
-	char name[64];
-	snprintf(name, sizeof name, "v.timeline.%u.due",
-		 (unsigned)g[0] << 24 | (unsigned)g[1] << 16 |
-			 (unsigned)g[2] << 8 | g[3]);
-	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0, "%s", name);
+	timeline_db(txn, meta, "due", &dbi);
 	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
 	int n = 0;
 	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
