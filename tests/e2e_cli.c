@@ -2363,16 +2363,21 @@ Test(cli, help_and_usage_errors)
 	tu_run_release(&r);
 	/* INTERFACE.md's commands of later work say so (0.3.26) */
 	EXPECT(&r, 1, "pipeline", "list");
-	cr_assert_str_eq(r.err, "tasklog: pipeline: not in this release: "
-				"pipelines and automations come with later "
-				"work\n");
+	cr_assert_str_eq(r.err, "tasklog: command: 'pipeline' is not in this "
+				"release: pipelines and automations come with "
+				"later work\n");
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "stage", "x", "y");
-	cr_assert(strstr(r.err, "task stage: not in this release"), "%s",
-		  r.err);
+	cr_assert(strstr(r.err, "command: 'task stage' is not in this release"),
+		  "%s", r.err);
 	tu_run_release(&r);
+	/* the command words are the field "command" in JSON too (0.3.27:
+	 * it was null) */
 	EXPECT(&r, 1, "task", "frob");
-	cr_assert_str_eq(r.err, "tasklog: task frob: unknown command\n");
+	cr_assert_str_eq(r.err, "tasklog: command: 'task frob' is unknown "
+				"(tasklog --help lists the commands)\n");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "command");
 	tu_run_release(&r);
 	/* -h as a value is a value, not a request for help: the mistyped
 	 * option is still an error, and nothing is written (a review) */
@@ -2446,15 +2451,17 @@ Test(cli, help_and_usage_errors)
 	/* no subcommand or command: one error line on stderr (the usage,
 	 * for people, on stdout; with --json the error document) */
 	EXPECT(&r, 1, "task");
-	cr_assert_str_eq(r.err, "tasklog: task: missing subcommand (see "
-				"tasklog task --help)\n");
+	cr_assert_str_eq(r.err, "tasklog: command: 'task' wants a subcommand "
+				"(see tasklog task --help)\n");
 	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "code"),
 			 "invalid");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "command");
 	tu_run_release(&r);
 	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "member", NULL }), 0);
 	cr_assert_eq(r.status, 1);
-	cr_assert_str_eq(r.err, "tasklog: member: missing subcommand (see "
-				"tasklog member --help)\n");
+	cr_assert_str_eq(r.err, "tasklog: command: 'member' wants a "
+				"subcommand (see tasklog member --help)\n");
 	cr_assert(strstr(r.out, "member add"), "%s", r.out);
 	tu_run_release(&r);
 	cr_assert_eq(tu_exec(&r, NULL, (const char *[]){ "task", NULL }), 0);
@@ -2492,14 +2499,44 @@ Test(cli, help_and_usage_errors)
 	EXPECT(&r, 1, "task", "show", UNKNOWN_ID, "--title", "x");
 	cr_assert(tu_err_names(&r, "--title"), "%s", r.err);
 	tu_run_release(&r);
-	/* a missing word is named alone when the words before it are given */
+	/* a missing word is named alone when the words before it are given;
+	 * the field is the first missing word's, as the engine names it
+	 * (0.3.27: it was null) */
 	EXPECT(&r, 1, "task", "status", UNKNOWN_ID);
-	cr_assert(strstr(r.err, "tasklog: task status: missing STATUS\n"),
-		  "%s", r.err);
+	cr_assert_str_eq(r.err, "tasklog: status: missing STATUS: see tasklog "
+				"task status --help\n");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "status");
 	tu_run_release(&r);
 	EXPECT(&r, 1, "task", "status");
-	cr_assert(strstr(r.err, "missing task ID and STATUS\n"), "%s", r.err);
+	cr_assert_str_eq(r.err, "tasklog: id: missing task ID and STATUS: see "
+				"tasklog task status --help\n");
 	tu_run_release(&r);
+	static const char *const word_fields[][4] = {
+		{ "id", "task", "show", NULL },
+		{ "id", "member", "update", NULL },
+		{ "assignee", "task", "assign", UNKNOWN_ID },
+		{ "tag", "task", "untag", UNKNOWN_ID },
+		{ "ids", "notifications", "read", NULL },
+		{ "file", "import", NULL, NULL },
+		{ "dir", "backup", NULL, NULL },
+		{ "record", "timeline", NULL, NULL },
+	};
+	for (size_t i = 0; i < sizeof word_fields / sizeof word_fields[0];
+	     i++) {
+		const char *const *w = word_fields[i];
+		/* the words end at the first NULL */
+		CLI(&r, w[1], w[2], w[3]);
+		cr_assert_eq(r.status, 1, "%s: %s", w[1], r.err);
+		cr_assert(r.json, "%s: %s", w[1], r.out);
+		cr_assert_str_eq(tu_str(json_object_get(r.json, "error"),
+					"field"),
+				 word_fields[i][0], "%s", r.err);
+		cr_assert(!strncmp(r.err + 9, word_fields[i][0],
+				   strlen(word_fields[i][0])),
+			  "%s", r.err);
+		tu_run_release(&r);
+	}
 	EXPECT(&r, 1, "task", "add", "--link", "lead:1", "--title");
 	cr_assert(tu_err_names(&r, "--title"), "%s", r.err);
 	tu_run_release(&r);

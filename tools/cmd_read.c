@@ -358,7 +358,8 @@ static int notifications_read(struct cli *c)
 		}
 	}
 	if (c->words_len < 2)
-		return usage_error(c, NULL, "missing notification ID");
+		return usage_error(c, "ids", "missing notification ID: see "
+				   "tasklog notifications --help");
 	if (!(ids = calloc(c->words_len - 1, sizeof *ids)))
 		return cli_oom(c);
 	for (size_t i = 1; i < c->words_len; i++)

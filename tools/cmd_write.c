@@ -233,7 +233,7 @@ int run_task_write(struct cli *c)
 					   "--unassign and a MEMBER cannot be "
 					   "given together");
 		if (!cmd.unassign && c->words_len < 2)
-			return usage_error(c, NULL,
+			return usage_error(c, "assignee",
 					   "missing MEMBER (or --unassign)");
 		if (c->words_len == 2)
 			cmd.assignee = tl_s(c->words[1]);

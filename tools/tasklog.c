@@ -497,6 +497,25 @@ static bool later_command(const char *group, const char *name)
 	return false;
 }
 
+/* The field a missing positional word stands for, as the engine and the
+ * server's params name it: "task ID" is the id, "MEMBER" the assignee. */
+static const char *word_field(const char *words_name)
+{
+	static const struct {
+		const char *prefix, *field;
+	} fields[] = {
+		{ "task ID", "id" },	 { "member ID", "id" },
+		{ "MEMBER", "assignee" }, { "STATUS", "status" },
+		{ "TAG", "tag" },	 { "record", "record" },
+		{ "FILE", "file" },	 { "directory", "dir" },
+	};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (!strncmp(words_name, fields[i].prefix,
+			     strlen(fields[i].prefix)))
+			return fields[i].field;
+	return NULL;
+}
+
 static const struct command *find_command(const char *group,
 					  const char *name)
 {
@@ -734,12 +753,16 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				return opt_err;
 			}
 			if (!c->cmd && later_command(group, a))
-				return usage_error(c, NULL,
-						   "not in this release: "
-						   "pipelines and automations "
-						   "come with later work");
+				return usage_error(c, "command",
+						   "'%s' is not in this "
+						   "release: pipelines and "
+						   "automations come with "
+						   "later work", c->subject);
 			if (!c->cmd)
-				return usage_error(c, NULL, "unknown command");
+				return usage_error(c, "command",
+						   "'%s' is unknown (tasklog "
+						   "--help lists the commands)",
+						   c->subject);
 			if (early != O__COUNT) {
 				early_said(c, &first, early, group,
 					   early_value);
@@ -774,8 +797,9 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 		}
 		if (group) {
 			snprintf(c->subject, sizeof c->subject, "%s", group);
-			return usage_error(c, NULL, "missing subcommand (see "
-					   "tasklog %s --help)", group);
+			return usage_error(c, "command", "'%s' wants a "
+					   "subcommand (see tasklog %s --help)",
+					   group, group);
 		}
 		return usage_error(c, "command", "missing (see tasklog --help)");
 	}
@@ -796,9 +820,11 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	if ((int)c->words_len < c->cmd->words_min) {
 		/* "task ID and STATUS" with the ID given: name only the rest */
 		const char *rest = strstr(c->cmd->words_name, " and ");
-		return usage_error(c, NULL, "missing %s",
-				   c->words_len && rest ? rest + 5
-							: c->cmd->words_name);
+		const char *missing = c->words_len && rest
+					      ? rest + 5
+					      : c->cmd->words_name;
+		return usage_error(c, word_field(missing), "missing %s: see "
+				   "tasklog %s --help", missing, c->subject);
 	}
 	if ((int)c->words_len > c->cmd->words_max &&
 	    c->cmd->run == run_notifications && !strcmp(c->words[0], "read"))
@@ -1070,7 +1096,7 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	set_table_width();
-	/* --version, alone or with --json: {"version":"0.3.26"} */
+	/* --version, alone or with --json: {"version":"0.3.27"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
 			    ((!strcmp(argv[1], "--version") &&
