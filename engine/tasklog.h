@@ -406,7 +406,8 @@ TL_API int tl_member_token(tl_db *db, const tl_ctx *ctx, tl_slice member,
 /* The member whose token this is, into member (NUL-terminated, at most
  * 64 bytes): TL_EFORBIDDEN (field "token") for text that is no token of
  * this workspace's (never made, replaced or revoked since, or its
- * records damaged: verify names them). */
+ * records damaged: verify names them); TL_ESTORAGE when the member's
+ * own record cannot be read (since 0.3.27). */
 TL_API int tl_token_member(tl_db *db, tl_slice token, char member[65],
 			   tl_err *err);
 

@@ -265,10 +265,23 @@ int tl_token_member(tl_db *db, tl_slice token, char member[65],
 		if (g && g != MDB_NOTFOUND)
 			rc = tl_mdb_err(err, g, "read token");
 		else if (g || bv.mv_size != TL_HASH_LEN ||
-			 memcmp(bv.mv_data, hk + 1, TL_HASH_LEN) ||
-			 !tl_member_exists(db, txn,
-					   (tl_slice){ member, v.mv_size }))
+			 memcmp(bv.mv_data, hk + 1, TL_HASH_LEN))
 			rc = TL_ENOTFOUND;
+	}
+	if (!rc) {
+		/* the member is one, whose record reads: a damaged record
+		 * is a storage error, as every command that reads it says,
+		 * not a member the token lets in */
+		msgpack_zone zone;
+		tl_member m;
+		if (!msgpack_zone_init(&zone, 256))
+			rc = tl_err_oom(err);
+		else {
+			rc = tl_member_load(db, txn,
+					    (tl_slice){ member, v.mv_size },
+					    &m, &zone, err);
+			msgpack_zone_destroy(&zone);
+		}
 	}
 	mdb_txn_abort(txn);
 	if (rc == TL_ENOTFOUND) {

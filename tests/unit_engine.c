@@ -5546,3 +5546,24 @@ Test(token, a_damaged_pair_is_no_token_and_a_revoke_clears_it,
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "token");
 }
+
+/* A token whose member's record no longer reads lets no one in: a
+ * storage error, as every command reading that member says (0.3.27: it
+ * named the member, found by its key alone). */
+Test(token, a_member_record_that_does_not_read_is_a_storage_error,
+     .init = ws_setup, .fini = ws_teardown)
+{
+	char t[TL_TOKEN_LEN + 1], m[65];
+	static const uint8_t junk[] = { 0xc1, 0x00, 0x07 };
+	add_member("bob", "member", 1);
+	token_ok(NULL, "bob", false, t, NULL);
+	db_close();
+	raw_store("members", "bob", 3, junk, sizeof junk);
+	db_open_or_die();
+	tl_err err = { 0 };
+	int rc = tl_token_member(db, tl_s(t), m, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field, err.message);
+	cr_assert(strstr(err.message, "corrupt member record 'bob'"), "%s",
+		  err.message);
+	cr_assert_str_eq(m, "");
+}
