@@ -13,6 +13,9 @@
  *                                    is not deleted, of any status
  *   'M'  assignee                    dimval tl_list_hash(member id);
  *                                    unassigned: tl_list_hash("")
+ *   'D'  assignee of a done task     dimval tl_list_tag(M's dimval,
+ *                                    status): completed and cancelled
+ *                                    tasks (version 9)
  *   'K'  kind: status, task type     dimval (status * 10 + type index) *
  *        and entity type             4 + entity type index (200 values);
  *                                    every task that is not deleted
@@ -20,10 +23,14 @@
  *                                    status), one per tag of the task;
  *                                    every task not deleted (version 8)
  *
- * and the record dimension R (tl_list_hash("type:id"), sorts d and c),
+ * and the record dimension R (tl_list_hash("type:id"), sorts d, c and u),
  * which the `timeline` view keeps in its own databases (list.h).
- * M and R hold active tasks only (todo, in_progress, on_hold): what the
- * lists show without a status filter, and fewer keys to write.  K holds
+ * M holds active tasks only (todo, in_progress, on_hold): what the lists
+ * show without a status filter; D holds the others, a range per member
+ * and done status, so that `--assignee X --status completed` reads X's
+ * completed tasks and not every completed task (version 8 had no D, and
+ * such a page walked S's completed range, reading a document per entry).
+ * A task is in M or in D, never both: 3 keys either way.  K holds
  * every task under its status, so that a type filter finds the tasks of
  * a kind in the statuses asked for without walking those of the others:
  * done tasks are the most numerous in a long-lived workspace, and a rare
@@ -67,8 +74,8 @@
 
 #include "list.h"
 
-#define VIEW_VERSION 8
-#define KEYS_FIXED 9 /* S, M and K x 3 sorts */
+#define VIEW_VERSION 9
+#define KEYS_FIXED 9 /* S, M or D, and K x 3 sorts */
 #define KEYS_MAX (KEYS_FIXED + 3 * TL_LIST_TAGS_MAX) /* and G's, on the stack */
 #define COVER_MAX 1024 /* documents up to this size go into M's due range */
 
@@ -78,6 +85,7 @@ static const struct dim_sorts {
 } dim_sorts[] = {
 	{ TL_DIM_STATUS, "dcu" },
 	{ TL_DIM_ASSIGNEE, "dcu" }, /* "d" covered */
+	{ TL_DIM_DONE, "dcu" }, /* since version 9 */
 	{ TL_DIM_KIND, "dcu" }, /* "u" since version 7 */
 	{ TL_DIM_TAG, "dcu" }, /* since version 8; one dimval per tag */
 };
@@ -163,23 +171,25 @@ void tl_list_key(uint8_t key[TL_LIST_KEY_LEN], char dim, uint64_t dimval,
 }
 
 void tl_list_record_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN],
-			   uint64_t rechash, char sort)
+			   uint64_t rechash, int cls, char sort)
 {
 	tl_key_u64(prefix, rechash);
-	prefix[8] = 0x00;
+	prefix[8] = (uint8_t)cls;
 	prefix[9] = (uint8_t)sort;
 }
 
 size_t tl_list_record_key(const tl_task *t, char sort,
-			  uint8_t key[TL_LIST_KEY_LEN])
+			  uint8_t key[TL_LIST_KEY_LEN], size_t *db)
 {
 	uint64_t sv, tb;
-	if (!t || t->deleted || !tl_list_status_active(t->status))
+	if (!t || t->deleted)
 		return 0;
+	int cls = tl_list_status_active(t->status) ? 0 : t->status;
+	*db = tl_list_record_db(cls, sort);
 	tl_list_sortval(t, sort, &sv, &tb);
 	tl_list_record_prefix(key, tl_list_record_hash(t->link_type,
 						       tl_s(t->link_id)),
-			      sort);
+			      cls, sort);
 	tl_key_u64(key + 10, sv);
 	tl_key_u64(key + 18, tb);
 	return 1;
@@ -197,6 +207,11 @@ static bool task_dimval(const tl_task *t, char dim, uint64_t *v)
 	case TL_DIM_ASSIGNEE:
 		*v = tl_list_hash(tl_s(t->assignee ? t->assignee : ""));
 		return active;
+	case TL_DIM_DONE:
+		*v = tl_list_tag(tl_list_hash(tl_s(t->assignee ? t->assignee
+							       : "")),
+				 t->status);
+		return !active;
 	case TL_DIM_KIND:
 		*v = tl_list_kind(t->status, t->type, t->link_type);
 		return true;

@@ -38,8 +38,11 @@
 			       engine's limit; a release before 0.3.6 took
 			       more, and G holds every one) */
 
-/* Dimensions.  M and R hold active (todo, in_progress, on_hold) tasks
- * only; S, K and G hold every task that is not deleted (G a task with
+/* Dimensions.  M holds active (todo, in_progress, on_hold) tasks, and D
+ * (since version 9) the completed and cancelled ones, under the member's
+ * hash with its low three bits the status index, as G's; R holds both,
+ * active ones in one range, done ones in a range per status (timeline
+ * version 8); S, K and G hold every task that is not deleted (G a task with
  * tags, under each of them and its status, since version 8).  K's values are a
  * status and a kind (task type and entity type), so that a filter on
  * types lists the tasks of the statuses asked for from their own ranges.
@@ -49,22 +52,28 @@
  * both in one, 2 keys per task.)
  *
  * R, the record dimension, is kept by the `timeline` view (version 4):
- * its created range in the database "entries" beside the record's
- * history, so that a change to a task rewrites one page of its record
- * there, and its due range, covered (each value followed by the task's
- * document, as M's), in a database "due" of its own, so that the
- * timeline's upcoming part reads no document by id and the documents do
- * not spread the history over more pages.  Both with the keys
+ * its active tasks' created and updated ranges (updated since timeline
+ * version 8) and its done tasks' ranges of every sort in the database
+ * "entries" beside the record's history, so that a change to a task
+ * rewrites one page of its record there, and its active tasks' due
+ * range, covered (each value followed by the task's document, as M's),
+ * in a database "due" of its own, so that the timeline's upcoming part
+ * reads no document by id and the documents do not spread the history
+ * over more pages.  All with the keys
  *
- *   record hash (8) | 0x00 | sort (1) | sortval (8) | tiebreak (8)
+ *   record hash (8) | class (1) | sort (1) | sortval (8) | tiebreak (8)
  *     -> the same 28-byte value (in "due", then the document)
  *
- * (history entries in "entries" are record hash (8) | ~seq (8), whose
- * byte 8 is 0xff for any seq below 2^56).  Its prefix is also 10 bytes,
- * sortval and tiebreak at the same offsets: the scan treats both alike. */
+ * where class is 0 for the active tasks and the status index (3
+ * completed, 4 cancelled) for done ones (history entries in "entries"
+ * are record hash (8) | ~seq (8), whose byte 8 is 0xff for any seq below
+ * 2^56, and at least 0x10 for any below 2^60).  Its prefix is also 10
+ * bytes, sortval and tiebreak at the same offsets: the scan treats both
+ * alike. */
 enum {
 	TL_DIM_STATUS = 'S',   /* status index */
 	TL_DIM_ASSIGNEE = 'M', /* tl_list_hash(member id), "" = unassigned */
+	TL_DIM_DONE = 'D',     /* tl_list_tag(that hash, status): M's done */
 	TL_DIM_KIND = 'K',     /* tl_list_kind(status, type, entity type) */
 	TL_DIM_TAG = 'G',      /* tl_list_tag(tag, status), one per tag */
 	TL_DIM_RECORD = 'R'    /* tl_list_hash("type:id"), in `timeline` */
@@ -133,23 +142,27 @@ void tl_list_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN], char dim,
 		    uint64_t dimval, char sort);
 void tl_list_key(uint8_t key[TL_LIST_KEY_LEN], char dim, uint64_t dimval,
 		 char sort, uint64_t sortval, uint64_t tiebreak);
-/* The prefix of a record's range (in the timeline view's database). */
+/* The prefix of a record's range (in the timeline view's database) of
+ * class cls (0: active tasks; else a done status's index). */
 void tl_list_record_prefix(uint8_t prefix[TL_LIST_PREFIX_LEN],
-			   uint64_t rechash, char sort);
+			   uint64_t rechash, int cls, char sort);
 
-/* The sorts of the record dimension, and the timeline view's database
- * that holds each one's ranges. */
-#define TL_LIST_RECORD_SORTS "dc"
+/* The sorts of the record dimension ("u" since timeline version 8), and
+ * the timeline view's database that holds each range: the active tasks'
+ * due range is "due", covered; every other is in "entries". */
+#define TL_LIST_RECORD_SORTS "dcu"
 enum { TL_TIMELINE_ENTRIES = 0, TL_TIMELINE_DUE = 1 };
-static inline size_t tl_list_record_db(char sort)
+static inline size_t tl_list_record_db(int cls, char sort)
 {
-	return sort == TL_SORT_DUE ? TL_TIMELINE_DUE : TL_TIMELINE_ENTRIES;
+	return !cls && sort == TL_SORT_DUE ? TL_TIMELINE_DUE
+					   : TL_TIMELINE_ENTRIES;
 }
 
-/* Task t's key in its record's range of sort `sort`: 1, or 0 when t is
- * NULL, deleted or not active. */
+/* Task t's key in its record's range of sort `sort`, and the database
+ * that holds it (tl_list_record_db): 1, or 0 when t is NULL or
+ * deleted. */
 size_t tl_list_record_key(const tl_task *t, char sort,
-			  uint8_t key[TL_LIST_KEY_LEN]);
+			  uint8_t key[TL_LIST_KEY_LEN], size_t *db);
 
 /* Whether key is in a covered range: its value carries the task's stored
  * document after the 28 bytes (up to 1 KiB; larger ones are fetched by

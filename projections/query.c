@@ -17,9 +17,12 @@
  * same position, and listed once), kind K (the statuses, task types and
  * entity types asked for, one range per combination, when a type or
  * entity type filter leaves at most KIND_RANGES_MAX of them), else
- * status S (the given statuses, or the three active ones).  R and M lead
- * only when every status asked for is active (they hold active tasks
- * only).  Beside a leading M or G, the ranges of G (tags) and K (types,
+ * status S (the given statuses, or the three active ones).  R and M
+ * hold active tasks, in one range per record or member; done ones are
+ * in a range per record and status (R, timeline view 8) or per member
+ * and status (D, tasks view 9): a record or assignee filter leads with
+ * the ranges of the statuses asked for, whatever they are.  Beside a
+ * leading M (or D) or G, the ranges of G (tags) and K (types,
  * entity types) that the other filters make hold every task that passes
  * them, at the same positions: once the leading ranges have passed over
  * tl_list_also_after entries, they are walked in step with them (a
@@ -119,10 +122,16 @@ typedef struct plan {
 	bool has_cursor;
 	uint64_t cur_sv, cur_tb;
 	char cursor_kind;
-	/* the scan */
+	/* the scan: the leading filter's dimension (TL_DIM_ASSIGNEE for M
+	 * and D ranges), and its ranges, each a dimension, a class (R's:
+	 * 0 active, else a done status) and a value */
 	char dim;
-	uint64_t *dimvals;
-	size_t dimvals_len;
+	struct lead {
+		char dim;
+		int cls;
+		uint64_t val;
+	} *leads;
+	size_t leads_len;
 	/* Dimensions beside the leading one whose ranges hold every task the
 	 * filters let pass (G for the tags, K for the types and entity
 	 * types): a candidate of the leading ranges is one only when each of
@@ -143,7 +152,7 @@ typedef struct plan {
 static void plan_release(plan *p)
 {
 	free(p->assignees);
-	free(p->dimvals);
+	free(p->leads);
 	if (p->srch)
 		free(p->srch->cp);
 	free(p->srch);
@@ -552,14 +561,6 @@ static int resolve_assignees(const tl_list_query *q, const tl_reader *r,
 
 /* ---- the plan -------------------------------------------------------- */
 
-static bool only_active_statuses(const plan *p)
-{
-	for (int s = 0; s < N_STATUSES; s++)
-		if (p->status[s] && !tl_list_status_active(s))
-			return false;
-	return true;
-}
-
 static void add_val(uint64_t *vals, size_t *len, uint64_t v)
 {
 	for (size_t i = 0; i < *len; i++)
@@ -568,10 +569,19 @@ static void add_val(uint64_t *vals, size_t *len, uint64_t v)
 	vals[(*len)++] = v;
 }
 
-static void add_dimval(plan *p, uint64_t v)
+/* One leading range more, unless the plan holds it (hashes may collide). */
+static void add_lead(plan *p, char dim, int cls, uint64_t v)
 {
-	add_val(p->dimvals, &p->dimvals_len, v);
+	for (size_t i = 0; i < p->leads_len; i++)
+		if (p->leads[i].dim == dim && p->leads[i].cls == cls &&
+		    p->leads[i].val == v)
+			return;
+	p->leads[p->leads_len++] = (struct lead){ dim, cls, v };
 }
+
+/* Whether the status filter lets a task of an active status pass (none
+ * given: yes). */
+static bool any_active_wanted(const plan *p);
 
 /* Whether the status filter (without one: the active statuses) lets
  * tasks of this status pass: the statuses of S's, K's and G's ranges. */
@@ -579,6 +589,14 @@ static bool status_wanted(const plan *p, int status)
 {
 	return p->statuses_given ? p->status[status]
 				 : tl_list_status_active(status);
+}
+
+static bool any_active_wanted(const plan *p)
+{
+	for (int s = 0; s < N_STATUSES; s++)
+		if (tl_list_status_active(s) && status_wanted(p, s))
+			return true;
+	return false;
 }
 
 /* Whether K's range (status, type, entity) holds tasks that the filters
@@ -679,31 +697,45 @@ static void plan_also(plan *p)
  * statuses, which hold every task and keep every sort. */
 static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
-	size_t cap = p->assignees_len > KIND_RANGES_MAX ? p->assignees_len
-							: KIND_RANGES_MAX;
-	bool inactive = p->statuses_given && !only_active_statuses(p);
+	/* an assignee's M range and a D range per done status; or up to
+	 * KIND_RANGES_MAX of K or TAG_RANGES_MAX of G */
+	size_t cap = 3 * p->assignees_len + KIND_RANGES_MAX + TAG_RANGES_MAX;
 	char s = p->sort;
+	uint64_t vals[KIND_RANGES_MAX + TAG_RANGES_MAX];
+	size_t nvals = 0;
 
 	p->records_open = tl_view_dbis(r->db, "timeline") != NULL;
-	p->dimvals = calloc(cap, sizeof *p->dimvals);
-	if (!p->dimvals)
+	p->leads = calloc(cap, sizeof *p->leads);
+	if (!p->leads)
 		return tl_err_oom(err);
-	if (p->has_record && !inactive && p->records_open &&
+	if (p->has_record && p->records_open &&
 	    tl_list_has_sort(TL_DIM_RECORD, s)) {
+		uint64_t h = tl_list_record_hash(p->record_type, p->record_id);
 		p->dim = TL_DIM_RECORD;
-		add_dimval(p, tl_list_record_hash(p->record_type,
-						  p->record_id));
-	} else if (!inactive && p->assignees_len &&
-		   tl_list_has_sort(TL_DIM_ASSIGNEE, s)) {
+		if (any_active_wanted(p))
+			add_lead(p, TL_DIM_RECORD, 0, h);
+		for (int st = 0; st < N_STATUSES; st++)
+			if (!tl_list_status_active(st) && status_wanted(p, st))
+				add_lead(p, TL_DIM_RECORD, st, h);
+	} else if (p->assignees_len && tl_list_has_sort(TL_DIM_ASSIGNEE, s) &&
+		   tl_list_has_sort(TL_DIM_DONE, s)) {
+		bool active = any_active_wanted(p);
 		p->dim = TL_DIM_ASSIGNEE;
-		for (size_t i = 0; i < p->assignees_len; i++)
-			add_dimval(p, tl_list_hash(p->assignees[i]));
-	} else if (tags_indexed(p)) {
-		p->dim = TL_DIM_TAG;
-		dim_ranges(p, p->dim, p->dimvals, &p->dimvals_len);
-	} else if (kinds_indexed(p)) {
-		p->dim = TL_DIM_KIND;
-		dim_ranges(p, p->dim, p->dimvals, &p->dimvals_len);
+		for (size_t i = 0; i < p->assignees_len; i++) {
+			uint64_t h = tl_list_hash(p->assignees[i]);
+			if (active)
+				add_lead(p, TL_DIM_ASSIGNEE, 0, h);
+			for (int st = 0; st < N_STATUSES; st++)
+				if (!tl_list_status_active(st) &&
+				    status_wanted(p, st))
+					add_lead(p, TL_DIM_DONE, 0,
+						 tl_list_tag(h, st));
+		}
+	} else if (tags_indexed(p) || kinds_indexed(p)) {
+		p->dim = tags_indexed(p) ? TL_DIM_TAG : TL_DIM_KIND;
+		dim_ranges(p, p->dim, vals, &nvals);
+		for (size_t i = 0; i < nvals; i++)
+			add_lead(p, p->dim, 0, vals[i]);
 	} else {
 		/* S keeps every sort: the fallback of every plan, and without
 		 * a status filter the merge of the three active statuses (an
@@ -711,7 +743,7 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 		p->dim = TL_DIM_STATUS;
 		for (int i = 0; i < N_STATUSES; i++)
 			if (status_wanted(p, i))
-				add_dimval(p, (uint64_t)i);
+				add_lead(p, TL_DIM_STATUS, 0, (uint64_t)i);
 	}
 	plan_also(p);
 
@@ -1186,7 +1218,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	range *g, *ga = NULL;
 	size_t ga_at[ALSO_MAX + 1] = { 0 };
 	msgpack_zone zone;
-	size_t n = p->dimvals_len, returned = 0, extra = 0;
+	size_t n = p->leads_len, returned = 0, extra = 0;
 	size_t budget = p->limit > 64 ? p->limit : 64;
 	bool fast = fast_plan(p), exact = facets_exact(p);
 	fold_buf fb[2] = { { NULL, 0 }, { NULL, 0 } }; /* title, notes */
@@ -1217,19 +1249,18 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		after = true;
 	}
 	for (size_t i = 0; i < n && !mrc; i++) {
+		const struct lead *l = &p->leads[i];
+		bool rec = l->dim == TL_DIM_RECORD;
 		if ((mrc = mdb_cursor_open(
 			     r->txn,
-			     dbi[p->dim == TL_DIM_RECORD
-					 ? tl_list_record_db(p->sort)
-					 : 0],
+			     dbi[rec ? tl_list_record_db(l->cls, p->sort) : 0],
 			     &g[i].c)))
 			break;
-		if (p->dim == TL_DIM_RECORD)
-			tl_list_record_prefix(g[i].prefix, p->dimvals[i],
+		if (rec)
+			tl_list_record_prefix(g[i].prefix, l->val, l->cls,
 					      p->sort);
 		else
-			tl_list_prefix(g[i].prefix, p->dim, p->dimvals[i],
-				       p->sort);
+			tl_list_prefix(g[i].prefix, l->dim, l->val, p->sort);
 		mrc = range_seek(&g[i], p, sv, tb, after);
 	}
 

@@ -5,7 +5,8 @@
  * tl_timeline query, which puts the record's upcoming tasks in front of
  * its first page.
  *
- * Storage (version 7: 6 with titles cut between grapheme clusters),
+ * Storage (version 8: 7 with the record's index of active tasks in
+ * creation and due order only; 6 with titles cut between code points),
  * two databases.  "entries": two kinds of keys
  * under a record's hash:
  *
@@ -26,16 +27,20 @@
  *   by splicing bytes: no decoding.  Entries without times are handed
  *   out as they are stored.
  *
- *   the record's task index in creation order (list.h: the record
- *   dimension R, active tasks, sort c), before the history since its byte
- *   8 is 0x00, not 0xff:
- *   key   = tl_key_hash("TYPE:ID") | 0x00 | 'c' | sortval | tiebreak
+ *   the record's task index (list.h: the record dimension R): its
+ *   active tasks in creation and update order (class 0x00, sorts c and
+ *   u), its completed and cancelled ones in every order (class: the
+ *   status index, 3 or 4; sorts d, c and u; version 8, before which R
+ *   held active tasks only, in creation order here), before the history
+ *   since byte 8 is below 0x10, the history's at least 0xf0:
+ *   key   = tl_key_hash("TYPE:ID") | class | sort | sortval | tiebreak
  *   value = task id | due | status | type | link type | 0   (28 bytes)
  *
- * "due": the record's task index by due date (R, sort d), covered: the
- * same keys with 'd', each value followed by the task's stored document
- * (up to 1 KiB), so that the upcoming part of a timeline and `task list
- * --record X --sort due` read one key range and no document by id.
+ * "due": the record's active tasks by due date (R, class 0x00, sort d),
+ * covered: the same keys, each value followed by the task's stored
+ * document (up to 1 KiB), so that the upcoming part of a timeline and
+ * `task list --record X --sort due` read one key range and no document
+ * by id.
  *
  * The created range beside the history puts a new task's index entry on
  * the page its history entry goes to.  The covered due range has its
@@ -66,7 +71,9 @@
 #define ENTRIES TL_TIMELINE_ENTRIES
 #define DUE TL_TIMELINE_DUE
 #define KEY_LEN 16
-#define HISTORY_MIN (UINT64_C(1) << 56) /* below every ~seq: past the index */
+/* Below every ~seq of a seq under 2^60, and above every key of the
+ * index, whose byte 8 is a class (0, 3, 4) */
+#define HISTORY_MIN (UINT64_C(0x10) << 56)
 #define RECORD_MAX (12 + 1 + 128) /* "opportunity:" + 128-byte id */
 #define LIMIT_MAX 1000
 #define UPCOMING_MAX 50
@@ -424,18 +431,29 @@ static bool all_covered(const uint8_t *key)
 }
 
 /* Bring the record's task index from task before to after: each sort's
- * range in its database. */
+ * range in its database (a task done or reopened leaves one database's
+ * range for the other's under the due sort). */
 static int record_update(const tl_view_ctx *vc, const tl_task *before,
 			 const tl_task *after, tl_err *err)
 {
 	for (const char *s = TL_LIST_RECORD_SORTS; *s; s++) {
 		uint8_t old[1][TL_LIST_KEY_LEN], cur[1][TL_LIST_KEY_LEN];
-		int rc = tl_list_update(vc, tl_list_record_db(*s), before, old,
-					tl_list_record_key(before, *s, old[0]),
-					after, cur,
-					tl_list_record_key(after, *s, cur[0]),
-					*s == TL_SORT_DUE ? all_covered : NULL,
-					err);
+		size_t odb = 0, cdb = 0;
+		size_t no = tl_list_record_key(before, *s, old[0], &odb);
+		size_t nc = tl_list_record_key(after, *s, cur[0], &cdb);
+		int rc = 0;
+		if (no && nc && odb != cdb) {
+			rc = tl_list_update(vc, odb, before, old, no, after,
+					    cur, 0, NULL, err);
+			no = 0;
+		}
+		size_t db = nc ? cdb : odb;
+		if (!rc && (no || nc))
+			rc = tl_list_update(vc, db, before, old, no, after, cur,
+					    nc, db == TL_TIMELINE_DUE
+							? all_covered
+							: NULL,
+					    err);
 		if (rc)
 			return rc;
 	}
@@ -516,9 +534,11 @@ static int timeline_load(const tl_view_ctx *vc, const tl_task *t, tl_err *err)
 {
 	for (const char *s = TL_LIST_RECORD_SORTS; *s; s++) {
 		uint8_t key[1][TL_LIST_KEY_LEN];
-		int rc = tl_list_load(vc, tl_list_record_db(*s), t, key,
-				      tl_list_record_key(t, *s, key[0]),
-				      *s == TL_SORT_DUE ? all_covered : NULL,
+		size_t db = 0;
+		size_t n = tl_list_record_key(t, *s, key[0], &db);
+		int rc = tl_list_load(vc, db, t, key, n,
+				      db == TL_TIMELINE_DUE ? all_covered
+							    : NULL,
 				      err);
 		if (rc)
 			return rc;
@@ -531,7 +551,7 @@ static const unsigned timeline_flags[] = { 0, 0 };
 
 const tl_view tl_view_timeline = {
 	.name = "timeline",
-	.version = 7,
+	.version = 8,
 	.dbs = timeline_dbs,
 	.db_flags = timeline_flags,
 	.dbs_len = 2,
@@ -568,7 +588,7 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 	if (!dbi)
 		return tl_view_unavailable(rd->db, "timeline", err);
 	tl_key_hash(record, h);
-	tl_list_record_prefix(prefix, tl_key_get_u64(h), TL_SORT_DUE);
+	tl_list_record_prefix(prefix, tl_key_get_u64(h), 0, TL_SORT_DUE);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[DUE], &c)))
 		return tl_doc_mdb_err(err, rc, "upcoming");
 	k.mv_size = sizeof prefix;

@@ -1018,7 +1018,7 @@ Test(timeline, the_due_range_carries_each_document)
 	mdb_txn_abort(txn);
 	cr_expect_eq(n, 2, "%zu entries in due", n);
 	cr_expect_eq(covered, 2, "%zu with a document", covered);
-	/* No due sort in "entries" any more. */
+	/* No due sort of active tasks in "entries" any more. */
 	mdb_env_close(env);
 	vt_raw_open("timeline", "entries", &env, &txn, &dbi);
 	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
@@ -1032,13 +1032,16 @@ Test(timeline, the_due_range_carries_each_document)
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 	cr_expect_eq(due_keys, 0);
-	cr_expect_eq(entries, 4, "%zu entries: 2 history, 2 created", entries);
+	cr_expect_eq(entries, 6,
+		     "%zu entries: 2 history, 2 created, 2 updated", entries);
 	vt_open();
 }
 
-/* The record's task index holds active tasks only: a task completed or
- * deleted leaves both its ranges, in "due" and in "entries". */
-Test(timeline, the_record_index_drops_tasks_that_are_no_longer_active)
+/* The record's task index: an active task's ranges are "due" (d) and
+ * "entries" (c, u, class 0); a completed one leaves them for its
+ * status's three ranges in "entries" (class 3); a deleted one has none
+ * (timeline view 8: before, a done task had none either). */
+Test(timeline, the_record_index_moves_done_tasks_to_their_status_ranges)
 {
 	char a[37], b[37];
 	add_a_and_b("lead:6", a, b);
@@ -1054,16 +1057,25 @@ Test(timeline, the_record_index_drops_tasks_that_are_no_longer_active)
 		MDB_dbi dbi;
 		MDB_cursor *c;
 		MDB_val k, v;
-		size_t index = 0;
+		size_t active = 0, done = 0;
 		vt_raw_open("timeline", dbs[i], &env, &txn, &dbi);
 		cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
 		for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-			index += k.mv_size == 26; /* not a history entry */
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != 26)
+				continue; /* a history entry */
+			uint8_t cls = ((uint8_t *)k.mv_data)[8];
+			cr_expect(cls == 0 || cls == 3, "class %u", cls);
+			active += cls == 0;
+			done += cls == 3;
+		}
 		mdb_cursor_close(c);
 		mdb_txn_abort(txn);
 		mdb_env_close(env);
-		cr_expect_eq(index, 1, "%s: %zu index entries", dbs[i], index);
+		/* c: d in "due", c and u in "entries"; a: d, c, u */
+		cr_expect_eq(active, i ? 2 : 1, "%s: %zu active", dbs[i],
+			     active);
+		cr_expect_eq(done, i ? 3 : 0, "%s: %zu done", dbs[i], done);
 	}
 	vt_open();
 	cr_assert_eq(vt_verify(), 0);
