@@ -579,10 +579,6 @@ static void add_lead(plan *p, char dim, int cls, uint64_t v)
 	p->leads[p->leads_len++] = (struct lead){ dim, cls, v };
 }
 
-/* Whether the status filter lets a task of an active status pass (none
- * given: yes). */
-static bool any_active_wanted(const plan *p);
-
 /* Whether the status filter (without one: the active statuses) lets
  * tasks of this status pass: the statuses of S's, K's and G's ranges. */
 static bool status_wanted(const plan *p, int status)
@@ -591,6 +587,8 @@ static bool status_wanted(const plan *p, int status)
 				 : tl_list_status_active(status);
 }
 
+/* Whether the status filter lets a task of an active status pass (none
+ * given: yes). */
 static bool any_active_wanted(const plan *p)
 {
 	for (int s = 0; s < N_STATUSES; s++)
