@@ -48,7 +48,7 @@
  * dimvals are equal are one key, made once).  Newest-first sorts use
  * complemented values so that new tasks go to the front of their ranges:
  * appends cluster on few pages (see spec/LIMITS.md).  The due sorts are
- * what lands at random places: S's and M's here, and R's in the
+ * what lands at random places: S's and M's (or D's) here, and R's in the
  * timeline's databases, and K's (one more random page per event that
  * moves a task's due key, the price of type and entity type filters whose
  * pages do not grow with the tasks of other kinds), and G's, one per tag

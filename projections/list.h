@@ -15,8 +15,8 @@
  * M's due range ("covered") the task's stored document follows (unless
  * over 1 KiB): those listings read no document by id.
  *
- * A task has at most one key per (dim, sort) in S, M and K, and one per
- * tag and sort in G.
+ * A task has at most one key per (dim, sort) in S, M or D, and K, and
+ * one per tag and sort in G.
  * See docs/format.md, "View `tasks`", for the dimensions and sorts.
  */
 #ifndef TL_LIST_H
@@ -67,7 +67,8 @@
  * where class is 0 for the active tasks and the status index (3
  * completed, 4 cancelled) for done ones (history entries in "entries"
  * are record hash (8) | ~seq (8), whose byte 8 is 0xff for any seq below
- * 2^56, and at least 0x10 for any below 2^60).  Its prefix is also 10
+ * 2^56, and at least 0xf0 for any below 2^60, so that the history walk
+ * starts past the index at 0x10).  Its prefix is also 10
  * bytes, sortval and tiebreak at the same offsets: the scan treats both
  * alike. */
 enum {
@@ -126,6 +127,9 @@ static inline uint64_t tl_list_kind(int status, int type, int link_type)
 uint64_t tl_list_hash(tl_slice s);
 /* The dimval in G of a tag and a status: the tag's hash with its low
  * three bits the status index. */
+_Static_assert(TL_LIST_STATUSES <= 8 && TL_LIST_STATUSES < 0x10,
+	       "a status index fits the low 3 bits of G's and D's dimvals, "
+	       "and R's class byte stays below the history's 0x10");
 static inline uint64_t tl_list_tag(uint64_t tag_hash, int status)
 {
 	return (tag_hash & ~(uint64_t)7) | (uint64_t)status;

@@ -5,8 +5,10 @@
  * A query runs in three steps.  (1) Validate every argument without
  * looking anything up.  (2) Begin a reader (actor, clock, zone), resolve
  * what needs it (assignees, `me`, relative and local times).  (3) Plan and
- * scan: pick one leading dimension that has the requested sort, open one
- * key range per value of it (the values of one filter OR), merge the
+ * scan: pick one leading dimension that has the requested sort, open its
+ * key ranges for each value of it (the values of one filter OR; an
+ * assignee or a record has a range for its active tasks and one per done
+ * status asked for), merge the
  * ranges by (sortval, tiebreak), check what the index value tells, then
  * load the candidate's document and check every filter on it, until the
  * page is full.
@@ -1199,8 +1201,9 @@ static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
 
 /* Whether facets_match says all the document would: no filter on text
  * (assignee, record) other than the leading dimension's own value, whose
- * 64-bit hash the range already matched, and no tag or automation
- * filter. */
+ * hash the range already matched (64 bits; 61 in D, whose low 3 bits are
+ * the status: two members sharing the rest is as unlikely, and costs at
+ * most a cursor to an empty page), and no tag or automation filter. */
 static bool facets_exact(const plan *p)
 {
 	return (!p->assignees_len || p->dim == TL_DIM_ASSIGNEE) &&

@@ -989,7 +989,8 @@ Test(timeline, upcoming_follows_every_change_of_a_task)
 }
 
 /* Format: "due" holds each active task's entry with its document after
- * the 28-byte value, "entries" the history and the created range only. */
+ * the 28-byte value, "entries" the history and the created and updated
+ * ranges only. */
 Test(timeline, the_due_range_carries_each_document)
 {
 	char a[37];
@@ -1037,6 +1038,9 @@ Test(timeline, the_due_range_carries_each_document)
 	vt_open();
 }
 
+static void index_classes(size_t due_active, size_t due_done,
+			  size_t entries_active, size_t entries_done);
+
 /* The record's task index: an active task's ranges are "due" (d) and
  * "entries" (c, u, class 0); a completed one leaves them for its
  * status's three ranges in "entries" (class 3); a deleted one has none
@@ -1049,8 +1053,25 @@ Test(timeline, the_record_index_moves_done_tasks_to_their_status_ranges)
 	vt_status(NULL, VT_T0 + VT_MIN, a, "completed");
 	vt_simple(NULL, VT_T0 + VT_MIN, TL_TASK_DELETE, b);
 	vt_close();
+	/* c: d in "due", c and u in "entries"; a: d, c and u there */
+	index_classes(1, 0, 2, 3);
+	/* reopened, the task goes back: "due" again, and c, u */
+	vt_open();
+	vt_status(NULL, VT_T0 + 2 * VT_MIN, a, "todo");
+	vt_close();
+	index_classes(2, 0, 4, 0);
+	vt_open();
+	cr_assert_eq(vt_verify(), 0);
+}
 
+/* The record index entries (keys of 26 bytes) of class 0 and class 3 in
+ * "due" and in "entries": they must be as many as given. */
+static void index_classes(size_t due_active, size_t due_done,
+			  size_t entries_active, size_t entries_done)
+{
 	static const char *const dbs[] = { "due", "entries" };
+	const size_t want[2][2] = { { due_active, due_done },
+				    { entries_active, entries_done } };
 	for (int i = 0; i < 2; i++) {
 		MDB_env *env;
 		MDB_txn *txn;
@@ -1072,13 +1093,10 @@ Test(timeline, the_record_index_moves_done_tasks_to_their_status_ranges)
 		mdb_cursor_close(c);
 		mdb_txn_abort(txn);
 		mdb_env_close(env);
-		/* c: d in "due", c and u in "entries"; a: d, c, u */
-		cr_expect_eq(active, i ? 2 : 1, "%s: %zu active", dbs[i],
+		cr_expect_eq(active, want[i][0], "%s: %zu active", dbs[i],
 			     active);
-		cr_expect_eq(done, i ? 3 : 0, "%s: %zu done", dbs[i], done);
+		cr_expect_eq(done, want[i][1], "%s: %zu done", dbs[i], done);
 	}
-	vt_open();
-	cr_assert_eq(vt_verify(), 0);
 }
 
 /* verify compares the documents of the covered range too. */
