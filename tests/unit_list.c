@@ -2395,6 +2395,68 @@ static void page_under_changes(model *m, lq q, const char *what)
 				     what, m->id[i], seen[i]);
 }
 
+/* An assignee's or a record's tasks in any set of statuses, led by their
+ * active and done ranges together (M and D, R's classes; 0.3.27), with
+ * tags, types and due windows beside them, and the leapfrog join from
+ * the first entry in half the rounds: each query against the model, then
+ * pages under random changes, and the view against a chunked rebuild
+ * (written by a review of that change). */
+Test(list, assignee_and_record_pages_in_any_status_agree_with_the_model)
+{
+	model *m = calloc(1, sizeof *m);
+	clock_ms = T0;
+	static const char *const sorts[] = { "due", "created", "updated" };
+	static const char *const assignees[] = { "alice", "bob", "dave",
+						 "admin", "me", "unassigned" };
+	static const char *const tags[] = { "a", "b", "z" };
+	unsigned also_after = tl_list_also_after;
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < 500; i++)
+			rand_command(m);
+		tl_list_also_after = round % 2 ? 0 : also_after;
+		model_load(m);
+		for (int r = 0; r < 400; r++) {
+			lq q = { .sort = sorts[rnd(3)], .limit = 1 + rnd(6) };
+			if (rnd(2))
+				fill(q.assignee, assignees, 6, 1 + rnd(3));
+			else
+				q.record = PICK(r_records);
+			fill(q.status, r_statuses, 5, 1 + rnd(4));
+			if (!rnd(3))
+				fill(q.tag, tags, 3, 1 + rnd(2));
+			if (!rnd(4))
+				fill(q.type, r_types, 10, 1 + rnd(2));
+			if (!rnd(4))
+				q.due = rnd(2) ? "-3d..+2d" : "none";
+			check_query(m, q, "any status");
+		}
+		model_free(m);
+	}
+	tl_list_also_after = also_after;
+	page_under_changes(m, (lq){ .limit = 2,
+				    .assignee = { "alice", "bob" },
+				    .status = { "completed", "cancelled",
+						"todo" },
+				    .sort = "updated" },
+			   "done assignees");
+	page_under_changes(m, (lq){ .limit = 3, .record = "lead:1",
+				    .status = { "completed", "on_hold",
+						"cancelled" } },
+			   "done record");
+	page_under_changes(m, (lq){ .limit = 2, .record = "contact:1",
+				    .sort = "updated" },
+			   "record updated");
+	cr_assert_eq(verify(), 0);
+	uint64_t chunk = tl_rebuild_chunk;
+	size_t mem = tl_rebuild_mem;
+	tl_rebuild_chunk = 97;
+	tl_rebuild_mem = 16 * 1024;
+	cr_assert_eq(verify(), 0, "the view differs from a chunked rebuild");
+	tl_rebuild_chunk = chunk;
+	tl_rebuild_mem = mem;
+	free(m);
+}
+
 Test(list, pages_without_duplicates_or_skips_under_random_changes)
 {
 	model *m = calloc(1, sizeof *m);
