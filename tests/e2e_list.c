@@ -167,6 +167,21 @@ Test(list_cli, filters_with_repeated_options)
 	cr_assert_str_eq(LIST("--record", "contact:9"), "d");
 	cr_assert_str_eq(LIST("--record", "lead:1", "--assignee", "alice"),
 			 "a");
+	/* an assignee's or a record's done tasks, and a record's update
+	 * order, from their own ranges (0.3.27) */
+	cr_assert_str_eq(LIST("--record", "lead:1", "--status", "completed"),
+			 "c");
+	cr_assert_str_eq(LIST("--record", "contact:9", "--status",
+			      "completed"),
+			 "");
+	cr_assert_str_eq(LIST("--assignee", "unassigned", "--status",
+			      "completed"),
+			 "c");
+	cr_assert_str_eq(LIST("--assignee", "alice", "--status", "completed",
+			      "--status", "todo", "--sort", "created"),
+			 "d a");
+	cr_assert_str_eq(LIST("--record", "lead:1", "--sort", "updated"),
+			 "b a");
 	cr_assert_str_eq(LIST("--automation", "include"), "a b d");
 	cr_assert_str_eq(LIST("--automation", "only"), "");
 }
