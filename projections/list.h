@@ -106,6 +106,16 @@ extern _Thread_local uint64_t tl_list_entries_read
 extern _Thread_local unsigned tl_list_also_after
 	__attribute__((visibility("hidden")));
 
+/* A due window under the created or updated sort (query.c): when the
+ * window's due ranges hold at most tl_list_window_max entries (4096), the
+ * walk in the order asked for may read tl_list_walk_ratio (16) entries
+ * per entry of the window before the page is made from the window's
+ * tasks, sorted.  Tests set them to 0 to take one way or the other. */
+extern _Thread_local size_t tl_list_window_max
+	__attribute__((visibility("hidden")));
+extern _Thread_local unsigned tl_list_walk_ratio
+	__attribute__((visibility("hidden")));
+
 /* Whether dimension dim keeps keys for sort. */
 bool tl_list_has_sort(char dim, char sort);
 

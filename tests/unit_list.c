@@ -589,6 +589,92 @@ static void untag(const char *title, const char *t)
 				.tags_len = 1 });
 }
 
+/* Under the created or updated sort a due window bounds no range of that
+ * sort, but the leading ranges' due sort holds it (0.3.28): the page
+ * reads the window's entries, a bounded walk in the order asked for, and
+ * makes the page from the window when that walk does not end; what lies
+ * outside the window costs nothing.  c144 and the three demos are due at
+ * T0 + 1 day, among 303 tasks. */
+Test(list, a_due_window_under_another_sort_reads_the_window)
+{
+	add_calls_and_demos();
+	static const char *const window =
+		"2026-03-03T09:00:00Z..2026-03-03T09:00:01Z";
+	static const struct {
+		lq q;
+		const char *want;
+		uint64_t ranges, kept;
+	} cases[] = {
+		{ { .due = window, .sort = "created" }, "d2 d1 c144 d0", 3, 4 },
+		{ { .due = window, .sort = "updated" }, "d2 d1 c144 d0", 3, 4 },
+		{ { .due = window, .sort = "created", .type = { "demo" } },
+		  "d2 d1 d0", 12, 3 },
+		{ { .due = window, .sort = "updated", .record = "lead:144" },
+		  "c144", 1, 1 },
+		{ { .due = window, .due2 = "2026-03-04T10:40:00Z..2026-03-04T10:41:00Z",
+		    .sort = "created", .status = { "todo", "completed" } },
+		  "d2 c298 d1 c144 d0", 2, 5 },
+		/* empty windows: a seek per range */
+		{ { .due = "2026-03-10..2026-03-11", .sort = "updated" }, "", 3,
+		  0 },
+		{ { .due = "none", .sort = "created" }, "", 3, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t read;
+		cr_assert_str_eq(list_counted(&cases[i].q, &read),
+				 cases[i].want, "case %zu", i);
+		/* the window and one past the end of each range, then at
+		 * most the walk's budget and one entry past it */
+		uint64_t most = cases[i].ranges + cases[i].kept +
+				(cases[i].kept ? 16 * cases[i].kept + 1 : 0);
+		cr_assert_leq(read, most, "case %zu read %llu entries", i,
+			      (unsigned long long)read);
+		/* the same tasks a page at a time, and by the walk alone */
+		lq one = cases[i].q;
+		cr_assert_str_eq(list_all(one, 1), cases[i].want, "case %zu", i);
+		tl_list_window_max = 0;
+		cr_assert_str_eq(list_all(one, 1), cases[i].want, "case %zu", i);
+		tl_list_window_max = 4096;
+	}
+
+	/* A task under two of the tags asked for is in two ranges: listed
+	 * once, by each way. */
+	tag("c144", "vip");
+	tag("c144", "hot");
+	tag("d1", "hot");
+	for (unsigned way = 0; way < 3; way++) {
+		tl_list_window_max = way ? 4096 : 0;
+		tl_list_walk_ratio = way == 2 ? 0 : 16;
+		lq t = { .due = window, .sort = "updated",
+			 .tag = { "vip", "hot" } };
+		cr_assert_str_eq(list_all(t, 1), "d1 c144", "way %u", way);
+		cr_assert_str_eq(list_all(t, 5), "d1 c144", "way %u", way);
+	}
+	tl_list_window_max = 4096;
+	tl_list_walk_ratio = 16;
+
+	/* Taken alone, the walk in creation order passes the calls that
+	 * lie outside the window; the page from the window does not. */
+	uint64_t read;
+	const lq q = { .due = window, .sort = "created", .limit = 2 };
+	tl_list_window_max = 0;
+	cr_assert_str_eq(list_counted(&q, &read), "d2 d1");
+	cr_assert_geq(read, 100);
+	tl_list_window_max = 4096;
+	tl_list_walk_ratio = 0;
+	cr_assert_str_eq(list_counted(&q, &read), "d2 d1");
+	cr_assert_leq(read, 3 + 4);
+	tl_list_walk_ratio = 16;
+	/* A window wider than tl_list_window_max: the walk. */
+	tl_list_window_max = 8;
+	cr_assert_str_eq(list_counted(&(lq){ .due = "2026-03-02..2026-03-05",
+					    .sort = "created", .limit = 2 },
+				      &read),
+			 "d2 c299");
+	cr_assert_leq(read, 3 + 9 + 3);
+	tl_list_window_max = 4096;
+}
+
 /* --tag reads the tags' own ranges (G, one per tag and status asked
  * for): a page of three tagged tasks among 303 reads those three and
  * one past the end of each range, under every sort, in any status; a
@@ -2201,11 +2287,22 @@ static void check_query(model *m, lq q, const char *what)
 	model_cmp_base = m->t;
 	qsort(order, n, sizeof *order, model_cmp);
 
+	/* A due window under another sort has three ways to a page (the
+	 * walk in that order; a bounded walk, else the window's tasks
+	 * sorted; the window's tasks at once): each page takes the next, so
+	 * that the cursors of each serve the others. */
+	static unsigned turn;
+	bool windowed = (q.due || q.due2) && q.sort && q.sort[0] != 'd';
 	q.cursor = NULL;
 	for (int pages = 0;; pages++) {
 		cr_assert_lt(pages, 2 * R_TASKS_MAX, "%s: paging does not end",
 			     what);
+		unsigned way = windowed ? turn++ % 3 : 1;
+		tl_list_window_max = way ? 4096 : 0;
+		tl_list_walk_ratio = way == 2 ? 0 : 16;
 		run_list(&q, &pg);
+		tl_list_window_max = 4096;
+		tl_list_walk_ratio = 16;
 		cr_assert_eq(pg.rc, 0, "%s: %s: %s", what, pg.err.field,
 			     pg.err.message);
 		for (size_t j = 0; j < pg.n; j++, got++) {
