@@ -33,7 +33,9 @@
  * task's due, status, type and link type, so candidates failing those
  * filters are rejected without their documents.  With the due sort, a
  * due filter with bounds becomes the bounds of every range: a page then
- * costs what it holds, whatever lies outside the window.
+ * costs what it holds, whatever lies outside the window.  Under the other
+ * sorts the window is read from the same ranges' due sort first (below,
+ * "a due window under another sort"), for the same reason.
  *
  * Paging is by position: the cursor is (sort, sortval, tiebreak) of the
  * last task returned, and the next page starts strictly after it in every

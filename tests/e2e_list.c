@@ -340,6 +340,15 @@ Test(list_cli, filters_by_due_in_the_zone)
 			 "late_sunday_utc monday none");
 	cr_assert_str_eq(LIST("--due", "none", "--due", "..2026-02-21"),
 			 "past none");
+	/* newest first within the windows (0.3.28: read from the windows'
+	 * due ranges, not by a walk past the rest) */
+	cr_assert_str_eq(LIST("--due", "-11d..+1d", "--sort", "created"),
+			 "past monday late_sunday_utc");
+	cr_assert_str_eq(LIST("--due", "none", "--due", "overdue", "--sort",
+			      "updated"),
+			 "none past late_sunday_utc");
+	cr_assert_str_eq(LIST("--due", "2026-03-05..", "--sort", "created"),
+			 "");
 }
 
 Test(list_cli, sorts_by_due_created_and_updated)
