@@ -1062,9 +1062,9 @@ static int range_take(range *g, const plan *p, int rc, MDB_val *k,
 }
 
 /* Position g on its first key at or after (sv, tb), strictly after it
- * when `after`. */
-static int range_seek(range *g, const plan *p, uint64_t sv, uint64_t tb,
-		      bool after)
+ * when `after`: range_seek, without stepping over a gap. */
+static int range_seek_at(range *g, const plan *p, uint64_t sv, uint64_t tb,
+			 bool after)
 {
 	uint8_t key[TL_LIST_KEY_LEN];
 	MDB_val k = { TL_LIST_KEY_LEN, key }, v;
@@ -1080,11 +1080,38 @@ static int range_seek(range *g, const plan *p, uint64_t sv, uint64_t tb,
 	return range_take(g, p, rc, &k, &v);
 }
 
+/* Under the due sort with several due windows, a position between two of
+ * them holds no candidate: seek on to the next window's start, so that
+ * `--due overdue --due none` does not walk every task due later. */
+static int range_settle(range *g, const plan *p)
+{
+	int rc = 0;
+	if (p->sort != TL_SORT_DUE || p->spans_len < 2)
+		return 0;
+	while (!rc && g->live) {
+		size_t i = 0;
+		while (i + 1 < p->spans_len && p->spans[i].hi < g->sv)
+			i++;
+		if (g->sv >= p->spans[i].lo)
+			break; /* in window i (or past the last: not live) */
+		rc = range_seek_at(g, p, p->spans[i].lo, 0, false);
+	}
+	return rc;
+}
+
+static int range_seek(range *g, const plan *p, uint64_t sv, uint64_t tb,
+		      bool after)
+{
+	int rc = range_seek_at(g, p, sv, tb, after);
+	return rc ? rc : range_settle(g, p);
+}
+
 static int range_next(range *g, const plan *p)
 {
 	MDB_val k, v;
-	return range_take(g, p, mdb_cursor_get(g->c, &k, &v, MDB_NEXT), &k,
-			  &v);
+	int rc = range_take(g, p, mdb_cursor_get(g->c, &k, &v, MDB_NEXT), &k,
+			    &v);
+	return rc ? rc : range_settle(g, p);
 }
 
 /* The live range with the smallest position, or NULL. */
@@ -1462,6 +1489,7 @@ static int window_collect(const tl_reader *r, const plan *p,
 	int rc = 0;
 
 	pd.sort = TL_SORT_DUE;
+	pd.spans_len = 0; /* one window at a time, below */
 	for (size_t i = 0; i < p->leads_len * p->spans_len && !rc && !*wide;
 	     i++) {
 		const struct lead *l = &p->leads[i / p->spans_len];

@@ -675,6 +675,45 @@ Test(list, a_due_window_under_another_sort_reads_the_window)
 	tl_list_window_max = 4096;
 }
 
+/* Under the due sort several due windows are read window by window: a
+ * page seeks past what lies between them (0.3.28; before, the scan
+ * walked from the first window's start to the last one's end). */
+Test(list, due_windows_apart_read_only_themselves)
+{
+	add_calls_and_demos();
+	ADD(.title = "u0");
+	ADD(.title = "u1", .type = "demo");
+	static const struct {
+		lq q;
+		const char *want;
+		uint64_t most;
+	} cases[] = {
+		/* c0 and the undated: 3 ranges, each a seek to none */
+		{ { .due = "2026-03-02T09:00:00Z..2026-03-02T09:05:00Z",
+		    .due2 = "none" },
+		  "c0 u0 u1", 3 * 3 + 3 },
+		{ { .due = "none",
+		    .due2 = "2026-03-03T09:00:00Z..2026-03-03T09:00:01Z" },
+		  "d0 c144 d1 d2 u0 u1", 3 * 3 + 6 },
+		{ { .due = "none", .due2 = "2026-03-02T09:00:00Z..2026-03-02T09:05:00Z",
+		    .type = { "demo" } },
+		  "u1", 12 * 3 + 1 },
+		/* overlapping windows are one */
+		{ { .due = "2026-03-02T09:00:00Z..2026-03-02T09:15:00Z",
+		    .due2 = "2026-03-02T09:05:00Z..2026-03-02T09:25:00Z" },
+		  "c0 c1 c2", 3 * 2 + 3 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t read;
+		cr_assert_str_eq(list_counted(&cases[i].q, &read),
+				 cases[i].want, "case %zu", i);
+		cr_assert_leq(read, cases[i].most, "case %zu read %llu entries",
+			      i, (unsigned long long)read);
+		cr_assert_str_eq(list_all(cases[i].q, 1), cases[i].want,
+				 "case %zu", i);
+	}
+}
+
 /* --tag reads the tags' own ranges (G, one per tag and status asked
  * for): a page of three tagged tasks among 303 reads those three and
  * one past the end of each range, under every sort, in any status; a
