@@ -106,11 +106,15 @@ extern _Thread_local uint64_t tl_list_entries_read
 extern _Thread_local unsigned tl_list_also_after
 	__attribute__((visibility("hidden")));
 
-/* A due window under the created or updated sort (query.c): when the
- * window's due ranges hold at most tl_list_window_max entries (4096), the
- * walk in the order asked for may read tl_list_walk_ratio (16) entries
- * per entry of the window before the page is made from the window's
- * tasks, sorted.  Tests set them to 0 to take one way or the other. */
+/* A due window under the created or updated sort (query.c, "a due window
+ * under another sort"): the walk in that order may first read
+ * tl_list_walk_first entries (1,024); then, when the window's due ranges
+ * hold at most tl_list_window_max entries (2,048), tl_list_walk_ratio
+ * (32) entries per entry of the window, before the page is made from the
+ * window's tasks, sorted.  Tests set the last two to 0 to take one way or
+ * the other. */
+extern _Thread_local uint64_t tl_list_walk_first
+	__attribute__((visibility("hidden")));
 extern _Thread_local size_t tl_list_window_max
 	__attribute__((visibility("hidden")));
 extern _Thread_local unsigned tl_list_walk_ratio

@@ -1444,29 +1444,37 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
  * way is cheaper depends on what neither knows beforehand: how many tasks
  * the window holds, and how far the walk must go to fill the page.  So:
  *
- *   1. Walk the window's due ranges, keeping the entries whose value passes
- *      the filters, up to tl_list_window_max entries read.  Past that the
- *      window is wide, its tasks dense in the walk: walk as before.
- *   2. Walk in the order asked for with a budget of tl_list_walk_ratio
- *      entries per entry kept (about what reading and decoding a document
- *      costs against a cursor step), the page held back: when the walk
- *      ends within it, the page is the walk's.
- *   3. Else make the page from the entries kept: their documents read, the
+ *   1. Walk in the order asked for, as before, for at most
+ *      tl_list_walk_first entries (1,024), the page held back: when the
+ *      window holds many of the ranges' tasks the walk ends within them,
+ *      and that is the page.
+ *   2. Walk the window's spans of the ranges' due sort, keeping the
+ *      entries whose value passes the filters, up to tl_list_window_max
+ *      entries read (2,048).  Past that the window is wide, its tasks
+ *      dense enough in the walk: walk, unbounded.  None kept: the page is
+ *      empty.
+ *   3. Walk again, for at most tl_list_walk_ratio entries per entry kept
+ *      (32: a document read by id and decoded costs 15 cursor steps in a
+ *      warm process, about 37 in a command's fresh one), when that is more
+ *      than step 1's: when the walk ends within them, that is the page.
+ *   4. Else make the page from the entries kept: their documents read, the
  *      time of the sort taken from each, sorted by (sortval, tiebreak) as
  *      that sort's keys are, past the cursor, every filter checked on the
  *      document.
  *
- * Either way a page reads at most tl_list_window_max entries plus
- * (1 + tl_list_walk_ratio) per task of the window that passes the value's
- * filters, whatever lies outside the window, and its tasks and cursor are
- * the walk's.
+ * Steps 3 and 4 bound each other: a page costs at most about twice the
+ * cheaper of the two ways (step 3's budget is what step 4 costs), plus
+ * steps 1 and 2's few thousand entries, whatever lies outside the window;
+ * and its tasks are the walk's.  tl_list_walk_ratio 0 (for tests) skips
+ * both walks; tl_list_window_max 0 makes every window wide.
  */
-_Thread_local size_t tl_list_window_max = 4096;
-_Thread_local unsigned tl_list_walk_ratio = 16;
+_Thread_local uint64_t tl_list_walk_first = 1024;
+_Thread_local size_t tl_list_window_max = 2048;
+_Thread_local unsigned tl_list_walk_ratio = 32;
 
 /* An entry of the window: its task's position under the sort asked for
- * (step 3; its due sort's tiebreak before), its document (a covered
- * entry's, else read by id in step 3) and its id. */
+ * (step 4; its due sort's tiebreak before), its document (a covered
+ * entry's, else read by id in step 4) and its id. */
 typedef struct went {
 	uint64_t sv, tb;
 	MDB_val doc;
@@ -1478,7 +1486,7 @@ typedef struct wlist {
 	size_t n, cap;
 } wlist;
 
-/* Step 1: the entries of the leading ranges' due sort within the windows
+/* Step 2: the entries of the leading ranges' due sort within the windows
  * whose value passes the filters, into w; *wide when more than
  * tl_list_window_max entries were read.  Returns 0 or an LMDB error. */
 static int window_collect(const tl_reader *r, const plan *p,
@@ -1534,7 +1542,7 @@ static int window_collect(const tl_reader *r, const plan *p,
 	return rc;
 }
 
-/* Step 2's page, held back: at most a page of documents, which stay
+/* A walk's page, held back: at most a page of documents, which stay
  * valid as long as the reader. */
 typedef struct held {
 	MDB_val *d;
@@ -1556,7 +1564,7 @@ static int went_cmp(const void *a, const void *b)
 	return x->tb < y->tb ? -1 : x->tb > y->tb;
 }
 
-/* Step 3: the page from the window's entries.  Returns as scan. */
+/* Step 4: the page from the window's entries.  Returns as scan. */
 static int window_page(const tl_reader *r, const plan *p, wlist *w,
 		       tl_doc_fn fn, void *arg,
 		       char next_cursor[TL_CURSOR_MAX], tl_err *err)
@@ -1635,49 +1643,69 @@ static int window_page(const tl_reader *r, const plan *p, wlist *w,
 	return rc;
 }
 
+/* A walk in the order asked for that reads at most budget entries, its
+ * page held back: *done when it ended within them, and then the page is
+ * given to fn as scan gives it.  Returns as scan. */
+static int held_walk(const tl_reader *r, const plan *p, uint64_t budget,
+		     tl_doc_fn fn, void *arg,
+		     char next_cursor[TL_CURSOR_MAX], bool *done, tl_err *err)
+{
+	plan pb = *p;
+	held h = { calloc(p->limit, sizeof *h.d), 0 };
+	bool over = false;
+	int rc;
+
+	*done = false;
+	if (!h.d)
+		return tl_err_oom(err);
+	pb.budget = budget;
+	rc = scan(r, &pb, hold_doc, &h, next_cursor, &over, err);
+	for (size_t i = 0; !rc && !over && i < h.n; i++)
+		if ((rc = fn(arg, h.d[i].mv_data, h.d[i].mv_size)))
+			next_cursor[0] = 0; /* as scan: no cursor */
+	free(h.d);
+	*done = rc || !over;
+	if (!*done)
+		next_cursor[0] = 0;
+	return rc;
+}
+
 /* A page of `task list` with a due window under the created or updated
- * sort: steps 1 to 3 above. */
+ * sort: steps 1 to 4 above. */
 static int scan_due_window(const tl_reader *r, const plan *p, tl_doc_fn fn,
 			   void *arg, char next_cursor[TL_CURSOR_MAX],
 			   tl_err *err)
 {
 	const MDB_dbi *dbi = tl_view_dbis(
 		r->db, p->dim == TL_DIM_RECORD ? "timeline" : "tasks");
+	uint64_t first = tl_list_walk_ratio ? tl_list_walk_first : 0;
 	wlist w = { NULL, 0, 0 };
-	bool wide = false, over = false;
+	bool wide = false, done = false;
 	int rc;
 
 	next_cursor[0] = 0;
 	if (!dbi || !p->leads_len || !p->spans_len)
 		return scan(r, p, fn, arg, next_cursor, NULL, err);
+	if (first && ((rc = held_walk(r, p, first, fn, arg, next_cursor, &done,
+				      err)) ||
+		      done))
+		return rc;
 	if ((rc = window_collect(r, p, dbi, &w, &wide))) {
 		free(w.e);
 		return mdb_fail(err, rc);
 	}
 	if (wide || !w.n) {
-		/* wide: the walk finds the page soon; empty: it lists
+		/* wide: the walk finds the page in time; empty: it lists
 		 * nothing, and neither does the walk */
 		free(w.e);
 		return wide ? scan(r, p, fn, arg, next_cursor, NULL, err) : 0;
 	}
-	if (tl_list_walk_ratio) {
-		plan pb = *p;
-		held h = { calloc(p->limit, sizeof *h.d), 0 };
-		if (!h.d) {
-			free(w.e);
-			return tl_err_oom(err);
-		}
-		pb.budget = (uint64_t)w.n * tl_list_walk_ratio;
-		rc = scan(r, &pb, hold_doc, &h, next_cursor, &over, err);
-		for (size_t i = 0; !rc && !over && i < h.n; i++)
-			if ((rc = fn(arg, h.d[i].mv_data, h.d[i].mv_size)))
-				next_cursor[0] = 0; /* as scan: no cursor */
-		free(h.d);
-		if (rc || !over) {
-			free(w.e);
-			return rc;
-		}
-		next_cursor[0] = 0;
+	uint64_t budget = (uint64_t)w.n * tl_list_walk_ratio;
+	if (budget > first &&
+	    ((rc = held_walk(r, p, budget, fn, arg, next_cursor, &done, err)) ||
+	     done)) {
+		free(w.e);
+		return rc;
 	}
 	rc = window_page(r, p, &w, fn, arg, next_cursor, err);
 	free(w.e);

@@ -589,6 +589,27 @@ static void untag(const char *title, const char *t)
 				.tags_len = 1 });
 }
 
+/* The ways to a page with a due window under another sort (query.c): 0
+ * the walk alone; 1 short walks, so that the bounded walk and the
+ * window's tasks sorted take turns; 2 the window's tasks at once; 3 as
+ * configured. */
+static void window_way(unsigned way)
+{
+	static uint64_t first;
+	static size_t max;
+	static unsigned ratio;
+	static bool saved;
+	if (!saved) {
+		first = tl_list_walk_first;
+		max = tl_list_window_max;
+		ratio = tl_list_walk_ratio;
+		saved = true;
+	}
+	tl_list_walk_first = way == 1 ? 8 : first;
+	tl_list_window_max = way == 0 ? 0 : max;
+	tl_list_walk_ratio = way == 2 ? 0 : way == 1 ? 1 : ratio;
+}
+
 /* Under the created or updated sort a due window bounds no range of that
  * sort, but the leading ranges' due sort holds it (0.3.28): the page
  * reads the window's entries, a bounded walk in the order asked for, and
@@ -598,6 +619,11 @@ static void untag(const char *title, const char *t)
 Test(list, a_due_window_under_another_sort_reads_the_window)
 {
 	add_calls_and_demos();
+	window_way(3);
+	/* as if the workspace were large: no first walk, which would read
+	 * all 303 tasks here */
+	tl_list_walk_first = 0;
+	uint64_t ratio = tl_list_walk_ratio;
 	static const char *const window =
 		"2026-03-03T09:00:00Z..2026-03-03T09:00:01Z";
 	static const struct {
@@ -626,15 +652,19 @@ Test(list, a_due_window_under_another_sort_reads_the_window)
 		/* the window and one past the end of each range, then at
 		 * most the walk's budget and one entry past it */
 		uint64_t most = cases[i].ranges + cases[i].kept +
-				(cases[i].kept ? 16 * cases[i].kept + 1 : 0);
+				(cases[i].kept ? ratio * cases[i].kept + 1 : 0);
 		cr_assert_leq(read, most, "case %zu read %llu entries", i,
 			      (unsigned long long)read);
 		/* the same tasks a page at a time, and by the walk alone */
 		lq one = cases[i].q;
 		cr_assert_str_eq(list_all(one, 1), cases[i].want, "case %zu", i);
-		tl_list_window_max = 0;
-		cr_assert_str_eq(list_all(one, 1), cases[i].want, "case %zu", i);
-		tl_list_window_max = 4096;
+		for (unsigned way = 0; way < 4; way++) {
+			window_way(way);
+			cr_assert_str_eq(list_all(one, 1), cases[i].want,
+					 "case %zu way %u", i, way);
+		}
+		window_way(3);
+		tl_list_walk_first = 0;
 	}
 
 	/* A task under two of the tags asked for is in two ranges: listed
@@ -642,37 +672,42 @@ Test(list, a_due_window_under_another_sort_reads_the_window)
 	tag("c144", "vip");
 	tag("c144", "hot");
 	tag("d1", "hot");
-	for (unsigned way = 0; way < 3; way++) {
-		tl_list_window_max = way ? 4096 : 0;
-		tl_list_walk_ratio = way == 2 ? 0 : 16;
+	for (unsigned way = 0; way < 4; way++) {
+		window_way(way);
 		lq t = { .due = window, .sort = "updated",
 			 .tag = { "vip", "hot" } };
 		cr_assert_str_eq(list_all(t, 1), "d1 c144", "way %u", way);
 		cr_assert_str_eq(list_all(t, 5), "d1 c144", "way %u", way);
 	}
-	tl_list_window_max = 4096;
-	tl_list_walk_ratio = 16;
+	window_way(3);
+	tl_list_walk_first = 0;
 
 	/* Taken alone, the walk in creation order passes the calls that
 	 * lie outside the window; the page from the window does not. */
 	uint64_t read;
 	const lq q = { .due = window, .sort = "created", .limit = 2 };
-	tl_list_window_max = 0;
+	window_way(0);
 	cr_assert_str_eq(list_counted(&q, &read), "d2 d1");
 	cr_assert_geq(read, 100);
-	tl_list_window_max = 4096;
-	tl_list_walk_ratio = 0;
+	window_way(2);
 	cr_assert_str_eq(list_counted(&q, &read), "d2 d1");
 	cr_assert_leq(read, 3 + 4);
-	tl_list_walk_ratio = 16;
+	/* A first walk that the window fills ends the page there. */
+	window_way(3);
+	cr_assert_str_eq(list_counted(&(lq){ .due = window, .sort = "created",
+					    .limit = 1 },
+				      &read),
+			 "d2");
+	cr_assert_leq(read, 3 + 64 + 2, "read %llu", (unsigned long long)read);
 	/* A window wider than tl_list_window_max: the walk. */
+	tl_list_walk_first = 0;
 	tl_list_window_max = 8;
 	cr_assert_str_eq(list_counted(&(lq){ .due = "2026-03-02..2026-03-05",
 					    .sort = "created", .limit = 2 },
 				      &read),
 			 "d2 c299");
 	cr_assert_leq(read, 3 + 9 + 3);
-	tl_list_window_max = 4096;
+	window_way(3);
 }
 
 /* Under the due sort several due windows are read window by window: a
@@ -2326,22 +2361,18 @@ static void check_query(model *m, lq q, const char *what)
 	model_cmp_base = m->t;
 	qsort(order, n, sizeof *order, model_cmp);
 
-	/* A due window under another sort has three ways to a page (the
-	 * walk in that order; a bounded walk, else the window's tasks
-	 * sorted; the window's tasks at once): each page takes the next, so
-	 * that the cursors of each serve the others. */
+	/* A due window under another sort has several ways to a page
+	 * (window_way): each page takes the next, so that the cursors of
+	 * each serve the others. */
 	static unsigned turn;
 	bool windowed = (q.due || q.due2) && q.sort && q.sort[0] != 'd';
 	q.cursor = NULL;
 	for (int pages = 0;; pages++) {
 		cr_assert_lt(pages, 2 * R_TASKS_MAX, "%s: paging does not end",
 			     what);
-		unsigned way = windowed ? turn++ % 3 : 1;
-		tl_list_window_max = way ? 4096 : 0;
-		tl_list_walk_ratio = way == 2 ? 0 : 16;
+		window_way(windowed ? turn++ % 4 : 3);
 		run_list(&q, &pg);
-		tl_list_window_max = 4096;
-		tl_list_walk_ratio = 16;
+		window_way(3);
 		cr_assert_eq(pg.rc, 0, "%s: %s: %s", what, pg.err.field,
 			     pg.err.message);
 		for (size_t j = 0; j < pg.n; j++, got++) {
