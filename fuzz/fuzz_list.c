@@ -17,8 +17,8 @@
  *
  * The query with all its windows, paged, must list exactly the tasks of
  * the order that are in one of the windows, in that order, each once.
- * Each page takes a way of its own from the input (set_way), so that the
- * cursors of each serve the others; under the due sort several windows
+ * Each page takes a way of its own from the input (tl_list_window_way),
+ * so that the cursors of each serve the others; under the due sort several windows
  * are read span by span, seeking past what lies between them.
  */
 #include <stdint.h>
@@ -43,7 +43,6 @@ const char fuzz_name[] = "fuzz_list";
 #define HOUR INT64_C(3600000)
 
 static tl_db *db;
-static char root[64];
 static char ids[N_TASKS][37];
 static uint32_t lcg = 12345;
 
@@ -51,15 +50,6 @@ static uint32_t rnd(uint32_t n)
 {
 	lcg = lcg * 1103515245u + 12345u;
 	return (lcg >> 8) % n;
-}
-
-static void cleanup(void)
-{
-	char cmd[96];
-	tl_db_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	if (system(cmd))
-		fprintf(stderr, "fuzz_list: could not remove %s\n", root);
 }
 
 static void iso(int64_t ms, char *buf, size_t cap)
@@ -87,16 +77,7 @@ static void setup(void)
 	static const char *const tags[] = { "a", "b", "c" };
 	static const char *const later[] = { "completed", "cancelled",
 					     "in_progress", "on_hold" };
-	tl_open_opts opts = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC };
-	tl_init_opts init = { 0 };
-	tl_err err;
-
-	opts.views = tl_views_all(&opts.views_len);
-	snprintf(root, sizeof root, "/tmp/tasklog-fuzz-list-%ld",
-		 (long)getpid());
-	if (tl_db_open(root, &opts, &db, &err) || tl_db_init(db, &init, &err))
-		die("create", &err);
-	atexit(cleanup);
+	db = fuzz_ws_create("list");
 	for (int m = 0; m < 2; m++) {
 		tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s(who[m]),
 			     .name = tl_s(who[m]) };
@@ -152,45 +133,15 @@ typedef struct got {
 static int collect(void *arg, const uint8_t *doc, size_t len)
 {
 	got *g = arg;
-	tl_task t;
-	char id[37];
-	if (tl_task_decode(doc, len, &t))
-		die("decode", NULL);
-	tl_uuid_format(t.id, id);
-	tl_task_release(&t);
 	if (g->n == N_TASKS * 2)
 		die("too many tasks listed", NULL);
-	for (int i = 0; i < N_TASKS; i++)
-		if (!strcmp(id, ids[i])) {
-			g->idx[g->n++] = i;
-			return 0;
-		}
-	die("a task of no one's", NULL);
+	g->idx[g->n++] = (int)fuzz_task_index(doc, len, ids, N_TASKS);
+	return 0;
 }
 
-/* The knobs of a due window under another sort (query.c): 0 the walk
- * alone; 1 short walks, so that the bounded walk and the window's tasks
- * sorted take turns; 2 the window's tasks at once; 3 as configured. */
-static void set_way(unsigned way)
-{
-	static uint64_t first;
-	static size_t max;
-	static unsigned ratio;
-	static bool saved;
-	if (!saved) {
-		first = tl_list_walk_first;
-		max = tl_list_window_max;
-		ratio = tl_list_walk_ratio;
-		saved = true;
-	}
-	tl_list_walk_first = way == 1 ? 8 : first;
-	tl_list_window_max = way == 0 ? 0 : max;
-	tl_list_walk_ratio = way == 2 ? 0 : way == 1 ? 1 : ratio;
-}
-
-/* Every page of q (limit as set) into g; way(page) picks the knobs of
- * each page, or -1 for the defaults throughout.  0, or the refusal's code
- * (the input's windows may be refused: the end before the start). */
+/* Every page of q (limit as set) into g, page k made the way
+ * ways[k % nways] says (tl_list_window_way; none: the defaults).  0, or
+ * the first page's refusal (the input's windows may be refused). */
 static int list_all(tl_list_query q, const uint8_t *ways, size_t nways,
 		    got *g, tl_err *err)
 {
@@ -198,9 +149,9 @@ static int list_all(tl_list_query q, const uint8_t *ways, size_t nways,
 	tl_ctx ctx = { .now_ms = T0 };
 	g->n = 0;
 	for (size_t page = 0;; page++) {
-		set_way(nways ? ways[page % nways] % 4 : 3);
+		tl_list_window_way(nways ? ways[page % nways] % 4 : 3);
 		int rc = tl_task_list(db, &ctx, &q, collect, g, next, err);
-		set_way(3);
+		tl_list_window_way(3);
 		if (rc) {
 			if (page)
 				die("a later page refused", err);
@@ -295,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < nd; i++) {
 		tl_list_query w = o;
 		w.due = dues[i];
-		uint8_t walk = 0; /* set_way(0) */
+		uint8_t walk = 0; /* tl_list_window_way(0) */
 		int rc = list_all(w, &walk, 1, &in, &err);
 		if (rc) {
 			if (rc != TL_EINVALID || strcmp(err.field, "due"))

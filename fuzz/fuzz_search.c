@@ -39,29 +39,12 @@ static const char *const titles[][3] = { /* title, notes, assignee */
 #define N_TASKS (sizeof titles / sizeof titles[0])
 
 static tl_db *db;
-static char root[64];
 static char ids[N_TASKS][37];
-
-static void cleanup(void)
-{
-	char cmd[96];
-	tl_db_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	if (system(cmd))
-		fprintf(stderr, "fuzz_search: could not remove %s\n", root);
-}
 
 static void setup(void)
 {
-	tl_open_opts opts = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC };
-	tl_init_opts init = { 0 };
 	tl_err err;
-	opts.views = tl_views_all(&opts.views_len);
-	snprintf(root, sizeof root, "/tmp/tasklog-fuzz-search-%ld",
-		 (long)getpid());
-	if (tl_db_open(root, &opts, &db, &err) || tl_db_init(db, &init, &err))
-		die("create", &err);
-	atexit(cleanup);
+	db = fuzz_ws_create("search");
 	tl_cmd alice = { .kind = TL_MEMBER_ADD, .id = tl_s("alice"),
 			 .name = tl_s("Alice") };
 	if (tl_exec(db, NULL, &alice, 1, NULL, &err))
@@ -130,21 +113,12 @@ typedef struct seen {
 static int collect(void *arg, const uint8_t *doc, size_t len)
 {
 	seen *s = arg;
-	tl_task t;
-	char id[37];
-	if (tl_task_decode(doc, len, &t))
-		die("decode", NULL);
-	tl_uuid_format(t.id, id);
-	tl_task_release(&t);
-	for (size_t i = 0; i < N_TASKS; i++)
-		if (!strcmp(id, ids[i])) {
-			if (s->listed[i])
-				die("listed twice", NULL);
-			s->listed[i] = true;
-			s->n++;
-			return 0;
-		}
-	die("a task of no test's", NULL);
+	size_t i = fuzz_task_index(doc, len, ids, N_TASKS);
+	if (s->listed[i])
+		die("listed twice", NULL);
+	s->listed[i] = true;
+	s->n++;
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1268,6 +1268,18 @@ static bool facets_exact(const plan *p)
 	       !p->tags_len && !p->srch && p->automation != AUTO_ONLY;
 }
 
+/* The cursor of a page whose last task is at (sv, tb). */
+static void page_cursor(const plan *p, uint64_t sv, uint64_t tb,
+			char next_cursor[TL_CURSOR_MAX])
+{
+	uint8_t b[CURSOR_BYTES];
+	b[0] = (uint8_t)p->sort;
+	tl_key_u64(b + 1, sv);
+	tl_key_u64(b + 9, tb);
+	tl_cursor_encode(p->cursor_kind, b, sizeof b, next_cursor,
+			 TL_CURSOR_MAX);
+}
+
 static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], bool *over, tl_err *err)
 {
@@ -1413,14 +1425,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	}
 	if (mrc)
 		rc = mdb_fail(err, mrc);
-	if (!rc && more) {
-		uint8_t b[CURSOR_BYTES];
-		b[0] = (uint8_t)p->sort;
-		tl_key_u64(b + 1, last_sv);
-		tl_key_u64(b + 9, last_tb);
-		tl_cursor_encode(p->cursor_kind, b, sizeof b, next_cursor,
-				 TL_CURSOR_MAX);
-	}
+	if (!rc && more)
+		page_cursor(p, last_sv, last_tb, next_cursor);
 	for (size_t i = 0; i < n + ga_at[p->also_len]; i++)
 		if (g[i].c)
 			mdb_cursor_close(g[i].c);
@@ -1468,9 +1474,9 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
  * and its tasks are the walk's.  tl_list_walk_ratio 0 (for tests) skips
  * both walks; tl_list_window_max 0 makes every window wide.
  */
-_Thread_local uint64_t tl_list_walk_first = 1024;
-_Thread_local size_t tl_list_window_max = 2048;
-_Thread_local unsigned tl_list_walk_ratio = 32;
+_Thread_local uint64_t tl_list_walk_first = TL_LIST_WALK_FIRST;
+_Thread_local size_t tl_list_window_max = TL_LIST_WINDOW_MAX;
+_Thread_local unsigned tl_list_walk_ratio = TL_LIST_WALK_RATIO;
 
 /* An entry of the window: its task's position under the sort asked for
  * (step 4; its due sort's tiebreak before), its document (a covered
@@ -1629,14 +1635,8 @@ static int window_page(const tl_reader *r, const plan *p, wlist *w,
 	}
 	if (mrc)
 		rc = mdb_fail(err, mrc);
-	if (!rc && more) {
-		uint8_t b[CURSOR_BYTES];
-		b[0] = (uint8_t)p->sort;
-		tl_key_u64(b + 1, last_sv);
-		tl_key_u64(b + 9, last_tb);
-		tl_cursor_encode(p->cursor_kind, b, sizeof b, next_cursor,
-				 TL_CURSOR_MAX);
-	}
+	if (!rc && more)
+		page_cursor(p, last_sv, last_tb, next_cursor);
 	free(fb[0].p);
 	free(fb[1].p);
 	msgpack_zone_destroy(&zone);

@@ -589,27 +589,6 @@ static void untag(const char *title, const char *t)
 				.tags_len = 1 });
 }
 
-/* The ways to a page with a due window under another sort (query.c): 0
- * the walk alone; 1 short walks, so that the bounded walk and the
- * window's tasks sorted take turns; 2 the window's tasks at once; 3 as
- * configured. */
-static void window_way(unsigned way)
-{
-	static uint64_t first;
-	static size_t max;
-	static unsigned ratio;
-	static bool saved;
-	if (!saved) {
-		first = tl_list_walk_first;
-		max = tl_list_window_max;
-		ratio = tl_list_walk_ratio;
-		saved = true;
-	}
-	tl_list_walk_first = way == 1 ? 8 : first;
-	tl_list_window_max = way == 0 ? 0 : max;
-	tl_list_walk_ratio = way == 2 ? 0 : way == 1 ? 1 : ratio;
-}
-
 /* Under the created or updated sort a due window bounds no range of that
  * sort, but the leading ranges' due sort holds it (0.3.28): the page
  * reads the window's entries, a bounded walk in the order asked for, and
@@ -619,7 +598,7 @@ static void window_way(unsigned way)
 Test(list, a_due_window_under_another_sort_reads_the_window)
 {
 	add_calls_and_demos();
-	window_way(3);
+	tl_list_window_way(3);
 	/* as if the workspace were large: no first walk, which would read
 	 * all 303 tasks here */
 	tl_list_walk_first = 0;
@@ -659,11 +638,11 @@ Test(list, a_due_window_under_another_sort_reads_the_window)
 		lq one = cases[i].q;
 		cr_assert_str_eq(list_all(one, 1), cases[i].want, "case %zu", i);
 		for (unsigned way = 0; way < 4; way++) {
-			window_way(way);
+			tl_list_window_way(way);
 			cr_assert_str_eq(list_all(one, 1), cases[i].want,
 					 "case %zu way %u", i, way);
 		}
-		window_way(3);
+		tl_list_window_way(3);
 		tl_list_walk_first = 0;
 	}
 
@@ -673,27 +652,27 @@ Test(list, a_due_window_under_another_sort_reads_the_window)
 	tag("c144", "hot");
 	tag("d1", "hot");
 	for (unsigned way = 0; way < 4; way++) {
-		window_way(way);
+		tl_list_window_way(way);
 		lq t = { .due = window, .sort = "updated",
 			 .tag = { "vip", "hot" } };
 		cr_assert_str_eq(list_all(t, 1), "d1 c144", "way %u", way);
 		cr_assert_str_eq(list_all(t, 5), "d1 c144", "way %u", way);
 	}
-	window_way(3);
+	tl_list_window_way(3);
 	tl_list_walk_first = 0;
 
 	/* Taken alone, the walk in creation order passes the calls that
 	 * lie outside the window; the page from the window does not. */
 	uint64_t read;
 	const lq q = { .due = window, .sort = "created", .limit = 2 };
-	window_way(0);
+	tl_list_window_way(0);
 	cr_assert_str_eq(list_counted(&q, &read), "d2 d1");
 	cr_assert_geq(read, 100);
-	window_way(2);
+	tl_list_window_way(2);
 	cr_assert_str_eq(list_counted(&q, &read), "d2 d1");
 	cr_assert_leq(read, 3 + 4);
 	/* A first walk that the window fills ends the page there. */
-	window_way(3);
+	tl_list_window_way(3);
 	cr_assert_str_eq(list_counted(&(lq){ .due = window, .sort = "created",
 					    .limit = 1 },
 				      &read),
@@ -707,7 +686,7 @@ Test(list, a_due_window_under_another_sort_reads_the_window)
 				      &read),
 			 "d2 c299");
 	cr_assert_leq(read, 3 + 9 + 3);
-	window_way(3);
+	tl_list_window_way(3);
 }
 
 /* Under the due sort several due windows are read window by window: a
@@ -2362,7 +2341,7 @@ static void check_query(model *m, lq q, const char *what)
 	qsort(order, n, sizeof *order, model_cmp);
 
 	/* A due window under another sort has several ways to a page
-	 * (window_way): each page takes the next, so that the cursors of
+	 * (tl_list_window_way): each page takes the next, so that the cursors of
 	 * each serve the others. */
 	static unsigned turn;
 	bool windowed = (q.due || q.due2) && q.sort && q.sort[0] != 'd';
@@ -2370,9 +2349,9 @@ static void check_query(model *m, lq q, const char *what)
 	for (int pages = 0;; pages++) {
 		cr_assert_lt(pages, 2 * R_TASKS_MAX, "%s: paging does not end",
 			     what);
-		window_way(windowed ? turn++ % 4 : 3);
+		tl_list_window_way(windowed ? turn++ % 4 : 3);
 		run_list(&q, &pg);
-		window_way(3);
+		tl_list_window_way(3);
 		cr_assert_eq(pg.rc, 0, "%s: %s: %s", what, pg.err.field,
 			     pg.err.message);
 		for (size_t j = 0; j < pg.n; j++, got++) {
