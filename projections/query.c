@@ -1460,9 +1460,9 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
  *      dense enough in the walk: walk, unbounded.  None kept: the page is
  *      empty.
  *   3. Walk again, for at most tl_list_walk_ratio entries per entry kept
- *      (32: a document read by id and decoded costs 15 cursor steps in a
- *      warm process, about 37 in a command's fresh one), when that is more
- *      than step 1's: when the walk ends within them, that is the page.
+ *      (32: a document read by id and decoded costs 15-20 cursor steps
+ *      in a warm process, 25-37 in a command's fresh one), when that is
+ *      more than step 1's: when the walk ends within them, that is the page.
  *   4. Else make the page from the entries kept: their documents read, the
  *      time of the sort taken from each, sorted by (sortval, tiebreak) as
  *      that sort's keys are, past the cursor, every filter checked on the
