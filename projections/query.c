@@ -155,6 +155,10 @@ typedef struct plan {
 	} spans[MAX_DUES]; /* the due windows in due sortvals (inclusive),
 			      ascending, overlaps merged, empty ones left out */
 	size_t spans_len;
+	struct span dspans[MAX_DUES]; /* the same for the ranges of done
+					 tasks: without `overdue`, which
+					 holds active tasks only */
+	size_t dspans_len;
 	bool empty;            /* the bounds hold nothing */
 	uint64_t budget;       /* entries a scan may read, 0: no bound */
 } plan;
@@ -726,6 +730,48 @@ static int span_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* The spans of the due windows (of those that let done tasks pass, when
+ * `done`) into sp, ascending, overlaps merged: their number. */
+static size_t make_spans(const plan *p, bool done, struct span *sp)
+{
+	size_t n = 0, m = 0;
+	for (size_t i = 0; i < p->dues_len; i++)
+		if (!(done && p->dues[i].active) && due_span(&p->dues[i], &sp[n]))
+			n++;
+	qsort(sp, n, sizeof *sp, span_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (m && sp[i].lo <= sp[m - 1].hi) {
+			if (sp[i].hi > sp[m - 1].hi)
+				sp[m - 1].hi = sp[i].hi;
+		} else {
+			sp[m++] = sp[i];
+		}
+	}
+	return m;
+}
+
+/* Whether a leading range holds done tasks only (and so none that an
+ * `overdue` window lets pass): D's, R's of a done class, and S's, K's
+ * and G's of a done status.  M's and R's class 0 hold active ones. */
+static bool lead_done(const struct lead *l)
+{
+	switch (l->dim) {
+	case TL_DIM_DONE:
+		return true;
+	case TL_DIM_RECORD:
+		return l->cls != 0;
+	case TL_DIM_STATUS:
+		return !tl_list_status_active((int)l->val);
+	case TL_DIM_KIND:
+		return !tl_list_status_active(
+			(int)(l->val / (N_TYPES * N_ENTITIES)));
+	case TL_DIM_TAG:
+		return !tl_list_status_active((int)(l->val & 7));
+	default:
+		return false;
+	}
+}
+
 /* Step 3a: the leading dimension and its ranges.  Dimensions in order of
  * preference: the record (a few tasks), the assignees, the tags (with
  * the statuses asked for) when they make at most TAG_RANGES_MAX ranges,
@@ -786,27 +832,14 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 
 	/* The due windows as spans of due sortvals; under the due sort
 	 * their bounds are those of sortval, from the earliest start to the
-	 * latest end (what lies between them is rejected on the index
-	 * value). */
+	 * latest end, and a range seeks past what lies between spans
+	 * (range_settle). */
 	p->sv_lo = 0;
 	p->sv_hi = UINT64_MAX;
-	p->spans_len = 0;
+	p->spans_len = p->dspans_len = 0;
 	if (p->dues_len) {
-		for (size_t i = 0; i < p->dues_len; i++)
-			if (due_span(&p->dues[i], &p->spans[p->spans_len]))
-				p->spans_len++;
-		qsort(p->spans, p->spans_len, sizeof *p->spans, span_cmp);
-		size_t n = 0;
-		for (size_t i = 0; i < p->spans_len; i++) {
-			struct span *t = &p->spans[n ? n - 1 : 0];
-			if (n && p->spans[i].lo <= t->hi) {
-				if (p->spans[i].hi > t->hi)
-					t->hi = p->spans[i].hi;
-			} else {
-				p->spans[n++] = p->spans[i];
-			}
-		}
-		p->spans_len = n;
+		size_t n = p->spans_len = make_spans(p, false, p->spans);
+		p->dspans_len = make_spans(p, true, p->dspans);
 		if (!n)
 			p->empty = true; /* every window holds nothing */
 		else if (s == TL_SORT_DUE) {
@@ -1026,6 +1059,7 @@ typedef struct range {
 	MDB_cursor *c;
 	uint8_t prefix[TL_LIST_PREFIX_LEN];
 	bool live; /* positioned on a key of the range */
+	bool done; /* a leading range of done tasks (lead_done) */
 	uint64_t sv, tb;
 	tl_list_facets f; /* of the entry */
 	MDB_val doc;      /* the document, in a covered entry; else empty */
@@ -1080,21 +1114,27 @@ static int range_seek_at(range *g, const plan *p, uint64_t sv, uint64_t tb,
 	return range_take(g, p, rc, &k, &v);
 }
 
-/* Under the due sort with several due windows, a position between two of
- * them holds no candidate: seek on to the next window's start, so that
- * `--due overdue --due none` does not walk every task due later. */
+/* Under the due sort with due windows, a position between two of them
+ * holds no candidate: seek on to the next window's start, so that `--due
+ * overdue --due none` does not walk every task due later; a range of
+ * done tasks skips the `overdue` windows, which let none of them pass. */
 static int range_settle(range *g, const plan *p)
 {
+	const struct span *sp = g->done ? p->dspans : p->spans;
+	size_t n = g->done ? p->dspans_len : p->spans_len;
 	int rc = 0;
-	if (p->sort != TL_SORT_DUE || p->spans_len < 2)
+	if (p->sort != TL_SORT_DUE || !p->dues_len)
 		return 0;
 	while (!rc && g->live) {
 		size_t i = 0;
-		while (i + 1 < p->spans_len && p->spans[i].hi < g->sv)
+		while (i < n && sp[i].hi < g->sv)
 			i++;
-		if (g->sv >= p->spans[i].lo)
-			break; /* in window i (or past the last: not live) */
-		rc = range_seek_at(g, p, p->spans[i].lo, 0, false);
+		if (i == n)
+			g->live = false; /* past the last window */
+		else if (g->sv < sp[i].lo)
+			rc = range_seek_at(g, p, sp[i].lo, 0, false);
+		else
+			break; /* in window i */
 	}
 	return rc;
 }
@@ -1332,6 +1372,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 					      p->sort);
 		else
 			tl_list_prefix(g[i].prefix, l->dim, l->val, p->sort);
+		g[i].done = lead_done(l);
 		mrc = range_seek(&g[i], p, sv, tb, after);
 	}
 
@@ -1468,10 +1509,11 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
  *      that sort's keys are, past the cursor, every filter checked on the
  *      document.
  *
- * Steps 3 and 4 bound each other: a page costs at most about twice the
- * cheaper of the two ways (step 3's budget is what step 4 costs), plus
- * steps 1 and 2's few thousand entries, whatever lies outside the window;
- * and its tasks are the walk's.  tl_list_walk_ratio 0 (for tests) skips
+ * Steps 3 and 4 bound each other: when the window is not wide, a page
+ * costs at most about twice the cheaper of the two ways (step 3's budget
+ * is what step 4 costs), plus steps 1 and 2's few thousand entries,
+ * whatever lies outside the window; a wide window is the walk, as before.
+ * Its tasks are the walk's.  tl_list_walk_ratio 0 (for tests) skips
  * both walks; tl_list_window_max 0 makes every window wide.
  */
 _Thread_local uint64_t tl_list_walk_first = TL_LIST_WALK_FIRST;
@@ -1498,20 +1540,28 @@ typedef struct wlist {
 static int window_collect(const tl_reader *r, const plan *p,
 			  const MDB_dbi *dbi, wlist *w, bool *wide)
 {
-	plan pd = *p; /* the same filters, the due sort, a window's bounds */
+	plan pd = *p; /* the due sort, a window's bounds, no settling */
 	uint64_t read0 = tl_list_entries_read;
 	int rc = 0;
 
 	pd.sort = TL_SORT_DUE;
-	pd.spans_len = 0; /* one window at a time, below */
-	for (size_t i = 0; i < p->leads_len * p->spans_len && !rc && !*wide;
-	     i++) {
-		const struct lead *l = &p->leads[i / p->spans_len];
+	pd.dues_len = 0; /* one window at a time, below */
+	for (size_t i = 0, j = 0; i < p->leads_len && !rc && !*wide;) {
+		const struct lead *l = &p->leads[i];
+		bool done = lead_done(l);
+		const struct span *sp = done ? p->dspans : p->spans;
+		size_t nsp = done ? p->dspans_len : p->spans_len;
+		if (j >= nsp) { /* the next range, from its first window */
+			i++;
+			j = 0;
+			continue;
+		}
 		bool rec = l->dim == TL_DIM_RECORD;
 		range g;
 		memset(&g, 0, sizeof g);
-		pd.sv_lo = p->spans[i % p->spans_len].lo;
-		pd.sv_hi = p->spans[i % p->spans_len].hi;
+		pd.sv_lo = sp[j].lo;
+		pd.sv_hi = sp[j].hi;
+		j++;
 		if ((rc = mdb_cursor_open(
 			     r->txn,
 			     dbi[rec ? tl_list_record_db(l->cls, TL_SORT_DUE)
@@ -1692,7 +1742,7 @@ static int scan_due_window(const tl_reader *r, const plan *p, tl_doc_fn fn,
 		return rc;
 	if ((rc = window_collect(r, p, dbi, &w, &wide))) {
 		free(w.e);
-		return mdb_fail(err, rc);
+		return rc == ENOMEM ? tl_err_oom(err) : mdb_fail(err, rc);
 	}
 	if (wide || !w.n) {
 		/* wide: the walk finds the page in time; empty: it lists

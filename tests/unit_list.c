@@ -697,15 +697,18 @@ Test(list, due_windows_apart_read_only_themselves)
 	add_calls_and_demos();
 	ADD(.title = "u0");
 	ADD(.title = "u1", .type = "demo");
+	ADD(.title = "edge", .type = "email",
+	    .due = "2026-03-02T09:04:59.999Z");
 	static const struct {
 		lq q;
 		const char *want;
 		uint64_t most;
 	} cases[] = {
-		/* c0 and the undated: 3 ranges, each a seek to none */
+		/* c0, edge (at the window's last millisecond) and the
+		 * undated: 3 ranges, each a seek to none */
 		{ { .due = "2026-03-02T09:00:00Z..2026-03-02T09:05:00Z",
 		    .due2 = "none" },
-		  "c0 u0 u1", 3 * 3 + 3 },
+		  "c0 edge u0 u1", 3 * 3 + 4 },
 		{ { .due = "none",
 		    .due2 = "2026-03-03T09:00:00Z..2026-03-03T09:00:01Z" },
 		  "d0 c144 d1 d2 u0 u1", 3 * 3 + 6 },
@@ -715,7 +718,7 @@ Test(list, due_windows_apart_read_only_themselves)
 		/* overlapping windows are one */
 		{ { .due = "2026-03-02T09:00:00Z..2026-03-02T09:15:00Z",
 		    .due2 = "2026-03-02T09:05:00Z..2026-03-02T09:25:00Z" },
-		  "c0 c1 c2", 3 * 2 + 3 },
+		  "c0 edge c1 c2", 3 * 2 + 4 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		uint64_t read;
@@ -726,6 +729,81 @@ Test(list, due_windows_apart_read_only_themselves)
 		cr_assert_str_eq(list_all(cases[i].q, 1), cases[i].want,
 				 "case %zu", i);
 	}
+}
+
+/* `overdue` lets active tasks alone pass: a range of done tasks reads
+ * nothing of it, under every sort (0.3.28; before, a completed range
+ * was walked through the window, each task rejected on its value). */
+Test(list, an_overdue_window_reads_no_done_task)
+{
+	ADD(.title = "late", .due_ms = T0 - 3600000);
+	for (int i = 0; i < 150; i++) {
+		char title[16];
+		snprintf(title, sizeof title, "k%d", i);
+		ADD(.title = title, .status = "completed",
+		    .due_ms = T0 - 86400000); /* yesterday */
+	}
+	ADD(.title = "fresh");
+	tl_list_walk_first = 0; /* as if the workspace were large */
+	static const struct {
+		lq q;
+		const char *want;
+		uint64_t most;
+	} cases[] = {
+		/* the todo range's one entry and one past it; the walk's
+		 * budget (32 for the entry kept) and one past it */
+		{ { .status = { "todo", "completed" }, .due = "overdue",
+		    .sort = "created" },
+		  "late", 2 + 32 + 1 },
+		{ { .status = { "todo", "completed" }, .due = "overdue",
+		    .sort = "updated" },
+		  "late", 2 + 32 + 1 },
+		{ { .status = { "todo", "completed" }, .due = "overdue" },
+		  "late", 3 },
+		{ { .status = { "completed", "cancelled" }, .due = "overdue" },
+		  "", 2 }, /* a seek's entry per range, then no window */
+		{ { .status = { "completed" }, .due = "overdue",
+		    .sort = "created" },
+		  "", 0 },
+		/* today holds done tasks too: the completed range reads that
+		 * window alone */
+		{ { .status = { "todo", "completed" }, .due = "overdue",
+		    .due2 = "today" },
+		  "late", 4 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t read;
+		cr_assert_str_eq(list_counted(&cases[i].q, &read),
+				 cases[i].want, "case %zu", i);
+		cr_assert_leq(read, cases[i].most, "case %zu read %llu entries",
+			      i, (unsigned long long)read);
+		for (unsigned way = 0; way < 4; way++) {
+			tl_list_window_way(way);
+			cr_assert_str_eq(list_all(cases[i].q, 1), cases[i].want,
+					 "case %zu way %u", i, way);
+		}
+		tl_list_window_way(3);
+		tl_list_walk_first = 0;
+	}
+	tl_list_window_way(3);
+	/* the done tasks are there, in a window that lets them pass */
+	cr_assert_str_eq(list_all((lq){ .status = { "completed" },
+					.due = "..2026-03-02T08:00:00Z",
+					.sort = "created" },
+				  200),
+			 "k149 k148 k147 k146 k145 k144 k143 k142 k141 k140 "
+			 "k139 k138 k137 k136 k135 k134 k133 k132 k131 k130 "
+			 "k129 k128 k127 k126 k125 k124 k123 k122 k121 k120 "
+			 "k119 k118 k117 k116 k115 k114 k113 k112 k111 k110 "
+			 "k109 k108 k107 k106 k105 k104 k103 k102 k101 k100 "
+			 "k99 k98 k97 k96 k95 k94 k93 k92 k91 k90 k89 k88 k87 "
+			 "k86 k85 k84 k83 k82 k81 k80 k79 k78 k77 k76 k75 k74 "
+			 "k73 k72 k71 k70 k69 k68 k67 k66 k65 k64 k63 k62 k61 "
+			 "k60 k59 k58 k57 k56 k55 k54 k53 k52 k51 k50 k49 k48 "
+			 "k47 k46 k45 k44 k43 k42 k41 k40 k39 k38 k37 k36 k35 "
+			 "k34 k33 k32 k31 k30 k29 k28 k27 k26 k25 k24 k23 k22 "
+			 "k21 k20 k19 k18 k17 k16 k15 k14 k13 k12 k11 k10 k9 "
+			 "k8 k7 k6 k5 k4 k3 k2 k1 k0");
 }
 
 /* --tag reads the tags' own ranges (G, one per tag and status asked
