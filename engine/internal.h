@@ -260,6 +260,16 @@ int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
 		   void *arg, tl_progress_fn progress, void *progress_arg,
 		   tl_err *err);
 
+/* verify --replay (replay.c): the log, as stored, imported again into a
+ * new workspace in a temporary directory ($TMPDIR, else /tmp; removed
+ * after) through every check of import --events, those that need the
+ * state each event met included.  The first event refused is passed to fn
+ * as a problem.  at (may be NULL): events replayed so far, after each
+ * chunk.  Returns the number of problems (0 or 1) or a negative code. */
+int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
+		  void (*at)(void *arg, uint64_t done), void *at_arg,
+		  tl_err *err);
+
 /* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
  * mdb_cursor_open's code (*slot NULL then). */
 int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);

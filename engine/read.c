@@ -1153,8 +1153,32 @@ static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
 			  id, why);
 }
 
+static void replay_at(void *arg, uint64_t done)
+{
+	verifier *vf = arg;
+	step_at(vf, vf->at.steps, "replaying the log", "events", done,
+		vf->at.total);
+}
+
+/* The last step with TL_VERIFY_REPLAY, when the others found nothing
+ * (replay.c): the number of problems, or a negative code. */
+static int replay_step(tl_db *db, verifier *vf, bool replay, uint64_t head,
+		       tl_err *err)
+{
+	if (!replay || vf->problems)
+		return vf->problems;
+	step_begin(vf, vf->at.steps, "replaying the log", "events", head);
+	int rc = tl_replay_log(db, vf->fn, vf->arg, replay_at, vf, err);
+	if (rc < 0)
+		return rc;
+	vf->problems += rc;
+	if (!rc)
+		step_end(vf);
+	return vf->problems;
+}
+
 static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
-		  bool views, tl_verify_progress_fn progress,
+		  bool views, bool replay, tl_verify_progress_fn progress,
 		  void *progress_arg, tl_err *err)
 {
 	MDB_txn *txn;
@@ -1186,9 +1210,10 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * page in use that the free list holds would be overwritten by the
 	 * next write, the views' comparison below included. */
 	mdb_txn_abort(txn);
-	vf.at.steps = views && db->views_len && !(db->flags & TL_OPEN_RDONLY)
-			      ? 6
-			      : 4;
+	vf.at.steps = (views && db->views_len && !(db->flags & TL_OPEN_RDONLY)
+			       ? 6
+			       : 4) +
+		      replay;
 	step_begin(&vf, 1, "the file's pages", "pages",
 		   mdb_env_info(db->env, &info) ? 0
 						: (uint64_t)info.me_last_pgno + 1);
@@ -1241,8 +1266,10 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	uint64_t head = entries(txn, db->events);
 	mdb_txn_abort(txn);
 	msgpack_zone_destroy(&zone);
-	if (rc || !views)
-		return rc ? rc : vf.problems;
+	if (rc)
+		return rc;
+	if (!views)
+		return replay_step(db, &vf, replay, head, err);
 	if (overwrite) {
 		problem(&vf, "views: not compared: comparing writes, and a "
 			     "write may overwrite the pages above; `tasklog "
@@ -1258,7 +1285,7 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * write, the disk): an error, as anywhere else. */
 	{
 		tl_err e = { 0 };
-		if (vf.at.steps == 6)
+		if (vf.at.steps >= 6)
 			step_begin(&vf, 5, "rebuilding the views", "events",
 				   head);
 		rc = tl_verify_views(db, fn, arg, progress ? views_built : NULL,
@@ -1272,7 +1299,7 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		} else
 			problem_count_add(&vf, rc);
 	}
-	return vf.problems;
+	return replay_step(db, &vf, replay, head, err);
 out:
 	msgpack_zone_destroy(&zone);
 	return rc;
@@ -1281,13 +1308,13 @@ out:
 int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	      tl_err *err)
 {
-	return verify(db, ctx, fn, arg, true, NULL, NULL, err);
+	return verify(db, ctx, fn, arg, true, false, NULL, NULL, err);
 }
 
 int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 		  tl_err *err)
 {
-	return verify(db, ctx, fn, arg, false, NULL, NULL, err);
+	return verify(db, ctx, fn, arg, false, false, NULL, NULL, err);
 }
 
 int tl_verify_progress(tl_db *db, const tl_ctx *ctx, unsigned flags,
@@ -1295,9 +1322,9 @@ int tl_verify_progress(tl_db *db, const tl_ctx *ctx, unsigned flags,
 		       tl_verify_progress_fn progress, void *progress_arg,
 		       tl_err *err)
 {
-	if (flags & ~(unsigned)TL_VERIFY_NO_VIEWS)
+	if (flags & ~(unsigned)(TL_VERIFY_NO_VIEWS | TL_VERIFY_REPLAY))
 		return tl_err_set(err, TL_EINVALID, "flags",
 				  "unknown verify flags 0x%x", flags);
 	return verify(db, ctx, fn, arg, !(flags & TL_VERIFY_NO_VIEWS),
-		      progress, progress_arg, err);
+		      flags & TL_VERIFY_REPLAY, progress, progress_arg, err);
 }

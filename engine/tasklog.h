@@ -553,7 +553,16 @@ typedef struct tl_verify_step {
  * library on this workspace. */
 typedef void (*tl_verify_progress_fn)(void *arg, const tl_verify_step *s);
 enum tl_verify_flags {
-	TL_VERIFY_NO_VIEWS = 1 << 0 /* as tl_verify_log */
+	TL_VERIFY_NO_VIEWS = 1 << 0, /* as tl_verify_log */
+	/* Since 0.3.28: when every other step found nothing, a last one
+	 * imports the log again into a new workspace in a temporary
+	 * directory ($TMPDIR, else /tmp; removed after) through every check
+	 * of import --events, those that need the state each event met
+	 * (an assignee without CRM access then, an actor who was not an
+	 * admin, a change whose `previous` is not what the task held)
+	 * included; the first event refused is a problem.  One step more
+	 * (7 with the views, 5 without). */
+	TL_VERIFY_REPLAY = 1 << 1
 };
 /* tl_verify (tl_verify_log with TL_VERIFY_NO_VIEWS), telling progress
  * (when not NULL) where it is. */

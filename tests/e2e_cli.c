@@ -1732,6 +1732,25 @@ Test(cli, verify_reports_ok)
 	cr_assert_eq(r.status, 0);
 	cr_assert_str_eq(r.out, want);
 	tu_run_release(&r);
+	/* --replay (0.3.28): the log imported again in $TMPDIR, which it
+	 * leaves as it found it; with --no-views too */
+	char tmp[] = "/tmp/tasklog-e2e-replay-XXXXXX";
+	cr_assert(mkdtemp(tmp));
+	cr_assert_eq(setenv("TMPDIR", tmp, 1), 0);
+	OK(&r, "verify", "--replay");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+	OK(&r, "verify", "--replay", "--no-views");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(rmdir(tmp), 0, "the replay left files in %s", tmp);
+	/* a $TMPDIR that is no directory: a storage error, exit 5 */
+	cr_assert_eq(setenv("TMPDIR", "/nonexistent/dir", 1), 0);
+	EXPECT(&r, 5, "verify", "--replay", "--no-views");
+	cr_assert(strstr(r.err, "replay") && strstr(r.err, "/nonexistent/dir"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	unsetenv("TMPDIR");
 }
 
 /* An auditor pins a head that verify printed; a later verify with it

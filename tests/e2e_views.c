@@ -996,6 +996,12 @@ Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
 		tu_run_release(&r);
 	}
 	tu_run r;
+	run_on_terminal(&r, "verify --replay");
+	cr_expect(strstr(r.out, "(verify 6/7: comparing the views)") &&
+			  strstr(r.out, "(verify 7/7: replaying the log)") &&
+			  strstr(r.out, "] verify: 7 steps in "),
+		  "%s", r.out);
+	tu_run_release(&r);
 	OK(&r, "verify");
 	cr_expect_str_eq(r.err, "", "nothing said without a terminal");
 	tu_run_release(&r);

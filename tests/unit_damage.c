@@ -244,6 +244,51 @@ Test(damage, an_event_import_refuses_is_named_by_verify, .init = setup,
 		     "forged back: clean");
 }
 
+/* A forged event that chains, folds to the stored state and has the form
+ * of one import --events takes, but whose `previous` is not what the task
+ * held then: only the replay, which imports the log again with the state
+ * each event met, names it (verify --replay, 0.3.28).  The replay's
+ * workspace goes in $TMPDIR and is removed. */
+Test(damage, a_replay_names_an_event_no_command_made, .init = setup,
+     .fini = teardown)
+{
+	tl_err err;
+	tl_result r;
+	char tmp[] = "/tmp/tasklog-replay-test-XXXXXX";
+	cr_assert(mkdtemp(tmp));
+	cr_assert_eq(setenv("TMPDIR", tmp, 1), 0);
+	tl_cmd u = { .kind = TL_TASK_UPDATE, .id = tl_s(task_id),
+		     .title = tl_s("Call back") };
+	cr_assert_eq(tl_exec(db, &admin, &u, 1, &r, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&r);
+	seen[0] = 0;
+	cr_assert_eq(tl_verify_progress(db, &admin, TL_VERIFY_REPLAY,
+					note_problem, NULL, NULL, NULL, &err),
+		     0, "%s\n%s", err.message, seen);
+	/* event 6 (task.updated): its previous title, not its new one */
+	forge_event(6, "\xa4" "Call", "\xa4" "Cell");
+	cr_assert_eq(tl_verify_progress(db, &admin, TL_VERIFY_NO_VIEWS,
+					note_problem, NULL, NULL, NULL, &err),
+		     0, "without the replay: clean, %s", seen);
+	cr_assert_eq(tl_verify_progress(db, &admin,
+					TL_VERIFY_NO_VIEWS | TL_VERIFY_REPLAY,
+					note_problem, NULL, NULL, NULL, &err),
+		     1, "%s", seen);
+	cr_assert(strstr(seen, "replay: event 6 (task.updated)") &&
+			  strstr(seen, "previous") &&
+			  strstr(seen, "import --events refuses it"),
+		  "%s", seen);
+	/* the copy is gone */
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rmdir %s", tmp);
+	cr_assert_eq(system(cmd), 0, "%s holds what the replay left", tmp);
+	cr_assert_eq(tl_verify_progress(db, &admin, 1u << 7, note_problem, NULL,
+					NULL, NULL, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "flags");
+}
+
 /* Settings that are valid but not the ones event 1 holds (which init
  * and import store alike, and nothing changes): damage verify names
  * (0.3.26: a zone changed in meta alone read every date in it, a first

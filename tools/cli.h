@@ -46,6 +46,7 @@ enum opt {
 	O_ACTOR, O_SINCE, O_UNTIL, O_FOLLOW,    /* export */
 	O_FORMAT, O_EVENTS, O_BATCH,            /* export, import */
 	O_REVOKE,                               /* member token */
+	O_REPLAY,                               /* verify */
 	O__COUNT
 };
 

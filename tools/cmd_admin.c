@@ -193,7 +193,10 @@ int run_verify(struct cli *c)
 		return cli_oom(c);
 	struct verify_bar bar = { 0 };
 	int n = tl_verify_progress(c->db, &c->ctx,
-				   has(c, O_NO_VIEWS) ? TL_VERIFY_NO_VIEWS : 0,
+				   (has(c, O_NO_VIEWS) ? TL_VERIFY_NO_VIEWS
+						       : 0) |
+					   (has(c, O_REPLAY) ? TL_VERIFY_REPLAY
+							     : 0),
 				   collect_problem, problems,
 				   isatty(STDERR_FILENO) ? verify_progress
 							 : NULL,

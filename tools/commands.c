@@ -58,6 +58,7 @@ const struct optdef optdefs[O__COUNT] = {
 	[O_FOLLOW] = { "follow", false },
 	[O_FORMAT] = { "format", true },
 	[O_EVENTS] = { "events", false },
+	[O_REPLAY] = { "replay", false },
 	[O_BATCH] = { "batch", true },
 };
 
@@ -422,7 +423,8 @@ const struct command commands[] = {
 	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH), 1, 1, "FILE (or -)",
 	  OPEN_IMPORT, 0, run_import },
 	{ NULL, "verify",
-	  "usage: tasklog verify [--no-views] [--expect-head SEQ:HASH]\n\n"
+	  "usage: tasklog verify [--no-views] [--replay] [--expect-head "
+	  "SEQ:HASH]\n\n"
 	  "Check the hash chain, seq contiguity, stream versions, that the\n"
 	  "stored state equals a fresh fold of the log, that each event is one\n"
 	  "import --events takes, that the settings are event 1's, and every\n"
@@ -432,13 +434,20 @@ const struct command commands[] = {
 	  "A progress bar of its steps goes to stderr when it is a terminal.\n"
 	  "  --no-views            check all but the views (which a read-only\n"
 	  "                        access cannot compare)\n"
+	  "  --replay              then, when all is clean, import the log "
+	  "again\n"
+	  "                        into a temporary workspace ($TMPDIR) "
+	  "through\n"
+	  "                        every check of import --events, those "
+	  "that\n"
+	  "                        need the state each event met too\n"
 	  "  --expect-head SEQ:HASH  a head an earlier verify printed: the "
 	  "event\n"
 	  "                        SEQ must still be there with that hash "
 	  "(so the\n"
 	  "                        log up to it is unchanged)\n",
-	  OPT(O_NO_VIEWS) | OPT(O_EXPECT_HEAD), 0, 0, NULL, OPEN_LOG, 0,
-	  run_verify },
+	  OPT(O_NO_VIEWS) | OPT(O_REPLAY) | OPT(O_EXPECT_HEAD), 0, 0, NULL,
+	  OPEN_LOG, 0, run_verify },
 	{ NULL, "stats",
 	  "usage: tasklog stats\n\nCounts and sizes of the workspace.\n",
 	  0, 0, 0, NULL, OPEN_READ, 0, run_stats },

@@ -1,0 +1,165 @@
+/*
+ * replay.c - verify --replay: the log, as stored, imported again into a
+ * workspace of its own, through every check of `import --events`.
+ *
+ * verify checks each event alone (its form, its chain, its stream) and the
+ * states against a fold of the log, but a fold takes what it is given: an
+ * event that assigns a task to a member without CRM access, or that an
+ * actor without the right made, folds as well as any.  Those are the
+ * checks of `import --events` that need the state each event met.  The
+ * replay runs them: the events in order, in chunks, into a new workspace
+ * in a temporary directory (no views, no fsync: nothing there is kept),
+ * stopping at the first event refused, which is the one problem it
+ * reports.  The directory is removed after, whatever happened.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define REPLAY_CHUNK 4096 /* events per transaction of the copy */
+#define REPLAY_TRIES 8    /* a full map grown and the chunk run again */
+
+/* The directory for the copy: $TMPDIR, else /tmp. */
+static int replay_dir(char *dir, size_t cap, tl_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if ((size_t)snprintf(dir, cap, "%s/tasklog-replay-XXXXXX", tmp) >= cap)
+		return tl_err_set(err, TL_EINVALID, "TMPDIR",
+				  "'%.40s...' is too long a directory", tmp);
+	if (!mkdtemp(dir))
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "cannot make a directory for the replay in "
+				  "%s: %s",
+				  tmp, strerror(errno));
+	return 0;
+}
+
+/* Remove the copy: LMDB's two files, then the directory. */
+static void replay_remove(const char *dir)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb" };
+	char path[4200];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Import recs[0..n) into copy in one transaction, again while its map
+ * grows.  0, or the code of the refusal or failure (in e). */
+static int replay_chunk(tl_db *copy, const uint8_t *const *recs,
+			const size_t *lens, size_t n, tl_err *e)
+{
+	int rc = 0;
+	for (int tries = 0; tries < REPLAY_TRIES; tries++) {
+		tl_txn *txn;
+		if ((rc = tl_txn_begin(copy, &txn, e)))
+			return rc;
+		rc = tl_txn_import(txn, recs, lens, n, e);
+		if (rc) {
+			tl_txn_abort(txn); /* grows a full map */
+			if (rc == TL_EAGAIN)
+				continue;
+			return rc;
+		}
+		rc = tl_txn_commit(txn, e);
+		if (rc != TL_EAGAIN)
+			return rc;
+	}
+	return tl_err_set(e, TL_ESTORAGE, "storage",
+			  "replay: the copy's map is full, and growing it "
+			  "did not make room");
+}
+
+int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
+		  void (*at)(void *arg, uint64_t done), void *at_arg,
+		  tl_err *err)
+{
+	const uint8_t **recs = malloc(REPLAY_CHUNK * sizeof *recs);
+	size_t *lens = malloc(REPLAY_CHUNK * sizeof *lens);
+	char dir[4096];
+	tl_db *copy = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	uint64_t done = 0;
+	int rc, found = 0;
+
+	if (!recs || !lens) {
+		free(recs);
+		free(lens);
+		return tl_err_oom(err);
+	}
+	if ((rc = replay_dir(dir, sizeof dir, err))) {
+		free(recs);
+		free(lens);
+		return rc;
+	}
+	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC };
+	if ((rc = tl_db_open(dir, &o, &copy, err)))
+		goto out;
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) ||
+	    (rc = mdb_cursor_open(txn, db->events, &cur))) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage", "replay: %s",
+				mdb_strerror(rc));
+		goto out;
+	}
+	MDB_val k, v;
+	int op = MDB_FIRST;
+	for (;;) {
+		size_t n = 0;
+		int mrc = 0;
+		while (n < REPLAY_CHUNK &&
+		       !(mrc = mdb_cursor_get(cur, &k, &v, op))) {
+			op = MDB_NEXT;
+			recs[n] = v.mv_data;
+			lens[n++] = v.mv_size;
+		}
+		if (mrc && mrc != MDB_NOTFOUND) {
+			rc = tl_err_set(err, TL_ESTORAGE, "storage",
+					"replay: %s", mdb_strerror(mrc));
+			break;
+		}
+		if (!n)
+			break;
+		tl_err e = { 0 };
+		rc = replay_chunk(copy, recs, lens, n, &e);
+		if (rc == TL_EINVALID) {
+			char line[sizeof e.message + sizeof e.field + 96];
+			snprintf(line, sizeof line,
+				 "replay: %s (field %s): import --events "
+				 "refuses it, so no command made this log",
+				 e.message, e.field);
+			fn(arg, line);
+			found = 1;
+			rc = 0;
+			break;
+		}
+		if (rc) {
+			*err = e;
+			break;
+		}
+		done += n;
+		if (at)
+			at(at_arg, done);
+		if (mrc == MDB_NOTFOUND)
+			break;
+	}
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	if (copy)
+		tl_db_close(copy);
+	replay_remove(dir);
+	free(recs);
+	free(lens);
+	return rc ? rc : found;
+}
