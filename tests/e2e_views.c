@@ -1002,6 +1002,13 @@ Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
 			  strstr(r.out, "] verify: 7 steps in "),
 		  "%s", r.out);
 	tu_run_release(&r);
+	/* the fifth step without the views: no rebuild's ", writing" */
+	run_on_terminal(&r, "verify --no-views --replay");
+	cr_expect(strstr(r.out, "(verify 5/5: replaying the log)") &&
+			  !strstr(r.out, "writing") &&
+			  strstr(r.out, "] verify: 5 steps in "),
+		  "%s", r.out);
+	tu_run_release(&r);
 	OK(&r, "verify");
 	cr_expect_str_eq(r.err, "", "nothing said without a terminal");
 	tu_run_release(&r);

@@ -108,8 +108,10 @@ void verify_progress(void *arg, const tl_verify_step *s)
 			 s->step, s->steps, s->what);
 		b->p = (struct progress){ .unit = s->unit, .rate = b->rate,
 					  .label = b->label,
-					  .after = s->step == 5 ? ", writing"
-								: NULL };
+					  .after = !strcmp(s->what,
+							   "rebuilding the views")
+							   ? ", writing"
+							   : NULL };
 		clock_gettime(CLOCK_MONOTONIC, &b->p.start);
 	}
 	show_progress(&b->p, s->done, s->total);
