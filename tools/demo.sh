@@ -100,8 +100,8 @@ tl notifications --as bob
 say "rebuild every view from the log"
 tl rebuild
 
-say "verify (hash chain, versions, states, views)"
-tl verify
+say "verify --replay (hash chain, versions, states, views, and the log imported again through every check)"
+tl verify --replay
 
 say "stats"
 tl stats
