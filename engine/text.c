@@ -297,6 +297,24 @@ ptrdiff_t tl_text_fold(tl_slice s, int32_t *out, size_t cap)
 {
 	if (s.len > (size_t)PTRDIFF_MAX / 4 || cap > (size_t)PTRDIFF_MAX / 4)
 		return -1;
+	/* Text in ASCII alone, most titles and notes: utf8proc maps each
+	 * of its characters to itself but a capital to its small letter,
+	 * and nothing in it composes (unit_text.c checks every one of the
+	 * 128 against the whole path), so the fold is that map, without
+	 * the library's calls (a third of a search's time at 600,000
+	 * tasks). */
+	size_t a = 0;
+	while (a < s.len && !((unsigned char)s.p[a] & 0x80))
+		a++;
+	if (a == s.len) {
+		if (s.len > cap)
+			return (ptrdiff_t)s.len;
+		for (size_t i = 0; i < s.len; i++) {
+			unsigned char c = (unsigned char)s.p[i];
+			out[i] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+		}
+		return (ptrdiff_t)s.len;
+	}
 	utf8proc_ssize_t n = utf8proc_decompose(
 		(const utf8proc_uint8_t *)(s.len ? s.p : ""),
 		(utf8proc_ssize_t)s.len, out, (utf8proc_ssize_t)cap,

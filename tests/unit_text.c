@@ -521,6 +521,37 @@ static const char *folded(const char *s, char *out, size_t cap)
 	return out;
 }
 
+/* Text in ASCII alone folds without utf8proc (0.3.28): the same code
+ * points as the whole path gives it.  A text with one letter more that
+ * is not ASCII ("\xc3\xa9", which folds to "e" and composes with
+ * nothing before it) takes the whole path: its fold must be the ASCII
+ * fold and "e", for each of the 128 characters alone and for random
+ * texts of them. */
+Test(search_fold, ascii_folds_as_the_whole_path_does)
+{
+	int32_t fast[80], slow[80];
+	char buf[80];
+	srand(7);
+	for (int t = 0; t < 128 + 2000; t++) {
+		size_t n = t < 128 ? 1 : 1 + (size_t)rand() % 60;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (char)(t < 128 ? t : rand() % 128);
+		memcpy(buf + n, "\xc3\xa9", 2);
+		ptrdiff_t f = tl_text_fold((tl_slice){ buf, n }, fast, 80);
+		ptrdiff_t w = tl_text_fold((tl_slice){ buf, n + 2 }, slow, 80);
+		cr_assert_eq(f, (ptrdiff_t)n, "text %d", t);
+		cr_assert_eq(w, f + 1, "text %d: %td code points, not %td", t,
+			     w, f + 1);
+		cr_assert_eq(slow[f], 'e');
+		cr_assert_arr_eq(fast, slow, (size_t)f * sizeof *fast,
+				 "text %d (first byte 0x%02x)", t,
+				 (unsigned char)buf[0]);
+	}
+	/* the room it asks for, as the whole path */
+	cr_assert_eq(tl_text_fold(tl_s("ABCDEF"), fast, 3), 6);
+	cr_assert_eq(tl_text_fold(tl_s(""), fast, 0), 0);
+}
+
 Test(search_fold, drops_case_accents_and_compatibility_forms)
 {
 	char b[256];
