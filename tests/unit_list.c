@@ -526,6 +526,15 @@ static const char *list_counted(const lq *q, uint64_t *read)
 	return t;
 }
 
+/* Case i: query q lists want, reading at most `most` index entries. */
+static void page_costs(size_t i, const lq *q, const char *want, uint64_t most)
+{
+	uint64_t read;
+	cr_assert_str_eq(list_counted(q, &read), want, "case %zu", i);
+	cr_assert_leq(read, most, "case %zu read %llu entries, at most %llu",
+		      i, (unsigned long long)read, (unsigned long long)most);
+}
+
 Test(list, a_type_or_entity_type_page_reads_only_its_kinds)
 {
 	add_calls_and_demos();
@@ -551,14 +560,8 @@ Test(list, a_type_or_entity_type_page_reads_only_its_kinds)
 		{ { .type = { "demo" }, .status = { "todo", "completed" } },
 		  "d0 d1 d2", 8 },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		uint64_t read;
-		cr_assert_str_eq(list_counted(&cases[i].q, &read),
-				 cases[i].want, "case %zu", i);
-		cr_assert_leq(read, 3 + cases[i].ranges,
-			      "case %zu read %llu entries", i,
-			      (unsigned long long)read);
-	}
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		page_costs(i, &cases[i].q, cases[i].want, 3 + cases[i].ranges);
 
 	/* Without K (too many ranges) S leads: the same tasks, after a
 	 * walk of the calls. */
@@ -625,15 +628,12 @@ Test(list, a_due_window_under_another_sort_reads_the_window)
 		{ { .due = "none", .sort = "created" }, "", 3, 0 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		uint64_t read;
-		cr_assert_str_eq(list_counted(&cases[i].q, &read),
-				 cases[i].want, "case %zu", i);
 		/* the window and one past the end of each range, then at
 		 * most the walk's budget and one entry past it */
-		uint64_t most = cases[i].ranges + cases[i].kept +
-				(cases[i].kept ? ratio * cases[i].kept + 1 : 0);
-		cr_assert_leq(read, most, "case %zu read %llu entries", i,
-			      (unsigned long long)read);
+		page_costs(i, &cases[i].q, cases[i].want,
+			   cases[i].ranges + cases[i].kept +
+				   (cases[i].kept ? ratio * cases[i].kept + 1
+						  : 0));
 		/* the same tasks a page at a time, and by the walk alone */
 		lq one = cases[i].q;
 		cr_assert_str_eq(list_all(one, 1), cases[i].want, "case %zu", i);
@@ -721,11 +721,7 @@ Test(list, due_windows_apart_read_only_themselves)
 		  "c0 edge c1 c2", 3 * 2 + 4 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		uint64_t read;
-		cr_assert_str_eq(list_counted(&cases[i].q, &read),
-				 cases[i].want, "case %zu", i);
-		cr_assert_leq(read, cases[i].most, "case %zu read %llu entries",
-			      i, (unsigned long long)read);
+		page_costs(i, &cases[i].q, cases[i].want, cases[i].most);
 		cr_assert_str_eq(list_all(cases[i].q, 1), cases[i].want,
 				 "case %zu", i);
 	}
@@ -772,11 +768,7 @@ Test(list, an_overdue_window_reads_no_done_task)
 		  "late", 4 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		uint64_t read;
-		cr_assert_str_eq(list_counted(&cases[i].q, &read),
-				 cases[i].want, "case %zu", i);
-		cr_assert_leq(read, cases[i].most, "case %zu read %llu entries",
-			      i, (unsigned long long)read);
+		page_costs(i, &cases[i].q, cases[i].want, cases[i].most);
 		for (unsigned way = 0; way < 4; way++) {
 			tl_list_window_way(way);
 			cr_assert_str_eq(list_all(cases[i].q, 1), cases[i].want,
