@@ -269,6 +269,12 @@ int tl_pages_check(tl_db *db, void (*fn)(void *arg, const char *fmt, ...),
 int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 		  void (*at)(void *arg, uint64_t done), void *at_arg,
 		  tl_err *err);
+/* Events per transaction of the replay's copy (4,096), and the copy's
+ * first map size (0: the workspace's file size): tests set them low. */
+extern _Thread_local size_t tl_replay_chunk
+	__attribute__((visibility("hidden")));
+extern _Thread_local uint64_t tl_replay_map
+	__attribute__((visibility("hidden")));
 
 /* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
  * mdb_cursor_open's code (*slot NULL then). */

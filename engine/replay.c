@@ -4,13 +4,16 @@
  *
  * verify checks each event alone (its form, its chain, its stream) and the
  * states against a fold of the log, but a fold takes what it is given: an
- * event that assigns a task to a member without CRM access, or that an
- * actor without the right made, folds as well as any.  Those are the
- * checks of `import --events` that need the state each event met.  The
- * replay runs them: the events in order, in chunks, into a new workspace
- * in a temporary directory (no views, no fsync: nothing there is kept),
- * stopping at the first event refused, which is the one problem it
- * reports.  The directory is removed after, whatever happened.
+ * event that assigns a task to a member who is none or lacks CRM access
+ * then, or whose `previous` is not what the task held, folds as well as
+ * any.  Those are the checks of `import --events` that need the state
+ * each event met.  The replay runs them: the events in order, in chunks,
+ * into a new workspace in a temporary directory (no views, no fsync:
+ * nothing there is kept), stopping at the first event refused, which is
+ * the one problem it reports.  The directory is removed after, unless the
+ * process is killed meanwhile.  The log is read in one read transaction,
+ * a snapshot: the pages that writers free meanwhile are reused only after
+ * it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +23,10 @@
 
 #include "internal.h"
 
-#define REPLAY_CHUNK 4096 /* events per transaction of the copy */
-#define REPLAY_TRIES 8    /* a full map grown and the chunk run again */
+#define REPLAY_TRIES 8 /* a full map grown and the chunk run again */
+
+_Thread_local size_t tl_replay_chunk = 4096;
+_Thread_local uint64_t tl_replay_map;
 
 /* The directory for the copy: $TMPDIR, else /tmp. */
 static int replay_dir(char *dir, size_t cap, tl_err *err)
@@ -30,12 +35,13 @@ static int replay_dir(char *dir, size_t cap, tl_err *err)
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
 	if ((size_t)snprintf(dir, cap, "%s/tasklog-replay-XXXXXX", tmp) >= cap)
-		return tl_err_set(err, TL_EINVALID, "TMPDIR",
-				  "'%.40s...' is too long a directory", tmp);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "replay: cannot make a directory in $TMPDIR "
+				  "'%.40s...': too long a name", tmp);
 	if (!mkdtemp(dir))
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "cannot make a directory for the replay in "
-				  "%s: %s",
+				  "replay: cannot make a directory in $TMPDIR "
+				  "'%.200s': %s",
 				  tmp, strerror(errno));
 	return 0;
 }
@@ -74,16 +80,26 @@ static int replay_chunk(tl_db *copy, const uint8_t *const *recs,
 			return rc;
 	}
 	return tl_err_set(e, TL_ESTORAGE, "storage",
-			  "replay: the copy's map is full, and growing it "
-			  "did not make room");
+			  "the copy's map is full, and growing it did not "
+			  "make room");
+}
+
+/* An error of the copy, said to be the copy's (a full $TMPDIR is not the
+ * workspace's disk). */
+static int copy_failed(const char *dir, const tl_err *e, tl_err *err)
+{
+	int code = e->code ? e->code : TL_ESTORAGE;
+	return tl_err_set(err, code, "storage",
+			  "replay: the copy in %.200s: %s", dir, e->message);
 }
 
 int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 		  void (*at)(void *arg, uint64_t done), void *at_arg,
 		  tl_err *err)
 {
-	const uint8_t **recs = malloc(REPLAY_CHUNK * sizeof *recs);
-	size_t *lens = malloc(REPLAY_CHUNK * sizeof *lens);
+	size_t chunk = tl_replay_chunk ? tl_replay_chunk : 1;
+	const uint8_t **recs = malloc(chunk * sizeof *recs);
+	size_t *lens = malloc(chunk * sizeof *lens);
 	char dir[4096];
 	tl_db *copy = NULL;
 	MDB_txn *txn = NULL;
@@ -101,11 +117,24 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 		free(lens);
 		return rc;
 	}
-	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC };
-	if ((rc = tl_db_open(dir, &o, &copy, err)))
+	/* The copy's map from the start as large as the workspace's file:
+	 * the log and the states fit, without a chunk run again each time
+	 * it doubles. */
+	MDB_envinfo info;
+	MDB_stat st;
+	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
+			   .map_size = tl_replay_map };
+	if (!o.map_size && !mdb_env_info(db->env, &info) &&
+	    !mdb_env_stat(db->env, &st))
+		o.map_size = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	tl_err e = { 0 };
+	if ((rc = tl_db_open(dir, &o, &copy, &e))) {
+		rc = copy_failed(dir, &e, err);
 		goto out;
-	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) ||
-	    (rc = mdb_cursor_open(txn, db->events, &cur))) {
+	}
+	if ((rc = tl_read_begin(db, &txn, err)))
+		goto out;
+	if ((rc = mdb_cursor_open(txn, db->events, &cur))) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage", "replay: %s",
 				mdb_strerror(rc));
 		goto out;
@@ -115,7 +144,7 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 	for (;;) {
 		size_t n = 0;
 		int mrc = 0;
-		while (n < REPLAY_CHUNK &&
+		while (n < chunk &&
 		       !(mrc = mdb_cursor_get(cur, &k, &v, op))) {
 			op = MDB_NEXT;
 			recs[n] = v.mv_data;
@@ -128,7 +157,7 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 		}
 		if (!n)
 			break;
-		tl_err e = { 0 };
+		memset(&e, 0, sizeof e);
 		rc = replay_chunk(copy, recs, lens, n, &e);
 		if (rc == TL_EINVALID) {
 			char line[sizeof e.message + sizeof e.field + 96];
@@ -136,13 +165,14 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 				 "replay: %s (field %s): import --events "
 				 "refuses it, so no command made this log",
 				 e.message, e.field);
-			fn(arg, line);
+			if (fn)
+				fn(arg, line);
 			found = 1;
 			rc = 0;
 			break;
 		}
 		if (rc) {
-			*err = e;
+			rc = copy_failed(dir, &e, err);
 			break;
 		}
 		done += n;

@@ -535,7 +535,8 @@ TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
  * views: the file's pages, the hash chain, the stream index, the task
  * states (with members, idempotency records and counts), rebuilding the
  * views, comparing the views; the first 4 without them or on a
- * read-only handle), what that step checks, and done of total in unit
+ * read-only handle; then with TL_VERIFY_REPLAY one more, replaying the
+ * log, in "events": 7 or 5), what that step checks, and done of total in unit
  * ("pages", "events", "entries", "tasks").  Each step is told first
  * with done 0 and last with done == total, more often between (the
  * rebuild's total grows when events are appended meanwhile).  A rebuild
@@ -558,10 +559,11 @@ enum tl_verify_flags {
 	 * imports the log again into a new workspace in a temporary
 	 * directory ($TMPDIR, else /tmp; removed after) through every check
 	 * of import --events, those that need the state each event met
-	 * (an assignee without CRM access then, an actor who was not an
-	 * admin, a change whose `previous` is not what the task held)
-	 * included; the first event refused is a problem.  One step more
-	 * (7 with the views, 5 without). */
+	 * (an assignee who was no member or lacked CRM access then, a
+	 * change whose `previous` is not what the task held) included; the
+	 * first event refused is a problem.  One step more (7 with the
+	 * views, 5 without).  The directory stays when the process is
+	 * killed meanwhile. */
 	TL_VERIFY_REPLAY = 1 << 1
 };
 /* tl_verify (tl_verify_log with TL_VERIFY_NO_VIEWS), telling progress

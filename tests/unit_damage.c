@@ -208,9 +208,14 @@ static void forge_event(uint64_t seq, const char *from, const char *to)
 		if (at >= seq) {
 			tl_event_hash(prev, rec, len, rec + len - TL_HASH_LEN);
 			MDB_val nv = { len, rec };
-			/* a put of another size moves the cursor's page */
-			cr_assert_eq(mdb_put(txn, db->events, &k, &nv, 0), 0);
-			cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_SET), 0);
+			/* a put of another size moves the cursor's page, and
+			 * a put may reuse the page the key was read from: the
+			 * key in a buffer of its own */
+			uint8_t kb[8];
+			memcpy(kb, k.mv_data, sizeof kb);
+			MDB_val kk = { sizeof kb, kb };
+			cr_assert_eq(mdb_put(txn, db->events, &kk, &nv, 0), 0);
+			cr_assert_eq(mdb_cursor_get(c, &kk, &v, MDB_SET), 0);
 		}
 		memcpy(prev, rec + len - TL_HASH_LEN, TL_HASH_LEN);
 		free(rec);
@@ -287,6 +292,64 @@ Test(damage, a_replay_names_an_event_no_command_made, .init = setup,
 					NULL, NULL, &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "flags");
+}
+
+/* The replay in many chunks (3 events each) into a copy whose map starts
+ * at 256 KiB and grows while 200 tasks with notes of 2 KiB go in: clean,
+ * and an event refused in a later chunk is named; with no problem
+ * callback too (a review: fn was called unchecked).  $TMPDIR is left
+ * empty. */
+Test(damage, a_replay_in_chunks_into_a_growing_copy, .init = setup,
+     .fini = teardown)
+{
+	tl_err err;
+	tl_result r;
+	static char notes[2048];
+	char tmp[] = "/tmp/tasklog-replay-test-XXXXXX";
+	cr_assert(mkdtemp(tmp));
+	cr_assert_eq(setenv("TMPDIR", tmp, 1), 0);
+	memset(notes, 'n', sizeof notes - 1);
+	for (int i = 0; i < 200; i++) {
+		char title[16];
+		snprintf(title, sizeof title, "T%d", i);
+		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s(title),
+			     .link = tl_s("lead:2"), .notes = tl_s(notes) };
+		cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
+			     err.message);
+		tl_result_release(&r);
+	}
+	tl_cmd u = { .kind = TL_TASK_UPDATE, .id = tl_s(task_id),
+		     .title = tl_s("Call back") };
+	cr_assert_eq(tl_exec(db, &admin, &u, 1, &r, &err), 0, "%s",
+		     err.message);
+	uint64_t seq = r.seq; /* the update's event: 206 */
+	cr_assert_eq(seq, 206);
+	tl_result_release(&r);
+	tl_replay_chunk = 3;
+	tl_replay_map = 256 * 1024;
+	seen[0] = 0;
+	cr_assert_eq(tl_verify_progress(db, &admin,
+					TL_VERIFY_NO_VIEWS | TL_VERIFY_REPLAY,
+					note_problem, NULL, NULL, NULL, &err),
+		     0, "%s\n%s", err.message, seen);
+	forge_event(seq, "\xa4" "Call", "\xa4" "Cell");
+	cr_assert_eq(tl_verify_progress(db, &admin,
+					TL_VERIFY_NO_VIEWS | TL_VERIFY_REPLAY,
+					note_problem, NULL, NULL, NULL, &err),
+		     1, "%s", seen);
+	char want[64];
+	snprintf(want, sizeof want, "replay: event %llu (task.updated)",
+		 (unsigned long long)seq);
+	cr_assert(strstr(seen, want), "%s", seen);
+	cr_assert_eq(tl_verify_progress(db, &admin,
+					TL_VERIFY_NO_VIEWS | TL_VERIFY_REPLAY,
+					NULL, NULL, NULL, NULL, &err),
+		     1);
+	tl_replay_chunk = 4096;
+	tl_replay_map = 0;
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rmdir %s", tmp);
+	cr_assert_eq(system(cmd), 0, "%s holds what the replay left", tmp);
 }
 
 /* Settings that are valid but not the ones event 1 holds (which init
