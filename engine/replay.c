@@ -97,7 +97,8 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 		  void (*at)(void *arg, uint64_t done), void *at_arg,
 		  tl_err *err)
 {
-	size_t chunk = tl_replay_chunk ? tl_replay_chunk : 1;
+	/* a new log's first commit holds events 1 and 2 together */
+	size_t chunk = tl_replay_chunk > 2 ? tl_replay_chunk : 2;
 	const uint8_t **recs = malloc(chunk * sizeof *recs);
 	size_t *lens = malloc(chunk * sizeof *lens);
 	char dir[4096];
