@@ -445,6 +445,79 @@ Test(import_cli, batches_before_a_failure_stay)
 	tu_run_release(&r);
 }
 
+/* --check (0.3.28) runs every record against the workspace in one
+ * transaction and appends nothing: a semantic error deep in the input is
+ * found before any batch is made durable; a clean input says what it
+ * would append; an idempotency key it met is not kept.  It makes no
+ * workspace: --events --check into a directory that is none is exit 2. */
+Test(import_cli, check_finds_what_an_import_would_refuse_and_appends_nothing)
+{
+	put("{\"title\": \"a\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"b\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"c\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"d\", \"link\": \"lead:1\", \"assignee\": \"x\"}\n");
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	const char *check_b1[] = { "--check", "--batch", "1", NULL };
+	import(&r, ws, check_b1);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	json_t *e = json_object_get(r.json, "error");
+	cr_assert_eq(tu_int(e, "line"), 4, "%s", r.out);
+	cr_assert(tu_err_names(&r, "assignee"), "%s", r.err);
+	cr_assert_eq(tu_stat(ws, "events"), before, "a check appended");
+	tu_run_release(&r);
+
+	put("{\"title\": \"a\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"b\", \"link\": \"lead:1\", "
+	    "\"idempotency_key\": \"k1\"}\n"
+	    "{\"method\": \"task.add\", \"params\": {\"title\": \"c\", "
+	    "\"link\": \"lead:2\"}}\n");
+	const char *check[] = { "--check", NULL };
+	import(&r, ws, check);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "checked"), 3, "%s", r.out);
+	cr_assert(json_is_false(json_object_get(r.json, "appended")), "%s",
+		  r.out);
+	cr_assert_eq(tu_int(r.json, "events"), 3, "%s", r.out);
+	cr_assert_eq(tu_int(r.json, "commands"), 1, "%s", r.out);
+	cr_assert_eq(tu_int(r.json, "first_seq"), before + 1, "%s", r.out);
+	cr_assert_eq(tu_int(r.json, "last_seq"), before + 3, "%s", r.out);
+	cr_assert_null(json_object_get(r.json, "imported"), "%s", r.out);
+	cr_assert_eq(tu_stat(ws, "events"), before, "a check appended");
+	tu_run_release(&r);
+	/* for people */
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "import", file,
+				 "--check", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	char want[160];
+	snprintf(want, sizeof want,
+		 "checked 3 records: an import would append 3 events (seq "
+		 "%lld..%lld); nothing appended\n",
+		 before + 1, before + 3);
+	cr_assert_str_eq(r.out, want);
+	tu_run_release(&r);
+	/* the key was not kept: the import runs all three */
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 3, "%s", r.out);
+	cr_assert_eq(tu_int(r.json, "events"), 3, "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before + 3);
+
+	/* no workspace is made to check into */
+	char *none = tu_tmpdir();
+	tu_rmrf(none);
+	const char *ev[] = { "--events", "--check", NULL };
+	import(&r, none, ev);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert(tu_err_names(&r, "db"), "%s", r.err);
+	struct stat st;
+	cr_assert_neq(stat(none, &st), 0, "--check made %s", none);
+	tu_run_release(&r);
+	free(none);
+}
+
 /* Two imports in batches at once: each one's seqs span the other's
  * batches too, which its line says (and a range of its own events
  * alone does not). */

@@ -47,6 +47,7 @@ enum opt {
 	O_FORMAT, O_EVENTS, O_BATCH,            /* export, import */
 	O_REVOKE,                               /* member token */
 	O_REPLAY,                               /* verify */
+	O_CHECK,                                /* import */
 	O__COUNT
 };
 

@@ -372,7 +372,7 @@ int import_read(struct cli *c)
 
 struct import_say {
 	struct cli *c;
-	bool events;
+	bool events, check;
 	char *text; /* what to print once the import is durable */
 	size_t len;
 };
@@ -403,10 +403,23 @@ static int import_ready(void *arg, const import_out *r, tl_err *err)
 	FILE *f = membuf_open(&m);
 	if (!f)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
-	if (say->c->json) {
+	if (say->check && !say->c->json) {
+		fprintf(f, "checked %" PRIu64 " %s: ", r->records,
+			NOUN(r->records, "record"));
+		if (r->events)
+			fprintf(f, "an import would append %" PRIu64
+				   " %s (%s); nothing appended\n",
+				r->events, NOUN(r->events, "event"), seqs);
+		else
+			fputs("an import would append nothing; nothing "
+			      "appended\n",
+			      f);
+	} else if (say->c->json) {
 		json_t *v = json_object();
-		json_object_set_new(v, "imported",
+		json_object_set_new(v, say->check ? "checked" : "imported",
 				    json_integer((json_int_t)r->records));
+		if (say->check)
+			json_object_set_new(v, "appended", json_false());
 		json_object_set_new(v, "events",
 				    json_integer((json_int_t)r->events));
 		if (!say->events)
@@ -523,10 +536,12 @@ int import_precheck(struct cli *c)
 
 int run_import(struct cli *c)
 {
-	struct import_say say = { .c = c, .events = has(c, O_EVENTS) };
+	struct import_say say = { .c = c, .events = has(c, O_EVENTS),
+				  .check = has(c, O_CHECK) };
 	import_opts o = { .events = has(c, O_EVENTS),
 			  .msgpack = c->msgpack,
 			  .batch = c->batch,
+			  .check = has(c, O_CHECK),
 			  .ctx = &c->ctx,
 			  .ready = import_ready,
 			  .arg = &say };

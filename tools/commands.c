@@ -59,6 +59,7 @@ const struct optdef optdefs[O__COUNT] = {
 	[O_FORMAT] = { "format", true },
 	[O_EVENTS] = { "events", false },
 	[O_REPLAY] = { "replay", false },
+	[O_CHECK] = { "check", false },
 	[O_BATCH] = { "batch", true },
 };
 
@@ -381,7 +382,8 @@ const struct command commands[] = {
 	  0, 0, NULL, OPEN_LOG, 0, run_export },
 	{ NULL, "import",
 	  "usage: tasklog import FILE|- [--format jsonl|msgpack] [--events] "
-	  "[--batch N]\n\n"
+	  "[--batch N]\n"
+	  "                      [--check]\n\n"
 	  "Add the tasks of FILE (- for the standard input), one per record, "
 	  "as\n"
 	  "`task add` does, and run its commands; or, with --events, "
@@ -404,6 +406,12 @@ const struct command commands[] = {
 	  "  --batch N             a durable commit every N records; a "
 	  "failure then keeps\n"
 	  "                        the batches before it\n"
+	  "  --check               run every record against the workspace "
+	  "in one\n"
+	  "                        transaction and append nothing: what an "
+	  "import would\n"
+	  "                        refuse, or what it would append (a "
+	  "workspace only)\n"
 	  "A task record holds the fields of `task show --json`: title, "
 	  "link ({type, id}\n"
 	  "or \"TYPE:ID\"), type, status, due_at (any time --due takes), "
@@ -420,7 +428,8 @@ const struct command commands[] = {
 	  "tag, ids;\n"
 	  "expect_version, no_due: true, crm_access: false, ...): see "
 	  "docs/cli.md, import.\n",
-	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH), 1, 1, "FILE (or -)",
+	  OPT(O_FORMAT) | OPT(O_EVENTS) | OPT(O_BATCH) |
+		  OPT(O_CHECK), 1, 1, "FILE (or -)",
 	  OPEN_IMPORT, 0, run_import },
 	{ NULL, "verify",
 	  "usage: tasklog verify [--no-views] [--replay] [--expect-head "

@@ -1206,8 +1206,10 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 	 * said (whatever fails after the commit is not the import's). */
 	if (!rc && to == j->n && j->o->ready)
 		rc = j->o->ready(j->o->arg, &would, err);
-	if (rc) {
+	if (rc || j->o->check) {
 		tl_txn_abort(txn); /* grows a full map */
+		if (!rc)
+			*out = would; /* what it would have appended */
 		return rc;
 	}
 	if ((rc = tl_txn_commit(txn, err)))
@@ -1287,7 +1289,8 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 				   err);
 	/* An empty input runs one empty transaction: the actor is checked
 	 * and the outcome said as for any other. */
-	size_t step = o->batch && o->batch < j.n ? o->batch : j.n;
+	size_t step = o->batch && o->batch < j.n && !o->check ? o->batch
+							       : j.n;
 	/* Each tl_txn_import call refuses an id repeated among its own
 	 * records; in several commits, the whole input is checked first. */
 	if (!rc && o->events && step < j.n &&

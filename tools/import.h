@@ -24,6 +24,8 @@ typedef struct import_opts {
 	bool events;    /* records are events as stored, not tasks to add */
 	bool msgpack;   /* a sequence of msgpack maps; else JSON Lines */
 	uint64_t batch; /* records per durable commit; 0: all in one */
+	bool check;     /* all in one transaction, given up at its end:
+			   nothing appended (ready still called) */
 	const tl_ctx *ctx;
 	/* Whether ctx's actor must be an admin (a workspace with members):
 	 * checked once every record's form is, which comes first. */

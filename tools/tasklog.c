@@ -262,7 +262,10 @@ static int workspace_there(struct cli *c)
 				  "'%s' is not a member id",
 				  tl_quote(opt_slice(c, O_AS), q, sizeof q));
 	}
-	if (c->cmd->open == OPEN_CREATE || import_events(c))
+	/* import --check appends nothing, so makes no workspace: it needs
+	 * one, as import of tasks does */
+	if (c->cmd->open == OPEN_CREATE ||
+	    (import_events(c) && !has(c, O_CHECK)))
 		return 0;
 	/* import reads its input before it opens the workspace (the map is
 	 * sized for it): a missing directory is said first, as the open
