@@ -497,6 +497,17 @@ Test(import_cli, check_finds_what_an_import_would_refuse_and_appends_nothing)
 		 before + 1, before + 3);
 	cr_assert_str_eq(r.out, want);
 	tu_run_release(&r);
+	/* its answer is a read's: lost, it is exit 5, not "done, but" */
+	const char *const full[] = {
+		"-c", "exec \"$0\" --db \"$1\" import \"$2\" --check >/dev/full",
+		tu_bin(), ws, file, NULL
+	};
+	tu_opts sh = { .bin = "/bin/sh" };
+	cr_assert_eq(tu_exec(&r, &sh, full), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "writing the standard output: No space left"),
+		  "%s", r.err);
+	tu_run_release(&r);
 	/* the key was not kept: the import runs all three */
 	import(&r, ws, NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
@@ -506,15 +517,20 @@ Test(import_cli, check_finds_what_an_import_would_refuse_and_appends_nothing)
 	cr_assert_eq(tu_stat(ws, "events"), before + 3);
 
 	/* no workspace is made to check into */
-	char *none = tu_tmpdir();
-	tu_rmrf(none);
+	char *none = tu_tmpdir(); /* an empty directory */
 	const char *ev[] = { "--events", "--check", NULL };
 	import(&r, none, ev);
 	cr_assert_eq(r.status, 2, "%s", r.err);
 	cr_assert(tu_err_names(&r, "db"), "%s", r.err);
+	cr_assert(strstr(r.err, "import --check runs the records against "
+				"one, and makes none"),
+		  "%s", r.err);
 	struct stat st;
-	cr_assert_neq(stat(none, &st), 0, "--check made %s", none);
+	char data[600];
+	snprintf(data, sizeof data, "%s/data.mdb", none);
+	cr_assert_neq(stat(data, &st), 0, "--check made %s", data);
 	tu_run_release(&r);
+	tu_rmrf(none);
 	free(none);
 }
 

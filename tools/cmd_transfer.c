@@ -556,7 +556,7 @@ int run_import(struct cli *c)
 	/* A bar on a terminal, as rebuild's: a large import takes a while,
 	 * and at 100% its commit (the views' writes, the fsync) is left. */
 	struct progress p = { .unit = "records", .rate = "rec/s",
-			      .after = ", committing" };
+			      .after = o.check ? NULL : ", committing" };
 	clock_gettime(CLOCK_MONOTONIC, &p.start);
 	if (isatty(STDERR_FILENO)) {
 		o.progress = show_progress;
@@ -573,6 +573,15 @@ int run_import(struct cli *c)
 		 * after. */
 		free(say.text);
 		return import_failed(c, &o, &r, rc);
+	}
+	/* A check made nothing durable: its answer goes out as a read's,
+	 * through main's buffer, and one that cannot be written is an
+	 * error (exit 5), not "done, but". */
+	if (o.check) {
+		if (say.len)
+			fwrite(say.text, 1, say.len, stdout);
+		free(say.text);
+		return 0;
 	}
 	/* Durable now: straight out, past main's buffer, whose growth
 	 * could fail (as exec_one does). */

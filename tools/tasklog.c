@@ -278,6 +278,13 @@ static int workspace_there(struct cli *c)
 				  strerror(ENOENT));
 	if (workspace_files(c->dir, &empty))
 		return 0;
+	if (import_events(c)) /* --check: a new workspace is not made */
+		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
+				  "'%s' is no workspace: import --check runs "
+				  "the records against one, and makes none "
+				  "(a whole log checks by its import into a "
+				  "new directory)",
+				  c->dir);
 	/* For an auditor an empty data file is a finding (a failed init, or
 	 * a restore that went wrong), not "no workspace here". */
 	if (empty && c->cmd->run == run_verify)
