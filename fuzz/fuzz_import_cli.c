@@ -13,7 +13,11 @@
  *              that chains it to the one before, so that mutated events
  *              pass the hash check and reach the checks after it);
  *              bit 4: every batch of commands hashes its chain on a
- *              second thread (tl_chain_min 1; else from 64 commands)
+ *              second thread (tl_chain_min 1; else from 64 commands);
+ *              bit 5: --check first (then the import itself, without
+ *              --batch, must do what the check said: refuse with the
+ *              same error, or append the events it said, after a check
+ *              that appended nothing)
  *   then       the file, as import reads it
  *
  * Tasks go to a workspace with a first admin and a member "alice";
@@ -139,7 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int k = data[0] & 1;
 	import_opts o = { .events = k == 1,
 			  .msgpack = data[0] & 2,
-			  .batch = data[0] & 4 ? 2 : 0 };
+			  .batch = data[0] & 4 ? 2 : 0,
+			  .check = data[0] & 32 };
 	tl_ctx ctx = { .now_ms = 1772442000000 };
 	o.ctx = &ctx;
 	tl_chain_min = data[0] & 16 ? 1 : 64;
@@ -168,6 +173,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	import_out out;
 	tl_err err = { 0 };
 	int rc = import_run(db[k], in, size - 1, &o, &out, &err);
+	if (o.check) {
+		import_out said = out;
+		tl_err cerr = err;
+		int crc = rc;
+		if (head(db[k]) != before)
+			die("a check appended", NULL);
+		o.check = false;
+		o.batch = 0;
+		memset(&err, 0, sizeof err);
+		rc = import_run(db[k], in, size - 1, &o, &out, &err);
+		if (!crc != !rc || (rc && (strcmp(cerr.field, err.field) ||
+					   strcmp(cerr.message, err.message))))
+			die("the import did not do what its check said", &err);
+		if (!rc && out.events != said.events)
+			die("the import appended other than its check said",
+			    NULL);
+	}
 	free(in);
 	if (getenv("FUZZ_VERBOSE")) /* what an input reached */
 		fprintf(stderr, "fuzz_import_cli: %s%s%s\n",
