@@ -412,7 +412,7 @@ const struct command commands[] = {
 	  "import would\n"
 	  "                        refuse, or what it would append (needs an "
 	  "existing\n"
-	  "                        workspace)\n"
+	  "                        workspace; --batch is ignored)\n"
 	  "A task record holds the fields of `task show --json`: title, "
 	  "link ({type, id}\n"
 	  "or \"TYPE:ID\"), type, status, due_at (any time --due takes), "
