@@ -1153,11 +1153,12 @@ static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
 			  id, why);
 }
 
+#define REPLAY_STEP "replaying the log"
+
 static void replay_at(void *arg, uint64_t done)
 {
 	verifier *vf = arg;
-	step_at(vf, vf->at.steps, "replaying the log", "events", done,
-		vf->at.total);
+	step_at(vf, vf->at.steps, REPLAY_STEP, "events", done, vf->at.total);
 }
 
 /* The last step with TL_VERIFY_REPLAY, when the others found nothing
@@ -1167,7 +1168,7 @@ static int replay_step(tl_db *db, verifier *vf, bool replay, uint64_t head,
 {
 	if (!replay || vf->problems)
 		return vf->problems;
-	step_begin(vf, vf->at.steps, "replaying the log", "events", head);
+	step_begin(vf, vf->at.steps, REPLAY_STEP, "events", head);
 	int rc = tl_replay_log(db, vf->fn, vf->arg, replay_at, vf, err);
 	if (rc < 0)
 		return rc;

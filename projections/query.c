@@ -1239,6 +1239,25 @@ static int also_hold(const plan *p, range *ga, const size_t *ga_at,
 	return 0;
 }
 
+/* Open g on leading range l under sort: its cursor in the view's database
+ * that holds it (dbi: the tasks view's, or the timeline's for R), its
+ * prefix, whether it holds done tasks.  0 or mdb_cursor_open's code. */
+static int lead_open(const tl_reader *r, const MDB_dbi *dbi,
+		     const struct lead *l, char sort, range *g)
+{
+	bool rec = l->dim == TL_DIM_RECORD;
+	int rc = mdb_cursor_open(
+		r->txn, dbi[rec ? tl_list_record_db(l->cls, sort) : 0], &g->c);
+	if (rc)
+		return rc;
+	if (rec)
+		tl_list_record_prefix(g->prefix, l->val, l->cls, sort);
+	else
+		tl_list_prefix(g->prefix, l->dim, l->val, sort);
+	g->done = lead_done(l);
+	return 0;
+}
+
 static int mdb_fail(tl_err *err, int rc)
 {
 	if (rc == MDB_NOTFOUND)
@@ -1360,20 +1379,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		after = true;
 	}
 	for (size_t i = 0; i < n && !mrc; i++) {
-		const struct lead *l = &p->leads[i];
-		bool rec = l->dim == TL_DIM_RECORD;
-		if ((mrc = mdb_cursor_open(
-			     r->txn,
-			     dbi[rec ? tl_list_record_db(l->cls, p->sort) : 0],
-			     &g[i].c)))
-			break;
-		if (rec)
-			tl_list_record_prefix(g[i].prefix, l->val, l->cls,
-					      p->sort);
-		else
-			tl_list_prefix(g[i].prefix, l->dim, l->val, p->sort);
-		g[i].done = lead_done(l);
-		mrc = range_seek(&g[i], p, sv, tb, after);
+		if (!(mrc = lead_open(r, dbi, &p->leads[i], p->sort, &g[i])))
+			mrc = range_seek(&g[i], p, sv, tb, after);
 	}
 
 	/* The ranges of the dimensions beside the leading one are walked
@@ -1556,23 +1563,13 @@ static int window_collect(const tl_reader *r, const plan *p,
 			j = 0;
 			continue;
 		}
-		bool rec = l->dim == TL_DIM_RECORD;
 		range g;
 		memset(&g, 0, sizeof g);
 		pd.sv_lo = sp[j].lo;
 		pd.sv_hi = sp[j].hi;
 		j++;
-		if ((rc = mdb_cursor_open(
-			     r->txn,
-			     dbi[rec ? tl_list_record_db(l->cls, TL_SORT_DUE)
-				     : 0],
-			     &g.c)))
+		if ((rc = lead_open(r, dbi, l, TL_SORT_DUE, &g)))
 			break;
-		if (rec)
-			tl_list_record_prefix(g.prefix, l->val, l->cls,
-					      TL_SORT_DUE);
-		else
-			tl_list_prefix(g.prefix, l->dim, l->val, TL_SORT_DUE);
 		for (rc = range_seek(&g, &pd, pd.sv_lo, 0, false);
 		     !rc && g.live; rc = range_next(&g, &pd)) {
 			if (tl_list_entries_read - read0 > tl_list_window_max) {
