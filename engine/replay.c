@@ -10,8 +10,10 @@
  * each event met.  The replay runs them: the events in order, in chunks,
  * into a new workspace in a temporary directory (no views, no fsync:
  * nothing there is kept), stopping at the first event refused, which is
- * the one problem it reports.  The directory is removed after, unless the
- * process is killed meanwhile.  The log is read in one read transaction,
+ * the one problem it reports.  The directory and its files are removed
+ * as soon as the copy is open (LMDB keeps its descriptors and its map; the
+ * kernel frees the files at the close, or when the process dies: a killed
+ * replay leaves nothing behind).  The log is read in one read transaction,
  * a snapshot: the pages that writers free meanwhile are reused only after
  * it.
  */
@@ -46,7 +48,8 @@ static int replay_dir(char *dir, size_t cap, tl_err *err)
 	return 0;
 }
 
-/* Remove the copy: LMDB's two files, then the directory. */
+/* Remove the copy: LMDB's two files, then the directory (again after
+ * the replay, for a copy that failed to open half made). */
 static void replay_remove(const char *dir)
 {
 	static const char *const files[] = { "data.mdb", "lock.mdb" };
@@ -133,6 +136,7 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 		rc = copy_failed(dir, &e, err);
 		goto out;
 	}
+	replay_remove(dir); /* open, the copy needs no name */
 	if ((rc = tl_read_begin(db, &txn, err)))
 		goto out;
 	if ((rc = mdb_cursor_open(txn, db->events, &cur))) {

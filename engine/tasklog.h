@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.28"
+#define TL_VERSION "0.3.29"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -557,13 +557,14 @@ enum tl_verify_flags {
 	TL_VERIFY_NO_VIEWS = 1 << 0, /* as tl_verify_log */
 	/* Since 0.3.28: when every other step found nothing, a last one
 	 * imports the log again into a new workspace in a temporary
-	 * directory ($TMPDIR, else /tmp; removed after) through every check
+	 * directory ($TMPDIR, else /tmp; removed at once) through every check
 	 * of import --events, those that need the state each event met
 	 * (an assignee who was no member or lacked CRM access then, a
 	 * change whose `previous` is not what the task held) included; the
 	 * first event refused is a problem.  One step more (7 with the
-	 * views, 5 without).  The directory stays when the process is
-	 * killed meanwhile. */
+	 * views, 5 without).  Since 0.3.29 the directory is removed as soon
+	 * as the copy is open (its files live on, nameless, until the
+	 * replay closes them): a process killed meanwhile leaves nothing. */
 	TL_VERIFY_REPLAY = 1 << 1
 };
 /* tl_verify (tl_verify_log with TL_VERIFY_NO_VIEWS), telling progress
