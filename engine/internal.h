@@ -480,39 +480,7 @@ bool tl_mp_fits(const uint8_t *raw, size_t len);
 /* NULL when every object of the record raw[0..len) is in the form the
  * engine writes (codec.c), else what is not, at offset *at. */
 const char *tl_mp_unwritten(const uint8_t *raw, size_t len, size_t *at);
-/* A reader over msgpack bytes that builds no objects (engine/codec.c).
- * Each call reads the object at p, bounds-checked against end, types it as
- * msgpack_unpack would, and moves p past it; false when the object there
- * is of another type, malformed or runs past end (p is then unspecified). */
-typedef struct tl_rd {
-	const uint8_t *p, *end;
-} tl_rd;
-bool tl_rd_str(tl_rd *r, tl_slice *s);
-bool tl_rd_time(tl_rd *r, int64_t *ms); /* as tl_obj_time */
-/* msgpack_unpack's limit: containers nested in one object, itself too. */
-#define TL_MP_DEPTH 32
-bool tl_rd_skip(tl_rd *r, int depth);   /* any object, <= depth nested */
-bool tl_rd_array(tl_rd *r, uint32_t *n); /* the header: n items follow */
-/* r at a map (n <= 32 keys) with at most depth nested containers, itself
- * included: out[j] = a reader over the value of the first string key equal
- * to keys[j] (out[j].p NULL when absent), as tl_map_pick picks them; r
- * moves past the map. */
-bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
-		tl_rd *out);
-static inline bool tl_rd_nil(const tl_rd *r)
-{
-	return r->p < r->end && *r->p == 0xc0;
-}
-static inline bool tl_rd_at_map(const tl_rd *r)
-{
-	return r->p && r->p < r->end &&
-	       ((*r->p & 0xf0) == 0x80 || *r->p == 0xde || *r->p == 0xdf);
-}
-static inline bool tl_rd_at_array(const tl_rd *r)
-{
-	return r->p && r->p < r->end &&
-	       ((*r->p & 0xf0) == 0x90 || *r->p == 0xdc || *r->p == 0xdd);
-}
+/* The direct reader (tl_rd_*) is in tasklog_msgpack.h. */
 /* One pass over map: out[j] = the value of keys[j] or NULL (n <= 32). */
 void tl_map_pick(const msgpack_object *map, const char *const *keys,
 		 size_t n, const msgpack_object **out);

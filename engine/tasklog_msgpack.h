@@ -24,6 +24,8 @@
 
 #include <msgpack.h>
 
+#include "tasklog.h" /* tl_slice */
+
 /* What the shared library exports: the functions of the public headers
  * (the library is built with -fvisibility=hidden). */
 #ifndef TL_API
@@ -256,6 +258,40 @@ static inline bool tl_mp_time_ms(const msgpack_object *o, int64_t *ms)
 	return true;
 }
 
+/* A reader over msgpack bytes that builds no objects (engine/codec.c;
+ * views read stored documents with it too).
+ * Each call reads the object at p, bounds-checked against end, types it as
+ * msgpack_unpack would, and moves p past it; false when the object there
+ * is of another type, malformed or runs past end (p is then unspecified). */
+typedef struct tl_rd {
+	const uint8_t *p, *end;
+} tl_rd;
+TL_API bool tl_rd_str(tl_rd *r, tl_slice *s);
+TL_API bool tl_rd_time(tl_rd *r, int64_t *ms); /* as tl_obj_time */
+/* msgpack_unpack's limit: containers nested in one object, itself too. */
+#define TL_MP_DEPTH 32
+TL_API bool tl_rd_skip(tl_rd *r, int depth);   /* any object, <= depth nested */
+TL_API bool tl_rd_array(tl_rd *r, uint32_t *n); /* the header: n items follow */
+/* r at a map (n <= 32 keys) with at most depth nested containers, itself
+ * included: out[j] = a reader over the value of the first string key equal
+ * to keys[j] (out[j].p NULL when absent), as tl_map_pick picks them; r
+ * moves past the map. */
+TL_API bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
+		tl_rd *out);
+static inline bool tl_rd_nil(const tl_rd *r)
+{
+	return r->p < r->end && *r->p == 0xc0;
+}
+static inline bool tl_rd_at_map(const tl_rd *r)
+{
+	return r->p && r->p < r->end &&
+	       ((*r->p & 0xf0) == 0x80 || *r->p == 0xde || *r->p == 0xdf);
+}
+static inline bool tl_rd_at_array(const tl_rd *r)
+{
+	return r->p && r->p < r->end &&
+	       ((*r->p & 0xf0) == 0x90 || *r->p == 0xdc || *r->p == 0xdd);
+}
 /* msgpack_unpack of the object at data[*off..len) for bytes read from
  * storage: first checks that it is well formed, nests no deeper than
  * msgpack-c allows, and that no container claims more entries than the

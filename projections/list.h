@@ -100,6 +100,10 @@ enum {
  * a page cost, for tests. */
 extern _Thread_local uint64_t tl_list_entries_read
 	__attribute__((visibility("hidden")));
+/* Task documents the scans of the calling thread have read by id, their
+ * entries not covered (query.c): for tests. */
+extern _Thread_local uint64_t tl_list_docs_read
+	__attribute__((visibility("hidden")));
 /* Leading entries a scan passes over before it walks the ranges of the
  * other indexed filters beside them (query.c; 32): tests set 0, so that
  * every scan that can walks them. */

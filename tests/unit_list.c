@@ -1878,6 +1878,59 @@ Test(list, search_finds_words_in_titles_and_notes_folded)
 	cr_assert_str_eq(pg.next, "", "no match follows Lunch");
 }
 
+/* A search with no indexed filter to lead it, under the due sort and
+ * among active tasks, merges the assignees' covered due ranges (0.3.29):
+ * the same page as S's walk, no document read by id; under another sort,
+ * with a done status, or past 64 assignees, S leads and reads them. */
+Test(list, a_search_reads_the_assignees_covered_ranges)
+{
+	static const char *const who[] = { "alice", "bob", NULL };
+	for (int i = 0; i < 12; i++) {
+		char title[32], due[32];
+		snprintf(title, sizeof title, "%s t%02d", i % 4 ? "Call" : "Mail",
+			 i);
+		snprintf(due, sizeof due, "2026-03-%02dT10:00:00Z", 3 + i % 5);
+		ADD(.title = title, .due = i % 6 == 5 ? NULL : due,
+		    .assignee = who[i % 3],
+		    .status = i == 7 ? "in_progress" : i == 8 ? "completed"
+							   : NULL);
+	}
+	const char *want = "Call t10 Call t01 Call t06 Call t02 Call t07 "
+			   "Call t03 Call t09 Call t05 Call t11";
+	tl_list_docs_read = 0;
+	cr_assert_str_eq(list_all((lq){ .search = { "call" } }, 2), want);
+	cr_assert_eq(tl_list_docs_read, 0, "read %llu by id",
+		     (unsigned long long)tl_list_docs_read);
+	cr_assert_str_eq(LIST(.search = { "call" }, .status = { "in_progress" }),
+			 "Call t07");
+	cr_assert_str_eq(LIST(.search = { "call" }, .due = "none"),
+			 "Call t05 Call t11");
+	cr_assert_eq(tl_list_docs_read, 0);
+
+	cr_assert_str_eq(LIST(.search = { "call" }, .sort = "created"),
+			 "Call t11 Call t10 Call t09 Call t07 Call t06 Call t05 "
+			 "Call t03 Call t02 Call t01");
+	cr_assert_gt(tl_list_docs_read, 0, "S leads under the created sort");
+	tl_list_docs_read = 0;
+	cr_assert_str_eq(LIST(.search = { "call" },
+			      .status = { "todo", "completed" }),
+			 "Call t10 Call t01 Call t06 Call t02 Call t03 "
+			 "Call t09 Call t05 Call t11");
+	cr_assert_gt(tl_list_docs_read, 0, "S leads with a done status");
+
+	/* 64 assignees and the unassigned: too many ranges, S leads */
+	for (int i = 0; i < 64; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "m%02d", i);
+		member(id, "member", 1);
+		ADD(.title = "Mail", .assignee = id);
+	}
+	tl_list_docs_read = 0;
+	cr_assert_str_eq(list_all((lq){ .search = { "call" } }, 2), want);
+	cr_assert_gt(tl_list_docs_read, 0, "S leads past 64 assignees");
+	cr_assert_eq(verify(), 0);
+}
+
 Test(list, validates_arguments_before_looking_anything_up)
 {
 	/* An unknown actor is forbidden, but a bad argument is reported
