@@ -530,6 +530,28 @@ Test(import_cli, check_finds_what_an_import_would_refuse_and_appends_nothing)
 	snprintf(data, sizeof data, "%s/data.mdb", none);
 	cr_assert_neq(stat(data, &st), 0, "--check made %s", data);
 	tu_run_release(&r);
+
+	/* Nor are files without settings one (a failed import of a whole
+	 * log into a new directory leaves LMDB's files): exit 2, as every
+	 * other command says, not a whole log's check (a review, 0.3.29:
+	 * it answered as for a new directory, exit 0, under any --as). */
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd,
+		 "'%s' --db '%s' export > '%s' && "
+		 "{ head -2 '%s'; sed -n 2p '%s'; } > '%s.two' && "
+		 "! '%s' --db '%s' import --events '%s.two' 2>/dev/null && "
+		 "test -s '%s/data.mdb'",
+		 tu_bin(), ws, file, file, file, file, tu_bin(), none, file,
+		 none);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	const char *as[] = { "--events", "--check", "--as", "nobody", NULL };
+	import(&r, none, as);
+	cr_assert_eq(r.status, 2, "%s", r.out);
+	cr_assert(tu_err_names(&r, "db"), "%s", r.err);
+	cr_assert(strstr(r.err, "is no workspace (its files hold no "
+				"settings)"),
+		  "%s", r.err);
+	tu_run_release(&r);
 	tu_rmrf(none);
 	free(none);
 }

@@ -421,6 +421,14 @@ int open_workspace(struct cli *c)
 		c->has_settings = true;
 	} else if (rc != TL_ENOTFOUND) {
 		return rc;
+	} else if (import_events(c) && has(c, O_CHECK)) {
+		/* files without settings (an import into a new directory
+		 * that failed): no workspace to check against, as above */
+		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
+				  "'%s' is no workspace (its files hold no "
+				  "settings): import --check runs the records "
+				  "against one, and makes none",
+				  c->dir);
 	} else if (c->cmd->open != OPEN_CREATE && !import_events(c)) {
 		/* As the engine answers for a missing directory. */
 		return tl_err_set(&c->err, TL_ENOTFOUND, "db",
