@@ -926,8 +926,12 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 	if (p->dues_len) {
 		size_t n = p->spans_len = make_spans(p, false, p->spans);
 		p->dspans_len = make_spans(p, true, p->dspans);
-		if (!n)
-			p->empty = true; /* every window holds nothing */
+		bool active = false; /* a leading range of active tasks */
+		for (size_t i = 0; i < p->leads_len; i++)
+			active |= !lead_done(&p->leads[i]);
+		if (!n || (!active && !p->dspans_len))
+			p->empty = true; /* every window holds nothing (for
+					    done tasks: overdue alone) */
 		else if (s == TL_SORT_DUE) {
 			p->sv_lo = p->spans[0].lo;
 			p->sv_hi = p->spans[n - 1].hi;

@@ -757,7 +757,7 @@ Test(list, an_overdue_window_reads_no_done_task)
 		{ { .status = { "todo", "completed" }, .due = "overdue" },
 		  "late", 3 },
 		{ { .status = { "completed", "cancelled" }, .due = "overdue" },
-		  "", 2 }, /* a seek's entry per range, then no window */
+		  "", 0 }, /* no range of these has a window: nothing read */
 		{ { .status = { "completed" }, .due = "overdue",
 		    .sort = "created" },
 		  "", 0 },
@@ -778,6 +778,16 @@ Test(list, an_overdue_window_reads_no_done_task)
 		tl_list_walk_first = 0;
 	}
 	tl_list_window_way(3);
+	/* nor with the first walk of a created sort's page, whose ranges all
+	 * hold done tasks (a review, 0.3.29: it walked 151 entries, up to
+	 * 1,024 in a large workspace, before it found no window) */
+	for (unsigned s = 0; s < 3; s++)
+		page_costs(s,
+			   &(lq){ .status = { "completed" }, .due = "overdue",
+				  .sort = s == 0 ? "created"
+					  : s == 1 ? "updated"
+						   : "due" },
+			   "", 0);
 	/* the done tasks are there, in a window that lets them pass */
 	cr_assert_str_eq(list_all((lq){ .status = { "completed" },
 					.due = "..2026-03-02T08:00:00Z",
