@@ -953,14 +953,6 @@ typedef struct cand {
 	tl_rd tags; /* at an array of str, or p NULL */
 } cand;
 
-static tl_slice obj_str(const msgpack_object *o)
-{
-	if (o->type != MSGPACK_OBJECT_STR)
-		return (tl_slice){ NULL, 0 };
-	return (tl_slice){ o->via.str.size ? o->via.str.ptr : "",
-			   o->via.str.size };
-}
-
 /* The string a reader is at, or a NULL slice (another type). */
 static tl_slice rd_str_or_null(tl_rd r)
 {
@@ -1385,13 +1377,13 @@ static bool fast_plan(const plan *p)
 }
 
 /* The fast check of one candidate: 1 listed, 0 not, -1 malformed. */
-static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
+static int fast_match(const plan *p, const MDB_val *doc)
 {
-	msgpack_object v;
 	if (p->dim == TL_DIM_ASSIGNEE) {
-		if (!tl_doc_field(doc, "assignee", zone, &v))
+		tl_rd v;
+		if (!tl_doc_find(doc, "assignee", &v))
 			return -1;
-		tl_slice a = obj_str(&v);
+		tl_slice a = rd_str_or_null(v);
 		if (!a.p)
 			a = (tl_slice){ "", 0 };
 		for (size_t i = 0; i < p->assignees_len; i++)
@@ -1401,7 +1393,7 @@ static int fast_match(const plan *p, const MDB_val *doc, msgpack_zone *zone)
 	}
 	int type;
 	tl_slice id;
-	if (!tl_doc_link(doc, zone, &type, &id))
+	if (!tl_doc_link(doc, &type, &id))
 		return -1;
 	return type == p->record_type && slice_eq(id, p->record_id);
 }
@@ -1438,7 +1430,6 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		r->db, p->dim == TL_DIM_RECORD ? "timeline" : "tasks");
 	range *g, *ga = NULL;
 	size_t ga_at[ALSO_MAX + 1] = { 0 };
-	msgpack_zone zone;
 	size_t n = p->leads_len, returned = 0, extra = 0;
 	size_t budget = p->limit > 64 ? p->limit : 64;
 	bool fast = fast_plan(p), exact = facets_exact(p);
@@ -1455,10 +1446,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	for (size_t i = 0; i < p->also_len; i++)
 		ga_at[i + 1] = ga_at[i] + p->also[i].len;
 	g = calloc(n + ga_at[p->also_len], sizeof *g);
-	if (!g || !msgpack_zone_init(&zone, 2048)) {
-		free(g);
+	if (!g)
 		return tl_err_oom(err);
-	}
 	ga = g + n;
 
 	/* Start each range at the lower bound, or just past the cursor. */
@@ -1534,9 +1523,8 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		else if (tl_list_docs_read++,
 			 (mrc = tl_task_doc(r->db, r->txn, m->f.id, &doc)))
 			break;
-		msgpack_zone_clear(&zone);
 		errno = 0;
-		int ok = fast ? fast_match(p, &doc, &zone)
+		int ok = fast ? fast_match(p, &doc)
 			      : cand_decode(&doc, &c)
 				      ? matches(p, &c, fb)
 				      : -1;
@@ -1573,7 +1561,6 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 	free(g);
 	free(fb[0].p);
 	free(fb[1].p);
-	msgpack_zone_destroy(&zone);
 	return rc;
 }
 
@@ -1717,25 +1704,20 @@ static int window_page(const tl_reader *r, const plan *p, wlist *w,
 	const char *field = p->sort == TL_SORT_CREATED ? "created_at"
 						      : "updated_at";
 	fold_buf fb[2] = { { NULL, 0 }, { NULL, 0 } };
-	msgpack_zone zone;
 	uint64_t last_sv = 0, last_tb = 0;
 	size_t returned = 0;
 	bool more = false;
 	int rc = 0, mrc = 0;
 
-	if (!msgpack_zone_init(&zone, 2048))
-		return tl_err_oom(err);
 	for (size_t i = 0; i < w->n && !rc && !mrc; i++) {
 		went *e = &w->e[i];
-		msgpack_object v;
+		tl_rd v;
 		int64_t ms;
 		if (!e->doc.mv_size &&
 		    (tl_list_docs_read++,
 		     (mrc = tl_task_doc(r->db, r->txn, e->id, &e->doc))))
 			break;
-		msgpack_zone_clear(&zone);
-		if (!tl_doc_field(&e->doc, field, &zone, &v) ||
-		    !tl_doc_get_time(&v, &ms)) {
+		if (!tl_doc_find(&e->doc, field, &v) || !tl_rd_time(&v, &ms)) {
 			rc = tl_err_undecodable(err, "corrupt task record");
 			break;
 		}
@@ -1754,7 +1736,6 @@ static int window_page(const tl_reader *r, const plan *p, wlist *w,
 		    (e->sv < p->cur_sv ||
 		     (e->sv == p->cur_sv && e->tb <= p->cur_tb)))
 			continue;
-		msgpack_zone_clear(&zone);
 		errno = 0;
 		int ok = cand_decode(&e->doc, &c) ? matches(p, &c, fb)
 							 : -1;
@@ -1779,7 +1760,6 @@ static int window_page(const tl_reader *r, const plan *p, wlist *w,
 		page_cursor(p, last_sv, last_tb, next_cursor);
 	free(fb[0].p);
 	free(fb[1].p);
-	msgpack_zone_destroy(&zone);
 	return rc;
 }
 

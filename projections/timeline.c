@@ -598,11 +598,6 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 	tl_slice rtype = { record.p, colon ? (size_t)(colon - record.p) : 0 };
 	tl_slice rid = { colon ? colon + 1 : "",
 			 colon ? record.len - rtype.len - 1 : 0 };
-	msgpack_zone zone;
-	if (!msgpack_zone_init(&zone, 1024)) {
-		mdb_cursor_close(c);
-		return tl_err_oom(err);
-	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	     rc == 0 && n < UPCOMING_MAX && !stop;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -638,9 +633,8 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		}
 		int type;
 		tl_slice id;
-		msgpack_zone_clear(&zone);
 		errno = 0;
-		if (!tl_doc_link(&doc, &zone, &type, &id)) {
+		if (!tl_doc_link(&doc, &type, &id)) {
 			rc = tl_err_undecodable(err, "corrupt task record");
 			break;
 		}
@@ -649,7 +643,6 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		stop = fn(arg, doc.mv_data, doc.mv_size);
 		n++;
 	}
-	msgpack_zone_destroy(&zone);
 	mdb_cursor_close(c);
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		return stop;
