@@ -776,12 +776,6 @@ static bool lead_done(const struct lead *l)
 	}
 }
 
-/* Step 3a: the leading dimension and its ranges.  Dimensions in order of
- * preference: the record (a few tasks), the assignees, the tags (with
- * the statuses asked for) when they make at most TAG_RANGES_MAX ranges,
- * the kinds (status, type and entity type) when a type or entity type
- * filter leaves at most KIND_RANGES_MAX of their 200 ranges, else the
- * statuses, which hold every task and keep every sort. */
 /*
  * A search among the active tasks with no indexed filter to lead it
  * reads every candidate's document: from S's ranges each one by id, a
@@ -853,6 +847,14 @@ static bool search_by_assignees(const plan *p)
 	return true;
 }
 
+/* Step 3a: the leading dimension and its ranges.  Dimensions in order of
+ * preference: the record (a few tasks), the assignees, the tags (with
+ * the statuses asked for) when they make at most TAG_RANGES_MAX ranges,
+ * the kinds (status, type and entity type) when a type or entity type
+ * filter leaves at most KIND_RANGES_MAX of their 200 ranges, else the
+ * statuses, which hold every task and keep every sort; but a search
+ * that the statuses would lead, under the due sort among active tasks,
+ * the assignees (assignee_ranges). */
 static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
 	/* an assignee's M range and a D range per done status; or up to
