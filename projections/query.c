@@ -969,11 +969,13 @@ static tl_slice rd_str_or_null(tl_rd r)
  * false when the document is not a task. */
 static bool cand_decode(const MDB_val *doc, cand *c)
 {
-	enum { STATUS, TYPE, DUE, ASSIGNEE, LINK, DELETED, AUTOMATION, TAGS,
-	       TITLE, NOTES, NKEYS };
+	/* in the order tl_task_pack writes them, which tl_rd_pick tries
+	 * first */
+	enum { TITLE, TYPE, STATUS, DUE, ASSIGNEE, NOTES, LINK, TAGS,
+	       AUTOMATION, DELETED, NKEYS };
 	static const char *const keys[NKEYS] = {
-		"status",  "type",	 "due_at", "assignee", "link",
-		"deleted", "automation", "tags",   "title",    "notes"
+		"title", "type", "status", "due_at",	 "assignee",
+		"notes", "link", "tags",   "automation", "deleted"
 	};
 	static const char *const link_keys[2] = { "type", "id" };
 	tl_rd r = { doc->mv_data, (const uint8_t *)doc->mv_data + doc->mv_size };
