@@ -606,6 +606,7 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		if (k.mv_size != TL_LIST_KEY_LEN ||
 		    memcmp(k.mv_data, prefix, sizeof prefix))
 			break;
+		tl_doc_prefetch_next(&k);
 		if (tl_key_get_u64((uint8_t *)k.mv_data + 10) == UINT64_MAX)
 			break; /* no due date from here on */
 		if (v.mv_size < TL_LIST_VAL_LEN) {
@@ -798,6 +799,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 		size_t len;
 		if (k.mv_size != KEY_LEN || memcmp(k.mv_data, key, 8))
 			break;
+		tl_doc_prefetch_next(&k);
 		uint64_t inv = tl_key_get_u64((uint8_t *)k.mv_data + 8);
 		if (has_cursor && inv <= after_inv)
 			continue;
