@@ -48,8 +48,7 @@ static int replay_dir(char *dir, size_t cap, tl_err *err)
 	return 0;
 }
 
-/* Remove the copy: LMDB's two files, then the directory (again after
- * the replay, for a copy that failed to open half made). */
+/* Remove the copy: LMDB's two files, then the directory. */
 static void replay_remove(const char *dir)
 {
 	static const char *const files[] = { "data.mdb", "lock.mdb" };
@@ -110,6 +109,7 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 	MDB_cursor *cur = NULL;
 	uint64_t done = 0;
 	int rc, found = 0;
+	bool removed = false;
 
 	if (!recs || !lens) {
 		free(recs);
@@ -137,6 +137,7 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 		goto out;
 	}
 	replay_remove(dir); /* open, the copy needs no name */
+	removed = true;    /* nor is the name ours any more */
 	if ((rc = tl_read_begin(db, &txn, err)))
 		goto out;
 	if ((rc = mdb_cursor_open(txn, db->events, &cur))) {
@@ -193,7 +194,8 @@ out:
 		mdb_txn_abort(txn);
 	if (copy)
 		tl_db_close(copy);
-	replay_remove(dir);
+	if (!removed) /* a copy that failed to open, half made */
+		replay_remove(dir);
 	free(recs);
 	free(lens);
 	return rc ? rc : found;

@@ -84,7 +84,11 @@ static inline void tl_doc_prefetch_next(const MDB_val *k)
 
 /* A reader at the value of top-level key `key` of a stored document (a
  * map): one pass with the engine's direct reader up to it, building
- * nothing.  False when absent or malformed. */
+ * nothing.  False when absent or malformed: the fields before it and the
+ * value itself are checked whole (nested at most as msgpack_unpack
+ * allows), the fields after it are not read.  A key given twice (only
+ * damage makes one) is found first, as the engine's own decoding reads
+ * it. */
 static inline bool tl_doc_find(const MDB_val *doc, const char *key,
 			       tl_rd *val)
 {
@@ -107,13 +111,13 @@ static inline bool tl_doc_find(const MDB_val *doc, const char *key,
 		tl_slice k;
 		if (!tl_rd_str(&r, &k)) {
 			r = at; /* a key of another type: never the one */
-			if (!tl_rd_skip(&r, TL_MP_DEPTH))
+			if (!tl_rd_skip(&r, TL_MP_DEPTH - 1))
 				return false;
 		} else if (k.len == klen && !memcmp(k.p, key, klen)) {
 			*val = r;
-			return true;
+			return tl_rd_skip(&r, TL_MP_DEPTH - 1);
 		}
-		if (!tl_rd_skip(&r, TL_MP_DEPTH))
+		if (!tl_rd_skip(&r, TL_MP_DEPTH - 1))
 			return false;
 	}
 	return false;
@@ -131,7 +135,7 @@ static inline bool tl_doc_link(const MDB_val *doc, int *type, tl_slice *id)
 	*type = -1;
 	*id = (tl_slice){ NULL, 0 };
 	if (!tl_doc_find(doc, "link", &r) || !tl_rd_at_map(&r) ||
-	    !tl_rd_pick(&r, TL_MP_DEPTH, keys, 2, v))
+	    !tl_rd_pick(&r, TL_MP_DEPTH - 1, keys, 2, v))
 		return false;
 	if (v[0].p && tl_rd_str(&v[0], &t))
 		for (int e = 0; e < 4; e++)

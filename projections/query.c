@@ -836,13 +836,15 @@ static int assignee_ranges(const tl_reader *r, uint64_t *vals, size_t *n,
 }
 
 /* Whether a search may lead with the assignees' ranges (above): the due
- * sort, active tasks alone, and no other lead. */
+ * sort, and exactly the active statuses (the ranges hold each of them:
+ * `--status on_hold` alone would walk every other active task, past a
+ * full page too, where S walks its own range). */
 static bool search_by_assignees(const plan *p)
 {
 	if (!p->srch || p->sort != TL_SORT_DUE)
 		return false;
 	for (int st = 0; st < N_STATUSES; st++)
-		if (status_wanted(p, st) && !tl_list_status_active(st))
+		if (status_wanted(p, st) != tl_list_status_active(st))
 			return false;
 	return true;
 }
@@ -966,7 +968,11 @@ static tl_slice rd_str_or_null(tl_rd r)
  * shape of a task; see tl_task_pack) in one pass, building no objects
  * (msgpack_unpack and the check before it were 30 % of a search's time
  * at a million tasks, 0.3.29).  Slices point into the document.  Returns
- * false when the document is not a task. */
+ * false when the document is not a task: not one well-formed map (nested
+ * at most as msgpack_unpack allows, nothing after it), or without a
+ * status, type or link of its own.  A key given twice (only damage makes
+ * one) counts by its first value, as the engine's own decoding reads
+ * it. */
 static bool cand_decode(const MDB_val *doc, cand *c)
 {
 	/* in the order tl_task_pack writes them, which tl_rd_pick tries
@@ -983,7 +989,7 @@ static bool cand_decode(const MDB_val *doc, cand *c)
 
 	memset(c, 0, sizeof *c);
 	c->status = c->type = c->link_type = -1;
-	if (!tl_rd_pick(&r, TL_MP_DEPTH + 1, keys, NKEYS, v))
+	if (!tl_rd_pick(&r, TL_MP_DEPTH, keys, NKEYS, v) || r.p != r.end)
 		return false;
 	c->status = token_index(tl_status_tokens, N_STATUSES,
 				rd_str_or_null(v[STATUS]));
@@ -997,7 +1003,7 @@ static bool cand_decode(const MDB_val *doc, cand *c)
 	if (!c->assignee.p)
 		c->assignee = (tl_slice){ "", 0 };
 	if (!tl_rd_at_map(&v[LINK]) ||
-	    !tl_rd_pick(&v[LINK], TL_MP_DEPTH, link_keys, 2, lv))
+	    !tl_rd_pick(&v[LINK], TL_MP_DEPTH - 1, link_keys, 2, lv))
 		return false;
 	c->link_type = token_index(tl_entity_tokens, N_ENTITIES,
 				   rd_str_or_null(lv[0]));
