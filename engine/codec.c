@@ -525,8 +525,9 @@ bool tl_rd_array(tl_rd *r, uint32_t *n)
 	return true;
 }
 
-bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
-		tl_rd *out)
+/* tl_rd_pick, or with `first` tl_rd_find: stop at the first key found. */
+static bool rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
+		    tl_rd *out, bool first)
 {
 	uint64_t pairs;
 	size_t lens[32];
@@ -568,9 +569,22 @@ bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
 		if (hit < n) {
 			out[hit] = (tl_rd){ v, r->p };
 			guess = hit + 1;
+			if (first)
+				return true;
 		}
 	}
-	return true;
+	return !first;
+}
+
+bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
+		tl_rd *out)
+{
+	return rd_pick(r, depth, keys, n, out, false);
+}
+
+bool tl_rd_find(tl_rd *r, int depth, const char *key, tl_rd *out)
+{
+	return rd_pick(r, depth, &key, 1, out, true);
 }
 
 /* The actor map: the first "id" and "kind", both strings, as tl_map_get

@@ -278,6 +278,11 @@ TL_API bool tl_rd_array(tl_rd *r, uint32_t *n); /* the header: n items follow */
  * moves past the map. */
 TL_API bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
 		tl_rd *out);
+/* r at such a map: *out = a reader over exactly the value of the first
+ * string key equal to key, the entries before it and the value checked,
+ * the rest not read (r is left after the value).  False when absent or
+ * malformed. */
+TL_API bool tl_rd_find(tl_rd *r, int depth, const char *key, tl_rd *out);
 static inline bool tl_rd_nil(const tl_rd *r)
 {
 	return r->p < r->end && *r->p == 0xc0;

@@ -94,33 +94,7 @@ static inline bool tl_doc_find(const MDB_val *doc, const char *key,
 {
 	tl_rd r = { doc->mv_data,
 		    (const uint8_t *)doc->mv_data + doc->mv_size };
-	size_t klen = strlen(key);
-	uint64_t n;
-	if (r.p >= r.end)
-		return false;
-	if ((*r.p & 0xf0) == 0x80) {
-		n = *r.p++ & 15;
-	} else if (*r.p == 0xde && r.end - r.p >= 3) {
-		n = (uint64_t)r.p[1] << 8 | r.p[2];
-		r.p += 3;
-	} else {
-		return false;
-	}
-	for (uint64_t i = 0; i < n; i++) {
-		tl_rd at = r;
-		tl_slice k;
-		if (!tl_rd_str(&r, &k)) {
-			r = at; /* a key of another type: never the one */
-			if (!tl_rd_skip(&r, TL_MP_DEPTH - 1))
-				return false;
-		} else if (k.len == klen && !memcmp(k.p, key, klen)) {
-			*val = r;
-			return tl_rd_skip(&r, TL_MP_DEPTH - 1);
-		}
-		if (!tl_rd_skip(&r, TL_MP_DEPTH - 1))
-			return false;
-	}
-	return false;
+	return tl_rd_find(&r, TL_MP_DEPTH, key, val);
 }
 
 /* The link of a stored task document: its entity index (into
