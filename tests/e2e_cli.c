@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -2597,6 +2598,83 @@ Test(cli, error_document_shape)
 	cr_assert_eq(r.status, 2);
 	cr_assert_eq(r.out_len, 0);
 	cr_assert(tu_err_names(&r, "tasklog: "), "%s", r.err);
+	tu_run_release(&r);
+}
+
+/* An error line goes to stderr in one write(2), so that the lines of
+ * processes sharing a log file or a pipe do not mix (stderr was
+ * unbuffered: a line went out a character at a time, and forty failing
+ * processes on one file made lines of their letters).  stderr is a
+ * SOCK_SEQPACKET socket here, which keeps each write a message. */
+Test(cli, an_error_line_is_one_write)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				sv), 0);
+	char *bin = realpath(tu_bin(), NULL);
+	cr_assert(bin);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null < 0 || dup2(null, 1) < 0 || dup2(sv[1], 2) < 0)
+			_exit(126);
+		execl(bin, bin, "--db", ws, "task", "add", "--title", "",
+		      "--link", "lead:1", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	char msg[2][4096];
+	ssize_t len[2] = { 0, 0 }, n;
+	int count = 0;
+	while ((n = recv(sv[0], msg[count < 1 ? count : 1], sizeof msg[0] - 1,
+			 0)) > 0) {
+		len[count < 1 ? count : 1] = n;
+		count++;
+	}
+	close(sv[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	free(bin);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	msg[0][len[0]] = 0;
+	cr_assert_eq(count, 1, "%d writes, the first: '%s'", count, msg[0]);
+	cr_assert(!strncmp(msg[0], "tasklog: title: ", 16) &&
+			  msg[0][len[0] - 1] == '\n' &&
+			  !memchr(msg[0], '\n', (size_t)len[0] - 1),
+		  "%s", msg[0]);
+}
+
+/* `log` for people: columns as wide as their widest value, so that a
+ * member's stream (up to "member:" and 64 bytes) does not push its line's
+ * actor past the others' (they were padded to a task id's 36). */
+Test(cli, log_for_people_aligns_long_streams)
+{
+	char id[65];
+	memset(id, 'a', 64);
+	id[64] = 0;
+	DO("member", "add", id, "--name", "Long");
+	free(add_task("after"));
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "log", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, id), "%s", r.out);
+	/* The actor, the last column, starts at the same place on every
+	 * line (no value of these lines holds a space). */
+	long at = -1;
+	int lines = 0;
+	for (char *line = r.out, *nl; (nl = strchr(line, '\n'));
+	     line = nl + 1) {
+		*nl = 0;
+		char *sp = strrchr(line, ' ');
+		cr_assert(sp, "%s", line);
+		if (at < 0)
+			at = sp - line;
+		cr_assert_eq(sp - line, at, "line %d: '%s'", lines, line);
+		lines++;
+	}
+	cr_assert_geq(lines, 6);
 	tu_run_release(&r);
 }
 

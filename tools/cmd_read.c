@@ -93,7 +93,12 @@ int run_log(struct cli *c)
 		snprintf(buf, sizeof buf, "%" PRIu64, k.last_seq + 1);
 		cursor = json_string(buf);
 	}
-	print_list(c, k.items, cursor, human_event);
+	if (c->json)
+		print_list(c, k.items, cursor, NULL);
+	else {
+		json_decref(cursor);
+		human_events(k.items);
+	}
 	if (!c->json && buf[0]) /* as the other lists say it */
 		printf("next page: --from %s\n", buf);
 	json_decref(k.items);

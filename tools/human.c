@@ -259,15 +259,30 @@ void human_member(const json_t *m)
 	kv_line("Kind", str_or_dash(m, "kind"));
 }
 
-void human_event(const json_t *e)
+void human_events(const json_t *events)
 {
-	const json_t *actor = json_object_get(e, "actor");
-	char when[48];
-
-	printf("%6" JSON_INTEGER_FORMAT "  %s  %-22s  %-36s  %s\n",
-	       json_integer_value(json_object_get(e, "seq")),
-	       str_time(e, "at", when), str_or_dash(e, "type"),
-	       str_or_dash(e, "stream"), str_or_dash(actor, "id"));
+	/* Columns as wide as their widest value: a task's stream is 36
+	 * bytes, a member's "member:" and an id of up to 64.  Event types,
+	 * streams and actor ids are ASCII, one column a byte. */
+	int wt = 22, ws = 36;
+	size_t i;
+	const json_t *e;
+	json_array_foreach(events, i, e) {
+		size_t t = strlen(str_or_dash(e, "type")),
+		       s = strlen(str_or_dash(e, "stream"));
+		if (t > (size_t)wt && t < 256)
+			wt = (int)t;
+		if (s > (size_t)ws && s < 256)
+			ws = (int)s;
+	}
+	json_array_foreach(events, i, e) {
+		const json_t *actor = json_object_get(e, "actor");
+		char when[48];
+		printf("%6" JSON_INTEGER_FORMAT "  %s  %-*s  %-*s  %s\n",
+		       json_integer_value(json_object_get(e, "seq")),
+		       str_time(e, "at", when), wt, str_or_dash(e, "type"),
+		       ws, str_or_dash(e, "stream"), str_or_dash(actor, "id"));
+	}
 }
 
 /* Tasks as a table that fits an 80-column terminal (or a wider one,

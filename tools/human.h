@@ -26,8 +26,9 @@ void human_width(long cols);
 /* One document as "Key  value" lines. */
 void human_task(const json_t *task);
 void human_member(const json_t *member);
-/* One event of the log on one line: seq, at, type, stream, actor. */
-void human_event(const json_t *event);
+/* Events of the log, one line each: seq, at, type, stream, actor, in
+ * columns as wide as their widest value. */
+void human_events(const json_t *events);
 /* A task's events as a table: SEQ, AT, ACTOR and WHAT each changed. */
 void human_history(const json_t *events);
 /* `notifications read`'s answer: "marked read for MEMBER: ID...". */

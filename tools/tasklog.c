@@ -1105,6 +1105,12 @@ int main(int argc, char **argv)
 	membuf out;
 
 	stdout_open = std_fds_open();
+	/* stderr by lines: each line one write(2), so that the lines of
+	 * processes sharing a log file or pipe do not mix (unbuffered, an
+	 * error line went out a character at a time).  A static buffer:
+	 * no allocation to fail. */
+	static char errbuf[8192];
+	setvbuf(stderr, errbuf, _IOLBF, sizeof errbuf);
 
 	mpjson_init(); /* before any other use of jansson */
 	mpjson_on_parse_nomem(parse_nomem);
@@ -1114,7 +1120,7 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	set_table_width();
-	/* --version, alone or with --json: {"version":"0.3.29"} */
+	/* --version, alone or with --json: {"version":"0.3.30"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
 			    ((!strcmp(argv[1], "--version") &&
