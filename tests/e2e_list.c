@@ -624,6 +624,49 @@ Test(list_cli, a_cut_title_keeps_its_escapes_whole)
 	tu_run_release(&r);
 }
 
+/* A title cut to fit its column is cut between characters as a reader
+ * sees them: a flag's two regional indicators, a letter and its accent,
+ * an emoji sequence joined by U+200D stay together or go together (a
+ * walk-through saw a lone half of a flag before the ellipsis). */
+Test(list_cli, a_cut_title_keeps_its_graphemes_whole)
+{
+	static const char *const unit[] = {
+		"\xf0\x9f\x87\xa9\xf0\x9f\x87\xaa", /* a flag: D E */
+		"e\xcc\x81",                         /* e and U+0301 */
+		"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", /* woman, ZWJ, laptop */
+	};
+	char title[512];
+	for (int u = 0; u < 3; u++)
+		for (int pad = 0; pad < 3; pad++) { /* moves the cut along */
+			snprintf(title, sizeof title, "x%.*s", pad, "yy");
+			for (int i = 0; i < 40; i++) /* 440 bytes at most */
+				strcat(title, unit[u]);
+			ADD(title);
+		}
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	int rows = 0;
+	/* each title: x, y's, whole units, then the ellipsis */
+	for (const char *p = strstr(r.out, "  x"); p; p = strstr(p, "  x")) {
+		const char *row = p += 2;
+		rows++;
+		while (*p == 'x' || *p == 'y')
+			p++;
+		int u = 0;
+		while (u < 3 && strncmp(p, unit[u], strlen(unit[u])))
+			u++;
+		cr_assert_lt(u, 3, "no unit: %s", row);
+		while (!strncmp(p, unit[u], strlen(unit[u])))
+			p += strlen(unit[u]);
+		cr_assert(!strncmp(p, "\xe2\x80\xa6\n", 4),
+			  "cut inside a character: %s", row);
+	}
+	cr_assert_eq(rows, 9, "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A title may hold a bidirectional override (U+202E), which a terminal
  * would act on, reversing the rest of the line: tables show it escaped,
  * as errors and `task show` do, and stay aligned; JSON keeps it. */

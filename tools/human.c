@@ -19,6 +19,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include <utf8proc.h>
+
 #include "human.h"
 #include "membuf.h"
 #include "tasklog.h"
@@ -385,12 +387,19 @@ static int escape_at(const char *s)
 /* The byte length of the longest prefix of s at most `cols` wide; its
  * width in *width.  s comes from cell_text(): the escapes it made of one
  * character ("\xe2\x80\xae" for U+202E) are kept together or left out,
- * never cut, as is any single escape (a title's own "\x41" alike). */
+ * never cut, as is any single escape (a title's own "\x41" alike).  The
+ * prefix ends between two characters as a reader sees them (grapheme
+ * clusters, utf8proc's rules: a letter with its accents, a flag's two
+ * regional indicators, an emoji sequence joined by U+200D; since 0.3.30,
+ * as the timeline's quotes do), unless one cluster alone is wider than
+ * cols; an escape is a cluster of its own. */
 static size_t text_prefix(const char *s, size_t cols, size_t *width)
 {
-	size_t i = 0, w = 0, len;
+	size_t i = 0, w = 0, len, brk = 0, brk_w = 0;
+	utf8proc_int32_t prev = -1, state = 0;
 	while (s[i]) {
 		size_t cw;
+		bool starts; /* a cluster starts at i */
 		int b = escape_at(s + i);
 		if (b >= 0) {
 			/* a lead byte's escape and its continuations' */
@@ -401,10 +410,29 @@ static size_t text_prefix(const char *s, size_t cols, size_t *width)
 			       c < 0xc0)
 				k++;
 			cw = len = 4 * k;
-		} else
-			cw = cp_width(utf8_next(s + i, &len));
-		if (w + cw > cols)
+			starts = true;
+			prev = -1;
+			state = 0;
+		} else {
+			utf8proc_int32_t cp =
+				(utf8proc_int32_t)utf8_next(s + i, &len);
+			cw = cp_width((uint32_t)cp);
+			starts = prev < 0 ||
+				 utf8proc_grapheme_break_stateful(prev, cp,
+								  &state);
+			prev = cp;
+		}
+		if (starts) {
+			brk = i;
+			brk_w = w;
+		}
+		if (w + cw > cols) {
+			if (brk > 0) { /* back to where the cluster began */
+				i = brk;
+				w = brk_w;
+			}
 			break;
+		}
 		w += cw;
 		i += len;
 	}
