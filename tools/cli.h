@@ -172,6 +172,8 @@ tl_slice *tag_slices(const struct cli *c);
 int parse_number(struct cli *c, enum opt o, uint64_t *out);
 /* All of s to descriptor fd, with write(2) alone. */
 void put_fd(int fd, const char *s);
+/* head, why and a newline to fd, in one write(2) when they fit 1 KiB. */
+void put_line_fd(int fd, const char *head, const char *why);
 /* Once a process: the result of durable work could not be printed. */
 void say_done_anyway(const char *why);
 json_t *doc_json(const uint8_t *doc, size_t len);

@@ -178,6 +178,26 @@ void put_fd(int fd, const char *s)
 	}
 }
 
+/* The line "head" "why" "\n" to fd in one write(2) when it fits 1 KiB
+ * (so that it does not mix with other processes' lines), with write(2)
+ * alone. */
+void put_line_fd(int fd, const char *head, const char *why)
+{
+	char line[1024];
+	size_t h = strlen(head), w = strlen(why);
+	if (h + w + 2 > sizeof line) {
+		put_fd(fd, head);
+		put_fd(fd, why);
+		put_fd(fd, "\n");
+		return;
+	}
+	memcpy(line, head, h);
+	memcpy(line + h, why, w);
+	line[h + w] = '\n';
+	line[h + w + 1] = 0;
+	put_fd(fd, line);
+}
+
 /* Once a process: the first reason is the one said.  With write(2)
  * alone: on_fatal says it too. */
 void say_done_anyway(const char *why)
@@ -186,10 +206,9 @@ void say_done_anyway(const char *why)
 	if (said)
 		return;
 	said = 1;
-	put_fd(STDERR_FILENO,
-	       "tasklog: done, but its result could not be printed: ");
-	put_fd(STDERR_FILENO, why);
-	put_fd(STDERR_FILENO, "\n");
+	put_line_fd(STDERR_FILENO,
+		    "tasklog: done, but its result could not be printed: ",
+		    why);
 }
 
 int cli_oom(struct cli *c)
@@ -947,9 +966,7 @@ static volatile sig_atomic_t storage_shape;
 static void say_storage(const char *why, bool line)
 {
 	if (line) {
-		put_fd(STDERR_FILENO, "tasklog: storage: ");
-		put_fd(STDERR_FILENO, why);
-		put_fd(STDERR_FILENO, "\n");
+		put_line_fd(STDERR_FILENO, "tasklog: storage: ", why);
 	}
 	if (storage_shape == 2) { /* verify: its finding, in its shape */
 		put_fd(STDOUT_FILENO, "{\"ok\":false,\"problems\":[\"storage: ");
@@ -1042,9 +1059,7 @@ static void parse_nomem(void)
 		snprintf(more + m, sizeof more - m, ",\"imported\":%" PRIu64,
 			 p->committed);
 	}
-	put_fd(STDERR_FILENO, "tasklog: storage: ");
-	put_fd(STDERR_FILENO, why);
-	put_fd(STDERR_FILENO, "\n");
+	put_line_fd(STDERR_FILENO, "tasklog: storage: ", why);
 	if (storage_shape == 1) {
 		snprintf(doc, sizeof doc,
 			 "{\"error\":{\"code\":\"storage\",\"message\":"
