@@ -592,36 +592,51 @@ Test(list_cli, wide_characters_keep_the_columns_aligned)
 	tu_run_release(&r);
 }
 
-/* A title cut to fit its column is cut between the characters a
- * terminal would act on, never inside one's escapes ("\xe2\x8" would
- * read as other bytes, "\xe2\x80" as half a character). */
-Test(list_cli, a_cut_title_keeps_its_escapes_whole)
+/* Titles of "x", then 0 to 2 "y"s (which move the cut along), then 40
+ * times one of the units in[] (at most 11 bytes), listed in a table:
+ * each row's title must be x, y's, whole units as tables show them
+ * (shown[]), then the ellipsis. */
+static void cut_units_whole(const char *const *in, const char *const *shown,
+			    int n)
 {
-	char title[128];
-	for (int pad = 0; pad < 4; pad++) { /* moves the cut along */
-		snprintf(title, sizeof title, "x%.*s", pad, "yyy");
-		for (int i = 0; i < 20; i++)
-			strcat(title, "\xe2\x80\xae");
-		ADD(title);
-	}
+	char title[512];
+	for (int u = 0; u < n; u++)
+		for (int pad = 0; pad < 3; pad++) {
+			snprintf(title, sizeof title, "x%.*s", pad, "yy");
+			for (int i = 0; i < 40; i++)
+				strcat(title, in[u]);
+			ADD(title);
+		}
 	tu_run r;
 	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
 		     0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	int rows = 0;
-	/* each title: x, y's, whole escapes, then the ellipsis */
 	for (const char *p = strstr(r.out, "  x"); p; p = strstr(p, "  x")) {
 		const char *row = p += 2;
 		rows++;
 		while (*p == 'x' || *p == 'y')
 			p++;
-		while (!strncmp(p, "\\xe2\\x80\\xae", 12))
-			p += 12;
+		int u = 0;
+		while (u < n && strncmp(p, shown[u], strlen(shown[u])))
+			u++;
+		cr_assert_lt(u, n, "no unit: %s", row);
+		while (!strncmp(p, shown[u], strlen(shown[u])))
+			p += strlen(shown[u]);
 		cr_assert(!strncmp(p, "\xe2\x80\xa6\n", 4),
-			  "cut inside an escape: %s", row);
+			  "cut inside a unit: %s", row);
 	}
-	cr_assert_eq(rows, 4, "%s", r.out);
+	cr_assert_eq(rows, 3 * n, "%s", r.out);
 	tu_run_release(&r);
+}
+
+/* A title cut to fit its column is cut between the characters a
+ * terminal would act on, never inside one's escapes ("\xe2\x8" would
+ * read as other bytes, "\xe2\x80" as half a character). */
+Test(list_cli, a_cut_title_keeps_its_escapes_whole)
+{
+	cut_units_whole((const char *const[]){ "\xe2\x80\xae" },
+			(const char *const[]){ "\\xe2\\x80\\xae" }, 1);
 }
 
 /* A title cut to fit its column is cut between characters as a reader
@@ -635,36 +650,7 @@ Test(list_cli, a_cut_title_keeps_its_graphemes_whole)
 		"e\xcc\x81",                         /* e and U+0301 */
 		"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", /* woman, ZWJ, laptop */
 	};
-	char title[512];
-	for (int u = 0; u < 3; u++)
-		for (int pad = 0; pad < 3; pad++) { /* moves the cut along */
-			snprintf(title, sizeof title, "x%.*s", pad, "yy");
-			for (int i = 0; i < 40; i++) /* 440 bytes at most */
-				strcat(title, unit[u]);
-			ADD(title);
-		}
-	tu_run r;
-	cr_assert_eq(tu_cli_text(&r, ws, "--now", T0, "task", "list", NULL),
-		     0);
-	cr_assert_eq(r.status, 0, "%s", r.err);
-	int rows = 0;
-	/* each title: x, y's, whole units, then the ellipsis */
-	for (const char *p = strstr(r.out, "  x"); p; p = strstr(p, "  x")) {
-		const char *row = p += 2;
-		rows++;
-		while (*p == 'x' || *p == 'y')
-			p++;
-		int u = 0;
-		while (u < 3 && strncmp(p, unit[u], strlen(unit[u])))
-			u++;
-		cr_assert_lt(u, 3, "no unit: %s", row);
-		while (!strncmp(p, unit[u], strlen(unit[u])))
-			p += strlen(unit[u]);
-		cr_assert(!strncmp(p, "\xe2\x80\xa6\n", 4),
-			  "cut inside a character: %s", row);
-	}
-	cr_assert_eq(rows, 9, "%s", r.out);
-	tu_run_release(&r);
+	cut_units_whole(unit, unit, 3);
 }
 
 /* A title may hold a bidirectional override (U+202E), which a terminal
