@@ -5,18 +5,23 @@
  * A workspace of 400 tasks (random due dates, some undated, statuses,
  * types, records, assignees, tags, and creation and update times out of
  * step with their creation order) is made once.  Each input is a query:
- * a sort, a page size, filters, and up to four due windows.  The answer
- * the query must give is built from queries that take no part in what is
- * checked:
+ * a sort, a page size, filters, maybe a search (byte 3 >> 5: one or two
+ * texts of a table, on the titles "tN" and the notes "changed"), and up
+ * to four due windows.  The answer the query must give is built from
+ * queries that take no part in what is checked:
  *
- *   - the order: the same query without its due windows, in one page;
+ *   - the order: the same query without its due windows and its search,
+ *     in one page (so that a search, which under the due sort among the
+ *     active tasks merges the assignees' ranges, is ordered by another
+ *     plan);
  *   - who is in: for each window alone, the tasks of the same query with
- *     that window alone, by the walk in the order asked for (under the
- *     due sort the one window bounds the ranges; under the others
- *     tl_list_window_max 0 holds the window path off).
+ *     that window alone and the search, by the walk in the order asked
+ *     for (under the due sort the one window bounds the ranges; under the
+ *     others tl_list_window_max 0 holds the window path off).
  *
- * The query with all its windows, paged, must list exactly the tasks of
- * the order that are in one of the windows, in that order, each once.
+ * The query with all its windows (and the search), paged, must list
+ * exactly the tasks of the order that one of the windows alone listed,
+ * in that order, each once.
  * Each page takes a way of its own from the input (tl_list_window_way),
  * so that the cursors of each serve the others; under the due sort several windows
  * are read span by span, seeking past what lies between them.
@@ -196,9 +201,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const tags[] = { "a", "b", "c" };
 	static const char *const records[] = { "lead:1", "contact:1",
 					       "account:2" };
+	/* each text's words must all be in the title or the notes */
+	static const char *const searches[8][2] = {
+		{ NULL }, { "t" }, { "1" }, { "t2 0" }, { "changed" },
+		{ "T3", "9" }, { "7 changed" }, { "t1", "t39" }
+	};
 	static got order, in, all;
 	static bool member[N_TASKS];
-	tl_slice st[5], as[3], tg[3], types[1], dues[4];
+	tl_slice st[5], as[3], tg[3], types[1], dues[4], srch[2];
 	char wbuf[4][80];
 	tl_err err;
 
@@ -227,6 +237,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (data[3] % 4 < 3 && data[3] & 4)
 		q.record = tl_s(records[data[3] % 4]);
+	size_t ns = 0;
+	for (int i = 0; i < 2; i++)
+		if (searches[data[3] >> 5][i])
+			srch[ns++] = tl_s(searches[data[3] >> 5][i]);
 	size_t nd = 1 + data[3] / 8 % 4;
 	if (size < 4 + 2 * nd)
 		return -1;
@@ -236,15 +250,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *ways = data + 4 + 2 * nd;
 	size_t nways = size - 4 - 2 * nd;
 
-	/* the order: no window, one page */
+	/* the order: no window, no search, one page */
 	tl_list_query o = q;
 	o.limit = 1000;
 	if (list_all(o, NULL, 0, &order, &err))
 		die("the query without its windows", &err);
-	/* who is in: each window alone, by the walk */
+	/* who is in: each window alone, with the search, by the walk */
+	q.searches = srch;
+	q.searches_len = ns;
 	memset(member, 0, sizeof member);
 	for (size_t i = 0; i < nd; i++) {
 		tl_list_query w = o;
+		w.searches = srch;
+		w.searches_len = ns;
 		w.due = dues[i];
 		uint8_t walk = 0; /* tl_list_window_way(0) */
 		int rc = list_all(w, &walk, 1, &in, &err);

@@ -2,7 +2,7 @@
  * fuzz_ws.h - what the fuzz targets that run against a workspace share:
  * dying with a message (abort(), so that libFuzzer keeps the input),
  * copying a pristine workspace's file over the one a run wrote to, and
- * making a workspace to query and finding a listed task among those made.
+ * making workspaces to query and finding a listed task among those made.
  */
 #ifndef TL_FUZZ_WS_H
 #define TL_FUZZ_WS_H
@@ -41,19 +41,24 @@ static inline void copy_file(const char *from, const char *to)
 	close(out);
 }
 
-/* A workspace with every view, initialised, in /tmp/tasklog-fuzz-TAG-PID
- * (removed at exit), for the targets that query one made once. */
-static tl_db *fuzz_db;
-static char fuzz_root[64];
+/* Workspaces with every view, initialised, each in
+ * /tmp/tasklog-fuzz-TAG-PID (removed at exit), for the targets that query
+ * ones made once: up to FUZZ_WS_MAX of them, each with its own TAG. */
+#define FUZZ_WS_MAX 4
+static tl_db *fuzz_dbs[FUZZ_WS_MAX];
+static char fuzz_roots[FUZZ_WS_MAX][64];
+static size_t fuzz_ws_n;
 
 static inline void fuzz_ws_remove(void)
 {
 	char cmd[96];
-	tl_db_close(fuzz_db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_root);
-	if (system(cmd))
-		fprintf(stderr, "%s: could not remove %s\n", fuzz_name,
-			fuzz_root);
+	for (size_t i = 0; i < fuzz_ws_n; i++) {
+		tl_db_close(fuzz_dbs[i]);
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_roots[i]);
+		if (system(cmd))
+			fprintf(stderr, "%s: could not remove %s\n", fuzz_name,
+				fuzz_roots[i]);
+	}
 }
 
 static inline tl_db *fuzz_ws_create(const char *tag)
@@ -61,14 +66,18 @@ static inline tl_db *fuzz_ws_create(const char *tag)
 	tl_open_opts opts = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC };
 	tl_init_opts init = { 0 };
 	tl_err err;
+	size_t i = fuzz_ws_n;
+	if (i == FUZZ_WS_MAX)
+		die("too many workspaces", NULL);
 	opts.views = tl_views_all(&opts.views_len);
-	snprintf(fuzz_root, sizeof fuzz_root, "/tmp/tasklog-fuzz-%s-%ld", tag,
-		 (long)getpid());
-	if (tl_db_open(fuzz_root, &opts, &fuzz_db, &err) ||
-	    tl_db_init(fuzz_db, &init, &err))
+	snprintf(fuzz_roots[i], sizeof fuzz_roots[i],
+		 "/tmp/tasklog-fuzz-%s-%ld", tag, (long)getpid());
+	if (tl_db_open(fuzz_roots[i], &opts, &fuzz_dbs[i], &err) ||
+	    tl_db_init(fuzz_dbs[i], &init, &err))
 		die("create", &err);
-	atexit(fuzz_ws_remove);
-	return fuzz_db;
+	if (!fuzz_ws_n++)
+		atexit(fuzz_ws_remove);
+	return fuzz_dbs[i];
 }
 
 /* The index in ids[0..n) of the task a listing gave (its stored
