@@ -53,16 +53,7 @@ static uint32_t lcg = 12345;
 
 static uint32_t rnd(uint32_t n)
 {
-	lcg = lcg * 1103515245u + 12345u;
-	return (lcg >> 8) % n;
-}
-
-static void iso(int64_t ms, char *buf, size_t cap)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return fuzz_rnd(&lcg, n);
 }
 
 static void run(int64_t now, tl_cmd *c, tl_result *res)
@@ -96,7 +87,7 @@ static void setup(void)
 			if (!rnd(3))
 				tg[ntg++] = tl_s(tags[k]);
 		/* due within two days of T0, on the hour (shared by many) */
-		iso(T0 + ((int64_t)rnd(96) - 48) * HOUR, due, sizeof due);
+		fuzz_iso(T0 + ((int64_t)rnd(96) - 48) * HOUR, due, sizeof due);
 		snprintf(title, sizeof title, "t%d", i);
 		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s(title),
 			     .type = tl_s(types[rnd(3)]),
@@ -182,11 +173,11 @@ static tl_slice window(uint8_t a, uint8_t b, char *buf, size_t cap)
 	int64_t lo = T0 + ((int64_t)(a >> 3) - 16) * 3 * HOUR;
 	int64_t hi = lo + (int64_t)(1 + b % 32) * HOUR;
 	if (a % 8 != 4)
-		iso(lo, from, sizeof from);
+		fuzz_iso(lo, from, sizeof from);
 	if (a % 8 != 5)
-		iso(hi, to, sizeof to);
+		fuzz_iso(hi, to, sizeof to);
 	if (!from[0] && !to[0])
-		iso(lo, from, sizeof from);
+		fuzz_iso(lo, from, sizeof from);
 	snprintf(buf, cap, "%s..%s", from, to);
 	return tl_s(buf);
 }

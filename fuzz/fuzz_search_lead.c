@@ -110,16 +110,7 @@ static uint32_t lcg = 4321;
 
 static uint32_t rnd(uint32_t n)
 {
-	lcg = lcg * 1103515245u + 12345u;
-	return (lcg >> 8) % n;
-}
-
-static void iso(int64_t ms, char *buf, size_t cap)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return fuzz_rnd(&lcg, n);
 }
 
 static void member_id(int m, char *buf, size_t cap)
@@ -163,7 +154,7 @@ static void add_task(ws *w, size_t i, int who, int64_t now)
 	t->has_due = rnd(5) != 0;
 	t->due = T0 + ((int64_t)rnd(72) - 24) * HOUR;
 	t->created = t->updated = now;
-	iso(t->due, due, sizeof due);
+	fuzz_iso(t->due, due, sizeof due);
 	member_id(who, as, sizeof as);
 	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s(t->title),
 		     .notes = t->notes[0] ? tl_s(t->notes)
@@ -213,7 +204,7 @@ static void update(ws *w, size_t i, int64_t now)
 	t->due = T0 + ((int64_t)rnd(72) - 24) * HOUR;
 	if (had && t->has_due && t->due == was)
 		t->due += HOUR; /* a change, whatever the notes */
-	iso(t->due, due, sizeof due);
+	fuzz_iso(t->due, due, sizeof due);
 	some_words(t->notes, sizeof t->notes, 3);
 	tl_cmd c = { .kind = TL_TASK_UPDATE, .id = tl_s(w->ids[i]),
 		     .notes = tl_s(t->notes),

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tasklog.h"
@@ -59,6 +60,23 @@ static inline void fuzz_ws_remove(void)
 			fprintf(stderr, "%s: could not remove %s\n", fuzz_name,
 				fuzz_roots[i]);
 	}
+}
+
+/* A number in [0, n) from the generator *lcg (a workspace made the
+ * same at every start, so that inputs reproduce). */
+static inline uint32_t fuzz_rnd(uint32_t *lcg, uint32_t n)
+{
+	*lcg = *lcg * 1103515245u + 12345u;
+	return (*lcg >> 8) % n;
+}
+
+/* ms as RFC 3339 in UTC, to the second, for --now and --due. */
+static inline void fuzz_iso(int64_t ms, char *buf, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static inline tl_db *fuzz_ws_create(const char *tag)
