@@ -1104,43 +1104,67 @@ Test(damage, a_damaged_count_of_events_does_not_size_verify_s_ids,
 	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
 }
 
-/* Rewrite the covered document of alice's task in M's due range: cut
- * (keep < 0: that many bytes after the start of "alice" in its
- * assignee), or with one byte appended after the map (keep 0). */
-static void damage_covered_doc(int keep)
+/* Rewrite the value of alice's entry in M's due range (28 bytes, then
+ * her task's covered document) with edit(), which changes the len bytes
+ * at v (room for cap) in place and returns their new length, 0 when it
+ * did not find what it changes. */
+static void edit_covered(size_t (*edit)(uint8_t *v, size_t len, size_t cap))
 {
 	const MDB_dbi *dbi = tl_view_dbis(db, "tasks");
 	static uint8_t buf[4096];
 	MDB_txn *txn;
 	MDB_cursor *c;
 	MDB_val k, v;
-	int done = 0;
+	bool done = false;
 	cr_assert(dbi);
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
 	cr_assert_eq(mdb_cursor_open(txn, dbi[0], &c), 0);
 	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc && !done;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		const uint8_t *kk = k.mv_data, *d = v.mv_data, *a = NULL;
+		const uint8_t *kk = k.mv_data;
 		if (k.mv_size < 10 || kk[0] != 'M' || kk[9] != 'd' ||
-		    v.mv_size <= 28 || v.mv_size >= sizeof buf)
+		    v.mv_size <= 28 || v.mv_size + 64 >= sizeof buf)
 			continue;
-		for (size_t i = 0; !a && i + 15 <= v.mv_size; i++)
-			if (!memcmp(d + i, "\xa8" "assignee\xa5" "alice", 15))
-				a = d + i;
-		cr_assert(a, "alice's covered document");
-		size_t n = v.mv_size;
-		memcpy(buf, d, n);
-		if (keep < 0)
-			n = (size_t)(a - d) + 10 + (size_t)-keep;
-		else
-			buf[n++] = 0xc0; /* nil, after the map */
+		memcpy(buf, v.mv_data, v.mv_size);
+		size_t n = edit(buf, v.mv_size, sizeof buf);
+		cr_assert(n, "alice's covered document");
 		MDB_val nv = { n, buf };
 		cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
-		done = 1;
+		done = true;
 	}
 	mdb_cursor_close(c);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	cr_assert(done);
+}
+
+/* Where the n bytes of pat first are in v[0..len), or NULL. */
+static uint8_t *find_bytes(uint8_t *v, size_t len, const char *pat, size_t n)
+{
+	for (size_t i = 0; i + n <= len; i++)
+		if (!memcmp(v + i, pat, n))
+			return v + i;
+	return NULL;
+}
+
+/* damage_covered_doc's edit: cut (cut_keep < 0: that many bytes after
+ * the start of "alice" in its assignee), or one byte appended after the
+ * map (0). */
+static int cut_keep;
+static size_t cut_or_append(uint8_t *v, size_t len, size_t cap)
+{
+	uint8_t *a = find_bytes(v, len, "\xa8" "assignee\xa5" "alice", 15);
+	if (!a || len + 1 > cap)
+		return 0;
+	if (cut_keep < 0)
+		return (size_t)(a - v) + 10 + (size_t)-cut_keep;
+	v[len] = 0xc0; /* nil, after the map */
+	return len + 1;
+}
+
+static void damage_covered_doc(int keep)
+{
+	cut_keep = keep;
+	edit_covered(cut_or_append);
 }
 
 static int count_doc(void *arg, const uint8_t *doc, size_t len)
@@ -1149,6 +1173,20 @@ static int count_doc(void *arg, const uint8_t *doc, size_t len)
 	(void)len;
 	++*(int *)arg;
 	return 0;
+}
+
+/* The query fails on a damaged task document, listing nothing. */
+static void list_is_damage(const tl_list_query *q)
+{
+	char next[TL_CURSOR_MAX];
+	tl_err err;
+	int listed = 0;
+	cr_assert_eq(tl_task_list(db, &admin, q, count_doc, &listed, next,
+				  &err),
+		     TL_ESTORAGE, "%d listed", listed);
+	cr_assert(strstr(err.message, "corrupt task record"), "%s",
+		  err.message);
+	cr_assert_eq(listed, 0);
 }
 
 /* A damaged covered document is a storage error where a query reads it,
@@ -1187,6 +1225,231 @@ Test(damage, a_damaged_covered_document_is_an_error, .init = setup,
 				  &err),
 		     TL_ESTORAGE, "%d listed", listed);
 	cr_assert_eq(listed, 0);
+	cr_assert_gt(tl_verify(db, NULL, NULL, NULL, &err), 0,
+		     "verify names the damaged view");
+}
+
+/* A covered document whose "assignee" key is gone (renamed "assignea":
+ * the map keeps its size) is as damaged as one cut short: the assignee's
+ * list reports it, and does not take the task for an unassigned one or
+ * leave it out with success. */
+static const char *swap_from, *swap_to;
+static size_t swap_n;
+static size_t swap_first(uint8_t *v, size_t len, size_t cap)
+{
+	(void)cap;
+	uint8_t *a = find_bytes(v, len, swap_from, swap_n);
+	if (!a)
+		return 0;
+	memcpy(a, swap_to, swap_n);
+	return len;
+}
+
+/* The first n bytes from in alice's covered document made to. */
+static void swap_covered(const char *from, const char *to, size_t n)
+{
+	swap_from = from;
+	swap_to = to;
+	swap_n = n;
+	edit_covered(swap_first);
+}
+
+Test(damage, a_covered_document_without_its_assignee_is_an_error,
+     .init = setup, .fini = teardown)
+{
+	tl_slice who = tl_s("alice");
+	swap_covered("\xa8" "assignee", "\xa8" "assignea", 9);
+	list_is_damage(&(tl_list_query){ .assignees = &who,
+					 .assignees_len = 1 });
+}
+
+/* A covered document whose due_at is no time (a string of the same
+ * length: the map stays well-formed) is damage, reported by the lists
+ * that decode it: not a task without a due date, nor one due at 0. */
+static size_t due_no_time(uint8_t *v, size_t len, size_t cap)
+{
+	(void)cap;
+	/* "due_at": ext 8 of type -1 (10 bytes) -> a str of 9 */
+	uint8_t *a = find_bytes(v, len, "\xa6" "due_at\xd7\xff", 9);
+	if (!a || a + 17 > v + len)
+		return 0;
+	memcpy(a + 7, "\xa9" "not a day", 10);
+	return len;
+}
+
+Test(damage, a_covered_document_with_a_due_that_is_no_time_is_an_error,
+     .init = setup, .fini = teardown)
+{
+	tl_slice who = tl_s("alice"), word = tl_s("call"), todo = tl_s("todo");
+	edit_covered(due_no_time);
+	list_is_damage(&(tl_list_query){ .searches = &word,
+					 .searches_len = 1 });
+	list_is_damage(&(tl_list_query){ .assignees = &who,
+					 .assignees_len = 1,
+					 .statuses = &todo,
+					 .statuses_len = 1 });
+}
+
+/* nest_title's edit: alice's covered document as stored at first, its
+ * title ("Call"), or with nest_key the key "title", replaced by
+ * nest_arrays arrays nested in one another around a nil. */
+static int nest_arrays;
+static bool nest_key;
+static size_t nest_title(uint8_t *v, size_t len, size_t cap)
+{
+	static const char title[] = "\xa5title\xa4" "Call";
+	static uint8_t first[4096];
+	static size_t first_len;
+	const size_t tn = sizeof title - 1;
+	if (!first_len) {
+		memcpy(first, v, len);
+		first_len = len;
+	}
+	const uint8_t *at = find_bytes(first, first_len, title, tn);
+	if (!at || first_len + (size_t)nest_arrays + 1 > cap)
+		return 0;
+	/* to the key's end, or its start */
+	size_t n = (size_t)(at - first) + (nest_key ? 0 : 6);
+	memcpy(v, first, n);
+	for (int j = 0; j < nest_arrays; j++)
+		v[n++] = 0x91;
+	v[n++] = 0xc0;
+	size_t skip = nest_key ? 6 : tn; /* what they replace */
+	size_t rest = first_len - (size_t)(at - first) - skip;
+	memcpy(v + n, at + skip, rest);
+	return n + rest;
+}
+
+/* A document nests at most TL_MP_DEPTH (32) containers, itself included,
+ * as msgpack_unpack allows; the assignee's list, which reads the fields
+ * up to "assignee" in place, judges those before it alike: the document
+ * and 31 arrays in its title pass (the title is not looked at), 32 are
+ * damage. */
+Test(damage, a_covered_document_nested_past_the_limit_is_an_error,
+     .init = setup, .fini = teardown)
+{
+	tl_slice who = tl_s("alice");
+	tl_list_query qa = { .assignees = &who, .assignees_len = 1 };
+	char next[TL_CURSOR_MAX];
+	tl_err err;
+	for (int key = 0; key < 2; key++) { /* the title's value, its key */
+		nest_key = key;
+		nest_arrays = 31;
+		edit_covered(nest_title);
+		int listed = 0;
+		cr_assert_eq(tl_task_list(db, &admin, &qa, count_doc, &listed,
+					  next, &err),
+			     0, "%s", err.message);
+		cr_assert_eq(listed, 1);
+		nest_arrays = 32;
+		edit_covered(nest_title);
+		list_is_damage(&qa);
+	}
+}
+
+/* A covered document whose map header claims more entries than its
+ * bytes could hold (65,535 of them, in the same 3 bytes) is damage, also
+ * to the assignee's list, which reads it up to "assignee" only. */
+static size_t too_many_entries(uint8_t *v, size_t len, size_t cap)
+{
+	(void)cap;
+	if (v[28] != 0xde) /* a map16 header */
+		return 0;
+	v[29] = v[30] = 0xff;
+	return len;
+}
+
+Test(damage, a_covered_document_claiming_too_many_entries_is_an_error,
+     .init = setup, .fini = teardown)
+{
+	tl_slice who = tl_s("alice");
+	edit_covered(too_many_entries);
+	list_is_damage(&(tl_list_query){ .assignees = &who,
+					 .assignees_len = 1 });
+}
+
+/* A key given twice (only damage makes one) counts by its first value,
+ * as the engine's own decoding reads it: alice's covered document with
+ * its "title" key renamed "notes" holds notes "Call", then its own
+ * notes (nil), and a search for "call" finds it in the first. */
+Test(damage, a_key_given_twice_counts_by_its_first_value, .init = setup,
+     .fini = teardown)
+{
+	tl_slice word = tl_s("call");
+	tl_list_query qs = { .searches = &word, .searches_len = 1 };
+	char next[TL_CURSOR_MAX];
+	tl_err err;
+	int listed = 0;
+	swap_covered("\xa5title", "\xa5notes", 6);
+	cr_assert_eq(tl_task_list(db, &admin, &qs, count_doc, &listed, next,
+				  &err),
+		     0, "%s", err.message);
+	cr_assert_eq(listed, 1, "found in the first notes");
+}
+
+/* An index value of the tasks view shorter than its fixed part (28
+ * bytes: id, due, status, type, link type) is damage, reported, not read
+ * past: in the ranges of the statuses and of the assignee alike. */
+Test(damage, a_short_value_of_the_tasks_view_is_not_read_past,
+     .init = setup, .fini = teardown)
+{
+	const MDB_dbi *dbi = tl_view_dbis(db, "tasks");
+	static const uint8_t three[3] = { 1, 2, 3 };
+	tl_slice who = tl_s("alice");
+	tl_list_query qs = { 0 },
+		      qa = { .assignees = &who, .assignees_len = 1 };
+	char next[TL_CURSOR_MAX];
+	tl_err err;
+	static uint8_t keys[64][32];
+	size_t lens[64], cut = 0;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int listed = 0;
+	cr_assert(dbi);
+	cr_assert_eq(tl_task_list(db, &admin, &qs, count_doc, &listed, next,
+				  &err),
+		     0, "%s", err.message);
+	cr_assert_eq(listed, 1);
+	/* every entry of the task's S and M ranges, under every sort */
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, dbi[0], &c), 0);
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *kk = k.mv_data;
+		if (k.mv_size < 1 || k.mv_size > sizeof keys[0] ||
+		    (kk[0] != 'S' && kk[0] != 'M'))
+			continue;
+		cr_assert_lt(cut, 64);
+		memcpy(keys[cut], kk, k.mv_size);
+		lens[cut++] = k.mv_size;
+	}
+	mdb_cursor_close(c);
+	cr_assert_eq(cut, 6, "S and M under three sorts");
+	for (size_t i = 0; i < cut; i++) {
+		MDB_val kv = { lens[i], keys[i] },
+			nv = { sizeof three, (void *)three };
+		cr_assert_eq(mdb_put(txn, dbi[0], &kv, &nv, 0), 0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	for (int sort = 0; sort < 3; sort++) {
+		tl_slice by = tl_s(sort == 0 ? "due" : sort == 1 ? "created"
+								: "updated");
+		qs.sort = qa.sort = by;
+		listed = 0;
+		cr_assert_eq(tl_task_list(db, &admin, &qs, count_doc, &listed,
+					  next, &err),
+			     TL_ESTORAGE, "sort %d: %d listed", sort, listed);
+		cr_assert_eq(listed, 0);
+		cr_assert(strstr(err.message, "view tasks"), "%s",
+			  err.message);
+		cr_assert_eq(tl_task_list(db, &admin, &qa, count_doc, &listed,
+					  next, &err),
+			     TL_ESTORAGE, "sort %d: %d listed", sort, listed);
+		cr_assert_eq(listed, 0);
+		cr_assert(strstr(err.message, "view tasks"), "%s",
+			  err.message);
+	}
 	cr_assert_gt(tl_verify(db, NULL, NULL, NULL, &err), 0,
 		     "verify names the damaged view");
 }

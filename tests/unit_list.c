@@ -808,6 +808,46 @@ Test(list, an_overdue_window_reads_no_done_task)
 			 "k8 k7 k6 k5 k4 k3 k2 k1 k0");
 }
 
+/* So does a tag's range of cancelled tasks: its dimval's low bits are
+ * the status (4, cancelled), and no overdue window is walked in it. */
+Test(list, an_overdue_window_reads_no_cancelled_task_of_a_tag)
+{
+	ADD(.title = "late", .due_ms = T0 - 3600000);
+	tag("late", "vip");
+	for (int i = 0; i < 40; i++) {
+		char title[16];
+		snprintf(title, sizeof title, "x%d", i);
+		ADD(.title = title, .due_ms = T0 - 86400000);
+		tag(title, "vip");
+		set_status(title, "cancelled");
+	}
+	tl_list_walk_first = 0; /* as if the workspace were large */
+	for (unsigned s = 0; s < 3; s++) {
+		const char *sort = s == 0 ? "due" : s == 1 ? "created"
+							  : "updated";
+		page_costs(s,
+			   &(lq){ .tag = { "vip" }, .status = { "cancelled" },
+				  .due = "overdue", .sort = sort },
+			   "", 0);
+		/* the todo range's entry and one past it, one of the
+		 * cancelled range (no window of it: it ends there); under
+		 * the other sorts the walk's 32 for the entry kept */
+		page_costs(s,
+			   &(lq){ .tag = { "vip" },
+				  .status = { "todo", "cancelled" },
+				  .due = "overdue", .sort = sort },
+			   "late", s ? 3 + 32 + 1 : 3);
+	}
+	/* they are there, in a window that lets them pass */
+	cr_assert_str_eq(list_all((lq){ .tag = { "vip" },
+					.status = { "cancelled" },
+					.due = "..-12h" },
+				  50),
+			 "x0 x1 x2 x3 x4 x5 x6 x7 x8 x9 x10 x11 x12 x13 x14 "
+			 "x15 x16 x17 x18 x19 x20 x21 x22 x23 x24 x25 x26 x27 "
+			 "x28 x29 x30 x31 x32 x33 x34 x35 x36 x37 x38 x39");
+}
+
 /* --tag reads the tags' own ranges (G, one per tag and status asked
  * for): a page of three tagged tasks among 303 reads those three and
  * one past the end of each range, under every sort, in any status; a
@@ -1088,6 +1128,54 @@ Test(list, filters_by_entity_type_and_record)
 	cr_assert_str_eq(LIST(.record = "lead:3"), "");
 }
 
+/* Opened with the tasks view alone (no timeline, whose R ranges lead a
+ * record's list): the record filter is checked on each task, its type
+ * and id, also beside an assignee's ranges. */
+Test(list, filters_by_record_without_the_timeline_view)
+{
+	ADD(.title = "a", .link = "lead:1", .assignee = "alice");
+	ADD(.title = "b", .link = "lead:2", .assignee = "alice");
+	ADD(.title = "c", .link = "contact:1", .assignee = "alice");
+	ADD(.title = "d", .link = "lead:1");
+	ADD(.title = "e", .link = "lead:1", .assignee = "alice",
+	    .status = "completed");
+	tl_db_close(db);
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	const tl_view *tasks_only[1] = { NULL };
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(tl_view_name(all[i]), "tasks"))
+			tasks_only[0] = all[i];
+	cr_assert(tasks_only[0]);
+	tl_open_opts o = { .flags = TL_OPEN_NOSYNC, .views = tasks_only,
+			   .views_len = 1 };
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_null(tl_view_dbis(db, "timeline"));
+	for (unsigned s = 0; s < 3; s++) {
+		const char *sort = s == 0 ? "due" : s == 1 ? "created"
+							  : "updated";
+		cr_assert_str_eq(LIST(.record = "lead:1", .sort = sort),
+				 s ? "d a" : "a d", "%s", sort);
+		cr_assert_str_eq(LIST(.record = "contact:1", .sort = sort),
+				 "c", "%s", sort);
+		cr_assert_str_eq(LIST(.record = "lead:1",
+				      .assignee = { "alice" }, .sort = sort),
+				 "a", "%s", sort);
+		cr_assert_str_eq(LIST(.record = "contact:1",
+				      .assignee = { "alice" }, .sort = sort),
+				 "c", "%s", sort);
+		cr_assert_str_eq(LIST(.record = "lead:1",
+				      .assignee = { "alice" },
+				      .status = { "todo", "completed" },
+				      .sort = sort),
+				 s ? "e a" : "a e", "%s", sort);
+		cr_assert_str_eq(LIST(.record = "account:1",
+				      .assignee = { "alice" }, .sort = sort),
+				 "", "%s", sort);
+	}
+}
+
 Test(list, combines_filters_with_and)
 {
 	ADD(.title = "a", .assignee = "alice", .type = "call",
@@ -1204,6 +1292,21 @@ Test(list, due_windows_or_combine)
 	cr_assert_eq(tl_task_list(db, &(tl_ctx){ .now_ms = T0 }, &q, collect,
 				  &pg, pg.next, &pg.err),
 		     TL_EINVALID);
+}
+
+/* A window of one millisecond holds the task due at its start, under
+ * every sort: its span of due sortvals is one value, its bounds equal. */
+Test(list, a_window_of_one_millisecond_lists_the_task_due_in_it)
+{
+	ADD(.title = "before", .due = "2026-03-03T09:59:59.999Z");
+	ADD(.title = "at", .due = "2026-03-03T10:00:00.000Z");
+	ADD(.title = "after", .due = "2026-03-03T10:00:00.001Z");
+	const char *ms = "2026-03-03T10:00:00.000Z..2026-03-03T10:00:00.001Z";
+	cr_assert_str_eq(LIST(.due = ms), "at");
+	cr_assert_str_eq(LIST(.due = ms, .sort = "created"), "at");
+	cr_assert_str_eq(LIST(.due = ms, .sort = "updated"), "at");
+	cr_assert_str_eq(LIST(.due = ms, .assignee = { "unassigned" }), "at");
+	cr_assert_str_eq(LIST(.due = "none", .due2 = ms), "at");
 }
 
 Test(list, refuses_automation_only_rows_until_there_are_some)
@@ -1817,6 +1920,34 @@ Test(list, validates_every_argument_naming_the_field)
 	LIST_FAILS(TL_EINVALID, "tz", .tz = "Mars/Olympus");
 }
 
+/* At most 64 tags in a query: 64 pass (one of them the task's), 65 are
+ * refused naming the field. */
+Test(list, takes_at_most_sixty_four_tags)
+{
+	ADD(.title = "a");
+	tag("a", "t63");
+	static char names[65][8];
+	tl_slice tags[65];
+	for (int i = 0; i < 65; i++) {
+		snprintf(names[i], sizeof names[i], "t%d", i);
+		tags[i] = tl_s(names[i]);
+	}
+	tl_list_query q = { .tags = tags, .tags_len = 64 };
+	page pg;
+	memset(&pg, 0, sizeof pg);
+	cr_assert_eq(tl_task_list(db, NULL, &q, collect, &pg, pg.next,
+				  &pg.err),
+		     0, "%s", pg.err.message);
+	cr_assert_str_eq(pg.text, "a");
+	q.tags_len = 65;
+	memset(&pg, 0, sizeof pg);
+	cr_assert_eq(tl_task_list(db, NULL, &q, collect, &pg, pg.next,
+				  &pg.err),
+		     TL_EINVALID);
+	cr_assert_str_eq(pg.err.field, "tag");
+	cr_assert_str_eq(pg.text, "");
+}
+
 /* A tag is not in an index value: a page decides whether another
  * follows from the documents, so the last match has no next cursor. */
 Test(list, a_tag_query_gives_no_cursor_to_an_empty_page)
@@ -1954,6 +2085,25 @@ Test(list, a_search_reads_the_assignees_covered_ranges)
 	cr_assert_eq(verify(), 0);
 }
 
+/* Notes of TL_NOTES_MAX bytes (65,536: one past what a str 16 holds, so
+ * a str 32 in the document) are read in place like any other: the task
+ * is listed by a search for a word at their end, from the assignee's
+ * covered range and from the statuses' under another sort, and by the
+ * assignee's list of a status. */
+Test(list, a_search_reads_notes_of_the_largest_size)
+{
+	static char notes[65537];
+	memset(notes, 'n', 65536);
+	memcpy(notes + 65536 - 6, " zebra", 6);
+	ADD(.title = "a", .assignee = "alice");
+	ADD(.title = "b");
+	UPDATE("a", .notes = tl_s(notes));
+	cr_assert_str_eq(LIST(.search = { "zebra" }), "a");
+	cr_assert_str_eq(LIST(.search = { "zebra" }, .sort = "created"), "a");
+	cr_assert_str_eq(LIST(.assignee = { "alice" }, .status = { "todo" }),
+			 "a");
+}
+
 Test(list, validates_arguments_before_looking_anything_up)
 {
 	/* An unknown actor is forbidden, but a bad argument is reported
@@ -1963,6 +2113,15 @@ Test(list, validates_arguments_before_looking_anything_up)
 	LIST_FAILS(TL_EFORBIDDEN, "as", .as = "carol");
 	LIST_FAILS(TL_EFORBIDDEN, "as", .assignee = { "nobody" },
 		   .as = "ghost");
+	/* the system user as an assignee, named or as `me` of the acting
+	 * member given, is known without a look-up: reported where the
+	 * assignees are checked, before the sort, limit and cursor */
+	LIST_FAILS(TL_EINVALID, "assignee", .assignee = { TL_SYSTEM_USER },
+		   .sort = "title");
+	LIST_FAILS(TL_EINVALID, "assignee", .as = TL_SYSTEM_USER,
+		   .assignee = { "me" }, .sort = "title");
+	LIST_FAILS(TL_EINVALID, "assignee", .as = TL_SYSTEM_USER,
+		   .assignee = { "me" }, .cursor = "x");
 }
 
 Test(list, defaults_to_fifty_a_page)
