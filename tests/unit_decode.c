@@ -501,3 +501,31 @@ Test(decode, import_takes_only_the_form_the_engine_writes)
 		&at));
 	cr_assert_eq(at, 6);
 }
+
+/* A timestamp's nanoseconds are below 10^9, in the 8-byte form (30
+ * bits, which hold up to 1,073,741,823) and the 12-byte form alike, as
+ * msgpack_unpack's tl_obj_time judges them: 999,999,999 reads, 10^9
+ * does not (a mutation audit found nothing pinning the bound). */
+Test(decode, a_time_has_fewer_than_a_billion_nanoseconds)
+{
+	for (uint32_t ns = 999999999u; ns <= 1000000000u; ns++) {
+		uint8_t b8[10] = { 0xd7, 0xff }, b12[15] = { 0xc7, 12, 0xff };
+		uint64_t d = (uint64_t)ns << 34 | 1700000000u;
+		for (int i = 0; i < 8; i++)
+			b8[2 + i] = (uint8_t)(d >> (56 - 8 * i));
+		for (int i = 0; i < 4; i++)
+			b12[3 + i] = (uint8_t)(ns >> (24 - 8 * i));
+		for (int i = 0; i < 8; i++)
+			b12[7 + i] = (uint8_t)((uint64_t)1700000000u >>
+					       (56 - 8 * i));
+		tl_rd r8 = { b8, b8 + sizeof b8 }, r12 = { b12, b12 + sizeof b12 };
+		int64_t ms8 = 0, ms12 = 0;
+		bool ok = ns < 1000000000u;
+		cr_assert_eq(tl_rd_time(&r8, &ms8), ok, "8 bytes, %u ns", ns);
+		cr_assert_eq(tl_rd_time(&r12, &ms12), ok, "12 bytes, %u ns", ns);
+		if (ok)
+			cr_assert(ms8 == INT64_C(1700000000999) &&
+				  ms12 == ms8, "%lld %lld", (long long)ms8,
+				  (long long)ms12);
+	}
+}
