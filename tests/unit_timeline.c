@@ -248,6 +248,31 @@ Test(timeline, names_the_system_user_and_what_a_creation_set)
 	page_free(p);
 }
 
+/* Every task type has its word in a summary, the last (demo) too. */
+Test(timeline, names_every_type_in_words)
+{
+	static const char *const types[][2] = {
+		{ "call", "call" }, { "email", "email" },
+		{ "message", "message" }, { "meeting", "meeting" },
+		{ "chat", "chat" }, { "proposal", "proposal" },
+		{ "note", "note" }, { "task", "task" },
+		{ "follow_up", "follow-up" }, { "demo", "demo" },
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		char record[16], want[64];
+		snprintf(record, sizeof record, "lead:%zu", 90 + i);
+		tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+			       .type = tl_s(types[i][0]),
+			       .link = tl_s(record) };
+		vt_exec(NULL, VT_T0, &add, NULL);
+		snprintf(want, sizeof want, "Created %s \"T\"", types[i][1]);
+		page *p = timeline(record, 0, NULL);
+		cr_assert_eq(p->items.n, 1);
+		cr_expect_str_eq(vt_str(&p->items.d[0], "summary"), want);
+		page_free(p);
+	}
+}
+
 Test(timeline, cuts_a_long_title_in_a_summary)
 {
 	char title[501];
@@ -315,6 +340,86 @@ static char *summary_in(const char *record, const char *tz)
 	return s;
 }
 
+/* The summary of the only entry of a record whose one task has the
+ * title given. */
+static void expect_title_summary(const char *record, const char *title,
+				 const char *want)
+{
+	vt_add(NULL, VT_T0, title, record, NULL, NULL);
+	page *p = timeline(record, 0, NULL);
+	cr_assert_eq(p->items.n, 1);
+	cr_expect_str_eq(vt_str(&p->items.d[0], "summary"), want, "%s: %s",
+			 record, vt_str(&p->items.d[0], "summary"));
+	page_free(p);
+}
+
+/* The cut of a title at TITLE_SHOWN (100) bytes, at its edges: a title of
+ * exactly 100 bytes is whole, a longer one keeps 100 when a character
+ * starts there, and so does one cluster longer than 100 bytes (a letter
+ * and 67 marks of 3 bytes), cut between code points. */
+Test(timeline, cuts_a_title_exactly_at_its_edges)
+{
+	char title[300], want[400];
+	memset(title, 'x', 100);
+	title[100] = 0;
+	snprintf(want, sizeof want, "Created task \"%s\"", title);
+	expect_title_summary("lead:81", title, want);
+
+	memset(title, 'x', 150);
+	title[150] = 0;
+	snprintf(want, sizeof want, "Created task \"%.100s...\"", title);
+	expect_title_summary("lead:82", title, want);
+
+	title[0] = 'e';
+	for (int i = 0; i < 67; i++) /* U+20D0, combining: 3 bytes */
+		memcpy(title + 1 + 3 * i, "\xe2\x83\x90", 3);
+	title[202] = 0;
+	snprintf(want, sizeof want, "Created task \"%.100s...\"", title);
+	expect_title_summary("lead:83", title, want);
+}
+
+/* The summary of a new task on record titled title_len 'T's with ntags
+ * tags of 64 bytes (the longest), no due date. */
+static char *tagged_summary(const char *record, size_t title_len,
+			    size_t ntags)
+{
+	char title[128], tagbuf[64][65];
+	tl_slice tags[64];
+	memset(title, 'T', title_len);
+	title[title_len] = 0;
+	for (size_t i = 0; i < ntags; i++) {
+		memset(tagbuf[i], 'a' + i % 26, 64);
+		tagbuf[i][64] = 0;
+		tagbuf[i][0] = (char)('0' + i % 10);
+		tagbuf[i][1] = (char)('0' + i / 10);
+		tags[i] = tl_s(tagbuf[i]);
+	}
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s(title),
+		       .link = tl_s(record), .tags = tags, .tags_len = ntags };
+	vt_exec(NULL, VT_T0, &add, NULL);
+	return summary_in(record, "UTC");
+}
+
+/* A summary without times fills its 1,020 bytes of text to the byte:
+ * one that ends there is whole; a longer one is cut there, "..." after
+ * it (1,023 bytes). */
+Test(timeline, a_summary_fills_its_room_to_the_byte)
+{
+	/* "Created task " and the title in quotes (13 + 76), ", tagged "
+	 * and a tag (9 + 64), then 13 times ", " and a tag (66): 1,020 */
+	char *s = tagged_summary("lead:84", 74, 14);
+	size_t n = strlen(s);
+	cr_expect_eq(n, 1020, "summary of %zu bytes", n);
+	cr_expect(strcmp(s + n - 3, "..."), "%s", s + n - 10);
+	free(s);
+
+	s = tagged_summary("lead:85", 74, 64);
+	n = strlen(s);
+	cr_expect_eq(n, 1023, "summary of %zu bytes", n);
+	cr_expect(!strcmp(s + n - 3, "..."), "%s", s + n - 10);
+	free(s);
+}
+
 /* A task "Call" on record, due at due: its id into id. */
 static void add_call(const char *record, const char *due, char id[37])
 {
@@ -360,6 +465,20 @@ Test(timeline, writes_the_times_of_a_summary_in_the_reader_s_zone)
 	/* What is stored does not depend on who read it: a rebuild writes
 	 * the same bytes. */
 	cr_assert_eq(vt_verify(), 0);
+}
+
+/* A stored summary of 32 bytes and more has a str 8 header: the times
+ * go into one of exactly 32 (the title of 12 bytes, the time last). */
+Test(timeline, writes_times_into_a_summary_of_32_bytes)
+{
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call Bob now"),
+		       .link = tl_s("lead:13"),
+		       .due = tl_s("2026-12-01T10:00:00Z") };
+	vt_exec(NULL, VT_T0, &add, NULL);
+	char *s = summary_in("lead:13", "Europe/Berlin");
+	cr_expect_str_eq(s, "Created task \"Call Bob now\" due 2026-12-01 "
+			    "11:00 +01:00");
+	free(s);
 }
 
 /* A due time moved by less than a second does not read "from X to X". */
@@ -457,6 +576,26 @@ Test(timeline, puts_upcoming_active_tasks_with_a_due_date_first_soonest_first)
 	cr_expect_eq(q->up.n, 0);
 	cr_expect_eq(q->items.n, 2);
 	page_free(q);
+	page_free(p);
+}
+
+/* The upcoming part holds the 50 soonest tasks at most. */
+Test(timeline, shows_at_most_50_upcoming_tasks)
+{
+	char first[37];
+	for (int i = 0; i < 51; i++) {
+		char due[32];
+		snprintf(due, sizeof due, "2026-04-%02dT%02d:00:00Z",
+			 1 + i / 24, i % 24);
+		const char *id = vt_add(NULL, VT_T0, "t", "lead:11", due, NULL);
+		if (!i)
+			snprintf(first, sizeof first, "%s", id);
+	}
+	page *p = timeline("lead:11", 1, NULL);
+	cr_expect_eq(p->up.n, 50, "%zu upcoming", p->up.n);
+	cr_expect_str_eq(vt_str(&p->up.d[0], "id"), first);
+	cr_expect_str_eq(vt_str(&p->up.d[49], "due_at"),
+			 "2026-04-03T01:00:00.000Z");
 	page_free(p);
 }
 
