@@ -1231,6 +1231,89 @@ static void query_round(int si, int sys, qres out[NQ], uint64_t *lat)
 	}
 }
 
+/* The host's own stalls: time taken from a running thread by others than
+ * the queries (on the VMs measured so far, about 50 µs every millisecond:
+ * the hypervisor's timer).  A page that runs T µs meets one with a
+ * probability of about T / (the interval), so past 1 % its p99 is the
+ * page plus a stall, whatever the page does.  Measured twice: a loop of
+ * fixed work timed as a query is, at two lengths, and the clock read in
+ * a tight loop, whose gaps are the stalls. */
+#define STALL_MIN_NS 10000u /* a gap of the clock loop that counts */
+#define STALL_SPIN_MS 300u
+#define STALL_LOOPS 20000
+
+typedef struct stall_probe {
+	double us[2];             /* the fixed loops' p50 lengths */
+	double p99[2];            /* and their p99s */
+	size_t gaps;              /* stalls seen in STALL_SPIN_MS */
+	double len_p50, len_p99;  /* their lengths, µs */
+	double every_p50;         /* µs from one stall's start to the next */
+	bool done;
+} stall_probe;
+
+static stall_probe host_stalls;
+
+/* Spin about `iters` rounds of work the compiler cannot drop. */
+__attribute__((noinline)) static uint64_t spin_work(uint64_t iters)
+{
+	volatile uint64_t x = 1;
+	for (uint64_t i = 0; i < iters; i++)
+		x = x * 6364136223846793005ull + i;
+	return x;
+}
+
+static void probe_stalls(stall_probe *s)
+{
+	static const double want_us[2] = { 5.0, 25.0 };
+	uint64_t *lat = xmalloc(STALL_LOOPS * sizeof *lat);
+	/* Calibrate: rounds per µs, from the fastest of a few tries. */
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < 50; i++) {
+		uint64_t t0 = now_ns();
+		(void)spin_work(100000);
+		uint64_t d = now_ns() - t0;
+		best = d < best ? d : best;
+	}
+	double per_us = 100000.0 * 1000.0 / (double)(best ? best : 1);
+	for (int w = 0; w < 2; w++) {
+		uint64_t iters = (uint64_t)(want_us[w] * per_us);
+		qres r;
+		for (size_t i = 0; i < STALL_LOOPS; i++) {
+			uint64_t t0 = now_ns();
+			(void)spin_work(iters);
+			lat[i] = now_ns() - t0;
+		}
+		pct(lat, STALL_LOOPS, 0, &r);
+		s->us[w] = r.p50;
+		s->p99[w] = r.p99;
+	}
+	/* The clock loop: each gap over STALL_MIN_NS, its start and length. */
+	size_t cap = STALL_LOOPS / 2, n = 0;
+	uint64_t *len = lat, *start = lat + cap;
+	uint64_t prev = now_ns(), end = prev + STALL_SPIN_MS * 1000000ull;
+	for (uint64_t t = prev; t < end; prev = t) {
+		t = now_ns();
+		if (t - prev > STALL_MIN_NS && n < cap) {
+			len[n] = t - prev;
+			start[n++] = prev;
+		}
+	}
+	s->gaps = n;
+	if (n > 1) {
+		for (size_t i = 0; i + 1 < n; i++)
+			start[i] = start[i + 1] - start[i];
+		qsort(start, n - 1, sizeof *start, cmp_u64);
+		s->every_p50 = (double)start[(n - 1) / 2] / 1000.0;
+	}
+	if (n) {
+		qsort(len, n, sizeof *len, cmp_u64);
+		s->len_p50 = (double)len[n / 2] / 1000.0;
+		s->len_p99 = (double)len[(n * 99 + 99) / 100 - 1] / 1000.0;
+	}
+	s->done = true;
+	free(lat);
+}
+
 /* Every size's queries in Q_ROUNDS rounds taking the sizes in turns (10k,
  * 100k, 1M, 10k, ...), each warmed right before it is timed, so that a
  * spell of noise from other guests of the machine falls on every size
@@ -1265,6 +1348,12 @@ static void query_all(void)
 			}
 		}
 	free(lat);
+	probe_stalls(&host_stalls);
+	note("  host stalls: loops of %.1f / %.1f us p99 %.1f / %.1f us; "
+	     "%zu gaps over %u us in %u ms, median %.1f us, every %.0f us",
+	     host_stalls.us[0], host_stalls.us[1], host_stalls.p99[0],
+	     host_stalls.p99[1], host_stalls.gaps, STALL_MIN_NS / 1000,
+	     STALL_SPIN_MS, host_stalls.len_p50, host_stalls.every_p50);
 }
 
 /* Build workspaces of n tasks for both systems (durability off), reopen
@@ -1591,6 +1680,8 @@ static stat3 rate_stats(sample (*s)[NSYS], int runs, int sys)
 
 static void profile_notes(FILE *f);
 
+static void stall_report(FILE *f, const stall_probe *s);
+
 static void report(FILE *f)
 {
 	char a[40], b[40], c[40], d[40], e[40];
@@ -1879,6 +1970,8 @@ static void report(FILE *f)
 			   "at most %.0f µs above it (below that, the ratio "
 			   "measures timer and scheduler noise).\n\n",
 			GOAL_P99_US, GOAL_FLAT, GOAL_FLAT_US);
+		if (host_stalls.done)
+			stall_report(f, &host_stalls);
 	}
 
 	if (ing_runs || reb_runs) {
@@ -1910,6 +2003,29 @@ static void report(FILE *f)
 		load_start, load_mid, load_end, sysconf(_SC_NPROCESSORS_ONLN));
 	if (!cfg.quick)
 		profile_notes(f);
+}
+
+/* What the host took from the queries, measured right after them. */
+static void stall_report(FILE *f, const stall_probe *s)
+{
+	fprintf(f, "**The host's own stalls**, measured right after the "
+		   "queries (`probe_stalls`): a loop of fixed work, timed "
+		   "as a query is, %d times: %.1f µs at p50, %.1f at p99; "
+		   "the same loop %.1f µs at p50, %.1f at p99.  Reading the "
+		   "clock in a tight loop for %u ms saw %zu gaps over %u µs",
+		STALL_LOOPS, s->us[0], s->p99[0], s->us[1], s->p99[1],
+		STALL_SPIN_MS, s->gaps, STALL_MIN_NS / 1000);
+	if (s->gaps > 1)
+		fprintf(f, " (median %.1f µs, p99 %.1f; one about every "
+			   "%.0f µs, median)",
+			s->len_p50, s->len_p99, s->every_p50);
+	else if (s->gaps == 1)
+		fprintf(f, " (%.1f µs)", s->len_p50);
+	fprintf(f, ": time the thread did not run, whatever it ran.  A "
+		   "page that takes T µs meets such a stall with a "
+		   "probability of about T over that interval; once that "
+		   "passes 1 %%, the page's p99 is its own time plus a "
+		   "stall, for both systems.\n\n");
 }
 
 /* Where the time goes: figures of this run, and the shares of profiles
