@@ -1270,6 +1270,63 @@ Test(timeline, verify_finds_an_altered_document_in_the_due_range)
 	cr_expect_gt(n, 0, "verify found %d problems", n);
 }
 
+/* Rewrite the first document of the due range: the n bytes from become
+ * to (as long) in place. */
+static void edit_due_doc(const char *from, const char *to, size_t n)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	vt_close();
+	vt_raw_open("timeline", "due", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	uint8_t *at = NULL;
+	for (size_t i = 0; i + n <= v.mv_size && !at; i++)
+		if (!memcmp(copy + i, from, n))
+			at = copy + i;
+	cr_assert(at, "the link in the covered document");
+	memcpy(at, to, n);
+	MDB_val nv = { v.mv_size, copy };
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	free(copy);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	vt_open();
+}
+
+/* The upcoming walk knows its record's link by the bytes tl_task_pack
+ * writes for it, and decodes any other: a link stored with its keys the
+ * other way round is the same record's, one naming another id is not
+ * (its key's hash says lead:7 here, as a collision would). */
+Test(timeline, upcoming_decodes_a_link_stored_otherwise)
+{
+	vt_add(NULL, VT_T0, "a", "lead:7", "2026-03-04T09:00:00Z", NULL);
+	static const char canonical[] = "\x82\xa4type\xa4lead\xa2id\xa1" "7";
+	static const char swapped[] = "\x82\xa2id\xa1" "7\xa4type\xa4lead";
+	static const char other[] = "\x82\xa4type\xa4lead\xa2id\xa1" "8";
+	size_t n = sizeof canonical - 1;
+
+	page *p = timeline("lead:7", 50, NULL);
+	cr_expect_eq(p->up.n, 1);
+	page_free(p);
+
+	edit_due_doc(canonical, swapped, n);
+	p = timeline("lead:7", 50, NULL);
+	cr_expect_eq(p->up.n, 1, "the same link in another order");
+	page_free(p);
+
+	edit_due_doc(swapped, other, n);
+	p = timeline("lead:7", 50, NULL);
+	cr_expect_eq(p->up.n, 0, "a document of lead:8 under lead:7's key");
+	page_free(p);
+}
+
 /* A workspace from before 0.3.4 has one mark of how far the views hold
  * the log, "views_seq", and no view a mark of its own.  A handle opened
  * with some of the views moved that shared mark past the events it
