@@ -1238,66 +1238,72 @@ static void index_classes(size_t due_active, size_t due_done,
 	}
 }
 
+/* Change the first entry of the timeline's due range in place with
+ * edit (its value, v.mv_size bytes; the handle closed meanwhile). */
+static void edit_first_due(void (*edit)(uint8_t *v, size_t len,
+					const void *arg),
+			   const void *arg)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	vt_close();
+	vt_raw_open("timeline", "due", &env, &txn, &dbi);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	cr_assert_gt(v.mv_size, 28, "a covered document");
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	edit(copy, v.mv_size, arg);
+	MDB_val nv = { v.mv_size, copy };
+	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+	free(copy);
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	vt_open();
+}
+
+static void flip_last(uint8_t *v, size_t len, const void *arg)
+{
+	(void)arg;
+	v[len - 1] ^= 1; /* the document's last byte */
+}
+
 /* verify compares the documents of the covered range too. */
 Test(timeline, verify_finds_an_altered_document_in_the_due_range)
 {
 	vt_add(NULL, VT_T0, "a", "lead:5", "2026-03-04T09:00:00Z", NULL);
 	cr_assert_eq(vt_verify(), 0);
-	vt_close();
-
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *c;
-	MDB_val k, v;
-	vt_raw_open("timeline", "due", &env, &txn, &dbi);
-	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
-	cr_assert_gt(v.mv_size, 28);
-	uint8_t *copy = malloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	copy[v.mv_size - 1] ^= 1; /* the document's last byte */
-	MDB_val nv = { v.mv_size, copy };
-	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
-	free(copy);
-	mdb_cursor_close(c);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-
-	vt_open();
+	edit_first_due(flip_last, NULL);
 	tl_err err = { 0 };
 	int n = tl_verify(vt_db, NULL, vt_quiet, NULL, &err);
 	cr_expect_gt(n, 0, "verify found %d problems", n);
 }
 
-/* Rewrite the first document of the due range: the n bytes from become
- * to (as long) in place. */
+/* The n bytes from become to (as long), in place. */
+typedef struct swap {
+	const char *from, *to;
+	size_t n;
+} swap;
+
+static void swap_bytes(uint8_t *v, size_t len, const void *arg)
+{
+	const swap *sw = arg;
+	uint8_t *at = NULL;
+	for (size_t i = 0; i + sw->n <= len && !at; i++)
+		if (!memcmp(v + i, sw->from, sw->n))
+			at = v + i;
+	cr_assert(at, "the link in the covered document");
+	memcpy(at, sw->to, sw->n);
+}
+
 static void edit_due_doc(const char *from, const char *to, size_t n)
 {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *c;
-	MDB_val k, v;
-	vt_close();
-	vt_raw_open("timeline", "due", &env, &txn, &dbi);
-	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
-	uint8_t *copy = malloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	uint8_t *at = NULL;
-	for (size_t i = 0; i + n <= v.mv_size && !at; i++)
-		if (!memcmp(copy + i, from, n))
-			at = copy + i;
-	cr_assert(at, "the link in the covered document");
-	memcpy(at, to, n);
-	MDB_val nv = { v.mv_size, copy };
-	cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
-	free(copy);
-	mdb_cursor_close(c);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	vt_open();
+	swap sw = { from, to, n };
+	edit_first_due(swap_bytes, &sw);
 }
 
 /* The upcoming walk knows its record's link by the bytes tl_task_pack
