@@ -976,6 +976,9 @@ static int find_views(tl_db *db, const char *const *names, size_t n,
 	}
 	for (size_t k = 0; k < n; k++) {
 		size_t i;
+		if (!names[k] || !names[k][0])
+			return tl_err_set(err, TL_EINVALID, "projection",
+					  "must not be empty");
 		for (i = 0; i < db->views_len; i++)
 			if (!strcmp(db->views[i]->name, names[k]))
 				break;

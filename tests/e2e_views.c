@@ -767,6 +767,10 @@ Test(rebuild_cli, refuses_unknown_views_and_members)
 	EXPECT(&r, 1, "rebuild", "--projection", "nope");
 	cr_expect(tu_err_names(&r, "projection"), "%s", r.err);
 	tu_run_release(&r);
+	EXPECT(&r, 1, "rebuild", "--projection", "");
+	cr_expect(tu_err_names(&r, "projection"), "%s", r.err);
+	cr_expect(strstr(r.err, "must not be empty") != NULL, "%s", r.err);
+	tu_run_release(&r);
 	EXPECT(&r, 4, "--as", "alice", "rebuild");
 	tu_run_release(&r);
 }

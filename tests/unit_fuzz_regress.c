@@ -328,6 +328,42 @@ Test(fuzz_regress, import_refuses_events_on_foreign_streams)
 	cr_assert_str_eq(err.field, "type");
 }
 
+/* The workspace's settings are its stream's first event alone: a second
+ * workspace.initialized (record 0 again as event 5, version 2 of its
+ * stream, an id of its own) would set them anew.  Refused, field
+ * "type"; nothing is appended. */
+Test(fuzz_regress, import_refuses_a_second_workspace_initialized)
+{
+	char dir[] = "/tmp/tl-fuzzreg24-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tu_records r;
+	tu_load_records(FIXTURES "/log-v2.msgpack", &r);
+	uint8_t *p = copy_rec(&r, 0);
+	size_t n = r.len[0];
+	size_t s = find(p, n, "\xa3seq", 4) + 4;
+	cr_assert_eq(p[s], 1);
+	p[s] = 5;
+	memcpy(p + find(p, n, "9000-000000000001", 17) + 15, "99", 2);
+	size_t v = find(p, n, "\xa7" "version", 8) + 8;
+	cr_assert_eq(p[v], 1);
+	p[v] = 2;
+	rehash(p, n, r.rec[3], r.len[3]);
+	const uint8_t *recs[5] = { r.rec[0], r.rec[1], r.rec[2], r.rec[3], p };
+	size_t lens[5] = { r.len[0], r.len[1], r.len[2], r.len[3], n };
+	tl_err err;
+	cr_assert_eq(tl_log_import(db, recs, lens, 5, &err), TL_EINVALID,
+		     "%s", err.message);
+	cr_assert_str_eq(err.field, "type", "%s", err.message);
+	cr_assert(strstr(err.message, "event 5: type 'workspace.initialized' "
+				      "on stream 'workspace' is not one"),
+		  "%s", err.message);
+	cr_assert_eq(err.index, 4);
+	cr_assert_eq(head(db), 0);
+	free(p);
+	free(r.buf);
+	rm_ws(db, dir);
+}
+
 /*
  * A walk-through imported a title with a NUL inside (export showed all
  * of it, `task show` and the timeline what came before the NUL, and
@@ -384,6 +420,10 @@ Test(fuzz_regress, import_refuses_task_events_no_command_makes_of_the_task)
 			      "'ghost'" },
 		{ "\xa5" "admin", "\xa5" "ghost", 8, "actor",
 		  "event 9: actor 'ghost' is no member" },
+		/* 4: task.created of task 0, assigned to alice */
+		{ "\xa8" "assignee\xa5" "alice", "\xa8" "assignee\xa5" "ghost", 4,
+		  "assignee", "event 5 (task.created): assignee unknown member "
+			      "'ghost'" },
 		/* 1: member.added of the first admin, by the system user */
 		{ "parsa-assistant", "parsa-assistanx", 1, "actor",
 		  "actor 'parsa-assistanx' is of kind system, which only the "
@@ -519,15 +559,18 @@ static int import_data(const size_t *which, msgpack_sbuffer *const *data,
 
 /* task.created of the fixture's task 0 (record 4) with one change. */
 enum { C_NO_ASSIGNEE, C_PIPELINE, C_TAGS_MAP, C_LINK_EXTRA, C_LINK_NO_ID,
-       C_TAGGED_VIP, C_AS_WRITTEN };
+       C_TAGGED_VIP, C_NO_TITLE, C_EMPTY_TAG, C_DUE_PAST_9999, C_AS_WRITTEN };
 static void pack_created(msgpack_packer *pk, int how)
 {
 	msgpack_pack_map(pk, how == C_NO_ASSIGNEE ? 9 : 10);
-	pk_str(pk, "title"); pk_str(pk, "Call Dana about the renewal");
+	pk_str(pk, "title");
+	pk_str(pk, how == C_NO_TITLE ? "" : "Call Dana about the renewal");
 	pk_str(pk, "type"); pk_str(pk, "call");
 	pk_str(pk, "status"); pk_str(pk, "todo");
 	pk_str(pk, "due_at");
-	msgpack_timestamp t = { 1780300000, 0 };
+	/* 253402300800: 10000-01-01T00:00:00Z */
+	msgpack_timestamp t = { how == C_DUE_PAST_9999 ? 253402300800
+						       : 1780300000, 0 };
 	msgpack_pack_timestamp(pk, &t);
 	if (how != C_NO_ASSIGNEE) {
 		pk_str(pk, "assignee"); pk_str(pk, "alice");
@@ -553,9 +596,9 @@ static void pack_created(msgpack_packer *pk, int how)
 	pk_str(pk, "tags");
 	if (how == C_TAGS_MAP) {
 		msgpack_pack_map(pk, 0);
-	} else if (how == C_TAGGED_VIP) {
+	} else if (how == C_TAGGED_VIP || how == C_EMPTY_TAG) {
 		msgpack_pack_array(pk, 1);
-		pk_str(pk, "vip");
+		pk_str(pk, how == C_EMPTY_TAG ? "" : "vip");
 	} else {
 		msgpack_pack_array(pk, 0);
 	}
@@ -585,12 +628,20 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 		  "event 11 (task.tagged): data holds 'assignee', which no "
 		  "command writes there" },
 		{ 13, -1, "title=Gone", "data", "holds 'title'" },
+		{ 10, -1, "tag=vip tag=vip", "data",
+		  "event 11 (task.tagged): data holds 'tag' twice" },
 		{ 4, C_NO_ASSIGNEE, NULL, "assignee",
 		  "event 5 (task.created): assignee is missing" },
 		{ 4, C_PIPELINE, NULL, "pipeline", "no pipelines are defined" },
 		{ 4, C_TAGS_MAP, NULL, "tags", "is not an array" },
 		{ 4, C_LINK_EXTRA, NULL, "link", "holds 'name'" },
 		{ 4, C_LINK_NO_ID, NULL, "link.id", "link.id is missing" },
+		/* states no command makes */
+		{ 4, C_NO_TITLE, NULL, "title",
+		  "event 5 (task.created): title must not be empty" },
+		{ 4, C_EMPTY_TAG, NULL, "tag",
+		  "event 5 (task.created): tag must not be empty" },
+		{ 4, C_DUE_PAST_9999, NULL, "due", "due is out of range" },
 		/* 9: task 0 from todo to in_progress */
 		{ 9, -1, "status=completed previous=todo", "status",
 		  "is completed, which task.completed sets" },
@@ -598,6 +649,9 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 		  "is what the task held" },
 		{ 9, -1, "status=in_progress previous{title=Call_Dana}",
 		  "previous", "is not the value a field held" },
+		/* null, an assignment's "no one", is no status */
+		{ 9, -1, "status=in_progress previous=~", "previous",
+		  "is not the value a field held" },
 		/* 11: task 2 completed, from todo */
 		{ 11, -1, "status=cancelled previous=todo", "status",
 		  "is not completed" },
@@ -606,6 +660,9 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 		  "is what the task held" },
 		{ 8, -1, "assignee=alice previous{}", "previous",
 		  "is not the value a field held" },
+		{ 8, -1, "assignee=parsa-assistant previous=~", "assignee",
+		  "event 9 (task.assigned): assignee 'parsa-assistant' is the "
+		  "system user, not a member" },
 		/* 10 after a task 0 created with the tag */
 		{ 10, C_TAGGED_VIP, NULL, "tag", "is one the task held" },
 		/* 12: task 1's title changed */
@@ -615,9 +672,21 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 		  "title", "is what the task held" },
 		{ 12, -1, "changes{title=X} previous{}", "previous",
 		  "does not hold the fields of changes" },
+		{ 12, -1, "changes{due_at@1780200000} previous{due_at@1780200000}",
+		  "due", "event 13 (task.updated): due is what the task held" },
 		/* 0: the workspace's settings; 3: bob added */
 		{ 0, -1, "format#2 tz=Europe/Berlin week_start=monday admin=admin",
 		  "format", "is not 1" },
+		/* settings init would not have stored: the record's */
+		{ 0, -1, "format#1 tz=Europe/Berlin week_start=friday admin=admin",
+		  "data", "event 1 (workspace.initialized) has data this "
+			  "release cannot fold" },
+		{ 0, -1, "format#1 tz=Europe/Berlin week_start=monday admin=Ad_min",
+		  "data", "has data this release cannot fold" },
+		{ 0, -1, "format#1 tz=" /* 64 bytes, one past a zone's room */
+			 "Europe/Berlin_Europe/Berlin_Europe/Berlin_Europe/Berlin_"
+			 "Europe/B week_start=monday admin=admin",
+		  "data", "has data this release cannot fold" },
 		{ 3, -1, "id=bob name=Bob_Example role=member crm_access#t "
 			 "kind=system", "kind", "is not 'user'" },
 	};
@@ -638,7 +707,8 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 		}
 		if (cases[i].json) {
 			/* "k=v" a string (~ nil, _ a space), "k#n" an integer or
-			 * t (true), "k{...}" a map of those, space separated */
+			 * t (true), "k{...}" a map of one k=v or k@n (a time),
+			 * space separated */
 			msgpack_packer *pk = &pb;
 			char buf[200], *save = NULL;
 			snprintf(buf, sizeof buf, "%s", cases[i].json);
@@ -679,12 +749,19 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 							sizeof inner - strlen(inner) - 1);
 					}
 					*strchr(inner, '}') = 0;
-					char *ie = strchr(inner, '=');
+					/* k=v text, k@n a time of n seconds */
+					char *ie = strpbrk(inner, "=@");
 					cr_assert(ie);
+					bool at = *ie == '@';
 					*ie = 0;
 					msgpack_pack_map(pk, 1);
 					pk_str(pk, inner);
-					pk_str(pk, ie + 1);
+					if (at)
+						msgpack_pack_timestamp(
+							pk, &(msgpack_timestamp){
+								atoll(ie + 1), 0 });
+					else
+						pk_str(pk, ie + 1);
 				} else if (eq) {
 					*eq = 0;
 					pk_str(pk, w);
@@ -734,6 +811,21 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 	tl_err err;
 	cr_assert_eq(import_data((size_t[]){ 4 }, &d, 1, 14, &err), 0, "%s",
 		     err.message);
+	msgpack_sbuffer_destroy(&a);
+	/* Settings naming "admi", then "admin" added: not the admin they
+	 * name, though its id begins with that one. */
+	msgpack_sbuffer_init(&a);
+	msgpack_pack_map(&pa, 4);
+	pk_str(&pa, "format"); msgpack_pack_uint32(&pa, 1);
+	pk_str(&pa, "tz"); pk_str(&pa, "Europe/Berlin");
+	pk_str(&pa, "week_start"); pk_str(&pa, "monday");
+	pk_str(&pa, "admin"); pk_str(&pa, "admi");
+	cr_assert_eq(import_data((size_t[]){ 0 }, &d, 1, 2, &err), TL_EINVALID,
+		     "%s", err.message);
+	cr_assert_str_eq(err.field, "type", "%s", err.message);
+	cr_assert(strstr(err.message, "event 2 must add the first admin the "
+				      "settings name"), "%s", err.message);
+	cr_assert_eq(err.index, 1);
 	msgpack_sbuffer_destroy(&a);
 }
 
@@ -970,6 +1062,17 @@ Test(fuzz_regress, import_refuses_a_member_event_out_of_version_order)
 				   &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "version");
+	cr_assert_eq(err.index, (int)last);
+	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+	/* one that repeats the version before it: refused alike */
+	k.p[last][v] = 1;
+	rehash(k.p[last], k.len[last], k.p[last - 1], k.len[last - 1]);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
+				   &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "version", "%s", err.message);
+	cr_assert(strstr(err.message, "has stream version 1, expected 2"), "%s",
+		  err.message);
 	cr_assert_eq(err.index, (int)last);
 	cr_assert(!tl_db_initialized(b), "part of the log was imported");
 	for (size_t i = 0; i < k.n; i++)
@@ -1297,6 +1400,16 @@ Test(fuzz_regress, import_refuses_taking_the_last_admin)
 	cr_assert_eq(tl_log_read(a, &ctx, 1, 0, (tl_slice){ 0 }, keep_event,
 				 &r, &err), 0, "%s", err.message);
 	cr_assert_eq(r.n, 4);
+	/* as written, with boss an admin with CRM access left: taken */
+	{
+		char dc[] = "/tmp/tl-fuzzreg17-XXXXXX";
+		tl_db *whole = open_ws(dc);
+		cr_assert_eq(tl_log_import(whole, (const uint8_t *const *)r.p,
+					   r.len, r.n, &err),
+			     0, "%s", err.message);
+		cr_assert_eq(head(whole), 4);
+		rm_ws(whole, dc);
+	}
 	/* record 2 adds boss: no CRM access, then the chain rehashed */
 	size_t at = find(r.p[2], r.len[2], "\xaa" "crm_access\xc3", 12);
 	r.p[2][at + 11] = 0xc2;
@@ -1315,6 +1428,146 @@ Test(fuzz_regress, import_refuses_taking_the_last_admin)
 	 * access: taken */
 	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)r.p, r.len, 3,
 				   &err), 0, "%s", err.message);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.p[i]);
+	rm_ws(b, dst);
+	rm_ws(a, src);
+}
+
+/* A member renamed to nothing, which member update refuses, is refused
+ * by import too, field "name" (an empty name was taken when only a
+ * member.added's name was checked for it). */
+Test(fuzz_regress, import_refuses_a_member_renamed_to_nothing)
+{
+	char da[] = "/tmp/tl-fuzzreg18-XXXXXX", dbb[] = "/tmp/tl-fuzzreg19-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	struct kept k = { 0 };
+	bob_renamed(a, "Rob", &k);
+	size_t last = k.n - 1;
+	uint8_t *p = k.p[last];
+	/* changes{name: "Rob"} made changes{name: ""} */
+	size_t at = find(p, k.len[last], "\xa3Rob", 4);
+	memmove(p + at + 1, p + at + 4, k.len[last] - at - 4);
+	p[at] = 0xa0;
+	k.len[last] -= 3;
+	rehash(p, k.len[last], k.p[last - 1], k.len[last - 1]);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
+				   &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "name", "%s", err.message);
+	cr_assert(strstr(err.message, "(member.updated): name must not be "
+				      "empty"), "%s", err.message);
+	cr_assert_eq(err.index, (int)last);
+	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+	for (size_t i = 0; i < k.n; i++)
+		free(k.p[i]);
+	rm_ws(a, da);
+	rm_ws(b, dbb);
+}
+
+/* A member.updated of a member no event added (its stream renamed, the
+ * first of that stream) is the record's fault: refused, field "data",
+ * TL_EINVALID; no storage error of the workspace. */
+Test(fuzz_regress, import_refuses_an_update_of_a_member_never_added)
+{
+	char da[] = "/tmp/tl-fuzzreg20-XXXXXX", dbb[] = "/tmp/tl-fuzzreg21-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	struct kept k = { 0 };
+	bob_renamed(a, "Rob", &k);
+	size_t last = k.n - 1;
+	uint8_t *p = k.p[last];
+	p[find(p, k.len[last], "member:bob", 10) + 9] = 'x';
+	size_t v = find(p, k.len[last], "\xa7" "version", 8) + 8;
+	cr_assert_eq(p[v], 2);
+	p[v] = 1;
+	rehash(p, k.len[last], k.p[last - 1], k.len[last - 1]);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
+				   &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "data", "%s", err.message);
+	cr_assert(strstr(err.message, "(member.updated) has data this release "
+				      "cannot fold"), "%s", err.message);
+	cr_assert_eq(err.index, (int)last);
+	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+	for (size_t i = 0; i < k.n; i++)
+		free(k.p[i]);
+	rm_ws(a, da);
+	rm_ws(b, dbb);
+}
+
+/* A task made for a member without CRM access, which task add refuses
+ * (a log of the commands, carol's record patched to have no access and
+ * the chain after it rehashed): refused, field "assignee". */
+Test(fuzz_regress, import_refuses_a_task_for_a_member_without_access)
+{
+	char src[] = "/tmp/tl-fuzzreg22-XXXXXX", dst[] = "/tmp/tl-fuzzreg23-XXXXXX";
+	tl_db *a = open_ws(src), *b = open_ws(dst);
+	tl_err err;
+	tl_cmd c[2] = { { .kind = TL_MEMBER_ADD }, { .kind = TL_TASK_ADD } };
+	c[0].id = tl_s("carol");
+	c[0].name = tl_s("Carol");
+	c[0].crm_access = 1;
+	c[1].title = tl_s("Call Dana");
+	c[1].assignee = tl_s("carol");
+	c[1].link = tl_s("lead:42");
+	tl_ctx ctx = { .actor = "admin" };
+	cr_assert_eq(tl_db_init(a, &(tl_init_opts){ .tz = "UTC" }, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(tl_exec(a, &ctx, c, 2, NULL, &err), 0, "%s", err.message);
+	struct kept r = { .n = 0 };
+	cr_assert_eq(tl_log_read(a, &ctx, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &r, &err), 0, "%s", err.message);
+	cr_assert_eq(r.n, 4);
+	size_t at = find(r.p[2], r.len[2], "\xaa" "crm_access\xc3", 12);
+	r.p[2][at + 11] = 0xc2;
+	for (size_t i = 2; i < r.n; i++)
+		rehash(r.p[i], r.len[i], r.p[i - 1], r.len[i - 1]);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)r.p, r.len, r.n,
+				   &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "assignee", "%s", err.message);
+	cr_assert(strstr(err.message, "event 4 (task.created): assignee "
+				      "member 'carol' had no CRM access"),
+		  "%s", err.message);
+	cr_assert_eq(err.index, 3);
+	cr_assert_eq(head(b), 0, "nothing is appended");
+	for (size_t i = 0; i < r.n; i++)
+		free(r.p[i]);
+	rm_ws(b, dst);
+	rm_ws(a, src);
+}
+
+/* Only init's two events come before the members: the first event after
+ * them (a task admin adds, its actor made "ghost") is refused, field
+ * "actor". */
+Test(fuzz_regress, import_refuses_a_non_member_actor_right_after_init)
+{
+	char src[] = "/tmp/tl-fuzzreg25-XXXXXX", dst[] = "/tmp/tl-fuzzreg26-XXXXXX";
+	tl_db *a = open_ws(src), *b = open_ws(dst);
+	tl_err err;
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("Call Dana"),
+		     .link = tl_s("lead:42") };
+	tl_ctx ctx = { .actor = "admin" };
+	cr_assert_eq(tl_db_init(a, &(tl_init_opts){ .tz = "UTC" }, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(tl_exec(a, &ctx, &c, 1, NULL, &err), 0, "%s", err.message);
+	struct kept r = { .n = 0 };
+	cr_assert_eq(tl_log_read(a, &ctx, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &r, &err), 0, "%s", err.message);
+	cr_assert_eq(r.n, 3);
+	memcpy(r.p[2] + find(r.p[2], r.len[2], "\xa5" "admin", 6) + 1, "ghost",
+	       5);
+	rehash(r.p[2], r.len[2], r.p[1], r.len[1]);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)r.p, r.len, r.n,
+				   &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "actor", "%s", err.message);
+	cr_assert(strstr(err.message, "event 3: actor 'ghost' is no member"),
+		  "%s", err.message);
+	cr_assert_eq(err.index, 2);
+	cr_assert_eq(head(b), 0, "nothing is appended");
 	for (size_t i = 0; i < r.n; i++)
 		free(r.p[i]);
 	rm_ws(b, dst);
@@ -1686,6 +1939,37 @@ Test(fuzz_regress, import_refuses_an_event_id_repeated_in_the_records)
 	cr_assert_str_eq(s.text[0],
 			 "event 5: id 0190a000-0000-7000-9000-000000000003 is "
 			 "event 3's too (each event has an id of its own)");
+	free(x.p);
+	free(x.r.buf);
+	rm_ws(db, dir);
+}
+
+/* Two records, the second with the first's id: the fewest that can
+ * repeat one, refused alike. */
+Test(fuzz_regress, import_refuses_an_event_id_repeated_in_two_records)
+{
+	char dir[] = "/tmp/tl-fuzzreg27-XXXXXX";
+	tl_db *db = open_ws(dir);
+	tl_err err;
+	patched x;
+	/* event 5 given event 4's id */
+	patch(&x, "0190a000-0000-7000-9000-000000000005",
+	      "0190a000-0000-7000-9000-000000000004", 36, 4);
+	cr_assert_eq(tl_import_ids_check(x.recs + 3, x.lens + 3, 2, &err),
+		     TL_EINVALID);
+	cr_assert_eq(err.index, 1);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert_eq(tl_log_import(db, x.recs, x.lens, 3, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_log_import(db, x.recs + 3, x.lens + 3, 2, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert_eq(err.index, 1);
+	cr_assert(strstr(err.message, "event 5: id "
+				      "'0190a000-0000-7000-9000-000000000004' "
+				      "is event 4's too"),
+		  "%s", err.message);
+	cr_assert_eq(head(db), 3, "nothing is appended");
 	free(x.p);
 	free(x.r.buf);
 	rm_ws(db, dir);

@@ -248,6 +248,59 @@ Test(rebuild, rebuilt_views_equal_the_incremental_ones, .init = mkws,
 	cr_assert_eq(tl_rebuild(db, &ctx, bad, 1, NULL, NULL, &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "projection");
+	const char *empty[] = { "timeline", "" };
+	cr_assert_eq(tl_rebuild(db, &ctx, empty, 2, NULL, NULL, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "projection");
+	cr_assert_str_eq(err.message, "must not be empty");
+	tl_db_close(db);
+}
+
+/* A rebuild asked for from its own progress callback would wait for
+ * ever on the handle's own build lock: refused, field "db". */
+static tl_db *nested_db;
+static int nested_rc;
+static char nested_field[sizeof ((tl_err *)0)->field];
+
+static void rebuild_again(void *arg, uint64_t done, uint64_t total)
+{
+	(void)arg, (void)done, (void)total;
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	if (nested_rc != -1)
+		return;
+	nested_rc = tl_rebuild(nested_db, &ctx, NULL, 0, NULL, NULL, &err);
+	snprintf(nested_field, sizeof nested_field, "%s", err.field);
+}
+
+Test(rebuild, a_rebuild_from_its_progress_callback_is_refused,
+     .init = mkws, .fini = rmws, .timeout = 20)
+{
+	tl_db *db = counts_ws(3);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	nested_db = db;
+	nested_rc = -1;
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, rebuild_again, NULL, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(nested_rc, TL_EINVALID);
+	cr_assert_str_eq(nested_field, "db");
+	tl_db_close(db);
+}
+
+/* A projection named twice is rebuilt once: its events applied once. */
+Test(rebuild, a_projection_named_twice_is_rebuilt_once, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = counts_ws(10);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	const char *twice[] = { "counts", "counts" };
+	replay_applies = 0;
+	cr_assert_eq(tl_rebuild(db, &ctx, twice, 2, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(replay_applies, 10);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
 	tl_db_close(db);
 }
 
@@ -1671,10 +1724,13 @@ Test(rebuild, generations_may_differ_between_views, .init = mkws,
 	const char *one[] = { "timeline" };
 	cr_assert_eq(tl_rebuild(db, &ctx, one, 1, NULL, NULL, &err), 0);
 	cr_assert_eq(tl_rebuild(db, &ctx, one, 1, NULL, NULL, &err), 0);
+	uint32_t ver;
+	uint32_t g0 = stored_gen(db, "timeline", &ver);
+	cr_assert_gt(g0, stored_gen(db, "tasks", &ver));
 	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
 		     err.message);
-	uint32_t ver;
 	uint32_t g1 = stored_gen(db, "timeline", &ver);
+	cr_assert_eq(g1, g0 + 1, "past the newest serving generation");
 	cr_assert_eq(stored_gen(db, "tasks", &ver), g1,
 		     "rebuilt together: one generation");
 	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
