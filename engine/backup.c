@@ -11,7 +11,8 @@
  *
  * What this adds to LMDB's copy is durability and a name that never lies:
  * the copy is written to DIR/data.mdb.partial, fsync'd, renamed to
- * DIR/data.mdb, and DIR fsync'd.  A crash or a failure leaves no
+ * DIR/data.mdb, and DIR fsync'd; a data file shorter than the pages its
+ * newest commit uses is refused before (whole_source).  A crash or a failure leaves no
  * data.mdb that is not a whole copy; a failure removes the partial file
  * (and DIR, when this call made it).  The copy is then opened as a
  * workspace and its log's head read, which is what the caller is told.
@@ -150,6 +151,39 @@ static int copy_into(tl_db *db, int fd, unsigned flags)
 	}
 }
 
+/* 0 when the workspace's data file holds every page its newest commit
+ * uses.  A file cut short (a partial copy or restore) past the pages that
+ * opening it reads would otherwise be copied as it is: LMDB's plain copy
+ * stops at the file's end, and the copy would open and fail later.  The
+ * pages in use are read before the file's size, which only grows. */
+static int whole_source(tl_db *db, tl_err *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fs;
+	mdb_filehandle_t fd;
+	int rc;
+	if ((rc = mdb_env_info(db->env, &info)) ||
+	    (rc = mdb_env_stat(db->env, &st)) ||
+	    (rc = mdb_env_get_fd(db->env, &fd)))
+		return tl_mdb_err(err, rc, "read the workspace's size");
+	if (fstat(fd, &fs) != 0)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "read the workspace's size: %s",
+				  strerror(errno));
+	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)fs.st_size < used)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "data.mdb is %llu bytes but its pages in "
+				  "use end at byte %llu: the file was cut "
+				  "short (a partial copy or restore, or a "
+				  "failing disk), and a copy of it would be "
+				  "too: restore it from a copy",
+				  (unsigned long long)fs.st_size,
+				  (unsigned long long)used);
+	return 0;
+}
+
 /* What the copy in dir holds: opened as a workspace (no views). */
 static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
 {
@@ -210,6 +244,8 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 	if ((rc = tl_no_writer_held(db, err)))
 		return rc;
 	if ((rc = tl_need_admin(db, ctx, "backup", err)))
+		return rc;
+	if ((rc = whole_source(db, err)))
 		return rc;
 
 	if ((rc = backup_dir(dir, &made, err)))

@@ -294,6 +294,56 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 	free(denied);
 }
 
+/* A data file cut short (its last pages gone: a partial copy or restore)
+ * is refused with a storage error, never copied as it is: LMDB's plain
+ * copy stops at the file's end, and before 0.3.32 a file cut past the
+ * pages that opening it reads was "copied" into a copy that failed later.
+ * Each cut of 1 to 4 pages is refused; the cut of the last page alone,
+ * whose page an import's commit writes last and an open does not read,
+ * by the size check, the others by the read that meets the cut. */
+Test(backup_cli, refuses_a_data_file_cut_short)
+{
+	char in[600], data[600], keep[600];
+	snprintf(in, sizeof in, "%s/tasks.jsonl", tmp);
+	FILE *f = fopen(in, "w");
+	cr_assert(f);
+	for (int i = 0; i < 50; i++)
+		fprintf(f, "{\"title\":\"Imported %d\",\"link\":\"lead:%d\","
+			   "\"assignee\":\"alice\"}\n", i, i % 7);
+	cr_assert_eq(fclose(f), 0);
+	DO("import", in);
+	snprintf(data, sizeof data, "%s/data.mdb", ws);
+	snprintf(keep, sizeof keep, "%s/whole.mdb", tmp);
+	long long size = file_size(ws);
+	cr_assert_eq(link(data, keep), 0, "%s", strerror(errno));
+	int checked = 0;
+	for (int pages = 1; pages <= 4; pages++) {
+		unlink(data);
+		char cmd[1300];
+		snprintf(cmd, sizeof cmd, "cp '%s' '%s'", keep, data);
+		cr_assert_eq(system(cmd), 0);
+		cr_assert_eq(truncate(data, size - 4096 * pages), 0, "%s",
+			     strerror(errno));
+		char *to = under_tmp("copy");
+		tu_run r;
+		EXPECT(&r, 5, "backup", to);
+		cr_assert(tu_err_names(&r, "storage"), "%s", r.err);
+		cr_assert_str_eq(tu_str(json_object_get(r.json, "error"),
+					"code"),
+				 "storage");
+		if (strstr(r.err, "pages in use end at") &&
+		    strstr(r.err, "cut short"))
+			checked++;
+		tu_run_release(&r);
+		struct stat st;
+		cr_assert_eq(stat(to, &st), -1, "a refused backup made %s",
+			     to);
+		free(to);
+	}
+	cr_assert_eq(checked, 1, "the cut of the last page alone meets the "
+				 "size check");
+}
+
 /* ---- while another process writes ------------------------------------- */
 
 /* The event at seq in dir, as `log --json` prints it (its hash covers
