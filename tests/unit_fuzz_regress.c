@@ -1021,6 +1021,28 @@ static int keep_event(void *arg, const tl_event *ev)
 	return 0;
 }
 
+static void kept_free(struct kept *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->p[i]);
+	k->n = 0;
+}
+
+/* k's records imported into b are refused, TL_EINVALID, field at record
+ * k->n - 1, with a message holding says (NULL: any); none imported. */
+static void refused_at_last(tl_db *b, const struct kept *k,
+			    const char *field, const char *says)
+{
+	tl_err err;
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k->p, k->len,
+				   k->n, &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, field, "%s", err.message);
+	cr_assert(!says || strstr(err.message, says), "%s", err.message);
+	cr_assert_eq(err.index, (int)(k->n - 1));
+	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+}
+
 /* In workspace a, made now: bob added as "Bob" and renamed name; the
  * log's records into k. */
 static void bob_renamed(tl_db *a, const char *name, struct kept *k)
@@ -1050,7 +1072,6 @@ Test(fuzz_regress, import_refuses_a_member_event_out_of_version_order)
 {
 	char da[] = "/tmp/tl-fuzzreg5-XXXXXX", dbb[] = "/tmp/tl-fuzzreg6-XXXXXX";
 	tl_db *a = open_ws(da), *b = open_ws(dbb);
-	tl_err err;
 	struct kept k = { 0 };
 	bob_renamed(a, "Bobby", &k);
 	size_t last = k.n - 1;
@@ -1058,25 +1079,12 @@ Test(fuzz_regress, import_refuses_a_member_event_out_of_version_order)
 	cr_assert_eq(k.p[last][v], 2);
 	k.p[last][v] = 3;
 	rehash(k.p[last], k.len[last], k.p[last - 1], k.len[last - 1]);
-	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
-				   &err),
-		     TL_EINVALID);
-	cr_assert_str_eq(err.field, "version");
-	cr_assert_eq(err.index, (int)last);
-	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+	refused_at_last(b, &k, "version", NULL);
 	/* one that repeats the version before it: refused alike */
 	k.p[last][v] = 1;
 	rehash(k.p[last], k.len[last], k.p[last - 1], k.len[last - 1]);
-	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
-				   &err),
-		     TL_EINVALID);
-	cr_assert_str_eq(err.field, "version", "%s", err.message);
-	cr_assert(strstr(err.message, "has stream version 1, expected 2"), "%s",
-		  err.message);
-	cr_assert_eq(err.index, (int)last);
-	cr_assert(!tl_db_initialized(b), "part of the log was imported");
-	for (size_t i = 0; i < k.n; i++)
-		free(k.p[i]);
+	refused_at_last(b, &k, "version", "has stream version 1, expected 2");
+	kept_free(&k);
 	rm_ws(a, da);
 	rm_ws(b, dbb);
 }
@@ -1147,9 +1155,7 @@ Test(fuzz_regress, import_refuses_a_read_of_no_notifications)
 	tl_err err;
 	struct kept k = { 0 };
 	bob_renamed(a, "Bob", &k); /* a no-op rename: bob added, no event */
-	for (size_t i = 0; i < k.n; i++)
-		free(k.p[i]);
-	k.n = 0;
+	kept_free(&k);
 	tl_result res;
 	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
 		       .link = tl_s("lead:1"), .assignee = tl_s("bob") };
@@ -1194,8 +1200,7 @@ Test(fuzz_regress, import_refuses_a_read_of_no_notifications)
 		  "%s", err.message);
 	cr_assert(!tl_db_initialized(b), "part of the log was imported");
 	msgpack_sbuffer_destroy(&d);
-	for (size_t i = 0; i < k.n; i++)
-		free(k.p[i]);
+	kept_free(&k);
 	rm_ws(a, da);
 	rm_ws(b, dbb);
 }
@@ -1441,7 +1446,6 @@ Test(fuzz_regress, import_refuses_a_member_renamed_to_nothing)
 {
 	char da[] = "/tmp/tl-fuzzreg18-XXXXXX", dbb[] = "/tmp/tl-fuzzreg19-XXXXXX";
 	tl_db *a = open_ws(da), *b = open_ws(dbb);
-	tl_err err;
 	struct kept k = { 0 };
 	bob_renamed(a, "Rob", &k);
 	size_t last = k.n - 1;
@@ -1452,16 +1456,9 @@ Test(fuzz_regress, import_refuses_a_member_renamed_to_nothing)
 	p[at] = 0xa0;
 	k.len[last] -= 3;
 	rehash(p, k.len[last], k.p[last - 1], k.len[last - 1]);
-	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
-				   &err),
-		     TL_EINVALID, "%s", err.message);
-	cr_assert_str_eq(err.field, "name", "%s", err.message);
-	cr_assert(strstr(err.message, "(member.updated): name must not be "
-				      "empty"), "%s", err.message);
-	cr_assert_eq(err.index, (int)last);
-	cr_assert(!tl_db_initialized(b), "part of the log was imported");
-	for (size_t i = 0; i < k.n; i++)
-		free(k.p[i]);
+	refused_at_last(b, &k, "name",
+			"(member.updated): name must not be empty");
+	kept_free(&k);
 	rm_ws(a, da);
 	rm_ws(b, dbb);
 }
@@ -1473,7 +1470,6 @@ Test(fuzz_regress, import_refuses_an_update_of_a_member_never_added)
 {
 	char da[] = "/tmp/tl-fuzzreg20-XXXXXX", dbb[] = "/tmp/tl-fuzzreg21-XXXXXX";
 	tl_db *a = open_ws(da), *b = open_ws(dbb);
-	tl_err err;
 	struct kept k = { 0 };
 	bob_renamed(a, "Rob", &k);
 	size_t last = k.n - 1;
@@ -1483,16 +1479,9 @@ Test(fuzz_regress, import_refuses_an_update_of_a_member_never_added)
 	cr_assert_eq(p[v], 2);
 	p[v] = 1;
 	rehash(p, k.len[last], k.p[last - 1], k.len[last - 1]);
-	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
-				   &err),
-		     TL_EINVALID, "%s", err.message);
-	cr_assert_str_eq(err.field, "data", "%s", err.message);
-	cr_assert(strstr(err.message, "(member.updated) has data this release "
-				      "cannot fold"), "%s", err.message);
-	cr_assert_eq(err.index, (int)last);
-	cr_assert(!tl_db_initialized(b), "part of the log was imported");
-	for (size_t i = 0; i < k.n; i++)
-		free(k.p[i]);
+	refused_at_last(b, &k, "data",
+			"(member.updated) has data this release cannot fold");
+	kept_free(&k);
 	rm_ws(a, da);
 	rm_ws(b, dbb);
 }
