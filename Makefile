@@ -144,10 +144,12 @@ test: deps
 
 test-unit: all $(B)/tests/unit $(B)/tests/e2e $(B)/tests/fault \
 		$(B)/tests/failalloc.so
-	$(B)/tests/unit --jobs 2
-	GLIBC_TUNABLES=glibc.malloc.tcache_count=0 $(B)/tests/fault --jobs 2
+	sh tests/run.sh $(B)/tests/unit --jobs 2
+	GLIBC_TUNABLES=glibc.malloc.tcache_count=0 \
+		sh tests/run.sh $(B)/tests/fault --jobs 2
 	TASKLOG_BIN=$(CURDIR)/$(B)/tasklog CRASH_ROUNDS=$(CRASH_ROUNDS) \
-		TL_FAILALLOC=$(CURDIR)/$(B)/tests/failalloc.so $(B)/tests/e2e --jobs 2
+		TL_FAILALLOC=$(CURDIR)/$(B)/tests/failalloc.so \
+		sh tests/run.sh $(B)/tests/e2e --jobs 2
 
 # make install as a user of the library sees it (tests/install/check.sh).
 test-install: all
@@ -157,12 +159,12 @@ test-san:
 	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e \
 		build-san/tests/fault build-san/tasklog
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		sh tests/san-run.sh build-san/tests/unit --jobs 2
+		sh tests/run.sh build-san/tests/unit --jobs 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		sh tests/san-run.sh build-san/tests/fault --jobs 2
+		sh tests/run.sh build-san/tests/fault --jobs 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
-		sh tests/san-run.sh build-san/tests/e2e --jobs 2
+		sh tests/run.sh build-san/tests/e2e --jobs 2
 
 # Line coverage of the library and the CLI by every test (not in make test).
 coverage: deps
