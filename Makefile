@@ -158,9 +158,11 @@ test-install: all
 test-san:
 	$(MAKE) SAN=address,undefined build-san/tests/unit build-san/tests/e2e \
 		build-san/tests/fault build-san/tasklog
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
+		UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run.sh build-san/tests/unit --jobs 2
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
+		UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run.sh build-san/tests/fault --jobs 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
