@@ -123,6 +123,15 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 				  "processes have it open",
 				  what, tl_readers_wait_ms / 1000.0,
 				  tl_max_readers);
+	/* A write that wrote nothing on a full disk: said as plainly as the
+	 * short write below, which is what a disk that fills up in the
+	 * middle of a write gives. */
+	if (rc == ENOSPC || rc == EDQUOT)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: %s (the disk%s is full: free some "
+				  "space, then retry)",
+				  what, strerror(rc),
+				  rc == EDQUOT ? " quota" : "");
 	/* LMDB turns a short write (a full disk, a file size limit) into
 	 * EIO: say what it may be. */
 	if (rc == EIO)

@@ -199,6 +199,8 @@ int __wrap_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data,
 
 /* Only files and directories (a backup syncs its directory) count: not
  * Criterion's pipes, not the terminal. */
+static int io_errno = EIO; /* what a failed write or sync says */
+
 static bool io_fault(int fd)
 {
 	struct stat st;
@@ -207,7 +209,7 @@ static bool io_fault(int fd)
 		return false;
 	if (!fault_now(FAULT_IO))
 		return false;
-	errno = EIO;
+	errno = io_errno;
 	return true;
 }
 
@@ -517,6 +519,10 @@ static void fault_outcome(int kind, int rc, bool hit, const tl_err *err,
 		cr_assert(hit, "%s failed without a fault: %d %s", what, rc,
 			  err->message);
 		expect_fault_error(kind, rc, err, what, k);
+		/* a full disk is said so, whatever call met it */
+		cr_assert(kind != FAULT_IO || io_errno != ENOSPC ||
+				  strstr(err->message, "the disk is full"),
+			  "%s, fault %ld: %s", what, k, err->message);
 	}
 }
 
@@ -961,6 +967,16 @@ Test(fault, every_write_and_sync_failing_in_an_import_appends_nothing)
 Test(fault, every_write_and_sync_failing_in_a_batch_appends_nothing)
 {
 	faults_in(FAULT_IO, step_batch, "batch", 0, 2);
+}
+
+/* The same with each write or sync finding the disk full (ENOSPC, where
+ * a disk that fills up in the middle of a write gives LMDB a short write,
+ * which it calls EIO): an error that says so. */
+Test(fault, every_write_and_sync_on_a_full_disk_in_a_batch_says_so)
+{
+	io_errno = ENOSPC;
+	faults_in(FAULT_IO, step_batch, "batch on a full disk", 0, 2);
+	io_errno = EIO;
 }
 
 Test(fault, every_write_and_sync_failing_in_a_chained_batch_appends_nothing)
