@@ -295,18 +295,20 @@ Test(procs, a_backup_adopts_a_map_grown_meanwhile, .init = mkws,
 	tl_db_close(db);
 }
 
-static int hold_fd[2];
+static int hold_fd[2], go_fd[2];
 
 static void writer_child(void)
 {
+	alarm(20); /* a read that waited for it would wait this long */
 	tl_db *db = open_ws(0);
 	tl_txn *t;
 	tl_err err;
+	char c;
 	if (!db || tl_txn_begin(db, &t, &err))
 		child_exit(1);
-	if (write(hold_fd[1], "x", 1) != 1)
+	/* holds LMDB's writer lock until told to go */
+	if (write(hold_fd[1], "x", 1) != 1 || read(go_fd[0], &c, 1) != 1)
 		child_exit(1);
-	sleep(5); /* holds LMDB's writer lock meanwhile */
 	tl_txn_abort(t);
 	tl_db_close(db);
 	child_exit(0);
@@ -323,6 +325,7 @@ Test(procs, opening_and_reading_do_not_wait_for_a_writer, .init = mkws,
 	tl_db_close(db);
 
 	cr_assert_eq(pipe(hold_fd), 0);
+	cr_assert_eq(pipe(go_fd), 0);
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0)
@@ -338,34 +341,43 @@ Test(procs, opening_and_reading_do_not_wait_for_a_writer, .init = mkws,
 	int st;
 	cr_assert_eq(waitpid(pid, &st, WNOHANG), 0,
 		     "the read waited for the writer to finish");
+	cr_assert_eq(write(go_fd[1], "x", 1), 1);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	close(hold_fd[0]);
-	close(hold_fd[1]);
+	for (int i = 0; i < 2; i++) {
+		close(hold_fd[i]);
+		close(go_fd[i]);
+	}
 }
 
 /* A process that reads, so holds a slot of the table of readers: it says
- * so on ready_fd, then holds it for `ms` or until a byte comes on
- * release_fd (20 s at most: a test that failed on the way releases
- * none). */
+ * so on ready_fd, then holds it until a byte comes on release_fd (20 s
+ * at most: a test that failed on the way releases none). */
 static int ready_fd[2], release_fd[2];
 
-static void reader_child(int ms)
+static void reader_child(void)
 {
 	alarm(20);
 	tl_db *db = open_ws(0);
 	int n;
-	if (!db || list_all(db, &n) || write(ready_fd[1], "r", 1) != 1)
+	char c;
+	if (!db || list_all(db, &n) || write(ready_fd[1], "r", 1) != 1 ||
+	    read(release_fd[0], &c, 1) != 1)
 		child_exit(1);
-	if (ms) {
-		usleep((useconds_t)ms * 1000);
-	} else {
-		char c;
-		if (read(release_fd[0], &c, 1) != 1)
-			child_exit(1);
-	}
 	tl_db_close(db);
 	child_exit(0);
+}
+
+/* A process that lets one reader go `ms` from now. */
+static pid_t release_later(int ms)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		usleep((useconds_t)ms * 1000);
+		child_exit(write(release_fd[1], "x", 1) == 1 ? 0 : 1);
+	}
+	return pid;
 }
 
 /* Every slot of the table of readers taken (4 here, 1024 by default; a
@@ -387,15 +399,18 @@ Test(procs, a_read_waits_for_a_slot_in_a_full_table_of_readers,
 		kids[i] = fork();
 		cr_assert_neq(kids[i], -1);
 		if (kids[i] == 0)
-			reader_child(i == 0 ? 300 : 0);
+			reader_child();
 	}
 	char c;
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(read(ready_fd[0], &c, 1), 1);
 
-	/* full: this open's reads wait for the first child to go */
+	/* full: this open's reads wait for a child to go, 300 ms after the
+	 * clock is read (a child that held its slot for a time of its own
+	 * could be gone before the last one was ready, on a slow machine) */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t releaser = release_later(300);
 	db = open_ws(0);
 	cr_assert_not_null(db);
 	int n;
@@ -405,6 +420,9 @@ Test(procs, a_read_waits_for_a_slot_in_a_full_table_of_readers,
 	double waited = (double)(t1.tv_sec - t0.tv_sec) +
 			(double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	cr_assert_geq(waited, 0.1, "it waited (%.3f s)", waited);
+	int rst;
+	cr_assert_eq(waitpid(releaser, &rst, 0), releaser);
+	cr_assert(WIFEXITED(rst) && WEXITSTATUS(rst) == 0);
 
 	/* full again (this process and three children): a read that waits
 	 * in vain fails with storage, saying why */
