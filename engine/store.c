@@ -244,7 +244,18 @@ static int env_open(tl_db *db, const char *dir, unsigned flags,
 		db->env = NULL;
 		return rc;
 	}
-	mdb_env_set_maxdbs(db->env, 128);
+	/* LMDB's table of named databases: the log's own (under 32) and up
+	 * to three generations of each view's open at once (the serving one,
+	 * the one a rebuild or verify builds, and one another process
+	 * switched away from, closed after the switch's commit). */
+	size_t view_dbs = 0;
+	for (size_t i = 0; i < db->views_len; i++)
+		if (db->views[i])
+			view_dbs += db->views[i]->dbs_len > TL_VIEW_DBS_MAX
+					    ? TL_VIEW_DBS_MAX
+					    : db->views[i]->dbs_len;
+	size_t maxdbs = 32 + 3 * (db->views_len > 64 ? 0 : view_dbs);
+	mdb_env_set_maxdbs(db->env, (MDB_dbi)(maxdbs < 128 ? 128 : maxdbs));
 	mdb_env_set_maxreaders(db->env, tl_max_readers);
 	if (map_size)
 		mdb_env_set_mapsize(db->env, map_size);

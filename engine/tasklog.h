@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.33"
+#define TL_VERSION "0.3.34"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -197,7 +197,8 @@ typedef struct tl_open_opts {
 	/* The views kept in the append transaction: tl_views_all() of
 	 * tasklog_projections.h for all of them.  NULL: none (the engine
 	 * does not know the projections); appends made so leave the views
-	 * behind, and the next open with views rebuilds them. */
+	 * behind, and the next open with views rebuilds them.  At most 64
+	 * views of 1..TL_VIEW_DBS_MAX databases each. */
 	const tl_view *const *views;
 	size_t views_len;
 } tl_open_opts;

@@ -2656,3 +2656,468 @@ Test(rebuild, a_gap_in_the_log_is_named_not_looped_over, .init = mkws,
 	tl_rebuild_chunk = 50000;
 	tl_rebuild_ahead_min = 8192;
 }
+
+/* ---- from the seventh mutation audit (rebuild.c's switch and skip) ----- */
+
+/* A second counting view, so that a rebuild of some of the views can be
+ * told from one of all (each adds one replayed apply per task event). */
+static tl_view other_view = {
+	.name = "other",
+	.version = 1,
+	.dbs = count_dbs,
+	.db_flags = count_flags,
+	.dbs_len = 1,
+	.apply = count_apply,
+};
+
+static const tl_view *const counts_and_other[] = { &count_view, &other_view };
+
+/* A workspace with the counts and other views, alice and n tasks. */
+static tl_db *two_ws(int n)
+{
+	tl_db *db = open_with(counts_and_other, 2);
+	init_ws(db);
+	add_tasks(db, n, "alice");
+	return db;
+}
+
+/* The new generation of views rebuilt together is past the serving one
+ * of each, the last of the list too: after the last view alone was
+ * rebuilt, its serving generation is the newest, and a new generation
+ * of that number would be emptied (its first chunk drops leftovers of
+ * that number) under the readers while the build runs. */
+Test(rebuild, the_new_generation_is_past_the_last_view_s_too, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = two_ws(5);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	cr_assert_eq(tl_rebuild(db, &ctx, (const char *const[]){ "other" }, 1,
+				NULL, NULL, &err),
+		     0, "%s", err.message);
+	uint32_t g = stored_gen(db, "other", &ver);
+	cr_assert_gt(g, stored_gen(db, "counts", &ver));
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(stored_gen(db, "other", &ver), g + 1,
+		     "past the newest serving generation, the last view's");
+	cr_assert_eq(stored_gen(db, "counts", &ver), g + 1);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
+/* Generation TMP_GEN is verify's own (it builds there and drops it): a
+ * view serving from the generation before it is rebuilt into generation
+ * 1, and verify afterwards leaves it serving. */
+Test(rebuild, the_generation_after_0xfffffffe_is_1, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = counts_ws(3);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	MDB_txn *txn;
+	MDB_dbi d;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "v.counts.4294967294.counts",
+				  MDB_CREATE, &d),
+		     0);
+	cr_assert_eq(tl_view_meta_write(db, txn, &count_view, 1,
+					TMP_GEN - 1),
+		     0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tl_db_close(db);
+	db = open_with(with_counts, 1); /* serves (empty) from TMP_GEN - 1 */
+	cr_assert_eq(stored_gen(db, "counts", &ver), TMP_GEN - 1);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(stored_gen(db, "counts", &ver), 1);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	cr_assert_eq(stored_gen(db, "counts", &ver), 1);
+	tl_db_close(db);
+}
+
+/* Rebuild every view in a child process (another process's switch:
+ * this handle's generations of them are dropped). */
+static void rebuild_elsewhere(const tl_view *const *views, size_t n)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		tl_open_opts o = { .views = views, .views_len = n };
+		tl_ctx ctx = { .actor = "admin" };
+		tl_db *db;
+		tl_err err;
+		if (tl_db_open(dir, &o, &db, &err) ||
+		    tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err))
+			_exit(1);
+		tl_db_close(db);
+		_exit(0);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Entries of the other view through this handle's own LMDB handle of
+ * it, in a transaction of its own. */
+static size_t other_entries(tl_db *db)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	cr_assert(db->vstate[1].ready);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	int rc = mdb_stat(txn, db->vstate[1].dbi[0], &st);
+	mdb_txn_abort(txn);
+	cr_assert_eq(rc, 0, "the other view's handle: %s", mdb_strerror(rc));
+	return st.ms_entries;
+}
+
+/* Another process rebuilt every view; this handle then rebuilds one of
+ * them: the handles it closes are its own of that view's old generation,
+ * once, and not those its refresh just opened for the other view (LMDB
+ * hands a closed handle's number out again). */
+Test(rebuild, rebuilding_one_view_after_another_s_switch_keeps_the_others,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = two_ws(5);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	for (size_t round = 0; round < 3; round++) {
+		rebuild_elsewhere(counts_and_other, 2);
+		cr_assert_eq(tl_rebuild(db, &ctx,
+					(const char *const[]){ "counts" }, 1,
+					NULL, NULL, &err),
+			     0, "round %zu: %s", round, err.message);
+		cr_assert_eq(other_entries(db), 5 + round, "round %zu", round);
+		add_tasks(db, 1, "alice"); /* a write through both handles */
+		cr_assert_eq(other_entries(db), 6 + round, "round %zu", round);
+	}
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
+/* The handles of a generation another process switched away from and
+ * dropped are closed by the next rebuild here: a handle that rebuilds
+ * one view after each of many switches elsewhere does not run out of
+ * LMDB's named databases (128 per environment). */
+Test(rebuild, many_switches_elsewhere_do_not_use_up_the_handles,
+     .init = mkws, .fini = rmws, .timeout = 120)
+{
+	tl_db *db = two_ws(2);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	for (int round = 0; round < 140; round++) {
+		rebuild_elsewhere(counts_and_other, 2);
+		cr_assert_eq(tl_rebuild(db, &ctx,
+					(const char *const[]){ "counts" }, 1,
+					NULL, NULL, &err),
+			     0, "round %d: %s", round, err.message);
+	}
+	cr_assert_eq(other_entries(db), 2);
+	add_tasks(db, 1, "alice");
+	cr_assert_eq(other_entries(db), 3);
+	tl_db_close(db);
+}
+
+/* The most views the interface takes: 64 of TL_VIEW_DBS_MAX databases
+ * each.  They open, take writes, rebuild all together (a second
+ * generation of every database open beside the serving one) and verify
+ * (a third, verify's own): LMDB's table of named databases is sized for
+ * the views the workspace is opened with. */
+static char many_names[64][8];
+static const char *const many_dbs[TL_VIEW_DBS_MAX] = { "a", "b", "c", "d",
+							"e", "f", "g", "h" };
+static const unsigned many_flags[TL_VIEW_DBS_MAX];
+static tl_view many_views[64];
+static const tl_view *many[64];
+
+Test(rebuild, sixty_four_views_of_eight_databases_rebuild_and_verify,
+     .init = mkws, .fini = rmws, .timeout = 120)
+{
+	for (int i = 0; i < 64; i++) {
+		snprintf(many_names[i], sizeof many_names[i], "v%d", i);
+		many_views[i] = (tl_view){ .name = many_names[i], .version = 1,
+					   .dbs = many_dbs,
+					   .db_flags = many_flags,
+					   .dbs_len = TL_VIEW_DBS_MAX,
+					   .apply = count_apply };
+		many[i] = &many_views[i];
+	}
+	tl_db *db = open_with(many, 64);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	uint32_t ver;
+	init_ws(db);
+	add_tasks(db, 3, "alice");
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+			     0, "round %d: %s", round, err.message);
+		cr_assert_eq(stored_gen(db, "v0", &ver), 2 + round);
+		cr_assert_eq(stored_gen(db, "v63", &ver), 2 + round);
+		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0,
+			     "round %d: %s", round, err.message);
+		add_tasks(db, 1, "alice");
+	}
+	tl_db_close(db);
+	db = open_with(many, 64);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+}
+
+/* The seq of the mark of earlier releases, "views_seq". */
+static uint64_t shared_mark(tl_db *db)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(tl_meta_get(db, txn, "views_seq", &v), 0);
+	cr_assert_eq(v.mv_size, 8);
+	uint64_t seq = tl_get_be64(v.mv_data);
+	mdb_txn_abort(txn);
+	return seq;
+}
+
+/* The mark of earlier releases ("views_seq": every view holds the log up
+ * to it) moves with a rebuild of every view, to the head, and not with a
+ * rebuild of some (the others may lack events that it would then claim
+ * they hold, to a release that reads only it).  Here it is set behind
+ * the head by hand. */
+Test(rebuild, the_shared_mark_moves_with_a_rebuild_of_every_view,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = two_ws(5);
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	uint64_t head = log_head(db, txn);
+	uint8_t b[8];
+	tl_put_be64(b, head - 1);
+	MDB_val k = { 9, "views_seq" }, v = { 8, b };
+	cr_assert_eq(mdb_put(txn, db->meta, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	cr_assert_eq(tl_rebuild(db, &ctx, (const char *const[]){ "counts" }, 1,
+				NULL, NULL, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(shared_mark(db), head - 1, "moved by a partial rebuild");
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(shared_mark(db), head);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
+/* The first tl_rebuild of a handle leaves out just the views its open
+ * rebuilt, each by its own mark: with two views, for each of both, the
+ * first and the second changed (and rebuilt on open), it rebuilds the
+ * others, wherever they stand in the list. */
+Test(rebuild, a_rebuild_after_the_open_leaves_out_just_the_views_it_rebuilt,
+     .init = mkws, .fini = rmws)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_db *db = two_ws(5);
+	tl_db_close(db);
+	static const char *const changed[] = { "both", "counts", "other" };
+	for (int c = 0; c < 3; c++) {
+		if (c != 2)
+			count_view.version++;
+		if (c != 1)
+			other_view.version++;
+		replay_applies = 0; /* 5 per view rebuilt */
+		db = open_with(counts_and_other, 2);
+		int on_open = c ? 5 : 10;
+		cr_assert_eq(replay_applies, on_open, "%s changed: %d replayed",
+			     changed[c], replay_applies);
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+			     0, "%s", err.message);
+		cr_assert_eq(replay_applies - on_open, 10 - on_open,
+			     "%s changed: %d replayed by the rebuild", changed[c],
+			     replay_applies - on_open);
+		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+		tl_db_close(db);
+	}
+	count_view.version = 1;
+	other_view.version = 1;
+}
+
+/* What happens elsewhere between an open that rebuilt the counts view and
+ * the handle's first rebuild, nothing appended: another process of this
+ * release rebuilds it (a generation of its own), or the file loses the
+ * view's databases, or the view's mark comes to say it lacks the last
+ * event (both as damage leaves them). */
+static void after_the_open(int how)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid) {
+		int st;
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		return;
+	}
+	tl_open_opts o = { .views = with_counts, .views_len = 1 };
+	tl_ctx ctx = { .actor = "admin" };
+	tl_db *db;
+	tl_err err;
+	MDB_txn *txn;
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	int rc;
+	if (tl_db_open(dir, &o, &db, &err))
+		_exit(1);
+	if (how == 0) {
+		rc = tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err);
+	} else if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) == 0) {
+		if (how == 1)
+			rc = mdb_drop(txn, db->vstate[0].dbi[0], 1);
+		else if (!(rc = tl_log_head(db, txn, &head, hash, &err)))
+			rc = tl_view_seq_put(db, txn, &count_view, head - 1);
+		if (rc)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	tl_db_close(db);
+	_exit(rc ? 1 : 0);
+}
+
+/* The first rebuild of a handle leaves out a view its open rebuilt only
+ * while that view still serves from the generation the open made, holds
+ * the whole log by its mark, and nothing was appended: after another
+ * process rebuilt it, or damage took its databases or moved its mark, the
+ * rebuild builds it (and so repairs it). */
+Test(rebuild, a_rebuild_after_the_open_builds_a_view_changed_since,
+     .init = mkws, .fini = rmws)
+{
+	static const char *const since[] = { "rebuilt elsewhere",
+					     "databases lost", "mark behind" };
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_db *db = counts_ws(5);
+	tl_db_close(db);
+	for (int how = 0; how < 3; how++) {
+		count_view.version++; /* changed: rebuilt on open */
+		replay_applies = 0;
+		db = open_with(with_counts, 1);
+		cr_assert_eq(replay_applies, 5, "rebuilt on open");
+		after_the_open(how);
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0,
+			     "%s: %s", since[how], err.message);
+		cr_assert_eq(replay_applies, 5 + 5, "%s: not rebuilt",
+			     since[how]);
+		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0,
+			     "%s", since[how]);
+		tl_db_close(db);
+	}
+	count_view.version = 1;
+}
+
+/* A gap in the log met by a window of one event (tl_rebuild_chunk 1, as
+ * tests set it): named, with either decoder, not looped over.  (A window
+ * that ends on the missing event is left to the next one to name it; a
+ * window of one event has no next one but itself.) */
+Test(rebuild, a_gap_met_by_a_window_of_one_event_is_named, .init = mkws,
+     .fini = rmws, .timeout = 60)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 20, "alice");
+	MDB_txn *txn;
+	uint8_t kb[8];
+	tl_put_be64(kb, 9);
+	MDB_val k = { 8, kb };
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_del(txn, db->events, &k, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tl_rebuild_chunk = 1;
+	for (int ahead = 0; ahead < 2; ahead++) {
+		tl_rebuild_ahead_min = ahead ? 1 : UINT64_MAX;
+		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
+			     TL_ESTORAGE, "ahead %d", ahead);
+		cr_assert(strstr(err.message, "the log has no event 9"),
+			  "ahead %d: %s", ahead, err.message);
+	}
+	tl_rebuild_chunk = 50000;
+	tl_rebuild_ahead_min = 8192;
+	tl_db_close(db);
+}
+
+/* The first leaf page of the log's tree zeroed in the file (as a data
+ * file cut short and grown again leaves it): the log's head, on the last
+ * leaf, still reads. */
+static void zero_first_log_leaf(tl_db *db)
+{
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	MDB_val k = { 6, "events" }, v;
+	MDB_stat st;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	cr_assert_eq(mdb_get(txn, main_dbi, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 48); /* LMDB's MDB_db: md_root at 40 */
+	uint64_t pgno;
+	memcpy(&pgno, (const uint8_t *)v.mv_data + 40, 8);
+	mdb_txn_abort(txn);
+	cr_assert_eq(mdb_env_stat(db->env, &st), 0);
+	char path[128];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	int fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	static uint8_t page[65536];
+	cr_assert_leq(st.ms_psize, sizeof page);
+	/* Down the first child of each branch (LMDB's page: flags at 10,
+	 * P_BRANCH 1, P_LEAF 2; the nodes' offsets from 16; a branch node
+	 * holds its child's number in its first 6 bytes, 16 bits each). */
+	int depth = 0;
+	for (;; depth++) {
+		cr_assert_eq(pread(fd, page, st.ms_psize,
+				   (off_t)(pgno * st.ms_psize)),
+			     (ssize_t)st.ms_psize);
+		uint16_t flags, at, w[3];
+		memcpy(&flags, page + 10, 2);
+		if (flags & 2)
+			break;
+		cr_assert(flags & 1, "page %llu is no branch",
+			  (unsigned long long)pgno);
+		memcpy(&at, page + 16, 2);
+		memcpy(w, page + at, 6);
+		pgno = w[0] | (uint64_t)w[1] << 16 | (uint64_t)w[2] << 32;
+	}
+	cr_assert_gt(depth, 0, "the log's root is its one leaf");
+	memset(page, 0, st.ms_psize);
+	cr_assert_eq(pwrite(fd, page, st.ms_psize,
+			    (off_t)(pgno * st.ms_psize)),
+		     (ssize_t)st.ms_psize);
+	close(fd);
+}
+
+/* A damaged page met by a rebuild's scan: a storage error that says so
+ * (LMDB's, in the reading thread too), not a gap in the log. */
+Test(rebuild, a_damaged_log_page_in_the_scan_is_named_by_both_decoders,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	init_ws(db);
+	add_tasks(db, 100, "alice");
+	zero_first_log_leaf(db);
+	for (int ahead = 0; ahead < 2; ahead++) {
+		tl_rebuild_ahead_min = ahead ? 1 : UINT64_MAX;
+		memset(&err, 0, sizeof err);
+		int rc = tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err);
+		cr_assert_eq(rc, TL_ESTORAGE, "ahead %d: rc %d: %s", ahead, rc,
+			     err.message);
+		cr_assert(strstr(err.message, "replay") &&
+			  strstr(err.message, "MDB_"),
+			  "ahead %d: %s", ahead, err.message);
+	}
+	tl_rebuild_ahead_min = 8192;
+	tl_db_close(db);
+}
