@@ -1947,12 +1947,10 @@ Test(rebuild, lmdb_and_system_codes_are_told_from_tasklogs)
 		cr_assert(!tl_is_mdb_rc(rc), "%d", rc);
 }
 
-/* The hook: the root page of the log's tree zeroed in the file, as a data
- * file cut short under the rebuild and grown again by its own commits
- * leaves it. */
-static void zero_log_root(void *arg)
+/* data.mdb opened for reading and writing, with the page number of the
+ * log's root and the page size. */
+static int open_log_root(tl_db *db, uint64_t *root, size_t *psize)
 {
-	tl_db *db = arg;
 	MDB_txn *txn;
 	MDB_dbi main_dbi;
 	MDB_val k = { 6, "events" }, v;
@@ -1961,19 +1959,29 @@ static void zero_log_root(void *arg)
 	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
 	cr_assert_eq(mdb_get(txn, main_dbi, &k, &v), 0);
 	cr_assert_eq(v.mv_size, 48); /* LMDB's MDB_db: md_root at 40 */
-	uint64_t root;
-	memcpy(&root, (const uint8_t *)v.mv_data + 40, 8);
+	memcpy(root, (const uint8_t *)v.mv_data + 40, 8);
 	mdb_txn_abort(txn);
 	cr_assert_eq(mdb_env_stat(db->env, &st), 0);
+	cr_assert_leq(st.ms_psize, 65536);
+	*psize = st.ms_psize;
 	char path[128];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	int fd = open(path, O_WRONLY);
+	int fd = open(path, O_RDWR);
 	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+/* The hook: the root page of the log's tree zeroed in the file, as a data
+ * file cut short under the rebuild and grown again by its own commits
+ * leaves it. */
+static void zero_log_root(void *arg)
+{
+	size_t psize;
+	uint64_t root;
+	int fd = open_log_root((tl_db *)arg, &root, &psize);
 	static uint8_t zero[65536];
-	cr_assert_leq(st.ms_psize, sizeof zero);
-	cr_assert_eq(pwrite(fd, zero, st.ms_psize,
-			    (off_t)(root * st.ms_psize)),
-		     (ssize_t)st.ms_psize);
+	cr_assert_eq(pwrite(fd, zero, psize, (off_t)(root * psize)),
+		     (ssize_t)psize);
 	close(fd);
 }
 
@@ -3053,32 +3061,17 @@ Test(rebuild, a_gap_met_by_a_window_of_one_event_is_named, .init = mkws,
  * leaf, still reads. */
 static void zero_first_log_leaf(tl_db *db)
 {
-	MDB_txn *txn;
-	MDB_dbi main_dbi;
-	MDB_val k = { 6, "events" }, v;
-	MDB_stat st;
-	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
-	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
-	cr_assert_eq(mdb_get(txn, main_dbi, &k, &v), 0);
-	cr_assert_eq(v.mv_size, 48); /* LMDB's MDB_db: md_root at 40 */
+	size_t psize;
 	uint64_t pgno;
-	memcpy(&pgno, (const uint8_t *)v.mv_data + 40, 8);
-	mdb_txn_abort(txn);
-	cr_assert_eq(mdb_env_stat(db->env, &st), 0);
-	char path[128];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	int fd = open(path, O_RDWR);
-	cr_assert_geq(fd, 0);
+	int fd = open_log_root(db, &pgno, &psize);
 	static uint8_t page[65536];
-	cr_assert_leq(st.ms_psize, sizeof page);
 	/* Down the first child of each branch (LMDB's page: flags at 10,
 	 * P_BRANCH 1, P_LEAF 2; the nodes' offsets from 16; a branch node
 	 * holds its child's number in its first 6 bytes, 16 bits each). */
 	int depth = 0;
 	for (;; depth++) {
-		cr_assert_eq(pread(fd, page, st.ms_psize,
-				   (off_t)(pgno * st.ms_psize)),
-			     (ssize_t)st.ms_psize);
+		cr_assert_eq(pread(fd, page, psize, (off_t)(pgno * psize)),
+			     (ssize_t)psize);
 		uint16_t flags, at, w[3];
 		memcpy(&flags, page + 10, 2);
 		if (flags & 2)
@@ -3090,10 +3083,9 @@ static void zero_first_log_leaf(tl_db *db)
 		pgno = w[0] | (uint64_t)w[1] << 16 | (uint64_t)w[2] << 32;
 	}
 	cr_assert_gt(depth, 0, "the log's root is its one leaf");
-	memset(page, 0, st.ms_psize);
-	cr_assert_eq(pwrite(fd, page, st.ms_psize,
-			    (off_t)(pgno * st.ms_psize)),
-		     (ssize_t)st.ms_psize);
+	memset(page, 0, psize);
+	cr_assert_eq(pwrite(fd, page, psize, (off_t)(pgno * psize)),
+		     (ssize_t)psize);
 	close(fd);
 }
 
