@@ -833,6 +833,80 @@ Test(damage, a_view_without_its_databases_is_rebuilt_on_open,
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
 }
 
+/* meta's record of a view longer than the 8 bytes written (its version
+ * and generation, then bytes no release writes): damage, so the view has
+ * no generation a handle may trust.  A read-only handle finds it absent
+ * (the other views serve); a writable open rebuilds it and writes the
+ * record whole again. */
+Test(damage, a_view_record_of_more_than_8_bytes_is_no_generation,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	MDB_txn *txn;
+	MDB_val k = { 10, "view:tasks" }, v;
+	uint8_t rec[12] = { 0 };
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 8);
+	memcpy(rec, v.mv_data, 8);
+	mdb_txn_abort(txn);
+	damage(db->meta, "view:tasks", 10, rec, sizeof rec);
+
+	tl_db_close(db);
+	size_t n;
+	tl_open_opts ro = { .flags = TL_OPEN_RDONLY,
+			    .views = tl_views_all(&n) };
+	ro.views_len = n;
+	cr_assert_eq(tl_db_open(dir, &ro, &db, &err), 0, "%s", err.message);
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
+				  NULL, next, &err),
+		     TL_ESTORAGE);
+	cr_assert(strstr(err.message, "rebuild"), "%s", err.message);
+	tl_ctx alice = { .actor = "alice" };
+	cr_assert_eq(tl_notifications(db, &alice, (tl_slice){ 0 }, false, 0,
+				      (tl_slice){ 0 }, skip_doc, NULL, next,
+				      &err),
+		     0, "%s", err.message);
+	tl_db_close(db);
+
+	tl_open_opts o = { .views = tl_views_all(&n) };
+	o.views_len = n;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 8, "the record is whole again");
+	mdb_txn_abort(txn);
+	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
+				  NULL, next, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0);
+}
+
+/* A view's meta record gone while a handle serves it (damage, or a tool
+ * of another release): the handle's next read finds the view absent (its
+ * queries say to rebuild) and the other views go on serving, instead of
+ * taking the handles it holds for stale again and again. */
+Test(damage, a_view_record_gone_under_an_open_handle_leaves_the_others,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
+				  NULL, next, &err),
+		     0, "%s", err.message);
+	damage(db->meta, "view:tasks", 10, NULL, 0);
+	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
+				  NULL, next, &err),
+		     TL_ESTORAGE);
+	cr_assert(strstr(err.message, "rebuild"), "%s", err.message);
+	tl_ctx alice = { .actor = "alice" };
+	cr_assert_eq(tl_notifications(db, &alice, (tl_slice){ 0 }, false, 0,
+				      (tl_slice){ 0 }, skip_doc, NULL, next,
+				      &err),
+		     0, "%s", err.message);
+}
+
 /* ---- the file's pages ---------------------------------------------------- */
 
 static uint64_t le(const uint8_t *p, size_t n)
@@ -998,6 +1072,45 @@ Test(damage, a_flipped_main_root_is_damage_and_nothing_is_written,
 	cr_assert_gt(damaged, 32, "most flips are found at open");
 	f = fopen(path, "wb"); /* whole again, for teardown */
 	cr_assert(f && fwrite(file, 1, len, f) == len && fclose(f) == 0);
+}
+
+/* A main database that holds one entry (a plain key) and none of the
+ * engine's databases: damage, as with many entries.  Only an empty main
+ * database is a new file; an open that took a one-entry one for new would
+ * create the databases over the damaged tree (and an init would start a
+ * new log there).  The open is a storage error and writes nothing. */
+Test(damage, a_main_database_of_one_entry_without_the_log_is_damage,
+     .fini = teardown)
+{
+	snprintf(dir, sizeof dir, "/tmp/tl-damage-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi main_db;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_db), 0);
+	MDB_val k = { 9, "tl.counts" }, v = { 3, "abc" };
+	cr_assert_eq(mdb_put(txn, main_db, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	tl_open_opts o = { .flags = TL_OPEN_CREATE };
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), TL_ESTORAGE, "%s",
+		     err.message);
+	cr_assert_null(db);
+	cr_assert(strstr(err.message, "damaged"), "%s", err.message);
+	/* nothing was created in it */
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+	cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	MDB_dbi events;
+	int rc = mdb_dbi_open(txn, "events", 0, &events);
+	cr_assert_eq(rc, MDB_NOTFOUND, "%s", mdb_strerror(rc));
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
 }
 
 /* The meta page's last page number lowered: the pages past it, still in

@@ -3389,3 +3389,129 @@ Test(api, a_now_outside_the_years_of_times_is_refused)
 	cr_assert_null(r.txn);
 	tl_reader_end(&r);
 }
+
+/* ---- opening: paths, map sizes, files the engine did not make --------- */
+
+/* A path under dir padded with names of 200 x's to exactly len bytes;
+ * nothing is made. */
+static void long_path(char *buf, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, len + 1, "%s", dir);
+	while (n < len) {
+		buf[n++] = '/';
+		for (size_t i = 0; i < 200 && n < len; i++)
+			buf[n++] = 'x';
+	}
+	if (buf[len - 1] == '/')
+		buf[len - 1] = 'y';
+	buf[len] = 0;
+}
+
+/* A workspace path of PATH_MAX - 16 bytes or more is refused as the
+ * caller's input (field db), one byte shorter is tried (here: not found).
+ * The bound leaves room for "/data.mdb" and "/lock.mdb" in PATH_MAX. */
+Test(api, a_workspace_path_of_path_max_less_16_bytes_is_refused)
+{
+	static char path[PATH_MAX + 1];
+	tl_err err;
+	tl_db *other = NULL;
+	long_path(path, PATH_MAX - 16);
+	cr_assert_eq(strlen(path), PATH_MAX - 16);
+	cr_assert_eq(tl_db_open(path, NULL, &other, &err), TL_EINVALID, "%s",
+		     err.message);
+	cr_assert_str_eq(err.field, "db");
+	cr_assert_null(other);
+	long_path(path, PATH_MAX - 17);
+	cr_assert_eq(tl_db_open(path, NULL, &other, &err), TL_ENOTFOUND, "%s",
+		     err.message);
+	cr_assert_null(other);
+}
+
+/* map_size: more than 64 TiB is refused, 64 TiB itself is not (the
+ * interface's bound is inclusive).  Mapping it may still fail on a small
+ * address space, as a storage error, never as the caller's map_size. */
+Test(api, a_map_size_of_exactly_64_tib_is_not_refused)
+{
+	char sub[128];
+	snprintf(sub, sizeof sub, "%s/big", dir);
+	tl_open_opts o = { .flags = TL_OPEN_CREATE,
+			   .map_size = (uint64_t)1 << 46 };
+	tl_err err = { 0 };
+	tl_db *big = NULL;
+	int rc = tl_db_open(sub, &o, &big, &err);
+	if (rc == 0) {
+		cr_assert_geq(tl_db_map_size(big), (size_t)1 << 46);
+		tl_db_close(big);
+	} else {
+		cr_assert_neq(rc, TL_EINVALID, "%s: %s", err.field,
+			      err.message);
+	}
+}
+
+/* An LMDB file with no database in it yet (an environment made, nothing
+ * committed) opened read-only: not initialised (TL_ENOTFOUND), as an empty
+ * directory is for a writable handle.  A read-only handle creates nothing,
+ * so it must not try the write transaction that would create the
+ * databases (refused by LMDB: a storage error). */
+Test(api, an_empty_lmdb_file_opened_read_only_is_not_initialised)
+{
+	char sub[128];
+	snprintf(sub, sizeof sub, "%s/empty", dir);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	MDB_env *env;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_open(env, sub, 0, 0600), 0);
+	mdb_env_close(env);
+	tl_open_opts o = { .flags = TL_OPEN_RDONLY };
+	tl_err err = { 0 };
+	tl_db *ro = NULL;
+	cr_assert_eq(tl_db_open(sub, &o, &ro, &err), TL_ENOTFOUND, "%s",
+		     err.message);
+	cr_assert_null(ro);
+}
+
+/* A data.mdb of 0 bytes (an init that died before LMDB wrote its first
+ * page, or a `touch`) is a new workspace: it starts at the default map of
+ * 64 MiB like any other, not at LMDB's 1 MiB, the size a file that holds
+ * one would have stored. */
+Test(api, an_empty_data_file_starts_at_the_default_map)
+{
+	char sub[128], path[160];
+	snprintf(sub, sizeof sub, "%s/zero", dir);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof path, "%s/data.mdb", sub);
+	FILE *f = fopen(path, "w");
+	cr_assert(f && fclose(f) == 0);
+	tl_open_opts o = { .flags = TL_OPEN_CREATE };
+	tl_err err = { 0 };
+	tl_db *z = NULL;
+	cr_assert_eq(tl_db_open(sub, &o, &z, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_db_map_size(z), (size_t)64 << 20, "%zu",
+		     tl_db_map_size(z));
+	tl_db_close(z);
+}
+
+/* An existing workspace keeps the map size stored in its file (a commit
+ * stores it); a map_size asked for at open grows it when larger, and
+ * never shrinks it when smaller (every process's first write would find
+ * the map full). */
+Test(api, a_reopen_grows_the_map_to_a_larger_map_size_and_never_shrinks_it)
+{
+	size_t stored = tl_db_map_size(db);
+	uint64_t head = head_seq();
+	tl_db_close(db);
+	db = NULL;
+	size_t n;
+	tl_open_opts o = { .views = tl_views_all(&n), .map_size = 2 * stored };
+	o.views_len = n;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_geq(tl_db_map_size(db), 2 * stored);
+	member("erin", "member", 1); /* a commit stores the size */
+	tl_db_close(db);
+	db = NULL;
+	o.map_size = 1 << 20;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_geq(tl_db_map_size(db), 2 * stored);
+	cr_assert_eq(head_seq(), head + 1);
+}

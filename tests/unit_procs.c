@@ -466,6 +466,62 @@ Test(procs, a_read_waits_for_a_slot_in_a_full_table_of_readers,
 	}
 }
 
+/* A process that read and died (kill -9, _exit) without closing the
+ * workspace leaves its slot in the table of readers, which pins the pages
+ * of the snapshot it read (the file then grows) until someone frees it.
+ * An open frees the slots of dead processes: here another process holds
+ * the workspace open throughout, so that LMDB does not rebuild lock.mdb. */
+static void hold_open_child(void)
+{
+	alarm(20);
+	tl_db *db = open_ws(0);
+	char c;
+	if (!db || write(ready_fd[1], "h", 1) != 1 ||
+	    read(release_fd[0], &c, 1) != 1)
+		child_exit(1);
+	tl_db_close(db);
+	child_exit(0);
+}
+
+static void read_and_die_child(void)
+{
+	alarm(20);
+	tl_db *db = open_ws(0);
+	int n;
+	child_exit(!db || list_all(db, &n)); /* the handle left open */
+}
+
+Test(procs, an_open_frees_the_reader_slots_of_dead_processes, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = new_ws(0);
+	cr_assert_eq(add_tasks(db, 1, 10), 0);
+	tl_db_close(db);
+	cr_assert_eq(pipe(ready_fd), 0);
+	cr_assert_eq(pipe(release_fd), 0);
+	pid_t holder = fork();
+	cr_assert_neq(holder, -1);
+	if (holder == 0)
+		hold_open_child();
+	char c;
+	cr_assert_eq(read(ready_fd[0], &c, 1), 1);
+	run_child(read_and_die_child);
+	db = open_ws(0);
+	cr_assert_not_null(db);
+	int dead = -1;
+	cr_assert_eq(mdb_reader_check(db->env, &dead), 0);
+	cr_assert_eq(dead, 0, "%d slots of dead processes left", dead);
+	tl_db_close(db);
+	cr_assert_eq(write(release_fd[1], "x", 1), 1);
+	int st;
+	cr_assert_eq(waitpid(holder, &st, 0), holder);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int i = 0; i < 2; i++) {
+		close(ready_fd[i]);
+		close(release_fd[i]);
+	}
+}
+
 static void rebuild_child(void)
 {
 	tl_db *db = open_ws(0);

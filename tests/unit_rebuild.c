@@ -2918,6 +2918,30 @@ Test(rebuild, the_shared_mark_moves_with_a_rebuild_of_every_view,
 	tl_db_close(db);
 }
 
+/* The mark of earlier releases ("views_seq") moves with a commit only
+ * from where it was, the head: behind it (a view-less handle appended, or
+ * damage; set by hand here), a commit leaves it there.  Moved to the
+ * commit's last event, it would tell a release that reads only it that
+ * every view holds the events between, which no view here was given. */
+Test(rebuild, a_commit_leaves_the_shared_mark_where_it_was_behind_the_head,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	init_ws(db);
+	add_tasks(db, 2, "alice");
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	uint64_t head = log_head(db, txn);
+	uint8_t b[8];
+	tl_put_be64(b, head - 1);
+	MDB_val k = { 9, "views_seq" }, v = { 8, b };
+	cr_assert_eq(mdb_put(txn, db->meta, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	add_tasks(db, 1, "alice");
+	cr_assert_eq(shared_mark(db), head - 1, "moved by a commit");
+	tl_db_close(db);
+}
+
 /* The first tl_rebuild of a handle leaves out just the views its open
  * rebuilt, each by its own mark: with two views, for each of both, the
  * first and the second changed (and rebuilt on open), it rebuilds the

@@ -1386,3 +1386,57 @@ Test(timeline, views_a_handle_left_out_of_an_old_workspace_are_rebuilt)
 	page_free(p);
 	cr_expect_eq(vt_verify(), 0);
 }
+
+/* A workspace from before 0.3.4 that was up to date: the shared mark
+ * "views_seq" at the head, no view a mark of its own.  Every view goes by
+ * the shared mark and holds the whole log: a read-only handle (which
+ * cannot rebuild) serves them all, and a writable open rebuilds none. */
+Test(timeline, an_old_workspace_s_shared_mark_at_the_head_serves_every_view)
+{
+	vt_add(NULL, VT_T0 + 1, "A", "lead:42", NULL, NULL);
+	vt_close();
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	vt_raw_db("meta", &env, &txn, &meta);
+	MDB_val k = { 14, "view_seq:tasks" }, v;
+	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
+	uint8_t head[8];
+	memcpy(head, v.mv_data, 8);
+	const char *own[] = { "view_seq:tasks", "view_seq:timeline",
+			      "view_seq:notifications" };
+	for (int i = 0; i < 3; i++) {
+		MDB_val ok = { strlen(own[i]), (void *)own[i] };
+		cr_assert_eq(mdb_del(txn, meta, &ok, NULL), 0, "%s", own[i]);
+	}
+	MDB_val sk = { 9, "views_seq" }, sv = { 8, head };
+	cr_assert_eq(mdb_put(txn, meta, &sk, &sv, 0), 0);
+	MDB_val gk = { 13, "view:timeline" };
+	cr_assert_eq(mdb_get(txn, meta, &gk, &v), 0);
+	uint8_t gen[8];
+	memcpy(gen, v.mv_data, 8);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	size_t n;
+	tl_open_opts ro = { .flags = TL_OPEN_RDONLY,
+			    .views = tl_views_all(&n) };
+	ro.views_len = n;
+	tl_err err;
+	cr_assert_eq(tl_db_open(vt_dir, &ro, &vt_db, &err), 0, "%s",
+		     err.message);
+	page *p = timeline("lead:42", 0, NULL);
+	cr_assert_eq(p->items.n, 1);
+	page_free(p);
+	vt_close();
+
+	vt_open();
+	vt_close();
+	vt_raw_db("meta", &env, &txn, &meta);
+	cr_assert_eq(mdb_get(txn, meta, &gk, &v), 0);
+	cr_assert(v.mv_size == 8 && !memcmp(v.mv_data, gen, 8),
+		  "the timeline was rebuilt");
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	vt_open();
+}
