@@ -778,6 +778,35 @@ Test(damage, a_replay_of_a_task_without_events_is_a_storage_error,
 		  err.message);
 }
 
+/* The workspace reopened read-only, where the damaged `tasks` view does
+ * not serve (a list is a storage error that says to rebuild) and the
+ * others do, then writable, which rebuilds it. */
+static void reopen_past_a_damaged_tasks_view(void)
+{
+	tl_err err;
+	tl_db_close(db);
+	size_t n;
+	tl_open_opts ro = { .flags = TL_OPEN_RDONLY,
+			    .views = tl_views_all(&n) };
+	ro.views_len = n;
+	cr_assert_eq(tl_db_open(dir, &ro, &db, &err), 0, "%s", err.message);
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
+				  NULL, next, &err),
+		     TL_ESTORAGE);
+	cr_assert(strstr(err.message, "rebuild"), "%s", err.message);
+	tl_ctx alice = { .actor = "alice" };
+	cr_assert_eq(tl_notifications(db, &alice, (tl_slice){ 0 }, false, 0,
+				      (tl_slice){ 0 }, skip_doc, NULL, next,
+				      &err),
+		     0, "%s", err.message);
+	tl_db_close(db);
+
+	tl_open_opts o = { .views = tl_views_all(&n) };
+	o.views_len = n;
+	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
+}
+
 /* meta names a serving generation that has no databases: a read-only
  * handle finds the view absent (its queries say to rebuild, the other
  * views serve); a writable open rebuilds it, as for a view of another
@@ -801,27 +830,8 @@ Test(damage, a_view_without_its_databases_is_rebuilt_on_open,
 	tl_put_be32(rec + 4, gen + 50);
 	damage(db->meta, "view:tasks", 10, rec, 8);
 
-	tl_db_close(db);
-	size_t n;
-	tl_open_opts ro = { .flags = TL_OPEN_RDONLY,
-			    .views = tl_views_all(&n) };
-	ro.views_len = n;
-	cr_assert_eq(tl_db_open(dir, &ro, &db, &err), 0, "%s", err.message);
+	reopen_past_a_damaged_tasks_view();
 	char next[TL_CURSOR_MAX];
-	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
-				  NULL, next, &err),
-		     TL_ESTORAGE);
-	cr_assert(strstr(err.message, "rebuild"), "%s", err.message);
-	tl_ctx alice = { .actor = "alice" };
-	cr_assert_eq(tl_notifications(db, &alice, (tl_slice){ 0 }, false, 0,
-				      (tl_slice){ 0 }, skip_doc, NULL, next,
-				      &err),
-		     0, "%s", err.message);
-	tl_db_close(db);
-
-	tl_open_opts o = { .views = tl_views_all(&n) };
-	o.views_len = n;
-	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
 	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
 				  NULL, next, &err),
 		     0, "%s", err.message);
@@ -852,27 +862,8 @@ Test(damage, a_view_record_of_more_than_8_bytes_is_no_generation,
 	mdb_txn_abort(txn);
 	damage(db->meta, "view:tasks", 10, rec, sizeof rec);
 
-	tl_db_close(db);
-	size_t n;
-	tl_open_opts ro = { .flags = TL_OPEN_RDONLY,
-			    .views = tl_views_all(&n) };
-	ro.views_len = n;
-	cr_assert_eq(tl_db_open(dir, &ro, &db, &err), 0, "%s", err.message);
+	reopen_past_a_damaged_tasks_view();
 	char next[TL_CURSOR_MAX];
-	cr_assert_eq(tl_task_list(db, &admin, &(tl_list_query){ 0 }, skip_doc,
-				  NULL, next, &err),
-		     TL_ESTORAGE);
-	cr_assert(strstr(err.message, "rebuild"), "%s", err.message);
-	tl_ctx alice = { .actor = "alice" };
-	cr_assert_eq(tl_notifications(db, &alice, (tl_slice){ 0 }, false, 0,
-				      (tl_slice){ 0 }, skip_doc, NULL, next,
-				      &err),
-		     0, "%s", err.message);
-	tl_db_close(db);
-
-	tl_open_opts o = { .views = tl_views_all(&n) };
-	o.views_len = n;
-	cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s", err.message);
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
 	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), 0);
 	cr_assert_eq(v.mv_size, 8, "the record is whole again");

@@ -1333,6 +1333,28 @@ Test(timeline, upcoming_decodes_a_link_stored_otherwise)
 	page_free(p);
 }
 
+/* meta as a release before 0.3.4 left it: the shared mark "views_seq"
+ * alone, at the head, and no view a mark of its own; in a write
+ * transaction of the raw environment, left open for the caller. */
+static void only_the_shared_mark(MDB_env **env, MDB_txn **txn,
+				 MDB_dbi *meta)
+{
+	vt_raw_db("meta", env, txn, meta);
+	MDB_val k = { 14, "view_seq:tasks" }, v;
+	cr_assert_eq(mdb_get(*txn, *meta, &k, &v), 0);
+	uint8_t head[8];
+	memcpy(head, v.mv_data, 8);
+	const char *own[] = { "view_seq:tasks", "view_seq:timeline",
+			      "view_seq:notifications" };
+	for (int i = 0; i < 3; i++) {
+		MDB_val ok = { strlen(own[i]), (void *)own[i] };
+		cr_assert_eq(mdb_del(*txn, *meta, &ok, NULL), 0, "%s",
+			     own[i]);
+	}
+	MDB_val sk = { 9, "views_seq" }, sv = { 8, head };
+	cr_assert_eq(mdb_put(*txn, *meta, &sk, &sv, 0), 0);
+}
+
 /* A workspace from before 0.3.4 has one mark of how far the views hold
  * the log, "views_seq", and no view a mark of its own.  A handle opened
  * with some of the views moved that shared mark past the events it
@@ -1348,19 +1370,7 @@ Test(timeline, views_a_handle_left_out_of_an_old_workspace_are_rebuilt)
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi meta;
-	vt_raw_db("meta", &env, &txn, &meta);
-	MDB_val k = { 14, "view_seq:tasks" }, v;
-	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
-	uint8_t head[8];
-	memcpy(head, v.mv_data, 8);
-	const char *own[] = { "view_seq:tasks", "view_seq:timeline",
-			      "view_seq:notifications" };
-	for (int i = 0; i < 3; i++) {
-		MDB_val ok = { strlen(own[i]), (void *)own[i] };
-		cr_assert_eq(mdb_del(txn, meta, &ok, NULL), 0, "%s", own[i]);
-	}
-	MDB_val sk = { 9, "views_seq" }, sv = { 8, head };
-	cr_assert_eq(mdb_put(txn, meta, &sk, &sv, 0), 0);
+	only_the_shared_mark(&env, &txn, &meta);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 
@@ -1398,20 +1408,8 @@ Test(timeline, an_old_workspace_s_shared_mark_at_the_head_serves_every_view)
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi meta;
-	vt_raw_db("meta", &env, &txn, &meta);
-	MDB_val k = { 14, "view_seq:tasks" }, v;
-	cr_assert_eq(mdb_get(txn, meta, &k, &v), 0);
-	uint8_t head[8];
-	memcpy(head, v.mv_data, 8);
-	const char *own[] = { "view_seq:tasks", "view_seq:timeline",
-			      "view_seq:notifications" };
-	for (int i = 0; i < 3; i++) {
-		MDB_val ok = { strlen(own[i]), (void *)own[i] };
-		cr_assert_eq(mdb_del(txn, meta, &ok, NULL), 0, "%s", own[i]);
-	}
-	MDB_val sk = { 9, "views_seq" }, sv = { 8, head };
-	cr_assert_eq(mdb_put(txn, meta, &sk, &sv, 0), 0);
-	MDB_val gk = { 13, "view:timeline" };
+	only_the_shared_mark(&env, &txn, &meta);
+	MDB_val gk = { 13, "view:timeline" }, v;
 	cr_assert_eq(mdb_get(txn, meta, &gk, &v), 0);
 	uint8_t gen[8];
 	memcpy(gen, v.mv_data, 8);
