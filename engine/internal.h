@@ -82,8 +82,8 @@ typedef struct tl_view_state {
 				databases (damaged meta): not ready, not stale */
 	MDB_dbi dbi[TL_VIEW_DBS_MAX];
 	tl_sink *defer; /* TL_VIEW_BLIND: the write txn's puts, until commit */
-	bool behind;    /* read-only handle: lacks later events of the log, so
-			   does not serve (tl_views_check) */
+	bool behind;    /* lacks later events of the log, so does not serve
+			   (tl_views_check; a writable handle rebuilds it) */
 } tl_view_state;
 
 struct tl_db {
@@ -95,6 +95,9 @@ struct tl_db {
 	const tl_view *const *views;
 	size_t views_len;
 	tl_view_state *vstate; /* one per view */
+	size_t views_snap;     /* the read snapshot (LMDB txn id) at which
+				  every view was last found serving and whole
+				  (tl_views_check); 0: none */
 	bool txn_open;         /* a tl_txn of this handle is open */
 	tl_txn *txn;           /* that tl_txn, aborted by tl_db_close */
 	bool building;         /* a rebuild or verify's build is running */
@@ -139,7 +142,10 @@ int tl_views_mark(tl_db *db, MDB_txn *txn, uint64_t seq);
 /* Mark the views as holding events first..last, appended by this handle,
  * if they held every event before first. */
 int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last);
-int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale);
+/* Whether the views must be brought to the serving generations (or, for
+ * a writable handle, rebuilt) before txn reads or writes them: *stale.
+ * read: txn is a read transaction (whose snapshot may be remembered). */
+int tl_views_check(tl_db *db, MDB_txn *txn, bool read, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
 /* Every view against a rebuild of its own (view_verify.c): the number of
  * differences said through fn, or a negative code.  built (may be NULL):

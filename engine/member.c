@@ -379,14 +379,14 @@ int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 			goto out;
 		}
 		bool stale = false;
-		tl_views_check(db, r->txn, &stale);
+		tl_views_check(db, r->txn, true, &stale);
 		if (!stale)
 			break;
 		mdb_txn_abort(r->txn);
 		r->txn = NULL;
 		if (tries == 3) {
 			rc = tl_err_set(err, TL_ESTORAGE, "storage",
-					"views switched by rebuilds again and again; try again");
+					"views switched by rebuilds, or left behind by appends without them, in other processes again and again; try again");
 			goto out;
 		}
 		if ((rc = tl_views_sync(db, err)))

@@ -1042,6 +1042,7 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	for (size_t i = 0; !rc && i < n; i++) {
 		const tl_view *v = db->views[which[i]];
 		tl_view_state *s = &db->vstate[which[i]];
+		db->views_snap = 0; /* the states change */
 		if (s->ready && s->gen != gens[0]) {
 			/* Dropped by another process: close its handles after
 			 * the commit.  (The drop below closes those of a

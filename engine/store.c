@@ -715,14 +715,14 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 		}
 		/* Another process may have switched a view's generation. */
 		bool stale = false;
-		tl_views_check(db, t->txn, &stale);
+		tl_views_check(db, t->txn, false, &stale);
 		if (!stale)
 			break;
 		mdb_txn_abort(t->txn);
 		if (tries == 3) {
 			free(t);
 			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "views switched by rebuilds again and again; try again");
+					  "views switched by rebuilds, or left behind by appends without them, in other processes again and again; try again");
 		}
 		if ((rc = tl_views_sync(db, err))) {
 			free(t);

@@ -171,6 +171,7 @@ int tl_views_refresh(tl_db *db, tl_err *err)
 {
 	tl_view_state next[64];
 	MDB_txn *txn;
+	db->views_snap = 0; /* the states change */
 	int rc = tl_read_begin(db, &txn, err);
 	if (rc)
 		return rc;
@@ -184,11 +185,14 @@ int tl_views_refresh(tl_db *db, tl_err *err)
 			s->ready = false;
 			continue;
 		}
-		if (ver != db->views[i]->version &&
-		    (db->flags & TL_OPEN_RDONLY)) {
-			/* A layout the code may not read, and a read-only
-			 * handle cannot rebuild it: absent (its queries say
-			 * to rebuild), as if it had no generation. */
+		if (ver != db->views[i]->version) {
+			/* A layout the code may not read or write (another
+			 * release's): absent, as if it had no generation.  A
+			 * read-only handle's queries say to rebuild; a
+			 * writable handle rebuilds it in its version before
+			 * it writes or reads (tl_views_sync).  Before 0.3.35
+			 * a writable handle opened it and applied its own
+			 * version's writes to the other's layout. */
 			s->ready = false;
 			s->absent_gen = gen;
 			continue;
@@ -352,21 +356,46 @@ int tl_views_advance(tl_db *db, MDB_txn *txn, uint64_t first, uint64_t last)
 	return rc;
 }
 
-int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
+/* Whether this handle may rebuild its views now: writable, and none of
+ * its transactions open (a read inside its write transaction cannot wait
+ * for the writer lock it holds). */
+static bool can_catch_up(const tl_db *db)
+{
+	return !(db->flags & TL_OPEN_RDONLY) && !db->txn_open &&
+	       !db->writer_held && !db->building;
+}
+
+int tl_views_check(tl_db *db, MDB_txn *txn, bool read, bool *stale)
 {
 	*stale = false;
-	/* A read-only handle cannot bring a view behind the log up to date:
-	 * it does not serve (its answers would leave events out) until a
-	 * writable open or rebuild elsewhere does. */
-	if (db->flags & TL_OPEN_RDONLY) {
-		uint64_t head;
-		uint8_t hash[TL_HASH_LEN];
-		tl_err e;
-		bool known = !tl_log_head(db, txn, &head, hash, &e);
-		for (size_t i = 0; i < db->views_len; i++)
-			db->vstate[i].behind =
-				!known || tl_view_behind(db, txn, db->views[i], head);
+	/* Nothing committed since a read found every view serving and
+	 * whole (LMDB's transaction ids are the environment's, every
+	 * process's commits count): the same answer, without the gets. */
+	size_t snap = read ? mdb_txn_id(txn) : 0;
+	if (snap && snap == db->views_snap)
+		return 0;
+	/* A view behind the log (events appended by a handle opened
+	 * without it) does not serve: checked here, at every transaction,
+	 * as the head moves (one meta get per view).  A read-only handle
+	 * cannot bring it up to date (its queries say to rebuild); a
+	 * writable one rebuilds it (tl_views_sync), so that it neither
+	 * serves without those events nor writes past them (before 0.3.35
+	 * it did both until it was opened again). */
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	tl_err e;
+	bool known = !tl_log_head(db, txn, &head, hash, &e);
+	bool rebuild = false;
+	for (size_t i = 0; i < db->views_len; i++) {
+		tl_view_state *s = &db->vstate[i];
+		s->behind = !known || tl_view_behind(db, txn, db->views[i], head);
+		rebuild |= s->behind || !s->ready;
 	}
+	if (rebuild && can_catch_up(db)) {
+		*stale = true;
+		return 0;
+	}
+	db->views_snap = 0;
 	for (size_t i = 0; i < db->views_len; i++) {
 		uint32_t ver, gen;
 		const tl_view_state *s = &db->vstate[i];
@@ -380,11 +409,57 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool *stale)
 			return 0;
 		}
 	}
+	if (snap && !rebuild)
+		db->views_snap = snap;
 	return 0;
+}
+
+/* Rebuild views which[0..n) where they do not serve as the code needs,
+ * growing a map the build left full. */
+static int rebuild_stale(tl_db *db, const size_t *which, size_t n,
+			 tl_err *err)
+{
+	for (;;) {
+		/* a plain growth: the build grows the map as it goes
+		 * (make_room), and a map it left full needs more room than
+		 * that (tl_db_grow_from would replay at the same size once
+		 * more: a review) */
+		int rc = tl_rebuild_stale(db, which, n, err);
+		if (rc != TL_EAGAIN)
+			return rc;
+		if ((rc = tl_db_grow(db, err)))
+			return rc;
+	}
 }
 
 int tl_views_sync(tl_db *db, tl_err *err)
 {
+	int rc = tl_views_refresh(db, err);
+	if (rc || !can_catch_up(db))
+		return rc;
+	/* A writable handle rebuilds, as its open would, the views that
+	 * another process left behind the log or switched to another
+	 * version: they may serve and take writes again only in the
+	 * code's version and whole. */
+	size_t which[64], n = 0;
+	MDB_txn *txn;
+	uint64_t head;
+	uint8_t hash[TL_HASH_LEN];
+	if ((rc = tl_read_begin(db, &txn, err)))
+		return rc;
+	if ((rc = tl_log_head(db, txn, &head, hash, err))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	for (size_t i = 0; i < db->views_len; i++)
+		if (tl_view_behind(db, txn, db->views[i], head) ||
+		    !tl_view_serves(db, txn, db->views[i]))
+			which[n++] = i;
+	mdb_txn_abort(txn);
+	if (!n)
+		return 0;
+	if ((rc = rebuild_stale(db, which, n, err)))
+		return rc;
 	return tl_views_refresh(db, err);
 }
 
@@ -617,18 +692,7 @@ int tl_views_open(tl_db *db, tl_err *err)
 		 * rebuild of these views may hold a long time. */
 		if (db->open_progress)
 			db->open_progress(db->open_progress_arg, 0, head);
-		for (;;) {
-			/* a plain growth: the build grows the map as it
-			 * goes (make_room), and a map it left full needs
-			 * more room than that (tl_db_grow_from would
-			 * replay at the same size once more: a review) */
-			rc = tl_rebuild_stale(db, stale, n, err);
-			if (rc != TL_EAGAIN)
-				break;
-			if ((rc = tl_db_grow(db, err)))
-				break;
-		}
-		if (rc)
+		if ((rc = rebuild_stale(db, stale, n, err)))
 			return rc;
 	}
 	return tl_views_refresh(db, err);

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "internal.h"
+#include "view_int.h"
 #include "tasklog_projections.h"
 
 static char dir[64];
@@ -615,6 +616,116 @@ Test(procs, views_are_not_marked_past_events_they_missed, .init = mkws,
 	cr_assert_eq(n, 3);
 	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
 		     err.message);
+	tl_db_close(db);
+}
+
+/* A handle that stays open (a server's) while a handle without views
+ * appends: its next read rebuilds the views left behind, so it lists the
+ * other's task at once (before 0.3.35 it served without it until it was
+ * opened again), and its next write goes into whole views, which verify
+ * finds equal to the log without a reopen. */
+Test(procs, a_long_lived_handle_rebuilds_views_left_behind, .init = mkws,
+     .fini = rmws)
+{
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	tl_db *db = new_ws(0);
+	cr_assert_eq(add_tasks(db, 1, 10), 0);
+	run_child(add_without_views_child);
+	int n;
+	cr_assert_eq(list_all(db, &n), 0);
+	cr_assert_eq(n, 2, "the task added without views: %d listed", n);
+	run_child(add_without_views_child);
+	cr_assert_eq(add_tasks(db, 1, 10), 0);
+	cr_assert_eq(list_all(db, &n), 0);
+	cr_assert_eq(n, 4, "%d listed", n);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	tl_db_close(db);
+}
+
+/* The `tasks` view in another release's version: this test's copy of it
+ * with its version one past the code's. */
+static tl_view other_tasks;
+
+static void other_release_child(void)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	const tl_view *views[8];
+	if (n > 8)
+		child_exit(1);
+	for (size_t i = 0; i < n; i++) {
+		views[i] = all[i];
+		if (!strcmp(all[i]->name, "tasks")) {
+			other_tasks = *all[i];
+			other_tasks.version++;
+			views[i] = &other_tasks;
+		}
+	}
+	tl_open_opts o = { .views = views, .views_len = n };
+	tl_db *db;
+	tl_err err;
+	if (tl_db_open(dir, &o, &db, &err))
+		child_exit(1);
+	int rc = add_tasks(db, 1, 10);
+	tl_db_close(db);
+	child_exit(rc);
+}
+
+/* The code's view `tasks`. */
+static const tl_view *tasks_view(void)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(all[i]->name, "tasks"))
+			return all[i];
+	cr_assert_fail("no view tasks");
+	return NULL;
+}
+
+/* The stored version of view `tasks`, and whether it was read. */
+static bool tasks_version(tl_db *db, uint32_t *ver)
+{
+	uint32_t gen;
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	bool ok = tl_view_meta_read(db, txn, tasks_view(), ver, &gen);
+	mdb_txn_abort(txn);
+	return ok;
+}
+
+/* Another release, whose `tasks` view has another version, opens the
+ * workspace (rebuilding that view in its version) and appends while this
+ * handle stays open: this handle's next write rebuilds the view in its
+ * own version first, as an open would, instead of applying its writes to
+ * the other release's layout (before 0.3.35 it did, and the stored
+ * version stayed the other's); its next read does the same. */
+Test(procs, a_long_lived_handle_rebuilds_a_view_another_release_changed,
+     .init = mkws, .fini = rmws)
+{
+	tl_err err;
+	tl_ctx ctx = { .actor = "admin" };
+	uint32_t mine = tasks_view()->version, ver;
+	tl_db *db = new_ws(0);
+	cr_assert_eq(add_tasks(db, 1, 10), 0);
+	run_child(other_release_child);
+	cr_assert(tasks_version(db, &ver));
+	cr_assert_eq(ver, mine + 1, "the other release's open rebuilt it");
+	cr_assert_eq(add_tasks(db, 1, 10), 0);
+	cr_assert(tasks_version(db, &ver));
+	cr_assert_eq(ver, mine, "written in version %u", ver);
+	int n;
+	cr_assert_eq(list_all(db, &n), 0);
+	cr_assert_eq(n, 3, "%d listed", n);
+	cr_assert_eq(tl_verify(db, &ctx, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	run_child(other_release_child);
+	cr_assert_eq(list_all(db, &n), 0);
+	cr_assert_eq(n, 4, "%d listed", n);
+	cr_assert(tasks_version(db, &ver));
+	cr_assert_eq(ver, mine, "read in version %u", ver);
 	tl_db_close(db);
 }
 
