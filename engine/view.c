@@ -225,9 +225,13 @@ int tl_views_refresh(tl_db *db, tl_err *err)
 	 * old generation's handles itself, by dropping them: not ready.) */
 	for (size_t i = 0; i < db->views_len; i++) {
 		tl_view_state *s = &db->vstate[i];
+		/* (A view that stops serving keeps its old numbers in its
+		 * staged state: closed all the same.  Before 0.3.35 they
+		 * were not, and a handle lost a generation's handles each
+		 * time another release switched the view.) */
 		if (s->ready && (!next[i].ready || next[i].gen != s->gen))
 			for (size_t j = 0; j < db->views[i]->dbs_len; j++)
-				if (s->dbi[j] != next[i].dbi[j])
+				if (!next[i].ready || s->dbi[j] != next[i].dbi[j])
 					mdb_dbi_close(db->env, s->dbi[j]);
 		*s = next[i];
 	}

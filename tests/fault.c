@@ -36,11 +36,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "internal.h"
+#include "view_int.h"
 #include "tasklog_projections.h"
 #include "testutil.h"
 
@@ -658,6 +660,130 @@ Test(fault, every_allocation_failing_in_an_open_is_reported)
 			break;
 		tl_db_close(db);
 	}
+	teardown(db);
+}
+
+/* The `tasks` view of another release: this test's copy of the code's,
+ * its version one past. */
+static tl_view other_tasks;
+
+/* The code's view `tasks`. */
+static const tl_view *code_tasks(void)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(all[i]->name, "tasks"))
+			return all[i];
+	return NULL;
+}
+
+/* In a child (no faults armed, no Criterion asserts): open the workspace
+ * as that release does, which rebuilds `tasks` in its version. */
+static void other_release_opens(void)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	const tl_view *views[8];
+	if (n > 8)
+		_exit(1);
+	for (size_t i = 0; i < n; i++) {
+		views[i] = all[i];
+		if (!strcmp(all[i]->name, "tasks")) {
+			other_tasks = *all[i];
+			other_tasks.version++;
+			views[i] = &other_tasks;
+		}
+	}
+	tl_open_opts o = { .views = views, .views_len = n };
+	tl_db *db;
+	tl_err err;
+	if (tl_db_open(dir, &o, &db, &err))
+		_exit(1);
+	tl_db_close(db);
+	_exit(0);
+}
+
+/* The stored version of view `tasks`. */
+static uint32_t tasks_version(tl_db *db)
+{
+	uint32_t ver = 0, gen;
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert(tl_view_meta_read(db, txn, code_tasks(), &ver, &gen));
+	mdb_txn_abort(txn);
+	return ver;
+}
+
+static int count_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)doc;
+	(void)len;
+	++*(int *)arg;
+	return 0;
+}
+
+/* The active tasks that `task list` finds, or a negative code. */
+static int list_count(tl_db *db, tl_err *err)
+{
+	tl_list_query q = { .limit = 1000 };
+	char next[TL_CURSOR_MAX];
+	int n = 0, rc = tl_task_list(db, &admin, &q, count_doc, &n, next, err);
+	return rc ? -1 : n;
+}
+
+/* A handle that stays open rebuilds, before its next read or write, the
+ * view that another release switched to its own version (view.c,
+ * tl_views_sync).  With the k-th allocation failing, for every k in
+ * turn, the read fails with "out of memory" (or answers), and the next
+ * one rebuilds the view in this code's version and answers from it (a
+ * handle left with the view not serving after a failure did not rebuild
+ * it again; one that lost track of the generation's handles ran out of
+ * LMDB's after about a hundred switches).  Then a write, and verify is
+ * clean. */
+Test(fault, every_allocation_failing_as_a_handle_rebuilds_another_release_s_view)
+{
+	tl_db *db = setup();
+	tl_err err;
+	uint32_t mine = code_tasks()->version;
+	long k;
+	for (k = 1;; k++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		cr_assert_neq(pid, -1);
+		if (pid == 0)
+			other_release_opens();
+		int st;
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "fault %ld: the other release failed", k);
+		cr_assert_eq(tasks_version(db), mine + 1,
+			     "fault %ld: the other release's version", k);
+		memset(&err, 0, sizeof err);
+		fault_arm(FAULT_ALLOC, k);
+		int n = list_count(db, &err);
+		bool hit = fault_disarm();
+		fault_outcome(FAULT_ALLOC, n < 0 ? TL_ESTORAGE : 0, hit, &err,
+			      "catch-up", k);
+		if (n < 0)
+			n = list_count(db, &err);
+		cr_assert_eq(n, 1, "fault %ld, then again: %d (%s)", k, n,
+			     n < 0 ? err.message : "");
+		cr_assert_eq(tasks_version(db), mine,
+			     "fault %ld: served in another version", k);
+		if (!hit)
+			break;
+	}
+	cr_assert_gt(k, 30, "only %ld faults met", k - 1);
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("Mine"),
+		     .link = tl_s("lead:1") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
+		     err.message);
+	tl_result_release(&r);
+	cr_assert_eq(list_count(db, &err), 2);
+	cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err), 0,
+		     "verify: %s", err.message);
 	teardown(db);
 }
 
