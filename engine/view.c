@@ -392,7 +392,13 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool read, bool *stale)
 	bool rebuild = false;
 	for (size_t i = 0; i < db->views_len; i++) {
 		tl_view_state *s = &db->vstate[i];
-		s->behind = !known || tl_view_behind(db, txn, db->views[i], head);
+		/* A head that cannot be read (damage at the log's end): a
+		 * rebuild would not get past it either, so a writable handle
+		 * serves its views as they are (verify names the damage); a
+		 * read-only one, which never serves a view it cannot check,
+		 * does not. */
+		s->behind = known ? tl_view_behind(db, txn, db->views[i], head)
+				  : (db->flags & TL_OPEN_RDONLY) != 0;
 		rebuild |= s->behind || !s->ready;
 	}
 	if (rebuild && can_catch_up(db)) {
