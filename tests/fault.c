@@ -774,7 +774,9 @@ Test(fault, every_allocation_failing_as_a_handle_rebuilds_another_release_s_view
 		if (!hit)
 			break;
 	}
-	cr_assert_gt(k, 30, "only %ld faults met", k - 1);
+	/* (LMDB's and msgpack-c's allocations count only outside the
+	 * sanitizers: 46 against 12 in 0.3.35.) */
+	cr_assert_gt(k, WRAP_COUNTS ? 8 : 30, "only %ld faults met", k - 1);
 	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("Mine"),
 		     .link = tl_s("lead:1") };
 	tl_result r;
