@@ -197,8 +197,10 @@ typedef struct tl_open_opts {
 	/* The views kept in the append transaction: tl_views_all() of
 	 * tasklog_projections.h for all of them.  NULL: none (the engine
 	 * does not know the projections); appends made so leave the views
-	 * behind, and the next open with views rebuilds them.  At most 64
-	 * views of 1..TL_VIEW_DBS_MAX databases each. */
+	 * behind, and the next open with views rebuilds them, as does the
+	 * next read or write of a writable handle that stays open with them
+	 * (also a view that another release switched to its own version).
+	 * At most 64 views of 1..TL_VIEW_DBS_MAX databases each. */
 	const tl_view *const *views;
 	size_t views_len;
 } tl_open_opts;
