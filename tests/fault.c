@@ -663,39 +663,12 @@ Test(fault, every_allocation_failing_in_an_open_is_reported)
 	teardown(db);
 }
 
-/* The `tasks` view of another release: this test's copy of the code's,
- * its version one past. */
-static tl_view other_tasks;
-
-/* The code's view `tasks`. */
-static const tl_view *code_tasks(void)
-{
-	size_t n;
-	const tl_view *const *all = tl_views_all(&n);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(all[i]->name, "tasks"))
-			return all[i];
-	return NULL;
-}
-
 /* In a child (no faults armed, no Criterion asserts): open the workspace
  * as that release does, which rebuilds `tasks` in its version. */
 static void other_release_opens(void)
 {
-	size_t n;
-	const tl_view *const *all = tl_views_all(&n);
-	const tl_view *views[8];
-	if (n > 8)
-		_exit(1);
-	for (size_t i = 0; i < n; i++) {
-		views[i] = all[i];
-		if (!strcmp(all[i]->name, "tasks")) {
-			other_tasks = *all[i];
-			other_tasks.version++;
-			views[i] = &other_tasks;
-		}
-	}
-	tl_open_opts o = { .views = views, .views_len = n };
+	tl_open_opts o = { 0 };
+	o.views = tu_views_of_another_release(&o.views_len);
 	tl_db *db;
 	tl_err err;
 	if (tl_db_open(dir, &o, &db, &err))
@@ -710,7 +683,7 @@ static uint32_t tasks_version(tl_db *db)
 	uint32_t ver = 0, gen;
 	MDB_txn *txn;
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
-	cr_assert(tl_view_meta_read(db, txn, code_tasks(), &ver, &gen));
+	cr_assert(tl_view_meta_read(db, txn, tu_view("tasks"), &ver, &gen));
 	mdb_txn_abort(txn);
 	return ver;
 }
@@ -745,7 +718,7 @@ Test(fault, every_allocation_failing_as_a_handle_rebuilds_another_release_s_view
 {
 	tl_db *db = setup();
 	tl_err err;
-	uint32_t mine = code_tasks()->version;
+	uint32_t mine = tu_view("tasks")->version;
 	long k;
 	for (k = 1;; k++) {
 		fflush(NULL);

@@ -23,6 +23,7 @@
 
 #include "tasklog_projections.h"
 #include "tasklog.h"
+#include "tasklog_view.h"
 #include "testutil.h"
 
 #define TU_ARGS_MAX 2048
@@ -413,4 +414,31 @@ void tu_writer_stop(int pid)
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFSIGNALED(st), "the writer stopped by itself: %d", st);
+}
+
+const tl_view *tu_view(const char *name)
+{
+	size_t n;
+	const tl_view *const *all = tl_views_all(&n);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(tl_view_name(all[i]), name))
+			return all[i];
+	return NULL;
+}
+
+const tl_view *const *tu_views_of_another_release(size_t *n)
+{
+	static tl_view tasks;
+	static const tl_view *views[64];
+	const tl_view *const *all = tl_views_all(n);
+	cr_assert_leq(*n, 64);
+	for (size_t i = 0; i < *n; i++) {
+		views[i] = all[i];
+		if (!strcmp(tl_view_name(all[i]), "tasks")) {
+			tasks = *all[i];
+			tasks.version++;
+			views[i] = &tasks;
+		}
+	}
+	return views;
 }

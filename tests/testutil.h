@@ -1,7 +1,8 @@
 /*
- * testutil.h - helpers for the end-to-end tests: temporary workspaces,
- * running the real `tasklog` binary, and the Criterion assertions the
- * e2e_*.c files share.
+ * testutil.h - helpers for the tests, mostly the end-to-end ones:
+ * temporary workspaces, running the real `tasklog` binary, the Criterion
+ * assertions the e2e_*.c files share, and the views of another release
+ * (unit_procs.c, fault.c).
  *
  * The binary is $TASKLOG_BIN, else build/tasklog.  It is run with fork and
  * execv (no shell), so arguments reach it byte for byte, invalid UTF-8
@@ -15,6 +16,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+typedef struct tl_view tl_view; /* tasklog.h's */
 
 /* What one run of the binary gave. */
 typedef struct tu_run {
@@ -129,6 +132,15 @@ int tu_check_width(const char *s);
  * which kills it and asserts it was still running. */
 int tu_writer_start(const char *dir);
 void tu_writer_stop(int pid);
+
+/* The code's view NAME (of tl_views_all()), or NULL. */
+const tl_view *tu_view(const char *name);
+
+/* tl_views_all() as another release has them: the `tasks` view copied
+ * with its version one past the code's; *n gets their number.  A
+ * process opening a workspace with them rebuilds `tasks` in that
+ * version. */
+const tl_view *const *tu_views_of_another_release(size_t *n);
 
 /* A stream of stored event records read from a fixture file (up to 64
  * records, 64 KiB): rec[i] and len[i] point into buf. */

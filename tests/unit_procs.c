@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "view_int.h"
 #include "tasklog_projections.h"
+#include "testutil.h"
 
 static char dir[64];
 
@@ -644,26 +645,10 @@ Test(procs, a_long_lived_handle_rebuilds_views_left_behind, .init = mkws,
 	tl_db_close(db);
 }
 
-/* The `tasks` view in another release's version: this test's copy of it
- * with its version one past the code's. */
-static tl_view other_tasks;
-
 static void other_release_child(void)
 {
-	size_t n;
-	const tl_view *const *all = tl_views_all(&n);
-	const tl_view *views[8];
-	if (n > 8)
-		child_exit(1);
-	for (size_t i = 0; i < n; i++) {
-		views[i] = all[i];
-		if (!strcmp(all[i]->name, "tasks")) {
-			other_tasks = *all[i];
-			other_tasks.version++;
-			views[i] = &other_tasks;
-		}
-	}
-	tl_open_opts o = { .views = views, .views_len = n };
+	tl_open_opts o = { 0 };
+	o.views = tu_views_of_another_release(&o.views_len);
 	tl_db *db;
 	tl_err err;
 	if (tl_db_open(dir, &o, &db, &err))
@@ -673,25 +658,13 @@ static void other_release_child(void)
 	child_exit(rc);
 }
 
-/* The code's view `tasks`. */
-static const tl_view *tasks_view(void)
-{
-	size_t n;
-	const tl_view *const *all = tl_views_all(&n);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(all[i]->name, "tasks"))
-			return all[i];
-	cr_assert_fail("no view tasks");
-	return NULL;
-}
-
 /* The stored version of view `tasks`, and whether it was read. */
 static bool tasks_version(tl_db *db, uint32_t *ver)
 {
 	uint32_t gen;
 	MDB_txn *txn;
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
-	bool ok = tl_view_meta_read(db, txn, tasks_view(), ver, &gen);
+	bool ok = tl_view_meta_read(db, txn, tu_view("tasks"), ver, &gen);
 	mdb_txn_abort(txn);
 	return ok;
 }
@@ -708,7 +681,7 @@ Test(procs, a_long_lived_handle_rebuilds_a_view_another_release_changed,
 {
 	tl_err err;
 	tl_ctx ctx = { .actor = "admin" };
-	uint32_t mine = tasks_view()->version, ver;
+	uint32_t mine = tu_view("tasks")->version, ver;
 	tl_db *db = new_ws(0);
 	cr_assert_eq(add_tasks(db, 1, 10), 0);
 	run_child(other_release_child);
