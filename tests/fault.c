@@ -1261,6 +1261,44 @@ Test(fault, every_write_and_sync_failing_in_a_new_workspace_is_recoverable)
 	new_workspace_faults(FAULT_IO);
 }
 
+/* A batch that finds the map full at any of its puts (mdb_put: the views'
+ * direct puts, the task states, the idempotency record, the members,
+ * the task counts written last in the commit, ...) grows the map and runs
+ * the whole transaction again (tl_exec): it is appended once, and the
+ * views and counts hold what the log holds. */
+Test(fault, a_full_map_at_every_put_of_a_batch_is_grown)
+{
+	tl_db *db = setup();
+	tl_err err;
+	round rd = { .n = 1 };
+	uint64_t before = head(db);
+	cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
+	rd.n++;
+	/* the events of a round that reads the last one's notification */
+	before = head(db);
+	cr_assert_eq(step_batch(db, &rd, &err), 0, "%s", err.message);
+	rd.n++;
+	uint64_t events = head(db) - before;
+	long k;
+	for (k = 1;; k++, rd.n++) {
+		before = head(db);
+		size_t map = tl_db_map_size(db);
+		memset(&err, 0, sizeof err);
+		full_put_arm(k);
+		int rc = step_batch(db, &rd, &err);
+		bool hit = full_put_disarm();
+		cr_assert_eq(rc, 0, "put %ld: %d %s", k, rc, err.message);
+		cr_assert_eq(head(db) - before, events, "put %ld", k);
+		if (!hit)
+			break;
+		cr_assert_gt(tl_db_map_size(db), map, "put %ld: not grown", k);
+		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
+			     0, "put %ld: verify", k);
+	}
+	cr_assert_gt(k, 10, "only %ld puts", k - 1);
+	teardown(db);
+}
+
 /* A token write that finds the map full at any of its puts grows the map
  * and runs again (a review: it retried at the same size for ever); every
  * allocation failing in one is reported, and changes nothing. */
