@@ -1299,6 +1299,43 @@ Test(fault, a_full_map_at_every_put_of_a_batch_is_grown)
 	teardown(db);
 }
 
+/* The open that rebuilds views left behind (a task added by a handle
+ * without views) finds the map full at any of the rebuild's puts (its
+ * switch: the views' records and marks, the counts): it grows the map
+ * and builds again, and opens with every view whole. */
+Test(fault, a_full_map_at_every_put_of_an_open_s_rebuild_is_grown)
+{
+	tl_db *db = setup();
+	tl_err err;
+	long k;
+	tl_db_close(db);
+	for (k = 1;; k++) {
+		tl_open_opts o = { 0 };
+		cr_assert_eq(tl_db_open(dir, &o, &db, &err), 0, "%s",
+			     err.message);
+		tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("Without"),
+			     .link = tl_s("lead:3") };
+		tl_result r;
+		cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), 0, "%s",
+			     err.message);
+		tl_result_release(&r);
+		tl_db_close(db);
+		full_put_arm(k);
+		db = open_ws(&err);
+		bool hit = full_put_disarm();
+		cr_assert(db, "put %ld: %s", k, err.message);
+		cr_assert(tl_db_views_current(db), "put %ld", k);
+		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
+			     0, "put %ld: verify", k);
+		tl_db_close(db);
+		if (!hit)
+			break;
+	}
+	cr_assert_gt(k, 3, "only %ld puts", k - 1);
+	db = open_ws(&err);
+	teardown(db);
+}
+
 /* A token write that finds the map full at any of its puts grows the map
  * and runs again (a review: it retried at the same size for ever); every
  * allocation failing in one is reported, and changes nothing. */
