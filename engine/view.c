@@ -468,9 +468,12 @@ int tl_views_sync(tl_db *db, tl_err *err)
 	mdb_txn_abort(txn);
 	if (!n)
 		return 0;
-	if ((rc = rebuild_stale(db, which, n, err)))
-		return rc;
-	return tl_views_refresh(db, err);
+	rc = rebuild_stale(db, which, n, err);
+	/* The marks by which the handle's first tl_rebuild leaves out what
+	 * its open rebuilt are the open's alone: a rebuild asked for later
+	 * rebuilds every view it names. */
+	db->open_rebuilt = 0;
+	return rc ? rc : tl_views_refresh(db, err);
 }
 
 const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)

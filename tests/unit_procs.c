@@ -636,6 +636,19 @@ Test(procs, a_long_lived_handle_rebuilds_views_left_behind, .init = mkws,
 	int n;
 	cr_assert_eq(list_all(db, &n), 0);
 	cr_assert_eq(n, 2, "the task added without views: %d listed", n);
+	/* A rebuild asked for after that rebuilds (what an open rebuilt is
+	 * left out of the first one; not what a read did). */
+	uint32_t ver, gen, gen2;
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert(tl_view_meta_read(db, txn, tu_view("tasks"), &ver, &gen));
+	mdb_txn_abort(txn);
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert(tl_view_meta_read(db, txn, tu_view("tasks"), &ver, &gen2));
+	mdb_txn_abort(txn);
+	cr_assert_neq(gen2, gen, "not rebuilt");
 	run_child(add_without_views_child);
 	cr_assert_eq(add_tasks(db, 1, 10), 0);
 	cr_assert_eq(list_all(db, &n), 0);
