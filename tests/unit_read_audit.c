@@ -10,9 +10,12 @@
  * event times are known exactly.  Damage is made with LMDB directly, as
  * unit_damage.c does.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -374,4 +377,115 @@ Test(read_audit, a_callback_that_stops_ends_the_read_with_its_value)
 	s = (seqs){ .stop_at = 2 };
 	cr_assert_eq(tl_log_read(db, NULL, 1, 0, tl_s(id), take, &s, &err), 7);
 	cr_assert_eq(s.n, 2);
+}
+
+/* tl_log_read without a callback is the caller's error (TL_EINVALID
+ * "fn"), found before anything is read; the mutant called NULL. */
+Test(read_audit, a_log_read_without_a_callback_is_refused)
+{
+	add_task(T0 + SEC, "Call", NULL);
+	tl_err err = { 0 };
+	cr_assert_eq(tl_log_read(db, NULL, 1, 0, (tl_slice){ 0 }, NULL, NULL,
+				 &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "fn");
+}
+
+/* An LMDB error under a log read (the log's root page zeroed, as a torn
+ * write leaves it: MDB_CORRUPTED) is a TL_ESTORAGE error of the API, not
+ * LMDB's own code, which no caller of tasklog.h knows.  The mutant
+ * returned LMDB's code as it was. */
+Test(read_audit, an_lmdb_error_under_a_log_read_is_a_storage_error)
+{
+	for (int i = 0; i < 3; i++)
+		add_task(T0 + SEC, "Call", NULL);
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	MDB_val k = { 6, "events" }, v;
+	MDB_stat st;
+	uint64_t root;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	cr_assert_eq(mdb_get(txn, main_dbi, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 48); /* LMDB's MDB_db: md_root at 40 */
+	memcpy(&root, (const uint8_t *)v.mv_data + 40, 8);
+	mdb_txn_abort(txn);
+	cr_assert_eq(mdb_env_stat(db->env, &st), 0);
+	char path[128];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	int fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	static uint8_t zero[65536];
+	cr_assert_leq(st.ms_psize, sizeof zero);
+	cr_assert_eq(pwrite(fd, zero, st.ms_psize,
+			    (off_t)(root * st.ms_psize)),
+		     (ssize_t)st.ms_psize);
+	close(fd);
+	seqs s = { 0 };
+	tl_err err = { 0 };
+	int rc = tl_log_read(db, NULL, 1, 0, (tl_slice){ 0 }, take, &s, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	cr_assert_str_eq(err.field, "storage");
+}
+
+/* ---- statistics and space ---------------------------------------------- */
+
+/* map_used is the pages in use, 0 to the last one (the two meta pages
+ * included), times the page size; the mutant left out the last page. */
+Test(read_audit, stats_map_used_counts_every_page_up_to_the_last)
+{
+	add_task(T0 + SEC, "Call", NULL);
+	tl_stats st;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0, "%s", err.message);
+	MDB_envinfo info;
+	MDB_stat ms;
+	cr_assert_eq(mdb_env_info(db->env, &info), 0);
+	cr_assert_eq(mdb_env_stat(db->env, &ms), 0);
+	cr_assert_eq(st.map_used, (info.me_last_pgno + 1) * (uint64_t)ms.ms_psize,
+		     "map_used %llu, last page %zu of %u bytes",
+		     (unsigned long long)st.map_used, info.me_last_pgno,
+		     ms.ms_psize);
+	cr_assert_eq(st.map_size, info.me_mapsize);
+}
+
+/* The free space is every page of LMDB's free list (each record of it
+ * lists the pages one transaction freed, its first word their count),
+ * plus the file past its last page in use.  Many small commits leave
+ * records of several pages each; the mutant counted one page a record. */
+Test(read_audit, space_counts_every_page_of_the_free_list)
+{
+	for (int i = 0; i < 20; i++)
+		add_task(T0 + SEC, "Call", NULL);
+	uint64_t file, free_bytes;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_db_space(db, NULL, &file, &free_bytes, &err), 0, "%s",
+		     err.message);
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t pages = 0, records = 0;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, 0, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		cr_assert_geq(v.mv_size, sizeof(size_t));
+		pages += *(const size_t *)v.mv_data;
+		records++;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	cr_assert_gt(pages, records, "the test needs records of > 1 page");
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat fs;
+	cr_assert_eq(mdb_env_info(db->env, &info), 0);
+	cr_assert_eq(mdb_env_stat(db->env, &ms), 0);
+	char path[128];
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	cr_assert_eq(stat(path, &fs), 0);
+	uint64_t used = (info.me_last_pgno + 1) * (uint64_t)ms.ms_psize;
+	cr_assert_eq(file, (uint64_t)fs.st_size);
+	cr_assert_eq(free_bytes,
+		     pages * ms.ms_psize +
+			     ((uint64_t)fs.st_size > used ? fs.st_size - used
+							  : 0));
 }
