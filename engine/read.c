@@ -122,6 +122,7 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	}
 	if (stream.p) {
 		uint32_t ver, want = 1; /* a stream's versions: 1, 2, ... */
+		uint64_t last = 0;      /* ...at seqs that grow with them */
 		rc = stream_first(db, c, stream, sk, &k, &v);
 		/* No step past the last event given: a damaged page after
 		 * it is not this read's (MDB_NOTFOUND ends the loop). */
@@ -130,10 +131,12 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 							      MDB_NEXT_DUP)
 					     : MDB_NOTFOUND) {
 			uint64_t seq;
-			if (!tl_stream_val(&v, &ver, &seq) || ver != want++) {
+			if (!tl_stream_val(&v, &ver, &seq) || ver != want++ ||
+			    seq <= last) {
 				rc = bad_stream_val(err);
 				break;
 			}
+			last = seq;
 			if (seq < from)
 				continue;
 			if ((rc = event_get(db, txn, seq, &ev, &zone, &scratch,
@@ -195,13 +198,19 @@ static int stream_walk(tl_db *db, MDB_txn *txn, MDB_cursor *c,
 	MDB_val k, v;
 	tl_event ev;
 	uint32_t ver, want = 1;
+	uint64_t last = 0;
 	int rc;
 
+	/* Versions 1, 2, ... at seqs that grow with them (an index that
+	 * says otherwise is damage: an as-of cut at an earlier seq would
+	 * say the task did not exist then). */
 	for (rc = stream_first(db, c, stream, sk, &k, &v); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
 		uint64_t seq;
-		if (!tl_stream_val(&v, &ver, &seq) || ver != want++)
+		if (!tl_stream_val(&v, &ver, &seq) || ver != want++ ||
+		    seq <= last)
 			return bad_stream_val(err);
+		last = seq;
 		if (seq > max_seq)
 			return 0;
 		if (clear)

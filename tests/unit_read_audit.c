@@ -271,6 +271,38 @@ Test(read_audit, a_stream_index_with_a_version_twice_is_damage)
 	free(doc);
 }
 
+/* A task whose version 2 is indexed at a seq before version 1's (here
+ * another task's event): damage too.  Before 0.3.35 the task as of a
+ * later time was "not found" (the cut fell before version 1), and its
+ * history named the other task's event as version 2. */
+Test(read_audit, a_stream_index_whose_seqs_go_back_is_damage)
+{
+	char id[37];
+	uint64_t other = add_task(T0 + SEC, "Other", NULL);
+	add_task(T0 + SEC, "Call", id);
+	tl_cmd u = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		     .title = tl_s("Renamed") };
+	uint64_t v2 = run_at(T0 + 2 * SEC, u, NULL);
+	damage_index(id, 2, v2, false);
+	damage_index(id, 2, other, true);
+	seqs s = { 0 };
+	tl_err err = { 0 };
+	int rc = tl_log_read(db, NULL, 1, 0, tl_s(id), take, &s, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	cr_assert(strstr(err.message, "damaged stream index"), "%s",
+		  err.message);
+	uint8_t *doc = NULL;
+	size_t len;
+	err = (tl_err){ 0 };
+	rc = tl_task_as_of(db, NULL, tl_s(id), T0 + 3 * SEC, &doc, &len, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	cr_assert(strstr(err.message, "damaged stream index"), "%s",
+		  err.message);
+	free(doc);
+	cr_assert_gt(tl_verify(db, NULL, NULL, NULL, &err), 0,
+		     "verify finds the index");
+}
+
 /* A task stream whose index names an event that is no task event (here
  * a member.added after it): the fold fails, and says so ("cannot fold
  * event N"), not "out of memory"; verify reports it as a problem rather
