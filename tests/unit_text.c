@@ -698,3 +698,42 @@ Test(utf8, an_error_cut_short_keeps_whole_characters)
 	cr_assert_str_eq(err.field, "t\xc3\xa9");
 	cr_assert_str_eq(err.message, "x\xc3\xa9");
 }
+
+/* ---- id suffixes --------------------------------------------------------
+ * The end of a task id typed in place of the whole id (6 to 35
+ * characters of the 8-4-4-4-12 form, dashes where that form has them).
+ * A mutation audit of text.c found the first two rules untested. */
+
+static const char *full_id = "0194f3a2-7b1c-7def-8a12-3456789abcde";
+
+/* A suffix that starts with the form's dash is refused: on a command
+ * line it reads as an option (`-3456789abcde`), so it is never an id. */
+Test(id_suffix, a_suffix_starting_with_a_dash_is_refused)
+{
+	tl_id_suffix sx;
+	cr_assert_not(tl_id_suffix_parse(tl_s(full_id + 23), &sx));
+	cr_assert(tl_id_suffix_parse(tl_s(full_id + 24), &sx));
+	cr_assert_eq(sx.len, 12);
+	cr_assert_not(tl_id_suffix_parse(tl_s(full_id + 8), &sx));
+	cr_assert(tl_id_suffix_parse(tl_s(full_id + 9), &sx));
+}
+
+/* 35 characters are the longest suffix; the 36 of a whole id are not a
+ * suffix (tl_uuid_parse reads those), nor is anything longer or shorter
+ * than 6 digits. */
+Test(id_suffix, lengths_of_a_suffix)
+{
+	tl_id_suffix sx;
+	cr_assert(tl_id_suffix_parse(tl_s(full_id + 1), &sx));
+	cr_assert_eq(sx.len, 31);
+	cr_assert_not(tl_id_suffix_parse(tl_s(full_id), &sx));
+	cr_assert(tl_id_suffix_parse(tl_s(full_id + 30), &sx));
+	cr_assert_eq(sx.len, TL_ID_SUFFIX_MIN);
+	cr_assert_not(tl_id_suffix_parse(tl_s(full_id + 31), &sx));
+	uint8_t id[16];
+	cr_assert(tl_uuid_parse(tl_s(full_id), id));
+	cr_assert(tl_id_suffix_parse(tl_s(full_id + 24), &sx));
+	cr_assert(tl_id_suffix_match(&sx, id));
+	id[15] ^= 1;
+	cr_assert_not(tl_id_suffix_match(&sx, id));
+}
