@@ -442,3 +442,22 @@ const tl_view *const *tu_views_of_another_release(size_t *n)
 	}
 	return views;
 }
+
+static void tu_on_problem(void *arg, const char *text)
+{
+	tu_problems *p = arg;
+	if (!p->n++)
+		snprintf(p->first, sizeof p->first, "%s", text);
+}
+
+int tu_verify(tl_db *db, tu_problems *p)
+{
+	tl_err err = { 0 };
+	memset(p, 0, sizeof *p);
+	int rc = tl_verify(db, NULL, tu_on_problem, p, &err);
+	cr_assert_geq(rc, 0, "tl_verify failed: %s: %s", err.field,
+		      err.message);
+	cr_assert_eq(rc, p->n, "tl_verify returned %d but reported %d", rc,
+		     p->n);
+	return rc;
+}

@@ -133,6 +133,18 @@ int tu_check_width(const char *s);
 int tu_writer_start(const char *dir);
 void tu_writer_stop(int pid);
 
+/* What verify reported: how many problems, and the first one's text. */
+typedef struct tu_problems {
+	int n;
+	char first[400];
+} tu_problems;
+
+/* tl_verify of db (as its first admin), its problems into *p; asserts
+ * that it ran and returned as many as it reported.  Returns that
+ * number. */
+typedef struct tl_db tl_db; /* tasklog.h's */
+int tu_verify(tl_db *db, tu_problems *p);
+
 /* The code's view NAME (of tl_views_all()), or NULL. */
 const tl_view *tu_view(const char *name);
 

@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "internal.h"
+#include "testutil.h"
 
 #define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00.000Z */
 #define SEC INT64_C(1000)
@@ -637,33 +638,15 @@ static void check_round_trip(const rec *e)
 
 /* ---- verify ----------------------------------------------------------- */
 
-typedef struct problems {
-	int n;
-	char first[400];
-} problems;
-
-static void on_problem(void *arg, const char *text)
+/* verify of this file's workspace (testutil.c) */
+static int verify(tu_problems *p)
 {
-	problems *p = arg;
-	if (!p->n++)
-		snprintf(p->first, sizeof p->first, "%s", text);
-}
-
-static int verify(problems *p)
-{
-	tl_err err = { 0 };
-	memset(p, 0, sizeof *p);
-	int rc = tl_verify(db, NULL, on_problem, p, &err);
-	cr_assert_geq(rc, 0, "tl_verify failed: %s: %s", err.field,
-		      err.message);
-	cr_assert_eq(rc, p->n, "tl_verify returned %d but reported %d", rc,
-		     p->n);
-	return rc;
+	return tu_verify(db, p);
 }
 
 static void expect_clean_at(int line)
 {
-	problems p;
+	tu_problems p;
 	int n = verify(&p);
 	cr_assert_eq(n, 0, "line %d: verify found %d problems, first: %s", line,
 		     n, p.first);
@@ -757,7 +740,7 @@ static void flip_reported_at(int line, uint64_t seq, size_t pos, uint8_t mask)
 	bad[pos] ^= mask;
 	raw_store("events", key, 8, bad, len);
 	db_open_or_die();
-	problems p;
+	tu_problems p;
 	int n = verify(&p);
 	cr_assert_gt(n, 0,
 		     "line %d: flipping byte %zu of %zu (0x%02x ^ 0x%02x) of event %llu went unnoticed",
@@ -4058,7 +4041,7 @@ Test(verify, tampered_task_record_is_reported)
 	bad[t] = 'D'; /* "Damper target" */
 	raw_store("tasks", key, 16, bad, len);
 	db_open_or_die();
-	problems p;
+	tu_problems p;
 	cr_assert_gt(verify(&p), 0, "an altered task title went unnoticed");
 	cr_assert_not_null(strstr(p.first, id), "the problem names the task: %s",
 			   p.first);
@@ -4097,7 +4080,7 @@ Test(verify, removed_event_is_reported)
 	uint8_t *orig = raw_fetch("events", key, 8, &len);
 	raw_delete("events", key, 8);
 	db_open_or_die();
-	problems p;
+	tu_problems p;
 	cr_assert_gt(verify(&p), 0, "a removed event went unnoticed");
 	db_close();
 	raw_store("events", key, 8, orig, len);
@@ -5489,7 +5472,7 @@ Test(token, verify_reports_a_token_record_out_of_its_pair,
 	memcpy(hk + 1, hash, 32);
 	raw_delete("tokens", hk, sizeof hk);
 	db_open_or_die();
-	problems p;
+	tu_problems p;
 	cr_assert_eq(verify(&p), 1, "%s", p.first);
 	cr_assert(strstr(p.first, "tokens:"), "%s", p.first);
 	cr_assert_str_eq(token_of(t), "");
@@ -5527,7 +5510,7 @@ Test(token, a_damaged_pair_is_no_token_and_a_revoke_clears_it,
 		free(hash);
 		db_open_or_die();
 		cr_assert_str_eq(token_of(t), "");
-		problems p;
+		tu_problems p;
 		/* each record of the pair, not named back */
 		cr_assert_eq(verify(&p), 2, "%s", p.first);
 		char t2[TL_TOKEN_LEN + 1];

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "internal.h"
+#include "testutil.h"
 #include "tasklog_projections.h"
 
 #define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00.000Z */
@@ -125,26 +126,10 @@ static const char *token_of(const char *token)
 	return m;
 }
 
-typedef struct problems {
-	int n;
-	char first[400];
-} problems;
-
-static void on_problem(void *arg, const char *text)
+/* verify of this file's workspace (testutil.c) */
+static int verify(tu_problems *p)
 {
-	problems *p = arg;
-	if (!p->n++)
-		snprintf(p->first, sizeof p->first, "%s", text);
-}
-
-static int verify(problems *p)
-{
-	tl_err err = { 0 };
-	memset(p, 0, sizeof *p);
-	int rc = tl_verify(db, NULL, on_problem, p, &err);
-	cr_assert_geq(rc, 0, "tl_verify failed: %s: %s", err.field,
-		      err.message);
-	return rc;
+	return tu_verify(db, p);
 }
 
 /* Store (val) or delete (val NULL) one record of the tokens database,
@@ -192,7 +177,7 @@ Test(member_audit, a_revoke_leaves_another_members_token_of_the_same_length,
 	token_ok("ann", false, ta, NULL);
 	cr_assert_str_eq(token_of(tb), "bob");
 	cr_assert_str_eq(token_of(ta), "ann");
-	problems p;
+	tu_problems p;
 	cr_assert_eq(verify(&p), 0, "%s", p.first);
 }
 
@@ -240,7 +225,7 @@ Test(member_audit, verify_reports_a_token_pair_of_no_member,
 	raw_tokens(hk, sizeof hk, "nobody", 6);
 	raw_tokens(mk, sizeof mk, hk + 1, TL_HASH_LEN);
 	db_open_or_die();
-	problems p;
+	tu_problems p;
 	cr_assert_eq(verify(&p), 2, "%d: %s", p.n, p.first);
 	cr_assert(strstr(p.first, "of no member"), "%s", p.first);
 	cr_assert_str_eq(token_of(tok), "");
@@ -308,7 +293,7 @@ Test(member_audit, a_revoke_of_a_stray_hash_record_says_it_had_one,
 	db_close();
 	raw_tokens(mk, sizeof mk, NULL, 0);
 	db_open_or_die();
-	problems p;
+	tu_problems p;
 	cr_assert_eq(verify(&p), 1, "%s", p.first);
 	cr_assert_str_eq(token_of(t), "");
 	token_ok("bob", true, NULL, &had);
