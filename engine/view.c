@@ -372,6 +372,8 @@ static bool can_catch_up(const tl_db *db)
 int tl_views_check(tl_db *db, MDB_txn *txn, bool read, bool *stale)
 {
 	*stale = false;
+	if (!db->views_len)
+		return 0; /* nothing to check: no log head read either */
 	/* Nothing committed since a read found every view serving and
 	 * whole (LMDB's transaction ids are the environment's, every
 	 * process's commits count): the same answer, without the gets. */
