@@ -248,6 +248,10 @@ struct tl_txn {
 	MDB_txn *cursors_of;
 	MDB_cursor *c_events, *c_streams, *c_tasks;
 	tl_chain *chain;     /* a batch's events waiting for their hashes */
+	/* The block the running batch copies its results' documents into
+	 * (exec.c), and whether the caller wants none. */
+	struct tl_doc_block *docs;
+	bool no_docs;
 };
 
 /* Run fn in a transaction nested in t (tl_txn_exec's and tl_txn_import's

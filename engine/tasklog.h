@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.35"
+#define TL_VERSION "0.3.36"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -337,7 +337,10 @@ typedef struct tl_result {
 	bool appended; /* false for no-op and replay */
 	uint8_t *doc;  /* msgpack: the task or member after the command, or
 	                  for TL_NOTIFICATIONS_READ {member, ids}; owned by
-	                  the result, freed by tl_result_release */
+	                  the result, freed by tl_result_release (never by
+	                  free(): the documents of one call share blocks of
+	                  64 KiB, each freed with its last result, from any
+	                  thread) */
 	size_t doc_len;
 } tl_result;
 TL_API void tl_result_release(tl_result *r);

@@ -18,6 +18,7 @@
 #endif
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2947,6 +2948,57 @@ Test(batch, later_commands_see_earlier_ones_and_seqs_are_consecutive)
 	doc_free(&d);
 	for (int i = 0; i < 3; i++)
 		tl_result_release(&res[i]);
+	EXPECT_CLEAN();
+}
+
+/* The results of a batch share blocks of documents (exec.c): each one
+ * stays whole until it is released, whatever order and thread the others
+ * are released in; a document bigger than a block has its own. */
+#define SHARED_N 300
+static tl_result shared_res[SHARED_N];
+
+static void *release_evens(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < SHARED_N; i += 2)
+		tl_result_release(&shared_res[i]);
+	return NULL;
+}
+
+Test(batch, results_documents_outlive_each_other_in_any_order)
+{
+	static char titles[SHARED_N][16];
+	tl_cmd c[SHARED_N];
+	char *notes = malloc(TL_NOTES_MAX);
+	cr_assert_not_null(notes);
+	memset(notes, 'n', TL_NOTES_MAX);
+	for (int i = 0; i < SHARED_N; i++) {
+		snprintf(titles[i], sizeof titles[i], "Shared %03d", i);
+		c[i] = add_cmd(titles[i]);
+	}
+	c[151].notes = (tl_slice){ notes, TL_NOTES_MAX };
+	tl_ctx ctx = at(T0 + SEC);
+	EXEC_OK(&ctx, c, SHARED_N, shared_res);
+	free(notes);
+	cr_assert_gt(shared_res[151].doc_len, TL_NOTES_MAX);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, release_evens, NULL), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	for (int i = SHARED_N - 1; i >= 0; i -= 2) {
+		cr_assert_null(shared_res[i - 1].doc);
+		doc d;
+		doc_parse(&d, shared_res[i].doc, shared_res[i].doc_len);
+		EXPECT_STR(d.o, "title", titles[i]);
+		char want[8];
+		snprintf(want, sizeof want, "%s", i == 151 ? "nnnnnnn" : "<nil>");
+		char got[8];
+		const msgpack_object *n = fld_opt(d.o, "notes");
+		ostr(n, got, sizeof got);
+		cr_assert_str_eq(got, want, "notes of %d: %s", i, got);
+		doc_free(&d);
+		tl_result_release(&shared_res[i]);
+		cr_assert_null(shared_res[i].doc);
+	}
 	EXPECT_CLEAN();
 }
 
