@@ -113,6 +113,8 @@ struct tl_db {
 	uint64_t open_rebuilt_head;
 	uint32_t open_rebuilt_gen[64];
 	bool map_lost;         /* LMDB failed to map after a resize */
+	MDB_txn *probe;        /* no_read_held's read transaction, kept
+				  reset between writes (store.c) */
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;
 	ino_t ino;

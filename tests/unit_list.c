@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <stdint.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3170,6 +3171,53 @@ Test(api, a_write_inside_a_read_callback_is_invalid)
 	/* once the read is over, the same writes go in */
 	cr_assert_eq(write_from_read(&err), 0, "%s", err.message);
 	cr_assert_eq(head_seq(), head + 40);
+	cr_assert_eq(verify(), 0);
+}
+
+/* The check for a read held (store.c) keeps LMDB's read transaction of
+ * its probe between writes and renews it in the thread that writes: a
+ * handle passed from thread to thread (one at a time) still writes, and
+ * still refuses a write from a read's callback, in each thread, also
+ * after the thread of its first write has ended. */
+typedef struct thread_run {
+	int write_rc, list_rc;
+	tl_err write_err, inner;
+} thread_run;
+
+static void *thread_writes_then_reads(void *arg)
+{
+	thread_run *r = arg;
+	tl_err err;
+	r->write_rc = write_from_read(&r->write_err);
+	if (r->write_rc)
+		return NULL;
+	tl_list_query q = { 0 };
+	char next[TL_CURSOR_MAX];
+	r->list_rc = tl_task_list(db, NULL, &q, write_inside_doc, &r->inner,
+				  next, &err);
+	return NULL;
+}
+
+Test(api, a_handle_passed_between_threads_checks_each_thread_s_reads)
+{
+	ADD(.title = "first, in the main thread");
+	for (int i = 0; i < 3; i++) {
+		uint64_t head = head_seq();
+		thread_run r = { 0 };
+		pthread_t th;
+		cr_assert_eq(pthread_create(&th, NULL,
+					    thread_writes_then_reads, &r),
+			     0);
+		cr_assert_eq(pthread_join(th, NULL), 0);
+		cr_assert_eq(r.write_rc, 0, "thread %d: %s", i,
+			     r.write_err.message);
+		cr_assert_eq(r.list_rc, 0, "thread %d", i);
+		cr_assert_eq(r.inner.code, TL_EINVALID, "thread %d: %d %s", i,
+			     r.inner.code, r.inner.message);
+		cr_assert_str_eq(r.inner.field, "db");
+		cr_assert_eq(head_seq(), head + 40);
+	}
+	ADD(.title = "last, in the main thread");
 	cr_assert_eq(verify(), 0);
 }
 
