@@ -262,6 +262,26 @@ Test(member_audit, the_system_user_is_found_as_a_member, .init = ws_setup,
 	tl_reader_end(&r);
 }
 
+/* tl_member_find is a view's API (tasklog_view.h): an empty id, or one
+ * longer than any member's, is no member, not a storage error (mutant:
+ * without the length check LMDB refused the key, MDB_BAD_VALSIZE). */
+Test(member_audit, an_empty_or_oversize_id_is_no_member, .init = ws_setup,
+     .fini = ws_teardown)
+{
+	tl_err err = { 0 };
+	tl_reader r;
+	char big[TL_MEMBER_ID_MAX + 2];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	cr_assert_eq(tl_reader_begin(db, NULL, &r, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_member_find(db, r.txn, tl_s(""), &err), TL_ENOTFOUND);
+	cr_assert_eq(tl_member_find(db, r.txn, (tl_slice){ NULL, 0 }, &err),
+		     TL_ENOTFOUND);
+	cr_assert_eq(tl_member_find(db, r.txn, tl_s(big), &err), TL_ENOTFOUND);
+	cr_assert(!tl_member_exists(db, r.txn, tl_s("")));
+	tl_reader_end(&r);
+}
+
 /* `me` in tl_member_get is the acting member, whoever acts (mutant: it
  * was looked up as an id, and no member is named "me"). */
 Test(member_audit, member_get_me_is_the_acting_member, .init = ws_setup,
