@@ -92,7 +92,12 @@ static void say(walk *w, const char *fmt, ...)
  * the last page, outside the file) or was reached before. */
 static bool mark(walk *w, uint64_t pg, int who)
 {
-	if (pg < 2 || pg > w->last_pg) {
+	if (pg < 2) {
+		say(w, "pages: %s reaches page %llu, a meta page",
+		    w->names[who], (unsigned long long)pg);
+		return false;
+	}
+	if (pg > w->last_pg) {
 		say(w, "pages: %s reaches page %llu, past the last page in use "
 		       "(%llu)",
 		    w->names[who], (unsigned long long)pg,
@@ -313,6 +318,13 @@ static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 	MDB_val k, v;
 	if ((rc = mdb_cursor_open(txn, 0, &c)))
 		return tl_mdb_err(err, rc, "pages: the free list");
+	/* A page the list names twice, or a meta page, LMDB would hand out
+	 * twice, or over a meta page (which it asserts on, and aborts). */
+	uint8_t *freed = calloc((size_t)(w->last_pg / 8 + 1), 1);
+	if (!freed) {
+		mdb_cursor_close(c);
+		return tl_err_oom(err);
+	}
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
 		const uint8_t *ids = v.mv_data;
 		uint64_t n = v.mv_size >= 8 ? get(ids, 8) : 0;
@@ -327,13 +339,25 @@ static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 				       "past the last page in use (%llu)",
 				    (unsigned long long)pg,
 				    (unsigned long long)w->last_pg);
+			else if (pg < 2)
+				say(w, "pages: the free list names page %llu, "
+				       "a meta page: the next write may "
+				       "overwrite it",
+				    (unsigned long long)pg);
+			else if (freed[pg / 8] & (1u << (pg % 8)))
+				say(w, "pages: the free list names page %llu "
+				       "twice: two writes may take it",
+				    (unsigned long long)pg);
 			else if (w->seen[pg / 8] & (1u << (pg % 8)))
 				say(w, "pages: page %llu of %s is on the free "
 				       "list: the next write may overwrite it",
 				    (unsigned long long)pg,
 				    w->names[w->owner[pg]]);
+			if (pg <= w->last_pg)
+				freed[pg / 8] |= (uint8_t)(1u << (pg % 8));
 		}
 	}
+	free(freed);
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND) /* LMDB's own checks of the list's pages */
 		say(w, "pages: the free list cannot be read: %s",

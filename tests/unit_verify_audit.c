@@ -1101,6 +1101,50 @@ Test(verify_audit, an_overflow_page_that_is_not_one_is_named)
 	free(f.b);
 }
 
+/* Not a mutant: a bug the audit found.  A meta page (0 or 1) on the
+ * free list, which LMDB would hand out and then abort on (`root > 1`),
+ * and a page the list names twice, which two writes could take, are
+ * named (pages.c before 0.3.36 said nothing of either). */
+Test(verify_audit, a_meta_page_or_a_page_named_twice_on_the_free_list_is_named)
+{
+	pages_ws();
+	rawf f;
+	raw_load(&f);
+	uint8_t *is_free = calloc(f.last_pg + 1, 1);
+	idls *l = calloc(1, sizeof *l);
+	cr_assert(is_free && l);
+	free_list(&f, l, is_free);
+	uint8_t *slot[4];
+	size_t slots = 0;
+	for (size_t r = 0; r < l->n && slots < 4; r++) {
+		uint64_t n = le(l->rec[r].ids, 8);
+		for (uint64_t i = 1; i <= n && slots < 4; i++)
+			slot[slots++] = l->rec[r].ids + 8 * i;
+	}
+	cr_assert_eq(slots, 4, "a free list of %zu pages", slots);
+	put_le(slot[0], 1, 8);
+	put_le(slot[1], 0, 8);
+	put_le(slot[3], le(slot[2], 8), 8);
+	uint64_t twice = le(slot[2], 8);
+	raw_save(&f);
+	said s;
+	int got = pages_check(&s);
+	cr_assert_eq(got, 3, "%d problems: %s", got, s.line[0]);
+	char want[96];
+	int meta = 0, dup = 0;
+	snprintf(want, sizeof want, "names page %llu twice",
+		 (unsigned long long)twice);
+	for (int i = 0; i < s.n; i++) {
+		meta += strstr(s.line[i], "a meta page") != NULL;
+		dup += strstr(s.line[i], want) != NULL;
+	}
+	cr_assert_eq(meta, 2, "%s | %s", s.line[0], s.line[1]);
+	cr_assert_eq(dup, 1, "%s", s.line[2]);
+	free(l);
+	free(is_free);
+	free(f.b);
+}
+
 /* pages.c:319 (a record of the free list that counts one page more than
  * it holds read past its end, `/ 8` for `/ 8 - 1`): named malformed. */
 Test(verify_audit, a_free_list_record_counting_past_its_end_is_named)
