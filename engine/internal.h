@@ -312,6 +312,12 @@ int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err);
 /* Map an LMDB error into a tl error (TL_EAGAIN for a full map). */
 int tl_mdb_err(tl_err *err, int rc, const char *what);
 
+/* mdb_dbi_open, but MDB_CORRUPTED for a database whose record names a
+ * meta page (0 or 1) as its root: LMDB asserts, aborting the process, at
+ * the first search of such a tree, which only damage makes (store.c). */
+int tl_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
+		MDB_dbi *dbi);
+
 /* Grow the map after MDB_MAP_FULL (no transaction may be open). */
 int tl_db_grow(tl_db *db, tl_err *err);
 /* The map's size now (0 when the map was lost). */

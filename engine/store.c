@@ -181,7 +181,7 @@ static int open_dbis_as(tl_db *db, bool rdonly, tl_err *err)
 		{ "meta", c, &db->meta },
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-		rc = mdb_dbi_open(txn, t[i].name, t[i].flags, t[i].dbi);
+		rc = tl_dbi_open(txn, t[i].name, t[i].flags, t[i].dbi);
 		if (rc == MDB_NOTFOUND) {
 			/* A new file's main database is empty.  One that
 			 * holds entries but not this one was damaged (a
@@ -232,6 +232,69 @@ static int open_dbis(tl_db *db, tl_err *err)
 	if (rc == TL_ENOTFOUND && !(db->flags & TL_OPEN_RDONLY))
 		rc = open_dbis_as(db, false, err);
 	return rc;
+}
+
+/* ---- roots that would abort LMDB --------------------------------------
+ *
+ * LMDB asserts (mdb_page_search: `root > 1`), and so aborts the process,
+ * when it searches a tree whose root is page 0 or 1, its meta pages.  No
+ * commit makes one; a flipped bit in a meta page or in a named database's
+ * record can.  Such a root is refused before LMDB reads the tree: the
+ * meta page's two at open, a named database's at each open of it.
+ * Offsets are LMDB 0.9's on 64-bit hosts (as pages.c reads them): an
+ * MDB_db is 48 bytes, its root at 40; a meta page's MDB_meta follows the
+ * 16-byte page header, its two MDB_db at 24, its txnid at 128. */
+#define DB_REC_SIZE 48
+#define DB_REC_ROOT 40
+
+static bool root_ok(const uint8_t *rec)
+{
+	uint64_t root;
+	memcpy(&root, rec + DB_REC_ROOT, 8);
+	return root == UINT64_MAX || root > 1;
+}
+
+int tl_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
+		MDB_dbi *dbi)
+{
+	MDB_dbi main_db;
+	MDB_val k = { strlen(name), (void *)name }, v;
+	if (mdb_dbi_open(txn, NULL, 0, &main_db) == 0 &&
+	    mdb_get(txn, main_db, &k, &v) == 0 && v.mv_size == DB_REC_SIZE &&
+	    !root_ok(v.mv_data))
+		return MDB_CORRUPTED;
+	return mdb_dbi_open(txn, name, flags, dbi);
+}
+
+/* 0, or a storage error when the meta page LMDB reads (of the larger
+ * txnid) names page 0 or 1 as the root of the free list or the main
+ * database. */
+static int meta_roots_check(tl_db *db, tl_err *err)
+{
+	MDB_stat st;
+	mdb_filehandle_t fd;
+	uint8_t meta[2][160];
+	if (mdb_env_stat(db->env, &st) || mdb_env_get_fd(db->env, &fd))
+		return 0; /* LMDB's own reads say what is wrong */
+	for (int i = 0; i < 2; i++)
+		if (pread(fd, meta[i], sizeof meta[i],
+			  (off_t)i * st.ms_psize) != (ssize_t)sizeof meta[i])
+			return 0;
+	uint64_t txnid[2];
+	memcpy(&txnid[0], meta[0] + 16 + 128, 8);
+	memcpy(&txnid[1], meta[1] + 16 + 128, 8);
+	int m = txnid[0] < txnid[1];
+	for (int d = 0; d < 2; d++)
+		if (!root_ok(meta[m] + 16 + 24 + d * DB_REC_SIZE))
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "meta page %d names a meta page as "
+					  "the root of %s (the data file is "
+					  "damaged: copy data.mdb as it is "
+					  "for evidence, and restore it from "
+					  "a backup)",
+					  m, d ? "the main database"
+					       : "the free list");
+	return 0;
 }
 
 /* Create and open db->env (an LMDB code; on failure db->env is NULL).
@@ -412,7 +475,9 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	 * and let the file grow: free them. */
 	int dead;
 	mdb_reader_check(db->env, &dead);
-	rc = open_dbis(db, err);
+	rc = meta_roots_check(db, err);
+	if (!rc)
+		rc = open_dbis(db, err);
 	if (!rc)
 		rc = tl_views_open(db, err);
 	if (rc) {

@@ -52,7 +52,7 @@ static int tokens_dbi(MDB_txn *txn, bool create, MDB_dbi *dbi, tl_err *err)
 	/* LMDB: one thread at a time in mdb_dbi_open */
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&mu);
-	int rc = mdb_dbi_open(txn, "tokens", create ? MDB_CREATE : 0, dbi);
+	int rc = tl_dbi_open(txn, "tokens", create ? MDB_CREATE : 0, dbi);
 	pthread_mutex_unlock(&mu);
 	if (rc == MDB_NOTFOUND && !create)
 		return TL_ENOTFOUND;

@@ -61,8 +61,8 @@ int tl_view_gen_open(MDB_txn *txn, const tl_view *v, uint32_t gen,
 	char name[160];
 	for (size_t i = 0; i < v->dbs_len; i++) {
 		db_name(name, sizeof name, v, gen, i);
-		int rc = mdb_dbi_open(txn, name, v->db_flags[i] | extra,
-				      &dbi[i]);
+		int rc = tl_dbi_open(txn, name, v->db_flags[i] | extra,
+				     &dbi[i]);
 		if (rc)
 			return rc;
 	}
