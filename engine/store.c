@@ -259,11 +259,14 @@ int tl_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
 {
 	MDB_dbi main_db;
 	MDB_val k = { strlen(name), (void *)name }, v;
-	if (mdb_dbi_open(txn, NULL, 0, &main_db) == 0 &&
+	/* Opening reads the record, not the tree: a key that is no database
+	 * is MDB_INCOMPATIBLE as before. */
+	int rc = mdb_dbi_open(txn, name, flags, dbi);
+	if (!rc && mdb_dbi_open(txn, NULL, 0, &main_db) == 0 &&
 	    mdb_get(txn, main_db, &k, &v) == 0 && v.mv_size == DB_REC_SIZE &&
 	    !root_ok(v.mv_data))
-		return MDB_CORRUPTED;
-	return mdb_dbi_open(txn, name, flags, dbi);
+		rc = MDB_CORRUPTED;
+	return rc;
 }
 
 /* 0, or a storage error when the meta page LMDB reads (of the larger

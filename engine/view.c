@@ -125,7 +125,7 @@ int tl_view_gens_drop(MDB_txn *txn, const tl_view *v, uint32_t gen,
 			return rc;
 		/* Dropped after the walk: a drop changes the list walked. */
 		for (size_t i = 0; i < n; i++) {
-			rc = mdb_dbi_open(txn, names[i], 0, &d);
+			rc = tl_dbi_open(txn, names[i], 0, &d);
 			if (rc == MDB_INCOMPATIBLE)
 				continue; /* a key of the main database */
 			if (rc || (rc = mdb_drop(txn, d, 1)))
