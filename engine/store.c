@@ -269,34 +269,50 @@ int tl_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
 	return rc;
 }
 
-/* 0, or a storage error when the meta page LMDB reads (of the larger
- * txnid) names page 0 or 1 as the root of the free list or the main
- * database. */
+/* 0, or a storage error when the meta page LMDB reads names page 0 or 1
+ * as the root of the free list or the main database.  The page is that
+ * of the txnid a read transaction gets (LMDB reads meta txnid & 1), read
+ * twice and taken only when both reads are alike and of that txnid: a
+ * commit of another process may rewrite it meanwhile (then try again;
+ * under a writer that never lets up, leave it to LMDB).  64-bit hosts
+ * only: the offsets are LMDB 0.9's there. */
 static int meta_roots_check(tl_db *db, tl_err *err)
 {
 	MDB_stat st;
 	mdb_filehandle_t fd;
 	uint8_t meta[2][160];
-	if (mdb_env_stat(db->env, &st) || mdb_env_get_fd(db->env, &fd))
+	if (sizeof(size_t) != 8 || mdb_env_stat(db->env, &st) ||
+	    mdb_env_get_fd(db->env, &fd))
 		return 0; /* LMDB's own reads say what is wrong */
-	for (int i = 0; i < 2; i++)
-		if (pread(fd, meta[i], sizeof meta[i],
-			  (off_t)i * st.ms_psize) != (ssize_t)sizeof meta[i])
+	for (int tries = 0; tries < 8; tries++) {
+		MDB_txn *txn;
+		if (tl_env_begin(db, MDB_RDONLY, &txn))
 			return 0;
-	uint64_t txnid[2];
-	memcpy(&txnid[0], meta[0] + 16 + 128, 8);
-	memcpy(&txnid[1], meta[1] + 16 + 128, 8);
-	int m = txnid[0] < txnid[1];
-	for (int d = 0; d < 2; d++)
-		if (!root_ok(meta[m] + 16 + 24 + d * DB_REC_SIZE))
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "meta page %d names a meta page as "
-					  "the root of %s (the data file is "
-					  "damaged: copy data.mdb as it is "
-					  "for evidence, and restore it from "
-					  "a backup)",
-					  m, d ? "the main database"
-					       : "the free list");
+		uint64_t id = mdb_txn_id(txn), got;
+		mdb_txn_abort(txn);
+		off_t at = (off_t)(id & 1) * st.ms_psize;
+		if (pread(fd, meta[0], sizeof meta[0], at) !=
+			    (ssize_t)sizeof meta[0] ||
+		    pread(fd, meta[1], sizeof meta[1], at) !=
+			    (ssize_t)sizeof meta[1])
+			return 0;
+		memcpy(&got, meta[0] + 16 + 128, 8);
+		if (got != id || memcmp(meta[0], meta[1], sizeof meta[0]))
+			continue; /* rewritten meanwhile */
+		for (int d = 0; d < 2; d++)
+			if (!root_ok(meta[0] + 16 + 24 + d * DB_REC_SIZE))
+				return tl_err_set(err, TL_ESTORAGE, "storage",
+						  "meta page %d names a meta "
+						  "page as the root of %s (the "
+						  "data file is damaged: copy "
+						  "data.mdb as it is for "
+						  "evidence, and restore it "
+						  "from a backup)",
+						  (int)(id & 1),
+						  d ? "the main database"
+						    : "the free list");
+		return 0;
+	}
 	return 0;
 }
 
