@@ -60,8 +60,8 @@ typedef struct run {
  * document is preceded by the address of its block; a block counts its
  * documents, plus one while the batch still fills it, and is freed when
  * the count falls to 0, whichever thread releases last.  A document
- * larger than a block gets a block of its own.  Results kept long keep
- * their block: at most DOC_BLOCK bytes each. */
+ * of over half a block gets a block of its own.  A result kept long keeps
+ * its block: DOC_BLOCK bytes at most, or its own document's size. */
 #define DOC_BLOCK (64 * 1024)
 
 typedef struct tl_doc_block tl_doc_block;
@@ -106,16 +106,29 @@ static int result_doc(tl_txn *t, tl_result *res)
 	size_t need = sizeof b + sb->size;
 	if (t->no_docs)
 		return 0;
-	if (!b || b->cap - b->used < need) {
-		size_t cap = need > DOC_BLOCK ? need : DOC_BLOCK;
+	/* A document of over half a block gets a block of its own, which
+	 * the batch does not hold (the room left in its block stays for the
+	 * documents after it); the batch's first block is as large as its
+	 * commands need, at 512 bytes each (a batch of one takes no 64 KiB). */
+	bool own = need > DOC_BLOCK / 2;
+	if (own || !b || b->cap - b->used < need) {
+		size_t cap = own ? need
+			   : b || t->docs_cmds >= DOC_BLOCK / 512
+				   ? DOC_BLOCK
+				   : t->docs_cmds * 512;
+		if (cap < need)
+			cap = need;
 		tl_doc_block *nb = malloc(sizeof *nb + cap);
 		if (!nb)
 			return TL_ESTORAGE;
-		atomic_init(&nb->refs, 1);
+		atomic_init(&nb->refs, own ? 0 : 1);
 		nb->used = 0;
 		nb->cap = cap;
-		docs_end(t);
-		t->docs = b = nb;
+		if (!own) {
+			docs_end(t);
+			t->docs = nb;
+		}
+		b = nb;
 	}
 	unsigned char *p = b->data + b->used;
 	memcpy(p, &b, sizeof b);
@@ -1685,6 +1698,7 @@ static int run_batch(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 {
 	t->docs = NULL;
 	t->no_docs = !results;
+	t->docs_cmds = n;
 	int rc = run_batch_docs(t, ctx, cmds, n, results, err);
 	docs_end(t);
 	return rc;

@@ -253,6 +253,7 @@ struct tl_txn {
 	/* The block the running batch copies its results' documents into
 	 * (exec.c), and whether the caller wants none. */
 	struct tl_doc_block *docs;
+	size_t docs_cmds;    /* the batch's commands */
 	bool no_docs;
 };
 
