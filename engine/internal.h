@@ -315,9 +315,13 @@ int tl_mdb_err(tl_err *err, int rc, const char *what);
 
 /* mdb_dbi_open, but MDB_CORRUPTED for a database whose record names a
  * meta page (0 or 1) as its root: LMDB asserts, aborting the process, at
- * the first search of such a tree, which only damage makes (store.c). */
+ * the first search of such a tree, which only damage makes (pages.c). */
 int tl_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
 		MDB_dbi *dbi);
+
+/* At open (pages.c): a storage error when the meta page LMDB reads names
+ * page 0 or 1 as the root of the free list or the main database. */
+int tl_pages_roots_check(tl_db *db, tl_err *err);
 
 /* Grow the map after MDB_MAP_FULL (no transaction may be open). */
 int tl_db_grow(tl_db *db, tl_err *err);

@@ -23,6 +23,9 @@
  * key's duplicates), or a sub-page of duplicates inline.  Only pages
  * inside the file are read, so a damaged page number cannot make the
  * walk fault; every field is checked before it is used.
+ *
+ * The same layout serves the open's check of the roots that would make
+ * LMDB abort (tl_pages_roots_check, tl_dbi_open).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -226,6 +230,85 @@ static void tree(walk *w, uint64_t pg, int who, int depth, bool main_db)
 		else
 			leaf_node(w, p, off, pg, who, depth, main_db);
 	}
+}
+
+/* ---- roots that would abort LMDB --------------------------------------
+ *
+ * LMDB asserts (mdb_page_search: `root > 1`), and so aborts the process,
+ * when it searches a tree whose root is page 0 or 1, its meta pages.  No
+ * commit makes one; a flipped bit in a meta page or in a named database's
+ * record can.  Such a root is refused before LMDB reads the tree: the
+ * meta page's two at open, a named database's at each open of it.
+ * Offsets are LMDB 0.9's on 64-bit hosts, as for the walk below. */
+
+static bool root_ok(const uint8_t *rec)
+{
+	uint64_t root;
+	memcpy(&root, rec + DB_ROOT, 8);
+	return root == P_INVALID || root > 1;
+}
+
+int tl_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
+		MDB_dbi *dbi)
+{
+	MDB_dbi main_db;
+	MDB_val k = { strlen(name), (void *)name }, v;
+	/* Opening reads the record, not the tree: a key that is no database
+	 * is MDB_INCOMPATIBLE as before. */
+	int rc = mdb_dbi_open(txn, name, flags, dbi);
+	if (!rc && mdb_dbi_open(txn, NULL, 0, &main_db) == 0 &&
+	    mdb_get(txn, main_db, &k, &v) == 0 && v.mv_size == DB_SIZE &&
+	    !root_ok(v.mv_data))
+		rc = MDB_CORRUPTED;
+	return rc;
+}
+
+/* 0, or a storage error when the meta page LMDB reads names page 0 or 1
+ * as the root of the free list or the main database.  The page is that
+ * of the txnid a read transaction gets (LMDB reads meta txnid & 1), read
+ * twice and taken only when both reads are alike and of that txnid: a
+ * commit of another process may rewrite it meanwhile (then try again;
+ * under a writer that never lets up, leave it to LMDB).  64-bit hosts
+ * only: the offsets are LMDB 0.9's there. */
+int tl_pages_roots_check(tl_db *db, tl_err *err)
+{
+	MDB_stat st;
+	mdb_filehandle_t fd;
+	uint8_t meta[2][PAGEHDRSZ + META_SIZE];
+	if (sizeof(size_t) != 8 || mdb_env_stat(db->env, &st) ||
+	    mdb_env_get_fd(db->env, &fd))
+		return 0; /* LMDB's own reads say what is wrong */
+	for (int tries = 0; tries < 8; tries++) {
+		MDB_txn *txn;
+		if (tl_env_begin(db, MDB_RDONLY, &txn))
+			return 0;
+		uint64_t id = mdb_txn_id(txn), got;
+		mdb_txn_abort(txn);
+		off_t at = (off_t)(id & 1) * st.ms_psize;
+		if (pread(fd, meta[0], sizeof meta[0], at) !=
+			    (ssize_t)sizeof meta[0] ||
+		    pread(fd, meta[1], sizeof meta[1], at) !=
+			    (ssize_t)sizeof meta[1])
+			return 0;
+		memcpy(&got, meta[0] + PAGEHDRSZ + META_TXNID, 8);
+		if (got != id || memcmp(meta[0], meta[1], sizeof meta[0]))
+			continue; /* rewritten meanwhile */
+		for (int d = 0; d < 2; d++)
+			if (!root_ok(meta[0] + PAGEHDRSZ + META_DBS +
+				     d * DB_SIZE))
+				return tl_err_set(err, TL_ESTORAGE, "storage",
+						  "meta page %d names a meta "
+						  "page as the root of %s (the "
+						  "data file is damaged: copy "
+						  "data.mdb as it is for "
+						  "evidence, and restore it "
+						  "from a backup)",
+						  (int)(id & 1),
+						  d ? "the main database"
+						    : "the free list");
+		return 0;
+	}
+	return 0;
 }
 
 /* The txnid of the meta page at m, read from the map each time. */

@@ -234,88 +234,6 @@ static int open_dbis(tl_db *db, tl_err *err)
 	return rc;
 }
 
-/* ---- roots that would abort LMDB --------------------------------------
- *
- * LMDB asserts (mdb_page_search: `root > 1`), and so aborts the process,
- * when it searches a tree whose root is page 0 or 1, its meta pages.  No
- * commit makes one; a flipped bit in a meta page or in a named database's
- * record can.  Such a root is refused before LMDB reads the tree: the
- * meta page's two at open, a named database's at each open of it.
- * Offsets are LMDB 0.9's on 64-bit hosts (as pages.c reads them): an
- * MDB_db is 48 bytes, its root at 40; a meta page's MDB_meta follows the
- * 16-byte page header, its two MDB_db at 24, its txnid at 128. */
-#define DB_REC_SIZE 48
-#define DB_REC_ROOT 40
-
-static bool root_ok(const uint8_t *rec)
-{
-	uint64_t root;
-	memcpy(&root, rec + DB_REC_ROOT, 8);
-	return root == UINT64_MAX || root > 1;
-}
-
-int tl_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
-		MDB_dbi *dbi)
-{
-	MDB_dbi main_db;
-	MDB_val k = { strlen(name), (void *)name }, v;
-	/* Opening reads the record, not the tree: a key that is no database
-	 * is MDB_INCOMPATIBLE as before. */
-	int rc = mdb_dbi_open(txn, name, flags, dbi);
-	if (!rc && mdb_dbi_open(txn, NULL, 0, &main_db) == 0 &&
-	    mdb_get(txn, main_db, &k, &v) == 0 && v.mv_size == DB_REC_SIZE &&
-	    !root_ok(v.mv_data))
-		rc = MDB_CORRUPTED;
-	return rc;
-}
-
-/* 0, or a storage error when the meta page LMDB reads names page 0 or 1
- * as the root of the free list or the main database.  The page is that
- * of the txnid a read transaction gets (LMDB reads meta txnid & 1), read
- * twice and taken only when both reads are alike and of that txnid: a
- * commit of another process may rewrite it meanwhile (then try again;
- * under a writer that never lets up, leave it to LMDB).  64-bit hosts
- * only: the offsets are LMDB 0.9's there. */
-static int meta_roots_check(tl_db *db, tl_err *err)
-{
-	MDB_stat st;
-	mdb_filehandle_t fd;
-	uint8_t meta[2][160];
-	if (sizeof(size_t) != 8 || mdb_env_stat(db->env, &st) ||
-	    mdb_env_get_fd(db->env, &fd))
-		return 0; /* LMDB's own reads say what is wrong */
-	for (int tries = 0; tries < 8; tries++) {
-		MDB_txn *txn;
-		if (tl_env_begin(db, MDB_RDONLY, &txn))
-			return 0;
-		uint64_t id = mdb_txn_id(txn), got;
-		mdb_txn_abort(txn);
-		off_t at = (off_t)(id & 1) * st.ms_psize;
-		if (pread(fd, meta[0], sizeof meta[0], at) !=
-			    (ssize_t)sizeof meta[0] ||
-		    pread(fd, meta[1], sizeof meta[1], at) !=
-			    (ssize_t)sizeof meta[1])
-			return 0;
-		memcpy(&got, meta[0] + 16 + 128, 8);
-		if (got != id || memcmp(meta[0], meta[1], sizeof meta[0]))
-			continue; /* rewritten meanwhile */
-		for (int d = 0; d < 2; d++)
-			if (!root_ok(meta[0] + 16 + 24 + d * DB_REC_SIZE))
-				return tl_err_set(err, TL_ESTORAGE, "storage",
-						  "meta page %d names a meta "
-						  "page as the root of %s (the "
-						  "data file is damaged: copy "
-						  "data.mdb as it is for "
-						  "evidence, and restore it "
-						  "from a backup)",
-						  (int)(id & 1),
-						  d ? "the main database"
-						    : "the free list");
-		return 0;
-	}
-	return 0;
-}
-
 /* Create and open db->env (an LMDB code; on failure db->env is NULL).
  * map_size 0: the size stored in the file. */
 static int env_open(tl_db *db, const char *dir, unsigned flags,
@@ -494,7 +412,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	 * and let the file grow: free them. */
 	int dead;
 	mdb_reader_check(db->env, &dead);
-	rc = meta_roots_check(db, err);
+	rc = tl_pages_roots_check(db, err);
 	if (!rc)
 		rc = open_dbis(db, err);
 	if (!rc)
