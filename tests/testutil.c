@@ -450,6 +450,19 @@ static void tu_on_problem(void *arg, const char *text)
 		snprintf(p->first, sizeof p->first, "%s", text);
 }
 
+const char *tu_token_of(tl_db *db, const char *token)
+{
+	static char m[65];
+	tl_err err = { 0 };
+	int rc = tl_token_member(db, tl_s(token), m, &err);
+	if (rc) {
+		cr_assert_eq(rc, TL_EFORBIDDEN, "%d %s", rc, err.message);
+		cr_assert_str_eq(err.field, "token");
+		cr_assert_str_eq(m, "");
+	}
+	return m;
+}
+
 int tu_verify(tl_db *db, tu_problems *p)
 {
 	tl_err err = { 0 };

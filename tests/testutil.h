@@ -145,6 +145,10 @@ typedef struct tu_problems {
 typedef struct tl_db tl_db; /* tasklog.h's */
 int tu_verify(tl_db *db, tu_problems *p);
 
+/* The member a token names in db (a static buffer), or "" when it names
+ * none: then asserts TL_EFORBIDDEN, field token. */
+const char *tu_token_of(tl_db *db, const char *token);
+
 /* The code's view NAME (of tl_views_all()), or NULL. */
 const tl_view *tu_view(const char *name);
 

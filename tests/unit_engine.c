@@ -5398,20 +5398,7 @@ static void token_ok(const char *actor, const char *member, bool revoke,
 		     err.field, err.message);
 }
 
-/* The member a token names, or "" when it names none (TL_EFORBIDDEN,
- * field token). */
-static const char *token_of(const char *token)
-{
-	static char m[65];
-	tl_err err = { 0 };
-	int rc = tl_token_member(db, tl_s(token), m, &err);
-	if (rc) {
-		cr_assert_eq(rc, TL_EFORBIDDEN, "%d %s", rc, err.message);
-		cr_assert_str_eq(err.field, "token");
-		cr_assert_str_eq(m, "");
-	}
-	return m;
-}
+#define token_of(token) tu_token_of(db, token)
 
 Test(token, a_token_names_its_member_until_a_new_one_replaces_it,
      .init = ws_setup, .fini = ws_teardown)

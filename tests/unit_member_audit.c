@@ -111,20 +111,7 @@ static void token_ok(const char *member, bool revoke,
 		     err.field, err.message);
 }
 
-/* The member a token names, or "" when it names none (TL_EFORBIDDEN,
- * field token). */
-static const char *token_of(const char *token)
-{
-	static char m[65];
-	tl_err err = { 0 };
-	int rc = tl_token_member(db, tl_s(token), m, &err);
-	if (rc) {
-		cr_assert_eq(rc, TL_EFORBIDDEN, "%d %s", rc, err.message);
-		cr_assert_str_eq(err.field, "token");
-		cr_assert_str_eq(m, "");
-	}
-	return m;
-}
+#define token_of(token) tu_token_of(db, token)
 
 /* verify of this file's workspace (testutil.c) */
 static int verify(tu_problems *p)

@@ -217,6 +217,26 @@ static void damage_index(const char *id, uint32_t ver, uint64_t seq, bool put)
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 }
 
+/* The stream of task id, read whole and as of T0 + 3 s: both say
+ * "damaged stream index", a storage error. */
+static void expect_damaged_index(const char *id)
+{
+	seqs s = { 0 };
+	tl_err err = { 0 };
+	int rc = tl_log_read(db, NULL, 1, 0, tl_s(id), take, &s, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	cr_assert(strstr(err.message, "damaged stream index"), "%s",
+		  err.message);
+	uint8_t *doc = NULL;
+	size_t len;
+	err = (tl_err){ 0 };
+	rc = tl_task_as_of(db, NULL, tl_s(id), T0 + 3 * SEC, &doc, &len, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	cr_assert(strstr(err.message, "damaged stream index"), "%s",
+		  err.message);
+	free(doc);
+}
+
 /* A task of two versions whose index says 1 and 3 (version 2 gone, its
  * event indexed as 3): reading the stream, or the task as of a time,
  * is a storage error, not a history with a version missing.  The
@@ -232,20 +252,7 @@ Test(read_audit, a_stream_index_with_a_version_missing_is_damage)
 	uint64_t v2 = run_at(T0 + 2 * SEC, u, NULL);
 	damage_index(id, 2, v2, false);
 	damage_index(id, 3, v2, true);
-	seqs s = { 0 };
-	tl_err err = { 0 };
-	int rc = tl_log_read(db, NULL, 1, 0, tl_s(id), take, &s, &err);
-	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
-	cr_assert(strstr(err.message, "damaged stream index"), "%s",
-		  err.message);
-	uint8_t *doc = NULL;
-	size_t len;
-	err = (tl_err){ 0 };
-	rc = tl_task_as_of(db, NULL, tl_s(id), T0 + 3 * SEC, &doc, &len, &err);
-	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
-	cr_assert(strstr(err.message, "damaged stream index"), "%s",
-		  err.message);
-	free(doc);
+	expect_damaged_index(id);
 }
 
 /* The same version indexed twice (1, 1: a repeated entry) is damage
@@ -285,20 +292,8 @@ Test(read_audit, a_stream_index_whose_seqs_go_back_is_damage)
 	uint64_t v2 = run_at(T0 + 2 * SEC, u, NULL);
 	damage_index(id, 2, v2, false);
 	damage_index(id, 2, other, true);
-	seqs s = { 0 };
+	expect_damaged_index(id);
 	tl_err err = { 0 };
-	int rc = tl_log_read(db, NULL, 1, 0, tl_s(id), take, &s, &err);
-	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
-	cr_assert(strstr(err.message, "damaged stream index"), "%s",
-		  err.message);
-	uint8_t *doc = NULL;
-	size_t len;
-	err = (tl_err){ 0 };
-	rc = tl_task_as_of(db, NULL, tl_s(id), T0 + 3 * SEC, &doc, &len, &err);
-	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
-	cr_assert(strstr(err.message, "damaged stream index"), "%s",
-		  err.message);
-	free(doc);
 	cr_assert_gt(tl_verify(db, NULL, NULL, NULL, &err), 0,
 		     "verify finds the index");
 }
