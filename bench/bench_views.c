@@ -539,7 +539,7 @@ static const char *const sq_task_index[] = {
 	"WHERE record = ?1 ORDER BY seq DESC LIMIT 50"
 #define SQ_UPCOMING                                                      \
 	"SELECT doc FROM tasks WHERE link_type = ?1 AND link_id = ?2 AND "  \
-	ACTIVE " AND due_at IS NOT NULL ORDER BY due_at, created_seq LIMIT 50"
+	ACTIVE " AND due_at IS NOT NULL ORDER BY due_at, created_seq"
 
 typedef struct sq {
 	sqlite3 *db;

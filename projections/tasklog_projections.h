@@ -81,7 +81,8 @@ TL_API int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err);
 
 /* A record's timeline: its upcoming active tasks with a due date (overdue
- * included, soonest first, at most 50 whatever limit is) through
+ * included, soonest first, every one of them whatever limit is: a
+ * callback that wants fewer returns nonzero, which ends the call) through
  * upcoming_fn on the first page only, and its history entries {at, actor,
  * task, event, summary}, newest first, limit of them (0: 50; at most
  * 1000) per page, through item_fn.  Either callback may be NULL. */

@@ -76,7 +76,6 @@
 #define HISTORY_MIN (UINT64_C(0x10) << 56)
 #define RECORD_MAX (12 + 1 + 128) /* "opportunity:" + 128-byte id */
 #define LIMIT_MAX 1000
-#define UPCOMING_MAX 50
 #define SUMMARY_MAX 1024
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
 #define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
@@ -571,8 +570,9 @@ static int record_check(tl_slice r, tl_err *err)
 	return tl_record_parse(r, "record", &type, &id, err);
 }
 
-/* The record's active tasks with a due date, soonest first, from its
- * covered due range ("due"): hash(record) | 0x00 | 'd' | due |
+/* The record's active tasks with a due date, soonest first, every one of
+ * them (INTERFACE.md: no limit; the record's tasks alone, whatever the
+ * workspace holds besides), from its covered due range ("due"): hash(record) | 0x00 | 'd' | due |
  * created_seq -> task id | ... | document.  Tasks without a due date sort
  * last (UINT64_MAX): stop there. */
 static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
@@ -582,7 +582,6 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 	uint8_t prefix[TL_LIST_PREFIX_LEN], h[8];
 	MDB_cursor *c;
 	MDB_val k, v;
-	size_t n = 0;
 	int rc, stop = 0;
 
 	if (!dbi)
@@ -611,7 +610,7 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 	w = tl_w_str(w, rid.p, rid.len);
 	size_t want_len = (size_t)(w - want);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	     rc == 0 && n < UPCOMING_MAX && !stop;
+	     rc == 0 && !stop;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		MDB_val doc;
 		tl_list_facets f;
@@ -660,7 +659,6 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 				continue; /* another record, same hash */
 		}
 		stop = fn(arg, doc.mv_data, doc.mv_size);
-		n++;
 	}
 	mdb_cursor_close(c);
 	if (rc == 0 || rc == MDB_NOTFOUND)

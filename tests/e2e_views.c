@@ -118,6 +118,40 @@ Test(timeline_cli, prints_upcoming_then_history_newest_first)
 	free(c);
 }
 
+/* Every upcoming task of the record, not the first 50 (INTERFACE.md sets
+ * no limit), soonest first, whatever --limit says of the history. */
+Test(timeline_cli, prints_every_upcoming_task)
+{
+	char path[512], line[160];
+	snprintf(path, sizeof path, "%s.jsonl", ws);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	for (int i = 59; i >= 0; i--) { /* made latest-due first */
+		snprintf(line, sizeof line,
+			 "{\"title\": \"U%02d\", \"link\": \"lead:9\", "
+			 "\"due_at\": \"2026-04-01T%02d:%02d:00Z\"}\n",
+			 i, i / 6, i % 6 * 10);
+		cr_assert(fputs(line, f) >= 0);
+	}
+	cr_assert_eq(fclose(f), 0);
+	tu_run r;
+	OK(&r, "--now", T0, "import", path);
+	tu_run_release(&r);
+	remove(path);
+
+	OK(&r, "--now", LATER, "timeline", "lead:9", "--limit", "5");
+	json_t *up = json_object_get(r.json, "upcoming");
+	cr_assert_eq(json_array_size(up), 60, "%zu upcoming",
+		     json_array_size(up));
+	for (size_t i = 0; i < 60; i++) {
+		char want[8];
+		snprintf(want, sizeof want, "U%02zu", i);
+		cr_expect_str_eq(tu_str(json_array_get(up, i), "title"), want);
+	}
+	cr_expect_eq(json_array_size(json_object_get(r.json, "items")), 5);
+	tu_run_release(&r);
+}
+
 Test(timeline_cli, pages_with_limit_and_cursor)
 {
 	tu_run r;
