@@ -1784,6 +1784,9 @@ Test(cli, verify_checks_an_expected_head)
 	tu_run_release(&r);
 	EXPECT(&r, 5, "verify", "--expect-head", other);
 	cr_assert(strstr(r.out, "was rewritten"), "%s", r.out);
+	/* exit 5 with its one error line, as every error (since 0.3.37) */
+	cr_assert_str_eq(r.err, "tasklog: verify: 1 problem found (on the "
+				"standard output)\n");
 	/* a failing verify still names the head it checked */
 	cr_assert_eq(tu_int(json_object_get(r.json, "head"), "seq"),
 		     tu_stat(ws, "last_seq"));

@@ -100,6 +100,7 @@ struct cli {
 	const char **words;       /* positional words after the command */
 	size_t words_len;
 	bool json;
+	int verify_found; /* problems verify found: said on stderr at exit */
 	uint64_t from, limit, expect_version;
 	bool msgpack;   /* --format msgpack (export, import) */
 	uint64_t batch; /* import --batch; 0: none */

@@ -242,6 +242,9 @@ int run_verify(struct cli *c)
 		json_object_set_new(h, "seq", json_integer((json_int_t)head.seq));
 		json_object_set_new(h, "hash", json_string(head.hash));
 	}
+	/* exit 5 comes with an error line, said once the problems are out
+	 * (tasklog.c) */
+	c->verify_found = n > 0 ? n : 0;
 	return print_verdict(c, problems, n == 0, h);
 }
 

@@ -1280,6 +1280,12 @@ out:
 		fprintf(stderr, "tasklog: writing the standard output: %s\n",
 			strerror(werr));
 		status = status ? status : -TL_ESTORAGE;
+	} else if (whole && c.verify_found) {
+		/* Exit 5 with its error line, as for every error (since
+		 * 0.3.37; the problems themselves are on stdout). */
+		fprintf(stderr, "tasklog: verify: %d problem%s found (on the "
+				"standard output)\n",
+			c.verify_found, c.verify_found == 1 ? "" : "s");
 	}
 	if (c.db)
 		tl_db_close(c.db);
