@@ -554,6 +554,9 @@ Test(import_cli, check_finds_what_an_import_would_refuse_and_appends_nothing)
 	tu_run_release(&r);
 	tu_rmrf(none);
 	free(none);
+	char two[sizeof file + 4];
+	snprintf(two, sizeof two, "%s.two", file);
+	remove(two);
 }
 
 /* Two imports in batches at once: each one's seqs span the other's

@@ -13,7 +13,7 @@
  * Criterion runs each test in a process of its own anyway.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* mkdtemp, readlink; PATH_MAX in internal.h */
+#define _GNU_SOURCE /* readlink; PATH_MAX in internal.h */
 #endif
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -28,14 +28,14 @@
 
 #include "internal.h"
 #include "tasklog_projections.h"
+#include "testutil.h"
 
-static char dir[64];
+static char *dir;
 static MDB_env *env;
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/tl-bulk-audit-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	dir = tu_tmpdir();
 	cr_assert_eq(mdb_env_create(&env), 0);
 	cr_assert_eq(mdb_env_set_maxdbs(env, 4), 0);
 	cr_assert_eq(mdb_env_set_mapsize(env, (size_t)256 << 20), 0);
@@ -44,10 +44,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
 	mdb_env_close(env);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tu_rmrf(dir), 0);
+	free(dir);
+	dir = NULL;
 }
 
 static MDB_dbi db_open(MDB_txn *txn, const char *name, unsigned flags)
@@ -399,15 +399,14 @@ Test(bulk_audit, a_direct_deletion_of_an_absent_key_is_fine,
 
 static void mkws(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/tl-bulk-audit-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	dir = tu_tmpdir();
 }
 
 static void rmws(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tu_rmrf(dir), 0);
+	free(dir);
+	dir = NULL;
 }
 
 static tl_db *ws_open(void)

@@ -31,21 +31,21 @@
 #include "internal.h"
 #include "view_int.h"
 #include "tasklog_projections.h"
+#include "testutil.h"
 
-static char dir[64];
+static char *dir;
 static const tl_ctx admin = { .actor = "admin" };
 
 static void mkws(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/tl-verify-audit-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	dir = tu_tmpdir();
 }
 
 static void rmws(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tu_rmrf(dir), 0);
+	free(dir);
+	dir = NULL;
 }
 
 TestSuite(verify_audit, .init = mkws, .fini = rmws, .timeout = 300);
