@@ -572,9 +572,10 @@ static int record_check(tl_slice r, tl_err *err)
 
 /* The record's active tasks with a due date, soonest first, every one of
  * them (INTERFACE.md: no limit; the record's tasks alone, whatever the
- * workspace holds besides), from its covered due range ("due"): hash(record) | 0x00 | 'd' | due |
- * created_seq -> task id | ... | document.  Tasks without a due date sort
- * last (UINT64_MAX): stop there. */
+ * workspace holds besides), from its covered due range ("due"):
+ * hash(record) | 0x00 | 'd' | due | created_seq -> task id | ... |
+ * document.  Tasks without a due date sort last (UINT64_MAX): stop
+ * there. */
 static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		    tl_err *err)
 {
