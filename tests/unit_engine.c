@@ -4387,6 +4387,7 @@ static void expect_child_ok(pid_t pid)
 Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
 {
 #if defined(__SANITIZE_ADDRESS__)
+	ws_teardown(); /* Criterion's skip runs no fini */
 	cr_skip_test("RLIMIT_AS and ASan's shadow memory do not mix");
 #else
 	char *notes = repeat('m', 1024);
@@ -4447,6 +4448,7 @@ Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
 Test(growth, a_map_grown_elsewhere_that_cannot_be_adopted_fails_cleanly)
 {
 #if defined(__SANITIZE_ADDRESS__)
+	ws_teardown(); /* Criterion's skip runs no fini */
 	cr_skip_test("RLIMIT_AS and ASan's shadow memory do not mix");
 #else
 	int go[2], ready[2];
