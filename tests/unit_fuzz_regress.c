@@ -2206,3 +2206,50 @@ Test(fuzz_regress, import_refuses_a_read_of_another_member_or_odd_ids)
 	}
 	raw_log_free(&l);
 }
+
+/* A member's crm_access that is not a boolean (a fixint 1 for true in a
+ * member.added, 0 for false in a member.updated's changes; the chain
+ * rehashed) is refused by import, and nothing is imported: the fold
+ * keeps the members' records boolean (one of audit 10's unrun mutants:
+ * the added's case fails when the fold takes any type). */
+Test(fuzz_regress, import_refuses_a_crm_access_that_is_not_a_boolean)
+{
+	char da[] = "/tmp/tl-fuzzreg30-XXXXXX", dbb[] = "/tmp/tl-fuzzreg31-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	tl_init_opts io = { .now_ms = 1700000000000 };
+	cr_assert_eq(tl_db_init(a, &io, &err), 0, "%s", err.message);
+	tl_cmd cmds[2] = {
+		{ .kind = TL_MEMBER_ADD, .id = tl_s("bob"),
+		  .name = tl_s("Bob"), .crm_access = 1 },
+		{ .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+		  .crm_access = -1 },
+	};
+	tl_ctx ctx = { .now_ms = 1700000001000 };
+	cr_assert_eq(tl_exec(a, &ctx, cmds, 2, NULL, &err), 0, "%s",
+		     err.message);
+	struct kept k = { 0 };
+	cr_assert_eq(tl_log_read(a, NULL, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &k, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(k.n, 4);
+	/* the update's change, false, made 0 */
+	uint8_t *p = k.p[3];
+	size_t at = find(p, k.len[3], "\xaa" "crm_access\xc2", 12);
+	p[at + 11] = 0x00;
+	rehash(p, k.len[3], k.p[2], k.len[2]);
+	refused_at_last(b, &k, "crm_access",
+			"(member.updated): crm_access is not true or false");
+	/* the added's true made 1, the update dropped */
+	free(k.p[3]);
+	k.n = 3;
+	p = k.p[2];
+	at = find(p, k.len[2], "\xaa" "crm_access\xc3", 12);
+	p[at + 11] = 0x01;
+	rehash(p, k.len[2], k.p[1], k.len[1]);
+	refused_at_last(b, &k, "data",
+			"(member.added) has data this release cannot fold");
+	kept_free(&k);
+	rm_ws(a, da);
+	rm_ws(b, dbb);
+}
