@@ -23,6 +23,7 @@
 
 #include "testutil.h"
 #include "tasklog.h"
+#include "tasklog_projections.h"
 
 #define T0 "2026-03-02T09:00:00Z" /* a Monday */
 #define T0_OUT "2026-03-02T09:00:00.000Z"
@@ -787,6 +788,27 @@ Test(task, idempotency_key_of_another_request_is_a_conflict)
 	cr_assert_eq(events(), before);
 	free(one);
 	free(two);
+}
+
+/* A write's JSON is one line, ended by its newline, as every --json
+ * document is (a mutation audit: a write's output without it passed). */
+Test(task, a_write_prints_one_json_line)
+{
+	tu_run r;
+	OK(&r, "task", "add", "--title", "One line", "--link", "lead:1");
+	cr_assert(r.out_len > 1 && r.out[r.out_len - 1] == '\n', "%s", r.out);
+	cr_assert_eq(strchr(r.out, '\n'), r.out + r.out_len - 1, "%s", r.out);
+	char *id = strdup(tu_str(r.json, "id"));
+	tu_run_release(&r);
+	OK(&r, "task", "update", id, "--title", "Still one line");
+	cr_assert(r.out_len > 1 && r.out[r.out_len - 1] == '\n', "%s", r.out);
+	cr_assert_eq(strchr(r.out, '\n'), r.out + r.out_len - 1, "%s", r.out);
+	tu_run_release(&r);
+	OK(&r, "member", "add", "nl", "--name", "New Line");
+	cr_assert(r.out_len > 1 && r.out[r.out_len - 1] == '\n', "%s", r.out);
+	cr_assert_eq(strchr(r.out, '\n'), r.out + r.out_len - 1, "%s", r.out);
+	tu_run_release(&r);
+	free(id);
 }
 
 Test(task, human_output_uses_labels)
@@ -1584,6 +1606,28 @@ Test(member, token_prints_a_new_token_and_appends_nothing)
 	tu_run_release(&r);
 }
 
+/* For people, a revocation says whether there was a token (docs/cli.md:
+ * `token revoked` or `no token to revoke`; a mutation audit found the
+ * two untested). */
+Test(member, a_revocation_for_people_says_whether_there_was_one)
+{
+	tu_run r;
+	OK(&r, "member", "token", "alice");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "member", "token", "alice",
+				 "--revoke", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "token revoked\n");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "member", "token", "alice",
+				 "--revoke", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "no token to revoke\n");
+	tu_run_release(&r);
+}
+
 /* A token that cannot be printed is revoked again: exit 5, saying so
  * (a review: "done, but..." and exit 0 left a script without a token). */
 Test(member, a_token_not_printed_is_revoked)
@@ -1603,6 +1647,29 @@ Test(member, a_token_not_printed_is_revoked)
 				"device): revoked again; make another\n");
 	tu_run_release(&r);
 	/* alice holds none now: the last was replaced, the new revoked */
+	OK(&r, "member", "token", "alice", "--revoke");
+	cr_assert(json_is_false(json_object_get(r.json, "revoked")), "%s",
+		  r.out);
+	tu_run_release(&r);
+}
+
+/* A revocation is done whatever is printed: one whose output fails is
+ * exit 0, saying so (a mutation audit: nothing tested what it said). */
+Test(member, a_revocation_not_printed_is_done_and_says_so)
+{
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+	OK(&r, "member", "token", "alice");
+	tu_run_release(&r);
+	const char *const argv[] = { "-c",
+				     "exec \"$0\" --db \"$1\" member token "
+				     "alice --revoke >/dev/full",
+				     tu_bin(), ws, NULL };
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.err, "tasklog: done, but its result could not be "
+				"printed: No space left on device\n");
+	tu_run_release(&r);
 	OK(&r, "member", "token", "alice", "--revoke");
 	cr_assert(json_is_false(json_object_get(r.json, "revoked")), "%s",
 		  r.out);
@@ -3383,6 +3450,51 @@ Test(cli, verify_with_too_few_file_descriptors_is_not_clean)
 
 /* An update that gives nothing to change names no field (there is none
  * to name): the subject is the command, the JSON field null. */
+/* Options that exclude each other are a usage error naming the field
+ * (docs/cli.md), before anything is looked up, and change nothing: both
+ * --crm-access and --no-crm-access were taken as --no-crm-access by a
+ * mutant that no test caught (a mutation audit). */
+Test(bad_input, options_that_exclude_each_other_name_their_field)
+{
+	char *id = add_task("Exclusive");
+	long long before = events();
+	static const struct {
+		const char *field;
+		const char *words[8];
+	} cases[] = {
+		{ "due", { "task", "update", NULL, "--due", "+1d", "--no-due" } },
+		{ "assignee", { "task", "assign", NULL, "alice", "--unassign" } },
+		{ "assignee", { "task", "assign", NULL } },
+		{ "crm_access", { "member", "update", "alice", "--crm-access",
+				  "--no-crm-access" } },
+		{ "crm_access", { "member", "update", "alice", "--no-crm-access",
+				  "--crm-access" } },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const char *w[8] = { 0 };
+		for (size_t j = 0; j < 8 && (j < 3 || cases[i].words[j]); j++)
+			w[j] = cases[i].words[j] ? cases[i].words[j] : id;
+		tu_run r;
+		cr_assert_eq(tu_cli_argv(&r, ws, w), 0);
+		cr_assert_eq(r.status, 1, "%zu: exit %d: %s", i, r.status,
+			     r.err);
+		cr_assert_str_eq(tu_str(json_object_get(r.json, "error"),
+					"field"),
+				 cases[i].field, "%zu: %s", i, r.out);
+		char want[64];
+		snprintf(want, sizeof want, "tasklog: %s: ", cases[i].field);
+		cr_assert(!strncmp(r.err, want, strlen(want)), "%zu: %s", i,
+			  r.err);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(events(), before);
+	/* alice keeps her access */
+	tu_run r;
+	OK(&r, "--as", "alice", "task", "show", id);
+	tu_run_release(&r);
+	free(id);
+}
+
 Test(bad_input, nothing_to_update_names_the_command)
 {
 	char *id = add_task("Unchanged");
@@ -3521,6 +3633,90 @@ Test(cli, a_write_into_a_closed_pipe_is_done_and_says_so)
 				    err, sizeof err);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "status %#x: %s",
 		  st, err);
+}
+
+/* Make dir a workspace of a 1 MiB map, filled through the library until
+ * less than 100 KiB of it is left: too little for a task of 60 KB of
+ * notes, which the next writer must grow the map for. */
+static void fill_a_small_map(const char *dir)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		tl_open_opts oo = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
+				    .map_size = 1 << 20 };
+		tl_init_opts io = { 0 };
+		tl_ctx ctx = { 0 };
+		tl_db *db;
+		tl_err err;
+		char notes[4000];
+		memset(notes, 'n', sizeof notes - 1);
+		notes[sizeof notes - 1] = 0;
+		oo.views = tl_views_all(&oo.views_len);
+		if (tl_db_open(dir, &oo, &db, &err) ||
+		    tl_db_init(db, &io, &err))
+			_exit(3);
+		for (int i = 0; i < 10000; i++) {
+			tl_stats s;
+			if (tl_db_stats(db, &ctx, &s, &err))
+				_exit(4);
+			if (s.map_size != 1 << 20)
+				_exit(5); /* grown: not what the test wants */
+			if (s.map_used + (100 << 10) > s.map_size) {
+				tl_db_close(db);
+				_exit(0);
+			}
+			tl_cmd cmd = { .kind = TL_TASK_ADD,
+				       .title = tl_s("filler"),
+				       .link = tl_s("lead:1"),
+				       .notes = tl_s(notes) };
+			tl_result res = { 0 };
+			if (tl_exec(db, &ctx, &cmd, 1, &res, &err))
+				_exit(6);
+			tl_result_release(&res);
+		}
+		_exit(7);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "filler: %#x", st);
+}
+
+/* A write that finds the map full grows it and runs again (exec_one's
+ * retries; a mutation audit: no test made the command line meet a full
+ * map, and a write that gave up at once passed). */
+Test(init, a_write_into_a_full_map_grows_it, .timeout = 120)
+{
+	fill_a_small_map(ws);
+	long long size = tu_stat(ws, "map_size"), n = tu_stat(ws, "tasks");
+	cr_assert_eq(size, 1 << 20);
+	static char notes[60001];
+	memset(notes, 'm', sizeof notes - 1);
+	notes[sizeof notes - 1] = 0;
+	tu_run r;
+	OK(&r, "task", "add", "--title", "After the fill", "--link", "lead:2",
+	   "--notes", notes);
+	cr_assert_str_eq(tu_str(r.json, "title"), "After the fill");
+	tu_run_release(&r);
+	cr_assert_gt(tu_stat(ws, "map_size"), size);
+	cr_assert_eq(tu_stat(ws, "tasks"), n + 1);
+}
+
+/* init is durable as any write is: its result that cannot be printed
+ * is said on stderr and the exit status stays 0 (a mutation audit:
+ * nothing tested that init, too, was done then). */
+Test(init, into_a_closed_pipe_is_done_and_says_so)
+{
+	char err[1024];
+	int st = run_into_a_closed_pipe((const char *const[]){ "init", NULL },
+					err, sizeof err);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
+		  err);
+	cr_assert(strstr(err, "tasklog: done, but its result could not be "
+			      "printed: Broken pipe"),
+		  "%s", err);
+	cr_assert_eq(tu_stat(ws, "events"), 2); /* the settings, the admin */
 }
 
 /* `me` names the acting member wherever a member is given: as an
