@@ -3495,6 +3495,30 @@ Test(bad_input, options_that_exclude_each_other_name_their_field)
 	free(id);
 }
 
+/* The words and options each command takes are its own (commands.c's
+ * table; a mutation audit found that a member update without its ID, a
+ * third word to task assign and task complete --status all passed the
+ * tests). */
+Test(bad_input, words_and_options_a_command_does_not_take)
+{
+	char *id = add_task("Table");
+	long long before = events();
+	tu_run r;
+	EXPECT(&r, 1, "member", "update", "--name", "Nobody");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "id", "%s", r.out);
+	cr_assert(!strncmp(r.err, "tasklog: id: missing", 20), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "assign", id, "alice", "bob");
+	cr_assert(tu_err_names(&r, "bob"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "complete", id, "--status", "todo");
+	cr_assert(tu_err_names(&r, "--status"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(events(), before);
+	free(id);
+}
+
 Test(bad_input, nothing_to_update_names_the_command)
 {
 	char *id = add_task("Unchanged");
