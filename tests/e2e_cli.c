@@ -3727,6 +3727,29 @@ Test(init, a_write_into_a_full_map_grows_it, .timeout = 120)
 	cr_assert_eq(tu_stat(ws, "tasks"), n + 1);
 }
 
+/* member token writes: a reader gone from its pipe does not kill it (as
+ * SIGPIPE kills a read): a token it cannot print is revoked again, exit
+ * 5, and a revocation is done, exit 0 (a mutation audit: the command
+ * opened as a read passed the tests). */
+Test(member, a_token_into_a_closed_pipe_is_revoked_again)
+{
+	char err[1024];
+	int st = run_into_a_closed_pipe((const char *const[]){
+		"member", "token", "alice", NULL }, err, sizeof err);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 5, "status %#x: %s", st,
+		  err);
+	cr_assert(strstr(err, "tasklog: stdout: the new token of 'alice' could "
+			      "not be printed (Broken pipe): revoked again"),
+		  "%s", err);
+	st = run_into_a_closed_pipe((const char *const[]){
+		"member", "token", "alice", "--revoke", NULL }, err, sizeof err);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
+		  err);
+	cr_assert(strstr(err, "tasklog: done, but its result could not be "
+			      "printed: Broken pipe"),
+		  "%s", err);
+}
+
 /* init is durable as any write is: its result that cannot be printed
  * is said on stderr and the exit status stays 0 (a mutation audit:
  * nothing tested that init, too, was done then). */

@@ -1226,6 +1226,50 @@ Test(rebuild_cli, a_damaged_log_is_named_and_verify_still_reports)
 	tu_run_release(&r);
 }
 
+/* Over a damaged log, the commands that read the log say they read it
+ * without the views, and those that answer from the views say so
+ * (commands.c's OPEN_LOG and OPEN_READ; a mutation audit found the
+ * commands' open modes untested but verify's). */
+Test(rebuild_cli, over_a_damaged_log_each_reader_says_how_it_reads)
+{
+	tu_run r;
+	size_t n = two_tasks();
+	cr_assert_geq(n, 4);
+	move_event(n, 1000000);
+	char *dir = tu_tmpdir();
+	const char *const log_readers[][3] = {
+		{ "log" }, { "export" }, { "backup", dir },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		cr_assert_eq(tu_cli_argv(&r, ws, log_readers[i]), 0);
+		cr_assert_eq(r.status, 0, "%s: %s", log_readers[i][0], r.err);
+		cr_assert(strstr(r.err, "; reading the log read-only, without "
+					"the views\n"),
+			  "%s: %s", log_readers[i][0], r.err);
+		tu_run_release(&r);
+	}
+	/* stats answers from its views; timeline's is behind: exit 5 */
+	const char *const view_readers[][3] = {
+		{ "stats" }, { "timeline", "lead:1" },
+	};
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_eq(tu_cli_argv(&r, ws, view_readers[i]), 0);
+		cr_assert_eq(r.status, i ? 5 : 0, "%s: %s", view_readers[i][0],
+			     r.err);
+		cr_assert(strstr(r.err, "; answering read-only, from the views "
+					"that are current\n"),
+			  "%s: %s", view_readers[i][0], r.err);
+		tu_run_release(&r);
+	}
+	/* a token is a write: refused, with no read-only fallback */
+	EXPECT(&r, 5, "member", "token", "alice");
+	cr_assert(tu_err_names(&r, "the log has no event"), "%s", r.err);
+	cr_assert(!strstr(r.err, "read-only"), "%s", r.err);
+	tu_run_release(&r);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 /* A stored zone that this host's time-zone database lacks: what needs no
  * date works, and output for people is in UTC, said on stderr. */
 Test(rebuild_cli, a_zone_the_host_lacks_gives_people_utc)
