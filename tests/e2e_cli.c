@@ -3750,6 +3750,21 @@ Test(member, a_token_into_a_closed_pipe_is_revoked_again)
 		  "%s", err);
 }
 
+/* rebuild writes the views: a reader gone from its pipe does not kill it
+ * (a mutation audit: rebuild opened as a reader of the log passed). */
+Test(cli, a_rebuild_into_a_closed_pipe_is_done_and_says_so)
+{
+	char err[1024];
+	int st = run_into_a_closed_pipe((const char *const[]){ "rebuild",
+							       NULL },
+					err, sizeof err);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
+		  err);
+	cr_assert(strstr(err, "tasklog: done, but its result could not be "
+			      "printed: Broken pipe"),
+		  "%s", err);
+}
+
 /* init is durable as any write is: its result that cannot be printed
  * is said on stderr and the exit status stays 0 (a mutation audit:
  * nothing tested that init, too, was done then). */
