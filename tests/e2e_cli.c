@@ -3515,6 +3515,31 @@ Test(bad_input, words_and_options_a_command_does_not_take)
 	EXPECT(&r, 1, "task", "complete", id, "--status", "todo");
 	cr_assert(tu_err_names(&r, "--status"), "%s", r.err);
 	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "status", id, "in_progress", "--status",
+	       "todo");
+	cr_assert(tu_err_names(&r, "--status"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "member", "add", "newbie", "--name", "N",
+	       "--crm-access");
+	cr_assert(tu_err_names(&r, "--crm-access"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "tag", id, "a", "b");
+	cr_assert(tu_err_names(&r, "'b'"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "delete");
+	cr_assert(!strncmp(r.err, "tasklog: id: missing", 20), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "add", "--title", "t", "--link", "lead:1",
+	       "extra");
+	cr_assert(tu_err_names(&r, "'extra'"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "upcoming", "extra");
+	cr_assert(tu_err_names(&r, "'extra'"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "timeline");
+	cr_assert(!strncmp(r.err, "tasklog: record: missing", 24), "%s",
+		  r.err);
+	tu_run_release(&r);
 	cr_assert_eq(events(), before);
 	free(id);
 }
