@@ -3450,8 +3450,6 @@ Test(cli, verify_with_too_few_file_descriptors_is_not_clean)
 	tu_run_release(&r);
 }
 
-/* An update that gives nothing to change names no field (there is none
- * to name): the subject is the command, the JSON field null. */
 /* Options that exclude each other are a usage error naming the field
  * (docs/cli.md), before anything is looked up, and change nothing: both
  * --crm-access and --no-crm-access were taken as --no-crm-access by a
@@ -3546,6 +3544,8 @@ Test(bad_input, words_and_options_a_command_does_not_take)
 	free(id);
 }
 
+/* An update that gives nothing to change names no field (there is none
+ * to name): the subject is the command, the JSON field null. */
 Test(bad_input, nothing_to_update_names_the_command)
 {
 	char *id = add_task("Unchanged");
