@@ -181,6 +181,32 @@ Test(damage, damaged_settings_are_named_and_verify_sees_them,
 	cr_assert_eq(tl_exec(db, &ghost, &c, 1, &r, &err), TL_EFORBIDDEN);
 	cr_assert_str_eq(err.field, "as");
 	verify_says("meta: the first admin");
+	/* no first admin at all, the settings there: damage too, not "not
+	 * initialised" */
+	damage(db->meta, "admin", 5, NULL, 0);
+	cr_assert_eq(tl_exec(db, &none, &c, 1, &r, &err), TL_ESTORAGE);
+	cr_assert_str_eq(err.field, "storage");
+	cr_assert(strstr(err.message, "the workspace's first admin is "
+				      "missing"), "%s", err.message);
+}
+
+/* A record in the members database under a key no member id can be (a
+ * capital) is passed over when the other admins are counted: the last
+ * admin still cannot be made a member (TL_EINVALID, field role), where a
+ * count that stopped at it answered TL_ENOTFOUND (one of audit 10's
+ * unrun mutants). */
+Test(damage, a_stray_member_key_is_not_counted_among_the_admins,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	damage(db->members, "Ghost", 5, "x", 1);
+	tl_cmd c = { .kind = TL_MEMBER_UPDATE, .id = tl_s("admin"),
+		     .role = tl_s("member") };
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &admin, &c, 1, &r, &err), TL_EINVALID, "%s",
+		     err.message);
+	cr_assert_str_eq(err.field, "role");
+	cr_assert(strstr(err.message, "last admin"), "%s", err.message);
 }
 
 /* Event seq's record with the bytes from replaced by to (first found),

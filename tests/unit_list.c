@@ -3563,3 +3563,32 @@ Test(api, a_reopen_grows_the_map_to_a_larger_map_size_and_never_shrinks_it)
 	cr_assert_geq(tl_db_map_size(db), 2 * stored);
 	cr_assert_eq(head_seq(), head + 1);
 }
+
+/* A workspace made but not initialised: a command or a read acting as
+ * the default actor (the first admin, whom init names) is told the
+ * workspace is not initialised (TL_ENOTFOUND, field db), not a storage
+ * error (one of audit 10's unrun mutants: the code swapped passed). */
+Test(api, a_command_in_a_workspace_not_initialised_says_so)
+{
+	char sub[128];
+	snprintf(sub, sizeof sub, "%s/uninit", dir);
+	tl_open_opts o = { .flags = TL_OPEN_CREATE };
+	tl_err err = { 0 };
+	tl_db *u = NULL;
+	cr_assert_eq(tl_db_open(sub, &o, &u, &err), 0, "%s", err.message);
+	tl_cmd c = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+		     .link = tl_s("lead:1") };
+	tl_result r;
+	tl_ctx none = { 0 };
+	cr_assert_eq(tl_exec(u, &none, &c, 1, &r, &err), TL_ENOTFOUND, "%s",
+		     err.message);
+	cr_assert_str_eq(err.field, "db");
+	cr_assert(strstr(err.message, "is not initialised"), "%s",
+		  err.message);
+	char next[TL_CURSOR_MAX];
+	cr_assert_eq(tl_task_list(u, NULL, &(tl_list_query){ 0 }, ignore_doc,
+				  NULL, next, &err),
+		     TL_ENOTFOUND, "%s", err.message);
+	cr_assert_str_eq(err.field, "db");
+	tl_db_close(u);
+}
