@@ -795,6 +795,30 @@ Test(rebuild_cli, rebuilds_all_or_the_named_views)
 	free(a);
 }
 
+/* Views named more than once are each named once, in the order first
+ * given, a repeat that is not the last one too; for people, separated by
+ * commas (a mutation audit: only a view named twice in a row was tried,
+ * and only one name for people). */
+Test(rebuild_cli, names_each_view_once_in_the_order_given)
+{
+	tu_run r;
+	OK(&r, "rebuild", "--projection", "timeline", "--projection", "tasks",
+	   "--projection", "timeline");
+	json_t *names = json_object_get(r.json, "rebuilt");
+	cr_assert_eq(json_array_size(names), 2, "%s", r.out);
+	cr_expect_str_eq(json_string_value(json_array_get(names, 0)),
+			 "timeline");
+	cr_expect_str_eq(json_string_value(json_array_get(names, 1)), "tasks");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "rebuild", "--projection", "timeline",
+				 "--projection", "tasks", "--projection",
+				 "timeline", NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_str_eq(r.out, "rebuilt timeline, tasks\n");
+	tu_run_release(&r);
+}
+
 Test(rebuild_cli, refuses_unknown_views_and_members)
 {
 	tu_run r;
