@@ -173,6 +173,23 @@ Test(backup_cli, copies_a_workspace_that_answers_as_the_original)
 	free(to);
 }
 
+/* A directory given with a slash at its end is said without it, for
+ * people: "b/" names b/data.mdb (a mutation audit: never tried). */
+Test(backup_cli, a_directory_with_a_trailing_slash_is_said_once)
+{
+	char *to = under_tmp("slash");
+	char given[600], want[700];
+	snprintf(given, sizeof given, "%s/", to);
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "backup", given, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	snprintf(want, sizeof want, ") into %s/data.mdb: ", to);
+	cr_assert(strstr(r.out, want), "%s", r.out);
+	tu_run_release(&r);
+	verifies(to);
+	free(to);
+}
+
 /* A rebuild frees the old generation's pages: a compacting copy leaves
  * them out, and holds the same. */
 Test(backup_cli, compact_copy_leaves_out_free_pages)

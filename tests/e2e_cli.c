@@ -1921,6 +1921,29 @@ Test(cli, verify_expected_head_in_a_gap_is_missing)
 	tu_run_release(&r);
 }
 
+/* --expect-head takes exactly a seq, ':' and 64 hex digits: a head with
+ * more digits, one that is not hex, or a seq with more after it is a
+ * usage error, not a head checked (a mutation audit: none was tried). */
+Test(cli, verify_expected_head_takes_only_its_shape)
+{
+	tu_run r;
+	free(add_task("one"));
+	const char *bad[] = {
+		"1:" "00000000000000000000000000000000"
+		"000000000000000000000000000000000", /* 65 digits */
+		"1:" "00000000000000000000000000000000"
+		"0000000000000000000000000000000g",
+		"1x:" "00000000000000000000000000000000"
+		"00000000000000000000000000000000",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		EXPECT(&r, 1, "verify", "--expect-head", bad[i]);
+		cr_assert(tu_err_names(&r, "expect_head"), "%s: %s", bad[i],
+			  r.err);
+		tu_run_release(&r);
+	}
+}
+
 /* 12 tasks titled title added, then the path of data.mdb in path and a
  * copy of its bytes (free it), *size of them. */
 static unsigned char *data_file_copy(const char *title, char *path,
@@ -3790,6 +3813,28 @@ Test(cli, a_rebuild_into_a_closed_pipe_is_done_and_says_so)
 	cr_assert(strstr(err, "tasklog: done, but its result could not be "
 			      "printed: Broken pipe"),
 		  "%s", err);
+}
+
+/* So is a backup: the copy is made, exit 0 (a mutation audit: only the
+ * rebuild was tried). */
+Test(cli, a_backup_into_a_closed_pipe_is_done_and_says_so)
+{
+	char err[1024], dir[] = "/tmp/tasklog-e2e-bpipe-XXXXXX", data[600];
+	cr_assert(mkdtemp(dir));
+	int st = run_into_a_closed_pipe((const char *const[]){ "backup", dir,
+							       NULL },
+					err, sizeof err);
+	snprintf(data, sizeof data, "%s/data.mdb", dir);
+	struct stat sb;
+	int made = stat(data, &sb);
+	unlink(data);
+	rmdir(dir);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
+		  err);
+	cr_assert(strstr(err, "tasklog: done, but its result could not be "
+			      "printed: Broken pipe"),
+		  "%s", err);
+	cr_assert_eq(made, 0, "no copy in %s", dir);
 }
 
 /* init is durable as any write is: its result that cannot be printed
