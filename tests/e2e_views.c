@@ -1087,6 +1087,8 @@ Test(rebuild_cli, verify_answers_a_storage_failure_before_any_problem)
 			   "storage: member admin", 21),
 		  "%s", r.out);
 	cr_assert(tu_err_names(&r, "storage"), "%s", r.err);
+	/* the head could not be read: none is named (a mutation audit) */
+	cr_assert_null(json_object_get(r.json, "head"), "%s", r.out);
 	tu_run_release(&r);
 }
 
