@@ -530,6 +530,33 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	free(b);
 }
 
+/* notifications read refuses the listing's --cursor, and says which
+ * word is missing when no ID is given (a mutation audit: neither was
+ * tried; the engine's own message does not say where to look). */
+Test(notifications_cli, read_refuses_a_cursor_and_wants_an_id)
+{
+	tu_run r;
+	char *a = add("admin", "A", "lead:1", NULL, "alice");
+	OK(&r, "--as", "alice", "notifications");
+	char ids[24];
+	snprintf(ids, sizeof ids, "%lld",
+		 tu_int(json_array_get(json_object_get(r.json, "items"), 0),
+			"id"));
+	tu_run_release(&r);
+	long long events = tu_stat(ws, "events");
+	EXPECT(&r, 1, "--as", "alice", "notifications", "read", ids,
+	       "--cursor", "x");
+	cr_assert_str_eq(r.err, "tasklog: --cursor: is not taken by "
+				"notifications read\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "notifications", "read");
+	cr_assert_str_eq(r.err, "tasklog: ids: missing notification ID: see "
+				"tasklog notifications --help\n");
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), events);
+	free(a);
+}
+
 /* notifications read --idempotency-key: a repeat answers the same and
  * appends nothing; another request under the key is a conflict, which
  * says so when the first changed nothing; the listing takes no key. */
