@@ -1773,6 +1773,25 @@ Test(cli, stats_for_people_match_the_json)
 	tu_run_release(&j);
 }
 
+/* stats for people says that backup --compact leaves the free pages out
+ * when they are more than a quarter of the file, and only then (a
+ * mutation audit: the line was read for its number only). */
+Test(init, stats_for_people_point_to_a_compact_backup_past_a_quarter_free)
+{
+	tu_run r, j;
+	DO("init"); /* a third of its file free (16 KiB of 48) */
+	OK(&j, "stats");
+	long long size = tu_int(j.json, "file_size"),
+		  free_bytes = tu_int(j.json, "file_free");
+	tu_run_release(&j);
+	cr_assert_eq(tu_cli_text(&r, ws, "stats", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	bool said = strstr(r.out, ": backup --compact leaves it out\n") != NULL;
+	cr_assert_eq(said, free_bytes > size / 4, "free %lld of %lld: %s",
+		     free_bytes, size, r.out);
+	tu_run_release(&r);
+}
+
 Test(cli, verify_reports_ok)
 {
 	tu_run r;
