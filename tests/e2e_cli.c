@@ -1628,52 +1628,49 @@ Test(member, a_revocation_for_people_says_whether_there_was_one)
 	tu_run_release(&r);
 }
 
-/* A token that cannot be printed is revoked again: exit 5, saying so
- * (a review: "done, but..." and exit 0 left a script without a token). */
-Test(member, a_token_not_printed_is_revoked)
+/* alice given a token, then `member token alice` (its option opt, or
+ * none) run with its output into /dev/full, into r; afterwards alice
+ * holds no token, whatever was printed. */
+static void token_into_a_full_device(tu_run *r, const char *opt,
+				     int status, const char *says)
 {
 	tu_opts o = { .bin = "/bin/sh" };
-	tu_run r;
-	OK(&r, "member", "token", "alice");
-	tu_run_release(&r);
+	OK(r, "member", "token", "alice");
+	tu_run_release(r);
 	const char *const argv[] = { "-c",
 				     "exec \"$0\" --db \"$1\" member token "
-				     "alice >/dev/full",
-				     tu_bin(), ws, NULL };
-	cr_assert_eq(tu_exec(&r, &o, argv), 0);
-	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
-	cr_assert_str_eq(r.err, "tasklog: stdout: the new token of 'alice' "
-				"could not be printed (No space left on "
-				"device): revoked again; make another\n");
-	tu_run_release(&r);
-	/* alice holds none now: the last was replaced, the new revoked */
-	OK(&r, "member", "token", "alice", "--revoke");
-	cr_assert(json_is_false(json_object_get(r.json, "revoked")), "%s",
-		  r.out);
-	tu_run_release(&r);
+				     "alice $2 >/dev/full",
+				     tu_bin(), ws, opt ? opt : "", NULL };
+	cr_assert_eq(tu_exec(r, &o, argv), 0);
+	cr_assert_eq(r->status, status, "exit %d: %s", r->status, r->err);
+	cr_assert_str_eq(r->err, says);
+	tu_run_release(r);
+	OK(r, "member", "token", "alice", "--revoke");
+	cr_assert(json_is_false(json_object_get(r->json, "revoked")), "%s",
+		  r->out);
+	tu_run_release(r);
+}
+
+/* A token that cannot be printed is revoked again: exit 5, saying so
+ * (a review: "done, but..." and exit 0 left a script without a token);
+ * alice holds none then: the last was replaced, the new revoked. */
+Test(member, a_token_not_printed_is_revoked)
+{
+	tu_run r;
+	token_into_a_full_device(&r, NULL, 5,
+				 "tasklog: stdout: the new token of 'alice' "
+				 "could not be printed (No space left on "
+				 "device): revoked again; make another\n");
 }
 
 /* A revocation is done whatever is printed: one whose output fails is
  * exit 0, saying so (a mutation audit: nothing tested what it said). */
 Test(member, a_revocation_not_printed_is_done_and_says_so)
 {
-	tu_opts o = { .bin = "/bin/sh" };
 	tu_run r;
-	OK(&r, "member", "token", "alice");
-	tu_run_release(&r);
-	const char *const argv[] = { "-c",
-				     "exec \"$0\" --db \"$1\" member token "
-				     "alice --revoke >/dev/full",
-				     tu_bin(), ws, NULL };
-	cr_assert_eq(tu_exec(&r, &o, argv), 0);
-	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-	cr_assert_str_eq(r.err, "tasklog: done, but its result could not be "
-				"printed: No space left on device\n");
-	tu_run_release(&r);
-	OK(&r, "member", "token", "alice", "--revoke");
-	cr_assert(json_is_false(json_object_get(r.json, "revoked")), "%s",
-		  r.out);
-	tu_run_release(&r);
+	token_into_a_full_device(&r, "--revoke", 0,
+				 "tasklog: done, but its result could not be "
+				 "printed: No space left on device\n");
 }
 
 Test(member, token_is_an_admins_and_of_a_member)
@@ -3838,22 +3835,21 @@ Test(cli, a_rebuild_into_a_closed_pipe_is_done_and_says_so)
  * rebuild was tried). */
 Test(cli, a_backup_into_a_closed_pipe_is_done_and_says_so)
 {
-	char err[1024], dir[] = "/tmp/tasklog-e2e-bpipe-XXXXXX", data[600];
-	cr_assert(mkdtemp(dir));
+	char err[1024], data[600], *dir = tu_tmpdir();
 	int st = run_into_a_closed_pipe((const char *const[]){ "backup", dir,
 							       NULL },
 					err, sizeof err);
 	snprintf(data, sizeof data, "%s/data.mdb", dir);
 	struct stat sb;
 	int made = stat(data, &sb);
-	unlink(data);
-	rmdir(dir);
+	tu_rmrf(dir);
+	free(dir);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
 		  err);
 	cr_assert(strstr(err, "tasklog: done, but its result could not be "
 			      "printed: Broken pipe"),
 		  "%s", err);
-	cr_assert_eq(made, 0, "no copy in %s", dir);
+	cr_assert_eq(made, 0, "no copy was made");
 }
 
 /* init is durable as any write is: its result that cannot be printed

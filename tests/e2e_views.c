@@ -530,6 +530,17 @@ Test(notifications_cli, lists_marks_read_and_lists_unread)
 	free(b);
 }
 
+/* The id of the first notification alice's listing shows, as text. */
+static void alices_first_notification(char id[24])
+{
+	tu_run r;
+	OK(&r, "--as", "alice", "notifications");
+	snprintf(id, 24, "%lld",
+		 tu_int(json_array_get(json_object_get(r.json, "items"), 0),
+			"id"));
+	tu_run_release(&r);
+}
+
 /* notifications read refuses the listing's --cursor, and says which
  * word is missing when no ID is given (a mutation audit: neither was
  * tried; the engine's own message does not say where to look). */
@@ -537,12 +548,8 @@ Test(notifications_cli, read_refuses_a_cursor_and_wants_an_id)
 {
 	tu_run r;
 	char *a = add("admin", "A", "lead:1", NULL, "alice");
-	OK(&r, "--as", "alice", "notifications");
 	char ids[24];
-	snprintf(ids, sizeof ids, "%lld",
-		 tu_int(json_array_get(json_object_get(r.json, "items"), 0),
-			"id"));
-	tu_run_release(&r);
+	alices_first_notification(ids);
 	long long events = tu_stat(ws, "events");
 	EXPECT(&r, 1, "--as", "alice", "notifications", "read", ids,
 	       "--cursor", "x");
@@ -646,12 +653,8 @@ Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 {
 	tu_run r;
 	free(add("admin", "A", "lead:1", NULL, "alice"));
-	OK(&r, "--as", "alice", "notifications");
 	char id[24];
-	snprintf(id, sizeof id, "%lld",
-		 tu_int(json_array_get(json_object_get(r.json, "items"), 0),
-			"id"));
-	tu_run_release(&r);
+	alices_first_notification(id);
 	long long before = tu_stat(ws, "events");
 
 	EXPECT(&r, 2, "--as", "alice", "notifications", "read", "999");
