@@ -12,10 +12,12 @@
  * The library is $TL_FAILALLOC, else build/tests/failalloc.so.  Under a
  * sanitizer the binary's runtime owns malloc: the tests are skipped.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 
@@ -78,14 +80,15 @@ static const char *lib(void)
 	return p && p[0] ? p : "build/tests/failalloc.so";
 }
 
-/* Run the words with the k-th allocation failing (k 0: none); *hit says
- * whether the fault was met. */
-static void run_failing(tu_run *r, long k, const char *const words[],
-			bool *hit)
+/* Run the words with the k-th fault of the kind VAR names
+ * (TL_FAIL_ALLOC: an allocation failing; TL_FULL_PUT: a put finding the
+ * map full) (k 0: none); *hit says whether the fault was met. */
+static void run_faulting(tu_run *r, const char *var, long k,
+			 const char *const words[], bool *hit)
 {
 	char preload[300], at[48], rep[300];
 	snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib());
-	snprintf(at, sizeof at, "TL_FAIL_ALLOC=%ld", k);
+	snprintf(at, sizeof at, "%s=%ld", var, k);
 	snprintf(rep, sizeof rep, "TL_FAIL_REPORT=%s", report);
 	const char *env[] = { preload, at, rep, NULL };
 	const char *argv[40];
@@ -111,6 +114,13 @@ static void run_failing(tu_run *r, long k, const char *const words[],
 		  "k = %ld: exit %d and no report from %s", k, r->status,
 		  lib());
 	*hit = !strncmp(line, "hit", 3);
+}
+
+/* Run the words with the k-th allocation failing (k 0: none). */
+static void run_failing(tu_run *r, long k, const char *const words[],
+			bool *hit)
+{
+	run_faulting(r, "TL_FAIL_ALLOC", k, words, hit);
 }
 
 /* A failed run: exit 5 saying "out of memory", and nothing else. */
@@ -708,4 +718,116 @@ Test(oom, every_allocation_failing_in_an_event_import_imports_all_or_none)
 	ws = saved;
 	remove(path);
 	cr_assert_gt(k, 50, "only %ld allocations", k - 1);
+}
+
+/* A copy of the workspace's data file into DIR (made), so that each run
+ * of a sweep starts from the same map: every full map met doubles the
+ * size the file stores. */
+static void copy_workspace(const char *dir)
+{
+	char from[300], to[300], buf[1 << 16];
+	cr_assert_eq(mkdir(dir, 0700), 0, "mkdir %s: %s", dir,
+		     strerror(errno));
+	snprintf(from, sizeof from, "%s/data.mdb", ws);
+	snprintf(to, sizeof to, "%s/data.mdb", dir);
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	cr_assert(in && out, "copy %s: %s", from, strerror(errno));
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		cr_assert_eq(fwrite(buf, 1, n, out), n, "copy: %s",
+			     strerror(errno));
+	cr_assert(!ferror(in) && fclose(out) == 0, "copy: %s",
+		  strerror(errno));
+	fclose(in);
+}
+
+/* A full map met at each put of a write in turn, those of the views'
+ * entries made at commit too: the CLI's transaction is given up, the map
+ * grown, and the command run again: exit 0, one event, the map doubled,
+ * verify clean. */
+static void sweep_full_map(const char *const words[], const char *what)
+{
+	char *saved = ws;
+	char fresh[300];
+	tu_run want;
+	bool hit;
+	long k;
+	snprintf(fresh, sizeof fresh, "%s/full0", saved);
+	copy_workspace(fresh);
+	ws = fresh;
+	run_faulting(&want, "TL_FULL_PUT", 0, words, &hit);
+	cr_assert_eq(want.status, 0, "%s: exit %d: %s", what, want.status,
+		     want.err);
+	long long map = tu_stat(ws, "map_size"), events = tu_stat(ws, "events");
+	for (k = 1;; k++) {
+		tu_run r, v;
+		ws = saved;
+		snprintf(fresh, sizeof fresh, "%s/full%ld", saved, k);
+		copy_workspace(fresh);
+		ws = fresh;
+		run_faulting(&r, "TL_FULL_PUT", k, words, &hit);
+		cr_assert_eq(r.status, 0, "%s, put %ld finding the map full: "
+			     "exit %d\nstderr: %s", what, k, r.status, r.err);
+		cr_assert(r.out_len == want.out_len &&
+				  !memcmp(r.out, want.out, r.out_len),
+			  "%s, put %ld finding the map full: printed %s, "
+			  "wanted %s", what, k, r.out, want.out);
+		cr_assert_eq(tu_stat(ws, "events"), events, "%s, put %ld "
+			     "finding the map full", what, k);
+		if (hit)
+			cr_assert_eq(tu_stat(ws, "map_size"), 2 * map,
+				     "%s, put %ld finding the map full", what,
+				     k);
+		OK(&v, "verify");
+		cr_assert(json_is_true(json_object_get(v.json, "ok")),
+			  "%s, put %ld finding the map full: %s", what, k,
+			  v.out);
+		tu_run_release(&v);
+		tu_run_release(&r);
+		tu_rmrf(fresh);
+		if (!hit)
+			break;
+	}
+	ws = saved;
+	tu_run_release(&want);
+	cr_assert_gt(k, 10, "%s: only %ld puts", what, k - 1);
+}
+
+Test(oom, a_full_map_at_every_put_of_a_task_add_is_grown_and_run_again)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	const char *const add[] = { "--json", "--now", now, "task", "add",
+				    "--title", "Demo", "--type", "demo",
+				    "--link", "account:7", "--assignee",
+				    "alice", "--due",
+				    "2026-12-01T10:00:00+01:00", "--tag", "q4",
+				    "--id",
+				    "0193a1b2-0000-7000-8000-000000000001",
+				    NULL };
+	sweep_full_map(add, "task add");
+}
+
+/* The same for an import in two commits: the batch that met the full map
+ * runs again, the other is not repeated. */
+Test(oom, a_full_map_at_every_put_of_an_import_is_grown_and_run_again)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	char path[300];
+	snprintf(path, sizeof path, "%s.full.jsonl", ws);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs("{\"title\": \"Call\", \"link\": \"lead:1\", \"assignee\": "
+	      "\"alice\", \"due_at\": \"+2d\", \"tags\": [\"a\"]}\n"
+	      "{\"title\": \"Mail\", \"link\": \"contact:2\", \"status\": "
+	      "\"completed\"}\n"
+	      "{\"title\": \"Meet\", \"link\": \"account:3\", \"type\": "
+	      "\"meeting\", \"assignee\": \"alice\"}\n",
+	      f);
+	cr_assert_eq(fclose(f), 0);
+	const char *const words[] = { "--json", "--now", now, "import", path,
+				      "--batch", "2", NULL };
+	sweep_full_map(words, "import --batch 2");
+	remove(path);
 }
