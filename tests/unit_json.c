@@ -239,3 +239,37 @@ Test(json, print_is_compact_one_line_utf8_as_is)
 	cr_expect_str_eq(buf, "{\"t\":\"\xc3\xa9\",\"a\":[1,false,null]}\n");
 	free(buf);
 }
+
+/* The first and last value of each length of UTF-8, and those around
+ * the surrogates, are kept as they are; a surrogate's last, a lead byte
+ * whose next byte continues no sequence, and a value past U+10FFFF are
+ * replaced (found by a mutation audit of tools/json.c). */
+Test(json, strings_at_the_edges_of_each_utf8_form)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "\xc2\x80", "\xc2\x80" },                 /* U+0080 */
+		{ "\xdf\xbf", "\xdf\xbf" },                 /* U+07FF */
+		{ "\xe0\xa0\x80", "\xe0\xa0\x80" },         /* U+0800 */
+		{ "\xed\x9f\xbf", "\xed\x9f\xbf" },         /* U+D7FF */
+		{ "\xee\x80\x80", "\xee\x80\x80" },         /* U+E000 */
+		{ "\xef\xbf\xbf", "\xef\xbf\xbf" },         /* U+FFFF */
+		{ "\xf0\x90\x80\x80", "\xf0\x90\x80\x80" }, /* U+10000 */
+		{ "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" }, /* U+10FFFF */
+		/* U+DFFF, the last surrogate: each byte replaced */
+		{ "\xed\xbf\xbf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		/* a lead byte, then another lead byte and its follower */
+		{ "\xc3\xc3\xa9", "\xef\xbf\xbd\xc3\xa9" },
+		/* past U+10FFFF by a lead byte of its own */
+		{ "\xf5\x80\x80\x80",
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		json_t *v = mpjson_string(cases[i].in, strlen(cases[i].in));
+		cr_assert(json_is_string(v), "case %zu", i);
+		cr_expect_str_eq(json_string_value(v), cases[i].want,
+				 "case %zu", i);
+		json_decref(v);
+	}
+}
