@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <msgpack.h>
 
 #include "testutil.h"
 
@@ -1940,4 +1941,524 @@ Test(import_cli, a_malformed_file_is_exit_1_before_the_actor_is_refused)
 			  r.err);
 		tu_run_release(&r);
 	}
+}
+
+/* ---- edges of the forms (a mutation audit of tools/import.c) ------------ */
+
+/* A task record's fields at the edges of their forms: a version of 0, a
+ * link object with a key besides type and id, a tag that is no string
+ * refused; deleted null taken; a file that is a byte order mark alone
+ * holds no record. */
+Test(import_cli, task_fields_at_the_edges_of_their_forms)
+{
+	static const bad_line bad[] = {
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"version\": 0}", 1,
+		  "version", "must be a positive integer" },
+		{ "{\"title\": \"x\", \"link\": {\"type\": \"lead\", \"id\": "
+		  "\"1\", \"x\": 1}}", 1, "link", "must be {\"type\"" },
+		{ "{\"title\": \"x\", \"link\": \"lead:1\", \"tags\": [\"a\", "
+		  "1]}", 1, "tags", "must be an array of strings" },
+	};
+	const char *good = "{\"title\": \"fine\", \"link\": \"lead:1\"}\n";
+	refuse_each(bad, sizeof bad / sizeof *bad, good);
+
+	long long before = tu_stat(ws, "events");
+	put("{\"title\": \"x\", \"link\": \"lead:1\", \"deleted\": null, "
+	    "\"version\": 1}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 1, "%s", r.out);
+	tu_run_release(&r);
+	put("\xef\xbb\xbf");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 0, "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before + 1);
+}
+
+/* A command's params at the edges of their forms: what is required is
+ * named, params null is none, a flag or a value null is not given, a
+ * notification id 0 and an expected version 0 are the engine's to
+ * refuse, and notifications.read takes an idempotency key. */
+Test(import_cli, command_params_at_the_edges_of_their_forms)
+{
+	static const bad_line bad[] = {
+		{ "{\"method\": \"task.complete\", \"params\": null}", 1, "id",
+		  "is required by task.complete" },
+		{ "{\"method\": \"member.update\", \"params\": {\"name\": "
+		  "\"x\"}}", 1, "id", "is required by member.update" },
+		{ "{\"method\": \"task.tag\", \"params\": {\"id\": \"" U1
+		  "\"}}", 1, "tag", "is required by task.tag" },
+		{ "{\"method\": \"notifications.read\", \"params\": {\"ids\": "
+		  "\"5\", \"member\": \"alice\"}}", 1, "ids",
+		  "must be an array of notification ids" },
+		{ "{\"method\": \"notifications.read\", \"params\": {\"ids\": "
+		  "[0], \"member\": \"alice\"}}", 1, "ids",
+		  "'0' is not a notification id" },
+		{ "{\"method\": \"notifications.read\", \"params\": {\"ids\": "
+		  "[99999], \"member\": \"alice\", \"idempotency_key\": "
+		  "\"n1\"}}", 2, "ids", "has no notification 99999" },
+		{ "{\"method\": \"task.update\", \"params\": {\"id\": \"" U1
+		  "\", \"title\": \"t\", \"expect_version\": 0}}", 3,
+		  "expect_version", "expected version 0" },
+	};
+	put("{\"title\": \"first\", \"link\": \"lead:1\", \"id\": \"" U1
+	    "\"}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	const char *good = "{\"method\": \"task.tag\", \"params\": {\"id\": \""
+			   U1 "\", \"tag\": \"x\"}}\n";
+	refuse_each(bad, sizeof bad / sizeof *bad, good);
+
+	put("{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"assignee\": \"alice\", \"unassign\": null}}\n"
+	    "{\"method\": \"member.add\", \"params\": {\"id\": \"cy\", "
+	    "\"name\": \"Cy\", \"crm_access\": null}}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 2, "%s", r.out);
+	tu_run_release(&r);
+	tu_run s;
+	OK(&s, "task", "show", U1);
+	cr_assert_str_eq(tu_str(s.json, "assignee"), "alice", "%s", s.out);
+	tu_run_release(&s);
+	put("{\"method\": \"task.assign\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"assignee\": null, \"unassign\": true}}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	OK(&s, "task", "show", U1);
+	cr_assert(json_is_null(json_object_get(s.json, "assignee")), "%s",
+		  s.out);
+	tu_run_release(&s);
+	/* crm_access null: as not given, `member add` grants access */
+	tu_run m;
+	OK(&m, "member", "list");
+	json_t *items = json_object_get(m.json, "items");
+	bool seen = false;
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *it = json_array_get(items, i);
+		if (strcmp(tu_str(it, "id"), "cy"))
+			continue;
+		cr_assert(json_is_true(json_object_get(it, "crm_access")),
+			  "%s", m.out);
+		seen = true;
+	}
+	cr_assert(seen, "%s", m.out);
+	tu_run_release(&m);
+}
+
+static void mp_str(msgpack_packer *pk, const char *s, size_t n)
+{
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+/* The fields a msgpack task record holds besides its title and link. */
+typedef void (*mp_fields)(msgpack_packer *pk);
+
+/* The file as one msgpack task record: {"title": "a", "link": "lead:1"}
+ * and `more` fields packed by fill; map32 packs its header as a map 32
+ * (0xdf), which a packer writes for no map this small. */
+static void put_task_mp(uint32_t more, mp_fields fill, bool map32)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (map32) {
+		char head[5] = { (char)0xdf, 0, 0, 0, (char)(2 + more) };
+		msgpack_sbuffer_write(&sb, head, sizeof head);
+	} else {
+		msgpack_pack_map(&pk, 2 + more);
+	}
+	mp_str(&pk, "title", 5);
+	mp_str(&pk, "a", 1);
+	mp_str(&pk, "link", 4);
+	mp_str(&pk, "lead:1", 6);
+	if (fill)
+		fill(&pk);
+	write_file(file, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* created_by and 8 maps within it: a map at depth 9 */
+static void f_deep_map(msgpack_packer *pk)
+{
+	mp_str(pk, "created_by", 10);
+	for (int i = 0; i < 8; i++) {
+		msgpack_pack_map(pk, 1);
+		mp_str(pk, "a", 1);
+	}
+	msgpack_pack_map(pk, 0);
+}
+
+static void f_int_key(msgpack_packer *pk)
+{
+	mp_str(pk, "created_by", 10);
+	msgpack_pack_map(pk, 1);
+	msgpack_pack_uint64(pk, 1);
+	mp_str(pk, "x", 1);
+}
+
+static void f_bad_key(msgpack_packer *pk)
+{
+	mp_str(pk, "created_by", 10);
+	msgpack_pack_map(pk, 1);
+	mp_str(pk, "\xff", 1);
+	msgpack_pack_uint64(pk, 1);
+}
+
+static void f_64_keys(msgpack_packer *pk)
+{
+	mp_str(pk, "created_by", 10);
+	msgpack_pack_map(pk, 64);
+	for (int i = 0; i < 64; i++) {
+		char k[8];
+		mp_str(pk, k, (size_t)snprintf(k, sizeof k, "k%02d", i));
+		msgpack_pack_nil(pk);
+	}
+}
+
+static void f_ext_minus2(msgpack_packer *pk)
+{
+	mp_str(pk, "due_at", 6);
+	msgpack_pack_ext(pk, 4, -2);
+	msgpack_pack_ext_body(pk, "\x6b\x0e\x9a\xa0", 4);
+}
+
+static void f_far_time(msgpack_packer *pk)
+{
+	msgpack_timestamp ts = { .tv_sec = (int64_t)1 << 62, .tv_nsec = 0 };
+	mp_str(pk, "due_at", 6);
+	msgpack_pack_timestamp(pk, &ts);
+}
+
+/* 2026-12-01T10:00:00.999999999Z: the last nanosecond of its second */
+static void f_last_ns(msgpack_packer *pk)
+{
+	msgpack_timestamp ts = { .tv_sec = 1796119200, .tv_nsec = 999999999 };
+	mp_str(pk, "due_at", 6);
+	msgpack_pack_timestamp(pk, &ts);
+}
+
+static void f_long_notes(msgpack_packer *pk)
+{
+	size_t n = 1024 * 1024;
+	char *s = malloc(n);
+	cr_assert(s);
+	memset(s, 'a', n);
+	mp_str(pk, "notes", 5);
+	mp_str(pk, s, n);
+	free(s);
+}
+
+/* 13 fields more, null: a fixmap of 15 entries, its largest */
+static void f_13_nulls(msgpack_packer *pk)
+{
+	static const char *const keys[] = {
+		"type", "status", "due_at", "assignee", "notes", "pipeline",
+		"stage", "idempotency_key", "tags", "deleted", "automation",
+		"created_at", "updated_at",
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		mp_str(pk, keys[i], strlen(keys[i]));
+		msgpack_pack_nil(pk);
+	}
+}
+
+/* msgpack task records at the edges of what import takes: maps nested 9
+ * deep, keys that are no names and extensions that are no time refused,
+ * and a record longer than 1 MiB; a fixmap of 15 entries, a map 32, a
+ * map of 64 entries and a time at its second's last nanosecond taken. */
+Test(import_cli, msgpack_records_at_the_edges_of_their_forms)
+{
+	static const struct {
+		const char *name;
+		mp_fields fill;
+		const char *says;
+	} bad[] = {
+		{ "a map at depth 9", f_deep_map, "nested too deep" },
+		{ "a key that is a number", f_int_key,
+		  "a key of the map is not a name" },
+		{ "a key that is not UTF-8", f_bad_key,
+		  "a key of the map is not a name" },
+		{ "an extension of type -2", f_ext_minus2,
+		  "an extension type that is no time" },
+		{ "a time past int64 milliseconds", f_far_time,
+		  "a timestamp that is no time" },
+		{ "a record longer than 1 MiB", f_long_notes, "longer than" },
+	};
+	const char *f[] = { "--format", "msgpack", NULL };
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		put_task_mp(1, bad[i].fill, false);
+		import(&r, ws, f);
+		cr_assert_eq(r.status, 1, "%s: %s", bad[i].name, r.err);
+		cr_assert(tu_err_names(&r, "record 1"), "%s: %s", bad[i].name,
+			  r.err);
+		cr_assert(strstr(r.err, bad[i].says), "%s: %s", bad[i].name,
+			  r.err);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(tu_stat(ws, "events"), before);
+
+	static const struct {
+		const char *name;
+		uint32_t more;
+		mp_fields fill;
+		bool map32;
+	} good[] = {
+		{ "a fixmap of 15 entries", 13, f_13_nulls, false },
+		{ "a map 32", 0, NULL, true },
+		{ "a map of 64 entries", 1, f_64_keys, false },
+		{ "a time at its last nanosecond", 1, f_last_ns, false },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		put_task_mp(good[i].more, good[i].fill, good[i].map32);
+		import(&r, ws, f);
+		cr_assert_eq(r.status, 0, "%s: %s", good[i].name, r.err);
+		cr_assert_eq(tu_int(r.json, "events"), 1, "%s: %s",
+			     good[i].name, r.out);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(tu_stat(ws, "events"), before + 4);
+}
+
+/* What jansson quotes near an error: a DEL as '?', a line separator by
+ * its code, a character of four bytes as it is; and the column counts
+ * characters from the record's first, after the blanks that begin its
+ * line. */
+Test(import_cli, a_json_error_quotes_and_counts_characters)
+{
+	static const struct {
+		const char *line, *says;
+	} cases[] = {
+		{ "{\"title\": \x7f}", "invalid token near '?' (column 11)" },
+		{ "{\"title\": \xe2\x80\xa8}", "near '\\u2028' (column 11)" },
+		{ "{\"title\": \xf0\x9f\x98\x80}",
+		  "near '\xf0\x9f\x98\x80' (column 11)" },
+		{ "\t {\"title\": \"\xc3\xa9\", \"x\": y}",
+		  "line 1: not JSON: invalid token near 'y' (column 21)" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char text[256];
+		snprintf(text, sizeof text, "%s\n", cases[i].line);
+		put(text);
+		tu_run r;
+		import(&r, ws, NULL);
+		cr_assert_eq(r.status, 1, "%zu: %s", i, r.err);
+		cr_assert(strstr(r.err, cases[i].says), "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+}
+
+/* The first line of this workspace's export with its first `from`
+ * replaced by `to`, into file. */
+static void first_event_changed(const char *from, const char *to)
+{
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", NULL), 0);
+	char *nl = strchr(e.out, '\n');
+	cr_assert(nl);
+	*nl = 0;
+	char *at = strstr(e.out, from);
+	cr_assert(at, "%s", e.out);
+	size_t cap = strlen(e.out) + strlen(to) + 2;
+	char *out = malloc(cap);
+	cr_assert(out);
+	int n = snprintf(out, cap, "%.*s%s%s\n", (int)(at - e.out), e.out, to,
+			 at + strlen(from));
+	write_file(file, out, (size_t)n);
+	free(out);
+	tu_run_release(&e);
+}
+
+/* Events at the edges of what export writes: a hash with a letter past
+ * f, and values nested deeper than 32 (in arrays, in objects) refused
+ * by name; the log of a new workspace, its two events alone, taken. */
+Test(import_cli, events_at_the_edges_of_their_forms)
+{
+	char deep_arrays[128], deep_maps[256];
+	/* the record is depth 0, data 1, d 2: 32 arrays, the last at 33 */
+	snprintf(deep_arrays, sizeof deep_arrays, "\"format\":1,\"d\":%.*s%.*s,",
+		 32, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 32,
+		 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	size_t n = (size_t)snprintf(deep_maps, sizeof deep_maps,
+				    "\"format\":1,\"d\":");
+	for (int i = 0; i < 31; i++)
+		n += (size_t)snprintf(deep_maps + n, sizeof deep_maps - n,
+				      "{\"a\":");
+	n += (size_t)snprintf(deep_maps + n, sizeof deep_maps - n, "{}");
+	for (int i = 0; i < 31; i++)
+		deep_maps[n++] = '}';
+	snprintf(deep_maps + n, sizeof deep_maps - n, ",");
+	char *copy = tu_tmpdir();
+	const char *ev[] = { "--events", NULL };
+	static const struct {
+		const char *from, *field, *says;
+	} cases[] = {
+		{ "\"hash\":\"", "hash", "64 lowercase hex digits" },
+		{ "\"format\":1,", "d", "nests deeper than 32" },
+		/* named by the innermost key */
+		{ "\"format\":1,", "a", "nests deeper than 32" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const char *to = i == 0 ? "\"hash\":\"g" : i == 1 ? deep_arrays
+								 : deep_maps;
+		first_event_changed(cases[i].from, to);
+		if (i == 0) { /* g for the first digit, 64 of them still */
+			FILE *f = fopen(file, "r+");
+			char line[4096];
+			cr_assert(f && fgets(line, sizeof line, f));
+			char *h = strstr(line, "\"hash\":\"g") + 9;
+			memmove(h, h + 1, strlen(h + 1) + 1);
+			rewind(f);
+			cr_assert(fputs(line, f) >= 0);
+			cr_assert_eq(fflush(f), 0);
+			cr_assert_eq(ftruncate(fileno(f), (off_t)strlen(line)),
+				     0);
+			fclose(f);
+		}
+		tu_run r;
+		import(&r, copy, ev);
+		cr_assert_eq(r.status, 1, "%zu: %s", i, r.err);
+		cr_assert_str_eq(tu_str(json_object_get(r.json, "error"),
+					"field"),
+				 cases[i].field, "%zu: %s", i, r.out);
+		cr_assert(strstr(r.err, cases[i].says), "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+
+	/* a new workspace's log: its settings and first admin alone */
+	char *fresh = tu_tmpdir();
+	const char *init[] = { "init", "--tz", "UTC", NULL };
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, fresh, init), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, fresh, "export", NULL), 0);
+	write_file(file, r.out, r.out_len);
+	tu_run_release(&r);
+	char target[600];
+	snprintf(target, sizeof target, "%s/new", copy);
+	import(&r, target, ev);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "last_seq"), 2, "%s", r.out);
+	tu_run_release(&r);
+	tu_rmrf(fresh);
+	free(fresh);
+	tu_rmrf(copy);
+	free(copy);
+}
+
+/* Batches and checks: the first seq of an import in batches is its
+ * first batch's; --check runs its records in one transaction, batches
+ * or not, so that a record may act on the task an earlier one adds. */
+Test(import_cli, batches_say_their_first_seq_and_a_check_runs_all_at_once)
+{
+	put("{\"title\": \"a\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"b\", \"link\": \"lead:1\"}\n"
+	    "{\"title\": \"c\", \"link\": \"lead:1\"}\n");
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	const char *b1[] = { "--batch", "1", NULL };
+	import(&r, ws, b1);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "first_seq"), before + 1, "%s", r.out);
+	cr_assert_eq(tu_int(r.json, "last_seq"), before + 3, "%s", r.out);
+	tu_run_release(&r);
+
+	put("{\"title\": \"t\", \"link\": \"lead:1\", \"id\": \"" U1 "\"}\n"
+	    "{\"method\": \"task.tag\", \"params\": {\"id\": \"" U1 "\", "
+	    "\"tag\": \"x\"}}\n");
+	const char *check_b1[] = { "--check", "--batch", "1", NULL };
+	import(&r, ws, check_b1);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "events"), 2, "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before + 3);
+}
+
+/* A key used three times: the conflict names its first line, not the
+ * replay between, and the key whole (up to 64 bytes). */
+Test(import_cli, a_key_used_three_times_names_its_first_line)
+{
+	const char *add[] = { "task", "add", "--title", "Key", "--link",
+			      "lead:1", NULL };
+	char *id = tu_cli_id(ws, add);
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "{\"method\": \"task.update\", \"params\": {\"id\": \"%s\", "
+		 "\"title\": \"b2\", \"idempotency_key\": \"a-key-of-20-bytes-"
+		 "\"}}\n"
+		 "{\"method\": \"task.update\", \"params\": {\"id\": \"%s\", "
+		 "\"title\": \"b2\", \"idempotency_key\": \"a-key-of-20-bytes-"
+		 "\"}}\n"
+		 "{\"method\": \"task.update\", \"params\": {\"id\": \"%s\", "
+		 "\"title\": \"b3\", \"idempotency_key\": \"a-key-of-20-bytes-"
+		 "\"}}\n",
+		 id, id, id);
+	put(text);
+	long long before = tu_stat(ws, "events");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	cr_assert(strstr(r.err, "line 3: key 'a-key-of-20-bytes-' was used "
+				"by line 1 of this input for another "
+				"request"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+	free(id);
+}
+
+/* An admin whose CRM access was taken away imports nothing, an empty
+ * input neither: the actor is refused, no record named. */
+Test(import_cli, an_admin_without_crm_access_is_refused_naming_no_record)
+{
+	DO("member", "add", "root2", "--name", "Root Two", "--role", "admin");
+	DO("--as", "root2", "member", "update", "admin", "--no-crm-access");
+	static const char *const inputs[] = {
+		"", "{\"title\": \"t\", \"link\": \"lead:1\"}\n",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		put(inputs[i]);
+		tu_run r;
+		import(&r, ws, NULL);
+		cr_assert_eq(r.status, 4, "%zu: %s", i, r.err);
+		json_t *e = json_object_get(r.json, "error");
+		cr_assert_str_eq(tu_str(e, "field"), "as", "%zu: %s", i, r.out);
+		cr_assert_null(json_object_get(e, "line"), "%zu: %s", i, r.out);
+		cr_assert_null(strstr(r.err, "line"), "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+}
+
+/* A line of exactly 1 MiB between its blanks is read: the engine then
+ * refuses its notes, not the import its length. */
+Test(import_cli, a_line_of_1_mib_is_read)
+{
+	static const char head[] = " \t{\"title\": \"x\", \"link\": \"lead:1\", "
+				   "\"notes\": \"";
+	size_t max = 1024 * 1024, n = max + 5;
+	char *text = malloc(n);
+	cr_assert(text);
+	memcpy(text, head, sizeof head - 1);
+	memset(text + sizeof head - 1, 'a', n - (sizeof head - 1));
+	memcpy(text + 2 + max - 2, "\"}\t \n", 5);
+	write_file(file, text, n);
+	free(text);
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "notes", "%s", r.out);
+	cr_assert(strstr(r.err, "at most 65536"), "%s", r.err);
+	tu_run_release(&r);
 }
