@@ -2462,3 +2462,22 @@ Test(import_cli, a_line_of_1_mib_is_read)
 	cr_assert(strstr(r.err, "at most 65536"), "%s", r.err);
 	tu_run_release(&r);
 }
+
+/* An engine error about the first record of a chunk names the record's
+ * field (due_at, not the engine's due); a command's tag null is none. */
+Test(import_cli, a_chunks_first_record_is_named_by_its_field_and_a_tag_null_is_none)
+{
+	put("{\"title\": \"x\", \"link\": \"lead:1\", \"due_at\": "
+	    "\"2026-02-30\"}\n");
+	tu_run r;
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "due_at", "%s", r.out);
+	tu_run_release(&r);
+	put("{\"method\": \"task.add\", \"params\": {\"title\": \"x\", "
+	    "\"link\": \"lead:1\", \"tag\": null}}\n");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+}
