@@ -631,3 +631,94 @@ Test(export_cli, follow_ends_when_its_reader_goes, .timeout = 60)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "status %#x", status);
 }
+
+/* ---- found by a mutation audit of tools/cmd_transfer.c ------------------ */
+
+/* [since, until): an event at --since itself is kept, one at --until is
+ * not, and an --until equal to --since is refused (field until). */
+Test(export_cli, since_is_inclusive_and_until_exclusive)
+{
+	const char *days[] = { "2026-03-03T10:00:00Z",
+			       "2026-03-04T10:00:00Z" };
+	for (int i = 0; i < 2; i++) {
+		const char *add[] = { "--now", days[i], "task", "add",
+				      "--title", "t", "--link", "lead:5",
+				      NULL };
+		free(tu_cli_id(ws, add));
+	}
+	size_t n;
+	json_t **v = export_lines(&n, "--since", days[0], "--until", days[1]);
+	cr_assert_eq(n, 1, "%zu events in [since, until)", n);
+	cr_assert_str_eq(tu_str(v[0], "at"), "2026-03-03T10:00:00.000Z");
+	free_lines(v, n);
+	tu_run r;
+	EXPECT(&r, 1, "export", "--since", days[0], "--until", days[0]);
+	cr_assert(tu_err_names(&r, "until"), "%s", r.err);
+	cr_assert(strstr(r.err, "must be after --since"), "%s", r.err);
+	tu_run_release(&r);
+}
+
+/* Wait until the follower pid watches data.mdb (it makes its inotify
+ * descriptor once it has read the log as it was), at most 10 s. */
+static void follow_wait_watching(pid_t pid)
+{
+	char dir[64], link[80], target[64];
+	for (int tries = 0; tries < 1000; tries++) {
+		snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+		for (int fd = 3; fd < 16; fd++) {
+			snprintf(link, sizeof link, "%s/%d", dir, fd);
+			ssize_t k = readlink(link, target, sizeof target - 1);
+			if (k <= 0)
+				continue;
+			target[k] = 0;
+			if (strstr(target, "inotify"))
+				return;
+		}
+		struct timespec nap = { 0, 10000000 };
+		nanosleep(&nap, NULL);
+	}
+	cr_assert_fail("the follower does not watch the workspace");
+}
+
+/* A follower from a seq past the end of the log (a consumer restarted
+ * with the seq after its last line) goes on from that seq: it does not
+ * start the log over from seq 1. */
+Test(export_cli, follow_from_past_the_end_starts_there, .timeout = 60)
+{
+	long long head = tu_stat(ws, "last_seq");
+	char from[24];
+	snprintf(from, sizeof from, "%lld", head + 1);
+	follower f;
+	follow_start(&f, (const char *const[]){ "--from", from, NULL });
+	follow_wait_watching(f.pid);
+	DO("task", "add", "--title", "Next", "--link", "lead:1");
+	cr_assert_geq(follow_read(&f, 1), 1, "%s", f.buf);
+	int st = follow_stop(&f, SIGTERM);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	size_t n;
+	json_t **v = lines_of(f.buf, &n);
+	cr_assert_eq(n, 1, "%s", f.buf);
+	cr_assert_eq(tu_int(v[0], "seq"), head + 1, "%s", f.buf);
+	free_lines(v, n);
+}
+
+/* --format msgpack refuses a terminal: exit 1, field format, nothing
+ * binary written to it. */
+Test(export_cli, msgpack_refuses_a_terminal)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "script -qec \"'%s' --db '%s' export --format msgpack\" "
+		 "/dev/null",
+		 tu_bin(), ws);
+	const char *const argv[] = { "-c", cmd, NULL };
+	tu_opts o = { .bin = "/bin/sh" };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 1, "exit %d: %s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "tasklog: format: msgpack is binary"), "%s",
+		  r.out);
+	tu_run_release(&r);
+}
