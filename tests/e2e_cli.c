@@ -3908,3 +3908,37 @@ Test(task, me_is_the_acting_member)
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), before);
 }
+
+/* ---- found by a mutation audit of tools/tasklog.c ----------------------- */
+
+/* An empty $TASKLOG_DB (an unset shell variable exported) is no
+ * workspace directory: the default ./tasklog-data is used, not "". */
+Test(cli, an_empty_tasklog_db_is_the_default)
+{
+	char *cwd = tu_tmpdir();
+	const char *env[] = { "TASKLOG_DB=", NULL };
+	tu_opts o = { .env = env, .cwd = cwd };
+	tu_run r;
+	char path[300];
+	cr_assert_eq(tu_exec(&r, &o, (const char *[]){ "init", NULL }), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	snprintf(path, sizeof path, "%s/tasklog-data/data.mdb", cwd);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0, "no %s", path);
+	tu_rmrf(cwd);
+	free(cwd);
+}
+
+/* An empty number (--limit=) is not a number, exit 1, field limit; and
+ * --json, unlike other options, may be given twice. */
+Test(cli, an_empty_number_is_refused_and_json_may_repeat)
+{
+	tu_run r;
+	EXPECT(&r, 1, "log", "--limit=");
+	cr_assert(tu_err_names(&r, "limit"), "%s", r.err);
+	cr_assert(strstr(r.err, "not a number"), "%s", r.err);
+	tu_run_release(&r);
+	OK(&r, "log", "--limit", "1", "--json");
+	tu_run_release(&r);
+}
