@@ -3942,3 +3942,16 @@ Test(cli, an_empty_number_is_refused_and_json_may_repeat)
 	OK(&r, "log", "--limit", "1", "--json");
 	tu_run_release(&r);
 }
+
+/* --version=X is refused naming the option as typed up to its '=':
+ * field --version, not the whole word. */
+Test(cli, version_with_a_value_names_the_option)
+{
+	tu_run r;
+	const char *const argv[] = { "--version=X", NULL };
+	cr_assert_eq(tu_exec(&r, NULL, argv), 0);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(!strncmp(r.err, "tasklog: --version: takes no command",
+			   36), "%s", r.err);
+	tu_run_release(&r);
+}

@@ -722,3 +722,14 @@ Test(export_cli, msgpack_refuses_a_terminal)
 		  r.out);
 	tu_run_release(&r);
 }
+
+/* With --format msgpack an error goes to stderr alone, also with --json:
+ * a document on stdout would be read as one more record. */
+Test(export_cli, msgpack_errors_print_no_document)
+{
+	tu_run r;
+	EXPECT(&r, 1, "export", "--format", "msgpack", "--actor", "ghost");
+	cr_assert(tu_err_names(&r, "actor"), "%s", r.err);
+	cr_assert_eq(r.out_len, 0, "%s", r.out);
+	tu_run_release(&r);
+}
