@@ -3955,3 +3955,38 @@ Test(cli, version_with_a_value_names_the_option)
 			   36), "%s", r.err);
 	tu_run_release(&r);
 }
+
+/* A date given as --now is midnight in the zone of --tz, else in the
+ * workspace's (docs/cli.md, Times). */
+Test(cli, now_as_a_date_is_read_in_the_zone)
+{
+	char *dir = tu_tmpdir();
+	tu_run r;
+	cr_assert_eq(tu_cli(&r, dir, "init", "--tz", "Asia/Tokyo", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	const char *const zones[] = { NULL, "UTC" };
+	const char *const want[] = { "2026-03-01T15:00:00.000Z",
+				     "2026-03-02T00:00:00.000Z" };
+	for (int i = 0; i < 2; i++) {
+		const char *add[] = { "--now", "2026-03-02", "task", "add",
+				      "--title", "t", "--link", "lead:1",
+				      zones[i] ? "--tz" : NULL, zones[i],
+				      NULL };
+		cr_assert_eq(tu_cli_argv(&r, dir, add), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_run_release(&r);
+		cr_assert_eq(tu_cli(&r, dir, "export", NULL), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		const char *last = r.out + r.out_len - 1;
+		while (last > r.out && last[-1] != '\n')
+			last--;
+		json_t *ev = json_loads(last, 0, NULL);
+		cr_assert(ev, "%s", r.out);
+		cr_assert_str_eq(tu_str(ev, "at"), want[i], "%s", last);
+		json_decref(ev);
+		tu_run_release(&r);
+	}
+	tu_rmrf(dir);
+	free(dir);
+}
