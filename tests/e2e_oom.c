@@ -479,24 +479,31 @@ Test(oom, every_allocation_failing_in_an_init_leaves_a_workspace_or_none)
 	cr_assert_gt(k, 50, "only %ld allocations", k - 1);
 }
 
+/* An input file beside the workspace, ws + SUFFIX, holding TEXT. */
+static void write_input(char *path, size_t cap, const char *suffix,
+			const char *text)
+{
+	snprintf(path, cap, "%s%s", ws, suffix);
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
 Test(oom, every_allocation_failing_in_a_task_import_appends_nothing)
 {
 	if (UNDER_SANITIZER)
 		cr_skip_test("a sanitizer owns malloc");
 	char path[300];
-	snprintf(path, sizeof path, "%s.tasks.jsonl", ws);
-	FILE *f = fopen(path, "w");
-	cr_assert(f);
-	fputs("{\"title\": \"Call\", \"link\": {\"type\": \"lead\", \"id\": "
-	      "\"1\"}, \"assignee\": \"alice\", \"due_at\": \"+2d\", "
-	      "\"tags\": [\"a\", \"b\"]}\n"
-	      "{\"title\": \"Mail\", \"link\": \"contact:2\", \"status\": "
-	      "\"completed\", \"notes\": \"n\"}\n"
-	      "{\"method\": \"task.add\", \"params\": {\"title\": \"Meet\", "
-	      "\"link\": \"account:3\", \"tag\": \"c\", "
-	      "\"expect_version\": 0}}\n",
-	      f);
-	cr_assert_eq(fclose(f), 0);
+	write_input(path, sizeof path, ".tasks.jsonl",
+		    "{\"title\": \"Call\", \"link\": {\"type\": \"lead\", \"id\": "
+		    "\"1\"}, \"assignee\": \"alice\", \"due_at\": \"+2d\", "
+		    "\"tags\": [\"a\", \"b\"]}\n"
+		    "{\"title\": \"Mail\", \"link\": \"contact:2\", \"status\": "
+		    "\"completed\", \"notes\": \"n\"}\n"
+		    "{\"method\": \"task.add\", \"params\": {\"title\": \"Meet\", "
+		    "\"link\": \"account:3\", \"tag\": \"c\", "
+		    "\"expect_version\": 0}}\n");
 	const char *const words[] = { "--json", "--now", now, "import", path,
 				      NULL };
 	long n = sweep_write(words, "import", 3);
@@ -815,17 +822,13 @@ Test(oom, a_full_map_at_every_put_of_an_import_is_grown_and_run_again)
 	if (UNDER_SANITIZER)
 		cr_skip_test("a sanitizer owns malloc");
 	char path[300];
-	snprintf(path, sizeof path, "%s.full.jsonl", ws);
-	FILE *f = fopen(path, "w");
-	cr_assert(f);
-	fputs("{\"title\": \"Call\", \"link\": \"lead:1\", \"assignee\": "
-	      "\"alice\", \"due_at\": \"+2d\", \"tags\": [\"a\"]}\n"
-	      "{\"title\": \"Mail\", \"link\": \"contact:2\", \"status\": "
-	      "\"completed\"}\n"
-	      "{\"title\": \"Meet\", \"link\": \"account:3\", \"type\": "
-	      "\"meeting\", \"assignee\": \"alice\"}\n",
-	      f);
-	cr_assert_eq(fclose(f), 0);
+	write_input(path, sizeof path, ".full.jsonl",
+		    "{\"title\": \"Call\", \"link\": \"lead:1\", \"assignee\": "
+		    "\"alice\", \"due_at\": \"+2d\", \"tags\": [\"a\"]}\n"
+		    "{\"title\": \"Mail\", \"link\": \"contact:2\", \"status\": "
+		    "\"completed\"}\n"
+		    "{\"title\": \"Meet\", \"link\": \"account:3\", \"type\": "
+		    "\"meeting\", \"assignee\": \"alice\"}\n");
 	const char *const words[] = { "--json", "--now", now, "import", path,
 				      "--batch", "2", NULL };
 	sweep_full_map(words, "import --batch 2");
