@@ -230,6 +230,13 @@ Test(init, rejects_unknown_zone_and_week_start)
 	tu_run_release(&r);
 	cr_assert_neq(access(file, F_OK), 0, "init --now garbage created %s",
 		      file);
+	/* the epoch is 0 ms, "the wall clock" to the engine: init's own
+	 * check refuses it before the files are made */
+	EXPECT(&r, 1, "init", "--now", "1970-01-01T00:00:00Z");
+	cr_assert(tu_err_names(&r, "now"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_neq(access(file, F_OK), 0, "init --now 1970 created %s",
+		      file);
 	OK(&r, "init", "--tz", "Europe/Berlin");
 	tu_run_release(&r);
 }
@@ -1409,14 +1416,18 @@ Test(member, list_escapes_a_name_and_stays_aligned)
 	tu_run_release(&r);
 }
 
-/* A long id and name fit 80 columns, cut; a wider table shows them. */
+/* A long id and name fit 80 columns, cut; a wider table shows them.  A
+ * $COLUMNS with more after its number is no width: 80. */
 Test(member, list_fits_the_table_width)
 {
+	static const char *const cols[] = { "COLUMNS", "COLUMNS=200x",
+					    "COLUMNS=200" };
 	DO("member", "add", "maximilian.von-hohenzollern.sales", "--name",
 	   "Maximilian von Hohenzollern-Sigmaringen, Regional Sales Director "
 	   "EMEA North");
-	for (int wide = 0; wide < 2; wide++) {
-		const char *env[] = { wide ? "COLUMNS=200" : "COLUMNS", NULL };
+	for (int i = 0; i < 3; i++) {
+		bool wide = i == 2;
+		const char *env[] = { cols[i], NULL };
 		tu_opts o = { .env = env };
 		tu_run r;
 		cr_assert_eq(tu_exec(&r, &o,
@@ -2620,6 +2631,16 @@ Test(cli, help_and_usage_errors)
 			 "command");
 	cr_assert_str_eq(r.err, "tasklog: command: missing (see tasklog "
 				"--help)\n");
+	tu_run_release(&r);
+	/* a "--json" after "--" is an argument: the error stays a line */
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "task", "show", "--bogus", "--",
+					       "--json", NULL }),
+		     0);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.out, "");
+	cr_assert_str_eq(r.err, "tasklog: --bogus: unknown option for task "
+				"show\n");
 	tu_run_release(&r);
 	EXPECT(&r, 1, "frob");
 	cr_assert(tu_err_names(&r, "frob"), "%s", r.err);
