@@ -1142,6 +1142,26 @@ Test(rebuild_cli, verify_lists_problems_when_the_views_cannot_be_rebuilt)
 	tu_run_release(&r);
 }
 
+/* An export that fails both ways: the read stops at a damaged event, then
+ * the flush of the lines before it meets a full disk.  The error says
+ * both, the write first (exit 5; a mutation audit found it untested). */
+Test(rebuild_cli, an_export_that_cannot_read_nor_write_says_both)
+{
+	tu_run r;
+	two_tasks();
+	free(add("admin", "Three", "lead:1", NULL, NULL));
+	spoil("events", 4);
+	const char *const sh[] = { "-c", "exec \"$0\" --db \"$1\" export "
+				   ">/dev/full", tu_bin(), ws, NULL };
+	tu_opts o = { .bin = "/bin/sh" };
+	cr_assert_eq(tu_exec(&r, &o, sh), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.err, "tasklog: export: writing the standard "
+				"output: No space left on device (and reading "
+				"the log: event 4 is corrupt)\n");
+	tu_run_release(&r);
+}
+
 /* A damaged task record: verify's answer is the list of problems, and
  * when a later check cannot go on, why it stopped is the last of them,
  * not an error document that drops what was found. */
