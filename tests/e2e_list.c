@@ -767,6 +767,27 @@ Test(upcoming_cli, pages_with_the_cursor)
 	tu_run_release(&r);
 }
 
+/* Without --days the window is [now, now + 7 days): a task due one
+ * second before its end is in it, one due at its end is not; --days 7
+ * says the same and --days 8 takes both (a mutation audit: the default
+ * window's edge was not tried). */
+Test(upcoming_cli, the_default_window_is_seven_days)
+{
+	tu_run r;
+	ADD("edge", "--assignee", "alice", "--due", "2026-03-09T08:59:59Z");
+	ADD("out", "--assignee", "alice", "--due", "2026-03-09T09:00:00Z");
+	ADD("now", "--assignee", "alice", "--due", T0);
+	OK(&r, "--now", T0, "upcoming", "--member", "alice");
+	cr_assert_str_eq(titles(&r), "now edge");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "upcoming", "--member", "alice", "--days", "7");
+	cr_assert_str_eq(titles(&r), "now edge");
+	tu_run_release(&r);
+	OK(&r, "--now", T0, "upcoming", "--member", "alice", "--days", "8");
+	cr_assert_str_eq(titles(&r), "now edge out");
+	tu_run_release(&r);
+}
+
 Test(upcoming_cli, is_for_ones_own_tasks_unless_admin)
 {
 	FAILS(4, "member", "upcoming", "--as", "alice", "--member", "bob");
