@@ -95,9 +95,10 @@ $(B)/tasklog: $(TOOL_OBJ) $(B)/libtasklog.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(B)/libtasklog.a $(LIBS) $(TOOLLIBS)
 
-# (unit_json.c tests the CLI's JSON conversion: tools/json.o)
+# (unit_json.c tests the CLI's JSON conversion: tools/json.o; unit_progress.c
+# its progress bars: tools/progress.o)
 $(B)/tests/unit: $(UNIT_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) \
-		$(B)/tools/json.o $(B)/libtasklog.a
+		$(B)/tools/json.o $(B)/tools/progress.o $(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(TOOLLIBS) -lcriterion
 
 $(B)/tests/e2e: $(E2E_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtasklog.a

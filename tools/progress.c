@@ -2,6 +2,7 @@
  * progress.c - progress bars on stderr; see progress.h.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,11 +51,17 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 		snprintf(speed, sizeof speed, "%.0f", rate);
 	if (rate > 0 && done < total) {
 		double left = (double)(total - done) / rate;
-		if (left >= 60)
-			snprintf(eta, sizeof eta, " ETA %dm%02ds",
-				 (int)(left / 60), (int)left % 60);
-		else
+		/* a rate near 0 leaves more minutes than an int holds (and
+		 * converting those to int would be undefined): INT_MAX */
+		if (left > INT_MAX * 60.0)
+			left = INT_MAX * 60.0;
+		if (left >= 60) {
+			int m = (int)(left / 60);
+			snprintf(eta, sizeof eta, " ETA %dm%02ds", m,
+				 (int)(left - m * 60.0));
+		} else {
 			snprintf(eta, sizeof eta, " ETA %.0fs", left);
+		}
 	}
 	/* \033[K clears what a longer line before left behind. */
 	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
