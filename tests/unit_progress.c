@@ -2,8 +2,12 @@
  * unit_progress.c - the progress bars on stderr (tools/progress.c),
  * character by character: stderr is sent to a temporary file around each
  * call and what was written is compared whole.  Time is set, not waited
- * for: a bar's start is put in the past, and where a printed time cannot
- * help moving, its number is read back and bounded.
+ * for: a bar's start is put in the past (mostly 10^6 s, so that a slow
+ * machine's delay of even a second moves no printed digit), and where a
+ * printed time cannot help moving, its number is read back and bounded.
+ * The margins under a second are the throttle's: a call meant to fall
+ * within 0.1 s of the last drawing has 100 ms, or 60 ms (drawn 40 ms
+ * before), to be made in.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -77,12 +81,418 @@ static struct progress bar_since(double secs)
 	return p;
 }
 
+/* out is want_head, a time "%.1f", then want_tail: the time. */
+static double time_in(const char *out, const char *want_head,
+		      const char *want_tail)
+{
+	size_t h = strlen(want_head), t = strlen(want_tail), n = strlen(out);
+	cr_assert(n > h + t, "%s", out);
+	cr_assert(!strncmp(out, want_head, h), "%s", out);
+	cr_assert_str_eq(out + n - t, want_tail);
+	char num[32] = "";
+	cr_assert(n - h - t < sizeof num, "%s", out);
+	memcpy(num, out + h, n - h - t);
+	char *end;
+	double v = strtod(num, &end);
+	cr_assert(*end == 0 && strchr(num, '.') &&
+			  strlen(strchr(num, '.')) == 2,
+		  "%s", out);
+	return v;
+}
+
 #define EXPECT_SHOWN(p, done, total, want)                                 \
 	do {                                                               \
 		capture();                                                 \
 		show_progress((p), (done), (total));                       \
 		cr_expect_str_eq(captured(), (want));                      \
 	} while (0)
+
+#define EXPECT_FRESH(done, total, want)                                    \
+	do {                                                               \
+		struct progress p_ = fresh();                              \
+		EXPECT_SHOWN(&p_, (done), (total), (want));                \
+	} while (0)
+
+Test(progress, seconds_since_counts_seconds_and_nanoseconds)
+{
+	static const double ago[] = { 0.25, 0.75, 2.5, 1000.5 };
+	for (size_t i = 0; i < sizeof ago / sizeof ago[0]; i++) {
+		struct timespec t;
+		set_ago(&t, ago[i]);
+		double s = seconds_since(&t);
+		cr_expect(s >= ago[i] && s < ago[i] + 0.5, "%g ago: %g", ago[i],
+			  s);
+	}
+}
+
+/* A first call has no rate yet: 0, and no ETA. */
+Test(progress, bar_tenths_are_whole_percent_over_ten)
+{
+	EXPECT_FRESH(0, 100, "\r[..........] 0% 0/100 events 0 ev/s\033[K");
+	EXPECT_FRESH(9, 100, "\r[..........] 9% 9/100 events 0 ev/s\033[K");
+	EXPECT_FRESH(10, 100, "\r[#.........] 10% 10/100 events 0 ev/s\033[K");
+	EXPECT_FRESH(45, 100, "\r[####......] 45% 45/100 events 0 ev/s\033[K");
+	EXPECT_FRESH(999, 1000,
+		     "\r[#########.] 99% 999/1000 events 0 ev/s\033[K");
+	EXPECT_FRESH(100, 100,
+		     "\r[##########] 100% 100/100 events 0 ev/s\033[K");
+	EXPECT_FRESH(1, UINT64_MAX,
+		     "\r[..........] 0% 1/18446744073709551615 events 0 ev/s"
+		     "\033[K");
+}
+
+Test(progress, nothing_to_do_is_done)
+{
+	EXPECT_FRESH(0, 0, "\r[##########] 100% 0/0 events 0 ev/s\033[K");
+	EXPECT_FRESH(7, 0, "\r[##########] 100% 7/0 events 0 ev/s\033[K");
+}
+
+/* More done than the total (an import whose input grew): 100%, however
+ * large, where done * 100 would wrap. */
+Test(progress, done_past_total_is_100_percent)
+{
+	EXPECT_FRESH(150, 100,
+		     "\r[##########] 100% 150/100 events 0 ev/s\033[K");
+	EXPECT_FRESH(UINT64_MAX, 1000000000000000000ULL,
+		     "\r[##########] 100% 18446744073709551615/"
+		     "1000000000000000000 events 0 ev/s\033[K");
+	EXPECT_FRESH(1000000000000000000ULL, 1000000000000000000ULL,
+		     "\r[##########] 100% 1000000000000000000/"
+		     "1000000000000000000 events 0 ev/s\033[K");
+}
+
+/* Millions with a tenth, thousands and units whole; all done, no ETA. */
+Test(progress, rate_in_millions_thousands_and_units)
+{
+	struct progress p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 3000000000000ULL, 3000000000000ULL,
+		     "\r[##########] 100% 3000000000000/3000000000000 events"
+		     " 3.0M ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 1240000000000ULL, 1240000000000ULL,
+		     "\r[##########] 100% 1240000000000/1240000000000 events"
+		     " 1.2M ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 950000000000ULL, 950000000000ULL,
+		     "\r[##########] 100% 950000000000/950000000000 events"
+		     " 950k ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 1200000000ULL, 1200000000ULL,
+		     "\r[##########] 100% 1200000000/1200000000 events"
+		     " 1k ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 900000000ULL, 900000000ULL,
+		     "\r[##########] 100% 900000000/900000000 events"
+		     " 900 ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 400000, 400000,
+		     "\r[##########] 100% 400000/400000 events 0 ev/s\033[K");
+}
+
+/* 500 ev/s: what is left over the rate, in seconds under a minute and in
+ * minutes and two-digit seconds from one. */
+Test(progress, eta_in_seconds_then_minutes)
+{
+	static const struct {
+		uint64_t left;
+		const char *want;
+	} c[] = {
+		{ 15000, "\r[#########.] 99% 500000000/500015000 events 500 ev/s"
+			 " ETA 30s\033[K" },
+		{ 29850, "\r[#########.] 99% 500000000/500029850 events 500 ev/s"
+			 " ETA 60s\033[K" }, /* 59.7 s */
+		{ 30250, "\r[#########.] 99% 500000000/500030250 events 500 ev/s"
+			 " ETA 1m00s\033[K" }, /* 60.5 s */
+		{ 59950, "\r[#########.] 99% 500000000/500059950 events 500 ev/s"
+			 " ETA 1m59s\033[K" }, /* 119.9 s */
+		{ 62750, "\r[#########.] 99% 500000000/500062750 events 500 ev/s"
+			 " ETA 2m05s\033[K" }, /* 125.5 s */
+		{ 1862600, "\r[#########.] 99% 500000000/501862600 events 500"
+			   " ev/s ETA 62m05s\033[K" }, /* 3725.2 s */
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct progress p = bar_since(1e6);
+		EXPECT_SHOWN(&p, 500000000, 500000000 + c[i].left, c[i].want);
+	}
+}
+
+/* No ETA without a rate: a first call, or none done since it. */
+Test(progress, no_eta_without_a_rate)
+{
+	EXPECT_FRESH(45, 100, "\r[####......] 45% 45/100 events 0 ev/s\033[K");
+	struct progress p = bar_since(1e6);
+	p.base_done = 45;
+	EXPECT_SHOWN(&p, 45, 100,
+		     "\r[####......] 45% 45/100 events 0 ev/s\033[K");
+}
+
+Test(progress, no_eta_once_all_are_done)
+{
+	struct progress p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 500000000, 500000000,
+		     "\r[##########] 100% 500000000/500000000 events 500 ev/s"
+		     "\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 500000000, 400000000,
+		     "\r[##########] 100% 500000000/400000000 events 500 ev/s"
+		     "\033[K");
+}
+
+/* The rate is counted from the first call: what came before it is not
+ * the rate's.  1e12 done 1e6 s in, 3e12 1e6 s later: 2.0M ev/s, not
+ * 1.5M (from the start) nor 3.0M (from 0 done). */
+Test(progress, rate_is_counted_from_the_first_call)
+{
+	struct progress p = fresh();
+	set_ago(&p.start, 1e6);
+	EXPECT_SHOWN(&p, 1000000000000ULL, 3001001000000ULL,
+		     "\r[###.......] 33% 1000000000000/3001001000000 events"
+		     " 0 ev/s\033[K");
+	set_ago(&p.start, 2e6);
+	EXPECT_SHOWN(&p, 3000000000000ULL, 3001001000000ULL,
+		     "\r[#########.] 99% 3000000000000/3001001000000 events"
+		     " 2.0M ev/s ETA 8m20s\033[K"); /* 500.5 s */
+}
+
+/* At most ten times a second: a call within 0.1 s of the last drawing
+ * (here drawn 40 ms before it, or just before it) says nothing, unless
+ * all are done; one 0.15 s after it is drawn. */
+Test(progress, redrawn_at_most_ten_times_a_second)
+{
+	struct progress p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 500000000, 500015000,
+		     "\r[#########.] 99% 500000000/500015000 events 500 ev/s"
+		     " ETA 30s\033[K");
+	EXPECT_SHOWN(&p, 500001000, 500015000, "");
+	p.drawn = seconds_since(&p.start) - 0.04;
+	EXPECT_SHOWN(&p, 500002000, 500015000, "");
+	p.drawn = seconds_since(&p.start) - 0.15;
+	EXPECT_SHOWN(&p, 500003000, 500015000,
+		     "\r[#########.] 99% 500003000/500015000 events 500 ev/s"
+		     " ETA 24s\033[K");
+	p.drawn = seconds_since(&p.start);
+	EXPECT_SHOWN(&p, 500015000, 500015000,
+		     "\r[##########] 100% 500015000/500015000 events 500 ev/s"
+		     "\033[K");
+	/* past the total too */
+	p.drawn = seconds_since(&p.start);
+	EXPECT_SHOWN(&p, 500016000, 500015000,
+		     "\r[##########] 100% 500016000/500015000 events 500 ev/s"
+		     "\033[K");
+}
+
+/* An import that runs a batch again (its map grown) goes back: the bar
+ * does not, even at the total, until it is passed again. */
+Test(progress, done_below_the_most_says_nothing)
+{
+	struct progress p = fresh();
+	EXPECT_SHOWN(&p, 50, 100,
+		     "\r[#####.....] 50% 50/100 events 0 ev/s\033[K");
+	p.drawn = -1000;
+	EXPECT_SHOWN(&p, 49, 100, "");
+	EXPECT_SHOWN(&p, 40, 40, "");
+	EXPECT_SHOWN(&p, 50, 100,
+		     "\r[#####.....] 50% 50/100 events 0 ev/s\033[K");
+}
+
+/* after once all are read, the label always, last. */
+Test(progress, after_when_all_are_read_and_label_last)
+{
+	struct progress p = fresh();
+	p.after = ", writing the views";
+	EXPECT_SHOWN(&p, 45, 100,
+		     "\r[####......] 45% 45/100 events 0 ev/s\033[K");
+	p = fresh();
+	p.after = ", writing the views";
+	EXPECT_SHOWN(&p, 100, 100,
+		     "\r[##########] 100% 100/100 events 0 ev/s, writing the"
+		     " views\033[K");
+	p = fresh();
+	p.after = ", writing the views";
+	EXPECT_SHOWN(&p, 101, 100,
+		     "\r[##########] 100% 101/100 events 0 ev/s, writing the"
+		     " views\033[K");
+	p = fresh();
+	p.after = ", writing the views";
+	p.label = " (verify 5/6: x)";
+	EXPECT_SHOWN(&p, 100, 100,
+		     "\r[##########] 100% 100/100 events 0 ev/s, writing the"
+		     " views (verify 5/6: x)\033[K");
+	p = bar_since(1e6);
+	p.unit = "records";
+	p.rate = "rec/s";
+	p.label = " (verify 5/6: x)";
+	EXPECT_SHOWN(&p, 500000000, 500015000,
+		     "\r[#########.] 99% 500000000/500015000 records 500 rec/s"
+		     " ETA 30s (verify 5/6: x)\033[K");
+}
+
+/* Done: all of the last total, and how long since the start; an error:
+ * the line ended; never drawn: nothing. */
+Test(progress, end_says_the_time_or_ends_the_line)
+{
+	struct progress p = fresh();
+	EXPECT_SHOWN(&p, 40, 100,
+		     "\r[####......] 40% 40/100 events 0 ev/s\033[K");
+	set_ago(&p.start, 2.5);
+	capture();
+	end_progress(&p, 0);
+	double s = time_in(captured(), "\r[##########] 100% 100/100 events in ",
+			   " s\033[K\n");
+	cr_expect(s >= 2.5 && s < 3.4, "%g", s);
+
+	capture();
+	end_progress(&p, -5);
+	cr_expect_str_eq(captured(), "\n");
+
+	p = fresh();
+	capture();
+	end_progress(&p, 0);
+	end_progress(&p, -5);
+	cr_expect_str_eq(captured(), "");
+}
+
+/* The first call says why the command waits and starts the clock; each
+ * call draws the bar. */
+Test(progress, open_says_its_line_once)
+{
+	struct progress p = fresh();
+	set_ago(&p.start, 10000);
+	capture();
+	open_progress(&p, 0, 100);
+	cr_expect_str_eq(captured(), "tasklog: bringing the views up to date"
+				     " before answering (a rebuild from the"
+				     " log, or a wait for another's)\n"
+				     "\r[..........] 0% 0/100 events 0 ev/s"
+				     "\033[K");
+	cr_expect(p.started);
+	cr_expect(seconds_since(&p.start) < 100, "%g",
+		  seconds_since(&p.start));
+	p.base_secs -= 1e6; /* 0 ev/s: 100 in 10^6 s */
+	capture();
+	open_progress(&p, 100, 100);
+	cr_expect_str_eq(captured(),
+			 "\r[##########] 100% 100/100 events 0 ev/s\033[K");
+
+	p = fresh();
+	p.started = true;
+	capture();
+	open_progress(&p, 0, 100);
+	cr_expect_str_eq(captured(),
+			 "\r[..........] 0% 0/100 events 0 ev/s\033[K");
+}
+
+#define EXPECT_VERIFY(b, s, want)                                          \
+	do {                                                               \
+		capture();                                                 \
+		verify_progress((b), (s));                                 \
+		cr_expect_str_eq(captured(), (want));                      \
+	} while (0)
+
+/* Each step its own bar (unit, rate, a new start and rate, not
+ * throttled by the last step's drawing) and its label; verify's clock
+ * starts at the first. */
+Test(progress, verify_resets_the_bar_each_step)
+{
+	struct verify_bar b = { 0 };
+	set_ago(&b.start, 10000);
+	tl_verify_step s = { .step = 1, .steps = 6, .what = "the chain",
+			     .unit = "events", .done = 0, .total = 100 };
+	EXPECT_VERIFY(&b, &s,
+		      "\r[..........] 0% 0/100 events 0 ev/s"
+		      " (verify 1/6: the chain)\033[K");
+	cr_expect(seconds_since(&b.start) < 100, "%g",
+		  seconds_since(&b.start));
+	cr_expect(seconds_since(&b.p.start) < 100, "%g",
+		  seconds_since(&b.p.start));
+	/* the same step: the same bar, drawn just now */
+	s.done = 50;
+	EXPECT_VERIFY(&b, &s, "");
+
+	set_ago(&b.start, 10000);
+	set_ago(&b.p.start, 10000);
+	s = (tl_verify_step){ .step = 2, .steps = 6, .what = "the pages",
+			      .unit = "pages", .done = 5, .total = 10 };
+	EXPECT_VERIFY(&b, &s,
+		      "\r[#####.....] 50% 5/10 pages 0 pages/s"
+		      " (verify 2/6: the pages)\033[K");
+	cr_expect(seconds_since(&b.start) >= 10000, "%g",
+		  seconds_since(&b.start));
+	cr_expect(seconds_since(&b.p.start) < 100, "%g",
+		  seconds_since(&b.p.start));
+	cr_expect_eq(b.step, 2);
+	cr_expect_eq(b.steps, 6);
+	/* one that goes back: not drawn, the bar is the step's */
+	s.done = 4;
+	b.p.drawn = -1000;
+	EXPECT_VERIFY(&b, &s, "");
+}
+
+/* ", writing" once all are read, for the step that rebuilds the views
+ * only. */
+Test(progress, verify_writes_after_rebuilding_the_views)
+{
+	struct verify_bar b = { 0 };
+	tl_verify_step s = { .step = 5, .steps = 6,
+			     .what = "rebuilding the views", .unit = "events",
+			     .done = 100, .total = 100 };
+	EXPECT_VERIFY(&b, &s,
+		      "\r[##########] 100% 100/100 events 0 ev/s, writing"
+		      " (verify 5/6: rebuilding the views)\033[K");
+	b = (struct verify_bar){ 0 };
+	s.done = 40;
+	EXPECT_VERIFY(&b, &s,
+		      "\r[####......] 40% 40/100 events 0 ev/s"
+		      " (verify 5/6: rebuilding the views)\033[K");
+	b = (struct verify_bar){ 0 };
+	s = (tl_verify_step){ .step = 6, .steps = 6,
+			      .what = "comparing the views", .unit = "events",
+			      .done = 100, .total = 100 };
+	EXPECT_VERIFY(&b, &s,
+		      "\r[##########] 100% 100/100 events 0 ev/s"
+		      " (verify 6/6: comparing the views)\033[K");
+}
+
+/* All steps: their count and time; fewer (the views not compared, the
+ * pages being damaged): which of how many; an error: the line ended;
+ * no step: nothing. */
+Test(progress, end_verify_says_the_steps_or_ends_the_line)
+{
+	struct verify_bar b = { .step = 6, .steps = 6 };
+	set_ago(&b.start, 2.5);
+	static const int ok[] = { 0, 3 };
+	for (int i = 0; i < 2; i++) {
+		capture();
+		end_verify_progress(&b, ok[i]);
+		double t = time_in(captured(), "\r[##########] verify: 6 steps in ",
+				   " s\033[K\n");
+		cr_expect(t >= 2.5 && t < 3.4, "%g", t);
+	}
+	b.step = 4;
+	for (int i = 0; i < 2; i++) {
+		capture();
+		end_verify_progress(&b, ok[i]);
+		double t = time_in(captured(),
+				   "\r[##########] verify: 4 of 6 steps in ",
+				   " s\033[K\n");
+		cr_expect(t >= 2.5 && t < 3.4, "%g", t);
+	}
+	capture();
+	end_verify_progress(&b, -1);
+	cr_expect_str_eq(captured(), "\n");
+	b.step = 6;
+	capture();
+	end_verify_progress(&b, -2);
+	cr_expect_str_eq(captured(), "\n");
+
+	b = (struct verify_bar){ .step = 0, .steps = 0 };
+	capture();
+	end_verify_progress(&b, 0);
+	end_verify_progress(&b, -1);
+	b.steps = 6;
+	end_verify_progress(&b, 0);
+	cr_expect_str_eq(captured(), "");
+}
 
 /* A rate near 0 leaves more minutes than an int holds: said as INT_MAX
  * minutes, where the conversion of the double overflowed (undefined
