@@ -254,6 +254,21 @@ Test(progress, rate_is_counted_from_the_first_call)
 		     " 2.0M ev/s ETA 8m20s\033[K"); /* 500.5 s */
 }
 
+/* Over 10 s (2e7 done in them: 2.0M ev/s, 1.8M were a second more
+ * counted), a delay of up to 0.24 s moving no digit. */
+Test(progress, rate_over_seconds_is_exact)
+{
+	struct progress p = fresh();
+	set_ago(&p.start, 1e6);
+	EXPECT_SHOWN(&p, 1000000000000ULL, 1000020000000ULL,
+		     "\r[#########.] 99% 1000000000000/1000020000000 events"
+		     " 0 ev/s\033[K");
+	set_ago(&p.start, 1e6 + 10);
+	EXPECT_SHOWN(&p, 1000020000000ULL, 1000020000000ULL,
+		     "\r[##########] 100% 1000020000000/1000020000000 events"
+		     " 2.0M ev/s\033[K");
+}
+
 /* At most ten times a second: a call within 0.1 s of the last drawing
  * (here drawn 40 ms before it, or just before it) says nothing, unless
  * all are done; one 0.15 s after it is drawn. */
@@ -482,8 +497,9 @@ Test(progress, end_verify_says_the_steps_or_ends_the_line)
 	cr_expect_str_eq(captured(), "\n");
 	b.step = 6;
 	capture();
+	end_verify_progress(&b, -1);
 	end_verify_progress(&b, -2);
-	cr_expect_str_eq(captured(), "\n");
+	cr_expect_str_eq(captured(), "\n\n");
 
 	b = (struct verify_bar){ .step = 0, .steps = 0 };
 	capture();
@@ -519,4 +535,48 @@ Test(progress, eta_past_int_max_minutes_is_capped)
 	cr_expect(m >= 166666666 && m <= 170000000, "%s", out);
 	cr_expect(s >= 0 && s <= 59, "%s", out);
 	cr_expect_str_eq(strchr(out, 'm') + 3, "s\033[K", "%s", out);
+}
+
+/* Either side of INT_MAX minutes (128,849,018,820 s): 0.7% under it the
+ * minutes are said (2,133,333,333 at 1 ev/s, moving by 2,133 a second
+ * of delay), 0.5% over it capped. */
+Test(progress, eta_is_capped_at_int_max_minutes_exactly)
+{
+	struct progress p = bar_since(1e6);
+	capture();
+	show_progress(&p, 1000000, 128001000000ULL);
+	const char *out = captured();
+	const char *want = "\r[..........] 0% 1000000/128001000000 events 1"
+			   " ev/s ETA ";
+	cr_assert(!strncmp(out, want, strlen(want)), "%s", out);
+	int m = 0, s = -1;
+	char tail[8] = "";
+	cr_assert_eq(sscanf(out + strlen(want), "%dm%2ds%7s", &m, &s, tail), 3,
+		     "%s", out);
+	cr_expect(m >= 2133333333 && m < 2133340000, "%s", out);
+	cr_expect(s >= 0 && s <= 59, "%s", out);
+
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 1000000, 129501000000ULL,
+		     "\r[..........] 0% 1000000/129501000000 events 1 ev/s"
+		     " ETA 2147483647m00s\033[K");
+}
+
+/* The stack show_progress's frame will take, filled with 'x'. */
+static void __attribute__((noinline)) dirty_stack(void)
+{
+	volatile char junk[8192];
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = 'x';
+}
+
+/* The bar is ten characters whatever its frame held before. */
+Test(progress, bar_ends_after_ten_characters)
+{
+	struct progress p = fresh();
+	capture();
+	dirty_stack();
+	show_progress(&p, 45, 100);
+	cr_expect_str_eq(captured(),
+			 "\r[####......] 45% 45/100 events 0 ev/s\033[K");
 }
