@@ -184,6 +184,23 @@ Test(progress, rate_in_millions_thousands_and_units)
 	EXPECT_SHOWN(&p, 900000000ULL, 900000000ULL,
 		     "\r[##########] 100% 900000000/900000000 events"
 		     " 900 ev/s\033[K");
+	/* what would round to "1000k" or "1000" is said in the next unit */
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 999700000000ULL, 999700000000ULL,
+		     "\r[##########] 100% 999700000000/999700000000 events"
+		     " 1.0M ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 999400000000ULL, 999400000000ULL,
+		     "\r[##########] 100% 999400000000/999400000000 events"
+		     " 999k ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 999700000ULL, 999700000ULL,
+		     "\r[##########] 100% 999700000/999700000 events"
+		     " 1k ev/s\033[K");
+	p = bar_since(1e6);
+	EXPECT_SHOWN(&p, 999400000ULL, 999400000ULL,
+		     "\r[##########] 100% 999400000/999400000 events"
+		     " 999 ev/s\033[K");
 	p = bar_since(1e6);
 	EXPECT_SHOWN(&p, 400000, 400000,
 		     "\r[##########] 100% 400000/400000 events 0 ev/s\033[K");

@@ -43,9 +43,11 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 	memset(bar, '#', pct / 10);
 	memset(bar + pct / 10, '.', 10 - pct / 10);
 	bar[10] = 0;
-	if (rate >= 1e6)
+	/* a rate that rounds up to the next unit is said in it: 999,700/s
+	 * is "1.0M", not "1000k" */
+	if (rate >= 999.5e3)
 		snprintf(speed, sizeof speed, "%.1fM", rate / 1e6);
-	else if (rate >= 1e3)
+	else if (rate >= 999.5)
 		snprintf(speed, sizeof speed, "%.0fk", rate / 1e3);
 	else
 		snprintf(speed, sizeof speed, "%.0f", rate);
