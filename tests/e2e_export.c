@@ -3,11 +3,16 @@
  * Lines, each line the event `log --json` prints, streamed to the
  * standard output; a failed write is an error, never a silent short file.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -659,8 +664,9 @@ Test(export_cli, since_is_inclusive_and_until_exclusive)
 }
 
 /* Wait until the follower pid watches data.mdb (it makes its inotify
- * descriptor once it has read the log as it was), at most 10 s. */
-static void follow_wait_watching(pid_t pid)
+ * descriptor once it has read the log as it was), at most 10 s; the
+ * descriptor's number. */
+static int follow_wait_watching(pid_t pid)
 {
 	char dir[64], link[80], target[64];
 	for (int tries = 0; tries < 1000; tries++) {
@@ -672,12 +678,13 @@ static void follow_wait_watching(pid_t pid)
 				continue;
 			target[k] = 0;
 			if (strstr(target, "inotify"))
-				return;
+				return fd;
 		}
 		struct timespec nap = { 0, 10000000 };
 		nanosleep(&nap, NULL);
 	}
 	cr_assert_fail("the follower does not watch the workspace");
+	return -1;
 }
 
 /* A follower from a seq past the end of the log (a consumer restarted
@@ -732,4 +739,299 @@ Test(export_cli, msgpack_errors_print_no_document)
 	cr_assert(tu_err_names(&r, "actor"), "%s", r.err);
 	cr_assert_eq(r.out_len, 0, "%s", r.out);
 	tu_run_release(&r);
+}
+
+/* ---- found by a mutation audit of --follow (audit 23) ------------------- */
+
+/* Start `tasklog --db ws export --follow ARGS...` with out as its
+ * standard output and err (or -1: the test's) as its standard error;
+ * its pid. */
+static pid_t follow_spawn(int out, int err, const char *const *args)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		const char *a[16] = { tu_bin(), "--db", ws, "export",
+				      "--follow" };
+		size_t n = 5;
+		for (size_t i = 0; args && args[i] && n < 15; i++)
+			a[n++] = args[i];
+		a[n] = NULL;
+		dup2(out, STDOUT_FILENO);
+		if (err >= 0)
+			dup2(err, STDERR_FILENO);
+		execv(tu_bin(), (char *const *)a);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for pid to end, at most 10 s; its wait status. */
+static int follow_wait_end(pid_t pid)
+{
+	int status;
+	for (int tries = 0; tries < 1000; tries++) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		cr_assert_geq(w, 0);
+		if (w == pid)
+			return status;
+		struct timespec nap = { 0, 10000000 };
+		nanosleep(&nap, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	cr_assert_fail("the follower is still running after 10 s");
+	return status;
+}
+
+/* The follower watches data.mdb itself for writes (IN_MODIFY: a commit
+ * writes its pages, then its meta page), so it wakes at a commit rather
+ * than at its next poll: its inotify descriptor holds a watch on that
+ * file's inode. */
+Test(export_cli, follow_watches_the_data_file_for_writes, .timeout = 60)
+{
+	follower f;
+	follow_start(&f, NULL);
+	int fd = follow_wait_watching(f.pid);
+	char path[600], info[64], line[512];
+	snprintf(path, sizeof path, "%s/data.mdb", ws);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	snprintf(info, sizeof info, "/proc/%d/fdinfo/%d", (int)f.pid, fd);
+	FILE *in = fopen(info, "r");
+	cr_assert(in, "%s", info);
+	bool watched = false;
+	while (fgets(line, sizeof line, in)) {
+		const char *i = strstr(line, " ino:");
+		const char *m = strstr(line, " mask:");
+		unsigned long ino;
+		unsigned mask;
+		if (strncmp(line, "inotify ", 8) || !i || !m ||
+		    sscanf(i, " ino:%lx", &ino) != 1 ||
+		    sscanf(m, " mask:%x", &mask) != 1)
+			continue;
+		watched |= ino == (unsigned long)st.st_ino &&
+			   (mask & IN_MODIFY);
+	}
+	fclose(in);
+	int status = follow_stop(&f, SIGTERM);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "status %#x", status);
+	cr_assert(watched, "no IN_MODIFY watch on %s's inode", path);
+}
+
+/* The CPU time pid has used, in clock ticks. */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = 0;
+	const char *p = strrchr(text, ')'); /* past the command's name */
+	cr_assert(p);
+	unsigned long long utime, stime;
+	/* fields 3..13, then utime (14) and stime (15) */
+	cr_assert_eq(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				   "%*u %*u %llu %llu",
+			    &utime, &stime),
+		     2, "%s", text);
+	return (long long)(utime + stime);
+}
+
+/* Between commits a follower sleeps: it drains what woke it and waits
+ * again, rather than reading the log over and over.  Over 4 s without a
+ * commit, after one, it uses less than 1 s of CPU time (a busy loop uses
+ * close to all of it, which even a loaded machine gives it more than a
+ * quarter of). */
+Test(export_cli, follow_sleeps_between_commits, .timeout = 60)
+{
+	long long head = tu_stat(ws, "last_seq");
+	follower f;
+	follow_start(&f, NULL);
+	follow_wait_watching(f.pid);
+	DO("task", "add", "--title", "Wakes it", "--link", "lead:1");
+	cr_assert_eq(follow_read(&f, (size_t)head + 1), (size_t)head + 1,
+		     "%s", f.buf);
+	long long before = cpu_ticks(f.pid);
+	struct timespec idle = { 4, 0 };
+	while (nanosleep(&idle, &idle))
+		;
+	long long used = cpu_ticks(f.pid) - before;
+	int status = follow_stop(&f, SIGTERM);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "status %#x", status);
+	cr_assert_lt(used, sysconf(_SC_CLK_TCK),
+		     "%lld ticks of CPU time in 4 s without a commit", used);
+}
+
+/* A follower whose standard output fails (a full disk) ends with exit 5,
+ * naming the standard output: when the log as it was cannot be written,
+ * and when a later commit's event cannot (it does not wait for more). */
+Test(export_cli, follow_ends_when_a_write_fails, .timeout = 60)
+{
+	int out = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	cr_assert_geq(out, 0);
+	char from[24];
+	snprintf(from, sizeof from, "%lld", tu_stat(ws, "last_seq") + 1);
+	for (int later = 0; later < 2; later++) {
+		int err[2];
+		cr_assert_eq(pipe(err), 0);
+		pid_t pid = follow_spawn(out, err[1],
+					 later ? (const char *const[]){
+							 "--from", from, NULL }
+					       : NULL);
+		close(err[1]);
+		if (later) {
+			follow_wait_watching(pid);
+			DO("task", "add", "--title", "Unwritable", "--link",
+			   "lead:1");
+		}
+		int status = follow_wait_end(pid);
+		char msg[1024];
+		ssize_t k = read(err[0], msg, sizeof msg - 1);
+		close(err[0]);
+		msg[k > 0 ? k : 0] = 0;
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5,
+			  "status %#x: %s", status, msg);
+		cr_assert(strstr(msg, "writing the standard output: No space "
+				      "left on device"),
+			  "%s", msg);
+	}
+	close(out);
+}
+
+/* A follower whose standard output is a socket ends, exit 0, when the
+ * peer goes away while no event comes (the socket's POLLHUP, where a
+ * pipe's reader gone is POLLERR). */
+Test(export_cli, follow_ends_when_its_socket_peer_goes, .timeout = 60)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+		     0);
+	pid_t pid = follow_spawn(sv[1], -1, NULL);
+	close(sv[1]);
+	follow_wait_watching(pid);
+	/* read what it wrote: a peer closed with data unread also sets
+	 * the follower's socket an error (POLLERR) */
+	char chunk[4096];
+	cr_assert_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	while (read(sv[0], chunk, sizeof chunk) > 0)
+		;
+	close(sv[0]);
+	int status = follow_wait_end(pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "status %#x", status);
+}
+
+/* SIGINT during the log as it was stops it between two events: what is
+ * printed is the lines written so far and the rest of the buffer that
+ * was being written, not the whole log.  A second SIGINT has its
+ * default action: a follower blocked on a pipe that nobody drains ends
+ * at once. */
+Test(export_cli, follow_stops_the_log_as_it_was_at_sigint, .timeout = 60)
+{
+	char file[600];
+	snprintf(file, sizeof file, "%s.tasks.jsonl", ws);
+	FILE *in = fopen(file, "w");
+	cr_assert(in);
+	for (int i = 0; i < 3000; i++)
+		fprintf(in, "{\"title\": \"A task with a title long enough "
+			    "to make the export of the log far larger than "
+			    "a pipe and the follower's buffer together %d\", "
+			    "\"link\": \"lead:%d\"}\n",
+			i, i);
+	cr_assert_eq(fclose(in), 0);
+	DO("import", file);
+	remove(file);
+	long long head = tu_stat(ws, "last_seq");
+
+	follower f;
+	follow_start(&f, NULL);
+	cr_assert_geq(follow_read(&f, 3), 3); /* it blocks on a full pipe */
+	kill(f.pid, SIGINT);
+	size_t lines = 0;
+	char chunk[4096], last = 0;
+	ssize_t k;
+	for (size_t i = 0; i < f.len; i++)
+		lines += f.buf[i] == '\n';
+	while ((k = read(f.out, chunk, sizeof chunk)) > 0) {
+		for (ssize_t i = 0; i < k; i++)
+			lines += chunk[i] == '\n';
+		last = chunk[k - 1];
+	}
+	int status = follow_stop(&f, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "status %#x", status);
+	cr_assert_eq(last, '\n');
+	cr_assert_lt(lines, (size_t)head, "%zu lines of %lld: not stopped",
+		     lines, head);
+
+	/* a second SIGINT once the first was handled (its handler is
+	 * reset: SigCgt no longer holds it), the pipe never drained: full
+	 * but for part of a page, with far more of the log to write */
+	follow_start(&f, NULL);
+	int full = fcntl(f.out, F_GETPIPE_SZ), queued = 0;
+	cr_assert_gt(full, 0);
+	full -= 4096;
+	for (int tries = 0; tries < 1000 && queued < full; tries++) {
+		struct timespec nap = { 0, 10000000 };
+		nanosleep(&nap, NULL);
+		cr_assert_eq(ioctl(f.out, FIONREAD, &queued), 0);
+	}
+	cr_assert_geq(queued, full, "the pipe holds %d of %d bytes", queued,
+		      full);
+	kill(f.pid, SIGINT);
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)f.pid);
+	bool reset = false;
+	for (int tries = 0; tries < 1000 && !reset; tries++) {
+		FILE *st = fopen(path, "r");
+		cr_assert(st);
+		while (fgets(line, sizeof line, st)) {
+			unsigned long long caught;
+			if (sscanf(line, "SigCgt: %llx", &caught) == 1)
+				reset = !(caught & (1ull << (SIGINT - 1)));
+		}
+		fclose(st);
+		if (!reset) {
+			struct timespec nap = { 0, 10000000 };
+			nanosleep(&nap, NULL);
+		}
+	}
+	if (reset)
+		kill(f.pid, SIGINT);
+	int st2 = follow_wait_end(f.pid);
+	close(f.out);
+	cr_assert(reset, "SIGINT's handler stays after the first one");
+	cr_assert(WIFSIGNALED(st2) && WTERMSIG(st2) == SIGINT, "status %#x",
+		  st2);
+}
+
+/* --stream as the end of a task id is resolved up to its longest, 35
+ * characters: a task added later whose id differs in the first alone
+ * neither stops the follower nor joins it. */
+Test(export_cli, follow_keeps_the_task_its_35_character_stream_named,
+     .timeout = 60)
+{
+	const char *a = "44444444-4444-4444-8444-0000aa77bb02";
+	DO("task", "add", "--title", "A", "--link", "lead:1", "--id", a);
+	follower f;
+	follow_start(&f, (const char *const[]){ "--stream", a + 1, NULL });
+	cr_assert_eq(follow_read(&f, 1), 1, "%s", f.buf);
+	DO("task", "add", "--title", "B", "--link", "lead:1", "--id",
+	   "54444444-4444-4444-8444-0000aa77bb02");
+	DO("task", "tag", a, "kept");
+	cr_assert_eq(follow_read(&f, 2), 2, "%s", f.buf);
+	int st = follow_stop(&f, SIGTERM);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	size_t n;
+	json_t **v = lines_of(f.buf, &n);
+	cr_assert_eq(n, 2, "%s", f.buf);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_str_eq(tu_str(v[i], "stream"), a);
+	free_lines(v, n);
 }
