@@ -2481,3 +2481,57 @@ Test(import_cli, a_chunks_first_record_is_named_by_its_field_and_a_tag_null_is_n
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	tu_run_release(&r);
 }
+
+/* ---- found by a mutation audit of import's reading (audit 23) ----------- */
+
+/* The standard input is read to its end past its first 64 KiB and past
+ * twice that (it has no size to read up to, as a file has): 1200 tasks
+ * in 200 KB, every one imported, the last one whole. */
+Test(import_cli, reads_a_standard_input_of_several_buffers)
+{
+	FILE *f = fopen(file, "w");
+	cr_assert(f);
+	for (int i = 0; i < 1200; i++)
+		fprintf(f, "{\"title\": \"Task %03d from a long standard "
+			   "input, its title padded to make the input "
+			   "larger than two of the buffers it is read "
+			   "into\", \"link\": \"lead:%d\", \"tags\": "
+			   "[\"bulk\"]}\n",
+			i, i);
+	long size = ftell(f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_gt(size, 3 * 65536, "%ld bytes", size);
+	tu_opts o = { .stdin_file = file };
+	const char *argv[] = { "--db", ws, "--json", "import", "-", NULL };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), 1200, "%s", r.out);
+	tu_run_release(&r);
+	char last[24];
+	snprintf(last, sizeof last, "%lld", tu_stat(ws, "last_seq"));
+	cr_assert_eq(tu_cli_text(&r, ws, "export", "--from", last, NULL), 0);
+	cr_assert(strstr(r.out, "Task 1199 from a long standard input, its "
+				"title padded to make the input larger than "
+				"two of the buffers it is read into"),
+		  "%s", r.out);
+	tu_run_release(&r);
+}
+
+/* A standard input that cannot be read (a directory) is exit 5, field
+ * file, saying why, and appends nothing. */
+Test(import_cli, a_standard_input_that_cannot_be_read_is_a_storage_error,
+     .timeout = 60)
+{
+	long long before = tu_stat(ws, "events");
+	tu_opts o = { .stdin_file = ws };
+	const char *argv[] = { "--db", ws, "--json", "import", "-", NULL };
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 5, "%s", r.err);
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "file", "%s", r.out);
+	cr_assert(strstr(r.err, "reading '-': Is a directory"), "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
