@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -745,8 +746,10 @@ Test(export_cli, msgpack_errors_print_no_document)
 
 /* Start `tasklog --db ws export --follow ARGS...` with out as its
  * standard output and err (or -1: the test's) as its standard error;
- * its pid. */
-static pid_t follow_spawn(int out, int err, const char *const *args)
+ * its pid.  nofile > 0: with no descriptor past 2 inherited, and that
+ * RLIMIT_NOFILE. */
+static pid_t follow_spawn_limited(int out, int err, unsigned nofile,
+				  const char *const *args)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -761,10 +764,22 @@ static pid_t follow_spawn(int out, int err, const char *const *args)
 		dup2(out, STDOUT_FILENO);
 		if (err >= 0)
 			dup2(err, STDERR_FILENO);
+		if (nofile) {
+			for (int fd = 3; fd < 1024; fd++)
+				close(fd);
+			struct rlimit rl = { nofile, nofile };
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				_exit(126);
+		}
 		execv(tu_bin(), (char *const *)a);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t follow_spawn(int out, int err, const char *const *args)
+{
+	return follow_spawn_limited(out, err, 0, args);
 }
 
 /* Wait for pid to end, at most 10 s; its wait status. */
@@ -1034,4 +1049,53 @@ Test(export_cli, follow_keeps_the_task_its_35_character_stream_named,
 	for (size_t i = 0; i < n; i++)
 		cr_assert_str_eq(tu_str(v[i], "stream"), a);
 	free_lines(v, n);
+}
+
+/* Whether pid holds an inotify descriptor now. */
+static bool follow_has_inotify(pid_t pid)
+{
+	char link[64], target[64];
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)pid, fd);
+		ssize_t k = readlink(link, target, sizeof target - 1);
+		if (k <= 0)
+			continue;
+		target[k] = 0;
+		if (strstr(target, "inotify"))
+			return true;
+	}
+	return false;
+}
+
+/* Where inotify cannot watch (here: no descriptor left for it, under an
+ * RLIMIT_NOFILE just below the one it took in a first run), a follower
+ * polls the log every second instead: a commit's event is printed all
+ * the same. */
+Test(export_cli, follow_polls_where_inotify_cannot_watch, .timeout = 60)
+{
+	long long head = tu_stat(ws, "last_seq");
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = follow_spawn_limited(p[1], -1, 1024, NULL);
+	int first = follow_wait_watching(pid);
+	kill(pid, SIGTERM);
+	cr_assert_eq(follow_wait_end(pid), 0);
+	close(p[0]);
+	close(p[1]);
+
+	follower f = { 0 };
+	cr_assert_eq(pipe(p), 0);
+	f.pid = follow_spawn_limited(p[1], -1, (unsigned)first, NULL);
+	close(p[1]);
+	f.out = p[0];
+	cr_assert_eq(follow_read(&f, (size_t)head), (size_t)head, "%s", f.buf);
+	DO("task", "add", "--title", "Polled", "--link", "lead:1");
+	cr_assert_eq(follow_read(&f, (size_t)head + 1), (size_t)head + 1,
+		     "%s", f.buf);
+	bool watched = follow_has_inotify(f.pid);
+	int st = follow_stop(&f, SIGTERM);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	cr_assert_not(watched, "the follower watched, under RLIMIT_NOFILE %d",
+		      first);
+	cr_assert(strstr(f.buf, "\"Polled\""), "%s", f.buf);
 }
