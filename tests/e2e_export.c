@@ -1099,3 +1099,23 @@ Test(export_cli, follow_polls_where_inotify_cannot_watch, .timeout = 60)
 		      first);
 	cr_assert(strstr(f.buf, "\"Polled\""), "%s", f.buf);
 }
+
+/* A follower whose reader stopped reading while no event came (a socket
+ * whose peer shut its reading down: no POLLERR, no POLLHUP) ends at the
+ * next event, whose write finds EPIPE: exit 0, as for a pipe's reader
+ * gone mid-write. */
+Test(export_cli, follow_ends_at_the_write_a_reader_refuses, .timeout = 60)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+		     0);
+	pid_t pid = follow_spawn(sv[1], -1, NULL);
+	close(sv[1]);
+	follow_wait_watching(pid);
+	cr_assert_eq(shutdown(sv[0], SHUT_RD), 0);
+	DO("task", "add", "--title", "Refused", "--link", "lead:1");
+	int status = follow_wait_end(pid);
+	close(sv[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "status %#x", status);
+}
