@@ -2535,3 +2535,40 @@ Test(import_cli, a_standard_input_that_cannot_be_read_is_a_storage_error,
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), before);
 }
+
+/* Events in msgpack go to the engine as they are, not through JSON: one
+ * whose seq and id were swapped is refused by the engine as not an
+ * event record, not with JSON Lines' words about keys re-sorted. */
+Test(import_cli, msgpack_events_reach_the_engine_as_they_are)
+{
+	tu_run e;
+	export_msgpack(&e);
+	/* record 3's "seq" key and value, then its "id" (str 8, 36) */
+	char *seq = NULL;
+	int found = 0;
+	for (size_t i = 0; i + 4 < e.out_len && found < 3; i++)
+		if (!memcmp(e.out + i, "\xa3seq", 4) && ++found == 3)
+			seq = e.out + i;
+	cr_assert(seq);
+	unsigned char v = (unsigned char)seq[4];
+	size_t seq_len = 4 + (v < 0x80 ? 1 : v == 0xcc ? 2 : v == 0xcd ? 3 : 5);
+	char *id = seq + seq_len;
+	cr_assert(!memcmp(id, "\xa2id\xd9\x24", 5));
+	size_t id_len = 5 + 36;
+	char tmp[64];
+	memcpy(tmp, seq, seq_len);
+	memmove(seq, id, id_len);
+	memcpy(seq + id_len, tmp, seq_len);
+	write_file(file, e.out, e.out_len);
+	tu_run_release(&e);
+
+	char *copy = tu_tmpdir();
+	tu_run r;
+	const char *ev[] = { "--events", "--format", "msgpack", NULL };
+	import(&r, copy, ev);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "record 3: not an event record"), "%s", r.err);
+	tu_run_release(&r);
+	tu_rmrf(copy);
+	free(copy);
+}
