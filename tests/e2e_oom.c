@@ -705,6 +705,11 @@ Test(oom, every_allocation_failing_in_an_event_import_imports_all_or_none)
 		CLI(&s, "stats");
 		if (r.status != 0 && !strstr(r.err, "done, but")) {
 			expect_oom(&r, k, "import --events");
+			/* each names the field storage (audit 23: the copy
+			 * of the records, with a field "" for one of them) */
+			cr_assert(!strncmp(r.err, "tasklog: storage: ", 18),
+				  "import --events, allocation %ld failing: "
+				  "%s", k, r.err);
 			cr_assert_eq(s.status, 2, "import --events, allocation "
 				     "%ld failing: failed, yet the workspace "
 				     "holds %s", k, s.out);
