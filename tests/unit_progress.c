@@ -141,6 +141,18 @@ Test(progress, bar_tenths_are_whole_percent_over_ten)
 		     "\033[K");
 }
 
+/* A done past 1.8e17 below its total: its percentage, where done * 100
+ * would wrap, and 99% one short of it, not 100%. */
+Test(progress, a_huge_done_below_its_total_is_its_percentage)
+{
+	EXPECT_FRESH(8100000000000000000ULL, 18000000000000000000ULL,
+		     "\r[####......] 45% 8100000000000000000/"
+		     "18000000000000000000 events 0 ev/s\033[K");
+	EXPECT_FRESH(18446744073709551614ULL, 18446744073709551615ULL,
+		     "\r[#########.] 99% 18446744073709551614/"
+		     "18446744073709551615 events 0 ev/s\033[K");
+}
+
 Test(progress, nothing_to_do_is_done)
 {
 	EXPECT_FRESH(0, 0, "\r[##########] 100% 0/0 events 0 ev/s\033[K");

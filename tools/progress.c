@@ -36,8 +36,14 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 			      ? (double)(done - p->base_done) /
 					(secs - p->base_secs)
 			      : 0;
-	unsigned pct = total ? (unsigned)(done >= total ? 100
-					  : done * 100 / total) : 100;
+	unsigned pct = 100;
+	/* past 1.8e17 done * 100 would wrap: then total, over 1.8e17
+	 * too, is divided first (its hundredth is exact to 1e-15) */
+	if (done < total)
+		pct = (unsigned)(done <= UINT64_MAX / 100 ? done * 100 / total
+				 : done / (total / 100));
+	if (pct > 99 && done < total)
+		pct = 99;
 	char bar[11], speed[24], eta[24] = "";
 
 	memset(bar, '#', pct / 10);
