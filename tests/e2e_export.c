@@ -551,27 +551,35 @@ Test(export_cli, follow_prints_events_as_they_are_committed, .timeout = 60)
 /* --stream given as the end of a task id is the task the follower found
  * at its start: a task added later whose id ends alike neither stops it
  * (a walk-through: exit 1, "ends more than one task id") nor joins it. */
-Test(export_cli, follow_keeps_the_task_its_short_stream_named, .timeout = 60)
+/* A follower of --stream `stream`, naming task a (added here): a task
+ * `other` added later whose id `stream` would also name neither stops
+ * it nor joins it; a's next event is its second line. */
+static void follow_keeps_the_named_task(const char *a, const char *stream,
+					const char *other)
 {
-	const char *a = "44444444-4444-4444-8444-0000aa77bb01";
 	DO("task", "add", "--title", "A", "--link", "lead:1", "--id", a);
 	follower f;
-	follow_start(&f, (const char *const[]){ "--stream", "aa77bb01",
-						NULL });
+	follow_start(&f, (const char *const[]){ "--stream", stream, NULL });
 	cr_assert_eq(follow_read(&f, 1), 1, "%s", f.buf);
-	DO("task", "add", "--title", "B", "--link", "lead:1", "--id",
-	   "55555555-5555-4555-8555-0000aa77bb01");
+	DO("task", "add", "--title", "B", "--link", "lead:1", "--id", other);
 	DO("task", "tag", a, "kept");
 	cr_assert_eq(follow_read(&f, 2), 2, "%s", f.buf);
 	int st = follow_stop(&f, SIGTERM);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 	size_t n;
 	json_t **v = lines_of(f.buf, &n);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 2, "%s", f.buf);
 	for (size_t i = 0; i < n; i++)
 		cr_assert_str_eq(tu_str(v[i], "stream"), a);
 	cr_assert_str_eq(tu_str(v[1], "type"), "task.tagged");
 	free_lines(v, n);
+}
+
+Test(export_cli, follow_keeps_the_task_its_short_stream_named, .timeout = 60)
+{
+	follow_keeps_the_named_task("44444444-4444-4444-8444-0000aa77bb01",
+				    "aa77bb01",
+				    "55555555-5555-4555-8555-0000aa77bb01");
 }
 
 /* A follower whose reader goes away while it writes (its snapshot fills
@@ -1033,22 +1041,8 @@ Test(export_cli, follow_keeps_the_task_its_35_character_stream_named,
      .timeout = 60)
 {
 	const char *a = "44444444-4444-4444-8444-0000aa77bb02";
-	DO("task", "add", "--title", "A", "--link", "lead:1", "--id", a);
-	follower f;
-	follow_start(&f, (const char *const[]){ "--stream", a + 1, NULL });
-	cr_assert_eq(follow_read(&f, 1), 1, "%s", f.buf);
-	DO("task", "add", "--title", "B", "--link", "lead:1", "--id",
-	   "54444444-4444-4444-8444-0000aa77bb02");
-	DO("task", "tag", a, "kept");
-	cr_assert_eq(follow_read(&f, 2), 2, "%s", f.buf);
-	int st = follow_stop(&f, SIGTERM);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
-	size_t n;
-	json_t **v = lines_of(f.buf, &n);
-	cr_assert_eq(n, 2, "%s", f.buf);
-	for (size_t i = 0; i < n; i++)
-		cr_assert_str_eq(tu_str(v[i], "stream"), a);
-	free_lines(v, n);
+	follow_keeps_the_named_task(a, a + 1,
+				    "54444444-4444-4444-8444-0000aa77bb02");
 }
 
 /* Whether pid holds an inotify descriptor now. */
