@@ -202,8 +202,9 @@ Test(progress, rate_in_millions_thousands_and_units)
 	}
 }
 
-/* 500 ev/s: what is left over the rate, in seconds under a minute and in
- * minutes and two-digit seconds from one. */
+/* 500 ev/s: what is left over the rate, rounded to a second once, in
+ * seconds under a minute and in minutes and two-digit seconds from one
+ * (59.7 s is a minute, not "60s"). */
 Test(progress, eta_in_seconds_then_minutes)
 {
 	static const struct {
@@ -212,14 +213,16 @@ Test(progress, eta_in_seconds_then_minutes)
 	} c[] = {
 		{ 15000, "\r[#########.] 99% 500000000/500015000 events 500 ev/s"
 			 " ETA 30s\033[K" },
+		{ 29700, "\r[#########.] 99% 500000000/500029700 events 500 ev/s"
+			 " ETA 59s\033[K" }, /* 59.4 s */
 		{ 29850, "\r[#########.] 99% 500000000/500029850 events 500 ev/s"
-			 " ETA 60s\033[K" }, /* 59.7 s */
+			 " ETA 1m00s\033[K" }, /* 59.7 s */
 		{ 30250, "\r[#########.] 99% 500000000/500030250 events 500 ev/s"
-			 " ETA 1m00s\033[K" }, /* 60.5 s */
+			 " ETA 1m01s\033[K" }, /* 60.5 s */
 		{ 59950, "\r[#########.] 99% 500000000/500059950 events 500 ev/s"
-			 " ETA 1m59s\033[K" }, /* 119.9 s */
+			 " ETA 2m00s\033[K" }, /* 119.9 s */
 		{ 62750, "\r[#########.] 99% 500000000/500062750 events 500 ev/s"
-			 " ETA 2m05s\033[K" }, /* 125.5 s */
+			 " ETA 2m06s\033[K" }, /* 125.5 s */
 		{ 1862600, "\r[#########.] 99% 500000000/501862600 events 500"
 			   " ev/s ETA 62m05s\033[K" }, /* 3725.2 s */
 	};

@@ -63,13 +63,14 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 		 * converting those to int would be undefined): INT_MAX */
 		if (left > INT_MAX * 60.0)
 			left = INT_MAX * 60.0;
-		if (left >= 60) {
-			int m = (int)(left / 60);
-			snprintf(eta, sizeof eta, " ETA %dm%02ds", m,
-				 (int)(left - m * 60.0));
-		} else {
-			snprintf(eta, sizeof eta, " ETA %.0fs", left);
-		}
+		/* rounded to a second once, then said: 59.7 s is "1m00s"
+		 * (not "60s"), 119.9 s "2m00s" (not "1m59s") */
+		long long whole = (long long)(left + 0.5);
+		if (whole >= 60)
+			snprintf(eta, sizeof eta, " ETA %dm%02ds",
+				 (int)(whole / 60), (int)(whole % 60));
+		else
+			snprintf(eta, sizeof eta, " ETA %ds", (int)whole);
 	}
 	/* \033[K clears what a longer line before left behind. */
 	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
