@@ -588,6 +588,22 @@ static int v1_created_keys(const tl_event *ev, tl_err *e, tl_err *err)
 	return rc;
 }
 
+/* A task.created's link id as the first release's command checked it
+ * (1..128 bytes of text, no control character), but for the spaces early
+ * releases took at its ends or alone: else verify calls clean a log whose
+ * export says another id ("\xff" as U+FFFD) and does not import again.
+ * Not text at all is left to the fold (a corrupt event). */
+static int check_link_id(const msgpack_object *id, tl_err *e)
+{
+	tl_slice s = tl_obj_slice(id);
+	if (!s.p)
+		return 0;
+	if (!s.len)
+		return tl_err_set(e, TL_EINVALID, "link.id",
+				  "must not be empty");
+	return tl_check_text(s, "link.id", 0, TL_LINK_ID_MAX, false, e);
+}
+
 /* ev's data in the shape every release writes for its type (see shapes),
  * within: task.created's link {type, id}, its tags an array, its
  * pipeline and stage null (no release has had pipelines); an update's
@@ -622,9 +638,11 @@ static int check_shape(const tl_event *ev, const msgpack_object *d,
 		rc = map_keys(d, "data", sh->keys, n, true, &seen, &e);
 	if (!rc && tl_slice_eq(ev->type, "task.created")) {
 		const msgpack_object *tags = tl_map_get(d, "tags");
-		if (!(rc = map_keys(tl_map_get(d, "link"), "link", link_keys,
-				    2, true, &seen, &e)) &&
-		    tags->type != MSGPACK_OBJECT_ARRAY)
+		const msgpack_object *link = tl_map_get(d, "link");
+		if (!(rc = map_keys(link, "link", link_keys, 2, true, &seen,
+				    &e)))
+			rc = check_link_id(tl_map_get(link, "id"), &e);
+		if (!rc && tags->type != MSGPACK_OBJECT_ARRAY)
 			rc = tl_err_set(&e, TL_EINVALID, "tags",
 					"is not an array");
 		for (int i = 0; !rc && i < 2; i++)

@@ -273,6 +273,17 @@ Test(damage, an_event_import_refuses_is_named_by_verify, .init = setup,
 		    "system user is; import --events would refuse it (field "
 		    "actor)");
 	forge_event(4, "\xa4kind\xa6system", "\xa4kind\xa4user");
+	/* a link id no command takes (its JSON export says U+FFFD for the
+	 * byte, and does not chain when imported): named too */
+	forge_event(4, "\xa2id\xa1" "1", "\xa2id\xa1\xff");
+	verify_says("event 4 (task.created): link.id is not valid UTF-8");
+	forge_event(4, "\xa2id\xa1\xff", "\xa2id\xa3" "1\n2");
+	verify_says("event 4 (task.created): link.id contains a control "
+		    "character");
+	forge_event(4, "\xa2id\xa3" "1\n2", "\xa2id\xa0");
+	verify_says("event 4 (task.created): link.id must not be empty; "
+		    "import --events would refuse it (field link.id)");
+	forge_event(4, "\xa2id\xa0", "\xa2id\xa1" "1");
 	tl_err err;
 	cr_assert_eq(tl_verify(db, &admin, note_problem, NULL, &err), 0,
 		     "forged back: clean");

@@ -559,7 +559,25 @@ static int import_data(const size_t *which, msgpack_sbuffer *const *data,
 
 /* task.created of the fixture's task 0 (record 4) with one change. */
 enum { C_NO_ASSIGNEE, C_PIPELINE, C_TAGS_MAP, C_LINK_EXTRA, C_LINK_NO_ID,
-       C_TAGGED_VIP, C_NO_TITLE, C_EMPTY_TAG, C_DUE_PAST_9999, C_AS_WRITTEN };
+       C_TAGGED_VIP, C_NO_TITLE, C_EMPTY_TAG, C_DUE_PAST_9999, C_AS_WRITTEN,
+       C_LINK_ID_EMPTY, C_LINK_ID_LONG, C_LINK_ID_CONTROL, C_LINK_ID_NOT_UTF8,
+       C_LINK_ID_SPACES };
+
+/* The link id pack_created writes for how. */
+static const char *created_link_id(int how)
+{
+	switch (how) {
+	case C_LINK_ID_EMPTY: return "";
+	case C_LINK_ID_LONG: /* 129 bytes, one past TL_LINK_ID_MAX */
+		return "0123456789012345678901234567890123456789012345678901234567"
+		       "8901234567890123456789012345678901234567890123456789012345"
+		       "6789012345678";
+	case C_LINK_ID_CONTROL: return "a\nb\x1b[31m";
+	case C_LINK_ID_NOT_UTF8: return "\xff";
+	case C_LINK_ID_SPACES: return " 42 "; /* early releases took it */
+	default: return "42";
+	}
+}
 static void pack_created(msgpack_packer *pk, int how)
 {
 	msgpack_pack_map(pk, how == C_NO_ASSIGNEE ? 9 : 10);
@@ -582,7 +600,7 @@ static void pack_created(msgpack_packer *pk, int how)
 						   : 2);
 	pk_str(pk, "type"); pk_str(pk, "lead");
 	if (how != C_LINK_NO_ID) {
-		pk_str(pk, "id"); pk_str(pk, "42");
+		pk_str(pk, "id"); pk_str(pk, created_link_id(how));
 	}
 	if (how == C_LINK_EXTRA) {
 		pk_str(pk, "name"); pk_str(pk, "Dana");
@@ -642,6 +660,15 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 		{ 4, C_EMPTY_TAG, NULL, "tag",
 		  "event 5 (task.created): tag must not be empty" },
 		{ 4, C_DUE_PAST_9999, NULL, "due", "due is out of range" },
+		/* a link id no release's command took (verify called each
+		 * clean, and export showed "\xff" as U+FFFD, whose import
+		 * then broke the hash chain) */
+		{ 4, C_LINK_ID_EMPTY, NULL, "link.id",
+		  "event 5 (task.created): link.id must not be empty" },
+		{ 4, C_LINK_ID_LONG, NULL, "link.id",
+		  "link.id is 129 bytes, at most 128 allowed" },
+		{ 4, C_LINK_ID_CONTROL, NULL, "link.id", "control character" },
+		{ 4, C_LINK_ID_NOT_UTF8, NULL, "link.id", "is not valid UTF-8" },
 		/* 9: task 0 from todo to in_progress */
 		{ 9, -1, "status=completed previous=todo", "status",
 		  "is completed, which task.completed sets" },
@@ -809,6 +836,13 @@ Test(fuzz_regress, import_refuses_event_data_no_command_writes)
 	pack_created(&pa, C_AS_WRITTEN);
 	msgpack_sbuffer *d = &a;
 	tl_err err;
+	cr_assert_eq(import_data((size_t[]){ 4 }, &d, 1, 14, &err), 0, "%s",
+		     err.message);
+	msgpack_sbuffer_destroy(&a);
+	/* A link id with spaces at its ends, which early releases took: its
+	 * log imports. */
+	msgpack_sbuffer_init(&a);
+	pack_created(&pa, C_LINK_ID_SPACES);
 	cr_assert_eq(import_data((size_t[]){ 4 }, &d, 1, 14, &err), 0, "%s",
 		     err.message);
 	msgpack_sbuffer_destroy(&a);
