@@ -731,6 +731,22 @@ Test(notifications_cli, read_errors_name_the_field_and_append_nothing)
 		cr_expect(tu_err_names(&r, "member"), "%s", r.err);
 		tu_run_release(&r);
 	}
+	/* the system user, never assigned, has none: an empty list (asked
+	 * for by an admin or by itself), and alice's id is not its own */
+	OK(&r, "notifications", "--member", "parsa-assistant");
+	cr_expect(json_is_array(json_object_get(r.json, "items")) &&
+			  !json_array_size(json_object_get(r.json, "items")),
+		  "%s", r.out);
+	tu_run_release(&r);
+	OK(&r, "--as", "parsa-assistant", "notifications");
+	cr_expect(json_is_array(json_object_get(r.json, "items")) &&
+			  !json_array_size(json_object_get(r.json, "items")),
+		  "%s", r.out);
+	tu_run_release(&r);
+	EXPECT(&r, 2, "notifications", "read", id, "--member",
+	       "parsa-assistant");
+	cr_expect(tu_err_names(&r, "ids"), "%s", r.err);
+	tu_run_release(&r);
 	cr_expect_eq(tu_stat(ws, "events"), before, "something was appended");
 }
 

@@ -2567,6 +2567,13 @@ Test(validate, bad_idempotency_key_is_rejected)
 	REJECT(TL_EINVALID, "idempotency_key", c);
 	c.idempotency_key = tl_s("key\x01");
 	REJECT(TL_EINVALID, "idempotency_key", c);
+	/* 256 bytes, the most (cli.md), is taken */
+	k[256] = 0;
+	c.idempotency_key = tl_s(k);
+	tl_ctx x = as_at("admin", T0 + 100 * SEC);
+	tl_result res;
+	EXEC_OK(&x, &c, 1, &res);
+	tl_result_release(&res);
 	free(k);
 }
 
