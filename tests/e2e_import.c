@@ -2230,6 +2230,46 @@ Test(import_cli, msgpack_records_at_the_edges_of_their_forms)
 	cr_assert_eq(tu_stat(ws, "events"), before + 4);
 }
 
+/* A msgpack command whose expect_version is past INT64_MAX (the most a
+ * version holds) is too large, as the command line says of such a
+ * number, not "must be a version number (0 or more)" (a walk-through's
+ * UINT64_MAX); nothing is appended. */
+Test(import_cli, a_msgpack_expect_version_past_int64_is_too_large)
+{
+	static const uint64_t big[] = { (uint64_t)INT64_MAX + 1, UINT64_MAX };
+	const char *f[] = { "--format", "msgpack", NULL };
+	long long before = tu_stat(ws, "events");
+	for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 2);
+		mp_str(&pk, "method", 6);
+		mp_str(&pk, "task.update", 11);
+		mp_str(&pk, "params", 6);
+		msgpack_pack_map(&pk, 3);
+		mp_str(&pk, "id", 2);
+		mp_str(&pk, "01930000-0000-7000-8000-000000000001", 36);
+		mp_str(&pk, "title", 5);
+		mp_str(&pk, "t", 1);
+		mp_str(&pk, "expect_version", 14);
+		msgpack_pack_uint64(&pk, big[i]);
+		write_file(file, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+		tu_run r;
+		import(&r, ws, f);
+		cr_assert_eq(r.status, 1, "%zu: %s", i, r.err);
+		cr_expect(tu_err_names(&r, "expect_version"), "%zu: %s", i,
+			  r.err);
+		cr_expect(strstr(r.err, "is too large: a version number is at "
+					"most 9223372036854775807"),
+			  "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
 /* What jansson quotes near an error: a DEL as '?', a line separator by
  * its code, a character of four bytes as it is; and the column counts
  * characters from the record's first, after the blanks that begin its

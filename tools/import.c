@@ -611,6 +611,12 @@ static int command_param(const job *j, uint64_t where,
 	default: /* P_EXPECT */
 		if (json_is_null(v))
 			return 0;
+		/* a msgpack integer past INT64_MAX comes as a real (json.c):
+		 * said as too large, as the command line says it */
+		if (json_is_real(v) && json_real_value(v) >= 0x1p63)
+			return fail(err, TL_EINVALID, p->name, j, where,
+				    "is too large: a version number is at "
+				    "most 9223372036854775807");
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
 			return fail(err, TL_EINVALID, p->name, j, where,
 				    "must be a version number (0 or more)");
