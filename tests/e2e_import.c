@@ -2230,6 +2230,41 @@ Test(import_cli, msgpack_records_at_the_edges_of_their_forms)
 	cr_assert_eq(tu_stat(ws, "events"), before + 4);
 }
 
+/* A NUL byte in a line of JSON is said as such, at its column in
+ * characters (jansson took one after the object for the end of the input:
+ * "end of file expected near end of file"); nothing is appended. */
+Test(import_cli, a_nul_byte_in_json_is_named_at_its_column)
+{
+	static const struct {
+		const char *bytes;
+		const char *says;
+	} cases[] = {
+		{ "{\"title\":\"ab\",\"link\":\"lead:1\"}\0\n",
+		  "line 1: not JSON: a NUL byte (column 31)" },
+		{ "  {\"title\":\"\xc3\xa9\0b\",\"link\":\"lead:1\"}\n",
+		  "line 1: not JSON: a NUL byte (column 12)" },
+		{ "\0{\"title\":\"x\",\"link\":\"lead:1\"}\n",
+		  "line 1: not JSON: a NUL byte (column 1)" },
+		/* an error before the NUL is that error */
+		{ "{\"title\":x,\"link\":\"lead:1\"}\0\n",
+		  "line 1: not JSON: invalid token near 'x' (column 10)" },
+	};
+	long long before = tu_stat(ws, "events");
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		/* the bytes up to the newline that ends them (a NUL within) */
+		size_t n = 0;
+		while (cases[i].bytes[n] != '\n')
+			n++;
+		write_file(file, cases[i].bytes, n + 1);
+		tu_run r;
+		import(&r, ws, NULL);
+		cr_assert_eq(r.status, 1, "%zu: %s", i, r.err);
+		cr_expect(strstr(r.err, cases[i].says), "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(tu_stat(ws, "events"), before);
+}
+
 /* A msgpack command whose expect_version is past INT64_MAX (the most a
  * version holds) is too large, as the command line says of such a
  * number, not "must be a version number (0 or more)" (a walk-through's

@@ -347,6 +347,19 @@ static int record_json(const job *j, const rec *r, json_t **out,
 		if (!v && mpjson_nomem())
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
+		/* jansson takes a NUL byte for the end of the input ("end
+		 * of file expected near end of file"): an error at or past
+		 * one is said as the NUL, at its column (characters) */
+		const char *in = (const char *)j->in + r->off;
+		const char *nul = v ? NULL : memchr(in, 0, r->len);
+		if (nul && je.position >= 0 &&
+		    (size_t)je.position >= (size_t)(nul - in)) {
+			int col = 1;
+			for (const char *c = in; c < nul; c++)
+				col += ((unsigned char)*c & 0xc0) != 0x80;
+			return fail(err, TL_EINVALID, "", j, r->where,
+				    "not JSON: a NUL byte (column %d)", col);
+		}
 		if (!v) {
 			char near[sizeof je.text * 2];
 			json_near(je.text, near, sizeof near);
