@@ -250,6 +250,72 @@ Test(oom, every_allocation_failing_in_reading_commands)
 	}
 }
 
+/* Out of memory is said once, wherever the allocation failed: exit 5,
+ * one line on stderr, and on stdout nothing for people or, with --json,
+ * the error document alone (docs/cli.md).  The main's own paths are
+ * the ones checked here: its output stream that cannot be made (before
+ * the words are parsed: --json is looked for in them), and an error
+ * line already said by the command before its output was found short
+ * (said again, a mutation audit found, went unnoticed: expect_oom looks
+ * for the words, not for one line).  Until 0.3.37 the stream's failure
+ * printed no document with --json.  Export's msgpack records get no
+ * document whatever fails, as for its other errors. */
+Test(oom, every_allocation_failing_is_one_line_and_with_json_one_document)
+{
+	if (UNDER_SANITIZER)
+		cr_skip_test("a sanitizer owns malloc");
+	const char *const json[] = { "--json", "stats", NULL };
+	const char *const text[] = { "stats", NULL };
+	const char *const msgpack[] = { "--json", "export", "--format",
+					"msgpack", NULL };
+	const char *const *const cmds[] = { json, text, msgpack };
+	for (int i = 0; i < 3; i++) {
+		long failed = 0, k;
+		bool hit = true;
+		/* the msgpack export: its first 60 allocations, the output
+		 * stream's among them */
+		for (k = 1; hit && (i < 2 || k <= 60); k++) {
+			tu_run r;
+			run_failing(&r, k, cmds[i], &hit);
+			if (r.status == 0) {
+				tu_run_release(&r);
+				continue;
+			}
+			failed++;
+			expect_oom(&r, k, cmds[i][1]);
+			cr_assert(tu_err_names(&r, "out of memory"),
+				  "%s, allocation %ld failing: not one line: "
+				  "%s", cmds[i][1], k, r.err);
+			if (i == 0) {
+				json_t *e = json_object_get(r.json, "error");
+				const char *m = tu_str(e, "message");
+				cr_assert(m && strstr(m, "out of memory"),
+					  "allocation %ld failing: stdout: %s",
+					  k, r.out);
+				cr_assert_str_eq(tu_str(e, "code"), "storage");
+				cr_assert_str_eq(tu_str(e, "field"), "storage");
+				cr_assert_eq(strchr(r.out, '\n') + 1,
+					     r.out + r.out_len,
+					     "allocation %ld failing: more "
+					     "than the document: %s", k, r.out);
+			} else if (i == 1) {
+				cr_assert_eq(r.out_len, 0,
+					     "allocation %ld failing: stdout: "
+					     "%s", k, r.out);
+			} else {
+				cr_assert(!memmem(r.out, r.out_len, "{\"error\"",
+						  9),
+					  "allocation %ld failing: a JSON "
+					  "document among msgpack records",
+					  k);
+			}
+			tu_run_release(&r);
+		}
+		cr_assert_gt(failed, i < 2 ? 10 : 3, "%s: %ld failures",
+			     cmds[i][1], failed);
+	}
+}
+
 /* The shape of an output: its JSON members' names, or its number of
  * lines. */
 static void shape(const tu_run *r, char *out, size_t cap)

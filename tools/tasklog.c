@@ -929,6 +929,21 @@ static bool json_requested(int argc, char **argv)
 	return false;
 }
 
+/* Whether an error met before the words are parsed is also a document
+ * on stdout: --json, but not among export's msgpack records (a word
+ * "export" that is an option's value only keeps the document back). */
+static bool json_doc_requested(int argc, char **argv)
+{
+	bool export = false, msgpack = false;
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		export |= !strcmp(argv[i], "export");
+		msgpack |= !strcmp(argv[i], "--format=msgpack") ||
+			   (!strcmp(argv[i], "--format") && i + 1 < argc &&
+			    !strcmp(argv[i + 1], "msgpack"));
+	}
+	return json_requested(argc, argv) && !(export && msgpack);
+}
+
 /* LMDB reads the workspace through a memory map: a page past the end of
  * a data file cut short (a partial copy or restore) or a failing disk
  * raises SIGBUS.  A page whose bytes were damaged is worse: LMDB keeps no
@@ -1168,6 +1183,9 @@ int main(int argc, char **argv)
 	real_stdout = stdout;
 	FILE *mem = membuf_open(&out);
 	if (!mem) {
+		/* with --json the error document too, as for any other
+		 * allocation that fails (before, a line alone) */
+		c.json = json_doc_requested(argc, argv);
 		say_oom(&c, false);
 		return -TL_ESTORAGE;
 	}
