@@ -748,6 +748,30 @@ Test(export_cli, msgpack_errors_print_no_document)
 	cr_assert(tu_err_names(&r, "actor"), "%s", r.err);
 	cr_assert_eq(r.out_len, 0, "%s", r.out);
 	tu_run_release(&r);
+	/* nor for an error in the words themselves, which the command line
+	 * finds while it parses them (until the twenty-fourth mutation
+	 * audit these printed the document: --json was looked for in the
+	 * words, the format not); --format=msgpack alike, and given before
+	 * the command */
+	const char *const *const parse[] = {
+		(const char *const[]){ "export", "--format", "msgpack",
+				       "--bogus", NULL },
+		(const char *const[]){ "export", "--format=msgpack", "--limit",
+				       "0", NULL },
+		(const char *const[]){ "--format", "msgpack", "export", NULL },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		cr_assert_eq(tu_cli_argv(&r, ws, parse[i]), 0);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(!strncmp(r.err, "tasklog: ", 9), "%s", r.err);
+		cr_assert_eq(r.out_len, 0, "%s", r.out);
+		tu_run_release(&r);
+	}
+	/* another command's usage error with --json is a document still */
+	EXPECT(&r, 1, "log", "--bogus");
+	cr_assert(json_is_object(json_object_get(r.json, "error")), "%s",
+		  r.out);
+	tu_run_release(&r);
 }
 
 /* ---- found by a mutation audit of --follow (audit 23) ------------------- */

@@ -929,14 +929,15 @@ static bool json_requested(int argc, char **argv)
 	return false;
 }
 
-/* Whether an error met before the words are parsed is also a document
- * on stdout: --json, but not among export's msgpack records (a word
- * "export" that is an option's value only keeps the document back). */
-static bool json_doc_requested(int argc, char **argv)
+/* Whether an error met before the words are parsed, or while they are,
+ * is also a document on stdout: --json, but not among export's msgpack
+ * records (before its command is found, a word "export" that is an
+ * option's value keeps the document back too). */
+static bool json_doc_requested(const struct cli *c, int argc, char **argv)
 {
-	bool export = false, msgpack = false;
+	bool export = c->cmd && c->cmd->run == run_export, msgpack = false;
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		export |= !strcmp(argv[i], "export");
+		export |= !c->cmd && !strcmp(argv[i], "export");
 		msgpack |= !strcmp(argv[i], "--format=msgpack") ||
 			   (!strcmp(argv[i], "--format") && i + 1 < argc &&
 			    !strcmp(argv[i + 1], "msgpack"));
@@ -1185,7 +1186,7 @@ int main(int argc, char **argv)
 	if (!mem) {
 		/* with --json the error document too, as for any other
 		 * allocation that fails (before, a line alone) */
-		c.json = json_doc_requested(argc, argv);
+		c.json = json_doc_requested(&c, argc, argv);
 		say_oom(&c, false);
 		return -TL_ESTORAGE;
 	}
@@ -1195,7 +1196,8 @@ int main(int argc, char **argv)
 	if (rc == 1)
 		goto out;
 	if (rc) {
-		c.json = c.json || json_requested(argc, argv);
+		/* (export's msgpack records: on stderr alone, as below) */
+		c.json = json_doc_requested(&c, argc, argv);
 		status = report_error(&c, c.subject);
 		goto out;
 	}
