@@ -1393,6 +1393,20 @@ Test(rebuild_cli, over_a_damaged_log_each_reader_says_how_it_reads)
 	cr_assert(tu_err_names(&r, "the log has no event"), "%s", r.err);
 	cr_assert(!strstr(r.err, "read-only"), "%s", r.err);
 	tu_run_release(&r);
+	/* notifications lists as a reader of the views does; `notifications
+	 * read` marks, a write: no fallback (tasklog.c counts the listing
+	 * alone among the reads, which a mutation audit found untested
+	 * either way) */
+	cr_assert_eq(tu_cli_argv(&r, ws, (const char *const[]){
+					 "notifications", NULL }),
+		     0);
+	cr_assert(strstr(r.err, "; answering read-only, from the views "
+				"that are current\n"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 5, "notifications", "read", "01890a5d-ac96-774b-bcce-b302099a8057");
+	cr_assert(tu_err_names(&r, "the log has no event"), "%s", r.err);
+	tu_run_release(&r);
 	tu_rmrf(dir);
 	free(dir);
 }
