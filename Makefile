@@ -2,7 +2,7 @@
 #
 # Targets:
 #   make            build the library (libtasklog.a/.so) and the tasklog CLI
-#   make run        install missing packages, build, run the demo on ./tasklog-data
+#   make run        install missing packages, build, run the demo on $TASKLOG_DB (else ./tasklog-data)
 #   make test       install missing packages, build, run every test, then the
 #                   unit tests again under AddressSanitizer+UBSan
 #   make test-unit  unit + end-to-end tests only (no sanitizer pass)

@@ -288,7 +288,7 @@ void human_events(const json_t *events)
 }
 
 /* Tasks as a table that fits an 80-column terminal (or a wider one,
- * human_width): ID (the first 8 characters), DUE (UTC, to the minute),
+ * human_width): ID (the last 8 characters), DUE (UTC, to the minute),
  * STATUS, TYPE, ASSIGNEE, in 100 columns or more the RECORD, and as much
  * of the TITLE as fits, cut with an ellipsis.  Widths are terminal
  * columns: wide characters (CJK, most emoji) take two, combining marks
