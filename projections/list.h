@@ -126,13 +126,16 @@ extern _Thread_local unsigned tl_list_walk_ratio
 #define TL_LIST_WALK_FIRST 1024
 #define TL_LIST_WINDOW_MAX 2048
 #define TL_LIST_WALK_RATIO 32
-/* For tests: the ways to such a page.  0 the walk alone; 1 short walks,
- * so that the bounded walk and the window's tasks sorted take turns; 2
- * the window's tasks at once; 3 (or any other) the defaults. */
+/* For tests: the ways to such a page.  0 the walk alone; 1 short walks
+ * and a window wide past 8 entries, so that the bounded walks and the
+ * window's tasks sorted take turns; 2 the window's tasks at once; 3 (or
+ * any other) the defaults. */
 static inline void tl_list_window_way(unsigned way)
 {
 	tl_list_walk_first = way == 1 ? 8 : TL_LIST_WALK_FIRST;
-	tl_list_window_max = way == 0 ? 0 : TL_LIST_WINDOW_MAX;
+	tl_list_window_max = way == 0   ? 0
+			     : way == 1 ? 8
+					: TL_LIST_WINDOW_MAX;
 	tl_list_walk_ratio = way == 2 ? 0 : way == 1 ? 1 : TL_LIST_WALK_RATIO;
 }
 
