@@ -22,8 +22,9 @@
  * The query with all its windows (and the search), paged, must list
  * exactly the tasks of the order that one of the windows alone listed,
  * in that order, each once.
- * Each page takes a way of its own from the input (tl_list_window_way),
- * so that the cursors of each serve the others; under the due sort several windows
+ * Each page takes a way of its own from the input (tl_list_window_way,
+ * and tl_list_lead_way: the assignees' walk alone, or taking turns with
+ * the tags' or kinds'), so that the cursors of each serve the others; under the due sort several windows
  * are read span by span, seeking past what lies between them.
  */
 #include <stdint.h>
@@ -136,7 +137,8 @@ static int collect(void *arg, const uint8_t *doc, size_t len)
 }
 
 /* Every page of q (limit as set) into g, page k made the way
- * ways[k % nways] says (tl_list_window_way; none: the defaults).  0, or
+ * ways[k % nways] says (tl_list_window_way its low 2 bits,
+ * tl_list_lead_way the next 2; none: the defaults).  0, or
  * the first page's refusal (the input's windows may be refused). */
 static int list_all(tl_list_query q, const uint8_t *ways, size_t nways,
 		    got *g, tl_err *err)
@@ -146,8 +148,10 @@ static int list_all(tl_list_query q, const uint8_t *ways, size_t nways,
 	g->n = 0;
 	for (size_t page = 0;; page++) {
 		tl_list_window_way(nways ? ways[page % nways] % 4 : 3);
+		tl_list_lead_way(nways ? ways[page % nways] / 4 % 4 : 3);
 		int rc = tl_task_list(db, &ctx, &q, collect, g, next, err);
 		tl_list_window_way(3);
+		tl_list_lead_way(3);
 		if (rc) {
 			if (page)
 				die("a later page refused", err);

@@ -139,6 +139,29 @@ static inline void tl_list_window_way(unsigned way)
 	tl_list_walk_ratio = way == 2 ? 0 : way == 1 ? 1 : TL_LIST_WALK_RATIO;
 }
 
+/* A page that the assignees lead and a tag or type filter could lead too
+ * (query.c, scan): the assignees' walk goes alone for tl_list_lead_first
+ * entries (2,048; a document read by id counts 16), then the two walks
+ * take turns of tl_list_lead_turn entries (256) until one ends the page.
+ * UINT64_MAX: the assignees' walk alone.  For tests: tl_list_lead_way. */
+extern _Thread_local uint64_t tl_list_lead_first
+	__attribute__((visibility("hidden")));
+extern _Thread_local uint64_t tl_list_lead_turn
+	__attribute__((visibility("hidden")));
+#define TL_LIST_LEAD_FIRST 2048
+#define TL_LIST_LEAD_TURN 256
+/* For tests: 0 the assignees' walk alone; 1 both walks from the first
+ * entry, in turns of one entry; 2 turns of 3 entries after 5; 3 (or any
+ * other) the defaults. */
+static inline void tl_list_lead_way(unsigned way)
+{
+	tl_list_lead_first = way == 0   ? UINT64_MAX
+			     : way == 1 ? 0
+			     : way == 2 ? 5
+					: TL_LIST_LEAD_FIRST;
+	tl_list_lead_turn = way == 1 ? 1 : way == 2 ? 3 : TL_LIST_LEAD_TURN;
+}
+
 /* Whether dimension dim keeps keys for sort. */
 bool tl_list_has_sort(char dim, char sort);
 

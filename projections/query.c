@@ -29,7 +29,9 @@
  * them, at the same positions: once the leading ranges have passed over
  * tl_list_also_after entries, they are walked in step with them (a
  * leapfrog join: each side jumps to the other's position), and only the
- * positions all sides hold are candidates.  Each index value carries the
+ * positions all sides hold are candidates.  When the assignees lead and
+ * a tag or type filter could (since 0.3.40), both walks take turns and
+ * the first to end the page makes it (scan).  Each index value carries the
  * task's due, status, type and link type, so candidates failing those
  * filters are rejected without their documents.  With the due sort, a
  * due filter with bounds becomes the bounds of every range: a page then
@@ -870,6 +872,8 @@ static bool search_by_assignees(const plan *p)
  * statuses, which hold every task and keep every sort; but a search
  * that the statuses would lead, under the due sort among active tasks,
  * the assignees (assignee_ranges). */
+static void plan_bounds(plan *p);
+
 static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 {
 	/* an assignee's M range and a D range per done status; or up to
@@ -933,6 +937,15 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 				add_lead(p, TL_DIM_STATUS, 0, (uint64_t)i);
 	}
 	plan_also(p);
+	plan_bounds(p);
+	return 0;
+}
+
+/* The plan's bounds: its due windows as spans of sortvals, and whether
+ * they hold nothing. */
+static void plan_bounds(plan *p)
+{
+	char s = p->sort;
 
 	/* The due windows as spans of due sortvals; under the due sort
 	 * their bounds are those of sortval, from the earliest start to the
@@ -964,7 +977,6 @@ static int plan_scan(plan *p, const tl_reader *r, tl_err *err)
 	 * documents at a million tasks). */
 	if (p->automation == AUTO_ONLY)
 		p->empty = true;
-	return 0;
 }
 
 /* ---- candidates ------------------------------------------------------ */
@@ -1450,35 +1462,59 @@ static void page_cursor(const plan *p, uint64_t sv, uint64_t tb,
 			 TL_CURSOR_MAX);
 }
 
-static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
-		char next_cursor[TL_CURSOR_MAX], bool *over, tl_err *err)
+/* What a document read by id costs, in index entries (a B-tree look-up
+ * and a decode: 15-20 cursor steps in a warm process), when two walks
+ * take turns (scan). */
+#define DOC_STEPS 16
+
+/* One walk of a plan's ranges (step 3b), which can stop at a bound and go
+ * on later from where it stopped: scan's, or either of the two that take
+ * turns there. */
+typedef struct walk {
+	const plan *p;
+	MDB_txn *txn;
+	tl_db *db;
+	MDB_dbi idx; /* the database of the ranges beside the leading ones */
+	range *g, *ga; /* the leading ranges, and those beside them */
+	size_t ga_at[ALSO_MAX + 1];
+	size_t n, returned, extra, budget, passed;
+	bool fast, exact, also_on;
+	bool more;  /* a match is known, or may be, to follow the page */
+	bool ended; /* the walk is over: its page is whole, or an error */
+	bool seen;
+	uint64_t last_sv, last_tb, seen_sv, seen_tb;
+	fold_buf fb[2]; /* title, notes */
+	int mrc;        /* an LMDB error */
+} walk;
+
+/* Open a walk of plan p's ranges in the view's database dbi, each at the
+ * plan's lower bound or just past its cursor.  Returns 0 (an LMDB error
+ * in w->mrc, the walk ended) or TL_EOOM (nothing to close). */
+static int walk_open(walk *w, const tl_reader *r, const plan *p,
+		     const MDB_dbi *dbi, tl_err *err)
 {
-	uint64_t read0 = tl_list_entries_read;
-	const MDB_dbi *dbi = tl_view_dbis(
-		r->db, p->dim == TL_DIM_RECORD ? "timeline" : "tasks");
-	range *g, *ga = NULL;
-	size_t ga_at[ALSO_MAX + 1] = { 0 };
-	size_t n = p->leads_len, returned = 0, extra = 0;
-	size_t budget = p->limit > 64 ? p->limit : 64;
-	bool fast = fast_plan(p), exact = facets_exact(p);
-	fold_buf fb[2] = { { NULL, 0 }, { NULL, 0 } }; /* title, notes */
-	uint64_t last_sv = 0, last_tb = 0, seen_sv = 0, seen_tb = 0;
-	bool more = false, seen = false;
-	int mrc = 0, rc = 0;
-
-	next_cursor[0] = 0;
-	if (!dbi)
-		return tl_view_unavailable(r->db, "tasks", err);
-	if (p->empty || !n)
+	memset(w, 0, sizeof *w);
+	w->p = p;
+	w->txn = r->txn;
+	w->db = r->db;
+	w->idx = dbi[0];
+	w->n = p->leads_len;
+	w->budget = p->limit > 64 ? p->limit : 64;
+	w->fast = fast_plan(p);
+	w->exact = facets_exact(p);
+	if (p->empty || !w->n) {
+		w->ended = true;
 		return 0;
+	}
 	for (size_t i = 0; i < p->also_len; i++)
-		ga_at[i + 1] = ga_at[i] + p->also[i].len;
-	g = calloc(n + ga_at[p->also_len], sizeof *g);
-	if (!g)
+		w->ga_at[i + 1] = w->ga_at[i] + p->also[i].len;
+	w->g = calloc(w->n + w->ga_at[p->also_len], sizeof *w->g);
+	if (!w->g) {
+		w->ended = true;
 		return tl_err_oom(err);
-	ga = g + n;
+	}
+	w->ga = w->g + w->n;
 
-	/* Start each range at the lower bound, or just past the cursor. */
 	uint64_t sv = p->sv_lo, tb = 0;
 	bool after = false;
 	if (p->has_cursor && p->cur_sv >= sv) {
@@ -1486,109 +1522,291 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		tb = p->cur_tb;
 		after = true;
 	}
-	for (size_t i = 0; i < n && !mrc; i++) {
-		if (!(mrc = lead_open(r, dbi, &p->leads[i], p->sort, &g[i])))
-			mrc = range_seek(&g[i], p, sv, tb, after);
+	for (size_t i = 0; i < w->n && !w->mrc; i++) {
+		if (!(w->mrc = lead_open(r, dbi, &p->leads[i], p->sort,
+					 &w->g[i])))
+			w->mrc = range_seek(&w->g[i], p, sv, tb, after);
 	}
+	if (w->mrc)
+		w->ended = true;
+	return 0;
+}
+
+/* Walk on, checking each candidate and giving the matches to fn, until
+ * the page is whole (w->ended) or, before an entry, more than `entries`
+ * index entries were read by this thread, or more than `work` entries
+ * and DOC_STEPS per document read.  Returns 0, a TL_E* code or fn's
+ * non-zero answer (the walk ended). */
+static int walk_run(walk *w, uint64_t entries, uint64_t work, tl_doc_fn fn,
+		    void *arg, tl_err *err)
+{
+	const plan *p = w->p;
+	range *g = w->g;
+	size_t n = w->n;
+	int rc = 0;
 
 	/* The ranges of the dimensions beside the leading one are walked
 	 * once the leading ranges have passed over tl_list_also_after
 	 * entries (32): a page the leading ones fill at once (few tasks, or
 	 * most of them listed) does not pay for their seeks. */
-	size_t passed = 0;
-	bool also_on = false;
-	for (range *m; !mrc && !rc && (m = range_min(g, n));) {
-		MDB_val doc;
-		cand c;
-		if (p->budget && tl_list_entries_read - read0 > p->budget) {
-			*over = true; /* the caller takes another way */
-			more = false;
+	for (range *m; !w->ended;) {
+		if (w->mrc || rc || !(m = range_min(g, n))) {
+			w->ended = true;
 			break;
 		}
+		if (tl_list_entries_read > entries ||
+		    tl_list_entries_read + DOC_STEPS * tl_list_docs_read >
+			    work)
+			break; /* the caller says when to go on */
+		MDB_val doc;
+		cand c;
 		/* The same position twice is the same task (tiebreaks are
 		 * unique per task) in two ranges: under two of its tags. */
-		if (seen && m->sv == seen_sv && m->tb == seen_tb) {
-			mrc = range_next(m, p);
+		if (w->seen && m->sv == w->seen_sv && m->tb == w->seen_tb) {
+			w->mrc = range_next(m, p);
 			continue;
 		}
-		if (p->also_len && !also_on && passed >= tl_list_also_after) {
-			also_on = true;
-			if ((mrc = also_open(r->txn, dbi[0], p, ga, ga_at,
-					     m->sv, m->tb)))
-				break;
+		if (p->also_len && !w->also_on &&
+		    w->passed >= tl_list_also_after) {
+			w->also_on = true;
+			if ((w->mrc = also_open(w->txn, w->idx, p, w->ga,
+						w->ga_at, m->sv, m->tb)))
+				continue;
 		}
-		if (also_on) {
-			uint64_t far[2];
+		if (w->also_on) {
+			uint64_t far[2] = { 0, 0 };
 			int held;
-			if ((mrc = also_hold(p, ga, ga_at, m->sv, m->tb, &held,
-					     far)))
+			if ((w->mrc = also_hold(p, w->ga, w->ga_at, m->sv, m->tb,
+						&held, far)))
+				continue;
+			if (held < 0) {
+				w->ended = true; /* no candidate is left */
 				break;
-			if (held < 0)
-				break; /* no candidate is left */
+			}
 			if (!held) {
-				mrc = ranges_reach(g, n, p, far[0], far[1]);
+				w->mrc = ranges_reach(g, n, p, far[0], far[1]);
 				continue;
 			}
 		}
-		seen = true;
-		seen_sv = m->sv;
-		seen_tb = m->tb;
+		w->seen = true;
+		w->seen_sv = m->sv;
+		w->seen_tb = m->tb;
 		if (!facets_match(p, &m->f)) {
-			passed++;
-			if (returned == p->limit && ++extra >= budget) {
-				more = true; /* stop looking: the next page will */
+			w->passed++;
+			if (w->returned == p->limit &&
+			    ++w->extra >= w->budget) {
+				w->more = true; /* stop looking: the next page
+						   will */
+				w->ended = true;
 				break;
 			}
-			mrc = range_next(m, p);
+			w->mrc = range_next(m, p);
 			continue;
 		}
-		if (returned == p->limit && exact) {
-			more = true; /* the value tells all: a match follows */
+		if (w->returned == p->limit && w->exact) {
+			w->more = true; /* the value tells all: a match follows */
+			w->ended = true;
 			break;
 		}
 		if (m->doc.mv_size)
 			doc = m->doc; /* a covered entry */
 		else if (tl_list_docs_read++,
-			 (mrc = tl_task_doc(r->db, r->txn, m->f.id, &doc)))
-			break;
+			 (w->mrc = tl_task_doc(w->db, w->txn, m->f.id, &doc)))
+			continue;
 		errno = 0;
-		int ok = fast ? fast_match(p, &doc)
-			      : cand_decode(&doc, &c)
-				      ? matches(p, &c, fb)
-				      : -1;
+		int ok = w->fast ? fast_match(p, &doc)
+				 : cand_decode(&doc, &c)
+					   ? matches(p, &c, w->fb)
+					   : -1;
 		if (ok < 0) {
 			rc = tl_err_undecodable(err, "corrupt task record");
-			break;
+			continue;
 		}
 		if (ok) {
-			if (returned == p->limit) {
-				more = true;
+			if (w->returned == p->limit) {
+				w->more = true;
+				w->ended = true;
 				break;
 			}
 			rc = fn(arg, doc.mv_data, doc.mv_size);
-			returned++;
-			last_sv = m->sv;
-			last_tb = m->tb;
+			w->returned++;
+			w->last_sv = m->sv;
+			w->last_tb = m->tb;
 		} else {
-			passed++;
-			if (returned == p->limit && ++extra >= budget) {
-				more = true; /* stop looking: the next page
-						will */
+			w->passed++;
+			if (w->returned == p->limit &&
+			    ++w->extra >= w->budget) {
+				w->more = true; /* stop looking: the next page
+						   will */
+				w->ended = true;
 				break;
 			}
 		}
-		mrc = range_next(m, p);
+		w->mrc = range_next(m, p);
 	}
-	if (mrc)
-		rc = mdb_fail(err, mrc);
-	if (!rc && more)
-		page_cursor(p, last_sv, last_tb, next_cursor);
-	for (size_t i = 0; i < n + ga_at[p->also_len]; i++)
-		if (g[i].c)
-			mdb_cursor_close(g[i].c);
-	free(g);
-	free(fb[0].p);
-	free(fb[1].p);
+	if (!rc && w->mrc)
+		rc = mdb_fail(err, w->mrc);
+	return rc;
+}
+
+/* Close a walk's cursors and free what it holds. */
+static void walk_close(walk *w)
+{
+	size_t all = w->n + w->ga_at[w->p ? w->p->also_len : 0];
+	for (size_t i = 0; w->g && i < all; i++)
+		if (w->g[i].c)
+			mdb_cursor_close(w->g[i].c);
+	free(w->g);
+	free(w->fb[0].p);
+	free(w->fb[1].p);
+	w->g = NULL;
+}
+
+typedef struct held {
+	MDB_val *d;
+	size_t n;
+} held;
+
+static int hold_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	held *h = arg;
+	h->d[h->n++] = (MDB_val){ len, (void *)doc };
+	return 0;
+}
+
+/*
+ * The other plan of a page that the assignees lead.  Several assignees,
+ * or one who holds many tasks, with a tag or a type that holds few of
+ * theirs: the assignees' ranges lead, the tag's and kind's are walked in
+ * step beside them (a leapfrog join), and each jump moves every
+ * assignee's range; five assignees with a tag, a type and `on_hold` read
+ * 83,728 entries at a million tasks where the tag's ranges, leading,
+ * read about 1,090.  Another filter with few tasks of its own, the
+ * assignees' many: the other way round.  Which holds fewer, neither
+ * index says (LMDB counts no range), so both walks take turns (scan), and
+ * the first to end its page makes it.  The other plan: the tags' ranges
+ * lead, else the kinds', the assignees checked on each document.
+ * other_dim says which leads it (0: no other plan), plan_other makes it
+ * into o (0, or -1 out of memory; its leads to free).
+ */
+static char other_dim(const plan *p)
+{
+	if (p->dim != TL_DIM_ASSIGNEE || !p->assignees_len || p->empty ||
+	    tl_list_lead_first == UINT64_MAX)
+		return 0;
+	return tags_lead(p)	 ? TL_DIM_TAG
+	       : kinds_indexed(p) ? TL_DIM_KIND
+				  : 0;
+}
+
+static int plan_other(const plan *p, char dim, plan *o)
+{
+	uint64_t vals[TAG_LEAD_RANGES_MAX > KIND_RANGES_MAX
+			      ? TAG_LEAD_RANGES_MAX
+			      : KIND_RANGES_MAX];
+	size_t nvals = 0;
+	*o = *p;
+	o->dim = dim;
+	o->leads_len = 0;
+	if (!(o->leads = calloc(sizeof vals / sizeof vals[0],
+				sizeof *o->leads)))
+		return -1;
+	dim_ranges(o, dim, vals, &nvals);
+	for (size_t i = 0; i < nvals; i++)
+		add_lead(o, dim, 0, vals[i]);
+	plan_also(o);
+	plan_bounds(o);
+	return 0;
+}
+
+_Thread_local uint64_t tl_list_lead_first = TL_LIST_LEAD_FIRST;
+_Thread_local uint64_t tl_list_lead_turn = TL_LIST_LEAD_TURN;
+
+/*
+ * Step 3b: merge the ranges, check each candidate, give a page to fn.
+ * next_cursor: the position of the last task returned, when a match is
+ * known (or, after a bounded look-ahead, may be) to follow.  With
+ * p->budget, at most that many entries are read: past it *over, and
+ * nothing was given to fn.  Returns 0, a TL_E* code, or fn's non-zero
+ * answer (which stops the page).
+ *
+ * When the assignees lead and another plan can (plan_other), the leading
+ * walk goes alone for tl_list_lead_first entries (2,048; a document read
+ * by id counts DOC_STEPS), the page held back; when it has not ended, the
+ * other walk starts, and the two take turns of tl_list_lead_turn entries
+ * (256), each from where it stopped, until one ends its page: that page
+ * is given to fn.  A page costs at most about twice what the cheaper walk
+ * costs, plus the first walk alone.  Either walk starts from the cursor,
+ * a position in the sort that both keep, so a page made by either
+ * continues one made by the other.
+ */
+static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
+		char next_cursor[TL_CURSOR_MAX], bool *over, tl_err *err)
+{
+	const MDB_dbi *dbi = tl_view_dbis(
+		r->db, p->dim == TL_DIM_RECORD ? "timeline" : "tasks");
+	uint64_t end = p->budget ? tl_list_entries_read + p->budget
+				 : UINT64_MAX;
+	walk w[2];
+	held h[2] = { { NULL, 0 }, { NULL, 0 } };
+	plan o = { .leads = NULL };
+	char other = other_dim(p);
+	int rc, win = -1;
+
+	next_cursor[0] = 0;
+	if (!dbi)
+		return tl_view_unavailable(r->db, "tasks", err);
+	if (other && (!(h[0].d = calloc(p->limit + 1, sizeof *h[0].d)) ||
+		      !(h[1].d = calloc(p->limit + 1, sizeof *h[1].d)))) {
+		free(h[0].d);
+		return tl_err_oom(err);
+	}
+	if ((rc = walk_open(&w[0], r, p, dbi, err)))
+		goto out;
+	if (!other) {
+		rc = walk_run(&w[0], end, UINT64_MAX, fn, arg, err);
+		win = w[0].ended ? 0 : -1;
+		walk_close(&w[0]);
+		goto out;
+	}
+	uint64_t first = tl_list_lead_first, turn = tl_list_lead_turn;
+	uint64_t start = tl_list_entries_read + DOC_STEPS * tl_list_docs_read;
+	rc = walk_run(&w[0], end, start + first < start ? UINT64_MAX
+						       : start + first,
+		      hold_doc, &h[0], err);
+	if (!rc && w[0].ended)
+		win = 0;
+	if (!rc && win < 0 && tl_list_entries_read <= end) {
+		if (plan_other(p, other, &o))
+			rc = tl_err_oom(err);
+		else if (!(rc = walk_open(&w[1], r, &o, dbi, err))) {
+			for (int k = 1;
+			     !rc && win < 0 && tl_list_entries_read <= end;
+			     k ^= 1) {
+				uint64_t now = tl_list_entries_read +
+					       DOC_STEPS * tl_list_docs_read;
+				rc = walk_run(&w[k], end,
+					      now + (turn ? turn : 1),
+					      hold_doc, &h[k], err);
+				if (!rc && w[k].ended)
+					win = k;
+			}
+			walk_close(&w[1]);
+		}
+	}
+	walk_close(&w[0]);
+	for (size_t i = 0; !rc && win >= 0 && i < h[win].n; i++)
+		if ((rc = fn(arg, h[win].d[i].mv_data, h[win].d[i].mv_size)))
+			win = -1; /* as a walk stopped by fn: no cursor */
+out:
+	if (!rc && win >= 0 && w[win].more)
+		page_cursor(p, w[win].last_sv, w[win].last_tb, next_cursor);
+	if (!rc && win < 0 && over)
+		*over = true; /* past the budget: the caller takes another
+				 way */
+	free(h[0].d);
+	free(h[1].d);
+	free(o.leads);
 	return rc;
 }
 
@@ -1711,17 +1929,6 @@ static int window_collect(const tl_reader *r, const plan *p,
 
 /* A walk's page, held back: at most a page of documents, which stay
  * valid as long as the reader. */
-typedef struct held {
-	MDB_val *d;
-	size_t n;
-} held;
-
-static int hold_doc(void *arg, const uint8_t *doc, size_t len)
-{
-	held *h = arg;
-	h->d[h->n++] = (MDB_val){ len, (void *)doc };
-	return 0;
-}
 
 static int went_cmp(const void *a, const void *b)
 {

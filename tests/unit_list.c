@@ -988,7 +988,8 @@ Test(list, a_tag_page_reads_only_its_ranges)
  * assignee's tasks: alice holds 300 calls and 3 demos, three of them
  * tagged; after 32 entries passed over, the scan walks the tag's or
  * kinds' ranges too.  Without that (tl_list_also_after past every
- * entry) the same page reads all 303. */
+ * entry), and without the tag's or kinds' walk taking turns
+ * (tl_list_lead_way 0), the same page reads all 303. */
 Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
 {
 	for (int i = 0; i < 300; i++) {
@@ -1035,7 +1036,9 @@ Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
 		cr_assert_leq(read, 100, "case %zu read %llu entries", i,
 			      (unsigned long long)read);
 		tl_list_also_after = UINT_MAX;
+		tl_list_lead_way(0);
 		got = list_counted(&cases[i].q, &read);
+		tl_list_lead_way(3);
 		tl_list_also_after = 32;
 		cr_assert_str_eq(got, cases[i].want, "case %zu alone: %s", i,
 				 got);
@@ -1050,6 +1053,72 @@ Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
 	cr_assert_str_eq(LIST(.assignee = { "alice" }, .type = { "call" },
 			      .limit = 2),
 			 "c0 c1");
+	cr_assert_eq(verify(), 0);
+}
+
+/* Several assignees with a tag and a type that each hold many tasks, few
+ * of theirs (0.3.40; a scale audit: five assignees, a tag, a type and
+ * on_hold read 83,728 entries at a million tasks): the assignees' ranges
+ * lead, the tag's and the kinds' are walked beside them, and at each
+ * position of the tag or the type every assignee's range moves.  The
+ * tag's range, leading with the kinds' beside it, moves one range a
+ * step: when the assignees' walk has not ended its page after
+ * tl_list_lead_first entries, the two take turns, and the first to end
+ * makes the page.  alice, bob, dave and the unassigned hold 100 calls
+ * each, three of them on hold and vip; root holds 20 on-hold vip emails
+ * and 20 on-hold calls, due among them. */
+Test(list, several_assignees_with_a_tag_and_a_type_let_the_tag_lead)
+{
+	char title[16];
+	static const char *const who[] = { "alice", "bob", "dave", NULL };
+	for (int i = 0; i < 400; i++) {
+		snprintf(title, sizeof title, "c%d", i);
+		ADD(.title = title, .type = "call", .assignee = who[i % 4],
+		    .due_ms = T0 + (int64_t)i * 60000);
+	}
+	for (int i = 0; i < 40; i++) {
+		snprintf(title, sizeof title, "r%d", i);
+		ADD(.title = title, .type = i % 2 ? "call" : "email",
+		    .assignee = "root", .status = "on_hold",
+		    .due_ms = T0 + (int64_t)i * 600000 + 30000);
+		if (i % 2 == 0)
+			tag(title, "vip");
+	}
+	static const char *const match[] = { "c41", "c120", "c203" };
+	for (int i = 0; i < 3; i++) {
+		set_status(match[i], "on_hold");
+		tag(match[i], "vip");
+	}
+	const lq q = { .assignee = { "alice", "bob", "dave", "unassigned" },
+		       .tag = { "vip" }, .type = { "call" },
+		       .status = { "on_hold" } };
+	/* as if the workspace were large: the turns start at 64 entries */
+	uint64_t alone, both;
+	tl_list_lead_way(0);
+	cr_assert_str_eq(list_counted(&q, &alone), "c41 c120 c203");
+	tl_list_lead_first = 64;
+	tl_list_lead_turn = 32;
+	cr_assert_str_eq(list_counted(&q, &both), "c41 c120 c203");
+	cr_assert_geq(alone, 400, "the assignees' walk read %llu",
+		      (unsigned long long)alone);
+	cr_assert_leq(both, 200, "the turns read %llu",
+		      (unsigned long long)both);
+	/* each sort, and pages of one made by either walk, each page's
+	 * cursor serving the other */
+	static const char *const sorts[] = { "due", "created", "updated" };
+	static const char *const want[] = { "c41 c120 c203", "c203 c120 c41",
+					    "c203 c120 c41" };
+	for (size_t i = 0; i < 3; i++)
+		for (unsigned way = 0; way < 4; way++) {
+			lq one = q;
+			one.sort = sorts[i];
+			tl_list_lead_way(way);
+			cr_assert_str_eq(list_all(one, 1), want[i],
+					 "sort %s way %u", sorts[i], way);
+			cr_assert_str_eq(list_all(one, 2), want[i],
+					 "sort %s way %u", sorts[i], way);
+		}
+	tl_list_lead_way(3);
 	cr_assert_eq(verify(), 0);
 }
 
@@ -2723,17 +2792,20 @@ static void check_query(model *m, lq q, const char *what)
 	qsort(order, n, sizeof *order, model_cmp);
 
 	/* A due window under another sort has several ways to a page
-	 * (tl_list_window_way): each page takes the next, so that the cursors of
-	 * each serve the others. */
-	static unsigned turn;
+	 * (tl_list_window_way), and so do the assignees with a tag or a type
+	 * (tl_list_lead_way): each page takes the next, so that the cursors
+	 * of each serve the others. */
+	static unsigned turn, lead_turn;
 	bool windowed = (q.due || q.due2) && q.sort && q.sort[0] != 'd';
 	q.cursor = NULL;
 	for (int pages = 0;; pages++) {
 		cr_assert_lt(pages, 2 * R_TASKS_MAX, "%s: paging does not end",
 			     what);
 		tl_list_window_way(windowed ? turn++ % 4 : 3);
+		tl_list_lead_way(lead_turn++ % 4);
 		run_list(&q, &pg);
 		tl_list_window_way(3);
+		tl_list_lead_way(3);
 		cr_assert_eq(pg.rc, 0, "%s: %s: %s", what, pg.err.field,
 			     pg.err.message);
 		for (size_t j = 0; j < pg.n; j++, got++) {
