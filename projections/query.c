@@ -1185,6 +1185,7 @@ typedef struct range {
 
 _Thread_local uint64_t tl_list_entries_read;
 _Thread_local uint64_t tl_list_docs_read;
+static _Thread_local uint64_t list_seeks; /* seeks from a B-tree's root */
 _Thread_local unsigned tl_list_also_after = 32;
 
 /* Take the cursor's current entry (rc from mdb_cursor_get) if it is in
@@ -1230,6 +1231,7 @@ static int range_seek_at(range *g, const plan *p, uint64_t sv, uint64_t tb,
 	memcpy(key, g->prefix, TL_LIST_PREFIX_LEN);
 	tl_key_u64(key + 10, sv);
 	tl_key_u64(key + 18, tb);
+	list_seeks++;
 	rc = mdb_cursor_get(g->c, &k, &v, MDB_SET_RANGE);
 	if (rc == 0 && after && k.mv_size == TL_LIST_KEY_LEN &&
 	    !memcmp(k.mv_data, key, TL_LIST_KEY_LEN))
@@ -1462,10 +1464,19 @@ static void page_cursor(const plan *p, uint64_t sv, uint64_t tb,
 			 TL_CURSOR_MAX);
 }
 
-/* What a document read by id costs, in index entries (a B-tree look-up
- * and a decode: 15-20 cursor steps in a warm process), when two walks
- * take turns (scan). */
-#define DOC_STEPS 16
+/* What two walks that take turns (scan) count as their work: an index
+ * entry read 1, a seek from a B-tree's root SEEK_STEPS more (as
+ * REACH_STEPS: a seek costs about 8 cursor steps), a document read by id
+ * DOC_STEPS (a B-tree look-up that misses the CPU's caches and a decode:
+ * about 1 µs at a million tasks, 20 to 25 steps of a walk). */
+#define SEEK_STEPS 8
+#define DOC_STEPS 24
+
+static uint64_t walk_work(void)
+{
+	return tl_list_entries_read + SEEK_STEPS * list_seeks +
+	       DOC_STEPS * tl_list_docs_read;
+}
 
 /* One walk of a plan's ranges (step 3b), which can stop at a bound and go
  * on later from where it stopped: scan's, or either of the two that take
@@ -1534,8 +1545,8 @@ static int walk_open(walk *w, const tl_reader *r, const plan *p,
 
 /* Walk on, checking each candidate and giving the matches to fn, until
  * the page is whole (w->ended) or, before an entry, more than `entries`
- * index entries were read by this thread, or more than `work` entries
- * and DOC_STEPS per document read.  Returns 0, a TL_E* code or fn's
+ * index entries were read by this thread, or more than `work` of
+ * walk_work's.  Returns 0, a TL_E* code or fn's
  * non-zero answer (the walk ended). */
 static int walk_run(walk *w, uint64_t entries, uint64_t work, tl_doc_fn fn,
 		    void *arg, tl_err *err)
@@ -1554,9 +1565,7 @@ static int walk_run(walk *w, uint64_t entries, uint64_t work, tl_doc_fn fn,
 			w->ended = true;
 			break;
 		}
-		if (tl_list_entries_read > entries ||
-		    tl_list_entries_read + DOC_STEPS * tl_list_docs_read >
-			    work)
+		if (tl_list_entries_read > entries || walk_work() > work)
 			break; /* the caller says when to go on */
 		MDB_val doc;
 		cand c;
@@ -1686,12 +1695,16 @@ static int hold_doc(void *arg, const uint8_t *doc, size_t len)
  * index says (LMDB counts no range), so both walks take turns (scan), and
  * the first to end its page makes it.  The other plan: the tags' ranges
  * lead, else the kinds', the assignees checked on each document.
- * other_dim says which leads it (0: no other plan), plan_other makes it
- * into o (0, or -1 out of memory; its leads to free).
+ * One range of one assignee moves a step or a seek per position of the
+ * others, where the other plan reads a document (about 24 steps): it
+ * never reads much less, so the turns are for two ranges or more (several
+ * assignees, or one in active and done statuses), where every one of them
+ * moves.  other_dim says which leads it (0: no other plan), plan_other
+ * makes it into o (0, or -1 out of memory; its leads to free).
  */
 static char other_dim(const plan *p)
 {
-	if (p->dim != TL_DIM_ASSIGNEE || !p->assignees_len || p->empty ||
+	if (p->dim != TL_DIM_ASSIGNEE || p->leads_len < 2 || p->empty ||
 	    tl_list_lead_first == UINT64_MAX)
 		return 0;
 	return tags_lead(p)	 ? TL_DIM_TAG
@@ -1731,8 +1744,8 @@ _Thread_local uint64_t tl_list_lead_turn = TL_LIST_LEAD_TURN;
  * answer (which stops the page).
  *
  * When the assignees lead and another plan can (plan_other), the leading
- * walk goes alone for tl_list_lead_first entries (2,048; a document read
- * by id counts DOC_STEPS), the page held back; when it has not ended, the
+ * walk goes alone for tl_list_lead_first entries (2,048; walk_work: a
+ * seek counts 9, a document read by id 24), the page held back; when it has not ended, the
  * other walk starts, and the two take turns of tl_list_lead_turn entries
  * (256), each from where it stopped, until one ends its page: that page
  * is given to fn.  A page costs at most about twice what the cheaper walk
@@ -1770,7 +1783,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		goto out;
 	}
 	uint64_t first = tl_list_lead_first, turn = tl_list_lead_turn;
-	uint64_t start = tl_list_entries_read + DOC_STEPS * tl_list_docs_read;
+	uint64_t start = walk_work();
 	rc = walk_run(&w[0], end, start + first < start ? UINT64_MAX
 						       : start + first,
 		      hold_doc, &h[0], err);
@@ -1783,8 +1796,7 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 			for (int k = 1;
 			     !rc && win < 0 && tl_list_entries_read <= end;
 			     k ^= 1) {
-				uint64_t now = tl_list_entries_read +
-					       DOC_STEPS * tl_list_docs_read;
+				uint64_t now = walk_work();
 				rc = walk_run(&w[k], end,
 					      now + (turn ? turn : 1),
 					      hold_doc, &h[k], err);
