@@ -141,8 +141,9 @@ static inline void tl_list_window_way(unsigned way)
 
 /* A page that the assignees lead and a tag or type filter could lead too
  * (query.c, scan): the assignees' walk goes alone for tl_list_lead_first
- * entries (2,048; a document read by id counts 16), then the two walks
- * take turns of tl_list_lead_turn entries (256) until one ends the page.
+ * units of work (2,048: an entry 1, a seek 8 more, a document read by id
+ * 24), then the two walks take turns of tl_list_lead_turn units (256)
+ * until one ends the page.
  * UINT64_MAX: the assignees' walk alone.  For tests: tl_list_lead_way. */
 extern _Thread_local uint64_t tl_list_lead_first
 	__attribute__((visibility("hidden")));

@@ -1478,6 +1478,13 @@ static uint64_t walk_work(void)
 	       DOC_STEPS * tl_list_docs_read;
 }
 
+/* The work at which a turn of n more ends. */
+static uint64_t work_after(uint64_t n)
+{
+	uint64_t now = walk_work();
+	return now + n < now ? UINT64_MAX : now + n;
+}
+
 /* One walk of a plan's ranges (step 3b), which can stop at a bound and go
  * on later from where it stopped: scan's, or either of the two that take
  * turns there. */
@@ -1739,8 +1746,9 @@ _Thread_local uint64_t tl_list_lead_turn = TL_LIST_LEAD_TURN;
  * Step 3b: merge the ranges, check each candidate, give a page to fn.
  * next_cursor: the position of the last task returned, when a match is
  * known (or, after a bounded look-ahead, may be) to follow.  With
- * p->budget, at most that many entries are read: past it *over, and
- * nothing was given to fn.  Returns 0, a TL_E* code, or fn's non-zero
+ * p->budget, at most that many entries are read: past it *over, the page
+ * not whole (fn may have been given part of it: held_walk holds it
+ * back).  Returns 0, a TL_E* code, or fn's non-zero
  * answer (which stops the page).
  *
  * When the assignees lead and another plan can (plan_other), the leading
@@ -1758,8 +1766,10 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 {
 	const MDB_dbi *dbi = tl_view_dbis(
 		r->db, p->dim == TL_DIM_RECORD ? "timeline" : "tasks");
-	uint64_t end = p->budget ? tl_list_entries_read + p->budget
-				 : UINT64_MAX;
+	uint64_t end = p->budget && tl_list_entries_read + p->budget >
+					    tl_list_entries_read
+			       ? tl_list_entries_read + p->budget
+			       : UINT64_MAX;
 	walk w[2];
 	held h[2] = { { NULL, 0 }, { NULL, 0 } };
 	plan o = { .leads = NULL };
@@ -1782,26 +1792,38 @@ static int scan(const tl_reader *r, const plan *p, tl_doc_fn fn, void *arg,
 		walk_close(&w[0]);
 		goto out;
 	}
-	uint64_t first = tl_list_lead_first, turn = tl_list_lead_turn;
-	uint64_t start = walk_work();
-	rc = walk_run(&w[0], end, start + first < start ? UINT64_MAX
-						       : start + first,
-		      hold_doc, &h[0], err);
+	uint64_t turn = tl_list_lead_turn ? tl_list_lead_turn : 1;
+	rc = walk_run(&w[0], end, work_after(tl_list_lead_first), hold_doc,
+		      &h[0], err);
 	if (!rc && w[0].ended)
 		win = 0;
 	if (!rc && win < 0 && tl_list_entries_read <= end) {
+		/* the other walk's opening seeks are part of its first turn */
+		uint64_t limit = work_after(turn);
 		if (plan_other(p, other, &o))
 			rc = tl_err_oom(err);
 		else if (!(rc = walk_open(&w[1], r, &o, dbi, err))) {
-			for (int k = 1;
-			     !rc && win < 0 && tl_list_entries_read <= end;
-			     k ^= 1) {
-				uint64_t now = walk_work();
-				rc = walk_run(&w[k], end,
-					      now + (turn ? turn : 1),
-					      hold_doc, &h[k], err);
-				if (!rc && w[k].ended)
+			/* A walk that fails (a damaged entry or document
+			 * that it alone meets) leaves the page to the other,
+			 * which would have made it alone: the error stands
+			 * when both fail. */
+			bool failed[2] = { false, false };
+			for (int k = 1; tl_list_entries_read <= end;) {
+				int wrc = walk_run(&w[k], end, limit, hold_doc,
+						   &h[k], err);
+				if (wrc) {
+					failed[k] = true;
+					if (failed[k ^ 1]) {
+						rc = wrc;
+						break;
+					}
+				} else if (w[k].ended) {
 					win = k;
+					break;
+				}
+				if (!failed[k ^ 1])
+					k ^= 1;
+				limit = work_after(turn);
 			}
 			walk_close(&w[1]);
 		}
