@@ -1550,6 +1550,19 @@ static int walk_open(walk *w, const tl_reader *r, const plan *p,
 	return 0;
 }
 
+/* A candidate passed over: past a whole page, after budget of them the
+ * walk stops looking (a match may follow: the next page will see) and
+ * ends.  Whether it ended. */
+static bool walk_passed(walk *w)
+{
+	w->passed++;
+	if (w->returned < w->p->limit || ++w->extra < w->budget)
+		return false;
+	w->more = true;
+	w->ended = true;
+	return true;
+}
+
 /* Walk on, checking each candidate and giving the matches to fn, until
  * the page is whole (w->ended) or, before an entry, more than `entries`
  * index entries were read by this thread, or more than `work` of
@@ -1608,14 +1621,8 @@ static int walk_run(walk *w, uint64_t entries, uint64_t work, tl_doc_fn fn,
 		w->seen_sv = m->sv;
 		w->seen_tb = m->tb;
 		if (!facets_match(p, &m->f)) {
-			w->passed++;
-			if (w->returned == p->limit &&
-			    ++w->extra >= w->budget) {
-				w->more = true; /* stop looking: the next page
-						   will */
-				w->ended = true;
+			if (walk_passed(w))
 				break;
-			}
 			w->mrc = range_next(m, p);
 			continue;
 		}
@@ -1648,15 +1655,8 @@ static int walk_run(walk *w, uint64_t entries, uint64_t work, tl_doc_fn fn,
 			w->returned++;
 			w->last_sv = m->sv;
 			w->last_tb = m->tb;
-		} else {
-			w->passed++;
-			if (w->returned == p->limit &&
-			    ++w->extra >= w->budget) {
-				w->more = true; /* stop looking: the next page
-						   will */
-				w->ended = true;
-				break;
-			}
+		} else if (walk_passed(w)) {
+			break;
 		}
 		w->mrc = range_next(m, p);
 	}
