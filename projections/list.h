@@ -139,7 +139,8 @@ static inline void tl_list_window_way(unsigned way)
 	tl_list_walk_ratio = way == 2 ? 0 : way == 1 ? 1 : TL_LIST_WALK_RATIO;
 }
 
-/* A page that the assignees lead and a tag or type filter could lead too
+/* A page that two assignee ranges or more lead (several assignees, or one
+ * in active and done statuses) and a tag or type filter could lead too
  * (query.c, scan): the assignees' walk goes alone for tl_list_lead_first
  * units of work (2,048: an entry 1, a seek 8 more, a document read by id
  * 24), then the two walks take turns of tl_list_lead_turn units (256)

@@ -3840,7 +3840,8 @@ static void calls_with_vips(void)
 	tag("c47", "vip");
 }
 
-static uint64_t vip_todo(void)
+/* G's range of the tag vip in the first status (the default one). */
+static uint64_t vip_range(void)
 {
 	return tl_list_tag(tl_list_hash(tl_s("vip")), 0);
 }
@@ -3855,7 +3856,7 @@ static uint64_t vip_todo(void)
 Test(list, a_walk_that_fails_in_turns_leaves_the_page_to_the_other)
 {
 	calls_with_vips();
-	put_like(TL_DIM_TAG, vip_todo(), 0, 0, 0, ghost);
+	put_like(TL_DIM_TAG, vip_range(), 0, 0, 0, ghost);
 	page pg;
 	const lq both = { .assignee = { "alice", "bob" }, .tag = { "vip" } };
 	for (unsigned way = 0; way < 4; way++) {
@@ -3881,7 +3882,7 @@ Test(list, a_walk_that_fails_in_turns_leaves_the_page_to_the_other)
 Test(list, a_walk_failing_on_a_corrupt_document_in_turns_leaves_the_page)
 {
 	calls_with_vips();
-	put_like(TL_DIM_TAG, vip_todo(), 0, 0, 0, ghost);
+	put_like(TL_DIM_TAG, vip_range(), 0, 0, 0, ghost);
 	put_garbage_doc(ghost);
 
 	const lq q = { .assignee = { "alice", "bob" }, .tag = { "vip" } };
@@ -3909,7 +3910,7 @@ Test(list, a_walk_failing_on_a_corrupt_document_in_turns_leaves_the_page)
 Test(list, both_walks_failing_in_turns_fail_the_page)
 {
 	calls_with_vips();
-	put_like(TL_DIM_TAG, vip_todo(), 0, 0, 0, ghost);
+	put_like(TL_DIM_TAG, vip_range(), 0, 0, 0, ghost);
 	put_like(TL_DIM_ASSIGNEE, tl_list_hash(tl_s("alice")), 4, UINT64_MAX,
 		 0, ghost);
 
