@@ -496,7 +496,7 @@ static const char *const sq_schema[] = {
 	"assignee TEXT, link_type TEXT NOT NULL, link_id TEXT NOT NULL, "
 	"created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
 	"created_seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, "
-	"doc BLOB NOT NULL)",
+	"doc BLOB NOT NULL, rev BLOB NOT NULL)",
 	"CREATE TABLE timeline(record TEXT NOT NULL, seq INTEGER NOT NULL, "
 	"at INTEGER NOT NULL, actor TEXT NOT NULL, task BLOB NOT NULL, "
 	"event TEXT NOT NULL, summary TEXT NOT NULL)",
@@ -513,7 +513,7 @@ static const char *const sq_schema[] = {
 static const char *const sq_task_index_drop[] = {
 	"DROP INDEX tasks_assignee", "DROP INDEX tasks_link",
 	"DROP INDEX tasks_due", "DROP INDEX tasks_status",
-	"DROP INDEX tasks_type"
+	"DROP INDEX tasks_type", "DROP INDEX tasks_rev"
 };
 static const char *const sq_task_index[] = {
 	/* `due_at IS NULL` in the key lets the index deliver ORDER BY
@@ -525,7 +525,11 @@ static const char *const sq_task_index[] = {
 	"CREATE INDEX tasks_due ON tasks(due_at)",
 	"CREATE INDEX tasks_status ON tasks(status, due_at)",
 	"CREATE INDEX tasks_type ON tasks(type, due_at)",
+	/* a task found by the end of its id (tasklog's view ids): the id's
+	 * hex digits from the last, as tasklog keys them */
+	"CREATE INDEX tasks_rev ON tasks(rev)",
 };
+#define SQ_TASK_INDEXES (sizeof sq_task_index / sizeof *sq_task_index)
 #define SQ_TIMELINE_INDEX \
 	"CREATE INDEX timeline_record ON timeline(record, seq DESC)"
 #define SQ_NOTIF_INDEX \
@@ -596,7 +600,7 @@ static void sq_open(sq *q, const char *dir, bool create, bool durable)
 	if (create) {
 		for (size_t i = 0; i < sizeof sq_schema / sizeof *sq_schema; i++)
 			sq_exec(q->db, sq_schema[i]);
-		for (size_t i = 0; i < 5; i++)
+		for (size_t i = 0; i < SQ_TASK_INDEXES; i++)
 			sq_exec(q->db, sq_task_index[i]);
 		sq_exec(q->db, SQ_TIMELINE_INDEX);
 		sq_exec(q->db, SQ_NOTIF_INDEX);
@@ -608,8 +612,8 @@ static void sq_open(sq *q, const char *dir, bool create, bool durable)
 	q->ins_task = sq_prep(q->db,
 		"INSERT INTO tasks(id, title, type, status, due_at, assignee, "
 		"link_type, link_id, created_at, updated_at, created_seq, "
-		"deleted, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, "
-		"?10, 0, ?11)");
+		"deleted, doc, rev) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		"?9, ?10, 0, ?11, ?12)");
 	q->ins_tl = sq_prep(q->db, "INSERT INTO timeline(record, seq, at, "
 				   "actor, task, event, summary) "
 				   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -797,6 +801,10 @@ static void sq_add(sq *q, const spec *s, int64_t now, uint8_t id_out[16])
 	sqlite3_bind_int64(t, 9, now);
 	sqlite3_bind_int64(t, 10, (sqlite3_int64)seq);
 	sqlite3_bind_blob(t, 11, q->sb.data, (int)q->sb.size, SQLITE_STATIC);
+	uint8_t rev[16];
+	for (int i = 0; i < 16; i++)
+		rev[i] = (uint8_t)(id[15 - i] << 4 | id[15 - i] >> 4);
+	sqlite3_bind_blob(t, 12, rev, 16, SQLITE_STATIC);
 	sq_done(q, t, "INSERT task");
 
 	sqlite3_stmt *l = q->ins_tl;
@@ -1006,9 +1014,9 @@ static const char *const sq_rebuild_sql[] = {
 static void sq_rebuild(sq *q)
 {
 	sq_exec(q->db, "BEGIN");
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < SQ_TASK_INDEXES; i++)
 		sq_exec(q->db, sq_task_index_drop[i]);
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < SQ_TASK_INDEXES; i++)
 		sq_exec(q->db, sq_task_index[i]);
 	for (size_t i = 0; i < sizeof sq_rebuild_sql / sizeof *sq_rebuild_sql;
 	     i++)

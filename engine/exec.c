@@ -1636,8 +1636,8 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	if (c->kind == TL_TASK_ADD)
 		return task_add(r, c, &a, res, err);
 	if (a.id_short &&
-	    (rc = tl_task_find_suffix(r->t->db, r->t->cur, &a.id_suffix,
-				      c->id, "id", a.id, err)))
+	    (rc = tl_task_find_suffix(r->t->db, r->t->cur, false,
+				      &a.id_suffix, c->id, "id", a.id, err)))
 		return rc;
 	return task_change(r, c, &a, res, err);
 }

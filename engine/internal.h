@@ -603,11 +603,17 @@ typedef struct tl_id_suffix {
 bool tl_id_suffix_parse(tl_slice text, tl_id_suffix *out);
 bool tl_id_suffix_match(const tl_id_suffix *sx, const uint8_t id[16]);
 /* The one task whose id ends in sx, into id; TL_ENOTFOUND (none) or
- * TL_EINVALID (two or more) naming `field`.  Reads every task id: a
- * scan of the streams database's task keys, for ids that people type. */
-int tl_task_find_suffix(tl_db *db, MDB_txn *txn, const tl_id_suffix *sx,
-			tl_slice text, const char *field, uint8_t id[16],
-			tl_err *err);
+ * TL_EINVALID (two or more) naming `field`.  One seek in the ids view
+ * (ids.c) when it holds the log (read: txn is a read, whose views are
+ * checked first); else a scan of the streams database's task keys. */
+int tl_task_find_suffix(tl_db *db, MDB_txn *txn, bool read,
+			const tl_id_suffix *sx, tl_slice text,
+			const char *field, uint8_t id[16], tl_err *err);
+/* The ids in the ids view (ids.c) that end in sx: the first two (*found
+ * 0, 1 or 2) in the order of its keys. */
+int tl_ids_find(MDB_txn *txn, MDB_dbi dbi, const tl_id_suffix *sx,
+		uint8_t ids[2][16], size_t *found, tl_err *err);
+extern _Thread_local unsigned long tl_ids_seeks; /* tl_ids_find calls: tests */
 /* A task id argument (field "id"): a whole UUID into id, or the end of
  * one into *sx with *is_short set, for tl_task_find_suffix once the other
  * arguments are checked; else TL_EINVALID. */

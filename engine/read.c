@@ -109,8 +109,8 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out_free;
 	if (is_short) {
-		if ((rc = tl_task_find_suffix(db, txn, &sx, stream, "stream",
-					       bin, err)))
+		if ((rc = tl_task_find_suffix(db, txn, true, &sx, stream,
+					       "stream", bin, err)))
 			goto out_txn;
 		tl_uuid_format(bin, sid);
 		stream = (tl_slice){ sid, 36 };
@@ -369,7 +369,8 @@ static int task_read(tl_db *db, const tl_ctx *ctx, tl_slice id,
 	if ((rc = tl_read_as(db, ctx, &txn, &actor, &zone, err)))
 		goto out;
 	if (is_short &&
-	    (rc = tl_task_find_suffix(db, txn, &sx, id, "id", bin, err))) {
+	    (rc = tl_task_find_suffix(db, txn, true, &sx, id, "id",
+					       bin, err))) {
 		mdb_txn_abort(txn);
 		goto out;
 	}

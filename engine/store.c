@@ -330,10 +330,17 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		return tl_err_set(err, TL_ESTORAGE, "db", "workspace '%s': %s",
 				  dir, strerror(errno));
 
+	if (opts->views_len > TL_VIEWS_MAX)
+		return tl_err_set(err, TL_EINVALID, "views",
+				  "%zu views: at most %d (the engine keeps "
+				  "one of its own beside them, ids)",
+				  opts->views_len, TL_VIEWS_MAX);
+
+	/* The views given, and the engine's own after them (ids.c): a
+	 * handle with views keeps them all; one without keeps none. */
+	size_t nviews = opts->views_len ? opts->views_len + 1 : 0;
 	tl_db *db = calloc(1, sizeof *db);
-	const tl_view **views = opts->views_len
-					? malloc(opts->views_len * sizeof *views)
-					: NULL;
+	const tl_view **views = nviews ? malloc(nviews * sizeof *views) : NULL;
 	if (!db || (opts->views_len && !views)) {
 		free(db);
 		free(views);
@@ -344,10 +351,12 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	db->open_progress = progress;
 	db->open_progress_arg = arg;
 	/* A copy: the caller's array need not outlive the call. */
-	if (opts->views_len)
+	if (nviews) {
 		memcpy(views, opts->views, opts->views_len * sizeof *views);
+		views[opts->views_len] = &tl_view_ids;
+	}
 	db->views = views;
-	db->views_len = opts->views_len;
+	db->views_len = nviews;
 	int rc = open_register(db, &st, err);
 	if (rc) {
 		db_free(db);

@@ -1073,48 +1073,71 @@ int tl_task_ref_parse(tl_slice s, uint8_t id[16], tl_id_suffix *sx,
 			  tl_quote(s, q, sizeof q));
 }
 
-int tl_task_find_suffix(tl_db *db, MDB_txn *txn, const tl_id_suffix *sx,
-			tl_slice text, const char *field, uint8_t id[16],
-			tl_err *err)
+/* The streams database's task keys ('T' + id, one per task, each with its
+ * few fixed-size versions beside it), about a tenth of the bytes of the
+ * tasks' documents: what a handle without the ids view reads. */
+static int scan_streams(tl_db *db, MDB_txn *txn, const tl_id_suffix *sx,
+			uint8_t ids[2][16], size_t *found, tl_err *err)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
-	size_t found = 0;
-	char q[64], a[37], b[37];
 	int rc;
 
-	/* The streams database's task keys ('T' + id, one per task, each
-	 * with its few fixed-size versions beside it) are about a tenth of
-	 * the bytes of the tasks' documents. */
+	*found = 0;
 	if ((rc = mdb_cursor_open(txn, db->streams, &cur)))
 		return tl_mdb_err(err, rc, "read streams");
 	k.mv_size = 1;
 	k.mv_data = "T";
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	     !rc && k.mv_size && *(const char *)k.mv_data == 'T';
+	     !rc && *found < 2 && k.mv_size &&
+	     *(const char *)k.mv_data == 'T';
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
 		const uint8_t *key = k.mv_data;
-		if (k.mv_size != 17 || !tl_id_suffix_match(sx, key + 1))
-			continue;
-		if (found++) {
-			tl_uuid_format(id, a);
-			tl_uuid_format(key + 1, b);
-			break;
-		}
-		memcpy(id, key + 1, 16);
+		if (k.mv_size == 17 && tl_id_suffix_match(sx, key + 1))
+			memcpy(ids[(*found)++], key + 1, 16);
 	}
 	mdb_cursor_close(cur);
 	if (rc && rc != MDB_NOTFOUND)
 		return tl_mdb_err(err, rc, "read streams");
+	return 0;
+}
+
+int tl_task_find_suffix(tl_db *db, MDB_txn *txn, bool read,
+			const tl_id_suffix *sx, tl_slice text,
+			const char *field, uint8_t id[16], tl_err *err)
+{
+	uint8_t ids[2][16];
+	size_t found;
+	char q[64], a[37], b[37];
+	const MDB_dbi *view = NULL;
+	bool stale = false;
+	int rc;
+
+	/* The ids view answers when it holds the log: in a write, always
+	 * (the transaction's start brought the views up to date); in a
+	 * read, unless the views are behind it or were switched by another
+	 * process (tl_views_check; the next query catches up). */
+	if (db->views_len && read)
+		tl_views_check(db, txn, true, &stale);
+	if (db->views_len && !stale)
+		view = tl_view_dbis(db, tl_view_ids.name);
+	rc = view ? tl_ids_find(txn, *view, sx, ids, &found, err)
+		  : scan_streams(db, txn, sx, ids, &found, err);
+	if (rc)
+		return rc;
 	tl_quote(text, q, sizeof q);
 	if (!found)
 		return tl_err_set(err, TL_ENOTFOUND, field,
 				  "no task id is or ends in '%s'", q);
-	if (found > 1)
+	if (found > 1) {
+		tl_uuid_format(ids[0], a);
+		tl_uuid_format(ids[1], b);
 		return tl_err_set(err, TL_EINVALID, field,
 				  "'%s' ends more than one task id (%s, %s): "
 				  "give more of it",
 				  q, a, b);
+	}
+	memcpy(id, ids[0], 16);
 	return 0;
 }
 

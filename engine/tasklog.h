@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.40"
+#define TL_VERSION "0.3.41"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -200,10 +200,13 @@ typedef struct tl_open_opts {
 	 * behind, and the next open with views rebuilds them, as does the
 	 * next read or write of a writable handle that stays open with them
 	 * (also a view that another release switched to its own version).
-	 * At most 64 views of 1..TL_VIEW_DBS_MAX databases each. */
+	 * At most TL_VIEWS_MAX views of 1..TL_VIEW_DBS_MAX databases each,
+	 * none named "ids": a handle with views also keeps the engine's own
+	 * (since 0.3.41), the index of task ids by their ends. */
 	const tl_view *const *views;
 	size_t views_len;
 } tl_open_opts;
+#define TL_VIEWS_MAX 63
 
 /* Any number of processes may open one workspace, each once: LMDB allows
  * one handle per environment and process, so a second tl_db_open of the

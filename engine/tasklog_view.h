@@ -201,6 +201,14 @@ TL_API int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 		    tl_err *err);
 TL_API void tl_reader_end(tl_reader *r);
 
+/* The engine's own view (engine/ids.c): task ids by their last hex
+ * digits, which finds a task by the end of its id with one seek.  Every
+ * handle opened with views keeps it after them (since 0.3.41). */
+TL_API extern const tl_view tl_view_ids;
+/* The views db keeps: those it was opened with, then tl_view_ids; none
+ * for a handle opened without views. */
+TL_API const tl_view *const *tl_db_views(const tl_db *db, size_t *len);
+
 /* The serving databases of a view (order of its dbs[]), or NULL. */
 TL_API const MDB_dbi *tl_view_dbis(tl_db *db, const char *name);
 /* The error of a query whose view `name` is not serving (tl_view_dbis

@@ -481,6 +481,12 @@ int tl_views_sync(tl_db *db, tl_err *err)
 	return rc ? rc : tl_views_refresh(db, err);
 }
 
+const tl_view *const *tl_db_views(const tl_db *db, size_t *len)
+{
+	*len = db->views_len;
+	return db->views;
+}
+
 const MDB_dbi *tl_view_dbis(tl_db *db, const char *name)
 {
 	for (size_t i = 0; i < db->views_len; i++)

@@ -24,7 +24,7 @@ int run_rebuild(struct cli *c)
 {
 	const char **names = c->many[O_PROJECTION];
 	size_t n = c->many_len[O_PROJECTION], all_len;
-	const tl_view *const *all = tl_views_all(&all_len);
+	const tl_view *const *all = tl_db_views(c->db, &all_len);
 	/* At 100% the log is read; the sorted views are being written. */
 	struct progress p = { .unit = "events", .rate = "ev/s",
 			      .after = ", writing the views" };

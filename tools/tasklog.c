@@ -848,7 +848,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			fputs("views:", stdout);
 			for (size_t i = 0; i < n; i++)
 				printf(" %s", tl_view_name(v[i]));
-			putchar('\n');
+			printf(" %s\n", tl_view_name(&tl_view_ids));
 		}
 		*status = 0;
 		return 1;
@@ -1151,7 +1151,7 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	set_table_width();
-	/* --version, alone or with --json: {"version":"0.3.40"} */
+	/* --version, alone or with --json: {"version":"0.3.41"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
 			    ((!strcmp(argv[1], "--version") &&

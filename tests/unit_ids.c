@@ -1,0 +1,411 @@
+/*
+ * unit_ids.c - the engine's own view, ids (engine/ids.c): a task named by
+ * the end of its id is found with one seek, and answers as the scan of
+ * the streams database's task keys (a handle without views) answers, for
+ * every end of every id, ends shared by several ids included; a task of
+ * the same batch is found; a view behind the log or absent (a workspace
+ * of an earlier release) leaves reads to the scan until a writable open
+ * rebuilds it; verify compares it; a damaged key is a storage error.
+ */
+#include <ctype.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "viewtest.h"
+#include "internal.h"
+
+TestSuite(ids, .init = vt_setup, .fini = vt_teardown);
+
+#define NIDS 240
+
+static char ids[NIDS][37];
+
+/* Random ids (UUID form, lower case) whose ends repeat: each takes the
+ * last 0..19 hex digits of the one before it, so that ends of every
+ * length name one, two or more tasks. */
+static void make_ids(unsigned seed)
+{
+	static const char hex[] = "0123456789abcdef";
+	srand(seed);
+	for (int i = 0; i < NIDS; i++) {
+		char d[32];
+		for (int j = 0; j < 32; j++)
+			d[j] = hex[rand() % 16];
+		int keep = i ? rand() % 20 : 0;
+		for (int j = 32 - keep; j < 32; j++) /* the end of the last */
+			d[j] = ids[i - 1][j < 8 ? j : j < 12 ? j + 1
+					   : j < 16 ? j + 2 : j < 20 ? j + 3
+					   : j + 4];
+		snprintf(ids[i], 37, "%.8s-%.4s-%.4s-%.4s-%.12s", d, d + 8,
+			 d + 12, d + 16, d + 20);
+	}
+}
+
+static void add_with_id(const char *id)
+{
+	tl_cmd c = { .kind = TL_TASK_ADD, .id = tl_s(id), .title = tl_s("T"),
+		     .link = tl_s("lead:1") };
+	vt_exec(NULL, VT_T0 + VT_MIN, &c, NULL);
+}
+
+/* How many ids end in the text end (and the first). */
+static int ending_in(const char *end, const char **first)
+{
+	size_t n = strlen(end);
+	int k = 0;
+	for (int i = 0; i < NIDS; i++)
+		if (!strcmp(ids[i] + 36 - n, end) && !k++)
+			*first = ids[i];
+	return k;
+}
+
+/* The answer of a look-up by end, as the tests compare them. */
+typedef struct answer {
+	int rc;
+	char id[37];  /* found (rc 0) */
+	tl_err err;   /* else */
+} answer;
+
+static answer look_up(tl_db *db, const char *end)
+{
+	answer a = { 0 };
+	uint8_t *doc = NULL;
+	size_t len;
+	tl_err err = { 0 };
+	a.rc = tl_task_get(db, NULL, tl_s(end), &doc, &len, &err);
+	if (!a.rc) {
+		vt_doc d = { doc, len };
+		snprintf(a.id, sizeof a.id, "%s", vt_str(&d, "id"));
+		free(doc);
+	} else {
+		a.err = err;
+	}
+	return a;
+}
+
+/* An answer is right for end: the one id that ends so, not found for
+ * none, invalid naming two that end so for more. */
+static void check_answer(const answer *a, const char *end, const char *how)
+{
+	const char *first = NULL;
+	int k = ending_in(end, &first);
+	if (k == 0) {
+		cr_assert_eq(a->rc, TL_ENOTFOUND, "%s '%s': %d %s", how, end,
+			     a->rc, a->err.message);
+		cr_assert_str_eq(a->err.field, "id");
+	} else if (k == 1) {
+		cr_assert_eq(a->rc, 0, "%s '%s': %d %s", how, end, a->rc,
+			     a->err.message);
+		cr_assert_str_eq(a->id, first, "%s '%s'", how, end);
+	} else {
+		cr_assert_eq(a->rc, TL_EINVALID, "%s '%s' (%d ids): %d %s", how,
+			     end, k, a->rc, a->err.message);
+		cr_assert_str_eq(a->err.field, "id");
+		/* the two ids it names both end so */
+		const char *p = strstr(a->err.message, "(");
+		cr_assert_not_null(p, "%s", a->err.message);
+		char one[37], two[37];
+		cr_assert_eq(sscanf(p, "(%36[0-9a-f-], %36[0-9a-f-])", one, two),
+			     2, "%s", a->err.message);
+		size_t n = strlen(end);
+		cr_assert(strcmp(one, two) && !strcmp(one + 36 - n, end) &&
+				  !strcmp(two + 36 - n, end),
+			  "%s '%s': %s", how, end, a->err.message);
+	}
+}
+
+/* Every end of every id (6 hex digits and more, not from a dash), and
+ * each with one digit changed, through the view and then through the
+ * scan of a handle without views: right answers both ways. */
+Test(ids, every_end_of_every_id_is_found_as_the_scan_finds_it,
+     .timeout = 120)
+{
+	unsigned seed = (unsigned)time(NULL);
+	cr_log_info("seed %u", seed);
+	make_ids(seed);
+	for (int i = 0; i < NIDS; i++)
+		add_with_id(ids[i]);
+
+	for (int pass = 0; pass < 2; pass++) {
+		tl_db *db = vt_db;
+		const char *how = pass ? "scan" : "view";
+		if (pass) { /* the same workspace without views */
+			vt_close();
+			tl_err err;
+			tl_open_opts o = { .flags = TL_OPEN_NOSYNC };
+			cr_assert_eq(tl_db_open(vt_dir, &o, &db, &err), 0, "%s",
+				     err.message);
+		}
+		unsigned long seeks = tl_ids_seeks, asked = 0;
+		for (int i = 0; i < NIDS; i += 3) {
+			for (size_t n = 6; n < 36; n++) {
+				const char *end = ids[i] + 36 - n;
+				if (*end == '-')
+					continue;
+				char other[37];
+				snprintf(other, sizeof other, "%s", end);
+				size_t at = (size_t)rand() % n;
+				if (other[at] == '-')
+					at = (at + 1) % n;
+				other[at] = other[at] == '0' ? '1' : '0';
+				answer a = look_up(db, end);
+				check_answer(&a, end, how);
+				a = look_up(db, other);
+				if (other[0] != '-')
+					check_answer(&a, other, how);
+				asked += 2;
+			}
+		}
+		/* through the view: one seek each; the scan makes none */
+		cr_assert_eq(tl_ids_seeks - seeks, pass ? 0 : asked,
+			     "%s: %lu seeks for %lu", how, tl_ids_seeks - seeks,
+			     asked);
+		if (pass)
+			tl_db_close(db);
+	}
+}
+
+/* Upper case and the dashes of the UUID form: the same task. */
+Test(ids, an_end_in_upper_case_or_with_dashes_is_found)
+{
+	const char *id = "01890a5d-ac96-774b-bcce-b30209abcdef";
+	add_with_id(id);
+	unsigned long seeks = tl_ids_seeks;
+	answer a = look_up(vt_db, "B30209ABCDEF");
+	cr_assert_eq(a.rc, 0, "%s", a.err.message);
+	cr_assert_str_eq(a.id, id);
+	a = look_up(vt_db, "4b-bcce-b30209abcdef");
+	cr_assert_eq(a.rc, 0, "%s", a.err.message);
+	cr_assert_str_eq(a.id, id);
+	a = look_up(vt_db, "01890a5d-ac96-774b-bcce-b30209abcdef"); /* whole */
+	cr_assert_str_eq(a.id, id);
+	cr_assert_eq(tl_ids_seeks - seeks, 2);
+}
+
+/* A batch that adds a task and then names it by the end of its id: the
+ * view holds it already (its writes are not deferred to the commit).
+ * Two of the batch that end alike: refused, nothing appended. */
+Test(ids, a_task_of_the_same_batch_is_found_by_its_end)
+{
+	tl_cmd c[3] = {
+		{ .kind = TL_TASK_ADD, .title = tl_s("New"),
+		  .link = tl_s("lead:1"),
+		  .id = tl_s("01890a5d-ac96-774b-bcce-b30209abcdef") },
+		{ .kind = TL_TASK_COMPLETE, .id = tl_s("b30209abcdef") },
+	};
+	tl_result res[3];
+	tl_err err = { 0 };
+	tl_ctx ctx = { .now_ms = VT_T0 + VT_MIN };
+	unsigned long seeks = tl_ids_seeks;
+	cr_assert_eq(tl_exec(vt_db, &ctx, c, 2, res, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_ids_seeks - seeks, 1);
+	vt_doc d = { res[1].doc, res[1].doc_len };
+	cr_assert_str_eq(vt_str(&d, "id"), "01890a5d-ac96-774b-bcce-b30209abcdef");
+	cr_assert_str_eq(vt_str(&d, "status"), "completed");
+	tl_result_release(&res[0]);
+	tl_result_release(&res[1]);
+
+	uint64_t before = vt_events();
+	c[0].id = tl_s("01890a5e-ac96-774b-bcce-b30209abcdef");
+	c[1] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("Other"),
+			 .link = tl_s("lead:1") };
+	c[2] = (tl_cmd){ .kind = TL_TASK_DELETE, .id = tl_s("09abcdef") };
+	cr_assert_eq(tl_exec(vt_db, &ctx, c, 3, res, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "id");
+	cr_assert(strstr(err.message, "ends more than one task id"), "%s",
+		  err.message);
+	cr_assert_eq(vt_events(), before);
+	answer a = look_up(vt_db, "09abcdef"); /* the batch left nothing */
+	cr_assert_eq(a.rc, 0, "%s", a.err.message);
+	cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209abcdef");
+}
+
+static tl_db *open_views(unsigned flags)
+{
+	tl_db *db;
+	tl_err err = { 0 };
+	size_t n;
+	tl_open_opts o = { .flags = flags };
+	o.views = tl_views_all(&n);
+	o.views_len = n;
+	cr_assert_eq(tl_db_open(vt_dir, &o, &db, &err), 0, "%s", err.message);
+	return db;
+}
+
+/* Tasks added by a handle without views: the view is behind the log. A
+ * read-only handle with views finds them by the scan (the view may not
+ * answer without them); a writable open rebuilds it, and it answers. */
+Test(ids, a_view_behind_the_log_leaves_look_ups_to_the_scan)
+{
+	add_with_id("01890a5d-ac96-774b-bcce-b30209abcdef");
+	vt_close();
+	tl_err err = { 0 };
+	tl_open_opts bare = { .flags = TL_OPEN_NOSYNC };
+	cr_assert_eq(tl_db_open(vt_dir, &bare, &vt_db, &err), 0);
+	add_with_id("01890a5d-ac96-774b-bcce-b30209fedcba");
+	vt_close();
+
+	tl_db *db = open_views(TL_OPEN_RDONLY);
+	cr_assert_not(tl_db_views_current(db));
+	unsigned long seeks = tl_ids_seeks;
+	answer a = look_up(db, "b30209fedcba");
+	cr_assert_eq(a.rc, 0, "%s", a.err.message);
+	cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209fedcba");
+	a = look_up(db, "abcdef");
+	cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209abcdef");
+	a = look_up(db, "b30209");
+	cr_assert_eq(a.rc, TL_ENOTFOUND);
+	cr_assert_eq(tl_ids_seeks, seeks, "the view answered while behind");
+	tl_db_close(db);
+
+	vt_db = open_views(TL_OPEN_NOSYNC); /* rebuilds it */
+	a = look_up(vt_db, "b30209fedcba");
+	cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209fedcba");
+	cr_assert_eq(tl_ids_seeks - seeks, 1);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+/* A workspace of a release before the view (0.3.40 and earlier): no
+ * meta of it, no databases.  The first writable open builds it from the
+ * log; until then a read-only handle finds tasks by the scan. */
+Test(ids, a_workspace_without_the_view_gets_it_at_its_first_writable_open)
+{
+	add_with_id("01890a5d-ac96-774b-bcce-b30209abcdef");
+	vt_close();
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, rev;
+	vt_raw_open("ids", "rev", &env, &txn, &rev);
+	cr_assert_eq(mdb_drop(txn, rev, 1), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	cr_assert_eq(mdb_del(txn, meta, &(MDB_val){ 8, "view:ids" }, NULL), 0);
+	cr_assert_eq(mdb_del(txn, meta, &(MDB_val){ 12, "view_seq:ids" },
+			     NULL),
+		     0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	tl_db *db = open_views(TL_OPEN_RDONLY);
+	unsigned long seeks = tl_ids_seeks;
+	answer a = look_up(db, "09abcdef");
+	cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209abcdef");
+	cr_assert_eq(tl_ids_seeks, seeks);
+	tl_db_close(db);
+
+	vt_db = open_views(TL_OPEN_NOSYNC);
+	a = look_up(vt_db, "09abcdef");
+	cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209abcdef");
+	cr_assert_eq(tl_ids_seeks - seeks, 1);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+static void count_problem(void *arg, const char *p)
+{
+	if (strstr(p, "ids"))
+		++*(int *)arg;
+}
+
+/* verify rebuilds the view and compares: an id missing from it, or one
+ * it holds for no task, is a problem naming it.  A key that is not 16
+ * bytes where a look-up meets it: a storage error naming the view. */
+Test(ids, verify_finds_a_damaged_view_and_a_look_up_a_bad_key)
+{
+	add_with_id("01890a5d-ac96-774b-bcce-b30209abcdef");
+	add_with_id("01890a5d-ac96-774b-bcce-b30209fedcba");
+	vt_close();
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi rev;
+	uint8_t key[17];
+	/* abcdef's key: its digits from the last, two to a byte */
+	static const uint8_t first[8] = { 0xfe, 0xdc, 0xba, 0x90, 0x20,
+					  0x3b, 0xec, 0xcb };
+	vt_raw_open("ids", "rev", &env, &txn, &rev);
+	MDB_cursor *c;
+	MDB_val k, v;
+	cr_assert_eq(mdb_cursor_open(txn, rev, &c), 0);
+	k = (MDB_val){ 8, (void *)first };
+	cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), 0);
+	cr_assert_eq(k.mv_size, 16);
+	cr_assert_eq(memcmp(k.mv_data, first, 8), 0, "not the key expected");
+	memcpy(key, k.mv_data, 16);
+	cr_assert_eq(mdb_cursor_del(c, 0), 0); /* abcdef gone */
+	mdb_cursor_close(c);
+	key[0] = 0x11; /* and an id of no task */
+	cr_assert_eq(mdb_put(txn, rev, &(MDB_val){ 16, key },
+			     &(MDB_val){ 0, "" }, 0),
+		     0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	vt_open();
+	int problems = 0;
+	tl_err err = { 0 };
+	int n = tl_verify(vt_db, NULL, count_problem, &problems, &err);
+	cr_assert_gt(n, 0, "verify found nothing: %s", err.message);
+	cr_assert_gt(problems, 0, "no problem names the view ids");
+	/* the view answers as it is: abcdef is not in it */
+	answer a = look_up(vt_db, "b30209abcdef");
+	cr_assert_eq(a.rc, TL_ENOTFOUND);
+	/* a rebuild of it mends it */
+	tl_ctx ctx = { .actor = "admin" };
+	cr_assert_eq(tl_rebuild(vt_db, &ctx, (const char *const[]){ "ids" }, 1,
+				NULL, NULL, &err),
+		     0, "%s", err.message);
+	a = look_up(vt_db, "b30209abcdef");
+	cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209abcdef");
+	cr_assert_eq(vt_verify(), 0);
+	vt_close();
+
+	/* a 17-byte key just past where fedcba's end seeks */
+	vt_raw_open("ids", "rev", &env, &txn, &rev);
+	static const uint8_t fed[3] = { 0xab, 0xcd, 0xef };
+	memset(key, 0, sizeof key);
+	memcpy(key, fed, 3);
+	cr_assert_eq(mdb_put(txn, rev, &(MDB_val){ 17, key },
+			     &(MDB_val){ 0, "" }, 0),
+		     0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	vt_open();
+	a = look_up(vt_db, "fedcba");
+	cr_assert_eq(a.rc, TL_ESTORAGE, "%d %s", a.rc, a.err.message);
+	cr_assert(strstr(a.err.message, "view ids"), "%s", a.err.message);
+}
+
+/* Another process rebuilds the view (a new generation switched in)
+ * while this handle is open: its next look-up does not read through the
+ * dropped generation's handle (the scan answers, or the view once this
+ * handle has caught up), and finds the task. */
+Test(ids, a_rebuild_by_another_process_leaves_look_ups_right)
+{
+	add_with_id("01890a5d-ac96-774b-bcce-b30209abcdef");
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		tl_db *db;
+		tl_err err;
+		size_t n;
+		tl_open_opts o = { .flags = TL_OPEN_NOSYNC };
+		o.views = tl_views_all(&n);
+		o.views_len = n;
+		/* (this process's copy of vt_db is its parent's: not used) */
+		if (tl_db_open(vt_dir, &o, &db, &err))
+			_exit(1);
+		tl_ctx ctx = { .actor = "admin" };
+		int rc = tl_rebuild(db, &ctx, (const char *const[]){ "ids" }, 1,
+				    NULL, NULL, &err);
+		tl_db_close(db);
+		_exit(rc ? 2 : 0);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+	for (int i = 0; i < 2; i++) {
+		answer a = look_up(vt_db, "09abcdef");
+		cr_assert_eq(a.rc, 0, "%s", a.err.message);
+		cr_assert_str_eq(a.id, "01890a5d-ac96-774b-bcce-b30209abcdef");
+	}
+	cr_assert_eq(vt_verify(), 0);
+}
