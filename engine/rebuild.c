@@ -1063,7 +1063,7 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	}
 	/* The rebuilt views hold the whole log now; when they are all of
 	 * them, the mark of earlier releases says so too. */
-	for (size_t i = 0; !rc && r.next > 1 && i < n; i++)
+	for (size_t i = 0; !rc && i < n; i++) /* (0 for an empty log) */
 		if ((rc = tl_view_seq_put(db, txn, db->views[which[i]],
 					  r.next - 1)))
 			rc = tl_mdb_err(err, rc, "switch view");

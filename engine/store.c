@@ -299,6 +299,11 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		return tl_err_set(err, TL_EINVALID, "views",
 				  "views_len %zu without views",
 				  opts->views_len);
+	if (opts->views_len > TL_VIEWS_MAX)
+		return tl_err_set(err, TL_EINVALID, "views",
+				  "%zu views: at most %d (the engine keeps "
+				  "one of its own beside them, ids)",
+				  opts->views_len, TL_VIEWS_MAX);
 	if (!tl_proc_init())
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "libsodium failed to initialise");
@@ -329,12 +334,6 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	if (stat(dir, &st) != 0)
 		return tl_err_set(err, TL_ESTORAGE, "db", "workspace '%s': %s",
 				  dir, strerror(errno));
-
-	if (opts->views_len > TL_VIEWS_MAX)
-		return tl_err_set(err, TL_EINVALID, "views",
-				  "%zu views: at most %d (the engine keeps "
-				  "one of its own beside them, ids)",
-				  opts->views_len, TL_VIEWS_MAX);
 
 	/* The views given, and the engine's own after them (ids.c): a
 	 * handle with views keeps them all; one without keeps none. */

@@ -705,7 +705,13 @@ int tl_views_open(tl_db *db, tl_err *err)
 			if ((rc = tl_view_gens_drop(txn, v, g, true)) ||
 			    (rc = tl_view_gens_drop(txn, v, g, false)) ||
 			    (rc = tl_view_gen_open(txn, v, g, MDB_CREATE, d)) ||
-			    (rc = tl_view_meta_write(db, txn, v, v->version, g))) {
+			    (rc = tl_view_meta_write(db, txn, v, v->version, g)) ||
+			    /* a mark of its own, at 0: appends by a release
+			     * without the view (which move only the marks of
+			     * the views they hold, and the shared one) leave
+			     * it behind, instead of it going by the shared
+			     * one (a review of the view ids, 0.3.41) */
+			    (rc = tl_view_seq_put(db, txn, v, 0))) {
 				mdb_txn_abort(txn);
 				return tl_mdb_err(err, rc, "create view");
 			}

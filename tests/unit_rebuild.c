@@ -2866,10 +2866,15 @@ Test(rebuild, sixty_three_views_of_eight_databases_rebuild_and_verify,
 	tl_err err;
 	uint32_t ver;
 	tl_db *db;
-	tl_open_opts o = { .views = many, .views_len = TL_VIEWS_MAX + 1 };
-	cr_assert_eq(tl_db_open(dir, &o, &db, &err), TL_EINVALID);
+	/* refused before anything is made (a review: the directory was) */
+	char absent[512];
+	snprintf(absent, sizeof absent, "%s/new", dir);
+	tl_open_opts o = { .flags = TL_OPEN_CREATE, .views = many,
+			   .views_len = TL_VIEWS_MAX + 1 };
+	cr_assert_eq(tl_db_open(absent, &o, &db, &err), TL_EINVALID);
 	cr_assert_str_eq(err.field, "views");
 	cr_assert(strstr(err.message, "at most 63"), "%s", err.message);
+	cr_assert_eq(access(absent, F_OK), -1, "the refusal made %s", absent);
 	db = open_with(many, TL_VIEWS_MAX);
 	init_ws(db);
 	add_tasks(db, 3, "alice");
