@@ -827,6 +827,27 @@ Test(notifications_cli, by_is_cut_as_actor_ids_are)
 
 /* ---- rebuild ----------------------------------------------------------- */
 
+/* rebuild --help names the views --projection takes: this build's, and
+ * the engine's own, ids, after them (an audit: nothing read the list). */
+Test(rebuild_cli, help_names_every_view_and_ids_last)
+{
+	tu_run r;
+	cr_assert_eq(tu_exec(&r, NULL,
+			     (const char *[]){ "rebuild", "--help", NULL }),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	char want[256] = "\nviews:";
+	size_t n;
+	const tl_view *const *v = tl_views_all(&n);
+	for (size_t i = 0; i < n; i++) {
+		strcat(want, " ");
+		strcat(want, tl_view_name(v[i]));
+	}
+	strcat(want, " ids\n");
+	cr_assert(strstr(r.out, want), "%s", r.out);
+	tu_run_release(&r);
+}
+
 Test(rebuild_cli, rebuilds_all_or_the_named_views)
 {
 	tu_run r;
