@@ -17,6 +17,7 @@
  *   streams  DUPSORT|DUPFIXED.  key: 'T' + 16-byte task id, or 'S' +
  *            stream text ("member:ID", "workspace").  val: 12 bytes,
  *            version (4, BE) + seq (8, BE); versions are 1, 2, 3...
+ *            (Task ids by their ends: the engine's own view, ids.c.)
  *   tasks    key: 16-byte task id.  val: the task document (msgpack map,
  *            the JSON shape of INTERFACE.md plus "deleted", "created_seq").
  *   idem     key: idempotency key bytes.  val: seq (8, BE) of the first
