@@ -300,7 +300,12 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		return tl_err_set(err, TL_EINVALID, "views",
 				  "views_len %zu without views",
 				  opts->views_len);
-	if (opts->views_len > TL_VIEWS_MAX)
+	/* The engine's own view given back (a list from tl_db_views of
+	 * another handle): taken as the one the engine adds anyway. */
+	size_t given = 0;
+	for (size_t i = 0; i < opts->views_len && given <= TL_VIEWS_MAX; i++)
+		given += opts->views[i] != &tl_view_ids;
+	if (given > TL_VIEWS_MAX)
 		return tl_err_set(err, TL_EINVALID, "views",
 				  "%zu views: at most %d (the engine keeps "
 				  "one of its own beside them, ids)",
@@ -338,10 +343,10 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 
 	/* The views given, and the engine's own after them (ids.c): a
 	 * handle with views keeps them all; one without keeps none. */
-	size_t nviews = opts->views_len ? opts->views_len + 1 : 0;
+	size_t nviews = opts->views_len ? given + 1 : 0;
 	tl_db *db = calloc(1, sizeof *db);
 	const tl_view **views = nviews ? malloc(nviews * sizeof *views) : NULL;
-	if (!db || (opts->views_len && !views)) {
+	if (!db || (nviews && !views)) {
 		free(db);
 		free(views);
 		return tl_err_oom(err);
@@ -352,8 +357,11 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	db->open_progress_arg = arg;
 	/* A copy: the caller's array need not outlive the call. */
 	if (nviews) {
-		memcpy(views, opts->views, opts->views_len * sizeof *views);
-		views[opts->views_len] = &tl_view_ids;
+		size_t n = 0;
+		for (size_t i = 0; i < opts->views_len; i++)
+			if (opts->views[i] != &tl_view_ids)
+				views[n++] = opts->views[i];
+		views[n] = &tl_view_ids;
 	}
 	db->views = views;
 	db->views_len = nviews;

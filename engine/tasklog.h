@@ -202,7 +202,9 @@ typedef struct tl_open_opts {
 	 * (also a view that another release switched to its own version).
 	 * At most TL_VIEWS_MAX views of 1..TL_VIEW_DBS_MAX databases each,
 	 * none named "ids": a handle with views also keeps the engine's own
-	 * (since 0.3.41), the index of task ids by their ends. */
+	 * (since 0.3.41), the index of task ids by their ends, after them
+	 * (given among them, as tl_db_views() lists them, it is taken as
+	 * that one). */
 	const tl_view *const *views;
 	size_t views_len;
 } tl_open_opts;

@@ -610,3 +610,36 @@ Test(ids_empty_log, a_rebuild_of_it_gives_the_view_a_mark_of_its_own,
 	cr_assert(get_mark("view:ids", &mark));
 	cr_assert_eq(mark >> 32, 1, "rebuilt in the code's version");
 }
+
+/* A handle's list of views (tl_db_views: the projections, then ids)
+ * opens another workspace as it is: the engine's own view given back is
+ * the one it adds, not a second "ids". */
+Test(ids, a_handle_s_views_open_another_workspace)
+{
+	size_t n, all;
+	const tl_view *const *v = tl_db_views(vt_db, &n);
+	tl_views_all(&all);
+	cr_assert_eq(n, all + 1);
+	cr_assert_eq(v[n - 1], &tl_view_ids);
+	char other[96];
+	snprintf(other, sizeof other, "%s/other", vt_dir);
+	tl_db *db;
+	tl_err err = { 0 };
+	tl_open_opts o = { .flags = TL_OPEN_CREATE | TL_OPEN_NOSYNC,
+			   .views = v, .views_len = n };
+	cr_assert_eq(tl_db_open(other, &o, &db, &err), 0, "%s", err.message);
+	size_t m;
+	const tl_view *const *w = tl_db_views(db, &m);
+	cr_assert_eq(m, n);
+	for (size_t i = 0; i < m; i++)
+		cr_assert_eq(w[i], v[i], "view %zu", i);
+	tl_db_close(db);
+	/* the engine's alone: a handle with it */
+	o.views = (const tl_view *const[]){ &tl_view_ids };
+	o.views_len = 1;
+	cr_assert_eq(tl_db_open(other, &o, &db, &err), 0, "%s", err.message);
+	w = tl_db_views(db, &m);
+	cr_assert_eq(m, 1);
+	cr_assert_eq(w[0], &tl_view_ids);
+	tl_db_close(db);
+}
