@@ -435,8 +435,39 @@ void tl_reader_end(tl_reader *r)
 	}
 }
 
-int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
-		   tl_err *err)
+/* A members cursor: 'm' and the id of the last member of the page ("m"
+ * alone: the system user, listed first).  0, or TL_EINVALID naming
+ * "cursor".  An empty cursor is the first page (*after_system false). */
+_Static_assert(TL_MEMBER_CURSOR_MAX == TL_MEMBER_ID_MAX + 2,
+	       "a members cursor: m, an id, NUL");
+
+static int member_cursor(tl_slice cursor, bool *after_system, tl_slice *id,
+			 tl_err *err)
+{
+	char q[64];
+
+	*after_system = false;
+	*id = (tl_slice){ NULL, 0 };
+	if (!cursor.len)
+		return 0;
+	tl_slice rest = { cursor.p + 1, cursor.len - 1 };
+	if (cursor.p[0] != TL_MEMBER_CURSOR ||
+	    (rest.len && !tl_member_id_valid(rest)))
+		return tl_err_set(err, TL_EINVALID, "cursor",
+				  "'%s' is not a cursor of member list",
+				  tl_quote(cursor, q, sizeof q));
+	*after_system = true;
+	*id = rest;
+	return 0;
+}
+
+/* The system user, then the stored members in the order of their ids
+ * from just past `after` (NULL: the first), at most limit of them; when
+ * more follow, next_cursor (if not NULL) gets the cursor of the next
+ * page, else "". */
+static int member_walk(tl_db *db, const tl_ctx *ctx, size_t limit,
+		       tl_slice cursor, tl_doc_fn fn, void *arg,
+		       char *next_cursor, tl_err *err)
 {
 	MDB_txn *txn;
 	MDB_cursor *c;
@@ -444,38 +475,104 @@ int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 	tl_member actor;
 	msgpack_zone zone;
 	msgpack_sbuffer sb;
+	bool skip_system;
+	tl_slice after;
+	size_t n = 0;
+	char from[TL_MEMBER_ID_MAX]; /* the cursor's id: next_cursor may be
+					the cursor's own buffer */
 
+	int rc = member_cursor(cursor, &skip_system, &after, err);
+	if (next_cursor)
+		next_cursor[0] = 0;
+	if (rc)
+		return rc;
 	if (!fn)
 		return tl_err_set(err, TL_EINVALID, "fn", "no callback given");
+	if (after.len) {
+		memcpy(from, after.p, after.len);
+		after.p = from;
+	}
 	if (!msgpack_zone_init(&zone, 1024))
 		return tl_err_oom(err);
-	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
+	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
 	if (rc) {
 		msgpack_zone_destroy(&zone);
 		return rc;
 	}
 	msgpack_sbuffer_init(&sb);
-	tl_packer tp;
-	tl_member_pack(tl_packer_init(&tp, &sb), &system_user);
-	int stop = tp.failed ? tl_err_oom(err)
-			     : fn(arg, (const uint8_t *)sb.data, sb.size);
+	int stop = 0;
+	if (!skip_system) {
+		tl_packer tp;
+		tl_member_pack(tl_packer_init(&tp, &sb), &system_user);
+		stop = tp.failed ? tl_err_oom(err)
+				 : fn(arg, (const uint8_t *)sb.data, sb.size);
+		n++;
+	}
+	char last[TL_MEMBER_ID_MAX]; /* the id of the last member listed */
+	size_t last_len = 0;
 	if (!stop && (rc = mdb_cursor_open(txn, db->members, &c))) {
 		stop = tl_mdb_err(err, rc, "cursor");
 	} else if (!stop) {
 		int op = MDB_FIRST;
+		if (after.len) {
+			k = (MDB_val){ after.len, (void *)after.p };
+			op = MDB_SET_RANGE;
+		}
 		while (!stop && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-			stop = fn(arg, v.mv_data, v.mv_size);
 			op = MDB_NEXT;
+			if (after.len && k.mv_size == after.len &&
+			    !memcmp(k.mv_data, after.p, after.len))
+				continue; /* the last of the page before */
+			if (n == limit) { /* one more follows */
+				if (next_cursor) {
+					next_cursor[0] = TL_MEMBER_CURSOR;
+					memcpy(next_cursor + 1, last,
+					       last_len);
+					next_cursor[1 + last_len] = 0;
+				}
+				break;
+			}
+			if (k.mv_size > sizeof last) { /* no member's id */
+				stop = tl_err_set(err, TL_ESTORAGE, "storage",
+						  "a member's key of %zu bytes",
+						  k.mv_size);
+				break;
+			}
+			memcpy(last, k.mv_data, k.mv_size);
+			last_len = k.mv_size;
+			stop = fn(arg, v.mv_data, v.mv_size);
+			n++;
 		}
 		mdb_cursor_close(c);
 		/* LMDB's error is not the end of the list */
-		if (!stop && rc != MDB_NOTFOUND)
+		if (!stop && rc && rc != MDB_NOTFOUND)
 			stop = tl_mdb_err(err, rc, "read members");
 	}
 	mdb_txn_abort(txn);
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_zone_destroy(&zone);
+	if (stop && next_cursor)
+		next_cursor[0] = 0;
 	return stop;
+}
+
+int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
+		   tl_err *err)
+{
+	return member_walk(db, ctx, SIZE_MAX, (tl_slice){ NULL, 0 }, fn, arg,
+			   NULL, err);
+}
+
+int tl_member_page(tl_db *db, const tl_ctx *ctx, size_t limit,
+		   tl_slice cursor, tl_doc_fn fn, void *arg,
+		   char next_cursor[TL_MEMBER_CURSOR_MAX], tl_err *err)
+{
+	if (limit > TL_MEMBER_PAGE_MAX)
+		return tl_err_set(err, TL_EINVALID, "limit",
+				  "%zu is more than %d", limit,
+				  TL_MEMBER_PAGE_MAX);
+	return member_walk(db, ctx, limit ? limit : 50, cursor, fn, arg,
+			   next_cursor, err);
 }
 
 int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,

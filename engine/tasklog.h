@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.41"
+#define TL_VERSION "0.3.42"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -505,6 +505,19 @@ TL_API int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
  * member's. */
 TL_API int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		   tl_err *err);
+/* A page of that list: at most limit members (0: 50; more than
+ * TL_MEMBER_PAGE_MAX is TL_EINVALID, field "limit") after the one that
+ * cursor names ('m' and a member id, as next_cursor was given; empty: the
+ * first page); next_cursor gets the next page's cursor when more members
+ * follow, else "".  The page goes on by id, so members added meanwhile
+ * are listed where their id sorts.  A cursor of another shape is
+ * TL_EINVALID, field "cursor" (since 0.3.42). */
+#define TL_MEMBER_CURSOR 'm'
+#define TL_MEMBER_CURSOR_MAX 66 /* 'm', an id of up to 64 bytes, NUL */
+#define TL_MEMBER_PAGE_MAX 1000
+TL_API int tl_member_page(tl_db *db, const tl_ctx *ctx, size_t limit,
+			  tl_slice cursor, tl_doc_fn fn, void *arg,
+			  char next_cursor[TL_MEMBER_CURSOR_MAX], tl_err *err);
 TL_API int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 		  size_t *len, tl_err *err);
 

@@ -1419,6 +1419,108 @@ Test(member, list_escapes_a_name_and_stays_aligned)
 	tu_run_release(&r);
 }
 
+/* member list pages as the other lists do (INTERFACE.md: --limit
+ * defaults to 50, next_cursor): the system user first, then the members
+ * by id; a cursor goes on after the last id of its page, so a member
+ * added meanwhile is listed where its id sorts, and none twice. */
+Test(member, list_pages_by_id)
+{
+	tu_run r;
+	char id[8];
+
+	/* 48 more, added out of order: 53 with the system user */
+	for (int i = 0; i < 48; i++) {
+		snprintf(id, sizeof id, "p%02d", (i * 29) % 48);
+		DO("member", "add", id, "--name", id);
+	}
+	OK(&r, "member", "list");
+	json_t *items = json_object_get(r.json, "items");
+	cr_assert_eq(json_array_size(items), 50, "%s", r.out);
+	cr_assert_str_eq(tu_str(json_array_get(items, 0), "id"),
+			 "parsa-assistant");
+	cr_assert_str_eq(tu_str(json_array_get(items, 49), "id"), "p44");
+	cr_assert_str_eq(tu_str(r.json, "next_cursor"), "mp44");
+	tu_run_release(&r);
+
+	/* pages of 7, with a member added before and one after the place
+	 * the pages have reached */
+	char seen[64][24];
+	size_t n = 0;
+	char cursor[TL_MEMBER_CURSOR_MAX] = "";
+	for (int page = 0;; page++) {
+		if (page == 2) {
+			DO("member", "add", "aaron", "--name", "A");
+			DO("member", "add", "zoe", "--name", "Z");
+		}
+		if (cursor[0])
+			OK(&r, "member", "list", "--limit", "7", "--cursor",
+			   cursor);
+		else
+			OK(&r, "member", "list", "--limit", "7");
+		items = json_object_get(r.json, "items");
+		json_t *next = json_object_get(r.json, "next_cursor");
+		cr_assert(json_array_size(items) == 7 ||
+				  (json_is_null(next) &&
+				   json_array_size(items) > 0),
+			  "page %d: %s", page, r.out);
+		size_t i;
+		json_t *m;
+		json_array_foreach(items, i, m) {
+			cr_assert_lt(n, 64);
+			snprintf(seen[n++], sizeof *seen, "%s", tu_str(m, "id"));
+		}
+		if (json_is_null(next)) {
+			tu_run_release(&r);
+			break;
+		}
+		snprintf(cursor, sizeof cursor, "%s", json_string_value(next));
+		cr_assert_str_eq(cursor + 1, seen[n - 1], "%s", r.out);
+		tu_run_release(&r);
+	}
+	/* parsa-assistant, admin, alice, bob, carol, p00..p47, zoe: aaron
+	 * sorts before the place the pages had reached */
+	cr_assert_eq(n, 54, "%zu members listed", n);
+	cr_assert_str_eq(seen[0], "parsa-assistant");
+	for (size_t i = 2; i < n; i++)
+		cr_assert_lt(strcmp(seen[i - 1], seen[i]), 0, "%s then %s",
+			     seen[i - 1], seen[i]);
+	cr_assert_str_eq(seen[n - 1], "zoe");
+
+	/* "m" alone: after the system user; the last page says no more */
+	OK(&r, "member", "list", "--limit", "1", "--cursor", "m");
+	cr_assert_str_eq(tu_str(json_array_get(json_object_get(r.json,
+								"items"),
+					       0),
+				"id"),
+			 "aaron");
+	cr_assert_str_eq(tu_str(r.json, "next_cursor"), "maaron");
+	tu_run_release(&r);
+	OK(&r, "member", "list", "--cursor", "mzoe");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+	cr_assert(json_is_null(json_object_get(r.json, "next_cursor")));
+	tu_run_release(&r);
+
+	/* for people, the next page's option under the table */
+	cr_assert_eq(tu_cli_text(&r, ws, "member", "list", "--limit", "2",
+				 NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "\nnext page: --cursor maaron\n"), "%s",
+		  r.out);
+	tu_run_release(&r);
+
+	/* bad cursors and limits: exit 1, naming the option */
+	const char *bad[][2] = { { "--cursor", "x" },	 { "--cursor", "mA" },
+				 { "--cursor", "l1" },	 { "--cursor", "" },
+				 { "--limit", "0" },	 { "--limit", "1001" } };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		EXPECT(&r, 1, "member", "list", bad[i][0], bad[i][1]);
+		cr_assert(tu_err_names(&r, bad[i][0] + 2), "%s %s: %s",
+			  bad[i][0], bad[i][1], r.err);
+		tu_run_release(&r);
+	}
+}
+
 /* A long id and name fit 80 columns, cut; a wider table shows them.  A
  * $COLUMNS with more after its number is no width: 80. */
 Test(member, list_fits_the_table_width)

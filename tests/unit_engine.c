@@ -5018,6 +5018,66 @@ static void member_doc(const char *id, doc *d)
 	doc_take(d, p, n);
 }
 
+static int stop_doc(void *arg, const uint8_t *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return 7;
+}
+
+/* A page of members (0.3.42): limit 0 is 50; a cursor naming no member
+ * goes on from where its id would sort; the last page gives no cursor;
+ * a failing callback gives none either. */
+Test(members, a_page_goes_on_where_the_cursor_s_id_sorts)
+{
+	docs list = { 0 };
+	tl_err err = { 0 };
+	char next[TL_MEMBER_CURSOR_MAX];
+
+	add_member("bob", "member", 0);
+	add_member("dan", "member", 0);
+	cr_assert_eq(tl_member_page(db, NULL, 0, tl_s(""), collect_doc, &list,
+				    next, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(list.len, 4); /* system user, admin, bob, dan */
+	cr_assert_str_eq(next, "");
+	docs_free(&list);
+
+	cr_assert_eq(tl_member_page(db, NULL, 1, tl_s("mb"), collect_doc,
+				    &list, next, &err),
+		     0, "%s", err.message);
+	doc d;
+	cr_assert_eq(list.len, 1);
+	cr_assert(find_member(&list, "bob", &d));
+	doc_free(&d);
+	cr_assert_str_eq(next, "mbob");
+	docs_free(&list);
+
+	cr_assert_eq(tl_member_page(db, NULL, 2, tl_s(next), collect_doc,
+				    &list, next, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(list.len, 1);
+	cr_assert(find_member(&list, "dan", &d));
+	doc_free(&d);
+	cr_assert_str_eq(next, "");
+	docs_free(&list);
+
+	cr_assert_eq(tl_member_page(db, NULL, 1, tl_s(""), stop_doc, NULL,
+				    next, &err),
+		     7);
+	cr_assert_str_eq(next, "");
+	cr_assert_eq(tl_member_page(db, NULL, TL_MEMBER_PAGE_MAX + 1, tl_s(""),
+				    collect_doc, &list, next, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "limit");
+	cr_assert_eq(tl_member_page(db, NULL, 1, tl_s("mbob!"), collect_doc,
+				    &list, next, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "cursor");
+	cr_assert_eq(list.len, 0);
+}
+
 Test(members, list_includes_the_system_user_and_the_first_admin)
 {
 	docs list = { 0 };

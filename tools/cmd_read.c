@@ -108,9 +108,12 @@ int run_log(struct cli *c)
 int run_member_list(struct cli *c)
 {
 	struct collect k = { .items = json_array() };
+	char next[TL_MEMBER_CURSOR_MAX];
 	int rc;
 
-	rc = tl_member_list(c->db, &c->ctx, collect_doc, &k, &c->err);
+	rc = tl_member_page(c->db, &c->ctx, (size_t)c->limit,
+			    opt_slice(c, O_CURSOR), collect_doc, &k, next,
+			    &c->err);
 	if (k.failed) /* the callback stopped the read */
 		rc = collect_failed(c);
 	if (rc) {
@@ -119,8 +122,11 @@ int run_member_list(struct cli *c)
 	}
 	if (!c->json) {
 		human_member_table(k.items);
+		if (next[0])
+			printf("next page: --cursor %s\n", next);
 	} else {
-		print_list(c, k.items, json_null(), human_member);
+		print_list(c, k.items, next[0] ? json_string(next) : json_null(),
+			   human_member);
 	}
 	json_decref(k.items);
 	return 0;

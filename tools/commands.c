@@ -94,8 +94,12 @@ const struct command commands[] = {
 	  1, 1, "member ID",
 	  OPEN_WRITE, TL_MEMBER_ADD, run_member_write },
 	{ "member", "list",
-	  "usage: tasklog member list\n\nList the members.\n",
-	  0, 0, 0, NULL, OPEN_READ, 0, run_member_list },
+	  "usage: tasklog member list [--limit N] [--cursor C]\n\n"
+	  "List the members: the system user, then by id.\n"
+	  "  --limit N             members per page, 1..1000 (default 50)\n"
+	  "  --cursor C            the next page (next_cursor of the last)\n",
+	  OPT(O_LIMIT) | OPT(O_CURSOR), 0, 0, NULL, OPEN_READ, 0,
+	  run_member_list },
 	{ "member", "update",
 	  "usage: tasklog member update ID [--name NAME] [--role admin|member]\n"
 	  "                 [--crm-access|--no-crm-access] "
