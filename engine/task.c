@@ -151,12 +151,27 @@ static bool ends_in_space(tl_slice s)
 	return false;
 }
 
+/* Whether s (valid UTF-8) shows nothing: spaces (as space_at) and
+ * default-ignorable code points alone (zero-width spaces and joiners,
+ * the byte order mark, the soft hyphen, Hangul fillers, variation
+ * selectors...: utf8proc's `ignorable`, Unicode's
+ * Default_Ignorable_Code_Point; since 0.3.42, before which such a text
+ * counted as text). */
 static bool blank(tl_slice s)
 {
 	const unsigned char *p = (const unsigned char *)s.p;
-	for (size_t i = 0, k; i < s.len; i += k)
-		if (!(k = space_at(p + i, s.len - i)))
+	for (size_t i = 0, k; i < s.len; i += k) {
+		if ((k = space_at(p + i, s.len - i)))
+			continue;
+		if (p[i] < 0x80) /* ASCII: a letter, digit or sign shows */
 			return false;
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate(
+			p + i, (utf8proc_ssize_t)(s.len - i), &cp);
+		if (n <= 0 || !utf8proc_get_property(cp)->ignorable)
+			return false;
+		k = (size_t)n;
+	}
 	return true;
 }
 
@@ -187,7 +202,8 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 	 * the spaces are read as characters, and E2 80 41 is none.) */
 	if (min && !any_control && blank(s))
 		return tl_err_set(err, TL_EINVALID, field,
-				  "must not be blank (spaces only)");
+				  "must not be blank (spaces or invisible "
+				  "characters only)");
 	if (ascii)
 		return 0;
 	/* Strings are kept NUL-terminated: a NUL would cut them. */

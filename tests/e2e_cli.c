@@ -3265,6 +3265,12 @@ Test(bad_input, empty_or_missing_title)
 	REJECT(1, "title", "task", "add", "--link", "lead:1");
 	char *id = add_task("x");
 	REJECT(1, "title", "task", "update", id, "--title", "");
+	/* a title that shows nothing (since 0.3.42): the byte order mark,
+	 * a zero-width space between spaces */
+	REJECT(1, "title", "task", "add", "--title", "\xef\xbb\xbf", "--link",
+	       "lead:1");
+	REJECT(1, "title", "task", "update", id, "--title",
+	       " \xe2\x80\x8b ");
 	free(id);
 }
 

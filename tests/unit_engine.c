@@ -1846,6 +1846,11 @@ Test(validate, blank_title_name_tag_or_link_id_is_rejected)
 	static const char *const blanks[] = {
 		" ", "   ", "\xc2\xa0", " \xe3\x80\x80 ", "\xe2\x80\x83",
 		"\xe2\x80\xaf\xe2\x81\x9f\xe1\x9a\x80",
+		/* since 0.3.42, what shows nothing: the byte order mark, a
+		 * zero-width space, a soft hyphen and a space, a Hangul
+		 * filler, a word joiner and a variation selector */
+		"\xef\xbb\xbf", "\xe2\x80\x8b", "\xc2\xad ", "\xe3\x85\xa4",
+		"\xe2\x81\xa0\xef\xb8\x8f",
 	};
 	char id[37];
 	add_task(T0 + SEC, "Has title", id);
@@ -1888,7 +1893,9 @@ Test(validate, blank_title_name_tag_or_link_id_is_rejected)
 	/* spaces around text, and characters that only look alike, are
 	 * fine; notes may be blank */
 	add_task(T0 + SEC, "  padded  ", id);
-	add_task(T0 + SEC, "\xe2\x80\x8b", id); /* U+200B is no space */
+	/* a character that shows, among ones that do not */
+	add_task(T0 + SEC, "\xe2\x80\x8b" "a\xef\xbb\xbf", id);
+	add_task(T0 + SEC, "\xd8\x80", id); /* U+0600 shows: not ignorable */
 	tl_cmd c = on(TL_TASK_UPDATE, id);
 	c.notes = tl_s("   ");
 	tl_ctx x = at(T0 + 2 * SEC);
@@ -2199,6 +2206,8 @@ Test(validate, member_name_is_required_and_checked)
 	c.name = tl_s("");
 	REJECT(TL_EINVALID, "name", c);
 	c.name = tl_s("Eve\x01");
+	REJECT(TL_EINVALID, "name", c);
+	c.name = tl_s("\xe3\x85\xa4"); /* a Hangul filler: shows nothing */
 	REJECT(TL_EINVALID, "name", c);
 	char *n = repeat('e', 201);
 	c.name = tl_s(n);
