@@ -567,10 +567,14 @@ int tl_member_page(tl_db *db, const tl_ctx *ctx, size_t limit,
 		   tl_slice cursor, tl_doc_fn fn, void *arg,
 		   char next_cursor[TL_MEMBER_CURSOR_MAX], tl_err *err)
 {
-	if (limit > TL_MEMBER_PAGE_MAX)
+	if (limit > TL_MEMBER_PAGE_MAX) {
+		/* not before the cursor is read: it may be this buffer */
+		if (next_cursor)
+			next_cursor[0] = 0;
 		return tl_err_set(err, TL_EINVALID, "limit",
 				  "%zu is more than %d", limit,
 				  TL_MEMBER_PAGE_MAX);
+	}
 	return member_walk(db, ctx, limit ? limit : 50, cursor, fn, arg,
 			   next_cursor, err);
 }

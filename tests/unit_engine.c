@@ -5076,10 +5076,12 @@ Test(members, a_page_goes_on_where_the_cursor_s_id_sorts)
 				    next, &err),
 		     7);
 	cr_assert_str_eq(next, "");
+	strcpy(next, "mjunk");
 	cr_assert_eq(tl_member_page(db, NULL, TL_MEMBER_PAGE_MAX + 1, tl_s(""),
 				    collect_doc, &list, next, &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "limit");
+	cr_assert_str_eq(next, ""); /* as after every failure */
 	cr_assert_eq(tl_member_page(db, NULL, 1, tl_s("mbob!"), collect_doc,
 				    &list, next, &err),
 		     TL_EINVALID);
