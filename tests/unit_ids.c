@@ -315,22 +315,30 @@ static void count_problem(void *arg, const char *p)
 		++*(int *)arg;
 }
 
+/* Two tasks whose ids end in abcdef and fedcba, the handle closed, and
+ * the view's database open raw in a write transaction (vt_raw_open). */
+static void two_tasks_then_raw_view(MDB_env **env, MDB_txn **txn,
+				    MDB_dbi *rev)
+{
+	add_with_id("01890a5d-ac96-774b-bcce-b30209abcdef");
+	add_with_id("01890a5d-ac96-774b-bcce-b30209fedcba");
+	vt_close();
+	vt_raw_open("ids", "rev", env, txn, rev);
+}
+
 /* verify rebuilds the view and compares: an id missing from it, or one
  * it holds for no task, is a problem naming it.  A key that is not 16
  * bytes where a look-up meets it: a storage error naming the view. */
 Test(ids, verify_finds_a_damaged_view_and_a_look_up_a_bad_key)
 {
-	add_with_id("01890a5d-ac96-774b-bcce-b30209abcdef");
-	add_with_id("01890a5d-ac96-774b-bcce-b30209fedcba");
-	vt_close();
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi rev;
 	uint8_t key[17];
+	two_tasks_then_raw_view(&env, &txn, &rev);
 	/* abcdef's key: its digits from the last, two to a byte */
 	static const uint8_t first[8] = { 0xfe, 0xdc, 0xba, 0x90, 0x20,
 					  0x3b, 0xec, 0xcb };
-	vt_raw_open("ids", "rev", &env, &txn, &rev);
 	MDB_cursor *c;
 	MDB_val k, v;
 	cr_assert_eq(mdb_cursor_open(txn, rev, &c), 0);
@@ -490,15 +498,12 @@ Test(ids_empty_log, a_view_made_on_it_is_behind_what_an_older_release_appends,
  * reading on past the first key that does not begin so went unnoticed). */
 Test(ids, a_look_up_reads_no_key_past_those_that_begin_so)
 {
-	add_with_id("01890a5d-ac96-774b-bcce-b30209abcdef");
-	add_with_id("01890a5d-ac96-774b-bcce-b30209fedcba");
-	vt_close();
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi rev;
 	uint8_t key[17];
+	two_tasks_then_raw_view(&env, &txn, &rev);
 	memset(key, 0xff, sizeof key); /* after abcdef's fe dc.. */
-	vt_raw_open("ids", "rev", &env, &txn, &rev);
 	cr_assert_eq(mdb_put(txn, rev, &(MDB_val){ 17, key },
 			     &(MDB_val){ 0, "" }, 0),
 		     0);
