@@ -435,12 +435,12 @@ void tl_reader_end(tl_reader *r)
 	}
 }
 
-/* A members cursor: 'm' and the id of the last member of the page ("m"
- * alone: the system user, listed first).  0, or TL_EINVALID naming
- * "cursor".  An empty cursor is the first page (*after_system false). */
 _Static_assert(TL_MEMBER_CURSOR_MAX == TL_MEMBER_ID_MAX + 2,
 	       "a members cursor: m, an id, NUL");
 
+/* A members cursor: 'm' and the id of the last member of the page ("m"
+ * alone: the system user, listed first).  0, or TL_EINVALID naming
+ * "cursor".  An empty cursor is the first page (*after_system false). */
 static int member_cursor(tl_slice cursor, bool *after_system, tl_slice *id,
 			 tl_err *err)
 {
@@ -575,8 +575,8 @@ int tl_member_page(tl_db *db, const tl_ctx *ctx, size_t limit,
 				  "%zu is more than %d", limit,
 				  TL_MEMBER_PAGE_MAX);
 	}
-	return member_walk(db, ctx, limit ? limit : 50, cursor, fn, arg,
-			   next_cursor, err);
+	return member_walk(db, ctx, limit ? limit : TL_MEMBER_PAGE_DEFAULT,
+			   cursor, fn, arg, next_cursor, err);
 }
 
 int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,

@@ -514,6 +514,7 @@ TL_API int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
  * TL_EINVALID, field "cursor" (since 0.3.42). */
 #define TL_MEMBER_CURSOR 'm'
 #define TL_MEMBER_CURSOR_MAX 66 /* 'm', an id of up to 64 bytes, NUL */
+#define TL_MEMBER_PAGE_DEFAULT 50
 #define TL_MEMBER_PAGE_MAX 1000
 TL_API int tl_member_page(tl_db *db, const tl_ctx *ctx, size_t limit,
 			  tl_slice cursor, tl_doc_fn fn, void *arg,
