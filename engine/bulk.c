@@ -102,6 +102,9 @@ struct tl_sink {
 	size_t bytes;     /* in memory */
 	size_t appended, inserted; /* puts with and without MDB_APPEND */
 	size_t deleted;
+	/* tl_sink_on_write's: told the bytes of records gone through */
+	void (*on_write)(void *arg, uint64_t bytes);
+	void *on_write_arg;
 	struct {
 		size_t n[TL_VIEW_DBS_MAX], len[TL_VIEW_DBS_MAX], bytes;
 	} mark; /* tl_sink_mark */
@@ -243,6 +246,21 @@ void tl_sink_rollback(tl_sink *s)
 		s->db[i].len = s->mark.len[i];
 	}
 	s->bytes = s->mark.bytes;
+}
+
+uint64_t tl_sink_pending(const tl_sink *s)
+{
+	uint64_t n = s->fsize; /* every database's runs */
+	for (size_t i = 0; i < s->ndbs; i++)
+		n += s->db[i].len;
+	return n;
+}
+
+void tl_sink_on_write(tl_sink *s, void (*fn)(void *arg, uint64_t bytes),
+		      void *arg)
+{
+	s->on_write = fn;
+	s->on_write_arg = arg;
 }
 
 bool tl_sink_empty(const tl_sink *s)
@@ -965,6 +983,8 @@ static const uint8_t *merge_next(merge *g)
 
 /* ---- writing ------------------------------------------------------------ */
 
+#define SINK_TELL ((uint64_t)1 << 20) /* on_write at least this often */
+
 /* Write d's operations (its runs and its memory, merged) in key order; of
  * several on one key the last wins.  A put past the database's last key
  * is an MDB_APPEND. */
@@ -978,9 +998,14 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	bool has_last, tail = false;
 	merge g;
 	int rc;
+	/* For on_write: the bytes to go through (memory and runs), those
+	 * told, those gone through since. */
+	uint64_t todo = d->len, told = 0, untold = 0;
 
 	if (!d->n && !d->nruns)
 		return 0;
+	for (size_t i = 0; i < d->nruns; i++)
+		todo += d->runs[i].len;
 	if (db_sort(d))
 		return tl_err_oom(err);
 	if ((rc = merge_open(s, d, &g))) {
@@ -1004,6 +1029,11 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		uint32_t vl;
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
+		if (s->on_write && (untold += rec_size(p)) >= SINK_TELL) {
+			s->on_write(s->on_write_arg, untold);
+			told += untold;
+			untold = 0;
+		}
 		if (renew && (since += rec_size(p)) >= tl_sink_txn_bytes) {
 			/* A transaction's dirty pages are kept in a sorted
 			 * list: keep it short.  (A durable commit: an
@@ -1064,6 +1094,9 @@ out:
 		return mdb_fail(s, rc, err);
 	if (g.err)
 		return run_err(s, g.err, err);
+	/* Superseded records were not gone through: the rest told. */
+	if (s->on_write && todo > told)
+		s->on_write(s->on_write_arg, todo - told);
 	s->bytes -= d->len + d->n * sizeof(item);
 	d->len = d->n = 0;
 	d->nruns = 0;

@@ -74,6 +74,23 @@ bool tl_tz_stored_ok(const char *tz);
 
 /* ---- the store ------------------------------------------------------ */
 
+/* A rebuild's progress (each may be NULL; both take arg): read, events of
+ * the log read of its head; written, bytes of the views' sorted entries
+ * written of those to write, told once that total is known (every view
+ * loaded from its final states) and last once the new views serve.
+ * tl_rebuild_steps makes steps 1 and 2 of them (rebuild.c). */
+typedef struct build_progress {
+	tl_progress_fn read, written;
+	void *arg;
+} build_progress;
+/* tl_rebuild_steps's callback, and the build_progress that tells it. */
+typedef struct tl_steps {
+	tl_rebuild_progress_fn fn;
+	void *arg;
+	tl_rebuild_step at;
+} tl_steps;
+build_progress tl_steps_progress(tl_steps *st);
+
 /* This process's handles on a view's serving generation. */
 typedef struct tl_view_state {
 	uint32_t gen, version;
@@ -102,8 +119,7 @@ struct tl_db {
 	tl_txn *txn;           /* that tl_txn, aborted by tl_db_close */
 	bool building;         /* a rebuild or verify's build is running */
 	bool writer_held;      /* ...and calls progress inside its write txn */
-	tl_progress_fn open_progress; /* of the rebuild an open runs */
-	void *open_progress_arg;
+	build_progress open_prog; /* of the rebuild an open runs */
 	/* Views (bits of views[] indexes) that the open found stale and
 	 * that were rebuilt from the log (by it or by another process
 	 * whose build it waited for) into generation open_rebuilt_gen[i]
@@ -151,11 +167,11 @@ int tl_views_check(tl_db *db, MDB_txn *txn, bool read, bool *stale);
 int tl_views_sync(tl_db *db, tl_err *err);
 /* Every view against a rebuild of its own (view_verify.c): the number of
  * differences said through fn, or a negative code.  built (may be NULL):
- * the rebuild's progress in events, as tl_rebuild's; compared: entries of
+ * the rebuild's progress; compared (called with built->arg): entries of
  * the rebuilt views compared of their total. */
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
-		    tl_progress_fn built, tl_progress_fn compared,
-		    void *progress_arg, tl_err *err);
+		    const build_progress *built, tl_progress_fn compared,
+		    tl_err *err);
 /* Deferred view writes of the open write txn (TL_VIEW_BLIND views):
  * written sorted at commit, marked and rolled back around nested txns,
  * dropped when the txn ends. */
@@ -225,6 +241,15 @@ int tl_sink_sort(tl_sink *s);
 extern size_t tl_sink_txn_bytes; /* TL_SINK_TXN_BYTES; tests make it small */
 int tl_sink_write(tl_sink *s, tl_db *db, MDB_txn **txn, bool renew,
 		  const MDB_dbi *dbi, tl_err *err);
+/* The bytes of records it holds to write, in memory and in sorted runs:
+ * what tl_sink_write goes through.  Not while another thread fills it. */
+uint64_t tl_sink_pending(const tl_sink *s);
+/* tl_sink_write tells fn (NULL: nothing) the bytes of records it goes
+ * through, every megabyte or so, from inside the write transaction; at the
+ * end of each database the rest, so that the calls add up to
+ * tl_sink_pending as it was. */
+void tl_sink_on_write(tl_sink *s, void (*fn)(void *arg, uint64_t bytes),
+		      void *arg);
 /* Puts written so far with MDB_APPEND and without (key not past the last). */
 void tl_sink_counts(const tl_sink *s, size_t *appended, size_t *inserted);
 

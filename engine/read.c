@@ -564,12 +564,19 @@ static void pages_walked(void *arg, uint64_t done, uint64_t total)
 
 static void views_built(void *arg, uint64_t done, uint64_t total)
 {
-	step_at(arg, 5, "rebuilding the views", "events", done, total);
+	step_at(arg, 5, "rebuilding the views: reading the log", "events",
+		done, total);
+}
+
+static void views_written(void *arg, uint64_t done, uint64_t total)
+{
+	step_at(arg, 6, "rebuilding the views: writing them", "bytes", done,
+		total);
 }
 
 static void views_compared(void *arg, uint64_t done, uint64_t total)
 {
-	step_at(arg, 6, "comparing the views", "entries", done, total);
+	step_at(arg, 7, "comparing the views", "entries", done, total);
 }
 
 /* A database's entries, for a step's total (0 when it cannot say). */
@@ -1222,7 +1229,7 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * next write, the views' comparison below included. */
 	mdb_txn_abort(txn);
 	vf.at.steps = (views && db->views_len && !(db->flags & TL_OPEN_RDONLY)
-			       ? 6
+			       ? 7
 			       : 4) +
 		      replay;
 	step_begin(&vf, 1, "the file's pages", "pages",
@@ -1296,11 +1303,12 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	 * write, the disk): an error, as anywhere else. */
 	{
 		tl_err e = { 0 };
-		if (vf.at.steps >= 6)
-			step_begin(&vf, 5, "rebuilding the views", "events",
-				   head);
-		rc = tl_verify_views(db, fn, arg, progress ? views_built : NULL,
-				     progress ? views_compared : NULL, &vf, &e);
+		build_progress built = { views_built, views_written, &vf };
+		if (vf.at.steps >= 7)
+			step_begin(&vf, 5, "rebuilding the views: reading the log",
+				   "events", head);
+		rc = tl_verify_views(db, fn, arg, progress ? &built : NULL,
+				     progress ? views_compared : NULL, &e);
 		if (rc == TL_ESTORAGE && vf.problems > 0 && !out_of_memory(&e))
 			problem(&vf, "views: not compared, a rebuild from the log failed: %s",
 				e.message);

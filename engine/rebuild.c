@@ -293,7 +293,7 @@ static void *ahead_run(void *arg)
 static void progress_in_txn(replay *r, uint64_t done)
 {
 	r->db->writer_held = true;
-	r->progress(r->arg, done, r->total);
+	r->prog.read(r->prog.arg, done, r->total);
 	r->db->writer_held = false;
 }
 
@@ -440,7 +440,7 @@ static int replay_ahead(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 			if ((rc = replay_event(r, txn, &p->ev, p, err)))
 				break;
 			r->next = p->seq + 1;
-			if (r->progress && (p->seq & 0x3fff) == 0)
+			if (r->prog.read && (p->seq & 0x3fff) == 0)
 				progress_in_txn(r, p->seq);
 		}
 		last = b->last;
@@ -510,7 +510,7 @@ static int replay_range(replay *r, MDB_txn *txn, uint64_t end, tl_err *err)
 			break;
 		msgpack_zone_clear(&r->zone);
 		r->next = seq + 1;
-		if (r->progress && (seq & 0x3fff) == 0)
+		if (r->prog.read && (seq & 0x3fff) == 0)
 			progress_in_txn(r, seq);
 	}
 	mdb_cursor_close(c);
@@ -546,15 +546,15 @@ int tl_replay_targets_drop(replay *r, MDB_txn *txn, tl_err *err)
 }
 
 int tl_replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
-		   tl_progress_fn progress, void *arg)
+		   const build_progress *prog)
 {
 	memset(r, 0, sizeof *r);
 	r->db = db;
 	r->which = which;
 	r->which_len = n;
 	r->next = 1;
-	r->progress = progress;
-	r->arg = arg;
+	if (prog)
+		r->prog = *prog;
 	r->dbi = calloc(n ? n : 1, sizeof *r->dbi);
 	r->sinks = calloc(n ? n : 1, sizeof *r->sinks);
 	r->states = calloc(n ? n : 1, sizeof *r->states);
@@ -610,8 +610,11 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 		if ((rc = tl_log_head(r->db, txn, &head, hash, err)) ||
 		    (rc = targets_open(r, txn, gen, err)))
 			goto fail;
-		if (first)
+		if (first) {
 			r->total = head;
+			if (r->prog.read) /* begun */
+				progress_in_txn(r, 0);
+		}
 		if (r->next > head) {
 			mdb_txn_abort(txn);
 			return 0; /* later events go in the final transaction */
@@ -658,6 +661,14 @@ enum {
 	F_DONE
 };
 
+/* A load without the transaction, as it told its progress (every 4096
+ * tasks): the bytes its sink held when it had loaded that many tasks. */
+typedef struct fin_at {
+	bool on;
+	size_t tasks;
+	uint64_t bytes;
+} fin_at;
+
 typedef struct finish {
 	replay *r;
 	int *st;          /* per which[]: F_NONE ... F_DONE */
@@ -666,6 +677,11 @@ typedef struct finish {
 	bool quit;        /* this thread failed: the second one stops */
 	int rc;           /* the second thread's failure, with err */
 	tl_err err;
+	/* The writes' progress (r->prog.written, renew only): bytes
+	 * written, of them those of sinks written whole, and the loads that
+	 * run without the transaction as last counted (fin_total). */
+	uint64_t wdone, wwhole;
+	fin_at *at;       /* per which[] */
 } finish;
 
 /* Run view i's load(); with no txn (the second thread, or this one
@@ -682,6 +698,8 @@ static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 		if (!txn && !(j & 4095)) {
 			pthread_mutex_lock(&f->mu);
 			bool quit = f->quit;
+			f->at[i] = (fin_at){ true, j,
+					     tl_sink_pending(r->sinks[i]) };
 			pthread_mutex_unlock(&f->mu);
 			if (quit)
 				break;
@@ -689,6 +707,11 @@ static int fin_load(finish *f, size_t i, MDB_txn *txn, tl_err *err)
 		const tl_task *t = &r->tasks.tasks[j];
 		if (folded(t))
 			rc = v->load(&vc, t, err);
+	}
+	if (!txn) {
+		pthread_mutex_lock(&f->mu);
+		f->at[i].on = false;
+		pthread_mutex_unlock(&f->mu);
 	}
 	return rc;
 }
@@ -700,6 +723,52 @@ static size_t fin_find(const finish *f, int st)
 		if (f->st[i] == st)
 			return i;
 	return SIZE_MAX;
+}
+
+/* The total of the writes' progress, called locked: what the sinks
+ * written whole held, and what each other one holds, or, while a load
+ * fills it without the transaction, what it held at its last count
+ * scaled to every task.  A sort, which may run meanwhile, changes
+ * neither; the sink this thread writes holds all of its records until
+ * its write is over. */
+static uint64_t fin_total(const finish *f)
+{
+	const replay *r = f->r;
+	uint64_t n = f->wwhole;
+	for (size_t i = 0; i < r->which_len; i++) {
+		const fin_at *a = &f->at[i];
+		if (!r->sinks[i] || f->st[i] == F_DONE)
+			continue;
+		if (!a->on)
+			n += tl_sink_pending(r->sinks[i]);
+		else if (a->tasks)
+			n += (uint64_t)((double)a->bytes * (double)r->tasks.len /
+					(double)a->tasks);
+		else
+			n += a->bytes;
+	}
+	return n;
+}
+
+/* The writes' progress, told from this thread, inside the write
+ * transaction (or about to take it again): no write from the callback. */
+static void fin_tell(finish *f)
+{
+	replay *r = f->r;
+	pthread_mutex_lock(&f->mu);
+	uint64_t total = fin_total(f);
+	pthread_mutex_unlock(&f->mu);
+	r->db->writer_held = true;
+	r->prog.written(r->prog.arg, f->wdone, total);
+	r->db->writer_held = false;
+}
+
+/* tl_sink_write's on_write: bytes gone through. */
+static void fin_wrote(void *arg, uint64_t bytes)
+{
+	finish *f = arg;
+	f->wdone += bytes;
+	fin_tell(f);
 }
 
 /* The second thread: loads, then sorts, while there are any. */
@@ -792,8 +861,12 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	bool threaded = false;
 	int rc = 0;
 
-	if (!(f.st = calloc(r->which_len ? r->which_len : 1, sizeof *f.st)))
+	size_t nv = r->which_len ? r->which_len : 1;
+	if (!(f.st = calloc(nv, sizeof *f.st)) ||
+	    !(f.at = calloc(nv, sizeof *f.at))) {
+		free(f.st);
 		return tl_err_oom(err);
+	}
 	for (size_t i = 0; i < r->which_len; i++) {
 		const tl_view *v = r->db->views[r->which[i]];
 		/* A view with bulk_begin loads (if it does) and ends here,
@@ -803,6 +876,10 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			      : v->load       ? F_LOAD
 					      : F_SORT;
 	}
+	bool tell = renew && r->prog.written;
+	for (size_t i = 0; tell && i < r->which_len; i++)
+		if (r->sinks[i])
+			tl_sink_on_write(r->sinks[i], fin_wrote, &f);
 	pthread_mutex_init(&f.mu, NULL);
 	pthread_cond_init(&f.cv, NULL);
 	if (r->tasks.len >= tl_rebuild_finish_min)
@@ -824,6 +901,8 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		pthread_mutex_unlock(&f.mu);
 	}
 
+	if (tell) /* the writes begin */
+		fin_tell(&f);
 	/* Write what is sorted; else load, sort; else wait for the second
 	 * thread. */
 	bool waiting = false; /* since the last job; the txn given up */
@@ -858,6 +937,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			if (!(rc = fin_txn_take(r, txn, err)))
 				rc = tl_sink_write(r->sinks[i], r->db, txn,
 						   renew, r->dbi[i], err);
+			f.wwhole = f.wdone; /* (this thread's alone) */
 		} else if (st == F_LOAD && renew) {
 			/* As the second thread does: without the
 			 * transaction. */
@@ -892,6 +972,12 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	pthread_mutex_destroy(&f.mu);
 	pthread_cond_destroy(&f.cv);
 	free(f.st);
+	free(f.at);
+	for (size_t i = 0; tell && i < r->which_len; i++)
+		if (r->sinks[i])
+			tl_sink_on_write(r->sinks[i], NULL, NULL);
+	if (tell)
+		r->wtotal = f.wdone;
 	if (!rc) /* the caller commits it */
 		rc = fin_txn_take(r, txn, err);
 	if (!rc)
@@ -933,8 +1019,8 @@ int tl_replay_build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)
 	make_room(r->db);
 	if ((rc = replay_chunks(r, gen, err)))
 		return rc;
-	if (r->progress && r->next > 1) /* scanned: now sort and write */
-		r->progress(r->arg, r->next - 1, r->next - 1);
+	if (r->prog.read && r->next > 1) /* scanned: now sort and write */
+		r->prog.read(r->prog.arg, r->next - 1, r->next - 1);
 	if (r->next > 1) {
 		/* Chunks were committed: the sorted writes get a transaction
 		 * of their own, so that the switch stays short. */
@@ -996,7 +1082,7 @@ static int find_views(tl_db *db, const char *const *names, size_t n,
 }
 
 static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
-			  tl_progress_fn progress, void *arg, tl_err *err)
+			  const build_progress *prog, tl_err *err)
 {
 	MDB_dbi gone[64 * TL_VIEW_DBS_MAX];
 	size_t ngone = 0;
@@ -1009,7 +1095,7 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	if (n > 64)
 		return tl_err_set(err, TL_EINVALID, "projection",
 				  "too many projections");
-	if (tl_replay_init(&r, db, which, n, progress, arg)) {
+	if (tl_replay_init(&r, db, which, n, prog)) {
 		tl_replay_free(&r);
 		return tl_err_oom(err);
 	}
@@ -1092,8 +1178,11 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 		rc = tl_mdb_err(err, rc, "commit switch");
 		goto out;
 	}
-	if (progress)
-		progress(arg, r.total, r.total);
+	/* Switched: the last step is over. */
+	if (r.prog.written)
+		r.prog.written(r.prog.arg, r.wtotal, r.wtotal);
+	else if (r.prog.read)
+		r.prog.read(r.prog.arg, r.total, r.total);
 	for (size_t i = 0; i < ngone; i++)
 		mdb_dbi_close(db->env, gone[i]);
 	ngone = 0;
@@ -1169,7 +1258,7 @@ fail:
 }
 
 static int rebuild_views(tl_db *db, const size_t *which, size_t n,
-			 tl_progress_fn progress, void *arg, tl_err *err)
+			 const build_progress *prog, tl_err *err)
 {
 	if (n == 0)
 		return 0;
@@ -1177,7 +1266,7 @@ static int rebuild_views(tl_db *db, const size_t *which, size_t n,
 	int rc = tl_build_lock(db, &lk, err);
 	if (rc)
 		return rc;
-	rc = rebuild_locked(db, which, n, progress, arg, err);
+	rc = rebuild_locked(db, which, n, prog, err);
 	tl_build_unlock(&lk);
 	return rc;
 }
@@ -1210,9 +1299,7 @@ int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
 			still[m++] = which[i];
 	}
 	mdb_txn_abort(txn);
-	rc = m ? rebuild_locked(db, still, m, db->open_progress,
-				db->open_progress_arg, err)
-	       : 0;
+	rc = m ? rebuild_locked(db, still, m, &db->open_prog, err) : 0;
 	tl_err e; /* a head not read: nothing marked, no failure */
 	if (!rc && !tl_read_begin(db, &txn, &e)) {
 		if (!tl_log_head(db, txn, &head, hash, &e))
@@ -1276,8 +1363,8 @@ static int skip_rebuilt_on_open(tl_db *db, size_t *which, size_t *len,
 	return 0;
 }
 
-int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
-	       size_t n, tl_progress_fn progress, void *arg, tl_err *err)
+static int rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
+		   size_t n, const build_progress *prog, tl_err *err)
 {
 	size_t which[64];
 	size_t len;
@@ -1303,10 +1390,52 @@ int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 		 * (make_room), and one it left full needs more room than
 		 * that (tl_db_grow_from would replay at the same size once
 		 * more: a review). */
-		rc = rebuild_views(db, which, len, progress, arg, err);
+		rc = rebuild_views(db, which, len, prog, err);
 		if (rc != TL_EAGAIN)
 			return rc;
 		if ((rc = tl_db_grow(db, err)))
 			return rc;
 	}
+}
+
+int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
+	       size_t n, tl_progress_fn progress, void *arg, tl_err *err)
+{
+	build_progress p = { progress, NULL, arg };
+	return rebuild(db, ctx, names, n, &p, err);
+}
+
+/* ---- steps: a rebuild's progress as tl_rebuild_steps tells it ----------- */
+
+static void step_tell(tl_steps *st, int step, const char *what,
+		      const char *unit, uint64_t done, uint64_t total)
+{
+	st->at = (tl_rebuild_step){ step, 2, what, unit, done,
+				    total > done ? total : done };
+	st->fn(st->arg, &st->at);
+}
+
+static void tl_steps_read(void *arg, uint64_t done, uint64_t total)
+{
+	step_tell(arg, 1, "reading the log", "events", done, total);
+}
+
+static void tl_steps_written(void *arg, uint64_t done, uint64_t total)
+{
+	step_tell(arg, 2, "writing the views", "bytes", done, total);
+}
+
+build_progress tl_steps_progress(tl_steps *st)
+{
+	return (build_progress){ st->fn ? tl_steps_read : NULL,
+				 st->fn ? tl_steps_written : NULL, st };
+}
+
+int tl_rebuild_steps(tl_db *db, const tl_ctx *ctx, const char *const *names,
+		     size_t n, tl_rebuild_progress_fn progress, void *arg,
+		     tl_err *err)
+{
+	tl_steps st = { progress, arg, { 0 } };
+	build_progress p = tl_steps_progress(&st);
+	return rebuild(db, ctx, names, n, &p, err);
 }

@@ -275,8 +275,7 @@ static void db_free(tl_db *db)
 }
 
 static int db_open(const char *dir, const tl_open_opts *opts,
-		   tl_progress_fn progress, void *arg, tl_db **out,
-		   tl_err *err)
+		   const build_progress *prog, tl_db **out, tl_err *err)
 {
 	static const tl_open_opts none;
 	if (!opts)
@@ -353,8 +352,8 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	}
 	snprintf(db->dir, sizeof db->dir, "%s", dir);
 	db->flags = opts->flags;
-	db->open_progress = progress;
-	db->open_progress_arg = arg;
+	if (prog)
+		db->open_prog = *prog;
 	/* A copy: the caller's array need not outlive the call. */
 	if (nviews) {
 		size_t n = 0;
@@ -438,7 +437,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		tl_db_close(db);
 		return rc;
 	}
-	db->open_progress = NULL; /* for the open only */
+	db->open_prog = (build_progress){ 0 }; /* for the open only */
 	*out = db;
 	return 0;
 }
@@ -446,14 +445,24 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err)
 {
-	return db_open(dir, opts, NULL, NULL, out, err);
+	return db_open(dir, opts, NULL, out, err);
 }
 
 int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
 			tl_progress_fn progress, void *arg, tl_db **out,
 			tl_err *err)
 {
-	return db_open(dir, opts, progress, arg, out, err);
+	build_progress p = { progress, NULL, arg };
+	return db_open(dir, opts, &p, out, err);
+}
+
+int tl_db_open_steps(const char *dir, const tl_open_opts *opts,
+		     tl_rebuild_progress_fn progress, void *arg, tl_db **out,
+		     tl_err *err)
+{
+	tl_steps st = { progress, arg, { 0 } };
+	build_progress p = tl_steps_progress(&st);
+	return db_open(dir, opts, &p, out, err);
 }
 
 bool tl_db_read_only(const tl_db *db)

@@ -556,16 +556,19 @@ TL_API int tl_verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 TL_API int tl_verify_log(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn,
 			 void *arg, tl_err *err);
 
-/* Where a verify is, for a progress bar: step of steps (6 with the
+/* Where a verify is, for a progress bar: step of steps (7 with the
  * views: the file's pages, the hash chain, the stream index, the task
  * states (with members, idempotency records and counts), rebuilding the
- * views, comparing the views; the first 4 without them or on a
- * read-only handle; then with TL_VERIFY_REPLAY one more, replaying the
- * log, in "events": 7 or 5), what that step checks, and done of total in unit
- * ("pages", "events", "entries", "tasks").  Each step is told first
- * with done 0 and last with done == total, more often between (the
- * rebuild's total grows when events are appended meanwhile).  A rebuild
- * that starts over in a grown map tells steps 5 and 6 again, from lower
+ * views: reading the log, rebuilding the views: writing them (in
+ * "bytes", told as tl_rebuild_step's step 2 is, from when their total is
+ * known; since 0.3.43, which split the rebuild's step in two), comparing
+ * the views; the first 4 without them or on a read-only handle; then
+ * with TL_VERIFY_REPLAY one more, replaying the log, in "events": 8 or
+ * 5), what that step checks, and done of total in unit ("pages",
+ * "events", "bytes", "entries", "tasks").  Each step is told first with
+ * done 0 and last with done == total, more often between (the rebuild's
+ * total grows when events are appended meanwhile).  A rebuild that
+ * starts over in a grown map tells steps 5 to 7 again, from lower
  * counts; a handle without views has the first 4 steps only.
  * A step that stops at problems (the views are not compared when the
  * file's pages are damaged) is not told. */
@@ -642,6 +645,29 @@ TL_API int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
  * transaction), a rebuild or a verify fails with TL_EINVALID "db". */
 typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
+/* Since 0.3.43: a rebuild's progress in two steps, for a bar with a rate
+ * and an ETA all the way (tl_progress_fn's calls stop at the end of the
+ * log, and the writes that follow take most of a big rebuild).  Step 1
+ * of 2, "reading the log", in "events": told first with done 0 (an
+ * open: before it waits for another process's build), then done of the
+ * log's head now and then, last with done == total once the log is
+ * read.  Step 2, "writing the views", in "bytes": the bytes of the
+ * views' sorted entries written, of those to write; told once that total
+ * is known (every view loaded from the tasks' final states, a second or
+ * so into the writes at a million tasks: the first call's done may be
+ * more than 0), then every megabyte or so, and last with done == total
+ * once the new views serve.  A rebuild that starts over in a grown map
+ * tells step 1 again, from lower counts.  The callback may read through
+ * the same handle; a write, a rebuild or a verify from it fails with
+ * TL_EINVALID "db". */
+typedef struct tl_rebuild_step {
+	int step, steps;
+	const char *what;
+	const char *unit;
+	uint64_t done, total;
+} tl_rebuild_step;
+typedef void (*tl_rebuild_progress_fn)(void *arg, const tl_rebuild_step *s);
+
 /* tl_db_open, telling progress (when not NULL) how a rebuild of views
  * that the open runs goes (views of another version than the code's, or
  * behind the log): a first call (0, head of the log) when the open finds
@@ -656,6 +682,11 @@ typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 TL_API int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
 			       tl_progress_fn progress, void *arg,
 			       tl_db **out, tl_err *err);
+/* tl_db_open_progress telling a rebuild's steps (tl_rebuild_step); the
+ * callback has no handle yet, as there. */
+TL_API int tl_db_open_steps(const char *dir, const tl_open_opts *opts,
+			    tl_rebuild_progress_fn progress, void *arg,
+			    tl_db **out, tl_err *err);
 
 /* Rebuild the named views (all when n == 0) from the log into a new
  * generation while the old one keeps serving, then switch atomically.
@@ -664,6 +695,12 @@ TL_API int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
  * when no event has been appended since: they are what it would make. */
 TL_API int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	       size_t n, tl_progress_fn progress, void *arg, tl_err *err);
+/* tl_rebuild telling its steps (tl_rebuild_step) to progress when not
+ * NULL. */
+TL_API int tl_rebuild_steps(tl_db *db, const tl_ctx *ctx,
+			    const char *const *names, size_t n,
+			    tl_rebuild_progress_fn progress, void *arg,
+			    tl_err *err);
 
 #ifdef __cplusplus
 }

@@ -724,8 +724,8 @@ int tl_views_open(tl_db *db, tl_err *err)
 	if (n) {
 		/* Said before the build lock, which another process's
 		 * rebuild of these views may hold a long time. */
-		if (db->open_progress)
-			db->open_progress(db->open_progress_arg, 0, head);
+		if (db->open_prog.read)
+			db->open_prog.read(db->open_prog.arg, 0, head);
 		if ((rc = rebuild_stale(db, stale, n, err)))
 			return rc;
 	}

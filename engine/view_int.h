@@ -70,8 +70,8 @@ typedef struct replay {
 	msgpack_sbuffer scratch;
 	uint64_t next;        /* next seq to replay */
 	uint64_t total;
-	tl_progress_fn progress;
-	void *arg;
+	build_progress prog;
+	uint64_t wtotal;      /* bytes the write phase wrote (prog.written) */
 } replay;
 
 /*
@@ -91,10 +91,10 @@ typedef struct build_lk {
 	tl_db *db; /* whose building flag it holds, once locked */
 } build_lk;
 
-/* A replay of the views which[0..n) (indexes into db->views); progress
- * may be NULL.  Nonzero when out of memory (tl_replay_free it anyway). */
+/* A replay of the views which[0..n) (indexes into db->views); prog may
+ * be NULL.  Nonzero when out of memory (tl_replay_free it anyway). */
 int tl_replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
-		   tl_progress_fn progress, void *arg);
+		   const build_progress *prog);
 void tl_replay_free(replay *r);
 /* Fill generation gen of r's views from the whole log; on success *out is
  * the open write transaction holding the last chunk. */

@@ -135,7 +135,8 @@ static int compare_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what,
 }
 
 static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
-			     tl_progress_fn built, compared *cp, tl_err *err)
+			     const build_progress *built, compared *cp,
+			     tl_err *err)
 {
 	size_t which[64], n = db->views_len;
 	replay r;
@@ -149,7 +150,7 @@ static int verify_views_once(tl_db *db, tl_problem_fn fn, void *arg,
 	build_lk lock;
 	if ((rc = tl_build_lock(db, &lock, err)))
 		return rc;
-	if (tl_replay_init(&r, db, which, n, built, cp->arg)) {
+	if (tl_replay_init(&r, db, which, n, built)) {
 		tl_replay_free(&r);
 		tl_build_unlock(&lock);
 		return tl_err_oom(err);
@@ -343,14 +344,14 @@ static int verify_views_rdonly(tl_db *db, tl_problem_fn fn, void *arg,
 /* The rebuild into a temporary generation, or dropping it, may fill the
  * map: grow it and run again. */
 int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
-		    tl_progress_fn built, tl_progress_fn compared_fn,
-		    void *progress_arg, tl_err *err)
+		    const build_progress *built, tl_progress_fn compared_fn,
+		    tl_err *err)
 {
 	if (db->flags & TL_OPEN_RDONLY)
 		return verify_views_rdonly(db, fn, arg, err);
 	for (;;) {
 		held h = { 0 };
-		compared cp = { compared_fn, progress_arg, 0, 0 };
+		compared cp = { compared_fn, built ? built->arg : NULL, 0, 0 };
 		int rc = verify_views_once(db, hold, &h, built, &cp, err);
 		if (rc >= 0 && h.nomem)
 			rc = tl_err_oom(err);

@@ -1135,19 +1135,20 @@ Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
 {
 	free(add("admin", "Call Dana", "lead:1", "+1d", "alice"));
 	static const char *const steps[] = {
-		"(verify 1/6: the file's pages)",
-		"(verify 2/6: the hash chain)",
-		"(verify 3/6: the stream index)",
-		"(verify 4/6: the task states)",
-		"(verify 5/6: rebuilding the views)",
-		"(verify 6/6: comparing the views)",
+		"(verify 1/7: the file's pages)",
+		"(verify 2/7: the hash chain)",
+		"(verify 3/7: the stream index)",
+		"(verify 4/7: the task states)",
+		"(verify 5/7: rebuilding the views: reading the log)",
+		"(verify 6/7: rebuilding the views: writing them)",
+		"(verify 7/7: comparing the views)",
 	};
 	for (int views = 1; views >= 0; views--) {
 		tu_run r;
 		run_on_terminal(&r, views ? "verify" : "verify --no-views");
 		const char *at = r.out;
-		for (size_t i = 0; i < (views ? 6u : 4u); i++) {
-			char step[64];
+		for (size_t i = 0; i < (views ? 7u : 4u); i++) {
+			char step[80];
 			snprintf(step, sizeof step, "%s", steps[i]);
 			if (!views) /* "verify 1/4: ..." */
 				step[10] = '4';
@@ -1156,7 +1157,7 @@ Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
 				  r.out);
 			at = p ? p : at;
 		}
-		cr_expect(strstr(r.out, views ? "] verify: 6 steps in "
+		cr_expect(strstr(r.out, views ? "] verify: 7 steps in "
 					      : "] verify: 4 steps in "),
 			  "%s", r.out);
 		cr_expect(strstr(r.out, "ok (head "), "%s", r.out);
@@ -1164,9 +1165,9 @@ Test(rebuild_cli, verify_shows_its_steps_on_a_terminal)
 	}
 	tu_run r;
 	run_on_terminal(&r, "verify --replay");
-	cr_expect(strstr(r.out, "(verify 6/7: comparing the views)") &&
-			  strstr(r.out, "(verify 7/7: replaying the log)") &&
-			  strstr(r.out, "] verify: 7 steps in "),
+	cr_expect(strstr(r.out, "(verify 7/8: comparing the views)") &&
+			  strstr(r.out, "(verify 8/8: replaying the log)") &&
+			  strstr(r.out, "] verify: 8 steps in "),
 		  "%s", r.out);
 	tu_run_release(&r);
 	/* the fifth step without the views: no rebuild's ", writing" */

@@ -383,34 +383,108 @@ Test(progress, end_says_the_time_or_ends_the_line)
 	cr_expect_str_eq(captured(), "");
 }
 
-/* The first call says why the command waits and starts the clock; each
- * call draws the bar. */
-Test(progress, open_says_its_line_once)
+#define EXPECT_REBUILD(b, s, want)                                         \
+	do {                                                               \
+		capture();                                                 \
+		rebuild_progress((b), (s));                                \
+		cr_expect_str_eq(captured(), (want));                      \
+	} while (0)
+
+/* An open's first call says why the command waits and starts the clock;
+ * each step its bar and label; the bar goes on past the log read, in
+ * MiB of views written. */
+Test(progress, a_rebuild_bar_tells_both_steps)
+{
+	struct rebuild_bar b = { .open = true };
+	set_ago(&b.start, 10000);
+	tl_rebuild_step s = { 1, 2, "reading the log", "events", 0, 100 };
+	EXPECT_REBUILD(&b, &s,
+		       "tasklog: bringing the views up to date before"
+		       " answering (a rebuild from the log, or a wait for"
+		       " another's)\n"
+		       "\r[..........] 0% 0/100 events 0 ev/s"
+		       " (1/2: reading the log)\033[K");
+	cr_expect(b.started);
+	cr_expect(seconds_since(&b.start) < 100, "%g",
+		  seconds_since(&b.start));
+	/* the log read: what comes before the writes are counted */
+	b.p.drawn = -1000;
+	s.done = 100;
+	EXPECT_REBUILD(&b, &s,
+		       "\r[##########] 100% 100/100 events 0 ev/s, loading"
+		       " and sorting the views (1/2: reading the log)\033[K");
+	cr_expect_eq(b.events, 100);
+	/* step 2: a bar of its own, in MiB (whole ones), not throttled by
+	 * the last step's drawing */
+	s = (tl_rebuild_step){ 2, 2, "writing the views", "bytes",
+			       (uint64_t)300 << 20, (uint64_t)1200 << 20 };
+	EXPECT_REBUILD(&b, &s,
+		       "\r[##........] 25% 300/1200 MiB 0.0 MiB/s"
+		       " (2/2: writing the views)\033[K");
+	/* its rate from that first call: 300 MiB more in 2 s */
+	b.p.base_secs -= 2;
+	b.p.drawn = -1000;
+	s.done = ((uint64_t)600 << 20) + 1000;
+	EXPECT_REBUILD(&b, &s,
+		       "\r[#####.....] 50% 600/1200 MiB 150 MiB/s ETA 4s"
+		       " (2/2: writing the views)\033[K");
+	s.done = s.total;
+	b.p.drawn = -1000;
+	capture();
+	rebuild_progress(&b, &s);
+	(void)captured();
+	cr_expect_eq(b.bytes, (uint64_t)1200 << 20);
+	set_ago(&b.start, 2.5);
+	capture();
+	end_rebuild_progress(&b, 0);
+	double t = time_in(captured(), "\r[##########] 100% 100/100 events in ",
+			   " s (1200 MiB of views written)\033[K\n");
+	cr_expect(t >= 2.5 && t < 3.4, "%g", t);
+	capture();
+	end_rebuild_progress(&b, -5);
+	cr_expect_str_eq(captured(), "\n");
+
+	/* `rebuild` itself says no line first; step 1 again (a rebuild
+	 * that starts over in a grown map): its bar again */
+	b = (struct rebuild_bar){ 0 };
+	s = (tl_rebuild_step){ 2, 2, "writing the views", "bytes", 0, 0 };
+	capture();
+	rebuild_progress(&b, &s);
+	(void)captured();
+	s = (tl_rebuild_step){ 1, 2, "reading the log", "events", 10, 100 };
+	EXPECT_REBUILD(&b, &s,
+		       "\r[#.........] 10% 10/100 events 0 ev/s"
+		       " (1/2: reading the log)\033[K");
+	/* never drawn: nothing at the end */
+	b = (struct rebuild_bar){ 0 };
+	capture();
+	end_rebuild_progress(&b, 0);
+	end_rebuild_progress(&b, -5);
+	cr_expect_str_eq(captured(), "");
+}
+
+/* The rate counts from the first call that has done some: a step whose
+ * first seconds do nothing (a rebuild's loads before its first write)
+ * gets no ETA of hours from them.  Rates of bytes under 10 MiB/s keep a
+ * decimal. */
+Test(progress, the_rate_counts_from_the_first_call_that_did_some)
 {
 	struct progress p = fresh();
-	set_ago(&p.start, 10000);
-	capture();
-	open_progress(&p, 0, 100);
-	cr_expect_str_eq(captured(), "tasklog: bringing the views up to date"
-				     " before answering (a rebuild from the"
-				     " log, or a wait for another's)\n"
-				     "\r[..........] 0% 0/100 events 0 ev/s"
-				     "\033[K");
-	cr_expect(p.started);
-	cr_expect(seconds_since(&p.start) < 100, "%g",
-		  seconds_since(&p.start));
-	p.base_secs -= 1e6; /* 0 ev/s: 100 in 10^6 s */
-	capture();
-	open_progress(&p, 100, 100);
-	cr_expect_str_eq(captured(),
-			 "\r[##########] 100% 100/100 events 0 ev/s\033[K");
-
-	p = fresh();
-	p.started = true;
-	capture();
-	open_progress(&p, 0, 100);
-	cr_expect_str_eq(captured(),
-			 "\r[..........] 0% 0/100 events 0 ev/s\033[K");
+	p.unit = "MiB";
+	p.rate = "MiB/s";
+	p.bytes = true;
+	set_ago(&p.start, 100);
+	EXPECT_SHOWN(&p, 0, (uint64_t)100 << 20,
+		     "\r[..........] 0% 0/100 MiB 0.0 MiB/s\033[K");
+	cr_expect(!p.based);
+	p.drawn = -1000;
+	EXPECT_SHOWN(&p, (uint64_t)1 << 20, (uint64_t)100 << 20,
+		     "\r[..........] 1% 1/100 MiB 0.0 MiB/s\033[K");
+	cr_expect(p.based);
+	p.base_secs -= 4; /* 20 MiB more in 4 s: 5 MiB/s */
+	p.drawn = -1000;
+	EXPECT_SHOWN(&p, (uint64_t)21 << 20, (uint64_t)100 << 20,
+		     "\r[##........] 21% 21/100 MiB 5.0 MiB/s ETA 16s\033[K");
 }
 
 #define EXPECT_VERIFY(b, s, want)                                          \
@@ -459,29 +533,39 @@ Test(progress, verify_resets_the_bar_each_step)
 	EXPECT_VERIFY(&b, &s, "");
 }
 
-/* ", writing" once all are read, for the step that rebuilds the views
- * only. */
+/* ", loading and sorting" once the log is read, for the step that
+ * rebuilds the views from it only; the writes in MiB. */
 Test(progress, verify_writes_after_rebuilding_the_views)
 {
 	struct verify_bar b = { 0 };
-	tl_verify_step s = { .step = 5, .steps = 6,
-			     .what = "rebuilding the views", .unit = "events",
-			     .done = 100, .total = 100 };
+	tl_verify_step s = { .step = 5, .steps = 7,
+			     .what = "rebuilding the views: reading the log",
+			     .unit = "events", .done = 100, .total = 100 };
 	EXPECT_VERIFY(&b, &s,
-		      "\r[##########] 100% 100/100 events 0 ev/s, writing"
-		      " (verify 5/6: rebuilding the views)\033[K");
+		      "\r[##########] 100% 100/100 events 0 ev/s, loading and"
+		      " sorting (verify 5/7: rebuilding the views: reading"
+		      " the log)\033[K");
 	b = (struct verify_bar){ 0 };
 	s.done = 40;
 	EXPECT_VERIFY(&b, &s,
 		      "\r[####......] 40% 40/100 events 0 ev/s"
-		      " (verify 5/6: rebuilding the views)\033[K");
+		      " (verify 5/7: rebuilding the views: reading the"
+		      " log)\033[K");
+	s = (tl_verify_step){ .step = 6, .steps = 7,
+			      .what = "rebuilding the views: writing them",
+			      .unit = "bytes", .done = (uint64_t)5 << 20,
+			      .total = (uint64_t)20 << 20 };
+	EXPECT_VERIFY(&b, &s,
+		      "\r[##........] 25% 5/20 MiB 0.0 MiB/s"
+		      " (verify 6/7: rebuilding the views: writing"
+		      " them)\033[K");
 	b = (struct verify_bar){ 0 };
-	s = (tl_verify_step){ .step = 6, .steps = 6,
+	s = (tl_verify_step){ .step = 7, .steps = 7,
 			      .what = "comparing the views", .unit = "events",
 			      .done = 100, .total = 100 };
 	EXPECT_VERIFY(&b, &s,
 		      "\r[##########] 100% 100/100 events 0 ev/s"
-		      " (verify 6/6: comparing the views)\033[K");
+		      " (verify 7/7: comparing the views)\033[K");
 }
 
 /* All steps: their count and time; fewer (the views not compared, the

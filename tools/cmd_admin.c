@@ -25,16 +25,14 @@ int run_rebuild(struct cli *c)
 	const char **names = c->many[O_PROJECTION];
 	size_t n = c->many_len[O_PROJECTION], all_len;
 	const tl_view *const *all = tl_db_views(c->db, &all_len);
-	/* At 100% the log is read; the sorted views are being written. */
-	struct progress p = { .unit = "events", .rate = "ev/s",
-			      .after = ", writing the views" };
+	struct rebuild_bar bar = { 0 };
 	json_t *rebuilt;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &p.start);
-	rc = tl_rebuild(c->db, &c->ctx, names, n,
-			isatty(2) ? show_progress : NULL, &p, &c->err);
-	end_progress(&p, rc);
+	rc = tl_rebuild_steps(c->db, &c->ctx, names, n,
+			      isatty(2) ? rebuild_progress : NULL, &bar,
+			      &c->err);
+	end_rebuild_progress(&bar, rc);
 	if (rc)
 		return rc;
 	done_durably = true;

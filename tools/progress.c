@@ -27,7 +27,11 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 		return;
 	p->most = done;
 	p->drawn = secs;
-	if (!p->based) {
+	p->total = total;
+	/* from the first call that has done some: a step whose first
+	 * second writes nothing (a rebuild's loads and sorts) gets no ETA
+	 * of hours from it */
+	if (!p->based && done) {
 		p->based = true;
 		p->base_secs = secs;
 		p->base_done = done;
@@ -45,18 +49,24 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 	if (pct > 99 && done < total)
 		pct = 99;
 	char bar[11], speed[24], eta[24] = "";
+	/* bytes in MiB: whole ones, the rate with a decimal below 10 */
+	uint64_t shown_done = p->bytes ? done >> 20 : done;
+	uint64_t shown_total = p->bytes ? total >> 20 : total;
+	double shown_rate = p->bytes ? rate / 1048576.0 : rate;
 
 	memset(bar, '#', pct / 10);
 	memset(bar + pct / 10, '.', 10 - pct / 10);
 	bar[10] = 0;
 	/* a rate that rounds up to the next unit is said in it: 999,700/s
 	 * is "1.0M", not "1000k" */
-	if (rate >= 999.5e3)
-		snprintf(speed, sizeof speed, "%.1fM", rate / 1e6);
-	else if (rate >= 999.5)
-		snprintf(speed, sizeof speed, "%.0fk", rate / 1e3);
+	if (shown_rate >= 999.5e3)
+		snprintf(speed, sizeof speed, "%.1fM", shown_rate / 1e6);
+	else if (shown_rate >= 999.5)
+		snprintf(speed, sizeof speed, "%.0fk", shown_rate / 1e3);
+	else if (p->bytes && shown_rate < 9.95)
+		snprintf(speed, sizeof speed, "%.1f", shown_rate);
 	else
-		snprintf(speed, sizeof speed, "%.0f", rate);
+		snprintf(speed, sizeof speed, "%.0f", shown_rate);
 	if (rate > 0 && done < total) {
 		double left = (double)(total - done) / rate;
 		/* a rate near 0 leaves more minutes than an int holds (and
@@ -74,12 +84,12 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 	}
 	/* \033[K clears what a longer line before left behind. */
 	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
-		" %s %s %s%s%s%s\033[K", bar, pct, done, total, p->unit, speed,
+		" %s %s %s%s%s%s\033[K", bar, pct, shown_done, shown_total,
+		p->unit, speed,
 		p->rate, eta, done >= total && p->after ? p->after : "",
 		p->label ? p->label : "");
 	fflush(stderr);
 	p->shown = true;
-	p->total = total;
 }
 
 /* The bar's last line: done, and how long it took; or the line ended
@@ -94,19 +104,51 @@ void end_progress(const struct progress *p, int rc)
 		fputc('\n', stderr);
 }
 
-/* The rebuild an open may run: its first call says so, then the bar. */
-void open_progress(void *arg, uint64_t done, uint64_t total)
+void rebuild_progress(void *arg, const tl_rebuild_step *s)
 {
-	struct progress *p = arg;
-	if (!p->started) {
-		p->started = true;
-		clock_gettime(CLOCK_MONOTONIC, &p->start);
-		fputs("tasklog: bringing the views up to date before "
-		      "answering (a rebuild from the log, or a wait for "
-		      "another's)\n",
-		      stderr);
+	struct rebuild_bar *b = arg;
+	if (!b->started) {
+		b->started = true;
+		clock_gettime(CLOCK_MONOTONIC, &b->start);
+		if (b->open)
+			fputs("tasklog: bringing the views up to date before "
+			      "answering (a rebuild from the log, or a wait "
+			      "for another's)\n",
+			      stderr);
 	}
-	show_progress(p, done, total);
+	if (s->step != b->step) { /* step 1 again: started over */
+		b->step = s->step;
+		snprintf(b->label, sizeof b->label, " (%d/%d: %s)", s->step,
+			 s->steps, s->what);
+		bool bytes = !strcmp(s->unit, "bytes");
+		b->p = (struct progress){
+			.unit = bytes ? "MiB" : s->unit,
+			.rate = bytes ? "MiB/s" : "ev/s", .bytes = bytes,
+			.label = b->label,
+			/* then the views are loaded from the tasks' final
+			 * states and sorted, before the writes are counted */
+			.after = s->step == 1 && s->steps > 1
+					 ? ", loading and sorting the views"
+					 : NULL };
+		clock_gettime(CLOCK_MONOTONIC, &b->p.start);
+	}
+	if (s->step == 1)
+		b->events = s->total;
+	else
+		b->bytes = s->done;
+	show_progress(&b->p, s->done, s->total);
+	b->shown |= b->p.shown;
+}
+
+void end_rebuild_progress(const struct rebuild_bar *b, int rc)
+{
+	if (b->shown && !rc)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" events in %.1f s (%" PRIu64 " MiB of views written)"
+			"\033[K\n", b->events, b->events,
+			seconds_since(&b->start), b->bytes >> 20);
+	else if (b->shown)
+		fputc('\n', stderr);
 }
 
 
@@ -119,14 +161,19 @@ void verify_progress(void *arg, const tl_verify_step *s)
 		b->step = s->step;
 		b->steps = s->steps;
 		snprintf(b->rate, sizeof b->rate, "%s/s",
-			 strcmp(s->unit, "events") ? s->unit : "ev");
+			 !strcmp(s->unit, "events")  ? "ev"
+			 : !strcmp(s->unit, "bytes") ? "MiB"
+						     : s->unit);
 		snprintf(b->label, sizeof b->label, " (verify %d/%d: %s)",
 			 s->step, s->steps, s->what);
-		b->p = (struct progress){ .unit = s->unit, .rate = b->rate,
+		bool bytes = !strcmp(s->unit, "bytes");
+		b->p = (struct progress){ .unit = bytes ? "MiB" : s->unit,
+					  .rate = b->rate, .bytes = bytes,
 					  .label = b->label,
-					  .after = !strcmp(s->what,
-							   "rebuilding the views")
-							   ? ", writing"
+					  .after = !strcmp(s->unit, "events") &&
+							   strstr(s->what,
+								  "reading the log")
+							   ? ", loading and sorting"
 							   : NULL };
 		clock_gettime(CLOCK_MONOTONIC, &b->p.start);
 	}

@@ -17,16 +17,30 @@ struct progress {
 	bool shown;
 	uint64_t total;
 	const char *unit;  /* "events" (rebuild) or "records" (import) */
+	bool bytes;        /* done and total are bytes, said in MiB (unit
+			      "MiB", rate "MiB/s") */
 	const char *rate;  /* "ev/s" or "rec/s" */
-	const char *after; /* what runs once all are read: ", writing the
-			      views" */
-	const char *label; /* said last, always: " (verify 2/6: ...)" */
+	const char *after; /* what runs once all are read: ", loading and
+			      sorting the views" */
+	const char *label; /* said last, always: " (verify 2/7: ...)" */
 	double drawn;      /* seconds_since(start) when last drawn */
 	uint64_t most;     /* the most done so far: a batch an import runs
 			      again (its map grown) does not move it back */
-	bool based;        /* the rate is counted from the first call: */
-	double base_secs;  /* what came before it (reading an import's */
-	uint64_t base_done;/* input) is not the rate's */
+	bool based;        /* the rate is counted from the first call */
+	double base_secs;  /* that has done some: what came before it */
+	uint64_t base_done;/* (reading an import's input) is not its */
+};
+
+/* A rebuild's two steps on one line (tl_rebuild_step): reading the log,
+ * in events, then writing the views, in MiB; last, how long it all took.
+ * open: the rebuild an open runs, whose first call says so. */
+struct rebuild_bar {
+	struct progress p;
+	struct timespec start;
+	bool open, started, shown;
+	int step;
+	uint64_t events, bytes; /* read (step 1), written (step 2) */
+	char label[64];
 };
 
 /* verify's steps on one line: each step's bar, then which step it is
@@ -43,8 +57,12 @@ double seconds_since(const struct timespec *t0);
 void show_progress(void *arg, uint64_t done, uint64_t total);
 /* The bar's last line, or the line ended before an error is said. */
 void end_progress(const struct progress *p, int rc);
-/* The rebuild an open may run: its first call says so, then the bar. */
-void open_progress(void *arg, uint64_t done, uint64_t total);
+/* A rebuild's steps (tl_rebuild_progress_fn); an open's first call
+ * says why the command waits. */
+void rebuild_progress(void *arg, const tl_rebuild_step *s);
+/* Its last line: "[##########] 100% 2000000/2000000 events in 15.3 s
+ * (1300 MiB of views written)", or the line ended before an error. */
+void end_rebuild_progress(const struct rebuild_bar *b, int rc);
 /* verify's steps (tl_verify_progress_fn) */
 void verify_progress(void *arg, const tl_verify_step *s);
 void end_verify_progress(const struct verify_bar *b, int rc);

@@ -389,12 +389,11 @@ int open_workspace(struct cli *c)
 				      : (uint64_t)1 << 46;
 	/* After an upgrade that changed a view, the first open rebuilds it
 	 * from the log: said on a terminal, with a bar. */
-	struct progress bar = { .unit = "events", .rate = "ev/s",
-				.after = ", writing the views" };
-	rc = tl_db_open_progress(c->dir, &oo,
-				 isatty(STDERR_FILENO) ? open_progress : NULL,
-				 &bar, &c->db, &c->err);
-	end_progress(&bar, rc);
+	struct rebuild_bar bar = { .open = true };
+	rc = tl_db_open_steps(c->dir, &oo,
+			      isatty(STDERR_FILENO) ? rebuild_progress : NULL,
+			      &bar, &c->db, &c->err);
+	end_rebuild_progress(&bar, rc);
 	if (rc == TL_ESTORAGE && reads) {
 		/* The views could not be brought up to date (a damaged log
 		 * stops the rebuild an open runs, or one view fails it): read
