@@ -187,6 +187,7 @@ tl_sink *tl_sink_new(const char *name, const unsigned *flags, size_t ndbs)
 }
 
 size_t tl_sink_keep = (size_t)16 << 20;
+size_t tl_sink_tell = (size_t)1 << 20;
 
 size_t tl_sink_held(const tl_sink *s)
 {
@@ -983,7 +984,6 @@ static const uint8_t *merge_next(merge *g)
 
 /* ---- writing ------------------------------------------------------------ */
 
-#define SINK_TELL ((uint64_t)1 << 20) /* on_write at least this often */
 
 /* Write d's operations (its runs and its memory, merged) in key order; of
  * several on one key the last wins.  A put past the database's last key
@@ -1029,7 +1029,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		uint32_t vl;
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
-		if (s->on_write && (untold += rec_size(p)) >= SINK_TELL) {
+		if (s->on_write && (untold += rec_size(p)) >= tl_sink_tell) {
 			s->on_write(s->on_write_arg, untold);
 			told += untold;
 			untold = 0;

@@ -209,6 +209,9 @@ void tl_sink_free(tl_sink *s);
 /* Empty it, keeping a database's buffers for reuse when they hold up to
  * tl_sink_keep bytes (16 MiB; tests make it small). */
 extern size_t tl_sink_keep;
+/* A sink's on_write is told at least every tl_sink_tell bytes written
+ * (1 MiB; tests make it small). */
+extern size_t tl_sink_tell;
 void tl_sink_reset(tl_sink *s);
 /* The bytes of buffers it holds (its capacity, not its contents). */
 size_t tl_sink_held(const tl_sink *s);

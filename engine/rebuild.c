@@ -679,8 +679,12 @@ typedef struct finish {
 	tl_err err;
 	/* The writes' progress (r->prog.written, renew only): bytes
 	 * written, of them those of sinks written whole, and the loads that
-	 * run without the transaction as last counted (fin_total). */
+	 * run without the transaction as last counted (fin_total); the
+	 * sink being written and its bytes before (as each of its databases
+	 * is written its own count drops to 0). */
 	uint64_t wdone, wwhole;
+	size_t writing;
+	uint64_t writing_bytes;
 	fin_at *at;       /* per which[] */
 } finish;
 
@@ -739,7 +743,9 @@ static uint64_t fin_total(const finish *f)
 		const fin_at *a = &f->at[i];
 		if (!r->sinks[i] || f->st[i] == F_DONE)
 			continue;
-		if (!a->on)
+		if (i == f->writing)
+			n += f->writing_bytes;
+		else if (!a->on)
 			n += tl_sink_pending(r->sinks[i]);
 		else if (a->tasks)
 			n += (uint64_t)((double)a->bytes * (double)r->tasks.len /
@@ -856,7 +862,7 @@ static int fin_txn_take(replay *r, MDB_txn **txn, tl_err *err)
  * Later events apply directly. */
 static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 {
-	finish f = { .r = r };
+	finish f = { .r = r, .writing = SIZE_MAX };
 	pthread_t th;
 	bool threaded = false;
 	int rc = 0;
@@ -930,6 +936,10 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		} else
 			break; /* all done */
 		f.st[i] = F_BUSY;
+		if (st == F_SORTED) {
+			f.writing = i;
+			f.writing_bytes = tl_sink_pending(r->sinks[i]);
+		}
 		waiting = false;
 		pthread_mutex_unlock(&f.mu);
 		int next = F_DONE;
@@ -937,7 +947,10 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 			if (!(rc = fin_txn_take(r, txn, err)))
 				rc = tl_sink_write(r->sinks[i], r->db, txn,
 						   renew, r->dbi[i], err);
-			f.wwhole = f.wdone; /* (this thread's alone) */
+			pthread_mutex_lock(&f.mu);
+			f.wwhole = f.wdone;
+			f.writing = SIZE_MAX;
+			pthread_mutex_unlock(&f.mu);
 		} else if (st == F_LOAD && renew) {
 			/* As the second thread does: without the
 			 * transaction. */
