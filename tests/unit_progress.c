@@ -455,6 +455,17 @@ Test(progress, a_rebuild_bar_tells_both_steps)
 	EXPECT_REBUILD(&b, &s,
 		       "\r[#.........] 10% 10/100 events 0 ev/s"
 		       " (1/2: reading the log)\033[K");
+	/* lower in step 1 (started over there): drawn from there, at
+	 * once */
+	s.done = 60;
+	b.p.drawn = -1000;
+	capture();
+	rebuild_progress(&b, &s);
+	(void)captured();
+	s.done = 20;
+	EXPECT_REBUILD(&b, &s,
+		       "\r[##........] 20% 20/100 events 0 ev/s"
+		       " (1/2: reading the log)\033[K");
 	/* never drawn: nothing at the end */
 	b = (struct rebuild_bar){ 0 };
 	capture();

@@ -116,7 +116,8 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s)
 			      "for another's)\n",
 			      stderr);
 	}
-	if (s->step != b->step) { /* step 1 again: started over */
+	/* step 1 again, or lower in it: started over (in a grown map) */
+	if (s->step != b->step || (s->step == 1 && s->done < b->p.most)) {
 		b->step = s->step;
 		snprintf(b->label, sizeof b->label, " (%d/%d: %s)", s->step,
 			 s->steps, s->what);
