@@ -76,8 +76,9 @@ bool tl_tz_stored_ok(const char *tz);
 
 /* A rebuild's progress (each may be NULL; both take arg): read, events of
  * the log read of its head; written, bytes of the views' sorted entries
- * written of those to write, told once that total is known (every view
- * loaded from its final states) and last once the new views serve.
+ * written of those to write, told once that total can be estimated
+ * (every view that loads from final states has given an estimate) and
+ * last once the new views serve.
  * tl_rebuild_steps makes steps 1 and 2 of them (rebuild.c). */
 typedef struct build_progress {
 	tl_progress_fn read, written;

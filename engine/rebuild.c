@@ -612,7 +612,9 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 			goto fail;
 		if (first) {
 			r->total = head;
-			if (r->prog.read) /* begun */
+			/* begun (an empty log: only the last call, (0, 0)
+			 * out of the transaction, where a write may go) */
+			if (r->prog.read && head)
 				progress_in_txn(r, 0);
 		}
 		if (r->next > head) {
@@ -735,7 +737,10 @@ static size_t fin_find(const finish *f, int st)
  * scaled to every task.  A sort, which may run meanwhile, changes
  * neither; the sink this thread writes holds all of its records until
  * its write is over. */
-static uint64_t fin_total(const finish *f)
+/* The bytes to write, in *total: exact once every load is done,
+ * estimated while loads run; false (nothing told) while a load has not
+ * given an estimate yet (not begun, or before its first 4096 tasks). */
+static bool fin_total(const finish *f, uint64_t *total)
 {
 	const replay *r = f->r;
 	uint64_t n = f->wwhole;
@@ -743,27 +748,34 @@ static uint64_t fin_total(const finish *f)
 		const fin_at *a = &f->at[i];
 		if (!r->sinks[i] || f->st[i] == F_DONE)
 			continue;
+		if (f->st[i] == F_LOAD || (a->on && !a->tasks))
+			return false;
 		if (i == f->writing)
 			n += f->writing_bytes;
 		else if (!a->on)
 			n += tl_sink_pending(r->sinks[i]);
-		else if (a->tasks)
+		else
 			n += (uint64_t)((double)a->bytes * (double)r->tasks.len /
 					(double)a->tasks);
-		else
-			n += a->bytes;
 	}
-	return n;
+	*total = n;
+	return true;
 }
 
 /* The writes' progress, told from this thread, inside the write
- * transaction (or about to take it again): no write from the callback. */
+ * transaction (or about to take it again): no write from the callback.
+ * Not told before the total can be estimated. */
 static void fin_tell(finish *f)
 {
 	replay *r = f->r;
+	uint64_t total;
 	pthread_mutex_lock(&f->mu);
-	uint64_t total = fin_total(f);
+	bool known = fin_total(f, &total);
 	pthread_mutex_unlock(&f->mu);
+	if (!known)
+		return;
+	if (total < f->wdone) /* an estimate short of what is written */
+		total = f->wdone;
 	r->db->writer_held = true;
 	r->prog.written(r->prog.arg, f->wdone, total);
 	r->db->writer_held = false;

@@ -649,17 +649,22 @@ typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * and an ETA all the way (tl_progress_fn's calls stop at the end of the
  * log, and the writes that follow take most of a big rebuild).  Step 1
  * of 2, "reading the log", in "events": told first with done 0 (an
- * open: before it waits for another process's build), then done of the
- * log's head now and then, last with done == total once the log is
- * read.  Step 2, "writing the views", in "bytes": the bytes of the
- * views' sorted entries written, of those to write; told once that total
- * is known (every view loaded from the tasks' final states, a second or
- * so into the writes at a million tasks: the first call's done may be
- * more than 0), then every megabyte or so, and last with done == total
- * once the new views serve.  A rebuild that starts over in a grown map
- * tells step 1 again, from lower counts.  The callback may read through
- * the same handle; a write, a rebuild or a verify from it fails with
- * TL_EINVALID "db". */
+ * open: before it waits for another process's build, which may leave
+ * nothing to do: then no other call), then done of the log's head now
+ * and then, last with done == total once the log is read.  Step 2,
+ * "writing the views", in "bytes": the bytes of the views' sorted
+ * entries written, of those to write; told once every view that loads
+ * from the tasks' final states has begun to and given an estimate (a
+ * second or so into the writes at a million tasks: the first call's
+ * done may be more than 0), the total estimated while loads run (it may
+ * move a little, never below done) and exact once they are done; then
+ * every megabyte or so, and last with done == total once the new views
+ * serve.  A rebuild that starts over in a grown map tells step 1 again,
+ * from lower counts.  The callback may read through the same handle; a
+ * write, a rebuild or a verify from it fails with TL_EINVALID "db",
+ * except from step 1's last call (the log read, between two
+ * transactions: a write goes in, and the rebuild applies it too) and
+ * step 2's (all done). */
 typedef struct tl_rebuild_step {
 	int step, steps;
 	const char *what;

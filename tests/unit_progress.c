@@ -466,6 +466,20 @@ Test(progress, a_rebuild_bar_tells_both_steps)
 	EXPECT_REBUILD(&b, &s,
 		       "\r[##........] 20% 20/100 events 0 ev/s"
 		       " (1/2: reading the log)\033[K");
+	/* an open that waited while another process rebuilt: step 1's
+	 * first call only, then the end */
+	b = (struct rebuild_bar){ .open = true };
+	s = (tl_rebuild_step){ 1, 2, "reading the log", "events", 0, 100 };
+	capture();
+	rebuild_progress(&b, &s);
+	(void)captured();
+	set_ago(&b.start, 1.5);
+	capture();
+	end_rebuild_progress(&b, 0);
+	t = time_in(captured(), "\r[##########] brought up to date by another"
+				" process: waited ",
+		    " s\033[K\n");
+	cr_expect(t >= 1.5 && t < 2.4, "%g", t);
 	/* never drawn: nothing at the end */
 	b = (struct rebuild_bar){ 0 };
 	capture();

@@ -143,7 +143,13 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s)
 
 void end_rebuild_progress(const struct rebuild_bar *b, int rc)
 {
-	if (b->shown && !rc)
+	/* an open that waited for another process's build, which left
+	 * nothing to do: not this one's events */
+	if (b->shown && !rc && b->step == 1)
+		fprintf(stderr, "\r[##########] brought up to date by another"
+				" process: waited %.1f s\033[K\n",
+			seconds_since(&b->start));
+	else if (b->shown && !rc)
 		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
 			" events in %.1f s (%" PRIu64 " MiB of views written)"
 			"\033[K\n", b->events, b->events,
