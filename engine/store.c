@@ -57,6 +57,7 @@
 #include "internal.h"
 
 #define DEFAULT_MAP (64ull << 20)
+#define TL_RESERVE_MAX ((uint64_t)1 << 46) /* 64 TiB, as map_size */
 
 /* Workspaces open in this process, by their directory's device and inode.
  * LMDB must not open one environment twice in a process: closing either
@@ -522,6 +523,32 @@ int tl_db_grow(tl_db *db, tl_err *err)
 	size_t next = info.me_mapsize * 2;
 	int rc = tl_env_resize(db, next);
 	if (rc)
+		return tl_mdb_err(err, rc, "grow map");
+	return 0;
+}
+
+int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+	if ((rc = tl_no_txn_open(db, err)) || (rc = tl_no_writer_held(db, err)))
+		return rc;
+	if (db->flags & TL_OPEN_RDONLY)
+		return 0; /* nothing to write */
+	if (db->map_lost)
+		return tl_mdb_err(err, ENOMEM, "grow map");
+	if ((rc = mdb_env_info(db->env, &info)) ||
+	    (rc = mdb_env_stat(db->env, &st)))
+		return tl_mdb_err(err, rc, "grow map");
+	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	uint64_t size = info.me_mapsize;
+	/* doubled as a full map is; past TL_RESERVE_MAX, left to that */
+	while (size - used < bytes && size * 2 <= TL_RESERVE_MAX)
+		size *= 2;
+	if (size == info.me_mapsize)
+		return 0;
+	if ((rc = tl_env_resize(db, (size_t)size)))
 		return tl_mdb_err(err, rc, "grow map");
 	return 0;
 }

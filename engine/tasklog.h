@@ -380,6 +380,15 @@ TL_API int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
  * rerun every request.  From tl_txn_commit: the map has been grown and the
  * transaction is gone; begin again and rerun every request. */
 TL_API int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err);
+/* Since 0.3.43: before a big transaction, grow the map (doubling it, as
+ * a full map does) until bytes more fit past the pages in use, so that
+ * the transaction does not fill it and run again (a full map costs a
+ * whole rerun of the transaction).  The map is address space: the file
+ * grows only with what is written.  Not past 64 TiB; nothing on a
+ * read-only handle.  With no transaction of the handle open (else
+ * TL_EINVALID "txn"); not from a callback of a write (TL_EINVALID "db");
+ * TL_ESTORAGE when the address space is short (the map as it was). */
+TL_API int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err);
 TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		tl_result *results, tl_err *err);
 TL_API int tl_txn_commit(tl_txn *txn, tl_err *err);

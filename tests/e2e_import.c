@@ -446,6 +446,37 @@ Test(import_cli, batches_before_a_failure_stay)
 	tu_run_release(&r);
 }
 
+/* An import makes the map's room for each batch first (0.3.43,
+ * tl_db_reserve: 8 KiB a record), so that a big one does not fill the
+ * map and run again: 10,000 tasks (about 25 MB) in the workspace's 64
+ * MiB map grow it to 128 MiB before they run; in batches of 1,000 it
+ * has the room. */
+Test(import_cli, makes_the_map_s_room_for_its_batch_first)
+{
+	size_t cap = 10000 * 64, len = 0;
+	char *text = malloc(cap);
+	cr_assert(text);
+	for (int i = 0; i < 10000; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"{\"title\": \"t%d\", \"link\": "
+					"\"lead:%d\"}\n",
+					i, i % 50);
+	write_file(file, text, len);
+	free(text);
+	cr_assert_eq(tu_stat(ws, "map_size"), 64 << 20);
+	tu_run r;
+	const char *b1000[] = { "--batch", "1000", NULL };
+	import(&r, ws, b1000);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "map_size"), 64 << 20, "room enough");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "map_size"), 128 << 20);
+	cr_assert_eq(tu_stat(ws, "tasks"), 20000);
+}
+
 /* --check (0.3.28) runs every record against the workspace in one
  * transaction and appends nothing: a semantic error deep in the input is
  * found before any batch is made durable; a clean input says what it

@@ -4633,6 +4633,61 @@ Test(growth, group_commit_reports_again_and_a_rerun_succeeds)
 	free(res);
 }
 
+/* tl_db_reserve (0.3.43): the map grown ahead of a big transaction, by
+ * doubling, so that the transaction does not fill it and run again (the
+ * test above, without it, runs again); nothing when it has the room,
+ * nothing on a read-only handle; refused with a transaction open. */
+Test(growth, reserve_makes_room_for_a_big_transaction_first)
+{
+	enum { PER = 2000 };
+	tl_err err = { 0 };
+	tl_stats st;
+	tl_ctx ctx = at(T0 + SEC);
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0, "%s", err.message);
+	uint64_t before = st.map_size;
+	cr_assert_eq(before, 1 << 20);
+	/* room there is: unchanged */
+	cr_assert_eq(tl_db_reserve(db, 4096, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_db_map_size(db), before);
+	/* 2 MiB of notes, with the pages around them: 8 MiB asked */
+	cr_assert_eq(tl_db_reserve(db, (uint64_t)8 << 20, &err), 0, "%s",
+		     err.message);
+	size_t grown = tl_db_map_size(db);
+	cr_assert_eq(grown, (size_t)16 << 20, "doubled to 16 MiB: %zu", grown);
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0);
+	cr_assert_geq(st.map_size - st.map_used, (uint64_t)8 << 20);
+
+	char *notes = repeat('g', 1024);
+	tl_cmd *c = calloc(PER, sizeof *c);
+	tl_result *res = calloc(PER, sizeof *res);
+	for (int i = 0; i < PER; i++) {
+		c[i] = add_cmd("grow");
+		c[i].notes = tl_s(notes);
+	}
+	tl_txn *t;
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	cr_assert_eq(tl_db_reserve(db, (uint64_t)1 << 30, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	cr_assert_eq(tl_txn_exec(t, &ctx, c, PER, res, &err), 0,
+		     "ran at once: %s", err.message);
+	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_db_map_size(db), grown, "not grown by a full map");
+	for (int i = 0; i < PER; i++)
+		tl_result_release(&res[i]);
+	cr_assert_eq(nevents(), 2 + PER);
+	EXPECT_CLEAN();
+
+	/* read-only: nothing to write, nothing done */
+	db_close();
+	tl_open_opts o = { .flags = TL_OPEN_RDONLY };
+	cr_assert_eq(tl_db_open(ws_dir, &o, &db, &err), 0, "%s", err.message);
+	cr_assert_eq(tl_db_reserve(db, (uint64_t)1 << 30, &err), 0);
+	cr_assert_eq(tl_db_map_size(db), grown);
+	free(notes);
+	free(c);
+	free(res);
+}
+
 /* ======================================================================= */
 /* as_of: the state of a task at a past time.                              */
 /* ======================================================================= */

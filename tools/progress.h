@@ -13,7 +13,6 @@
 
 struct progress {
 	struct timespec start;
-	bool started; /* open_progress: its line is out */
 	bool shown;
 	uint64_t total;
 	const char *unit;  /* "events" (rebuild) or "records" (import) */

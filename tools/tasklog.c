@@ -378,15 +378,8 @@ int open_workspace(struct cli *c)
 	 * is opened with, so a writer that left one out would leave it
 	 * behind the log. */
 	oo.views = tl_views_all(&oo.views_len);
-	/* An import is one transaction, which a full map makes start over:
-	 * room for it first (address space; the file grows as it is
-	 * written).  A workspace takes about ten times the msgpack of its
-	 * log with every view. */
-	if (c->cmd->open == OPEN_IMPORT)
-		oo.map_size = c->input_len < ((uint64_t)1 << 40)
-				      ? (uint64_t)c->input_len * 16 +
-						((uint64_t)64 << 20)
-				      : (uint64_t)1 << 46;
+	/* (An import makes the map's room for each batch as it runs it,
+	 * past the pages in use: tools/import.c, tl_db_reserve.) */
 	/* After an upgrade that changed a view, the first open rebuilds it
 	 * from the log: said on a terminal, with a bar. */
 	struct rebuild_bar bar = { .open = true };
