@@ -4453,6 +4453,40 @@ Test(growth, a_map_that_cannot_grow_fails_the_batch_and_keeps_the_handle)
 #endif
 }
 
+/* tl_db_reserve past the address space a process may map: TL_ESTORAGE,
+ * the map as it was, and the handle goes on (a write that fits). */
+Test(growth, a_reserve_past_the_address_space_leaves_the_map_as_it_was)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	ws_teardown(); /* Criterion's skip runs no fini */
+	cr_skip_test("RLIMIT_AS and ASan's shadow memory do not mix");
+#else
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		db = child_under_as_limit();
+		size_t was = tl_db_map_size(db);
+		tl_err err = { 0 };
+		/* 1 GiB: far past the 12 MiB the child may still map */
+		int rc = tl_db_reserve(db, (uint64_t)1 << 30, &err);
+		if (rc != TL_ESTORAGE || !strstr(err.message, "grow map"))
+			_exit(11);
+		if (tl_db_map_size(db) != was)
+			_exit(12);
+		tl_cmd c = add_cmd("after");
+		tl_result res;
+		tl_ctx ctx = at(T0 + SEC);
+		if (tl_exec(db, &ctx, &c, 1, &res, &err))
+			_exit(13);
+		tl_result_release(&res);
+		_exit(0);
+	}
+	expect_child_ok(pid);
+	EXPECT_CLEAN();
+#endif
+}
+
 /*
  * The other remap: another process grew the map, and this one adopts the
  * stored size (MDB_MAP_RESIZED) at its next transaction, unprobed.  A

@@ -1157,13 +1157,15 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 	task_rec t[CHUNK];
 	tl_cmd cmds[CHUNK];
 	tl_txn *txn;
-	/* room for the batch first: a full map reruns all of it */
+	/* Room for the batch first: a full map reruns all of it.  Short of
+	 * address space (ulimit -v) none is made, and the map grows as it
+	 * fills, by as little as it takes. */
 	uint64_t room = 0;
 	for (size_t i = from; i < to; i++)
 		room += ROOM_PER_RECORD + (uint64_t)j->recs[i].len * ROOM_PER_BYTE;
-	int rc = tl_db_reserve(db, room, err);
-	if (!rc)
-		rc = tl_txn_begin(db, &txn, err);
+	tl_err room_err;
+	(void)tl_db_reserve(db, room, &room_err);
+	int rc = tl_txn_begin(db, &txn, err);
 	if (rc)
 		return rc;
 	if (from == to && !j->o->events) /* the actor, checked all the same */
