@@ -213,6 +213,9 @@ extern size_t tl_sink_keep;
 /* A sink's on_write is told at least every tl_sink_tell bytes written
  * (1 MiB; tests make it small). */
 extern size_t tl_sink_tell;
+/* A database whose entries are at most its operations over this is
+ * written anew, densely (bulk.c; 1; 0 turns it off, for tests). */
+extern size_t tl_sink_rewrite_min;
 void tl_sink_reset(tl_sink *s);
 /* The bytes of buffers it holds (its capacity, not its contents). */
 size_t tl_sink_held(const tl_sink *s);

@@ -377,3 +377,95 @@ Test(bulk, big_values_across_runs_equal_direct_puts, .init = setup,
 	tl_sink_free(s);
 	free(v);
 }
+
+/* A database written into holds `existing` entries (put before, in
+ * random order, into it and into a twin); then `ops` puts and deletions
+ * (new keys among the old, old keys put again, old and absent keys
+ * deleted) go through a sink into it and directly into the twin.  Equal
+ * after; returns its leaf pages, and the twin's in *direct_pages. */
+static size_t into_existing(size_t existing, size_t ops, size_t *direct_pages)
+{
+	MDB_txn *txn;
+	MDB_dbi direct, bulk;
+	tl_err err;
+	tl_sink *s = tl_sink_new("test", NULL, 1);
+	cr_assert(s);
+	tl_rebuild_mem = (size_t)1 << 30;
+	hashed = true; /* keys spread over the whole range */
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "direct", MDB_CREATE, &direct), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "bulk", MDB_CREATE, &bulk), 0);
+	uint8_t (*old)[40] = malloc(existing * sizeof *old);
+	size_t *old_len = malloc(existing * sizeof *old_len);
+	cr_assert(old && old_len);
+	for (size_t i = 0; i < existing; i++) {
+		old_len[i] = rand_key(old[i]);
+		MDB_val key = { old_len[i], old[i] }, val = { 12, "an old value" };
+		cr_assert_eq(mdb_put(txn, direct, &key, &val, 0), 0);
+		cr_assert_eq(mdb_put(txn, bulk, &key, &val, 0), 0);
+	}
+	tl_view_ctx vc = { NULL, txn, &bulk, true, "test", s, NULL, NULL, 0 };
+	for (size_t i = 0; i < ops; i++) {
+		uint8_t k[40];
+		char v[32];
+		size_t kl;
+		uint32_t what = rnd(10);
+		if (what < 2 && existing) { /* an old key again, or gone */
+			size_t j = rnd((uint32_t)existing);
+			kl = old_len[j];
+			memcpy(k, old[j], kl);
+		} else {
+			kl = rand_key(k);
+		}
+		MDB_val key = { kl, k };
+		if (what == 1 || what == 9) { /* a deletion: old, or any */
+			int rc = mdb_del(txn, direct, &key, NULL);
+			cr_assert(rc == 0 || rc == MDB_NOTFOUND);
+			cr_assert_eq(tl_view_del(&vc, 0, k, kl, &err), 0);
+			continue;
+		}
+		int vl = snprintf(v, sizeof v, "value %zu", i);
+		MDB_val val = { (size_t)vl, v };
+		cr_assert_eq(mdb_put(txn, direct, &key, &val, 0), 0);
+		cr_assert_eq(tl_view_put(&vc, 0, k, kl, v, (size_t)vl, &err),
+			     0, "%s", err.message);
+	}
+	cr_assert_eq(tl_sink_write(s, NULL, &txn, false, &bulk, &err), 0, "%s",
+		     err.message);
+	size_t entries;
+	compare(txn, direct, bulk, &entries);
+	cr_assert_gt(entries, existing / 2);
+	MDB_stat a, b;
+	cr_assert_eq(mdb_stat(txn, direct, &a), 0);
+	cr_assert_eq(mdb_stat(txn, bulk, &b), 0);
+	cr_assert_eq(b.ms_entries, entries);
+	*direct_pages = a.ms_leaf_pages;
+	mdb_txn_abort(txn);
+	tl_sink_free(s);
+	free(old);
+	free(old_len);
+	hashed = false;
+	return b.ms_leaf_pages;
+}
+
+/* A batch of at least as many operations as the database has entries
+ * rewrites it densely (tl_sink_rewrite_min): the same entries as direct
+ * puts, in far fewer pages than sorted puts among its keys leave (LMDB
+ * splits them in the middle: half full); a smaller batch goes in among
+ * them, the same entries too. */
+Test(bulk, a_batch_as_big_as_the_database_rewrites_it_densely,
+     .init = setup, .fini = teardown)
+{
+	size_t direct, dense, sparse;
+	dense = into_existing(20000, 40000, &direct);
+	cr_assert_lt(dense * 10, direct * 8, "%zu leaf pages, direct %zu",
+		     dense, direct);
+	tl_sink_rewrite_min = 0; /* off: sorted puts among the keys */
+	sparse = into_existing(20000, 40000, &direct);
+	tl_sink_rewrite_min = 1;
+	cr_assert_lt(dense * 10, sparse * 8, "%zu leaf pages, without %zu",
+		     dense, sparse);
+	(void)into_existing(40000, 20000, &direct); /* not rewritten */
+	(void)into_existing(1, 1, &direct);
+	(void)into_existing(0, 1000, &direct);
+}
