@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <utf8proc.h>
 
@@ -1148,6 +1149,12 @@ static uint64_t key_used_at(const job *j, size_t upto, tl_slice key)
 	return found;
 }
 
+static bool address_space_limited(void)
+{
+	struct rlimit r;
+	return getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY;
+}
+
 /* Records [from, to) in one transaction, then *out counts them.  0, or
  * an error (out->where set for a record's); TL_EAGAIN once the
  * transaction was given up for a full map, now grown: run it again. */
@@ -1157,14 +1164,19 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 	task_rec t[CHUNK];
 	tl_cmd cmds[CHUNK];
 	tl_txn *txn;
-	/* Room for the batch first: a full map reruns all of it.  Short of
-	 * address space (ulimit -v) none is made, and the map grows as it
-	 * fills, by as little as it takes. */
-	uint64_t room = 0;
-	for (size_t i = from; i < to; i++)
-		room += ROOM_PER_RECORD + (uint64_t)j->recs[i].len * ROOM_PER_BYTE;
-	tl_err room_err;
-	(void)tl_db_reserve(db, room, &room_err);
+	/* Room for the batch first: a full map reruns all of it.  Not under
+	 * an address-space limit (ulimit -v), which the map shares with the
+	 * transaction's pages in memory (a room of 2 GiB under 3 GB failed
+	 * the import that growing the map as it filled made): there, and
+	 * when the room cannot be made, the map grows as it fills. */
+	if (!address_space_limited()) {
+		uint64_t room = 0;
+		for (size_t i = from; i < to; i++)
+			room += ROOM_PER_RECORD +
+				(uint64_t)j->recs[i].len * ROOM_PER_BYTE;
+		tl_err room_err;
+		(void)tl_db_reserve(db, room, &room_err);
+	}
 	int rc = tl_txn_begin(db, &txn, err);
 	if (rc)
 		return rc;
