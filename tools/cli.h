@@ -115,6 +115,8 @@ struct cli {
 
 	uint8_t *input;   /* import: FILE, read before the workspace opens */
 	size_t input_len;
+	struct import_job *prepared; /* import: input checked before a new
+					workspace is made, kept for the run */
 };
 
 extern const struct command commands[];

@@ -530,7 +530,8 @@ int import_precheck(struct cli *c)
 			  .fresh = true };
 	import_out r;
 	import_unit = o.msgpack ? "record" : "line";
-	int rc = import_check(c->input, c->input_len, &o, &r, &c->err);
+	int rc = import_prepare(c->input, c->input_len, &o, &r, &c->prepared,
+				&c->err);
 	return rc ? import_failed(c, &o, &r, rc) : 0;
 }
 
@@ -564,7 +565,9 @@ int run_import(struct cli *c)
 	}
 	import_progress = &r;
 	import_unit = o.msgpack ? "record" : "line";
-	rc = import_run(c->db, c->input, c->input_len, &o, &r, &c->err);
+	rc = c->prepared ? import_run_job(c->db, c->prepared, &o, &r, &c->err)
+			 : import_run(c->db, c->input, c->input_len, &o, &r,
+				      &c->err);
 	import_progress = NULL;
 	end_progress(&p, rc);
 	if (rc) {

@@ -40,6 +40,9 @@
  * an event) and rounded up, and for long texts (notes) sixteen times
  * their bytes.  Address space, not disk. */
 #define ROOM_PER_RECORD 8192
+/* Events of a transaction imported in calls of this many (tl_txn_import),
+ * telling the progress between them. */
+#define EV_CHUNK 4096
 #define ROOM_PER_BYTE 16
 
 typedef struct rec {
@@ -1185,7 +1188,8 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 	for (size_t at = from; at < to && !rc;) {
 		size_t k = 0;
 		if (j->o->events) {
-			k = to - at;
+			/* in calls of EV_CHUNK, for the bar to move */
+			k = to - at < EV_CHUNK ? to - at : EV_CHUNK;
 			rc = tl_txn_import(txn, j->ev_recs + at,
 					   j->ev_lens + at, k, err);
 		} else {
@@ -1308,17 +1312,55 @@ static int fresh_log(const job *j, tl_err *err)
 			  why);
 }
 
+struct import_job {
+	job j;
+	import_out prep; /* what the preparation found */
+	bool events, msgpack;
+};
+
+int import_prepare(const uint8_t *in, size_t len, const import_opts *o,
+		   import_out *out, import_job **jobp, tl_err *err)
+{
+	*jobp = NULL;
+	import_job *ij = calloc(1, sizeof *ij);
+	if (!ij)
+		return tl_err_set(err, TL_ESTORAGE, "storage", "out of memory");
+	ij->j = (job){ .in = in, .o = o,
+		       .unit = o->msgpack ? "record" : "line", .out = out };
+	ij->events = o->events;
+	ij->msgpack = o->msgpack;
+	int rc = job_prepare(&ij->j, len, err);
+	if (!rc)
+		rc = fresh_log(&ij->j, err);
+	if (rc) {
+		import_job_free(ij);
+		return rc;
+	}
+	ij->prep = *out;
+	ij->j.o = NULL; /* the run's own, then */
+	ij->j.out = NULL;
+	*jobp = ij;
+	return 0;
+}
+
+void import_job_free(import_job *ij)
+{
+	if (!ij)
+		return;
+	job_free(&ij->j);
+	free(ij);
+}
+
 int import_check(const uint8_t *in, size_t len, const import_opts *o,
 		 import_out *out, tl_err *err)
 {
-	job j = { .in = in, .o = o, .unit = o->msgpack ? "record" : "line",
-		  .out = out };
-	int rc = job_prepare(&j, len, err);
-	if (!rc)
-		rc = fresh_log(&j, err);
-	job_free(&j);
+	import_job *ij;
+	int rc = import_prepare(in, len, o, out, &ij, err);
+	import_job_free(ij);
 	return rc;
 }
+
+static int job_run(tl_db *db, job *jp, tl_err *err);
 
 int import_run(tl_db *db, const uint8_t *in, size_t len,
 	       const import_opts *o, import_out *out, tl_err *err)
@@ -1327,7 +1369,35 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 		  .out = out };
 	int rc = job_prepare(&j, len, err);
 	if (!rc)
-		rc = fresh_log(&j, err);
+		rc = job_run(db, &j, err);
+	job_free(&j);
+	return rc;
+}
+
+int import_run_job(tl_db *db, import_job *ij, const import_opts *o,
+		   import_out *out, tl_err *err)
+{
+	if (o->events != ij->events || o->msgpack != ij->msgpack)
+		return tl_err_set(err, TL_EINVALID, "input",
+				  "prepared as another kind of input");
+	ij->j.o = o;
+	ij->j.out = out;
+	*out = ij->prep;
+	err->index = -1;
+	int rc = job_run(db, &ij->j, err);
+	ij->j.o = NULL;
+	ij->j.out = NULL;
+	return rc;
+}
+
+/* The records of a prepared job run: the workspace's checks, then the
+ * batches. */
+static int job_run(tl_db *db, job *jp, tl_err *err)
+{
+	job j = *jp; /* (its buffers stay the job's) */
+	const import_opts *o = j.o;
+	import_out *out = j.out;
+	int rc = fresh_log(&j, err);
 	/* the arguments (every record's form) before the look-ups */
 	if (!rc && o->need_admin)
 		rc = tl_need_admin(db, o->ctx,
@@ -1338,8 +1408,9 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 	size_t step = o->batch && o->batch < j.n && !o->check ? o->batch
 							       : j.n;
 	/* Each tl_txn_import call refuses an id repeated among its own
-	 * records; in several commits, the whole input is checked first. */
-	if (!rc && o->events && step < j.n &&
+	 * records; in several calls (commits, or the chunks of one), the
+	 * whole input is checked first. */
+	if (!rc && o->events && (step < j.n || j.n > EV_CHUNK) &&
 	    (rc = tl_import_ids_check(j.ev_recs, j.ev_lens, j.n, err)) &&
 	    err->index >= 0) {
 		out->where = j.recs[err->index].where;
@@ -1368,6 +1439,5 @@ int import_run(tl_db *db, const uint8_t *in, size_t len,
 		if (at >= j.n)
 			break;
 	}
-	job_free(&j);
 	return rc;
 }

@@ -1305,6 +1305,7 @@ out:
 	for (int o = 0; o < O__COUNT; o++)
 		free(c.many[o]);
 	free(c.words);
+	import_job_free(c.prepared);
 	free(c.input);
 	json_decref(c.err_more);
 	return status;
