@@ -490,6 +490,24 @@ Test(progress, a_rebuild_bar_tells_both_steps)
 	cr_expect_str_eq(captured(), "");
 }
 
+/* The rate's start is the first call that has done some even when that
+ * call is not drawn (a redraw at most ten times a second): an import of
+ * 10,000 records told every 512 showed "71% 7168/10000 records 0 rec/s"
+ * (a walk-through), its first drawn call with some done being its
+ * start. */
+Test(progress, the_rate_counts_from_a_first_call_not_drawn)
+{
+	struct progress p = fresh();
+	EXPECT_SHOWN(&p, 0, 100, "\r[..........] 0% 0/100 events 0 ev/s\033[K");
+	EXPECT_SHOWN(&p, 10, 100, ""); /* within 0.1 s: not drawn */
+	cr_expect(p.based);
+	cr_expect_eq(p.base_done, 10);
+	p.base_secs -= 2; /* 20 more in 2 s: 10/s */
+	p.drawn = -1000;
+	EXPECT_SHOWN(&p, 30, 100,
+		     "\r[###.......] 30% 30/100 events 10 ev/s ETA 7s\033[K");
+}
+
 /* The rate counts from the first call that has done some: a step whose
  * first seconds do nothing (a rebuild's loads before its first write)
  * gets no ETA of hours from them.  Rates of bytes under 10 MiB/s keep a

@@ -1234,7 +1234,12 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 		 * first, named as one refused within a call is. */
 		if (rc == TL_EFORBIDDEN && err->index < 0 && at > 0 && k)
 			err->index = 0;
-		if (rc && rc != TL_EAGAIN && err->index >= 0) {
+		/* A record refused is named; a storage failure (out of
+		 * memory, a full disk) is no record's, whichever ran then
+		 * (a walk-through: "line 47636: view timeline: out of
+		 * memory"). */
+		if (rc && rc != TL_EAGAIN && rc != TL_ESTORAGE &&
+		    err->index >= 0) {
 			out->where = j->recs[at + (size_t)err->index].where;
 			blame(err, rc, j, out->where);
 		}

@@ -22,20 +22,20 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct progress *p = arg;
 	double secs = seconds_since(&p->start);
+	/* from the first call that has done some, drawn or not: a step
+	 * whose first second writes nothing (a rebuild's loads and sorts)
+	 * gets no ETA of hours from it */
+	if (!p->based && done && done >= p->most) {
+		p->based = true;
+		p->base_secs = secs;
+		p->base_done = done;
+	}
 	if (done < p->most ||
 	    (p->shown && done < total && secs - p->drawn < 0.1))
 		return;
 	p->most = done;
 	p->drawn = secs;
 	p->total = total;
-	/* from the first call that has done some: a step whose first
-	 * second writes nothing (a rebuild's loads and sorts) gets no ETA
-	 * of hours from it */
-	if (!p->based && done) {
-		p->based = true;
-		p->base_secs = secs;
-		p->base_done = done;
-	}
 	double rate = secs > p->base_secs
 			      ? (double)(done - p->base_done) /
 					(secs - p->base_secs)
