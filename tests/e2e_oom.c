@@ -381,6 +381,12 @@ static long sweep_write(const char *const words[], const char *what,
 		after = tu_stat(ws, "events");
 		if (r.status != 0) {
 			expect_oom(&r, k, what);
+			/* no record's fault (0.3.43: an import's said "line
+			 * 3: view tasks: out of memory") */
+			cr_assert(!strstr(r.err, "storage: line ") &&
+					  !strstr(r.err, "storage: record "),
+				  "%s, allocation %ld failing: %s", what, k,
+				  r.err);
 			cr_assert_eq(after, before,
 				     "%s, allocation %ld failing: failed, yet "
 				     "appended", what, k);
