@@ -508,6 +508,37 @@ Test(progress, the_rate_counts_from_a_first_call_not_drawn)
 		     "\r[###.......] 30% 30/100 events 10 ev/s ETA 7s\033[K");
 }
 
+/* MiB with a decimal under 10 MiB (a small rebuild said "54% 0/1 MiB"),
+ * whole ones from there; the rebuild's last line alike. */
+Test(progress, small_mib_have_a_decimal)
+{
+	struct progress p = fresh();
+	p.unit = "MiB";
+	p.rate = "MiB/s";
+	p.bytes = true;
+	EXPECT_SHOWN(&p, (uint64_t)3 << 19, (uint64_t)3 << 20,
+		     "\r[#####.....] 50% 1.5/3.0 MiB 0.0 MiB/s\033[K");
+	p = fresh();
+	p.unit = "MiB";
+	p.rate = "MiB/s";
+	p.bytes = true;
+	EXPECT_SHOWN(&p, (uint64_t)5 << 20, (uint64_t)10 << 20,
+		     "\r[#####.....] 50% 5/10 MiB 0.0 MiB/s\033[K");
+	struct rebuild_bar b = { .shown = true, .events = 7,
+				 .bytes = (uint64_t)3 << 19 };
+	set_ago(&b.start, 0);
+	capture();
+	end_rebuild_progress(&b, 0);
+	cr_expect(strstr(captured(), " events in 0.0 s (1.5 MiB of views "
+				     "written)"),
+		  "%s", captured());
+	b.bytes = (uint64_t)12 << 20;
+	capture();
+	end_rebuild_progress(&b, 0);
+	cr_expect(strstr(captured(), "(12 MiB of views written)"), "%s",
+		  captured());
+}
+
 /* The rate counts from the first call that has done some: a step whose
  * first seconds do nothing (a rebuild's loads before its first write)
  * gets no ETA of hours from them.  Rates of bytes under 10 MiB/s keep a

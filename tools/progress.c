@@ -50,8 +50,18 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 		pct = 99;
 	char bar[11], speed[24], eta[24] = "";
 	/* bytes in MiB: whole ones, the rate with a decimal below 10 */
-	uint64_t shown_done = p->bytes ? done >> 20 : done;
-	uint64_t shown_total = p->bytes ? total >> 20 : total;
+	/* counts, or MiB: whole ones, with a decimal under 10 MiB (a small
+	 * rebuild said "54% 0/1 MiB") */
+	char counts[48];
+	if (p->bytes && total < (uint64_t)10 << 20)
+		snprintf(counts, sizeof counts, "%.1f/%.1f",
+			 (double)done / 1048576.0, (double)total / 1048576.0);
+	else if (p->bytes)
+		snprintf(counts, sizeof counts, "%" PRIu64 "/%" PRIu64,
+			 done >> 20, total >> 20);
+	else
+		snprintf(counts, sizeof counts, "%" PRIu64 "/%" PRIu64, done,
+			 total);
 	double shown_rate = p->bytes ? rate / 1048576.0 : rate;
 
 	memset(bar, '#', pct / 10);
@@ -83,9 +93,8 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 			snprintf(eta, sizeof eta, " ETA %ds", (int)whole);
 	}
 	/* \033[K clears what a longer line before left behind. */
-	fprintf(stderr, "\r[%s] %u%% %" PRIu64 "/%" PRIu64
-		" %s %s %s%s%s%s\033[K", bar, pct, shown_done, shown_total,
-		p->unit, speed,
+	fprintf(stderr, "\r[%s] %u%% %s %s %s %s%s%s%s\033[K", bar, pct,
+		counts, p->unit, speed,
 		p->rate, eta, done >= total && p->after ? p->after : "",
 		p->label ? p->label : "");
 	fflush(stderr);
@@ -151,9 +160,11 @@ void end_rebuild_progress(const struct rebuild_bar *b, int rc)
 			seconds_since(&b->start));
 	else if (b->shown && !rc)
 		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" events in %.1f s (%" PRIu64 " MiB of views written)"
+			" events in %.1f s (%.*f MiB of views written)"
 			"\033[K\n", b->events, b->events,
-			seconds_since(&b->start), b->bytes >> 20);
+			seconds_since(&b->start),
+			b->bytes < (uint64_t)10 << 20 ? 1 : 0,
+			(double)b->bytes / 1048576.0);
 	else if (b->shown)
 		fputc('\n', stderr);
 }
