@@ -1099,7 +1099,9 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		todo += d->runs[i].len;
 	if (db_sort(d))
 		return tl_err_oom(err);
-	if ((rc = db_base(d, *txn, dbi, renew, &base, &base_len)))
+	/* (not with on_write either: its bytes to tell are the sink's) */
+	if ((rc = db_base(d, *txn, dbi, renew || s->on_write, &base,
+			  &base_len)))
 		return mdb_fail(s, rc, err);
 	if ((rc = merge_open(s, d, base, base_len, &g))) {
 		merge_close(&g);
