@@ -1088,7 +1088,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	int rc;
 	/* For on_write: the bytes to go through (memory and runs), those
 	 * told, those gone through since. */
-	uint64_t todo = d->len, told = 0, untold = 0;
+	uint64_t to_tell = d->len, told = 0, untold = 0;
 
 	uint8_t *base;
 	size_t base_len;
@@ -1096,7 +1096,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 	if (!d->n && !d->nruns)
 		return 0;
 	for (size_t i = 0; i < d->nruns; i++)
-		todo += d->runs[i].len;
+		to_tell += d->runs[i].len;
 	if (db_sort(d))
 		return tl_err_oom(err);
 	/* (not with on_write either: its bytes to tell are the sink's) */
@@ -1190,8 +1190,8 @@ out:
 	if (g.err)
 		return run_err(s, g.err, err);
 	/* Superseded records were not gone through: the rest told. */
-	if (s->on_write && todo > told)
-		s->on_write(s->on_write_arg, todo - told);
+	if (s->on_write && to_tell > told)
+		s->on_write(s->on_write_arg, to_tell - told);
 	s->bytes -= d->len + d->n * sizeof(item);
 	d->len = d->n = 0;
 	d->nruns = 0;

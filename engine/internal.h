@@ -144,6 +144,12 @@ struct tl_db {
  * another process's size; a remap that fails then marks db->map_lost);
  * 0 or an LMDB/errno code (ENOMEM when the address space is short). */
 int tl_env_resize(tl_db *db, size_t size);
+/* The bytes of the file's pages in use (0 when it cannot say). */
+uint64_t tl_map_used(tl_db *db);
+/* Grow the map, doubling it, until bytes more fit past the pages in use
+ * (not past 64 TiB): 0 or an errno, the map as it was then.  With no
+ * transaction of this process open (tl_db_reserve, a rebuild). */
+int tl_map_room(tl_db *db, uint64_t bytes);
 
 /* TL_EINVALID when a tl_txn of db is open: a call that needs LMDB's
  * writer lock would otherwise wait for it for ever. */

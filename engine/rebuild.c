@@ -731,15 +731,13 @@ static size_t fin_find(const finish *f, int st)
 	return SIZE_MAX;
 }
 
-/* The total of the writes' progress, called locked: what the sinks
- * written whole held, and what each other one holds, or, while a load
- * fills it without the transaction, what it held at its last count
- * scaled to every task.  A sort, which may run meanwhile, changes
- * neither; the sink this thread writes holds all of its records until
- * its write is over. */
-/* The bytes to write, in *total: exact once every load is done,
- * estimated while loads run; false (nothing told) while a load has not
- * given an estimate yet (not begun, or before its first 4096 tasks). */
+/* The bytes to write, in *total, called locked: what the sinks written
+ * whole held, what the one being written held before, what each other
+ * one holds, or, while a load fills it without the transaction, what it
+ * held at its last count scaled to every task (a sort, which may run
+ * meanwhile, changes none of these).  Exact once every load is done;
+ * false (nothing told) while a load has not given an estimate yet (not
+ * begun, or before its first 4096 tasks). */
 static bool fin_total(const finish *f, uint64_t *total)
 {
 	const replay *r = f->r;
@@ -772,10 +770,8 @@ static void fin_tell(finish *f)
 	pthread_mutex_lock(&f->mu);
 	bool known = fin_total(f, &total);
 	pthread_mutex_unlock(&f->mu);
-	if (!known)
+	if (!known) /* (an estimate short of done: its callers lift it) */
 		return;
-	if (total < f->wdone) /* an estimate short of what is written */
-		total = f->wdone;
 	r->db->writer_held = true;
 	r->prog.written(r->prog.arg, f->wdone, total);
 	r->db->writer_held = false;
@@ -1023,17 +1019,8 @@ bool tl_rebuild_room = true;
 
 static void make_room(tl_db *db)
 {
-	MDB_envinfo info;
-	MDB_stat st;
-	if (!tl_rebuild_room || db->map_lost || mdb_env_info(db->env, &info) ||
-	    mdb_env_stat(db->env, &st))
-		return;
-	size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-	size_t size = info.me_mapsize;
-	while (size < 2 * used && size < SIZE_MAX / 2)
-		size *= 2;
-	if (size != info.me_mapsize)
-		(void)tl_env_resize(db, size); /* as it was if it fails */
+	if (tl_rebuild_room) /* as it was if that fails */
+		(void)tl_map_room(db, tl_map_used(db));
 }
 
 int tl_replay_build_gen(replay *r, uint32_t gen, MDB_txn **out, tl_err *err)

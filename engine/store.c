@@ -527,28 +527,40 @@ int tl_db_grow(tl_db *db, tl_err *err)
 	return 0;
 }
 
-int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err)
+uint64_t tl_map_used(tl_db *db)
 {
 	MDB_envinfo info;
 	MDB_stat st;
+	if (db->map_lost || mdb_env_info(db->env, &info) ||
+	    mdb_env_stat(db->env, &st))
+		return 0;
+	return ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
+int tl_map_room(tl_db *db, uint64_t bytes)
+{
+	MDB_envinfo info;
+	int rc;
+	if (db->map_lost)
+		return ENOMEM;
+	if ((rc = mdb_env_info(db->env, &info)))
+		return rc;
+	uint64_t used = tl_map_used(db);
+	uint64_t size = info.me_mapsize;
+	/* doubled as a full map is; past TL_RESERVE_MAX, left to that */
+	while (size - used < bytes && size * 2 <= TL_RESERVE_MAX)
+		size *= 2;
+	return size == info.me_mapsize ? 0 : tl_env_resize(db, (size_t)size);
+}
+
+int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err)
+{
 	int rc;
 	if ((rc = tl_no_txn_open(db, err)) || (rc = tl_no_writer_held(db, err)))
 		return rc;
 	if (db->flags & TL_OPEN_RDONLY)
 		return 0; /* nothing to write */
-	if (db->map_lost)
-		return tl_mdb_err(err, ENOMEM, "grow map");
-	if ((rc = mdb_env_info(db->env, &info)) ||
-	    (rc = mdb_env_stat(db->env, &st)))
-		return tl_mdb_err(err, rc, "grow map");
-	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	uint64_t size = info.me_mapsize;
-	/* doubled as a full map is; past TL_RESERVE_MAX, left to that */
-	while (size - used < bytes && size * 2 <= TL_RESERVE_MAX)
-		size *= 2;
-	if (size == info.me_mapsize)
-		return 0;
-	if ((rc = tl_env_resize(db, (size_t)size)))
+	if ((rc = tl_map_room(db, bytes)))
 		return tl_mdb_err(err, rc, "grow map");
 	return 0;
 }

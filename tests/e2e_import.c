@@ -446,6 +446,22 @@ Test(import_cli, batches_before_a_failure_stay)
 	tu_run_release(&r);
 }
 
+/* n tasks "t0", "t1"... linked to leads 0 to leads - 1 in turn, as the
+ * input file. */
+static void put_tasks(int n, int leads)
+{
+	size_t cap = (size_t)n * 64 + 1, len = 0;
+	char *text = malloc(cap);
+	cr_assert(text);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"{\"title\": \"t%d\", \"link\": "
+					"\"lead:%d\"}\n",
+					i, leads > 1 ? i % leads : 1);
+	write_file(file, text, len);
+	free(text);
+}
+
 /* An import makes the map's room for each batch first (0.3.43,
  * tl_db_reserve: 8 KiB a record), so that a big one does not fill the
  * map and run again: 10,000 tasks (about 25 MB) in the workspace's 64
@@ -453,16 +469,7 @@ Test(import_cli, batches_before_a_failure_stay)
  * has the room. */
 Test(import_cli, makes_the_map_s_room_for_its_batch_first)
 {
-	size_t cap = 10000 * 64, len = 0;
-	char *text = malloc(cap);
-	cr_assert(text);
-	for (int i = 0; i < 10000; i++)
-		len += (size_t)snprintf(text + len, cap - len,
-					"{\"title\": \"t%d\", \"link\": "
-					"\"lead:%d\"}\n",
-					i, i % 50);
-	write_file(file, text, len);
-	free(text);
+	put_tasks(10000, 50);
 	cr_assert_eq(tu_stat(ws, "map_size"), 64 << 20);
 	tu_run r;
 	const char *b1000[] = { "--batch", "1000", NULL };
@@ -1194,15 +1201,7 @@ Test(import_cli, a_log_begins_with_its_settings_and_first_admin)
  * then), nothing imported. */
 Test(import_cli, an_id_repeated_across_the_calls_of_one_transaction)
 {
-	size_t cap = 5004 * 64, len = 0;
-	char *text = malloc(cap);
-	cr_assert(text);
-	for (int i = 0; i < 5003; i++)
-		len += (size_t)snprintf(text + len, cap - len,
-					"{\"title\": \"t%d\", \"link\": "
-					"\"lead:1\"}\n", i);
-	write_file(file, text, len);
-	free(text);
+	put_tasks(5003, 1);
 	tu_run r, e;
 	import(&r, ws, NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);

@@ -4613,16 +4613,27 @@ Test(growth, a_full_map_doubles_once)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* n task.add commands of 1 KiB notes each (about 2 MiB for 2,000), and
+ * room for their results; free all three after. */
+static void notes_batch(int n, char **notes, tl_cmd **c, tl_result **res)
+{
+	*notes = repeat('g', 1024);
+	*c = calloc((size_t)n, sizeof **c);
+	*res = calloc((size_t)n, sizeof **res);
+	cr_assert(*notes && *c && *res);
+	for (int i = 0; i < n; i++) {
+		(*c)[i] = add_cmd("grow");
+		(*c)[i].notes = tl_s(*notes);
+	}
+}
+
 Test(growth, group_commit_reports_again_and_a_rerun_succeeds)
 {
 	enum { PER = 2000 };
-	char *notes = repeat('g', 1024);
-	tl_cmd *c = calloc(PER, sizeof *c);
-	tl_result *res = calloc(PER, sizeof *res);
-	for (int i = 0; i < PER; i++) {
-		c[i] = add_cmd("grow");
-		c[i].notes = tl_s(notes);
-	}
+	char *notes;
+	tl_cmd *c;
+	tl_result *res;
+	notes_batch(PER, &notes, &c, &res);
 	tl_ctx ctx = at(T0 + SEC);
 	int again = 0, rc;
 	for (;;) {
@@ -4691,13 +4702,10 @@ Test(growth, reserve_makes_room_for_a_big_transaction_first)
 	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0);
 	cr_assert_geq(st.map_size - st.map_used, (uint64_t)8 << 20);
 
-	char *notes = repeat('g', 1024);
-	tl_cmd *c = calloc(PER, sizeof *c);
-	tl_result *res = calloc(PER, sizeof *res);
-	for (int i = 0; i < PER; i++) {
-		c[i] = add_cmd("grow");
-		c[i].notes = tl_s(notes);
-	}
+	char *notes;
+	tl_cmd *c;
+	tl_result *res;
+	notes_batch(PER, &notes, &c, &res);
 	tl_txn *t;
 	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
 	cr_assert_eq(tl_db_reserve(db, (uint64_t)1 << 30, &err), TL_EINVALID);

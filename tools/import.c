@@ -1365,7 +1365,7 @@ int import_check(const uint8_t *in, size_t len, const import_opts *o,
 	return rc;
 }
 
-static int job_run(tl_db *db, job *jp, tl_err *err);
+static int job_run(tl_db *db, job *j, tl_err *err);
 
 int import_run(tl_db *db, const uint8_t *in, size_t len,
 	       const import_opts *o, import_out *out, tl_err *err)
@@ -1397,12 +1397,11 @@ int import_run_job(tl_db *db, import_job *ij, const import_opts *o,
 
 /* The records of a prepared job run: the workspace's checks, then the
  * batches. */
-static int job_run(tl_db *db, job *jp, tl_err *err)
+static int job_run(tl_db *db, job *j, tl_err *err)
 {
-	job j = *jp; /* (its buffers stay the job's) */
-	const import_opts *o = j.o;
-	import_out *out = j.out;
-	int rc = fresh_log(&j, err);
+	const import_opts *o = j->o;
+	import_out *out = j->out;
+	int rc = fresh_log(j, err);
 	/* the arguments (every record's form) before the look-ups */
 	if (!rc && o->need_admin)
 		rc = tl_need_admin(db, o->ctx,
@@ -1410,27 +1409,27 @@ static int job_run(tl_db *db, job *jp, tl_err *err)
 				   err);
 	/* An empty input runs one empty transaction: the actor is checked
 	 * and the outcome said as for any other. */
-	size_t step = o->batch && o->batch < j.n && !o->check ? o->batch
-							       : j.n;
+	size_t step = o->batch && o->batch < j->n && !o->check ? o->batch
+							       : j->n;
 	/* Each tl_txn_import call refuses an id repeated among its own
 	 * records; in several calls (commits, or the chunks of one), the
 	 * whole input is checked first. */
-	if (!rc && o->events && (step < j.n || j.n > EV_CHUNK) &&
-	    (rc = tl_import_ids_check(j.ev_recs, j.ev_lens, j.n, err)) &&
+	if (!rc && o->events && (step < j->n || j->n > EV_CHUNK) &&
+	    (rc = tl_import_ids_check(j->ev_recs, j->ev_lens, j->n, err)) &&
 	    err->index >= 0) {
-		out->where = j.recs[err->index].where;
-		blame(err, rc, &j, out->where);
+		out->where = j->recs[err->index].where;
+		blame(err, rc, j, out->where);
 	}
 	int full = 0; /* a full map, grown, for the batch at hand */
 	if (!rc && o->progress) /* the records begin to run: the rate's 0 */
-		o->progress(o->progress_arg, 0, j.n);
+		o->progress(o->progress_arg, 0, j->n);
 	for (size_t at = 0; !rc;) {
-		size_t k = j.n - at < step ? j.n - at : step;
+		size_t k = j->n - at < step ? j->n - at : step;
 		/* A new workspace's first commit holds its settings and its
 		 * first admin (events 1 and 2) together. */
-		if (o->events && at == 0 && k < 2 && j.n >= 2)
+		if (o->events && at == 0 && k < 2 && j->n >= 2)
 			k = 2;
-		rc = run_batch(db, &j, at, at + k, out, err);
+		rc = run_batch(db, j, at, at + k, out, err);
 		if (rc == TL_EAGAIN && ++full <= 8) {
 			rc = 0; /* the map was full and is grown: again */
 			continue;
@@ -1441,7 +1440,7 @@ static int job_run(tl_db *db, job *jp, tl_err *err)
 					"did not make room");
 		full = 0;
 		at += k;
-		if (at >= j.n)
+		if (at >= j->n)
 			break;
 	}
 	return rc;

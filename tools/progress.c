@@ -113,6 +113,20 @@ void end_progress(const struct progress *p, int rc)
 		fputc('\n', stderr);
 }
 
+/* A new bar for a step counted in unit ("bytes" said in MiB), its rate
+ * written into rate (24 bytes), started now. */
+static struct progress step_bar(const char *unit, char rate[24],
+				const char *label, const char *after)
+{
+	bool bytes = !strcmp(unit, "bytes");
+	snprintf(rate, 24, "%s/s",
+		 !strcmp(unit, "events") ? "ev" : bytes ? "MiB" : unit);
+	struct progress p = { .unit = bytes ? "MiB" : unit, .rate = rate,
+			      .bytes = bytes, .label = label, .after = after };
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	return p;
+}
+
 void rebuild_progress(void *arg, const tl_rebuild_step *s)
 {
 	struct rebuild_bar *b = arg;
@@ -130,17 +144,12 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s)
 		b->step = s->step;
 		snprintf(b->label, sizeof b->label, " (%d/%d: %s)", s->step,
 			 s->steps, s->what);
-		bool bytes = !strcmp(s->unit, "bytes");
-		b->p = (struct progress){
-			.unit = bytes ? "MiB" : s->unit,
-			.rate = bytes ? "MiB/s" : "ev/s", .bytes = bytes,
-			.label = b->label,
-			/* then the views are loaded from the tasks' final
-			 * states and sorted, before the writes are counted */
-			.after = s->step == 1 && s->steps > 1
-					 ? ", loading and sorting the views"
-					 : NULL };
-		clock_gettime(CLOCK_MONOTONIC, &b->p.start);
+		/* after step 1 the views are loaded from the tasks' final
+		 * states and sorted, before the writes are counted */
+		b->p = step_bar(s->unit, b->rate, b->label,
+				s->step == 1 && s->steps > 1
+					? ", loading and sorting the views"
+					: NULL);
 	}
 	if (s->step == 1)
 		b->events = s->total;
@@ -178,22 +187,12 @@ void verify_progress(void *arg, const tl_verify_step *s)
 			clock_gettime(CLOCK_MONOTONIC, &b->start);
 		b->step = s->step;
 		b->steps = s->steps;
-		snprintf(b->rate, sizeof b->rate, "%s/s",
-			 !strcmp(s->unit, "events")  ? "ev"
-			 : !strcmp(s->unit, "bytes") ? "MiB"
-						     : s->unit);
 		snprintf(b->label, sizeof b->label, " (verify %d/%d: %s)",
 			 s->step, s->steps, s->what);
-		bool bytes = !strcmp(s->unit, "bytes");
-		b->p = (struct progress){ .unit = bytes ? "MiB" : s->unit,
-					  .rate = b->rate, .bytes = bytes,
-					  .label = b->label,
-					  .after = !strcmp(s->unit, "events") &&
-							   strstr(s->what,
-								  "reading the log")
-							   ? ", loading and sorting"
-							   : NULL };
-		clock_gettime(CLOCK_MONOTONIC, &b->p.start);
+		b->p = step_bar(s->unit, b->rate, b->label,
+				strstr(s->what, "reading the log")
+					? ", loading and sorting"
+					: NULL);
 	}
 	show_progress(&b->p, s->done, s->total);
 }

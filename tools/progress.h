@@ -39,7 +39,7 @@ struct rebuild_bar {
 	bool open, started, shown;
 	int step;
 	uint64_t events, bytes; /* read (step 1), written (step 2) */
-	char label[64];
+	char rate[24], label[64];
 };
 
 /* verify's steps on one line: each step's bar, then which step it is
