@@ -793,6 +793,7 @@ typedef struct merge {
 	msrc **heap;
 	size_t n;      /* sources in the heap */
 	msrc *taken;   /* the source of the record last returned, not in it */
+	bool based;    /* src[0] is the database's own entries (db_base) */
 	int err;       /* errno of a read that failed */
 	msrc mem;      /* no runs (every append's commit): memory alone */
 } merge;
@@ -934,6 +935,7 @@ static int merge_open(tl_sink *s, const sink_db *d, uint8_t *base,
 		return ENOMEM;
 	}
 	g->nsrc = k;
+	g->based = nb;
 	for (size_t j = 0; j < k; j++) {
 		msrc *m = &g->src[j];
 		m->age = j;
@@ -964,6 +966,13 @@ static void merge_close(merge *g)
 		free(g->src[j].buf);
 	free(g->src);
 	free(g->heap);
+}
+
+/* Whether the record merge_next returned last is one of the database's
+ * own entries, read by db_base, not an operation of the sink. */
+static bool merge_from_base(const merge *g)
+{
+	return g->based && g->taken == &g->src[0];
 }
 
 /* The next operation in key order (of several on one key outside
@@ -1099,9 +1108,7 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		to_tell += d->runs[i].len;
 	if (db_sort(d))
 		return tl_err_oom(err);
-	/* (not with on_write either: its bytes to tell are the sink's) */
-	if ((rc = db_base(d, *txn, dbi, renew || s->on_write, &base,
-			  &base_len)))
+	if ((rc = db_base(d, *txn, dbi, renew, &base, &base_len)))
 		return mdb_fail(s, rc, err);
 	if ((rc = merge_open(s, d, base, base_len, &g))) {
 		merge_close(&g);
@@ -1124,7 +1131,9 @@ static int write_db(tl_sink *s, sink_db *d, tl_db *db, MDB_txn **txn,
 		uint32_t vl;
 		memcpy(&kl, p, 2);
 		memcpy(&vl, p + 2, 4);
-		if (s->on_write && (untold += rec_size(p)) >= tl_sink_tell) {
+		/* the sink's bytes, not those of the entries rewritten */
+		if (s->on_write && !merge_from_base(&g) &&
+		    (untold += rec_size(p)) >= tl_sink_tell) {
 			s->on_write(s->on_write_arg, untold);
 			told += untold;
 			untold = 0;

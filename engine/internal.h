@@ -182,7 +182,8 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
 /* Deferred view writes of the open write txn (TL_VIEW_BLIND views):
  * written sorted at commit, marked and rolled back around nested txns,
  * dropped when the txn ends. */
-int tl_views_flush(tl_txn *t, tl_err *err);
+int tl_views_flush(tl_txn *t, tl_commit_progress_fn progress, void *arg,
+		   tl_err *err);
 void tl_views_defer_mark(tl_db *db);
 void tl_views_defer_rollback(tl_db *db);
 void tl_views_defer_reset(tl_db *db);

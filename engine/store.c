@@ -1020,6 +1020,12 @@ void tl_txn_seqs(const tl_txn *t, uint64_t *first, uint64_t *end)
 
 int tl_txn_commit(tl_txn *t, tl_err *err)
 {
+	return tl_txn_commit_progress(t, NULL, NULL, err);
+}
+
+int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
+			   void *arg, tl_err *err)
+{
 	tl_db *db = t->db;
 	int rc = 0;
 	if (t->need_grow) { /* a request found the map full */
@@ -1031,7 +1037,7 @@ int tl_txn_commit(tl_txn *t, tl_err *err)
 					    "map full; grown, rerun");
 	}
 	/* The views' deferred writes, sorted by key. */
-	if ((rc = tl_views_flush(t, err))) {
+	if ((rc = tl_views_flush(t, progress, arg, err))) {
 		bool grown = t->need_grow; /* tl_txn_abort grows it then */
 		tl_txn_abort(t);
 		if (rc != TL_EAGAIN)

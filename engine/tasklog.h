@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.43"
+#define TL_VERSION "0.3.44"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -392,6 +392,17 @@ TL_API int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err);
 TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		tl_result *results, tl_err *err);
 TL_API int tl_txn_commit(tl_txn *txn, tl_err *err);
+/* Since 0.3.44: tl_txn_commit telling the views' writes made at the
+ * commit, which take most of a large transaction's commit (about 0.8 s of
+ * an import of 300,000 tasks; LMDB's page writes and fsync after them,
+ * about 0.4 s more): progress (when not NULL) is called with done 0 and
+ * the total, in bytes of the views' sorted entries, then at least every
+ * MiB, last with done == total once all are made.  Not called when the
+ * views have nothing to write (a total of 0), nor after a failure. */
+typedef void (*tl_commit_progress_fn)(void *arg, uint64_t done,
+				      uint64_t total);
+TL_API int tl_txn_commit_progress(tl_txn *txn, tl_commit_progress_fn progress,
+				  void *arg, tl_err *err);
 TL_API void tl_txn_abort(tl_txn *txn);
 /* The events the transaction holds so far: seqs [*first, *end) (equal when
  * none; a failed request's are not among them).  Taken just before

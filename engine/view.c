@@ -546,18 +546,51 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 	return 0;
 }
 
-int tl_views_flush(tl_txn *t, tl_err *err)
+/* tl_txn_commit_progress's count: the sinks' bytes told so far. */
+struct flush_told {
+	tl_commit_progress_fn fn;
+	void *arg;
+	uint64_t done, total;
+};
+
+static void flush_wrote(void *arg, uint64_t bytes)
 {
-	for (size_t i = 0; i < t->db->views_len; i++) {
-		tl_view_state *vs = &t->db->vstate[i];
+	struct flush_told *f = arg;
+	f->done += bytes;
+	if (f->done > f->total) /* not seen: a sink tells what it held */
+		f->done = f->total;
+	f->fn(f->arg, f->done, f->total);
+}
+
+int tl_views_flush(tl_txn *t, tl_commit_progress_fn progress, void *arg,
+		   tl_err *err)
+{
+	struct flush_told f = { .fn = progress, .arg = arg };
+	tl_db *db = t->db;
+	int rc = 0;
+
+	if (progress) {
+		for (size_t i = 0; i < db->views_len; i++)
+			if (db->vstate[i].defer)
+				f.total += tl_sink_pending(db->vstate[i].defer);
+		if (!f.total)
+			progress = NULL;
+		else
+			progress(arg, 0, f.total);
+	}
+	for (size_t i = 0; i < db->views_len && !rc; i++) {
+		tl_view_state *vs = &db->vstate[i];
 		if (!vs->defer || tl_sink_empty(vs->defer))
 			continue;
-		int rc = tl_sink_write(vs->defer, t->db, &t->txn, false,
-				       vs->dbi, err);
-		if (rc)
-			return rc;
+		if (progress)
+			tl_sink_on_write(vs->defer, flush_wrote, &f);
+		rc = tl_sink_write(vs->defer, db, &t->txn, false, vs->dbi,
+				   err);
+		tl_sink_on_write(vs->defer, NULL, NULL);
 	}
-	return 0;
+	if (!rc && progress && f.done < f.total)
+		progress(arg, f.total, f.total);
+	return rc;
 }
 
 void tl_views_defer_mark(tl_db *db)

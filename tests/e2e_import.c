@@ -1875,7 +1875,26 @@ Test(import_cli, a_progress_bar_on_a_terminal)
 	 * small and its ETA long) */
 	cr_assert(strstr(r.out, "[..........] 0% 0/3000 records 0 rec/s"),
 		  "%s", r.out);
+	/* then the last commit's writes of the views, in MiB (they stood
+	 * at "100% ..., committing" before) */
+	cr_assert(strstr(r.out, ", then the views (1/2: running the records)"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, " MiB/s, committing (2/2: writing the views)"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, " MiB of views written)"), "%s", r.out);
 	cr_assert(strstr(r.out, "imported 3000 tasks"), "%s", r.out);
+	tu_run_release(&r);
+	/* a check commits nothing: the records' bar alone */
+	snprintf(cmd, sizeof cmd,
+		 "script -qec \"'%s' --db '%s' import --check '%s'\" /dev/null",
+		 tu_bin(), ws, file);
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "100% 3000/3000 records in"), "%s", r.out);
+	cr_assert_not(strstr(r.out, "2/2"), "%s", r.out);
+	cr_assert_not(strstr(r.out, "1/2"), "%s", r.out);
+	cr_assert(strstr(r.out, "an import would append 3000 events"), "%s",
+		  r.out);
 	tu_run_release(&r);
 	/* not a terminal: the outcome alone */
 	cr_assert_eq(tu_cli_text(&r, ws, "import", file, NULL), 0);

@@ -378,6 +378,14 @@ Test(bulk, big_values_across_runs_equal_direct_puts, .init = setup,
 	free(v);
 }
 
+static uint64_t told_bytes;
+
+static void tell_bytes(void *arg, uint64_t bytes)
+{
+	(void)arg;
+	told_bytes += bytes;
+}
+
 /* A database written into holds `existing` entries (put before, in
  * random order, into it and into a twin); then `ops` puts and deletions
  * (new keys among the old, old keys put again, old and absent keys
@@ -430,8 +438,19 @@ static size_t into_existing(size_t existing, size_t ops, size_t *direct_pages)
 		cr_assert_eq(tl_view_put(&vc, 0, k, kl, v, (size_t)vl, &err),
 			     0, "%s", err.message);
 	}
+	/* told as written: the sink's bytes, all of them and no more (not
+	 * the entries a dense rewrite reads and writes again) */
+	uint64_t pending = tl_sink_pending(s);
+	size_t was_tell = tl_sink_tell;
+	tl_sink_tell = 512;
+	told_bytes = 0;
+	tl_sink_on_write(s, tell_bytes, NULL);
 	cr_assert_eq(tl_sink_write(s, NULL, &txn, false, &bulk, &err), 0, "%s",
 		     err.message);
+	tl_sink_tell = was_tell;
+	cr_assert_eq(told_bytes, pending, "told %llu of %llu bytes",
+		     (unsigned long long)told_bytes,
+		     (unsigned long long)pending);
 	size_t entries;
 	compare(txn, direct, bulk, &entries);
 	cr_assert_gt(entries, existing / 2);

@@ -756,3 +756,78 @@ Test(progress, bar_ends_after_ten_characters)
 	cr_expect_str_eq(captured(),
 			 "\r[####......] 45% 45/100 events 0 ev/s\033[K");
 }
+
+#define EXPECT_CALL(fn, b, done, total, want)                              \
+	do {                                                               \
+		capture();                                                 \
+		fn((b), (done), (total));                                  \
+		cr_expect_str_eq(captured(), (want));                      \
+	} while (0)
+
+/* An import's bar: the records, then the last commit's writes of the
+ * views in MiB, then the line saying both; a batch that runs again (its
+ * map grown) goes back to the records where they stood. */
+Test(progress, an_import_bar_tells_records_then_the_views)
+{
+	struct import_bar b;
+	import_bar_start(&b, false);
+	EXPECT_CALL(import_records, &b, 0, 100,
+		    "\r[..........] 0% 0/100 records 0 rec/s"
+		    " (1/2: running the records)\033[K");
+	b.rec.drawn = -1000;
+	EXPECT_CALL(import_records, &b, 100, 100,
+		    "\r[##########] 100% 100/100 records 0 rec/s, then the"
+		    " views (1/2: running the records)\033[K");
+	EXPECT_CALL(import_views, &b, 0, (uint64_t)40 << 20,
+		    "\r[..........] 0% 0/40 MiB 0.0 MiB/s"
+		    " (2/2: writing the views)\033[K");
+	b.views.drawn = -1000;
+	EXPECT_CALL(import_views, &b, (uint64_t)10 << 20, (uint64_t)40 << 20,
+		    "\r[##........] 25% 10/40 MiB 0.0 MiB/s"
+		    " (2/2: writing the views)\033[K");
+	cr_expect_eq(b.bytes, (uint64_t)10 << 20);
+	/* run again: the records' bar at once, where it stood */
+	EXPECT_CALL(import_records, &b, 40, 100,
+		    "\r[##########] 100% 100/100 records 0 rec/s, then the"
+		    " views (1/2: running the records)\033[K");
+	b.rec.drawn = -1000;
+	EXPECT_CALL(import_records, &b, 100, 100,
+		    "\r[##########] 100% 100/100 records 0 rec/s, then the"
+		    " views (1/2: running the records)\033[K");
+	/* and its commit: a new bar, its rate from it */
+	EXPECT_CALL(import_views, &b, 0, (uint64_t)40 << 20,
+		    "\r[..........] 0% 0/40 MiB 0.0 MiB/s"
+		    " (2/2: writing the views)\033[K");
+	b.views.drawn = -1000;
+	EXPECT_CALL(import_views, &b, (uint64_t)40 << 20, (uint64_t)40 << 20,
+		    "\r[##########] 100% 40/40 MiB 0.0 MiB/s, committing"
+		    " (2/2: writing the views)\033[K");
+	set_ago(&b.rec.start, 2.5);
+	capture();
+	end_import_progress(&b, 0);
+	double t = time_in(captured(), "\r[##########] 100% 100/100 records in ",
+			   " s (40 MiB of views written)\033[K\n");
+	cr_expect(t >= 2.5 && t < 3.4, "%g", t);
+	capture();
+	end_import_progress(&b, -5);
+	cr_expect_str_eq(captured(), "\n");
+
+	/* a check commits nothing: one bar, no step */
+	import_bar_start(&b, true);
+	EXPECT_CALL(import_records, &b, 0, 10,
+		    "\r[..........] 0% 0/10 records 0 rec/s\033[K");
+	b.rec.drawn = -1000;
+	EXPECT_CALL(import_records, &b, 10, 10,
+		    "\r[##########] 100% 10/10 records 0 rec/s\033[K");
+	set_ago(&b.rec.start, 1.5);
+	capture();
+	end_import_progress(&b, 0);
+	t = time_in(captured(), "\r[##########] 100% 10/10 records in ",
+		    " s\033[K\n");
+	cr_expect(t >= 1.5 && t < 2.4, "%g", t);
+	/* nothing drawn (not a terminal): nothing said */
+	import_bar_start(&b, false);
+	capture();
+	end_import_progress(&b, 0);
+	cr_expect_str_eq(captured(), "");
+}

@@ -3252,6 +3252,97 @@ static void two_steps_told(const two_steps *t, uint64_t head, uint64_t min)
 		     (unsigned long long)t->total2);
 }
 
+/* tl_txn_commit_progress's calls. */
+typedef struct commit_told {
+	size_t calls, at_total;
+	uint64_t first, total, last;
+	bool back, changed, over, after_total;
+} commit_told;
+
+static void see_commit(void *arg, uint64_t done, uint64_t total)
+{
+	commit_told *c = arg;
+	if (!c->calls++) {
+		c->first = done;
+		c->total = total;
+	} else {
+		c->back |= done <= c->last;
+		c->changed |= total != c->total;
+	}
+	c->over |= done > total;
+	c->after_total |= c->at_total > 0;
+	c->at_total += done == total;
+	c->last = done;
+}
+
+/* n tasks added in one transaction, committed telling its views' writes */
+static commit_told commit_tasks(tl_db *db, int n)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_txn *t;
+	commit_told c = { 0 };
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0, "%s", err.message);
+	for (int i = 0; i < n; i++) {
+		char title[32], link[32];
+		snprintf(title, sizeof title, "Task %d", i);
+		snprintf(link, sizeof link, "lead:%d", i % 50);
+		tl_cmd cmd = { .kind = TL_TASK_ADD, .title = tl_s(title),
+			       .link = tl_s(link), .assignee = tl_s("alice"),
+			       .due = tl_s(i % 3 ? "+2d" : NULL) };
+		if (i % 3 == 0)
+			cmd.due = (tl_slice){ NULL, 0 };
+		cr_assert_eq(tl_txn_exec(t, &ctx, &cmd, 1, NULL, &err), 0,
+			     "%s", err.message);
+	}
+	cr_assert_eq(tl_txn_commit_progress(t, see_commit, &c, &err), 0, "%s",
+		     err.message);
+	return c;
+}
+
+static void commit_told_right(const commit_told *c, uint64_t min)
+{
+	cr_assert_eq(c->first, 0, "first told: none done");
+	cr_assert_geq(c->total, min, "%llu bytes",
+		      (unsigned long long)c->total);
+	cr_assert_gt(c->calls, 20, "%zu calls", c->calls);
+	cr_assert_not(c->back, "done only grows");
+	cr_assert_not(c->changed, "one total");
+	cr_assert_not(c->over, "never past the total");
+	/* once, last: a count that reached the total early (the entries a
+	 * dense rewrite writes again counted as the commit's) is seen */
+	cr_assert_eq(c->at_total, 1);
+	cr_assert_not(c->after_total);
+	cr_assert_eq(c->last, c->total);
+}
+
+/* An import's bar in its last commit: the views' writes told from 0 to
+ * their total, in bytes, growing; the same when a view database is
+ * written anew (a commit bringing it as many operations as it holds) or
+ * among its keys; nothing told when the views have nothing to write. */
+Test(rebuild, commit_progress_tells_the_views_writes, .init = mkws,
+     .fini = rmws, .timeout = 60)
+{
+	tl_db *db = open_all();
+	init_ws(db);
+	size_t was_tell = tl_sink_tell;
+	tl_sink_tell = 4096;
+	commit_told c = commit_tasks(db, 2000); /* into empty views */
+	commit_told_right(&c, 100 * 2000);
+	c = commit_tasks(db, 3000); /* more than they hold: rewritten */
+	commit_told_right(&c, 100 * 3000);
+	tl_sink_rewrite_min = 0; /* off: among their keys */
+	c = commit_tasks(db, 3000);
+	tl_sink_rewrite_min = 1;
+	commit_told_right(&c, 100 * 3000);
+	c = commit_tasks(db, 1000); /* fewer: among their keys */
+	commit_told_right(&c, 100 * 1000);
+	tl_sink_tell = was_tell;
+	c = commit_tasks(db, 0);
+	cr_assert_eq(c.calls, 0, "nothing to write: nothing told");
+	tl_db_close(db);
+}
+
 Test(rebuild, rebuild_steps_tells_reading_then_writing, .init = mkws,
      .fini = rmws, .timeout = 60)
 {

@@ -555,13 +555,14 @@ int run_import(struct cli *c)
 	o.need_admin = c->has_settings;
 	o.fresh = !c->has_settings;
 	/* A bar on a terminal, as rebuild's: a large import takes a while,
-	 * and at 100% its commit (the views' writes, the fsync) is left. */
-	struct progress p = { .unit = "records", .rate = "rec/s",
-			      .after = o.check ? NULL : ", committing" };
-	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	 * and after its records the last commit writes the views (about a
+	 * fifth of it), then syncs. */
+	struct import_bar bar;
+	import_bar_start(&bar, o.check);
 	if (isatty(STDERR_FILENO)) {
-		o.progress = show_progress;
-		o.progress_arg = &p;
+		o.progress = import_records;
+		o.commit_progress = import_views;
+		o.progress_arg = &bar;
 	}
 	import_progress = &r;
 	import_unit = o.msgpack ? "record" : "line";
@@ -569,7 +570,7 @@ int run_import(struct cli *c)
 			 : import_run(c->db, c->input, c->input_len, &o, &r,
 				      &c->err);
 	import_progress = NULL;
-	end_progress(&p, rc);
+	end_import_progress(&bar, rc);
 	if (rc) {
 		/* What import_ready built is gone: a failure of its
 		 * allocations (the error now said) taints nothing printed

@@ -1267,7 +1267,11 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 			*out = would; /* what it would have appended */
 		return rc;
 	}
-	if ((rc = tl_txn_commit(txn, err)))
+	/* the last commit's writes told: the bar's second step */
+	if ((rc = tl_txn_commit_progress(txn,
+					 to == j->n ? j->o->commit_progress
+						    : NULL,
+					 j->o->progress_arg, err)))
 		return rc;
 	*out = would;
 	return 0;

@@ -41,6 +41,9 @@ typedef struct import_opts {
 	 * chunk of tasks and commands, each batch of events). */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
+	/* Called, when set, as the last commit makes the views' writes:
+	 * bytes done of total (tl_txn_commit_progress), with progress_arg. */
+	tl_commit_progress_fn commit_progress;
 } import_opts;
 
 typedef struct import_out {

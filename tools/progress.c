@@ -178,6 +178,58 @@ void end_rebuild_progress(const struct rebuild_bar *b, int rc)
 		fputc('\n', stderr);
 }
 
+void import_bar_start(struct import_bar *b, bool check)
+{
+	*b = (struct import_bar){
+		.rec = { .unit = "records", .rate = "rec/s",
+			 .label = check ? NULL : " (1/2: running the records)",
+			 /* a check commits nothing: no second step */
+			 .after = check ? NULL : ", then the views" },
+	};
+	clock_gettime(CLOCK_MONOTONIC, &b->rec.start);
+}
+
+void import_records(void *arg, uint64_t done, uint64_t total)
+{
+	struct import_bar *b = arg;
+	if (b->writing) { /* the last batch runs again (its map grown) */
+		b->writing = false;
+		b->rec.drawn = -1; /* redrawn now, where it stood */
+		show_progress(&b->rec, b->rec.most, b->rec.total);
+	}
+	show_progress(&b->rec, done, total);
+}
+
+void import_views(void *arg, uint64_t done, uint64_t total)
+{
+	struct import_bar *b = arg;
+	if (!b->writing && !done) {
+		b->writing = true;
+		b->views = step_bar("bytes", b->rate,
+				    " (2/2: writing the views)",
+				    ", committing");
+	}
+	b->bytes = done;
+	show_progress(&b->views, done, total);
+}
+
+void end_import_progress(const struct import_bar *b, int rc)
+{
+	bool shown = b->rec.shown || b->views.shown;
+	if (shown && !rc && b->bytes)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" records in %.1f s (%.*f MiB of views written)"
+			"\033[K\n", b->rec.total, b->rec.total,
+			seconds_since(&b->rec.start),
+			b->bytes < (uint64_t)10 << 20 ? 1 : 0,
+			(double)b->bytes / 1048576.0);
+	else if (shown && !rc)
+		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
+			" records in %.1f s\033[K\n", b->rec.total,
+			b->rec.total, seconds_since(&b->rec.start));
+	else if (shown)
+		fputc('\n', stderr);
+}
 
 void verify_progress(void *arg, const tl_verify_step *s)
 {

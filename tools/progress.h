@@ -42,6 +42,16 @@ struct rebuild_bar {
 	char rate[24], label[64];
 };
 
+/* An import's two steps on one line: running the records (with every
+ * commit but the last), then the last commit's writes of the views, in
+ * MiB; last, how long it all took. */
+struct import_bar {
+	struct progress rec, views;
+	bool writing;           /* the views' bar is the one shown */
+	uint64_t bytes;         /* of the views written */
+	char rate[24];
+};
+
 /* verify's steps on one line: each step's bar, then which step it is
  * and what it checks. */
 struct verify_bar {
@@ -62,6 +72,13 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s);
 /* Its last line: "[##########] 100% 2000000/2000000 events in 15.3 s
  * (1300 MiB of views written)", or the line ended before an error. */
 void end_rebuild_progress(const struct rebuild_bar *b, int rc);
+/* An import's bar: records run (import_opts.progress), the views written
+ * (its commit_progress), and the last line: "[##########] 100%
+ * 300000/300000 records in 5.4 s (120 MiB of views written)". */
+void import_bar_start(struct import_bar *b, bool check);
+void import_records(void *arg, uint64_t done, uint64_t total);
+void import_views(void *arg, uint64_t done, uint64_t total);
+void end_import_progress(const struct import_bar *b, int rc);
 /* verify's steps (tl_verify_progress_fn) */
 void verify_progress(void *arg, const tl_verify_step *s);
 void end_verify_progress(const struct verify_bar *b, int rc);
