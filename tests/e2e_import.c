@@ -1848,6 +1848,19 @@ Test(import_cli, a_malformed_log_for_a_new_workspace_makes_nothing)
 	tu_rmrf(dir);
 }
 
+/* "4.1" of the bar's last line "... (4.1 MiB of views written)" in out */
+static void views_written(const char *out, char mib[16])
+{
+	const char *end = strstr(out, " MiB of views written)");
+	cr_assert(end, "%s", out);
+	const char *p = end;
+	while (p > out && p[-1] != '(')
+		p--;
+	cr_assert(end - p > 0 && end - p < 16, "%s", out);
+	memcpy(mib, p, (size_t)(end - p));
+	mib[end - p] = 0;
+}
+
 /* On a terminal (script(1) gives one) an import draws a progress bar on
  * stderr, as rebuild does; without one it draws nothing. */
 Test(import_cli, a_progress_bar_on_a_terminal)
@@ -1881,9 +1894,28 @@ Test(import_cli, a_progress_bar_on_a_terminal)
 		  "%s", r.out);
 	cr_assert(strstr(r.out, " MiB/s, committing (2/2: writing the views)"),
 		  "%s", r.out);
-	cr_assert(strstr(r.out, " MiB of views written)"), "%s", r.out);
+	char whole[16], batched[16];
+	views_written(r.out, whole);
 	cr_assert(strstr(r.out, "imported 3000 tasks"), "%s", r.out);
 	tu_run_release(&r);
+	/* in batches, the views of every commit (a review: the last one's
+	 * alone were said) */
+	char *ws2 = tu_tmpdir();
+	cr_assert_eq(tu_cli(&r, ws2, "init", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+	snprintf(cmd, sizeof cmd,
+		 "script -qec \"'%s' --db '%s' import --batch 700 '%s'\" "
+		 "/dev/null",
+		 tu_bin(), ws2, file);
+	cr_assert_eq(tu_exec(&r, &o, argv), 0);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	views_written(r.out, batched);
+	cr_assert_str_eq(batched, whole, "%s", r.out);
+	cr_assert(strstr(r.out, "(2/2: writing the views)"), "%s", r.out);
+	tu_run_release(&r);
+	tu_rmrf(ws2);
+	free(ws2);
 	/* a check commits nothing: the records' bar alone */
 	snprintf(cmd, sizeof cmd,
 		 "script -qec \"'%s' --db '%s' import --check '%s'\" /dev/null",

@@ -546,7 +546,7 @@ int run_import(struct cli *c)
 			  .ctx = &c->ctx,
 			  .ready = import_ready,
 			  .arg = &say };
-	import_out r;
+	import_out r = { 0 };
 	int rc;
 
 	/* Imports are maintenance, an admin's job (SPEC §1), once the
@@ -570,6 +570,7 @@ int run_import(struct cli *c)
 			 : import_run(c->db, c->input, c->input_len, &o, &r,
 				      &c->err);
 	import_progress = NULL;
+	bar.bytes = rc ? 0 : r.views_bytes; /* every commit's */
 	end_import_progress(&bar, rc);
 	if (rc) {
 		/* What import_ready built is gone: a failure of its

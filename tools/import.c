@@ -1158,6 +1158,22 @@ static bool address_space_limited(void)
 	return getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY;
 }
 
+/* A commit's writes of the views told: their total kept for import_out,
+ * the last commit's passed on to the bar (o->commit_progress). */
+struct views_told {
+	const import_opts *o;
+	bool last;
+	uint64_t total;
+};
+
+static void views_told(void *arg, uint64_t done, uint64_t total)
+{
+	struct views_told *v = arg;
+	v->total = total;
+	if (v->last && v->o->commit_progress)
+		v->o->commit_progress(v->o->progress_arg, done, total);
+}
+
 /* Records [from, to) in one transaction, then *out counts them.  0, or
  * an error (out->where set for a record's); TL_EAGAIN once the
  * transaction was given up for a full map, now grown: run it again. */
@@ -1267,12 +1283,12 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 			*out = would; /* what it would have appended */
 		return rc;
 	}
-	/* the last commit's writes told: the bar's second step */
-	if ((rc = tl_txn_commit_progress(txn,
-					 to == j->n ? j->o->commit_progress
-						    : NULL,
-					 j->o->progress_arg, err)))
+	/* the views' writes counted, the last commit's told: the bar's
+	 * second step */
+	struct views_told vt = { .o = j->o, .last = to == j->n };
+	if ((rc = tl_txn_commit_progress(txn, views_told, &vt, err)))
 		return rc;
+	would.views_bytes += vt.total;
 	*out = would;
 	return 0;
 }

@@ -54,6 +54,8 @@ typedef struct import_out {
 			       those of the batches before a failure */
 	uint64_t events;    /* events those appended */
 	uint64_t first_seq, last_seq; /* the seqs of those; 0 when none */
+	uint64_t views_bytes; /* of the views' entries those wrote
+				 (tl_txn_commit_progress's totals) */
 	uint64_t where;     /* the record a failure is about: its line (JSON
 			       Lines) or its number (msgpack), from 1; 0 when
 			       the failure is no record's */

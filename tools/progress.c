@@ -56,7 +56,7 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 	if (p->bytes && total < (uint64_t)10 << 20)
 		snprintf(counts, sizeof counts, "%.1f/%.1f",
 			 (double)done / 1048576.0, (double)total / 1048576.0);
-	else if (p->bytes)
+	else if (p->bytes) /* as mib() says them */
 		snprintf(counts, sizeof counts, "%" PRIu64 "/%" PRIu64,
 			 done >> 20, total >> 20);
 	else
@@ -159,8 +159,21 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s)
 	b->shown |= b->p.shown;
 }
 
+/* MiB as the bars' last draw says them: with a decimal under 10 MiB,
+ * else whole ones, rounded down (the bar said "528/528 MiB" and the end
+ * line "529 MiB"). */
+static void mib(char out[24], uint64_t bytes)
+{
+	if (bytes < (uint64_t)10 << 20)
+		snprintf(out, 24, "%.1f", (double)bytes / 1048576.0);
+	else
+		snprintf(out, 24, "%" PRIu64, bytes >> 20);
+}
+
 void end_rebuild_progress(const struct rebuild_bar *b, int rc)
 {
+	char written[24];
+	mib(written, b->bytes);
 	/* an open that waited for another process's build, which left
 	 * nothing to do: not this one's events */
 	if (b->shown && !rc && b->step == 1)
@@ -169,11 +182,9 @@ void end_rebuild_progress(const struct rebuild_bar *b, int rc)
 			seconds_since(&b->start));
 	else if (b->shown && !rc)
 		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" events in %.1f s (%.*f MiB of views written)"
+			" events in %.1f s (%s MiB of views written)"
 			"\033[K\n", b->events, b->events,
-			seconds_since(&b->start),
-			b->bytes < (uint64_t)10 << 20 ? 1 : 0,
-			(double)b->bytes / 1048576.0);
+			seconds_since(&b->start), written);
 	else if (b->shown)
 		fputc('\n', stderr);
 }
@@ -209,20 +220,19 @@ void import_views(void *arg, uint64_t done, uint64_t total)
 				    " (2/2: writing the views)",
 				    ", committing");
 	}
-	b->bytes = done;
 	show_progress(&b->views, done, total);
 }
 
 void end_import_progress(const struct import_bar *b, int rc)
 {
 	bool shown = b->rec.shown || b->views.shown;
+	char written[24];
+	mib(written, b->bytes);
 	if (shown && !rc && b->bytes)
 		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" records in %.1f s (%.*f MiB of views written)"
+			" records in %.1f s (%s MiB of views written)"
 			"\033[K\n", b->rec.total, b->rec.total,
-			seconds_since(&b->rec.start),
-			b->bytes < (uint64_t)10 << 20 ? 1 : 0,
-			(double)b->bytes / 1048576.0);
+			seconds_since(&b->rec.start), written);
 	else if (shown && !rc)
 		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
 			" records in %.1f s\033[K\n", b->rec.total,

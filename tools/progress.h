@@ -48,7 +48,8 @@ struct rebuild_bar {
 struct import_bar {
 	struct progress rec, views;
 	bool writing;           /* the views' bar is the one shown */
-	uint64_t bytes;         /* of the views written */
+	uint64_t bytes;         /* of the views written by all the commits
+				   (import_out's views_bytes), for the end */
 	char rate[24];
 };
 
