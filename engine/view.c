@@ -557,7 +557,8 @@ static void flush_wrote(void *arg, uint64_t bytes)
 {
 	struct flush_told *f = arg;
 	f->done += bytes;
-	if (f->done > f->total) /* not seen: a sink tells what it held */
+	/* a guard: a sink tells what it held (tl_sink_pending), no more */
+	if (f->done > f->total)
 		f->done = f->total;
 	f->fn(f->arg, f->done, f->total);
 }

@@ -225,20 +225,16 @@ void import_views(void *arg, uint64_t done, uint64_t total)
 
 void end_import_progress(const struct import_bar *b, int rc)
 {
-	bool shown = b->rec.shown || b->views.shown;
 	char written[24];
 	mib(written, b->bytes);
-	if (shown && !rc && b->bytes)
+	/* (the records' bar is drawn first, at their first call) */
+	if (b->rec.shown && !rc && b->bytes)
 		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
 			" records in %.1f s (%s MiB of views written)"
 			"\033[K\n", b->rec.total, b->rec.total,
 			seconds_since(&b->rec.start), written);
-	else if (shown && !rc)
-		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" records in %.1f s\033[K\n", b->rec.total,
-			b->rec.total, seconds_since(&b->rec.start));
-	else if (shown)
-		fputc('\n', stderr);
+	else
+		end_progress(&b->rec, rc);
 }
 
 void verify_progress(void *arg, const tl_verify_step *s)
