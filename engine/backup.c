@@ -16,13 +16,20 @@
  * data.mdb that is not a whole copy; a failure removes the partial file
  * (and DIR, when this call made it).  The copy is then opened as a
  * workspace and its log's head read, which is what the caller is told.
+ *
+ * Progress (tl_db_backup_progress): LMDB writes the copy in order and
+ * says nothing meanwhile, so a thread looks at the partial file's size
+ * every tl_backup_tick_ms while the copy runs, against the size expected:
+ * the pages in use, less the free ones for a compact copy.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -130,6 +137,68 @@ static int sync_parent(const char *dir)
 void (*tl_backup_hook)(void *arg);
 void *tl_backup_hook_arg;
 
+long tl_backup_tick_ms = 100;
+
+/* A copy's progress, told from a thread of its own while LMDB writes. */
+typedef struct watch {
+	int fd;
+	uint64_t total, told;
+	tl_progress_fn fn;
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+} watch;
+
+static void *watch_run(void *p)
+{
+	watch *w = p;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (tl_backup_tick_ms % 1000) * 1000000L;
+		until.tv_sec += tl_backup_tick_ms / 1000 +
+				until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		(void)pthread_cond_timedwait(&w->cv, &w->mu, &until);
+		struct stat st;
+		if (w->stop || fstat(w->fd, &st) != 0)
+			continue;
+		/* the total is an estimate (a compact copy's): all of it is
+		 * told at the end alone */
+		uint64_t done = (uint64_t)st.st_size;
+		if (done >= w->total)
+			done = w->total - 1;
+		if (done > w->told) {
+			w->told = done;
+			w->fn(w->arg, done, w->total);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* The size the copy is expected to reach: every page in use (a plain
+ * copy), less those on the free list (a compact one); 0 when it cannot
+ * say. */
+static uint64_t copy_size(tl_db *db, unsigned flags)
+{
+	uint64_t used = tl_map_used(db), free_pages = 0;
+	MDB_txn *txn;
+	MDB_stat st;
+	if (!used || !(flags & TL_BACKUP_COMPACT))
+		return used;
+	if (tl_env_begin(db, MDB_RDONLY, &txn))
+		return used;
+	int rc = tl_free_pages(txn, &free_pages);
+	mdb_txn_abort(txn);
+	if (rc || mdb_env_stat(db->env, &st))
+		return used;
+	uint64_t free_bytes = free_pages * st.ms_psize;
+	return free_bytes < used ? used - free_bytes : used;
+}
+
 /* LMDB's copy into the open file fd, from the start; an LMDB or errno
  * code.  A map grown by another process since this handle last looked is
  * adopted (as any read does) and the copy taken again. */
@@ -220,6 +289,40 @@ out:
 int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 		 unsigned flags, tl_backup_info *out, tl_err *err)
 {
+	return tl_db_backup_progress(db, ctx, dir, flags, NULL, NULL, out,
+				     err);
+}
+
+/* copy_into with the copy's size told to w->fn meanwhile (when set). */
+static int copy_watched(tl_db *db, int fd, unsigned flags, watch *w)
+{
+	pthread_t th;
+	bool started = false;
+	if (w->fn) {
+		w->total = copy_size(db, flags);
+		if (!w->total) /* cannot say: told at the end alone */
+			w->total = 1;
+		w->fn(w->arg, 0, w->total);
+		started = !pthread_create(&th, NULL, watch_run, w);
+	}
+	int rc = copy_into(db, fd, flags);
+	if (started) {
+		pthread_mutex_lock(&w->mu);
+		w->stop = true;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(th, NULL);
+	}
+	return rc;
+}
+
+int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
+			  unsigned flags, tl_progress_fn progress, void *arg,
+			  tl_backup_info *out, tl_err *err)
+{
+	watch w = { .fn = progress, .arg = arg,
+		    .mu = PTHREAD_MUTEX_INITIALIZER,
+		    .cv = PTHREAD_COND_INITIALIZER };
 	char path[PATH_MAX], final[PATH_MAX];
 	tl_backup_info info = { 0 };
 	bool made;
@@ -266,8 +369,9 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 				path, strerror(errno));
 		goto fail_dir;
 	}
-	if ((rc = copy_into(db, fd, flags)) || (fsync(fd) && (rc = errno)) ||
-	    (fstat(fd, &st) && (rc = errno))) {
+	w.fd = fd;
+	if ((rc = copy_watched(db, fd, flags, &w)) ||
+	    (fsync(fd) && (rc = errno)) || (fstat(fd, &st) && (rc = errno))) {
 		close(fd);
 		char what[PATH_MAX + 16];
 		snprintf(what, sizeof what, "copy into %s", path);
@@ -275,6 +379,8 @@ int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 		goto fail_file;
 	}
 	info.bytes = (uint64_t)st.st_size;
+	if (progress) /* written and synced: all of it, as large as it is */
+		progress(arg, info.bytes, info.bytes);
 	if (close(fd) != 0) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",
 				"copy into %s: %s", path, strerror(errno));

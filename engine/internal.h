@@ -146,6 +146,11 @@ struct tl_db {
 int tl_env_resize(tl_db *db, size_t size);
 /* The bytes of the file's pages in use (0 when it cannot say). */
 uint64_t tl_map_used(tl_db *db);
+/* The pages on LMDB's free list as txn sees it; 0 or an LMDB code. */
+int tl_free_pages(MDB_txn *txn, uint64_t *pages);
+/* How often a backup's progress looks at the copy's size (ms; tests make
+ * it short). */
+extern long tl_backup_tick_ms;
 /* Grow the map, doubling it, until bytes more fit past the pages in use
  * (not past 64 TiB): 0 or an errno, the map as it was then.  With no
  * transaction of this process open (tl_db_reserve, a rebuild). */

@@ -452,12 +452,28 @@ out:
 	return rc;
 }
 
+int tl_free_pages(MDB_txn *txn, uint64_t *pages)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*pages = 0;
+	/* LMDB's free list (database 0): each record lists pages freed by
+	 * one transaction, its first word their count. */
+	if ((rc = mdb_cursor_open(txn, 0, &cur)))
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+		if (v.mv_size >= sizeof(size_t))
+			*pages += *(const size_t *)v.mv_data;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
 		uint64_t *free_bytes, tl_err *err)
 {
 	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
 	MDB_envinfo info;
 	MDB_stat st;
 	tl_member actor;
@@ -475,18 +491,9 @@ int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
 	msgpack_zone_destroy(&zone);
 	if (rc)
 		return rc;
-	/* LMDB's free list (database 0): each record lists pages freed by
-	 * one transaction, its first word their count. */
-	if ((rc = mdb_cursor_open(txn, 0, &cur))) {
-		mdb_txn_abort(txn);
-		return tl_mdb_err(err, rc, "read the free list");
-	}
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
-		if (v.mv_size >= sizeof(size_t))
-			pages += *(const size_t *)v.mv_data;
-	mdb_cursor_close(cur);
+	rc = tl_free_pages(txn, &pages);
 	mdb_txn_abort(txn);
-	if (rc != MDB_NOTFOUND)
+	if (rc)
 		return tl_mdb_err(err, rc, "read the free list");
 	if (stat(path, &fs) != 0)
 		return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", path,

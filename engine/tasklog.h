@@ -664,6 +664,17 @@ TL_API int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
  * total; a write from the other calls (made inside the rebuild's write
  * transaction), a rebuild or a verify fails with TL_EINVALID "db". */
 typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
+/* Since 0.3.44: tl_db_backup telling its progress in bytes of the copy:
+ * progress (when not NULL) is called with done 0 and the size the copy
+ * is expected to reach (the pages in use; for a compact copy less the
+ * free ones, an estimate), then, from a thread of the library's while
+ * LMDB writes, with the copy's size so far (never the total, one call at
+ * a time), and last, once the copy is written and synced, with its size
+ * as done and total.  Nothing after a failure. */
+TL_API int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx,
+				 const char *dir, unsigned flags,
+				 tl_progress_fn progress, void *arg,
+				 tl_backup_info *out, tl_err *err);
 
 /* Since 0.3.43: a rebuild's progress in two steps, for a bar with a rate
  * and an ETA all the way (tl_progress_fn's calls stop at the end of the

@@ -192,6 +192,47 @@ Test(backup_cli, a_directory_with_a_trailing_slash_is_said_once)
 	free(to);
 }
 
+/* On a terminal (script(1) gives one) a backup draws a bar in MiB of the
+ * copy on stderr, its last line the copy's size; without one nothing. */
+Test(backup_cli, a_progress_bar_on_a_terminal)
+{
+	if (system("command -v script >/dev/null 2>&1") != 0)
+		cr_skip_test("no script(1) to give the command a terminal");
+	fill(20);
+	static const char *const how[] = { "", "--compact" };
+	for (int i = 0; i < 2; i++) {
+		char *to = under_tmp(i ? "bar-compact" : "bar");
+		char cmd[2048], want[128];
+		snprintf(cmd, sizeof cmd,
+			 "script -qec \"'%s' --db '%s' backup %s '%s'\" "
+			 "/dev/null",
+			 tu_bin(), ws, how[i], to);
+		const char *const argv[] = { "-c", cmd, NULL };
+		tu_opts o = { .bin = "/bin/sh" };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o, argv), 0);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		double mib = (double)file_size(to) / (1024.0 * 1024.0);
+		cr_assert(strstr(r.out, "[..........] 0% 0.0/"), "%s", r.out);
+		snprintf(want, sizeof want, "100%% %.1f/%.1f MiB in ", mib,
+			 mib);
+		cr_assert(strstr(r.out, want), "want %s: %s", want, r.out);
+		snprintf(want, sizeof want, "data.mdb: %.1f MiB", mib);
+		cr_assert(strstr(r.out, want), "want %s: %s", want, r.out);
+		tu_run_release(&r);
+		verifies(to);
+		free(to);
+	}
+	/* not a terminal: the outcome alone */
+	char *to = under_tmp("no-bar");
+	tu_run r;
+	cr_assert_eq(tu_cli_text(&r, ws, "backup", to, NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(r.err[0], 0, "%s", r.err);
+	tu_run_release(&r);
+	free(to);
+}
+
 /* A rebuild frees the old generation's pages: a compacting copy leaves
  * them out, and holds the same. */
 Test(backup_cli, compact_copy_leaves_out_free_pages)

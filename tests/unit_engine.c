@@ -5562,6 +5562,73 @@ Test(db, backup_checks_its_arguments_then_copies_from_a_read_only_handle)
 	tl_db_close(copy);
 }
 
+/* tl_db_backup_progress's calls. */
+typedef struct backup_told {
+	size_t calls;
+	uint64_t first_total, last_done, last_total;
+	size_t at_total; /* calls with done == total: the last alone */
+	bool back;
+} backup_told;
+
+static void see_backup(void *arg, uint64_t done, uint64_t total)
+{
+	backup_told *b = arg;
+	if (!b->calls++)
+		b->first_total = total;
+	else
+		b->back |= done <= b->last_done;
+	b->at_total += done >= total;
+	b->last_done = done;
+	b->last_total = total;
+}
+
+/* A backup tells its copy's size: from 0 of the size expected (a plain
+ * copy: the pages in use, exactly), growing, and last the copy's size
+ * as done and total; a compact copy the same, its total an estimate. */
+Test(db, backup_tells_the_bytes_it_has_copied)
+{
+	tl_err err = { 0 };
+	tl_ctx ctx = at(T0 + SEC);
+	char to[96], id[37];
+	for (int i = 0; i < 300; i++)
+		add_task(T0 + SEC, "Copied with a bar", id);
+	long was = tl_backup_tick_ms;
+	tl_backup_tick_ms = 1;
+	for (int compact = 0; compact < 2; compact++) {
+		backup_told told = { 0 };
+		tl_backup_info b;
+		snprintf(to, sizeof to, "%s/copy%d", ws_dir, compact);
+		uint64_t used = tl_map_used(db);
+		cr_assert_eq(tl_db_backup_progress(db, &ctx, to,
+						   compact ? TL_BACKUP_COMPACT
+							   : 0,
+						   see_backup, &told, &b, &err),
+			     0, "%s", err.message);
+		cr_assert_geq(told.calls, 2);
+		cr_assert_not(told.back, "done only grows");
+		cr_assert_eq(told.at_total, 1, "all of it told once, last");
+		cr_assert_eq(told.last_done, b.bytes);
+		cr_assert_eq(told.last_total, b.bytes);
+		if (!compact)
+			cr_assert_eq(told.first_total, used,
+				     "a plain copy: the pages in use");
+		else
+			cr_assert(told.first_total > 0 &&
+					  told.first_total <= used,
+				  "%llu of %llu",
+				  (unsigned long long)told.first_total,
+				  (unsigned long long)used);
+	}
+	tl_backup_tick_ms = was;
+	/* a refused one tells nothing */
+	backup_told none = { 0 };
+	tl_backup_info b;
+	cr_assert_eq(tl_db_backup_progress(db, &ctx, to, 0, see_backup, &none,
+					   &b, &err),
+		     TL_EINVALID);
+	cr_assert_eq(none.calls, 0);
+}
+
 /* ---- members' tokens ----------------------------------------------------- */
 
 static void token_ok(const char *actor, const char *member, bool revoke,

@@ -840,3 +840,27 @@ Test(progress, an_import_bar_tells_records_then_the_views)
 	end_import_progress(&b, 0);
 	cr_expect_str_eq(captured(), "");
 }
+
+/* A bar in bytes (backup's) ends in MiB as it draws them, not in bytes. */
+Test(progress, a_bar_in_bytes_ends_in_mib)
+{
+	struct progress p = { .unit = "MiB", .rate = "MiB/s", .bytes = true };
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	uint64_t total = ((uint64_t)528 << 20) + (600 << 10);
+	EXPECT_SHOWN(&p, 0, total,
+		     "\r[..........] 0% 0/528 MiB 0.0 MiB/s\033[K");
+	p.drawn = -1000;
+	EXPECT_SHOWN(&p, total, total,
+		     "\r[##########] 100% 528/528 MiB 0.0 MiB/s\033[K");
+	set_ago(&p.start, 2.5);
+	capture();
+	end_progress(&p, 0);
+	double t = time_in(captured(), "\r[##########] 100% 528/528 MiB in ",
+			   " s\033[K\n");
+	cr_expect(t >= 2.5 && t < 3.4, "%g", t);
+	p.total = (uint64_t)3 << 19; /* 1.5 MiB */
+	capture();
+	end_progress(&p, 0);
+	cr_expect(strstr(captured(), "100% 1.5/1.5 MiB in "), "%s",
+		  captured());
+}

@@ -72,9 +72,15 @@ int run_backup(struct cli *c)
 	const char *dir = c->words[0];
 	bool compact = has(c, O_COMPACT);
 	tl_backup_info b;
-	int rc = tl_db_backup(c->db, &c->ctx, dir,
-			      compact ? TL_BACKUP_COMPACT : 0, &b, &c->err);
-
+	/* a bar on a terminal: a copy of gigabytes takes a while */
+	struct progress p = { .unit = "MiB", .rate = "MiB/s", .bytes = true };
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	bool bar = isatty(STDERR_FILENO);
+	int rc = tl_db_backup_progress(c->db, &c->ctx, dir,
+				       compact ? TL_BACKUP_COMPACT : 0,
+				       bar ? show_progress : NULL, &p, &b,
+				       &c->err);
+	end_progress(&p, rc);
 	if (rc)
 		return rc;
 	done_durably = true;

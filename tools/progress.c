@@ -103,12 +103,18 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 
 /* The bar's last line: done, and how long it took; or the line ended
  * before an error is said. */
+static void mib(char out[24], uint64_t bytes);
+
 void end_progress(const struct progress *p, int rc)
 {
+	char total[24];
+	if (p->bytes)
+		mib(total, p->total);
+	else
+		snprintf(total, sizeof total, "%" PRIu64, p->total);
 	if (p->shown && !rc)
-		fprintf(stderr, "\r[##########] 100%% %" PRIu64 "/%" PRIu64
-			" %s in %.1f s\033[K\n", p->total, p->total, p->unit,
-			seconds_since(&p->start));
+		fprintf(stderr, "\r[##########] 100%% %s/%s %s in %.1f s\033[K\n",
+			total, total, p->unit, seconds_since(&p->start));
 	else if (p->shown)
 		fputc('\n', stderr);
 }
