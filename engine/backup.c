@@ -138,6 +138,7 @@ void (*tl_backup_hook)(void *arg);
 void *tl_backup_hook_arg;
 
 long tl_backup_tick_ms = 100;
+_Thread_local bool tl_backup_adopting;
 
 /* A copy's progress, told from a thread of its own while LMDB writes. */
 typedef struct watch {
@@ -212,7 +213,11 @@ static int copy_into(tl_db *db, int fd, unsigned flags)
 		if (rc != MDB_MAP_RESIZED || tries == 8)
 			return rc;
 		MDB_txn *txn;
-		if ((rc = tl_env_begin(db, MDB_RDONLY, &txn)))
+		/* this thread's own adoption of the map, between copies */
+		tl_backup_adopting = true;
+		rc = tl_env_begin(db, MDB_RDONLY, &txn);
+		tl_backup_adopting = false;
+		if (rc)
 			return rc;
 		mdb_txn_abort(txn);
 		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
@@ -303,7 +308,11 @@ static int copy_watched(tl_db *db, int fd, unsigned flags, watch *w)
 		if (!w->total) /* cannot say: told at the end alone */
 			w->total = 1;
 		w->fn(w->arg, 0, w->total);
-		started = !pthread_create(&th, NULL, watch_run, w);
+		/* while its thread may call back: no remap of the map that
+		 * LMDB's copy reads (tl_env_resize, tl_db_reserve) */
+		atomic_store(&db->copying, true);
+		/* (signals blocked in it, as in every thread of ours) */
+		started = !tl_thread_start(&th, watch_run, w);
 	}
 	int rc = copy_into(db, fd, flags);
 	if (started) {
@@ -313,6 +322,7 @@ static int copy_watched(tl_db *db, int fd, unsigned flags, watch *w)
 		pthread_mutex_unlock(&w->mu);
 		pthread_join(th, NULL);
 	}
+	atomic_store(&db->copying, false);
 	return rc;
 }
 
@@ -379,8 +389,6 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		goto fail_file;
 	}
 	info.bytes = (uint64_t)st.st_size;
-	if (progress) /* written and synced: all of it, as large as it is */
-		progress(arg, info.bytes, info.bytes);
 	if (close(fd) != 0) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",
 				"copy into %s: %s", path, strerror(errno));
@@ -404,6 +412,8 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 				  "the copy in %s is whole, but syncing its "
 				  "directory failed (its name may not survive "
 				  "a crash): %s", final, strerror(rc));
+	if (progress) /* in place and synced: all of it, as large as it is */
+		progress(arg, info.bytes, info.bytes);
 	if ((rc = read_copy(dir, &info, err))) {
 		if (!err)
 			return rc;

@@ -130,6 +130,9 @@ struct tl_db {
 	uint64_t open_rebuilt_head;
 	uint32_t open_rebuilt_gen[64];
 	bool map_lost;         /* LMDB failed to map after a resize */
+	atomic_bool copying;   /* a backup's copy runs with a thread that
+				  calls back: the map stays (a remap under
+				  LMDB's copy crashes it) */
 	MDB_txn *probe;        /* no_read_held's read transaction, kept
 				  reset between writes (store.c) */
 	/* the registry of workspaces open in this process (store.c) */
@@ -151,6 +154,9 @@ int tl_free_pages(MDB_txn *txn, uint64_t *pages);
 /* How often a backup's progress looks at the copy's size (ms; tests make
  * it short). */
 extern long tl_backup_tick_ms;
+/* Set on the backup's own thread while it adopts a map another process
+ * grew, between copies: tl_env_resize goes on then. */
+extern _Thread_local bool tl_backup_adopting;
 /* Grow the map, doubling it, until bytes more fit past the pages in use
  * (not past 64 TiB): 0 or an errno, the map as it was then.  With no
  * transaction of this process open (tl_db_reserve, a rebuild). */

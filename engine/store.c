@@ -502,6 +502,9 @@ int tl_env_resize(tl_db *db, size_t size)
 
 	if (db->map_lost)
 		return ENOMEM;
+	/* a backup's progress callback, while LMDB's copy reads the map */
+	if (atomic_load(&db->copying) && !tl_backup_adopting)
+		return EBUSY;
 	if (size && mdb_env_get_fd(db->env, &fd) == 0) {
 		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
@@ -556,6 +559,10 @@ int tl_map_room(tl_db *db, uint64_t bytes)
 int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err)
 {
 	int rc;
+	if (atomic_load(&db->copying))
+		return tl_err_set(err, TL_EINVALID, "db",
+				  "not from a backup's progress callback "
+				  "(the copy reads the map)");
 	if ((rc = tl_no_txn_open(db, err)) || (rc = tl_no_writer_held(db, err)))
 		return rc;
 	if (db->flags & TL_OPEN_RDONLY)

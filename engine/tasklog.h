@@ -667,10 +667,14 @@ typedef void (*tl_progress_fn)(void *arg, uint64_t done, uint64_t total);
 /* Since 0.3.44: tl_db_backup telling its progress in bytes of the copy:
  * progress (when not NULL) is called with done 0 and the size the copy
  * is expected to reach (the pages in use; for a compact copy less the
- * free ones, an estimate), then, from a thread of the library's while
- * LMDB writes, with the copy's size so far (never the total, one call at
- * a time), and last, once the copy is written and synced, with its size
- * as done and total.  Nothing after a failure. */
+ * free ones, an estimate), then with the copy's size so far (never the
+ * total), and last, once the copy is in place under its name and synced,
+ * with its size as done and total (reading the copy back may still fail
+ * after: the copy is whole then).  Nothing after a failure.  The calls
+ * while LMDB writes come from a thread of the library's, one at a time:
+ * such a call must not use db (tl_db_reserve refuses, TL_EINVALID "db",
+ * and the map is not grown meanwhile), nor anything the caller's thread
+ * changes meanwhile. */
 TL_API int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx,
 				 const char *dir, unsigned flags,
 				 tl_progress_fn progress, void *arg,

@@ -5567,16 +5567,27 @@ typedef struct backup_told {
 	size_t calls;
 	uint64_t first_total, last_done, last_total;
 	size_t at_total; /* calls with done == total: the last alone */
+	size_t reserves, refused;
 	bool back;
 } backup_told;
+
 
 static void see_backup(void *arg, uint64_t done, uint64_t total)
 {
 	backup_told *b = arg;
+	/* while LMDB copies (the calls between the first and the last), a
+	 * growth of the map would remap under the copy: refused */
+	if (done && done < total) {
+		tl_err e;
+		b->reserves++;
+		b->refused += tl_db_reserve(db, (uint64_t)8 << 30, &e) ==
+				      TL_EINVALID &&
+			      !strcmp(e.field, "db");
+	}
 	if (!b->calls++)
 		b->first_total = total;
 	else
-		b->back |= done <= b->last_done;
+		b->back |= done < b->last_done; /* the last may repeat it */
 	b->at_total += done >= total;
 	b->last_done = done;
 	b->last_total = total;
@@ -5589,11 +5600,18 @@ Test(db, backup_tells_the_bytes_it_has_copied)
 {
 	tl_err err = { 0 };
 	tl_ctx ctx = at(T0 + SEC);
-	char to[96], id[37];
-	for (int i = 0; i < 300; i++)
-		add_task(T0 + SEC, "Copied with a bar", id);
+	char to[96];
+	enum { N = 20000 }; /* a copy of some tens of MiB */
+	tl_cmd *cmds = calloc(N, sizeof *cmds);
+	cr_assert(cmds);
+	for (int i = 0; i < N; i++)
+		cmds[i] = add_cmd("Copied with a bar, a title long enough");
+	cr_assert_eq(tl_exec(db, &ctx, cmds, N, NULL, &err), 0, "%s",
+		     err.message);
+	free(cmds);
 	long was = tl_backup_tick_ms;
 	tl_backup_tick_ms = 1;
+	int seen_between = 0;
 	for (int compact = 0; compact < 2; compact++) {
 		backup_told told = { 0 };
 		tl_backup_info b;
@@ -5607,6 +5625,8 @@ Test(db, backup_tells_the_bytes_it_has_copied)
 		cr_assert_geq(told.calls, 2);
 		cr_assert_not(told.back, "done only grows");
 		cr_assert_eq(told.at_total, 1, "all of it told once, last");
+		cr_assert_eq(told.refused, told.reserves);
+		seen_between += told.calls > 2;
 		cr_assert_eq(told.last_done, b.bytes);
 		cr_assert_eq(told.last_total, b.bytes);
 		if (!compact)
@@ -5620,6 +5640,14 @@ Test(db, backup_tells_the_bytes_it_has_copied)
 				  (unsigned long long)used);
 	}
 	tl_backup_tick_ms = was;
+	cr_log_info("backup progress: calls between the first and the last "
+		    "in %d of 2 copies", seen_between);
+	/* the guard itself, whatever the copy's speed showed of it */
+	atomic_store(&db->copying, true);
+	cr_assert_eq(tl_db_reserve(db, (uint64_t)8 << 30, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "db");
+	atomic_store(&db->copying, false);
+	cr_assert_eq(tl_db_reserve(db, 1 << 20, &err), 0, "%s", err.message);
 	/* a refused one tells nothing */
 	backup_told none = { 0 };
 	tl_backup_info b;

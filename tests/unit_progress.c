@@ -863,4 +863,11 @@ Test(progress, a_bar_in_bytes_ends_in_mib)
 	end_progress(&p, 0);
 	cr_expect(strstr(captured(), "100% 1.5/1.5 MiB in "), "%s",
 		  captured());
+	/* a rate past 999.5 MiB/s in MiB/s, not "1k MiB/s" (a review: a
+	 * copy from the page cache) */
+	struct progress q = { .unit = "MiB", .rate = "MiB/s", .bytes = true,
+			      .based = true, .base_secs = -1.0 };
+	clock_gettime(CLOCK_MONOTONIC, &q.start);
+	EXPECT_SHOWN(&q, (uint64_t)1200 << 20, (uint64_t)4000 << 20,
+		     "\r[###.......] 30% 1200/4000 MiB 1200 MiB/s ETA 2s\033[K");
 }

@@ -69,9 +69,9 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 	bar[10] = 0;
 	/* a rate that rounds up to the next unit is said in it: 999,700/s
 	 * is "1.0M", not "1000k" */
-	if (shown_rate >= 999.5e3)
+	if (shown_rate >= 999.5e3 && !p->bytes)
 		snprintf(speed, sizeof speed, "%.1fM", shown_rate / 1e6);
-	else if (shown_rate >= 999.5)
+	else if (shown_rate >= 999.5 && !p->bytes) /* MiB/s: "1234" */
 		snprintf(speed, sizeof speed, "%.0fk", shown_rate / 1e3);
 	else if (p->bytes && shown_rate < 9.95)
 		snprintf(speed, sizeof speed, "%.1f", shown_rate);
