@@ -775,34 +775,30 @@ Test(progress, bar_ends_after_ten_characters)
  * map grown) goes back to the records where they stood. */
 Test(progress, an_import_bar_tells_records_then_the_views)
 {
+	/* the lines drawn more than once */
+#define RECORDS_DONE                                                       \
+	"\r[##########] 100% 100/100 records 0 rec/s, then the views"       \
+	" (1/2: running the records)\033[K"
+#define VIEWS_BEGIN                                                        \
+	"\r[..........] 0% 0/40 MiB 0.0 MiB/s (2/2: writing the views)\033[K"
 	struct import_bar b;
 	import_bar_start(&b, false);
 	EXPECT_CALL(import_records, &b, 0, 100,
 		    "\r[..........] 0% 0/100 records 0 rec/s"
 		    " (1/2: running the records)\033[K");
 	b.rec.drawn = -1000;
-	EXPECT_CALL(import_records, &b, 100, 100,
-		    "\r[##########] 100% 100/100 records 0 rec/s, then the"
-		    " views (1/2: running the records)\033[K");
-	EXPECT_CALL(import_views, &b, 0, (uint64_t)40 << 20,
-		    "\r[..........] 0% 0/40 MiB 0.0 MiB/s"
-		    " (2/2: writing the views)\033[K");
+	EXPECT_CALL(import_records, &b, 100, 100, RECORDS_DONE);
+	EXPECT_CALL(import_views, &b, 0, (uint64_t)40 << 20, VIEWS_BEGIN);
 	b.views.drawn = -1000;
 	EXPECT_CALL(import_views, &b, (uint64_t)10 << 20, (uint64_t)40 << 20,
 		    "\r[##........] 25% 10/40 MiB 0.0 MiB/s"
 		    " (2/2: writing the views)\033[K");
 	/* run again: the records' bar at once, where it stood */
-	EXPECT_CALL(import_records, &b, 40, 100,
-		    "\r[##########] 100% 100/100 records 0 rec/s, then the"
-		    " views (1/2: running the records)\033[K");
+	EXPECT_CALL(import_records, &b, 40, 100, RECORDS_DONE);
 	b.rec.drawn = -1000;
-	EXPECT_CALL(import_records, &b, 100, 100,
-		    "\r[##########] 100% 100/100 records 0 rec/s, then the"
-		    " views (1/2: running the records)\033[K");
+	EXPECT_CALL(import_records, &b, 100, 100, RECORDS_DONE);
 	/* and its commit: a new bar, its rate from it */
-	EXPECT_CALL(import_views, &b, 0, (uint64_t)40 << 20,
-		    "\r[..........] 0% 0/40 MiB 0.0 MiB/s"
-		    " (2/2: writing the views)\033[K");
+	EXPECT_CALL(import_views, &b, 0, (uint64_t)40 << 20, VIEWS_BEGIN);
 	b.views.drawn = -1000;
 	EXPECT_CALL(import_views, &b, (uint64_t)40 << 20, (uint64_t)40 << 20,
 		    "\r[##########] 100% 40/40 MiB 0.0 MiB/s, committing"
@@ -839,6 +835,8 @@ Test(progress, an_import_bar_tells_records_then_the_views)
 	capture();
 	end_import_progress(&b, 0);
 	cr_expect_str_eq(captured(), "");
+#undef RECORDS_DONE
+#undef VIEWS_BEGIN
 }
 
 /* A bar in bytes (backup's) ends in MiB as it draws them, not in bytes. */

@@ -49,7 +49,6 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 	if (pct > 99 && done < total)
 		pct = 99;
 	char bar[11], speed[24], eta[24] = "";
-	/* bytes in MiB: whole ones, the rate with a decimal below 10 */
 	/* counts, or MiB: whole ones, with a decimal under 10 MiB (a small
 	 * rebuild said "54% 0/1 MiB") */
 	char counts[48];
@@ -101,10 +100,19 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 	p->shown = true;
 }
 
+/* MiB as the bars' last draw says them: with a decimal under 10 MiB,
+ * else whole ones, rounded down (the bar said "528/528 MiB" and the end
+ * line "529 MiB"). */
+static void mib(char out[24], uint64_t bytes)
+{
+	if (bytes < (uint64_t)10 << 20)
+		snprintf(out, 24, "%.1f", (double)bytes / 1048576.0);
+	else
+		snprintf(out, 24, "%" PRIu64, bytes >> 20);
+}
+
 /* The bar's last line: done, and how long it took; or the line ended
  * before an error is said. */
-static void mib(char out[24], uint64_t bytes);
-
 void end_progress(const struct progress *p, int rc)
 {
 	char total[24];
@@ -163,17 +171,6 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s)
 		b->bytes = s->done;
 	show_progress(&b->p, s->done, s->total);
 	b->shown |= b->p.shown;
-}
-
-/* MiB as the bars' last draw says them: with a decimal under 10 MiB,
- * else whole ones, rounded down (the bar said "528/528 MiB" and the end
- * line "529 MiB"). */
-static void mib(char out[24], uint64_t bytes)
-{
-	if (bytes < (uint64_t)10 << 20)
-		snprintf(out, 24, "%.1f", (double)bytes / 1048576.0);
-	else
-		snprintf(out, 24, "%" PRIu64, bytes >> 20);
 }
 
 void end_rebuild_progress(const struct rebuild_bar *b, int rc)
