@@ -270,6 +270,12 @@ static int check_task_args(const run *r, const tl_cmd *c, args *a,
 	}
 	if (!rc && c->kind == TL_TASK_STATUS && !c->status.p)
 		rc = tl_err_set(err, TL_EINVALID, "status", "is required");
+	/* as an import's and the server's params say it (since 0.3.45:
+	 * before, a larger one was a conflict) */
+	if (!rc && c->has_expect_version && c->expect_version > INT64_MAX)
+		rc = tl_err_set(err, TL_EINVALID, "expect_version",
+				"is too large: a version number is at most "
+				"9223372036854775807");
 	if (!rc && c->notes.p)
 		rc = tl_check_text(c->notes, "notes", 0, TL_NOTES_MAX, true,
 				   err);
@@ -416,7 +422,6 @@ static int check_assignee(run *r, tl_slice id, tl_err *err)
 }
 
 /* A notification id: the seq of its event, in decimal. */
-#define TL_IDS_MAX 1000
 
 static int parse_seq(tl_slice s, uint64_t *out)
 {
@@ -429,7 +434,9 @@ static int parse_seq(tl_slice s, uint64_t *out)
 		v = v * 10 + (uint64_t)(s.p[i] - '0');
 	}
 	*out = v;
-	return v ? 0 : -1;
+	/* a seq, which is at most INT64_MAX (since 0.3.45: a larger one
+	 * of 19 digits was "no notification") */
+	return v && v <= INT64_MAX ? 0 : -1;
 }
 
 /* The fingerprint of an idempotent request: BLAKE2b over the acting
@@ -1288,11 +1295,11 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 /* ---- notifications -------------------------------------------------- */
 
 /* A notification is the task.created or task.assigned event that gave a
- * task to a member other than its actor; its id is that event's seq. */
-static int check_notification(run *r, tl_slice member, uint64_t seq,
-			      tl_err *err)
+ * task to a member other than its actor; its id is that event's seq.
+ * Also import's check of an imported notification.read (import.c). */
+int tl_notification_check(tl_txn *t, tl_slice member, uint64_t seq,
+			  tl_err *err)
 {
-	tl_txn *t = r->t;
 	uint8_t kb[8];
 	tl_event ev;
 	msgpack_object d;
@@ -1526,7 +1533,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	if ((rc = tl_chain_sync(t, err)))
 		return rc;
 	for (size_t i = 0; i < nseqs; i++)
-		if ((rc = check_notification(r, member, seqs[i], err)))
+		if ((rc = tl_notification_check(r->t, member, seqs[i], err)))
 			return rc;
 
 	/* Only the unread ones go into the event; when all are read

@@ -604,6 +604,41 @@ static int check_link_id(const msgpack_object *id, tl_err *e)
 	return tl_check_text(s, "link.id", 0, TL_LINK_ID_MAX, false, e);
 }
 
+static int cmp_slice(const void *a, const void *b)
+{
+	const tl_slice *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* A task.created's tags a set, as every release's command wrote them
+ * (since 0.3.45; the fold kept a tag given twice twice).  0, TL_EINVALID
+ * into e, or out of memory into err. */
+static int tags_once(const msgpack_object *tags, tl_err *e, tl_err *err)
+{
+	uint32_t n = tags->via.array.size, k = 0;
+	if (n < 2)
+		return 0;
+	tl_slice *v = malloc(n * sizeof *v);
+	if (!v)
+		return tl_err_oom(err);
+	for (uint32_t i = 0; i < n; i++)
+		if (tags->via.array.ptr[i].type == MSGPACK_OBJECT_STR)
+			v[k++] = tl_obj_slice(&tags->via.array.ptr[i]);
+	qsort(v, k, sizeof *v, cmp_slice);
+	int rc = 0;
+	for (uint32_t i = 1; !rc && i < k; i++)
+		if (!cmp_slice(&v[i - 1], &v[i])) {
+			char q[64];
+			rc = tl_err_set(e, TL_EINVALID, "tags",
+					"holds '%s' twice: a task's tags are "
+					"a set",
+					tl_quote(v[i], q, sizeof q));
+		}
+	free(v);
+	return rc;
+}
+
 /* ev's data in the shape every release writes for its type (see shapes),
  * within: task.created's link {type, id}, its tags an array, its
  * pipeline and stage null (no release has had pipelines); an update's
@@ -645,6 +680,9 @@ static int check_shape(const tl_event *ev, const msgpack_object *d,
 		if (!rc && tags->type != MSGPACK_OBJECT_ARRAY)
 			rc = tl_err_set(&e, TL_EINVALID, "tags",
 					"is not an array");
+		if (!rc && (rc = tags_once(tags, &e, err)) &&
+		    rc != TL_EINVALID)
+			return rc; /* out of memory */
 		for (int i = 0; !rc && i < 2; i++)
 			if (tl_map_get(d, i ? "stage" : "pipeline")->type !=
 			    MSGPACK_OBJECT_NIL)
@@ -733,6 +771,39 @@ static int check_read_data(const tl_event *ev, const msgpack_object *d,
 			.message = "is empty: a command that changes nothing "
 				   "appends nothing" }, err);
 	return ok ? 0 : TL_ESTORAGE;
+}
+
+/* notification.read's ids as the command reads them (since 0.3.45): at
+ * most TL_IDS_MAX, each a notification of the member as the log stood
+ * (tl_notification_check; the view marked what it found and passed over
+ * the rest).  Not that each was unread, nor named once: releases before
+ * 0.3.13 wrote every id given, read already or not, and before 0.3.18 in
+ * the order given, twice too. */
+static int check_read_state(tl_txn *t, const tl_event *ev,
+			    const msgpack_object *d, tl_err *err)
+{
+	const msgpack_object *ids = tl_map_get(d, "ids");
+	tl_slice member = { ev->stream.p + 7, ev->stream.len - 7 };
+	if (ids->via.array.size > TL_IDS_MAX)
+		return state_refused(ev, &(tl_err){ .field = "ids",
+			.message = "holds more than 1000: a command reads at "
+				   "most 1000 at once" }, err);
+	for (uint32_t i = 0; i < ids->via.array.size; i++) {
+		tl_err e = { 0 };
+		int rc = tl_notification_check(t, member,
+					       ids->via.array.ptr[i].via.u64,
+					       &e);
+		if (rc == TL_ENOTFOUND)
+			return state_refused(ev, &(tl_err){ .field = "ids",
+				.message = "names an event that was no "
+					   "notification of the member "
+					   "then" }, err);
+		if (rc) {
+			*err = e;
+			return STORE_FAILED;
+		}
+	}
+	return 0;
 }
 
 static int check_stream(const tl_event *ev, tl_err *err)
@@ -1101,7 +1172,8 @@ static int import_one(tl_txn *t, const uint8_t *raw, size_t len,
 		rc = import_member(t, &ev, &d, err);
 	else if (ev.type.len > 5 && !memcmp(ev.type.p, "task.", 5))
 		rc = import_task(t, &ev, &d, err);
-	else if (!(rc = check_read_data(&ev, &d, err)))
+	else if (!(rc = check_read_data(&ev, &d, err)) &&
+		 !(rc = check_read_state(t, &ev, &d, err)))
 		rc = stored(tl_views_apply(t, &ev, NULL, NULL, err));
 	if (rc == STORE_FAILED)
 		rc = TL_ESTORAGE; /* the workspace's record: err says which */

@@ -637,6 +637,15 @@ bool tl_counts_odd(tl_db *db, MDB_txn *txn, char *buf, size_t cap);
 int tl_counts_scan(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active, tl_err *err);
 
+/* The most ids one `notifications read` reads (every release's). */
+#define TL_IDS_MAX 1000
+/* Whether event seq, as t holds the log, is a notification of member (a
+ * task.created or task.assigned that gave a task, not deleted since, to
+ * member, by another actor): 0, TL_ENOTFOUND naming "ids", or a storage
+ * error (exec.c). */
+int tl_notification_check(tl_txn *t, tl_slice member, uint64_t seq,
+			  tl_err *err);
+
 /* Hand an appended event to every view of the workspace. */
 int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 		   const tl_task *after, tl_err *err);

@@ -722,6 +722,27 @@ Test(task, expect_version_mismatch_is_a_conflict)
 	tu_run_release(&r);
 	EXPECT(&r, 3, "task", "tag", id, "x", "--expect-version", "0");
 	tu_run_release(&r);
+	/* past INT64_MAX: too large, as import and the server say (since
+	 * 0.3.45; before, a conflict) */
+	static const char *const big[] = { "9223372036854775808",
+					   "18446744073709551615" };
+	for (size_t i = 0; i < 2; i++) {
+		EXPECT(&r, 1, "task", "update", id, "--title", "w",
+		       "--expect-version", big[i]);
+		cr_assert(tu_err_names(&r, "expect_version"), "%s", r.err);
+		cr_assert(strstr(r.err, "is too large"), "%s", r.err);
+		tu_run_release(&r);
+	}
+	EXPECT(&r, 3, "task", "update", id, "--title", "w",
+	       "--expect-version", "9223372036854775807");
+	tu_run_release(&r);
+	/* a notification id past INT64_MAX is none, however many digits */
+	EXPECT(&r, 1, "notifications", "read", "9223372036854775808");
+	cr_assert(tu_err_names(&r, "ids"), "%s", r.err);
+	cr_assert(strstr(r.err, "is not a notification id"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 2, "notifications", "read", "9223372036854775807");
+	tu_run_release(&r);
 	cr_assert_eq(events(), before);
 
 	OK(&r, "task", "show", id);

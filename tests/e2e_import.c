@@ -2448,6 +2448,77 @@ Test(import_cli, a_msgpack_expect_version_past_int64_is_too_large)
 	cr_assert_eq(tu_stat(ws, "events"), before);
 }
 
+/* A JSON number that jansson cannot hold (past 64 bits, or a real past
+ * a double's range) is JSON all the same: the field that holds it is
+ * named, as for a msgpack number past INT64_MAX, not the line called not
+ * JSON (a review's 9223372036854775808 was "not JSON: too big integer",
+ * field null); a line that is not JSON for another reason as well still
+ * says the first error, at its column.  Nothing is appended. */
+static void first_event_changed(const char *from, const char *to);
+
+Test(import_cli, json_numbers_past_64_bits_are_named_by_their_field)
+{
+	static const struct {
+		const char *line, *field, *says;
+	} cases[] = {
+		{ "{\"method\":\"task.update\",\"params\":{\"id\":"
+		  "\"01930000-0000-7000-8000-000000000001\",\"title\":\"t\","
+		  "\"expect_version\":9223372036854775808}}",
+		  "expect_version", "is too large" },
+		{ "{\"method\":\"task.update\",\"params\":{\"id\":"
+		  "\"01930000-0000-7000-8000-000000000001\",\"title\":\"t\","
+		  "\"expect_version\":123456789012345678901234567890}}",
+		  "expect_version", "is too large" },
+		{ "{\"method\":\"task.update\",\"params\":{\"id\":"
+		  "\"01930000-0000-7000-8000-000000000001\",\"title\":\"t\","
+		  "\"expect_version\":1e400}}",
+		  "expect_version", "is too large" },
+		{ "{\"method\":\"notifications.read\",\"params\":{\"ids\":"
+		  "[1,18446744073709551616]}}",
+		  "ids", "too large to be a notification id" },
+		/* not JSON after the number either: the first error */
+		{ "{\"title\":\"t\",\"version\":99999999999999999999,}",
+		  NULL, "not JSON: too big integer near "
+			"'99999999999999999999' (column 43)" },
+	};
+	long long before = tu_stat(ws, "events");
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		write_file(file, cases[i].line, strlen(cases[i].line));
+		tu_run r;
+		import(&r, ws, NULL);
+		cr_assert_eq(r.status, 1, "%zu: %s", i, r.err);
+		json_t *f = json_object_get(json_object_get(r.json, "error"),
+					    "field");
+		if (cases[i].field)
+			cr_expect(tu_err_names(&r, cases[i].field), "%zu: %s",
+				  i, r.err);
+		else
+			cr_expect(json_is_null(f), "%zu: %s", i, r.out);
+		cr_expect(strstr(r.err, cases[i].says), "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+	cr_assert_eq(tu_stat(ws, "events"), before);
+
+	/* an event's number past INT64_MAX, which no event holds */
+	char *copy = tu_tmpdir();
+	const char *ev[] = { "--events", NULL };
+	const char *big[] = { "\"seq\":18446744073709551616",
+			      "\"seq\":-99999999999999999999" };
+	for (size_t i = 0; i < 2; i++) {
+		first_event_changed("\"seq\":1", big[i]);
+		tu_run r;
+		import(&r, copy, ev);
+		cr_assert_eq(r.status, 1, "%zu: %s", i, r.err);
+		cr_expect(tu_err_names(&r, "seq"), "%zu: %s", i, r.err);
+		cr_expect(strstr(r.err, "holds a number past "
+					"9223372036854775807"),
+			  "%zu: %s", i, r.err);
+		tu_run_release(&r);
+	}
+	tu_rmrf(copy);
+	free(copy);
+}
+
 /* What jansson quotes near an error: a DEL as '?', a line separator by
  * its code, a character of four bytes as it is; and the column counts
  * characters from the record's first, after the blanks that begin its

@@ -1239,6 +1239,214 @@ Test(fuzz_regress, import_refuses_a_read_of_no_notifications)
 	rm_ws(b, dbb);
 }
 
+/* A's log: bob added, a task assigned to bob by the admin (bob's
+ * notification, seq *note), the task retitled (seq *other), bob's read of
+ * his notification last; its records into k. */
+static void bob_read_his_notification(tl_db *a, struct kept *k,
+				      uint64_t *note, uint64_t *other)
+{
+	tl_err err;
+	tl_result res;
+	bob_renamed(a, "Bob", k); /* a no-op rename: bob added, no event */
+	kept_free(k);
+	const char *id = "01890a5d-ac96-774b-bcce-b30209abcdef";
+	tl_cmd add = { .kind = TL_TASK_ADD, .id = tl_s(id),
+		       .title = tl_s("Call"), .link = tl_s("lead:1"),
+		       .assignee = tl_s("bob") };
+	tl_ctx ctx = { .now_ms = 1700000002000 };
+	cr_assert_eq(tl_exec(a, &ctx, &add, 1, &res, &err), 0, "%s",
+		     err.message);
+	*note = res.seq;
+	tl_cmd up = { .kind = TL_TASK_UPDATE, .id = tl_s(id),
+		      .title = tl_s("Call back") };
+	tl_result_release(&res);
+	cr_assert_eq(tl_exec(a, &ctx, &up, 1, &res, &err), 0, "%s",
+		     err.message);
+	*other = res.seq;
+	tl_result_release(&res);
+	char seq[24];
+	snprintf(seq, sizeof seq, "%llu", (unsigned long long)*note);
+	tl_slice ids[1] = { tl_s(seq) };
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .ids = ids,
+		      .ids_len = 1 };
+	tl_ctx bob = { .now_ms = 1700000003000, .actor = "bob" };
+	cr_assert_eq(tl_exec(a, &bob, &rd, 1, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_log_read(a, NULL, 1, 0, (tl_slice){ 0 }, keep_event,
+				 k, &err),
+		     0, "%s", err.message);
+	size_t last = k->n - 1;
+	cr_assert(find(k->p[last], k->len[last], "notification.read", 17));
+}
+
+/* k's last record with the ids of its notification.read replaced by
+ * ids[0..n) and its hash made again. */
+static void read_ids(struct kept *k, const uint64_t *ids, size_t n)
+{
+	msgpack_sbuffer d;
+	msgpack_packer pk;
+	size_t last = k->n - 1, nl;
+	msgpack_sbuffer_init(&d);
+	msgpack_packer_init(&pk, &d, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	pk_str(&pk, "member");
+	pk_str(&pk, "bob");
+	pk_str(&pk, "ids");
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++)
+		msgpack_pack_uint64(&pk, ids[i]);
+	uint8_t *p = with_data(k->p[last], k->len[last], &d, &nl);
+	rehash(p, nl, k->p[last - 1], k->len[last - 1]);
+	free(k->p[last]);
+	k->p[last] = p;
+	k->len[last] = nl;
+	msgpack_sbuffer_destroy(&d);
+}
+
+/* A notification.read names notifications of its member, at most 1000,
+ * as the command reads them (since 0.3.45; a review forged reads of a
+ * task.updated, of an event past the log and of 1001 ids, and import
+ * and verify --replay took them).  An id named twice, or one read
+ * already, is taken: releases before 0.3.18 and 0.3.13 wrote such. */
+Test(fuzz_regress, import_refuses_a_read_of_what_is_no_notification)
+{
+	char da[] = "/tmp/tl-fuzzreg40-XXXXXX";
+	tl_db *a = open_ws(da);
+	struct kept k = { 0 };
+	uint64_t note, other;
+	bob_read_his_notification(a, &k, &note, &other);
+	uint64_t many[TL_IDS_MAX + 1];
+	for (size_t i = 0; i <= TL_IDS_MAX; i++)
+		many[i] = note;
+	const struct {
+		uint64_t ids[2];
+		size_t n;
+		bool ok;
+	} cases[] = {
+		{ { note, 0 }, 1, true },
+		{ { note, note }, 2, true },      /* before 0.3.18 */
+		{ { other, 0 }, 1, false },       /* a task.updated */
+		{ { note, 999 }, 2, false },      /* past the log */
+		{ { 1, 0 }, 1, false },           /* the settings */
+		{ { 0, 0 }, 0, false },           /* many: below */
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		char db_[] = "/tmp/tl-fuzzreg41-XXXXXX";
+		tl_db *b = open_ws(db_);
+		tl_err err;
+		if (cases[c].n)
+			read_ids(&k, cases[c].ids, cases[c].n);
+		else
+			read_ids(&k, many, TL_IDS_MAX + 1);
+		int rc = tl_log_import(b, (const uint8_t *const *)k.p, k.len,
+				       k.n, &err);
+		if (cases[c].ok) {
+			cr_assert_eq(rc, 0, "case %zu: %s", c, err.message);
+			cr_assert_eq(head(b), k.n);
+		} else {
+			cr_assert_eq(rc, TL_EINVALID, "case %zu: %d %s", c,
+				     rc, err.message);
+			cr_assert_str_eq(err.field, "ids", "%s", err.message);
+			cr_assert(strstr(err.message,
+					 cases[c].n ? "no notification of the "
+						      "member"
+						    : "more than 1000"),
+				  "case %zu: %s", c, err.message);
+			cr_assert_eq(err.index, (int)(k.n - 1));
+			cr_assert(!tl_db_initialized(b),
+				  "part of the log was imported");
+		}
+		rm_ws(b, db_);
+	}
+	kept_free(&k);
+	rm_ws(a, da);
+}
+
+/* A notification of a task deleted before the read is none (the command
+ * says not found): a forged read of it is refused. */
+Test(fuzz_regress, import_refuses_a_read_of_a_deleted_tasks_notification)
+{
+	char da[] = "/tmp/tl-fuzzreg42-XXXXXX", dbb[] = "/tmp/tl-fuzzreg43-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	tl_result res;
+	struct kept k = { 0 };
+	bob_renamed(a, "Bob", &k);
+	kept_free(&k);
+	const char *id = "01890a5d-ac96-774b-bcce-b30209abcdef";
+	tl_cmd add = { .kind = TL_TASK_ADD, .id = tl_s(id),
+		       .title = tl_s("Call"), .link = tl_s("lead:1"),
+		       .assignee = tl_s("bob") };
+	tl_ctx ctx = { .now_ms = 1700000002000 };
+	cr_assert_eq(tl_exec(a, &ctx, &add, 1, &res, &err), 0, "%s",
+		     err.message);
+	uint64_t note = res.seq;
+	tl_cmd del = { .kind = TL_TASK_DELETE, .id = tl_s(id) };
+	tl_result_release(&res);
+	cr_assert_eq(tl_exec(a, &ctx, &del, 1, NULL, &err), 0, "%s",
+		     err.message);
+	/* a member event to forge into bob's read: bob renamed */
+	tl_cmd ren = { .kind = TL_MEMBER_UPDATE, .id = tl_s("bob"),
+		       .name = tl_s("Bobby") };
+	cr_assert_eq(tl_exec(a, &ctx, &ren, 1, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_log_read(a, NULL, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &k, &err),
+		     0, "%s", err.message);
+	/* the rename made bob's read of his notification: its type and
+	 * data changed, version and stream kept */
+	size_t last = k.n - 1;
+	size_t at = find(k.p[last], k.len[last], "member.updated", 14);
+	uint8_t *p = malloc(k.len[last] + 3);
+	cr_assert(p);
+	memcpy(p, k.p[last], at - 1);
+	p[at - 1] = 0xa0 | 17;
+	memcpy(p + at, "notification.read", 17);
+	memcpy(p + at + 17, k.p[last] + at + 14, k.len[last] - at - 14);
+	free(k.p[last]);
+	k.p[last] = p;
+	k.len[last] += 3;
+	read_ids(&k, &note, 1);
+	cr_assert_eq(tl_log_import(b, (const uint8_t *const *)k.p, k.len, k.n,
+				   &err),
+		     TL_EINVALID, "%s", err.message);
+	cr_assert_str_eq(err.field, "ids", "%s", err.message);
+	cr_assert(!tl_db_initialized(b), "part of the log was imported");
+	kept_free(&k);
+	rm_ws(a, da);
+	rm_ws(b, dbb);
+}
+
+/* A task.created's tags are a set, as every release's command wrote
+ * them: one that names a tag twice is refused, field "tags" (since
+ * 0.3.45; a review imported one). */
+Test(fuzz_regress, import_refuses_a_task_created_with_a_tag_twice)
+{
+	char da[] = "/tmp/tl-fuzzreg44-XXXXXX", dbb[] = "/tmp/tl-fuzzreg45-XXXXXX";
+	tl_db *a = open_ws(da), *b = open_ws(dbb);
+	tl_err err;
+	struct kept k = { 0 };
+	bob_renamed(a, "Bob", &k);
+	kept_free(&k);
+	tl_slice tags[2] = { tl_s("vip"), tl_s("hot") };
+	tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("Call"),
+		       .link = tl_s("lead:1"), .tags = tags, .tags_len = 2 };
+	tl_ctx ctx = { .now_ms = 1700000002000 };
+	cr_assert_eq(tl_exec(a, &ctx, &add, 1, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_log_read(a, NULL, 1, 0, (tl_slice){ 0 }, keep_event,
+				 &k, &err),
+		     0, "%s", err.message);
+	size_t last = k.n - 1;
+	size_t at = find(k.p[last], k.len[last], "\xa3" "hot", 4);
+	memcpy(k.p[last] + at + 1, "vip", 3);
+	rehash(k.p[last], k.len[last], k.p[last - 1], k.len[last - 1]);
+	refused_at_last(b, &k, "tags", "holds 'vip' twice");
+	kept_free(&k);
+	rm_ws(a, da);
+	rm_ws(b, dbb);
+}
+
 /* A log begins as init makes it: event 1 the settings, event 2 the first
  * admin they name.  A chained log that begins otherwise is refused:
  * imported, it would leave a workspace every command calls damaged. */

@@ -320,6 +320,51 @@ static void json_near(const char *in, char *out, size_t cap)
 	out[o] = 0;
 }
 
+/* A number past what jansson holds (an integer beyond 64 bits, a real
+ * beyond a double's range) is JSON all the same: the line is read again
+ * with each such number written as a real of the same sign past 2^63
+ * (up to 64 of them), as a msgpack integer past INT64_MAX comes (json.c),
+ * so that the field that holds it is named ("is too large") instead of
+ * the line called not JSON.  NULL as json_loadb, with its first error
+ * (the columns of the line as given). */
+#define BIG_NUMBERS_MAX 64
+static json_t *load_line(const char *in, size_t len, json_error_t *je)
+{
+	const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
+	json_t *v = mpjson_loadb(in, len, flags, je);
+	json_error_t first = *je; /* said when the line fails anyway */
+	char *copy = NULL;
+	for (int n = 0; !v && n < BIG_NUMBERS_MAX &&
+			json_error_code(je) == json_error_numeric_overflow;
+	     n++) {
+		/* je->position: the end of the number */
+		size_t end = je->position > 0 ? (size_t)je->position : 0;
+		size_t start = end > len ? len : end;
+		end = start;
+		while (start && strchr("0123456789+-.eE", in[start - 1]) &&
+		       in[start - 1])
+			start--;
+		if (start == end)
+			break;
+		const char *big = in[start] == '-' ? "-1e300" : "1e300";
+		size_t bl = strlen(big), nlen = len - (end - start) + bl;
+		char *next = malloc(nlen ? nlen : 1);
+		if (!next)
+			break; /* said as the first error */
+		memcpy(next, in, start);
+		memcpy(next + start, big, bl);
+		memcpy(next + start + bl, in + end, len - end);
+		free(copy);
+		in = copy = next;
+		len = nlen;
+		v = mpjson_loadb(in, len, flags, je);
+	}
+	free(copy);
+	if (!v)
+		*je = first;
+	return v;
+}
+
 static int record_json(const job *j, const rec *r, json_t **out,
 		       tl_err *err)
 {
@@ -353,8 +398,7 @@ static int record_json(const job *j, const rec *r, json_t **out,
 		json_error_t je;
 		/* \u0000 in a string is JSON: the field that holds it is
 		 * refused by name (text has no NUL) */
-		v = mpjson_loadb((const char *)j->in + r->off, r->len,
-				 JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+		v = load_line((const char *)j->in + r->off, r->len, &je);
 		if (!v && mpjson_nomem())
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
@@ -588,6 +632,12 @@ static int ids_param(const job *j, uint64_t where, json_t *v, task_rec *t,
 		} else if (json_is_string(e)) {
 			t->ids[i] = (tl_slice){ json_string_value(e),
 						json_string_length(e) };
+		} else if (json_is_real(e) && json_real_value(e) >= 0x1p63) {
+			/* past INT64_MAX (load_line, json.c) */
+			return fail(err, TL_EINVALID, "ids", j, where,
+				    "holds a number too large to be a "
+				    "notification id (at most "
+				    "9223372036854775807)");
 		} else {
 			return fail(err, TL_EINVALID, "ids", j, where,
 				    "must be an array of notification ids");
@@ -915,7 +965,7 @@ static bool is_time_key(const char *key)
  * the record itself). */
 typedef struct pack_why {
 	const char *bad, *near;
-	bool deep;
+	bool deep, big; /* big: past 64 bits or INT64_MAX (load_line) */
 } pack_why;
 
 /* v packed as the engine stores it: JSON's types as msgpack's, a time
@@ -993,6 +1043,9 @@ static bool pack_json(msgpack_packer *pk, json_t *v, const char *key,
 	case JSON_NULL:
 		msgpack_pack_nil(pk);
 		return true;
+	case JSON_REAL:
+		why->big = fabs(json_real_value(v)) >= 0x1p63;
+		return false;
 	default:
 		return false;
 	}
@@ -1092,7 +1145,9 @@ static int event_records(job *j, size_t *offs, size_t *lens, tl_err *err)
 			return fail(err, TL_EINVALID, field, j,
 				    j->recs[i].where, "%s, which no event holds",
 				    why.deep ? "nests deeper than 32"
-					     : "holds a number with a fraction");
+				    : why.big ? "holds a number past "
+						"9223372036854775807"
+					      : "holds a number with a fraction");
 		offs[i] = before;
 		lens[i] = j->packed.sb.size - before;
 	}
