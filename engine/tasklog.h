@@ -320,7 +320,8 @@ typedef struct tl_cmd {
 	const tl_slice *ids; /* notification ids */
 	size_t ids_len;
 	bool has_expect_version; /* task writes only: TL_ECONFLICT when the */
-	uint64_t expect_version; /* task is at another version */
+	uint64_t expect_version; /* task is at another version; past
+				    INT64_MAX TL_EINVALID (since 0.3.45) */
 	tl_slice idempotency_key;
 } tl_cmd;
 
