@@ -1839,6 +1839,26 @@ Test(import_cli, a_malformed_log_for_a_new_workspace_makes_nothing)
 	tu_run l;
 	cr_assert_eq(tu_cli_text(&l, ws, "export", NULL), 0);
 	cr_assert_eq(l.status, 0, "%s", l.err);
+	/* ...but with event 3's id event 2's, nothing (since 0.3.45: the
+	 * repeat was found in the first commit, after the files were
+	 * made) */
+	char *two = strchr(l.out, '\n') + 1, *three = strchr(two, '\n') + 1;
+	char *id2 = strstr(two, "\"id\":\""), *id3 = strstr(three, "\"id\":\"");
+	cr_assert(id2 && id3 && id2 < three, "%s", l.out);
+	char saved[36];
+	memcpy(saved, id3 + 6, 36);
+	memcpy(id3 + 6, id2 + 6, 36);
+	write_file(file, l.out, strlen(l.out));
+	import(&r, dir, (const char *[]){ "--events", NULL });
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "id"), "%s", r.err);
+	cr_assert_eq(tu_int(json_object_get(r.json, "error"), "line"), 3,
+		     "%s", r.out);
+	tu_run_release(&r);
+	char data[700];
+	snprintf(data, sizeof data, "%s/data.mdb", dir); /* dir: empty */
+	cr_assert_neq(stat(data, &st), 0, "%s was made", data);
+	memcpy(id3 + 6, saved, 36);
 	write_file(file, l.out, strlen(l.out));
 	tu_run_release(&l);
 	import(&r, dir, (const char *[]){ "--events", NULL });

@@ -63,6 +63,7 @@ typedef struct job {
 	} packed;
 	const uint8_t **ev_recs; /* the event records, for tl_txn_import */
 	size_t *ev_lens;
+	bool ids_checked; /* no event id repeats among them (ids_once) */
 } job;
 
 static int fail(tl_err *err, int code, const char *field, const job *j,
@@ -1392,6 +1393,19 @@ static int fresh_log(const job *j, tl_err *err)
 			  why);
 }
 
+/* No event id repeated among the input's records (tl_import_ids_check),
+ * the record named by its place in the input. */
+static int ids_once(job *j, tl_err *err)
+{
+	int rc = tl_import_ids_check(j->ev_recs, j->ev_lens, j->n, err);
+	if (rc && err->index >= 0) {
+		j->out->where = j->recs[err->index].where;
+		blame(err, rc, j, j->out->where);
+	}
+	j->ids_checked = !rc;
+	return rc;
+}
+
 struct import_job {
 	job j;
 	import_out prep; /* what the preparation found */
@@ -1412,6 +1426,11 @@ int import_prepare(const uint8_t *in, size_t len, const import_opts *o,
 	int rc = job_prepare(&ij->j, len, err);
 	if (!rc)
 		rc = fresh_log(&ij->j, err);
+	/* a new workspace's whole log: an id repeated makes nothing there
+	 * (since 0.3.45; before, it was found in the first commit, after
+	 * LMDB's files were made) */
+	if (!rc && o->events && o->fresh)
+		rc = ids_once(&ij->j, err);
 	if (rc) {
 		import_job_free(ij);
 		return rc;
@@ -1490,11 +1509,8 @@ static int job_run(tl_db *db, job *j, tl_err *err)
 	 * records; in several calls (commits, or the chunks of one), the
 	 * whole input is checked first. */
 	if (!rc && o->events && (step < j->n || j->n > EV_CHUNK) &&
-	    (rc = tl_import_ids_check(j->ev_recs, j->ev_lens, j->n, err)) &&
-	    err->index >= 0) {
-		out->where = j->recs[err->index].where;
-		blame(err, rc, j, out->where);
-	}
+	    !j->ids_checked)
+		rc = ids_once(j, err);
 	int full = 0; /* a full map, grown, for the batch at hand */
 	if (!rc && o->progress) /* the records begin to run: the rate's 0 */
 		o->progress(o->progress_arg, 0, j->n);
