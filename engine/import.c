@@ -777,8 +777,8 @@ static int check_read_data(const tl_event *ev, const msgpack_object *d,
  * most TL_IDS_MAX, each a notification of the member as the log stood
  * (tl_notification_check; the view marked what it found and passed over
  * the rest).  Not that each was unread, nor named once: releases before
- * 0.3.13 wrote every id given, read already or not, and before 0.3.18 in
- * the order given, twice too. */
+ * 0.3.13 wrote every id given, read already or not, and the first ones
+ * (before 7ddaf20, in 0.3.0's making) an id given twice twice. */
 static int check_read_state(tl_txn *t, const tl_event *ev,
 			    const msgpack_object *d, tl_err *err)
 {

@@ -321,37 +321,77 @@ static void json_near(const char *in, char *out, size_t cap)
 	out[o] = 0;
 }
 
+/* Whether p[0..n) is one JSON number, as RFC 8259 writes it. */
+static bool json_number(const char *p, size_t n)
+{
+	size_t i = 0;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if (i < n && p[i] >= '1' && p[i] <= '9')
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < n && p[i] == '.') {
+		size_t d = ++i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
 /* A number past what jansson holds (an integer beyond 64 bits, a real
  * beyond a double's range) is JSON all the same: the line is read again
  * with each such number written as a real of the same sign past 2^63
- * (up to 64 of them), as a msgpack integer past INT64_MAX comes (json.c),
- * so that the field that holds it is named ("is too large") instead of
- * the line called not JSON.  NULL as json_loadb, with its first error
- * (the columns of the line as given). */
+ * (up to BIG_NUMBERS_MAX of them), as a msgpack integer past INT64_MAX
+ * comes (json.c), so that the field that holds it is named ("is too
+ * large") instead of the line called not JSON.  NULL as json_loadb,
+ * with its first error (the columns of the line as given), and *nomem
+ * set when a copy could not be made. */
 #define BIG_NUMBERS_MAX 64
-static json_t *load_line(const char *in, size_t len, json_error_t *je)
+static json_t *load_line(const char *in, size_t len, json_error_t *je,
+			 bool *nomem)
 {
 	const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
 	json_t *v = mpjson_loadb(in, len, flags, je);
 	json_error_t first = *je; /* said when the line fails anyway */
 	char *copy = NULL;
+	*nomem = false;
 	for (int n = 0; !v && n < BIG_NUMBERS_MAX &&
 			json_error_code(je) == json_error_numeric_overflow;
 	     n++) {
-		/* je->position: the end of the number */
+		/* je->position: the end of the number, which must be one
+		 * number alone (not "5-1e999", whose "5" jansson took
+		 * before the next token failed) */
 		size_t end = je->position > 0 ? (size_t)je->position : 0;
 		size_t start = end > len ? len : end;
 		end = start;
-		while (start && strchr("0123456789+-.eE", in[start - 1]) &&
-		       in[start - 1])
+		while (start && in[start - 1] &&
+		       strchr("0123456789+-.eE", in[start - 1]))
 			start--;
-		if (start == end)
+		if (!json_number(in + start, end - start))
 			break;
 		const char *big = in[start] == '-' ? "-1e300" : "1e300";
 		size_t bl = strlen(big), nlen = len - (end - start) + bl;
-		char *next = malloc(nlen ? nlen : 1);
-		if (!next)
-			break; /* said as the first error */
+		char *next = malloc(nlen);
+		if (!next) {
+			*nomem = true;
+			break;
+		}
 		memcpy(next, in, start);
 		memcpy(next + start, big, bl);
 		memcpy(next + start + bl, in + end, len - end);
@@ -399,17 +439,23 @@ static int record_json(const job *j, const rec *r, json_t **out,
 		json_error_t je;
 		/* \u0000 in a string is JSON: the field that holds it is
 		 * refused by name (text has no NUL) */
-		v = load_line((const char *)j->in + r->off, r->len, &je);
-		if (!v && mpjson_nomem())
+		bool nomem;
+		v = load_line((const char *)j->in + r->off, r->len, &je,
+			      &nomem);
+		if (!v && (nomem || mpjson_nomem()))
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "out of memory");
 		/* jansson takes a NUL byte for the end of the input ("end
 		 * of file expected near end of file"): an error at or past
 		 * one is said as the NUL, at its column (characters) */
 		const char *in = (const char *)j->in + r->off;
-		const char *nul = v ? NULL : memchr(in, 0, r->len);
-		if (nul && je.position >= 0 &&
-		    (size_t)je.position >= (size_t)(nul - in)) {
+		const char *nul = memchr(in, 0, r->len);
+		/* ...and a line it read whole may hold one too, which it
+		 * passed over (`"version":1` NUL `}`, since 0.3.45: a
+		 * review's line was taken) */
+		if (nul && (v || (je.position >= 0 &&
+				  (size_t)je.position >= (size_t)(nul - in)))) {
+			json_decref(v);
 			int col = 1;
 			for (const char *c = in; c < nul; c++)
 				col += ((unsigned char)*c & 0xc0) != 0x80;
