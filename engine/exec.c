@@ -422,7 +422,6 @@ static int check_assignee(run *r, tl_slice id, tl_err *err)
 }
 
 /* A notification id: the seq of its event, in decimal. */
-
 static int parse_seq(tl_slice s, uint64_t *out)
 {
 	uint64_t v = 0;
