@@ -265,7 +265,6 @@ static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
 	tl_db *copy;
 	MDB_txn *txn;
 	MDB_stat st;
-	uint8_t hash[TL_HASH_LEN];
 	char lock[PATH_MAX];
 	struct stat ls;
 	/* The open makes LMDB's lock.mdb, which a copy does not need (the
@@ -279,7 +278,7 @@ static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
 	if (!(rc = tl_read_begin(copy, &txn, err))) {
 		if ((rc = mdb_stat(txn, copy->events, &st)))
 			rc = tl_mdb_err(err, rc, "read the copy's log");
-		else if (!(rc = tl_log_head(copy, txn, &out->last_seq, hash,
+		else if (!(rc = tl_log_head(copy, txn, &out->last_seq, NULL,
 					    err)))
 			out->events = st.ms_entries;
 		mdb_txn_abort(txn);

@@ -130,6 +130,7 @@ struct tl_db {
 	uint64_t open_rebuilt_head;
 	uint32_t open_rebuilt_gen[64];
 	bool map_lost;         /* LMDB failed to map after a resize */
+	size_t psize;          /* LMDB's page size (0: not known) */
 	atomic_bool copying;   /* a backup's copy runs with a thread that
 				  calls back: the map stays (a remap under
 				  LMDB's copy crashes it) */
@@ -513,9 +514,20 @@ int tl_chain_sync_to(tl_txn *t, uint64_t seq, tl_err *err);
 int tl_chain_end(tl_txn *t, tl_err *err);
 void tl_chain_discard(tl_txn *t);
 
-/* Highest seq and its hash, from the last record of the events db. */
+/* Highest seq and its hash, from the last record of the events db; hash
+ * NULL: the seq alone, from the key (the record is not read, so that a
+ * damaged one does not stop an open or a read of the views). */
 int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,
 		uint8_t hash[TL_HASH_LEN], tl_err *err);
+
+/* False when an events record v, as an LMDB read gave it, holds a size
+ * past the pages that hold it: a damaged node, whose read would run past
+ * the map (a fault) or into other pages.  A value larger than a leaf
+ * holds must be in overflow pages, and fit them.  (A size damaged but
+ * still within a leaf's room is left to the hash chain.) */
+bool tl_event_val_fits(const tl_db *db, const MDB_val *v);
+/* The storage error for such a record of event seq; returns TL_ESTORAGE. */
+int tl_event_val_damaged(tl_err *err, uint64_t seq, const MDB_val *v);
 
 /* ---- msgpack helpers ------------------------------------------------ */
 

@@ -29,6 +29,8 @@ static int event_get(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
 				  (unsigned long long)seq);
 	if (rc)
 		return tl_mdb_err(err, rc, "read event");
+	if (!tl_event_val_fits(db, &v))
+		return tl_event_val_damaged(err, seq, &v);
 	errno = 0; /* the decoder fails alike for damage and no memory */
 	if (tl_event_decode(v.mv_data, v.mv_size, ev, zone, scratch))
 		return errno == ENOMEM ? tl_err_oom(err)
@@ -154,6 +156,11 @@ int tl_log_read(tl_db *db, const tl_ctx *ctx, uint64_t from, size_t limit,
 		for (; rc == 0; rc = read_on(stop, limit, n)
 					     ? mdb_cursor_get(c, &k, &v, MDB_NEXT)
 					     : MDB_NOTFOUND) {
+			if (!tl_event_val_fits(db, &v)) {
+				rc = tl_event_val_damaged(
+					err, tl_get_be64(k.mv_data), &v);
+				break;
+			}
 			errno = 0;
 			if (tl_event_decode(v.mv_data, v.mv_size, &ev, &zone,
 					    &scratch)) {
@@ -418,7 +425,6 @@ int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 	MDB_envinfo info;
 	tl_member actor;
 	msgpack_zone zone;
-	uint8_t hash[TL_HASH_LEN];
 	int rc;
 
 	memset(out, 0, sizeof *out);
@@ -436,7 +442,7 @@ int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
 		goto out_txn;
 	}
 	out->members = st.ms_entries;
-	if ((rc = tl_log_head(db, txn, &out->last_seq, hash, err)))
+	if ((rc = tl_log_head(db, txn, &out->last_seq, NULL, err)))
 		goto out_txn;
 	if (!tl_counts_get(db, txn, &out->tasks, &out->active) &&
 	    (rc = tl_counts_scan(db, txn, &out->tasks, &out->active, err)))
@@ -711,6 +717,7 @@ static void settings_of_log(tl_db *db, MDB_txn *txn, verifier *vf,
 	msgpack_object d;
 	size_t off = 0;
 	if (vf->first_damaged || mdb_get(txn, db->events, &k, &v) ||
+	    !tl_event_val_fits(db, &v) ||
 	    tl_event_decode(v.mv_data, v.mv_size, &ev, zone, NULL) ||
 	    !tl_slice_eq(ev.type, "workspace.initialized") ||
 	    msgpack_unpack((const char *)ev.data, ev.data_len, &off, zone,
@@ -916,6 +923,12 @@ static int verify_chain(tl_db *db, MDB_txn *txn, verifier *vf,
 		if (v.mv_size < 40) {
 			problem(vf, "event %llu: record too short",
 				(unsigned long long)seq);
+			continue;
+		}
+		if (!tl_event_val_fits(db, &v)) {
+			problem(vf, "event %llu: its record's size (%zu bytes) "
+				    "runs past the pages that hold it",
+				(unsigned long long)seq, v.mv_size);
 			continue;
 		}
 		tl_event_hash(prev, v.mv_data, v.mv_size, h);

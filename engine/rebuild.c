@@ -603,11 +603,10 @@ static int replay_chunks(replay *r, uint32_t gen, tl_err *err)
 	for (bool first = true;; first = false) {
 		MDB_txn *txn;
 		uint64_t head;
-		uint8_t hash[TL_HASH_LEN];
 		int rc = tl_env_begin(r->db, 0, &txn);
 		if (rc)
 			return tl_mdb_err(err, rc, "begin rebuild");
-		if ((rc = tl_log_head(r->db, txn, &head, hash, err)) ||
+		if ((rc = tl_log_head(r->db, txn, &head, NULL, err)) ||
 		    (rc = targets_open(r, txn, gen, err)))
 			goto fail;
 		if (first) {
@@ -1293,7 +1292,6 @@ int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	size_t still[64], m = 0;
 	MDB_txn *txn;
 	uint64_t head;
-	uint8_t hash[TL_HASH_LEN];
 	build_lk lk;
 	int rc = tl_build_lock(db, &lk, err);
 
@@ -1301,7 +1299,7 @@ int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
 		return rc;
 	if ((rc = tl_read_begin(db, &txn, err)))
 		goto out;
-	if ((rc = tl_log_head(db, txn, &head, hash, err))) {
+	if ((rc = tl_log_head(db, txn, &head, NULL, err))) {
 		mdb_txn_abort(txn);
 		goto out;
 	}
@@ -1314,7 +1312,7 @@ int tl_rebuild_stale(tl_db *db, const size_t *which, size_t n,
 	rc = m ? rebuild_locked(db, still, m, &db->open_prog, err) : 0;
 	tl_err e; /* a head not read: nothing marked, no failure */
 	if (!rc && !tl_read_begin(db, &txn, &e)) {
-		if (!tl_log_head(db, txn, &head, hash, &e))
+		if (!tl_log_head(db, txn, &head, NULL, &e))
 			for (size_t i = 0; i < n; i++) {
 				const tl_view *v = db->views[which[i]];
 				uint32_t ver, gen;
@@ -1345,7 +1343,6 @@ static int skip_rebuilt_on_open(tl_db *db, size_t *which, size_t *len,
 {
 	MDB_txn *txn;
 	uint64_t head, fresh = db->open_rebuilt;
-	uint8_t hash[TL_HASH_LEN];
 	size_t m = 0;
 	int rc;
 
@@ -1354,7 +1351,7 @@ static int skip_rebuilt_on_open(tl_db *db, size_t *which, size_t *len,
 		return 0;
 	if ((rc = tl_read_begin(db, &txn, err)))
 		return rc;
-	if ((rc = tl_log_head(db, txn, &head, hash, err)) ||
+	if ((rc = tl_log_head(db, txn, &head, NULL, err)) ||
 	    head != db->open_rebuilt_head) {
 		mdb_txn_abort(txn);
 		return rc;

@@ -429,6 +429,8 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	 * and let the file grow: free them. */
 	int dead;
 	mdb_reader_check(db->env, &dead);
+	MDB_stat ms;
+	db->psize = mdb_env_stat(db->env, &ms) ? 0 : ms.ms_psize;
 	rc = tl_pages_roots_check(db, err);
 	if (!rc)
 		rc = open_dbis(db, err);
@@ -913,7 +915,6 @@ bool tl_counts_odd(tl_db *db, MDB_txn *txn, char *buf, size_t cap)
 {
 	MDB_val k = { strlen(COUNTS_KEY), COUNTS_KEY }, v;
 	uint64_t head;
-	uint8_t hash[TL_HASH_LEN];
 	tl_err e;
 	if (mdb_get(txn, db->main, &k, &v))
 		return false; /* none (a release before 0.3.16), or unread */
@@ -923,7 +924,7 @@ bool tl_counts_odd(tl_db *db, MDB_txn *txn, char *buf, size_t cap)
 		return true;
 	}
 	uint64_t at = tl_get_be64((uint8_t *)v.mv_data + 16);
-	if (!tl_log_head(db, txn, &head, hash, &e) && at > head) {
+	if (!tl_log_head(db, txn, &head, NULL, &e) && at > head) {
 		snprintf(buf, cap, "counts: stored for seq %llu, past the "
 			 "head %llu", (unsigned long long)at,
 			 (unsigned long long)head);
@@ -937,10 +938,9 @@ bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active)
 {
 	uint64_t head;
-	uint8_t hash[TL_HASH_LEN];
 	tl_err e;
 	/* an unreadable head: none stored for it (the caller counts) */
-	return !tl_log_head(db, txn, &head, hash, &e) &&
+	return !tl_log_head(db, txn, &head, NULL, &e) &&
 	       counts_at(db, txn, head, tasks, active);
 }
 
@@ -1247,6 +1247,48 @@ int tl_db_init(tl_db *db, const tl_init_opts *opts, tl_err *err)
 
 /* ---- the log -------------------------------------------------------- */
 
+/* LMDB 0.9's layout (as pages.c reads it): a page header of 16 bytes
+ * whose flags (2 bytes at 10) mark an overflow page, which gives its
+ * number of pages (4 bytes at 12); a leaf node of 8 bytes before its key;
+ * a value larger than what a node may hold beside its key in a leaf
+ * (me_nodemax: half a page's room, even, less a 2-byte pointer) in
+ * overflow pages, which LMDB's read returns from the 17th byte of the
+ * first. */
+#define OVF_HDR 16
+#define OVF_FLAG 0x04
+
+bool tl_event_val_fits(const tl_db *db, const MDB_val *v)
+{
+	size_t ps = db->psize;
+	if (sizeof(size_t) != 8 || ps < 1024)
+		return true; /* a layout not known: LMDB's reads alone */
+	size_t nodemax = (((ps - OVF_HDR) / 2) & ~(size_t)1) - 2;
+	if (v->mv_size <= nodemax - 8 - 8)
+		return true; /* within a leaf page, as its 8-byte key */
+	/* Larger: an overflow value, whose page header is the 16 bytes
+	 * before it (in the map, or in a page this transaction wrote).  A
+	 * leaf's value is preceded by its node and 8-byte key, 16 bytes
+	 * in the same page: reading them is safe either way, and the
+	 * key's bytes (a seq's high bytes, zero) do not say "overflow". */
+	const uint8_t *h = (const uint8_t *)v->mv_data - OVF_HDR;
+	uint16_t flags;
+	uint32_t pages;
+	memcpy(&flags, h + 10, 2);
+	memcpy(&pages, h + 12, 4);
+	return (flags & OVF_FLAG) && pages >= 1 &&
+	       v->mv_size <= (uint64_t)pages * ps - OVF_HDR;
+}
+
+int tl_event_val_damaged(tl_err *err, uint64_t seq, const MDB_val *v)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  "event %llu is corrupt: its record's size (%zu "
+			  "bytes) runs past the pages that hold it (`tasklog "
+			  "verify` names the page; restore data.mdb from a "
+			  "backup)",
+			  (unsigned long long)seq, v->mv_size);
+}
+
 int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,
 		uint8_t hash[TL_HASH_LEN], tl_err *err)
 {
@@ -1259,15 +1301,23 @@ int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND) {
 		*seq = 0;
-		memset(hash, 0, TL_HASH_LEN);
+		if (hash)
+			memset(hash, 0, TL_HASH_LEN);
 		return 0;
 	}
 	if (rc)
 		return tl_mdb_err(err, rc, "read log head");
-	if (k.mv_size != 8 || v.mv_size < 40)
+	if (k.mv_size != 8)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "corrupt log head record");
 	*seq = tl_get_be64(k.mv_data);
+	if (!hash) /* the seq alone: the record is not read */
+		return 0;
+	if (v.mv_size < 40)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "corrupt log head record");
+	if (!tl_event_val_fits(db, &v))
+		return tl_event_val_damaged(err, *seq, &v);
 	memcpy(hash, (uint8_t *)v.mv_data + v.mv_size - TL_HASH_LEN,
 	       TL_HASH_LEN);
 	return 0;

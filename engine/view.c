@@ -631,12 +631,11 @@ static bool views_current(tl_db *db)
 {
 	MDB_txn *txn;
 	uint64_t head;
-	uint8_t hash[TL_HASH_LEN];
 	tl_err e;
 	bool ok = true;
 	if (tl_read_begin(db, &txn, &e))
 		return false;
-	if (tl_log_head(db, txn, &head, hash, &e))
+	if (tl_log_head(db, txn, &head, NULL, &e))
 		ok = false;
 	for (size_t i = 0; ok && i < db->views_len; i++)
 		ok = !tl_view_behind(db, txn, db->views[i], head) &&

@@ -2097,13 +2097,13 @@ Test(cli, verify_expected_head_takes_only_its_shape)
 	}
 }
 
-/* 12 tasks titled title added, then the path of data.mdb in path and a
- * copy of its bytes (free it), *size of them. */
+/* 12 tasks titled title added (title NULL: none), then the path of
+ * data.mdb in path and a copy of its bytes (free it), *size of them. */
 static unsigned char *data_file_copy(const char *title, char *path,
 				     size_t cap, size_t *size)
 {
 	struct stat st;
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; title && i < 12; i++)
 		free(add_task(title));
 	snprintf(path, cap, "%s/data.mdb", ws);
 	cr_assert_eq(stat(path, &st), 0);
@@ -2255,6 +2255,107 @@ Test(cli, a_sigbus_is_said_in_the_shape_of_each_output)
 	free(copy);
 	OK(&r, "verify");
 	tu_run_release(&r);
+}
+
+/* The offset in the data file of the one leaf node of the events
+ * database keyed by seq (LMDB 0.9's node: data size low and high 16 bits,
+ * flags, key size 8, then the key), asserting that there is one. */
+static size_t event_node_at(const unsigned char *file, size_t size,
+			    long long seq)
+{
+	unsigned char pat[10] = { 8, 0 };
+	size_t at = 0;
+	int found = 0;
+	for (int i = 0; i < 8; i++)
+		pat[2 + i] = (unsigned char)((unsigned long long)seq >>
+					     (56 - 8 * i));
+	for (size_t i = 6; i + sizeof pat <= size; i++)
+		if (!memcmp(file + i, pat, sizeof pat)) {
+			at = i - 6;
+			found++;
+		}
+	cr_assert_eq(found, 1, "event %lld's node found %d times", seq,
+		     found);
+	return at;
+}
+
+/* A damaged size in the node of an event's record, its top byte (since
+ * 0.3.46).  LMDB trusts it and hands out a value that runs past its
+ * pages: before, hashing it read past the map, and since the open reads
+ * the log's last event, every command of a workspace whose last record
+ * was so damaged crashed (caught: exit 5, "crashed (SIGSEGV)"), verify
+ * before its page walk could name the page.  Now the open reads the
+ * last seq from its key alone; a record larger than a leaf holds must be
+ * in overflow pages and fit them, else it is named: verify says the
+ * event (and, for a record in its leaf, the page walk the node), a write
+ * (which needs the last hash) is that storage error, and the queries of
+ * the views answer.  Both shapes: the last event's record in its leaf
+ * and in an overflow page (notes of 6,000 bytes). */
+Test(cli, a_damaged_size_of_an_event_record_is_named_not_a_crash)
+{
+	char path[512], *notes = malloc(6001);
+	size_t size;
+	tu_run r;
+	cr_assert_not_null(notes);
+	memset(notes, 'n', 6000);
+	notes[6000] = 0;
+	for (int big = 0; big < 2; big++) {
+		free(data_file_copy("sized", path, sizeof path, &size));
+		if (big) /* the last record in an overflow page */
+			DO("--now", T0, "task", "add", "--title", "long",
+			   "--link", "lead:1", "--notes", notes);
+		long long head = events();
+		unsigned char *copy = data_file_copy(NULL, path, sizeof path,
+						     &size);
+		size_t node = event_node_at(copy, size, head);
+		unsigned flags = copy[node + 4] | copy[node + 5] << 8;
+		cr_assert_eq(flags, big ? 1u : 0u, "F_BIGDATA %u", flags);
+		copy[node + 3] ^= 0x50; /* the size's top byte */
+		data_file_restore(path, copy, size);
+
+		char want[64];
+		snprintf(want, sizeof want, "event %lld: its record's size",
+			 head);
+		EXPECT(&r, 5, "verify");
+		cr_assert(strstr(r.out, want), "%s", r.out);
+		cr_assert(!big == (strstr(r.out, "of database 'events' holds "
+						 "a node that does not fit "
+						 "it") != NULL),
+			  "%s", r.out);
+		cr_assert(!strstr(r.out, "crashed") && !strstr(r.err, "crash"),
+			  "%s%s", r.out, r.err);
+		tu_run_release(&r);
+		OK(&r, "task", "list");
+		cr_assert_gt(json_array_size(json_object_get(r.json, "items")),
+			     11);
+		tu_run_release(&r);
+		OK(&r, "stats");
+		cr_assert_eq(json_integer_value(json_object_get(r.json,
+								"last_seq")),
+			     head);
+		tu_run_release(&r);
+		snprintf(want, sizeof want, "event %lld is corrupt", head);
+		const char *const add[] = { "task", "add", "--title", "x",
+					    "--link", "lead:1", NULL };
+		const char *const log[] = { "log", "--from", "1", NULL };
+		const char *const *cmds[] = { add, log };
+		for (int i = 0; i < 2; i++) {
+			cr_assert_eq(tu_cli_argv(&r, ws, cmds[i]), 0);
+			cr_assert_eq(r.status, 5, "%s: exit %d\n%s",
+				     cmds[i][0], r.status, r.err);
+			cr_assert(tu_err_names(&r, "storage") &&
+					  strstr(r.err, want),
+				  "%s", r.err);
+			tu_run_release(&r);
+		}
+		copy[node + 3] ^= 0x50;
+		data_file_restore(path, copy, size);
+		free(copy);
+		cr_assert_eq(events(), head, "something was appended");
+		OK(&r, "verify");
+		tu_run_release(&r);
+	}
+	free(notes);
 }
 
 /* LMDB keeps no page checksums and trusts the pages it reads: a damaged
