@@ -4,7 +4,8 @@
 #   make            build the library (libtasklog.a/.so) and the tasklog CLI
 #   make run        install missing packages, build, run the demo on $TASKLOG_DB (else ./tasklog-data)
 #   make test       install missing packages, build, run every test, then the
-#                   unit tests again under AddressSanitizer+UBSan
+#                   unit, fault and end-to-end tests again under
+#                   AddressSanitizer+UBSan
 #   make test-unit  unit + end-to-end tests only (no sanitizer pass)
 #   make test-san   the sanitizer pass only
 #   make test-install  install into a staging DESTDIR, build a program
@@ -14,7 +15,7 @@
 #                   ASan and UBSan into build-fuzz/, run each FUZZ_SECONDS
 #                   (not part of make test; see docs/testing.md)
 #   make coverage   the tests on a gcov build; line coverage per file
-#   make install    install CLI, library, header and tasklog.pc
+#   make install    install the CLI, the library, its headers, tasklog.pc and docs
 #   make deps       install the Debian packages that are missing
 #
 # Knobs:
