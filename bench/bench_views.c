@@ -1521,24 +1521,27 @@ __attribute__((noinline)) static void rebuild_sq(sq *q, sample *out)
  * LMDB environment writes at the least per task.add, measured in the same
  * run as tasklog's ingest: the event record appended under its seq, the
  * task's document under a time-ordered id (appended), and one entry in
- * each of four indexes, with the smallest binary keys that still sort as
- * the views need and no values but the timeline's entry:
+ * each of four indexes, as dense as LMDB packs entries: fixed-size
+ * duplicates of one key (MDB_DUPSORT | MDB_DUPFIXED: the entries sorted
+ * in pages of their own, without a node header each), of the fewest
+ * bytes that still sort as the views need:
  *
  *   assignee  hash(member or "") 8 | due 8 | seq 8   active tasks only
  *   due       due 8 | seq 8                           active tasks only
  *   record    hash(TYPE:ID) 8 | seq 8                 the per-entity index
- *   timeline  hash(TYPE:ID) 8 | ~seq 8 -> the entry   the record's history
+ *   timeline  hash(TYPE:ID) 8 | ~seq 8                the record's history
+ *                                                     (its lines read from
+ *                                                     the events)
  *
  * Nothing else: no status, type or tag index, no documents covered by an
  * index, no notifications, no id index, no stream index, no validation or
  * encoding (fixed bytes of tasklog's sizes).  A design with these four
- * indexes cannot ingest faster than this; a goal above it needs keys that
- * cluster (which random due dates and records do not) or writes kept out
- * of the B-trees until merged (a log-structured merge). */
+ * indexes as B-trees cannot ingest faster than this; a goal above it
+ * needs keys that cluster (which random due dates and records do not) or
+ * writes kept out of the B-trees until merged (a log-structured merge). */
 
 #define FLOOR_EVENT 320 /* bytes: about tasklog's task.created record */
 #define FLOOR_DOC 280   /* its task document */
-#define FLOOR_ENTRY 140 /* a timeline entry with its summary */
 
 typedef struct floor_db {
 	MDB_env *env;
@@ -1570,7 +1573,9 @@ static void floor_open(floor_db *f, const char *dir, bool durable)
 	fl_ok(mdb_dbi_open(txn, "events", MDB_CREATE, &f->events), "events");
 	fl_ok(mdb_dbi_open(txn, "tasks", MDB_CREATE, &f->tasks), "tasks");
 	for (int i = 0; i < 4; i++)
-		fl_ok(mdb_dbi_open(txn, names[i], MDB_CREATE, &f->idx[i]),
+		fl_ok(mdb_dbi_open(txn, names[i],
+				   MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+				   &f->idx[i]),
 		      names[i]);
 	fl_ok(mdb_txn_commit(txn), "commit");
 }
@@ -1595,37 +1600,42 @@ static void floor_put(MDB_txn *txn, MDB_dbi db, const uint8_t *k, size_t kn,
 	fl_ok(mdb_put(txn, db, &key, &val, flags), "put");
 }
 
+/* One entry of an index: a fixed-size duplicate of its one key. */
+static void floor_index(MDB_txn *txn, MDB_dbi db, const uint8_t *e, size_t n)
+{
+	floor_put(txn, db, (const uint8_t *)"x", 1, e, n, 0);
+}
+
 static void floor_add(floor_db *f, MDB_txn *txn, const spec *s)
 {
-	static const uint8_t event[FLOOR_EVENT], doc[FLOOR_DOC],
-		entry[FLOOR_ENTRY];
+	static const uint8_t event[FLOOR_EVENT], doc[FLOOR_DOC];
 	uint64_t seq = ++f->seq;
 	uint64_t due = s->has_due ? (uint64_t)s->due : UINT64_MAX;
 	uint64_t member = mix64((uint64_t)(s->assignee + 1));
 	uint64_t record = mix64(((uint64_t)s->link_type << 32 | s->link_id) ^
 				0x7265636f7264ull);
-	uint8_t k[24], id[16];
+	uint8_t e[24], id[16];
 	bool active = s->status < 3;
 
-	put_be64(k, seq);
-	floor_put(txn, f->events, k, 8, event, sizeof event, MDB_APPEND);
+	put_be64(e, seq);
+	floor_put(txn, f->events, e, 8, event, sizeof event, MDB_APPEND);
 	put_be64(id, seq); /* time-ordered, as UUIDv7 ids are */
 	put_be64(id + 8, mix64(seq));
 	floor_put(txn, f->tasks, id, 16, doc, sizeof doc, MDB_APPEND);
 	if (active) {
-		put_be64(k, member);
-		put_be64(k + 8, due);
-		put_be64(k + 16, seq);
-		floor_put(txn, f->idx[0], k, 24, "", 0, 0);
-		put_be64(k, due);
-		put_be64(k + 8, seq);
-		floor_put(txn, f->idx[1], k, 16, "", 0, 0);
+		put_be64(e, member);
+		put_be64(e + 8, due);
+		put_be64(e + 16, seq);
+		floor_index(txn, f->idx[0], e, 24);
+		put_be64(e, due);
+		put_be64(e + 8, seq);
+		floor_index(txn, f->idx[1], e, 16);
 	}
-	put_be64(k, record);
-	put_be64(k + 8, seq);
-	floor_put(txn, f->idx[2], k, 16, "", 0, 0);
-	put_be64(k + 8, ~seq);
-	floor_put(txn, f->idx[3], k, 16, entry, sizeof entry, 0);
+	put_be64(e, record);
+	put_be64(e + 8, seq);
+	floor_index(txn, f->idx[2], e, 16);
+	put_be64(e + 8, ~seq);
+	floor_index(txn, f->idx[3], e, 16);
 }
 
 static void floor_range(floor_db *f, size_t from, size_t n, size_t hot,
@@ -1999,12 +2009,15 @@ static void report(FILE *f)
 				"then durable): the event record (%d bytes) "
 				"appended under its seq, the task document (%d "
 				"bytes) under a time-ordered id, appended, and "
-				"one entry in each of four indexes with the "
-				"smallest binary keys that still sort as the "
-				"views need: assignee hash | due | seq and due | "
-				"seq (active tasks only), record hash | seq (the "
-				"per-entity index), record hash | ~seq with the "
-				"%d-byte timeline entry.  No status, type, tag "
+				"one entry in each of four indexes, as dense as "
+				"LMDB packs them (fixed-size duplicates of one "
+				"key, `MDB_DUPSORT | MDB_DUPFIXED`, without a "
+				"node header each), of the fewest bytes that "
+				"still sort as the views need: assignee hash | "
+				"due | seq and due | seq (active tasks only), "
+				"record hash | seq (the per-entity index), record "
+				"hash | ~seq (the timeline, its lines read from "
+				"the events).  No status, type, tag "
 				"or id index, no covered documents, no "
 				"notifications, no stream index, no validation "
 				"or encoding.  Its random keys (due times over "
@@ -2017,8 +2030,7 @@ static void report(FILE *f)
 				"writes kept out of the B-trees and merged into "
 				"them later (a log-structured merge).\n",
 				fmt_int((double)cfg.big, a), preload_floor,
-				FLOOR_EVENT, FLOOR_DOC, FLOOR_ENTRY,
-				fmt_bytes(fl.wb, b));
+				FLOOR_EVENT, FLOOR_DOC, fmt_bytes(fl.wb, b));
 		fprintf(f, "\nCPU = user + system time of the process per "
 			   "event; written = bytes handed to write(2) per "
 			   "event (`wchar`: LMDB page writes; SQLite WAL and "
