@@ -27,7 +27,8 @@
  *
  * Usage: bench_views [--quick] [--runs R] [--rebuild-runs R] [--scale F]
  *                    [--dir DIR] [--out FILE] [--only ingest|rebuild|query]
- *                    [--no-sqlite] [--no-tasklog] [--no-floor] [--keep]
+ *                    [--no-sqlite] [--no-tasklog] [--no-floor]
+ *                    [--views LIST] [--keep]
  *   --quick      small sizes, one run: a smoke test (figures mean little)
  *   --runs R     ingest runs (default 3; medians reported)
  *   --rebuild-runs R  rebuild runs (default 2: each takes minutes)
@@ -38,6 +39,9 @@
  *   --only P     run only part P (for profiling; no --out then)
  *   --no-sqlite, --no-tasklog, --no-floor  skip one system (for
  *                profiling)
+ *   --views L    open tasklog with only the views named in L, comma-
+ *                separated (`none`: none; for measuring what each
+ *                costs: no --out then)
  * Exit status 0 when every run succeeded (goals met or not), 1 on error.
  */
 #include <errno.h>
@@ -330,13 +334,38 @@ static void make_cmd(cmdbuf *b, tl_cmd *c)
 	}
 }
 
+/* --views LIST: the views tasklog is opened with (NULL: all). */
+static const char *views_arg;
+
+/* Whether view `name` is in --views (a comma-separated list; "none":
+ * none of them). */
+static bool view_wanted(const char *name)
+{
+	if (!views_arg)
+		return true;
+	size_t n = strlen(name);
+	for (const char *p = views_arg; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == n && !memcmp(p, name, n))
+			return true;
+		p += len + (end != NULL);
+	}
+	return false;
+}
+
 /* The last seq tasklog appended (from the results of tl_exec). */
 static uint64_t tl_seq;
 
 static tl_db *tl_open(const char *dir, bool nosync)
 {
-	size_t nv;
-	const tl_view *const *views = tl_views_all(&nv);
+	size_t na, nv = 0;
+	const tl_view *const *all = tl_views_all(&na);
+	static const tl_view *pick[16];
+	for (size_t i = 0; i < na && i < 16; i++)
+		if (view_wanted(tl_view_name(all[i])))
+			pick[nv++] = all[i];
+	const tl_view *const *views = pick;
 	tl_open_opts o = { .flags = TL_OPEN_CREATE |
 				    (nosync ? TL_OPEN_NOSYNC : 0),
 			   .map_size = MAP_SIZE,
@@ -2434,7 +2463,8 @@ static void usage(void)
 	fprintf(stderr, "usage: bench_views [--quick] [--runs R] "
 			"[--rebuild-runs R] [--scale F] [--dir DIR] "
 			"[--out FILE] [--only ingest|rebuild|query] "
-			"[--no-sqlite] [--no-tasklog] [--no-floor] [--keep]\n");
+			"[--no-sqlite] [--no-tasklog] [--no-floor] "
+			"[--views LIST] [--keep]\n");
 	exit(2);
 }
 
@@ -2457,6 +2487,8 @@ int main(int argc, char **argv)
 			cfg.sys[SYS_TL] = false;
 		else if (!strcmp(a, "--no-floor"))
 			cfg.floor = false;
+		else if (!strcmp(a, "--views") && i + 1 < argc)
+			views_arg = argv[++i];
 		else if (!strcmp(a, "--runs") && i + 1 < argc)
 			runs = atoi(argv[++i]);
 		else if (!strcmp(a, "--rebuild-runs") && i + 1 < argc)
@@ -2536,6 +2568,8 @@ int main(int argc, char **argv)
 
 	double t0 = now_s();
 	load_start = loadavg();
+	if (views_arg && out)
+		die("--views measures a part of tasklog: no --out with it");
 	if (cfg.do_query)
 		for (int si = 0; si < 2; si++)
 			query_size(si, cfg.sizes[si]);
