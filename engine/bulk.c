@@ -249,6 +249,11 @@ void tl_sink_rollback(tl_sink *s)
 	s->bytes = s->mark.bytes;
 }
 
+size_t tl_sink_bytes(const tl_sink *s)
+{
+	return s->bytes;
+}
+
 uint64_t tl_sink_pending(const tl_sink *s)
 {
 	uint64_t n = s->fsize; /* every database's runs */

@@ -1733,12 +1733,32 @@ int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 	if (t->need_grow)
 		return tl_err_set(err, TL_EAGAIN, "storage",
 				  "map full: abort this transaction, then run its requests again");
+	if (t->broken)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "a request failed in this transaction, which "
+				  "takes its requests all or none: abort it");
+	/* The views' writes deferred so far, to sorted runs on disk once
+	 * they are many (none nested is open, so none is taken back): a
+	 * transaction of millions of commands holds a bounded part of them
+	 * in memory. */
+	int rc = tl_views_spill_early(t->db, err);
+	if (rc) {
+		t->broken = true;
+		return rc;
+	}
+	if (t->all_or_nothing) { /* in the transaction itself */
+		if ((rc = fn(t, arg, err))) {
+			t->broken = rc != TL_EAGAIN;
+			t->need_grow = rc == TL_EAGAIN;
+		}
+		return rc;
+	}
 	uint64_t seq = t->next_seq;
 	int64_t d_tasks = t->d_tasks, d_active = t->d_active;
 	uint8_t hash[TL_HASH_LEN];
 	MDB_txn *child;
 	memcpy(hash, t->prev_hash, TL_HASH_LEN);
-	int rc = mdb_txn_begin(t->db->env, t->txn, 0, &child);
+	rc = mdb_txn_begin(t->db->env, t->txn, 0, &child);
 	if (rc)
 		return tl_mdb_err(err, rc, "begin nested");
 	/* A new txn may reuse an ended one's address: forget the cursors
@@ -1779,6 +1799,11 @@ static int exec_nested(tl_txn *t, void *arg, tl_err *err)
 {
 	struct exec_args *a = arg;
 	return run_cmds(t, a->ctx, a->cmds, a->n, a->results, err);
+}
+
+void tl_txn_all_or_nothing(tl_txn *t)
+{
+	t->all_or_nothing = true;
 }
 
 int tl_txn_exec(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,

@@ -196,6 +196,16 @@ int tl_verify_views(tl_db *db, tl_problem_fn fn, void *arg,
  * dropped when the txn ends. */
 int tl_views_flush(tl_txn *t, tl_commit_progress_fn progress, void *arg,
 		   tl_err *err);
+/* Between nested transactions (none open), each view's deferred writes
+ * that hold more than tl_defer_mem bytes of memory go to a sorted run in
+ * a temporary file of the workspace, which the commit's tl_views_flush
+ * merges: a transaction of millions of commands (an import of as many
+ * tasks in one) then holds at most that much of them in memory, where it
+ * held all of them.  0 or TL_ESTORAGE; after a failure a sink is half
+ * spilled, and the transaction must be aborted. */
+#define TL_DEFER_MEM ((size_t)64 << 20)
+extern size_t tl_defer_mem; /* TL_DEFER_MEM; tests make it small */
+int tl_views_spill_early(tl_db *db, tl_err *err);
 void tl_views_defer_mark(tl_db *db);
 void tl_views_defer_rollback(tl_db *db);
 void tl_views_defer_reset(tl_db *db);
@@ -238,10 +248,13 @@ extern size_t tl_sink_rewrite_min;
 void tl_sink_reset(tl_sink *s);
 /* The bytes of buffers it holds (its capacity, not its contents). */
 size_t tl_sink_held(const tl_sink *s);
+/* The bytes of its records and their items in memory (not spilled). */
+size_t tl_sink_bytes(const tl_sink *s);
 bool tl_sink_empty(const tl_sink *s);
 /* Remember the fill, and go back to it (a nested transaction aborted).
- * For the append path's sinks, which never spill (vc->rebuilding false):
- * a run spilled between the two is not taken back. */
+ * For the append path's sinks, which spill only between nested
+ * transactions (tl_views_spill_early), before the mark: a run spilled
+ * between the two is not taken back. */
 void tl_sink_mark(tl_sink *s);
 void tl_sink_rollback(tl_sink *s);
 int tl_sink_put(tl_sink *s, size_t db, const void *k, size_t klen,
@@ -297,6 +310,9 @@ struct tl_txn {
 	msgpack_sbuffer data;/* scratch: event data */
 	msgpack_zone zone;   /* scratch: decoding */
 	bool need_grow;      /* map full: grow when aborted */
+	bool all_or_nothing; /* tl_txn_all_or_nothing: no nested txns */
+	bool broken;         /* a request failed in it, or a view's writes
+				were half spilled: abort only */
 	/* Cursors kept for the appends of one (possibly nested) txn. */
 	MDB_txn *cursors_of;
 	MDB_cursor *c_events, *c_streams, *c_tasks;

@@ -1043,6 +1043,14 @@ int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
 			       : tl_err_set(err, TL_EAGAIN, "storage",
 					    "map full; grown, rerun");
 	}
+	if (t->broken) { /* a request failed in it (all or nothing), or a
+			  * view's writes were half spilled */
+		tl_txn_abort(t);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "a request failed in this transaction, "
+				  "which takes its requests all or none: it "
+				  "was aborted");
+	}
 	/* The views' deferred writes, sorted by key. */
 	if ((rc = tl_views_flush(t, progress, arg, err))) {
 		bool grown = t->need_grow; /* tl_txn_abort grows it then */

@@ -392,6 +392,16 @@ TL_API int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err);
 TL_API int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err);
 TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
 		tl_result *results, tl_err *err);
+/* Since 0.3.46: the transaction's requests stand or fall together (an
+ * import in one transaction): tl_txn_exec and tl_txn_import run them in
+ * it directly, not each in a nested transaction, and after one fails the
+ * transaction takes nothing more and tl_txn_commit refuses it (abort
+ * it).  LMDB writes a transaction's excess dirty pages to the file as it
+ * goes, but a nested one only its own: with many nested ones committed
+ * into it, a transaction of about a million tasks ran out of room for
+ * its pages (MDB_TXN_FULL, a storage error).  Call it before the first
+ * request. */
+TL_API void tl_txn_all_or_nothing(tl_txn *txn);
 TL_API int tl_txn_commit(tl_txn *txn, tl_err *err);
 /* Since 0.3.44: tl_txn_commit telling the views' writes made at the
  * commit, which take most of a large transaction's commit (about 0.8 s of

@@ -533,9 +533,10 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 		 * fails: never met, but its handles may be closed ones) */
 		if (!vs->ready)
 			return tl_view_unavailable(t->db, v->name, err);
-		if ((v->flags & TL_VIEW_BLIND) && !vs->defer)
-			vs->defer = tl_sink_new(v->name, v->db_flags,
-						v->dbs_len); /* NULL: direct */
+		if ((v->flags & TL_VIEW_BLIND) && !vs->defer &&
+		    (vs->defer = tl_sink_new(v->name, v->db_flags,
+					     v->dbs_len))) /* NULL: direct */
+			tl_sink_spill_dir(vs->defer, t->db->dir);
 		tl_view_ctx vc = { t->db, t->cur, vs->dbi, false, v->name,
 				   (v->flags & TL_VIEW_BLIND) ? vs->defer : NULL,
 				   NULL, t->after_doc, t->after_doc_len };
@@ -592,6 +593,20 @@ int tl_views_flush(tl_txn *t, tl_commit_progress_fn progress, void *arg,
 	if (!rc && progress && f.done < f.total)
 		progress(arg, f.total, f.total);
 	return rc;
+}
+
+size_t tl_defer_mem = TL_DEFER_MEM;
+
+int tl_views_spill_early(tl_db *db, tl_err *err)
+{
+	for (size_t i = 0; i < db->views_len; i++) {
+		tl_sink *d = db->vstate[i].defer;
+		int rc;
+		if (d && tl_sink_bytes(d) > tl_defer_mem &&
+		    (rc = tl_sink_spill(d, err)))
+			return rc;
+	}
+	return 0;
 }
 
 void tl_views_defer_mark(tl_db *db)

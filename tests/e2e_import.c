@@ -2896,3 +2896,51 @@ Test(import_cli, msgpack_events_reach_the_engine_as_they_are)
 	tu_rmrf(copy);
 	free(copy);
 }
+
+/* An import of many tasks in one transaction (since 0.3.46).  Each
+ * record ran in a nested transaction, and LMDB writes a transaction's
+ * excess dirty pages to the file as it goes, but a nested one only its
+ * own: with many nested ones committed into it, the outer one kept every
+ * page they had dirtied, and an import of about 128,000 pages' worth (a
+ * million small tasks, or these 70,000 whose event and document each
+ * fill an overflow page) failed with MDB_TXN_FULL, exit 5, after holding
+ * every view's writes in memory.  Now the records run in the transaction
+ * itself (it is all or nothing anyway), and the views' writes past 64
+ * MiB go to sorted runs on disk until the commit: it commits, and the
+ * views equal a rebuild of them. */
+Test(import_cli, seventy_thousand_long_tasks_commit_in_one_transaction,
+     .timeout = 600)
+{
+	enum { N = 70000, NOTES = 1950 };
+	char *notes = malloc(NOTES + 1);
+	FILE *f = fopen(file, "wb");
+	tu_run r;
+	cr_assert(notes && f);
+	memset(notes, 'n', NOTES);
+	notes[NOTES] = 0;
+	for (int i = 0; i < N; i++)
+		cr_assert_gt(fprintf(f, "{\"title\":\"t%d\",\"link\":\"lead:%d\","
+					"\"notes\":\"%s\"}\n",
+				     i, i, notes),
+			     0);
+	cr_assert_eq(fclose(f), 0);
+	free(notes);
+	long long before = tu_stat(ws, "events");
+	import(&r, ws, NULL);
+	cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+	cr_assert_eq(tu_int(r.json, "imported"), N, "%s", r.out);
+	tu_run_release(&r);
+	remove(file);
+	cr_assert_eq(tu_stat(ws, "events"), before + N);
+	cr_assert_eq(tu_stat(ws, "tasks"), N);
+	OK(&r, "task", "list", "--record", "lead:69999");
+	cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+	cr_assert_str_eq(tu_str(json_array_get(json_object_get(r.json,
+								"items"),
+					       0),
+				"title"),
+			 "t69999");
+	tu_run_release(&r);
+	OK(&r, "verify");
+	tu_run_release(&r);
+}

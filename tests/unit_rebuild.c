@@ -2102,6 +2102,157 @@ Test(defer, a_failed_last_request_leaves_no_view_writes, .init = mkws,
 	tl_db_close(db);
 }
 
+/* The number of events in the log. */
+static uint64_t log_events(tl_db *db)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, &ctx, &st, &err), 0, "%s", err.message);
+	return st.events;
+}
+
+/* One request of one command in t: its tl_txn_exec code. */
+static int one_request(tl_txn *t, tl_cmd c)
+{
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_result r;
+	int rc = tl_txn_exec(t, &ctx, &c, 1, &r, &err);
+	if (!rc)
+		tl_result_release(&r);
+	return rc;
+}
+
+/* Six tasks with ids of their own, alice's the odd ones, each added by a
+ * request of its own in t. */
+static void six_tasks(tl_txn *t, char ids[6][37])
+{
+	for (int i = 0; i < 6; i++) {
+		char title[8], link[16], due[8];
+		snprintf(ids[i], 37, "01900000-0000-7000-8000-%012d", i + 1);
+		snprintf(title, sizeof title, "t%d", i);
+		snprintf(link, sizeof link, "lead:%d", i);
+		snprintf(due, sizeof due, "+%dd", i + 1);
+		tl_cmd c = { .kind = TL_TASK_ADD, .id = tl_s(ids[i]),
+			     .title = tl_s(title), .link = tl_s(link),
+			     .due = tl_s(due) };
+		if (i % 2)
+			c.assignee = tl_s("alice");
+		cr_assert_eq(one_request(t, c), 0);
+	}
+}
+
+/* A long transaction's deferred view writes go to sorted runs on disk
+ * between its requests (since 0.3.46, past tl_defer_mem bytes; here one
+ * byte: before every request), and the commit merges them: keys put in
+ * one run and moved or deleted by requests of later runs (a due date
+ * changed, an assignee taken away, a task completed, deleted, tagged),
+ * and a request that fails after a spill, taken back.  The views equal a
+ * rebuild; the failed request left nothing. */
+Test(defer, writes_spilled_between_requests_merge_at_commit, .init = mkws,
+     .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_txn *t;
+	char ids[6][37];
+	static const tl_slice vip = { "vip", 3 };
+	init_ws(db);
+	uint64_t before = log_events(db);
+	size_t saved = tl_defer_mem;
+	unsigned long spills = atomic_load(&tl_sink_spills);
+	tl_defer_mem = 1;
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	six_tasks(t, ids);
+	cr_assert_eq(one_request(t, (tl_cmd){ .kind = TL_TASK_UPDATE,
+					      .id = tl_s(ids[0]),
+					      .due = tl_s("+9d") }),
+		     0);
+	cr_assert_eq(one_request(t, (tl_cmd){ .kind = TL_TASK_ASSIGN,
+					      .id = tl_s(ids[1]),
+					      .unassign = true }),
+		     0);
+	cr_assert_eq(one_request(t, (tl_cmd){ .kind = TL_TASK_COMPLETE,
+					      .id = tl_s(ids[2]) }),
+		     0);
+	cr_assert_eq(one_request(t, (tl_cmd){ .kind = TL_TASK_DELETE,
+					      .id = tl_s(ids[3]) }),
+		     0);
+	cr_assert_eq(one_request(t, (tl_cmd){ .kind = TL_TASK_TAG,
+					      .id = tl_s(ids[4]), .tags = &vip,
+					      .tags_len = 1 }),
+		     0);
+	tl_cmd doomed[2] = { { .kind = TL_TASK_UPDATE, .id = tl_s(ids[5]),
+			       .title = tl_s("doomed"), .due = tl_s("+30d") },
+			     { .kind = TL_TASK_ADD, .title = tl_s(""),
+			       .link = tl_s("lead:1") } };
+	tl_result r[2];
+	cr_assert_eq(tl_txn_exec(t, &ctx, doomed, 2, r, &err), TL_EINVALID);
+	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
+	tl_defer_mem = saved;
+
+	cr_assert_gt(atomic_load(&tl_sink_spills), spills + 5,
+		     "the writes were not spilled between the requests");
+	cr_assert_eq(log_events(db), before + 11);
+	cr_assert_eq(alices_tasks(db), 1, "alice's tasks: 1, 3 and 5, less "
+					  "1 (unassigned) and 3 (deleted)");
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
+/* tl_txn_all_or_nothing (since 0.3.46, `import`'s transactions): the
+ * requests run in the transaction itself, with no nested one each; after
+ * one fails, the transaction takes no other, its commit is refused, and
+ * nothing of it is written.  One that succeeds commits whole, its view
+ * writes spilled between its requests too. */
+Test(defer, an_all_or_nothing_transaction_takes_nothing_after_a_failure,
+     .init = mkws, .fini = rmws)
+{
+	tl_db *db = open_all();
+	tl_ctx ctx = { .actor = "admin" };
+	tl_err err;
+	tl_txn *t;
+	char ids[6][37];
+	init_ws(db);
+	uint64_t before = log_events(db);
+	tl_cmd one = { .kind = TL_TASK_ADD, .title = tl_s("one"),
+		       .assignee = tl_s("alice"), .link = tl_s("lead:1") };
+	tl_cmd bad = one;
+	bad.title = tl_s("");
+
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_txn_all_or_nothing(t);
+	cr_assert_eq(one_request(t, one), 0);
+	cr_assert_eq(one_request(t, bad), TL_EINVALID);
+	tl_result r;
+	cr_assert_eq(tl_txn_exec(t, &ctx, &one, 1, &r, &err), TL_ESTORAGE);
+	cr_assert_str_eq(err.field, "storage");
+	cr_assert_eq(tl_txn_commit(t, &err), TL_ESTORAGE);
+	cr_assert(strstr(err.message, "aborted"), "%s", err.message);
+	cr_assert_eq(log_events(db), before, "something was written");
+	cr_assert_eq(alices_tasks(db), 0);
+
+	size_t saved = tl_defer_mem;
+	unsigned long spills = atomic_load(&tl_sink_spills);
+	tl_defer_mem = 1;
+	cr_assert_eq(tl_txn_begin(db, &t, &err), 0);
+	tl_txn_all_or_nothing(t);
+	six_tasks(t, ids);
+	cr_assert_eq(one_request(t, (tl_cmd){ .kind = TL_TASK_ASSIGN,
+					      .id = tl_s(ids[0]),
+					      .assignee = tl_s("alice") }),
+		     0);
+	cr_assert_eq(tl_txn_commit(t, &err), 0, "%s", err.message);
+	tl_defer_mem = saved;
+	cr_assert_gt(atomic_load(&tl_sink_spills), spills + 5);
+	cr_assert_eq(log_events(db), before + 7);
+	cr_assert_eq(alices_tasks(db), 4);
+	cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0);
+	tl_db_close(db);
+}
+
 /* A map too small for the sorted writes at commit: the commit reports
  * again, the engine grows the map and reruns the batch. */
 Test(defer, a_full_map_at_commit_grows_and_reruns, .init = mkws,

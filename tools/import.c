@@ -1301,6 +1301,9 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 	int rc = tl_txn_begin(db, &txn, err);
 	if (rc)
 		return rc;
+	/* a failure aborts it whole: no nested transaction per chunk, which
+	 * would leave LMDB no room for the pages of a million tasks */
+	tl_txn_all_or_nothing(txn);
 	if (from == to && !j->o->events) /* the actor, checked all the same */
 		rc = tl_txn_exec(txn, j->o->ctx, NULL, 0, NULL, err);
 	for (size_t at = from; at < to && !rc;) {
