@@ -79,6 +79,7 @@ static inline size_t item_klen(const item *it)
 
 typedef struct run {
 	uint64_t off, len; /* bytes of the spill file */
+	uint64_t n;        /* records in them */
 } run;
 
 typedef struct sink_db {
@@ -717,7 +718,7 @@ static int db_spill(tl_sink *s, sink_db *d, uint8_t *buf)
 		d->runs = nr;
 		d->rcap = nc;
 	}
-	uint64_t start = s->fsize;
+	uint64_t start = s->fsize, written = 0;
 	for (size_t i = 0; i < d->n; i++) {
 		if (i + PREFETCH < d->n)
 			__builtin_prefetch(d->arena +
@@ -726,6 +727,7 @@ static int db_spill(tl_sink *s, sink_db *d, uint8_t *buf)
 			continue;
 		const uint8_t *p = d->arena + item_off(&d->items[i]);
 		size_t n = rec_size(p);
+		written++;
 		if (bl + n > SPILL_BUF) {
 			if (spill_out(s, buf, bl))
 				return E_IO;
@@ -741,7 +743,7 @@ static int db_spill(tl_sink *s, sink_db *d, uint8_t *buf)
 	}
 	if (bl && spill_out(s, buf, bl))
 		return E_IO;
-	d->runs[d->nruns++] = (run){ start, s->fsize - start };
+	d->runs[d->nruns++] = (run){ start, s->fsize - start, written };
 	s->bytes -= d->len + d->n * sizeof(item);
 	d->len = d->n = 0;
 	d->sorted = false;
@@ -1021,7 +1023,11 @@ static const uint8_t *merge_next(merge *g)
  * into *base as the oldest operations (a later one on a key wins), the
  * database is emptied, and everything goes in as appends.  Not with
  * renew (a rebuild's transactions are committed as they fill: the
- * database would be seen half written), nor with MDB_DUPSORT, nor runs.
+ * database would be seen half written), nor with MDB_DUPSORT.  The
+ * operations counted are those in memory and in the sorted runs (an
+ * append's, spilled between requests since 0.3.46: counting memory
+ * alone, or none with runs, left a big import's keys put among the old
+ * ones, 1.24 GB where 0.84 GB do).
  */
 size_t tl_sink_rewrite_min = 1;
 
@@ -1037,12 +1043,14 @@ static int db_base(const sink_db *d, MDB_txn *txn, MDB_dbi dbi, bool renew,
 
 	*base = NULL;
 	*base_len = 0;
-	if (renew || !tl_sink_rewrite_min || (d->flags & MDB_DUPSORT) ||
-	    d->nruns || !d->n)
+	uint64_t ops = d->n; /* in memory, and in the runs spilled */
+	for (size_t i = 0; i < d->nruns; i++)
+		ops += d->runs[i].n;
+	if (renew || !tl_sink_rewrite_min || (d->flags & MDB_DUPSORT) || !ops)
 		return 0;
 	if ((rc = mdb_stat(txn, dbi, &st)))
 		return rc;
-	if (!st.ms_entries || st.ms_entries > d->n / tl_sink_rewrite_min)
+	if (!st.ms_entries || st.ms_entries > ops / tl_sink_rewrite_min)
 		return 0;
 	if ((rc = mdb_cursor_open(txn, dbi, &c)))
 		return rc;

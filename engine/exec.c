@@ -1735,8 +1735,12 @@ int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 				  "map full: abort this transaction, then run its requests again");
 	if (t->broken)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "a request failed in this transaction, which "
-				  "takes its requests all or none: abort it");
+				  t->all_or_nothing
+					  ? "a request failed in this "
+					    "transaction, which takes its "
+					    "requests all or none: abort it"
+					  : "the views' writes failed in this "
+					    "transaction: abort it");
 	/* The views' writes deferred so far, to sorted runs on disk once
 	 * they are many (none nested is open, so none is taken back): a
 	 * transaction of millions of commands holds a bounded part of them

@@ -1045,11 +1045,15 @@ int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
 	}
 	if (t->broken) { /* a request failed in it (all or nothing), or a
 			  * view's writes were half spilled */
+		bool whole = t->all_or_nothing;
 		tl_txn_abort(t);
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "a request failed in this transaction, "
-				  "which takes its requests all or none: it "
-				  "was aborted");
+				  whole ? "a request failed in this "
+					    "transaction, which takes its "
+					    "requests all or none: it was "
+					    "aborted"
+					  : "the views' writes failed in this "
+					    "transaction: it was aborted");
 	}
 	/* The views' deferred writes, sorted by key. */
 	if ((rc = tl_views_flush(t, progress, arg, err))) {
@@ -1292,8 +1296,7 @@ int tl_event_val_damaged(tl_err *err, uint64_t seq, const MDB_val *v)
 	return tl_err_set(err, TL_ESTORAGE, "storage",
 			  "event %llu is corrupt: its record's size (%zu "
 			  "bytes) runs past the pages that hold it (`tasklog "
-			  "verify` names the page; restore data.mdb from a "
-			  "backup)",
+			  "verify` names it; restore data.mdb from a backup)",
 			  (unsigned long long)seq, v->mv_size);
 }
 
