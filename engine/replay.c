@@ -150,17 +150,16 @@ int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,
 	for (;;) {
 		size_t n = 0;
 		int mrc = 0;
+		bool damaged = false;
 		while (n < chunk &&
 		       !(mrc = mdb_cursor_get(cur, &k, &v, op))) {
 			op = MDB_NEXT;
-			if (!tl_event_val_fits(db, &v)) {
-				mrc = -1;
+			if ((damaged = !tl_event_val_fits(db, &v)))
 				break;
-			}
 			recs[n] = v.mv_data;
 			lens[n++] = v.mv_size;
 		}
-		if (mrc == -1) {
+		if (damaged) {
 			rc = tl_event_val_damaged(err, k.mv_size == 8
 						  ? tl_get_be64(k.mv_data)
 						  : 0, &v);
