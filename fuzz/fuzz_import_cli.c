@@ -17,7 +17,11 @@
  *              bit 5: --check first (then the import itself, without
  *              --batch, must do what the check said: refuse with the
  *              same error, or append the events it said, after a check
- *              that appended nothing)
+ *              that appended nothing);
+ *              bit 6: the views' deferred writes go to sorted runs on
+ *              disk between every two requests (tl_defer_mem 1; else
+ *              past 64 MiB, which no input reaches), so that the merge
+ *              of runs at commit meets what mutated records make
  *   then       the file, as import reads it
  *
  * Tasks go to a workspace with a first admin and a member "alice";
@@ -148,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tl_ctx ctx = { .now_ms = 1772442000000 };
 	o.ctx = &ctx;
 	tl_chain_min = data[0] & 16 ? 1 : 64;
+	tl_defer_mem = data[0] & 64 ? 1 : TL_DEFER_MEM;
 	/* an exact-size copy, so that ASan sees a read past the input */
 	uint8_t *in = malloc(size - 1 ? size - 1 : 1);
 	if (!in)
