@@ -257,7 +257,8 @@ install: all
 		projections/tasklog_projections.h $(DESTDIR)$(PREFIX)/include/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/tasklog
 	install -m 644 docs/cli.md docs/events.md docs/format.md \
-		docs/durability.md $(DESTDIR)$(PREFIX)/share/doc/tasklog/
+		docs/durability.md docs/operations.md \
+		$(DESTDIR)$(PREFIX)/share/doc/tasklog/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		tasklog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tasklog.pc
 
