@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.46"
+#define TL_VERSION "0.3.47"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -569,6 +569,29 @@ TL_API int tl_db_stats(tl_db *db, const tl_ctx *ctx, tl_stats *out, tl_err *err)
  * CRM access. */
 TL_API int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
 		       uint64_t *free_bytes, tl_err *err);
+
+/* Idempotency keys (engine/idem.c, since 0.3.47).  A workspace keeps each
+ * key's record until it is pruned.  tl_idem_keys counts them (for an actor
+ * with CRM access).  tl_idem_prune forgets the keys of requests made
+ * before before_ms (an admin's job): a retry under such a key then runs as
+ * a new request.  A request's time is that of the last event its first
+ * run appended; one that changed nothing was made before its target's
+ * next event, and is kept while its target has none (its time is
+ * unknown: *out counts it in unknown).  With check it removes nothing and
+ * counts what it would.  The records are read in durable transactions of
+ * 10,000, so other writers wait for one at the most; appends nothing to
+ * the log.  TL_EINVALID (field "before") for a time outside the years
+ * 1970 to 9999, or (field "db") on a read-only handle without check. */
+typedef struct tl_prune_out {
+	uint64_t keys;    /* records read */
+	uint64_t pruned;  /* removed (with check: that would be) */
+	uint64_t unknown; /* kept: of requests that changed nothing, whose
+			     target has changed nothing since */
+} tl_prune_out;
+TL_API int tl_idem_keys(tl_db *db, const tl_ctx *ctx, uint64_t *keys,
+			tl_err *err);
+TL_API int tl_idem_prune(tl_db *db, const tl_ctx *ctx, int64_t before_ms,
+			 bool check, tl_prune_out *out, tl_err *err);
 
 /* Check the hash chain, seq contiguity, stream versions, that the stored
  * task states equal a fresh fold of the log, and every view.  Each

@@ -4518,3 +4518,65 @@ Test(cli, now_as_a_date_is_read_in_the_zone)
 	tu_rmrf(dir);
 	free(dir);
 }
+
+/* idempotency prune: the keys of requests before --before go (a retry
+ * under one runs again), --check removes none, stats counts them. */
+Test(cli, idempotency_prune_forgets_the_keys_of_old_requests)
+{
+	tu_run r;
+	DO("--now", "2026-03-01T10:00:00Z", "task", "add", "--title", "a",
+	   "--link", "lead:1", "--idempotency-key", "k1");
+	DO("--now", "2026-03-10T10:00:00Z", "task", "add", "--title", "b",
+	   "--link", "lead:1", "--idempotency-key", "k2");
+	cr_assert_eq(tu_stat(ws, "idempotency_keys"), 2);
+	long long before = events();
+
+	OK(&r, "idempotency", "prune", "--before", "2026-03-05", "--check");
+	cr_assert_eq(tu_int(r.json, "keys"), 2);
+	cr_assert_eq(tu_int(r.json, "pruned"), 1);
+	cr_assert_eq(tu_int(r.json, "kept"), 1);
+	cr_assert_eq(tu_int(r.json, "unknown"), 0);
+	cr_assert_str_eq(tu_str(r.json, "before"), "2026-03-05T00:00:00.000Z");
+	cr_assert(json_is_true(json_object_get(r.json, "check")));
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "idempotency_keys"), 2, "--check removed");
+
+	OK(&r, "idempotency", "prune", "--before", "2026-03-05");
+	cr_assert_eq(tu_int(r.json, "pruned"), 1);
+	cr_assert(json_is_false(json_object_get(r.json, "check")));
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(ws, "idempotency_keys"), 1);
+	cr_assert_eq(events(), before, "a prune appended");
+
+	cr_assert_eq(tu_cli_text(&r, ws, "idempotency", "prune", "--before",
+				 "2026-03-05", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "pruned 0 of 1 idempotency keys (of requests "
+				"made before 2026-03-05T00:00:00.000Z); "
+				"kept 1\n");
+	tu_run_release(&r);
+
+	/* k1's retry is a new request, k2's replays */
+	DO("task", "add", "--title", "a", "--link", "lead:1",
+	   "--idempotency-key", "k1");
+	cr_assert_eq(events(), before + 1);
+	DO("task", "add", "--title", "b", "--link", "lead:1",
+	   "--idempotency-key", "k2");
+	cr_assert_eq(events(), before + 1);
+	OK(&r, "verify");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+}
+
+Test(bad_input, idempotency_prune_needs_a_time_and_an_admin)
+{
+	DO("--now", "2026-03-01T10:00:00Z", "task", "add", "--title", "a",
+	   "--link", "lead:1", "--idempotency-key", "k1");
+	REJECT(1, "before", "idempotency", "prune");
+	REJECT(1, "before", "idempotency", "prune", "--before", "yesterday");
+	REJECT(4, "as", "--as", "alice", "idempotency", "prune", "--before",
+	       "-1d");
+	REJECT(4, "as", "--as", "carol", "idempotency", "prune", "--before",
+	       "-1d");
+	cr_assert_eq(tu_stat(ws, "idempotency_keys"), 1);
+}

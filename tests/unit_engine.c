@@ -5861,3 +5861,244 @@ Test(token, a_member_record_that_does_not_read_is_a_storage_error,
 		  err.message);
 	cr_assert_str_eq(m, "");
 }
+
+/* ---- pruning idempotency keys (engine/idem.c) ---------------------------- */
+
+TestSuite(idem_prune, .init = ws_setup, .fini = ws_teardown);
+
+static uint64_t idem_keys(void)
+{
+	uint64_t n = 0;
+	tl_err err = { 0 };
+	int rc = tl_idem_keys(db, NULL, &n, &err);
+	cr_assert_eq(rc, 0, "tl_idem_keys: %s", err.message);
+	return n;
+}
+
+static tl_prune_out prune_ok(int64_t before, bool check)
+{
+	tl_prune_out o;
+	tl_err err = { 0 };
+	int rc = tl_idem_prune(db, NULL, before, check, &o, &err);
+	cr_assert_eq(rc, 0, "tl_idem_prune: %d %s: %s", rc, err.field,
+		     err.message);
+	return o;
+}
+
+/* Whether a retry of keyed_add(title, key) at now appends (runs again). */
+static bool keyed_add_appends(int64_t now, const char *title,
+			      const char *key)
+{
+	tl_result r;
+	RUN1(at(now), &r, NULL, keyed_add(title, key));
+	bool appended = r.appended;
+	tl_result_release(&r);
+	return appended;
+}
+
+/* A request's time is its event's: the keys of requests before the
+ * cutoff go, a retry under one runs again; the later ones replay. */
+Test(idem_prune, forgets_the_keys_of_requests_before_the_cutoff)
+{
+	cr_assert(keyed_add_appends(T0 + DAY, "Old", "k-old"));
+	cr_assert(keyed_add_appends(T0 + 20 * DAY, "New", "k-new"));
+	cr_assert_eq(idem_keys(), 2);
+	tl_prune_out o = prune_ok(T0 + 10 * DAY, true); /* a check first */
+	cr_assert_eq(o.keys, 2);
+	cr_assert_eq(o.pruned, 1);
+	cr_assert_eq(o.unknown, 0);
+	cr_assert_eq(idem_keys(), 2, "a check removed keys");
+	uint64_t events = nevents();
+	o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.keys, 2);
+	cr_assert_eq(o.pruned, 1);
+	cr_assert_eq(idem_keys(), 1);
+	cr_assert_eq(nevents(), events, "a prune appended");
+	EXPECT_CLEAN();
+	cr_assert(keyed_add_appends(T0 + 30 * DAY, "Old", "k-old"));
+	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "New", "k-new"));
+	/* The cutoff is exclusive: a request at it stays. */
+	o = prune_ok(T0 + 20 * DAY, false);
+	cr_assert_eq(o.pruned, 0);
+	o = prune_ok(T0 + 20 * DAY + 1, false);
+	cr_assert_eq(o.pruned, 1);
+	EXPECT_CLEAN();
+}
+
+/* A request that changed nothing was made before its target's next
+ * event: pruned once that event is before the cutoff, kept (of unknown
+ * time) while the target has none. */
+Test(idem_prune, a_request_that_changed_nothing_goes_by_its_target_s_next_event)
+{
+	char id[37];
+	tl_result r;
+	add_task(T0 + SEC, "A", id);
+	tl_cmd same = on(TL_TASK_UPDATE, id);
+	same.title = tl_s("A");
+	same.idempotency_key = tl_s("noop-1");
+	RUN1(at(T0 + DAY), &r, NULL, same);
+	cr_assert(!r.appended);
+	tl_result_release(&r);
+	tl_prune_out o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.keys, 1);
+	cr_assert_eq(o.pruned, 0);
+	cr_assert_eq(o.unknown, 1);
+
+	/* the task changes on day 2, then nothing again on day 3 (noop-2),
+	 * and changes on day 15 */
+	tl_cmd to_b = on(TL_TASK_UPDATE, id);
+	to_b.title = tl_s("B");
+	RUN1(at(T0 + 2 * DAY), &r, NULL, to_b);
+	tl_result_release(&r);
+	tl_cmd same_b = on(TL_TASK_UPDATE, id);
+	same_b.title = tl_s("B");
+	same_b.idempotency_key = tl_s("noop-2");
+	RUN1(at(T0 + 3 * DAY), &r, NULL, same_b);
+	cr_assert(!r.appended);
+	tl_result_release(&r);
+	tl_cmd to_c = on(TL_TASK_UPDATE, id);
+	to_c.title = tl_s("C");
+	RUN1(at(T0 + 15 * DAY), &r, NULL, to_c);
+	tl_result_release(&r);
+
+	o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.keys, 2);
+	cr_assert_eq(o.pruned, 1, "noop-1, before the day-2 change");
+	cr_assert_eq(o.unknown, 0);
+	/* noop-2 stays: its target's next event (day 15) is after the
+	 * cutoff; a retry replays the task as the request left it */
+	RUN1(at(T0 + 16 * DAY), &r, NULL, same_b);
+	cr_assert(!r.appended);
+	cr_assert_eq(r.seq, 0);
+	tl_result_release(&r);
+	/* noop-1 is gone: its retry is a new request, which changes the
+	 * title back to A */
+	RUN1(at(T0 + 16 * DAY), &r, NULL, same);
+	cr_assert(r.appended);
+	tl_result_release(&r);
+	o = prune_ok(T0 + 16 * DAY, false);
+	cr_assert_eq(o.pruned, 1, "noop-2, before the day-15 change");
+	cr_assert_eq(idem_keys(), 1, "noop-1 again, of day 16");
+	EXPECT_CLEAN();
+}
+
+/* Member requests (a stream "member:ID"), and a record of 0.2 (no tag,
+ * no fingerprint), go by the event they name. */
+Test(idem_prune, member_requests_and_records_of_0_2_are_pruned_by_their_event)
+{
+	tl_result r;
+	tl_cmd m = { .kind = TL_MEMBER_ADD, .id = tl_s("bo"),
+		     .name = tl_s("Bo"), .idempotency_key = tl_s("m-1") };
+	RUN1(at(T0 + DAY), &r, NULL, m);
+	tl_result_release(&r);
+	tl_cmd same = { .kind = TL_MEMBER_UPDATE, .id = tl_s("bo"),
+			.name = tl_s("Bo"), .idempotency_key = tl_s("m-2") };
+	RUN1(at(T0 + 2 * DAY), &r, NULL, same);
+	cr_assert(!r.appended);
+	tl_result_release(&r);
+	cr_assert(keyed_add_appends(T0 + 3 * DAY, "Old", "old-key"));
+	MDB_txn *txn;
+	MDB_val k = { 7, "old-key" }, v;
+	uint8_t old[64];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &k, &v), 0);
+	memcpy(old, v.mv_data, 8);
+	memcpy(old + 8, (uint8_t *)v.mv_data + 8 + 1 + TL_IDEM_FP_LEN, 17);
+	v = (MDB_val){ 8 + 17, old };
+	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+
+	tl_prune_out o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.keys, 3);
+	cr_assert_eq(o.pruned, 2, "m-1 and old-key");
+	cr_assert_eq(o.unknown, 1, "m-2: bo has not changed since");
+	/* the member changes: m-2 was before that */
+	tl_cmd ren = { .kind = TL_MEMBER_UPDATE, .id = tl_s("bo"),
+		       .name = tl_s("Bob") };
+	RUN1(at(T0 + 4 * DAY), &r, NULL, ren);
+	tl_result_release(&r);
+	o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.pruned, 1);
+	cr_assert_eq(idem_keys(), 0);
+	EXPECT_CLEAN();
+}
+
+/* Records are read in transactions of 10,000: more than two of them,
+ * every other key pruned, at the chunks' edges too; what stays replays. */
+Test(idem_prune, keys_past_one_transaction_are_all_judged, .timeout = 120)
+{
+	enum { N = 25003, BATCH = 1000 };
+	static tl_cmd cmds[BATCH];
+	static char keys[BATCH][16];
+	for (size_t done = 0; done < N; done += BATCH) {
+		size_t n = N - done < BATCH ? N - done : BATCH;
+		/* a batch has one time: day 1 and day 20 by turns */
+		for (size_t i = 0; i < n; i++) {
+			snprintf(keys[i], sizeof keys[i], "k%06zu", done + i);
+			cmds[i] = keyed_add("T", keys[i]);
+		}
+		tl_ctx x = at((done / BATCH) % 2 ? T0 + 20 * DAY : T0 + DAY);
+		tl_err err = { 0 };
+		cr_assert_eq(tl_exec(db, &x, cmds, n, NULL, &err), 0, "%s",
+			     err.message);
+	}
+	cr_assert_eq(idem_keys(), N);
+	/* so old and new keys take turns in key order by thousands, and
+	 * a chunk of 10,000 ends between them and inside them */
+	size_t old = 0;
+	for (size_t done = 0; done < N; done += BATCH)
+		if ((done / BATCH) % 2 == 0)
+			old += N - done < BATCH ? N - done : BATCH;
+	tl_prune_out o = prune_ok(T0 + 10 * DAY, true);
+	cr_assert_eq(o.keys, N);
+	cr_assert_eq(o.pruned, old);
+	o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.keys, N);
+	cr_assert_eq(o.pruned, old);
+	cr_assert_eq(idem_keys(), N - old);
+	o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.keys, N - old);
+	cr_assert_eq(o.pruned, 0);
+	/* the first and last key of each kind */
+	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k000000"));
+	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k001000"));
+	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k019999"));
+	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k020000"));
+	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k024999"));
+	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k025002"));
+}
+
+Test(idem_prune, refusals_change_nothing)
+{
+	cr_assert(keyed_add_appends(T0 + DAY, "Old", "k-old"));
+	add_member("al", "member", 1);
+	tl_prune_out o;
+	tl_err err = { 0 };
+	tl_ctx al = as_at("al", T0 + 9 * DAY);
+	int rc = tl_idem_prune(db, &al, T0 + 10 * DAY, false, &o, &err);
+	cr_assert_eq(rc, TL_EFORBIDDEN, "%d %s", rc, err.message);
+	cr_assert_str_eq(err.field, "as");
+	rc = tl_idem_prune(db, NULL, INT64_MIN, false, &o, &err);
+	cr_assert_eq(rc, TL_EINVALID);
+	cr_assert_str_eq(err.field, "before");
+	cr_assert_eq(idem_keys(), 1);
+
+	/* a damaged record is named, and stops the prune */
+	MDB_txn *txn;
+	MDB_val k = { 3, "bad" }, v = { 5, "12345" };
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_put(txn, db->idem, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	rc = tl_idem_prune(db, NULL, T0 + 10 * DAY, false, &o, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	cr_assert(strstr(err.message, "key 'bad'"), "%s", err.message);
+
+	/* a read-only handle checks, and removes nothing */
+	db_close();
+	tl_open_opts ro = { .flags = TL_OPEN_RDONLY };
+	tl_err e2 = { 0 };
+	cr_assert_eq(tl_db_open(ws_dir, &ro, &db, &e2), 0, "%s", e2.message);
+	rc = tl_idem_prune(db, NULL, T0 + 10 * DAY, false, &o, &err);
+	cr_assert_eq(rc, TL_EINVALID);
+	cr_assert_str_eq(err.field, "db");
+}

@@ -47,7 +47,8 @@ enum opt {
 	O_FORMAT, O_EVENTS, O_BATCH,            /* export, import */
 	O_REVOKE,                               /* member token */
 	O_REPLAY,                               /* verify */
-	O_CHECK,                                /* import */
+	O_CHECK,                                /* import, idempotency prune */
+	O_BEFORE,                               /* idempotency prune */
 	O__COUNT
 };
 
@@ -143,6 +144,7 @@ int run_rebuild(struct cli *c);
 int run_backup(struct cli *c);
 int run_export(struct cli *c);
 int run_import(struct cli *c);
+int run_idem_prune(struct cli *c);
 
 /* Run one request in its own transaction; print its result once it is
  * durable (cmd_write.c). */

@@ -316,16 +316,17 @@ static const char *mib(uint64_t bytes, char buf[32])
 int run_stats(struct cli *c)
 {
 	tl_stats s;
-	uint64_t file, free_bytes;
+	uint64_t file, free_bytes, keys;
 	char b1[32], b2[32], b3[32], b4[32];
 	int rc = tl_db_stats(c->db, &c->ctx, &s, &c->err);
 
 	if (rc || (rc = tl_db_space(c->db, &c->ctx, &file, &free_bytes,
-				    &c->err)))
+				    &c->err)) ||
+	    (rc = tl_idem_keys(c->db, &c->ctx, &keys, &c->err)))
 		return rc;
 	if (c->json) {
 		json_t *o = json_pack(
-			"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			"events", (json_int_t)s.events,
 			"tasks", (json_int_t)s.tasks,
 			"active", (json_int_t)s.active,
@@ -334,25 +335,71 @@ int run_stats(struct cli *c)
 			"map_size", (json_int_t)s.map_size,
 			"map_used", (json_int_t)s.map_used,
 			"file_size", (json_int_t)file,
-			"file_free", (json_int_t)free_bytes);
+			"file_free", (json_int_t)free_bytes,
+			"idempotency_keys", (json_int_t)keys);
 		mpjson_print(stdout, o);
 		json_decref(o);
 	} else {
-		printf("events     %" PRIu64 "\n", s.events);
-		printf("tasks      %" PRIu64 "\n", s.tasks);
-		printf("active     %" PRIu64 "\n", s.active);
-		printf("members    %" PRIu64 "\n", s.members);
-		printf("last_seq   %" PRIu64 "\n", s.last_seq);
-		printf("map_size   %" PRIu64 "%s\n", s.map_size,
+		printf("events           %" PRIu64 "\n", s.events);
+		printf("tasks            %" PRIu64 "\n", s.tasks);
+		printf("active           %" PRIu64 "\n", s.active);
+		printf("members          %" PRIu64 "\n", s.members);
+		printf("last_seq         %" PRIu64 "\n", s.last_seq);
+		printf("map_size         %" PRIu64 "%s\n", s.map_size,
 		       mib(s.map_size, b1));
-		printf("map_used   %" PRIu64 "%s\n", s.map_used,
+		printf("map_used         %" PRIu64 "%s\n", s.map_used,
 		       mib(s.map_used, b2));
-		printf("file_size  %" PRIu64 "%s\n", file, mib(file, b3));
-		printf("file_free  %" PRIu64 "%s%s\n", free_bytes,
+		printf("file_size        %" PRIu64 "%s\n", file, mib(file, b3));
+		printf("file_free        %" PRIu64 "%s%s\n", free_bytes,
 		       mib(free_bytes, b4),
 		       free_bytes > file / 4 ? ": backup --compact leaves it "
 					       "out"
 					     : "");
+		printf("idempotency_keys %" PRIu64 "\n", keys);
 	}
+	return 0;
+}
+
+/* ---- idempotency prune -------------------------------------------------- */
+
+int run_idem_prune(struct cli *c)
+{
+	bool check = has(c, O_CHECK);
+	char when[32];
+	int64_t before;
+	tl_prune_out o;
+	int rc;
+
+	if (!has(c, O_BEFORE))
+		return usage_error(c, "before", "is required");
+	if ((rc = tl_time_parse(opt_slice(c, O_BEFORE), cli_now(c),
+				cli_zone(c), "before", &before, &c->err)))
+		return rc;
+	if ((rc = tl_idem_prune(c->db, &c->ctx, before, check, &o, &c->err)))
+		return rc;
+	done_durably = !check;
+	tl_time_format(before, when);
+	uint64_t kept = o.keys - o.pruned;
+	if (c->json) {
+		json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:s,s:b}",
+				      "keys", (json_int_t)o.keys,
+				      "pruned", (json_int_t)o.pruned,
+				      "kept", (json_int_t)kept,
+				      "unknown", (json_int_t)o.unknown,
+				      "before", when, "check", check);
+		mpjson_print(stdout, j);
+		json_decref(j);
+		return 0;
+	}
+	printf("%s %" PRIu64 " of %" PRIu64 " idempotency keys (of requests "
+	       "made before %s)%s; kept %" PRIu64,
+	       check ? "would prune" : "pruned", o.pruned, o.keys, when,
+	       check ? ", removed none" : "", kept);
+	if (o.unknown)
+		printf(", of which %" PRIu64 " of unknown time (requests "
+		       "that changed nothing, to a task or member unchanged "
+		       "since)",
+		       o.unknown);
+	putchar('\n');
 	return 0;
 }

@@ -60,6 +60,7 @@ const struct optdef optdefs[O__COUNT] = {
 	[O_EVENTS] = { "events", false },
 	[O_REPLAY] = { "replay", false },
 	[O_CHECK] = { "check", false },
+	[O_BEFORE] = { "before", true },
 	[O_BATCH] = { "batch", true },
 };
 
@@ -465,6 +466,23 @@ const struct command commands[] = {
 	{ NULL, "stats",
 	  "usage: tasklog stats\n\nCounts and sizes of the workspace.\n",
 	  0, 0, 0, NULL, OPEN_READ, 0, run_stats },
+	{ "idempotency", "prune",
+	  "usage: tasklog idempotency prune --before TIME [--check]\n\n"
+	  "Forget the idempotency keys of requests made before TIME (admins "
+	  "only): a\n"
+	  "retry under such a key then runs as a new request.  A request's "
+	  "time is that\n"
+	  "of the last event it appended; one that changed nothing was made "
+	  "before its\n"
+	  "task's (or member's) next event, and is kept while there is none.  "
+	  "Appends\n"
+	  "nothing to the log; `stats` counts the keys.\n"
+	  "  --before TIME         the cutoff (any time --due takes: "
+	  "-30d, 2026-11-01)\n"
+	  "  --check               count what it would prune, remove "
+	  "nothing\n",
+	  OPT(O_BEFORE) | OPT(O_CHECK), 0, 0, NULL, OPEN_WRITE, 0,
+	  run_idem_prune },
 };
 const size_t n_commands = sizeof commands / sizeof commands[0];
 
@@ -502,6 +520,7 @@ const char overall_usage[] =
 	"log's events\n"
 	"  verify                    check the log and the stored state\n"
 	"  stats                     counts and sizes\n"
+	"  idempotency prune         forget the keys of old requests\n"
 	"\n"
 	"Common options, before or after the command words:\n"
 	"  --db DIR                  workspace (default $TASKLOG_DB, else "
