@@ -1403,3 +1403,99 @@ Test(fault, a_full_map_in_a_token_write_is_grown)
 	cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err), 0);
 	teardown(db);
 }
+
+/* ---- idempotency prune (engine/idem.c) ------------------------------------ */
+
+/* Every allocation, or every write and sync, of a prune failing in turn:
+ * a storage error, or absorbed.  These few keys are one transaction, so
+ * after a failure every key is there, after a success just the newer
+ * ones; verify is clean either way.  The pruned records are put back
+ * before each run. */
+static void prune_faults(int kind)
+{
+	enum { N = 40, DAY_MS = 86400000 };
+	static tl_cmd c[N];
+	static char keys[N][8];
+	tl_db *db = setup();
+	tl_err err;
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof keys[i], "p%02d", i);
+		c[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("P"),
+				 .link = tl_s("lead:1"),
+				 .idempotency_key = tl_s(keys[i]) };
+	}
+	tl_ctx old = admin;
+	old.now_ms -= 10 * DAY_MS;
+	cr_assert_eq(tl_exec(db, &old, c, N / 2, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_exec(db, &admin, c + N / 2, N / 2, NULL, &err), 0,
+		     "%s", err.message);
+	int64_t cutoff = admin.now_ms - 5 * DAY_MS;
+	uint64_t all, newer = N / 2 + 1; /* and setup()'s "seed" */
+	cr_assert_eq(tl_idem_keys(db, &admin, &all, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(all, N + 1);
+
+	/* the records, to put back */
+	static uint8_t kbuf[N + 1][16], vbuf[N + 1][128];
+	static MDB_val ks[N + 1], vs[N + 1];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t n = 0;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, db->idem, &cur), 0);
+	while (!mdb_cursor_get(cur, &k, &v, n ? MDB_NEXT : MDB_FIRST)) {
+		cr_assert(n <= N && k.mv_size <= 16 && v.mv_size <= 128);
+		memcpy(kbuf[n], k.mv_data, k.mv_size);
+		memcpy(vbuf[n], v.mv_data, v.mv_size);
+		ks[n] = (MDB_val){ k.mv_size, kbuf[n] };
+		vs[n] = (MDB_val){ v.mv_size, vbuf[n] };
+		n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	cr_assert_eq(n, all);
+
+	long f;
+	for (f = 1;; f++) {
+		cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(mdb_put(txn, db->idem, &ks[i], &vs[i], 0),
+				     0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		tl_prune_out o;
+		memset(&err, 0, sizeof err);
+		fault_arm(kind, f);
+		int rc = tl_idem_prune(db, &admin, cutoff, false, &o, &err);
+		bool hit = fault_disarm();
+		fault_outcome(kind, rc, hit, &err, "prune", f);
+		db = usable(db, "prune", f);
+		uint64_t left;
+		cr_assert_eq(tl_idem_keys(db, &admin, &left, &err), 0,
+			     "fault %ld: %s", f, err.message);
+		cr_assert_eq(left, rc ? all : newer, "fault %ld: %d, %llu left",
+			     f, rc, (unsigned long long)left);
+		if (!rc)
+			cr_assert_eq(o.pruned, all - newer, "fault %ld", f);
+		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
+			     0, "fault %ld: verify", f);
+		if (!hit)
+			break;
+	}
+	/* (a sanitizer build counts the library's own allocations alone:
+	 * one, its transaction's) */
+	cr_assert_gt(f - 1, WRAP_COUNTS && kind == FAULT_ALLOC ? 0 : 2,
+		     "only %ld faults met", f - 1);
+	teardown(db);
+}
+
+Test(fault, every_allocation_failing_in_an_idempotency_prune_keeps_the_keys)
+{
+	prune_faults(FAULT_ALLOC);
+}
+
+Test(fault, every_write_and_sync_failing_in_an_idempotency_prune_keeps_the_keys)
+{
+	prune_faults(FAULT_IO);
+}
