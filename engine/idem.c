@@ -58,34 +58,40 @@ static int event_at(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
 	return 0;
 }
 
-/* The record of key k, value v: *prune when its request was made before
- * before_ms, *unknown when its time cannot be told (kept). */
-static int judge(tl_db *db, MDB_txn *txn, const MDB_val *k,
-		 const MDB_val *v, int64_t before_ms, bool *prune,
-		 bool *unknown, tl_err *err)
+/* The record v: *prune when its request was made before before_ms,
+ * *unknown when it may have been but its time cannot be told (kept). */
+static int judge(tl_db *db, MDB_txn *txn, const MDB_val *v,
+		 int64_t before_ms, bool *prune, bool *unknown, tl_err *err)
 {
-	char q[64];
-	tl_slice key = { k->mv_data, k->mv_size };
 	const uint8_t *p = v->mv_data;
 	*prune = *unknown = false;
-	if (v->mv_size < 9 ||
-	    ((p[8] == 'F' || p[8] == 'N') &&
-	     v->mv_size < 9 + TL_IDEM_FP_LEN + 2))
+	bool tagged = v->mv_size >= 9 && (p[8] == 'F' || p[8] == 'N');
+	if (v->mv_size < 9 || (tagged && v->mv_size < 9 + TL_IDEM_FP_LEN + 2))
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "corrupt idempotency record (key '%s')",
-				  tl_quote(key, q, sizeof q));
+				  "corrupt idempotency record");
 	uint64_t seq = tl_get_be64(p);
+	/* the target's stream key: after the tag and fingerprint, or (0.2)
+	 * right after seq */
+	size_t off = tagged ? 9 + TL_IDEM_FP_LEN : 8;
+	MDB_val skv = { v->mv_size - off, (void *)(p + off) }, sv;
+	uint8_t own[TL_STREAM_KEY_MAX];
 	tl_event ev;
 	int rc = event_at(db, txn, seq, &ev, err);
 	if (rc)
 		return rc;
-	if (p[8] != 'N') {
-		*prune = ev.at_ms < before_ms;
+	if (ev.stream.len > TL_STREAM_KEY_MAX - 1 ||
+	    tl_stream_key(ev.stream, own) != skv.mv_size ||
+	    memcmp(own, skv.mv_data, skv.mv_size))
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "idempotency record names event %llu, of "
+				  "another stream",
+				  (unsigned long long)seq);
+	if (p[8] != 'N' || ev.at_ms >= before_ms) {
+		/* its run appended event seq, or (N) came after it */
+		*prune = p[8] != 'N' && ev.at_ms < before_ms;
 		return 0;
 	}
 	/* The target's event after seq: its stream's next version. */
-	const uint8_t *sk = p + 9 + TL_IDEM_FP_LEN;
-	MDB_val skv = { v->mv_size - 9 - TL_IDEM_FP_LEN, (void *)sk }, sv;
 	uint8_t want[TL_STREAM_VAL];
 	uint32_t ver;
 	uint64_t next;
@@ -114,6 +120,18 @@ static int judge(tl_db *db, MDB_txn *txn, const MDB_val *k,
 		return rc;
 	*prune = ev.at_ms < before_ms;
 	return 0;
+}
+
+/* A storage error of the record of key k names the key (verify does). */
+static void name_key(tl_err *err, const MDB_val *k)
+{
+	char q[64];
+	if (!err || err->code != TL_ESTORAGE)
+		return;
+	size_t n = strlen(err->message);
+	snprintf(err->message + n, sizeof err->message - n,
+		 " (idempotency key '%s')",
+		 tl_quote((tl_slice){ k->mv_data, k->mv_size }, q, sizeof q));
 }
 
 /* One chunk: up to PRUNE_CHUNK records after last (from the first when
@@ -150,7 +168,7 @@ static int prune_chunk(tl_db *db, int64_t before_ms, bool check,
 	if (!rc && *started && k.mv_size == *last_len &&
 	    !memcmp(k.mv_data, last, *last_len))
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	*done = false;
+	bool end = false;
 	for (size_t i = 0; !rc && i < PRUNE_CHUNK; i++) {
 		bool prune, unknown;
 		if (k.mv_size > KEY_MAX) {
@@ -162,9 +180,11 @@ static int prune_chunk(tl_db *db, int64_t before_ms, bool check,
 		}
 		memcpy(last, k.mv_data, k.mv_size);
 		*last_len = k.mv_size;
-		if ((rc = judge(db, txn, &k, &v, before_ms, &prune, &unknown,
-				err)))
+		if ((rc = judge(db, txn, &v, before_ms, &prune, &unknown,
+				err))) {
+			name_key(err, &k);
 			break;
+		}
 		n.keys++;
 		n.pruned += prune;
 		n.unknown += unknown;
@@ -176,7 +196,7 @@ static int prune_chunk(tl_db *db, int64_t before_ms, bool check,
 	}
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND) {
-		*done = true;
+		end = true;
 		rc = 0;
 	} else if (tl_is_mdb_rc(rc)) {
 		rc = tl_mdb_err(err, rc, "read idempotency keys");
@@ -189,8 +209,9 @@ out:
 	} else {
 		rc = tl_txn_commit(t, err);
 	}
-	if (!rc) {
+	if (!rc) { /* the chunk stands: on from its last key */
 		*started = true;
+		*done = end;
 		out->keys += n.keys;
 		out->pruned += n.pruned;
 		out->unknown += n.unknown;
@@ -224,7 +245,8 @@ int tl_idem_prune(tl_db *db, const tl_ctx *ctx, int64_t before_ms,
 		saved_len = last_len;
 		rc = prune_chunk(db, before_ms, check, last, &last_len,
 				 &started, &done, out, err);
-		if (rc == TL_EAGAIN) { /* a full map: grown, the chunk again */
+		if (rc == TL_EAGAIN) { /* a full map: grown, the chunk again
+					  (done, counts: set on success only) */
 			memcpy(last, saved, saved_len);
 			last_len = saved_len;
 			started = was_started;

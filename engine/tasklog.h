@@ -575,13 +575,16 @@ TL_API int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
  * with CRM access).  tl_idem_prune forgets the keys of requests made
  * before before_ms (an admin's job): a retry under such a key then runs as
  * a new request.  A request's time is that of the last event its first
- * run appended; one that changed nothing was made before its target's
- * next event, and is kept while its target has none (its time is
- * unknown: *out counts it in unknown).  With check it removes nothing and
- * counts what it would.  The records are read in durable transactions of
- * 10,000, so other writers wait for one at the most; appends nothing to
- * the log.  TL_EINVALID (field "before") for a time outside the years
- * 1970 to 9999, or (field "db") on a read-only handle without check. */
+ * run appended; one that changed nothing was made after its target's
+ * last event then and before its next event, and is kept while its
+ * target has none (its time is unknown: *out counts it in unknown when
+ * that last event is before the cutoff).  With check it removes nothing
+ * and counts what it would, also on a read-only handle.  The records are
+ * read in durable transactions of 10,000, so other writers wait for one
+ * at the most; appends nothing to the log.  TL_EINVALID (field "before")
+ * for a time outside the years 1970 to 9999, or (field "db") on a
+ * read-only handle without check; TL_ESTORAGE naming the key of a
+ * damaged record, after the transactions before its own. */
 typedef struct tl_prune_out {
 	uint64_t keys;    /* records read */
 	uint64_t pruned;  /* removed (with check: that would be) */

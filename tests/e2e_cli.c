@@ -3850,6 +3850,9 @@ Test(workspace, reads_work_where_the_files_cannot_be_written,
 	cr_assert(tu_err_names(&r, "storage"), "stderr: %s", r.err);
 	tu_run_release(&r);
 	READER_EXIT(5, "notifications", "read", "1", "--as", "alice");
+	/* a prune's check reads; the prune writes */
+	READER_EXIT(0, "idempotency", "prune", "--before", "+1d", "--check");
+	READER_EXIT(5, "idempotency", "prune", "--before", "+1d");
 
 	/* Views that lack an event of the log (appended by a handle opened
 	 * without them) cannot be brought up to date here: they do not

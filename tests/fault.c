@@ -199,6 +199,34 @@ int __wrap_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data,
 	return __real_mdb_put(txn, dbi, key, data, flags);
 }
 
+/* The same for a prune's deletes and commits (--wrap=mdb_cursor_del,
+ * --wrap=mdb_txn_commit), counted together: the full_del_at-th answers
+ * MDB_MAP_FULL, once; a commit that does frees its transaction, as
+ * LMDB's failing commit does. */
+int __real_mdb_cursor_del(MDB_cursor *cur, unsigned flags);
+int __real_mdb_txn_commit(MDB_txn *txn);
+static long full_del_at, full_del_calls;
+static bool full_del_hit;
+
+int __wrap_mdb_cursor_del(MDB_cursor *cur, unsigned flags)
+{
+	if (full_del_at && ++full_del_calls == full_del_at) {
+		full_del_hit = true;
+		return MDB_MAP_FULL;
+	}
+	return __real_mdb_cursor_del(cur, flags);
+}
+
+int __wrap_mdb_txn_commit(MDB_txn *txn)
+{
+	if (full_del_at && ++full_del_calls == full_del_at) {
+		full_del_hit = true;
+		mdb_txn_abort(txn);
+		return MDB_MAP_FULL;
+	}
+	return __real_mdb_txn_commit(txn);
+}
+
 /* Only files and directories (a backup syncs its directory) count: not
  * Criterion's pipes, not the terminal. */
 static int io_errno = EIO; /* what a failed write or sync says */
@@ -1498,4 +1526,59 @@ Test(fault, every_allocation_failing_in_an_idempotency_prune_keeps_the_keys)
 Test(fault, every_write_and_sync_failing_in_an_idempotency_prune_keeps_the_keys)
 {
 	prune_faults(FAULT_IO);
+}
+
+/* A full map at every delete and commit of a prune: grown, the chunk run
+ * again, and the old keys pruned all the same, counted once (a review:
+ * one at the last chunk's commit ended the prune as done, having pruned
+ * nothing of that chunk). */
+Test(fault, a_full_map_in_an_idempotency_prune_is_grown)
+{
+	enum { N = 6, DAY_MS = 86400000 };
+	static tl_cmd c[N];
+	static char keys[N][8];
+	tl_db *db = setup();
+	tl_err err;
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof keys[i], "f%02d", i);
+		c[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("F"),
+				 .link = tl_s("lead:1"),
+				 .idempotency_key = tl_s(keys[i]) };
+	}
+	tl_ctx old = admin;
+	old.now_ms -= 10 * DAY_MS;
+	cr_assert_eq(tl_exec(db, &old, c, N / 2, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(tl_exec(db, &admin, c + N / 2, N / 2, NULL, &err), 0,
+		     "%s", err.message);
+	int64_t cutoff = admin.now_ms - 5 * DAY_MS;
+	long k;
+	for (k = 1;; k++) {
+		/* the old keys back: added again under a clock of before */
+		tl_exec(db, &old, c, N / 2, NULL, &err);
+		size_t before = tl_db_map_size(db);
+		tl_prune_out o;
+		full_del_calls = 0;
+		full_del_hit = false;
+		full_del_at = k;
+		int rc = tl_idem_prune(db, &admin, cutoff, false, &o, &err);
+		full_del_at = 0;
+		cr_assert_eq(rc, 0, "call %ld: %d %s", k, rc, err.message);
+		cr_assert_eq(o.pruned, N / 2, "call %ld: pruned %llu", k,
+			     (unsigned long long)o.pruned);
+		cr_assert_eq(o.keys, N + 1, "call %ld: %llu keys", k,
+			     (unsigned long long)o.keys);
+		uint64_t left;
+		cr_assert_eq(tl_idem_keys(db, &admin, &left, &err), 0);
+		cr_assert_eq(left, N / 2 + 1, "call %ld: %llu left", k,
+			     (unsigned long long)left);
+		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
+			     0, "call %ld: verify", k);
+		if (!full_del_hit)
+			break;
+		cr_assert_gt(tl_db_map_size(db), before, "call %ld", k);
+	}
+	cr_assert_eq(k, N / 2 + 2, "%ld calls: the deletes and the commit",
+		     k - 1);
+	teardown(db);
 }

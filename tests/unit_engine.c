@@ -5939,7 +5939,11 @@ Test(idem_prune, a_request_that_changed_nothing_goes_by_its_target_s_next_event)
 	RUN1(at(T0 + DAY), &r, NULL, same);
 	cr_assert(!r.appended);
 	tl_result_release(&r);
-	tl_prune_out o = prune_ok(T0 + 10 * DAY, false);
+	/* a cutoff before the task's last event then: newer, not unknown */
+	tl_prune_out o = prune_ok(T0 + 1, false);
+	cr_assert_eq(o.pruned, 0);
+	cr_assert_eq(o.unknown, 0);
+	o = prune_ok(T0 + 10 * DAY, false);
 	cr_assert_eq(o.keys, 1);
 	cr_assert_eq(o.pruned, 0);
 	cr_assert_eq(o.unknown, 1);
@@ -5961,9 +5965,15 @@ Test(idem_prune, a_request_that_changed_nothing_goes_by_its_target_s_next_event)
 	RUN1(at(T0 + 15 * DAY), &r, NULL, to_c);
 	tl_result_release(&r);
 
-	o = prune_ok(T0 + 10 * DAY, false);
+	/* the cutoff is exclusive: at the day-2 change, noop-1 stays */
+	o = prune_ok(T0 + 2 * DAY, false);
 	cr_assert_eq(o.keys, 2);
+	cr_assert_eq(o.pruned, 0);
+	o = prune_ok(T0 + 2 * DAY + 1, false);
 	cr_assert_eq(o.pruned, 1, "noop-1, before the day-2 change");
+	o = prune_ok(T0 + 10 * DAY, false);
+	cr_assert_eq(o.keys, 1);
+	cr_assert_eq(o.pruned, 0);
 	cr_assert_eq(o.unknown, 0);
 	/* noop-2 stays: its target's next event (day 15) is after the
 	 * cutoff; a retry replays the task as the request left it */
@@ -6027,7 +6037,7 @@ Test(idem_prune, member_requests_and_records_of_0_2_are_pruned_by_their_event)
  * every other key pruned, at the chunks' edges too; what stays replays. */
 Test(idem_prune, keys_past_one_transaction_are_all_judged, .timeout = 120)
 {
-	enum { N = 25003, BATCH = 1000 };
+	enum { N = 25003, BATCH = 1500 };
 	static tl_cmd cmds[BATCH];
 	static char keys[BATCH][16];
 	for (size_t done = 0; done < N; done += BATCH) {
@@ -6043,8 +6053,10 @@ Test(idem_prune, keys_past_one_transaction_are_all_judged, .timeout = 120)
 			     err.message);
 	}
 	cr_assert_eq(idem_keys(), N);
-	/* so old and new keys take turns in key order by thousands, and
-	 * a chunk of 10,000 ends between them and inside them */
+	/* so old and new keys take turns in key order by 1,500: the first
+	 * chunk of 10,000 ends on an old key (k009999, deleted: the next
+	 * chunk starts where it was), the second on a new one (k019999,
+	 * kept: the next starts past it) */
 	size_t old = 0;
 	for (size_t done = 0; done < N; done += BATCH)
 		if ((done / BATCH) % 2 == 0)
@@ -6059,13 +6071,14 @@ Test(idem_prune, keys_past_one_transaction_are_all_judged, .timeout = 120)
 	o = prune_ok(T0 + 10 * DAY, false);
 	cr_assert_eq(o.keys, N - old);
 	cr_assert_eq(o.pruned, 0);
-	/* the first and last key of each kind */
+	/* the keys at the chunks' edges, and at the ends */
 	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k000000"));
-	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k001000"));
+	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k001500"));
+	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k009999"));
+	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k010000"));
 	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k019999"));
-	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k020000"));
-	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k024999"));
-	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k025002"));
+	cr_assert(!keyed_add_appends(T0 + 30 * DAY, "T", "k020000"));
+	cr_assert(keyed_add_appends(T0 + 30 * DAY, "T", "k025002"));
 }
 
 Test(idem_prune, refusals_change_nothing)
@@ -6092,6 +6105,31 @@ Test(idem_prune, refusals_change_nothing)
 	rc = tl_idem_prune(db, NULL, T0 + 10 * DAY, false, &o, &err);
 	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
 	cr_assert(strstr(err.message, "key 'bad'"), "%s", err.message);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_del(txn, db->idem, &k, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+
+	/* a record naming an event of another stream (another task's) */
+	char other[37];
+	uint64_t other_seq = add_task(T0 + 2 * DAY, "Other", other);
+	MDB_val ok = { 5, "k-old" };
+	uint8_t moved[128];
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->idem, &ok, &v), 0);
+	cr_assert(v.mv_size <= sizeof moved);
+	memcpy(moved, v.mv_data, v.mv_size);
+	tl_put_be64(moved, other_seq);
+	MDB_val mk = { 5, "k-mov" }, mv = { v.mv_size, moved };
+	cr_assert_eq(mdb_put(txn, db->idem, &mk, &mv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	rc = tl_idem_prune(db, NULL, T0 + 10 * DAY, false, &o, &err);
+	cr_assert_eq(rc, TL_ESTORAGE, "%d %s", rc, err.message);
+	cr_assert(strstr(err.message, "of another stream"), "%s", err.message);
+	cr_assert(strstr(err.message, "key 'k-mov'"), "%s", err.message);
+	cr_assert_eq(idem_keys(), 2, "the prune stopped before any delete");
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_del(txn, db->idem, &mk, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
 
 	/* a read-only handle checks, and removes nothing */
 	db_close();
@@ -6101,4 +6139,8 @@ Test(idem_prune, refusals_change_nothing)
 	rc = tl_idem_prune(db, NULL, T0 + 10 * DAY, false, &o, &err);
 	cr_assert_eq(rc, TL_EINVALID);
 	cr_assert_str_eq(err.field, "db");
+	o = prune_ok(T0 + 10 * DAY, true);
+	cr_assert_eq(o.keys, 1);
+	cr_assert_eq(o.pruned, 1);
+	cr_assert_eq(idem_keys(), 1);
 }

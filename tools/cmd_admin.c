@@ -365,7 +365,7 @@ int run_stats(struct cli *c)
 int run_idem_prune(struct cli *c)
 {
 	bool check = has(c, O_CHECK);
-	char when[32];
+	char when[48], local[48];
 	int64_t before;
 	tl_prune_out o;
 	int rc;
@@ -391,9 +391,13 @@ int run_idem_prune(struct cli *c)
 		json_decref(j);
 		return 0;
 	}
+	/* for people in the zone of their dates (UTC where it is unknown) */
+	const char *zone = cli_zone(c);
+	if (!zone || tl_time_format_zone(before, zone, local))
+		memcpy(local, when, sizeof local);
 	printf("%s %" PRIu64 " of %" PRIu64 " idempotency keys (of requests "
 	       "made before %s)%s; kept %" PRIu64,
-	       check ? "would prune" : "pruned", o.pruned, o.keys, when,
+	       check ? "would prune" : "pruned", o.pruned, o.keys, local,
 	       check ? ", removed none" : "", kept);
 	if (o.unknown)
 		printf(", of which %" PRIu64 " of unknown time (requests "

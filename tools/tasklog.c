@@ -371,7 +371,8 @@ int open_workspace(struct cli *c)
 	 * access, a read-only file system): LMDB then needs only lock.mdb
 	 * writable, or nothing on a read-only file system. */
 	bool reads = c->cmd->open == OPEN_READ || c->cmd->open == OPEN_LOG ||
-		     (c->cmd->run == run_notifications && !c->words_len);
+		     (c->cmd->run == run_notifications && !c->words_len) ||
+		     (c->cmd->run == run_idem_prune && has(c, O_CHECK));
 	if (reads)
 		oo.flags |= TL_OPEN_READ_FALLBACK;
 	/* Every view, always: the engine applies to the views a workspace
