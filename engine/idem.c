@@ -147,6 +147,7 @@ static int prune_chunk(tl_db *db, int64_t before_ms, bool check,
 	MDB_cursor *c;
 	MDB_val k, v;
 	tl_prune_out n = { 0 };
+	bool end = false; /* the database ended in this chunk */
 	int rc;
 
 	if (check) {
@@ -168,7 +169,6 @@ static int prune_chunk(tl_db *db, int64_t before_ms, bool check,
 	if (!rc && *started && k.mv_size == *last_len &&
 	    !memcmp(k.mv_data, last, *last_len))
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	bool end = false;
 	for (size_t i = 0; !rc && i < PRUNE_CHUNK; i++) {
 		bool prune, unknown;
 		if (k.mv_size > KEY_MAX) {
