@@ -37,19 +37,10 @@
 static int event_at(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
 		    tl_err *err)
 {
-	uint8_t kb[8];
-	tl_put_be64(kb, seq);
-	MDB_val k = { 8, kb }, v;
-	int rc = mdb_get(txn, db->events, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "idempotency record names a missing event "
-				  "(%llu)",
-				  (unsigned long long)seq);
+	MDB_val v;
+	int rc = tl_event_raw(db, txn, seq, &v, err);
 	if (rc)
-		return tl_mdb_err(err, rc, "read event");
-	if (!tl_event_val_fits(db, &v))
-		return tl_event_val_damaged(err, seq, &v);
+		return rc;
 	if (tl_event_decode_stored(v.mv_data, v.mv_size, ev) ||
 	    ev->seq != seq)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -267,15 +258,10 @@ int tl_idem_keys(tl_db *db, const tl_ctx *ctx, uint64_t *keys, tl_err *err)
 	MDB_txn *txn;
 	MDB_stat st;
 	tl_member actor;
-	msgpack_zone zone;
 	int rc;
 
 	*keys = 0;
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
-	msgpack_zone_destroy(&zone);
-	if (rc)
+	if ((rc = tl_read_actor(db, ctx, &txn, &actor, err)))
 		return rc;
 	if ((rc = mdb_stat(txn, db->idem, &st)))
 		rc = tl_mdb_err(err, rc, "idempotency keys");

@@ -544,6 +544,10 @@ int tl_log_head(tl_db *db, MDB_txn *txn, uint64_t *seq,
 bool tl_event_val_fits(const tl_db *db, const MDB_val *v);
 /* The storage error for such a record of event seq; returns TL_ESTORAGE. */
 int tl_event_val_damaged(tl_err *err, uint64_t seq, const MDB_val *v);
+/* The stored record of event seq into *v (read.c): TL_ESTORAGE when it is
+ * missing or does not fit the pages that hold it. */
+int tl_event_raw(tl_db *db, MDB_txn *txn, uint64_t seq, MDB_val *v,
+		 tl_err *err);
 
 /* ---- msgpack helpers ------------------------------------------------ */
 
@@ -740,6 +744,10 @@ int tl_member_other_admins(tl_db *db, MDB_txn *txn, const char *except,
 /* A read transaction with the actor resolved and allowed. */
 int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
 	       tl_member *actor, msgpack_zone *zone, tl_err *err);
+/* The same with a zone of its own: the actor's fields are its arrays, so
+ * they outlive it. */
+int tl_read_actor(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
+		  tl_member *actor, tl_err *err);
 
 /* The tokens database (token.c): each record paired with its other
  * kind and of a member; each problem through fn.  0, or a storage

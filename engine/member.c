@@ -321,16 +321,23 @@ int tl_read_as(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
 	return rc;
 }
 
+int tl_read_actor(tl_db *db, const tl_ctx *ctx, MDB_txn **txn,
+		  tl_member *actor, tl_err *err)
+{
+	msgpack_zone zone;
+	if (!msgpack_zone_init(&zone, 1024))
+		return tl_err_oom(err);
+	int rc = tl_read_as(db, ctx, txn, actor, &zone, err);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
 int tl_need_admin(tl_db *db, const tl_ctx *ctx, const char *what,
 		  tl_err *err)
 {
 	MDB_txn *txn;
 	tl_member actor;
-	msgpack_zone zone;
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
-	msgpack_zone_destroy(&zone);
+	int rc = tl_read_actor(db, ctx, &txn, &actor, err);
 	if (rc)
 		return rc;
 	mdb_txn_abort(txn);

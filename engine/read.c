@@ -13,24 +13,34 @@
 
 #include "internal.h"
 
-/* Read the event with this seq; decoded into ev (slices valid while txn
- * lives and scratch is untouched). */
-static int event_get(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
-		     msgpack_zone *zone, msgpack_sbuffer *scratch,
-		     tl_err *err)
+int tl_event_raw(tl_db *db, MDB_txn *txn, uint64_t seq, MDB_val *v,
+		 tl_err *err)
 {
 	uint8_t kb[8];
 	tl_put_be64(kb, seq);
-	MDB_val k = { 8, kb }, v;
-	int rc = mdb_get(txn, db->events, &k, &v);
+	MDB_val k = { 8, kb };
+	int rc = mdb_get(txn, db->events, &k, v);
 	if (rc == MDB_NOTFOUND)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "event %llu is missing",
 				  (unsigned long long)seq);
 	if (rc)
 		return tl_mdb_err(err, rc, "read event");
-	if (!tl_event_val_fits(db, &v))
-		return tl_event_val_damaged(err, seq, &v);
+	if (!tl_event_val_fits(db, v))
+		return tl_event_val_damaged(err, seq, v);
+	return 0;
+}
+
+/* Read the event with this seq; decoded into ev (slices valid while txn
+ * lives and scratch is untouched). */
+static int event_get(tl_db *db, MDB_txn *txn, uint64_t seq, tl_event *ev,
+		     msgpack_zone *zone, msgpack_sbuffer *scratch,
+		     tl_err *err)
+{
+	MDB_val v;
+	int rc = tl_event_raw(db, txn, seq, &v, err);
+	if (rc)
+		return rc;
 	errno = 0; /* the decoder fails alike for damage and no memory */
 	if (tl_event_decode(v.mv_data, v.mv_size, ev, zone, scratch))
 		return errno == ENOMEM ? tl_err_oom(err)
@@ -483,7 +493,6 @@ int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
 	MDB_envinfo info;
 	MDB_stat st;
 	tl_member actor;
-	msgpack_zone zone;
 	char path[PATH_MAX + 16];
 	struct stat fs;
 	uint64_t pages = 0;
@@ -491,11 +500,7 @@ int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
 
 	*file_bytes = *free_bytes = 0;
 	snprintf(path, sizeof path, "%s/data.mdb", db->dir);
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);
-	msgpack_zone_destroy(&zone);
-	if (rc)
+	if ((rc = tl_read_actor(db, ctx, &txn, &actor, err)))
 		return rc;
 	rc = tl_free_pages(txn, &pages);
 	mdb_txn_abort(txn);

@@ -1434,6 +1434,31 @@ Test(fault, a_full_map_in_a_token_write_is_grown)
 
 /* ---- idempotency prune (engine/idem.c) ------------------------------------ */
 
+/* A new workspace (setup()) with n keyed tasks (keys PREFIX00...): the
+ * first half made ten days before admin's clock, the rest at it; c and
+ * keys (of n each) hold the commands.  Pruning before five days ago then
+ * prunes the first half. */
+#define PRUNE_DAY_MS INT64_C(86400000)
+static tl_db *prune_setup(int n, char prefix, tl_cmd *c, char (*keys)[8])
+{
+	tl_db *db = setup();
+	tl_err err;
+	for (int i = 0; i < n; i++) {
+		snprintf(keys[i], 8, "%c%02d", prefix, i);
+		c[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("P"),
+				 .link = tl_s("lead:1"),
+				 .idempotency_key = tl_s(keys[i]) };
+	}
+	tl_ctx old = admin;
+	old.now_ms -= 10 * PRUNE_DAY_MS;
+	cr_assert_eq(tl_exec(db, &old, c, (size_t)n / 2, NULL, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(tl_exec(db, &admin, c + n / 2, (size_t)(n - n / 2), NULL,
+			     &err),
+		     0, "%s", err.message);
+	return db;
+}
+
 /* Every allocation, or every write and sync, of a prune failing in turn:
  * a storage error, or absorbed.  These few keys are one transaction, so
  * after a failure every key is there, after a success just the newer
@@ -1441,24 +1466,12 @@ Test(fault, a_full_map_in_a_token_write_is_grown)
  * before each run. */
 static void prune_faults(int kind)
 {
-	enum { N = 40, DAY_MS = 86400000 };
+	enum { N = 40 };
 	static tl_cmd c[N];
 	static char keys[N][8];
-	tl_db *db = setup();
+	tl_db *db = prune_setup(N, 'p', c, keys);
 	tl_err err;
-	for (int i = 0; i < N; i++) {
-		snprintf(keys[i], sizeof keys[i], "p%02d", i);
-		c[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("P"),
-				 .link = tl_s("lead:1"),
-				 .idempotency_key = tl_s(keys[i]) };
-	}
-	tl_ctx old = admin;
-	old.now_ms -= 10 * DAY_MS;
-	cr_assert_eq(tl_exec(db, &old, c, N / 2, NULL, &err), 0, "%s",
-		     err.message);
-	cr_assert_eq(tl_exec(db, &admin, c + N / 2, N / 2, NULL, &err), 0,
-		     "%s", err.message);
-	int64_t cutoff = admin.now_ms - 5 * DAY_MS;
+	int64_t cutoff = admin.now_ms - 5 * PRUNE_DAY_MS;
 	uint64_t all, newer = N / 2 + 1; /* and setup()'s "seed" */
 	cr_assert_eq(tl_idem_keys(db, &admin, &all, &err), 0, "%s",
 		     err.message);
@@ -1534,24 +1547,14 @@ Test(fault, every_write_and_sync_failing_in_an_idempotency_prune_keeps_the_keys)
  * nothing of that chunk). */
 Test(fault, a_full_map_in_an_idempotency_prune_is_grown)
 {
-	enum { N = 6, DAY_MS = 86400000 };
+	enum { N = 6 };
 	static tl_cmd c[N];
 	static char keys[N][8];
-	tl_db *db = setup();
+	tl_db *db = prune_setup(N, 'f', c, keys);
 	tl_err err;
-	for (int i = 0; i < N; i++) {
-		snprintf(keys[i], sizeof keys[i], "f%02d", i);
-		c[i] = (tl_cmd){ .kind = TL_TASK_ADD, .title = tl_s("F"),
-				 .link = tl_s("lead:1"),
-				 .idempotency_key = tl_s(keys[i]) };
-	}
 	tl_ctx old = admin;
-	old.now_ms -= 10 * DAY_MS;
-	cr_assert_eq(tl_exec(db, &old, c, N / 2, NULL, &err), 0, "%s",
-		     err.message);
-	cr_assert_eq(tl_exec(db, &admin, c + N / 2, N / 2, NULL, &err), 0,
-		     "%s", err.message);
-	int64_t cutoff = admin.now_ms - 5 * DAY_MS;
+	old.now_ms -= 10 * PRUNE_DAY_MS;
+	int64_t cutoff = admin.now_ms - 5 * PRUNE_DAY_MS;
 	long k;
 	for (k = 1;; k++) {
 		/* the old keys back: added again under a clock of before */
