@@ -394,7 +394,7 @@ int run_idem_prune(struct cli *c)
 	/* for people in the zone of their dates (UTC where it is unknown) */
 	const char *zone = cli_zone(c);
 	if (!zone || tl_time_format_zone(before, zone, local))
-		memcpy(local, when, sizeof local);
+		snprintf(local, sizeof local, "%s", when);
 	printf("%s %" PRIu64 " of %" PRIu64 " idempotency keys (of requests "
 	       "made before %s)%s; kept %" PRIu64,
 	       check ? "would prune" : "pruned", o.pruned, o.keys, local,
