@@ -1734,13 +1734,7 @@ int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 		return tl_err_set(err, TL_EAGAIN, "storage",
 				  "map full: abort this transaction, then run its requests again");
 	if (t->broken)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  t->all_or_nothing
-					  ? "a request failed in this "
-					    "transaction, which takes its "
-					    "requests all or none: abort it"
-					  : "the views' writes failed in this "
-					    "transaction: abort it");
+		return tl_txn_broken_err(t, "abort it", err);
 	/* The views' writes deferred so far, to sorted runs on disk once
 	 * they are many (none nested is open, so none is taken back): a
 	 * transaction of millions of commands holds a bounded part of them

@@ -358,6 +358,10 @@ extern _Thread_local uint64_t tl_replay_map
 
 /* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
  * mdb_cursor_open's code (*slot NULL then). */
+/* The error of a transaction that is broken (t->broken): a request
+ * failed in it (all or nothing) or its views' writes failed; then says
+ * what becomes of it ("abort it", "it was aborted"). */
+int tl_txn_broken_err(const tl_txn *t, const char *then, tl_err *err);
 int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
 
 /* Read transactions (adopting a map grown by another process; waiting up

@@ -1045,15 +1045,9 @@ int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
 	}
 	if (t->broken) { /* a request failed in it (all or nothing), or a
 			  * view's writes were half spilled */
-		bool whole = t->all_or_nothing;
+		tl_txn_broken_err(t, "it was aborted", err);
 		tl_txn_abort(t);
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  whole ? "a request failed in this "
-					    "transaction, which takes its "
-					    "requests all or none: it was "
-					    "aborted"
-					  : "the views' writes failed in this "
-					    "transaction: it was aborted");
+		return TL_ESTORAGE;
 	}
 	/* The views' deferred writes, sorted by key. */
 	if ((rc = tl_views_flush(t, progress, arg, err))) {
@@ -1101,6 +1095,17 @@ int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
 					  "map full; grown, rerun");
 	}
 	return rc ? tl_mdb_err(err, rc, "commit") : 0;
+}
+
+int tl_txn_broken_err(const tl_txn *t, const char *then, tl_err *err)
+{
+	return tl_err_set(err, TL_ESTORAGE, "storage",
+			  t->all_or_nothing
+				  ? "a request failed in this transaction, "
+				    "which takes its requests all or none: %s"
+				  : "the views' writes failed in this "
+				    "transaction: %s",
+			  then);
 }
 
 int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot)
