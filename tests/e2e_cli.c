@@ -3024,6 +3024,23 @@ Test(cli, help_and_usage_errors)
 	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
 			 "command");
 	tu_run_release(&r);
+	/* a top-level word that is a list's --due or a group's command
+	 * names what was likely meant (0.3.48) */
+	EXPECT(&r, 1, "today");
+	cr_assert_str_eq(r.err, "tasklog: command: 'today' is unknown; did "
+				"you mean 'task list --due today'? (tasklog "
+				"--help lists the commands)\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "list");
+	cr_assert_str_eq(r.err, "tasklog: command: 'list' is unknown; did "
+				"you mean 'member list' or 'task list'? "
+				"(tasklog --help lists the commands)\n");
+	cr_assert_str_eq(tu_str(json_object_get(r.json, "error"), "field"),
+			 "command");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "show", "x");
+	cr_assert(strstr(r.err, "did you mean 'task show'?"), "%s", r.err);
+	tu_run_release(&r);
 	/* -h as a value is a value, not a request for help: the mistyped
 	 * option is still an error, and nothing is written (a review) */
 	long long events = tu_stat(ws, "events");

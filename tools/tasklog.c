@@ -558,6 +558,34 @@ static const struct command *find_command(const char *group,
 	return NULL;
 }
 
+/* For an unknown top-level word, the command that was likely meant:
+ * "today" and "week" (task list --due ...), or the command word of a
+ * group ("list": task list or member list); "" when none. */
+static void likely_meant(const char *name, char *out, size_t n)
+{
+	static const char *const dues[] = { "today", "week", "overdue" };
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof dues / sizeof *dues; i++)
+		if (!strcmp(name, dues[i])) {
+			snprintf(out, n, "'task list --due %s'", name);
+			return;
+		}
+	for (size_t i = 0; i < n_commands && len < n; i++) {
+		const struct command *k = &commands[i];
+		if (!k->group || strcmp(k->name, name))
+			continue;
+		int w = snprintf(out + len, n - len, "%s'%s %s'",
+				 len ? " or " : "", k->group, k->name);
+		if (w < 0 || (size_t)w >= n - len) {
+			out[len] = '\0';
+			return;
+		}
+		len += (size_t)w;
+	}
+}
+
 static void print_group_usage(FILE *f, const char *group)
 {
 	fprintf(f, "usage:\n");
@@ -788,6 +816,15 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 						   "release: pipelines and "
 						   "automations come with "
 						   "later work", c->subject);
+			char meant[96] = "";
+			if (!c->cmd && !group)
+				likely_meant(a, meant, sizeof meant);
+			if (!c->cmd && meant[0])
+				return usage_error(c, "command",
+						   "'%s' is unknown; did you "
+						   "mean %s? (tasklog --help "
+						   "lists the commands)",
+						   c->subject, meant);
 			if (!c->cmd)
 				return usage_error(c, "command",
 						   "'%s' is unknown (tasklog "
@@ -1144,7 +1181,7 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	set_table_width();
-	/* --version, alone or with --json: {"version":"0.3.47"} */
+	/* --version, alone or with --json: {"version":"0.3.48"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
 			    ((!strcmp(argv[1], "--version") &&
