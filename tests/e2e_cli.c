@@ -3041,6 +3041,22 @@ Test(cli, help_and_usage_errors)
 	EXPECT(&r, 1, "show", "x");
 	cr_assert(strstr(r.err, "did you mean 'task show'?"), "%s", r.err);
 	tu_run_release(&r);
+	/* and a misspelt one the nearest names of its level */
+	EXPECT(&r, 1, "task", "lsit");
+	cr_assert_str_eq(r.err, "tasklog: command: 'task lsit' is unknown; "
+				"did you mean 'task list'? (tasklog --help "
+				"lists the commands)\n");
+	tu_run_release(&r);
+	EXPECT(&r, 1, "upcomming");
+	cr_assert(strstr(r.err, "did you mean 'upcoming'?"), "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "taks", "list");
+	cr_assert(strstr(r.err, "'taks' is unknown; did you mean 'task'?"),
+		  "%s", r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "task", "ad");
+	cr_assert(!strstr(r.err, "did you mean"), "%s", r.err);
+	tu_run_release(&r);
 	/* -h as a value is a value, not a request for help: the mistyped
 	 * option is still an error, and nothing is written (a review) */
 	long long events = tu_stat(ws, "events");

@@ -558,32 +558,105 @@ static const struct command *find_command(const char *group,
 	return NULL;
 }
 
-/* For an unknown top-level word, the command that was likely meant:
- * "today" and "week" (task list --due ...), or the command word of a
- * group ("list": task list or member list); "" when none. */
-static void likely_meant(const char *name, char *out, size_t n)
+/* The edit distance of a and b (insertions, deletions, substitutions
+ * and swaps of two neighbours), for words of up to 31 bytes; 99 past
+ * that. */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int d[32][32];
+
+	if (la > 31 || lb > 31)
+		return 99;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/* Append 'words' to the list of names in out (joined by " or "); false
+ * when it does not fit. */
+static bool meant_add(char *out, size_t n, const char *group,
+		      const char *name)
+{
+	size_t len = strlen(out);
+	int w = snprintf(out + len, n - len, "%s'%s%s%s'", len ? " or " : "",
+			 group ? group : "", group ? " " : "", name);
+	if (w < 0 || (size_t)w >= n - len) {
+		out[len] = '\0';
+		return false;
+	}
+	return true;
+}
+
+/* The name commands[i] gives the words under group (NULL: top-level):
+ * its own, its group's when top-level and it is the group's first
+ * command, else NULL. */
+static const char *level_name(const char *group, size_t i)
+{
+	const struct command *k = &commands[i];
+	if (group)
+		return k->group && !strcmp(k->group, group) ? k->name : NULL;
+	if (!k->group)
+		return k->name;
+	for (size_t j = 0; j < i; j++)
+		if (commands[j].group && !strcmp(commands[j].group, k->group))
+			return NULL;
+	return k->group;
+}
+
+/* For an unknown command word (under group, or top-level when group is
+ * NULL), the commands that were likely meant, into out ("" when none):
+ * top-level "today", "week" and "overdue" (task list --due ...), or a
+ * group's command word given alone ("list": task list or member list);
+ * else the commands whose names are nearest a misspelt one (one edit
+ * away from a word of 3 or 4 bytes, two from a longer one). */
+static void likely_meant(const char *group, const char *name, char *out,
+			 size_t n)
 {
 	static const char *const dues[] = { "today", "week", "overdue" };
-	size_t len = 0;
+	size_t len = strlen(name);
+	int best = len >= 5 ? 2 : len >= 3 ? 1 : 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof dues / sizeof *dues; i++)
+	for (size_t i = 0; !group && i < sizeof dues / sizeof *dues; i++)
 		if (!strcmp(name, dues[i])) {
 			snprintf(out, n, "'task list --due %s'", name);
 			return;
 		}
-	for (size_t i = 0; i < n_commands && len < n; i++) {
-		const struct command *k = &commands[i];
-		if (!k->group || strcmp(k->name, name))
-			continue;
-		int w = snprintf(out + len, n - len, "%s'%s %s'",
-				 len ? " or " : "", k->group, k->name);
-		if (w < 0 || (size_t)w >= n - len) {
-			out[len] = '\0';
+	for (size_t i = 0; !group && i < n_commands; i++)
+		if (commands[i].group && !strcmp(commands[i].name, name) &&
+		    !meant_add(out, n, commands[i].group, name))
 			return;
+	if (out[0] || !best)
+		return;
+	/* The nearest names of this level: the group's commands; top-level,
+	 * the commands and the groups (each at its first command). */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n_commands; i++) {
+			const char *cand = level_name(group, i);
+			if (!cand)
+				continue;
+			int dist = distance(name, cand);
+			if (pass == 0 && dist < best)
+				best = dist;
+			else if (pass == 1 && dist == best &&
+				 !meant_add(out, n, group, cand))
+				return;
 		}
-		len += (size_t)w;
-	}
 }
 
 static void print_group_usage(FILE *f, const char *group)
@@ -817,8 +890,8 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 						   "automations come with "
 						   "later work", c->subject);
 			char meant[96] = "";
-			if (!c->cmd && !group)
-				likely_meant(a, meant, sizeof meant);
+			if (!c->cmd)
+				likely_meant(group, a, meant, sizeof meant);
 			if (!c->cmd && meant[0])
 				return usage_error(c, "command",
 						   "'%s' is unknown; did you "
