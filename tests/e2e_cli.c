@@ -3063,8 +3063,20 @@ Test(cli, help_and_usage_errors)
 	EXPECT(&r, 1, "task", "add", "--link", "lead:1", "--asignee=bob",
 	       "--title", "-h");
 	cr_assert(strstr(r.err, "--asignee: unknown option"), "%s", r.err);
+	/* and the nearest option the command takes is named (0.3.48) */
+	cr_assert(strstr(r.err, "for task add; did you mean --assignee?"),
+		  "%s", r.err);
 	tu_run_release(&r);
 	cr_assert_eq(tu_stat(ws, "events"), events);
+	EXPECT(&r, 1, "task", "list", "--stauts", "todo");
+	cr_assert_str_eq(r.err, "tasklog: --stauts: unknown option for task "
+				"list; did you mean --status?\n");
+	tu_run_release(&r);
+	/* none for an option of another command, nor far from every one */
+	EXPECT(&r, 1, "task", "show", UNKNOWN_ID, "--titel", "x");
+	cr_assert_str_eq(r.err, "tasklog: --titel: unknown option for task "
+				"show\n");
+	tu_run_release(&r);
 	/* a command's option before its (sub)command word is not called
 	 * unknown (a walk-through), one the command does not take is,
 	 * and the option's value is not taken for the command (a review) */

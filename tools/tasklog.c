@@ -697,6 +697,35 @@ static bool names_option(const char *word)
 	return find_option(word + 2, len) != O__COUNT;
 }
 
+/* The name of the option in allowed nearest the misspelt one of len
+ * bytes at name (one edit away from a name of 3 or 4 bytes, two from a
+ * longer one, as for commands), or NULL when none or several are. */
+static const char *nearest_option(const char *name, size_t len,
+				  uint64_t allowed)
+{
+	char word[32];
+	const char *found = NULL;
+	int best = len >= 5 ? 2 : len >= 3 ? 1 : 0, ties = 0;
+
+	if (!best || len >= sizeof word)
+		return NULL;
+	memcpy(word, name, len);
+	word[len] = '\0';
+	for (int o = 0; o < O__COUNT; o++) {
+		if (!(allowed & OPT(o)))
+			continue;
+		int d = distance(word, optdefs[o].name);
+		if (d < best || (d == best && !found)) {
+			best = d;
+			found = optdefs[o].name;
+			ties = 0;
+		} else if (d == best) {
+			ties++;
+		}
+	}
+	return ties ? NULL : found;
+}
+
 /* The error of option `early`, given before the command's words, once
  * the words are read: *first (its provisional "unknown option") said
  * anew for c->cmd, or for no command found. */
@@ -813,9 +842,14 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				continue;
 			}
 			if (o == O__COUNT || !(allowed & OPT(o))) {
-				OPT_ERR(shown, "unknown option%s%s",
+				const char *near = o == O__COUNT && c->cmd
+					? nearest_option(name, len, allowed)
+					: NULL;
+				OPT_ERR(shown, "unknown option%s%s%s%s%s",
 					c->cmd ? " for " : "",
-					c->cmd ? c->subject : "");
+					c->cmd ? c->subject : "",
+					near ? "; did you mean --" : "",
+					near ? near : "", near ? "?" : "");
 				continue;
 			}
 			if (optdefs[o].has_value) {
