@@ -109,7 +109,8 @@ $(B)/tests/e2e: $(E2E_SRC:%.c=$(B)/%.o) $(TESTLIB_SRC:%.c=$(B)/%.o) $(B)/libtask
 # under a sanitizer, which owns malloc, the library's own allocations are
 # counted through --wrap.
 FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
-	-Wl,--wrap=mdb_put,--wrap=mdb_cursor_del,--wrap=mdb_txn_commit
+	-Wl,--wrap=mdb_put,--wrap=mdb_cursor_del,--wrap=mdb_txn_commit \
+	-Wl,--wrap=mdb_env_open
 $(B)/tests/fault: $(B)/tests/fault.o $(TESTLIB_SRC:%.c=$(B)/%.o) \
 		$(B)/libtasklog.a
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(FAULT_WRAP) $(LIBS) $(TOOLLIBS) \
