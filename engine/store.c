@@ -392,23 +392,29 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 				  "'%s' is not a regular file", path);
 	}
 	bool exists = stat(path, &st) == 0 && st.st_size > 0;
-	/* A reader that may fall back opens a data.mdb it cannot write
-	 * read-only at once.  Opened for writing, LMDB would fail on
-	 * data.mdb after it set up lock.mdb: when no other process had the
-	 * workspace open, that set-up leaves the table's last commit at 0
-	 * for whoever opens it meanwhile, until a writer commits; their
-	 * reads then take meta page 0, a commit behind the other perhaps
-	 * (and verify's check of the pages gave up on them). */
+	/* A data.mdb this process may not write is not opened for writing:
+	 * LMDB would fail on it after it set up lock.mdb, and when no other
+	 * process had the workspace open, that set-up leaves the table's last
+	 * commit at 0 for whoever opens it meanwhile, until a writer commits;
+	 * their reads then take meta page 0, a commit behind the other
+	 * perhaps (and verify's check of the pages gave up on them).  A
+	 * reader that may fall back opens it read-only at once; a writer
+	 * fails as LMDB would have. */
+	int denied = 0;
 	if (exists && !(envflags & MDB_RDONLY) &&
-	    (opts->flags & TL_OPEN_READ_FALLBACK) &&
 	    faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 &&
-	    (errno == EACCES || errno == EPERM || errno == EROFS)) {
+	    (errno == EACCES || errno == EPERM || errno == EROFS))
+		denied = errno;
+	if (denied && (opts->flags & TL_OPEN_READ_FALLBACK)) {
 		db->flags |= TL_OPEN_RDONLY;
 		envflags |= MDB_RDONLY;
+		denied = 0;
 	}
-	rc = env_open(db, dir, envflags, exists ? 0 : opts->map_size
-					       ? opts->map_size
-					       : DEFAULT_MAP);
+	rc = denied ? denied
+		    : env_open(db, dir, envflags,
+			       exists ? 0
+			       : opts->map_size ? opts->map_size
+						: DEFAULT_MAP);
 	if ((rc == EACCES || rc == EPERM || rc == EROFS) && exists &&
 	    !(envflags & MDB_RDONLY) &&
 	    (opts->flags & TL_OPEN_READ_FALLBACK)) {

@@ -1604,7 +1604,8 @@ Test(fault, a_full_map_in_an_idempotency_prune_is_grown)
 /* ---- a reader of files it cannot write ----------------------------------- */
 
 /* A reader that may fall back (the command line's reads) opens a data.mdb
- * it cannot write read-only at once.  LMDB opened for writing set up
+ * it cannot write read-only at once, and a writer fails without opening
+ * it with LMDB.  LMDB opened for writing set up
  * lock.mdb before it failed on data.mdb: when no other process had the
  * workspace open, the table it left said commit 0 to whoever joined
  * meanwhile, until a writer committed, so that their reads took meta page
@@ -1635,7 +1636,13 @@ Test(reader, a_data_file_it_cannot_write_is_opened_read_only_at_once,
 				   .views = tl_views_all(&n) };
 		o.views_len = n;
 		tl_err err;
+		/* a writer fails as LMDB would have, without asking it */
+		o.flags = 0;
 		env_opens = env_opens_rw = 0;
+		if (tl_db_open(dir, &o, &db, &err) != TL_ESTORAGE ||
+		    !strstr(err.message, "Permission denied") || env_opens)
+			_exit(16);
+		o.flags = TL_OPEN_READ_FALLBACK;
 		if (tl_db_open(dir, &o, &db, &err)) {
 			fprintf(stderr, "open: %s\n", err.message);
 			_exit(11);
@@ -1650,9 +1657,9 @@ Test(reader, a_data_file_it_cannot_write_is_opened_read_only_at_once,
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status));
 	cr_assert_eq(WEXITSTATUS(status), 0,
-		     "exit %d (12: not read-only, 13/14: LMDB opened %s)",
-		     WEXITSTATUS(status),
-		     "otherwise than once, read-only");
+		     "exit %d (12: not read-only, 13/14: LMDB opened %s, "
+		     "16: a writer's open asked LMDB or did not fail)",
+		     WEXITSTATUS(status), "otherwise than once, read-only");
 	/* a writer may open it again (the reader made nothing its own) */
 	cr_assert_eq(chmod(path, 0644), 0);
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
