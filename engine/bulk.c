@@ -570,6 +570,11 @@ static int view_mdb_err(const char *name, int rc, tl_err *err)
 	if (rc == MDB_MAP_FULL)
 		return tl_err_set(err, TL_EAGAIN, "storage",
 				  "the map is full (view %s)", name);
+	if (rc == TL_MDB_STALE_TABLE) { /* a commit's next transaction */
+		char what[80];
+		snprintf(what, sizeof what, "view %s", name);
+		return tl_mdb_err(err, rc, what);
+	}
 	return tl_err_set(err, TL_ESTORAGE, "storage", "view %s: %s", name,
 			  rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
 }

@@ -367,6 +367,12 @@ int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
 /* Read transactions (adopting a map grown by another process; waiting up
  * to tl_readers_wait_ms for a slot in a full table of readers). */
 int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn); /* LMDB rc */
+/* tl_env_begin's refusal of a write transaction that LMDB numbered from
+ * a table of readers (lock.mdb) behind the data file's last commit (an
+ * open that failed after it set lock.mdb up leaves it at 0): committed,
+ * it would build on an older meta page and lose commits.  Outside
+ * LMDB's codes (-30799..-30780); tl_mdb_err says it. */
+#define TL_MDB_STALE_TABLE (-30700)
 /* Slots in LMDB's table of readers (lock.mdb) of a workspace whose lock
  * file this process makes: one per process (or thread) that reads while
  * it has the workspace open.  Tests set fewer. */

@@ -371,8 +371,15 @@ static int check(tl_db *db, MDB_txn *txn, walk *w, tl_err *err)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "pages: cannot map data.mdb");
 	w->map = m;
-	if (!meta_of(w, txn, meta))
+	if (!meta_of(w, txn, meta)) {
+		/* Commit 0 is the empty file's, which no meta page holds
+		 * once a writer has committed: LMDB's table of readers is
+		 * behind the file (tl_env_begin), and no try would do. */
+		if (mdb_txn_id(txn) == 0 && txnid_at(w->map + PAGEHDRSZ) &&
+		    txnid_at(w->map + w->psize + PAGEHDRSZ))
+			return tl_mdb_err(err, TL_MDB_STALE_TABLE, "pages");
 		return TL_EAGAIN;
+	}
 	/* The last page may lie past the file's end: LMDB leaves pages
 	 * unwritten that were freed in the transaction that took them.  It
 	 * does not lie past the map. */

@@ -115,6 +115,15 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 				  "in this thread (a call from inside a "
 				  "callback, or a forked child that used this handle?)",
 				  what);
+	if (rc == TL_MDB_STALE_TABLE)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: LMDB's table of readers (lock.mdb) is "
+				  "behind the data file's last commit (an open "
+				  "that failed left it so), and a write now "
+				  "would lose commits: nothing was written; "
+				  "stop every process that has the workspace "
+				  "open, and the next open sets the table "
+				  "anew", what);
 	/* tl_env_begin waited for a slot in vain. */
 	if (rc == MDB_READERS_FULL)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
@@ -666,6 +675,16 @@ int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn)
 			}
 		}
 		rc = mdb_txn_begin(db->env, NULL, flags, txn);
+	}
+	/* A write transaction holds the writer lock: the table's last
+	 * commit and the meta pages are still, and it must be numbered the
+	 * one after the newest meta page's. */
+	MDB_envinfo info;
+	if (!rc && !(flags & MDB_RDONLY) && !mdb_env_info(db->env, &info) &&
+	    (uint64_t)mdb_txn_id(*txn) != (uint64_t)info.me_last_txnid + 1) {
+		mdb_txn_abort(*txn);
+		*txn = NULL;
+		rc = TL_MDB_STALE_TABLE;
 	}
 	return rc;
 }
