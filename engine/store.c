@@ -404,11 +404,11 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	/* A data.mdb this process may not write is not opened for writing:
 	 * LMDB would fail on it after it set up lock.mdb, and when no other
 	 * process had the workspace open, that set-up leaves the table's last
-	 * commit at 0 for whoever opens it meanwhile, until a writer commits;
-	 * their reads then take meta page 0, a commit behind the other
-	 * perhaps (and verify's check of the pages gave up on them).  A
-	 * reader that may fall back opens it read-only at once; a writer
-	 * fails as LMDB would have. */
+	 * commit at 0 for whoever opens it meanwhile: their reads then take
+	 * meta page 0, a commit behind the other perhaps, and a write built
+	 * on it would lose commits (tl_env_begin refuses it).  A reader that
+	 * may fall back opens it read-only at once; a writer fails as LMDB
+	 * would have. */
 	int denied = 0;
 	if (exists && !(envflags & MDB_RDONLY) &&
 	    faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 &&
