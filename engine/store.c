@@ -119,7 +119,7 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "%s: LMDB's table of readers (lock.mdb) is "
 				  "behind the data file's last commit (an open "
-				  "that failed left it so), and a write now "
+				  "that failed can leave it so), and a write now "
 				  "would lose commits: nothing was written; "
 				  "stop every process that has the workspace "
 				  "open, and the next open sets the table "
