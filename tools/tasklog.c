@@ -587,8 +587,9 @@ static int distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
-/* Append 'words' to the list of names in out (joined by " or "); false
- * when it does not fit. */
+/* Append 'GROUP NAME' (or 'NAME' without a group) to the quoted names
+ * in out, joined by " or "; false, and out as it was, when it does not
+ * fit in n bytes. */
 static bool meant_add(char *out, size_t n, const char *group,
 		      const char *name)
 {
