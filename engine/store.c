@@ -410,10 +410,17 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	 * may fall back opens it read-only at once; a writer fails as LMDB
 	 * would have. */
 	int denied = 0;
-	if (exists && !(envflags & MDB_RDONLY) &&
-	    faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 &&
-	    (errno == EACCES || errno == EPERM || errno == EROFS))
-		denied = errno;
+	if (exists && !(envflags & MDB_RDONLY)) {
+		/* Tried, as LMDB will open it (access(2) answers for the
+		 * permission bits alone, and some sandboxes refuse its
+		 * faccessat2 with EPERM).  The locks LMDB takes are on
+		 * lock.mdb, which this descriptor's close leaves alone. */
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		else if (errno == EACCES || errno == EPERM || errno == EROFS)
+			denied = errno;
+	}
 	if (denied && (opts->flags & TL_OPEN_READ_FALLBACK)) {
 		db->flags |= TL_OPEN_RDONLY;
 		envflags |= MDB_RDONLY;

@@ -1648,18 +1648,25 @@ Test(reader, a_data_file_it_cannot_write_is_opened_read_only_at_once,
 			_exit(11);
 		}
 		bool ro = tl_db_read_only(db);
-		uint64_t seq = head(db);
+		tl_stats st;
+		int rc = tl_db_stats(db, &admin, &st, &err);
 		tl_db_close(db);
 		_exit(!ro ? 12 : env_opens != 1 ? 13 : env_opens_rw ? 14
-			  : seq != seed_seq ? 15 : 0);
+			  : rc || st.last_seq != seed_seq ? 15 : 0);
 	}
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 10) { /* root that may not be nobody */
+		teardown(NULL);
+		cr_skip_test("cannot become uid 65534 here");
+	}
 	cr_assert_eq(WEXITSTATUS(status), 0,
-		     "exit %d (12: not read-only, 13/14: LMDB opened %s, "
-		     "16: a writer's open asked LMDB or did not fail)",
-		     WEXITSTATUS(status), "otherwise than once, read-only");
+		     "exit %d (11: the read-only open failed, 12: not "
+		     "read-only, 13/14: LMDB opened otherwise than once, "
+		     "read-only, 15: the log not read to its head, 16: a "
+		     "writer's open asked LMDB or did not fail)",
+		     WEXITSTATUS(status));
 	/* a writer may open it again (the reader made nothing its own) */
 	cr_assert_eq(chmod(path, 0644), 0);
 	snprintf(path, sizeof path, "%s/data.mdb", dir);

@@ -1393,8 +1393,12 @@ Test(verify_audit, a_reader_table_behind_the_file_refuses_writes)
 	cr_assert_neq(lock, MAP_FAILED);
 	uint64_t txnid;
 	memcpy(&txnid, lock + at, 8);
-	cr_assert_eq(txnid, (uint64_t)info.me_last_txnid,
-		     "the table's layout is not LMDB 0.9's");
+	if (txnid != (uint64_t)info.me_last_txnid) { /* another build */
+		munmap(lock, 4096);
+		tl_db_close(db);
+		close(fd); /* after: its close drops the process's locks */
+		cr_skip_test("lock.mdb is not laid out as this test knows");
+	}
 	memset(lock + at, 0, 8);
 
 	pid_t pid = fork(); /* a writer of another process */
@@ -1427,8 +1431,8 @@ Test(verify_audit, a_reader_table_behind_the_file_refuses_writes)
 				      "(lock.mdb) is behind"),
 		  "%s", err.message);
 	munmap(lock, 4096);
-	close(fd);
 	tl_db_close(db);
+	close(fd); /* after: its close drops the process's locks */
 
 	db = open_with(NULL, 0, 0); /* alone: the table set anew */
 	cr_assert_eq(tl_db_stats(db, &admin, &st, &err), 0, "%s", err.message);
