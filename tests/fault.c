@@ -1608,10 +1608,10 @@ Test(fault, a_full_map_in_an_idempotency_prune_is_grown)
  * it with LMDB.  LMDB opened for writing set up
  * lock.mdb before it failed on data.mdb: when no other process had the
  * workspace open, the table it left said commit 0 to whoever joined
- * meanwhile, until a writer committed, so that their reads took meta page
- * 0 (a commit behind, perhaps), and a read-only `verify --no-views` beside
- * a writer gave up ("the workspace changed under every try"; a stress
- * test's find, 0.3.48).  As nobody when the tests run as root (who may
+ * meanwhile: their reads took meta page 0 (a commit behind, perhaps), a
+ * writer among them built its commit on it and rolled the log back, and a
+ * read-only `verify --no-views` beside a writer gave up ("the workspace
+ * changed under every try"; a stress test's find, 0.3.48).  As nobody when the tests run as root (who may
  * write anything), else as the owner of files made read-only. */
 Test(reader, a_data_file_it_cannot_write_is_opened_read_only_at_once,
      .fini = leftover)
