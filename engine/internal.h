@@ -356,16 +356,17 @@ extern _Thread_local size_t tl_replay_chunk
 extern _Thread_local uint64_t tl_replay_map
 	__attribute__((visibility("hidden")));
 
-/* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
- * mdb_cursor_open's code (*slot NULL then). */
 /* The error of a transaction that is broken (t->broken): a request
  * failed in it (all or nothing) or its views' writes failed; then says
  * what becomes of it ("abort it", "it was aborted"). */
 int tl_txn_broken_err(const tl_txn *t, const char *then, tl_err *err);
+/* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or
+ * mdb_cursor_open's code (*slot NULL then). */
 int tl_txn_cursor(tl_txn *t, MDB_dbi dbi, MDB_cursor **slot);
 
-/* Read transactions (adopting a map grown by another process; waiting up
- * to tl_readers_wait_ms for a slot in a full table of readers). */
+/* Top-level transactions, read or write (adopting a map grown by another
+ * process; waiting up to tl_readers_wait_ms for a slot in a full table
+ * of readers; a write refused as TL_MDB_STALE_TABLE below). */
 int tl_env_begin(tl_db *db, unsigned flags, MDB_txn **txn); /* LMDB rc */
 /* tl_env_begin's refusal of a write transaction that LMDB numbered from
  * a table of readers (lock.mdb) behind the data file's last commit (an
