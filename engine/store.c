@@ -279,6 +279,73 @@ static int env_open(tl_db *db, const char *dir, unsigned flags,
 	return rc;
 }
 
+/* The mode of a lock.mdb beside data.mdb, owned by owner, of data.mdb's
+ * group when group: readable and writable by its owner, by the group
+ * where data.mdb's group may read, and by others where they may read
+ * data.mdb and lock.mdb's owner is not data.mdb's (who may then be one of
+ * the others).  LMDB needs lock.mdb writable by every process, readers
+ * included; made by LMDB under the usual umask it is writable by its maker
+ * alone, and a writer's shuts the auditors of data.mdb's group out, an
+ * auditor's the writers. */
+static mode_t lock_mode(const struct stat *data, uid_t owner, bool group)
+{
+	mode_t mode = 0600;
+	if (group && (data->st_mode & S_IRGRP))
+		mode |= 0060;
+	if (owner != data->st_uid && (data->st_mode & S_IROTH))
+		mode |= 0006;
+	return mode;
+}
+
+/* lock.mdb, when this open is the one to make it beside an existing
+ * data.mdb: made here, before LMDB opens it, of lock_mode() and data.mdb's
+ * group (root gives it data.mdb's owner too).  An existing lock.mdb is
+ * left as it is, and a failure is not said: a directory that takes no
+ * file is LMDB's to report, and a mode or group not set leaves the file
+ * as LMDB would have made it, or narrower.  No lock of this process is on
+ * the file yet (one handle per workspace and process), so closing this
+ * descriptor drops none of LMDB's. */
+static void lock_make(const char *dir, const struct stat *data)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+	if (fd < 0)
+		return;
+	uid_t owner = geteuid();
+	bool group;
+	if (owner == 0 && fchown(fd, data->st_uid, data->st_gid) == 0) {
+		owner = data->st_uid;
+		group = true;
+	} else {
+		group = fchown(fd, (uid_t)-1, data->st_gid) == 0 ||
+			getegid() == data->st_gid;
+	}
+	(void)fchmod(fd, lock_mode(data, owner, group));
+	close(fd);
+}
+
+/* A new workspace's lock.mdb, which LMDB made with data.mdb under the
+ * umask: given lock_mode() by its path (a descriptor's close would drop
+ * LMDB's locks on it), when this process made it. */
+static void lock_made(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat data, lock;
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	if (stat(path, &data) != 0)
+		return;
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	if (lstat(path, &lock) != 0 || !S_ISREG(lock.st_mode) ||
+	    lock.st_uid != geteuid())
+		return;
+	mode_t mode = lock_mode(&data, lock.st_uid,
+				lock.st_gid == data.st_gid);
+	if ((lock.st_mode & 07777) != mode)
+		(void)chmod(path, mode);
+}
+
 static void db_free(tl_db *db)
 {
 	free((void *)db->views);
@@ -426,6 +493,13 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		envflags |= MDB_RDONLY;
 		denied = 0;
 	}
+	/* lock.mdb shared as data.mdb is, when this open makes it. */
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	struct stat lst;
+	bool lock_new = lstat(path, &lst) != 0 && errno == ENOENT;
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	if (exists && lock_new && !denied)
+		lock_make(dir, &st);
 	rc = denied ? denied
 		    : env_open(db, dir, envflags,
 			       exists ? 0
@@ -437,6 +511,8 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		db->flags |= TL_OPEN_RDONLY;
 		rc = env_open(db, dir, envflags | MDB_RDONLY, 0);
 	}
+	if (!rc && !exists && lock_new)
+		lock_made(dir);
 	if (!rc && exists && opts->map_size) {
 		MDB_envinfo info;
 		mdb_env_info(db->env, &info);

@@ -1677,3 +1677,149 @@ Test(reader, a_data_file_it_cannot_write_is_opened_read_only_at_once,
 	cr_assert(!tl_db_read_only(db));
 	teardown(db);
 }
+
+/* The lock.mdb an open makes (beside an existing data.mdb, or with a new
+ * one): data.mdb's group, readable and writable by its owner, by the
+ * group where data.mdb's may read, and by others where they may read
+ * data.mdb and the maker is not its owner; root gives it data.mdb's owner.
+ * An existing one is left as it is.  (LMDB made it under the umask:
+ * writable by its maker alone.) */
+static mode_t lock_made(mode_t data_mode, uid_t *uid, gid_t *gid)
+{
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	cr_assert_eq(chmod(path, data_mode), 0);
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	cr_assert(unlink(path) == 0 || errno == ENOENT);
+	tl_err err;
+	tl_db *db = open_ws(&err);
+	cr_assert(db, "open: %s", err.message);
+	tl_db_close(db);
+	cr_assert_eq(stat(path, &st), 0);
+	if (uid)
+		*uid = st.st_uid;
+	if (gid)
+		*gid = st.st_gid;
+	return st.st_mode & 07777;
+}
+
+Test(reader, a_lock_file_an_open_makes_is_shared_as_the_data_file,
+     .fini = leftover)
+{
+	mode_t old = umask(022);
+	tl_db_close(setup());
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0660, "a new workspace's, beside a "
+		     "data.mdb of 0644: %o", st.st_mode & 07777);
+	cr_expect_eq(lock_made(0640, NULL, NULL), 0660);
+	cr_expect_eq(lock_made(0644, NULL, NULL), 0660, "others: the maker "
+		     "owns data.mdb");
+	cr_expect_eq(lock_made(0600, NULL, NULL), 0600);
+	cr_expect_eq(lock_made(0604, NULL, NULL), 0600);
+
+	/* an existing lock.mdb is left as it is */
+	cr_assert_eq(chmod(path, 0640), 0);
+	tl_err err;
+	tl_db *db = open_ws(&err);
+	cr_assert(db, "open: %s", err.message);
+	tl_db_close(db);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0640);
+
+	if (geteuid() == 0) { /* root gives it data.mdb's owner and group */
+		snprintf(path, sizeof path, "%s/data.mdb", dir);
+		cr_assert_eq(chown(path, 65534, 65534), 0);
+		uid_t uid;
+		gid_t gid;
+		cr_expect_eq(lock_made(0640, &uid, &gid), 0660);
+		cr_expect_eq(uid, 65534);
+		cr_expect_eq(gid, 65534);
+		cr_expect_eq(lock_made(0644, &uid, &gid), 0660);
+	}
+	umask(old);
+	teardown(NULL);
+}
+
+/* An auditor (another user, who may read data.mdb) first to open a
+ * workspace without lock.mdb, in a directory it may write (a fresh copy),
+ * makes a lock.mdb that lets the writers in.  Up to 0.3.48 LMDB made it
+ * 0644 and the auditor's own, and every writer failed ("open workspace:
+ * Permission denied") until someone changed its mode.  Needs root, to be
+ * two users. */
+Test(reader, an_auditor_that_makes_the_lock_file_leaves_the_writers_in,
+     .fini = leftover)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root, to act as two users");
+	char path[128];
+	tl_db_close(setup());
+	cr_assert_eq(chmod(dir, 0777), 0);
+	const char *files[] = { "data.mdb", "lock.mdb", "build.lock" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		cr_assert(chown(path, 1, 1) == 0 || errno == ENOENT);
+	}
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	cr_assert_eq(chmod(path, 0644), 0);
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	cr_assert_eq(unlink(path), 0);
+
+	for (int who = 0; who < 2; who++) { /* nobody reads, then 1 writes */
+		pid_t pid = fork();
+		cr_assert(pid >= 0);
+		if (pid == 0) {
+			uid_t u = who ? 1 : 65534;
+			umask(022);
+			if (setgroups(0, NULL) || setgid(u) || setuid(u))
+				_exit(10);
+			size_t n;
+			tl_open_opts o = { .flags = who ? 0
+						: TL_OPEN_READ_FALLBACK,
+					   .views = tl_views_all(&n) };
+			o.views_len = n;
+			tl_err err;
+			tl_db *db;
+			if (tl_db_open(dir, &o, &db, &err)) {
+				fprintf(stderr, "open as %u: %s\n", u,
+					err.message);
+				_exit(11);
+			}
+			tl_cmd c = { .kind = TL_TASK_ADD,
+				     .title = tl_s("After the audit"),
+				     .link = tl_s("lead:1") };
+			tl_stats st;
+			int rc = who ? tl_exec(db, &admin, &c, 1, NULL, &err)
+				     : tl_db_stats(db, &admin, &st, &err);
+			if (rc)
+				fprintf(stderr, "as %u: %s\n", u, err.message);
+			tl_db_close(db);
+			_exit(rc ? 12 : 0);
+		}
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status));
+		if (WEXITSTATUS(status) == 10) {
+			teardown(NULL);
+			cr_skip_test("cannot become uid 1 or 65534 here");
+		}
+		cr_assert_eq(WEXITSTATUS(status), 0, "%s: exit %d (11: open "
+			     "failed, 12: the %s failed)",
+			     who ? "the writer" : "the auditor",
+			     WEXITSTATUS(status), who ? "write" : "read");
+	}
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_uid, 65534);
+	cr_expect_eq(st.st_mode & 07777, 0606);
+	tl_err err;
+	tl_db *db = open_ws(&err);
+	cr_assert(db, "open: %s", err.message);
+	tl_stats s;
+	cr_assert_eq(tl_db_stats(db, &admin, &s, &err), 0, "%s", err.message);
+	cr_expect_eq(s.last_seq, seed_seq + 1, "the writer's task appended");
+	teardown(db);
+}
