@@ -616,6 +616,33 @@ bool tl_event_head(const uint8_t *raw, size_t len, uint64_t *seq,
 	return rd_head(&r, raw, len, seq, id);
 }
 
+/* The fields after the head, type to at, into ev, and the key "actor":
+ * r is left at the actor map. */
+static bool rd_to_actor(rd *r, tl_event *ev)
+{
+	uint64_t u;
+	if (!rd_key(r, "type") || !rd_str(r, &ev->type) ||
+	    !rd_key(r, "stream") || !rd_str(r, &ev->stream) ||
+	    !rd_key(r, "version") || !rd_uint(r, &u) || u > UINT32_MAX)
+		return false;
+	ev->version = (uint32_t)u;
+	return rd_key(r, "at") && rd_time(r, &ev->at_ms) && rd_key(r, "actor");
+}
+
+bool tl_event_actor_written(const tl_event *ev)
+{
+	rd r;
+	tl_event e;
+	uint64_t seq;
+	tl_slice s;
+	if (!rd_head(&r, ev->raw, ev->raw_len, &seq, &s) ||
+	    !rd_to_actor(&r, &e))
+		return false;
+	return r.p < r.end && *r.p++ == 0x82 && rd_key(&r, "id") &&
+	       rd_str(&r, &s) && rd_key(&r, "kind") && rd_str(&r, &s) &&
+	       rd_key(&r, "schema");
+}
+
 /* tl_event_decode; with upcast false, data as stored. */
 static int decode(const uint8_t *raw, size_t len, tl_event *ev,
 		  msgpack_zone *zone, msgpack_sbuffer *scratch, bool upcast)
@@ -635,13 +662,7 @@ static int decode(const uint8_t *raw, size_t len, tl_event *ev,
 		return TL_ESTORAGE;
 	memcpy(ev->id, s.p, 36);
 	ev->id[36] = 0;
-	if (!rd_key(&r, "type") || !rd_str(&r, &ev->type) ||
-	    !rd_key(&r, "stream") || !rd_str(&r, &ev->stream) ||
-	    !rd_key(&r, "version") || !rd_uint(&r, &u) || u > UINT32_MAX)
-		return TL_ESTORAGE;
-	ev->version = (uint32_t)u;
-	if (!rd_key(&r, "at") || !rd_time(&r, &ev->at_ms) ||
-	    !rd_key(&r, "actor") || !rd_actor(&r, ev) ||
+	if (!rd_to_actor(&r, ev) || !rd_actor(&r, ev) ||
 	    !rd_key(&r, "schema") || !rd_uint(&r, &u) || u > 1000)
 		return TL_ESTORAGE;
 	ev->schema = (uint32_t)u;

@@ -879,6 +879,9 @@ static int check_stream(const tl_event *ev, tl_err *err)
  * member id of kind user, or the system user of kind system; or NULL. */
 static const char *actor_form(const tl_event *ev)
 {
+	if (!tl_event_actor_written(ev))
+		return "is not a map of \"id\" and \"kind\" alone, in that "
+		       "order, as every release writes it";
 	if (!tl_member_id_valid(ev->actor_id) ||
 	    !(tl_slice_eq(ev->actor_kind, "user") ||
 	      tl_slice_eq(ev->actor_kind, "system")))

@@ -500,6 +500,13 @@ int tl_event_check_written(const tl_event *ev, msgpack_zone *zone,
 bool tl_event_head(const uint8_t *raw, size_t len, uint64_t *seq,
 		   tl_slice *id);
 
+/* Whether ev's actor map is as every release writes it: the keys "id" and
+ * "kind" alone, in that order.  The decoder takes the first of each and
+ * steps over any other key: a log with a second "id" there named one
+ * actor in the task's state and another in its JSON (0.3.48 imported it
+ * and verified it clean). */
+bool tl_event_actor_written(const tl_event *ev);
+
 /* An event id and where it was seen (a seq, or an index of records). */
 typedef struct tl_id_at {
 	uint8_t id[16];

@@ -273,6 +273,19 @@ Test(damage, an_event_import_refuses_is_named_by_verify, .init = setup,
 		    "system user is; import --events would refuse it (field "
 		    "actor)");
 	forge_event(4, "\xa4kind\xa6system", "\xa4kind\xa4user");
+	/* a second "id" in the actor map: the decoder takes the first (the
+	 * state says admin made the task), a JSON reader the last (the log
+	 * said ghost, whose export did not chain); and a key of its own */
+	forge_event(4, "\x82\xa2id\xa5" "admin\xa4kind\xa4user",
+		    "\x83\xa2id\xa5" "admin\xa4kind\xa4user\xa2id\xa5" "ghost");
+	verify_says("event 4: actor 'admin' is not a map of \"id\" and "
+		    "\"kind\" alone, in that order, as every release writes "
+		    "it; import --events would refuse it (field actor)");
+	forge_event(4, "\xa2id\xa5" "ghost", "\xa1x\xa5" "ghost");
+	verify_says("event 4: actor 'admin' is not a map of \"id\" and "
+		    "\"kind\" alone");
+	forge_event(4, "\x83\xa2id\xa5" "admin\xa4kind\xa4user\xa1x\xa5" "ghost",
+		    "\x82\xa2id\xa5" "admin\xa4kind\xa4user");
 	/* a link id no command takes (its JSON export says U+FFFD for the
 	 * byte, and does not chain when imported): named too */
 	forge_event(4, "\xa2id\xa1" "1", "\xa2id\xa1\xff");

@@ -420,6 +420,13 @@ Test(fuzz_regress, import_refuses_task_events_no_command_makes_of_the_task)
 			      "'ghost'" },
 		{ "\xa5" "admin", "\xa5" "ghost", 8, "actor",
 		  "event 9: actor 'ghost' is no member" },
+		/* its actor map in another order: the decoder found both
+		 * keys, and up to 0.3.48 it was taken (unit_damage.c has a
+		 * second "id", which the state and the JSON read apart) */
+		{ "\x82\xa2id\xa5" "admin\xa4kind\xa4user",
+		  "\x82\xa4kind\xa4user\xa2id\xa5" "admin", 8, "actor",
+		  "event 9: actor 'admin' is not a map of \"id\" and \"kind\" "
+		  "alone, in that order" },
 		/* 4: task.created of task 0, assigned to alice */
 		{ "\xa8" "assignee\xa5" "alice", "\xa8" "assignee\xa5" "ghost", 4,
 		  "assignee", "event 5 (task.created): assignee unknown member "
