@@ -47,7 +47,7 @@
  * key is unique because created_seq is (G's keys of two tags whose
  * dimvals are equal are one key, made once).  Newest-first sorts use
  * complemented values so that new tasks go to the front of their ranges:
- * appends cluster on few pages (see spec/LIMITS.md).  The due sorts are
+ * appends cluster on few pages (see LIMITS.md of the shared spec).  The due sorts are
  * what lands at random places: S's and M's (or D's) here, and R's in the
  * timeline's databases, and K's (one more random page per event that
  * moves a task's due key, the price of type and entity type filters whose

@@ -1,6 +1,7 @@
 /*
- * progress.h - progress bars on stderr (rebuild, import, verify, and the
- * rebuild an open may run), redrawn in place at most ten times a second.
+ * progress.h - progress bars on stderr (rebuild, import, verify, backup,
+ * and the rebuild an open may run), redrawn in place at most ten times a
+ * second.
  */
 #ifndef TASKLOG_PROGRESS_H
 #define TASKLOG_PROGRESS_H
