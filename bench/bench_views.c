@@ -92,7 +92,7 @@ enum { Q_LIST, Q_TIMELINE, Q_TIMELINE_UP, Q_TIMELINE_FIX, Q_TIMELINE_UP_FIX,
 static const char *const q_name[NQ] = {
 	"task list --assignee X --sort due --limit 50",
 	"timeline RECORD (history page, 50 entries)",
-	"timeline RECORD first page (upcoming tasks + history page)",
+	"timeline RECORD first page (50 upcoming tasks + history page)",
 	"timeline RECORD history page, the same 5 records at every size",
 	"timeline RECORD first page, the same 5 records at every size"
 };
@@ -578,7 +578,7 @@ static const char *const sq_task_index[] = {
 	"WHERE record = ?1 ORDER BY seq DESC LIMIT 50"
 #define SQ_UPCOMING                                                      \
 	"SELECT doc FROM tasks WHERE link_type = ?1 AND link_id = ?2 AND "  \
-	ACTIVE " AND due_at IS NOT NULL ORDER BY due_at, created_seq"
+	ACTIVE " AND due_at IS NOT NULL ORDER BY due_at, created_seq LIMIT 50"
 
 typedef struct sq {
 	sqlite3 *db;
@@ -1173,10 +1173,12 @@ __attribute__((noinline)) static size_t tl_query(tl_db *db, int k, size_t x)
 				    .sort = tl_s("due"), .limit = PAGE };
 		rc = tl_task_list(db, &ctx, &q, acc_doc, &a, next, &err);
 	} else {
+		char up_next[TL_CURSOR_MAX];
 		record_text(x, rec, sizeof rec);
-		rc = tl_timeline(db, &ctx, tl_s(rec), PAGE, (tl_slice){ 0, 0 },
-				 q_upcoming(k) ? acc_doc : NULL, acc_doc,
-				 &a, next, &err);
+		tl_timeline_query tq = { .record = tl_s(rec), .limit = PAGE };
+		rc = tl_timeline_page(db, &ctx, &tq,
+				      q_upcoming(k) ? acc_doc : NULL, acc_doc,
+				      &a, next, up_next, &err);
 	}
 	if (rc < 0)
 		die("tasklog query: %s", err.message);
@@ -2170,9 +2172,11 @@ static void report(FILE *f)
 			fmt_int((double)cfg.sizes[2], e));
 		fprintf(f, "- tasklog: `task list`: `tl_list_query{assignees "
 			   "= {X}, sort = \"due\", limit = 50}` (active "
-			   "tasks); timeline: `tl_timeline(RECORD, 50)` "
-			   "without, then with, its upcoming part "
-			   "(`upcoming_fn`).\n");
+			   "tasks); timeline: `tl_timeline_page(RECORD, "
+			   "limit 50)` without, then with, its upcoming part "
+			   "(`upcoming_fn`: at most 50 tasks, as `tasklog "
+			   "timeline` shows since 0.3.50; up to 0.3.49 every "
+			   "one, 133 to 188 rows).\n");
 		fprintf(f, "- SQLite: `%s`; `%s`; with upcoming, first `%s`.\n",
 			SQ_LIST, SQ_TIMELINE, SQ_UPCOMING);
 		if (plan_list[0])

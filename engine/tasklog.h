@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.49"
+#define TL_VERSION "0.3.50"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"

@@ -85,11 +85,38 @@ TL_API int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,
  * callback that wants fewer returns nonzero, which ends the call) through
  * upcoming_fn on the first page only, and its history entries {at, actor,
  * task, event, summary}, newest first, limit of them (0: 50; at most
- * 1000) per page, through item_fn.  Either callback may be NULL. */
+ * 1000) per page, through item_fn.  Either callback may be NULL.  Every
+ * upcoming task costs a call: a record of many open tasks is better read
+ * with tl_timeline_page, which pages them. */
 TL_API int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
 		size_t limit, tl_slice cursor, tl_doc_fn upcoming_fn,
 		tl_doc_fn item_fn, void *arg,
 		char next_cursor[TL_CURSOR_MAX], tl_err *err);
+
+/* A page of a record's timeline with its upcoming tasks paged as its
+ * history is (since 0.3.50; what `tasklog timeline` shows). */
+typedef struct tl_timeline_query {
+	tl_slice record;          /* "TYPE:ID" */
+	size_t limit;             /* per list: 0 = 50, at most 1000 */
+	tl_slice cursor;          /* the history's next page */
+	tl_slice upcoming_cursor; /* the upcoming tasks' next page */
+} tl_timeline_query;
+
+/* Neither cursor: the first page of both lists, at most limit upcoming
+ * tasks and limit history entries.  A cursor given: the next page of its
+ * list, and nothing of a list whose cursor is not given.  next_cursor and
+ * upcoming_next (either may be the buffer its cursor is in) receive each
+ * list's cursor of the next page, or "" when this page holds its last
+ * entry or it was not read.  A page reads its own entries and one more,
+ * whatever the record holds besides.  Paging is by position, as for
+ * tl_task_list: a task that does not change between pages is listed
+ * once.  TL_EINVALID names "record", "limit", "cursor" or
+ * "upcoming_cursor". */
+TL_API int tl_timeline_page(tl_db *db, const tl_ctx *ctx,
+		     const tl_timeline_query *q, tl_doc_fn upcoming_fn,
+		     tl_doc_fn item_fn, void *arg,
+		     char next_cursor[TL_CURSOR_MAX],
+		     char upcoming_next[TL_CURSOR_MAX], tl_err *err);
 
 /* A member's notifications, unread first, newest first within each. */
 TL_API int tl_notifications(tl_db *db, const tl_ctx *ctx, tl_slice member,

@@ -76,6 +76,11 @@
 #define HISTORY_MIN (UINT64_C(0x10) << 56)
 #define RECORD_MAX (12 + 1 + 128) /* "opportunity:" + 128-byte id */
 #define LIMIT_MAX 1000
+/* An upcoming page's cursor: the key tail of its last task, due |
+ * created_seq (the record's hash and range prefix are the query's). */
+#define UPCOMING_AFTER (TL_LIST_KEY_LEN - TL_LIST_PREFIX_LEN)
+#define HISTORY_CURSOR 't'
+#define UPCOMING_CURSOR 'r'
 #define SUMMARY_MAX 1024
 #define TITLE_SHOWN 100 /* bytes of a title quoted in a summary */
 #define TIMES_MAX 2 /* times quoted in a summary: "due from X to Y" */
@@ -570,14 +575,19 @@ static int record_check(tl_slice r, tl_err *err)
 	return tl_record_parse(r, "record", &type, &id, err);
 }
 
-/* The record's active tasks with a due date, soonest first, every one of
- * them (INTERFACE.md: no limit; the record's tasks alone, whatever the
- * workspace holds besides), from its covered due range ("due"):
- * hash(record) | 0x00 | 'd' | due | created_seq -> task id | ... |
- * document.  Tasks without a due date sort last (UINT64_MAX): stop
- * there. */
-static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
-		    tl_err *err)
+/* The record's active tasks with a due date, soonest first, from its
+ * covered due range ("due"): hash(record) | 0x00 | 'd' | due |
+ * created_seq -> task id | ... | document.  Tasks without a due date sort
+ * last (UINT64_MAX): stop there.  At most limit of them (SIZE_MAX: every
+ * one, tl_timeline's), after the key tail `after` (due | created_seq) when
+ * after is non-NULL; next_cursor receives the cursor after the last one
+ * when another follows, else "".  A page reads its own entries and one
+ * more, whatever the record holds besides (before 0.3.50 the command line
+ * gave every one: a record of 500,000 open tasks took 15 s and 2 GB for
+ * a page of --limit 1). */
+static int upcoming(tl_reader *rd, tl_slice record, size_t limit,
+		    const uint8_t *after, tl_doc_fn fn, void *arg,
+		    char next_cursor[TL_CURSOR_MAX], tl_err *err)
 {
 	const MDB_dbi *dbi = tl_view_dbis(rd->db, "timeline");
 	uint8_t prefix[TL_LIST_PREFIX_LEN], h[8];
@@ -589,10 +599,15 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		return tl_view_unavailable(rd->db, "timeline", err);
 	tl_key_hash(record, h);
 	tl_list_record_prefix(prefix, tl_key_get_u64(h), 0, TL_SORT_DUE);
+	uint8_t key[TL_LIST_KEY_LEN], last[UPCOMING_AFTER];
+	size_t n = 0;
+	memcpy(key, prefix, sizeof prefix);
+	if (after)
+		memcpy(key + sizeof prefix, after, UPCOMING_AFTER);
 	if ((rc = mdb_cursor_open(rd->txn, dbi[DUE], &c)))
 		return tl_doc_mdb_err(err, rc, "upcoming");
-	k.mv_size = sizeof prefix;
-	k.mv_data = prefix;
+	k.mv_size = after ? sizeof key : sizeof prefix;
+	k.mv_data = key;
 	/* The record text is TYPE:ID; compare a task's link with it. */
 	const char *colon = memchr(record.p, ':', record.len);
 	tl_slice rtype = { record.p, colon ? (size_t)(colon - record.p) : 0 };
@@ -621,6 +636,9 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 		tl_doc_prefetch_next(&k);
 		if (tl_key_get_u64((uint8_t *)k.mv_data + 10) == UINT64_MAX)
 			break; /* no due date from here on */
+		if (after && !memcmp((uint8_t *)k.mv_data + sizeof prefix,
+				     after, UPCOMING_AFTER))
+			continue; /* the cursor's own task */
 		if (v.mv_size < TL_LIST_VAL_LEN) {
 			rc = MDB_CORRUPTED;
 			break;
@@ -659,7 +677,15 @@ static int upcoming(tl_reader *rd, tl_slice record, tl_doc_fn fn, void *arg,
 			if (type != f.link_type || !tl_doc_slice_eq(id, rid))
 				continue; /* another record, same hash */
 		}
+		if (n == limit) {
+			/* There is more: the next page starts after `last`. */
+			tl_cursor_encode(UPCOMING_CURSOR, last, sizeof last,
+					 next_cursor, TL_CURSOR_MAX);
+			break;
+		}
 		stop = fn(arg, doc.mv_data, doc.mv_size);
+		memcpy(last, (uint8_t *)k.mv_data + sizeof prefix, sizeof last);
+		n++;
 	}
 	mdb_cursor_close(c);
 	if (rc == 0 || rc == MDB_NOTFOUND)
@@ -831,7 +857,7 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 			/* There is more: the next page starts after `last`. */
 			uint8_t cb[8];
 			tl_key_u64(cb, last);
-			tl_cursor_encode('t', cb, 8, next_cursor,
+			tl_cursor_encode(HISTORY_CURSOR, cb, 8, next_cursor,
 					 TL_CURSOR_MAX);
 			break;
 		}
@@ -851,19 +877,28 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "timeline") : rc;
 }
 
-int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
-		size_t limit, tl_slice cursor, tl_doc_fn upcoming_fn,
-		tl_doc_fn item_fn, void *arg,
-		char next_cursor[TL_CURSOR_MAX], tl_err *err)
+/* A page of the timeline; up_limit: the upcoming tasks' (SIZE_MAX: every
+ * one), up_cursor: their cursor (NULL: not asked for), cursor: the
+ * history's (NULL: not asked for; an empty one: the first page). */
+static int timeline_page(tl_db *db, const tl_ctx *ctx, tl_slice record,
+			 size_t limit, size_t up_limit, const tl_slice *cursor,
+			 const tl_slice *up_cursor, tl_doc_fn upcoming_fn,
+			 tl_doc_fn item_fn, void *arg,
+			 char next_cursor[TL_CURSOR_MAX],
+			 char up_next[TL_CURSOR_MAX], tl_err *err)
 {
-	tl_cursor_copy cc;
-	cursor = tl_doc_cursor_copy(cursor, &cc);
-	bool has_cursor = cursor.p && cursor.len;
-	uint8_t cb[8] = { 0 };
+	tl_cursor_copy cc, uc;
+	tl_slice hc = cursor ? tl_doc_cursor_copy(*cursor, &cc) : tl_s(NULL);
+	tl_slice ucs = up_cursor ? tl_doc_cursor_copy(*up_cursor, &uc)
+				 : tl_s(NULL);
+	bool has_cursor = hc.p && hc.len, has_up = ucs.p && ucs.len;
+	uint8_t cb[8] = { 0 }, ub[UPCOMING_AFTER];
 	tl_reader rd;
 	int rc;
 
 	next_cursor[0] = 0;
+	if (up_next)
+		up_next[0] = 0;
 	if ((rc = record_check(record, err)))
 		return rc;
 	if (limit == 0)
@@ -871,17 +906,53 @@ int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
 	if (limit > LIMIT_MAX)
 		return tl_err_set(err, TL_EINVALID, "limit",
 				  "%zu is more than %d", limit, LIMIT_MAX);
-	if (has_cursor && !tl_cursor_decode(cursor, 't', cb, sizeof cb))
+	if (has_cursor && !tl_cursor_decode(hc, HISTORY_CURSOR, cb, sizeof cb))
 		return tl_err_set(err, TL_EINVALID, "cursor",
 				  "not a cursor of this timeline");
+	if (has_up &&
+	    !tl_cursor_decode(ucs, UPCOMING_CURSOR, ub, sizeof ub))
+		return tl_err_set(err, TL_EINVALID, "upcoming_cursor",
+				  "not a cursor of a timeline's upcoming "
+				  "tasks");
 	if ((rc = tl_reader_begin(db, ctx, &rd, err)))
 		return rc;
-	if (!has_cursor && upcoming_fn)
-		rc = upcoming(&rd, record, upcoming_fn, arg, err);
-	if (!rc && item_fn)
+	char spare[TL_CURSOR_MAX];
+	if (up_cursor && upcoming_fn)
+		rc = upcoming(&rd, record, up_limit, has_up ? ub : NULL,
+			      upcoming_fn, arg, up_next ? up_next : spare,
+			      err);
+	if (!rc && cursor && item_fn)
 		rc = history(&rd, record, limit, has_cursor,
 			     tl_key_get_u64(cb), item_fn, arg, next_cursor,
 			     err);
 	tl_reader_end(&rd);
 	return rc;
+}
+
+int tl_timeline(tl_db *db, const tl_ctx *ctx, tl_slice record,
+		size_t limit, tl_slice cursor, tl_doc_fn upcoming_fn,
+		tl_doc_fn item_fn, void *arg,
+		char next_cursor[TL_CURSOR_MAX], tl_err *err)
+{
+	bool first = !(cursor.p && cursor.len);
+	return timeline_page(db, ctx, record, limit, SIZE_MAX, &cursor,
+			     first ? &cursor : NULL, upcoming_fn, item_fn,
+			     arg, next_cursor, NULL, err);
+}
+
+int tl_timeline_page(tl_db *db, const tl_ctx *ctx,
+		     const tl_timeline_query *q, tl_doc_fn upcoming_fn,
+		     tl_doc_fn item_fn, void *arg,
+		     char next_cursor[TL_CURSOR_MAX],
+		     char upcoming_next[TL_CURSOR_MAX], tl_err *err)
+{
+	bool hc = q->cursor.p && q->cursor.len;
+	bool uc = q->upcoming_cursor.p && q->upcoming_cursor.len;
+	bool first = !hc && !uc;
+	size_t limit = q->limit ? q->limit : 50;
+	return timeline_page(db, ctx, q->record, q->limit, limit,
+			     first || hc ? &q->cursor : NULL,
+			     first || uc ? &q->upcoming_cursor : NULL,
+			     upcoming_fn, item_fn, arg, next_cursor,
+			     upcoming_next, err);
 }

@@ -118,9 +118,10 @@ Test(timeline_cli, prints_upcoming_then_history_newest_first)
 	free(c);
 }
 
-/* Every upcoming task of the record, not the first 50 (INTERFACE.md sets
- * no limit), soonest first, whatever --limit says of the history. */
-Test(timeline_cli, prints_every_upcoming_task)
+/* The record's upcoming tasks, --limit a page (since 0.3.50; 0.3.37 to
+ * 0.3.49 gave every one, which a record of 500,000 open tasks made a
+ * page of 15 s and 2 GB), soonest first, paged by --upcoming-cursor. */
+Test(timeline_cli, pages_the_upcoming_tasks)
 {
 	char path[512], line[160];
 	snprintf(path, sizeof path, "%s.jsonl", ws);
@@ -139,16 +140,66 @@ Test(timeline_cli, prints_every_upcoming_task)
 	tu_run_release(&r);
 	remove(path);
 
-	OK(&r, "--now", LATER, "timeline", "lead:9", "--limit", "5");
+	OK(&r, "--now", LATER, "timeline", "lead:9", "--limit", "25");
 	json_t *up = json_object_get(r.json, "upcoming");
-	cr_assert_eq(json_array_size(up), 60, "%zu upcoming",
+	cr_assert_eq(json_array_size(up), 25, "%zu upcoming",
 		     json_array_size(up));
-	for (size_t i = 0; i < 60; i++) {
+	cr_expect_eq(json_array_size(json_object_get(r.json, "items")), 25);
+	cr_expect(tu_str(r.json, "next_cursor"));
+	const char *c = tu_str(r.json, "upcoming_next_cursor");
+	cr_assert(c, "%s", r.out);
+	char cursor[128];
+	snprintf(cursor, sizeof cursor, "%s", c);
+	size_t n = 0;
+	for (size_t i = 0; i < 25; i++, n++) {
 		char want[8];
-		snprintf(want, sizeof want, "U%02zu", i);
+		snprintf(want, sizeof want, "U%02zu", n);
 		cr_expect_str_eq(tu_str(json_array_get(up, i), "title"), want);
 	}
-	cr_expect_eq(json_array_size(json_object_get(r.json, "items")), 5);
+	tu_run_release(&r);
+
+	/* For people: the line that gives the cursor. */
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", LATER, "timeline", "lead:9",
+				 "--limit", "25", NULL), 0);
+	cr_expect(strstr(r.out, "more upcoming: --upcoming-cursor r"), "%s",
+		  r.out);
+	cr_expect(strstr(r.out, "History"), "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "--now", LATER, "timeline", "lead:9",
+				 "--limit", "25", "--upcoming-cursor", cursor,
+				 NULL), 0);
+	cr_expect(strstr(r.out, "Upcoming\n"), "%s", r.out);
+	cr_expect(!strstr(r.out, "History"), "%s", r.out);
+	tu_run_release(&r);
+
+	/* The cursor alone: the upcoming tasks alone, to the end. */
+	for (int pages = 0; cursor[0]; pages++) {
+		cr_assert_lt(pages, 2);
+		OK(&r, "--now", LATER, "timeline", "lead:9", "--limit", "25",
+		   "--upcoming-cursor", cursor);
+		up = json_object_get(r.json, "upcoming");
+		cr_expect_eq(json_array_size(json_object_get(r.json, "items")),
+			     0);
+		cr_expect(json_is_null(json_object_get(r.json,
+						       "next_cursor")));
+		for (size_t i = 0; i < json_array_size(up); i++, n++) {
+			char want[8];
+			snprintf(want, sizeof want, "U%02zu", n);
+			cr_expect_str_eq(tu_str(json_array_get(up, i), "title"),
+					 want);
+		}
+		c = tu_str(r.json, "upcoming_next_cursor");
+		snprintf(cursor, sizeof cursor, "%s", c ? c : "");
+		tu_run_release(&r);
+	}
+	cr_expect_eq(n, 60);
+
+	/* A history cursor is not an upcoming one. */
+	OK(&r, "timeline", "lead:9", "--limit", "1");
+	snprintf(cursor, sizeof cursor, "%s", tu_str(r.json, "next_cursor"));
+	tu_run_release(&r);
+	EXPECT(&r, 1, "timeline", "lead:9", "--upcoming-cursor", cursor);
+	cr_expect(tu_err_names(&r, "upcoming_cursor"), "%s", r.err);
 	tu_run_release(&r);
 }
 

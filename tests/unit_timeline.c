@@ -622,6 +622,145 @@ Test(timeline, shows_every_upcoming_task)
 	cr_expect_eq(seen, 3);
 }
 
+/* A page of tl_timeline_page: both cursors (NULL: not given). */
+static page *paged(const char *record, size_t limit, const char *cursor,
+		   const char *up_cursor, char up_next[TL_CURSOR_MAX])
+{
+	page *p = calloc(1, sizeof *p);
+	tl_ctx ctx = { .now_ms = VT_T0 + VT_DAY };
+	tl_timeline_query q = { .record = tl_s(record), .limit = limit,
+				.cursor = tl_s(cursor),
+				.upcoming_cursor = tl_s(up_cursor) };
+	tl_err err = { 0 };
+	int rc = tl_timeline_page(vt_db, &ctx, &q, up_fn, item_fn, p, p->next,
+				  up_next, &err);
+	cr_assert_eq(rc, 0, "tl_timeline_page: %d %s: %s", rc, err.field,
+		     err.message);
+	return p;
+}
+
+/* tl_timeline_page hands out at most limit upcoming tasks a page (a
+ * record of 500,000 open tasks took 15 s and 2 GB for one page when
+ * every one came), and pages them by position: a task that does not
+ * change between pages is listed once, one moved before the cursor is
+ * not listed again, one added after it is. */
+Test(timeline, pages_the_upcoming_tasks_by_position)
+{
+	char ids[130][37], due[32];
+	for (int i = 0; i < 130; i++) {
+		snprintf(due, sizeof due, "2026-04-%02dT%02d:00:00Z",
+			 1 + i / 24, i % 24);
+		snprintf(ids[i], 37, "%s",
+			 vt_add(NULL, VT_T0, "t", "lead:11", due, NULL));
+	}
+	vt_add(NULL, VT_T0, "other", "lead:12", "2026-04-01T00:30:00Z", NULL);
+	vt_add(NULL, VT_T0, "no due", "lead:11", NULL, NULL);
+
+	char up_next[TL_CURSOR_MAX];
+	page *p = paged("lead:11", 50, NULL, NULL, up_next);
+	cr_assert_eq(p->up.n, 50);
+	for (size_t i = 0; i < 50; i++)
+		cr_expect_str_eq(vt_str(&p->up.d[i], "id"), ids[i]);
+	cr_expect_eq(p->items.n, 50, "the history's first page too");
+	cr_expect_neq(p->next[0], 0);
+	cr_assert_eq(up_next[0], 'r', "%s", up_next);
+	page_free(p);
+
+	/* Between pages: one listed completed, one not yet listed moved
+	 * before the cursor, one added after it. */
+	vt_simple(NULL, VT_T0 + 1, TL_TASK_COMPLETE, ids[3]);
+	tl_cmd mv = { .kind = TL_TASK_UPDATE, .id = tl_s(ids[100]),
+		      .due = tl_s("2026-03-01T00:00:00Z") };
+	vt_exec(NULL, VT_T0 + 2, &mv, NULL);
+	char late[37];
+	snprintf(late, sizeof late, "%s",
+		 vt_add(NULL, VT_T0 + 3, "late", "lead:11",
+			"2026-05-01T00:00:00Z", NULL));
+
+	/* The upcoming cursor alone: that list alone, in the same buffer. */
+	size_t seen = 50, pages = 1;
+	bool late_seen = false;
+	while (up_next[0]) {
+		p = paged("lead:11", 50, NULL, up_next, up_next);
+		cr_assert_eq(p->items.n, 0);
+		cr_assert_eq(p->next[0], 0);
+		for (size_t i = 0; i < p->up.n; i++) {
+			const char *id = vt_str(&p->up.d[i], "id");
+			if (!strcmp(id, late)) {
+				late_seen = true;
+				continue;
+			}
+			seen += seen == 100; /* ids[100] moved away */
+			cr_assert_lt(seen, 130);
+			cr_expect_str_eq(id, ids[seen], "at %zu", seen);
+			seen++;
+		}
+		pages++;
+		page_free(p);
+	}
+	cr_expect_eq(seen, 130);
+	cr_expect(late_seen);
+	cr_expect_eq(pages, 3);
+
+	/* A page of one reads no further than it must: its cursor is
+	 * there, and the last page has none. */
+	p = paged("lead:11", 1, NULL, NULL, up_next);
+	cr_expect_eq(p->up.n, 1);
+	cr_expect_neq(up_next[0], 0);
+	page_free(p);
+	p = paged("lead:12", 1, NULL, NULL, up_next);
+	cr_expect_eq(p->up.n, 1);
+	cr_expect_eq(up_next[0], 0, "one upcoming task: no next page");
+	page_free(p);
+
+	/* The history's cursor alone gives no upcoming task. */
+	p = paged("lead:11", 2, NULL, NULL, up_next);
+	char hist[TL_CURSOR_MAX];
+	snprintf(hist, sizeof hist, "%s", p->next);
+	page_free(p);
+	p = paged("lead:11", 2, hist, NULL, up_next);
+	cr_expect_eq(p->up.n, 0);
+	cr_expect_eq(up_next[0], 0);
+	cr_expect_eq(p->items.n, 2);
+	page_free(p);
+}
+
+Test(timeline, refuses_a_cursor_of_the_other_list)
+{
+	vt_add(NULL, VT_T0, "a", "lead:1", "2026-04-01T00:00:00Z", NULL);
+	vt_add(NULL, VT_T0, "b", "lead:1", "2026-04-02T00:00:00Z", NULL);
+	char up_next[TL_CURSOR_MAX];
+	page *p = paged("lead:1", 1, NULL, NULL, up_next);
+	char hist[TL_CURSOR_MAX];
+	snprintf(hist, sizeof hist, "%s", p->next);
+	cr_assert_neq(hist[0], 0);
+	cr_assert_neq(up_next[0], 0);
+	page_free(p);
+
+	const struct {
+		const char *cursor, *up, *field;
+	} bad[] = {
+		{ NULL, hist, "upcoming_cursor" },
+		{ up_next, NULL, "cursor" },
+		{ NULL, "r00", "upcoming_cursor" },
+		{ NULL, "nope", "upcoming_cursor" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		page *b = calloc(1, sizeof *b);
+		char un[TL_CURSOR_MAX];
+		tl_timeline_query q = { .record = tl_s("lead:1"),
+					.cursor = tl_s(bad[i].cursor),
+					.upcoming_cursor = tl_s(bad[i].up) };
+		tl_err err = { 0 };
+		cr_expect_eq(tl_timeline_page(vt_db, NULL, &q, up_fn, item_fn,
+					      b, b->next, un, &err),
+			     TL_EINVALID, "case %zu", i);
+		cr_expect_str_eq(err.field, bad[i].field, "case %zu", i);
+		cr_expect_eq(b->up.n + b->items.n, 0);
+		page_free(b);
+	}
+}
+
 Test(timeline, pages_through_the_history_without_gaps_or_repeats)
 {
 	const char *id = vt_add(NULL, VT_T0, "t", "account:acme", NULL, NULL);

@@ -49,6 +49,7 @@ enum opt {
 	O_REPLAY,                               /* verify */
 	O_CHECK,                                /* import, idempotency prune */
 	O_BEFORE,                               /* idempotency prune */
+	O_UPCOMING_CURSOR,                      /* timeline */
 	O__COUNT
 };
 

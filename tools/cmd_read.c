@@ -324,24 +324,36 @@ int run_timeline(struct cli *c)
 {
 	struct timeline_out t = { .up = { .items = json_array() },
 				  .items = { .items = json_array() } };
-	char next[TL_CURSOR_MAX] = "";
+	char next[TL_CURSOR_MAX] = "", up_next[TL_CURSOR_MAX] = "";
+	tl_timeline_query q = {
+		.record = tl_s(c->words[0]),
+		.limit = (size_t)c->limit,
+		.cursor = opt_slice(c, O_CURSOR),
+		.upcoming_cursor = opt_slice(c, O_UPCOMING_CURSOR),
+	};
 	int rc;
 
-	rc = tl_timeline(c->db, &c->ctx, tl_s(c->words[0]), (size_t)c->limit,
-			 opt_slice(c, O_CURSOR), collect_upcoming,
-			 collect_item, &t, next, &c->err);
+	rc = tl_timeline_page(c->db, &c->ctx, &q, collect_upcoming,
+			      collect_item, &t, next, up_next, &c->err);
 	if (t.up.failed || t.items.failed)
 		rc = collect_failed(c);
 	if (rc == 0 && c->json) {
 		json_t *o = json_object();
 		json_object_set(o, "upcoming", t.up.items);
+		json_object_set_new(o, "upcoming_next_cursor",
+				    up_next[0] ? json_string(up_next)
+					       : json_null());
 		json_object_set(o, "items", t.items.items);
 		json_object_set_new(o, "next_cursor",
 				    next[0] ? json_string(next) : json_null());
 		mpjson_print(stdout, o);
 		json_decref(o);
 	} else if (rc == 0) {
-		human_timeline(t.up.items, t.items.items, next);
+		/* The history when it was read: on the first page, or asked
+		 * for by its cursor. */
+		bool history = !q.upcoming_cursor.len || q.cursor.len;
+		human_timeline(t.up.items, up_next,
+			       history ? t.items.items : NULL, next);
 	}
 	json_decref(t.up.items);
 	json_decref(t.items.items);

@@ -62,6 +62,7 @@ const struct optdef optdefs[O__COUNT] = {
 	[O_CHECK] = { "check", false },
 	[O_BEFORE] = { "before", true },
 	[O_BATCH] = { "batch", true },
+	[O_UPCOMING_CURSOR] = { "upcoming-cursor", true },
 };
 
 
@@ -284,18 +285,24 @@ const struct command commands[] = {
 	  OPT(O_MEMBER) | OPT(O_DAYS) | OPT(O_LIMIT) | OPT(O_CURSOR), 0, 0,
 	  NULL, OPEN_READ, 0, run_upcoming },
 	{ NULL, "timeline",
-	  "usage: tasklog timeline TYPE:ID [--limit N] [--cursor C]\n\n"
+	  "usage: tasklog timeline TYPE:ID [--limit N] [--cursor C] "
+	  "[--upcoming-cursor C]\n\n"
 	  "A record's timeline: its active tasks with a due date (overdue "
 	  "ones too),\n"
 	  "soonest first, then one entry per event of its tasks, newest "
 	  "first.\n"
 	  "  TYPE:ID               contact, lead, account or opportunity, "
 	  "and its id\n"
-	  "  --limit N             at most N history entries, 1..1000 "
-	  "(default 50)\n"
+	  "  --limit N             at most N upcoming tasks and N history "
+	  "entries,\n"
+	  "                        1..1000 (default 50)\n"
 	  "  --cursor C            the next page of history: next_cursor of "
-	  "the page before\n",
-	  OPT(O_LIMIT) | OPT(O_CURSOR), 1, 1, "record TYPE:ID", OPEN_READ, 0,
+	  "the page before\n"
+	  "  --upcoming-cursor C   the next upcoming tasks: "
+	  "upcoming_next_cursor of the\n"
+	  "                        page before (either cursor alone: that "
+	  "list alone)\n",
+	  OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_UPCOMING_CURSOR), 1, 1, "record TYPE:ID", OPEN_READ, 0,
 	  run_timeline },
 	{ NULL, "notifications",
 	  "usage: tasklog notifications [--member ID] [--unread] [--limit N] "

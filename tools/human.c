@@ -703,20 +703,27 @@ static size_t actor_width(const json_t *items)
 	return w > most ? most : w;
 }
 
-/* Upcoming tasks as the task table, then the history: AT, ACTOR and as
- * much of the SUMMARY as fits the table's width. */
-void human_timeline(const json_t *up, const json_t *items,
-			   const char *next)
+/* Upcoming tasks as the task table, then the history (items NULL: not
+ * read, not shown): AT, ACTOR and as much of the SUMMARY as fits the
+ * table's width. */
+void human_timeline(const json_t *up, const char *up_next,
+		    const json_t *items, const char *next)
 {
 	size_t i, w_actor = actor_width(items), w_sum, w_at;
 	const json_t *e;
 	char when[SHORT_TIME_MAX], heading[96];
 
-	if (json_array_size(up)) {
+	if (json_array_size(up) || !items) {
 		puts("Upcoming");
 		task_table(up, NULL, false);
-		putchar('\n');
+		if (up_next && up_next[0])
+			printf("more upcoming: --upcoming-cursor %s\n",
+			       up_next);
+		if (items)
+			putchar('\n');
 	}
+	if (!items)
+		return;
 	puts("History");
 	time_heading("AT", heading, sizeof heading);
 	w_at = times_width(heading, items, "at");

@@ -37,8 +37,8 @@ void human_marked(const json_t *result);
 /* Tables that fit 80 columns, or the width human_width set. */
 void human_task_table(const json_t *tasks, const char *next);
 void human_member_table(const json_t *members);
-void human_timeline(const json_t *upcoming, const json_t *items,
-		    const char *next);
+void human_timeline(const json_t *upcoming, const char *upcoming_next,
+		    const json_t *items, const char *next);
 void human_notifications(const json_t *items, const char *next);
 
 #endif
