@@ -1382,98 +1382,16 @@ static int read_result(tl_txn *t, const char *member, const uint64_t *seqs,
 
 /* Which of the notifications seqs[0..n) the member has read already:
  * read[i] is set when a notification.read event of the member's stream
- * names seqs[i].  Such an event comes after the notification it reads,
- * so the walk goes through the member's stream newest first and stops at
- * the first event older than the oldest of seqs: it costs the member's
- * own events since then, whatever the size of the log. */
+ * names seqs[i].  From the marks of reads.c, caught up first: one look-up
+ * per id (up to 0.3.49 a walk of the member's stream back to the oldest
+ * id, quadratic for a backlog read one id at a time, oldest first). */
 static int already_read(run *r, const char *member, const uint64_t *seqs,
 			size_t n, bool *read, tl_err *err)
 {
-	tl_txn *t = r->t;
-	uint64_t sorted[TL_IDS_MAX];
-	char stream[8 + TL_MEMBER_ID_MAX];
-	uint8_t sk[TL_STREAM_KEY_MAX];
-	msgpack_zone zone;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t left = n;
-	bool hit[TL_IDS_MAX] = { false };
-	int rc;
-
-	memcpy(sorted, seqs, n * sizeof *seqs);
-	qsort(sorted, n, sizeof *sorted, cmp_u64);
-	int sn = snprintf(stream, sizeof stream, "member:%s", member);
-	k.mv_size = tl_stream_key((tl_slice){ stream, (size_t)sn }, sk);
-	k.mv_data = sk;
-	if (!msgpack_zone_init(&zone, 1024))
-		return tl_err_oom(err);
-	if ((rc = mdb_cursor_open(t->cur, t->db->streams, &cur))) {
-		msgpack_zone_destroy(&zone);
-		return tl_mdb_err(err, rc, "cursor");
-	}
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-	if (!rc)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
-	while (!rc && left) {
-		uint32_t ver;
-		uint64_t seq;
-		uint8_t kb[8];
-		tl_event ev;
-		msgpack_object d;
-		size_t off = 0;
-		if (!tl_stream_val(&v, &ver, &seq)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (seq < sorted[0])
-			break;
-		tl_put_be64(kb, seq);
-		MDB_val ek = { 8, kb }, evv;
-		if ((rc = mdb_get(t->cur, t->db->events, &ek, &evv))) {
-			if (rc == MDB_NOTFOUND) /* the index names it */
-				rc = MDB_CORRUPTED;
-			break;
-		}
-		msgpack_zone_clear(&zone);
-		if (tl_event_decode(evv.mv_data, evv.mv_size, &ev, &zone,
-				    &t->doc) ||
-		    (tl_slice_eq(ev.type, "notification.read") &&
-		     tl_mp_unpack(ev.data, ev.data_len, &off, &zone, &d) !=
-			     MSGPACK_UNPACK_SUCCESS)) {
-			mdb_cursor_close(cur);
-			msgpack_zone_destroy(&zone);
-			return tl_err_set(err, TL_ESTORAGE, "storage",
-					  "cannot read event %llu",
-					  (unsigned long long)seq);
-		}
-		const msgpack_object *ids =
-			tl_slice_eq(ev.type, "notification.read")
-				? tl_map_get(&d, "ids")
-				: NULL;
-		if (ids && ids->type == MSGPACK_OBJECT_ARRAY)
-			for (uint32_t i = 0; i < ids->via.array.size; i++) {
-				const msgpack_object *o = &ids->via.array.ptr[i];
-				if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-					continue;
-				uint64_t *at = bsearch(&o->via.u64, sorted, n,
-						       sizeof *sorted, cmp_u64);
-				if (at && !hit[at - sorted]) {
-					hit[at - sorted] = true;
-					left--;
-				}
-			}
-		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_DUP);
-	}
-	mdb_cursor_close(cur);
-	msgpack_zone_destroy(&zone);
-	if (rc && rc != MDB_NOTFOUND)
-		return tl_mdb_err(err, rc, "read the member's events");
-	for (size_t i = 0; i < n; i++) {
-		uint64_t *at = bsearch(&seqs[i], sorted, n, sizeof *sorted,
-				       cmp_u64);
-		read[i] = hit[at - sorted];
-	}
-	return 0;
+	int rc = tl_reads_catch_up(r->t, member, err);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = tl_reads_marked(r->t, member, seqs[i], &read[i], err);
+	return rc;
 }
 
 static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
@@ -1583,6 +1501,13 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	if ((rc = tl_log_append(t, &in, &ev, err)))
 		return rc;
 	if (t->db->views_len && (rc = tl_views_apply(t, &ev, NULL, NULL, err)))
+		return rc;
+	uint64_t marks[TL_IDS_MAX];
+	size_t nm = 0;
+	for (size_t i = 0; i < nseqs; i++)
+		if (!read[i])
+			marks[nm++] = seqs[i];
+	if ((rc = tl_reads_mark(t, m.id, marks, nm, in.version, err)))
 		return rc;
 	res->seq = ev.seq;
 	res->appended = true;

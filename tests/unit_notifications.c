@@ -345,6 +345,160 @@ Test(notifications, reading_what_is_read_appends_nothing)
 	cr_assert_eq(vt_verify(), 0);
 }
 
+/* ---- the read marks (reads.c, since 0.3.50) ---------------------- */
+
+/* With the handle closed: put (v non-NULL) or delete a meta key, or with
+ * k NULL delete every "nread:" key (a workspace of an earlier release). */
+static void meta_raw(const void *k, size_t kn, const void *v, size_t vn)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	MDB_cursor *c;
+	MDB_val key = { kn, (void *)k }, val = { vn, (void *)v };
+	vt_close();
+	vt_raw_db("meta", &env, &txn, &meta);
+	if (!k) {
+		cr_assert_eq(mdb_cursor_open(txn, meta, &c), 0);
+		for (;;) {
+			key.mv_size = 6;
+			key.mv_data = "nread:";
+			if (mdb_cursor_get(c, &key, &val, MDB_SET_RANGE) ||
+			    key.mv_size < 6 || memcmp(key.mv_data, "nread:", 6))
+				break;
+			cr_assert_eq(mdb_cursor_del(c, 0), 0);
+		}
+		mdb_cursor_close(c);
+	} else if (v) {
+		cr_assert_eq(mdb_put(txn, meta, &key, &val, 0), 0);
+	} else {
+		cr_assert_eq(mdb_del(txn, meta, &key, NULL), 0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	vt_open();
+}
+
+/* Tasks given to alice by admin: their notification ids, in order. */
+static void give_alice(uint64_t *seq, int n)
+{
+	for (int i = 0; i < n; i++) {
+		tl_cmd add = { .kind = TL_TASK_ADD, .title = tl_s("T"),
+			       .link = tl_s("lead:1"),
+			       .assignee = tl_s("alice") };
+		seq[i] = vt_exec(NULL, VT_T0 + i, &add, NULL);
+	}
+}
+
+/* Reads made without marks (by a release before 0.3.50, or brought by
+ * import --events) are caught up from alice's stream at her next read:
+ * what they read appends nothing, what they did not is read. */
+Test(notifications, read_marks_are_caught_up_from_the_stream)
+{
+	uint64_t seq[3];
+	give_alice(seq, 3);
+	const char *one[] = { num(seq[0]) }, *two[] = { num(seq[1]) };
+	mark("alice", NULL, one, 1);
+	tl_cmd up = { .kind = TL_MEMBER_UPDATE, .id = tl_s("alice"),
+		      .name = tl_s("Alice A.") };
+	vt_exec(NULL, VT_T0 + VT_HOUR, &up, NULL);
+	mark("root", "alice", two, 1);
+	meta_raw(NULL, 0, NULL, 0);
+	cr_assert_eq(vt_verify(), 0, "no marks at all is no problem");
+
+	uint64_t before = vt_events();
+	const char *all[] = { num(seq[1]), num(seq[0]), num(seq[2]) };
+	tl_result r = mark_res("alice", NULL, all, 3, NULL);
+	cr_expect(r.appended);
+	read_ids ev = event_ids(r.seq);
+	cr_expect_eq(ev.n, 1);
+	cr_expect_eq(ev.ids[0], seq[2]);
+	tl_result_release(&r);
+	cr_expect_eq(vt_events(), before + 1);
+	r = mark_res("alice", NULL, all, 3, NULL);
+	cr_expect(!r.appended);
+	tl_result_release(&r);
+	cr_assert_eq(vt_verify(), 0);
+
+	/* Reads appended behind the marks' back, again: caught up. */
+	meta_raw("nread:alice", 11, "\0\0\0\1", 4); /* through version 1 */
+	r = mark_res("alice", NULL, one, 1, NULL);
+	cr_expect(!r.appended, "the read of version 2 was not caught up");
+	tl_result_release(&r);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+/* Marks ahead of the stream (damage: no write makes them) are dropped and
+ * made again from the stream, a spurious one with them. */
+Test(notifications, read_marks_ahead_of_the_stream_are_made_again)
+{
+	uint64_t seq[2];
+	give_alice(seq, 2);
+	const char *one[] = { num(seq[0]) };
+	mark("alice", NULL, one, 1);
+	uint8_t k[6 + 5 + 1 + 8];
+	memcpy(k, "nread:alice", 11);
+	k[11] = 0;
+	tl_put_be64(k + 12, seq[1]);
+	meta_raw(k, sizeof k, "", 0); /* seq[1] marked read: it is not */
+	meta_raw("nread:alice", 11, "\0\0\1\0", 4); /* version 256 */
+	tl_err err = { 0 };
+	cr_expect_gt(tl_verify(vt_db, NULL, vt_quiet, NULL, &err), 0);
+
+	const char *both[] = { num(seq[0]), num(seq[1]) };
+	tl_result r = mark_res("alice", NULL, both, 2, NULL);
+	cr_expect(r.appended, "a spurious mark hid an unread notification");
+	read_ids ev = event_ids(r.seq);
+	cr_expect_eq(ev.n, 1);
+	cr_expect_eq(ev.ids[0], seq[1]);
+	tl_result_release(&r);
+	cr_assert_eq(vt_verify(), 0);
+}
+
+/* verify compares each member's marks with its stream's reads. */
+static void problems_say(void *arg, const char *p)
+{
+	char *out = arg;
+	if (!out[0])
+		snprintf(out, 512, "%s", p);
+}
+
+Test(notifications, verify_finds_a_wrong_read_mark)
+{
+	uint64_t seq[3];
+	give_alice(seq, 3);
+	const char *two[] = { num(seq[0]), num(seq[1]) };
+	mark("alice", NULL, two, 2);
+	cr_assert_eq(vt_verify(), 0);
+
+	uint8_t k[6 + 5 + 1 + 8];
+	memcpy(k, "nread:alice", 11);
+	k[11] = 0;
+	tl_put_be64(k + 12, seq[2]);
+	meta_raw(k, sizeof k, "", 0);
+	char said[512] = "";
+	tl_err err = { 0 };
+	cr_expect_eq(tl_verify(vt_db, NULL, problems_say, said, &err), 1);
+	cr_expect(strstr(said, "read marks of alice: 1 notifications are "
+			       "marked read that no read of it names"),
+		  "%s", said);
+	meta_raw(k, sizeof k, NULL, 0);
+	cr_assert_eq(vt_verify(), 0);
+
+	tl_put_be64(k + 12, seq[1]);
+	meta_raw(k, sizeof k, NULL, 0);
+	said[0] = 0;
+	cr_expect_eq(tl_verify(vt_db, NULL, problems_say, said, &err), 1);
+	cr_expect(strstr(said, "read marks of alice: 1 notifications its "
+			       "reads name are not marked"),
+		  "%s", said);
+	meta_raw("nread:alice", 11, "\0\0\0\7", 4);
+	said[0] = 0;
+	cr_expect_eq(tl_verify(vt_db, NULL, problems_say, said, &err), 1);
+	cr_expect(strstr(said, "through version 7 of its stream, which has"),
+		  "%s", said);
+}
+
 /* A request under a key that found everything read appended nothing;
  * its retry gives the same result, and the key is taken. */
 Test(notifications, a_read_that_changed_nothing_keeps_its_key)
