@@ -1053,6 +1053,71 @@ Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
 	cr_assert_eq(verify(), 0);
 }
 
+/* The same beside a record's ranges (since 0.3.50; a scale review: a
+ * record of 500,000 tasks and a tag none had walked them all for an empty
+ * page): lead:7 holds 300 calls and 3 demos, some done, three tagged. */
+Test(list, a_records_page_of_a_rare_tag_or_kind_reads_near_it)
+{
+	for (int i = 0; i < 300; i++) {
+		char title[16];
+		snprintf(title, sizeof title, "c%d", i);
+		ADD(.title = title, .type = "call", .link = "lead:7",
+		    .due_ms = T0 + (int64_t)i * 600000);
+		if (i % 100 == 99) {
+			snprintf(title, sizeof title, "d%d", i / 100);
+			ADD(.title = title, .type = "demo", .link = "lead:7",
+			    .due_ms = T0 + 86400000);
+		}
+	}
+	ADD(.title = "o0", .type = "demo", .link = "lead:8");
+	clock_ms += 60000;
+	tag("c250", "vip");
+	clock_ms += 60000;
+	tag("d1", "vip");
+	clock_ms += 60000;
+	tag("c40", "vip");
+	tag("o0", "vip");
+	for (int i = 100; i < 200; i++) {
+		char title[16];
+		snprintf(title, sizeof title, "c%d", i);
+		update(title, (tl_cmd){ .kind = TL_TASK_COMPLETE });
+	}
+	tag("c150", "vip");
+	static const struct {
+		lq q;
+		const char *want;
+	} cases[] = {
+		{ { .record = "lead:7", .tag = { "vip" } }, "c40 d1 c250" },
+		{ { .record = "lead:7", .tag = { "vip" }, .sort = "updated" },
+		  "c40 d1 c250" },
+		{ { .record = "lead:7", .tag = { "vip" }, .sort = "created" },
+		  "c250 d1 c40" },
+		{ { .record = "lead:7", .type = { "demo" } }, "d0 d1 d2" },
+		{ { .record = "lead:7", .type = { "demo" }, .tag = { "vip" } },
+		  "d1" },
+		{ { .record = "lead:7", .tag = { "vip" },
+		    .status = { "completed" } }, "c150" },
+		{ { .record = "lead:7", .tag = { "none" } }, "" },
+		{ { .record = "lead:7", .entity = { "contact" } }, "" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t read;
+		const char *got = list_counted(&cases[i].q, &read);
+		cr_assert_str_eq(got, cases[i].want, "case %zu: %s", i, got);
+		cr_assert_leq(read, 100, "case %zu read %llu entries", i,
+			      (unsigned long long)read);
+		tl_list_also_after = UINT_MAX;
+		got = list_counted(&cases[i].q, &read);
+		tl_list_also_after = 32;
+		cr_assert_str_eq(got, cases[i].want, "case %zu alone: %s", i,
+				 got);
+		cr_assert_geq(read, 100, "case %zu alone", i);
+	}
+	cr_assert_str_eq(LIST_ALL(1, .record = "lead:7", .tag = { "vip" }),
+			 "c40 d1 c250");
+	cr_assert_eq(verify(), 0);
+}
+
 /* Several assignees with a tag and a type that each hold many tasks, few
  * of theirs (0.3.40; a scale audit: five assignees, a tag, a type and
  * on_hold read 83,728 entries at a million tasks): the assignees' ranges
