@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "membuf.h"
 #include "progress.h"
 #include "tasklog_projections.h"
 #include "tasklog_view.h"
@@ -27,6 +28,9 @@ struct collect {
 	uint64_t last_seq; /* of the last event seen */
 	size_t seen;       /* events seen, kept or not */
 	bool failed;       /* a document did not decode */
+	FILE *text;        /* non-NULL: events written here as JSON text
+			      (task show --history --json: a tenth of the
+			      memory of their JSON values) */
 };
 
 static int collect_doc(void *arg, const uint8_t *doc, size_t len)
@@ -50,6 +54,18 @@ static int collect_event(void *arg, const tl_event *ev)
 	if (k->keep && k->seen >= k->keep)
 		return 0; /* the versions after the state shown */
 	k->seen++;
+	if (k->text) { /* as JSON text, comma-separated */
+		json_t *v = doc_json(ev->raw, ev->raw_len);
+		if (!v) {
+			k->failed = true;
+			return 1;
+		}
+		if ((k->seen > 1 && fputc(',', k->text) == EOF) ||
+		    json_dumpf(v, k->text, JSON_COMPACT | JSON_ENCODE_ANY))
+			k->failed = true; /* the membuf says when */
+		json_decref(v);
+		return k->failed;
+	}
 	return collect_doc(arg, ev->raw, ev->raw_len);
 }
 
@@ -176,23 +192,37 @@ int run_task_show(struct cli *c)
 	struct collect k = { .items = json_array() };
 	json_int_t v = json_integer_value(json_object_get(task, "version"));
 	k.keep = v > 0 ? (size_t)v : 1;
+	/* With --json the events are kept as the text printed (a task of
+	 * 150,000 events took 556 MB for 54 MB of JSON as values), in a
+	 * buffer of their own: stdout gets nothing on an error. */
+	membuf events = { 0 };
+	if (c->json && !(k.text = membuf_open(&events))) {
+		json_decref(k.items);
+		json_decref(task);
+		return cli_oom(c);
+	}
 	rc = tl_log_read(c->db, &c->ctx, 1, 0, tl_s(sid ? sid : c->words[0]),
 			 collect_event, &k, &c->err);
-	if (k.failed) /* the callback stopped the read */
-		rc = collect_failed(c);
+	bool text_whole = !k.text || membuf_close(k.text, &events);
+	if (k.failed || !text_whole) /* the callback stopped the read */
+		rc = text_whole ? collect_failed(c) : cli_oom(c);
 	if (rc == 0) {
 		if (c->json) {
-			json_t *o = json_object();
-			json_object_set(o, "task", task);
-			json_object_set(o, "events", k.items);
-			mpjson_print(stdout, o);
-			json_decref(o);
+			/* {"task": ..., "events": [...]} as one document */
+			fputs("{\"task\":", stdout);
+			json_dumpf(task, stdout,
+				   JSON_COMPACT | JSON_ENCODE_ANY);
+			fputs(",\"events\":[", stdout);
+			if (events.len)
+				fwrite(events.p, 1, events.len, stdout);
+			fputs("]}\n", stdout);
 		} else {
 			human_task(task);
 			printf("\nHistory\n");
 			human_history(k.items);
 		}
 	}
+	free(events.p);
 	json_decref(k.items);
 	json_decref(task);
 	return rc;
