@@ -522,6 +522,9 @@ int tl_reads_mark(tl_txn *t, const char *member, const uint64_t *seqs,
 int tl_reads_verify(tl_db *db, MDB_txn *txn,
 		    void (*fn)(void *arg, const char *problem), void *arg,
 		    tl_err *err);
+/* Drop every member's marks (a rebuild of every view does): made again
+ * at each one's next read.  0 or an LMDB code. */
+int tl_reads_drop_all(tl_db *db, MDB_txn *txn);
 
 /* An event id and where it was seen (a seq, or an index of records). */
 typedef struct tl_id_at {

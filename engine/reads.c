@@ -22,7 +22,8 @@
  * and so do reads appended by an earlier release or by `import --events`
  * since.  Marks ahead of the stream (which no write makes) are dropped and
  * made again.  They are derived state, like the task documents: `verify`
- * compares them with the log.
+ * compares them with the log, and a rebuild of every view drops them all
+ * (made again at each member's next read), which repairs any damage.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +75,12 @@ static int stream_last(MDB_txn *txn, tl_db *db, const char *member,
 }
 
 /* The member's stream from version `from` to `to`, through fn with the
- * ids of each notification.read event (the others are passed over). */
-typedef int (*ids_fn)(void *arg, const msgpack_object *ids);
+ * ids of each notification.read event and its seq (the others are passed
+ * over).  An id at or past the read's own seq was no notification then:
+ * import --events took such reads up to 0.3.44, and the view passes
+ * them over, as fn must (else one that becomes the member's notification
+ * later would read as read, and stay unread in the view for good). */
+typedef int (*ids_fn)(void *arg, const msgpack_object *ids, uint64_t at);
 
 static int walk_reads(MDB_txn *txn, tl_db *db, const char *member,
 		      uint32_t from, uint32_t to, ids_fn fn, void *arg,
@@ -135,7 +140,7 @@ static int walk_reads(MDB_txn *txn, tl_db *db, const char *member,
 			continue;
 		const msgpack_object *ids = tl_map_get(&d, "ids");
 		if (ids && ids->type == MSGPACK_OBJECT_ARRAY &&
-		    (rc = fn(arg, ids)))
+		    (rc = fn(arg, ids, seq)))
 			break;
 	}
 	mdb_cursor_close(c);
@@ -152,13 +157,14 @@ struct marker {
 	tl_err *err;
 };
 
-static int put_marks(void *arg, const msgpack_object *ids)
+static int put_marks(void *arg, const msgpack_object *ids, uint64_t at)
 {
 	struct marker *m = arg;
 	uint8_t key[KEY_MAX];
 	for (uint32_t i = 0; i < ids->via.array.size; i++) {
 		const msgpack_object *o = &ids->via.array.ptr[i];
-		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    o->via.u64 >= at)
 			continue;
 		MDB_val k = { mark_key(m->member, o->via.u64, key), key };
 		MDB_val v = { 0, "" };
@@ -205,6 +211,27 @@ static int drop_marks(MDB_txn *txn, tl_db *db, const char *member,
 	if (rc == MDB_NOTFOUND || rc == 0)
 		return 0;
 	return tl_mdb_err(err, rc, "drop read marks");
+}
+
+int tl_reads_drop_all(tl_db *db, MDB_txn *txn)
+{
+	MDB_val k, v;
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, db->meta, &c);
+	if (rc)
+		return rc;
+	for (;;) { /* sought again after each delete */
+		k.mv_size = PRE_LEN;
+		k.mv_data = PRE;
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)))
+			break;
+		if (k.mv_size < PRE_LEN || memcmp(k.mv_data, PRE, PRE_LEN))
+			break;
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int tl_reads_catch_up(tl_txn *t, const char *member, tl_err *err)
@@ -284,12 +311,13 @@ static void seqs_add(struct seqs *s, uint64_t x)
 	s->v[s->n++] = x;
 }
 
-static int add_ids(void *arg, const msgpack_object *ids)
+static int add_ids(void *arg, const msgpack_object *ids, uint64_t at)
 {
 	struct seqs *s = arg;
 	for (uint32_t i = 0; i < ids->via.array.size; i++)
 		if (ids->via.array.ptr[i].type ==
-		    MSGPACK_OBJECT_POSITIVE_INTEGER)
+			    MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    ids->via.array.ptr[i].via.u64 < at)
 			seqs_add(s, ids->via.array.ptr[i].via.u64);
 	return s->failed ? TL_ESTORAGE : 0;
 }

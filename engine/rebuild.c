@@ -1167,6 +1167,11 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	if (!rc && n == db->views_len && r.next > 1 &&
 	    (rc = tl_views_mark(db, txn, r.next - 1)))
 		rc = tl_mdb_err(err, rc, "switch view");
+	/* The read marks of `notifications read` are derived too: a rebuild
+	 * of every view (an operator's repair) drops them, and each member's
+	 * are made again from the log at their next read (reads.c). */
+	if (!rc && n == db->views_len && (rc = tl_reads_drop_all(db, txn)))
+		rc = tl_mdb_err(err, rc, "drop read marks");
 	/* The task counts are derived data too (stats reads them): stored
 	 * again from the fold, which repairs counts that a writer which did
 	 * not keep them (a release before them) left behind. */
