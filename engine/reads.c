@@ -185,21 +185,19 @@ static int put_through(MDB_txn *txn, tl_db *db, const char *member,
 	return rc ? tl_mdb_err(err, rc, "mark read") : 0;
 }
 
-/* Drop every mark of the member (its first key stays, to be put). */
-static int drop_marks(MDB_txn *txn, tl_db *db, const char *member,
-		      tl_err *err)
+/* Delete every key of meta that begins with key[0..n), seeking again
+ * after each delete.  0 or an LMDB code. */
+static int drop_prefix(MDB_txn *txn, tl_db *db, const uint8_t *key,
+		       size_t n)
 {
-	uint8_t key[KEY_MAX];
-	size_t n = through_key(member, key);
-	key[n++] = 0;
 	MDB_val k, v;
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(txn, db->meta, &c);
 	if (rc)
-		return tl_mdb_err(err, rc, "cursor");
-	for (;;) { /* sought again after each delete */
+		return rc;
+	for (;;) {
 		k.mv_size = n;
-		k.mv_data = key;
+		k.mv_data = (void *)key;
 		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)))
 			break;
 		if (k.mv_size < n || memcmp(k.mv_data, key, n))
@@ -208,30 +206,12 @@ static int drop_marks(MDB_txn *txn, tl_db *db, const char *member,
 			break;
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND || rc == 0)
-		return 0;
-	return tl_mdb_err(err, rc, "drop read marks");
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int tl_reads_drop_all(tl_db *db, MDB_txn *txn)
 {
-	MDB_val k, v;
-	MDB_cursor *c;
-	int rc = mdb_cursor_open(txn, db->meta, &c);
-	if (rc)
-		return rc;
-	for (;;) { /* sought again after each delete */
-		k.mv_size = PRE_LEN;
-		k.mv_data = PRE;
-		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)))
-			break;
-		if (k.mv_size < PRE_LEN || memcmp(k.mv_data, PRE, PRE_LEN))
-			break;
-		if ((rc = mdb_cursor_del(c, 0)))
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return drop_prefix(txn, db, (const uint8_t *)PRE, PRE_LEN);
 }
 
 int tl_reads_catch_up(tl_txn *t, const char *member, tl_err *err)
@@ -250,9 +230,11 @@ int tl_reads_catch_up(tl_txn *t, const char *member, tl_err *err)
 		done = v.mv_size == 4 ? tl_get_be32(v.mv_data) : UINT32_MAX;
 	if (done == last)
 		return 0;
-	if (done > last) {
-		if ((rc = drop_marks(t->cur, t->db, member, err)))
-			return rc;
+	if (done > last) { /* the member's marks, not its first key */
+		size_t n = through_key(member, key);
+		key[n++] = 0;
+		if ((rc = drop_prefix(t->cur, t->db, key, n)))
+			return tl_mdb_err(err, rc, "drop read marks");
 		done = 0;
 	}
 	struct marker m = { t->cur, t->db, member, err };

@@ -983,6 +983,31 @@ Test(list, a_tag_page_reads_only_its_ranges)
 	cr_assert_eq(verify(), 0);
 }
 
+/* Pages of a rare tag or kind beside a leading range: each lists what it
+ * wants reading at most 100 entries, and at least alone_min with the
+ * walk in step held off (tl_list_also_after past every entry). */
+typedef struct near_case {
+	lq q;
+	const char *want;
+} near_case;
+
+static void check_near(const near_case *cases, size_t n, uint64_t alone_min)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t read;
+		const char *got = list_counted(&cases[i].q, &read);
+		cr_assert_str_eq(got, cases[i].want, "case %zu: %s", i, got);
+		cr_assert_leq(read, 100, "case %zu read %llu entries", i,
+			      (unsigned long long)read);
+		tl_list_also_after = UINT_MAX;
+		got = list_counted(&cases[i].q, &read);
+		tl_list_also_after = 32;
+		cr_assert_str_eq(got, cases[i].want, "case %zu alone: %s", i,
+				 got);
+		cr_assert_geq(read, alone_min, "case %zu alone", i);
+	}
+}
+
 /* An assignee's page of a rare tag or kind reads the assignee's range
  * near the tag's or kind's ranges (a leapfrog over both), not all of the
  * assignee's tasks: alice holds 300 calls and 3 demos, three of them
@@ -1010,10 +1035,7 @@ Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
 	clock_ms += 60000;
 	tag("c40", "vip");
 	tag("b0", "vip");
-	static const struct {
-		lq q;
-		const char *want;
-	} cases[] = {
+	static const near_case cases[] = {
 		{ { .assignee = { "alice" }, .tag = { "vip" } }, "c40 d1 c250" },
 		{ { .assignee = { "alice" }, .tag = { "vip" },
 		    .sort = "updated" }, "c40 d1 c250" },
@@ -1028,19 +1050,7 @@ Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
 		  "c40 d1 c250 b0" },
 		{ { .assignee = { "alice" }, .tag = { "none" } }, "" },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		uint64_t read;
-		const char *got = list_counted(&cases[i].q, &read);
-		cr_assert_str_eq(got, cases[i].want, "case %zu: %s", i, got);
-		cr_assert_leq(read, 100, "case %zu read %llu entries", i,
-			      (unsigned long long)read);
-		tl_list_also_after = UINT_MAX;
-		got = list_counted(&cases[i].q, &read);
-		tl_list_also_after = 32;
-		cr_assert_str_eq(got, cases[i].want, "case %zu alone: %s", i,
-				 got);
-		cr_assert_geq(read, 300, "case %zu alone", i);
-	}
+	check_near(cases, sizeof cases / sizeof cases[0], 300);
 	/* pages of one, and a page the leading range fills first */
 	cr_assert_str_eq(LIST_ALL(1, .assignee = { "alice" }, .tag = { "vip" }),
 			 "c40 d1 c250");
@@ -1083,10 +1093,7 @@ Test(list, a_records_page_of_a_rare_tag_or_kind_reads_near_it)
 		update(title, (tl_cmd){ .kind = TL_TASK_COMPLETE });
 	}
 	tag("c150", "vip");
-	static const struct {
-		lq q;
-		const char *want;
-	} cases[] = {
+	static const near_case cases[] = {
 		{ { .record = "lead:7", .tag = { "vip" } }, "c40 d1 c250" },
 		{ { .record = "lead:7", .tag = { "vip" }, .sort = "updated" },
 		  "c40 d1 c250" },
@@ -1100,19 +1107,7 @@ Test(list, a_records_page_of_a_rare_tag_or_kind_reads_near_it)
 		{ { .record = "lead:7", .tag = { "none" } }, "" },
 		{ { .record = "lead:7", .entity = { "contact" } }, "" },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		uint64_t read;
-		const char *got = list_counted(&cases[i].q, &read);
-		cr_assert_str_eq(got, cases[i].want, "case %zu: %s", i, got);
-		cr_assert_leq(read, 100, "case %zu read %llu entries", i,
-			      (unsigned long long)read);
-		tl_list_also_after = UINT_MAX;
-		got = list_counted(&cases[i].q, &read);
-		tl_list_also_after = 32;
-		cr_assert_str_eq(got, cases[i].want, "case %zu alone: %s", i,
-				 got);
-		cr_assert_geq(read, 100, "case %zu alone", i);
-	}
+	check_near(cases, sizeof cases / sizeof cases[0], 100);
 	cr_assert_str_eq(LIST_ALL(1, .record = "lead:7", .tag = { "vip" }),
 			 "c40 d1 c250");
 	cr_assert_eq(verify(), 0);

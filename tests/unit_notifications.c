@@ -390,6 +390,16 @@ static void give_alice(uint64_t *seq, int n)
 	}
 }
 
+/* Put (or, put false, delete) alice's mark of seq, behind the engine. */
+static void alice_mark(uint64_t seq, bool put)
+{
+	uint8_t k[6 + 5 + 1 + 8];
+	memcpy(k, "nread:alice", 11);
+	k[11] = 0;
+	tl_put_be64(k + 12, seq);
+	meta_raw(k, sizeof k, put ? "" : NULL, 0);
+}
+
 /* Reads made without marks (by a release before 0.3.50, or brought by
  * import --events) are caught up from alice's stream at her next read:
  * what they read appends nothing, what they did not is read. */
@@ -436,11 +446,7 @@ Test(notifications, read_marks_ahead_of_the_stream_are_made_again)
 	give_alice(seq, 2);
 	const char *one[] = { num(seq[0]) };
 	mark("alice", NULL, one, 1);
-	uint8_t k[6 + 5 + 1 + 8];
-	memcpy(k, "nread:alice", 11);
-	k[11] = 0;
-	tl_put_be64(k + 12, seq[1]);
-	meta_raw(k, sizeof k, "", 0); /* seq[1] marked read: it is not */
+	alice_mark(seq[1], true); /* seq[1] marked read: it is not */
 	meta_raw("nread:alice", 11, "\0\0\1\0", 4); /* version 256 */
 	tl_err err = { 0 };
 	cr_expect_gt(tl_verify(vt_db, NULL, vt_quiet, NULL, &err), 0);
@@ -520,11 +526,7 @@ Test(notifications, a_rebuild_of_every_view_makes_the_marks_again)
 	give_alice(seq, 2);
 	const char *one[] = { num(seq[0]) };
 	mark("alice", NULL, one, 1);
-	uint8_t k[6 + 5 + 1 + 8];
-	memcpy(k, "nread:alice", 11);
-	k[11] = 0;
-	tl_put_be64(k + 12, seq[1]);
-	meta_raw(k, sizeof k, "", 0);
+	alice_mark(seq[1], true);
 	tl_err err = { 0 };
 	cr_expect_gt(tl_verify(vt_db, NULL, vt_quiet, NULL, &err), 0);
 	cr_assert_eq(tl_rebuild(vt_db, NULL, NULL, 0, NULL, NULL, &err), 0,
@@ -556,22 +558,17 @@ Test(notifications, verify_finds_a_wrong_read_mark)
 	mark("alice", NULL, two, 2);
 	cr_assert_eq(vt_verify(), 0);
 
-	uint8_t k[6 + 5 + 1 + 8];
-	memcpy(k, "nread:alice", 11);
-	k[11] = 0;
-	tl_put_be64(k + 12, seq[2]);
-	meta_raw(k, sizeof k, "", 0);
+	alice_mark(seq[2], true);
 	char said[512] = "";
 	tl_err err = { 0 };
 	cr_expect_eq(tl_verify(vt_db, NULL, problems_say, said, &err), 1);
 	cr_expect(strstr(said, "read marks of alice: 1 notifications are "
 			       "marked read that no read of it names"),
 		  "%s", said);
-	meta_raw(k, sizeof k, NULL, 0);
+	alice_mark(seq[2], false);
 	cr_assert_eq(vt_verify(), 0);
 
-	tl_put_be64(k + 12, seq[1]);
-	meta_raw(k, sizeof k, NULL, 0);
+	alice_mark(seq[1], false);
 	said[0] = 0;
 	cr_expect_eq(tl_verify(vt_db, NULL, problems_say, said, &err), 1);
 	cr_expect(strstr(said, "read marks of alice: 1 notifications its "
