@@ -623,7 +623,8 @@ static void problem(verifier *vf, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void token_problem(void *arg, const char *what)
+/* A problem said as one line by another module (tokens, read marks). */
+static void line_problem(void *arg, const char *what)
 {
 	problem(arg, "%s", what);
 }
@@ -1292,8 +1293,8 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 	    !(rc = verify_members(db, txn, &vf, &zone, err)) &&
 	    !(rc = verify_member_streams(db, txn, &vf, err)) &&
 	    !(rc = verify_idem(db, txn, &vf, &zone, err)) &&
-	    !(rc = tl_tokens_verify(db, txn, token_problem, &vf, err)) &&
-	    !(rc = tl_reads_verify(db, txn, token_problem, &vf, err))) {
+	    !(rc = tl_tokens_verify(db, txn, line_problem, &vf, err)) &&
+	    !(rc = tl_reads_verify(db, txn, line_problem, &vf, err))) {
 		verify_meta(db, txn, &vf, &zone);
 		char odd[96];
 		if (tl_counts_odd(db, txn, odd, sizeof odd))
