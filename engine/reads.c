@@ -22,8 +22,9 @@
  * and so do reads appended by an earlier release or by `import --events`
  * since.  Marks ahead of the stream (which no write makes) are dropped and
  * made again.  They are derived state, like the task documents: `verify`
- * compares them with the log, and a rebuild of every view drops them all
- * (made again at each member's next read), which repairs any damage.
+ * compares them with the log, and `tasklog rebuild` of every view drops
+ * them all (made again at each member's next read), which repairs any
+ * damage.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1167,11 +1167,6 @@ static int rebuild_locked(tl_db *db, const size_t *which, size_t n,
 	if (!rc && n == db->views_len && r.next > 1 &&
 	    (rc = tl_views_mark(db, txn, r.next - 1)))
 		rc = tl_mdb_err(err, rc, "switch view");
-	/* The read marks of `notifications read` are derived too: a rebuild
-	 * of every view (an operator's repair) drops them, and each member's
-	 * are made again from the log at their next read (reads.c). */
-	if (!rc && n == db->views_len && (rc = tl_reads_drop_all(db, txn)))
-		rc = tl_mdb_err(err, rc, "drop read marks");
 	/* The task counts are derived data too (stats reads them): stored
 	 * again from the fold, which repairs counts that a writer which did
 	 * not keep them (a release before them) left behind. */
@@ -1377,6 +1372,28 @@ static int skip_rebuilt_on_open(tl_db *db, size_t *which, size_t *len,
 	return 0;
 }
 
+/* The read marks of `notifications read` are derived too: a rebuild of
+ * every view (an operator's repair) drops them, in a transaction of its
+ * own after the switch, and each member's are made again from the log at
+ * their next read (reads.c). */
+static int drop_reads(tl_db *db, tl_err *err)
+{
+	for (;;) {
+		MDB_txn *txn;
+		int rc = tl_env_begin(db, 0, &txn);
+		if (rc)
+			return tl_mdb_err(err, rc, "drop read marks");
+		if ((rc = tl_reads_drop_all(db, txn)))
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+		if (rc != MDB_MAP_FULL)
+			return rc ? tl_mdb_err(err, rc, "drop read marks") : 0;
+		if ((rc = tl_db_grow(db, err)))
+			return rc;
+	}
+}
+
 static int rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 		   size_t n, const build_progress *prog, tl_err *err)
 {
@@ -1397,6 +1414,10 @@ static int rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 				  "workspace opened read-only");
 	if ((rc = tl_need_admin(db, ctx, "rebuild", err)))
 		return rc;
+	/* Every view asked for, before the open's rebuilds are left out
+	 * (a review: the first rebuild after an upgrade that changed one
+	 * view's version kept the marks). */
+	bool every = len == db->views_len;
 	if ((rc = skip_rebuilt_on_open(db, which, &len, err)))
 		return rc;
 	for (;;) {
@@ -1406,10 +1427,11 @@ static int rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 		 * more: a review). */
 		rc = rebuild_views(db, which, len, prog, err);
 		if (rc != TL_EAGAIN)
-			return rc;
+			break;
 		if ((rc = tl_db_grow(db, err)))
 			return rc;
 	}
+	return rc || !every ? rc : drop_reads(db, err);
 }
 
 int tl_rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,

@@ -134,6 +134,10 @@ static void expect_oom(const tu_run *r, long k, const char *what)
 		     "stderr: %s", what, k, r->status, r->out, r->err);
 	cr_assert(strstr(r->err, "out of memory"),
 		  "%s, allocation %ld failing: stderr: %s", what, k, r->err);
+	/* and nothing else: not damage first (a review saw task show
+	 * --history --json say "undecodable record" before it, 0.3.50) */
+	cr_assert(!strstr(r->err, "undecodable"),
+		  "%s, allocation %ld failing: stderr: %s", what, k, r->err);
 }
 
 /* What a failed export printed: whole lines, each a JSON document (with

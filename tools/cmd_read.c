@@ -28,6 +28,7 @@ struct collect {
 	uint64_t last_seq; /* of the last event seen */
 	size_t seen;       /* events seen, kept or not */
 	bool failed;       /* a document did not decode */
+	bool nomem;        /* writing the text failed: out of memory */
 	FILE *text;        /* non-NULL: events written here as JSON text
 			      (task show --history --json: a tenth of the
 			      memory of their JSON values) */
@@ -62,7 +63,8 @@ static int collect_event(void *arg, const tl_event *ev)
 		}
 		if ((k->seen > 1 && fputc(',', k->text) == EOF) ||
 		    json_dumpf(v, k->text, JSON_COMPACT | JSON_ENCODE_ANY))
-			k->failed = true; /* the membuf says when */
+			k->failed = k->nomem = true; /* the membuf's, or
+							jansson's own */
 		json_decref(v);
 		return k->failed;
 	}
@@ -205,7 +207,7 @@ int run_task_show(struct cli *c)
 			 collect_event, &k, &c->err);
 	bool text_whole = !k.text || membuf_close(k.text, &events);
 	if (k.failed || !text_whole) /* the callback stopped the read */
-		rc = text_whole ? collect_failed(c) : cli_oom(c);
+		rc = text_whole && !k.nomem ? collect_failed(c) : cli_oom(c);
 	if (rc == 0) {
 		if (c->json) {
 			/* {"task": ..., "events": [...]} as one document */
