@@ -1344,9 +1344,11 @@ Test(fault, a_full_map_at_every_put_of_a_batch_is_grown)
 	long k;
 	for (k = 1;; k++, rd.n++) {
 		/* Each fault doubles the map, which no open shrinks: past 16
-		 * GiB (a batch of 20 puts and more since the read marks of
-		 * 0.3.50), the rounds go on in a new workspace, or a doubling
-		 * would ask for more address space than there is. */
+		 * GiB the rounds go on in a new workspace.  A batch makes 20
+		 * puts since the read marks of 0.3.50, and the 20th doubling
+		 * asked for 64 TiB, which fit or not depending on where
+		 * Criterion's runner had mapped its arena (at a random
+		 * address: a review), so the test failed now and then. */
 		if (tl_db_map_size(db) >= (size_t)1 << 34) {
 			teardown(db);
 			db = setup();
@@ -1369,7 +1371,7 @@ Test(fault, a_full_map_at_every_put_of_a_batch_is_grown)
 		cr_assert_eq(tl_verify(db, &admin, print_problem, NULL, &err),
 			     0, "put %ld: verify", k);
 	}
-	cr_assert_gt(k, 10, "only %ld puts", k - 1);
+	cr_assert_gt(k, 19, "only %ld puts (20 at 0.3.50)", k - 1);
 	teardown(db);
 }
 
