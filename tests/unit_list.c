@@ -983,6 +983,25 @@ Test(list, a_tag_page_reads_only_its_ranges)
 	cr_assert_eq(verify(), 0);
 }
 
+/* 300 calls c0..c299 due 10 minutes apart, and after each hundredth a
+ * demo d0..d2 due a day after T0: of the assignee (NULL: none), linked to
+ * call_link and demo_link (NULL: the default link). */
+static void calls_then_demos(const char *assignee, const char *call_link,
+			     const char *demo_link)
+{
+	for (int i = 0; i < 300; i++) {
+		char title[16];
+		snprintf(title, sizeof title, "c%d", i);
+		ADD(.title = title, .type = "call", .assignee = assignee,
+		    .link = call_link, .due_ms = T0 + (int64_t)i * 600000);
+		if (i % 100 == 99) {
+			snprintf(title, sizeof title, "d%d", i / 100);
+			ADD(.title = title, .type = "demo", .assignee = assignee,
+			    .link = demo_link, .due_ms = T0 + 86400000);
+		}
+	}
+}
+
 /* Pages of a rare tag or kind beside a leading range: each lists what it
  * wants reading at most 100 entries, and at least alone_min with the
  * walk in step held off (tl_list_also_after past every entry). */
@@ -1016,17 +1035,7 @@ static void check_near(const near_case *cases, size_t n, uint64_t alone_min)
  * entry) the same page reads all 303. */
 Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
 {
-	for (int i = 0; i < 300; i++) {
-		char title[16];
-		snprintf(title, sizeof title, "c%d", i);
-		ADD(.title = title, .type = "call", .assignee = "alice",
-		    .due_ms = T0 + (int64_t)i * 600000);
-		if (i % 100 == 99) {
-			snprintf(title, sizeof title, "d%d", i / 100);
-			ADD(.title = title, .type = "demo", .assignee = "alice",
-			    .link = "contact:1", .due_ms = T0 + 86400000);
-		}
-	}
+	calls_then_demos("alice", NULL, "contact:1");
 	ADD(.title = "b0", .type = "demo", .assignee = "bob");
 	clock_ms += 60000;
 	tag("c250", "vip");
@@ -1068,17 +1077,7 @@ Test(list, an_assignees_page_of_a_rare_tag_or_kind_reads_near_it)
  * page): lead:7 holds 300 calls and 3 demos, some done, three tagged. */
 Test(list, a_records_page_of_a_rare_tag_or_kind_reads_near_it)
 {
-	for (int i = 0; i < 300; i++) {
-		char title[16];
-		snprintf(title, sizeof title, "c%d", i);
-		ADD(.title = title, .type = "call", .link = "lead:7",
-		    .due_ms = T0 + (int64_t)i * 600000);
-		if (i % 100 == 99) {
-			snprintf(title, sizeof title, "d%d", i / 100);
-			ADD(.title = title, .type = "demo", .link = "lead:7",
-			    .due_ms = T0 + 86400000);
-		}
-	}
+	calls_then_demos(NULL, "lead:7", "lead:7");
 	ADD(.title = "o0", .type = "demo", .link = "lead:8");
 	clock_ms += 60000;
 	tag("c250", "vip");
