@@ -1261,7 +1261,7 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 					  m.id);
 	}
 
-	uint64_t count;
+	uint64_t count = 0; /* (gcc 12 sees a path that leaves it unset) */
 	if ((rc = stream_count(r, m.id, &count, err)))
 		return rc;
 
@@ -1382,13 +1382,14 @@ static int read_result(tl_txn *t, const char *member, const uint64_t *seqs,
 
 /* Which of the notifications seqs[0..n) the member has read already:
  * read[i] is set when a notification.read event of the member's stream
- * names seqs[i].  From the marks of reads.c, caught up first: one look-up
- * per id (up to 0.3.49 a walk of the member's stream back to the oldest
- * id, quadratic for a backlog read one id at a time, oldest first). */
+ * names seqs[i]; *version is the member stream's last.  From the marks
+ * of reads.c, caught up first: one look-up per id (up to 0.3.49 a walk
+ * of the member's stream back to the oldest id, quadratic for a backlog
+ * read one id at a time, oldest first). */
 static int already_read(run *r, const char *member, const uint64_t *seqs,
-			size_t n, bool *read, tl_err *err)
+			size_t n, bool *read, uint32_t *version, tl_err *err)
 {
-	int rc = tl_reads_catch_up(r->t, member, err);
+	int rc = tl_reads_catch_up(r->t, member, version, err);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = tl_reads_marked(r->t, member, seqs[i], &read[i], err);
 	return rc;
@@ -1460,7 +1461,8 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	size_t fresh = 0;
 	char stream[8 + TL_MEMBER_ID_MAX];
 	int sn = snprintf(stream, sizeof stream, "member:%s", m.id);
-	if ((rc = already_read(r, m.id, seqs, nseqs, read, err)))
+	uint32_t version; /* the member stream's last */
+	if ((rc = already_read(r, m.id, seqs, nseqs, read, &version, err)))
 		return rc;
 	for (size_t i = 0; i < nseqs; i++)
 		fresh += !read[i];
@@ -1472,9 +1474,6 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 					    (tl_slice){ stream, (size_t)sn },
 					    err);
 	}
-	uint64_t count;
-	if ((rc = stream_count(r, m.id, &count, err)))
-		return rc;
 	pk = data_begin(r);
 	msgpack_pack_map(pk, 2);
 	TL_KEY(pk, "member");
@@ -1491,7 +1490,7 @@ static int notifications_read(run *r, const tl_cmd *c, tl_result *res,
 	tl_event_in in = {
 		.type = "notification.read",
 		.stream = { stream, (size_t)sn },
-		.version = (uint32_t)count + 1,
+		.version = version + 1,
 		.at_ms = r->now,
 		.actor_id = tl_s(r->actor.id),
 		.actor_system = r->actor.system,

@@ -510,11 +510,12 @@ bool tl_event_actor_written(const tl_event *ev);
 /* reads.c: the notifications each member has read, marked in meta and
  * caught up from the member's stream (`notifications read` appends the
  * unread ones only).  tl_reads_catch_up marks what the stream's reads
- * name up to its last event; tl_reads_marked then says whether seq is
+ * name up to its last event, whose version it gives; tl_reads_marked then says whether seq is
  * read; tl_reads_mark marks seqs, read by the event of the stream's
  * `version` just appended.  tl_reads_verify compares every member's
  * marks with its stream (problems through fn). */
-int tl_reads_catch_up(tl_txn *t, const char *member, tl_err *err);
+int tl_reads_catch_up(tl_txn *t, const char *member, uint32_t *version,
+		      tl_err *err);
 int tl_reads_marked(tl_txn *t, const char *member, uint64_t seq,
 		    bool *marked, tl_err *err);
 int tl_reads_mark(tl_txn *t, const char *member, const uint64_t *seqs,

@@ -158,22 +158,27 @@ struct marker {
 	tl_err *err;
 };
 
+static int put_mark(MDB_txn *txn, tl_db *db, const char *member,
+		    uint64_t seq, tl_err *err)
+{
+	uint8_t key[KEY_MAX];
+	MDB_val k = { mark_key(member, seq, key), key }, v = { 0, "" };
+	int rc = mdb_put(txn, db->meta, &k, &v, 0);
+	return rc ? tl_mdb_err(err, rc, "mark read") : 0;
+}
+
 static int put_marks(void *arg, const msgpack_object *ids, uint64_t at)
 {
 	struct marker *m = arg;
-	uint8_t key[KEY_MAX];
-	for (uint32_t i = 0; i < ids->via.array.size; i++) {
+	int rc = 0;
+	for (uint32_t i = 0; !rc && i < ids->via.array.size; i++) {
 		const msgpack_object *o = &ids->via.array.ptr[i];
-		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    o->via.u64 >= at)
-			continue;
-		MDB_val k = { mark_key(m->member, o->via.u64, key), key };
-		MDB_val v = { 0, "" };
-		int rc = mdb_put(m->txn, m->db->meta, &k, &v, 0);
-		if (rc)
-			return tl_mdb_err(m->err, rc, "mark read");
+		if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    o->via.u64 < at)
+			rc = put_mark(m->txn, m->db, m->member, o->via.u64,
+				      m->err);
 	}
-	return 0;
+	return rc;
 }
 
 static int put_through(MDB_txn *txn, tl_db *db, const char *member,
@@ -215,7 +220,8 @@ int tl_reads_drop_all(tl_db *db, MDB_txn *txn)
 	return drop_prefix(txn, db, (const uint8_t *)PRE, PRE_LEN);
 }
 
-int tl_reads_catch_up(tl_txn *t, const char *member, tl_err *err)
+int tl_reads_catch_up(tl_txn *t, const char *member, uint32_t *version,
+		      tl_err *err)
 {
 	uint8_t key[KEY_MAX];
 	uint32_t last, done = 0;
@@ -224,6 +230,7 @@ int tl_reads_catch_up(tl_txn *t, const char *member, tl_err *err)
 
 	if ((rc = stream_last(t->cur, t->db, member, &last)))
 		return tl_mdb_err(err, rc, "read stream");
+	*version = last;
 	rc = mdb_get(t->cur, t->db->meta, &k, &v);
 	if (rc && rc != MDB_NOTFOUND)
 		return tl_mdb_err(err, rc, "read marks");
@@ -260,13 +267,10 @@ int tl_reads_marked(tl_txn *t, const char *member, uint64_t seq,
 int tl_reads_mark(tl_txn *t, const char *member, const uint64_t *seqs,
 		  size_t n, uint32_t version, tl_err *err)
 {
-	uint8_t key[KEY_MAX];
 	for (size_t i = 0; i < n; i++) {
-		MDB_val k = { mark_key(member, seqs[i], key), key };
-		MDB_val v = { 0, "" };
-		int rc = mdb_put(t->cur, t->db->meta, &k, &v, 0);
+		int rc = put_mark(t->cur, t->db, member, seqs[i], err);
 		if (rc)
-			return tl_mdb_err(err, rc, "mark read");
+			return rc;
 	}
 	return put_through(t->cur, t->db, member, version, err);
 }

@@ -877,8 +877,8 @@ static int history(tl_reader *rd, tl_slice record, size_t limit,
 	return tl_is_mdb_rc(rc) ? tl_doc_mdb_err(err, rc, "timeline") : rc;
 }
 
-/* A page of the timeline; up_limit: the upcoming tasks' (SIZE_MAX: every
- * one), up_cursor: their cursor (NULL: not asked for), cursor: the
+/* A page of the timeline; up_limit: the upcoming tasks' (0: limit's,
+ * SIZE_MAX: every one), up_cursor: their cursor (NULL: not asked for), cursor: the
  * history's (NULL: not asked for; an empty one: the first page). */
 static int timeline_page(tl_db *db, const tl_ctx *ctx, tl_slice record,
 			 size_t limit, size_t up_limit, const tl_slice *cursor,
@@ -906,6 +906,8 @@ static int timeline_page(tl_db *db, const tl_ctx *ctx, tl_slice record,
 	if (limit > LIMIT_MAX)
 		return tl_err_set(err, TL_EINVALID, "limit",
 				  "%zu is more than %d", limit, LIMIT_MAX);
+	if (!up_limit)
+		up_limit = limit;
 	if (has_cursor && !tl_cursor_decode(hc, HISTORY_CURSOR, cb, sizeof cb))
 		return tl_err_set(err, TL_EINVALID, "cursor",
 				  "not a cursor of this timeline");
@@ -949,8 +951,7 @@ int tl_timeline_page(tl_db *db, const tl_ctx *ctx,
 	bool hc = q->cursor.p && q->cursor.len;
 	bool uc = q->upcoming_cursor.p && q->upcoming_cursor.len;
 	bool first = !hc && !uc;
-	size_t limit = q->limit ? q->limit : 50;
-	return timeline_page(db, ctx, q->record, q->limit, limit,
+	return timeline_page(db, ctx, q->record, q->limit, 0,
 			     first || hc ? &q->cursor : NULL,
 			     first || uc ? &q->upcoming_cursor : NULL,
 			     upcoming_fn, item_fn, arg, next_cursor,
