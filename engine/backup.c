@@ -36,6 +36,48 @@
 
 #define PARTIAL "data.mdb.partial"
 
+static int no_parent(const char *dir, int e, tl_err *err)
+{
+	return tl_err_set(err, TL_EINVALID, "dir",
+			  "cannot make '%s': %s (its parent must exist)", dir,
+			  strerror(e));
+}
+
+static int not_a_dir(const char *dir, tl_err *err)
+{
+	return tl_err_set(err, TL_EINVALID, "dir",
+			  "'%s' exists and is not a directory", dir);
+}
+
+/* The argument's own checks, made before the actor is (since 0.3.51; a
+ * non-admin naming a DIR whose parent is missing was refused as a
+ * non-admin): DIR is a directory, or can be made, as far as a look at the
+ * path tells without making anything.  backup_dir decides. */
+static int dir_possible(const char *dir, tl_err *err)
+{
+	struct stat st;
+	char parent[PATH_MAX];
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : not_a_dir(dir, err);
+	if (errno == ENOTDIR)
+		return no_parent(dir, ENOTDIR, err);
+	if (errno != ENOENT)
+		return 0; /* not ours to judge here: backup_dir says */
+	size_t n = strlen(dir);
+	if (n >= sizeof parent)
+		return 0;
+	memcpy(parent, dir, n + 1);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = 0;
+	char *slash = strrchr(parent, '/');
+	if (!slash)
+		return 0; /* in the working directory, which exists */
+	slash[slash == parent] = 0; /* "/x": the root */
+	if (stat(parent, &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
+		return no_parent(dir, errno, err);
+	return 0;
+}
+
 /* 0 when dir can take the copy: made now (*made), or an empty directory. */
 static int backup_dir(const char *dir, bool *made, tl_err *err)
 {
@@ -46,16 +88,13 @@ static int backup_dir(const char *dir, bool *made, tl_err *err)
 	}
 	int e = errno;
 	if (e == ENOENT || e == ENOTDIR)
-		return tl_err_set(err, TL_EINVALID, "dir",
-				  "cannot make '%s': %s (its parent must "
-				  "exist)", dir, strerror(e));
+		return no_parent(dir, e, err);
 	if (e != EEXIST)
 		return tl_err_set(err, TL_ESTORAGE, "dir",
 				  "cannot make '%s': %s", dir, strerror(e));
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return tl_err_set(err, TL_EINVALID, "dir",
-				  "'%s' exists and is not a directory", dir);
+		return not_a_dir(dir, err);
 	DIR *d = opendir(dir);
 	if (!d)
 		return tl_err_set(err, TL_ESTORAGE, "dir", "cannot read '%s': %s",
@@ -350,6 +389,8 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	    (size_t)snprintf(final, sizeof final, "%s/data.mdb", dir) >=
 		    sizeof final)
 		return tl_err_set(err, TL_EINVALID, "dir", "path too long");
+	if ((rc = dir_possible(dir, err)))
+		return rc;
 	if ((rc = tl_no_txn_open(db, err)))
 		return rc;
 	/* LMDB's plain copy takes the writer lock to read the meta pages. */

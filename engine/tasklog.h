@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.50"
+#define TL_VERSION "0.3.51"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -687,8 +687,9 @@ typedef struct tl_backup_info {
  * exists and is not empty, or whose parent is missing, is TL_EINVALID
  * "dir"; a write that fails is TL_ESTORAGE; a call from a rebuild's
  * progress callback made inside its write transaction is TL_EINVALID
- * "db".  Admins only.  *out (may be NULL): what the copy holds, read
- * back from it. */
+ * "db".  Admins only (TL_EFORBIDDEN "as"; a dir that is a file or
+ * whose parent is missing is found before that, since 0.3.51).  *out
+ * (may be NULL): what the copy holds, read back from it. */
 TL_API int tl_db_backup(tl_db *db, const tl_ctx *ctx, const char *dir,
 			unsigned flags, tl_backup_info *out, tl_err *err);
 

@@ -71,9 +71,10 @@ TL_API int tl_task_list(tl_db *db, const tl_ctx *ctx, const tl_list_query *q,
 
 /* A member's active tasks due in [now, now + days), soonest first.
  * member: NULL or "me" = the actor, "unassigned" = the tasks no one holds
- * (for any member); another member's needs an admin
- * (TL_EFORBIDDEN "member"), an unknown one is TL_ENOTFOUND "member", the
- * system user (named, or as the actor) TL_EINVALID "member".
+ * (for any member); any member's for any member with CRM access (since
+ * 0.3.51; before, another member's needed an admin: TL_EFORBIDDEN
+ * "member"); an unknown one is TL_ENOTFOUND "member", the system user
+ * (named, or as the actor) TL_EINVALID "member".
  * days <= 0: 7, at most 36600 (TL_EINVALID "days"); limit and cursor as
  * for tl_task_list, with cursors of their own. */
 TL_API int tl_upcoming(tl_db *db, const tl_ctx *ctx, tl_slice member, int days,

@@ -338,6 +338,16 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 	EXPECT(&r, 4, "--as", "alice", "backup", denied);
 	cr_assert(tu_err_names(&r, "as"), "%s", r.err);
 	tu_run_release(&r);
+	/* but DIR is an argument, checked first (since 0.3.51): a missing
+	 * parent or a file is exit 1 for a non-admin too */
+	EXPECT(&r, 1, "--as", "alice", "backup", orphan);
+	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "parent"), "%s",
+		  r.err);
+	tu_run_release(&r);
+	EXPECT(&r, 1, "--as", "alice", "backup", file);
+	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "not a directory"),
+		  "%s", r.err);
+	tu_run_release(&r);
 
 	struct stat st;
 	cr_assert_eq(stat(denied, &st), -1, "a refused backup made %s",

@@ -788,10 +788,16 @@ Test(upcoming_cli, the_default_window_is_seven_days)
 	tu_run_release(&r);
 }
 
-Test(upcoming_cli, is_for_ones_own_tasks_unless_admin)
+Test(upcoming_cli, is_any_members_for_every_member)
 {
-	FAILS(4, "member", "upcoming", "--as", "alice", "--member", "bob");
+	/* as task list --assignee bob (before 0.3.51: exit 4, not admin) */
+	tu_run r;
+	ADD("bobs", "--assignee", "bob", "--due", "+1d");
+	OK(&r, "--now", T0, "upcoming", "--as", "alice", "--member", "bob");
+	cr_assert_str_eq(titles(&r), "bobs");
+	tu_run_release(&r);
 	FAILS(2, "member", "upcoming", "--member", "ghost");
+	FAILS(2, "member", "upcoming", "--as", "alice", "--member", "ghost");
 	/* the system user never holds a task (as for task list) */
 	FAILS(1, "member", "upcoming", "--member", "parsa-assistant");
 	FAILS(1, "assignee", "task", "list", "--assignee", "parsa-assistant");
