@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
@@ -144,14 +145,33 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 				  "space, then retry)",
 				  what, strerror(rc),
 				  rc == EDQUOT ? " quota" : "");
+	/* A write that starts at the process's file size limit: EFBIG
+	 * (where SIGXFSZ is ignored, as the CLI does; its default action
+	 * kills the process). */
+	if (rc == EFBIG)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s: %s (the file would pass this process's "
+				  "file size limit: ulimit -f)",
+				  what, strerror(rc));
 	/* LMDB turns a short write (a full disk, a file size limit) into
 	 * EIO: say what it may be. */
-	if (rc == EIO)
+	if (rc == EIO) {
+		struct rlimit fs;
+		if (getrlimit(RLIMIT_FSIZE, &fs) == 0 &&
+		    fs.rlim_cur != RLIM_INFINITY)
+			return tl_err_set(err, TL_ESTORAGE, "storage",
+					  "%s: input/output error (a read or "
+					  "write failed, or a write fell "
+					  "short: is the disk full or failing, "
+					  "or the file at this process's file "
+					  "size limit, %llu bytes: ulimit -f?)",
+					  what, (unsigned long long)fs.rlim_cur);
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "%s: input/output error (a read or write "
 				  "failed, or a write fell short: is the disk "
 				  "full or failing?)",
 				  what);
+	}
 	/* LMDB checks the magic of both files: which one, it does not say.
 	 * lock.mdb is rebuilt by the next open once no process holds it. */
 	if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)

@@ -233,7 +233,11 @@ typedef struct tl_open_opts {
  * workspace, or raises an existing one's stored size.  Open with file
  * descriptors 0, 1 and 2 open (on /dev/null if need be): LMDB's files
  * would otherwise take one of them, and whatever the program prints
- * there would be written into the workspace. */
+ * there would be written into the workspace.  A process that may run
+ * under a file size limit (ulimit -f) should ignore SIGXFSZ, as the
+ * command line does: a write past the limit then fails as a storage
+ * error, where the signal's default action kills the process (the
+ * library leaves signals to the program). */
 TL_API int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err);
 TL_API void tl_db_close(tl_db *db);

@@ -2366,6 +2366,61 @@ Test(cli, a_damaged_size_of_an_event_record_is_named_not_a_crash)
  * work (a page not in use) or exit 5 with the storage error (for verify
  * its {ok: false, problems} answer); none dies of a signal.  A sanitizer
  * build leaves those signals to the sanitizer: skipped there. */
+/* A write past the process's file size limit (ulimit -f) is a storage
+ * error, exit 5 with its line, like a full disk: the CLI ignores SIGXFSZ,
+ * whose default action killed it with no word (before 0.3.51), and a
+ * backup then left its partial file and the DIR it made.  Nothing is
+ * appended, and the workspace verifies. */
+Test(cli, a_file_size_limit_is_a_storage_error)
+{
+	char input[600], data[600], bk[600];
+	snprintf(input, sizeof input, "%s.jsonl", ws);
+	FILE *f = fopen(input, "w");
+	cr_assert(f);
+	for (int i = 0; i < 2000; i++)
+		fprintf(f, "{\"title\": \"task %d of an import\", "
+			   "\"link\": \"lead:%d\"}\n", i, i);
+	cr_assert_eq(fclose(f), 0);
+	DO("import", input);
+	long long before = events();
+	struct stat st;
+	snprintf(data, sizeof data, "%s/data.mdb", ws);
+	snprintf(bk, sizeof bk, "%s.bk", ws);
+	cr_assert_eq(stat(data, &st), 0);
+	/* at the file's size: what needs a page past it fails */
+	const struct {
+		long long fsize;
+		const char *argv[12];
+	} runs[] = {
+		{ st.st_size, { "--db", ws, "--json", "rebuild", NULL } },
+		{ st.st_size, { "--db", ws, "--json", "import", input,
+				NULL } },
+		{ st.st_size, { "--db", ws, "--json", "verify", "--replay",
+				NULL } },
+		{ 20480, { "--db", ws, "--json", "backup", bk, NULL } },
+	};
+	for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+		tu_opts o = { .fsize = runs[i].fsize };
+		tu_run r;
+		cr_assert_eq(tu_exec(&r, &o, runs[i].argv), 0);
+		cr_assert_eq(r.status, 5, "%s: exit %d\n%s", runs[i].argv[3],
+			     r.status, r.err);
+		cr_assert(tu_err_names(&r, "storage"),
+			  "%s: %s", runs[i].argv[3], r.err);
+		cr_assert(strstr(r.err, "ulimit -f"), "%s: %s",
+			  runs[i].argv[3], r.err);
+		tu_run_release(&r);
+	}
+	/* the backup removed its partial file and the DIR it made */
+	cr_assert_eq(stat(bk, &st), -1, "%s left behind", bk);
+	cr_assert_eq(events(), before, "something was appended");
+	tu_run r;
+	OK(&r, "verify");
+	cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+	tu_run_release(&r);
+	unlink(input);
+}
+
 Test(cli, a_damaged_page_is_a_storage_error)
 {
 #ifdef TL_SANITIZER

@@ -99,6 +99,12 @@ static void child(const tu_opts *opts, const char *const argv[], int out,
 	    setrlimit(RLIMIT_NOFILE,
 		      &(struct rlimit){ opts->nofile, opts->nofile }))
 		_exit(126);
+	if (opts && opts->fsize &&
+	    (signal(SIGXFSZ, SIG_DFL) == SIG_ERR ||
+	     setrlimit(RLIMIT_FSIZE,
+		       &(struct rlimit){ (rlim_t)opts->fsize,
+					 (rlim_t)opts->fsize })))
+		_exit(126);
 	unsetenv("COLUMNS"); /* tables 80 wide unless a test says */
 	for (const char *const *e = opts ? opts->env : NULL; e && *e; e++) {
 		const char *eq = strchr(*e, '=');

@@ -38,6 +38,8 @@ typedef struct tu_opts {
 	unsigned uid;            /* > 0: run as this user and group (the
 				    test runs as root) */
 	unsigned nofile;         /* > 0: RLIMIT_NOFILE of the child */
+	long long fsize;         /* > 0: RLIMIT_FSIZE of the child, bytes
+				    (SIGXFSZ as the binary leaves it) */
 	const char *stdin_file;  /* the child's standard input (else the
 				    test's) */
 } tu_opts;

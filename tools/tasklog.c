@@ -1284,6 +1284,10 @@ int main(int argc, char **argv)
 	mpjson_init(); /* before any other use of jansson */
 	mpjson_on_parse_nomem(parse_nomem);
 	catch_sigbus();
+	/* Past a file size limit (ulimit -f) a write then fails with EFBIG,
+	 * a storage error (exit 5) like a full disk, where SIGXFSZ's default
+	 * action killed the process with no word (before 0.3.51). */
+	signal(SIGXFSZ, SIG_IGN);
 
 	/* Character classes only (display widths of text in tables);
 	 * numbers and messages stay in the C locale. */
