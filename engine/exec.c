@@ -1186,6 +1186,11 @@ static int member_cmd(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 	if (c->role.p && (rc = check_enum(c->role, "role", roles, 2, &role,
 					  err)))
 		return rc;
+	/* 0, 1 or -1 (before 0.3.51 any other value passed as 1 or -1) */
+	if (c->crm_access < -1 || c->crm_access > 1)
+		return tl_err_set(err, TL_EINVALID, "crm_access",
+				  "must be 0 (as is), 1 (grant) or -1 "
+				  "(revoke), not %d", c->crm_access);
 	if ((rc = check_idem_key(c->idempotency_key, err)))
 		return rc;
 	if (c->kind == TL_MEMBER_UPDATE && !c->name.p && !c->role.p &&
@@ -1521,6 +1526,14 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 {
 	args a;
 	int rc;
+	/* A count without its array (since 0.3.51; it crashed before), as
+	 * tl_db_open refuses views_len without views. */
+	if (c->tags_len && !c->tags)
+		return tl_err_set(err, TL_EINVALID, "tag",
+				  "tags_len %zu without tags", c->tags_len);
+	if (c->ids_len && !c->ids)
+		return tl_err_set(err, TL_EINVALID, "ids",
+				  "ids_len %zu without ids", c->ids_len);
 	switch (c->kind) {
 	case TL_MEMBER_ADD:
 	case TL_MEMBER_UPDATE:
@@ -1670,7 +1683,7 @@ int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 	}
 	if (t->all_or_nothing) { /* in the transaction itself */
 		if ((rc = fn(t, arg, err))) {
-			t->broken = rc != TL_EAGAIN;
+			t->broken = t->request_failed = rc != TL_EAGAIN;
 			t->need_grow = rc == TL_EAGAIN;
 		}
 		return rc;

@@ -313,6 +313,8 @@ struct tl_txn {
 	bool all_or_nothing; /* tl_txn_all_or_nothing: no nested txns */
 	bool broken;         /* a request failed in it, or a view's writes
 				were half spilled: abort only */
+	bool request_failed; /* broken by a request (all or nothing): a
+				later call is the caller's misuse */
 	/* Cursors kept for the appends of one (possibly nested) txn. */
 	MDB_txn *cursors_of;
 	MDB_cursor *c_events, *c_streams, *c_tasks;

@@ -594,6 +594,13 @@ int tl_member_get(tl_db *db, const tl_ctx *ctx, tl_slice id, uint8_t **doc,
 	msgpack_zone zone;
 	msgpack_sbuffer sb;
 
+	/* The argument first: a text that is no member id is TL_EINVALID,
+	 * as for tl_task_get (before 0.3.51, TL_ENOTFOUND "no member"). */
+	char q[64];
+	if (!tl_member_id_valid(id))
+		return tl_err_set(err, TL_EINVALID, "id",
+				  "'%s' is not a member id",
+				  tl_quote(id, q, sizeof q));
 	if (!msgpack_zone_init(&zone, 1024))
 		return tl_err_oom(err);
 	int rc = tl_read_as(db, ctx, &txn, &actor, &zone, err);

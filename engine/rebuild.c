@@ -769,7 +769,13 @@ static void fin_tell(finish *f)
 	pthread_mutex_lock(&f->mu);
 	bool known = fin_total(f, &total);
 	pthread_mutex_unlock(&f->mu);
-	if (!known) /* (an estimate short of done: its callers lift it) */
+	if (!known)
+		return;
+	/* done == total is the last call's alone, once the views serve:
+	 * every byte written before the switch (or an estimate short of
+	 * done) is not told (before 0.3.51 the last call came twice, and a
+	 * callback could not tell which one allowed writes). */
+	if (total <= f->wdone)
 		return;
 	r->db->writer_held = true;
 	r->prog.written(r->prog.arg, f->wdone, total);
@@ -1405,6 +1411,9 @@ static int rebuild(tl_db *db, const tl_ctx *ctx, const char *const *names,
 	if (n > 64)
 		return tl_err_set(err, TL_EINVALID, "projection",
 				  "too many projections");
+	if (n && !names) /* (it crashed before 0.3.51) */
+		return tl_err_set(err, TL_EINVALID, "projection",
+				  "%zu names without names", n);
 	if ((rc = tl_no_txn_open(db, err)))
 		return rc;
 	if ((rc = find_views(db, names, n, which, &len, err)))

@@ -691,6 +691,8 @@ int tl_map_room(tl_db *db, uint64_t bytes)
 	return size == info.me_mapsize ? 0 : tl_env_resize(db, (size_t)size);
 }
 
+static int no_read_held(tl_db *db, tl_err *err);
+
 int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err)
 {
 	int rc;
@@ -698,7 +700,10 @@ int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "not from a backup's progress callback "
 				  "(the copy reads the map)");
-	if ((rc = tl_no_txn_open(db, err)) || (rc = tl_no_writer_held(db, err)))
+	/* Nor from a read's callback: growing the map remaps the file
+	 * under the read (before 0.3.51 it did, and the read crashed). */
+	if ((rc = tl_no_txn_open(db, err)) ||
+	    (rc = tl_no_writer_held(db, err)) || (rc = no_read_held(db, err)))
 		return rc;
 	if (db->flags & TL_OPEN_RDONLY)
 		return 0; /* nothing to write */
@@ -1188,9 +1193,9 @@ int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
 	}
 	if (t->broken) { /* a request failed in it (all or nothing), or a
 			  * view's writes were half spilled */
-		tl_txn_broken_err(t, "it was aborted", err);
+		rc = tl_txn_broken_err(t, "it was aborted", err);
 		tl_txn_abort(t);
-		return TL_ESTORAGE;
+		return rc;
 	}
 	/* The views' deferred writes, sorted by key. */
 	if ((rc = tl_views_flush(t, progress, arg, err))) {
@@ -1240,14 +1245,19 @@ int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
 	return rc ? tl_mdb_err(err, rc, "commit") : 0;
 }
 
+/* A request's failure in an all-or-nothing transaction makes a later
+ * call on it a misuse, TL_EINVALID "txn", as other calls out of turn are
+ * (since 0.3.51; before, TL_ESTORAGE, which tells of a failed storage);
+ * views' writes that failed are the storage's. */
 int tl_txn_broken_err(const tl_txn *t, const char *then, tl_err *err)
 {
+	if (t->request_failed)
+		return tl_err_set(err, TL_EINVALID, "txn",
+				  "a request failed in this transaction, "
+				  "which takes its requests all or none: %s",
+				  then);
 	return tl_err_set(err, TL_ESTORAGE, "storage",
-			  t->all_or_nothing
-				  ? "a request failed in this transaction, "
-				    "which takes its requests all or none: %s"
-				  : "the views' writes failed in this "
-				    "transaction: %s",
+			  "the views' writes failed in this transaction: %s",
 			  then);
 }
 
@@ -1335,7 +1345,13 @@ static int init_once(tl_db *db, const tl_init_opts *o, int64_t now,
 		.data = (const uint8_t *)t->data.data,
 		.data_len = t->data.size,
 	};
-	rc = tl_log_append(t, &in, NULL, err);
+	/* Its views see it as every event (before 0.3.51 they did not,
+	 * which the shipped views, blind to it, never showed: a view that
+	 * keeps it differed from its own rebuild). */
+	tl_event ev;
+	rc = tl_log_append(t, &in, &ev, err);
+	if (!rc && t->db->views_len)
+		rc = tl_views_apply(t, &ev, NULL, NULL, err);
 	if (rc) {
 		tl_txn_abort(t);
 		return rc;
@@ -1383,6 +1399,12 @@ int tl_init_check(const tl_init_opts *opts, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "admin",
 				  "'%s' is the system user, not a member",
 				  TL_SYSTEM_USER);
+	/* as every command checks its clock (before 0.3.51 only the
+	 * first admin's addition did, after the files were made) */
+	if (opts->now_ms && !tl_time_in_range(opts->now_ms))
+		return tl_err_set(err, TL_EINVALID, "now",
+				  "%lld ms is not in the years 1970 to 9999 "
+				  "UTC", (long long)opts->now_ms);
 	return 0;
 }
 

@@ -18,6 +18,10 @@
  *    as PREFIX/share/doc/tasklog/cli.md, lists every field; events.md every
  *    event's data); times are msgpack timestamps (ext -1).
  *    Pointers given to callbacks are valid only during the callback.
+ *  - Pointer arguments are not NULL unless a function's comment says so
+ *    ("when not NULL", "may be NULL", a NULL callback or out-parameter
+ *    that is not wanted), as in LMDB; a count given with a NULL array
+ *    (views_len, tags_len, ids_len, a rebuild's n) is TL_EINVALID.
  */
 #ifndef TASKLOG_H
 #define TASKLOG_H
@@ -265,8 +269,9 @@ typedef struct tl_init_opts {
 	int64_t now_ms;         /* 0 = wall clock */
 } tl_init_opts;
 
-/* Check tl_db_init's options alone (zone, week start, admin id), before
- * anything is opened or created; TL_EINVALID names the field. */
+/* Check tl_db_init's options alone (zone, week start, admin id, and
+ * since 0.3.51 now_ms: in the years 1970 to 9999 UTC), before anything
+ * is opened or created; TL_EINVALID names the field. */
 TL_API int tl_init_check(const tl_init_opts *opts, tl_err *err);
 
 /* Write the meta record, the workspace.initialized event and the first
@@ -320,7 +325,8 @@ typedef struct tl_cmd {
 	const tl_slice *tags;
 	size_t tags_len;
 	tl_slice name, role;
-	int crm_access; /* 0 default/unchanged, 1 grant, -1 revoke */
+	int crm_access; /* 0 default/unchanged, 1 grant, -1 revoke (other
+			   values: TL_EINVALID "crm_access", since 0.3.51) */
 	const tl_slice *ids; /* notification ids */
 	size_t ids_len;
 	bool has_expect_version; /* task writes only: TL_ECONFLICT when the */
@@ -391,7 +397,9 @@ TL_API int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err);
  * whole rerun of the transaction).  The map is address space: the file
  * grows only with what is written.  Not past 64 TiB; nothing on a
  * read-only handle.  With no transaction of the handle open (else
- * TL_EINVALID "txn"); not from a callback of a write (TL_EINVALID "db");
+ * TL_EINVALID "txn"); not from a callback of a write, nor of a read
+ * (TL_EINVALID "db"; since 0.3.51, before which a call from a read's
+ * callback grew the map under the read, which then crashed);
  * TL_ESTORAGE when the address space is short (the map as it was). */
 TL_API int tl_db_reserve(tl_db *db, uint64_t bytes, tl_err *err);
 TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
@@ -400,7 +408,8 @@ TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_
  * import in one transaction): tl_txn_exec and tl_txn_import run them in
  * it directly, not each in a nested transaction, and after one fails the
  * transaction takes nothing more and tl_txn_commit refuses it (abort
- * it).  LMDB writes a transaction's excess dirty pages to the file as it
+ * it): both answer TL_EINVALID "txn" then (since 0.3.51; TL_ESTORAGE
+ * before).  LMDB writes a transaction's excess dirty pages to the file as it
  * goes, but a nested one only its own: with many nested ones committed
  * into it, a transaction of about a million tasks ran out of room for
  * its pages (MDB_TXN_FULL, a storage error).  Call it before the first
@@ -537,7 +546,8 @@ TL_API int tl_task_as_of(tl_db *db, const tl_ctx *ctx, tl_slice id,
 
 /* Every member, the system user first, through fn; a member document by
  * id into *doc (malloc'd, the caller free()s it), "me" the acting
- * member's. */
+ * member's: an unknown member is TL_ENOTFOUND "id", a text that is no
+ * member id TL_EINVALID "id" (since 0.3.51; TL_ENOTFOUND before). */
 TL_API int tl_member_list(tl_db *db, const tl_ctx *ctx, tl_doc_fn fn, void *arg,
 		   tl_err *err);
 /* A page of that list: at most limit members (0: 50; more than

@@ -267,14 +267,14 @@ typedef struct tl_rd {
 	const uint8_t *p, *end;
 } tl_rd;
 TL_API bool tl_rd_str(tl_rd *r, tl_slice *s);
-TL_API bool tl_rd_time(tl_rd *r, int64_t *ms); /* as tl_obj_time */
+TL_API bool tl_rd_time(tl_rd *r, int64_t *ms); /* as tl_mp_time_ms */
 /* msgpack_unpack's limit: containers nested in one object, itself too. */
 #define TL_MP_DEPTH 32
 TL_API bool tl_rd_skip(tl_rd *r, int depth);   /* any object, <= depth nested */
 TL_API bool tl_rd_array(tl_rd *r, uint32_t *n); /* the header: n items follow */
 /* r at a map (n <= 32 keys) with at most depth nested containers, itself
  * included: out[j] = a reader over the value of the first string key equal
- * to keys[j] (out[j].p NULL when absent), as tl_map_pick picks them; r
+ * to keys[j] (out[j].p NULL when absent; of a key given twice, the first); r
  * moves past the map. */
 TL_API bool tl_rd_pick(tl_rd *r, int depth, const char *const *keys, size_t n,
 		tl_rd *out);

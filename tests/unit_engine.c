@@ -4730,6 +4730,43 @@ Test(growth, reserve_makes_room_for_a_big_transaction_first)
 	free(res);
 }
 
+/* From a read's callback tl_db_reserve is refused: growing the map would
+ * remap the file under the read (before 0.3.51 it grew it, and the read
+ * crashed when the callback returned). */
+typedef struct reserve_in_read {
+	size_t events, refused;
+} reserve_in_read;
+
+static int reserve_from_read(void *arg, const tl_event *ev)
+{
+	reserve_in_read *r = arg;
+	tl_err e;
+	(void)ev;
+	r->events++;
+	r->refused += tl_db_reserve(db, (uint64_t)1 << 30, &e) ==
+			      TL_EINVALID &&
+		      !strcmp(e.field, "db");
+	return 0;
+}
+
+Test(growth, reserve_is_refused_from_a_reads_callback)
+{
+	tl_err err = { 0 };
+	tl_ctx ctx = at(T0 + SEC);
+	size_t before = tl_db_map_size(db);
+	reserve_in_read r = { 0 };
+	cr_assert_eq(tl_log_read(db, &ctx, 0, 0, (tl_slice){ 0 },
+				 reserve_from_read, &r, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(r.events, 2);
+	cr_assert_eq(r.refused, 2);
+	cr_assert_eq(tl_db_map_size(db), before);
+	/* and once the read is over, it grows the map */
+	cr_assert_eq(tl_db_reserve(db, (uint64_t)1 << 30, &err), 0, "%s",
+		     err.message);
+	cr_assert_gt(tl_db_map_size(db), before);
+}
+
 /* ======================================================================= */
 /* as_of: the state of a task at a past time.                              */
 /* ======================================================================= */
@@ -5453,6 +5490,15 @@ Test(db, init_with_options_records_them)
 	cr_assert_str_eq(err.field, "admin");
 	cr_assert_eq(tl_db_init(db, &un, &err), TL_EINVALID);
 	cr_assert_str_eq(err.field, "admin");
+	/* a clock out of range, found by tl_init_check before anything is
+	 * made (since 0.3.51) */
+	tl_init_opts early = { .now_ms = -5 },
+		     late = { .now_ms = (int64_t)253402300800000 }; /* 10000 */
+	cr_assert_eq(tl_init_check(&early, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "now");
+	cr_assert_eq(tl_init_check(&late, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "now");
+	cr_assert_eq(tl_db_init(db, &late, &err), TL_EINVALID);
 	cr_assert(!tl_db_initialized(db));
 	tl_init_opts o = { .tz = "Europe/Berlin", .week_start = "sunday",
 			   .admin = "boss", .now_ms = T0 + DAY };
@@ -5477,6 +5523,27 @@ Test(db, init_with_options_records_them)
 	EXPECT_STR(FLD(d.o, "created_by"), "id", "boss");
 	doc_free(&d);
 	tl_result_release(&res);
+}
+
+/* A count given with a NULL array is TL_EINVALID, as views_len without
+ * views is (since 0.3.51: a command's tags or ids, a rebuild's names
+ * crashed), and nothing is appended. */
+Test(db, a_count_without_its_array_is_invalid)
+{
+	tl_err err = { 0 };
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd c = add_cmd("tags");
+	c.tags_len = 2;
+	tl_result res;
+	cr_assert_eq(tl_exec(db, &ctx, &c, 1, &res, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "tag");
+	tl_cmd rd = { .kind = TL_NOTIFICATIONS_READ, .ids_len = 1 };
+	cr_assert_eq(tl_exec(db, &ctx, &rd, 1, &res, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "ids");
+	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 1, NULL, NULL, &err),
+		     TL_EINVALID);
+	cr_assert_str_eq(err.field, "projection");
+	cr_assert_eq(nevents(), 2);
 }
 
 Test(db, read_only_workspace_refuses_writes)

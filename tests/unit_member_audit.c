@@ -286,6 +286,52 @@ Test(member_audit, member_get_me_is_the_acting_member, .init = ws_setup,
 	free(doc);
 }
 
+/* Arguments are checked before anything is looked up (since 0.3.51): a
+ * text that is no member id is TL_EINVALID for tl_member_get, as for
+ * tl_task_get (it was TL_ENOTFOUND), and crm_access is 0, 1 or -1 (any
+ * other value passed as a grant or a revoke). */
+Test(member_audit, no_member_id_and_an_odd_crm_access_are_invalid,
+     .init = ws_setup, .fini = ws_teardown)
+{
+	tl_err err = { 0 };
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	const char *bad[] = { "", "BAD ID", "Bob" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		cr_assert_eq(tl_member_get(db, NULL, tl_s(bad[i]), &doc, &len,
+					   &err),
+			     TL_EINVALID, "'%s'", bad[i]);
+		cr_assert_str_eq(err.field, "id");
+	}
+	cr_assert_eq(tl_member_get(db, NULL, tl_s("nobody"), &doc, &len, &err),
+		     TL_ENOTFOUND);
+	cr_assert_eq(tl_member_get(db, NULL, tl_s(TL_SYSTEM_USER), &doc, &len,
+				   &err),
+		     0, "%s", err.message);
+	free(doc);
+
+	tl_ctx ctx = { .now_ms = T0 + SEC };
+	tl_result res;
+	const int odd[] = { -3, -2, 2, 7 };
+	for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+		int v = odd[i];
+		tl_cmd c = { .kind = TL_MEMBER_ADD, .id = tl_s("kim"),
+			     .name = tl_s("Kim"), .crm_access = v };
+		cr_assert_eq(tl_exec(db, &ctx, &c, 1, &res, &err), TL_EINVALID,
+			     "crm_access %d", v);
+		cr_assert_str_eq(err.field, "crm_access");
+		c.kind = TL_MEMBER_UPDATE;
+		c.id = tl_s("admin");
+		c.name = (tl_slice){ 0 };
+		cr_assert_eq(tl_exec(db, &ctx, &c, 1, &res, &err), TL_EINVALID,
+			     "crm_access %d", v);
+		cr_assert_str_eq(err.field, "crm_access");
+	}
+	tl_stats st;
+	cr_assert_eq(tl_db_stats(db, NULL, &st, &err), 0);
+	cr_assert_eq(st.events, 2, "something was appended");
+}
+
 /* A revoke that finds only a stray hash record of the member (its own
  * record gone: damage) still says it held a token, and drops it
  * (mutant: the scan's drops did not count). */
