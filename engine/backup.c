@@ -56,26 +56,32 @@ static int not_a_dir(const char *dir, tl_err *err)
 static int dir_possible(const char *dir, tl_err *err)
 {
 	struct stat st;
-	char parent[PATH_MAX];
+	char path[PATH_MAX];
 	if (stat(dir, &st) == 0)
 		return S_ISDIR(st.st_mode) ? 0 : not_a_dir(dir, err);
-	if (errno == ENOTDIR)
-		return no_parent(dir, ENOTDIR, err);
-	if (errno != ENOENT)
-		return 0; /* not ours to judge here: backup_dir says */
+	int e = errno;
+	if (e == ENAMETOOLONG)
+		return tl_err_set(err, TL_EINVALID, "dir", "%s: '%s'",
+				  strerror(e), dir);
 	size_t n = strlen(dir);
-	if (n >= sizeof parent)
-		return 0;
-	memcpy(parent, dir, n + 1);
-	while (n > 1 && parent[n - 1] == '/')
-		parent[--n] = 0;
-	char *slash = strrchr(parent, '/');
+	if ((e != ENOENT && e != ENOTDIR) || n >= sizeof path)
+		return 0; /* not ours to judge here: backup_dir says */
+	memcpy(path, dir, n + 1);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = 0;
+	/* The name itself is there: a file named with a slash after it, or
+	 * a link to nothing. */
+	if (lstat(path, &st) == 0)
+		return not_a_dir(dir, err);
+	char *slash = strrchr(path, '/');
 	if (!slash)
 		return 0; /* in the working directory, which exists */
-	slash[slash == parent] = 0; /* "/x": the root */
-	if (stat(parent, &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
-		return no_parent(dir, errno, err);
-	return 0;
+	slash[slash == path] = 0; /* "/x": the root */
+	if (stat(path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR
+			       ? no_parent(dir, errno, err)
+			       : 0;
+	return S_ISDIR(st.st_mode) ? 0 : no_parent(dir, ENOTDIR, err);
 }
 
 /* 0 when dir can take the copy: made now (*made), or an empty directory. */

@@ -772,8 +772,9 @@ int tl_sink_spill(tl_sink *s, tl_err *err)
 		return tl_err_oom(err);
 	if (rc)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "view %s: writing a sorted run: %s",
-				  s->name, errstr(e, b, sizeof b));
+				  "view %s: writing a sorted run: %s%s",
+				  s->name, errstr(e, b, sizeof b),
+				  e == EFBIG ? " (" TL_EFBIG_HINT ")" : "");
 	atomic_fetch_add_explicit(&tl_sink_spills, 1, memory_order_relaxed);
 	return 0;
 }

@@ -1593,6 +1593,9 @@ static int run_batch_docs(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 	MDB_val v;
 	int rc;
 
+	if (n && !cmds) /* (it crashed before 0.3.51) */
+		return tl_err_set(err, TL_EINVALID, "cmds",
+				  "%zu commands without their array", n);
 	for (size_t i = 0; results && i < n; i++)
 		memset(&results[i], 0, sizeof results[i]);
 	msgpack_zone_clear(&t->zone);

@@ -961,6 +961,10 @@ static int find_repeat(const uint8_t *const *recs, const size_t *lens,
 		       size_t n, repeat *out, tl_err *err)
 {
 	out->again = out->first = n;
+	/* (a count without its arrays crashed before 0.3.51) */
+	if (n && (!recs || !lens))
+		return tl_err_set(err, TL_EINVALID, "records",
+				  "%zu records without their arrays", n);
 	if (n < 2)
 		return 0;
 	tl_id_at *a = malloc(n * sizeof *a);

@@ -392,6 +392,8 @@ int tl_read_begin(tl_db *db, MDB_txn **txn, tl_err *err);
 
 /* Map an LMDB error into a tl error (TL_EAGAIN for a full map). */
 int tl_mdb_err(tl_err *err, int rc, const char *what);
+/* What EFBIG means to a user, for every write's message (since 0.3.51). */
+#define TL_EFBIG_HINT "the file would pass this process's file size limit: ulimit -f"
 
 /* mdb_dbi_open, but MDB_CORRUPTED for a database whose record names a
  * meta page (0 or 1) as its root: LMDB asserts, aborting the process, at

@@ -150,9 +150,8 @@ int tl_mdb_err(tl_err *err, int rc, const char *what)
 	 * kills the process). */
 	if (rc == EFBIG)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "%s: %s (the file would pass this process's "
-				  "file size limit: ulimit -f)",
-				  what, strerror(rc));
+				  "%s: %s (" TL_EFBIG_HINT ")", what,
+				  strerror(rc));
 	/* LMDB turns a short write (a full disk, a file size limit) into
 	 * EIO: say what it may be. */
 	if (rc == EIO) {

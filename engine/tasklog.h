@@ -21,7 +21,9 @@
  *  - Pointer arguments are not NULL unless a function's comment says so
  *    ("when not NULL", "may be NULL", a NULL callback or out-parameter
  *    that is not wanted), as in LMDB; a count given with a NULL array
- *    (views_len, tags_len, ids_len, a rebuild's n) is TL_EINVALID.
+ *    is TL_EINVALID, naming it (views_len, a command's tags_len and
+ *    ids_len, the n of tl_exec, tl_txn_exec, the imports and a rebuild,
+ *    each list of a tl_list_query; since 0.3.51 for all but views_len).
  */
 #ifndef TASKLOG_H
 #define TASKLOG_H

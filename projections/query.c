@@ -470,6 +470,25 @@ static int check_list(const tl_ctx *ctx, const tl_list_query *q, plan *p,
 	char qb[64];
 	int rc;
 
+	/* A count without its array (since 0.3.51; it crashed before). */
+	const struct {
+		const tl_slice *a;
+		size_t n;
+		const char *field;
+	} arrays[] = {
+		{ q->assignees, q->assignees_len, "assignee" },
+		{ q->statuses, q->statuses_len, "status" },
+		{ q->entity_types, q->entity_types_len, "entity_type" },
+		{ q->types, q->types_len, "type" },
+		{ q->dues, q->dues_len, "due" },
+		{ q->tags, q->tags_len, "tag" },
+		{ q->searches, q->searches_len, "search" },
+	};
+	for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+		if (arrays[i].n && !arrays[i].a)
+			return tl_err_set(err, TL_EINVALID, arrays[i].field,
+					  "%zu values without their array",
+					  arrays[i].n);
 	if ((rc = check_enums(q->statuses, q->statuses_len, "status",
 			      tl_status_tokens, N_STATUSES,
 			      &p->statuses_given, p->status, err)) ||

@@ -348,6 +348,26 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 	cr_assert(tu_err_names(&r, "dir") && strstr(r.err, "not a directory"),
 		  "%s", r.err);
 	tu_run_release(&r);
+	/* a file named with a slash after it, a link to nothing, a name
+	 * too long: said as such, for admins too */
+	char slashed[700], *dangling = under_tmp("dangling"), longname[700];
+	snprintf(slashed, sizeof slashed, "%s/", file);
+	cr_assert_eq(symlink("nowhere", dangling), 0);
+	snprintf(longname, sizeof longname, "%s/%0300d", full, 0);
+	const char *odd[] = { slashed, dangling, longname };
+	for (size_t i = 0; i < 3; i++)
+		for (int admin = 0; admin < 2; admin++) {
+			EXPECT(&r, 1, "--as", admin ? "admin" : "alice",
+			       "backup", odd[i]);
+			cr_assert(tu_err_names(&r, "dir") &&
+					  (i == 2 ? strstr(r.err, "too long")
+						  : strstr(r.err,
+							   "exists and is not "
+							   "a directory")),
+				  "%s", r.err);
+			tu_run_release(&r);
+		}
+	free(dangling);
 
 	struct stat st;
 	cr_assert_eq(stat(denied, &st), -1, "a refused backup made %s",

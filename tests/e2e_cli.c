@@ -2358,14 +2358,6 @@ Test(cli, a_damaged_size_of_an_event_record_is_named_not_a_crash)
 	free(notes);
 }
 
-/* LMDB keeps no page checksums and trusts the pages it reads: a damaged
- * page header makes it fail an assertion (SIGABRT) or follow a wild
- * pointer (SIGSEGV).  With the flags of one B-tree page at a time turned
- * from leaf to branch or back, `stats`, `task list`, `member list` and
- * `verify` either
- * work (a page not in use) or exit 5 with the storage error (for verify
- * its {ok: false, problems} answer); none dies of a signal.  A sanitizer
- * build leaves those signals to the sanitizer: skipped there. */
 /* A write past the process's file size limit (ulimit -f) is a storage
  * error, exit 5 with its line, like a full disk: the CLI ignores SIGXFSZ,
  * whose default action killed it with no word (before 0.3.51), and a
@@ -2421,6 +2413,14 @@ Test(cli, a_file_size_limit_is_a_storage_error)
 	unlink(input);
 }
 
+/* LMDB keeps no page checksums and trusts the pages it reads: a damaged
+ * page header makes it fail an assertion (SIGABRT) or follow a wild
+ * pointer (SIGSEGV).  With the flags of one B-tree page at a time turned
+ * from leaf to branch or back, `stats`, `task list`, `member list` and
+ * `verify` either
+ * work (a page not in use) or exit 5 with the storage error (for verify
+ * its {ok: false, problems} answer); none dies of a signal.  A sanitizer
+ * build leaves those signals to the sanitizer: skipped there. */
 Test(cli, a_damaged_page_is_a_storage_error)
 {
 #ifdef TL_SANITIZER

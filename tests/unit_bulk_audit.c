@@ -500,5 +500,7 @@ Test(bulk_audit, a_spill_failing_in_one_database_is_reported,
 	cr_assert_eq(rc, TL_ESTORAGE, "rc %d", rc);
 	cr_assert(strstr(err.message, "writing a sorted run"), "%s",
 		  err.message);
+	/* the limit named (since 0.3.51) */
+	cr_assert(strstr(err.message, "ulimit -f"), "%s", err.message);
 	tl_sink_free(s);
 }

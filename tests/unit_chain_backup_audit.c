@@ -415,16 +415,22 @@ Test(backup_audit, a_parent_that_is_a_file_is_invalid_and_said,
 }
 
 /* A directory that cannot be made for another reason than its parent
- * (here a name longer than NAME_MAX) is a storage failure. */
+ * (here a parent that is a loop of links, ELOOP) is a storage failure; a
+ * name longer than NAME_MAX is an argument's fault, invalid (since
+ * 0.3.51, storage before). */
 Test(backup_audit, a_directory_that_cannot_be_made_otherwise_is_storage,
      .init = setup, .fini = teardown)
 {
-	char name[300], to[400];
+	char name[300], to[400], loop[128];
 	memset(name, 'n', 300 - 1);
 	name[300 - 1] = '\0';
 	under(to, sizeof to, name);
-	refused(to, TL_ESTORAGE, "dir", "cannot make", "parent");
+	refused(to, TL_EINVALID, "dir", "too long", "parent");
 	cr_assert(!exists(to));
+	under(loop, sizeof loop, "loop");
+	cr_assert_eq(symlink(loop, loop), 0);
+	snprintf(to, sizeof to, "%s/copy", loop);
+	refused(to, TL_ESTORAGE, "dir", "cannot make", "parent");
 }
 
 /* Only a directory holding data.mdb.partial alone is said to hold a

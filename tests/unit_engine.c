@@ -5543,6 +5543,10 @@ Test(db, a_count_without_its_array_is_invalid)
 	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 1, NULL, NULL, &err),
 		     TL_EINVALID);
 	cr_assert_str_eq(err.field, "projection");
+	cr_assert_eq(tl_exec(db, &ctx, NULL, 1, &res, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "cmds");
+	cr_assert_eq(tl_log_import(db, NULL, NULL, 1, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "records");
 	cr_assert_eq(nevents(), 2);
 }
 

@@ -372,6 +372,35 @@ TestSuite(upcoming, .init = setup, .fini = teardown);
 
 /* ---- filters -------------------------------------------------------------- */
 
+static int no_doc(void *arg, const uint8_t *doc, size_t len)
+{
+	(void)arg, (void)doc, (void)len;
+	return 0;
+}
+
+/* A count without its array names the filter, TL_EINVALID (since 0.3.51;
+ * it crashed). */
+Test(list, a_count_without_its_array_is_invalid)
+{
+	static const char *const fields[] = { "assignee", "status",
+					      "entity_type", "type", "due",
+					      "tag", "search" };
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		tl_list_query q = { 0 };
+		size_t *lens[] = { &q.assignees_len, &q.statuses_len,
+				   &q.entity_types_len, &q.types_len,
+				   &q.dues_len, &q.tags_len, &q.searches_len };
+		*lens[i] = 1;
+		char next[TL_CURSOR_MAX];
+		tl_err err = { 0 };
+		tl_ctx ctx = { .actor = "alice", .now_ms = clock_ms };
+		cr_assert_eq(tl_task_list(db, &ctx, &q, no_doc, NULL, next,
+					  &err),
+			     TL_EINVALID, "%s", fields[i]);
+		cr_assert_str_eq(err.field, fields[i]);
+	}
+}
+
 Test(list, is_empty_in_a_new_workspace)
 {
 	cr_assert_str_eq(LIST(), "");
