@@ -49,42 +49,61 @@ static bool unseen(const unsigned char *p, size_t n)
 /* Quote a value for a message: printable ASCII and whole UTF-8
  * characters kept, but for C1 controls, format characters and line or
  * paragraph separators (see unseen); control characters, a backslash
- * and bytes that are not UTF-8 as \xNN; long values cut after about 40
- * bytes, never inside a character or an escape. */
+ * and bytes that are not UTF-8 as \xNN, a character's bytes escaped
+ * together; long values cut with "..." after about 40 bytes, at the
+ * start of a character that begins a grapheme cluster, so never inside a
+ * character, its escape, a letter with its marks or an emoji sequence
+ * (before 0.3.51 a cut could fall between the bytes of an escaped
+ * character, or after a letter before its accent), as room allows. */
 static const char *quote(tl_slice s, char *buf, size_t cap)
 {
 	static const char hx[] = "0123456789abcdef";
 	size_t o = 0;
+	utf8proc_int32_t prev = -1, state = 0;
+	if (cap < 4) { /* no room for "..." (the header asks for 48) */
+		if (cap)
+			buf[0] = 0;
+		return buf;
+	}
 	if (!s.p) /* absent: quoted as empty */
 		s.len = 0;
-	for (size_t i = 0; i < s.len && o + 5 < cap;) {
+	for (size_t i = 0; i < s.len;) {
 		const unsigned char *p = (const unsigned char *)s.p + i;
 		size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
-		bool whole = n > 1 && n <= s.len - i &&
-			     tl_utf8_valid((const char *)p, n);
-		bool acts = whole &&
-			    ((p[0] == 0xc2 && p[1] <= 0x9f) || unseen(p, n));
-		if (whole && !acts) {
-			if (o + n + 4 > cap)
-				break;
-			memcpy(buf + o, p, n);
-			o += n;
-			i += n;
-		} else if (p[0] >= 0x20 && p[0] < 0x7f && p[0] != '\\') {
-			buf[o++] = (char)p[0];
-			i++;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hx[p[0] >> 4];
-			buf[o++] = hx[p[0] & 15];
-			i++;
-		}
-		if (o >= 40 && i < s.len) {
+		bool whole = n <= s.len - i &&
+			     (n == 1 || tl_utf8_valid((const char *)p, n));
+		if (!whole)
+			n = 1;
+		utf8proc_int32_t cp = -1;
+		if (whole)
+			utf8proc_iterate(p, (utf8proc_ssize_t)n, &cp);
+		bool starts = prev < 0 || cp < 0 ||
+			      utf8proc_grapheme_break_stateful(prev, cp, &state);
+		if (cp < 0)
+			state = 0;
+		prev = cp;
+		bool raw = whole && (n == 1 ? p[0] >= 0x20 && p[0] < 0x7f &&
+						      p[0] != '\\'
+					    : !(p[0] == 0xc2 && p[1] <= 0x9f) &&
+						      !unseen(p, n));
+		size_t len = raw ? n : 4 * n;
+		if ((o >= 40 && starts) || o + len + 4 > cap) {
 			memcpy(buf + o, "...", 3);
 			o += 3;
 			break;
 		}
+		if (raw) {
+			memcpy(buf + o, p, n);
+			o += n;
+		} else {
+			for (size_t k = 0; k < n; k++) {
+				buf[o++] = '\\';
+				buf[o++] = 'x';
+				buf[o++] = hx[p[k] >> 4];
+				buf[o++] = hx[p[k] & 15];
+			}
+		}
+		i += n;
 	}
 	buf[o] = 0;
 	return buf;

@@ -238,8 +238,9 @@ TL_API extern const char *const tl_entity_tokens[4];
  * bytes): printable ASCII and whole UTF-8 characters kept (but C1
  * controls, format characters such as bidirectional controls and the soft
  * hyphen, and line or paragraph separators), other bytes as \xNN, cut
- * with "..." after about 40 bytes, never inside a character.  Returns
- * buf. */
+ * with "..." after about 40 bytes, never inside a character or its
+ * escape, and (since 0.3.51) where room allows between grapheme
+ * clusters, not between a letter and its marks.  Returns buf. */
 TL_API const char *tl_quote(tl_slice s, char *buf, size_t cap);
 /* 0 or TL_EINVALID naming field: valid UTF-8 of min..max bytes without
  * NUL and, unless any_control (notes: text pasted from anywhere, which

@@ -1227,6 +1227,38 @@ Test(history, log_for_people_names_its_next_page)
 	tu_run_release(&r);
 }
 
+/* For people, log's columns are as wide as the page's widest value, the
+ * time too (a zone's offset of seconds: 1971 in Africa/Monrovia) (since
+ * 0.3.51: the time was printed as long as it came, and a row's later
+ * columns shifted). */
+Test(history, log_for_people_aligns_its_columns)
+{
+	tu_run r;
+	DO("--tz", "Africa/Monrovia", "--now", "1971-06-01T00:00:00Z", "task",
+	   "add", "--title", "old", "--link", "lead:1");
+	DO("--tz", "Africa/Monrovia", "--now", "1973-06-01T00:00:00Z", "task",
+	   "add", "--title", "new", "--link", "lead:1");
+	cr_assert_eq(tu_cli_text(&r, ws, "--tz", "Africa/Monrovia", "log",
+				 NULL),
+		     0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "-00:44:30"), "%s", r.out);
+	/* every row's type column starts at the same offset */
+	long at = -1;
+	for (const char *line = r.out; *line;) {
+		const char *end = strchr(line, '\n'), *t;
+		cr_assert(end);
+		if ((t = strstr(line, "  task.created")) && t < end) {
+			long off = (long)(t - line);
+			cr_assert(at < 0 || off == at, "%s", r.out);
+			at = off;
+		}
+		line = end + 1;
+	}
+	cr_assert_geq(at, 0, "%s", r.out);
+	tu_run_release(&r);
+}
+
 Test(history, log_pages_through_every_event)
 {
 	tu_run r;

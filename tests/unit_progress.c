@@ -114,6 +114,70 @@ static double time_in(const char *out, const char *want_head,
 		EXPECT_SHOWN(&p_, (done), (total), (want));                \
 	} while (0)
 
+/* Bars as wide as they are: a terminal of 200 columns (stderr is a file
+ * here, so $COLUMNS says; fits_the_terminals_width tests narrower). */
+static void wide(void)
+{
+	setenv("COLUMNS", "200", 1);
+}
+
+TestSuite(progress, .init = wide);
+
+/* 79 characters or fewer between \r and \033[K. */
+static size_t drawn_chars(const char *out)
+{
+	size_t chars = 0;
+	for (const char *c = out + 1; *c && *c != '\033'; c++)
+		chars += ((unsigned char)*c & 0xc0) != 0x80;
+	return chars;
+}
+
+/* A bar fits the terminal's width less one: a line that wraps leaves its
+ * first row behind at each redraw (before 0.3.51, verify's bar of 81 to
+ * 121 columns left a trail of them in 80).  Too wide, it drops its
+ * counts and rate; still too wide, its end is cut with an ellipsis. */
+Test(progress, fits_the_terminals_width)
+{
+	struct progress p = { .unit = "events", .rate = "ev/s",
+			      .label = " (verify 5/7: rebuilding the views: "
+				       "reading the log)" };
+	set_ago(&p.start, 1);
+	setenv("COLUMNS", "80", 1);
+	capture();
+	show_progress(&p, 40, 100);
+	const char *out = captured();
+	cr_assert_str_eq(out, "\r[####......] 40% (verify 5/7: rebuilding"
+			      " the views: reading the log)\033[K");
+	/* a label too long for that too: cut, to 79 characters */
+	struct progress q = p;
+	q.label = " (a label of a step that says far more than eighty "
+		  "columns hold, in so many words)";
+	q.most = 0;
+	q.shown = false;
+	capture();
+	show_progress(&q, 40, 100);
+	out = captured();
+	cr_assert_eq(drawn_chars(out), 79, "%s", out);
+	cr_assert(strstr(out, "\u2026\033[K"), "%s", out);
+	/* a line that fits is left whole */
+	struct progress w = { .unit = "events", .rate = "ev/s" };
+	set_ago(&w.start, 1);
+	capture();
+	show_progress(&w, 40, 100);
+	cr_assert_str_eq(captured(),
+			 "\r[####......] 40% 40/100 events 0 ev/s\033[K");
+	/* and at 200 columns the first one too */
+	setenv("COLUMNS", "200", 1);
+	struct progress v = { .unit = "events", .rate = "ev/s",
+			      .label = p.label };
+	set_ago(&v.start, 1);
+	capture();
+	show_progress(&v, 40, 100);
+	cr_assert_str_eq(captured(),
+			 "\r[####......] 40% 40/100 events 0 ev/s (verify 5/7:"
+			 " rebuilding the views: reading the log)\033[K");
+}
+
 Test(progress, seconds_since_counts_seconds_and_nanoseconds)
 {
 	static const double ago[] = { 0.25, 0.75, 2.5, 1000.5 };

@@ -663,6 +663,29 @@ Test(quote, keeps_characters_and_escapes_what_a_terminal_acts_on)
 	cr_assert_str_eq(tl_quote((tl_slice){ NULL, 0 }, q, sizeof q), "");
 }
 
+/* A cut falls between characters that begin a grapheme cluster, never
+ * inside an escaped character or between a letter and its mark (since
+ * 0.3.51: 'aaa\xc2...' cut a NEL in two, 'aaae...' lost its accent). */
+Test(quote, cuts_between_clusters_and_whole_escapes)
+{
+	char q[64], in[80];
+	memset(in, 'a', 38);
+	strcpy(in + 38, "\xc2\x85z"); /* NEL, a C1 control, then more */
+	cr_assert_str_eq(tl_quote(tl_s(in), q, sizeof q),
+			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\xc2\\x85...");
+	memset(in, 'a', 39);
+	strcpy(in + 39, "e\xcc\x81z"); /* e, a combining acute, z */
+	cr_assert_str_eq(tl_quote(tl_s(in), q, sizeof q),
+			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaae\xcc\x81...");
+	memset(in, 'a', 37);
+	/* two flags: each a pair of regional indicators */
+	strcpy(in + 37, "\xf0\x9f\x87\xa9\xf0\x9f\x87\xaa"
+			"\xf0\x9f\x87\xaf\xf0\x9f\x87\xb5");
+	cr_assert_str_eq(tl_quote(tl_s(in), q, sizeof q),
+			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			 "\xf0\x9f\x87\xa9\xf0\x9f\x87\xaa...");
+}
+
 /* An error's field and message cut short keep whole characters (they are
  * printed in JSON; a fuzzing run met a field cut within one). */
 Test(utf8, an_error_cut_short_keeps_whole_characters)

@@ -477,10 +477,11 @@ int run_notifications(struct cli *c)
 	}
 	if (c->words_len) {
 		json_decref(k.items);
+		char cut[48];
 		return usage_error(c, NULL,
-				   "unexpected argument '%.40s' (mark read "
+				   "unexpected argument '%s' (mark read "
 				   "with: notifications read ID...)",
-				   c->words[0]);
+				   cut_arg(c->words[0], 40, cut, sizeof cut));
 	}
 	if (has(c, O_IDEMPOTENCY_KEY)) {
 		json_decref(k.items);

@@ -230,6 +230,7 @@ static int export_follow(struct cli *c, struct exporter *x)
 
 int run_export(struct cli *c)
 {
+	char x_shown[208]; /* a quoted text, cut (cut_arg) */
 	struct exporter x = { .since = INT64_MIN, .until = INT64_MAX,
 			      .next = c->from ? c->from : 1 };
 	int rc;
@@ -253,8 +254,9 @@ int run_export(struct cli *c)
 	x.actor = opt_slice(c, O_ACTOR);
 	if (x.actor.p && !tl_member_id_valid(x.actor) &&
 	    strcmp(x.actor.p, TL_SYSTEM_USER))
-		return usage_error(c, "actor", "not a member id: '%.64s'",
-				   x.actor.p);
+		return usage_error(c, "actor", "not a member id: '%s'",
+				   cut_arg(x.actor.p, 64, x_shown,
+					   sizeof x_shown));
 	char me[65]; /* a member id: 64 bytes at most */
 	if (x.actor.p) {
 		/* Arguments first, then this look-up ("me": the acting
@@ -301,8 +303,9 @@ int run_export(struct cli *c)
 		char read_err[sizeof c->err.message] = "";
 		if (rc && rc != 1 && rc != EXPORT_STOPPED)
 			snprintf(read_err, sizeof read_err,
-				 " (and reading the log: %.200s)",
-				 c->err.message);
+				 " (and reading the log: %s)",
+				 cut_arg(c->err.message, 200, x_shown,
+					 sizeof x_shown));
 		stdout_failed = true;
 		return tl_err_set(&c->err, TL_ESTORAGE, "",
 				  "writing the standard output: %s%s",
@@ -318,6 +321,7 @@ int run_export(struct cli *c)
 /* --format, --batch and the whole input into c->input. */
 int import_read(struct cli *c)
 {
+	char shown[208]; /* the path, cut (cut_arg) */
 	const char *path = c->words[0];
 	size_t cap = 0;
 	int fd, rc = 0;
@@ -325,14 +329,17 @@ int import_read(struct cli *c)
 	if (!strcmp(path, "-")) {
 		fd = STDIN_FILENO;
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		return usage_error(c, "file", "cannot open '%.200s': %s", path,
-				   strerror(errno));
+		int e = errno;
+		return usage_error(c, "file", "cannot open '%s': %s",
+				   cut_arg(path, 200, shown, sizeof shown),
+				   strerror(e));
 	} else {
 		struct stat st;
 		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 			close(fd);
-			return usage_error(c, "file", "'%.200s' is a directory",
-					   path);
+			return usage_error(c, "file", "'%s' is a directory",
+					   cut_arg(path, 200, shown,
+						   sizeof shown));
 		}
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 			cap = (size_t)st.st_size + 1;
@@ -356,9 +363,11 @@ int import_read(struct cli *c)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
+			int e = errno;
 			rc = tl_err_set(&c->err, TL_ESTORAGE, "file",
-					"reading '%.200s': %s", path,
-					strerror(errno));
+					"reading '%s': %s",
+					cut_arg(path, 200, shown, sizeof shown),
+					strerror(e));
 			break;
 		}
 		if (k == 0)

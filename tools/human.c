@@ -266,22 +266,35 @@ void human_events(const json_t *events)
 	/* Columns as wide as their widest value: a task's stream is 36
 	 * bytes, a member's "member:" and an id of up to 64.  Event types,
 	 * streams and actor ids are ASCII, one column a byte. */
-	int wt = 22, ws = 36;
+	int wt = 22, ws = 36, wq = 6, wa = 0;
 	size_t i;
 	const json_t *e;
+	/* The seq and the time too (before 0.3.51 a fixed 6 digits, and
+	 * times as long as they came: a zone's offset of seconds, or the
+	 * UTC form past 9999, shifted a row's later columns). */
 	json_array_foreach(events, i, e) {
+		char when[48], seq[24];
 		size_t t = strlen(str_or_dash(e, "type")),
-		       s = strlen(str_or_dash(e, "stream"));
+		       s = strlen(str_or_dash(e, "stream")),
+		       a = strlen(str_time(e, "at", when)),
+		       q = (size_t)snprintf(seq, sizeof seq,
+					    "%" JSON_INTEGER_FORMAT,
+					    json_integer_value(json_object_get(
+						    e, "seq")));
 		if (t > (size_t)wt && t < 256)
 			wt = (int)t;
 		if (s > (size_t)ws && s < 256)
 			ws = (int)s;
+		if (a > (size_t)wa && a < sizeof when)
+			wa = (int)a;
+		if (q > (size_t)wq && q < sizeof seq)
+			wq = (int)q;
 	}
 	json_array_foreach(events, i, e) {
 		const json_t *actor = json_object_get(e, "actor");
 		char when[48];
-		printf("%6" JSON_INTEGER_FORMAT "  %s  %-*s  %-*s  %s\n",
-		       json_integer_value(json_object_get(e, "seq")),
+		printf("%*" JSON_INTEGER_FORMAT "  %-*s  %-*s  %-*s  %s\n", wq,
+		       json_integer_value(json_object_get(e, "seq")), wa,
 		       str_time(e, "at", when), wt, str_or_dash(e, "type"),
 		       ws, str_or_dash(e, "stream"), str_or_dash(actor, "id"));
 	}

@@ -31,6 +31,7 @@
 #include "import.h"
 #include "json.h"
 #include "tasklog_msgpack.h"
+#include "tasklog_view.h"
 
 /* Commands per tl_txn_exec: the JSON of a chunk is alive at once. */
 #define CHUNK 512
@@ -528,13 +529,15 @@ static int link_field(const job *j, uint64_t where, json_t *v,
 			    "must be {\"type\": TYPE, \"id\": ID} or "
 			    "\"TYPE:ID\"");
 	size_t tl = json_string_length(type), il = json_string_length(id);
+	char cut[72];
 	/* joined as TYPE:ID, which splits at its first colon: a type with
 	 * one would file the task under another record */
 	if (!tl || memchr(json_string_value(type), ':', tl))
 		return fail(err, TL_EINVALID, "link.type", j, where,
-			    "unknown value '%.64s' (one of: contact, lead, "
+			    "unknown value '%s' (one of: contact, lead, "
 			    "account, opportunity)",
-			    json_string_value(type));
+			    tl_quote((tl_slice){ json_string_value(type), tl },
+				     cut, sizeof cut));
 	if (!il)
 		return fail(err, TL_EINVALID, "link.id", j, where,
 			    "must not be empty");

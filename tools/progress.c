@@ -4,7 +4,10 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "progress.h"
 
@@ -14,6 +17,41 @@ double seconds_since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - t0->tv_sec) +
 	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The columns of the terminal stderr is: its size, else $COLUMNS, else
+ * 80 (at least 20). */
+static int stderr_columns(void)
+{
+	struct winsize ws;
+	long n = 0;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col)
+		n = ws.ws_col;
+	else if (getenv("COLUMNS"))
+		n = strtol(getenv("COLUMNS"), NULL, 10);
+	if (n <= 0)
+		n = 80;
+	return n < 20 ? 20 : n > 4096 ? 4096 : (int)n;
+}
+
+/* Cut s to cols characters, the last of them "…", when it has more;
+ * a cut at a character's start.  s has room for 2 bytes past its NUL
+ * (the ellipsis is 3 bytes, where the two characters it replaces may be
+ * 1 each). */
+static void fit_width(char *s, int cols)
+{
+	int n = 0;
+	char *last = NULL;
+	for (char *c = s; *c; c++) {
+		if (((unsigned char)*c & 0xc0) == 0x80)
+			continue;
+		if (++n == cols)
+			last = c;
+		else if (n == cols + 1) {
+			memcpy(last, "\u2026", sizeof "\u2026");
+			return;
+		}
+	}
 }
 
 /* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s", redrawn in
@@ -91,11 +129,23 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 		else
 			snprintf(eta, sizeof eta, " ETA %ds", (int)whole);
 	}
+	/* Within the terminal's width: a line that wraps leaves its first
+	 * row behind at each redraw, as \r goes back to the start of the
+	 * last row only (before 0.3.51 verify's bar, 81 to 121 columns,
+	 * left a trail of them in 80).  Where the whole line is too wide,
+	 * the counts and the rate go first, then its end is cut. */
+	char line[512 + 2];
+	const char *after = done >= total && p->after ? p->after : "",
+		   *label = p->label ? p->label : "";
+	int cols = stderr_columns() - 1;
+	int n = snprintf(line, 512, "[%s] %u%% %s %s %s %s%s%s%s", bar, pct,
+			 counts, p->unit, speed, p->rate, eta, after, label);
+	if (n > cols) /* ASCII but for what after and label may hold */
+		snprintf(line, 512, "[%s] %u%%%s%s%s", bar, pct, eta, after,
+			 label);
+	fit_width(line, cols);
 	/* \033[K clears what a longer line before left behind. */
-	fprintf(stderr, "\r[%s] %u%% %s %s %s %s%s%s%s\033[K", bar, pct,
-		counts, p->unit, speed,
-		p->rate, eta, done >= total && p->after ? p->after : "",
-		p->label ? p->label : "");
+	fprintf(stderr, "\r%s\033[K", line);
 	fflush(stderr);
 	p->shown = true;
 }

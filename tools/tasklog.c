@@ -93,6 +93,20 @@ int report_error(struct cli *c, const char *subject)
 	return status;
 }
 
+const char *cut_arg(const char *s, size_t max, char *buf, size_t cap)
+{
+	size_t n = strlen(s);
+	if (max + 4 > cap)
+		max = cap - 4;
+	if (n <= max)
+		return s;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	memcpy(buf, s, max);
+	memcpy(buf + max, "...", 4);
+	return buf;
+}
+
 int usage_error(struct cli *c, const char *field, const char *fmt, ...)
 {
 	va_list ap;
@@ -139,12 +153,15 @@ int parse_number(struct cli *c, enum opt o, uint64_t *out)
 	for (char *p = name; *p; p++)
 		if (*p == '-')
 			*p = '_';
+	char b[48];
 	if (!s[0] || strspn(s, "0123456789") != strlen(s))
-		return usage_error(c, name, "not a number: '%.40s'", s);
+		return usage_error(c, name, "not a number: '%s'",
+				   cut_arg(s, 40, b, sizeof b));
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	if (errno == ERANGE)
-		return usage_error(c, name, "number too large: '%.40s'", s);
+		return usage_error(c, name, "number too large: '%s'",
+				   cut_arg(s, 40, b, sizeof b));
 	return 0;
 }
 
@@ -340,9 +357,11 @@ int open_workspace(struct cli *c)
 	/* Arguments before anything is opened: --tz for every command,
 	 * init's options, and no other command creates a workspace's
 	 * files. */
+	char cut[72];
 	if (has(c, O_TZ) && !tl_tz_valid(c->val[O_TZ]))
 		return tl_err_set(&c->err, TL_EINVALID, "tz",
-				  "unknown time zone '%.64s'", c->val[O_TZ]);
+				  "unknown time zone '%s'",
+				  cut_arg(c->val[O_TZ], 64, cut, sizeof cut));
 	if (c->cmd->open == OPEN_CREATE) {
 		tl_init_opts io = { .tz = c->val[O_TZ],
 				    .week_start = c->val[O_WEEK_START],
@@ -739,11 +758,13 @@ static void early_said(struct cli *c, tl_err *first, enum opt early,
 	bool took = !c->cmd && value &&
 		    (group ? find_command(group, value) != NULL
 			   : is_group(value) || find_command(NULL, value));
+	char cut[48];
 	if (took)
 		usage_error(c, name,
-			    "took '%.40s' for its value: give it after the "
-			    "command (tasklog %s%s%.40s ... %s VALUE)",
-			    value, group ? group : "", group ? " " : "", value,
+			    "took '%s' for its value: give it after the "
+			    "command (tasklog %s%s%s ... %s VALUE)",
+			    cut_arg(value, 40, cut, sizeof cut),
+			    group ? group : "", group ? " " : "", cut_arg(value, 40, cut, sizeof cut),
 			    name);
 	else if (c->cmd && (c->cmd->opts & OPT(early)))
 		usage_error(c, name,
@@ -815,7 +836,17 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			eq = strchr(name, '=');
 			len = eq ? (size_t)(eq - name) : strlen(name);
 			o = find_option(name, len);
-			snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
+			{
+				/* cut at a character, as every quoted text */
+				char opt[256], cut[sizeof shown - 2];
+				size_t l = len < sizeof opt ? len
+							    : sizeof opt - 1;
+				memcpy(opt, name, l);
+				opt[l] = 0;
+				snprintf(shown, sizeof shown, "--%s",
+					 cut_arg(opt, sizeof cut - 4, cut,
+						 sizeof cut));
+			}
 			if (o == O__COUNT && !strncmp(a, "--version", 9) &&
 			    (!a[9] || a[9] == '=')) {
 				/* known, but alone (main) */
@@ -860,10 +891,11 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 					 !names_option(argv[i + 1]))
 					value = argv[++i];
 				else if (i + 1 < argc) {
+					char cut[48];
 					OPT_ERR(shown,
-						"requires a value (the next word, '%.40s', is an option; "
+						"requires a value (the next word, '%s', is an option; "
 						"write %s=VALUE for a value that begins with --)",
-						argv[i + 1], shown);
+						cut_arg(argv[i + 1], 40, cut, sizeof cut), shown);
 					continue;
 				} else {
 					OPT_ERR(shown, "requires a value");
@@ -1008,10 +1040,9 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				   c->cmd->words_max - 1);
 	if ((int)c->words_len > c->cmd->words_max) {
 		char shown[64];
-		snprintf(shown, sizeof shown, "%s",
-			 c->words[c->cmd->words_max]);
 		return usage_error(c, NULL, "unexpected argument '%s'",
-				   shown);
+				   cut_arg(c->words[c->cmd->words_max], 60,
+					   shown, sizeof shown));
 	}
 
 	c->from = 1;
@@ -1034,11 +1065,13 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	if (has(c, O_EXPECT_VERSION) &&
 	    parse_number(c, O_EXPECT_VERSION, &c->expect_version))
 		return TL_EINVALID;
+	char cut[48];
 	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
 	    strcmp(c->val[O_FORMAT], "msgpack"))
 		return usage_error(c, "format",
-				   "must be jsonl or msgpack, not '%.40s'",
-				   c->val[O_FORMAT]);
+				   "must be jsonl or msgpack, not '%s'",
+				   cut_arg(c->val[O_FORMAT], 40, cut,
+					   sizeof cut));
 	c->msgpack = has(c, O_FORMAT) && !strcmp(c->val[O_FORMAT], "msgpack");
 	if (has(c, O_BATCH)) {
 		if (parse_number(c, O_BATCH, &c->batch))
