@@ -424,6 +424,8 @@ Test(timeline_cli, tables_take_the_width_of_columns)
 		size_t widest;
 	} cases[] = {
 		{ "COLUMNS=160", 154 }, /* the whole summary: 35 + 119 */
+		/* past a long: as wide as tables go (80 before 0.3.51) */
+		{ "COLUMNS=99999999999999999999", 154 },
 		{ "COLUMNS=100", 100 },
 		{ "COLUMNS=40", 80 },
 		{ "COLUMNS=wide", 80 },
@@ -443,7 +445,7 @@ Test(timeline_cli, tables_take_the_width_of_columns)
 			     cases[i].env, widest(r.out), r.out);
 		bool whole = strstr(r.out, "due 2026-03-05 10:00 UTC, assigned "
 					   "to alice\n") != NULL;
-		cr_expect_eq(whole, i == 0, "%s:\n%s", cases[i].env, r.out);
+		cr_expect_eq(whole, i < 2, "%s:\n%s", cases[i].env, r.out);
 		tu_run_release(&r);
 	}
 }

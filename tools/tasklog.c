@@ -1292,7 +1292,9 @@ static void set_table_width(void)
 		char *end;
 		errno = 0;
 		long n = strtol(cols, &end, 10);
-		if (!*end && !errno)
+		/* a number past long's range is as wide as a table goes
+		 * (since 0.3.51; it was taken as no number: 80) */
+		if (!*end && (!errno || (errno == ERANGE && n == LONG_MAX)))
 			human_width(n);
 		return;
 	}
