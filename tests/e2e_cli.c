@@ -1444,6 +1444,21 @@ Test(task, a_table_escapes_line_separators_and_keeps_joiners)
 	tu_run_release(&r);
 }
 
+/* A mark after an escaped character is escaped too, not drawn on the
+ * escape's last hex digit (since 0.3.51); a mark after a letter stays. */
+Test(member, a_mark_after_an_escape_is_escaped_too)
+{
+	tu_run r;
+	OK(&r, "member", "add", "zed", "--name",
+	   "Zed\xe2\x80\xae\xcc\x81 Cafe\xcc\x81");
+	tu_run_release(&r);
+	cr_assert_eq(tu_cli_text(&r, ws, "member", "list", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "Zed\\xe2\\x80\\xae\\xcc\\x81 Cafe\xcc\x81"),
+		  "%s", r.out);
+	tu_run_release(&r);
+}
+
 /* A name holding a bidirectional override (U+202E) is shown escaped in
  * the members' table, whole, and the columns after it stay aligned:
  * the column is as wide as the escaped text. */

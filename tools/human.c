@@ -31,6 +31,7 @@
 void put_clean_n(FILE *f, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	bool escaped = false; /* the last character was */
 	for (; p < end; p++) {
 		/* A whole UTF-8 character passes, but for C1 controls
 		 * (U+0080..U+009F), the line and paragraph separators
@@ -50,13 +51,32 @@ void put_clean_n(FILE *f, const char *s, size_t len)
 			      p[2] <= 0xae) ||
 			     (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
 			      p[2] <= 0xa9));
+		/* A mark after an escape would sit on its last hex digit
+		 * (an accent on the "e" of "\xae"): escaped too (since
+		 * 0.3.51). */
+		if (n > 1 && whole && !acts && escaped) {
+			utf8proc_int32_t cp;
+			utf8proc_iterate(p, (utf8proc_ssize_t)n, &cp);
+			utf8proc_category_t c = utf8proc_category(cp);
+			acts = c == UTF8PROC_CATEGORY_MN ||
+			       c == UTF8PROC_CATEGORY_ME ||
+			       c == UTF8PROC_CATEGORY_MC;
+		}
 		if (n > 1 && whole && !acts) {
 			fwrite(p, 1, n, f);
 			p += n - 1;
+			escaped = false;
+		} else if (n > 1 && whole) {
+			for (size_t k = 0; k < n; k++)
+				fprintf(f, "\\x%02x", p[k]);
+			p += n - 1;
+			escaped = true;
 		} else if (*p < 0x20 || *p >= 0x7f) {
 			fprintf(f, "\\x%02x", *p);
+			escaped = true;
 		} else {
 			fputc(*p, f);
+			escaped = false;
 		}
 	}
 }
