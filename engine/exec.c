@@ -1606,9 +1606,12 @@ static int run_batch_docs(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 	r.now = ctx && ctx->now_ms ? ctx->now_ms : tl_time_now();
 	snprintf(r.tz, sizeof r.tz, "UTC");
 	if (ctx && ctx->tz) {
+		char q[88];
 		if (!tl_tz_valid(ctx->tz))
 			return tl_err_set(err, TL_EINVALID, "tz",
-					  "unknown time zone '%.64s'", ctx->tz);
+					  "unknown time zone '%s'",
+					  tl_quote_max(tl_s(ctx->tz), 64, q,
+						       sizeof q));
 		snprintf(r.tz, sizeof r.tz, "%s", ctx->tz);
 	} else if (tl_meta_get(t->db, t->cur, "tz", &v) == 0 &&
 		   v.mv_size < sizeof r.tz) {

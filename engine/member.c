@@ -414,10 +414,13 @@ int tl_reader_begin(tl_db *db, const tl_ctx *ctx, tl_reader *r,
 	snprintf(r->tz, sizeof r->tz, "UTC");
 	if (ctx && ctx->tz) {
 		if (!tl_tz_valid(ctx->tz)) {
+			char q[88];
 			mdb_txn_abort(r->txn);
 			r->txn = NULL;
 			rc = tl_err_set(err, TL_EINVALID, "tz",
-					"unknown time zone '%.64s'", ctx->tz);
+					"unknown time zone '%s'",
+					tl_quote_max(tl_s(ctx->tz), 64, q,
+						     sizeof q));
 			goto out;
 		}
 		snprintf(r->tz, sizeof r->tz, "%s", ctx->tz);

@@ -813,21 +813,24 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 	msgpack_sbuffer_init(&scratch);
 	for (int op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
 	     op = MDB_NEXT) {
-		int kn = (int)(k.mv_size > 64 ? 64 : k.mv_size);
+		char kq[88]; /* the key quoted, cut at a character (0.3.51) */
+		const char *kn = tl_quote_max(
+			(tl_slice){ (const char *)k.mv_data, k.mv_size }, 64, kq,
+			sizeof kq);
 		const uint8_t *p = v.mv_data;
 		size_t n = v.mv_size;
 		bool fp = n >= 9 && (p[8] == 'F' || p[8] == 'N');
 		if (n < 9 || (fp && n < 8 + 1 + TL_IDEM_FP_LEN + 1)) {
-			problem(vf, "idempotency key %.*s: record of %zu bytes",
-				kn, (char *)k.mv_data, n);
+			problem(vf, "idempotency key %s: record of %zu bytes",
+				kn, n);
 			continue;
 		}
 		if (!fp && p[8] != 'T' && p[8] != 'S') {
 			/* after the seq: 'F' or 'N' and a fingerprint, or
 			 * (0.2) a stream key, which begins 'T' or 'S' */
-			problem(vf, "idempotency key %.*s: record of an "
+			problem(vf, "idempotency key %s: record of an "
 				    "unknown kind (byte 0x%02x after its seq)",
-				kn, (char *)k.mv_data, p[8]);
+				kn, p[8]);
 			continue;
 		}
 		uint64_t seq = tl_get_be64(p);
@@ -840,15 +843,14 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 				rc = TL_ESTORAGE;
 				break;
 			}
-			problem(vf, "idempotency key %.*s: %s", kn,
-				(char *)k.mv_data, e.message);
+			problem(vf, "idempotency key %s: %s", kn, e.message);
 			continue;
 		}
 		uint8_t sk[TL_STREAM_KEY_MAX];
 		size_t skn = tl_stream_key(ev.stream, sk);
 		if (skn != n - at || memcmp(sk, p + at, skn))
-			problem(vf, "idempotency key %.*s: event %llu is of another stream",
-				kn, (char *)k.mv_data,
+			problem(vf, "idempotency key %s: event %llu is of another stream",
+				kn,
 				(unsigned long long)seq);
 		msgpack_zone_clear(zone);
 	}

@@ -1077,6 +1077,7 @@ static int find_views(tl_db *db, const char *const *names, size_t n,
 			which[(*len)++] = i;
 		return 0;
 	}
+	char q[88];
 	for (size_t k = 0; k < n; k++) {
 		size_t i;
 		if (!names[k] || !names[k][0])
@@ -1087,8 +1088,9 @@ static int find_views(tl_db *db, const char *const *names, size_t n,
 				break;
 		if (i == db->views_len)
 			return tl_err_set(err, TL_EINVALID, "projection",
-					  "unknown projection '%.64s'",
-					  names[k]);
+					  "unknown projection '%s'",
+					  tl_quote_max(tl_s(names[k]), 64, q,
+						       sizeof q));
 		bool dup = false;
 		for (size_t j = 0; j < *len; j++)
 			dup |= which[j] == i;

@@ -34,17 +34,22 @@ _Thread_local uint64_t tl_replay_map;
 static int replay_dir(char *dir, size_t cap, tl_err *err)
 {
 	const char *tmp = getenv("TMPDIR");
+	char q[224];
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
 	if ((size_t)snprintf(dir, cap, "%s/tasklog-replay-XXXXXX", tmp) >= cap)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "replay: cannot make a directory in $TMPDIR "
-				  "'%.40s...': too long a name", tmp);
-	if (!mkdtemp(dir))
+				  "'%s': too long a name",
+				  tl_quote(tl_s(tmp), q, sizeof q));
+	if (!mkdtemp(dir)) {
+		int e = errno;
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "replay: cannot make a directory in $TMPDIR "
-				  "'%.200s': %s",
-				  tmp, strerror(errno));
+				  "replay: cannot make a directory in "
+				  "$TMPDIR '%s': %s",
+				  tl_quote_max(tl_s(tmp), 200, q, sizeof q),
+				  strerror(e));
+	}
 	return 0;
 }
 
@@ -91,8 +96,11 @@ static int replay_chunk(tl_db *copy, const uint8_t *const *recs,
 static int copy_failed(const char *dir, const tl_err *e, tl_err *err)
 {
 	int code = e->code ? e->code : TL_ESTORAGE;
+	char q[224];
 	return tl_err_set(err, code, "storage",
-			  "replay: the copy in %.200s: %s", dir, e->message);
+			  "replay: the copy in %s: %s",
+			  tl_quote_max(tl_s(dir), 200, q, sizeof q),
+			  e->message);
 }
 
 int tl_replay_log(tl_db *db, tl_problem_fn fn, void *arg,

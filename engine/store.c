@@ -1378,18 +1378,22 @@ int tl_init_check(const tl_init_opts *opts, tl_err *err)
 	static const tl_init_opts none;
 	if (!opts)
 		opts = &none;
+	char q[88]; /* values quoted whole-charactered (0.3.51) */
 	if (opts->tz && !tl_tz_valid(opts->tz))
 		return tl_err_set(err, TL_EINVALID, "tz",
-				  "unknown time zone '%.64s'", opts->tz);
+				  "unknown time zone '%s'",
+				  tl_quote_max(tl_s(opts->tz), 64, q, sizeof q));
 	if (opts->week_start && strcmp(opts->week_start, "monday") &&
 	    strcmp(opts->week_start, "sunday"))
 		return tl_err_set(err, TL_EINVALID, "week_start",
-				  "must be monday or sunday, not '%.32s'",
-				  opts->week_start);
+				  "must be monday or sunday, not '%s'",
+				  tl_quote(tl_s(opts->week_start), q,
+					   sizeof q));
 	if (opts->admin && !tl_member_id_valid(tl_s(opts->admin)))
 		return tl_err_set(err, TL_EINVALID, "admin",
-				  "member id '%.64s' must be 1..64 of [a-z0-9._-]",
-				  opts->admin);
+				  "member id '%s' must be 1..64 of [a-z0-9._-]",
+				  tl_quote_max(tl_s(opts->admin), 64, q,
+					       sizeof q));
 	int rc;
 	if (opts->admin &&
 	    (rc = tl_member_id_unreserved(tl_s(opts->admin), "admin", err)))

@@ -55,11 +55,12 @@ static bool unseen(const unsigned char *p, size_t n)
  * character, its escape, a letter with its marks or an emoji sequence
  * (before 0.3.51 a cut could fall between the bytes of an escaped
  * character, or after a letter before its accent), as room allows. */
-static const char *quote(tl_slice s, char *buf, size_t cap)
+static const char *quote(tl_slice s, char *buf, size_t cap, size_t max)
 {
 	static const char hx[] = "0123456789abcdef";
 	size_t o = 0;
 	utf8proc_int32_t prev = -1, state = 0;
+	bool escaped = false; /* the last character was */
 	if (cap < 4) { /* no room for "..." (the header asks for 48) */
 		if (cap)
 			buf[0] = 0;
@@ -86,8 +87,16 @@ static const char *quote(tl_slice s, char *buf, size_t cap)
 						      p[0] != '\\'
 					    : !(p[0] == 0xc2 && p[1] <= 0x9f) &&
 						      !unseen(p, n));
+		/* a mark after an escape would sit on its last hex digit */
+		if (raw && escaped && n > 1) {
+			utf8proc_category_t c = utf8proc_category(cp);
+			raw = c != UTF8PROC_CATEGORY_MN &&
+			      c != UTF8PROC_CATEGORY_ME &&
+			      c != UTF8PROC_CATEGORY_MC;
+		}
+		escaped = !raw;
 		size_t len = raw ? n : 4 * n;
-		if ((o >= 40 && starts) || o + len + 4 > cap) {
+		if ((o >= max && starts) || o + len + 4 > cap) {
 			memcpy(buf + o, "...", 3);
 			o += 3;
 			break;
@@ -111,7 +120,12 @@ static const char *quote(tl_slice s, char *buf, size_t cap)
 
 const char *tl_quote(tl_slice s, char *buf, size_t cap)
 {
-	return quote(s, buf, cap);
+	return quote(s, buf, cap, 40);
+}
+
+const char *tl_quote_max(tl_slice s, size_t max, char *buf, size_t cap)
+{
+	return quote(s, buf, cap, max);
 }
 
 /* True when every byte of s is printable ASCII (0x20..0x7e): the common
@@ -215,7 +229,7 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 	if (!ascii && !tl_utf8_valid(s.p, s.len))
 		return tl_err_set(err, TL_EINVALID, field,
 				  "is not valid UTF-8: '%s'",
-				  quote(s, q, sizeof q));
+				  quote(s, q, sizeof q, 40));
 	/* A required text of spaces alone says nothing (a list would show
 	 * an empty line): refused as empty text is.  (After the UTF-8 check:
 	 * the spaces are read as characters, and E2 80 41 is none.) */
@@ -229,7 +243,7 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 	if (memchr(s.p, 0, s.len))
 		return tl_err_set(err, TL_EINVALID, field,
 				  "contains a NUL byte: '%s'",
-				  quote(s, q, sizeof q));
+				  quote(s, q, sizeof q, 40));
 	if (any_control)
 		return 0;
 	for (size_t i = 0; i < s.len; i++) {
@@ -242,7 +256,7 @@ int tl_check_text(tl_slice s, const char *field, size_t min, size_t max,
 		if (ctl)
 			return tl_err_set(err, TL_EINVALID, field,
 					  "contains a control character: '%s'",
-					  quote(s, q, sizeof q));
+					  quote(s, q, sizeof q, 40));
 	}
 	return 0;
 }
@@ -262,19 +276,19 @@ int tl_record_parse(tl_slice s, const char *field, int *type, tl_slice *id,
 	if (!colon || colon == s.p)
 		return tl_err_set(err, TL_EINVALID, field,
 				  "'%s' is not TYPE:ID (e.g. lead:42)",
-				  quote(s, q, sizeof q));
+				  quote(s, q, sizeof q, 40));
 	tl_slice t = { s.p, (size_t)(colon - s.p) };
 	*type = tl_token_find(tl_entity_tokens, TL_ENTITY_COUNT, t);
 	if (*type < 0)
 		return tl_err_set(err, TL_EINVALID, link ? "link.type" : field,
 				  "unknown value '%s' (one of: contact, lead, "
 				  "account, opportunity)",
-				  quote(t, q, sizeof q));
+				  quote(t, q, sizeof q, 40));
 	*id = (tl_slice){ colon + 1, s.len - t.len - 1 };
 	if (!id->len)
 		return tl_err_set(err, TL_EINVALID, link ? "link.id" : field,
 				  "'%s' has no id after its colon",
-				  quote(s, q, sizeof q));
+				  quote(s, q, sizeof q, 40));
 	/* (min 0 for a query, which the empty case above covers: it still
 	 * finds a record of spaces an older release made) */
 	int rc = tl_check_text(*id, link ? "link.id" : field, link ? 1 : 0,
@@ -285,7 +299,7 @@ int tl_record_parse(tl_slice s, const char *field, int *type, tl_slice *id,
 	if (!rc && link && ends_in_space(*id))
 		rc = tl_err_set(err, TL_EINVALID, "link.id",
 				"'%s' begins or ends with a space",
-				quote(*id, q, sizeof q));
+				quote(*id, q, sizeof q, 40));
 	return rc;
 }
 

@@ -242,6 +242,10 @@ TL_API extern const char *const tl_entity_tokens[4];
  * escape, and (since 0.3.51) where room allows between grapheme
  * clusters, not between a letter and its marks.  Returns buf. */
 TL_API const char *tl_quote(tl_slice s, char *buf, size_t cap);
+/* tl_quote cutting after about max bytes instead of 40 (since 0.3.51);
+ * cap at least max + 20. */
+TL_API const char *tl_quote_max(tl_slice s, size_t max, char *buf,
+				size_t cap);
 /* 0 or TL_EINVALID naming field: valid UTF-8 of min..max bytes without
  * NUL and, unless any_control (notes: text pasted from anywhere, which
  * the CLI escapes on display), without control characters (C0, DEL,

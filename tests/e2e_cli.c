@@ -1259,6 +1259,32 @@ Test(history, log_for_people_aligns_its_columns)
 	tu_run_release(&r);
 }
 
+/* A value an error quotes is cut where a character begins, with "...":
+ * never half a character shown as a stray \xNN (before 0.3.51 a
+ * "%.64s" cut the "é" after 63 bytes in two). */
+Test(history, a_quoted_value_is_cut_at_a_character)
+{
+	char tz[80], lim[80];
+	memset(tz, 'a', 63);
+	strcpy(tz + 63, "\xc3\xa9\xc3\xa9");
+	memset(lim, 'a', 39);
+	strcpy(lim + 39, "\xc3\xa9\xc3\xa9");
+	const char *const *cmds[] = {
+		(const char *const[]){ "--tz", tz, "stats", NULL },
+		(const char *const[]){ "task", "list", "--limit", lim, NULL },
+		(const char *const[]){ "export", "--format", lim, NULL },
+		(const char *const[]){ "rebuild", "--projection", tz, NULL },
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		tu_run r;
+		cr_assert_eq(tu_cli_argv(&r, ws, cmds[i]), 0);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert_null(strstr(r.err, "\\xc3"), "%s", r.err);
+		cr_assert(strstr(r.err, "...'"), "%s", r.err);
+		tu_run_release(&r);
+	}
+}
+
 Test(history, log_pages_through_every_event)
 {
 	tu_run r;

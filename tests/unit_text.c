@@ -684,6 +684,19 @@ Test(quote, cuts_between_clusters_and_whole_escapes)
 	cr_assert_str_eq(tl_quote(tl_s(in), q, sizeof q),
 			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 			 "\xf0\x9f\x87\xa9\xf0\x9f\x87\xaa...");
+	/* a mark right after an escape is escaped too (it would sit on the
+	 * escape's last digit); after a letter it stays */
+	cr_assert_str_eq(tl_quote(tl_s("x\xe2\x80\xae\xcc\x81y e\xcc\x81"), q,
+				  sizeof q),
+			 "x\\xe2\\x80\\xae\\xcc\\x81y e\xcc\x81");
+	/* tl_quote_max: the same, cut after about max bytes */
+	char big[300];
+	memset(big, 'b', 250);
+	big[250] = 0;
+	char w[240];
+	tl_quote_max(tl_s(big), 200, w, sizeof w);
+	cr_assert_eq(strlen(w), 203, "%s", w);
+	cr_assert_eq(strcmp(w + 200, "..."), 0, "%s", w);
 }
 
 /* An error's field and message cut short keep whole characters (they are

@@ -165,14 +165,13 @@ void error_line(const struct cli *c, const char *subject);
  * on stdout.  Returns the exit status. */
 int report_error(struct cli *c, const char *subject);
 /* Set c->err to a usage error (TL_EINVALID) naming field; returns it. */
-/* s for a message: s itself when it has at most max bytes, else its
- * first max bytes or fewer, cut at a character's start, and "..." in buf
- * (cap at least 5 bytes; max lowered to cap - 4).  Before 0.3.51 a
- * "%.40s" cut a character in two, which the message then showed as a
- * stray \xNN byte. */
-const char *cut_arg(const char *s, size_t max, char *buf, size_t cap);
 int usage_error(struct cli *c, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* s quoted for a message in buf (tl_quote_max: escapes as tl_quote, cut
+ * with "..." after about max bytes at a grapheme cluster's start; cap
+ * at least max + 20).  Before 0.3.51 a "%.40s" cut a character in two,
+ * which the message then showed as a stray \xNN byte. */
+const char *cut_arg(const char *s, size_t max, char *buf, size_t cap);
 int cli_oom(struct cli *c);
 
 /* ---- helpers (tasklog.c) --------------------------------------------------- */

@@ -477,7 +477,7 @@ int run_notifications(struct cli *c)
 	}
 	if (c->words_len) {
 		json_decref(k.items);
-		char cut[48];
+		char cut[64];
 		return usage_error(c, NULL,
 				   "unexpected argument '%s' (mark read "
 				   "with: notifications read ID...)",

@@ -230,7 +230,7 @@ static int export_follow(struct cli *c, struct exporter *x)
 
 int run_export(struct cli *c)
 {
-	char x_shown[208]; /* a quoted text, cut (cut_arg) */
+	char x_shown[224]; /* a quoted text, cut (cut_arg) */
 	struct exporter x = { .since = INT64_MIN, .until = INT64_MAX,
 			      .next = c->from ? c->from : 1 };
 	int rc;
@@ -301,11 +301,21 @@ int run_export(struct cli *c)
 		/* The read may have failed too (a damaged page after what
 		 * the last flush held): say both. */
 		char read_err[sizeof c->err.message] = "";
-		if (rc && rc != 1 && rc != EXPORT_STOPPED)
+		if (rc && rc != 1 && rc != EXPORT_STOPPED) {
+			/* at most 200 bytes of it, at a character's start
+			 * (the message is clean UTF-8 already) */
+			char said[204];
+			size_t n = strlen(c->err.message);
+			if (n > 200)
+				for (n = 200; n && ((unsigned char)c->err
+							    .message[n] &
+						    0xc0) == 0x80;)
+					n--;
+			memcpy(said, c->err.message, n);
+			said[n] = 0;
 			snprintf(read_err, sizeof read_err,
-				 " (and reading the log: %s)",
-				 cut_arg(c->err.message, 200, x_shown,
-					 sizeof x_shown));
+				 " (and reading the log: %s)", said);
+		}
 		stdout_failed = true;
 		return tl_err_set(&c->err, TL_ESTORAGE, "",
 				  "writing the standard output: %s%s",
@@ -321,7 +331,7 @@ int run_export(struct cli *c)
 /* --format, --batch and the whole input into c->input. */
 int import_read(struct cli *c)
 {
-	char shown[208]; /* the path, cut (cut_arg) */
+	char shown[224]; /* the path, cut (cut_arg) */
 	const char *path = c->words[0];
 	size_t cap = 0;
 	int fd, rc = 0;

@@ -529,7 +529,7 @@ static int link_field(const job *j, uint64_t where, json_t *v,
 			    "must be {\"type\": TYPE, \"id\": ID} or "
 			    "\"TYPE:ID\"");
 	size_t tl = json_string_length(type), il = json_string_length(id);
-	char cut[72];
+	char cut[88];
 	/* joined as TYPE:ID, which splits at its first colon: a type with
 	 * one would file the task under another record */
 	if (!tl || memchr(json_string_value(type), ':', tl))
@@ -1335,14 +1335,15 @@ static int run_batch(tl_db *db, const job *j, size_t from, size_t to,
 				uint64_t w = key_used_at(j, at + (size_t)idx,
 							 key);
 				if (w) {
+					char kq[88];
 					tl_err_set(err, TL_ECONFLICT,
 						   "idempotency_key",
-						   "key '%.*s' was used by %s "
+						   "key '%s' was used by %s "
 						   "%llu of this input for "
 						   "another request",
-						   (int)(key.len > 64 ? 64
-								      : key.len),
-						   key.p, j->unit,
+						   tl_quote_max(key, 64, kq,
+								sizeof kq),
+						   j->unit,
 						   (unsigned long long)w);
 					err->index = idx;
 				}

@@ -25,10 +25,15 @@ static int stderr_columns(void)
 {
 	struct winsize ws;
 	long n = 0;
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col)
+	const char *cols = getenv("COLUMNS");
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col) {
 		n = ws.ws_col;
-	else if (getenv("COLUMNS"))
-		n = strtol(getenv("COLUMNS"), NULL, 10);
+	} else if (cols && *cols) { /* a whole number, as for tables */
+		char *end;
+		n = strtol(cols, &end, 10);
+		if (*end)
+			n = 0;
+	}
 	if (n <= 0)
 		n = 80;
 	return n < 20 ? 20 : n > 4096 ? 4096 : (int)n;

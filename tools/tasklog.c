@@ -95,16 +95,7 @@ int report_error(struct cli *c, const char *subject)
 
 const char *cut_arg(const char *s, size_t max, char *buf, size_t cap)
 {
-	size_t n = strlen(s);
-	if (max + 4 > cap)
-		max = cap - 4;
-	if (n <= max)
-		return s;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	memcpy(buf, s, max);
-	memcpy(buf + max, "...", 4);
-	return buf;
+	return tl_quote_max(tl_s(s), max, buf, cap);
 }
 
 int usage_error(struct cli *c, const char *field, const char *fmt, ...)
@@ -153,7 +144,7 @@ int parse_number(struct cli *c, enum opt o, uint64_t *out)
 	for (char *p = name; *p; p++)
 		if (*p == '-')
 			*p = '_';
-	char b[48];
+	char b[64];
 	if (!s[0] || strspn(s, "0123456789") != strlen(s))
 		return usage_error(c, name, "not a number: '%s'",
 				   cut_arg(s, 40, b, sizeof b));
@@ -357,7 +348,7 @@ int open_workspace(struct cli *c)
 	/* Arguments before anything is opened: --tz for every command,
 	 * init's options, and no other command creates a workspace's
 	 * files. */
-	char cut[72];
+	char cut[88];
 	if (has(c, O_TZ) && !tl_tz_valid(c->val[O_TZ]))
 		return tl_err_set(&c->err, TL_EINVALID, "tz",
 				  "unknown time zone '%s'",
@@ -758,7 +749,7 @@ static void early_said(struct cli *c, tl_err *first, enum opt early,
 	bool took = !c->cmd && value &&
 		    (group ? find_command(group, value) != NULL
 			   : is_group(value) || find_command(NULL, value));
-	char cut[48];
+	char cut[64];
 	if (took)
 		usage_error(c, name,
 			    "took '%s' for its value: give it after the "
@@ -891,7 +882,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 					 !names_option(argv[i + 1]))
 					value = argv[++i];
 				else if (i + 1 < argc) {
-					char cut[48];
+					char cut[64];
 					OPT_ERR(shown,
 						"requires a value (the next word, '%s', is an option; "
 						"write %s=VALUE for a value that begins with --)",
@@ -1039,7 +1030,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 				   "a time",
 				   c->cmd->words_max - 1);
 	if ((int)c->words_len > c->cmd->words_max) {
-		char shown[64];
+		char shown[84];
 		return usage_error(c, NULL, "unexpected argument '%s'",
 				   cut_arg(c->words[c->cmd->words_max], 60,
 					   shown, sizeof shown));
@@ -1065,7 +1056,7 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 	if (has(c, O_EXPECT_VERSION) &&
 	    parse_number(c, O_EXPECT_VERSION, &c->expect_version))
 		return TL_EINVALID;
-	char cut[48];
+	char cut[64];
 	if (has(c, O_FORMAT) && strcmp(c->val[O_FORMAT], "jsonl") &&
 	    strcmp(c->val[O_FORMAT], "msgpack"))
 		return usage_error(c, "format",
