@@ -292,13 +292,15 @@ int tl_actor_resolve(tl_db *db, MDB_txn *txn, const tl_ctx *ctx,
 		id = tl_s(admin);
 	}
 	int rc = tl_member_load(db, txn, id, actor, zone, err);
+	char q[88];
 	if (rc == TL_ENOTFOUND && !(ctx && ctx->actor)) /* never deleted */
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the workspace's first admin '%.64s' is not a member (damaged settings?)",
-				  id.p);
+				  "the workspace's first admin '%s' is not a member (damaged settings?)",
+				  tl_quote_max(id, 64, q, sizeof q));
 	if (rc == TL_ENOTFOUND)
 		return tl_err_set(err, TL_EFORBIDDEN, "as",
-				  "unknown member '%.64s'", id.p);
+				  "unknown member '%s'",
+				  tl_quote_max(id, 64, q, sizeof q));
 	if (rc)
 		return rc;
 	if (!actor->crm_access)

@@ -652,8 +652,9 @@ static int verify_members(tl_db *db, MDB_txn *txn, verifier *vf,
 				rc = tl_err_oom(err);
 				break;
 			}
-			problem(vf, "member %.*s: no events fold into it",
-				(int)(id.len > 64 ? 64 : id.len), id.p);
+			char q[88];
+			problem(vf, "member %s: no events fold into it",
+				tl_quote_max(id, 64, q, sizeof q));
 			continue;
 		}
 		msgpack_sbuffer_clear(&sb);
@@ -694,10 +695,13 @@ static int verify_member_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 		if (k.mv_size == pn)
 			continue; /* "member:" and no id: not a member */
 		MDB_val mk = { k.mv_size - pn, (uint8_t *)k.mv_data + pn }, mv;
+		char q[88];
 		if ((rc = mdb_get(txn, db->members, &mk, &mv)) == MDB_NOTFOUND)
-			problem(vf, "member %.*s: in the log, not stored",
-				(int)(mk.mv_size > 64 ? 64 : mk.mv_size),
-				(char *)mk.mv_data);
+			problem(vf, "member %s: in the log, not stored",
+				tl_quote_max((tl_slice){ (const char *)
+								 mk.mv_data,
+							 mk.mv_size },
+					     64, q, sizeof q));
 		else if (rc)
 			break;
 	}
@@ -764,8 +768,9 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 		memcpy(buf, v.mv_data, v.mv_size);
 		buf[v.mv_size] = 0;
 		if (!tl_tz_stored_ok(buf)) {
-			problem(vf, "meta: time zone '%.64s' is not in this host's time-zone database",
-				buf);
+			char q[88];
+			problem(vf, "meta: time zone '%s' is not in this host's time-zone database",
+				tl_quote_max(tl_s(buf), 64, q, sizeof q));
 			bad |= 1;
 		}
 	}
@@ -779,6 +784,7 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 	tl_err e;
 	int lr = 0;
 	bad |= 4; /* unless it is the member named */
+	char q[88];
 	if (tl_meta_get(db, txn, "admin", &v))
 		problem(vf, "meta: no first admin");
 	else if ((lr = tl_member_load(db, txn,
@@ -787,9 +793,10 @@ static void verify_meta(tl_db *db, MDB_txn *txn, verifier *vf,
 		 out_of_memory(&e))
 		problem(vf, "meta: the first admin not checked: out of memory");
 	else if (lr)
-		problem(vf, "meta: the first admin '%.*s' is not a member",
-			(int)(v.mv_size > 64 ? 64 : v.mv_size),
-			(char *)v.mv_data);
+		problem(vf, "meta: the first admin '%s' is not a member",
+			tl_quote_max((tl_slice){ (const char *)v.mv_data,
+						 v.mv_size },
+				     64, q, sizeof q));
 	else
 		bad &= ~4u;
 	settings_of_log(db, txn, vf, zone, bad);

@@ -60,7 +60,8 @@ static const char *quote(tl_slice s, char *buf, size_t cap, size_t max)
 	static const char hx[] = "0123456789abcdef";
 	size_t o = 0;
 	utf8proc_int32_t prev = -1, state = 0;
-	bool escaped = false; /* the last character was */
+	bool escaped = true; /* the last character was (a mark first would
+				sit on the quote before it) */
 	if (cap < 4) { /* no room for "..." (the header asks for 48) */
 		if (cap)
 			buf[0] = 0;

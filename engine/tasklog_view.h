@@ -237,7 +237,9 @@ TL_API extern const char *const tl_entity_tokens[4];
 /* A printable quotation of s for error messages, in buf (cap at least 48
  * bytes): printable ASCII and whole UTF-8 characters kept (but C1
  * controls, format characters such as bidirectional controls and the soft
- * hyphen, and line or paragraph separators), other bytes as \xNN, cut
+ * hyphen, line or paragraph separators, and since 0.3.51 a combining mark
+ * first or right after an escape), other bytes (a backslash too) as
+ * \xNN, a character's bytes escaped together, cut
  * with "..." after about 40 bytes, never inside a character or its
  * escape, and (since 0.3.51) where room allows between grapheme
  * clusters, not between a letter and its marks.  Returns buf. */

@@ -689,6 +689,9 @@ Test(quote, cuts_between_clusters_and_whole_escapes)
 	cr_assert_str_eq(tl_quote(tl_s("x\xe2\x80\xae\xcc\x81y e\xcc\x81"), q,
 				  sizeof q),
 			 "x\\xe2\\x80\\xae\\xcc\\x81y e\xcc\x81");
+	/* first in the value, it would sit on the quote before it */
+	cr_assert_str_eq(tl_quote(tl_s("\xcc\x81start"), q, sizeof q),
+			 "\\xcc\\x81start");
 	/* tl_quote_max: the same, cut after about max bytes */
 	char big[300];
 	memset(big, 'b', 250);

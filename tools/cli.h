@@ -168,8 +168,8 @@ int report_error(struct cli *c, const char *subject);
 int usage_error(struct cli *c, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* s quoted for a message in buf (tl_quote_max: escapes as tl_quote, cut
- * with "..." after about max bytes at a grapheme cluster's start; cap
- * at least max + 20).  Before 0.3.51 a "%.40s" cut a character in two,
+ * with "..." after about max bytes at a grapheme cluster's start, or
+ * earlier where cap, best max + 20, runs out).  Before 0.3.51 a "%.40s" cut a character in two,
  * which the message then showed as a stray \xNN byte. */
 const char *cut_arg(const char *s, size_t max, char *buf, size_t cap);
 int cli_oom(struct cli *c);

@@ -302,17 +302,26 @@ int run_export(struct cli *c)
 		 * the last flush held): say both. */
 		char read_err[sizeof c->err.message] = "";
 		if (rc && rc != 1 && rc != EXPORT_STOPPED) {
-			/* at most 200 bytes of it, at a character's start
-			 * (the message is clean UTF-8 already) */
+			/* at most 200 bytes of it, with "...", at a
+			 * character's start and not inside an escape \xNN
+			 * of it (the message is clean UTF-8 already; quoted
+			 * again, its escapes would be escaped again) */
+			const char *m = c->err.message;
 			char said[204];
-			size_t n = strlen(c->err.message);
-			if (n > 200)
-				for (n = 200; n && ((unsigned char)c->err
-							    .message[n] &
-						    0xc0) == 0x80;)
+			size_t n = strlen(m);
+			bool cut = n > 200;
+			if (cut) {
+				for (n = 200; n && ((unsigned char)m[n] & 0xc0) ==
+							   0x80;)
 					n--;
-			memcpy(said, c->err.message, n);
-			said[n] = 0;
+				for (size_t k = 1; k <= 3 && k <= n; k++)
+					if (m[n - k] == '\\') {
+						n -= k;
+						break;
+					}
+			}
+			memcpy(said, m, n);
+			memcpy(said + n, cut ? "..." : "", cut ? 4 : 1);
 			snprintf(read_err, sizeof read_err,
 				 " (and reading the log: %s)", said);
 		}
