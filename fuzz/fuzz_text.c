@@ -109,6 +109,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tl_quote(s, q, sizeof q);
 	if (strlen(q) >= sizeof q)
 		abort();
+	/* tl_quote_max at caps of every size, in buffers of exactly that
+	 * size (ASan finds a write past one): NUL-terminated, valid UTF-8,
+	 * no control character (since 0.3.51) */
+	for (size_t cap = 4; cap < 120; cap += 5) {
+		char *b = malloc(cap);
+		if (!b)
+			return 0;
+		tl_quote_max(s, cap / 2, b, cap);
+		size_t bl = strlen(b);
+		if (bl >= cap || !tl_utf8_valid(b, bl))
+			abort();
+		for (size_t k = 0; k < bl; k++)
+			if ((unsigned char)b[k] < 0x20 || b[k] == 0x7f)
+				abort();
+		free(b);
+	}
 
 	bool ok = tl_uuid_parse(s, id);
 	if (ok != ref_uuid(data, size))
