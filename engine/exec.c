@@ -1139,10 +1139,8 @@ static int member_emit(run *r, const tl_member *m, const char *type,
 static int stream_count(run *r, const char *member, uint64_t *count,
 			tl_err *err)
 {
-	char stream[8 + TL_MEMBER_ID_MAX];
 	uint8_t sk[TL_STREAM_KEY_MAX];
-	int sn = snprintf(stream, sizeof stream, "member:%s", member);
-	MDB_val k = { tl_stream_key((tl_slice){ stream, (size_t)sn }, sk), sk };
+	MDB_val k = { tl_member_stream_key(tl_s(member), sk), sk };
 	MDB_val v;
 	MDB_cursor *cur;
 	size_t n = 0;

@@ -459,6 +459,9 @@ static inline bool tl_slices_eq(tl_slice a, tl_slice b)
 /* Stream keys: 'T' + 16-byte task id, or 'S' + stream text. */
 #define TL_STREAM_KEY_MAX (1 + 128)
 size_t tl_stream_key(tl_slice stream, uint8_t *out);
+/* The stream key of "member:ID" (id of at most TL_MEMBER_ID_MAX bytes)
+ * into out; its length. */
+size_t tl_member_stream_key(tl_slice id, uint8_t out[TL_STREAM_KEY_MAX]);
 
 /* ---- events --------------------------------------------------------- */
 

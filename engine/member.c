@@ -138,11 +138,20 @@ int tl_member_fold(tl_member *m, const msgpack_object *d, bool added)
 	return 0;
 }
 
+size_t tl_member_stream_key(tl_slice id, uint8_t out[TL_STREAM_KEY_MAX])
+{
+	char stream[8 + TL_MEMBER_ID_MAX];
+	int n = snprintf(stream, sizeof stream, "member:%.*s",
+			 (int)(id.len > TL_MEMBER_ID_MAX ? TL_MEMBER_ID_MAX
+							 : id.len),
+			 id.p ? id.p : "");
+	return tl_stream_key((tl_slice){ stream, (size_t)n }, out);
+}
+
 int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
 			 tl_err *err)
 {
-	char stream[8 + TL_MEMBER_ID_MAX];
 	uint8_t sk[TL_STREAM_KEY_MAX], kb[8];
 	MDB_cursor *c;
 	MDB_val k, v, ek, ev;
@@ -153,9 +162,7 @@ int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 	memset(m, 0, sizeof *m);
 	if (!tl_member_id_valid(id))
 		return TL_ENOTFOUND;
-	int n = snprintf(stream, sizeof stream, "member:%.*s", (int)id.len,
-			 id.p);
-	k.mv_size = tl_stream_key((tl_slice){ stream, (size_t)n }, sk);
+	k.mv_size = tl_member_stream_key(id, sk);
 	k.mv_data = sk;
 	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
 		return tl_mdb_err(err, rc, "cursor");

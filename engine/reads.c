@@ -55,10 +55,8 @@ static size_t mark_key(const char *member, uint64_t seq, uint8_t *k)
 static int stream_last(MDB_txn *txn, tl_db *db, const char *member,
 		       uint32_t *last)
 {
-	char stream[8 + TL_MEMBER_ID_MAX];
 	uint8_t sk[TL_STREAM_KEY_MAX];
-	int sn = snprintf(stream, sizeof stream, "member:%s", member);
-	MDB_val k = { tl_stream_key((tl_slice){ stream, (size_t)sn }, sk), sk };
+	MDB_val k = { tl_member_stream_key(tl_s(member), sk), sk };
 	MDB_val v;
 	MDB_cursor *c;
 	uint64_t seq;
@@ -87,10 +85,8 @@ static int walk_reads(MDB_txn *txn, tl_db *db, const char *member,
 		      uint32_t from, uint32_t to, ids_fn fn, void *arg,
 		      tl_err *err)
 {
-	char stream[8 + TL_MEMBER_ID_MAX];
 	uint8_t sk[TL_STREAM_KEY_MAX], dv[TL_STREAM_VAL] = { 0 };
-	int sn = snprintf(stream, sizeof stream, "member:%s", member);
-	MDB_val k = { tl_stream_key((tl_slice){ stream, (size_t)sn }, sk), sk };
+	MDB_val k = { tl_member_stream_key(tl_s(member), sk), sk };
 	MDB_val v = { sizeof dv, dv };
 	msgpack_zone zone;
 	MDB_cursor *c;

@@ -750,12 +750,12 @@ static void early_said(struct cli *c, tl_err *first, enum opt early,
 		    (group ? find_command(group, value) != NULL
 			   : is_group(value) || find_command(NULL, value));
 	char cut[64];
+	const char *said = took ? cut_arg(value, 40, cut, sizeof cut) : NULL;
 	if (took)
 		usage_error(c, name,
 			    "took '%s' for its value: give it after the "
 			    "command (tasklog %s%s%s ... %s VALUE)",
-			    cut_arg(value, 40, cut, sizeof cut),
-			    group ? group : "", group ? " " : "", cut_arg(value, 40, cut, sizeof cut),
+			    said, group ? group : "", group ? " " : "", said,
 			    name);
 	else if (c->cmd && (c->cmd->opts & OPT(early)))
 		usage_error(c, name,
