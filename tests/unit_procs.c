@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -871,16 +872,16 @@ Test(procs, a_child_forked_beside_an_opening_thread_opens, .init = mkws,
  * library does briefly, then lets it go. */
 struct holder {
 	pthread_mutex_t *mu;
-	volatile int held, released;
+	atomic_int held, released; /* atomic: no race with the test's reads */
 };
 
 static void *hold_mutex(void *arg)
 {
 	struct holder *h = arg;
 	pthread_mutex_lock(h->mu);
-	h->held = 1;
+	atomic_store(&h->held, 1);
 	usleep(200 * 1000);
-	h->released = 1;
+	atomic_store(&h->released, 1);
 	pthread_mutex_unlock(h->mu);
 	return NULL;
 }
@@ -900,9 +901,11 @@ Test(procs, fork_waits_for_each_library_mutex_held_by_another_thread)
 	cr_assert(tl_proc_init());
 	for (size_t i = 0; i < sizeof mus / sizeof mus[0]; i++) {
 		struct holder h = { .mu = mus[i].mu };
+		atomic_init(&h.held, 0);
+		atomic_init(&h.released, 0);
 		pthread_t th;
 		cr_assert_eq(pthread_create(&th, NULL, hold_mutex, &h), 0);
-		while (!h.held)
+		while (!atomic_load(&h.held))
 			usleep(1000);
 		pid_t pid = fork();
 		cr_assert_neq(pid, -1);
@@ -911,7 +914,7 @@ Test(procs, fork_waits_for_each_library_mutex_held_by_another_thread)
 			int ok = pthread_mutex_trylock(mus[i].mu) == 0;
 			_exit(ok ? 0 : 1);
 		}
-		int released = h.released; /* when fork() returned */
+		int released = atomic_load(&h.released); /* when fork() returned */
 		int st;
 		cr_assert_eq(waitpid(pid, &st, 0), pid);
 		pthread_join(th, NULL);
