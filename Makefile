@@ -8,6 +8,7 @@
 #                   AddressSanitizer+UBSan
 #   make test-unit  unit + end-to-end tests only (no sanitizer pass)
 #   make test-san   the sanitizer pass only
+#   make test-clang build everything with clang (-Werror), run the unit tests
 #   make test-install  install into a staging DESTDIR, build a program
 #                   against it with pkg-config (shared and static), run it
 #   make bench      build and run the benchmarks (writes docs/benchmarks.md)
@@ -171,6 +172,15 @@ test-san:
 		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
 		sh tests/run.sh build-san/tests/e2e --jobs 2
 
+# Everything built with clang into build-clang/ (-Werror as always: a
+# warning gcc does not give fails it), then the unit tests run on it (not
+# in make test; clang comes from Debian's package, as for make fuzz).
+test-clang: fuzz-deps
+	$(MAKE) CC=clang B=build-clang all build-clang/tests/unit \
+		build-clang/tests/e2e build-clang/tests/fault \
+		$(BENCH_SRC:bench/%.c=build-clang/bench/%)
+	sh tests/run.sh build-clang/tests/unit --jobs 2
+
 # Line coverage of the library and the CLI by every test (not in make test).
 coverage: deps
 	rm -rf build-cov
@@ -264,8 +274,8 @@ install: all
 		tasklog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tasklog.pc
 
 clean:
-	rm -rf build build-san build-fuzz build-cov
+	rm -rf build build-san build-fuzz build-cov build-clang
 
-.PHONY: all deps run test test-unit test-install test-san coverage bench fuzz fuzz-deps install clean
+.PHONY: all deps run test test-unit test-install test-san test-clang coverage bench fuzz fuzz-deps install clean
 
--include $(shell find build build-san build-cov -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-cov build-clang -name '*.d' 2>/dev/null)

@@ -539,8 +539,8 @@ static const char *const sq_schema[] = {
 	"task BLOB NOT NULL, read INTEGER NOT NULL, at INTEGER NOT NULL, "
 	"by TEXT NOT NULL)",
 	/* what `task list --tag` reads (tasklog's dimension G) */
-	"CREATE TABLE task_tags(tag TEXT NOT NULL, task BLOB NOT NULL, "
-	"PRIMARY KEY(tag, task)) WITHOUT ROWID",
+	("CREATE TABLE task_tags(tag TEXT NOT NULL, task BLOB NOT NULL, "
+	 "PRIMARY KEY(tag, task)) WITHOUT ROWID"),
 };
 
 /* The derived indexes: the "views" of SQLite. */

@@ -692,7 +692,8 @@ bool tl_task_has_tag(const tl_task *t, tl_slice tag);
 /* Fold a task's stream from the log, events with seq <= max_seq only,
  * and with max_at other than INT64_MAX, up to its last version made at
  * or before max_at (a prefix of the stream, whatever the times of the
- * versions before that one).  TL_ENOTFOUND when no event qualifies. */
+ * versions before that one).  TL_ENOTFOUND (err filled, as for every
+ * failure) when no event qualifies. */
 int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 		       uint64_t max_seq, int64_t max_at, tl_task *t,
 		       msgpack_zone *zone, tl_err *err);
@@ -775,7 +776,8 @@ int tl_member_load(tl_db *db, MDB_txn *txn, tl_slice id, tl_member *m,
 void tl_member_pack(msgpack_packer *pk, const tl_member *m);
 /* Fold a member.added (added) or member.updated data map into m. */
 int tl_member_fold(tl_member *m, const msgpack_object *d, bool added);
-/* The member folded from its stream's events with seq <= max_seq. */
+/* The member folded from its stream's events with seq <= max_seq;
+ * TL_ENOTFOUND (err filled) when there are none. */
 int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
 			 tl_err *err);

@@ -148,6 +148,15 @@ size_t tl_member_stream_key(tl_slice id, uint8_t out[TL_STREAM_KEY_MAX])
 	return tl_stream_key((tl_slice){ stream, (size_t)n }, out);
 }
 
+/* TL_ENOTFOUND, err filled as every failure fills it (verify reads the
+ * error it is given: left as it was, it read a stack's leftovers). */
+static int no_events(tl_slice id, tl_err *err)
+{
+	char q[88];
+	return tl_err_set(err, TL_ENOTFOUND, "id", "member %s has no events",
+			  tl_quote_max(id, 64, q, sizeof q));
+}
+
 int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 			 uint64_t max_seq, tl_member *m, msgpack_zone *zone,
 			 tl_err *err)
@@ -161,7 +170,7 @@ int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 
 	memset(m, 0, sizeof *m);
 	if (!tl_member_id_valid(id))
-		return TL_ENOTFOUND;
+		return no_events(id, err);
 	k.mv_size = tl_member_stream_key(id, sk);
 	k.mv_data = sk;
 	if ((rc = mdb_cursor_open(txn, db->streams, &c)))
@@ -212,7 +221,7 @@ int tl_member_fold_until(tl_db *db, MDB_txn *txn, tl_slice id,
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&scratch);
 	if (rc == MDB_NOTFOUND || rc == 0)
-		return any ? 0 : TL_ENOTFOUND;
+		return any ? 0 : no_events(id, err);
 	return tl_is_mdb_rc(rc) ? tl_mdb_err(err, rc, "read member stream") : rc;
 }
 

@@ -328,10 +328,15 @@ int tl_task_fold_until(tl_db *db, MDB_txn *txn, const uint8_t id[16],
 	bool any = f.any;
 	mdb_cursor_close(c);
 	msgpack_sbuffer_destroy(&scratch);
-	if (rc == MDB_NOTFOUND || rc == 0)
-		rc = any ? 0 : TL_ENOTFOUND;
-	else if (tl_is_mdb_rc(rc))
+	if ((rc == MDB_NOTFOUND || rc == 0) && !any) {
+		/* err filled as every failure fills it (verify reads it) */
+		rc = tl_err_set(err, TL_ENOTFOUND, "id",
+				"task %s has no events", idtext);
+	} else if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	} else if (tl_is_mdb_rc(rc)) {
 		rc = tl_mdb_err(err, rc, "read stream");
+	}
 	if (rc)
 		tl_task_release(t);
 	return rc;
@@ -846,7 +851,8 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_err e;
 		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
 			if (out_of_memory(&e)) { /* not the data's */
-				*err = e;
+				if (err)
+					*err = e;
 				rc = TL_ESTORAGE;
 				break;
 			}
@@ -1066,7 +1072,8 @@ static int verify_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_err e;
 		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
 			if (out_of_memory(&e)) { /* not the data's */
-				*err = e;
+				if (err)
+					*err = e;
 				rc = TL_ESTORAGE;
 				break;
 			}
@@ -1098,8 +1105,8 @@ static int verify_tasks(tl_db *db, MDB_txn *txn, verifier *vf,
 	MDB_val k, v;
 	MDB_stat st;
 	size_t task_streams = 0;
-	uint8_t *doc;
-	size_t len;
+	uint8_t *doc = NULL; /* (gcc -O3 cannot tell) */
+	size_t len = 0;
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, db->tasks, &c)))
@@ -1349,7 +1356,8 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 			problem(&vf, "views: not compared, a rebuild from the log failed: %s",
 				e.message);
 		else if (rc < 0) {
-			*err = e;
+			if (err)
+				*err = e;
 			return rc;
 		} else
 			problem_count_add(&vf, rc);

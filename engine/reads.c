@@ -337,7 +337,8 @@ static int verify_member(MDB_txn *txn, tl_db *db, const char *member,
 		free(log.v);
 		return rc == TL_ESTORAGE && log.failed ? tl_err_oom(err) : rc;
 	}
-	qsort(log.v, log.n, sizeof *log.v, cmp_u64);
+	if (log.n) /* log.v is NULL without reads: qsort's is nonnull */
+		qsort(log.v, log.n, sizeof *log.v, cmp_u64);
 	size_t i = 0, j = 0, missing = 0, extra = 0;
 	uint64_t first_missing = 0, first_extra = 0;
 	while (i < log.n || j < marks->n) {

@@ -1084,7 +1084,7 @@ bool tl_counts_odd(tl_db *db, MDB_txn *txn, char *buf, size_t cap)
 bool tl_counts_get(tl_db *db, MDB_txn *txn, uint64_t *tasks,
 		   uint64_t *active)
 {
-	uint64_t head;
+	uint64_t head = 0; /* (gcc -O3 cannot tell) */
 	tl_err e;
 	/* an unreadable head: none stored for it (the caller counts) */
 	return !tl_log_head(db, txn, &head, NULL, &e) &&

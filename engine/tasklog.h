@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.51"
+#define TL_VERSION "0.3.52"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -107,7 +107,8 @@ static inline tl_slice tl_s(const char *s)
  * ('T' for the space allowed; in zone `tz`: a time the clocks skip is the
  * instant they skip to, a repeated one its first occurrence) or a relative
  * time "+3d", "-2h", "+30m", "+10s", "+1w" from now_ms.  Names `field` in
- * err on failure. */
+ * err on failure.  An absent text (p NULL, whatever len says) is invalid
+ * (since 0.3.52; a len of 10 or more read through NULL before). */
 TL_API int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 		  const char *field, int64_t *out, tl_err *err);
 /* Format as "2026-12-01T10:00:00.000Z" into buf (at least 32 bytes). */

@@ -1123,10 +1123,14 @@ static int bad_zone(tl_err *err, const char *tz)
 int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 		  const char *field, int64_t *out, tl_err *err)
 {
-	struct scan s = { text.p, text.p ? text.len : 0, 0 };
+	struct scan s;
 	const struct zone *z;
 	int64_t ms = 0, days;
 	bool ok, local = false;
+
+	if (!text.p) /* absent, whatever its length says */
+		text.len = 0;
+	s = (struct scan){ text.p, text.len, 0 };
 
 	if (s.len > 0 && (s.p[0] == '+' || s.p[0] == '-')) {
 		ok = scan_relative(&s, now_ms, &ms);

@@ -2031,7 +2031,7 @@ static int window_page(const tl_reader *r, const plan *p, wlist *w,
 		e->sv = ~tl_key_time(ms);
 		e->tb = ~e->tb; /* created_seq, as the due sort has it */
 	}
-	if (!rc && !mrc)
+	if (!rc && !mrc && w->n) /* w->e is NULL without entries */
 		qsort(w->e, w->n, sizeof *w->e, went_cmp);
 	for (size_t i = 0; i < w->n && !rc && !mrc; i++) {
 		const went *e = &w->e[i];

@@ -1083,8 +1083,8 @@ Test(history, show_history_for_people_says_what_changed)
 		"assigned: assignee alice \xe2\x86\x92 bob",
 		"tagged: tag vip",
 		"status_changed: status To Do \xe2\x86\x92 In Progress",
-		"updated: title \"Call Dana\" \xe2\x86\x92 \"Call Dana now\"; "
-		"due none \xe2\x86\x92 2026-03-05 10:00",
+		("updated: title \"Call Dana\" \xe2\x86\x92 \"Call Dana now\"; "
+		 "due none \xe2\x86\x92 2026-03-05 10:00"),
 	};
 	const char *hist = strstr(r.out, "\nHistory\n");
 	cr_assert(hist, "%s", r.out);

@@ -203,8 +203,8 @@ Test(export_cli, a_failed_write_is_an_error)
 		"exec \"$0\" --db \"$1\" export >/dev/full",
 		"exec \"$0\" --db \"$1\" export --json >/dev/full",
 		"exec \"$0\" --db \"$1\" --json export >/dev/full",
-		"exec \"$0\" --db \"$1\" --json export --format msgpack "
-		">/dev/full",
+		("exec \"$0\" --db \"$1\" --json export --format msgpack "
+		 ">/dev/full"),
 	};
 	const char *closed = "exec \"$0\" --db \"$1\" export >&-";
 	const char *const c2[] = { "-c", closed, tu_bin(), ws, NULL };

@@ -597,6 +597,81 @@ Test(damage, a_damaged_admin_record_is_named_by_verify, .init = setup,
 /* A stored role that is neither "admin" nor "member" is damage, not a
  * member without the admin role: a member whose record says "membex"
  * is refused with a storage error, and verify names the record. */
+/* A stored task, or member, that no events fold into: verify names it.
+ * The folds said TL_ENOTFOUND without filling the error, and verify read
+ * that error for an out-of-memory one (a static analyser; valgrind saw
+ * the read).  The folds now fill it. */
+Test(damage, a_stored_task_or_member_without_events_is_named_by_verify,
+     .init = setup, .fini = teardown)
+{
+	uint8_t id[16], ghost[16];
+	cr_assert(tl_uuid_parse(tl_s(task_id), id));
+	memcpy(ghost, id, 16);
+	ghost[15] ^= 0x5a;
+	MDB_txn *txn;
+	MDB_val k = { 16, id }, v, mk = { 5, "alice" }, mv;
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->tasks, &k, &v), 0);
+	cr_assert_eq(mdb_get(txn, db->members, &mk, &mv), 0);
+	MDB_val gk = { 16, ghost }, gm = { 5, "ghost" };
+	cr_assert_eq(mdb_put(txn, db->tasks, &gk, &v, 0), 0);
+	cr_assert_eq(mdb_put(txn, db->members, &gm, &mv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+
+	/* each fold fills the error it returns, whatever it held */
+	msgpack_zone z;
+	cr_assert(msgpack_zone_init(&z, 1024));
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn), 0);
+	tl_task t;
+	tl_member m;
+	tl_err e = { .code = TL_ESTORAGE, .message = "x: out of memory" };
+	cr_assert_eq(tl_task_fold_until(db, txn, ghost, UINT64_MAX, INT64_MAX,
+					&t, &z, &e),
+		     TL_ENOTFOUND);
+	cr_assert_eq(e.code, TL_ENOTFOUND);
+	cr_assert(strstr(e.message, "has no events"), "%s", e.message);
+	e = (tl_err){ .code = TL_ESTORAGE, .message = "x: out of memory" };
+	cr_assert_eq(tl_member_fold_until(db, txn, tl_s("ghost"), UINT64_MAX,
+					  &m, &z, &e),
+		     TL_ENOTFOUND);
+	cr_assert_eq(e.code, TL_ENOTFOUND);
+	cr_assert(strstr(e.message, "member ghost has no events"), "%s",
+		  e.message);
+	e = (tl_err){ .code = TL_ESTORAGE, .message = "x: out of memory" };
+	cr_assert_eq(tl_member_fold_until(db, txn, tl_s("Not An Id"),
+					  UINT64_MAX, &m, &z, &e),
+		     TL_ENOTFOUND);
+	cr_assert_eq(e.code, TL_ENOTFOUND);
+	mdb_txn_abort(txn);
+	msgpack_zone_destroy(&z);
+
+	char want[96];
+	tl_err err;
+	seen[0] = 0;
+	cr_assert_gt(tl_verify(db, &admin, note_problem, NULL, &err), 0,
+		     "%s", err.message);
+	char gtext[37];
+	tl_uuid_format(ghost, gtext);
+	snprintf(want, sizeof want, "task %s: no events fold into it", gtext);
+	cr_assert(strstr(seen, want), "wanted '%s' in:\n%s", want, seen);
+	cr_assert(strstr(seen, "member ghost: no events fold into it"),
+		  "%s", seen);
+}
+
+/* A member's read marks through a version of its stream that holds no
+ * read: verify compares no reads with no marks (it sorted a NULL array
+ * of none, which UBSan's nonnull check aborts on). */
+Test(damage, read_marks_through_a_stream_without_reads_verify,
+     .init = setup, .fini = teardown)
+{
+	tl_err err;
+	damage(db->meta, "nread:alice", 11, "\0\0\0\1", 4);
+	seen[0] = 0;
+	int n = tl_verify(db, &admin, note_problem, NULL, &err);
+	cr_assert_geq(n, 0, "%s", err.message);
+	cr_assert(!strstr(seen, "read marks"), "%s", seen);
+}
+
 Test(damage, a_member_record_with_an_unknown_role_is_a_storage_error,
      .init = setup, .fini = teardown)
 {

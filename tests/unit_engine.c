@@ -1938,7 +1938,7 @@ Test(validate, title_with_invalid_utf8_is_rejected)
  * ran first and read E2 80 41 as a space). */
 Test(validate, invalid_utf8_that_begins_like_a_space_is_said_to_be_invalid)
 {
-	static const char *const bad[] = { "\xe2\x80" "A", "\xe2\x80",
+	static const char *const bad[] = { "\xe2\x80\x41", "\xe2\x80",
 					   " \xe2\x80\x20", "\xe3\x80" };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		tl_cmd c = add_cmd(bad[i]);

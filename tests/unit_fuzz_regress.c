@@ -2167,6 +2167,10 @@ static void import_is_storage_error(tl_db *db, const tu_records *r,
 				    size_t at, const char *says)
 {
 	tl_err err;
+	/* without an err too (it wrote through NULL: a static analyser) */
+	cr_assert_eq(tl_log_import(db, r->rec + at, r->len + at, 1, NULL),
+		     TL_ESTORAGE);
+	cr_assert_eq(head(db), at);
 	int rc = tl_log_import(db, r->rec + at, r->len + at, 1, &err);
 	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field,
 		     err.message);
@@ -2211,6 +2215,27 @@ Test(fuzz_regress, import_over_a_damaged_task_record_is_a_storage_error)
 	cr_assert_eq(mdb_put(txn, db->members, &mk, &v, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	import_is_storage_error(db, &r, 8, "corrupt member record 'alice'");
+
+	/* alice's record whole again, the actor's made unreadable */
+	tl_event ev;
+	cr_assert_eq(tl_event_decode_stored(r.rec[8], r.len[8], &ev), 0);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	MDB_val mgood, ak = { ev.actor_id.len, (void *)ev.actor_id.p };
+	cr_assert_eq(mdb_get(txn, db->members, &ak, &mgood), 0);
+	uint8_t *msaved = malloc(mgood.mv_size);
+	cr_assert(msaved);
+	memcpy(msaved, mgood.mv_data, mgood.mv_size);
+	mgood.mv_data = msaved;
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	char says[96];
+	snprintf(says, sizeof says, "corrupt member record '%.*s'",
+		 (int)ev.actor_id.len, ev.actor_id.p);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_put(txn, db->members, &mk, &mgood, 0), 0);
+	cr_assert_eq(mdb_put(txn, db->members, &ak, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	import_is_storage_error(db, &r, 8, says);
+	free(msaved);
 	free(saved);
 	free(r.buf);
 	rm_ws(db, dir);

@@ -112,7 +112,7 @@ static int list_all(tl_db *db, int *n)
 	return tl_task_list(db, &ctx, &q, count_fn, n, next, &err);
 }
 
-static void child_exit(int rc)
+static _Noreturn void child_exit(int rc)
 {
 	_exit(rc ? 1 : 0);
 }

@@ -3085,9 +3085,9 @@ Test(rebuild, sixty_three_views_of_eight_databases_rebuild_and_verify,
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
 			     0, "round %d: %s", round, err.message);
-		cr_assert_eq(stored_gen(db, "v0", &ver), 2 + round);
-		cr_assert_eq(stored_gen(db, "v62", &ver), 2 + round);
-		cr_assert_eq(stored_gen(db, "ids", &ver), 2 + round);
+		cr_assert_eq(stored_gen(db, "v0", &ver), 2u + (unsigned)round);
+		cr_assert_eq(stored_gen(db, "v62", &ver), 2u + (unsigned)round);
+		cr_assert_eq(stored_gen(db, "ids", &ver), 2u + (unsigned)round);
 		cr_assert_eq(tl_verify(db, &ctx, log_problem, NULL, &err), 0,
 			     "round %d: %s", round, err.message);
 		add_tasks(db, 1, "alice");

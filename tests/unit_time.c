@@ -465,6 +465,18 @@ Test(time, parse_rejects_empty_text)
 	cr_assert_eq(tl_time_parse(none, NOW, NULL, "due", &v, NULL),
 		     TL_EINVALID);
 	cr_assert_eq(v, 42);
+	/* absent whatever its length says (tasklog.h: p NULL is absent):
+	 * lengths of 10 and more reached a check that read p (a static
+	 * analyser) */
+	for (size_t len = 1; len <= 40; len++) {
+		tl_err err;
+		none.len = len;
+		cr_assert_eq(tl_time_parse(none, NOW, "Europe/Berlin", "due",
+					   &v, &err),
+			     TL_EINVALID, "length %zu", len);
+		cr_assert_str_eq(err.field, "due");
+		cr_assert_eq(v, 42);
+	}
 }
 
 Test(time, parse_rejects_garbage)
