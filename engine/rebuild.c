@@ -992,7 +992,8 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	if (threaded)
 		pthread_join(th, NULL);
 	if (!rc && f.rc) {
-		*err = f.err;
+		if (err)
+			*err = f.err;
 		rc = f.rc;
 	}
 	pthread_mutex_destroy(&f.mu);
