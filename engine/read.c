@@ -1205,6 +1205,8 @@ static int actor_damaged(tl_db *db, const tl_ctx *ctx, int rc, tl_err *err)
 	mdb_txn_abort(txn);
 	if (!damaged)
 		return rc;
+	if (!err) /* (its message was read through NULL before 0.3.52) */
+		return TL_ESTORAGE;
 	char why[sizeof err->message]; /* tl_err_set writes err->message */
 	snprintf(why, sizeof why, "%s", err->message);
 	return tl_err_set(err, TL_ESTORAGE, "storage",

@@ -551,6 +551,9 @@ Test(damage, a_damaged_admin_record_is_named_by_verify, .init = setup,
 	role += 6;
 	role[4] = 'o'; /* "admio" */
 	damage(db->members, "admin", 5, doc, len);
+	/* without an err too (its message was read through NULL) */
+	cr_assert_eq(tl_verify(db, NULL, note_problem, NULL, NULL),
+		     TL_ESTORAGE);
 	int rc = tl_verify(db, NULL, note_problem, NULL, &err);
 	cr_assert_eq(rc, TL_ESTORAGE, "%d %s: %s", rc, err.field, err.message);
 	cr_assert(strstr(err.message, "differs from the log"), "%s",
