@@ -150,7 +150,10 @@ struct tl_view {
 	size_t dbs_len;
 	/* Fold one event into the view.  before is the task before the event
 	 * (NULL for task.created and non-task events), after the task after
-	 * it (NULL for non-task events).  Return 0 or a TL_E* code.  In a
+	 * it (NULL for non-task events).  Return 0 or a TL_E* code, with
+	 * err filled by tl_err_set (err may be NULL, when the library's
+	 * caller passed none: tl_err_set takes it; so in load() and
+	 * bulk_end()).  In a
 	 * batch whose chain is hashed on a second thread (64 commands or
 	 * more, engine/chain.c), an appended ev has no hash yet: ev->hash
 	 * and the hash bytes of ev->raw are zero.  Otherwise both hold the
