@@ -131,6 +131,9 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		if [ -n "$$SUDO" ] && ! command -v sudo >/dev/null; then \
+			echo "make deps: installing these needs root, and there is no sudo here: as root, run apt-get update && apt-get install -y$$missing" >&2; \
+			exit 1; fi; \
 		$$SUDO apt-get update && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
 	fi
