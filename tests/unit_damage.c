@@ -597,9 +597,6 @@ Test(damage, a_damaged_admin_record_is_named_by_verify, .init = setup,
 	free(doc);
 }
 
-/* A stored role that is neither "admin" nor "member" is damage, not a
- * member without the admin role: a member whose record says "membex"
- * is refused with a storage error, and verify names the record. */
 /* A stored task, or member, that no events fold into: verify names it.
  * The folds said TL_ENOTFOUND without filling the error, and verify read
  * that error for an out-of-memory one (a static analyser; valgrind saw
@@ -675,6 +672,9 @@ Test(damage, read_marks_through_a_stream_without_reads_verify,
 	cr_assert(!strstr(seen, "read marks"), "%s", seen);
 }
 
+/* A stored role that is neither "admin" nor "member" is damage, not a
+ * member without the admin role: a member whose record says "membex"
+ * is refused with a storage error, and verify names the record. */
 Test(damage, a_member_record_with_an_unknown_role_is_a_storage_error,
      .init = setup, .fini = teardown)
 {
