@@ -392,8 +392,8 @@ static int check_task_event(tl_txn *t, const tl_event *ev,
 	}
 	if (rc == TL_EINVALID)
 		return state_refused(ev, &e, err);
-	if (rc && err) /* the assignee's record could not be read: e says */
-		*err = e;
+	if (rc) /* the assignee's record could not be read: e says */
+		tl_err_pass(err, &e);
 	return rc ? STORE_FAILED : 0;
 }
 
@@ -799,8 +799,7 @@ static int check_read_state(tl_txn *t, const tl_event *ev,
 					   "notification of the member "
 					   "then" }, err);
 		if (rc) {
-			if (err)
-				*err = e;
+			tl_err_pass(err, &e);
 			return STORE_FAILED;
 		}
 	}
@@ -917,8 +916,7 @@ static int check_actor(tl_txn *t, const tl_event *ev, tl_err *err)
 		if (rc == TL_ENOTFOUND)
 			why = "is no member (a command's actor is one)";
 		else if (rc) {
-			if (err)
-				*err = e;
+			tl_err_pass(err, &e);
 			return rc;
 		}
 	}

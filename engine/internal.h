@@ -431,6 +431,15 @@ static inline uint32_t tl_get_be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
+/* An error kept aside (a local tl_err, another thread's) handed to the
+ * caller's err, which may be NULL (tasklog.h: "when a tl_err is
+ * passed"; before 0.3.52 five places wrote through a NULL one). */
+static inline void tl_err_pass(tl_err *err, const tl_err *e)
+{
+	if (err)
+		*err = *e;
+}
+
 /* A streams value: version (u32 BE) then seq (u64 BE).  False when the
  * value has another size: a damaged index, never read past its end. */
 #define TL_STREAM_VAL 12

@@ -851,8 +851,7 @@ static int verify_idem(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_err e;
 		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
 			if (out_of_memory(&e)) { /* not the data's */
-				if (err)
-					*err = e;
+				tl_err_pass(err, &e);
 				rc = TL_ESTORAGE;
 				break;
 			}
@@ -1072,8 +1071,7 @@ static int verify_streams(tl_db *db, MDB_txn *txn, verifier *vf,
 		tl_err e;
 		if (event_get(db, txn, seq, &ev, zone, &scratch, &e)) {
 			if (out_of_memory(&e)) { /* not the data's */
-				if (err)
-					*err = e;
+				tl_err_pass(err, &e);
 				rc = TL_ESTORAGE;
 				break;
 			}
@@ -1358,8 +1356,7 @@ static int verify(tl_db *db, const tl_ctx *ctx, tl_problem_fn fn, void *arg,
 			problem(&vf, "views: not compared, a rebuild from the log failed: %s",
 				e.message);
 		else if (rc < 0) {
-			if (err)
-				*err = e;
+			tl_err_pass(err, &e);
 			return rc;
 		} else
 			problem_count_add(&vf, rc);

@@ -992,8 +992,7 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 	if (threaded)
 		pthread_join(th, NULL);
 	if (!rc && f.rc) {
-		if (err)
-			*err = f.err;
+		tl_err_pass(err, &f.err);
 		rc = f.rc;
 	}
 	pthread_mutex_destroy(&f.mu);

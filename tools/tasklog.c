@@ -829,14 +829,11 @@ static int parse_args(struct cli *c, int argc, char **argv, int *status)
 			o = find_option(name, len);
 			{
 				/* cut at a character, as every quoted text */
-				char opt[256], cut[sizeof shown - 2];
-				size_t l = len < sizeof opt ? len
-							    : sizeof opt - 1;
-				memcpy(opt, name, l);
-				opt[l] = 0;
+				char cut[sizeof shown - 2];
 				snprintf(shown, sizeof shown, "--%s",
-					 cut_arg(opt, sizeof cut - 4, cut,
-						 sizeof cut));
+					 tl_quote_max((tl_slice){ name, len },
+						      sizeof cut - 4, cut,
+						      sizeof cut));
 			}
 			if (o == O__COUNT && !strncmp(a, "--version", 9) &&
 			    (!a[9] || a[9] == '=')) {
