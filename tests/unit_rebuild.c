@@ -3582,7 +3582,15 @@ Test(rebuild, rebuild_steps_tells_reading_then_writing, .init = mkws,
 		cr_assert_eq(rc, 0, "%s", err.message);
 		two_steps_told(&t, st.last_seq + (uint64_t)i,
 			       100 * (uint64_t)N);
-		cr_assert_gt(t.calls[2], 50, "%zu calls", t.calls[2]);
+		/* In this thread every write is told (a call per 4096
+		 * bytes).  With the second thread, writes done while a load
+		 * runs are not: how many depends on when the loads end (a
+		 * CI run saw 17 calls, this machine 1,100 to 1,217), so
+		 * only the last call is sure there. */
+		if (i == 0)
+			cr_assert_gt(t.calls[2], 50, "%zu calls", t.calls[2]);
+		else
+			cr_assert_geq(t.calls[2], 1, "%zu calls", t.calls[2]);
 		/* Under 4096 tasks a load gives no estimate before its end:
 		 * step 2 is told from when every load is done, its total the
 		 * exact one all along (a review: a sink of several databases
