@@ -74,7 +74,7 @@ int run_backup(struct cli *c)
 	tl_backup_info b;
 	/* a bar on a terminal: a copy of gigabytes takes a while */
 	struct progress p = { .unit = "MiB", .rate = "MiB/s", .bytes = true };
-	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	progress_clock(&p.start);
 	bool bar = isatty(STDERR_FILENO);
 	int rc = tl_db_backup_progress(c->db, &c->ctx, dir,
 				       compact ? TL_BACKUP_COMPACT : 0,

@@ -11,10 +11,20 @@
 
 #include "progress.h"
 
+const struct timespec *progress_frozen;
+
+void progress_clock(struct timespec *t)
+{
+	if (progress_frozen)
+		*t = *progress_frozen;
+	else
+		clock_gettime(CLOCK_MONOTONIC, t);
+}
+
 double seconds_since(const struct timespec *t0)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	progress_clock(&t);
 	return (double)(t.tv_sec - t0->tv_sec) +
 	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
@@ -192,7 +202,7 @@ static struct progress step_bar(const char *unit, char rate[24],
 		 !strcmp(unit, "events") ? "ev" : bytes ? "MiB" : unit);
 	struct progress p = { .unit = bytes ? "MiB" : unit, .rate = rate,
 			      .bytes = bytes, .label = label, .after = after };
-	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	progress_clock(&p.start);
 	return p;
 }
 
@@ -201,7 +211,7 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s)
 	struct rebuild_bar *b = arg;
 	if (!b->started) {
 		b->started = true;
-		clock_gettime(CLOCK_MONOTONIC, &b->start);
+		progress_clock(&b->start);
 		if (b->open)
 			fputs("tasklog: bringing the views up to date before "
 			      "answering (a rebuild from the log, or a wait "
@@ -255,7 +265,7 @@ void import_bar_start(struct import_bar *b, bool check)
 			 /* a check commits nothing: no second step */
 			 .after = check ? NULL : ", then the views" },
 	};
-	clock_gettime(CLOCK_MONOTONIC, &b->rec.start);
+	progress_clock(&b->rec.start);
 }
 
 void import_records(void *arg, uint64_t done, uint64_t total)
@@ -300,7 +310,7 @@ void verify_progress(void *arg, const tl_verify_step *s)
 	struct verify_bar *b = arg;
 	if (s->step != b->step) {
 		if (!b->step)
-			clock_gettime(CLOCK_MONOTONIC, &b->start);
+			progress_clock(&b->start);
 		b->step = s->step;
 		b->steps = s->steps;
 		snprintf(b->label, sizeof b->label, " (verify %d/%d: %s)",

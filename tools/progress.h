@@ -63,6 +63,10 @@ struct verify_bar {
 	char rate[24], label[96];
 };
 
+/* The bars' clock: CLOCK_MONOTONIC, or *progress_frozen when a test
+ * sets it (a rate or a time drawn then depends on no delay). */
+extern const struct timespec *progress_frozen;
+void progress_clock(struct timespec *t);
 double seconds_since(const struct timespec *t0);
 /* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s" */
 void show_progress(void *arg, uint64_t done, uint64_t total);
