@@ -226,6 +226,10 @@ extern void *tl_backup_hook_arg;
  * sort, load or wait (writers of other processes go on meanwhile); arg
  * points to the phase: 's', 'l' or 'w'. */
 extern void (*tl_rebuild_idle_hook)(void *arg);
+/* Tests: called by a rebuild's second thread when it has taken a job and
+ * before it runs it; arg points to the job: 'l' (a load) or 's' (a
+ * sort). */
+extern void (*tl_rebuild_second_hook)(void *arg);
 
 /* A rebuild's sorted bulk writer (bulk.c). */
 #define TL_KEY_MAX 511 /* LMDB's default maximum key size */

@@ -31,6 +31,7 @@ uint64_t tl_rebuild_ahead_min = 8192;
 void (*tl_rebuild_hook)(void *arg);
 void *tl_rebuild_hook_arg;
 void (*tl_rebuild_idle_hook)(void *arg);
+void (*tl_rebuild_second_hook)(void *arg);
 
 /* ---- the in-memory fold used by replay (task_map: view_int.h) ---------- */
 
@@ -790,6 +791,22 @@ static void fin_wrote(void *arg, uint64_t bytes)
 	fin_tell(f);
 }
 
+/* Called locked, as load i is taken without the transaction: a load
+ * that has not counted yet (fin_total tells nothing meanwhile).  Before,
+ * until the load's first count, its sink's few bytes were counted as all
+ * it would hold, and a total told then grew later. */
+static void fin_loading(finish *f, size_t i)
+{
+	f->at[i] = (fin_at){ true, 0, 0 };
+}
+
+/* Tests: the second thread has taken a job ('l', 's'). */
+static void fin_second_look(char job)
+{
+	if (tl_rebuild_second_hook)
+		tl_rebuild_second_hook(&job);
+}
+
 /* The second thread: loads, then sorts, while there are any. */
 static void *fin_run(void *arg)
 {
@@ -802,12 +819,15 @@ static void *fin_run(void *arg)
 		int rc, next;
 		if (i != SIZE_MAX) {
 			f->st[i] = F_BUSY;
+			fin_loading(f, i);
 			pthread_mutex_unlock(&f->mu);
+			fin_second_look('l');
 			rc = fin_load(f, i, NULL, &err);
 			next = F_SORT;
 		} else if ((i = fin_find(f, F_SORT)) != SIZE_MAX) {
 			f->st[i] = F_BUSY;
 			pthread_mutex_unlock(&f->mu);
+			fin_second_look('s');
 			rc = tl_sink_sort(f->r->sinks[i])
 				     ? tl_err_oom(&err)
 				     : 0;
@@ -952,6 +972,8 @@ static int bulk_finish(replay *r, MDB_txn **txn, bool renew, tl_err *err)
 		if (st == F_SORTED) {
 			f.writing = i;
 			f.writing_bytes = tl_sink_pending(r->sinks[i]);
+		} else if (st == F_LOAD && renew) {
+			fin_loading(&f, i);
 		}
 		waiting = false;
 		pthread_mutex_unlock(&f.mu);
