@@ -66,6 +66,8 @@ extern pthread_mutex_t tl_uuid_mu;  /* text.c: the last UUIDv7 made */
 /* In a child after fork(), tl_uuid_mu held: forget the parent's random
  * bytes. */
 void tl_uuid_forked(void);
+/* The time zones this process has read and keeps (time.c; tests). */
+size_t tl_zones_kept(void);
 
 /* A time zone as a workspace may hold it: what tl_tz_valid() accepts,
  * and also what 0.3.2 and earlier accepted at init (names with an empty

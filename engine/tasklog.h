@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* This release; the Makefile takes its VERSION from this line. */
-#define TL_VERSION "0.3.53"
+#define TL_VERSION "0.3.54"
 #define TL_FORMAT_VERSION 1 /* on-disk format, stored in meta */
 #define TL_SCHEMA_VERSION 2 /* event schema written by this release */
 #define TL_SYSTEM_USER "parsa-assistant"
@@ -145,7 +145,9 @@ TL_API bool tl_tz_valid(const char *tz);
 /* [start, end) of the local day / week containing t in zone tz;
  * week_start 1 = Monday, 0 = Sunday.
  * Zones are read from the system database's files by tasklog itself and
- * kept for the life of the process; the process's TZ is never touched,
+ * kept for the life of the process, each once whatever its spelling (a
+ * run of '/' is one: at most the database's files, a few KB each, since
+ * 0.3.54); the process's TZ is never touched,
  * so these are safe beside threads that read local time. */
 TL_API int tl_day_range(int64_t t, const char *tz, int64_t *start, int64_t *end);
 TL_API int tl_week_range(int64_t t, const char *tz, int week_start, int64_t *start,

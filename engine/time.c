@@ -498,14 +498,35 @@ static bool zone_read(struct zone *z, const unsigned char *b, size_t len)
 	return true;
 }
 
-/* The zone named tz, read once per process; NULL when it names none. */
-static const struct zone *zone_get(const char *tz)
+/* tz with each run of '/' made one, into buf (TZ_NAME_MAX + 1 bytes);
+ * false when longer.  "Europe//Paris" is the file "Europe/Paris", and
+ * the not strict names (stored ones) allow it: read and kept under each
+ * spelling, a caller passing ever new ones (a server, clients' zones)
+ * grew the process without bound, 2.4 KB a spelling (until 0.3.54).
+ * Under one name each, the zones kept are at most the database's files. */
+static bool zone_name(const char *tz, char *buf)
 {
-	char path[sizeof(ZONEINFO_DIR) + TZ_NAME_MAX];
+	size_t n = 0;
+	for (size_t i = 0; tz[i]; i++) {
+		if (i == TZ_NAME_MAX) /* as long as tz_name_ok allows */
+			return false;
+		if (tz[i] != '/' || !n || buf[n - 1] != '/')
+			buf[n++] = tz[i];
+	}
+	buf[n] = 0;
+	return true;
+}
+
+/* The zone named tz, read once per process; NULL when it names none. */
+static const struct zone *zone_get(const char *name)
+{
+	char path[sizeof(ZONEINFO_DIR) + TZ_NAME_MAX], tz[TZ_NAME_MAX + 1];
 	struct zone *z;
 
-	if (!tz || strcmp(tz, "UTC") == 0)
+	if (!name || strcmp(name, "UTC") == 0)
 		return &utc_zone;
+	if (!zone_name(name, tz))
+		return NULL;
 	tl_proc_init(); /* zones_mu held across fork() */
 	pthread_mutex_lock(&tl_zones_mu);
 	struct zone **pz = &zones;
@@ -551,6 +572,17 @@ static const struct zone *zone_get(const char *tz)
 	zones = z;
 	pthread_mutex_unlock(&tl_zones_mu);
 	return z;
+}
+
+size_t tl_zones_kept(void)
+{
+	size_t n = 0;
+	tl_proc_init();
+	pthread_mutex_lock(&tl_zones_mu);
+	for (const struct zone *z = zones; z; z = z->next)
+		n++;
+	pthread_mutex_unlock(&tl_zones_mu);
+	return n;
 }
 
 /* Seconds to add to UTC to get the wall clock at instant t (seconds). */

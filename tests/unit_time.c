@@ -1374,3 +1374,38 @@ Test(tz, footer_rules_of_every_shape)
 			       true);
 	cr_assert_eq(tl_zone_parse(b, n, 0, &off), TL_EINVALID);
 }
+
+/* A zone given with empty parts ("Europe//Paris": a name a workspace of
+ * 0.3.2 or earlier may hold) is the zone of the one spelling, read and
+ * kept once: a process handed ever new spellings (a server, its clients'
+ * zones) kept each (2.4 KB) until 0.3.54. */
+Test(tz, spellings_of_one_zone_are_kept_once)
+{
+	char buf[40], want[40], name[128];
+	cr_assert_eq(tl_time_format_zone(0, "Europe/Paris", want), 0);
+	cr_assert_str_eq(want, "1970-01-01T01:00:00.000+01:00");
+	size_t kept = tl_zones_kept();
+	for (int i = 1; i < 64; i++) {
+		int n = snprintf(name, sizeof name, "Europe");
+		for (int j = 0; j < i % 16 + 1; j++)
+			name[n++] = '/';
+		snprintf(name + n, sizeof name - (size_t)n, "Paris");
+		cr_assert_eq(tl_time_format_zone(0, name, buf), 0, "%s", name);
+		cr_assert_str_eq(buf, want, "%s", name);
+		int64_t s, e;
+		cr_assert_eq(tl_week_range(0, name, 1, &s, &e), 0, "%s", name);
+	}
+	cr_assert_eq(tl_zones_kept(), kept);
+	/* what the one spelling refuses stays refused */
+	cr_assert_neq(tl_time_format_zone(0, "Europe/Paris/", buf), 0);
+	cr_assert_neq(tl_time_format_zone(0, "Europe//Nowhere", buf), 0);
+	cr_assert_neq(tl_time_format_zone(0, "//Europe/Paris", buf), 0);
+	cr_assert_eq(tl_zones_kept(), kept);
+	/* nor does a long name of slashes shrink under the length limit */
+	memset(name, 0, sizeof name);
+	char big[300];
+	memset(big, '/', sizeof big);
+	memcpy(big, "Europe", 6);
+	memcpy(big + 290, "Paris", 6);
+	cr_assert_neq(tl_time_format_zone(0, big, buf), 0);
+}

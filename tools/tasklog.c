@@ -1316,7 +1316,7 @@ int main(int argc, char **argv)
 	 * numbers and messages stay in the C locale. */
 	setlocale(LC_CTYPE, "C.UTF-8");
 	set_table_width();
-	/* --version, alone or with --json: {"version":"0.3.53"} */
+	/* --version, alone or with --json: {"version":"0.3.54"} */
 	bool version = argc == 2 && !strcmp(argv[1], "--version");
 	bool version_json = argc == 3 &&
 			    ((!strcmp(argv[1], "--version") &&
