@@ -1671,6 +1671,9 @@ int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 		  void *arg, bool *commit_failed, tl_err *err)
 {
 	*commit_failed = false;
+	int rc = tl_txn_on_its_thread(t, err);
+	if (rc)
+		return rc;
 	if (t->need_grow)
 		return tl_err_set(err, TL_EAGAIN, "storage",
 				  "map full: abort this transaction, then run its requests again");
@@ -1680,7 +1683,7 @@ int tl_txn_nested(tl_txn *t, int (*fn)(tl_txn *t, void *arg, tl_err *err),
 	 * they are many (none nested is open, so none is taken back): a
 	 * transaction of millions of commands holds a bounded part of them
 	 * in memory. */
-	int rc = tl_views_spill_early(t->db, err);
+	rc = tl_views_spill_early(t->db, err);
 	if (rc) {
 		t->broken = true;
 		return rc;

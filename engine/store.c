@@ -605,11 +605,14 @@ bool tl_db_read_only(const tl_db *db)
 	return db->flags & TL_OPEN_RDONLY;
 }
 
+static void txn_abort(tl_txn *t);
+
 void tl_db_close(tl_db *db)
 {
 	if (!db)
 		return;
-	tl_txn_abort(db->txn); /* one left open: nothing of it is kept */
+	if (db->txn) /* one left open: nothing of it is kept (its writer */
+		txn_abort(db->txn); /* lock freed only on its thread) */
 	if (db->probe)
 		mdb_txn_abort(db->probe);
 	mdb_env_close(db->env);
@@ -941,6 +944,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 	if (!t)
 		return tl_err_oom(err);
 	t->db = db;
+	t->owner = pthread_self();
 	for (int tries = 0;; tries++) {
 		rc = tl_env_begin(db, 0, &t->txn);
 		if (rc) {
@@ -998,10 +1002,29 @@ static void txn_free(tl_txn *t)
 	free(t);
 }
 
-void tl_txn_abort(tl_txn *t)
+/*
+ * A write transaction is its thread's: LMDB's writer lock (a mutex of the
+ * lock file, shared by every process) belongs to the thread that began
+ * it, and unlocking it from another thread fails, silently in LMDB.  A
+ * commit or abort made by another thread returned as if done and left
+ * the lock held for as long as the first thread lived: every writer of
+ * every process then waited for ever (until 0.3.54).  Such calls are
+ * refused now, and the transaction is left as it was, for its thread to
+ * end; LMDB asks the same of its own transactions.
+ */
+int tl_txn_on_its_thread(const tl_txn *t, tl_err *err)
 {
-	if (!t)
-		return;
+	if (pthread_equal(t->owner, pthread_self()))
+		return 0;
+	return tl_err_set(err, TL_EINVALID, "txn",
+			  "the transaction was begun by another thread: "
+			  "use and end it there (LMDB's writer lock is "
+			  "that thread's)");
+}
+
+/* tl_txn_abort's work, from whatever thread: tl_db_close's too. */
+static void txn_abort(tl_txn *t)
+{
 	tl_db *db = t->db;
 	bool grow = t->need_grow;
 	/* While the write lock is held: the next writer's are its own. */
@@ -1010,6 +1033,12 @@ void tl_txn_abort(tl_txn *t)
 	txn_free(t);
 	if (grow)
 		tl_db_grow(db, NULL);
+}
+
+void tl_txn_abort(tl_txn *t)
+{
+	if (t && !tl_txn_on_its_thread(t, NULL))
+		txn_abort(t);
 }
 
 /* ---- task counts ------------------------------------------------------
@@ -1181,7 +1210,9 @@ int tl_txn_commit_progress(tl_txn *t, tl_commit_progress_fn progress,
 			   void *arg, tl_err *err)
 {
 	tl_db *db = t->db;
-	int rc = 0;
+	int rc = tl_txn_on_its_thread(t, err);
+	if (rc)
+		return rc;
 	if (t->need_grow) { /* a request found the map full */
 		t->need_grow = false;
 		tl_txn_abort(t);

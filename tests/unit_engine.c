@@ -4963,6 +4963,90 @@ Test(txn, a_handle_with_an_open_transaction_refuses_other_writes)
 	tl_txn_abort(t);
 }
 
+/* A transaction begun by one thread (a server's worker, say) and used by
+ * another.  LMDB's writer lock is the first thread's: a commit or abort
+ * by another returned as if done and left it held, and every writer of
+ * every process then waited for as long as that thread lived (until
+ * 0.3.54).  Now each call from another thread is refused, the
+ * transaction left as it was, and its own thread ends it. */
+struct owner {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int step, rc;
+	tl_txn *t;
+	tl_err err;
+};
+
+static void owner_step(struct owner *o, int step)
+{
+	o->step = step;
+	pthread_cond_broadcast(&o->cv);
+	while (o->step == step)
+		pthread_cond_wait(&o->cv, &o->mu);
+}
+
+static void *owner_thread(void *arg)
+{
+	struct owner *o = arg;
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd one = add_cmd("Begun on its thread");
+	tl_result r;
+	pthread_mutex_lock(&o->mu);
+	if (!(o->rc = tl_txn_begin(db, &o->t, &o->err)) &&
+	    !(o->rc = tl_txn_exec(o->t, &ctx, &one, 1, &r, &o->err)))
+		tl_result_release(&r);
+	owner_step(o, 1); /* until the main thread says 2 */
+	if (!o->rc)
+		o->rc = tl_txn_commit(o->t, &o->err);
+	o->step = 3;
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	return NULL;
+}
+
+Test(txn, is_used_and_ended_only_by_the_thread_that_began_it)
+{
+	struct owner o = { .mu = PTHREAD_MUTEX_INITIALIZER,
+			   .cv = PTHREAD_COND_INITIALIZER };
+	uint64_t before = nevents();
+	pthread_t th;
+	pthread_mutex_lock(&o.mu);
+	cr_assert_eq(pthread_create(&th, NULL, owner_thread, &o), 0);
+	while (o.step != 1)
+		pthread_cond_wait(&o.cv, &o.mu);
+	cr_assert_eq(o.rc, 0, "%s", o.err.message);
+
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd one = add_cmd("Not on its thread");
+	tl_result r;
+	tl_err err = { 0 };
+	cr_assert_eq(tl_txn_exec(o.t, &ctx, &one, 1, &r, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	cr_assert(strstr(err.message, "another thread"), "%s", err.message);
+	const uint8_t *one_rec = (const uint8_t *)"x";
+	size_t len = 1;
+	cr_assert_eq(tl_txn_import(o.t, &one_rec, &len, 1, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	cr_assert_eq(tl_txn_commit(o.t, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	tl_txn_abort(o.t); /* refused too: nothing it can say */
+	/* Still open, on its thread: the handle's other writes are refused
+	 * (they would wait for its lock), and nothing is appended yet. */
+	cr_assert_eq(tl_exec(db, &ctx, &one, 1, NULL, &err), TL_EINVALID);
+	cr_assert_str_eq(err.field, "txn");
+	cr_assert_eq(nevents(), before);
+
+	owner_step(&o, 2);
+	pthread_mutex_unlock(&o.mu);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(o.rc, 0, "%s", o.err.message);
+	cr_assert_eq(nevents(), before + 1);
+	/* The lock was given back: the next write does not wait. */
+	cr_assert_eq(tl_exec(db, &ctx, &one, 1, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(nevents(), before + 2);
+}
+
 Test(txn, an_error_after_a_batch_error_has_no_stale_index)
 {
 	tl_ctx ctx = at(T0 + SEC);
