@@ -84,6 +84,46 @@ static int dir_possible(const char *dir, tl_err *err)
 	return S_ISDIR(st.st_mode) ? 0 : no_parent(dir, ENOTDIR, err);
 }
 
+/*
+ * The copy's file, and the directory made for it, take the workspace's
+ * owner (when root makes them), group (where the caller may give it) and
+ * permission bits: a workspace shared by a group (data.mdb 660 in a
+ * setgid 2775 directory) is still the group's when its compact copy
+ * replaces it, and one kept from others (640) is not made readable by
+ * everyone in the copy.  The bits of the group are dropped where the
+ * group could not be given (another group's members would get them).
+ * Until 0.3.54 both were made under the caller's umask, the caller's:
+ * under umask 022 a 660 workspace's copy was 644, and its group's other
+ * writer was refused it.  A failure is not said: the copy stays as the
+ * umask made it, or narrower.
+ */
+static void like_source(int fd, const struct stat *src, mode_t bits)
+{
+	struct stat now;
+	if (geteuid() == 0)
+		(void)!fchown(fd, src->st_uid, src->st_gid);
+	else
+		(void)!fchown(fd, (uid_t)-1, src->st_gid);
+	mode_t mode = src->st_mode & bits;
+	if (fstat(fd, &now) != 0 || now.st_gid != src->st_gid)
+		mode &= ~(mode_t)0070;
+	(void)fchmod(fd, mode);
+}
+
+/* The directory made for the copy, like the workspace's (like_source). */
+static void dir_like_source(tl_db *db, const char *dir)
+{
+	struct stat src;
+	if (stat(db->dir, &src) != 0)
+		return;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	src.st_mode |= S_IRWXU; /* its owner's to fill, and to remove */
+	like_source(fd, &src, 07777);
+	close(fd);
+}
+
 /* 0 when dir can take the copy: made now (*made), or an empty directory. */
 static int backup_dir(const char *dir, bool *made, tl_err *err)
 {
@@ -409,6 +449,8 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 
 	if ((rc = backup_dir(dir, &made, err)))
 		return rc;
+	if (made)
+		dir_like_source(db, dir);
 	if (tl_backup_hook)
 		tl_backup_hook(tl_backup_hook_arg);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -426,6 +468,10 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		goto fail_dir;
 	}
 	w.fd = fd;
+	mdb_filehandle_t src_fd;
+	struct stat src;
+	if (!mdb_env_get_fd(db->env, &src_fd) && !fstat(src_fd, &src))
+		like_source(fd, &src, 0666);
 	if ((rc = copy_watched(db, fd, flags, &w)) ||
 	    (fsync(fd) && (rc = errno)) || (fstat(fd, &st) && (rc = errno))) {
 		close(fd);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,74 @@ Test(backup_cli, into_an_empty_directory)
 	struct stat st;
 	cr_assert_eq(stat(to, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700, "the directory was replaced");
+	free(to);
+}
+
+/* The copy and the directory made for it are like the workspace's: its
+ * permission bits whatever the umask, its group where the caller may give
+ * it, its owner when root makes them (a root cron job's copy of a service
+ * user's workspace).  Until 0.3.54 the umask made them: under umask 0 a
+ * 640 workspace's copy was readable by everyone, and under 022 a group's
+ * 660 workspace's copy refused the group's other writers. */
+static void like_workspace(const char *copy, const char *name,
+			   mode_t mode, bool root)
+{
+	char p[600];
+	struct stat st;
+	snprintf(p, sizeof p, "%s%s", copy, name);
+	cr_assert_eq(stat(p, &st), 0, "%s: %s", p, strerror(errno));
+	cr_assert_eq(st.st_mode & 07777, mode, "%s: %o, wanted %o", p,
+		     (unsigned)(st.st_mode & 07777), (unsigned)mode);
+	if (root)
+		cr_assert(st.st_uid == 65534 && st.st_gid == 4242,
+			  "%s: %u:%u", p, (unsigned)st.st_uid,
+			  (unsigned)st.st_gid);
+	else
+		cr_assert_eq(st.st_uid, geteuid());
+}
+
+Test(backup_cli, the_copy_keeps_the_workspaces_owner_group_and_mode)
+{
+	bool root = geteuid() == 0;
+	char p[512];
+	snprintf(p, sizeof p, "%s/data.mdb", ws);
+	cr_assert_eq(chmod(p, 0640), 0);
+	cr_assert_eq(chmod(ws, 02750), 0);
+	if (root) {
+		cr_assert_eq(chown(p, 65534, 4242), 0);
+		cr_assert_eq(chown(ws, 65534, 4242), 0);
+	}
+	static const mode_t masks[] = { 0, 077, 022 };
+	for (size_t i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "copy%zu", i);
+		char *to = under_tmp(name);
+		mode_t was = umask(masks[i]);
+		tu_run r;
+		if (i == 1)
+			OK(&r, "backup", to, "--compact");
+		else
+			OK(&r, "backup", to);
+		tu_run_release(&r);
+		umask(was);
+		like_workspace(to, "/data.mdb", 0640, root);
+		like_workspace(to, "", 02750, root);
+		verifies(to);
+		free(to);
+	}
+	/* A directory that was there is left as it was. */
+	char *to = under_tmp("there");
+	cr_assert_eq(mkdir(to, 0711), 0);
+	cr_assert_eq(chmod(to, 0711), 0);
+	mode_t was = umask(0);
+	tu_run r;
+	OK(&r, "backup", to);
+	tu_run_release(&r);
+	umask(was);
+	like_workspace(to, "/data.mdb", 0640, root);
+	struct stat st;
+	cr_assert_eq(stat(to, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0711);
 	free(to);
 }
 
