@@ -303,8 +303,9 @@ typedef struct tl_chain tl_chain; /* chain.c */
 
 struct tl_txn {
 	tl_db *db;
-	pthread_t owner;     /* the thread that began it: LMDB's writer lock
-				is that thread's (tl_txn_on_its_thread) */
+	uint64_t owner;      /* tl_thread_id() of the thread that began it:
+				LMDB's writer lock is that thread's
+				(tl_txn_on_its_thread) */
 	MDB_txn *txn;        /* the outer transaction */
 	MDB_txn *cur;        /* the transaction appends go to (maybe nested) */
 	uint64_t next_seq;   /* seq of the next event */
@@ -370,6 +371,9 @@ extern _Thread_local uint64_t tl_replay_map
  * failed in it (all or nothing) or its views' writes failed; then says
  * what becomes of it ("abort it", "it was aborted"). */
 int tl_txn_broken_err(const tl_txn *t, const char *then, tl_err *err);
+/* A number of the calling thread that no other thread of the process
+ * has had or will have (pthread_t values are reused once a thread ends). */
+uint64_t tl_thread_id(void);
 /* 0 when called on the thread that began t, else TL_EINVALID "txn". */
 int tl_txn_on_its_thread(const tl_txn *t, tl_err *err);
 /* A cursor on dbi in t->cur into *slot, opened once per transaction: 0 or

@@ -944,7 +944,7 @@ int tl_txn_begin(tl_db *db, tl_txn **out, tl_err *err)
 	if (!t)
 		return tl_err_oom(err);
 	t->db = db;
-	t->owner = pthread_self();
+	t->owner = tl_thread_id();
 	for (int tries = 0;; tries++) {
 		rc = tl_env_begin(db, 0, &t->txn);
 		if (rc) {
@@ -1010,11 +1010,26 @@ static void txn_free(tl_txn *t)
  * the lock held for as long as the first thread lived: every writer of
  * every process then waited for ever (until 0.3.54).  Such calls are
  * refused now, and the transaction is left as it was, for its thread to
- * end; LMDB asks the same of its own transactions.
+ * end; LMDB asks the same of its own transactions.  A thread is told by a
+ * number of its own (tl_thread_id), not by its pthread_t, which a thread
+ * started later may get again: a transaction left open by a thread that
+ * ended (LMDB's lock then passes to the next writer as its owner's
+ * death) was committed by the next thread with that pthread_t, over the
+ * commits other processes made meanwhile.  Such a transaction is
+ * refused to every thread; tl_db_close ends it.
  */
+uint64_t tl_thread_id(void)
+{
+	static atomic_uint_fast64_t last;
+	static _Thread_local uint64_t mine;
+	if (!mine)
+		mine = (uint64_t)atomic_fetch_add(&last, 1) + 1;
+	return mine;
+}
+
 int tl_txn_on_its_thread(const tl_txn *t, tl_err *err)
 {
-	if (pthread_equal(t->owner, pthread_self()))
+	if (t->owner == tl_thread_id())
 		return 0;
 	return tl_err_set(err, TL_EINVALID, "txn",
 			  "the transaction was begun by another thread: "

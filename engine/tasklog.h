@@ -398,7 +398,9 @@ TL_API int tl_exec(tl_db *db, const tl_ctx *ctx, const tl_cmd *cmds, size_t n,
  * "txn") and tl_txn_abort does nothing there, the transaction left as it
  * was for its own thread to end (before, such a commit or abort returned
  * as done and left the lock held: every writer of every process waited
- * while that thread lived).
+ * while that thread lived).  One whose thread ended with it open is
+ * refused to every thread (LMDB's lock passed on at that end): only
+ * tl_db_close ends it.
  * A handle has at most one transaction open: tl_txn_begin, tl_exec and the
  * other writes on the same handle, and tl_verify and tl_verify_log, fail
  * with TL_EINVALID (field "txn") meanwhile, instead of waiting for ever

@@ -5047,6 +5047,55 @@ Test(txn, is_used_and_ended_only_by_the_thread_that_began_it)
 	cr_assert_eq(nevents(), before + 2);
 }
 
+/* A thread that ends with its transaction open: a thread started after
+ * it may get its pthread_t again, and committed that transaction (LMDB's
+ * lock had passed on at the first thread's end) over what was written
+ * meanwhile, until 0.3.54.  Every thread is refused it; closing the handle
+ * ends it, and the workspace writes on. */
+static void *begin_and_end(void *arg)
+{
+	struct owner *o = arg;
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd one = add_cmd("Left open by its thread");
+	tl_result r;
+	if (!(o->rc = tl_txn_begin(db, &o->t, &o->err)) &&
+	    !(o->rc = tl_txn_exec(o->t, &ctx, &one, 1, &r, &o->err)))
+		tl_result_release(&r);
+	return NULL;
+}
+
+static void *commit_it(void *arg)
+{
+	struct owner *o = arg;
+	o->rc = tl_txn_commit(o->t, &o->err);
+	return NULL;
+}
+
+Test(txn, one_left_open_by_a_thread_that_ended_is_no_other_threads)
+{
+	struct owner o = { .rc = -1 };
+	uint64_t before = nevents();
+	pthread_t a, b;
+	cr_assert_eq(pthread_create(&a, NULL, begin_and_end, &o), 0);
+	cr_assert_eq(pthread_join(a, NULL), 0);
+	cr_assert_eq(o.rc, 0, "%s", o.err.message);
+	for (int i = 0; i < 4; i++) { /* a few: pthread_t is often reused */
+		o.rc = -1;
+		cr_assert_eq(pthread_create(&b, NULL, commit_it, &o), 0);
+		cr_assert_eq(pthread_join(b, NULL), 0);
+		cr_assert_eq(o.rc, TL_EINVALID, "thread %d: %d", i, o.rc);
+		cr_assert_str_eq(o.err.field, "txn");
+	}
+	cr_assert_eq(nevents(), before);
+	ws_reopen(); /* tl_db_close ends it */
+	tl_ctx ctx = at(T0 + SEC);
+	tl_cmd one = add_cmd("After the close");
+	tl_err err = { 0 };
+	cr_assert_eq(tl_exec(db, &ctx, &one, 1, NULL, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(nevents(), before + 1);
+}
+
 Test(txn, an_error_after_a_batch_error_has_no_stale_index)
 {
 	tl_ctx ctx = at(T0 + SEC);
