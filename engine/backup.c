@@ -85,50 +85,46 @@ static int dir_possible(const char *dir, tl_err *err)
 }
 
 /*
- * The copy's file, and the directory made for it, take the workspace's
- * owner (when root makes them), group (where the caller may give it) and
- * permission bits: a workspace shared by a group (data.mdb 660 in a
- * setgid 2775 directory) is still the group's when its compact copy
- * replaces it, and one kept from others (640) is not made readable by
- * everyone in the copy.  The bits of the group are dropped where the
- * group could not be given (another group's members would get them).
- * Until 0.3.54 both were made under the caller's umask, the caller's:
- * under umask 022 a 660 workspace's copy was 644, and its group's other
- * writer was refused it.  A failure is not said: the copy stays as the
- * umask made it, or narrower.
+ * Who may use the copy: it is as open as the workspace, never more.  A
+ * directory the backup makes, and the copy in it, get the permission
+ * bits of the workspace's directory (its owner's rwx added) and of its
+ * data.mdb; a copy into a directory that was there gets data.mdb's bits
+ * narrowed by the umask, as cp makes a file (that directory is the
+ * caller's, and may be more open than the workspace's).  Both take the
+ * workspace's group where the caller may give it (else the bits of the
+ * group are dropped: another group would get them), and its owner when
+ * root makes them: a group's 660 workspace in a setgid 2775 directory
+ * stays the group's when its compact copy replaces it, and a root cron
+ * job's copy is the service user's.  Until 0.3.54 the umask and the
+ * caller made them (a 660 workspace's copy 644 under umask 022, which
+ * refused the group's other writer).
+ *
+ * Until the copy is whole and read back, the file is its maker's alone
+ * (0600) and a directory made for it too (0700): the group and the
+ * owner are given last, through descriptors held since each was made,
+ * so that nothing the new owner does meanwhile (links planted in the
+ * directory) is followed by the caller, root perhaps.  A failure to give
+ * them is not said: the copy stays its maker's alone.
  */
-static void like_source(int fd, const struct stat *src, mode_t bits)
+static void give_like(int fd, const struct stat *src, mode_t mode)
 {
 	struct stat now;
 	if (geteuid() == 0)
 		(void)!fchown(fd, src->st_uid, src->st_gid);
 	else
 		(void)!fchown(fd, (uid_t)-1, src->st_gid);
-	mode_t mode = src->st_mode & bits;
-	if (fstat(fd, &now) != 0 || now.st_gid != src->st_gid)
+	if (fstat(fd, &now) != 0)
+		return;
+	if (now.st_gid != src->st_gid)
 		mode &= ~(mode_t)0070;
 	(void)fchmod(fd, mode);
-}
-
-/* The directory made for the copy, like the workspace's (like_source). */
-static void dir_like_source(tl_db *db, const char *dir)
-{
-	struct stat src;
-	if (stat(db->dir, &src) != 0)
-		return;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	src.st_mode |= S_IRWXU; /* its owner's to fill, and to remove */
-	like_source(fd, &src, 07777);
-	close(fd);
 }
 
 /* 0 when dir can take the copy: made now (*made), or an empty directory. */
 static int backup_dir(const char *dir, bool *made, tl_err *err)
 {
 	*made = false;
-	if (mkdir(dir, 0777) == 0) {
+	if (mkdir(dir, 0700) == 0) { /* its mode given at the end */
 		*made = true;
 		return 0;
 	}
@@ -343,23 +339,17 @@ static int whole_source(tl_db *db, tl_err *err)
 	return 0;
 }
 
-/* What the copy in dir holds: opened as a workspace (no views). */
+/* What the copy in dir holds: opened as a workspace (no views), without
+ * a lock.mdb (until 0.3.54 the open made one, through a link planted in
+ * dir too, and removed it after). */
 static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
 {
-	tl_open_opts oo = { .flags = TL_OPEN_RDONLY };
 	tl_db *copy;
 	MDB_txn *txn;
 	MDB_stat st;
-	char lock[PATH_MAX];
-	struct stat ls;
-	/* The open makes LMDB's lock.mdb, which a copy does not need (the
-	 * first open of it makes one): removed after, when it made it. */
-	bool had_lock = (size_t)snprintf(lock, sizeof lock, "%s/lock.mdb",
-					 dir) >= sizeof lock ||
-			stat(lock, &ls) == 0;
-	int rc = tl_db_open(dir, &oo, &copy, err);
+	int rc = tl_db_open_private(dir, &copy, err);
 	if (rc)
-		goto out;
+		return rc;
 	if (!(rc = tl_read_begin(copy, &txn, err))) {
 		if ((rc = mdb_stat(txn, copy->events, &st)))
 			rc = tl_mdb_err(err, rc, "read the copy's log");
@@ -369,9 +359,6 @@ static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
 		mdb_txn_abort(txn);
 	}
 	tl_db_close(copy);
-out:
-	if (!had_lock)
-		unlink(lock);
 	return rc;
 }
 
@@ -447,16 +434,35 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	if ((rc = whole_source(db, err)))
 		return rc;
 
+	/* The workspace's directory and data.mdb, whose modes the copy
+	 * takes (give_like). */
+	struct stat src_dir, src_file;
+	mdb_filehandle_t src_fd;
+	bool src_ok = !mdb_env_get_fd(db->env, &src_fd) &&
+		      !fstat(src_fd, &src_file) && !stat(db->dir, &src_dir);
+
 	if ((rc = backup_dir(dir, &made, err)))
 		return rc;
-	if (made)
-		dir_like_source(db, dir);
+	int dfd = made && src_ok ? open(dir, O_RDONLY | O_DIRECTORY |
+						    O_NOFOLLOW | O_CLOEXEC)
+			       : -1;
 	if (tl_backup_hook)
 		tl_backup_hook(tl_backup_hook_arg);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	/* Made with data.mdb's bits, which the umask narrows, to learn them
+	 * while the file is empty; its maker's alone until the end. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		  src_ok ? src_file.st_mode & 0666 : 0600);
+	mode_t mode = 0600;
+	if (fd >= 0 && src_ok) {
+		mode = made ? src_file.st_mode & 0666
+			    : fstat(fd, &st) ? 0600 : st.st_mode & 0666;
+		(void)fchmod(fd, 0600);
+	}
 	if (fd < 0 && errno == EEXIST) {
 		/* Another backup into dir began since backup_dir found it
 		 * empty: its file, not ours to remove. */
+		if (dfd >= 0)
+			close(dfd);
 		return tl_err_set(err, TL_EINVALID, "dir",
 				  "'%s' is not empty: another backup began "
 				  "writing into it (a backup goes into a new "
@@ -468,24 +474,14 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		goto fail_dir;
 	}
 	w.fd = fd;
-	mdb_filehandle_t src_fd;
-	struct stat src;
-	if (!mdb_env_get_fd(db->env, &src_fd) && !fstat(src_fd, &src))
-		like_source(fd, &src, 0666);
 	if ((rc = copy_watched(db, fd, flags, &w)) ||
 	    (fsync(fd) && (rc = errno)) || (fstat(fd, &st) && (rc = errno))) {
-		close(fd);
 		char what[PATH_MAX + 16];
 		snprintf(what, sizeof what, "copy into %s", path);
 		rc = tl_mdb_err(err, rc, what);
 		goto fail_file;
 	}
 	info.bytes = (uint64_t)st.st_size;
-	if (close(fd) != 0) {
-		rc = tl_err_set(err, TL_ESTORAGE, "storage",
-				"copy into %s: %s", path, strerror(errno));
-		goto fail_file;
-	}
 	if ((rc = put_in_place(path, final)) == EEXIST) {
 		rc = tl_err_set(err, TL_EINVALID, "dir",
 				"'%s' is not empty: another backup finished "
@@ -498,30 +494,48 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 				strerror(rc));
 		goto fail_file;
 	}
-	/* The copy is whole from here on: a failure says so, and leaves it. */
-	if ((rc = sync_dir(dir)) || (made && (rc = sync_parent(dir))))
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "the copy in %s is whole, but syncing its "
-				  "directory failed (its name may not survive "
-				  "a crash): %s", final, strerror(rc));
+	/* The copy is whole from here on: a failure says so, and leaves it
+	 * (its maker's alone). */
+	if ((rc = sync_dir(dir)) || (made && (rc = sync_parent(dir)))) {
+		rc = tl_err_set(err, TL_ESTORAGE, "storage",
+				"the copy in %s is whole, but syncing its "
+				"directory failed (its name may not survive "
+				"a crash): %s", final, strerror(rc));
+		goto out;
+	}
 	if (progress) /* in place and synced: all of it, as large as it is */
 		progress(arg, info.bytes, info.bytes);
 	if ((rc = read_copy(dir, &info, err))) {
-		if (!err)
-			return rc;
-		char why[sizeof err->message];
-		snprintf(why, sizeof why, "%s", err->message);
-		return tl_err_set(err, rc, "storage",
-				  "the copy in %s is whole, but reading it "
-				  "back failed: %s", final, why);
+		if (err) {
+			char why[sizeof err->message];
+			snprintf(why, sizeof why, "%s", err->message);
+			rc = tl_err_set(err, rc, "storage",
+					"the copy in %s is whole, but reading "
+					"it back failed: %s", final, why);
+		}
+		goto out;
+	}
+	/* Read back: now the workspace's users' (give_like). */
+	if (src_ok) {
+		give_like(fd, &src_file, mode);
+		if (dfd >= 0)
+			give_like(dfd, &src_dir,
+				  (src_dir.st_mode & 07777) | S_IRWXU);
 	}
 	if (out)
 		*out = info;
-	return 0;
+out:
+	close(fd); /* after fsync: its errors are told */
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
 
 fail_file:
+	close(fd);
 	unlink(path);
 fail_dir:
+	if (dfd >= 0)
+		close(dfd);
 	if (made)
 		rmdir(dir);
 	return rc;

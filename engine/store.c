@@ -371,8 +371,11 @@ static void db_free(tl_db *db)
 	free(db);
 }
 
+/* mdb_extra: more flags for LMDB's environment (MDB_NOLOCK alone, from
+ * tl_db_open_private). */
 static int db_open(const char *dir, const tl_open_opts *opts,
-		   const build_progress *prog, tl_db **out, tl_err *err)
+		   const build_progress *prog, unsigned mdb_extra, tl_db **out,
+		   tl_err *err)
 {
 	static const tl_open_opts none;
 	if (!opts)
@@ -517,6 +520,9 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	struct stat lst;
 	bool lock_new = lstat(path, &lst) != 0 && errno == ENOENT;
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	if (mdb_extra & MDB_NOLOCK)
+		lock_new = false; /* none is made */
+	envflags |= mdb_extra;
 	if (exists && lock_new && !denied)
 		lock_make(dir, &st);
 	rc = denied ? denied
@@ -577,10 +583,16 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	return 0;
 }
 
+int tl_db_open_private(const char *dir, tl_db **out, tl_err *err)
+{
+	tl_open_opts oo = { .flags = TL_OPEN_RDONLY };
+	return db_open(dir, &oo, NULL, MDB_NOLOCK, out, err);
+}
+
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err)
 {
-	return db_open(dir, opts, NULL, out, err);
+	return db_open(dir, opts, NULL, 0, out, err);
 }
 
 int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
@@ -588,7 +600,7 @@ int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
 			tl_err *err)
 {
 	build_progress p = { progress, NULL, arg };
-	return db_open(dir, opts, &p, out, err);
+	return db_open(dir, opts, &p, 0, out, err);
 }
 
 int tl_db_open_steps(const char *dir, const tl_open_opts *opts,
@@ -597,7 +609,7 @@ int tl_db_open_steps(const char *dir, const tl_open_opts *opts,
 {
 	tl_steps st = { progress, arg, { 0 } };
 	build_progress p = tl_steps_progress(&st);
-	return db_open(dir, opts, &p, out, err);
+	return db_open(dir, opts, &p, 0, out, err);
 }
 
 bool tl_db_read_only(const tl_db *db)

@@ -717,10 +717,13 @@ typedef struct tl_backup_info {
  * fsync'd, then renamed to dir/data.mdb, and dir (and its parent, when
  * this call made dir) fsync'd: dir/data.mdb is always a whole copy.  dir
  * is then a workspace that tl_db_open opens, holding data.mdb alone; its
- * views are those of the commit copied.  dir/data.mdb, and dir when this
- * call makes it, take the workspace's permission bits (not the umask's),
- * group where the caller may give it (else no bits for the group), and
- * owner when root makes them (since 0.3.54).  On failure before the rename
+ * views are those of the commit copied.  The copy is as open as the
+ * workspace, never more (since 0.3.54): dir when this call makes it, and
+ * dir/data.mdb, take the permission bits of the workspace's directory
+ * and data.mdb (into a dir that was there, data.mdb's narrowed by the
+ * umask), its group where the caller may give it (else no bits for the
+ * group), and its owner when root makes them; until the copy is whole
+ * and read back both are the caller's alone.  On failure before the rename
  * the partial file (and dir, when this call made it) is removed; one
  * after it says that the copy is whole, and leaves it.  A directory that
  * exists and is not empty, or whose parent is missing, is TL_EINVALID

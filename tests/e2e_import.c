@@ -1027,6 +1027,48 @@ Test(import_cli, an_altered_event_is_refused)
 	free(copy);
 }
 
+/* Bringing a backup up to date from a log whose second event after its
+ * head was altered: with --batch 1 the events before it are imported
+ * (operations.md's recovery).  Until 0.3.54 every --events import took
+ * two records at first, as a new workspace's first commit must, so this
+ * imported nothing. */
+Test(import_cli, batch_1_onto_a_log_imports_up_to_an_event_that_does_not_chain)
+{
+	char *copy = tu_tmpdir();
+	tu_rmrf(copy); /* backup makes it */
+	DO("backup", copy);
+	long long head = tu_stat(copy, "last_seq");
+	static const char *const titles[] = { "Delta one", "Delta two",
+					      "Delta three" };
+	for (size_t i = 0; i < 3; i++)
+		DO("--now", T0, "task", "add", "--title", titles[i], "--link",
+		   "lead:1");
+	char from[24];
+	snprintf(from, sizeof from, "%lld", head + 1);
+	tu_run e;
+	cr_assert_eq(tu_cli_text(&e, ws, "export", "--from", from, NULL), 0);
+	char *p = strstr(e.out, "\"Delta two\"");
+	cr_assert(p, "%s", e.out);
+	memcpy(p + 1, "Delta twx", 9);
+	write_file(file, e.out, e.out_len);
+	tu_run_release(&e);
+	tu_run r;
+	const char *b1[] = { "--events", "--batch", "1", NULL };
+	import(&r, copy, b1);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(tu_err_names(&r, "hash"), "%s", r.err);
+	json_t *err = json_object_get(r.json, "error");
+	cr_assert_eq(tu_int(err, "line"), 2, "%s", r.out);
+	cr_assert_eq(tu_int(err, "imported"), 1, "%s", r.out);
+	cr_assert(strstr(tu_str(err, "message"), "the 1 record before its "
+						 "batch was imported"),
+		  "%s", r.out);
+	tu_run_release(&r);
+	cr_assert_eq(tu_stat(copy, "last_seq"), head + 1);
+	tu_rmrf(copy);
+	free(copy);
+}
+
 /* An export whose keys were re-sorted (jq -S) was refused as "not an
  * event record": its lines must keep export's order of keys, which the
  * hash covers, and the error says so (found by a walk-through). */

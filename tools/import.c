@@ -1570,8 +1570,11 @@ static int job_run(tl_db *db, job *j, tl_err *err)
 	for (size_t at = 0; !rc;) {
 		size_t k = j->n - at < step ? j->n - at : step;
 		/* A new workspace's first commit holds its settings and its
-		 * first admin (events 1 and 2) together. */
-		if (o->events && at == 0 && k < 2 && j->n >= 2)
+		 * first admin (events 1 and 2) together.  Only a new one's:
+		 * until 0.3.54 every --events import took two records at
+		 * first, so --batch 1 onto a backup whose second record did
+		 * not chain imported nothing, not the first. */
+		if (o->events && o->fresh && at == 0 && k < 2 && j->n >= 2)
 			k = 2;
 		rc = run_batch(db, j, at, at + k, out, err);
 		if (rc == TL_EAGAIN && ++full <= 8) {
