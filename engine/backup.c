@@ -217,6 +217,7 @@ static int sync_parent(const char *dir)
  * copy. */
 void (*tl_backup_hook)(void *arg);
 void *tl_backup_hook_arg;
+void (*tl_backup_read_hook)(void *arg);
 
 long tl_backup_tick_ms = 100;
 _Thread_local bool tl_backup_adopting;
@@ -505,6 +506,8 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	}
 	if (progress) /* in place and synced: all of it, as large as it is */
 		progress(arg, info.bytes, info.bytes);
+	if (tl_backup_read_hook)
+		tl_backup_read_hook(tl_backup_hook_arg);
 	if ((rc = read_copy(dir, &info, err))) {
 		if (err) {
 			char why[sizeof err->message];

@@ -224,6 +224,9 @@ extern void *tl_rebuild_hook_arg;
  * adopts a map grown elsewhere, and the directory's) and its copy. */
 extern void (*tl_backup_hook)(void *arg);
 extern void *tl_backup_hook_arg;
+/* Tests: called by a backup when its copy is whole, in place and synced,
+ * before it reads it back (the same arg). */
+extern void (*tl_backup_read_hook)(void *arg);
 /* Tests: called when a rebuild has given up its write transaction to
  * sort, load or wait (writers of other processes go on meanwhile); arg
  * points to the phase: 's', 'l' or 'w'. */

@@ -518,7 +518,21 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	/* lock.mdb shared as data.mdb is, when this open makes it. */
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	struct stat lst;
-	bool lock_new = lstat(path, &lst) != 0 && errno == ENOENT;
+	int lrc = lstat(path, &lst);
+	bool lock_new = lrc != 0 && errno == ENOENT;
+	/* LMDB opens lock.mdb with O_CREAT, following a link, and the first
+	 * process to open a workspace writes its table into it: a link
+	 * planted there (a directory shared by a group, whose members may
+	 * replace its files) made that process, root's perhaps, overwrite
+	 * the file linked to (until 0.3.54).  LMDB never makes one. */
+	if (!lrc && !(mdb_extra & MDB_NOLOCK) && !S_ISREG(lst.st_mode)) {
+		open_unregister(db);
+		db_free(db);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "'%s' is not a regular file (a link?): "
+				  "LMDB would write its lock table through "
+				  "it; remove it", path);
+	}
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	if (mdb_extra & MDB_NOLOCK)
 		lock_new = false; /* none is made */

@@ -4161,6 +4161,44 @@ Test(workspace, a_workspace_one_may_not_open_says_why,
 	free(bindir);
 }
 
+/* A lock.mdb that is a link (planted by someone who may replace the
+ * workspace's files: a directory shared by a group): refused, and the file
+ * it names untouched.  LMDB opens it with O_CREAT, following the link, and
+ * the first process to open the workspace wrote its lock table into the
+ * file linked to (until 0.3.54).  Removed, the workspace opens again. */
+Test(workspace, a_lock_file_that_is_a_link_is_refused,
+     .init = setup, .fini = teardown)
+{
+	char lock[512], victim[512];
+	snprintf(lock, sizeof lock, "%s/lock.mdb", ws);
+	snprintf(victim, sizeof victim, "%s.victim", ws);
+	static const char words[] = "not LMDB's to write\n";
+	FILE *f = fopen(victim, "w");
+	cr_assert(f);
+	fputs(words, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(unlink(lock), 0);
+	cr_assert_eq(symlink(victim, lock), 0);
+	tu_run r;
+	cr_assert_eq(tu_cli(&r, ws, "task", "list", NULL), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "lock.mdb' is not a regular file"), "%s",
+		  r.err);
+	tu_run_release(&r);
+	char back[64] = "";
+	f = fopen(victim, "r");
+	cr_assert(f);
+	size_t n = fread(back, 1, sizeof back - 1, f);
+	fclose(f);
+	back[n] = 0;
+	cr_assert_str_eq(back, words);
+	cr_assert_eq(unlink(lock), 0);
+	unlink(victim);
+	cr_assert_eq(tu_cli(&r, ws, "task", "list", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+}
+
 /* Too few file descriptors for a writable open (LMDB's files, the build
  * lock): reading commands go on read-only, and verify, which then cannot
  * compare the views, must not call the workspace clean.  The limit that
