@@ -1272,9 +1272,17 @@ int tl_build_lock(tl_db *db, build_lk *lk, tl_err *err)
 				  "a rebuild or verify of this handle is "
 				  "running (called from its callback?)");
 	snprintf(path, sizeof path, "%s/build.lock", db->dir);
-	lk->fd[0] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (lk->fd[0] < 0) /* flock needs no write access */
-		lk->fd[0] = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not through a link (ELOOP, a storage error): one planted in a
+	 * directory shared by a group made the open create, or open, the
+	 * file linked to, wherever the process may write (until 0.3.54). */
+	lk->fd[0] = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			 0666);
+	if (lk->fd[0] < 0 && errno != ELOOP) /* flock needs no write access */
+		lk->fd[0] = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (lk->fd[0] < 0 && errno == ELOOP)
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s is a link, which tasklog never makes: "
+				  "remove it", path);
 	if (lk->fd[0] < 0 && errno != EACCES && errno != EPERM &&
 	    errno != EROFS && errno != ENOENT)
 		return tl_err_set(err, TL_ESTORAGE, "storage",

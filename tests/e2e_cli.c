@@ -4199,6 +4199,31 @@ Test(workspace, a_lock_file_that_is_a_link_is_refused,
 	tu_run_release(&r);
 }
 
+/* The same for build.lock, which rebuilds and verify make: a link there
+ * is refused, and a file it names is neither made nor opened (until
+ * 0.3.54 the open made the file a dangling link named, wherever the
+ * process might write). */
+Test(workspace, a_build_lock_that_is_a_link_is_refused,
+     .init = setup, .fini = teardown)
+{
+	char lock[512], target[512];
+	snprintf(lock, sizeof lock, "%s/build.lock", ws);
+	snprintf(target, sizeof target, "%s.made", ws);
+	unlink(lock);
+	cr_assert_eq(symlink(target, lock), 0);
+	tu_run r;
+	cr_assert_eq(tu_cli(&r, ws, "rebuild", NULL), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "build.lock is a link"), "%s", r.err);
+	tu_run_release(&r);
+	struct stat st;
+	cr_assert_neq(lstat(target, &st), 0, "%s was made", target);
+	cr_assert_eq(unlink(lock), 0);
+	cr_assert_eq(tu_cli(&r, ws, "rebuild", NULL), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_release(&r);
+}
+
 /* Too few file descriptors for a writable open (LMDB's files, the build
  * lock): reading commands go on read-only, and verify, which then cannot
  * compare the views, must not call the workspace clean.  The limit that
