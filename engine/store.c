@@ -481,6 +481,18 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	 * so that every process's first write found the map full. */
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	/* A link to a file is the operator's (data on another disk); a link
+	 * to nothing would have LMDB create the file it names (since 0.3.54
+	 * refused, as lock.mdb's links are). */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    stat(path, &st) != 0 && errno == ENOENT) {
+		open_unregister(db);
+		db_free(db);
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "'%s' is a link to nothing: LMDB would "
+				  "create the file it names; remove it",
+				  path);
+	}
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		/* LMDB would open it: a FIFO there blocks the open for ever,
 		 * a device maps what it is. */

@@ -4203,6 +4203,27 @@ Test(workspace, a_lock_file_that_is_a_link_is_refused,
  * is refused, and a file it names is neither made nor opened (until
  * 0.3.54 the open made the file a dangling link named, wherever the
  * process might write). */
+/* A data.mdb that is a link to nothing: refused, not made through the
+ * link (a link to a file stays the operator's choice). */
+Test(workspace, a_data_file_linked_to_nothing_is_refused,
+     .init = setup, .fini = teardown)
+{
+	char *dir = tu_tmpdir(), data[512], target[512];
+	snprintf(data, sizeof data, "%s/data.mdb", dir);
+	snprintf(target, sizeof target, "%s.made", dir);
+	cr_assert_eq(symlink(target, data), 0);
+	const char *words[] = { "init", NULL };
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, dir, words), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "is a link to nothing"), "%s", r.err);
+	tu_run_release(&r);
+	struct stat st;
+	cr_assert_neq(lstat(target, &st), 0, "%s was made", target);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 Test(workspace, a_build_lock_that_is_a_link_is_refused,
      .init = setup, .fini = teardown)
 {
