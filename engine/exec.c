@@ -46,6 +46,7 @@ typedef struct run {
 	bool actor_was_ok; /* resolved once: a later failure is a command's */
 	bool actor_bad; /* it failed: the batch's error, not a command's */
 	uint8_t fp[TL_IDEM_FP_LEN]; /* the command's, when it has a key */
+	uint64_t batch_seq; /* the seq of the batch's first event */
 	int64_t now;
 	char tz[64];
 	char assignee_ok[TL_MEMBER_ID_MAX + 1]; /* last assignee that passed */
@@ -616,8 +617,18 @@ static int idem_lookup(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 		if (sk_len < 1 + TL_IDEM_FP_LEN + 1)
 			return tl_err_set(err, TL_ESTORAGE, "storage",
 					  "corrupt idempotency record");
-		if (memcmp(p + 1, r->fp, TL_IDEM_FP_LEN) &&
-		    !idem_fp_legacy(r, c, p[0] == 'F', p + 1))
+		bool other = memcmp(p + 1, r->fp, TL_IDEM_FP_LEN) &&
+			     !idem_fp_legacy(r, c, p[0] == 'F', p + 1);
+		/* By a command before it in this batch: a seq that the
+		 * batch's failure takes back (until 0.3.54 named as if
+		 * written). */
+		if (other && !unchanged && seq >= r->batch_seq)
+			return tl_err_set(err, TL_ECONFLICT, "idempotency_key",
+					  "key '%s' was used by an earlier "
+					  "command of this batch for another "
+					  "request",
+					  tl_quote(key, q, sizeof q));
+		if (other)
 			return unchanged
 				       ? tl_err_set(err, TL_ECONFLICT,
 						    "idempotency_key",
@@ -1586,7 +1597,7 @@ static int exec_one(run *r, const tl_cmd *c, tl_result *res, tl_err *err)
 static int run_batch_docs(tl_txn *t, const tl_ctx *ctx, const tl_cmd *cmds,
 			  size_t n, tl_result *results, tl_err *err)
 {
-	run r = { .t = t, .ctx = ctx };
+	run r = { .t = t, .ctx = ctx, .batch_seq = t->next_seq };
 	tl_result scratch; /* when the caller wants no results */
 	MDB_val v;
 	int rc;

@@ -649,6 +649,22 @@ void tl_db_close(tl_db *db)
 {
 	if (!db)
 		return;
+	/* A child of fork() closing the handle it inherited: the parent's
+	 * transactions are not its to end.  A write transaction another
+	 * thread of the parent had open (a batch's hash chain waiting on a
+	 * thread the child does not have, LMDB's pages in mid-change) made
+	 * the child hang or free memory twice, and its kept read transaction
+	 * is a slot of the parent's in LMDB's shared table, which an abort
+	 * here marked unused under the parent's read (until 0.3.54).  So the
+	 * child closes LMDB's environment alone (LMDB clears the reader
+	 * slots of the calling process only) and leaves the rest of the
+	 * copy's memory, which the parent's threads may have been changing,
+	 * where it is. */
+	if (db->pid != getpid()) {
+		mdb_env_close(db->env);
+		open_unregister(db);
+		return;
+	}
 	if (db->txn) /* one left open: nothing of it is kept (its writer */
 		txn_abort(db->txn); /* lock freed only on its thread) */
 	if (db->probe)

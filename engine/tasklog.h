@@ -225,7 +225,11 @@ typedef struct tl_open_opts {
  * first is open.  A handle belongs to the process that opened it (LMDB's
  * rule): a child forked after the open opens the workspace itself, and
  * may only close the inherited handle (a child that reads through it and
- * dies mid-read leaves the parent's reads failing).  opts->views is
+ * dies mid-read leaves the parent's reads failing).  That close ends none
+ * of the parent's transactions and leaves the handle's memory (a copy
+ * the parent's threads may have been changing at the fork) to the
+ * child's exit (since 0.3.54; before, it aborted a transaction another
+ * thread of the parent had open, and the child hung or crashed).  opts->views is
  * copied; the tl_view objects it points to must outlive the handle (the
  * registry's are static).  Unknown flags, TL_OPEN_CREATE with
  * TL_OPEN_RDONLY, a map_size over 64 TiB and views_len without views are
@@ -429,9 +433,11 @@ TL_API int tl_txn_exec(tl_txn *txn, const tl_ctx *ctx, const tl_cmd *cmds, size_
 /* Since 0.3.46: the transaction's requests stand or fall together (an
  * import in one transaction): tl_txn_exec and tl_txn_import run them in
  * it directly, not each in a nested transaction, and after one fails the
- * transaction takes nothing more and tl_txn_commit refuses it (abort
- * it): both answer TL_EINVALID "txn" then (since 0.3.51; TL_ESTORAGE
- * before).  LMDB writes a transaction's excess dirty pages to the file as it
+ * transaction takes nothing more: tl_txn_exec and tl_txn_import answer
+ * TL_EINVALID "txn" (call tl_txn_abort then), and tl_txn_commit refuses
+ * it with TL_EINVALID "txn" and ends it, as every commit ends its
+ * transaction (txn is gone: no tl_txn_abort after it) (since 0.3.51;
+ * TL_ESTORAGE before).  LMDB writes a transaction's excess dirty pages to the file as it
  * goes, but a nested one only its own: with many nested ones committed
  * into it, a transaction of about a million tasks ran out of room for
  * its pages (MDB_TXN_FULL, a storage error).  Call it before the first

@@ -3608,6 +3608,35 @@ Test(idempotency, repeat_within_one_batch_returns_the_first_command_result)
 	cr_assert_eq(st.tasks, 2);
 }
 
+/* A key used for another request by an earlier command of the same
+ * batch: the conflict names no seq, since the batch's failure takes that
+ * command's event back (until 0.3.54 "(seq 6)", a seq the next write then
+ * got for something else); one used by a committed batch names its seq. */
+Test(idempotency, a_key_used_earlier_in_the_failing_batch_names_no_seq)
+{
+	tl_cmd c[2] = { keyed_add("First", "K3"), keyed_add("Second", "K3") };
+	uint64_t before = nevents();
+	tl_ctx ctx = at(T0 + SEC);
+	tl_err err = { 0 };
+	cr_assert_eq(tl_exec(db, &ctx, c, 2, NULL, &err), TL_ECONFLICT);
+	cr_assert_eq(err.index, 1);
+	cr_assert_str_eq(err.field, "idempotency_key");
+	cr_assert_str_eq(err.message, "key 'K3' was used by an earlier command "
+				      "of this batch for another request");
+	cr_assert_eq(nevents(), before);
+	tl_result r;
+	cr_assert_eq(tl_exec(db, &ctx, &c[0], 1, &r, &err), 0, "%s",
+		     err.message);
+	uint64_t seq = r.seq;
+	tl_result_release(&r);
+	cr_assert_eq(tl_exec(db, &ctx, &c[1], 1, NULL, &err), TL_ECONFLICT);
+	char want[96];
+	snprintf(want, sizeof want,
+		 "key 'K3' was used for another request (seq %llu)",
+		 (unsigned long long)seq);
+	cr_assert_str_eq(err.message, want);
+}
+
 Test(idempotency, repeat_of_a_change_returns_the_task_as_the_first_run_left_it)
 {
 	char id[37];
