@@ -106,8 +106,9 @@ static inline tl_slice tl_s(const char *s)
  * `tz`, an IANA name, NULL = UTC), a wall clock time YYYY-MM-DD HH:MM[:SS]
  * ('T' for the space allowed; in zone `tz`: a time the clocks skip is the
  * instant they skip to, a repeated one its first occurrence) or a relative
- * time "+3d", "-2h", "+30m", "+10s", "+1w" from now_ms.  Names `field` in
- * err on failure.  An absent text (p NULL, whatever len says) is invalid
+ * time "+3d", "-2h", "+30m", "+10s", "+1w" from now_ms, taken as given
+ * (0 is 1970-01-01, not the clock as in tl_ctx: pass tl_time_now()).
+ * Names `field` in err on failure ("tz" for a zone not in the database).  An absent text (p NULL, whatever len says) is invalid
  * (since 0.3.52; a len of 10 or more read through NULL before). */
 TL_API int tl_time_parse(tl_slice text, int64_t now_ms, const char *tz,
 		  const char *field, int64_t *out, tl_err *err);
@@ -235,7 +236,9 @@ typedef struct tl_open_opts {
  * TL_OPEN_RDONLY, a map_size over 64 TiB and views_len without views are
  * TL_EINVALID.  A writable open of a directory that is not a workspace
  * yet creates LMDB's files there (tl_db_initialized() is false); calls
- * then answer TL_ENOTFOUND "db" until tl_db_init; one whose log holds
+ * then answer TL_ENOTFOUND "db" until tl_db_init (once their arguments
+ * pass: a bad argument is said first, as everywhere, so test
+ * tl_db_initialized() rather than wait for that code); one whose log holds
  * events but whose settings are gone (damage) answers TL_ESTORAGE, and
  * tl_db_init refuses it.  A dir that does not exist, also a path through
  * a file, is TL_ENOTFOUND "db" (without TL_OPEN_CREATE); a dir that is
@@ -271,12 +274,14 @@ TL_API void tl_db_close(tl_db *db);
 TL_API bool tl_db_read_only(const tl_db *db);
 /* Whether every view db was opened with is in the code's version and
  * holds the whole log (always true for a writable handle after open, and
- * for a handle opened without views). */
+ * for a handle opened without views).  From inside a read's callback it
+ * cannot read, and answers false, as tl_db_initialized does. */
 TL_API bool tl_db_views_current(tl_db *db);
 /* True when the workspace holds its settings (made by tl_db_init).  False
- * also when a read fails or the settings are gone from a damaged
- * workspace: tl_db_settings tells those apart (TL_ENOTFOUND only for a
- * workspace never initialised). */
+ * also when a read fails (and from inside a read's callback, which
+ * cannot begin another: not a sign of a new workspace there) or the
+ * settings are gone from a damaged workspace: tl_db_settings tells those
+ * apart (TL_ENOTFOUND only for a workspace never initialised). */
 TL_API bool tl_db_initialized(tl_db *db);
 
 typedef struct tl_init_opts {
@@ -541,7 +546,9 @@ typedef struct tl_event {
 	size_t raw_len;
 } tl_event;
 
-/* Return non-zero to stop the iteration (returned to the caller).  The
+/* Return non-zero to stop the iteration (returned to the caller as it is,
+ * err untouched: a negative value is the callback's, not the library's,
+ * unless it returns one of the TL_E* codes on purpose).  The
  * event and the documents are valid during the call only.  A callback
  * runs inside a read transaction of the handle: it must not start another
  * read through the same handle (LMDB gives a thread one at a time; such a

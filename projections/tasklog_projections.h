@@ -58,7 +58,9 @@ typedef struct tl_list_query {
 
 /* Calls fn for each task of the page, in order (the stored task document,
  * valid during the call; a non-zero return stops the page and is
- * returned); next_cursor receives the cursor of the next page or "" when
+ * returned as it is, err untouched, and next_cursor is then "": a stopped
+ * page gives no cursor to go on from, so ask for the limit wanted
+ * instead); next_cursor receives the cursor of the next page or "" when
  * this page is the last.  An empty cursor is the first page.  Every
  * argument is checked before anything is looked up: TL_EINVALID names
  * "status", "type", "entity_type", "record", "assignee", "due", "tag",
