@@ -440,18 +440,65 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	struct stat src_dir, src_file;
 	mdb_filehandle_t src_fd;
 	bool src_ok = !mdb_env_get_fd(db->env, &src_fd) &&
-		      !fstat(src_fd, &src_file) && !stat(db->dir, &src_dir);
+		      !fstat(src_fd, &src_file) && !stat(db->fsdir, &src_dir);
 
 	if ((rc = backup_dir(dir, &made, err)))
 		return rc;
-	int dfd = made && src_ok ? open(dir, O_RDONLY | O_DIRECTORY |
-						    O_NOFOLLOW | O_CLOEXEC)
-			       : -1;
+	/* dir, held open and reached through the descriptor from here on
+	 * (fpath, ffinal, fdir; the names by which it was given, in the
+	 * messages): a parent directory that another user may change cannot
+	 * move another directory in its place.  As root, a dir that was there
+	 * must be root's alone, as a workspace must (store.c, root_dir):
+	 * whoever else may change it could have root write through a link,
+	 * or read the copy (since 0.3.54). */
+	char fdir[32], fpath[sizeof path], ffinal[sizeof final];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+				    (made ? O_NOFOLLOW : 0));
+	struct stat ds, ps;
+	if (made && dfd < 0) { /* made just now, and already gone or moved */
+		rc = tl_err_set(err, TL_ESTORAGE, "dir", "cannot open '%s': %s",
+				dir, strerror(errno));
+		goto fail_dir;
+	}
+	snprintf(fdir, sizeof fdir, "/proc/self/fd/%d", dfd);
+	if (dfd < 0 || fstat(dfd, &ds) != 0 || stat(fdir, &ps) != 0 ||
+	    ps.st_dev != ds.st_dev || ps.st_ino != ds.st_ino) {
+		if (dfd >= 0)
+			close(dfd);
+		dfd = -1; /* no /proc: by name */
+		snprintf(fpath, sizeof fpath, "%s", path);
+		snprintf(ffinal, sizeof ffinal, "%s", final);
+		snprintf(fdir, sizeof fdir, "%s", "");
+	} else {
+		snprintf(fpath, sizeof fpath, "%s/" PARTIAL, fdir);
+		snprintf(ffinal, sizeof ffinal, "%s/data.mdb", fdir);
+	}
+	const char *fsd = fdir[0] ? fdir : dir;
+	/* The one made just now is this process's: another in its place
+	 * (moved in by whoever may change its parent) is not written to. */
+	if (made && dfd >= 0 && ds.st_uid != geteuid()) {
+		close(dfd);
+		dfd = -1;
+		rc = tl_err_set(err, TL_ESTORAGE, "dir",
+				"'%s' was replaced by another user's "
+				"directory as it was made", dir);
+		made = false; /* not ours to remove */
+		goto fail_dir;
+	}
+	if (!made && geteuid() == 0 && dfd >= 0 &&
+	    (ds.st_uid != 0 || (ds.st_mode & (S_IWGRP | S_IWOTH)))) {
+		close(dfd);
+		return tl_err_set(err, TL_EFORBIDDEN, "dir",
+				  "'%s' may be changed by others than root: "
+				  "as root, backup copies only into a "
+				  "directory of root's alone, or a new one",
+				  dir);
+	}
 	if (tl_backup_hook)
 		tl_backup_hook(tl_backup_hook_arg);
 	/* Made with data.mdb's bits, which the umask narrows, to learn them
 	 * while the file is empty; its maker's alone until the end. */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	fd = open(fpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		  src_ok ? src_file.st_mode & 0666 : 0600);
 	mode_t mode = 0600;
 	if (fd >= 0 && src_ok) {
@@ -483,7 +530,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		goto fail_file;
 	}
 	info.bytes = (uint64_t)st.st_size;
-	if ((rc = put_in_place(path, final)) == EEXIST) {
+	if ((rc = put_in_place(fpath, ffinal)) == EEXIST) {
 		rc = tl_err_set(err, TL_EINVALID, "dir",
 				"'%s' is not empty: another backup finished "
 				"into it first (a backup goes into a new or "
@@ -497,7 +544,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	}
 	/* The copy is whole from here on: a failure says so, and leaves it
 	 * (its maker's alone). */
-	if ((rc = sync_dir(dir)) || (made && (rc = sync_parent(dir)))) {
+	if ((rc = sync_dir(fsd)) || (made && (rc = sync_parent(dir)))) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",
 				"the copy in %s is whole, but syncing its "
 				"directory failed (its name may not survive "
@@ -508,7 +555,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		progress(arg, info.bytes, info.bytes);
 	if (tl_backup_read_hook)
 		tl_backup_read_hook(tl_backup_hook_arg);
-	if ((rc = read_copy(dir, &info, err))) {
+	if ((rc = read_copy(fsd, &info, err))) {
 		if (err) {
 			char why[sizeof err->message];
 			snprintf(why, sizeof why, "%s", err->message);
@@ -521,7 +568,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	/* Read back: now the workspace's users' (give_like). */
 	if (src_ok) {
 		give_like(fd, &src_file, mode);
-		if (dfd >= 0)
+		if (made && dfd >= 0)
 			give_like(dfd, &src_dir,
 				  (src_dir.st_mode & 07777) | S_IRWXU);
 	}
@@ -535,7 +582,7 @@ out:
 
 fail_file:
 	close(fd);
-	unlink(path);
+	unlink(fpath);
 fail_dir:
 	if (dfd >= 0)
 		close(dfd);

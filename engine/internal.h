@@ -138,6 +138,10 @@ struct tl_db {
 				  LMDB's copy crashes it) */
 	MDB_txn *probe;        /* no_read_held's read transaction, kept
 				  reset between writes (store.c) */
+	/* Where its files are reached: dir, or for root the directory held
+	 * open (dirfd) as "/proc/self/fd/N" (store.c, root_dir). */
+	char fsdir[PATH_MAX];
+	int dirfd;
 	/* the registry of workspaces open in this process (store.c) */
 	dev_t dev;
 	ino_t ino;

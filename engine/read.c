@@ -504,7 +504,7 @@ int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
 	int rc;
 
 	*file_bytes = *free_bytes = 0;
-	snprintf(path, sizeof path, "%s/data.mdb", db->dir);
+	snprintf(path, sizeof path, "%s/data.mdb", db->fsdir);
 	if ((rc = tl_read_actor(db, ctx, &txn, &actor, err)))
 		return rc;
 	rc = tl_free_pages(txn, &pages);

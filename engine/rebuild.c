@@ -573,7 +573,7 @@ int tl_replay_init(replay *r, tl_db *db, const size_t *which, size_t n,
 		if (!(r->sinks[i] = tl_sink_new(v->name, v->db_flags,
 						v->dbs_len)))
 			return TL_ESTORAGE;
-		tl_sink_spill_dir(r->sinks[i], db->dir);
+		tl_sink_spill_dir(r->sinks[i], db->fsdir);
 		if (v->bulk_begin && !(r->states[i] = v->bulk_begin()))
 			return TL_ESTORAGE;
 	}
@@ -1271,25 +1271,22 @@ int tl_build_lock(tl_db *db, build_lk *lk, tl_err *err)
 		return tl_err_set(err, TL_EINVALID, "db",
 				  "a rebuild or verify of this handle is "
 				  "running (called from its callback?)");
-	snprintf(path, sizeof path, "%s/build.lock", db->dir);
-	/* Not through a link (ELOOP, a storage error): one planted in a
-	 * directory shared by a group made the open create, or open, the
-	 * file linked to, wherever the process may write (until 0.3.54). */
+	snprintf(path, sizeof path, "%s/build.lock", db->fsdir);
+	/* Not through a link: one planted in a directory shared by a group
+	 * made the open create, or open, the file linked to, wherever the
+	 * process may write (until 0.3.54).  A link there is as a directory
+	 * that takes no build.lock: data.mdb's lock alone keeps builds apart. */
 	lk->fd[0] = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 			 0666);
 	if (lk->fd[0] < 0 && errno != ELOOP) /* flock needs no write access */
 		lk->fd[0] = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (lk->fd[0] < 0 && errno == ELOOP)
-		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "%s is a link, which tasklog never makes: "
-				  "remove it", path);
 	if (lk->fd[0] < 0 && errno != EACCES && errno != EPERM &&
-	    errno != EROFS && errno != ENOENT)
+	    errno != EROFS && errno != ENOENT && errno != ELOOP)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "cannot open %s: %s", path, strerror(errno));
 	if (lk->fd[0] >= 0 && (rc = lock_fd(lk->fd[0], path, err)))
 		goto fail;
-	snprintf(path, sizeof path, "%s/data.mdb", db->dir);
+	snprintf(path, sizeof path, "%s/data.mdb", db->fsdir);
 	lk->fd[1] = open(path, O_RDONLY | O_CLOEXEC);
 	if (lk->fd[1] < 0) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",

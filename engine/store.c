@@ -326,7 +326,7 @@ static mode_t lock_mode(const struct stat *data, uid_t owner, bool group)
  * descriptor drops none of LMDB's. */
 static void lock_make(const char *dir, const struct stat *data)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		      0600);
@@ -346,29 +346,92 @@ static void lock_make(const char *dir, const struct stat *data)
 }
 
 /* A new workspace's lock.mdb, which LMDB made with data.mdb under the
- * umask: given lock_mode() by its path (a descriptor's close would drop
- * LMDB's locks on it), when this process made it. */
+ * umask: given lock_mode() when this process made it, through an O_PATH
+ * descriptor checked first (its close drops none of LMDB's locks on the
+ * file, as a plain descriptor's would), by /proc/self/fd (without /proc,
+ * not at all).  Until 0.3.54 by its name after an lstat: a link swapped
+ * in between had the mode given to the file it named. */
 static void lock_made(const char *dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	struct stat data, lock;
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	if (stat(path, &data) != 0)
 		return;
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
-	if (lstat(path, &lock) != 0 || !S_ISREG(lock.st_mode) ||
-	    lock.st_uid != geteuid())
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	mode_t mode = lock_mode(&data, lock.st_uid,
-				lock.st_gid == data.st_gid);
-	if ((lock.st_mode & 07777) != mode)
-		(void)chmod(path, mode);
+	if (fstat(fd, &lock) == 0 && S_ISREG(lock.st_mode) &&
+	    lock.st_uid == geteuid()) {
+		mode_t mode = lock_mode(&data, lock.st_uid,
+					lock.st_gid == data.st_gid);
+		char p[32];
+		snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+		if ((lock.st_mode & 07777) != mode)
+			(void)chmod(p, mode);
+	}
+	close(fd);
 }
 
 static void db_free(tl_db *db)
 {
+	if (db->dirfd >= 0)
+		close(db->dirfd);
 	free((void *)db->views);
 	free(db);
+}
+
+/*
+ * A workspace opened by root.  LMDB and tasklog reach its files by name
+ * (data.mdb, lock.mdb, build.lock, sorted runs), and LMDB writes its
+ * lock table into lock.mdb and commit headers into data.mdb: whoever may
+ * change the directory's entries can swap a link in between a check and
+ * an open, and have root write into any file (a race won in 13 runs of
+ * `stats`), or read another workspace through a data.mdb linked to it.
+ * So root opens only a directory that root alone may change: its own,
+ * writable by neither group nor others (TL_EFORBIDDEN "db" otherwise:
+ * run as the workspace's owner), and reaches it through a descriptor
+ * held open ("/proc/self/fd/N"), so that a parent directory another user
+ * may change cannot move another one in its place either (without
+ * /proc, by its name).  Other users are not checked: a group sharing a
+ * directory trusts its members, who may remove its files anyway.
+ * (Since 0.3.54; before, root opened any workspace by name.)
+ */
+static int root_dir(tl_db *db, const char *dir, tl_err *err)
+{
+	struct stat st, ps;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0; /* the open that follows says what is wrong */
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
+		return tl_err_set(err, TL_EFORBIDDEN, "db",
+				  "workspace '%s' is %s: as root, tasklog "
+				  "would let them direct root's writes to any "
+				  "file; run it as the workspace's owner "
+				  "(uid %lu: sudo -u or runuser -u)",
+				  dir,
+				  st.st_uid != 0
+					  ? "another user's directory"
+					  : (st.st_mode & S_IWOTH)
+						    ? "a directory others may change"
+						    : "a directory its group may change",
+				  (unsigned long)st.st_uid);
+	}
+	char p[32];
+	snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+	if (stat(p, &ps) == 0 && ps.st_dev == st.st_dev &&
+	    ps.st_ino == st.st_ino) {
+		db->dirfd = fd;
+		snprintf(db->fsdir, sizeof db->fsdir, "%s", p);
+	} else {
+		close(fd);
+	}
+	return 0;
 }
 
 /* mdb_extra: more flags for LMDB's environment (MDB_NOLOCK alone, from
@@ -425,8 +488,9 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 						      : TL_ESTORAGE,
 					  "db", "workspace '%s': %s", dir,
 					  strerror(errno));
-		/* EEXIST: another process made it meanwhile (two inits). */
-		if (mkdir(dir, 0777) != 0 &&
+		/* EEXIST: another process made it meanwhile (two inits).
+		 * Root's is its own alone (root_dir), whatever the umask. */
+		if (mkdir(dir, geteuid() == 0 ? 0755 : 0777) != 0 &&
 		    (errno != EEXIST || stat(dir, &st) != 0 ||
 		     !S_ISDIR(st.st_mode)))
 			return tl_err_set(err, TL_ESTORAGE, "db",
@@ -451,6 +515,18 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		return tl_err_oom(err);
 	}
 	snprintf(db->dir, sizeof db->dir, "%s", dir);
+	snprintf(db->fsdir, sizeof db->fsdir, "%s", dir);
+	db->dirfd = -1;
+	if (geteuid() == 0) {
+		int rrc = root_dir(db, dir, err);
+		if (rrc) {
+			free(views);
+			free(db);
+			return rrc;
+		}
+	}
+	/* Its files, from here on, through fs. */
+	const char *fs = db->fsdir;
 	db->flags = opts->flags;
 	if (prog)
 		db->open_prog = *prog;
@@ -479,8 +555,8 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	 * existing one keeps the size stored in its file, which grows with
 	 * it: setting a smaller one would make LMDB map just the pages in use,
 	 * so that every process's first write found the map full. */
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/data.mdb", fs);
 	/* A link to a file is the operator's (data on another disk); a link
 	 * to nothing would have LMDB create the file it names (since 0.3.54
 	 * refused, as lock.mdb's links are). */
@@ -528,7 +604,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		denied = 0;
 	}
 	/* lock.mdb shared as data.mdb is, when this open makes it. */
-	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	snprintf(path, sizeof path, "%s/lock.mdb", fs);
 	struct stat lst;
 	int lrc = lstat(path, &lst);
 	bool lock_new = lrc != 0 && errno == ENOENT;
@@ -545,14 +621,14 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 				  "LMDB would write its lock table through "
 				  "it; remove it", path);
 	}
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	snprintf(path, sizeof path, "%s/data.mdb", fs);
 	if (mdb_extra & MDB_NOLOCK)
 		lock_new = false; /* none is made */
 	envflags |= mdb_extra;
 	if (exists && lock_new && !denied)
-		lock_make(dir, &st);
+		lock_make(fs, &st);
 	rc = denied ? denied
-		    : env_open(db, dir, envflags,
+		    : env_open(db, fs, envflags,
 			       exists ? 0
 			       : opts->map_size ? opts->map_size
 						: DEFAULT_MAP);
@@ -560,10 +636,10 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	    !(envflags & MDB_RDONLY) &&
 	    (opts->flags & TL_OPEN_READ_FALLBACK)) {
 		db->flags |= TL_OPEN_RDONLY;
-		rc = env_open(db, dir, envflags | MDB_RDONLY, 0);
+		rc = env_open(db, fs, envflags | MDB_RDONLY, 0);
 	}
 	if (!rc && !exists && lock_new)
-		lock_made(dir);
+		lock_made(fs);
 	if (!rc && exists && opts->map_size) {
 		MDB_envinfo info;
 		mdb_env_info(db->env, &info);

@@ -56,7 +56,8 @@ enum {
 	TL_EINVALID = -1,     /* usage or validation error: "invalid" */
 	TL_ENOTFOUND = -2,    /* the task/member acted on does not exist */
 	TL_ECONFLICT = -3,    /* expected version mismatch, id already used */
-	TL_EFORBIDDEN = -4,   /* actor unknown, without CRM access, not admin */
+	TL_EFORBIDDEN = -4,   /* actor unknown, without CRM access, not admin;
+				 root on a directory others may change */
 	TL_ESTORAGE = -5,     /* LMDB or file system failure, corrupt data */
 	TL_EUNAVAILABLE = -6, /* server not reachable (ingest layer) */
 	TL_EAGAIN = -7        /* map full: the txn is aborted (tl_txn_exec:
@@ -232,7 +233,13 @@ typedef struct tl_open_opts {
  * child's exit (since 0.3.54; before, it aborted a transaction another
  * thread of the parent had open, and the child hung or crashed).  opts->views is
  * copied; the tl_view objects it points to must outlive the handle (the
- * registry's are static).  Unknown flags, TL_OPEN_CREATE with
+ * registry's are static).  Run as root (euid 0), it opens only a
+ * workspace whose directory is root's and writable by neither its group
+ * nor others (else TL_EFORBIDDEN "db": run as the workspace's owner), and
+ * reaches it through a descriptor held open, not by name: whoever else
+ * may change the directory could swap links in between a check and
+ * LMDB's open, and have root write into any file (since 0.3.54).
+ * Unknown flags, TL_OPEN_CREATE with
  * TL_OPEN_RDONLY, a map_size over 64 TiB and views_len without views are
  * TL_EINVALID.  A writable open of a directory that is not a workspace
  * yet creates LMDB's files there (tl_db_initialized() is false); calls
@@ -736,7 +743,9 @@ typedef struct tl_backup_info {
  * and data.mdb (into a dir that was there, data.mdb's narrowed by the
  * umask), its group where the caller may give it (else no bits for the
  * group), and its owner when root makes them; until the copy is whole
- * and read back both are the caller's alone.  On failure before the rename
+ * and read back both are the caller's alone.  Root copies only into a
+ * new dir or one of root's that neither group nor others may change
+ * (else TL_EFORBIDDEN "dir", nothing made).  On failure before the rename
  * the partial file (and dir, when this call made it) is removed; one
  * after it says that the copy is whole, and leaves it.  A directory that
  * exists and is not empty, or whose parent is missing, is TL_EINVALID

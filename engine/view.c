@@ -536,7 +536,7 @@ int tl_views_apply(tl_txn *t, const tl_event *ev, const tl_task *before,
 		if ((v->flags & TL_VIEW_BLIND) && !vs->defer &&
 		    (vs->defer = tl_sink_new(v->name, v->db_flags,
 					     v->dbs_len))) /* NULL: direct */
-			tl_sink_spill_dir(vs->defer, t->db->dir);
+			tl_sink_spill_dir(vs->defer, t->db->fsdir);
 		tl_view_ctx vc = { t->db, t->cur, vs->dbi, false, v->name,
 				   (v->flags & TL_VIEW_BLIND) ? vs->defer : NULL,
 				   NULL, t->after_doc, t->after_doc_len };

@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <criterion/criterion.h>
 
 #include <sodium.h>
@@ -1564,7 +1567,7 @@ Test(rebuild, verify_read_only_reports_a_view_without_a_generation,
 }
 
 /* build.lock that cannot be opened for a reason other than a refused
- * permission or a missing file (here: a path through a file) fails the
+ * permission, a missing file or a link (here: a socket) fails the
  * build, naming it, instead of building without it. */
 Test(rebuild, an_unexpected_error_on_build_lock_fails_the_build,
      .init = mkws, .fini = rmws)
@@ -1572,14 +1575,22 @@ Test(rebuild, an_unexpected_error_on_build_lock_fails_the_build,
 	tl_db *db = counts_ws(2);
 	tl_ctx ctx = { .actor = "admin" };
 	tl_err err;
-	char lock[128], file[160];
+	char lock[128];
 	snprintf(lock, sizeof lock, "%s/build.lock", dir);
-	snprintf(file, sizeof file, "%s/data.mdb/x", dir); /* ENOTDIR */
 	unlink(lock);
-	cr_assert_eq(symlink(file, lock), 0);
+	/* a socket: ENXIO (a link is not followed since 0.3.54, and a
+	 * directory opens read-only) */
+	int sk = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_geq(sk, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cr_assert_lt(strlen(lock), sizeof sa.sun_path);
+	strcpy(sa.sun_path, lock);
+	cr_assert_eq(bind(sk, (struct sockaddr *)&sa, sizeof sa), 0, "%s",
+		     strerror(errno));
 	cr_assert_eq(tl_rebuild(db, &ctx, NULL, 0, NULL, NULL, &err),
 		     TL_ESTORAGE);
 	cr_assert(strstr(err.message, "build.lock"), "%s", err.message);
+	close(sk);
 	tl_db_close(db);
 }
 
