@@ -106,6 +106,22 @@ static int dir_possible(const char *dir, tl_err *err)
  * directory) is followed by the caller, root perhaps.  A failure to give
  * them is not said: the copy stays its maker's alone.
  */
+/* The process's umask without changing it (umask(2) would, for every
+ * thread): Linux's /proc/self/status says it since 4.7; else 077, which
+ * narrows the most. */
+static mode_t process_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned m = 077;
+	bool found = false;
+	while (f && !found && fgets(line, sizeof line, f))
+		found = sscanf(line, "Umask: %o", &m) == 1;
+	if (f)
+		fclose(f);
+	return found ? (mode_t)m & 0777 : 077;
+}
+
 static void give_like(int fd, const struct stat *src, mode_t mode)
 {
 	struct stat now;
@@ -343,12 +359,13 @@ static int whole_source(tl_db *db, tl_err *err)
 /* What the copy in dir holds: opened as a workspace (no views), without
  * a lock.mdb (until 0.3.54 the open made one, through a link planted in
  * dir too, and removed it after). */
-static int read_copy(const char *dir, tl_backup_info *out, tl_err *err)
+static int read_copy(const char *dir, const char *shown,
+		     tl_backup_info *out, tl_err *err)
 {
 	tl_db *copy;
 	MDB_txn *txn;
 	MDB_stat st;
-	int rc = tl_db_open_private(dir, &copy, err);
+	int rc = tl_db_open_private(dir, shown, &copy, err);
 	if (rc)
 		return rc;
 	if (!(rc = tl_read_begin(copy, &txn, err))) {
@@ -455,28 +472,21 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 				    (made ? O_NOFOLLOW : 0));
 	struct stat ds, ps;
-	if (made && dfd < 0) { /* made just now, and already gone or moved */
+	if (dfd < 0 || fstat(dfd, &ds) != 0) {
+		/* made just now, and already gone or moved; or one that was
+		 * there which cannot be looked at (root must) */
 		rc = tl_err_set(err, TL_ESTORAGE, "dir", "cannot open '%s': %s",
 				dir, strerror(errno));
-		goto fail_dir;
-	}
-	snprintf(fdir, sizeof fdir, "/proc/self/fd/%d", dfd);
-	if (dfd < 0 || fstat(dfd, &ds) != 0 || stat(fdir, &ps) != 0 ||
-	    ps.st_dev != ds.st_dev || ps.st_ino != ds.st_ino) {
 		if (dfd >= 0)
 			close(dfd);
-		dfd = -1; /* no /proc: by name */
-		snprintf(fpath, sizeof fpath, "%s", path);
-		snprintf(ffinal, sizeof ffinal, "%s", final);
-		snprintf(fdir, sizeof fdir, "%s", "");
-	} else {
-		snprintf(fpath, sizeof fpath, "%s/" PARTIAL, fdir);
-		snprintf(ffinal, sizeof ffinal, "%s/data.mdb", fdir);
+		dfd = -1;
+		if (made)
+			goto fail_dir;
+		return rc;
 	}
-	const char *fsd = fdir[0] ? fdir : dir;
 	/* The one made just now is this process's: another in its place
 	 * (moved in by whoever may change its parent) is not written to. */
-	if (made && dfd >= 0 && ds.st_uid != geteuid()) {
+	if (made && ds.st_uid != geteuid()) {
 		close(dfd);
 		dfd = -1;
 		rc = tl_err_set(err, TL_ESTORAGE, "dir",
@@ -485,7 +495,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		made = false; /* not ours to remove */
 		goto fail_dir;
 	}
-	if (!made && geteuid() == 0 && dfd >= 0 &&
+	if (!made && geteuid() == 0 &&
 	    (ds.st_uid != 0 || (ds.st_mode & (S_IWGRP | S_IWOTH)))) {
 		close(dfd);
 		return tl_err_set(err, TL_EFORBIDDEN, "dir",
@@ -494,18 +504,27 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 				  "directory of root's alone, or a new one",
 				  dir);
 	}
+	snprintf(fdir, sizeof fdir, "/proc/self/fd/%d", dfd);
+	if (stat(fdir, &ps) != 0 || ps.st_dev != ds.st_dev ||
+	    ps.st_ino != ds.st_ino) { /* no /proc: by its name */
+		snprintf(fpath, sizeof fpath, "%s", path);
+		snprintf(ffinal, sizeof ffinal, "%s", final);
+		fdir[0] = 0;
+	} else {
+		snprintf(fpath, sizeof fpath, "%s/" PARTIAL, fdir);
+		snprintf(ffinal, sizeof ffinal, "%s/data.mdb", fdir);
+	}
+	const char *fsd = fdir[0] ? fdir : dir;
 	if (tl_backup_hook)
 		tl_backup_hook(tl_backup_hook_arg);
-	/* Made with data.mdb's bits, which the umask narrows, to learn them
-	 * while the file is empty; its maker's alone until the end. */
-	fd = open(fpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		  src_ok ? src_file.st_mode & 0666 : 0600);
+	/* The caller's alone (0600) until the end; then data.mdb's bits,
+	 * narrowed by the umask in a dir that was there (learned from
+	 * /proc/self/status; without it, the owner's bits alone). */
+	fd = open(fpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	mode_t mode = 0600;
-	if (fd >= 0 && src_ok) {
+	if (fd >= 0 && src_ok)
 		mode = made ? src_file.st_mode & 0666
-			    : fstat(fd, &st) ? 0600 : st.st_mode & 0666;
-		(void)fchmod(fd, 0600);
-	}
+			    : src_file.st_mode & 0666 & ~process_umask();
 	if (fd < 0 && errno == EEXIST) {
 		/* Another backup into dir began since backup_dir found it
 		 * empty: its file, not ours to remove. */
@@ -555,7 +574,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		progress(arg, info.bytes, info.bytes);
 	if (tl_backup_read_hook)
 		tl_backup_read_hook(tl_backup_hook_arg);
-	if ((rc = read_copy(fsd, &info, err))) {
+	if ((rc = read_copy(fsd, dir, &info, err))) {
 		if (err) {
 			char why[sizeof err->message];
 			snprintf(why, sizeof why, "%s", err->message);

@@ -380,8 +380,10 @@ extern _Thread_local uint64_t tl_replay_map
 int tl_txn_broken_err(const tl_txn *t, const char *then, tl_err *err);
 /* Open dir read-only without LMDB's lock.mdb (MDB_NOLOCK): a backup's
  * copy that no other process uses, read back without making a file in
- * a directory that may be another user's (backup.c). */
-int tl_db_open_private(const char *dir, tl_db **out, tl_err *err);
+ * a directory that may be another user's (backup.c).  shown: the name
+ * its messages give it (NULL: dir). */
+int tl_db_open_private(const char *dir, const char *shown, tl_db **out,
+		       tl_err *err);
 /* A number of the calling thread that no other thread of the process
  * has had or will have (pthread_t values are reused once a thread ends). */
 uint64_t tl_thread_id(void);

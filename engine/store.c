@@ -368,8 +368,10 @@ static void lock_made(const char *dir)
 					lock.st_gid == data.st_gid);
 		char p[32];
 		snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-		if ((lock.st_mode & 07777) != mode)
-			(void)chmod(p, mode);
+		/* without /proc, by its name, as before 0.3.54 */
+		if ((lock.st_mode & 07777) != mode && chmod(p, mode) != 0 &&
+		    errno == ENOENT)
+			(void)chmod(path, mode);
 	}
 	close(fd);
 }
@@ -407,20 +409,26 @@ static int root_dir(tl_db *db, const char *dir, tl_err *err)
 			close(fd);
 		return 0; /* the open that follows says what is wrong */
 	}
-	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	if (st.st_uid != 0) {
 		close(fd);
 		return tl_err_set(err, TL_EFORBIDDEN, "db",
-				  "workspace '%s' is %s: as root, tasklog "
-				  "would let them direct root's writes to any "
-				  "file; run it as the workspace's owner "
-				  "(uid %lu: sudo -u or runuser -u)",
+				  "workspace '%s' is another user's "
+				  "directory: as root, tasklog would let them "
+				  "direct root's writes to any file; run it as "
+				  "the workspace's owner (uid %lu: sudo -u or "
+				  "runuser -u)",
+				  dir, (unsigned long)st.st_uid);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		close(fd);
+		return tl_err_set(err, TL_EFORBIDDEN, "db",
+				  "workspace '%s' is a directory %s may "
+				  "change: as root, tasklog would let them "
+				  "direct root's writes to any file; make it "
+				  "root's alone (chmod go-w), or run as a "
+				  "user who shares it",
 				  dir,
-				  st.st_uid != 0
-					  ? "another user's directory"
-					  : (st.st_mode & S_IWOTH)
-						    ? "a directory others may change"
-						    : "a directory its group may change",
-				  (unsigned long)st.st_uid);
+				  (st.st_mode & S_IWOTH) ? "others" : "its group");
 	}
 	char p[32];
 	snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
@@ -436,9 +444,9 @@ static int root_dir(tl_db *db, const char *dir, tl_err *err)
 
 /* mdb_extra: more flags for LMDB's environment (MDB_NOLOCK alone, from
  * tl_db_open_private). */
-static int db_open(const char *dir, const tl_open_opts *opts,
-		   const build_progress *prog, unsigned mdb_extra, tl_db **out,
-		   tl_err *err)
+static int db_open(const char *dir, const char *shown,
+		   const tl_open_opts *opts, const build_progress *prog,
+		   unsigned mdb_extra, tl_db **out, tl_err *err)
 {
 	static const tl_open_opts none;
 	if (!opts)
@@ -514,7 +522,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		free(views);
 		return tl_err_oom(err);
 	}
-	snprintf(db->dir, sizeof db->dir, "%s", dir);
+	snprintf(db->dir, sizeof db->dir, "%s", shown ? shown : dir);
 	snprintf(db->fsdir, sizeof db->fsdir, "%s", dir);
 	db->dirfd = -1;
 	if (geteuid() == 0) {
@@ -555,8 +563,9 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	 * existing one keeps the size stored in its file, which grows with
 	 * it: setting a smaller one would make LMDB map just the pages in use,
 	 * so that every process's first write found the map full. */
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], said[PATH_MAX + 16]; /* reached, told */
 	snprintf(path, sizeof path, "%s/data.mdb", fs);
+	snprintf(said, sizeof said, "%s/data.mdb", db->dir);
 	/* A link to a file is the operator's (data on another disk); a link
 	 * to nothing would have LMDB create the file it names (since 0.3.54
 	 * refused, as lock.mdb's links are). */
@@ -567,7 +576,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "'%s' is a link to nothing: LMDB would "
 				  "create the file it names; remove it",
-				  path);
+				  said);
 	}
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		/* LMDB would open it: a FIFO there blocks the open for ever,
@@ -575,7 +584,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		open_unregister(db);
 		db_free(db);
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "'%s' is not a regular file", path);
+				  "'%s' is not a regular file", said);
 	}
 	bool exists = stat(path, &st) == 0 && st.st_size > 0;
 	/* A data.mdb this process may not write is not opened for writing:
@@ -605,6 +614,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	}
 	/* lock.mdb shared as data.mdb is, when this open makes it. */
 	snprintf(path, sizeof path, "%s/lock.mdb", fs);
+	snprintf(said, sizeof said, "%s/lock.mdb", db->dir);
 	struct stat lst;
 	int lrc = lstat(path, &lst);
 	bool lock_new = lrc != 0 && errno == ENOENT;
@@ -619,7 +629,7 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 		return tl_err_set(err, TL_ESTORAGE, "storage",
 				  "'%s' is not a regular file (a link?): "
 				  "LMDB would write its lock table through "
-				  "it; remove it", path);
+				  "it; remove it", said);
 	}
 	snprintf(path, sizeof path, "%s/data.mdb", fs);
 	if (mdb_extra & MDB_NOLOCK)
@@ -685,16 +695,17 @@ static int db_open(const char *dir, const tl_open_opts *opts,
 	return 0;
 }
 
-int tl_db_open_private(const char *dir, tl_db **out, tl_err *err)
+int tl_db_open_private(const char *dir, const char *shown, tl_db **out,
+		       tl_err *err)
 {
 	tl_open_opts oo = { .flags = TL_OPEN_RDONLY };
-	return db_open(dir, &oo, NULL, MDB_NOLOCK, out, err);
+	return db_open(dir, shown, &oo, NULL, MDB_NOLOCK, out, err);
 }
 
 int tl_db_open(const char *dir, const tl_open_opts *opts, tl_db **out,
 	       tl_err *err)
 {
-	return db_open(dir, opts, NULL, 0, out, err);
+	return db_open(dir, NULL, opts, NULL, 0, out, err);
 }
 
 int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
@@ -702,7 +713,7 @@ int tl_db_open_progress(const char *dir, const tl_open_opts *opts,
 			tl_err *err)
 {
 	build_progress p = { progress, NULL, arg };
-	return db_open(dir, opts, &p, 0, out, err);
+	return db_open(dir, NULL, opts, &p, 0, out, err);
 }
 
 int tl_db_open_steps(const char *dir, const tl_open_opts *opts,
@@ -711,7 +722,7 @@ int tl_db_open_steps(const char *dir, const tl_open_opts *opts,
 {
 	tl_steps st = { progress, arg, { 0 } };
 	build_progress p = tl_steps_progress(&st);
-	return db_open(dir, opts, &p, 0, out, err);
+	return db_open(dir, NULL, opts, &p, 0, out, err);
 }
 
 bool tl_db_read_only(const tl_db *db)
@@ -738,6 +749,8 @@ void tl_db_close(tl_db *db)
 	 * where it is. */
 	if (db->pid != getpid()) {
 		mdb_env_close(db->env);
+		if (db->dirfd >= 0)
+			close(db->dirfd);
 		open_unregister(db);
 		return;
 	}

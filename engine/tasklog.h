@@ -236,7 +236,8 @@ typedef struct tl_open_opts {
  * registry's are static).  Run as root (euid 0), it opens only a
  * workspace whose directory is root's and writable by neither its group
  * nor others (else TL_EFORBIDDEN "db": run as the workspace's owner), and
- * reaches it through a descriptor held open, not by name: whoever else
+ * reaches it through a descriptor held open, not by name (without /proc,
+ * by name: the check alone then stands): whoever else
  * may change the directory could swap links in between a check and
  * LMDB's open, and have root write into any file (since 0.3.54).
  * Unknown flags, TL_OPEN_CREATE with
