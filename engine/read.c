@@ -512,7 +512,8 @@ int tl_db_space(tl_db *db, const tl_ctx *ctx, uint64_t *file_bytes,
 	if (rc)
 		return tl_mdb_err(err, rc, "read the free list");
 	if (stat(path, &fs) != 0)
-		return tl_err_set(err, TL_ESTORAGE, "storage", "%s: %s", path,
+		return tl_err_set(err, TL_ESTORAGE, "storage",
+				  "%s/data.mdb: %s", db->dir,
 				  strerror(errno));
 	mdb_env_info(db->env, &info);
 	mdb_env_stat(db->env, &st);

@@ -1261,7 +1261,7 @@ void tl_build_unlock(build_lk *lk)
 
 int tl_build_lock(tl_db *db, build_lk *lk, tl_err *err)
 {
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], said[PATH_MAX + 16]; /* reached, told */
 	int rc;
 	lk->fd[0] = lk->fd[1] = -1;
 	lk->db = NULL;
@@ -1272,6 +1272,7 @@ int tl_build_lock(tl_db *db, build_lk *lk, tl_err *err)
 				  "a rebuild or verify of this handle is "
 				  "running (called from its callback?)");
 	snprintf(path, sizeof path, "%s/build.lock", db->fsdir);
+	snprintf(said, sizeof said, "%s/build.lock", db->dir);
 	/* Not through a link: one planted in a directory shared by a group
 	 * made the open create, or open, the file linked to, wherever the
 	 * process may write (until 0.3.54).  A link there is as a directory
@@ -1283,17 +1284,18 @@ int tl_build_lock(tl_db *db, build_lk *lk, tl_err *err)
 	if (lk->fd[0] < 0 && errno != EACCES && errno != EPERM &&
 	    errno != EROFS && errno != ENOENT && errno != ELOOP)
 		return tl_err_set(err, TL_ESTORAGE, "storage",
-				  "cannot open %s: %s", path, strerror(errno));
-	if (lk->fd[0] >= 0 && (rc = lock_fd(lk->fd[0], path, err)))
+				  "cannot open %s: %s", said, strerror(errno));
+	if (lk->fd[0] >= 0 && (rc = lock_fd(lk->fd[0], said, err)))
 		goto fail;
 	snprintf(path, sizeof path, "%s/data.mdb", db->fsdir);
+	snprintf(said, sizeof said, "%s/data.mdb", db->dir);
 	lk->fd[1] = open(path, O_RDONLY | O_CLOEXEC);
 	if (lk->fd[1] < 0) {
 		rc = tl_err_set(err, TL_ESTORAGE, "storage",
-				"cannot open %s: %s", path, strerror(errno));
+				"cannot open %s: %s", said, strerror(errno));
 		goto fail;
 	}
-	if ((rc = lock_fd(lk->fd[1], path, err)))
+	if ((rc = lock_fd(lk->fd[1], said, err)))
 		goto fail;
 	db->building = true;
 	lk->db = db;
