@@ -5,6 +5,7 @@
  * process writes meanwhile; a refused or failed backup leaves nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -460,6 +461,71 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 	free(file);
 	free(orphan);
 	free(denied);
+}
+
+/* A backup that Ctrl-C (or SIGTERM) ends removes its partial copy and
+ * the directory it made, as a failure does (since 0.3.54: the partial
+ * file stayed, and the next backup into the directory refused it).  The
+ * signal is sent once the copy has begun writing; a copy done before
+ * that is tried again, in a new directory. */
+Test(backup_cli, a_backup_ended_by_a_signal_leaves_nothing, .timeout = 120)
+{
+	char in[600];
+	snprintf(in, sizeof in, "%s/tasks.jsonl", tmp);
+	FILE *f = fopen(in, "w");
+	cr_assert(f);
+	static char notes[2001];
+	memset(notes, 'n', sizeof notes - 1);
+	for (int i = 0; i < 20000; i++)
+		fprintf(f, "{\"title\":\"Imported %d\",\"link\":\"lead:%d\","
+			   "\"notes\":\"%s\"}\n", i, i % 7, notes);
+	cr_assert_eq(fclose(f), 0);
+	DO("import", in);
+	static const int sigs[] = { SIGINT, SIGTERM };
+	for (size_t s = 0; s < 2; s++) {
+		bool caught = false;
+		for (int tries = 0; tries < 5 && !caught; tries++) {
+			char name[32], partial[700];
+			snprintf(name, sizeof name, "sig%zu-%d", s, tries);
+			char *to = under_tmp(name);
+			snprintf(partial, sizeof partial,
+				 "%s/data.mdb.partial", to);
+			pid_t pid = fork();
+			cr_assert_neq(pid, -1);
+			if (pid == 0) {
+				int dn = open("/dev/null", O_WRONLY);
+				dup2(dn, 1);
+				dup2(dn, 2);
+				signal(sigs[s], SIG_DFL);
+				execl(tu_bin(), "tasklog", "--db", ws,
+				      "backup", to, (char *)NULL);
+				_exit(127);
+			}
+			struct stat st;
+			for (int i = 0; i < 20000; i++) { /* 20 s */
+				if (stat(partial, &st) == 0 && st.st_size > 0)
+					break;
+				if (waitpid(pid, NULL, WNOHANG) == pid) {
+					pid = 0; /* done before */
+					break;
+				}
+				usleep(1000);
+			}
+			if (pid) {
+				kill(pid, sigs[s]);
+				int status;
+				cr_assert_eq(waitpid(pid, &status, 0), pid);
+				caught = WIFSIGNALED(status) &&
+					 WTERMSIG(status) == sigs[s];
+				if (caught)
+					cr_assert_neq(stat(to, &st), 0,
+						      "%s is left", to);
+			}
+			free(to);
+		}
+		cr_assert(caught, "no backup was caught by signal %d",
+			  sigs[s]);
+	}
 }
 
 /* A data file cut short (its last pages gone: a partial copy or restore)

@@ -4253,6 +4253,7 @@ Test(workspace, a_lock_file_that_is_a_link_is_refused,
 	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
 	cr_assert(strstr(r.err, "lock.mdb' is not a regular file"), "%s",
 		  r.err);
+	cr_assert(strstr(r.err, ws) && !strstr(r.err, "/proc/"), "%s", r.err);
 	tu_run_release(&r);
 	char back[64] = "";
 	f = fopen(victim, "r");
@@ -4266,6 +4267,29 @@ Test(workspace, a_lock_file_that_is_a_link_is_refused,
 	cr_assert_eq(tu_cli(&r, ws, "task", "list", NULL), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	tu_run_release(&r);
+}
+
+/* A data.mdb that is a link to nothing: refused, not made through the
+ * link (a link to a file stays the operator's choice). */
+Test(workspace, a_data_file_linked_to_nothing_is_refused,
+     .init = setup, .fini = teardown)
+{
+	char *dir = tu_tmpdir(), data[512], target[512];
+	snprintf(data, sizeof data, "%s/data.mdb", dir);
+	snprintf(target, sizeof target, "%s.made", dir);
+	cr_assert_eq(symlink(target, data), 0);
+	const char *words[] = { "init", NULL };
+	tu_run r;
+	cr_assert_eq(tu_cli_argv(&r, dir, words), 0);
+	cr_assert_eq(r.status, 5, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "is a link to nothing"), "%s", r.err);
+	cr_assert(strstr(r.err, dir) && !strstr(r.err, "/proc/"), "%s",
+		  r.err);
+	tu_run_release(&r);
+	struct stat st;
+	cr_assert_neq(lstat(target, &st), 0, "%s was made", target);
+	tu_rmrf(dir);
+	free(dir);
 }
 
 /* A build.lock that is a link (rebuilds and verify lock it): not followed,

@@ -11,10 +11,14 @@
  */
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -948,4 +952,51 @@ Test(progress, a_bar_in_bytes_ends_in_mib)
 	 * own delay counted, and a loaded machine printed 1195) */
 	cr_expect_str_eq(captured(), "\r[###.......] 30% 1200/4000 MiB 1200 "
 				     "MiB/s ETA 2s\033[K");
+}
+
+/* A signal that ends the command while a bar is on the line ends the
+ * line first, then the command dies of it as before (since 0.3.54: the
+ * shell's prompt, or its "Terminated", was written over the bar).  A bar
+ * ended by its end_* function leaves nothing more to end.  Each in a
+ * child, which the signal kills. */
+static void die_under_a_bar(int sig, bool ended, int *status,
+			    const char **out)
+{
+	fflush(stderr);
+	capture();
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct rlimit none = { 0, 0 }; /* SIGQUIT's core */
+		setrlimit(RLIMIT_CORE, &none);
+		struct progress p = bar_since(2);
+		show_progress(&p, 500, 1000);
+		if (ended)
+			end_progress(&p, 1);
+		raise(sig);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, status, 0), pid);
+	*out = captured();
+}
+
+Test(progress, a_signal_ends_the_bars_line_then_kills)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		int st;
+		const char *out;
+		die_under_a_bar(sigs[i], false, &st, &out);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i],
+			  "signal %d: status %#x", sigs[i], st);
+		size_t n = strlen(out);
+		cr_assert(n > 4 && !strncmp(out + n - 4, "\033[K\n", 4),
+			  "signal %d: %s", sigs[i], out);
+		die_under_a_bar(sigs[i], true, &st, &out);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i]);
+		n = strlen(out); /* the end's one newline, no second */
+		cr_assert(n > 5 && !strncmp(out + n - 4, "\033[K\n", 4) &&
+				  out[n - 5] != '\n',
+			  "signal %d, ended: %s", sigs[i], out);
+	}
 }

@@ -67,20 +67,60 @@ int run_rebuild(struct cli *c)
 
 /* ---- backup ------------------------------------------------------------ */
 
+/* A backup that a signal ends (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) removes
+ * its partial copy, and DIR when it made it, as a failure does (since
+ * 0.3.54; before, DIR/data.mdb.partial stayed, up to the workspace's
+ * size, and the next backup into DIR refused it).  The partial file is
+ * this command's from the copy's first progress call, which the library
+ * makes once it has made the file; a whole copy has no partial name. */
+static char bk_partial[PATH_MAX + 32], bk_dir[PATH_MAX + 1];
+static volatile sig_atomic_t bk_ours, bk_dir_new;
+
+static void backup_cleanup(void)
+{
+	if (!bk_ours)
+		return;
+	unlink(bk_partial);
+	if (bk_dir_new)
+		rmdir(bk_dir); /* fails, as it should, once it holds more */
+}
+
+struct backup_watch {
+	struct progress p;
+	bool bar; /* drawn on a terminal */
+};
+
+static void backup_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct backup_watch *w = arg;
+	bk_ours = 1;
+	if (w->bar)
+		show_progress(&w->p, done, total);
+}
+
 int run_backup(struct cli *c)
 {
 	const char *dir = c->words[0];
 	bool compact = has(c, O_COMPACT);
 	tl_backup_info b;
 	/* a bar on a terminal: a copy of gigabytes takes a while */
-	struct progress p = { .unit = "MiB", .rate = "MiB/s", .bytes = true };
-	progress_clock(&p.start);
-	bool bar = isatty(STDERR_FILENO);
+	struct backup_watch w = { .p = { .unit = "MiB", .rate = "MiB/s",
+					  .bytes = true },
+				  .bar = isatty(STDERR_FILENO) };
+	progress_clock(&w.p.start);
+	struct stat st;
+	bk_ours = 0;
+	bk_dir_new = stat(dir, &st) != 0 && errno == ENOENT;
+	if ((size_t)snprintf(bk_dir, sizeof bk_dir, "%s", dir) <
+		    sizeof bk_dir &&
+	    (size_t)snprintf(bk_partial, sizeof bk_partial,
+			     "%s/data.mdb.partial", dir) < sizeof bk_partial)
+		progress_catch_signals(backup_cleanup);
 	int rc = tl_db_backup_progress(c->db, &c->ctx, dir,
 				       compact ? TL_BACKUP_COMPACT : 0,
-				       bar ? show_progress : NULL, &p, &b,
-				       &c->err);
-	end_progress(&p, rc);
+				       backup_progress, &w, &b, &c->err);
+	bk_ours = 0; /* removed by a failure; renamed by a success */
+	end_progress(&w.p, rc);
 	if (rc)
 		return rc;
 	done_durably = true;

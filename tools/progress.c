@@ -3,6 +3,7 @@
  */
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,50 @@ static void fit_width(char *s, int cols)
 			return;
 		}
 	}
+}
+
+/* A bar's line is on the terminal, not ended: a signal that ends the
+ * command ends the line first, so that the shell's prompt (or its
+ * "Terminated") is not written over the bar (since 0.3.54).  Set when a
+ * bar is drawn, cleared by the end_* functions, which end the line. */
+static volatile sig_atomic_t bar_open;
+static void (*volatile on_ending_signal)(void);
+
+static void end_line_and_die(int sig)
+{
+	if (bar_open) {
+		bar_open = 0;
+		(void)!write(STDERR_FILENO, "\n", 1);
+	}
+	if (on_ending_signal)
+		on_ending_signal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* The handlers, once, for the signals that end a command where nothing
+ * else handles them (export --follow has its own; an ignored SIGINT, a
+ * background job's, stays ignored). */
+static void catch_ending_signals(void)
+{
+	static bool done;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	if (done)
+		return;
+	done = true;
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction was, sa = { .sa_handler = end_line_and_die };
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(sigs[i], NULL, &was) == 0 &&
+		    was.sa_handler == SIG_DFL)
+			sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+void progress_catch_signals(void (*cleanup)(void))
+{
+	on_ending_signal = cleanup;
+	catch_ending_signals();
 }
 
 /* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s", redrawn in
@@ -160,8 +205,10 @@ void show_progress(void *arg, uint64_t done, uint64_t total)
 			 label);
 	fit_width(line, cols);
 	/* \033[K clears what a longer line before left behind. */
+	catch_ending_signals();
 	fprintf(stderr, "\r%s\033[K", line);
 	fflush(stderr);
+	bar_open = 1;
 	p->shown = true;
 }
 
@@ -180,6 +227,7 @@ static void mib(char out[24], uint64_t bytes)
  * before an error is said. */
 void end_progress(const struct progress *p, int rc)
 {
+	bar_open = 0;
 	char total[24];
 	if (p->bytes)
 		mib(total, p->total);
@@ -240,6 +288,7 @@ void rebuild_progress(void *arg, const tl_rebuild_step *s)
 
 void end_rebuild_progress(const struct rebuild_bar *b, int rc)
 {
+	bar_open = 0;
 	char written[24];
 	mib(written, b->bytes);
 	/* an open that waited for another process's build, which left
@@ -293,6 +342,7 @@ void import_views(void *arg, uint64_t done, uint64_t total)
 
 void end_import_progress(const struct import_bar *b, int rc)
 {
+	bar_open = 0;
 	char written[24];
 	mib(written, b->bytes);
 	/* (the records' bar is drawn first, at their first call) */
@@ -325,6 +375,7 @@ void verify_progress(void *arg, const tl_verify_step *s)
 
 void end_verify_progress(const struct verify_bar *b, int rc)
 {
+	bar_open = 0;
 	if (b->step && b->step == b->steps && rc >= 0)
 		fprintf(stderr, "\r[##########] verify: %d steps in %.1f s\033[K\n",
 			b->steps, seconds_since(&b->start));

@@ -70,6 +70,11 @@ void progress_clock(struct timespec *t);
 double seconds_since(const struct timespec *t0);
 /* "[#####.....] 45% 1234567/2000000 events 512k ev/s ETA 3s" */
 void show_progress(void *arg, uint64_t done, uint64_t total);
+/* The signals that end a command (SIGINT, SIGTERM, SIGHUP, SIGQUIT, where
+ * nothing else handles them) end a bar's line, then call cleanup (NULL:
+ * none; async-signal-safe calls only), then kill the command as before.
+ * Drawing a bar installs them too. */
+void progress_catch_signals(void (*cleanup)(void));
 /* The bar's last line, or the line ended before an error is said. */
 void end_progress(const struct progress *p, int rc);
 /* A rebuild's steps (tl_rebuild_progress_fn); an open's first call
