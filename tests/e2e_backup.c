@@ -367,7 +367,7 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 	char *full = under_tmp("full"), *file = under_tmp("file"),
 	     *orphan = under_tmp("missing/copy"), *denied = under_tmp("d");
 	char keep[600];
-	cr_assert_eq(mkdir(full, 0777), 0);
+	cr_assert_eq(mkdir(full, 0755), 0);
 	snprintf(keep, sizeof keep, "%s/keep", full);
 	FILE *f = fopen(keep, "w");
 	cr_assert(f && fputs("mine\n", f) >= 0 && fclose(f) == 0);
@@ -386,7 +386,7 @@ Test(backup_cli, refuses_what_it_cannot_copy_into)
 	tu_run_release(&r);
 	/* A killed backup's leftover: said as such, and kept. */
 	char *left = under_tmp("left"), partial[600];
-	cr_assert_eq(mkdir(left, 0777), 0);
+	cr_assert_eq(mkdir(left, 0755), 0);
 	snprintf(partial, sizeof partial, "%s/data.mdb.partial", left);
 	f = fopen(partial, "w");
 	cr_assert(f && fputs("half a copy", f) >= 0 && fclose(f) == 0);

@@ -441,7 +441,7 @@ Test(backup_audit, only_a_partial_file_alone_is_said_to_be_a_leftover,
 {
 	char a[128], b[128], p[200];
 	under(a, sizeof a, "partial-and-more");
-	cr_assert_eq(mkdir(a, 0777), 0);
+	cr_assert_eq(mkdir(a, 0755), 0);
 	snprintf(p, sizeof p, "%s/data.mdb.partial", a);
 	make_file(p, "half a copy");
 	snprintf(p, sizeof p, "%s/notes.txt", a);
@@ -450,7 +450,7 @@ Test(backup_audit, only_a_partial_file_alone_is_said_to_be_a_leftover,
 	cr_assert(exists(p));
 
 	under(b, sizeof b, "finished");
-	cr_assert_eq(mkdir(b, 0777), 0);
+	cr_assert_eq(mkdir(b, 0755), 0);
 	snprintf(p, sizeof p, "%s/data.mdb", b);
 	make_file(p, "a whole copy");
 	refused(b, TL_EINVALID, "dir", "is not empty", "holds only");
@@ -481,7 +481,7 @@ Test(backup_audit, a_copy_path_of_exactly_path_max_bytes_is_too_long,
 		memset(to + n, 'p', 200);
 		n += 200;
 		to[n] = '\0';
-		cr_assert_eq(mkdir(to, 0777), 0, "%s", strerror(errno));
+		cr_assert_eq(mkdir(to, 0755), 0, "%s", strerror(errno));
 	}
 	to[n++] = '/';
 	memset(to + n, 'c', want - n);
@@ -526,7 +526,7 @@ Test(backup_audit, a_new_directory_and_its_parent_are_synced,
 {
 	char sub[128];
 	under(sub, sizeof sub, "sub");
-	cr_assert_eq(mkdir(sub, 0777), 0);
+	cr_assert_eq(mkdir(sub, 0755), 0);
 	cr_assert_eq(chdir(dir), 0);
 	static const char *const forms[][2] = {
 		{ "rel", "" },             /* parent "." */
@@ -553,7 +553,7 @@ Test(backup_audit, a_new_directory_and_its_parent_are_synced,
 	/* an existing empty directory: not its parent */
 	char empty[128], part[200];
 	under(empty, sizeof empty, "empty");
-	cr_assert_eq(mkdir(empty, 0777), 0);
+	cr_assert_eq(mkdir(empty, 0755), 0);
 	snprintf(part, sizeof part, "%s/data.mdb.partial", empty);
 	const char *want[] = { part, empty };
 	backup_synced(empty, want, 2);
@@ -684,7 +684,7 @@ Test(backup_audit, a_directory_that_cannot_be_read_is_storage,
 {
 	char to[128];
 	under(to, sizeof to, "unreadable");
-	cr_assert_eq(mkdir(to, 0777), 0);
+	cr_assert_eq(mkdir(to, 0755), 0);
 	struct rlimit was;
 	one_fd_free(&was);
 	int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
