@@ -106,6 +106,8 @@ uint64_t file_size(const char *path)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* 0755, whatever the umask: run as root, tasklog opens only a workspace
+ * whose directory neither its group nor others may change (0.3.54). */
 void mkdir_p(const char *path)
 {
 	char buf[4096];
@@ -113,10 +115,10 @@ void mkdir_p(const char *path)
 	for (char *p = buf + 1; *p; p++)
 		if (*p == '/') {
 			*p = 0;
-			mkdir(buf, 0777);
+			mkdir(buf, 0755);
 			*p = '/';
 		}
-	if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
 		die("cannot create %s: %s", buf, strerror(errno));
 }
 
