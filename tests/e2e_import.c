@@ -4,6 +4,10 @@
  * `export` writes them, appended byte for byte; every record checked
  * before anything is written, and a failure that appends nothing.
  */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1067,6 +1071,78 @@ Test(import_cli, batch_1_onto_a_log_imports_up_to_an_event_that_does_not_chain)
 	cr_assert_eq(tu_stat(copy, "last_seq"), head + 1);
 	tu_rmrf(copy);
 	free(copy);
+}
+
+/* An import in batches that Ctrl-C (or SIGTERM) ends commits the batch it
+ * is running, begins no other, says what it imported, and dies of the
+ * signal (since 0.3.54: it died at once, saying nothing of the batches
+ * already durable).  A signal before the first batch is committed is
+ * tried again; one after the last is an import done. */
+Test(import_cli, a_signal_stops_a_batched_import_between_batches,
+     .timeout = 120)
+{
+	FILE *f = fopen(file, "w");
+	cr_assert(f);
+	static char notes[1001];
+	memset(notes, 'n', sizeof notes - 1);
+	for (int i = 0; i < 40000; i++)
+		fprintf(f, "{\"title\":\"Batched %d\",\"link\":\"lead:%d\","
+			   "\"notes\":\"%s\"}\n", i, i % 5, notes);
+	cr_assert_eq(fclose(f), 0);
+	static const int sigs[] = { SIGINT, SIGTERM };
+	for (size_t s = 0; s < 2; s++) {
+		bool caught = false;
+		for (int tries = 0; tries < 5 && !caught; tries++) {
+			long long before = tu_stat(ws, "events");
+			char errf[600];
+			snprintf(errf, sizeof errf, "%s.err", file);
+			pid_t pid = fork();
+			cr_assert_neq(pid, -1);
+			if (pid == 0) {
+				int dn = open("/dev/null", O_WRONLY);
+				int ef = open(errf, O_WRONLY | O_CREAT |
+							    O_TRUNC, 0600);
+				dup2(dn, 1);
+				dup2(ef, 2);
+				signal(sigs[s], SIG_DFL);
+				execl(tu_bin(), "tasklog", "--db", ws,
+				      "import", file, "--batch", "1000",
+				      (char *)NULL);
+				_exit(127);
+			}
+			/* once two batches are in */
+			for (int i = 0; i < 20000; i++) {
+				if (tu_stat(ws, "events") >= before + 2000)
+					break;
+				usleep(2000);
+			}
+			kill(pid, sigs[s]);
+			int status;
+			cr_assert_eq(waitpid(pid, &status, 0), pid);
+			long long added = tu_stat(ws, "events") - before;
+			if (!WIFSIGNALED(status))
+				continue; /* done before the signal */
+			cr_assert_eq(WTERMSIG(status), sigs[s]);
+			caught = true;
+			cr_assert(added > 0 && added < 40000 &&
+					  added % 1000 == 0,
+				  "%lld events added", added);
+			char text[512] = "";
+			FILE *e = fopen(errf, "r");
+			cr_assert(e);
+			size_t n = fread(text, 1, sizeof text - 1, e);
+			fclose(e);
+			text[n] = 0;
+			char want[96];
+			snprintf(want, sizeof want, "%lld of 40000 records imported",
+				 added);
+			cr_assert(strstr(text, "stopped by signal") &&
+					  strstr(text, want),
+				  "%s", text);
+		}
+		cr_assert(caught, "no import was caught by signal %d",
+			  sigs[s]);
+	}
 }
 
 /* An export whose keys were re-sorted (jq -S) was refused as "not an

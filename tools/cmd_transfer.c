@@ -563,6 +563,34 @@ int import_precheck(struct cli *c)
 	return rc ? import_failed(c, &o, &r, rc) : 0;
 }
 
+/* An import in batches that a signal (Ctrl-C, SIGTERM, SIGHUP) ends:
+ * the batch running is committed, no other begins, and the command says
+ * what was imported before it dies of the signal (since 0.3.54; before,
+ * it died at once, saying nothing of the batches already durable).  A
+ * second signal ends it at once, as before. */
+static volatile sig_atomic_t import_signal;
+
+static void import_stop(int sig)
+{
+	if (import_signal) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	import_signal = sig;
+}
+
+static void catch_import_stops(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction was, sa = { .sa_handler = import_stop };
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(sigs[i], NULL, &was) == 0 &&
+		    was.sa_handler == SIG_DFL)
+			sigaction(sigs[i], &sa, NULL);
+	}
+}
+
 int run_import(struct cli *c)
 {
 	struct import_say say = { .c = c, .events = has(c, O_EVENTS),
@@ -594,12 +622,33 @@ int run_import(struct cli *c)
 	}
 	import_progress = &r;
 	import_unit = o.msgpack ? "record" : "line";
+	if (o.batch && !o.check) {
+		catch_import_stops();
+		o.stop = &import_signal;
+	}
 	rc = c->prepared ? import_run_job(c->db, c->prepared, &o, &r, &c->err)
 			 : import_run(c->db, c->input, c->input_len, &o, &r,
 				      &c->err);
 	import_progress = NULL;
+	bool stopped = !rc && import_signal && r.committed < r.records;
 	bar.bytes = rc ? 0 : r.views_bytes; /* every commit's */
-	end_import_progress(&bar, rc);
+	end_import_progress(&bar, rc || stopped);
+	if (stopped) {
+		char seqs[96] = "nothing appended";
+		if (r.events)
+			import_seqs(seqs, sizeof seqs, &r);
+		fprintf(stderr,
+			"tasklog: import: stopped by signal %d after the batch "
+			"it was running: %" PRIu64 " of %" PRIu64 " records "
+			"imported (%s); the rest is not\n",
+			(int)import_signal, r.committed, r.records, seqs);
+		fflush(stderr);
+		free(say.text);
+		int sig = (int)import_signal;
+		signal(sig, SIG_DFL);
+		raise(sig);
+		_exit(128 + sig); /* (a signal that cannot kill) */
+	}
 	if (rc) {
 		/* What import_ready built is gone: a failure of its
 		 * allocations (the error now said) taints nothing printed

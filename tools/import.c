@@ -1587,7 +1587,7 @@ static int job_run(tl_db *db, job *j, tl_err *err)
 					"did not make room");
 		full = 0;
 		at += k;
-		if (at >= j->n)
+		if (at >= j->n || (o->stop && *o->stop))
 			break;
 	}
 	return rc;

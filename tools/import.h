@@ -8,6 +8,7 @@
 #ifndef TL_TOOLS_IMPORT_H
 #define TL_TOOLS_IMPORT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,10 @@ typedef struct import_opts {
 	/* Called, when set, as the last commit makes the views' writes:
 	 * bytes done of total (tl_txn_commit_progress), with progress_arg. */
 	tl_commit_progress_fn commit_progress;
+	/* When set and non-zero (a signal's number, set by its handler), no
+	 * batch begins after the one running: the import returns 0 with
+	 * out->committed short of out->records. */
+	volatile sig_atomic_t *stop;
 } import_opts;
 
 typedef struct import_out {
