@@ -472,14 +472,7 @@ Test(backup_cli, a_backup_ended_by_a_signal_leaves_nothing, .timeout = 120)
 {
 	char in[600];
 	snprintf(in, sizeof in, "%s/tasks.jsonl", tmp);
-	FILE *f = fopen(in, "w");
-	cr_assert(f);
-	static char notes[2001];
-	memset(notes, 'n', sizeof notes - 1);
-	for (int i = 0; i < 20000; i++)
-		fprintf(f, "{\"title\":\"Imported %d\",\"link\":\"lead:%d\","
-			   "\"notes\":\"%s\"}\n", i, i % 7, notes);
-	cr_assert_eq(fclose(f), 0);
+	tu_write_tasks(in, 20000, 2000, "Imported");
 	DO("import", in);
 	static const int sigs[] = { SIGINT, SIGTERM };
 	for (size_t s = 0; s < 2; s++) {
@@ -490,17 +483,9 @@ Test(backup_cli, a_backup_ended_by_a_signal_leaves_nothing, .timeout = 120)
 			char *to = under_tmp(name);
 			snprintf(partial, sizeof partial,
 				 "%s/data.mdb.partial", to);
-			pid_t pid = fork();
-			cr_assert_neq(pid, -1);
-			if (pid == 0) {
-				int dn = open("/dev/null", O_WRONLY);
-				dup2(dn, 1);
-				dup2(dn, 2);
-				signal(sigs[s], SIG_DFL);
-				execl(tu_bin(), "tasklog", "--db", ws,
-				      "backup", to, (char *)NULL);
-				_exit(127);
-			}
+			const char *argv[] = { "--db", ws, "backup", to,
+					       NULL };
+			pid_t pid = tu_spawn(argv, sigs[s], NULL);
 			struct stat st;
 			for (int i = 0; i < 20000; i++) { /* 20 s */
 				if (stat(partial, &st) == 0 && st.st_size > 0)

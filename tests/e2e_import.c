@@ -1081,14 +1081,7 @@ Test(import_cli, batch_1_onto_a_log_imports_up_to_an_event_that_does_not_chain)
 Test(import_cli, a_signal_stops_a_batched_import_between_batches,
      .timeout = 120)
 {
-	FILE *f = fopen(file, "w");
-	cr_assert(f);
-	static char notes[1001];
-	memset(notes, 'n', sizeof notes - 1);
-	for (int i = 0; i < 40000; i++)
-		fprintf(f, "{\"title\":\"Batched %d\",\"link\":\"lead:%d\","
-			   "\"notes\":\"%s\"}\n", i, i % 5, notes);
-	cr_assert_eq(fclose(f), 0);
+	tu_write_tasks(file, 40000, 1000, "Batched");
 	static const int sigs[] = { SIGINT, SIGTERM };
 	for (size_t s = 0; s < 2; s++) {
 		bool caught = false;
@@ -1096,20 +1089,9 @@ Test(import_cli, a_signal_stops_a_batched_import_between_batches,
 			long long before = tu_stat(ws, "events");
 			char errf[600];
 			snprintf(errf, sizeof errf, "%s.err", file);
-			pid_t pid = fork();
-			cr_assert_neq(pid, -1);
-			if (pid == 0) {
-				int dn = open("/dev/null", O_WRONLY);
-				int ef = open(errf, O_WRONLY | O_CREAT |
-							    O_TRUNC, 0600);
-				dup2(dn, 1);
-				dup2(ef, 2);
-				signal(sigs[s], SIG_DFL);
-				execl(tu_bin(), "tasklog", "--db", ws,
-				      "import", file, "--batch", "1000",
-				      (char *)NULL);
-				_exit(127);
-			}
+			const char *argv[] = { "--db", ws, "import", file,
+					       "--batch", "1000", NULL };
+			pid_t pid = tu_spawn(argv, sigs[s], errf);
 			/* once two batches are in */
 			for (int i = 0; i < 20000; i++) {
 				if (tu_stat(ws, "events") >= before + 2000)

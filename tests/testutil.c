@@ -52,6 +52,43 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
+void tu_write_tasks(const char *path, int n, size_t notes, const char *title)
+{
+	FILE *f = fopen(path, "w");
+	char *text = malloc(notes + 1);
+	cr_assert(f && text, "%s", path);
+	memset(text, 'n', notes);
+	text[notes] = 0;
+	for (int i = 0; i < n; i++)
+		fprintf(f, "{\"title\":\"%s %d\",\"link\":\"lead:%d\","
+			   "\"notes\":\"%s\"}\n", title, i, i % 7, text);
+	free(text);
+	cr_assert_eq(fclose(f), 0, "%s", path);
+}
+
+int tu_spawn(const char *const argv[], int sig, const char *err_path)
+{
+	const char *w[32] = { "tasklog" };
+	size_t n = 1;
+	for (; argv[n - 1] && n < 31; n++)
+		w[n] = argv[n - 1];
+	w[n] = NULL;
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int dn = open("/dev/null", O_WRONLY);
+		int ef = err_path ? open(err_path, O_WRONLY | O_CREAT |
+							   O_TRUNC, 0600)
+				  : dn;
+		dup2(dn, 1);
+		dup2(ef, 2);
+		signal(sig, SIG_DFL);
+		execv(tu_bin(), (char *const *)w);
+		_exit(127);
+	}
+	return pid;
+}
+
 int tu_rmrf(const char *path)
 {
 	if (!path)

@@ -54,6 +54,15 @@ char *tu_tmpdir(void);
 /* Remove path and everything below it.  Returns 0 or -1. */
 int tu_rmrf(const char *path);
 
+/* n tasks as JSON Lines into path, for import: "TITLE i", linked to
+ * lead:(i % 7), with notes of notes bytes.  Aborts the test on failure. */
+void tu_write_tasks(const char *path, int n, size_t notes, const char *title);
+
+/* The binary run with argv (NULL-ended, without the program name) in
+ * the background, sig at its default action, its stdout on /dev/null
+ * and its stderr into err_path (NULL: /dev/null): its pid. */
+int tu_spawn(const char *const argv[], int sig, const char *err_path);
+
 /* Run the binary with argv[] (NULL-ended, without the program name).
  * Returns 0 when it ran (r filled; release it with tu_run_release), -1 when
  * it could not be started. */

@@ -582,13 +582,7 @@ static void import_stop(int sig)
 static void catch_import_stops(void)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		struct sigaction was, sa = { .sa_handler = import_stop };
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(sigs[i], NULL, &was) == 0 &&
-		    was.sa_handler == SIG_DFL)
-			sigaction(sigs[i], &sa, NULL);
-	}
+	catch_where_default(sigs, sizeof sigs / sizeof sigs[0], import_stop);
 }
 
 int run_import(struct cli *c)

@@ -89,6 +89,17 @@ static void end_line_and_die(int sig)
 	raise(sig);
 }
 
+void catch_where_default(const int *sigs, size_t n, void (*fn)(int))
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sigaction was, sa = { .sa_handler = fn };
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(sigs[i], NULL, &was) == 0 &&
+		    was.sa_handler == SIG_DFL)
+			sigaction(sigs[i], &sa, NULL);
+	}
+}
+
 /* The handlers, once, for the signals that end a command where nothing
  * else handles them (export --follow has its own; an ignored SIGINT, a
  * background job's, stays ignored). */
@@ -99,13 +110,8 @@ static void catch_ending_signals(void)
 	if (done)
 		return;
 	done = true;
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		struct sigaction was, sa = { .sa_handler = end_line_and_die };
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(sigs[i], NULL, &was) == 0 &&
-		    was.sa_handler == SIG_DFL)
-			sigaction(sigs[i], &sa, NULL);
-	}
+	catch_where_default(sigs, sizeof sigs / sizeof sigs[0],
+			    end_line_and_die);
 }
 
 void progress_catch_signals(void (*cleanup)(void))

@@ -75,6 +75,9 @@ void show_progress(void *arg, uint64_t done, uint64_t total);
  * none; async-signal-safe calls only), then kill the command as before.
  * Drawing a bar installs them too. */
 void progress_catch_signals(void (*cleanup)(void));
+/* fn for each of sigs[0..n) whose action is the default (one ignored,
+ * or handled already, is left as it is). */
+void catch_where_default(const int *sigs, size_t n, void (*fn)(int));
 /* The bar's last line, or the line ended before an error is said. */
 void end_progress(const struct progress *p, int rc);
 /* A rebuild's steps (tl_rebuild_progress_fn); an open's first call
