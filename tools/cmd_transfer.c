@@ -631,11 +631,20 @@ int run_import(struct cli *c)
 		char seqs[96] = "nothing appended";
 		if (r.events)
 			import_seqs(seqs, sizeof seqs, &r);
-		fprintf(stderr,
-			"tasklog: import: stopped by signal %d after the batch "
-			"it was running: %" PRIu64 " of %" PRIu64 " records "
-			"imported (%s); the rest is not\n",
-			(int)import_signal, r.committed, r.records, seqs);
+		if (r.committed)
+			fprintf(stderr,
+				"tasklog: import: stopped by signal %d after "
+				"the batch it was running: %" PRIu64 " of %"
+				PRIu64 " records imported (%s); the rest is "
+				"not\n",
+				(int)import_signal, r.committed, r.records,
+				seqs);
+		else
+			fprintf(stderr,
+				"tasklog: import: stopped by signal %d before "
+				"its first batch: none of %" PRIu64 " records "
+				"imported\n",
+				(int)import_signal, r.records);
 		fflush(stderr);
 		free(say.text);
 		int sig = (int)import_signal;

@@ -1568,6 +1568,8 @@ static int job_run(tl_db *db, job *j, tl_err *err)
 	if (!rc && o->progress) /* the records begin to run: the rate's 0 */
 		o->progress(o->progress_arg, 0, j->n);
 	for (size_t at = 0; !rc;) {
+		if (o->stop && *o->stop) /* a signal: no batch begins */
+			break;
 		size_t k = j->n - at < step ? j->n - at : step;
 		/* A new workspace's first commit holds its settings and its
 		 * first admin (events 1 and 2) together.  Only a new one's:
@@ -1587,7 +1589,7 @@ static int job_run(tl_db *db, job *j, tl_err *err)
 					"did not make room");
 		full = 0;
 		at += k;
-		if (at >= j->n || (o->stop && *o->stop))
+		if (at >= j->n)
 			break;
 	}
 	return rc;
