@@ -259,6 +259,9 @@ typedef struct tl_open_opts {
  * transaction's peak (about 240 MB after 100,000 task.add in one group
  * commit with every view, 170 MB after a rebuild of 200,000 tasks); a
  * long-lived process that wants it back closes and reopens the handle.
+ * LMDB 0.9.24 also never frees the 1 MiB list of a top-level write
+ * transaction that spilled pages (an all-or-nothing import of hundreds
+ * of thousands of tasks): that much leaks per such transaction.
  * A handle is used by one thread at a time (adopting a
  * map grown by another process remaps the file, which LMDB allows only
  * with no transaction of this process open); map_size applies to a new
