@@ -173,6 +173,7 @@ test-san:
 		sh tests/run.sh build-san/tests/fault --jobs 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		TASKLOG_BIN=$(CURDIR)/build-san/tasklog CRASH_ROUNDS=3 \
+		TL_CLI_LSAN_OPTIONS=exitcode=23:suppressions=$(CURDIR)/tests/lsan.supp \
 		sh tests/run.sh build-san/tests/e2e --jobs 2
 
 # Everything built with clang into build-clang/ (-Werror as always: a
