@@ -94,8 +94,8 @@ static int dir_possible(const char *dir, tl_err *err)
  * workspace's group where the caller may give it (else the bits of the
  * group are dropped: another group would get them), and its owner when
  * root makes them: a group's 660 workspace in a setgid 2775 directory
- * stays the group's when its compact copy replaces it, and a root cron
- * job's copy is the service user's.  Until 0.3.54 the umask and the
+ * stays the group's when its compact copy replaces it, and the copy of a
+ * service user's data.mdb in a directory of root's is that user's.  Until 0.3.54 the umask and the
  * caller made them (a 660 workspace's copy 644 under umask 022, which
  * refused the group's other writer).
  *
@@ -468,10 +468,10 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 	 * must be root's alone, as a workspace must (store.c, root_dir):
 	 * whoever else may change it could have root write through a link,
 	 * or read the copy (since 0.3.54). */
-	char fdir[32], fpath[sizeof path], ffinal[sizeof final];
+	char fdir[TL_FD_PATH_MAX], fpath[sizeof path], ffinal[sizeof final];
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 				    (made ? O_NOFOLLOW : 0));
-	struct stat ds, ps;
+	struct stat ds;
 	if (dfd < 0 || fstat(dfd, &ds) != 0) {
 		/* made just now, and already gone or moved; or one that was
 		 * there which cannot be looked at (root must) */
@@ -495,8 +495,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 		made = false; /* not ours to remove */
 		goto fail_dir;
 	}
-	if (!made && geteuid() == 0 &&
-	    (ds.st_uid != 0 || (ds.st_mode & (S_IWGRP | S_IWOTH)))) {
+	if (!made && geteuid() == 0 && !tl_root_alone(&ds)) {
 		close(dfd);
 		return tl_err_set(err, TL_EFORBIDDEN, "dir",
 				  "'%s' may be changed by others than root: "
@@ -504,9 +503,7 @@ int tl_db_backup_progress(tl_db *db, const tl_ctx *ctx, const char *dir,
 				  "directory of root's alone, or a new one",
 				  dir);
 	}
-	snprintf(fdir, sizeof fdir, "/proc/self/fd/%d", dfd);
-	if (stat(fdir, &ps) != 0 || ps.st_dev != ds.st_dev ||
-	    ps.st_ino != ds.st_ino) { /* no /proc: by its name */
+	if (!tl_fd_path(dfd, &ds, fdir)) { /* no /proc: by its name */
 		snprintf(fpath, sizeof fpath, "%s", path);
 		snprintf(ffinal, sizeof ffinal, "%s", final);
 		fdir[0] = 0;

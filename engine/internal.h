@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,14 @@ int tl_txn_broken_err(const tl_txn *t, const char *then, tl_err *err);
  * its messages give it (NULL: dir). */
 int tl_db_open_private(const char *dir, const char *shown, tl_db **out,
 		       tl_err *err);
+/* "/proc/self/fd/N" for descriptor fd into out, true when it reaches the
+ * file of st (false without /proc): a path that names what fd holds,
+ * not whatever its name names now (store.c). */
+#define TL_FD_PATH_MAX 32
+bool tl_fd_path(int fd, const struct stat *st, char out[TL_FD_PATH_MAX]);
+/* A directory root alone may change: root's, writable by neither group
+ * nor others (what root opens and backs up into, since 0.3.54). */
+bool tl_root_alone(const struct stat *st);
 /* A number of the calling thread that no other thread of the process
  * has had or will have (pthread_t values are reused once a thread ends). */
 uint64_t tl_thread_id(void);

@@ -345,6 +345,19 @@ static void lock_make(const char *dir, const struct stat *data)
 	close(fd);
 }
 
+bool tl_fd_path(int fd, const struct stat *st, char out[TL_FD_PATH_MAX])
+{
+	struct stat ps;
+	snprintf(out, TL_FD_PATH_MAX, "/proc/self/fd/%d", fd);
+	return stat(out, &ps) == 0 && ps.st_dev == st->st_dev &&
+	       ps.st_ino == st->st_ino;
+}
+
+bool tl_root_alone(const struct stat *st)
+{
+	return st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
 /* A new workspace's lock.mdb, which LMDB made with data.mdb under the
  * umask: given lock_mode() when this process made it, through an O_PATH
  * descriptor checked first (its close drops none of LMDB's locks on the
@@ -366,12 +379,10 @@ static void lock_made(const char *dir)
 	    lock.st_uid == geteuid()) {
 		mode_t mode = lock_mode(&data, lock.st_uid,
 					lock.st_gid == data.st_gid);
-		char p[32];
-		snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+		char p[TL_FD_PATH_MAX];
 		/* without /proc, by its name, as before 0.3.54 */
-		if ((lock.st_mode & 07777) != mode && chmod(p, mode) != 0 &&
-		    errno == ENOENT)
-			(void)chmod(path, mode);
+		if ((lock.st_mode & 07777) != mode)
+			(void)chmod(tl_fd_path(fd, &lock, p) ? p : path, mode);
 	}
 	close(fd);
 }
@@ -402,7 +413,7 @@ static void db_free(tl_db *db)
  */
 static int root_dir(tl_db *db, const char *dir, tl_err *err)
 {
-	struct stat st, ps;
+	struct stat st;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		if (fd >= 0)
@@ -419,7 +430,7 @@ static int root_dir(tl_db *db, const char *dir, tl_err *err)
 				  "runuser -u)",
 				  dir, (unsigned long)st.st_uid);
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+	if (!tl_root_alone(&st)) {
 		close(fd);
 		return tl_err_set(err, TL_EFORBIDDEN, "db",
 				  "workspace '%s' is a directory %s may "
@@ -430,10 +441,8 @@ static int root_dir(tl_db *db, const char *dir, tl_err *err)
 				  dir,
 				  (st.st_mode & S_IWOTH) ? "others" : "its group");
 	}
-	char p[32];
-	snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-	if (stat(p, &ps) == 0 && ps.st_dev == st.st_dev &&
-	    ps.st_ino == st.st_ino) {
+	char p[TL_FD_PATH_MAX];
+	if (tl_fd_path(fd, &st, p)) {
 		db->dirfd = fd;
 		snprintf(db->fsdir, sizeof db->fsdir, "%s", p);
 	} else {
